@@ -1,0 +1,173 @@
+# BoxLite build. Plain GNU Make; every component is a folder whose .c files are picked up
+# by wildcard, so adding a file needs no edit here.
+#
+#   make            build everything (release, build/)
+#   make test       what CI runs: sanitizer build (build/san/), unit tests, fuzz smoke, e2e
+#   make bench      benchmarks, printing figures
+#   make lab-check  the KVM engine end to end in the lab
+#   make unit-<component>   build and run one component's unit tests (sanitizer build)
+#   make fuzz       build the libFuzzer targets (build/fuzz/)
+
+ARCH    := x86_64
+O       ?= build
+SAN     ?= 0
+FUZZ    ?= 0
+CC      ?= gcc
+MUSLCC  ?= musl-gcc
+PKGS    := slirp glib-2.0 libcurl jansson libarchive sqlite3 libseccomp openssl libzstd
+
+CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter -Wno-format-truncation \
+               -g -fPIC -fvisibility=hidden -Iinclude -Isrc -Itests
+PKG_CFLAGS  := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LIBS        := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
+
+ifeq ($(SAN),1)
+  OPT := -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+  LDSAN := -fsanitize=address,undefined
+else ifeq ($(FUZZ),1)
+  OPT := -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -DBOXLITE_FUZZ
+  LDSAN := -fsanitize=address,undefined
+else
+  OPT := -O2
+  LDSAN :=
+endif
+CFLAGS  := $(CFLAGS_BASE) $(OPT) $(PKG_CFLAGS) $(EXTRA_CFLAGS)
+LDFLAGS := $(LDSAN)
+
+# ---- components: name -> sources -------------------------------------------------------
+# common: errors, cleanup helpers, small utilities shared by every host component
+# proto:  the host-guest protocol (also compiled into the agent with musl)
+# disk:   disk image backends (raw, qcow2), used by the VMM and by the image builder
+# vmm:    the per-box process: engines (KVM, QEMU), devices, arch code
+# image:  OCI references, registry client, blob store, unpack, rootfs disks
+# runtime: the library behind include/boxlite.h (runtime, boxes, executions, state)
+# agent:  the guest agent, built for the host too so its services are unit-tested natively
+src_of = $(filter-out $(2),$(shell find $(1) -name '*.c' 2>/dev/null | sort))
+
+SRC_common  := $(call src_of,src/common)
+SRC_proto   := $(call src_of,src/proto)
+SRC_disk    := $(call src_of,src/vmm/disk)
+SRC_vmm     := $(filter-out src/vmm/disk/% src/vmm/arch/%,$(call src_of,src/vmm,src/vmm/main.c)) \
+               $(call src_of,src/vmm/arch/$(ARCH))
+SRC_image   := $(call src_of,src/image)
+SRC_runtime := $(call src_of,src/runtime)
+SRC_agent   := $(call src_of,guest/agent,guest/agent/main.c)
+COMPONENTS  := common proto disk vmm image runtime agent
+
+obj = $(patsubst %.c,$(O)/obj/%.o,$(1))
+lib = $(O)/lib/lib$(1).a
+$(foreach c,$(COMPONENTS),$(eval OBJ_$(c) := $(call obj,$(SRC_$(c)))))
+
+# Which internal archives each link needs, in dependency order.
+DEPS_common  := common
+DEPS_proto   := proto common
+DEPS_disk    := disk common
+DEPS_vmm     := vmm disk proto common
+DEPS_image   := image disk common
+DEPS_runtime := runtime image disk proto common
+DEPS_agent   := agent proto common
+archives = $(foreach d,$(DEPS_$(1)),$(call lib,$(d)))
+
+BIN_vmm   := $(O)/bin/boxlite-vmm
+BIN_cli   := $(O)/bin/boxlite
+LIB_so    := $(O)/lib/libboxlite.so
+AGENT     := $(O)/guest/boxlite-agent
+INITRAMFS := $(O)/guest/initramfs.cpio.gz
+
+.SECONDARY:
+.PHONY: all test bench lab-check fuzz clean kernel setup
+all: $(BIN_vmm) $(BIN_cli) $(LIB_so) $(INITRAMFS)
+
+$(O)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+.SECONDEXPANSION:
+$(O)/lib/lib%.a: $$(OBJ_$$*)
+	@mkdir -p $(dir $@)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BIN_vmm): $(call obj,src/vmm/main.c) $(call archives,vmm)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< -Wl,--start-group $(call archives,vmm) -Wl,--end-group $(LIBS)
+
+# The shared library exports only what include/boxlite.h marks BOXLITE_API.
+$(LIB_so): $(call archives,runtime)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -shared -o $@ -Wl,--whole-archive $(call lib,runtime) -Wl,--no-whole-archive \
+	    -Wl,--start-group $(call archives,runtime) -Wl,--end-group -Wl,-soname,libboxlite.so $(LIBS)
+
+SRC_cli := $(call src_of,cli)
+$(BIN_cli): $(call obj,$(SRC_cli)) $(LIB_so)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $(call obj,$(SRC_cli)) -L$(O)/lib -lboxlite -Wl,-rpath,'$$ORIGIN/../lib' $(LIBS)
+
+# ---- guest: the agent is static (musl) and alone in the initramfs --------------------
+GUEST_SRC := $(call src_of,guest/agent) $(SRC_proto) $(filter-out $(GUEST_EXCLUDE),$(SRC_common))
+GUEST_CFLAGS := -std=c11 -D_GNU_SOURCE -DBOXLITE_GUEST -Wall -Wextra -Werror -Wno-unused-parameter -Wno-format-truncation \
+                -Os -g0 -Iinclude -Isrc
+$(O)/gobj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(MUSLCC) $(GUEST_CFLAGS) -MMD -MP -c $< -o $@
+$(AGENT): $(patsubst %.c,$(O)/gobj/%.o,$(GUEST_SRC))
+	@mkdir -p $(dir $@)
+	$(MUSLCC) -static -s -o $@ $^
+$(INITRAMFS): $(AGENT) scripts/mkinitramfs.py
+	python3 scripts/mkinitramfs.py $@ /init=$(AGENT)
+
+# ---- tests -----------------------------------------------------------------------------
+# tests/unit/<component>/test_*.c: one binary per file, linked with that component's archives.
+# tests/fuzz/fuzz_<name>.c: one libFuzzer target per file (built with clang, FUZZ=1).
+UNIT_SRC   := $(sort $(wildcard tests/unit/*/test_*.c))
+UNIT_BINS  := $(patsubst tests/unit/%.c,$(O)/tests/unit/%,$(UNIT_SRC))
+HARNESS    := $(call obj,tests/harness/harness.c)
+comp_of     = $(word 3,$(subst /, ,$(1)))
+
+define unit_rule
+$(patsubst tests/unit/%.c,$(O)/tests/unit/%,$(1)): $(call obj,$(1)) $(HARNESS) $(call archives,$(call comp_of,$(1)))
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(LDFLAGS) -o $$@ $$< $(HARNESS) -Wl,--start-group $(call archives,$(call comp_of,$(1))) -Wl,--end-group $$(LIBS)
+endef
+$(foreach t,$(UNIT_SRC),$(eval $(call unit_rule,$(t))))
+
+bins-unit: $(UNIT_BINS)
+unit-%:
+	$(MAKE) SAN=1 O=build/san $(filter build/san/tests/unit/$*/%,$(patsubst tests/unit/%.c,build/san/tests/unit/%,$(UNIT_SRC)))
+	tests/run.sh --only unit --component $* build/san
+
+FUZZ_SRC  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(O)/tests/fuzz/%,$(FUZZ_SRC))
+# A fuzz target names its component on a line "// component: <name>".
+fuzz_comp = $(shell sed -n 's,^// component: *\([a-z]*\).*,\1,p' $(1) | head -1)
+define fuzz_rule
+$(patsubst tests/fuzz/%.c,$(O)/tests/fuzz/%,$(1)): $(call obj,$(1)) $(call archives,$(call fuzz_comp,$(1)))
+	@mkdir -p $$(dir $$@)
+	$$(CC) -fsanitize=fuzzer,address,undefined -o $$@ $$< -Wl,--start-group $(call archives,$(call fuzz_comp,$(1))) -Wl,--end-group $$(LIBS)
+endef
+ifeq ($(FUZZ),1)
+$(foreach t,$(FUZZ_SRC),$(eval $(call fuzz_rule,$(t))))
+endif
+bins-fuzz: $(FUZZ_BINS)
+fuzz:
+	$(MAKE) FUZZ=1 CC=clang O=build/fuzz bins-fuzz
+
+test:
+	$(MAKE) all
+	$(MAKE) SAN=1 O=build/san bins-unit
+	$(MAKE) fuzz
+	tests/run.sh build/san
+
+bench: all
+	bench/run.sh
+
+lab-check: all
+	tests/lab/lab-check.sh
+
+kernel:
+	scripts/build-kernel.sh
+
+clean:
+	rm -rf build
+
+-include $(shell find $(O) -name '*.d' 2>/dev/null)

@@ -1,0 +1,13 @@
+#!/bin/bash
+# make bench: runs every benchmark under bench/ and prints its figures with units.
+# A benchmark is an executable bench/*.sh (or a program built to build/bench/) that prints
+# lines "figure: value unit"; none is timed inside a test.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+rc=0
+for b in bench/*.sh; do
+  [ "$b" = bench/run.sh ] && continue
+  echo "== $(basename "$b" .sh)"
+  bash "$b" || { echo "   (failed: exit $?)"; rc=1; }
+done
+exit $rc

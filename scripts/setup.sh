@@ -1,0 +1,42 @@
+#!/bin/bash
+# BoxLite set-up: installs what the project needs from Debian's packages, then builds
+# everything (library, VMM, agent, initramfs, guest kernel). Idempotent: a second run
+# installs nothing and rebuilds nothing that is up to date. Run as root (as CI does).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(
+  # toolchain
+  build-essential pkg-config clang libclang-rt-14-dev llvm musl-tools
+  # engines and disk tools
+  qemu-system-x86 qemu-utils e2fsprogs
+  # libraries
+  libslirp-dev libglib2.0-dev libcurl4-openssl-dev libssl-dev libjansson-dev
+  libarchive-dev libzstd-dev libsqlite3-dev libext2fs-dev libseccomp-dev
+  # guest kernel build
+  linux-source-6.1 flex bison bc libelf-dev cpio xz-utils kmod
+  # test parts
+  busybox-static docker-registry skopeo umoci apache2-utils python3 python3-pytest
+  tmux iproute2 socat curl
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
+    missing+=("$p")
+  fi
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "setup: missing packages: ${missing[*]}" >&2
+    echo "setup: run as root (or: sudo apt-get install -y ${missing[*]})" >&2
+    exit 1
+  fi
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+make -j"$(nproc)" all
+scripts/build-kernel.sh

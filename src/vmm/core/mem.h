@@ -1,0 +1,29 @@
+/* Guest physical memory as the VMM sees it: a few regions of host memory. Every address
+ * and length that comes from the guest goes through gm_ptr(), which returns NULL unless
+ * [gpa, gpa+len) lies inside one region (no wrap-around, no straddling). */
+#ifndef VMM_MEM_H
+#define VMM_MEM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define GM_MAX_REGIONS 8
+
+struct gm_region {
+    uint64_t gpa;  /* guest physical start */
+    uint64_t size; /* bytes */
+    uint8_t *host; /* where it is mapped in the VMM */
+};
+
+struct guest_mem {
+    struct gm_region regions[GM_MAX_REGIONS];
+    int nregions;
+};
+
+/* Host pointer for [gpa, gpa+len), or NULL if that range is not wholly inside one region.
+ * len 0 is valid if gpa is inside a region (or at its end). */
+void *gm_ptr(const struct guest_mem *gm, uint64_t gpa, uint64_t len);
+/* Adds a region; returns -1 if full, overlapping, or gpa+size wraps. */
+int gm_add_region(struct guest_mem *gm, uint64_t gpa, uint64_t size, void *host);
+
+#endif

@@ -1,0 +1,64 @@
+/* A small unit-test harness: TEST() registers a test, CHECK*() records failures.
+ * Each test runs in its own child process (a crash or a hang fails that test, not the
+ * run) with a time limit; the binary ends with the line "N passed, N failed".
+ * HARNESS_NOFORK=1 runs tests in-process (for gdb); argv[1..] selects tests by name. */
+#ifndef BOXLITE_TEST_HARNESS_H
+#define BOXLITE_TEST_HARNESS_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+typedef void (*harness_fn)(void);
+void harness_register(const char *name, harness_fn fn, int timeout_s);
+void harness_fail(const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Skip the current test with a reason (counts as neither passed nor failed). */
+void harness_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+/* A scratch directory private to the current test, removed afterwards. */
+const char *harness_tmpdir(void);
+
+#define TEST_TIMEOUT(name, secs)                                                   \
+    static void test_##name(void);                                                 \
+    __attribute__((constructor)) static void register_##name(void)                 \
+    {                                                                              \
+        harness_register(#name, test_##name, secs);                                \
+    }                                                                              \
+    static void test_##name(void)
+#define TEST(name) TEST_TIMEOUT(name, 60)
+
+#define CHECK(cond)                                                                \
+    do {                                                                           \
+        if (!(cond))                                                               \
+            harness_fail(__FILE__, __LINE__, "CHECK(%s)", #cond);                  \
+    } while (0)
+/* Like CHECK but stops the test: later steps depend on this one. */
+#define REQUIRE(cond)                                                              \
+    do {                                                                           \
+        if (!(cond)) {                                                             \
+            harness_fail(__FILE__, __LINE__, "REQUIRE(%s)", #cond);                \
+            return;                                                                \
+        }                                                                          \
+    } while (0)
+#define CHECK_EQ(a, b)                                                             \
+    do {                                                                           \
+        long long _a = (long long)(a), _b = (long long)(b);                        \
+        if (_a != _b)                                                              \
+            harness_fail(__FILE__, __LINE__, "%s == %s (%lld != %lld)", #a, #b,    \
+                         _a, _b);                                                  \
+    } while (0)
+#define CHECK_STR(a, b)                                                            \
+    do {                                                                           \
+        const char *_a = (a), *_b = (b);                                           \
+        if (!_a || !_b || strcmp(_a, _b) != 0)                                     \
+            harness_fail(__FILE__, __LINE__, "%s == %s (\"%s\" != \"%s\")", #a,    \
+                         #b, _a ? _a : "(null)", _b ? _b : "(null)");              \
+    } while (0)
+#define CHECK_MEM(a, b, n)                                                         \
+    do {                                                                           \
+        if (memcmp((a), (b), (n)) != 0)                                            \
+            harness_fail(__FILE__, __LINE__, "memcmp(%s, %s, %s) != 0", #a, #b,    \
+                         #n);                                                      \
+    } while (0)
+
+#endif
