@@ -1,0 +1,49 @@
+/* Disk images behind one small ops table (raw, qcow2), used by virtio-blk in the VMM and
+ * by the image builder in the library (to create a box's qcow2 overlay). All offsets and
+ * lengths are in bytes; I/O is synchronous and thread-compatible (one user at a time). */
+#ifndef VMM_DISK_H
+#define VMM_DISK_H
+
+#include "common/error.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct disk;
+
+struct disk_ops {
+    const char *name; /* "raw", "qcow2" */
+    int (*read)(struct disk *d, void *buf, uint64_t offset, size_t len, struct bl_error *err);
+    int (*write)(struct disk *d, const void *buf, uint64_t offset, size_t len,
+                 struct bl_error *err);
+    /* Makes every completed write durable (fdatasync, metadata order for qcow2). */
+    int (*flush)(struct disk *d, struct bl_error *err);
+    /* Optional: marks a range unused (virtio-blk DISCARD/WRITE_ZEROES); may be NULL. */
+    int (*discard)(struct disk *d, uint64_t offset, uint64_t len, struct bl_error *err);
+    void (*close)(struct disk *d);
+};
+
+struct disk {
+    const struct disk_ops *ops;
+    uint64_t size; /* virtual size in bytes */
+    int readonly;
+};
+
+/* Opens path, detecting the format from its header (qcow2 magic, else raw). A qcow2 with
+ * a backing file opens that too (read-only, relative paths resolved against the image's
+ * folder). readonly opens everything read-only. */
+int disk_open(struct disk **out, const char *path, int readonly, struct bl_error *err);
+/* Range-checked wrappers: an I/O past d->size is BOXLITE_ERR_INVALID, never a partial op. */
+int disk_read(struct disk *d, void *buf, uint64_t offset, size_t len, struct bl_error *err);
+int disk_write(struct disk *d, const void *buf, uint64_t offset, size_t len,
+               struct bl_error *err);
+int disk_flush(struct disk *d, struct bl_error *err);
+void disk_close(struct disk *d); /* NULL is a no-op */
+
+/* Creates a qcow2 (version 3) image of virtual_size bytes. backing may be NULL; otherwise
+ * the new image is a thin overlay over it (backing_fmt "raw" or "qcow2"), and virtual_size
+ * 0 means "the backing file's size". Never overwrites an existing file. */
+int qcow2_create(const char *path, uint64_t virtual_size, const char *backing,
+                 const char *backing_fmt, struct bl_error *err);
+
+#endif
