@@ -1,0 +1,35 @@
+/* The per-box process's configuration (docs/architecture.md, "The per-box process"), parsed
+ * from JSON by config.c. Strings are owned by the struct; vmm_config_free() releases them. */
+#ifndef VMM_CONFIG_H
+#define VMM_CONFIG_H
+
+#include "common/error.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct vmm_disk_cfg { char *path; bool readonly; };
+struct vmm_share_cfg { char *tag; char *path; bool readonly; };
+struct vmm_port_cfg {
+    bool udp;
+    char *host_addr;    /* "127.0.0.1" default */
+    uint16_t host_port; /* 0 = any free port (the chosen one is reported) */
+    uint16_t guest_port;
+};
+
+struct vmm_config {
+    char *engine;       /* "kvm", "qemu" or "auto" */
+    char *kernel, *initrd, *cmdline;
+    uint32_t cpus, memory_mib;
+    struct vmm_disk_cfg *disks; unsigned ndisks;
+    struct vmm_share_cfg *shares; unsigned nshares;
+    bool network;
+    struct vmm_port_cfg *ports; unsigned nports;
+    char *console_log, *box_socket, *ready_file;
+};
+
+int vmm_config_parse(struct vmm_config *cfg, const char *json, struct bl_error *err);
+int vmm_config_load(struct vmm_config *cfg, const char *path, struct bl_error *err);
+void vmm_config_free(struct vmm_config *cfg);
+
+#endif

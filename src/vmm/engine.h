@@ -1,0 +1,59 @@
+/* An engine runs one box's VM for the per-box process (src/vmm/main.c): the KVM engine
+ * (ours, src/vmm/kvm/) or the QEMU engine (src/vmm/qemu/). Both boot the same kernel,
+ * initramfs and disks and hand the per-box process the same thing: a byte stream to the
+ * agent's virtio-console port "boxlite.agent". */
+#ifndef VMM_ENGINE_H
+#define VMM_ENGINE_H
+
+#include "common/error.h"
+#include "vmm/config.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct engine;
+
+struct engine_exit {
+    bool powered_off;   /* the guest shut down (agent power-off, reboot, panic) */
+    bool killed;        /* stopped by engine_ops.stop(force) */
+    int guest_status;   /* exit status the agent reported through the control page, or -1 */
+    char reason[256];   /* human-readable, e.g. "guest powered off", "KVM_EXIT_INTERNAL_ERROR" */
+};
+
+struct engine_stats {
+    uint64_t net_rx_bytes, net_tx_bytes; /* guest's view: rx = into the guest */
+    uint64_t net_connections;            /* host port-forward + outbound connections */
+    uint64_t vm_exits;                   /* KVM engine only; 0 otherwise */
+    double start_to_first_run_ms;        /* process start to first KVM_RUN / QEMU launched */
+    double start_to_ready_ms;            /* process start to the guest's ready mark, or 0 */
+    uint64_t cpu_user_us, cpu_sys_us;    /* the engine's own CPU (VMM or QEMU process) */
+    uint64_t rss_bytes;                  /* the engine's resident memory */
+};
+
+struct engine_ops {
+    const char *name; /* "kvm", "qemu" */
+    /* Whether this engine can run here; if not, why (for the "no engine" error). */
+    bool (*available)(char *why, size_t why_len);
+    /* Boots the VM and returns once it runs. */
+    int (*start)(struct engine **out, const struct vmm_config *cfg, struct bl_error *err);
+    /* Non-blocking fd carrying the agent's byte stream; owned by the engine. -1 until the
+     * channel exists (then it becomes readable/writable). */
+    int (*agent_fd)(struct engine *e);
+    /* force=false: ask the guest to power off (the per-box process normally asks the agent
+     * first); force=true: end the VM now. */
+    int (*stop)(struct engine *e, bool force, struct bl_error *err);
+    /* Blocks until the VM has ended. */
+    int (*wait)(struct engine *e, struct engine_exit *out);
+    int (*stats)(struct engine *e, struct engine_stats *out);
+    void (*destroy)(struct engine *e); /* NULL-safe */
+};
+
+extern const struct engine_ops engine_kvm_ops;
+extern const struct engine_ops engine_qemu_ops;
+
+/* "kvm" when /dev/kvm works and the CPU has vmx or svm; else "qemu" (TCG, with a one-line
+ * notice in `notice`); an explicit name wins. NULL with err set when nothing can run. */
+const struct engine_ops *engine_select(const char *requested, char *notice, size_t notice_len,
+                                       struct bl_error *err);
+
+#endif
