@@ -7,6 +7,8 @@
 #ifndef BOXLITE_H
 #define BOXLITE_H
 
+#include <stddef.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -40,6 +42,146 @@ typedef enum boxlite_code {
     BOXLITE_ERR_UNSUPPORTED = 13,
     BOXLITE_ERR_INTERNAL = 14,
 } boxlite_code;
+
+/* ---- Conventions ---------------------------------------------------------------------
+ * - Every function that can fail returns a boxlite_code; the message of the calling
+ *   thread's last failure is boxlite_errmsg() (thread-local, valid until the thread's next
+ *   BoxLite call). The library never prints, never exits, never aborts on bad input.
+ * - Handles are opaque. Every _free and _close function accepts NULL. Strings returned as char* are
+ *   the caller's, released with boxlite_free().
+ * - Thread safety: every function may be called from any thread. A runtime and the box and
+ *   execution handles opened from it may be shared between threads; the library locks
+ *   internally. A handle must not be used after it is freed, and a runtime must outlive
+ *   its boxes' and executions' handles.
+ * - Structured data (options, box info, lists, metrics) crosses the API as JSON text, so
+ *   that the CLI and the SDKs see one format. */
+
+/* The calling thread's last error message ("" if none). Never NULL. */
+BOXLITE_API const char *boxlite_errmsg(void);
+/* The calling thread's last error code. */
+BOXLITE_API int boxlite_errcode(void);
+/* Releases a string (or any buffer) the library returned. */
+BOXLITE_API void boxlite_free(void *p);
+
+typedef struct boxlite_runtime boxlite_runtime;
+typedef struct boxlite_options boxlite_options;
+typedef struct boxlite_box boxlite_box;
+typedef struct boxlite_exec boxlite_exec;
+
+/* ---- Runtime -------------------------------------------------------------------------
+ * home_dir NULL means $BOXLITE_HOME, else ~/.boxlite. Several runtimes in one process and
+ * several processes on one home directory work together (state is in SQLite, WAL mode). */
+BOXLITE_API int boxlite_runtime_open(const char *home_dir, boxlite_runtime **out);
+BOXLITE_API void boxlite_runtime_close(boxlite_runtime *rt);
+/* Runtime metrics as JSON: boxes created, failed, running. */
+BOXLITE_API int boxlite_runtime_metrics(boxlite_runtime *rt, char **json_out);
+
+/* ---- Box options ---------------------------------------------------------------------
+ * Settable by functions or by one JSON document:
+ *   {"image": "alpine:latest", "rootfs_path": null, "cpus": 1, "memory_mib": 512,
+ *    "disk_size_gb": 0, "env": {"K": "V"}, "working_dir": "/", "user": "0:0",
+ *    "volumes": [{"host_path": "/h", "guest_path": "/g", "read_only": true}],
+ *    "ports": [{"host_port": 8080, "guest_port": 80, "protocol": "tcp",
+ *               "host_addr": "127.0.0.1"}],
+ *    "network": true, "name": "web", "auto_remove": true, "detach": false,
+ *    "ready_timeout_ms": 60000, "engine": "auto", "cmd": ["sleep", "inf"]}
+ * Unknown or invalid fields are an error that names the field. */
+BOXLITE_API int boxlite_options_new(boxlite_options **out);
+BOXLITE_API int boxlite_options_from_json(const char *json, boxlite_options **out);
+BOXLITE_API int boxlite_options_to_json(const boxlite_options *o, char **json_out);
+BOXLITE_API void boxlite_options_free(boxlite_options *o);
+BOXLITE_API int boxlite_options_set_image(boxlite_options *o, const char *image);
+BOXLITE_API int boxlite_options_set_rootfs_path(boxlite_options *o, const char *path);
+BOXLITE_API int boxlite_options_set_cpus(boxlite_options *o, int cpus);
+BOXLITE_API int boxlite_options_set_memory_mib(boxlite_options *o, int mib);
+BOXLITE_API int boxlite_options_set_disk_size_gb(boxlite_options *o, int gb);
+BOXLITE_API int boxlite_options_set_env(boxlite_options *o, const char *key, const char *value);
+BOXLITE_API int boxlite_options_set_working_dir(boxlite_options *o, const char *dir);
+BOXLITE_API int boxlite_options_set_user(boxlite_options *o, const char *user);
+BOXLITE_API int boxlite_options_add_volume(boxlite_options *o, const char *host_path,
+                                           const char *guest_path, int read_only);
+/* protocol "tcp" or "udp"; host_port 0 = any free port; host_addr NULL = 127.0.0.1 */
+BOXLITE_API int boxlite_options_add_port(boxlite_options *o, int host_port, int guest_port,
+                                         const char *protocol, const char *host_addr);
+BOXLITE_API int boxlite_options_set_network(boxlite_options *o, int enabled);
+BOXLITE_API int boxlite_options_set_name(boxlite_options *o, const char *name);
+BOXLITE_API int boxlite_options_set_auto_remove(boxlite_options *o, int auto_remove);
+BOXLITE_API int boxlite_options_set_detach(boxlite_options *o, int detach);
+BOXLITE_API int boxlite_options_set_ready_timeout_ms(boxlite_options *o, int ms);
+/* "auto" (default), "kvm" or "qemu". */
+BOXLITE_API int boxlite_options_set_engine(boxlite_options *o, const char *engine);
+
+/* ---- Boxes ---------------------------------------------------------------------------
+ * States: "configured" (created, never started), "starting", "running", "stopping",
+ * "stopped", "unknown". create returns at once; the first exec starts the box, or call
+ * boxlite_box_start. auto_remove (default on) removes the box when it stops; detach (default
+ * off) lets it outlive the creating process; both together are refused. Without detach,
+ * a box stops when the process that started it exits, even if that process crashes. */
+BOXLITE_API int boxlite_box_create(boxlite_runtime *rt, const boxlite_options *o,
+                                   boxlite_box **out);
+/* By id, unique id prefix, or name. */
+BOXLITE_API int boxlite_box_get(boxlite_runtime *rt, const char *id_or_name,
+                                boxlite_box **out);
+BOXLITE_API int boxlite_box_start(boxlite_box *box);
+/* Graceful (the agent stops processes, syncs, powers off) for up to timeout_ms, then forced.
+ * Stopping a stopped box is an error (BOXLITE_ERR_STATE). */
+BOXLITE_API int boxlite_box_stop(boxlite_box *box, int timeout_ms);
+/* Refused while running unless force (which stops it first). */
+BOXLITE_API int boxlite_box_remove(boxlite_runtime *rt, const char *id_or_name, int force);
+/* Releases the handle only; the box itself is unaffected. */
+BOXLITE_API void boxlite_box_free(boxlite_box *box);
+BOXLITE_API const char *boxlite_box_id(const boxlite_box *box);
+BOXLITE_API const char *boxlite_box_name(const boxlite_box *box);
+/* JSON: {"id","name","state","image","created","pid","cpus","memory_mib","ports":[...],...} */
+BOXLITE_API int boxlite_box_info(boxlite_box *box, char **json_out);
+/* JSON array of box infos; state NULL = all, else one state name ("running"). */
+BOXLITE_API int boxlite_box_list(boxlite_runtime *rt, const char *state, char **json_out);
+/* JSON: cpu, memory, network bytes and connections, executions and errors, timings. */
+BOXLITE_API int boxlite_box_metrics(boxlite_box *box, char **json_out);
+/* Last lines of the box's console log (for errors and `boxlite logs`). */
+BOXLITE_API int boxlite_box_console(boxlite_box *box, char **text_out);
+/* Copy a host file or directory into the box at guest_path, or out of it. */
+BOXLITE_API int boxlite_box_copy_in(boxlite_box *box, const char *host_path,
+                                    const char *guest_path);
+BOXLITE_API int boxlite_box_copy_out(boxlite_box *box, const char *guest_path,
+                                     const char *host_path);
+
+/* ---- Executions ----------------------------------------------------------------------*/
+typedef struct boxlite_exec_spec {
+    unsigned size;                 /* sizeof(boxlite_exec_spec): lets the struct grow */
+    const char *const *argv;       /* NULL-terminated; argv[0] is the program */
+    const char *const *env;        /* NULL-terminated "K=V" added to the box's, or NULL */
+    const char *working_dir;       /* NULL = the box's */
+    const char *user;              /* "uid[:gid]" or a name; NULL = the box's */
+    int tty;                       /* give the process a terminal */
+    unsigned rows, cols;           /* terminal size when tty */
+    long long timeout_ms;          /* 0 = none; on expiry the process group is killed */
+} boxlite_exec_spec;
+
+typedef struct boxlite_exec_result {
+    int exit_code;      /* valid when signal == 0 */
+    int signal;         /* the signal that ended the process, or 0 */
+    int timed_out;      /* killed by the timeout */
+    double duration_ms;
+} boxlite_exec_result;
+
+BOXLITE_API int boxlite_exec_start(boxlite_box *box, const boxlite_exec_spec *spec,
+                                   boxlite_exec **out);
+/* Pollable, non-blocking file descriptors carrying the process's stdout and stderr; each
+ * reaches end-of-file when its stream ends. They stay owned by the execution. With a tty,
+ * all output comes on stdout. Reading one never waits on the other. */
+BOXLITE_API int boxlite_exec_stdout_fd(boxlite_exec *ex);
+BOXLITE_API int boxlite_exec_stderr_fd(boxlite_exec *ex);
+BOXLITE_API int boxlite_exec_write_stdin(boxlite_exec *ex, const void *data, size_t len);
+BOXLITE_API int boxlite_exec_close_stdin(boxlite_exec *ex);
+BOXLITE_API int boxlite_exec_signal(boxlite_exec *ex, int sig);
+BOXLITE_API int boxlite_exec_resize(boxlite_exec *ex, unsigned rows, unsigned cols);
+/* Waits up to timeout_ms (-1 = forever) for the process to end. BOXLITE_ERR_TIMEOUT if it
+ * has not. */
+BOXLITE_API int boxlite_exec_wait(boxlite_exec *ex, int timeout_ms, boxlite_exec_result *res);
+/* A pollable fd that becomes readable when the process has ended (for event loops). */
+BOXLITE_API int boxlite_exec_done_fd(boxlite_exec *ex);
+BOXLITE_API void boxlite_exec_free(boxlite_exec *ex);
 
 /* "0.1.0": the library's version, which may differ from BOXLITE_VERSION at build time. */
 BOXLITE_API const char *boxlite_version(void);

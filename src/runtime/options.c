@@ -1,0 +1,487 @@
+/* Box options: setters with validation, JSON in and out (jansson). Every error names the
+ * field it is about. */
+#include "runtime/options.h"
+
+#include "common/cleanup.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <jansson.h>
+#include <string.h>
+#include <sys/stat.h>
+
+void opts_init(struct boxlite_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->cpus = BL_DEFAULT_CPUS;
+    o->memory_mib = BL_DEFAULT_MEMORY_MIB;
+    o->network = true;
+    o->auto_remove = true;
+    o->ready_timeout_ms = BL_DEFAULT_READY_TIMEOUT_MS;
+}
+
+void opts_clear(struct boxlite_options *o)
+{
+    if (!o)
+        return;
+    free(o->image);
+    free(o->rootfs_path);
+    free(o->working_dir);
+    free(o->user);
+    free(o->name);
+    free(o->engine);
+    for (size_t i = 0; i < o->nenv; i++) {
+        free(o->env[i].key);
+        free(o->env[i].value);
+    }
+    free(o->env);
+    for (size_t i = 0; i < o->nvolumes; i++) {
+        free(o->volumes[i].host_path);
+        free(o->volumes[i].guest_path);
+    }
+    free(o->volumes);
+    for (size_t i = 0; i < o->nports; i++)
+        free(o->ports[i].host_addr);
+    free(o->ports);
+    for (size_t i = 0; i < o->ncmd; i++)
+        free(o->cmd[i]);
+    free(o->cmd);
+    opts_init(o);
+}
+
+int opts_set_str(char **field, const char *what, const char *v, struct bl_error *err)
+{
+    char *copy = NULL;
+    if (v) {
+        if (strlen(v) > 4096)
+            return bl_err(err, BOXLITE_ERR_INVALID, "%s: longer than 4096 bytes", what);
+        copy = strdup(v);
+        if (!copy)
+            return bl_err(err, BOXLITE_ERR_NOMEM, "%s: out of memory", what);
+    }
+    free(*field);
+    *field = copy;
+    return 0;
+}
+
+int opts_set_cpus(struct boxlite_options *o, long long v, struct bl_error *err)
+{
+    if (v < 1 || v > BL_MAX_CPUS)
+        return bl_err(err, BOXLITE_ERR_INVALID, "cpus: %lld is not between 1 and %d", v,
+                      BL_MAX_CPUS);
+    o->cpus = (int)v;
+    return 0;
+}
+
+int opts_set_memory(struct boxlite_options *o, long long v, struct bl_error *err)
+{
+    if (v < BL_MIN_MEMORY_MIB || v > BL_MAX_MEMORY_MIB)
+        return bl_err(err, BOXLITE_ERR_INVALID, "memory_mib: %lld is not between %d and %d",
+                      v, BL_MIN_MEMORY_MIB, BL_MAX_MEMORY_MIB);
+    o->memory_mib = (int)v;
+    return 0;
+}
+
+int opts_set_disk(struct boxlite_options *o, long long v, struct bl_error *err)
+{
+    if (v < 0 || v > BL_MAX_DISK_GB)
+        return bl_err(err, BOXLITE_ERR_INVALID, "disk_size_gb: %lld is not between 0 and %d",
+                      v, BL_MAX_DISK_GB);
+    o->disk_size_gb = (int)v;
+    return 0;
+}
+
+int opts_set_ready_timeout(struct boxlite_options *o, long long ms, struct bl_error *err)
+{
+    if (ms < 1 || ms > 3600 * 1000)
+        return bl_err(err, BOXLITE_ERR_INVALID,
+                      "ready_timeout_ms: %lld is not between 1 and 3600000", ms);
+    o->ready_timeout_ms = (int)ms;
+    return 0;
+}
+
+int opts_set_env(struct boxlite_options *o, const char *k, const char *v, struct bl_error *err)
+{
+    if (!k || !*k || strchr(k, '=') || !v)
+        return bl_err(err, BOXLITE_ERR_INVALID, "env: invalid variable name \"%s\"",
+                      k ? k : "(null)");
+    for (size_t i = 0; i < o->nenv; i++)
+        if (!strcmp(o->env[i].key, k))
+            return opts_set_str(&o->env[i].value, "env", v, err);
+    struct bl_env *n = realloc(o->env, (o->nenv + 1) * sizeof *n);
+    if (!n)
+        return bl_err(err, BOXLITE_ERR_NOMEM, "env: out of memory");
+    o->env = n;
+    n[o->nenv] = (struct bl_env){ strdup(k), strdup(v) };
+    if (!n[o->nenv].key || !n[o->nenv].value) {
+        free(n[o->nenv].key);
+        free(n[o->nenv].value);
+        return bl_err(err, BOXLITE_ERR_NOMEM, "env: out of memory");
+    }
+    o->nenv++;
+    return 0;
+}
+
+/* Docker's rule: [a-zA-Z0-9][a-zA-Z0-9_.-]*, here at most 64 bytes. */
+bool opts_valid_name(const char *name)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n > BL_MAX_NAME)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = name[i];
+        bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+        if (!alnum && (i == 0 || (c != '_' && c != '.' && c != '-')))
+            return false;
+    }
+    return true;
+}
+
+int opts_set_name(struct boxlite_options *o, const char *name, struct bl_error *err)
+{
+    if (name && !opts_valid_name(name))
+        return bl_err(err, BOXLITE_ERR_INVALID,
+                      "name: \"%s\" must be 1-%d characters [a-zA-Z0-9_.-], starting with a "
+                      "letter or digit", name, BL_MAX_NAME);
+    return opts_set_str(&o->name, "name", name, err);
+}
+
+int opts_set_engine(struct boxlite_options *o, const char *engine, struct bl_error *err)
+{
+    if (!engine || (strcmp(engine, "auto") && strcmp(engine, "kvm") && strcmp(engine, "qemu")))
+        return bl_err(err, BOXLITE_ERR_INVALID, "engine: \"%s\" is not auto, kvm or qemu",
+                      engine ? engine : "(null)");
+    return opts_set_str(&o->engine, "engine", engine, err);
+}
+
+int opts_add_volume(struct boxlite_options *o, const char *host, const char *guest, bool ro,
+                    struct bl_error *err)
+{
+    if (!host || host[0] != '/')
+        return bl_err(err, BOXLITE_ERR_INVALID, "volumes: host path \"%s\" is not absolute",
+                      host ? host : "(null)");
+    if (!guest || guest[0] != '/' || !strcmp(guest, "/"))
+        return bl_err(err, BOXLITE_ERR_INVALID,
+                      "volumes: guest path \"%s\" is not an absolute path below /",
+                      guest ? guest : "(null)");
+    if (strlen(host) > 4096 || strlen(guest) > 4096)
+        return bl_err(err, BOXLITE_ERR_INVALID, "volumes: path too long");
+    struct bl_volume *n = realloc(o->volumes, (o->nvolumes + 1) * sizeof *n);
+    if (!n)
+        return bl_err(err, BOXLITE_ERR_NOMEM, "volumes: out of memory");
+    o->volumes = n;
+    n[o->nvolumes] = (struct bl_volume){ strdup(host), strdup(guest), ro };
+    if (!n[o->nvolumes].host_path || !n[o->nvolumes].guest_path) {
+        free(n[o->nvolumes].host_path);
+        free(n[o->nvolumes].guest_path);
+        return bl_err(err, BOXLITE_ERR_NOMEM, "volumes: out of memory");
+    }
+    o->nvolumes++;
+    return 0;
+}
+
+int opts_add_port(struct boxlite_options *o, long long host_port, long long guest_port,
+                  const char *proto, const char *host_addr, struct bl_error *err)
+{
+    if (guest_port < 1 || guest_port > 65535)
+        return bl_err(err, BOXLITE_ERR_INVALID, "ports: guest port %lld is not 1-65535",
+                      guest_port);
+    if (host_port < 0 || host_port > 65535)
+        return bl_err(err, BOXLITE_ERR_INVALID, "ports: host port %lld is not 0-65535",
+                      host_port);
+    bool udp = false;
+    if (proto && !strcmp(proto, "udp"))
+        udp = true;
+    else if (proto && strcmp(proto, "tcp"))
+        return bl_err(err, BOXLITE_ERR_INVALID, "ports: protocol \"%s\" is not tcp or udp",
+                      proto);
+    struct in_addr a;
+    if (host_addr && inet_pton(AF_INET, host_addr, &a) != 1)
+        return bl_err(err, BOXLITE_ERR_INVALID, "ports: host address \"%s\" is not IPv4",
+                      host_addr);
+    for (size_t i = 0; i < o->nports; i++)
+        if (host_port && o->ports[i].host_port == host_port && o->ports[i].udp == udp)
+            return bl_err(err, BOXLITE_ERR_INVALID, "ports: host port %lld/%s given twice",
+                          host_port, udp ? "udp" : "tcp");
+    struct bl_port *n = realloc(o->ports, (o->nports + 1) * sizeof *n);
+    if (!n)
+        return bl_err(err, BOXLITE_ERR_NOMEM, "ports: out of memory");
+    o->ports = n;
+    n[o->nports] = (struct bl_port){ (int)host_port, (int)guest_port, udp,
+                                     strdup(host_addr ? host_addr : "127.0.0.1") };
+    if (!n[o->nports].host_addr)
+        return bl_err(err, BOXLITE_ERR_NOMEM, "ports: out of memory");
+    o->nports++;
+    return 0;
+}
+
+int opts_validate_for_create(const struct boxlite_options *o, struct bl_error *err)
+{
+    if (!o->image == !o->rootfs_path)
+        return bl_err(err, BOXLITE_ERR_INVALID,
+                      "options: exactly one of image and rootfs_path must be given");
+    if (o->detach && o->auto_remove)
+        return bl_err(err, BOXLITE_ERR_INVALID,
+                      "options: detach requires auto_remove off (a detached box that removes "
+                      "itself could never be reattached)");
+    struct stat st;
+    if (o->rootfs_path && (stat(o->rootfs_path, &st) != 0 || !S_ISDIR(st.st_mode)))
+        return bl_errno(err, errno ? errno : ENOTDIR, "rootfs_path: %s", o->rootfs_path);
+    for (size_t i = 0; i < o->nvolumes; i++)
+        if (stat(o->volumes[i].host_path, &st) != 0)
+            return bl_errno(err, errno, "volumes: host path %s", o->volumes[i].host_path);
+    return 0;
+}
+
+/* ---- JSON ----------------------------------------------------------------------------*/
+
+static int want_int(json_t *v, const char *key, long long *out, struct bl_error *err)
+{
+    if (!json_is_integer(v))
+        return bl_err(err, BOXLITE_ERR_INVALID, "options: field \"%s\": expected an integer",
+                      key);
+    *out = json_integer_value(v);
+    return 0;
+}
+
+static int want_str(json_t *v, const char *key, const char **out, struct bl_error *err)
+{
+    if (json_is_null(v)) {
+        *out = NULL;
+        return 0;
+    }
+    if (!json_is_string(v))
+        return bl_err(err, BOXLITE_ERR_INVALID, "options: field \"%s\": expected a string",
+                      key);
+    *out = json_string_value(v);
+    return 0;
+}
+
+static int want_bool(json_t *v, const char *key, bool *out, struct bl_error *err)
+{
+    if (!json_is_boolean(v))
+        return bl_err(err, BOXLITE_ERR_INVALID, "options: field \"%s\": expected true or false",
+                      key);
+    *out = json_is_true(v);
+    return 0;
+}
+
+/* Reads an object whose keys must all be in `allowed`. */
+static int check_keys(json_t *obj, const char *field, const char *const *allowed,
+                      struct bl_error *err)
+{
+    const char *k;
+    json_t *v;
+    if (!json_is_object(obj))
+        return bl_err(err, BOXLITE_ERR_INVALID, "options: field \"%s\": expected an object",
+                      field);
+    json_object_foreach(obj, k, v) {
+        bool ok = false;
+        for (const char *const *a = allowed; *a; a++)
+            ok |= !strcmp(*a, k);
+        if (!ok)
+            return bl_err(err, BOXLITE_ERR_INVALID, "options: unknown field \"%s.%s\"", field,
+                          k);
+    }
+    return 0;
+}
+
+static int read_volume(struct boxlite_options *o, json_t *v, struct bl_error *err)
+{
+    static const char *const keys[] = { "host_path", "guest_path", "read_only", NULL };
+    const char *host = NULL, *guest = NULL;
+    bool ro = false;
+    int r = check_keys(v, "volumes[]", keys, err);
+    json_t *x;
+    if (!r && (x = json_object_get(v, "host_path")))
+        r = want_str(x, "volumes[].host_path", &host, err);
+    if (!r && (x = json_object_get(v, "guest_path")))
+        r = want_str(x, "volumes[].guest_path", &guest, err);
+    if (!r && (x = json_object_get(v, "read_only")))
+        r = want_bool(x, "volumes[].read_only", &ro, err);
+    return r ? r : opts_add_volume(o, host, guest, ro, err);
+}
+
+static int read_port(struct boxlite_options *o, json_t *v, struct bl_error *err)
+{
+    static const char *const keys[] = { "host_port", "guest_port", "protocol", "host_addr",
+                                        NULL };
+    long long hp = 0, gp = 0;
+    const char *proto = NULL, *addr = NULL;
+    int r = check_keys(v, "ports[]", keys, err);
+    json_t *x;
+    if (!r && (x = json_object_get(v, "host_port")))
+        r = want_int(x, "ports[].host_port", &hp, err);
+    if (!r && (x = json_object_get(v, "guest_port")))
+        r = want_int(x, "ports[].guest_port", &gp, err);
+    if (!r && (x = json_object_get(v, "protocol")))
+        r = want_str(x, "ports[].protocol", &proto, err);
+    if (!r && (x = json_object_get(v, "host_addr")))
+        r = want_str(x, "ports[].host_addr", &addr, err);
+    return r ? r : opts_add_port(o, hp, gp, proto, addr, err);
+}
+
+static int read_field(struct boxlite_options *o, const char *k, json_t *v, struct bl_error *err)
+{
+    long long n = 0;
+    const char *s = NULL;
+    bool b = false;
+    int r;
+    if (!strcmp(k, "image"))
+        return (r = want_str(v, k, &s, err)) ? r : opts_set_str(&o->image, k, s, err);
+    if (!strcmp(k, "rootfs_path"))
+        return (r = want_str(v, k, &s, err)) ? r : opts_set_str(&o->rootfs_path, k, s, err);
+    if (!strcmp(k, "working_dir"))
+        return (r = want_str(v, k, &s, err)) ? r : opts_set_str(&o->working_dir, k, s, err);
+    if (!strcmp(k, "user"))
+        return (r = want_str(v, k, &s, err)) ? r : opts_set_str(&o->user, k, s, err);
+    if (!strcmp(k, "name"))
+        return (r = want_str(v, k, &s, err)) ? r : opts_set_name(o, s, err);
+    if (!strcmp(k, "engine"))
+        return (r = want_str(v, k, &s, err)) ? r : opts_set_engine(o, s, err);
+    if (!strcmp(k, "cpus"))
+        return (r = want_int(v, k, &n, err)) ? r : opts_set_cpus(o, n, err);
+    if (!strcmp(k, "memory_mib"))
+        return (r = want_int(v, k, &n, err)) ? r : opts_set_memory(o, n, err);
+    if (!strcmp(k, "disk_size_gb"))
+        return (r = want_int(v, k, &n, err)) ? r : opts_set_disk(o, n, err);
+    if (!strcmp(k, "ready_timeout_ms"))
+        return (r = want_int(v, k, &n, err)) ? r : opts_set_ready_timeout(o, n, err);
+    if (!strcmp(k, "network"))
+        return (r = want_bool(v, k, &b, err)) ? r : (o->network = b, 0);
+    if (!strcmp(k, "auto_remove"))
+        return (r = want_bool(v, k, &b, err)) ? r : (o->auto_remove = b, 0);
+    if (!strcmp(k, "detach"))
+        return (r = want_bool(v, k, &b, err)) ? r : (o->detach = b, 0);
+    if (!strcmp(k, "env")) {
+        const char *ek;
+        json_t *ev;
+        if (!json_is_object(v))
+            return bl_err(err, BOXLITE_ERR_INVALID,
+                          "options: field \"env\": expected an object of strings");
+        json_object_foreach(v, ek, ev) {
+            if (!json_is_string(ev))
+                return bl_err(err, BOXLITE_ERR_INVALID,
+                              "options: field \"env.%s\": expected a string", ek);
+            if ((r = opts_set_env(o, ek, json_string_value(ev), err)))
+                return r;
+        }
+        return 0;
+    }
+    if (!strcmp(k, "volumes") || !strcmp(k, "ports") || !strcmp(k, "cmd")) {
+        size_t i;
+        json_t *e;
+        if (!json_is_array(v))
+            return bl_err(err, BOXLITE_ERR_INVALID, "options: field \"%s\": expected an array",
+                          k);
+        json_array_foreach(v, i, e) {
+            if (!strcmp(k, "volumes"))
+                r = read_volume(o, e, err);
+            else if (!strcmp(k, "ports"))
+                r = read_port(o, e, err);
+            else if (!json_is_string(e))
+                r = bl_err(err, BOXLITE_ERR_INVALID,
+                           "options: field \"cmd\": expected an array of strings");
+            else {
+                char **c = realloc(o->cmd, (o->ncmd + 1) * sizeof *c);
+                if (!c || !(c[o->ncmd] = strdup(json_string_value(e)))) {
+                    if (c)
+                        o->cmd = c;
+                    return bl_err(err, BOXLITE_ERR_NOMEM, "cmd: out of memory");
+                }
+                o->cmd = c;
+                o->ncmd++;
+                r = 0;
+            }
+            if (r)
+                return r;
+        }
+        return 0;
+    }
+    return bl_err(err, BOXLITE_ERR_INVALID, "options: unknown field \"%s\"", k);
+}
+
+int opts_from_json(struct boxlite_options *o, const char *json, struct bl_error *err)
+{
+    json_error_t jerr;
+    if (!json)
+        return bl_err(err, BOXLITE_ERR_INVALID, "options: no JSON given");
+    json_t *root = json_loads(json, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root)
+        return bl_err(err, BOXLITE_ERR_INVALID, "options: malformed JSON at line %d column %d: %s",
+                      jerr.line, jerr.column, jerr.text);
+    int r = 0;
+    if (!json_is_object(root))
+        r = bl_err(err, BOXLITE_ERR_INVALID, "options: expected a JSON object");
+    const char *k;
+    json_t *v;
+    if (!r) {
+        json_object_foreach(root, k, v) {
+            if ((r = read_field(o, k, v, err)))
+                break;
+        }
+    }
+    json_decref(root);
+    return r;
+}
+
+static json_t *jstr(const char *s) { return s ? json_string(s) : json_null(); }
+
+char *opts_to_json(const struct boxlite_options *o)
+{
+    json_t *root = json_object();
+    if (!root)
+        return NULL;
+    json_object_set_new(root, "image", jstr(o->image));
+    json_object_set_new(root, "rootfs_path", jstr(o->rootfs_path));
+    json_object_set_new(root, "cpus", json_integer(o->cpus));
+    json_object_set_new(root, "memory_mib", json_integer(o->memory_mib));
+    json_object_set_new(root, "disk_size_gb", json_integer(o->disk_size_gb));
+    json_t *env = json_object();
+    for (size_t i = 0; i < o->nenv; i++)
+        json_object_set_new(env, o->env[i].key, json_string(o->env[i].value));
+    json_object_set_new(root, "env", env);
+    json_object_set_new(root, "working_dir", jstr(o->working_dir));
+    json_object_set_new(root, "user", jstr(o->user));
+    json_t *vols = json_array();
+    for (size_t i = 0; i < o->nvolumes; i++)
+        json_array_append_new(vols, json_pack("{s:s, s:s, s:b}", "host_path",
+                                              o->volumes[i].host_path, "guest_path",
+                                              o->volumes[i].guest_path, "read_only",
+                                              o->volumes[i].read_only));
+    json_object_set_new(root, "volumes", vols);
+    json_t *ports = json_array();
+    for (size_t i = 0; i < o->nports; i++)
+        json_array_append_new(ports, json_pack("{s:i, s:i, s:s, s:s}", "host_port",
+                                               o->ports[i].host_port, "guest_port",
+                                               o->ports[i].guest_port, "protocol",
+                                               o->ports[i].udp ? "udp" : "tcp", "host_addr",
+                                               o->ports[i].host_addr));
+    json_object_set_new(root, "ports", ports);
+    json_t *cmd = json_array();
+    for (size_t i = 0; i < o->ncmd; i++)
+        json_array_append_new(cmd, json_string(o->cmd[i]));
+    json_object_set_new(root, "cmd", cmd);
+    json_object_set_new(root, "network", json_boolean(o->network));
+    json_object_set_new(root, "name", jstr(o->name));
+    json_object_set_new(root, "auto_remove", json_boolean(o->auto_remove));
+    json_object_set_new(root, "detach", json_boolean(o->detach));
+    json_object_set_new(root, "ready_timeout_ms", json_integer(o->ready_timeout_ms));
+    json_object_set_new(root, "engine", jstr(o->engine ? o->engine : "auto"));
+    char *s = json_dumps(root, JSON_COMPACT);
+    json_decref(root);
+    return s;
+}
+
+int opts_copy(struct boxlite_options *dst, const struct boxlite_options *src,
+              struct bl_error *err)
+{
+    cleanup_free char *json = opts_to_json(src);
+    if (!json)
+        return bl_err(err, BOXLITE_ERR_NOMEM, "options: out of memory");
+    opts_init(dst);
+    int r = opts_from_json(dst, json, err);
+    if (r)
+        opts_clear(dst);
+    return r;
+}
