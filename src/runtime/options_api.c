@@ -1,0 +1,95 @@
+/* The exported boxlite_options_* functions: argument checks, then options.c. */
+#include "runtime/api_error.h"
+#include "runtime/options.h"
+
+#include <stdlib.h>
+
+BOXLITE_API int boxlite_options_new(boxlite_options **out)
+{
+    API_CHECK_ARG(out, "out is NULL");
+    *out = calloc(1, sizeof **out);
+    if (!*out)
+        return api_fail(BOXLITE_ERR_NOMEM, "options: out of memory");
+    opts_init(*out);
+    return api_return(0, NULL);
+}
+
+BOXLITE_API int boxlite_options_from_json(const char *json, boxlite_options **out)
+{
+    API_CHECK_ARG(out, "out is NULL");
+    *out = NULL;
+    API_CHECK_ARG(json, "json is NULL");
+    struct bl_error err = {0};
+    boxlite_options *o = calloc(1, sizeof *o);
+    if (!o)
+        return api_fail(BOXLITE_ERR_NOMEM, "options: out of memory");
+    opts_init(o);
+    int r = opts_from_json(o, json, &err);
+    if (r) {
+        opts_clear(o);
+        free(o);
+        return api_return(r, &err);
+    }
+    *out = o;
+    return api_return(0, NULL);
+}
+
+BOXLITE_API int boxlite_options_to_json(const boxlite_options *o, char **json_out)
+{
+    API_CHECK_ARG(o && json_out, "NULL argument");
+    *json_out = opts_to_json(o);
+    if (!*json_out)
+        return api_fail(BOXLITE_ERR_NOMEM, "options: out of memory");
+    return api_return(0, NULL);
+}
+
+BOXLITE_API void boxlite_options_free(boxlite_options *o)
+{
+    if (!o)
+        return;
+    opts_clear(o);
+    free(o);
+}
+
+/* Each setter: check the handle, run the shared setter, publish the outcome. */
+#define SETTER(call)                                                               \
+    do {                                                                           \
+        API_CHECK_ARG(o, "options handle is NULL");                                \
+        struct bl_error err = {0};                                                 \
+        return api_return((call), &err);                                           \
+    } while (0)
+
+BOXLITE_API int boxlite_options_set_image(boxlite_options *o, const char *v)
+{ SETTER(opts_set_str(&o->image, "image", v, &err)); }
+BOXLITE_API int boxlite_options_set_rootfs_path(boxlite_options *o, const char *v)
+{ SETTER(opts_set_str(&o->rootfs_path, "rootfs_path", v, &err)); }
+BOXLITE_API int boxlite_options_set_cpus(boxlite_options *o, int v)
+{ SETTER(opts_set_cpus(o, v, &err)); }
+BOXLITE_API int boxlite_options_set_memory_mib(boxlite_options *o, int v)
+{ SETTER(opts_set_memory(o, v, &err)); }
+BOXLITE_API int boxlite_options_set_disk_size_gb(boxlite_options *o, int v)
+{ SETTER(opts_set_disk(o, v, &err)); }
+BOXLITE_API int boxlite_options_set_env(boxlite_options *o, const char *k, const char *v)
+{ SETTER(opts_set_env(o, k, v, &err)); }
+BOXLITE_API int boxlite_options_set_working_dir(boxlite_options *o, const char *v)
+{ SETTER(opts_set_str(&o->working_dir, "working_dir", v, &err)); }
+BOXLITE_API int boxlite_options_set_user(boxlite_options *o, const char *v)
+{ SETTER(opts_set_str(&o->user, "user", v, &err)); }
+BOXLITE_API int boxlite_options_add_volume(boxlite_options *o, const char *host,
+                                           const char *guest, int ro)
+{ SETTER(opts_add_volume(o, host, guest, ro != 0, &err)); }
+BOXLITE_API int boxlite_options_add_port(boxlite_options *o, int host_port, int guest_port,
+                                         const char *proto, const char *host_addr)
+{ SETTER(opts_add_port(o, host_port, guest_port, proto, host_addr, &err)); }
+BOXLITE_API int boxlite_options_set_network(boxlite_options *o, int v)
+{ SETTER((o->network = v != 0, 0)); }
+BOXLITE_API int boxlite_options_set_name(boxlite_options *o, const char *v)
+{ SETTER(opts_set_name(o, v, &err)); }
+BOXLITE_API int boxlite_options_set_auto_remove(boxlite_options *o, int v)
+{ SETTER((o->auto_remove = v != 0, 0)); }
+BOXLITE_API int boxlite_options_set_detach(boxlite_options *o, int v)
+{ SETTER((o->detach = v != 0, 0)); }
+BOXLITE_API int boxlite_options_set_ready_timeout_ms(boxlite_options *o, int v)
+{ SETTER(opts_set_ready_timeout(o, v, &err)); }
+BOXLITE_API int boxlite_options_set_engine(boxlite_options *o, const char *v)
+{ SETTER(opts_set_engine(o, v, &err)); }

@@ -1,0 +1,148 @@
+#include "boxlite.h"
+#include "harness/harness.h"
+#include "runtime/options.h"
+
+#include <stdlib.h>
+
+static boxlite_options *from_json(const char *json)
+{
+    boxlite_options *o = NULL;
+    int r = boxlite_options_from_json(json, &o);
+    if (r != BOXLITE_OK)
+        return NULL;
+    return o;
+}
+
+TEST(defaults)
+{
+    boxlite_options *o = NULL;
+    REQUIRE(boxlite_options_new(&o) == BOXLITE_OK);
+    CHECK_EQ(o->cpus, 1);
+    CHECK_EQ(o->memory_mib, 512);
+    CHECK(o->auto_remove);
+    CHECK(!o->detach);
+    CHECK(o->network);
+    boxlite_options_free(o);
+    boxlite_options_free(NULL);
+}
+
+TEST(json_round_trip)
+{
+    const char *json =
+        "{\"image\":\"alpine:latest\",\"cpus\":2,\"memory_mib\":1024,\"disk_size_gb\":4,"
+        "\"env\":{\"A\":\"1\",\"B\":\"two\"},\"working_dir\":\"/w\",\"user\":\"1000:1000\","
+        "\"volumes\":[{\"host_path\":\"/tmp\",\"guest_path\":\"/data\",\"read_only\":true}],"
+        "\"ports\":[{\"host_port\":8080,\"guest_port\":80},{\"guest_port\":53,"
+        "\"protocol\":\"udp\",\"host_addr\":\"0.0.0.0\"}],\"network\":false,\"name\":\"web-1\","
+        "\"auto_remove\":false,\"detach\":true,\"ready_timeout_ms\":5000,\"engine\":\"qemu\","
+        "\"cmd\":[\"sleep\",\"inf\"]}";
+    boxlite_options *o = from_json(json);
+    REQUIRE(o);
+    CHECK_STR(o->image, "alpine:latest");
+    CHECK_EQ(o->cpus, 2);
+    CHECK_EQ(o->nenv, 2);
+    CHECK_EQ(o->nvolumes, 1);
+    CHECK(o->volumes[0].read_only);
+    CHECK_EQ(o->nports, 2);
+    CHECK(o->ports[1].udp);
+    CHECK_STR(o->ports[0].host_addr, "127.0.0.1");
+    CHECK_EQ(o->ncmd, 2);
+    char *out = NULL;
+    REQUIRE(boxlite_options_to_json(o, &out) == BOXLITE_OK);
+    boxlite_options *o2 = from_json(out);
+    REQUIRE(o2);
+    char *out2 = NULL;
+    REQUIRE(boxlite_options_to_json(o2, &out2) == BOXLITE_OK);
+    CHECK_STR(out, out2);
+    boxlite_free(out);
+    boxlite_free(out2);
+    boxlite_options_free(o);
+    boxlite_options_free(o2);
+}
+
+/* Each bad document is refused with INVALID and a message naming the field. */
+TEST(bad_json_names_the_field)
+{
+    static const struct { const char *json, *needle; } cases[] = {
+        { "{\"cpus\":0}", "cpus" },
+        { "{\"cpus\":\"2\"}", "cpus" },
+        { "{\"cpus\":1000}", "cpus" },
+        { "{\"memory_mib\":1}", "memory_mib" },
+        { "{\"bogus\":1}", "bogus" },
+        { "{\"volumes\":[{\"host_path\":\"/x\",\"guest_path\":\"/y\",\"rw\":1}]}", "volumes[].rw" },
+        { "{\"volumes\":[{\"host_path\":\"rel\",\"guest_path\":\"/y\"}]}", "volumes" },
+        { "{\"ports\":[{\"guest_port\":0}]}", "ports" },
+        { "{\"ports\":[{\"guest_port\":80,\"protocol\":\"sctp\"}]}", "sctp" },
+        { "{\"ports\":[{\"guest_port\":80,\"host_addr\":\"nothost\"}]}", "host address" },
+        { "{\"ports\":[{\"guest_port\":80,\"host_port\":70000}]}", "host port" },
+        { "{\"name\":\"-bad\"}", "name" },
+        { "{\"name\":\"a b\"}", "name" },
+        { "{\"engine\":\"xen\"}", "engine" },
+        { "{\"env\":{\"A\":1}}", "env.A" },
+        { "{\"env\":[\"A=1\"]}", "env" },
+        { "{\"cmd\":[1]}", "cmd" },
+        { "{\"detach\":\"yes\"}", "detach" },
+        { "[1,2]", "object" },
+        { "{\"cpus\":1,", "malformed" },
+        { "{\"cpus\":1,\"cpus\":2}", "malformed" },
+        { "", "malformed" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        boxlite_options *o = (boxlite_options *)1;
+        int r = boxlite_options_from_json(cases[i].json, &o);
+        if (r != BOXLITE_ERR_INVALID || o != NULL || !strstr(boxlite_errmsg(), cases[i].needle))
+            harness_fail(__FILE__, __LINE__, "%s -> %d \"%s\"", cases[i].json, r,
+                         boxlite_errmsg());
+    }
+}
+
+TEST(setters_validate_and_keep_old_value)
+{
+    boxlite_options *o = NULL;
+    REQUIRE(boxlite_options_new(&o) == BOXLITE_OK);
+    CHECK_EQ(boxlite_options_set_cpus(o, 4), BOXLITE_OK);
+    CHECK_EQ(boxlite_options_set_cpus(o, -1), BOXLITE_ERR_INVALID);
+    CHECK_EQ(o->cpus, 4);
+    CHECK_EQ(boxlite_options_set_env(o, "A=B", "x"), BOXLITE_ERR_INVALID);
+    CHECK_EQ(boxlite_options_set_env(o, "K", "1"), BOXLITE_OK);
+    CHECK_EQ(boxlite_options_set_env(o, "K", "2"), BOXLITE_OK);
+    CHECK_EQ(o->nenv, 1);
+    CHECK_STR(o->env[0].value, "2");
+    CHECK_EQ(boxlite_options_add_port(o, 8080, 80, "tcp", NULL), BOXLITE_OK);
+    CHECK_EQ(boxlite_options_add_port(o, 8080, 81, "tcp", NULL), BOXLITE_ERR_INVALID);
+    CHECK_EQ(o->nports, 1);
+    CHECK_EQ(boxlite_options_set_engine(o, NULL), BOXLITE_ERR_INVALID);
+    CHECK_EQ(boxlite_options_set_name(o, NULL), BOXLITE_OK);
+    boxlite_options_free(o);
+}
+
+TEST(null_handles_are_errors_not_crashes)
+{
+    CHECK_EQ(boxlite_options_new(NULL), BOXLITE_ERR_INVALID);
+    CHECK_EQ(boxlite_options_set_cpus(NULL, 1), BOXLITE_ERR_INVALID);
+    CHECK_EQ(boxlite_options_set_image(NULL, "x"), BOXLITE_ERR_INVALID);
+    CHECK_EQ(boxlite_options_to_json(NULL, NULL), BOXLITE_ERR_INVALID);
+    boxlite_options *o = NULL;
+    CHECK_EQ(boxlite_options_from_json(NULL, &o), BOXLITE_ERR_INVALID);
+    CHECK(o == NULL);
+    CHECK(strlen(boxlite_errmsg()) > 0);
+}
+
+TEST(validate_for_create)
+{
+    struct boxlite_options o;
+    struct bl_error err = {0};
+    opts_init(&o);
+    CHECK_EQ(opts_validate_for_create(&o, &err), -BOXLITE_ERR_INVALID);
+    opts_set_str(&o.image, "image", "alpine", &err);
+    CHECK_EQ(opts_validate_for_create(&o, &err), 0);
+    o.detach = true;
+    CHECK_EQ(opts_validate_for_create(&o, &err), -BOXLITE_ERR_INVALID);
+    CHECK(strstr(err.msg, "detach") != NULL);
+    o.auto_remove = false;
+    CHECK_EQ(opts_validate_for_create(&o, &err), 0);
+    opts_add_volume(&o, "/nonexistent/boxlite-test", "/data", false, &err);
+    CHECK_EQ(opts_validate_for_create(&o, &err), -BOXLITE_ERR_NOT_FOUND);
+    CHECK(strstr(err.msg, "/nonexistent/boxlite-test") != NULL);
+    opts_clear(&o);
+}
