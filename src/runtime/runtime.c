@@ -1,0 +1,418 @@
+/* Runtime: the home directory, its state database, and box records (create, get, list,
+ * info, remove). Starting and stopping boxes is in lifecycle.c. */
+#include "runtime/runtime.h"
+
+#include "common/cleanup.h"
+#include "runtime/api_error.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static int mkdir_p(const char *path, struct bl_error *err)
+{
+    char buf[4096];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+        return bl_err(err, BOXLITE_ERR_INVALID, "path too long: %s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = 0;
+        if (mkdir(buf, 0700) != 0 && errno != EEXIST)
+            return bl_errno(err, errno, "mkdir %s", buf);
+        *p = '/';
+    }
+    if (mkdir(buf, 0700) != 0 && errno != EEXIST)
+        return bl_errno(err, errno, "mkdir %s", buf);
+    return 0;
+}
+
+static int resolve_home(const char *home_dir, char **out, struct bl_error *err)
+{
+    char buf[4096];
+    if (home_dir && *home_dir)
+        snprintf(buf, sizeof buf, "%s", home_dir);
+    else if (getenv("BOXLITE_HOME") && *getenv("BOXLITE_HOME"))
+        snprintf(buf, sizeof buf, "%s", getenv("BOXLITE_HOME"));
+    else if (getenv("HOME") && *getenv("HOME"))
+        snprintf(buf, sizeof buf, "%s/.boxlite", getenv("HOME"));
+    else
+        return bl_err(err, BOXLITE_ERR_INVALID, "no home directory: set BOXLITE_HOME");
+    int r = mkdir_p(buf, err);
+    if (r)
+        return r;
+    char *abs = realpath(buf, NULL);
+    if (!abs)
+        return bl_errno(err, errno, "home directory %s", buf);
+    *out = abs;
+    return 0;
+}
+
+BOXLITE_API int boxlite_runtime_open(const char *home_dir, boxlite_runtime **out)
+{
+    API_CHECK_ARG(out, "out is NULL");
+    *out = NULL;
+    struct bl_error err = {0};
+    boxlite_runtime *rt = calloc(1, sizeof *rt);
+    if (!rt)
+        return api_fail(BOXLITE_ERR_NOMEM, "runtime: out of memory");
+    pthread_mutex_init(&rt->lock, NULL);
+    int r = resolve_home(home_dir, &rt->home, &err);
+    char path[4200];
+    if (!r) {
+        snprintf(path, sizeof path, "%s/boxes", rt->home);
+        r = mkdir_p(path, &err);
+    }
+    if (!r) {
+        snprintf(path, sizeof path, "%s/boxlite.db", rt->home);
+        r = state_open(&rt->db, path, &err);
+    }
+    if (r) {
+        bl_err_prefix(&err, "open runtime");
+        boxlite_runtime_close(rt);
+        return api_return(r, &err);
+    }
+    *out = rt;
+    return api_return(0, NULL);
+}
+
+BOXLITE_API void boxlite_runtime_close(boxlite_runtime *rt)
+{
+    if (!rt)
+        return;
+    state_close(rt->db);
+    pthread_mutex_destroy(&rt->lock);
+    free(rt->home);
+    free(rt);
+}
+
+int rt_box_dir(const boxlite_runtime *rt, const char *id, char **out, struct bl_error *err)
+{
+    if (asprintf(out, "%s/boxes/%s", rt->home, id) < 0)
+        return bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
+    return 0;
+}
+
+int64_t rt_process_start_time(int64_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%lld/stat", (long long)pid);
+    cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    if (n <= 0)
+        return -1;
+    buf[n] = 0;
+    /* Field 2 (comm) may hold spaces and parentheses: count fields after the last ')'. */
+    char *p = strrchr(buf, ')');
+    if (!p)
+        return -1;
+    long long start = -1;
+    int field = 2;
+    for (char *tok = strtok(p + 1, " "); tok; tok = strtok(NULL, " ")) {
+        if (++field == 22) {
+            start = strtoll(tok, NULL, 10);
+            break;
+        }
+    }
+    return start;
+}
+
+bool rt_process_alive(int64_t pid, int64_t pid_start)
+{
+    if (pid <= 0)
+        return false;
+    int64_t st = rt_process_start_time(pid);
+    return st >= 0 && st == pid_start;
+}
+
+int rt_box_lookup(boxlite_runtime *rt, const char *key, struct box_record *rec,
+                  struct bl_error *err)
+{
+    int r = state_box_find(rt->db, key, rec, err);
+    if (r)
+        return r;
+    bool active = !strcmp(rec->state, "starting") || !strcmp(rec->state, "running") ||
+                  !strcmp(rec->state, "stopping");
+    if (active && !rt_process_alive(rec->pid, rec->pid_start)) {
+        /* Its per-box process died (crash, kill, reboot): the box is stopped. */
+        if (state_box_set_state(rt->db, rec->id, rec->state, "stopped", 0, 0, NULL) == 0) {
+            free(rec->state);
+            rec->state = strdup("stopped");
+            rec->pid = 0;
+        }
+    }
+    return 0;
+}
+
+static int new_box_id(char id[BOX_ID_LEN + 1], struct bl_error *err)
+{
+    unsigned char raw[BOX_ID_LEN / 2];
+    if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw)
+        return bl_errno(err, errno, "getrandom");
+    for (size_t i = 0; i < sizeof raw; i++)
+        sprintf(id + 2 * i, "%02x", raw[i]);
+    return 0;
+}
+
+static int box_from_record(boxlite_runtime *rt, const struct box_record *rec,
+                           boxlite_box **out, struct bl_error *err)
+{
+    boxlite_box *b = calloc(1, sizeof *b);
+    if (!b)
+        return bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
+    b->rt = rt;
+    b->lifeline_fd = -1;
+    pthread_mutex_init(&b->lock, NULL);
+    memcpy(b->id, rec->id, sizeof b->id);
+    opts_init(&b->opts);
+    int r = 0;
+    if (!(b->name = strdup(rec->name ? rec->name : "")))
+        r = bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
+    if (!r)
+        r = rt_box_dir(rt, rec->id, &b->dir, err);
+    if (!r)
+        r = opts_from_json(&b->opts, rec->options, err);
+    if (r) {
+        boxlite_box_free(b);
+        return r;
+    }
+    *out = b;
+    return 0;
+}
+
+BOXLITE_API int boxlite_box_create(boxlite_runtime *rt, const boxlite_options *o,
+                                   boxlite_box **out)
+{
+    API_CHECK_ARG(out, "out is NULL");
+    *out = NULL;
+    API_CHECK_ARG(rt, "runtime is NULL");
+    API_CHECK_ARG(o, "options are NULL");
+    struct bl_error err = {0};
+    int r = opts_validate_for_create(o, &err);
+    if (r)
+        return api_return(bl_err_prefix(&err, "create box"), &err);
+
+    struct box_record rec = {0};
+    if ((r = new_box_id(rec.id, &err)))
+        return api_return(r, &err);
+    char autoname[32];
+    snprintf(autoname, sizeof autoname, "box-%.12s", rec.id);
+    rec.name = o->name ? o->name : autoname;
+    rec.state = "configured";
+    rec.image = o->image ? o->image : o->rootfs_path;
+    rec.created = time(NULL);
+    cleanup_free char *json = opts_to_json(o);
+    cleanup_free char *dir = NULL;
+    if (!json)
+        return api_fail(BOXLITE_ERR_NOMEM, "create box: out of memory");
+    rec.options = json;
+    if ((r = rt_box_dir(rt, rec.id, &dir, &err)))
+        return api_return(r, &err);
+    /* The directory first: a crash between the two leaves an orphan folder (removed by
+     * the next gc), never a record without its folder. */
+    if (mkdir(dir, 0700) != 0)
+        return api_return(bl_errno(&err, errno, "create box: mkdir %s", dir), &err);
+    if ((r = state_box_insert(rt->db, &rec, &err))) {
+        rmdir(dir);
+        return api_return(bl_err_prefix(&err, "create box"), &err);
+    }
+    state_counter_add(rt->db, "boxes_created", 1, NULL);
+    boxlite_box *b = NULL;
+    if ((r = box_from_record(rt, &rec, &b, &err)))
+        return api_return(r, &err);
+    *out = b;
+    return api_return(0, NULL);
+}
+
+BOXLITE_API int boxlite_box_get(boxlite_runtime *rt, const char *key, boxlite_box **out)
+{
+    API_CHECK_ARG(out, "out is NULL");
+    *out = NULL;
+    API_CHECK_ARG(rt, "runtime is NULL");
+    API_CHECK_ARG(key, "id or name is NULL");
+    struct bl_error err = {0};
+    struct box_record rec;
+    int r = rt_box_lookup(rt, key, &rec, &err);
+    if (!r)
+        r = box_from_record(rt, &rec, out, &err);
+    box_record_clear(&rec);
+    return api_return(r, &err);
+}
+
+BOXLITE_API void boxlite_box_free(boxlite_box *b)
+{
+    if (!b)
+        return;
+    if (b->lifeline_fd >= 0)
+        close(b->lifeline_fd);
+    opts_clear(&b->opts);
+    pthread_mutex_destroy(&b->lock);
+    free(b->name);
+    free(b->dir);
+    free(b);
+}
+
+BOXLITE_API const char *boxlite_box_id(const boxlite_box *b) { return b ? b->id : NULL; }
+BOXLITE_API const char *boxlite_box_name(const boxlite_box *b) { return b ? b->name : NULL; }
+
+static json_t *record_json(const struct box_record *r)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "id", json_string(r->id));
+    json_object_set_new(o, "name", json_string(r->name ? r->name : ""));
+    json_object_set_new(o, "state", json_string(r->state ? r->state : "unknown"));
+    json_object_set_new(o, "image", r->image ? json_string(r->image) : json_null());
+    json_object_set_new(o, "created", json_integer(r->created));
+    json_object_set_new(o, "pid", json_integer(r->pid));
+    json_object_set_new(o, "engine", r->engine ? json_string(r->engine) : json_null());
+    json_t *opts = r->options ? json_loads(r->options, 0, NULL) : NULL;
+    if (opts) {
+        json_object_set(o, "cpus", json_object_get(opts, "cpus"));
+        json_object_set(o, "memory_mib", json_object_get(opts, "memory_mib"));
+        json_object_set(o, "ports", json_object_get(opts, "ports"));
+        json_object_set(o, "auto_remove", json_object_get(opts, "auto_remove"));
+        json_object_set(o, "detach", json_object_get(opts, "detach"));
+        json_decref(opts);
+    }
+    json_t *info = r->runtime_info ? json_loads(r->runtime_info, 0, NULL) : NULL;
+    if (info)
+        json_object_set_new(o, "runtime", info);
+    return o;
+}
+
+static int dump_json(json_t *j, char **out)
+{
+    *out = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    return *out ? 0 : -BOXLITE_ERR_NOMEM;
+}
+
+BOXLITE_API int boxlite_box_info(boxlite_box *b, char **json_out)
+{
+    API_CHECK_ARG(json_out, "json_out is NULL");
+    *json_out = NULL;
+    API_CHECK_ARG(b, "box is NULL");
+    struct bl_error err = {0};
+    struct box_record rec;
+    int r = rt_box_lookup(b->rt, b->id, &rec, &err);
+    if (r)
+        return api_return(r, &err);
+    r = dump_json(record_json(&rec), json_out);
+    box_record_clear(&rec);
+    return r ? api_fail(BOXLITE_ERR_NOMEM, "info: out of memory") : api_return(0, NULL);
+}
+
+struct list_ctx { boxlite_runtime *rt; const char *state; json_t *arr; };
+
+static int list_one(void *p, const struct box_record *r)
+{
+    struct list_ctx *c = p;
+    struct box_record fresh;
+    /* Re-read through lookup so dead per-box processes show as stopped. */
+    if (rt_box_lookup(c->rt, r->id, &fresh, NULL) != 0)
+        return 0;
+    if (!c->state || !strcmp(c->state, fresh.state))
+        json_array_append_new(c->arr, record_json(&fresh));
+    box_record_clear(&fresh);
+    return 0;
+}
+
+static bool valid_state(const char *s)
+{
+    static const char *const states[] = { "configured", "starting", "running", "stopping",
+                                          "stopped", "unknown" };
+    for (size_t i = 0; i < ARRAY_SIZE(states); i++)
+        if (!strcmp(s, states[i]))
+            return true;
+    return false;
+}
+
+BOXLITE_API int boxlite_box_list(boxlite_runtime *rt, const char *state, char **json_out)
+{
+    API_CHECK_ARG(json_out, "json_out is NULL");
+    *json_out = NULL;
+    API_CHECK_ARG(rt, "runtime is NULL");
+    if (state && !valid_state(state))
+        return api_fail(BOXLITE_ERR_INVALID, "list boxes: unknown state \"%s\"", state);
+    struct bl_error err = {0};
+    struct list_ctx c = { rt, state, json_array() };
+    /* Filter after correcting liveness, so a dead "running" box lists as stopped. */
+    int r = state_box_each(rt->db, NULL, list_one, &c, &err);
+    if (r) {
+        json_decref(c.arr);
+        return api_return(r, &err);
+    }
+    return dump_json(c.arr, json_out) ? api_fail(BOXLITE_ERR_NOMEM, "list: out of memory")
+                                      : api_return(0, NULL);
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st; (void)flag; (void)ftw;
+    return remove(path) == 0 || errno == ENOENT ? 0 : -1;
+}
+
+/* Deletes the record and the box's folder (disk, logs, sockets). */
+int rt_box_destroy(boxlite_runtime *rt, const char *id, struct bl_error *err)
+{
+    cleanup_free char *dir = NULL;
+    int r = rt_box_dir(rt, id, &dir, err);
+    if (!r)
+        r = state_box_delete(rt->db, id, err);
+    if (!r && nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0 && errno != ENOENT)
+        r = bl_errno(err, errno, "remove %s", dir);
+    return r;
+}
+
+
+BOXLITE_API int boxlite_box_remove(boxlite_runtime *rt, const char *key, int force)
+{
+    API_CHECK_ARG(rt, "runtime is NULL");
+    API_CHECK_ARG(key, "id or name is NULL");
+    struct bl_error err = {0};
+    struct box_record rec;
+    int r = rt_box_lookup(rt, key, &rec, &err);
+    if (r)
+        return api_return(r, &err);
+    bool stopped = !strcmp(rec.state, "configured") || !strcmp(rec.state, "stopped");
+    if (!stopped && !force)
+        r = bl_err(&err, BOXLITE_ERR_STATE,
+                   "remove box %s: it is %s (stop it first, or force)", rec.name, rec.state);
+    if (!r && !stopped)
+        r = rt_box_stop_record(rt, &rec, 0, false, &err);
+    if (!r)
+        r = rt_box_destroy(rt, rec.id, &err);
+    box_record_clear(&rec);
+    return api_return(r, &err);
+}
+
+BOXLITE_API int boxlite_runtime_metrics(boxlite_runtime *rt, char **json_out)
+{
+    API_CHECK_ARG(json_out, "json_out is NULL");
+    *json_out = NULL;
+    API_CHECK_ARG(rt, "runtime is NULL");
+    cleanup_free char *list = NULL;
+    int r = boxlite_box_list(rt, "running", &list);
+    if (r)
+        return r;
+    json_t *arr = json_loads(list, 0, NULL);
+    json_t *o = json_pack("{s:I, s:I, s:I, s:I}",
+                          "boxes_created", (json_int_t)state_counter_get(rt->db, "boxes_created"),
+                          "boxes_failed", (json_int_t)state_counter_get(rt->db, "boxes_failed"),
+                          "boxes_running", (json_int_t)json_array_size(arr),
+                          "boxes_started", (json_int_t)state_counter_get(rt->db, "boxes_started"));
+    json_decref(arr);
+    return dump_json(o, json_out) ? api_fail(BOXLITE_ERR_NOMEM, "metrics: out of memory")
+                                  : api_return(0, NULL);
+}

@@ -1,0 +1,272 @@
+/* SQLite state: see state.h. */
+#include "runtime/state.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const schema =
+    "CREATE TABLE IF NOT EXISTS boxes ("
+    "  id TEXT PRIMARY KEY,"
+    "  name TEXT NOT NULL UNIQUE,"
+    "  state TEXT NOT NULL,"
+    "  image TEXT,"
+    "  options TEXT NOT NULL,"
+    "  created INTEGER NOT NULL,"
+    "  pid INTEGER NOT NULL DEFAULT 0,"
+    "  pid_start INTEGER NOT NULL DEFAULT 0,"
+    "  engine TEXT,"
+    "  runtime_info TEXT,"
+    "  seq INTEGER"
+    ");"
+    "CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);";
+
+static int db_err(struct bl_error *err, sqlite3 *db, const char *what)
+{
+    int code = BOXLITE_ERR_IO;
+    int ext = sqlite3_extended_errcode(db);
+    if (ext == SQLITE_CONSTRAINT_UNIQUE || ext == SQLITE_CONSTRAINT_PRIMARYKEY)
+        code = BOXLITE_ERR_EXISTS;
+    else if ((ext & 0xff) == SQLITE_BUSY)
+        code = BOXLITE_ERR_TIMEOUT;
+    return bl_err(err, code, "state database: %s: %s", what, sqlite3_errmsg(db));
+}
+
+int state_open(sqlite3 **out, const char *path, struct bl_error *err)
+{
+    sqlite3 *db = NULL;
+    *out = NULL;
+    int rc = sqlite3_open_v2(path, &db,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                             NULL);
+    if (rc != SQLITE_OK) {
+        int r = bl_err(err, BOXLITE_ERR_IO, "state database %s: %s", path,
+                       db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+        sqlite3_close(db);
+        return r;
+    }
+    /* Other processes may hold the write lock briefly; wait rather than fail. */
+    sqlite3_busy_timeout(db, 10000);
+    char *msg = NULL;
+    rc = sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", NULL, NULL,
+                      &msg);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(db, schema, NULL, NULL, &msg);
+    if (rc != SQLITE_OK) {
+        int r = bl_err(err, BOXLITE_ERR_IO, "state database %s: %s", path,
+                       msg ? msg : sqlite3_errstr(rc));
+        sqlite3_free(msg);
+        sqlite3_close(db);
+        return r;
+    }
+    *out = db;
+    return 0;
+}
+
+void state_close(sqlite3 *db) { sqlite3_close(db); }
+
+void box_record_clear(struct box_record *r)
+{
+    if (!r)
+        return;
+    free(r->name);
+    free(r->state);
+    free(r->image);
+    free(r->options);
+    free(r->engine);
+    free(r->runtime_info);
+    memset(r, 0, sizeof *r);
+}
+
+int state_box_insert(sqlite3 *db, const struct box_record *r, struct bl_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db,
+        "INSERT INTO boxes (id, name, state, image, options, created, seq) "
+        "VALUES (?, ?, ?, ?, ?, ?, (SELECT IFNULL(MAX(seq), 0) + 1 FROM boxes))", -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return db_err(err, db, "insert box");
+    sqlite3_bind_text(st, 1, r->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, r->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, r->state, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, r->image, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, r->options, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 6, r->created);
+    rc = sqlite3_step(st);
+    int ret = 0;
+    if (rc != SQLITE_DONE) {
+        if (sqlite3_extended_errcode(db) == SQLITE_CONSTRAINT_UNIQUE)
+            ret = bl_err(err, BOXLITE_ERR_EXISTS, "a box named \"%s\" already exists", r->name);
+        else
+            ret = db_err(err, db, "insert box");
+    }
+    sqlite3_finalize(st);
+    return ret;
+}
+
+static char *col_str(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return t ? strdup((const char *)t) : NULL;
+}
+
+static void read_row(sqlite3_stmt *st, struct box_record *r)
+{
+    memset(r, 0, sizeof *r);
+    const unsigned char *id = sqlite3_column_text(st, 0);
+    snprintf(r->id, sizeof r->id, "%s", id ? (const char *)id : "");
+    r->name = col_str(st, 1);
+    r->state = col_str(st, 2);
+    r->image = col_str(st, 3);
+    r->options = col_str(st, 4);
+    r->created = sqlite3_column_int64(st, 5);
+    r->pid = sqlite3_column_int64(st, 6);
+    r->pid_start = sqlite3_column_int64(st, 7);
+    r->engine = col_str(st, 8);
+    r->runtime_info = col_str(st, 9);
+}
+
+#define BOX_COLUMNS "id, name, state, image, options, created, pid, pid_start, engine, runtime_info"
+
+int state_box_find(sqlite3 *db, const char *key, struct box_record *out, struct bl_error *err)
+{
+    memset(out, 0, sizeof *out);
+    if (!key || !*key)
+        return bl_err(err, BOXLITE_ERR_INVALID, "no box id or name given");
+    sqlite3_stmt *st = NULL;
+    /* Exact id or name first, then id prefix; a prefix matching two boxes is ambiguous. */
+    int rc = sqlite3_prepare_v2(db,
+        "SELECT " BOX_COLUMNS ", 0 AS rank FROM boxes WHERE id = ?1 OR name = ?1 "
+        "UNION ALL SELECT " BOX_COLUMNS ", 1 FROM boxes "
+        "WHERE length(?1) >= 4 AND substr(id, 1, length(?1)) = ?1 AND id != ?1 "
+        "ORDER BY rank LIMIT 2", -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return db_err(err, db, "find box");
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    int found = 0, rank0 = -1, ret = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int rank = sqlite3_column_int(st, 10);
+        if (found == 0) {
+            read_row(st, out);
+            rank0 = rank;
+        } else if (rank0 == 1) {
+            box_record_clear(out);
+            ret = bl_err(err, BOXLITE_ERR_INVALID, "box id prefix \"%s\" is ambiguous", key);
+            break;
+        }
+        found++;
+    }
+    if (!ret && rc != SQLITE_ROW && rc != SQLITE_DONE)
+        ret = db_err(err, db, "find box");
+    else if (!ret && !found)
+        ret = bl_err(err, BOXLITE_ERR_NOT_FOUND, "no box \"%s\"", key);
+    sqlite3_finalize(st);
+    return ret;
+}
+
+int state_box_each(sqlite3 *db, const char *state,
+                   int (*fn)(void *ctx, const struct box_record *r), void *ctx,
+                   struct bl_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db,
+        "SELECT " BOX_COLUMNS " FROM boxes WHERE ?1 IS NULL OR state = ?1 ORDER BY seq", -1,
+        &st, NULL);
+    if (rc != SQLITE_OK)
+        return db_err(err, db, "list boxes");
+    sqlite3_bind_text(st, 1, state, -1, SQLITE_STATIC);
+    int ret = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct box_record r;
+        read_row(st, &r);
+        ret = fn(ctx, &r);
+        box_record_clear(&r);
+        if (ret)
+            break;
+    }
+    if (!ret && rc != SQLITE_DONE)
+        ret = db_err(err, db, "list boxes");
+    sqlite3_finalize(st);
+    return ret;
+}
+
+int state_box_set_state(sqlite3 *db, const char *id, const char *expect, const char *state,
+                        int64_t pid, int64_t pid_start, struct bl_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db,
+        "UPDATE boxes SET state = ?2, pid = ?3, pid_start = ?4 "
+        "WHERE id = ?1 AND (?5 IS NULL OR state = ?5)", -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return db_err(err, db, "update box");
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, state, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, pid);
+    sqlite3_bind_int64(st, 4, pid_start);
+    sqlite3_bind_text(st, 5, expect, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    int ret = 0;
+    if (rc != SQLITE_DONE)
+        ret = db_err(err, db, "update box");
+    else if (sqlite3_changes(db) == 0)
+        ret = expect ? bl_err(err, BOXLITE_ERR_STATE, "box %.12s is no longer %s", id, expect)
+                     : bl_err(err, BOXLITE_ERR_NOT_FOUND, "no box %.12s", id);
+    sqlite3_finalize(st);
+    return ret;
+}
+
+int state_box_set_info(sqlite3 *db, const char *id, const char *engine,
+                       const char *runtime_info, struct bl_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, "UPDATE boxes SET engine = ?2, runtime_info = ?3 WHERE id = ?1",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_err(err, db, "update box");
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, engine, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, runtime_info, -1, SQLITE_STATIC);
+    int ret = sqlite3_step(st) == SQLITE_DONE ? 0 : db_err(err, db, "update box");
+    sqlite3_finalize(st);
+    return ret;
+}
+
+int state_box_delete(sqlite3 *db, const char *id, struct bl_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, "DELETE FROM boxes WHERE id = ?", -1, &st, NULL) != SQLITE_OK)
+        return db_err(err, db, "delete box");
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    int ret = sqlite3_step(st) == SQLITE_DONE ? 0 : db_err(err, db, "delete box");
+    if (!ret && sqlite3_changes(db) == 0)
+        ret = bl_err(err, BOXLITE_ERR_NOT_FOUND, "no box %.12s", id);
+    sqlite3_finalize(st);
+    return ret;
+}
+
+int state_counter_add(sqlite3 *db, const char *name, int64_t delta, struct bl_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db,
+            "INSERT INTO counters (name, value) VALUES (?1, ?2) "
+            "ON CONFLICT(name) DO UPDATE SET value = value + ?2", -1, &st, NULL) != SQLITE_OK)
+        return db_err(err, db, "counter");
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, delta);
+    int ret = sqlite3_step(st) == SQLITE_DONE ? 0 : db_err(err, db, "counter");
+    sqlite3_finalize(st);
+    return ret;
+}
+
+int64_t state_counter_get(sqlite3 *db, const char *name)
+{
+    sqlite3_stmt *st = NULL;
+    int64_t v = 0;
+    if (sqlite3_prepare_v2(db, "SELECT value FROM counters WHERE name = ?", -1, &st, NULL) !=
+        SQLITE_OK)
+        return 0;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
