@@ -78,15 +78,26 @@ INITRAMFS := $(O)/guest/initramfs.cpio.gz
 .PHONY: all test bench lab-check fuzz clean kernel setup
 all: $(BIN_vmm) $(BIN_cli) $(LIB_so) $(INITRAMFS)
 
+# V=1 shows full command lines.
+ifeq ($(V),1)
+  Q :=
+  say = @true
+else
+  Q := @
+  say = @printf '  %-6s %s\n'
+endif
+
 $(O)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+	$(say) CC $<
+	$(Q)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
 .SECONDEXPANSION:
 $(O)/lib/lib%.a: $$(OBJ_$$*)
 	@mkdir -p $(dir $@)
 	@rm -f $@
-	ar rcs $@ $^
+	$(say) AR $@
+	$(Q)ar rcs $@ $^
 
 $(BIN_vmm): $(call obj,src/vmm/main.c) $(call archives,vmm)
 	@mkdir -p $(dir $@)
@@ -109,7 +120,8 @@ GUEST_CFLAGS := -std=c11 -D_GNU_SOURCE -DBOXLITE_GUEST -Wall -Wextra -Werror -Wn
                 -Os -g0 -Iinclude -Isrc
 $(O)/gobj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(MUSLCC) $(GUEST_CFLAGS) -MMD -MP -c $< -o $@
+	$(say) MUSLCC $<
+	$(Q)$(MUSLCC) $(GUEST_CFLAGS) -MMD -MP -c $< -o $@
 $(AGENT): $(patsubst %.c,$(O)/gobj/%.o,$(GUEST_SRC))
 	@mkdir -p $(dir $@)
 	$(MUSLCC) -static -s -o $@ $^
