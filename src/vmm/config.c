@@ -1,0 +1,372 @@
+/* The per-box process's config file (docs/architecture.md, "The per-box process"): JSON
+ * read with jansson into struct vmm_config. Every key is known; an unknown key, a wrong
+ * type or an out-of-range value is an error that names the key, so a typo in the library's
+ * writer shows up at once instead of as a default silently taken. */
+#include "vmm/config.h"
+
+#include "common/cleanup.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CFG_MAX_CPUS 64           /* CONFIG_NR_CPUS of our guest kernel */
+#define CFG_MIN_MEMORY_MIB 32
+#define CFG_MAX_MEMORY_MIB (1u << 20) /* 1 TiB */
+#define CFG_MAX_DISKS 16
+#define CFG_MAX_SHARES 16
+#define CFG_MAX_PORTS 64
+
+static int bad(struct bl_error *err, const char *where, const char *what)
+{
+    return bl_err(err, BOXLITE_ERR_INVALID, "config: %s: %s", where, what);
+}
+
+/* Rejects any key of obj not in the NULL-terminated list. */
+static int check_keys(json_t *obj, const char *where, const char *const *known,
+                      struct bl_error *err)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach(obj, key, v) {
+        bool ok = false;
+        for (const char *const *k = known; *k; k++)
+            if (strcmp(*k, key) == 0)
+                ok = true;
+        if (!ok)
+            return bl_err(err, BOXLITE_ERR_INVALID, "config: %s%sunknown key \"%s\"", where,
+                          *where ? ": " : "", key);
+    }
+    return 0;
+}
+
+/* Optional string: absent or null leaves *out NULL. */
+static int get_str(json_t *obj, const char *key, const char *where, char **out,
+                   struct bl_error *err)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!v || json_is_null(v))
+        return 0;
+    char name[160];
+    snprintf(name, sizeof name, "%s%s%s", where, *where ? "." : "", key);
+    if (!json_is_string(v))
+        return bad(err, name, "must be a string");
+    const char *s = json_string_value(v);
+    if (strlen(s) != json_string_length(v))
+        return bad(err, name, "contains a NUL byte");
+    if (!*s)
+        return bad(err, name, "must not be empty");
+    *out = strdup(s);
+    if (!*out)
+        return bl_errno(err, ENOMEM, "config: %s", name);
+    return 0;
+}
+
+static int get_bool(json_t *obj, const char *key, const char *where, bool *out,
+                    struct bl_error *err)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!v)
+        return 0;
+    if (!json_is_boolean(v)) {
+        char name[160];
+        snprintf(name, sizeof name, "%s%s%s", where, *where ? "." : "", key);
+        return bad(err, name, "must be true or false");
+    }
+    *out = json_is_true(v);
+    return 0;
+}
+
+static int get_uint(json_t *obj, const char *key, const char *where, uint64_t lo,
+                    uint64_t hi, uint64_t *out, struct bl_error *err)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!v)
+        return 0;
+    char name[160];
+    snprintf(name, sizeof name, "%s%s%s", where, *where ? "." : "", key);
+    if (!json_is_integer(v))
+        return bad(err, name, "must be an integer");
+    json_int_t n = json_integer_value(v);
+    if (n < 0 || (uint64_t)n < lo || (uint64_t)n > hi)
+        return bl_err(err, BOXLITE_ERR_INVALID, "config: %s: %lld is outside %llu..%llu", name,
+                      (long long)n, (unsigned long long)lo, (unsigned long long)hi);
+    *out = (uint64_t)n;
+    return 0;
+}
+
+/* An optional array of objects; *n is set to its length (0 when absent). */
+static int get_array(json_t *obj, const char *key, const char *where, size_t max, json_t **out,
+                     size_t *n, struct bl_error *err)
+{
+    json_t *v = json_object_get(obj, key);
+    *out = NULL;
+    *n = 0;
+    if (!v || json_is_null(v))
+        return 0;
+    char name[160];
+    snprintf(name, sizeof name, "%s%s%s", where, *where ? "." : "", key);
+    if (!json_is_array(v))
+        return bad(err, name, "must be an array");
+    if (json_array_size(v) > max)
+        return bl_err(err, BOXLITE_ERR_INVALID, "config: %s: more than %zu entries", name, max);
+    for (size_t i = 0; i < json_array_size(v); i++)
+        if (!json_is_object(json_array_get(v, i)))
+            return bl_err(err, BOXLITE_ERR_INVALID, "config: %s[%zu]: must be an object", name,
+                          i);
+    *out = v;
+    *n = json_array_size(v);
+    return 0;
+}
+
+static int parse_disks(struct vmm_config *cfg, json_t *root, struct bl_error *err)
+{
+    static const char *const keys[] = { "path", "readonly", NULL };
+    json_t *arr;
+    size_t n;
+    if (get_array(root, "disks", "", CFG_MAX_DISKS, &arr, &n, err) < 0)
+        return -err->code;
+    if (!n)
+        return 0;
+    cfg->disks = calloc(n, sizeof *cfg->disks);
+    if (!cfg->disks)
+        return bl_errno(err, ENOMEM, "config: disks");
+    for (size_t i = 0; i < n; i++) {
+        json_t *d = json_array_get(arr, i);
+        struct vmm_disk_cfg *dc = &cfg->disks[i];
+        char where[32];
+        snprintf(where, sizeof where, "disks[%zu]", i);
+        cfg->ndisks = (unsigned)i + 1;
+        if (check_keys(d, where, keys, err) < 0 || get_str(d, "path", where, &dc->path, err) < 0 ||
+            get_bool(d, "readonly", where, &dc->readonly, err) < 0)
+            return -err->code;
+        if (!dc->path)
+            return bad(err, where, "\"path\" is required");
+    }
+    return 0;
+}
+
+static bool valid_tag(const char *tag)
+{
+    /* virtio-9p mount tags travel in a 16-bit-length field; keep them short and plain so
+     * they fit the guest's mount command line as well. */
+    size_t n = strlen(tag);
+    if (n > 31)
+        return false;
+    for (const char *p = tag; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '_' || *p == '-' || *p == '.'))
+            return false;
+    return true;
+}
+
+static int parse_shares(struct vmm_config *cfg, json_t *root, struct bl_error *err)
+{
+    static const char *const keys[] = { "tag", "path", "readonly", NULL };
+    json_t *arr;
+    size_t n;
+    if (get_array(root, "shares", "", CFG_MAX_SHARES, &arr, &n, err) < 0)
+        return -err->code;
+    if (!n)
+        return 0;
+    cfg->shares = calloc(n, sizeof *cfg->shares);
+    if (!cfg->shares)
+        return bl_errno(err, ENOMEM, "config: shares");
+    for (size_t i = 0; i < n; i++) {
+        json_t *s = json_array_get(arr, i);
+        struct vmm_share_cfg *sc = &cfg->shares[i];
+        char where[32];
+        snprintf(where, sizeof where, "shares[%zu]", i);
+        cfg->nshares = (unsigned)i + 1;
+        if (check_keys(s, where, keys, err) < 0 || get_str(s, "tag", where, &sc->tag, err) < 0 ||
+            get_str(s, "path", where, &sc->path, err) < 0 ||
+            get_bool(s, "readonly", where, &sc->readonly, err) < 0)
+            return -err->code;
+        if (!sc->tag || !sc->path)
+            return bad(err, where, "\"tag\" and \"path\" are required");
+        if (!valid_tag(sc->tag))
+            return bad(err, where, "\"tag\" must be 1-31 characters of [A-Za-z0-9._-]");
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(cfg->shares[j].tag, sc->tag) == 0)
+                return bad(err, where, "duplicate \"tag\"");
+    }
+    return 0;
+}
+
+static int parse_network(struct vmm_config *cfg, json_t *root, struct bl_error *err)
+{
+    static const char *const keys[] = { "enabled", "ports", NULL };
+    static const char *const port_keys[] = { "proto", "host_addr", "host_port", "guest_port",
+                                             NULL };
+    json_t *net = json_object_get(root, "network");
+    if (!net || json_is_null(net))
+        return 0;
+    if (!json_is_object(net))
+        return bad(err, "network", "must be an object");
+    if (check_keys(net, "network", keys, err) < 0 ||
+        get_bool(net, "enabled", "network", &cfg->network, err) < 0)
+        return -err->code;
+    json_t *arr;
+    size_t n;
+    if (get_array(net, "ports", "network", CFG_MAX_PORTS, &arr, &n, err) < 0)
+        return -err->code;
+    if (!n)
+        return 0;
+    if (!cfg->network)
+        return bad(err, "network.ports", "port forwarding needs \"enabled\": true");
+    cfg->ports = calloc(n, sizeof *cfg->ports);
+    if (!cfg->ports)
+        return bl_errno(err, ENOMEM, "config: network.ports");
+    for (size_t i = 0; i < n; i++) {
+        json_t *p = json_array_get(arr, i);
+        struct vmm_port_cfg *pc = &cfg->ports[i];
+        char where[48];
+        snprintf(where, sizeof where, "network.ports[%zu]", i);
+        cfg->nports = (unsigned)i + 1;
+        char *proto cleanup_free = NULL;
+        uint64_t host_port = 0, guest_port = 0;
+        if (check_keys(p, where, port_keys, err) < 0 ||
+            get_str(p, "proto", where, &proto, err) < 0 ||
+            get_str(p, "host_addr", where, &pc->host_addr, err) < 0 ||
+            get_uint(p, "host_port", where, 0, 65535, &host_port, err) < 0 ||
+            get_uint(p, "guest_port", where, 1, 65535, &guest_port, err) < 0)
+            return -err->code;
+        if (!proto || strcmp(proto, "tcp") == 0)
+            pc->udp = false;
+        else if (strcmp(proto, "udp") == 0)
+            pc->udp = true;
+        else
+            return bad(err, where, "\"proto\" must be \"tcp\" or \"udp\"");
+        if (!guest_port)
+            return bad(err, where, "\"guest_port\" is required");
+        if (!pc->host_addr && !(pc->host_addr = strdup("127.0.0.1")))
+            return bl_errno(err, ENOMEM, "config: %s", where);
+        pc->host_port = (uint16_t)host_port;
+        pc->guest_port = (uint16_t)guest_port;
+    }
+    return 0;
+}
+
+static int parse_root(struct vmm_config *cfg, json_t *root, struct bl_error *err)
+{
+    static const char *const keys[] = { "engine",  "kernel",     "initrd",     "cmdline",
+                                        "cpus",    "memory_mib", "disks",      "shares",
+                                        "network", "console_log", "box_socket", "ready_file",
+                                        NULL };
+    if (!json_is_object(root))
+        return bl_err(err, BOXLITE_ERR_INVALID, "config: the top level must be an object");
+    if (check_keys(root, "", keys, err) < 0)
+        return -err->code;
+
+    uint64_t cpus = 1, mem = 512;
+    if (get_str(root, "engine", "", &cfg->engine, err) < 0 ||
+        get_str(root, "kernel", "", &cfg->kernel, err) < 0 ||
+        get_str(root, "initrd", "", &cfg->initrd, err) < 0 ||
+        get_str(root, "console_log", "", &cfg->console_log, err) < 0 ||
+        get_str(root, "box_socket", "", &cfg->box_socket, err) < 0 ||
+        get_str(root, "ready_file", "", &cfg->ready_file, err) < 0 ||
+        get_uint(root, "cpus", "", 1, CFG_MAX_CPUS, &cpus, err) < 0 ||
+        get_uint(root, "memory_mib", "", CFG_MIN_MEMORY_MIB, CFG_MAX_MEMORY_MIB, &mem, err) < 0)
+        return -err->code;
+    /* The command line may be empty, unlike the other strings. */
+    json_t *cl = json_object_get(root, "cmdline");
+    if (cl && !json_is_null(cl)) {
+        if (!json_is_string(cl) || strlen(json_string_value(cl)) != json_string_length(cl))
+            return bad(err, "cmdline", "must be a string");
+        if (!(cfg->cmdline = strdup(json_string_value(cl))))
+            return bl_errno(err, ENOMEM, "config: cmdline");
+    }
+    cfg->cpus = (uint32_t)cpus;
+    cfg->memory_mib = (uint32_t)mem;
+    if (!cfg->engine && !(cfg->engine = strdup("auto")))
+        return bl_errno(err, ENOMEM, "config: engine");
+    if (strcmp(cfg->engine, "kvm") != 0 && strcmp(cfg->engine, "qemu") != 0 &&
+        strcmp(cfg->engine, "auto") != 0)
+        return bad(err, "engine", "must be \"kvm\", \"qemu\" or \"auto\"");
+    if (!cfg->kernel)
+        return bad(err, "kernel", "is required");
+    if (parse_disks(cfg, root, err) < 0 || parse_shares(cfg, root, err) < 0 ||
+        parse_network(cfg, root, err) < 0)
+        return -err->code;
+    return 0;
+}
+
+int vmm_config_parse(struct vmm_config *cfg, const char *json, struct bl_error *err)
+{
+    struct bl_error local;
+    if (!err)
+        err = &local;
+    memset(cfg, 0, sizeof *cfg);
+    json_error_t jerr;
+    json_t *root = json_loads(json, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root)
+        return bl_err(err, BOXLITE_ERR_INVALID, "config: line %d column %d: %s", jerr.line,
+                      jerr.column, jerr.text);
+    int r = parse_root(cfg, root, err);
+    json_decref(root);
+    if (r < 0)
+        vmm_config_free(cfg);
+    return r;
+}
+
+int vmm_config_load(struct vmm_config *cfg, const char *path, struct bl_error *err)
+{
+    struct bl_error local;
+    if (!err)
+        err = &local;
+    memset(cfg, 0, sizeof *cfg);
+    FILE *f cleanup_fclose = fopen(path, "re");
+    if (!f)
+        return bl_errno(err, errno, "config: open %s", path);
+    char *buf cleanup_free = NULL;
+    size_t len = 0, cap = 0;
+    for (;;) {
+        if (len + 4096 + 1 > cap) {
+            if (cap > (16u << 20))
+                return bl_err(err, BOXLITE_ERR_INVALID, "config: %s: larger than 16 MiB", path);
+            cap = cap ? cap * 2 : 8192;
+            char *nb = realloc(buf, cap);
+            if (!nb)
+                return bl_errno(err, ENOMEM, "config: %s", path);
+            buf = nb;
+        }
+        size_t n = fread(buf + len, 1, cap - len - 1, f);
+        len += n;
+        if (n == 0)
+            break;
+    }
+    if (ferror(f))
+        return bl_errno(err, EIO, "config: read %s", path);
+    buf[len] = '\0';
+    if (strlen(buf) != len)
+        return bl_err(err, BOXLITE_ERR_INVALID, "config: %s: contains a NUL byte", path);
+    if (vmm_config_parse(cfg, buf, err) < 0)
+        return bl_err_prefix(err, "%s", path);
+    return 0;
+}
+
+void vmm_config_free(struct vmm_config *cfg)
+{
+    if (!cfg)
+        return;
+    free(cfg->engine);
+    free(cfg->kernel);
+    free(cfg->initrd);
+    free(cfg->cmdline);
+    for (unsigned i = 0; i < cfg->ndisks; i++)
+        free(cfg->disks[i].path);
+    free(cfg->disks);
+    for (unsigned i = 0; i < cfg->nshares; i++) {
+        free(cfg->shares[i].tag);
+        free(cfg->shares[i].path);
+    }
+    free(cfg->shares);
+    for (unsigned i = 0; i < cfg->nports; i++)
+        free(cfg->ports[i].host_addr);
+    free(cfg->ports);
+    free(cfg->console_log);
+    free(cfg->box_socket);
+    free(cfg->ready_file);
+    memset(cfg, 0, sizeof *cfg);
+}

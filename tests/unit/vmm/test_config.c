@@ -1,0 +1,165 @@
+/* The per-box process's config: good files parse into the struct, and every kind of bad
+ * input is refused with a message that names the key at fault. */
+#include "harness/harness.h"
+#include "vmm/config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const char *full =
+    "{\"engine\": \"kvm\", \"kernel\": \"/k/vmlinux\", \"initrd\": \"/k/initrd\","
+    " \"cmdline\": \"quiet\", \"cpus\": 2, \"memory_mib\": 4096,"
+    " \"disks\": [{\"path\": \"/b/disk.qcow2\", \"readonly\": false}, {\"path\": \"/b/ro.raw\","
+    " \"readonly\": true}],"
+    " \"shares\": [{\"tag\": \"vol0\", \"path\": \"/host/dir\", \"readonly\": true}],"
+    " \"network\": {\"enabled\": true, \"ports\": [{\"proto\": \"tcp\", \"host_addr\":"
+    " \"127.0.0.1\", \"host_port\": 8080, \"guest_port\": 80}, {\"proto\": \"udp\","
+    " \"guest_port\": 53}]},"
+    " \"console_log\": \"/b/console.log\", \"box_socket\": \"/b/box.sock\","
+    " \"ready_file\": \"/b/ready\"}";
+
+TEST(config_full)
+{
+    struct vmm_config c;
+    struct bl_error e = { 0 };
+    REQUIRE(vmm_config_parse(&c, full, &e) == 0);
+    CHECK_STR(c.engine, "kvm");
+    CHECK_STR(c.kernel, "/k/vmlinux");
+    CHECK_STR(c.initrd, "/k/initrd");
+    CHECK_STR(c.cmdline, "quiet");
+    CHECK_EQ(c.cpus, 2);
+    CHECK_EQ(c.memory_mib, 4096);
+    REQUIRE(c.ndisks == 2);
+    CHECK_STR(c.disks[0].path, "/b/disk.qcow2");
+    CHECK(!c.disks[0].readonly);
+    CHECK(c.disks[1].readonly);
+    REQUIRE(c.nshares == 1);
+    CHECK_STR(c.shares[0].tag, "vol0");
+    CHECK_STR(c.shares[0].path, "/host/dir");
+    CHECK(c.shares[0].readonly);
+    CHECK(c.network);
+    REQUIRE(c.nports == 2);
+    CHECK(!c.ports[0].udp);
+    CHECK_STR(c.ports[0].host_addr, "127.0.0.1");
+    CHECK_EQ(c.ports[0].host_port, 8080);
+    CHECK_EQ(c.ports[0].guest_port, 80);
+    CHECK(c.ports[1].udp);
+    CHECK_STR(c.ports[1].host_addr, "127.0.0.1"); /* the default */
+    CHECK_EQ(c.ports[1].host_port, 0);
+    CHECK_STR(c.console_log, "/b/console.log");
+    CHECK_STR(c.box_socket, "/b/box.sock");
+    CHECK_STR(c.ready_file, "/b/ready");
+    vmm_config_free(&c);
+    CHECK(c.kernel == NULL);
+    vmm_config_free(&c); /* twice is harmless */
+}
+
+TEST(config_defaults)
+{
+    struct vmm_config c;
+    struct bl_error e = { 0 };
+    REQUIRE(vmm_config_parse(&c, "{\"kernel\": \"/k\"}", &e) == 0);
+    CHECK_STR(c.engine, "auto");
+    CHECK_EQ(c.cpus, 1);
+    CHECK_EQ(c.memory_mib, 512);
+    CHECK(c.initrd == NULL && c.cmdline == NULL && c.console_log == NULL);
+    CHECK_EQ(c.ndisks, 0);
+    CHECK_EQ(c.nshares, 0);
+    CHECK(!c.network);
+    vmm_config_free(&c);
+    REQUIRE(vmm_config_parse(&c, "{\"kernel\": \"/k\", \"cmdline\": \"\", \"initrd\": null}",
+                             &e) == 0);
+    CHECK_STR(c.cmdline, "");
+    vmm_config_free(&c);
+}
+
+/* Each bad input must fail with BOXLITE_ERR_INVALID and a message containing `needle`. */
+static void expect_bad(const char *json, const char *needle)
+{
+    struct vmm_config c;
+    struct bl_error e = { 0 };
+    int r = vmm_config_parse(&c, json, &e);
+    if (r != -BOXLITE_ERR_INVALID) {
+        harness_fail(__FILE__, __LINE__, "accepted or wrong code %d: %s", r, json);
+        if (r == 0)
+            vmm_config_free(&c);
+        return;
+    }
+    if (!strstr(e.msg, needle))
+        harness_fail(__FILE__, __LINE__, "message \"%s\" lacks \"%s\"", e.msg, needle);
+    CHECK(c.kernel == NULL && c.disks == NULL); /* nothing left behind */
+}
+
+TEST(config_bad)
+{
+    expect_bad("", "line");
+    expect_bad("{\"kernel\": \"/k\"", "line");
+    expect_bad("[]", "top level");
+    expect_bad("{}", "kernel");
+    expect_bad("{\"kernel\": \"/k\", \"kernal\": \"/x\"}", "unknown key \"kernal\"");
+    expect_bad("{\"kernel\": \"/k\", \"kernel\": \"/y\"}", "duplicate");
+    expect_bad("{\"kernel\": 5}", "kernel: must be a string");
+    expect_bad("{\"kernel\": \"\"}", "kernel: must not be empty");
+    expect_bad("{\"kernel\": \"/k\\u0000x\"}", "NUL");
+    expect_bad("{\"kernel\": \"/k\", \"engine\": \"xen\"}", "engine");
+    expect_bad("{\"kernel\": \"/k\", \"cpus\": 0}", "cpus: 0 is outside");
+    expect_bad("{\"kernel\": \"/k\", \"cpus\": 65}", "cpus");
+    expect_bad("{\"kernel\": \"/k\", \"cpus\": -1}", "cpus");
+    expect_bad("{\"kernel\": \"/k\", \"cpus\": 1.5}", "cpus: must be an integer");
+    expect_bad("{\"kernel\": \"/k\", \"memory_mib\": 1}", "memory_mib");
+    expect_bad("{\"kernel\": \"/k\", \"memory_mib\": \"512\"}", "memory_mib");
+    expect_bad("{\"kernel\": \"/k\", \"disks\": {}}", "disks: must be an array");
+    expect_bad("{\"kernel\": \"/k\", \"disks\": [1]}", "disks[0]: must be an object");
+    expect_bad("{\"kernel\": \"/k\", \"disks\": [{\"readonly\": true}]}", "disks[0]");
+    expect_bad("{\"kernel\": \"/k\", \"disks\": [{\"path\": \"/a\"}, {\"path\": \"/b\", "
+               "\"ro\": 1}]}",
+               "disks[1]: unknown key \"ro\"");
+    expect_bad("{\"kernel\": \"/k\", \"disks\": [{\"path\": \"/a\", \"readonly\": 1}]}",
+               "disks[0].readonly");
+    expect_bad("{\"kernel\": \"/k\", \"shares\": [{\"tag\": \"a b\", \"path\": \"/x\"}]}",
+               "tag");
+    expect_bad("{\"kernel\": \"/k\", \"shares\": [{\"tag\": \"a\", \"path\": \"/x\"}, "
+               "{\"tag\": \"a\", \"path\": \"/y\"}]}",
+               "duplicate");
+    expect_bad("{\"kernel\": \"/k\", \"network\": true}", "network: must be an object");
+    expect_bad("{\"kernel\": \"/k\", \"network\": {\"on\": true}}",
+               "network: unknown key \"on\"");
+    expect_bad("{\"kernel\": \"/k\", \"network\": {\"ports\": [{\"guest_port\": 80}]}}",
+               "enabled");
+    expect_bad("{\"kernel\": \"/k\", \"network\": {\"enabled\": true, \"ports\": "
+               "[{\"guest_port\": 80, \"proto\": \"sctp\"}]}}",
+               "proto");
+    expect_bad("{\"kernel\": \"/k\", \"network\": {\"enabled\": true, \"ports\": "
+               "[{\"guest_port\": 70000}]}}",
+               "network.ports[0].guest_port");
+    expect_bad("{\"kernel\": \"/k\", \"network\": {\"enabled\": true, \"ports\": "
+               "[{\"host_port\": 80}]}}",
+               "guest_port");
+}
+
+TEST(config_load_file)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/vmm.json", harness_tmpdir());
+    FILE *f = fopen(path, "w");
+    REQUIRE(f);
+    fputs(full, f);
+    fclose(f);
+    struct vmm_config c;
+    struct bl_error e = { 0 };
+    REQUIRE(vmm_config_load(&c, path, &e) == 0);
+    CHECK_EQ(c.memory_mib, 4096);
+    vmm_config_free(&c);
+
+    f = fopen(path, "w");
+    REQUIRE(f);
+    fputs("{\"kernel\": \"/k\", \"bogus\": 1}", f);
+    fclose(f);
+    CHECK(vmm_config_load(&c, path, &e) == -BOXLITE_ERR_INVALID);
+    CHECK(strstr(e.msg, path) != NULL);
+    CHECK(strstr(e.msg, "bogus") != NULL);
+
+    snprintf(path, sizeof path, "%s/missing.json", harness_tmpdir());
+    CHECK(vmm_config_load(&c, path, &e) == -BOXLITE_ERR_NOT_FOUND);
+    CHECK(strstr(e.msg, "missing.json") != NULL);
+}
