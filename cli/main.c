@@ -1,15 +1,86 @@
-/* boxlite: the command-line tool over libboxlite. Only `version` until the CLI issue lands. */
-#include "boxlite.h"
+/* boxlite: a docker-like command line over libboxlite. */
+#include "cli.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
+static const struct cli_cmd commands[] = {
+    { "create", "Create a box (does not start it)", cmd_create },
+    { "start", "Start a created or stopped box", cmd_start },
+    { "stop", "Stop a running box", cmd_stop },
+    { "rm", "Remove boxes", cmd_rm },
+    { "ps", "List boxes", cmd_ps },
+    { "ls", "List boxes (same as ps)", cmd_ps },
+    { "inspect", "Show a box as JSON", cmd_inspect },
+    { "version", "Show the version", cmd_version },
+};
+
+int cli_fail(const char *what)
+{
+    fprintf(stderr, "boxlite: %s: %s\n", what, boxlite_errmsg());
+    return 125;
+}
+
+int cli_usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("boxlite: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputs("\n", stderr);
+    return 125;
+}
+
+int cli_open(struct cli *c)
+{
+    if (c->rt)
+        return 0;
+    if (boxlite_runtime_open(c->home, &c->rt) != BOXLITE_OK)
+        return cli_fail("open runtime");
+    return 0;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "Usage: boxlite [--home DIR] COMMAND [ARGS...]\n\n"
+               "Run OCI images in lightweight virtual machines.\n\nCommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\nThe home directory defaults to $BOXLITE_HOME, else ~/.boxlite.\n");
+}
+
 int main(int argc, char **argv)
 {
-    if (argc >= 2 && (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version"))) {
-        printf("boxlite %s\n", boxlite_version());
-        return 0;
+    struct cli c = { 0 };
+    int i = 1;
+    while (i < argc && argv[i][0] == '-') {
+        if (!strcmp(argv[i], "--home") && i + 1 < argc) {
+            c.home = argv[i + 1];
+            i += 2;
+        } else if (!strncmp(argv[i], "--home=", 7)) {
+            c.home = argv[i] + 7;
+            i++;
+        } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--version")) {
+            return cmd_version(&c, 0, NULL);
+        } else {
+            return cli_usage_error("unknown option %s (see boxlite --help)", argv[i]);
+        }
     }
-    fprintf(stderr, "usage: boxlite version\n");
-    return 2;
+    if (i >= argc) {
+        usage(stderr);
+        return 125;
+    }
+    for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++) {
+        if (!strcmp(argv[i], commands[k].name)) {
+            int r = commands[k].run(&c, argc - i, argv + i);
+            boxlite_runtime_close(c.rt);
+            return r;
+        }
+    }
+    return cli_usage_error("unknown command \"%s\" (see boxlite --help)", argv[i]);
 }

@@ -1,0 +1,45 @@
+/* The boxlite command: one verb per file, sharing these helpers. */
+#ifndef CLI_H
+#define CLI_H
+
+#include "boxlite.h"
+
+#include <stdbool.h>
+
+struct cli {
+    const char *home; /* --home, or NULL for the library's default */
+    boxlite_runtime *rt;
+};
+
+struct cli_cmd {
+    const char *name;
+    const char *summary;
+    int (*run)(struct cli *c, int argc, char **argv);
+};
+
+/* Prints "boxlite: <what>: <library message>" to stderr; returns 125 (docker's status for
+ * errors of the tool itself, as opposed to the command run in the box). */
+int cli_fail(const char *what);
+int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int cli_open(struct cli *c);
+
+/* Box flags shared by run and create. Parses argv from optind on, leaving the image and
+ * command at argv[*next]. */
+struct box_flags {
+    bool interactive, tty, rm, detach;
+    const char *engine;
+};
+int cli_parse_box_flags(int argc, char **argv, boxlite_options *o, struct box_flags *f,
+                        int *next);
+/* "512", "512m", "2g" -> MiB; -1 if malformed. */
+long long cli_parse_mib(const char *s);
+
+int cmd_create(struct cli *c, int argc, char **argv);
+int cmd_start(struct cli *c, int argc, char **argv);
+int cmd_stop(struct cli *c, int argc, char **argv);
+int cmd_rm(struct cli *c, int argc, char **argv);
+int cmd_ps(struct cli *c, int argc, char **argv);
+int cmd_inspect(struct cli *c, int argc, char **argv);
+int cmd_version(struct cli *c, int argc, char **argv);
+
+#endif
