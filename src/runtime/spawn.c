@@ -1,0 +1,215 @@
+/* The per-box process: see spawn.h. */
+#include "runtime/spawn.h"
+
+#include "common/cleanup.h"
+#include "runtime/runtime.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static bool is_file(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* The folder holding this library (or the executable it is linked into). */
+static void lib_dir(char *out, size_t len)
+{
+    Dl_info info;
+    out[0] = 0;
+    if (dladdr((void *)lib_dir, &info) && info.dli_fname) {
+        char *copy = realpath(info.dli_fname, NULL);
+        if (copy) {
+            snprintf(out, len, "%s", dirname(copy));
+            free(copy);
+        }
+    }
+}
+
+static int pick(char *dst, size_t len, const char *env, const char *fallback, const char *what,
+                struct bl_error *err)
+{
+    const char *v = getenv(env);
+    const char *p = v && *v ? v : fallback;
+    if (!is_file(p))
+        return bl_err(err, BOXLITE_ERR_ENGINE, "%s not found at %s (set %s%s)", what, p, env,
+                      v && *v ? "" : ", or run scripts/setup.sh");
+    snprintf(dst, len, "%s", p);
+    return 0;
+}
+
+int rt_find_assets(struct rt_assets *a, struct bl_error *err)
+{
+    char dir[4096], path[4200];
+    lib_dir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/../bin/boxlite-vmm", dir);
+    int r = pick(a->vmm, sizeof a->vmm, "BOXLITE_VMM", path, "boxlite-vmm", err);
+    if (r)
+        return r;
+    snprintf(path, sizeof path, "%s/../guest/initramfs.cpio.gz", dir);
+    if ((r = pick(a->initrd, sizeof a->initrd, "BOXLITE_INITRD", path, "guest initramfs", err)))
+        return r;
+    const char *cache = getenv("BOXLITE_CACHE");
+    if (cache && *cache)
+        snprintf(path, sizeof path, "%s/kernel/current/vmlinux", cache);
+    else
+        snprintf(path, sizeof path, "%s/.cache/boxlite/kernel/current/vmlinux",
+                 getenv("HOME") ? getenv("HOME") : "/root");
+    return pick(a->kernel, sizeof a->kernel, "BOXLITE_KERNEL", path, "guest kernel", err);
+}
+
+int rt_spawn_vmm(const char *vmm, const char *config_path, const char *log_path, bool detach,
+                 struct rt_child *out, struct bl_error *err)
+{
+    int life[2] = { -1, -1 };
+    int report[2]; /* the grandchild's pid, from the middle process */
+    out->pid = 0;
+    out->lifeline_fd = -1;
+    if (!detach && pipe2(life, O_CLOEXEC) != 0)
+        return bl_errno(err, errno, "lifeline pipe");
+    if (pipe2(report, O_CLOEXEC) != 0) {
+        int r = bl_errno(err, errno, "pipe");
+        if (life[0] >= 0) {
+            close(life[0]);
+            close(life[1]);
+        }
+        return r;
+    }
+    int logfd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (logfd < 0) {
+        int r = bl_errno(err, errno, "open %s", log_path);
+        close(report[0]);
+        close(report[1]);
+        if (life[0] >= 0) {
+            close(life[0]);
+            close(life[1]);
+        }
+        return r;
+    }
+    char lifearg[32];
+    snprintf(lifearg, sizeof lifearg, "%d", life[0]);
+    pid_t mid = fork();
+    if (mid < 0) {
+        int r = bl_errno(err, errno, "fork");
+        close(logfd);
+        close(report[0]);
+        close(report[1]);
+        if (life[0] >= 0) {
+            close(life[0]);
+            close(life[1]);
+        }
+        return r;
+    }
+    if (mid == 0) {
+        /* Middle process: new session, fork the real one, report its pid, exit so the
+         * per-box process is re-parented and never becomes our zombie. */
+        setsid();
+        pid_t pid = fork();
+        if (pid == 0) {
+            int devnull = open("/dev/null", O_RDONLY);
+            dup2(devnull, 0);
+            dup2(logfd, 1);
+            dup2(logfd, 2);
+            if (life[0] >= 0)
+                fcntl(life[0], F_SETFD, 0); /* keep the lifeline across exec */
+            sigset_t none;
+            sigemptyset(&none);
+            sigprocmask(SIG_SETMASK, &none, NULL);
+            if (life[0] >= 0)
+                execl(vmm, vmm, "--config", config_path, "--lifeline-fd", lifearg, (char *)NULL);
+            else
+                execl(vmm, vmm, "--config", config_path, (char *)NULL);
+            dprintf(2, "boxlite: exec %s: %s\n", vmm, strerror(errno));
+            _exit(127);
+        }
+        ssize_t w = write(report[1], &pid, sizeof pid);
+        _exit(pid > 0 && w == sizeof pid ? 0 : 1);
+    }
+    close(logfd);
+    close(report[1]);
+    if (life[0] >= 0)
+        close(life[0]);
+    pid_t pid = 0;
+    ssize_t n = read(report[0], &pid, sizeof pid);
+    close(report[0]);
+    int st;
+    waitpid(mid, &st, 0);
+    if (n != sizeof pid || pid <= 0) {
+        if (life[1] >= 0)
+            close(life[1]);
+        return bl_err(err, BOXLITE_ERR_ENGINE, "could not start %s", vmm);
+    }
+    out->pid = pid;
+    out->pid_start = rt_process_start_time(pid);
+    out->lifeline_fd = life[1];
+    return 0;
+}
+
+char *rt_tail_file(const char *path, int max_lines)
+{
+    cleanup_fclose FILE *f = fopen(path, "r");
+    if (!f)
+        return NULL;
+    /* Read the last 16 KiB at most, then keep the last max_lines lines of it. */
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    long start = size > 16384 ? size - 16384 : 0;
+    fseek(f, start, SEEK_SET);
+    char *buf = calloc(1, (size_t)(size - start) + 1);
+    if (!buf)
+        return NULL;
+    size_t n = fread(buf, 1, (size_t)(size - start), f);
+    buf[n] = 0;
+    while (n > 0 && buf[n - 1] == '\n')
+        buf[--n] = 0;
+    int lines = 0;
+    char *p = buf + n;
+    while (p > buf) {
+        if (p[-1] == '\n' && ++lines == max_lines)
+            break;
+        p--;
+    }
+    memmove(buf, p, strlen(p) + 1);
+    return buf;
+}
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+int rt_wait_ready(const struct rt_child *c, const char *ready_file, const char *console_log,
+                  int timeout_ms, struct bl_error *err)
+{
+    double deadline = now_ms() + timeout_ms;
+    bool alive = true;
+    while (!is_file(ready_file)) {
+        alive = rt_process_alive(c->pid, c->pid_start);
+        if (!alive || now_ms() > deadline)
+            break;
+        usleep(2000);
+    }
+    if (is_file(ready_file))
+        return 0;
+    cleanup_free char *tail = rt_tail_file(console_log, 12);
+    if (alive)
+        return bl_err(err, BOXLITE_ERR_TIMEOUT,
+                      "the guest did not become ready within %d ms; last console lines:\n%s",
+                      timeout_ms, tail && *tail ? tail : "(console is empty)");
+    return bl_err(err, BOXLITE_ERR_ENGINE,
+                  "the box's VM process exited before the guest was ready; last console "
+                  "lines:\n%s", tail && *tail ? tail : "(console is empty)");
+}

@@ -1,0 +1,41 @@
+/* Starting a box's per-box process (boxlite-vmm) and waiting for its guest to be ready. */
+#ifndef RT_SPAWN_H
+#define RT_SPAWN_H
+
+#include "common/error.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Where the runtime finds what a box boots. Each can be overridden by the environment:
+ * BOXLITE_VMM, BOXLITE_KERNEL, BOXLITE_INITRD; otherwise they are looked up beside
+ * libboxlite.so (../bin/boxlite-vmm, ../guest/initramfs.cpio.gz) and in the kernel cache
+ * (${BOXLITE_CACHE:-~/.cache/boxlite}/kernel/current/vmlinux). */
+struct rt_assets {
+    char vmm[4096], kernel[4096], initrd[4096];
+};
+int rt_find_assets(struct rt_assets *a, struct bl_error *err);
+
+struct rt_child {
+    pid_t pid;          /* the per-box process (not our child: it is double-forked) */
+    int64_t pid_start;  /* its /proc start time */
+    int lifeline_fd;    /* our end of the lifeline pipe, or -1 when detached */
+};
+
+/* Starts `vmm --config config_path` in its own session with stdio to log_path. Unless
+ * detach, the process gets the read end of a pipe whose write end we keep (CLOEXEC): when
+ * this process exits or crashes, the pipe closes and the box stops. */
+int rt_spawn_vmm(const char *vmm, const char *config_path, const char *log_path, bool detach,
+                 struct rt_child *out, struct bl_error *err);
+
+/* Waits until ready_file exists (the per-box process writes it when the agent said hello),
+ * the process dies, or timeout_ms passes. On failure the error carries the last lines of
+ * console_log so the user sees why the guest did not come up. */
+int rt_wait_ready(const struct rt_child *c, const char *ready_file, const char *console_log,
+                  int timeout_ms, struct bl_error *err);
+
+/* The last max_lines lines of a text file (malloc'd), or NULL. */
+char *rt_tail_file(const char *path, int max_lines);
+
+#endif

@@ -1,0 +1,161 @@
+/* Spawning the per-box process, driven by a small bash stand-in for boxlite-vmm whose
+ * behaviour the config file selects. */
+#include "harness/harness.h"
+#include "runtime/runtime.h"
+#include "runtime/spawn.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char *script =
+    "#!/bin/bash\n"
+    "cfg=$2; fd=$4\n"
+    "case \"$(cat $cfg)\" in\n"
+    "ready) echo booted >> $cfg.console; touch $cfg.ready ;;\n"
+    "fail) printf 'line1\\nKernel panic: no init\\n' >> $cfg.console; exit 1 ;;\n"
+    "lifeline) [ -n \"$fd\" ] || exit 3; while read -r -u $fd x; do :; done; touch $cfg.gone; exit 0 ;;\n"
+    "detached) [ -z \"$fd\" ] || exit 4; touch $cfg.ready ;;\n"
+    "esac\n"
+    "sleep 30\n";
+
+static char vmm[512], cfg[512], path[600];
+
+static void setup(const char *mode)
+{
+    snprintf(vmm, sizeof vmm, "%s/fake-vmm", harness_tmpdir());
+    snprintf(cfg, sizeof cfg, "%s/vmm.json", harness_tmpdir());
+    FILE *f = fopen(vmm, "w");
+    fputs(script, f);
+    fclose(f);
+    chmod(vmm, 0755);
+    f = fopen(cfg, "w");
+    fputs(mode, f);
+    fclose(f);
+}
+
+static const char *p(const char *suffix)
+{
+    snprintf(path, sizeof path, "%s%s", cfg, suffix);
+    return path;
+}
+
+TEST(ready_file_means_ready)
+{
+    setup("ready");
+    struct rt_child c;
+    struct bl_error err = {0};
+    char log[600];
+    snprintf(log, sizeof log, "%s.log", cfg);
+    REQUIRE(rt_spawn_vmm(vmm, cfg, log, false, &c, &err) == 0);
+    CHECK(c.pid > 0 && c.lifeline_fd >= 0);
+    CHECK(rt_process_alive(c.pid, c.pid_start));
+    char ready[600], console[600];
+    snprintf(ready, sizeof ready, "%s.ready", cfg);
+    snprintf(console, sizeof console, "%s.console", cfg);
+    CHECK_EQ(rt_wait_ready(&c, ready, console, 10000, &err), 0);
+    kill(c.pid, SIGKILL);
+    close(c.lifeline_fd);
+}
+
+TEST(early_exit_reports_console_tail)
+{
+    setup("fail");
+    struct rt_child c;
+    struct bl_error err = {0};
+    REQUIRE(rt_spawn_vmm(vmm, cfg, p(".log"), false, &c, &err) == 0);
+    char ready[600], console[600];
+    snprintf(ready, sizeof ready, "%s.ready", cfg);
+    snprintf(console, sizeof console, "%s.console", cfg);
+    CHECK_EQ(rt_wait_ready(&c, ready, console, 10000, &err), -BOXLITE_ERR_ENGINE);
+    CHECK(strstr(err.msg, "Kernel panic: no init") != NULL);
+    close(c.lifeline_fd);
+}
+
+TEST(timeout_reports_console_tail)
+{
+    setup("sleep");
+    struct rt_child c;
+    struct bl_error err = {0};
+    REQUIRE(rt_spawn_vmm(vmm, cfg, p(".log"), false, &c, &err) == 0);
+    char ready[600];
+    snprintf(ready, sizeof ready, "%s.ready", cfg);
+    CHECK_EQ(rt_wait_ready(&c, ready, "/nonexistent/console", 300, &err), -BOXLITE_ERR_TIMEOUT);
+    CHECK(strstr(err.msg, "within 300 ms") != NULL);
+    kill(c.pid, SIGKILL);
+    close(c.lifeline_fd);
+}
+
+/* Closing our end of the lifeline (what happens when this process dies) reaches the box. */
+TEST(lifeline_closes_when_creator_goes)
+{
+    setup("lifeline");
+    struct rt_child c;
+    struct bl_error err = {0};
+    REQUIRE(rt_spawn_vmm(vmm, cfg, p(".log"), false, &c, &err) == 0);
+    usleep(100000);
+    CHECK(rt_process_alive(c.pid, c.pid_start));
+    close(c.lifeline_fd);
+    for (int i = 0; i < 500 && rt_process_alive(c.pid, c.pid_start); i++)
+        usleep(10000);
+    CHECK(!rt_process_alive(c.pid, c.pid_start));
+    CHECK(access(p(".gone"), F_OK) == 0);
+}
+
+TEST(detached_has_no_lifeline)
+{
+    setup("detached");
+    struct rt_child c;
+    struct bl_error err = {0};
+    REQUIRE(rt_spawn_vmm(vmm, cfg, p(".log"), true, &c, &err) == 0);
+    CHECK_EQ(c.lifeline_fd, -1);
+    char ready[600];
+    snprintf(ready, sizeof ready, "%s.ready", cfg);
+    CHECK_EQ(rt_wait_ready(&c, ready, "/nonexistent", 10000, &err), 0);
+    kill(c.pid, SIGKILL);
+}
+
+TEST(missing_binary_is_an_engine_error)
+{
+    setup("ready");
+    struct rt_child c;
+    struct bl_error err = {0};
+    REQUIRE(rt_spawn_vmm("/nonexistent/boxlite-vmm", cfg, p(".log"), false, &c, &err) == 0);
+    /* exec fails in the child: it dies at once and says why in its log */
+    char ready[600];
+    snprintf(ready, sizeof ready, "%s.ready", cfg);
+    CHECK_EQ(rt_wait_ready(&c, ready, "/nonexistent", 5000, &err), -BOXLITE_ERR_ENGINE);
+    char *log = rt_tail_file(p(".log"), 5);
+    CHECK(log && strstr(log, "No such file"));
+    free(log);
+    close(c.lifeline_fd);
+}
+
+TEST(tail_keeps_last_lines)
+{
+    char f[512];
+    snprintf(f, sizeof f, "%s/t.txt", harness_tmpdir());
+    FILE *fp = fopen(f, "w");
+    for (int i = 1; i <= 100; i++)
+        fprintf(fp, "line %d\n", i);
+    fclose(fp);
+    char *t = rt_tail_file(f, 3);
+    CHECK_STR(t, "line 98\nline 99\nline 100");
+    free(t);
+    CHECK(rt_tail_file("/nonexistent", 3) == NULL);
+}
+
+TEST(assets_env_override_and_error)
+{
+    struct rt_assets a;
+    struct bl_error err = {0};
+    setenv("BOXLITE_VMM", "/nonexistent/vmm", 1);
+    CHECK_EQ(rt_find_assets(&a, &err), -BOXLITE_ERR_ENGINE);
+    CHECK(strstr(err.msg, "/nonexistent/vmm") && strstr(err.msg, "BOXLITE_VMM"));
+    setenv("BOXLITE_VMM", "/bin/true", 1);
+    setenv("BOXLITE_INITRD", "/bin/true", 1);
+    setenv("BOXLITE_KERNEL", "/bin/true", 1);
+    CHECK_EQ(rt_find_assets(&a, &err), 0);
+    CHECK_STR(a.kernel, "/bin/true");
+}
