@@ -85,7 +85,8 @@ fi
 
 if [ -z "$only" ] || [ "$only" = python ]; then
   if [ -d sdk/python/tests ]; then
-    run_suite "python/sdk" "$logs/python-sdk.log" python3 -m pytest -q sdk/python/tests
+    # Debian's python3 carries python3-pytest (a pyenv python3 earlier on PATH may not).
+    run_suite "python/sdk" "$logs/python-sdk.log" /usr/bin/python3 -m pytest -q -p no:cacheprovider sdk/python/tests
   fi
 fi
 
