@@ -24,7 +24,17 @@ failed_names=()
 add_counts() {
   local line
   line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$1" | tail -1)
-  [ -n "$line" ] || return 1
+  if [ -z "$line" ]; then
+    # pytest's summary: "3 failed, 10 passed, 1 skipped in 2.1s" (any order, any subset)
+    line=$(grep -E '^(=+ )?[0-9]+ (passed|failed|skipped|errors?)\b.* in [0-9.]+s' "$1" | tail -1)
+    [ -n "$line" ] || return 1
+    local n
+    n=$(grep -oE '[0-9]+ passed' <<<"$line" | cut -d' ' -f1); passed=$((passed + ${n:-0}))
+    n=$(grep -oE '[0-9]+ failed' <<<"$line" | cut -d' ' -f1); failed=$((failed + ${n:-0}))
+    n=$(grep -oE '[0-9]+ errors?' <<<"$line" | cut -d' ' -f1); failed=$((failed + ${n:-0}))
+    n=$(grep -oE '[0-9]+ skipped' <<<"$line" | cut -d' ' -f1); skipped=$((skipped + ${n:-0}))
+    return 0
+  fi
   local p f s
   p=$(sed -E 's/^([0-9]+) passed.*/\1/' <<<"$line")
   f=$(sed -E 's/^[0-9]+ passed, ([0-9]+) failed.*/\1/' <<<"$line")
@@ -40,7 +50,7 @@ run_suite() {
   "$@" >"$log" 2>&1 </dev/null
   rc=$?
   if add_counts "$log"; then
-    if [ $rc -ne 0 ] && ! grep -qE '^[0-9]+ passed, [1-9]' "$log"; then
+    if [ $rc -ne 0 ] && ! grep -qE '^[0-9]+ passed, [1-9]|[0-9]+ (failed|errors?)' "$log"; then
       failed=$((failed + 1)) # exited non-zero although every counted test passed
     fi
   elif [ $rc -eq 0 ]; then passed=$((passed + 1))
