@@ -1,0 +1,23 @@
+"""BoxLite: run OCI images in lightweight VMs, from asyncio code."""
+from .box import Box
+from .errors import (AlreadyExists, AuthError, BoxliteError, EngineError, ImageError,
+                     InvalidArgument, InvalidState, IOFailure, NetworkError, NotFound,
+                     OutOfMemory, ProtocolError, Timeout, Unsupported)
+from .execution import Execution, ExecResult
+from .options import BoxOptions
+from .runtime import Boxlite
+from .simplebox import CodeBox, CommandResult, InteractiveBox, SimpleBox
+
+__version__ = "0.1.0"
+
+
+def library_version() -> str:
+    from ._lib import lib
+    return lib().version().decode()
+
+
+__all__ = ["Boxlite", "BoxOptions", "Box", "Execution", "ExecResult", "SimpleBox", "CodeBox",
+           "InteractiveBox", "CommandResult", "BoxliteError", "InvalidArgument", "NotFound",
+           "AlreadyExists", "InvalidState", "IOFailure", "OutOfMemory", "EngineError",
+           "Timeout", "ImageError", "AuthError", "NetworkError", "ProtocolError", "Unsupported",
+           "library_version"]

@@ -1,0 +1,144 @@
+"""ctypes bindings for libboxlite.so (include/boxlite.h). Internal."""
+import ctypes
+import ctypes.util
+import os
+
+from .errors import raise_for
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _candidates():
+    env = os.environ.get("BOXLITE_LIB")
+    if env:
+        yield env
+    # From a checkout: sdk/python/boxlite -> build/lib
+    yield os.path.normpath(os.path.join(_HERE, "..", "..", "..", "build", "lib", "libboxlite.so"))
+    found = ctypes.util.find_library("boxlite")
+    if found:
+        yield found
+
+
+def _load():
+    errors = []
+    for path in _candidates():
+        try:
+            return ctypes.CDLL(path)
+        except OSError as e:
+            errors.append(f"{path}: {e}")
+    raise OSError("libboxlite.so not found (set BOXLITE_LIB); tried: " + "; ".join(errors))
+
+
+class ExecSpec(ctypes.Structure):
+    _fields_ = [
+        ("size", ctypes.c_uint),
+        ("argv", ctypes.POINTER(ctypes.c_char_p)),
+        ("env", ctypes.POINTER(ctypes.c_char_p)),
+        ("working_dir", ctypes.c_char_p),
+        ("user", ctypes.c_char_p),
+        ("tty", ctypes.c_int),
+        ("rows", ctypes.c_uint),
+        ("cols", ctypes.c_uint),
+        ("timeout_ms", ctypes.c_longlong),
+    ]
+
+
+class ExecResultC(ctypes.Structure):
+    _fields_ = [
+        ("exit_code", ctypes.c_int),
+        ("signal", ctypes.c_int),
+        ("timed_out", ctypes.c_int),
+        ("duration_ms", ctypes.c_double),
+    ]
+
+
+P = ctypes.c_void_p
+PP = ctypes.POINTER(ctypes.c_void_p)
+S = ctypes.c_char_p
+SP = ctypes.POINTER(ctypes.c_char_p)
+I = ctypes.c_int
+
+# name: (restype, argtypes). Functions return boxlite_code unless restype says otherwise.
+_PROTOS = {
+    "boxlite_version": (S, []),
+    "boxlite_errmsg": (S, []),
+    "boxlite_errcode": (I, []),
+    "boxlite_free": (None, [P]),
+    "boxlite_runtime_open": (I, [S, PP]),
+    "boxlite_runtime_close": (None, [P]),
+    "boxlite_runtime_metrics": (I, [P, ctypes.POINTER(P)]),
+    "boxlite_options_from_json": (I, [S, PP]),
+    "boxlite_options_free": (None, [P]),
+    "boxlite_box_create": (I, [P, P, PP]),
+    "boxlite_box_get": (I, [P, S, PP]),
+    "boxlite_box_start": (I, [P]),
+    "boxlite_box_stop": (I, [P, I]),
+    "boxlite_box_remove": (I, [P, S, I]),
+    "boxlite_box_free": (None, [P]),
+    "boxlite_box_id": (S, [P]),
+    "boxlite_box_name": (S, [P]),
+    "boxlite_box_info": (I, [P, ctypes.POINTER(P)]),
+    "boxlite_box_list": (I, [P, S, ctypes.POINTER(P)]),
+    "boxlite_box_metrics": (I, [P, ctypes.POINTER(P)]),
+    "boxlite_box_console": (I, [P, ctypes.POINTER(P)]),
+    "boxlite_box_copy_in": (I, [P, S, S]),
+    "boxlite_box_copy_out": (I, [P, S, S]),
+    "boxlite_exec_start": (I, [P, ctypes.POINTER(ExecSpec), PP]),
+    "boxlite_exec_stdout_fd": (I, [P]),
+    "boxlite_exec_stderr_fd": (I, [P]),
+    "boxlite_exec_done_fd": (I, [P]),
+    "boxlite_exec_write_stdin": (I, [P, ctypes.c_char_p, ctypes.c_size_t]),
+    "boxlite_exec_close_stdin": (I, [P]),
+    "boxlite_exec_signal": (I, [P, I]),
+    "boxlite_exec_resize": (I, [P, ctypes.c_uint, ctypes.c_uint]),
+    "boxlite_exec_wait": (I, [P, I, ctypes.POINTER(ExecResultC)]),
+    "boxlite_exec_free": (None, [P]),
+}
+
+
+class _Lib:
+    """Binds each C function on first use, so a library without one of them still loads
+    and says clearly which function is missing."""
+
+    def __init__(self):
+        self._dll = _load()
+
+    def __getattr__(self, name):
+        full = "boxlite_" + name
+        if full not in _PROTOS:
+            raise AttributeError(name)
+        try:
+            fn = getattr(self._dll, full)
+        except AttributeError:
+            raise NotImplementedError(f"{full} is not in this libboxlite.so") from None
+        fn.restype, fn.argtypes = _PROTOS[full]
+        setattr(self, name, fn)
+        return fn
+
+    def check(self, code):
+        """Raises the BoxliteError subclass for a non-zero boxlite_code."""
+        if code != 0:
+            raise_for(code, self.errmsg().decode("utf-8", "replace"))
+
+    def take_string(self, ptr):
+        """Copies a char* the library returned and frees it."""
+        if not ptr:
+            return None
+        try:
+            return ctypes.string_at(ptr).decode("utf-8", "replace")
+        finally:
+            self.free(ptr)
+
+
+_lib = None
+
+
+def lib():
+    global _lib
+    if _lib is None:
+        _lib = _Lib()
+    return _lib
+
+
+def enc(s):
+    return None if s is None else os.fsencode(s) if not isinstance(s, bytes) else s

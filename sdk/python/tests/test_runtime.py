@@ -1,0 +1,62 @@
+"""The SDK over the real libboxlite.so: runtime, options, box records, errors."""
+import asyncio
+
+import pytest
+
+import boxlite
+
+
+@pytest.fixture
+def rt(tmp_path):
+    with boxlite.Boxlite(str(tmp_path / "home")) as r:
+        yield r
+
+
+def test_library_version():
+    assert boxlite.library_version() == boxlite.__version__
+
+
+def test_create_get_list_remove(rt):
+    box = rt.create(boxlite.BoxOptions(image="alpine:latest", cpus=2, env={"A": "1"},
+                                       ports=[(8080, 80)], auto_remove=False), name="web")
+    assert len(box.id) == 32 and box.name == "web"
+    info = box.info()
+    assert info["state"] == "configured" and info["cpus"] == 2
+    assert info["ports"][0]["host_port"] == 8080
+    assert rt.get("web").id == box.id
+    assert [b["name"] for b in rt.list()] == ["web"]
+    assert rt.list("running") == []
+    rt.remove("web")
+    assert rt.list() == []
+    assert rt.metrics()["boxes_created"] == 1
+
+
+def test_errors_are_typed_with_the_library_message(rt):
+    with pytest.raises(boxlite.NotFound, match="nosuch"):
+        rt.get("nosuch")
+    with pytest.raises(boxlite.InvalidArgument, match="cpus"):
+        rt.create(boxlite.BoxOptions(image="alpine", cpus=0))
+    with pytest.raises(boxlite.InvalidArgument, match="exactly one of image"):
+        rt.create(boxlite.BoxOptions())
+    rt.create(boxlite.BoxOptions(image="alpine"), name="taken")
+    with pytest.raises(boxlite.AlreadyExists):
+        rt.create(boxlite.BoxOptions(image="alpine"), name="taken")
+    with pytest.raises(boxlite.NotFound, match="/nonexistent/vol"):
+        rt.create(boxlite.BoxOptions(image="alpine", volumes=[("/nonexistent/vol", "/data")]))
+    with pytest.raises(boxlite.InvalidArgument, match="detach"):
+        rt.create(boxlite.BoxOptions(image="alpine", detach=True))
+    assert issubclass(boxlite.NotFound, boxlite.BoxliteError)
+
+
+def test_stop_of_a_box_that_never_ran(rt):
+    box = rt.create(boxlite.BoxOptions(image="alpine"))
+    with pytest.raises(boxlite.InvalidState):
+        asyncio.run(box.stop())
+
+
+def test_closed_runtime_refuses_calls(tmp_path):
+    r = boxlite.Boxlite(str(tmp_path / "h"))
+    r.close()
+    r.close()
+    with pytest.raises(ValueError):
+        r.list()
