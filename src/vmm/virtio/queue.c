@@ -174,8 +174,8 @@ int virtq_push(struct virtq *q, const struct virtq_elem *elem, uint32_t len)
 
 bool virtq_should_notify(struct virtq *q, uint16_t old_used_idx)
 {
-    if (q->broken || !q->ready)
-        return false;
+    if (q->broken || !q->ready || q->used_idx == old_used_idx)
+        return false; /* nothing new to signal */
     struct ring r;
     if (ring_map(q, &r) < 0)
         return false;

@@ -116,7 +116,7 @@ int virtq_pop(struct virtq *q, struct virtq_elem *elem);
  * elem->in_len). Returns 0, or -1 if the used ring is outside guest memory (broken). */
 int virtq_push(struct virtq *q, const struct virtq_elem *elem, uint32_t len);
 /* Whether the driver wants an interrupt now, old_used_idx being q->used_idx before the
- * pushes being signalled (honours VIRTQ_AVAIL_F_NO_INTERRUPT, or used_event with
+ * pushes being signalled (false if nothing was pushed since; honours VIRTQ_AVAIL_F_NO_INTERRUPT, or used_event with
  * EVENT_IDX). */
 bool virtq_should_notify(struct virtq *q, uint16_t old_used_idx);
 /* Copies between iovecs and flat buffers, starting skip bytes in; return bytes copied. */
