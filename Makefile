@@ -25,7 +25,8 @@ ifeq ($(SAN),1)
   OPT := -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
   LDSAN := -fsanitize=address,undefined
 else ifeq ($(FUZZ),1)
-  OPT := -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -DBOXLITE_FUZZ
+  OPT := -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -DBOXLITE_FUZZ \
+         -Wno-unknown-warning-option -Wno-gnu-variable-sized-type-not-at-end
   LDSAN := -fsanitize=address,undefined
 else
   OPT := -O2
