@@ -1,0 +1,1227 @@
+/* The 9P2000.L server (protocol as implemented by Linux net/9p and fs/9p; message layouts
+ * in Documentation/filesystems/9p.rst and the diod protocol notes). One fid table per
+ * server; each fid holds an O_PATH descriptor, and every lookup is one component through
+ * openat2(RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS), so the guest can never name a host path
+ * outside the share. */
+#include "vmm/fs/p9.h"
+
+#include "common/cleanup.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#define FID_BUCKETS 1024
+#define RLERROR_SIZE 11 /* size[4] type[1] tag[2] ecode[4] */
+#define MSIZE_MAX (16u * 1024 * 1024)
+
+/* 9P2000.L open flags (Linux include/net/9p/9p.h, P9_DOTL_*): fixed by the protocol,
+ * translated here so the server does not depend on the host's O_* values. */
+#define DOTL_ACCMODE 03
+#define DOTL_CREATE 0100
+#define DOTL_EXCL 0200
+#define DOTL_TRUNC 01000
+#define DOTL_APPEND 02000
+#define DOTL_DSYNC 010000
+#define DOTL_DIRECTORY 0200000
+#define DOTL_SYNC 04000000
+
+#define DOTL_AT_REMOVEDIR 0x200 /* Tunlinkat flags */
+
+struct p9_fid {
+    uint32_t id;
+    int pfd;         /* O_PATH | O_NOFOLLOW descriptor of the file itself */
+    int parent;      /* O_PATH descriptor of the directory holding it, -1 if unknown/root */
+    char *name;      /* its name in parent, NULL if unknown */
+    int fd;          /* opened for I/O by Tlopen/Tlcreate, or -1 */
+    uint8_t qtype;   /* P9_QTDIR, P9_QTSYMLINK or P9_QTFILE */
+    bool is_root;
+    struct p9_fid *next;
+};
+
+struct p9_server {
+    int rootfd;  /* O_PATH | O_DIRECTORY */
+    int procfd;  /* /proc/self/fd, to reopen an O_PATH fd for I/O */
+    dev_t root_dev;
+    ino_t root_ino;
+    bool readonly;
+    uint32_t max_msize, msize;
+    size_t nfids;
+    struct p9_fid *fids[FID_BUCKETS];
+};
+
+/* ---- message reading and writing --------------------------------------------------- */
+
+struct rd {
+    const uint8_t *p;
+    size_t len, off;
+    bool bad; /* ran past the end, or a string was invalid */
+};
+
+static const uint8_t *rd_take(struct rd *r, size_t n)
+{
+    if (r->bad || n > r->len - r->off) {
+        r->bad = true;
+        return NULL;
+    }
+    const uint8_t *p = r->p + r->off;
+    r->off += n;
+    return p;
+}
+
+static uint64_t rd_le(struct rd *r, unsigned n)
+{
+    const uint8_t *p = rd_take(r, n);
+    uint64_t v = 0;
+    if (!p)
+        return 0;
+    for (unsigned i = 0; i < n; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+static uint8_t rd8(struct rd *r) { return (uint8_t)rd_le(r, 1); }
+static uint16_t rd16(struct rd *r) { return (uint16_t)rd_le(r, 2); }
+static uint32_t rd32(struct rd *r) { return (uint32_t)rd_le(r, 4); }
+static uint64_t rd64(struct rd *r) { return rd_le(r, 8); }
+
+/* A string s[2 + n] copied NUL-terminated into buf; embedded NULs or n >= cap are bad. */
+static void rd_str(struct rd *r, char *buf, size_t cap)
+{
+    uint16_t n = rd16(r);
+    const uint8_t *p = rd_take(r, n);
+    buf[0] = '\0';
+    if (!p)
+        return;
+    if ((size_t)n >= cap || memchr(p, '\0', n)) {
+        r->bad = true;
+        return;
+    }
+    memcpy(buf, p, n);
+    buf[n] = '\0';
+}
+
+/* The whole message was consumed, exactly. */
+static bool rd_ok(const struct rd *r) { return !r->bad && r->off == r->len; }
+
+struct wr {
+    uint8_t *p;
+    size_t cap, off;
+    bool overflow;
+};
+
+static uint8_t *wr_take(struct wr *w, size_t n)
+{
+    if (w->overflow || n > w->cap - w->off) {
+        w->overflow = true;
+        return NULL;
+    }
+    uint8_t *p = w->p + w->off;
+    w->off += n;
+    return p;
+}
+
+static void wr_le(struct wr *w, uint64_t v, unsigned n)
+{
+    uint8_t *p = wr_take(w, n);
+    if (!p)
+        return;
+    for (unsigned i = 0; i < n; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void wr8(struct wr *w, uint8_t v) { wr_le(w, v, 1); }
+static void wr16(struct wr *w, uint16_t v) { wr_le(w, v, 2); }
+static void wr32(struct wr *w, uint32_t v) { wr_le(w, v, 4); }
+static void wr64(struct wr *w, uint64_t v) { wr_le(w, v, 8); }
+
+static void wr_str(struct wr *w, const char *s)
+{
+    size_t n = strlen(s);
+    if (n > UINT16_MAX) {
+        w->overflow = true;
+        return;
+    }
+    wr16(w, (uint16_t)n);
+    uint8_t *p = wr_take(w, n);
+    if (p)
+        memcpy(p, s, n);
+}
+
+struct qid {
+    uint8_t type;
+    uint32_t version;
+    uint64_t path;
+};
+
+static struct qid qid_of(const struct p9_server *s, const struct stat *st)
+{
+    struct qid q = { .type = P9_QTFILE, .version = 0, .path = st->st_ino };
+    if (S_ISDIR(st->st_mode))
+        q.type = P9_QTDIR;
+    else if (S_ISLNK(st->st_mode))
+        q.type = P9_QTSYMLINK;
+    /* Files on another filesystem mounted inside the share could repeat inode numbers;
+     * fold the device into the top bits so their qids stay distinct in practice. */
+    if (st->st_dev != s->root_dev)
+        q.path ^= (uint64_t)st->st_dev << 48;
+    return q;
+}
+
+static void wr_qid(struct wr *w, struct qid q)
+{
+    wr8(w, q.type);
+    wr32(w, q.version);
+    wr64(w, q.path);
+}
+
+/* ---- fids ---------------------------------------------------------------------------- */
+
+static struct p9_fid **fid_slot(struct p9_server *s, uint32_t id)
+{
+    struct p9_fid **pp = &s->fids[id % FID_BUCKETS];
+    while (*pp && (*pp)->id != id)
+        pp = &(*pp)->next;
+    return pp;
+}
+
+static struct p9_fid *fid_get(struct p9_server *s, uint32_t id)
+{
+    return *fid_slot(s, id);
+}
+
+static void fid_release(struct p9_fid *f)
+{
+    if (f->fd >= 0)
+        close(f->fd);
+    if (f->pfd >= 0)
+        close(f->pfd);
+    if (f->parent >= 0)
+        close(f->parent);
+    free(f->name);
+    free(f);
+}
+
+static void fid_clunk(struct p9_server *s, uint32_t id)
+{
+    struct p9_fid **pp = fid_slot(s, id);
+    struct p9_fid *f = *pp;
+    if (!f)
+        return;
+    *pp = f->next;
+    s->nfids--;
+    fid_release(f);
+}
+
+static void fid_clunk_all(struct p9_server *s)
+{
+    for (size_t i = 0; i < FID_BUCKETS; i++) {
+        while (s->fids[i]) {
+            struct p9_fid *f = s->fids[i];
+            s->fids[i] = f->next;
+            fid_release(f);
+        }
+    }
+    s->nfids = 0;
+}
+
+/* Adds a fid taking ownership of pfd, parent and name (released on failure too). */
+static int fid_add(struct p9_server *s, uint32_t id, int pfd, int parent, char *name,
+                   uint8_t qtype, bool is_root)
+{
+    int err = 0;
+    struct p9_fid *f = NULL;
+    if (id == P9_NOFID || fid_get(s, id))
+        err = EBADF;
+    else if (s->nfids >= P9_MAX_FIDS)
+        err = EMFILE;
+    else if (!(f = calloc(1, sizeof *f)))
+        err = ENOMEM;
+    if (err) {
+        close(pfd);
+        if (parent >= 0)
+            close(parent);
+        free(name);
+        return err;
+    }
+    *f = (struct p9_fid){ .id = id, .pfd = pfd, .parent = parent, .name = name, .fd = -1,
+                          .qtype = qtype, .is_root = is_root };
+    struct p9_fid **pp = &s->fids[id % FID_BUCKETS];
+    f->next = *pp;
+    *pp = f;
+    s->nfids++;
+    return 0;
+}
+
+/* ---- host file helpers --------------------------------------------------------------- */
+
+static int stat_fd(int fd, struct stat *st)
+{
+    return fstatat(fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0 ? errno : 0;
+}
+
+/* A name the guest may create or look up: one component, not "." or "..". */
+static bool name_ok(const char *name)
+{
+    return name[0] && !strchr(name, '/') && strcmp(name, ".") != 0 && strcmp(name, "..") != 0;
+}
+
+/* Opens one component beneath dirfd without following a final symlink. */
+static int open_beneath(int dirfd, const char *name, uint64_t flags, uint64_t mode)
+{
+    struct open_how how = {
+        .flags = flags | O_NOFOLLOW | O_CLOEXEC,
+        .mode = mode,
+        .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS,
+    };
+    long fd = syscall(SYS_openat2, dirfd, name, &how, sizeof how);
+    return fd < 0 ? -errno : (int)fd;
+}
+
+static bool is_root_fd(const struct p9_server *s, int fd)
+{
+    struct stat st;
+    return stat_fd(fd, &st) == 0 && st.st_dev == s->root_dev && st.st_ino == s->root_ino;
+}
+
+/* One step of a walk from dir (O_PATH). Returns a new O_PATH fd or -errno; *at_root says
+ * whether the result is the share root. ".." at the root stays at the root. */
+static int walk_step(struct p9_server *s, int dir, bool dir_is_root, const char *name,
+                     bool *at_root)
+{
+    int fd;
+    *at_root = false;
+    if (!name[0] || strchr(name, '/'))
+        return -EINVAL;
+    if (strcmp(name, ".") == 0 || (strcmp(name, "..") == 0 && dir_is_root)) {
+        fd = fcntl(dir_is_root ? s->rootfd : dir, F_DUPFD_CLOEXEC, 0);
+        *at_root = dir_is_root;
+        return fd < 0 ? -errno : fd;
+    }
+    if (strcmp(name, "..") == 0) {
+        /* dir lies beneath the root and is not the root, so its parent is still inside. */
+        fd = openat(dir, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+            return -errno;
+        *at_root = is_root_fd(s, fd);
+        return fd;
+    }
+    return open_beneath(dir, name, O_PATH, 0);
+}
+
+/* Reopens an O_PATH fd for I/O through /proc/self/fd. Only regular files and directories:
+ * symlinks would be followed, and FIFOs or devices could block or reach host devices. */
+static int reopen(struct p9_server *s, struct p9_fid *f, int flags)
+{
+    struct stat st;
+    int e = stat_fd(f->pfd, &st);
+    if (e)
+        return -e;
+    if (S_ISLNK(st.st_mode))
+        return -ELOOP;
+    if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
+        return -EOPNOTSUPP;
+    char num[16];
+    snprintf(num, sizeof num, "%d", f->pfd);
+    int fd = openat(s->procfd, num, (flags & ~(O_CREAT | O_EXCL | O_NOFOLLOW)) | O_CLOEXEC |
+                                        O_NOCTTY);
+    return fd < 0 ? -errno : fd;
+}
+
+static int dotl_open_flags(uint32_t l, bool readonly, int *out)
+{
+    int f;
+    switch (l & DOTL_ACCMODE) {
+    case 0: f = O_RDONLY; break;
+    case 1: f = O_WRONLY; break;
+    case 2: f = O_RDWR; break;
+    default: return EINVAL;
+    }
+    if (l & DOTL_TRUNC)
+        f |= O_TRUNC;
+    if (l & DOTL_APPEND)
+        f |= O_APPEND;
+    if (l & DOTL_DSYNC)
+        f |= O_DSYNC;
+    if (l & DOTL_SYNC)
+        f |= O_SYNC;
+    if (l & DOTL_DIRECTORY)
+        f |= O_DIRECTORY;
+    if (readonly && ((f & O_ACCMODE) != O_RDONLY || (f & (O_TRUNC | O_APPEND))))
+        return EROFS;
+    *out = f;
+    return 0;
+}
+
+/* ---- request handlers: each parses its whole message before acting, returns 0 with the
+ * reply body written, or a Linux errno for Rlerror. ---------------------------------- */
+
+typedef int (*p9_handler)(struct p9_server *s, struct rd *r, struct wr *w);
+
+#define PARSED(r)                                                                         \
+    do {                                                                                  \
+        if (!rd_ok(r))                                                                    \
+            return EINVAL;                                                                \
+    } while (0)
+
+#define FID(var, s, id)                                                                   \
+    struct p9_fid *var = fid_get((s), (id));                                              \
+    if (!var)                                                                             \
+        return EBADF
+
+#define WRITABLE(s)                                                                       \
+    do {                                                                                  \
+        if ((s)->readonly)                                                                \
+            return EROFS;                                                                 \
+    } while (0)
+
+static int h_version(struct p9_server *s, struct rd *r, struct wr *w)
+{
+    char version[64];
+    uint32_t msize = rd32(r);
+    rd_str(r, version, sizeof version);
+    PARSED(r);
+    if (msize < P9_MSIZE_MIN)
+        return EINVAL;
+    fid_clunk_all(s);
+    s->msize = msize < s->max_msize ? msize : s->max_msize;
+    wr32(w, s->msize);
+    wr_str(w, strcmp(version, "9P2000.L") == 0 ? "9P2000.L" : "unknown");
+    return 0;
+}
+
+static int h_auth(struct p9_server *s, struct rd *r, struct wr *w)
+{
+    return EOPNOTSUPP; /* no authentication: Tattach takes afid = NOFID */
+}
+
+static int h_attach(struct p9_server *s, struct rd *r, struct wr *w)
+{
+    char uname[256], aname[256];
+    uint32_t fid = rd32(r), afid = rd32(r);
+    rd_str(r, uname, sizeof uname);
+    rd_str(r, aname, sizeof aname);
+    rd32(r); /* n_uname */
+    PARSED(r);
+    if (afid != P9_NOFID)
+        return EINVAL;
+    int fd = fcntl(s->rootfd, F_DUPFD_CLOEXEC, 0);
+    if (fd < 0)
+        return errno;
+    struct stat st;
+    int e = stat_fd(fd, &st);
+    if (e) {
+        close(fd);
+        return e;
+    }
+    if ((e = fid_add(s, fid, fd, -1, NULL, P9_QTDIR, true)))
+        return e;
+    wr_qid(w, qid_of(s, &st));
+    return 0;
+}
+
+static int h_flush(struct p9_server *s, struct rd *r, struct wr *w)
+{
+    rd16(r); /* oldtag: every request has already completed */
+    PARSED(r);
+    return 0;
+}
+
+static int h_walk(struct p9_server *s, struct rd *r, struct wr *w)
+{
+    char names[P9_MAXWELEM][NAME_MAX + 1];
+    uint32_t fid = rd32(r), newfid = rd32(r);
+    uint16_t n = rd16(r);
+    if (n > P9_MAXWELEM)
+        return EINVAL;
+    for (unsigned i = 0; i < n; i++)
+        rd_str(r, names[i], sizeof names[i]);
+    PARSED(r);
+    FID(f, s, fid);
+    if (newfid != fid && fid_get(s, newfid))
+        return EBADF;
+
+    int cur = fcntl(f->pfd, F_DUPFD_CLOEXEC, 0);
+    if (cur < 0)
+        return errno;
+    int parent = f->parent >= 0 ? fcntl(f->parent, F_DUPFD_CLOEXEC, 0) : -1;
+    char *name = f->name ? strdup(f->name) : NULL;
+    bool at_root = f->is_root;
+    uint8_t qtype = f->qtype;
+    int err = 0;
+    unsigned done = 0;
+    wr16(w, 0); /* nwqid, patched below */
+    for (; done < n; done++) {
+        bool next_root;
+        int next = walk_step(s, cur, at_root, names[done], &next_root);
+        struct stat st;
+        if (next >= 0 && (err = stat_fd(next, &st))) {
+            close(next);
+            next = -err;
+        }
+        if (next < 0) {
+            err = -next;
+            break;
+        }
+        struct qid q = qid_of(s, &st);
+        wr_qid(w, q);
+        if (parent >= 0)
+            close(parent);
+        parent = -1;
+        free(name);
+        name = NULL;
+        if (strcmp(names[done], ".") == 0 || strcmp(names[done], "..") == 0 || next_root) {
+            close(cur); /* parent and name of this directory are not known here */
+        } else {
+            parent = cur;
+            name = strdup(names[done]);
+        }
+        cur = next;
+        at_root = next_root;
+        qtype = q.type;
+    }
+    if (done < n) {
+        close(cur);
+        if (parent >= 0)
+            close(parent);
+        free(name);
+        if (done == 0)
+            return err ? err : ENOENT;
+        w->p[0] = (uint8_t)done; /* a partial walk: Rwalk with the qids that succeeded */
+        w->p[1] = 0;
+        return 0;
+    }
+    w->p[0] = (uint8_t)done;
+    w->p[1] = 0;
+    if (newfid == fid) {
+        close(f->pfd);
+        if (f->parent >= 0)
+            close(f->parent);
+        free(f->name);
+        f->pfd = cur;
+        f->parent = parent;
+        f->name = name;
+        f->qtype = qtype;
+        f->is_root = at_root;
+        return 0;
+    }
+    int e = fid_add(s, newfid, cur, parent, name, qtype, at_root);
+    if (e)
+        w->off = 0;
+    return e;
+}
+
+static int h_clunk(struct p9_server *s, struct rd *r, struct wr *w)
+{
+    uint32_t fid = rd32(r);
+    PARSED(r);
+    FID(f, s, fid);
+    (void)f;
+    fid_clunk(s, fid);
+    return 0;
+}
+
+static int h_remove(struct p9_server *s, struct rd *r, struct wr *w)
+{
+    uint32_t fid = rd32(r);
+    PARSED(r);
+    FID(f, s, fid);
+    int e = 0;
+    if (s->readonly)
+        e = EROFS;
+    else if (f->is_root)
+        e = EBUSY;
+    else if (f->parent < 0 || !f->name)
+        e = EOPNOTSUPP;
+    else if (unlinkat(f->parent, f->name, f->qtype == P9_QTDIR ? AT_REMOVEDIR : 0) < 0)
+        e = errno;
+    fid_clunk(s, fid); /* Tremove clunks the fid even when removal fails */
+    return e;
+}
+
+static int h_getattr(struct p9_server *s, struct rd *r, struct wr *w)
+{
+    uint32_t fid = rd32(r);
+    rd64(r); /* request_mask: we always answer the basic set */
+    PARSED(r);
+    FID(f, s, fid);
+    struct stat st;
+    int e = stat_fd(f->pfd, &st);
+    if (e)
+        return e;
+    wr64(w, P9_GETATTR_BASIC);
+    wr_qid(w, qid_of(s, &st));
+    wr32(w, st.st_mode);
+    wr32(w, st.st_uid);
+    wr32(w, st.st_gid);
+    wr64(w, st.st_nlink);
+    wr64(w, st.st_rdev);
+    wr64(w, (uint64_t)st.st_size);
+    wr64(w, (uint64_t)st.st_blksize);
+    wr64(w, (uint64_t)st.st_blocks);
+    wr64(w, (uint64_t)st.st_atim.tv_sec);
+    wr64(w, (uint64_t)st.st_atim.tv_nsec);
+    wr64(w, (uint64_t)st.st_mtim.tv_sec);
+    wr64(w, (uint64_t)st.st_mtim.tv_nsec);
+    wr64(w, (uint64_t)st.st_ctim.tv_sec);
+    wr64(w, (uint64_t)st.st_ctim.tv_nsec);
+    for (int i = 0; i < 4; i++)
+        wr64(w, 0); /* btime sec/nsec, gen, data_version: not provided */
+    return 0;
+}
+
+static int h_setattr(struct p9_server *s, struct rd *r, struct wr *w)
+{
+    uint32_t fid = rd32(r), valid = rd32(r), mode = rd32(r), uid = rd32(r), gid = rd32(r);
+    uint64_t size = rd64(r), asec = rd64(r), ansec = rd64(r), msec = rd64(r), mnsec = rd64(r);
+    PARSED(r);
+    FID(f, s, fid);
+    WRITABLE(s);
+    char num[16];
+    snprintf(num, sizeof num, "%d", f->pfd);
+    bool link = f->qtype == P9_QTSYMLINK;
+
+    if ((valid & P9_SETATTR_MODE) && !link && fchmodat(s->procfd, num, mode & 07777, 0) < 0)
+        return errno;
+    if (valid & (P9_SETATTR_UID | P9_SETATTR_GID)) {
+        uid_t u = (valid & P9_SETATTR_UID) ? (uid_t)uid : (uid_t)-1;
+        gid_t g = (valid & P9_SETATTR_GID) ? (gid_t)gid : (gid_t)-1;
+        if (fchownat(f->pfd, "", u, g, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+            return errno;
+    }
+    if (valid & P9_SETATTR_SIZE) {
+        if (size > INT64_MAX)
+            return EFBIG;
+        if (f->qtype != P9_QTFILE)
+            return EINVAL;
+        int fd = reopen(s, f, O_WRONLY);
+        if (fd < 0)
+            return -fd;
+        int rc = ftruncate(fd, (off_t)size);
+        int e = errno;
+        close(fd);
+        if (rc < 0)
+            return e;
+    }
+    if (valid & (P9_SETATTR_ATIME | P9_SETATTR_MTIME)) {
+        struct timespec ts[2] = { { .tv_nsec = UTIME_OMIT }, { .tv_nsec = UTIME_OMIT } };
+        if (valid & P9_SETATTR_ATIME) {
+            if (valid & P9_SETATTR_ATIME_SET) {
+                if (ansec >= 1000000000ull)
+                    return EINVAL;
+                ts[0] = (struct timespec){ .tv_sec = (time_t)asec, .tv_nsec = (long)ansec };
+            } else {
+                ts[0].tv_nsec = UTIME_NOW;
+            }
+        }
+        if (valid & P9_SETATTR_MTIME) {
+            if (valid & P9_SETATTR_MTIME_SET) {
+                if (mnsec >= 1000000000ull)
+                    return EINVAL;
+                ts[1] = (struct timespec){ .tv_sec = (time_t)msec, .tv_nsec = (long)mnsec };
+            } else {
+                ts[1].tv_nsec = UTIME_NOW;
+            }
+        }
+        int rc;
+        if (!link)
+            rc = utimensat(s->procfd, num, ts, 0);
+        else if (f->parent >= 0 && f->name)
+            rc = utimensat(f->parent, f->name, ts, AT_SYMLINK_NOFOLLOW);
+        else
+            rc = 0; /* a symlink reached through "..": nothing safe to name it by */
+        if (rc < 0)
+            return errno;
+    }
+    return 0; /* CTIME alone: the kernel updates ctime on any of the above */
+}
+
+static int h_lopen(struct p9_server *s, struct rd *r, struct wr *w)
+{
+    uint32_t fid = rd32(r), flags = rd32(r);
+    PARSED(r);
+    FID(f, s, fid);
+    if (f->fd >= 0)
+        return EBADF; /* already open */
+    int of, e = dotl_open_flags(flags, s->readonly, &of);
+    if (e)
+        return e;
+    int fd = reopen(s, f, of);
+    if (fd < 0)
+        return -fd;
+    struct stat st;
+    if ((e = stat_fd(fd, &st))) {
+        close(fd);
+        return e;
+    }
+    f->fd = fd;
+    wr_qid(w, qid_of(s, &st));
+    wr32(w, 0); /* iounit: the client uses msize */
+    return 0;
+}
+
+static int h_lcreate(struct p9_server *s, struct rd *r, struct wr *w)
+{
+    char name[NAME_MAX + 1];
+    uint32_t fid = rd32(r);
+    rd_str(r, name, sizeof name);
+    uint32_t flags = rd32(r), mode = rd32(r);
+    rd32(r); /* gid: files belong to the VMM's user */
+    PARSED(r);
+    FID(f, s, fid);
+    WRITABLE(s);
+    if (!name_ok(name))
+        return EINVAL;
+    if (f->qtype != P9_QTDIR || f->fd >= 0)
+        return f->qtype != P9_QTDIR ? ENOTDIR : EBADF;
+    int of, e = dotl_open_flags(flags & ~DOTL_DIRECTORY, false, &of);
+    if (e)
+        return e;
+    int fd = open_beneath(f->pfd, name, (uint64_t)(of | O_CREAT | O_EXCL), mode & 07777);
+    if (fd < 0)
+        return -fd;
+    int pfd = open_beneath(f->pfd, name, O_PATH, 0);
+    struct stat st;
+    if (pfd < 0 || (e = stat_fd(fd, &st))) {
+        e = pfd < 0 ? -pfd : e;
+        close(fd);
+        if (pfd >= 0)
+            close(pfd);
+        return e;
+    }
+    char *nm = strdup(name);
+    if (!nm) {
+        close(fd);
+        close(pfd);
+        return ENOMEM;
+    }
+    /* The fid now stands for the new file, opened; its directory becomes the parent. */
+    if (f->parent >= 0)
+        close(f->parent);
+    free(f->name);
+    f->parent = f->pfd;
+    f->name = nm;
+    f->pfd = pfd;
+    f->fd = fd;
+    f->qtype = P9_QTFILE;
+    f->is_root = false;
+    wr_qid(w, qid_of(s, &st));
+    wr32(w, 0);
+    return 0;
+}
+
+static int new_entry_qid(struct p9_server *s, int dir, const char *name, struct wr *w)
+{
+    struct stat st;
+    if (fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+        return errno;
+    wr_qid(w, qid_of(s, &st));
+    return 0;
+}
+
+static int h_mkdir(struct p9_server *s, struct rd *r, struct wr *w)
+{
+    char name[NAME_MAX + 1];
+    uint32_t dfid = rd32(r);
+    rd_str(r, name, sizeof name);
+    uint32_t mode = rd32(r);
+    rd32(r); /* gid */
+    PARSED(r);
+    FID(d, s, dfid);
+    WRITABLE(s);
+    if (!name_ok(name))
+        return EINVAL;
+    if (mkdirat(d->pfd, name, mode & 07777) < 0)
+        return errno;
+    return new_entry_qid(s, d->pfd, name, w);
+}
+
+static int h_symlink(struct p9_server *s, struct rd *r, struct wr *w)
+{
+    char name[NAME_MAX + 1], target[PATH_MAX];
+    uint32_t dfid = rd32(r);
+    rd_str(r, name, sizeof name);
+    rd_str(r, target, sizeof target);
+    rd32(r); /* gid */
+    PARSED(r);
+    FID(d, s, dfid);
+    WRITABLE(s);
+    if (!name_ok(name) || !target[0])
+        return EINVAL;
+    /* The target is stored as text; the host never follows it. */
+    if (symlinkat(target, d->pfd, name) < 0)
+        return errno;
+    return new_entry_qid(s, d->pfd, name, w);
+}
+
+static int h_mknod(struct p9_server *s, struct rd *r, struct wr *w)
+{
+    char name[NAME_MAX + 1];
+    uint32_t dfid = rd32(r);
+    rd_str(r, name, sizeof name);
+    uint32_t mode = rd32(r);
+    rd32(r); /* major */
+    rd32(r); /* minor */
+    rd32(r); /* gid */
+    PARSED(r);
+    FID(d, s, dfid);
+    WRITABLE(s);
+    if (!name_ok(name))
+        return EINVAL;
+    switch (mode & S_IFMT) {
+    case S_IFREG:
+    case S_IFIFO:
+    case S_IFSOCK:
+        break;
+    case S_IFCHR:
+    case S_IFBLK:
+        return EPERM; /* device nodes would hand the guest host devices */
+    default:
+        return EINVAL;
+    }
+    if (mknodat(d->pfd, name, (mode & S_IFMT) | (mode & 07777), 0) < 0)
+        return errno;
+    return new_entry_qid(s, d->pfd, name, w);
+}
+
+static int h_link(struct p9_server *s, struct rd *r, struct wr *w)
+{
+    char name[NAME_MAX + 1];
+    uint32_t dfid = rd32(r), fid = rd32(r);
+    rd_str(r, name, sizeof name);
+    PARSED(r);
+    FID(d, s, dfid);
+    FID(f, s, fid);
+    WRITABLE(s);
+    if (!name_ok(name))
+        return EINVAL;
+    if (f->qtype == P9_QTDIR)
+        return EPERM;
+    if (f->parent < 0 || !f->name)
+        return EOPNOTSUPP;
+    if (linkat(f->parent, f->name, d->pfd, name, 0) < 0)
+        return errno;
+    return 0;
+}
+
+static int h_rename(struct p9_server *s, struct rd *r, struct wr *w)
+{
+    char name[NAME_MAX + 1];
+    uint32_t fid = rd32(r), dfid = rd32(r);
+    rd_str(r, name, sizeof name);
+    PARSED(r);
+    FID(f, s, fid);
+    FID(d, s, dfid);
+    WRITABLE(s);
+    if (!name_ok(name))
+        return EINVAL;
+    if (f->is_root)
+        return EBUSY;
+    if (f->parent < 0 || !f->name)
+        return EOPNOTSUPP;
+    int np = fcntl(d->pfd, F_DUPFD_CLOEXEC, 0);
+    char *nm = strdup(name);
+    if (np < 0 || !nm) {
+        if (np >= 0)
+            close(np);
+        free(nm);
+        return ENOMEM;
+    }
+    if (renameat(f->parent, f->name, d->pfd, name) < 0) {
+        int e = errno;
+        close(np);
+        free(nm);
+        return e;
+    }
+    close(f->parent);
+    free(f->name);
+    f->parent = np;
+    f->name = nm;
+    return 0;
+}
+
+static int h_renameat(struct p9_server *s, struct rd *r, struct wr *w)
+{
+    char oldname[NAME_MAX + 1], newname[NAME_MAX + 1];
+    uint32_t odfid = rd32(r);
+    rd_str(r, oldname, sizeof oldname);
+    uint32_t ndfid = rd32(r);
+    rd_str(r, newname, sizeof newname);
+    PARSED(r);
+    FID(od, s, odfid);
+    FID(nd, s, ndfid);
+    WRITABLE(s);
+    if (!name_ok(oldname) || !name_ok(newname))
+        return EINVAL;
+    if (renameat(od->pfd, oldname, nd->pfd, newname) < 0)
+        return errno;
+    return 0;
+}
+
+static int h_unlinkat(struct p9_server *s, struct rd *r, struct wr *w)
+{
+    char name[NAME_MAX + 1];
+    uint32_t dfid = rd32(r);
+    rd_str(r, name, sizeof name);
+    uint32_t flags = rd32(r);
+    PARSED(r);
+    FID(d, s, dfid);
+    WRITABLE(s);
+    if (!name_ok(name) || (flags & ~DOTL_AT_REMOVEDIR))
+        return EINVAL;
+    if (unlinkat(d->pfd, name, (flags & DOTL_AT_REMOVEDIR) ? AT_REMOVEDIR : 0) < 0)
+        return errno;
+    return 0;
+}
+
+static int h_readlink(struct p9_server *s, struct rd *r, struct wr *w)
+{
+    uint32_t fid = rd32(r);
+    PARSED(r);
+    FID(f, s, fid);
+    if (f->qtype != P9_QTSYMLINK)
+        return EINVAL;
+    char target[PATH_MAX];
+    ssize_t n = readlinkat(f->pfd, "", target, sizeof target - 1);
+    if (n < 0)
+        return errno;
+    target[n] = '\0';
+    wr_str(w, target);
+    return 0;
+}
+
+static int h_statfs(struct p9_server *s, struct rd *r, struct wr *w)
+{
+    uint32_t fid = rd32(r);
+    PARSED(r);
+    FID(f, s, fid);
+    struct statfs st;
+    if (fstatfs(f->pfd, &st) < 0)
+        return errno;
+    uint64_t fsid;
+    memcpy(&fsid, &st.f_fsid, sizeof fsid);
+    wr32(w, (uint32_t)st.f_type);
+    wr32(w, (uint32_t)st.f_bsize);
+    wr64(w, st.f_blocks);
+    wr64(w, st.f_bfree);
+    wr64(w, st.f_bavail);
+    wr64(w, st.f_files);
+    wr64(w, st.f_ffree);
+    wr64(w, fsid);
+    wr32(w, (uint32_t)st.f_namelen);
+    return 0;
+}
+
+static int h_fsync(struct p9_server *s, struct rd *r, struct wr *w)
+{
+    uint32_t fid = rd32(r), datasync = rd32(r);
+    PARSED(r);
+    FID(f, s, fid);
+    if (f->fd < 0)
+        return EBADF;
+    if ((datasync ? fdatasync(f->fd) : fsync(f->fd)) < 0)
+        return errno;
+    return 0;
+}
+
+static int h_read(struct p9_server *s, struct rd *r, struct wr *w)
+{
+    uint32_t fid = rd32(r);
+    uint64_t off = rd64(r);
+    uint32_t count = rd32(r);
+    PARSED(r);
+    FID(f, s, fid);
+    if (f->fd < 0)
+        return EBADF;
+    if (off > INT64_MAX)
+        return EINVAL;
+    size_t room = w->cap - w->off - 4;
+    if (count > room)
+        count = (uint32_t)room;
+    uint8_t *cnt = wr_take(w, 4);
+    ssize_t n = pread(f->fd, w->p + w->off, count, (off_t)off);
+    if (n < 0)
+        return errno;
+    w->off += (size_t)n;
+    cnt[0] = (uint8_t)n;
+    cnt[1] = (uint8_t)(n >> 8);
+    cnt[2] = (uint8_t)(n >> 16);
+    cnt[3] = (uint8_t)(n >> 24);
+    return 0;
+}
+
+static int h_write(struct p9_server *s, struct rd *r, struct wr *w)
+{
+    uint32_t fid = rd32(r);
+    uint64_t off = rd64(r);
+    uint32_t count = rd32(r);
+    const uint8_t *data = rd_take(r, count);
+    PARSED(r);
+    FID(f, s, fid);
+    WRITABLE(s);
+    if (f->fd < 0)
+        return EBADF;
+    if (off > INT64_MAX)
+        return EINVAL;
+    ssize_t n = pwrite(f->fd, data, count, (off_t)off);
+    if (n < 0)
+        return errno;
+    wr32(w, (uint32_t)n);
+    return 0;
+}
+
+struct linux_dirent64 {
+    uint64_t d_ino;
+    int64_t d_off;
+    unsigned short d_reclen;
+    unsigned char d_type;
+    char d_name[];
+};
+
+static int h_readdir(struct p9_server *s, struct rd *r, struct wr *w)
+{
+    uint32_t fid = rd32(r);
+    uint64_t off = rd64(r);
+    uint32_t count = rd32(r);
+    PARSED(r);
+    FID(f, s, fid);
+    if (f->fd < 0 || f->qtype != P9_QTDIR)
+        return EBADF;
+    if (off > INT64_MAX)
+        return EINVAL;
+    size_t room = w->cap - w->off - 4;
+    if (count < room)
+        room = count;
+    if (lseek(f->fd, (off_t)off, SEEK_SET) < 0)
+        return errno;
+    uint8_t *cnt = wr_take(w, 4);
+    size_t start = w->off, used = 0;
+    static _Thread_local uint8_t buf[32768] __attribute__((aligned(8)));
+    bool full = false;
+    while (!full) {
+        long n = syscall(SYS_getdents64, f->fd, buf, sizeof buf);
+        if (n < 0)
+            return errno;
+        if (n == 0)
+            break;
+        for (long pos = 0; pos < n;) {
+            struct linux_dirent64 *d = (struct linux_dirent64 *)(buf + pos);
+            size_t nlen = strnlen(d->d_name, NAME_MAX + 1);
+            size_t need = P9_QID_SIZE + 8 + 1 + 2 + nlen;
+            if (nlen > NAME_MAX || used + need > room) {
+                full = true;
+                break;
+            }
+            struct qid q = { .type = d->d_type == DT_DIR   ? P9_QTDIR
+                                     : d->d_type == DT_LNK ? P9_QTSYMLINK
+                                                           : P9_QTFILE,
+                             .path = d->d_ino };
+            wr_qid(w, q);
+            wr64(w, (uint64_t)d->d_off);
+            wr8(w, d->d_type);
+            wr_str(w, d->d_name);
+            used += need;
+            pos += d->d_reclen;
+        }
+    }
+    size_t n = w->off - start;
+    cnt[0] = (uint8_t)n;
+    cnt[1] = (uint8_t)(n >> 8);
+    cnt[2] = (uint8_t)(n >> 16);
+    cnt[3] = (uint8_t)(n >> 24);
+    return 0;
+}
+
+static int h_xattrwalk(struct p9_server *s, struct rd *r, struct wr *w)
+{
+    char name[256];
+    uint32_t fid = rd32(r);
+    rd32(r); /* newfid */
+    rd_str(r, name, sizeof name);
+    PARSED(r);
+    FID(f, s, fid);
+    (void)f;
+    return EOPNOTSUPP; /* no extended attributes on shares */
+}
+
+static int h_xattrcreate(struct p9_server *s, struct rd *r, struct wr *w)
+{
+    char name[256];
+    uint32_t fid = rd32(r);
+    rd_str(r, name, sizeof name);
+    rd64(r); /* attr_size */
+    rd32(r); /* flags */
+    PARSED(r);
+    FID(f, s, fid);
+    (void)f;
+    WRITABLE(s);
+    return EOPNOTSUPP;
+}
+
+/* POSIX locks are granted without being recorded: one guest is the only client of a share,
+ * and its kernel arbitrates between its own processes (as QEMU's 9p server does). */
+static int h_lock(struct p9_server *s, struct rd *r, struct wr *w)
+{
+    char client[256];
+    uint32_t fid = rd32(r);
+    uint8_t type = rd8(r);
+    rd32(r);                  /* flags */
+    rd64(r);                  /* start */
+    rd64(r);                  /* length */
+    rd32(r);                  /* proc_id */
+    rd_str(r, client, sizeof client);
+    PARSED(r);
+    FID(f, s, fid);
+    (void)f;
+    if (type > 2)
+        return EINVAL;
+    wr8(w, P9_LOCK_SUCCESS);
+    return 0;
+}
+
+static int h_getlock(struct p9_server *s, struct rd *r, struct wr *w)
+{
+    char client[256];
+    uint32_t fid = rd32(r);
+    uint8_t type = rd8(r);
+    uint64_t start = rd64(r), length = rd64(r);
+    uint32_t proc = rd32(r);
+    rd_str(r, client, sizeof client);
+    PARSED(r);
+    FID(f, s, fid);
+    (void)f;
+    if (type > 2)
+        return EINVAL;
+    wr8(w, P9_LOCK_TYPE_UNLCK);
+    wr64(w, start);
+    wr64(w, length);
+    wr32(w, proc);
+    wr_str(w, client);
+    return 0;
+}
+
+static const p9_handler handlers[256] = {
+    [P9_TSTATFS] = h_statfs,     [P9_TLOPEN] = h_lopen,       [P9_TLCREATE] = h_lcreate,
+    [P9_TSYMLINK] = h_symlink,   [P9_TMKNOD] = h_mknod,       [P9_TRENAME] = h_rename,
+    [P9_TREADLINK] = h_readlink, [P9_TGETATTR] = h_getattr,   [P9_TSETATTR] = h_setattr,
+    [P9_TXATTRWALK] = h_xattrwalk, [P9_TXATTRCREATE] = h_xattrcreate,
+    [P9_TREADDIR] = h_readdir,   [P9_TFSYNC] = h_fsync,       [P9_TLOCK] = h_lock,
+    [P9_TGETLOCK] = h_getlock,   [P9_TLINK] = h_link,         [P9_TMKDIR] = h_mkdir,
+    [P9_TRENAMEAT] = h_renameat, [P9_TUNLINKAT] = h_unlinkat, [P9_TVERSION] = h_version,
+    [P9_TAUTH] = h_auth,         [P9_TATTACH] = h_attach,     [P9_TFLUSH] = h_flush,
+    [P9_TWALK] = h_walk,         [P9_TREAD] = h_read,         [P9_TWRITE] = h_write,
+    [P9_TCLUNK] = h_clunk,       [P9_TREMOVE] = h_remove,
+};
+
+static size_t reply_error(uint8_t *resp, uint16_t tag, uint32_t ecode)
+{
+    struct wr w = { .p = resp, .cap = RLERROR_SIZE };
+    wr32(&w, RLERROR_SIZE);
+    wr8(&w, P9_RLERROR);
+    wr16(&w, tag);
+    wr32(&w, ecode);
+    return RLERROR_SIZE;
+}
+
+size_t p9_handle(struct p9_server *s, const uint8_t *req, size_t req_len, uint8_t *resp,
+                 size_t resp_cap)
+{
+    if (!s || !resp || resp_cap < RLERROR_SIZE)
+        return 0;
+    if (!req || req_len < P9_HDR_SIZE)
+        return reply_error(resp, P9_NOTAG, EINVAL);
+    struct rd r = { .p = req, .len = req_len };
+    uint32_t size = rd32(&r);
+    uint8_t type = rd8(&r);
+    uint16_t tag = rd16(&r);
+    if (size != req_len)
+        return reply_error(resp, tag, EINVAL);
+    if (req_len > s->msize)
+        return reply_error(resp, tag, EMSGSIZE);
+    p9_handler h = handlers[type];
+    if (!h)
+        return reply_error(resp, tag, EOPNOTSUPP);
+
+    size_t cap = resp_cap < s->msize ? resp_cap : s->msize;
+    struct wr w = { .p = resp + P9_HDR_SIZE, .cap = cap - P9_HDR_SIZE };
+    int e = h(s, &r, &w);
+    if (e)
+        return reply_error(resp, tag, (uint32_t)e);
+    if (w.overflow)
+        return reply_error(resp, tag, ERANGE);
+    size_t len = P9_HDR_SIZE + w.off;
+    struct wr hdr = { .p = resp, .cap = P9_HDR_SIZE };
+    wr32(&hdr, (uint32_t)len);
+    wr8(&hdr, (uint8_t)(type + 1));
+    wr16(&hdr, tag);
+    return len;
+}
+
+/* ---- lifecycle ----------------------------------------------------------------------- */
+
+int p9_server_new(struct p9_server **out, const char *root, bool readonly, uint32_t max_msize,
+                  struct bl_error *err)
+{
+    *out = NULL;
+    struct p9_server *s = calloc(1, sizeof *s);
+    if (!s)
+        return bl_errno(err, ENOMEM, "9p server");
+    s->rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (s->rootfd < 0) {
+        int e = errno;
+        free(s);
+        return bl_errno(err, e, "9p share %s", root);
+    }
+    s->procfd = open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    struct stat st;
+    if (s->procfd < 0 || stat_fd(s->rootfd, &st) != 0) {
+        int e = errno;
+        p9_server_free(s);
+        return bl_errno(err, e, "9p share %s: /proc/self/fd", root);
+    }
+    s->root_dev = st.st_dev;
+    s->root_ino = st.st_ino;
+    s->readonly = readonly;
+    if (max_msize == 0)
+        max_msize = P9_MSIZE_DEFAULT;
+    if (max_msize < P9_MSIZE_MIN)
+        max_msize = P9_MSIZE_MIN;
+    if (max_msize > MSIZE_MAX)
+        max_msize = MSIZE_MAX;
+    s->max_msize = s->msize = max_msize;
+
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl); /* best effort: more fids before EMFILE */
+    }
+    *out = s;
+    return 0;
+}
+
+void p9_server_free(struct p9_server *s)
+{
+    if (!s)
+        return;
+    fid_clunk_all(s);
+    if (s->rootfd >= 0)
+        close(s->rootfd);
+    if (s->procfd >= 0)
+        close(s->procfd);
+    free(s);
+}
+
+uint32_t p9_server_msize(const struct p9_server *s) { return s->msize; }
+uint32_t p9_server_max_msize(const struct p9_server *s) { return s->max_msize; }
+size_t p9_server_nfids(const struct p9_server *s) { return s->nfids; }
