@@ -1,0 +1,229 @@
+/* The QEMU command line for one box: a microvm (no PCI, no ACPI, no firmware tables), its
+ * virtio-mmio devices announced to the guest by QEMU on the kernel command line
+ * (microvm's auto-kernel-cmdline), everything else taken from the box's config. */
+#include "vmm/qemu/qemu.h"
+
+#include "common/cleanup.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct argv_builder {
+    char **v;
+    size_t n, cap;
+    bool oom;
+};
+
+static void add(struct argv_builder *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void add(struct argv_builder *b, const char *fmt, ...)
+{
+    if (b->oom)
+        return;
+    if (b->n + 2 > b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 64;
+        char **v = realloc(b->v, cap * sizeof *v);
+        if (!v) {
+            b->oom = true;
+            return;
+        }
+        b->v = v;
+        b->cap = cap;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    int r = vasprintf(&b->v[b->n], fmt, ap);
+    va_end(ap);
+    if (r < 0) {
+        b->v[b->n] = NULL;
+        b->oom = true;
+        return;
+    }
+    b->v[++b->n] = NULL;
+}
+
+/* QEMU's option syntax: a comma inside a value is written twice. */
+static char *opt_escape(const char *s)
+{
+    size_t commas = 0;
+    for (const char *p = s; *p; p++)
+        commas += *p == ',';
+    char *out = malloc(strlen(s) + commas + 1), *o = out;
+    if (!out)
+        return NULL;
+    for (const char *p = s; *p; p++) {
+        *o++ = *p;
+        if (*p == ',')
+            *o++ = ',';
+    }
+    *o = 0;
+    return out;
+}
+
+int qemu_disk_format(const char *path, const char **format, struct bl_error *err)
+{
+    cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return bl_errno(err, errno, "open %s", path);
+    unsigned char magic[4] = {0};
+    ssize_t n = pread(fd, magic, sizeof magic, 0);
+    if (n < 0)
+        return bl_errno(err, errno, "read %s", path);
+    /* qcow2: "QFI\xfb" (QEMU docs/interop/qcow2.txt, header offset 0) */
+    *format = n == 4 && memcmp(magic, "QFI\xfb", 4) == 0 ? "qcow2" : "raw";
+    return 0;
+}
+
+static bool has_comma_free_text(const char *s) { return s && !strchr(s, ','); }
+
+int qemu_build_argv(const struct vmm_config *cfg, const struct qemu_launch *l, char ***argv,
+                    struct bl_error *err)
+{
+    *argv = NULL;
+    if (!cfg->kernel || !cfg->initrd)
+        return bl_err(err, BOXLITE_ERR_INVALID, "kernel and initrd are required");
+    if (cfg->cpus < 1 || cfg->memory_mib < 16)
+        return bl_err(err, BOXLITE_ERR_INVALID, "cpus (%u) and memory_mib (%u) too small",
+                      cfg->cpus, cfg->memory_mib);
+    struct argv_builder b = {0};
+    add(&b, "%s", l->binary);
+    add(&b, "-M");
+    add(&b, "microvm,acpi=off");
+    add(&b, "-accel");
+    add(&b, "%s", l->kvm ? "kvm" : "tcg");
+    add(&b, "-cpu");
+    add(&b, "%s", l->kvm ? "host" : "max");
+    add(&b, "-smp");
+    add(&b, "%u", cfg->cpus);
+    add(&b, "-m");
+    add(&b, "%uM", cfg->memory_mib);
+    add(&b, "-nodefaults");
+    add(&b, "-no-user-config");
+    add(&b, "-nographic");
+    add(&b, "-no-reboot");
+    /* QEMU itself may not spawn processes, raise privileges or use obsolete calls. */
+    add(&b, "-sandbox");
+    add(&b, "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny");
+    add(&b, "-kernel");
+    add(&b, "%s", cfg->kernel);
+    add(&b, "-initrd");
+    add(&b, "%s", cfg->initrd);
+    add(&b, "-append");
+    if (cfg->cmdline && *cfg->cmdline)
+        add(&b, "%s %s", QEMU_GUEST_CMDLINE, cfg->cmdline);
+    else
+        add(&b, "%s", QEMU_GUEST_CMDLINE);
+
+    /* Control: QMP and the agent's port on sockets the engine already holds. */
+    add(&b, "-chardev");
+    add(&b, "socket,id=qmp,fd=%d", l->qmp_fd);
+    add(&b, "-mon");
+    add(&b, "chardev=qmp,mode=control");
+
+    /* The serial console goes to the console log (or nowhere). */
+    if (cfg->console_log) {
+        cleanup_free char *p = opt_escape(cfg->console_log);
+        add(&b, "-chardev");
+        add(&b, "file,id=console,path=%s", p ? p : "");
+        add(&b, "-serial");
+        add(&b, "chardev:console");
+    } else {
+        add(&b, "-serial");
+        add(&b, "null");
+    }
+
+    for (unsigned i = 0; i < cfg->ndisks; i++) {
+        const char *fmt;
+        int rc = qemu_disk_format(cfg->disks[i].path, &fmt, err);
+        if (rc < 0) {
+            qemu_argv_free(b.v);
+            return bl_err_prefix(err, "disk %u", i);
+        }
+        cleanup_free char *p = opt_escape(cfg->disks[i].path);
+        add(&b, "-drive");
+        add(&b, "id=disk%u,if=none,file=%s,format=%s,cache=writeback,discard=unmap%s", i,
+            p ? p : "", fmt, cfg->disks[i].readonly ? ",readonly=on" : "");
+        add(&b, "-device");
+        add(&b, "virtio-blk-device,drive=disk%u", i);
+    }
+
+    add(&b, "-device");
+    add(&b, "virtio-serial-device,max_ports=2");
+    add(&b, "-chardev");
+    add(&b, "socket,id=agent,fd=%d", l->agent_fd);
+    add(&b, "-device");
+    add(&b, "virtserialport,chardev=agent,name=boxlite.agent");
+
+    if (cfg->network) {
+        char fwd[8192] = "";
+        size_t off = 0;
+        for (unsigned i = 0; i < cfg->nports; i++) {
+            const struct vmm_port_cfg *p = &cfg->ports[i];
+            const char *addr = p->host_addr && *p->host_addr ? p->host_addr : "127.0.0.1";
+            if (!has_comma_free_text(addr) || strchr(addr, ':') || strchr(addr, '-')) {
+                qemu_argv_free(b.v);
+                return bl_err(err, BOXLITE_ERR_INVALID, "port %u: bad host address \"%s\"", i,
+                              addr);
+            }
+            off += (size_t)snprintf(fwd + off, off < sizeof fwd ? sizeof fwd - off : 0,
+                                    ",hostfwd=%s:%s:%u-:%u", p->udp ? "udp" : "tcp", addr,
+                                    p->host_port, p->guest_port);
+        }
+        if (off >= sizeof fwd) {
+            qemu_argv_free(b.v);
+            return bl_err(err, BOXLITE_ERR_INVALID, "too many forwarded ports");
+        }
+        add(&b, "-netdev");
+        add(&b, "user,id=net0%s", fwd);
+        add(&b, "-device");
+        add(&b, "virtio-net-device,netdev=net0");
+        /* Counters: QEMU has none for its user-mode network, so both directions are dumped
+         * (headers only) into pipes the engine reads. rx = what the backend receives, i.e.
+         * the guest's transmissions; tx = what it sends to the guest. */
+        if (l->net_rx_fd >= 0 && l->net_tx_fd >= 0) {
+            add(&b, "-object");
+            add(&b, "filter-dump,id=dump-out,netdev=net0,queue=rx,maxlen=%d,file=/dev/fd/%d",
+                NETCOUNT_SNAPLEN, l->net_rx_fd);
+            add(&b, "-object");
+            add(&b, "filter-dump,id=dump-in,netdev=net0,queue=tx,maxlen=%d,file=/dev/fd/%d",
+                NETCOUNT_SNAPLEN, l->net_tx_fd);
+        }
+    }
+
+    for (unsigned i = 0; i < cfg->nshares; i++) {
+        const struct vmm_share_cfg *s = &cfg->shares[i];
+        if (!s->tag || !*s->tag || strlen(s->tag) > 31 || !has_comma_free_text(s->tag)) {
+            qemu_argv_free(b.v);
+            return bl_err(err, BOXLITE_ERR_INVALID, "share %u: bad tag", i);
+        }
+        cleanup_free char *p = opt_escape(s->path ? s->path : "");
+        add(&b, "-fsdev");
+        add(&b, "local,id=fs%u,path=%s,security_model=none%s", i, p ? p : "",
+            s->readonly ? ",readonly=on" : "");
+        add(&b, "-device");
+        add(&b, "virtio-9p-device,fsdev=fs%u,mount_tag=%s", i, s->tag);
+    }
+
+    add(&b, "-device");
+    add(&b, "virtio-rng-device");
+
+    if (b.oom) {
+        qemu_argv_free(b.v);
+        return bl_errno(err, ENOMEM, "QEMU command line");
+    }
+    *argv = b.v;
+    return 0;
+}
+
+void qemu_argv_free(char **argv)
+{
+    if (!argv)
+        return;
+    for (char **p = argv; *p; p++)
+        free(*p);
+    free(argv);
+}

@@ -1,0 +1,609 @@
+/* The QEMU engine: runs the box's VM as a qemu-system-x86_64 microvm child process (TCG, or
+ * KVM acceleration where the CPU has hardware virtualization) and drives it over QMP.
+ * QMP and the agent's virtio-serial port use socketpairs handed to QEMU as chardev fds, so
+ * there are no socket paths (no length limit, no race with QEMU's listen, nothing stale). */
+#include "vmm/qemu/qemu.h"
+
+#include "common/cleanup.h"
+#include "vmm/qemu/qmp.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define QMP_START_TIMEOUT_MS 30000 /* QEMU's own start-up, on a loaded machine */
+#define QMP_TIMEOUT_MS 10000
+#define MAX_FORWARDS 256
+
+/* The fd numbers QEMU sees (the child moves its ends there before exec). */
+enum { CHILD_QMP_FD = 3, CHILD_AGENT_FD, CHILD_NET_RX_FD, CHILD_NET_TX_FD, CHILD_NFDS = 4 };
+
+struct engine {
+    pid_t pid;
+    int pidfd;
+    int stderr_fd; /* memfd holding QEMU's stdout and stderr */
+    int agent_fd;
+    pthread_mutex_t lock; /* qmp, exited, force */
+    struct qmp qmp;
+    bool reaped, force, exit_known;
+    struct engine_exit exit;
+    uint16_t *ports;
+    unsigned nports;
+    double start_to_launch_ms;
+    /* network counters, filled by the counting thread */
+    int net_pipe[2]; /* read ends: guest->out, in->guest */
+    int wake_fd;
+    pthread_t net_thread;
+    bool net_thread_started;
+    pthread_mutex_t net_lock;
+    struct netcount net_out, net_in;
+};
+
+/* ---- finding QEMU ---------------------------------------------------------------- */
+
+static bool executable(const char *p) { return access(p, X_OK) == 0; }
+
+bool qemu_find_binary(char *path, size_t path_len, char *why, size_t why_len)
+{
+    const char *env = getenv("BOXLITE_QEMU");
+    if (env && *env) {
+        snprintf(path, path_len, "%s", env);
+        if (executable(env))
+            return true;
+        snprintf(why, why_len, "BOXLITE_QEMU=%s is not an executable file", env);
+        return false;
+    }
+    const char *name = "qemu-system-x86_64";
+    const char *search = getenv("PATH");
+    if (!search || !*search)
+        search = "/usr/local/bin:/usr/bin:/bin";
+    for (const char *p = search; p && *p;) {
+        const char *colon = strchr(p, ':');
+        size_t len = colon ? (size_t)(colon - p) : strlen(p);
+        if (len > 0) {
+            snprintf(path, path_len, "%.*s/%s", (int)len, p, name);
+            if (executable(path))
+                return true;
+        }
+        p = colon ? colon + 1 : NULL;
+    }
+    snprintf(why, why_len,
+             "%s is not installed (not found on PATH; on Debian: apt-get install "
+             "qemu-system-x86)",
+             name);
+    return false;
+}
+
+bool qemu_hw_virt_usable(void)
+{
+    int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    close(fd);
+    cleanup_fclose FILE *f = fopen("/proc/cpuinfo", "re");
+    if (!f)
+        return false;
+    char line[4096];
+    while (fgets(line, sizeof line, f)) {
+        if (strncmp(line, "flags", 5) != 0)
+            continue;
+        return strstr(line, " vmx") || strstr(line, " svm");
+    }
+    return false;
+}
+
+static bool qemu_available(char *why, size_t why_len)
+{
+    char path[4096];
+    return qemu_find_binary(path, sizeof path, why, why_len);
+}
+
+/* ---- small helpers --------------------------------------------------------------- */
+
+/* Milliseconds since this process started (/proc/self/stat starttime, clock ticks). */
+static double ms_since_process_start(void)
+{
+    cleanup_fclose FILE *f = fopen("/proc/self/stat", "re");
+    char buf[1024];
+    if (!f || !fgets(buf, sizeof buf, f))
+        return 0;
+    const char *p = strrchr(buf, ')');
+    unsigned long long start = 0;
+    /* fields after "(comm)": state is field 3, starttime field 22 */
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d "
+                            "%*d %*d %*d %llu", &start) != 1)
+        return 0;
+    struct timespec ts;
+    clock_gettime(CLOCK_BOOTTIME, &ts);
+    double now = (double)ts.tv_sec * 1000 + (double)ts.tv_nsec / 1e6;
+    double started = (double)start * 1000 / (double)sysconf(_SC_CLK_TCK);
+    return now > started ? now - started : 0;
+}
+
+/* The last lines QEMU printed (its own error messages), for error reports. */
+static void stderr_tail(struct engine *e, char *out, size_t out_len)
+{
+    out[0] = 0;
+    if (e->stderr_fd < 0)
+        return;
+    off_t end = lseek(e->stderr_fd, 0, SEEK_END);
+    if (end <= 0)
+        return;
+    char buf[600];
+    off_t from = end > (off_t)sizeof buf - 1 ? end - (off_t)sizeof buf + 1 : 0;
+    ssize_t n = pread(e->stderr_fd, buf, sizeof buf - 1, from);
+    if (n <= 0)
+        return;
+    buf[n] = 0;
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+        buf[--n] = 0;
+    for (char *p = buf; *p; p++)
+        if (*p == '\n' || *p == '\r')
+            *p = ' ';
+    snprintf(out, out_len, "%s", buf);
+}
+
+static int signal_qemu(struct engine *e, int sig)
+{
+    if (e->pidfd >= 0)
+        return (int)syscall(SYS_pidfd_send_signal, e->pidfd, sig, NULL, 0);
+    return e->reaped ? 0 : kill(e->pid, sig);
+}
+
+/* ---- network counters ------------------------------------------------------------ */
+
+static void *net_thread_main(void *arg)
+{
+    struct engine *e = arg;
+    struct pollfd p[3] = {
+        {.fd = e->net_pipe[0], .events = POLLIN},
+        {.fd = e->net_pipe[1], .events = POLLIN},
+        {.fd = e->wake_fd, .events = POLLIN},
+    };
+    int open_pipes = 2;
+    char buf[65536];
+    while (open_pipes > 0) {
+        if (poll(p, 3, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        if (p[2].revents)
+            break;
+        for (int i = 0; i < 2; i++) {
+            if (!p[i].revents)
+                continue;
+            ssize_t n = read(p[i].fd, buf, sizeof buf);
+            if (n < 0 && (errno == EINTR || errno == EAGAIN))
+                continue;
+            if (n <= 0) {
+                p[i].fd = -1; /* QEMU is gone (or closed its dump) */
+                open_pipes--;
+                continue;
+            }
+            pthread_mutex_lock(&e->net_lock);
+            netcount_feed(i == 0 ? &e->net_out : &e->net_in, buf, (size_t)n);
+            pthread_mutex_unlock(&e->net_lock);
+        }
+    }
+    return NULL;
+}
+
+/* ---- start ----------------------------------------------------------------------- */
+
+static void engine_free(struct engine *e)
+{
+    if (!e)
+        return;
+    if (e->net_thread_started) {
+        uint64_t one = 1;
+        if (write(e->wake_fd, &one, sizeof one) < 0) {
+            /* an eventfd write only fails on overflow; the thread is woken either way */
+        }
+        pthread_join(e->net_thread, NULL);
+    }
+    qmp_close(&e->qmp);
+    int fds[] = {e->pidfd, e->stderr_fd, e->agent_fd, e->net_pipe[0], e->net_pipe[1], e->wake_fd};
+    for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+    pthread_mutex_destroy(&e->lock);
+    pthread_mutex_destroy(&e->net_lock);
+    free(e->ports);
+    free(e);
+}
+
+/* In the child between fork and exec: only async-signal-safe calls. */
+static void __attribute__((noreturn))
+child_exec(const char *binary, char **argv, const int *fds, int stderr_fd, pid_t parent)
+{
+    setpgid(0, 0); /* the terminal's Ctrl-C goes to the per-box process, not to QEMU */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent)
+        _exit(127);
+    int tmp[CHILD_NFDS];
+    for (int i = 0; i < CHILD_NFDS; i++)
+        tmp[i] = fds[i] >= 0 ? fcntl(fds[i], F_DUPFD_CLOEXEC, 64) : -1;
+    for (int i = 0; i < CHILD_NFDS; i++) {
+        if (tmp[i] >= 0)
+            dup2(tmp[i], CHILD_QMP_FD + i);
+        else
+            close(CHILD_QMP_FD + i);
+    }
+    int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (devnull >= 0)
+        dup2(devnull, 0);
+    dup2(stderr_fd, 1);
+    dup2(stderr_fd, 2);
+    sigset_t all;
+    sigemptyset(&all);
+    sigprocmask(SIG_SETMASK, &all, NULL);
+    signal(SIGPIPE, SIG_DFL);
+    execv(binary, argv);
+    static const char msg[] = "boxlite: cannot execute QEMU\n";
+    if (write(2, msg, sizeof msg - 1) < 0) {
+        /* nothing left to tell */
+    }
+    _exit(127);
+}
+
+static int fail_started(struct engine *e, struct bl_error *err)
+{
+    /* QEMU may have printed why it stopped: say it after our own reason. */
+    signal_qemu(e, SIGKILL);
+    int st;
+    while (waitpid(e->pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    e->reaped = true;
+    char tail[512];
+    stderr_tail(e, tail, sizeof tail);
+    if (tail[0] && err) {
+        char reason[BL_ERRMSG_MAX];
+        snprintf(reason, sizeof reason, "%s", err->msg);
+        bl_err(err, err->code ? err->code : BOXLITE_ERR_ENGINE, "%s (QEMU said: %s)", reason,
+               tail);
+    }
+    return err ? -err->code : -BOXLITE_ERR_ENGINE;
+}
+
+static int resolve_ports(struct engine *e, const struct vmm_config *cfg, struct bl_error *err)
+{
+    e->nports = cfg->nports;
+    if (!cfg->network || cfg->nports == 0)
+        return 0;
+    e->ports = calloc(cfg->nports, sizeof *e->ports);
+    if (!e->ports)
+        return bl_errno(err, ENOMEM, "ports");
+    cleanup_free char *text = NULL;
+    if (qmp_hmp(&e->qmp, "info usernet", &text, QMP_TIMEOUT_MS, err) < 0)
+        return bl_err_prefix(err, "read forwarded ports");
+    cleanup_free struct usernet_fwd *fwd = calloc(MAX_FORWARDS, sizeof *fwd);
+    unsigned n = 0;
+    if (!fwd)
+        return bl_errno(err, ENOMEM, "ports");
+    if (qemu_usernet_parse(text, fwd, MAX_FORWARDS, &n, err) < 0 ||
+        qemu_ports_resolve(cfg, fwd, n, e->ports, err) < 0)
+        return bl_err_prefix(err, "forwarded ports");
+    return 0;
+}
+
+/* QEMU runs: talk to it, learn what it chose, start counting. */
+static int after_launch(struct engine *e, const struct vmm_config *cfg, struct bl_error *err)
+{
+    if (qmp_open(&e->qmp, e->qmp.fd, QMP_START_TIMEOUT_MS, err) < 0)
+        return -err->code;
+    json_t *st = NULL;
+    if (qmp_execute(&e->qmp, "query-status", NULL, &st, QMP_TIMEOUT_MS, err) < 0)
+        return -err->code;
+    const char *status = json_string_value(json_object_get(st, "status"));
+    bool running = status && strcmp(status, "running") == 0;
+    json_decref(st);
+    if (!running)
+        return bl_err(err, BOXLITE_ERR_ENGINE, "the VM is not running after start (status %s)",
+                      status ? status : "unknown");
+    if (resolve_ports(e, cfg, err) < 0)
+        return -err->code;
+    int fl = fcntl(e->agent_fd, F_GETFL);
+    if (fl < 0 || fcntl(e->agent_fd, F_SETFL, fl | O_NONBLOCK) < 0)
+        return bl_errno(err, errno, "agent channel");
+    if (e->net_pipe[0] >= 0) {
+        int r = pthread_create(&e->net_thread, NULL, net_thread_main, e);
+        if (r != 0)
+            return bl_errno(err, r, "network counter thread");
+        e->net_thread_started = true;
+    }
+    return 0;
+}
+
+static int qemu_start(struct engine **out, const struct vmm_config *cfg, struct bl_error *err)
+{
+    *out = NULL;
+    struct bl_error local = {0};
+    if (!err)
+        err = &local;
+    char binary[4096], why[512];
+    if (!qemu_find_binary(binary, sizeof binary, why, sizeof why))
+        return bl_err(err, BOXLITE_ERR_ENGINE, "QEMU engine: %s", why);
+
+    struct engine *e = calloc(1, sizeof *e);
+    if (!e)
+        return bl_errno(err, ENOMEM, "QEMU engine");
+    e->pidfd = e->stderr_fd = e->agent_fd = e->wake_fd = -1;
+    e->net_pipe[0] = e->net_pipe[1] = -1;
+    e->qmp.fd = -1;
+    pthread_mutex_init(&e->lock, NULL);
+    pthread_mutex_init(&e->net_lock, NULL);
+
+    int qmp_sv[2] = {-1, -1}, agent_sv[2] = {-1, -1}, out_p[2] = {-1, -1}, in_p[2] = {-1, -1};
+    char **argv = NULL;
+    int rc;
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, qmp_sv) < 0 ||
+        socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, agent_sv) < 0) {
+        rc = bl_errno(err, errno, "socketpair");
+        goto fail;
+    }
+    if (cfg->network) {
+        if (pipe2(out_p, O_CLOEXEC) < 0 || pipe2(in_p, O_CLOEXEC) < 0) {
+            rc = bl_errno(err, errno, "pipe");
+            goto fail;
+        }
+        /* QEMU writes the dumps synchronously: room for a burst while we catch up. */
+        fcntl(out_p[1], F_SETPIPE_SZ, 1 << 20);
+        fcntl(in_p[1], F_SETPIPE_SZ, 1 << 20);
+        e->wake_fd = eventfd(0, EFD_CLOEXEC);
+        if (e->wake_fd < 0) {
+            rc = bl_errno(err, errno, "eventfd");
+            goto fail;
+        }
+    }
+    e->stderr_fd = memfd_create("qemu-output", MFD_CLOEXEC);
+    if (e->stderr_fd < 0) {
+        rc = bl_errno(err, errno, "memfd_create");
+        goto fail;
+    }
+
+    struct qemu_launch l = {
+        .binary = binary,
+        .kvm = qemu_hw_virt_usable(),
+        .qmp_fd = CHILD_QMP_FD,
+        .agent_fd = CHILD_AGENT_FD,
+        .net_rx_fd = cfg->network ? CHILD_NET_RX_FD : -1,
+        .net_tx_fd = cfg->network ? CHILD_NET_TX_FD : -1,
+    };
+    rc = qemu_build_argv(cfg, &l, &argv, err);
+    if (rc < 0)
+        goto fail;
+
+    int child_fds[CHILD_NFDS] = {qmp_sv[1], agent_sv[1], out_p[1], in_p[1]};
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid < 0) {
+        rc = bl_errno(err, errno, "fork");
+        goto fail;
+    }
+    if (pid == 0)
+        child_exec(binary, argv, child_fds, e->stderr_fd, parent);
+    e->pid = pid;
+    e->start_to_launch_ms = ms_since_process_start();
+    e->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    qemu_argv_free(argv);
+    argv = NULL;
+    close(qmp_sv[1]);
+    close(agent_sv[1]);
+    if (out_p[1] >= 0) {
+        close(out_p[1]);
+        close(in_p[1]);
+    }
+    e->agent_fd = agent_sv[0];
+    e->net_pipe[0] = out_p[0];
+    e->net_pipe[1] = in_p[0];
+
+    e->qmp.fd = qmp_sv[0]; /* owned by e from here (qmp_open keeps it on failure) */
+    rc = after_launch(e, cfg, err);
+    if (rc < 0) {
+        rc = fail_started(e, err);
+        engine_free(e);
+        return bl_err_prefix(err, "QEMU engine");
+    }
+    *out = e;
+    return 0;
+
+fail:
+    qemu_argv_free(argv);
+    int fds[] = {qmp_sv[0], qmp_sv[1], agent_sv[0], agent_sv[1], out_p[0], out_p[1], in_p[0], in_p[1]};
+    for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+    engine_free(e);
+    return bl_err_prefix(err, "QEMU engine");
+}
+
+/* ---- running --------------------------------------------------------------------- */
+
+static int qemu_agent_fd(struct engine *e) { return e->agent_fd; }
+
+int engine_qemu_host_port(struct engine *e, unsigned i)
+{
+    return e && e->ports && i < e->nports ? e->ports[i] : 0;
+}
+
+int engine_qemu_pid(struct engine *e) { return e ? (int)e->pid : -1; }
+
+int engine_qemu_status(struct engine *e, char *buf, size_t len, struct bl_error *err)
+{
+    pthread_mutex_lock(&e->lock);
+    json_t *st = NULL;
+    int rc = e->reaped ? bl_err(err, BOXLITE_ERR_STATE, "QEMU has exited")
+                       : qmp_execute(&e->qmp, "query-status", NULL, &st, QMP_TIMEOUT_MS, err);
+    pthread_mutex_unlock(&e->lock);
+    if (rc < 0)
+        return rc;
+    const char *s = json_string_value(json_object_get(st, "status"));
+    snprintf(buf, len, "%s", s ? s : "unknown");
+    json_decref(st);
+    return 0;
+}
+
+static int qemu_stop(struct engine *e, bool force, struct bl_error *err)
+{
+    if (!force)
+        /* microvm without ACPI has no power button; the agent powers the guest off. */
+        return bl_err(err, BOXLITE_ERR_UNSUPPORTED,
+                      "QEMU engine: no graceful power-off without ACPI (ask the agent, or force)");
+    pthread_mutex_lock(&e->lock);
+    int rc = 0;
+    if (!e->reaped) {
+        e->force = true;
+        struct bl_error qerr = {0};
+        /* "quit" lets QEMU flush its disk caches; a signal if it cannot answer. */
+        if (qmp_execute(&e->qmp, "quit", NULL, NULL, QMP_TIMEOUT_MS, &qerr) < 0 &&
+            signal_qemu(e, SIGKILL) < 0 && errno != ESRCH)
+            rc = bl_errno(err, errno, "QEMU engine: kill QEMU");
+    }
+    pthread_mutex_unlock(&e->lock);
+    return rc;
+}
+
+static void describe_exit(struct engine *e, int status)
+{
+    struct engine_exit *x = &e->exit;
+    memset(x, 0, sizeof *x);
+    x->guest_status = -1; /* no control page under QEMU: the agent reports over its channel */
+    char tail[200];
+    stderr_tail(e, tail, sizeof tail);
+    const char *why = e->qmp.shutdown_seen ? e->qmp.shutdown_reason : "";
+    if (strcmp(why, "guest-shutdown") == 0) {
+        x->powered_off = true;
+        snprintf(x->reason, sizeof x->reason, "guest powered off");
+    } else if (strcmp(why, "guest-reset") == 0) {
+        x->powered_off = true;
+        snprintf(x->reason, sizeof x->reason, "guest rebooted (treated as power-off)");
+    } else if (strcmp(why, "guest-panic") == 0) {
+        x->powered_off = true;
+        snprintf(x->reason, sizeof x->reason, "guest kernel panicked");
+    } else if (e->force) {
+        x->killed = true;
+        snprintf(x->reason, sizeof x->reason, "stopped by force");
+    } else if (WIFSIGNALED(status)) {
+        snprintf(x->reason, sizeof x->reason, "QEMU killed by signal %d%s%s", WTERMSIG(status),
+                 tail[0] ? ": " : "", tail);
+    } else if (WIFEXITED(status) && e->qmp.shutdown_seen) {
+        snprintf(x->reason, sizeof x->reason, "QEMU shut down (%s), status %d", why,
+                 WEXITSTATUS(status));
+    } else if (WIFEXITED(status)) {
+        snprintf(x->reason, sizeof x->reason, "QEMU exited with status %d%s%s",
+                 WEXITSTATUS(status), tail[0] ? ": " : "", tail);
+    } else {
+        snprintf(x->reason, sizeof x->reason, "QEMU ended (exit status unknown)");
+    }
+}
+
+static int qemu_wait(struct engine *e, struct engine_exit *out)
+{
+    pthread_mutex_lock(&e->lock);
+    bool known = e->exit_known;
+    pthread_mutex_unlock(&e->lock);
+    if (!known) {
+        int status = 0;
+        pid_t r;
+        while ((r = waitpid(e->pid, &status, 0)) < 0 && errno == EINTR)
+            ;
+        if (r < 0 && e->pidfd >= 0) {
+            /* Someone else reaped it (SIGCHLD ignored?): the pidfd still says when. */
+            struct pollfd p = {.fd = e->pidfd, .events = POLLIN};
+            while (poll(&p, 1, -1) < 0 && errno == EINTR)
+                ;
+            status = -1;
+        }
+        pthread_mutex_lock(&e->lock);
+        if (!e->exit_known) {
+            e->reaped = true;
+            qmp_drain(&e->qmp, 1000); /* the SHUTDOWN event says why */
+            describe_exit(e, status);
+            if (status == -1)
+                snprintf(e->exit.reason + strlen(e->exit.reason),
+                         sizeof e->exit.reason - strlen(e->exit.reason), " (not reaped here)");
+            e->exit_known = true;
+        }
+        pthread_mutex_unlock(&e->lock);
+    }
+    if (out)
+        *out = e->exit;
+    return 0;
+}
+
+static int read_proc_usage(pid_t pid, struct engine_stats *s)
+{
+    char path[64], buf[2048];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    cleanup_fclose FILE *f = fopen(path, "re");
+    if (!f || !fgets(buf, sizeof buf, f))
+        return -1;
+    const char *p = strrchr(buf, ')');
+    unsigned long long ut, st;
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+        return -1;
+    long hz = sysconf(_SC_CLK_TCK);
+    s->cpu_user_us = ut * 1000000ull / (unsigned long long)hz;
+    s->cpu_sys_us = st * 1000000ull / (unsigned long long)hz;
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    cleanup_fclose FILE *g = fopen(path, "re");
+    while (g && fgets(buf, sizeof buf, g)) {
+        unsigned long long kb;
+        if (sscanf(buf, "VmRSS: %llu kB", &kb) == 1)
+            s->rss_bytes = kb * 1024;
+    }
+    return 0;
+}
+
+static int qemu_stats(struct engine *e, struct engine_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    out->start_to_first_run_ms = e->start_to_launch_ms;
+    pthread_mutex_lock(&e->lock);
+    if (!e->reaped)
+        read_proc_usage(e->pid, out);
+    pthread_mutex_unlock(&e->lock);
+    pthread_mutex_lock(&e->net_lock);
+    out->net_tx_bytes = e->net_out.bytes;
+    out->net_rx_bytes = e->net_in.bytes;
+    /* openings the guest made plus openings forwarded to it (TCP only) */
+    out->net_connections = e->net_out.tcp_syns + e->net_in.tcp_syns;
+    pthread_mutex_unlock(&e->net_lock);
+    return 0;
+}
+
+static void qemu_destroy(struct engine *e)
+{
+    if (!e)
+        return;
+    if (!e->exit_known) {
+        qemu_stop(e, true, NULL);
+        qemu_wait(e, NULL);
+    }
+    engine_free(e);
+}
+
+const struct engine_ops engine_qemu_ops = {
+    .name = "qemu",
+    .available = qemu_available,
+    .start = qemu_start,
+    .agent_fd = qemu_agent_fd,
+    .stop = qemu_stop,
+    .wait = qemu_wait,
+    .stats = qemu_stats,
+    .destroy = qemu_destroy,
+};

@@ -1,0 +1,77 @@
+/* Internals of the QEMU engine (engine_qemu_ops in qemu.c), apart so the tests can reach
+ * them: the command line, reading back the ports QEMU's user-mode network picked, and the
+ * network counters read from QEMU's packet-dump filters. */
+#ifndef VMM_QEMU_QEMU_H
+#define VMM_QEMU_QEMU_H
+
+#include "common/error.h"
+#include "vmm/config.h"
+#include "vmm/engine.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* The binary: $BOXLITE_QEMU if set, else qemu-system-x86_64 on $PATH. Fills path (or why
+ * it cannot be found) and returns whether it exists and is executable. */
+bool qemu_find_binary(char *path, size_t path_len, char *why, size_t why_len);
+/* Whether QEMU may use KVM acceleration here: /dev/kvm opens and the CPU reports vmx or svm
+ * (this project's machines have a /dev/kvm that cannot run Linux user space). */
+bool qemu_hw_virt_usable(void);
+
+/* What the engine hands QEMU besides the config. */
+struct qemu_launch {
+    const char *binary;
+    bool kvm;            /* -accel kvm -cpu host, else -accel tcg -cpu max */
+    int qmp_fd;          /* fd numbers as QEMU sees them: connected stream sockets */
+    int agent_fd;
+    int net_rx_fd;       /* pipes for the packet-dump filters, or -1 (no counters) */
+    int net_tx_fd;
+};
+
+/* The guest command line the engine always passes ahead of the config's own. */
+#define QEMU_GUEST_CMDLINE "console=ttyS0 reboot=t panic=-1 quiet boxlite.engine=qemu"
+
+/* A NULL-terminated argv, every string malloc'd; free with qemu_argv_free(). */
+int qemu_build_argv(const struct vmm_config *cfg, const struct qemu_launch *l, char ***argv,
+                    struct bl_error *err);
+void qemu_argv_free(char **argv);
+/* "qcow2" when the file starts with the qcow2 magic, else "raw" (QEMU is never left to
+ * probe: a raw image could pretend to be anything). */
+int qemu_disk_format(const char *path, const char **format, struct bl_error *err);
+
+/* One host-forward line of "info usernet". */
+struct usernet_fwd {
+    bool udp;
+    char host_addr[64];
+    uint16_t host_port, guest_port;
+};
+/* Parses the host forwards out of "info usernet" text; *n receives how many (at most max). */
+int qemu_usernet_parse(const char *text, struct usernet_fwd *out, unsigned max, unsigned *n,
+                       struct bl_error *err);
+/* For each configured port, the host port actually bound (the configured one, or the one
+ * the kernel chose for host_port 0). */
+int qemu_ports_resolve(const struct vmm_config *cfg, const struct usernet_fwd *fwd,
+                       unsigned nfwd, uint16_t *chosen, struct bl_error *err);
+
+/* Counts a pcap stream as written by QEMU's filter-dump: bytes and packets, and TCP
+ * connection openings (SYN without ACK). Input that is not such a stream stops the count
+ * (broken) without harm. */
+#define NETCOUNT_SNAPLEN 96 /* Ethernet + IPv6 + the TCP flags */
+struct netcount {
+    uint8_t hold[24 + 16 + NETCOUNT_SNAPLEN]; /* a header or record being assembled */
+    size_t have;
+    bool header_done, broken;
+    uint64_t bytes, packets, tcp_syns;
+};
+void netcount_feed(struct netcount *c, const void *data, size_t len);
+
+/* The host port chosen for cfg->ports[i] (the QEMU engine's addition to engine_ops: the
+ * per-box process reports these), or 0. */
+int engine_qemu_host_port(struct engine *e, unsigned i);
+/* QEMU's process id (tests, diagnostics). */
+int engine_qemu_pid(struct engine *e);
+/* QMP query-status: "running", "paused", ... into buf. */
+int engine_qemu_status(struct engine *e, char *buf, size_t len, struct bl_error *err);
+
+#endif

@@ -1,0 +1,313 @@
+/* The QEMU engine's parsers and command line, without running QEMU: QMP messages and the
+ * line reader, "info usernet" forwards, the pcap counter, and the argv for a config. */
+#include "harness/harness.h"
+#include "vmm/qemu/qemu.h"
+#include "vmm/qemu/qmp.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int parse(const char *s, struct qmp_msg *m)
+{
+    struct bl_error err = {0};
+    return qmp_msg_parse(s, strlen(s), m, &err);
+}
+
+TEST(qmp_message_kinds)
+{
+    struct qmp_msg m;
+    REQUIRE(parse("{\"QMP\": {\"version\": {}, \"capabilities\": [\"oob\"]}}", &m) == 0);
+    CHECK_EQ(m.kind, QMP_GREETING);
+    qmp_msg_free(&m);
+    REQUIRE(parse("{\"return\": {\"status\": \"running\"}}", &m) == 0);
+    CHECK_EQ(m.kind, QMP_RETURN);
+    CHECK_STR(json_string_value(json_object_get(m.value, "status")), "running");
+    qmp_msg_free(&m);
+    REQUIRE(parse("{\"error\": {\"class\": \"CommandNotFound\", \"desc\": \"nope\"}}", &m) == 0);
+    CHECK_EQ(m.kind, QMP_ERROR);
+    CHECK_STR(m.error_class, "CommandNotFound");
+    CHECK_STR(m.error_desc, "nope");
+    qmp_msg_free(&m);
+    REQUIRE(parse("{\"timestamp\": {}, \"event\": \"SHUTDOWN\", \"data\": {\"guest\": true}}",
+                  &m) == 0);
+    CHECK_EQ(m.kind, QMP_EVENT);
+    CHECK_STR(m.event, "SHUTDOWN");
+    qmp_msg_free(&m);
+}
+
+TEST(qmp_malformed_messages)
+{
+    const char *bad[] = {
+        "", "[]", "42", "\"return\"", "{", "{\"return\": 1", "{\"hello\": 1}",
+        "{\"error\": 5}", "{\"error\": {\"class\": \"X\"}}", "{\"event\": 7}",
+        "{\"event\": \"X\", \"data\": []}", "{\"QMP\": 1}", "{\"return\": 1}}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct qmp_msg m;
+        struct bl_error err = {0};
+        CHECK(qmp_msg_parse(bad[i], strlen(bad[i]), &m, &err) < 0);
+        CHECK_EQ(err.code, BOXLITE_ERR_PROTOCOL);
+        CHECK(m.json == NULL);
+    }
+    /* A NUL inside is not JSON text */
+    struct qmp_msg m;
+    CHECK(qmp_msg_parse("{\"return\": \"a\0b\"}", 17, &m, NULL) < 0);
+}
+
+TEST(qmp_reader_splits_and_recovers)
+{
+    struct qmp_reader r = {0};
+    struct qmp_msg m;
+    struct bl_error err = {0};
+    const char *in = "{\"return\": 1}\r\n\n{\"ret";
+    REQUIRE(qmp_reader_feed(&r, in, strlen(in), &err) == 0);
+    CHECK_EQ(qmp_reader_next(&r, &m, &err), 1);
+    CHECK_EQ(json_integer_value(m.value), 1);
+    qmp_msg_free(&m);
+    CHECK_EQ(qmp_reader_next(&r, &m, &err), 0); /* half a message */
+    const char *rest = "urn\": 2}\nnot json\n{\"return\": 3}\n";
+    REQUIRE(qmp_reader_feed(&r, rest, strlen(rest), &err) == 0);
+    CHECK_EQ(qmp_reader_next(&r, &m, &err), 1);
+    CHECK_EQ(json_integer_value(m.value), 2);
+    qmp_msg_free(&m);
+    CHECK(qmp_reader_next(&r, &m, &err) < 0); /* "not json" is consumed */
+    CHECK_EQ(qmp_reader_next(&r, &m, &err), 1);
+    CHECK_EQ(json_integer_value(m.value), 3);
+    qmp_msg_free(&m);
+    CHECK_EQ(qmp_reader_next(&r, &m, &err), 0);
+    qmp_reader_free(&r);
+}
+
+TEST(qmp_reader_refuses_endless_message)
+{
+    struct qmp_reader r = {0};
+    struct qmp_msg m;
+    struct bl_error err = {0};
+    char *chunk = malloc(65536);
+    REQUIRE(chunk);
+    memset(chunk, 'x', 65536);
+    int rc = 0;
+    for (int i = 0; i < 40 && rc == 0; i++) {
+        REQUIRE(qmp_reader_feed(&r, chunk, 65536, &err) == 0);
+        rc = qmp_reader_next(&r, &m, &err);
+    }
+    CHECK(rc < 0);
+    CHECK(strstr(err.msg, "longer") != NULL);
+    CHECK(r.len <= QMP_MAX_MESSAGE);
+    free(chunk);
+    qmp_reader_free(&r);
+}
+
+/* Captured from QEMU 7.2 with two forwards to port 0. */
+static const char usernet[] =
+    "Hub -1 (net0):\r\n"
+    "  Protocol[State]    FD  Source Address  Port   Dest. Address  Port RecvQ SendQ\r\n"
+    "  TCP[HOST_FORWARD]   8       127.0.0.1 41463       10.0.2.15    80     0     0\r\n"
+    "  TCP[HOST_FORWARD]   9       127.0.0.1  8080       10.0.2.15    80     0     0\r\n"
+    "  TCP[ESTABLISHED]   12       10.0.2.15 39930       10.0.2.2  5000     0     0\r\n"
+    "  UDP[HOST_FORWARD]   3               * 57940       10.0.2.15    53     0     0\r\n";
+
+TEST(usernet_forwards_and_resolution)
+{
+    struct usernet_fwd f[8];
+    unsigned n = 0;
+    struct bl_error err = {0};
+    REQUIRE(qemu_usernet_parse(usernet, f, 8, &n, &err) == 0);
+    REQUIRE(n == 3);
+    CHECK(!f[0].udp);
+    CHECK_STR(f[0].host_addr, "127.0.0.1");
+    CHECK_EQ(f[0].host_port, 41463);
+    CHECK_EQ(f[0].guest_port, 80);
+    CHECK(f[2].udp);
+    CHECK_STR(f[2].host_addr, "0.0.0.0");
+    CHECK_EQ(f[2].host_port, 57940);
+
+    /* a fixed port keeps its line; port 0 takes the other one */
+    struct vmm_port_cfg ports[] = {
+        {.udp = false, .host_port = 0, .guest_port = 80},
+        {.udp = false, .host_port = 8080, .guest_port = 80},
+        {.udp = true, .host_port = 0, .guest_port = 53},
+    };
+    struct vmm_config cfg = {.network = true, .ports = ports, .nports = 3};
+    uint16_t chosen[3] = {0};
+    REQUIRE(qemu_ports_resolve(&cfg, f, n, chosen, &err) == 0);
+    CHECK_EQ(chosen[0], 41463);
+    CHECK_EQ(chosen[1], 8080);
+    CHECK_EQ(chosen[2], 57940);
+
+    struct vmm_port_cfg missing[] = {{.udp = false, .host_port = 0, .guest_port = 22}};
+    cfg.ports = missing;
+    cfg.nports = 1;
+    CHECK(qemu_ports_resolve(&cfg, f, n, chosen, &err) < 0);
+    CHECK(strstr(err.msg, "guest port 22") != NULL);
+
+    CHECK(qemu_usernet_parse("  TCP[HOST_FORWARD] 8 1.2.3.4 99999 10.0.2.15 80 0 0\n", f, 8,
+                             &n, &err) < 0);
+    CHECK(qemu_usernet_parse(usernet, f, 2, &n, &err) < 0);
+}
+
+static size_t put32(uint8_t *p, uint32_t v)
+{
+    memcpy(p, &v, 4);
+    return 4;
+}
+
+/* One pcap record with an Ethernet/IPv4/TCP frame of wire length `len`. */
+static size_t record(uint8_t *p, uint32_t len, uint8_t tcp_flags)
+{
+    uint8_t frame[54] = {0};
+    frame[12] = 0x08;
+    frame[14] = 0x45;
+    frame[14 + 9] = 6;
+    frame[14 + 20 + 13] = tcp_flags;
+    size_t o = 0;
+    o += put32(p + o, 1);
+    o += put32(p + o, 2);
+    o += put32(p + o, sizeof frame);
+    o += put32(p + o, len);
+    memcpy(p + o, frame, sizeof frame);
+    return o + sizeof frame;
+}
+
+TEST(netcount_counts_bytes_packets_and_syns)
+{
+    uint8_t s[1024];
+    size_t o = 0;
+    o += put32(s + o, 0xa1b2c3d4);
+    o += put32(s + o, 0x00040002);
+    o += put32(s + o, 0);
+    o += put32(s + o, 0);
+    o += put32(s + o, NETCOUNT_SNAPLEN);
+    o += put32(s + o, 1);
+    o += record(s + o, 1500, 0x02); /* SYN */
+    o += record(s + o, 60, 0x12);   /* SYN+ACK: not an opening */
+    o += record(s + o, 54, 0x10);
+    /* fed one byte at a time: records straddle reads */
+    struct netcount c = {0};
+    for (size_t i = 0; i < o; i++)
+        netcount_feed(&c, s + i, 1);
+    CHECK(!c.broken);
+    CHECK_EQ(c.packets, 3);
+    CHECK_EQ(c.bytes, 1500 + 60 + 54);
+    CHECK_EQ(c.tcp_syns, 1);
+
+    struct netcount bad = {0};
+    netcount_feed(&bad, "not a pcap stream at all", 24);
+    CHECK(bad.broken);
+    /* a record longer than the snapshot length QEMU was given */
+    struct netcount big = {0};
+    uint8_t hdr[40];
+    memcpy(hdr, s, 24);
+    put32(hdr + 24, 0);
+    put32(hdr + 28, 0);
+    put32(hdr + 32, 4096);
+    put32(hdr + 36, 4096);
+    netcount_feed(&big, hdr, sizeof hdr);
+    CHECK(big.broken);
+    CHECK_EQ(big.packets, 0);
+}
+
+static bool argv_has(char **argv, const char *s)
+{
+    for (char **p = argv; *p; p++)
+        if (strcmp(*p, s) == 0)
+            return true;
+    return false;
+}
+
+TEST(argv_for_a_config)
+{
+    const char *dir = harness_tmpdir();
+    char qcow[512], raw[512], share[512];
+    snprintf(qcow, sizeof qcow, "%s/over,lay.qcow2", dir);
+    snprintf(raw, sizeof raw, "%s/data.img", dir);
+    snprintf(share, sizeof share, "%s", dir);
+    FILE *f = fopen(qcow, "w");
+    REQUIRE(f);
+    fwrite("QFI\xfb\0\0\0\3", 1, 8, f);
+    fclose(f);
+    f = fopen(raw, "w");
+    REQUIRE(f);
+    fwrite("hello", 1, 5, f);
+    fclose(f);
+
+    struct vmm_disk_cfg disks[] = {{.path = qcow}, {.path = raw, .readonly = true}};
+    struct vmm_share_cfg shares[] = {{.tag = "vol0", .path = share, .readonly = true}};
+    struct vmm_port_cfg ports[] = {{.host_addr = "127.0.0.1", .host_port = 0, .guest_port = 80},
+                                   {.udp = true, .host_port = 5353, .guest_port = 53}};
+    struct vmm_config cfg = {
+        .kernel = "/k", .initrd = "/i", .cmdline = "loglevel=3", .cpus = 2, .memory_mib = 384,
+        .disks = disks, .ndisks = 2, .shares = shares, .nshares = 1, .network = true,
+        .ports = ports, .nports = 2, .console_log = "/box/console.log",
+    };
+    struct qemu_launch l = {.binary = "/usr/bin/qemu-system-x86_64", .qmp_fd = 3,
+                            .agent_fd = 4, .net_rx_fd = 5, .net_tx_fd = 6};
+    char **argv = NULL;
+    struct bl_error err = {0};
+    REQUIRE(qemu_build_argv(&cfg, &l, &argv, &err) == 0);
+    CHECK(argv_has(argv, "microvm,acpi=off"));
+    CHECK(argv_has(argv, "tcg"));
+    CHECK(argv_has(argv, "-nodefaults"));
+    CHECK(argv_has(argv, "-no-reboot"));
+    CHECK(argv_has(argv, "384M"));
+    CHECK(argv_has(argv, "2"));
+    CHECK(argv_has(argv, QEMU_GUEST_CMDLINE " loglevel=3"));
+    char want[1200];
+    snprintf(want, sizeof want,
+             "id=disk0,if=none,file=%s/over,,lay.qcow2,format=qcow2,cache=writeback,discard=unmap",
+             dir);
+    CHECK(argv_has(argv, want));
+    snprintf(want, sizeof want,
+             "id=disk1,if=none,file=%s,format=raw,cache=writeback,discard=unmap,readonly=on", raw);
+    CHECK(argv_has(argv, want));
+    CHECK(argv_has(argv, "user,id=net0,hostfwd=tcp:127.0.0.1:0-:80,hostfwd=udp:127.0.0.1:5353-:53"));
+    snprintf(want, sizeof want, "local,id=fs0,path=%s,security_model=none,readonly=on", share);
+    CHECK(argv_has(argv, want));
+    CHECK(argv_has(argv, "virtio-9p-device,fsdev=fs0,mount_tag=vol0"));
+    CHECK(argv_has(argv, "virtserialport,chardev=agent,name=boxlite.agent"));
+    CHECK(argv_has(argv, "socket,id=agent,fd=4"));
+    CHECK(argv_has(argv, "file,id=console,path=/box/console.log"));
+    CHECK(argv_has(argv, "virtio-rng-device"));
+    qemu_argv_free(argv);
+
+    /* refusals */
+    struct vmm_disk_cfg nodisk[] = {{.path = "/nonexistent/disk"}};
+    cfg.disks = nodisk;
+    cfg.ndisks = 1;
+    CHECK(qemu_build_argv(&cfg, &l, &argv, &err) < 0);
+    CHECK(strstr(err.msg, "/nonexistent/disk") != NULL);
+    cfg.ndisks = 0;
+    struct vmm_port_cfg badaddr[] = {{.host_addr = "1.2.3.4,hostfwd=tcp::1-:2", .guest_port = 1}};
+    cfg.ports = badaddr;
+    cfg.nports = 1;
+    CHECK(qemu_build_argv(&cfg, &l, &argv, &err) < 0);
+    cfg.nports = 0;
+    struct vmm_share_cfg badtag[] = {{.tag = "a,b", .path = "/"}};
+    cfg.shares = badtag;
+    CHECK(qemu_build_argv(&cfg, &l, &argv, &err) < 0);
+    cfg.nshares = 0;
+    cfg.kernel = NULL;
+    CHECK(qemu_build_argv(&cfg, &l, &argv, &err) < 0);
+}
+
+TEST(missing_binary_is_a_clear_error)
+{
+    char path[256], why[512];
+    setenv("BOXLITE_QEMU", "/nonexistent/qemu", 1);
+    CHECK(!qemu_find_binary(path, sizeof path, why, sizeof why));
+    CHECK(strstr(why, "/nonexistent/qemu") != NULL);
+    CHECK(!engine_qemu_ops.available(why, sizeof why));
+    struct vmm_config cfg = {.kernel = "/k", .initrd = "/i", .cpus = 1, .memory_mib = 128};
+    struct engine *e = NULL;
+    struct bl_error err = {0};
+    CHECK(engine_qemu_ops.start(&e, &cfg, &err) < 0);
+    CHECK_EQ(err.code, BOXLITE_ERR_ENGINE);
+    CHECK(e == NULL);
+
+    unsetenv("BOXLITE_QEMU");
+    setenv("PATH", harness_tmpdir(), 1);
+    CHECK(!qemu_find_binary(path, sizeof path, why, sizeof why));
+    CHECK(strstr(why, "qemu-system-x86_64 is not installed") != NULL);
+    CHECK(engine_qemu_ops.start(&e, &cfg, &err) < 0);
+    CHECK(strstr(err.msg, "qemu-system-x86_64 is not installed") != NULL);
+}
