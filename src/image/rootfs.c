@@ -165,9 +165,15 @@ static int walk_entry(const char *fpath, const struct stat *st, int flag, struct
     if (S_ISCHR(m->mode) || S_ISBLK(m->mode)) {
         fputs("rm ", w->script);
         put_quoted(w->script, path);
+        /* debugfs's mknod takes a name in the current directory, not a path. */
+        char parent[PATH_MAX + 2];
+        const char *slash = strrchr(path, '/');
+        snprintf(parent, sizeof parent, "%.*s", slash == path ? 1 : (int)(slash - path), path);
+        fputs("\ncd ", w->script);
+        put_quoted(w->script, parent);
         fputs("\nmknod ", w->script);
-        put_quoted(w->script, path);
-        fprintf(w->script, " %c %u %u\n", S_ISCHR(m->mode) ? 'c' : 'b', major(m->rdev), minor(m->rdev));
+        put_quoted(w->script, slash + 1);
+        fprintf(w->script, " %c %u %u\ncd /\n", S_ISCHR(m->mode) ? 'c' : 'b', major(m->rdev), minor(m->rdev));
         fix(w, path, "mode", m->mode, 1);
         fix(w, path, "uid", m->uid, 0);
         fix(w, path, "gid", m->gid, 0);

@@ -118,10 +118,28 @@ static int pathset_has(const struct pathset *ps, const char *p)
     }
 }
 
+static int pathset_add_one(struct pathset *ps, const char *p);
+
+/* Adds p and its parents: an opaque marker must not hide a directory this layer fills. */
 static int pathset_add(struct pathset *ps, const char *p)
 {
-    if (pathset_has(ps, p))
-        return 0;
+    char buf[PATH_LIMIT];
+    snprintf(buf, sizeof buf, "%s", p);
+    for (;;) {
+        if (pathset_has(ps, buf))
+            return 0;
+        int r = pathset_add_one(ps, buf);
+        if (r < 0)
+            return r;
+        char *slash = strrchr(buf, '/');
+        if (!slash)
+            return 0;
+        *slash = 0;
+    }
+}
+
+static int pathset_add_one(struct pathset *ps, const char *p)
+{
     if ((ps->used + 1) * 2 > ps->cap) {
         size_t ncap = ps->cap ? ps->cap * 2 : 1024;
         char **ns = calloc(ncap, sizeof *ns);
