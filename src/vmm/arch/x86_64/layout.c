@@ -1,0 +1,53 @@
+/* The x86_64 machine's address map (docs/architecture.md) and VM-wide set-up: in-kernel
+ * PIC/IOAPIC/LAPIC and PIT, and the two private pages VMX needs for real-mode emulation. */
+#include "vmm/arch/arch.h"
+
+#include <errno.h>
+#include <linux/kvm.h>
+#include <sys/ioctl.h>
+
+#define GIB (1ull << 30)
+
+const struct arch_layout arch_layout = {
+    .ram_low_max = 3 * GIB,
+    .ram_high_base = 4 * GIB,
+    .ctl_gpa = 0xd0000000,
+    .virtio_gpa = 0xd0001000,
+    .virtio_gsi = 5,
+    .virtio_max = 19, /* GSIs 5..23: the IOAPIC has 24 pins */
+    .serial_pio = true,
+    .serial_addr = 0x3f8,
+    .serial_gsi = 4,
+    /* reboot=t: a reboot triple-faults (KVM_EXIT_SHUTDOWN) instead of probing BIOS paths;
+     * panic=-1: a panic reboots at once, so both end the VM. */
+    .base_cmdline = "console=ttyS0 reboot=t panic=-1",
+};
+
+int arch_ram_ranges(uint64_t ram_bytes, uint64_t gpa[2], uint64_t size[2])
+{
+    uint64_t low = ram_bytes < arch_layout.ram_low_max ? ram_bytes : arch_layout.ram_low_max;
+    gpa[0] = 0;
+    size[0] = low;
+    if (ram_bytes == low)
+        return 1;
+    gpa[1] = arch_layout.ram_high_base;
+    size[1] = ram_bytes - low;
+    return 2;
+}
+
+int arch_vm_init(int vm_fd, struct bl_error *err)
+{
+    /* Three pages for the TSS and one for the identity map, just below the BIOS area at the
+     * top of the 4 GiB hole, where no device of ours lives. */
+    if (ioctl(vm_fd, KVM_SET_TSS_ADDR, 0xfffbd000ul) < 0)
+        return bl_errno(err, errno, "KVM_SET_TSS_ADDR");
+    uint64_t idmap = 0xfffbc000;
+    if (ioctl(vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap) < 0)
+        return bl_errno(err, errno, "KVM_SET_IDENTITY_MAP_ADDR");
+    if (ioctl(vm_fd, KVM_CREATE_IRQCHIP) < 0)
+        return bl_errno(err, errno, "KVM_CREATE_IRQCHIP");
+    struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+    if (ioctl(vm_fd, KVM_CREATE_PIT2, &pit) < 0)
+        return bl_errno(err, errno, "KVM_CREATE_PIT2");
+    return 0;
+}

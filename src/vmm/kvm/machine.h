@@ -1,0 +1,73 @@
+/* A KVM virtual machine: guest RAM in memslots, the MMIO and port I/O buses that route
+ * exits to device models, interrupt lines (irqfd), queue-notify ioeventfds, an event-loop
+ * thread for device back ends, and one thread per vCPU. The engine (kvm_engine.c) builds a
+ * box's machine on it; tests build tiny machines that run hand-assembled code. */
+#ifndef VMM_KVM_MACHINE_H
+#define VMM_KVM_MACHINE_H
+
+#include "common/error.h"
+#include "vmm/arch/arch.h"
+#include "vmm/core/device.h"
+#include "vmm/core/evloop.h"
+#include "vmm/core/mem.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct machine;
+struct virtio_dev;
+
+struct machine_exit {
+    bool powered_off;  /* the guest ended itself (power-off, reset, triple fault) */
+    bool killed;       /* machine_stop(..., killed) from the host */
+    bool failed;       /* KVM or a vCPU failed */
+    int guest_status;  /* as reported through the control page, else -1 */
+    char reason[256];
+};
+
+/* Opens /dev/kvm, creates the VM with ram_bytes of guest RAM (not pre-faulted) and the
+ * arch's interrupt controller, and starts nothing yet. */
+int machine_create(struct machine **out, uint64_t ram_bytes, unsigned ncpus,
+                   struct bl_error *err);
+/* Stops everything still running and frees the machine. NULL-safe. */
+void machine_destroy(struct machine *m);
+
+struct guest_mem *machine_mem(struct machine *m);
+struct evloop *machine_loop(struct machine *m);
+
+/* Routes guest accesses to [base, base+len) to ops/opaque. Only before machine_start. */
+int machine_add_mmio(struct machine *m, uint64_t base, uint64_t len, const struct bus_ops *ops,
+                     void *opaque, struct bl_error *err);
+int machine_add_pio(struct machine *m, uint64_t base, uint64_t len, const struct bus_ops *ops,
+                    void *opaque, struct bl_error *err);
+/* An edge-triggered interrupt line on gsi (an irqfd). */
+int machine_irq(struct machine *m, uint32_t gsi, struct irq_line *out, struct bl_error *err);
+/* A virtio-mmio device at base: register window on the MMIO bus, one eventfd per queue on
+ * the event loop, each also a KVM ioeventfd on QueueNotify. The machine frees dev. */
+int machine_add_virtio(struct machine *m, struct virtio_dev *dev, uint64_t base,
+                       struct bl_error *err);
+
+/* Starts the event loop and the vCPU threads; the boot vCPU enters boot->entry. */
+int machine_start(struct machine *m, const struct arch_boot *boot, struct bl_error *err);
+/* Ends the VM (the first call's reason wins); any thread, also a vCPU's. */
+void machine_stop(struct machine *m, bool powered_off, bool killed, int guest_status,
+                  const char *reason);
+/* Blocks until the VM ended and every vCPU thread returned. */
+void machine_wait(struct machine *m, struct machine_exit *out);
+/* Like machine_wait but gives up after timeout_ms (returns false then). */
+bool machine_wait_timeout(struct machine *m, int timeout_ms, struct machine_exit *out);
+
+/* Figures, all times on CLOCK_MONOTONIC in nanoseconds (0 = not yet). */
+struct machine_stats {
+    uint64_t vm_exits;
+    uint64_t first_run_ns; /* the first KVM_RUN was entered */
+    uint64_t ready_ns;     /* machine_mark_ready was called */
+};
+void machine_stats(struct machine *m, struct machine_stats *out);
+void machine_mark_ready(struct machine *m);
+/* Bytes of guest RAM resident in this process (to subtract from its RSS). */
+uint64_t machine_guest_rss(struct machine *m);
+
+uint64_t mono_ns(void);
+
+#endif
