@@ -205,7 +205,7 @@ int arch_load_kernel(struct guest_mem *gm, const struct arch_kernel *k, struct a
     put32(bp, BP_HDR_CMDLINE_SIZE, X86_CMDLINE_MAX - 1);
 
     if (k->initrd) {
-        uint64_t gpa, size;
+        uint64_t gpa = 0, size = 0;
         if (load_initrd(gm, k->initrd, kernel_end, low_end, &gpa, &size, err) < 0)
             return -err->code;
         put32(bp, BP_HDR_RAMDISK_IMAGE, (uint32_t)gpa);
