@@ -1,0 +1,511 @@
+/* libslirp back end: the Slirp instance, its poll thread and timers, port forwarding, and
+ * the bounded queue of frames for the guest. See slirp.h for the threading model. */
+#include "vmm/net/slirp.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <slirp/libslirp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define ETH_HLEN 14
+#define ETHERTYPE_IPV4 0x0800
+#define ETHERTYPE_IPV6 0x86dd
+#define IPPROTO_TCP_ 6
+#define IPPROTO_UDP_ 17
+#define TCP_SYN 0x02
+#define TCP_ACK 0x10
+
+struct frame {
+    struct frame *next;
+    size_t len;
+    uint8_t data[];
+};
+
+struct slirp_timer {
+    struct slirp_timer *next;
+    SlirpTimerId id;
+    void *cb_opaque;
+    int64_t expire_ms; /* -1 = not armed */
+};
+
+struct slirp_net {
+    pthread_mutex_t lock; /* the Slirp instance, timers, pollfds */
+    Slirp *slirp;
+    struct slirp_timer *timers;
+    struct pollfd *pfds;
+    size_t npfds, pfds_cap;
+    int wake_fd; /* eventfd: wakes the poll thread (new input, stop) */
+    bool stop;
+    pthread_t thread;
+    bool thread_started;
+
+    pthread_mutex_t qlock; /* the rx queue and the counters */
+    struct frame *head, *tail;
+    size_t qlen, qmax;
+    int rx_fd; /* eventfd: readable while the queue is non-empty */
+    struct net_stats stats;
+};
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void wake(int fd)
+{
+    uint64_t one = 1;
+    ssize_t n = write(fd, &one, sizeof one);
+    (void)n; /* a full counter already means "wake up" */
+}
+
+int net_frame_classify(const uint8_t *f, size_t len)
+{
+    if (!f || len < ETH_HLEN)
+        return 0;
+    uint16_t type = (uint16_t)(f[12] << 8 | f[13]);
+    const uint8_t *p = f + ETH_HLEN;
+    size_t n = len - ETH_HLEN;
+    uint8_t proto;
+    if (type == ETHERTYPE_IPV4) {
+        if (n < 20 || (p[0] >> 4) != 4)
+            return 0;
+        size_t ihl = (size_t)(p[0] & 0x0f) * 4;
+        if (ihl < 20 || ihl > n)
+            return 0;
+        if ((p[6] & 0x1f) || p[7]) /* a later fragment carries no transport header */
+            return 0;
+        proto = p[9];
+        p += ihl;
+        n -= ihl;
+    } else if (type == ETHERTYPE_IPV6) {
+        if (n < 40 || (p[0] >> 4) != 6)
+            return 0;
+        proto = p[6]; /* extension headers are not followed: those frames are not counted */
+        p += 40;
+        n -= 40;
+    } else {
+        return 0;
+    }
+    if (proto == IPPROTO_TCP_) {
+        if (n < 20)
+            return 0;
+        uint8_t flags = p[13];
+        return (flags & TCP_SYN) && !(flags & TCP_ACK) ? 1 : 0;
+    }
+    if (proto == IPPROTO_UDP_)
+        return n >= 8 ? 2 : 0;
+    return 0;
+}
+
+/* ---- slirp callbacks (called with sn->lock held) ------------------------------------ */
+
+static ssize_t cb_send_packet(const void *buf, size_t len, void *opaque)
+{
+    struct slirp_net *sn = opaque;
+    if (len == 0 || len > SLIRP_NET_FRAME_MAX)
+        return (ssize_t)len;
+    bool syn = net_frame_classify(buf, len) == 1;
+    struct frame *fr = NULL;
+    pthread_mutex_lock(&sn->qlock);
+    if (syn)
+        sn->stats.tcp_in++;
+    if (sn->qlen >= sn->qmax || !(fr = malloc(sizeof *fr + len))) {
+        sn->stats.rx_dropped++;
+        pthread_mutex_unlock(&sn->qlock);
+        return (ssize_t)len; /* dropped like a full NIC ring: TCP recovers */
+    }
+    fr->next = NULL;
+    fr->len = len;
+    memcpy(fr->data, buf, len);
+    if (sn->tail)
+        sn->tail->next = fr;
+    else
+        sn->head = fr;
+    sn->tail = fr;
+    bool was_empty = sn->qlen++ == 0;
+    pthread_mutex_unlock(&sn->qlock);
+    if (was_empty)
+        wake(sn->rx_fd);
+    return (ssize_t)len;
+}
+
+static void cb_guest_error(const char *msg, void *opaque)
+{
+    (void)msg; /* library code does not print; slirp drops the offending packet itself */
+}
+
+static int64_t cb_clock_get_ns(void *opaque) { return now_ns(); }
+
+static void *cb_timer_new_opaque(SlirpTimerId id, void *cb_opaque, void *opaque)
+{
+    struct slirp_net *sn = opaque;
+    struct slirp_timer *t = calloc(1, sizeof *t);
+    if (!t)
+        return NULL;
+    t->id = id;
+    t->cb_opaque = cb_opaque;
+    t->expire_ms = -1;
+    t->next = sn->timers;
+    sn->timers = t;
+    return t;
+}
+
+static void cb_timer_free(void *timer, void *opaque)
+{
+    struct slirp_net *sn = opaque;
+    for (struct slirp_timer **pp = &sn->timers; *pp; pp = &(*pp)->next) {
+        if (*pp == timer) {
+            *pp = (*pp)->next;
+            free(timer);
+            return;
+        }
+    }
+}
+
+static void cb_timer_mod(void *timer, int64_t expire_ms, void *opaque)
+{
+    struct slirp_timer *t = timer;
+    if (t)
+        t->expire_ms = expire_ms;
+    wake(((struct slirp_net *)opaque)->wake_fd);
+}
+
+static void cb_register_poll_fd(int fd, void *opaque) {}
+static void cb_unregister_poll_fd(int fd, void *opaque) {}
+static void cb_notify(void *opaque) { wake(((struct slirp_net *)opaque)->wake_fd); }
+
+static const SlirpCb callbacks = {
+    .send_packet = cb_send_packet,
+    .guest_error = cb_guest_error,
+    .clock_get_ns = cb_clock_get_ns,
+    .timer_free = cb_timer_free,
+    .timer_mod = cb_timer_mod,
+    .register_poll_fd = cb_register_poll_fd,
+    .unregister_poll_fd = cb_unregister_poll_fd,
+    .notify = cb_notify,
+    .timer_new_opaque = cb_timer_new_opaque,
+};
+
+/* ---- the poll thread ----------------------------------------------------------------- */
+
+static int to_poll_events(int ev)
+{
+    int r = 0;
+    if (ev & SLIRP_POLL_IN)
+        r |= POLLIN;
+    if (ev & SLIRP_POLL_OUT)
+        r |= POLLOUT;
+    if (ev & SLIRP_POLL_PRI)
+        r |= POLLPRI;
+    return r;
+}
+
+static int cb_add_poll(int fd, int events, void *opaque)
+{
+    struct slirp_net *sn = opaque;
+    if (sn->npfds == sn->pfds_cap) {
+        size_t cap = sn->pfds_cap ? sn->pfds_cap * 2 : 64;
+        struct pollfd *p = realloc(sn->pfds, cap * sizeof *p);
+        if (!p)
+            return -1; /* that socket waits for the next round */
+        sn->pfds = p;
+        sn->pfds_cap = cap;
+    }
+    sn->pfds[sn->npfds] = (struct pollfd){ .fd = fd, .events = (short)to_poll_events(events) };
+    return (int)sn->npfds++;
+}
+
+static int cb_get_revents(int idx, void *opaque)
+{
+    struct slirp_net *sn = opaque;
+    if (idx < 0 || (size_t)idx >= sn->npfds)
+        return 0;
+    short re = sn->pfds[idx].revents;
+    int r = 0;
+    if (re & POLLIN)
+        r |= SLIRP_POLL_IN;
+    if (re & POLLOUT)
+        r |= SLIRP_POLL_OUT;
+    if (re & POLLPRI)
+        r |= SLIRP_POLL_PRI;
+    if (re & POLLERR)
+        r |= SLIRP_POLL_ERR;
+    if (re & POLLHUP)
+        r |= SLIRP_POLL_HUP;
+    return r;
+}
+
+/* Runs expired timers; returns ms until the next one (UINT32_MAX if none). */
+static uint32_t run_timers(struct slirp_net *sn)
+{
+    int64_t now = now_ns() / 1000000;
+    uint32_t next = UINT32_MAX;
+    bool again = true;
+    while (again) {
+        again = false;
+        for (struct slirp_timer *t = sn->timers; t; t = t->next) {
+            if (t->expire_ms < 0)
+                continue;
+            if (t->expire_ms <= now) {
+                t->expire_ms = -1;
+                slirp_handle_timer(sn->slirp, t->id, t->cb_opaque);
+                again = true; /* the handler may have changed the list */
+                break;
+            }
+        }
+    }
+    for (struct slirp_timer *t = sn->timers; t; t = t->next)
+        if (t->expire_ms >= 0 && (uint64_t)(t->expire_ms - now) < next)
+            next = (uint32_t)(t->expire_ms - now);
+    return next;
+}
+
+static void *poll_thread(void *arg)
+{
+    struct slirp_net *sn = arg;
+    pthread_mutex_lock(&sn->lock);
+    while (!sn->stop) {
+        sn->npfds = 0;
+        cb_add_poll(sn->wake_fd, SLIRP_POLL_IN, sn);
+        uint32_t timeout = run_timers(sn);
+        if (timeout > 1000)
+            timeout = 1000;
+        slirp_pollfds_fill(sn->slirp, &timeout, cb_add_poll, sn);
+        size_t n = sn->npfds;
+        pthread_mutex_unlock(&sn->lock);
+
+        int rc = poll(sn->pfds, n, (int)timeout);
+        int poll_errno = errno;
+
+        pthread_mutex_lock(&sn->lock);
+        if (rc > 0 && (sn->pfds[0].revents & POLLIN)) {
+            uint64_t v;
+            ssize_t r = read(sn->wake_fd, &v, sizeof v);
+            (void)r;
+        }
+        if (sn->stop)
+            break;
+        run_timers(sn);
+        slirp_pollfds_poll(sn->slirp, rc < 0 && poll_errno != EINTR, cb_get_revents, sn);
+    }
+    pthread_mutex_unlock(&sn->lock);
+    return NULL;
+}
+
+/* ---- public API ---------------------------------------------------------------------- */
+
+int slirp_net_new(struct slirp_net **out, const struct slirp_net_cfg *cfg,
+                  struct bl_error *err)
+{
+    *out = NULL;
+    struct slirp_net *sn = calloc(1, sizeof *sn);
+    if (!sn)
+        return bl_errno(err, ENOMEM, "slirp");
+    pthread_mutex_init(&sn->lock, NULL);
+    pthread_mutex_init(&sn->qlock, NULL);
+    sn->qmax = cfg && cfg->rx_queue_max ? cfg->rx_queue_max : SLIRP_NET_RXQ_DEFAULT;
+    sn->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    sn->rx_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (sn->wake_fd < 0 || sn->rx_fd < 0) {
+        int e = errno;
+        slirp_net_free(sn);
+        return bl_errno(err, e, "slirp: eventfd");
+    }
+
+    SlirpConfig sc = { .version = 4, .restricted = 0, .in_enabled = true };
+    inet_pton(AF_INET, "10.0.2.0", &sc.vnetwork);
+    inet_pton(AF_INET, "255.255.255.0", &sc.vnetmask);
+    inet_pton(AF_INET, SLIRP_NET_HOST_IP, &sc.vhost);
+    inet_pton(AF_INET, SLIRP_NET_GUEST_IP, &sc.vdhcp_start);
+    inet_pton(AF_INET, SLIRP_NET_DNS_IP, &sc.vnameserver);
+    sc.in6_enabled = true;
+    inet_pton(AF_INET6, "fec0::", &sc.vprefix_addr6);
+    sc.vprefix_len = 64;
+    inet_pton(AF_INET6, "fec0::2", &sc.vhost6);
+    inet_pton(AF_INET6, "fec0::3", &sc.vnameserver6);
+    sc.vhostname = "boxlite";
+    sc.disable_host_loopback = cfg ? !cfg->allow_host_loopback : false;
+    sc.if_mtu = 1500;
+    sc.if_mru = 1500;
+
+    pthread_mutex_lock(&sn->lock);
+    sn->slirp = slirp_new(&sc, &callbacks, sn);
+    pthread_mutex_unlock(&sn->lock);
+    if (!sn->slirp) {
+        slirp_net_free(sn);
+        return bl_err(err, BOXLITE_ERR_NETWORK, "slirp: slirp_new failed");
+    }
+    int rc = pthread_create(&sn->thread, NULL, poll_thread, sn);
+    if (rc) {
+        slirp_net_free(sn);
+        return bl_errno(err, rc, "slirp: thread");
+    }
+    sn->thread_started = true;
+    *out = sn;
+    return 0;
+}
+
+void slirp_net_free(struct slirp_net *sn)
+{
+    if (!sn)
+        return;
+    if (sn->thread_started) {
+        pthread_mutex_lock(&sn->lock);
+        sn->stop = true;
+        pthread_mutex_unlock(&sn->lock);
+        wake(sn->wake_fd);
+        pthread_join(sn->thread, NULL);
+    }
+    if (sn->slirp)
+        slirp_cleanup(sn->slirp); /* frees its timers through cb_timer_free */
+    while (sn->timers) {
+        struct slirp_timer *t = sn->timers;
+        sn->timers = t->next;
+        free(t);
+    }
+    while (sn->head) {
+        struct frame *f = sn->head;
+        sn->head = f->next;
+        free(f);
+    }
+    if (sn->wake_fd >= 0)
+        close(sn->wake_fd);
+    if (sn->rx_fd >= 0)
+        close(sn->rx_fd);
+    free(sn->pfds);
+    pthread_mutex_destroy(&sn->lock);
+    pthread_mutex_destroy(&sn->qlock);
+    free(sn);
+}
+
+/* A free port for proto on addr, found by binding port 0. Another process could take it
+ * before slirp binds it; the caller retries. */
+static int free_port(bool udp, struct in_addr addr, uint16_t *port)
+{
+    int fd = socket(AF_INET, (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr = addr };
+    socklen_t sl = sizeof sa;
+    int rc = 0;
+    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 ||
+        getsockname(fd, (struct sockaddr *)&sa, &sl) < 0)
+        rc = -errno;
+    close(fd);
+    if (rc == 0)
+        *port = ntohs(sa.sin_port);
+    return rc;
+}
+
+int slirp_net_add_fwd(struct slirp_net *sn, bool udp, const char *host_addr,
+                      uint16_t host_port, uint16_t guest_port, uint16_t *bound_port,
+                      struct bl_error *err)
+{
+    const char *proto = udp ? "udp" : "tcp";
+    struct in_addr haddr, gaddr;
+    if (!host_addr)
+        host_addr = "127.0.0.1";
+    if (inet_pton(AF_INET, host_addr, &haddr) != 1)
+        return bl_err(err, BOXLITE_ERR_INVALID, "port forward %s: bad host address '%s'",
+                      proto, host_addr);
+    if (guest_port == 0)
+        return bl_err(err, BOXLITE_ERR_INVALID, "port forward %s: guest port 0", proto);
+    inet_pton(AF_INET, SLIRP_NET_GUEST_IP, &gaddr);
+    for (int attempt = 0; attempt < 8; attempt++) {
+        uint16_t port = host_port;
+        if (port == 0) {
+            int rc = free_port(udp, haddr, &port);
+            if (rc < 0)
+                return bl_errno(err, -rc, "port forward %s %s:0", proto, host_addr);
+        }
+        pthread_mutex_lock(&sn->lock);
+        int rc = slirp_add_hostfwd(sn->slirp, udp, haddr, port, gaddr, guest_port);
+        pthread_mutex_unlock(&sn->lock);
+        if (rc == 0) {
+            wake(sn->wake_fd); /* poll the new listening socket */
+            if (bound_port)
+                *bound_port = port;
+            return 0;
+        }
+        if (host_port != 0)
+            break;
+    }
+    return bl_err(err, BOXLITE_ERR_NETWORK, "port forward %s %s:%u -> guest %u: cannot bind",
+                  proto, host_addr, host_port, guest_port);
+}
+
+void slirp_net_input(struct slirp_net *sn, const uint8_t *frame, size_t len)
+{
+    int kind = net_frame_classify(frame, len);
+    pthread_mutex_lock(&sn->qlock);
+    if (len < ETH_HLEN || len > SLIRP_NET_FRAME_MAX) {
+        sn->stats.tx_dropped++;
+        pthread_mutex_unlock(&sn->qlock);
+        return;
+    }
+    sn->stats.tx_frames++;
+    sn->stats.tx_bytes += len;
+    if (kind == 1)
+        sn->stats.tcp_out++;
+    else if (kind == 2)
+        sn->stats.udp_out++;
+    pthread_mutex_unlock(&sn->qlock);
+
+    pthread_mutex_lock(&sn->lock);
+    slirp_input(sn->slirp, frame, (int)len);
+    pthread_mutex_unlock(&sn->lock);
+    wake(sn->wake_fd); /* slirp may have opened a socket or armed a timer */
+}
+
+size_t slirp_net_peek(struct slirp_net *sn)
+{
+    pthread_mutex_lock(&sn->qlock);
+    size_t n = sn->head ? sn->head->len : 0;
+    pthread_mutex_unlock(&sn->qlock);
+    return n;
+}
+
+size_t slirp_net_recv(struct slirp_net *sn, uint8_t *buf, size_t cap)
+{
+    pthread_mutex_lock(&sn->qlock);
+    struct frame *f = sn->head;
+    if (!f) {
+        pthread_mutex_unlock(&sn->qlock);
+        return 0;
+    }
+    sn->head = f->next;
+    if (!sn->head)
+        sn->tail = NULL;
+    sn->qlen--;
+    size_t n = 0;
+    if (f->len <= cap) {
+        memcpy(buf, f->data, f->len);
+        n = f->len;
+        sn->stats.rx_frames++;
+        sn->stats.rx_bytes += n;
+    } else {
+        sn->stats.rx_dropped++;
+    }
+    pthread_mutex_unlock(&sn->qlock);
+    free(f);
+    return n;
+}
+
+int slirp_net_rx_fd(const struct slirp_net *sn) { return sn->rx_fd; }
+
+void slirp_net_stats(struct slirp_net *sn, struct net_stats *out)
+{
+    pthread_mutex_lock(&sn->qlock);
+    *out = sn->stats;
+    pthread_mutex_unlock(&sn->qlock);
+}
