@@ -1,9 +1,194 @@
-/* boxlite-vmm: the per-box process. Placeholder until the engine issues land. */
+/* boxlite-vmm: the per-box process. Reads its config (docs/architecture.md), runs the
+ * selected engine, writes the ready file once the guest's agent is up, and ends with the
+ * VM: exit code = the guest's status where the agent reported one, else 0 for a guest that
+ * powered off, 3 when stopped from the host, 2 when the engine failed.
+ *
+ *   boxlite-vmm --config FILE [--stats]   run a box (--stats: a JSON line of figures at exit)
+ *   boxlite-vmm --check                    which engines can run here */
+#include "common/cleanup.h"
+#include "vmm/config.h"
+#include "vmm/engine.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+struct run {
+    const struct engine_ops *ops;
+    struct engine *e;
+    struct engine_exit exit;
+    int wait_rc;
+    int done_fd; /* eventfd: the VM has ended */
+};
+
+static void *waiter(void *arg)
+{
+    struct run *r = arg;
+    r->wait_rc = r->ops->wait(r->e, &r->exit);
+    uint64_t one = 1;
+    if (write(r->done_fd, &one, sizeof one) < 0) {
+        /* cannot fail for an eventfd with a small counter */
+    }
+    return NULL;
+}
+
+static void stats_json(FILE *f, const char *engine, const struct engine_stats *s)
+{
+    fprintf(f,
+            "{\"engine\":\"%s\",\"start_to_first_run_ms\":%.3f,\"start_to_ready_ms\":%.3f,"
+            "\"vm_exits\":%llu,\"cpu_user_us\":%llu,\"cpu_sys_us\":%llu,\"rss_bytes\":%llu}",
+            engine, s->start_to_first_run_ms, s->start_to_ready_ms,
+            (unsigned long long)s->vm_exits, (unsigned long long)s->cpu_user_us,
+            (unsigned long long)s->cpu_sys_us, (unsigned long long)s->rss_bytes);
+}
+
+/* Written whole under a temporary name, then renamed: the library never sees half a file. */
+static int write_ready(const char *path, const char *engine, const struct engine_stats *s)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "we");
+    if (!f)
+        return -errno;
+    stats_json(f, engine, s);
+    fputc('\n', f);
+    if (fclose(f) != 0 || rename(tmp, path) < 0)
+        return -errno;
+    return 0;
+}
+
+static int check(void)
+{
+    const struct engine_ops *all[] = { &engine_kvm_ops, &engine_qemu_ops };
+    for (size_t i = 0; i < ARRAY_SIZE(all); i++) {
+        char why[256] = "";
+        bool ok = all[i]->available(why, sizeof why);
+        printf("%s: %s%s%s\n", all[i]->name, ok ? "available" : "unavailable", ok ? "" : ": ",
+               why);
+    }
+    char notice[512];
+    struct bl_error err = { 0 };
+    const struct engine_ops *sel = engine_select("auto", notice, sizeof notice, &err);
+    if (!sel) {
+        printf("selected: none (%s)\n", err.msg);
+        return 1;
+    }
+    printf("selected: %s\n", sel->name);
+    return 0;
+}
 
 int main(int argc, char **argv)
 {
-    (void)argv;
-    fprintf(stderr, "boxlite-vmm: no engine built yet\n");
-    return argc > 0 ? 2 : 2;
+    const char *config = NULL;
+    bool want_stats = false;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+            config = argv[++i];
+        else if (strcmp(argv[i], "--check") == 0)
+            return check();
+        else if (strcmp(argv[i], "--stats") == 0)
+            want_stats = true;
+        else {
+            fprintf(stderr, "usage: boxlite-vmm --config FILE [--stats] | --check\n");
+            return 2;
+        }
+    }
+    if (!config) {
+        fprintf(stderr, "usage: boxlite-vmm --config FILE [--stats] | --check\n");
+        return 2;
+    }
+
+    struct bl_error err = { 0 };
+    struct vmm_config cfg;
+    if (vmm_config_load(&cfg, config, &err) < 0) {
+        fprintf(stderr, "boxlite-vmm: %s\n", err.msg);
+        return 2;
+    }
+    char notice[512];
+    struct run r = { .done_fd = -1 };
+    r.ops = engine_select(cfg.engine, notice, sizeof notice, &err);
+    if (!r.ops) {
+        fprintf(stderr, "boxlite-vmm: %s\n", err.msg);
+        vmm_config_free(&cfg);
+        return 2;
+    }
+    if (notice[0])
+        fprintf(stderr, "boxlite-vmm: %s\n", notice);
+
+    /* Signals arrive on a descriptor, in this thread only: every thread started from here
+     * inherits the mask. SIGTERM/SIGINT/SIGHUP stop the VM. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP);
+    sigaddset(&sigs, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    int sfd cleanup_close = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
+    r.done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (sfd < 0 || r.done_fd < 0) {
+        fprintf(stderr, "boxlite-vmm: signalfd/eventfd: %s\n", strerror(errno));
+        return 2;
+    }
+
+    if (r.ops->start(&r.e, &cfg, &err) < 0) {
+        fprintf(stderr, "boxlite-vmm: %s\n", err.msg);
+        vmm_config_free(&cfg);
+        return 2;
+    }
+    pthread_t wt;
+    if (pthread_create(&wt, NULL, waiter, &r) != 0) {
+        r.ops->stop(r.e, true, &err);
+        r.ops->wait(r.e, &r.exit);
+        r.ops->destroy(r.e);
+        return 2;
+    }
+
+    bool ready = false, stopping = false;
+    struct engine_stats st;
+    for (;;) {
+        struct pollfd p[2] = { { .fd = sfd, .events = POLLIN }, { .fd = r.done_fd, .events = POLLIN } };
+        /* The ready mark is polled: cheap, and the same for every engine. */
+        int n = poll(p, 2, ready ? -1 : 10);
+        if (n < 0 && errno != EINTR)
+            break;
+        if (p[1].revents)
+            break;
+        if (p[0].revents) {
+            struct signalfd_siginfo si;
+            while (read(sfd, &si, sizeof si) == sizeof si)
+                if (si.ssi_signo != SIGPIPE && !stopping) {
+                    stopping = true;
+                    r.ops->stop(r.e, true, &err);
+                }
+        }
+        if (!ready && r.ops->stats(r.e, &st) == 0 && st.start_to_ready_ms > 0) {
+            ready = true;
+            if (cfg.ready_file && write_ready(cfg.ready_file, r.ops->name, &st) < 0)
+                fprintf(stderr, "boxlite-vmm: write %s: %s\n", cfg.ready_file, strerror(errno));
+        }
+    }
+    pthread_join(wt, NULL);
+    r.ops->stats(r.e, &st);
+    if (want_stats) {
+        stats_json(stdout, r.ops->name, &st);
+        putchar('\n');
+        fflush(stdout);
+    }
+    fprintf(stderr, "boxlite-vmm: %s\n", r.exit.reason);
+    r.ops->destroy(r.e);
+    close(r.done_fd);
+    vmm_config_free(&cfg);
+    if (r.wait_rc < 0)
+        return 2;
+    if (r.exit.guest_status >= 0)
+        return r.exit.guest_status & 0xff;
+    return r.exit.powered_off ? 0 : 3;
 }
