@@ -92,7 +92,7 @@ int qemu_build_argv(const struct vmm_config *cfg, const struct qemu_launch *l, c
     struct argv_builder b = {0};
     add(&b, "%s", l->binary);
     add(&b, "-M");
-    add(&b, "microvm,acpi=off");
+    add(&b, "microvm,acpi=off,x-option-roms=off"); /* qboot loads the kernel itself */
     add(&b, "-accel");
     add(&b, "%s", l->kvm ? "kvm" : "tcg");
     add(&b, "-cpu");

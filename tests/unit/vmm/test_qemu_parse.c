@@ -245,7 +245,7 @@ TEST(argv_for_a_config)
     char **argv = NULL;
     struct bl_error err = {0};
     REQUIRE(qemu_build_argv(&cfg, &l, &argv, &err) == 0);
-    CHECK(argv_has(argv, "microvm,acpi=off"));
+    CHECK(argv_has(argv, "microvm,acpi=off,x-option-roms=off"));
     CHECK(argv_has(argv, "tcg"));
     CHECK(argv_has(argv, "-nodefaults"));
     CHECK(argv_has(argv, "-no-reboot"));
