@@ -1,0 +1,1018 @@
+/* The agent's protocol loop: one poll() loop over the host stream, every execution's pipes
+ * or terminal, a signalfd for SIGCHLD, and timers (timeouts, output drain, host-gone).
+ * Single-threaded on purpose: it forks, and it enters the container's PID namespace once
+ * for all its children. Nothing the host sends can end the loop except SHUTDOWN. */
+#include "agent.h"
+
+#include "common/cleanup.h"
+#include "proto/tar.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#define READ_CHUNK 32768
+#define PORT_HIGH_WATER (1u << 20) /* stop reading outputs while this much waits for the host */
+#define DRAIN_MS 100               /* after exit, an output pipe idle this long is closed */
+#define CREDIT_BATCH (PROTO_WINDOW / 4)
+
+enum chan_kind { CH_EXEC, CH_COPY_IN, CH_COPY_OUT };
+
+struct chan {
+    struct chan *next;
+    uint32_t id;
+    enum chan_kind kind;
+    pid_t pid;
+    int status;
+    bool exited, muted, tty, timed_out;
+    uint64_t start_us, deadline_us, exit_us;
+    /* stdin: host -> process */
+    int in_fd;
+    struct proto_buf inbuf;
+    bool in_eof;          /* host sent EOF: close in_fd once inbuf is written */
+    uint32_t in_allow;    /* bytes the host may still send */
+    uint32_t in_unacked;  /* bytes written to the process, not yet granted back */
+    /* stdout/stderr: process -> host (index 1, 2) */
+    int out_fd[3];
+    uint32_t credit[3];
+    uint64_t idle_since[3]; /* when the pipe was last found empty after exit */
+    /* copy channels: the child's error text (its stderr, not forwarded) */
+    char errtext[512];
+    size_t errlen;
+    uint64_t bytes;
+};
+
+struct agent {
+    int fd;
+    struct agent_options opt;
+    bool connected, ever_connected;
+    uint64_t disconnected_us;
+    struct proto_reader rd;
+    struct proto_buf out;
+    struct chan *chans;
+    int sigfd;
+    bool shutdown;
+    struct container ct;
+};
+
+static uint64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+void agent_log(const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = snprintf(line, sizeof line, "boxlite-agent: ");
+    vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+    va_end(ap);
+    size_t len = strlen(line);
+    if (len < sizeof line - 1)
+        line[len++] = '\n';
+    if (write(2, line, len) < 0) {
+        /* the console is all we have */
+    }
+}
+
+static void set_nonblock(int fd)
+{
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+}
+
+/* ---- sending ------------------------------------------------------------------------ */
+
+static void send_frame(struct agent *a, uint16_t type, uint32_t ch, uint8_t stream,
+                       const void *p, size_t len)
+{
+    if (proto_buf_frame(&a->out, type, ch, stream, p, len) < 0)
+        agent_log("out of memory queueing a %s frame", proto_type_name(type));
+}
+
+static void send_error(struct agent *a, uint32_t ch, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void send_error(struct agent *a, uint32_t ch, int code, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    struct tlv_writer *w = malloc(sizeof *w);
+    if (!w)
+        return;
+    proto_error_encode(w, code, msg);
+    send_frame(a, PROTO_ERROR, ch, 0, w->buf, w->len);
+    free(w);
+}
+
+static void send_credit(struct agent *a, uint32_t ch, uint8_t stream, uint32_t n)
+{
+    uint8_t b[4];
+    put_le32(b, n);
+    send_frame(a, PROTO_CREDIT, ch, stream, b, 4);
+}
+
+static void send_hello(struct agent *a)
+{
+    struct tlv_writer *w = malloc(sizeof *w);
+    if (!w)
+        return;
+    tlv_init(w);
+    tlv_u64(w, T_VERSION, PROTO_VERSION);
+    tlv_u64(w, T_VERSION_MIN, PROTO_VERSION);
+    tlv_str(w, T_AGENT, "boxlite-agent " BOXLITE_VERSION);
+    tlv_u64(w, T_BOOT_MS, a->opt.boot_ms);
+    tlv_u64(w, T_READY, a->ct.ready);
+    send_frame(a, PROTO_HELLO, 0, 0, w->buf, w->len);
+    free(w);
+}
+
+/* ---- channels ----------------------------------------------------------------------- */
+
+static struct chan *chan_find(struct agent *a, uint32_t id)
+{
+    for (struct chan *c = a->chans; c; c = c->next)
+        if (c->id == id)
+            return c;
+    return NULL;
+}
+
+static void close_fd(int *fd)
+{
+    if (*fd >= 0)
+        close(*fd);
+    *fd = -1;
+}
+
+static void chan_free(struct agent *a, struct chan *c)
+{
+    for (struct chan **pp = &a->chans; *pp; pp = &(*pp)->next)
+        if (*pp == c) {
+            *pp = c->next;
+            break;
+        }
+    close_fd(&c->in_fd);
+    close_fd(&c->out_fd[1]);
+    close_fd(&c->out_fd[2]);
+    proto_buf_free(&c->inbuf);
+    free(c);
+}
+
+static void chan_kill(struct chan *c, int sig)
+{
+    if (c->pid > 0 && !c->exited && kill(-c->pid, sig) < 0)
+        kill(c->pid, sig);
+}
+
+/* The channel ends once the process is reaped and both outputs reached end-of-file. */
+static void chan_maybe_finish(struct agent *a, struct chan *c)
+{
+    if (!c->exited || c->out_fd[1] >= 0 || c->out_fd[2] >= 0)
+        return;
+    if (!c->muted) {
+        struct proto_result r = {0};
+        if (WIFSIGNALED(c->status))
+            r.signo = WTERMSIG(c->status);
+        else
+            r.exit_code = WEXITSTATUS(c->status);
+        r.timed_out = c->timed_out;
+        r.duration_us = c->exit_us - c->start_us;
+        r.bytes = c->bytes;
+        if (c->kind != CH_EXEC && (r.signo || r.exit_code)) {
+            c->errtext[c->errlen] = 0;
+            size_t n = strlen(c->errtext);
+            while (n && c->errtext[n - 1] == '\n')
+                c->errtext[--n] = 0;
+            send_error(a, c->id, BOXLITE_ERR_IO, "%s", n ? c->errtext : "copy failed");
+        } else {
+            struct tlv_writer *w = malloc(sizeof *w);
+            if (w) {
+                proto_result_encode(&r, w);
+                send_frame(a, PROTO_RESULT, c->id, 0, w->buf, w->len);
+                free(w);
+            }
+        }
+    }
+    chan_free(a, c);
+}
+
+/* ---- the child side of an execution ------------------------------------------------- */
+
+struct spawn {
+    const struct proto_exec_req *req; /* CH_EXEC */
+    const char *path;                 /* copy channels */
+    int in, out, err;                 /* the child's stdio */
+    int tty_fd;                       /* slave, or -1 */
+    int report;                       /* CLOEXEC pipe: error text if exec fails */
+};
+
+static __attribute__((noreturn)) void child_fail(int report, struct bl_error *e)
+{
+    if (write(report, e->msg, strlen(e->msg)) < 0) {
+    }
+    _exit(127);
+}
+
+static void child_reset_signals(void)
+{
+    sigset_t all;
+    sigemptyset(&all);
+    sigprocmask(SIG_SETMASK, &all, NULL);
+    for (int s = 1; s < 32; s++)
+        if (s != SIGKILL && s != SIGSTOP)
+            signal(s, SIG_DFL);
+}
+
+static bool env_has(char **env, const char *key)
+{
+    size_t n = strlen(key);
+    for (size_t i = 0; env && env[i]; i++)
+        if (!strncmp(env[i], key, n) && env[i][n] == '=')
+            return true;
+    return false;
+}
+
+static __attribute__((noreturn)) void child_main(struct agent *a, enum chan_kind kind,
+                                                 struct spawn *sp)
+{
+    struct bl_error e = {0};
+    child_reset_signals();
+    setsid();
+    if (sp->tty_fd >= 0)
+        ioctl(sp->tty_fd, TIOCSCTTY, 0);
+    if (dup2(sp->in, 0) < 0 || dup2(sp->out, 1) < 0 || dup2(sp->err, 2) < 0) {
+        bl_errno(&e, errno, "dup2");
+        child_fail(sp->report, &e);
+    }
+    if (a->ct.ready && container_enter(&a->ct, &e) < 0)
+        child_fail(sp->report, &e);
+    if (kind == CH_COPY_IN || kind == CH_COPY_OUT) {
+        uint64_t bytes = 0;
+        int rc = kind == CH_COPY_IN ? tar_extract(0, sp->path, &bytes, &e)
+                                    : tar_write(1, sp->path, &bytes, &e);
+        if (rc < 0) {
+            if (write(2, e.msg, strlen(e.msg)) < 0) {
+            }
+            _exit(1);
+        }
+        _exit(0);
+    }
+    const struct proto_exec_req *r = sp->req;
+    struct user_info u;
+    if (user_resolve(r->user, &u, &e) < 0)
+        child_fail(sp->report, &e);
+    /* The environment: the request's, plus what a login would give when missing. */
+    size_t n = 0;
+    while (r->env && r->env[n])
+        n++;
+    char **env = calloc(n + 5, sizeof *env);
+    if (!env)
+        child_fail(sp->report, &e);
+    memcpy(env, r->env, n * sizeof *env);
+    if (!env_has(env, "PATH"))
+        env[n++] = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+    char home[300], term[] = "TERM=xterm", host[80];
+    if (!env_has(env, "HOME")) {
+        snprintf(home, sizeof home, "HOME=%s", u.home[0] ? u.home : "/");
+        env[n++] = home;
+    }
+    if (r->tty && !env_has(env, "TERM"))
+        env[n++] = term;
+    if (!env_has(env, "HOSTNAME") && a->ct.hostname[0]) {
+        snprintf(host, sizeof host, "HOSTNAME=%s", a->ct.hostname);
+        env[n++] = host;
+    }
+    const char *cwd = r->cwd && r->cwd[0] ? r->cwd : "/";
+    if (chdir(cwd) < 0) {
+        bl_errno(&e, errno, "exec %s: working directory %s", r->argv[0], cwd);
+        child_fail(sp->report, &e);
+    }
+    if (setgroups((size_t)u.ngroups, u.groups) < 0 || setgid(u.gid) < 0 || setuid(u.uid) < 0) {
+        if (u.uid != getuid() || u.gid != getgid()) {
+            bl_errno(&e, errno, "exec %s: switch to user %u:%u", r->argv[0], u.uid, u.gid);
+            child_fail(sp->report, &e);
+        }
+    }
+    extern char **environ;
+    environ = env;
+    execvp(r->argv[0], r->argv);
+    bl_errno(&e, errno, "exec %s", r->argv[0]);
+    child_fail(sp->report, &e);
+}
+
+/* Starts the process of a channel; on failure the error text is in err. */
+static int chan_spawn(struct agent *a, struct chan *c, const struct proto_exec_req *req,
+                      const char *path, struct bl_error *err)
+{
+    int in[2] = {-1, -1}, out[2] = {-1, -1}, errp[2] = {-1, -1}, rep[2] = {-1, -1};
+    int master = -1, slave = -1;
+    int rc = -1;
+    struct spawn sp = {.req = req, .path = path, .tty_fd = -1};
+    if (pipe2(rep, O_CLOEXEC) < 0)
+        return bl_errno(err, errno, "pipe");
+    if (req && req->tty) {
+        master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+        if (master < 0 || grantpt(master) < 0 || unlockpt(master) < 0) {
+            bl_errno(err, errno, "open a terminal");
+            goto out;
+        }
+        char name[128];
+        if (ptsname_r(master, name, sizeof name) != 0 ||
+            (slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0) {
+            bl_errno(err, errno, "open the terminal's slave");
+            goto out;
+        }
+        struct winsize ws = {.ws_row = (unsigned short)(req->rows ? req->rows : 24),
+                             .ws_col = (unsigned short)(req->cols ? req->cols : 80)};
+        ioctl(master, TIOCSWINSZ, &ws);
+        sp.in = sp.out = sp.err = sp.tty_fd = slave;
+    } else {
+        if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
+            bl_errno(err, errno, "pipe");
+            goto out;
+        }
+        sp.in = in[0];
+        sp.out = out[1];
+        sp.err = errp[1];
+    }
+    sp.report = rep[1];
+    c->start_us = now_us();
+    pid_t pid = fork();
+    if (pid < 0) {
+        bl_errno(err, errno, "fork");
+        goto out;
+    }
+    if (pid == 0)
+        child_main(a, c->kind, &sp);
+    close_fd(&rep[1]);
+    /* The child reports a failure before exec; end-of-file means exec happened. */
+    char msg[512];
+    ssize_t n, got = 0;
+    while ((n = read(rep[0], msg + got, sizeof msg - 1 - (size_t)got)) > 0 ||
+           (n < 0 && errno == EINTR))
+        if (n > 0)
+            got += n;
+    if (got > 0) {
+        msg[got] = 0;
+        bl_err(err, strstr(msg, "No such file") ? BOXLITE_ERR_NOT_FOUND : BOXLITE_ERR_INVALID,
+               "%s", msg);
+        kill(pid, SIGKILL);
+        /* reaped by the SIGCHLD path; no channel owns it */
+        goto out;
+    }
+    c->pid = pid;
+    if (master >= 0) {
+        c->out_fd[1] = master;
+        c->in_fd = fcntl(master, F_DUPFD_CLOEXEC, 0);
+        master = -1;
+        c->tty = true;
+    } else {
+        c->in_fd = steal_fd(&in[1]);
+        c->out_fd[1] = steal_fd(&out[0]);
+        c->out_fd[2] = steal_fd(&errp[0]);
+    }
+    for (int i = 1; i <= 2; i++)
+        if (c->out_fd[i] >= 0)
+            set_nonblock(c->out_fd[i]);
+    if (c->in_fd >= 0)
+        set_nonblock(c->in_fd);
+    rc = 0;
+out:
+    for (int i = 0; i < 2; i++) {
+        close_fd(&in[i]);
+        close_fd(&out[i]);
+        close_fd(&errp[i]);
+        close_fd(&rep[i]);
+    }
+    close_fd(&master);
+    close_fd(&slave);
+    return rc < 0 ? -(err->code ? err->code : BOXLITE_ERR_IO) : 0;
+}
+
+static struct chan *chan_new(struct agent *a, uint32_t id, enum chan_kind kind)
+{
+    struct chan *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->id = id;
+    c->kind = kind;
+    c->in_fd = c->out_fd[0] = c->out_fd[1] = c->out_fd[2] = -1;
+    c->in_allow = PROTO_WINDOW;
+    c->credit[1] = c->credit[2] = PROTO_WINDOW;
+    return c;
+}
+
+static void chan_link(struct agent *a, struct chan *c)
+{
+    c->next = a->chans;
+    a->chans = c;
+}
+
+/* ---- requests ----------------------------------------------------------------------- */
+
+static void handle_exec(struct agent *a, uint32_t id, const uint8_t *p, size_t len)
+{
+    struct bl_error e = {0};
+    struct proto_exec_req req;
+    if (proto_exec_req_decode(&req, p, len, &e) < 0) {
+        send_error(a, id, BOXLITE_ERR_PROTOCOL, "exec: %s", e.msg);
+        return;
+    }
+    struct chan *c = chan_new(a, id, CH_EXEC);
+    if (!c) {
+        send_error(a, id, BOXLITE_ERR_NOMEM, "exec: out of memory");
+    } else if (chan_spawn(a, c, &req, NULL, &e) < 0) {
+        send_error(a, id, e.code, "%s", e.msg);
+        free(c);
+    } else {
+        if (req.timeout_ms)
+            c->deadline_us = c->start_us + req.timeout_ms * 1000u;
+        chan_link(a, c);
+    }
+    proto_exec_req_free(&req);
+}
+
+static void handle_copy(struct agent *a, uint32_t id, enum chan_kind kind, const uint8_t *p,
+                        size_t len)
+{
+    struct bl_error e = {0};
+    struct tlv_iter it;
+    struct tlv_field f;
+    cleanup_free char *path = NULL;
+    int rc;
+    tlv_iter_init(&it, p, len);
+    while ((rc = tlv_next(&it, &f, &e)) > 0)
+        if (f.tag == T_PATH && (rc = tlv_get_str(&f, &path, &e)) < 0)
+            break;
+    if (rc < 0 || !path || path[0] != '/') {
+        send_error(a, id, BOXLITE_ERR_PROTOCOL, "copy: %s",
+                   rc < 0 ? e.msg : "an absolute path is required");
+        return;
+    }
+    struct chan *c = chan_new(a, id, kind);
+    if (!c) {
+        send_error(a, id, BOXLITE_ERR_NOMEM, "copy: out of memory");
+        return;
+    }
+    if (chan_spawn(a, c, NULL, path, &e) < 0) {
+        send_error(a, id, e.code, "copy %s: %s", path, e.msg);
+        free(c);
+        return;
+    }
+    if (kind == CH_COPY_OUT)
+        close_fd(&c->in_fd);
+    chan_link(a, c);
+}
+
+static void handle_setup(struct agent *a, uint32_t id, const uint8_t *p, size_t len)
+{
+    struct bl_error e = {0};
+    struct proto_setup s;
+    if (proto_setup_decode(&s, p, len, &e) < 0) {
+        send_error(a, id, BOXLITE_ERR_PROTOCOL, "setup: %s", e.msg);
+        return;
+    }
+    if (agent_setup(a, &s, &e) < 0) {
+        send_error(a, id, e.code, "setup: %s", e.msg);
+    } else {
+        struct tlv_writer *w = malloc(sizeof *w);
+        if (w) {
+            struct proto_result r = {0};
+            proto_result_encode(&r, w);
+            send_frame(a, PROTO_RESULT, id, 0, w->buf, w->len);
+            free(w);
+        }
+    }
+    proto_setup_free(&s);
+}
+
+static void chan_abort(struct agent *a, struct chan *c, const char *why)
+{
+    send_error(a, c->id, BOXLITE_ERR_PROTOCOL, "%s", why);
+    c->muted = true;
+    chan_kill(c, SIGKILL);
+    close_fd(&c->in_fd);
+}
+
+static void handle_frame(struct agent *a, const struct proto_hdr *h, const uint8_t *p)
+{
+    struct bl_error e = {0};
+    if (proto_hdr_check(h, &e) < 0) {
+        send_error(a, h->channel, BOXLITE_ERR_PROTOCOL, "%s", e.msg);
+        return;
+    }
+    a->ever_connected = a->connected = true;
+    struct chan *c = h->channel ? chan_find(a, h->channel) : NULL;
+    bool request = h->type == PROTO_EXEC || h->type == PROTO_COPY_IN ||
+                   h->type == PROTO_COPY_OUT || h->type == PROTO_SETUP ||
+                   h->type == PROTO_SHUTDOWN;
+    if (request && c && !c->muted) {
+        send_error(a, h->channel, BOXLITE_ERR_PROTOCOL, "%s on busy channel %u",
+                   proto_type_name(h->type), h->channel);
+        return;
+    }
+    if (request && c) {
+        /* An abandoned channel still waiting for its process: the id is free for the
+         * host, so detach the old one. */
+        c->id = 0;
+        c = NULL;
+    }
+    switch (h->type) {
+    case PROTO_HELLO: {
+        uint64_t v = 0;
+        struct tlv_iter it;
+        struct tlv_field f;
+        tlv_iter_init(&it, p, h->len);
+        while (tlv_next(&it, &f, NULL) > 0)
+            if (f.tag == T_VERSION)
+                tlv_get_u64(&f, &v, NULL);
+        if (v != PROTO_VERSION) {
+            send_error(a, 0, BOXLITE_ERR_PROTOCOL, "protocol version %llu not supported (agent speaks %d)",
+                       (unsigned long long)v, PROTO_VERSION);
+            return;
+        }
+        send_hello(a);
+        return;
+    }
+    case PROTO_PING: send_frame(a, PROTO_PONG, 0, 0, p, h->len); return;
+    case PROTO_PONG:
+    case PROTO_ERROR: return; /* the host's complaints are for its log, not ours */
+    case PROTO_RESULT:
+        send_error(a, h->channel, BOXLITE_ERR_PROTOCOL, "RESULT is sent by the agent only");
+        return;
+    case PROTO_EXEC: handle_exec(a, h->channel, p, h->len); return;
+    case PROTO_COPY_IN: handle_copy(a, h->channel, CH_COPY_IN, p, h->len); return;
+    case PROTO_COPY_OUT: handle_copy(a, h->channel, CH_COPY_OUT, p, h->len); return;
+    case PROTO_SETUP: handle_setup(a, h->channel, p, h->len); return;
+    case PROTO_SHUTDOWN: {
+        struct tlv_writer *w = malloc(sizeof *w);
+        if (w) {
+            struct proto_result r = {0};
+            proto_result_encode(&r, w);
+            send_frame(a, PROTO_RESULT, h->channel, 0, w->buf, w->len);
+            free(w);
+        }
+        a->shutdown = true;
+        return;
+    }
+    default: break;
+    }
+    /* Channel frames. A frame for a channel that has just ended is a normal race (the host
+     * had not seen RESULT yet): dropped silently. */
+    if (!c || c->muted)
+        return;
+    switch (h->type) {
+    case PROTO_DATA:
+        if (h->stream != PROTO_STDIN || c->kind == CH_COPY_OUT) {
+            chan_abort(a, c, "DATA on a stream the host does not write");
+        } else if (c->in_eof) {
+            chan_abort(a, c, "DATA after EOF");
+        } else if (h->len > c->in_allow) {
+            chan_abort(a, c, "flow control violated: DATA beyond the granted credit");
+        } else {
+            c->in_allow -= h->len;
+            if (c->in_fd < 0) { /* the process closed its stdin: discard, keep credit going */
+                c->in_unacked += h->len;
+            } else if (proto_buf_put(&c->inbuf, p, h->len) < 0) {
+                chan_abort(a, c, "out of memory");
+            }
+        }
+        return;
+    case PROTO_EOF:
+        if (h->stream != PROTO_STDIN)
+            chan_abort(a, c, "EOF on a stream the host does not write");
+        else
+            c->in_eof = true;
+        return;
+    case PROTO_CREDIT: {
+        uint32_t n = get_le32(p);
+        if (h->stream == PROTO_STDIN || (uint64_t)c->credit[h->stream] + n > 64u * PROTO_WINDOW)
+            chan_abort(a, c, "flow control violated: bad CREDIT");
+        else
+            c->credit[h->stream] += n;
+        return;
+    }
+    case PROTO_SIGNAL: {
+        uint32_t sig = get_le32(p);
+        if (sig < 1 || sig > 64)
+            send_error(a, c->id, BOXLITE_ERR_INVALID, "signal %u out of range", sig);
+        else if (!c->exited)
+            kill(c->tty ? -c->pid : c->pid, (int)sig);
+        return;
+    }
+    case PROTO_RESIZE: {
+        struct winsize ws = {.ws_row = (unsigned short)get_le32(p),
+                             .ws_col = (unsigned short)get_le32(p + 4)};
+        if (c->tty && c->out_fd[1] >= 0)
+            ioctl(c->out_fd[1], TIOCSWINSZ, &ws);
+        return;
+    }
+    case PROTO_CLOSE:
+        c->muted = true;
+        chan_kill(c, SIGKILL);
+        close_fd(&c->in_fd);
+        return;
+    default: return;
+    }
+}
+
+/* ---- I/O ---------------------------------------------------------------------------- */
+
+static void host_disconnected(struct agent *a)
+{
+    if (a->connected)
+        agent_log("host disconnected");
+    a->connected = false;
+    a->disconnected_us = now_us();
+    a->rd.have = 0;
+    a->rd.done = false;
+    a->rd.failed = false;
+    a->out.len = a->out.off = 0;
+    /* A new host knows nothing of the old channels. */
+    for (struct chan *c = a->chans; c; c = c->next) {
+        c->muted = true;
+        chan_kill(c, SIGKILL);
+        close_fd(&c->in_fd);
+    }
+}
+
+/* Returns -1 when the stream ended for good. */
+static int read_host(struct agent *a)
+{
+    uint8_t buf[65536];
+    for (int rounds = 0; rounds < 16; rounds++) {
+        ssize_t n = read(a->fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            return 0;
+        if (n <= 0) {
+            if (a->connected)
+                host_disconnected(a);
+            return a->opt.port ? 0 : -1;
+        }
+        if (!a->connected)
+            agent_log("host connected");
+        a->connected = true;
+        size_t off = 0;
+        while (off < (size_t)n) {
+            if (a->rd.failed) {
+                off += proto_reader_resync(&a->rd, buf + off, (size_t)n - off);
+                continue;
+            }
+            struct proto_hdr h;
+            const uint8_t *payload;
+            size_t used;
+            struct bl_error e = {0};
+            int rc = proto_reader_feed(&a->rd, buf + off, (size_t)n - off, &used, &h, &payload, &e);
+            off += used;
+            if (rc < 0) {
+                agent_log("host stream: %s; waiting for HELLO", e.msg);
+                send_error(a, 0, BOXLITE_ERR_PROTOCOL, "%s; resend HELLO", e.msg);
+            } else if (rc > 0) {
+                handle_frame(a, &h, payload);
+            }
+        }
+    }
+    return 0;
+}
+
+static void write_stdin(struct agent *a, struct chan *c)
+{
+    size_t before = proto_buf_pending(&c->inbuf);
+    if (c->in_fd >= 0 && before) {
+        int rc = proto_buf_flush(&c->inbuf, c->in_fd);
+        if (rc < 0) { /* EPIPE: the process no longer reads stdin; discard the rest */
+            c->in_unacked += (uint32_t)proto_buf_pending(&c->inbuf);
+            c->inbuf.len = c->inbuf.off = 0;
+            close_fd(&c->in_fd);
+        }
+        c->in_unacked += (uint32_t)(before - proto_buf_pending(&c->inbuf));
+    }
+    if (c->in_fd >= 0 && c->in_eof && !proto_buf_pending(&c->inbuf)) {
+        if (c->tty) {
+            /* A terminal has no half-close: the line discipline's EOF character does it. */
+            if (write(c->in_fd, "\x04", 1) < 0) {
+            }
+        }
+        close_fd(&c->in_fd);
+    }
+    if (!c->muted && c->in_unacked &&
+        (c->in_unacked >= CREDIT_BATCH || !proto_buf_pending(&c->inbuf))) {
+        send_credit(a, c->id, PROTO_STDIN, c->in_unacked);
+        c->in_allow += c->in_unacked;
+        c->in_unacked = 0;
+    }
+}
+
+static void out_eof(struct agent *a, struct chan *c, int s)
+{
+    close_fd(&c->out_fd[s]);
+    if (c->tty && s == 1)
+        close_fd(&c->in_fd);
+    if (!c->muted && !(c->kind != CH_EXEC && s == 2))
+        send_frame(a, PROTO_EOF, c->id, (uint8_t)s, NULL, 0);
+}
+
+static void read_output(struct agent *a, struct chan *c, int s)
+{
+    uint8_t buf[READ_CHUNK];
+    bool internal = c->kind != CH_EXEC && s == 2; /* a copy's error text */
+    if (!internal && !c->muted && c->credit[s] == 0)
+        return;
+    size_t want = sizeof buf;
+    if (!internal && !c->muted && want > c->credit[s])
+        want = c->credit[s];
+    ssize_t n = read(c->out_fd[s], buf, want);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+        if (c->exited && !c->idle_since[s])
+            c->idle_since[s] = now_us();
+        return;
+    }
+    if (n <= 0) { /* end of file, or EIO from a terminal whose last holder closed it */
+        out_eof(a, c, s);
+        return;
+    }
+    c->idle_since[s] = 0;
+    if (internal) {
+        size_t room = sizeof c->errtext - 1 - c->errlen, k = (size_t)n < room ? (size_t)n : room;
+        memcpy(c->errtext + c->errlen, buf, k);
+        c->errlen += k;
+        return;
+    }
+    if (c->kind == CH_COPY_OUT)
+        c->bytes += (uint64_t)n;
+    if (c->muted)
+        return;
+    c->credit[s] -= (uint32_t)n;
+    send_frame(a, PROTO_DATA, c->id, (uint8_t)s, buf, (size_t)n);
+}
+
+static void reap(struct agent *a)
+{
+    struct signalfd_siginfo si;
+    while (read(a->sigfd, &si, sizeof si) > 0) {
+    }
+    int status;
+    pid_t pid;
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        if (pid == a->ct.init_pid) {
+            agent_log("container init exited (status 0x%x)", status);
+            a->ct.init_pid = -1;
+        }
+        for (struct chan *c = a->chans; c; c = c->next)
+            if (c->pid == pid && !c->exited) {
+                c->exited = true;
+                c->status = status;
+                c->exit_us = now_us();
+                if (c->kind == CH_COPY_IN)
+                    close_fd(&c->in_fd);
+            }
+    }
+}
+
+static void check_timers(struct agent *a, uint64_t now)
+{
+    for (struct chan *c = a->chans; c; c = c->next) {
+        if (c->deadline_us && !c->exited && now >= c->deadline_us && !c->timed_out) {
+            c->timed_out = true;
+            kill(-c->pid, SIGKILL);
+            kill(c->pid, SIGKILL);
+        }
+        /* After the process exits, bytes it wrote are already in the pipe (a read finds
+         * them); an output still open but idle is held by a descendant: stop waiting. */
+        for (int s = 1; s <= 2; s++)
+            if (c->out_fd[s] >= 0 && c->idle_since[s] && now - c->idle_since[s] >= DRAIN_MS * 1000u)
+                out_eof(a, c, s);
+    }
+}
+
+struct agent *agent_new(int fd, const struct agent_options *opt, struct bl_error *err)
+{
+    struct agent *a = calloc(1, sizeof *a);
+    if (!a) {
+        bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    a->fd = fd;
+    a->opt = *opt;
+    if (a->opt.host_gone_shutdown_ms <= 0)
+        a->opt.host_gone_shutdown_ms = 10000;
+    a->ct.init_pid = -1;
+    a->ct.mnt_fd = a->ct.uts_fd = a->ct.ipc_fd = -1;
+    set_nonblock(fd);
+    fcntl(fd, F_SETFD, FD_CLOEXEC);
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    a->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (a->sigfd < 0) {
+        bl_errno(err, errno, "signalfd");
+        free(a);
+        return NULL;
+    }
+    a->connected = true; /* until a read or write says otherwise */
+    send_hello(a);
+    return a;
+}
+
+int agent_setup(struct agent *a, const struct proto_setup *s, struct bl_error *err)
+{
+    if (a->ct.ready)
+        return bl_err(err, BOXLITE_ERR_STATE, "the container is already set up");
+    if (!s->root_dev && !s->root_dir)
+        return 0;
+    return container_create(&a->ct, s, err);
+}
+
+int agent_run(struct agent *a)
+{
+    struct pollfd *pf = NULL;
+    struct chan **owner = NULL;
+    int *stream = NULL;
+    size_t cap = 0;
+    int ret = 0;
+    while (!a->shutdown) {
+        size_t need = 2;
+        for (struct chan *c = a->chans; c; c = c->next)
+            need += 3;
+        if (need > cap) {
+            cap = need * 2;
+            pf = realloc(pf, cap * sizeof *pf);
+            owner = realloc(owner, cap * sizeof *owner);
+            stream = realloc(stream, cap * sizeof *stream);
+            if (!pf || !owner || !stream) {
+                agent_log("out of memory");
+                sleep(1);
+                continue;
+            }
+        }
+        size_t n = 0;
+        pf[n] = (struct pollfd){.fd = a->sigfd, .events = POLLIN};
+        owner[n++] = NULL;
+        int host_slot = -1;
+        if (a->connected) {
+            host_slot = (int)n;
+            pf[n] = (struct pollfd){.fd = a->fd, .events = POLLIN};
+            if (proto_buf_pending(&a->out))
+                pf[n].events |= POLLOUT;
+            owner[n++] = NULL;
+        }
+        bool backlog = proto_buf_pending(&a->out) >= PORT_HIGH_WATER;
+        uint64_t now = now_us(), wake = UINT64_MAX;
+        for (struct chan *c = a->chans; c; c = c->next) {
+            for (int s = 1; s <= 2; s++) {
+                if (c->out_fd[s] < 0)
+                    continue;
+                bool internal = c->kind != CH_EXEC && s == 2;
+                if (internal || c->muted || (c->credit[s] && !backlog)) {
+                    pf[n] = (struct pollfd){.fd = c->out_fd[s], .events = POLLIN};
+                    owner[n] = c;
+                    stream[n++] = s;
+                }
+                if (c->idle_since[s] && c->idle_since[s] + DRAIN_MS * 1000u < wake)
+                    wake = c->idle_since[s] + DRAIN_MS * 1000u;
+                if (c->exited && !c->idle_since[s] && (c->credit[s] || c->muted || internal))
+                    wake = now; /* poll once more to notice an idle pipe */
+            }
+            if (c->in_fd >= 0 && proto_buf_pending(&c->inbuf)) {
+                pf[n] = (struct pollfd){.fd = c->in_fd, .events = POLLOUT};
+                owner[n] = c;
+                stream[n++] = 0;
+            }
+            if (c->deadline_us && !c->exited && c->deadline_us < wake)
+                wake = c->deadline_us;
+        }
+        if (!a->connected)
+            wake = now + 50000; /* the port reports no connection by HUP: retry */
+        int timeout = wake == UINT64_MAX ? -1 : wake <= now ? 0 : (int)((wake - now + 999) / 1000);
+        int r = poll(pf, n, timeout);
+        if (r < 0 && errno != EINTR) {
+            agent_log("poll: %s", strerror(errno));
+            sleep(1);
+        }
+        if (pf[0].revents)
+            reap(a);
+        if (host_slot >= 0 && (pf[host_slot].revents & (POLLIN | POLLHUP | POLLERR))) {
+            if (read_host(a) < 0) {
+                ret = 0;
+                break;
+            }
+        }
+        for (size_t i = 0; i < n; i++) {
+            if (!owner[i] || !pf[i].revents)
+                continue;
+            struct chan *c = owner[i];
+            /* the channel may have ended during this round */
+            bool alive = false;
+            for (struct chan *x = a->chans; x; x = x->next)
+                alive |= x == c;
+            if (!alive)
+                continue;
+            if (stream[i] == 0)
+                write_stdin(a, c);
+            else if (c->out_fd[stream[i]] == pf[i].fd)
+                read_output(a, c, stream[i]);
+        }
+        for (struct chan *c = a->chans; c; c = c->next)
+            if (c->exited)
+                for (int s = 1; s <= 2; s++)
+                    if (c->out_fd[s] >= 0 && !c->idle_since[s] &&
+                        (c->credit[s] || c->muted || (c->kind != CH_EXEC && s == 2)))
+                        read_output(a, c, s);
+        for (struct chan *c = a->chans; c; c = c->next)
+            write_stdin(a, c);
+        check_timers(a, now_us());
+        for (struct chan *c = a->chans, *next; c; c = next) {
+            next = c->next;
+            chan_maybe_finish(a, c);
+        }
+        if (a->connected && proto_buf_pending(&a->out)) {
+            int rc = proto_buf_flush(&a->out, a->fd);
+            if (rc < 0) {
+                host_disconnected(a);
+                if (!a->opt.port)
+                    break;
+            }
+        }
+        if (!a->connected && a->opt.port) {
+            if (a->ever_connected && now_us() - a->disconnected_us >
+                                         (uint64_t)a->opt.host_gone_shutdown_ms * 1000u) {
+                agent_log("host gone: shutting down");
+                a->shutdown = true;
+            }
+            /* A port without a host reports HUP all the time, so it is not polled: probe
+             * it; the host speaks first (HELLO) when it connects. */
+            if (read_host(a) < 0)
+                break;
+        }
+    }
+    if (a->shutdown) {
+        ret = 1;
+        /* Best effort: let the RESULT of SHUTDOWN reach the host. */
+        for (int i = 0; i < 50 && a->connected && proto_buf_pending(&a->out); i++) {
+            struct pollfd p = {.fd = a->fd, .events = POLLOUT};
+            poll(&p, 1, 20);
+            if (proto_buf_flush(&a->out, a->fd) < 0)
+                break;
+        }
+    }
+    free(pf);
+    free(owner);
+    free(stream);
+    return ret;
+}
+
+void agent_stop_all(struct agent *a, int grace_ms)
+{
+    for (struct chan *c = a->chans; c; c = c->next)
+        chan_kill(c, SIGTERM);
+    uint64_t end = now_us() + (uint64_t)grace_ms * 1000u;
+    for (;;) {
+        reap(a);
+        bool left = false;
+        for (struct chan *c = a->chans; c; c = c->next)
+            left |= c->pid > 0 && !c->exited;
+        if (!left || now_us() >= end)
+            break;
+        struct pollfd p = {.fd = a->sigfd, .events = POLLIN};
+        poll(&p, 1, 20);
+    }
+    for (struct chan *c = a->chans; c; c = c->next)
+        chan_kill(c, SIGKILL);
+    container_destroy(&a->ct);
+    reap(a);
+}
+
+void agent_free(struct agent *a)
+{
+    if (!a)
+        return;
+    while (a->chans) {
+        chan_kill(a->chans, SIGKILL);
+        chan_free(a, a->chans);
+    }
+    container_destroy(&a->ct);
+    proto_buf_free(&a->out);
+    close_fd(&a->sigfd);
+    close_fd(&a->fd);
+    free(a);
+}

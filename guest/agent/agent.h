@@ -1,0 +1,71 @@
+/* boxlite-agent's services, independent of being PID 1: the protocol loop on one byte
+ * stream (the virtio-console port in the guest, a socketpair in the unit tests), the
+ * execution service, file copy and the container. main.c adds the boot steps around it. */
+#ifndef AGENT_AGENT_H
+#define AGENT_AGENT_H
+
+#include "common/error.h"
+#include "proto/proto.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct agent;
+
+struct container {
+    bool ready;
+    pid_t init_pid;              /* PID 1 of the container's PID namespace (our reaper) */
+    int mnt_fd, uts_fd, ipc_fd;  /* its namespaces, entered by every execution */
+    char root[256];              /* the rootfs as the agent sees it */
+    char hostname[65];
+};
+
+struct agent_options {
+    /* The stream is a virtio-console port: end-of-file means "host not connected" (retry),
+     * not "gone for good". Otherwise (socketpair) end-of-file ends agent_run(). */
+    bool port;
+    /* After the host was connected and went away, shut down after this long (port only). */
+    int host_gone_shutdown_ms;
+    uint64_t boot_ms; /* reported in HELLO */
+};
+
+/* Takes ownership of fd (made non-blocking). */
+struct agent *agent_new(int fd, const struct agent_options *opt, struct bl_error *err);
+/* Applies a setup (rootfs, volumes, hostname, container); also used for the kernel command
+ * line's boxlite.* words before the loop runs. */
+int agent_setup(struct agent *a, const struct proto_setup *s, struct bl_error *err);
+/* Serves until a SHUTDOWN request (returns 1: processes stopped; the caller syncs, unmounts
+ * and powers off) or, without opt.port, until the peer closes the stream (returns 0). */
+int agent_run(struct agent *a);
+void agent_free(struct agent *a);
+/* Stops every process (SIGTERM, then SIGKILL after grace_ms) and the container. */
+void agent_stop_all(struct agent *a, int grace_ms);
+
+/* ---- container.c -------------------------------------------------------------------- */
+int container_create(struct container *c, const struct proto_setup *s, struct bl_error *err);
+/* In a forked child: enters the container's mount, UTS and IPC namespaces. */
+int container_enter(const struct container *c, struct bl_error *err);
+void container_destroy(struct container *c);
+
+struct user_info {
+    uid_t uid;
+    gid_t gid;
+    gid_t groups[64];
+    int ngroups;
+    char name[64];
+    char home[256];
+    char shell[256];
+};
+/* "name", "uid", "uid:gid", "name:group" resolved from the current root's /etc/passwd and
+ * /etc/group (files only, no NSS). NULL or "" means root. */
+int user_resolve(const char *spec, struct user_info *u, struct bl_error *err);
+
+/* ---- net.c ------------------------------------------------------------------------- */
+/* Brings up lo, and eth0 when s->net: address "a.b.c.d/len", default gateway. */
+int net_configure(const struct proto_setup *s, struct bl_error *err);
+
+/* Logs one line to stderr (the console) prefixed "boxlite-agent: ". */
+void agent_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

@@ -1,0 +1,388 @@
+/* The container: the image's rootfs (a virtio-blk ext4 disk in the guest, a directory in
+ * tests) with the box's volumes mounted in it, and a process that is PID 1 of a new PID
+ * namespace and lives in new mount, UTS and IPC namespaces rooted there. Executions enter
+ * those namespaces (the agent's children are born in the PID namespace). */
+#include "agent.h"
+
+#include "common/cleanup.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define GUEST_ROOT "/mnt/rootfs"
+
+/* mkdir -p of rel below the directory dirfd, never following a symlink, so a volume path
+ * cannot lead outside the rootfs. Returns an O_PATH|O_DIRECTORY fd of the last component. */
+static int mkdir_beneath(int dirfd, const char *rel, struct bl_error *err)
+{
+    char buf[4096];
+    if (snprintf(buf, sizeof buf, "%s", rel) >= (int)sizeof buf)
+        return bl_err(err, BOXLITE_ERR_INVALID, "path too long");
+    int cur = fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
+    char *save = NULL;
+    for (char *c = strtok_r(buf, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
+        if (!strcmp(c, ".") || !strcmp(c, "..")) {
+            close(cur);
+            return bl_err(err, BOXLITE_ERR_INVALID, "path %s has a . or .. component", rel);
+        }
+        if (mkdirat(cur, c, 0755) < 0 && errno != EEXIST) {
+            int e = errno;
+            close(cur);
+            return bl_errno(err, e, "mkdir %s", c);
+        }
+        int next = openat(cur, c, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        int e = errno;
+        close(cur);
+        if (next < 0)
+            return bl_errno(err, e, "open %s in %s", c, rel);
+        cur = next;
+    }
+    return cur;
+}
+
+static int write_file(const char *path, const char *text)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -1;
+    ssize_t n = write(fd, text, strlen(text));
+    close(fd);
+    return n == (ssize_t)strlen(text) ? 0 : -1;
+}
+
+static int mount_dev(struct bl_error *err)
+{
+    if (mount("tmpfs", "dev", "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k") < 0)
+        return bl_errno(err, errno, "mount tmpfs on /dev");
+    static const struct { const char *name; unsigned maj, min; } nodes[] = {
+        {"null", 1, 3}, {"zero", 1, 5}, {"full", 1, 7},
+        {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0},
+    };
+    char p[64];
+    for (size_t i = 0; i < ARRAY_SIZE(nodes); i++) {
+        snprintf(p, sizeof p, "dev/%s", nodes[i].name);
+        if (mknod(p, S_IFCHR | 0666, makedev(nodes[i].maj, nodes[i].min)) < 0)
+            return bl_errno(err, errno, "mknod /%s", p);
+        chmod(p, 0666);
+    }
+    if (mkdir("dev/pts", 0755) < 0 || mkdir("dev/shm", 01777) < 0)
+        return bl_errno(err, errno, "mkdir in /dev");
+    if (mount("devpts", "dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
+              "newinstance,ptmxmode=0666,mode=0620,gid=5") < 0)
+        return bl_errno(err, errno, "mount devpts");
+    if (mount("shm", "dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=65536k") < 0)
+        return bl_errno(err, errno, "mount /dev/shm");
+    if (symlink("pts/ptmx", "dev/ptmx") < 0 || symlink("/proc/self/fd", "dev/fd") < 0 ||
+        symlink("/proc/self/fd/0", "dev/stdin") < 0 || symlink("/proc/self/fd/1", "dev/stdout") < 0 ||
+        symlink("/proc/self/fd/2", "dev/stderr") < 0)
+        return bl_errno(err, errno, "symlinks in /dev");
+    return 0;
+}
+
+/* Runs in the child that becomes the container's PID 1, cwd = the new root. */
+static int container_init_setup(const struct proto_setup *s, const char *root, struct bl_error *err)
+{
+    if (unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC) < 0)
+        return bl_errno(err, errno, "unshare");
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+        return bl_errno(err, errno, "make / private");
+    if (mount(root, root, NULL, MS_BIND | MS_REC, NULL) < 0)
+        return bl_errno(err, errno, "bind %s", root);
+    if (chdir(root) < 0)
+        return bl_errno(err, errno, "chdir %s", root);
+    mkdir("proc", 0555);
+    mkdir("dev", 0755);
+    mkdir("sys", 0555);
+    mkdir("tmp", 01777);
+    mkdir("etc", 0755);
+    if (mount("proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+        return bl_errno(err, errno, "mount /proc");
+    if (mount("sysfs", "sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, NULL) < 0) {
+        /* not fatal: tests on a host may refuse it */
+    }
+    int rc = mount_dev(err);
+    if (rc < 0)
+        return rc;
+    if (syscall(SYS_pivot_root, ".", ".") == 0) {
+        if (umount2(".", MNT_DETACH) < 0)
+            return bl_errno(err, errno, "detach the old root");
+    } else if (errno == EINVAL) {
+        /* The agent's root is the initramfs, which cannot be pivoted away from: hide what
+         * the agent mounted, then move the rootfs over / (what switch_root does). */
+        static const char *const agent_mounts[] = {"/sys/fs/cgroup", "/sys", "/proc", "/dev/pts",
+                                                   "/dev", "/run", "/tmp"};
+        for (size_t i = 0; i < ARRAY_SIZE(agent_mounts); i++)
+            umount2(agent_mounts[i], MNT_DETACH);
+        if (mount(".", "/", NULL, MS_MOVE, NULL) < 0)
+            return bl_errno(err, errno, "move the rootfs to /");
+        if (chroot(".") < 0)
+            return bl_errno(err, errno, "chroot");
+    } else {
+        return bl_errno(err, errno, "pivot_root");
+    }
+    if (chdir("/") < 0)
+        return bl_errno(err, errno, "chdir /");
+    const char *host = s->hostname && s->hostname[0] ? s->hostname : "boxlite";
+    sethostname(host, strlen(host));
+    /* The network files come from the box's config; an image's own are replaced. */
+    char text[512];
+    const char *dns = s->net_dns && s->net_dns[0] ? s->net_dns : "10.0.2.3";
+    snprintf(text, sizeof text, "nameserver %s\n", dns);
+    unlink("/etc/resolv.conf");
+    write_file("/etc/resolv.conf", text);
+    snprintf(text, sizeof text,
+             "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t%s\n",
+             host);
+    unlink("/etc/hosts");
+    write_file("/etc/hosts", text);
+    return 0;
+}
+
+static __attribute__((noreturn)) void container_init_loop(void)
+{
+    /* PID 1 of the container: reap whatever is orphaned to us. */
+    for (;;)
+        if (waitpid(-1, NULL, 0) < 0)
+            sleep(1);
+}
+
+int container_create(struct container *c, const struct proto_setup *s, struct bl_error *err)
+{
+    const char *root = s->root_dir;
+    if (s->root_dev) {
+        root = GUEST_ROOT;
+        mkdir("/mnt", 0755);
+        mkdir(root, 0755);
+        const char *fstype = s->root_fstype && s->root_fstype[0] ? s->root_fstype : "ext4";
+        if (mount(s->root_dev, root, fstype, 0, NULL) < 0)
+            return bl_errno(err, errno, "mount %s (%s) on %s", s->root_dev, fstype, root);
+    }
+    if (!root || root[0] != '/' || strlen(root) >= sizeof c->root)
+        return bl_err(err, BOXLITE_ERR_INVALID, "no usable rootfs");
+    cleanup_close int rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (rootfd < 0)
+        return bl_errno(err, errno, "open rootfs %s", root);
+    for (unsigned i = 0; i < s->nvols; i++) {
+        const struct proto_volume *v = &s->vols[i];
+        cleanup_close int dfd = mkdir_beneath(rootfd, v->path, err);
+        if (dfd < 0)
+            return bl_err_prefix(err, "volume %s", v->tag);
+        char target[64];
+        snprintf(target, sizeof target, "/proc/self/fd/%d", dfd);
+        if (mount(v->tag, target, "9p", v->readonly ? MS_RDONLY : 0,
+                  "trans=virtio,version=9p2000.L,msize=262144,cache=loose") < 0)
+            return bl_errno(err, errno, "mount volume %s on %s", v->tag, v->path);
+    }
+    cleanup_close int self_pidns = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
+    if (self_pidns < 0)
+        return bl_errno(err, errno, "open /proc/self/ns/pid");
+    if (unshare(CLONE_NEWPID) < 0)
+        return bl_errno(err, errno, "new PID namespace");
+    int rep[2];
+    if (pipe2(rep, O_CLOEXEC) < 0) {
+        setns(self_pidns, CLONE_NEWPID);
+        return bl_errno(err, errno, "pipe");
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        int e = errno;
+        close(rep[0]);
+        close(rep[1]);
+        setns(self_pidns, CLONE_NEWPID);
+        return bl_errno(err, e, "fork the container's init");
+    }
+    if (pid == 0) {
+        struct bl_error e = {0};
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        for (int fd = 3; fd < 1024; fd++)
+            if (fd != rep[1])
+                close(fd);
+        if (container_init_setup(s, root, &e) < 0) {
+            if (write(rep[1], e.msg, strlen(e.msg)) < 0) {
+            }
+            _exit(1);
+        }
+        if (write(rep[1], "", 1) < 0)
+            _exit(1);
+        close(rep[1]);
+        container_init_loop();
+    }
+    close(rep[1]);
+    char msg[1024];
+    ssize_t n, got = 0;
+    while ((n = read(rep[0], msg + got, sizeof msg - 1 - (size_t)got)) > 0 || (n < 0 && errno == EINTR))
+        if (n > 0)
+            got += n;
+    close(rep[0]);
+    if (got != 1 || msg[0] != 0) {
+        msg[got > 0 ? got : 0] = 0;
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        setns(self_pidns, CLONE_NEWPID);
+        return bl_err(err, BOXLITE_ERR_IO, "container: %s", got ? msg : "init died");
+    }
+    char p[64];
+    snprintf(p, sizeof p, "/proc/%d/ns/mnt", (int)pid);
+    c->mnt_fd = open(p, O_RDONLY | O_CLOEXEC);
+    snprintf(p, sizeof p, "/proc/%d/ns/uts", (int)pid);
+    c->uts_fd = open(p, O_RDONLY | O_CLOEXEC);
+    snprintf(p, sizeof p, "/proc/%d/ns/ipc", (int)pid);
+    c->ipc_fd = open(p, O_RDONLY | O_CLOEXEC);
+    c->init_pid = pid;
+    if (c->mnt_fd < 0 || c->uts_fd < 0 || c->ipc_fd < 0) {
+        int e = errno;
+        container_destroy(c);
+        setns(self_pidns, CLONE_NEWPID);
+        return bl_errno(err, e, "open the container's namespaces");
+    }
+    snprintf(c->root, sizeof c->root, "%s", root);
+    snprintf(c->hostname, sizeof c->hostname, "%s",
+             s->hostname && s->hostname[0] ? s->hostname : "boxlite");
+    c->ready = true;
+    return 0;
+}
+
+int container_enter(const struct container *c, struct bl_error *err)
+{
+    if (setns(c->mnt_fd, CLONE_NEWNS) < 0)
+        return bl_errno(err, errno, "enter the container's mount namespace");
+    if (setns(c->uts_fd, CLONE_NEWUTS) < 0 || setns(c->ipc_fd, CLONE_NEWIPC) < 0)
+        return bl_errno(err, errno, "enter the container's namespaces");
+    if (chdir("/") < 0)
+        return bl_errno(err, errno, "chdir /");
+    return 0;
+}
+
+void container_destroy(struct container *c)
+{
+    if (c->init_pid > 0) {
+        kill(c->init_pid, SIGKILL); /* takes every process of the namespace with it */
+        waitpid(c->init_pid, NULL, 0);
+        c->init_pid = -1;
+    }
+    int *fds[] = {&c->mnt_fd, &c->uts_fd, &c->ipc_fd};
+    for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
+        if (*fds[i] >= 0) {
+            close(*fds[i]);
+            *fds[i] = -1;
+        }
+    c->ready = false;
+}
+
+/* ---- users: /etc/passwd and /etc/group of the current root -------------------------- */
+
+static bool parse_id(const char *s, unsigned *out)
+{
+    if (!*s)
+        return false;
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 10);
+    if (*end || errno || v > 0x7fffffff)
+        return false;
+    *out = (unsigned)v;
+    return true;
+}
+
+/* Splits a line into at most n colon-separated fields. */
+static int split_colon(char *line, char **f, int n)
+{
+    int i = 0;
+    f[i++] = line;
+    for (char *p = line; *p && i < n; p++)
+        if (*p == ':') {
+            *p = 0;
+            f[i++] = p + 1;
+        }
+    char *nl = strchr(f[i - 1], '\n');
+    if (nl)
+        *nl = 0;
+    return i;
+}
+
+int user_resolve(const char *spec, struct user_info *u, struct bl_error *err)
+{
+    memset(u, 0, sizeof *u);
+    snprintf(u->home, sizeof u->home, "/");
+    if (!spec || !*spec)
+        spec = "0";
+    char user[256], group[256] = "";
+    const char *colon = strchr(spec, ':');
+    if (colon) {
+        snprintf(user, sizeof user, "%.*s", (int)(colon - spec), spec);
+        snprintf(group, sizeof group, "%s", colon + 1);
+    } else {
+        snprintf(user, sizeof user, "%s", spec);
+    }
+    unsigned id;
+    bool numeric = parse_id(user, &id);
+    bool found = false;
+    cleanup_fclose FILE *pw = fopen("/etc/passwd", "re");
+    char line[1024];
+    while (pw && fgets(line, sizeof line, pw)) {
+        char *f[7];
+        unsigned uid, gid;
+        if (split_colon(line, f, 7) < 7 || !parse_id(f[2], &uid) || !parse_id(f[3], &gid))
+            continue;
+        if (numeric ? uid != id : strcmp(f[0], user) != 0)
+            continue;
+        u->uid = uid;
+        u->gid = gid;
+        snprintf(u->name, sizeof u->name, "%s", f[0]);
+        snprintf(u->home, sizeof u->home, "%s", f[5][0] ? f[5] : "/");
+        snprintf(u->shell, sizeof u->shell, "%s", f[6]);
+        found = true;
+        break;
+    }
+    if (!found) {
+        if (!numeric)
+            return bl_err(err, BOXLITE_ERR_NOT_FOUND, "user %s: not in /etc/passwd", user);
+        u->uid = id;
+        u->gid = 0;
+    }
+    bool gnumeric = group[0] && parse_id(group, &id);
+    bool gfound = !group[0] || gnumeric;
+    if (gnumeric)
+        u->gid = id;
+    cleanup_fclose FILE *gr = fopen("/etc/group", "re");
+    while (gr && fgets(line, sizeof line, gr)) {
+        char *f[4];
+        unsigned gid;
+        if (split_colon(line, f, 4) < 4 || !parse_id(f[2], &gid))
+            continue;
+        if (group[0] && !gnumeric && !strcmp(f[0], group)) {
+            u->gid = gid;
+            gfound = true;
+        }
+        /* supplementary groups: where the user is listed by name */
+        if (!u->name[0] || u->ngroups >= (int)ARRAY_SIZE(u->groups) - 1)
+            continue;
+        char *save = NULL;
+        for (char *m = strtok_r(f[3], ",", &save); m; m = strtok_r(NULL, ",", &save))
+            if (!strcmp(m, u->name))
+                u->groups[u->ngroups++] = gid;
+    }
+    if (!gfound)
+        return bl_err(err, BOXLITE_ERR_NOT_FOUND, "group %s: not in /etc/group", group);
+    /* the primary group first, as login does */
+    bool have = false;
+    for (int i = 0; i < u->ngroups; i++)
+        have |= u->groups[i] == u->gid;
+    if (!have && u->ngroups < (int)ARRAY_SIZE(u->groups))
+        u->groups[u->ngroups++] = u->gid;
+    return 0;
+}

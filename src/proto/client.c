@@ -1,0 +1,839 @@
+/* Host client of the agent protocol: an I/O thread per connection reads frames and moves
+ * each channel's output into its pipes, granting credit back as the pipes accept bytes. */
+#include "proto/client.h"
+
+#include "common/cleanup.h"
+#include "proto/tar.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+struct proto_exec {
+    struct proto_exec *next;
+    struct proto_client *c;
+    uint32_t id;
+    int out_r[3], out_w[3];     /* pipes for streams 1, 2 */
+    struct proto_buf pending[3]; /* bytes received, not yet in the pipe */
+    bool eof[3];                /* agent sent EOF on the stream */
+    uint32_t unacked[3];        /* bytes moved into the pipe, credit not yet granted */
+    uint32_t stdin_credit;
+    bool stdin_closed;
+    bool done, freed;
+    int done_r, done_w;
+    struct proto_result res;
+    int err_code;
+    char err_msg[512];
+};
+
+struct proto_client {
+    int fd;
+    pthread_t thread;
+    bool thread_started;
+    pthread_mutex_t lock;  /* state below */
+    pthread_cond_t cond;
+    pthread_mutex_t wlock; /* writes on fd */
+    int wake_r, wake_w;
+    bool hello, dead, closing, ready;
+    char dead_msg[256];
+    uint32_t next_id;
+    struct proto_exec *execs;
+};
+
+static void close_fd(int *fd)
+{
+    if (*fd >= 0)
+        close(*fd);
+    *fd = -1;
+}
+
+static int write_all(int fd, const uint8_t *p, size_t n)
+{
+    while (n) {
+        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+        if (w < 0 && errno == ENOTSOCK)
+            w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0 && errno == EAGAIN) {
+            struct pollfd pf = {.fd = fd, .events = POLLOUT};
+            poll(&pf, 1, 100);
+            continue;
+        }
+        if (w <= 0)
+            return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static int send_frame(struct proto_client *c, uint16_t type, uint32_t ch, uint8_t stream,
+                      const void *payload, size_t len, struct bl_error *err)
+{
+    uint8_t hdr[PROTO_HDR_SIZE];
+    struct proto_hdr h = {.len = (uint32_t)len, .type = type, .stream = stream, .channel = ch};
+    proto_hdr_encode(hdr, &h);
+    pthread_mutex_lock(&c->wlock);
+    int rc = write_all(c->fd, hdr, sizeof hdr);
+    if (rc == 0 && len)
+        rc = write_all(c->fd, payload, len);
+    pthread_mutex_unlock(&c->wlock);
+    if (rc < 0)
+        return bl_errno(err, errno ? errno : EPIPE, "send %s to the agent", proto_type_name(type));
+    return 0;
+}
+
+static void wake(struct proto_client *c)
+{
+    if (write(c->wake_w, "", 1) < 0) {
+    }
+}
+
+/* With c->lock held. */
+static void exec_finish(struct proto_exec *e)
+{
+    if (e->done)
+        return;
+    e->done = true;
+    close_fd(&e->done_w);
+    pthread_cond_broadcast(&e->c->cond);
+}
+
+static struct proto_exec *exec_find(struct proto_client *c, uint32_t id)
+{
+    for (struct proto_exec *e = c->execs; e; e = e->next)
+        if (e->id == id)
+            return e;
+    return NULL;
+}
+
+static void exec_unlink(struct proto_client *c, struct proto_exec *e)
+{
+    for (struct proto_exec **pp = &c->execs; *pp; pp = &(*pp)->next)
+        if (*pp == e) {
+            *pp = e->next;
+            return;
+        }
+}
+
+static void exec_destroy(struct proto_exec *e)
+{
+    for (int s = 1; s <= 2; s++) {
+        close_fd(&e->out_r[s]);
+        close_fd(&e->out_w[s]);
+        proto_buf_free(&e->pending[s]);
+    }
+    close_fd(&e->done_r);
+    close_fd(&e->done_w);
+    free(e);
+}
+
+/* Moves pending output into the pipe; credits what went in. With c->lock held; returns
+ * the credit to send (the caller sends it without the lock). */
+static uint32_t flush_stream(struct proto_exec *e, int s)
+{
+    if (e->out_w[s] < 0) {
+        e->pending[s].len = e->pending[s].off = 0;
+        return 0;
+    }
+    size_t before = proto_buf_pending(&e->pending[s]);
+    if (before && proto_buf_flush(&e->pending[s], e->out_w[s]) < 0) {
+        /* the reader closed its end: nobody wants the rest */
+        e->pending[s].len = e->pending[s].off = 0;
+        close_fd(&e->out_w[s]);
+    }
+    e->unacked[s] += (uint32_t)(before - proto_buf_pending(&e->pending[s]));
+    if (e->eof[s] && !proto_buf_pending(&e->pending[s]))
+        close_fd(&e->out_w[s]);
+    uint32_t grant = 0;
+    if (!e->done && e->unacked[s] && (e->unacked[s] >= PROTO_WINDOW / 4 || !proto_buf_pending(&e->pending[s]))) {
+        grant = e->unacked[s];
+        e->unacked[s] = 0;
+    }
+    return grant;
+}
+
+static void grant(struct proto_client *c, uint32_t id, int s, uint32_t n)
+{
+    if (!n)
+        return;
+    uint8_t b[4];
+    put_le32(b, n);
+    send_frame(c, PROTO_CREDIT, id, (uint8_t)s, b, 4, NULL);
+}
+
+static void connection_dead(struct proto_client *c, const char *why)
+{
+    pthread_mutex_lock(&c->lock);
+    if (!c->dead) {
+        c->dead = true;
+        snprintf(c->dead_msg, sizeof c->dead_msg, "%s", why);
+    }
+    for (struct proto_exec *e = c->execs; e; e = e->next) {
+        if (!e->done) {
+            e->err_code = BOXLITE_ERR_PROTOCOL;
+            snprintf(e->err_msg, sizeof e->err_msg, "connection to the agent lost: %s", why);
+        }
+        for (int s = 1; s <= 2; s++)
+            e->eof[s] = true;
+        exec_finish(e);
+    }
+    pthread_cond_broadcast(&c->cond);
+    pthread_mutex_unlock(&c->lock);
+}
+
+static void handle_frame(struct proto_client *c, const struct proto_hdr *h, const uint8_t *p)
+{
+    struct bl_error err = {0};
+    if (proto_hdr_check(h, &err) < 0)
+        return; /* a newer agent's frame we do not know: ignore */
+    pthread_mutex_lock(&c->lock);
+    if (h->type == PROTO_HELLO) {
+        struct tlv_iter it;
+        struct tlv_field f;
+        uint64_t v = 0, ready = 0;
+        tlv_iter_init(&it, p, h->len);
+        while (tlv_next(&it, &f, NULL) > 0) {
+            if (f.tag == T_VERSION)
+                tlv_get_u64(&f, &v, NULL);
+            if (f.tag == T_READY)
+                tlv_get_u64(&f, &ready, NULL);
+        }
+        if (v == PROTO_VERSION) {
+            c->hello = true;
+            c->ready = ready != 0;
+        } else {
+            c->dead = true;
+            snprintf(c->dead_msg, sizeof c->dead_msg, "agent speaks protocol version %llu, not %d",
+                     (unsigned long long)v, PROTO_VERSION);
+        }
+        pthread_cond_broadcast(&c->cond);
+        pthread_mutex_unlock(&c->lock);
+        return;
+    }
+    if (h->channel == 0) {
+        if (h->type == PROTO_ERROR && !c->hello) {
+            int code;
+            char msg[256];
+            proto_error_decode(p, h->len, &code, msg, sizeof msg);
+            c->dead = true;
+            snprintf(c->dead_msg, sizeof c->dead_msg, "%s", msg);
+            pthread_cond_broadcast(&c->cond);
+        }
+        pthread_mutex_unlock(&c->lock);
+        return;
+    }
+    struct proto_exec *e = exec_find(c, h->channel);
+    if (!e || e->done) {
+        pthread_mutex_unlock(&c->lock);
+        return;
+    }
+    uint32_t credit = 0;
+    int s = h->stream;
+    switch (h->type) {
+    case PROTO_DATA:
+        if (s == PROTO_STDIN || e->eof[s])
+            break;
+        if (e->out_w[s] < 0) { /* nobody reads: keep the agent going */
+            credit = h->len;
+            break;
+        }
+        proto_buf_put(&e->pending[s], p, h->len);
+        credit = flush_stream(e, s);
+        break;
+    case PROTO_EOF:
+        if (s != PROTO_STDIN) {
+            e->eof[s] = true;
+            flush_stream(e, s);
+        }
+        break;
+    case PROTO_CREDIT:
+        if (s == PROTO_STDIN) {
+            e->stdin_credit += get_le32(p);
+            pthread_cond_broadcast(&c->cond);
+        }
+        break;
+    case PROTO_RESULT:
+        proto_result_decode(&e->res, p, h->len, NULL);
+        e->eof[1] = e->eof[2] = true;
+        flush_stream(e, 1);
+        flush_stream(e, 2);
+        exec_finish(e);
+        break;
+    case PROTO_ERROR:
+        proto_error_decode(p, h->len, &e->err_code, e->err_msg, sizeof e->err_msg);
+        e->eof[1] = e->eof[2] = true;
+        flush_stream(e, 1);
+        flush_stream(e, 2);
+        exec_finish(e);
+        break;
+    default: break;
+    }
+    uint32_t id = e->id;
+    pthread_mutex_unlock(&c->lock);
+    grant(c, id, s, credit);
+}
+
+static void *io_thread(void *arg)
+{
+    struct proto_client *c = arg;
+    struct proto_reader *rd = calloc(1, sizeof *rd);
+    uint8_t *buf = malloc(65536);
+    struct pollfd *pf = NULL;
+    struct proto_exec **own = NULL;
+    int *stream = NULL;
+    size_t cap = 0;
+    if (!rd || !buf) {
+        connection_dead(c, "out of memory");
+        goto out;
+    }
+    for (;;) {
+        pthread_mutex_lock(&c->lock);
+        if (c->closing) {
+            pthread_mutex_unlock(&c->lock);
+            break;
+        }
+        size_t need = 2;
+        for (struct proto_exec *e = c->execs; e; e = e->next)
+            need += 2;
+        if (need > cap) {
+            cap = need * 2;
+            pf = realloc(pf, cap * sizeof *pf);
+            own = realloc(own, cap * sizeof *own);
+            stream = realloc(stream, cap * sizeof *stream);
+        }
+        size_t n = 0;
+        pf[n++] = (struct pollfd){.fd = c->wake_r, .events = POLLIN};
+        pf[n++] = (struct pollfd){.fd = c->fd, .events = c->dead ? 0 : POLLIN};
+        for (struct proto_exec *e = c->execs; e; e = e->next)
+            for (int s = 1; s <= 2; s++)
+                if (e->out_w[s] >= 0 && proto_buf_pending(&e->pending[s])) {
+                    own[n] = e;
+                    stream[n] = s;
+                    pf[n++] = (struct pollfd){.fd = e->out_w[s], .events = POLLOUT};
+                }
+        pthread_mutex_unlock(&c->lock);
+        if (poll(pf, n, -1) < 0 && errno != EINTR)
+            break;
+        if (pf[0].revents) {
+            char b[64];
+            while (read(c->wake_r, b, sizeof b) > 0) {
+            }
+        }
+        if (pf[1].revents) {
+            ssize_t r = read(c->fd, buf, 65536);
+            if (r < 0 && (errno == EINTR || errno == EAGAIN))
+                continue;
+            if (r <= 0) {
+                connection_dead(c, r == 0 ? "end of stream" : strerror(errno));
+                continue;
+            }
+            size_t off = 0;
+            while (off < (size_t)r) {
+                struct proto_hdr h;
+                const uint8_t *payload;
+                size_t used;
+                struct bl_error err = {0};
+                int rc = proto_reader_feed(rd, buf + off, (size_t)r - off, &used, &h, &payload, &err);
+                off += used;
+                if (rc < 0) {
+                    connection_dead(c, err.msg);
+                    break;
+                }
+                if (rc > 0)
+                    handle_frame(c, &h, payload);
+            }
+        }
+        for (size_t i = 2; i < n; i++) {
+            if (!pf[i].revents)
+                continue;
+            pthread_mutex_lock(&c->lock);
+            bool alive = false;
+            for (struct proto_exec *e = c->execs; e; e = e->next)
+                alive |= e == own[i];
+            uint32_t credit = 0, id = 0;
+            if (alive) {
+                credit = flush_stream(own[i], stream[i]);
+                id = own[i]->id;
+            }
+            pthread_mutex_unlock(&c->lock);
+            grant(c, id, stream[i], credit);
+        }
+    }
+out:
+    free(rd);
+    free(buf);
+    free(pf);
+    free(own);
+    free(stream);
+    return NULL;
+}
+
+static int wait_cond(struct proto_client *c, const struct timespec *deadline)
+{
+    if (!deadline)
+        return pthread_cond_wait(&c->cond, &c->lock);
+    return pthread_cond_timedwait(&c->cond, &c->lock, deadline);
+}
+
+static struct timespec *deadline_of(int timeout_ms, struct timespec *ts)
+{
+    if (timeout_ms < 0)
+        return NULL;
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    ts->tv_sec += timeout_ms / 1000;
+    ts->tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+    return ts;
+}
+
+int proto_client_open_fd(int fd, int timeout_ms, struct proto_client **out, struct bl_error *err)
+{
+    struct proto_client *c = calloc(1, sizeof *c);
+    if (!c) {
+        close(fd);
+        return bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
+    }
+    c->fd = fd;
+    c->next_id = 1;
+    c->wake_r = c->wake_w = -1;
+    fcntl(fd, F_SETFD, FD_CLOEXEC);
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    pthread_mutex_init(&c->lock, NULL);
+    pthread_mutex_init(&c->wlock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&c->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    int wp[2];
+    if (pipe2(wp, O_CLOEXEC | O_NONBLOCK) < 0) {
+        int e = errno;
+        proto_client_close(c);
+        return bl_errno(err, e, "pipe");
+    }
+    c->wake_r = wp[0];
+    c->wake_w = wp[1];
+    /* The I/O thread must not take signals meant for the application. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    int rc = pthread_create(&c->thread, NULL, io_thread, c);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) {
+        proto_client_close(c);
+        return bl_errno(err, rc, "start the connection thread");
+    }
+    c->thread_started = true;
+    struct tlv_writer *w = malloc(sizeof *w);
+    if (!w) {
+        proto_client_close(c);
+        return bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
+    }
+    tlv_init(w);
+    tlv_u64(w, T_VERSION, PROTO_VERSION);
+    tlv_u64(w, T_VERSION_MIN, PROTO_VERSION);
+    rc = send_frame(c, PROTO_HELLO, 0, 0, w->buf, w->len, err);
+    free(w);
+    if (rc < 0) {
+        proto_client_close(c);
+        return rc;
+    }
+    struct timespec ts, *dl = deadline_of(timeout_ms, &ts);
+    pthread_mutex_lock(&c->lock);
+    rc = 0;
+    while (!c->hello && !c->dead && rc == 0)
+        rc = wait_cond(c, dl);
+    bool ok = c->hello && !c->dead;
+    char why[256];
+    snprintf(why, sizeof why, "%s", c->dead ? c->dead_msg : "");
+    pthread_mutex_unlock(&c->lock);
+    if (!ok) {
+        proto_client_close(c);
+        if (why[0])
+            return bl_err(err, BOXLITE_ERR_PROTOCOL, "agent handshake: %s", why);
+        return bl_err(err, BOXLITE_ERR_TIMEOUT, "agent handshake: no HELLO within %d ms", timeout_ms);
+    }
+    *out = c;
+    return 0;
+}
+
+int proto_client_connect(const char *path, int timeout_ms, struct proto_client **out,
+                         struct bl_error *err)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof sa.sun_path)
+        return bl_err(err, BOXLITE_ERR_INVALID, "socket path too long: %s", path);
+    strcpy(sa.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return bl_errno(err, errno, "socket");
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+        int e = errno;
+        close(fd);
+        return bl_errno(err, e, "connect %s", path);
+    }
+    return proto_client_open_fd(fd, timeout_ms, out, err);
+}
+
+void proto_client_close(struct proto_client *c)
+{
+    if (!c)
+        return;
+    pthread_mutex_lock(&c->lock);
+    c->closing = true;
+    pthread_mutex_unlock(&c->lock);
+    if (c->wake_w >= 0)
+        wake(c);
+    if (c->thread_started)
+        pthread_join(c->thread, NULL);
+    /* Executions the caller did not free are released with the connection. */
+    while (c->execs) {
+        struct proto_exec *e = c->execs;
+        c->execs = e->next;
+        exec_destroy(e);
+    }
+    close_fd(&c->fd);
+    close_fd(&c->wake_r);
+    close_fd(&c->wake_w);
+    pthread_mutex_destroy(&c->lock);
+    pthread_mutex_destroy(&c->wlock);
+    pthread_cond_destroy(&c->cond);
+    free(c);
+}
+
+bool proto_client_container_ready(struct proto_client *c)
+{
+    pthread_mutex_lock(&c->lock);
+    bool r = c->ready;
+    pthread_mutex_unlock(&c->lock);
+    return r;
+}
+
+/* Opens a channel with a request frame. */
+static int chan_open(struct proto_client *c, uint16_t type, const struct tlv_writer *w,
+                     struct proto_exec **out, struct bl_error *err)
+{
+    struct proto_exec *e = calloc(1, sizeof *e);
+    if (!e)
+        return bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
+    e->c = c;
+    e->stdin_credit = PROTO_WINDOW;
+    e->done_r = e->done_w = -1;
+    for (int s = 0; s < 3; s++)
+        e->out_r[s] = e->out_w[s] = -1;
+    int p[2];
+    for (int s = 1; s <= 2; s++) {
+        if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0) {
+            int en = errno;
+            exec_destroy(e);
+            return bl_errno(err, en, "pipe");
+        }
+        e->out_r[s] = p[0];
+        e->out_w[s] = p[1];
+    }
+    if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0) {
+        int en = errno;
+        exec_destroy(e);
+        return bl_errno(err, en, "pipe");
+    }
+    e->done_r = p[0];
+    e->done_w = p[1];
+    pthread_mutex_lock(&c->lock);
+    if (c->dead) {
+        pthread_mutex_unlock(&c->lock);
+        exec_destroy(e);
+        return bl_err(err, BOXLITE_ERR_PROTOCOL, "connection to the agent lost: %s", c->dead_msg);
+    }
+    e->id = c->next_id++;
+    if (c->next_id == 0)
+        c->next_id = 1;
+    e->next = c->execs;
+    c->execs = e;
+    pthread_mutex_unlock(&c->lock);
+    wake(c);
+    int rc = send_frame(c, type, e->id, 0, w->buf, w->len, err);
+    if (rc < 0) {
+        pthread_mutex_lock(&c->lock);
+        exec_unlink(c, e);
+        pthread_mutex_unlock(&c->lock);
+        exec_destroy(e);
+        return rc;
+    }
+    *out = e;
+    return 0;
+}
+
+int proto_exec_start(struct proto_client *c, const struct proto_exec_req *req,
+                     struct proto_exec **out, struct bl_error *err)
+{
+    struct tlv_writer *w = malloc(sizeof *w);
+    if (!w)
+        return bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
+    int rc = proto_exec_req_encode(req, w, err);
+    if (rc == 0)
+        rc = chan_open(c, PROTO_EXEC, w, out, err);
+    free(w);
+    return rc;
+}
+
+int proto_exec_stdout_fd(struct proto_exec *e) { return e->out_r[1]; }
+int proto_exec_stderr_fd(struct proto_exec *e) { return e->out_r[2]; }
+int proto_exec_done_fd(struct proto_exec *e) { return e->done_r; }
+
+int proto_exec_write_stdin(struct proto_exec *e, const void *data, size_t len, struct bl_error *err)
+{
+    struct proto_client *c = e->c;
+    const uint8_t *p = data;
+    while (len) {
+        pthread_mutex_lock(&c->lock);
+        while (!e->stdin_credit && !e->done && !c->dead)
+            pthread_cond_wait(&c->cond, &c->lock);
+        if (e->done || c->dead || e->stdin_closed) {
+            bool closed = e->stdin_closed;
+            pthread_mutex_unlock(&c->lock);
+            return bl_err(err, BOXLITE_ERR_STATE, closed ? "stdin already closed" : "the process has ended");
+        }
+        size_t n = len < e->stdin_credit ? len : e->stdin_credit;
+        if (n > 32768)
+            n = 32768;
+        e->stdin_credit -= (uint32_t)n;
+        pthread_mutex_unlock(&c->lock);
+        int rc = send_frame(c, PROTO_DATA, e->id, PROTO_STDIN, p, n, err);
+        if (rc < 0)
+            return rc;
+        p += n;
+        len -= n;
+    }
+    return 0;
+}
+
+int proto_exec_close_stdin(struct proto_exec *e, struct bl_error *err)
+{
+    pthread_mutex_lock(&e->c->lock);
+    bool skip = e->stdin_closed || e->done;
+    e->stdin_closed = true;
+    pthread_mutex_unlock(&e->c->lock);
+    if (skip)
+        return 0;
+    return send_frame(e->c, PROTO_EOF, e->id, PROTO_STDIN, NULL, 0, err);
+}
+
+int proto_exec_signal(struct proto_exec *e, int sig, struct bl_error *err)
+{
+    if (sig < 1 || sig > 64)
+        return bl_err(err, BOXLITE_ERR_INVALID, "signal %d out of range", sig);
+    uint8_t b[4];
+    put_le32(b, (uint32_t)sig);
+    return send_frame(e->c, PROTO_SIGNAL, e->id, 0, b, 4, err);
+}
+
+int proto_exec_resize(struct proto_exec *e, unsigned rows, unsigned cols, struct bl_error *err)
+{
+    if (rows > 0xffff || cols > 0xffff)
+        return bl_err(err, BOXLITE_ERR_INVALID, "terminal size %ux%u too large", rows, cols);
+    uint8_t b[8];
+    put_le32(b, rows);
+    put_le32(b + 4, cols);
+    return send_frame(e->c, PROTO_RESIZE, e->id, 0, b, 8, err);
+}
+
+int proto_exec_wait(struct proto_exec *e, int timeout_ms, struct proto_result *res,
+                    struct bl_error *err)
+{
+    struct proto_client *c = e->c;
+    struct timespec ts, *dl = deadline_of(timeout_ms, &ts);
+    pthread_mutex_lock(&c->lock);
+    int rc = 0;
+    while (!e->done && rc == 0)
+        rc = wait_cond(c, dl);
+    if (!e->done) {
+        pthread_mutex_unlock(&c->lock);
+        return bl_err(err, BOXLITE_ERR_TIMEOUT, "still running after %d ms", timeout_ms);
+    }
+    if (e->err_code) {
+        rc = bl_err(err, e->err_code, "%s", e->err_msg);
+    } else {
+        if (res)
+            *res = e->res;
+        rc = 0;
+    }
+    pthread_mutex_unlock(&c->lock);
+    return rc;
+}
+
+void proto_exec_free(struct proto_exec *e)
+{
+    if (!e)
+        return;
+    struct proto_client *c = e->c;
+    pthread_mutex_lock(&c->lock);
+    bool running = !e->done && !c->dead;
+    exec_unlink(c, e);
+    pthread_mutex_unlock(&c->lock);
+    if (running)
+        send_frame(c, PROTO_CLOSE, e->id, 0, NULL, 0, NULL);
+    wake(c);
+    /* The I/O thread may be in poll() on our pipes: it rechecks membership under the lock
+     * before touching an execution, and a closed fd in its poll set is harmless. */
+    pthread_mutex_lock(&c->lock);
+    exec_destroy(e);
+    pthread_mutex_unlock(&c->lock);
+}
+
+/* ---- copy, setup, shutdown ---------------------------------------------------------- */
+
+struct tar_job {
+    int fd;
+    const char *path;
+    int rc;
+    struct bl_error err;
+};
+
+static void *tar_writer_thread(void *arg)
+{
+    struct tar_job *j = arg;
+    j->rc = tar_write(j->fd, j->path, NULL, &j->err);
+    close(j->fd);
+    return NULL;
+}
+
+int proto_copy_in(struct proto_client *c, const char *host_path, const char *guest_path,
+                  struct bl_error *err)
+{
+    struct tlv_writer *w = malloc(sizeof *w);
+    if (!w)
+        return bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
+    tlv_init(w);
+    tlv_str(w, T_PATH, guest_path);
+    struct proto_exec *e;
+    int rc = chan_open(c, PROTO_COPY_IN, w, &e, err);
+    free(w);
+    if (rc < 0)
+        return rc;
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) < 0) {
+        proto_exec_free(e);
+        return bl_errno(err, errno, "pipe");
+    }
+    struct tar_job job = {.fd = p[1], .path = host_path};
+    pthread_t t;
+    sigset_t all, old;
+    sigfillset(&all); /* its write may raise SIGPIPE if we stop reading early */
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    rc = pthread_create(&t, NULL, tar_writer_thread, &job);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) {
+        close(p[0]);
+        close(p[1]);
+        proto_exec_free(e);
+        return bl_errno(err, rc, "thread");
+    }
+    char *buf = malloc(65536);
+    ssize_t n;
+    rc = 0;
+    while (buf && (n = read(p[0], buf, 65536)) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 || (rc = proto_exec_write_stdin(e, buf, (size_t)n, err)) < 0)
+            break;
+    }
+    close(p[0]); /* unblocks the writer if we stopped early */
+    pthread_join(t, NULL);
+    free(buf);
+    if (job.rc < 0 && rc == 0) {
+        *err = job.err;
+        rc = job.rc;
+    }
+    if (rc == 0) {
+        proto_exec_close_stdin(e, NULL);
+        rc = proto_exec_wait(e, -1, NULL, err);
+    } else {
+        /* the agent's view of the failure is more useful when it has one */
+        struct bl_error agent_err = {0};
+        if (proto_exec_wait(e, 0, NULL, &agent_err) < 0 && agent_err.code != BOXLITE_ERR_TIMEOUT)
+            *err = agent_err;
+    }
+    proto_exec_free(e);
+    if (rc < 0)
+        bl_err_prefix(err, "copy %s into the box at %s", host_path, guest_path);
+    return rc;
+}
+
+int proto_copy_out(struct proto_client *c, const char *guest_path, const char *host_path,
+                   struct bl_error *err)
+{
+    struct tlv_writer *w = malloc(sizeof *w);
+    if (!w)
+        return bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
+    tlv_init(w);
+    tlv_str(w, T_PATH, guest_path);
+    struct proto_exec *e;
+    int rc = chan_open(c, PROTO_COPY_OUT, w, &e, err);
+    free(w);
+    if (rc < 0)
+        return rc;
+    int fd = proto_exec_stdout_fd(e);
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    struct bl_error xerr = {0};
+    int xrc = tar_extract(fd, host_path, NULL, &xerr);
+    if (xrc < 0) {
+        /* stop the transfer; reading the rest would only be discarded */
+        pthread_mutex_lock(&c->lock);
+        close_fd(&e->out_r[1]);
+        pthread_mutex_unlock(&c->lock);
+    }
+    rc = proto_exec_wait(e, -1, NULL, err);
+    proto_exec_free(e);
+    if (rc == 0 && xrc < 0) {
+        *err = xerr;
+        rc = xrc;
+    }
+    if (rc < 0)
+        bl_err_prefix(err, "copy %s out of the box to %s", guest_path, host_path);
+    return rc;
+}
+
+static int simple_request(struct proto_client *c, uint16_t type, const struct tlv_writer *w,
+                          int timeout_ms, struct bl_error *err)
+{
+    struct proto_exec *e;
+    int rc = chan_open(c, type, w, &e, err);
+    if (rc < 0)
+        return rc;
+    rc = proto_exec_wait(e, timeout_ms, NULL, err);
+    proto_exec_free(e);
+    return rc;
+}
+
+int proto_setup(struct proto_client *c, const struct proto_setup *s, int timeout_ms,
+                struct bl_error *err)
+{
+    struct tlv_writer *w = malloc(sizeof *w);
+    if (!w)
+        return bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
+    int rc = proto_setup_encode(s, w, err);
+    if (rc == 0)
+        rc = simple_request(c, PROTO_SETUP, w, timeout_ms, err);
+    free(w);
+    return rc;
+}
+
+int proto_shutdown(struct proto_client *c, int timeout_ms, struct bl_error *err)
+{
+    struct tlv_writer w;
+    tlv_init(&w);
+    return simple_request(c, PROTO_SHUTDOWN, &w, timeout_ms, err);
+}

@@ -1,0 +1,61 @@
+/* The host side of the agent protocol: one connection (to the box socket served by the
+ * per-box process's mux, or straight to an agent stream) carrying many channels.
+ *
+ * Threading: a connection runs one I/O thread of its own; every function here may be called
+ * from any thread. Output of an execution arrives on pipes the caller polls or reads; flow
+ * control is automatic: a caller that stops reading stdout only stops that one execution
+ * (its pipe fills, credit stops, the agent stops reading the process's output). */
+#ifndef PROTO_CLIENT_H
+#define PROTO_CLIENT_H
+
+#include "common/error.h"
+#include "proto/proto.h"
+
+struct proto_client;
+struct proto_exec;
+
+/* Connects to a Unix socket and waits up to timeout_ms (-1 forever) for the agent's HELLO
+ * (through the mux this is "the box is ready"). */
+int proto_client_connect(const char *path, int timeout_ms, struct proto_client **out,
+                         struct bl_error *err);
+/* Same on a connected stream fd (takes ownership), e.g. a socketpair to an agent. */
+int proto_client_open_fd(int fd, int timeout_ms, struct proto_client **out, struct bl_error *err);
+/* Closes the connection; executions still open are abandoned (the agent kills them). */
+void proto_client_close(struct proto_client *c);
+/* Whether the agent reported its container set up (HELLO's ready field). */
+bool proto_client_container_ready(struct proto_client *c);
+
+/* Starts a process. Returns once the request is sent; a failure to start (no such program,
+ * bad user) is reported by proto_exec_wait. */
+int proto_exec_start(struct proto_client *c, const struct proto_exec_req *req,
+                     struct proto_exec **out, struct bl_error *err);
+/* Non-blocking read ends of the process's stdout and stderr; end-of-file when the stream
+ * ends. Owned by the execution. With a tty everything comes on stdout. */
+int proto_exec_stdout_fd(struct proto_exec *e);
+int proto_exec_stderr_fd(struct proto_exec *e);
+/* Sends all of data, waiting for credit as needed; fails once the execution has ended. */
+int proto_exec_write_stdin(struct proto_exec *e, const void *data, size_t len, struct bl_error *err);
+int proto_exec_close_stdin(struct proto_exec *e, struct bl_error *err);
+int proto_exec_signal(struct proto_exec *e, int sig, struct bl_error *err);
+int proto_exec_resize(struct proto_exec *e, unsigned rows, unsigned cols, struct bl_error *err);
+/* Waits up to timeout_ms (-1 forever). -BOXLITE_ERR_TIMEOUT if still running; the agent's
+ * error (e.g. "exec foo: No such file or directory") if it could not start. */
+int proto_exec_wait(struct proto_exec *e, int timeout_ms, struct proto_result *res,
+                    struct bl_error *err);
+/* Readable (end-of-file) once the execution has ended. */
+int proto_exec_done_fd(struct proto_exec *e);
+/* Releases the execution; if still running, the agent kills it. NULL-safe. */
+void proto_exec_free(struct proto_exec *e);
+
+/* Copies a host file or tree to guest_path (which becomes the copy), and back. */
+int proto_copy_in(struct proto_client *c, const char *host_path, const char *guest_path,
+                  struct bl_error *err);
+int proto_copy_out(struct proto_client *c, const char *guest_path, const char *host_path,
+                   struct bl_error *err);
+/* Sends a SETUP (rootfs, volumes, network, hostname) and waits for its result. */
+int proto_setup(struct proto_client *c, const struct proto_setup *s, int timeout_ms,
+                struct bl_error *err);
+/* Asks the agent to stop everything and power off; returns when it acknowledged. */
+int proto_shutdown(struct proto_client *c, int timeout_ms, struct bl_error *err);
+
+#endif

@@ -1,0 +1,580 @@
+/* Frame header codec, stream reassembly, output buffering and the TLV bodies of the agent
+ * protocol (docs/protocol.md). Every length read from the peer is checked before use. */
+#include "proto/proto.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+const char *proto_type_name(unsigned type)
+{
+    switch (type) {
+    case PROTO_HELLO: return "HELLO";
+    case PROTO_ERROR: return "ERROR";
+    case PROTO_PING: return "PING";
+    case PROTO_PONG: return "PONG";
+    case PROTO_EXEC: return "EXEC";
+    case PROTO_COPY_IN: return "COPY_IN";
+    case PROTO_COPY_OUT: return "COPY_OUT";
+    case PROTO_SETUP: return "SETUP";
+    case PROTO_SHUTDOWN: return "SHUTDOWN";
+    case PROTO_DATA: return "DATA";
+    case PROTO_EOF: return "EOF";
+    case PROTO_CREDIT: return "CREDIT";
+    case PROTO_SIGNAL: return "SIGNAL";
+    case PROTO_RESIZE: return "RESIZE";
+    case PROTO_RESULT: return "RESULT";
+    case PROTO_CLOSE: return "CLOSE";
+    default: return NULL;
+    }
+}
+
+void proto_hdr_encode(uint8_t out[PROTO_HDR_SIZE], const struct proto_hdr *h)
+{
+    put_le32(out, h->len);
+    put_le16(out + 4, h->type);
+    out[6] = h->stream;
+    out[7] = h->flags;
+    put_le32(out + 8, h->channel);
+}
+
+int proto_hdr_decode(const uint8_t in[PROTO_HDR_SIZE], struct proto_hdr *h, struct bl_error *err)
+{
+    h->len = get_le32(in);
+    h->type = get_le16(in + 4);
+    h->stream = in[6];
+    h->flags = in[7];
+    h->channel = get_le32(in + 8);
+    if (h->len > PROTO_MAX_PAYLOAD)
+        return bl_err(err, BOXLITE_ERR_PROTOCOL, "frame length %u exceeds the maximum %u",
+                      h->len, PROTO_MAX_PAYLOAD);
+    return 0;
+}
+
+bool proto_is_hello_hdr(const uint8_t in[PROTO_HDR_SIZE])
+{
+    struct proto_hdr h;
+    return proto_hdr_decode(in, &h, NULL) == 0 && h.type == PROTO_HELLO && h.len <= 1024 &&
+           proto_hdr_check(&h, NULL) == 0;
+}
+
+size_t proto_reader_resync(struct proto_reader *r, const uint8_t *data, size_t len)
+{
+    size_t used = 0;
+    if (!r->failed)
+        return 0;
+    if (r->have > PROTO_HDR_SIZE || r->done)
+        r->have = 0;
+    r->done = false;
+    while (used < len) {
+        if (r->have == PROTO_HDR_SIZE) {
+            memmove(r->buf, r->buf + 1, PROTO_HDR_SIZE - 1);
+            r->have--;
+        }
+        r->buf[r->have++] = data[used++];
+        if (r->have == PROTO_HDR_SIZE && proto_is_hello_hdr(r->buf)) {
+            r->failed = false; /* the header is in place; the payload follows */
+            break;
+        }
+    }
+    return used;
+}
+
+int proto_hdr_check(const struct proto_hdr *h, struct bl_error *err)
+{
+    const char *name = proto_type_name(h->type);
+    if (!name)
+        return bl_err(err, BOXLITE_ERR_PROTOCOL, "unknown frame type 0x%x", h->type);
+    if (h->flags)
+        return bl_err(err, BOXLITE_ERR_PROTOCOL, "%s frame with reserved flags 0x%x", name,
+                      h->flags);
+    bool streamed = h->type == PROTO_DATA || h->type == PROTO_EOF || h->type == PROTO_CREDIT;
+    if (streamed ? h->stream > PROTO_STDERR : h->stream != 0)
+        return bl_err(err, BOXLITE_ERR_PROTOCOL, "%s frame with bad stream %u", name, h->stream);
+    bool conn = h->type == PROTO_HELLO || h->type == PROTO_PING || h->type == PROTO_PONG;
+    if (conn && h->channel != 0)
+        return bl_err(err, BOXLITE_ERR_PROTOCOL, "%s frame on channel %u (must be 0)", name,
+                      h->channel);
+    if (!conn && h->type != PROTO_ERROR && h->channel == 0)
+        return bl_err(err, BOXLITE_ERR_PROTOCOL, "%s frame on channel 0", name);
+    if (h->type == PROTO_CREDIT && h->len != 4)
+        return bl_err(err, BOXLITE_ERR_PROTOCOL, "CREDIT frame of %u bytes (must be 4)", h->len);
+    if ((h->type == PROTO_EOF || h->type == PROTO_CLOSE) && h->len != 0)
+        return bl_err(err, BOXLITE_ERR_PROTOCOL, "%s frame with a payload", name);
+    if (h->type == PROTO_SIGNAL && h->len != 4)
+        return bl_err(err, BOXLITE_ERR_PROTOCOL, "SIGNAL frame of %u bytes (must be 4)", h->len);
+    if (h->type == PROTO_RESIZE && h->len != 8)
+        return bl_err(err, BOXLITE_ERR_PROTOCOL, "RESIZE frame of %u bytes (must be 8)", h->len);
+    return 0;
+}
+
+int proto_reader_feed(struct proto_reader *r, const uint8_t *data, size_t len, size_t *used,
+                      struct proto_hdr *h, const uint8_t **payload, struct bl_error *err)
+{
+    *used = 0;
+    if (r->failed)
+        return bl_err(err, BOXLITE_ERR_PROTOCOL, "stream already failed");
+    /* A previous call returned a whole frame: start the next one. */
+    if (r->done) {
+        r->have = 0;
+        r->done = false;
+    }
+    if (r->have < PROTO_HDR_SIZE) {
+        size_t n = PROTO_HDR_SIZE - r->have;
+        if (n > len)
+            n = len;
+        memcpy(r->buf + r->have, data, n);
+        r->have += n;
+        *used += n;
+        if (r->have < PROTO_HDR_SIZE)
+            return 0;
+        if (proto_hdr_decode(r->buf, h, err) < 0) {
+            r->failed = true;
+            r->have = 0;
+            return -BOXLITE_ERR_PROTOCOL;
+        }
+    } else {
+        proto_hdr_decode(r->buf, h, NULL);
+    }
+    size_t want = PROTO_HDR_SIZE + h->len - r->have;
+    size_t n = len - *used;
+    if (n > want)
+        n = want;
+    memcpy(r->buf + r->have, data + *used, n);
+    r->have += n;
+    *used += n;
+    if (r->have < PROTO_HDR_SIZE + h->len)
+        return 0;
+    *payload = r->buf + PROTO_HDR_SIZE;
+    r->done = true;
+    return 1;
+}
+
+int proto_buf_put(struct proto_buf *b, const void *p, size_t n)
+{
+    if (b->off && b->off == b->len)
+        b->off = b->len = 0;
+    if (b->len + n > b->cap) {
+        if (b->off) { /* compact before growing */
+            memmove(b->data, b->data + b->off, b->len - b->off);
+            b->len -= b->off;
+            b->off = 0;
+        }
+        if (b->len + n > b->cap) {
+            size_t cap = b->cap ? b->cap : 4096;
+            while (cap < b->len + n)
+                cap *= 2;
+            uint8_t *d = realloc(b->data, cap);
+            if (!d)
+                return -BOXLITE_ERR_NOMEM;
+            b->data = d;
+            b->cap = cap;
+        }
+    }
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+    return 0;
+}
+
+int proto_buf_frame(struct proto_buf *b, uint16_t type, uint32_t channel, uint8_t stream,
+                    const void *payload, size_t len)
+{
+    if (len > PROTO_MAX_PAYLOAD)
+        return -BOXLITE_ERR_INVALID;
+    uint8_t hdr[PROTO_HDR_SIZE];
+    struct proto_hdr h = {.len = (uint32_t)len, .type = type, .stream = stream, .channel = channel};
+    proto_hdr_encode(hdr, &h);
+    if (proto_buf_put(b, hdr, sizeof hdr) < 0 || (len && proto_buf_put(b, payload, len) < 0))
+        return -BOXLITE_ERR_NOMEM;
+    return 0;
+}
+
+int proto_buf_flush(struct proto_buf *b, int fd)
+{
+    while (b->off < b->len) {
+        ssize_t n = write(fd, b->data + b->off, b->len - b->off);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN)
+                return 0;
+            return -errno;
+        }
+        b->off += (size_t)n;
+    }
+    b->off = b->len = 0;
+    /* Give back memory after a burst. */
+    if (b->cap > (1u << 20)) {
+        free(b->data);
+        b->data = NULL;
+        b->cap = 0;
+    }
+    return 0;
+}
+
+void proto_buf_free(struct proto_buf *b)
+{
+    free(b->data);
+    memset(b, 0, sizeof *b);
+}
+
+/* ---- TLV ----------------------------------------------------------------------------- */
+
+void tlv_init(struct tlv_writer *w)
+{
+    w->len = 0;
+    w->overflow = false;
+}
+
+void tlv_bytes(struct tlv_writer *w, uint16_t tag, const void *p, size_t n)
+{
+    if (n > 0xffff || w->len + 4 + n > sizeof w->buf) {
+        w->overflow = true;
+        return;
+    }
+    put_le16(w->buf + w->len, tag);
+    put_le16(w->buf + w->len + 2, (uint16_t)n);
+    if (n)
+        memcpy(w->buf + w->len + 4, p, n);
+    w->len += 4 + n;
+}
+
+void tlv_str(struct tlv_writer *w, uint16_t tag, const char *s)
+{
+    if (s)
+        tlv_bytes(w, tag, s, strlen(s));
+}
+
+void tlv_u64(struct tlv_writer *w, uint16_t tag, uint64_t v)
+{
+    uint8_t b[8];
+    put_le64(b, v);
+    tlv_bytes(w, tag, b, 8);
+}
+
+void tlv_iter_init(struct tlv_iter *it, const void *p, size_t len)
+{
+    it->p = p;
+    it->len = len;
+    it->off = 0;
+}
+
+int tlv_next(struct tlv_iter *it, struct tlv_field *f, struct bl_error *err)
+{
+    if (it->off == it->len)
+        return 0;
+    if (it->len - it->off < 4)
+        return bl_err(err, BOXLITE_ERR_PROTOCOL, "truncated field header at byte %zu", it->off);
+    f->tag = get_le16(it->p + it->off);
+    f->len = get_le16(it->p + it->off + 2);
+    if (it->len - it->off - 4 < f->len)
+        return bl_err(err, BOXLITE_ERR_PROTOCOL, "field %u of %u bytes overruns the frame",
+                      f->tag, f->len);
+    f->val = it->p + it->off + 4;
+    it->off += 4 + (size_t)f->len;
+    return 1;
+}
+
+int tlv_get_str(const struct tlv_field *f, char **out, struct bl_error *err)
+{
+    if (memchr(f->val, 0, f->len))
+        return bl_err(err, BOXLITE_ERR_PROTOCOL, "field %u: string contains NUL", f->tag);
+    char *s = malloc((size_t)f->len + 1);
+    if (!s)
+        return bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
+    memcpy(s, f->val, f->len);
+    s[f->len] = 0;
+    free(*out); /* a repeated scalar field: the last one wins */
+    *out = s;
+    return 0;
+}
+
+int tlv_get_u64(const struct tlv_field *f, uint64_t *out, struct bl_error *err)
+{
+    if (f->len != 8)
+        return bl_err(err, BOXLITE_ERR_PROTOCOL, "field %u: integer of %u bytes (must be 8)",
+                      f->tag, f->len);
+    *out = get_le64(f->val);
+    return 0;
+}
+
+/* Appends a string to a NULL-terminated vector, bounded so a peer cannot make us allocate
+ * without limit (the frame size bounds it anyway). */
+static int vec_push(char ***vec, size_t *n, char *s, struct bl_error *err)
+{
+    char **v = realloc(*vec, (*n + 2) * sizeof *v);
+    if (!v) {
+        free(s);
+        return bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
+    }
+    v[(*n)++] = s;
+    v[*n] = NULL;
+    *vec = v;
+    return 0;
+}
+
+static void vec_free(char **v)
+{
+    for (size_t i = 0; v && v[i]; i++)
+        free(v[i]);
+    free(v);
+}
+
+int proto_exec_req_encode(const struct proto_exec_req *r, struct tlv_writer *w, struct bl_error *err)
+{
+    tlv_init(w);
+    if (!r->argv || !r->argv[0])
+        return bl_err(err, BOXLITE_ERR_INVALID, "exec: empty argv");
+    for (size_t i = 0; r->argv[i]; i++)
+        tlv_str(w, T_ARG, r->argv[i]);
+    for (size_t i = 0; r->env && r->env[i]; i++)
+        tlv_str(w, T_ENV, r->env[i]);
+    tlv_str(w, T_CWD, r->cwd);
+    tlv_str(w, T_USER, r->user);
+    if (r->tty) {
+        tlv_u64(w, T_TTY, 1);
+        tlv_u64(w, T_ROWS, r->rows);
+        tlv_u64(w, T_COLS, r->cols);
+    }
+    if (r->timeout_ms)
+        tlv_u64(w, T_TIMEOUT_MS, r->timeout_ms);
+    if (w->overflow)
+        return bl_err(err, BOXLITE_ERR_INVALID, "exec request larger than %u bytes",
+                      PROTO_MAX_PAYLOAD);
+    return 0;
+}
+
+int proto_exec_req_decode(struct proto_exec_req *r, const void *p, size_t len, struct bl_error *err)
+{
+    memset(r, 0, sizeof *r);
+    size_t argc = 0, envc = 0;
+    struct tlv_iter it;
+    struct tlv_field f;
+    int rc;
+    tlv_iter_init(&it, p, len);
+    while ((rc = tlv_next(&it, &f, err)) > 0) {
+        char *s = NULL;
+        uint64_t v = 0;
+        switch (f.tag) {
+        case T_ARG:
+        case T_ENV:
+            if ((rc = tlv_get_str(&f, &s, err)) < 0)
+                goto fail;
+            if (f.tag == T_ENV && !strchr(s, '=')) {
+                free(s);
+                rc = bl_err(err, BOXLITE_ERR_PROTOCOL, "exec: env entry without '='");
+                goto fail;
+            }
+            rc = f.tag == T_ARG ? vec_push(&r->argv, &argc, s, err) : vec_push(&r->env, &envc, s, err);
+            if (rc < 0)
+                goto fail;
+            break;
+        case T_CWD: rc = tlv_get_str(&f, &r->cwd, err); break;
+        case T_USER: rc = tlv_get_str(&f, &r->user, err); break;
+        case T_TTY: rc = tlv_get_u64(&f, &v, err); r->tty = v != 0; break;
+        case T_ROWS:
+        case T_COLS:
+            rc = tlv_get_u64(&f, &v, err);
+            if (rc == 0 && v > 0xffff)
+                rc = bl_err(err, BOXLITE_ERR_PROTOCOL, "exec: terminal size %llu too large",
+                            (unsigned long long)v);
+            if (f.tag == T_ROWS)
+                r->rows = (uint32_t)v;
+            else
+                r->cols = (uint32_t)v;
+            break;
+        case T_TIMEOUT_MS: rc = tlv_get_u64(&f, &r->timeout_ms, err); break;
+        default: break; /* unknown fields are skipped: newer hosts may add some */
+        }
+        if (rc < 0)
+            goto fail;
+    }
+    if (rc < 0)
+        goto fail;
+    if (!argc) {
+        rc = bl_err(err, BOXLITE_ERR_PROTOCOL, "exec: no program given");
+        goto fail;
+    }
+    if (!envc && (rc = vec_push(&r->env, &envc, NULL, err)) < 0)
+        goto fail;
+    return 0;
+fail:
+    proto_exec_req_free(r);
+    return rc;
+}
+
+void proto_exec_req_free(struct proto_exec_req *r)
+{
+    vec_free(r->argv);
+    vec_free(r->env);
+    free(r->cwd);
+    free(r->user);
+    memset(r, 0, sizeof *r);
+}
+
+void proto_result_encode(const struct proto_result *r, struct tlv_writer *w)
+{
+    tlv_init(w);
+    tlv_u64(w, T_EXIT_CODE, (uint64_t)r->exit_code);
+    tlv_u64(w, T_SIGNO, (uint64_t)r->signo);
+    tlv_u64(w, T_TIMED_OUT, r->timed_out);
+    tlv_u64(w, T_DURATION_US, r->duration_us);
+    tlv_u64(w, T_BYTES, r->bytes);
+}
+
+int proto_result_decode(struct proto_result *r, const void *p, size_t len, struct bl_error *err)
+{
+    memset(r, 0, sizeof *r);
+    struct tlv_iter it;
+    struct tlv_field f;
+    int rc;
+    tlv_iter_init(&it, p, len);
+    while ((rc = tlv_next(&it, &f, err)) > 0) {
+        uint64_t v;
+        if (f.tag < T_EXIT_CODE || f.tag > T_BYTES)
+            continue;
+        if ((rc = tlv_get_u64(&f, &v, err)) < 0)
+            return rc;
+        switch (f.tag) {
+        case T_EXIT_CODE: r->exit_code = (int64_t)v; break;
+        case T_SIGNO: r->signo = (int64_t)v; break;
+        case T_TIMED_OUT: r->timed_out = v != 0; break;
+        case T_DURATION_US: r->duration_us = v; break;
+        case T_BYTES: r->bytes = v; break;
+        }
+    }
+    return rc;
+}
+
+/* A volume travels as "tag\0path\0ro" in one field: "0" or "1". */
+int proto_setup_encode(const struct proto_setup *s, struct tlv_writer *w, struct bl_error *err)
+{
+    tlv_init(w);
+    tlv_str(w, T_ROOT_DEV, s->root_dev);
+    tlv_str(w, T_ROOT_FSTYPE, s->root_fstype);
+    tlv_str(w, T_ROOT_DIR, s->root_dir);
+    for (unsigned i = 0; i < s->nvols; i++) {
+        char b[8192];
+        int n = snprintf(b, sizeof b, "%s%c%s%c%d", s->vols[i].tag, 0, s->vols[i].path, 0,
+                         s->vols[i].readonly ? 1 : 0);
+        if (n < 0 || (size_t)n >= sizeof b)
+            return bl_err(err, BOXLITE_ERR_INVALID, "setup: volume path too long");
+        tlv_bytes(w, T_VOLUME, b, (size_t)n);
+    }
+    tlv_str(w, T_HOSTNAME, s->hostname);
+    if (s->net) {
+        tlv_u64(w, T_NET, 1);
+        tlv_str(w, T_NET_ADDR, s->net_addr);
+        tlv_str(w, T_NET_GW, s->net_gw);
+        tlv_str(w, T_NET_DNS, s->net_dns);
+    }
+    if (w->overflow)
+        return bl_err(err, BOXLITE_ERR_INVALID, "setup request too large");
+    return 0;
+}
+
+static int volume_decode(struct proto_setup *s, const struct tlv_field *f, struct bl_error *err)
+{
+    const char *p = (const char *)f->val, *end = p + f->len;
+    const char *z1 = memchr(p, 0, f->len);
+    const char *z2 = z1 ? memchr(z1 + 1, 0, (size_t)(end - z1 - 1)) : NULL;
+    if (!z1 || !z2 || end - z2 != 2 || (z2[1] != '0' && z2[1] != '1') || z1 == p || z2 == z1 + 1)
+        return bl_err(err, BOXLITE_ERR_PROTOCOL, "setup: malformed volume field");
+    if (s->nvols >= 64)
+        return bl_err(err, BOXLITE_ERR_PROTOCOL, "setup: more than 64 volumes");
+    struct proto_volume *v = realloc(s->vols, (s->nvols + 1) * sizeof *v);
+    if (!v)
+        return bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
+    s->vols = v;
+    v = &s->vols[s->nvols];
+    v->tag = strdup(p);
+    v->path = strdup(z1 + 1);
+    v->readonly = z2[1] == '1';
+    s->nvols++;
+    if (!v->tag || !v->path)
+        return bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
+    if (v->path[0] != '/')
+        return bl_err(err, BOXLITE_ERR_PROTOCOL, "setup: volume path %s is not absolute", v->path);
+    return 0;
+}
+
+int proto_setup_decode(struct proto_setup *s, const void *p, size_t len, struct bl_error *err)
+{
+    memset(s, 0, sizeof *s);
+    struct tlv_iter it;
+    struct tlv_field f;
+    int rc;
+    tlv_iter_init(&it, p, len);
+    while ((rc = tlv_next(&it, &f, err)) > 0) {
+        uint64_t v = 0;
+        switch (f.tag) {
+        case T_ROOT_DEV: rc = tlv_get_str(&f, &s->root_dev, err); break;
+        case T_ROOT_FSTYPE: rc = tlv_get_str(&f, &s->root_fstype, err); break;
+        case T_ROOT_DIR: rc = tlv_get_str(&f, &s->root_dir, err); break;
+        case T_VOLUME: rc = volume_decode(s, &f, err); break;
+        case T_HOSTNAME: rc = tlv_get_str(&f, &s->hostname, err); break;
+        case T_NET: rc = tlv_get_u64(&f, &v, err); s->net = v != 0; break;
+        case T_NET_ADDR: rc = tlv_get_str(&f, &s->net_addr, err); break;
+        case T_NET_GW: rc = tlv_get_str(&f, &s->net_gw, err); break;
+        case T_NET_DNS: rc = tlv_get_str(&f, &s->net_dns, err); break;
+        default: break;
+        }
+        if (rc < 0)
+            break;
+    }
+    if (rc < 0)
+        proto_setup_free(s);
+    return rc;
+}
+
+void proto_setup_free(struct proto_setup *s)
+{
+    free(s->root_dev);
+    free(s->root_fstype);
+    free(s->root_dir);
+    for (unsigned i = 0; i < s->nvols; i++) {
+        free(s->vols[i].tag);
+        free(s->vols[i].path);
+    }
+    free(s->vols);
+    free(s->hostname);
+    free(s->net_addr);
+    free(s->net_gw);
+    free(s->net_dns);
+    memset(s, 0, sizeof *s);
+}
+
+void proto_error_encode(struct tlv_writer *w, int code, const char *msg)
+{
+    tlv_init(w);
+    tlv_u64(w, T_CODE, (uint64_t)code);
+    size_t n = strlen(msg);
+    tlv_bytes(w, T_MESSAGE, msg, n > 4000 ? 4000 : n);
+}
+
+int proto_error_decode(const void *p, size_t len, int *code, char *msg, size_t msg_len)
+{
+    struct tlv_iter it;
+    struct tlv_field f;
+    int rc;
+    *code = BOXLITE_ERR_PROTOCOL;
+    if (msg_len)
+        snprintf(msg, msg_len, "agent error");
+    tlv_iter_init(&it, p, len);
+    while ((rc = tlv_next(&it, &f, NULL)) > 0) {
+        if (f.tag == T_CODE && f.len == 8) {
+            uint64_t v = get_le64(f.val);
+            *code = v > 0 && v < 64 ? (int)v : BOXLITE_ERR_PROTOCOL;
+        } else if (f.tag == T_MESSAGE && msg_len) {
+            size_t n = f.len < msg_len - 1 ? f.len : msg_len - 1;
+            memcpy(msg, f.val, n);
+            msg[n] = 0;
+            for (size_t i = 0; i < n; i++)
+                if (msg[i] == 0)
+                    msg[i] = '?';
+        }
+    }
+    return rc;
+}

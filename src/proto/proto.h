@@ -1,0 +1,203 @@
+/* The host-guest agent protocol (docs/protocol.md): frames on one byte stream, channels
+ * multiplexed on it, credit-based flow control per channel and stream, and a small
+ * tag-length-value encoding for request bodies. libc only: built into the musl agent too. */
+#ifndef PROTO_PROTO_H
+#define PROTO_PROTO_H
+
+#include "common/error.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define PROTO_VERSION 1
+#define PROTO_HDR_SIZE 12
+#define PROTO_MAX_PAYLOAD 65536u  /* bytes after the header, both directions */
+#define PROTO_WINDOW (256u * 1024) /* initial credit per channel and data stream */
+#define PROTO_PORT_NAME "boxlite.agent"
+
+/* Frame types. Values are stable; a receiver rejects any other with an ERROR frame. */
+enum proto_type {
+    PROTO_HELLO = 0x01,    /* ch 0, both ways: version handshake; agent's = "ready" */
+    PROTO_ERROR = 0x02,    /* on a channel: the request failed (ends the channel); ch 0: conn */
+    PROTO_PING = 0x03,     /* ch 0: answered by PONG with the same payload */
+    PROTO_PONG = 0x04,
+    PROTO_EXEC = 0x10,     /* host: open a channel running a process */
+    PROTO_COPY_IN = 0x11,  /* host: open a channel extracting a tar stream (stream 0) */
+    PROTO_COPY_OUT = 0x12, /* host: open a channel producing a tar stream (stream 1) */
+    PROTO_SETUP = 0x13,    /* host: mount rootfs/volumes, network, container */
+    PROTO_SHUTDOWN = 0x14, /* host: stop everything and power off */
+    PROTO_DATA = 0x20,     /* bytes of one stream (header `stream`) */
+    PROTO_EOF = 0x21,      /* that stream ended */
+    PROTO_CREDIT = 0x22,   /* receiver grants u32 more bytes on `stream` */
+    PROTO_SIGNAL = 0x23,   /* host: signal the process (group with tty) */
+    PROTO_RESIZE = 0x24,   /* host: terminal rows, cols */
+    PROTO_RESULT = 0x25,   /* agent: the request finished (ends the channel) */
+    PROTO_CLOSE = 0x26,    /* host: abandon the channel (kills its process); no reply */
+};
+
+enum proto_stream { PROTO_STDIN = 0, PROTO_STDOUT = 1, PROTO_STDERR = 2 };
+
+/* Field tags of the TLV bodies (see docs/protocol.md for which frame carries which). */
+enum proto_tag {
+    T_VERSION = 1, T_VERSION_MIN = 2, T_AGENT = 3, T_BOOT_MS = 4, T_READY = 5, /* HELLO */
+    T_CODE = 10, T_MESSAGE = 11,                                             /* ERROR */
+    T_ARG = 20, T_ENV = 21, T_CWD = 22, T_USER = 23, T_TTY = 24, T_ROWS = 25, T_COLS = 26,
+    T_TIMEOUT_MS = 27,                                                       /* EXEC */
+    T_EXIT_CODE = 30, T_SIGNO = 31, T_TIMED_OUT = 32, T_DURATION_US = 33, T_BYTES = 34,
+    T_PATH = 40,                                                             /* COPY_* */
+    T_ROOT_DEV = 50, T_ROOT_FSTYPE = 51, T_ROOT_DIR = 52, T_VOLUME = 53, T_HOSTNAME = 54,
+    T_NET = 55, T_NET_ADDR = 56, T_NET_GW = 57, T_NET_DNS = 58, T_DISK = 59, /* SETUP */
+    T_CREDIT = 60,                                                           /* CREDIT */
+};
+
+struct proto_hdr {
+    uint32_t len;     /* payload bytes, <= PROTO_MAX_PAYLOAD */
+    uint16_t type;    /* enum proto_type */
+    uint8_t stream;   /* DATA/EOF/CREDIT only; 0 otherwise */
+    uint8_t flags;    /* must be 0 in version 1 */
+    uint32_t channel; /* 0 = the connection itself */
+};
+
+void proto_hdr_encode(uint8_t out[PROTO_HDR_SIZE], const struct proto_hdr *h);
+/* Decodes a header and checks its length bound: the one error after which the stream cannot
+ * be followed any more. Returns 0 or -BOXLITE_ERR_PROTOCOL. */
+int proto_hdr_decode(const uint8_t in[PROTO_HDR_SIZE], struct proto_hdr *h, struct bl_error *err);
+/* Checks the rest of a well-framed header: known type, flags, stream range, channel use
+ * (connection frames on 0, channel frames elsewhere), fixed payload sizes. A frame failing
+ * this is skipped and answered with an ERROR; the stream goes on. */
+int proto_hdr_check(const struct proto_hdr *h, struct bl_error *err);
+/* Whether 12 bytes are the header of a HELLO frame (used to resynchronise after a framing
+ * error: the receiver drops bytes until the peer's next HELLO). */
+bool proto_is_hello_hdr(const uint8_t in[PROTO_HDR_SIZE]);
+const char *proto_type_name(unsigned type);
+
+/* ---- frame reassembly from a byte stream ------------------------------------------------
+ * Feed it bytes as they arrive; it hands out whole frames. After a malformed header the
+ * stream cannot be resynchronised: the reader stays failed. */
+struct proto_reader {
+    uint8_t buf[PROTO_HDR_SIZE + PROTO_MAX_PAYLOAD];
+    size_t have;
+    bool done; /* buf holds a frame already handed out */
+    bool failed;
+};
+/* In the failed state: drops bytes until a HELLO header, then resumes. Returns bytes used. */
+size_t proto_reader_resync(struct proto_reader *r, const uint8_t *data, size_t len);
+/* Consumes up to len bytes of data (*used says how many). Returns 1 with *h and *payload set
+ * when a frame is complete (payload valid until the next call; only its length is checked:
+ * call proto_hdr_check), 0 when more input is needed, negative on an oversized frame (the
+ * reader is then failed; proto_reader_resync drops input until a HELLO header). */
+int proto_reader_feed(struct proto_reader *r, const uint8_t *data, size_t len, size_t *used,
+                      struct proto_hdr *h, const uint8_t **payload, struct bl_error *err);
+
+/* ---- output buffer: frames queued for a non-blocking fd ------------------------------- */
+struct proto_buf {
+    uint8_t *data;
+    size_t len, off, cap;
+};
+int proto_buf_put(struct proto_buf *b, const void *p, size_t n);
+int proto_buf_frame(struct proto_buf *b, uint16_t type, uint32_t channel, uint8_t stream,
+                    const void *payload, size_t len);
+static inline size_t proto_buf_pending(const struct proto_buf *b) { return b->len - b->off; }
+/* Writes what it can. Returns 0, or -errno on a real error (EAGAIN is not one). */
+int proto_buf_flush(struct proto_buf *b, int fd);
+void proto_buf_free(struct proto_buf *b);
+
+/* ---- TLV bodies: u16 tag, u16 length, value; integers are 8-byte little-endian ------- */
+struct tlv_writer {
+    uint8_t buf[PROTO_MAX_PAYLOAD];
+    size_t len;
+    bool overflow;
+};
+void tlv_init(struct tlv_writer *w);
+void tlv_bytes(struct tlv_writer *w, uint16_t tag, const void *p, size_t n);
+void tlv_str(struct tlv_writer *w, uint16_t tag, const char *s);
+void tlv_u64(struct tlv_writer *w, uint16_t tag, uint64_t v);
+
+struct tlv_field {
+    uint16_t tag;
+    uint16_t len;
+    const uint8_t *val;
+};
+struct tlv_iter {
+    const uint8_t *p;
+    size_t len, off;
+};
+void tlv_iter_init(struct tlv_iter *it, const void *p, size_t len);
+/* 1 with *f set, 0 at the end, negative (BOXLITE_ERR_PROTOCOL) on a truncated field. */
+int tlv_next(struct tlv_iter *it, struct tlv_field *f, struct bl_error *err);
+/* Field accessors: strings must not contain NUL; integers must be 8 bytes. Fill `out`
+ * (a malloc'd NUL-terminated copy for strings). */
+int tlv_get_str(const struct tlv_field *f, char **out, struct bl_error *err);
+int tlv_get_u64(const struct tlv_field *f, uint64_t *out, struct bl_error *err);
+
+/* ---- request and result bodies -------------------------------------------------------- */
+struct proto_exec_req {
+    char **argv;  /* NULL-terminated, argc >= 1 */
+    char **env;   /* NULL-terminated "K=V" */
+    char *cwd, *user;
+    bool tty;
+    uint32_t rows, cols;
+    uint64_t timeout_ms; /* 0 = none */
+};
+int proto_exec_req_encode(const struct proto_exec_req *r, struct tlv_writer *w, struct bl_error *err);
+int proto_exec_req_decode(struct proto_exec_req *r, const void *p, size_t len, struct bl_error *err);
+void proto_exec_req_free(struct proto_exec_req *r);
+
+struct proto_result {
+    int64_t exit_code;  /* valid when signo == 0 */
+    int64_t signo;
+    bool timed_out;
+    uint64_t duration_us;
+    uint64_t bytes;     /* copy requests: bytes of tar processed */
+};
+void proto_result_encode(const struct proto_result *r, struct tlv_writer *w);
+int proto_result_decode(struct proto_result *r, const void *p, size_t len, struct bl_error *err);
+
+struct proto_volume {
+    char *tag;        /* 9p mount tag */
+    char *path;       /* guest path inside the container */
+    bool readonly;
+};
+/* SETUP body; also parsed from the kernel command line (boxlite.* words). */
+struct proto_setup {
+    char *root_dev;    /* e.g. /dev/vda; NULL = no disk */
+    char *root_fstype; /* default ext4 */
+    char *root_dir;    /* an existing directory to use as the rootfs (tests, no disk) */
+    struct proto_volume *vols;
+    unsigned nvols;
+    char *hostname;
+    bool net;          /* configure eth0 */
+    char *net_addr;    /* "10.0.2.15/24" */
+    char *net_gw, *net_dns;
+};
+int proto_setup_encode(const struct proto_setup *s, struct tlv_writer *w, struct bl_error *err);
+int proto_setup_decode(struct proto_setup *s, const void *p, size_t len, struct bl_error *err);
+void proto_setup_free(struct proto_setup *s);
+
+/* ERROR body: boxlite_code + message. */
+void proto_error_encode(struct tlv_writer *w, int code, const char *msg);
+int proto_error_decode(const void *p, size_t len, int *code, char *msg, size_t msg_len);
+
+static inline void put_le16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
+static inline void put_le32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+static inline void put_le64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+static inline uint16_t get_le16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
+static inline uint32_t get_le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static inline uint64_t get_le64(const uint8_t *p)
+{
+    return (uint64_t)get_le32(p) | (uint64_t)get_le32(p + 4) << 32;
+}
+
+#endif

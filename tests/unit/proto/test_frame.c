@@ -1,0 +1,197 @@
+/* Frame decoding and TLV bodies: every malformed input is refused with a reason. */
+#include "harness/harness.h"
+#include "proto/proto.h"
+
+#include <stdlib.h>
+
+static size_t mkframe(uint8_t *out, uint16_t type, uint32_t ch, uint8_t stream, const void *p, uint32_t len)
+{
+    struct proto_hdr h = {.len = len, .type = type, .stream = stream, .channel = ch};
+    proto_hdr_encode(out, &h);
+    if (len)
+        memcpy(out + PROTO_HDR_SIZE, p, len);
+    return PROTO_HDR_SIZE + len;
+}
+
+static struct proto_reader *reader(void)
+{
+    return calloc(1, sizeof(struct proto_reader));
+}
+
+TEST(roundtrip_byte_by_byte)
+{
+    uint8_t buf[64];
+    size_t n = mkframe(buf, PROTO_DATA, 7, PROTO_STDOUT, "hello", 5);
+    n += mkframe(buf + n, PROTO_EOF, 7, PROTO_STDOUT, NULL, 0);
+    struct proto_reader *r = reader();
+    struct proto_hdr h;
+    const uint8_t *p;
+    int frames = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t used;
+        struct bl_error e = {0};
+        int rc = proto_reader_feed(r, buf + i, 1, &used, &h, &p, &e);
+        CHECK_EQ(used, 1);
+        REQUIRE(rc >= 0);
+        if (rc == 1) {
+            CHECK_EQ(proto_hdr_check(&h, &e), 0);
+            if (frames == 0) {
+                CHECK_EQ(h.type, PROTO_DATA);
+                CHECK_EQ(h.channel, 7);
+                CHECK_EQ(h.len, 5);
+                CHECK_MEM(p, "hello", 5);
+            } else {
+                CHECK_EQ(h.type, PROTO_EOF);
+            }
+            frames++;
+        }
+    }
+    CHECK_EQ(frames, 2);
+    free(r);
+}
+
+TEST(oversize_length_fails_and_resyncs_on_hello)
+{
+    uint8_t buf[128];
+    struct proto_hdr h = {.len = PROTO_MAX_PAYLOAD + 1, .type = PROTO_DATA, .channel = 1};
+    proto_hdr_encode(buf, &h);
+    struct proto_reader *r = reader();
+    struct bl_error e = {0};
+    size_t used;
+    const uint8_t *p;
+    struct proto_hdr out;
+    CHECK(proto_reader_feed(r, buf, PROTO_HDR_SIZE, &used, &out, &p, &e) < 0);
+    CHECK(strstr(e.msg, "exceeds the maximum") != NULL);
+    CHECK(r->failed);
+    /* garbage, then a HELLO: the reader finds it */
+    uint8_t tail[128];
+    memset(tail, 0xab, 20);
+    size_t n = 20 + mkframe(tail + 20, PROTO_HELLO, 0, 0, NULL, 0);
+    size_t off = proto_reader_resync(r, tail, n);
+    CHECK(!r->failed);
+    int rc = proto_reader_feed(r, tail + off, n - off, &used, &out, &p, &e);
+    CHECK_EQ(rc, 1);
+    CHECK_EQ(out.type, PROTO_HELLO);
+    free(r);
+}
+
+static int check_hdr(uint16_t type, uint32_t ch, uint8_t stream, uint8_t flags, uint32_t len, char *msg)
+{
+    struct proto_hdr h = {.len = len, .type = type, .stream = stream, .flags = flags, .channel = ch};
+    struct bl_error e = {0};
+    int rc = proto_hdr_check(&h, &e);
+    snprintf(msg, 256, "%s", e.msg);
+    return rc;
+}
+
+TEST(header_checks)
+{
+    char m[256];
+    CHECK(check_hdr(0x7777, 1, 0, 0, 0, m) < 0 && strstr(m, "unknown frame type"));
+    CHECK(check_hdr(PROTO_DATA, 1, 0, 1, 0, m) < 0 && strstr(m, "flags"));
+    CHECK(check_hdr(PROTO_DATA, 1, 3, 0, 0, m) < 0 && strstr(m, "stream"));
+    CHECK(check_hdr(PROTO_EXEC, 1, 1, 0, 0, m) < 0 && strstr(m, "stream"));
+    CHECK(check_hdr(PROTO_EXEC, 0, 0, 0, 0, m) < 0 && strstr(m, "channel 0"));
+    CHECK(check_hdr(PROTO_HELLO, 5, 0, 0, 0, m) < 0 && strstr(m, "must be 0"));
+    CHECK(check_hdr(PROTO_CREDIT, 1, 1, 0, 3, m) < 0);
+    CHECK(check_hdr(PROTO_EOF, 1, 0, 0, 1, m) < 0);
+    CHECK(check_hdr(PROTO_SIGNAL, 1, 0, 0, 8, m) < 0);
+    CHECK(check_hdr(PROTO_RESIZE, 1, 0, 0, 4, m) < 0);
+    CHECK_EQ(check_hdr(PROTO_ERROR, 0, 0, 0, 10, m), 0);
+    CHECK_EQ(check_hdr(PROTO_CREDIT, 3, 2, 0, 4, m), 0);
+}
+
+TEST(tlv_truncated_and_bad_fields)
+{
+    struct tlv_writer *w = malloc(sizeof *w);
+    const char *argv[] = {"echo", "hi", NULL};
+    const char *env[] = {"A=1", NULL};
+    struct proto_exec_req req = {.argv = (char **)argv, .env = (char **)env, .cwd = "/tmp",
+                                 .tty = true, .rows = 30, .cols = 90, .timeout_ms = 5};
+    struct bl_error e = {0};
+    REQUIRE(proto_exec_req_encode(&req, w, &e) == 0);
+    struct proto_exec_req d;
+    REQUIRE(proto_exec_req_decode(&d, w->buf, w->len, &e) == 0);
+    CHECK_STR(d.argv[1], "hi");
+    CHECK(d.argv[2] == NULL);
+    CHECK_STR(d.env[0], "A=1");
+    CHECK_STR(d.cwd, "/tmp");
+    CHECK(d.tty);
+    CHECK_EQ(d.rows, 30);
+    CHECK_EQ(d.timeout_ms, 5);
+    proto_exec_req_free(&d);
+    /* every truncation is an error, never a crash */
+    for (size_t cut = 1; cut < w->len; cut++) {
+        int rc = proto_exec_req_decode(&d, w->buf, cut, &e);
+        if (rc == 0)
+            proto_exec_req_free(&d); /* a cut on a field boundary is a shorter valid body */
+    }
+    /* an integer of the wrong size */
+    tlv_init(w);
+    tlv_str(w, T_ARG, "x");
+    tlv_bytes(w, T_TIMEOUT_MS, "abc", 3);
+    CHECK(proto_exec_req_decode(&d, w->buf, w->len, &e) < 0);
+    CHECK(strstr(e.msg, "must be 8") != NULL);
+    /* NUL inside a string */
+    tlv_init(w);
+    tlv_bytes(w, T_ARG, "a\0b", 3);
+    CHECK(proto_exec_req_decode(&d, w->buf, w->len, &e) < 0);
+    /* no argv */
+    tlv_init(w);
+    tlv_str(w, T_CWD, "/");
+    CHECK(proto_exec_req_decode(&d, w->buf, w->len, &e) < 0);
+    /* env without '=' */
+    tlv_init(w);
+    tlv_str(w, T_ARG, "x");
+    tlv_str(w, T_ENV, "NOEQUALS");
+    CHECK(proto_exec_req_decode(&d, w->buf, w->len, &e) < 0);
+    /* field length beyond the frame */
+    uint8_t bad[6] = {T_ARG, 0, 200, 0, 'a', 'b'};
+    CHECK(proto_exec_req_decode(&d, bad, sizeof bad, &e) < 0);
+    CHECK(strstr(e.msg, "overruns") != NULL);
+    free(w);
+}
+
+TEST(setup_roundtrip_and_bad_volume)
+{
+    struct tlv_writer *w = malloc(sizeof *w);
+    struct proto_volume v = {.tag = "vol0", .path = "/data", .readonly = true};
+    struct proto_setup s = {.root_dev = "/dev/vda", .vols = &v, .nvols = 1, .hostname = "h",
+                            .net = true, .net_addr = "10.0.2.15/24"};
+    struct bl_error e = {0};
+    REQUIRE(proto_setup_encode(&s, w, &e) == 0);
+    struct proto_setup d;
+    REQUIRE(proto_setup_decode(&d, w->buf, w->len, &e) == 0);
+    CHECK_STR(d.root_dev, "/dev/vda");
+    CHECK_EQ(d.nvols, 1);
+    CHECK_STR(d.vols[0].path, "/data");
+    CHECK(d.vols[0].readonly);
+    CHECK(d.net);
+    proto_setup_free(&d);
+    tlv_init(w);
+    tlv_bytes(w, T_VOLUME, "tag\0rel\0" "1", 9);
+    CHECK(proto_setup_decode(&d, w->buf, w->len, &e) < 0);
+    tlv_init(w);
+    tlv_bytes(w, T_VOLUME, "tag", 3);
+    CHECK(proto_setup_decode(&d, w->buf, w->len, &e) < 0);
+    free(w);
+}
+
+TEST(result_and_error_bodies)
+{
+    struct tlv_writer *w = malloc(sizeof *w);
+    struct proto_result r = {.exit_code = 7, .signo = 0, .timed_out = true, .duration_us = 99};
+    proto_result_encode(&r, w);
+    struct proto_result d;
+    CHECK_EQ(proto_result_decode(&d, w->buf, w->len, NULL), 0);
+    CHECK_EQ(d.exit_code, 7);
+    CHECK(d.timed_out);
+    CHECK_EQ(d.duration_us, 99);
+    proto_error_encode(w, BOXLITE_ERR_NOT_FOUND, "no such thing");
+    int code;
+    char msg[64];
+    proto_error_decode(w->buf, w->len, &code, msg, sizeof msg);
+    CHECK_EQ(code, BOXLITE_ERR_NOT_FOUND);
+    CHECK_STR(msg, "no such thing");
+    free(w);
+}

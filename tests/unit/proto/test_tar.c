@@ -1,0 +1,207 @@
+/* tar writer and reader: round trip of a tree with long names and links, and archives that
+ * try to write outside the destination refused. */
+#include "harness/harness.h"
+#include "proto/tar.h"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void write_text(const char *path, const char *text)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd >= 0) {
+        if (write(fd, text, strlen(text)) < 0) {
+        }
+        close(fd);
+    }
+}
+
+static char *path_in(const char *rel)
+{
+    static char buf[8][1024];
+    static int i;
+    i = (i + 1) % 8;
+    snprintf(buf[i], sizeof buf[i], "%s/%s", harness_tmpdir(), rel);
+    return buf[i];
+}
+
+TEST(roundtrip_tree)
+{
+    mkdir(path_in("src"), 0755);
+    mkdir(path_in("src/sub"), 0700);
+    write_text(path_in("src/a.txt"), "alpha\n");
+    char longname[300];
+    memset(longname, 'n', 200);
+    longname[200] = 0;
+    char rel[400];
+    snprintf(rel, sizeof rel, "src/sub/%s", longname);
+    write_text(path_in(rel), "long\n");
+    symlink("a.txt", path_in("src/link"));
+    symlink("/etc/passwd", path_in("src/abs"));
+    /* a 1 MiB file with varied content */
+    int fd = open(path_in("src/big"), O_WRONLY | O_CREAT, 0600);
+    char block[4096];
+    for (int i = 0; i < 256; i++) {
+        memset(block, i, sizeof block);
+        CHECK_EQ(write(fd, block, sizeof block), (ssize_t)sizeof block);
+    }
+    close(fd);
+    int ar = open(path_in("ar.tar"), O_RDWR | O_CREAT, 0600);
+    struct bl_error e = {0};
+    uint64_t wrote = 0, read_bytes = 0;
+    REQUIRE(tar_write(ar, path_in("src"), &wrote, &e) == 0);
+    CHECK_EQ(wrote % 512, 0);
+    lseek(ar, 0, SEEK_SET);
+    REQUIRE(tar_extract(ar, path_in("dst"), &read_bytes, &e) == 0);
+    CHECK_EQ(read_bytes, wrote);
+    close(ar);
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "diff -r --no-dereference %s %s", path_in("src"), path_in("dst"));
+    CHECK_EQ(system(cmd), 0);
+    struct stat st;
+    CHECK_EQ(lstat(path_in("dst/abs"), &st), 0);
+    CHECK(S_ISLNK(st.st_mode));
+    CHECK_EQ(stat(path_in("dst/sub"), &st), 0);
+    CHECK_EQ(st.st_mode & 0777, 0700);
+    /* and with system tar as the reader: the archive is standard */
+    snprintf(cmd, sizeof cmd, "mkdir %s && tar -xf %s -C %s && diff -r --no-dereference %s %s",
+             path_in("gnu"), path_in("ar.tar"), path_in("gnu"), path_in("src"), path_in("gnu"));
+    CHECK_EQ(system(cmd), 0);
+}
+
+TEST(single_file)
+{
+    write_text(path_in("f"), "one file\n");
+    int ar = open(path_in("f.tar"), O_RDWR | O_CREAT, 0600);
+    struct bl_error e = {0};
+    REQUIRE(tar_write(ar, path_in("f"), NULL, &e) == 0);
+    lseek(ar, 0, SEEK_SET);
+    REQUIRE(tar_extract(ar, path_in("copy"), NULL, &e) == 0);
+    close(ar);
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "cmp %s %s", path_in("f"), path_in("copy"));
+    CHECK_EQ(system(cmd), 0);
+}
+
+/* Appends one ustar entry to fd. */
+static void entry(int fd, const char *name, char type, const char *link, const char *data)
+{
+    char h[512] = {0};
+    size_t size = data ? strlen(data) : 0;
+    snprintf(h, 100, "%s", name);
+    snprintf(h + 100, 8, "%07o", 0644);
+    snprintf(h + 108, 8, "%07o", 0);
+    snprintf(h + 116, 8, "%07o", 0);
+    snprintf(h + 124, 12, "%011zo", size);
+    snprintf(h + 136, 12, "%011o", 0);
+    h[156] = type;
+    if (link)
+        snprintf(h + 157, 100, "%s", link);
+    memcpy(h + 257, "ustar", 6);
+    memcpy(h + 263, "00", 2);
+    memset(h + 148, ' ', 8);
+    unsigned sum = 0;
+    for (int i = 0; i < 512; i++)
+        sum += (unsigned char)h[i];
+    snprintf(h + 148, 8, "%06o", sum);
+    CHECK_EQ(write(fd, h, 512), 512);
+    if (size) {
+        char pad[512] = {0};
+        CHECK_EQ(write(fd, data, size), (ssize_t)size);
+        CHECK_EQ(write(fd, pad, (512 - size % 512) % 512), (ssize_t)((512 - size % 512) % 512));
+    }
+}
+
+static int extract_file(const char *tarpath, const char *dest, struct bl_error *e)
+{
+    int fd = open(tarpath, O_RDONLY);
+    int rc = tar_extract(fd, dest, NULL, e);
+    close(fd);
+    return rc;
+}
+
+TEST(dotdot_refused)
+{
+    int fd = open(path_in("evil.tar"), O_WRONLY | O_CREAT, 0600);
+    entry(fd, "ok.txt", '0', NULL, "fine");
+    entry(fd, "sub/../../escaped", '0', NULL, "bad");
+    close(fd);
+    mkdir(path_in("box"), 0755);
+    struct bl_error e = {0};
+    CHECK(extract_file(path_in("evil.tar"), path_in("box/target"), &e) < 0);
+    CHECK(strstr(e.msg, "..") != NULL);
+    CHECK(access(path_in("box/escaped"), F_OK) < 0);
+    CHECK(access(path_in("escaped"), F_OK) < 0);
+}
+
+TEST(absolute_name_refused)
+{
+    int fd = open(path_in("abs.tar"), O_WRONLY | O_CREAT, 0600);
+    char name[512];
+    snprintf(name, sizeof name, "%s", path_in("written-abs"));
+    entry(fd, name, '0', NULL, "bad");
+    close(fd);
+    struct bl_error e = {0};
+    CHECK(extract_file(path_in("abs.tar"), path_in("t"), &e) < 0);
+    CHECK(strstr(e.msg, "absolute") != NULL);
+    CHECK(access(path_in("written-abs"), F_OK) < 0);
+}
+
+TEST(write_through_absolute_symlink_refused)
+{
+    mkdir(path_in("outside"), 0755);
+    int fd = open(path_in("sym.tar"), O_WRONLY | O_CREAT, 0600);
+    entry(fd, "./", '5', NULL, NULL);
+    entry(fd, "./link", '2', path_in("outside"), NULL);
+    entry(fd, "./link/pwned", '0', NULL, "bad");
+    close(fd);
+    struct bl_error e = {0};
+    CHECK(extract_file(path_in("sym.tar"), path_in("t"), &e) < 0);
+    CHECK(strstr(e.msg, "symlinks are not followed") != NULL);
+    CHECK(access(path_in("outside/pwned"), F_OK) < 0);
+}
+
+TEST(write_through_relative_symlink_refused)
+{
+    mkdir(path_in("outside2"), 0755);
+    mkdir(path_in("t2"), 0755);
+    int fd = open(path_in("rel.tar"), O_WRONLY | O_CREAT, 0600);
+    entry(fd, "up", '2', "../outside2", NULL);
+    entry(fd, "up/pwned", '0', NULL, "bad");
+    close(fd);
+    struct bl_error e = {0};
+    CHECK(extract_file(path_in("rel.tar"), path_in("t2"), &e) < 0);
+    CHECK(access(path_in("outside2/pwned"), F_OK) < 0);
+}
+
+TEST(hardlink_outside_refused)
+{
+    write_text(path_in("secret"), "s");
+    int fd = open(path_in("hl.tar"), O_WRONLY | O_CREAT, 0600);
+    entry(fd, "h", '1', "../secret", NULL);
+    close(fd);
+    struct bl_error e = {0};
+    CHECK(extract_file(path_in("hl.tar"), path_in("t3"), &e) < 0);
+    CHECK(access(path_in("t3/h"), F_OK) < 0);
+}
+
+TEST(bad_checksum_and_truncation)
+{
+    int fd = open(path_in("trunc.tar"), O_WRONLY | O_CREAT, 0600);
+    entry(fd, "f", '0', NULL, "0123456789");
+    close(fd);
+    CHECK_EQ(truncate(path_in("trunc.tar"), 512 + 5), 0);
+    struct bl_error e = {0};
+    CHECK(extract_file(path_in("trunc.tar"), path_in("t4"), &e) < 0);
+    CHECK(strstr(e.msg, "truncated") != NULL);
+    fd = open(path_in("sum.tar"), O_WRONLY | O_CREAT, 0600);
+    entry(fd, "f", '0', NULL, "x");
+    close(fd);
+    fd = open(path_in("sum.tar"), O_WRONLY);
+    pwrite(fd, "Z", 1, 0); /* name changes, checksum does not */
+    close(fd);
+    CHECK(extract_file(path_in("sum.tar"), path_in("t5"), &e) < 0);
+    CHECK(strstr(e.msg, "checksum") != NULL);
+}
