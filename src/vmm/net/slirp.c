@@ -509,3 +509,19 @@ void slirp_net_stats(struct slirp_net *sn, struct net_stats *out)
     *out = sn->stats;
     pthread_mutex_unlock(&sn->qlock);
 }
+
+static void be_send(void *opaque, const uint8_t *frame, size_t len)
+{
+    slirp_net_input(opaque, frame, len);
+}
+static size_t be_peek(void *opaque) { return slirp_net_peek(opaque); }
+static size_t be_recv(void *opaque, uint8_t *buf, size_t cap)
+{
+    return slirp_net_recv(opaque, buf, cap);
+}
+
+struct net_backend slirp_net_backend(struct slirp_net *sn)
+{
+    return (struct net_backend){ .opaque = sn, .send = be_send, .peek = be_peek,
+                                 .recv = be_recv, .rx_fd = sn->rx_fd };
+}

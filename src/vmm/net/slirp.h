@@ -18,6 +18,7 @@
 #define VMM_NET_SLIRP_H
 
 #include "common/error.h"
+#include "vmm/virtio/net.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -71,6 +72,8 @@ size_t slirp_net_recv(struct slirp_net *sn, uint8_t *buf, size_t cap);
  * before emptying the queue). */
 int slirp_net_rx_fd(const struct slirp_net *sn);
 void slirp_net_stats(struct slirp_net *sn, struct net_stats *out);
+/* The stack as a virtio-net back end (send = slirp_net_input, peek, recv, rx_fd). */
+struct net_backend slirp_net_backend(struct slirp_net *sn);
 
 /* What kind of connection start a frame is, for the counters: 1 = TCP SYN (without ACK),
  * 2 = UDP, 0 = neither. Every header length is checked; exposed for tests and fuzzing. */
