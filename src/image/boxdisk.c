@@ -18,3 +18,17 @@ int rootfs_box_disk(const char *base, const char *overlay, uint64_t disk_size, s
         return bl_err_prefix(err, "box disk %s", overlay);
     return 0;
 }
+
+#include "image/image.h"
+
+#include <limits.h>
+
+int image_box_disk(struct image_store *s, const char *key, const char *overlay, uint64_t disk_size,
+                   struct bl_error *err)
+{
+    char base[PATH_MAX];
+    int r = image_prepare(s, key, NULL, base, sizeof base, err);
+    if (r < 0)
+        return r;
+    return rootfs_box_disk(base, overlay, disk_size, err);
+}

@@ -1,0 +1,601 @@
+#include "image/image.h"
+
+#include "common/cleanup.h"
+#include "image/manifest.h"
+#include "image/ref.h"
+#include "image/rootfs.h"
+#include "image/unpack.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#define CONFIG_MAX (8u << 20)
+#define DEFAULT_HEADROOM (256ULL << 20)
+
+int image_store_open(struct image_store *s, const char *home, struct bl_error *err)
+{
+    return blobstore_open(&s->bs, home, err);
+}
+
+static void platform_of(const struct image_pull_opts *o, const char **os, const char **arch, const char **variant)
+{
+    static __thread char host_arch[32];
+    *os = o && o->os ? o->os : "linux";
+    *variant = o ? o->variant : NULL;
+    if (o && o->arch) {
+        *arch = o->arch;
+        return;
+    }
+    struct utsname u;
+    const char *m = uname(&u) == 0 ? u.machine : "x86_64";
+    snprintf(host_arch, sizeof host_arch, "%s",
+             !strcmp(m, "x86_64") ? "amd64" : !strcmp(m, "aarch64") ? "arm64" : m);
+    *arch = host_arch;
+}
+
+/* Finds a record by reference as given, normalised, or by image id. */
+static int lookup(struct image_store *s, const char *key, struct image_record *rec, struct bl_error *err)
+{
+    struct bl_error e2 = {0};
+    if (image_index_get(&s->bs, key, rec, &e2) == 0)
+        return 0;
+    struct image_ref ref;
+    if (image_ref_parse(&ref, key, NULL) == 0) {
+        cleanup_free char *norm = image_ref_string(&ref);
+        image_ref_free(&ref);
+        if (norm && image_index_get(&s->bs, norm, rec, NULL) == 0)
+            return 0;
+    }
+    *err = e2;
+    return -e2.code;
+}
+
+/* ---- what a pull collects ------------------------------------------------------------ */
+
+struct pulled {
+    char top[DIGEST_LEN + 1];      /* what the reference resolved to (maybe an index) */
+    char manifest[DIGEST_LEN + 1]; /* the platform's manifest */
+    struct oci_manifest m;
+    struct oci_descriptor *blobs;  /* config, then layers (borrowed from m) */
+    size_t n_blobs;
+};
+
+static void pulled_free(struct pulled *p)
+{
+    oci_manifest_free(&p->m);
+    free(p->blobs);
+    memset(p, 0, sizeof *p);
+}
+
+static int pulled_from_manifest(struct pulled *p, const char *body, size_t len, struct bl_error *err)
+{
+    int r = oci_manifest_parse(&p->m, body, len, err);
+    if (r < 0)
+        return r;
+    p->n_blobs = p->m.n_layers + 1;
+    p->blobs = calloc(p->n_blobs, sizeof *p->blobs);
+    if (!p->blobs)
+        return bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
+    p->blobs[0] = p->m.config;
+    for (size_t i = 0; i < p->m.n_layers; i++)
+        p->blobs[i + 1] = p->m.layers[i];
+    return 0;
+}
+
+static int make_record(struct image_record *rec, const char *refstr, const struct pulled *p, struct bl_error *err)
+{
+    memset(rec, 0, sizeof *rec);
+    rec->ref = strdup(refstr);
+    rec->manifest = strdup(p->manifest);
+    rec->config = strdup(p->m.config.digest);
+    rec->id = strdup(p->m.config.digest + 7);
+    rec->blobs = calloc(p->n_blobs + 3, sizeof(char *));
+    if (!rec->ref || !rec->manifest || !rec->config || !rec->id || !rec->blobs) {
+        image_record_free(rec);
+        return bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
+    }
+    if (strcmp(p->top, p->manifest) != 0)
+        rec->blobs[rec->n_blobs++] = strdup(p->top);
+    rec->blobs[rec->n_blobs++] = strdup(p->manifest);
+    for (size_t i = 0; i < p->n_blobs; i++)
+        rec->blobs[rec->n_blobs++] = strdup(p->blobs[i].digest);
+    for (size_t i = 0; i < rec->n_blobs; i++)
+        if (!rec->blobs[i]) {
+            image_record_free(rec);
+            return bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
+        }
+    return 0;
+}
+
+/* Reference -> the platform's manifest, both stored. */
+static int resolve(struct image_store *s, struct registry *reg, const char *reference,
+                   const struct image_pull_opts *o, struct pulled *p, struct bl_error *err)
+{
+    cleanup_free char *body = NULL, *ctype = NULL;
+    size_t len = 0;
+    int r = registry_get_manifest(reg, reference, &body, &len, &ctype, p->top, err);
+    if (r < 0)
+        return r;
+    int kind = oci_detect_kind(body, len, ctype, err);
+    if (kind < 0)
+        return bl_err_prefix(err, "manifest %s", reference);
+    if ((r = blobstore_put(&s->bs, p->top, body, len, NULL, err)) < 0)
+        return r;
+    memcpy(p->manifest, p->top, sizeof p->top);
+    if (kind == OCI_KIND_INDEX) {
+        struct oci_index ix;
+        if ((r = oci_index_parse(&ix, body, len, err)) < 0)
+            return bl_err_prefix(err, "%s", reference);
+        const char *os, *arch, *variant;
+        platform_of(o, &os, &arch, &variant);
+        int sel = oci_index_select(&ix, os, arch, variant, err);
+        if (sel < 0) {
+            oci_index_free(&ix);
+            return bl_err_prefix(err, "%s", reference);
+        }
+        char want[DIGEST_LEN + 1];
+        snprintf(want, sizeof want, "%s", ix.manifests[sel].digest);
+        oci_index_free(&ix);
+        free(body);
+        free(ctype);
+        body = ctype = NULL;
+        if ((r = registry_get_manifest(reg, want, &body, &len, &ctype, p->manifest, err)) < 0)
+            return r;
+        kind = oci_detect_kind(body, len, ctype, err);
+        if (kind < 0)
+            return bl_err_prefix(err, "manifest %s", want);
+        if (kind != OCI_KIND_MANIFEST)
+            return bl_err(err, BOXLITE_ERR_IMAGE, "manifest %s: an index inside an index is not supported", want);
+        if ((r = blobstore_put(&s->bs, p->manifest, body, len, NULL, err)) < 0)
+            return r;
+    }
+    r = pulled_from_manifest(p, body, len, err);
+    return r < 0 ? bl_err_prefix(err, "%s", reference) : 0;
+}
+
+static int open_registry(const char *refstr, const struct image_pull_opts *o, struct image_ref *ref,
+                         struct registry **reg, char **norm, struct bl_error *err)
+{
+    int r = image_ref_parse(ref, refstr, err);
+    if (r < 0)
+        return r;
+    *norm = image_ref_string(ref);
+    if (!*norm) {
+        image_ref_free(ref);
+        return bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
+    }
+    if ((r = registry_open(reg, ref->registry, ref->repository, o ? &o->registry : NULL, err)) < 0) {
+        free(*norm);
+        *norm = NULL;
+        image_ref_free(ref);
+        return bl_err_prefix(err, "pull %s", refstr);
+    }
+    return 0;
+}
+
+int image_pull(struct image_store *s, const char *refstr, const struct image_pull_opts *o,
+               struct image_record *out, struct bl_error *err)
+{
+    memset(out, 0, sizeof *out);
+    struct image_ref ref;
+    struct registry *reg = NULL;
+    cleanup_free char *norm = NULL;
+    int r = open_registry(refstr, o, &ref, &reg, &norm, err);
+    if (r < 0)
+        return r;
+    struct pulled p = {0};
+    if ((r = resolve(s, reg, image_ref_reference(&ref), o, &p, err)) < 0 ||
+        (r = registry_fetch_blobs(reg, &s->bs, p.blobs, p.n_blobs, NULL, NULL, err)) < 0 ||
+        (r = make_record(out, norm, &p, err)) < 0 || (r = image_index_put(&s->bs, out, err)) < 0) {
+        image_record_free(out);
+        bl_err_prefix(err, "pull %s", refstr);
+    }
+    pulled_free(&p);
+    registry_close(reg);
+    image_ref_free(&ref);
+    return r;
+}
+
+/* ---- the ext4 base ----------------------------------------------------------------- */
+
+static void rootfs_path(struct image_store *s, const char *id, char *out, size_t n)
+{
+    snprintf(out, n, "%s/rootfs/%s.ext4", s->bs.root, id);
+}
+
+/* Serialises builders of one image (other processes included). */
+static int lock_rootfs(struct image_store *s, const char *id, struct bl_error *err)
+{
+    char p[PATH_MAX];
+    snprintf(p, sizeof p, "%s/rootfs/%s.lock", s->bs.root, id);
+    int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return bl_errno(err, errno, "open %s", p);
+    while (flock(fd, LOCK_EX) < 0)
+        if (errno != EINTR) {
+            int e = errno;
+            close(fd);
+            return bl_errno(err, e, "lock %s", p);
+        }
+    return fd;
+}
+
+/* Layer source for the builder: waits until layer i is in the store. */
+struct layer_feed {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    unsigned char *ready; /* per blob index */
+    int finished, result;
+};
+
+static void feed_done(void *ud, size_t i)
+{
+    struct layer_feed *f = ud;
+    pthread_mutex_lock(&f->mu);
+    f->ready[i] = 1;
+    pthread_cond_broadcast(&f->cv);
+    pthread_mutex_unlock(&f->mu);
+}
+
+/* Unpacks the layers (blob indexes 1..n of p) and builds the ext4 base at path. With a
+ * feed, waits for each layer; otherwise they are all in the store already. */
+static int build_base(struct image_store *s, const struct pulled *p, struct layer_feed *feed, int verify,
+                      uint64_t headroom, const char *path, struct bl_error *err)
+{
+    char dir[PATH_MAX];
+    int r = blobstore_mktemp(&s->bs, "unpack-", 1, dir, sizeof dir, NULL, err);
+    if (r < 0)
+        return r;
+    struct fsmeta meta;
+    fsmeta_init(&meta);
+    int rootfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (rootfd < 0) {
+        r = bl_errno(err, errno, "open %s", dir);
+        goto out;
+    }
+    if ((r = unpack_init_root(rootfd, &meta, err)) < 0)
+        goto out;
+    for (size_t i = 0; i < p->m.n_layers; i++) {
+        const struct oci_descriptor *d = &p->m.layers[i];
+        if (feed) {
+            pthread_mutex_lock(&feed->mu);
+            while (!feed->ready[i + 1] && !feed->finished)
+                pthread_cond_wait(&feed->cv, &feed->mu);
+            int ok = feed->ready[i + 1];
+            pthread_mutex_unlock(&feed->mu);
+            if (!ok) {
+                r = -BOXLITE_ERR_IMAGE; /* the fetch failed; its error is reported */
+                goto out;
+            }
+        }
+        char bp[PATH_MAX];
+        blobstore_path(&s->bs, d->digest, bp, sizeof bp);
+        if ((r = layer_apply_file(rootfd, bp, verify ? d->digest : NULL, &meta, err)) < 0) {
+            bl_err_prefix(err, "layer %zu (%s)", i, d->digest);
+            goto out;
+        }
+    }
+    r = rootfs_build_ext4(dir, &meta, path, headroom ? headroom : DEFAULT_HEADROOM, NULL, err);
+out:
+    if (rootfd >= 0)
+        close(rootfd);
+    fsmeta_free(&meta);
+    remove_tree(dir);
+    return r;
+}
+
+static int load_pulled(struct image_store *s, const struct image_record *rec, struct pulled *p, struct bl_error *err)
+{
+    memset(p, 0, sizeof *p);
+    cleanup_free char *body = NULL;
+    size_t len;
+    int r = blobstore_read(&s->bs, rec->manifest, 4u << 20, &body, &len, err);
+    if (r < 0)
+        return r;
+    snprintf(p->manifest, sizeof p->manifest, "%s", rec->manifest);
+    snprintf(p->top, sizeof p->top, "%s", rec->manifest);
+    return pulled_from_manifest(p, body, len, err);
+}
+
+int image_prepare(struct image_store *s, const char *key, const struct image_pull_opts *o, char *path,
+                  size_t n, struct bl_error *err)
+{
+    struct image_record rec;
+    int r = lookup(s, key, &rec, err);
+    if (r < 0)
+        return r;
+    rootfs_path(s, rec.id, path, n);
+    if (access(path, F_OK) == 0) {
+        image_record_free(&rec);
+        return 0;
+    }
+    int lk = lock_rootfs(s, rec.id, err);
+    if (lk < 0) {
+        image_record_free(&rec);
+        return lk;
+    }
+    if (access(path, F_OK) != 0) {
+        struct pulled p;
+        r = load_pulled(s, &rec, &p, err);
+        if (r == 0)
+            r = build_base(s, &p, NULL, 1, o ? o->headroom : 0, path, err);
+        pulled_free(&p);
+        if (r < 0)
+            bl_err_prefix(err, "prepare %s", key);
+    }
+    close(lk);
+    image_record_free(&rec);
+    return r;
+}
+
+struct fetch_job {
+    struct registry *reg;
+    struct image_store *s;
+    struct pulled *p;
+    struct layer_feed *feed;
+    struct bl_error err;
+};
+
+static void *fetch_thread(void *arg)
+{
+    struct fetch_job *j = arg;
+    int r = registry_fetch_blobs(j->reg, &j->s->bs, j->p->blobs, j->p->n_blobs, feed_done, j->feed, &j->err);
+    pthread_mutex_lock(&j->feed->mu);
+    j->feed->finished = 1;
+    j->feed->result = r;
+    pthread_cond_broadcast(&j->feed->cv);
+    pthread_mutex_unlock(&j->feed->mu);
+    return NULL;
+}
+
+int image_pull_prepare(struct image_store *s, const char *refstr, const struct image_pull_opts *o,
+                       struct image_record *out, char *path, size_t n, struct bl_error *err)
+{
+    memset(out, 0, sizeof *out);
+    struct image_ref ref;
+    struct registry *reg = NULL;
+    cleanup_free char *norm = NULL;
+    int r = open_registry(refstr, o, &ref, &reg, &norm, err);
+    if (r < 0)
+        return r;
+    struct pulled p = {0};
+    int lk = -1;
+    if ((r = resolve(s, reg, image_ref_reference(&ref), o, &p, err)) < 0)
+        goto out;
+    const char *id = p.m.config.digest + 7;
+    rootfs_path(s, id, path, n);
+    if (access(path, F_OK) == 0) {
+        r = registry_fetch_blobs(reg, &s->bs, p.blobs, p.n_blobs, NULL, NULL, err);
+    } else {
+        if ((lk = lock_rootfs(s, id, err)) < 0) {
+            r = lk;
+            goto out;
+        }
+        struct layer_feed feed = {.ready = calloc(p.n_blobs, 1)};
+        if (!feed.ready) {
+            r = bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
+            goto out;
+        }
+        pthread_mutex_init(&feed.mu, NULL);
+        pthread_cond_init(&feed.cv, NULL);
+        struct fetch_job job = {.reg = reg, .s = s, .p = &p, .feed = &feed};
+        pthread_t th;
+        if ((r = pthread_create(&th, NULL, fetch_thread, &job)) != 0) {
+            r = bl_errno(err, r, "pthread_create");
+        } else {
+            struct bl_error berr = {0};
+            /* Bytes were verified as they arrived; no second hash while unpacking. */
+            int br = access(path, F_OK) == 0 ? 0 : build_base(s, &p, &feed, 0, o ? o->headroom : 0, path, &berr);
+            pthread_join(th, NULL);
+            if (feed.result < 0) {
+                *err = job.err;
+                r = feed.result;
+                if (br == 0)
+                    unlink(path); /* cannot happen: every layer was needed; be safe */
+            } else if (br < 0) {
+                *err = berr;
+                r = br;
+            }
+        }
+        pthread_mutex_destroy(&feed.mu);
+        pthread_cond_destroy(&feed.cv);
+        free(feed.ready);
+    }
+    if (r == 0 && (r = make_record(out, norm, &p, err)) == 0)
+        r = image_index_put(&s->bs, out, err);
+out:
+    if (r < 0) {
+        image_record_free(out);
+        bl_err_prefix(err, "pull %s", refstr);
+    }
+    if (lk >= 0)
+        close(lk);
+    pulled_free(&p);
+    registry_close(reg);
+    image_ref_free(&ref);
+    return r;
+}
+
+/* ---- other sources ------------------------------------------------------------------- */
+
+static int read_file(const char *path, size_t max, char **out, size_t *len, struct bl_error *err)
+{
+    *out = NULL;
+    cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return bl_errno(err, errno, "open %s", path);
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        return bl_errno(err, errno, "stat %s", path);
+    if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size > max)
+        return bl_err(err, BOXLITE_ERR_IMAGE, "%s: not a regular file of at most %zu bytes", path, max);
+    char *b = malloc((size_t)st.st_size + 1);
+    if (!b)
+        return bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
+    ssize_t got = pread(fd, b, (size_t)st.st_size, 0);
+    if (got != st.st_size) {
+        free(b);
+        return bl_errno(err, got < 0 ? errno : EIO, "read %s", path);
+    }
+    b[got] = 0;
+    *out = b;
+    *len = (size_t)got;
+    return 0;
+}
+
+/* Reads blob digest from the layout, checks it and stores it. */
+static int layout_blob(struct image_store *s, const char *dir, const char *digest, int64_t size, char **body,
+                       size_t *len, struct bl_error *err)
+{
+    char p[PATH_MAX];
+    snprintf(p, sizeof p, "%s/blobs/sha256/%s", dir, digest + 7);
+    int r = blobstore_import_file(&s->bs, digest, size, p, err);
+    if (r < 0)
+        return bl_err_prefix(err, "OCI layout %s", dir);
+    if (body)
+        return blobstore_read(&s->bs, digest, 4u << 20, body, len, err);
+    return 0;
+}
+
+int image_import_oci_layout(struct image_store *s, const char *dir, const char *tag,
+                            const struct image_pull_opts *o, struct image_record *out, struct bl_error *err)
+{
+    memset(out, 0, sizeof *out);
+    char real[PATH_MAX], p[PATH_MAX];
+    if (!realpath(dir, real))
+        return bl_errno(err, errno, "OCI layout %s", dir);
+    snprintf(p, sizeof p, "%s/index.json", real);
+    cleanup_free char *idx = NULL;
+    size_t len;
+    int r = read_file(p, 4u << 20, &idx, &len, err);
+    if (r < 0)
+        return bl_err_prefix(err, "OCI layout %s", dir);
+    json_t *root = json_loadb(idx, len, 0, NULL);
+    json_t *list = json_object_get(root, "manifests");
+    if (!json_is_array(list)) {
+        json_decref(root);
+        return bl_err(err, BOXLITE_ERR_IMAGE, "OCI layout %s: index.json has no manifests", dir);
+    }
+    json_t *pick = NULL;
+    size_t i;
+    json_t *v;
+    json_array_foreach(list, i, v)
+    {
+        const char *name = json_string_value(json_object_get(json_object_get(v, "annotations"), "org.opencontainers.image.ref.name"));
+        if (tag ? (name && !strcmp(name, tag)) : 1) {
+            if (!tag && pick) {
+                json_decref(root);
+                return bl_err(err, BOXLITE_ERR_INVALID, "OCI layout %s holds several images: name a tag", dir);
+            }
+            pick = v;
+        }
+    }
+    const char *digest = json_string_value(json_object_get(pick, "digest"));
+    json_int_t size = json_integer_value(json_object_get(pick, "size"));
+    struct pulled pl = {0};
+    if (!pick || !image_digest_valid(digest)) {
+        json_decref(root);
+        return bl_err(err, BOXLITE_ERR_NOT_FOUND, "OCI layout %s: no image%s%s", dir, tag ? " tagged " : "", tag ? tag : "");
+    }
+    snprintf(pl.top, sizeof pl.top, "%s", digest);
+    json_decref(root);
+    cleanup_free char *body = NULL;
+    if ((r = layout_blob(s, real, pl.top, size, &body, &len, err)) < 0)
+        return r;
+    int kind = oci_detect_kind(body, len, NULL, err);
+    if (kind < 0)
+        return bl_err_prefix(err, "OCI layout %s", dir);
+    snprintf(pl.manifest, sizeof pl.manifest, "%s", pl.top);
+    if (kind == OCI_KIND_INDEX) {
+        struct oci_index ix;
+        if ((r = oci_index_parse(&ix, body, len, err)) < 0)
+            return bl_err_prefix(err, "OCI layout %s", dir);
+        const char *os, *arch, *variant;
+        platform_of(o, &os, &arch, &variant);
+        int sel = oci_index_select(&ix, os, arch, variant, err);
+        if (sel >= 0) {
+            snprintf(pl.manifest, sizeof pl.manifest, "%s", ix.manifests[sel].digest);
+            size = ix.manifests[sel].size;
+        }
+        oci_index_free(&ix);
+        if (sel < 0)
+            return bl_err_prefix(err, "OCI layout %s", dir);
+        free(body);
+        body = NULL;
+        if ((r = layout_blob(s, real, pl.manifest, size, &body, &len, err)) < 0)
+            return r;
+    }
+    if ((r = pulled_from_manifest(&pl, body, len, err)) < 0) {
+        pulled_free(&pl);
+        return bl_err_prefix(err, "OCI layout %s", dir);
+    }
+    for (size_t k = 0; k < pl.n_blobs && r == 0; k++)
+        r = layout_blob(s, real, pl.blobs[k].digest, pl.blobs[k].size, NULL, NULL, err);
+    char refstr[PATH_MAX + 300];
+    snprintf(refstr, sizeof refstr, "oci:%s%s%s", real, tag ? ":" : "", tag ? tag : "");
+    if (r == 0 && (r = make_record(out, refstr, &pl, err)) == 0)
+        r = image_index_put(&s->bs, out, err);
+    if (r < 0)
+        image_record_free(out);
+    pulled_free(&pl);
+    return r;
+}
+
+int image_prepare_dir(struct image_store *s, const char *dir, uint64_t headroom, char *path, size_t n,
+                      struct bl_error *err)
+{
+    char real[PATH_MAX];
+    if (!realpath(dir, real))
+        return bl_errno(err, errno, "rootfs directory %s", dir);
+    struct stat st;
+    if (stat(real, &st) < 0 || !S_ISDIR(st.st_mode))
+        return bl_err(err, BOXLITE_ERR_INVALID, "rootfs %s is not a directory", dir);
+    char d[DIGEST_LEN + 1];
+    blob_digest(real, strlen(real), d);
+    snprintf(path, n, "%s/rootfs/dir-%s.ext4", s->bs.root, d + 7);
+    int r = rootfs_build_ext4(real, NULL, path, headroom ? headroom : DEFAULT_HEADROOM, NULL, err);
+    return r < 0 ? bl_err_prefix(err, "rootfs directory %s", dir) : 0;
+}
+
+int image_get_config(struct image_store *s, const char *key, struct image_config *out, struct bl_error *err)
+{
+    memset(out, 0, sizeof *out);
+    struct image_record rec;
+    int r = lookup(s, key, &rec, err);
+    if (r < 0)
+        return r;
+    cleanup_free char *body = NULL;
+    size_t len;
+    r = blobstore_read(&s->bs, rec.config, CONFIG_MAX, &body, &len, err);
+    if (r == 0)
+        r = image_config_parse(out, body, len, err);
+    if (r < 0)
+        bl_err_prefix(err, "image %s", key);
+    image_record_free(&rec);
+    return r;
+}
+
+int image_remove(struct image_store *s, const char *ref, struct bl_error *err)
+{
+    struct image_record rec;
+    int r = lookup(s, ref, &rec, err);
+    if (r < 0)
+        return r;
+    r = image_index_remove(&s->bs, rec.ref, err);
+    image_record_free(&rec);
+    return r;
+}
+
+int image_gc(struct image_store *s, struct gc_stats *st, struct bl_error *err)
+{
+    return blobstore_gc(&s->bs, st, err);
+}

@@ -1,0 +1,65 @@
+/* Images for the runtime: from a reference (registry), a local OCI image layout or a
+ * prepared rootfs directory to the ext4 base and the box's qcow2 overlay.
+ *
+ *   image_pull()          reference -> blobs in the store + an index record
+ *   image_prepare()       record -> <home>/images/rootfs/<id>.ext4 (built once, cached)
+ *   image_pull_prepare()  both, unpacking each layer as soon as it and those below it
+ *                         are in (downloads continue meanwhile)
+ *   image_box_disk()      per-box thin overlay over the cached base
+ * One struct image_store per runtime; calls on it may come from several threads and
+ * processes at once (the index is locked, files appear by rename). */
+#ifndef IMAGE_IMAGE_H
+#define IMAGE_IMAGE_H
+
+#include "common/error.h"
+#include "image/blobstore.h"
+#include "image/imageconfig.h"
+#include "image/registry.h"
+
+#include <limits.h>
+#include <stdint.h>
+
+struct image_store {
+    struct blobstore bs;
+};
+
+struct image_pull_opts {
+    struct registry_opts registry;
+    const char *os, *arch, *variant; /* NULL: linux/amd64 (the host's), any variant */
+    uint64_t headroom;               /* free bytes in the ext4 base; 0 = 256 MiB */
+};
+
+int image_store_open(struct image_store *s, const char *home, struct bl_error *err);
+
+/* Pulls ref ("alpine", "ghcr.io/x/y@sha256:...") and records it. */
+int image_pull(struct image_store *s, const char *ref, const struct image_pull_opts *o,
+               struct image_record *out, struct bl_error *err);
+/* Imports from an OCI image layout directory; tag NULL takes the only image in it.
+ * Recorded as "oci:<realpath>[:tag]". */
+int image_import_oci_layout(struct image_store *s, const char *dir, const char *tag,
+                            const struct image_pull_opts *o, struct image_record *out,
+                            struct bl_error *err);
+
+/* The ext4 base for an image (reference, id or id prefix), built if missing. path gets
+ * <home>/images/rootfs/<id>.ext4. */
+int image_prepare(struct image_store *s, const char *key, const struct image_pull_opts *o,
+                  char *path, size_t n, struct bl_error *err);
+int image_pull_prepare(struct image_store *s, const char *ref, const struct image_pull_opts *o,
+                       struct image_record *out, char *path, size_t n, struct bl_error *err);
+/* A prepared rootfs directory used as is (host owners and modes): built into
+ * rootfs/dir-<sha256 of its real path>.ext4 on every call (the directory may change). */
+int image_prepare_dir(struct image_store *s, const char *dir, uint64_t headroom, char *path,
+                      size_t n, struct bl_error *err);
+
+/* The image's defaults (entrypoint, cmd, env, ...). */
+int image_get_config(struct image_store *s, const char *key, struct image_config *out,
+                     struct bl_error *err);
+
+/* Thin qcow2 overlay for a box over the prepared base of key (see rootfs_box_disk). */
+int image_box_disk(struct image_store *s, const char *key, const char *overlay,
+                   uint64_t disk_size, struct bl_error *err);
+
+int image_remove(struct image_store *s, const char *ref, struct bl_error *err);
+int image_gc(struct image_store *s, struct gc_stats *st, struct bl_error *err);
+
+#endif

@@ -1,0 +1,79 @@
+/* A client for the OCI Distribution API v2 (distribution-spec spec.md) over libcurl:
+ * manifests by tag or digest, blobs into the blob store, several at once (curl multi).
+ *
+ * Transport: HTTPS with verified certificates; plain HTTP only for hosts listed as
+ * insecure and for localhost / 127.0.0.1 / [::1] (which try HTTPS first, as Docker does).
+ * Auth: the registry's challenge decides (WWW-Authenticate, RFC 7235): Bearer tokens from
+ * the realm it names (anonymous, with basic credentials, or an identity token as an OAuth2
+ * refresh token), or Basic. Credentials come from the options or ~/.docker/config.json
+ * ($DOCKER_CONFIG/config.json): auths.<host>.auth (base64 user:password) or
+ * .identitytoken. Credential helpers (credsStore, credHelpers) are not run.
+ * Redirects (blob storage) are followed; the Authorization header is not sent to another
+ * host. Failed transfers (network errors, 5xx, 429, short bodies) are retried with
+ * exponential backoff; a blob whose bytes do not match its digest is an error at once. */
+#ifndef IMAGE_REGISTRY_H
+#define IMAGE_REGISTRY_H
+
+#include "common/error.h"
+#include "image/blobstore.h"
+#include "image/manifest.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Called from the thread that runs registry_fetch_blobs: bytes done/total for blob i. */
+typedef void (*registry_progress_fn)(void *ud, size_t i, const char *digest, uint64_t done,
+                                     uint64_t total);
+
+struct registry_opts {
+    const char *docker_config;          /* NULL: $DOCKER_CONFIG or ~/.docker/config.json */
+    const char *const *insecure;        /* NULL-terminated "host[:port]" list, may be NULL */
+    const char *username, *password;    /* override the config file if set */
+    const char *ca_file;                /* extra CA bundle, may be NULL */
+    int max_parallel;                   /* blobs at once; 0 = 4 */
+    int max_retries;                    /* per request; 0 = 3, -1 = none */
+    unsigned retry_base_ms;             /* first backoff; 0 = 200 */
+    registry_progress_fn progress;
+    void *progress_ud;
+};
+
+struct registry;
+
+/* host is the canonical registry name (image_ref.registry; docker.io is mapped to its API
+ * host). Checks that the registry answers (GET /v2/) and obtains a token if it wants one. */
+int registry_open(struct registry **out, const char *registry, const char *repository,
+                  const struct registry_opts *opts, struct bl_error *err);
+void registry_close(struct registry *r);
+
+/* Fetches a manifest or index by tag or digest. The body is malloc'd (NUL-terminated);
+ * content_type may be NULL; digest_out receives the sha256 of the body, which must equal
+ * reference when that is a digest. */
+int registry_get_manifest(struct registry *r, const char *reference, char **body, size_t *len,
+                          char **content_type, char digest_out[DIGEST_LEN + 1],
+                          struct bl_error *err);
+
+/* Downloads the blobs not yet in the store, up to max_parallel at once. on_done (may be
+ * NULL) is called, in this thread, as each blob i is stored (or was already there). */
+int registry_fetch_blobs(struct registry *r, const struct blobstore *bs,
+                         const struct oci_descriptor *blobs, size_t n,
+                         void (*on_done)(void *ud, size_t i), void *ud, struct bl_error *err);
+
+/* Parses one WWW-Authenticate header value into its scheme and the realm/service/scope
+ * parameters (each malloc'd or NULL). Exposed for tests and fuzzing. */
+struct auth_challenge {
+    char scheme[16]; /* "bearer", "basic" (lowercased) */
+    char *realm, *service, *scope;
+};
+int auth_challenge_parse(struct auth_challenge *c, const char *value, struct bl_error *err);
+void auth_challenge_free(struct auth_challenge *c);
+
+/* Credentials for a registry from a docker config file (NULL: the default location).
+ * Returns 1 if found, 0 if not, negative on a malformed file. */
+struct registry_creds {
+    char *username, *password, *identitytoken;
+};
+int registry_creds_lookup(struct registry_creds *out, const char *config_path, const char *registry,
+                          struct bl_error *err);
+void registry_creds_free(struct registry_creds *c);
+
+#endif

@@ -1,0 +1,457 @@
+/* Pulls from a real registry (Debian's docker-registry on 127.0.0.1) into a real store. */
+#include "common/cleanup.h"
+#include "image/image.h"
+#include "image/ref.h"
+#include "regfixture.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/mount.h>
+
+struct env {
+    char reg[700];
+    int port;
+    const char *fx;
+    char home[700];
+    struct image_store st;
+    struct image_pull_opts o;
+};
+
+static int setup(struct env *e, const char *images, const char *user, const char *pass)
+{
+    need_tools();
+    memset(e, 0, sizeof *e);
+    e->fx = fixtures(images);
+    if (!e->fx)
+        return -1;
+    e->port = registry_start("r", user, pass, e->reg, sizeof e->reg);
+    if (e->port < 0)
+        return -1;
+    snprintf(e->home, sizeof e->home, "%s/home", harness_tmpdir());
+    struct bl_error err = {0};
+    if (image_store_open(&e->st, e->home, &err) < 0)
+        return -1;
+    e->o.registry.max_retries = 2;
+    e->o.registry.retry_base_ms = 10;
+    e->o.registry.docker_config = "/nonexistent/config.json";
+    return 0;
+}
+
+static void ref_of(const struct env *e, const char *name, char *out, size_t n)
+{
+    snprintf(out, n, "127.0.0.1:%d/%s", e->port, name);
+}
+
+static void debugfs(char *buf, size_t n, const char *img, const char *req)
+{
+    char cmd[1500];
+    snprintf(cmd, sizeof cmd, "debugfs -R '%s' %s 2>/dev/null", req, img);
+    buf[0] = 0;
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        return;
+    size_t got = fread(buf, 1, n - 1, p);
+    buf[got] = 0;
+    pclose(p);
+}
+
+static int store_is_clean(const struct env *e)
+{
+    char p[900];
+    snprintf(p, sizeof p, "%s/images/tmp", e->home);
+    int tmp = count_files(p);
+    char cmd[1000], out[64];
+    snprintf(cmd, sizeof cmd, "ls -A %s/images/tmp | wc -l", e->home);
+    sh_out(out, sizeof out, cmd);
+    return tmp == 0 && atoi(out) == 0;
+}
+
+struct progress {
+    uint64_t done[8], total[8];
+    int calls;
+};
+static void on_progress(void *ud, size_t i, const char *digest, uint64_t done, uint64_t total)
+{
+    struct progress *p = ud;
+    (void)digest;
+    if (i < 8) {
+        p->done[i] = done;
+        p->total[i] = total;
+    }
+    p->calls++;
+}
+
+TEST_TIMEOUT(pull_busybox_builds_a_bootable_tree, 120)
+{
+    struct env e;
+    REQUIRE(setup(&e, "busybox", NULL, NULL) == 0);
+    char layout[800], ref[200];
+    snprintf(layout, sizeof layout, "%s/busybox", e.fx);
+    REQUIRE(registry_push(e.reg, layout, "library/busybox:1.36", NULL) == 0);
+    ref_of(&e, "library/busybox:1.36", ref, sizeof ref);
+    struct progress pr = {0};
+    e.o.registry.progress = on_progress;
+    e.o.registry.progress_ud = &pr;
+    struct image_record rec;
+    struct bl_error err = {0};
+    int r = image_pull(&e.st, ref, &e.o, &rec, &err);
+    if (r < 0)
+        harness_fail(__FILE__, __LINE__, "pull: %s", err.msg);
+    REQUIRE(r == 0);
+    CHECK_EQ(strlen(rec.id), 64);
+    CHECK_EQ(rec.n_blobs, 3);
+    CHECK(pr.calls > 0);
+    CHECK(pr.total[1] > 0 && pr.done[1] == pr.total[1]);
+    char path[1024];
+    r = image_prepare(&e.st, ref, &e.o, path, sizeof path, &err);
+    if (r < 0)
+        harness_fail(__FILE__, __LINE__, "prepare: %s", err.msg);
+    REQUIRE(r == 0);
+    CHECK_EQ(sh("e2fsck -fn %s >/dev/null 2>&1", path), 0);
+    char out[8192];
+    debugfs(out, sizeof out, path, "stat /bin/busybox");
+    CHECK(strstr(out, "Mode:  0755") != NULL);
+    CHECK(strstr(out, "User:     0") != NULL);
+    debugfs(out, sizeof out, path, "stat /dev/null");
+    CHECK(strstr(out, "character special") != NULL);
+    debugfs(out, sizeof out, path, "stat /tmp");
+    CHECK(strstr(out, "Mode:  01777") != NULL);
+    debugfs(out, sizeof out, path, "stat /bin/sh");
+    CHECK(strstr(out, "symlink") != NULL);
+    /* Looked up by id prefix and by the short name. */
+    struct image_config cfg;
+    char idp[20];
+    snprintf(idp, sizeof idp, "%.16s", rec.id);
+    REQUIRE(image_get_config(&e.st, idp, &cfg, &err) == 0);
+    CHECK_STR(cfg.cmd[0], "/bin/sh");
+    CHECK_STR(cfg.working_dir, "/root");
+    image_config_free(&cfg);
+    /* Cached: a second prepare is the same file. */
+    struct stat a, b;
+    REQUIRE(stat(path, &a) == 0);
+    REQUIRE(image_prepare(&e.st, rec.id, &e.o, path, sizeof path, &err) == 0);
+    REQUIRE(stat(path, &b) == 0);
+    CHECK_EQ(a.st_ino, b.st_ino);
+    CHECK(store_is_clean(&e));
+    image_record_free(&rec);
+    registry_stop(e.reg);
+}
+
+TEST_TIMEOUT(pull_prepare_applies_whiteouts_hardlinks_owners, 120)
+{
+    struct env e;
+    REQUIRE(setup(&e, "layers", NULL, NULL) == 0);
+    char layout[800], ref[200];
+    snprintf(layout, sizeof layout, "%s/layers", e.fx);
+    REQUIRE(registry_push(e.reg, layout, "test/layers:v1", NULL) == 0);
+    ref_of(&e, "test/layers:v1", ref, sizeof ref);
+    struct image_record rec;
+    struct bl_error err = {0};
+    char path[1024];
+    int r = image_pull_prepare(&e.st, ref, &e.o, &rec, path, sizeof path, &err);
+    if (r < 0)
+        harness_fail(__FILE__, __LINE__, "pull: %s", err.msg);
+    REQUIRE(r == 0);
+    CHECK_EQ(sh("e2fsck -fn %s >/dev/null 2>&1", path), 0);
+    char out[8192];
+    debugfs(out, sizeof out, path, "ls /a");
+    CHECK(strstr(out, " y ") || strstr(out, "y  "));
+    CHECK(!strstr(out, " x ") && !strstr(out, "sub"));
+    debugfs(out, sizeof out, path, "ls /b");
+    CHECK(strstr(out, "new") && !strstr(out, " z ") && strstr(out, "keep"));
+    debugfs(out, sizeof out, path, "ls /b/keep");
+    CHECK(strstr(out, "fresh") && !strstr(out, "old"));
+    debugfs(out, sizeof out, path, "stat /hard/orig");
+    CHECK(strstr(out, "Links: 3") != NULL);
+    debugfs(out, sizeof out, path, "stat /home/user/notes");
+    CHECK(strstr(out, "User:  1000") != NULL);
+    CHECK(strstr(out, "Mode:  0600") != NULL);
+    debugfs(out, sizeof out, path, "stat /bin/su");
+    CHECK(strstr(out, "Mode:  04755") != NULL);
+    debugfs(out, sizeof out, path, "stat /a/y");
+    CHECK(strstr(out, "Group:    42") != NULL);
+    debugfs(out, sizeof out, path, "stat /dev/zero");
+    CHECK(strstr(out, "character special") != NULL);
+    debugfs(out, sizeof out, path, "stat /abs");
+    CHECK(strstr(out, "Fast link dest: \"/etc/passwd\"") != NULL);
+    struct image_config cfg;
+    REQUIRE(image_get_config(&e.st, ref, &cfg, &err) == 0);
+    CHECK_STR(cfg.entrypoint[0], "/bin/su");
+    CHECK_STR(cfg.user, "1000");
+    CHECK_STR(cfg.exposed_ports[0], "8080/tcp");
+    image_config_free(&cfg);
+    CHECK(store_is_clean(&e));
+    image_record_free(&rec);
+    registry_stop(e.reg);
+}
+
+TEST_TIMEOUT(multi_platform_index_selects, 120)
+{
+    struct env e;
+    REQUIRE(setup(&e, "multi", NULL, NULL) == 0);
+    char layout[800], ref[200];
+    snprintf(layout, sizeof layout, "%s/multi", e.fx);
+    REQUIRE(registry_push(e.reg, layout, "test/multi:latest", "--all") == 0);
+    ref_of(&e, "test/multi", ref, sizeof ref);
+    struct image_record rec;
+    struct bl_error err = {0};
+    char path[1024], out[8192];
+    e.o.arch = "arm64";
+    int r = image_pull_prepare(&e.st, ref, &e.o, &rec, path, sizeof path, &err);
+    if (r < 0)
+        harness_fail(__FILE__, __LINE__, "pull arm64: %s", err.msg);
+    REQUIRE(r == 0);
+    debugfs(out, sizeof out, path, "cat /arch");
+    CHECK(strstr(out, "arm64") != NULL);
+    struct image_config cfg;
+    REQUIRE(image_get_config(&e.st, rec.id, &cfg, &err) == 0);
+    CHECK_STR(cfg.variant, "v8");
+    image_config_free(&cfg);
+    image_record_free(&rec);
+    e.o.arch = "amd64";
+    REQUIRE(image_pull_prepare(&e.st, ref, &e.o, &rec, path, sizeof path, &err) == 0);
+    debugfs(out, sizeof out, path, "stat /bin/busybox");
+    CHECK(strstr(out, "regular") != NULL);
+    image_record_free(&rec);
+    e.o.arch = "s390x";
+    CHECK(image_pull(&e.st, ref, &e.o, &rec, &err) < 0);
+    CHECK(strstr(err.msg, "linux/s390x") != NULL);
+    registry_stop(e.reg);
+}
+
+TEST_TIMEOUT(unknown_image_is_not_found_and_leaves_nothing, 60)
+{
+    struct env e;
+    REQUIRE(setup(&e, "busybox", NULL, NULL) == 0);
+    char ref[200];
+    ref_of(&e, "nobody/nothing:1", ref, sizeof ref);
+    struct image_record rec;
+    struct bl_error err = {0};
+    CHECK(image_pull(&e.st, ref, &e.o, &rec, &err) < 0);
+    CHECK_EQ(err.code, BOXLITE_ERR_NOT_FOUND);
+    CHECK(strstr(err.msg, "not found") != NULL);
+    char p[900];
+    snprintf(p, sizeof p, "%s/images/blobs/sha256", e.home);
+    CHECK_EQ(count_files(p), 0);
+    CHECK(image_get_config(&e.st, ref, &(struct image_config){0}, &err) < 0);
+    CHECK(store_is_clean(&e));
+    registry_stop(e.reg);
+}
+
+TEST_TIMEOUT(basic_auth_from_docker_config, 120)
+{
+    struct env e;
+    REQUIRE(setup(&e, "busybox", "alice", "s3cret") == 0);
+    char layout[800], ref[200];
+    snprintf(layout, sizeof layout, "%s/busybox", e.fx);
+    REQUIRE(registry_push(e.reg, layout, "private/bb:1", "alice:s3cret") == 0);
+    ref_of(&e, "private/bb:1", ref, sizeof ref);
+    struct image_record rec;
+    struct bl_error err = {0};
+    /* No credentials at all. */
+    CHECK(image_pull(&e.st, ref, &e.o, &rec, &err) < 0);
+    CHECK_EQ(err.code, BOXLITE_ERR_AUTH);
+    /* Wrong password from a config file. */
+    char cfgp[800];
+    snprintf(cfgp, sizeof cfgp, "%s/config.json", harness_tmpdir());
+    FILE *f = fopen(cfgp, "w");
+    REQUIRE(f);
+    /* base64("alice:wrong") and base64("alice:s3cret") */
+    fprintf(f, "{\"auths\":{\"127.0.0.1:%d\":{\"auth\":\"YWxpY2U6d3Jvbmc=\"}}}", e.port);
+    fclose(f);
+    e.o.registry.docker_config = cfgp;
+    CHECK(image_pull(&e.st, ref, &e.o, &rec, &err) < 0);
+    CHECK_EQ(err.code, BOXLITE_ERR_AUTH);
+    CHECK(strstr(err.msg, "refused") != NULL);
+    f = fopen(cfgp, "w");
+    REQUIRE(f);
+    fprintf(f, "{\"auths\":{\"http://127.0.0.1:%d\":{\"auth\":\"YWxpY2U6czNjcmV0\"}}}", e.port);
+    fclose(f);
+    int r = image_pull(&e.st, ref, &e.o, &rec, &err);
+    if (r < 0)
+        harness_fail(__FILE__, __LINE__, "pull: %s", err.msg);
+    CHECK(r == 0);
+    image_record_free(&rec);
+    registry_stop(e.reg);
+}
+
+/* The registry's own copy of a layer (filesystem driver layout). */
+static void registry_blob_path(const struct env *e, const char *digest, char *out, size_t n)
+{
+    snprintf(out, n, "%s/storage/docker/registry/v2/blobs/sha256/%.2s/%s/data", e->reg, digest + 7, digest + 7);
+}
+
+static void layer_digest_of(const char *layout, char *out, size_t n)
+{
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd,
+             "python3 -c \"import json;L='%s';m=json.load(open(L+'/index.json'))['manifests'][0]['digest'][7:];"
+             "print(json.load(open(L+'/blobs/sha256/'+m))['layers'][0]['digest'])\"", layout);
+    sh_out(out, n, cmd);
+}
+
+TEST_TIMEOUT(corrupt_and_truncated_blobs_are_refused, 120)
+{
+    struct env e;
+    REQUIRE(setup(&e, "busybox", NULL, NULL) == 0);
+    char layout[800], ref[200], digest[100], data[1200];
+    snprintf(layout, sizeof layout, "%s/busybox", e.fx);
+    REQUIRE(registry_push(e.reg, layout, "test/bb:1", NULL) == 0);
+    ref_of(&e, "test/bb:1", ref, sizeof ref);
+    layer_digest_of(layout, digest, sizeof digest);
+    REQUIRE(strlen(digest) == 71);
+    registry_blob_path(&e, digest, data, sizeof data);
+    REQUIRE(access(data, F_OK) == 0);
+    /* Same length, one byte flipped in the middle. */
+    REQUIRE(sh("python3 -c \"p='%s';b=bytearray(open(p,'rb').read());b[len(b)//2]^=0xff;open(p,'wb').write(b)\"", data) == 0);
+    struct image_record rec;
+    struct bl_error err = {0};
+    char path[1024];
+    CHECK(image_pull_prepare(&e.st, ref, &e.o, &rec, path, sizeof path, &err) < 0);
+    CHECK_EQ(err.code, BOXLITE_ERR_IMAGE);
+    CHECK(strstr(err.msg, "does not match its digest") != NULL);
+    CHECK(!blobstore_has(&e.st.bs, digest, -1));
+    CHECK(store_is_clean(&e));
+    CHECK(image_get_config(&e.st, ref, &(struct image_config){0}, &err) < 0);
+    /* Cut to half: the registry sends fewer bytes than the descriptor says. */
+    REQUIRE(sh("python3 -c \"import os;p='%s';os.truncate(p, os.path.getsize(p)//2)\"", data) == 0);
+    CHECK(image_pull(&e.st, ref, &e.o, &rec, &err) < 0);
+    CHECK_EQ(err.code, BOXLITE_ERR_IMAGE);
+    if (!strstr(err.msg, "truncated"))
+        harness_fail(__FILE__, __LINE__, "message: %s", err.msg);
+    CHECK(!blobstore_has(&e.st.bs, digest, -1));
+    CHECK(store_is_clean(&e));
+    char cmd[1000], out[64];
+    snprintf(cmd, sizeof cmd, "ls %s/images/rootfs | grep -c ext4", e.home);
+    CHECK_EQ(atoi(sh_out(out, sizeof out, cmd)), 0);
+    registry_stop(e.reg);
+}
+
+TEST_TIMEOUT(hostile_layers_are_refused, 120)
+{
+    struct env e;
+    REQUIRE(setup(&e, "evil-dotdot evil-symlink", NULL, NULL) == 0);
+    static const char *names[] = {"evil-dotdot", "evil-symlink"};
+    static const char *msgs[] = {"\"..\"", "symlink"};
+    for (int i = 0; i < 2; i++) {
+        char layout[800], name[100], ref[200], path[1024];
+        snprintf(layout, sizeof layout, "%s/%s", e.fx, names[i]);
+        snprintf(name, sizeof name, "test/%s:1", names[i]);
+        REQUIRE(registry_push(e.reg, layout, name, NULL) == 0);
+        ref_of(&e, name, ref, sizeof ref);
+        struct image_record rec;
+        struct bl_error err = {0};
+        CHECK(image_pull_prepare(&e.st, ref, &e.o, &rec, path, sizeof path, &err) < 0);
+        CHECK_EQ(err.code, BOXLITE_ERR_IMAGE);
+        if (!strstr(err.msg, msgs[i]))
+            harness_fail(__FILE__, __LINE__, "%s: \"%s\"", names[i], err.msg);
+        CHECK(access(path, F_OK) != 0);
+        CHECK(store_is_clean(&e));
+    }
+    CHECK(access("/etc/boxlite-evil", F_OK) != 0);
+    char esc[900];
+    snprintf(esc, sizeof esc, "%s/home/images/escaped", harness_tmpdir());
+    CHECK(access(esc, F_OK) != 0);
+    registry_stop(e.reg);
+}
+
+TEST_TIMEOUT(disk_full_is_a_clear_error, 120)
+{
+    struct env e;
+    REQUIRE(setup(&e, "busybox", NULL, NULL) == 0);
+    char small[800];
+    snprintf(small, sizeof small, "%s/small", harness_tmpdir());
+    mkdir(small, 0755);
+    if (mount("tmpfs", small, "tmpfs", 0, "size=1m") < 0)
+        harness_skip("cannot mount a tmpfs here (%s)", strerror(errno));
+    char layout[800], ref[200], path[1024];
+    snprintf(layout, sizeof layout, "%s/busybox", e.fx);
+    REQUIRE(registry_push(e.reg, layout, "test/bb:1", NULL) == 0);
+    ref_of(&e, "test/bb:1", ref, sizeof ref);
+    struct image_store st;
+    struct bl_error err = {0};
+    REQUIRE(image_store_open(&st, small, &err) == 0);
+    struct image_record rec;
+    int r = image_pull_prepare(&st, ref, &e.o, &rec, path, sizeof path, &err);
+    CHECK(r < 0);
+    CHECK(strstr(err.msg, "No space left") != NULL);
+    char cmd[1000], out[64];
+    snprintf(cmd, sizeof cmd, "ls -A %s/images/tmp %s/images/rootfs | grep -v -e '^$' -e ':$' -e '.lock$' | wc -l", small, small);
+    CHECK_EQ(atoi(sh_out(out, sizeof out, cmd)), 0);
+    CHECK(image_get_config(&st, ref, &(struct image_config){0}, &err) < 0);
+    umount2(small, MNT_DETACH);
+    registry_stop(e.reg);
+}
+
+TEST_TIMEOUT(shared_layers_stored_once_and_gc, 120)
+{
+    struct env e;
+    REQUIRE(setup(&e, "busybox multi", NULL, NULL) == 0);
+    char l1[800], l2[800], r1[200], r2[200], path[1024];
+    snprintf(l1, sizeof l1, "%s/busybox", e.fx);
+    snprintf(l2, sizeof l2, "%s/multi", e.fx);
+    REQUIRE(registry_push(e.reg, l1, "a/bb:1", NULL) == 0);
+    REQUIRE(registry_push(e.reg, l2, "b/multi:1", "--all") == 0);
+    ref_of(&e, "a/bb:1", r1, sizeof r1);
+    ref_of(&e, "b/multi:1", r2, sizeof r2);
+    struct image_record a, b;
+    struct bl_error err = {0};
+    REQUIRE(image_pull_prepare(&e.st, r1, &e.o, &a, path, sizeof path, &err) == 0);
+    REQUIRE(image_pull(&e.st, r2, &e.o, &b, &err) == 0);
+    char blobs[900], rootfs[900];
+    snprintf(blobs, sizeof blobs, "%s/images/blobs/sha256", e.home);
+    snprintf(rootfs, sizeof rootfs, "%s/images/rootfs", e.home);
+    /* busybox: manifest, config, layer; multi adds its index, manifest and config (the
+     * layer is the same bytes, so the same blob). */
+    CHECK_EQ(count_files(blobs), 6);
+    struct gc_stats gs;
+    REQUIRE(image_gc(&e.st, &gs, &err) == 0);
+    CHECK_EQ(gs.blobs_removed, 0);
+    REQUIRE(image_remove(&e.st, r2, &err) == 0);
+    REQUIRE(image_gc(&e.st, &gs, &err) == 0);
+    CHECK_EQ(gs.blobs_removed, 3);
+    CHECK_EQ(count_files(blobs), 3);
+    REQUIRE(image_remove(&e.st, a.id, &err) == 0);
+    REQUIRE(image_gc(&e.st, &gs, &err) == 0);
+    CHECK_EQ(count_files(blobs), 0);
+    CHECK_EQ(gs.rootfs_removed, 1);
+    CHECK(access(path, F_OK) != 0);
+    image_record_free(&a);
+    image_record_free(&b);
+    registry_stop(e.reg);
+}
+
+TEST_TIMEOUT(oci_layout_and_rootfs_dir_sources, 120)
+{
+    need_tools();
+    const char *fx = fixtures("layers multi");
+    REQUIRE(fx);
+    char home[800], layout[800], path[1024];
+    snprintf(home, sizeof home, "%s/home", harness_tmpdir());
+    struct image_store st;
+    struct bl_error err = {0};
+    REQUIRE(image_store_open(&st, home, &err) == 0);
+    snprintf(layout, sizeof layout, "%s/layers", fx);
+    struct image_record rec;
+    int r = image_import_oci_layout(&st, layout, NULL, NULL, &rec, &err);
+    if (r < 0)
+        harness_fail(__FILE__, __LINE__, "import: %s", err.msg);
+    REQUIRE(r == 0);
+    CHECK(!strncmp(rec.ref, "oci:/", 5));
+    REQUIRE(image_prepare(&st, rec.ref, NULL, path, sizeof path, &err) == 0);
+    CHECK_EQ(sh("e2fsck -fn %s >/dev/null 2>&1", path), 0);
+    image_record_free(&rec);
+    snprintf(layout, sizeof layout, "%s/multi", fx);
+    REQUIRE(image_import_oci_layout(&st, layout, "latest", NULL, &rec, &err) == 0);
+    image_record_free(&rec);
+    CHECK(image_import_oci_layout(&st, layout, "nope", NULL, &rec, &err) < 0);
+    CHECK_EQ(err.code, BOXLITE_ERR_NOT_FOUND);
+    /* A prepared directory, owners as on the host. */
+    char dir[800];
+    snprintf(dir, sizeof dir, "%s/rootdir", harness_tmpdir());
+    REQUIRE(sh("mkdir -p %s/bin %s/etc && cp /bin/busybox %s/bin/ && echo hi > %s/etc/motd", dir, dir, dir, dir) == 0);
+    REQUIRE(image_prepare_dir(&st, dir, 0, path, sizeof path, &err) == 0);
+    char out[4096];
+    debugfs(out, sizeof out, path, "cat /etc/motd");
+    CHECK(strstr(out, "hi") != NULL);
+}
