@@ -581,12 +581,17 @@ uint64_t machine_guest_rss(struct machine *m)
     while (fgets(line, sizeof line, f)) {
         unsigned long long lo, hi, kb;
         if (sscanf(line, "%llx-%llx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' ')) {
-            inside = false;
+            /* The kernel may merge adjacent guest regions into one mapping: a mapping is
+             * guest RAM when the regions cover all of it. */
+            uint64_t covered = 0;
             for (int i = 0; i < m->mem.nregions; i++) {
                 uint64_t b = (uint64_t)(uintptr_t)m->mem.regions[i].host;
-                if (lo >= b && hi <= b + m->mem.regions[i].size)
-                    inside = true;
+                uint64_t e = b + m->mem.regions[i].size;
+                uint64_t s = lo > b ? lo : b, t = hi < e ? hi : e;
+                if (s < t)
+                    covered += t - s;
             }
+            inside = hi > lo && covered == hi - lo;
         } else if (inside && sscanf(line, "Rss: %llu kB", &kb) == 1) {
             total += kb * 1024;
         }
