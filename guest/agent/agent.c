@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <time.h>
@@ -263,6 +264,11 @@ static __attribute__((noreturn)) void child_main(struct agent *a, enum chan_kind
     if (a->ct.ready && container_enter(&a->ct, &e) < 0)
         child_fail(sp->report, &e);
     if (kind == CH_COPY_IN || kind == CH_COPY_OUT) {
+        /* No exec follows, so close-on-exec does not apply: close the agent's descriptors
+         * (the stdin pipe's write end among them, or end-of-file would never come). */
+        if (syscall(SYS_close_range, 3u, ~0u, 0u) < 0)
+            for (int fd = 3; fd < 4096; fd++)
+                close(fd);
         uint64_t bytes = 0;
         int rc = kind == CH_COPY_IN ? tar_extract(0, sp->path, &bytes, &e)
                                     : tar_write(1, sp->path, &bytes, &e);
