@@ -43,6 +43,9 @@ struct engine {
     uint16_t *ports;
     unsigned nports;
     double start_to_launch_ms;
+    double start_to_ready_ms; /* the agent's HELLO; under net_lock */
+    struct relay *relay;
+    int qemu_agent_fd; /* QEMU's side until the relay takes it */
     /* network counters, filled by the counting thread */
     int net_pipe[2]; /* read ends: guest->out, in->guest */
     int wake_fd;
@@ -165,6 +168,16 @@ static int signal_qemu(struct engine *e, int sig)
 
 /* ---- network counters ------------------------------------------------------------ */
 
+static void on_agent_hello(void *arg)
+{
+    struct engine *e = arg;
+    double ms = ms_since_process_start();
+    pthread_mutex_lock(&e->net_lock);
+    if (e->start_to_ready_ms == 0)
+        e->start_to_ready_ms = ms > 0 ? ms : 0.001;
+    pthread_mutex_unlock(&e->net_lock);
+}
+
 static void *net_thread_main(void *arg)
 {
     struct engine *e = arg;
@@ -215,8 +228,10 @@ static void engine_free(struct engine *e)
         }
         pthread_join(e->net_thread, NULL);
     }
+    relay_stop(e->relay);
     qmp_close(&e->qmp);
-    int fds[] = {e->pidfd, e->stderr_fd, e->agent_fd, e->net_pipe[0], e->net_pipe[1], e->wake_fd};
+    int fds[] = {e->pidfd,       e->stderr_fd,   e->agent_fd, e->qemu_agent_fd,
+                 e->net_pipe[0], e->net_pipe[1], e->wake_fd};
     for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
         if (fds[i] >= 0)
             close(fds[i]);
@@ -316,9 +331,9 @@ static int after_launch(struct engine *e, const struct vmm_config *cfg, struct b
                       status ? status : "unknown");
     if (resolve_ports(e, cfg, err) < 0)
         return -err->code;
-    int fl = fcntl(e->agent_fd, F_GETFL);
-    if (fl < 0 || fcntl(e->agent_fd, F_SETFL, fl | O_NONBLOCK) < 0)
-        return bl_errno(err, errno, "agent channel");
+    if (relay_start(&e->relay, e->qemu_agent_fd, &e->agent_fd, on_agent_hello, e, err) < 0)
+        return -err->code;
+    e->qemu_agent_fd = -1; /* the relay's now */
     if (e->net_pipe[0] >= 0) {
         int r = pthread_create(&e->net_thread, NULL, net_thread_main, e);
         if (r != 0)
@@ -341,7 +356,7 @@ static int qemu_start(struct engine **out, const struct vmm_config *cfg, struct 
     struct engine *e = calloc(1, sizeof *e);
     if (!e)
         return bl_errno(err, ENOMEM, "QEMU engine");
-    e->pidfd = e->stderr_fd = e->agent_fd = e->wake_fd = -1;
+    e->pidfd = e->stderr_fd = e->agent_fd = e->qemu_agent_fd = e->wake_fd = -1;
     e->net_pipe[0] = e->net_pipe[1] = -1;
     e->qmp.fd = -1;
     pthread_mutex_init(&e->lock, NULL);
@@ -407,7 +422,7 @@ static int qemu_start(struct engine **out, const struct vmm_config *cfg, struct 
         close(out_p[1]);
         close(in_p[1]);
     }
-    e->agent_fd = agent_sv[0];
+    e->qemu_agent_fd = agent_sv[0];
     e->net_pipe[0] = out_p[0];
     e->net_pipe[1] = in_p[0];
 
@@ -582,6 +597,7 @@ static int qemu_stats(struct engine *e, struct engine_stats *out)
     out->net_rx_bytes = e->net_in.bytes;
     /* openings the guest made plus openings forwarded to it (TCP only) */
     out->net_connections = e->net_out.tcp_syns + e->net_in.tcp_syns;
+    out->start_to_ready_ms = e->start_to_ready_ms;
     pthread_mutex_unlock(&e->net_lock);
     return 0;
 }

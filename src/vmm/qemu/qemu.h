@@ -66,6 +66,15 @@ struct netcount {
 };
 void netcount_feed(struct netcount *c, const void *data, size_t len);
 
+/* The agent channel relay (relay.c): copies between QEMU's socket (qemu_fd, taken over)
+ * and a new non-blocking socket returned in *client_fd (the engine's agent_fd), calling
+ * on_hello from its thread when the guest's first frame is a protocol HELLO. */
+struct relay;
+int relay_start(struct relay **out, int qemu_fd, int *client_fd, void (*on_hello)(void *),
+                void *arg, struct bl_error *err);
+bool relay_hello_seen(struct relay *r);
+void relay_stop(struct relay *r); /* NULL-safe; closes qemu_fd, not client_fd */
+
 /* The host port chosen for cfg->ports[i] (the QEMU engine's addition to engine_ops: the
  * per-box process reports these), or 0. */
 int engine_qemu_host_port(struct engine *e, unsigned i);

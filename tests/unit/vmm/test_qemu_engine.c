@@ -4,6 +4,7 @@
  * qcow2 overlay over a raw base that keeps its data across boots), forced stop, QEMU's
  * death, and the counters. Skipped when QEMU or the cached kernel is missing. */
 #include "harness/harness.h"
+#include "proto/proto.h"
 #include "vmm/qemu/qemu.h"
 
 #include <arpa/inet.h>
@@ -184,6 +185,9 @@ TEST_TIMEOUT(agent_channel_carries_bytes_both_ways, 180)
     char buf[4096];
     CHECK(read_until(fd, "hello-from-guest\n", buf, sizeof buf, 120));
     CHECK(write(fd, "ping\n", 5) == 5);
+    struct engine_stats st;
+    CHECK(engine_qemu_ops.stats(e, &st) == 0);
+    CHECK(st.start_to_ready_ms == 0); /* bytes that are not a HELLO frame are no ready mark */
     struct engine_exit x;
     REQUIRE(engine_qemu_ops.wait(e, &x) == 0);
     CHECK(x.powered_off);
@@ -237,8 +241,10 @@ TEST_TIMEOUT(qemu_death_is_the_exit_reason, 180)
     CHECK(!x.powered_off);
     CHECK(strstr(x.reason, "signal 9") != NULL);
     /* the agent channel ends with QEMU */
+    struct pollfd p = {.fd = engine_qemu_ops.agent_fd(e), .events = POLLIN};
+    CHECK_EQ(poll(&p, 1, 10000), 1);
     char b;
-    CHECK_EQ(read(engine_qemu_ops.agent_fd(e), &b, 1), 0);
+    CHECK_EQ(read(p.fd, &b, 1), 0);
     engine_qemu_ops.destroy(e);
 }
 
@@ -423,4 +429,43 @@ TEST_TIMEOUT(qcow2_overlay_keeps_its_data_across_boots, 240)
     CHECK(fread(basebuf, 1, sizeof basebuf, f) == sizeof basebuf);
     fclose(f);
     CHECK(memcmp(basebuf + 4096, "kept-data", 9) != 0);
+}
+
+TEST_TIMEOUT(the_agents_hello_is_the_ready_mark, 180)
+{
+    need_qemu();
+    /* a HELLO frame header as the agent's first bytes, written by the guest's shell */
+    uint8_t hdr[PROTO_HDR_SIZE];
+    proto_hdr_encode(hdr, &(struct proto_hdr){.len = 0, .type = PROTO_HELLO});
+    char body[512], *o = body;
+    o += sprintf(o, "printf '");
+    for (size_t i = 0; i < sizeof hdr; i++)
+        o += sprintf(o, "\\%03o", hdr[i]);
+    sprintf(o, "' > $PORT\necho 'guest: hello sent'\nsleep 1000");
+    struct vmm_config cfg = base_config(busybox_initrd(body));
+    struct engine *e = start(&cfg);
+    REQUIRE(e);
+    struct engine_stats st = {0};
+    for (int i = 0; i < 1200 && st.start_to_ready_ms == 0; i++) {
+        usleep(100000);
+        REQUIRE(engine_qemu_ops.stats(e, &st) == 0);
+    }
+    CHECK(st.start_to_ready_ms > 0);
+    CHECK(st.start_to_ready_ms >= st.start_to_first_run_ms);
+    /* the relay passes the frame on untouched */
+    uint8_t got[PROTO_HDR_SIZE];
+    size_t have = 0;
+    int fd = engine_qemu_ops.agent_fd(e);
+    for (int i = 0; i < 100 && have < sizeof got; i++) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, 100) == 1) {
+            ssize_t n = read(fd, got + have, sizeof got - have);
+            if (n <= 0)
+                break;
+            have += (size_t)n;
+        }
+    }
+    CHECK_EQ(have, sizeof got);
+    CHECK_MEM(got, hdr, sizeof hdr);
+    engine_qemu_ops.destroy(e);
 }
