@@ -81,7 +81,8 @@ if [ -z "$only" ] || [ "$only" = fuzz ]; then
     work=$(mktemp -d)
     [ -d "$corpus" ] && cp -r "$corpus"/. "$work"/
     run_suite "fuzz/$name (${secs}s)" "$logs/fuzz-$name.log" \
-      "$t" -max_total_time="$secs" -rss_limit_mb=1024 -timeout=10 "$work"
+      "$t" -max_total_time="$secs" -rss_limit_mb=1024 -timeout=10 \
+      -artifact_prefix="$logs/fuzz-$name-" "$work"
     rm -rf "$work"
   done
 fi
