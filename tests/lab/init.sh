@@ -1,0 +1,50 @@
+#!/bin/busybox sh
+# /init of the lab's L1 guest (tests/lab/README.md). The base archive built by setup.sh holds
+# busybox, the KVM modules (/lab/modules, numbered in load order) and this script; run.sh
+# appends a second archive with /lab/cmd (the command, a shell script), /lab/nonce (the
+# marker that frames its output), /lab/cwd and the files the command needs.
+# Everything here prints to the serial console, which run.sh reads on the host.
+/bin/busybox --install -s /bin
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/root TERM=dumb
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+mount -t tmpfs -o size=75% tmpfs /tmp
+mkdir -p /root /dev/pts /dev/shm && mount -t tmpfs tmpfs /dev/shm
+ip link set lo up 2>/dev/null
+nonce=$(cat /lab/nonce 2>/dev/null || echo none)
+say() { echo "lab-$nonce: $*"; }
+end() {
+  say "exit $1"
+  sync
+  # reboot=t and QEMU's -no-reboot make this end L1 at once.
+  reboot -f
+  sleep 5; echo b > /proc/sysrq-trigger
+}
+
+for m in /lab/modules/*.ko; do
+  insmod "$m" || { say "error: insmod $m failed"; dmesg | tail -20; end 125; }
+done
+if [ ! -c /dev/kvm ]; then say "error: no /dev/kvm after loading the modules"; dmesg | tail -20; end 125; fi
+# kvm_amd says "Nested Paging enabled" when SVM with NPT is usable; without it KVM would
+# fall back to shadow paging (or refuse to load), which is not what users' machines run.
+if ! dmesg | grep -q "Nested Paging enabled"; then
+  say "error: kvm_amd did not report nested paging"; dmesg | grep -i -E 'kvm|svm' ; end 125
+fi
+
+# The L2 guest's timer calibration under nested SVM inside TCG stalls (environment.md):
+# hand L2 the TSC frequency and delay-loop value L1 itself runs with. Commands put
+# $LAB_L2_CMDLINE on their L2 kernel command line; it exists only in the lab.
+khz=$(dmesg | sed -n 's/.*tsc: Refined TSC clocksource calibration: \([0-9]*\)\.\([0-9]*\) MHz.*/\1\2/p' | tail -1)
+[ -n "$khz" ] || khz=$(dmesg | sed -n 's/.*tsc: Detected \([0-9]*\)\.\([0-9]*\) MHz.*/\1\2/p' | tail -1)
+lpj=$(dmesg | sed -n 's/.*(lpj=\([0-9]*\)).*/\1/p' | tail -1)
+export LAB_L2_CMDLINE="no_timer_check${khz:+ tsc_early_khz=$khz}${lpj:+ lpj=$lpj}"
+export LAB_L1=1
+say "kernel $(uname -r); kvm-amd: $(dmesg | grep -o -E 'Nested (Virtualization|Paging) enabled' | tr '\n' ' ')"
+say "L2 options: $LAB_L2_CMDLINE"
+say "ready at uptime $(cut -d' ' -f1 /proc/uptime) s"
+
+cd "$(cat /lab/cwd 2>/dev/null || echo /)" 2>/dev/null || cd /
+say "begin"
+sh /lab/cmd </dev/null
+end $?

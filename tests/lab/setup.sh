@@ -1,0 +1,85 @@
+#!/bin/bash
+# Sets up the nested-KVM lab (tests/lab/README.md): Debian's cloud kernel (unpacked with
+# apt-get download + dpkg -x, nothing installed into /boot), its three KVM modules and a
+# base initramfs (static busybox, the modules, tests/lab/init.sh as /init).
+# Cached under ${BOXLITE_CACHE:-~/.cache/boxlite}/lab/<key>/ where the key hashes the kernel
+# package's version, busybox's version, init.sh and RECIPE: a second run does nothing.
+# Prints the lab directory on its last line.
+# --cached-only: print the directory if set up, fail otherwise (never downloads).
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+cache="${BOXLITE_CACHE:-$HOME/.cache/boxlite}/lab"
+init="$root/tests/lab/init.sh"
+# Bump RECIPE when the steps below change what ends up in the lab directory.
+RECIPE=1
+META=linux-image-cloud-amd64
+
+candidate() { apt-cache policy "$1" 2>/dev/null | sed -n 's/^ *Candidate: *//p' | grep -v '(none)' || true; }
+metaver=$(candidate $META)
+if [ -z "$metaver" ] && [ "${1:-}" != --cached-only ]; then
+  apt-get update -qq >&2 || true
+  metaver=$(candidate $META)
+fi
+if [ -z "$metaver" ]; then
+  # No package lists: fall back to the last lab set up, if any.
+  if [ -f "$cache/current/base.cpio" ]; then readlink -f "$cache/current"; exit 0; fi
+  echo "lab-setup: apt-cache knows no $META (run apt-get update)" >&2; exit 1
+fi
+# The metapackage depends on the versioned image package, e.g. linux-image-6.1.0-56-cloud-amd64.
+pkg=$(apt-cache depends "$META=$metaver" 2>/dev/null | sed -n 's/^ *Depends: *\(linux-image-[0-9][^ ]*\)$/\1/p' | head -1)
+[ -n "$pkg" ] || { echo "lab-setup: cannot resolve the kernel package behind $META" >&2; exit 1; }
+bbver=$(dpkg-query -W -f='${Version}' busybox-static 2>/dev/null) ||
+  { echo "lab-setup: busybox-static is not installed (apt-get install busybox-static)" >&2; exit 1; }
+key=$( { echo "$pkg $metaver busybox $bbver recipe $RECIPE"; cat "$init"; } | sha256sum | cut -c1-16)
+out="$cache/$key"
+if [ -f "$out/base.cpio" ]; then
+  echo "$out"
+  exit 0
+fi
+if [ "${1:-}" = --cached-only ]; then
+  echo "lab-setup: no lab cached for this recipe under $cache" >&2
+  exit 1
+fi
+
+mkdir -p "$cache"
+work=$(mktemp -d "$cache/build.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+kver=${pkg#linux-image-}
+# The unpacked package is kept apart from the keyed directory, so a change to init.sh only
+# rebuilds the small base archive.
+kdir="$cache/pkg/$pkg-$metaver"
+if [ ! -f "$kdir/boot/vmlinuz-$kver" ]; then
+  echo "lab-setup: fetching $pkg" >&2
+  (cd "$work" && apt-get download "$pkg" >&2)
+  rm -rf "$kdir.tmp"; mkdir -p "$kdir.tmp"
+  dpkg -x "$work"/"$pkg"_*.deb "$kdir.tmp"
+  rm -rf "$kdir"; mv "$kdir.tmp" "$kdir"
+fi
+mods="$kdir/lib/modules/$kver/kernel"
+
+# The base initramfs: directories, /dev/console (the kernel opens it before /init runs),
+# busybox, the modules in load order, /init. run.sh appends a second archive per run.
+stage="$work/stage"
+mkdir -p "$stage"/{bin,sbin,dev,proc,sys,tmp,run,lab/modules,etc}
+cp /bin/busybox "$stage/bin/busybox"
+ln -s busybox "$stage/bin/sh"
+mknod -m 600 "$stage/dev/console" c 5 1
+mknod -m 666 "$stage/dev/null" c 1 3
+n=0
+for m in virt/lib/irqbypass.ko arch/x86/kvm/kvm.ko arch/x86/kvm/kvm-amd.ko; do
+  n=$((n + 1))
+  # Each module's dependencies are listed before it (modinfo says kvm-amd -> kvm -> irqbypass).
+  cp "$mods/$m" "$stage/lab/modules/$n-$(basename "$m")"
+done
+install -m 755 "$init" "$stage/init"
+echo "$pkg $metaver" > "$stage/lab/kernel-version"
+(cd "$stage" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --quiet --owner=0:0) > "$work/base.cpio"
+
+mkdir -p "$out.tmp"
+cp "$kdir/boot/vmlinuz-$kver" "$out.tmp/vmlinuz"
+cp "$kdir/boot/config-$kver" "$out.tmp/config"
+mv "$work/base.cpio" "$out.tmp/base.cpio"
+echo "$pkg $metaver" > "$out.tmp/kernel-version"
+rm -rf "$out"; mv "$out.tmp" "$out"
+ln -sfn "$key" "$cache/current"
+echo "$out"
