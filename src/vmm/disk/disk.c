@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 int64_t disk_pread_full(int fd, void *buf, size_t len, uint64_t off)
@@ -48,9 +49,21 @@ int disk_open_chain(struct disk **out, const char *path, const char *format, int
     if (format && strcmp(format, "raw") != 0 && strcmp(format, "qcow2") != 0)
         return bl_err(err, BOXLITE_ERR_UNSUPPORTED, "%s: unsupported disk format '%s'", path,
                       format);
-    int fd = open(path, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO named as a disk (or as a backing file) must not hang us. */
+    int fd = open(path, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0)
         return bl_errno(err, errno, "open %s", path);
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        int e = errno;
+        close(fd);
+        return bl_errno(err, e, "stat %s", path);
+    }
+    if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
+        close(fd);
+        return bl_err(err, BOXLITE_ERR_INVALID, "%s: not a regular file or block device", path);
+    }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
     int is_qcow2;
     if (format) {
         is_qcow2 = strcmp(format, "qcow2") == 0;

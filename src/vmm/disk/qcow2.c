@@ -75,6 +75,12 @@ struct qcow2 {
     struct zlib_api zlib;
     ZSTD_DCtx *zstd;
 
+    /* References dropped by dirty L2 tables (compressed or shared clusters overwritten):
+     * their refcounts go down only once the tables no longer pointing at them are on
+     * disk. Pairs of (first cluster index, count). */
+    uint64_t *drops;
+    size_t ndrops, cap_drops;
+
     struct disk *backing;
     int broken; /* a metadata write failed: refuse further writes */
 };
@@ -106,7 +112,20 @@ static void rc_set(const struct qcow2 *q, uint8_t *block, uint64_t i, uint64_t v
     }
 }
 
-/* Sets the refcount of clusters [first, first+count) to v in existing refcount blocks. */
+static uint64_t rc_get(const struct qcow2 *q, const uint8_t *block, uint64_t i)
+{
+    switch (q->h.refcount_order) {
+    case 3: return block[i];
+    case 4: return (uint64_t)block[2 * i] << 8 | block[2 * i + 1];
+    case 5: return qcow2_be32(block + 4 * i);
+    default: return qcow2_be64(block + 8 * i);
+    }
+}
+
+#define RC_DECREMENT UINT64_MAX
+
+/* Sets the refcount of clusters [first, first+count) to v (or lowers each by one, never
+ * below zero, for RC_DECREMENT) in existing refcount blocks. */
 static int rc_set_range(struct qcow2 *q, uint64_t first, uint64_t count, uint64_t v,
                         struct bl_error *err)
 {
@@ -123,8 +142,13 @@ static int rc_set_range(struct qcow2 *q, uint64_t first, uint64_t count, uint64_
             return q_ioerr(q, err, (int)-n, "read refcount block", off);
         if ((uint64_t)n < q->cluster_size)
             return q_corrupt(q, err, "refcount block past end of file", off);
-        for (uint64_t c = first; c < hi; c++)
-            rc_set(q, q->rbuf, c & ((1ull << q->rb_bits) - 1), v);
+        for (uint64_t c = first; c < hi; c++) {
+            uint64_t i = c & ((1ull << q->rb_bits) - 1);
+            if (v != RC_DECREMENT)
+                rc_set(q, q->rbuf, i, v);
+            else if (rc_get(q, q->rbuf, i) > 0)
+                rc_set(q, q->rbuf, i, rc_get(q, q->rbuf, i) - 1);
+        }
         int rc = disk_pwrite_full(q->fd, q->rbuf, q->cluster_size, off);
         if (rc < 0)
             return q_ioerr(q, err, -rc, "write refcount block", off);
@@ -379,7 +403,30 @@ static int q_flush_meta(struct qcow2 *q, struct bl_error *err)
         }
         q->l1_dirty_lo = UINT64_MAX, q->l1_dirty_hi = 0;
     }
-    return q_sync(q, err);
+    if ((rc = q_sync(q, err)) < 0)
+        return rc;
+    /* Nothing on disk points at the dropped clusters any more: release them. A crash
+     * before this only leaks them. */
+    for (size_t i = 0; i < q->ndrops; i++)
+        if ((rc = rc_set_range(q, q->drops[2 * i], q->drops[2 * i + 1], RC_DECREMENT, err)) < 0)
+            return rc;
+    q->ndrops = 0;
+    return 0;
+}
+
+static int q_drop_later(struct qcow2 *q, uint64_t first, uint64_t count, struct bl_error *err)
+{
+    if (q->ndrops == q->cap_drops) {
+        size_t cap = q->cap_drops ? 2 * q->cap_drops : 64;
+        uint64_t *p = realloc(q->drops, cap * 2 * sizeof *p);
+        if (!p)
+            return bl_errno(err, ENOMEM, "qcow2 %s: cluster list", q->path);
+        q->drops = p, q->cap_drops = cap;
+    }
+    q->drops[2 * q->ndrops] = first;
+    q->drops[2 * q->ndrops + 1] = count;
+    q->ndrops++;
+    return 0;
 }
 
 /* ---- L2 tables ------------------------------------------------------------------------ */
@@ -645,6 +692,29 @@ static void q_set_l2(struct qcow2 *q, struct l2_slot *s, uint64_t vcl, uint64_t 
     s->dirty = 1;
 }
 
+static int all_zero(const uint8_t *p, size_t n)
+{
+    return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
+}
+
+/* An L2 entry is being replaced: the clusters it used (compressed data, or a shared
+ * cluster other than keep) lose a reference once the new table is on disk. */
+static int q_drop_entry(struct qcow2 *q, uint64_t entry, uint64_t keep, struct bl_error *err)
+{
+    if (entry & QCOW2_OFLAG_COMPRESSED) {
+        const unsigned shift = 62 - (q->cluster_bits - 8);
+        uint64_t coff = entry & ((1ull << shift) - 1);
+        uint64_t sectors = ((entry >> shift) & ((1ull << (q->cluster_bits - 8)) - 1)) + 1;
+        uint64_t first = coff >> q->cluster_bits;
+        uint64_t last = ((coff & ~511ull) + sectors * 512 - 1) >> q->cluster_bits;
+        return q_drop_later(q, first, last - first + 1, err);
+    }
+    uint64_t host = entry & QCOW2_L2_OFFSET_MASK;
+    if (host && host != keep)
+        return q_drop_later(q, host >> q->cluster_bits, 1, err);
+    return 0;
+}
+
 /* Writes [in, in+n) of virtual cluster vcl from p (p == NULL writes zeros). */
 static int q_write_cluster(struct qcow2 *q, uint64_t vcl, const uint8_t *p, size_t in,
                            size_t n, struct bl_error *err)
@@ -687,12 +757,18 @@ static int q_write_cluster(struct qcow2 *q, uint64_t vcl, const uint8_t *p, size
             memcpy(q->bounce + in, p, n);
         else
             memset(q->bounce + in, 0, n);
-        rc = disk_pwrite_full(q->fd, q->bounce, q->cluster_size, target);
+        /* A new cluster lies past the old end of the file and reads as zeros already:
+         * when the copied-in bytes are zeros too, only the new bytes need writing. */
+        size_t wo = 0, wn = q->cluster_size;
+        if (!owned && all_zero(q->bounce, in) &&
+            all_zero(q->bounce + in + n, q->cluster_size - in - n))
+            wo = in, wn = n;
+        rc = disk_pwrite_full(q->fd, q->bounce + wo, wn, target + wo);
         if (rc < 0)
-            return q_ioerr(q, err, -rc, "write data", target);
+            return q_ioerr(q, err, -rc, "write data", target + wo);
     }
-    /* The old cluster, if any (compressed or shared), is left as a leak: never freed
-     * while an on-disk table may still point at it. */
+    if ((rc = q_drop_entry(q, entry, target, err)) < 0)
+        return rc;
     q_set_l2(q, s, vcl, target | QCOW2_OFLAG_COPIED);
     return 0;
 }
@@ -746,7 +822,8 @@ static int q_discard(struct disk *d, uint64_t offset, uint64_t len, struct bl_er
             if (entry == zero || (!entry && !q->backing))
                 goto next; /* already reads as zeros */
             struct l2_slot *s;
-            if ((rc = q_get_l2(q, vcl >> q->l2_bits, 1, &s, err)) < 0)
+            if ((rc = q_get_l2(q, vcl >> q->l2_bits, 1, &s, err)) < 0 ||
+                (rc = q_drop_entry(q, entry, owned ? host : 0, err)) < 0)
                 break;
             q_set_l2(q, s, vcl, zero);
         }
@@ -781,6 +858,7 @@ static void q_free(struct qcow2 *q)
     free(q->rbuf);
     free(q->zc_in);
     free(q->zc_out);
+    free(q->drops);
     free(q->path);
     free(q);
 }

@@ -37,7 +37,7 @@ static inline int sh_out(char *out, size_t outlen, const char *fmt, ...)
     int st = pclose(p);
     int rc = WIFEXITED(st) ? WEXITSTATUS(st) : 128;
     if (rc != 0)
-        printf("#   $ %s\n#   -> exit %d: %s\n", cmd, rc, out);
+        printf("#   $ %s\n#   -> exit %d: %.300s\n", cmd, rc, out);
     return rc;
 }
 #define sh(...) sh_out(NULL, 0, __VA_ARGS__)
