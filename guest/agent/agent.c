@@ -24,6 +24,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#ifndef TIOCGPTPEER
+#define TIOCGPTPEER _IO('T', 0x41) /* Linux 4.13; older libc headers lack it */
+#endif
+
 #define READ_CHUNK 32768
 #define PORT_HIGH_WATER (1u << 20) /* stop reading outputs while this much waits for the host */
 #define DRAIN_MS 100               /* after exit, an output pipe idle this long is closed */
@@ -333,14 +337,18 @@ static int chan_spawn(struct agent *a, struct chan *c, const struct proto_exec_r
     if (pipe2(rep, O_CLOEXEC) < 0)
         return bl_errno(err, errno, "pipe");
     if (req && req->tty) {
-        master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-        if (master < 0 || grantpt(master) < 0 || unlockpt(master) < 0) {
-            bl_errno(err, errno, "open a terminal");
+        /* The terminal comes from the container's own devpts, so that inside it the
+         * process's tty is a /dev/pts/N that exists there. */
+        char ptmx[64] = "/dev/ptmx";
+        if (a->ct.ready)
+            snprintf(ptmx, sizeof ptmx, "/proc/%d/root/dev/pts/ptmx", (int)a->ct.init_pid);
+        master = open(ptmx, O_RDWR | O_NOCTTY | O_CLOEXEC);
+        if (master < 0 || unlockpt(master) < 0) {
+            bl_errno(err, errno, "open a terminal (%s)", ptmx);
             goto out;
         }
-        char name[128];
-        if (ptsname_r(master, name, sizeof name) != 0 ||
-            (slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0) {
+        slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+        if (slave < 0) {
             bl_errno(err, errno, "open the terminal's slave");
             goto out;
         }
@@ -836,7 +844,6 @@ struct agent *agent_new(int fd, const struct agent_options *opt, struct bl_error
         return NULL;
     }
     a->connected = true; /* until a read or write says otherwise */
-    send_hello(a);
     return a;
 }
 
@@ -856,6 +863,7 @@ int agent_run(struct agent *a)
     int *stream = NULL;
     size_t cap = 0;
     int ret = 0;
+    send_hello(a); /* the agent speaks first: its HELLO is the "ready" message */
     while (!a->shutdown) {
         size_t need = 2;
         for (struct chan *c = a->chans; c; c = c->next)

@@ -21,7 +21,7 @@ static pid_t fixture_agent_pid = -1;
 
 /* Starts an agent; `setup` (may be NULL) is applied in the agent's process first, inside a
  * private mount namespace of its own. Returns the host's end of the stream. */
-static int start_agent_fd(const struct proto_setup *setup)
+static __attribute__((unused)) int start_agent_fd(const struct proto_setup *setup)
 {
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
@@ -54,7 +54,7 @@ static int start_agent_fd(const struct proto_setup *setup)
     return sv[0];
 }
 
-static struct proto_client *start_agent(const struct proto_setup *setup)
+static __attribute__((unused)) struct proto_client *start_agent(const struct proto_setup *setup)
 {
     int fd = start_agent_fd(setup);
     if (fd < 0)
@@ -68,7 +68,7 @@ static struct proto_client *start_agent(const struct proto_setup *setup)
     return c;
 }
 
-static int stop_agent(struct proto_client *c)
+static __attribute__((unused)) int stop_agent(struct proto_client *c)
 {
     proto_client_close(c);
     int status = 0;
@@ -86,7 +86,7 @@ struct run_out {
     char msg[512];
 };
 
-static void append(char **buf, size_t *len, const char *p, size_t n)
+static __attribute__((unused)) void append(char **buf, size_t *len, const char *p, size_t n)
 {
     *buf = realloc(*buf, *len + n + 1);
     memcpy(*buf + *len, p, n);
@@ -95,7 +95,7 @@ static void append(char **buf, size_t *len, const char *p, size_t n)
 }
 
 /* Reads both outputs to end-of-file, then waits. */
-static void collect(struct proto_exec *ex, struct run_out *o)
+static __attribute__((unused)) void collect(struct proto_exec *ex, struct run_out *o)
 {
     int fds[2] = {proto_exec_stdout_fd(ex), proto_exec_stderr_fd(ex)};
     bool open_[2] = {true, true};
@@ -126,7 +126,7 @@ static void collect(struct proto_exec *ex, struct run_out *o)
     snprintf(o->msg, sizeof o->msg, "%s", e.msg);
 }
 
-static void run(struct proto_client *c, const char *const *argv, const char *input,
+static __attribute__((unused)) void run(struct proto_client *c, const char *const *argv, const char *input,
                 struct run_out *o)
 {
     memset(o, 0, sizeof *o);
@@ -148,7 +148,7 @@ static void run(struct proto_client *c, const char *const *argv, const char *inp
     proto_exec_free(ex);
 }
 
-static void run_free(struct run_out *o)
+static __attribute__((unused)) void run_free(struct run_out *o)
 {
     free(o->out);
     free(o->err);
