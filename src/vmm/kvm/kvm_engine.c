@@ -6,10 +6,15 @@
 #include "common/cleanup.h"
 #include "vmm/arch/arch.h"
 #include "vmm/disk/disk.h"
+#include "vmm/hw/ctl.h"
 #include "vmm/hw/i8042.h"
+#include "vmm/hw/serial.h"
 #include "vmm/kvm/machine.h"
-#include "vmm/kvm/stopgap.h"
+#include "vmm/net/slirp.h"
+#include "vmm/virtio/9p.h"
 #include "vmm/virtio/blk.h"
+#include "vmm/virtio/console.h"
+#include "vmm/virtio/net.h"
 #include "vmm/virtio/rng.h"
 
 #include <errno.h>
@@ -21,6 +26,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 /* "Process start" for the figures: BOXLITE_SPAWN_NS, the CLOCK_MONOTONIC time at which the
@@ -39,12 +45,17 @@ __attribute__((constructor)) static void note_process_start(void)
     }
 }
 
+/* The agent's port on virtio-console (docs/architecture.md). */
+#define AGENT_PORT_NAME "boxlite.agent"
+
 struct engine {
     struct machine *m;
-    int console_fd;
-    struct sg_uart uart;
-    struct sg_ctl ctl;
+    int console_fd; /* the console log */
+    int agent_fd;   /* our end of the agent port's socket pair */
+    struct serial *serial;
+    struct ctl *ctl;
     struct i8042 kbd;
+    struct slirp_net *net;
     unsigned nvirtio;
     char cmdline[4096];
     size_t cmdlen;
@@ -132,46 +143,143 @@ static void on_guest_reset(void *opaque)
 
 static void on_ready(void *opaque) { machine_mark_ready(opaque); }
 
-static void on_exit_status(void *opaque, int status)
+static void on_exit_status(void *opaque, uint32_t status)
 {
-    machine_stop(opaque, true, false, status, "guest powered off");
+    machine_stop(opaque, true, false, (int)status, "guest powered off");
+}
+
+static const struct ctl_ops ctl_ops = { .ready = on_ready, .exit_status = on_exit_status };
+
+static int add_legacy(struct engine *e, struct bl_error *err)
+{
+    struct machine *m = e->m;
+    struct irq_line irq;
+    if (machine_irq(m, arch_layout.serial_gsi, &irq, err) < 0)
+        return -err->code;
+    e->serial = serial_new(e->console_fd, irq);
+    e->ctl = ctl_new(&ctl_ops, m);
+    if (!e->serial || !e->ctl)
+        return bl_errno(err, ENOMEM, "legacy devices");
+    e->kbd = (struct i8042){ .reset = on_guest_reset, .opaque = m };
+    int r = arch_layout.serial_pio
+                ? machine_add_pio(m, arch_layout.serial_addr, SERIAL_IO_SIZE, &serial_bus_ops,
+                                  e->serial, err)
+                : machine_add_mmio(m, arch_layout.serial_addr, SERIAL_IO_SIZE, &serial_bus_ops,
+                                   e->serial, err);
+    if (r < 0 || machine_add_pio(m, I8042_COMMAND_PORT, 1, &i8042_bus_ops, &e->kbd, err) < 0 ||
+        machine_add_mmio(m, arch_layout.ctl_gpa, CTL_SIZE, &ctl_bus_ops, e->ctl, err) < 0)
+        return -err->code;
+    return 0;
+}
+
+static int add_disks(struct engine *e, const struct vmm_config *cfg, struct bl_error *err)
+{
+    for (unsigned i = 0; i < cfg->ndisks; i++) {
+        struct disk *d;
+        struct virtio_dev *dev;
+        struct irq_line irq;
+        char serial[21];
+        snprintf(serial, sizeof serial, "boxlite-disk%u", i & 0xff);
+        if (disk_open(&d, cfg->disks[i].path, cfg->disks[i].readonly, err) < 0)
+            return bl_err_prefix(err, "disk %s", cfg->disks[i].path);
+        if (next_irq(e, &irq, err) < 0) {
+            disk_close(d);
+            return -err->code;
+        }
+        if (blk_new(&dev, machine_mem(e->m), irq, d, serial, err) < 0 || add_virtio(e, dev, err) < 0)
+            return bl_err_prefix(err, "disk %s", cfg->disks[i].path);
+    }
+    return 0;
+}
+
+/* virtio-console with the agent's port, bridged to a socket pair whose other end is the
+ * engine's agent_fd. */
+static int add_console(struct engine *e, struct bl_error *err)
+{
+    int sv[2];
+    struct virtio_dev *dev;
+    struct irq_line irq;
+    if (next_irq(e, &irq, err) < 0 ||
+        console_new(&dev, machine_mem(e->m), irq, machine_loop(e->m), 2, err) < 0)
+        return bl_err_prefix(err, "virtio-console");
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv) < 0) {
+        virtio_dev_free(dev);
+        return bl_errno(err, errno, "virtio-console: socketpair");
+    }
+    e->agent_fd = sv[1];
+    if (console_add_port(dev, AGENT_PORT_NAME, sv[0], err) < 0) {
+        virtio_dev_free(dev);
+        return bl_err_prefix(err, "virtio-console");
+    }
+    return add_virtio(e, dev, err) < 0 ? bl_err_prefix(err, "virtio-console") : 0;
+}
+
+static int add_network(struct engine *e, const struct vmm_config *cfg, struct bl_error *err)
+{
+    /* Like QEMU's user network: the guest reaches the host's loopback at 10.0.2.2. */
+    struct slirp_net_cfg ncfg = { .allow_host_loopback = true };
+    if (slirp_net_new(&e->net, &ncfg, err) < 0)
+        return bl_err_prefix(err, "network");
+    for (unsigned i = 0; i < cfg->nports; i++) {
+        const struct vmm_port_cfg *p = &cfg->ports[i];
+        uint16_t bound;
+        if (slirp_net_add_fwd(e->net, p->udp, p->host_addr, p->host_port, p->guest_port, &bound,
+                              err) < 0)
+            return bl_err_prefix(err, "forward %s:%u to guest port %u", p->host_addr,
+                                 p->host_port, p->guest_port);
+    }
+    struct virtio_dev *dev;
+    struct irq_line irq;
+    if (next_irq(e, &irq, err) < 0 ||
+        virtio_net_new(&dev, machine_mem(e->m), irq, machine_loop(e->m), NULL,
+                       slirp_net_backend(e->net), err) < 0 ||
+        add_virtio(e, dev, err) < 0)
+        return bl_err_prefix(err, "virtio-net");
+    return 0;
+}
+
+static int add_shares(struct engine *e, const struct vmm_config *cfg, struct bl_error *err)
+{
+    for (unsigned i = 0; i < cfg->nshares; i++) {
+        const struct vmm_share_cfg *sh = &cfg->shares[i];
+        struct virtio_dev *dev;
+        struct irq_line irq;
+        if (next_irq(e, &irq, err) < 0 ||
+            virtio_9p_new(&dev, machine_mem(e->m), irq, sh->tag, sh->path, sh->readonly, err) < 0 ||
+            add_virtio(e, dev, err) < 0)
+            return bl_err_prefix(err, "share %s (%s)", sh->tag, sh->path);
+    }
+    return 0;
 }
 
 static int add_devices(struct engine *e, const struct vmm_config *cfg, struct bl_error *err)
 {
-    struct machine *m = e->m;
-    struct irq_line irq;
-
-    /* Legacy: the console UART, the i8042 reset line, the control page. */
-    if (machine_irq(m, arch_layout.serial_gsi, &irq, err) < 0)
-        return -err->code;
-    sg_uart_init(&e->uart, irq, e->console_fd);
-    e->kbd = (struct i8042){ .reset = on_guest_reset, .opaque = m };
-    e->ctl = (struct sg_ctl){ .ready = on_ready, .exit = on_exit_status, .opaque = m };
-    if (machine_add_pio(m, arch_layout.serial_addr, 8, &sg_uart_ops, &e->uart, err) < 0 ||
-        machine_add_pio(m, I8042_COMMAND_PORT, 1, &i8042_bus_ops, &e->kbd, err) < 0 ||
-        machine_add_mmio(m, arch_layout.ctl_gpa, 0x1000, &sg_ctl_ops, &e->ctl, err) < 0)
-        return -err->code;
-
-    /* Disks first, so the rootfs is vda. */
-    for (unsigned i = 0; i < cfg->ndisks; i++) {
-        struct disk *d;
-        struct virtio_dev *dev;
-        char serial[21];
-        snprintf(serial, sizeof serial, "boxlite-disk%u", i & 0xff);
-        if (disk_open(&d, cfg->disks[i].path, cfg->disks[i].readonly, err) < 0 ||
-            next_irq(e, &irq, err) < 0 ||
-            blk_new(&dev, machine_mem(m), irq, d, serial, err) < 0 || add_virtio(e, dev, err) < 0)
-            return bl_err_prefix(err, "disk %s", cfg->disks[i].path);
-    }
     struct virtio_dev *rng;
-    if (next_irq(e, &irq, err) < 0 || rng_new(&rng, machine_mem(m), irq, err) < 0 ||
+    struct irq_line irq;
+    /* Disks first, so the rootfs is vda. */
+    if (add_legacy(e, err) < 0 || add_disks(e, cfg, err) < 0 || add_console(e, err) < 0)
+        return -err->code;
+    if (next_irq(e, &irq, err) < 0 || rng_new(&rng, machine_mem(e->m), irq, err) < 0 ||
         add_virtio(e, rng, err) < 0)
         return bl_err_prefix(err, "virtio-rng");
-    if (cfg->nshares || cfg->network)
-        return bl_err(err, BOXLITE_ERR_UNSUPPORTED,
-                      "the KVM engine does not have shares and networking wired yet");
+    if ((cfg->network && add_network(e, cfg, err) < 0) || add_shares(e, cfg, err) < 0)
+        return -err->code;
     return 0;
+}
+
+static void kvm_destroy(struct engine *e)
+{
+    if (!e)
+        return;
+    machine_destroy(e->m); /* vCPUs and the event loop stop, virtio devices are freed */
+    slirp_net_free(e->net);
+    serial_free(e->serial);
+    ctl_free(e->ctl);
+    if (e->agent_fd >= 0)
+        close(e->agent_fd);
+    if (e->console_fd >= 0)
+        close(e->console_fd);
+    free(e);
 }
 
 static int kvm_start(struct engine **out, const struct vmm_config *cfg, struct bl_error *err)
@@ -180,7 +288,7 @@ static int kvm_start(struct engine **out, const struct vmm_config *cfg, struct b
     if (!e)
         return bl_errno(err, ENOMEM, "KVM engine");
     *out = NULL;
-    e->console_fd = -1;
+    e->console_fd = e->agent_fd = -1;
     if (cfg->console_log) {
         e->console_fd = open(cfg->console_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
         if (e->console_fd < 0) {
@@ -203,14 +311,11 @@ static int kvm_start(struct engine **out, const struct vmm_config *cfg, struct b
     return 0;
 fail:
     bl_err_prefix(err, "KVM engine");
-    machine_destroy(e->m);
-    if (e->console_fd >= 0)
-        close(e->console_fd);
-    free(e);
+    kvm_destroy(e);
     return -err->code;
 }
 
-static int kvm_agent_fd(struct engine *e) { return -1; /* virtio-console not wired yet */ }
+static int kvm_agent_fd(struct engine *e) { return e->agent_fd; }
 
 static int kvm_stop(struct engine *e, bool force, struct bl_error *err)
 {
@@ -248,6 +353,13 @@ static int kvm_stats(struct engine *e, struct engine_stats *out)
     machine_stats(e->m, &s);
     memset(out, 0, sizeof *out);
     out->vm_exits = s.vm_exits;
+    if (e->net) {
+        struct net_stats ns;
+        slirp_net_stats(e->net, &ns);
+        out->net_rx_bytes = ns.rx_bytes;
+        out->net_tx_bytes = ns.tx_bytes;
+        out->net_connections = ns.tcp_out + ns.tcp_in;
+    }
     if (s.first_run_ns)
         out->start_to_first_run_ms = (double)(s.first_run_ns - process_start_ns) / 1e6;
     if (s.ready_ns)
@@ -267,16 +379,6 @@ static int kvm_stats(struct engine *e, struct engine_stats *out)
     uint64_t rss = self_rss(), guest = e->guest_rss;
     out->rss_bytes = rss > guest ? rss - guest : 0;
     return 0;
-}
-
-static void kvm_destroy(struct engine *e)
-{
-    if (!e)
-        return;
-    machine_destroy(e->m);
-    if (e->console_fd >= 0)
-        close(e->console_fd);
-    free(e);
 }
 
 const struct engine_ops engine_kvm_ops = {

@@ -6,6 +6,7 @@
 #include "harness/harness.h"
 #include "vmm/arch/arch.h"
 #include "vmm/hw/i8042.h"
+#include "vmm/hw/serial.h"
 #include "vmm/kvm/machine.h"
 #include "vmm/virtio/virtio.h"
 
@@ -18,31 +19,6 @@
 #define CODE_GPA 0x10000
 #define RESULT_GPA 0x3000
 #define RAM (64ull << 20)
-
-/* A UART stand-in that only records what is written to THR (port base + 0). */
-struct capture {
-    pthread_mutex_t lock;
-    char out[256];
-    size_t n;
-};
-
-static void cap_read(void *opaque, uint64_t off, uint8_t *data, uint32_t len)
-{
-    memset(data, 0, len);
-    if (off == 5)
-        data[0] = 0x60; /* LSR: transmitter empty */
-}
-
-static void cap_write(void *opaque, uint64_t off, const uint8_t *data, uint32_t len)
-{
-    struct capture *c = opaque;
-    pthread_mutex_lock(&c->lock);
-    if (off == 0 && c->n + 1 < sizeof c->out)
-        c->out[c->n++] = (char)data[0];
-    pthread_mutex_unlock(&c->lock);
-}
-
-static const struct bus_ops cap_ops = { .read = cap_read, .write = cap_write };
 
 /* A device model with one queue and no device features: enough for the transport. */
 static void test_dev_free(struct virtio_dev *dev) { free(dev); }
@@ -116,13 +92,19 @@ TEST_TIMEOUT(kvm_guest_serial_virtio_reset, 120)
     struct machine *m = new_machine();
     REQUIRE(m);
     struct bl_error err = { 0 };
-    struct capture cap = { .lock = PTHREAD_MUTEX_INITIALIZER };
-    struct i8042 kbd = { .reset = on_reset, .opaque = m };
-    REQUIRE(machine_add_pio(m, 0x3f8, 8, &cap_ops, &cap, &err) == 0);
-    REQUIRE(machine_add_pio(m, I8042_COMMAND_PORT, 1, &i8042_bus_ops, &kbd, &err) == 0);
-    CHECK(machine_add_pio(m, 0x3f8, 1, &cap_ops, &cap, &err) < 0); /* overlap refused */
-
+    char log[512];
+    snprintf(log, sizeof log, "%s/console.log", harness_tmpdir());
+    int log_fd = open(log, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    REQUIRE(log_fd >= 0);
     struct irq_line irq;
+    REQUIRE(machine_irq(m, arch_layout.serial_gsi, &irq, &err) == 0);
+    struct serial *uart = serial_new(log_fd, irq);
+    REQUIRE(uart);
+    struct i8042 kbd = { .reset = on_reset, .opaque = m };
+    REQUIRE(machine_add_pio(m, SERIAL_COM1_PORT, SERIAL_IO_SIZE, &serial_bus_ops, uart, &err) == 0);
+    REQUIRE(machine_add_pio(m, I8042_COMMAND_PORT, 1, &i8042_bus_ops, &kbd, &err) == 0);
+    CHECK(machine_add_pio(m, 0x3fc, 1, &i8042_bus_ops, &kbd, &err) < 0); /* overlap refused */
+
     REQUIRE(machine_irq(m, arch_layout.virtio_gsi, &irq, &err) == 0);
     struct virtio_dev *dev = calloc(1, sizeof *dev);
     REQUIRE(dev);
@@ -153,8 +135,9 @@ TEST_TIMEOUT(kvm_guest_serial_virtio_reset, 120)
     CHECK(!ex.killed && !ex.failed);
     CHECK_EQ(ex.guest_status, -1);
 
-    cap.out[cap.n] = '\0';
-    CHECK_STR(cap.out, "BoxLite\n");
+    char out[64] = "";
+    CHECK(pread(log_fd, out, sizeof out - 1, 0) == 8);
+    CHECK_STR(out, "BoxLite\n");
     const uint32_t *res = gm_ptr(machine_mem(m), RESULT_GPA, 28);
     REQUIRE(res);
     CHECK_EQ(res[0], 0x74726976); /* "virt" */
@@ -173,6 +156,8 @@ TEST_TIMEOUT(kvm_guest_serial_virtio_reset, 120)
     if (st.vm_exits < 22)
         harness_fail(__FILE__, __LINE__, "only %llu VM exits", (unsigned long long)st.vm_exits);
     machine_destroy(m);
+    serial_free(uart);
+    close(log_fd);
 }
 
 /* A guest spinning in kernel mode is ended from the host: the vCPU thread is kicked out
