@@ -2,6 +2,12 @@
 #include "runtime/runtime.h"
 
 #include "runtime/api_error.h"
+#include "runtime/spawn.h"
+
+#include "image/rootfs.h"
+
+#include <jansson.h>
+#include <stdio.h>
 
 #include <errno.h>
 #include <signal.h>
@@ -61,16 +67,249 @@ BOXLITE_API int boxlite_box_stop(boxlite_box *b, int timeout_ms)
     if (!strcmp(rec.state, "configured") || !strcmp(rec.state, "stopped"))
         r = bl_err(&err, BOXLITE_ERR_STATE, "stop box %s: it is not running (%s)", rec.name,
                    rec.state);
-    else
-        r = rt_box_stop_record(b->rt, &rec, timeout_ms, true, &err);
+    else {
+        /* Graceful: the agent stops its processes, syncs, unmounts and powers off; the
+         * per-box process then exits by itself. Whatever is left after the timeout is
+         * ended by rt_box_stop_record. */
+        pthread_mutex_lock(&b->lock);
+        proto_client_close(b->conn);
+        b->conn = NULL;
+        pthread_mutex_unlock(&b->lock);
+        double t0 = now_ms();
+        if (timeout_ms > 0) {
+            char sock[4200];
+            struct proto_client *c = NULL;
+            snprintf(sock, sizeof sock, "%s/box.sock", b->dir);
+            if (proto_client_connect(sock, timeout_ms < 2000 ? timeout_ms : 2000, &c, NULL) == 0)
+                proto_shutdown(c, timeout_ms, NULL);
+            proto_client_close(c);
+            while (rt_process_alive(rec.pid, rec.pid_start) && now_ms() - t0 < timeout_ms)
+                usleep(10000);
+        }
+        int left = timeout_ms - (int)(now_ms() - t0);
+        r = rt_box_stop_record(b->rt, &rec, left > 0 ? left : 0, true, &err);
+    }
     box_record_clear(&rec);
     return api_return(r, &err);
+}
+
+/* ---- start ------------------------------------------------------------------------------*/
+
+/* The box's disk: <dir>/disk.qcow2, a thin overlay over the image's cached ext4 base. Made
+ * once; a box that is stopped and started again keeps its disk. */
+static int prepare_disk(boxlite_box *b, const char *overlay, struct bl_error *err)
+{
+    if (access(overlay, F_OK) == 0)
+        return 0;
+    struct image_store *store;
+    int r = rt_images(b->rt, &store, err);
+    if (r)
+        return r;
+    uint64_t size = (uint64_t)b->opts.disk_size_gb << 30;
+    char base[4096];
+    if (b->opts.rootfs_path) {
+        r = image_prepare_dir(store, b->opts.rootfs_path, 0, base, sizeof base, err);
+        if (!r)
+            r = rootfs_box_disk(base, overlay, size, err);
+        return r ? bl_err_prefix(err, "rootfs %s", b->opts.rootfs_path) : 0;
+    }
+    struct image_pull_opts po = { 0 };
+    r = image_prepare(store, b->opts.image, &po, base, sizeof base, err);
+    if (r == -BOXLITE_ERR_NOT_FOUND) {
+        struct image_record rec = { 0 };
+        bl_err_clear(err);
+        r = image_pull_prepare(store, b->opts.image, &po, &rec, base, sizeof base, err);
+        image_record_free(&rec);
+    }
+    if (!r)
+        r = image_box_disk(store, b->opts.image, overlay, size, err);
+    return r ? bl_err_prefix(err, "image %s", b->opts.image) : 0;
+}
+
+static int write_vmm_config(boxlite_box *b, const struct rt_assets *a, const char *path,
+                            struct bl_error *err)
+{
+    json_t *disks = json_array(), *shares = json_array(), *ports = json_array();
+    char p[4200];
+    snprintf(p, sizeof p, "%s/disk.qcow2", b->dir);
+    json_array_append_new(disks, json_pack("{s:s, s:b}", "path", p, "readonly", 0));
+    for (size_t i = 0; i < b->opts.nvolumes; i++) {
+        char tag[32];
+        snprintf(tag, sizeof tag, "vol%zu", i);
+        json_array_append_new(shares, json_pack("{s:s, s:s, s:b}", "tag", tag, "path",
+                                                b->opts.volumes[i].host_path, "readonly",
+                                                b->opts.volumes[i].read_only));
+    }
+    for (size_t i = 0; i < b->opts.nports; i++)
+        json_array_append_new(ports, json_pack("{s:s, s:s, s:i, s:i}", "proto",
+                                               b->opts.ports[i].udp ? "udp" : "tcp",
+                                               "host_addr", b->opts.ports[i].host_addr,
+                                               "host_port", b->opts.ports[i].host_port,
+                                               "guest_port", b->opts.ports[i].guest_port));
+    char console[4200], sock[4200], ready[4200];
+    snprintf(console, sizeof console, "%s/console.log", b->dir);
+    snprintf(sock, sizeof sock, "%s/box.sock", b->dir);
+    snprintf(ready, sizeof ready, "%s/ready", b->dir);
+    /* BOXLITE_KERNEL_CMDLINE adds guest kernel arguments (the lab uses it for TCG-only
+     * timer options). */
+    const char *extra = getenv("BOXLITE_KERNEL_CMDLINE");
+    json_t *cfg = json_pack(
+        "{s:s, s:s, s:s, s:s, s:i, s:i, s:o, s:o, s:{s:b, s:o}, s:s, s:s, s:s}",
+        "engine", b->opts.engine ? b->opts.engine : "auto", "kernel", a->kernel,
+        "initrd", a->initrd, "cmdline", extra ? extra : "", "cpus", b->opts.cpus,
+        "memory_mib", b->opts.memory_mib, "disks", disks, "shares", shares, "network",
+        "enabled", b->opts.network, "ports", ports, "console_log", console, "box_socket",
+        sock, "ready_file", ready);
+    if (!cfg)
+        return bl_err(err, BOXLITE_ERR_NOMEM, "vmm config: out of memory");
+    char tmp[4300];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    int r = json_dump_file(cfg, tmp, JSON_INDENT(2));
+    json_decref(cfg);
+    if (r != 0 || rename(tmp, path) != 0)
+        return bl_errno(err, errno, "write %s", path);
+    return 0;
+}
+
+static int send_setup(boxlite_box *b, struct proto_client *c, int timeout_ms,
+                      struct bl_error *err)
+{
+    struct proto_setup s = { 0 };
+    struct proto_volume vols[64];
+    char tags[64][16];
+    if (b->opts.nvolumes > 64)
+        return bl_err(err, BOXLITE_ERR_INVALID, "at most 64 volumes");
+    s.root_dev = "/dev/vda";
+    s.root_fstype = "ext4";
+    s.hostname = b->name;
+    s.net = b->opts.network;
+    for (size_t i = 0; i < b->opts.nvolumes; i++) {
+        snprintf(tags[i], sizeof tags[i], "vol%zu", i);
+        vols[i] = (struct proto_volume){ tags[i], b->opts.volumes[i].guest_path,
+                                         b->opts.volumes[i].read_only };
+    }
+    s.vols = vols;
+    s.nvols = (unsigned)b->opts.nvolumes;
+    return proto_setup(c, &s, timeout_ms, err);
+}
+
+static int remember_lifeline(boxlite_runtime *rt, int fd)
+{
+    pthread_mutex_lock(&rt->lock);
+    int *n = realloc(rt->lifelines, (rt->nlifelines + 1) * sizeof *n);
+    if (n) {
+        rt->lifelines = n;
+        n[rt->nlifelines++] = fd;
+    }
+    pthread_mutex_unlock(&rt->lock);
+    return n ? 0 : -1;
+}
+
+static int start_locked(boxlite_box *b, struct bl_error *err)
+{
+    boxlite_runtime *rt = b->rt;
+    struct box_record rec;
+    int r = rt_box_lookup(rt, b->id, &rec, err);
+    if (r)
+        return r;
+    if (!strcmp(rec.state, "running")) {
+        box_record_clear(&rec);
+        return 0;
+    }
+    if (strcmp(rec.state, "configured") && strcmp(rec.state, "stopped")) {
+        r = bl_err(err, BOXLITE_ERR_STATE, "start box %s: it is %s", rec.name, rec.state);
+        box_record_clear(&rec);
+        return r;
+    }
+    /* Claim the start; while "starting" the record names this process, so a crash here
+     * leaves a box that reads as stopped, not one stuck starting. */
+    r = state_box_set_state(rt->db, b->id, rec.state, "starting", getpid(),
+                            rt_process_start_time(getpid()), err);
+    box_record_clear(&rec);
+    if (r)
+        return r;
+
+    double t0 = now_ms();
+    struct rt_assets a;
+    struct rt_child child = { 0 };
+    char overlay[4200], cfgpath[4200], log[4200], ready[4200], console[4200], sock[4200];
+    snprintf(overlay, sizeof overlay, "%s/disk.qcow2", b->dir);
+    snprintf(cfgpath, sizeof cfgpath, "%s/vmm.json", b->dir);
+    snprintf(log, sizeof log, "%s/vmm.log", b->dir);
+    snprintf(ready, sizeof ready, "%s/ready", b->dir);
+    snprintf(console, sizeof console, "%s/console.log", b->dir);
+    snprintf(sock, sizeof sock, "%s/box.sock", b->dir);
+    unlink(ready);
+    unlink(console);
+    r = rt_find_assets(&a, err);
+    if (!r)
+        r = prepare_disk(b, overlay, err);
+    double t_disk = now_ms();
+    if (!r)
+        r = write_vmm_config(b, &a, cfgpath, err);
+    if (!r)
+        r = rt_spawn_vmm(a.vmm, cfgpath, log, b->opts.detach, &child, err);
+    if (!r)
+        r = rt_wait_ready(&child, ready, console, b->opts.ready_timeout_ms, err);
+    double t_ready = now_ms();
+    struct proto_client *conn = NULL;
+    int left = b->opts.ready_timeout_ms - (int)(t_ready - t0);
+    if (!r)
+        r = proto_client_connect(sock, left > 1000 ? left : 1000, &conn, err);
+    if (!r)
+        r = send_setup(b, conn, left > 1000 ? left : 1000, err);
+    double t_setup = now_ms();
+    if (r) {
+        if (child.pid > 0)
+            kill(child.pid, SIGKILL);
+        if (child.lifeline_fd >= 0)
+            close(child.lifeline_fd);
+        proto_client_close(conn);
+        state_box_set_state(rt->db, b->id, NULL, "stopped", 0, 0, NULL);
+        state_counter_add(rt->db, "boxes_failed", 1, NULL);
+        return bl_err_prefix(err, "start box %s", b->name);
+    }
+    if (child.lifeline_fd >= 0)
+        remember_lifeline(rt, child.lifeline_fd);
+    proto_client_close(b->conn);
+    b->conn = conn;
+    char info[512];
+    snprintf(info, sizeof info,
+             "{\"start_ms\":{\"disk\":%.1f,\"boot_to_ready\":%.1f,\"setup\":%.1f,\"total\":%.1f}}",
+             t_disk - t0, t_ready - t_disk, t_setup - t_ready, t_setup - t0);
+    state_box_set_info(rt->db, b->id, b->opts.engine ? b->opts.engine : "auto", info, NULL);
+    state_counter_add(rt->db, "boxes_started", 1, NULL);
+    return state_box_set_state(rt->db, b->id, "starting", "running", child.pid,
+                               child.pid_start, err);
+}
+
+int rt_box_ensure_running(boxlite_box *b, struct bl_error *err)
+{
+    pthread_mutex_lock(&b->lock);
+    int r = start_locked(b, err);
+    pthread_mutex_unlock(&b->lock);
+    return r;
+}
+
+int rt_box_conn(boxlite_box *b, struct proto_client **out, struct bl_error *err)
+{
+    int r = rt_box_ensure_running(b, err);
+    if (r)
+        return r;
+    pthread_mutex_lock(&b->lock);
+    if (!b->conn) {
+        char sock[4200];
+        snprintf(sock, sizeof sock, "%s/box.sock", b->dir);
+        r = proto_client_connect(sock, 10000, &b->conn, err);
+    }
+    *out = b->conn;
+    pthread_mutex_unlock(&b->lock);
+    return r;
 }
 
 BOXLITE_API int boxlite_box_start(boxlite_box *b)
 {
     API_CHECK_ARG(b, "box is NULL");
-    /* Needs the per-box process (engines) and the image pipeline: not wired in yet. */
-    return api_fail(BOXLITE_ERR_UNSUPPORTED,
-                    "start box %s: starting boxes is not implemented yet", b->name);
+    struct bl_error err = { 0 };
+    return api_return(rt_box_ensure_running(b, &err), &err);
 }

@@ -90,9 +90,23 @@ BOXLITE_API void boxlite_runtime_close(boxlite_runtime *rt)
     if (!rt)
         return;
     state_close(rt->db);
+    for (size_t i = 0; i < rt->nlifelines; i++)
+        close(rt->lifelines[i]);
+    free(rt->lifelines);
     pthread_mutex_destroy(&rt->lock);
     free(rt->home);
     free(rt);
+}
+
+int rt_images(boxlite_runtime *rt, struct image_store **out, struct bl_error *err)
+{
+    pthread_mutex_lock(&rt->lock);
+    int r = 0;
+    if (!rt->images_open && (r = image_store_open(&rt->images, rt->home, err)) == 0)
+        rt->images_open = true;
+    pthread_mutex_unlock(&rt->lock);
+    *out = r ? NULL : &rt->images;
+    return r;
 }
 
 int rt_box_dir(const boxlite_runtime *rt, const char *id, char **out, struct bl_error *err)
@@ -172,7 +186,6 @@ static int box_from_record(boxlite_runtime *rt, const struct box_record *rec,
     if (!b)
         return bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
     b->rt = rt;
-    b->lifeline_fd = -1;
     pthread_mutex_init(&b->lock, NULL);
     memcpy(b->id, rec->id, sizeof b->id);
     opts_init(&b->opts);
@@ -254,8 +267,7 @@ BOXLITE_API void boxlite_box_free(boxlite_box *b)
 {
     if (!b)
         return;
-    if (b->lifeline_fd >= 0)
-        close(b->lifeline_fd);
+    proto_client_close(b->conn);
     opts_clear(&b->opts);
     pthread_mutex_destroy(&b->lock);
     free(b->name);

@@ -3,6 +3,8 @@
 #define RT_RUNTIME_H
 
 #include "boxlite.h"
+#include "image/image.h"
+#include "proto/client.h"
 #include "runtime/options.h"
 #include "runtime/state.h"
 
@@ -15,6 +17,12 @@ struct boxlite_runtime {
     char *home;           /* absolute */
     sqlite3 *db;
     pthread_mutex_t lock; /* guards the fields below */
+    bool images_open;
+    struct image_store images;
+    /* Write ends of the lifelines of non-detached boxes this runtime started: they close
+     * when the runtime is closed or the process ends, and those boxes stop. */
+    int *lifelines;
+    size_t nlifelines;
 };
 
 struct boxlite_box {
@@ -25,8 +33,15 @@ struct boxlite_box {
     struct boxlite_options opts;
     pthread_mutex_t lock;
     pid_t child;                /* per-box process we started, or 0 */
-    int lifeline_fd;            /* write end held while we own a non-detached box, or -1 */
+    struct proto_client *conn;  /* to the box socket, opened on first use */
 };
+
+/* The image store of the runtime's home, opened on first use. */
+int rt_images(boxlite_runtime *rt, struct image_store **out, struct bl_error *err);
+/* Starts the box if it is not running (idempotent); used by start and by the first exec. */
+int rt_box_ensure_running(boxlite_box *b, struct bl_error *err);
+/* The connection to the running box's agent (through its per-box process). */
+int rt_box_conn(boxlite_box *b, struct proto_client **out, struct bl_error *err);
 
 /* <home>/boxes/<id> */
 int rt_box_dir(const boxlite_runtime *rt, const char *id, char **out, struct bl_error *err);

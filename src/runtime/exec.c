@@ -1,0 +1,281 @@
+/* Executions: the box's defaults (image config, box options) merged with the request, then
+ * the agent protocol's client does the rest (src/proto/client.h). */
+#include "runtime/runtime.h"
+
+#include "common/cleanup.h"
+#include "runtime/api_error.h"
+#include "runtime/spawn.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct boxlite_exec {
+    boxlite_box *box;
+    struct proto_exec *pe;
+};
+
+/* env: image defaults, then the box's, then the request's; a later KEY replaces an earlier. */
+struct envlist { char **v; size_t n; };
+
+static int env_put(struct envlist *l, const char *kv)
+{
+    const char *eq = strchr(kv, '=');
+    size_t klen = eq ? (size_t)(eq - kv) : strlen(kv);
+    for (size_t i = 0; i < l->n; i++) {
+        if (!strncmp(l->v[i], kv, klen) && l->v[i][klen] == '=') {
+            char *c = strdup(kv);
+            if (!c)
+                return -1;
+            free(l->v[i]);
+            l->v[i] = c;
+            return 0;
+        }
+    }
+    char **n = realloc(l->v, (l->n + 2) * sizeof *n);
+    if (!n)
+        return -1;
+    l->v = n;
+    if (!(l->v[l->n] = strdup(kv)))
+        return -1;
+    l->v[++l->n] = NULL;
+    return 0;
+}
+
+static void env_free(struct envlist *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i]);
+    free(l->v);
+}
+
+static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
+
+BOXLITE_API int boxlite_exec_start(boxlite_box *b, const boxlite_exec_spec *spec,
+                                   boxlite_exec **out)
+{
+    API_CHECK_ARG(out, "out is NULL");
+    *out = NULL;
+    API_CHECK_ARG(b, "box is NULL");
+    API_CHECK_ARG(spec, "spec is NULL");
+    API_CHECK_ARG(spec->size >= sizeof(boxlite_exec_spec), "spec->size is too small");
+    API_CHECK_ARG(spec->argv && spec->argv[0] && spec->argv[0][0], "no program given");
+    API_CHECK_ARG(spec->timeout_ms >= 0, "negative timeout");
+    API_CHECK_ARG(!spec->tty || (spec->rows <= 10000 && spec->cols <= 10000), "bad tty size");
+    struct bl_error err = { 0 };
+    struct proto_client *conn;
+    int r = rt_box_conn(b, &conn, &err);
+    if (r)
+        return api_return(r, &err);
+
+    struct image_config ic = { 0 };
+    struct image_store *store;
+    if (b->opts.image && rt_images(b->rt, &store, NULL) == 0)
+        image_get_config(store, b->opts.image, &ic, NULL); /* defaults are best effort */
+    struct envlist env = { 0 };
+    int bad = env_put(&env, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    for (char **e = ic.env; !bad && e && *e; e++)
+        bad = env_put(&env, *e);
+    for (size_t i = 0; !bad && i < b->opts.nenv; i++) {
+        cleanup_free char *kv = NULL;
+        bad = asprintf(&kv, "%s=%s", b->opts.env[i].key, b->opts.env[i].value) < 0 ||
+              env_put(&env, kv);
+    }
+    if (spec->tty && !bad)
+        bad = env_put(&env, "TERM=xterm");
+    for (const char *const *e = spec->env; !bad && e && *e; e++) {
+        if (!strchr(*e, '=')) {
+            env_free(&env);
+            image_config_free(&ic);
+            return api_fail(BOXLITE_ERR_INVALID, "exec: env entry \"%s\" is not KEY=VALUE", *e);
+        }
+        bad = env_put(&env, *e);
+    }
+    struct proto_exec_req req = { 0 };
+    req.argv = (char **)spec->argv;
+    req.env = env.v;
+    const char *cwd = spec->working_dir ? spec->working_dir
+                      : b->opts.working_dir ? b->opts.working_dir
+                      : ic.working_dir && *ic.working_dir ? ic.working_dir : "/";
+    const char *user = spec->user ? spec->user
+                       : b->opts.user ? b->opts.user
+                       : ic.user && *ic.user ? ic.user : "0:0";
+    req.cwd = dup_or_null(cwd);
+    req.user = dup_or_null(user);
+    req.tty = spec->tty != 0;
+    req.rows = spec->rows ? spec->rows : 24;
+    req.cols = spec->cols ? spec->cols : 80;
+    req.timeout_ms = (uint64_t)spec->timeout_ms;
+    image_config_free(&ic);
+    if (bad || !req.cwd || !req.user) {
+        env_free(&env);
+        free(req.cwd);
+        free(req.user);
+        return api_fail(BOXLITE_ERR_NOMEM, "exec: out of memory");
+    }
+    boxlite_exec *ex = calloc(1, sizeof *ex);
+    if (!ex)
+        r = bl_err(&err, BOXLITE_ERR_NOMEM, "exec: out of memory");
+    else
+        r = proto_exec_start(conn, &req, &ex->pe, &err);
+    env_free(&env);
+    free(req.cwd);
+    free(req.user);
+    char key[80];
+    snprintf(key, sizeof key, "box:%s:%s", b->id, r ? "exec_errors" : "execs");
+    state_counter_add(b->rt->db, key, 1, NULL);
+    if (r) {
+        free(ex);
+        return api_return(bl_err_prefix(&err, "exec %s", spec->argv[0]), &err);
+    }
+    ex->box = b;
+    *out = ex;
+    return api_return(0, NULL);
+}
+
+BOXLITE_API int boxlite_exec_stdout_fd(boxlite_exec *ex)
+{
+    return ex ? proto_exec_stdout_fd(ex->pe) : -1;
+}
+
+BOXLITE_API int boxlite_exec_stderr_fd(boxlite_exec *ex)
+{
+    return ex ? proto_exec_stderr_fd(ex->pe) : -1;
+}
+
+BOXLITE_API int boxlite_exec_done_fd(boxlite_exec *ex)
+{
+    return ex ? proto_exec_done_fd(ex->pe) : -1;
+}
+
+BOXLITE_API int boxlite_exec_write_stdin(boxlite_exec *ex, const void *data, size_t len)
+{
+    API_CHECK_ARG(ex, "execution is NULL");
+    API_CHECK_ARG(data || !len, "data is NULL");
+    struct bl_error err = { 0 };
+    return api_return(proto_exec_write_stdin(ex->pe, data, len, &err), &err);
+}
+
+BOXLITE_API int boxlite_exec_close_stdin(boxlite_exec *ex)
+{
+    API_CHECK_ARG(ex, "execution is NULL");
+    struct bl_error err = { 0 };
+    return api_return(proto_exec_close_stdin(ex->pe, &err), &err);
+}
+
+BOXLITE_API int boxlite_exec_signal(boxlite_exec *ex, int sig)
+{
+    API_CHECK_ARG(ex, "execution is NULL");
+    API_CHECK_ARG(sig > 0 && sig < 65, "signal out of range");
+    struct bl_error err = { 0 };
+    return api_return(proto_exec_signal(ex->pe, sig, &err), &err);
+}
+
+BOXLITE_API int boxlite_exec_resize(boxlite_exec *ex, unsigned rows, unsigned cols)
+{
+    API_CHECK_ARG(ex, "execution is NULL");
+    API_CHECK_ARG(rows && cols && rows <= 10000 && cols <= 10000, "bad terminal size");
+    struct bl_error err = { 0 };
+    return api_return(proto_exec_resize(ex->pe, rows, cols, &err), &err);
+}
+
+BOXLITE_API int boxlite_exec_wait(boxlite_exec *ex, int timeout_ms, boxlite_exec_result *res)
+{
+    API_CHECK_ARG(ex && res, "NULL argument");
+    struct bl_error err = { 0 };
+    struct proto_result pr = { 0 };
+    int r = proto_exec_wait(ex->pe, timeout_ms, &pr, &err);
+    if (!r) {
+        res->exit_code = (int)pr.exit_code;
+        res->signal = (int)pr.signo;
+        res->timed_out = pr.timed_out;
+        res->duration_ms = pr.duration_us / 1000.0;
+    }
+    return api_return(r, &err);
+}
+
+BOXLITE_API void boxlite_exec_free(boxlite_exec *ex)
+{
+    if (!ex)
+        return;
+    proto_exec_free(ex->pe);
+    free(ex);
+}
+
+BOXLITE_API int boxlite_box_copy_in(boxlite_box *b, const char *host_path,
+                                    const char *guest_path)
+{
+    API_CHECK_ARG(b && host_path && guest_path, "NULL argument");
+    API_CHECK_ARG(guest_path[0] == '/', "guest path must be absolute");
+    struct bl_error err = { 0 };
+    struct proto_client *c;
+    int r = rt_box_conn(b, &c, &err);
+    if (!r)
+        r = proto_copy_in(c, host_path, guest_path, &err);
+    return api_return(r ? bl_err_prefix(&err, "copy %s into the box", host_path) : 0, &err);
+}
+
+BOXLITE_API int boxlite_box_copy_out(boxlite_box *b, const char *guest_path,
+                                     const char *host_path)
+{
+    API_CHECK_ARG(b && host_path && guest_path, "NULL argument");
+    API_CHECK_ARG(guest_path[0] == '/', "guest path must be absolute");
+    struct bl_error err = { 0 };
+    struct proto_client *c;
+    int r = rt_box_conn(b, &c, &err);
+    if (!r)
+        r = proto_copy_out(c, guest_path, host_path, &err);
+    return api_return(r ? bl_err_prefix(&err, "copy %s out of the box", guest_path) : 0, &err);
+}
+
+BOXLITE_API int boxlite_box_console(boxlite_box *b, char **text_out)
+{
+    API_CHECK_ARG(b && text_out, "NULL argument");
+    char path[4200];
+    snprintf(path, sizeof path, "%s/console.log", b->dir);
+    *text_out = rt_tail_file(path, 1000);
+    if (!*text_out)
+        return api_fail(BOXLITE_ERR_NOT_FOUND, "box %s has no console log yet", b->name);
+    return api_return(0, NULL);
+}
+
+/* Metrics: the per-box process's figures (<dir>/stats.json, refreshed by it every second,
+ * and <dir>/ready, written at agent-ready), the start timings the starter recorded, and
+ * execution counters from the state database. */
+static json_t *load_json_file(const char *dir, const char *name)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    return json_load_file(path, 0, NULL);
+}
+
+BOXLITE_API int boxlite_box_metrics(boxlite_box *b, char **json_out)
+{
+    API_CHECK_ARG(b && json_out, "NULL argument");
+    *json_out = NULL;
+    struct bl_error err = { 0 };
+    struct box_record rec;
+    int r = rt_box_lookup(b->rt, b->id, &rec, &err);
+    if (r)
+        return api_return(r, &err);
+    json_t *m = json_object();
+    json_object_set_new(m, "state", json_string(rec.state));
+    json_t *stats = load_json_file(b->dir, "stats.json");
+    json_object_set_new(m, "vmm", stats ? stats : json_null());
+    json_t *ready = load_json_file(b->dir, "ready");
+    json_object_set_new(m, "boot", ready ? ready : json_null());
+    json_t *info = rec.runtime_info ? json_loads(rec.runtime_info, 0, NULL) : NULL;
+    json_object_set_new(m, "start", info ? json_incref(json_object_get(info, "start_ms")) : json_null());
+    json_decref(info);
+    char key[80];
+    snprintf(key, sizeof key, "box:%s:execs", b->id);
+    json_object_set_new(m, "executions", json_integer(state_counter_get(b->rt->db, key)));
+    snprintf(key, sizeof key, "box:%s:exec_errors", b->id);
+    json_object_set_new(m, "execution_errors", json_integer(state_counter_get(b->rt->db, key)));
+    box_record_clear(&rec);
+    *json_out = json_dumps(m, JSON_COMPACT);
+    json_decref(m);
+    return *json_out ? api_return(0, NULL) : api_fail(BOXLITE_ERR_NOMEM, "metrics: out of memory");
+}
