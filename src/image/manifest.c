@@ -88,12 +88,13 @@ int oci_detect_kind(const char *json, size_t len, const char *content_type, stru
     else if (json_is_array(json_object_get(root, "layers")))
         kind = OCI_KIND_MANIFEST;
     json_int_t schema = json_integer_value(json_object_get(root, "schemaVersion"));
-    json_decref(root);
+    int r = kind;
     if (schema == 1)
-        return bl_err(err, BOXLITE_ERR_UNSUPPORTED, "Docker schema 1 manifests are not supported");
-    if (!kind)
-        return bl_err(err, BOXLITE_ERR_IMAGE, "unknown manifest media type \"%.100s\"", mt ? mt : "(none)");
-    return kind;
+        r = bl_err(err, BOXLITE_ERR_UNSUPPORTED, "Docker schema 1 manifests are not supported");
+    else if (!kind)
+        r = bl_err(err, BOXLITE_ERR_IMAGE, "unknown manifest media type \"%.100s\"", mt ? mt : "(none)");
+    json_decref(root);
+    return r;
 }
 
 void oci_manifest_free(struct oci_manifest *m)

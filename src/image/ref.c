@@ -208,6 +208,9 @@ int image_ref_parse(struct image_ref *out, const char *s, struct bl_error *err)
         registry = "docker.io";
 
     int official = !strcmp(registry, "docker.io") && !strchr(name, '/');
+    /* The limit is on the normalised name, registry included, as Docker counts it. */
+    if (strlen(registry) + 1 + (official ? 8 : 0) + strlen(name) > NAME_MAX_LEN)
+        return bl_err(err, BOXLITE_ERR_INVALID, "invalid image reference \"%.200s\": repository name longer than %d", s, NAME_MAX_LEN);
     out->registry = strdup(registry);
     if (official) {
         out->repository = malloc(strlen(name) + 9);
