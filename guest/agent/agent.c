@@ -681,8 +681,6 @@ static int read_host(struct agent *a)
                 host_disconnected(a);
             return a->opt.port ? 0 : -1;
         }
-        if (!a->connected)
-            agent_log("host connected");
         a->connected = true;
         size_t off = 0;
         while (off < (size_t)n) {
@@ -973,10 +971,14 @@ int agent_run(struct agent *a)
                 agent_log("host gone: shutting down");
                 a->shutdown = true;
             }
-            /* A port without a host reports HUP all the time, so it is not polled: probe
-             * it; the host speaks first (HELLO) when it connects. */
-            if (read_host(a) < 0)
-                break;
+            /* A port without a host reports HUP all the time, so it is not polled while
+             * disconnected; it is probed, and once HUP is gone the host is back. */
+            struct pollfd p = {.fd = a->fd, .events = POLLIN | POLLOUT};
+            if (poll(&p, 1, 0) == 1 && !(p.revents & (POLLHUP | POLLERR | POLLNVAL))) {
+                agent_log("host connected");
+                a->connected = true;
+                send_hello(a);
+            }
         }
     }
     if (a->shutdown) {

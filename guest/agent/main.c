@@ -1,16 +1,254 @@
-/* boxlite-agent: PID 1 inside every box. Placeholder until the agent issue lands: it
- * mounts the basics, prints a line the boot check looks for, and powers off. */
+/* boxlite-agent as PID 1 of the guest: mounts the basics, reads its settings from the
+ * kernel command line (boxlite.* words, docs/protocol.md), brings up the network and the
+ * container, finds the "boxlite.agent" virtio-console port, marks the guest ready and
+ * serves the host until told to shut down; then stops everything and reboots (the kernel
+ * runs with reboot=t, so that ends the VM in every engine). */
+#include "agent.h"
+
+#include "common/cleanup.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+
+#define CTL_PAGE 0xd0000000UL /* docs/architecture.md: the BoxLite control page */
+#define CTL_READY_MAGIC 0x7ead
+
+struct boot_cfg {
+    bool ctl;
+    struct proto_setup setup;
+};
+
+static double uptime_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_BOOTTIME, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static void mount_basics(void)
+{
+    static const struct { const char *src, *dst, *type, *opts; unsigned long flags; } m[] = {
+        {"proc", "/proc", "proc", NULL, MS_NOSUID | MS_NODEV | MS_NOEXEC},
+        {"sysfs", "/sys", "sysfs", NULL, MS_NOSUID | MS_NODEV | MS_NOEXEC},
+        {"devtmpfs", "/dev", "devtmpfs", "mode=0755", MS_NOSUID},
+        {"devpts", "/dev/pts", "devpts", "ptmxmode=0666,mode=0620,gid=5", MS_NOSUID | MS_NOEXEC},
+        {"tmpfs", "/dev/shm", "tmpfs", "mode=1777", MS_NOSUID | MS_NODEV},
+        {"tmpfs", "/run", "tmpfs", "mode=0755", MS_NOSUID | MS_NODEV},
+        {"tmpfs", "/tmp", "tmpfs", "mode=1777", MS_NOSUID | MS_NODEV},
+        {"cgroup2", "/sys/fs/cgroup", "cgroup2", NULL, MS_NOSUID | MS_NODEV | MS_NOEXEC},
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(m); i++) {
+        mkdir(m[i].dst, 0755);
+        if (mount(m[i].src, m[i].dst, m[i].type, m[i].flags, m[i].opts) < 0 && errno != EBUSY)
+            agent_log("mount %s on %s: %s", m[i].type, m[i].dst, strerror(errno));
+    }
+}
+
+static void console_stdio(void)
+{
+    int fd = open("/dev/console", O_RDWR | O_NOCTTY);
+    if (fd < 0)
+        return;
+    for (int i = 0; i < 3; i++)
+        if (fd != i)
+            dup2(fd, i);
+    if (fd > 2)
+        close(fd);
+}
+
+static char *dup_str(const char *s) { return strdup(s); }
+
+/* boxlite.root=/dev/vda boxlite.fstype=ext4 boxlite.vol=TAG:/guest/path[:ro]
+ * boxlite.hostname=NAME boxlite.net=0|1 boxlite.ip=A.B.C.D/LEN boxlite.gw=A.B.C.D
+ * boxlite.dns=A.B.C.D boxlite.ctl=1 */
+static void parse_cmdline(struct boot_cfg *b)
+{
+    char line[4096] = "";
+    int fd = open("/proc/cmdline", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        ssize_t n = read(fd, line, sizeof line - 1);
+        line[n > 0 ? n : 0] = 0;
+        close(fd);
+    }
+    struct proto_setup *s = &b->setup;
+    s->net = access("/sys/class/net/eth0", F_OK) == 0;
+    char *save = NULL;
+    for (char *w = strtok_r(line, " \t\n", &save); w; w = strtok_r(NULL, " \t\n", &save)) {
+        if (strncmp(w, "boxlite.", 8) != 0)
+            continue;
+        char *key = w + 8, *val = strchr(key, '=');
+        if (!val)
+            continue;
+        *val++ = 0;
+        if (!strcmp(key, "ctl"))
+            b->ctl = !strcmp(val, "1");
+        else if (!strcmp(key, "root"))
+            s->root_dev = dup_str(val);
+        else if (!strcmp(key, "fstype"))
+            s->root_fstype = dup_str(val);
+        else if (!strcmp(key, "hostname"))
+            s->hostname = dup_str(val);
+        else if (!strcmp(key, "net"))
+            s->net = s->net && strcmp(val, "0") != 0;
+        else if (!strcmp(key, "ip"))
+            s->net_addr = dup_str(val);
+        else if (!strcmp(key, "gw"))
+            s->net_gw = dup_str(val);
+        else if (!strcmp(key, "dns"))
+            s->net_dns = dup_str(val);
+        else if (!strcmp(key, "vol")) {
+            char *c1 = strchr(val, ':');
+            if (!c1 || c1[1] != '/' || s->nvols >= 64) {
+                agent_log("ignoring malformed boxlite.vol=%s", val);
+                continue;
+            }
+            *c1 = 0;
+            char *path = c1 + 1, *c2 = strrchr(path, ':');
+            bool ro = false;
+            if (c2 && (!strcmp(c2, ":ro") || !strcmp(c2, ":rw"))) {
+                ro = !strcmp(c2, ":ro");
+                *c2 = 0;
+            }
+            struct proto_volume *v = realloc(s->vols, (s->nvols + 1) * sizeof *v);
+            if (!v)
+                continue;
+            s->vols = v;
+            s->vols[s->nvols++] = (struct proto_volume){dup_str(val), dup_str(path), ro};
+        }
+    }
+}
+
+/* /sys/class/virtio-ports/vportNpM/name holds the port's name; its node is /dev/vportNpM. */
+static int open_port(int wait_ms)
+{
+    for (int waited = 0;; waited += 10) {
+        cleanup_closedir DIR *d = opendir("/sys/class/virtio-ports");
+        struct dirent *de;
+        while (d && (de = readdir(d))) {
+            if (de->d_name[0] == '.')
+                continue;
+            char p[300], name[64] = "";
+            snprintf(p, sizeof p, "/sys/class/virtio-ports/%s/name", de->d_name);
+            int fd = open(p, O_RDONLY | O_CLOEXEC);
+            if (fd < 0)
+                continue;
+            ssize_t n = read(fd, name, sizeof name - 1);
+            close(fd);
+            name[n > 0 ? n : 0] = 0;
+            name[strcspn(name, "\n")] = 0;
+            if (strcmp(name, PROTO_PORT_NAME) != 0)
+                continue;
+            snprintf(p, sizeof p, "/dev/%s", de->d_name);
+            fd = open(p, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+            if (fd >= 0)
+                return fd;
+        }
+        if (waited >= wait_ms)
+            return -1;
+        usleep(10000);
+    }
+}
+
+static volatile uint32_t *ctl_map(void)
+{
+    int fd = open("/dev/mem", O_RDWR | O_SYNC | O_CLOEXEC);
+    if (fd < 0) {
+        agent_log("control page: open /dev/mem: %s", strerror(errno));
+        return NULL;
+    }
+    void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)CTL_PAGE);
+    close(fd);
+    if (p == MAP_FAILED) {
+        agent_log("control page: mmap: %s", strerror(errno));
+        return NULL;
+    }
+    return p;
+}
+
+/* Unmounts what lies below /mnt (rootfs and volumes), deepest first. */
+static void unmount_disks(void)
+{
+    for (int round = 0; round < 8; round++) {
+        FILE *f = fopen("/proc/self/mounts", "re");
+        if (!f)
+            return;
+        char line[1024], last[512] = "";
+        while (fgets(line, sizeof line, f)) {
+            char dev[256], dir[512];
+            if (sscanf(line, "%255s %511s", dev, dir) == 2 && !strncmp(dir, "/mnt/", 5))
+                snprintf(last, sizeof last, "%s", dir);
+        }
+        fclose(f);
+        if (!last[0])
+            return;
+        if (umount2(last, 0) < 0 && umount2(last, MNT_DETACH) < 0)
+            return;
+    }
+}
 
 int main(void)
 {
-    mount("proc", "/proc", "proc", 0, NULL);
-    printf("boxlite-agent: /init reached (pid %d)\n", (int)getpid());
-    fflush(stdout);
+    double t0 = uptime_ms();
+    mount_basics();
+    console_stdio();
+    agent_log("started as pid %d at %.0f ms of uptime", (int)getpid(), t0);
+
+    struct boot_cfg b = {0};
+    parse_cmdline(&b);
+    struct bl_error err = {0};
+    const char *host = b.setup.hostname ? b.setup.hostname : "boxlite";
+    sethostname(host, strlen(host));
+    if (net_configure(&b.setup, &err) < 0)
+        agent_log("network: %s", err.msg);
+
+    int port = open_port(2000);
+    if (port < 0) {
+        agent_log("no virtio-console port named %s: powering off", PROTO_PORT_NAME);
+        sync();
+        reboot(RB_AUTOBOOT);
+        return 1;
+    }
+    struct agent_options opt = {.port = true, .boot_ms = (uint64_t)t0};
+    struct agent *a = agent_new(port, &opt, &err);
+    if (!a) {
+        agent_log("%s", err.msg);
+        reboot(RB_AUTOBOOT);
+        return 1;
+    }
+    const char *container = "none";
+    if (b.setup.root_dev) {
+        container = "ready";
+        if (agent_setup(a, &b.setup, &err) < 0) {
+            agent_log("container: %s", err.msg); /* HELLO says not ready; executions still run */
+            container = "failed";
+        }
+    }
+
+    volatile uint32_t *ctl = b.ctl ? ctl_map() : NULL;
+    if (ctl)
+        ctl[0] = CTL_READY_MAGIC;
+    agent_log("ready in %.0f ms (container %s)", uptime_ms() - t0, container);
+
+    int status = 0;
+    agent_run(a);
+    agent_log("shutting down");
+    agent_stop_all(a, 3000);
+    agent_free(a);
     sync();
+    unmount_disks();
+    sync();
+    if (ctl)
+        ctl[1] = (uint32_t)status;
     reboot(RB_AUTOBOOT);
     return 0;
 }
