@@ -14,6 +14,16 @@
 
 static char dir[64];
 
+static void cleanup(void)
+{
+    char p[128];
+    snprintf(p, sizeof p, "%s/img", dir);
+    unlink(p);
+    snprintf(p, sizeof p, "%s/base", dir);
+    unlink(p);
+    rmdir(dir);
+}
+
 static void touch(const char *image, const uint8_t *data, size_t size)
 {
     int fd = open(image, O_RDWR | O_CREAT | O_TRUNC, 0644);
@@ -36,9 +46,12 @@ static void touch(const char *image, const uint8_t *data, size_t size)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (!dir[0]) {
-        snprintf(dir, sizeof dir, "/tmp/fuzz_qcow2.XXXXXX");
+        /* tmpfs when there is one: fdatasync is free there. */
+        snprintf(dir, sizeof dir, "%s/fuzz_qcow2.XXXXXX",
+                 access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
         if (!mkdtemp(dir))
             abort();
+        atexit(cleanup);
         char base[128];
         snprintf(base, sizeof base, "%s/base", dir);
         int fd = open(base, O_RDWR | O_CREAT, 0644);

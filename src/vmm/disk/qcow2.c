@@ -23,7 +23,11 @@
 #include <zlib.h>
 #include <zstd.h>
 
-#define L2_CACHE_SLOTS 16
+/* L2 table cache: about 2 MiB of tables (32 with the usual 64 KiB clusters, mapping
+ * 16 GiB), never fewer than 4 or more than 256 tables. */
+#define L2_CACHE_BYTES (2u << 20)
+#define L2_CACHE_MIN 4
+#define L2_CACHE_MAX 256
 #define POOL_BYTES (4u << 20) /* clusters reserved per refcount update */
 #define POOL_MIN_CLUSTERS 8
 
@@ -56,7 +60,8 @@ struct qcow2 {
     uint64_t *rt; /* refcount table, host-endian */
     uint64_t rt_entries;
 
-    struct l2_slot l2[L2_CACHE_SLOTS];
+    struct l2_slot *l2;
+    int nl2;
     uint64_t tick;
 
     /* Allocation: clusters [alloc_next, pool_end) have refcount 1 and no user yet. */
@@ -366,14 +371,14 @@ static int q_flush_meta(struct qcow2 *q, struct bl_error *err)
     if (rc < 0)
         return rc;
     int dirty_l2 = 0;
-    for (int i = 0; i < L2_CACHE_SLOTS; i++)
+    for (int i = 0; i < q->nl2; i++)
         dirty_l2 |= q->l2[i].valid && q->l2[i].dirty;
     int dirty_l1 = q->l1_dirty_lo < q->l1_dirty_hi;
     if ((rc = q_sync(q, err)) < 0)
         return rc;
     if (!dirty_l2 && !dirty_l1)
         return 0;
-    for (int i = 0; i < L2_CACHE_SLOTS; i++) {
+    for (int i = 0; i < q->nl2; i++) {
         struct l2_slot *s = &q->l2[i];
         if (!s->valid || !s->dirty)
             continue;
@@ -438,7 +443,7 @@ static int q_get_l2(struct qcow2 *q, uint64_t l1_index, int alloc, struct l2_slo
 {
     *out = NULL;
     struct l2_slot *victim = &q->l2[0];
-    for (int i = 0; i < L2_CACHE_SLOTS; i++) {
+    for (int i = 0; i < q->nl2; i++) {
         struct l2_slot *s = &q->l2[i];
         if (s->valid && s->l1_index == l1_index) {
             s->last_used = ++q->tick;
@@ -560,6 +565,10 @@ static int q_decompress(struct qcow2 *q, uint64_t entry, struct bl_error *err)
 {
     if (q->zc_entry == entry)
         return 0;
+    if (!q->zc_in && !(q->zc_in = malloc(2 * q->cluster_size)))
+        return bl_errno(err, ENOMEM, "qcow2 %s: compressed cluster", q->path);
+    if (!q->zc_out && !(q->zc_out = malloc(q->cluster_size)))
+        return bl_errno(err, ENOMEM, "qcow2 %s: compressed cluster", q->path);
     const unsigned shift = 62 - (q->cluster_bits - 8);
     uint64_t coff = entry & ((1ull << shift) - 1);
     uint64_t sectors = ((entry >> shift) & ((1ull << (q->cluster_bits - 8)) - 1)) + 1;
@@ -844,8 +853,9 @@ static int q_flush(struct disk *d, struct bl_error *err)
 
 static void q_free(struct qcow2 *q)
 {
-    for (int i = 0; i < L2_CACHE_SLOTS; i++)
+    for (int i = 0; q->l2 && i < q->nl2; i++)
         free(q->l2[i].table);
+    free(q->l2);
     if (q->zlib.handle)
         dlclose(q->zlib.handle);
     ZSTD_freeDCtx(q->zstd);
@@ -1046,11 +1056,12 @@ int qcow2_open_fd(struct disk **out, int fd, const char *path, int readonly, int
     }
     if ((rc = q_load_tables(q, err)) < 0)
         goto fail;
+    q->nl2 = (int)(L2_CACHE_BYTES >> q->cluster_bits);
+    q->nl2 = q->nl2 < L2_CACHE_MIN ? L2_CACHE_MIN : q->nl2 > L2_CACHE_MAX ? L2_CACHE_MAX : q->nl2;
+    q->l2 = calloc((size_t)q->nl2, sizeof *q->l2);
     q->bounce = malloc(q->cluster_size);
     q->rbuf = malloc(q->cluster_size);
-    q->zc_in = malloc(2 * q->cluster_size);
-    q->zc_out = malloc(q->cluster_size);
-    if (!q->bounce || !q->rbuf || !q->zc_in || !q->zc_out) {
+    if (!q->l2 || !q->bounce || !q->rbuf) {
         rc = bl_errno(err, ENOMEM, "open %s", path);
         goto fail;
     }
