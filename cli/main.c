@@ -6,6 +6,8 @@
 #include <string.h>
 
 static const struct cli_cmd commands[] = {
+    { "run", "Create and start a box, run a command in it", cmd_run },
+    { "exec", "Run a command in a running box", cmd_exec },
     { "create", "Create a box (does not start it)", cmd_create },
     { "start", "Start a created or stopped box", cmd_start },
     { "stop", "Stop a running box", cmd_stop },
@@ -13,6 +15,9 @@ static const struct cli_cmd commands[] = {
     { "ps", "List boxes", cmd_ps },
     { "ls", "List boxes (same as ps)", cmd_ps },
     { "inspect", "Show a box as JSON", cmd_inspect },
+    { "logs", "Show a box's console log", cmd_logs },
+    { "cp", "Copy files between a box and the host", cmd_cp },
+    { "stats", "Show a box's metrics as JSON", cmd_stats },
     { "version", "Show the version", cmd_version },
 };
 

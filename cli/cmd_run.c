@@ -1,0 +1,282 @@
+/* run and exec: a command in a box, its output streamed to ours, its exit status returned
+ * as ours. With -t the local terminal is put in raw mode and bridged to the box's terminal
+ * (resize follows SIGWINCH; Ctrl-C travels as a byte to the box's process). */
+#include "cli.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <termios.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t winch;
+static void on_winch(int sig) { (void)sig; winch = 1; }
+
+static struct termios saved_tio;
+static int raw_fd = -1;
+static void restore_tty(void)
+{
+    if (raw_fd >= 0)
+        tcsetattr(raw_fd, TCSADRAIN, &saved_tio);
+}
+
+static int write_all(int fd, const char *p, ssize_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, (size_t)n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return -1;
+        p += w;
+        n -= w;
+    }
+    return 0;
+}
+
+/* Pumps until both output streams end, then returns the process's status docker-style:
+ * its exit code, 128+signal, or 124 after a timeout (as coreutils' timeout). */
+static int attach(boxlite_exec *ex, bool interactive, bool tty)
+{
+    int out = boxlite_exec_stdout_fd(ex), err = boxlite_exec_stderr_fd(ex);
+    bool in_open = interactive;
+    if (tty && isatty(0)) {
+        tcgetattr(0, &saved_tio);
+        struct termios raw = saved_tio;
+        cfmakeraw(&raw);
+        raw_fd = 0;
+        tcsetattr(0, TCSADRAIN, &raw);
+        atexit(restore_tty);
+        signal(SIGWINCH, on_winch);
+    }
+    if (!interactive)
+        boxlite_exec_close_stdin(ex);
+    char buf[65536];
+    while (out >= 0 || err >= 0) {
+        if (winch) {
+            winch = 0;
+            struct winsize ws;
+            if (ioctl(0, TIOCGWINSZ, &ws) == 0)
+                boxlite_exec_resize(ex, ws.ws_row, ws.ws_col);
+        }
+        struct pollfd p[3] = { { out, POLLIN, 0 }, { err, POLLIN, 0 },
+                               { in_open ? 0 : -1, POLLIN, 0 } };
+        if (poll(p, 3, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        for (int i = 0; i < 2; i++) {
+            int *fd = i == 0 ? &out : &err;
+            if (*fd < 0 || !(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
+                continue;
+            ssize_t n = read(*fd, buf, sizeof buf);
+            if (n > 0)
+                write_all(i == 0 ? 1 : 2, buf, n);
+            else if (n == 0 || (errno != EAGAIN && errno != EINTR))
+                *fd = -1;
+        }
+        if (in_open && (p[2].revents & (POLLIN | POLLHUP | POLLERR))) {
+            ssize_t n = read(0, buf, sizeof buf);
+            if (n > 0) {
+                if (boxlite_exec_write_stdin(ex, buf, (size_t)n) != BOXLITE_OK)
+                    in_open = false;
+            } else {
+                boxlite_exec_close_stdin(ex);
+                in_open = false;
+            }
+        }
+    }
+    boxlite_exec_result res;
+    int r = boxlite_exec_wait(ex, -1, &res);
+    restore_tty();
+    raw_fd = -1;
+    if (r != BOXLITE_OK)
+        return cli_fail("exec");
+    if (res.timed_out)
+        return 124;
+    return res.signal ? 128 + res.signal : res.exit_code;
+}
+
+static int run_in_box(boxlite_box *b, char **argv, bool interactive, bool tty,
+                      const char *const *env, const char *cwd, const char *user)
+{
+    struct winsize ws = { .ws_row = 24, .ws_col = 80 };
+    if (tty)
+        ioctl(0, TIOCGWINSZ, &ws);
+    boxlite_exec_spec spec = { .size = sizeof spec, .argv = (const char *const *)argv,
+                               .env = env, .working_dir = cwd, .user = user, .tty = tty,
+                               .rows = ws.ws_row ? ws.ws_row : 24,
+                               .cols = ws.ws_col ? ws.ws_col : 80 };
+    boxlite_exec *ex = NULL;
+    if (boxlite_exec_start(b, &spec, &ex) != BOXLITE_OK)
+        return cli_fail("exec");
+    int status = attach(ex, interactive, tty);
+    boxlite_exec_free(ex);
+    return status;
+}
+
+int cmd_run(struct cli *c, int argc, char **argv)
+{
+    boxlite_options *o = NULL;
+    struct box_flags f;
+    int next;
+    if (boxlite_options_new(&o) != BOXLITE_OK)
+        return cli_fail("run");
+    int r = cli_parse_box_flags(argc, argv, o, &f, &next);
+    if (!r && next >= argc)
+        r = cli_usage_error("run: an image is required");
+    if (r) {
+        boxlite_options_free(o);
+        return r;
+    }
+    const char *image = argv[next++];
+    if (image[0] == '/' || image[0] == '.')
+        boxlite_options_set_rootfs_path(o, image);
+    else
+        boxlite_options_set_image(o, image);
+    /* docker's defaults: a detached box stays; otherwise the box goes with --rm. */
+    boxlite_options_set_detach(o, f.detach);
+    boxlite_options_set_auto_remove(o, !f.detach && f.rm);
+    boxlite_box *b = NULL;
+    if ((r = cli_open(c)) || boxlite_box_create(c->rt, o, &b) != BOXLITE_OK) {
+        boxlite_options_free(o);
+        return r ? r : cli_fail("run");
+    }
+    boxlite_options_free(o);
+    if (boxlite_box_start(b) != BOXLITE_OK) {
+        r = cli_fail("run");
+        if (!f.detach)
+            boxlite_box_remove(c->rt, boxlite_box_id(b), 1);
+        boxlite_box_free(b);
+        return r;
+    }
+    if (f.detach) {
+        if (next < argc)
+            fprintf(stderr, "boxlite: run -d: the command is not run; use boxlite exec\n");
+        printf("%s\n", boxlite_box_id(b));
+        boxlite_box_free(b);
+        return 0;
+    }
+    char *shell[] = { "/bin/sh", NULL };
+    r = run_in_box(b, next < argc ? argv + next : shell, f.interactive, f.tty, NULL, NULL, NULL);
+    char id[64];
+    snprintf(id, sizeof id, "%s", boxlite_box_id(b));
+    if (boxlite_box_stop(b, 10000) != BOXLITE_OK && boxlite_errcode() != BOXLITE_ERR_NOT_FOUND)
+        fprintf(stderr, "boxlite: stop: %s\n", boxlite_errmsg());
+    if (f.rm)
+        boxlite_box_remove(c->rt, id, 1);
+    boxlite_box_free(b);
+    return r;
+}
+
+int cmd_exec(struct cli *c, int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        { "interactive", no_argument, NULL, 'i' }, { "tty", no_argument, NULL, 't' },
+        { "env", required_argument, NULL, 'e' },   { "workdir", required_argument, NULL, 'w' },
+        { "user", required_argument, NULL, 'u' },  { 0 },
+    };
+    bool interactive = false, tty = false;
+    const char *cwd = NULL, *user = NULL;
+    const char *env[64];
+    int nenv = 0, ch;
+    optind = 1;
+    opterr = 0;
+    while ((ch = getopt_long(argc, argv, "+ite:w:u:", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 'i': interactive = true; break;
+        case 't': tty = true; break;
+        case 'e':
+            if (nenv == 63 || !strchr(optarg, '='))
+                return cli_usage_error("exec: -e expects KEY=VALUE (at most 63)");
+            env[nenv++] = optarg;
+            break;
+        case 'w': cwd = optarg; break;
+        case 'u': user = optarg; break;
+        default: return cli_usage_error("exec: unknown option %s", argv[optind - 1]);
+        }
+    }
+    env[nenv] = NULL;
+    if (optind + 1 >= argc)
+        return cli_usage_error("exec: usage: boxlite exec [-it] BOX COMMAND [ARG...]");
+    int r = cli_open(c);
+    if (r)
+        return r;
+    boxlite_box *b = NULL;
+    if (boxlite_box_get(c->rt, argv[optind], &b) != BOXLITE_OK)
+        return cli_fail("exec");
+    r = run_in_box(b, argv + optind + 1, interactive, tty, nenv ? env : NULL, cwd, user);
+    boxlite_box_free(b);
+    return r;
+}
+
+int cmd_logs(struct cli *c, int argc, char **argv)
+{
+    if (argc != 2)
+        return cli_usage_error("logs: usage: boxlite logs BOX");
+    int r = cli_open(c);
+    if (r)
+        return r;
+    boxlite_box *b = NULL;
+    char *text = NULL;
+    if (boxlite_box_get(c->rt, argv[1], &b) != BOXLITE_OK || boxlite_box_console(b, &text) != BOXLITE_OK)
+        r = cli_fail("logs");
+    else
+        printf("%s\n", text);
+    boxlite_free(text);
+    boxlite_box_free(b);
+    return r;
+}
+
+/* cp BOX:PATH HOSTPATH | HOSTPATH BOX:PATH */
+int cmd_cp(struct cli *c, int argc, char **argv)
+{
+    if (argc != 3)
+        return cli_usage_error("cp: usage: boxlite cp BOX:PATH HOSTPATH | HOSTPATH BOX:PATH");
+    int out = strchr(argv[1], ':') != NULL;
+    char *spec = strdup(argv[out ? 1 : 2]);
+    char *colon = strchr(spec, ':');
+    if (!colon) {
+        free(spec);
+        return cli_usage_error("cp: one side must be BOX:PATH");
+    }
+    *colon = 0;
+    int r = cli_open(c);
+    boxlite_box *b = NULL;
+    if (!r && boxlite_box_get(c->rt, spec, &b) != BOXLITE_OK)
+        r = cli_fail("cp");
+    if (!r) {
+        int rc = out ? boxlite_box_copy_out(b, colon + 1, argv[2])
+                     : boxlite_box_copy_in(b, argv[1], colon + 1);
+        if (rc != BOXLITE_OK)
+            r = cli_fail("cp");
+    }
+    boxlite_box_free(b);
+    free(spec);
+    return r;
+}
+
+int cmd_stats(struct cli *c, int argc, char **argv)
+{
+    if (argc != 2)
+        return cli_usage_error("stats: usage: boxlite stats BOX");
+    int r = cli_open(c);
+    if (r)
+        return r;
+    boxlite_box *b = NULL;
+    char *m = NULL;
+    if (boxlite_box_get(c->rt, argv[1], &b) != BOXLITE_OK || boxlite_box_metrics(b, &m) != BOXLITE_OK)
+        r = cli_fail("stats");
+    else
+        printf("%s\n", m);
+    boxlite_free(m);
+    boxlite_box_free(b);
+    return r;
+}
