@@ -1,0 +1,55 @@
+#!/bin/bash
+# Image figures: cold pull + prepare of a ~100 MB, 4-layer image from a local registry
+# (ours: image_pull_prepare, to the ext4 base) against skopeo copy + umoci unpack +
+# mke2fs -d on the same image in the same run; and warm box-disk creation (a qcow2
+# overlay over the cached base). BIG_MB sets the image size, RUNS the repetitions (the
+# best run of each side counts).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=${RUNS:-2}
+for t in docker-registry skopeo umoci mke2fs; do
+  command -v $t >/dev/null || [ -x /usr/sbin/$t ] || { echo "image: $t missing, skipped"; exit 0; }
+done
+make -s build/lib/libimage.a build/lib/libdisk.a build/lib/libcommon.a >/dev/null
+mkdir -p build/bench
+pkgs="libcurl jansson libarchive openssl libzstd"
+gcc -O2 -std=c11 -D_GNU_SOURCE -Wall -Iinclude -Isrc $(pkg-config --cflags $pkgs) bench/image.c \
+  -Wl,--start-group build/lib/libimage.a build/lib/libdisk.a build/lib/libcommon.a -Wl,--end-group \
+  $(pkg-config --libs $pkgs) -lpthread -o build/bench/image
+
+work=$(mktemp -d /var/tmp/boxlite-bench-image.XXXXXX)
+reg=$work/reg
+cleanup() { tests/fixtures/registry.sh stop "$reg" 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+mkdir -p "$reg"
+BIG_MB=${BIG_MB:-100} python3 tests/fixtures/mkimages.py "$work/fx" big
+port=$(tests/fixtures/registry.sh start "$reg" $$)
+tests/fixtures/registry.sh push "$reg" "$work/fx/big" bench/big:1
+ref=127.0.0.1:$port/bench/big:1
+size_mb=$(du -sm "$work/fx/big/blobs" | cut -f1)
+
+now() { date +%s.%N; }
+best_ours=999999 best_ref=999999
+for i in $(seq "$runs"); do
+  rm -rf "$work/home"
+  t=$(build/bench/image pull "$work/home" "$ref")
+  best_ours=$(python3 -c "print(min($best_ours, $t))")
+
+  rm -rf "$work/ref" "$work/bundle" "$work/ref.ext4"
+  t0=$(now)
+  skopeo copy --quiet --src-tls-verify=false "docker://$ref" "oci:$work/ref:latest"
+  umoci unpack --image "$work/ref:latest" "$work/bundle" >/dev/null
+  bytes=$(du -sb "$work/bundle/rootfs" | cut -f1)
+  truncate -s $(( bytes + bytes / 8 + (320 << 20) )) "$work/ref.ext4"
+  mke2fs -q -F -t ext4 -b 4096 -d "$work/bundle/rootfs" "$work/ref.ext4"
+  t1=$(now)
+  best_ref=$(python3 -c "print(min($best_ref, $t1 - $t0))")
+done
+echo "image size (compressed blobs): $size_mb MB"
+printf 'cold pull+prepare, boxlite: %.3f s\n' "$best_ours"
+printf 'cold pull+prepare, skopeo+umoci+mke2fs: %.3f s\n' "$best_ref"
+python3 -c "print('cold pull+prepare ratio (boxlite/reference, goal <= 0.5): %.2f' % ($best_ours / $best_ref))"
+
+read -r med max < <(build/bench/image boxdisk "$work/home" "$ref" 50 "$work")
+echo "warm box-disk creation (median of 50): $med ms"
+echo "warm box-disk creation (max of 50): $max ms"
