@@ -1,0 +1,564 @@
+/* The per-box multiplexer (mux.h): clients' channels remapped onto the agent stream. */
+#include "proto/mux.h"
+
+#include "proto/proto.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define MUX_CHANNEL 0xffffffffu          /* the mux's own requests (SHUTDOWN) */
+#define AGENT_HIGH_WATER (1u << 20)      /* stop reading clients while this waits for the agent */
+#define CLIENT_LIMIT (256u << 20)        /* a client queue beyond this broke flow control */
+
+struct mclient {
+    struct mclient *next;
+    int fd;
+    struct proto_reader *rd;
+    struct proto_buf out;
+    bool hello_pending, dead;
+};
+
+struct route {
+    struct route *next;
+    uint32_t agent_ch, client_ch;
+    struct mclient *cl;
+};
+
+struct proto_mux {
+    pthread_mutex_t lock;
+    int listen_fd, agent_fd, wake_r, wake_w;
+    struct proto_mux_events ev;
+    struct proto_reader *rd;
+    struct proto_buf out;
+    uint8_t hello[1024];
+    size_t hello_len;
+    bool ready, agent_gone, shutdown_acked;
+    uint32_t next_ch;
+    struct mclient *clients;
+    struct route *routes;
+    pthread_t thread;
+    bool running, stopping;
+};
+
+static void queue(struct proto_buf *b, uint16_t type, uint32_t ch, uint8_t stream,
+                  const void *p, size_t len)
+{
+    proto_buf_frame(b, type, ch, stream, p, len); /* out of memory: the frame is lost */
+}
+
+static void queue_error(struct proto_buf *b, uint32_t ch, int code, const char *msg)
+{
+    struct tlv_writer *w = malloc(sizeof *w);
+    if (!w)
+        return;
+    proto_error_encode(w, code, msg);
+    queue(b, PROTO_ERROR, ch, 0, w->buf, w->len);
+    free(w);
+}
+
+static void wake(struct proto_mux *m)
+{
+    if (write(m->wake_w, "", 1) < 0) {
+    }
+}
+
+int proto_mux_new(int listen_fd, const struct proto_mux_events *ev, struct proto_mux **out,
+                  struct bl_error *err)
+{
+    struct proto_mux *m = calloc(1, sizeof *m);
+    if (!m || !(m->rd = calloc(1, sizeof *m->rd))) {
+        free(m);
+        return bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
+    }
+    int p[2];
+    if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0) {
+        free(m->rd);
+        free(m);
+        return bl_errno(err, errno, "pipe");
+    }
+    m->wake_r = p[0];
+    m->wake_w = p[1];
+    m->listen_fd = listen_fd;
+    m->agent_fd = -1;
+    m->next_ch = 1;
+    if (ev)
+        m->ev = *ev;
+    fcntl(listen_fd, F_SETFL, fcntl(listen_fd, F_GETFL) | O_NONBLOCK);
+    pthread_mutex_init(&m->lock, NULL);
+    *out = m;
+    return 0;
+}
+
+void proto_mux_set_agent_fd(struct proto_mux *m, int fd)
+{
+    pthread_mutex_lock(&m->lock);
+    m->agent_fd = fd;
+    m->agent_gone = false;
+    m->out.len = m->out.off = 0;
+    memset(m->rd, 0, sizeof *m->rd);
+    if (fd >= 0) {
+        struct tlv_writer w;
+        tlv_init(&w);
+        tlv_u64(&w, T_VERSION, PROTO_VERSION);
+        tlv_u64(&w, T_VERSION_MIN, PROTO_VERSION);
+        queue(&m->out, PROTO_HELLO, 0, 0, w.buf, w.len);
+    }
+    pthread_mutex_unlock(&m->lock);
+    wake(m);
+}
+
+static struct route *route_by_agent(struct proto_mux *m, uint32_t ch)
+{
+    for (struct route *r = m->routes; r; r = r->next)
+        if (r->agent_ch == ch)
+            return r;
+    return NULL;
+}
+
+static struct route *route_by_client(struct proto_mux *m, struct mclient *cl, uint32_t ch)
+{
+    for (struct route *r = m->routes; r; r = r->next)
+        if (r->cl == cl && r->client_ch == ch)
+            return r;
+    return NULL;
+}
+
+static void route_del(struct proto_mux *m, struct route *r)
+{
+    for (struct route **pp = &m->routes; *pp; pp = &(*pp)->next)
+        if (*pp == r) {
+            *pp = r->next;
+            free(r);
+            return;
+        }
+}
+
+static uint32_t new_agent_channel(struct proto_mux *m)
+{
+    for (;;) {
+        uint32_t ch = m->next_ch++;
+        if (ch == 0 || ch == MUX_CHANNEL)
+            continue;
+        if (!route_by_agent(m, ch))
+            return ch;
+    }
+}
+
+static void client_drop(struct proto_mux *m, struct mclient *cl)
+{
+    for (struct route *r = m->routes, *next; r; r = next) {
+        next = r->next;
+        if (r->cl != cl)
+            continue;
+        if (m->agent_fd >= 0)
+            queue(&m->out, PROTO_CLOSE, r->agent_ch, 0, NULL, 0);
+        route_del(m, r);
+    }
+    for (struct mclient **pp = &m->clients; *pp; pp = &(*pp)->next)
+        if (*pp == cl) {
+            *pp = cl->next;
+            break;
+        }
+    close(cl->fd);
+    proto_buf_free(&cl->out);
+    free(cl->rd);
+    free(cl);
+}
+
+static void greet(struct proto_mux *m, struct mclient *cl)
+{
+    queue(&cl->out, PROTO_HELLO, 0, 0, m->hello, m->hello_len);
+    cl->hello_pending = false;
+}
+
+static void from_client(struct proto_mux *m, struct mclient *cl, const struct proto_hdr *h,
+                        const uint8_t *p)
+{
+    struct bl_error e = {0};
+    if (proto_hdr_check(h, &e) < 0) {
+        queue_error(&cl->out, h->channel, BOXLITE_ERR_PROTOCOL, e.msg);
+        return;
+    }
+    switch (h->type) {
+    case PROTO_HELLO: {
+        uint64_t v = 0;
+        struct tlv_iter it;
+        struct tlv_field f;
+        tlv_iter_init(&it, p, h->len);
+        while (tlv_next(&it, &f, NULL) > 0)
+            if (f.tag == T_VERSION)
+                tlv_get_u64(&f, &v, NULL);
+        if (v != PROTO_VERSION) {
+            queue_error(&cl->out, 0, BOXLITE_ERR_PROTOCOL, "protocol version not supported");
+            return;
+        }
+        if (m->ready)
+            greet(m, cl);
+        else if (m->agent_gone)
+            queue_error(&cl->out, 0, BOXLITE_ERR_STATE, "the box is not running");
+        else
+            cl->hello_pending = true;
+        return;
+    }
+    case PROTO_PING: queue(&cl->out, PROTO_PONG, 0, 0, p, h->len); return;
+    case PROTO_PONG:
+    case PROTO_ERROR:
+        if (h->channel == 0)
+            return;
+        break;
+    case PROTO_RESULT: queue_error(&cl->out, h->channel, BOXLITE_ERR_PROTOCOL, "RESULT is the agent's"); return;
+    default: break;
+    }
+    struct route *r = route_by_client(m, cl, h->channel);
+    bool request = h->type == PROTO_EXEC || h->type == PROTO_COPY_IN || h->type == PROTO_COPY_OUT ||
+                   h->type == PROTO_SETUP || h->type == PROTO_SHUTDOWN;
+    if (m->agent_fd < 0 || m->agent_gone) {
+        if (request)
+            queue_error(&cl->out, h->channel, BOXLITE_ERR_STATE, "the box is not running");
+        return;
+    }
+    if (request) {
+        if (r) {
+            queue_error(&cl->out, h->channel, BOXLITE_ERR_PROTOCOL, "request on a busy channel");
+            return;
+        }
+        r = calloc(1, sizeof *r);
+        if (!r) {
+            queue_error(&cl->out, h->channel, BOXLITE_ERR_NOMEM, "out of memory");
+            return;
+        }
+        r->agent_ch = new_agent_channel(m);
+        r->client_ch = h->channel;
+        r->cl = cl;
+        r->next = m->routes;
+        m->routes = r;
+    }
+    if (!r)
+        return; /* a channel that just ended: the same race the agent tolerates */
+    queue(&m->out, h->type, r->agent_ch, h->stream, p, h->len);
+    if (h->type == PROTO_CLOSE)
+        route_del(m, r);
+}
+
+static void from_agent(struct proto_mux *m, const struct proto_hdr *h, const uint8_t *p)
+{
+    if (proto_hdr_check(h, NULL) < 0)
+        return;
+    if (h->type == PROTO_HELLO) {
+        bool first = !m->ready;
+        size_t n = h->len < sizeof m->hello ? h->len : sizeof m->hello;
+        memcpy(m->hello, p, n);
+        m->hello_len = n;
+        m->ready = true;
+        uint64_t boot = 0, cready = 0;
+        struct tlv_iter it;
+        struct tlv_field f;
+        tlv_iter_init(&it, p, h->len);
+        while (tlv_next(&it, &f, NULL) > 0) {
+            if (f.tag == T_BOOT_MS)
+                tlv_get_u64(&f, &boot, NULL);
+            if (f.tag == T_READY)
+                tlv_get_u64(&f, &cready, NULL);
+        }
+        for (struct mclient *cl = m->clients; cl; cl = cl->next)
+            if (cl->hello_pending)
+                greet(m, cl);
+        if (first && m->ev.ready) {
+            pthread_mutex_unlock(&m->lock);
+            m->ev.ready(m->ev.opaque, boot, cready != 0);
+            pthread_mutex_lock(&m->lock);
+        }
+        return;
+    }
+    if (h->channel == MUX_CHANNEL) {
+        if (h->type == PROTO_RESULT || h->type == PROTO_ERROR)
+            m->shutdown_acked = true;
+        return;
+    }
+    if (h->channel == 0)
+        return; /* PONG, or the agent's complaint about the stream: nothing to route */
+    struct route *r = route_by_agent(m, h->channel);
+    if (!r)
+        return;
+    if (proto_buf_pending(&r->cl->out) > CLIENT_LIMIT) {
+        r->cl->dead = true;
+        return;
+    }
+    queue(&r->cl->out, h->type, r->client_ch, h->stream, p, h->len);
+    if (h->type == PROTO_RESULT || h->type == PROTO_ERROR)
+        route_del(m, r);
+}
+
+static void agent_lost(struct proto_mux *m)
+{
+    m->agent_gone = true;
+    m->agent_fd = -1;
+    for (struct route *r = m->routes, *next; r; r = next) {
+        next = r->next;
+        queue_error(&r->cl->out, r->client_ch, BOXLITE_ERR_ENGINE, "the box stopped");
+        route_del(m, r);
+    }
+    for (struct mclient *cl = m->clients; cl; cl = cl->next)
+        if (cl->hello_pending)
+            queue_error(&cl->out, 0, BOXLITE_ERR_STATE, "the box stopped before it was ready");
+    if (m->ev.agent_lost) {
+        pthread_mutex_unlock(&m->lock);
+        m->ev.agent_lost(m->ev.opaque);
+        pthread_mutex_lock(&m->lock);
+    }
+}
+
+int proto_mux_pollfds(struct proto_mux *m, struct pollfd *pfds, int max)
+{
+    pthread_mutex_lock(&m->lock);
+    int n = 0;
+    if (n < max)
+        pfds[n++] = (struct pollfd){.fd = m->wake_r, .events = POLLIN};
+    if (n < max)
+        pfds[n++] = (struct pollfd){.fd = m->listen_fd, .events = POLLIN};
+    if (n < max && m->agent_fd >= 0)
+        pfds[n++] = (struct pollfd){.fd = m->agent_fd,
+                                    .events = (short)(POLLIN | (proto_buf_pending(&m->out) ? POLLOUT : 0))};
+    bool backlog = proto_buf_pending(&m->out) >= AGENT_HIGH_WATER;
+    for (struct mclient *cl = m->clients; cl && n < max; cl = cl->next) {
+        short ev = (short)((backlog ? 0 : POLLIN) | (proto_buf_pending(&cl->out) ? POLLOUT : 0));
+        pfds[n++] = (struct pollfd){.fd = cl->fd, .events = ev};
+    }
+    pthread_mutex_unlock(&m->lock);
+    return n;
+}
+
+static void read_agent(struct proto_mux *m)
+{
+    uint8_t buf[65536];
+    ssize_t n = read(m->agent_fd, buf, sizeof buf);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
+    if (n <= 0) {
+        agent_lost(m);
+        return;
+    }
+    size_t off = 0;
+    while (off < (size_t)n) {
+        if (m->rd->failed) {
+            /* the agent's stream is broken: nothing to resynchronise on from this side */
+            agent_lost(m);
+            return;
+        }
+        struct proto_hdr h;
+        const uint8_t *p;
+        size_t used;
+        int rc = proto_reader_feed(m->rd, buf + off, (size_t)n - off, &used, &h, &p, NULL);
+        off += used;
+        if (rc > 0)
+            from_agent(m, &h, p);
+    }
+}
+
+static void read_client(struct proto_mux *m, struct mclient *cl)
+{
+    uint8_t buf[65536];
+    ssize_t n = read(cl->fd, buf, sizeof buf);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
+    if (n <= 0) {
+        cl->dead = true;
+        return;
+    }
+    size_t off = 0;
+    while (off < (size_t)n && !cl->dead) {
+        struct proto_hdr h;
+        const uint8_t *p;
+        size_t used;
+        struct bl_error e = {0};
+        int rc = proto_reader_feed(cl->rd, buf + off, (size_t)n - off, &used, &h, &p, &e);
+        off += used;
+        if (rc < 0) {
+            /* a client that breaks framing cannot be followed: tell it, then drop it */
+            queue_error(&cl->out, 0, BOXLITE_ERR_PROTOCOL, e.msg);
+            proto_buf_flush(&cl->out, cl->fd);
+            cl->dead = true;
+        } else if (rc > 0) {
+            from_client(m, cl, &h, p);
+        }
+    }
+}
+
+static void accept_clients(struct proto_mux *m)
+{
+    for (;;) {
+        int fd = accept4(m->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0)
+            return;
+        struct mclient *cl = calloc(1, sizeof *cl);
+        if (!cl || !(cl->rd = calloc(1, sizeof *cl->rd))) {
+            free(cl);
+            close(fd);
+            return;
+        }
+        cl->fd = fd;
+        cl->next = m->clients;
+        m->clients = cl;
+    }
+}
+
+void proto_mux_handle(struct proto_mux *m, const struct pollfd *pfds, int n)
+{
+    pthread_mutex_lock(&m->lock);
+    for (int i = 0; i < n; i++) {
+        if (!pfds[i].revents)
+            continue;
+        int fd = pfds[i].fd;
+        if (fd == m->wake_r) {
+            char b[64];
+            while (read(m->wake_r, b, sizeof b) > 0) {
+            }
+        } else if (fd == m->listen_fd) {
+            accept_clients(m);
+        } else if (fd == m->agent_fd) {
+            if (pfds[i].revents & (POLLIN | POLLHUP | POLLERR))
+                read_agent(m);
+        } else {
+            for (struct mclient *cl = m->clients; cl; cl = cl->next)
+                if (cl->fd == fd && !cl->dead && (pfds[i].revents & (POLLIN | POLLHUP | POLLERR)))
+                    read_client(m, cl);
+        }
+    }
+    /* Write what is queued; drop clients that went away. */
+    if (m->agent_fd >= 0 && proto_buf_pending(&m->out) && proto_buf_flush(&m->out, m->agent_fd) < 0)
+        agent_lost(m);
+    for (struct mclient *cl = m->clients, *next; cl; cl = next) {
+        next = cl->next;
+        if (!cl->dead && proto_buf_pending(&cl->out) && proto_buf_flush(&cl->out, cl->fd) < 0)
+            cl->dead = true;
+        if (cl->dead)
+            client_drop(m, cl);
+    }
+    if (m->agent_fd >= 0 && proto_buf_pending(&m->out) && proto_buf_flush(&m->out, m->agent_fd) < 0)
+        agent_lost(m);
+    pthread_mutex_unlock(&m->lock);
+}
+
+int proto_mux_step(struct proto_mux *m, int timeout_ms)
+{
+    struct pollfd pf[256];
+    int n = proto_mux_pollfds(m, pf, 256);
+    int r = poll(pf, (nfds_t)n, timeout_ms);
+    if (r < 0 && errno != EINTR)
+        return -errno;
+    if (r > 0)
+        proto_mux_handle(m, pf, n);
+    return 0;
+}
+
+static void *mux_thread(void *arg)
+{
+    struct proto_mux *m = arg;
+    size_t cap = 64;
+    struct pollfd *pf = malloc(cap * sizeof *pf);
+    for (;;) {
+        pthread_mutex_lock(&m->lock);
+        bool stop = m->stopping;
+        size_t need = 3;
+        for (struct mclient *cl = m->clients; cl; cl = cl->next)
+            need++;
+        pthread_mutex_unlock(&m->lock);
+        if (stop || !pf)
+            break;
+        if (need > cap) {
+            cap = need * 2;
+            struct pollfd *np = realloc(pf, cap * sizeof *pf);
+            if (!np)
+                break;
+            pf = np;
+        }
+        int n = proto_mux_pollfds(m, pf, (int)cap);
+        if (poll(pf, (nfds_t)n, -1) > 0)
+            proto_mux_handle(m, pf, n);
+    }
+    free(pf);
+    return NULL;
+}
+
+int proto_mux_start(struct proto_mux *m, struct bl_error *err)
+{
+    int rc = pthread_create(&m->thread, NULL, mux_thread, m);
+    if (rc)
+        return bl_errno(err, rc, "start the mux thread");
+    m->running = true;
+    return 0;
+}
+
+void proto_mux_stop(struct proto_mux *m)
+{
+    if (!m->running)
+        return;
+    pthread_mutex_lock(&m->lock);
+    m->stopping = true;
+    pthread_mutex_unlock(&m->lock);
+    wake(m);
+    pthread_join(m->thread, NULL);
+    m->running = false;
+    m->stopping = false;
+}
+
+bool proto_mux_ready(struct proto_mux *m)
+{
+    pthread_mutex_lock(&m->lock);
+    bool r = m->ready;
+    pthread_mutex_unlock(&m->lock);
+    return r;
+}
+
+unsigned proto_mux_clients(struct proto_mux *m)
+{
+    pthread_mutex_lock(&m->lock);
+    unsigned n = 0;
+    for (struct mclient *cl = m->clients; cl; cl = cl->next)
+        n++;
+    pthread_mutex_unlock(&m->lock);
+    return n;
+}
+
+int proto_mux_shutdown_agent(struct proto_mux *m, struct bl_error *err)
+{
+    pthread_mutex_lock(&m->lock);
+    int rc = 0;
+    if (m->agent_fd < 0 || m->agent_gone)
+        rc = bl_err(err, BOXLITE_ERR_STATE, "no agent connection");
+    else
+        queue(&m->out, PROTO_SHUTDOWN, MUX_CHANNEL, 0, NULL, 0);
+    pthread_mutex_unlock(&m->lock);
+    wake(m);
+    return rc;
+}
+
+bool proto_mux_shutdown_acked(struct proto_mux *m)
+{
+    pthread_mutex_lock(&m->lock);
+    bool r = m->shutdown_acked;
+    pthread_mutex_unlock(&m->lock);
+    return r;
+}
+
+void proto_mux_free(struct proto_mux *m)
+{
+    if (!m)
+        return;
+    proto_mux_stop(m);
+    while (m->clients)
+        client_drop(m, m->clients);
+    while (m->routes)
+        route_del(m, m->routes);
+    proto_buf_free(&m->out);
+    free(m->rd);
+    close(m->wake_r);
+    close(m->wake_w);
+    pthread_mutex_destroy(&m->lock);
+    free(m);
+}

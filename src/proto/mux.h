@@ -1,0 +1,56 @@
+/* The per-box multiplexer: many library clients (connections to the box socket) share the
+ * one byte stream to the agent. Each client numbers its channels as it likes; the mux maps
+ * them to agent channels of its own and back, answers HELLO itself (with the agent's HELLO,
+ * once there is one: a client's handshake therefore waits for the box to be ready), and
+ * closes an abandoned client's channels (the agent kills their processes).
+ *
+ * Flow control is end to end (credits pass through unchanged), so the mux holds at most
+ * what the windows allow; a client that lets its queue grow past a hard limit is dropped.
+ *
+ * Driving it: either poll its fds from your loop (proto_mux_pollfds, then proto_mux_handle
+ * with the same array) or let it run a thread of its own (proto_mux_start). Callbacks run
+ * on whichever thread drives it. With the thread, the other functions may be called from
+ * any thread. */
+#ifndef PROTO_MUX_H
+#define PROTO_MUX_H
+
+#include "common/error.h"
+
+#include <poll.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct proto_mux;
+
+struct proto_mux_events {
+    void *opaque;
+    /* The agent's first HELLO arrived (the box is ready); boot_ms as the agent reported. */
+    void (*ready)(void *opaque, uint64_t boot_ms, bool container_ready);
+    /* The agent stream ended (the VM is gone). */
+    void (*agent_lost)(void *opaque);
+};
+
+/* listen_fd: a listening Unix socket (stays the caller's). ev may be NULL. */
+int proto_mux_new(int listen_fd, const struct proto_mux_events *ev, struct proto_mux **out,
+                  struct bl_error *err);
+/* The engine's agent stream (non-blocking, stays the caller's); may come later than
+ * proto_mux_new. The mux greets the agent with a HELLO so that a HELLO lost before the
+ * host end was connected is repeated. */
+void proto_mux_set_agent_fd(struct proto_mux *m, int fd);
+/* Fills at most max entries; returns how many (at most 2 + 1 + clients). */
+int proto_mux_pollfds(struct proto_mux *m, struct pollfd *pfds, int max);
+void proto_mux_handle(struct proto_mux *m, const struct pollfd *pfds, int n);
+/* One poll round of at most timeout_ms, then handle. */
+int proto_mux_step(struct proto_mux *m, int timeout_ms);
+int proto_mux_start(struct proto_mux *m, struct bl_error *err);
+void proto_mux_stop(struct proto_mux *m);
+bool proto_mux_ready(struct proto_mux *m);
+unsigned proto_mux_clients(struct proto_mux *m);
+/* Sends SHUTDOWN to the agent on the mux's own channel; *acked (by the thread driving the
+ * mux) once the agent answered. */
+int proto_mux_shutdown_agent(struct proto_mux *m, struct bl_error *err);
+bool proto_mux_shutdown_acked(struct proto_mux *m);
+/* Stops the thread if any, closes clients. NULL-safe. */
+void proto_mux_free(struct proto_mux *m);
+
+#endif

@@ -1,0 +1,184 @@
+/* The per-box mux between several host clients and one agent stream. */
+#include "agent_fixture.h"
+#include "proto/mux.h"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <sys/un.h>
+
+#define ARGV(...) ((const char *const[]){__VA_ARGS__, NULL})
+
+struct box {
+    int listen_fd, agent_fd;
+    char path[256];
+    struct proto_mux *mux;
+    int ready_calls;
+};
+
+static void on_ready(void *opaque, uint64_t boot_ms, bool cready)
+{
+    ((struct box *)opaque)->ready_calls++;
+}
+
+static bool box_start(struct box *b)
+{
+    memset(b, 0, sizeof *b);
+    snprintf(b->path, sizeof b->path, "%s/box.sock", harness_tmpdir());
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof sa.sun_path, "%s", b->path);
+    b->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (bind(b->listen_fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(b->listen_fd, 16) < 0)
+        return false;
+    b->agent_fd = start_agent_fd(NULL);
+    fcntl(b->agent_fd, F_SETFL, O_NONBLOCK);
+    struct proto_mux_events ev = {.opaque = b, .ready = on_ready};
+    struct bl_error e = {0};
+    if (proto_mux_new(b->listen_fd, &ev, &b->mux, &e) < 0)
+        return false;
+    proto_mux_set_agent_fd(b->mux, b->agent_fd);
+    return proto_mux_start(b->mux, &e) == 0;
+}
+
+static void box_stop(struct box *b)
+{
+    proto_mux_free(b->mux);
+    close(b->agent_fd);
+    close(b->listen_fd);
+    waitpid(fixture_agent_pid, NULL, 0);
+}
+
+static struct proto_client *client(struct box *b)
+{
+    struct proto_client *c = NULL;
+    struct bl_error e = {0};
+    if (proto_client_connect(b->path, 10000, &c, &e) < 0)
+        harness_fail(__FILE__, __LINE__, "connect: %s", e.msg);
+    return c;
+}
+
+struct worker {
+    struct box *b;
+    int idx, ok;
+};
+
+static void *worker(void *arg)
+{
+    struct worker *w = arg;
+    struct proto_client *c = client(w->b);
+    if (!c)
+        return NULL;
+    for (int i = 0; i < 5; i++) {
+        char script[64];
+        snprintf(script, sizeof script, "head -c 300000 /dev/zero; exit %d", w->idx);
+        struct run_out o;
+        run(c, ARGV("sh", "-c", script), NULL, &o);
+        if (o.rc == 0 && o.res.exit_code == w->idx && o.out_len == 300000)
+            w->ok++;
+        run_free(&o);
+    }
+    proto_client_close(c);
+    return NULL;
+}
+
+TEST(many_clients_share_one_agent)
+{
+    struct box b;
+    REQUIRE(box_start(&b));
+    pthread_t t[4];
+    struct worker w[4];
+    for (int i = 0; i < 4; i++) {
+        w[i] = (struct worker){.b = &b, .idx = i + 1};
+        pthread_create(&t[i], NULL, worker, &w[i]);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        CHECK_EQ(w[i].ok, 5);
+    }
+    CHECK(proto_mux_ready(b.mux));
+    CHECK_EQ(b.ready_calls, 1);
+    box_stop(&b);
+}
+
+TEST(abandoned_client_channels_are_closed)
+{
+    struct box b;
+    REQUIRE(box_start(&b));
+    char marker[512], script[1024];
+    snprintf(marker, sizeof marker, "%s/survived", harness_tmpdir());
+    snprintf(script, sizeof script, "sleep 1; touch %s", marker);
+    struct proto_client *c1 = client(&b);
+    REQUIRE(c1);
+    struct proto_exec_req req = {.argv = (char **)ARGV("sh", "-c", script)};
+    struct proto_exec *ex;
+    struct bl_error e = {0};
+    REQUIRE(proto_exec_start(c1, &req, &ex, &e) == 0);
+    usleep(100000);
+    proto_client_close(c1); /* goes away without waiting */
+    sleep(2);
+    CHECK(access(marker, F_OK) < 0);
+    /* the others are unaffected */
+    struct proto_client *c2 = client(&b);
+    REQUIRE(c2);
+    struct run_out o;
+    run(c2, ARGV("echo", "fine"), NULL, &o);
+    CHECK_STR(o.out, "fine\n");
+    run_free(&o);
+    proto_client_close(c2);
+    box_stop(&b);
+}
+
+TEST(garbage_client_is_dropped_alone)
+{
+    struct box b;
+    REQUIRE(box_start(&b));
+    struct proto_client *good = client(&b);
+    REQUIRE(good);
+    int bad = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof sa.sun_path, "%s", b.path);
+    REQUIRE(connect(bad, (struct sockaddr *)&sa, sizeof sa) == 0);
+    uint8_t junk[64];
+    memset(junk, 0xff, sizeof junk);
+    CHECK_EQ(write(bad, junk, sizeof junk), (ssize_t)sizeof junk);
+    char buf[4096];
+    ssize_t n, total = 0;
+    while ((n = read(bad, buf, sizeof buf)) > 0)
+        total += n; /* an ERROR frame, then end of file */
+    CHECK(total >= PROTO_HDR_SIZE);
+    CHECK_EQ(buf[4], PROTO_ERROR);
+    close(bad);
+    struct run_out o;
+    run(good, ARGV("echo", "still"), NULL, &o);
+    CHECK_STR(o.out, "still\n");
+    run_free(&o);
+    proto_client_close(good);
+    box_stop(&b);
+}
+
+TEST(shutdown_through_the_mux)
+{
+    struct box b;
+    REQUIRE(box_start(&b));
+    struct proto_client *c = client(&b);
+    REQUIRE(c);
+    struct bl_error e = {0};
+    CHECK_EQ(proto_mux_shutdown_agent(b.mux, &e), 0);
+    for (int i = 0; i < 100 && !proto_mux_shutdown_acked(b.mux); i++)
+        usleep(20000);
+    CHECK(proto_mux_shutdown_acked(b.mux));
+    int status;
+    CHECK_EQ(waitpid(fixture_agent_pid, &status, 0), fixture_agent_pid);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    /* the client learns the box went away */
+    struct proto_exec_req req = {.argv = (char **)ARGV("true")};
+    struct proto_exec *ex;
+    int rc = proto_exec_start(c, &req, &ex, &e);
+    if (rc == 0) {
+        CHECK(proto_exec_wait(ex, 5000, NULL, &e) < 0);
+        proto_exec_free(ex);
+    }
+    proto_client_close(c);
+    proto_mux_free(b.mux);
+    close(b.agent_fd);
+    close(b.listen_fd);
+}
