@@ -23,9 +23,9 @@
 #include <zlib.h>
 #include <zstd.h>
 
-/* L2 table cache: about 2 MiB of tables (32 with the usual 64 KiB clusters, mapping
- * 16 GiB), never fewer than 4 or more than 256 tables. */
-#define L2_CACHE_BYTES (2u << 20)
+/* L2 table cache: about 1 MiB of tables (16 with the usual 64 KiB clusters, mapping
+ * 8 GiB; the VMM's own memory goal is 5 MiB), never fewer than 4 or more than 256. */
+#define L2_CACHE_BYTES (1u << 20)
 #define L2_CACHE_MIN 4
 #define L2_CACHE_MAX 256
 #define POOL_BYTES (4u << 20) /* clusters reserved per refcount update */
