@@ -47,6 +47,11 @@ size_t p9_server_nfids(const struct p9_server *s);
 size_t p9_handle(struct p9_server *s, const uint8_t *req, size_t req_len, uint8_t *resp,
                  size_t resp_cap);
 
+/* Serves requests read from rfd (framed by their size field) with replies written to wfd,
+ * blocking, until end of file (returns 0) or an error or a message over the maximum msize
+ * (returns -errno; the stream cannot be resynchronised). For trans=tcp/fd clients. */
+int p9_serve_stream(struct p9_server *s, int rfd, int wfd);
+
 /* Message types (9P2000.L, Linux include/net/9p/9p.h). */
 enum {
     P9_TLERROR = 6, P9_RLERROR,

@@ -1,0 +1,72 @@
+/* 9P over a byte stream (a TCP or Unix socket, a pipe pair): messages framed by their own
+ * size field. Not used by the VMM (virtio-9p frames messages itself); it lets the server be
+ * driven by a real Linux 9P client over trans=tcp or trans=fd, in tests and for debugging. */
+#include "vmm/fs/p9.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+static int read_full(int fd, uint8_t *buf, size_t n)
+{
+    size_t done = 0;
+    while (done < n) {
+        ssize_t r = read(fd, buf + done, n - done);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return -errno;
+        if (r == 0)
+            return done == 0 ? 0 : -EPIPE;
+        done += (size_t)r;
+    }
+    return 1;
+}
+
+static int write_full(int fd, const uint8_t *buf, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, buf, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return -errno;
+        buf += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+int p9_serve_stream(struct p9_server *s, int rfd, int wfd)
+{
+    size_t cap = p9_server_max_msize(s);
+    uint8_t *req = malloc(cap), *resp = malloc(cap);
+    int rc = 0;
+    if (!req || !resp) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    for (;;) {
+        rc = read_full(rfd, req, 4);
+        if (rc <= 0)
+            break;
+        uint32_t size = (uint32_t)req[0] | (uint32_t)req[1] << 8 | (uint32_t)req[2] << 16 |
+                        (uint32_t)req[3] << 24;
+        if (size < P9_HDR_SIZE || size > cap) {
+            rc = -EMSGSIZE; /* the stream cannot be resynchronised: drop the connection */
+            break;
+        }
+        rc = read_full(rfd, req + 4, size - 4);
+        if (rc <= 0) {
+            rc = rc == 0 ? -EPIPE : rc;
+            break;
+        }
+        size_t n = p9_handle(s, req, size, resp, cap);
+        if ((rc = write_full(wfd, resp, n)) < 0)
+            break;
+    }
+out:
+    free(req);
+    free(resp);
+    return rc;
+}

@@ -1,0 +1,189 @@
+/* Our 9P2000.L server against the real Linux client: the project's guest kernel boots under
+ * QEMU TCG, reaches this test's server at 10.0.2.2 over trans=tcp (QEMU's user network
+ * maps it to our 127.0.0.1 listener) and works on the share with busybox: read, write,
+ * mkdir, rename, symlink, unlink, a large file, readdir, umount. The host checks the
+ * effects on disk and that a host symlink pointing outside the share gives the guest
+ * nothing. Skips when QEMU, the cached kernel or busybox is missing. */
+#include "vmm/fs/p9.h"
+
+#include "harness/harness.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct srv {
+    struct p9_server *p9;
+    int lfd;
+    int rc;
+};
+
+static void *serve(void *arg)
+{
+    struct srv *s = arg;
+    int fd = accept(s->lfd, NULL, NULL);
+    if (fd < 0) {
+        s->rc = -1;
+        return NULL;
+    }
+    s->rc = p9_serve_stream(s->p9, fd, fd);
+    close(fd);
+    return NULL;
+}
+
+static void put_file(const char *path, const char *text, int mode)
+{
+    FILE *f = fopen(path, "w");
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+        chmod(path, (mode_t)mode);
+    }
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return NULL;
+    static char buf[1 << 20];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return buf;
+}
+
+static const char init_script[] =
+    "#!/bin/busybox sh\n"
+    "/bin/busybox --install -s /bin\n"
+    "export PATH=/bin\n"
+    "mount -t proc proc /proc; mount -t devtmpfs dev /dev\n"
+    "ip link set lo up; ip link set eth0 up\n"
+    "ip addr add 10.0.2.15/24 dev eth0; ip route add default via 10.0.2.2\n"
+    "S=/mnt/share; mkdir -p $S\n"
+    "echo T:$(cat /proc/uptime)\n"
+    "mount -t 9p -o trans=tcp,port=$P9PORT,version=9p2000.L,msize=65536 10.0.2.2 $S "
+    "&& echo R:MOUNT_OK\n"
+    "echo \"R:READ=$(cat $S/hello.txt)\"\n"
+    "echo from-guest > $S/new.txt && echo R:WRITE_OK\n"
+    "mkdir $S/dir && mv $S/new.txt $S/dir/moved.txt && echo R:RENAME_OK\n"
+    "ln -s /etc/passwd $S/link && echo R:SYMLINK_OK\n"
+    "rm $S/todelete && echo R:UNLINK_OK\n"
+    "echo T:$(cat /proc/uptime)\n"
+    "head -c 300000 /dev/zero > $S/big; echo \"R:BIG=$(wc -c < $S/big)\"\n"
+    "echo T:$(cat /proc/uptime)\n"
+    "echo \"R:LS=$(ls $S | tr '\\n' ' ')\"\n"
+    "cat $S/escape >/dev/null 2>&1 || echo R:ESCAPE_REFUSED\n"
+    "cat $S/abs_escape 2>/dev/null\n"
+    "cat $S/../secret 2>/dev/null\n"
+    "chmod 600 $S/hello.txt && echo \"R:MODE=$(stat -c %a $S/hello.txt)\"\n"
+    "umount $S && echo R:UMOUNT_OK\n"
+    "echo R:DONE\n"
+    "reboot -f\n"; /* reboot=t and -no-reboot: QEMU exits */
+
+TEST_TIMEOUT(linux_client_over_tcp, 240)
+{
+    if (system("command -v qemu-system-x86_64 >/dev/null 2>&1") != 0)
+        harness_skip("qemu-system-x86_64 not installed");
+    if (access("/bin/busybox", X_OK) != 0)
+        harness_skip("no /bin/busybox");
+    FILE *k = popen("scripts/build-kernel.sh --cached-only 2>/dev/null", "r");
+    char vmlinux[4096] = "";
+    if (k) {
+        if (!fgets(vmlinux, sizeof vmlinux, k))
+            vmlinux[0] = '\0';
+        pclose(k);
+    }
+    vmlinux[strcspn(vmlinux, "\n")] = '\0';
+    if (!vmlinux[0] || access(vmlinux, R_OK) != 0)
+        harness_skip("no cached guest kernel (scripts/build-kernel.sh)");
+
+    const char *tmp = harness_tmpdir();
+    char share[4096], path[4200], cmd[16384];
+    snprintf(share, sizeof share, "%s/share", tmp);
+    REQUIRE(mkdir(share, 0755) == 0);
+    snprintf(path, sizeof path, "%s/secret", tmp);
+    put_file(path, "host-secret-text\n", 0644);
+    snprintf(path, sizeof path, "%s/hello.txt", share);
+    put_file(path, "hello-from-host", 0644);
+    snprintf(path, sizeof path, "%s/todelete", share);
+    put_file(path, "x", 0644);
+    snprintf(path, sizeof path, "%s/escape", share);
+    REQUIRE(symlink("../secret", path) == 0);
+    char target[4200];
+    snprintf(path, sizeof path, "%s/abs_escape", share);
+    snprintf(target, sizeof target, "%s/secret", tmp);
+    REQUIRE(symlink(target, path) == 0);
+
+    struct srv s = {0};
+    REQUIRE(p9_server_new(&s.p9, share, false, 0, NULL) == 0);
+    s.lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t sl = sizeof sa;
+    REQUIRE(bind(s.lfd, (struct sockaddr *)&sa, sizeof sa) == 0);
+    REQUIRE(listen(s.lfd, 1) == 0);
+    REQUIRE(getsockname(s.lfd, (struct sockaddr *)&sa, &sl) == 0);
+    pthread_t th;
+    REQUIRE(pthread_create(&th, NULL, serve, &s) == 0);
+
+    char init[4200], initrd[4200], log[4200];
+    snprintf(init, sizeof init, "%s/init", tmp);
+    snprintf(initrd, sizeof initrd, "%s/initrd.gz", tmp);
+    snprintf(log, sizeof log, "%s/console.log", tmp);
+    put_file(init, init_script, 0755);
+    snprintf(cmd, sizeof cmd,
+             "python3 scripts/mkinitramfs.py %s /init=%s /bin/busybox=/bin/busybox", initrd,
+             init);
+    REQUIRE(system(cmd) == 0);
+    snprintf(cmd, sizeof cmd,
+             "timeout 200 qemu-system-x86_64 -M microvm,acpi=off -accel tcg -cpu max -m 256 "
+             "-smp 1 -nodefaults -no-user-config -nographic -serial stdio -no-reboot "
+             "-netdev user,id=n0 -device virtio-net-device,netdev=n0 "
+             "-kernel %s -initrd %s -append 'console=ttyS0 reboot=t panic=-1 quiet P9PORT=%u' "
+             ">%s 2>&1 </dev/null",
+             vmlinux, initrd, ntohs(sa.sin_port), log);
+    int rc = system(cmd);
+    shutdown(s.lfd, SHUT_RDWR);
+    close(s.lfd);
+    pthread_join(th, NULL);
+
+    char *out = slurp(log);
+    REQUIRE(out);
+    if (!strstr(out, "R:DONE") || !strstr(out, "R:BIG=300000") || getenv("P9_LINUX_VERBOSE"))
+        fprintf(stderr, "qemu exit %d, console:\n%s\n", rc, out);
+    CHECK(strstr(out, "R:MOUNT_OK"));
+    CHECK(strstr(out, "R:READ=hello-from-host"));
+    CHECK(strstr(out, "R:WRITE_OK"));
+    CHECK(strstr(out, "R:RENAME_OK"));
+    CHECK(strstr(out, "R:SYMLINK_OK"));
+    CHECK(strstr(out, "R:UNLINK_OK"));
+    CHECK(strstr(out, "R:BIG=300000"));
+    CHECK(strstr(out, "R:ESCAPE_REFUSED"));
+    CHECK(strstr(out, "R:MODE=600"));
+    CHECK(strstr(out, "R:UMOUNT_OK"));
+    CHECK(strstr(out, "R:DONE"));
+    CHECK(!strstr(out, "host-secret-text")); /* nothing outside the share was read */
+    char *ls = strstr(out, "R:LS=");
+    CHECK(ls && strstr(ls, "dir") && strstr(ls, "link") && strstr(ls, "big"));
+
+    snprintf(path, sizeof path, "%s/dir/moved.txt", share);
+    char *moved = slurp(path);
+    CHECK(moved && strcmp(moved, "from-guest\n") == 0);
+    snprintf(path, sizeof path, "%s/link", share);
+    char lt[256] = "";
+    ssize_t n = readlink(path, lt, sizeof lt - 1);
+    CHECK(n > 0 && strcmp(lt, "/etc/passwd") == 0);
+    snprintf(path, sizeof path, "%s/todelete", share);
+    CHECK(access(path, F_OK) != 0);
+    struct stat st;
+    snprintf(path, sizeof path, "%s/big", share);
+    CHECK(stat(path, &st) == 0 && st.st_size == 300000);
+    snprintf(path, sizeof path, "%s/secret", tmp);
+    CHECK(slurp(path) && strcmp(slurp(path), "host-secret-text\n") == 0);
+    p9_server_free(s.p9);
+}
