@@ -897,6 +897,176 @@ static const struct disk_ops qcow2_ops = {
     .close = q_close,
 };
 
+
+/* ---- repair of a dirty image --------------------------------------------------------- */
+
+/* Refcounts may be stale after a crash with lazy refcounts (the dirty bit): count every
+ * reference from the tables, write a fresh refcount table and blocks at the end of the
+ * file, switch the header to them, then clear the dirty bit (QEMU does the same on open).
+ * A crash at any point leaves either the old structures with the dirty bit set, or the
+ * new ones. */
+#define REPAIR_MAX_CLUSTERS (1ull << 26)
+
+static int count_ref(struct qcow2 *q, uint32_t *counts, uint64_t n, uint64_t first,
+                     uint64_t last, const char *what, struct bl_error *err)
+{
+    if (last >= n)
+        return q_corrupt(q, err, what, first << q->cluster_bits);
+    for (uint64_t c = first; c <= last; c++)
+        if (counts[c] != UINT32_MAX)
+            counts[c]++;
+    return 0;
+}
+
+static int q_repair(struct qcow2 *q, struct bl_error *err)
+{
+    const unsigned cb = q->cluster_bits;
+    const uint64_t cs = q->cluster_size;
+    const uint64_t s0 = (q->file_size + cs - 1) >> cb;
+    if (s0 > REPAIR_MAX_CLUSTERS)
+        return bl_err(err, BOXLITE_ERR_UNSUPPORTED,
+                      "qcow2 %s: too large to repair here; use 'qemu-img check -r all'",
+                      q->path);
+    const uint64_t rbe = 1ull << q->rb_bits;
+    /* New structures after the file: t table clusters, then m blocks covering it all. */
+    uint64_t t = 1, m = 1;
+    for (int i = 0; i < 16; i++) {
+        uint64_t nm = (s0 + t + m + rbe - 1) / rbe;
+        uint64_t nt = (nm * 8 + cs - 1) / cs;
+        if (nm == m && nt == t)
+            break;
+        m = nm, t = nt;
+    }
+    if (t * cs > QCOW2_MAX_REFTABLE_BYTES)
+        return bl_err(err, BOXLITE_ERR_INVALID, "qcow2 %s: image file too large", q->path);
+    const uint64_t total = s0 + t + m;
+    uint32_t *counts = calloc(total, sizeof *counts);
+    uint8_t *l2 = malloc(cs);
+    uint64_t *table = NULL;
+    int rc = 0;
+    if (!counts || !l2) {
+        rc = bl_errno(err, ENOMEM, "qcow2 %s: repair", q->path);
+        goto out;
+    }
+    counts[0] = 1; /* header */
+    if (q->h.l1_size &&
+        (rc = count_ref(q, counts, s0, q->h.l1_table_offset >> cb,
+                        (q->h.l1_table_offset + (uint64_t)q->h.l1_size * 8 - 1) >> cb,
+                        "L1 table past end of file", err)) < 0)
+        goto out;
+    const unsigned shift = 62 - (cb - 8);
+    for (uint32_t i = 0; i < q->h.l1_size; i++) {
+        uint64_t off = q->l1[i] & QCOW2_L1_OFFSET_MASK;
+        if (!off)
+            continue;
+        if ((rc = count_ref(q, counts, s0, off >> cb, off >> cb, "L2 table past end of file",
+                            err)) < 0)
+            goto out;
+        int64_t n = disk_pread_full(q->fd, l2, cs, off);
+        if (n < 0 || (uint64_t)n < cs) {
+            rc = n < 0 ? q_ioerr(q, err, (int)-n, "read L2 table", off)
+                       : q_corrupt(q, err, "L2 table past end of file", off);
+            goto out;
+        }
+        for (uint64_t j = 0; j < cs / 8; j++) {
+            uint64_t e = qcow2_be64(l2 + 8 * j);
+            if (e & QCOW2_OFLAG_COMPRESSED) {
+                uint64_t coff = e & ((1ull << shift) - 1);
+                uint64_t sectors = ((e >> shift) & ((1ull << (cb - 8)) - 1)) + 1;
+                rc = count_ref(q, counts, s0, coff >> cb,
+                               ((coff & ~511ull) + sectors * 512 - 1) >> cb,
+                               "compressed cluster past end of file", err);
+            } else if ((e & QCOW2_L2_OFFSET_MASK) != 0) {
+                uint64_t host = e & QCOW2_L2_OFFSET_MASK;
+                if (host & (cs - 1))
+                    rc = q_corrupt(q, err, "unaligned data cluster offset", host);
+                else
+                    rc = count_ref(q, counts, s0, host >> cb, host >> cb,
+                                   "data cluster past end of file", err);
+            }
+            if (rc < 0)
+                goto out;
+        }
+    }
+    for (uint64_t c = s0; c < total; c++)
+        counts[c] = 1;
+    const uint64_t max = q->h.refcount_order == 6 ? UINT64_MAX
+                                                  : (1ull << (1u << q->h.refcount_order)) - 1;
+    for (uint64_t c = 0; c < total; c++)
+        if (counts[c] > max) {
+            rc = q_corrupt(q, err, "refcount overflow in cluster", c);
+            goto out;
+        }
+
+    if (ftruncate(q->fd, (off_t)(total << cb)) < 0) {
+        rc = q_ioerr(q, err, errno, "grow file to", total << cb);
+        goto out;
+    }
+    q->file_size = total << cb;
+    table = calloc(t * cs / 8, sizeof *table);
+    if (!table) {
+        rc = bl_errno(err, ENOMEM, "qcow2 %s: repair", q->path);
+        goto out;
+    }
+    for (uint64_t b = 0; b < m; b++) {
+        memset(q->rbuf, 0, cs);
+        for (uint64_t i = 0; i < rbe && b * rbe + i < total; i++)
+            rc_set(q, q->rbuf, i, counts[b * rbe + i]);
+        uint64_t at = (s0 + t + b) << cb;
+        table[b] = at;
+        if ((rc = disk_pwrite_full(q->fd, q->rbuf, cs, at)) < 0) {
+            rc = q_ioerr(q, err, -rc, "write refcount block", at);
+            goto out_table;
+        }
+    }
+    {
+        uint8_t *be = calloc(1, t * cs);
+        if (!be) {
+            rc = bl_errno(err, ENOMEM, "qcow2 %s: repair", q->path);
+            goto out_table;
+        }
+        for (uint64_t i = 0; i < m; i++)
+            qcow2_put_be64(be + 8 * i, table[i]);
+        rc = disk_pwrite_full(q->fd, be, t * cs, s0 << cb);
+        free(be);
+        if (rc < 0) {
+            rc = q_ioerr(q, err, -rc, "write refcount table", s0 << cb);
+            goto out_table;
+        }
+    }
+    uint8_t hdr[12], inc[8];
+    qcow2_put_be64(hdr, s0 << cb);
+    qcow2_put_be32(hdr + 8, (uint32_t)t);
+    qcow2_put_be64(inc, q->h.incompatible_features & ~QCOW2_INCOMPAT_DIRTY);
+    if ((rc = q_sync(q, err)) < 0)
+        goto out_table;
+    if ((rc = disk_pwrite_full(q->fd, hdr, sizeof hdr, QCOW2_OFF_REFTABLE_OFFSET)) < 0) {
+        rc = q_ioerr(q, err, -rc, "write header", QCOW2_OFF_REFTABLE_OFFSET);
+        goto out_table;
+    }
+    if ((rc = q_sync(q, err)) < 0)
+        goto out_table;
+    if ((rc = disk_pwrite_full(q->fd, inc, sizeof inc, QCOW2_OFF_INCOMPATIBLE)) < 0) {
+        rc = q_ioerr(q, err, -rc, "write header", QCOW2_OFF_INCOMPATIBLE);
+        goto out_table;
+    }
+    if ((rc = q_sync(q, err)) < 0)
+        goto out_table;
+    free(q->rt);
+    q->rt = table;
+    q->rt_entries = t * cs / 8;
+    q->h.refcount_table_offset = s0 << cb;
+    q->h.refcount_table_clusters = (uint32_t)t;
+    q->h.incompatible_features &= ~QCOW2_INCOMPAT_DIRTY;
+    table = NULL;
+out_table:
+    free(table);
+out:
+    free(counts);
+    free(l2);
+    return rc;
+}
+
 /* ---- open ----------------------------------------------------------------------------- */
 
 static int q_load_tables(struct qcow2 *q, struct bl_error *err)
@@ -1041,10 +1211,7 @@ int qcow2_open_fd(struct disk **out, int fd, const char *path, int readonly, int
 
     if (!readonly) {
         const char *why = NULL;
-        if (q->h.incompatible_features & QCOW2_INCOMPAT_DIRTY)
-            why = "its refcounts are dirty (lazy refcounts, not closed cleanly); repair it "
-                  "with 'qemu-img check -r all'";
-        else if (q->h.incompatible_features & QCOW2_INCOMPAT_CORRUPT)
+        if (q->h.incompatible_features & QCOW2_INCOMPAT_CORRUPT)
             why = "it is marked corrupt; repair it with 'qemu-img check -r all'";
         else if (q->h.nb_snapshots > 0)
             why = "it has internal snapshots";
@@ -1079,6 +1246,11 @@ int qcow2_open_fd(struct disk **out, int fd, const char *path, int readonly, int
         if ((rc = q_sync(q, err)) < 0)
             goto fail;
         q->h.autoclear_features = 0;
+    }
+    if (!readonly && (q->h.incompatible_features & QCOW2_INCOMPAT_DIRTY) &&
+        (rc = q_repair(q, err)) < 0) {
+        bl_err_prefix(err, "repair of dirty refcounts");
+        goto fail;
     }
     q->alloc_next = q->pool_end = (q->file_size + q->cluster_size - 1) & ~(q->cluster_size - 1);
     *out = &q->d;

@@ -104,6 +104,19 @@ TEST(write_then_compare_with_raw)
     CHECK_EQ(same_as_mirror(d, mirror), 0);
     CHECK_EQ(disk_write(d, "x", 0, 1, &err), -BOXLITE_ERR_STATE);
     disk_close(d);
+    /* qemu can go on writing where we left off, and we read what it wrote. */
+    REQUIRE(sh("qemu-io -f qcow2 -c 'write -P 0x3c 10M 200k' -c 'write -P 0x3d 100k 8k' '%s'",
+               tpath("w.qcow2")) == 0);
+    CHECK_EQ(qcheck(tpath("w.qcow2")), 0);
+    uint8_t *b = malloc(200 << 10);
+    memset(b, 0x3c, 200 << 10);
+    CHECK_EQ(pwrite(mirror, b, 200 << 10, 10 * MiB), 200 << 10);
+    memset(b, 0x3d, 8 << 10);
+    CHECK_EQ(pwrite(mirror, b, 8 << 10, 100 << 10), 8 << 10);
+    free(b);
+    REQUIRE(disk_open(&d, tpath("w.qcow2"), 0, &err) == 0);
+    CHECK_EQ(same_as_mirror(d, mirror), 0);
+    disk_close(d);
     close(mirror);
 }
 
