@@ -28,7 +28,7 @@
 #define TIOCGPTPEER _IO('T', 0x41) /* Linux 4.13; older libc headers lack it */
 #endif
 
-#define READ_CHUNK 32768
+#define READ_CHUNK 65536
 #define PORT_HIGH_WATER (1u << 20) /* stop reading outputs while this much waits for the host */
 #define DRAIN_MS 100               /* after exit, an output pipe idle this long is closed */
 #define CREDIT_BATCH (PROTO_WINDOW / 4)
