@@ -172,7 +172,7 @@ static int q_sync(struct qcow2 *q, struct bl_error *err)
 /* Reserves n more clusters at the end of the file with refcount 1, adding the refcount
  * blocks (and a bigger refcount table) they need. Layout of what is appended:
  * [new refcount table][new refcount blocks][pool], every cluster of it counted. */
-static int q_reserve(struct qcow2 *q, uint64_t n, struct bl_error *err)
+static int q_reserve_clusters(struct qcow2 *q, uint64_t n, struct bl_error *err)
 {
     const unsigned cb = q->cluster_bits;
     const uint64_t s0 = q->pool_end >> cb;
@@ -324,6 +324,16 @@ static int q_reserve(struct qcow2 *q, uint64_t n, struct bl_error *err)
     return 0;
 }
 
+/* A failure half way leaves the in-memory refcount table ahead of the file: no more
+ * writes after that. */
+static int q_reserve(struct qcow2 *q, uint64_t n, struct bl_error *err)
+{
+    int rc = q_reserve_clusters(q, n, err);
+    if (rc < 0)
+        q->broken = 1;
+    return rc;
+}
+
 static int q_alloc_cluster(struct qcow2 *q, uint64_t *off, struct bl_error *err)
 {
     if (q->alloc_next >= q->pool_end) {
@@ -411,10 +421,9 @@ static int q_flush_meta(struct qcow2 *q, struct bl_error *err)
     if ((rc = q_sync(q, err)) < 0)
         return rc;
     /* Nothing on disk points at the dropped clusters any more: release them. A crash
-     * before this only leaks them. */
+     * before this, or a failure here, only leaks them. */
     for (size_t i = 0; i < q->ndrops; i++)
-        if ((rc = rc_set_range(q, q->drops[2 * i], q->drops[2 * i + 1], RC_DECREMENT, err)) < 0)
-            return rc;
+        rc_set_range(q, q->drops[2 * i], q->drops[2 * i + 1], RC_DECREMENT, NULL);
     q->ndrops = 0;
     return 0;
 }
