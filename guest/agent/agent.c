@@ -291,7 +291,7 @@ static __attribute__((noreturn)) void child_main(struct agent *a, enum chan_kind
     size_t n = 0;
     while (r->env && r->env[n])
         n++;
-    char **env = calloc(n + 5, sizeof *env);
+    char **env = calloc(n + 7, sizeof *env);
     if (!env)
         child_fail(sp->report, &e);
     memcpy(env, r->env, n * sizeof *env);
@@ -301,6 +301,15 @@ static __attribute__((noreturn)) void child_main(struct agent *a, enum chan_kind
     if (!env_has(env, "HOME")) {
         snprintf(home, sizeof home, "HOME=%s", u.home[0] ? u.home : "/");
         env[n++] = home;
+    }
+    char user[80], logname[90];
+    if (!env_has(env, "USER") && u.name[0]) {
+        snprintf(user, sizeof user, "USER=%s", u.name);
+        env[n++] = user;
+    }
+    if (!env_has(env, "LOGNAME") && u.name[0]) {
+        snprintf(logname, sizeof logname, "LOGNAME=%s", u.name);
+        env[n++] = logname;
     }
     if (r->tty && !env_has(env, "TERM"))
         env[n++] = term;

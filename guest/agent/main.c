@@ -211,7 +211,7 @@ int main(void)
     if (net_configure(&b.setup, &err) < 0)
         agent_log("network: %s", err.msg);
 
-    int port = open_port(2000);
+    int port = open_port(500);
     if (port < 0) {
         agent_log("no virtio-console port named %s: powering off", PROTO_PORT_NAME);
         sync();

@@ -231,7 +231,8 @@ TEST(flow_control_violation)
     tlv_str(&w, T_ARG, "100"); /* never reads stdin: no credit comes back */
     send_raw(r, PROTO_EXEC, 1, 0, 0, w.buf, (uint32_t)w.len);
     static uint8_t chunk[65536];
-    for (unsigned sent = 0; sent <= PROTO_WINDOW; sent += sizeof chunk)
+    /* the window, plus what the pipe to sleep absorbs (and is credited back), plus more */
+    for (unsigned sent = 0; sent <= PROTO_WINDOW + 256 * 1024; sent += sizeof chunk)
         send_raw(r, PROTO_DATA, 1, PROTO_STDIN, 0, chunk, sizeof chunk);
     struct proto_hdr h = expect(r, PROTO_ERROR, msg);
     CHECK_EQ(h.channel, 1);
@@ -268,4 +269,31 @@ TEST(ping)
     struct proto_hdr h = expect(r, PROTO_PONG, msg);
     CHECK_EQ(h.len, 8);
     finish_raw(r);
+}
+
+TEST(port_mode_host_gone_shuts_down)
+{
+    int sv[2];
+    REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        close(sv[0]);
+        struct agent_options o = {.port = true, .host_gone_shutdown_ms = 300};
+        struct bl_error e = {0};
+        struct agent *a = agent_new(sv[1], &o, &e);
+        int rc = a ? agent_run(a) : -1;
+        agent_free(a);
+        _exit(rc == 1 ? 42 : 1); /* 1 = shut down */
+    }
+    close(sv[1]);
+    struct raw r = {.fd = sv[0]};
+    char msg[512];
+    expect(&r, PROTO_HELLO, msg);
+    send_hello(&r, PROTO_VERSION); /* the host was connected ... */
+    expect(&r, PROTO_HELLO, msg);
+    close(sv[0]);                  /* ... and goes away */
+    int status;
+    CHECK_EQ(waitpid(pid, &status, 0), pid);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 42);
 }
