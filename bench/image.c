@@ -1,6 +1,7 @@
 /* Driver for bench/image.sh (the script builds it against the release archives):
  *   image pull HOME REF            cold pull + ext4 base; prints seconds
- *   image boxdisk HOME REF N DIR   N box overlays over the cached base; prints ms each */
+ *   image boxdisk HOME REF N DIR   N box overlays over the cached base; prints ms each
+ *   image oci HOME LAYOUT OVERLAY SIZE_MIB   import an OCI layout and make one box disk */
 #include "image/image.h"
 
 #include <stdio.h>
@@ -43,6 +44,18 @@ int main(int argc, char **argv)
             return 1;
         }
         printf("%.3f\n", now() - t0);
+        image_record_free(&rec);
+        return 0;
+    }
+    if (!strcmp(argv[1], "oci") && argc == 6) {
+        /* oci HOME LAYOUT OVERLAY SIZE_MIB: import, prepare, make a box disk. */
+        struct image_record rec;
+        if (image_import_oci_layout(&st, argv[3], NULL, &o, &rec, &err) < 0 ||
+            image_box_disk(&st, rec.id, argv[4], strtoull(argv[5], NULL, 10) << 20, &err) < 0) {
+            fprintf(stderr, "%s\n", err.msg);
+            return 1;
+        }
+        printf("%s\n", rec.id);
         image_record_free(&rec);
         return 0;
     }

@@ -288,9 +288,14 @@ int blobstore_import_file(const struct blobstore *bs, const char *digest, int64_
     int r = blob_writer_open(&w, bs, digest, size, err);
     if (r < 0)
         return r;
-    static __thread char buf[1 << 16];
+    enum { CHUNK = 1 << 20 };
+    cleanup_free char *buf = malloc(CHUNK);
+    if (!buf) {
+        blob_writer_abort(&w);
+        return bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
+    }
     for (;;) {
-        ssize_t n = read(fd, buf, sizeof buf);
+        ssize_t n = read(fd, buf, CHUNK);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {

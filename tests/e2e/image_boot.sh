@@ -1,0 +1,39 @@
+#!/bin/bash
+# The box disk boots: a busybox OCI image (tests/fixtures/mkimages.py) is imported,
+# unpacked to an ext4 base and given a qcow2 overlay by our code, then the guest kernel
+# mounts it as root under QEMU (microvm, TCG) and reports what it sees: root-owned files
+# with the image's modes, a writable overlay, the filesystem size.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+build=${BOXLITE_BUILD:-build}
+vmlinux=$(scripts/build-kernel.sh --cached-only 2>/dev/null) || { echo "no cached kernel"; exit 77; }
+command -v qemu-system-x86_64 >/dev/null || { echo "no qemu"; exit 77; }
+for a in image disk common; do [ -f "$build/lib/lib$a.a" ] || { echo "missing $build/lib/lib$a.a: run make"; exit 1; }; done
+work=$(mktemp -d)
+trap '[ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
+pkgs="libcurl jansson libarchive openssl libzstd"
+gcc -O2 -std=c11 -D_GNU_SOURCE -Iinclude -Isrc $(pkg-config --cflags $pkgs) bench/image.c \
+  -Wl,--start-group "$build/lib/libimage.a" "$build/lib/libdisk.a" "$build/lib/libcommon.a" -Wl,--end-group \
+  $(pkg-config --libs $pkgs) -lpthread -o "$work/image"
+python3 tests/fixtures/mkimages.py "$work/fx" busybox
+"$work/image" oci "$work/home" "$work/fx/busybox" "$work/box.qcow2" 1024 >/dev/null
+qemu-img check "$work/box.qcow2" >/dev/null
+log=$work/console.log
+timeout 120 qemu-system-x86_64 -M microvm,acpi=off,x-option-roms=off -accel tcg -cpu max -m 256 -smp 1 \
+  -nodefaults -no-user-config -nographic -serial stdio -no-reboot \
+  -drive id=root,file="$work/box.qcow2",format=qcow2,if=none -device virtio-blk-device,drive=root \
+  -kernel "$vmlinux" \
+  -append "console=ttyS0 reboot=t panic=-1 root=/dev/vda rw rootfstype=ext4 init=/etc/boxlite-check.sh" \
+  >"$log" 2>&1 || true
+grep BOXLITE-CHECK "$log" || { tail -30 "$log"; echo "FAIL: the check script never ran"; exit 1; }
+pass=0 fail=0
+check() { if grep -q "$1" "$log"; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL: $2"; fi; }
+check "BOXLITE-CHECK root=0:0:700 tmp=1777" "guest owners and modes"
+check "BOXLITE-CHECK write=hello" "writes through the overlay"
+check "BOXLITE-CHECK blocks=[0-9]" "df on the root filesystem"
+# The guest's writes went to the overlay, never to the shared base.
+base=$(ls "$work"/home/images/rootfs/*.ext4)
+e2fsck -fn "$base" >/dev/null 2>&1 && pass=$((pass+1)) || { fail=$((fail+1)); echo "FAIL: base image damaged"; }
+debugfs -R "stat /root/x" "$base" 2>&1 | grep -q "not found" && pass=$((pass+1)) || { fail=$((fail+1)); echo "FAIL: base was written"; }
+echo "$pass passed, $fail failed"
+[ $fail -eq 0 ]
