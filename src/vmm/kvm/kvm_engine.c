@@ -300,6 +300,8 @@ static int kvm_start(struct engine **out, const struct vmm_config *cfg, struct b
     uint64_t ram = (uint64_t)cfg->memory_mib << 20;
     if (machine_create(&e->m, ram, cfg->cpus, err) < 0 ||
         cmdline_add(e, err, "%s", arch_layout.base_cmdline) < 0 || add_devices(e, cfg, err) < 0 ||
+        /* tells the agent this machine has the control page for its ready mark */
+        cmdline_add(e, err, " boxlite.ctl=1") < 0 ||
         (cfg->cmdline && *cfg->cmdline && cmdline_add(e, err, " %s", cfg->cmdline) < 0))
         goto fail;
     struct arch_kernel k = { .kernel = cfg->kernel, .initrd = cfg->initrd,
