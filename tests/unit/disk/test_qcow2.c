@@ -44,6 +44,28 @@ TEST(overlay_info_shows_backing)
     CHECK(strstr(out, "backing file format: raw") != NULL);
     CHECK(strstr(out, "virtual size: 32 MiB") != NULL);
     CHECK_EQ(qcheck(tpath("ov.qcow2")), 0);
+    /* A bigger overlay than its base (a box with a larger disk_size): past the base it
+     * reads zeros and takes writes. */
+    REQUIRE(qcow2_create(tpath("big.qcow2"), 100 * MiB, "base.raw", "raw", &err) == 0);
+    struct disk *d;
+    REQUIRE(disk_open(&d, tpath("big.qcow2"), 0, &err) == 0);
+    CHECK_EQ(d->size, 100 * MiB);
+    uint8_t b[4096];
+    memset(b, 1, sizeof b);
+    CHECK_EQ(disk_read(d, b, 32 * MiB - 2048, sizeof b, &err), 0);
+    for (size_t i = 0; i < sizeof b; i++)
+        if (b[i]) {
+            CHECK(0);
+            break;
+        }
+    memset(b, 7, sizeof b);
+    CHECK_EQ(disk_write(d, b, 99 * MiB, sizeof b, &err), 0);
+    disk_close(d);
+    CHECK_EQ(qcheck(tpath("big.qcow2")), 0);
+    char qio[4096];
+    CHECK_EQ(sh_out(qio, sizeof qio, "qemu-io -f qcow2 -c 'read -P 7 99M 4k' "
+                    "-c 'read -P 0 32M 4k' '%s'", tpath("big.qcow2")), 0);
+    CHECK(strstr(qio, "verification failed") == NULL && strstr(qio, "read 4096/4096") != NULL);
     /* A missing backing file is an error at creation, and no file is left. */
     CHECK(qcow2_create(tpath("bad.qcow2"), 0, "nope.raw", "raw", &err) < 0);
     CHECK(strstr(err.msg, "nope.raw") != NULL);
