@@ -32,6 +32,7 @@
 #define PORT_HIGH_WATER (1u << 20) /* stop reading outputs while this much waits for the host */
 #define DRAIN_MS 100               /* after exit, an output pipe idle this long is closed */
 #define CREDIT_BATCH (PROTO_WINDOW / 4)
+#define MAX_CHANNELS 1024 /* open at once; more is refused, memory stays bounded */
 
 enum chan_kind { CH_EXEC, CH_COPY_IN, CH_COPY_OUT };
 
@@ -549,6 +550,15 @@ static void handle_frame(struct agent *a, const struct proto_hdr *h, const uint8
         send_error(a, h->channel, BOXLITE_ERR_PROTOCOL, "%s on busy channel %u",
                    proto_type_name(h->type), h->channel);
         return;
+    }
+    if (request && !c) {
+        unsigned n = 0;
+        for (struct chan *x = a->chans; x; x = x->next)
+            n++;
+        if (n >= MAX_CHANNELS) {
+            send_error(a, h->channel, BOXLITE_ERR_STATE, "too many open channels (%d)", MAX_CHANNELS);
+            return;
+        }
     }
     if (request && c) {
         /* An abandoned channel still waiting for its process: the id is free for the

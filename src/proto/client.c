@@ -290,6 +290,7 @@ static void *io_thread(void *arg)
     uint8_t *buf = malloc(65536);
     struct pollfd *pf = NULL;
     struct proto_exec **own = NULL;
+    uint32_t *ids = NULL;
     int *stream = NULL;
     size_t cap = 0;
     if (!rd || !buf) {
@@ -309,7 +310,13 @@ static void *io_thread(void *arg)
             cap = need * 2;
             pf = realloc(pf, cap * sizeof *pf);
             own = realloc(own, cap * sizeof *own);
+            ids = realloc(ids, cap * sizeof *ids);
             stream = realloc(stream, cap * sizeof *stream);
+            if (!pf || !own || !ids || !stream) {
+                pthread_mutex_unlock(&c->lock);
+                connection_dead(c, "out of memory");
+                break;
+            }
         }
         size_t n = 0;
         pf[n++] = (struct pollfd){.fd = c->wake_r, .events = POLLIN};
@@ -318,6 +325,7 @@ static void *io_thread(void *arg)
             for (int s = 1; s <= 2; s++)
                 if (e->out_w[s] >= 0 && proto_buf_pending(&e->pending[s])) {
                     own[n] = e;
+                    ids[n] = e->id;
                     stream[n] = s;
                     pf[n++] = (struct pollfd){.fd = e->out_w[s], .events = POLLOUT};
                 }
@@ -358,8 +366,9 @@ static void *io_thread(void *arg)
                 continue;
             pthread_mutex_lock(&c->lock);
             bool alive = false;
+            /* the execution may have been freed meanwhile (and its memory reused) */
             for (struct proto_exec *e = c->execs; e; e = e->next)
-                alive |= e == own[i];
+                alive |= e == own[i] && e->id == ids[i];
             uint32_t credit = 0, id = 0;
             if (alive) {
                 credit = flush_stream(own[i], stream[i]);
@@ -374,6 +383,7 @@ out:
     free(buf);
     free(pf);
     free(own);
+    free(ids);
     free(stream);
     return NULL;
 }
