@@ -52,6 +52,12 @@ int blobstore_open(struct blobstore *bs, const char *home, struct bl_error *err)
         if (mkdir_p(p, err) < 0)
             return bl_err_prefix(err, "image store");
     }
+    /* Absolute from here on: overlays name their base by this path. */
+    char real[PATH_MAX];
+    if (!realpath(bs->root, real))
+        return bl_errno(err, errno, "image store %s", bs->root);
+    if (snprintf(bs->root, sizeof bs->root, "%s", real) >= (int)sizeof bs->root)
+        return bl_err(err, BOXLITE_ERR_INVALID, "image store: home path too long");
     return 0;
 }
 

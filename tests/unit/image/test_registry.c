@@ -359,27 +359,33 @@ TEST_TIMEOUT(disk_full_is_a_clear_error, 120)
 {
     struct env e;
     REQUIRE(setup(&e, "busybox", NULL, NULL) == 0);
-    char small[800];
-    snprintf(small, sizeof small, "%s/small", harness_tmpdir());
-    mkdir(small, 0755);
-    if (mount("tmpfs", small, "tmpfs", 0, "size=1m") < 0)
-        harness_skip("cannot mount a tmpfs here (%s)", strerror(errno));
     char layout[800], ref[200], path[1024];
     snprintf(layout, sizeof layout, "%s/busybox", e.fx);
     REQUIRE(registry_push(e.reg, layout, "test/bb:1", NULL) == 0);
     ref_of(&e, "test/bb:1", ref, sizeof ref);
-    struct image_store st;
-    struct bl_error err = {0};
-    REQUIRE(image_store_open(&st, small, &err) == 0);
-    struct image_record rec;
-    int r = image_pull_prepare(&st, ref, &e.o, &rec, path, sizeof path, &err);
-    CHECK(r < 0);
-    CHECK(strstr(err.msg, "No space left") != NULL);
-    char cmd[1000], out[64];
-    snprintf(cmd, sizeof cmd, "ls -A %s/images/tmp %s/images/rootfs | grep -v -e '^$' -e ':$' -e '.lock$' | wc -l", small, small);
-    CHECK_EQ(atoi(sh_out(out, sizeof out, cmd)), 0);
-    CHECK(image_get_config(&st, ref, &(struct image_config){0}, &err) < 0);
-    umount2(small, MNT_DETACH);
+    /* 1 MiB: the layer download fails; 3 MiB: the layer fits, the ext4 build does not. */
+    static const char *sizes[] = {"size=1m", "size=3m"};
+    static const char *stage[] = {"write blob", "mke2fs"};
+    for (int i = 0; i < 2; i++) {
+        char small[800];
+        snprintf(small, sizeof small, "%s/small%d", harness_tmpdir(), i);
+        mkdir(small, 0755);
+        if (mount("tmpfs", small, "tmpfs", 0, sizes[i]) < 0)
+            harness_skip("cannot mount a tmpfs here (%s)", strerror(errno));
+        struct image_store st;
+        struct bl_error err = {0};
+        REQUIRE(image_store_open(&st, small, &err) == 0);
+        struct image_record rec;
+        int r = image_pull_prepare(&st, ref, &e.o, &rec, path, sizeof path, &err);
+        CHECK(r < 0);
+        if (!strstr(err.msg, "No space left") || !strstr(err.msg, stage[i]))
+            harness_fail(__FILE__, __LINE__, "%s: %s", sizes[i], err.msg);
+        char cmd[1000], out[64];
+        snprintf(cmd, sizeof cmd, "ls -A %s/images/tmp %s/images/rootfs | grep -v -e '^$' -e ':$' -e '.lock$' | wc -l", small, small);
+        CHECK_EQ(atoi(sh_out(out, sizeof out, cmd)), 0);
+        CHECK(image_get_config(&st, ref, &(struct image_config){0}, &err) < 0);
+        umount2(small, MNT_DETACH);
+    }
     registry_stop(e.reg);
 }
 
