@@ -9,7 +9,10 @@
  * (after another barrier) the L1 entries of new L2 tables. Whatever the moment a crash
  * happens, every table entry on disk points at a cluster whose refcount is already
  * counted: the worst case is a leaked cluster, which `qemu-img check` reports as a leak,
- * not as corruption. On a clean close the unused part of the pool is given back. */
+ * not as corruption. On a clean close the unused part of the pool is given back.
+ * Clusters that lose their last reference (overwritten compressed clusters) are released
+ * only after the tables that dropped them are on disk; freed space is never reused.
+ * A dirty image (lazy refcounts, crashed) gets fresh refcounts on a read-write open. */
 #include "vmm/disk/backend.h"
 #include "vmm/disk/qcow2.h"
 
