@@ -42,7 +42,8 @@ struct net_stats {
     uint64_t rx_frames, rx_bytes;     /* network -> guest, as taken by the device */
     uint64_t rx_dropped;              /* frames dropped because the queue was full */
     uint64_t tx_dropped;              /* frames from the guest refused (size) */
-    uint64_t tcp_out, tcp_in;         /* TCP connections opened by the guest / forwarded in */
+    uint64_t tcp_out, tcp_in;         /* TCP connection attempts (SYN without ACK) from the
+                                       * guest / toward it (port forwards), retries included */
     uint64_t udp_out;                 /* UDP datagrams from the guest */
 };
 
