@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <grp.h>
 #include <unistd.h>
 
 static int open_root(char *path, size_t n)
@@ -363,4 +364,79 @@ TEST(ext4_build_failure_leaves_nothing)
     snprintf(img, sizeof img, "%s/base.ext4", harness_tmpdir());
     CHECK(rootfs_build_ext4("/nonexistent-dir", NULL, img, 0, NULL, &e) < 0);
     CHECK(access(img, F_OK) != 0);
+}
+
+#include <sys/wait.h>
+
+/* The library must not need root: an unprivileged user unpacks a layer with root-owned
+ * files, a device node and a setuid binary, and the ext4 image still says root, char
+ * device and 04755. */
+TEST_TIMEOUT(unprivileged_user_builds_root_owned_image, 120)
+{
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s/nobody", harness_tmpdir());
+    mkdir(dir, 0755);
+    if (geteuid() == 0) {
+        if (chown(dir, 65534, 65534) < 0 || chmod(harness_tmpdir(), 0755) < 0)
+            harness_skip("cannot hand a directory to nobody");
+    }
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        if (geteuid() == 0 && (setgroups(0, NULL) < 0 || setgid(65534) < 0 || setuid(65534) < 0))
+            _exit(10);
+        char root[700], img[700];
+        snprintf(root, sizeof root, "%s/root", dir);
+        snprintf(img, sizeof img, "%s/base.ext4", dir);
+        mkdir(root, 0755);
+        int rfd = open(root, O_RDONLY | O_DIRECTORY);
+        struct fsmeta m;
+        fsmeta_init(&m);
+        struct bl_error e = {0};
+        if (rfd < 0 || unpack_init_root(rfd, &m, &e) < 0)
+            _exit(11);
+        struct tarb t;
+        tarb_begin(&t, 1);
+        tarb_add(&t, "bin/su", AE_IFREG, 04755, 0, 0, "su");
+        tarb_add(&t, "dev/null", AE_IFCHR, 0666, 0, 0, NULL);
+        tarb_add(&t, "root/", AE_IFDIR, 0700, 0, 0, NULL);
+        tarb_add(&t, "root/.profile", AE_IFREG, 0000, 0, 0, "secret");
+        tarb_add(&t, "etc/ro/", AE_IFDIR, 0555, 0, 0, NULL);
+        tarb_add(&t, "etc/ro/file", AE_IFREG, 0444, 0, 0, "ro");
+        tarb_end(&t);
+        if (apply(rfd, &t, &m, &e) < 0) {
+            fprintf(stderr, "apply: %s\n", e.msg);
+            _exit(12);
+        }
+        if (rootfs_build_ext4(root, &m, img, 0, NULL, &e) < 0) {
+            fprintf(stderr, "build: %s\n", e.msg);
+            _exit(13);
+        }
+        _exit(0);
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    REQUIRE(WIFEXITED(st));
+    CHECK_EQ(WEXITSTATUS(st), 0);
+    char img[700];
+    snprintf(img, sizeof img, "%s/base.ext4", dir);
+    unsigned mode = 0, uid = 1, gid = 1;
+    char type[32];
+    REQUIRE(ext4_stat(img, "/bin/su", &mode, &uid, &gid, type, sizeof type) == 0);
+    CHECK_EQ(mode, 04755);
+    CHECK_EQ(uid, 0);
+    CHECK_EQ(gid, 0);
+    REQUIRE(ext4_stat(img, "/dev/null", &mode, &uid, &gid, type, sizeof type) == 0);
+    CHECK_STR(type, "character");
+    CHECK_EQ(uid, 0);
+    REQUIRE(ext4_stat(img, "/root/.profile", &mode, &uid, &gid, type, sizeof type) == 0);
+    CHECK_EQ(mode, 0);
+    CHECK_EQ(uid, 0);
+    REQUIRE(ext4_stat(img, "/etc/ro", &mode, &uid, &gid, type, sizeof type) == 0);
+    CHECK_EQ(mode, 0555);
+    REQUIRE(ext4_stat(img, "/", &mode, &uid, &gid, type, sizeof type) == 0);
+    CHECK_EQ(uid, 0);
+    char cmd[800];
+    snprintf(cmd, sizeof cmd, "e2fsck -fn %s >/dev/null 2>&1", img);
+    CHECK_EQ(system(cmd), 0);
 }
