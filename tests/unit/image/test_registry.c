@@ -461,3 +461,47 @@ TEST_TIMEOUT(oci_layout_and_rootfs_dir_sources, 120)
     debugfs(out, sizeof out, path, "cat /etc/motd");
     CHECK(strstr(out, "hi") != NULL);
 }
+
+#include <sys/wait.h>
+
+/* Several processes pulling the same image into one store: all succeed, one base. */
+TEST_TIMEOUT(concurrent_pulls_share_one_store, 120)
+{
+    struct env e;
+    REQUIRE(setup(&e, "layers", NULL, NULL) == 0);
+    char layout[800], ref[200];
+    snprintf(layout, sizeof layout, "%s/layers", e.fx);
+    REQUIRE(registry_push(e.reg, layout, "test/layers:1", NULL) == 0);
+    ref_of(&e, "test/layers:1", ref, sizeof ref);
+    pid_t kids[3];
+    for (int i = 0; i < 3; i++) {
+        kids[i] = fork();
+        REQUIRE(kids[i] >= 0);
+        if (kids[i] == 0) {
+            struct image_store st;
+            struct image_record rec;
+            struct bl_error err = {0};
+            char path[1024];
+            if (image_store_open(&st, e.home, &err) < 0 ||
+                image_pull_prepare(&st, ref, &e.o, &rec, path, sizeof path, &err) < 0) {
+                fprintf(stderr, "child %d: %s\n", i, err.msg);
+                _exit(1);
+            }
+            _exit(0);
+        }
+    }
+    for (int i = 0; i < 3; i++) {
+        int st = 0;
+        waitpid(kids[i], &st, 0);
+        CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    }
+    char cmd[1000], out[64];
+    snprintf(cmd, sizeof cmd, "ls %s/images/rootfs | grep -c 'ext4$'", e.home);
+    CHECK_EQ(atoi(sh_out(out, sizeof out, cmd)), 1);
+    CHECK(store_is_clean(&e));
+    struct image_config cfg;
+    struct bl_error err = {0};
+    REQUIRE(image_get_config(&e.st, ref, &cfg, &err) == 0);
+    image_config_free(&cfg);
+    registry_stop(e.reg);
+}
