@@ -866,11 +866,26 @@ struct agent *agent_new(int fd, const struct agent_options *opt, struct bl_error
 
 int agent_setup(struct agent *a, const struct proto_setup *s, struct bl_error *err)
 {
-    if (a->ct.ready)
-        return bl_err(err, BOXLITE_ERR_STATE, "the container is already set up");
+    if (a->ct.ready) {
+        bool same = (s->root_dev && !strcmp(s->root_dev, a->ct.source)) ||
+                    (s->root_dir && !strcmp(s->root_dir, a->ct.source));
+        if (same)
+            return 0;
+        return bl_err(err, BOXLITE_ERR_STATE, "the container is already set up from %s",
+                      a->ct.source);
+    }
+    if (a->opt.guest) {
+        if (s->hostname && s->hostname[0])
+            sethostname(s->hostname, strlen(s->hostname));
+        if (net_configure(s, err) < 0)
+            return bl_err_prefix(err, "network");
+    }
     if (!s->root_dev && !s->root_dir)
         return 0;
-    return container_create(&a->ct, s, err);
+    int rc = container_create(&a->ct, s, err);
+    if (rc == 0)
+        snprintf(a->ct.source, sizeof a->ct.source, "%s", s->root_dev ? s->root_dev : s->root_dir);
+    return rc;
 }
 
 int agent_run(struct agent *a)

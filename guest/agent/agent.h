@@ -18,6 +18,7 @@ struct container {
     pid_t init_pid;              /* PID 1 of the container's PID namespace (our reaper) */
     int mnt_fd, uts_fd, ipc_fd;  /* its namespaces, entered by every execution */
     char root[256];              /* the rootfs as the agent sees it */
+    char source[256];            /* what it was set up from (device or directory) */
     char hostname[65];
 };
 
@@ -28,12 +29,16 @@ struct agent_options {
     /* After the host was connected and went away, shut down after this long (port only). */
     int host_gone_shutdown_ms;
     uint64_t boot_ms; /* reported in HELLO */
+    /* We are the guest's agent: SETUP may configure the network and hostname of the
+     * machine (never in tests on a host). */
+    bool guest;
 };
 
 /* Takes ownership of fd (made non-blocking). */
 struct agent *agent_new(int fd, const struct agent_options *opt, struct bl_error *err);
-/* Applies a setup (rootfs, volumes, hostname, container); also used for the kernel command
- * line's boxlite.* words before the loop runs. */
+/* Applies a setup: network and hostname (opt.guest only), rootfs, volumes and container.
+ * Also used for the kernel command line's boxlite.* words before the loop runs. A second
+ * setup with the same rootfs succeeds without doing anything again. */
 int agent_setup(struct agent *a, const struct proto_setup *s, struct bl_error *err);
 /* Serves until a SHUTDOWN request (returns 1: processes stopped; the caller syncs, unmounts
  * and powers off) or, without opt.port, until the peer closes the stream (returns 0). */

@@ -182,7 +182,7 @@ int container_create(struct container *c, const struct proto_setup *s, struct bl
         char target[64];
         snprintf(target, sizeof target, "/proc/self/fd/%d", dfd);
         if (mount(v->tag, target, "9p", v->readonly ? MS_RDONLY : 0,
-                  "trans=virtio,version=9p2000.L,msize=262144,cache=loose") < 0)
+                  "trans=virtio,version=9p2000.L,msize=262144,cache=mmap") < 0)
             return bl_errno(err, errno, "mount volume %s on %s", v->tag, v->path);
     }
     cleanup_close int self_pidns = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);

@@ -206,10 +206,7 @@ int main(void)
     struct boot_cfg b = {0};
     parse_cmdline(&b);
     struct bl_error err = {0};
-    const char *host = b.setup.hostname ? b.setup.hostname : "boxlite";
-    sethostname(host, strlen(host));
-    if (net_configure(&b.setup, &err) < 0)
-        agent_log("network: %s", err.msg);
+    sethostname("boxlite", 7);
 
     int port = open_port(500);
     if (port < 0) {
@@ -218,20 +215,19 @@ int main(void)
         reboot(RB_AUTOBOOT);
         return 1;
     }
-    struct agent_options opt = {.port = true, .boot_ms = (uint64_t)t0};
+    struct agent_options opt = {.port = true, .boot_ms = (uint64_t)t0, .guest = true};
     struct agent *a = agent_new(port, &opt, &err);
     if (!a) {
         agent_log("%s", err.msg);
         reboot(RB_AUTOBOOT);
         return 1;
     }
-    const char *container = "none";
-    if (b.setup.root_dev) {
-        container = "ready";
-        if (agent_setup(a, &b.setup, &err) < 0) {
-            agent_log("container: %s", err.msg); /* HELLO says not ready; executions still run */
-            container = "failed";
-        }
+    /* Network, hostname and, with boxlite.root, the container; a failure is logged and
+     * HELLO says "not ready": the host may still send a SETUP. */
+    const char *container = b.setup.root_dev ? "ready" : "none";
+    if (agent_setup(a, &b.setup, &err) < 0) {
+        agent_log("setup: %s", err.msg);
+        container = "failed";
     }
 
     volatile uint32_t *ctl = b.ctl ? ctl_map() : NULL;

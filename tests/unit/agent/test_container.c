@@ -48,6 +48,13 @@ TEST(runs_inside_the_rootfs)
     struct proto_client *c = container();
     REQUIRE(c);
     CHECK(proto_client_container_ready(c));
+    /* a repeated setup of the same rootfs is fine, another rootfs is refused */
+    struct bl_error e = {0};
+    struct proto_setup again = {.root_dir = rootfs};
+    CHECK_EQ(proto_setup(c, &again, 5000, &e), 0);
+    struct proto_setup other = {.root_dir = "/"};
+    CHECK(proto_setup(c, &other, 5000, &e) < 0);
+    CHECK(strstr(e.msg, "already set up") != NULL);
     struct run_out o;
     run(c, ARGV("cat", "/etc/hostfile-marker"), NULL, &o);
     CHECK_STR(o.out, "image\n");
