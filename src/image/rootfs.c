@@ -112,6 +112,9 @@ struct walk {
     const struct fsmeta *meta;
     size_t rootlen;
     FILE *script;
+    const char *script_path; /* xattr values go to <script_path>.x<n> */
+    unsigned n_values;
+    int value_err;
     uint64_t blocks, inodes, fixups, bytes;
     int bad_name;
     char bad[256];
@@ -179,6 +182,26 @@ static int walk_entry(const char *fpath, const struct stat *st, int flag, struct
         fix(w, path, "gid", m->gid, 0);
         return 0;
     }
+    /* Extended attributes: debugfs reads each value from a file of its own. */
+    for (const struct fsmeta_xattr *x = m->xattrs; x; x = x->next) {
+        char vp[PATH_MAX + 32];
+        snprintf(vp, sizeof vp, "%s.x%u", w->script_path, w->n_values++);
+        FILE *vf = fopen(vp, "we");
+        if (!vf || fwrite(x->value, 1, x->size, vf) != x->size) {
+            w->value_err = errno ? errno : EIO;
+            if (vf)
+                fclose(vf);
+            continue;
+        }
+        if (fclose(vf) != 0)
+            w->value_err = errno;
+        fputs("ea_set -f ", w->script);
+        put_quoted(w->script, vp);
+        fputc(' ', w->script);
+        put_quoted(w->script, path);
+        fprintf(w->script, " %s\n", x->name);
+        w->fixups++;
+    }
     /* mke2fs copies st_mode (S_IFLNK|0777 for symlinks), uid and gid from the host. */
     if (m->mode != st->st_mode && !S_ISLNK(st->st_mode))
         fix(w, path, "mode", m->mode, 1);
@@ -187,6 +210,15 @@ static int walk_entry(const char *fpath, const struct stat *st, int flag, struct
     if (m->gid != st->st_gid)
         fix(w, path, "gid", m->gid, 0);
     return 0;
+}
+
+static void remove_values(const char *script, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++) {
+        char vp[PATH_MAX + 32];
+        snprintf(vp, sizeof vp, "%s.x%u", script, i);
+        unlink(vp);
+    }
 }
 
 int rootfs_build_ext4(const char *dir, const struct fsmeta *meta, const char *out_path,
@@ -204,7 +236,7 @@ int rootfs_build_ext4(const char *dir, const struct fsmeta *meta, const char *ou
         return bl_errno(err, errno, "create %s", tmp);
     snprintf(script, sizeof script, "%s.debugfs", tmp);
     int r = 0;
-    struct walk w = {.meta = meta, .rootlen = strlen(dir)};
+    struct walk w = {.meta = meta, .rootlen = strlen(dir), .script_path = script};
     if (meta) {
         w.script = fopen(script, "we");
         if (!w.script) {
@@ -219,6 +251,8 @@ int rootfs_build_ext4(const char *dir, const struct fsmeta *meta, const char *ou
         r = bl_errno(err, errno, "write %s", script);
     if (wr != 0)
         r = bl_errno(err, errno, "walk %s", dir);
+    else if (w.value_err)
+        r = bl_errno(err, w.value_err, "write xattr values next to %s", script);
     else if (w.bad_name)
         r = bl_err(err, BOXLITE_ERR_UNSUPPORTED, "file name with a newline cannot be put in ext4 image: %s", w.bad);
     if (r < 0)
@@ -254,6 +288,7 @@ int rootfs_build_ext4(const char *dir, const struct fsmeta *meta, const char *ou
         goto fail;
     }
     unlink(script);
+    remove_values(script, w.n_values);
     stp->files = w.inodes;
     stp->bytes = w.bytes;
     stp->fixups = w.fixups;
@@ -262,5 +297,6 @@ int rootfs_build_ext4(const char *dir, const struct fsmeta *meta, const char *ou
 fail:
     unlink(tmp);
     unlink(script);
+    remove_values(script, w.n_values);
     return bl_err_prefix(err, "build ext4 %s", out_path);
 }

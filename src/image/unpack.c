@@ -27,8 +27,22 @@
 
 void fsmeta_init(struct fsmeta *m) { memset(m, 0, sizeof *m); }
 
+void fsmeta_xattrs_free(struct fsmeta_xattr *x)
+{
+    while (x) {
+        struct fsmeta_xattr *n = x->next;
+        free(x->name);
+        free(x->value);
+        free(x);
+        x = n;
+    }
+}
+
 void fsmeta_free(struct fsmeta *m)
 {
+    for (size_t i = 0; i < m->cap; i++)
+        if (m->slots[i].ino)
+            fsmeta_xattrs_free(m->slots[i].xattrs);
     free(m->slots);
     memset(m, 0, sizeof *m);
 }
@@ -46,6 +60,8 @@ static void fsmeta_insert(struct fsmeta_entry *slots, size_t cap, const struct f
 {
     for (size_t i = hash64(e->ino) & (cap - 1);; i = (i + 1) & (cap - 1)) {
         if (slots[i].ino == e->ino) {
+            if (slots[i].xattrs != e->xattrs)
+                fsmeta_xattrs_free(slots[i].xattrs);
             slots[i] = *e;
             return;
         }
@@ -59,13 +75,17 @@ static void fsmeta_insert(struct fsmeta_entry *slots, size_t cap, const struct f
 
 int fsmeta_set(struct fsmeta *m, const struct fsmeta_entry *e)
 {
-    if (!e->ino)
+    if (!e->ino) {
+        fsmeta_xattrs_free(e->xattrs);
         return -BOXLITE_ERR_INVALID;
+    }
     if ((m->used + 1) * 2 > m->cap) {
         size_t ncap = m->cap ? m->cap * 2 : 1024;
         struct fsmeta_entry *ns = calloc(ncap, sizeof *ns);
-        if (!ns)
+        if (!ns) {
+            fsmeta_xattrs_free(e->xattrs);
             return -BOXLITE_ERR_NOMEM;
+        }
         size_t used = 0;
         for (size_t i = 0; i < m->cap; i++)
             if (m->slots[i].ino)
@@ -228,19 +248,31 @@ struct applier {
     struct fsmeta *meta;
     struct pathset layer_paths;
     uid_t host_uid;
+    struct fsmeta_xattr *pending; /* the current entry's xattrs, until recorded */
     struct bl_error *err;
 };
 
-static int record(struct applier *a, int dirfd, const char *name, uint32_t uid, uint32_t gid,
-                  uint32_t mode, uint64_t rdev)
+/* Records the guest metadata of dirfd/name; own: the entry being applied (its xattrs). */
+static int record_x(struct applier *a, int dirfd, const char *name, uint32_t uid, uint32_t gid,
+                    uint32_t mode, uint64_t rdev, int own)
 {
     struct stat st;
     if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW | (name[0] ? 0 : AT_EMPTY_PATH)) < 0)
         return bl_errno(a->err, errno, "stat %s", name);
     struct fsmeta_entry e = {.ino = st.st_ino, .uid = uid, .gid = gid, .mode = mode, .rdev = rdev};
+    if (own) {
+        e.xattrs = a->pending;
+        a->pending = NULL;
+    }
     if (fsmeta_set(a->meta, &e) < 0)
         return bl_err(a->err, BOXLITE_ERR_NOMEM, "out of memory");
     return 0;
+}
+
+static int record(struct applier *a, int dirfd, const char *name, uint32_t uid, uint32_t gid,
+                  uint32_t mode, uint64_t rdev)
+{
+    return record_x(a, dirfd, name, uid, gid, mode, rdev, 1);
 }
 
 /* Opens the directory at relative path dir (may be ""), creating missing components as
@@ -273,7 +305,7 @@ static int open_parent(struct applier *a, const char *dir, const char *entry)
                 return bl_errno(a->err, e, "layer entry %.200s: mkdir %s", entry, p);
             }
             /* A guest directory the layer did not describe: root-owned 0755. */
-            if (record(a, fd, p, 0, 0, S_IFDIR | 0755, 0) < 0) {
+            if (record_x(a, fd, p, 0, 0, S_IFDIR | 0755, 0, 0) < 0) {
                 close(fd);
                 return -a->err->code;
             }
@@ -401,7 +433,43 @@ static int write_file(struct applier *a, struct archive *ar, int fd, const char 
     return 0;
 }
 
+static int xattrs_of(struct applier *a, struct archive_entry *ent)
+{
+    const char *name;
+    const void *value;
+    size_t size;
+    archive_entry_xattr_reset(ent);
+    while (archive_entry_xattr_next(ent, &name, &value, &size) == ARCHIVE_OK) {
+        if (strncmp(name, "security.", 9) && strncmp(name, "user.", 5) && strncmp(name, "trusted.", 8))
+            continue;
+        if (strlen(name) > 255 || size > 65536 || strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != strlen(name))
+            continue;
+        struct fsmeta_xattr *x = calloc(1, sizeof *x);
+        if (!x || !(x->name = strdup(name)) || !(x->value = malloc(size ? size : 1))) {
+            fsmeta_xattrs_free(x);
+            return bl_err(a->err, BOXLITE_ERR_NOMEM, "out of memory");
+        }
+        memcpy(x->value, value, size);
+        x->size = size;
+        x->next = a->pending;
+        a->pending = x;
+    }
+    return 0;
+}
+
+static int apply_entry_inner(struct applier *a, struct archive *ar, struct archive_entry *ent);
+
 static int apply_entry(struct applier *a, struct archive *ar, struct archive_entry *ent)
+{
+    int r = xattrs_of(a, ent);
+    if (r == 0)
+        r = apply_entry_inner(a, ar, ent);
+    fsmeta_xattrs_free(a->pending);
+    a->pending = NULL;
+    return r;
+}
+
+static int apply_entry_inner(struct applier *a, struct archive *ar, struct archive_entry *ent)
 {
     const char *name = archive_entry_pathname(ent);
     char path[PATH_LIMIT];

@@ -11,7 +11,8 @@
  * Files are created owned by the caller with modes that keep them readable; the guest's
  * uid, gid, mode and device numbers are recorded per host inode in a struct fsmeta and
  * applied when the ext4 image is built (rootfs.h). Device nodes are empty placeholder
- * files on the host. Extended attributes are not carried over. */
+ * files on the host. Extended attributes in the security., user. and trusted. namespaces
+ * (file capabilities, for one) are recorded the same way and set in the ext4 image. */
 #ifndef IMAGE_UNPACK_H
 #define IMAGE_UNPACK_H
 
@@ -21,11 +22,19 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+struct fsmeta_xattr {
+    struct fsmeta_xattr *next;
+    char *name; /* "security.capability", "user.x", "trusted.x" */
+    void *value;
+    size_t size;
+};
+
 struct fsmeta_entry {
     uint64_t ino; /* host inode; 0 = free slot */
     uint32_t uid, gid;
     uint32_t mode; /* guest st_mode, type bits included */
     uint64_t rdev; /* for device nodes */
+    struct fsmeta_xattr *xattrs; /* owned by the table */
 };
 
 struct fsmeta {
@@ -35,7 +44,9 @@ struct fsmeta {
 
 void fsmeta_init(struct fsmeta *m);
 void fsmeta_free(struct fsmeta *m);
+/* Adds or replaces; takes ownership of e->xattrs. */
 int fsmeta_set(struct fsmeta *m, const struct fsmeta_entry *e);
+void fsmeta_xattrs_free(struct fsmeta_xattr *x);
 const struct fsmeta_entry *fsmeta_get(const struct fsmeta *m, uint64_t ino);
 
 /* Turns a tar entry name into a clean relative path ("./a//b/" -> "a/b"; a leading "/" is

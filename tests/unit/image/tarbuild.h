@@ -54,6 +54,21 @@ static inline void tarb_add(struct tarb *t, const char *path, int type, int mode
     archive_entry_free(e);
 }
 
+/* A regular file with one extended attribute. */
+static inline void tarb_add_xattr(struct tarb *t, const char *path, const char *data, const char *xname,
+                                  const void *xval, size_t xlen)
+{
+    struct archive_entry *e = archive_entry_new();
+    archive_entry_set_pathname(e, path);
+    archive_entry_set_filetype(e, AE_IFREG);
+    archive_entry_set_perm(e, 0755);
+    archive_entry_set_size(e, (la_int64_t)strlen(data));
+    archive_entry_xattr_add_entry(e, xname, xval, xlen);
+    archive_write_header(t->a, e);
+    archive_write_data(t->a, data, strlen(data));
+    archive_entry_free(e);
+}
+
 static inline void tarb_link(struct tarb *t, const char *path, const char *target)
 {
     struct archive_entry *e = archive_entry_new();

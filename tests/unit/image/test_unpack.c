@@ -277,6 +277,18 @@ TEST(clean_path_cases)
     CHECK(unpack_clean_path(longp, out, sizeof out, NULL) < 0);
 }
 
+static const char *sh_read(char *buf, size_t n, const char *cmd)
+{
+    buf[0] = 0;
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        return buf;
+    size_t got = fread(buf, 1, n - 1, p);
+    buf[got] = 0;
+    pclose(p);
+    return buf;
+}
+
 /* debugfs "stat" of one path in an ext4 image: the fields we check. */
 static int ext4_stat(const char *img, const char *path, unsigned *mode, unsigned *uid, unsigned *gid, char *type, size_t tn)
 {
@@ -318,6 +330,10 @@ TEST_TIMEOUT(ext4_carries_guest_ownership, 120)
     tarb_add(&t, "tmp/", AE_IFDIR, 01777, 0, 0, NULL);
     tarb_add(&t, "link", AE_IFLNK, 0777, 55, 66, "/bin/su");
     tarb_add(&t, "locked", AE_IFREG, 0000, 0, 0, "nobody reads me");
+    /* cap_net_raw+ep as a VFS_CAP_REVISION_2 blob (linux/capability.h) */
+    static const unsigned char cap[20] = {0x01, 0x00, 0x00, 0x02, 0x00, 0x20, 0x00, 0x00};
+    tarb_add_xattr(&t, "bin/ping", "ping", "security.capability", cap, sizeof cap);
+    tarb_add_xattr(&t, "bin/tagged", "t", "user.boxlite", "hello", 5);
     tarb_end(&t);
     REQUIRE(apply(rfd, &t, &m, &e) == 0);
     free(t.buf);
@@ -348,6 +364,11 @@ TEST_TIMEOUT(ext4_carries_guest_ownership, 120)
     CHECK_EQ(uid, 55);
     REQUIRE(ext4_stat(img, "/locked", &mode, &uid, &gid, type, sizeof type) == 0);
     CHECK_EQ(mode, 0);
+    char cmd0[900], out[512];
+    snprintf(cmd0, sizeof cmd0, "debugfs -R 'ea_get /bin/tagged user.boxlite' %s 2>/dev/null", img);
+    CHECK(strstr(sh_read(out, sizeof out, cmd0), "hello") != NULL);
+    snprintf(cmd0, sizeof cmd0, "debugfs -R 'ea_list /bin/ping' %s 2>/dev/null", img);
+    CHECK(strstr(sh_read(out, sizeof out, cmd0), "security.capability") != NULL);
     char cmd[800];
     snprintf(cmd, sizeof cmd, "e2fsck -fn %s >/dev/null 2>&1", img);
     CHECK_EQ(system(cmd), 0);
