@@ -183,8 +183,10 @@ static void connection_dead(struct proto_client *c, const char *why)
             e->err_code = BOXLITE_ERR_PROTOCOL;
             snprintf(e->err_msg, sizeof e->err_msg, "connection to the agent lost: %s", why);
         }
-        for (int s = 1; s <= 2; s++)
+        for (int s = 1; s <= 2; s++) {
             e->eof[s] = true;
+            flush_stream(e, s); /* closes the pipe once what arrived is in it */
+        }
         exec_finish(e);
     }
     pthread_cond_broadcast(&c->cond);
@@ -320,7 +322,8 @@ static void *io_thread(void *arg)
         }
         size_t n = 0;
         pf[n++] = (struct pollfd){.fd = c->wake_r, .events = POLLIN};
-        pf[n++] = (struct pollfd){.fd = c->fd, .events = c->dead ? 0 : POLLIN};
+        /* a dead connection is left out: poll would report its HUP forever */
+        pf[n++] = (struct pollfd){.fd = c->dead ? -1 : c->fd, .events = POLLIN};
         for (struct proto_exec *e = c->execs; e; e = e->next)
             for (int s = 1; s <= 2; s++)
                 if (e->out_w[s] >= 0 && proto_buf_pending(&e->pending[s])) {

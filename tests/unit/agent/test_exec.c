@@ -290,3 +290,26 @@ TEST(shutdown_request)
     int status = stop_agent(c);
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
+
+TEST(agent_lost_ends_executions_with_an_error)
+{
+    struct proto_client *c = start_agent(NULL);
+    REQUIRE(c);
+    struct proto_exec_req req = {.argv = (char **)ARGV("sleep", "100")};
+    struct proto_exec *ex;
+    struct bl_error e = {0};
+    REQUIRE(proto_exec_start(c, &req, &ex, &e) == 0);
+    usleep(100000);
+    kill(fixture_agent_pid, SIGKILL);
+    CHECK(proto_exec_wait(ex, 10000, NULL, &e) < 0);
+    CHECK(strstr(e.msg, "connection to the agent lost") != NULL);
+    /* both outputs end */
+    char b[16];
+    CHECK_EQ(read(proto_exec_stdout_fd(ex), b, sizeof b), 0);
+    CHECK_EQ(read(proto_exec_stderr_fd(ex), b, sizeof b), 0);
+    /* and new requests fail at once */
+    struct proto_exec *ex2 = NULL;
+    CHECK(proto_exec_start(c, &req, &ex2, &e) < 0);
+    proto_exec_free(ex);
+    stop_agent(c);
+}
