@@ -705,3 +705,40 @@ TEST(link_and_remove)
     CHECK_EQ(rpc(s, &m), P9_RLERROR); /* never the root */
     p9_server_free(s);
 }
+
+TEST(setattr_chown_and_walk_of_open_fid)
+{
+    const char *share = make_share();
+    struct p9_server *s = server(share, false);
+    REQUIRE(s);
+    REQUIRE(walk(s, 0, 1, "hello.txt", NULL) == P9_RWALK);
+    struct msg m;
+    begin(&m, P9_TSETATTR, 8);
+    put(&m, 1, 4);
+    put(&m, P9_SETATTR_UID | P9_SETATTR_GID, 4);
+    put(&m, 0, 4);
+    put(&m, 1234, 4);
+    put(&m, 4321, 4);
+    for (int i = 0; i < 5; i++)
+        put(&m, 0, 8);
+    CHECK_EQ(rpc(s, &m), P9_RSETATTR); /* applied as root, ignored otherwise */
+    char path[4200];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/hello.txt", share);
+    REQUIRE(stat(path, &st) == 0);
+    if (geteuid() == 0) {
+        CHECK_EQ(st.st_uid, 1234);
+        CHECK_EQ(st.st_gid, 4321);
+    }
+    /* walking an opened fid in place leaves it naming the new file, not opened */
+    REQUIRE(walk(s, 0, 2, "sub", NULL) == P9_RWALK);
+    REQUIRE(lopen(s, 2, 0) == P9_RLOPEN);
+    REQUIRE(walk(s, 2, 2, "..", "hello.txt", NULL) == P9_RWALK);
+    CHECK_EQ(nwqid(), 2);
+    CHECK_EQ(do_read(s, 2, 0, 10), P9_RLERROR);
+    CHECK_EQ(lerror(), EBADF);
+    CHECK_EQ(lopen(s, 2, 0), P9_RLOPEN);
+    CHECK_EQ(do_read(s, 2, 0, 5), P9_RREAD);
+    CHECK_MEM(reply + 11, "hello", 5);
+    p9_server_free(s);
+}
