@@ -498,6 +498,8 @@ struct xfer {
     uint64_t not_before;
     struct bl_error werr;
     int failed_write;
+    int64_t range_from; /* resumed at this offset (Range request), 0 = whole blob */
+    int range_ignored;  /* the server answered a Range request with the whole blob */
 };
 
 static size_t blob_write(char *p, size_t sz, size_t nm, void *ud)
@@ -506,7 +508,15 @@ static size_t blob_write(char *p, size_t sz, size_t nm, void *ud)
     size_t n = sz * nm;
     long status = 0;
     curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
-    if (status != 200)
+    if (status == 200 && x->range_from > 0 && !x->range_ignored) {
+        /* Range not honoured: the whole blob follows, start over. */
+        x->range_ignored = 1;
+        if (blob_writer_restart(&x->w, &x->werr) < 0) {
+            x->failed_write = 1;
+            return 0;
+        }
+    }
+    if (status != 200 && !(status == 206 && x->range_from > 0))
         return n; /* an error page or a redirect's body: not blob bytes */
     if (blob_writer_write(&x->w, p, n, &x->werr) < 0) {
         x->failed_write = 1;
@@ -539,6 +549,14 @@ static int xfer_start(struct registry *r, CURLM *multi, struct xfer *x, struct b
     setup_auth(r, c);
     resp_free(&x->resp);
     x->failed_write = 0;
+    /* A retry resumes where the last attempt stopped; the hash carries on. */
+    x->range_from = x->w.written;
+    x->range_ignored = 0;
+    if (x->range_from > 0) {
+        char range[48];
+        snprintf(range, sizeof range, "%lld-", (long long)x->range_from);
+        curl_easy_setopt(c, CURLOPT_RANGE, range);
+    }
     if (curl_multi_add_handle(multi, c) != CURLM_OK)
         return bl_err(err, BOXLITE_ERR_INTERNAL, "curl_multi_add_handle failed");
     x->active = 1;
@@ -619,10 +637,9 @@ int registry_fetch_blobs(struct registry *r, const struct blobstore *bs, const s
             if (x->failed_write) {
                 *err = x->werr;
                 rc = -err->code;
-            } else if (cr == CURLE_OK && status == 200) {
+            } else if (cr == CURLE_OK && (status == 200 || (status == 206 && x->range_from > 0))) {
                 if (x->w.written < x->d->size && x->attempts < max_retries(r)) {
-                    /* The body ended early without curl noticing (no length): retry. */
-                    blob_writer_restart(&x->w, err);
+                    /* The body ended early without curl noticing (no length): resume. */
                     x->not_before = now_ms() + backoff_ms(r, x->attempts++);
                     continue;
                 }
@@ -637,14 +654,18 @@ int registry_fetch_blobs(struct registry *r, const struct blobstore *bs, const s
                 x->reauthed = 1;
                 if ((rc = authenticate(r, x->resp.www_auth, err)) < 0)
                     break;
-                blob_writer_restart(&x->w, err);
             } else if (cr == CURLE_OK && (status == 401 || status == 403)) {
                 rc = bl_err(err, BOXLITE_ERR_AUTH, "blob %s: registry %s refused access (HTTP %ld)", dg, r->name, status);
             } else if (cr == CURLE_OK && status == 404) {
                 rc = bl_err(err, BOXLITE_ERR_NOT_FOUND, "blob %s not found in %s/%s", dg, r->name, r->repository);
-            } else if ((cr == CURLE_OK ? retryable_status(status) : retryable_curl(cr)) && x->attempts < max_retries(r)) {
-                blob_writer_restart(&x->w, err);
+            } else if (cr == CURLE_OK && status == 416 && x->attempts < max_retries(r)) {
+                blob_writer_restart(&x->w, err); /* the resume offset was refused: from 0 */
                 x->not_before = now_ms() + backoff_ms(r, x->attempts++);
+            } else if ((cr == CURLE_OK ? retryable_status(status) : retryable_curl(cr)) && x->attempts < max_retries(r)) {
+                x->not_before = now_ms() + backoff_ms(r, x->attempts++);
+            } else if (cr == CURLE_PARTIAL_FILE) {
+                rc = bl_err(err, BOXLITE_ERR_NETWORK, "blob %s: truncated download: got %lld of %lld bytes (%d attempts)",
+                            dg, (long long)x->w.written, (long long)x->d->size, x->attempts + 1);
             } else if (cr != CURLE_OK) {
                 rc = bl_err(err, BOXLITE_ERR_NETWORK, "blob %s: %s (after %d attempts; got %lld of %lld bytes)", dg,
                             curl_easy_strerror(cr), x->attempts + 1, (long long)x->w.written, (long long)x->d->size);

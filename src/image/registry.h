@@ -10,7 +10,11 @@
  * .identitytoken. Credential helpers (credsStore, credHelpers) are not run.
  * Redirects (blob storage) are followed; the Authorization header is not sent to another
  * host. Failed transfers (network errors, 5xx, 429, short bodies) are retried with
- * exponential backoff; a blob whose bytes do not match its digest is an error at once. */
+ * exponential backoff, resuming with a Range request where the last attempt stopped (the
+ * running sha256 carries on; a server that ignores the Range restarts the blob); a blob
+ * whose bytes do not match its digest is an error at once. A pull that fails or is killed
+ * leaves only temp files, which the next attempt does not reuse (a clean restart) and
+ * garbage collection removes. */
 #ifndef IMAGE_REGISTRY_H
 #define IMAGE_REGISTRY_H
 

@@ -125,3 +125,18 @@ TEST_TIMEOUT(body_cut_short_is_an_error_and_leaves_nothing, 90)
     snprintf(cmd, sizeof cmd, "ls %s/images/rootfs | grep -c ext4", f.home);
     CHECK_EQ(atoi(sh_out(out, sizeof out, cmd)), 0);
 }
+
+TEST_TIMEOUT(interrupted_download_resumes_with_range, 90)
+{
+    struct fake f;
+    REQUIRE(fake_start(&f, "--cut-once") == 0);
+    struct bl_error err = {0};
+    int r = pull(&f, &err);
+    if (r < 0)
+        harness_fail(__FILE__, __LINE__, "pull: %s", err.msg);
+    CHECK(r == 0);
+    /* Every blob (config and layer) was cut once and fetched again from where it broke. */
+    char cmd[900], out[64];
+    snprintf(cmd, sizeof cmd, "awk '$2 > 0' %s/fake0.port.ranges | wc -l", harness_tmpdir());
+    CHECK_EQ(atoi(sh_out(out, sizeof out, cmd)), 2);
+}
