@@ -7,7 +7,11 @@
  *                         are in (downloads continue meanwhile)
  *   image_box_disk()      per-box thin overlay over the cached base
  * One struct image_store per runtime; calls on it may come from several threads and
- * processes at once (the index is locked, files appear by rename). */
+ * processes at once (the index is locked, files appear by rename, one builder per base).
+ * The progress callback (registry_opts) runs in the calling thread for image_pull and in
+ * an internal download thread for image_pull_prepare.
+ * The ext4 base holds the image's files plus `headroom` free space; a box's overlay may be
+ * larger (disk_size) and the guest agent grows the filesystem (resize2fs) to fill it. */
 #ifndef IMAGE_IMAGE_H
 #define IMAGE_IMAGE_H
 
