@@ -450,6 +450,21 @@ static void chan_link(struct agent *a, struct chan *c)
 
 /* ---- requests ----------------------------------------------------------------------- */
 
+/* The guest may boot without a usable real-time clock; the host's HELLO carries its time.
+ * Only a clock off by more than a second is stepped. */
+static void set_clock(uint64_t host_ns)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    int64_t guest_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+    int64_t diff = guest_ns - (int64_t)host_ns;
+    if (diff > -1000000000 && diff < 1000000000)
+        return;
+    struct timespec ts = {.tv_sec = (time_t)(host_ns / 1000000000u), .tv_nsec = (long)(host_ns % 1000000000u)};
+    if (clock_settime(CLOCK_REALTIME, &ts) == 0)
+        agent_log("clock set from the host (was off by %lld s)", (long long)(diff / 1000000000));
+}
+
 static void handle_exec(struct agent *a, uint32_t id, const uint8_t *p, size_t len)
 {
     struct bl_error e = {0};
@@ -568,13 +583,18 @@ static void handle_frame(struct agent *a, const struct proto_hdr *h, const uint8
     }
     switch (h->type) {
     case PROTO_HELLO: {
-        uint64_t v = 0;
+        uint64_t v = 0, host_ns = 0;
         struct tlv_iter it;
         struct tlv_field f;
         tlv_iter_init(&it, p, h->len);
-        while (tlv_next(&it, &f, NULL) > 0)
+        while (tlv_next(&it, &f, NULL) > 0) {
             if (f.tag == T_VERSION)
                 tlv_get_u64(&f, &v, NULL);
+            if (f.tag == T_TIME_NS)
+                tlv_get_u64(&f, &host_ns, NULL);
+        }
+        if (a->opt.guest && host_ns)
+            set_clock(host_ns);
         if (v != PROTO_VERSION) {
             send_error(a, 0, BOXLITE_ERR_PROTOCOL, "protocol version %llu not supported (agent speaks %d)",
                        (unsigned long long)v, PROTO_VERSION);

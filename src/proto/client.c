@@ -458,6 +458,9 @@ int proto_client_open_fd(int fd, int timeout_ms, struct proto_client **out, stru
     tlv_init(w);
     tlv_u64(w, T_VERSION, PROTO_VERSION);
     tlv_u64(w, T_VERSION_MIN, PROTO_VERSION);
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    tlv_u64(w, T_TIME_NS, (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec);
     rc = send_frame(c, PROTO_HELLO, 0, 0, w->buf, w->len, err);
     free(w);
     if (rc < 0) {

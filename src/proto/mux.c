@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MUX_CHANNEL 0xffffffffu          /* the mux's own requests (SHUTDOWN) */
@@ -106,6 +107,9 @@ void proto_mux_set_agent_fd(struct proto_mux *m, int fd)
         tlv_init(&w);
         tlv_u64(&w, T_VERSION, PROTO_VERSION);
         tlv_u64(&w, T_VERSION_MIN, PROTO_VERSION);
+        struct timespec now; /* the guest may have no clock of its own */
+        clock_gettime(CLOCK_REALTIME, &now);
+        tlv_u64(&w, T_TIME_NS, (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec);
         queue(&m->out, PROTO_HELLO, 0, 0, w.buf, w.len);
     }
     pthread_mutex_unlock(&m->lock);

@@ -40,7 +40,8 @@ enum proto_stream { PROTO_STDIN = 0, PROTO_STDOUT = 1, PROTO_STDERR = 2 };
 
 /* Field tags of the TLV bodies (see docs/protocol.md for which frame carries which). */
 enum proto_tag {
-    T_VERSION = 1, T_VERSION_MIN = 2, T_AGENT = 3, T_BOOT_MS = 4, T_READY = 5, /* HELLO */
+    T_VERSION = 1, T_VERSION_MIN = 2, T_AGENT = 3, T_BOOT_MS = 4, T_READY = 5,
+    T_TIME_NS = 6,                                                           /* HELLO */
     T_CODE = 10, T_MESSAGE = 11,                                             /* ERROR */
     T_ARG = 20, T_ENV = 21, T_CWD = 22, T_USER = 23, T_TTY = 24, T_ROWS = 25, T_COLS = 26,
     T_TIMEOUT_MS = 27,                                                       /* EXEC */
