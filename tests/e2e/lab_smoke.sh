@@ -1,8 +1,9 @@
 #!/bin/bash
 # The nested-KVM lab (tests/lab/) end to end, one L1 boot: L1 comes up under QEMU TCG with
 # kvm-amd and nested paging, a KVM program runs guest code on its /dev/kvm (kvm_probe), and
-# boxlite-vmm (engine kvm) boots the project's guest kernel and initramfs there to the
-# agent's ready mark, then stops when told. On a host with hardware virtualization the same
+# boxlite-vmm (engine kvm) boots the project's guest kernel and initramfs there with a
+# container rootfs on vda, a client on the box socket runs a command in the container (output
+# and exit code come back) and asks for a power-off, after which the VMM ends with status 0. On a host with hardware virtualization the same
 # checks run directly (tests/lab/lab-check.sh decides). Takes one to two minutes here.
 # Skipped (77) when QEMU, the built tree, the cached kernel or the lab's kernel package is
 # missing.
@@ -29,7 +30,11 @@ if grep -q "running in the nested-KVM lab" "$log"; then
   check "L1 hands L2 its timer options" '^lab: L2 options: .*tsc_early_khz=[0-9]+ lpj=[0-9]+'
 fi
 check "kvm_probe ran guest code on /dev/kvm" '^kvm_probe: ok'
-check "boxlite-vmm booted the guest to the agent's ready mark" '^\[boot\[ours\]\] .*boxlite-agent: ready in'
+check "boxlite-vmm booted the guest to the agent's ready mark" '^\[boot\[box\]\] .*boxlite-agent: ready in'
+check "the client reached the agent through the box socket" '^client: connected'
+check "a command in the container rootfs: output back" '^client: command output: hello from the lab rootfs as 0'
+check "a command in the container rootfs: exit code back" '^client: command exit code: 7$'
+check "the guest powered off and boxlite-vmm ended with status 0" '^boot\[box\]: timeline: .* exit=0$'
 check "lab-check passed" '^lab-check: PASS'
 [ $rc -eq 0 ] || { echo "FAIL: lab-check exited $rc"; fail=$((fail + 1)); }
 if [ $fail -gt 0 ]; then echo "---- lab-check output"; tail -80 "$log"; fi

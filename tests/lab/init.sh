@@ -9,7 +9,9 @@ export PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/root TERM=dumb
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev 2>/dev/null
-mount -t tmpfs -o size=75% tmpfs /tmp
+# / is the initramfs, itself a tmpfs: writable scratch space, /tmp included (no tmpfs over
+# /tmp: run.sh may have put files there, at the host's paths).
+chmod 1777 /tmp
 mkdir -p /root /dev/pts /dev/shm && mount -t tmpfs tmpfs /dev/shm
 ip link set lo up 2>/dev/null
 nonce=$(cat /lab/nonce 2>/dev/null || echo none)

@@ -9,6 +9,7 @@
  *
  * usage: lab_timeline --ready STR [--tag NAME] [--timeout SEC] [--guest-mib N]
  *                     [--stop-after-ready] -- CMD [ARG...]
+ * SIGTERM or SIGINT sent to lab_timeline is passed on to the command.
  * --stop-after-ready: send the command SIGTERM as soon as the mark has come (a guest that
  *   would otherwise serve its host forever); SIGKILL follows at --timeout.
  * --tag: lines read "[NAME] [seconds] line" and the summary "NAME: timeline: ...".
@@ -28,6 +29,13 @@
 
 static pid_t child = -1;
 static volatile sig_atomic_t timed_out;
+
+/* SIGTERM/SIGINT to us: passed on to the command, which then ends as it would. */
+static void on_term(int sig)
+{
+    if (child > 0)
+        kill(child, sig);
+}
 
 static void on_alarm(int sig)
 {
@@ -150,6 +158,9 @@ int main(int argc, char **argv)
     close(pfd[1]);
     struct sigaction sa = { .sa_handler = on_alarm };
     sigaction(SIGALRM, &sa, NULL);
+    struct sigaction st = { .sa_handler = on_term };
+    sigaction(SIGTERM, &st, NULL);
+    sigaction(SIGINT, &st, NULL);
     alarm(timeout_s);
 
     static char buf[65536];

@@ -47,7 +47,7 @@ if [ -z "$script" ] && [ $# -eq 0 ]; then
   echo "usage: tests/lab/run.sh [--files LIST] [--script FILE] [-- CMD...]" >&2; exit 125
 fi
 command -v qemu-system-x86_64 >/dev/null || { echo "lab: qemu-system-x86_64 missing (apt-get install qemu-system-x86)" >&2; exit 125; }
-labdir=$("$here/setup.sh" | tail -1) || { echo "lab: setup failed" >&2; exit 125; }
+labdir=$("$here/setup.sh" --quick | tail -1) || { echo "lab: setup failed" >&2; exit 125; }
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/boxlite-lab.XXXXXX")
 qpid=""
@@ -117,6 +117,10 @@ while IFS= read -r line || [ -n "$line" ]; do
       rc=${line##*"lab-$nonce: exit "}
       state=done ;;
     *"lab-$nonce: begin"*) state=cmd ;;
+    *"lab-$nonce: ready at uptime"*)
+      # L1's uptime lags wall time when the host is busy: say both.
+      printf 'lab: %s (wall %.1f s since QEMU started)\n' "${line#*"lab-$nonce: "}" \
+        "$(echo "$(date +%s.%N) - $start" | bc)" >&2 ;;
     *"lab-$nonce: "*) printf 'lab: %s\n' "${line#*"lab-$nonce: "}" >&2 ;;
     *) case $state in
          cmd) printf '%s\n' "$line" ;;

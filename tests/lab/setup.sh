@@ -6,6 +6,9 @@
 # package's version, busybox's version, init.sh and RECIPE: a second run does nothing.
 # Prints the lab directory on its last line.
 # --cached-only: print the directory if set up, fail otherwise (never downloads).
+# --quick: reuse the lab set up last if init.sh, busybox and RECIPE are unchanged, without
+#   asking apt for the kernel package's version (apt-cache takes seconds on a busy machine);
+#   run.sh uses this, scripts/setup.sh the full check.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cache="${BOXLITE_CACHE:-$HOME/.cache/boxlite}/lab"
@@ -13,6 +16,14 @@ init="$root/tests/lab/init.sh"
 # Bump RECIPE when the steps below change what ends up in the lab directory.
 RECIPE=1
 META=linux-image-cloud-amd64
+bbver=$(dpkg-query -W -f='${Version}' busybox-static 2>/dev/null) ||
+  { echo "lab-setup: busybox-static is not installed (apt-get install busybox-static)" >&2; exit 1; }
+local_key=$( { echo "busybox $bbver recipe $RECIPE"; cat "$init"; } | sha256sum | cut -c1-16)
+if [ "${1:-}" = --quick ] && [ -f "$cache/current/base.cpio" ] &&
+   [ "$(cat "$cache/current/local-key" 2>/dev/null)" = "$local_key" ]; then
+  readlink -f "$cache/current"
+  exit 0
+fi
 
 candidate() { apt-cache policy "$1" 2>/dev/null | sed -n 's/^ *Candidate: *//p' | grep -v '(none)' || true; }
 metaver=$(candidate $META)
@@ -28,11 +39,11 @@ fi
 # The metapackage depends on the versioned image package, e.g. linux-image-6.1.0-56-cloud-amd64.
 pkg=$(apt-cache depends "$META=$metaver" 2>/dev/null | sed -n 's/^ *Depends: *\(linux-image-[0-9][^ ]*\)$/\1/p' | head -1)
 [ -n "$pkg" ] || { echo "lab-setup: cannot resolve the kernel package behind $META" >&2; exit 1; }
-bbver=$(dpkg-query -W -f='${Version}' busybox-static 2>/dev/null) ||
-  { echo "lab-setup: busybox-static is not installed (apt-get install busybox-static)" >&2; exit 1; }
 key=$( { echo "$pkg $metaver busybox $bbver recipe $RECIPE"; cat "$init"; } | sha256sum | cut -c1-16)
 out="$cache/$key"
 if [ -f "$out/base.cpio" ]; then
+  [ -f "$out/local-key" ] || echo "$local_key" > "$out/local-key"
+  ln -sfn "$key" "$cache/current"
   echo "$out"
   exit 0
 fi
@@ -80,6 +91,7 @@ cp "$kdir/boot/vmlinuz-$kver" "$out.tmp/vmlinuz"
 cp "$kdir/boot/config-$kver" "$out.tmp/config"
 mv "$work/base.cpio" "$out.tmp/base.cpio"
 echo "$pkg $metaver" > "$out.tmp/kernel-version"
+echo "$local_key" > "$out.tmp/local-key"
 rm -rf "$out"; mv "$out.tmp" "$out"
 ln -sfn "$key" "$cache/current"
 echo "$out"
