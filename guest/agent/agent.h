@@ -66,6 +66,11 @@ struct user_info {
  * /etc/group (files only, no NSS). NULL or "" means root. */
 int user_resolve(const char *spec, struct user_info *u, struct bl_error *err);
 
+/* ---- cmdline.c ---------------------------------------------------------------------
+ * Adds the boxlite.* words of a kernel command line to s (see docs/protocol.md); *ctl is
+ * set by boxlite.ctl. Malformed words are logged and ignored. */
+void agent_parse_cmdline(const char *cmdline, struct proto_setup *s, bool *ctl);
+
 /* ---- net.c ------------------------------------------------------------------------- */
 /* Brings up lo, and eth0 when s->net: address "a.b.c.d/len", default gateway. */
 int net_configure(const struct proto_setup *s, struct bl_error *err);

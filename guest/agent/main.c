@@ -66,11 +66,6 @@ static void console_stdio(void)
         close(fd);
 }
 
-static char *dup_str(const char *s) { return strdup(s); }
-
-/* boxlite.root=/dev/vda boxlite.fstype=ext4 boxlite.vol=TAG:/guest/path[:ro]
- * boxlite.hostname=NAME boxlite.net=0|1 boxlite.ip=A.B.C.D/LEN boxlite.gw=A.B.C.D
- * boxlite.dns=A.B.C.D boxlite.ctl=1 */
 static void parse_cmdline(struct boot_cfg *b)
 {
     char line[4096] = "";
@@ -80,52 +75,8 @@ static void parse_cmdline(struct boot_cfg *b)
         line[n > 0 ? n : 0] = 0;
         close(fd);
     }
-    struct proto_setup *s = &b->setup;
-    s->net = access("/sys/class/net/eth0", F_OK) == 0;
-    char *save = NULL;
-    for (char *w = strtok_r(line, " \t\n", &save); w; w = strtok_r(NULL, " \t\n", &save)) {
-        if (strncmp(w, "boxlite.", 8) != 0)
-            continue;
-        char *key = w + 8, *val = strchr(key, '=');
-        if (!val)
-            continue;
-        *val++ = 0;
-        if (!strcmp(key, "ctl"))
-            b->ctl = !strcmp(val, "1");
-        else if (!strcmp(key, "root"))
-            s->root_dev = dup_str(val);
-        else if (!strcmp(key, "fstype"))
-            s->root_fstype = dup_str(val);
-        else if (!strcmp(key, "hostname"))
-            s->hostname = dup_str(val);
-        else if (!strcmp(key, "net"))
-            s->net = s->net && strcmp(val, "0") != 0;
-        else if (!strcmp(key, "ip"))
-            s->net_addr = dup_str(val);
-        else if (!strcmp(key, "gw"))
-            s->net_gw = dup_str(val);
-        else if (!strcmp(key, "dns"))
-            s->net_dns = dup_str(val);
-        else if (!strcmp(key, "vol")) {
-            char *c1 = strchr(val, ':');
-            if (!c1 || c1[1] != '/' || s->nvols >= 64) {
-                agent_log("ignoring malformed boxlite.vol=%s", val);
-                continue;
-            }
-            *c1 = 0;
-            char *path = c1 + 1, *c2 = strrchr(path, ':');
-            bool ro = false;
-            if (c2 && (!strcmp(c2, ":ro") || !strcmp(c2, ":rw"))) {
-                ro = !strcmp(c2, ":ro");
-                *c2 = 0;
-            }
-            struct proto_volume *v = realloc(s->vols, (s->nvols + 1) * sizeof *v);
-            if (!v)
-                continue;
-            s->vols = v;
-            s->vols[s->nvols++] = (struct proto_volume){dup_str(val), dup_str(path), ro};
-        }
-    }
+    b->setup.net = access("/sys/class/net/eth0", F_OK) == 0;
+    agent_parse_cmdline(line, &b->setup, &b->ctl);
 }
 
 /* /sys/class/virtio-ports/vportNpM/name holds the port's name; its node is /dev/vportNpM. */

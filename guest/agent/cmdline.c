@@ -1,0 +1,66 @@
+/* The boxlite.* words of the kernel command line (docs/protocol.md, "Guest configuration"):
+ * the box's setup, available at boot without a round trip to the host. */
+#include "agent.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void agent_parse_cmdline(const char *cmdline, struct proto_setup *s, bool *ctl)
+{
+    char *line = strdup(cmdline ? cmdline : "");
+    if (!line)
+        return;
+    char *save = NULL;
+    for (char *w = strtok_r(line, " \t\n", &save); w; w = strtok_r(NULL, " \t\n", &save)) {
+        if (strncmp(w, "boxlite.", 8) != 0)
+            continue;
+        char *key = w + 8, *val = strchr(key, '=');
+        if (!val)
+            continue;
+        *val++ = 0;
+        char **str = NULL;
+        if (!strcmp(key, "ctl"))
+            *ctl = !strcmp(val, "1");
+        else if (!strcmp(key, "root"))
+            str = &s->root_dev;
+        else if (!strcmp(key, "fstype"))
+            str = &s->root_fstype;
+        else if (!strcmp(key, "hostname"))
+            str = &s->hostname;
+        else if (!strcmp(key, "net"))
+            s->net = s->net && strcmp(val, "0") != 0;
+        else if (!strcmp(key, "ip"))
+            str = &s->net_addr;
+        else if (!strcmp(key, "gw"))
+            str = &s->net_gw;
+        else if (!strcmp(key, "dns"))
+            str = &s->net_dns;
+        else if (!strcmp(key, "vol")) {
+            /* TAG:/guest/path[:ro|:rw] */
+            char *c1 = strchr(val, ':');
+            if (!c1 || c1 == val || c1[1] != '/' || s->nvols >= 64) {
+                agent_log("ignoring malformed boxlite.vol=%s", val);
+                continue;
+            }
+            *c1 = 0;
+            char *path = c1 + 1, *c2 = strrchr(path, ':');
+            bool ro = false;
+            if (c2 && (!strcmp(c2, ":ro") || !strcmp(c2, ":rw"))) {
+                ro = !strcmp(c2, ":ro");
+                *c2 = 0;
+            }
+            struct proto_volume *v = realloc(s->vols, (s->nvols + 1) * sizeof *v);
+            if (!v)
+                continue;
+            s->vols = v;
+            s->vols[s->nvols] = (struct proto_volume){strdup(val), strdup(path), ro};
+            if (s->vols[s->nvols].tag && s->vols[s->nvols].path)
+                s->nvols++;
+        }
+        if (str) {
+            free(*str);
+            *str = strdup(val);
+        }
+    }
+    free(line);
+}
