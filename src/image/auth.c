@@ -168,14 +168,16 @@ int registry_creds_lookup(struct registry_creds *out, const char *config_path, c
         if (auth && *auth) {
             size_t al = strlen(auth);
             if (al > 8192) {
-                json_decref(root);
-                return bl_err(err, BOXLITE_ERR_AUTH, "docker config %s: auth for %s too long", path, k);
+                int r = bl_err(err, BOXLITE_ERR_AUTH, "docker config %s: auth for %s too long", path, k);
+                json_decref(root); /* k lives in root */
+                return r;
             }
             cleanup_free unsigned char *dec = malloc(al + 4);
             int dl = dec ? EVP_DecodeBlock(dec, (const unsigned char *)auth, (int)al) : -1;
             if (dl < 0) {
-                json_decref(root);
-                return bl_err(err, BOXLITE_ERR_AUTH, "docker config %s: auth for %s is not base64", path, k);
+                int r = bl_err(err, BOXLITE_ERR_AUTH, "docker config %s: auth for %s is not base64", path, k);
+                json_decref(root); /* k lives in root */
+                return r;
             }
             /* EVP_DecodeBlock counts '=' padding as zero bytes. */
             while (dl > 0 && al > 0 && auth[al - 1] == '=') {
@@ -185,8 +187,9 @@ int registry_creds_lookup(struct registry_creds *out, const char *config_path, c
             dec[dl] = 0;
             char *colon = memchr(dec, ':', (size_t)dl);
             if (!colon) {
-                json_decref(root);
-                return bl_err(err, BOXLITE_ERR_AUTH, "docker config %s: auth for %s is not user:password", path, k);
+                int r = bl_err(err, BOXLITE_ERR_AUTH, "docker config %s: auth for %s is not user:password", path, k);
+                json_decref(root); /* k lives in root */
+                return r;
             }
             *colon = 0;
             out->username = strdup((char *)dec);

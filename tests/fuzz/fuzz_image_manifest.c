@@ -1,7 +1,13 @@
 // component: image
-/* Manifests, indexes and image configs as a registry or an OCI layout could send them. */
+/* Manifests, indexes and image configs as a registry or an OCI layout could send them,
+ * and the docker config.json credentials file. */
 #include "image/imageconfig.h"
 #include "image/manifest.h"
+#include "image/registry.h"
+
+#include <stdio.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -29,5 +35,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct image_config c;
     if (image_config_parse(&c, j, size, &e) == 0)
         image_config_free(&c);
+    int fd = memfd_create("docker-config", 0);
+    if (fd >= 0) {
+        if (write(fd, data, size) == (ssize_t)size) {
+            char path[64];
+            snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+            struct registry_creds cr;
+            static const char *hosts[] = {"docker.io", "ghcr.io", "127.0.0.1:5000"};
+            for (int i = 0; i < 3; i++)
+                if (registry_creds_lookup(&cr, path, hosts[i], &e) > 0)
+                    registry_creds_free(&cr);
+        }
+        close(fd);
+    }
     return 0;
 }
