@@ -295,6 +295,18 @@ static bool is_root_fd(const struct p9_server *s, int fd)
     return stat_fd(fd, &st) == 0 && st.st_dev == s->root_dev && st.st_ino == s->root_ino;
 }
 
+/* Whether the fid's remembered parent and name still name its file: a rename through
+ * other fids (Trenameat) leaves them stale, and acting on a stale name could hit another
+ * file that took the old name since. */
+static bool name_current(const struct p9_fid *f)
+{
+    struct stat a, b;
+    if (f->parent < 0 || !f->name)
+        return false;
+    return fstatat(f->parent, f->name, &a, AT_SYMLINK_NOFOLLOW) == 0 && stat_fd(f->pfd, &b) == 0 &&
+           a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
 /* One step of a walk from dir (O_PATH). Returns a new O_PATH fd or -errno; *at_root says
  * whether the result is the share root. ".." at the root stays at the root. */
 static int walk_step(struct p9_server *s, int dir, bool dir_is_root, const char *name,
@@ -546,8 +558,8 @@ static int h_remove(struct p9_server *s, struct rd *r, struct wr *w)
         e = EROFS;
     else if (f->is_root)
         e = EBUSY;
-    else if (f->parent < 0 || !f->name)
-        e = EOPNOTSUPP;
+    else if (!name_current(f))
+        e = f->name ? ESTALE : EOPNOTSUPP;
     else if (unlinkat(f->parent, f->name, f->qtype == P9_QTDIR ? AT_REMOVEDIR : 0) < 0)
         e = errno;
     fid_clunk(s, fid); /* Tremove clunks the fid even when removal fails */
@@ -645,7 +657,7 @@ static int h_setattr(struct p9_server *s, struct rd *r, struct wr *w)
         int rc;
         if (!link)
             rc = utimensat(s->procfd, num, ts, 0);
-        else if (f->parent >= 0 && f->name)
+        else if (name_current(f))
             rc = utimensat(f->parent, f->name, ts, AT_SYMLINK_NOFOLLOW);
         else
             rc = 0; /* a symlink reached through "..": nothing safe to name it by */
@@ -816,11 +828,19 @@ static int h_link(struct p9_server *s, struct rd *r, struct wr *w)
         return EINVAL;
     if (f->qtype == P9_QTDIR)
         return EPERM;
-    if (f->parent < 0 || !f->name)
-        return EOPNOTSUPP;
-    if (linkat(f->parent, f->name, d->pfd, name, 0) < 0)
-        return errno;
-    return 0;
+    int rc;
+    if (f->qtype == P9_QTSYMLINK) {
+        /* the link itself, by its name (following it through /proc would link its target) */
+        if (!name_current(f))
+            return f->name ? ESTALE : EOPNOTSUPP;
+        rc = linkat(f->parent, f->name, d->pfd, name, 0);
+    } else {
+        /* the inode the fid holds, whatever it is called now (open(2), O_PATH) */
+        char num[16];
+        snprintf(num, sizeof num, "%d", f->pfd);
+        rc = linkat(s->procfd, num, d->pfd, name, AT_SYMLINK_FOLLOW);
+    }
+    return rc < 0 ? errno : 0;
 }
 
 static int h_rename(struct p9_server *s, struct rd *r, struct wr *w)
@@ -836,8 +856,8 @@ static int h_rename(struct p9_server *s, struct rd *r, struct wr *w)
         return EINVAL;
     if (f->is_root)
         return EBUSY;
-    if (f->parent < 0 || !f->name)
-        return EOPNOTSUPP;
+    if (!name_current(f))
+        return f->name ? ESTALE : EOPNOTSUPP;
     int np = fcntl(d->pfd, F_DUPFD_CLOEXEC, 0);
     char *nm = strdup(name);
     if (np < 0 || !nm) {

@@ -742,3 +742,41 @@ TEST(setattr_chown_and_walk_of_open_fid)
     CHECK_MEM(reply + 11, "hello", 5);
     p9_server_free(s);
 }
+
+TEST(stale_names_after_rename_are_not_trusted)
+{
+    const char *share = make_share();
+    struct p9_server *s = server(share, false);
+    REQUIRE(s);
+    REQUIRE(walk(s, 0, 1, "hello.txt", NULL) == P9_RWALK);
+    /* rename through the directory fid: fid 1 still remembers "hello.txt" */
+    struct msg m;
+    begin(&m, P9_TRENAMEAT, 6);
+    put(&m, 0, 4);
+    put_s(&m, "hello.txt");
+    put(&m, 0, 4);
+    put_s(&m, "renamed.txt");
+    REQUIRE(rpc(s, &m) == P9_RRENAMEAT);
+    /* another file takes the old name */
+    write_file(share, "hello.txt", "impostor");
+    /* a link of fid 1 links the renamed file, not the impostor */
+    begin(&m, P9_TLINK, 4);
+    put(&m, 0, 4);
+    put(&m, 1, 4);
+    put_s(&m, "hard");
+    CHECK_EQ(rpc(s, &m), P9_RLINK);
+    CHECK_STR(read_file(share, "hard"), "hello world\n");
+    /* Trename and Tremove refuse the stale name instead of touching the impostor */
+    begin(&m, P9_TRENAME, 4);
+    put(&m, 1, 4);
+    put(&m, 0, 4);
+    put_s(&m, "x");
+    CHECK_EQ(rpc(s, &m), P9_RLERROR);
+    CHECK_EQ(lerror(), ESTALE);
+    begin(&m, P9_TREMOVE, 4);
+    put(&m, 1, 4);
+    CHECK_EQ(rpc(s, &m), P9_RLERROR);
+    CHECK_STR(read_file(share, "hello.txt"), "impostor");
+    CHECK_STR(read_file(share, "renamed.txt"), "hello world\n");
+    p9_server_free(s);
+}
