@@ -785,8 +785,9 @@ static void read_output(struct agent *a, struct chan *c, int s)
 {
     uint8_t buf[READ_CHUNK];
     bool internal = c->kind != CH_EXEC && s == 2; /* a copy's error text */
-    if (!internal && !c->muted && c->credit[s] == 0)
-        return;
+    if (!internal && !c->muted &&
+        (c->credit[s] == 0 || proto_buf_pending(&a->out) >= PORT_HIGH_WATER))
+        return; /* the host's credit, or the port, holds us back */
     size_t want = sizeof buf;
     if (!internal && !c->muted && want > c->credit[s])
         want = c->credit[s];
@@ -956,7 +957,8 @@ int agent_run(struct agent *a)
                 }
                 if (c->idle_since[s] && c->idle_since[s] + DRAIN_MS * 1000u < wake)
                     wake = c->idle_since[s] + DRAIN_MS * 1000u;
-                if (c->exited && !c->idle_since[s] && (c->credit[s] || c->muted || internal))
+                if (c->exited && !c->idle_since[s] &&
+                    ((c->credit[s] && !backlog) || c->muted || internal))
                     wake = now; /* poll once more to notice an idle pipe */
             }
             if (c->in_fd >= 0 && proto_buf_pending(&c->inbuf)) {
