@@ -313,3 +313,34 @@ TEST(agent_lost_ends_executions_with_an_error)
     proto_exec_free(ex);
     stop_agent(c);
 }
+
+TEST(pty_output_complete_and_stdin_close_is_eof)
+{
+    struct proto_client *c = start_agent(NULL);
+    REQUIRE(c);
+    /* everything a terminal process wrote before exiting arrives */
+    struct proto_exec_req req = {.argv = (char **)ARGV("head", "-c", "300000", "/dev/zero"), .tty = true};
+    struct proto_exec *ex;
+    struct bl_error e = {0};
+    REQUIRE(proto_exec_start(c, &req, &ex, &e) == 0);
+    struct run_out o = {.out = calloc(1, 1), .err = calloc(1, 1)};
+    collect(ex, &o);
+    CHECK_EQ(o.out_len, 300000);
+    CHECK_EQ(o.res.exit_code, 0);
+    run_free(&o);
+    proto_exec_free(ex);
+    /* closing stdin of a terminal ends the reader's input */
+    struct proto_exec_req req2 = {.argv = (char **)ARGV("sh", "-c", "stty -echo; wc -c"), .tty = true};
+    REQUIRE(proto_exec_start(c, &req2, &ex, &e) == 0);
+    usleep(200000); /* let stty run before the input arrives */
+    CHECK_EQ(proto_exec_write_stdin(ex, "12345\n", 6, &e), 0);
+    CHECK_EQ(proto_exec_close_stdin(ex, &e), 0);
+    struct run_out o2 = {.out = calloc(1, 1), .err = calloc(1, 1)};
+    collect(ex, &o2);
+    CHECK_EQ(o2.rc, 0);
+    CHECK_EQ(o2.res.exit_code, 0);
+    CHECK(strstr(o2.out, "6") != NULL);
+    run_free(&o2);
+    proto_exec_free(ex);
+    stop_agent(c);
+}
