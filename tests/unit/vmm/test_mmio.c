@@ -285,3 +285,97 @@ TEST(notify_through_eventfds_on_the_loop)
     virtio_dev_free(&d->dev);
     evloop_free(loop);
 }
+
+/* ---- the event loop the transport's eventfds run on ---- */
+
+#include <errno.h>
+#include <pthread.h>
+#include <sys/epoll.h>
+
+struct evrec {
+    struct evloop *l;
+    int calls;
+    int victim_fd; /* deleted by this handler, if >= 0 */
+};
+
+static void ev_count(void *o, int fd, uint32_t events)
+{
+    struct evrec *r = o;
+    r->calls++;
+    uint64_t v;
+    if (read(fd, &v, sizeof(v)) < 0) {
+    }
+    if (r->victim_fd >= 0) {
+        evloop_del(r->l, r->victim_fd);
+        r->victim_fd = -1;
+    }
+}
+
+TEST(evloop_add_mod_del)
+{
+    struct evloop *l = evloop_new();
+    REQUIRE(l);
+    int fd = eventfd(0, EFD_NONBLOCK);
+    struct evrec r = { l, 0, -1 };
+    CHECK_EQ(evloop_add(l, fd, EPOLLIN, ev_count, &r), 0);
+    CHECK_EQ(evloop_add(l, fd, EPOLLIN, ev_count, &r), -EEXIST);
+    CHECK_EQ(evloop_run_once(l, 0), 0);
+    uint64_t one = 1;
+    CHECK_EQ(write(fd, &one, 8), 8);
+    CHECK_EQ(evloop_run_once(l, 1000), 1);
+    CHECK_EQ(r.calls, 1);
+    CHECK_EQ(evloop_mod(l, fd, 0), 0); /* quiet */
+    CHECK_EQ(write(fd, &one, 8), 8);
+    CHECK_EQ(evloop_run_once(l, 0), 0);
+    CHECK_EQ(evloop_mod(l, fd, EPOLLIN), 0);
+    CHECK_EQ(evloop_run_once(l, 0), 1);
+    CHECK_EQ(evloop_del(l, fd), 0);
+    CHECK_EQ(evloop_del(l, fd), -ENOENT);
+    CHECK_EQ(evloop_mod(l, fd, EPOLLIN), -ENOENT);
+    CHECK_EQ(write(fd, &one, 8), 8);
+    CHECK_EQ(evloop_run_once(l, 0), 0);
+    CHECK_EQ(r.calls, 2);
+    close(fd);
+    evloop_free(l);
+    evloop_free(NULL);
+}
+
+TEST(evloop_delete_from_a_handler_drops_the_pending_event)
+{
+    /* Both fds are ready in the same batch; whichever runs first deletes the other, which
+     * must then not run (its registration is dead, its memory still valid). */
+    struct evloop *l = evloop_new();
+    int a = eventfd(1, EFD_NONBLOCK), b = eventfd(1, EFD_NONBLOCK);
+    struct evrec ra = { l, 0, b }, rb = { l, 0, a };
+    REQUIRE(evloop_add(l, a, EPOLLIN, ev_count, &ra) == 0);
+    REQUIRE(evloop_add(l, b, EPOLLIN, ev_count, &rb) == 0);
+    CHECK_EQ(evloop_run_once(l, 1000), 1);
+    CHECK_EQ(ra.calls + rb.calls, 1);
+    /* the fd number can be registered again at once */
+    int gone = ra.calls ? b : a;
+    struct evrec rc = { l, 0, -1 };
+    CHECK_EQ(evloop_add(l, gone, EPOLLIN, ev_count, &rc), 0);
+    uint64_t one = 1;
+    CHECK_EQ(write(gone, &one, 8), 8);
+    CHECK(evloop_run_once(l, 1000) >= 1);
+    CHECK_EQ(rc.calls, 1);
+    close(a);
+    close(b);
+    evloop_free(l);
+}
+
+static void *stopper(void *arg)
+{
+    evloop_stop(arg);
+    return NULL;
+}
+
+TEST(evloop_stop_from_another_thread)
+{
+    struct evloop *l = evloop_new();
+    pthread_t t;
+    REQUIRE(pthread_create(&t, NULL, stopper, l) == 0);
+    CHECK_EQ(evloop_run(l), 0); /* returns once stopped */
+    pthread_join(t, NULL);
+    evloop_free(l);
+}
