@@ -5,11 +5,9 @@
 #include "agent.h"
 
 #include "common/cleanup.h"
-#include "proto/tar.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -18,15 +16,10 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
-
-#ifndef TIOCGPTPEER
-#define TIOCGPTPEER _IO('T', 0x41) /* Linux 4.13; older libc headers lack it */
-#endif
 
 #define READ_CHUNK 65536
 #define PORT_HIGH_WATER (1u << 20) /* stop reading outputs while this much waits for the host */
@@ -34,12 +27,10 @@
 #define CREDIT_BATCH (PROTO_WINDOW / 4)
 #define MAX_CHANNELS 1024 /* open at once; more is refused, memory stays bounded */
 
-enum chan_kind { CH_EXEC, CH_COPY_IN, CH_COPY_OUT };
-
 struct chan {
     struct chan *next;
     uint32_t id;
-    enum chan_kind kind;
+    enum spawn_kind kind;
     pid_t pid;
     int status;
     bool exited, muted, tty, timed_out;
@@ -200,7 +191,7 @@ static void chan_maybe_finish(struct agent *a, struct chan *c)
         r.timed_out = c->timed_out;
         r.duration_us = c->exit_us - c->start_us;
         r.bytes = c->bytes;
-        if (c->kind != CH_EXEC && (r.signo || r.exit_code)) {
+        if (c->kind != SPAWN_EXEC && (r.signo || r.exit_code)) {
             c->errtext[c->errlen] = 0;
             size_t n = strlen(c->errtext);
             while (n && c->errtext[n - 1] == '\n')
@@ -218,218 +209,24 @@ static void chan_maybe_finish(struct agent *a, struct chan *c)
     chan_free(a, c);
 }
 
-/* ---- the child side of an execution ------------------------------------------------- */
-
-struct spawn {
-    const struct proto_exec_req *req; /* CH_EXEC */
-    const char *path;                 /* copy channels */
-    int in, out, err;                 /* the child's stdio */
-    int tty_fd;                       /* slave, or -1 */
-    int report;                       /* CLOEXEC pipe: error text if exec fails */
-};
-
-static __attribute__((noreturn)) void child_fail(int report, struct bl_error *e)
-{
-    if (write(report, e->msg, strlen(e->msg)) < 0) {
-    }
-    _exit(127);
-}
-
-static void child_reset_signals(void)
-{
-    sigset_t all;
-    sigemptyset(&all);
-    sigprocmask(SIG_SETMASK, &all, NULL);
-    for (int s = 1; s < 32; s++)
-        if (s != SIGKILL && s != SIGSTOP)
-            signal(s, SIG_DFL);
-}
-
-static bool env_has(char **env, const char *key)
-{
-    size_t n = strlen(key);
-    for (size_t i = 0; env && env[i]; i++)
-        if (!strncmp(env[i], key, n) && env[i][n] == '=')
-            return true;
-    return false;
-}
-
-static __attribute__((noreturn)) void child_main(struct agent *a, enum chan_kind kind,
-                                                 struct spawn *sp)
-{
-    struct bl_error e = {0};
-    child_reset_signals();
-    setsid();
-    if (sp->tty_fd >= 0)
-        ioctl(sp->tty_fd, TIOCSCTTY, 0);
-    if (dup2(sp->in, 0) < 0 || dup2(sp->out, 1) < 0 || dup2(sp->err, 2) < 0) {
-        bl_errno(&e, errno, "dup2");
-        child_fail(sp->report, &e);
-    }
-    if (a->ct.ready && container_enter(&a->ct, &e) < 0)
-        child_fail(sp->report, &e);
-    if (kind == CH_COPY_IN || kind == CH_COPY_OUT) {
-        /* No exec follows, so close-on-exec does not apply: close the agent's descriptors
-         * (the stdin pipe's write end among them, or end-of-file would never come). */
-        if (syscall(SYS_close_range, 3u, ~0u, 0u) < 0)
-            for (int fd = 3; fd < 4096; fd++)
-                close(fd);
-        uint64_t bytes = 0;
-        int rc = kind == CH_COPY_IN ? tar_extract(0, sp->path, &bytes, &e)
-                                    : tar_write(1, sp->path, &bytes, &e);
-        if (rc < 0) {
-            if (write(2, e.msg, strlen(e.msg)) < 0) {
-            }
-            _exit(1);
-        }
-        _exit(0);
-    }
-    const struct proto_exec_req *r = sp->req;
-    struct user_info u;
-    if (user_resolve(r->user, &u, &e) < 0)
-        child_fail(sp->report, &e);
-    /* The environment: the request's, plus what a login would give when missing. */
-    size_t n = 0;
-    while (r->env && r->env[n])
-        n++;
-    char **env = calloc(n + 7, sizeof *env);
-    if (!env)
-        child_fail(sp->report, &e);
-    memcpy(env, r->env, n * sizeof *env);
-    if (!env_has(env, "PATH"))
-        env[n++] = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-    char home[300], term[] = "TERM=xterm", host[80];
-    if (!env_has(env, "HOME")) {
-        snprintf(home, sizeof home, "HOME=%s", u.home[0] ? u.home : "/");
-        env[n++] = home;
-    }
-    char user[80], logname[90];
-    if (!env_has(env, "USER") && u.name[0]) {
-        snprintf(user, sizeof user, "USER=%s", u.name);
-        env[n++] = user;
-    }
-    if (!env_has(env, "LOGNAME") && u.name[0]) {
-        snprintf(logname, sizeof logname, "LOGNAME=%s", u.name);
-        env[n++] = logname;
-    }
-    if (r->tty && !env_has(env, "TERM"))
-        env[n++] = term;
-    if (!env_has(env, "HOSTNAME") && a->ct.hostname[0]) {
-        snprintf(host, sizeof host, "HOSTNAME=%s", a->ct.hostname);
-        env[n++] = host;
-    }
-    const char *cwd = r->cwd && r->cwd[0] ? r->cwd : "/";
-    if (chdir(cwd) < 0) {
-        bl_errno(&e, errno, "exec %s: working directory %s", r->argv[0], cwd);
-        child_fail(sp->report, &e);
-    }
-    if (setgroups((size_t)u.ngroups, u.groups) < 0 || setgid(u.gid) < 0 || setuid(u.uid) < 0) {
-        if (u.uid != getuid() || u.gid != getgid()) {
-            bl_errno(&e, errno, "exec %s: switch to user %u:%u", r->argv[0], u.uid, u.gid);
-            child_fail(sp->report, &e);
-        }
-    }
-    extern char **environ;
-    environ = env;
-    execvp(r->argv[0], r->argv);
-    bl_errno(&e, errno, "exec %s", r->argv[0]);
-    child_fail(sp->report, &e);
-}
-
-/* Starts the process of a channel; on failure the error text is in err. */
+/* Starts the process of a channel (exec.c) and takes over its descriptors. */
 static int chan_spawn(struct agent *a, struct chan *c, const struct proto_exec_req *req,
                       const char *path, struct bl_error *err)
 {
-    int in[2] = {-1, -1}, out[2] = {-1, -1}, errp[2] = {-1, -1}, rep[2] = {-1, -1};
-    int master = -1, slave = -1;
-    int rc = -1;
-    struct spawn sp = {.req = req, .path = path, .tty_fd = -1};
-    if (pipe2(rep, O_CLOEXEC) < 0)
-        return bl_errno(err, errno, "pipe");
-    if (req && req->tty) {
-        /* The terminal comes from the container's own devpts, so that inside it the
-         * process's tty is a /dev/pts/N that exists there. */
-        char ptmx[64] = "/dev/ptmx";
-        if (a->ct.ready)
-            snprintf(ptmx, sizeof ptmx, "/proc/%d/root/dev/pts/ptmx", (int)a->ct.init_pid);
-        master = open(ptmx, O_RDWR | O_NOCTTY | O_CLOEXEC);
-        if (master < 0 || unlockpt(master) < 0) {
-            bl_errno(err, errno, "open a terminal (%s)", ptmx);
-            goto out;
-        }
-        slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
-        if (slave < 0) {
-            bl_errno(err, errno, "open the terminal's slave");
-            goto out;
-        }
-        struct winsize ws = {.ws_row = (unsigned short)(req->rows ? req->rows : 24),
-                             .ws_col = (unsigned short)(req->cols ? req->cols : 80)};
-        ioctl(master, TIOCSWINSZ, &ws);
-        sp.in = sp.out = sp.err = sp.tty_fd = slave;
-    } else {
-        if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
-            bl_errno(err, errno, "pipe");
-            goto out;
-        }
-        sp.in = in[0];
-        sp.out = out[1];
-        sp.err = errp[1];
-    }
-    sp.report = rep[1];
+    struct spawned sp;
     c->start_us = now_us();
-    pid_t pid = fork();
-    if (pid < 0) {
-        bl_errno(err, errno, "fork");
-        goto out;
-    }
-    if (pid == 0)
-        child_main(a, c->kind, &sp);
-    close_fd(&rep[1]);
-    /* The child reports a failure before exec; end-of-file means exec happened. */
-    char msg[512];
-    ssize_t n, got = 0;
-    while ((n = read(rep[0], msg + got, sizeof msg - 1 - (size_t)got)) > 0 ||
-           (n < 0 && errno == EINTR))
-        if (n > 0)
-            got += n;
-    if (got > 0) {
-        msg[got] = 0;
-        bl_err(err, strstr(msg, "No such file") ? BOXLITE_ERR_NOT_FOUND : BOXLITE_ERR_INVALID,
-               "%s", msg);
-        kill(pid, SIGKILL);
-        /* reaped by the SIGCHLD path; no channel owns it */
-        goto out;
-    }
-    c->pid = pid;
-    if (master >= 0) {
-        c->out_fd[1] = master;
-        c->in_fd = fcntl(master, F_DUPFD_CLOEXEC, 0);
-        master = -1;
-        c->tty = true;
-    } else {
-        c->in_fd = steal_fd(&in[1]);
-        c->out_fd[1] = steal_fd(&out[0]);
-        c->out_fd[2] = steal_fd(&errp[0]);
-    }
-    for (int i = 1; i <= 2; i++)
-        if (c->out_fd[i] >= 0)
-            set_nonblock(c->out_fd[i]);
-    if (c->in_fd >= 0)
-        set_nonblock(c->in_fd);
-    rc = 0;
-out:
-    for (int i = 0; i < 2; i++) {
-        close_fd(&in[i]);
-        close_fd(&out[i]);
-        close_fd(&errp[i]);
-        close_fd(&rep[i]);
-    }
-    close_fd(&master);
-    close_fd(&slave);
-    return rc < 0 ? -(err->code ? err->code : BOXLITE_ERR_IO) : 0;
+    int rc = exec_spawn(&a->ct, c->kind, req, path, &sp, err);
+    if (rc < 0)
+        return rc;
+    c->pid = sp.pid;
+    c->in_fd = sp.in_fd;
+    c->out_fd[1] = sp.out_fd;
+    c->out_fd[2] = sp.err_fd;
+    c->tty = sp.tty;
+    return 0;
 }
 
-static struct chan *chan_new(struct agent *a, uint32_t id, enum chan_kind kind)
+static struct chan *chan_new(struct agent *a, uint32_t id, enum spawn_kind kind)
 {
     struct chan *c = calloc(1, sizeof *c);
     if (!c)
@@ -473,7 +270,7 @@ static void handle_exec(struct agent *a, uint32_t id, const uint8_t *p, size_t l
         send_error(a, id, BOXLITE_ERR_PROTOCOL, "exec: %s", e.msg);
         return;
     }
-    struct chan *c = chan_new(a, id, CH_EXEC);
+    struct chan *c = chan_new(a, id, SPAWN_EXEC);
     if (!c) {
         send_error(a, id, BOXLITE_ERR_NOMEM, "exec: out of memory");
     } else if (chan_spawn(a, c, &req, NULL, &e) < 0) {
@@ -487,7 +284,7 @@ static void handle_exec(struct agent *a, uint32_t id, const uint8_t *p, size_t l
     proto_exec_req_free(&req);
 }
 
-static void handle_copy(struct agent *a, uint32_t id, enum chan_kind kind, const uint8_t *p,
+static void handle_copy(struct agent *a, uint32_t id, enum spawn_kind kind, const uint8_t *p,
                         size_t len)
 {
     struct bl_error e = {0};
@@ -514,7 +311,7 @@ static void handle_copy(struct agent *a, uint32_t id, enum chan_kind kind, const
         free(c);
         return;
     }
-    if (kind == CH_COPY_OUT)
+    if (kind == SPAWN_COPY_OUT)
         close_fd(&c->in_fd);
     chan_link(a, c);
 }
@@ -610,8 +407,8 @@ static void handle_frame(struct agent *a, const struct proto_hdr *h, const uint8
         send_error(a, h->channel, BOXLITE_ERR_PROTOCOL, "RESULT is sent by the agent only");
         return;
     case PROTO_EXEC: handle_exec(a, h->channel, p, h->len); return;
-    case PROTO_COPY_IN: handle_copy(a, h->channel, CH_COPY_IN, p, h->len); return;
-    case PROTO_COPY_OUT: handle_copy(a, h->channel, CH_COPY_OUT, p, h->len); return;
+    case PROTO_COPY_IN: handle_copy(a, h->channel, SPAWN_COPY_IN, p, h->len); return;
+    case PROTO_COPY_OUT: handle_copy(a, h->channel, SPAWN_COPY_OUT, p, h->len); return;
     case PROTO_SETUP: handle_setup(a, h->channel, p, h->len); return;
     case PROTO_SHUTDOWN: {
         struct tlv_writer *w = malloc(sizeof *w);
@@ -632,7 +429,7 @@ static void handle_frame(struct agent *a, const struct proto_hdr *h, const uint8
         return;
     switch (h->type) {
     case PROTO_DATA:
-        if (h->stream != PROTO_STDIN || c->kind == CH_COPY_OUT) {
+        if (h->stream != PROTO_STDIN || c->kind == SPAWN_COPY_OUT) {
             chan_abort(a, c, "DATA on a stream the host does not write");
         } else if (c->in_eof) {
             chan_abort(a, c, "DATA after EOF");
@@ -777,14 +574,14 @@ static void out_eof(struct agent *a, struct chan *c, int s)
     close_fd(&c->out_fd[s]);
     if (c->tty && s == 1)
         close_fd(&c->in_fd);
-    if (!c->muted && !(c->kind != CH_EXEC && s == 2))
+    if (!c->muted && !(c->kind != SPAWN_EXEC && s == 2))
         send_frame(a, PROTO_EOF, c->id, (uint8_t)s, NULL, 0);
 }
 
 static void read_output(struct agent *a, struct chan *c, int s)
 {
     uint8_t buf[READ_CHUNK];
-    bool internal = c->kind != CH_EXEC && s == 2; /* a copy's error text */
+    bool internal = c->kind != SPAWN_EXEC && s == 2; /* a copy's error text */
     if (!internal && !c->muted &&
         (c->credit[s] == 0 || proto_buf_pending(&a->out) >= PORT_HIGH_WATER))
         return; /* the host's credit, or the port, holds us back */
@@ -808,7 +605,7 @@ static void read_output(struct agent *a, struct chan *c, int s)
         c->errlen += k;
         return;
     }
-    if (c->kind == CH_COPY_OUT)
+    if (c->kind == SPAWN_COPY_OUT)
         c->bytes += (uint64_t)n;
     if (c->muted)
         return;
@@ -833,7 +630,7 @@ static void reap(struct agent *a)
                 c->exited = true;
                 c->status = status;
                 c->exit_us = now_us();
-                if (c->kind == CH_COPY_IN)
+                if (c->kind == SPAWN_COPY_IN)
                     close_fd(&c->in_fd);
             }
     }
@@ -949,7 +746,7 @@ int agent_run(struct agent *a)
             for (int s = 1; s <= 2; s++) {
                 if (c->out_fd[s] < 0)
                     continue;
-                bool internal = c->kind != CH_EXEC && s == 2;
+                bool internal = c->kind != SPAWN_EXEC && s == 2;
                 if (internal || c->muted || (c->credit[s] && !backlog)) {
                     pf[n] = (struct pollfd){.fd = c->out_fd[s], .events = POLLIN};
                     owner[n] = c;
@@ -1004,7 +801,7 @@ int agent_run(struct agent *a)
             if (c->exited)
                 for (int s = 1; s <= 2; s++)
                     if (c->out_fd[s] >= 0 && !c->idle_since[s] &&
-                        (c->credit[s] || c->muted || (c->kind != CH_EXEC && s == 2)))
+                        (c->credit[s] || c->muted || (c->kind != SPAWN_EXEC && s == 2)))
                         read_output(a, c, s);
         for (struct chan *c = a->chans; c; c = c->next)
             write_stdin(a, c);

@@ -47,6 +47,21 @@ void agent_free(struct agent *a);
 /* Stops every process (SIGTERM, then SIGKILL after grace_ms) and the container. */
 void agent_stop_all(struct agent *a, int grace_ms);
 
+/* ---- exec.c ------------------------------------------------------------------------ */
+enum spawn_kind { SPAWN_EXEC, SPAWN_COPY_IN, SPAWN_COPY_OUT };
+struct spawned {
+    pid_t pid;          /* its own session and process group */
+    int in_fd;          /* stdin's write end (with a tty: a dup of the master) */
+    int out_fd, err_fd; /* read ends; err_fd is -1 with a tty */
+    bool tty;
+};
+/* Forks the process of a request: SPAWN_EXEC runs req; SPAWN_COPY_IN extracts the tar on
+ * its stdin to path; SPAWN_COPY_OUT writes the tar of path to its stdout (a copy's errors
+ * come on its stderr, exit status 1). Inside the container when ct->ready. Descriptors are
+ * non-blocking and close-on-exec. Fails with the reason when the program cannot start. */
+int exec_spawn(const struct container *ct, enum spawn_kind kind, const struct proto_exec_req *req,
+               const char *path, struct spawned *out, struct bl_error *err);
+
 /* ---- container.c -------------------------------------------------------------------- */
 int container_create(struct container *c, const struct proto_setup *s, struct bl_error *err);
 /* In a forked child: enters the container's mount, UTS and IPC namespaces. */
