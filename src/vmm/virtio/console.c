@@ -446,14 +446,18 @@ static int add_port(struct virtio_dev *dev, const char *name, int fd, bool is_co
     return (int)p->id;
 fail:
     pthread_mutex_unlock(&dev->lock);
-    close(fd);
+    if (fd >= 0)
+        close(fd);
     return rc;
 }
 
 int console_add_port(struct virtio_dev *dev, const char *name, int fd, struct bl_error *err)
 {
-    if (!name)
+    if (!name) {
+        if (fd >= 0)
+            close(fd);
         return bl_err(err, BOXLITE_ERR_INVALID, "virtio-console: a port needs a name");
+    }
     return add_port(dev, name, fd, false, err);
 }
 

@@ -356,3 +356,40 @@ TEST(reset_stops_the_bridge)
     virtio_dev_free(dev);
     evloop_free(loop);
 }
+
+TEST(console_port_announced_as_console)
+{
+    REQUIRE(vqd_ram_init(&ram) == 0);
+    REQUIRE((loop = evloop_new()) != NULL);
+    struct bl_error err;
+    REQUIRE(console_new(&dev, &ram.mem, (struct irq_line){ 0 }, loop, 2, &err) == 0);
+    REQUIRE(socketpair(AF_UNIX, SOCK_STREAM, 0, host) == 0);
+    REQUIRE(console_add_console_port(dev, NULL, host[0], &err) == 0);
+    CHECK(console_add_port(dev, NULL, -1, &err) < 0); /* a plain port needs a name */
+    CHECK(console_add_port(dev, "", -1, &err) < 0);
+    struct vqd *qs[NQ];
+    for (unsigned i = 0; i < NQ; i++) {
+        vqd_init(&q[i], &ram, i, 128);
+        qs[i] = &q[i];
+    }
+    REQUIRE(vqd_handshake(dev, ~0ull, qs, NQ) & VIRTIO_CONFIG_S_DRIVER_OK);
+    give(2, 8, 128);
+    ctrl(0, VIRTIO_CONSOLE_DEVICE_READY, 1);
+    struct virtio_console_control m;
+    REQUIRE(next_ctrl(&m, NULL, 0));
+    CHECK_EQ(le16toh(m.event), VIRTIO_CONSOLE_DEVICE_ADD);
+    ctrl(0, VIRTIO_CONSOLE_PORT_READY, 1);
+    REQUIRE(next_ctrl(&m, NULL, 0));
+    CHECK_EQ(le16toh(m.event), VIRTIO_CONSOLE_CONSOLE_PORT);
+    CHECK_EQ(le16toh(m.value), 1);
+    REQUIRE(next_ctrl(&m, NULL, 0));
+    CHECK_EQ(le16toh(m.event), VIRTIO_CONSOLE_PORT_OPEN); /* no name: no PORT_NAME */
+    CHECK(!next_ctrl(&m, NULL, 0));
+    /* hvc writes reach the host */
+    ctrl(0, VIRTIO_CONSOLE_PORT_OPEN, 1);
+    guest_send(1, "login: ", 7);
+    char h[16];
+    CHECK_EQ(read(host[1], h, sizeof(h)), 7);
+    virtio_dev_free(dev);
+    evloop_free(loop);
+}
