@@ -412,11 +412,22 @@ int registry_open(struct registry **out, const char *name, const char *repositor
     snprintf(url, sizeof url, "%s/v2/", r->base);
     int rc = perform(r, url, NULL, NULL, 0, 0, 65536, &resp, err);
     if (rc < 0 && (insecure || r->local)) {
+        char https_err[400];
+        snprintf(https_err, sizeof https_err, "%s", err ? err->msg : "");
         r->plain_http = 1;
         snprintf(r->base, sizeof r->base, "http://%s", host);
         snprintf(url, sizeof url, "%s/v2/", r->base);
         r->o.max_retries = saved_retries;
         rc = perform(r, url, NULL, NULL, 0, 0, 65536, &resp, err);
+        /* Both failed: the HTTPS reason is usually the one that matters (a TLS-only
+         * registry answers plain HTTP with 400). */
+        if (rc < 0) {
+            char http_err[400];
+            snprintf(http_err, sizeof http_err, "%s", err ? err->msg : "");
+            bl_err(err, BOXLITE_ERR_NETWORK, "%s (and over plain HTTP: %s)", https_err, http_err);
+        }
+        else if (resp.status != 200 && resp.status != 401)
+            rc = bl_err(err, BOXLITE_ERR_NETWORK, "%s (and plain HTTP answered %ld)", https_err, resp.status);
     }
     r->o.max_retries = saved_retries;
     if (rc < 0) {

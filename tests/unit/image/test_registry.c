@@ -505,3 +505,53 @@ TEST_TIMEOUT(concurrent_pulls_share_one_store, 120)
     image_config_free(&cfg);
     registry_stop(e.reg);
 }
+
+/* HTTPS is verified: a registry with a self-signed certificate is refused unless its CA
+ * is given or the registry is listed as insecure. */
+TEST_TIMEOUT(tls_is_verified, 120)
+{
+    need_tools();
+    const char *fx = fixtures("busybox");
+    REQUIRE(fx);
+    char reg[700], layout[800], ref[200], ca[800], home[800];
+    setenv("TLS", "1", 1);
+    int port = registry_start("tls", NULL, NULL, reg, sizeof reg);
+    unsetenv("TLS");
+    REQUIRE(port > 0);
+    snprintf(layout, sizeof layout, "%s/busybox", fx);
+    REQUIRE(registry_push(reg, layout, "tls/bb:1", NULL) == 0);
+    snprintf(ca, sizeof ca, "%s/cert.pem", reg);
+    snprintf(home, sizeof home, "%s/home", harness_tmpdir());
+    struct image_store st;
+    struct bl_error err = {0};
+    REQUIRE(image_store_open(&st, home, &err) == 0);
+    struct image_pull_opts o = {0};
+    o.registry.max_retries = -1;
+    o.registry.docker_config = "/nonexistent";
+    struct image_record rec;
+    for (int i = 0; i < 2; i++) {
+        /* 127.0.0.1 and localhost are both local: HTTPS, then plain HTTP; both fail. */
+        snprintf(ref, sizeof ref, "%s:%d/tls/bb:1", i ? "localhost" : "127.0.0.1", port);
+        CHECK(image_pull(&st, ref, &o, &rec, &err) < 0);
+        if (!strstr(err.msg, "certificate"))
+            harness_fail(__FILE__, __LINE__, "%s: %s", ref, err.msg);
+    }
+    o.registry.ca_file = ca;
+    int r = image_pull(&st, ref, &o, &rec, &err);
+    if (r < 0)
+        harness_fail(__FILE__, __LINE__, "with CA: %s", err.msg);
+    else
+        image_record_free(&rec);
+    o.registry.ca_file = NULL;
+    char hostport[64];
+    snprintf(hostport, sizeof hostport, "127.0.0.1:%d", port);
+    const char *insecure[] = {hostport, NULL};
+    o.registry.insecure = insecure;
+    snprintf(ref, sizeof ref, "127.0.0.1:%d/tls/bb:1", port);
+    r = image_pull(&st, ref, &o, &rec, &err);
+    if (r < 0)
+        harness_fail(__FILE__, __LINE__, "insecure: %s", err.msg);
+    else
+        image_record_free(&rec);
+    registry_stop(reg);
+}
