@@ -1,6 +1,10 @@
 /* Guest physical memory as the VMM sees it: a few regions of host memory. Every address
  * and length that comes from the guest goes through gm_ptr(), which returns NULL unless
- * [gpa, gpa+len) lies inside one region (no wrap-around, no straddling). */
+ * [gpa, gpa+len) lies inside one region (no wrap-around, no straddling). Adjacent regions
+ * are not merged (their host mappings need not be contiguous), so register contiguous guest
+ * RAM as one region, or a buffer crossing the seam is refused as malformed.
+ * Regions are set up before the vCPUs run and never change afterwards: readers take no
+ * lock. */
 #ifndef VMM_MEM_H
 #define VMM_MEM_H
 

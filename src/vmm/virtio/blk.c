@@ -88,7 +88,7 @@ static uint8_t do_rw(struct blk *b, const struct blk_req_hdr *h, bool write, uin
     uint64_t len = write ? e->out_len - sizeof(*h) : e->in_len - 1;
     if (write && d->readonly)
         return VIRTIO_BLK_S_IOERR;
-    if (len % SECTOR || !range_ok(d, h->sector, len))
+    if (len % SECTOR || len > BLK_MAX_REQUEST || !range_ok(d, h->sector, len))
         return VIRTIO_BLK_S_IOERR;
     unsigned n = write ? iov_slice(b->data, VIRTQ_MAX_CHAIN, e->out, e->out_num, sizeof(*h), len)
                        : iov_slice(b->data, VIRTQ_MAX_CHAIN, e->in, e->in_num, 0, len);

@@ -28,6 +28,9 @@
 #define BLK_SEG_MAX 254              /* data segments per request (config seg_max) */
 #define BLK_MAX_DZ_SECTORS (1u << 16) /* per discard/write-zeroes segment (32 MiB) */
 #define BLK_MAX_DZ_SEG 32             /* segments per discard/write-zeroes request */
+/* Larger read/write requests fail with IOERR, so one request cannot keep the event loop
+ * busy for long (Linux sends at most max_sectors_kb, 1280 KiB by default). */
+#define BLK_MAX_REQUEST (64u << 20)
 
 /* Creates a virtio-blk device over disk, which it takes over (closed by virtio_dev_free,
  * also when this fails). serial (may be NULL) answers GET_ID, at most 20 bytes. A

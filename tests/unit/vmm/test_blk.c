@@ -189,6 +189,30 @@ TEST(sector_bounds_checked)
     /* sector * 512 would wrap around 2^64 */
     CHECK_EQ(submit(VIRTIO_BLK_T_IN, 1ull << 55, NULL, 0, 512, NULL, NULL), VIRTIO_BLK_S_IOERR);
     CHECK_EQ(submit(VIRTIO_BLK_T_OUT, UINT64_MAX, buf, 512, 0, NULL, NULL), VIRTIO_BLK_S_IOERR);
+    /* larger than one request may be (the disk is big enough for it) */
+    md.d.size = 1ull << 40;
+    {
+        /* 65 descriptors of 1 MiB, all over the same guest buffer */
+        uint64_t a[67];
+        uint32_t l[67];
+        struct { uint32_t type, reserved; uint64_t sector; } h = { VIRTIO_BLK_T_IN, 0, 0 };
+        a[0] = vqd_alloc(&q, 16);
+        l[0] = 16;
+        memcpy(vqd_host(&ram, a[0]), &h, 16);
+        uint64_t big = vqd_alloc(&q, 1 << 20);
+        for (int i = 1; i <= 65; i++) {
+            a[i] = big;
+            l[i] = 1 << 20;
+        }
+        a[66] = vqd_alloc(&q, 1);
+        l[66] = 1;
+        vqd_add(&q, a, l, 1, 66);
+        vqd_kick(dev, 0);
+        uint32_t id, len;
+        REQUIRE(vqd_get_used(&q, &id, &len));
+        CHECK_EQ(*(uint8_t *)vqd_host(&ram, a[66]), VIRTIO_BLK_S_IOERR);
+    }
+    md.d.size = DISK_SIZE;
     /* not a whole number of sectors */
     CHECK_EQ(submit(VIRTIO_BLK_T_OUT, 0, buf, 100, 0, NULL, NULL), VIRTIO_BLK_S_IOERR);
     CHECK(!dev->broken);
