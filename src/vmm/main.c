@@ -1,11 +1,15 @@
 /* boxlite-vmm: the per-box process. Reads its config (docs/architecture.md), runs the
- * selected engine, writes the ready file once the guest's agent is up, and ends with the
- * VM: exit code = the guest's status where the agent reported one, else 0 for a guest that
- * powered off, 3 when stopped from the host, 2 when the engine failed.
+ * selected engine, serves the box socket (library clients multiplexed onto the agent's
+ * stream, src/proto/mux.h), writes the ready file once the guest's agent is up, and ends
+ * with the VM: exit code = the guest's status where the agent reported one, else 0 for a
+ * guest that powered off, 3 when stopped from the host, 2 when the engine failed.
+ * SIGTERM/SIGINT/SIGHUP: ask the agent to shut down, and end the VM if it has not within
+ * STOP_GRACE_MS (or at once, if the agent is not up or on a second signal).
  *
  *   boxlite-vmm --config FILE [--stats]   run a box (--stats: a JSON line of figures at exit)
  *   boxlite-vmm --check                    which engines can run here */
 #include "common/cleanup.h"
+#include "proto/mux.h"
 #include "vmm/config.h"
 #include "vmm/engine.h"
 
@@ -18,7 +22,12 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
+
+#define STOP_GRACE_MS 5000
 
 struct run {
     const struct engine_ops *ops;
@@ -37,6 +46,34 @@ static void *waiter(void *arg)
         /* cannot fail for an eventfd with a small counter */
     }
     return NULL;
+}
+
+static int listen_unix(const char *path)
+{
+    struct sockaddr_un a = { .sun_family = AF_UNIX };
+    if (strlen(path) >= sizeof a.sun_path) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    strcpy(a.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    unlink(path); /* a previous run's */
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) < 0 || listen(fd, 16) < 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 static void stats_json(FILE *f, const char *engine, const struct engine_stats *s)
@@ -138,8 +175,26 @@ int main(int argc, char **argv)
         return 2;
     }
 
+    int lfd cleanup_close = -1;
+    struct proto_mux *mux = NULL;
+    if (cfg.box_socket) {
+        lfd = listen_unix(cfg.box_socket);
+        if (lfd < 0) {
+            fprintf(stderr, "boxlite-vmm: box socket %s: %s\n", cfg.box_socket, strerror(errno));
+            vmm_config_free(&cfg);
+            return 2;
+        }
+        if (proto_mux_new(lfd, NULL, &mux, &err) < 0 || proto_mux_start(mux, &err) < 0) {
+            fprintf(stderr, "boxlite-vmm: box socket: %s\n", err.msg);
+            proto_mux_free(mux);
+            vmm_config_free(&cfg);
+            return 2;
+        }
+    }
+
     if (r.ops->start(&r.e, &cfg, &err) < 0) {
         fprintf(stderr, "boxlite-vmm: %s\n", err.msg);
+        proto_mux_free(mux);
         vmm_config_free(&cfg);
         return 2;
     }
@@ -148,28 +203,51 @@ int main(int argc, char **argv)
         r.ops->stop(r.e, true, &err);
         r.ops->wait(r.e, &r.exit);
         r.ops->destroy(r.e);
+        proto_mux_free(mux);
         return 2;
     }
 
-    bool ready = false, stopping = false;
+    bool ready = false, agent_set = false;
+    uint64_t stop_deadline = 0; /* when a graceful stop turns into a forced one */
     struct engine_stats st;
     for (;;) {
-        struct pollfd p[2] = { { .fd = sfd, .events = POLLIN }, { .fd = r.done_fd, .events = POLLIN } };
+        if (mux && !agent_set && r.ops->agent_fd(r.e) >= 0) {
+            proto_mux_set_agent_fd(mux, r.ops->agent_fd(r.e));
+            agent_set = true;
+        }
         /* The ready mark is polled: cheap, and the same for every engine. */
-        int n = poll(p, 2, ready ? -1 : 10);
+        int timeout = ready && agent_set ? -1 : 10;
+        if (stop_deadline) {
+            uint64_t now = now_ms();
+            if (now >= stop_deadline) {
+                r.ops->stop(r.e, true, &err);
+                stop_deadline = UINT64_MAX; /* forced once */
+            } else if (stop_deadline != UINT64_MAX) {
+                timeout = (int)(stop_deadline - now);
+            }
+        }
+        struct pollfd p[2] = { { .fd = sfd, .events = POLLIN }, { .fd = r.done_fd, .events = POLLIN } };
+        int n = poll(p, 2, timeout);
         if (n < 0 && errno != EINTR)
             break;
         if (p[1].revents)
             break;
         if (p[0].revents) {
             struct signalfd_siginfo si;
-            while (read(sfd, &si, sizeof si) == sizeof si)
-                if (si.ssi_signo != SIGPIPE && !stopping) {
-                    stopping = true;
+            while (read(sfd, &si, sizeof si) == sizeof si) {
+                if (si.ssi_signo == SIGPIPE)
+                    continue;
+                if (!stop_deadline && mux && proto_mux_ready(mux) &&
+                    proto_mux_shutdown_agent(mux, &err) == 0) {
+                    stop_deadline = now_ms() + STOP_GRACE_MS;
+                } else if (stop_deadline != UINT64_MAX) {
                     r.ops->stop(r.e, true, &err);
+                    stop_deadline = UINT64_MAX;
                 }
+            }
         }
-        if (!ready && r.ops->stats(r.e, &st) == 0 && st.start_to_ready_ms > 0) {
+        if (!ready && r.ops->stats(r.e, &st) == 0 &&
+            (st.start_to_ready_ms > 0 || (mux && proto_mux_ready(mux)))) {
             ready = true;
             if (cfg.ready_file && write_ready(cfg.ready_file, r.ops->name, &st) < 0)
                 fprintf(stderr, "boxlite-vmm: write %s: %s\n", cfg.ready_file, strerror(errno));
@@ -183,8 +261,11 @@ int main(int argc, char **argv)
         fflush(stdout);
     }
     fprintf(stderr, "boxlite-vmm: %s\n", r.exit.reason);
+    proto_mux_free(mux); /* before the engine: the mux reads the agent fd */
     r.ops->destroy(r.e);
     close(r.done_fd);
+    if (cfg.box_socket)
+        unlink(cfg.box_socket);
     vmm_config_free(&cfg);
     if (r.wait_rc < 0)
         return 2;
