@@ -5,8 +5,8 @@
 # machines) /dev/kvm still runs the guest's first instructions, which is all this needs:
 # BOXLITE_KVM_ANY_HOST=1 lets the engine start there.
 # Then, if the nested-KVM lab is set up (tests/lab/), the same binary boots the kernel and
-# agent there to agent-ready and a client runs commands through the box socket: wall time to
-# ready, VM exits to ready, a command's round trip (BOXLITE_BENCH_NO_LAB=1 skips this).
+# agent there to agent-ready and a client talks to the agent through the box socket: time to
+# ready, VM exits to ready, a request's round trip (BOXLITE_BENCH_NO_LAB=1 skips this).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${BOXLITE_BUILD:-build}
@@ -45,7 +45,7 @@ J
 t0=\$(cut -d' ' -f1 /proc/uptime)
 $PWD/$vmm --config /tmp/vmm.json --stats > /tmp/stats 2> /tmp/vmm.err &
 vmm=\$!
-$PWD/$build/bench/vmm_client /tmp/box.sock /bin/busybox; crc=\$?
+$PWD/$build/bench/vmm_client /tmp/box.sock; crc=\$?
 [ \$crc = 0 ] || kill -TERM \$vmm
 wait \$vmm; vrc=\$?
 t1=\$(cut -d' ' -f1 /proc/uptime)
@@ -57,7 +57,7 @@ SCRIPT
 out=$(tests/lab/run.sh --timeout 600 --file "$PWD/$vmm" --file "$kernel" --file "$PWD/$initrd" \
       --file "$PWD/$build/bench/vmm_client" --script "$tmp/lab.sh" 2>&1) || {
   echo "lab figures: FAILED"; echo "$out" | tail -40; exit 1; }
-echo "$out" | grep -E "^(client|command|boxlite-vmm:)" | sed 's/^/   lab: /'
+echo "$out" | grep -E "^(client|request|boxlite-vmm:)" | sed 's/^/   lab: /'
 ready=$(echo "$out" | sed -n 's/^ready file: //p')
 num() { echo "$ready" | sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p"; }
 echo "lab: boxlite-vmm start to agent-ready (L2 under nested SVM in TCG): $(num start_to_ready_ms) ms"
