@@ -7,23 +7,27 @@
 # checks its output and exit code, times command round trips and asks for a power-off, after
 # which the VMM must end by itself with status 0. Passes only then; prints the figures.
 #
-# usage: tests/lab/lab-check.sh [--bench] [--log FILE]
+# usage: tests/lab/lab-check.sh [--bench] [--suite] [--log FILE]
 #   --bench  also boot the same kernel and initramfs with QEMU (-M microvm -accel kvm) in the
 #            same L1, alternating with ours for $LAB_ROUNDS (2) rounds, and print the ratios
 #            ours/QEMU (bench/lab.sh)
+#   --suite  then run the KVM engine's end-to-end suite (suite.sh: block, qcow2, killed VMM,
+#            network, shared directory, console log, power-off) in the same L1
 #   --log    keep the whole output (L1 console included) in FILE
 set -uo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
 build=${BOXLITE_BUILD:-build}
 bench=0
+suite=0
 rounds=${LAB_ROUNDS:-2}
 keep=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --bench) bench=1; shift ;;
+    --suite) suite=1; shift ;;
     --log) keep=$2; shift 2 ;;
-    *) echo "usage: lab-check.sh [--bench] [--log FILE]" >&2; exit 2 ;;
+    *) echo "usage: lab-check.sh [--bench] [--suite] [--log FILE]" >&2; exit 2 ;;
   esac
 done
 say() { echo "lab-check: $*"; }
@@ -74,6 +78,10 @@ if [ $bench = 1 ]; then
     echo 'sh "$LAB_ROOT/tests/lab/guest_boot.sh" qemu' >> "$work/script.sh"
   done
 fi
+if [ $suite = 1 ]; then
+  { echo 'echo "== suite"'
+    echo "LAB_ROOTFS=\"$work/rootfs.ext4\" sh \"\$LAB_ROOT/tests/lab/suite.sh\""; } >> "$work/script.sh"
+fi
 echo "exit 0" >> "$work/script.sh"
 
 if grep -qwE 'vmx|svm' /proc/cpuinfo && [ -w /dev/kvm ]; then
@@ -92,6 +100,13 @@ else
     # QEMU's microvm firmware and option ROMs (the names QEMU looks for under /usr/share/qemu).
     for f in qboot.rom bios-microvm.bin linuxboot_dma.bin pvh.bin; do
       [ -e "/usr/share/qemu/$f" ] && files+=("/usr/share/qemu/$f")
+    done
+  fi
+  if [ $suite = 1 ]; then
+    files+=("$root/tests/lab/suite.sh")
+    for t in qemu-img debugfs e2fsck; do
+      p=$(command -v $t) || fail "$t missing (qemu-utils, e2fsprogs)"
+      files+=("$p")
     done
   fi
   printf '%s\n' "${files[@]}" > "$work/files"
@@ -129,6 +144,12 @@ echo "figure: VM exits, whole run (boot, commands, power-off): $(js vm_exits)"
 echo "figure: VMM CPU time to agent ready: $(get "$box" cpu_to_ready_ms) ms"
 echo "figure: VMM RSS outside guest RAM (its own count): ${rss_own_kib:-?} KiB"
 echo "figure: command round trip (best of 5): $(sed -n 's/^client: command round trip (best of 5): //p' "$log" | head -1)"
+if [ $suite = 1 ]; then
+  counts=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -1)
+  [ -n "$counts" ] || fail "the suite did not finish"
+  echo "suite: $counts"
+  grep -q '^[0-9]* passed, 0 failed' <<<"$counts" || fail "the suite failed: $(grep '^FAIL:' "$log" | tr '\n' ';')"
+fi
 if [ $mode = lab ]; then
   l1=$(sed -n 's/^lab: ready at uptime \([0-9.]*\) s.*/\1/p' "$log" | head -1)
   l1wall=$(sed -n 's/^lab: ready at uptime .*(wall \([0-9.]*\) s.*/\1/p' "$log" | head -1)

@@ -4,13 +4,20 @@
  * output and exit code, times command round trips, then asks the agent to power off.
  * Prints "client: ..." lines, and "client: ok" last on success (exit 0); exit 1 on failure.
  *
- * usage: lab_client BOX_SOCKET [TIMEOUT_SEC]
+ * usage: lab_client BOX_SOCKET [TIMEOUT_SEC] [STEP...] [--no-shutdown]
+ * With no STEP, the lab-check sequence above. Steps, run in order, each in the container
+ * with /bin/busybox sh -c:
+ *   -c CMD        run CMD; then optionally
+ *   -x CODE       its exit code must be CODE (default 0)
+ *   -o TEXT       its output must contain TEXT
+ * --no-shutdown: leave the guest running at the end (a test that kills the VMM).
  * Built by lab-check.sh against build/lib/libproto.a and libcommon.a (a lab tool, not part
  * of any component). */
 #include "proto/client.h"
 #include "proto/proto.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,14 +71,52 @@ static int run(struct proto_client *c, char **argv, char *out, size_t cap, struc
     return 0;
 }
 
+/* The steps given on the command line; returns 0 when all passed. */
+static int steps(struct proto_client *c, int argc, char **argv)
+{
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "-c") != 0 || i + 1 >= argc)
+            continue;
+        char *cmd = argv[++i];
+        long want = 0;
+        const char *text = NULL;
+        while (i + 2 < argc && (!strcmp(argv[i + 1], "-x") || !strcmp(argv[i + 1], "-o"))) {
+            if (!strcmp(argv[i + 1], "-x"))
+                want = atol(argv[i + 2]);
+            else
+                text = argv[i + 2];
+            i += 2;
+        }
+        static char out[16384], copy[16384];
+        struct proto_result res;
+        char *av[] = { "/bin/busybox", "sh", "-c", cmd, NULL };
+        printf("client: $ %s\n", cmd);
+        if (run(c, av, out, sizeof out, &res) < 0)
+            return 1;
+        memcpy(copy, out, sizeof copy);
+        for (char *save = NULL, *l = strtok_r(copy, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+            printf("client: | %s\n", l);
+        printf("client: exit %lld%s\n", (long long)res.exit_code, res.signo ? " (signal)" : "");
+        if (res.signo || res.exit_code != want) {
+            printf("client: FAIL: exit code %lld, expected %ld\n", (long long)res.exit_code, want);
+            return 1;
+        }
+        if (text && !strstr(out, text)) {
+            printf("client: FAIL: output lacks \"%s\"\n", text);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: lab_client BOX_SOCKET [TIMEOUT_SEC]\n");
+        fprintf(stderr, "usage: lab_client BOX_SOCKET [TIMEOUT_SEC] [-c CMD [-x CODE] [-o TEXT]]... [--no-shutdown]\n");
         return 2;
     }
     setvbuf(stdout, NULL, _IONBF, 0);
-    int timeout_s = argc > 2 ? atoi(argv[2]) : 600;
+    int timeout_s = argc > 2 && argv[2][0] != '-' ? atoi(argv[2]) : 600;
     double t0 = now_ms();
     struct proto_client *c = NULL;
     struct bl_error err = { 0 };
@@ -88,6 +133,31 @@ int main(int argc, char **argv)
         printf("client: FAIL: the agent reports no container rootfs set up\n");
         proto_client_close(c);
         return 1;
+    }
+
+    bool custom = false, shutdown = true;
+    for (int i = 2; i < argc; i++) {
+        custom |= !strcmp(argv[i], "-c");
+        shutdown &= strcmp(argv[i], "--no-shutdown") != 0;
+    }
+    if (custom) {
+        int bad = steps(c, argc - 2, argv + 2);
+        if (!bad && shutdown) {
+            if (proto_shutdown(c, 60000, &err) < 0) {
+                printf("client: FAIL: shutdown: %s\n", err.msg);
+                bad = 1;
+            } else {
+                printf("client: shutdown acknowledged\n");
+            }
+        }
+        if (!bad)
+            printf("client: ok\n");
+        if (!shutdown) {
+            printf("client: leaving the guest running\n");
+            _exit(bad); /* no goodbye to the agent: the caller kills the VMM */
+        }
+        proto_client_close(c);
+        return bad;
     }
 
     char out[4096];
