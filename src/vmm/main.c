@@ -2,7 +2,8 @@
  * selected engine, serves the box socket (library clients multiplexed onto the agent's
  * stream, src/proto/mux.h), writes the ready file once the guest's agent is up, and ends
  * with the VM: exit code = the guest's status where the agent reported one, else 0 for a
- * guest that powered off, 3 when stopped from the host, 2 when the engine failed.
+ * guest that powered off, 3 when stopped from the host, 2 when the engine failed; the same
+ * goes to exit.json beside the ready file (the library does not wait for this process).
  * SIGTERM/SIGINT/SIGHUP: ask the agent to shut down, and end the VM if it has not within
  * STOP_GRACE_MS (or at once, if the agent is not up or on a second signal).
  *
@@ -99,6 +100,37 @@ static int write_ready(const char *path, const char *engine, const struct engine
     if (fclose(f) != 0 || rename(tmp, path) < 0)
         return -errno;
     return 0;
+}
+
+/* The VM's end, for the library (which does not wait for this process): exit.json beside
+ * the ready file, written whole like it. */
+static void write_exit(const char *ready_file, const char *engine, const struct engine_exit *x,
+                       int wait_rc, const struct engine_stats *s)
+{
+    char path[4096], tmp[4200];
+    const char *slash = strrchr(ready_file, '/');
+    int dirlen = slash ? (int)(slash - ready_file) : 1;
+    snprintf(path, sizeof path, "%.*s/exit.json", dirlen, slash ? ready_file : ".");
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "we");
+    if (!f)
+        return;
+    fprintf(f, "{\"powered_off\":%s,\"killed\":%s,\"engine_failed\":%s,\"guest_status\":%d,"
+               "\"reason\":\"",
+            x->powered_off ? "true" : "false", x->killed ? "true" : "false",
+            wait_rc < 0 ? "true" : "false", x->guest_status);
+    for (const char *c = x->reason; *c; c++) /* JSON string escaping */
+        if (*c == '"' || *c == '\\')
+            fprintf(f, "\\%c", *c);
+        else if ((unsigned char)*c < 0x20)
+            fprintf(f, "\\u%04x", *c);
+        else
+            fputc(*c, f);
+    fputs("\",\"stats\":", f);
+    stats_json(f, engine, s);
+    fputs("}\n", f);
+    if (fclose(f) == 0)
+        rename(tmp, path);
 }
 
 static int check(void)
@@ -228,8 +260,10 @@ int main(int argc, char **argv)
         }
         struct pollfd p[2] = { { .fd = sfd, .events = POLLIN }, { .fd = r.done_fd, .events = POLLIN } };
         int n = poll(p, 2, timeout);
-        if (n < 0 && errno != EINTR)
+        if (n < 0 && errno != EINTR) {
+            r.ops->stop(r.e, true, &err); /* cannot go on watching: end the VM */
             break;
+        }
         if (p[1].revents)
             break;
         if (p[0].revents) {
@@ -255,6 +289,8 @@ int main(int argc, char **argv)
     }
     pthread_join(wt, NULL);
     r.ops->stats(r.e, &st);
+    if (cfg.ready_file)
+        write_exit(cfg.ready_file, r.ops->name, &r.exit, r.wait_rc, &st);
     if (want_stats) {
         stats_json(stdout, r.ops->name, &st);
         putchar('\n');
