@@ -22,6 +22,7 @@ struct arch_layout {
     bool serial_pio;        /* the console UART is on the port I/O bus */
     uint64_t serial_addr;   /* its port or MMIO address */
     uint32_t serial_gsi;
+    uint64_t reset_port;    /* i8042 command port whose 0xfe write resets, or 0 for none */
     const char *base_cmdline; /* what every guest gets first (console, reboot policy) */
 };
 extern const struct arch_layout arch_layout;

@@ -166,7 +166,9 @@ static int add_legacy(struct engine *e, struct bl_error *err)
                                   e->serial, err)
                 : machine_add_mmio(m, arch_layout.serial_addr, SERIAL_IO_SIZE, &serial_bus_ops,
                                    e->serial, err);
-    if (r < 0 || machine_add_pio(m, I8042_COMMAND_PORT, 1, &i8042_bus_ops, &e->kbd, err) < 0 ||
+    if (r < 0 ||
+        (arch_layout.reset_port &&
+         machine_add_pio(m, arch_layout.reset_port, 1, &i8042_bus_ops, &e->kbd, err) < 0) ||
         machine_add_mmio(m, arch_layout.ctl_gpa, CTL_SIZE, &ctl_bus_ops, e->ctl, err) < 0)
         return -err->code;
     return 0;

@@ -18,6 +18,7 @@ const struct arch_layout arch_layout = {
     .serial_pio = true,
     .serial_addr = 0x3f8,
     .serial_gsi = 4,
+    .reset_port = 0x64,
     /* reboot=t: a reboot triple-faults (KVM_EXIT_SHUTDOWN) instead of probing BIOS paths;
      * panic=-1: a panic reboots at once, so both end the VM. */
     .base_cmdline = "console=ttyS0 reboot=t panic=-1",
