@@ -1,20 +1,89 @@
 /* virtio-9p transport: gathers each request chain into a flat buffer, has the 9P server
- * (fs/p9.c) answer it, and scatters the reply into the chain's writable buffers. */
+ * (fs/p9.c) answer it, and scatters the reply into the chain's writable buffers.
+ *
+ * File system calls can block (a large read, fsync, a slow disk), so once the device has
+ * an event loop (virtio_dev_use_eventfds) requests are answered on a worker thread of its
+ * own and the loop that also carries the agent channel and the other devices never waits
+ * for the host file system: the loop pops a chain and hands its buffers over, the worker
+ * reads the request from them and runs the server, and a completion eventfd brings the
+ * reply back to the loop, which writes it into the chain and pushes it. One request is
+ * answered at a time, so one request and one reply buffer serve them all. The worker never
+ * touches the queue or dev->lock.
+ * A driver reset while requests are in flight bumps a generation number: their replies are
+ * dropped. Without a loop (unit tests, a vCPU-thread notify) requests are answered inline. */
 #include "vmm/virtio/9p.h"
 
 #include "vmm/fs/p9.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+struct job {
+    struct job *next;
+    uint32_t gen;
+    uint16_t head;
+    uint32_t out_num, in_num;
+    uint64_t out_len, in_len;
+    struct iovec *iov; /* out_num device-readable then in_num device-writable buffers
+                        * (host pointers into guest RAM, mapped for the VM's lifetime) */
+};
+
+struct jobq {
+    struct job *head, *tail;
+};
+
+static void jobq_put(struct jobq *q, struct job *j)
+{
+    j->next = NULL;
+    if (q->tail)
+        q->tail->next = j;
+    else
+        q->head = j;
+    q->tail = j;
+}
+
+static struct job *jobq_take_all(struct jobq *q)
+{
+    struct job *j = q->head;
+    q->head = q->tail = NULL;
+    return j;
+}
+
+static void job_free(struct job *j)
+{
+    if (!j)
+        return;
+    free(j->iov);
+    free(j);
+}
 
 struct v9p {
     struct virtio_dev dev;
     struct p9_server *srv;
     uint8_t config[2 + VIRTIO_9P_TAG_MAX];
     size_t config_len;
-    uint8_t *req, *resp; /* p9_server_max_msize() bytes each */
+    uint8_t *req, *resp; /* p9_server_max_msize() bytes each: the worker's, or the inline
+                          * path's when there is no worker */
     size_t bufsize;
     struct virtq_elem el;
+
+    /* the worker (see the top of this file) */
+    bool async;           /* decided at the first notify: the device has a loop */
+    uint32_t gen;         /* bumped by a driver reset; guarded by dev->lock */
+    int done_fd;          /* eventfd on dev->loop: replies are ready */
+    bool worker_started;
+    pthread_t worker;
+    pthread_mutex_t wlock; /* pending, done, resp_len, stop */
+    pthread_cond_t wcond;
+    struct jobq pending;
+    struct job *done;      /* answered, its reply in resp: the worker waits until the loop
+                            * has copied it out, so one reply buffer is enough */
+    size_t resp_len;
+    bool stop;
 };
 
 static uint64_t v9p_features(struct virtio_dev *dev)
@@ -32,34 +101,210 @@ static void v9p_config_read(struct virtio_dev *dev, uint64_t off, uint8_t *data,
         memcpy(data, v->config + off, v->config_len - off); /* a read across the end */
 }
 
+/* A request larger than our buffer is cut short; its size field then disagrees with the
+ * length and the server answers Rlerror with the request's tag. */
+static size_t req_len_of(const struct v9p *v, const struct virtq_elem *e)
+{
+    return e->out_len < v->bufsize ? (size_t)e->out_len : v->bufsize;
+}
+
+static size_t resp_cap_of(const struct v9p *v, const struct virtq_elem *e)
+{
+    return e->in_len < v->bufsize ? (size_t)e->in_len : v->bufsize;
+}
+
+static void *worker_run(void *arg)
+{
+    struct v9p *v = arg;
+    pthread_mutex_lock(&v->wlock);
+    for (;;) {
+        while (!v->stop && (!v->pending.head || v->done))
+            pthread_cond_wait(&v->wcond, &v->wlock);
+        if (v->stop)
+            break;
+        struct job *j = v->pending.head;
+        v->pending.head = j->next;
+        if (!v->pending.head)
+            v->pending.tail = NULL;
+        pthread_mutex_unlock(&v->wlock);
+
+        size_t n = iov_to_buf(j->iov, j->out_num, 0, v->req,
+                              j->out_len < v->bufsize ? (size_t)j->out_len : v->bufsize);
+        size_t rlen = p9_handle(v->srv, v->req, n, v->resp,
+                                j->in_len < v->bufsize ? (size_t)j->in_len : v->bufsize);
+
+        pthread_mutex_lock(&v->wlock);
+        v->done = j;
+        v->resp_len = rlen;
+        uint64_t one = 1;
+        ssize_t w = write(v->done_fd, &one, sizeof one);
+        (void)w; /* a saturated counter is still readable */
+    }
+    pthread_mutex_unlock(&v->wlock);
+    return NULL;
+}
+
+/* A request was answered: write the reply into its chain and return it (loop thread). */
+static void on_done(void *opaque, int fd, uint32_t events)
+{
+    struct v9p *v = opaque;
+    uint64_t cnt;
+    ssize_t n = read(fd, &cnt, sizeof cnt);
+    (void)n;
+    pthread_mutex_lock(&v->wlock);
+    struct job *j = v->done;
+    size_t rlen = v->resp_len;
+    pthread_mutex_unlock(&v->wlock);
+    if (!j)
+        return;
+
+    /* The worker waits while v->done is set: v->resp is ours until we clear it. */
+    struct virtio_dev *dev = &v->dev;
+    pthread_mutex_lock(&dev->lock);
+    struct virtq *q = &dev->queues[0];
+    uint16_t old = q->used_idx;
+    if (j->gen == v->gen && !dev->broken && q->ready) {
+        uint32_t written =
+            (uint32_t)iov_from_buf(j->iov + j->out_num, j->in_num, 0, v->resp, rlen);
+        v->el.head = j->head;
+        v->el.in_len = j->in_len;
+        if (virtq_push(q, &v->el, written) == 0)
+            virtio_dev_interrupt(dev, 0, old);
+    }
+    pthread_mutex_unlock(&dev->lock);
+
+    pthread_mutex_lock(&v->wlock);
+    v->done = NULL;
+    pthread_cond_signal(&v->wcond);
+    pthread_mutex_unlock(&v->wlock);
+    job_free(j);
+}
+
+static bool start_worker(struct v9p *v)
+{
+    v->done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (v->done_fd < 0)
+        return false;
+    if (pthread_create(&v->worker, NULL, worker_run, v) != 0) {
+        close(v->done_fd);
+        v->done_fd = -1;
+        return false;
+    }
+    v->worker_started = true;
+    if (evloop_add(v->dev.loop, v->done_fd, EPOLLIN, on_done, v) < 0) {
+        pthread_mutex_lock(&v->wlock);
+        v->stop = true;
+        pthread_cond_signal(&v->wcond);
+        pthread_mutex_unlock(&v->wlock);
+        pthread_join(v->worker, NULL);
+        v->worker_started = false;
+        close(v->done_fd);
+        v->done_fd = -1;
+        return false;
+    }
+    return true;
+}
+
+static struct job *job_of(struct v9p *v, const struct virtq_elem *e)
+{
+    struct job *j = calloc(1, sizeof *j);
+    uint32_t n = e->out_num + e->in_num;
+    if (!j || !(j->iov = malloc((n ? n : 1) * sizeof *j->iov))) {
+        free(j);
+        return NULL;
+    }
+    j->gen = v->gen;
+    j->head = e->head;
+    j->out_num = e->out_num;
+    j->in_num = e->in_num;
+    j->out_len = e->out_len;
+    j->in_len = e->in_len;
+    memcpy(j->iov, e->out, e->out_num * sizeof *j->iov);
+    memcpy(j->iov + e->out_num, e->in, e->in_num * sizeof *j->iov);
+    return j;
+}
+
+/* Answers one chain on this thread. */
+static int serve_inline(struct v9p *v, struct virtq *q, const struct virtq_elem *e)
+{
+    size_t n = iov_to_buf(e->out, e->out_num, 0, v->req, req_len_of(v, e));
+    size_t rlen = p9_handle(v->srv, v->req, n, v->resp, resp_cap_of(v, e));
+    uint32_t written = (uint32_t)iov_from_buf(e->in, e->in_num, 0, v->resp, rlen);
+    return virtq_push(q, e, written);
+}
+
+/* Out of memory with the worker busy on the shared buffers: Rlerror ENOMEM, built here. */
+static int reply_enomem(struct virtq *q, const struct virtq_elem *e)
+{
+    uint8_t hdr[7] = {0}, r[11] = { 11, 0, 0, 0, P9_RLERROR, 0, 0, ENOMEM, 0, 0, 0 };
+    iov_to_buf(e->out, e->out_num, 0, hdr, sizeof hdr);
+    r[5] = hdr[5]; /* the request's tag */
+    r[6] = hdr[6];
+    return virtq_push(q, e, (uint32_t)iov_from_buf(e->in, e->in_num, 0, r, sizeof r));
+}
+
 static void v9p_notify(struct virtio_dev *dev, uint16_t qidx)
 {
     struct v9p *v = dev->priv;
     struct virtq *q = &dev->queues[0];
+    if (!v->async && dev->loop && !v->worker_started)
+        v->async = start_worker(v);
     uint16_t old = q->used_idx;
     while (virtq_pop(q, &v->el) == 1) {
-        struct virtq_elem *e = &v->el;
-        /* A request larger than our buffer is cut short; its size field then disagrees
-         * with the length and the server answers Rlerror with the request's tag. */
-        size_t n = iov_to_buf(e->out, e->out_num, 0, v->req,
-                              e->out_len < v->bufsize ? e->out_len : v->bufsize);
-        size_t cap = e->in_len < v->bufsize ? e->in_len : v->bufsize;
-        size_t rlen = p9_handle(v->srv, v->req, n, v->resp, cap);
-        uint32_t written = (uint32_t)iov_from_buf(e->in, e->in_num, 0, v->resp, rlen);
-        if (virtq_push(q, e, written) < 0)
-            break;
+        if (!v->async) {
+            if (serve_inline(v, q, &v->el) < 0)
+                break;
+            continue;
+        }
+        struct job *j = job_of(v, &v->el);
+        if (!j) {
+            if (reply_enomem(q, &v->el) < 0)
+                break;
+            continue;
+        }
+        pthread_mutex_lock(&v->wlock);
+        jobq_put(&v->pending, j);
+        pthread_cond_signal(&v->wcond);
+        pthread_mutex_unlock(&v->wlock);
     }
     virtio_dev_interrupt(dev, 0, old);
 }
 
-static void v9p_free(struct virtio_dev *dev)
+static void v9p_reset(struct virtio_dev *dev)
 {
     struct v9p *v = dev->priv;
+    v->gen++; /* replies still in flight belong to the old rings */
+}
+
+static void v9p_destroy(struct v9p *v)
+{
+    if (v->worker_started) {
+        pthread_mutex_lock(&v->wlock);
+        v->stop = true;
+        pthread_cond_signal(&v->wcond);
+        pthread_mutex_unlock(&v->wlock);
+        pthread_join(v->worker, NULL);
+    }
+    if (v->done_fd >= 0) {
+        if (v->dev.loop)
+            evloop_del(v->dev.loop, v->done_fd);
+        close(v->done_fd);
+    }
+    for (struct job *j = jobq_take_all(&v->pending); j;) {
+        struct job *next = j->next;
+        job_free(j);
+        j = next;
+    }
+    job_free(v->done);
+    pthread_mutex_destroy(&v->wlock);
+    pthread_cond_destroy(&v->wcond);
     p9_server_free(v->srv);
     free(v->req);
     free(v->resp);
     free(v);
 }
+
+static void v9p_free(struct virtio_dev *dev) { v9p_destroy(dev->priv); }
 
 static const struct virtio_dev_ops v9p_ops = {
     .name = "9p",
@@ -69,6 +314,7 @@ static const struct virtio_dev_ops v9p_ops = {
     .features = v9p_features,
     .config_read = v9p_config_read,
     .notify = v9p_notify,
+    .reset = v9p_reset,
     .free = v9p_free,
 };
 
@@ -82,9 +328,12 @@ int virtio_9p_new(struct virtio_dev **out, const struct guest_mem *mem, struct i
     struct v9p *v = calloc(1, sizeof *v);
     if (!v)
         return bl_err(err, BOXLITE_ERR_NOMEM, "virtio-9p: out of memory");
+    v->done_fd = -1;
+    pthread_mutex_init(&v->wlock, NULL);
+    pthread_cond_init(&v->wcond, NULL);
     int rc = p9_server_new(&v->srv, root, readonly, 0, err);
     if (rc < 0) {
-        free(v);
+        v9p_destroy(v);
         return bl_err_prefix(err, "virtio-9p %s", tag);
     }
     v->bufsize = p9_server_max_msize(v->srv);
@@ -95,7 +344,7 @@ int virtio_9p_new(struct virtio_dev **out, const struct guest_mem *mem, struct i
     memcpy(v->config + 2, tag, tlen);
     v->config_len = 2 + tlen;
     if (!v->req || !v->resp || virtio_dev_init(&v->dev, &v9p_ops, v, mem, irq) < 0) {
-        v9p_free(&v->dev);
+        v9p_destroy(v);
         return bl_err(err, BOXLITE_ERR_NOMEM, "virtio-9p: out of memory");
     }
     *out = &v->dev;

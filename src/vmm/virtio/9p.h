@@ -17,9 +17,11 @@
 #define VIRTIO_9P_QUEUE_SIZE 128
 
 /* Creates a virtio-9p device sharing the host directory root under tag (1..255 bytes, no
- * NUL), read-only if readonly (every modifying request gets EROFS). Requests are served
- * synchronously on the thread that handles the queue (the event loop). msize is bounded by
- * P9_MSIZE_DEFAULT (512 KiB). virtio_dev_free(*out) frees it and closes every fid.
+ * NUL), read-only if readonly (every modifying request gets EROFS). Once
+ * virtio_dev_use_eventfds() gave the device an event loop, requests are answered on a
+ * worker thread of the device's own (file system calls never block the loop); without one,
+ * inline on the thread that handles the queue. msize is bounded by P9_MSIZE_DEFAULT
+ * (512 KiB). virtio_dev_free(*out) stops the worker, frees the device, closes every fid.
  *
  * Machine wiring (KVM engine), per entry of vmm_config.shares:
  *     virtio_9p_new(&dev, &mem, irq, share->tag, share->path, share->readonly, &err);

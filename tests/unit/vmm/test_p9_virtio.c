@@ -5,6 +5,7 @@
 #include "vmm/fs/p9.h"
 #include "vmm/virtio/9p.h"
 #include "vq_driver.h"
+#include "vmm/core/evloop.h"
 
 #include <stdio.h>
 #include <sys/stat.h>
@@ -187,5 +188,55 @@ TEST(p9v_session_through_ring)
     CHECK_EQ(((uint8_t *)vqd_host(&r.ram, in[0]))[4], P9_RLERROR);
     CHECK(!r.dev->broken);
     virtio_dev_free(r.dev);
+    vqd_ram_free(&r.ram);
+}
+
+/* With an event loop the requests go to the device's worker and come back through the
+ * loop; a reset while one is in flight drops its reply instead of writing stale rings. */
+TEST(p9v_worker_thread_through_loop)
+{
+    struct rig r;
+    REQUIRE(rig_up(&r, "vol0", false) == 0);
+    struct evloop *loop = evloop_new();
+    REQUIRE(loop);
+    REQUIRE(virtio_dev_use_eventfds(r.dev, loop) == 0);
+    struct msg m;
+    uint64_t in[2];
+    uint32_t one[] = { 8192 };
+    uint32_t id, len = 0;
+
+    begin(&m, P9_TVERSION);
+    put(&m, 8192, 4);
+    put_s(&m, "9P2000.L");
+    for (int i = 0; i < 4; i++)
+        m.b[i] = (uint8_t)(m.n >> (8 * i));
+    uint64_t a[2] = { vqd_alloc(&r.q, (uint32_t)m.n), in[0] = vqd_alloc(&r.q, one[0]) };
+    uint32_t l[2] = { (uint32_t)m.n, one[0] };
+    memcpy(vqd_host(&r.ram, a[0]), m.b, m.n);
+    vqd_add(&r.q, a, l, 1, 1);
+    vqd_kick(r.dev, 0);
+    bool got = false;
+    for (int i = 0; i < 100 && !got; i++) {
+        evloop_run_once(loop, 100);
+        got = vqd_get_used(&r.q, &id, &len);
+    }
+    REQUIRE(got);
+    CHECK_EQ(len, 7 + 4 + 2 + 8);
+    CHECK_EQ(((uint8_t *)vqd_host(&r.ram, in[0]))[4], P9_RVERSION);
+    CHECK(r.irqs.n >= 1);
+
+    /* in flight across a reset: popped by the loop, then the driver resets */
+    memcpy(vqd_host(&r.ram, a[0]), m.b, m.n);
+    vqd_add(&r.q, a, l, 1, 1);
+    vqd_kick(r.dev, 0);
+    evloop_run_once(loop, 100); /* the notify: the request goes to the worker */
+    mmio_w32(r.dev, VIRTIO_MMIO_STATUS, 0);
+    for (int i = 0; i < 5; i++)
+        evloop_run_once(loop, 100);
+    CHECK(!vqd_get_used(&r.q, &id, &len));
+    CHECK(!r.dev->broken);
+
+    virtio_dev_free(r.dev);
+    evloop_free(loop);
     vqd_ram_free(&r.ram);
 }
