@@ -13,6 +13,8 @@
 #include "proto/mux.h"
 #include "vmm/config.h"
 #include "vmm/engine.h"
+#include "vmm/kvm/kvm.h"
+#include "vmm/qemu/qemu.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -87,16 +89,24 @@ static void stats_json(FILE *f, const char *engine, const struct engine_stats *s
             (unsigned long long)s->cpu_sys_us, (unsigned long long)s->rss_bytes);
 }
 
-/* Written whole under a temporary name, then renamed: the library never sees half a file. */
-static int write_ready(const char *path, const char *engine, const struct engine_stats *s)
+/* Written whole under a temporary name, then renamed: the library never sees half a file.
+ * The figures, plus "host_ports": the host port bound for each of the config's forwards. */
+static int write_ready(const char *path, const struct run *r, const struct vmm_config *cfg,
+                       const struct engine_stats *s)
 {
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     FILE *f = fopen(tmp, "we");
     if (!f)
         return -errno;
-    stats_json(f, engine, s);
-    fputc('\n', f);
+    stats_json(f, r->ops->name, s);
+    fseek(f, -1, SEEK_CUR); /* reopen the object for one more member */
+    fputs(",\"host_ports\":[", f);
+    for (unsigned i = 0; i < cfg->nports; i++)
+        fprintf(f, "%s%d", i ? "," : "",
+                r->ops == &engine_kvm_ops ? engine_kvm_host_port(r->e, i)
+                                          : engine_qemu_host_port(r->e, i));
+    fputs("]}\n", f);
     if (fclose(f) != 0 || rename(tmp, path) < 0)
         return -errno;
     return 0;
@@ -283,7 +293,7 @@ int main(int argc, char **argv)
         if (!ready && r.ops->stats(r.e, &st) == 0 &&
             (st.start_to_ready_ms > 0 || (mux && proto_mux_ready(mux)))) {
             ready = true;
-            if (cfg.ready_file && write_ready(cfg.ready_file, r.ops->name, &st) < 0)
+            if (cfg.ready_file && write_ready(cfg.ready_file, &r, &cfg, &st) < 0)
                 fprintf(stderr, "boxlite-vmm: write %s: %s\n", cfg.ready_file, strerror(errno));
         }
     }

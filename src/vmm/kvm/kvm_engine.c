@@ -9,6 +9,7 @@
 #include "vmm/hw/ctl.h"
 #include "vmm/hw/i8042.h"
 #include "vmm/hw/serial.h"
+#include "vmm/kvm/kvm.h"
 #include "vmm/kvm/machine.h"
 #include "vmm/net/slirp.h"
 #include "vmm/virtio/9p.h"
@@ -56,6 +57,8 @@ struct engine {
     struct ctl *ctl;
     struct i8042 kbd;
     struct slirp_net *net;
+    uint16_t *host_ports; /* bound port per config port forward */
+    unsigned nports;
     unsigned nvirtio;
     char cmdline[4096];
     size_t cmdlen;
@@ -222,13 +225,18 @@ static int add_network(struct engine *e, const struct vmm_config *cfg, struct bl
     struct slirp_net_cfg ncfg = { .allow_host_loopback = true };
     if (slirp_net_new(&e->net, &ncfg, err) < 0)
         return bl_err_prefix(err, "network");
+    e->host_ports = calloc(cfg->nports ? cfg->nports : 1, sizeof *e->host_ports);
+    if (!e->host_ports)
+        return bl_errno(err, ENOMEM, "network");
+    e->nports = cfg->nports;
     for (unsigned i = 0; i < cfg->nports; i++) {
         const struct vmm_port_cfg *p = &cfg->ports[i];
-        uint16_t bound;
+        uint16_t bound = 0;
         if (slirp_net_add_fwd(e->net, p->udp, p->host_addr, p->host_port, p->guest_port, &bound,
                               err) < 0)
             return bl_err_prefix(err, "forward %s:%u to guest port %u", p->host_addr,
                                  p->host_port, p->guest_port);
+        e->host_ports[i] = bound;
     }
     struct virtio_dev *dev;
     struct irq_line irq;
@@ -275,6 +283,7 @@ static void kvm_destroy(struct engine *e)
         return;
     machine_destroy(e->m); /* vCPUs and the event loop stop, virtio devices are freed */
     slirp_net_free(e->net);
+    free(e->host_ports);
     serial_free(e->serial);
     ctl_free(e->ctl);
     if (e->agent_fd >= 0)
@@ -320,6 +329,11 @@ fail:
 }
 
 static int kvm_agent_fd(struct engine *e) { return e->agent_fd; }
+
+int engine_kvm_host_port(struct engine *e, unsigned i)
+{
+    return e && i < e->nports ? e->host_ports[i] : 0;
+}
 
 static int kvm_stop(struct engine *e, bool force, struct bl_error *err)
 {

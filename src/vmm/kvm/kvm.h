@@ -1,0 +1,10 @@
+/* The KVM engine's additions to engine_ops (kvm_engine.c), for the per-box process. */
+#ifndef VMM_KVM_H
+#define VMM_KVM_H
+
+struct engine;
+
+/* The host port bound for the config's ports[i] (the one picked when it asked for 0), or 0. */
+int engine_kvm_host_port(struct engine *e, unsigned i);
+
+#endif
