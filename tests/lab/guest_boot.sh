@@ -4,7 +4,9 @@
 # agent has found its virtio-console port and, in our VMM, written the control page). Runs
 # inside the lab's L1 (busybox sh), or directly on a host with hardware virtualization.
 #
-# usage: guest_boot.sh box|ours|qemu
+# usage: guest_boot.sh box|ours|qemu [quiet]
+#   quiet: the guest kernel runs with "quiet" (few console bytes: each is a VM exit, which
+#          costs most nested inside TCG); the tag becomes MODE-quiet
 #   box   boxlite-vmm with $LAB_DISK as the container rootfs (vda, boxlite.root=/dev/vda);
 #         $LAB_CLIENT connects to the box socket, runs commands in the container and asks
 #         the agent to power off: the VMM must then end by itself with status 0
@@ -18,6 +20,9 @@
 # "boot[MODE]: timeline: ..." (lab_timeline.c), and for box the client's "client: ..." lines.
 # Exit status: the VMM's (124: timeout), or 1 when the client failed.
 mode=$1
+q=""
+tag=$mode
+if [ "${2:-}" = quiet ]; then q="quiet "; tag=$mode-quiet; fi
 mib=${LAB_GUEST_MIB:-512}
 mark="boxlite-agent: ready in"
 dir=$(mktemp -d /tmp/guest_boot.XXXXXX)
@@ -37,7 +42,7 @@ case "$mode" in
     stop=""
     set -- "$LAB_VMM" --config "$dir/vmm.json" --stats ;;
   ours)
-    vmm_config "" ""
+    vmm_config "$q" ""
     set -- "$LAB_VMM" --config "$dir/vmm.json" --stats ;;
   qemu)
     # The agent's virtio-console port is there too: the agent must find it before it says
@@ -47,12 +52,12 @@ case "$mode" in
       -device virtio-serial-device -chardev socket,id=agent,path="$dir/agent.sock",server=on,wait=off \
       -device virtserialport,chardev=agent,name=boxlite.agent \
       -kernel "$LAB_VMLINUX" -initrd "$LAB_INITRD" \
-      -append "console=ttyS0 reboot=t panic=-1 ${LAB_L2_CMDLINE:-}" ;;
+      -append "console=ttyS0 reboot=t panic=-1 $q${LAB_L2_CMDLINE:-}" ;;
   *) echo "usage: guest_boot.sh box|ours|qemu" >&2; exit 2 ;;
 esac
 rc=0
 if [ "$mode" = box ]; then
-  "$LAB_TIMELINE" --ready "$mark" --tag "boot[$mode]" --timeout "${LAB_BOOT_TIMEOUT:-400}" \
+  "$LAB_TIMELINE" --ready "$mark" --tag "boot[$tag]" --timeout "${LAB_BOOT_TIMEOUT:-400}" \
     --guest-mib "$mib" -- "$@" </dev/null &
   tl=$!
   "$LAB_CLIENT" "$dir/box.sock" "${LAB_BOOT_TIMEOUT:-400}" </dev/null || {
@@ -63,7 +68,7 @@ if [ "$mode" = box ]; then
   trc=$?
   [ $rc != 0 ] || rc=$trc
 else
-  "$LAB_TIMELINE" --ready "$mark" --tag "boot[$mode]" --timeout "${LAB_BOOT_TIMEOUT:-400}" \
+  "$LAB_TIMELINE" --ready "$mark" --tag "boot[$tag]" --timeout "${LAB_BOOT_TIMEOUT:-400}" \
     --guest-mib "$mib" $stop -- "$@" </dev/null || rc=$?
 fi
 rm -rf "$dir"
