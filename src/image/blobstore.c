@@ -334,10 +334,10 @@ void image_record_free(struct image_record *r)
     memset(r, 0, sizeof *r);
 }
 
-static int lock_index(const struct blobstore *bs, int op, struct bl_error *err)
+static int lock_file(const struct blobstore *bs, const char *name, int op, struct bl_error *err)
 {
     char p[PATH_MAX];
-    snprintf(p, sizeof p, "%s/index.lock", bs->root);
+    snprintf(p, sizeof p, "%s/%s", bs->root, name);
     int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0)
         return bl_errno(err, errno, "open %s", p);
@@ -349,6 +349,16 @@ static int lock_index(const struct blobstore *bs, int op, struct bl_error *err)
         }
     }
     return fd;
+}
+
+static int lock_index(const struct blobstore *bs, int op, struct bl_error *err)
+{
+    return lock_file(bs, "index.lock", op, err);
+}
+
+int blobstore_hold(const struct blobstore *bs, struct bl_error *err)
+{
+    return lock_file(bs, "gc.lock", LOCK_SH, err);
 }
 
 /* The whole index (an empty one if there is none yet). */
@@ -537,12 +547,16 @@ int remove_tree(const char *path)
     return nftw(path, rm_entry, 32, FTW_DEPTH | FTW_PHYS);
 }
 
-int blobstore_gc(const struct blobstore *bs, struct gc_stats *st, struct bl_error *err)
+int blobstore_gc(const struct blobstore *bs, const char *const *keep_bases, struct gc_stats *st,
+                 struct bl_error *err)
 {
     struct gc_stats local = {0};
     if (!st)
         st = &local;
     memset(st, 0, sizeof *st);
+    cleanup_close int hold = lock_file(bs, "gc.lock", LOCK_EX, err);
+    if (hold < 0)
+        return hold;
     cleanup_close int lk = lock_index(bs, LOCK_EX, err);
     if (lk < 0)
         return lk;
@@ -587,12 +601,15 @@ int blobstore_gc(const struct blobstore *bs, struct gc_stats *st, struct bl_erro
     d = opendir(dirp);
     while (d && (de = readdir(d))) {
         size_t n = strlen(de->d_name);
-        if (n != 64 + 5 || strcmp(de->d_name + 64, ".ext4") != 0)
+        if (n <= 5 || n > 200 || strcmp(de->d_name + n - 5, ".ext4") != 0)
             continue;
-        char id[65];
-        memcpy(id, de->d_name, 64);
-        id[64] = 0;
-        if (json_object_get(keep_ids, id))
+        char id[201];
+        memcpy(id, de->d_name, n - 5);
+        id[n - 5] = 0;
+        int keep = json_object_get(keep_ids, id) != NULL;
+        for (const char *const *k = keep_bases; k && *k && !keep; k++)
+            keep = !strcmp(*k, id);
+        if (keep)
             continue;
         struct stat sb;
         if (fstatat(dirfd(d), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&

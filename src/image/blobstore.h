@@ -81,8 +81,16 @@ struct gc_stats {
     unsigned blobs_removed, rootfs_removed;
     uint64_t bytes_freed;
 };
-/* Removes blobs and ext4 bases no record needs, and stale temp files. */
-int blobstore_gc(const struct blobstore *bs, struct gc_stats *st, struct bl_error *err);
+/* Pulls and builds hold the store "in use" (shared lock on <root>/gc.lock) so that garbage
+ * collection, which takes it exclusively, never removes the blobs of an image whose record
+ * is not written yet. Returns an fd to close when done. */
+int blobstore_hold(const struct blobstore *bs, struct bl_error *err);
+/* Removes blobs and ext4 bases no record needs, and stale temp files; waits for running
+ * pulls and builds to finish. keep_bases (NULL-terminated, may be NULL) names ext4 bases
+ * still backing box overlays, by file name without ".ext4" (an image id or "dir-<hex>"):
+ * they stay even when their image is gone. */
+int blobstore_gc(const struct blobstore *bs, const char *const *keep_bases, struct gc_stats *st,
+                 struct bl_error *err);
 
 /* Creates <root>/tmp/<prefix>XXXXXX (a directory if dir, else a file, fd in *fd). */
 int blobstore_mktemp(const struct blobstore *bs, const char *prefix, int dir, char *out,

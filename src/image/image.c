@@ -189,6 +189,9 @@ int image_pull(struct image_store *s, const char *refstr, const struct image_pul
     struct image_ref ref;
     struct registry *reg = NULL;
     cleanup_free char *norm = NULL;
+    cleanup_close int hold = blobstore_hold(&s->bs, err);
+    if (hold < 0)
+        return hold;
     int r = open_registry(refstr, o, &ref, &reg, &norm, err);
     if (r < 0)
         return r;
@@ -318,6 +321,11 @@ int image_prepare(struct image_store *s, const char *key, const struct image_pul
         image_record_free(&rec);
         return 0;
     }
+    cleanup_close int hold = blobstore_hold(&s->bs, err);
+    if (hold < 0) {
+        image_record_free(&rec);
+        return hold;
+    }
     int lk = lock_rootfs(s, rec.id, err);
     if (lk < 0) {
         image_record_free(&rec);
@@ -364,6 +372,9 @@ int image_pull_prepare(struct image_store *s, const char *refstr, const struct i
     struct image_ref ref;
     struct registry *reg = NULL;
     cleanup_free char *norm = NULL;
+    cleanup_close int hold = blobstore_hold(&s->bs, err);
+    if (hold < 0)
+        return hold;
     int r = open_registry(refstr, o, &ref, &reg, &norm, err);
     if (r < 0)
         return r;
@@ -473,6 +484,9 @@ int image_import_oci_layout(struct image_store *s, const char *dir, const char *
     char real[PATH_MAX], p[PATH_MAX];
     if (!realpath(dir, real))
         return bl_errno(err, errno, "OCI layout %s", dir);
+    cleanup_close int hold = blobstore_hold(&s->bs, err);
+    if (hold < 0)
+        return hold;
     snprintf(p, sizeof p, "%s/index.json", real);
     cleanup_free char *idx = NULL;
     size_t len;
@@ -595,7 +609,7 @@ int image_remove(struct image_store *s, const char *ref, struct bl_error *err)
     return r;
 }
 
-int image_gc(struct image_store *s, struct gc_stats *st, struct bl_error *err)
+int image_gc(struct image_store *s, const char *const *keep_bases, struct gc_stats *st, struct bl_error *err)
 {
-    return blobstore_gc(&s->bs, st, err);
+    return blobstore_gc(&s->bs, keep_bases, st, err);
 }

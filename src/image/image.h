@@ -64,6 +64,8 @@ int image_box_disk(struct image_store *s, const char *key, const char *overlay,
                    uint64_t disk_size, struct bl_error *err);
 
 int image_remove(struct image_store *s, const char *ref, struct bl_error *err);
-int image_gc(struct image_store *s, struct gc_stats *st, struct bl_error *err);
+/* See blobstore_gc: keep_bases are the bases the runtime's boxes still use. */
+int image_gc(struct image_store *s, const char *const *keep_bases, struct gc_stats *st,
+             struct bl_error *err);
 
 #endif

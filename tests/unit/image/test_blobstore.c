@@ -140,7 +140,7 @@ TEST(gc_removes_stale_temp_files_only)
     close(open(fresh, O_CREAT | O_WRONLY, 0644));
     struct timespec ts[2] = {{.tv_sec = 1000}, {.tv_sec = 1000}};
     utimensat(AT_FDCWD, old, ts, 0);
-    REQUIRE(blobstore_gc(&bs, NULL, &e) == 0);
+    REQUIRE(blobstore_gc(&bs, NULL, NULL, &e) == 0);
     CHECK(access(old, F_OK) != 0);
     CHECK(access(fresh, F_OK) == 0);
 }

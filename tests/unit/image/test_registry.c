@@ -411,15 +411,20 @@ TEST_TIMEOUT(shared_layers_stored_once_and_gc, 120)
      * layer is the same bytes, so the same blob). */
     CHECK_EQ(count_files(blobs), 6);
     struct gc_stats gs;
-    REQUIRE(image_gc(&e.st, &gs, &err) == 0);
+    REQUIRE(image_gc(&e.st, NULL, &gs, &err) == 0);
     CHECK_EQ(gs.blobs_removed, 0);
     REQUIRE(image_remove(&e.st, r2, &err) == 0);
-    REQUIRE(image_gc(&e.st, &gs, &err) == 0);
+    REQUIRE(image_gc(&e.st, NULL, &gs, &err) == 0);
     CHECK_EQ(gs.blobs_removed, 3);
     CHECK_EQ(count_files(blobs), 3);
     REQUIRE(image_remove(&e.st, a.id, &err) == 0);
-    REQUIRE(image_gc(&e.st, &gs, &err) == 0);
+    /* A box still uses the base: it stays, the blobs go. */
+    const char *keep[] = {a.id, NULL};
+    REQUIRE(image_gc(&e.st, keep, &gs, &err) == 0);
     CHECK_EQ(count_files(blobs), 0);
+    CHECK_EQ(gs.rootfs_removed, 0);
+    CHECK(access(path, F_OK) == 0);
+    REQUIRE(image_gc(&e.st, NULL, &gs, &err) == 0);
     CHECK_EQ(gs.rootfs_removed, 1);
     CHECK(access(path, F_OK) != 0);
     image_record_free(&a);
