@@ -42,12 +42,37 @@ static void platform_of(const struct image_pull_opts *o, const char **os, const 
     *arch = host_arch;
 }
 
+/* "oci:<dir>[:tag]" -> dir and tag (NULL if none); the tag follows the last ':' after
+ * the last '/'. Returns 0 if key is not of that form. */
+static int split_oci(const char *key, char *dir, size_t n, const char **tag)
+{
+    if (strncmp(key, "oci:", 4) != 0 || !key[4])
+        return 0;
+    snprintf(dir, n, "%s", key + 4);
+    char *slash = strrchr(dir, '/');
+    char *colon = strrchr(slash ? slash : dir, ':');
+    *tag = NULL;
+    if (colon) {
+        *colon = 0;
+        *tag = key + 4 + (colon - dir) + 1;
+    }
+    return 1;
+}
+
 /* Finds a record by reference as given, normalised, or by image id. */
 static int lookup(struct image_store *s, const char *key, struct image_record *rec, struct bl_error *err)
 {
     struct bl_error e2 = {0};
     if (image_index_get(&s->bs, key, rec, &e2) == 0)
         return 0;
+    char dir[PATH_MAX], real[PATH_MAX];
+    const char *tag;
+    if (split_oci(key, dir, sizeof dir, &tag) && realpath(dir, real)) {
+        char norm[PATH_MAX + 300];
+        snprintf(norm, sizeof norm, "oci:%s%s%s", real, tag ? ":" : "", tag ? tag : "");
+        if (image_index_get(&s->bs, norm, rec, NULL) == 0)
+            return 0;
+    }
     struct image_ref ref;
     if (image_ref_parse(&ref, key, NULL) == 0) {
         cleanup_free char *norm = image_ref_string(&ref);
@@ -186,6 +211,10 @@ int image_pull(struct image_store *s, const char *refstr, const struct image_pul
                struct image_record *out, struct bl_error *err)
 {
     memset(out, 0, sizeof *out);
+    char dir[PATH_MAX];
+    const char *tag;
+    if (split_oci(refstr, dir, sizeof dir, &tag))
+        return image_import_oci_layout(s, dir, tag, o, out, err);
     struct image_ref ref;
     struct registry *reg = NULL;
     cleanup_free char *norm = NULL;
@@ -369,6 +398,14 @@ int image_pull_prepare(struct image_store *s, const char *refstr, const struct i
                        struct image_record *out, char *path, size_t n, struct bl_error *err)
 {
     memset(out, 0, sizeof *out);
+    char dir[PATH_MAX];
+    const char *tag;
+    if (split_oci(refstr, dir, sizeof dir, &tag)) {
+        int r = image_import_oci_layout(s, dir, tag, o, out, err);
+        if (r == 0 && (r = image_prepare(s, out->id, o, path, n, err)) < 0)
+            image_record_free(out);
+        return r;
+    }
     struct image_ref ref;
     struct registry *reg = NULL;
     cleanup_free char *norm = NULL;

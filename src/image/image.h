@@ -35,7 +35,9 @@ struct image_pull_opts {
 
 int image_store_open(struct image_store *s, const char *home, struct bl_error *err);
 
-/* Pulls ref ("alpine", "ghcr.io/x/y@sha256:...") and records it. */
+/* Pulls ref ("alpine", "ghcr.io/x/y@sha256:...") and records it. "oci:<dir>[:tag]"
+ * imports a local OCI image layout instead (image_import_oci_layout); such references are
+ * accepted wherever a reference is. */
 int image_pull(struct image_store *s, const char *ref, const struct image_pull_opts *o,
                struct image_record *out, struct bl_error *err);
 /* Imports from an OCI image layout directory; tag NULL takes the only image in it.

@@ -452,7 +452,21 @@ TEST_TIMEOUT(oci_layout_and_rootfs_dir_sources, 120)
     REQUIRE(image_prepare(&st, rec.ref, NULL, path, sizeof path, &err) == 0);
     CHECK_EQ(sh("e2fsck -fn %s >/dev/null 2>&1", path), 0);
     image_record_free(&rec);
+    /* The same through the reference entry points, with a relative path. */
+    char rel[900];
+    snprintf(rel, sizeof rel, "oci:%s", layout);
+    REQUIRE(chdir(harness_tmpdir()) == 0);
+    snprintf(rel, sizeof rel, "oci:fx/layers");
+    REQUIRE(image_pull_prepare(&st, rel, NULL, &rec, path, sizeof path, &err) == 0);
+    image_record_free(&rec);
+    REQUIRE(image_prepare(&st, "oci:fx/layers", NULL, path, sizeof path, &err) == 0);
+    struct image_config ic;
+    REQUIRE(image_get_config(&st, "oci:./fx/layers", &ic, &err) == 0);
+    CHECK_STR(ic.user, "1000");
+    image_config_free(&ic);
     snprintf(layout, sizeof layout, "%s/multi", fx);
+    REQUIRE(image_pull(&st, "oci:fx/multi:latest", NULL, &rec, &err) == 0);
+    image_record_free(&rec);
     REQUIRE(image_import_oci_layout(&st, layout, "latest", NULL, &rec, &err) == 0);
     image_record_free(&rec);
     CHECK(image_import_oci_layout(&st, layout, "nope", NULL, &rec, &err) < 0);
