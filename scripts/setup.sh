@@ -40,3 +40,5 @@ fi
 
 make -j"$(nproc)" all
 scripts/build-kernel.sh
+# The nested-KVM lab (tests/lab/): an L1 kernel unpacked from Debian's package, cached.
+tests/lab/setup.sh >/dev/null
