@@ -217,35 +217,43 @@ int main(int argc, char **argv)
         return 2;
     }
 
+    if (r.ops->start(&r.e, &cfg, &err) < 0) {
+        fprintf(stderr, "boxlite-vmm: %s\n", err.msg);
+        vmm_config_free(&cfg);
+        return 2;
+    }
+    /* The box socket after the engine: the guest runs first; the library waits for the
+     * ready file before it connects anyway. */
     int lfd cleanup_close = -1;
     struct proto_mux *mux = NULL;
     if (cfg.box_socket) {
         lfd = listen_unix(cfg.box_socket);
         if (lfd < 0) {
             fprintf(stderr, "boxlite-vmm: box socket %s: %s\n", cfg.box_socket, strerror(errno));
+            r.ops->stop(r.e, true, &err);
+            r.ops->wait(r.e, &r.exit);
+            r.ops->destroy(r.e);
             vmm_config_free(&cfg);
             return 2;
         }
         if (proto_mux_new(lfd, NULL, &mux, &err) < 0 || proto_mux_start(mux, &err) < 0) {
             fprintf(stderr, "boxlite-vmm: box socket: %s\n", err.msg);
             proto_mux_free(mux);
+            r.ops->stop(r.e, true, &err);
+            r.ops->wait(r.e, &r.exit);
+            r.ops->destroy(r.e);
             vmm_config_free(&cfg);
             return 2;
         }
     }
 
-    if (r.ops->start(&r.e, &cfg, &err) < 0) {
-        fprintf(stderr, "boxlite-vmm: %s\n", err.msg);
-        proto_mux_free(mux);
-        vmm_config_free(&cfg);
-        return 2;
-    }
     pthread_t wt;
     if (pthread_create(&wt, NULL, waiter, &r) != 0) {
+        proto_mux_free(mux);
         r.ops->stop(r.e, true, &err);
         r.ops->wait(r.e, &r.exit);
         r.ops->destroy(r.e);
-        proto_mux_free(mux);
+        vmm_config_free(&cfg);
         return 2;
     }
 

@@ -390,7 +390,8 @@ static int kvm_stats(struct engine *e, struct engine_stats *out)
     /* The VMM's own memory: the process's resident set minus guest RAM. Walking smaps
      * costs milliseconds, and the per-box process polls; once a second is enough. */
     uint64_t now = mono_ns();
-    if (!e->guest_rss_at || now - e->guest_rss_at > 1000000000ull) {
+    if (!e->guest_rss_at || now - e->guest_rss_at > 1000000000ull ||
+        (s.ready_ns && e->guest_rss_at < s.ready_ns)) { /* fresh at the ready mark */
         e->guest_rss = machine_guest_rss(e->m);
         e->guest_rss_at = now;
     }

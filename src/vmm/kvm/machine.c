@@ -432,23 +432,24 @@ int machine_start(struct machine *m, const struct arch_boot *boot, struct bl_err
     sigemptyset(&set);
     sigaddset(&set, SIGRTMIN);
     pthread_sigmask(SIG_BLOCK, &set, &old);
-    int r = pthread_create(&m->loop_thread, NULL, loop_thread, m);
-    if (r == 0) {
-        m->loop_started = true;
-        for (unsigned i = 0; i < m->ncpus && r == 0; i++) {
+    /* vCPUs first: the guest needs no device back end in its first milliseconds, and the
+     * figure that matters is how soon it runs. */
+    int r = 0;
+    for (unsigned i = 0; i < m->ncpus && r == 0; i++) {
+        pthread_mutex_lock(&m->lock);
+        m->running++;
+        pthread_mutex_unlock(&m->lock);
+        r = pthread_create(&m->vcpus[i].thread, NULL, vcpu_thread, &m->vcpus[i]);
+        if (r == 0) {
+            m->vcpus[i].started = true;
+        } else {
             pthread_mutex_lock(&m->lock);
-            m->running++;
+            m->running--;
             pthread_mutex_unlock(&m->lock);
-            r = pthread_create(&m->vcpus[i].thread, NULL, vcpu_thread, &m->vcpus[i]);
-            if (r == 0) {
-                m->vcpus[i].started = true;
-            } else {
-                pthread_mutex_lock(&m->lock);
-                m->running--;
-                pthread_mutex_unlock(&m->lock);
-            }
         }
     }
+    if (r == 0 && (r = pthread_create(&m->loop_thread, NULL, loop_thread, m)) == 0)
+        m->loop_started = true;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (r != 0) {
         machine_stop(m, false, false, -1, "could not start threads");
