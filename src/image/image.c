@@ -187,6 +187,30 @@ static int resolve(struct image_store *s, struct registry *reg, const char *refe
     return r < 0 ? bl_err_prefix(err, "%s", reference) : 0;
 }
 
+/* The image's config must be for the platform asked for (a single-platform image for
+ * another architecture would only fail inside the guest). Missing fields pass. */
+static int check_platform(struct image_store *s, const struct pulled *p, const struct image_pull_opts *o,
+                          struct bl_error *err)
+{
+    cleanup_free char *body = NULL;
+    size_t len;
+    int r = blobstore_read(&s->bs, p->m.config.digest, CONFIG_MAX, &body, &len, err);
+    if (r < 0)
+        return r;
+    struct image_config c;
+    if ((r = image_config_parse(&c, body, len, err)) < 0)
+        return r;
+    const char *os, *arch, *variant;
+    platform_of(o, &os, &arch, &variant);
+    if ((c.os && strcmp(c.os, os) != 0) || (c.arch && strcmp(c.arch, arch) != 0) ||
+        (variant && c.variant && strcmp(c.variant, variant) != 0))
+        r = bl_err(err, BOXLITE_ERR_UNSUPPORTED, "image is for %s/%s%s%s, not %s/%s%s%s", c.os ? c.os : "?",
+                   c.arch ? c.arch : "?", c.variant ? "/" : "", c.variant ? c.variant : "", os, arch,
+                   variant ? "/" : "", variant ? variant : "");
+    image_config_free(&c);
+    return r;
+}
+
 static int open_registry(const char *refstr, const struct image_pull_opts *o, struct image_ref *ref,
                          struct registry **reg, char **norm, struct bl_error *err)
 {
@@ -227,7 +251,7 @@ int image_pull(struct image_store *s, const char *refstr, const struct image_pul
     struct pulled p = {0};
     if ((r = resolve(s, reg, image_ref_reference(&ref), o, &p, err)) < 0 ||
         (r = registry_fetch_blobs(reg, &s->bs, p.blobs, p.n_blobs, NULL, NULL, err)) < 0 ||
-        (r = make_record(out, norm, &p, err)) < 0 || (r = image_index_put(&s->bs, out, err)) < 0) {
+        (r = check_platform(s, &p, o, err)) < 0 || (r = make_record(out, norm, &p, err)) < 0 || (r = image_index_put(&s->bs, out, err)) < 0) {
         image_record_free(out);
         bl_err_prefix(err, "pull %s", refstr);
     }
@@ -458,6 +482,8 @@ int image_pull_prepare(struct image_store *s, const char *refstr, const struct i
         pthread_cond_destroy(&feed.cv);
         free(feed.ready);
     }
+    if (r == 0 && (r = check_platform(s, &p, o, err)) < 0 && lk >= 0)
+        unlink(path); /* built by this call for an image we refuse */
     if (r == 0 && (r = make_record(out, norm, &p, err)) == 0)
         r = image_index_put(&s->bs, out, err);
 out:
@@ -591,6 +617,8 @@ int image_import_oci_layout(struct image_store *s, const char *dir, const char *
     }
     for (size_t k = 0; k < pl.n_blobs && r == 0; k++)
         r = layout_blob(s, real, pl.blobs[k].digest, pl.blobs[k].size, NULL, NULL, err);
+    if (r == 0 && (r = check_platform(s, &pl, o, err)) < 0)
+        bl_err_prefix(err, "OCI layout %s", dir);
     char refstr[PATH_MAX + 300];
     snprintf(refstr, sizeof refstr, "oci:%s%s%s", real, tag ? ":" : "", tag ? tag : "");
     if (r == 0 && (r = make_record(out, refstr, &pl, err)) == 0)

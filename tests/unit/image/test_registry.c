@@ -207,7 +207,14 @@ TEST_TIMEOUT(multi_platform_index_selects, 120)
     REQUIRE(image_get_config(&e.st, rec.id, &cfg, &err) == 0);
     CHECK_STR(cfg.variant, "v8");
     image_config_free(&cfg);
+    /* That manifest by digest on amd64: refused before anything is recorded. */
+    char bydigest[300];
+    snprintf(bydigest, sizeof bydigest, "%s@%s", ref, rec.manifest);
     image_record_free(&rec);
+    e.o.arch = "amd64";
+    CHECK(image_pull_prepare(&e.st, bydigest, &e.o, &rec, path, sizeof path, &err) < 0);
+    CHECK_EQ(err.code, BOXLITE_ERR_UNSUPPORTED);
+    CHECK(strstr(err.msg, "image is for linux/arm64/v8, not linux/amd64") != NULL);
     e.o.arch = "amd64";
     REQUIRE(image_pull_prepare(&e.st, ref, &e.o, &rec, path, sizeof path, &err) == 0);
     debugfs(out, sizeof out, path, "stat /bin/busybox");
