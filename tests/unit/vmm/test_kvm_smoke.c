@@ -1,8 +1,9 @@
 /* The KVM machine on this host's /dev/kvm (any KVM, also the paravirtual one of our build
  * machines, where guest kernel mode is emulated): a hand-assembled 64-bit guest, entered
  * through the arch code's long-mode set-up, writes to the serial port, performs a
- * virtio-mmio register handshake against the real transport, and resets the machine
- * through the i8042. The VMM side records what it saw. */
+ * virtio-mmio register handshake against the real transport, sets up a queue and kicks it
+ * (the kick travels by ioeventfd to the event loop and the device, which tells the guest),
+ * and resets the machine through the i8042. The VMM side records what it saw. */
 #include "harness/harness.h"
 #include "vmm/arch/arch.h"
 #include "vmm/hw/i8042.h"
@@ -20,13 +21,25 @@
 #define RESULT_GPA 0x3000
 #define RAM (64ull << 20)
 
-/* A device model with one queue and no device features: enough for the transport. */
+/* A device model with one queue and no device features: enough for the transport. A kick
+ * that reaches it on the event loop thread (QueueNotify -> ioeventfd -> eventfd -> loop)
+ * is counted in guest memory at KICK_GPA, where the guest waits for it. */
+#define KICK_GPA (RESULT_GPA + 28)
+static void test_dev_notify(struct virtio_dev *dev, uint16_t q)
+{
+    char name[16] = "";
+    pthread_getname_np(pthread_self(), name, sizeof name);
+    uint32_t *kick = gm_ptr(dev->mem, KICK_GPA, 4);
+    if (kick && strcmp(name, "evloop") == 0)
+        __atomic_add_fetch(kick, 1, __ATOMIC_SEQ_CST);
+}
 static void test_dev_free(struct virtio_dev *dev) { free(dev); }
 static const struct virtio_dev_ops test_dev_ops = {
     .name = "smoke",
     .device_id = 4,
     .num_queues = 1,
     .queue_max_size = 64,
+    .notify = test_dev_notify,
     .free = test_dev_free,
 };
 
@@ -83,6 +96,15 @@ static const uint8_t guest[] = {
     0xc7, 0x43, 0x70, 0x0b, 0, 0, 0,          /* Status |= FEATURES_OK */
     0x8b, 0x43, 0x70, 0x89, 0x47, 0x14,       /* [rdi+20] = Status */
     0x8b, 0x43, 0x34, 0x89, 0x47, 0x18,       /* [rdi+24] = QueueNumMax (queue 0) */
+    0xc7, 0x43, 0x30, 0, 0, 0, 0,             /* QueueSel = 0 */
+    0xc7, 0x43, 0x38, 0x08, 0, 0, 0,          /* QueueNum = 8 */
+    0xc7, 0x83, 0x80, 0, 0, 0, 0x00, 0x40, 0, 0, /* QueueDescLow = 0x4000 */
+    0xc7, 0x83, 0x90, 0, 0, 0, 0x00, 0x50, 0, 0, /* QueueDriverLow = 0x5000 */
+    0xc7, 0x83, 0xa0, 0, 0, 0, 0x00, 0x60, 0, 0, /* QueueDeviceLow = 0x6000 */
+    0xc7, 0x43, 0x44, 0x01, 0, 0, 0,          /* QueueReady = 1 */
+    0xc7, 0x43, 0x70, 0x0f, 0, 0, 0,          /* Status |= DRIVER_OK */
+    0xc7, 0x43, 0x50, 0, 0, 0, 0,             /* QueueNotify = 0 (the ioeventfd) */
+    0x8b, 0x47, 0x1c, 0x85, 0xc0, 0x74, 0xf9, /* wait until [rdi+28] (KICK_GPA) != 0 */
     0xb0, 0xfe, 0xe6, 0x64,                   /* out 0x64, 0xfe: i8042 reset */
     0xf4, 0xeb, 0xfd,                         /* hlt; jmp back (not reached) */
 };
@@ -138,7 +160,7 @@ TEST_TIMEOUT(kvm_guest_serial_virtio_reset, 120)
     char out[64] = "";
     CHECK(pread(log_fd, out, sizeof out - 1, 0) == 8);
     CHECK_STR(out, "BoxLite\n");
-    const uint32_t *res = gm_ptr(machine_mem(m), RESULT_GPA, 28);
+    const uint32_t *res = gm_ptr(machine_mem(m), RESULT_GPA, 32);
     REQUIRE(res);
     CHECK_EQ(res[0], 0x74726976); /* "virt" */
     CHECK_EQ(res[1], 2);          /* modern virtio-mmio */
@@ -146,14 +168,15 @@ TEST_TIMEOUT(kvm_guest_serial_virtio_reset, 120)
     CHECK(res[4] & 1);            /* VERSION_1 offered */
     CHECK_EQ(res[5], 0x0b);       /* FEATURES_OK accepted */
     CHECK_EQ(res[6], 64);
-    CHECK_EQ(dev->status, 0x0b);
+    CHECK(res[7] >= 1);           /* the kick reached the device on the event loop */
+    CHECK_EQ(dev->status, 0x0f);
     CHECK_EQ(dev->driver_features, 1ull << 32);
 
     struct machine_stats st;
     machine_stats(m, &st);
     CHECK(st.first_run_ns > 0);
-    /* 8 serial writes, 13 MMIO accesses, the reset: one exit each at least */
-    if (st.vm_exits < 22)
+    /* 8 serial writes, 13 + 7 MMIO accesses (not QueueNotify, an ioeventfd), the reset */
+    if (st.vm_exits < 29)
         harness_fail(__FILE__, __LINE__, "only %llu VM exits", (unsigned long long)st.vm_exits);
     machine_destroy(m);
     serial_free(uart);
