@@ -52,7 +52,8 @@ int image_prepare(struct image_store *s, const char *key, const struct image_pul
                   char *path, size_t n, struct bl_error *err);
 int image_pull_prepare(struct image_store *s, const char *ref, const struct image_pull_opts *o,
                        struct image_record *out, char *path, size_t n, struct bl_error *err);
-/* A prepared rootfs directory used as is (host owners and modes): built into
+/* A prepared rootfs directory used as is (host owners and modes; an unprivileged caller's
+ * own files become root's): built into
  * rootfs/dir-<sha256 of its real path>.ext4 on every call (the directory may change). */
 int image_prepare_dir(struct image_store *s, const char *dir, uint64_t headroom, char *path,
                       size_t n, struct bl_error *err);

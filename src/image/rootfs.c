@@ -118,6 +118,9 @@ struct walk {
     uint64_t blocks, inodes, fixups, bytes;
     int bad_name;
     char bad[256];
+    int map_self;        /* no metadata, not root: the caller's own files become root's */
+    uid_t self_uid;
+    gid_t self_gid;
 };
 static __thread struct walk *cur_walk;
 
@@ -159,6 +162,13 @@ static int walk_entry(const char *fpath, const struct stat *st, int flag, struct
         w->bytes += (uint64_t)st->st_size;
     } else if (S_ISDIR(st->st_mode) || S_ISLNK(st->st_mode)) {
         w->blocks += 1;
+    }
+    if (w->map_self && w->script) {
+        if (st->st_uid == w->self_uid)
+            fix(w, path, "uid", 0, 0);
+        if (st->st_gid == w->self_gid)
+            fix(w, path, "gid", 0, 0);
+        return 0;
     }
     if (!w->meta || !w->script)
         return 0;
@@ -237,7 +247,10 @@ int rootfs_build_ext4(const char *dir, const struct fsmeta *meta, const char *ou
     snprintf(script, sizeof script, "%s.debugfs", tmp);
     int r = 0;
     struct walk w = {.meta = meta, .rootlen = strlen(dir), .script_path = script};
-    if (meta) {
+    w.self_uid = geteuid();
+    w.self_gid = getegid();
+    w.map_self = !meta && w.self_uid != 0;
+    if (meta || w.map_self) {
         w.script = fopen(script, "we");
         if (!w.script) {
             r = bl_errno(err, errno, "create %s", script);
@@ -273,7 +286,7 @@ int rootfs_build_ext4(const char *dir, const struct fsmeta *meta, const char *ou
                     "-d", (char *)dir, tmp, NULL};
     if ((r = run_tool(mkfs, 0, err)) < 0)
         goto fail;
-    if (meta) {
+    if (w.script) {
         /* Root directory: its owner and mode come from the metadata like any other. */
         char *dbg[] = {"debugfs", "-w", "-f", script, tmp, NULL};
         if (w.fixups && (r = run_tool(dbg, 1, err)) < 0)

@@ -21,7 +21,9 @@ struct rootfs_stats {
 
 /* Builds an ext4 image of the tree at dir into out_path, atomically (temp file + rename;
  * a failure leaves no file). meta may be NULL: the host's owners and modes are kept (a
- * prepared rootfs directory). headroom is free space to leave on top of the contents. */
+ * prepared rootfs directory), except that for a caller other than root its own files
+ * become root's (as a rootless container maps its user to root). headroom is free space
+ * to leave on top of the contents. */
 int rootfs_build_ext4(const char *dir, const struct fsmeta *meta, const char *out_path,
                       uint64_t headroom, struct rootfs_stats *st, struct bl_error *err);
 

@@ -433,6 +433,17 @@ TEST_TIMEOUT(unprivileged_user_builds_root_owned_image, 120)
             fprintf(stderr, "build: %s\n", e.msg);
             _exit(13);
         }
+        /* A plain directory of our own files: root's in the image. */
+        char plain[700], img2[700], f[800];
+        snprintf(plain, sizeof plain, "%s/plain", dir);
+        snprintf(img2, sizeof img2, "%s/plain.ext4", dir);
+        snprintf(f, sizeof f, "%s/file", plain);
+        mkdir(plain, 0755);
+        close(open(f, O_CREAT | O_WRONLY, 0644));
+        if (rootfs_build_ext4(plain, NULL, img2, 0, NULL, &e) < 0) {
+            fprintf(stderr, "build plain: %s\n", e.msg);
+            _exit(14);
+        }
         _exit(0);
     }
     int st = 0;
@@ -460,4 +471,9 @@ TEST_TIMEOUT(unprivileged_user_builds_root_owned_image, 120)
     char cmd[800];
     snprintf(cmd, sizeof cmd, "e2fsck -fn %s >/dev/null 2>&1", img);
     CHECK_EQ(system(cmd), 0);
+    snprintf(img, sizeof img, "%s/plain.ext4", dir);
+    REQUIRE(ext4_stat(img, "/file", &mode, &uid, &gid, type, sizeof type) == 0);
+    CHECK_EQ(uid, 0);
+    CHECK_EQ(gid, 0);
+    CHECK_EQ(mode, 0644);
 }
