@@ -339,8 +339,10 @@ static int api_get(struct registry *r, const char *path, const char *accept, siz
         if (out->status != 401)
             return 0;
         if (round > 0 || !out->www_auth) {
-            return bl_err(err, BOXLITE_ERR_AUTH, "registry %s refused %s for %s (HTTP 401)", r->name,
-                          r->creds.username || r->creds.identitytoken ? "the credentials" : "anonymous access", r->repository);
+            return bl_err(err, BOXLITE_ERR_AUTH,
+                          "registry %s refused %s for %s (HTTP 401): the repository does not exist or needs a login",
+                          r->name, r->creds.username || r->creds.identitytoken ? "the credentials" : "anonymous access",
+                          r->repository);
         }
         if ((rc = authenticate(r, out->www_auth, err)) < 0)
             return rc;
