@@ -63,11 +63,13 @@ _PROTOS = {
     "boxlite_version": (S, []),
     "boxlite_errmsg": (S, []),
     "boxlite_errcode": (I, []),
+    "boxlite_code_str": (S, [I]),
     "boxlite_free": (None, [P]),
     "boxlite_runtime_open": (I, [S, PP]),
     "boxlite_runtime_close": (None, [P]),
     "boxlite_runtime_metrics": (I, [P, ctypes.POINTER(P)]),
     "boxlite_options_from_json": (I, [S, PP]),
+    "boxlite_options_to_json": (I, [P, ctypes.POINTER(P)]),
     "boxlite_options_free": (None, [P]),
     "boxlite_box_create": (I, [P, P, PP]),
     "boxlite_box_get": (I, [P, S, PP]),
@@ -87,7 +89,7 @@ _PROTOS = {
     "boxlite_exec_stdout_fd": (I, [P]),
     "boxlite_exec_stderr_fd": (I, [P]),
     "boxlite_exec_done_fd": (I, [P]),
-    "boxlite_exec_write_stdin": (I, [P, ctypes.c_char_p, ctypes.c_size_t]),
+    "boxlite_exec_write_stdin": (I, [P, P, ctypes.c_size_t]),
     "boxlite_exec_close_stdin": (I, [P]),
     "boxlite_exec_signal": (I, [P, I]),
     "boxlite_exec_resize": (I, [P, ctypes.c_uint, ctypes.c_uint]),
@@ -116,9 +118,15 @@ class _Lib:
         return fn
 
     def check(self, code):
-        """Raises the BoxliteError subclass for a non-zero boxlite_code."""
+        """Raises the BoxliteError subclass for a non-zero boxlite_code. The message is
+        thread-local in the library: call this on the thread that made the failing call
+        (which call() does)."""
         if code != 0:
             raise_for(code, self.errmsg().decode("utf-8", "replace"))
+
+    def call(self, name, *args):
+        """Calls boxlite_<name> and raises on failure, reading the message on this thread."""
+        self.check(getattr(self, name)(*args))
 
     def take_string(self, ptr):
         """Copies a char* the library returned and frees it."""

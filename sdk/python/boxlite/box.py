@@ -1,19 +1,18 @@
-"""A box: one micro-VM. Blocking library calls run in worker threads, so the event loop
+"""A box: one micro-VM. Blocking library calls run on worker threads, so the event loop
 never waits on them."""
-import asyncio
 import ctypes
 import json
 import os
-import signal as _signal
+import weakref
 from typing import Dict, Optional, Sequence
 
+from . import _aio
 from ._lib import ExecSpec, enc, lib
+from .errors import InvalidState, NotFound
 from .execution import Execution
 
 
 def _cstrings(items):
-    if items is None:
-        return None
     arr = (ctypes.c_char_p * (len(items) + 1))()
     for i, s in enumerate(items):
         arr[i] = enc(s)
@@ -22,78 +21,151 @@ def _cstrings(items):
 
 
 class Box:
+    """A handle on a box. Closing the handle (close(), or leaving `async with` which also
+    stops the box) leaves the box itself as the runtime says: auto_remove boxes go away
+    when stopped."""
+
     def __init__(self, runtime, handle):
-        self._rt = runtime
+        self._rt = runtime       # the runtime must outlive this handle
         self._lib = lib()
         self._h = handle
         self.id = self._lib.box_id(handle).decode()
         self.name = self._lib.box_name(handle).decode()
+        self._execs = weakref.WeakSet()
 
-    def info(self) -> dict:
+    def __repr__(self):
+        return f"<boxlite.Box {self.name} {self.id[:12]}>"
+
+    def _handle(self):
+        if not self._h:
+            raise InvalidState(f"the handle on box {self.name} is closed")
+        return self._h
+
+    def _json_call(self, name) -> dict:
         out = ctypes.c_void_p()
-        self._lib.check(self._lib.box_info(self._h, ctypes.byref(out)))
+        self._lib.call(name, self._handle(), ctypes.byref(out))
         return json.loads(self._lib.take_string(out))
 
-    async def _call(self, fn, *args):
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(None, fn, *args)
+    def info(self) -> dict:
+        """{"id", "name", "state", "image", "created", "pid", "cpus", "memory_mib", "ports", ...}"""
+        return self._json_call("box_info")
+
+    @property
+    def state(self) -> str:
+        return self.info()["state"]
 
     async def start(self) -> None:
-        await self._call(lambda: self._lib.check(self._lib.box_start(self._h)))
+        """Boots the box (the first exec does this too); returns when it is ready."""
+        h = self._handle()
+        await _aio.blocking(self._lib.call, "box_start", h)
 
     async def exec(self, cmd: str, *args: str, env: Optional[Dict[str, str]] = None,
                    cwd: Optional[str] = None, user: Optional[str] = None, tty: bool = False,
                    timeout: Optional[float] = None, rows: int = 24, cols: int = 80) -> Execution:
-        """Starts cmd (the box first, if needed) and returns at once with its Execution."""
-        argv = [cmd, *args]
-        envl = [f"{k}={v}" for k, v in env.items()] if env else None
+        """Starts cmd with args (booting the box first if needed) and returns its Execution
+        as soon as the request is sent. A program that cannot start (not found, bad user)
+        is reported by Execution.wait()."""
+        if isinstance(cmd, (list, tuple)):
+            if args:
+                raise TypeError("exec: give the command as one list or as arguments, not both")
+            cmd, *args = cmd
+        argv = [str(cmd), *map(str, args)]
         spec = ExecSpec()
         spec.size = ctypes.sizeof(ExecSpec)
-        keep = (_cstrings(argv), _cstrings(envl))  # alive until the call returns
-        spec.argv = ctypes.cast(keep[0], ctypes.POINTER(ctypes.c_char_p))
-        spec.env = ctypes.cast(keep[1], ctypes.POINTER(ctypes.c_char_p)) if envl else None
+        c_argv = _cstrings(argv)
+        spec.argv = ctypes.cast(c_argv, ctypes.POINTER(ctypes.c_char_p))
+        c_env = None
+        if env:
+            c_env = _cstrings([f"{k}={v}" for k, v in env.items()])
+            spec.env = ctypes.cast(c_env, ctypes.POINTER(ctypes.c_char_p))
         spec.working_dir = enc(cwd)
         spec.user = enc(user)
-        spec.tty = int(tty)
-        spec.rows, spec.cols = rows, cols
-        spec.timeout_ms = int(timeout * 1000) if timeout else 0
+        spec.tty = int(bool(tty))
+        spec.rows, spec.cols = int(rows), int(cols)
+        if timeout is not None:
+            if timeout <= 0:
+                raise ValueError("exec: timeout must be positive")
+            spec.timeout_ms = max(1, int(timeout * 1000))
+        h = self._handle()
 
         def start():
-            h = ctypes.c_void_p()
-            self._lib.check(self._lib.exec_start(self._h, ctypes.byref(spec), ctypes.byref(h)))
-            return h
+            keep = (c_argv, c_env)  # the spec points into these until the call returns
+            out = ctypes.c_void_p()
+            self._lib.call("exec_start", h, ctypes.byref(spec), ctypes.byref(out))
+            del keep
+            return out
 
-        handle = await self._call(start)
-        return Execution(handle, tty)
+        handle = await _aio.blocking(start)
+        ex = Execution(self, handle, bool(tty))
+        self._execs.add(ex)
+        return ex
+
+    def _close_execs(self) -> list:
+        """Closes this handle's executions (the library frees their connection with the
+        box's); returns them so the caller can wait until each is freed."""
+        execs = list(self._execs)
+        for ex in execs:
+            ex.close()
+        return execs
 
     async def stop(self, timeout: float = 10.0) -> None:
-        await self._call(lambda: self._lib.check(self._lib.box_stop(self._h, int(timeout * 1000))))
+        """Stops the box: graceful for up to timeout seconds, then forced. Executions of
+        this handle are closed first. An auto_remove box is removed."""
+        h = self._handle()
+        execs = self._close_execs()
+
+        def stop():
+            for ex in execs:
+                ex._freed.wait(5)
+            self._lib.call("box_stop", h, int(timeout * 1000))
+
+        await _aio.blocking(stop)
 
     async def metrics(self) -> dict:
-        def get():
-            out = ctypes.c_void_p()
-            self._lib.check(self._lib.box_metrics(self._h, ctypes.byref(out)))
-            return json.loads(self._lib.take_string(out))
-        return await self._call(get)
+        """Box figures: state, the VMM's stats (cpu, memory, network), boot and start
+        timings, executions and execution errors."""
+        return await _aio.blocking(self._json_call, "box_metrics")
+
+    def console(self) -> str:
+        """The last lines of the box's console log."""
+        out = ctypes.c_void_p()
+        self._lib.call("box_console", self._handle(), ctypes.byref(out))
+        return self._lib.take_string(out)
 
     async def copy_in(self, src: str, dst: str) -> None:
-        await self._call(lambda: self._lib.check(self._lib.box_copy_in(self._h, enc(os.path.abspath(src)), enc(dst))))
+        """Copies a host file or directory to dst in the box (dst becomes the copy)."""
+        h = self._handle()
+        src = os.path.abspath(os.fspath(src))
+        if not os.path.lexists(src):
+            raise NotFound(f"copy {src} into the box: No such file or directory")
+        await _aio.blocking(self._lib.call, "box_copy_in", h, enc(src), enc(dst))
 
     async def copy_out(self, src: str, dst: str) -> None:
-        await self._call(lambda: self._lib.check(self._lib.box_copy_out(self._h, enc(src), enc(os.path.abspath(dst)))))
+        """Copies src (a file or directory in the box) to dst on the host."""
+        h = self._handle()
+        dst = os.path.abspath(os.fspath(dst))
+        await _aio.blocking(self._lib.call, "box_copy_out", h, enc(src), enc(dst))
 
     def close(self) -> None:
-        """Releases this handle (the box itself is unaffected)."""
+        """Releases this handle (and its executions); the box itself is unaffected."""
         if self._h:
-            self._lib.box_free(self._h)
-            self._h = None
+            execs = self._close_execs()
+            h, self._h = self._h, None
+            # A call still inside an execution (a stdin write) holds the box's connection:
+            # free the box only once every execution is gone, else leave it to the process.
+            if all(ex._freed.wait(5) for ex in execs):
+                self._lib.box_free(h)
 
     async def __aenter__(self):
         return self
 
     async def __aexit__(self, *exc):
+        """Stops the box if it runs, then releases the handle."""
         try:
-            state = self.info().get("state")
+            try:
+                state = self.info().get("state")
+            except NotFound:
+                state = None    # removed meanwhile (auto_remove)
             if state in ("starting", "running"):
                 await self.stop()
         finally:
@@ -101,6 +173,7 @@ class Box:
 
     def __del__(self):
         try:
-            self.close()
+            if self._h and not self._rt._closed:
+                self.close()
         except Exception:
             pass

@@ -27,6 +27,7 @@ class BoxOptions:
     name: Optional[str] = None
     ready_timeout_ms: Optional[int] = None
     engine: Optional[str] = None
+    cmd: Optional[List[str]] = None
 
     def to_json(self, name: Optional[str] = None) -> str:
         doc = {"network": self.network, "auto_remove": self.auto_remove, "detach": self.detach}
@@ -39,6 +40,8 @@ class BoxOptions:
             doc["name"] = name or self.name
         if self.env:
             doc["env"] = {str(k): str(v) for k, v in self.env.items()}
+        if self.cmd is not None:
+            doc["cmd"] = [str(c) for c in self.cmd]
         doc["volumes"] = [_volume(v) for v in self.volumes]
         doc["ports"] = [_port(p) for p in self.ports]
         return json.dumps(doc)

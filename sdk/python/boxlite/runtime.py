@@ -2,29 +2,38 @@
 import ctypes
 import json
 import threading
+import weakref
 from typing import List, Optional
 
 from ._lib import enc, lib
 from .box import Box
+from .errors import InvalidState
 from .options import BoxOptions
 
 
 class Boxlite:
-    """A BoxLite runtime. Use as a context manager, or call close()."""
+    """A BoxLite runtime on a home directory (None: $BOXLITE_HOME, else ~/.boxlite). Use as
+    a context manager, or call close(), which also closes the box handles opened from it.
+
+    These calls are quick (they read and write the state database) and are made on the
+    calling thread; remove(force=True) of a running box stops it first and can take
+    seconds, so from async code prefer `await box.stop()` before remove()."""
 
     _default = None
     _default_lock = threading.Lock()
 
     def __init__(self, home_dir: Optional[str] = None):
         self._lib = lib()
+        self._closed = True
         h = ctypes.c_void_p()
-        self._lib.check(self._lib.runtime_open(enc(home_dir), ctypes.byref(h)))
+        self._lib.call("runtime_open", enc(home_dir), ctypes.byref(h))
         self._h = h
         self._closed = False
+        self._boxes = weakref.WeakSet()
 
     @classmethod
     def default(cls) -> "Boxlite":
-        """A process-wide runtime on the default home ($BOXLITE_HOME or ~/.boxlite)."""
+        """A process-wide runtime on the default home."""
         with cls._default_lock:
             if cls._default is None or cls._default._closed:
                 cls._default = cls()
@@ -32,41 +41,56 @@ class Boxlite:
 
     def _handle(self):
         if self._closed:
-            raise ValueError("runtime is closed")
+            raise InvalidState("the runtime is closed")
         return self._h
 
+    def _box(self, handle) -> Box:
+        box = Box(self, handle)
+        self._boxes.add(box)
+        return box
+
     def create(self, options: BoxOptions, name: Optional[str] = None) -> Box:
+        """Creates a box (returns at once; the first exec or Box.start boots it)."""
         o = ctypes.c_void_p()
-        self._lib.check(self._lib.options_from_json(options.to_json(name).encode(), ctypes.byref(o)))
+        self._lib.call("options_from_json", options.to_json(name).encode(), ctypes.byref(o))
         try:
             b = ctypes.c_void_p()
-            self._lib.check(self._lib.box_create(self._handle(), o, ctypes.byref(b)))
+            self._lib.call("box_create", self._handle(), o, ctypes.byref(b))
         finally:
             self._lib.options_free(o)
-        return Box(self, b)
+        return self._box(b)
 
     def get(self, id_or_name: str) -> Box:
+        """A handle on an existing box, by id, unique id prefix or name."""
         b = ctypes.c_void_p()
-        self._lib.check(self._lib.box_get(self._handle(), enc(id_or_name), ctypes.byref(b)))
-        return Box(self, b)
+        self._lib.call("box_get", self._handle(), enc(id_or_name), ctypes.byref(b))
+        return self._box(b)
 
     def list(self, state: Optional[str] = None) -> List[dict]:
+        """Box infos, all or those in one state ("running")."""
         out = ctypes.c_void_p()
-        self._lib.check(self._lib.box_list(self._handle(), enc(state), ctypes.byref(out)))
+        self._lib.call("box_list", self._handle(), enc(state), ctypes.byref(out))
         return json.loads(self._lib.take_string(out))
 
     def remove(self, id_or_name: str, force: bool = False) -> None:
-        self._lib.check(self._lib.box_remove(self._handle(), enc(id_or_name), int(force)))
+        """Removes a box; refused while it runs unless force (which stops it first)."""
+        self._lib.call("box_remove", self._handle(), enc(id_or_name), int(force))
 
     def metrics(self) -> dict:
+        """Runtime figures: boxes created, started, failed, running."""
         out = ctypes.c_void_p()
-        self._lib.check(self._lib.runtime_metrics(self._handle(), ctypes.byref(out)))
+        self._lib.call("runtime_metrics", self._handle(), ctypes.byref(out))
         return json.loads(self._lib.take_string(out))
 
     def close(self) -> None:
-        if not self._closed:
-            self._closed = True
-            self._lib.runtime_close(self._h)
+        """Closes the box handles opened here, then the runtime. Boxes created without
+        detach stop when their runtime's process ends."""
+        if self._closed:
+            return
+        for box in list(self._boxes):
+            box.close()
+        self._closed = True
+        self._lib.runtime_close(self._h)
 
     def __enter__(self):
         return self

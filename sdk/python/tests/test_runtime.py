@@ -58,5 +58,5 @@ def test_closed_runtime_refuses_calls(tmp_path):
     r = boxlite.Boxlite(str(tmp_path / "h"))
     r.close()
     r.close()
-    with pytest.raises(ValueError):
+    with pytest.raises(boxlite.InvalidState):
         r.list()
