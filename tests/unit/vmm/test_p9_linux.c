@@ -23,17 +23,17 @@ struct srv {
     int rc;
 };
 
+/* One connection per mount, one after the other (each mount's Tversion starts afresh). */
 static void *serve(void *arg)
 {
     struct srv *s = arg;
-    int fd = accept(s->lfd, NULL, NULL);
-    if (fd < 0) {
-        s->rc = -1;
-        return NULL;
+    for (;;) {
+        int fd = accept(s->lfd, NULL, NULL);
+        if (fd < 0)
+            return NULL;
+        s->rc = p9_serve_stream(s->p9, fd, fd);
+        close(fd);
     }
-    s->rc = p9_serve_stream(s->p9, fd, fd);
-    close(fd);
-    return NULL;
 }
 
 static void put_file(const char *path, const char *text, int mode)
@@ -83,6 +83,12 @@ static const char init_script[] =
     "cat $S/../secret 2>/dev/null\n"
     "chmod 600 $S/hello.txt && echo \"R:MODE=$(stat -c %a $S/hello.txt)\"\n"
     "umount $S && echo R:UMOUNT_OK\n"
+    /* as the agent mounts volumes: cache=mmap, writes through the page cache */
+    "mount -t 9p -o trans=tcp,port=$P9PORT,version=9p2000.L,cache=mmap 10.0.2.2 $S "
+    "&& echo R:MOUNT_MMAP_OK\n"
+    "echo cached-write > $S/mm.txt; sync; echo \"R:MMREAD=$(cat $S/mm.txt)\"\n"
+    "seq 1 20000 > $S/seq.txt; echo \"R:SEQ=$(tail -n 1 $S/seq.txt)\"\n"
+    "umount $S && echo R:UMOUNT2_OK\n"
     "echo R:DONE\n"
     "reboot -f\n"; /* reboot=t and -no-reboot: QEMU exits */
 
@@ -166,6 +172,10 @@ TEST_TIMEOUT(linux_client_over_tcp, 240)
     CHECK(strstr(out, "R:ESCAPE_REFUSED"));
     CHECK(strstr(out, "R:MODE=600"));
     CHECK(strstr(out, "R:UMOUNT_OK"));
+    CHECK(strstr(out, "R:MOUNT_MMAP_OK"));
+    CHECK(strstr(out, "R:MMREAD=cached-write"));
+    CHECK(strstr(out, "R:SEQ=20000"));
+    CHECK(strstr(out, "R:UMOUNT2_OK"));
     CHECK(strstr(out, "R:DONE"));
     CHECK(!strstr(out, "host-secret-text")); /* nothing outside the share was read */
     char *ls = strstr(out, "R:LS=");
@@ -183,6 +193,10 @@ TEST_TIMEOUT(linux_client_over_tcp, 240)
     struct stat st;
     snprintf(path, sizeof path, "%s/big", share);
     CHECK(stat(path, &st) == 0 && st.st_size == 300000);
+    snprintf(path, sizeof path, "%s/mm.txt", share);
+    CHECK(slurp(path) && strcmp(slurp(path), "cached-write\n") == 0);
+    snprintf(path, sizeof path, "%s/seq.txt", share);
+    CHECK(stat(path, &st) == 0 && st.st_size == 108894); /* seq 1 20000 */
     snprintf(path, sizeof path, "%s/secret", tmp);
     CHECK(slurp(path) && strcmp(slurp(path), "host-secret-text\n") == 0);
     p9_server_free(s.p9);
