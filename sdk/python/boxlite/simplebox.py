@@ -149,7 +149,7 @@ class InteractiveBox(SimpleBox):
             import termios
             import tty
             saved = termios.tcgetattr(in_fd)
-            tty.setraw(in_fd)
+            tty.setraw(in_fd, termios.TCSANOW)  # keep what was typed ahead
 
             def winch():
                 s = os.get_terminal_size(in_fd)
@@ -157,7 +157,10 @@ class InteractiveBox(SimpleBox):
                     ex.resize(s.lines, s.columns)
                 except Exception:
                     pass
-            loop.add_signal_handler(signal.SIGWINCH, winch)
+            try:
+                loop.add_signal_handler(signal.SIGWINCH, winch)
+            except (RuntimeError, ValueError):
+                pass  # not the main thread (e.g. boxlite.sync): no resize on SIGWINCH
 
         def on_input():
             try:
@@ -182,7 +185,10 @@ class InteractiveBox(SimpleBox):
         finally:
             loop.remove_reader(in_fd)
             if is_tty:
-                loop.remove_signal_handler(signal.SIGWINCH)
+                try:
+                    loop.remove_signal_handler(signal.SIGWINCH)
+                except (RuntimeError, ValueError):
+                    pass
                 import termios
                 termios.tcsetattr(in_fd, termios.TCSADRAIN, saved)
             for p in pending:
