@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #define STOP_GRACE_MS 5000
+#define STATS_PERIOD_MS 1000
 
 struct run {
     const struct engine_ops *ops;
@@ -143,6 +144,26 @@ static void write_exit(const char *ready_file, const char *engine, const struct 
         rename(tmp, path);
 }
 
+/* stats.json beside the ready file: the engine's figures, refreshed while the box runs. */
+static void write_stats(const char *ready_file, const char *engine, struct run *r)
+{
+    struct engine_stats s;
+    if (r->ops->stats(r->e, &s) != 0)
+        return;
+    char path[4096], tmp[4200];
+    const char *slash = strrchr(ready_file, '/');
+    int dirlen = slash ? (int)(slash - ready_file) : 1;
+    snprintf(path, sizeof path, "%.*s/stats.json", dirlen, slash ? ready_file : ".");
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "we");
+    if (!f)
+        return;
+    stats_json(f, engine, &s);
+    fputc('\n', f);
+    if (fclose(f) == 0)
+        rename(tmp, path);
+}
+
 static int check(void)
 {
     const struct engine_ops *all[] = { &engine_kvm_ops, &engine_qemu_ops };
@@ -167,20 +188,23 @@ int main(int argc, char **argv)
 {
     const char *config = NULL;
     bool want_stats = false;
+    int lifeline = -1;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
             config = argv[++i];
+        else if (strcmp(argv[i], "--lifeline-fd") == 0 && i + 1 < argc)
+            lifeline = atoi(argv[++i]);
         else if (strcmp(argv[i], "--check") == 0)
             return check();
         else if (strcmp(argv[i], "--stats") == 0)
             want_stats = true;
         else {
-            fprintf(stderr, "usage: boxlite-vmm --config FILE [--stats] | --check\n");
+            fprintf(stderr, "usage: boxlite-vmm --config FILE [--stats] [--lifeline-fd N] | --check\n");
             return 2;
         }
     }
     if (!config) {
-        fprintf(stderr, "usage: boxlite-vmm --config FILE [--stats] | --check\n");
+        fprintf(stderr, "usage: boxlite-vmm --config FILE [--stats] [--lifeline-fd N] | --check\n");
         return 2;
     }
 
@@ -259,14 +283,16 @@ int main(int argc, char **argv)
 
     bool ready = false, agent_set = false;
     uint64_t stop_deadline = 0; /* when a graceful stop turns into a forced one */
+    uint64_t next_stats = 0;    /* when stats.json is next refreshed */
     struct engine_stats st;
     for (;;) {
         if (mux && !agent_set && r.ops->agent_fd(r.e) >= 0) {
             proto_mux_set_agent_fd(mux, r.ops->agent_fd(r.e));
             agent_set = true;
         }
-        /* The ready mark is polled: cheap, and the same for every engine. */
-        int timeout = ready && agent_set ? -1 : 10;
+        /* The ready mark is polled: cheap, and the same for every engine. Once ready, wake
+         * every second to refresh stats.json for the library's metrics. */
+        int timeout = ready && agent_set ? STATS_PERIOD_MS : 10;
         if (stop_deadline) {
             uint64_t now = now_ms();
             if (now >= stop_deadline) {
@@ -276,27 +302,46 @@ int main(int argc, char **argv)
                 timeout = (int)(stop_deadline - now);
             }
         }
-        struct pollfd p[2] = { { .fd = sfd, .events = POLLIN }, { .fd = r.done_fd, .events = POLLIN } };
-        int n = poll(p, 2, timeout);
+        struct pollfd p[3] = { { .fd = sfd, .events = POLLIN },
+                               { .fd = r.done_fd, .events = POLLIN },
+                               { .fd = lifeline, .events = POLLIN } };
+        int n = poll(p, 3, timeout);
         if (n < 0 && errno != EINTR) {
             r.ops->stop(r.e, true, &err); /* cannot go on watching: end the VM */
             break;
         }
         if (p[1].revents)
             break;
+        bool stop_asked = false;
+        if (p[2].revents) {
+            /* The lifeline: the library that started this non-detached box holds the
+             * other end; it closed (the creating process exited or crashed). */
+            char b;
+            if (read(lifeline, &b, 1) <= 0) {
+                close(lifeline);
+                lifeline = -1;
+                stop_asked = true;
+                fprintf(stderr, "boxlite-vmm: the creating process is gone: stopping\n");
+            }
+        }
         if (p[0].revents) {
             struct signalfd_siginfo si;
-            while (read(sfd, &si, sizeof si) == sizeof si) {
-                if (si.ssi_signo == SIGPIPE)
-                    continue;
-                if (!stop_deadline && mux && proto_mux_ready(mux) &&
-                    proto_mux_shutdown_agent(mux, &err) == 0) {
-                    stop_deadline = now_ms() + STOP_GRACE_MS;
-                } else if (stop_deadline != UINT64_MAX) {
-                    r.ops->stop(r.e, true, &err);
-                    stop_deadline = UINT64_MAX;
-                }
+            while (read(sfd, &si, sizeof si) == sizeof si)
+                if (si.ssi_signo != SIGPIPE)
+                    stop_asked = true;
+        }
+        if (stop_asked) {
+            if (!stop_deadline && mux && proto_mux_ready(mux) &&
+                proto_mux_shutdown_agent(mux, &err) == 0) {
+                stop_deadline = now_ms() + STOP_GRACE_MS;
+            } else if (stop_deadline != UINT64_MAX) {
+                r.ops->stop(r.e, true, &err);
+                stop_deadline = UINT64_MAX;
             }
+        }
+        if (ready && cfg.ready_file && now_ms() >= next_stats) {
+            next_stats = now_ms() + STATS_PERIOD_MS;
+            write_stats(cfg.ready_file, r.ops->name, &r);
         }
         if (!ready && r.ops->stats(r.e, &st) == 0 &&
             (st.start_to_ready_ms > 0 || (mux && proto_mux_ready(mux)))) {
