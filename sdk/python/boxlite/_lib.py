@@ -14,6 +14,13 @@ def _candidates():
         yield env
     # From a checkout: sdk/python/boxlite -> build/lib
     yield os.path.normpath(os.path.join(_HERE, "..", "..", "..", "build", "lib", "libboxlite.so"))
+    # An installed package: where the library was when it was built (setup.py).
+    try:
+        from ._build_config import LIBRARY
+    except ImportError:
+        LIBRARY = None
+    if LIBRARY:
+        yield LIBRARY
     found = ctypes.util.find_library("boxlite")
     if found:
         yield found
@@ -22,6 +29,9 @@ def _candidates():
 def _load():
     errors = []
     for path in _candidates():
+        if "/" in path and not os.path.exists(path):
+            errors.append(f"{path}: no such file")
+            continue
         try:
             return ctypes.CDLL(path)
         except OSError as e:
