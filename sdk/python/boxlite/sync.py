@@ -63,7 +63,9 @@ class Box:
         _run(self._inner.copy_out(src, dst))
 
     def close(self) -> None:
-        self._inner.close()
+        async def close():
+            self._inner.close()
+        _run(close())  # on the loop that watches its executions
 
     def __enter__(self):
         return self

@@ -117,9 +117,17 @@ def runtime(home):
 
 
 @pytest.fixture(scope="module")
-def box(runtime, rootfs):
-    """One running box shared by a test module."""
-    b = runtime.create(box_options(rootfs))
+def shared_dir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("shared")
+    (d / "from-host.txt").write_text("written on the host\n")
+    return str(d)
+
+
+@pytest.fixture(scope="module")
+def box(runtime, rootfs, shared_dir):
+    """One running box shared by a test module, with shared_dir at /data."""
+    b = runtime.create(box_options(rootfs, volumes=[(shared_dir, "/data")], memory_mib=256,
+                                   env={"BOX_LEVEL": "yes"}))
     run(b.start())
     yield b
     try:

@@ -253,3 +253,16 @@ def test_errors_are_typed(box, runtime):
         with pytest.raises(boxlite.InvalidState):
             ex.kill()
     run(main())
+
+
+def test_volume_and_box_env(box, shared_dir):
+    async def main():
+        async with await box.exec("sh", "-c", "cat /data/from-host.txt; echo $BOX_LEVEL; "
+                                  "echo from the box > /data/from-box.txt") as ex:
+            out, err, res = await collect(ex)
+        assert (out, res.exit_code) == ("written on the host\nyes\n", 0), err
+        with open(os.path.join(shared_dir, "from-box.txt")) as f:
+            assert f.read() == "from the box\n"
+        info = box.info()
+        assert info["state"] == "running" and info["memory_mib"] == 256
+    run(main())

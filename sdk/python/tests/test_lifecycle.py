@@ -71,3 +71,44 @@ def test_release_order_never_crashes(home, rootfs):
     import boxlite
     with boxlite.Boxlite(home) as rt:
         rt.remove(box_id, force=True)
+
+
+def test_box_without_detach_stops_when_its_process_dies(home, rootfs):
+    """A crash (SIGKILL) of the creating process stops its non-detached boxes."""
+    import signal
+    import time
+    import boxlite
+    from conftest import LIFELINE
+    import pytest
+    if not LIFELINE:
+        pytest.skip("boxlite-vmm has no --lifeline-fd yet")
+    script = textwrap.dedent(f"""
+        import asyncio, sys, time
+        sys.path.insert(0, {SDK!r})
+        import boxlite
+        rt = boxlite.Boxlite({home!r})
+        box = rt.create(boxlite.BoxOptions(rootfs_path={rootfs!r}, auto_remove=False))
+        asyncio.run(box.start())
+        print(box.id, flush=True)
+        time.sleep(600)
+        """)
+    p = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    box_id = p.stdout.readline().strip()
+    assert box_id, "the child did not start its box"
+    with boxlite.Boxlite(home) as rt:
+        box = rt.get(box_id)
+        assert box.state == "running"
+        pid = box.info()["pid"]
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+        # the box's process goes once its lifeline closes (no timing asserted: poll)
+        for _ in range(600):
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.05)
+        else:
+            raise AssertionError(f"box process {pid} still alive 30 s after its creator died")
+        assert box.state == "stopped"
+        rt.remove(box_id)
