@@ -68,21 +68,27 @@ def test_interactive_example_on_a_terminal(rootfs, home):
                 raise AssertionError(f"EOF before {marker!r} in {buf[-500:]!r}")
             buf += data
 
-    read_until(b"/ # ")  # the shell's prompt: the box is up
-    os.write(master, b"stty size; echo first-$((1+1))\r")
-    read_until(b"first-2\r\n")
-    assert b"25 90\r\n" in buf
-    # the kernel sends SIGWINCH to the example; it passes the new size into the box
-    fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 111, 0, 0))
-    # SIGWINCH reaches the example asynchronously: ask until the box sees the new size
-    for i in range(50):
-        os.write(master, b"stty size; echo second-$((%d+1))\r" % i)
-        read_until(b"second-%d\r\n" % (i + 1))
-        if b"33 111\r\n" in buf:
-            break
-    assert b"33 111\r\n" in buf
-    os.write(master, b"exit 6\r")
-    read_until(b"[shell exited with 6]")
+    try:
+        read_until(b"/ # ")  # the shell's prompt: the box is up
+        os.write(master, b"stty size; echo first-$((1+1))\r")
+        read_until(b"first-2\r\n")
+        assert b"25 90\r\n" in buf
+        # the kernel sends SIGWINCH to the example; it passes the new size into the box
+        fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 111, 0, 0))
+        # SIGWINCH reaches the example asynchronously: ask until the box sees the new size
+        for i in range(50):
+            os.write(master, b"stty size; echo second-$((%d+1))\r" % i)
+            read_until(b"second-%d\r\n" % (i + 1))
+            if b"33 111\r\n" in buf:
+                break
+        assert b"33 111\r\n" in buf
+        os.write(master, b"exit 6\r")
+        read_until(b"[shell exited with 6]")
+    except BaseException:
+        os.kill(pid, 9)  # its box goes with it (lifeline)
+        os.waitpid(pid, 0)
+        os.close(master)
+        raise
     _, status = os.waitpid(pid, 0)
     os.close(master)
     assert os.WEXITSTATUS(status) == 6

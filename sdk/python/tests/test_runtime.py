@@ -60,3 +60,26 @@ def test_closed_runtime_refuses_calls(tmp_path):
     r.close()
     with pytest.raises(boxlite.InvalidState):
         r.list()
+
+
+def test_bad_options_name_the_field(rt):
+    with pytest.raises(boxlite.InvalidArgument, match="70000"):
+        rt.create(boxlite.BoxOptions(image="x", ports=[(70000, 80)]))
+    with pytest.raises(boxlite.InvalidArgument, match="engine"):
+        rt.create(boxlite.BoxOptions(image="x", engine="vmware"))
+    with pytest.raises(boxlite.NotFound, match="/no/such/rootfs"):
+        rt.create(boxlite.BoxOptions(rootfs_path="/no/such/rootfs"))
+    assert rt.list() == []
+
+
+def test_guest_not_ready_in_time_is_a_timeout_and_leaves_nothing(rt, rootfs):
+    from conftest import box_options, run
+
+    async def main():
+        with pytest.raises(boxlite.Timeout, match="did not become ready"):
+            async with boxlite.SimpleBox(runtime=rt, **vars(box_options(rootfs,
+                                                                        ready_timeout_ms=200))):
+                pass
+    run(main())
+    assert rt.list() == []
+    assert rt.metrics()["boxes_failed"] == 1
