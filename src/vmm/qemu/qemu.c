@@ -18,6 +18,7 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -44,6 +45,7 @@ struct engine {
     unsigned nports;
     double start_to_launch_ms;
     double start_to_ready_ms; /* the agent's HELLO; under net_lock */
+    struct rusage final_usage; /* QEMU's, from wait4() once reaped */
     struct relay *relay;
     int qemu_agent_fd; /* QEMU's side until the relay takes it */
     /* network counters, filled by the counting thread */
@@ -534,7 +536,8 @@ static int qemu_wait(struct engine *e, struct engine_exit *out)
     if (!known) {
         int status = 0;
         pid_t r;
-        while ((r = waitpid(e->pid, &status, 0)) < 0 && errno == EINTR)
+        struct rusage ru = {0};
+        while ((r = wait4(e->pid, &status, 0, &ru)) < 0 && errno == EINTR)
             ;
         if (r < 0 && e->pidfd >= 0) {
             /* Someone else reaped it (SIGCHLD ignored?): the pidfd still says when. */
@@ -546,6 +549,7 @@ static int qemu_wait(struct engine *e, struct engine_exit *out)
         pthread_mutex_lock(&e->lock);
         if (!e->exit_known) {
             e->reaped = true;
+            e->final_usage = ru;
             qmp_drain(&e->qmp, 1000); /* the SHUTDOWN event says why */
             describe_exit(e, status);
             if (status == -1)
@@ -589,8 +593,17 @@ static int qemu_stats(struct engine *e, struct engine_stats *out)
     memset(out, 0, sizeof *out);
     out->start_to_first_run_ms = e->start_to_launch_ms;
     pthread_mutex_lock(&e->lock);
-    if (!e->reaped)
+    if (!e->reaped) {
         read_proc_usage(e->pid, out);
+    } else {
+        /* QEMU's totals; its memory is the peak resident size */
+        const struct rusage *ru = &e->final_usage;
+        out->cpu_user_us = (uint64_t)ru->ru_utime.tv_sec * 1000000u +
+                           (uint64_t)ru->ru_utime.tv_usec;
+        out->cpu_sys_us = (uint64_t)ru->ru_stime.tv_sec * 1000000u +
+                           (uint64_t)ru->ru_stime.tv_usec;
+        out->rss_bytes = (uint64_t)ru->ru_maxrss * 1024;
+    }
     pthread_mutex_unlock(&e->lock);
     pthread_mutex_lock(&e->net_lock);
     out->net_tx_bytes = e->net_out.bytes;
