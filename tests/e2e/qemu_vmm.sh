@@ -1,7 +1,8 @@
 #!/bin/bash
-# The per-box process (boxlite-vmm) with "engine": "qemu": the placeholder agent boots to its
-# first console line and its reboot ends the process; a missing QEMU is a clear error.
-# Skipped (77) while boxlite-vmm has no engine wired in or QEMU/the kernel are missing.
+# The per-box process (boxlite-vmm) with "engine": "qemu" and the real agent: the ready file
+# (agent-ready = its HELLO) with the host port QEMU chose for a port-0 forward, a graceful
+# stop on SIGTERM (the agent powers off), QEMU's death reported in exit.json, and a clear
+# error when QEMU is missing. Skipped (77) when QEMU or the kernel are missing.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 build=${BOXLITE_BUILD:-build}
@@ -10,42 +11,85 @@ initrd=$build/guest/initramfs.cpio.gz
 command -v qemu-system-x86_64 >/dev/null || { echo "skip: qemu-system-x86_64 not installed"; exit 77; }
 vmlinux=$(scripts/build-kernel.sh --cached-only 2>/dev/null) || { echo "skip: no cached kernel"; exit 77; }
 [ -x "$vmm" ] && [ -f "$initrd" ] || { echo "skip: run make first"; exit 77; }
-if "$vmm" 2>&1 | grep -q "no engine built yet"; then echo "skip: boxlite-vmm is still a placeholder"; exit 77; fi
 
 dir=$(mktemp -d)
-trap 'rm -rf "$dir"' EXIT
+pid=
+trap '[ -n "$pid" ] && kill -KILL $pid 2>/dev/null; rm -rf "$dir"' EXIT
 pass=0 fail=0
 ok() { echo "ok: $1"; pass=$((pass + 1)); }
 bad() { echo "FAIL: $1"; fail=$((fail + 1)); }
 
-write_config() { # $1 = file
-  cat >"$1" <<JSON
+write_config() { # $1 = box dir
+  mkdir -p "$1"
+  cat >"$1/vmm.json" <<JSON
 { "engine": "qemu", "kernel": "$vmlinux", "initrd": "$initrd", "cpus": 1, "memory_mib": 256,
-  "console_log": "$dir/console.log", "box_socket": "$dir/box.sock", "ready_file": "$dir/ready" }
+  "network": { "enabled": true, "ports": [ {"proto": "tcp", "host_addr": "127.0.0.1", "host_port": 0, "guest_port": 80} ] },
+  "console_log": "$1/console.log", "box_socket": "$1/box.sock", "ready_file": "$1/ready" }
 JSON
 }
 
-# 1. boot: the placeholder agent prints its line and reboots; the process ends by itself
-write_config "$dir/vmm.json"
-timeout 120 "$vmm" --config "$dir/vmm.json" >"$dir/out" 2>&1
-rc=$?
-if [ $rc -eq 124 ]; then bad "boxlite-vmm did not end after the guest rebooted"; cat "$dir/out"
-else ok "boxlite-vmm ended after the guest's reboot (exit $rc)"; fi
-if grep -q "boxlite-agent" "$dir/console.log" 2>/dev/null; then ok "agent's first line in the console log"
-else bad "no agent line in $dir/console.log"; cat "$dir/out"; fi
+wait_for() { # $1 = file, $2 = seconds
+  for _ in $(seq $(($2 * 10))); do [ -s "$1" ] && return 0; sleep 0.1; done
+  return 1
+}
 
-# 2. QEMU missing: a clear error, quickly
-BOXLITE_QEMU=/nonexistent/qemu timeout 60 "$vmm" --config "$dir/vmm.json" >"$dir/out" 2>&1
+# 1. ready, with the chosen port; SIGTERM: the agent powers the guest off
+box=$dir/a
+write_config "$box"
+"$vmm" --config "$box/vmm.json" >"$box/out" 2>&1 &
+pid=$!
+if wait_for "$box/ready" 120; then
+  ok "ready file: $(cat "$box/ready")"
+  grep -q '"engine":"qemu"' "$box/ready" && ok "engine named qemu" || bad "engine not named in ready"
+  port=$(sed -n 's/.*"host_ports":\[\([0-9]*\)\].*/\1/p' "$box/ready")
+  if [ -n "$port" ] && [ "$port" -gt 0 ]; then ok "host port chosen for port 0: $port"
+  else bad "no host port in the ready file"; fi
+  if [ -n "$port" ] && (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null; then ok "something listens on 127.0.0.1:$port"
+  else bad "nothing listens on the reported port $port"; fi
+else
+  bad "no ready file within 120 s"; cat "$box/out"; tail -20 "$box/console.log"
+fi
+grep -q "boxlite-agent" "$box/console.log" 2>/dev/null && ok "agent's lines in the console log" || bad "no agent line in the console log"
+kill -TERM $pid
+for _ in $(seq 300); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
+if kill -0 $pid 2>/dev/null; then bad "boxlite-vmm still runs 30 s after SIGTERM"; kill -KILL $pid
+else
+  wait $pid; rc=$?
+  [ $rc -eq 0 ] && ok "graceful stop: exit 0 ($(tail -1 "$box/out"))" || bad "graceful stop: exit $rc: $(cat "$box/out")"
+fi
+pid=
+
+# 2. QEMU dies: the per-box process says so
+box=$dir/b
+write_config "$box"
+"$vmm" --config "$box/vmm.json" >"$box/out" 2>&1 &
+pid=$!
+if wait_for "$box/ready" 120; then
+  qpid=$(pgrep -P $pid -f qemu-system-x86_64 | head -1)
+  if [ -n "$qpid" ]; then
+    kill -KILL "$qpid"
+    for _ in $(seq 300); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
+    wait $pid; rc=$?
+    if [ $rc -ne 0 ] && grep -q "signal 9" "$box/exit.json" 2>/dev/null; then ok "QEMU's death: exit $rc, $(cat "$box/exit.json")"
+    else bad "QEMU's death: exit $rc, exit.json: $(cat "$box/exit.json" 2>&1), out: $(cat "$box/out")"; fi
+  else bad "no QEMU child of boxlite-vmm"; kill -KILL $pid; fi
+else bad "second box: no ready file"; kill -KILL $pid; fi
+pid=
+
+# 3. QEMU missing: a clear error, quickly
+box=$dir/c
+write_config "$box"
+BOXLITE_QEMU=/nonexistent/qemu timeout 60 "$vmm" --config "$box/vmm.json" >"$box/out" 2>&1
 rc=$?
-if [ $rc -ne 0 ] && [ $rc -ne 124 ] && grep -q "/nonexistent/qemu" "$dir/out"; then
-  ok "missing QEMU binary: exit $rc, says: $(grep -m1 nonexistent "$dir/out")"
-else bad "missing QEMU binary: exit $rc, output: $(cat "$dir/out")"; fi
+if [ $rc -ne 0 ] && [ $rc -ne 124 ] && grep -q "/nonexistent/qemu" "$box/out"; then
+  ok "missing QEMU binary: exit $rc, says: $(grep -m1 nonexistent "$box/out")"
+else bad "missing QEMU binary: exit $rc, output: $(cat "$box/out")"; fi
 mkdir -p "$dir/emptybin"
-timeout 60 env PATH="$dir/emptybin" "$vmm" --config "$dir/vmm.json" >"$dir/out" 2>&1
+timeout 60 env PATH="$dir/emptybin" "$vmm" --config "$box/vmm.json" >"$box/out" 2>&1
 rc=$?
-if [ $rc -ne 0 ] && [ $rc -ne 124 ] && grep -q "qemu-system-x86_64 is not installed" "$dir/out"; then
+if [ $rc -ne 0 ] && [ $rc -ne 124 ] && grep -q "qemu-system-x86_64 is not installed" "$box/out"; then
   ok "QEMU not on PATH: exit $rc"
-else bad "QEMU not on PATH: exit $rc, output: $(cat "$dir/out")"; fi
+else bad "QEMU not on PATH: exit $rc, output: $(cat "$box/out")"; fi
 
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
