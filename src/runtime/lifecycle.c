@@ -132,7 +132,8 @@ static int write_vmm_config(boxlite_box *b, const struct rt_assets *a, const cha
     json_t *disks = json_array(), *shares = json_array(), *ports = json_array();
     char p[4200];
     snprintf(p, sizeof p, "%s/disk.qcow2", b->dir);
-    json_array_append_new(disks, json_pack("{s:s, s:b}", "path", p, "readonly", 0));
+    json_array_append_new(disks, json_pack("{s:s, s:s, s:b}", "path", p, "format", "qcow2",
+                                           "readonly", 0));
     for (size_t i = 0; i < b->opts.nvolumes; i++) {
         char tag[32];
         snprintf(tag, sizeof tag, "vol%zu", i);

@@ -122,7 +122,7 @@ static int get_array(json_t *obj, const char *key, const char *where, size_t max
 
 static int parse_disks(struct vmm_config *cfg, json_t *root, struct bl_error *err)
 {
-    static const char *const keys[] = { "path", "readonly", NULL };
+    static const char *const keys[] = { "path", "format", "readonly", NULL };
     json_t *arr;
     size_t n;
     if (get_array(root, "disks", "", CFG_MAX_DISKS, &arr, &n, err) < 0)
@@ -139,10 +139,13 @@ static int parse_disks(struct vmm_config *cfg, json_t *root, struct bl_error *er
         snprintf(where, sizeof where, "disks[%zu]", i);
         cfg->ndisks = (unsigned)i + 1;
         if (check_keys(d, where, keys, err) < 0 || get_str(d, "path", where, &dc->path, err) < 0 ||
+            get_str(d, "format", where, &dc->format, err) < 0 ||
             get_bool(d, "readonly", where, &dc->readonly, err) < 0)
             return -err->code;
         if (!dc->path)
             return bad(err, where, "\"path\" is required");
+        if (dc->format && strcmp(dc->format, "raw") && strcmp(dc->format, "qcow2"))
+            return bad(err, where, "\"format\" must be \"raw\" or \"qcow2\"");
     }
     return 0;
 }
@@ -354,8 +357,10 @@ void vmm_config_free(struct vmm_config *cfg)
     free(cfg->kernel);
     free(cfg->initrd);
     free(cfg->cmdline);
-    for (unsigned i = 0; i < cfg->ndisks; i++)
+    for (unsigned i = 0; i < cfg->ndisks; i++) {
         free(cfg->disks[i].path);
+        free(cfg->disks[i].format);
+    }
     free(cfg->disks);
     for (unsigned i = 0; i < cfg->nshares; i++) {
         free(cfg->shares[i].tag);

@@ -8,7 +8,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-struct vmm_disk_cfg { char *path; bool readonly; };
+/* format: "raw" or "qcow2". Left out, the engines probe the file's header, which is safe only
+ * for images the guest has never written: a guest that writes a qcow2 header into a raw
+ * disk could otherwise name any host file as its backing file. The library always sets it. */
+struct vmm_disk_cfg { char *path; char *format; bool readonly; };
 struct vmm_share_cfg { char *tag; char *path; bool readonly; };
 struct vmm_port_cfg {
     bool udp;

@@ -185,7 +185,7 @@ static int add_disks(struct engine *e, const struct vmm_config *cfg, struct bl_e
         struct irq_line irq;
         char serial[21];
         snprintf(serial, sizeof serial, "boxlite-disk%u", i & 0xff);
-        if (disk_open(&d, cfg->disks[i].path, cfg->disks[i].readonly, err) < 0)
+        if (disk_open_fmt(&d, cfg->disks[i].path, cfg->disks[i].format, cfg->disks[i].readonly, err) < 0)
             return bl_err_prefix(err, "disk %s", cfg->disks[i].path);
         if (next_irq(e, &irq, err) < 0) {
             disk_close(d);

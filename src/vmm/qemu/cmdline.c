@@ -137,8 +137,8 @@ int qemu_build_argv(const struct vmm_config *cfg, const struct qemu_launch *l, c
     }
 
     for (unsigned i = 0; i < cfg->ndisks; i++) {
-        const char *fmt;
-        int rc = qemu_disk_format(cfg->disks[i].path, &fmt, err);
+        const char *fmt = cfg->disks[i].format;
+        int rc = fmt ? 0 : qemu_disk_format(cfg->disks[i].path, &fmt, err);
         if (rc < 0) {
             qemu_argv_free(b.v);
             return bl_err_prefix(err, "disk %u", i);

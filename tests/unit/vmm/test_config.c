@@ -163,3 +163,16 @@ TEST(config_load_file)
     CHECK(vmm_config_load(&c, path, &e) == -BOXLITE_ERR_NOT_FOUND);
     CHECK(strstr(e.msg, "missing.json") != NULL);
 }
+
+TEST(disk_format_is_raw_or_qcow2)
+{
+    struct vmm_config cfg;
+    struct bl_error err = { 0 };
+    const char *good = "{\"kernel\":\"/k\",\"disks\":[{\"path\":\"/d\",\"format\":\"qcow2\"}]}";
+    REQUIRE(vmm_config_parse(&cfg, good, &err) == 0);
+    CHECK_STR(cfg.disks[0].format, "qcow2");
+    vmm_config_free(&cfg);
+    const char *bad = "{\"kernel\":\"/k\",\"disks\":[{\"path\":\"/d\",\"format\":\"vmdk\"}]}";
+    CHECK(vmm_config_parse(&cfg, bad, &err) < 0);
+    CHECK(strstr(err.msg, "format") != NULL);
+}
