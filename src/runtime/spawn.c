@@ -102,10 +102,34 @@ int rt_spawn_vmm(const char *vmm, const char *config_path, const char *log_path,
     /* The VMM measures its start-up figures from this moment (CLOCK_MONOTONIC). */
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
-    snprintf(spawn_ns, sizeof spawn_ns, "%lld", (long long)now.tv_sec * 1000000000LL + now.tv_nsec);
+    snprintf(spawn_ns, sizeof spawn_ns, "BOXLITE_SPAWN_NS=%lld",
+             (long long)now.tv_sec * 1000000000LL + now.tv_nsec);
+    /* The child's environment is built here: between fork and exec in a threaded program
+     * only async-signal-safe calls are allowed (no malloc, so no setenv). */
+    extern char **environ;
+    size_t nenv = 0;
+    while (environ[nenv])
+        nenv++;
+    char **envp = calloc(nenv + 2, sizeof *envp);
+    if (!envp) {
+        close(logfd);
+        close(report[0]);
+        close(report[1]);
+        if (life[0] >= 0) {
+            close(life[0]);
+            close(life[1]);
+        }
+        return bl_err(err, BOXLITE_ERR_NOMEM, "spawn: out of memory");
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < nenv; i++)
+        if (strncmp(environ[i], "BOXLITE_SPAWN_NS=", 17))
+            envp[k++] = environ[i];
+    envp[k++] = spawn_ns;
     pid_t mid = fork();
     if (mid < 0) {
         int r = bl_errno(err, errno, "fork");
+        free(envp);
         close(logfd);
         close(report[0]);
         close(report[1]);
@@ -130,17 +154,17 @@ int rt_spawn_vmm(const char *vmm, const char *config_path, const char *log_path,
             sigset_t none;
             sigemptyset(&none);
             sigprocmask(SIG_SETMASK, &none, NULL);
-            setenv("BOXLITE_SPAWN_NS", spawn_ns, 1);
-            if (life[0] >= 0)
-                execl(vmm, vmm, "--config", config_path, "--lifeline-fd", lifearg, (char *)NULL);
-            else
-                execl(vmm, vmm, "--config", config_path, (char *)NULL);
+            char *const with_life[] = { (char *)vmm, "--config", (char *)config_path,
+                                        "--lifeline-fd", lifearg, NULL };
+            char *const without[] = { (char *)vmm, "--config", (char *)config_path, NULL };
+            execve(vmm, life[0] >= 0 ? with_life : without, envp);
             dprintf(2, "boxlite: exec %s: %s\n", vmm, strerror(errno));
             _exit(127);
         }
         ssize_t w = write(report[1], &pid, sizeof pid);
         _exit(pid > 0 && w == sizeof pid ? 0 : 1);
     }
+    free(envp);
     close(logfd);
     close(report[1]);
     if (life[0] >= 0)
