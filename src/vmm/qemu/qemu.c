@@ -251,6 +251,8 @@ child_exec(const char *binary, char **argv, const int *fds, int stderr_fd, pid_t
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent)
         _exit(127);
+    /* Everything moves above the numbers QEMU is told about before they are filled. */
+    int out_fd = fcntl(stderr_fd, F_DUPFD_CLOEXEC, 64);
     int tmp[CHILD_NFDS];
     for (int i = 0; i < CHILD_NFDS; i++)
         tmp[i] = fds[i] >= 0 ? fcntl(fds[i], F_DUPFD_CLOEXEC, 64) : -1;
@@ -263,8 +265,10 @@ child_exec(const char *binary, char **argv, const int *fds, int stderr_fd, pid_t
     int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (devnull >= 0)
         dup2(devnull, 0);
-    dup2(stderr_fd, 1);
-    dup2(stderr_fd, 2);
+    dup2(out_fd, 1);
+    dup2(out_fd, 2);
+    /* Nothing else of ours reaches QEMU, even an fd someone opened without O_CLOEXEC. */
+    syscall(SYS_close_range, CHILD_QMP_FD + CHILD_NFDS, ~0u, 0);
     sigset_t all;
     sigemptyset(&all);
     sigprocmask(SIG_SETMASK, &all, NULL);

@@ -489,3 +489,20 @@ TEST_TIMEOUT(the_agents_hello_is_the_ready_mark, 180)
     CHECK_MEM(got, hdr, sizeof hdr);
     engine_qemu_ops.destroy(e);
 }
+
+TEST_TIMEOUT(qemus_own_error_reaches_the_caller, 120)
+{
+    need_qemu();
+    struct vmm_share_cfg shares[] = {{.tag = "vol0", .path = "/nonexistent/share/dir"}};
+    struct vmm_config cfg = base_config(kernel); /* any file: QEMU stops before booting */
+    cfg.shares = shares;
+    cfg.nshares = 1;
+    struct engine *e = NULL;
+    struct bl_error err = {0};
+    CHECK(engine_qemu_ops.start(&e, &cfg, &err) < 0);
+    CHECK(e == NULL);
+    CHECK_EQ(err.code, BOXLITE_ERR_ENGINE);
+    /* QEMU's own words, after ours */
+    if (!strstr(err.msg, "QEMU said:") || !strstr(err.msg, "/nonexistent/share/dir"))
+        harness_fail(__FILE__, __LINE__, "error: %s", err.msg);
+}
