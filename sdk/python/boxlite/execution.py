@@ -89,6 +89,8 @@ class _Stream:
                 yield data
         finally:
             self._user = False
+            if self._ex._waiting():
+                self.start_drain()  # the reader stopped early: wait() needs the pipe moving
 
     def start_drain(self) -> None:
         if self._user or self._eof or self._drain is not None:
@@ -225,7 +227,12 @@ class Execution:
         (e.g. NotFound for a missing program). Several tasks may wait at once."""
         if self._wait_task is None:
             self._wait_task = asyncio.ensure_future(self._wait())
+            # retrieved here, so a wait nobody awaits any more (closed) is not reported
+            self._wait_task.add_done_callback(lambda t: t.cancelled() or t.exception())
         return await asyncio.shield(self._wait_task)
+
+    def _waiting(self) -> bool:
+        return self._wait_task is not None and not self._wait_task.done()
 
     async def _wait(self) -> ExecResult:
         self._out.start_drain()
@@ -298,10 +305,13 @@ class Execution:
 
 async def _decode(chunks: AsyncIterator[bytes]) -> AsyncIterator[str]:
     dec = codecs.getincrementaldecoder("utf-8")("replace")
-    async for chunk in chunks:
-        text = dec.decode(chunk)
-        if text:
-            yield text
-    tail = dec.decode(b"", final=True)
-    if tail:
-        yield tail
+    try:
+        async for chunk in chunks:
+            text = dec.decode(chunk)
+            if text:
+                yield text
+        tail = dec.decode(b"", final=True)
+        if tail:
+            yield tail
+    finally:
+        await chunks.aclose()  # a reader that stopped early gives the stream back to wait()

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from . import _aio
-from .errors import NotFound
+from .errors import InvalidState, NotFound
 from .options import BoxOptions
 from .runtime import Boxlite
 
@@ -83,9 +83,12 @@ class SimpleBox:
                 return "".join([chunk async for chunk in it])
 
             async def feed():
-                if stdin is not None:
-                    await ex.stdin.write(stdin)
-                await ex.stdin.close()
+                try:
+                    if stdin is not None:
+                        await ex.stdin.write(stdin)
+                    await ex.stdin.close()
+                except InvalidState:
+                    pass  # the process ended without reading all of it, like a closed pipe
 
             out, err, _ = await asyncio.gather(drain(ex.stdout()), drain(ex.stderr()), feed())
             res = await ex.wait()

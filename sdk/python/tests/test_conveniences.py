@@ -1,4 +1,5 @@
 """SimpleBox, CodeBox, InteractiveBox and the synchronous wrapper, each booting its own box."""
+import asyncio
 import os
 import sys
 
@@ -20,13 +21,27 @@ def test_simplebox_drains_both_streams_and_is_removed(runtime, rootfs):
     cmd = f"head -c {n} /dev/zero | tr '\\0' o & head -c {n} /dev/zero | tr '\\0' e >&2; wait; exit 5"
 
     async def main():
+        # The boot (seconds) runs on a worker thread: other tasks keep running meanwhile.
+        phase, seen = ["starting"], []
+
+        async def ticker():
+            while phase[0] == "starting":
+                seen.append(phase[0])
+                await asyncio.sleep(0.01)
+        tick = asyncio.ensure_future(ticker())
         async with boxlite.SimpleBox(runtime=runtime, **simple_kw(rootfs)) as sb:
+            phase[0] = "started"
+            await tick
+            assert "starting" in seen
             box_id = sb.id
             r = await sb.exec("sh", "-c", cmd)
             assert (len(r.stdout), len(r.stderr), r.exit_code) == (n, n, 5)
             assert set(r.stdout) == {"o"} and set(r.stderr) == {"e"}
             r = await sb.exec("tr", "a-z", "A-Z", stdin="shout\n")
             assert r.stdout == "SHOUT\n" and r.ok
+            # a process that ends without reading its stdin is not an error
+            r = await sb.exec("echo", "ignores stdin", stdin="x" * (4 << 20))
+            assert r.stdout == "ignores stdin\n" and r.ok
             r = await sb.exec("sleep", "20", timeout=0.3)
             assert r.timed_out and not r.ok
         return box_id

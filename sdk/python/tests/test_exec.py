@@ -95,6 +95,21 @@ def test_wait_without_reading_does_not_stall(box):
     run(main())
 
 
+def test_reader_that_stops_early_gives_the_stream_back(box):
+    n = 2 << 20
+
+    async def main():
+        async with await box.exec("sh", "-c", f"echo first; head -c {n} /dev/zero") as ex:
+            async for text in ex.stdout():
+                assert text.startswith("first\n")
+                break
+            res = await ex.wait()   # drains the rest; a stopped reader must not stall it
+            assert res.exit_code == 0
+            rest = b"".join([c async for c in ex.stdout_bytes()])
+            assert 0 < len(rest) <= n
+    run(main())
+
+
 def test_stdin_write_and_close(box):
     payload = os.urandom(1 << 20)
 
