@@ -306,15 +306,19 @@ TEST_TIMEOUT(network_out_through_the_gateway_and_in_through_a_chosen_port, 240)
              "echo 'guest: serving'\n"
              "echo hi-from-guest-server | nc -l -p 80\n",
              hport);
-    struct vmm_port_cfg ports[] = {{.host_addr = "127.0.0.1", .host_port = 0, .guest_port = 80}};
+    struct vmm_port_cfg ports[] = {{.host_addr = "127.0.0.1", .host_port = 0, .guest_port = 80},
+                                   {.udp = true, .host_addr = "127.0.0.1", .guest_port = 53}};
     struct vmm_config cfg = base_config(busybox_initrd(body));
     cfg.network = true;
     cfg.ports = ports;
-    cfg.nports = 1;
+    cfg.nports = 2;
     struct engine *e = start(&cfg);
     REQUIRE(e);
     int chosen = engine_qemu_host_port(e, 0);
     CHECK(chosen > 0);
+    int chosen_udp = engine_qemu_host_port(e, 1);
+    CHECK(chosen_udp > 0);
+    CHECK_EQ(engine_qemu_host_port(e, 2), 0);
 
     /* out: the guest reaches 10.0.2.2:hport = the host's loopback */
     struct pollfd p = {.fd = ls, .events = POLLIN};
