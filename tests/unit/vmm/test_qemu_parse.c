@@ -270,6 +270,19 @@ TEST(argv_for_a_config)
     CHECK(argv_has(argv, "virtio-rng-device"));
     qemu_argv_free(argv);
 
+    /* hardware virtualization: KVM acceleration and the host's CPU; no network, no counters */
+    struct qemu_launch lk = l;
+    lk.kvm = true;
+    lk.net_rx_fd = lk.net_tx_fd = -1;
+    cfg.network = false;
+    REQUIRE(qemu_build_argv(&cfg, &lk, &argv, &err) == 0);
+    CHECK(argv_has(argv, "kvm"));
+    CHECK(argv_has(argv, "host"));
+    CHECK(!argv_has(argv, "tcg"));
+    CHECK(!argv_has(argv, "-netdev"));
+    qemu_argv_free(argv);
+    cfg.network = true;
+
     /* refusals */
     struct vmm_disk_cfg nodisk[] = {{.path = "/nonexistent/disk"}};
     cfg.disks = nodisk;
