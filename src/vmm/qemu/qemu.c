@@ -444,7 +444,8 @@ static int qemu_start(struct engine **out, const struct vmm_config *cfg, struct 
 
 fail:
     qemu_argv_free(argv);
-    int fds[] = {qmp_sv[0], qmp_sv[1], agent_sv[0], agent_sv[1], out_p[0], out_p[1], in_p[0], in_p[1]};
+    int fds[] = {qmp_sv[0], qmp_sv[1], agent_sv[0], agent_sv[1],
+                 out_p[0],  out_p[1],  in_p[0],     in_p[1]};
     for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
         if (fds[i] >= 0)
             close(fds[i]);
