@@ -342,15 +342,19 @@ int main(int argc, char **argv)
                 stop_deadline = UINT64_MAX;
             }
         }
-        if (ready && cfg.ready_file && now_ms() >= next_stats) {
-            next_stats = now_ms() + STATS_PERIOD_MS;
-            write_stats(cfg.ready_file, r.ops->name, &r);
-        }
         if (!ready && r.ops->stats(r.e, &st) == 0 &&
             (st.start_to_ready_ms > 0 || (mux && proto_mux_ready(mux)))) {
             ready = true;
+            if (cfg.ready_file) { /* stats.json first: whoever sees ready finds it */
+                write_stats(cfg.ready_file, r.ops->name, &r);
+                next_stats = now_ms() + STATS_PERIOD_MS;
+            }
             if (cfg.ready_file && write_ready(cfg.ready_file, &r, &cfg, &st) < 0)
                 fprintf(stderr, "boxlite-vmm: write %s: %s\n", cfg.ready_file, strerror(errno));
+        }
+        if (ready && cfg.ready_file && now_ms() >= next_stats) {
+            next_stats = now_ms() + STATS_PERIOD_MS;
+            write_stats(cfg.ready_file, r.ops->name, &r);
         }
     }
     pthread_join(wt, NULL);
