@@ -1,0 +1,50 @@
+"""BoxOptions(image=...): an OCI image pulled from a real registry on 127.0.0.1 (Debian's
+docker-registry, the busybox image of tests/fixtures/mkimages.py pushed with skopeo)."""
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+import boxlite
+from conftest import REPO, box_options, run
+
+FIX = os.path.join(REPO, "tests", "fixtures")
+
+
+@pytest.fixture(scope="module")
+def registry_image(tmp_path_factory):
+    if not (os.path.exists("/usr/bin/docker-registry") and shutil.which("skopeo")):
+        pytest.skip("docker-registry or skopeo missing")
+    work = tmp_path_factory.mktemp("registry")
+    subprocess.run([sys.executable, os.path.join(FIX, "mkimages.py"), str(work / "fx"),
+                    "busybox"], check=True, capture_output=True)
+    reg = str(work / "reg")
+    port = subprocess.run([os.path.join(FIX, "registry.sh"), "start", reg, str(os.getpid())],
+                          check=True, capture_output=True, text=True).stdout.strip()
+    try:
+        subprocess.run([os.path.join(FIX, "registry.sh"), "push", reg,
+                        str(work / "fx" / "busybox"), "busybox:latest"], check=True)
+        yield f"127.0.0.1:{port}/busybox"
+    finally:
+        subprocess.run([os.path.join(FIX, "registry.sh"), "stop", reg])
+
+
+def test_simplebox_from_a_registry_image(runtime, registry_image):
+    kw = vars(box_options(None))
+    kw.pop("rootfs_path")
+    kw.pop("image")
+
+    async def main():
+        async with boxlite.SimpleBox(registry_image + ":latest", runtime=runtime, **kw) as sb:
+            r = await sb.exec("sh", "-c", "echo from the image; exit 9")
+            assert (r.stdout, r.exit_code) == ("from the image\n", 9)
+            assert sb.box.info()["image"].endswith("busybox:latest")
+        with pytest.raises(boxlite.BoxliteError, match="no-such-tag") as e:
+            async with boxlite.SimpleBox(registry_image + ":no-such-tag", runtime=runtime,
+                                         **kw):
+                pass
+        print("missing tag:", type(e.value).__name__, e.value)
+        assert isinstance(e.value, (boxlite.NotFound, boxlite.ImageError))
+    run(main())
