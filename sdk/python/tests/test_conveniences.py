@@ -109,3 +109,22 @@ def test_interactive_box_over_pipes(runtime, rootfs):
         assert code == 4
         assert "inter-42\r\n" in text
     run(main())
+
+
+def test_port_forward_to_a_server_in_the_box(runtime, rootfs):
+    import urllib.request
+
+    async def main():
+        kw = simple_kw(rootfs)
+        async with boxlite.SimpleBox(runtime=runtime, ports=[(0, 8000)], **kw) as sb:
+            r = await sb.exec("sh", "-c", "mkdir -p /www && echo served > /www/index.html && "
+                              "httpd -p 8000 -h /www")
+            assert r.ok, r.stderr
+            # host port 0 = any: the one bound is in the boot figures (info() keeps the 0)
+            ports = (await sb.box.metrics())["boot"]["host_ports"]
+            assert len(ports) == 1 and ports[0] > 0
+            body = await asyncio.get_running_loop().run_in_executor(
+                None, lambda: urllib.request.urlopen(f"http://127.0.0.1:{ports[0]}/",
+                                                     timeout=30).read())
+            assert body == b"served\n"
+    run(main())
