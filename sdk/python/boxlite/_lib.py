@@ -2,6 +2,7 @@
 import ctypes
 import ctypes.util
 import os
+import threading
 
 from .errors import raise_for
 
@@ -109,11 +110,16 @@ _PROTOS = {
 
 
 class _Lib:
-    """Binds each C function on first use, so a library without one of them still loads
-    and says clearly which function is missing."""
+    """The C functions, bound (types set) once at load, before any thread uses them. A
+    library without one of them still loads; using that one says clearly it is missing."""
 
     def __init__(self):
         self._dll = _load()
+        for full in _PROTOS:
+            try:
+                getattr(self, full[len("boxlite_"):])
+            except NotImplementedError:
+                pass
 
     def __getattr__(self, name):
         full = "boxlite_" + name
@@ -149,13 +155,15 @@ class _Lib:
 
 
 _lib = None
+_lib_lock = threading.Lock()
 
 
 def lib():
     global _lib
-    if _lib is None:
-        _lib = _Lib()
-    return _lib
+    with _lib_lock:
+        if _lib is None:
+            _lib = _Lib()
+        return _lib
 
 
 def enc(s):
