@@ -18,6 +18,9 @@ static const struct cli_cmd commands[] = {
     { "logs", "Show a box's console log", cmd_logs },
     { "cp", "Copy files between a box and the host", cmd_cp },
     { "stats", "Show a box's metrics as JSON", cmd_stats },
+    { "pull", "Pull an image from a registry", cmd_pull },
+    { "images", "List local images", cmd_images },
+    { "rmi", "Remove local images", cmd_rmi },
     { "version", "Show the version", cmd_version },
 };
 

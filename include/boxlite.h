@@ -183,6 +183,35 @@ BOXLITE_API int boxlite_exec_wait(boxlite_exec *ex, int timeout_ms, boxlite_exec
 BOXLITE_API int boxlite_exec_done_fd(boxlite_exec *ex);
 BOXLITE_API void boxlite_exec_free(boxlite_exec *ex);
 
+/* ---- Images --------------------------------------------------------------------------
+ * The runtime's local image store (<home>/images). References as Docker reads them
+ * ("alpine" = docker.io/library/alpine:latest, "127.0.0.1:5000/x:1", "x@sha256:..."), or
+ * "oci:<dir>[:tag]" for a local OCI image layout. Plain HTTP is used for localhost,
+ * 127.0.0.1 and the "host[:port]" entries of $BOXLITE_INSECURE_REGISTRIES (a comma list);
+ * every other registry is HTTPS with verified certificates. */
+
+/* Progress of one layer: layer is 0-based, n_layers the image's layer count (0 if not
+ * known, e.g. for "oci:" references), done and total in bytes (total 0 if the registry
+ * did not say). A layer already in the store is reported once with done == total.
+ * Called on the thread that called boxlite_image_pull, before it returns, possibly many
+ * times per layer and with layers interleaved (several download at once). It must not
+ * call BoxLite functions on the same runtime. */
+typedef void (*boxlite_pull_progress_fn)(void *user_data, int layer, int n_layers,
+                                         const char *digest, unsigned long long done,
+                                         unsigned long long total);
+/* Downloads an image (layers not already stored) and records it under its normalised
+ * reference. progress may be NULL. The box disk is built on first use, not here. */
+BOXLITE_API int boxlite_image_pull(boxlite_runtime *rt, const char *ref,
+                                   boxlite_pull_progress_fn progress, void *user_data);
+/* JSON array, one entry per reference: [{"ref": "docker.io/library/alpine:latest",
+ * "id": "<64 hex>", "size": <bytes of its stored blobs>, "layers": <n>,
+ * "created": "<RFC 3339, from the image config>" or null}], sorted by ref. */
+BOXLITE_API int boxlite_image_list(boxlite_runtime *rt, char **json_out);
+/* Removes a reference (or an image id / unique id prefix of at least 12 hex digits), then
+ * garbage-collects blobs no remaining image needs. Refused (BOXLITE_ERR_STATE) while a box
+ * was created from it, unless force; the disk bases of existing boxes are always kept. */
+BOXLITE_API int boxlite_image_remove(boxlite_runtime *rt, const char *ref, int force);
+
 /* "0.1.0": the library's version, which may differ from BOXLITE_VERSION at build time. */
 BOXLITE_API const char *boxlite_version(void);
 /* A short English name for a code ("not found"). Never NULL. */

@@ -1,0 +1,453 @@
+/* The image section of the public API: pull with progress, list, remove (refused while a
+ * box was created from the image) and garbage collection that keeps the boxes' disk bases. */
+#include "runtime/images.h"
+
+#include "common/cleanup.h"
+#include "image/manifest.h"
+#include "image/ref.h"
+#include "runtime/api_error.h"
+#include "runtime/runtime.h"
+
+#include <dirent.h>
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#define CONFIG_MAX (8u << 20)
+#define MANIFEST_MAX (4u << 20)
+
+/* ---- insecure registries -------------------------------------------------------------- */
+
+void rt_insecure_free(char **list)
+{
+    for (char **p = list; p && *p; p++)
+        free(*p);
+    free(list);
+}
+
+int rt_insecure_from_env(char ***out, struct bl_error *err)
+{
+    *out = NULL;
+    const char *v = getenv("BOXLITE_INSECURE_REGISTRIES");
+    if (!v || !*v)
+        return 0;
+    size_t n = 1;
+    for (const char *p = v; *p; p++)
+        n += *p == ',';
+    char **list = calloc(n + 1, sizeof *list);
+    if (!list)
+        return bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
+    size_t k = 0;
+    for (const char *p = v; *p;) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        while (len && (*p == ' ' || *p == '\t'))
+            p++, len--;
+        while (len && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+            len--;
+        if (len && !(list[k++] = strndup(p, len))) {
+            rt_insecure_free(list);
+            return bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
+        }
+        p = e ? e + 1 : p + len;
+        if (!e)
+            break;
+    }
+    *out = list;
+    return 0;
+}
+
+/* ---- pull ----------------------------------------------------------------------------- */
+
+struct pull_progress {
+    boxlite_pull_progress_fn fn;
+    void *ud;
+    char **layers; /* layer digests from the manifest, or NULL when not known */
+    size_t n_layers;
+};
+
+/* The layer digests the reference resolves to, so that progress can say "layer i of n".
+ * The pull itself resolves the reference again; this costs one more manifest request. */
+static int resolve_layers(const char *refstr, const struct image_pull_opts *po,
+                          struct pull_progress *pp, struct bl_error *err)
+{
+    struct image_ref ref;
+    int r = image_ref_parse(&ref, refstr, err);
+    if (r < 0)
+        return r;
+    struct registry *reg = NULL;
+    cleanup_free char *body = NULL, *ctype = NULL;
+    size_t len = 0;
+    char dg[DIGEST_LEN + 1];
+    r = registry_open(&reg, ref.registry, ref.repository, &po->registry, err);
+    if (!r)
+        r = registry_get_manifest(reg, image_ref_reference(&ref), &body, &len, &ctype, dg, err);
+    int kind = r ? r : oci_detect_kind(body, len, ctype, err);
+    if (kind == OCI_KIND_INDEX) {
+        struct oci_index ix;
+        struct utsname u;
+        const char *m = uname(&u) == 0 ? u.machine : "x86_64";
+        const char *arch = !strcmp(m, "x86_64") ? "amd64" : !strcmp(m, "aarch64") ? "arm64" : m;
+        r = oci_index_parse(&ix, body, len, err);
+        int sel = r ? r : oci_index_select(&ix, "linux", arch, NULL, err);
+        char want[DIGEST_LEN + 1] = "";
+        if (sel >= 0)
+            snprintf(want, sizeof want, "%s", ix.manifests[sel].digest);
+        if (!r)
+            oci_index_free(&ix);
+        free(body);
+        free(ctype);
+        body = ctype = NULL;
+        r = sel < 0 ? sel : registry_get_manifest(reg, want, &body, &len, &ctype, dg, err);
+        kind = r ? r : oci_detect_kind(body, len, ctype, err);
+    }
+    if (kind >= 0 && kind != OCI_KIND_MANIFEST)
+        kind = bl_err(err, BOXLITE_ERR_IMAGE, "%s: not an image manifest", refstr);
+    if (kind >= 0) {
+        struct oci_manifest man;
+        if ((r = oci_manifest_parse(&man, body, len, err)) == 0) {
+            pp->layers = calloc(man.n_layers + 1, sizeof *pp->layers);
+            for (size_t i = 0; pp->layers && i < man.n_layers; i++)
+                if ((pp->layers[i] = strdup(man.layers[i].digest)))
+                    pp->n_layers = i + 1;
+            if (!pp->layers || pp->n_layers != man.n_layers)
+                r = bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
+            oci_manifest_free(&man);
+        }
+    } else {
+        r = kind;
+    }
+    registry_close(reg);
+    image_ref_free(&ref);
+    return r < 0 ? r : 0;
+}
+
+/* Blob i of the pull: 0 is the config, the layers follow in order. Only layers are
+ * reported. */
+static void on_progress(void *ud, size_t i, const char *digest, uint64_t done, uint64_t total)
+{
+    struct pull_progress *pp = ud;
+    int layer = -1;
+    if (pp->layers) {
+        for (size_t k = 0; k < pp->n_layers; k++)
+            if (!strcmp(pp->layers[k], digest)) {
+                layer = (int)k;
+                break;
+            }
+    } else if (i > 0) {
+        layer = (int)i - 1;
+    }
+    if (layer >= 0)
+        pp->fn(pp->ud, layer, (int)pp->n_layers, digest, done, total);
+}
+
+BOXLITE_API int boxlite_image_pull(boxlite_runtime *rt, const char *ref,
+                                   boxlite_pull_progress_fn progress, void *user_data)
+{
+    API_CHECK_ARG(rt, "runtime is NULL");
+    API_CHECK_ARG(ref && *ref, "reference is NULL or empty");
+    struct bl_error err = { 0 };
+    struct image_store *store;
+    int r = rt_images(rt, &store, &err);
+    if (r)
+        return api_return(r, &err);
+    char **insecure = NULL;
+    if ((r = rt_insecure_from_env(&insecure, &err)) < 0)
+        return api_return(r, &err);
+    struct image_pull_opts po = { 0 };
+    po.registry.insecure = (const char *const *)insecure;
+    struct pull_progress pp = { .fn = progress, .ud = user_data };
+    if (progress) {
+        if (strncmp(ref, "oci:", 4) != 0)
+            r = resolve_layers(ref, &po, &pp, &err);
+        po.registry.progress = on_progress;
+        po.registry.progress_ud = &pp;
+    }
+    struct image_record rec = { 0 };
+    if (!r)
+        r = image_pull(store, ref, &po, &rec, &err);
+    else
+        bl_err_prefix(&err, "pull %s", ref);
+    image_record_free(&rec);
+    rt_insecure_free(pp.layers);
+    rt_insecure_free(insecure);
+    return api_return(r, &err);
+}
+
+/* ---- list ----------------------------------------------------------------------------- */
+
+/* The image config's "created" (RFC 3339), or NULL. */
+static json_t *config_created(struct image_store *s, const char *config)
+{
+    cleanup_free char *body = NULL;
+    size_t len;
+    if (!config || blobstore_read(&s->bs, config, CONFIG_MAX, &body, &len, NULL) < 0)
+        return json_null();
+    json_t *c = json_loadb(body, len, 0, NULL);
+    const char *v = json_string_value(json_object_get(c, "created"));
+    json_t *out = v ? json_string(v) : json_null();
+    json_decref(c);
+    return out;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+BOXLITE_API int boxlite_image_list(boxlite_runtime *rt, char **json_out)
+{
+    API_CHECK_ARG(rt, "runtime is NULL");
+    API_CHECK_ARG(json_out, "json_out is NULL");
+    *json_out = NULL;
+    struct bl_error err = { 0 };
+    struct image_store *store;
+    int r = rt_images(rt, &store, &err);
+    if (r)
+        return api_return(r, &err);
+    /* index.json is replaced by rename, so reading it without its lock sees one version. */
+    char p[PATH_MAX];
+    snprintf(p, sizeof p, "%s/index.json", store->bs.root);
+    json_error_t je;
+    json_t *root = json_load_file(p, 0, &je);
+    if (!root && access(p, F_OK) == 0)
+        return api_fail(BOXLITE_ERR_IO, "image index %s: %s", p, je.text);
+    json_t *out = json_array();
+    if (!out) {
+        json_decref(root);
+        return api_fail(BOXLITE_ERR_NOMEM, "out of memory");
+    }
+    json_t *images = json_object_get(root, "images");
+    /* jansson iterates objects in insertion order; sort for a stable listing. */
+    const char *k;
+    json_t *v;
+    size_t n = json_object_size(images), i = 0;
+    const char **keys = calloc(n + 1, sizeof *keys);
+    json_object_foreach(images, k, v)
+    {
+        if (keys)
+            keys[i++] = k;
+    }
+    if (keys)
+        qsort(keys, i, sizeof *keys, cmp_str);
+    for (size_t j = 0; keys && j < i; j++) {
+        v = json_object_get(images, keys[j]);
+        uint64_t size = 0;
+        size_t nb, layers = 0;
+        json_t *b;
+        json_array_foreach(json_object_get(v, "blobs"), nb, b)
+        {
+            const char *d = json_string_value(b);
+            struct stat st;
+            char bp[PATH_MAX];
+            if (!d || !image_digest_valid(d))
+                continue;
+            blobstore_path(&store->bs, d, bp, sizeof bp);
+            if (stat(bp, &st) == 0)
+                size += (uint64_t)st.st_size;
+        }
+        /* blobs: [index,] manifest, config, layers... (image_pull's record) */
+        size_t nblobs = json_array_size(json_object_get(v, "blobs"));
+        const char *man = json_string_value(json_object_get(v, "manifest"));
+        const char *first = json_string_value(json_array_get(json_object_get(v, "blobs"), 0));
+        size_t lead = man && first && strcmp(first, man) != 0 ? 3 : 2;
+        layers = nblobs > lead ? nblobs - lead : 0;
+        const char *id = json_string_value(json_object_get(v, "id"));
+        json_array_append_new(
+            out, json_pack("{s:s, s:s, s:I, s:I, s:o}", "ref", keys[j], "id", id ? id : "", "size",
+                           (json_int_t)size, "layers", (json_int_t)layers, "created",
+                           config_created(store, json_string_value(json_object_get(v, "config")))));
+    }
+    free(keys);
+    char *s = keys || n == 0 ? json_dumps(out, JSON_COMPACT) : NULL;
+    json_decref(out);
+    json_decref(root);
+    if (!s)
+        return api_fail(BOXLITE_ERR_NOMEM, "out of memory");
+    *json_out = s;
+    return api_return(0, NULL);
+}
+
+/* ---- remove and garbage collection ------------------------------------------------------ */
+
+int rt_qcow2_backing_file(const char *path, char *out, size_t n, struct bl_error *err)
+{
+    cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return bl_errno(err, errno, "open %s", path);
+    unsigned char h[20];
+    if (pread(fd, h, sizeof h, 0) != (ssize_t)sizeof h)
+        return bl_err(err, BOXLITE_ERR_IO, "%s: short qcow2 header", path);
+    uint32_t magic, size;
+    uint64_t off;
+    memcpy(&magic, h, 4);
+    memcpy(&off, h + 8, 8);
+    memcpy(&size, h + 16, 4);
+    /* qcow2 header (QEMU docs/interop/qcow2.txt): magic "QFI\xfb", backing_file_offset at
+     * byte 8, backing_file_size at byte 16, all big-endian. */
+    if (be32toh(magic) != 0x514649fbu)
+        return bl_err(err, BOXLITE_ERR_IO, "%s: not a qcow2 image", path);
+    off = be64toh(off);
+    size = be32toh(size);
+    if (off == 0 || size == 0) {
+        if (n)
+            out[0] = 0;
+        return 0;
+    }
+    if (size >= n || size > 1023 || off > (uint64_t)INT64_MAX)
+        return bl_err(err, BOXLITE_ERR_IO, "%s: backing file name too long", path);
+    if (pread(fd, out, size, (off_t)off) != (ssize_t)size)
+        return bl_err(err, BOXLITE_ERR_IO, "%s: cannot read the backing file name", path);
+    out[size] = 0;
+    if (memchr(out, 0, size))
+        return bl_err(err, BOXLITE_ERR_IO, "%s: malformed backing file name", path);
+    return 1;
+}
+
+struct box_scan {
+    boxlite_runtime *rt;
+    struct image_store *store;
+    const char *ref;   /* normalised reference being removed, or NULL */
+    char *user;        /* first box found using it */
+    char **bases;      /* base names (image id or dir-<hex>) of box disks */
+    size_t nbases;
+    int failed;
+};
+
+/* Whether a box's image (as given at create) names the record `ref`. */
+static int box_uses(struct box_scan *sc, const char *image)
+{
+    if (!image)
+        return 0;
+    if (!strcmp(image, sc->ref))
+        return 1;
+    struct image_ref r;
+    if (image_ref_parse(&r, image, NULL) == 0) {
+        cleanup_free char *norm = image_ref_string(&r);
+        image_ref_free(&r);
+        if (norm && !strcmp(norm, sc->ref))
+            return 1;
+    }
+    struct image_record rec;
+    int uses = 0;
+    if (image_index_get(&sc->store->bs, image, &rec, NULL) == 0) {
+        uses = !strcmp(rec.ref, sc->ref);
+        image_record_free(&rec);
+    }
+    return uses;
+}
+
+static int scan_box(void *ctx, const struct box_record *rec)
+{
+    struct box_scan *sc = ctx;
+    if (sc->ref && !sc->user) {
+        json_t *o = json_loads(rec->options ? rec->options : "{}", 0, NULL);
+        const char *image = json_string_value(json_object_get(o, "image"));
+        if (box_uses(sc, image ? image : rec->image) &&
+            !(sc->user = strdup(rec->name && *rec->name ? rec->name : rec->id)))
+            sc->failed = 1;
+        json_decref(o);
+    }
+    char disk[PATH_MAX], base[1024];
+    snprintf(disk, sizeof disk, "%s/boxes/%s/disk.qcow2", sc->rt->home, rec->id);
+    if (access(disk, F_OK) != 0 || rt_qcow2_backing_file(disk, base, sizeof base, NULL) <= 0)
+        return 0;
+    const char *name = strrchr(base, '/');
+    name = name ? name + 1 : base;
+    size_t len = strlen(name);
+    if (len > 5 && !strcmp(name + len - 5, ".ext4"))
+        len -= 5;
+    char **nb = realloc(sc->bases, (sc->nbases + 2) * sizeof *nb);
+    if (!nb || !(nb[sc->nbases] = strndup(name, len))) {
+        if (nb)
+            sc->bases = nb;
+        sc->failed = 1;
+        return 0;
+    }
+    sc->bases = nb;
+    sc->bases[++sc->nbases] = NULL;
+    return 0;
+}
+
+static void scan_free(struct box_scan *sc)
+{
+    free(sc->user);
+    for (size_t i = 0; i < sc->nbases; i++)
+        free(sc->bases[i]);
+    free(sc->bases);
+}
+
+int rt_images_gc(boxlite_runtime *rt, struct gc_stats *st, struct bl_error *err)
+{
+    struct image_store *store;
+    int r = rt_images(rt, &store, err);
+    if (r)
+        return r;
+    struct box_scan sc = { .rt = rt, .store = store };
+    r = state_box_each(rt->db, NULL, scan_box, &sc, err);
+    if (!r && sc.failed)
+        r = bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
+    if (!r)
+        r = image_gc(store, (const char *const *)sc.bases, st, err);
+    scan_free(&sc);
+    return r ? bl_err_prefix(err, "garbage collection") : 0;
+}
+
+BOXLITE_API int boxlite_image_remove(boxlite_runtime *rt, const char *ref, int force)
+{
+    API_CHECK_ARG(rt, "runtime is NULL");
+    API_CHECK_ARG(ref && *ref, "reference is NULL or empty");
+    struct bl_error err = { 0 };
+    struct image_store *store;
+    int r = rt_images(rt, &store, &err);
+    if (r)
+        return api_return(r, &err);
+    struct image_record rec = { 0 };
+    /* A reference as stored, its normalised form, or an image id (prefix). */
+    r = image_index_get(&store->bs, ref, &rec, &err);
+    if (r == -BOXLITE_ERR_NOT_FOUND) {
+        struct image_ref pr;
+        struct bl_error perr = { 0 };
+        if (strncmp(ref, "oci:", 4) != 0 && image_ref_parse(&pr, ref, &perr) < 0) {
+            bl_err_prefix(&perr, "rmi");
+            return api_return(-perr.code, &perr);
+        }
+        if (strncmp(ref, "oci:", 4) != 0) {
+            cleanup_free char *norm = image_ref_string(&pr);
+            image_ref_free(&pr);
+            if (norm) {
+                bl_err_clear(&err);
+                r = image_index_get(&store->bs, norm, &rec, &err);
+            }
+        }
+    }
+    if (r) {
+        bl_err_prefix(&err, "rmi");
+        return api_return(r, &err);
+    }
+    struct box_scan sc = { .rt = rt, .store = store, .ref = rec.ref };
+    r = state_box_each(rt->db, NULL, scan_box, &sc, &err);
+    if (!r && sc.failed)
+        r = bl_err(&err, BOXLITE_ERR_NOMEM, "out of memory");
+    if (!r && sc.user && !force)
+        r = bl_err(&err, BOXLITE_ERR_STATE,
+                   "image %s is used by box %s (remove the box first, or force)", rec.ref,
+                   sc.user);
+    if (!r)
+        r = image_index_remove(&store->bs, rec.ref, &err);
+    if (!r)
+        r = image_gc(store, (const char *const *)sc.bases, NULL, &err);
+    if (r)
+        bl_err_prefix(&err, "rmi %s", ref);
+    scan_free(&sc);
+    image_record_free(&rec);
+    return api_return(r, &err);
+}
