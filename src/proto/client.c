@@ -43,6 +43,7 @@ struct proto_client {
     pthread_mutex_t wlock; /* writes on fd */
     int wake_r, wake_w;
     bool hello, dead, closing, ready;
+    bool closed; /* proto_client_close ran: freed when its last execution is freed */
     char dead_msg[256];
     uint32_t next_id;
     struct proto_exec *execs;
@@ -504,6 +505,16 @@ int proto_client_connect(const char *path, int timeout_ms, struct proto_client *
     return proto_client_open_fd(fd, timeout_ms, out, err);
 }
 
+static void client_free(struct proto_client *c)
+{
+    close_fd(&c->wake_r);
+    close_fd(&c->wake_w);
+    pthread_mutex_destroy(&c->lock);
+    pthread_mutex_destroy(&c->wlock);
+    pthread_cond_destroy(&c->cond);
+    free(c);
+}
+
 void proto_client_close(struct proto_client *c)
 {
     if (!c)
@@ -515,19 +526,19 @@ void proto_client_close(struct proto_client *c)
         wake(c);
     if (c->thread_started)
         pthread_join(c->thread, NULL);
-    /* Executions the caller did not free are released with the connection. */
-    while (c->execs) {
-        struct proto_exec *e = c->execs;
-        c->execs = e->next;
-        exec_destroy(e);
-    }
+    /* Executions the caller still holds stay valid: they end (their output streams reach
+     * end-of-file, wait reports the lost connection) and are released by proto_exec_free;
+     * the connection itself goes with the last of them. */
+    connection_dead(c, "the connection to the box was closed");
+    pthread_mutex_lock(&c->wlock); /* no send is halfway through a frame on it */
     close_fd(&c->fd);
-    close_fd(&c->wake_r);
-    close_fd(&c->wake_w);
-    pthread_mutex_destroy(&c->lock);
-    pthread_mutex_destroy(&c->wlock);
-    pthread_cond_destroy(&c->cond);
-    free(c);
+    pthread_mutex_unlock(&c->wlock);
+    pthread_mutex_lock(&c->lock);
+    c->closed = true;
+    bool last = c->execs == NULL;
+    pthread_mutex_unlock(&c->lock);
+    if (last)
+        client_free(c);
 }
 
 bool proto_client_container_ready(struct proto_client *c)
@@ -706,7 +717,10 @@ void proto_exec_free(struct proto_exec *e)
      * before touching an execution, and a closed fd in its poll set is harmless. */
     pthread_mutex_lock(&c->lock);
     exec_destroy(e);
+    bool last = c->closed && c->execs == NULL;
     pthread_mutex_unlock(&c->lock);
+    if (last)
+        client_free(c);
 }
 
 /* ---- copy, setup, shutdown ---------------------------------------------------------- */

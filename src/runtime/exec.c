@@ -214,7 +214,7 @@ BOXLITE_API int boxlite_box_copy_in(boxlite_box *b, const char *host_path,
     int r = rt_box_conn(b, &c, &err);
     if (!r)
         r = proto_copy_in(c, host_path, guest_path, &err);
-    return api_return(r ? bl_err_prefix(&err, "copy %s into the box", host_path) : 0, &err);
+    return api_return(r, &err);
 }
 
 BOXLITE_API int boxlite_box_copy_out(boxlite_box *b, const char *guest_path,
@@ -227,7 +227,7 @@ BOXLITE_API int boxlite_box_copy_out(boxlite_box *b, const char *guest_path,
     int r = rt_box_conn(b, &c, &err);
     if (!r)
         r = proto_copy_out(c, guest_path, host_path, &err);
-    return api_return(r ? bl_err_prefix(&err, "copy %s out of the box", guest_path) : 0, &err);
+    return api_return(r, &err);
 }
 
 BOXLITE_API int boxlite_box_console(boxlite_box *b, char **text_out)

@@ -278,7 +278,7 @@ BOXLITE_API void boxlite_box_free(boxlite_box *b)
 BOXLITE_API const char *boxlite_box_id(const boxlite_box *b) { return b ? b->id : NULL; }
 BOXLITE_API const char *boxlite_box_name(const boxlite_box *b) { return b ? b->name : NULL; }
 
-static json_t *record_json(const struct box_record *r)
+static json_t *record_json(const boxlite_runtime *rt, const struct box_record *r)
 {
     json_t *o = json_object();
     json_object_set_new(o, "id", json_string(r->id));
@@ -300,6 +300,25 @@ static json_t *record_json(const struct box_record *r)
     json_t *info = r->runtime_info ? json_loads(r->runtime_info, 0, NULL) : NULL;
     if (info)
         json_object_set_new(o, "runtime", info);
+    /* While it runs, ports asked as host port 0 show the port the engine bound (the per-box
+     * process lists them in its ready file, in the order of the options). */
+    char *dir = NULL;
+    if (!strcmp(r->state ? r->state : "", "running") && rt_box_dir(rt, r->id, &dir, NULL) == 0) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/ready", dir);
+        json_t *ready = json_load_file(path, 0, NULL);
+        json_t *bound = json_object_get(ready, "host_ports");
+        json_t *ports = json_object_get(o, "ports");
+        size_t i;
+        json_t *p;
+        json_array_foreach(ports, i, p) {
+            json_int_t hp = json_integer_value(json_array_get(bound, i));
+            if (hp > 0)
+                json_object_set_new(p, "host_port", json_integer(hp));
+        }
+        json_decref(ready);
+        free(dir);
+    }
     return o;
 }
 
@@ -320,7 +339,7 @@ BOXLITE_API int boxlite_box_info(boxlite_box *b, char **json_out)
     int r = rt_box_lookup(b->rt, b->id, &rec, &err);
     if (r)
         return api_return(r, &err);
-    r = dump_json(record_json(&rec), json_out);
+    r = dump_json(record_json(b->rt, &rec), json_out);
     box_record_clear(&rec);
     return r ? api_fail(BOXLITE_ERR_NOMEM, "info: out of memory") : api_return(0, NULL);
 }
@@ -335,7 +354,7 @@ static int list_one(void *p, const struct box_record *r)
     if (rt_box_lookup(c->rt, r->id, &fresh, NULL) != 0)
         return 0;
     if (!c->state || !strcmp(c->state, fresh.state))
-        json_array_append_new(c->arr, record_json(&fresh));
+        json_array_append_new(c->arr, record_json(c->rt, &fresh));
     box_record_clear(&fresh);
     return 0;
 }
