@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -58,22 +59,33 @@ static const char *human(unsigned long long b, char *buf, size_t n)
     return buf;
 }
 
+/* Bar width: a line that wraps would break the cursor-up redraw, so the bar gives way on a
+ * narrow terminal (the rest of a line takes about 56 columns). */
+static int bar_width(void)
+{
+    struct winsize ws;
+    int cols = ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col ? ws.ws_col : 80;
+    int w = cols - 57;
+    return w > 24 ? 24 : w < 4 ? 0 : w;
+}
+
 static void draw(struct pull_view *v)
 {
     if (v->drawn)
         printf("\033[%dA", v->drawn);
+    const int width = bar_width();
     for (int i = 0; i < v->n; i++) {
         struct layer_line *l = &v->lines[i];
         char sd[64], a[32], b[32], bar[32];
-        const int width = 24;
         int fill = l->total ? (int)(l->done * width / l->total) : 0;
         if (fill > width)
             fill = width;
         for (int k = 0; k < width; k++)
             bar[k] = k < fill ? '=' : (k == fill && !l->finished && l->seen) ? '>' : ' ';
         bar[width] = 0;
-        printf("\r\033[2Klayer %d/%d %s [%s] ", i + 1, v->n_layers ? v->n_layers : v->n,
-               l->seen ? short_digest(l->digest, sd, sizeof sd) : "waiting", bar);
+        printf("\r\033[2Klayer %d/%d %s %s%s%s", i + 1, v->n_layers ? v->n_layers : v->n,
+               l->seen ? short_digest(l->digest, sd, sizeof sd) : "waiting",
+               width ? "[" : "", bar, width ? "] " : "");
         if (l->finished)
             printf("%s done\n", human(l->total, a, sizeof a));
         else if (l->seen)
