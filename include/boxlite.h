@@ -194,8 +194,8 @@ BOXLITE_API void boxlite_exec_free(boxlite_exec *ex);
  * known, e.g. for "oci:" references), done and total in bytes (total 0 if the registry
  * did not say). A layer already in the store is reported once with done == total.
  * Called on the thread that called boxlite_image_pull, before it returns, possibly many
- * times per layer and with layers interleaved (several download at once). It must not
- * call BoxLite functions on the same runtime. */
+ * times per layer and with layers interleaved (several download at once). It should
+ * return quickly: downloads wait while it runs. */
 typedef void (*boxlite_pull_progress_fn)(void *user_data, int layer, int n_layers,
                                          const char *digest, unsigned long long done,
                                          unsigned long long total);
@@ -209,7 +209,8 @@ BOXLITE_API int boxlite_image_pull(boxlite_runtime *rt, const char *ref,
 BOXLITE_API int boxlite_image_list(boxlite_runtime *rt, char **json_out);
 /* Removes a reference (or an image id / unique id prefix of at least 12 hex digits), then
  * garbage-collects blobs no remaining image needs. Refused (BOXLITE_ERR_STATE) while a box
- * was created from it, unless force; the disk bases of existing boxes are always kept. */
+ * was created from it, unless force; the disk bases of existing boxes are always kept. A
+ * box created while this runs may not be seen; it pulls the image again when it starts. */
 BOXLITE_API int boxlite_image_remove(boxlite_runtime *rt, const char *ref, int force);
 
 /* "0.1.0": the library's version, which may differ from BOXLITE_VERSION at build time. */
