@@ -64,6 +64,11 @@ int exec_spawn(const struct container *ct, enum spawn_kind kind, const struct pr
 
 /* ---- container.c -------------------------------------------------------------------- */
 int container_create(struct container *c, const struct proto_setup *s, struct bl_error *err);
+/* Grows the ext4 filesystem on dev, mounted at dir, online (EXT4_IOC_RESIZE_FS) to fill the
+ * device (BLKGETSIZE64), as when a box's disk is larger than its image. Nothing to do when
+ * it already does. Block counts before and after go to *old_blocks and *new_blocks. */
+int disk_grow(const char *dir, const char *dev, uint64_t *old_blocks, uint64_t *new_blocks,
+              struct bl_error *err);
 /* In a forked child: enters the container's mount, UTS and IPC namespaces. */
 int container_enter(const struct container *c, struct bl_error *err);
 void container_destroy(struct container *c);

@@ -57,6 +57,41 @@ void agent_parse_cmdline(const char *cmdline, struct proto_setup *s, bool *ctl)
             if (s->vols[s->nvols].tag && s->vols[s->nvols].path)
                 s->nvols++;
         }
+        else if (!strcmp(key, "disk")) {
+            /* DEV:/guest/path[:ro|:rw][:FSTYPE] */
+            char *c1 = strchr(val, ':');
+            if (val[0] != '/' || !c1 || c1[1] != '/' || s->ndisks >= 64) {
+                agent_log("ignoring malformed boxlite.disk=%s", val);
+                continue;
+            }
+            *c1 = 0;
+            char *path = c1 + 1, *opt = strchr(path, ':'), *fstype = "";
+            bool ro = false;
+            while (opt) {
+                *opt++ = 0;
+                char *next = strchr(opt, ':');
+                if (next)
+                    *next = 0;
+                if (!strcmp(opt, "ro") || !strcmp(opt, "rw"))
+                    ro = !strcmp(opt, "ro");
+                else
+                    fstype = opt;
+                opt = next;
+            }
+            struct proto_disk *d = realloc(s->disks, (s->ndisks + 1) * sizeof *d);
+            if (!d)
+                continue;
+            s->disks = d;
+            d = &s->disks[s->ndisks];
+            *d = (struct proto_disk){strdup(val), strdup(fstype), strdup(path), ro};
+            if (d->dev && d->fstype && d->path)
+                s->ndisks++;
+            else {
+                free(d->dev);
+                free(d->fstype);
+                free(d->path);
+            }
+        }
         if (str) {
             free(*str);
             *str = strdup(val);

@@ -14,11 +14,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define GUEST_ROOT "/mnt/rootfs"
@@ -50,6 +52,81 @@ static int mkdir_beneath(int dirfd, const char *rel, struct bl_error *err)
         cur = next;
     }
     return cur;
+}
+
+#ifndef EXT4_IOC_RESIZE_FS
+#define EXT4_IOC_RESIZE_FS _IOW('f', 16, uint64_t)
+#endif
+
+/* The fields of an ext4 superblock (1024 bytes at offset 1024) that a resize needs. */
+static int ext4_blocks(int devfd, uint64_t *blocks, uint32_t *block_size, bool *is64, struct bl_error *err)
+{
+    uint8_t sb[1024];
+    if (pread(devfd, sb, sizeof sb, 1024) != (ssize_t)sizeof sb)
+        return bl_errno(err, errno ? errno : EIO, "read the superblock");
+    if (get_le16(sb + 0x38) != 0xef53)
+        return bl_err(err, BOXLITE_ERR_INVALID, "not an ext2/3/4 filesystem");
+    uint32_t log = get_le32(sb + 24);
+    if (log > 6)
+        return bl_err(err, BOXLITE_ERR_INVALID, "block size 1024 << %u", log);
+    *block_size = 1024u << log;
+    *is64 = get_le32(sb + 0x60) & 0x80; /* INCOMPAT_64BIT */
+    *blocks = get_le32(sb + 4) | (*is64 ? (uint64_t)get_le32(sb + 0x150) << 32 : 0);
+    return 0;
+}
+
+int disk_grow(const char *dir, const char *dev, uint64_t *old_blocks, uint64_t *new_blocks,
+              struct bl_error *err)
+{
+    cleanup_close int devfd = open(dev, O_RDONLY | O_CLOEXEC);
+    if (devfd < 0)
+        return bl_errno(err, errno, "open %s", dev);
+    uint64_t bytes = 0;
+    if (ioctl(devfd, BLKGETSIZE64, &bytes) < 0)
+        return bl_errno(err, errno, "size of %s", dev);
+    uint64_t blocks;
+    uint32_t bs;
+    bool is64;
+    if (ext4_blocks(devfd, &blocks, &bs, &is64, err) < 0)
+        return bl_err_prefix(err, "%s", dev);
+    uint64_t want = bytes / bs;
+    if (!is64 && want > UINT32_MAX)
+        want = UINT32_MAX; /* the most a filesystem without the 64bit feature can address */
+    if (old_blocks)
+        *old_blocks = blocks;
+    if (new_blocks)
+        *new_blocks = blocks;
+    if (want <= blocks)
+        return 0;
+    cleanup_close int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dirfd < 0)
+        return bl_errno(err, errno, "open %s", dir);
+    if (ioctl(dirfd, EXT4_IOC_RESIZE_FS, &want) < 0)
+        return bl_errno(err, errno, "grow %s from %llu to %llu blocks of %u bytes", dev,
+                        (unsigned long long)blocks, (unsigned long long)want, bs);
+    if (new_blocks)
+        *new_blocks = want;
+    return 0;
+}
+
+/* Grows a read-write ext4 disk just mounted; a failure leaves the box usable, so it is logged. */
+static void grow_logged(const char *dir, const char *dev, const char *fstype)
+{
+    if (strcmp(fstype, "ext4") != 0)
+        return;
+    struct bl_error e = {0};
+    uint64_t from, to;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (disk_grow(dir, dev, &from, &to, &e) < 0) {
+        agent_log("%s", e.msg);
+        return;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (to != from)
+        agent_log("grew %s from %llu to %llu blocks in %.0f ms", dev, (unsigned long long)from,
+                  (unsigned long long)to,
+                  (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
 }
 
 static int write_file(const char *path, const char *text)
@@ -115,23 +192,12 @@ static int container_init_setup(const struct proto_setup *s, const char *root, s
     int rc = mount_dev(err);
     if (rc < 0)
         return rc;
-    if (syscall(SYS_pivot_root, ".", ".") == 0) {
-        if (umount2(".", MNT_DETACH) < 0)
-            return bl_errno(err, errno, "detach the old root");
-    } else if (errno == EINVAL) {
-        /* The agent's root is the initramfs, which cannot be pivoted away from: hide what
-         * the agent mounted, then move the rootfs over / (what switch_root does). */
-        static const char *const agent_mounts[] = {"/sys/fs/cgroup", "/sys", "/proc", "/dev/pts",
-                                                   "/dev", "/run", "/tmp"};
-        for (size_t i = 0; i < ARRAY_SIZE(agent_mounts); i++)
-            umount2(agent_mounts[i], MNT_DETACH);
-        if (mount(".", "/", NULL, MS_MOVE, NULL) < 0)
-            return bl_errno(err, errno, "move the rootfs to /");
-        if (chroot(".") < 0)
-            return bl_errno(err, errno, "chroot");
-    } else {
+    /* The agent's own root is a tmpfs over the initramfs (main.c), so this works in the
+     * guest too: the old root is detached and nothing of the agent stays reachable. */
+    if (syscall(SYS_pivot_root, ".", ".") < 0)
         return bl_errno(err, errno, "pivot_root");
-    }
+    if (umount2(".", MNT_DETACH) < 0)
+        return bl_errno(err, errno, "detach the old root");
     if (chdir("/") < 0)
         return bl_errno(err, errno, "chdir /");
     const char *host = s->hostname && s->hostname[0] ? s->hostname : "boxlite";
@@ -168,12 +234,27 @@ int container_create(struct container *c, const struct proto_setup *s, struct bl
         const char *fstype = s->root_fstype && s->root_fstype[0] ? s->root_fstype : "ext4";
         if (mount(s->root_dev, root, fstype, 0, NULL) < 0)
             return bl_errno(err, errno, "mount %s (%s) on %s", s->root_dev, fstype, root);
+        grow_logged(root, s->root_dev, fstype);
     }
     if (!root || root[0] != '/' || strlen(root) >= sizeof c->root)
         return bl_err(err, BOXLITE_ERR_INVALID, "no usable rootfs");
     cleanup_close int rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (rootfd < 0)
         return bl_errno(err, errno, "open rootfs %s", root);
+    /* Disks first, so that a volume may lie inside one. */
+    for (unsigned i = 0; i < s->ndisks; i++) {
+        const struct proto_disk *d = &s->disks[i];
+        const char *fstype = d->fstype && d->fstype[0] ? d->fstype : "ext4";
+        cleanup_close int dfd = mkdir_beneath(rootfd, d->path, err);
+        if (dfd < 0)
+            return bl_err_prefix(err, "disk %s", d->dev);
+        char target[64];
+        snprintf(target, sizeof target, "/proc/self/fd/%d", dfd);
+        if (mount(d->dev, target, fstype, d->readonly ? MS_RDONLY : 0, NULL) < 0)
+            return bl_errno(err, errno, "mount disk %s (%s) on %s", d->dev, fstype, d->path);
+        if (!d->readonly)
+            grow_logged(target, d->dev, fstype);
+    }
     for (unsigned i = 0; i < s->nvols; i++) {
         const struct proto_volume *v = &s->vols[i];
         cleanup_close int dfd = mkdir_beneath(rootfd, v->path, err);

@@ -35,6 +35,23 @@ static double uptime_ms(void)
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
+/* The initramfs is the kernel's rootfs, the one mount pivot_root can never move away from.
+ * So the agent first puts a tmpfs over / and roots itself there (switch_root without the
+ * exec: the running binary stays mapped from the initramfs, nothing is copied); the
+ * container's pivot_root then works and leaves nothing of the agent reachable. */
+static void root_on_tmpfs(void)
+{
+    static const char dir[] = "/.agent-root";
+    if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+        goto fail;
+    if (mount("tmpfs", dir, "tmpfs", 0, "mode=0755") < 0 || chdir(dir) < 0 ||
+        mount(".", "/", NULL, MS_MOVE, NULL) < 0 || chroot(".") < 0 || chdir("/") < 0)
+        goto fail;
+    return;
+fail:
+    agent_log("tmpfs root: %s (the container cannot pivot_root)", strerror(errno));
+}
+
 static void mount_basics(void)
 {
     static const struct { const char *src, *dst, *type, *opts; unsigned long flags; } m[] = {
@@ -150,6 +167,7 @@ static void unmount_disks(void)
 int main(void)
 {
     double t0 = uptime_ms();
+    root_on_tmpfs();
     mount_basics();
     console_stdio();
     agent_log("started as pid %d at %.0f ms of uptime", (int)getpid(), t0);

@@ -463,6 +463,15 @@ int proto_setup_encode(const struct proto_setup *s, struct tlv_writer *w, struct
             return bl_err(err, BOXLITE_ERR_INVALID, "setup: volume path too long");
         tlv_bytes(w, T_VOLUME, b, (size_t)n);
     }
+    for (unsigned i = 0; i < s->ndisks; i++) {
+        const struct proto_disk *d = &s->disks[i];
+        char b[8192];
+        int n = snprintf(b, sizeof b, "%s%c%s%c%s%c%d", d->dev, 0, d->fstype ? d->fstype : "", 0,
+                         d->path, 0, d->readonly ? 1 : 0);
+        if (n < 0 || (size_t)n >= sizeof b)
+            return bl_err(err, BOXLITE_ERR_INVALID, "setup: disk path too long");
+        tlv_bytes(w, T_DISK, b, (size_t)n);
+    }
     tlv_str(w, T_HOSTNAME, s->hostname);
     if (s->net) {
         tlv_u64(w, T_NET, 1);
@@ -500,6 +509,39 @@ static int volume_decode(struct proto_setup *s, const struct tlv_field *f, struc
     return 0;
 }
 
+/* A disk travels as "dev\0fstype\0path\0ro" in one field; fstype may be empty. */
+static int disk_decode(struct proto_setup *s, const struct tlv_field *f, struct bl_error *err)
+{
+    const char *p = (const char *)f->val, *end = p + f->len;
+    const char *z[3];
+    const char *at = p;
+    for (int i = 0; i < 3; i++) {
+        z[i] = at < end ? memchr(at, 0, (size_t)(end - at)) : NULL;
+        if (!z[i])
+            return bl_err(err, BOXLITE_ERR_PROTOCOL, "setup: malformed disk field");
+        at = z[i] + 1;
+    }
+    if (end - z[2] != 2 || (z[2][1] != '0' && z[2][1] != '1') || z[0] == p || z[2] == z[1] + 1)
+        return bl_err(err, BOXLITE_ERR_PROTOCOL, "setup: malformed disk field");
+    if (s->ndisks >= 64)
+        return bl_err(err, BOXLITE_ERR_PROTOCOL, "setup: more than 64 disks");
+    struct proto_disk *d = realloc(s->disks, (s->ndisks + 1) * sizeof *d);
+    if (!d)
+        return bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
+    s->disks = d;
+    d = &s->disks[s->ndisks++];
+    d->dev = strdup(p);
+    d->fstype = strdup(z[0] + 1);
+    d->path = strdup(z[1] + 1);
+    d->readonly = z[2][1] == '1';
+    if (!d->dev || !d->fstype || !d->path)
+        return bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
+    if (d->dev[0] != '/' || d->path[0] != '/')
+        return bl_err(err, BOXLITE_ERR_PROTOCOL, "setup: disk %s on %s: paths must be absolute",
+                      d->dev, d->path);
+    return 0;
+}
+
 int proto_setup_decode(struct proto_setup *s, const void *p, size_t len, struct bl_error *err)
 {
     memset(s, 0, sizeof *s);
@@ -514,6 +556,7 @@ int proto_setup_decode(struct proto_setup *s, const void *p, size_t len, struct 
         case T_ROOT_FSTYPE: rc = tlv_get_str(&f, &s->root_fstype, err); break;
         case T_ROOT_DIR: rc = tlv_get_str(&f, &s->root_dir, err); break;
         case T_VOLUME: rc = volume_decode(s, &f, err); break;
+        case T_DISK: rc = disk_decode(s, &f, err); break;
         case T_HOSTNAME: rc = tlv_get_str(&f, &s->hostname, err); break;
         case T_NET: rc = tlv_get_u64(&f, &v, err); s->net = v != 0; break;
         case T_NET_ADDR: rc = tlv_get_str(&f, &s->net_addr, err); break;
@@ -539,6 +582,12 @@ void proto_setup_free(struct proto_setup *s)
         free(s->vols[i].path);
     }
     free(s->vols);
+    for (unsigned i = 0; i < s->ndisks; i++) {
+        free(s->disks[i].dev);
+        free(s->disks[i].fstype);
+        free(s->disks[i].path);
+    }
+    free(s->disks);
     free(s->hostname);
     free(s->net_addr);
     free(s->net_gw);

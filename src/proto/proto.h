@@ -160,6 +160,13 @@ struct proto_volume {
     char *path;       /* guest path inside the container */
     bool readonly;
 };
+/* An extra block device (virtio-blk in the guest) mounted in the container. */
+struct proto_disk {
+    char *dev;        /* e.g. /dev/vdb */
+    char *fstype;     /* "" or NULL = ext4 */
+    char *path;       /* guest path inside the container */
+    bool readonly;
+};
 /* SETUP body; also parsed from the kernel command line (boxlite.* words). */
 struct proto_setup {
     char *root_dev;    /* e.g. /dev/vda; NULL = no disk */
@@ -167,6 +174,8 @@ struct proto_setup {
     char *root_dir;    /* an existing directory to use as the rootfs (tests, no disk) */
     struct proto_volume *vols;
     unsigned nvols;
+    struct proto_disk *disks;
+    unsigned ndisks;
     char *hostname;
     bool net;          /* configure eth0 */
     char *net_addr;    /* "10.0.2.15/24" */

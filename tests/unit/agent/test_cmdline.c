@@ -44,3 +44,25 @@ TEST(malformed_words_ignored)
     agent_parse_cmdline(NULL, &s, &ctl);
     agent_parse_cmdline("", &s, &ctl);
 }
+
+TEST(disk_words)
+{
+    struct proto_setup s = {0};
+    bool ctl = false;
+    agent_parse_cmdline("boxlite.disk=/dev/vdb:/data boxlite.disk=/dev/vdc:/srv/x:ro:xfs "
+                        "boxlite.disk=/dev/vdd:/w:rw boxlite.disk=vde:/rel boxlite.disk=/dev/vdf "
+                        "boxlite.disk=/dev/vdg:nopath",
+                        &s, &ctl);
+    REQUIRE(s.ndisks == 3);
+    CHECK_STR(s.disks[0].dev, "/dev/vdb");
+    CHECK_STR(s.disks[0].path, "/data");
+    CHECK_STR(s.disks[0].fstype, "");
+    CHECK(!s.disks[0].readonly);
+    CHECK_STR(s.disks[1].dev, "/dev/vdc");
+    CHECK_STR(s.disks[1].path, "/srv/x");
+    CHECK_STR(s.disks[1].fstype, "xfs");
+    CHECK(s.disks[1].readonly);
+    CHECK_STR(s.disks[2].path, "/w");
+    CHECK(!s.disks[2].readonly);
+    proto_setup_free(&s);
+}

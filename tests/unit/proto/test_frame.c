@@ -1,5 +1,6 @@
 /* Frame decoding and TLV bodies: every malformed input is refused with a reason. */
 #include "harness/harness.h"
+#include "common/cleanup.h"
 #include "proto/proto.h"
 
 #include <stdlib.h>
@@ -174,6 +175,53 @@ TEST(setup_roundtrip_and_bad_volume)
     tlv_init(w);
     tlv_bytes(w, T_VOLUME, "tag", 3);
     CHECK(proto_setup_decode(&d, w->buf, w->len, &e) < 0);
+    free(w);
+}
+
+TEST(setup_disks_roundtrip_and_malformed)
+{
+    struct tlv_writer *w = malloc(sizeof *w);
+    struct proto_disk dk[2] = {{.dev = "/dev/vdb", .fstype = "xfs", .path = "/data", .readonly = true},
+                               {.dev = "/dev/vdc", .path = "/scratch"}};
+    struct proto_setup s = {.root_dev = "/dev/vda", .disks = dk, .ndisks = 2};
+    struct bl_error e = {0};
+    REQUIRE(proto_setup_encode(&s, w, &e) == 0);
+    struct proto_setup d;
+    REQUIRE(proto_setup_decode(&d, w->buf, w->len, &e) == 0);
+    REQUIRE(d.ndisks == 2);
+    CHECK_STR(d.disks[0].dev, "/dev/vdb");
+    CHECK_STR(d.disks[0].fstype, "xfs");
+    CHECK_STR(d.disks[0].path, "/data");
+    CHECK(d.disks[0].readonly);
+    CHECK_STR(d.disks[1].fstype, "");
+    CHECK_STR(d.disks[1].path, "/scratch");
+    CHECK(!d.disks[1].readonly);
+    proto_setup_free(&d);
+    /* the exact wire form the host sends */
+    tlv_init(w);
+    tlv_bytes(w, T_DISK, "/dev/vdb\0ext4\0/mnt/x\0" "0", 22);
+    REQUIRE(proto_setup_decode(&d, w->buf, w->len, &e) == 0);
+    CHECK_STR(d.disks[0].path, "/mnt/x");
+    proto_setup_free(&d);
+#define LIT(s) {s, sizeof s - 1}
+    static const struct { const char *v; size_t n; } bad[] = {
+        LIT("/dev/vdb"),                    /* no separators */
+        LIT("/dev/vdb\0ext4\0/x\0"),         /* no read-only flag */
+        LIT("/dev/vdb\0ext4\0/x\0" "2"),     /* flag not 0/1 */
+        LIT("/dev/vdb\0ext4\0/x\0" "01"),    /* trailing byte */
+        LIT("\0ext4\0/x\0" "0"),             /* no device */
+        LIT("/dev/vdb\0ext4\0\0" "0"),        /* no path */
+        LIT("vdb\0ext4\0/x\0" "0"),          /* relative device */
+        LIT("/dev/vdb\0ext4\0x\0" "0"),      /* relative path */
+    };
+#undef LIT
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+        tlv_init(w);
+        tlv_bytes(w, T_DISK, bad[i].v, bad[i].n);
+        e = (struct bl_error){0};
+        CHECK(proto_setup_decode(&d, w->buf, w->len, &e) < 0);
+        CHECK(strstr(e.msg, "disk") != NULL);
+    }
     free(w);
 }
 
