@@ -36,10 +36,11 @@ has() { # has NAME NEEDLE FILE
 blobs() { ls "$BOXLITE_HOME/images/blobs/sha256" 2>/dev/null | wc -l; }
 jq_() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 
-python3 tests/fixtures/mkimages.py "$work/fx" busybox layers >/dev/null
+python3 tests/fixtures/mkimages.py "$work/fx" busybox layers multi >/dev/null
 port=$(tests/fixtures/registry.sh start "$work/reg" $$) || { echo "registry failed"; exit 1; }
 tests/fixtures/registry.sh push "$work/reg" "$work/fx/busybox" busybox:latest
 tests/fixtures/registry.sh push "$work/reg" "$work/fx/layers" layers:latest
+tests/fixtures/registry.sh push "$work/reg" "$work/fx/multi" multi:latest --all
 reg=127.0.0.1:$port
 
 # pull into a pipe: one plain line per layer, then "pulled".
@@ -119,6 +120,15 @@ expect "rmi -f (by id prefix) exits 0" "0" "$?"
 expect "rmi -f removes the image" "0" "$("$B" images --json | jq_ 'len(d)')"
 expect "rmi -f leaves no blob behind" "0" "$(blobs)"
 "$B" rm -f holder >/dev/null 2>&1
+
+# A multi-platform index: progress counts the chosen platform's layers; rmi removes the
+# index blob too.
+"$B" pull "$reg/multi" >"$work/out" 2>"$work/err"
+expect "pull of a multi-platform index exits 0" "0" "$?"
+expect "progress counts the platform's layers" "1" "$(grep -cE '^layer 1/1 sha256:' "$work/out")"
+expect "images: one layer" "1" "$("$B" images --json | jq_ 'd[0]["layers"]')"
+"$B" rmi "$reg/multi" >/dev/null 2>&1
+expect "rmi of an index image leaves no blob behind" "0" "$(blobs)"
 
 # A box with a disk keeps its ext4 base through rmi -f and garbage collection, and boots.
 if scripts/build-kernel.sh --cached-only >/dev/null 2>&1; then
