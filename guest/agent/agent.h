@@ -69,6 +69,10 @@ int container_create(struct container *c, const struct proto_setup *s, struct bl
  * it already does. Block counts before and after go to *old_blocks and *new_blocks. */
 int disk_grow(const char *dir, const char *dev, uint64_t *old_blocks, uint64_t *new_blocks,
               struct bl_error *err);
+/* The block device whose <sys_block>/<name>/serial (virtio-blk's serial) is `serial`:
+ * "/dev/<name>" into dev. A DISK given as serial:NAME is found this way in /sys/block. */
+int disk_by_serial(const char *sys_block, const char *serial, char *dev, size_t n,
+                   struct bl_error *err);
 /* In a forked child: enters the container's mount, UTS and IPC namespaces. */
 int container_enter(const struct container *c, struct bl_error *err);
 void container_destroy(struct container *c);

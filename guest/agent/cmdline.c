@@ -58,9 +58,11 @@ void agent_parse_cmdline(const char *cmdline, struct proto_setup *s, bool *ctl)
                 s->nvols++;
         }
         else if (!strcmp(key, "disk")) {
-            /* DEV:/guest/path[:ro|:rw][:FSTYPE] */
-            char *c1 = strchr(val, ':');
-            if (val[0] != '/' || !c1 || c1[1] != '/' || s->ndisks >= 64) {
+            /* DEV:/guest/path[:ro|:rw][:FSTYPE], DEV a path or serial:NAME */
+            bool by_serial = !strncmp(val, "serial:", 7);
+            char *c1 = strchr(by_serial ? val + 7 : val, ':');
+            if ((val[0] != '/' && !by_serial) || !c1 || c1 == val + 7 || c1[1] != '/' ||
+                s->ndisks >= 64) {
                 agent_log("ignoring malformed boxlite.disk=%s", val);
                 continue;
             }

@@ -6,6 +6,7 @@
 
 #include "common/cleanup.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -107,6 +108,32 @@ int disk_grow(const char *dir, const char *dev, uint64_t *old_blocks, uint64_t *
     if (new_blocks)
         *new_blocks = want;
     return 0;
+}
+
+int disk_by_serial(const char *sys_block, const char *serial, char *dev, size_t n, struct bl_error *err)
+{
+    cleanup_closedir DIR *d = opendir(sys_block);
+    if (!d)
+        return bl_errno(err, errno, "open %s", sys_block);
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.')
+            continue;
+        char p[512], val[128] = "";
+        snprintf(p, sizeof p, "%s/%s/serial", sys_block, de->d_name);
+        cleanup_close int fd = open(p, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        ssize_t got = read(fd, val, sizeof val - 1);
+        val[got > 0 ? got : 0] = 0;
+        val[strcspn(val, "\n")] = 0;
+        if (strcmp(val, serial) != 0)
+            continue;
+        if (snprintf(dev, n, "/dev/%s", de->d_name) >= (int)n)
+            return bl_err(err, BOXLITE_ERR_INVALID, "device name %s too long", de->d_name);
+        return 0;
+    }
+    return bl_err(err, BOXLITE_ERR_NOT_FOUND, "no disk with serial %s", serial);
 }
 
 /* Grows a read-write ext4 disk just mounted; a failure leaves the box usable, so it is logged. */
@@ -245,15 +272,20 @@ int container_create(struct container *c, const struct proto_setup *s, struct bl
     for (unsigned i = 0; i < s->ndisks; i++) {
         const struct proto_disk *d = &s->disks[i];
         const char *fstype = d->fstype && d->fstype[0] ? d->fstype : "ext4";
+        char dev[300];
+        snprintf(dev, sizeof dev, "%s", d->dev);
+        if (!strncmp(d->dev, "serial:", 7) &&
+            disk_by_serial("/sys/block", d->dev + 7, dev, sizeof dev, err) < 0)
+            return -1;
         cleanup_close int dfd = mkdir_beneath(rootfd, d->path, err);
         if (dfd < 0)
             return bl_err_prefix(err, "disk %s", d->dev);
         char target[64];
         snprintf(target, sizeof target, "/proc/self/fd/%d", dfd);
-        if (mount(d->dev, target, fstype, d->readonly ? MS_RDONLY : 0, NULL) < 0)
-            return bl_errno(err, errno, "mount disk %s (%s) on %s", d->dev, fstype, d->path);
+        if (mount(dev, target, fstype, d->readonly ? MS_RDONLY : 0, NULL) < 0)
+            return bl_errno(err, errno, "mount disk %s (%s) on %s", dev, fstype, d->path);
         if (!d->readonly)
-            grow_logged(target, d->dev, fstype);
+            grow_logged(target, dev, fstype);
     }
     for (unsigned i = 0; i < s->nvols; i++) {
         const struct proto_volume *v = &s->vols[i];

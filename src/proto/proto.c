@@ -536,8 +536,10 @@ static int disk_decode(struct proto_setup *s, const struct tlv_field *f, struct 
     d->readonly = z[2][1] == '1';
     if (!d->dev || !d->fstype || !d->path)
         return bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
-    if (d->dev[0] != '/' || d->path[0] != '/')
-        return bl_err(err, BOXLITE_ERR_PROTOCOL, "setup: disk %s on %s: paths must be absolute",
+    bool by_serial = !strncmp(d->dev, "serial:", 7) && d->dev[7];
+    if ((d->dev[0] != '/' && !by_serial) || d->path[0] != '/')
+        return bl_err(err, BOXLITE_ERR_PROTOCOL,
+                      "setup: disk %s on %s: a device path or serial:NAME and an absolute path",
                       d->dev, d->path);
     return 0;
 }

@@ -64,7 +64,8 @@ out=$("$B" run --rm --disk-size 2g "$rfs" sh -c '
   ls -a / | sort | grep -v "^jail$" | tr "\n" " "; echo
   escape | sort | grep -v "^jail$" | tr "\n" " "; echo
   ls -a /proc/1/root/ | sort | grep -v "^jail$" | tr "\n" " "; echo
-  echo "mountinfo $(cat /proc/self/mountinfo | tr "\n" "|")"' 2>"$work/err")
+  echo "mountinfo $(cat /proc/self/mountinfo | tr "\n" "|")"
+  [ -e /sys/block/vda/serial ] && echo "serial attribute"; true' 2>"$work/err")
 rc=$?
 [ $rc -eq 0 ] || { no "the box runs (exit $rc)" "$(cat "$work/err")"; echo "$pass passed, $fail failed"; exit 1; }
 echo "$out" | sed 's/^/#   /'
@@ -96,5 +97,8 @@ case "$mi" in
   *" / / "*) ok "the container's mount table holds only its own mounts";;
   *) no "the container's mount table has a root" "$mi";;
 esac
+# SETUP's DISK may name a device serial:NAME, looked up in /sys/block/*/serial.
+if echo "$out" | grep -q "^serial attribute$"; then ok "virtio-blk disks have a serial attribute (DISK serial:NAME)"
+else no "virtio-blk disks have a serial attribute" ""; fi
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -51,9 +51,12 @@ TEST(disk_words)
     bool ctl = false;
     agent_parse_cmdline("boxlite.disk=/dev/vdb:/data boxlite.disk=/dev/vdc:/srv/x:ro:xfs "
                         "boxlite.disk=/dev/vdd:/w:rw boxlite.disk=vde:/rel boxlite.disk=/dev/vdf "
-                        "boxlite.disk=/dev/vdg:nopath",
+                        "boxlite.disk=/dev/vdg:nopath boxlite.disk=serial:d1:/s:ro boxlite.disk=serial::/x",
                         &s, &ctl);
-    REQUIRE(s.ndisks == 3);
+    REQUIRE(s.ndisks == 4);
+    CHECK_STR(s.disks[3].dev, "serial:d1");
+    CHECK_STR(s.disks[3].path, "/s");
+    CHECK(s.disks[3].readonly);
     CHECK_STR(s.disks[0].dev, "/dev/vdb");
     CHECK_STR(s.disks[0].path, "/data");
     CHECK_STR(s.disks[0].fstype, "");

@@ -250,3 +250,37 @@ TEST(a_disk_that_cannot_be_mounted_is_a_clear_error)
     CHECK(container_create(&ct, &s, &e) < 0);
     CHECK(strstr(e.msg, "..") != NULL);
 }
+
+TEST(disks_found_by_serial)
+{
+    /* a stand-in for /sys/block: vda without a serial, vdb and vdc with one */
+    char sys[512], cmd[2048];
+    snprintf(sys, sizeof sys, "%s/sys-block", harness_tmpdir());
+    snprintf(cmd, sizeof cmd,
+             "set -e; mkdir -p %s/vda %s/vdb %s/vdc %s/loop0; printf 'data1\\n' > %s/vdb/serial; "
+             "printf 'data10\\n' > %s/vdc/serial; : > %s/loop0/serial",
+             sys, sys, sys, sys, sys, sys, sys);
+    REQUIRE(system(cmd) == 0);
+    char dev[64];
+    struct bl_error e = {0};
+    CHECK_EQ(disk_by_serial(sys, "data1", dev, sizeof dev, &e), 0);
+    CHECK_STR(dev, "/dev/vdb");
+    CHECK_EQ(disk_by_serial(sys, "data10", dev, sizeof dev, &e), 0);
+    CHECK_STR(dev, "/dev/vdc");
+    CHECK(disk_by_serial(sys, "data", dev, sizeof dev, &e) < 0);
+    CHECK_STR(e.msg, "no disk with serial data");
+    e = (struct bl_error){0};
+    CHECK(disk_by_serial("/nonexistent-sys", "x", dev, sizeof dev, &e) < 0);
+    CHECK(strstr(e.msg, "/nonexistent-sys") != NULL);
+    /* in a setup, an unknown serial fails it with that reason */
+    if (geteuid() != 0 || access("/bin/busybox", X_OK) < 0)
+        return;
+    make_rootfs();
+    private_mounts();
+    struct proto_disk d = {.dev = "serial:boxlite-none", .path = "/data"};
+    struct proto_setup s = {.root_dir = rootfs, .disks = &d, .ndisks = 1};
+    struct container ct = {.mnt_fd = -1, .uts_fd = -1, .ipc_fd = -1};
+    e = (struct bl_error){0};
+    CHECK(container_create(&ct, &s, &e) < 0);
+    CHECK_STR(e.msg, "no disk with serial boxlite-none");
+}

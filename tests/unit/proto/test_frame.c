@@ -203,6 +203,12 @@ TEST(setup_disks_roundtrip_and_malformed)
     REQUIRE(proto_setup_decode(&d, w->buf, w->len, &e) == 0);
     CHECK_STR(d.disks[0].path, "/mnt/x");
     proto_setup_free(&d);
+    tlv_init(w);
+    tlv_bytes(w, T_DISK, "serial:data1\0\0/d\0" "1", 18);
+    REQUIRE(proto_setup_decode(&d, w->buf, w->len, &e) == 0);
+    CHECK_STR(d.disks[0].dev, "serial:data1");
+    CHECK(d.disks[0].readonly);
+    proto_setup_free(&d);
 #define LIT(s) {s, sizeof s - 1}
     static const struct { const char *v; size_t n; } bad[] = {
         LIT("/dev/vdb"),                    /* no separators */
@@ -212,6 +218,7 @@ TEST(setup_disks_roundtrip_and_malformed)
         LIT("\0ext4\0/x\0" "0"),             /* no device */
         LIT("/dev/vdb\0ext4\0\0" "0"),        /* no path */
         LIT("vdb\0ext4\0/x\0" "0"),          /* relative device */
+        LIT("serial:\0ext4\0/x\0" "0"),      /* no serial */
         LIT("/dev/vdb\0ext4\0x\0" "0"),      /* relative path */
     };
 #undef LIT
