@@ -125,8 +125,11 @@ static void on_progress(void *ud, int layer, int n_layers, const char *digest,
     if (!v->tty) {
         if (finished_now) {
             char sd[64];
-            printf("layer %d/%d %s done\n", layer + 1, v->n_layers ? v->n_layers : v->n,
-                   short_digest(digest, sd, sizeof sd));
+            if (v->n_layers)
+                printf("layer %d/%d %s done\n", layer + 1, v->n_layers,
+                       short_digest(digest, sd, sizeof sd));
+            else
+                printf("layer %d %s done\n", layer + 1, short_digest(digest, sd, sizeof sd));
             fflush(stdout);
         }
         return;

@@ -427,6 +427,21 @@ BOXLITE_API int boxlite_image_remove(boxlite_runtime *rt, const char *ref, int f
                 bl_err_clear(&err);
                 r = image_index_get(&store->bs, norm, &rec, &err);
             }
+        } else {
+            /* Imports are recorded as "oci:<realpath>[:tag]" (the tag after the last ':'
+             * that follows the last '/'). */
+            char dir[PATH_MAX], real[PATH_MAX], norm[2 * PATH_MAX];
+            snprintf(dir, sizeof dir, "%s", ref + 4);
+            char *slash = strrchr(dir, '/');
+            char *colon = strrchr(slash ? slash : dir, ':');
+            if (colon)
+                *colon = 0;
+            if (realpath(dir, real)) {
+                snprintf(norm, sizeof norm, "oci:%s%s%s", real, colon ? ":" : "",
+                         colon ? colon + 1 : "");
+                bl_err_clear(&err);
+                r = image_index_get(&store->bs, norm, &rec, &err);
+            }
         }
     }
     if (r) {

@@ -121,6 +121,14 @@ expect "rmi -f removes the image" "0" "$("$B" images --json | jq_ 'len(d)')"
 expect "rmi -f leaves no blob behind" "0" "$(blobs)"
 "$B" rm -f holder >/dev/null 2>&1
 
+# A local OCI image layout: recorded as oci:<real path>, removable by a relative path.
+"$B" pull "oci:$work/fx/layers" >/dev/null 2>"$work/err"
+expect "pull oci:<layout> exits 0" "0" "$?"
+expect "it is listed by its real path" "oci:$(realpath "$work/fx/layers")" "$("$B" images --json | jq_ 'd[0]["ref"]')"
+(cd "$work/fx" && "$B" rmi oci:./layers >/dev/null 2>"$work/err")
+expect "rmi oci:<relative path> exits 0" "0" "$?"
+expect "and leaves no blob behind" "0" "$(blobs)"
+
 # A multi-platform index: progress counts the chosen platform's layers; rmi removes the
 # index blob too.
 "$B" pull "$reg/multi" >"$work/out" 2>"$work/err"
