@@ -165,7 +165,9 @@ TEST(qcow2_backing_file)
     CHECK_EQ(rt_qcow2_backing_file(base, name, sizeof name, &err), -BOXLITE_ERR_IO);
     write_file(bad, "QFI\xfb", 4);
     CHECK_EQ(rt_qcow2_backing_file(bad, name, sizeof name, &err), -BOXLITE_ERR_IO);
-    unsigned char h[20] = { 'Q', 'F', 'I', 0xfb, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0x10, 0, 0, 0, 0, 9 };
+    /* magic, version 3, a 9-byte backing name at 1 MiB, past the end of this 20-byte file */
+    unsigned char h[20] = { 'Q', 'F', 'I', 0xfb, 0, 0, 0, 3, 0, 0,
+                            0,   0,   0,   0x10, 0, 0, 0, 0, 0, 9 };
     write_file(bad, h, sizeof h);
     CHECK_EQ(rt_qcow2_backing_file(bad, name, sizeof name, &err), -BOXLITE_ERR_IO);
     h[8] = 0xff; /* offset beyond any file */
