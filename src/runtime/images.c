@@ -445,7 +445,7 @@ BOXLITE_API int boxlite_image_remove(boxlite_runtime *rt, const char *ref, int f
         }
     }
     if (r) {
-        bl_err_prefix(&err, "rmi");
+        bl_err_prefix(&err, "rmi %s", ref);
         return api_return(r, &err);
     }
     struct box_scan sc = { .rt = rt, .store = store, .ref = rec.ref };
