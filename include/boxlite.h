@@ -186,9 +186,10 @@ BOXLITE_API void boxlite_exec_free(boxlite_exec *ex);
 /* ---- Images --------------------------------------------------------------------------
  * The runtime's local image store (<home>/images). References as Docker reads them
  * ("alpine" = docker.io/library/alpine:latest, "127.0.0.1:5000/x:1", "x@sha256:..."), or
- * "oci:<dir>[:tag]" for a local OCI image layout. Plain HTTP is used for localhost,
- * 127.0.0.1 and the "host[:port]" entries of $BOXLITE_INSECURE_REGISTRIES (a comma list);
- * every other registry is HTTPS with verified certificates. */
+ * "oci:<dir>[:tag]" for a local OCI image layout. Registries are HTTPS with verified
+ * certificates, except that localhost and 127.0.0.1 may answer plain HTTP, and so may the
+ * "host[:port]" entries of $BOXLITE_INSECURE_REGISTRIES (a comma list, read by
+ * boxlite_image_pull), whose certificates are also not verified. */
 
 /* Progress of one layer: layer is 0-based, n_layers the image's layer count (0 if not
  * known, e.g. for "oci:" references), done and total in bytes (total 0 if the registry
