@@ -22,6 +22,9 @@ struct cli_cmd {
 int cli_fail(const char *what);
 int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int cli_open(struct cli *c);
+/* Prints the engine's one-line notice for a started box (e.g. running under QEMU without
+ * hardware virtualization, slower), if it has one. */
+void cli_print_notice(boxlite_box *b);
 
 /* Box flags shared by run and create. Parses argv from optind on, leaving the image and
  * command at argv[*next]. */

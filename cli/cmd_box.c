@@ -67,8 +67,8 @@ static int do_start(struct cli *c, const char *key)
 {
     boxlite_box *b = NULL;
     int r = boxlite_box_get(c->rt, key, &b);
-    if (r == BOXLITE_OK)
-        r = boxlite_box_start(b);
+    if (r == BOXLITE_OK && (r = boxlite_box_start(b)) == BOXLITE_OK)
+        cli_print_notice(b);
     boxlite_box_free(b);
     return r;
 }

@@ -157,6 +157,7 @@ int cmd_run(struct cli *c, int argc, char **argv)
         boxlite_box_free(b);
         return r;
     }
+    cli_print_notice(b);
     if (f.detach) {
         if (next < argc)
             fprintf(stderr, "boxlite: run -d: the command is not run; use boxlite exec\n");

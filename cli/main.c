@@ -1,6 +1,7 @@
 /* boxlite: a docker-like command line over libboxlite. */
 #include "cli.h"
 
+#include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -48,6 +49,19 @@ int cli_open(struct cli *c)
     if (boxlite_runtime_open(c->home, &c->rt) != BOXLITE_OK)
         return cli_fail("open runtime");
     return 0;
+}
+
+void cli_print_notice(boxlite_box *b)
+{
+    char *info = NULL;
+    if (boxlite_box_info(b, &info) != BOXLITE_OK)
+        return;
+    json_t *j = json_loads(info, 0, NULL);
+    const char *n = json_string_value(json_object_get(json_object_get(j, "runtime"), "notice"));
+    if (n && *n)
+        fprintf(stderr, "boxlite: %s\n", n);
+    json_decref(j);
+    boxlite_free(info);
 }
 
 static void usage(FILE *f)

@@ -274,11 +274,20 @@ static int start_locked(boxlite_box *b, struct bl_error *err)
         remember_lifeline(rt, child.lifeline_fd);
     proto_client_close(b->conn);
     b->conn = conn;
-    char info[512];
-    snprintf(info, sizeof info,
-             "{\"start_ms\":{\"disk\":%.1f,\"boot_to_ready\":%.1f,\"setup\":%.1f,\"total\":%.1f}}",
-             t_disk - t0, t_ready - t_disk, t_setup - t_ready, t_setup - t0);
-    state_box_set_info(rt->db, b->id, b->opts.engine ? b->opts.engine : "auto", info, NULL);
+    /* What the per-box process says in its ready file: the engine it chose and, when that is
+     * a fallback (QEMU without hardware virtualization), a one-line notice for the user. */
+    json_t *rj = json_load_file(ready, 0, NULL);
+    const char *engine = json_string_value(json_object_get(rj, "engine"));
+    const char *notice = json_string_value(json_object_get(rj, "notice"));
+    json_t *info = json_pack("{s:{s:f, s:f, s:f, s:f}, s:s}", "start_ms", "disk", t_disk - t0,
+                             "boot_to_ready", t_ready - t_disk, "setup", t_setup - t_ready,
+                             "total", t_setup - t0, "notice",
+                             notice ? notice : "");
+    char *infos = info ? json_dumps(info, JSON_COMPACT) : NULL;
+    state_box_set_info(rt->db, b->id, engine ? engine : "unknown", infos, NULL);
+    free(infos);
+    json_decref(info);
+    json_decref(rj);
     state_counter_add(rt->db, "boxes_started", 1, NULL);
     return state_box_set_state(rt->db, b->id, "starting", "running", child.pid,
                                child.pid_start, err);

@@ -95,8 +95,21 @@ static void stats_json(FILE *f, const char *engine, const struct engine_stats *s
 
 /* Written whole under a temporary name, then renamed: the library never sees half a file.
  * The figures, plus "host_ports": the host port bound for each of the config's forwards. */
+static void json_escaped(FILE *f, const char *str)
+{
+    for (const char *c = str; *c; c++)
+        if (*c == '"' || *c == '\\')
+            fprintf(f, "\\%c", *c);
+        else if ((unsigned char)*c < 0x20)
+            fprintf(f, "\\u%04x", *c);
+        else
+            fputc(*c, f);
+}
+
+/* notice: engine_select's one line (e.g. "KVM is not usable ...: running under QEMU"), for
+ * the library to pass on to its user; may be empty. */
 static int write_ready(const char *path, const struct run *r, const struct vmm_config *cfg,
-                       const struct engine_stats *s)
+                       const struct engine_stats *s, const char *notice)
 {
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
@@ -110,7 +123,9 @@ static int write_ready(const char *path, const struct run *r, const struct vmm_c
         fprintf(f, "%s%d", i ? "," : "",
                 r->ops == &engine_kvm_ops ? engine_kvm_host_port(r->e, i)
                                           : engine_qemu_host_port(r->e, i));
-    fputs("]}\n", f);
+    fputs("],\"notice\":\"", f);
+    json_escaped(f, notice);
+    fputs("\"}\n", f);
     if (fclose(f) != 0 || rename(tmp, path) < 0)
         return -errno;
     return 0;
@@ -133,13 +148,7 @@ static void write_exit(const char *ready_file, const char *engine, const struct 
                "\"reason\":\"",
             x->powered_off ? "true" : "false", x->killed ? "true" : "false",
             wait_rc < 0 ? "true" : "false", x->guest_status);
-    for (const char *c = x->reason; *c; c++) /* JSON string escaping */
-        if (*c == '"' || *c == '\\')
-            fprintf(f, "\\%c", *c);
-        else if ((unsigned char)*c < 0x20)
-            fprintf(f, "\\u%04x", *c);
-        else
-            fputc(*c, f);
+    json_escaped(f, x->reason);
     fputs("\",\"stats\":", f);
     stats_json(f, engine, s);
     fputs("}\n", f);
@@ -349,7 +358,7 @@ int main(int argc, char **argv)
                 write_stats(cfg.ready_file, r.ops->name, &r);
                 next_stats = now_ms() + STATS_PERIOD_MS;
             }
-            if (cfg.ready_file && write_ready(cfg.ready_file, &r, &cfg, &st) < 0)
+            if (cfg.ready_file && write_ready(cfg.ready_file, &r, &cfg, &st, notice) < 0)
                 fprintf(stderr, "boxlite-vmm: write %s: %s\n", cfg.ready_file, strerror(errno));
         }
         if (ready && cfg.ready_file && now_ms() >= next_stats) {
