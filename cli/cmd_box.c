@@ -27,7 +27,10 @@ int cmd_create(struct cli *c, int argc, char **argv)
     if (!r && next >= argc)
         r = cli_usage_error("create: an image (or --rootfs DIR) is required");
     if (!r) {
+        /* A created box is started later by another command (`boxlite start`), so it must
+         * not die with that command: detached, unless --rm asks for the opposite. */
         boxlite_options_set_auto_remove(o, f.rm);
+        boxlite_options_set_detach(o, !f.rm);
         if (argv[next][0] == '/' || argv[next][0] == '.')
             boxlite_options_set_rootfs_path(o, argv[next]);
         else

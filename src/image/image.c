@@ -80,7 +80,8 @@ static int lookup(struct image_store *s, const char *key, struct image_record *r
         if (norm && image_index_get(&s->bs, norm, rec, NULL) == 0)
             return 0;
     }
-    *err = e2;
+    if (err)
+        *err = e2;
     return -e2.code;
 }
 

@@ -72,8 +72,9 @@ BOXLITE_API int boxlite_exec_start(boxlite_box *b, const boxlite_exec_spec *spec
 
     struct image_config ic = { 0 };
     struct image_store *store;
-    if (b->opts.image && rt_images(b->rt, &store, NULL) == 0)
-        image_get_config(store, b->opts.image, &ic, NULL); /* defaults are best effort */
+    struct bl_error ignored = { 0 };
+    if (b->opts.image && rt_images(b->rt, &store, &ignored) == 0)
+        image_get_config(store, b->opts.image, &ic, &ignored); /* defaults are best effort */
     struct envlist env = { 0 };
     int bad = env_put(&env, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
     for (char **e = ic.env; !bad && e && *e; e++)

@@ -5,6 +5,7 @@
 #include "runtime/spawn.h"
 
 #include "image/rootfs.h"
+#include "runtime/images.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -113,7 +114,11 @@ static int prepare_disk(boxlite_box *b, const char *overlay, struct bl_error *er
             r = rootfs_box_disk(base, overlay, size, err);
         return r ? bl_err_prefix(err, "rootfs %s", b->opts.rootfs_path) : 0;
     }
+    char **insecure = NULL; /* BOXLITE_INSECURE_REGISTRIES */
+    if ((r = rt_insecure_from_env(&insecure, err)) < 0)
+        return r;
     struct image_pull_opts po = { 0 };
+    po.registry.insecure = (const char *const *)insecure;
     r = image_prepare(store, b->opts.image, &po, base, sizeof base, err);
     if (r == -BOXLITE_ERR_NOT_FOUND) {
         struct image_record rec = { 0 };
@@ -121,6 +126,7 @@ static int prepare_disk(boxlite_box *b, const char *overlay, struct bl_error *er
         r = image_pull_prepare(store, b->opts.image, &po, &rec, base, sizeof base, err);
         image_record_free(&rec);
     }
+    rt_insecure_free(insecure);
     if (!r)
         r = image_box_disk(store, b->opts.image, overlay, size, err);
     return r ? bl_err_prefix(err, "image %s", b->opts.image) : 0;

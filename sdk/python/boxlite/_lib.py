@@ -70,7 +70,14 @@ SP = ctypes.POINTER(ctypes.c_char_p)
 I = ctypes.c_int
 
 # name: (restype, argtypes). Functions return boxlite_code unless restype says otherwise.
+# void (*)(void *user_data, int layer, int n_layers, const char *digest, done, total)
+PULL_PROGRESS = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int, ctypes.c_int,
+                                 ctypes.c_char_p, ctypes.c_ulonglong, ctypes.c_ulonglong)
+
 _PROTOS = {
+    "boxlite_image_pull": (I, [P, S, PULL_PROGRESS, P]),
+    "boxlite_image_list": (I, [P, ctypes.POINTER(P)]),
+    "boxlite_image_remove": (I, [P, S, I]),
     "boxlite_version": (S, []),
     "boxlite_errmsg": (S, []),
     "boxlite_errcode": (I, []),

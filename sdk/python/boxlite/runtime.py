@@ -76,6 +76,28 @@ class Boxlite:
         """Removes a box; refused while it runs unless force (which stops it first)."""
         self._lib.call("box_remove", self._handle(), enc(id_or_name), int(force))
 
+    def pull(self, ref: str, progress=None) -> None:
+        """Pulls an image into the store (blocking; call it from a thread in async code).
+        progress(layer, n_layers, digest, done, total) is called on this thread."""
+        from ._lib import PULL_PROGRESS
+
+        def relay(_ud, layer, n, digest, done, total):
+            try:
+                progress(layer, n, digest.decode() if digest else "", done, total)
+            except Exception:
+                pass  # an exception must not cross the C frames
+
+        cb = PULL_PROGRESS(relay) if progress else PULL_PROGRESS()
+        self._lib.call("image_pull", self._handle(), enc(ref), cb, None)
+
+    def images(self) -> List[dict]:
+        out = ctypes.c_void_p()
+        self._lib.call("image_list", self._handle(), ctypes.byref(out))
+        return json.loads(self._lib.take_string(out))
+
+    def remove_image(self, ref: str, force: bool = False) -> None:
+        self._lib.call("image_remove", self._handle(), enc(ref), int(force))
+
     def metrics(self) -> dict:
         """Runtime figures: boxes created, started, failed, running."""
         out = ctypes.c_void_p()

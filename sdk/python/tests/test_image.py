@@ -48,3 +48,16 @@ def test_simplebox_from_a_registry_image(runtime, registry_image):
         print("missing tag:", type(e.value).__name__, e.value)
         assert isinstance(e.value, (boxlite.NotFound, boxlite.ImageError))
     run(main())
+
+
+def test_pull_images_remove(tmp_path, registry_image):
+    seen = []
+    with boxlite.Boxlite(str(tmp_path / "home")) as rt:
+        rt.pull(registry_image + ":latest", lambda *a: seen.append(a))
+        assert seen and seen[-1][3] == seen[-1][4]  # the last layer reported complete
+        refs = [i["ref"] for i in rt.images()]
+        assert any(r.endswith("busybox:latest") for r in refs), refs
+        with pytest.raises(boxlite.NotFound):
+            rt.pull(registry_image + ":no-such-tag")
+        rt.remove_image(registry_image + ":latest")
+        assert rt.images() == []
