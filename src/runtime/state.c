@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char *const schema =
     "CREATE TABLE IF NOT EXISTS boxes ("
@@ -48,10 +49,22 @@ int state_open(sqlite3 **out, const char *path, struct bl_error *err)
     /* Other processes may hold the write lock briefly; wait rather than fail. */
     sqlite3_busy_timeout(db, 10000);
     char *msg = NULL;
-    rc = sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", NULL, NULL,
-                      &msg);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_exec(db, schema, NULL, NULL, &msg);
+    /* Switching a new database to WAL takes an exclusive lock for which SQLite does not
+     * always call the busy handler: when several processes open a new home at once, retry
+     * for as long as the busy timeout would have waited. */
+    for (int tries = 0;; tries++) {
+        sqlite3_free(msg);
+        msg = NULL;
+        rc = sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", NULL, NULL,
+                          &msg);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_exec(db, schema, NULL, NULL, &msg);
+        if ((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED)
+            break;
+        if (tries == 1000)
+            break;
+        usleep(10000);
+    }
     if (rc != SQLITE_OK) {
         int r = bl_err(err, BOXLITE_ERR_IO, "state database %s: %s", path,
                        msg ? msg : sqlite3_errstr(rc));

@@ -220,11 +220,15 @@ TEST_TIMEOUT(two_processes_create_at_once, 120)
         kids[k] = fork();
         if (kids[k] == 0) {
             boxlite_runtime *rt = NULL;
-            if (boxlite_runtime_open(harness_tmpdir(), &rt) != BOXLITE_OK)
+            if (boxlite_runtime_open(harness_tmpdir(), &rt) != BOXLITE_OK) {
+                printf("#   child open: %s\n", boxlite_errmsg());
                 _exit(10);
+            }
             int made = 0;
             for (int i = 0; i < per; i++) {
                 boxlite_box *b = create(rt, NULL);
+                if (!b)
+                    printf("#   child create: %s\n", boxlite_errmsg());
                 made += b != NULL;
                 boxlite_box_free(b);
             }
