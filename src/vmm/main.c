@@ -131,17 +131,25 @@ static int write_ready(const char *path, const struct run *r, const struct vmm_c
     return 0;
 }
 
+/* Opens <folder of ready_file>/<name>.tmp for writing; the caller renames tmp to path once
+ * the file is whole, so readers never see half of it. */
+static FILE *open_beside(const char *ready_file, const char *name, char path[4096],
+                         char tmp[4200])
+{
+    const char *slash = strrchr(ready_file, '/');
+    int dirlen = slash ? (int)(slash - ready_file) : 1;
+    snprintf(path, 4096, "%.*s/%s", dirlen, slash ? ready_file : ".", name);
+    snprintf(tmp, 4200, "%s.tmp", path);
+    return fopen(tmp, "we");
+}
+
 /* The VM's end, for the library (which does not wait for this process): exit.json beside
  * the ready file, written whole like it. */
 static void write_exit(const char *ready_file, const char *engine, const struct engine_exit *x,
                        int wait_rc, const struct engine_stats *s)
 {
     char path[4096], tmp[4200];
-    const char *slash = strrchr(ready_file, '/');
-    int dirlen = slash ? (int)(slash - ready_file) : 1;
-    snprintf(path, sizeof path, "%.*s/exit.json", dirlen, slash ? ready_file : ".");
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "we");
+    FILE *f = open_beside(ready_file, "exit.json", path, tmp);
     if (!f)
         return;
     fprintf(f, "{\"powered_off\":%s,\"killed\":%s,\"engine_failed\":%s,\"guest_status\":%d,"
@@ -163,11 +171,7 @@ static void write_stats(const char *ready_file, const char *engine, struct run *
     if (r->ops->stats(r->e, &s) != 0)
         return;
     char path[4096], tmp[4200];
-    const char *slash = strrchr(ready_file, '/');
-    int dirlen = slash ? (int)(slash - ready_file) : 1;
-    snprintf(path, sizeof path, "%.*s/stats.json", dirlen, slash ? ready_file : ".");
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "we");
+    FILE *f = open_beside(ready_file, "stats.json", path, tmp);
     if (!f)
         return;
     stats_json(f, engine, &s);
