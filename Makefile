@@ -162,12 +162,15 @@ ifeq ($(FUZZ),1)
 $(foreach t,$(FUZZ_SRC),$(eval $(call fuzz_rule,$(t))))
 endif
 bins-fuzz: $(FUZZ_BINS)
+# The builds below use every core unless make was given its own -j.
+JOBS := $(if $(filter -j%,$(MAKEFLAGS)),,-j$(shell nproc))
+
 fuzz:
-	$(MAKE) FUZZ=1 CC=clang O=build/fuzz bins-fuzz
+	$(MAKE) $(JOBS) FUZZ=1 CC=clang O=build/fuzz bins-fuzz
 
 test:
-	$(MAKE) all
-	$(MAKE) SAN=1 O=build/san bins-unit
+	$(MAKE) $(JOBS) all
+	$(MAKE) $(JOBS) SAN=1 O=build/san bins-unit
 	$(MAKE) fuzz
 	tests/run.sh build/san
 
