@@ -131,6 +131,10 @@ int64_t rt_process_start_time(int64_t pid)
     char *p = strrchr(buf, ')');
     if (!p)
         return -1;
+    /* A zombie (Z) or dead (X) process is gone, however long its reaper takes: the
+     * per-box process is double-forked, so its parent is init or a subreaper. */
+    if (p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X'))
+        return -1;
     long long start = -1;
     int field = 2;
     for (char *tok = strtok(p + 1, " "); tok; tok = strtok(NULL, " ")) {
