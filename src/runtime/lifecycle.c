@@ -8,6 +8,9 @@
 #include "runtime/images.h"
 
 #include <jansson.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <stdio.h>
 
 #include <errno.h>
@@ -80,7 +83,7 @@ BOXLITE_API int boxlite_box_stop(boxlite_box *b, int timeout_ms)
         if (timeout_ms > 0) {
             char sock[4200];
             struct proto_client *c = NULL;
-            snprintf(sock, sizeof sock, "%s/box.sock", b->dir);
+            rt_box_socket(b, sock, sizeof sock);
             if (proto_client_connect(sock, timeout_ms < 2000 ? timeout_ms : 2000, &c, NULL) == 0)
                 proto_shutdown(c, timeout_ms, NULL);
             proto_client_close(c);
@@ -92,6 +95,26 @@ BOXLITE_API int boxlite_box_stop(boxlite_box *b, int timeout_ms)
     }
     box_record_clear(&rec);
     return api_return(r, &err);
+}
+
+/* The box socket: <dir>/box.sock, unless that path is too long for a Unix socket address
+ * (108 bytes, e.g. a home deep in a test's temporary folder); then a short path in a private
+ * folder under /tmp, named by the box's unique id. */
+void rt_box_socket(const boxlite_box *b, char *out, size_t len)
+{
+    struct sockaddr_un sa;
+    snprintf(out, len, "%s/box.sock", b->dir);
+    if (strlen(out) < sizeof sa.sun_path)
+        return;
+    char dir[64];
+    snprintf(dir, sizeof dir, "/tmp/boxlite-%u", (unsigned)getuid());
+    mkdir(dir, 0700);
+    struct stat st;
+    /* Only a folder that is ours alone (another user could have made it first). */
+    if (lstat(dir, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != getuid() ||
+        (st.st_mode & 077))
+        return; /* keep the long path: binding it fails with a clear error */
+    snprintf(out, len, "%s/%s.sock", dir, b->id);
 }
 
 /* ---- start ------------------------------------------------------------------------------*/
@@ -155,7 +178,7 @@ static int write_vmm_config(boxlite_box *b, const struct rt_assets *a, const cha
                                                "guest_port", b->opts.ports[i].guest_port));
     char console[4200], sock[4200], ready[4200];
     snprintf(console, sizeof console, "%s/console.log", b->dir);
-    snprintf(sock, sizeof sock, "%s/box.sock", b->dir);
+    rt_box_socket(b, sock, sizeof sock);
     snprintf(ready, sizeof ready, "%s/ready", b->dir);
     /* BOXLITE_KERNEL_CMDLINE adds guest kernel arguments (the lab uses it for TCG-only
      * timer options). */
@@ -245,7 +268,7 @@ static int start_locked(boxlite_box *b, struct bl_error *err)
     snprintf(log, sizeof log, "%s/vmm.log", b->dir);
     snprintf(ready, sizeof ready, "%s/ready", b->dir);
     snprintf(console, sizeof console, "%s/console.log", b->dir);
-    snprintf(sock, sizeof sock, "%s/box.sock", b->dir);
+    rt_box_socket(b, sock, sizeof sock);
     unlink(ready);
     unlink(console);
     r = rt_find_assets(&a, err);
@@ -315,7 +338,7 @@ int rt_box_conn(boxlite_box *b, struct proto_client **out, struct bl_error *err)
     pthread_mutex_lock(&b->lock);
     if (!b->conn) {
         char sock[4200];
-        snprintf(sock, sizeof sock, "%s/box.sock", b->dir);
+        rt_box_socket(b, sock, sizeof sock);
         r = proto_client_connect(sock, 10000, &b->conn, err);
     }
     *out = b->conn;

@@ -36,6 +36,8 @@ struct boxlite_box {
     struct proto_client *conn;  /* to the box socket, opened on first use */
 };
 
+/* Path of the box's socket (see lifecycle.c). */
+void rt_box_socket(const boxlite_box *b, char *out, size_t len);
 /* The image store of the runtime's home, opened on first use. */
 int rt_images(boxlite_runtime *rt, struct image_store **out, struct bl_error *err);
 /* Starts the box if it is not running (idempotent); used by start and by the first exec. */
