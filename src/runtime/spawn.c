@@ -73,31 +73,26 @@ int rt_spawn_vmm(const char *vmm, const char *config_path, const char *log_path,
                  struct rt_child *out, struct bl_error *err)
 {
     int life[2] = { -1, -1 };
-    int report[2]; /* the grandchild's pid, from the middle process */
+    int report[2] = { -1, -1 }; /* the grandchild's pid, from the middle process */
+    int logfd = -1, r = 0;
+    char **envp = NULL;
     out->pid = 0;
     out->lifeline_fd = -1;
-    if (!detach && pipe2(life, O_CLOEXEC) != 0)
-        return bl_errno(err, errno, "lifeline pipe");
+    if (!detach && pipe2(life, O_CLOEXEC) != 0) {
+        r = bl_errno(err, errno, "lifeline pipe");
+        goto fail;
+    }
     if (pipe2(report, O_CLOEXEC) != 0) {
-        int r = bl_errno(err, errno, "pipe");
-        if (life[0] >= 0) {
-            close(life[0]);
-            close(life[1]);
-        }
-        return r;
+        r = bl_errno(err, errno, "pipe");
+        goto fail;
     }
-    int logfd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    logfd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (logfd < 0) {
-        int r = bl_errno(err, errno, "open %s", log_path);
-        close(report[0]);
-        close(report[1]);
-        if (life[0] >= 0) {
-            close(life[0]);
-            close(life[1]);
-        }
-        return r;
+        r = bl_errno(err, errno, "open %s", log_path);
+        goto fail;
     }
-    char lifearg[32], spawn_ns[32];
+    /* 17 bytes of name and up to 19 digits. */
+    char lifearg[32], spawn_ns[48];
     snprintf(lifearg, sizeof lifearg, "%d", life[0]);
     /* The VMM measures its start-up figures from this moment (CLOCK_MONOTONIC). */
     struct timespec now;
@@ -110,16 +105,10 @@ int rt_spawn_vmm(const char *vmm, const char *config_path, const char *log_path,
     size_t nenv = 0;
     while (environ[nenv])
         nenv++;
-    char **envp = calloc(nenv + 2, sizeof *envp);
+    envp = calloc(nenv + 2, sizeof *envp);
     if (!envp) {
-        close(logfd);
-        close(report[0]);
-        close(report[1]);
-        if (life[0] >= 0) {
-            close(life[0]);
-            close(life[1]);
-        }
-        return bl_err(err, BOXLITE_ERR_NOMEM, "spawn: out of memory");
+        r = bl_err(err, BOXLITE_ERR_NOMEM, "spawn: out of memory");
+        goto fail;
     }
     size_t k = 0;
     for (size_t i = 0; i < nenv; i++)
@@ -128,16 +117,8 @@ int rt_spawn_vmm(const char *vmm, const char *config_path, const char *log_path,
     envp[k++] = spawn_ns;
     pid_t mid = fork();
     if (mid < 0) {
-        int r = bl_errno(err, errno, "fork");
-        free(envp);
-        close(logfd);
-        close(report[0]);
-        close(report[1]);
-        if (life[0] >= 0) {
-            close(life[0]);
-            close(life[1]);
-        }
-        return r;
+        r = bl_errno(err, errno, "fork");
+        goto fail;
     }
     if (mid == 0) {
         /* Middle process: new session, fork the real one, report its pid, exit so the
@@ -183,6 +164,18 @@ int rt_spawn_vmm(const char *vmm, const char *config_path, const char *log_path,
     out->pid_start = rt_process_start_time(pid);
     out->lifeline_fd = life[1];
     return 0;
+
+fail:
+    free(envp);
+    if (logfd >= 0)
+        close(logfd);
+    for (int i = 0; i < 2; i++) {
+        if (report[i] >= 0)
+            close(report[i]);
+        if (life[i] >= 0)
+            close(life[i]);
+    }
+    return r;
 }
 
 char *rt_tail_file(const char *path, int max_lines)
