@@ -3,6 +3,8 @@
 #
 #   make            build everything (release, build/)
 #   make test       what CI runs: sanitizer build (build/san/), unit tests, fuzz smoke, e2e
+#                   (and a subset of e2e against the sanitizer build); CI=true or
+#                   BOXLITE_TEST_STRICT=1 turns a missing prerequisite into a failure
 #   make bench      benchmarks, printing figures
 #   make lab-check  the KVM engine end to end in the lab
 #   make unit-<component>   build and run one component's unit tests (sanitizer build)
@@ -170,7 +172,7 @@ fuzz:
 
 test:
 	$(MAKE) $(JOBS) all
-	$(MAKE) $(JOBS) SAN=1 O=build/san bins-unit
+	$(MAKE) $(JOBS) SAN=1 O=build/san all bins-unit
 	$(MAKE) fuzz
 	tests/run.sh build/san
 

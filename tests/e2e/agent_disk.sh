@@ -8,16 +8,14 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 build=${BOXLITE_BUILD:-build}
 B="$PWD/$build/bin/boxlite"
-[ -x "$B" ] || { echo "skip: no $B (run make)"; exit 77; }
-scripts/build-kernel.sh --cached-only >/dev/null 2>&1 || { echo "skip: no cached kernel"; exit 77; }
-[ -x /bin/busybox ] || { echo "skip: no /bin/busybox (busybox-static)"; exit 77; }
-command -v musl-gcc >/dev/null || { echo "skip: no musl-gcc (musl-tools)"; exit 77; }
+. tests/harness/lib.sh
+need "$B (make)" test -x "$B"
+need "a cached guest kernel (scripts/build-kernel.sh)" scripts/build-kernel.sh --cached-only
+need "/bin/busybox (busybox-static)" test -x /bin/busybox
+need_cmd musl-gcc musl-tools
 work=$(mktemp -d)
 export BOXLITE_HOME=$work/home
 trap 'rm -rf "$work"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass+1)); echo "ok - $1"; }
-no() { fail=$((fail+1)); echo "not ok - $1"; [ -n "${2:-}" ] && echo "#   $2"; }
 
 rfs=$work/rootfs
 mkdir -p "$rfs/bin" "$rfs/etc"
@@ -67,7 +65,7 @@ out=$("$B" run --rm --disk-size 2g "$rfs" sh -c '
   echo "mountinfo $(cat /proc/self/mountinfo | tr "\n" "|")"
   [ -e /sys/block/vda/serial ] && echo "serial attribute"; true' 2>"$work/err")
 rc=$?
-[ $rc -eq 0 ] || { no "the box runs (exit $rc)" "$(cat "$work/err")"; echo "$pass passed, $fail failed"; exit 1; }
+[ $rc -eq 0 ] || { no "the box runs (exit $rc)" "$(cat "$work/err")"; finish; exit 1; }
 echo "$out" | sed 's/^/#   /'
 
 kib=$(echo "$out" | awk '/^df /{print $3}')
@@ -100,5 +98,4 @@ esac
 # SETUP's DISK may name a device serial:NAME, looked up in /sys/block/*/serial.
 if echo "$out" | grep -q "^serial attribute$"; then ok "virtio-blk disks have a serial attribute (DISK serial:NAME)"
 else no "virtio-blk disks have a serial attribute" ""; fi
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish

@@ -8,7 +8,10 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 build=${BOXLITE_BUILD:-build}
 B="$PWD/$build/bin/boxlite"
-scripts/build-kernel.sh --cached-only >/dev/null 2>&1 || { echo "no cached kernel: run scripts/setup.sh"; exit 1; }
+. tests/harness/lib.sh
+need "$B (make)" test -x "$B"
+need "a cached guest kernel (scripts/build-kernel.sh)" scripts/build-kernel.sh --cached-only
+need_cmd docker-registry
 work=$(mktemp -d)
 export BOXLITE_HOME=$work/home
 cleanup() {
@@ -19,12 +22,6 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-pass=0 fail=0
-ok() { pass=$((pass+1)); echo "ok - $1"; }
-no() { fail=$((fail+1)); echo "not ok - $1"; [ -n "${2:-}" ] && echo "#   $2"; }
-expect() { # expect NAME WANTED GOT
-  if [ "$2" = "$3" ]; then ok "$1"; else no "$1" "wanted [$2] got [$3]"; fi
-}
 
 python3 tests/fixtures/mkimages.py "$work/fx" busybox >/dev/null
 port=$(tests/fixtures/registry.sh start "$work/reg" $$) || { echo "registry failed"; exit 1; }
@@ -119,5 +116,4 @@ if not ok:
 sys.exit(0 if ok else 1)
 PY
 
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish

@@ -9,8 +9,9 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 build=${BOXLITE_BUILD:-build}
 B="$PWD/$build/bin/boxlite"
-[ -x "$B" ] || { echo "no $B: run make"; exit 1; }
-command -v docker-registry >/dev/null || [ -x /usr/bin/docker-registry ] || { echo "no docker-registry"; exit 77; }
+. tests/harness/lib.sh
+need "$B (make)" test -x "$B"
+need_cmd docker-registry
 work=$(mktemp -d)
 export BOXLITE_HOME=$work/home
 unset BOXLITE_INSECURE_REGISTRIES
@@ -24,15 +25,6 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-pass=0 fail=0
-ok() { pass=$((pass+1)); echo "ok - $1"; }
-no() { fail=$((fail+1)); echo "not ok - $1"; [ -n "${2:-}" ] && echo "#   $2"; }
-expect() { # expect NAME WANTED GOT
-  if [ "$2" = "$3" ]; then ok "$1"; else no "$1" "wanted [$2] got [$3]"; fi
-}
-has() { # has NAME NEEDLE FILE
-  if grep -qF -- "$2" "$3"; then ok "$1"; else no "$1" "[$2] not in: $(head -c 600 "$3")"; fi
-}
 blobs() { ls "$BOXLITE_HOME/images/blobs/sha256" 2>/dev/null | wc -l; }
 jq_() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 
@@ -199,5 +191,4 @@ else
   echo "# 127.0.0.2 not usable: skipping the insecure-registry check"
 fi
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -3,14 +3,11 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 B="${BOXLITE_BUILD:-build}/bin/boxlite"
+. tests/harness/lib.sh
+need "$B (make)" test -x "$B"
 home=$(mktemp -d)
 trap 'rm -rf "$home"' EXIT
 export BOXLITE_HOME=$home
-pass=0 fail=0
-check() { # check NAME COMMAND...: passes if the command succeeds
-  local name=$1; shift
-  if "$@"; then pass=$((pass+1)); echo "ok - $name"; else fail=$((fail+1)); echo "not ok - $name"; fi
-}
 
 id=$($B create --name web -p 8080:80 -e A=1 --cpus 2 --memory 1g alpine:latest)
 check "create prints a 32-hex id" grep -qE '^[0-9a-f]{32}$' <<<"$id"
@@ -27,5 +24,4 @@ check "ps --json is a JSON array" bash -c "$B ps -a --json | python3 -c 'import 
 check "rm by id prefix" bash -c "$B rm ${id:0:8} >/dev/null"
 check "rm of an unknown box fails" bash -c "! $B rm web 2>/dev/null"
 check "version" bash -c "$B version | grep -q '^boxlite [0-9]'"
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish

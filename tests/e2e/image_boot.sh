@@ -6,9 +6,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 build=${BOXLITE_BUILD:-build}
-vmlinux=$(scripts/build-kernel.sh --cached-only 2>/dev/null) || { echo "no cached kernel"; exit 77; }
-command -v qemu-system-x86_64 >/dev/null || { echo "no qemu"; exit 77; }
-for a in image disk common; do [ -f "$build/lib/lib$a.a" ] || { echo "missing $build/lib/lib$a.a: run make"; exit 1; }; done
+. tests/harness/lib.sh
+need "a cached guest kernel (scripts/build-kernel.sh)" scripts/build-kernel.sh --cached-only
+vmlinux=$(scripts/build-kernel.sh --cached-only)
+need_cmd qemu-system-x86_64 qemu-system-x86
+for a in image disk common; do need "$build/lib/lib$a.a (make)" test -f "$build/lib/lib$a.a"; done
 work=$(mktemp -d)
 trap '[ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
 pkgs="libcurl jansson libarchive openssl libzstd"
@@ -26,14 +28,11 @@ timeout 120 qemu-system-x86_64 -M microvm,acpi=off,x-option-roms=off -accel tcg 
   -append "console=ttyS0 reboot=t panic=-1 root=/dev/vda rw rootfstype=ext4 init=/etc/boxlite-check.sh" \
   >"$log" 2>&1 || true
 grep BOXLITE-CHECK "$log" || { tail -30 "$log"; echo "FAIL: the check script never ran"; exit 1; }
-pass=0 fail=0
-check() { if grep -q "$1" "$log"; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL: $2"; fi; }
-check "BOXLITE-CHECK root=0:0:700 tmp=1777" "guest owners and modes"
-check "BOXLITE-CHECK write=hello" "writes through the overlay"
-check "BOXLITE-CHECK blocks=[0-9]" "df on the root filesystem"
+check "guest owners and modes" grep -q "BOXLITE-CHECK root=0:0:700 tmp=1777" "$log"
+check "writes through the overlay" grep -q "BOXLITE-CHECK write=hello" "$log"
+check "df on the root filesystem" grep -q "BOXLITE-CHECK blocks=[0-9]" "$log"
 # The guest's writes went to the overlay, never to the shared base.
 base=$(ls "$work"/home/images/rootfs/*.ext4)
-e2fsck -fn "$base" >/dev/null 2>&1 && pass=$((pass+1)) || { fail=$((fail+1)); echo "FAIL: base image damaged"; }
-debugfs -R "stat /root/x" "$base" 2>&1 | grep -q "not found" && pass=$((pass+1)) || { fail=$((fail+1)); echo "FAIL: base was written"; }
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+check "the shared base is clean (e2fsck -fn)" e2fsck -fn "$base"
+debugfs -R "stat /root/x" "$base" 2>&1 | grep -q "not found" && ok "the guest's write never reached the base" || no "base was written"
+finish

@@ -9,42 +9,43 @@
 # through libslirp to a server on L1's loopback, a 9p shared directory, the console log and
 # clean power-off; each of its checks counts here. On a host with hardware virtualization the same
 # checks run directly (tests/lab/lab-check.sh decides). Takes about a minute here (two on a busy machine).
-# Skipped (77) when QEMU, the built tree, the cached kernel or the lab's kernel package is
-# missing.
+# The KVM engine's unit test (test_kvm_engine, sanitizer build) runs in the same L1.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 build=${BOXLITE_BUILD:-build}
-command -v qemu-system-x86_64 >/dev/null || { echo "skip: qemu-system-x86_64 not installed"; exit 77; }
-scripts/build-kernel.sh --cached-only >/dev/null 2>&1 || { echo "skip: no cached guest kernel"; exit 77; }
-[ -x "$build/bin/boxlite-vmm" ] && [ -f "$build/guest/initramfs.cpio.gz" ] || { echo "skip: run make first"; exit 77; }
+. tests/harness/lib.sh
+need_cmd qemu-system-x86_64 qemu-system-x86
+need "a cached guest kernel (scripts/build-kernel.sh)" scripts/build-kernel.sh --cached-only
+need "$build/bin/boxlite-vmm and $build/guest/initramfs.cpio.gz (make)" \
+  test -x "$build/bin/boxlite-vmm" -a -f "$build/guest/initramfs.cpio.gz"
 if ! grep -qwE 'vmx|svm' /proc/cpuinfo; then
-  tests/lab/setup.sh >/dev/null || { echo "skip: the lab cannot be set up (tests/lab/setup.sh)"; exit 77; }
+  need "the lab (tests/lab/setup.sh)" tests/lab/setup.sh
 fi
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 tests/lab/lab-check.sh --suite >"$log" 2>&1
 rc=$?
-pass=0 fail=0
-check() { # $1 = what, $2 = ERE that must be in the log
-  if grep -qE "$2" "$log"; then echo "ok: $1"; pass=$((pass + 1)); else echo "FAIL: $1"; fail=$((fail + 1)); fi
+in_log() { # in_log WHAT ERE: the ERE is in lab-check's output
+  check "$1" grep -qE "$2" "$log"
 }
 if grep -q "running in the nested-KVM lab" "$log"; then
-  check "L1 booted and kvm-amd reports nested paging" '^lab: kernel .*Nested Paging enabled'
-  check "L1 hands L2 its timer options" '^lab: L2 options: .*tsc_early_khz=[0-9]+ lpj=[0-9]+'
+  in_log "L1 booted and kvm-amd reports nested paging" '^lab: kernel .*Nested Paging enabled'
+  in_log "L1 hands L2 its timer options" '^lab: L2 options: .*tsc_early_khz=[0-9]+ lpj=[0-9]+'
 fi
-check "kvm_probe ran guest code on /dev/kvm" '^kvm_probe: ok'
-check "boxlite-vmm booted the guest to the agent's ready mark" '^\[boot\[box\]\] .*boxlite-agent: ready in'
-check "the client reached the agent through the box socket" '^client: connected'
-check "a command in the container rootfs: output back" '^client: command output: hello from the lab rootfs as 0'
-check "a command in the container rootfs: exit code back" '^client: command exit code: 7$'
-check "the guest powered off and boxlite-vmm ended with status 0" '^boot\[box\]: timeline: .* exit=0$'
-check "lab-check passed" '^lab-check: PASS'
-n=$(grep -c '^ok: ' "$log"); pass=$((pass + n)); grep '^ok: ' "$log"
-n=$(grep -c '^FAIL: ' "$log"); fail=$((fail + n)); grep '^FAIL: ' "$log"
-grep -qE '^[0-9]+ passed, [0-9]+ failed' "$log" || { echo "FAIL: the suite did not finish"; fail=$((fail + 1)); }
-[ $rc -eq 0 ] || { echo "FAIL: lab-check exited $rc"; fail=$((fail + 1)); }
+in_log "kvm_probe ran guest code on /dev/kvm" '^kvm_probe: ok'
+in_log "boxlite-vmm booted the guest to the agent's ready mark" '^\[boot\[box\]\] .*boxlite-agent: ready in'
+in_log "the client reached the agent through the box socket" '^client: connected'
+in_log "a command in the container rootfs: output back" '^client: command output: hello from the lab rootfs as 0'
+in_log "a command in the container rootfs: exit code back" '^client: command exit code: 7$'
+in_log "the guest powered off and boxlite-vmm ended with status 0" '^boot\[box\]: timeline: .* exit=0$'
+in_log "lab-check passed" '^lab-check: PASS'
+# The suite's own checks (tests/lab/suite.sh prints "ok: " and "FAIL: " lines) count here.
+while IFS= read -r l; do ok "${l#ok: }"; done < <(grep '^ok: ' "$log")
+while IFS= read -r l; do no "${l#FAIL: }"; done < <(grep '^FAIL: ' "$log")
+in_log "the suite finished" '^[0-9]+ passed, [0-9]+ failed'
+in_log "test_kvm_engine (the KVM engine's unit test, sanitizer build) passed in L1" '^kvm_engine: 1 passed, 0 failed, 0 skipped$'
+expect "lab-check's status" 0 "$rc"
 if [ $fail -gt 0 ]; then echo "---- lab-check output"; tail -80 "$log"; fi
-grep -E '^(figure|lab:|suite:)' "$log"
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+grep -E '^(figure|lab:|suite:|test_kvm_engine:)' "$log"
+finish

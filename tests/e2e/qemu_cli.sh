@@ -8,9 +8,11 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 build=${BOXLITE_BUILD:-build}
 B="$PWD/$build/bin/boxlite"
-command -v qemu-system-x86_64 >/dev/null || { echo "skip: qemu-system-x86_64 not installed"; exit 77; }
-scripts/build-kernel.sh --cached-only >/dev/null 2>&1 || { echo "skip: no cached kernel"; exit 77; }
-[ -x "$B" ] && [ -x /bin/busybox ] || { echo "skip: needs $B and busybox-static"; exit 77; }
+. tests/harness/lib.sh
+need_cmd qemu-system-x86_64 qemu-system-x86
+need "a cached guest kernel (scripts/build-kernel.sh)" scripts/build-kernel.sh --cached-only
+need "$B (make)" test -x "$B"
+need "/bin/busybox (busybox-static)" test -x /bin/busybox
 work=$(mktemp -d)
 export BOXLITE_HOME=$work/home
 srv=
@@ -20,10 +22,6 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-pass=0 fail=0
-ok() { pass=$((pass+1)); echo "ok - $1"; }
-no() { fail=$((fail+1)); echo "not ok - $1"; [ -n "${2:-}" ] && echo "#   $2"; }
-expect() { if [ "$2" = "$3" ]; then ok "$1"; else no "$1" "wanted [$2] got [$3]"; fi; }
 
 root=$work/root
 mkdir -p "$root/bin" "$root/etc" "$root/root"
@@ -75,5 +73,4 @@ expect "the box reaches a host loopback server through 10.0.2.2" "hello-from-box
 expect "and reads its reply" "reply-from-host" "$out"
 
 "$B" rm -f qbox >/dev/null
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish

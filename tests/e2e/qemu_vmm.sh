@@ -8,16 +8,15 @@ cd "$(dirname "$0")/../.."
 build=${BOXLITE_BUILD:-build}
 vmm=$build/bin/boxlite-vmm
 initrd=$build/guest/initramfs.cpio.gz
-command -v qemu-system-x86_64 >/dev/null || { echo "skip: qemu-system-x86_64 not installed"; exit 77; }
-vmlinux=$(scripts/build-kernel.sh --cached-only 2>/dev/null) || { echo "skip: no cached kernel"; exit 77; }
-[ -x "$vmm" ] && [ -f "$initrd" ] || { echo "skip: run make first"; exit 77; }
+. tests/harness/lib.sh
+need_cmd qemu-system-x86_64 qemu-system-x86
+need "a cached guest kernel (scripts/build-kernel.sh)" scripts/build-kernel.sh --cached-only
+vmlinux=$(scripts/build-kernel.sh --cached-only)
+need "$vmm and $initrd (make)" test -x "$vmm" -a -f "$initrd"
 
 dir=$(mktemp -d)
 pid=
 trap '[ -n "$pid" ] && kill -KILL $pid 2>/dev/null; rm -rf "$dir"' EXIT
-pass=0 fail=0
-ok() { echo "ok: $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL: $1"; fail=$((fail + 1)); }
 
 write_config() { # $1 = box dir
   mkdir -p "$1"
@@ -40,22 +39,22 @@ write_config "$box"
 pid=$!
 if wait_for "$box/ready" 120; then
   ok "ready file: $(cat "$box/ready")"
-  grep -q '"engine":"qemu"' "$box/ready" && ok "engine named qemu" || bad "engine not named in ready"
+  grep -q '"engine":"qemu"' "$box/ready" && ok "engine named qemu" || no "engine not named in ready"
   port=$(sed -n 's/.*"host_ports":\[\([0-9]*\)\].*/\1/p' "$box/ready")
   if [ -n "$port" ] && [ "$port" -gt 0 ]; then ok "host port chosen for port 0: $port"
-  else bad "no host port in the ready file"; fi
+  else no "no host port in the ready file"; fi
   if [ -n "$port" ] && (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null; then ok "something listens on 127.0.0.1:$port"
-  else bad "nothing listens on the reported port $port"; fi
+  else no "nothing listens on the reported port $port"; fi
 else
-  bad "no ready file within 120 s"; cat "$box/out"; tail -20 "$box/console.log"
+  no "no ready file within 120 s"; cat "$box/out"; tail -20 "$box/console.log"
 fi
-grep -q "boxlite-agent" "$box/console.log" 2>/dev/null && ok "agent's lines in the console log" || bad "no agent line in the console log"
+grep -q "boxlite-agent" "$box/console.log" 2>/dev/null && ok "agent's lines in the console log" || no "no agent line in the console log"
 kill -TERM $pid
 for _ in $(seq 300); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
-if kill -0 $pid 2>/dev/null; then bad "boxlite-vmm still runs 30 s after SIGTERM"; kill -KILL $pid
+if kill -0 $pid 2>/dev/null; then no "boxlite-vmm still runs 30 s after SIGTERM"; kill -KILL $pid
 else
   wait $pid; rc=$?
-  [ $rc -eq 0 ] && ok "graceful stop: exit 0 ($(tail -1 "$box/out"))" || bad "graceful stop: exit $rc: $(cat "$box/out")"
+  [ $rc -eq 0 ] && ok "graceful stop: exit 0 ($(tail -1 "$box/out"))" || no "graceful stop: exit $rc: $(cat "$box/out")"
 fi
 pid=
 
@@ -71,9 +70,9 @@ if wait_for "$box/ready" 120; then
     for _ in $(seq 300); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
     wait $pid; rc=$?
     if [ $rc -ne 0 ] && grep -q "signal 9" "$box/exit.json" 2>/dev/null; then ok "QEMU's death: exit $rc, $(cat "$box/exit.json")"
-    else bad "QEMU's death: exit $rc, exit.json: $(cat "$box/exit.json" 2>&1), out: $(cat "$box/out")"; fi
-  else bad "no QEMU child of boxlite-vmm"; kill -KILL $pid; fi
-else bad "second box: no ready file"; kill -KILL $pid; fi
+    else no "QEMU's death: exit $rc, exit.json: $(cat "$box/exit.json" 2>&1), out: $(cat "$box/out")"; fi
+  else no "no QEMU child of boxlite-vmm"; kill -KILL $pid; fi
+else no "second box: no ready file"; kill -KILL $pid; fi
 pid=
 
 # 3. QEMU missing: a clear error, quickly
@@ -83,13 +82,12 @@ BOXLITE_QEMU=/nonexistent/qemu timeout 60 "$vmm" --config "$box/vmm.json" >"$box
 rc=$?
 if [ $rc -ne 0 ] && [ $rc -ne 124 ] && grep -q "/nonexistent/qemu" "$box/out"; then
   ok "missing QEMU binary: exit $rc, says: $(grep -m1 nonexistent "$box/out")"
-else bad "missing QEMU binary: exit $rc, output: $(cat "$box/out")"; fi
+else no "missing QEMU binary: exit $rc, output: $(cat "$box/out")"; fi
 mkdir -p "$dir/emptybin"
 timeout 60 env PATH="$dir/emptybin" "$vmm" --config "$box/vmm.json" >"$box/out" 2>&1
 rc=$?
 if [ $rc -ne 0 ] && [ $rc -ne 124 ] && grep -q "qemu-system-x86_64 is not installed" "$box/out"; then
   ok "QEMU not on PATH: exit $rc"
-else bad "QEMU not on PATH: exit $rc, output: $(cat "$box/out")"; fi
+else no "QEMU not on PATH: exit $rc, output: $(cat "$box/out")"; fi
 
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish

@@ -41,16 +41,38 @@ void harness_fail(const char *file, int line, const char *fmt, ...)
     failures++;
 }
 
+int harness_strict(void)
+{
+    const char *ci = getenv("CI"), *strict = getenv("BOXLITE_TEST_STRICT");
+    return (ci && strcmp(ci, "true") == 0) || (strict && strcmp(strict, "1") == 0);
+}
+
+__attribute__((noreturn)) static void leave(int status, const char *what, const char *fmt, va_list ap)
+{
+    printf("#   %s", what);
+    vprintf(fmt, ap);
+    fputc('\n', stdout);
+    fflush(stdout);
+    exit(status);
+}
+
 void harness_skip(const char *fmt, ...)
 {
     va_list ap;
-    fputs("#   skip: ", stdout);
     va_start(ap, fmt);
-    vfprintf(stdout, fmt, ap);
-    va_end(ap);
-    fputc('\n', stdout);
-    fflush(stdout);
-    _exit(EXIT_SKIP);
+    /* A test that already failed does not get to call itself skipped. */
+    if (failures)
+        leave(1, "skip after a failed check, counted as a failure: ", fmt, ap);
+    leave(EXIT_SKIP, "skip: ", fmt, ap);
+}
+
+void harness_need(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    if (failures || harness_strict())
+        leave(1, "missing prerequisite (scripts/setup.sh or CI provides it): ", fmt, ap);
+    leave(EXIT_SKIP, "skip: missing prerequisite: ", fmt, ap);
 }
 
 const char *harness_tmpdir(void)
@@ -60,7 +82,7 @@ const char *harness_tmpdir(void)
         snprintf(tmpdir, sizeof tmpdir, "%s/bltest.XXXXXX", base);
         if (!mkdtemp(tmpdir)) {
             fprintf(stdout, "#   mkdtemp %s: %s\n", tmpdir, strerror(errno));
-            _exit(1);
+            exit(1);
         }
     }
     return tmpdir;
@@ -71,6 +93,12 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
     (void)st; (void)flag; (void)ftw;
     remove(path);
     return 0;
+}
+
+static void remove_tmpdir(void)
+{
+    if (tmpdir[0])
+        nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 static int selected(const char *name, int argc, char **argv)
@@ -101,11 +129,11 @@ static int run_one(const struct test *t)
         setpgid(0, 0);
         failures = 0;
         tmpdir[0] = 0;
+        atexit(remove_tmpdir);
         t->fn();
         fflush(stdout);
-        if (tmpdir[0])
-            nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-        _exit(failures ? 1 : 0);
+        /* exit, not _exit: LeakSanitizer checks the test's own process on the way out. */
+        exit(failures ? 1 : 0);
     }
     struct timespec start, now;
     clock_gettime(CLOCK_MONOTONIC, &start);

@@ -13,8 +13,17 @@ typedef void (*harness_fn)(void);
 void harness_register(const char *name, harness_fn fn, int timeout_s);
 void harness_fail(const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* Skip the current test with a reason (counts as neither passed nor failed). */
+/* Skip the current test because this machine cannot do what it tests (no vmx/svm, a
+ * capability the sandbox withholds). The reason must say where the same behaviour is proven
+ * instead ("...; proven by tests/e2e/x.sh"): in strict mode (CI=true or
+ * BOXLITE_TEST_STRICT=1) tests/run.sh fails a skip that does not. A skip after a failed
+ * CHECK is a failure. */
 void harness_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+/* A prerequisite that scripts/setup.sh installs is missing (QEMU, the kernel, a registry):
+ * a skip on a developer's machine, a failure naming it in strict mode. */
+void harness_need(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+/* 1 when missing prerequisites fail instead of skipping (CI=true, BOXLITE_TEST_STRICT=1). */
+int harness_strict(void);
 /* A scratch directory private to the current test, removed afterwards. */
 const char *harness_tmpdir(void);
 

@@ -12,7 +12,8 @@
 #            same L1, alternating with ours for $LAB_ROUNDS (2) rounds, and print the ratios
 #            ours/QEMU (bench/lab.sh)
 #   --suite  then run the KVM engine's end-to-end suite (suite.sh: block, qcow2, killed VMM,
-#            network, shared directory, console log, power-off) in the same L1
+#            network, shared directory, console log, power-off) and its unit test
+#            (test_kvm_engine, the sanitizer build's when there is one) in the same L1
 #   --log    keep the whole output (L1 console included) in FILE
 set -uo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -85,8 +86,18 @@ if [ $bench = 1 ]; then
   done
 fi
 if [ $suite = 1 ]; then
+  # The KVM engine's own unit test (tests/unit/vmm/test_kvm_engine.c), from the sanitizer
+  # build when there is one: the engine's code under ASan and UBSan with a real guest.
+  kvmtest=$root/build/san/tests/unit/vmm/test_kvm_engine
+  if [ ! -x "$kvmtest" ]; then
+    kvmtest=$root/$build/tests/unit/vmm/test_kvm_engine
+    make --no-print-directory -s O="$build" "$build/tests/unit/vmm/test_kvm_engine" >/dev/null || fail "cannot build test_kvm_engine"
+  fi
   { echo 'echo "== suite"'
-    echo "LAB_ROOTFS=\"$work/rootfs.ext4\" sh \"\$LAB_ROOT/tests/lab/suite.sh\""; } >> "$work/script.sh"
+    echo "LAB_ROOTFS=\"$work/rootfs.ext4\" sh \"\$LAB_ROOT/tests/lab/suite.sh\""
+    echo 'echo "== test_kvm_engine"'
+    echo "cd /tmp && BOXLITE_KERNEL=\"$vmlinux\" BOXLITE_INITRD=\"$initrd\" \"$kvmtest\" 2>&1 | sed 's/^/kvm_engine: /'"
+  } >> "$work/script.sh"
 fi
 echo "exit 0" >> "$work/script.sh"
 
@@ -109,7 +120,7 @@ else
     done
   fi
   if [ $suite = 1 ]; then
-    files+=("$root/tests/lab/suite.sh")
+    files+=("$root/tests/lab/suite.sh" "$kvmtest")
     for t in qemu-img debugfs e2fsck; do
       p=$(command -v $t) || fail "$t missing (qemu-utils, e2fsprogs)"
       files+=("$p")
@@ -151,6 +162,9 @@ echo "figure: VMM CPU time to agent ready: $(get "$box" cpu_to_ready_ms) ms"
 echo "figure: VMM RSS outside guest RAM (its own count): ${rss_own_kib:-?} KiB"
 echo "figure: command round trip (best of 5): $(sed -n 's/^client: command round trip (best of 5): //p' "$log" | head -1)"
 if [ $suite = 1 ]; then
+  kvm_counts=$(sed -n 's/^kvm_engine: \([0-9]* passed, [0-9]* failed.*\)/\1/p' "$log" | tail -1)
+  echo "test_kvm_engine: ${kvm_counts:-did not finish}"
+  [ "$kvm_counts" = "1 passed, 0 failed, 0 skipped" ] || fail "test_kvm_engine in the lab: $(grep '^kvm_engine: #' "$log" | tr '\n' ';')"
   counts=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -1)
   [ -n "$counts" ] || fail "the suite did not finish"
   echo "suite: $counts"

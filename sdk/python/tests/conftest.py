@@ -66,23 +66,7 @@ def add_python(root):
     return root
 
 
-def _vmm_has_lifeline():
-    try:
-        with open(os.path.join(REPO, "build", "bin", "boxlite-vmm"), "rb") as f:
-            return b"lifeline-fd" in f.read()
-    except OSError:
-        return False
-
-
-# Boxes created without detach need boxlite-vmm's --lifeline-fd; until it has it, the tests
-# use detached boxes and remove them themselves.
-LIFELINE = _vmm_has_lifeline()
-
-
 def box_options(rootfs, **kw):
-    if not LIFELINE:
-        kw.setdefault("detach", True)
-        kw.setdefault("auto_remove", False)
     if os.environ.get("BOXLITE_TEST_ENGINE"):
         kw.setdefault("engine", os.environ["BOXLITE_TEST_ENGINE"])
     return boxlite.BoxOptions(rootfs_path=rootfs, **kw)
@@ -123,18 +107,63 @@ def shared_dir(tmp_path_factory):
     return str(d)
 
 
-@pytest.fixture(scope="module")
-def box(runtime, rootfs, shared_dir):
-    """One running box shared by a test module, with shared_dir at /data."""
+def _start_shared_box(runtime, rootfs, shared_dir):
     b = runtime.create(box_options(rootfs, volumes=[(shared_dir, "/data")], memory_mib=256,
                                    env={"BOX_LEVEL": "yes"}))
     run(b.start())
-    yield b
+    return b
+
+
+def _dispose(runtime, b):
     try:
         run(b.stop())
+    except boxlite.BoxliteError:
+        pass
     finally:
         b.close()
         try:
             runtime.remove(b.id, force=True)
         except boxlite.NotFound:
             pass
+
+
+def _healthy(b):
+    async def probe():
+        async with await b.exec("true", timeout=20) as ex:
+            return (await ex.wait()).exit_code == 0
+    try:
+        return run(probe(), timeout=30)
+    except Exception:  # noqa: BLE001 - any failure means "start a new one"
+        return False
+
+
+@pytest.fixture(scope="module")
+def _shared_box_slot(runtime):
+    slot = {"box": None}
+    yield slot
+    if slot["box"] is not None:
+        _dispose(runtime, slot["box"])
+
+
+@pytest.fixture
+def box(_shared_box_slot, runtime, rootfs, shared_dir):
+    """A running box shared by a module's tests, with shared_dir at /data. Each test first
+    checks that it still runs a command and gets a new box if an earlier test broke it, so
+    one failure does not cascade into the rest of the module."""
+    b = _shared_box_slot["box"]
+    if b is not None and not _healthy(b):
+        _dispose(runtime, b)
+        b = None
+    if b is None:
+        b = _shared_box_slot["box"] = _start_shared_box(runtime, rootfs, shared_dir)
+    return b
+
+
+def need(what, ok):
+    """A prerequisite that scripts/setup.sh installs: a skip on a developer's machine, a
+    failure in strict mode (CI=true or BOXLITE_TEST_STRICT=1)."""
+    if ok:
+        return
+    if os.environ.get("CI") == "true" or os.environ.get("BOXLITE_TEST_STRICT") == "1":
+        pytest.fail(f"missing prerequisite (scripts/setup.sh or CI provides it): {what}")
+    pytest.skip(f"missing prerequisite: {what}")

@@ -9,6 +9,7 @@ import subprocess
 import pytest
 
 from boxlite import _lib
+from conftest import need
 
 REPO = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", ".."))
 HEADER = os.path.join(REPO, "include", "boxlite.h")
@@ -34,8 +35,8 @@ def test_what_is_left_unbound_is_the_option_setters():
     assert all(n.startswith("boxlite_options_") for n in unbound), unbound
 
 
-@pytest.mark.skipif(not shutil.which("cc"), reason="no C compiler")
 def test_struct_layouts_match_the_c_compiler(tmp_path):
+    need("a C compiler (build-essential)", shutil.which("cc"))
     src = tmp_path / "layout.c"
     src.write_text("""
 #include <stddef.h>

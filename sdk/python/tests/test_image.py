@@ -8,15 +8,15 @@ import sys
 import pytest
 
 import boxlite
-from conftest import REPO, box_options, run
+from conftest import REPO, box_options, need, run
 
 FIX = os.path.join(REPO, "tests", "fixtures")
 
 
 @pytest.fixture(scope="module")
 def registry_image(tmp_path_factory):
-    if not (os.path.exists("/usr/bin/docker-registry") and shutil.which("skopeo")):
-        pytest.skip("docker-registry or skopeo missing")
+    need("docker-registry and skopeo",
+         os.path.exists("/usr/bin/docker-registry") and shutil.which("skopeo"))
     work = tmp_path_factory.mktemp("registry")
     subprocess.run([sys.executable, os.path.join(FIX, "mkimages.py"), str(work / "fx"),
                     "busybox"], check=True, capture_output=True)

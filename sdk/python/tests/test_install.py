@@ -5,7 +5,6 @@ import subprocess
 import sys
 import textwrap
 
-from conftest import LIFELINE
 
 SDK = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
@@ -18,13 +17,12 @@ def test_pip_install_in_a_venv(tmp_path, rootfs, home):
     p = subprocess.run([py, "-m", "pip", "install", "--no-build-isolation", "--no-index",
                         "--no-cache-dir", SDK], capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stdout + p.stderr
-    extra = "" if LIFELINE else ", detach=True, auto_remove=False"
     script = textwrap.dedent(f"""
         import asyncio, boxlite
         assert boxlite.__file__.startswith({str(venv)!r}), boxlite.__file__
         async def main():
             rt = boxlite.Boxlite({home!r})
-            async with boxlite.SimpleBox(runtime=rt, rootfs_path={rootfs!r}{extra}) as b:
+            async with boxlite.SimpleBox(runtime=rt, rootfs_path={rootfs!r}) as b:
                 print((await b.exec("echo", "installed")).stdout, end="")
             rt.close()
         asyncio.run(main())

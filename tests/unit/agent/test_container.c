@@ -24,9 +24,9 @@ static void write_text(const char *rel, const char *text)
 static struct proto_client *container(void)
 {
     if (geteuid() != 0)
-        harness_skip("needs root for namespaces");
+        harness_need("needs root for namespaces");
     if (access("/bin/busybox", X_OK) < 0)
-        harness_skip("no /bin/busybox (busybox-static)");
+        harness_need("no /bin/busybox (busybox-static)");
     snprintf(rootfs, sizeof rootfs, "%s/rootfs", harness_tmpdir());
     char cmd[2048];
     snprintf(cmd, sizeof cmd,
@@ -89,7 +89,11 @@ TEST(namespaces_and_dev)
     for (size_t i = 0; i < ARRAY_SIZE(want); i++)
         CHECK(strstr(o.out, want[i]) != NULL);
     run_free(&o);
-    run(c, ARGV("sh", "-c", "echo x > /dev/null && head -c 4 /dev/zero | wc -c"), NULL, &o);
+    /* the nodes work: writes to null succeed, zero reads zeros, full refuses writes */
+    run(c, ARGV("sh", "-c", "echo x > /dev/null && head -c 4 /dev/zero | wc -c; "
+                            "echo x > /dev/full || echo full-refused"), NULL, &o);
+    CHECK_EQ(o.res.exit_code, 0);
+    CHECK_STR(o.out, "4\nfull-refused\n");
     run_free(&o);
     struct proto_exec_req req = {.argv = (char **)ARGV("tty"), .tty = true, .rows = 10, .cols = 20};
     struct proto_exec *ex;
@@ -151,15 +155,25 @@ TEST(copy_into_the_container)
     CHECK_EQ(access(p, F_OK), 0);
     char back[512];
     snprintf(back, sizeof back, "%s/back.txt", harness_tmpdir());
+    /* copy out reads the container's file, not the host's: the rootfs's passwd has alice */
     CHECK_EQ(proto_copy_out(c, "/etc/passwd", back, &e), 0);
     f = fopen(back, "r");
-    char line[128] = "";
+    char text[512] = "";
     if (f) {
-        if (!fgets(line, sizeof line, f))
-            line[0] = 0;
+        text[fread(text, 1, sizeof text - 1, f)] = 0;
         fclose(f);
     }
-    CHECK(strncmp(line, "root:x:0:0", 10) == 0);
+    CHECK_STR(text, "root:x:0:0:root:/root:/bin/sh\nalice:x:1000:1000::/home/alice:/bin/sh\n");
+    /* and a file only the container has */
+    snprintf(back, sizeof back, "%s/marker.txt", harness_tmpdir());
+    CHECK_EQ(proto_copy_out(c, "/etc/hostfile-marker", back, &e), 0);
+    f = fopen(back, "r");
+    text[0] = 0;
+    if (f) {
+        text[fread(text, 1, sizeof text - 1, f)] = 0;
+        fclose(f);
+    }
+    CHECK_STR(text, "image\n");
     stop_agent(c);
 }
 

@@ -16,11 +16,11 @@ static int nloops;
 static void need_root_and_tools(void)
 {
     if (geteuid() != 0)
-        harness_skip("needs root for loop devices and mounts");
+        harness_need("needs root for loop devices and mounts");
     if (system("command -v mke2fs >/dev/null && command -v losetup >/dev/null") != 0)
-        harness_skip("no mke2fs or losetup");
+        harness_need("no mke2fs or losetup");
     if (access("/dev/loop-control", F_OK) < 0)
-        harness_skip("no loop devices");
+        harness_need("no loop devices");
 }
 
 /* A filesystem image of fs_mib holding the tree `from` (or empty; fs_mib 0: no filesystem,
@@ -80,7 +80,7 @@ static void private_mounts(void)
     if (done)
         return;
     if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-        harness_skip("no private mount namespace: %s", strerror(errno));
+        harness_need("no private mount namespace: %s", strerror(errno));
     done = true;
 }
 
@@ -104,7 +104,7 @@ TEST(rootfs_grows_to_its_device)
         CHECK(strstr(e.msg, "blocks of") && strstr(e.msg, "Operation not permitted"));
         CHECK_EQ(umount(dir), 0);
         detach_loops();
-        harness_skip("no CAP_SYS_RESOURCE here: tests/e2e/agent_disk.sh grows a disk in a VM");
+        harness_skip("no CAP_SYS_RESOURCE in this sandbox; proven by tests/e2e/agent_disk.sh (grows a disk in a VM)");
     }
     CHECK_EQ(disk_grow(dir, dev, &from, &to, &e), 0);
     CHECK(e.msg[0] == 0);
@@ -182,7 +182,7 @@ static void make_rootfs(void)
              "for a in sh cat df touch grep; do ln -s busybox %s/bin/$a; done",
              rootfs, rootfs, rootfs, rootfs);
     if (access("/bin/busybox", X_OK) < 0 || system(cmd) != 0)
-        harness_skip("no /bin/busybox (busybox-static)");
+        harness_need("no /bin/busybox (busybox-static)");
 }
 
 TEST(extra_disks_in_the_container)

@@ -116,6 +116,7 @@ TEST(abandoned_client_channels_are_closed)
     proto_client_close(c1); /* goes away without waiting */
     sleep(2);
     CHECK(access(marker, F_OK) < 0);
+    proto_exec_free(ex); /* the handle outlives its connection and is still the caller's */
     /* the others are unaffected */
     struct proto_client *c2 = client(&b);
     REQUIRE(c2);

@@ -48,7 +48,7 @@ static inline int sh_out(char *out, size_t outlen, const char *fmt, ...)
 static inline void need_qemu_img(void)
 {
     if (access("/usr/bin/qemu-img", X_OK) != 0)
-        harness_skip("qemu-img (qemu-utils) is not installed");
+        harness_need("qemu-img (qemu-utils) is not installed");
 }
 
 /* qemu-img check: 0 = clean, 3 = leaked clusters only (not an error), else corruption. */

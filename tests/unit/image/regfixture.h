@@ -29,9 +29,9 @@ static inline int sh(const char *fmt, ...)
 static inline void need_tools(void)
 {
     if (access("/usr/bin/docker-registry", X_OK) != 0 || access("/usr/bin/skopeo", X_OK) != 0)
-        harness_skip("docker-registry or skopeo not installed");
+        harness_need("docker-registry or skopeo not installed");
     if (access("tests/fixtures/registry.sh", X_OK) != 0)
-        harness_skip("not run from the repository root");
+        harness_need("not run from the repository root");
 }
 
 /* Builds the named images (space-separated) into <tmp>/fx; returns that path. */

@@ -16,7 +16,7 @@ struct fake {
 static int fake_start(struct fake *f, const char *extra)
 {
     if (access("tests/fixtures/fakeregistry.py", R_OK) != 0)
-        harness_skip("not run from the repository root");
+        harness_need("not run from the repository root");
     memset(f, 0, sizeof *f);
     f->fx = fixtures("busybox");
     if (!f->fx)

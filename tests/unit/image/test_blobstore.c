@@ -152,7 +152,7 @@ TEST(prepare_verifies_layers_in_the_store)
     snprintf(layout, sizeof layout, "%s/fx", harness_tmpdir());
     snprintf(cmd, sizeof cmd, "python3 tests/fixtures/mkimages.py %s layers >&2", layout);
     if (system(cmd) != 0)
-        harness_skip("fixtures need python3 and the repository root");
+        harness_need("fixtures need python3 and the repository root");
     struct image_store st;
     struct bl_error e = {0};
     char home[700];

@@ -7,7 +7,7 @@
 TEST_TIMEOUT(box_disk_is_a_thin_overlay_qemu_accepts, 120)
 {
     if (access("/usr/bin/qemu-img", X_OK) != 0)
-        harness_skip("qemu-img not installed");
+        harness_need("qemu-img not installed");
     const char *fx = fixtures("busybox");
     REQUIRE(fx);
     char home[800], layout[800], base[1024], ov[900], ov2[900], cmd[2200], out[4096];

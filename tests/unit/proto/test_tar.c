@@ -184,7 +184,44 @@ TEST(hardlink_outside_refused)
     close(fd);
     struct bl_error e = {0};
     CHECK(extract_file(path_in("hl.tar"), path_in("t3"), &e) < 0);
+    CHECK(strstr(e.msg, "hard link h") && strstr(e.msg, "'..' refused"));
     CHECK(access(path_in("t3/h"), F_OK) < 0);
+    /* an absolute target names a host file: refused for that reason */
+    fd = open(path_in("hl_abs.tar"), O_WRONLY | O_CREAT, 0600);
+    entry(fd, "h", '1', path_in("secret"), NULL);
+    close(fd);
+    CHECK(extract_file(path_in("hl_abs.tar"), path_in("t3a"), &e) < 0);
+    CHECK(strstr(e.msg, "absolute name") != NULL);
+    CHECK(access(path_in("t3a/h"), F_OK) < 0);
+    /* a link through a symlinked directory to a file outside is refused */
+    mkdir(path_in("t3b"), 0755);
+    fd = open(path_in("hl_sym.tar"), O_WRONLY | O_CREAT, 0600);
+    entry(fd, "up", '2', "..", NULL);
+    entry(fd, "h", '1', "up/secret", NULL);
+    close(fd);
+    CHECK(extract_file(path_in("hl_sym.tar"), path_in("t3b"), &e) < 0);
+    CHECK(strstr(e.msg, "symlinks are not followed") != NULL);
+    CHECK(access(path_in("t3b/h"), F_OK) < 0);
+    struct stat st;
+    CHECK(stat(path_in("secret"), &st) == 0 && st.st_nlink == 1);
+}
+
+TEST(hardlink_inside_the_archive_works)
+{
+    int fd = open(path_in("hl_in.tar"), O_WRONLY | O_CREAT, 0600);
+    entry(fd, "dir/", '5', NULL, NULL);
+    entry(fd, "dir/orig", '0', NULL, "shared");
+    entry(fd, "again", '1', "dir/orig", NULL);
+    entry(fd, "dir/twice", '1', "./dir/orig", NULL);
+    close(fd);
+    struct bl_error e = {0};
+    REQUIRE(extract_file(path_in("hl_in.tar"), path_in("t6"), &e) == 0);
+    struct stat a, b, c;
+    REQUIRE(stat(path_in("t6/dir/orig"), &a) == 0);
+    REQUIRE(stat(path_in("t6/again"), &b) == 0);
+    REQUIRE(stat(path_in("t6/dir/twice"), &c) == 0);
+    CHECK(a.st_ino == b.st_ino && a.st_ino == c.st_ino);
+    CHECK_EQ(a.st_nlink, 3);
 }
 
 TEST(bad_checksum_and_truncation)

@@ -105,7 +105,10 @@ TEST(create_get_list_remove)
     CHECK_EQ(list_count(rt, "running"), 0);
     CHECK_EQ(boxlite_box_remove(rt, "web", 0), BOXLITE_OK);
     CHECK_EQ(list_count(rt, NULL), 0);
+    boxlite_box_free(byname);
+    byname = NULL;
     CHECK_EQ(boxlite_box_get(rt, "web", &byname), BOXLITE_ERR_NOT_FOUND);
+    CHECK(byname == NULL);
     boxlite_box_free(b);
     boxlite_box_free(byprefix);
     boxlite_box_free(NULL);
@@ -258,23 +261,38 @@ TEST_TIMEOUT(two_processes_create_at_once, 120)
 TEST_TIMEOUT(killed_mid_create_leaves_consistent_state, 120)
 {
     harness_tmpdir(); /* one home for every process below */
+    int created[2];
+    REQUIRE(pipe(created) == 0);
     pid_t kid = fork();
     if (kid == 0) {
+        close(created[0]);
         boxlite_runtime *rt = NULL;
         if (boxlite_runtime_open(harness_tmpdir(), &rt) != BOXLITE_OK)
             _exit(10);
-        for (;;)
+        for (;;) {
             boxlite_box_free(create(rt, NULL));
+            if (write(created[1], "c", 1) != 1)
+                _exit(11);
+        }
     }
-    usleep(300000);
+    close(created[1]);
+    /* Killed once it has created a few: then it is inside the next create. */
+    char c;
+    int seen = 0;
+    while (seen < 5 && read(created[0], &c, 1) == 1)
+        seen++;
     kill(kid, SIGKILL);
-    waitpid(kid, NULL, 0);
+    close(created[0]);
+    int st;
+    waitpid(kid, &st, 0);
+    REQUIRE(seen == 5);
+    CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
     boxlite_runtime *rt = open_rt();
     REQUIRE(rt);
     char *s = NULL;
     REQUIRE(boxlite_box_list(rt, NULL, &s) == BOXLITE_OK);
     json_t *a = json_loads(s, 0, NULL);
-    CHECK(json_array_size(a) > 0);
+    CHECK(json_array_size(a) >= 5);
     size_t i;
     json_t *e;
     json_array_foreach(a, i, e) {

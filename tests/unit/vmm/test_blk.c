@@ -397,7 +397,7 @@ TEST(raw_file_through_disk_open)
 TEST(qcow2_through_disk_open_passes_qemu_img_check)
 {
     if (sh("command -v qemu-img >/dev/null") != 0)
-        harness_skip("qemu-img not installed");
+        harness_need("qemu-img not installed");
     REQUIRE(vqd_ram_init(&ram) == 0);
     char path[512], cmd[1200];
     snprintf(path, sizeof(path), "%s/disk.qcow2", harness_tmpdir());

@@ -38,14 +38,14 @@ TEST_TIMEOUT(kvm_engine_boots_agent_and_powers_off, 600)
 {
     char why[256];
     if (!engine_kvm_ops.available(why, sizeof why))
-        harness_skip("KVM engine unavailable: %s", why);
+        harness_skip("KVM engine unavailable: %s; proven by tests/e2e/lab_smoke.sh (runs this test in the lab)", why);
     char *kernel = kernel_path();
     const char *initrd = getenv("BOXLITE_INITRD");
     if (!initrd)
         initrd = "build/guest/initramfs.cpio.gz";
     if (!kernel || access(initrd, R_OK) != 0) {
         free(kernel);
-        harness_skip("no kernel or initramfs built");
+        harness_need("no kernel or initramfs built");
     }
     char log[600], cmdline[1024];
     snprintf(log, sizeof log, "%s/console.log", harness_tmpdir());

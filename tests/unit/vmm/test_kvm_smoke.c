@@ -51,7 +51,7 @@ static void on_reset(void *opaque)
 static struct machine *new_machine(void)
 {
     if (access("/dev/kvm", R_OK | W_OK) != 0)
-        harness_skip("no usable /dev/kvm");
+        harness_skip("no usable /dev/kvm; proven by tests/e2e/lab_smoke.sh (kvm_probe in the lab)");
     struct machine *m = NULL;
     struct bl_error err = { 0 };
     if (machine_create(&m, RAM, 1, &err) < 0) {

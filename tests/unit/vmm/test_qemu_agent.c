@@ -4,8 +4,7 @@
  * issue's list (hello world, exit code 7, a signal, stdin echo, 10 MiB of output, a PTY with
  * resize, a timeout, 20 concurrent executions, a file round trip) and this engine's (network
  * out through the gateway and in through a chosen port, a read-only and a read-write volume,
- * a disk that keeps its data across a shutdown and a new boot). Skipped while the
- * initramfs holds the placeholder agent. */
+ * a disk that keeps its data across a shutdown and a new boot). */
 #include "harness/harness.h"
 #include "proto/client.h"
 #include "vmm/qemu/qemu.h"
@@ -35,17 +34,17 @@ static void need_qemu(void)
 {
     char why[512];
     if (!engine_qemu_ops.available(why, sizeof why))
-        harness_skip("%s", why);
+        harness_need("%s", why);
     FILE *p = popen("scripts/build-kernel.sh --cached-only 2>/dev/null", "r");
     if (!p || !fgets(kernel, sizeof kernel, p)) {
         if (p)
             pclose(p);
-        harness_skip("no cached guest kernel (scripts/build-kernel.sh)");
+        harness_need("no cached guest kernel (scripts/build-kernel.sh)");
     }
     pclose(p);
     kernel[strcspn(kernel, "\n")] = 0;
     if (access(initrd_path(), R_OK) != 0)
-        harness_skip("no %s (run make)", initrd_path());
+        harness_need("no %s (run make)", initrd_path());
 }
 
 static char *path_in(const char *name)
@@ -78,7 +77,7 @@ static const char *make_rootfs(void)
            "echo 'root:x:0:0:root:/root:/bin/sh' > %s/etc/passwd; echo 'root:x:0:' > %s/etc/group; "
            "mke2fs -q -F -t ext4 -d %s %s 64M; qemu-img create -q -f qcow2 -b %s -F raw %s",
            dir, dir, dir, dir, dir, dir, dir, dir, dir, dir, base, base, over) != 0)
-        harness_skip("cannot build a busybox rootfs (busybox-static, e2fsprogs, qemu-utils)");
+        harness_need("cannot build a busybox rootfs (busybox-static, e2fsprogs, qemu-utils)");
     return over;
 }
 
@@ -123,8 +122,6 @@ static bool boot(struct box *b, const char *disk)
             log[fread(log, 1, sizeof log - 1, f)] = 0;
             fclose(f);
         }
-        if (strstr(log, "/init reached (pid"))
-            harness_skip("the initramfs holds the placeholder agent (no protocol yet)");
         harness_fail(__FILE__, __LINE__, "no HELLO from the agent: %s; console:\n%s", err.msg, log);
         return false;
     }

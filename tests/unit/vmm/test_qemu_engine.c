@@ -28,12 +28,12 @@ static void need_qemu(void)
 {
     char why[512];
     if (!engine_qemu_ops.available(why, sizeof why))
-        harness_skip("%s", why);
+        harness_need("%s", why);
     FILE *p = popen("scripts/build-kernel.sh --cached-only 2>/dev/null", "r");
     if (!p || !fgets(kernel, sizeof kernel, p)) {
         if (p)
             pclose(p);
-        harness_skip("no cached guest kernel (scripts/build-kernel.sh)");
+        harness_need("no cached guest kernel (scripts/build-kernel.sh)");
     }
     pclose(p);
     kernel[strcspn(kernel, "\n")] = 0;
@@ -93,7 +93,7 @@ static const char *busybox_initrd(const char *body)
     snprintf(cmd, sizeof cmd, "python3 scripts/mkinitramfs.py %s /init=%s /bin/busybox=%s", out,
              init, "/bin/busybox");
     if (system(cmd) != 0)
-        harness_skip("cannot build a busybox initramfs (busybox-static?)");
+        harness_need("cannot build a busybox initramfs (busybox-static?)");
     return out;
 }
 
@@ -135,7 +135,7 @@ TEST_TIMEOUT(agent_boots_to_ready_and_its_power_off_ends_the_vm, 180)
     need_qemu();
     const char *initrd = "build/guest/initramfs.cpio.gz";
     if (access(initrd, R_OK) != 0)
-        harness_skip("no %s (run make)", initrd);
+        harness_need("no %s (run make)", initrd);
     struct vmm_config cfg = base_config(initrd);
     struct engine *e = start(&cfg);
     REQUIRE(e);
@@ -413,7 +413,7 @@ TEST_TIMEOUT(qcow2_overlay_keeps_its_data_across_boots, 240)
     char cmd[4096];
     snprintf(cmd, sizeof cmd, "qemu-img create -q -f qcow2 -b %s -F raw %s", base, over);
     if (system(cmd) != 0)
-        harness_skip("qemu-img is missing");
+        harness_need("qemu-img is missing");
     struct vmm_disk_cfg disks[] = {{.path = (char *)over}, {.path = (char *)extra, .readonly = true}};
 
     /* boot 1: read the base through the overlay, write past it */

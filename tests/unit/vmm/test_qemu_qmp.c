@@ -18,7 +18,7 @@ static int spawn_qemu(void)
 {
     char bin[4096], why[512];
     if (!qemu_find_binary(bin, sizeof bin, why, sizeof why))
-        harness_skip("%s", why);
+        harness_need("%s", why);
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
         return -1;

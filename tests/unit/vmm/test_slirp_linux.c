@@ -158,9 +158,9 @@ static const char init_script[] =
 TEST_TIMEOUT(linux_guest_through_slirp, 240)
 {
     if (system("command -v qemu-system-x86_64 >/dev/null 2>&1") != 0)
-        harness_skip("qemu-system-x86_64 not installed");
+        harness_need("qemu-system-x86_64 not installed");
     if (access("/bin/busybox", X_OK) != 0)
-        harness_skip("no /bin/busybox");
+        harness_need("no /bin/busybox");
     FILE *k = popen("scripts/build-kernel.sh --cached-only 2>/dev/null", "r");
     char vmlinux[4096] = "";
     if (k) {
@@ -170,7 +170,7 @@ TEST_TIMEOUT(linux_guest_through_slirp, 240)
     }
     vmlinux[strcspn(vmlinux, "\n")] = '\0';
     if (!vmlinux[0] || access(vmlinux, R_OK) != 0)
-        harness_skip("no cached guest kernel (scripts/build-kernel.sh)");
+        harness_need("no cached guest kernel (scripts/build-kernel.sh)");
 
     struct bridge b = {0};
     struct slirp_net_cfg cfg = { .allow_host_loopback = true };

@@ -11,8 +11,19 @@ static struct vqd d;
 static struct virtq vq;
 static struct virtq_elem *el;
 
+static void teardown(void)
+{
+    free(el);
+    el = NULL;
+    vqd_ram_free(&ram);
+    memset(&ram, 0, sizeof ram);
+}
+
+/* A fresh ring; a test may call it again to start over (the previous one is freed). */
 static void setup(uint16_t size)
 {
+    if (el)
+        teardown();
     REQUIRE(vqd_ram_init(&ram) == 0);
     vqd_init(&d, &ram, 0, size);
     vqd_attach(&d, &vq);
@@ -245,8 +256,7 @@ TEST(malicious_indirect_shapes)
         }
         vqd_publish(&d, 0);
         expect_broken(cases[i].why);
-        free(el);
-        vqd_ram_free(&ram);
+        teardown();
     }
 }
 

@@ -1,0 +1,35 @@
+# Shared by the end-to-end scripts (tests/e2e/*.sh): checks that count, and the two kinds of
+# skip. Source it after `cd` to the repository root:  . tests/harness/lib.sh
+# A script ends with `finish`, which prints "N passed, N failed" (tests/run.sh adds it up)
+# and returns non-zero when a check failed.
+pass=0 fail=0
+
+ok() { pass=$((pass + 1)); echo "ok - $1"; }
+no() { fail=$((fail + 1)); echo "not ok - $1"; [ -z "${2:-}" ] || echo "#   $2"; }
+# expect NAME WANTED GOT
+expect() { if [ "$2" = "$3" ]; then ok "$1"; else no "$1" "wanted [$2] got [$3]"; fi; }
+# has NAME NEEDLE FILE: FILE holds the fixed string NEEDLE
+has() { if grep -qF -- "$2" "$3"; then ok "$1"; else no "$1" "[$2] not in: $(head -c 600 "$3")"; fi; }
+# check NAME COMMAND...: passes when the command succeeds
+check() { local name=$1; shift; if "$@"; then ok "$name"; else no "$name" "failed: $*"; fi; }
+
+finish() { echo "$pass passed, $fail failed"; [ "$fail" -eq 0 ]; }
+
+# CI=true or BOXLITE_TEST_STRICT=1: what the set-up installs must be there.
+strict() { [ "${CI:-}" = true ] || [ "${BOXLITE_TEST_STRICT:-}" = 1 ]; }
+
+# need WHAT COMMAND...: a prerequisite that scripts/setup.sh (or CI) provides. Missing, it is
+# a skip on a developer's machine and a failure that names it in strict mode.
+need() {
+  local what=$1; shift
+  "$@" >/dev/null 2>&1 && return 0
+  if strict; then echo "not ok - missing prerequisite (scripts/setup.sh or CI provides it): $what"; exit 1; fi
+  echo "skip: missing prerequisite: $what"
+  exit 77
+}
+need_cmd() { need "$1 (${2:-apt-get install $1})" command -v "$1"; }
+
+# skip REASON: this machine cannot do what the script tests. REASON must say where the same
+# behaviour is proven instead ("...; proven by tests/e2e/x.sh"); tests/run.sh fails a skip
+# without it in strict mode.
+skip() { echo "skip: $1"; exit 77; }
