@@ -7,6 +7,7 @@
 #                   BOXLITE_TEST_STRICT=1 turns a missing prerequisite into a failure
 #   make bench      benchmarks, printing figures
 #   make lab-check  the KVM engine end to end in the lab
+#   make lab-matrix the lab over several CPU models, each with every CPU template
 #   make unit-<component>   build and run one component's unit tests (sanitizer build)
 #   make fuzz       build the libFuzzer targets (build/fuzz/)
 
@@ -78,7 +79,7 @@ AGENT     := $(O)/guest/boxlite-agent
 INITRAMFS := $(O)/guest/initramfs.cpio.gz
 
 .SECONDARY:
-.PHONY: all test bench lab-check fuzz clean kernel setup
+.PHONY: all test bench lab-check lab-matrix fuzz clean kernel setup
 all: $(BIN_vmm) $(BIN_cli) $(LIB_so) $(INITRAMFS)
 
 # V=1 shows full command lines.
@@ -118,6 +119,8 @@ $(BIN_cli): $(call obj,$(SRC_cli)) $(LIB_so)
 	$(CC) $(LDFLAGS) -o $@ $(call obj,$(SRC_cli)) -L$(O)/lib -lboxlite -Wl,-rpath,'$$ORIGIN/../lib' $(LIBS)
 
 # ---- guest: the agent is static (musl) and alone in the initramfs --------------------
+# Host-only helpers in src/common that the agent does not need.
+GUEST_EXCLUDE := src/common/hostcpu.c
 GUEST_SRC := $(call src_of,guest/agent) $(SRC_proto) $(filter-out $(GUEST_EXCLUDE),$(SRC_common))
 GUEST_CFLAGS := -std=c11 -D_GNU_SOURCE -DBOXLITE_GUEST -Wall -Wextra -Werror -Wno-unused-parameter -Wno-format-truncation \
                 -Os -g0 -Iinclude -Isrc
@@ -181,6 +184,10 @@ bench: all
 
 lab-check: all
 	tests/lab/lab-check.sh
+
+# The CPU matrix: every lab CPU model with every CPU template (tests/lab/matrix-all.sh).
+lab-matrix: all
+	tests/lab/matrix-all.sh
 
 kernel:
 	scripts/build-kernel.sh

@@ -5,6 +5,7 @@
 #include "vmm/config.h"
 
 #include "common/cleanup.h"
+#include "vmm/arch/arch.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -251,11 +252,38 @@ static int parse_network(struct vmm_config *cfg, json_t *root, struct bl_error *
     return 0;
 }
 
+/* The KVM engine's CPU and its boot: "cpu_template" (arch.h, "CPU templates"; the QEMU
+ * engine uses QEMU's own models), "kvm_boot_timeout_ms" (an engine chosen by "auto" as KVM
+ * that has no ready guest by then is ended, so the library can start the box on QEMU), and
+ * "test_break_boot" (tests only: a KVM boot that fails on purpose, engine.h). */
+static int parse_cpu(struct vmm_config *cfg, json_t *root, struct bl_error *err)
+{
+    uint64_t ms = 0;
+    if (get_str(root, "cpu_template", "", &cfg->cpu_template, err) < 0 ||
+        get_str(root, "test_break_boot", "", &cfg->test_break_boot, err) < 0 ||
+        get_uint(root, "kvm_boot_timeout_ms", "", 0, 24u * 3600 * 1000, &ms, err) < 0)
+        return -err->code;
+    cfg->kvm_boot_timeout_ms = (uint32_t)ms;
+    if (cfg->cpu_template && strcmp(cfg->cpu_template, "auto") != 0) {
+        bool known = false;
+        for (const char *const *t = arch_cpu_templates; *t; t++)
+            known |= strcmp(*t, cfg->cpu_template) == 0;
+        if (!known)
+            return bad(err, "cpu_template", "unknown template (see boxlite-vmm --cpu-templates)");
+    }
+    if (cfg->test_break_boot && strcmp(cfg->test_break_boot, "triple-fault") != 0 &&
+        strcmp(cfg->test_break_boot, "internal-error") != 0)
+        return bad(err, "test_break_boot", "must be \"triple-fault\" or \"internal-error\"");
+    return 0;
+}
+
 static int parse_root(struct vmm_config *cfg, json_t *root, struct bl_error *err)
 {
     static const char *const keys[] = { "engine",  "kernel",     "initrd",     "cmdline",
                                         "cpus",    "memory_mib", "disks",      "shares",
                                         "network", "console_log", "box_socket", "ready_file",
+                                        /* issue 22: CPU templates, safe engine choice */
+                                        "cpu_template", "kvm_boot_timeout_ms", "test_break_boot",
                                         NULL };
     if (!json_is_object(root))
         return bl_err(err, BOXLITE_ERR_INVALID, "config: the top level must be an object");
@@ -290,7 +318,7 @@ static int parse_root(struct vmm_config *cfg, json_t *root, struct bl_error *err
     if (!cfg->kernel)
         return bad(err, "kernel", "is required");
     if (parse_disks(cfg, root, err) < 0 || parse_shares(cfg, root, err) < 0 ||
-        parse_network(cfg, root, err) < 0)
+        parse_network(cfg, root, err) < 0 || parse_cpu(cfg, root, err) < 0)
         return -err->code;
     return 0;
 }
@@ -373,5 +401,7 @@ void vmm_config_free(struct vmm_config *cfg)
     free(cfg->console_log);
     free(cfg->box_socket);
     free(cfg->ready_file);
+    free(cfg->cpu_template);
+    free(cfg->test_break_boot);
     memset(cfg, 0, sizeof *cfg);
 }

@@ -29,6 +29,11 @@ struct vmm_config {
     bool network;
     struct vmm_port_cfg *ports; unsigned nports;
     char *console_log, *box_socket, *ready_file;
+    /* KVM engine: the CPU template (NULL = "auto"), how long a boot chosen by "auto" may
+     * take to ready (0 = no limit of its own), a boot broken on purpose (tests; NULL). */
+    char *cpu_template;
+    uint32_t kvm_boot_timeout_ms;
+    char *test_break_boot;
 };
 
 int vmm_config_parse(struct vmm_config *cfg, const char *json, struct bl_error *err);

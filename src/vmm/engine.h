@@ -28,6 +28,9 @@ struct engine_stats {
     double start_to_ready_ms;            /* process start to the guest's ready mark, or 0 */
     uint64_t cpu_user_us, cpu_sys_us;    /* the engine's own CPU (VMM or QEMU process) */
     uint64_t rss_bytes;                  /* the engine's resident memory */
+    /* The CPU the guest sees: the KVM engine's template (arch.h), or QEMU's model as
+     * "qemu:host" / "qemu:max"; static, NULL until known. */
+    const char *cpu_template;
 };
 
 struct engine_ops {

@@ -8,9 +8,12 @@
  * STOP_GRACE_MS (or at once, if the agent is not up or on a second signal).
  *
  *   boxlite-vmm --config FILE [--stats]   run a box (--stats: a JSON line of figures at exit)
- *   boxlite-vmm --check                    which engines can run here */
+ *   boxlite-vmm --check [--json]           which engines can run here (check.c)
+ *   boxlite-vmm --cpuid                    the host's KVM-supported CPUID, for bug reports
+ *   boxlite-vmm --cpu-templates [NAME]     what the CPU templates expose */
 #include "common/cleanup.h"
 #include "proto/mux.h"
+#include "vmm/check.h"
 #include "vmm/config.h"
 #include "vmm/engine.h"
 #include "vmm/kvm/kvm.h"
@@ -85,12 +88,13 @@ static void stats_json(FILE *f, const char *engine, const struct engine_stats *s
     fprintf(f,
             "{\"engine\":\"%s\",\"start_to_first_run_ms\":%.3f,\"start_to_ready_ms\":%.3f,"
             "\"vm_exits\":%llu,\"cpu_user_us\":%llu,\"cpu_sys_us\":%llu,\"rss_bytes\":%llu,"
-            "\"net_rx_bytes\":%llu,\"net_tx_bytes\":%llu,\"net_connections\":%llu}",
+            "\"net_rx_bytes\":%llu,\"net_tx_bytes\":%llu,\"net_connections\":%llu,"
+            "\"cpu_template\":\"%s\"}",
             engine, s->start_to_first_run_ms, s->start_to_ready_ms,
             (unsigned long long)s->vm_exits, (unsigned long long)s->cpu_user_us,
             (unsigned long long)s->cpu_sys_us, (unsigned long long)s->rss_bytes,
             (unsigned long long)s->net_rx_bytes, (unsigned long long)s->net_tx_bytes,
-            (unsigned long long)s->net_connections);
+            (unsigned long long)s->net_connections, s->cpu_template ? s->cpu_template : "");
 }
 
 /* Written whole under a temporary name, then renamed: the library never sees half a file.
@@ -145,8 +149,9 @@ static FILE *open_beside(const char *ready_file, const char *name, char path[409
 
 /* The VM's end, for the library (which does not wait for this process): exit.json beside
  * the ready file, written whole like it. */
+/* start_error: the code (boxlite_code) of an engine that failed to start, else 0. */
 static void write_exit(const char *ready_file, const char *engine, const struct engine_exit *x,
-                       int wait_rc, const struct engine_stats *s)
+                       int wait_rc, const struct engine_stats *s, int start_error)
 {
     char path[4096], tmp[4200];
     FILE *f = open_beside(ready_file, "exit.json", path, tmp);
@@ -157,7 +162,7 @@ static void write_exit(const char *ready_file, const char *engine, const struct 
             x->powered_off ? "true" : "false", x->killed ? "true" : "false",
             wait_rc < 0 ? "true" : "false", x->guest_status);
     json_escaped(f, x->reason);
-    fputs("\",\"stats\":", f);
+    fprintf(f, "\",\"start_error\":%d,\"stats\":", start_error);
     stats_json(f, engine, s);
     fputs("}\n", f);
     if (fclose(f) == 0)
@@ -211,7 +216,11 @@ int main(int argc, char **argv)
         else if (strcmp(argv[i], "--lifeline-fd") == 0 && i + 1 < argc)
             lifeline = atoi(argv[++i]);
         else if (strcmp(argv[i], "--check") == 0)
-            return check();
+            return i + 1 < argc && strcmp(argv[i + 1], "--json") == 0 ? vmm_check_json() : check();
+        else if (strcmp(argv[i], "--cpuid") == 0)
+            return vmm_cpuid_dump();
+        else if (strcmp(argv[i], "--cpu-templates") == 0)
+            return vmm_cpu_templates(i + 1 < argc ? argv[i + 1] : NULL);
         else if (strcmp(argv[i], "--stats") == 0)
             want_stats = true;
         else {
@@ -259,6 +268,12 @@ int main(int argc, char **argv)
 
     if (r.ops->start(&r.e, &cfg, &err) < 0) {
         fprintf(stderr, "boxlite-vmm: %s\n", err.msg);
+        if (cfg.ready_file) { /* the library reads why (e.g. to start the box on QEMU) */
+            struct engine_exit x = { .guest_status = -1 };
+            struct engine_stats none = { 0 };
+            snprintf(x.reason, sizeof x.reason, "%s", err.msg);
+            write_exit(cfg.ready_file, r.ops->name, &x, -1, &none, err.code);
+        }
         vmm_config_free(&cfg);
         return 2;
     }
@@ -373,7 +388,7 @@ int main(int argc, char **argv)
     pthread_join(wt, NULL);
     r.ops->stats(r.e, &st);
     if (cfg.ready_file)
-        write_exit(cfg.ready_file, r.ops->name, &r.exit, r.wait_rc, &st);
+        write_exit(cfg.ready_file, r.ops->name, &r.exit, r.wait_rc, &st, 0);
     if (want_stats) {
         stats_json(stdout, r.ops->name, &st);
         putchar('\n');

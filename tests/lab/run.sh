@@ -13,6 +13,9 @@
 #   --file PATH      one such path. Repeatable.
 #   --timeout SEC    end L1 after SEC seconds whatever happens (default $LAB_TIMEOUT or 900)
 #   --mem MIB        L1 memory (default $LAB_MEM or 2048)
+#   --cpu MODEL      L1's QEMU CPU model (default $LAB_CPU or max). It must offer AMD SVM with
+#                    nested paging under TCG: max, EPYC, EPYC-Rome, EPYC-Milan (README.md,
+#                    "CPU models"); "+svm" and other QEMU feature flags may be appended
 #   --log FILE       keep the whole serial console (L1 boot included) in FILE
 #   -v               print L1's boot messages on stderr too
 # Exit status: the command's; 124 if the timeout ended L1; 125 if the lab itself failed
@@ -24,6 +27,7 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 timeout_s=${LAB_TIMEOUT:-900}
 mem=${LAB_MEM:-2048}
+cpu=${LAB_CPU:-max}
 log=""
 verbose=0
 script=""
@@ -36,6 +40,7 @@ while [ $# -gt 0 ]; do
     --file) paths+=("$2"); shift 2 ;;
     --timeout) timeout_s=$2; shift 2 ;;
     --mem) mem=$2; shift 2 ;;
+    --cpu) cpu=$2; shift 2 ;;
     --log) log=$2; shift 2 ;;
     --script) script=$2; shift 2 ;;
     -v) verbose=1; shift ;;
@@ -98,7 +103,7 @@ append="console=ttyS0 quiet panic=-1 reboot=t${host_khz:+ tsc_early_khz=$host_kh
 fifo=$tmp/console
 mkfifo "$fifo"
 start=$(date +%s.%N)
-timeout -k 10 "$timeout_s" qemu-system-x86_64 -M microvm,accel=tcg -cpu max -m "$mem" -smp 1 \
+timeout -k 10 "$timeout_s" qemu-system-x86_64 -M microvm,accel=tcg -cpu "$cpu" -m "$mem" -smp 1 \
   -nodefaults -no-user-config -display none -serial stdio -no-reboot \
   -kernel "$labdir/vmlinuz" -initrd "$tmp/initrd" -append "$append" \
   </dev/null >"$fifo" 2>"$tmp/qemu.err" &

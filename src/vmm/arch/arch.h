@@ -27,6 +27,11 @@ struct arch_layout {
 };
 extern const struct arch_layout arch_layout;
 
+/* KVM capabilities the architecture's set-up needs (KVM_CHECK_EXTENSION), ending with a
+ * NULL name. */
+struct arch_kvm_cap { int cap; const char *name; };
+extern const struct arch_kvm_cap arch_kvm_caps[];
+
 /* Up to two RAM ranges for ram_bytes of memory, around the MMIO hole. Returns the count. */
 int arch_ram_ranges(uint64_t ram_bytes, uint64_t gpa[2], uint64_t size[2]);
 
@@ -34,12 +39,40 @@ int arch_ram_ranges(uint64_t ram_bytes, uint64_t gpa[2], uint64_t size[2]);
  * whatever private pages the architecture's virtualisation needs. */
 int arch_vm_init(int vm_fd, struct bl_error *err);
 
+/* ---- CPU templates ----------------------------------------------------------------------
+ * The CPU a guest sees: a named, documented template intersected with what the host's KVM
+ * supports, so that a box sees the same CPU on every host that satisfies the template.
+ * Names are the architecture's (x86_64: "v3", "baseline", "host"); "host" passes the host
+ * through and is only used when asked for by name. NULL, "" or "auto" choose the most
+ * capable template the host fully supports. A template the host cannot satisfy is
+ * BOXLITE_ERR_UNSUPPORTED, its message naming the missing features. */
+struct arch_cpu;
+/* The names, most capable first, NULL-terminated. */
+extern const char *const arch_cpu_templates[];
+/* The guest CPU for VMs on kvm_fd (/dev/kvm). */
+int arch_cpu_new(int kvm_fd, const char *template_name, struct arch_cpu **out,
+                 struct bl_error *err);
+/* The same from a host description in arch_cpu_host_dump()'s text form (a user's report, a
+ * recorded test table) instead of a live /dev/kvm. */
+int arch_cpu_from_dump(const char *dump, size_t len, const char *template_name,
+                       struct arch_cpu **out, struct bl_error *err);
+const char *arch_cpu_template(const struct arch_cpu *c); /* the template chosen */
+void arch_cpu_free(struct arch_cpu *c);                   /* NULL-safe */
+/* What a template exposes, as text (malloc'd); NULL for an unknown name. */
+char *arch_cpu_describe(const char *template_name);
+/* The host's KVM-supported CPU description as text (malloc'd): the input of
+ * arch_cpu_from_dump, and what a bug report about a box that does not boot should carry. */
+char *arch_cpu_host_dump(int kvm_fd, struct bl_error *err);
+
 /* Where and how the boot vCPU starts; filled by arch_load_kernel (or by a test). */
 struct arch_boot {
     uint64_t entry;      /* guest physical entry point */
     uint64_t boot_info;  /* guest physical address of the boot information block */
     bool long_mode;      /* enter in 64-bit mode with identity paging (x86_64) */
     unsigned ncpus;
+    /* The guest CPU (arch_cpu_new); NULL = everything KVM supports, unfiltered (tests that
+     * run their own code). */
+    const struct arch_cpu *cpu;
 };
 
 struct arch_kernel {

@@ -4,6 +4,7 @@
 #include "vmm/engine.h"
 
 #include "common/cleanup.h"
+#include "common/hostcpu.h"
 #include "vmm/arch/arch.h"
 #include "vmm/disk/disk.h"
 #include "vmm/hw/ctl.h"
@@ -27,7 +28,9 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 /* "Process start" for the figures: BOXLITE_SPAWN_NS, the CLOCK_MONOTONIC time at which the
@@ -63,19 +66,39 @@ struct engine {
     char cmdline[4096];
     size_t cmdlen;
     uint64_t guest_rss, guest_rss_at; /* cached machine_guest_rss() and when */
+    struct arch_cpu *cpu;             /* the CPU template the guest sees */
+    int boot_timer_fd;                /* kvm_boot_timeout_ms, or -1 */
+    uint32_t boot_timeout_ms;
 };
+
+/* What machine_create() and the boot need beyond the API itself (arch.h adds the
+ * architecture's own); checking here is cheaper than creating a throw-away VM. */
+static const struct arch_kvm_cap common_caps[] = {
+    { KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY" }, { KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP" },
+    { KVM_CAP_IRQFD, "KVM_CAP_IRQFD" },             { KVM_CAP_IOEVENTFD, "KVM_CAP_IOEVENTFD" },
+    { KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT" }, { 0, NULL },
+};
+
+int engine_kvm_missing_caps(int kvm_fd, char *missing, size_t len)
+{
+    int n = 0;
+    if (len)
+        missing[0] = '\0';
+    const struct arch_kvm_cap *lists[] = { common_caps, arch_kvm_caps };
+    for (size_t l = 0; l < 2; l++)
+        for (const struct arch_kvm_cap *c = lists[l]; c->name; c++)
+            if (ioctl(kvm_fd, KVM_CHECK_EXTENSION, c->cap) <= 0) {
+                size_t used = strlen(missing);
+                if (used < len)
+                    snprintf(missing + used, len - used, "%s%s", n ? ", " : "", c->name);
+                n++;
+            }
+    return n;
+}
 
 static bool kvm_available(char *why, size_t why_len)
 {
-    FILE *f = fopen("/proc/cpuinfo", "re");
-    bool hw = false;
-    if (f) {
-        char line[4096];
-        while (!hw && fgets(line, sizeof line, f))
-            if (strncmp(line, "flags", 5) == 0 && (strstr(line, " vmx") || strstr(line, " svm")))
-                hw = true;
-        fclose(f);
-    }
+    bool hw = host_cpu_virt_flag() != NULL;
     /* For measuring and debugging on hosts whose /dev/kvm is not hardware-backed (the
      * build machines': guest kernel mode is emulated there, so Linux boots very slowly and
      * never reaches user space). Never set by the library. */
@@ -95,11 +118,9 @@ static bool kvm_available(char *why, size_t why_len)
         snprintf(why, why_len, "/dev/kvm: unexpected API version");
         return false;
     }
-    /* What machine_create() needs; creating a throw-away VM here would cost milliseconds. */
-    if (ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_IRQCHIP) <= 0 ||
-        ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_IRQFD) <= 0 ||
-        ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_IOEVENTFD) <= 0) {
-        snprintf(why, why_len, "/dev/kvm lacks the in-kernel irqchip, irqfd or ioeventfd");
+    char missing[256];
+    if (engine_kvm_missing_caps(fd, missing, sizeof missing) > 0) {
+        snprintf(why, why_len, "/dev/kvm lacks %s", missing);
         return false;
     }
     return true;
@@ -277,11 +298,57 @@ static int add_devices(struct engine *e, const struct vmm_config *cfg, struct bl
     return 0;
 }
 
+/* kvm_boot_timeout_ms (config.h): a guest that is not ready by then ends the VM, with a
+ * reason that says so, so that the library can start the box again on QEMU. */
+static void on_boot_deadline(void *opaque, int fd, uint32_t events)
+{
+    struct engine *e = opaque;
+    uint64_t n;
+    if (read(fd, &n, sizeof n) < 0) {
+        /* a timerfd read fails only if it has not expired: spurious wake-up */
+    }
+    evloop_del(machine_loop(e->m), fd);
+    struct machine_stats s;
+    machine_stats(e->m, &s);
+    if (s.ready_ns)
+        return;
+    char reason[128];
+    snprintf(reason, sizeof reason, "the guest was not ready within %u ms (kvm_boot_timeout_ms)",
+             e->boot_timeout_ms);
+    machine_stop(e->m, false, false, -1, reason);
+}
+
+static int arm_boot_deadline(struct engine *e, uint32_t ms, struct bl_error *err)
+{
+    e->boot_timeout_ms = ms;
+    e->boot_timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+    struct itimerspec it = { .it_value = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000 } };
+    if (e->boot_timer_fd < 0 || timerfd_settime(e->boot_timer_fd, 0, &it, NULL) < 0)
+        return bl_errno(err, errno, "boot deadline timer");
+    int r = evloop_add(machine_loop(e->m), e->boot_timer_fd, EPOLLIN, on_boot_deadline, e);
+    return r < 0 ? bl_errno(err, -r, "boot deadline timer") : 0;
+}
+
+/* test_break_boot (config.h): a boot that fails on purpose, to prove the fallback to QEMU.
+ * Both enter the kernel somewhere it is not: "triple-fault" far above RAM and the boot page
+ * tables (the first fetch faults, and with no usable IDT the fault becomes a triple fault:
+ * KVM_EXIT_SHUTDOWN); "internal-error" on the control page, which is MMIO (KVM cannot fetch
+ * instructions from MMIO: KVM_EXIT_INTERNAL_ERROR). */
+static void break_boot(const char *kind, struct arch_boot *boot)
+{
+    if (!kind)
+        return;
+    boot->entry = strcmp(kind, "internal-error") == 0 ? arch_layout.ctl_gpa : 1ull << 40;
+}
+
 static void kvm_destroy(struct engine *e)
 {
     if (!e)
         return;
     machine_destroy(e->m); /* vCPUs and the event loop stop, virtio devices are freed */
+    if (e->boot_timer_fd >= 0)
+        close(e->boot_timer_fd);
+    arch_cpu_free(e->cpu);
     slirp_net_free(e->net);
     free(e->host_ports);
     serial_free(e->serial);
@@ -299,7 +366,7 @@ static int kvm_start(struct engine **out, const struct vmm_config *cfg, struct b
     if (!e)
         return bl_errno(err, ENOMEM, "KVM engine");
     *out = NULL;
-    e->console_fd = e->agent_fd = -1;
+    e->console_fd = e->agent_fd = e->boot_timer_fd = -1;
     if (cfg->console_log) {
         e->console_fd = open(cfg->console_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
         if (e->console_fd < 0) {
@@ -318,6 +385,11 @@ static int kvm_start(struct engine **out, const struct vmm_config *cfg, struct b
     struct arch_kernel k = { .kernel = cfg->kernel, .initrd = cfg->initrd,
                              .cmdline = e->cmdline, .ncpus = cfg->cpus };
     if (arch_load_kernel(machine_mem(e->m), &k, &boot, err) < 0 ||
+        arch_cpu_new(machine_kvm_fd(e->m), cfg->cpu_template, &e->cpu, err) < 0)
+        goto fail;
+    boot.cpu = e->cpu;
+    break_boot(cfg->test_break_boot, &boot);
+    if ((cfg->kvm_boot_timeout_ms && arm_boot_deadline(e, cfg->kvm_boot_timeout_ms, err) < 0) ||
         machine_start(e->m, &boot, err) < 0)
         goto fail;
     *out = e;
@@ -370,6 +442,7 @@ static int kvm_stats(struct engine *e, struct engine_stats *out)
     struct machine_stats s;
     machine_stats(e->m, &s);
     memset(out, 0, sizeof *out);
+    out->cpu_template = arch_cpu_template(e->cpu);
     out->vm_exits = s.vm_exits;
     if (e->net) {
         struct net_stats ns;

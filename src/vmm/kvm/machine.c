@@ -199,6 +199,8 @@ int machine_add_virtio(struct machine *m, struct virtio_dev *dev, uint64_t base,
 
 /* ---- creation ------------------------------------------------------------------------- */
 
+int machine_kvm_fd(struct machine *m) { return m->kvm_fd; }
+
 struct guest_mem *machine_mem(struct machine *m) { return &m->mem; }
 struct evloop *machine_loop(struct machine *m) { return m->loop; }
 

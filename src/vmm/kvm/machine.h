@@ -33,6 +33,7 @@ int machine_create(struct machine **out, uint64_t ram_bytes, unsigned ncpus,
 void machine_destroy(struct machine *m);
 
 struct guest_mem *machine_mem(struct machine *m);
+int machine_kvm_fd(struct machine *m); /* /dev/kvm, for system-wide queries */
 struct evloop *machine_loop(struct machine *m);
 
 /* Routes guest accesses to [base, base+len) to ops/opaque. Only before machine_start. */

@@ -5,6 +5,7 @@
 #include "vmm/qemu/qemu.h"
 
 #include "common/cleanup.h"
+#include "common/hostcpu.h"
 #include "vmm/qemu/qmp.h"
 
 #include <errno.h>
@@ -34,6 +35,7 @@ enum { CHILD_QMP_FD = 3, CHILD_AGENT_FD, CHILD_NET_RX_FD, CHILD_NET_TX_FD, CHILD
 
 struct engine {
     pid_t pid;
+    bool kvm; /* -accel kvm (else TCG) */
     int pidfd;
     int stderr_fd; /* memfd holding QEMU's stdout and stderr */
     int agent_fd;
@@ -98,16 +100,7 @@ bool qemu_hw_virt_usable(void)
     if (fd < 0)
         return false;
     close(fd);
-    cleanup_fclose FILE *f = fopen("/proc/cpuinfo", "re");
-    if (!f)
-        return false;
-    char line[4096];
-    while (fgets(line, sizeof line, f)) {
-        if (strncmp(line, "flags", 5) != 0)
-            continue;
-        return strstr(line, " vmx") || strstr(line, " svm");
-    }
-    return false;
+    return host_cpu_virt_flag() != NULL;
 }
 
 static bool qemu_available(char *why, size_t why_len)
@@ -404,6 +397,7 @@ static int qemu_start(struct engine **out, const struct vmm_config *cfg, struct 
         .net_rx_fd = cfg->network ? CHILD_NET_RX_FD : -1,
         .net_tx_fd = cfg->network ? CHILD_NET_TX_FD : -1,
     };
+    e->kvm = l.kvm;
     rc = qemu_build_argv(cfg, &l, &argv, err);
     if (rc < 0)
         goto fail;
@@ -596,6 +590,7 @@ static int read_proc_usage(pid_t pid, struct engine_stats *s)
 static int qemu_stats(struct engine *e, struct engine_stats *out)
 {
     memset(out, 0, sizeof *out);
+    out->cpu_template = e->kvm ? "qemu:host" : "qemu:max"; /* cmdline.c's -cpu */
     out->start_to_first_run_ms = e->start_to_launch_ms;
     pthread_mutex_lock(&e->lock);
     if (!e->reaped) {

@@ -1,6 +1,7 @@
 /* x86_64 vCPU state at boot: identity page tables, a flat GDT, long-mode segment and control
- * registers, CPUID (what KVM supports, with this vCPU's APIC id and topology), the MSRs Linux
- * expects firmware to have set, and the local APIC's LINT pins wired like a PC's. */
+ * registers, CPUID (the CPU template over what KVM supports, cpu_template.c, with this vCPU's
+ * APIC id and topology), the MSRs Linux expects firmware to have set, and the local APIC's
+ * LINT pins wired like a PC's. */
 #include "vmm/arch/arch.h"
 #include "x86.h"
 
@@ -167,6 +168,85 @@ static struct kvm_cpuid2 *supported_cpuid(int kvm_fd, struct bl_error *err)
     return NULL;
 }
 
+/* ---- the guest CPU (arch.h, "CPU templates") ---------------------------------------------- */
+
+struct arch_cpu {
+    const char *template; /* static name */
+    unsigned n;
+    struct kvm_cpuid_entry2 e[X86_CPUID_MAX];
+};
+
+static int cpu_build(const struct kvm_cpuid_entry2 *host, unsigned nhost, const char *name,
+                     struct arch_cpu **out, struct bl_error *err)
+{
+    struct arch_cpu *c = calloc(1, sizeof *c);
+    if (!c)
+        return bl_errno(err, ENOMEM, "CPU template");
+    int r;
+    if (!name || !*name || strcmp(name, "auto") == 0) {
+        r = x86_template_auto(host, nhost, c->e, &c->n, &c->template, err);
+    } else {
+        r = x86_template_apply(name, host, nhost, c->e, &c->n, err);
+        for (const char *const *t = arch_cpu_templates; !r && *t; t++)
+            if (strcmp(*t, name) == 0)
+                c->template = *t;
+    }
+    if (r < 0) {
+        free(c);
+        return r;
+    }
+    *out = c;
+    return 0;
+}
+
+int arch_cpu_new(int kvm_fd, const char *template_name, struct arch_cpu **out,
+                 struct bl_error *err)
+{
+    struct kvm_cpuid2 *host = supported_cpuid(kvm_fd, err);
+    if (!host)
+        return -err->code;
+    int r = host->nent > X86_CPUID_MAX
+                ? bl_err(err, BOXLITE_ERR_ENGINE, "KVM_GET_SUPPORTED_CPUID: %u entries", host->nent)
+                : cpu_build(host->entries, host->nent, template_name, out, err);
+    free(host);
+    return r;
+}
+
+int arch_cpu_from_dump(const char *dump, size_t len, const char *template_name,
+                       struct arch_cpu **out, struct bl_error *err)
+{
+    struct kvm_cpuid_entry2 *host = calloc(X86_CPUID_MAX, sizeof *host);
+    unsigned n = 0;
+    if (!host)
+        return bl_errno(err, ENOMEM, "CPUID table");
+    int r = x86_cpuid_parse(dump, len, host, X86_CPUID_MAX, &n, err);
+    if (r == 0)
+        r = cpu_build(host, n, template_name, out, err);
+    free(host);
+    return r;
+}
+
+const char *arch_cpu_template(const struct arch_cpu *c) { return c ? c->template : "host"; }
+
+void arch_cpu_free(struct arch_cpu *c) { free(c); }
+
+char *arch_cpu_describe(const char *template_name)
+{
+    return x86_template_describe(template_name);
+}
+
+char *arch_cpu_host_dump(int kvm_fd, struct bl_error *err)
+{
+    struct kvm_cpuid2 *host = supported_cpuid(kvm_fd, err);
+    if (!host)
+        return NULL;
+    char *s = x86_cpuid_format(host->entries, host->nent, "KVM_GET_SUPPORTED_CPUID of this host");
+    free(host);
+    if (!s)
+        bl_errno(err, ENOMEM, "CPUID table");
+    return s;
+}
+
 static unsigned ceil_log2(unsigned n)
 {
     unsigned s = 0;
@@ -192,6 +272,7 @@ static void fix_cpuid(struct kvm_cpuid2 *c, unsigned id, unsigned ncpus)
             e->eax = (e->eax & 0x03ffffffu) | ((ncpus - 1) << 26);
             break;
         case 0xb: /* extended topology: level 0 SMT (1 thread), level 1 core (ncpus) */
+        case 0x1f: /* V2 extended topology, which Linux prefers: the same levels */
             e->edx = id;
             if (e->index == 0) {
                 e->eax = 0;
@@ -242,6 +323,31 @@ static int set_msrs(int vcpu_fd, struct bl_error *err)
     return 0;
 }
 
+/* XCR0 = every XSAVE state component the CPU table offers, before the guest runs. The
+ * guest enables them all anyway (Linux does); set here, KVM sizes CPUID 0xD.0 EBX ("area for
+ * the components enabled in XCR0") for them at once. Left at its reset value (x87 only),
+ * EBX says 576 until KVM sees the guest's XSETBV, and a hypervisor that lets XSETBV through
+ * without a VM exit (QEMU's TCG emulating SVM, the lab's L1) never updates it: Linux then
+ * finds "XSAVE consistency problem" and turns XSAVE and AVX off. */
+static int set_xcr0(int vcpu_fd, const struct kvm_cpuid2 *c, struct bl_error *err)
+{
+    const struct kvm_cpuid_entry2 *l1 = NULL, *d0 = NULL;
+    for (unsigned i = 0; i < c->nent; i++) {
+        if (c->entries[i].function == 1)
+            l1 = &c->entries[i];
+        if (c->entries[i].function == 0xd && c->entries[i].index == 0)
+            d0 = &c->entries[i];
+    }
+    if (!l1 || !(l1->ecx >> 26 & 1) || !d0)
+        return 0; /* no XSAVE: XCR0 stays at its reset value */
+    struct kvm_xcrs x = { .nr_xcrs = 1 };
+    x.xcrs[0].xcr = 0; /* XCR0 (XCR_XFEATURE_ENABLED_MASK) */
+    x.xcrs[0].value = ((uint64_t)d0->edx << 32 | d0->eax) | 1; /* x87 is always on */
+    if (ioctl(vcpu_fd, KVM_SET_XCRS, &x) < 0)
+        return bl_errno(err, errno, "KVM_SET_XCRS %#llx", (unsigned long long)x.xcrs[0].value);
+    return 0;
+}
+
 static int set_lapic(int vcpu_fd, struct bl_error *err)
 {
     struct kvm_lapic_state la;
@@ -262,15 +368,27 @@ static int set_lapic(int vcpu_fd, struct bl_error *err)
 int arch_vcpu_init(int kvm_fd, int vcpu_fd, unsigned id, const struct arch_boot *boot,
                    struct bl_error *err)
 {
-    struct kvm_cpuid2 *c = supported_cpuid(kvm_fd, err);
-    if (!c)
+    struct kvm_cpuid2 *c;
+    if (boot->cpu) {
+        c = calloc(1, sizeof *c + boot->cpu->n * sizeof(struct kvm_cpuid_entry2));
+        if (!c)
+            return bl_errno(err, ENOMEM, "CPUID");
+        c->nent = boot->cpu->n;
+        memcpy(c->entries, boot->cpu->e, boot->cpu->n * sizeof *c->entries);
+    } else if (!(c = supported_cpuid(kvm_fd, err))) {
         return -err->code;
+    }
     fix_cpuid(c, id, boot->ncpus ? boot->ncpus : 1);
     int r = ioctl(vcpu_fd, KVM_SET_CPUID2, c);
     int e = errno;
+    if (r < 0) {
+        free(c);
+        return bl_errno(err, e, "KVM_SET_CPUID2");
+    }
+    r = set_xcr0(vcpu_fd, c, err);
     free(c);
     if (r < 0)
-        return bl_errno(err, e, "KVM_SET_CPUID2");
+        return r;
     if (set_msrs(vcpu_fd, err) < 0 || set_lapic(vcpu_fd, err) < 0)
         return -err->code;
     /* Other vCPUs wait for the boot CPU's INIT/SIPI, which sets their registers. */

@@ -36,6 +36,16 @@ int arch_ram_ranges(uint64_t ram_bytes, uint64_t gpa[2], uint64_t size[2])
     return 2;
 }
 
+/* What arch_vm_init and the vCPU set-up (cpu.c) call. */
+const struct arch_kvm_cap arch_kvm_caps[] = {
+    { KVM_CAP_SET_TSS_ADDR, "KVM_CAP_SET_TSS_ADDR" },
+    { KVM_CAP_SET_IDENTITY_MAP_ADDR, "KVM_CAP_SET_IDENTITY_MAP_ADDR" },
+    { KVM_CAP_PIT2, "KVM_CAP_PIT2" },
+    { KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID" },
+    { KVM_CAP_XCRS, "KVM_CAP_XCRS" },
+    { 0, NULL },
+};
+
 int arch_vm_init(int vm_fd, struct bl_error *err)
 {
     /* Three pages for the TSS and one for the identity map, just below the BIOS area at the

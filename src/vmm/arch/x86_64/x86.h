@@ -6,6 +6,8 @@
 #include "common/error.h"
 #include "vmm/core/mem.h"
 
+#include <linux/kvm.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 /* Low memory at boot, below the first MiB (the same places Firecracker and kvmtool use,
@@ -29,5 +31,31 @@
 /* Writes the MP floating pointer and configuration table (Intel MultiProcessor
  * Specification 1.4, chapter 4) for ncpus CPUs at X86_EBDA_START. */
 int x86_write_mptable(struct guest_mem *gm, unsigned ncpus, struct bl_error *err);
+
+/* ---- CPU templates (cpu_template.c) and CPUID tables as text (cpuid_text.c) ---- */
+
+/* KVM_MAX_CPUID_ENTRIES in Linux's arch/x86/kvm/cpuid.h */
+#define X86_CPUID_MAX 256
+
+/* out = template `name` over the host's supported CPUID (host, nhost entries); out has room
+ * for nhost entries. BOXLITE_ERR_UNSUPPORTED names the required features the host lacks;
+ * BOXLITE_ERR_INVALID for an unknown name or a malformed table. */
+int x86_template_apply(const char *name, const struct kvm_cpuid_entry2 *host, unsigned nhost,
+                       struct kvm_cpuid_entry2 *out, unsigned *nout, struct bl_error *err);
+/* The most capable template (never "host") the host fully supports; *chosen is its name. */
+int x86_template_auto(const struct kvm_cpuid_entry2 *host, unsigned nhost,
+                      struct kvm_cpuid_entry2 *out, unsigned *nout, const char **chosen,
+                      struct bl_error *err);
+/* The rules every template result keeps (x86_template_apply checks its own result with
+ * it): BOXLITE_ERR_INTERNAL naming the first one broken. */
+int x86_template_verify(const char *name, const struct kvm_cpuid_entry2 *host, unsigned nhost,
+                        const struct kvm_cpuid_entry2 *out, unsigned n, struct bl_error *err);
+/* What a template exposes, as text (malloc'd), or NULL for an unknown name. */
+char *x86_template_describe(const char *name);
+
+int x86_cpuid_parse(const char *text, size_t len, struct kvm_cpuid_entry2 *out, unsigned max,
+                    unsigned *n, struct bl_error *err);
+/* The table as text (malloc'd); comment lines (may hold newlines) go first. */
+char *x86_cpuid_format(const struct kvm_cpuid_entry2 *e, unsigned n, const char *comment);
 
 #endif
