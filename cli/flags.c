@@ -74,7 +74,8 @@ static int add_port(boxlite_options *o, const char *spec)
 int cli_parse_box_flags(int argc, char **argv, boxlite_options *o, struct box_flags *f,
                         int *next)
 {
-    enum { OPT_CPUS = 1000, OPT_MEMORY, OPT_NAME, OPT_DISK, OPT_RM, OPT_ENGINE, OPT_NONET };
+    enum { OPT_CPUS = 1000, OPT_MEMORY, OPT_NAME, OPT_DISK, OPT_RM, OPT_ENGINE, OPT_NONET,
+           OPT_CPU_TEMPLATE };
     static const struct option longopts[] = {
         { "interactive", no_argument, NULL, 'i' },
         { "tty", no_argument, NULL, 't' },
@@ -91,6 +92,7 @@ int cli_parse_box_flags(int argc, char **argv, boxlite_options *o, struct box_fl
         { "rm", no_argument, NULL, OPT_RM },
         { "engine", required_argument, NULL, OPT_ENGINE },
         { "no-network", no_argument, NULL, OPT_NONET },
+        { "cpu-template", required_argument, NULL, OPT_CPU_TEMPLATE },
         { 0 },
     };
     memset(f, 0, sizeof *f);
@@ -154,6 +156,9 @@ int cli_parse_box_flags(int argc, char **argv, boxlite_options *o, struct box_fl
             r = boxlite_options_set_engine(o, optarg) == BOXLITE_OK ? 0 : cli_fail("--engine");
             break;
         case OPT_NONET: boxlite_options_set_network(o, 0); break;
+        case OPT_CPU_TEMPLATE:
+            r = boxlite_options_set_cpu_template(o, optarg) == BOXLITE_OK ? 0 : cli_fail("--cpu-template");
+            break;
         default:
             r = cli_usage_error("unknown or incomplete option %s", argv[optind - 1]);
         }

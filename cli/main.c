@@ -23,6 +23,7 @@ static const struct cli_cmd commands[] = {
     { "images", "List local images", cmd_images },
     { "rmi", "Remove local images", cmd_rmi },
     { "version", "Show the version", cmd_version },
+    { "doctor", "Check this host and boot a smoke box on every engine", cmd_doctor },
 };
 
 int cli_fail(const char *what)

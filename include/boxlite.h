@@ -84,7 +84,8 @@ BOXLITE_API int boxlite_runtime_metrics(boxlite_runtime *rt, char **json_out);
  *    "ports": [{"host_port": 8080, "guest_port": 80, "protocol": "tcp",
  *               "host_addr": "127.0.0.1"}],
  *    "network": true, "name": "web", "auto_remove": true, "detach": false,
- *    "ready_timeout_ms": 60000, "engine": "auto", "cmd": ["sleep", "inf"]}
+ *    "ready_timeout_ms": 60000, "engine": "auto", "cmd": ["sleep", "inf"],
+ *    "cpu_template": "auto"}
  * Unknown or invalid fields are an error that names the field. */
 BOXLITE_API int boxlite_options_new(boxlite_options **out);
 BOXLITE_API int boxlite_options_from_json(const char *json, boxlite_options **out);
@@ -108,8 +109,18 @@ BOXLITE_API int boxlite_options_set_name(boxlite_options *o, const char *name);
 BOXLITE_API int boxlite_options_set_auto_remove(boxlite_options *o, int auto_remove);
 BOXLITE_API int boxlite_options_set_detach(boxlite_options *o, int detach);
 BOXLITE_API int boxlite_options_set_ready_timeout_ms(boxlite_options *o, int ms);
-/* "auto" (default), "kvm" or "qemu". */
+/* "auto" (default), "kvm" or "qemu". With "auto", a box whose guest does not come up on
+ * the KVM engine (a triple fault, a KVM error, no ready guest within half of
+ * ready_timeout_ms) is started again on the QEMU engine; boxlite_box_info says why under
+ * "runtime"."fallback", and its "notice" asks the user to report it. */
 BOXLITE_API int boxlite_options_set_engine(boxlite_options *o, const char *engine);
+/* The CPU the KVM engine's guest sees: "auto" (default: the most capable template this
+ * host fully supports), "v3" (x86-64-v3), "baseline" (x86-64-v2) or "host" (pass-through).
+ * A template the host cannot satisfy fails the start, naming the missing features.
+ * `boxlite-vmm --cpu-templates` says what each exposes. The QEMU engine uses QEMU's own
+ * CPU models ("qemu:host" with KVM, "qemu:max" with TCG). The template in use is in
+ * boxlite_box_info ("runtime"."cpu_template") and the metrics. */
+BOXLITE_API int boxlite_options_set_cpu_template(boxlite_options *o, const char *name);
 
 /* ---- Boxes ---------------------------------------------------------------------------
  * States: "configured" (created, never started), "starting", "running", "stopping",
@@ -213,6 +224,16 @@ BOXLITE_API int boxlite_image_list(boxlite_runtime *rt, char **json_out);
  * was created from it, unless force; the disk bases of existing boxes are always kept. A
  * box created while this runs may not be seen; it pulls the image again when it starts. */
 BOXLITE_API int boxlite_image_remove(boxlite_runtime *rt, const char *ref, int force);
+
+/* ---- Host check ----------------------------------------------------------------------
+ * Whether and how boxes can run here, as `boxlite doctor` shows it: JSON
+ * {"checks": [{"name", "status": "ok"|"info"|"warn"|"fail", "detail", "fix"}, ...],
+ *  "engines": <what `boxlite-vmm --check --json` says: engines, KVM, CPU templates, QEMU>}.
+ * Looks at the CPU's virtualization, /dev/kvm and its capabilities, the CPU templates, QEMU,
+ * the guest kernel and initramfs, cgroups, user namespaces and seccomp (the jail), the home
+ * folder (home_dir as for boxlite_runtime_open; not created) and its free disk. Boots
+ * nothing; takes well under a second. */
+BOXLITE_API int boxlite_host_check(const char *home_dir, char **json_out);
 
 /* "0.1.0": the library's version, which may differ from BOXLITE_VERSION at build time. */
 BOXLITE_API const char *boxlite_version(void);

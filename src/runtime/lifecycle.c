@@ -2,6 +2,7 @@
 #include "runtime/runtime.h"
 
 #include "runtime/api_error.h"
+#include "runtime/fallback.h"
 #include "runtime/spawn.h"
 
 #include "image/rootfs.h"
@@ -155,8 +156,9 @@ static int prepare_disk(boxlite_box *b, const char *overlay, struct bl_error *er
     return r ? bl_err_prefix(err, "image %s", b->opts.image) : 0;
 }
 
+/* engine: NULL for the box's own choice, or the engine a fallback forces. */
 static int write_vmm_config(boxlite_box *b, const struct rt_assets *a, const char *path,
-                            struct bl_error *err)
+                            const char *engine, struct bl_error *err)
 {
     json_t *disks = json_array(), *shares = json_array(), *ports = json_array();
     char p[4200];
@@ -185,13 +187,24 @@ static int write_vmm_config(boxlite_box *b, const struct rt_assets *a, const cha
     const char *extra = getenv("BOXLITE_KERNEL_CMDLINE");
     json_t *cfg = json_pack(
         "{s:s, s:s, s:s, s:s, s:i, s:i, s:o, s:o, s:{s:b, s:o}, s:s, s:s, s:s}",
-        "engine", b->opts.engine ? b->opts.engine : "auto", "kernel", a->kernel,
+        "engine", engine ? engine : b->opts.engine ? b->opts.engine : "auto", "kernel", a->kernel,
         "initrd", a->initrd, "cmdline", extra ? extra : "", "cpus", b->opts.cpus,
         "memory_mib", b->opts.memory_mib, "disks", disks, "shares", shares, "network",
         "enabled", b->opts.network, "ports", ports, "console_log", console, "box_socket",
         sock, "ready_file", ready);
     if (!cfg)
         return bl_err(err, BOXLITE_ERR_NOMEM, "vmm config: out of memory");
+    /* The KVM engine's CPU template; with "auto", the KVM engine gets half of the ready
+     * timeout, so that a guest stuck there leaves QEMU the other half (fallback.h).
+     * BOXLITE_TEST_BREAK_KVM makes the KVM boot fail on purpose (tests of the fallback). */
+    const char *brk = getenv("BOXLITE_TEST_BREAK_KVM");
+    bool auto_engine = !engine && (!b->opts.engine || !strcmp(b->opts.engine, "auto"));
+    if (b->opts.cpu_template)
+        json_object_set_new(cfg, "cpu_template", json_string(b->opts.cpu_template));
+    if (auto_engine)
+        json_object_set_new(cfg, "kvm_boot_timeout_ms", json_integer(b->opts.ready_timeout_ms / 2));
+    if (!engine && brk && *brk)
+        json_object_set_new(cfg, "test_break_boot", json_string(brk));
     char tmp[4300];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     int r = json_dump_file(cfg, tmp, JSON_INDENT(2));
@@ -235,6 +248,39 @@ static int remember_lifeline(boxlite_runtime *rt, int fd)
     return n ? 0 : -1;
 }
 
+/* The KVM engine did not bring the guest up and the box's engine is "auto": record why,
+ * start the box again on QEMU and wait for it with what is left of the ready timeout. On
+ * return *fallback holds the record (for the box's info) and notice the user's line. */
+static int retry_on_qemu(boxlite_box *b, const struct rt_assets *a, struct rt_child *child,
+                         double t0, json_t **fallback, char *notice, size_t notice_len,
+                         struct bl_error *err)
+{
+    struct rt_fallback fb;
+    if (!rt_fallback_wanted(b->dir, &b->opts, &fb))
+        return -err->code;
+    char cfgpath[4200], log[4200], ready[4200], console[4200];
+    snprintf(cfgpath, sizeof cfgpath, "%s/vmm.json", b->dir);
+    snprintf(log, sizeof log, "%s/vmm.log", b->dir);
+    snprintf(ready, sizeof ready, "%s/ready", b->dir);
+    snprintf(console, sizeof console, "%s/console.log", b->dir);
+    if (child->lifeline_fd >= 0)
+        close(child->lifeline_fd);
+    *child = (struct rt_child){ .lifeline_fd = -1 };
+    *fallback = rt_fallback_record(b->dir, b->name, &fb, err->msg, notice, notice_len);
+    char why[sizeof fb.reason];
+    snprintf(why, sizeof why, "%s", fb.reason);
+    rt_fallback_clear(&fb);
+    state_counter_add(b->rt->db, "kvm_fallbacks", 1, NULL);
+    bl_err_clear(err);
+    int left = b->opts.ready_timeout_ms - (int)(now_ms() - t0);
+    int r = write_vmm_config(b, a, cfgpath, "qemu", err);
+    if (!r)
+        r = rt_spawn_vmm(a->vmm, cfgpath, log, b->opts.detach, child, err);
+    if (!r)
+        r = rt_wait_ready(child, ready, console, left > 1000 ? left : 1000, err);
+    return r ? bl_err_prefix(err, "after the KVM engine failed (%s), on QEMU", why) : 0;
+}
+
 static int start_locked(boxlite_box *b, struct bl_error *err)
 {
     boxlite_runtime *rt = b->rt;
@@ -271,16 +317,25 @@ static int start_locked(boxlite_box *b, struct bl_error *err)
     rt_box_socket(b, sock, sizeof sock);
     unlink(ready);
     unlink(console);
+    char exitjson[4200]; /* a previous run's end, which the fallback must not read */
+    snprintf(exitjson, sizeof exitjson, "%s/exit.json", b->dir);
+    unlink(exitjson);
     r = rt_find_assets(&a, err);
     if (!r)
         r = prepare_disk(b, overlay, err);
     double t_disk = now_ms();
     if (!r)
-        r = write_vmm_config(b, &a, cfgpath, err);
+        r = write_vmm_config(b, &a, cfgpath, NULL, err);
+    bool spawned = false;
     if (!r)
-        r = rt_spawn_vmm(a.vmm, cfgpath, log, b->opts.detach, &child, err);
+        spawned = !(r = rt_spawn_vmm(a.vmm, cfgpath, log, b->opts.detach, &child, err));
     if (!r)
         r = rt_wait_ready(&child, ready, console, b->opts.ready_timeout_ms, err);
+    json_t *fallback = NULL; /* fallback.h */
+    char fallback_notice[1024] = "";
+    if (r && spawned && !rt_process_alive(child.pid, child.pid_start))
+        r = retry_on_qemu(b, &a, &child, t0, &fallback, fallback_notice, sizeof fallback_notice,
+                          err);
     double t_ready = now_ms();
     struct proto_client *conn = NULL;
     int left = b->opts.ready_timeout_ms - (int)(t_ready - t0);
@@ -295,6 +350,11 @@ static int start_locked(boxlite_box *b, struct bl_error *err)
         if (child.lifeline_fd >= 0)
             close(child.lifeline_fd);
         proto_client_close(conn);
+        json_decref(fallback);
+        char why[600];
+        rt_exit_reason(b->dir, why, sizeof why);
+        if (why[0] && !strstr(err->msg, why))
+            bl_err_prefix(err, "%s", why);
         state_box_set_state(rt->db, b->id, NULL, "stopped", 0, 0, NULL);
         state_counter_add(rt->db, "boxes_failed", 1, NULL);
         return bl_err_prefix(err, "start box %s", b->name);
@@ -311,7 +371,12 @@ static int start_locked(boxlite_box *b, struct bl_error *err)
     json_t *info = json_pack("{s:{s:f, s:f, s:f, s:f}, s:s}", "start_ms", "disk", t_disk - t0,
                              "boot_to_ready", t_ready - t_disk, "setup", t_setup - t_ready,
                              "total", t_setup - t0, "notice",
-                             notice ? notice : "");
+                             fallback_notice[0] ? fallback_notice : notice ? notice : "");
+    /* The CPU the guest sees, and a KVM failure the box survived by running on QEMU. */
+    const char *tpl = json_string_value(json_object_get(rj, "cpu_template"));
+    json_object_set_new(info, "cpu_template", json_string(tpl ? tpl : ""));
+    if (fallback)
+        json_object_set_new(info, "fallback", fallback);
     char *infos = info ? json_dumps(info, JSON_COMPACT) : NULL;
     state_box_set_info(rt->db, b->id, engine ? engine : "unknown", infos, NULL);
     free(infos);

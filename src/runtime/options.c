@@ -30,6 +30,7 @@ void opts_clear(struct boxlite_options *o)
     free(o->user);
     free(o->name);
     free(o->engine);
+    free(o->cpu_template);
     for (size_t i = 0; i < o->nenv; i++) {
         free(o->env[i].key);
         free(o->env[i].value);
@@ -144,6 +145,23 @@ int opts_set_name(struct boxlite_options *o, const char *name, struct bl_error *
                       "name: \"%s\" must be 1-%d characters [a-zA-Z0-9_.-], starting with a "
                       "letter or digit", name, BL_MAX_NAME);
     return opts_set_str(&o->name, "name", name, err);
+}
+
+/* The names are the architecture's (boxlite-vmm --cpu-templates lists them, and refuses an
+ * unknown one when the box starts); here only their form is checked. */
+int opts_set_cpu_template(struct boxlite_options *o, const char *name, struct bl_error *err)
+{
+    size_t n = name ? strlen(name) : 0;
+    bool ok = n > 0 && n <= 31;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = (name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') ||
+             name[i] == '-' || name[i] == '_';
+    if (!ok)
+        return bl_err(err, BOXLITE_ERR_INVALID,
+                      "cpu_template: \"%s\" is not a template name (auto, v3, baseline, host)",
+                      name ? name : "(null)");
+    return opts_set_str(&o->cpu_template, "cpu_template", strcmp(name, "auto") ? name : NULL,
+                        err);
 }
 
 int opts_set_engine(struct boxlite_options *o, const char *engine, struct bl_error *err)
@@ -339,6 +357,8 @@ static int read_field(struct boxlite_options *o, const char *k, json_t *v, struc
         return (r = want_str(v, k, &s, err)) ? r : opts_set_name(o, s, err);
     if (!strcmp(k, "engine"))
         return (r = want_str(v, k, &s, err)) ? r : opts_set_engine(o, s, err);
+    if (!strcmp(k, "cpu_template"))
+        return (r = want_str(v, k, &s, err)) ? r : opts_set_cpu_template(o, s, err);
     if (!strcmp(k, "cpus"))
         return (r = want_int(v, k, &n, err)) ? r : opts_set_cpus(o, n, err);
     if (!strcmp(k, "memory_mib"))
@@ -468,6 +488,7 @@ char *opts_to_json(const struct boxlite_options *o)
     json_object_set_new(root, "detach", json_boolean(o->detach));
     json_object_set_new(root, "ready_timeout_ms", json_integer(o->ready_timeout_ms));
     json_object_set_new(root, "engine", jstr(o->engine ? o->engine : "auto"));
+    json_object_set_new(root, "cpu_template", jstr(o->cpu_template ? o->cpu_template : "auto"));
     char *s = json_dumps(root, JSON_COMPACT);
     json_decref(root);
     return s;

@@ -22,6 +22,7 @@ struct boxlite_options {
     char **cmd; size_t ncmd;
     bool network, auto_remove, detach;
     int ready_timeout_ms;
+    char *cpu_template; /* KVM engine's CPU template; NULL = "auto" */
 };
 
 #define BL_DEFAULT_CPUS 1
@@ -52,6 +53,7 @@ int opts_set_disk(struct boxlite_options *o, long long v, struct bl_error *err);
 int opts_set_env(struct boxlite_options *o, const char *k, const char *v, struct bl_error *err);
 int opts_set_name(struct boxlite_options *o, const char *name, struct bl_error *err);
 int opts_set_engine(struct boxlite_options *o, const char *engine, struct bl_error *err);
+int opts_set_cpu_template(struct boxlite_options *o, const char *name, struct bl_error *err);
 int opts_add_volume(struct boxlite_options *o, const char *host, const char *guest, bool ro,
                     struct bl_error *err);
 int opts_add_port(struct boxlite_options *o, long long host_port, long long guest_port,

@@ -93,3 +93,5 @@ BOXLITE_API int boxlite_options_set_ready_timeout_ms(boxlite_options *o, int v)
 { SETTER(opts_set_ready_timeout(o, v, &err)); }
 BOXLITE_API int boxlite_options_set_engine(boxlite_options *o, const char *v)
 { SETTER(opts_set_engine(o, v, &err)); }
+BOXLITE_API int boxlite_options_set_cpu_template(boxlite_options *o, const char *v)
+{ SETTER(opts_set_cpu_template(o, v, &err)); }

@@ -448,6 +448,8 @@ BOXLITE_API int boxlite_runtime_metrics(boxlite_runtime *rt, char **json_out)
                           "boxes_running", (json_int_t)json_array_size(arr),
                           "boxes_started", (json_int_t)state_counter_get(rt->db, "boxes_started"));
     json_decref(arr);
+    /* boxes started again on QEMU after the KVM engine failed them (fallback.h) */
+    json_object_set_new(o, "kvm_fallbacks", json_integer(state_counter_get(rt->db, "kvm_fallbacks")));
     return dump_json(o, json_out) ? api_fail(BOXLITE_ERR_NOMEM, "metrics: out of memory")
                                   : api_return(0, NULL);
 }

@@ -28,11 +28,13 @@ class BoxOptions:
     ready_timeout_ms: Optional[int] = None
     engine: Optional[str] = None
     cmd: Optional[List[str]] = None
+    # The KVM engine's CPU template: "auto" (None), "v3", "baseline" or "host".
+    cpu_template: Optional[str] = None
 
     def to_json(self, name: Optional[str] = None) -> str:
         doc = {"network": self.network, "auto_remove": self.auto_remove, "detach": self.detach}
         for key in ("image", "rootfs_path", "cpus", "memory_mib", "disk_size_gb", "working_dir",
-                    "user", "ready_timeout_ms", "engine"):
+                    "user", "ready_timeout_ms", "engine", "cpu_template"):
             value = getattr(self, key)
             if value is not None:
                 doc[key] = value
