@@ -9,6 +9,8 @@ export PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/root TERM=dumb
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev 2>/dev/null
+# What udev makes on a real system; QEMU's engine hands QEMU pipes as /dev/fd/N.
+[ -e /dev/fd ] || ln -s /proc/self/fd /dev/fd
 # / is the initramfs, itself a tmpfs: writable scratch space, /tmp included (no tmpfs over
 # /tmp: run.sh may have put files there, at the host's paths).
 chmod 1777 /tmp

@@ -7,13 +7,17 @@
 # checks its output and exit code, times command round trips and asks for a power-off, after
 # which the VMM must end by itself with status 0. Passes only then; prints the figures.
 #
-# usage: tests/lab/lab-check.sh [--bench] [--suite] [--log FILE]
+# usage: tests/lab/lab-check.sh [--bench] [--suite] [--matrix] [--cpu MODEL] [--log FILE]
 #   --bench  also boot the same kernel and initramfs with QEMU (-M microvm -accel kvm) in the
 #            same L1, alternating with ours for $LAB_ROUNDS (2) rounds, and print the ratios
 #            ours/QEMU (bench/lab.sh)
 #   --suite  then run the KVM engine's end-to-end suite (suite.sh: block, qcow2, killed VMM,
 #            network, shared directory, console log, power-off) and its unit test
 #            (test_kvm_engine, the sanitizer build's when there is one) in the same L1
+#   --matrix then the CPU matrix's checks in the same L1 (matrix.sh: a box per CPU template,
+#            the fallback to QEMU with -accel kvm, boxlite doctor; $LAB_TEMPLATES,
+#            $LAB_UNSATISFIED and $LAB_SECTIONS choose what runs)
+#   --cpu    L1's QEMU CPU model (run.sh --cpu; default max)
 #   --log    keep the whole output (L1 console included) in FILE
 set -uo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -21,14 +25,18 @@ cd "$root"
 build=${BOXLITE_BUILD:-build}
 bench=0
 suite=0
+matrix=0
+cpu=${LAB_CPU:-max}
 rounds=${LAB_ROUNDS:-2}
 keep=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --bench) bench=1; shift ;;
     --suite) suite=1; shift ;;
+    --matrix) matrix=1; shift ;;
+    --cpu) cpu=$2; shift 2 ;;
     --log) keep=$2; shift 2 ;;
-    *) echo "usage: lab-check.sh [--bench] [--suite] [--log FILE]" >&2; exit 2 ;;
+    *) echo "usage: lab-check.sh [--bench] [--suite] [--matrix] [--cpu MODEL] [--log FILE]" >&2; exit 2 ;;
   esac
 done
 say() { echo "lab-check: $*"; }
@@ -99,6 +107,16 @@ if [ $suite = 1 ]; then
     echo "cd /tmp && BOXLITE_KERNEL=\"$vmlinux\" BOXLITE_INITRD=\"$initrd\" \"$kvmtest\" 2>&1 | sed 's/^/kvm_engine: /'"
   } >> "$work/script.sh"
 fi
+if [ $matrix = 1 ]; then
+  # The CPU matrix (matrix.sh), with the CLI and the library for the fallback and doctor.
+  cat >> "$work/script.sh" <<EOF
+echo "== matrix"
+LAB_ROOTFS="$work/rootfs.ext4" LAB_MODEL="$cpu" LAB_CLI="$root/$build/bin/boxlite" \
+  LAB_TEMPLATES="${LAB_TEMPLATES-v3 baseline host}" LAB_UNSATISFIED="${LAB_UNSATISFIED:-}" \
+  LAB_SECTIONS="${LAB_SECTIONS:-templates fallback doctor}" \
+  BOXLITE_KERNEL="$vmlinux" sh "\$LAB_ROOT/tests/lab/matrix.sh"
+EOF
+fi
 echo "exit 0" >> "$work/script.sh"
 
 if grep -qwE 'vmx|svm' /proc/cpuinfo && [ -w /dev/kvm ]; then
@@ -111,7 +129,7 @@ else
   say "no vmx/svm on this host: running in the nested-KVM lab (tests/lab/run.sh)"
   files=("$vmm" "$vmlinux" "$initrd" "$root/$build/lab/kvm_probe" "$root/$build/lab/lab_timeline"
          "$root/$build/lab/lab_client" "$work/rootfs.ext4" "$root/tests/lab/guest_boot.sh")
-  if [ $bench = 1 ]; then
+  if [ $bench = 1 ] || [ $matrix = 1 ]; then
     q=$(command -v qemu-system-x86_64) || fail "qemu-system-x86_64 missing"
     files+=("$q")
     # QEMU's microvm firmware and option ROMs (the names QEMU looks for under /usr/share/qemu).
@@ -126,8 +144,20 @@ else
       files+=("$p")
     done
   fi
+  if [ $matrix = 1 ]; then
+    # the CLI, its library (found by ldd) and what the library runs: mke2fs and debugfs build
+    # the smoke box's disk
+    files+=("$root/tests/lab/matrix.sh" "$root/$build/bin/boxlite" "$root/$build/lib/libboxlite.so")
+    for t in mke2fs debugfs; do
+      p=$(command -v $t) || fail "$t missing (e2fsprogs)"
+      files+=("$p")
+    done
+  fi
   printf '%s\n' "${files[@]}" > "$work/files"
-  tests/lab/run.sh --files "$work/files" --timeout "${LAB_TIMEOUT:-1200}" --script "$work/script.sh" 2>&1 | tee "$log"
+  # The matrix's boxes keep images and disks in L1's memory, and doctor wants room.
+  mem=${LAB_MEM:-2048}
+  [ $matrix = 1 ] && mem=${LAB_MEM:-4096}
+  tests/lab/run.sh --cpu "$cpu" --mem "$mem" --files "$work/files" --timeout "${LAB_TIMEOUT:-1200}" --script "$work/script.sh" 2>&1 | tee "$log"
   rc=${PIPESTATUS[0]}
 fi
 [ -n "$keep" ] && cp "$log" "$keep"
@@ -157,6 +187,7 @@ say "PASS: boxlite-vmm booted the guest to the agent, a command ran in the conta
 echo "figure: agent ready, wall time from VMM start (console line): $(get "$box" ready_ms) ms"
 echo "figure: agent ready (control page write), as the VMM measures it: $(js start_to_ready_ms) ms"
 echo "figure: VMM start to first KVM_RUN: $(js start_to_first_run_ms) ms"
+echo "figure: CPU template chosen by auto [$cpu]: $(echo "$stats" | sed -n 's/.*"cpu_template":"\([^"]*\)".*/\1/p')"
 echo "figure: VM exits, whole run (boot, commands, power-off): $(js vm_exits)"
 echo "figure: VMM CPU time to agent ready: $(get "$box" cpu_to_ready_ms) ms"
 echo "figure: VMM RSS outside guest RAM (its own count): ${rss_own_kib:-?} KiB"
@@ -169,6 +200,12 @@ if [ $suite = 1 ]; then
   [ -n "$counts" ] || fail "the suite did not finish"
   echo "suite: $counts"
   grep -q '^[0-9]* passed, 0 failed' <<<"$counts" || fail "the suite failed: $(grep '^FAIL:' "$log" | tr '\n' ';')"
+fi
+if [ $matrix = 1 ]; then
+  counts=$(sed -n 's/^matrix: \([0-9]* passed, [0-9]* failed\)$/\1/p' "$log" | tail -1)
+  [ -n "$counts" ] || fail "the matrix did not finish"
+  echo "matrix [$cpu]: $counts"
+  grep -q '^[0-9]* passed, 0 failed' <<<"$counts" || fail "the matrix failed [$cpu]: $(grep '^FAIL:' "$log" | tr '\n' ';')"
 fi
 if [ $mode = lab ]; then
   l1=$(sed -n 's/^lab: ready at uptime \([0-9.]*\) s.*/\1/p' "$log" | head -1)

@@ -11,6 +11,7 @@
  *   -x CODE       its exit code must be CODE (default 0)
  *   -o TEXT       its output must contain TEXT
  * --no-shutdown: leave the guest running at the end (a test that kills the VMM).
+ * --rtt: after the steps, time a command round trip (best of 5), as the default sequence does.
  * Built by lab-check.sh against build/lib/libproto.a and libcommon.a (a lab tool, not part
  * of any component). */
 #include "proto/client.h"
@@ -109,6 +110,25 @@ static int steps(struct proto_client *c, int argc, char **argv)
     return 0;
 }
 
+/* Round trip: start a process that does nothing and get its result; best of 5. */
+static int round_trip(struct proto_client *c)
+{
+    char out[256];
+    struct proto_result res;
+    double best = -1;
+    char *nop[] = { "/bin/busybox", "true", NULL };
+    for (int i = 0; i < 5; i++) {
+        double s = now_ms();
+        if (run(c, nop, out, sizeof out, &res) < 0 || res.exit_code != 0)
+            return 1;
+        double d = now_ms() - s;
+        if (best < 0 || d < best)
+            best = d;
+    }
+    printf("client: command round trip (best of 5): %.1f ms\n", best);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -135,13 +155,16 @@ int main(int argc, char **argv)
         return 1;
     }
 
-    bool custom = false, shutdown = true;
+    bool custom = false, shutdown = true, rtt = false;
     for (int i = 2; i < argc; i++) {
         custom |= !strcmp(argv[i], "-c");
         shutdown &= strcmp(argv[i], "--no-shutdown") != 0;
+        rtt |= !strcmp(argv[i], "--rtt");
     }
     if (custom) {
         int bad = steps(c, argc - 2, argv + 2);
+        if (!bad && rtt)
+            bad = round_trip(c);
         if (!bad && shutdown) {
             if (proto_shutdown(c, 60000, &err) < 0) {
                 printf("client: FAIL: shutdown: %s\n", err.msg);
@@ -181,21 +204,8 @@ int main(int argc, char **argv)
         bad = 1;
     }
 
-    /* Round trip: start a process that does nothing and get its result; best of 5. */
-    double best = -1;
-    char *nop[] = { "/bin/busybox", "true", NULL };
-    for (int i = 0; i < 5 && !bad; i++) {
-        double s = now_ms();
-        if (run(c, nop, out, sizeof out, &res) < 0 || res.exit_code != 0) {
-            bad = 1;
-            break;
-        }
-        double d = now_ms() - s;
-        if (best < 0 || d < best)
-            best = d;
-    }
     if (!bad)
-        printf("client: command round trip (best of 5): %.1f ms\n", best);
+        bad = round_trip(c);
 
     double s = now_ms();
     if (proto_shutdown(c, 60000, &err) < 0) {

@@ -16,8 +16,19 @@ def library_version() -> str:
     return lib().version().decode()
 
 
+def host_check(home_dir=None) -> dict:
+    """Whether and how boxes can run on this host, as `boxlite doctor` shows it (without its
+    smoke boxes): {"checks": [{"name", "status", "detail", "fix"}], "engines": {...}}."""
+    import ctypes
+    import json
+    from ._lib import enc, lib
+    out = ctypes.c_void_p()
+    lib().call("host_check", enc(home_dir), ctypes.byref(out))
+    return json.loads(lib().take_string(out))
+
+
 __all__ = ["Boxlite", "BoxOptions", "Box", "Execution", "ExecResult", "SimpleBox", "CodeBox",
            "InteractiveBox", "CommandResult", "BoxliteError", "InvalidArgument", "NotFound",
            "AlreadyExists", "InvalidState", "IOFailure", "OutOfMemory", "EngineError",
            "Timeout", "ImageError", "AuthError", "NetworkError", "ProtocolError", "Unsupported",
-           "library_version"]
+           "library_version", "host_check"]

@@ -1,0 +1,173 @@
+#!/bin/sh
+# The CPU matrix's part inside one L1 (tests/lab/matrix-run.sh starts it per QEMU CPU model;
+# on a host with hardware virtualization it runs directly). Three sections, each optional:
+#
+# templates  for each template in $LAB_TEMPLATES, boxlite-vmm (engine kvm) boots a box with
+#            that CPU template; the guest's /proc/cpuinfo must show the template's features
+#            and not the ones it hides, the VMM must report the template, and the box's boot
+#            to ready and command round trip are printed as figures. Each "T:FEATURE" in
+#            $LAB_UNSATISFIED must be refused at start naming FEATURE (a host lacking it).
+# fallback   ($LAB_CLI set) through the boxlite CLI: a KVM boot broken on purpose
+#            (BOXLITE_TEST_BREAK_KVM=triple-fault) with engine auto starts the box again on
+#            QEMU with -accel kvm, says why (notice, inspect, vmm.log); with --engine kvm the
+#            same failure (internal-error) is reported and never falls back.
+# doctor     ($LAB_CLI set) `boxlite doctor` must report KVM usable and both engines' smoke
+#            boxes booting; its lines are printed.
+#
+# env: LAB_VMM LAB_VMLINUX LAB_INITRD LAB_CLIENT LAB_ROOTFS (ext4 image: busybox,
+#      /etc/lab-rootfs) LAB_L2_CMDLINE LAB_MODEL (a label for the figures) LAB_TEMPLATES
+#      ("v3 baseline host" by default; "" for none) LAB_UNSATISFIED LAB_CLI LAB_SECTIONS
+#      ("templates fallback doctor" by default).
+# Prints "ok: " and "FAIL: " lines, "figure: " lines, then "N passed, N failed".
+pass=0
+fail=0
+ok() { echo "ok: [$LAB_MODEL] $1"; pass=$((pass + 1)); }
+bad() { echo "FAIL: [$LAB_MODEL] $1"; fail=$((fail + 1)); }
+work=$(mktemp -d /tmp/matrix.XXXXXX)
+sections=${LAB_SECTIONS:-templates fallback doctor}
+templates=${LAB_TEMPLATES-v3 baseline host}
+has() { case " $sections " in *" $1 "*) return 0 ;; esac; return 1; }
+
+# What the guest's CPU must and must not show under each template (flags as Linux names
+# them in /proc/cpuinfo). svm: the lab's L1 is AMD with nested SVM, which only "host"
+# passes on.
+want_of() {
+  case $1 in
+    v3) echo "sse4_2 popcnt avx avx2 bmi1 bmi2 fma movbe xsave f16c abm xsaveopt" ;;
+    baseline) echo "sse4_2 popcnt ssse3 cx16 lahf_lm" ;;
+    host) echo "avx2 svm" ;;
+  esac
+}
+hide_of() {
+  case $1 in
+    v3) echo "svm avx512f pku la57" ;;
+    baseline) echo "avx avx2 xsave fma movbe bmi1 svm" ;;
+    host) echo "" ;;
+  esac
+}
+
+vmm_json() { # NAME TEMPLATE DISK
+  cat > "$work/$1.json" <<EOF
+{ "engine": "kvm", "cpu_template": "$2", "kernel": "$LAB_VMLINUX", "initrd": "$LAB_INITRD",
+  "cmdline": "quiet boxlite.root=/dev/vda ${LAB_L2_CMDLINE:-}", "cpus": 1, "memory_mib": 512,
+  "disks": [ { "path": "$3", "format": "raw", "readonly": false } ],
+  "console_log": "$work/$1.console", "box_socket": "$work/$1.sock", "ready_file": "$work/$1.ready" }
+EOF
+}
+
+if has templates; then
+  for t in $templates; do
+    echo "== template $t"
+    cp "$LAB_ROOTFS" "$work/$t.ext4"
+    vmm_json "$t" "$t" "$work/$t.ext4"
+    checks=""
+    for f in $(want_of "$t"); do checks="$checks grep -qw $f /proc/cpuinfo &&"; done
+    for f in $(hide_of "$t"); do checks="$checks ! grep -qw $f /proc/cpuinfo &&"; done
+    "$LAB_VMM" --config "$work/$t.json" --stats > "$work/$t.out" 2>&1 &
+    vpid=$!
+    "$LAB_CLIENT" "$work/$t.sock" 400 -c "grep -m1 ^flags /proc/cpuinfo; $checks true" -x 0 --rtt \
+      </dev/null > "$work/$t.client"
+    crc=$?
+    [ $crc = 0 ] || kill $vpid 2>/dev/null
+    ( sleep 120; kill -9 $vpid 2>/dev/null ) &
+    guard=$!
+    wait $vpid
+    vrc=$?
+    kill $guard 2>/dev/null
+    stats=$(grep -o '{"engine":"kvm"[^}]*}' "$work/$t.out" | tail -1)
+    tpl=$(echo "$stats" | sed -n 's/.*"cpu_template":"\([^"]*\)".*/\1/p')
+    ready=$(echo "$stats" | sed -n 's/.*"start_to_ready_ms":\([0-9.]*\).*/\1/p')
+    rtt=$(sed -n 's/^client: command round trip (best of 5): //p' "$work/$t.client")
+    if [ $crc = 0 ]; then
+      h=$(hide_of "$t" | tr ' ' ,)
+      ok "template $t: the guest's CPU shows $(want_of "$t" | tr ' ' ,)${h:+ and hides $h}"
+    else
+      bad "template $t: the guest's CPU features (client $crc)"
+      grep -E 'client: (\||FAIL)' "$work/$t.client" | head -5
+      tail -20 "$work/$t.out"; tail -15 "$work/$t.console"
+    fi
+    [ "$tpl" = "$t" ] && ok "template $t: boxlite-vmm reports cpu_template $tpl" ||
+      bad "template $t: boxlite-vmm reports cpu_template [$tpl]"
+    [ $vrc = 0 ] && ok "template $t: clean power-off" || bad "template $t: boxlite-vmm status $vrc"
+    echo "figure: [$LAB_MODEL] template $t: boot to ready ${ready:-?} ms, command round trip ${rtt:-?}"
+  done
+  for u in $LAB_UNSATISFIED; do
+    t=${u%%:*} f=${u#*:}
+    echo "== template $t on a host without $f"
+    cp "$LAB_ROOTFS" "$work/u.ext4"
+    vmm_json u "$t" "$work/u.ext4"
+    "$LAB_VMM" --config "$work/u.json" > "$work/u.out" 2>&1
+    vrc=$?
+    if [ $vrc = 2 ] && grep -q "CPU template $t: the host's KVM lacks.*$f" "$work/u.out"; then
+      ok "template $t refused on this host, naming $f: $(grep -o "CPU template $t: .*" "$work/u.out")"
+    else
+      bad "template $t on a host without $f: status $vrc: $(tail -3 "$work/u.out")"
+    fi
+  done
+fi
+
+if [ -n "${LAB_CLI:-}" ] && { has fallback || has doctor; }; then
+  export BOXLITE_HOME="$work/home" BOXLITE_KERNEL_CMDLINE="${LAB_L2_CMDLINE:-}"
+  B=$LAB_CLI
+  mkdir -p "$work/rootfs/bin" "$work/rootfs/etc" "$work/rootfs/proc" "$work/rootfs/dev" "$work/rootfs/tmp"
+  cp /bin/busybox "$work/rootfs/bin/busybox"
+  for a in sh echo cat true; do ln -s busybox "$work/rootfs/bin/$a"; done
+fi
+
+if [ -n "${LAB_CLI:-}" ] && has fallback; then
+  echo "== fallback: a KVM boot that triple-faults, engine auto"
+  BOXLITE_TEST_BREAK_KVM=triple-fault "$B" create --name fb "$work/rootfs" > /dev/null
+  BOXLITE_TEST_BREAK_KVM=triple-fault "$B" start fb > "$work/fb.start" 2> "$work/fb.err"
+  src=$?
+  out=$("$B" exec fb echo hello-after-fallback 2>&1)
+  "$B" inspect fb > "$work/fb.inspect" 2>&1
+  boxdir=$(ls -d "$BOXLITE_HOME"/boxes/* | head -1)
+  [ $src = 0 ] && [ "$out" = hello-after-fallback ] &&
+    ok "the box started anyway and ran a command (status $src, output $out)" ||
+    { bad "start after a failed KVM boot: status $src, exec: $out"; cat "$work/fb.err"; tail -30 "$boxdir/vmm.log"; }
+  grep -q "boxlite: the KVM engine could not start this box (guest shut down (reboot or triple fault); CPU template v3), so it runs on QEMU instead; please report it" "$work/fb.err" &&
+    ok "the CLI printed one notice line saying why and how to report it" ||
+    bad "no fallback notice: $(cat "$work/fb.err")"
+  [ "$(grep -c . "$work/fb.err")" = 1 ] && ok "the notice is one line" || bad "stderr has $(grep -c . "$work/fb.err") lines"
+  grep -qE '"engine": ?"qemu"' "$work/fb.inspect" && grep -qE '"cpu_template": ?"qemu:host"' "$work/fb.inspect" &&
+    ok "inspect: it runs on QEMU with KVM acceleration (cpu qemu:host)" ||
+    bad "inspect does not show QEMU with -accel kvm: $(cat "$work/fb.inspect")"
+  grep -qE '"fallback": ?\{' "$work/fb.inspect" &&
+    grep -qE '"reason": ?"guest shut down \(reboot or triple fault\)"' "$work/fb.inspect" &&
+    grep -qE '"from": ?"kvm"' "$work/fb.inspect" && grep -qE '"cpu_template": ?"v3"' "$work/fb.inspect" &&
+    ok "inspect: runtime.fallback records the KVM exit reason and template" ||
+    bad "inspect lacks the fallback record: $(cat "$work/fb.inspect")"
+  grep -q "boxlite: the KVM engine did not bring the guest up (guest shut down (reboot or triple fault); CPU template v3)" "$boxdir/vmm.log" &&
+    grep -q "last console lines under KVM" "$boxdir/vmm.log" && [ -f "$boxdir/console-kvm.log" ] &&
+    ok "the box's vmm.log records the failure; console-kvm.log is kept" ||
+    { bad "vmm.log lacks the record"; tail -20 "$boxdir/vmm.log"; }
+  "$B" rm -f fb > /dev/null 2>&1
+
+  echo "== no fallback with --engine kvm (internal error)"
+  BOXLITE_TEST_BREAK_KVM=internal-error "$B" run --rm --engine kvm "$work/rootfs" echo never > "$work/ie.out" 2> "$work/ie.err"
+  irc=$?
+  [ $irc != 0 ] && grep -q "KVM_EXIT_INTERNAL_ERROR" "$work/ie.err" && ! grep -q "never" "$work/ie.out" &&
+    ! grep -q "runs on QEMU" "$work/ie.err" &&
+    ok "an explicit --engine kvm fails with the KVM exit reason and does not fall back" ||
+    bad "explicit kvm: status $irc, stderr: $(head -c 600 "$work/ie.err")"
+fi
+
+if [ -n "${LAB_CLI:-}" ] && has doctor; then
+  echo "== boxlite doctor"
+  start=$(date +%s)
+  "$B" doctor > "$work/doctor.out" 2>&1
+  drc=$?
+  sed 's/^/doctor: /' "$work/doctor.out"
+  [ $drc = 0 ] && ok "doctor: exit status 0" || bad "doctor: exit status $drc"
+  grep -q '^ok    /dev/kvm: opens read-write' "$work/doctor.out" && ok "doctor: /dev/kvm usable" || bad "doctor: /dev/kvm"
+  grep -q '^ok    cpu virtualization: svm' "$work/doctor.out" && ok "doctor: svm found" || bad "doctor: cpu virtualization"
+  grep -q '^ok    engine kvm: usable' "$work/doctor.out" && ok "doctor: KVM engine usable" || bad "doctor: engine kvm"
+  grep -q '^ok    engine qemu: usable (with KVM acceleration)' "$work/doctor.out" && ok "doctor: QEMU engine usable with KVM acceleration" || bad "doctor: engine qemu"
+  grep -q '^ok    smoke kvm: .*CPU v3' "$work/doctor.out" && ok "doctor: a smoke box booted on the KVM engine (CPU v3)" || bad "doctor: smoke kvm"
+  grep -q '^ok    smoke qemu: .*CPU qemu:host' "$work/doctor.out" && ok "doctor: a smoke box booted on QEMU with KVM (qemu:host)" || bad "doctor: smoke qemu"
+  echo "figure: [$LAB_MODEL] boxlite doctor run time in L1: $(( $(date +%s) - start )) s"
+fi
+
+rm -rf "$work"
+echo "matrix: $pass passed, $fail failed"
+[ $fail = 0 ]
