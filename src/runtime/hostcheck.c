@@ -86,10 +86,11 @@ static int run_capture(char *const argv[], char *out, size_t len)
     }
     out[have] = 0;
     close(p[0]);
-    int st;
-    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    int st = 0, w;
+    while ((w = waitpid(pid, &st, 0)) < 0 && errno == EINTR) {
     }
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    /* (a caller that ignores SIGCHLD gets ECHILD: the status is then unknown) */
+    return w == pid && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
 static void check_cpu(json_t *checks)
@@ -278,18 +279,18 @@ static void check_jail(json_t *checks)
     pid_t pid = fork();
     if (pid == 0)
         _exit(unshare(CLONE_NEWUSER) == 0 ? 0 : errno & 0xff);
-    int st = 0;
+    int st = 0, w = -1;
     if (pid > 0)
-        while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+        while ((w = waitpid(pid, &st, 0)) < 0 && errno == EINTR) {
         }
-    int e = pid > 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    int e = w == pid && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
     if (e == 0)
         add(checks, "user namespaces", "ok", NULL, "can be created (the per-box jail uses them)");
     else
         add(checks, "user namespaces", "warn",
             "sysctl -w user.max_user_namespaces=10000 (and kernel.unprivileged_userns_clone=1 "
             "where it exists)",
-            "cannot be created: %s", e > 0 ? strerror(e) : "fork failed");
+            "cannot be created: %s", e > 0 ? strerror(e) : "the probe could not run");
     /* PR_SET_SECCOMP with a NULL filter: EFAULT means filters are supported (EINVAL: the
      * kernel has no seccomp filter support; EACCES: supported, but we lack no_new_privs). */
     errno = 0;

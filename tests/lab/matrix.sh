@@ -91,6 +91,18 @@ if has templates; then
     [ $vrc = 0 ] && ok "template $t: clean power-off" || bad "template $t: boxlite-vmm status $vrc"
     echo "figure: [$LAB_MODEL] template $t: boot to ready ${ready:-?} ms, command round trip ${rtt:-?}"
   done
+  echo "== a KVM boot that is not ready within kvm_boot_timeout_ms"
+  cp "$LAB_ROOTFS" "$work/slow.ext4"
+  vmm_json slow auto "$work/slow.ext4"
+  sed -i 's|"engine": "kvm",|"engine": "kvm", "kvm_boot_timeout_ms": 1,|' "$work/slow.json"
+  rm -f "$work/exit.json" # beside the ready file, shared by the boxes above
+  "$LAB_VMM" --config "$work/slow.json" > "$work/slow.out" 2>&1
+  vrc=$?
+  if grep -q '"reason":"the guest was not ready within 1 ms (kvm_boot_timeout_ms)"' "$work/exit.json" 2>/dev/null; then
+    ok "kvm_boot_timeout_ms ends a guest that is not ready, saying so in exit.json (status $vrc)"
+  else
+    bad "kvm_boot_timeout_ms: status $vrc, exit.json: $(cat "$work/exit.json" 2>/dev/null)"; tail -5 "$work/slow.out"
+  fi
   for u in $LAB_UNSATISFIED; do
     t=${u%%:*} f=${u#*:}
     echo "== template $t on a host without $f"
