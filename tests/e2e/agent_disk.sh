@@ -74,7 +74,7 @@ if [ -n "$kib" ] && [ "$kib" -gt $((1900 * 1024)) ] && [ "$kib" -le $((2048 * 10
 else
   no "the rootfs filesystem grew to the 2 GiB disk" "df says [${kib}] KiB"
 fi
-if echo "$out" | grep -q "^wrote 400 MiB"; then ok "400 MiB written (more than the image filesystem held)"
+if grep -q "^wrote 400 MiB" <<<"$out"; then ok "400 MiB written (more than the image filesystem held)"
 else no "400 MiB written on the grown filesystem" "$(cat "$work/err")"; fi
 
 own=$(echo "$out" | sed -n 3p)
@@ -96,6 +96,6 @@ case "$mi" in
   *) no "the container's mount table has a root" "$mi";;
 esac
 # SETUP's DISK may name a device serial:NAME, looked up in /sys/block/*/serial.
-if echo "$out" | grep -q "^serial attribute$"; then ok "virtio-blk disks have a serial attribute (DISK serial:NAME)"
+if grep -q "^serial attribute$" <<<"$out"; then ok "virtio-blk disks have a serial attribute (DISK serial:NAME)"
 else no "virtio-blk disks have a serial attribute" ""; fi
 finish

@@ -57,7 +57,7 @@ expect "a forwarded port reaches a server in the box" "served-by-box" "$got"
 echo payload >"$work/in.txt"
 "$B" cp "$work/in.txt" web:/tmp/copied.txt && "$B" cp web:/tmp/copied.txt "$work/back.txt"
 expect "cp into the box and back" "payload" "$(cat "$work/back.txt" 2>/dev/null)"
-"$B" logs web | grep -q "boxlite-agent" && ok "logs shows the console" || no "logs shows the console"
+"$B" logs web | grep "boxlite-agent" >/dev/null && ok "logs shows the console" || no "logs shows the console"
 "$B" stats web | python3 -c 'import json,sys; m=json.load(sys.stdin); assert m["executions"] >= 4 and m["vmm"]["rss_bytes"] > 0, m' && ok "stats counts executions" || no "stats counts executions"
 
 # Persistence: a stopped and restarted box keeps its disk.
@@ -71,7 +71,7 @@ expect "the disk keeps its data across stop and start" "kept" "$("$B" exec web c
 # A box without detach stops when the process that started it is killed.
 "$B" run --name orphan "$img" sleep 600 &
 cli=$!
-for _ in $(seq 100); do "$B" ps | grep -q orphan && break; sleep 0.2; done
+for _ in $(seq 100); do "$B" ps | grep orphan >/dev/null && break; sleep 0.2; done
 kill -9 $cli; wait $cli 2>/dev/null
 state=""
 for _ in $(seq 100); do

@@ -2,6 +2,9 @@
 # skip. Source it after `cd` to the repository root:  . tests/harness/lib.sh
 # A script ends with `finish`, which prints "N passed, N failed" (tests/run.sh adds it up)
 # and returns non-zero when a check failed.
+# Under `set -o pipefail`, never end a pipeline with `grep -q`: it stops reading at the first
+# match, the writer dies of SIGPIPE and the pipeline fails although it matched. Use
+# `grep PATTERN >/dev/null`, or `grep -q PATTERN <<<"$text"`.
 pass=0 fail=0
 
 ok() { pass=$((pass + 1)); echo "ok - $1"; }
