@@ -17,13 +17,18 @@ static uint32_t rd32(const uint8_t *p)
 }
 
 /* Reads the name at *off into out (lower case, dotted, no final dot) and moves *off past it
- * as it is written there (a pointer ends it). A pointer must point before the label that
- * holds it, so every walk ends. Returns -1 on a malformed name; a name that is well formed
- * but not a plain host name (odd bytes in a label, too long) comes back as "". */
+ * as it is written there (a pointer ends it). A pointer must point before every byte of the
+ * name read so far (not merely before itself: labels read after a jump back could lead to
+ * the same pointer again), so every walk ends, and after DNS_JUMPS_MAX jumps it is refused
+ * (a chain of pointers would make each name cost the whole message). Returns -1 on a
+ * malformed name; a name that is well formed but not a plain host name (odd bytes in a
+ * label, too long) comes back as "". */
+#define DNS_JUMPS_MAX 32
 static int read_name(const uint8_t *msg, size_t len, size_t *off, char *out)
 {
-    size_t pos = *off, end = 0, n = 0;
-    bool jumped = false, plain = true;
+    size_t pos = *off, end = 0, n = 0, lowest = *off;
+    unsigned jumps = 0;
+    bool plain = true;
     for (;;) {
         if (pos >= len)
             return -1;
@@ -32,18 +37,17 @@ static int read_name(const uint8_t *msg, size_t len, size_t *off, char *out)
             if (pos + 1 >= len)
                 return -1;
             size_t to = (size_t)(l & 0x3f) << 8 | msg[pos + 1];
-            if (to >= pos) /* only backwards: no loops */
+            if (to >= lowest || ++jumps > DNS_JUMPS_MAX)
                 return -1;
-            if (!jumped)
+            if (jumps == 1)
                 end = pos + 2;
-            jumped = true;
-            pos = to;
+            lowest = pos = to;
             continue;
         }
         if (l & 0xc0) /* 0x40 and 0x80 label types are not in use (RFC 6891 9) */
             return -1;
         if (l == 0) {
-            if (!jumped)
+            if (!jumps)
                 end = pos + 1;
             break;
         }

@@ -125,6 +125,46 @@ TEST(malformed_replies_are_refused)
     CHECK(dns_reply_parse(q.b, q.n, &r) < 0);
     nf_put16(q.b + owner, (uint16_t)(0xc000 | (owner + 4)));
     CHECK(dns_reply_parse(q.b, q.n, &r) < 0);
+    /* a label, then a pointer back to that label: backwards, yet a loop (found by
+     * fuzz_net_policy: the reader once only asked for pointers before themselves) */
+    struct dnsb l;
+    db_begin(&l, "l.example", 1);
+    size_t at = l.n;
+    l.b[l.n++] = 1;
+    l.b[l.n++] = 'x';
+    db_u16(&l, (uint16_t)(0xc000 | at));
+    db_u16(&l, 1);
+    db_u16(&l, 1);
+    db_u32(&l, 30);
+    db_u16(&l, 4);
+    db_u32(&l, 0xc6336401);
+    CHECK(dns_reply_parse(l.b, l.n, &r) < 0);
+    /* a chain of pointers, each to the one before it (hidden in a TXT record's data), as
+     * the next answer's owner: refused after a few jumps */
+    struct dnsb ch;
+    db_begin(&ch, "c.example", 2);
+    db_u16(&ch, 0xc00c);
+    db_u16(&ch, 16);
+    db_u16(&ch, 1);
+    db_u32(&ch, 30);
+    db_u16(&ch, 1 + 2 * 100);
+    size_t root = ch.n;
+    ch.b[ch.n++] = 0;
+    size_t last = root;
+    for (int i = 0; i < 100; i++) {
+        size_t here = ch.n;
+        db_u16(&ch, (uint16_t)(0xc000 | last));
+        last = here;
+    }
+    db_u16(&ch, (uint16_t)(0xc000 | last));
+    db_u16(&ch, 1);
+    db_u16(&ch, 1);
+    db_u32(&ch, 30);
+    db_u16(&ch, 4);
+    db_u32(&ch, 0xc6336401);
+    CHECK(dns_reply_parse(ch.b, ch.n, &r) < 0);
+    nf_put16(ch.b + ch.n - 16, (uint16_t)(0xc000 | (root + 1 + 2 * 9))); /* 10 links: fine */
+    CHECK(dns_reply_parse(ch.b, ch.n, &r) == 0);
     /* label types 01 and 10 */
     q = d;
     q.b[12] = 0x45;
