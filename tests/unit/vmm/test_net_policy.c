@@ -35,6 +35,7 @@ static struct net_policy *policy(const char *const *allow, const char *const *de
 }
 
 static struct net_decision dec;
+static bool csum_ok_tcp(const uint8_t *r, bool v6);
 
 static enum net_verdict tcp(struct net_policy *p, const char *dst, uint16_t port)
 {
@@ -494,6 +495,47 @@ TEST(malformed_frames_are_dropped)
     n = nf_ipv4(f, nf_gw_mac, "10.0.2.15", "93.184.216.34", 17, u, sizeof u);
     net_policy_check(p, f, n, now, &dec);
     CHECK_EQ(dec.verdict, NET_DROP);
+    net_policy_free(p);
+}
+
+/* A SYN whose IPv4 header carries 4 bytes of options (four NOPs): the ports are after them. */
+static size_t syn_with_options(uint8_t *g, const char *dst, uint16_t dport)
+{
+    uint8_t t[20];
+    nf_tcp(t, 40000, dport, 7, 0x02);
+    uint8_t l4[24];
+    memcpy(l4 + 4, t, 20);
+    /* built as protocol 0 (no checksum filled in the wrong place), then made TCP */
+    size_t n = nf_ipv4(g, nf_gw_mac, "10.0.2.15", dst, 0, l4, sizeof l4);
+    uint8_t *ip = g + 14;
+    memset(ip + 20, 1, 4); /* NOP NOP NOP NOP where the first 4 "payload" bytes were */
+    ip[0] = 0x46;
+    ip[9] = 6;
+    nf_put16(ip + 10, 0);
+    nf_put16(ip + 10, nf_fold(nf_sum16(ip, 24, 0)));
+    /* the TCP checksum over the segment after the options */
+    nf_l4_csum(false, ip + 12, ip + 16, 6, ip + 24, 20);
+    return n;
+}
+
+TEST(ipv4_options_are_stepped_over)
+{
+    struct net_policy *p = policy(NULL, NULL, NULL, 0);
+    uint8_t g[128], r[128];
+    size_t n = syn_with_options(g, "10.0.2.2", 8080);
+    net_policy_check(p, g, n, now, &dec);
+    CHECK_EQ(dec.verdict, NET_DENY_RST);
+    CHECK_EQ(dec.port, 8080);
+    size_t rn = net_tcp_reset(g, n, r, sizeof r);
+    REQUIRE(rn == 14 + 20 + 20);
+    CHECK_EQ(r[14], 0x45);
+    CHECK_EQ(nf_get16(r + 34), 8080);
+    CHECK_EQ(nf_get32(r + 34 + 8), 8);
+    CHECK(csum_ok_tcp(r, false));
+    n = syn_with_options(g, "93.184.216.34", 443);
+    net_policy_check(p, g, n, now, &dec);
+    CHECK_EQ(dec.verdict, NET_PASS);
+    CHECK_EQ(dec.port, 443);
     net_policy_free(p);
 }
 
