@@ -128,6 +128,20 @@ int dns_reply_parse(const uint8_t *msg, size_t len, struct dns_reply *out)
     return 0;
 }
 
+uint16_t dns_id(const uint8_t *msg, size_t len) { return msg && len >= DNS_HEADER ? rd16(msg) : 0; }
+
+int dns_query_parse(const uint8_t *msg, size_t len, char *qname)
+{
+    qname[0] = 0;
+    if (!msg || len < DNS_HEADER)
+        return -1;
+    uint16_t flags = rd16(msg + 2);
+    if ((flags & 0x8000) || ((flags >> 11) & 0xf) != 0 || rd16(msg + 4) != 1)
+        return -1;
+    size_t off = DNS_HEADER;
+    return read_name(msg, len, &off, qname) < 0 || off + 4 > len ? -1 : 0;
+}
+
 static bool in_chain(char chain[][DNS_NAME_MAX + 1], unsigned n, const char *name)
 {
     for (unsigned i = 0; i < n; i++)

@@ -34,6 +34,11 @@ struct dns_reply {
 /* Parses a DNS message that is a reply (QR set, one question, class IN). Returns 0, or -1
  * when the message is not such a reply or is malformed. */
 int dns_reply_parse(const uint8_t *msg, size_t len, struct dns_reply *out);
+/* The ID of a DNS message (0 when shorter than a header). */
+uint16_t dns_id(const uint8_t *msg, size_t len);
+/* A standard query (QR clear, one question): its name into qname (DNS_NAME_MAX + 1 bytes;
+ * "" for a name that is not a plain host name). Returns 0 or -1. */
+int dns_query_parse(const uint8_t *msg, size_t len, char *qname);
 
 /* Calls fn for every A/AAAA answer reached from the question's name through CNAME records
  * (in any order, at most 8 links): the addresses the name resolved to. family is AF_INET or

@@ -83,6 +83,13 @@ struct flow {
     uint64_t seen;
 };
 
+struct dns_query {
+    bool used;
+    uint16_t gport, id;
+    uint64_t at;
+    char qname[DNS_NAME_MAX + 1];
+};
+
 struct net_policy {
     struct net_rule *allow, *deny;
     unsigned nallow, ndeny;
@@ -99,6 +106,8 @@ struct net_policy {
     struct flow denied[2 * NET_DENIED_SLOTS]; /* key only; half full at most */
     unsigned ndenied;
     bool denied_full;
+    struct dns_query queries[NET_DNS_QUERIES]; /* a ring */
+    unsigned next_query;
     struct dns_reply dns; /* scratch */
 };
 
@@ -476,6 +485,18 @@ void net_policy_check(struct net_policy *p, const uint8_t *frame, size_t len, ui
             return;
         }
         d->port = dport;
+        if (p->names && dport == VNET_DNS_PORT && k.l4len > 8 &&
+            (k.family == AF_INET ? !memcmp(k.dst, p->vdns, 4) : !memcmp(k.dst, p->vdns6, 16))) {
+            /* a query to the box's resolver: its reply may teach host-name rules */
+            struct dns_query *q = &p->queries[p->next_query];
+            if (dns_query_parse(t + 8, k.l4len - 8, q->qname) == 0 && q->qname[0]) {
+                q->used = true;
+                q->gport = sport;
+                q->id = dns_id(t + 8, k.l4len - 8);
+                q->at = now;
+                p->next_query = (p->next_query + 1) % NET_DNS_QUERIES;
+            }
+        }
         struct flow_key key;
         make_key(&key, k.family, P_UDP, sport, k.dst, dport);
         struct flow *f = flow_find(p, &key, now);
@@ -545,8 +566,20 @@ void net_policy_observe(struct net_policy *p, const uint8_t *frame, size_t len, 
     if (!p->names || sport != VNET_DNS_PORT ||
         !(k.family == AF_INET ? !memcmp(k.src, p->vdns, 4) : !memcmp(k.src, p->vdns6, 16)))
         return;
-    if (dns_reply_parse(k.l4 + 8, ulen - 8, &p->dns) < 0)
+    if (dns_reply_parse(k.l4 + 8, ulen - 8, &p->dns) < 0 || !p->dns.qname[0])
         return;
+    /* only the answer to a question the guest asked (and only once) */
+    uint16_t id = dns_id(k.l4 + 8, ulen - 8);
+    struct dns_query *asked = NULL;
+    for (unsigned i = 0; i < NET_DNS_QUERIES && !asked; i++) {
+        struct dns_query *q = &p->queries[i];
+        if (q->used && q->gport == dport && q->id == id && now - q->at <= NET_DNS_QUERY_MS &&
+            !strcmp(q->qname, p->dns.qname))
+            asked = q;
+    }
+    if (!asked)
+        return;
+    asked->used = false;
     for (int deny = 0; deny < 2; deny++) {
         const struct net_rule *rules = deny ? p->deny : p->allow;
         unsigned n = deny ? p->ndeny : p->nallow;

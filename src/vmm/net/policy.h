@@ -18,7 +18,10 @@
  *      judged as the IPv4 address, a NAT64 one (64:ff9b::a.b.c.d) as both.
  * Host names in rules match the addresses the box's own DNS answers gave for that name
  * (net_policy_observe reads the replies slirp hands the guest), kept for the answer's TTL
- * but at least NET_LEARN_MIN_MS.
+ * but at least NET_LEARN_MIN_MS. A reply teaches something only when it answers a query the
+ * guest sent (same guest port, ID and name, within NET_DNS_QUERY_MS): libslirp shows every
+ * datagram that reaches its host socket as coming from the DNS address, so an unsolicited
+ * one must not count.
  *
  * Frames that start nothing: TCP segments without SYN (libslirp opens a host socket only
  * for a bare SYN, and answers any other segment of an unknown connection with a reset
@@ -46,6 +49,8 @@
 #define NET_FLOW_MS (240 * 1000)        /* a flow is forgotten after this idle time (slirp's
                                          * own UDP socket expiry, SO_EXPIRE) */
 #define NET_DENIED_SLOTS 1024           /* denied destinations remembered for the log */
+#define NET_DNS_QUERIES 64              /* DNS queries awaiting their reply */
+#define NET_DNS_QUERY_MS (30 * 1000)
 
 struct net_policy_cfg {
     const struct net_rule *allow;

@@ -78,6 +78,27 @@ static inline void db_cname(struct dnsb *d, const char *owner, const char *targe
     nf_put16(d->b + at, (uint16_t)(d->n - at - 2));
 }
 
+/* A query (ID 0x1234, type A) as the guest's resolver sends it. */
+static inline void db_query(struct dnsb *d, const char *qname)
+{
+    d->n = 0;
+    db_u16(d, 0x1234);
+    db_u16(d, 0x0100);
+    db_u16(d, 1);
+    db_u16(d, 0);
+    db_u16(d, 0);
+    db_u16(d, 0);
+    db_name(d, qname);
+    db_u16(d, 1);
+    db_u16(d, 1);
+}
+
+/* The frame the guest sends with this query: UDP from its port 40000 to the DNS address. */
+static inline size_t db_query_frame(uint8_t *f, const struct dnsb *d, const char *to)
+{
+    return nf_udp(f, to, 40000, 53, d->b, d->n);
+}
+
 /* The frame libslirp sends the guest with this reply: UDP from the DNS address, port 53. */
 static inline size_t db_frame(uint8_t *f, const struct dnsb *d, const char *from)
 {

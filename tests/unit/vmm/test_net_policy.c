@@ -626,14 +626,32 @@ TEST(attempts_count_once_per_flow)
 
 /* ---- host names ---------------------------------------------------------------------- */
 
-static void dns_answer(struct net_policy *p, const char *from, const char *qname,
-                       const char *ip, uint32_t ttl)
+/* The guest asks `to` (the resolver, or not) for qname. */
+static void dns_ask(struct net_policy *p, const char *to, const char *qname)
+{
+    struct dnsb q;
+    db_query(&q, qname);
+    size_t n = db_query_frame(f, &q, to);
+    net_policy_check(p, f, n, now, &dec);
+}
+
+/* A reply from `from` (without a question asked first). */
+static void dns_reply(struct net_policy *p, const char *from, const char *qname,
+                      const char *ip, uint32_t ttl)
 {
     struct dnsb d;
     db_begin(&d, qname, 1);
     db_addr(&d, NULL, ip, ttl);
     size_t n = db_frame(f, &d, from);
     net_policy_observe(p, f, n, now);
+}
+
+/* The guest asks the resolver, the answer comes back. */
+static void dns_answer(struct net_policy *p, const char *from, const char *qname,
+                       const char *ip, uint32_t ttl)
+{
+    dns_ask(p, strchr(from, ':') ? "fec0::3" : "10.0.2.3", qname);
+    dns_reply(p, from, qname, ip, ttl);
 }
 
 TEST(names_follow_the_boxs_dns_answers)
@@ -669,6 +687,7 @@ TEST(names_follow_the_boxs_dns_answers)
     CHECK_EQ(tcp(p, "198.51.100.15", 443), NET_DENY_RST);
     /* an address in a reply about another name is not learned for this one */
     struct dnsb d;
+    dns_ask(p, "10.0.2.3", "evil.test");
     db_begin(&d, "evil.test", 2);
     db_cname(&d, "evil.test", "x.evil.test", 60);
     db_addr(&d, "api.example.com", "198.51.100.16", 60);
@@ -676,6 +695,7 @@ TEST(names_follow_the_boxs_dns_answers)
     net_policy_observe(p, f, n, now);
     CHECK_EQ(tcp(p, "198.51.100.16", 443), NET_DENY_RST);
     /* a CNAME chain from the rule's name */
+    dns_ask(p, "10.0.2.3", "api.example.com");
     db_begin(&d, "api.example.com", 2);
     db_addr(&d, "edge.cdn.test", "198.51.100.17", 60);
     db_cname(&d, "api.example.com", "edge.cdn.test", 60);
@@ -687,6 +707,44 @@ TEST(names_follow_the_boxs_dns_answers)
     CHECK_EQ(tcp(p, "127.0.0.1", 443), NET_DENY_RST);
     dns_answer(p, "10.0.2.3", "api.example.com", "10.0.2.2", 60);
     CHECK_EQ(tcp(p, "10.0.2.2", 443), NET_DENY_RST);
+    net_policy_free(p);
+}
+
+TEST(only_answers_to_the_guests_questions_teach)
+{
+    const char *allow[] = { "api.example.com:443", NULL };
+    struct net_policy *p = policy(allow, NULL, NULL, 0);
+    REQUIRE(p);
+    /* unsolicited (libslirp shows whatever reaches its socket as from the DNS address) */
+    dns_reply(p, "10.0.2.3", "api.example.com", "198.51.100.30", 60);
+    CHECK_EQ(tcp(p, "198.51.100.30", 443), NET_DENY_RST);
+    /* asked for another name */
+    dns_ask(p, "10.0.2.3", "other.example.com");
+    dns_reply(p, "10.0.2.3", "api.example.com", "198.51.100.31", 60);
+    CHECK_EQ(tcp(p, "198.51.100.31", 443), NET_DENY_RST);
+    /* asked someone else than the resolver */
+    dns_ask(p, "198.51.100.1", "api.example.com");
+    dns_reply(p, "10.0.2.3", "api.example.com", "198.51.100.32", 60);
+    CHECK_EQ(tcp(p, "198.51.100.32", 443), NET_DENY_RST);
+    /* another ID */
+    dns_ask(p, "10.0.2.3", "api.example.com");
+    struct dnsb d;
+    db_begin(&d, "api.example.com", 1);
+    db_addr(&d, NULL, "198.51.100.33", 60);
+    nf_put16(d.b, 0x4321);
+    size_t n = db_frame(f, &d, "10.0.2.3");
+    net_policy_observe(p, f, n, now);
+    CHECK_EQ(tcp(p, "198.51.100.33", 443), NET_DENY_RST);
+    /* the right one; then the same reply again teaches nothing more */
+    dns_reply(p, "10.0.2.3", "api.example.com", "198.51.100.34", 60);
+    CHECK_EQ(tcp(p, "198.51.100.34", 443), NET_PASS);
+    dns_reply(p, "10.0.2.3", "api.example.com", "198.51.100.35", 60);
+    CHECK_EQ(tcp(p, "198.51.100.35", 443), NET_DENY_RST);
+    /* too late */
+    dns_ask(p, "10.0.2.3", "api.example.com");
+    now += NET_DNS_QUERY_MS + 1;
+    dns_reply(p, "10.0.2.3", "api.example.com", "198.51.100.36", 60);
+    CHECK_EQ(tcp(p, "198.51.100.36", 443), NET_DENY_RST);
     net_policy_free(p);
 }
 
