@@ -1,7 +1,8 @@
 // component: vmm
 /* The network policy's frame filter (src/vmm/net/policy.c) on frames a hostile guest
  * sends, and its DNS learning on frames libslirp hands the guest. The first byte picks a
- * policy (the default; an allow list with host names and allow_host; deny rules); the rest
+ * policy (the default; an allow list with host names, allow_host and UDP forwards; deny
+ * rules); the rest
  * is frames, each led by a 2-byte length, judged in turn (one flow table across them) with
  * the odd ones also read as frames toward the guest. A reset is built for every refused
  * SYN and must itself pass as a segment that opens nothing. */
@@ -28,7 +29,9 @@ static struct net_policy *make(unsigned which)
     struct net_host_port h[] = { { 8080, false }, { 53, true } };
     struct net_policy_cfg cfg = { 0 };
     if (which == 1) {
-        cfg = (struct net_policy_cfg){ .allow = a, .nallow = 4, .host = h, .nhost = 2 };
+        static const uint16_t fwd[] = { 53, 5353 };
+        cfg = (struct net_policy_cfg){ .allow = a, .nallow = 4, .host = h, .nhost = 2,
+                                       .udp_forwards = fwd, .nudp_forwards = 2 };
     } else if (which == 2) {
         cfg = (struct net_policy_cfg){ .deny = d, .ndeny = 3 };
     }

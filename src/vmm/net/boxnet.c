@@ -1,7 +1,9 @@
 /* From the per-box config to a running network stack (boxnet.h). */
 #include "vmm/net/boxnet.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 
 /* "2026-11-30T12:00:00Z boxlite-vmm: network: denied tcp 10.0.2.2 port 8080: ..." */
@@ -29,10 +31,20 @@ int boxnet_new(struct slirp_net **out, const struct vmm_config *cfg, uint16_t *h
     };
     /* The guest answers a UDP forward at the gateway address, which libslirp sends to the
      * host's loopback: it must be allowed to (the policy lets only those replies through). */
+    uint16_t *udp_ports = calloc(cfg->nports ? cfg->nports : 1, sizeof *udp_ports);
+    if (!udp_ports)
+        return bl_errno(err, ENOMEM, "network");
+    unsigned nudp = 0;
     for (unsigned i = 0; i < cfg->nports; i++)
-        ncfg.host_loopback |= cfg->ports[i].udp;
+        if (cfg->ports[i].udp)
+            udp_ports[nudp++] = cfg->ports[i].guest_port;
+    ncfg.host_loopback |= nudp > 0;
+    ncfg.policy.udp_forwards = udp_ports;
+    ncfg.policy.nudp_forwards = nudp;
     struct slirp_net *sn;
-    if (slirp_net_new(&sn, &ncfg, err) < 0)
+    int rc = slirp_net_new(&sn, &ncfg, err); /* the policy keeps its own copy */
+    free(udp_ports);
+    if (rc < 0)
         return bl_err_prefix(err, "network");
     for (unsigned i = 0; i < cfg->nports; i++) {
         const struct vmm_port_cfg *p = &cfg->ports[i];

@@ -95,6 +95,8 @@ struct net_policy {
     unsigned nallow, ndeny;
     struct net_host_port *host;
     unsigned nhost;
+    uint16_t *udp_forwards;
+    unsigned nudp_forwards;
     bool names; /* any host-name rule: read DNS replies */
     bool (*is_host_addr)(void *opaque, int family, const uint8_t *addr);
     void *opaque;
@@ -555,13 +557,18 @@ void net_policy_observe(struct net_policy *p, const uint8_t *frame, size_t len, 
     size_t ulen = rd16(k.l4 + 4);
     if (ulen < 8 || ulen > k.l4len)
         return;
-    /* the guest may answer whoever reached it */
-    struct flow_key key;
-    make_key(&key, k.family, P_UDP, dport, k.src, sport);
-    bool fresh;
-    struct flow *f = flow_get(p, &key, now, &fresh);
-    f->reply_ok = true;
-    f->seen = now;
+    /* through a UDP port forward, the guest may answer whoever reached it */
+    for (unsigned i = 0; i < p->nudp_forwards; i++) {
+        if (p->udp_forwards[i] != dport)
+            continue;
+        struct flow_key key;
+        make_key(&key, k.family, P_UDP, dport, k.src, sport);
+        bool fresh;
+        struct flow *f = flow_get(p, &key, now, &fresh);
+        f->reply_ok = true;
+        f->seen = now;
+        break;
+    }
 
     if (!p->names || sport != VNET_DNS_PORT ||
         !(k.family == AF_INET ? !memcmp(k.src, p->vdns, 4) : !memcmp(k.src, p->vdns6, 16)))
@@ -754,7 +761,9 @@ int net_policy_new(struct net_policy **out, const struct net_policy_cfg *cfg,
     if (cfg) {
         if (copy_rules(&p->allow, cfg->allow, cfg->nallow) < 0 ||
             copy_rules(&p->deny, cfg->deny, cfg->ndeny) < 0 ||
-            (cfg->nhost && !(p->host = calloc(cfg->nhost, sizeof *p->host)))) {
+            (cfg->nhost && !(p->host = calloc(cfg->nhost, sizeof *p->host))) ||
+            (cfg->nudp_forwards &&
+             !(p->udp_forwards = calloc(cfg->nudp_forwards, sizeof *p->udp_forwards)))) {
             net_policy_free(p);
             return bl_errno(err, ENOMEM, "network policy");
         }
@@ -763,6 +772,10 @@ int net_policy_new(struct net_policy **out, const struct net_policy_cfg *cfg,
         p->nhost = cfg->nhost;
         if (cfg->nhost)
             memcpy(p->host, cfg->host, cfg->nhost * sizeof *p->host);
+        p->nudp_forwards = cfg->nudp_forwards;
+        if (cfg->nudp_forwards)
+            memcpy(p->udp_forwards, cfg->udp_forwards,
+                   cfg->nudp_forwards * sizeof *p->udp_forwards);
         p->is_host_addr = cfg->is_host_addr;
         p->opaque = cfg->opaque;
     }
@@ -798,5 +811,6 @@ void net_policy_free(struct net_policy *p)
     free(p->allow);
     free(p->deny);
     free(p->host);
+    free(p->udp_forwards);
     free(p);
 }

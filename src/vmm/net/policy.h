@@ -25,8 +25,11 @@
  *
  * Frames that start nothing: TCP segments without SYN (libslirp opens a host socket only
  * for a bare SYN, and answers any other segment of an unknown connection with a reset
- * itself), UDP replies to a flow that came in (a port forward, or a datagram that reached
- * the guest: see net_policy_observe), ARP, DHCP(v6) and NDP (answered inside libslirp).
+ * itself), UDP replies from a UDP port forward's guest port to whoever sent to it (the
+ * guest sees the host's loopback as the gateway address: see net_policy_observe), ARP,
+ * DHCP(v6) and NDP (answered inside libslirp). Replies to datagrams that reached other
+ * guest ports are not let through: libslirp's host UDP sockets take datagrams from anyone
+ * who finds their port, and that must not open a way out of an allow list.
  * IPv4 fragments carry no ports after the first: they pass only to a destination allowed
  * on every port. IPv6 extension headers, other protocols and other ethertypes are dropped
  * (libslirp 4.7 handles none of them). A malformed frame is dropped.
@@ -59,6 +62,8 @@ struct net_policy_cfg {
     unsigned ndeny;
     const struct net_host_port *host; /* allow_host */
     unsigned nhost;
+    const uint16_t *udp_forwards; /* guest ports of UDP port forwards */
+    unsigned nudp_forwards;
     /* Whether an address is one of the host's own (family AF_INET/AF_INET6). NULL: none
      * besides the loopback ranges. */
     bool (*is_host_addr)(void *opaque, int family, const uint8_t *addr);
@@ -105,7 +110,7 @@ void net_policy_free(struct net_policy *p); /* NULL-safe */
 void net_policy_check(struct net_policy *p, const uint8_t *frame, size_t len, uint64_t now_ms,
                       struct net_decision *d);
 /* Reads a frame libslirp sends to the guest: learns DNS answers for host-name rules, and
- * UDP flows that came in (so the guest's replies to them pass). */
+ * UDP flows that came in through a port forward (so the guest's replies to them pass). */
 void net_policy_observe(struct net_policy *p, const uint8_t *frame, size_t len,
                         uint64_t now_ms);
 /* Whether a denied destination (proto, address, port) is new, i.e. to be logged. Once

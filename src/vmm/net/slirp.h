@@ -10,7 +10,7 @@
  * sees it: a refused TCP connection gets a reset at once, a refused datagram is dropped,
  * each refused destination is logged once (cfg.log), and connection attempts are counted
  * (allowed, denied). Frames slirp sends to the guest are read for DNS answers (host-name
- * rules) and for flows that came in.
+ * rules) and for UDP port-forward flows.
  *
  * Threads: libslirp is not thread-safe, so one mutex guards the Slirp instance, and a
  * thread of its own runs slirp's poll loop (sockets and timers). We chose a thread rather

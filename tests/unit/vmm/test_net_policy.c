@@ -584,10 +584,23 @@ static void inbound_udp(struct net_policy *p, const char *src, uint16_t sport, u
     net_policy_observe(p, f, n, now);
 }
 
-TEST(udp_replies_to_flows_that_came_in)
+TEST(udp_replies_only_through_a_forward)
 {
-    struct net_policy *p = policy(NULL, NULL, NULL, 0);
-    inbound_udp(p, "10.0.2.2", 40123, 5353); /* a port forward from the host's loopback */
+    /* a datagram that reached a guest port with no forward opens nothing: libslirp's host
+     * sockets take datagrams from anyone who finds their port */
+    const char *allow[] = { "198.51.100.7:53", NULL };
+    struct net_policy *q = policy(allow, NULL, NULL, 0);
+    inbound_udp(q, "203.0.113.9", 4444, 5000);
+    CHECK_EQ(udp(q, "203.0.113.9", 5000, 4444), NET_DENY);
+    inbound_udp(q, "10.0.2.2", 40123, 5353);
+    CHECK_EQ(udp(q, "10.0.2.2", 5353, 40123), NET_DENY);
+    net_policy_free(q);
+
+    static const uint16_t fwd[] = { 5353 };
+    struct net_policy_cfg cfg = { .udp_forwards = fwd, .nudp_forwards = 1 };
+    struct net_policy *p;
+    REQUIRE(net_policy_new(&p, &cfg, NULL) == 0);
+    inbound_udp(p, "10.0.2.2", 40123, 5353); /* the forward, from the host's loopback */
     CHECK_EQ(udp(p, "10.0.2.2", 5353, 40123), NET_PASS);
     CHECK(!dec.attempt);
     CHECK_EQ(udp(p, "10.0.2.2", 5353, 40124), NET_DENY);

@@ -392,8 +392,10 @@ TEST(host_forward_udp_reaches_guest_and_its_reply_the_host)
 {
     /* as boxnet.c sets it up for a UDP forward: libslirp may reach the loopback, the policy
      * lets only replies through */
+    static const uint16_t fwd[] = { 5353 };
     struct slirp_net *sn = NULL;
-    struct slirp_net_cfg cfg = { .host_loopback = true };
+    struct slirp_net_cfg cfg = { .policy = { .udp_forwards = fwd, .nudp_forwards = 1 },
+                                 .host_loopback = true };
     REQUIRE(slirp_net_new(&sn, &cfg, NULL) == 0);
     uint16_t port = 0;
     REQUIRE(slirp_net_add_fwd(sn, true, NULL, 0, 5353, &port, NULL) == 0);
