@@ -31,10 +31,9 @@
 #define DHCP6_SERVER_PORT 547
 #define FLOW_PROBE 16
 
-/* How a rule's port is judged: a TCP/UDP port; no port (ICMP: only port-less rules apply);
- * any port (a fragment: a deny rule on any port of the address denies it, an allow rule
- * must allow every port). */
-enum port_mode { PORT_EXACT, PORT_NONE, PORT_ANY };
+/* How a rule's port is judged: a TCP/UDP port, or any port (a fragment, an ICMP echo: a
+ * deny rule on any port of the address denies it, an allow rule must allow every port). */
+enum port_mode { PORT_EXACT, PORT_ANY };
 
 struct range {
     int family;
@@ -517,7 +516,9 @@ void net_policy_check(struct net_policy *p, const uint8_t *frame, size_t len, ui
             d->verdict = NET_PASS; /* answered inside libslirp (icmp_reflect) */
             return;
         }
-        judge(p, d, &k, rd16(t + 4), PORT_NONE, now);
+        /* libslirp falls back to UDP port 7 when it cannot open a ping socket: judged as
+         * every port of the address */
+        judge(p, d, &k, rd16(t + 4), PORT_ANY, now);
         return;
     case P_ICMP6:
         if (k.family != AF_INET6 || k.l4len < 4)
