@@ -15,7 +15,7 @@ static void log_line(void *opaque, const char *line)
     struct tm tm;
     if (gmtime_r(&t, &tm))
         strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ ", &tm);
-    fprintf(stderr, "%sboxlite-vmm: network: denied %s\n", when, line);
+    fprintf(stderr, "%sboxlite-vmm: network: %s\n", when, line);
 }
 
 int boxnet_new(struct slirp_net **out, const struct vmm_config *cfg, uint16_t *host_ports,

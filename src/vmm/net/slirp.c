@@ -547,7 +547,8 @@ void slirp_net_input(struct slirp_net *sn, const uint8_t *frame, size_t len)
                 queue_frame(sn, rst, n, false); /* refused at once, not left to time out */
         }
         if (sn->log && net_policy_denial_is_new(sn->policy, &d, &full)) {
-            net_policy_describe(sn->policy, &d, line, sizeof line);
+            memcpy(line, "denied ", 7);
+            net_policy_describe(sn->policy, &d, line + 7, sizeof line - 7);
             log = true;
         }
     }

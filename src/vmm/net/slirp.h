@@ -49,8 +49,9 @@ struct slirp_net_cfg {
      * false sets libslirp's disable_host_loopback, a second wall behind the policy. */
     bool host_loopback;
     size_t rx_queue_max; /* 0 = SLIRP_NET_RXQ_DEFAULT */
-    /* Called with one line for each destination refused for the first time (no newline);
-     * from the thread that sent the frame. May be NULL. */
+    /* Called with one line for each destination refused for the first time ("denied tcp
+     * 10.0.2.2 port 8080: ..."; no newline), and once "further denied destinations are not
+     * logged"; from the thread that sent the frame. May be NULL. */
     void (*log)(void *opaque, const char *line);
     void *log_opaque;
 };

@@ -279,7 +279,7 @@ TEST(a_denied_syn_is_reset_at_once_and_logged_once)
     }
     CHECK_EQ(log.n, 1); /* once per destination, not per packet */
     char want[128];
-    snprintf(want, sizeof want, "tcp 10.0.2.2 port %u: the host's loopback (allow it with "
+    snprintf(want, sizeof want, "denied tcp 10.0.2.2 port %u: the host's loopback (allow it with "
                                 "allow_host %u)", denied_port, denied_port);
     CHECK_STR(log.last, want);
     /* the same over IPv6: fec0::2 is the host's ::1 to libslirp */
