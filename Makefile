@@ -46,17 +46,19 @@ LDFLAGS := $(LDSAN)
 # image:  OCI references, registry client, blob store, unpack, rootfs disks
 # runtime: the library behind include/boxlite.h (runtime, boxes, executions, state)
 # agent:  the guest agent, built for the host too so its services are unit-tested natively
+# netrule: network rule parsing (--allow-net ...), shared by the VMM and the library
 src_of = $(filter-out $(2),$(shell find $(1) -name '*.c' 2>/dev/null | sort))
 
 SRC_common  := $(call src_of,src/common)
 SRC_proto   := $(call src_of,src/proto)
 SRC_disk    := $(call src_of,src/vmm/disk)
-SRC_vmm     := $(filter-out src/vmm/disk/% src/vmm/arch/%,$(call src_of,src/vmm,src/vmm/main.c)) \
+SRC_netrule := src/vmm/net/rule.c
+SRC_vmm     := $(filter-out src/vmm/disk/% src/vmm/arch/% $(SRC_netrule),$(call src_of,src/vmm,src/vmm/main.c)) \
                $(call src_of,src/vmm/arch/$(ARCH))
 SRC_image   := $(call src_of,src/image)
 SRC_runtime := $(call src_of,src/runtime)
 SRC_agent   := $(call src_of,guest/agent,guest/agent/main.c)
-COMPONENTS  := common proto disk vmm image runtime agent
+COMPONENTS  := common proto disk netrule vmm image runtime agent
 
 obj = $(patsubst %.c,$(O)/obj/%.o,$(1))
 lib = $(O)/lib/lib$(1).a
@@ -66,9 +68,10 @@ $(foreach c,$(COMPONENTS),$(eval OBJ_$(c) := $(call obj,$(SRC_$(c)))))
 DEPS_common  := common
 DEPS_proto   := proto common
 DEPS_disk    := disk common
-DEPS_vmm     := vmm disk proto common
+DEPS_netrule := netrule common
+DEPS_vmm     := vmm netrule disk proto common
 DEPS_image   := image disk common
-DEPS_runtime := runtime image disk proto common
+DEPS_runtime := runtime image disk netrule proto common
 DEPS_agent   := agent proto common
 archives = $(foreach d,$(DEPS_$(1)),$(call lib,$(d)))
 

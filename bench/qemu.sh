@@ -16,8 +16,9 @@ initrd=$build/guest/initramfs.cpio.gz
 mkdir -p "$build/bench"
 bin=$build/bench/qemu_boot
 gcc -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -Wno-unused-parameter -Wno-format-truncation \
-  -Iinclude -Isrc -o "$bin" bench/qemu_boot.c src/vmm/qemu/*.c src/proto/*.c src/common/*.c \
-  $(pkg-config --cflags --libs jansson) -lpthread || exit 1
+  -Iinclude -Isrc -o "$bin" bench/qemu_boot.c \
+  -Wl,--start-group "$build"/lib/lib{vmm,netrule,disk,proto,common}.a -Wl,--end-group \
+  $(pkg-config --cflags --libs jansson slirp glib-2.0) -lpthread || exit 1
 
 # A busybox rootfs (ext4) for create-to-first-output; without busybox, boot figures only.
 rootfs=

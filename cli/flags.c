@@ -71,11 +71,28 @@ static int add_port(boxlite_options *o, const char *spec)
                ? 0 : cli_fail("-p");
 }
 
+/* --allow-host PORT[/tcp|/udp] */
+static int add_allow_host(boxlite_options *o, const char *spec)
+{
+    char *end;
+    long port = strtol(spec, &end, 10);
+    const char *proto = "tcp";
+    if (*end == '/')
+        proto = end + 1;
+    else if (*end)
+        return cli_usage_error("--allow-host %s: expected PORT or PORT/udp", spec);
+    if (end == spec || (strcmp(proto, "tcp") && strcmp(proto, "udp")))
+        return cli_usage_error("--allow-host %s: expected PORT or PORT/udp", spec);
+    return boxlite_options_add_allow_host(o, port < 0 || port > 65535 ? 0 : (int)port, proto) ==
+                   BOXLITE_OK
+               ? 0 : cli_fail("--allow-host");
+}
+
 int cli_parse_box_flags(int argc, char **argv, boxlite_options *o, struct box_flags *f,
                         int *next)
 {
     enum { OPT_CPUS = 1000, OPT_MEMORY, OPT_NAME, OPT_DISK, OPT_RM, OPT_ENGINE, OPT_NONET,
-           OPT_CPU_TEMPLATE };
+           OPT_CPU_TEMPLATE, OPT_NETWORK, OPT_ALLOW_NET, OPT_DENY_NET, OPT_ALLOW_HOST };
     static const struct option longopts[] = {
         { "interactive", no_argument, NULL, 'i' },
         { "tty", no_argument, NULL, 't' },
@@ -93,6 +110,10 @@ int cli_parse_box_flags(int argc, char **argv, boxlite_options *o, struct box_fl
         { "engine", required_argument, NULL, OPT_ENGINE },
         { "no-network", no_argument, NULL, OPT_NONET },
         { "cpu-template", required_argument, NULL, OPT_CPU_TEMPLATE },
+        { "network", required_argument, NULL, OPT_NETWORK },
+        { "allow-net", required_argument, NULL, OPT_ALLOW_NET },
+        { "deny-net", required_argument, NULL, OPT_DENY_NET },
+        { "allow-host", required_argument, NULL, OPT_ALLOW_HOST },
         { 0 },
     };
     memset(f, 0, sizeof *f);
@@ -159,6 +180,17 @@ int cli_parse_box_flags(int argc, char **argv, boxlite_options *o, struct box_fl
         case OPT_CPU_TEMPLATE:
             r = boxlite_options_set_cpu_template(o, optarg) == BOXLITE_OK ? 0 : cli_fail("--cpu-template");
             break;
+        case OPT_NETWORK:
+            r = boxlite_options_set_network_mode(o, optarg) == BOXLITE_OK ? 0
+                                                                          : cli_fail("--network");
+            break;
+        case OPT_ALLOW_NET:
+            r = boxlite_options_add_allow_net(o, optarg) == BOXLITE_OK ? 0 : cli_fail("--allow-net");
+            break;
+        case OPT_DENY_NET:
+            r = boxlite_options_add_deny_net(o, optarg) == BOXLITE_OK ? 0 : cli_fail("--deny-net");
+            break;
+        case OPT_ALLOW_HOST: r = add_allow_host(o, optarg); break;
         default:
             r = cli_usage_error("unknown or incomplete option %s", argv[optind - 1]);
         }

@@ -85,7 +85,10 @@ BOXLITE_API int boxlite_runtime_metrics(boxlite_runtime *rt, char **json_out);
  *               "host_addr": "127.0.0.1"}],
  *    "network": true, "name": "web", "auto_remove": true, "detach": false,
  *    "ready_timeout_ms": 60000, "engine": "auto", "cmd": ["sleep", "inf"],
- *    "cpu_template": "auto"}
+ *    "cpu_template": "auto",
+ *    "allow_net": ["api.example.com:443", "198.51.100.0/24"], "deny_net": [],
+ *    "allow_host": [{"port": 5432, "protocol": "tcp"}]}
+ * ("network" also takes "none" or "default".)
  * Unknown or invalid fields are an error that names the field. */
 BOXLITE_API int boxlite_options_new(boxlite_options **out);
 BOXLITE_API int boxlite_options_from_json(const char *json, boxlite_options **out);
@@ -105,6 +108,22 @@ BOXLITE_API int boxlite_options_add_volume(boxlite_options *o, const char *host_
 BOXLITE_API int boxlite_options_add_port(boxlite_options *o, int host_port, int guest_port,
                                          const char *protocol, const char *host_addr);
 BOXLITE_API int boxlite_options_set_network(boxlite_options *o, int enabled);
+/* The network policy. By default a box reaches the internet and nothing of the host: not
+ * its loopback, not link-local (cloud metadata), not private networks, not other boxes.
+ * mode: "default", or "none" (no network interface at all). */
+BOXLITE_API int boxlite_options_set_network_mode(boxlite_options *o, const char *mode);
+/* rule: an IP address or CIDR prefix ("198.51.100.7", "198.51.100.0/24", "2001:db8::/32",
+ * "[2001:db8::1]:443") or a host name ("api.example.com", "*.example.com", matched through
+ * the box's own DNS answers), each optionally ":PORT". With any allow rule, everything
+ * else is denied; a deny rule wins over every allow rule. An invalid rule is an error that
+ * names it (BOXLITE_ERR_INVALID). */
+BOXLITE_API int boxlite_options_add_allow_net(boxlite_options *o, const char *rule);
+BOXLITE_API int boxlite_options_add_deny_net(boxlite_options *o, const char *rule);
+/* Lets the box reach one port of the host's loopback (127.0.0.1 / ::1), at its gateway
+ * address 10.0.2.2 (fec0::2): the way to reach a local registry or database on purpose.
+ * protocol "tcp" (NULL) or "udp". */
+BOXLITE_API int boxlite_options_add_allow_host(boxlite_options *o, int port,
+                                               const char *protocol);
 BOXLITE_API int boxlite_options_set_name(boxlite_options *o, const char *name);
 BOXLITE_API int boxlite_options_set_auto_remove(boxlite_options *o, int auto_remove);
 BOXLITE_API int boxlite_options_set_detach(boxlite_options *o, int detach);
@@ -147,7 +166,9 @@ BOXLITE_API const char *boxlite_box_name(const boxlite_box *box);
 BOXLITE_API int boxlite_box_info(boxlite_box *box, char **json_out);
 /* JSON array of box infos; state NULL = all, else one state name ("running"). */
 BOXLITE_API int boxlite_box_list(boxlite_runtime *rt, const char *state, char **json_out);
-/* JSON: cpu, memory, network bytes and connections, executions and errors, timings. */
+/* JSON: cpu, memory, network bytes and connections (vmm.net_allowed / vmm.net_denied:
+ * connection attempts the network policy let through / refused), executions and errors,
+ * timings. */
 BOXLITE_API int boxlite_box_metrics(boxlite_box *box, char **json_out);
 /* Last lines of the box's console log (for errors and `boxlite logs`). */
 BOXLITE_API int boxlite_box_console(boxlite_box *box, char **text_out);

@@ -34,7 +34,7 @@ fuzz_dir=${RUN_FUZZ_DIR:-build/fuzz/tests/fuzz}
 python_dir=${RUN_PYTHON_DIR:-sdk/python/tests}
 # The end-to-end subset run against the sanitizer build: the CLI, the library and the per-box
 # process on the QEMU engine (the KVM engine runs sanitised in the lab: tests/e2e/lab_smoke.sh).
-san_e2e=${RUN_SAN_E2E:-qemu_cli.sh qemu_vmm.sh}
+san_e2e=${RUN_SAN_E2E:-qemu_cli.sh qemu_vmm.sh net_policy.sh}
 mkdir -p "$logs"
 strict=0
 { [ "${CI:-}" = true ] || [ "${BOXLITE_TEST_STRICT:-}" = 1 ]; } && strict=1

@@ -161,6 +161,14 @@ static int write_vmm_config(boxlite_box *b, const struct rt_assets *a, const cha
                             const char *engine, struct bl_error *err)
 {
     json_t *disks = json_array(), *shares = json_array(), *ports = json_array();
+    json_t *allow = json_array(), *deny = json_array(), *host = json_array();
+    for (size_t i = 0; i < b->opts.nallow_net; i++)
+        json_array_append_new(allow, json_string(b->opts.allow_net[i]));
+    for (size_t i = 0; i < b->opts.ndeny_net; i++)
+        json_array_append_new(deny, json_string(b->opts.deny_net[i]));
+    for (size_t i = 0; i < b->opts.nallow_host; i++)
+        json_array_append_new(host, json_pack("{s:i, s:s}", "port", b->opts.allow_host[i].port,
+                                              "proto", b->opts.allow_host[i].udp ? "udp" : "tcp"));
     char p[4200];
     snprintf(p, sizeof p, "%s/disk.qcow2", b->dir);
     json_array_append_new(disks, json_pack("{s:s, s:s, s:b}", "path", p, "format", "qcow2",
@@ -186,11 +194,12 @@ static int write_vmm_config(boxlite_box *b, const struct rt_assets *a, const cha
      * timer options). */
     const char *extra = getenv("BOXLITE_KERNEL_CMDLINE");
     json_t *cfg = json_pack(
-        "{s:s, s:s, s:s, s:s, s:i, s:i, s:o, s:o, s:{s:b, s:o}, s:s, s:s, s:s}",
+        "{s:s, s:s, s:s, s:s, s:i, s:i, s:o, s:o, s:{s:b, s:o, s:o, s:o, s:o}, s:s, s:s, s:s}",
         "engine", engine ? engine : b->opts.engine ? b->opts.engine : "auto", "kernel", a->kernel,
         "initrd", a->initrd, "cmdline", extra ? extra : "", "cpus", b->opts.cpus,
         "memory_mib", b->opts.memory_mib, "disks", disks, "shares", shares, "network",
-        "enabled", b->opts.network, "ports", ports, "console_log", console, "box_socket",
+        "enabled", b->opts.network, "ports", ports, "allow_net", allow, "deny_net", deny,
+        "allow_host", host, "console_log", console, "box_socket",
         sock, "ready_file", ready);
     if (!cfg)
         return bl_err(err, BOXLITE_ERR_NOMEM, "vmm config: out of memory");

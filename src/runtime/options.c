@@ -47,6 +47,13 @@ void opts_clear(struct boxlite_options *o)
     for (size_t i = 0; i < o->ncmd; i++)
         free(o->cmd[i]);
     free(o->cmd);
+    for (size_t i = 0; i < o->nallow_net; i++)
+        free(o->allow_net[i]);
+    free(o->allow_net);
+    for (size_t i = 0; i < o->ndeny_net; i++)
+        free(o->deny_net[i]);
+    free(o->deny_net);
+    free(o->allow_host);
     opts_init(o);
 }
 
@@ -233,6 +240,68 @@ int opts_add_port(struct boxlite_options *o, long long host_port, long long gues
     return 0;
 }
 
+int opts_add_net_rule(struct boxlite_options *o, bool deny, const char *rule,
+                      struct bl_error *err)
+{
+    const char *what = deny ? "deny_net" : "allow_net";
+    char ***list = deny ? &o->deny_net : &o->allow_net;
+    size_t *n = deny ? &o->ndeny_net : &o->nallow_net;
+    struct net_rule r;
+    if (net_rule_parse(rule, &r, err) < 0)
+        return bl_err_prefix(err, "%s", what);
+    if (*n >= NET_RULES_MAX)
+        return bl_err(err, BOXLITE_ERR_INVALID, "%s: more than %d rules", what, NET_RULES_MAX);
+    char text[NET_RULE_TEXT_MAX + 16];
+    net_rule_format(&r, text, sizeof text);
+    for (size_t i = 0; i < *n; i++)
+        if (!strcmp((*list)[i], text))
+            return 0; /* the same rule twice says nothing more */
+    char **l = realloc(*list, (*n + 1) * sizeof *l);
+    if (!l)
+        return bl_err(err, BOXLITE_ERR_NOMEM, "%s: out of memory", what);
+    *list = l;
+    if (!(l[*n] = strdup(text)))
+        return bl_err(err, BOXLITE_ERR_NOMEM, "%s: out of memory", what);
+    (*n)++;
+    return 0;
+}
+
+int opts_add_allow_host(struct boxlite_options *o, long long port, const char *proto,
+                        struct bl_error *err)
+{
+    if (port < 1 || port > 65535)
+        return bl_err(err, BOXLITE_ERR_INVALID, "allow_host: port %lld is not 1-65535", port);
+    bool udp = false;
+    if (proto && !strcmp(proto, "udp"))
+        udp = true;
+    else if (proto && strcmp(proto, "tcp"))
+        return bl_err(err, BOXLITE_ERR_INVALID, "allow_host: protocol \"%s\" is not tcp or udp",
+                      proto);
+    for (size_t i = 0; i < o->nallow_host; i++)
+        if (o->allow_host[i].port == port && o->allow_host[i].udp == udp)
+            return 0;
+    if (o->nallow_host >= NET_RULES_MAX)
+        return bl_err(err, BOXLITE_ERR_INVALID, "allow_host: more than %d ports", NET_RULES_MAX);
+    struct net_host_port *h = realloc(o->allow_host, (o->nallow_host + 1) * sizeof *h);
+    if (!h)
+        return bl_err(err, BOXLITE_ERR_NOMEM, "allow_host: out of memory");
+    o->allow_host = h;
+    h[o->nallow_host++] = (struct net_host_port){ (uint16_t)port, udp };
+    return 0;
+}
+
+int opts_set_network_mode(struct boxlite_options *o, const char *mode, struct bl_error *err)
+{
+    if (mode && (!strcmp(mode, "default") || !strcmp(mode, "true")))
+        o->network = true;
+    else if (mode && (!strcmp(mode, "none") || !strcmp(mode, "false")))
+        o->network = false;
+    else
+        return bl_err(err, BOXLITE_ERR_INVALID, "network: \"%s\" is not none or default",
+                      mode ? mode : "(null)");
+    return 0;
+}
+
 int opts_validate_for_create(const struct boxlite_options *o, struct bl_error *err)
 {
     if (!o->image == !o->rootfs_path)
@@ -242,6 +311,11 @@ int opts_validate_for_create(const struct boxlite_options *o, struct bl_error *e
         return bl_err(err, BOXLITE_ERR_INVALID,
                       "options: detach requires auto_remove off (a detached box that removes "
                       "itself could never be reattached)");
+    if (!o->network && (o->nallow_net || o->ndeny_net || o->nallow_host || o->nports))
+        return bl_err(err, BOXLITE_ERR_INVALID,
+                      "options: %s needs a network (the network is none)",
+                      o->nallow_net ? "allow_net" : o->ndeny_net ? "deny_net"
+                      : o->nallow_host ? "allow_host" : "a published port");
     struct stat st;
     if (o->rootfs_path && (stat(o->rootfs_path, &st) != 0 || !S_ISDIR(st.st_mode)))
         return bl_errno(err, errno ? errno : ENOTDIR, "rootfs_path: %s", o->rootfs_path);
@@ -339,6 +413,20 @@ static int read_port(struct boxlite_options *o, json_t *v, struct bl_error *err)
     return r ? r : opts_add_port(o, hp, gp, proto, addr, err);
 }
 
+static int read_allow_host(struct boxlite_options *o, json_t *v, struct bl_error *err)
+{
+    static const char *const keys[] = { "port", "protocol", NULL };
+    long long port = 0;
+    const char *proto = NULL;
+    int r = check_keys(v, "allow_host[]", keys, err);
+    json_t *x;
+    if (!r && (x = json_object_get(v, "port")))
+        r = want_int(x, "allow_host[].port", &port, err);
+    if (!r && (x = json_object_get(v, "protocol")))
+        r = want_str(x, "allow_host[].protocol", &proto, err);
+    return r ? r : opts_add_allow_host(o, port, proto, err);
+}
+
 static int read_field(struct boxlite_options *o, const char *k, json_t *v, struct bl_error *err)
 {
     long long n = 0;
@@ -367,8 +455,30 @@ static int read_field(struct boxlite_options *o, const char *k, json_t *v, struc
         return (r = want_int(v, k, &n, err)) ? r : opts_set_disk(o, n, err);
     if (!strcmp(k, "ready_timeout_ms"))
         return (r = want_int(v, k, &n, err)) ? r : opts_set_ready_timeout(o, n, err);
-    if (!strcmp(k, "network"))
+    if (!strcmp(k, "network")) {
+        if (json_is_string(v))
+            return opts_set_network_mode(o, json_string_value(v), err);
         return (r = want_bool(v, k, &b, err)) ? r : (o->network = b, 0);
+    }
+    if (!strcmp(k, "allow_net") || !strcmp(k, "deny_net") || !strcmp(k, "allow_host")) {
+        size_t i;
+        json_t *e;
+        if (!json_is_array(v))
+            return bl_err(err, BOXLITE_ERR_INVALID, "options: field \"%s\": expected an array",
+                          k);
+        json_array_foreach(v, i, e) {
+            if (!strcmp(k, "allow_host"))
+                r = read_allow_host(o, e, err);
+            else if (!json_is_string(e))
+                r = bl_err(err, BOXLITE_ERR_INVALID,
+                           "options: field \"%s\": expected an array of strings", k);
+            else
+                r = opts_add_net_rule(o, k[0] == 'd', json_string_value(e), err);
+            if (r)
+                return r;
+        }
+        return 0;
+    }
     if (!strcmp(k, "auto_remove"))
         return (r = want_bool(v, k, &b, err)) ? r : (o->auto_remove = b, 0);
     if (!strcmp(k, "detach"))
@@ -483,6 +593,17 @@ char *opts_to_json(const struct boxlite_options *o)
         json_array_append_new(cmd, json_string(o->cmd[i]));
     json_object_set_new(root, "cmd", cmd);
     json_object_set_new(root, "network", json_boolean(o->network));
+    json_t *allow = json_array(), *deny = json_array(), *host = json_array();
+    for (size_t i = 0; i < o->nallow_net; i++)
+        json_array_append_new(allow, json_string(o->allow_net[i]));
+    for (size_t i = 0; i < o->ndeny_net; i++)
+        json_array_append_new(deny, json_string(o->deny_net[i]));
+    for (size_t i = 0; i < o->nallow_host; i++)
+        json_array_append_new(host, json_pack("{s:i, s:s}", "port", o->allow_host[i].port,
+                                              "protocol", o->allow_host[i].udp ? "udp" : "tcp"));
+    json_object_set_new(root, "allow_net", allow);
+    json_object_set_new(root, "deny_net", deny);
+    json_object_set_new(root, "allow_host", host);
     json_object_set_new(root, "name", jstr(o->name));
     json_object_set_new(root, "auto_remove", json_boolean(o->auto_remove));
     json_object_set_new(root, "detach", json_boolean(o->detach));

@@ -4,6 +4,7 @@
 #define RT_OPTIONS_H
 
 #include "common/error.h"
+#include "vmm/net/rule.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -23,6 +24,10 @@ struct boxlite_options {
     bool network, auto_remove, detach;
     int ready_timeout_ms;
     char *cpu_template; /* KVM engine's CPU template; NULL = "auto" */
+    /* network policy (src/vmm/net/rule.h): rules in canonical text, host ports */
+    char **allow_net; size_t nallow_net;
+    char **deny_net; size_t ndeny_net;
+    struct net_host_port *allow_host; size_t nallow_host;
 };
 
 #define BL_DEFAULT_CPUS 1
@@ -59,6 +64,13 @@ int opts_add_volume(struct boxlite_options *o, const char *host, const char *gue
 int opts_add_port(struct boxlite_options *o, long long host_port, long long guest_port,
                   const char *proto, const char *host_addr, struct bl_error *err);
 int opts_set_ready_timeout(struct boxlite_options *o, long long ms, struct bl_error *err);
+/* A rule for allow_net (deny false) or deny_net; refused with a message naming it. */
+int opts_add_net_rule(struct boxlite_options *o, bool deny, const char *rule,
+                      struct bl_error *err);
+int opts_add_allow_host(struct boxlite_options *o, long long port, const char *proto,
+                        struct bl_error *err);
+/* "none" / "default" (and true / false). */
+int opts_set_network_mode(struct boxlite_options *o, const char *mode, struct bl_error *err);
 bool opts_valid_name(const char *name);
 
 #endif

@@ -83,6 +83,14 @@ BOXLITE_API int boxlite_options_add_port(boxlite_options *o, int host_port, int 
 { SETTER(opts_add_port(o, host_port, guest_port, proto, host_addr, &err)); }
 BOXLITE_API int boxlite_options_set_network(boxlite_options *o, int v)
 { SETTER((o->network = v != 0, 0)); }
+BOXLITE_API int boxlite_options_set_network_mode(boxlite_options *o, const char *v)
+{ SETTER(opts_set_network_mode(o, v, &err)); }
+BOXLITE_API int boxlite_options_add_allow_net(boxlite_options *o, const char *rule)
+{ SETTER(opts_add_net_rule(o, false, rule, &err)); }
+BOXLITE_API int boxlite_options_add_deny_net(boxlite_options *o, const char *rule)
+{ SETTER(opts_add_net_rule(o, true, rule, &err)); }
+BOXLITE_API int boxlite_options_add_allow_host(boxlite_options *o, int port, const char *proto)
+{ SETTER(opts_add_allow_host(o, port, proto, &err)); }
 BOXLITE_API int boxlite_options_set_name(boxlite_options *o, const char *v)
 { SETTER(opts_set_name(o, v, &err)); }
 BOXLITE_API int boxlite_options_set_auto_remove(boxlite_options *o, int v)

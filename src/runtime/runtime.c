@@ -297,6 +297,10 @@ static json_t *record_json(const boxlite_runtime *rt, const struct box_record *r
         json_object_set(o, "cpus", json_object_get(opts, "cpus"));
         json_object_set(o, "memory_mib", json_object_get(opts, "memory_mib"));
         json_object_set(o, "ports", json_object_get(opts, "ports"));
+        json_object_set(o, "network", json_object_get(opts, "network"));
+        json_object_set(o, "allow_net", json_object_get(opts, "allow_net"));
+        json_object_set(o, "deny_net", json_object_get(opts, "deny_net"));
+        json_object_set(o, "allow_host", json_object_get(opts, "allow_host"));
         json_object_set(o, "auto_remove", json_object_get(opts, "auto_remove"));
         json_object_set(o, "detach", json_object_get(opts, "detach"));
         json_decref(opts);

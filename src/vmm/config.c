@@ -198,9 +198,71 @@ static int parse_shares(struct vmm_config *cfg, json_t *root, struct bl_error *e
     return 0;
 }
 
+/* network.allow_net / deny_net: arrays of rule strings (src/vmm/net/rule.h). */
+static int parse_rules(json_t *net, const char *key, struct net_rule **out, unsigned *n,
+                       struct bl_error *err)
+{
+    json_t *v = json_object_get(net, key);
+    if (!v || json_is_null(v))
+        return 0;
+    if (!json_is_array(v))
+        return bl_err(err, BOXLITE_ERR_INVALID, "config: network.%s: must be an array", key);
+    if (json_array_size(v) > NET_RULES_MAX)
+        return bl_err(err, BOXLITE_ERR_INVALID, "config: network.%s: more than %d rules", key,
+                      NET_RULES_MAX);
+    if (!json_array_size(v))
+        return 0;
+    *out = calloc(json_array_size(v), sizeof **out);
+    if (!*out)
+        return bl_errno(err, ENOMEM, "config: network.%s", key);
+    for (size_t i = 0; i < json_array_size(v); i++) {
+        json_t *r = json_array_get(v, i);
+        if (!json_is_string(r) || strlen(json_string_value(r)) != json_string_length(r))
+            return bl_err(err, BOXLITE_ERR_INVALID, "config: network.%s[%zu]: must be a string",
+                          key, i);
+        if (net_rule_parse(json_string_value(r), &(*out)[i], err) < 0)
+            return bl_err_prefix(err, "config: network.%s[%zu]", key, i);
+        *n = (unsigned)i + 1;
+    }
+    return 0;
+}
+
+/* network.allow_host: [{"port": 5432, "proto": "tcp"}] */
+static int parse_allow_host(struct vmm_config *cfg, json_t *net, struct bl_error *err)
+{
+    static const char *const keys[] = { "port", "proto", NULL };
+    json_t *arr;
+    size_t n;
+    if (get_array(net, "allow_host", "network", CFG_MAX_PORTS, &arr, &n, err) < 0)
+        return -err->code;
+    if (!n)
+        return 0;
+    cfg->allow_host = calloc(n, sizeof *cfg->allow_host);
+    if (!cfg->allow_host)
+        return bl_errno(err, ENOMEM, "config: network.allow_host");
+    for (size_t i = 0; i < n; i++) {
+        json_t *h = json_array_get(arr, i);
+        char where[48];
+        snprintf(where, sizeof where, "network.allow_host[%zu]", i);
+        char *proto cleanup_free = NULL;
+        uint64_t port = 0;
+        if (check_keys(h, where, keys, err) < 0 || get_str(h, "proto", where, &proto, err) < 0 ||
+            get_uint(h, "port", where, 1, 65535, &port, err) < 0)
+            return -err->code;
+        if (!port)
+            return bad(err, where, "\"port\" is required");
+        if (proto && strcmp(proto, "tcp") && strcmp(proto, "udp"))
+            return bad(err, where, "\"proto\" must be \"tcp\" or \"udp\"");
+        cfg->allow_host[i] = (struct net_host_port){ (uint16_t)port, proto && !strcmp(proto, "udp") };
+        cfg->nallow_host = (unsigned)i + 1;
+    }
+    return 0;
+}
+
 static int parse_network(struct vmm_config *cfg, json_t *root, struct bl_error *err)
 {
-    static const char *const keys[] = { "enabled", "ports", NULL };
+    static const char *const keys[] = { "enabled", "ports", "allow_net", "deny_net",
+                                        "allow_host", NULL };
     static const char *const port_keys[] = { "proto", "host_addr", "host_port", "guest_port",
                                              NULL };
     json_t *net = json_object_get(root, "network");
@@ -211,6 +273,12 @@ static int parse_network(struct vmm_config *cfg, json_t *root, struct bl_error *
     if (check_keys(net, "network", keys, err) < 0 ||
         get_bool(net, "enabled", "network", &cfg->network, err) < 0)
         return -err->code;
+    if (parse_rules(net, "allow_net", &cfg->allow_net, &cfg->nallow_net, err) < 0 ||
+        parse_rules(net, "deny_net", &cfg->deny_net, &cfg->ndeny_net, err) < 0 ||
+        parse_allow_host(cfg, net, err) < 0)
+        return -err->code;
+    if (!cfg->network && (cfg->nallow_net || cfg->ndeny_net || cfg->nallow_host))
+        return bad(err, "network", "allow_net, deny_net and allow_host need \"enabled\": true");
     json_t *arr;
     size_t n;
     if (get_array(net, "ports", "network", CFG_MAX_PORTS, &arr, &n, err) < 0)
@@ -398,6 +466,9 @@ void vmm_config_free(struct vmm_config *cfg)
     for (unsigned i = 0; i < cfg->nports; i++)
         free(cfg->ports[i].host_addr);
     free(cfg->ports);
+    free(cfg->allow_net);
+    free(cfg->deny_net);
+    free(cfg->allow_host);
     free(cfg->console_log);
     free(cfg->box_socket);
     free(cfg->ready_file);

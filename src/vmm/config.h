@@ -4,6 +4,7 @@
 #define VMM_CONFIG_H
 
 #include "common/error.h"
+#include "vmm/net/rule.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -28,6 +29,10 @@ struct vmm_config {
     struct vmm_share_cfg *shares; unsigned nshares;
     bool network;
     struct vmm_port_cfg *ports; unsigned nports;
+    /* network policy (src/vmm/net/policy.h): network.allow_net, deny_net, allow_host */
+    struct net_rule *allow_net; unsigned nallow_net;
+    struct net_rule *deny_net; unsigned ndeny_net;
+    struct net_host_port *allow_host; unsigned nallow_host;
     char *console_log, *box_socket, *ready_file;
     /* KVM engine: the CPU template (NULL = "auto"), how long a boot chosen by "auto" may
      * take to ready (0 = no limit of its own), a boot broken on purpose (tests; NULL). */

@@ -23,6 +23,8 @@ struct engine_exit {
 struct engine_stats {
     uint64_t net_rx_bytes, net_tx_bytes; /* guest's view: rx = into the guest */
     uint64_t net_connections;            /* host port-forward + outbound connections */
+    uint64_t net_allowed, net_denied;    /* connection attempts the network policy let
+                                          * through / refused (src/vmm/net/policy.h) */
     uint64_t vm_exits;                   /* KVM engine only; 0 otherwise */
     double start_to_first_run_ms;        /* process start to first KVM_RUN / QEMU launched */
     double start_to_ready_ms;            /* process start to the guest's ready mark, or 0 */

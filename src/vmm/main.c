@@ -89,12 +89,13 @@ static void stats_json(FILE *f, const char *engine, const struct engine_stats *s
             "{\"engine\":\"%s\",\"start_to_first_run_ms\":%.3f,\"start_to_ready_ms\":%.3f,"
             "\"vm_exits\":%llu,\"cpu_user_us\":%llu,\"cpu_sys_us\":%llu,\"rss_bytes\":%llu,"
             "\"net_rx_bytes\":%llu,\"net_tx_bytes\":%llu,\"net_connections\":%llu,"
-            "\"cpu_template\":\"%s\"}",
+            "\"net_allowed\":%llu,\"net_denied\":%llu,\"cpu_template\":\"%s\"}",
             engine, s->start_to_first_run_ms, s->start_to_ready_ms,
             (unsigned long long)s->vm_exits, (unsigned long long)s->cpu_user_us,
             (unsigned long long)s->cpu_sys_us, (unsigned long long)s->rss_bytes,
             (unsigned long long)s->net_rx_bytes, (unsigned long long)s->net_tx_bytes,
-            (unsigned long long)s->net_connections, s->cpu_template ? s->cpu_template : "");
+            (unsigned long long)s->net_connections, (unsigned long long)s->net_allowed,
+            (unsigned long long)s->net_denied, s->cpu_template ? s->cpu_template : "");
 }
 
 /* Written whole under a temporary name, then renamed: the library never sees half a file.

@@ -5,8 +5,9 @@
 # container rootfs on vda, a client on the box socket runs a command in the container (output
 # and exit code come back) and asks for a power-off, after which the VMM ends with status 0.
 # Then, in the same L1, the KVM engine's suite (tests/lab/suite.sh): block read/write on a
-# raw image, a qcow2 overlay, a VMM killed mid-write leaving a consistent qcow2, network
-# through libslirp to a server on L1's loopback, a 9p shared directory, the console log and
+# raw image, a qcow2 overlay, a VMM killed mid-write leaving a consistent qcow2, the network
+# policy (L1's loopback reachable on the allow_host port only, link-local refused, denials
+# logged and counted), a 9p shared directory, the console log and
 # clean power-off; each of its checks counts here. On a host with hardware virtualization the same
 # checks run directly (tests/lab/lab-check.sh decides). Takes about a minute here (two on a busy machine).
 # The KVM engine's unit test (test_kvm_engine, sanitizer build) runs in the same L1.

@@ -25,7 +25,7 @@ box() {
   "disks": [ $disks ] $more,
   "console_log": "$work/$name.console", "box_socket": "$d/box.sock", "ready_file": "$d/ready" }
 EOF
-  "$LAB_VMM" --config "$d/vmm.json" > "$d/vmm.out" 2>&1 &
+  "$LAB_VMM" --config "$d/vmm.json" --stats > "$d/vmm.out" 2>&1 &
   vpid=$!
   "$LAB_CLIENT" "$d/box.sock" 300 "$@" </dev/null
   crc=$?
@@ -84,14 +84,28 @@ qrc=$?
   { bad "qemu-img check status $qrc after kill -9"; cat "$work/t3.check"; }
 KILL_VMM=0
 
-echo "== network through libslirp to a server on L1's loopback"
+echo "== network: the policy in front of libslirp (the same code as the QEMU engine's)"
+# Two servers on L1's loopback; the box may reach 18080 (allow_host), nothing else of L1.
 mkdir -p "$work/www" && echo "hello over slirp" > "$work/www/hello.txt"
 httpd -f -p 127.0.0.1:18080 -h "$work/www" &
 hpid=$!
-box t4 "boxlite.root=/dev/vda" "$(disk "$work/t1.ext4")" ', "network": { "enabled": true }' -- \
-  -c 'wget -q -O - http://10.0.2.2:18080/hello.txt' -o "hello over slirp"
-[ $crc = 0 ] && [ $vrc = 0 ] && ok "the guest fetched a file from the host's loopback (10.0.2.2)" || bad "network: client $crc, VMM $vrc"
-kill $hpid 2>/dev/null
+httpd -f -p 127.0.0.1:18081 -h "$work/www" &
+hpid2=$!
+box t4 "boxlite.root=/dev/vda" "$(disk "$work/t1.ext4")" \
+  ', "network": { "enabled": true, "allow_host": [ { "port": 18080 } ] }' -- \
+  -c 'wget -q -O - http://10.0.2.2:18080/hello.txt' -o "hello over slirp" \
+  -c 'wget -q -O - http://10.0.2.2:18081/hello.txt 2>&1; echo rc=$?' -o "Connection refused" \
+  -c 'wget -q -O - http://169.254.169.254/ 2>&1; echo rc=$?' -o "Connection refused"
+[ $crc = 0 ] && [ $vrc = 0 ] && ok "allow_host 18080: the guest fetched a file from L1's loopback (10.0.2.2); port 18081 and 169.254.169.254 refused at once (a reset)" ||
+  bad "network: client $crc, VMM $vrc"
+grep -q "network: denied tcp 10.0.2.2 port 18081: the host's loopback (allow it with allow_host 18081)" "$d/vmm.out" &&
+  ok "the VMM logged the denied loopback port" || { bad "no denial in the VMM's log"; cat "$d/vmm.out"; }
+grep -q "network: denied tcp 169.254.169.254 port 80: link-local" "$d/vmm.out" &&
+  ok "the VMM logged the denied metadata address as link-local" || bad "no link-local denial in the VMM's log"
+grep -qE '"net_allowed":[1-9][0-9]*,"net_denied":([2-9]|[1-9][0-9]+)' "$d/vmm.out" &&
+  ok "the VMM's figures count connections allowed and denied" ||
+  bad "no allowed/denied counts in: $(grep net_allowed "$d/vmm.out")"
+kill $hpid $hpid2 2>/dev/null
 
 echo "== a shared directory (virtio-9p)"
 mkdir -p "$work/share" && echo "from the host" > "$work/share/h.txt"

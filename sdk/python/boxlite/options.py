@@ -7,6 +7,8 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 Volume = Union[Tuple[str, str], Tuple[str, str, bool], Dict]
 # A port: (host_port, guest_port) or (host_port, guest_port, "udp") or a dict.
 Port = Union[Tuple[int, int], Tuple[int, int, str], Dict]
+# A host loopback port the box may reach: 5432, "5432", "53/udp" or a dict.
+HostPort = Union[int, str, Dict]
 
 
 @dataclass
@@ -21,7 +23,12 @@ class BoxOptions:
     env: Dict[str, str] = field(default_factory=dict)
     volumes: Sequence[Volume] = field(default_factory=list)
     ports: Sequence[Port] = field(default_factory=list)
-    network: bool = True
+    # True / "default": the internet, nothing of the host; False / "none": no network at all
+    network: Union[bool, str] = True
+    # rules: "198.51.100.0/24", "[2001:db8::1]:443", "api.example.com:443", "*.example.com"
+    allow_net: Sequence[str] = field(default_factory=list)
+    deny_net: Sequence[str] = field(default_factory=list)
+    allow_host: Sequence[HostPort] = field(default_factory=list)
     auto_remove: bool = True
     detach: bool = False
     name: Optional[str] = None
@@ -46,6 +53,12 @@ class BoxOptions:
             doc["cmd"] = [str(c) for c in self.cmd]
         doc["volumes"] = [_volume(v) for v in self.volumes]
         doc["ports"] = [_port(p) for p in self.ports]
+        if self.allow_net:
+            doc["allow_net"] = [str(r) for r in self.allow_net]
+        if self.deny_net:
+            doc["deny_net"] = [str(r) for r in self.deny_net]
+        if self.allow_host:
+            doc["allow_host"] = [_host_port(h) for h in self.allow_host]
         return json.dumps(doc)
 
 
@@ -62,3 +75,16 @@ def _port(p) -> dict:
     host, guest, *rest = p
     return {"host_port": int(host), "guest_port": int(guest),
             "protocol": rest[0] if rest else "tcp"}
+
+
+def _host_port(h) -> dict:
+    if isinstance(h, dict):
+        return h
+    if isinstance(h, int) and not isinstance(h, bool):
+        return {"port": h, "protocol": "tcp"}
+    port, _, proto = str(h).partition("/")
+    try:
+        number = int(port)
+    except ValueError:
+        raise ValueError(f"allow_host {h!r}: expected PORT or PORT/udp") from None
+    return {"port": number, "protocol": proto or "tcp"}

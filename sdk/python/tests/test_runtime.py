@@ -83,3 +83,31 @@ def test_guest_not_ready_in_time_is_a_timeout_and_leaves_nothing(rt, rootfs):
     run(main())
     assert rt.list() == []
     assert rt.metrics()["boxes_failed"] == 1
+
+
+def test_network_policy_options(rt):
+    box = rt.create(boxlite.BoxOptions(
+        image="alpine", allow_net=["198.51.100.0/24", "API.example.com:443", "2001:DB8::/32"],
+        deny_net=["[2001:db8::1]:25"], allow_host=[5432, "53/udp"]))
+    info = box.info()
+    assert info["network"] is True
+    assert info["allow_net"] == ["198.51.100.0/24", "api.example.com:443", "2001:db8::/32"]
+    assert info["deny_net"] == ["[2001:db8::1]:25"]
+    assert info["allow_host"] == [{"port": 5432, "protocol": "tcp"},
+                                  {"port": 53, "protocol": "udp"}]
+    assert rt.create(boxlite.BoxOptions(image="alpine", network="none")).info()["network"] is False
+    # a bad rule is refused at create, by name; nothing is left behind
+    before = len(rt.list())
+    with pytest.raises(boxlite.InvalidArgument, match=r'allow_net: "a\.\.b": empty label'):
+        rt.create(boxlite.BoxOptions(image="alpine", allow_net=["a..b"]))
+    with pytest.raises(boxlite.InvalidArgument, match="127.0.0.1.*allow_host"):
+        rt.create(boxlite.BoxOptions(image="alpine", deny_net=["127.0.0.1"]))
+    with pytest.raises(boxlite.InvalidArgument, match="allow_host: port 70000"):
+        rt.create(boxlite.BoxOptions(image="alpine", allow_host=[70000]))
+    with pytest.raises(ValueError, match="PORT or PORT/udp"):
+        rt.create(boxlite.BoxOptions(image="alpine", allow_host=["db"]))
+    with pytest.raises(boxlite.InvalidArgument, match="needs a network"):
+        rt.create(boxlite.BoxOptions(image="alpine", network="none", allow_host=[5432]))
+    with pytest.raises(boxlite.InvalidArgument, match='network: "off"'):
+        rt.create(boxlite.BoxOptions(image="alpine", network="off"))
+    assert len(rt.list()) == before

@@ -12,7 +12,7 @@
 #include "vmm/hw/serial.h"
 #include "vmm/kvm/kvm.h"
 #include "vmm/kvm/machine.h"
-#include "vmm/net/slirp.h"
+#include "vmm/net/boxnet.h"
 #include "vmm/virtio/9p.h"
 #include "vmm/virtio/blk.h"
 #include "vmm/virtio/console.h"
@@ -242,23 +242,13 @@ static int add_console(struct engine *e, struct bl_error *err)
 
 static int add_network(struct engine *e, const struct vmm_config *cfg, struct bl_error *err)
 {
-    /* Like QEMU's user network: the guest reaches the host's loopback at 10.0.2.2. */
-    struct slirp_net_cfg ncfg = { .allow_host_loopback = true };
-    if (slirp_net_new(&e->net, &ncfg, err) < 0)
-        return bl_err_prefix(err, "network");
+    /* The stack, its policy and its forwards are the QEMU engine's too (boxnet.c). */
     e->host_ports = calloc(cfg->nports ? cfg->nports : 1, sizeof *e->host_ports);
     if (!e->host_ports)
         return bl_errno(err, ENOMEM, "network");
     e->nports = cfg->nports;
-    for (unsigned i = 0; i < cfg->nports; i++) {
-        const struct vmm_port_cfg *p = &cfg->ports[i];
-        uint16_t bound = 0;
-        if (slirp_net_add_fwd(e->net, p->udp, p->host_addr, p->host_port, p->guest_port, &bound,
-                              err) < 0)
-            return bl_err_prefix(err, "forward %s:%u to guest port %u", p->host_addr,
-                                 p->host_port, p->guest_port);
-        e->host_ports[i] = bound;
-    }
+    if (boxnet_new(&e->net, cfg, e->host_ports, err) < 0)
+        return -err->code;
     struct virtio_dev *dev;
     struct irq_line irq;
     if (next_irq(e, &irq, err) < 0 ||
@@ -450,6 +440,8 @@ static int kvm_stats(struct engine *e, struct engine_stats *out)
         out->net_rx_bytes = ns.rx_bytes;
         out->net_tx_bytes = ns.tx_bytes;
         out->net_connections = ns.tcp_out + ns.tcp_in;
+        out->net_allowed = ns.conn_allowed;
+        out->net_denied = ns.conn_denied;
     }
     if (s.first_run_ns)
         out->start_to_first_run_ms = (double)(s.first_run_ns - process_start_ns) / 1e6;

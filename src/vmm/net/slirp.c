@@ -2,8 +2,11 @@
  * the bounded queue of frames for the guest. See slirp.h for the threading model. */
 #include "vmm/net/slirp.h"
 
+#include "common/cleanup.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
+#include <ifaddrs.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -52,6 +55,16 @@ struct slirp_net {
     size_t qlen, qmax;
     int rx_fd; /* eventfd: readable while the queue is non-empty */
     struct net_stats stats;
+
+    /* under lock */
+    struct net_policy *policy;
+    void (*log)(void *opaque, const char *line);
+    void *log_opaque;
+    struct host_addrs {
+        int64_t read_ms; /* when getifaddrs was last read; 0 = never */
+        unsigned n;
+        struct { int family; uint8_t a[16]; } addr[64];
+    } host;
 };
 
 static int64_t now_ns(void)
@@ -60,6 +73,8 @@ static int64_t now_ns(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
+
+static int64_t now_ms(void) { return now_ns() / 1000000; }
 
 static void wake(int fd)
 {
@@ -109,12 +124,9 @@ int net_frame_classify(const uint8_t *f, size_t len)
 
 /* ---- slirp callbacks (called with sn->lock held) ------------------------------------ */
 
-static ssize_t cb_send_packet(const void *buf, size_t len, void *opaque)
+/* Queues a frame for the guest. */
+static void queue_frame(struct slirp_net *sn, const void *buf, size_t len, bool syn)
 {
-    struct slirp_net *sn = opaque;
-    if (len == 0 || len > SLIRP_NET_FRAME_MAX)
-        return (ssize_t)len;
-    bool syn = net_frame_classify(buf, len) == 1;
     struct frame *fr = NULL;
     pthread_mutex_lock(&sn->qlock);
     if (syn)
@@ -122,7 +134,7 @@ static ssize_t cb_send_packet(const void *buf, size_t len, void *opaque)
     if (sn->qlen >= sn->qmax || !(fr = malloc(sizeof *fr + len))) {
         sn->stats.rx_dropped++;
         pthread_mutex_unlock(&sn->qlock);
-        return (ssize_t)len; /* dropped like a full NIC ring: TCP recovers */
+        return; /* dropped like a full NIC ring: TCP recovers */
     }
     fr->next = NULL;
     fr->len = len;
@@ -136,6 +148,16 @@ static ssize_t cb_send_packet(const void *buf, size_t len, void *opaque)
     pthread_mutex_unlock(&sn->qlock);
     if (was_empty)
         wake(sn->rx_fd);
+}
+
+static ssize_t cb_send_packet(const void *buf, size_t len, void *opaque)
+{
+    struct slirp_net *sn = opaque;
+    if (len == 0 || len > SLIRP_NET_FRAME_MAX)
+        return (ssize_t)len;
+    /* DNS answers for host-name rules; flows that came in, so the guest may answer them */
+    net_policy_observe(sn->policy, buf, len, (uint64_t)now_ms());
+    queue_frame(sn, buf, len, net_frame_classify(buf, len) == 1);
     return (ssize_t)len;
 }
 
@@ -304,6 +326,43 @@ static void *poll_thread(void *arg)
 
 /* ---- public API ---------------------------------------------------------------------- */
 
+/* The host's own addresses: a box reaching one of them reaches the host's services bound
+ * to every address (and the host's firewall may let local traffic through). Called under
+ * sn->lock; getifaddrs is read again when the last reading is over a second old. */
+static bool is_host_addr(void *opaque, int family, const uint8_t *addr)
+{
+    struct slirp_net *sn = opaque;
+    struct host_addrs *h = &sn->host;
+    int64_t now = now_ms();
+    if (!h->read_ms || now - h->read_ms > 1000) {
+        struct ifaddrs *ifa = NULL;
+        if (getifaddrs(&ifa) == 0) {
+            h->n = 0;
+            for (struct ifaddrs *i = ifa; i && h->n < ARRAY_SIZE(h->addr); i = i->ifa_next) {
+                if (!i->ifa_addr)
+                    continue;
+                int f = i->ifa_addr->sa_family;
+                if (f == AF_INET)
+                    memcpy(h->addr[h->n].a, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, 4);
+                else if (f == AF_INET6)
+                    memcpy(h->addr[h->n].a, &((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr, 16);
+                else
+                    continue;
+                h->addr[h->n++].family = f;
+            }
+            freeifaddrs(ifa);
+            h->read_ms = now;
+        }
+        /* on failure the last reading stands (none at first: the loopback ranges still are
+         * denied by the policy itself) */
+    }
+    for (unsigned i = 0; i < h->n; i++)
+        if (h->addr[i].family == family &&
+            memcmp(h->addr[i].a, addr, family == AF_INET ? 4 : 16) == 0)
+            return true;
+    return false;
+}
+
 int slirp_net_new(struct slirp_net **out, const struct slirp_net_cfg *cfg,
                   struct bl_error *err)
 {
@@ -321,20 +380,31 @@ int slirp_net_new(struct slirp_net **out, const struct slirp_net_cfg *cfg,
         slirp_net_free(sn);
         return bl_errno(err, e, "slirp: eventfd");
     }
+    struct net_policy_cfg pc = cfg ? cfg->policy : (struct net_policy_cfg){ 0 };
+    pc.is_host_addr = is_host_addr;
+    pc.opaque = sn;
+    if (net_policy_new(&sn->policy, &pc, err) < 0) {
+        slirp_net_free(sn);
+        return -err->code;
+    }
+    if (cfg) {
+        sn->log = cfg->log;
+        sn->log_opaque = cfg->log_opaque;
+    }
 
     SlirpConfig sc = { .version = 4, .restricted = 0, .in_enabled = true };
-    inet_pton(AF_INET, "10.0.2.0", &sc.vnetwork);
-    inet_pton(AF_INET, "255.255.255.0", &sc.vnetmask);
-    inet_pton(AF_INET, SLIRP_NET_HOST_IP, &sc.vhost);
-    inet_pton(AF_INET, SLIRP_NET_GUEST_IP, &sc.vdhcp_start);
-    inet_pton(AF_INET, SLIRP_NET_DNS_IP, &sc.vnameserver);
+    inet_pton(AF_INET, VNET_NETWORK, &sc.vnetwork);
+    inet_pton(AF_INET, VNET_NETMASK, &sc.vnetmask);
+    inet_pton(AF_INET, VNET_HOST, &sc.vhost);
+    inet_pton(AF_INET, VNET_GUEST, &sc.vdhcp_start);
+    inet_pton(AF_INET, VNET_DNS, &sc.vnameserver);
     sc.in6_enabled = true;
-    inet_pton(AF_INET6, "fec0::", &sc.vprefix_addr6);
-    sc.vprefix_len = 64;
-    inet_pton(AF_INET6, "fec0::2", &sc.vhost6);
-    inet_pton(AF_INET6, "fec0::3", &sc.vnameserver6);
+    inet_pton(AF_INET6, VNET_PREFIX6, &sc.vprefix_addr6);
+    sc.vprefix_len = VNET_PREFIX6_BITS;
+    inet_pton(AF_INET6, VNET_HOST6, &sc.vhost6);
+    inet_pton(AF_INET6, VNET_DNS6, &sc.vnameserver6);
     sc.vhostname = "boxlite";
-    sc.disable_host_loopback = cfg ? !cfg->allow_host_loopback : false;
+    sc.disable_host_loopback = !(cfg && cfg->host_loopback);
     sc.if_mtu = 1500;
     sc.if_mru = 1500;
 
@@ -383,6 +453,7 @@ void slirp_net_free(struct slirp_net *sn)
     if (sn->rx_fd >= 0)
         close(sn->rx_fd);
     free(sn->pfds);
+    net_policy_free(sn->policy);
     pthread_mutex_destroy(&sn->lock);
     pthread_mutex_destroy(&sn->qlock);
     free(sn);
@@ -461,10 +532,42 @@ void slirp_net_input(struct slirp_net *sn, const uint8_t *frame, size_t len)
         sn->stats.udp_out++;
     pthread_mutex_unlock(&sn->qlock);
 
+    struct net_decision d;
+    char line[512];
+    bool log = false, full = false;
     pthread_mutex_lock(&sn->lock);
-    slirp_input(sn->slirp, frame, (int)len);
+    net_policy_check(sn->policy, frame, len, (uint64_t)now_ms(), &d);
+    if (d.verdict == NET_PASS) {
+        slirp_input(sn->slirp, frame, (int)len);
+    } else if (d.verdict != NET_DROP) {
+        if (d.verdict == NET_DENY_RST) {
+            uint8_t rst[ETH_HLEN + 40 + 20];
+            size_t n = net_tcp_reset(frame, len, rst, sizeof rst);
+            if (n)
+                queue_frame(sn, rst, n, false); /* refused at once, not left to time out */
+        }
+        if (sn->log && net_policy_denial_is_new(sn->policy, &d, &full)) {
+            memcpy(line, "denied ", 7);
+            net_policy_describe(sn->policy, &d, line + 7, sizeof line - 7);
+            log = true;
+        }
+    }
     pthread_mutex_unlock(&sn->lock);
-    wake(sn->wake_fd); /* slirp may have opened a socket or armed a timer */
+    if (d.verdict == NET_PASS)
+        wake(sn->wake_fd); /* slirp may have opened a socket or armed a timer */
+
+    pthread_mutex_lock(&sn->qlock);
+    if (d.attempt && d.verdict == NET_PASS)
+        sn->stats.conn_allowed++;
+    else if (d.attempt)
+        sn->stats.conn_denied++;
+    else if (d.verdict == NET_DROP)
+        sn->stats.tx_filtered++;
+    pthread_mutex_unlock(&sn->qlock);
+    if (log)
+        sn->log(sn->log_opaque, line);
+    else if (full)
+        sn->log(sn->log_opaque, "further denied destinations are not logged");
 }
 
 size_t slirp_net_peek(struct slirp_net *sn)

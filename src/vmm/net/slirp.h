@@ -1,8 +1,16 @@
-/* The user-mode network behind virtio-net: libslirp (4.7) on the QEMU default network.
+/* The user-mode network behind virtio-net: libslirp (4.7) on the QEMU default network
+ * (vnet.h), for both engines: the KVM engine's virtio-net calls it directly, the QEMU engine
+ * hands its frames over a socket (link.c).
  *
  *   network 10.0.2.0/24, gateway/host 10.0.2.2, DNS 10.0.2.3, guest 10.0.2.15 by DHCP;
  *   IPv6 fec0::/64 (host fec0::2, DNS fec0::3); outbound NAT through host sockets;
  *   host port forwarding (TCP, UDP) to the guest.
+ *
+ * Every frame from the guest passes the box's network policy (policy.h) before libslirp
+ * sees it: a refused TCP connection gets a reset at once, a refused datagram is dropped,
+ * each refused destination is logged once (cfg.log), and connection attempts are counted
+ * (allowed, denied). Frames slirp sends to the guest are read for DNS answers (host-name
+ * rules) and for UDP port-forward flows.
  *
  * Threads: libslirp is not thread-safe, so one mutex guards the Slirp instance, and a
  * thread of its own runs slirp's poll loop (sockets and timers). We chose a thread rather
@@ -18,23 +26,34 @@
 #define VMM_NET_SLIRP_H
 
 #include "common/error.h"
+#include "vmm/net/policy.h"
+#include "vmm/net/vnet.h"
 #include "vmm/virtio/net.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#define SLIRP_NET_GUEST_IP "10.0.2.15"
-#define SLIRP_NET_HOST_IP "10.0.2.2"
-#define SLIRP_NET_DNS_IP "10.0.2.3"
+#define SLIRP_NET_GUEST_IP VNET_GUEST
+#define SLIRP_NET_HOST_IP VNET_HOST
+#define SLIRP_NET_DNS_IP VNET_DNS
 #define SLIRP_NET_RXQ_DEFAULT 512  /* frames queued for the guest */
 #define SLIRP_NET_FRAME_MAX 65550 /* ethernet header + 64 KiB */
 
 struct slirp_net_cfg {
-    /* The guest may reach the host's 127.0.0.1 at 10.0.2.2 (slirp's default). false sets
-     * slirp's disable_host_loopback. */
-    bool allow_host_loopback;
+    /* What the box may reach (rules, allow_host). The host-address check is filled in by
+     * slirp_net_new (the host's interfaces, read again at most once a second). */
+    struct net_policy_cfg policy;
+    /* Whether libslirp may turn the gateway address into the host's loopback at all: needed
+     * for allow_host and for UDP port forwards (the guest's replies go to the gateway);
+     * false sets libslirp's disable_host_loopback, a second wall behind the policy. */
+    bool host_loopback;
     size_t rx_queue_max; /* 0 = SLIRP_NET_RXQ_DEFAULT */
+    /* Called with one line for each destination refused for the first time ("denied tcp
+     * 10.0.2.2 port 8080: ..."; no newline), and once "further denied destinations are not
+     * logged"; from the thread that sent the frame. May be NULL. */
+    void (*log)(void *opaque, const char *line);
+    void *log_opaque;
 };
 
 struct net_stats {
@@ -45,6 +64,9 @@ struct net_stats {
     uint64_t tcp_out, tcp_in;         /* TCP connection attempts (SYN without ACK) from the
                                        * guest / toward it (port forwards), retries included */
     uint64_t udp_out;                 /* UDP datagrams from the guest */
+    uint64_t conn_allowed;            /* connection attempts (TCP SYN, new UDP/ICMP flow) the */
+    uint64_t conn_denied;             /* policy let through / refused */
+    uint64_t tx_filtered;             /* frames dropped as malformed or unsupported */
 };
 
 struct slirp_net;

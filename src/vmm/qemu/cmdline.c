@@ -158,40 +158,13 @@ int qemu_build_argv(const struct vmm_config *cfg, const struct qemu_launch *l, c
     add(&b, "-device");
     add(&b, "virtserialport,chardev=agent,name=boxlite.agent");
 
-    if (cfg->network) {
-        char fwd[8192] = "";
-        size_t off = 0;
-        for (unsigned i = 0; i < cfg->nports; i++) {
-            const struct vmm_port_cfg *p = &cfg->ports[i];
-            const char *addr = p->host_addr && *p->host_addr ? p->host_addr : "127.0.0.1";
-            if (!has_comma_free_text(addr) || strchr(addr, ':') || strchr(addr, '-')) {
-                qemu_argv_free(b.v);
-                return bl_err(err, BOXLITE_ERR_INVALID, "port %u: bad host address \"%s\"", i,
-                              addr);
-            }
-            off += (size_t)snprintf(fwd + off, off < sizeof fwd ? sizeof fwd - off : 0,
-                                    ",hostfwd=%s:%s:%u-:%u", p->udp ? "udp" : "tcp", addr,
-                                    p->host_port, p->guest_port);
-        }
-        if (off >= sizeof fwd) {
-            qemu_argv_free(b.v);
-            return bl_err(err, BOXLITE_ERR_INVALID, "too many forwarded ports");
-        }
+    if (cfg->network && l->net_fd >= 0) {
+        /* QEMU's virtio-net talks to the per-box process, which runs the box's network
+         * (src/vmm/net/): one frame per datagram on a socket QEMU inherits. */
         add(&b, "-netdev");
-        add(&b, "user,id=net0%s", fwd);
+        add(&b, "dgram,id=net0,local.type=fd,local.str=%d", l->net_fd);
         add(&b, "-device");
         add(&b, "virtio-net-device,netdev=net0");
-        /* Counters: QEMU has none for its user-mode network, so both directions are dumped
-         * (headers only) into pipes the engine reads. rx = what the backend receives, i.e.
-         * the guest's transmissions; tx = what it sends to the guest. */
-        if (l->net_rx_fd >= 0 && l->net_tx_fd >= 0) {
-            add(&b, "-object");
-            add(&b, "filter-dump,id=dump-out,netdev=net0,queue=rx,maxlen=%d,file=/dev/fd/%d",
-                NETCOUNT_SNAPLEN, l->net_rx_fd);
-            add(&b, "-object");
-            add(&b, "filter-dump,id=dump-in,netdev=net0,queue=tx,maxlen=%d,file=/dev/fd/%d",
-                NETCOUNT_SNAPLEN, l->net_tx_fd);
-        }
     }
 
     for (unsigned i = 0; i < cfg->nshares; i++) {

@@ -6,6 +6,8 @@
 
 #include "common/cleanup.h"
 #include "common/hostcpu.h"
+#include "vmm/net/boxnet.h"
+#include "vmm/net/link.h"
 #include "vmm/qemu/qmp.h"
 
 #include <errno.h>
@@ -28,10 +30,9 @@
 
 #define QMP_START_TIMEOUT_MS 30000 /* QEMU's own start-up, on a loaded machine */
 #define QMP_TIMEOUT_MS 10000
-#define MAX_FORWARDS 256
 
 /* The fd numbers QEMU sees (the child moves its ends there before exec). */
-enum { CHILD_QMP_FD = 3, CHILD_AGENT_FD, CHILD_NET_RX_FD, CHILD_NET_TX_FD, CHILD_NFDS = 4 };
+enum { CHILD_QMP_FD = 3, CHILD_AGENT_FD, CHILD_NET_FD, CHILD_NFDS = 3 };
 
 struct engine {
     pid_t pid;
@@ -46,17 +47,15 @@ struct engine {
     uint16_t *ports;
     unsigned nports;
     double start_to_launch_ms;
-    double start_to_ready_ms; /* the agent's HELLO; under net_lock */
+    double start_to_ready_ms; /* the agent's HELLO; under ready_lock */
+    pthread_mutex_t ready_lock;
     struct rusage final_usage; /* QEMU's, from wait4() once reaped */
     struct relay *relay;
     int qemu_agent_fd; /* QEMU's side until the relay takes it */
-    /* network counters, filled by the counting thread */
-    int net_pipe[2]; /* read ends: guest->out, in->guest */
-    int wake_fd;
-    pthread_t net_thread;
-    bool net_thread_started;
-    pthread_mutex_t net_lock;
-    struct netcount net_out, net_in;
+    /* the box's network: ours, fed by QEMU's virtio-net over net_fd */
+    struct slirp_net *net;
+    struct net_link *link;
+    int net_fd; /* our end of the frame socket until the link takes it */
 };
 
 /* ---- finding QEMU ---------------------------------------------------------------- */
@@ -161,53 +160,16 @@ static int signal_qemu(struct engine *e, int sig)
     return e->reaped ? 0 : kill(e->pid, sig);
 }
 
-/* ---- network counters ------------------------------------------------------------ */
+/* ---- the agent's HELLO ----------------------------------------------------------- */
 
 static void on_agent_hello(void *arg)
 {
     struct engine *e = arg;
     double ms = ms_since_process_start();
-    pthread_mutex_lock(&e->net_lock);
+    pthread_mutex_lock(&e->ready_lock);
     if (e->start_to_ready_ms == 0)
         e->start_to_ready_ms = ms > 0 ? ms : 0.001;
-    pthread_mutex_unlock(&e->net_lock);
-}
-
-static void *net_thread_main(void *arg)
-{
-    struct engine *e = arg;
-    struct pollfd p[3] = {
-        {.fd = e->net_pipe[0], .events = POLLIN},
-        {.fd = e->net_pipe[1], .events = POLLIN},
-        {.fd = e->wake_fd, .events = POLLIN},
-    };
-    int open_pipes = 2;
-    char buf[65536];
-    while (open_pipes > 0) {
-        if (poll(p, 3, -1) < 0) {
-            if (errno == EINTR)
-                continue;
-            break;
-        }
-        if (p[2].revents)
-            break;
-        for (int i = 0; i < 2; i++) {
-            if (!p[i].revents)
-                continue;
-            ssize_t n = read(p[i].fd, buf, sizeof buf);
-            if (n < 0 && (errno == EINTR || errno == EAGAIN))
-                continue;
-            if (n <= 0) {
-                p[i].fd = -1; /* QEMU is gone (or closed its dump) */
-                open_pipes--;
-                continue;
-            }
-            pthread_mutex_lock(&e->net_lock);
-            netcount_feed(i == 0 ? &e->net_out : &e->net_in, buf, (size_t)n);
-            pthread_mutex_unlock(&e->net_lock);
-        }
-    }
-    return NULL;
+    pthread_mutex_unlock(&e->ready_lock);
 }
 
 /* ---- start ----------------------------------------------------------------------- */
@@ -216,22 +178,16 @@ static void engine_free(struct engine *e)
 {
     if (!e)
         return;
-    if (e->net_thread_started) {
-        uint64_t one = 1;
-        if (write(e->wake_fd, &one, sizeof one) < 0) {
-            /* an eventfd write only fails on overflow; the thread is woken either way */
-        }
-        pthread_join(e->net_thread, NULL);
-    }
+    net_link_stop(e->link); /* before the stack it feeds */
+    slirp_net_free(e->net);
     relay_stop(e->relay);
     qmp_close(&e->qmp);
-    int fds[] = {e->pidfd,       e->stderr_fd,   e->agent_fd, e->qemu_agent_fd,
-                 e->net_pipe[0], e->net_pipe[1], e->wake_fd};
+    int fds[] = {e->pidfd, e->stderr_fd, e->agent_fd, e->qemu_agent_fd, e->net_fd};
     for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
         if (fds[i] >= 0)
             close(fds[i]);
     pthread_mutex_destroy(&e->lock);
-    pthread_mutex_destroy(&e->net_lock);
+    pthread_mutex_destroy(&e->ready_lock);
     free(e->ports);
     free(e);
 }
@@ -293,28 +249,7 @@ static int fail_started(struct engine *e, struct bl_error *err)
     return err ? -err->code : -BOXLITE_ERR_ENGINE;
 }
 
-static int resolve_ports(struct engine *e, const struct vmm_config *cfg, struct bl_error *err)
-{
-    e->nports = cfg->nports;
-    if (!cfg->network || cfg->nports == 0)
-        return 0;
-    e->ports = calloc(cfg->nports, sizeof *e->ports);
-    if (!e->ports)
-        return bl_errno(err, ENOMEM, "ports");
-    cleanup_free char *text = NULL;
-    if (qmp_hmp(&e->qmp, "info usernet", &text, QMP_TIMEOUT_MS, err) < 0)
-        return bl_err_prefix(err, "read forwarded ports");
-    cleanup_free struct usernet_fwd *fwd = calloc(MAX_FORWARDS, sizeof *fwd);
-    unsigned n = 0;
-    if (!fwd)
-        return bl_errno(err, ENOMEM, "ports");
-    if (qemu_usernet_parse(text, fwd, MAX_FORWARDS, &n, err) < 0 ||
-        qemu_ports_resolve(cfg, fwd, n, e->ports, err) < 0)
-        return bl_err_prefix(err, "forwarded ports");
-    return 0;
-}
-
-/* QEMU runs: talk to it, learn what it chose, start counting. */
+/* QEMU runs: talk to it, relay the agent's channel and the network's frames. */
 static int after_launch(struct engine *e, const struct vmm_config *cfg, struct bl_error *err)
 {
     if (qmp_open(&e->qmp, e->qmp.fd, QMP_START_TIMEOUT_MS, err) < 0)
@@ -328,16 +263,14 @@ static int after_launch(struct engine *e, const struct vmm_config *cfg, struct b
     if (!running)
         return bl_err(err, BOXLITE_ERR_ENGINE, "the VM is not running after start (status %s)",
                       status ? status : "unknown");
-    if (resolve_ports(e, cfg, err) < 0)
-        return -err->code;
     if (relay_start(&e->relay, e->qemu_agent_fd, &e->agent_fd, on_agent_hello, e, err) < 0)
         return -err->code;
     e->qemu_agent_fd = -1; /* the relay's now */
-    if (e->net_pipe[0] >= 0) {
-        int r = pthread_create(&e->net_thread, NULL, net_thread_main, e);
-        if (r != 0)
-            return bl_errno(err, r, "network counter thread");
-        e->net_thread_started = true;
+    if (e->net) {
+        int fd = e->net_fd;
+        e->net_fd = -1; /* the link's now, even if it fails */
+        if (net_link_start(&e->link, fd, slirp_net_backend(e->net), err) < 0)
+            return bl_err_prefix(err, "network");
     }
     return 0;
 }
@@ -355,13 +288,12 @@ static int qemu_start(struct engine **out, const struct vmm_config *cfg, struct 
     struct engine *e = calloc(1, sizeof *e);
     if (!e)
         return bl_errno(err, ENOMEM, "QEMU engine");
-    e->pidfd = e->stderr_fd = e->agent_fd = e->qemu_agent_fd = e->wake_fd = -1;
-    e->net_pipe[0] = e->net_pipe[1] = -1;
+    e->pidfd = e->stderr_fd = e->agent_fd = e->qemu_agent_fd = e->net_fd = -1;
     e->qmp.fd = -1;
     pthread_mutex_init(&e->lock, NULL);
-    pthread_mutex_init(&e->net_lock, NULL);
+    pthread_mutex_init(&e->ready_lock, NULL);
 
-    int qmp_sv[2] = {-1, -1}, agent_sv[2] = {-1, -1}, out_p[2] = {-1, -1}, in_p[2] = {-1, -1};
+    int qmp_sv[2] = {-1, -1}, agent_sv[2] = {-1, -1}, net_sv[2] = {-1, -1};
     char **argv = NULL;
     int rc;
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, qmp_sv) < 0 ||
@@ -370,18 +302,22 @@ static int qemu_start(struct engine **out, const struct vmm_config *cfg, struct 
         goto fail;
     }
     if (cfg->network) {
-        if (pipe2(out_p, O_CLOEXEC) < 0 || pipe2(in_p, O_CLOEXEC) < 0) {
-            rc = bl_errno(err, errno, "pipe");
+        /* The stack and its forwards first: a forward that cannot bind fails the start
+         * before QEMU runs, and a port-0 forward's port is known at once. */
+        e->nports = cfg->nports;
+        if (!(e->ports = calloc(cfg->nports ? cfg->nports : 1, sizeof *e->ports))) {
+            rc = bl_errno(err, ENOMEM, "network");
             goto fail;
         }
-        /* QEMU writes the dumps synchronously: room for a burst while we catch up. */
-        fcntl(out_p[1], F_SETPIPE_SZ, 1 << 20);
-        fcntl(in_p[1], F_SETPIPE_SZ, 1 << 20);
-        e->wake_fd = eventfd(0, EFD_CLOEXEC);
-        if (e->wake_fd < 0) {
-            rc = bl_errno(err, errno, "eventfd");
+        if ((rc = boxnet_new(&e->net, cfg, e->ports, err)) < 0)
+            goto fail;
+        if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, net_sv) < 0) {
+            rc = bl_errno(err, errno, "network: socketpair");
             goto fail;
         }
+        /* QEMU sends the guest's bursts into this one: room for them */
+        int sz = 1 << 20;
+        setsockopt(net_sv[1], SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
     }
     e->stderr_fd = memfd_create("qemu-output", MFD_CLOEXEC);
     if (e->stderr_fd < 0) {
@@ -394,15 +330,14 @@ static int qemu_start(struct engine **out, const struct vmm_config *cfg, struct 
         .kvm = qemu_hw_virt_usable(),
         .qmp_fd = CHILD_QMP_FD,
         .agent_fd = CHILD_AGENT_FD,
-        .net_rx_fd = cfg->network ? CHILD_NET_RX_FD : -1,
-        .net_tx_fd = cfg->network ? CHILD_NET_TX_FD : -1,
+        .net_fd = cfg->network ? CHILD_NET_FD : -1,
     };
     e->kvm = l.kvm;
     rc = qemu_build_argv(cfg, &l, &argv, err);
     if (rc < 0)
         goto fail;
 
-    int child_fds[CHILD_NFDS] = {qmp_sv[1], agent_sv[1], out_p[1], in_p[1]};
+    int child_fds[CHILD_NFDS] = {qmp_sv[1], agent_sv[1], net_sv[1]};
     pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) {
@@ -418,13 +353,10 @@ static int qemu_start(struct engine **out, const struct vmm_config *cfg, struct 
     argv = NULL;
     close(qmp_sv[1]);
     close(agent_sv[1]);
-    if (out_p[1] >= 0) {
-        close(out_p[1]);
-        close(in_p[1]);
-    }
+    if (net_sv[1] >= 0)
+        close(net_sv[1]);
     e->qemu_agent_fd = agent_sv[0];
-    e->net_pipe[0] = out_p[0];
-    e->net_pipe[1] = in_p[0];
+    e->net_fd = net_sv[0];
 
     e->qmp.fd = qmp_sv[0]; /* owned by e from here (qmp_open keeps it on failure) */
     rc = after_launch(e, cfg, err);
@@ -438,8 +370,7 @@ static int qemu_start(struct engine **out, const struct vmm_config *cfg, struct 
 
 fail:
     qemu_argv_free(argv);
-    int fds[] = {qmp_sv[0], qmp_sv[1], agent_sv[0], agent_sv[1],
-                 out_p[0],  out_p[1],  in_p[0],     in_p[1]};
+    int fds[] = {qmp_sv[0], qmp_sv[1], agent_sv[0], agent_sv[1], net_sv[0], net_sv[1]};
     for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
         if (fds[i] >= 0)
             close(fds[i]);
@@ -605,13 +536,18 @@ static int qemu_stats(struct engine *e, struct engine_stats *out)
         out->rss_bytes = (uint64_t)ru->ru_maxrss * 1024;
     }
     pthread_mutex_unlock(&e->lock);
-    pthread_mutex_lock(&e->net_lock);
-    out->net_tx_bytes = e->net_out.bytes;
-    out->net_rx_bytes = e->net_in.bytes;
-    /* openings the guest made plus openings forwarded to it (TCP only) */
-    out->net_connections = e->net_out.tcp_syns + e->net_in.tcp_syns;
+    if (e->net) {
+        struct net_stats ns;
+        slirp_net_stats(e->net, &ns);
+        out->net_rx_bytes = ns.rx_bytes;
+        out->net_tx_bytes = ns.tx_bytes;
+        out->net_connections = ns.tcp_out + ns.tcp_in;
+        out->net_allowed = ns.conn_allowed;
+        out->net_denied = ns.conn_denied;
+    }
+    pthread_mutex_lock(&e->ready_lock);
     out->start_to_ready_ms = e->start_to_ready_ms;
-    pthread_mutex_unlock(&e->net_lock);
+    pthread_mutex_unlock(&e->ready_lock);
     return 0;
 }
 

@@ -1,6 +1,7 @@
 /* Internals of the QEMU engine (engine_qemu_ops in qemu.c), apart so the tests can reach
- * them: the command line, reading back the ports QEMU's user-mode network picked, and the
- * network counters read from QEMU's packet-dump filters. */
+ * them: the command line and the agent channel relay. The network is not QEMU's: its frames
+ * come to this process over a socket (src/vmm/net/link.h) and meet the same stack, policy
+ * and counters as the KVM engine's (src/vmm/net/boxnet.h). */
 #ifndef VMM_QEMU_QEMU_H
 #define VMM_QEMU_QEMU_H
 
@@ -25,8 +26,7 @@ struct qemu_launch {
     bool kvm;            /* -accel kvm -cpu host, else -accel tcg -cpu max */
     int qmp_fd;          /* fd numbers as QEMU sees them: connected stream sockets */
     int agent_fd;
-    int net_rx_fd;       /* pipes for the packet-dump filters, or -1 (no counters) */
-    int net_tx_fd;
+    int net_fd;          /* a SOCK_DGRAM socket for -netdev dgram, or -1 (no network) */
 };
 
 /* The guest command line the engine always passes ahead of the config's own. */
@@ -39,32 +39,6 @@ void qemu_argv_free(char **argv);
 /* "qcow2" when the file starts with the qcow2 magic, else "raw" (QEMU is never left to
  * probe: a raw image could pretend to be anything). */
 int qemu_disk_format(const char *path, const char **format, struct bl_error *err);
-
-/* One host-forward line of "info usernet". */
-struct usernet_fwd {
-    bool udp;
-    char host_addr[64];
-    uint16_t host_port, guest_port;
-};
-/* Parses the host forwards out of "info usernet" text; *n receives how many (at most max). */
-int qemu_usernet_parse(const char *text, struct usernet_fwd *out, unsigned max, unsigned *n,
-                       struct bl_error *err);
-/* For each configured port, the host port actually bound (the configured one, or the one
- * the kernel chose for host_port 0). */
-int qemu_ports_resolve(const struct vmm_config *cfg, const struct usernet_fwd *fwd,
-                       unsigned nfwd, uint16_t *chosen, struct bl_error *err);
-
-/* Counts a pcap stream as written by QEMU's filter-dump: bytes and packets, and TCP
- * connection openings (SYN without ACK). Input that is not such a stream stops the count
- * (broken) without harm. */
-#define NETCOUNT_SNAPLEN 96 /* Ethernet + IPv6 + the TCP flags */
-struct netcount {
-    uint8_t hold[24 + 16 + NETCOUNT_SNAPLEN]; /* a header or record being assembled */
-    size_t have;
-    bool header_done, broken;
-    uint64_t bytes, packets, tcp_syns;
-};
-void netcount_feed(struct netcount *c, const void *data, size_t len);
 
 /* The agent channel relay (relay.c): copies between QEMU's socket (qemu_fd, taken over)
  * and a new non-blocking socket returned in *client_fd (the engine's agent_fd), calling

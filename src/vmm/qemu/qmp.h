@@ -59,7 +59,7 @@ int qmp_open(struct qmp *q, int fd, int timeout_ms, struct bl_error *err);
  * description. */
 int qmp_execute(struct qmp *q, const char *command, json_t *args, json_t **ret, int timeout_ms,
                 struct bl_error *err);
-/* A human monitor command (e.g. "info usernet"); *out receives its text (free()). */
+/* A human monitor command (e.g. "info version"); *out receives its text (free()). */
 int qmp_hmp(struct qmp *q, const char *command_line, char **out, int timeout_ms,
             struct bl_error *err);
 /* Reads whatever QEMU still sends (events) until end of stream or timeout_ms. */

@@ -146,3 +146,68 @@ TEST(validate_for_create)
     CHECK(strstr(err.msg, "/nonexistent/boxlite-test") != NULL);
     opts_clear(&o);
 }
+
+TEST(network_policy_options)
+{
+    boxlite_options *o = NULL;
+    REQUIRE(boxlite_options_new(&o) == BOXLITE_OK);
+    CHECK_EQ(boxlite_options_add_allow_net(o, "API.example.com:443"), BOXLITE_OK);
+    CHECK_EQ(boxlite_options_add_allow_net(o, "api.example.com:443"), BOXLITE_OK); /* again */
+    CHECK_EQ(boxlite_options_add_allow_net(o, "2001:DB8::/32"), BOXLITE_OK);
+    CHECK_EQ(boxlite_options_add_deny_net(o, "198.51.100.9:25"), BOXLITE_OK);
+    CHECK_EQ(boxlite_options_add_allow_host(o, 5432, NULL), BOXLITE_OK);
+    CHECK_EQ(boxlite_options_add_allow_host(o, 53, "udp"), BOXLITE_OK);
+    REQUIRE(o->nallow_net == 2 && o->ndeny_net == 1 && o->nallow_host == 2);
+    CHECK_STR(o->allow_net[0], "api.example.com:443"); /* canonical */
+    CHECK_STR(o->allow_net[1], "2001:db8::/32");
+    /* refusals name the rule; the options keep what they had */
+    CHECK_EQ(boxlite_options_add_allow_net(o, "a..b"), BOXLITE_ERR_INVALID);
+    CHECK(strstr(boxlite_errmsg(), "allow_net: \"a..b\": empty label") != NULL);
+    CHECK_EQ(boxlite_options_add_deny_net(o, "127.0.0.1:5432"), BOXLITE_ERR_INVALID);
+    CHECK(strstr(boxlite_errmsg(), "deny_net: \"127.0.0.1:5432\"") != NULL);
+    CHECK(strstr(boxlite_errmsg(), "allow_host") != NULL);
+    CHECK_EQ(boxlite_options_add_allow_net(o, NULL), BOXLITE_ERR_INVALID);
+    CHECK_EQ(boxlite_options_add_allow_host(o, 0, "tcp"), BOXLITE_ERR_INVALID);
+    CHECK_EQ(boxlite_options_add_allow_host(o, 80, "sctp"), BOXLITE_ERR_INVALID);
+    CHECK(o->nallow_net == 2 && o->nallow_host == 2);
+    CHECK_EQ(boxlite_options_set_network_mode(o, "bridge"), BOXLITE_ERR_INVALID);
+    CHECK(o->network);
+    /* JSON round trip */
+    char *json = NULL;
+    REQUIRE(boxlite_options_to_json(o, &json) == BOXLITE_OK);
+    CHECK(strstr(json, "\"allow_net\":[\"api.example.com:443\",\"2001:db8::/32\"]") != NULL);
+    CHECK(strstr(json, "\"allow_host\":[{\"port\":5432,\"protocol\":\"tcp\"},"
+                       "{\"port\":53,\"protocol\":\"udp\"}]") != NULL);
+    boxlite_options *back = from_json(json);
+    REQUIRE(back);
+    CHECK(back->nallow_net == 2 && back->ndeny_net == 1 && back->nallow_host == 2);
+    CHECK(back->allow_host[1].udp);
+    boxlite_options_free(back);
+    boxlite_free(json);
+    boxlite_options_free(o);
+
+    CHECK(from_json("{\"allow_net\": [\"a b\"]}") == NULL);
+    CHECK(strstr(boxlite_errmsg(), "\"a b\"") != NULL);
+    CHECK(from_json("{\"allow_net\": \"198.51.100.7\"}") == NULL);
+    CHECK(from_json("{\"allow_net\": [7]}") == NULL);
+    CHECK(from_json("{\"allow_host\": [{\"port\": 5432, \"proto\": \"tcp\"}]}") == NULL);
+    CHECK(strstr(boxlite_errmsg(), "allow_host[].proto") != NULL);
+    boxlite_options *none = from_json("{\"network\": \"none\"}");
+    REQUIRE(none);
+    CHECK(!none->network);
+    boxlite_options_free(none);
+
+    /* rules without a network: refused at create */
+    struct boxlite_options v;
+    struct bl_error err = {0};
+    opts_init(&v);
+    opts_set_str(&v.image, "image", "alpine", &err);
+    v.network = false;
+    CHECK_EQ(opts_validate_for_create(&v, &err), 0);
+    opts_add_allow_host(&v, 5432, "tcp", &err);
+    CHECK_EQ(opts_validate_for_create(&v, &err), -BOXLITE_ERR_INVALID);
+    CHECK(strstr(err.msg, "allow_host needs a network") != NULL);
+    v.network = true;
+    CHECK_EQ(opts_validate_for_create(&v, &err), 0);
+    opts_clear(&v);
+}

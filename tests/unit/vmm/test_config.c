@@ -137,6 +137,53 @@ TEST(config_bad)
                "guest_port");
 }
 
+TEST(config_network_policy)
+{
+    struct vmm_config c;
+    struct bl_error e = { 0 };
+    REQUIRE(vmm_config_parse(&c,
+        "{\"kernel\": \"/k\", \"network\": {\"enabled\": true,"
+        " \"allow_net\": [\"198.51.100.0/24\", \"api.example.com:443\"],"
+        " \"deny_net\": [\"[2001:db8::1]:25\"],"
+        " \"allow_host\": [{\"port\": 5432}, {\"port\": 53, \"proto\": \"udp\"}]}}",
+        &e) == 0);
+    REQUIRE(c.nallow_net == 2 && c.ndeny_net == 1 && c.nallow_host == 2);
+    CHECK_EQ(c.allow_net[0].kind, NET_RULE_ADDR);
+    CHECK_EQ(c.allow_net[0].prefix, 24);
+    CHECK_EQ(c.allow_net[1].kind, NET_RULE_NAME);
+    CHECK_STR(c.allow_net[1].name, "api.example.com");
+    CHECK_EQ(c.allow_net[1].port, 443);
+    CHECK_EQ(c.deny_net[0].port, 25);
+    CHECK(!c.allow_host[0].udp && c.allow_host[0].port == 5432);
+    CHECK(c.allow_host[1].udp && c.allow_host[1].port == 53);
+    vmm_config_free(&c);
+
+    expect_bad("{\"kernel\": \"/k\", \"network\": {\"enabled\": true, "
+               "\"allow_net\": [\"198.51.100.7\", \"a..b\"]}}",
+               "network.allow_net[1]: \"a..b\": empty label");
+    expect_bad("{\"kernel\": \"/k\", \"network\": {\"enabled\": true, "
+               "\"deny_net\": [\"127.0.0.1\"]}}",
+               "network.deny_net[0]: \"127.0.0.1\": is the host's loopback");
+    expect_bad("{\"kernel\": \"/k\", \"network\": {\"enabled\": true, "
+               "\"allow_net\": \"198.51.100.7\"}}",
+               "network.allow_net: must be an array");
+    expect_bad("{\"kernel\": \"/k\", \"network\": {\"enabled\": true, "
+               "\"allow_net\": [7]}}",
+               "network.allow_net[0]: must be a string");
+    expect_bad("{\"kernel\": \"/k\", \"network\": {\"enabled\": true, "
+               "\"allow_host\": [{\"port\": 0}]}}",
+               "network.allow_host[0].port");
+    expect_bad("{\"kernel\": \"/k\", \"network\": {\"enabled\": true, "
+               "\"allow_host\": [{\"port\": 80, \"proto\": \"icmp\"}]}}",
+               "network.allow_host[0]: \"proto\"");
+    expect_bad("{\"kernel\": \"/k\", \"network\": {\"enabled\": true, "
+               "\"allow_host\": [{\"proto\": \"udp\"}]}}",
+               "\"port\" is required");
+    expect_bad("{\"kernel\": \"/k\", \"network\": {\"enabled\": false, "
+               "\"allow_net\": [\"198.51.100.7\"]}}",
+               "need \"enabled\": true");
+}
+
 TEST(config_load_file)
 {
     char path[512];

@@ -249,7 +249,7 @@ TEST(net_rx_fills_buffers_and_waits_for_them)
 TEST(net_dhcp_through_rings_and_slirp)
 {
     struct slirp_net *sn = NULL;
-    struct slirp_net_cfg cfg = { .allow_host_loopback = true };
+    struct slirp_net_cfg cfg = { 0 };
     REQUIRE(slirp_net_new(&sn, &cfg, NULL) == 0);
     struct rig r;
     REQUIRE(rig_up(&r, slirp_net_backend(sn)) == 0);

@@ -88,10 +88,11 @@ struct box {
     struct vmm_disk_cfg disk;
     struct vmm_share_cfg shares[2];
     struct vmm_port_cfg port;
+    struct net_host_port host;
 };
 
 /* Boots and connects; skips when the initramfs's agent does not speak the protocol. */
-static bool boot(struct box *b, const char *disk)
+static bool boot(struct box *b, const char *disk, uint16_t allow_host)
 {
     memset(b, 0, sizeof *b);
     b->disk = (struct vmm_disk_cfg){.path = (char *)disk};
@@ -105,6 +106,11 @@ static bool boot(struct box *b, const char *disk)
         .memory_mib = 512, .disks = &b->disk, .ndisks = 1, .shares = b->shares, .nshares = 2,
         .network = true, .ports = &b->port, .nports = 1, .console_log = path_in("console.log"),
     };
+    if (allow_host) {
+        b->host = (struct net_host_port){.port = allow_host};
+        b->cfg.allow_host = &b->host;
+        b->cfg.nallow_host = 1;
+    }
     struct bl_error err = {0};
     if (engine_qemu_ops.start(&b->e, &b->cfg, &err) < 0) {
         harness_fail(__FILE__, __LINE__, "start: %s", err.msg);
@@ -250,8 +256,12 @@ TEST_TIMEOUT(agent_list_through_the_qemu_engine, 900)
 {
     need_qemu();
     const char *disk = make_rootfs();
+    /* a server on the host's loopback that the box may reach (allow_host), one it may not */
+    uint16_t hport, denied_port;
+    int ls = listen_loopback(&hport), denied = listen_loopback(&denied_port);
+    REQUIRE(ls >= 0 && denied >= 0);
     struct box b;
-    if (!boot(&b, disk))
+    if (!boot(&b, disk, hport))
         return;
     struct proto_client *c = b.c;
 
@@ -381,12 +391,9 @@ TEST_TIMEOUT(agent_list_through_the_qemu_engine, 900)
         CHECK(sh("cmp -s %s %s", src, back) == 0);
     }
 
-    /* network out: the host's loopback through the gateway 10.0.2.2 */
+    /* network out: the host's loopback through the gateway 10.0.2.2, on the allowed port */
     step("network out");
     {
-        uint16_t hport;
-        int ls = listen_loopback(&hport);
-        REQUIRE(ls >= 0);
         char cmd[128];
         snprintf(cmd, sizeof cmd, "echo from-the-box | nc 10.0.2.2 %u", hport);
         struct proto_exec_req req = {.argv = ARGV("sh", "-c", cmd)};
@@ -405,6 +412,24 @@ TEST_TIMEOUT(agent_list_through_the_qemu_engine, 900)
         proto_exec_wait(x, 60000, &r.res, &err);
         proto_exec_free(x);
         close(ls);
+    }
+
+    /* any other port of the host's loopback: refused at once (a reset, not a time-out) */
+    step("network out, denied");
+    {
+        char cmd[160];
+        snprintf(cmd, sizeof cmd, "echo x | nc 10.0.2.2 %u 2>&1; echo rc=$?", denied_port);
+        r = run_cmd(c, ARGV("sh", "-c", cmd), NULL);
+        CHECK(strstr(r.out, "Connection refused") != NULL);
+        CHECK(strstr(r.out, "rc=1") != NULL);
+        free(r.out);
+        struct pollfd p = {.fd = denied, .events = POLLIN};
+        CHECK_EQ(poll(&p, 1, 0), 0); /* nothing reached the server */
+        close(denied);
+        struct engine_stats st;
+        CHECK(engine_qemu_ops.stats(b.e, &st) == 0);
+        CHECK(st.net_allowed >= 1);
+        CHECK(st.net_denied >= 1);
     }
 
     /* network in: the port QEMU chose reaches the guest's port 80 */
@@ -461,7 +486,7 @@ TEST_TIMEOUT(agent_list_through_the_qemu_engine, 900)
     CHECK_EQ(r.res.exit_code, 0);
     free(r.out);
     shutdown_box(&b);
-    if (!boot(&b, disk))
+    if (!boot(&b, disk, 0))
         return;
     r = run_cmd(b.c, ARGV("cat", "/root/persist"), NULL);
     CHECK_STR(r.out, "kept-across-boots\n");

@@ -299,19 +299,26 @@ TEST_TIMEOUT(network_out_through_the_gateway_and_in_through_a_chosen_port, 240)
     int ls = listen_loopback(&hport);
     REQUIRE(ls >= 0);
     char body[2048];
+    uint16_t denied_port;
+    int denied = listen_loopback(&denied_port);
+    REQUIRE(denied >= 0);
     snprintf(body, sizeof body,
              "ip link set lo up; ip link set eth0 up\n"
              "ip addr add 10.0.2.15/24 dev eth0; ip route add default via 10.0.2.2\n"
              "echo from-guest | nc 10.0.2.2 %u\n"
+             "echo x | nc 10.0.2.2 %u || echo 'guest: refused'\n"
              "echo 'guest: serving'\n"
              "echo hi-from-guest-server | nc -l -p 80\n",
-             hport);
+             hport, denied_port);
     struct vmm_port_cfg ports[] = {{.host_addr = "127.0.0.1", .host_port = 0, .guest_port = 80},
                                    {.udp = true, .host_addr = "127.0.0.1", .guest_port = 53}};
+    struct net_host_port allowed = {.port = hport};
     struct vmm_config cfg = base_config(busybox_initrd(body));
     cfg.network = true;
     cfg.ports = ports;
     cfg.nports = 2;
+    cfg.allow_host = &allowed; /* that one port of the host's loopback, no other */
+    cfg.nallow_host = 1;
     struct engine *e = start(&cfg);
     REQUIRE(e);
     int chosen = engine_qemu_host_port(e, 0);
@@ -320,7 +327,7 @@ TEST_TIMEOUT(network_out_through_the_gateway_and_in_through_a_chosen_port, 240)
     CHECK(chosen_udp > 0);
     CHECK_EQ(engine_qemu_host_port(e, 2), 0);
 
-    /* out: the guest reaches 10.0.2.2:hport = the host's loopback */
+    /* out: the guest reaches 10.0.2.2:hport = the host's loopback (allow_host) */
     struct pollfd p = {.fd = ls, .events = POLLIN};
     CHECK(poll(&p, 1, 120000) == 1);
     int c = accept(ls, NULL, NULL);
@@ -330,7 +337,13 @@ TEST_TIMEOUT(network_out_through_the_gateway_and_in_through_a_chosen_port, 240)
     close(c);
     close(ls);
 
-    /* in: the host reaches the guest's port 80 through the port QEMU picked */
+    /* another port there is refused, and nothing reaches its server */
+    CHECK(console_shows("guest: refused", 120));
+    struct pollfd pd = {.fd = denied, .events = POLLIN};
+    CHECK_EQ(poll(&pd, 1, 0), 0);
+    close(denied);
+
+    /* in: the host reaches the guest's port 80 through the port chosen for port 0 */
     CHECK(console_shows("guest: serving", 120));
     bool got = false;
     for (int i = 0; i < 100 && !got && chosen > 0; i++) {
@@ -350,6 +363,8 @@ TEST_TIMEOUT(network_out_through_the_gateway_and_in_through_a_chosen_port, 240)
     CHECK(s.net_tx_bytes > 0);
     CHECK(s.net_rx_bytes > 0);
     CHECK(s.net_connections >= 2);
+    CHECK(s.net_allowed >= 1);
+    CHECK(s.net_denied >= 1);
     struct engine_exit x;
     REQUIRE(engine_qemu_ops.wait(e, &x) == 0);
     CHECK(x.powered_off);

@@ -98,115 +98,6 @@ TEST(qmp_reader_refuses_endless_message)
     qmp_reader_free(&r);
 }
 
-/* Captured from QEMU 7.2 with two forwards to port 0. */
-static const char usernet[] =
-    "Hub -1 (net0):\r\n"
-    "  Protocol[State]    FD  Source Address  Port   Dest. Address  Port RecvQ SendQ\r\n"
-    "  TCP[HOST_FORWARD]   8       127.0.0.1 41463       10.0.2.15    80     0     0\r\n"
-    "  TCP[HOST_FORWARD]   9       127.0.0.1  8080       10.0.2.15    80     0     0\r\n"
-    "  TCP[ESTABLISHED]   12       10.0.2.15 39930       10.0.2.2  5000     0     0\r\n"
-    "  UDP[HOST_FORWARD]   3               * 57940       10.0.2.15    53     0     0\r\n";
-
-TEST(usernet_forwards_and_resolution)
-{
-    struct usernet_fwd f[8];
-    unsigned n = 0;
-    struct bl_error err = {0};
-    REQUIRE(qemu_usernet_parse(usernet, f, 8, &n, &err) == 0);
-    REQUIRE(n == 3);
-    CHECK(!f[0].udp);
-    CHECK_STR(f[0].host_addr, "127.0.0.1");
-    CHECK_EQ(f[0].host_port, 41463);
-    CHECK_EQ(f[0].guest_port, 80);
-    CHECK(f[2].udp);
-    CHECK_STR(f[2].host_addr, "0.0.0.0");
-    CHECK_EQ(f[2].host_port, 57940);
-
-    /* a fixed port keeps its line; port 0 takes the other one */
-    struct vmm_port_cfg ports[] = {
-        {.udp = false, .host_port = 0, .guest_port = 80},
-        {.udp = false, .host_port = 8080, .guest_port = 80},
-        {.udp = true, .host_port = 0, .guest_port = 53},
-    };
-    struct vmm_config cfg = {.network = true, .ports = ports, .nports = 3};
-    uint16_t chosen[3] = {0};
-    REQUIRE(qemu_ports_resolve(&cfg, f, n, chosen, &err) == 0);
-    CHECK_EQ(chosen[0], 41463);
-    CHECK_EQ(chosen[1], 8080);
-    CHECK_EQ(chosen[2], 57940);
-
-    struct vmm_port_cfg missing[] = {{.udp = false, .host_port = 0, .guest_port = 22}};
-    cfg.ports = missing;
-    cfg.nports = 1;
-    CHECK(qemu_ports_resolve(&cfg, f, n, chosen, &err) < 0);
-    CHECK(strstr(err.msg, "guest port 22") != NULL);
-
-    CHECK(qemu_usernet_parse("  TCP[HOST_FORWARD] 8 1.2.3.4 99999 10.0.2.15 80 0 0\n", f, 8,
-                             &n, &err) < 0);
-    CHECK(qemu_usernet_parse(usernet, f, 2, &n, &err) < 0);
-}
-
-static size_t put32(uint8_t *p, uint32_t v)
-{
-    memcpy(p, &v, 4);
-    return 4;
-}
-
-/* One pcap record with an Ethernet/IPv4/TCP frame of wire length `len`. */
-static size_t record(uint8_t *p, uint32_t len, uint8_t tcp_flags)
-{
-    uint8_t frame[54] = {0};
-    frame[12] = 0x08;
-    frame[14] = 0x45;
-    frame[14 + 9] = 6;
-    frame[14 + 20 + 13] = tcp_flags;
-    size_t o = 0;
-    o += put32(p + o, 1);
-    o += put32(p + o, 2);
-    o += put32(p + o, sizeof frame);
-    o += put32(p + o, len);
-    memcpy(p + o, frame, sizeof frame);
-    return o + sizeof frame;
-}
-
-TEST(netcount_counts_bytes_packets_and_syns)
-{
-    uint8_t s[1024];
-    size_t o = 0;
-    o += put32(s + o, 0xa1b2c3d4);
-    o += put32(s + o, 0x00040002);
-    o += put32(s + o, 0);
-    o += put32(s + o, 0);
-    o += put32(s + o, NETCOUNT_SNAPLEN);
-    o += put32(s + o, 1);
-    o += record(s + o, 1500, 0x02); /* SYN */
-    o += record(s + o, 60, 0x12);   /* SYN+ACK: not an opening */
-    o += record(s + o, 54, 0x10);
-    /* fed one byte at a time: records straddle reads */
-    struct netcount c = {0};
-    for (size_t i = 0; i < o; i++)
-        netcount_feed(&c, s + i, 1);
-    CHECK(!c.broken);
-    CHECK_EQ(c.packets, 3);
-    CHECK_EQ(c.bytes, 1500 + 60 + 54);
-    CHECK_EQ(c.tcp_syns, 1);
-
-    struct netcount bad = {0};
-    netcount_feed(&bad, "not a pcap stream at all", 24);
-    CHECK(bad.broken);
-    /* a record longer than the snapshot length QEMU was given */
-    struct netcount big = {0};
-    uint8_t hdr[40];
-    memcpy(hdr, s, 24);
-    put32(hdr + 24, 0);
-    put32(hdr + 28, 0);
-    put32(hdr + 32, 4096);
-    put32(hdr + 36, 4096);
-    netcount_feed(&big, hdr, sizeof hdr);
-    CHECK(big.broken);
-    CHECK_EQ(big.packets, 0);
-}
-
 static bool argv_has(char **argv, const char *s)
 {
     for (char **p = argv; *p; p++)
@@ -241,7 +132,7 @@ TEST(argv_for_a_config)
         .ports = ports, .nports = 2, .console_log = "/box/console.log",
     };
     struct qemu_launch l = {.binary = "/usr/bin/qemu-system-x86_64", .qmp_fd = 3,
-                            .agent_fd = 4, .net_rx_fd = 5, .net_tx_fd = 6};
+                            .agent_fd = 4, .net_fd = 5};
     char **argv = NULL;
     struct bl_error err = {0};
     REQUIRE(qemu_build_argv(&cfg, &l, &argv, &err) == 0);
@@ -260,7 +151,11 @@ TEST(argv_for_a_config)
     snprintf(want, sizeof want,
              "id=disk1,if=none,file=%s,format=raw,cache=writeback,discard=unmap,readonly=on", raw);
     CHECK(argv_has(argv, want));
-    CHECK(argv_has(argv, "user,id=net0,hostfwd=tcp:127.0.0.1:0-:80,hostfwd=udp:127.0.0.1:5353-:53"));
+    /* the network is the per-box process's: QEMU only hands over frames, never -netdev user */
+    CHECK(argv_has(argv, "dgram,id=net0,local.type=fd,local.str=5"));
+    CHECK(argv_has(argv, "virtio-net-device,netdev=net0"));
+    for (char **a = argv; *a; a++)
+        CHECK(strncmp(*a, "user", 4) != 0 && !strstr(*a, "hostfwd"));
     snprintf(want, sizeof want, "local,id=fs0,path=%s,security_model=none,readonly=on", share);
     CHECK(argv_has(argv, want));
     CHECK(argv_has(argv, "virtio-9p-device,fsdev=fs0,mount_tag=vol0"));
@@ -270,10 +165,10 @@ TEST(argv_for_a_config)
     CHECK(argv_has(argv, "virtio-rng-device"));
     qemu_argv_free(argv);
 
-    /* hardware virtualization: KVM acceleration and the host's CPU; no network, no counters */
+    /* hardware virtualization: KVM acceleration and the host's CPU; no network */
     struct qemu_launch lk = l;
     lk.kvm = true;
-    lk.net_rx_fd = lk.net_tx_fd = -1;
+    lk.net_fd = -1;
     cfg.network = false;
     REQUIRE(qemu_build_argv(&cfg, &lk, &argv, &err) == 0);
     CHECK(argv_has(argv, "kvm"));
@@ -290,11 +185,6 @@ TEST(argv_for_a_config)
     CHECK(qemu_build_argv(&cfg, &l, &argv, &err) < 0);
     CHECK(strstr(err.msg, "/nonexistent/disk") != NULL);
     cfg.ndisks = 0;
-    struct vmm_port_cfg badaddr[] = {{.host_addr = "1.2.3.4,hostfwd=tcp::1-:2", .guest_port = 1}};
-    cfg.ports = badaddr;
-    cfg.nports = 1;
-    CHECK(qemu_build_argv(&cfg, &l, &argv, &err) < 0);
-    cfg.nports = 0;
     struct vmm_share_cfg badtag[] = {{.tag = "a,b", .path = "/"}};
     cfg.shares = badtag;
     CHECK(qemu_build_argv(&cfg, &l, &argv, &err) < 0);

@@ -1,8 +1,11 @@
 /* The libslirp back end with real frames: DHCP, a guest TCP connection to a server on the
- * host's 127.0.0.1, host port forwarding (TCP and UDP), counters, and the bounded queue. */
+ * host's 127.0.0.1 (allow_host), the policy in front of libslirp (a refused SYN answered
+ * with a reset at once and logged once, a refused datagram never sent), host port
+ * forwarding (TCP, UDP and the guest's UDP replies), counters, and the bounded queue. */
 #include "vmm/net/slirp.h"
 
 #include "harness/harness.h"
+#include "unit/vmm/net_frames.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -13,67 +16,9 @@
 #include <time.h>
 #include <unistd.h>
 
-static const uint8_t guest_mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
-static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
-
-static void put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
-
-static uint32_t sum16(const uint8_t *p, size_t n, uint32_t s)
-{
-    for (size_t i = 0; i + 1 < n; i += 2)
-        s += get16(p + i);
-    if (n & 1)
-        s += (uint32_t)p[n - 1] << 8;
-    return s;
-}
-static uint16_t fold(uint32_t s)
-{
-    while (s >> 16)
-        s = (s & 0xffff) + (s >> 16);
-    return (uint16_t)~s;
-}
-
-/* Builds eth + IPv4 + payload (transport header included), filling checksums for TCP/UDP.
- * Returns the frame length. */
-static size_t ipv4_frame(uint8_t *f, const uint8_t *dst_mac, const char *src, const char *dst,
-                         uint8_t proto, const uint8_t *l4, size_t l4len)
-{
-    memcpy(f, dst_mac, 6);
-    memcpy(f + 6, guest_mac, 6);
-    put16(f + 12, 0x0800);
-    uint8_t *ip = f + 14;
-    memset(ip, 0, 20);
-    ip[0] = 0x45;
-    put16(ip + 2, (uint16_t)(20 + l4len));
-    ip[8] = 64;
-    ip[9] = proto;
-    inet_pton(AF_INET, src, ip + 12);
-    inet_pton(AF_INET, dst, ip + 16);
-    put16(ip + 10, fold(sum16(ip, 20, 0)));
-    uint8_t *t = ip + 20;
-    memcpy(t, l4, l4len);
-    if (proto == 6 || proto == 17) {
-        size_t csum_off = proto == 6 ? 16 : 6;
-        put16(t + csum_off, 0);
-        uint8_t pseudo[12];
-        memcpy(pseudo, ip + 12, 8);
-        pseudo[8] = 0;
-        pseudo[9] = proto;
-        put16(pseudo + 10, (uint16_t)l4len);
-        uint16_t c = fold(sum16(t, l4len, sum16(pseudo, 12, 0)));
-        put16(t + csum_off, c ? c : 0xffff);
-    }
-    return 14 + 20 + l4len;
-}
-
 static void arp_reply_if_asked(struct slirp_net *sn, const uint8_t *f, size_t n)
 {
-    if (n < 42 || get16(f + 12) != 0x0806 || get16(f + 20) != 1)
+    if (n < 42 || nf_get16(f + 12) != 0x0806 || nf_get16(f + 20) != 1)
         return;
     uint8_t want[4];
     inet_pton(AF_INET, SLIRP_NET_GUEST_IP, want);
@@ -81,14 +26,14 @@ static void arp_reply_if_asked(struct slirp_net *sn, const uint8_t *f, size_t n)
         return;
     uint8_t r[42];
     memcpy(r, f + 6, 6);
-    memcpy(r + 6, guest_mac, 6);
-    put16(r + 12, 0x0806);
-    put16(r + 14, 1);
-    put16(r + 16, 0x0800);
+    memcpy(r + 6, nf_guest_mac, 6);
+    nf_put16(r + 12, 0x0806);
+    nf_put16(r + 14, 1);
+    nf_put16(r + 16, 0x0800);
     r[18] = 6;
     r[19] = 4;
-    put16(r + 20, 2);
-    memcpy(r + 22, guest_mac, 6);
+    nf_put16(r + 20, 2);
+    memcpy(r + 22, nf_guest_mac, 6);
     memcpy(r + 28, want, 4);
     memcpy(r + 32, f + 22, 10); /* sender of the request becomes the target */
     slirp_net_input(sn, r, sizeof r);
@@ -130,22 +75,27 @@ static size_t wait_frame(struct slirp_net *sn, uint8_t *buf, size_t cap, frame_p
     return wait_frame_for(sn, buf, cap, pred, arg, 10);
 }
 
-static struct slirp_net *net_new(void)
+static struct slirp_net *net_with(const struct net_host_port *host, unsigned nhost,
+                                   void (*log)(void *, const char *), void *log_opaque)
 {
     struct slirp_net *sn = NULL;
-    struct slirp_net_cfg cfg = { .allow_host_loopback = true };
+    struct slirp_net_cfg cfg = { .policy = { .host = host, .nhost = nhost },
+                                 .host_loopback = nhost > 0, .log = log,
+                                 .log_opaque = log_opaque };
     struct bl_error err = {0};
     if (slirp_net_new(&sn, &cfg, &err) < 0)
         fprintf(stderr, "slirp_net_new: %s\n", err.msg);
     return sn;
 }
 
+static struct slirp_net *net_new(void) { return net_with(NULL, 0, NULL, NULL); }
+
 /* ---- DHCP ---------------------------------------------------------------------------- */
 
 static bool is_dhcp_reply(const uint8_t *f, size_t n, const void *arg)
 {
-    return n > 14 + 20 + 8 + 240 && get16(f + 12) == 0x0800 && f[14 + 9] == 17 &&
-           get16(f + 34) == 67 && get16(f + 36) == 68;
+    return n > 14 + 20 + 8 + 240 && nf_get16(f + 12) == 0x0800 && f[14 + 9] == 17 &&
+           nf_get16(f + 34) == 67 && nf_get16(f + 36) == 68;
 }
 
 /* The value of DHCP option code in a BOOTP message's options, or NULL. */
@@ -176,19 +126,19 @@ TEST(dhcp_discover_gets_offer)
     struct slirp_net *sn = net_new();
     REQUIRE(sn);
     uint8_t udp[8 + 548] = {0};
-    put16(udp, 68);
-    put16(udp + 2, 67);
-    put16(udp + 4, sizeof udp);
+    nf_put16(udp, 68);
+    nf_put16(udp + 2, 67);
+    nf_put16(udp + 4, sizeof udp);
     uint8_t *bp = udp + 8;
     bp[0] = 1; /* BOOTREQUEST */
     bp[1] = 1;
     bp[2] = 6;
     memcpy(bp + 4, "\x12\x34\x56\x78", 4); /* xid */
-    memcpy(bp + 28, guest_mac, 6);
+    memcpy(bp + 28, nf_guest_mac, 6);
     memcpy(bp + 236, "\x63\x82\x53\x63", 4);
     memcpy(bp + 240, "\x35\x01\x01\xff", 4); /* DHCPDISCOVER, end */
     uint8_t f[2048];
-    size_t n = ipv4_frame(f, bcast, "0.0.0.0", "255.255.255.255", 17, udp, sizeof udp);
+    size_t n = nf_ipv4(f, nf_bcast_mac, "0.0.0.0", "255.255.255.255", 17, udp, sizeof udp);
     slirp_net_input(sn, f, n);
 
     uint8_t r[65536];
@@ -235,14 +185,14 @@ struct tcp_want {
 static bool is_tcp(const uint8_t *f, size_t n, const void *arg)
 {
     const struct tcp_want *w = arg;
-    if (n < 14 + 20 + 20 || get16(f + 12) != 0x0800 || f[14 + 9] != 6)
+    if (n < 14 + 20 + 20 || nf_get16(f + 12) != 0x0800 || f[14 + 9] != 6)
         return false;
     uint8_t dst[4];
     inet_pton(AF_INET, w->dst_ip, dst);
     size_t ihl = (size_t)(f[14] & 15) * 4;
     const uint8_t *t = f + 14 + ihl;
-    if (memcmp(f + 14 + 16, dst, 4) != 0 || (w->dport && get16(t + 2) != w->dport) ||
-        (w->sport && get16(t) != w->sport))
+    if (memcmp(f + 14 + 16, dst, 4) != 0 || (w->dport && nf_get16(t + 2) != w->dport) ||
+        (w->sport && nf_get16(t) != w->sport))
         return false;
     return (t[13] & 0x12) == w->flags;
 }
@@ -259,23 +209,16 @@ static int listen_tcp(uint16_t *port)
     return fd;
 }
 
-TEST(guest_syn_to_host_gets_synack)
+TEST(guest_syn_to_an_allowed_host_port_gets_synack)
 {
     uint16_t port;
     int lfd = listen_tcp(&port);
     REQUIRE(lfd >= 0);
-    struct slirp_net *sn = net_new();
+    struct net_host_port hp = { port, false };
+    struct slirp_net *sn = net_with(&hp, 1, NULL, NULL);
     REQUIRE(sn);
-    uint8_t tcp[20] = {0};
-    put16(tcp, 40000);
-    put16(tcp + 2, port);
-    memcpy(tcp + 4, "\x00\x00\x03\xe8", 4); /* seq 1000 */
-    tcp[12] = 5 << 4;
-    tcp[13] = 0x02; /* SYN */
-    put16(tcp + 14, 65535);
-    uint8_t gw_mac[6] = { 0x52, 0x55, 0x0a, 0x00, 0x02, 0x02 }; /* slirp's own MAC */
     uint8_t f[128];
-    size_t n = ipv4_frame(f, gw_mac, SLIRP_NET_GUEST_IP, SLIRP_NET_HOST_IP, 6, tcp, sizeof tcp);
+    size_t n = nf_syn(f, SLIRP_NET_HOST_IP, 40000, port);
     slirp_net_input(sn, f, n);
 
     uint8_t r[65536];
@@ -284,44 +227,126 @@ TEST(guest_syn_to_host_gets_synack)
     size_t rn = wait_frame(sn, r, sizeof r, is_tcp, &w);
     REQUIRE(rn > 0);
     const uint8_t *t = r + 14 + 20;
-    CHECK_EQ(((uint32_t)t[8] << 24 | t[9] << 16 | t[10] << 8 | t[11]), 1001); /* ack = seq+1 */
+    CHECK_EQ(nf_get32(t + 8), 1001); /* ack = seq+1 */
     /* the host side saw a real connection */
     struct pollfd p = { .fd = lfd, .events = POLLIN };
     CHECK_EQ(poll(&p, 1, 5000), 1);
     struct net_stats st;
     slirp_net_stats(sn, &st);
     CHECK_EQ(st.tcp_out, 1);
+    CHECK_EQ(st.conn_allowed, 1);
+    CHECK_EQ(st.conn_denied, 0);
     slirp_net_free(sn);
     close(lfd);
 }
 
-TEST(guest_syn_refused_without_loopback)
+struct log_lines {
+    unsigned n;
+    char last[512];
+};
+static void log_line(void *opaque, const char *line)
 {
-    uint16_t port;
-    int lfd = listen_tcp(&port);
-    REQUIRE(lfd >= 0);
-    struct slirp_net *sn = NULL;
-    struct slirp_net_cfg cfg = { .allow_host_loopback = false };
-    REQUIRE(slirp_net_new(&sn, &cfg, NULL) == 0);
-    uint8_t tcp[20] = {0};
-    put16(tcp, 40001);
-    put16(tcp + 2, port);
-    tcp[12] = 5 << 4;
-    tcp[13] = 0x02;
-    put16(tcp + 14, 65535);
-    uint8_t gw_mac[6] = { 0x52, 0x55, 0x0a, 0x00, 0x02, 0x02 };
-    uint8_t f[128];
-    size_t n = ipv4_frame(f, gw_mac, SLIRP_NET_GUEST_IP, SLIRP_NET_HOST_IP, 6, tcp, sizeof tcp);
+    struct log_lines *l = opaque;
+    l->n++;
+    snprintf(l->last, sizeof l->last, "%s", line);
+}
+
+static bool is_rst_to(const uint8_t *f, size_t n, uint16_t dport)
+{
+    return n >= 14 + 20 + 20 && nf_get16(f + 12) == 0x0800 && f[14 + 9] == 6 &&
+           nf_get16(f + 34 + 2) == dport && (f[34 + 13] & 0x04);
+}
+
+TEST(a_denied_syn_is_reset_at_once_and_logged_once)
+{
+    /* a server on the host's loopback, denied; another one allowed, to know when libslirp
+     * has handled what came before it */
+    uint16_t denied_port, allowed_port;
+    int denied = listen_tcp(&denied_port), allowed = listen_tcp(&allowed_port);
+    REQUIRE(denied >= 0 && allowed >= 0);
+    struct net_host_port hp = { allowed_port, false };
+    struct log_lines log = { 0 };
+    struct slirp_net *sn = net_with(&hp, 1, log_line, &log);
+    REQUIRE(sn);
+    uint8_t f[128], r[65536];
+    for (int i = 0; i < 2; i++) {
+        size_t n = nf_syn(f, SLIRP_NET_HOST_IP, 40001, denied_port);
+        slirp_net_input(sn, f, n);
+        /* the reset is queued before slirp_net_input returns: no waiting on any timer */
+        size_t rn = slirp_net_recv(sn, r, sizeof r);
+        CHECK(is_rst_to(r, rn, 40001));
+        CHECK_EQ(nf_get32(r + 34 + 8), 1001);
+    }
+    CHECK_EQ(log.n, 1); /* once per destination, not per packet */
+    char want[128];
+    snprintf(want, sizeof want, "denied tcp 10.0.2.2 port %u: the host's loopback (allow it with "
+                                "allow_host %u)", denied_port, denied_port);
+    CHECK_STR(log.last, want);
+    /* the same over IPv6: fec0::2 is the host's ::1 to libslirp */
+    size_t n = nf_syn(f, "fec0::2", 40002, denied_port);
     slirp_net_input(sn, f, n);
-    /* 10.0.2.2 is then not the host's loopback: no SYN-ACK from our listener (which
-     * answers within milliseconds when reachable), and no connection on it */
-    uint8_t r[65536];
-    struct tcp_want w = { .dst_ip = SLIRP_NET_GUEST_IP, .dport = 40001, .flags = 0x12 };
-    CHECK_EQ(wait_frame_for(sn, r, sizeof r, is_tcp, &w, 2), 0);
-    struct pollfd p = { .fd = lfd, .events = POLLIN };
-    CHECK_EQ(poll(&p, 1, 0), 0);
+    size_t rn = slirp_net_recv(sn, r, sizeof r);
+    CHECK(rn == 14 + 40 + 20 && nf_get16(r + 12) == 0x86dd && (r[54 + 13] & 0x04));
+    CHECK_EQ(log.n, 2);
+
+    n = nf_syn(f, SLIRP_NET_HOST_IP, 40003, allowed_port);
+    slirp_net_input(sn, f, n);
+    struct tcp_want w = { .dst_ip = SLIRP_NET_GUEST_IP, .dport = 40003, .flags = 0x12 };
+    REQUIRE(wait_frame(sn, r, sizeof r, is_tcp, &w) > 0);
+    struct pollfd p[2] = { { .fd = allowed, .events = POLLIN }, { .fd = denied, .events = POLLIN } };
+    CHECK_EQ(poll(p, 2, 5000), 1);
+    CHECK(p[0].revents & POLLIN);
+    CHECK(!(p[1].revents & POLLIN)); /* nothing ever connected to the denied server */
+    struct net_stats st;
+    slirp_net_stats(sn, &st);
+    CHECK_EQ(st.conn_denied, 2); /* one per flow: IPv4 (twice sent) and IPv6 */
+    CHECK_EQ(st.conn_allowed, 1);
     slirp_net_free(sn);
-    close(lfd);
+    close(denied);
+    close(allowed);
+}
+
+static int udp_bind(uint16_t *port)
+{
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t sl = sizeof sa;
+    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 ||
+        getsockname(fd, (struct sockaddr *)&sa, &sl) < 0)
+        return -1;
+    *port = ntohs(sa.sin_port);
+    return fd;
+}
+
+TEST(a_denied_datagram_is_never_sent)
+{
+    uint16_t denied_port, allowed_port;
+    int denied = udp_bind(&denied_port), allowed = udp_bind(&allowed_port);
+    REQUIRE(denied >= 0 && allowed >= 0);
+    struct net_host_port hp = { allowed_port, true };
+    struct slirp_net *sn = net_with(&hp, 1, NULL, NULL);
+    REQUIRE(sn);
+    uint8_t f[256];
+    size_t n = nf_udp(f, SLIRP_NET_HOST_IP, 5000, denied_port, "denied", 6);
+    slirp_net_input(sn, f, n);
+    n = nf_udp(f, "255.255.255.255", 5000, denied_port, "bcast", 5); /* also the loopback */
+    slirp_net_input(sn, f, n);
+    n = nf_udp(f, SLIRP_NET_HOST_IP, 5001, allowed_port, "allowed", 7);
+    slirp_net_input(sn, f, n);
+    /* libslirp sends in order: once the allowed one is there, the denied ones would be */
+    struct pollfd p = { .fd = allowed, .events = POLLIN };
+    REQUIRE(poll(&p, 1, 5000) == 1);
+    char buf[64];
+    CHECK_EQ(recv(allowed, buf, sizeof buf, 0), 7);
+    CHECK_EQ(recv(denied, buf, sizeof buf, MSG_DONTWAIT), -1);
+    CHECK_EQ(errno, EAGAIN);
+    struct net_stats st;
+    slirp_net_stats(sn, &st);
+    CHECK_EQ(st.conn_denied, 2);
+    CHECK_EQ(st.conn_allowed, 1);
+    slirp_net_free(sn);
+    close(denied);
+    close(allowed);
 }
 
 TEST(host_forward_tcp_sends_syn_to_guest)
@@ -359,14 +384,19 @@ TEST(host_forward_tcp_sends_syn_to_guest)
 static bool is_udp_to(const uint8_t *f, size_t n, const void *arg)
 {
     uint16_t dport = *(const uint16_t *)arg;
-    return n >= 14 + 20 + 8 && get16(f + 12) == 0x0800 && f[14 + 9] == 17 &&
-           get16(f + 14 + (f[14] & 15) * 4 + 2) == dport;
+    return n >= 14 + 20 + 8 && nf_get16(f + 12) == 0x0800 && f[14 + 9] == 17 &&
+           nf_get16(f + 14 + (f[14] & 15) * 4 + 2) == dport;
 }
 
-TEST(host_forward_udp_reaches_guest)
+TEST(host_forward_udp_reaches_guest_and_its_reply_the_host)
 {
-    struct slirp_net *sn = net_new();
-    REQUIRE(sn);
+    /* as boxnet.c sets it up for a UDP forward: libslirp may reach the loopback, the policy
+     * lets only replies through */
+    static const uint16_t fwd[] = { 5353 };
+    struct slirp_net *sn = NULL;
+    struct slirp_net_cfg cfg = { .policy = { .udp_forwards = fwd, .nudp_forwards = 1 },
+                                 .host_loopback = true };
+    REQUIRE(slirp_net_new(&sn, &cfg, NULL) == 0);
     uint16_t port = 0;
     REQUIRE(slirp_net_add_fwd(sn, true, NULL, 0, 5353, &port, NULL) == 0);
     int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -378,6 +408,25 @@ TEST(host_forward_udp_reaches_guest)
     size_t n = wait_frame(sn, r, sizeof r, is_udp_to, &dport);
     REQUIRE(n > 0);
     CHECK_MEM(r + 14 + 20 + 8, "ping", 4);
+    /* the guest answers whoever wrote: the gateway address and the port it saw */
+    char src[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, r + 14 + 12, src, sizeof src);
+    CHECK_STR(src, SLIRP_NET_HOST_IP);
+    uint16_t sport = nf_get16(r + 34);
+    uint8_t f[256];
+    size_t fn = nf_udp(f, SLIRP_NET_HOST_IP, 5353, sport, "pong", 4);
+    slirp_net_input(sn, f, fn);
+    struct pollfd p = { .fd = fd, .events = POLLIN };
+    REQUIRE(poll(&p, 1, 5000) == 1);
+    char got[16];
+    CHECK_EQ(recv(fd, got, sizeof got, 0), 4);
+    CHECK_MEM(got, "pong", 4);
+    /* but not to another port of the host's loopback from there */
+    fn = nf_udp(f, SLIRP_NET_HOST_IP, 5353, (uint16_t)(sport + 1), "nope", 4);
+    slirp_net_input(sn, f, fn);
+    struct net_stats st;
+    slirp_net_stats(sn, &st);
+    CHECK_EQ(st.conn_denied, 1);
     close(fd);
     slirp_net_free(sn);
 }
@@ -385,19 +434,19 @@ TEST(host_forward_udp_reaches_guest)
 TEST(rx_queue_is_bounded_and_counts_drops)
 {
     struct slirp_net *sn = NULL;
-    struct slirp_net_cfg cfg = { .allow_host_loopback = true, .rx_queue_max = 2 };
+    struct slirp_net_cfg cfg = { .rx_queue_max = 2 };
     REQUIRE(slirp_net_new(&sn, &cfg, NULL) == 0);
     /* each ARP request for the gateway gets a reply frame; nobody takes them */
     uint8_t req[42] = {0};
-    memcpy(req, bcast, 6);
-    memcpy(req + 6, guest_mac, 6);
-    put16(req + 12, 0x0806);
-    put16(req + 14, 1);
-    put16(req + 16, 0x0800);
+    memcpy(req, nf_bcast_mac, 6);
+    memcpy(req + 6, nf_guest_mac, 6);
+    nf_put16(req + 12, 0x0806);
+    nf_put16(req + 14, 1);
+    nf_put16(req + 16, 0x0800);
     req[18] = 6;
     req[19] = 4;
-    put16(req + 20, 1);
-    memcpy(req + 22, guest_mac, 6);
+    nf_put16(req + 20, 1);
+    memcpy(req + 22, nf_guest_mac, 6);
     inet_pton(AF_INET, SLIRP_NET_GUEST_IP, req + 28);
     inet_pton(AF_INET, SLIRP_NET_HOST_IP, req + 38);
     for (int i = 0; i < 5; i++)
@@ -410,7 +459,7 @@ TEST(rx_queue_is_bounded_and_counts_drops)
     CHECK_EQ(slirp_net_recv(sn, small, sizeof small), 0); /* too big for the buffer: dropped */
     uint8_t r[128];
     CHECK(slirp_net_recv(sn, r, sizeof r) >= 42);
-    CHECK_EQ(get16(r + 20), 2); /* ARP reply */
+    CHECK_EQ(nf_get16(r + 20), 2); /* ARP reply */
     CHECK_EQ(slirp_net_recv(sn, r, sizeof r), 0);
     CHECK_EQ(slirp_net_peek(sn), 0);
     slirp_net_stats(sn, &st);
@@ -428,7 +477,7 @@ TEST(classify_checks_lengths)
     uint8_t f[128] = {0};
     CHECK_EQ(net_frame_classify(NULL, 0), 0);
     CHECK_EQ(net_frame_classify(f, 13), 0);
-    put16(f + 12, 0x0800);
+    nf_put16(f + 12, 0x0800);
     f[14] = 0x4f; /* ihl 60 > frame */
     f[14 + 9] = 6;
     CHECK_EQ(net_frame_classify(f, 40), 0);

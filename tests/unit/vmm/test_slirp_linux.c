@@ -2,8 +2,8 @@
  * boots under QEMU TCG with a virtio-net NIC whose frames QEMU sends to this test over
  * UDP (-netdev socket,udp=...), and the test feeds them to slirp_net and slirp's frames
  * back. In the guest, busybox gets its address by DHCP, connects out through the NAT to
- * a server on the host's 127.0.0.1 (at 10.0.2.2), and serves a forwarded port the host
- * connects to. Skips when QEMU, the cached kernel or busybox is missing. */
+ * a server on the host's 127.0.0.1 (at 10.0.2.2, opened by allow_host), and serves a
+ * forwarded port the host connects to. Skips when QEMU, the cached kernel or busybox is missing. */
 #include "vmm/net/slirp.h"
 
 #include "harness/harness.h"
@@ -173,12 +173,6 @@ TEST_TIMEOUT(linux_guest_through_slirp, 240)
         harness_need("no cached guest kernel (scripts/build-kernel.sh)");
 
     struct bridge b = {0};
-    struct slirp_net_cfg cfg = { .allow_host_loopback = true };
-    struct bl_error err = {0};
-    REQUIRE(slirp_net_new(&b.sn, &cfg, &err) == 0);
-    uint16_t fwd_port = 0;
-    REQUIRE(slirp_net_add_fwd(b.sn, false, "127.0.0.1", 0, 8080, &fwd_port, &err) == 0);
-
     uint16_t our_port, qemu_port;
     b.udp = udp_bind(&our_port);
     REQUIRE(b.udp >= 0);
@@ -195,6 +189,14 @@ TEST_TIMEOUT(linux_guest_through_slirp, 240)
     REQUIRE(bind(h.lfd, (struct sockaddr *)&sa, sizeof sa) == 0 && listen(h.lfd, 4) == 0);
     REQUIRE(getsockname(h.lfd, (struct sockaddr *)&sa, &sl) == 0);
     uint16_t hello_port = ntohs(sa.sin_port);
+
+    /* the guest may reach that one port of the host's loopback, through the gateway */
+    struct net_host_port hp = { hello_port, false };
+    struct slirp_net_cfg cfg = { .policy = { .host = &hp, .nhost = 1 }, .host_loopback = true };
+    struct bl_error err = {0};
+    REQUIRE(slirp_net_new(&b.sn, &cfg, &err) == 0);
+    uint16_t fwd_port = 0;
+    REQUIRE(slirp_net_add_fwd(b.sn, false, "127.0.0.1", 0, 8080, &fwd_port, &err) == 0);
 
     struct fwd_client fc = { .port = fwd_port };
     pthread_t tb, th, tf;
