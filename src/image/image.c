@@ -1,5 +1,7 @@
 #include "image/image.h"
 
+#include "image/layerstream.h"
+
 #include "common/cleanup.h"
 #include "image/manifest.h"
 #include "image/ref.h"
@@ -251,7 +253,7 @@ int image_pull(struct image_store *s, const char *refstr, const struct image_pul
         return r;
     struct pulled p = {0};
     if ((r = resolve(s, reg, image_ref_reference(&ref), o, &p, err)) < 0 ||
-        (r = registry_fetch_blobs(reg, &s->bs, p.blobs, p.n_blobs, NULL, NULL, err)) < 0 ||
+        (r = registry_fetch_blobs(reg, &s->bs, p.blobs, p.n_blobs, NULL, err)) < 0 ||
         (r = check_platform(s, &p, o, err)) < 0 || (r = make_record(out, norm, &p, err)) < 0 || (r = image_index_put(&s->bs, out, err)) < 0) {
         image_record_free(out);
         bl_err_prefix(err, "pull %s", refstr);
@@ -286,32 +288,151 @@ static int lock_rootfs(struct image_store *s, const char *id, struct bl_error *e
     return fd;
 }
 
-/* Layer source for the builder: waits until layer i is in the store. */
+/* What the downloads tell the builder, per blob: the partial file's fd (a dup, owned here)
+ * while it downloads and the bytes written so far, and whether it is stored. */
+struct feed_blob {
+    int fd;
+    uint64_t written;
+    int done;
+};
+
 struct layer_feed {
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    unsigned char *ready; /* per blob index */
-    int finished, result;
+    struct feed_blob *b;
+    size_t n;
+    int finished, result; /* the downloads ended, and how */
 };
+
+static void feed_data(void *ud, size_t i, int fd, uint64_t written)
+{
+    struct layer_feed *f = ud;
+    pthread_mutex_lock(&f->mu);
+    if (f->b[i].fd < 0)
+        f->b[i].fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    f->b[i].written = written;
+    pthread_cond_broadcast(&f->cv);
+    pthread_mutex_unlock(&f->mu);
+}
 
 static void feed_done(void *ud, size_t i)
 {
     struct layer_feed *f = ud;
     pthread_mutex_lock(&f->mu);
-    f->ready[i] = 1;
+    f->b[i].done = 1;
     pthread_cond_broadcast(&f->cv);
     pthread_mutex_unlock(&f->mu);
 }
 
-/* Unpacks the layers (blob indexes 1..n of p) and builds the ext4 base at path. With a
- * feed, waits for each layer; otherwise they are all in the store already. */
-static int build_base(struct image_store *s, const struct pulled *p, struct layer_feed *feed, int verify,
-                      uint64_t headroom, const char *path, struct bl_error *err)
+struct feed_reader {
+    struct layer_feed *f;
+    size_t i;
+};
+
+/* layer_wait_fn for a layer read while it downloads. */
+static int feed_wait(void *ud, uint64_t have, uint64_t *avail, int *complete, struct bl_error *err)
 {
-    char dir[PATH_MAX];
-    int r = blobstore_mktemp(&s->bs, "unpack-", 1, dir, sizeof dir, NULL, err);
+    struct feed_reader *fr = ud;
+    struct layer_feed *f = fr->f;
+    struct feed_blob *b = &f->b[fr->i];
+    pthread_mutex_lock(&f->mu);
+    while (!b->done && !f->finished && b->written <= have)
+        pthread_cond_wait(&f->cv, &f->mu);
+    *avail = b->written;
+    *complete = b->done;
+    int failed = !b->done && f->finished && b->written <= have;
+    pthread_mutex_unlock(&f->mu);
+    return failed ? bl_err(err, BOXLITE_ERR_IMAGE, "the layer's download failed") : 0;
+}
+
+/* Waits until blob i is downloading or stored; returns its fd (owned by the feed) or -1 if
+ * it is in the store, or -2 if the downloads ended without it. */
+static int feed_source(struct layer_feed *f, size_t i)
+{
+    pthread_mutex_lock(&f->mu);
+    while (f->b[i].fd < 0 && !f->b[i].done && !f->finished)
+        pthread_cond_wait(&f->cv, &f->mu);
+    int fd = f->b[i].fd >= 0 ? f->b[i].fd : f->b[i].done ? -1 : -2;
+    pthread_mutex_unlock(&f->mu);
+    return fd;
+}
+
+static int feed_init(struct layer_feed *f, size_t n)
+{
+    memset(f, 0, sizeof *f);
+    if (!(f->b = calloc(n, sizeof *f->b)))
+        return -1;
+    f->n = n;
+    for (size_t i = 0; i < n; i++)
+        f->b[i].fd = -1;
+    pthread_mutex_init(&f->mu, NULL);
+    pthread_cond_init(&f->cv, NULL);
+    return 0;
+}
+
+static void feed_free(struct layer_feed *f)
+{
+    for (size_t i = 0; f->b && i < f->n; i++)
+        if (f->b[i].fd >= 0)
+            close(f->b[i].fd);
+    free(f->b);
+    pthread_mutex_destroy(&f->mu);
+    pthread_cond_destroy(&f->cv);
+}
+
+/* The config's DiffIDs, one per layer (OCI image-spec config.md: rootfs.diff_ids). */
+static int load_diff_ids(struct image_store *s, const struct pulled *p, struct image_config *c, struct bl_error *err)
+{
+    cleanup_free char *body = NULL;
+    size_t len;
+    int r = blobstore_read(&s->bs, p->m.config.digest, CONFIG_MAX, &body, &len, err);
+    if (r == 0)
+        r = image_config_parse(c, body, len, err);
+    if (r < 0)
+        return bl_err_prefix(err, "image config %s", p->m.config.digest);
+    if (c->n_diff_ids != p->m.n_layers) {
+        image_config_free(c);
+        return bl_err(err, BOXLITE_ERR_IMAGE, "image config %s lists %zu layer DiffIDs for %zu layers",
+                      p->m.config.digest, c->n_diff_ids, p->m.n_layers);
+    }
+    for (size_t i = 0; i < c->n_diff_ids; i++)
+        if (!image_digest_valid(c->diff_ids[i])) {
+            r = bl_err(err, BOXLITE_ERR_IMAGE, "image config %s: DiffID %zu is not a sha256 digest",
+                       p->m.config.digest, i);
+            image_config_free(c);
+            return r;
+        }
+    return 0;
+}
+
+/* Unpacks the layers (blob indexes 1..n of p) and builds the ext4 base at path. With a
+ * feed, each layer is unpacked while it downloads, as soon as the layers below it are in;
+ * otherwise they are all in the store already. Every layer's bytes are checked against its
+ * digest and its tar against the config's DiffID as it is read. */
+static int build_base(struct image_store *s, const struct pulled *p, struct layer_feed *feed, uint64_t headroom,
+                      const char *path, struct bl_error *err)
+{
+    struct image_config cfg = {0};
+    if (feed && feed_source(feed, 0) == -2)
+        return -BOXLITE_ERR_IMAGE; /* the fetch failed; its error is reported */
+    if (feed) {
+        /* The config is small and read whole from the store. */
+        pthread_mutex_lock(&feed->mu);
+        while (!feed->b[0].done && !feed->finished)
+            pthread_cond_wait(&feed->cv, &feed->mu);
+        int ok = feed->b[0].done;
+        pthread_mutex_unlock(&feed->mu);
+        if (!ok)
+            return -BOXLITE_ERR_IMAGE;
+    }
+    int r = load_diff_ids(s, p, &cfg, err);
     if (r < 0)
         return r;
+    char dir[PATH_MAX];
+    if ((r = blobstore_mktemp(&s->bs, "unpack-", 1, dir, sizeof dir, NULL, err)) < 0) {
+        image_config_free(&cfg);
+        return r;
+    }
     struct fsmeta meta;
     fsmeta_init(&meta);
     int rootfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -323,20 +444,30 @@ static int build_base(struct image_store *s, const struct pulled *p, struct laye
         goto out;
     for (size_t i = 0; i < p->m.n_layers; i++) {
         const struct oci_descriptor *d = &p->m.layers[i];
-        if (feed) {
-            pthread_mutex_lock(&feed->mu);
-            while (!feed->ready[i + 1] && !feed->finished)
-                pthread_cond_wait(&feed->cv, &feed->mu);
-            int ok = feed->ready[i + 1];
-            pthread_mutex_unlock(&feed->mu);
-            if (!ok) {
-                r = -BOXLITE_ERR_IMAGE; /* the fetch failed; its error is reported */
+        struct feed_reader fr = {.f = feed, .i = i + 1};
+        int fd = feed ? feed_source(feed, i + 1) : -1;
+        if (fd == -2) {
+            r = -BOXLITE_ERR_IMAGE; /* the fetch failed; its error is reported */
+            goto out;
+        }
+        struct layer_stream *ls = NULL;
+        cleanup_close int stored = -1;
+        if (fd < 0) {
+            char bp[PATH_MAX];
+            blobstore_path(&s->bs, d->digest, bp, sizeof bp);
+            if ((stored = open(bp, O_RDONLY | O_CLOEXEC)) < 0) {
+                r = bl_errno(err, errno, "open layer %s", bp);
                 goto out;
             }
+            posix_fadvise(stored, 0, 0, POSIX_FADV_SEQUENTIAL);
+            r = layer_stream_open_fd(&ls, stored, NULL, NULL, err);
+        } else {
+            r = layer_stream_open_fd(&ls, fd, feed_wait, &fr, err);
         }
-        char bp[PATH_MAX];
-        blobstore_path(&s->bs, d->digest, bp, sizeof bp);
-        if ((r = layer_apply_file(rootfd, bp, verify ? d->digest : NULL, &meta, err)) < 0) {
+        if (r == 0)
+            r = layer_apply_stream(rootfd, ls, d->digest, cfg.diff_ids[i], &meta, err);
+        layer_stream_free(ls);
+        if (r < 0) {
             bl_err_prefix(err, "layer %zu (%s)", i, d->digest);
             goto out;
         }
@@ -346,8 +477,23 @@ out:
     if (rootfd >= 0)
         close(rootfd);
     fsmeta_free(&meta);
+    image_config_free(&cfg);
     remove_tree(dir);
     return r;
+}
+
+/* An image refused for what its blobs hold (a layer unlike its DiffID, a tar that is not
+ * one, another platform) keeps nothing: its blobs that no other image needs go. */
+static void drop_pulled(struct image_store *s, const struct pulled *p)
+{
+    const char *d[p->n_blobs + 2];
+    size_t n = 0;
+    d[n++] = p->top;
+    if (strcmp(p->top, p->manifest) != 0)
+        d[n++] = p->manifest;
+    for (size_t i = 0; i < p->n_blobs; i++)
+        d[n++] = p->blobs[i].digest;
+    blobstore_drop_unreferenced(&s->bs, d, n);
 }
 
 static int load_pulled(struct image_store *s, const struct image_record *rec, struct pulled *p, struct bl_error *err)
@@ -389,7 +535,9 @@ int image_prepare(struct image_store *s, const char *key, const struct image_pul
         struct pulled p;
         r = load_pulled(s, &rec, &p, err);
         if (r == 0)
-            r = build_base(s, &p, NULL, 1, o ? o->headroom : 0, path, err);
+            r = build_base(s, &p, NULL, o ? o->headroom : 0, path, err);
+        if (r == -BOXLITE_ERR_IMAGE && image_index_remove(&s->bs, rec.ref, NULL) == 0)
+            drop_pulled(s, &p);
         pulled_free(&p);
         if (r < 0)
             bl_err_prefix(err, "prepare %s", key);
@@ -410,7 +558,8 @@ struct fetch_job {
 static void *fetch_thread(void *arg)
 {
     struct fetch_job *j = arg;
-    int r = registry_fetch_blobs(j->reg, &j->s->bs, j->p->blobs, j->p->n_blobs, feed_done, j->feed, &j->err);
+    struct registry_fetch_events ev = {.on_data = feed_data, .on_done = feed_done, .ud = j->feed};
+    int r = registry_fetch_blobs(j->reg, &j->s->bs, j->p->blobs, j->p->n_blobs, &ev, &j->err);
     pthread_mutex_lock(&j->feed->mu);
     j->feed->finished = 1;
     j->feed->result = r;
@@ -447,44 +596,47 @@ int image_pull_prepare(struct image_store *s, const char *refstr, const struct i
     const char *id = p.m.config.digest + 7;
     rootfs_path(s, id, path, n);
     if (access(path, F_OK) == 0) {
-        r = registry_fetch_blobs(reg, &s->bs, p.blobs, p.n_blobs, NULL, NULL, err);
+        r = registry_fetch_blobs(reg, &s->bs, p.blobs, p.n_blobs, NULL, err);
     } else {
         if ((lk = lock_rootfs(s, id, err)) < 0) {
             r = lk;
             goto out;
         }
-        struct layer_feed feed = {.ready = calloc(p.n_blobs, 1)};
-        if (!feed.ready) {
+        struct layer_feed feed;
+        if (feed_init(&feed, p.n_blobs) < 0) {
             r = bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
             goto out;
         }
-        pthread_mutex_init(&feed.mu, NULL);
-        pthread_cond_init(&feed.cv, NULL);
         struct fetch_job job = {.reg = reg, .s = s, .p = &p, .feed = &feed};
         pthread_t th;
         if ((r = pthread_create(&th, NULL, fetch_thread, &job)) != 0) {
             r = bl_errno(err, r, "pthread_create");
         } else {
             struct bl_error berr = {0};
-            /* Bytes were verified as they arrived; no second hash while unpacking. */
-            int br = access(path, F_OK) == 0 ? 0 : build_base(s, &p, &feed, 0, o ? o->headroom : 0, path, &berr);
+            int br = access(path, F_OK) == 0 ? 0 : build_base(s, &p, &feed, o ? o->headroom : 0, path, &berr);
             pthread_join(th, NULL);
             if (feed.result < 0) {
                 *err = job.err;
                 r = feed.result;
                 if (br == 0)
                     unlink(path); /* cannot happen: every layer was needed; be safe */
+            } else if (br < 0 && berr.code == BOXLITE_ERR_IMAGE && access(path, F_OK) != 0) {
+                /* A layer read while it downloaded did not verify, yet every blob is now
+                 * stored verified: a retried download replaced bytes the builder had
+                 * already read. Build once more from the store; a real mismatch fails
+                 * again. */
+                r = build_base(s, &p, NULL, o ? o->headroom : 0, path, err);
             } else if (br < 0) {
                 *err = berr;
                 r = br;
             }
         }
-        pthread_mutex_destroy(&feed.mu);
-        pthread_cond_destroy(&feed.cv);
-        free(feed.ready);
+        feed_free(&feed);
     }
     if (r == 0 && (r = check_platform(s, &p, o, err)) < 0 && lk >= 0)
         unlink(path); /* built by this call for an image we refuse */
+    if (r == -BOXLITE_ERR_IMAGE || r == -BOXLITE_ERR_UNSUPPORTED)
+        drop_pulled(s, &p);
     if (r == 0 && (r = make_record(out, norm, &p, err)) == 0)
         r = image_index_put(&s->bs, out, err);
 out:

@@ -1,5 +1,7 @@
 #include "image/unpack.h"
 
+#include "image/layerstream.h"
+
 #include "common/cleanup.h"
 #include "image/ref.h"
 
@@ -617,110 +619,82 @@ static int apply_archive(int rootfd, struct archive *ar, struct fsmeta *meta, st
     return r;
 }
 
+/* The tar reader: decompression and hashing happen in the layer stream, so libarchive only
+ * parses tar (ustar, pax, GNU) from the bytes it is handed. */
 static struct archive *new_reader(void)
 {
     struct archive *ar = archive_read_new();
     if (!ar)
         return NULL;
-    archive_read_support_filter_gzip(ar);
-    archive_read_support_filter_zstd(ar);
+    archive_read_support_filter_none(ar);
     archive_read_support_format_tar(ar);
     return ar;
 }
 
-struct hashing_reader {
-    int fd;
-    EVP_MD_CTX *md;
-    char *buf;
-    int failed_errno;
+struct stream_src {
+    struct layer_stream *s;
+    struct bl_error err; /* the stream's own failure, kept apart from libarchive's text */
+    int failed;
 };
 
-static la_ssize_t hr_read(struct archive *ar, void *ud, const void **out)
+static la_ssize_t stream_read(struct archive *ar, void *ud, const void **out)
 {
-    struct hashing_reader *h = ud;
-    for (;;) {
-        ssize_t n = read(h->fd, h->buf, READ_CHUNK);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            h->failed_errno = errno;
-            archive_set_error(ar, errno, "read layer: %s", strerror(errno));
-            return -1;
-        }
-        if (h->md)
-            EVP_DigestUpdate(h->md, h->buf, (size_t)n);
-        *out = h->buf;
-        return n;
+    struct stream_src *src = ud;
+    ssize_t n = layer_stream_read(src->s, out, &src->err);
+    if (n < 0) {
+        src->failed = 1;
+        archive_set_error(ar, EIO, "%s", src->err.msg);
+        return -1;
     }
+    return n;
 }
 
-int layer_apply_file(int rootfd, const char *path, const char *expect_digest, struct fsmeta *meta,
-                     struct bl_error *err)
+int layer_apply_stream(int rootfd, struct layer_stream *s, const char *blob_digest, const char *diff_id,
+                       struct fsmeta *meta, struct bl_error *err)
 {
-    struct hashing_reader h = {.fd = -1};
-    int r = 0;
-    struct archive *ar = NULL;
-    h.fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (h.fd < 0)
+    struct stream_src src = {.s = s};
+    struct archive *ar = new_reader();
+    if (!ar)
+        return bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
+    int r;
+    if (archive_read_open(ar, &src, NULL, stream_read, NULL) != ARCHIVE_OK)
+        r = src.failed ? bl_err(err, src.err.code, "%s", src.err.msg)
+                       : bl_err(err, BOXLITE_ERR_IMAGE, "layer: %s", archive_error_string(ar));
+    else
+        r = apply_archive(rootfd, ar, meta, err);
+    if (r < 0 && src.failed)
+        r = bl_err(err, src.err.code, "%s", src.err.msg); /* the cause, not libarchive's echo */
+    archive_read_free(ar);
+    /* The tar's end leaves padding unread; the digests cover every byte. */
+    if (r == 0)
+        r = layer_stream_finish(s, blob_digest, diff_id, err);
+    return r;
+}
+
+int layer_apply_file(int rootfd, const char *path, const char *blob_digest, const char *diff_id,
+                     struct fsmeta *meta, struct bl_error *err)
+{
+    cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
         return bl_errno(err, errno, "open layer %s", path);
-    posix_fadvise(h.fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-    h.buf = malloc(READ_CHUNK);
-    if (expect_digest) {
-        h.md = EVP_MD_CTX_new();
-        if (h.md)
-            EVP_DigestInit_ex(h.md, EVP_sha256(), NULL);
-    }
-    ar = new_reader();
-    if (!h.buf || !ar || (expect_digest && !h.md)) {
-        r = bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
-        goto out;
-    }
-    if (archive_read_open(ar, &h, NULL, hr_read, NULL) != ARCHIVE_OK) {
-        r = bl_err(err, BOXLITE_ERR_IMAGE, "layer %s: %s", path, archive_error_string(ar));
-        goto out;
-    }
-    if ((r = apply_archive(rootfd, ar, meta, err)) < 0)
-        goto out;
-    if (h.md) {
-        /* The tar end may leave padding unread; the digest covers every byte. */
-        const void *dummy;
-        la_ssize_t n;
-        while ((n = hr_read(ar, &h, &dummy)) > 0)
-            ;
-        if (n < 0) {
-            r = bl_errno(err, h.failed_errno, "read layer %s", path);
-            goto out;
-        }
-        unsigned char md[32];
-        unsigned int mdlen = 0;
-        EVP_DigestFinal_ex(h.md, md, &mdlen);
-        char got[72] = "sha256:";
-        for (int i = 0; i < 32; i++)
-            sprintf(got + 7 + 2 * i, "%02x", md[i]);
-        if (strcmp(got, expect_digest) != 0)
-            r = bl_err(err, BOXLITE_ERR_IMAGE, "layer %s does not match its digest %s (got %s)", path,
-                       expect_digest, got);
-    }
-out:
-    if (ar)
-        archive_read_free(ar);
-    EVP_MD_CTX_free(h.md);
-    free(h.buf);
-    close(h.fd);
+    posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    struct layer_stream *s;
+    int r = layer_stream_open_fd(&s, fd, NULL, NULL, err);
+    if (r < 0)
+        return r;
+    r = layer_apply_stream(rootfd, s, blob_digest, diff_id, meta, err);
+    layer_stream_free(s);
     return r;
 }
 
 int layer_apply_mem(int rootfd, const void *data, size_t len, struct fsmeta *meta, struct bl_error *err)
 {
-    struct archive *ar = new_reader();
-    if (!ar)
-        return bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
-    int r;
-    if (archive_read_open_memory(ar, data, len) != ARCHIVE_OK)
-        r = bl_err(err, BOXLITE_ERR_IMAGE, "layer: %s", archive_error_string(ar));
-    else
-        r = apply_archive(rootfd, ar, meta, err);
-    archive_read_free(ar);
+    struct layer_stream *s;
+    int r = layer_stream_open_mem(&s, data, len, err);
+    if (r < 0)
+        return r;
+    r = layer_apply_stream(rootfd, s, NULL, NULL, meta, err);
+    layer_stream_free(s);
     return r;
 }
 

@@ -54,10 +54,16 @@ const struct fsmeta_entry *fsmeta_get(const struct fsmeta *m, uint64_t ino);
  * name that is otherwise unusable is an error. */
 int unpack_clean_path(const char *name, char *out, size_t n, struct bl_error *err);
 
-/* Applies one layer file to the tree at rootfd. expect_digest (may be NULL) is checked
- * against the bytes read. */
-int layer_apply_file(int rootfd, const char *path, const char *expect_digest, struct fsmeta *meta,
-                     struct bl_error *err);
+struct layer_stream;
+/* Applies one layer (tar, gzip or zstd; layerstream.h) to the tree at rootfd, then checks
+ * the blob digest of the bytes read and the DiffID of the tar they held (either may be
+ * NULL: not checked). A mismatch is an error after the tree was changed: the caller
+ * discards the tree. */
+int layer_apply_stream(int rootfd, struct layer_stream *s, const char *blob_digest,
+                       const char *diff_id, struct fsmeta *meta, struct bl_error *err);
+/* The same from a complete file. */
+int layer_apply_file(int rootfd, const char *path, const char *blob_digest, const char *diff_id,
+                     struct fsmeta *meta, struct bl_error *err);
 /* The same from memory (tests and fuzzing). */
 int layer_apply_mem(int rootfd, const void *data, size_t len, struct fsmeta *meta,
                     struct bl_error *err);
