@@ -6,8 +6,9 @@
  * Auth: the registry's challenge decides (WWW-Authenticate, RFC 7235): Bearer tokens from
  * the realm it names (anonymous, with basic credentials, or an identity token as an OAuth2
  * refresh token), or Basic. Credentials come from the options or ~/.docker/config.json
- * ($DOCKER_CONFIG/config.json): auths.<host>.auth (base64 user:password) or
- * .identitytoken. Credential helpers (credsStore, credHelpers) are not run.
+ * ($DOCKER_CONFIG/config.json): the credential helper named for the registry
+ * (credHelpers) or the default one (credsStore), run as Docker runs them; else
+ * auths.<host>.auth (base64 user:password) or .identitytoken.
  * Redirects (blob storage) are followed; the Authorization header is not sent to another
  * host. Failed transfers (network errors, 5xx, 429, short bodies) are retried with
  * exponential backoff, resuming with a Range request where the last attempt stopped (the
@@ -95,6 +96,10 @@ struct registry_creds {
 };
 int registry_creds_lookup(struct registry_creds *out, const char *config_path, const char *registry,
                           struct bl_error *err);
+/* Asks docker-credential-<helper> (found in PATH) for server's credentials: 1 found, 0 the
+ * helper has none, negative when the helper is missing, fails or answers nonsense. */
+int credhelper_get(const char *helper, const char *server, struct registry_creds *out,
+                   struct bl_error *err);
 void registry_creds_free(struct registry_creds *c);
 
 #endif

@@ -298,6 +298,59 @@ TEST_TIMEOUT(basic_auth_from_docker_config, 120)
     registry_stop(e.reg);
 }
 
+/* A registry behind htpasswd, logged in through a credential helper (a script speaking
+ * the helper protocol), named per registry (credHelpers) and as the default (credsStore). */
+TEST_TIMEOUT(credential_helper_logs_in, 120)
+{
+    struct env e;
+    REQUIRE(setup(&e, "busybox", "alice", "s3cret") == 0);
+    char layout[800], ref[200];
+    snprintf(layout, sizeof layout, "%s/busybox", e.fx);
+    REQUIRE(registry_push(e.reg, layout, "private/bb:1", "alice:s3cret") == 0);
+    ref_of(&e, "private/bb:1", ref, sizeof ref);
+    char bin[700], cfgp[800], path[2000];
+    snprintf(bin, sizeof bin, "%s/bin", harness_tmpdir());
+    REQUIRE(mkdir(bin, 0755) == 0);
+    char script[900];
+    snprintf(script, sizeof script, "%s/docker-credential-fixture", bin);
+    FILE *hf = fopen(script, "w");
+    REQUIRE(hf);
+    fprintf(hf, "#!/bin/sh\nread s\n[ \"$s\" = 127.0.0.1:%d ] || { echo credentials not found; exit 1; }\n"
+                "echo '{\"Username\":\"alice\",\"Secret\":\"s3cret\"}'\n", e.port);
+    fclose(hf);
+    REQUIRE(chmod(script, 0755) == 0);
+    snprintf(path, sizeof path, "%s:%s", bin, getenv("PATH"));
+    setenv("PATH", path, 1);
+    snprintf(cfgp, sizeof cfgp, "%s/config.json", harness_tmpdir());
+    e.o.registry.docker_config = cfgp;
+    char configs[2][200];
+    snprintf(configs[0], sizeof configs[0], "{\"credHelpers\":{\"127.0.0.1:%d\":\"fixture\"}}", e.port);
+    snprintf(configs[1], sizeof configs[1], "{\"credsStore\":\"fixture\"}");
+    for (int i = 0; i < 2; i++) {
+        FILE *f = fopen(cfgp, "w");
+        REQUIRE(f);
+        fputs(configs[i], f);
+        fclose(f);
+        struct image_record rec;
+        struct bl_error err = {0};
+        int r = image_pull(&e.st, ref, &e.o, &rec, &err);
+        if (r < 0)
+            harness_fail(__FILE__, __LINE__, "pull with %s: %s", configs[i], err.msg);
+        else
+            image_record_free(&rec);
+    }
+    /* a helper that is not installed: the pull fails and says which */
+    FILE *f = fopen(cfgp, "w");
+    REQUIRE(f);
+    fprintf(f, "{\"credsStore\":\"absent\"}");
+    fclose(f);
+    struct image_record rec;
+    struct bl_error err = {0};
+    CHECK(image_pull(&e.st, ref, &e.o, &rec, &err) < 0);
+    CHECK(strstr(err.msg, "docker-credential-absent is not installed") != NULL);
+    registry_stop(e.reg);
+}
+
 /* The registry's own copy of a layer (filesystem driver layout). */
 static void registry_blob_path(const struct env *e, const char *digest, char *out, size_t n)
 {
