@@ -1,6 +1,7 @@
 #include "image/image.h"
 
 #include "image/layerstream.h"
+#include "image/pull.h"
 
 #include "common/cleanup.h"
 #include "image/manifest.h"
@@ -26,22 +27,6 @@
 int image_store_open(struct image_store *s, const char *home, struct bl_error *err)
 {
     return blobstore_open(&s->bs, home, err);
-}
-
-static void platform_of(const struct image_pull_opts *o, const char **os, const char **arch, const char **variant)
-{
-    static __thread char host_arch[32];
-    *os = o && o->os ? o->os : "linux";
-    *variant = o ? o->variant : NULL;
-    if (o && o->arch) {
-        *arch = o->arch;
-        return;
-    }
-    struct utsname u;
-    const char *m = uname(&u) == 0 ? u.machine : "x86_64";
-    snprintf(host_arch, sizeof host_arch, "%s",
-             !strcmp(m, "x86_64") ? "amd64" : !strcmp(m, "aarch64") ? "arm64" : m);
-    *arch = host_arch;
 }
 
 /* "oci:<dir>[:tag]" -> dir and tag (NULL if none); the tag follows the last ':' after
@@ -87,38 +72,6 @@ static int lookup(struct image_store *s, const char *key, struct image_record *r
     return -e2.code;
 }
 
-/* ---- what a pull collects ------------------------------------------------------------ */
-
-struct pulled {
-    char top[DIGEST_LEN + 1];      /* what the reference resolved to (maybe an index) */
-    char manifest[DIGEST_LEN + 1]; /* the platform's manifest */
-    struct oci_manifest m;
-    struct oci_descriptor *blobs;  /* config, then layers (borrowed from m) */
-    size_t n_blobs;
-};
-
-static void pulled_free(struct pulled *p)
-{
-    oci_manifest_free(&p->m);
-    free(p->blobs);
-    memset(p, 0, sizeof *p);
-}
-
-static int pulled_from_manifest(struct pulled *p, const char *body, size_t len, struct bl_error *err)
-{
-    int r = oci_manifest_parse(&p->m, body, len, err);
-    if (r < 0)
-        return r;
-    p->n_blobs = p->m.n_layers + 1;
-    p->blobs = calloc(p->n_blobs, sizeof *p->blobs);
-    if (!p->blobs)
-        return bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
-    p->blobs[0] = p->m.config;
-    for (size_t i = 0; i < p->m.n_layers; i++)
-        p->blobs[i + 1] = p->m.layers[i];
-    return 0;
-}
-
 static int make_record(struct image_record *rec, const char *refstr, const struct pulled *p, struct bl_error *err)
 {
     memset(rec, 0, sizeof *rec);
@@ -144,52 +97,6 @@ static int make_record(struct image_record *rec, const char *refstr, const struc
     return 0;
 }
 
-/* Reference -> the platform's manifest, both stored. */
-static int resolve(struct image_store *s, struct registry *reg, const char *reference,
-                   const struct image_pull_opts *o, struct pulled *p, struct bl_error *err)
-{
-    cleanup_free char *body = NULL, *ctype = NULL;
-    size_t len = 0;
-    int r = registry_get_manifest(reg, reference, &body, &len, &ctype, p->top, err);
-    if (r < 0)
-        return r;
-    int kind = oci_detect_kind(body, len, ctype, err);
-    if (kind < 0)
-        return bl_err_prefix(err, "manifest %s", reference);
-    if ((r = blobstore_put(&s->bs, p->top, body, len, NULL, err)) < 0)
-        return r;
-    memcpy(p->manifest, p->top, sizeof p->top);
-    if (kind == OCI_KIND_INDEX) {
-        struct oci_index ix;
-        if ((r = oci_index_parse(&ix, body, len, err)) < 0)
-            return bl_err_prefix(err, "%s", reference);
-        const char *os, *arch, *variant;
-        platform_of(o, &os, &arch, &variant);
-        int sel = oci_index_select(&ix, os, arch, variant, err);
-        if (sel < 0) {
-            oci_index_free(&ix);
-            return bl_err_prefix(err, "%s", reference);
-        }
-        char want[DIGEST_LEN + 1];
-        snprintf(want, sizeof want, "%s", ix.manifests[sel].digest);
-        oci_index_free(&ix);
-        free(body);
-        free(ctype);
-        body = ctype = NULL;
-        if ((r = registry_get_manifest(reg, want, &body, &len, &ctype, p->manifest, err)) < 0)
-            return r;
-        kind = oci_detect_kind(body, len, ctype, err);
-        if (kind < 0)
-            return bl_err_prefix(err, "manifest %s", want);
-        if (kind != OCI_KIND_MANIFEST)
-            return bl_err(err, BOXLITE_ERR_IMAGE, "manifest %s: an index inside an index is not supported", want);
-        if ((r = blobstore_put(&s->bs, p->manifest, body, len, NULL, err)) < 0)
-            return r;
-    }
-    r = pulled_from_manifest(p, body, len, err);
-    return r < 0 ? bl_err_prefix(err, "%s", reference) : 0;
-}
-
 /* The image's config must be for the platform asked for (a single-platform image for
  * another architecture would only fail inside the guest). Missing fields pass. */
 static int check_platform(struct image_store *s, const struct pulled *p, const struct image_pull_opts *o,
@@ -204,7 +111,7 @@ static int check_platform(struct image_store *s, const struct pulled *p, const s
     if ((r = image_config_parse(&c, body, len, err)) < 0)
         return r;
     const char *os, *arch, *variant;
-    platform_of(o, &os, &arch, &variant);
+    pull_platform(o, &os, &arch, &variant);
     if ((c.os && strcmp(c.os, os) != 0) || (c.arch && strcmp(c.arch, arch) != 0) ||
         (variant && c.variant && strcmp(c.variant, variant) != 0))
         r = bl_err(err, BOXLITE_ERR_UNSUPPORTED, "image is for %s/%s%s%s, not %s/%s%s%s", c.os ? c.os : "?",
@@ -214,54 +121,14 @@ static int check_platform(struct image_store *s, const struct pulled *p, const s
     return r;
 }
 
-static int open_registry(const char *refstr, const struct image_pull_opts *o, struct image_ref *ref,
-                         struct registry **reg, char **norm, struct bl_error *err)
-{
-    int r = image_ref_parse(ref, refstr, err);
-    if (r < 0)
-        return r;
-    *norm = image_ref_string(ref);
-    if (!*norm) {
-        image_ref_free(ref);
-        return bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
-    }
-    if ((r = registry_open(reg, ref->registry, ref->repository, o ? &o->registry : NULL, err)) < 0) {
-        free(*norm);
-        *norm = NULL;
-        image_ref_free(ref);
-        return bl_err_prefix(err, "pull %s", refstr);
-    }
-    return 0;
-}
+static int pull_any(struct image_store *s, const char *refstr, const struct image_pull_opts *o,
+                    struct image_record *out, char *path, size_t n, struct bl_error *err);
 
 int image_pull(struct image_store *s, const char *refstr, const struct image_pull_opts *o,
                struct image_record *out, struct bl_error *err)
 {
-    memset(out, 0, sizeof *out);
-    char dir[PATH_MAX];
-    const char *tag;
-    if (split_oci(refstr, dir, sizeof dir, &tag))
-        return image_import_oci_layout(s, dir, tag, o, out, err);
-    struct image_ref ref;
-    struct registry *reg = NULL;
-    cleanup_free char *norm = NULL;
-    cleanup_close int hold = blobstore_hold(&s->bs, err);
-    if (hold < 0)
-        return hold;
-    int r = open_registry(refstr, o, &ref, &reg, &norm, err);
-    if (r < 0)
-        return r;
-    struct pulled p = {0};
-    if ((r = resolve(s, reg, image_ref_reference(&ref), o, &p, err)) < 0 ||
-        (r = registry_fetch_blobs(reg, &s->bs, p.blobs, p.n_blobs, NULL, err)) < 0 ||
-        (r = check_platform(s, &p, o, err)) < 0 || (r = make_record(out, norm, &p, err)) < 0 || (r = image_index_put(&s->bs, out, err)) < 0) {
-        image_record_free(out);
-        bl_err_prefix(err, "pull %s", refstr);
-    }
-    pulled_free(&p);
-    registry_close(reg);
-    image_ref_free(&ref);
-    return r;
+    char path[PATH_MAX];
+    return pull_any(s, refstr, o, out, path, sizeof path, err);
 }
 
 /* ---- the ext4 base ----------------------------------------------------------------- */
@@ -302,6 +169,7 @@ struct layer_feed {
     struct feed_blob *b;
     size_t n;
     int finished, result; /* the downloads ended, and how */
+    int replaced;         /* a blob's bytes started over (a retry, another source) */
 };
 
 static void feed_data(void *ud, size_t i, int fd, uint64_t written)
@@ -310,6 +178,8 @@ static void feed_data(void *ud, size_t i, int fd, uint64_t written)
     pthread_mutex_lock(&f->mu);
     if (f->b[i].fd < 0)
         f->b[i].fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (written < f->b[i].written)
+        f->replaced = 1;
     f->b[i].written = written;
     pthread_cond_broadcast(&f->cv);
     pthread_mutex_unlock(&f->mu);
@@ -547,56 +417,55 @@ int image_prepare(struct image_store *s, const char *key, const struct image_pul
     return r;
 }
 
-struct fetch_job {
-    struct registry *reg;
+/* The builder runs beside the downloads, which keep the calling thread: the progress
+ * callback is called there, as the API promises. */
+struct build_job {
     struct image_store *s;
-    struct pulled *p;
+    const struct pulled *p;
     struct layer_feed *feed;
+    uint64_t headroom;
+    const char *path;
+    int result;
     struct bl_error err;
 };
 
-static void *fetch_thread(void *arg)
+static void *build_thread(void *arg)
 {
-    struct fetch_job *j = arg;
-    struct registry_fetch_events ev = {.on_data = feed_data, .on_done = feed_done, .ud = j->feed};
-    int r = registry_fetch_blobs(j->reg, &j->s->bs, j->p->blobs, j->p->n_blobs, &ev, &j->err);
-    pthread_mutex_lock(&j->feed->mu);
-    j->feed->finished = 1;
-    j->feed->result = r;
-    pthread_cond_broadcast(&j->feed->cv);
-    pthread_mutex_unlock(&j->feed->mu);
+    struct build_job *j = arg;
+    j->result = build_base(j->s, j->p, j->feed, j->headroom, j->path, &j->err);
     return NULL;
 }
 
-int image_pull_prepare(struct image_store *s, const char *refstr, const struct image_pull_opts *o,
-                       struct image_record *out, char *path, size_t n, struct bl_error *err)
+/* Downloads, and marks the feed finished so that a builder waiting for a layer that will
+ * not come stops. */
+static int fetch_feeding(struct pull_plan *plan, struct image_store *s, const struct pulled *p,
+                         struct layer_feed *feed, struct bl_error *err)
 {
-    memset(out, 0, sizeof *out);
-    char dir[PATH_MAX];
-    const char *tag;
-    if (split_oci(refstr, dir, sizeof dir, &tag)) {
-        int r = image_import_oci_layout(s, dir, tag, o, out, err);
-        if (r == 0 && (r = image_prepare(s, out->id, o, path, n, err)) < 0)
-            image_record_free(out);
-        return r;
-    }
-    struct image_ref ref;
-    struct registry *reg = NULL;
-    cleanup_free char *norm = NULL;
-    cleanup_close int hold = blobstore_hold(&s->bs, err);
-    if (hold < 0)
-        return hold;
-    int r = open_registry(refstr, o, &ref, &reg, &norm, err);
-    if (r < 0)
-        return r;
+    struct registry_fetch_events ev = {.on_data = feed_data, .on_done = feed_done, .ud = feed};
+    int r = pull_plan_fetch(plan, s, p, &ev, err);
+    pthread_mutex_lock(&feed->mu);
+    feed->finished = 1;
+    feed->result = r;
+    pthread_cond_broadcast(&feed->cv);
+    pthread_mutex_unlock(&feed->mu);
+    return r;
+}
+
+/* A pull of one full reference: resolved, fetched with the ext4 base built while the
+ * layers download, checked, recorded. */
+static int pull_one(struct image_store *s, const char *refstr, const struct image_pull_opts *o,
+                    struct image_record *out, char *path, size_t n, struct bl_error *err)
+{
+    struct pull_plan *plan = NULL;
     struct pulled p = {0};
     int lk = -1;
-    if ((r = resolve(s, reg, image_ref_reference(&ref), o, &p, err)) < 0)
+    int r = pull_plan_open(&plan, refstr, o, err);
+    if (r < 0 || (r = pull_plan_resolve(plan, s, &p, err)) < 0)
         goto out;
     const char *id = p.m.config.digest + 7;
     rootfs_path(s, id, path, n);
     if (access(path, F_OK) == 0) {
-        r = registry_fetch_blobs(reg, &s->bs, p.blobs, p.n_blobs, NULL, err);
+        r = pull_plan_fetch(plan, s, &p, NULL, err);
     } else {
         if ((lk = lock_rootfs(s, id, err)) < 0) {
             r = lk;
@@ -607,28 +476,26 @@ int image_pull_prepare(struct image_store *s, const char *refstr, const struct i
             r = bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
             goto out;
         }
-        struct fetch_job job = {.reg = reg, .s = s, .p = &p, .feed = &feed};
+        struct build_job job = {.s = s, .p = &p, .feed = &feed, .headroom = o ? o->headroom : 0, .path = path};
         pthread_t th;
-        if ((r = pthread_create(&th, NULL, fetch_thread, &job)) != 0) {
-            r = bl_errno(err, r, "pthread_create");
-        } else {
-            struct bl_error berr = {0};
-            int br = access(path, F_OK) == 0 ? 0 : build_base(s, &p, &feed, o ? o->headroom : 0, path, &berr);
-            pthread_join(th, NULL);
-            if (feed.result < 0) {
-                *err = job.err;
-                r = feed.result;
-                if (br == 0)
-                    unlink(path); /* cannot happen: every layer was needed; be safe */
-            } else if (br < 0 && berr.code == BOXLITE_ERR_IMAGE && access(path, F_OK) != 0) {
-                /* A layer read while it downloaded did not verify, yet every blob is now
-                 * stored verified: a retried download replaced bytes the builder had
-                 * already read. Build once more from the store; a real mismatch fails
-                 * again. */
+        if (pthread_create(&th, NULL, build_thread, &job) != 0) {
+            /* No second thread: one step after the other. */
+            if ((r = pull_plan_fetch(plan, s, &p, NULL, err)) == 0)
                 r = build_base(s, &p, NULL, o ? o->headroom : 0, path, err);
-            } else if (br < 0) {
-                *err = berr;
-                r = br;
+        } else {
+            r = fetch_feeding(plan, s, &p, &feed, err);
+            pthread_join(th, NULL);
+            if (r < 0) {
+                if (job.result == 0)
+                    unlink(path); /* cannot happen: every layer was needed; be safe */
+            } else if (job.result < 0 && job.err.code == BOXLITE_ERR_IMAGE && feed.replaced) {
+                /* A download restarted under the builder (a retry, another source), and a
+                 * layer it read did not verify, yet every blob is now stored verified:
+                 * build once more from the store. A real mismatch fails again. */
+                r = build_base(s, &p, NULL, o ? o->headroom : 0, path, err);
+            } else if (job.result < 0) {
+                *err = job.err;
+                r = job.result;
             }
         }
         feed_free(&feed);
@@ -637,19 +504,66 @@ int image_pull_prepare(struct image_store *s, const char *refstr, const struct i
         unlink(path); /* built by this call for an image we refuse */
     if (r == -BOXLITE_ERR_IMAGE || r == -BOXLITE_ERR_UNSUPPORTED)
         drop_pulled(s, &p);
-    if (r == 0 && (r = make_record(out, norm, &p, err)) == 0)
+    if (r == 0 && (r = make_record(out, pull_plan_ref(plan), &p, err)) == 0)
         r = image_index_put(&s->bs, out, err);
 out:
-    if (r < 0) {
+    if (r < 0)
         image_record_free(out);
-        bl_err_prefix(err, "pull %s", refstr);
-    }
     if (lk >= 0)
         close(lk);
     pulled_free(&p);
-    registry_close(reg);
-    image_ref_free(&ref);
+    pull_plan_close(plan);
     return r;
+}
+
+/* A reference, or a short name through the search list: the first registry that has it.
+ * Every pull builds the ext4 base as it downloads (unless it is there already): that is
+ * where each layer is checked against its DiffID, so an image is refused at pull time. */
+static int pull_any(struct image_store *s, const char *refstr, const struct image_pull_opts *o,
+                    struct image_record *out, char *path, size_t n, struct bl_error *err)
+{
+    memset(out, 0, sizeof *out);
+    char dir[PATH_MAX];
+    const char *tag;
+    if (split_oci(refstr, dir, sizeof dir, &tag)) {
+        int r = image_import_oci_layout(s, dir, tag, o, out, err);
+        if (r == 0 && (r = image_prepare(s, out->id, o, path, n, err)) < 0)
+            image_record_free(out);
+        return r;
+    }
+    cleanup_close int hold = blobstore_hold(&s->bs, err);
+    if (hold < 0)
+        return hold;
+    char **cand = NULL;
+    int r = pull_candidates(refstr, o, &cand, err);
+    if (r < 0)
+        return r;
+    char tried[1024] = "";
+    for (char **c = cand; *c; c++) {
+        r = pull_one(s, *c, o, out, path, n, err);
+        if (r == 0) {
+            if (strcmp(*c, refstr) != 0)
+                pull_notice(o, "%s: found as %s (registries search list)", refstr, out->ref);
+            break;
+        }
+        /* Not there (or not for us): the next registry of the list may have it. */
+        if (!c[1] || (err->code != BOXLITE_ERR_NOT_FOUND && err->code != BOXLITE_ERR_AUTH &&
+                      err->code != BOXLITE_ERR_NETWORK))
+            break;
+        snprintf(tried + strlen(tried), sizeof tried - strlen(tried), "%s%s: %s", tried[0] ? "; " : "", *c, err->msg);
+    }
+    if (r < 0 && tried[0])
+        bl_err_prefix(err, "%s; then", tried);
+    if (r < 0)
+        bl_err_prefix(err, "pull %s", refstr);
+    pull_candidates_free(cand);
+    return r;
+}
+
+int image_pull_prepare(struct image_store *s, const char *refstr, const struct image_pull_opts *o,
+                       struct image_record *out, char *path, size_t n, struct bl_error *err)
+{
+    return pull_any(s, refstr, o, out, path, n, err);
 }
 
 /* ---- other sources ------------------------------------------------------------------- */
@@ -750,7 +664,7 @@ int image_import_oci_layout(struct image_store *s, const char *dir, const char *
         if ((r = oci_index_parse(&ix, body, len, err)) < 0)
             return bl_err_prefix(err, "OCI layout %s", dir);
         const char *os, *arch, *variant;
-        platform_of(o, &os, &arch, &variant);
+        pull_platform(o, &os, &arch, &variant);
         int sel = oci_index_select(&ix, os, arch, variant, err);
         if (sel >= 0) {
             snprintf(pl.manifest, sizeof pl.manifest, "%s", ix.manifests[sel].digest);

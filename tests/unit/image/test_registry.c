@@ -351,6 +351,43 @@ TEST_TIMEOUT(credential_helper_logs_in, 120)
     registry_stop(e.reg);
 }
 
+/* A layer whose blob digest is right but whose contents differ from the config's DiffID:
+ * refused at pull, and nothing of it is cached (no blob, no base, no record, no temp). */
+TEST_TIMEOUT(wrong_diff_id_is_refused_and_nothing_cached, 120)
+{
+    struct env e;
+    REQUIRE(setup(&e, "bad-diffid busybox", NULL, NULL) == 0);
+    char layout[800], ref[200], path[1024];
+    snprintf(layout, sizeof layout, "%s/bad-diffid", e.fx);
+    REQUIRE(registry_push(e.reg, layout, "test/bad:1", NULL) == 0);
+    ref_of(&e, "test/bad:1", ref, sizeof ref);
+    struct image_record rec;
+    struct bl_error err = {0};
+    CHECK(image_pull(&e.st, ref, &e.o, &rec, &err) < 0);
+    CHECK_EQ(err.code, BOXLITE_ERR_IMAGE);
+    if (!strstr(err.msg, "layer 1") || !strstr(err.msg, "DiffID"))
+        harness_fail(__FILE__, __LINE__, "message: %s", err.msg);
+    char blobs[900];
+    snprintf(blobs, sizeof blobs, "%s/images/blobs/sha256", e.home);
+    CHECK_EQ(count_files(blobs), 0);
+    CHECK(store_is_clean(&e));
+    char cmd[1000], out[64];
+    snprintf(cmd, sizeof cmd, "ls %s/images/rootfs | grep -c ext4", e.home);
+    CHECK_EQ(atoi(sh_out(out, sizeof out, cmd)), 0);
+    CHECK(image_get_config(&e.st, ref, &(struct image_config){0}, &err) < 0);
+    /* an image pulled before keeps its blobs: only the refused image's go */
+    snprintf(layout, sizeof layout, "%s/busybox", e.fx);
+    REQUIRE(registry_push(e.reg, layout, "test/bb:1", NULL) == 0);
+    ref_of(&e, "test/bb:1", ref, sizeof ref);
+    REQUIRE(image_pull_prepare(&e.st, ref, &e.o, &rec, path, sizeof path, &err) == 0);
+    int kept = count_files(blobs);
+    image_record_free(&rec);
+    ref_of(&e, "test/bad:1", ref, sizeof ref);
+    CHECK(image_pull(&e.st, ref, &e.o, &rec, &err) < 0);
+    CHECK_EQ(count_files(blobs), kept);
+    registry_stop(e.reg);
+}
+
 /* The registry's own copy of a layer (filesystem driver layout). */
 static void registry_blob_path(const struct env *e, const char *digest, char *out, size_t n)
 {
