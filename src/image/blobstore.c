@@ -537,6 +537,10 @@ int image_index_get(const struct blobstore *bs, const char *key, struct image_re
     json_t *rec = json_object_get(images, key);
     const char *ref = key;
     int r;
+    /* A short name the search list resolved: its record is under the full name. */
+    const char *full = rec ? NULL : json_string_value(json_object_get(json_object_get(root, "aliases"), key));
+    if (full && (rec = json_object_get(images, full)))
+        ref = full;
     if (!rec) {
         /* An image id or a unique prefix of one. */
         size_t klen = strlen(key);
@@ -605,6 +609,26 @@ int blobstore_drop_unreferenced(const struct blobstore *bs, const char *const *d
     return dropped;
 }
 
+int image_index_alias(const struct blobstore *bs, const char *name, const char *ref, struct bl_error *err)
+{
+    cleanup_close int lk = lock_index(bs, LOCK_EX, err);
+    if (lk < 0)
+        return lk;
+    json_t *root = index_load(bs, err);
+    if (!root)
+        return -err->code;
+    json_t *aliases = json_object_get(root, "aliases");
+    if (!json_is_object(aliases)) {
+        aliases = json_object();
+        json_object_set_new(root, "aliases", aliases);
+    }
+    int r = json_object_set_new(aliases, name, json_string(ref)) < 0
+                ? bl_err(err, BOXLITE_ERR_NOMEM, "image index: cannot add %s", name)
+                : index_save(bs, root, err);
+    json_decref(root);
+    return r;
+}
+
 int image_index_remove(const struct blobstore *bs, const char *ref, struct bl_error *err)
 {
     cleanup_close int lk = lock_index(bs, LOCK_EX, err);
@@ -614,10 +638,20 @@ int image_index_remove(const struct blobstore *bs, const char *ref, struct bl_er
     if (!root)
         return -err->code;
     int r;
-    if (json_object_del(json_object_get(root, "images"), ref) < 0)
+    if (json_object_del(json_object_get(root, "images"), ref) < 0) {
         r = bl_err(err, BOXLITE_ERR_NOT_FOUND, "image %s is not in the local store", ref);
-    else
+    } else {
+        /* Short names that led to it go with it. */
+        json_t *aliases = json_object_get(root, "aliases");
+        const char *k;
+        json_t *v, *tmp;
+        json_object_foreach_safe(aliases, tmp, k, v)
+        {
+            if (json_is_string(v) && !strcmp(json_string_value(v), ref))
+                json_object_del(aliases, k);
+        }
         r = index_save(bs, root, err);
+    }
     json_decref(root);
     return r;
 }

@@ -5,7 +5,8 @@
  *   rootfs/<id>.ext4     the ext4 base image built once per image id (rootfs.h)
  *   index.json           references -> image records, rewritten atomically under lock
  * index.json: {"version":1,"images":{"<normalised ref>":{"manifest":"sha256:..",
- *   "config":"sha256:..","id":"<config hex>","blobs":["sha256:..",...]}}}.
+ *   "config":"sha256:..","id":"<config hex>","blobs":["sha256:..",...]}},
+ *   "aliases":{"<short name>":"<normalised ref>"}}.
  * Every blob an image needs is listed in its record, so garbage collection keeps the union
  * of all records' blobs and removes the rest. */
 #ifndef IMAGE_BLOBSTORE_H
@@ -88,6 +89,9 @@ int image_index_put(const struct blobstore *bs, const struct image_record *r, st
 int image_index_get(const struct blobstore *bs, const char *key, struct image_record *out,
                     struct bl_error *err);
 int image_index_remove(const struct blobstore *bs, const char *ref, struct bl_error *err);
+/* Records that short name `name` (resolved through the registries search list) means the
+ * full reference `ref`: image_index_get(name) finds ref's record; removing ref drops it. */
+int image_index_alias(const struct blobstore *bs, const char *name, const char *ref, struct bl_error *err);
 /* Removes those of the blobs that no record names (an image refused after its blobs were
  * stored keeps nothing). Returns how many were removed, or a negative error. */
 int blobstore_drop_unreferenced(const struct blobstore *bs, const char *const *digests, size_t n);

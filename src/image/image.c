@@ -155,7 +155,7 @@ static int lock_rootfs(struct image_store *s, const char *id, struct bl_error *e
     return fd;
 }
 
-/* What the downloads tell the builder, per blob: the partial file's fd (a dup, owned here)
+/* What the downloads tell the builder, per blob: the partial file, opened again (owned here)
  * while it downloads and the bytes written so far, and whether it is stored. */
 struct feed_blob {
     int fd;
@@ -176,8 +176,13 @@ static void feed_data(void *ud, size_t i, int fd, uint64_t written)
 {
     struct layer_feed *f = ud;
     pthread_mutex_lock(&f->mu);
-    if (f->b[i].fd < 0)
-        f->b[i].fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (f->b[i].fd < 0) {
+        /* A file description of our own: a dup would share the writer's, and with it the
+         * partial file's lock, which must go when the writer closes it. */
+        char p[64];
+        snprintf(p, sizeof p, "/proc/self/fd/%d", fd);
+        f->b[i].fd = open(p, O_RDONLY | O_CLOEXEC);
+    }
     if (written < f->b[i].written)
         f->replaced = 1;
     f->b[i].written = written;
@@ -462,6 +467,8 @@ static int pull_one(struct image_store *s, const char *refstr, const struct imag
     int r = pull_plan_open(&plan, refstr, o, err);
     if (r < 0 || (r = pull_plan_resolve(plan, s, &p, err)) < 0)
         goto out;
+    if (o && o->resolved)
+        o->resolved(o->resolved_ud, p.m.n_layers);
     const char *id = p.m.config.digest + 7;
     rootfs_path(s, id, path, n);
     if (access(path, F_OK) == 0) {
@@ -542,8 +549,13 @@ static int pull_any(struct image_store *s, const char *refstr, const struct imag
     for (char **c = cand; *c; c++) {
         r = pull_one(s, *c, o, out, path, n, err);
         if (r == 0) {
+            /* A short name is never resolved silently. */
+            if (!image_ref_has_registry(refstr))
+                pull_notice(o, "%s resolved to %s%s", refstr, out->ref,
+                            strcmp(*c, refstr) ? " (registries search list)" : "");
+            /* Later uses of the short name find what the search list found. */
             if (strcmp(*c, refstr) != 0)
-                pull_notice(o, "%s: found as %s (registries search list)", refstr, out->ref);
+                r = image_index_alias(&s->bs, refstr, out->ref, err);
             break;
         }
         /* Not there (or not for us): the next registry of the list may have it. */

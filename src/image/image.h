@@ -34,6 +34,8 @@ struct image_pull_opts {
     const struct regconf *conf;      /* registries.json: search list, mirrors, CAs; may be NULL */
     void (*notice)(void *ud, const char *msg); /* what the caller should know; may be NULL */
     void *notice_ud;
+    void (*resolved)(void *ud, size_t n_layers); /* the manifest is known; may be NULL */
+    void *resolved_ud;
     const char *os, *arch, *variant; /* NULL: linux/amd64 (the host's), any variant */
     uint64_t headroom;               /* free bytes in the ext4 base; 0 = 256 MiB */
 };

@@ -322,7 +322,7 @@ int pull_plan_fetch(struct pull_plan *p, struct image_store *s, const struct pul
         if (is_origin(p, k) || !source_failure(err->code))
             return r;
         /* What it stored (verified) stays; the next source fetches the rest. */
-        pull_notice(p->o, "%s: mirror %s failed (%s); trying %s", p->norm, p->host[k], err->msg, p->host[k + 1]);
+        pull_notice(p->o, "%s: mirror %s refused (%s); trying %s", p->norm, p->host[k], err->msg, p->host[k + 1]);
     }
     return r;
 }

@@ -2,6 +2,7 @@
 #include "common/cleanup.h"
 #include "image/image.h"
 #include "image/ref.h"
+#include "image/regconf.h"
 #include "regfixture.h"
 
 #include <errno.h>
@@ -386,6 +387,163 @@ TEST_TIMEOUT(wrong_diff_id_is_refused_and_nothing_cached, 120)
     CHECK(image_pull(&e.st, ref, &e.o, &rec, &err) < 0);
     CHECK_EQ(count_files(blobs), kept);
     registry_stop(e.reg);
+}
+
+struct notices {
+    char text[4096];
+};
+static void on_notice(void *ud, const char *msg)
+{
+    struct notices *n = ud;
+    snprintf(n->text + strlen(n->text), sizeof n->text - strlen(n->text), "%s\n", msg);
+}
+
+/* tests/fixtures/fakeregistry.py serving the fixtures as test/<name>; returns its port. */
+static int fake_registry(const char *fx, const char *extra)
+{
+    static int seq;
+    char portfile[800];
+    snprintf(portfile, sizeof portfile, "%s/fakemirror%d.port", harness_tmpdir(), seq++);
+    if (sh("python3 tests/fixtures/fakeregistry.py %s %s %d %s >/dev/null 2>&1 &", fx, portfile, (int)getpid(),
+           extra) != 0)
+        return -1;
+    for (int i = 0; i < 100; i++) {
+        FILE *p = fopen(portfile, "r");
+        int port = 0;
+        if (p) {
+            int ok = fscanf(p, "%d", &port) == 1;
+            fclose(p);
+            if (ok)
+                return port;
+        }
+        usleep(100000);
+    }
+    return -1;
+}
+
+/* Pulls ref into a fresh home with the given registries settings; the notices in n. */
+static int pull_with(struct env *e, const char *conf_json, const char *ref, struct image_record *rec,
+                     struct notices *n, struct bl_error *err)
+{
+    static int seq;
+    char home[800];
+    snprintf(home, sizeof home, "%s/home-conf%d", harness_tmpdir(), seq++);
+    struct image_store st;
+    if (image_store_open(&st, home, err) < 0)
+        return -1;
+    struct regconf conf;
+    if (regconf_parse(&conf, conf_json, strlen(conf_json), err) < 0)
+        return -1;
+    struct image_pull_opts o = e->o;
+    o.conf = &conf;
+    o.notice = on_notice;
+    o.notice_ud = n;
+    n->text[0] = 0;
+    char path[1024];
+    int r = image_pull_prepare(&st, ref, &o, rec, path, sizeof path, err);
+    if (r == 0) {
+        struct image_config c;
+        if (image_get_config(&st, ref, &c, err) == 0) /* found again by the name pulled */
+            image_config_free(&c);
+        else
+            r = -1;
+    }
+    regconf_free(&conf);
+    return r;
+}
+
+TEST_TIMEOUT(mirrors_search_list_and_ca_from_the_registries_settings, 240)
+{
+    struct env e;
+    REQUIRE(setup(&e, "busybox layers", NULL, NULL) == 0);
+    char layout[800], ref[200], conf[1200], want[DIGEST_LEN + 1];
+    snprintf(layout, sizeof layout, "%s/busybox", e.fx);
+    REQUIRE(registry_push(e.reg, layout, "test/busybox:latest", NULL) == 0);
+    ref_of(&e, "test/busybox:latest", ref, sizeof ref);
+    struct image_record rec;
+    struct bl_error err = {0};
+    struct notices n;
+    /* the digest the registry itself gives the tag */
+    REQUIRE(image_pull(&e.st, ref, &e.o, &rec, &err) == 0);
+    snprintf(want, sizeof want, "%s", rec.manifest);
+    image_record_free(&rec);
+
+    /* 1. A mirror that is down: passed over, said so; the registry serves. */
+    snprintf(conf, sizeof conf, "{\"registries\": {\"127.0.0.1:%d\": {\"mirrors\": [\"127.0.0.1:1\"]}}}", e.port);
+    int r = pull_with(&e, conf, ref, &rec, &n, &err);
+    if (r < 0)
+        harness_fail(__FILE__, __LINE__, "mirror down: %s", err.msg);
+    else
+        image_record_free(&rec);
+    CHECK(strstr(n.text, "mirror 127.0.0.1:1") != NULL);
+
+    /* 2. A mirror that serves other bytes for the digest: refused; same image as the registry's. */
+    int liar = fake_registry(e.fx, "--lie layers");
+    REQUIRE(liar > 0);
+    snprintf(conf, sizeof conf, "{\"registries\": {\"127.0.0.1:%d\": {\"mirrors\": [\"127.0.0.1:%d\"]}}}", e.port, liar);
+    r = pull_with(&e, conf, ref, &rec, &n, &err);
+    if (r < 0) {
+        harness_fail(__FILE__, __LINE__, "lying mirror: %s", err.msg);
+    } else {
+        CHECK_STR(rec.manifest, want);
+        image_record_free(&rec);
+    }
+    char needle[100];
+    snprintf(needle, sizeof needle, "mirror 127.0.0.1:%d refused", liar);
+    if (!strstr(n.text, needle))
+        harness_fail(__FILE__, __LINE__, "lying mirror, notices: %s", n.text);
+
+    /* 3. An honest mirror while the registry is down: the mirror resolves the tag, says so. */
+    int honest = fake_registry(e.fx, "");
+    REQUIRE(honest > 0);
+    registry_stop(e.reg);
+    snprintf(conf, sizeof conf, "{\"registries\": {\"127.0.0.1:%d\": {\"mirrors\": [\"127.0.0.1:%d\"]}}}", e.port, honest);
+    r = pull_with(&e, conf, ref, &rec, &n, &err);
+    if (r < 0) {
+        harness_fail(__FILE__, __LINE__, "registry down: %s", err.msg);
+    } else {
+        CHECK_STR(rec.manifest, want);
+        image_record_free(&rec);
+    }
+    CHECK(strstr(n.text, "could not be reached") && strstr(n.text, "resolved by its mirror"));
+
+    /* 4. A short name through the search list: the first registry that has it, said so,
+     *    and the short name finds the record afterwards. */
+    snprintf(conf, sizeof conf, "{\"search\": [\"127.0.0.1:1\", \"127.0.0.1:%d\"]}", honest);
+    r = pull_with(&e, conf, "test/busybox", &rec, &n, &err);
+    if (r < 0) {
+        harness_fail(__FILE__, __LINE__, "search list: %s", err.msg);
+    } else {
+        char full[200];
+        snprintf(full, sizeof full, "127.0.0.1:%d/test/busybox:latest", honest);
+        CHECK_STR(rec.ref, full);
+        image_record_free(&rec);
+    }
+    CHECK(strstr(n.text, "test/busybox resolved to 127.0.0.1:") && strstr(n.text, "search list"));
+    /* nowhere to be found: every registry tried is named */
+    r = pull_with(&e, "{\"search\": [\"127.0.0.1:1\"]}", "test/busybox", &rec, &n, &err);
+    CHECK(r < 0);
+
+    /* 5. A registry with its own CA: refused without it, pulled with it. */
+    char treg[700], tca[800];
+    setenv("TLS", "1", 1);
+    int tport = registry_start("tls2", NULL, NULL, treg, sizeof treg);
+    unsetenv("TLS");
+    REQUIRE(tport > 0);
+    REQUIRE(registry_push(treg, layout, "tls/bb:1", NULL) == 0);
+    snprintf(tca, sizeof tca, "%s/cert.pem", treg);
+    snprintf(ref, sizeof ref, "localhost:%d/tls/bb:1", tport);
+    struct env te = e;
+    te.o.registry.max_retries = -1;
+    CHECK(pull_with(&te, "{}", ref, &rec, &n, &err) < 0);
+    CHECK(strstr(err.msg, "certificate") != NULL);
+    snprintf(conf, sizeof conf, "{\"registries\": {\"localhost:%d\": {\"ca_file\": \"%s\"}}}", tport, tca);
+    r = pull_with(&te, conf, ref, &rec, &n, &err);
+    if (r < 0)
+        harness_fail(__FILE__, __LINE__, "with the CA: %s", err.msg);
+    else
+        image_record_free(&rec);
+    registry_stop(treg);
 }
 
 /* The registry's own copy of a layer (filesystem driver layout). */
