@@ -658,6 +658,16 @@ static int xfer_open_writer(struct xfer *x, const struct blobstore *bs, struct b
     x->writer_open = 1;
     if (x->w.written > 0)
         report(x); /* bytes an earlier download left count as done */
+    if (x->d->size > 0 && x->w.written == x->d->size) {
+        /* An earlier download got every byte but was killed before storing it: nothing
+         * to fetch (a Range past the end would only be refused). Wrong bytes are
+         * discarded by the commit; then start afresh. */
+        x->writer_open = 0;
+        struct bl_error e2 = {0};
+        if (blob_writer_commit(&x->w, &e2) == 0)
+            return 1;
+        return xfer_open_writer(x, bs, err);
+    }
     return 0;
 }
 
