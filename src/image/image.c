@@ -7,7 +7,7 @@
 #include "image/manifest.h"
 #include "image/ref.h"
 #include "image/rootfs.h"
-#include "image/unpack.h"
+#include "image/ext4build.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -280,10 +280,11 @@ static int load_diff_ids(struct image_store *s, const struct pulled *p, struct i
     return 0;
 }
 
-/* Unpacks the layers (blob indexes 1..n of p) and builds the ext4 base at path. With a
- * feed, each layer is unpacked while it downloads, as soon as the layers below it are in;
- * otherwise they are all in the store already. Every layer's bytes are checked against its
- * digest and its tar against the config's DiffID as it is read. */
+/* Builds the ext4 base at path from the layers (blob indexes 1..n of p), each applied to the
+ * image straight from its stream (ext4build.h). With a feed, each layer is read while it
+ * downloads, as soon as the layers below it are in; otherwise they are all in the store
+ * already. Every layer's bytes are checked against its digest and its tar against the
+ * config's DiffID as it is read. */
 static int build_base(struct image_store *s, const struct pulled *p, struct layer_feed *feed, uint64_t headroom,
                       const char *path, struct bl_error *err)
 {
@@ -303,20 +304,16 @@ static int build_base(struct image_store *s, const struct pulled *p, struct laye
     int r = load_diff_ids(s, p, &cfg, err);
     if (r < 0)
         return r;
-    char dir[PATH_MAX];
-    if ((r = blobstore_mktemp(&s->bs, "unpack-", 1, dir, sizeof dir, NULL, err)) < 0) {
+    /* The image's first size: layers hold about two and a half times their compressed
+     * bytes (it grows if they hold more). */
+    uint64_t compressed = 0;
+    for (size_t i = 0; i < p->m.n_layers; i++)
+        compressed += p->m.layers[i].size > 0 ? (uint64_t)p->m.layers[i].size : 0;
+    struct ext4b *b = NULL;
+    if ((r = ext4b_create(&b, path, compressed / 2 * 5, err)) < 0) {
         image_config_free(&cfg);
         return r;
     }
-    struct fsmeta meta;
-    fsmeta_init(&meta);
-    int rootfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (rootfd < 0) {
-        r = bl_errno(err, errno, "open %s", dir);
-        goto out;
-    }
-    if ((r = unpack_init_root(rootfd, &meta, err)) < 0)
-        goto out;
     for (size_t i = 0; i < p->m.n_layers; i++) {
         const struct oci_descriptor *d = &p->m.layers[i];
         struct feed_reader fr = {.f = feed, .i = i + 1};
@@ -340,20 +337,17 @@ static int build_base(struct image_store *s, const struct pulled *p, struct laye
             r = layer_stream_open_fd(&ls, fd, feed_wait, &fr, err);
         }
         if (r == 0)
-            r = layer_apply_stream(rootfd, ls, d->digest, cfg.diff_ids[i], &meta, err);
+            r = ext4b_apply_stream(b, ls, d->digest, cfg.diff_ids[i], err);
         layer_stream_free(ls);
         if (r < 0) {
             bl_err_prefix(err, "layer %zu (%s)", i, d->digest);
             goto out;
         }
     }
-    r = rootfs_build_ext4(dir, &meta, path, headroom ? headroom : DEFAULT_HEADROOM, NULL, err);
+    r = ext4b_finish(b, headroom ? headroom : DEFAULT_HEADROOM, NULL, err);
 out:
-    if (rootfd >= 0)
-        close(rootfd);
-    fsmeta_free(&meta);
+    ext4b_free(b);
     image_config_free(&cfg);
-    remove_tree(dir);
     return r;
 }
 
@@ -720,7 +714,7 @@ int image_prepare_dir(struct image_store *s, const char *dir, uint64_t headroom,
     char d[DIGEST_LEN + 1];
     blob_digest(real, strlen(real), d);
     snprintf(path, n, "%s/rootfs/dir-%s.ext4", s->bs.root, d + 7);
-    int r = rootfs_build_ext4(real, NULL, path, headroom ? headroom : DEFAULT_HEADROOM, NULL, err);
+    int r = rootfs_build_ext4(real, path, headroom ? headroom : DEFAULT_HEADROOM, NULL, err);
     return r < 0 ? bl_err_prefix(err, "rootfs directory %s", dir) : 0;
 }
 
