@@ -34,7 +34,8 @@ struct ext4b_stats {
 };
 
 /* Starts the image that ext4b_finish will put at out_path; it is built in a temporary
- * file beside it. expect is a guess of the contents' size in bytes. */
+ * file beside it. expect guesses its final size in bytes (the contents and the headroom
+ * ext4b_finish will be given): a good guess saves resize2fs runs. */
 int ext4b_create(struct ext4b **out, const char *out_path, uint64_t expect, struct bl_error *err);
 
 /* The same from a copy of empty_image, an image made by ext4b_create and ext4b_finish

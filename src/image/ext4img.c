@@ -737,9 +737,9 @@ int ext4img_create(struct ext4img **out, const char *out_path, uint64_t expect, 
     int r = alloc_image(&m, out_path, err);
     if (r < 0)
         return r;
-    /* Room for the contents, inode tables (one 256-byte inode per 8 KiB), a journal and some
-     * slack; too small grows, too large shrinks at the end. */
-    uint64_t size = expect + expect / 4 + 96 * MIB;
+    /* What is expected plus inode tables (one 256-byte inode per 8 KiB) and a journal; too
+     * small grows, too large shrinks at the end. */
+    uint64_t size = expect + expect / 16 + 64 * MIB;
     size = (size + MIB - 1) / MIB * MIB;
     char *argv[] = {"mke2fs", "-q", "-F", "-t", "ext4", "-b", "4096", "-I", "256", "-i", "8192", "-L", "boxlite-root",
                     /* The journal at the start, where a shrink does not have to move it. */

@@ -50,7 +50,8 @@ struct ext4img_stats {
     unsigned resizes;
 };
 
-/* A new empty image for out_path; expect guesses the contents' size in bytes. */
+/* A new empty image for out_path; expect guesses its final size in bytes (contents and
+ * free space). */
 int ext4img_create(struct ext4img **out, const char *out_path, uint64_t expect, struct bl_error *err);
 /* The same from a copy of an empty image made earlier (no mke2fs run). */
 int ext4img_create_from(struct ext4img **out, const char *out_path, const char *empty_image,

@@ -305,12 +305,13 @@ static int build_base(struct image_store *s, const struct pulled *p, struct laye
     if (r < 0)
         return r;
     /* The image's first size: layers hold about two and a half times their compressed
-     * bytes (it grows if they hold more). */
+     * bytes (it grows if they hold more), plus the headroom. */
     uint64_t compressed = 0;
+    headroom = headroom ? headroom : DEFAULT_HEADROOM;
     for (size_t i = 0; i < p->m.n_layers; i++)
         compressed += p->m.layers[i].size > 0 ? (uint64_t)p->m.layers[i].size : 0;
     struct ext4b *b = NULL;
-    if ((r = ext4b_create(&b, path, compressed / 2 * 5, err)) < 0) {
+    if ((r = ext4b_create(&b, path, compressed / 2 * 5 + headroom, err)) < 0) {
         image_config_free(&cfg);
         return r;
     }
@@ -344,7 +345,7 @@ static int build_base(struct image_store *s, const struct pulled *p, struct laye
             goto out;
         }
     }
-    r = ext4b_finish(b, headroom ? headroom : DEFAULT_HEADROOM, NULL, err);
+    r = ext4b_finish(b, headroom, NULL, err);
 out:
     ext4b_free(b);
     image_config_free(&cfg);
