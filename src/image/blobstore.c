@@ -730,8 +730,17 @@ int blobstore_gc(const struct blobstore *bs, const char *const *keep_bases, stru
         closedir(d);
     snprintf(dirp, sizeof dirp, "%s/rootfs", bs->root);
     d = opendir(dirp);
+    time_t now = time(NULL);
     while (d && (de = readdir(d))) {
         size_t n = strlen(de->d_name);
+        struct stat ts;
+        /* A base a builder that died left half-made ("<id>.ext4.tmp.XXXXXX"); a running
+         * builder writes to its own all along. */
+        if (strstr(de->d_name, ".ext4.tmp.") && fstatat(dirfd(d), de->d_name, &ts, AT_SYMLINK_NOFOLLOW) == 0 &&
+            S_ISREG(ts.st_mode) && now - ts.st_mtime > STALE_TMP_SECONDS && unlinkat(dirfd(d), de->d_name, 0) == 0) {
+            st->bytes_freed += (uint64_t)ts.st_blocks * 512;
+            continue;
+        }
         if (n <= 5 || n > 200 || strcmp(de->d_name + n - 5, ".ext4") != 0)
             continue;
         char id[201];
@@ -755,7 +764,6 @@ int blobstore_gc(const struct blobstore *bs, const char *const *keep_bases, stru
      * Partial downloads are kept longer: the next pull of the same blob resumes them. */
     snprintf(dirp, sizeof dirp, "%s/tmp", bs->root);
     d = opendir(dirp);
-    time_t now = time(NULL);
     while (d && (de = readdir(d))) {
         if (de->d_name[0] == '.')
             continue;

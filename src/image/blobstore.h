@@ -1,7 +1,7 @@
 /* The image store under <home>/images:
  *   blobs/sha256/<hex>   content-addressed blobs (manifests, configs, layers), each kept
  *                        only after its sha256 and size matched (temp file + rename)
- *   tmp/                 downloads and unpack trees in progress (removed on failure)
+ *   tmp/                 downloads in progress (removed on failure; kept to resume)
  *   rootfs/<id>.ext4     the ext4 base image built once per image id (rootfs.h)
  *   index.json           references -> image records, rewritten atomically under lock
  * index.json: {"version":1,"images":{"<normalised ref>":{"manifest":"sha256:..",

@@ -3,7 +3,7 @@
  *
  *   image_pull()          reference -> blobs in the store, the ext4 base built while the
  *                         layers download (each layer checked against its digest and the
- *                         config's DiffID as it is unpacked), an index record
+ *                         config's DiffID as it is applied), an index record
  *   image_pull_prepare()  the same, giving the base's path
  *   image_prepare()       record -> <home>/images/rootfs/<id>.ext4 (built once, cached)
  *   image_box_disk()      per-box thin overlay over the cached base

@@ -1,11 +1,11 @@
-/* A layer's bytes on their way to the unpacker. They come from a file descriptor (a stored
+/* A layer's bytes on their way to the ext4 builder (ext4build.h). They come from a file descriptor (a stored
  * blob, or a download still being written, whose growth a wait callback reports) or from
  * memory; they are decompressed here (gzip, zstd or none, told apart by their magic numbers:
  * RFC 1952, RFC 8878) and hashed on both sides: the compressed bytes against the blob's
  * digest, the uncompressed tar against the image config's DiffID (OCI image-spec config.md,
- * rootfs.diff_ids). Both are checked by layer_stream_finish, after the unpacker has read the
+ * rootfs.diff_ids). Both are checked by layer_stream_finish, after the builder has read the
  * whole stream: a layer whose bytes or contents differ from what the verified config names is
- * refused, even when it was unpacked from a download in progress. */
+ * refused, even when it was applied from a download in progress. */
 #ifndef IMAGE_LAYERSTREAM_H
 #define IMAGE_LAYERSTREAM_H
 

@@ -1,6 +1,6 @@
 #!/bin/bash
 # The box disk boots: a busybox OCI image (tests/fixtures/mkimages.py) is imported,
-# unpacked to an ext4 base and given a qcow2 overlay by our code, then the guest kernel
+# built into an ext4 base and given a qcow2 overlay by our code, then the guest kernel
 # mounts it as root under QEMU (microvm, TCG) and reports what it sees: root-owned files
 # with the image's modes, a writable overlay, the filesystem size.
 set -euo pipefail

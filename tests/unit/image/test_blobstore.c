@@ -166,9 +166,18 @@ TEST(gc_removes_stale_temp_files_only)
     close(open(fresh, O_CREAT | O_WRONLY, 0644));
     struct timespec ts[2] = {{.tv_sec = 1000}, {.tv_sec = 1000}};
     utimensat(AT_FDCWD, old, ts, 0);
+    /* Half-made bases: a dead builder's goes, a running one's stays. */
+    char dead[PATH_MAX], live[PATH_MAX];
+    snprintf(dead, sizeof dead, "%s/rootfs/abc.ext4.tmp.Xy12Zw", bs.root);
+    snprintf(live, sizeof live, "%s/rootfs/def.ext4.tmp.Ab34Cd", bs.root);
+    close(open(dead, O_CREAT | O_WRONLY, 0644));
+    close(open(live, O_CREAT | O_WRONLY, 0644));
+    utimensat(AT_FDCWD, dead, ts, 0);
     REQUIRE(blobstore_gc(&bs, NULL, NULL, &e) == 0);
     CHECK(access(old, F_OK) != 0);
     CHECK(access(fresh, F_OK) == 0);
+    CHECK(access(dead, F_OK) != 0);
+    CHECK(access(live, F_OK) == 0);
 }
 
 /* A layer damaged in the store after the pull is caught when the base is (re)built. */

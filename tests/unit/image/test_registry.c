@@ -64,7 +64,7 @@ static int has_partial(const struct env *e, const char *digest)
     return atoi(sh_out(out, sizeof out, cmd)) > 0;
 }
 
-/* No unpack tree or temp file is left, only partial downloads (kept for a resume). */
+/* No temp file is left, only partial downloads (kept for a resume). */
 static int store_is_clean_but_partials(const struct env *e)
 {
     char cmd[1000], out[64];
