@@ -60,8 +60,11 @@ expect "the pull run again succeeds" 0 "$?"
 second=$(sent_since "$mark")
 echo "# first pull sent $first bytes before the kill, the second $second; layers total $total"
 check "the second pull fetched only what was missing ($second < $total bytes)" test "$second" -lt "$total"
-check "and together they fetched no more than about the image (resumed, not restarted)" \
-  test $((first + second)) -lt $((total + total / 10))
+# What the registry wrote before the kill includes bytes still in flight in four sockets,
+# lost with the process: compare the second pull with what was on disk instead (the partial
+# files only grew between the measure and the kill).
+check "and it resumed: no more than the $((total - got)) bytes missing at the kill, +5%" \
+  test "$second" -le $((total - got + total / 20))
 id_resumed=$("$B" images --json | python3 -c "import json,sys; print([i['id'] for i in json.load(sys.stdin) if 'big/img' in i['ref']][0])")
 rm -rf "$work/home2"
 id_clean=$(BOXLITE_HOME=$work/home2 "$B" pull -q "$ref" >/dev/null 2>&1 &&
