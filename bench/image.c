@@ -121,7 +121,7 @@ int main(int argc, char **argv)
         uint64_t compressed = 0;
         for (size_t i = 0; i < m.n_layers; i++)
             compressed += (uint64_t)m.layers[i].size;
-        if (ext4b_create(&b, argv[4], compressed / 2 * 5 + (256ull << 20), &err) < 0) {
+        if (ext4b_create(&b, argv[4], compressed * 3 + (256ull << 20), &err) < 0) {
             fprintf(stderr, "%s\n", err.msg);
             return 1;
         }

@@ -242,10 +242,19 @@ static int run_resize(struct ext4img *m, uint64_t old, uint64_t *blocks, struct 
 static int resize(struct ext4img *m, uint64_t blocks, struct bl_error *err)
 {
     uint64_t old = ext2fs_blocks_count(m->fs->super);
-    int r = fs_close(m, 0, err);
+    /* A file being written is on disk as it is now (resize2fs would move its blocks, if
+     * any moved) and read back after. */
+    int r = m->fino ? write_inode(m, m->fino, &m->fib, m->fpath, err) : 0;
+    if (r == 0)
+        r = fs_close(m, 0, err);
     if (r == 0)
         r = run_resize(m, old, &blocks, err);
-    return r < 0 ? r : fs_open(m, err);
+    if (r == 0)
+        r = fs_open(m, err);
+    if (r == 0 && m->fino)
+        r = read_inode(m, m->fino, &m->fib, m->fpath, err);
+    m->goal = 0;
+    return r;
 }
 
 /* Makes sure `blocks` blocks and `inodes` inodes are free, growing the filesystem by half
@@ -412,7 +421,9 @@ int ext4img_file_close(struct ext4img *m, uint64_t size, struct bl_error *err)
     errcode_t e = ext2fs_inode_size_set(m->fs, (struct ext2_inode *)&m->fib.in, size);
     if (e)
         return e2err(err, e, "size", m->fpath);
-    return write_inode(m, m->fino, &m->fib, m->fpath, err);
+    r = write_inode(m, m->fino, &m->fib, m->fpath, err);
+    m->fino = 0;
+    return r;
 }
 
 /* A target shorter than i_block (60 bytes) is kept in the inode itself (a "fast" symlink);

@@ -304,14 +304,14 @@ static int build_base(struct image_store *s, const struct pulled *p, struct laye
     int r = load_diff_ids(s, p, &cfg, err);
     if (r < 0)
         return r;
-    /* The image's first size: layers hold about two and a half times their compressed
-     * bytes (it grows if they hold more), plus the headroom. */
+    /* The image's first size: layers hold about three times their compressed bytes or
+     * less (it grows if they hold more, shrinks at the end if less), plus the headroom. */
     uint64_t compressed = 0;
     headroom = headroom ? headroom : DEFAULT_HEADROOM;
     for (size_t i = 0; i < p->m.n_layers; i++)
         compressed += p->m.layers[i].size > 0 ? (uint64_t)p->m.layers[i].size : 0;
     struct ext4b *b = NULL;
-    if ((r = ext4b_create(&b, path, compressed / 2 * 5 + headroom, err)) < 0) {
+    if ((r = ext4b_create(&b, path, compressed * 3 + headroom, err)) < 0) {
         image_config_free(&cfg);
         return r;
     }

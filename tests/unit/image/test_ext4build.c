@@ -591,12 +591,15 @@ TEST_TIMEOUT(the_image_grows_as_needed, 240)
         tarb_add(&t[0], name, AE_IFREG, 0644, 0, 0, i % 7 ? NULL : "some");
     }
     tarb_end(&t[0]);
+    /* 100 MiB, mostly zeros (small once compressed), a mark in each MiB: every byte is
+     * checked after the image grew under the file being written. */
     size_t big = 100u << 20;
     unsigned char *z = calloc(1, big);
+    for (size_t off = 0; off < big; off += 1 << 20)
+        snprintf((char *)z + off + 4000, 16, "MARK%04zu", off >> 20);
     tarb_begin(&t[1], 1);
     tarb_add_data(&t[1], "zeros", 0644, z, big);
     tarb_end(&t[1]);
-    free(z);
     struct bl_error e = {0};
     struct ext4b_stats st;
     int r = build(img, t, 2, 8 << 20, &st, &e);
@@ -607,6 +610,19 @@ TEST_TIMEOUT(the_image_grows_as_needed, 240)
     CHECK(st.resizes >= 2);
     CHECK(fsck_clean(img));
     CHECK_EQ(field(dbg(out, sizeof out, img, "stat /zeros"), "Size:", 10), 100 << 20);
+    char dump[900], cmd[1000];
+    snprintf(dump, sizeof dump, "%s/zeros.out", harness_tmpdir());
+    snprintf(cmd, sizeof cmd, "dump /zeros %s", dump);
+    dbg(out, sizeof out, img, cmd);
+    FILE *f = fopen(dump, "rb");
+    REQUIRE(f);
+    unsigned char *back = malloc(big + 1);
+    CHECK_EQ(fread(back, 1, big + 1, f), big);
+    fclose(f);
+    CHECK(memcmp(back, z, big) == 0);
+    free(back);
+    free(z);
+    unlink(dump);
     CHECK(strstr(dbg(out, sizeof out, img, "stat /many/d13/f13999"), "Type: regular") != NULL);
     CHECK(strstr(dbg(out, sizeof out, img, "cat /many/d00/f00007"), "some") != NULL);
     dbg(out, sizeof out, img, "stats");
