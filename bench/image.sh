@@ -12,7 +12,7 @@ for t in docker-registry skopeo umoci mke2fs; do
 done
 make -s build/lib/libimage.a build/lib/libdisk.a build/lib/libcommon.a >/dev/null
 mkdir -p build/bench
-pkgs="libcurl jansson libarchive openssl libzstd zlib ext2fs com_err"
+pkgs="libcurl jansson libarchive openssl libzstd zlib ext2fs com_err libisal"
 gcc -O2 -std=c11 -D_GNU_SOURCE -Wall -Iinclude -Isrc $(pkg-config --cflags $pkgs) bench/image.c \
   -Wl,--start-group build/lib/libimage.a build/lib/libdisk.a build/lib/libcommon.a -Wl,--end-group \
   $(pkg-config --libs $pkgs) -lpthread -o build/bench/image

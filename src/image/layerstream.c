@@ -6,8 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <isa-l/igzip_lib.h>
 #include <unistd.h>
-#include <zlib.h>
 #include <zstd.h>
 
 #define CHUNK (1u << 20)
@@ -28,8 +28,7 @@ struct layer_stream {
     enum kind kind;
     int member_done;        /* gzip: a member ended; more may follow */
     int ended;              /* the uncompressed stream is over */
-    z_stream z;
-    int z_ready;
+    struct inflate_state *gz; /* ISA-L's inflate: the same format as zlib's, 2-3x less CPU */
     ZSTD_DStream *zs;
     size_t zs_last;         /* ZSTD_decompressStream's last hint: 0 = at a frame's end */
     EVP_MD_CTX *md_in, *md_out;
@@ -159,10 +158,10 @@ static int detect(struct layer_stream *s, struct bl_error *err)
     size_t n = s->in_len - s->in_pos;
     if (n >= 2 && p[0] == 0x1f && p[1] == 0x8b) {
         s->kind = K_GZIP;
-        /* 15 + 16: a gzip wrapper (RFC 1952), the largest window. */
-        if (inflateInit2(&s->z, 15 + 16) != Z_OK)
-            return bl_err(err, BOXLITE_ERR_NOMEM, "layer: inflateInit failed");
-        s->z_ready = 1;
+        if (!(s->gz = malloc(sizeof *s->gz)))
+            return bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
+        isal_inflate_init(s->gz);
+        s->gz->crc_flag = ISAL_GZIP; /* RFC 1952: header parsed, CRC-32 and size checked */
     } else if (n >= 4 && p[0] == 0x28 && p[1] == 0xb5 && p[2] == 0x2f && p[3] == 0xfd) {
         s->kind = K_ZSTD;
         if (!(s->zs = ZSTD_createDStream()) || ZSTD_isError(ZSTD_initDStream(s->zs)))
@@ -185,27 +184,32 @@ static ssize_t read_gzip(struct layer_stream *s, const void **out, struct bl_err
             return bl_err(err, BOXLITE_ERR_IMAGE, "layer: gzip stream truncated");
         }
         if (s->member_done) {
-            /* Another member may follow (concatenated gzip); anything else ends the layer
-             * (its bytes are still hashed as part of the blob). */
+            /* Another member may follow (concatenated gzip, as eStargz layers are);
+             * anything else ends the layer (its bytes are still hashed as part of the
+             * blob). */
             const uint8_t *p = s->in + s->in_pos;
             if (s->in_len - s->in_pos >= 2 && p[0] == 0x1f && p[1] == 0x8b) {
-                inflateReset(&s->z);
+                isal_inflate_reset(s->gz);
+                s->gz->crc_flag = ISAL_GZIP;
                 s->member_done = 0;
             } else {
                 return 0;
             }
         }
-        s->z.next_in = (Bytef *)(s->in + s->in_pos);
-        s->z.avail_in = (uInt)(s->in_len - s->in_pos);
-        s->z.next_out = s->outbuf;
-        s->z.avail_out = CHUNK;
-        int zr = inflate(&s->z, Z_NO_FLUSH);
-        s->in_pos = s->in_len - s->z.avail_in;
-        size_t produced = CHUNK - s->z.avail_out;
-        if (zr == Z_STREAM_END)
+        s->gz->next_in = (uint8_t *)(s->in + s->in_pos);
+        s->gz->avail_in = (uint32_t)(s->in_len - s->in_pos);
+        s->gz->next_out = s->outbuf;
+        s->gz->avail_out = CHUNK;
+        int zr = isal_inflate(s->gz);
+        s->in_pos = s->in_len - s->gz->avail_in;
+        size_t produced = CHUNK - s->gz->avail_out;
+        if (zr != ISAL_DECOMP_OK && zr != ISAL_END_INPUT)
+            return bl_err(err, BOXLITE_ERR_IMAGE, "layer: gzip: %s",
+                          zr == ISAL_INCORRECT_CHECKSUM ? "CRC or length mismatch" : "corrupt data");
+        /* At a member's end ISA-L gives back, through avail_in, the bytes its bit buffer
+         * took past the trailer: in_pos is then the next member's first byte. */
+        if (s->gz->block_state == ISAL_BLOCK_FINISH)
             s->member_done = 1;
-        else if (zr != Z_OK && zr != Z_BUF_ERROR)
-            return bl_err(err, BOXLITE_ERR_IMAGE, "layer: gzip: %s", s->z.msg ? s->z.msg : "corrupt data");
         if (produced) {
             *out = s->outbuf;
             return (ssize_t)produced;
@@ -318,8 +322,7 @@ void layer_stream_free(struct layer_stream *s)
 {
     if (!s)
         return;
-    if (s->z_ready)
-        inflateEnd(&s->z);
+    free(s->gz);
     ZSTD_freeDStream(s->zs);
     EVP_MD_CTX_free(s->md_in);
     EVP_MD_CTX_free(s->md_out);

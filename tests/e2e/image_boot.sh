@@ -13,7 +13,7 @@ need_cmd qemu-system-x86_64 qemu-system-x86
 for a in image disk common; do need "$build/lib/lib$a.a (make)" test -f "$build/lib/lib$a.a"; done
 work=$(mktemp -d)
 trap '[ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
-pkgs="libcurl jansson libarchive openssl libzstd zlib ext2fs com_err"
+pkgs="libcurl jansson libarchive openssl libzstd zlib ext2fs com_err libisal"
 gcc -O2 -std=c11 -D_GNU_SOURCE -Iinclude -Isrc $(pkg-config --cflags $pkgs) bench/image.c \
   -Wl,--start-group "$build/lib/libimage.a" "$build/lib/libdisk.a" "$build/lib/libcommon.a" -Wl,--end-group \
   $(pkg-config --libs $pkgs) -lpthread -o "$work/image"
