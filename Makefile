@@ -17,7 +17,7 @@ SAN     ?= 0
 FUZZ    ?= 0
 CC      ?= gcc
 MUSLCC  ?= musl-gcc
-PKGS    := slirp glib-2.0 libcurl jansson libarchive sqlite3 libseccomp openssl libzstd
+PKGS    := slirp glib-2.0 libcurl jansson libarchive sqlite3 libseccomp openssl libzstd zlib ext2fs com_err libisal
 
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter -Wno-format-truncation \
                -g -fPIC -fvisibility=hidden -Iinclude -Isrc -Itests

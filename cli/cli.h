@@ -24,6 +24,9 @@ int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int cli_open(struct cli *c);
 /* Prints the engine's one-line notice for a started box (e.g. running under QEMU without
  * hardware virtualization, slower), if it has one. */
+/* The library's notices for the last call (boxlite_last_notice), one line each, on stderr. */
+void cli_print_last_notice(void);
+/* The same, then the box's engine notice (a fallback engine). Call right after starting. */
 void cli_print_notice(boxlite_box *b);
 
 /* Box flags shared by run and create. Parses argv from optind on, leaving the image and

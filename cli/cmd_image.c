@@ -165,6 +165,7 @@ int cmd_pull(struct cli *c, int argc, char **argv)
         fprintf(stderr, "boxlite: %s\n", boxlite_errmsg()); /* it names the reference */
         return 125;
     }
+    cli_print_last_notice(); /* the name a short reference resolved to, a mirror passed over */
     printf("pulled %s\n", argv[first]);
     return 0;
 }

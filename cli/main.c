@@ -52,8 +52,19 @@ int cli_open(struct cli *c)
     return 0;
 }
 
+void cli_print_last_notice(void)
+{
+    const char *n = boxlite_last_notice();
+    while (n && *n) {
+        size_t len = strcspn(n, "\n");
+        fprintf(stderr, "boxlite: %.*s\n", (int)len, n);
+        n += len + (n[len] == '\n');
+    }
+}
+
 void cli_print_notice(boxlite_box *b)
 {
+    cli_print_last_notice(); /* what starting the box said (an image it pulled) */
     char *info = NULL;
     if (boxlite_box_info(b, &info) != BOXLITE_OK)
         return;

@@ -232,6 +232,22 @@ BOXLITE_API void boxlite_exec_free(boxlite_exec *ex);
 typedef void (*boxlite_pull_progress_fn)(void *user_data, int layer, int n_layers,
                                          const char *digest, unsigned long long done,
                                          unsigned long long total);
+/* Registry settings for this runtime's pulls, as the JSON of <home>/registries.json:
+ *   {"search": ["registry.example.com", "docker.io"],
+ *    "registries": {"docker.io": {"mirrors": ["mirror.example:5000"]},
+ *                   "registry.example.com": {"ca_file": "/path/ca.pem", "insecure": false,
+ *                                            "username": "u", "password": "p"}}}
+ * search: where short names ("alpine") are looked for, in order (default docker.io);
+ * mirrors: tried first, the registry itself last, every byte checked against the digest the
+ * registry gives the tag; ca_file: an extra CA for that registry; insecure: plain HTTP and
+ * no certificate check. Replaces the file's settings for this runtime (the file is read at
+ * each pull otherwise); NULL goes back to the file. Invalid settings: BOXLITE_ERR_INVALID,
+ * naming what is wrong, and nothing changes. */
+BOXLITE_API int boxlite_runtime_set_registries(boxlite_runtime *rt, const char *json);
+/* What the last call on this thread wants its user to know although it did not fail: the
+ * name a short reference resolved to, a mirror passed over, a fallback taken. One line per
+ * notice, "" if none; valid until the thread's next call. */
+BOXLITE_API const char *boxlite_last_notice(void);
 /* Downloads an image (layers not already stored) and records it under its normalised
  * reference. progress may be NULL. The box disk is built on first use, not here. */
 BOXLITE_API int boxlite_image_pull(boxlite_runtime *rt, const char *ref,

@@ -12,7 +12,7 @@ PACKAGES=(
   qemu-system-x86 qemu-utils e2fsprogs
   # libraries
   libslirp-dev libglib2.0-dev libcurl4-openssl-dev libssl-dev libjansson-dev
-  libarchive-dev libzstd-dev libsqlite3-dev libext2fs-dev libseccomp-dev
+  libarchive-dev libzstd-dev zlib1g-dev libsqlite3-dev libext2fs-dev libseccomp-dev libisal-dev
   # guest kernel build
   linux-source-6.1 flex bison bc libelf-dev cpio xz-utils kmod
   # test parts

@@ -155,6 +155,27 @@ int registry_creds_lookup(struct registry_creds *out, const char *config_path, c
     int found = 0;
     const char *k;
     json_t *v;
+    /* Docker's order: a helper named for this registry (credHelpers), else the default
+     * store (credsStore); what they do not know comes from "auths". */
+    const char *helper = NULL;
+    json_object_foreach(json_object_get(root, "credHelpers"), k, v)
+    {
+        char h[512];
+        host_of(k, h, sizeof h);
+        if ((!strcmp(h, registry) || (is_docker_hub(h) && is_docker_hub(registry))) && json_is_string(v))
+            helper = json_string_value(v);
+    }
+    if (!helper)
+        helper = json_string_value(json_object_get(root, "credsStore"));
+    if (helper && *helper) {
+        /* Docker Hub's credentials are stored under its v1 index address. */
+        const char *server = is_docker_hub(registry) ? "https://index.docker.io/v1/" : registry;
+        int r = credhelper_get(helper, server, out, err);
+        if (r != 0) {
+            json_decref(root);
+            return r < 0 ? bl_err_prefix(err, "docker config %s", path) : r;
+        }
+    }
     json_object_foreach(json_object_get(root, "auths"), k, v)
     {
         char h[512];

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #define STALE_TMP_SECONDS 3600
+#define STALE_PARTIAL_SECONDS (24 * 3600)
 
 static int mkdir_p(const char *path, struct bl_error *err)
 {
@@ -114,6 +115,47 @@ void blob_digest(const void *data, size_t len, char out[DIGEST_LEN + 1])
     hex_of(md, out + 7);
 }
 
+/* <root>/tmp/partial-<hex>-<size>: one name per blob and size, so a download killed midway
+ * is found again by the next pull of the same blob, and a registry that now gives the blob
+ * another size starts a new file. */
+static void partial_path(const struct blobstore *bs, const char *digest, int64_t size, char *out, size_t n)
+{
+    if (size >= 0)
+        snprintf(out, n, "%s/tmp/partial-%s-%lld", bs->root, digest + 7, (long long)size);
+    else
+        snprintf(out, n, "%s/tmp/partial-%s-u", bs->root, digest + 7);
+}
+
+/* Hashes what an earlier download left in the file, so the digest carries on from there. */
+static int rehash_prefix(struct blob_writer *w, struct bl_error *err)
+{
+    struct stat st;
+    if (fstat(w->fd, &st) < 0)
+        return bl_errno(err, errno, "stat %s", w->tmp);
+    if (w->expected >= 0 && st.st_size > w->expected) {
+        if (ftruncate(w->fd, 0) < 0)
+            return bl_errno(err, errno, "truncate %s", w->tmp);
+        st.st_size = 0;
+    }
+    cleanup_free char *buf = st.st_size ? malloc(1u << 20) : NULL;
+    if (st.st_size && !buf)
+        return bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
+    int64_t off = 0;
+    while (off < st.st_size) {
+        ssize_t n = pread(w->fd, buf, 1u << 20, off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break; /* shorter than fstat said: keep what was read */
+        EVP_DigestUpdate(w->md, buf, (size_t)n);
+        off += n;
+    }
+    if (ftruncate(w->fd, off) < 0 || lseek(w->fd, off, SEEK_SET) < 0)
+        return bl_errno(err, errno, "resume %s", w->tmp);
+    w->written = w->resumed_from = off;
+    return 0;
+}
+
 int blob_writer_open(struct blob_writer *w, const struct blobstore *bs, const char *digest,
                      int64_t expected_size, struct bl_error *err)
 {
@@ -124,11 +166,23 @@ int blob_writer_open(struct blob_writer *w, const struct blobstore *bs, const ch
     w->bs = bs;
     snprintf(w->digest, sizeof w->digest, "%s", digest);
     w->expected = expected_size;
-    char prefix[32];
-    snprintf(prefix, sizeof prefix, "blob-%.12s-", digest + 7);
-    int r = blobstore_mktemp(bs, prefix, 0, w->tmp, sizeof w->tmp, &w->fd, err);
-    if (r < 0)
+    partial_path(bs, digest, expected_size, w->tmp, sizeof w->tmp);
+    w->fd = open(w->tmp, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (w->fd < 0) {
+        int r = bl_errno(err, errno, "open %s", w->tmp);
+        w->tmp[0] = 0;
         return r;
+    }
+    /* One writer per blob across processes: the others wait for it (the shared work). */
+    if (flock(w->fd, LOCK_EX | LOCK_NB) < 0) {
+        int e = errno;
+        close(w->fd);
+        w->fd = -1;
+        w->tmp[0] = 0;
+        if (e == EWOULDBLOCK)
+            return BLOB_WRITER_BUSY;
+        return bl_errno(err, e, "lock partial blob %s", digest);
+    }
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     if (!md || !EVP_DigestInit_ex(md, EVP_sha256(), NULL)) {
         EVP_MD_CTX_free(md);
@@ -136,7 +190,10 @@ int blob_writer_open(struct blob_writer *w, const struct blobstore *bs, const ch
         return bl_err(err, BOXLITE_ERR_INTERNAL, "sha256 init failed");
     }
     w->md = md;
-    return 0;
+    int r = rehash_prefix(w, err);
+    if (r < 0)
+        blob_writer_abort(w);
+    return r;
 }
 
 int blob_writer_write(struct blob_writer *w, const void *buf, size_t len, struct bl_error *err)
@@ -164,7 +221,7 @@ int blob_writer_restart(struct blob_writer *w, struct bl_error *err)
 {
     if (ftruncate(w->fd, 0) < 0 || lseek(w->fd, 0, SEEK_SET) < 0)
         return bl_errno(err, errno, "truncate %s", w->tmp);
-    w->written = 0;
+    w->written = w->resumed_from = 0;
     if (!EVP_DigestInit_ex(w->md, EVP_sha256(), NULL))
         return bl_err(err, BOXLITE_ERR_INTERNAL, "sha256 init failed");
     return 0;
@@ -173,51 +230,51 @@ int blob_writer_restart(struct blob_writer *w, struct bl_error *err)
 void blob_writer_abort(struct blob_writer *w)
 {
     if (w->fd >= 0) {
-        close(w->fd);
+        close(w->fd); /* releases the lock; the partial file stays for a resume */
         w->fd = -1;
     }
-    if (w->tmp[0]) {
-        unlink(w->tmp);
-        w->tmp[0] = 0;
-    }
+    w->tmp[0] = 0;
     EVP_MD_CTX_free(w->md);
     w->md = NULL;
 }
 
+void blob_writer_discard(struct blob_writer *w)
+{
+    /* Unlinked while still locked, so no other process resumes from these bytes. */
+    if (w->tmp[0])
+        unlink(w->tmp);
+    blob_writer_abort(w);
+}
+
 int blob_writer_commit(struct blob_writer *w, struct bl_error *err)
 {
-    int r = 0;
     unsigned char md[32];
     unsigned int mdlen = 0;
     char got[DIGEST_LEN + 1] = "sha256:";
     if (w->expected >= 0 && w->written != w->expected) {
-        r = bl_err(err, BOXLITE_ERR_IMAGE, "blob %s: truncated: got %lld of %lld bytes", w->digest,
-                   (long long)w->written, (long long)w->expected);
-        goto out;
+        int r = bl_err(err, BOXLITE_ERR_IMAGE, "blob %s: truncated: got %lld of %lld bytes", w->digest,
+                       (long long)w->written, (long long)w->expected);
+        blob_writer_abort(w); /* a true prefix: kept for a resume */
+        return r;
     }
     EVP_DigestFinal_ex(w->md, md, &mdlen);
     hex_of(md, got + 7);
     if (strcmp(got, w->digest) != 0) {
-        r = bl_err(err, BOXLITE_ERR_IMAGE, "blob %s: content does not match its digest (got %s)",
-                   w->digest, got);
-        goto out;
+        int r = bl_err(err, BOXLITE_ERR_IMAGE, "blob %s: content does not match its digest (got %s)",
+                       w->digest, got);
+        blob_writer_discard(w);
+        return r;
     }
-    if (close(w->fd) < 0) {
-        w->fd = -1;
-        r = bl_errno(err, errno, "close blob %s", w->digest);
-        goto out;
-    }
-    w->fd = -1;
     char dst[PATH_MAX];
     blobstore_path(w->bs, w->digest, dst, sizeof dst);
     if (rename(w->tmp, dst) < 0) {
-        r = bl_errno(err, errno, "store blob %s", w->digest);
-        goto out;
+        int r = bl_errno(err, errno, "store blob %s", w->digest);
+        blob_writer_abort(w);
+        return r;
     }
     w->tmp[0] = 0;
-out:
-    blob_writer_abort(w);
-    return r;
+    blob_writer_abort(w); /* the lock goes last: a waiter then finds the blob stored */
+    return 0;
 }
 
 int blobstore_put(const struct blobstore *bs, const char *expect, const void *data, size_t len,
@@ -232,11 +289,19 @@ int blobstore_put(const struct blobstore *bs, const char *expect, const void *da
     if (blobstore_has(bs, d, (int64_t)len))
         return 0;
     struct blob_writer w;
-    int r = blob_writer_open(&w, bs, d, (int64_t)len, err);
+    int r;
+    /* Another process storing the same small blob: it is done in a moment. */
+    for (int tries = 0; (r = blob_writer_open(&w, bs, d, (int64_t)len, err)) == BLOB_WRITER_BUSY; tries++) {
+        if (blobstore_has(bs, d, (int64_t)len))
+            return 0;
+        if (tries == 1500)
+            return bl_err(err, BOXLITE_ERR_IO, "blob %s: another process has been writing it for 30 s", d);
+        usleep(20000);
+    }
     if (r < 0)
         return r;
-    if ((r = blob_writer_write(&w, data, len, err)) < 0) {
-        blob_writer_abort(&w);
+    if ((w.written && (r = blob_writer_restart(&w, err)) < 0) || (r = blob_writer_write(&w, data, len, err)) < 0) {
+        blob_writer_discard(&w);
         return r;
     }
     return blob_writer_commit(&w, err);
@@ -472,6 +537,10 @@ int image_index_get(const struct blobstore *bs, const char *key, struct image_re
     json_t *rec = json_object_get(images, key);
     const char *ref = key;
     int r;
+    /* A short name the search list resolved: its record is under the full name. */
+    const char *full = rec ? NULL : json_string_value(json_object_get(json_object_get(root, "aliases"), key));
+    if (full && (rec = json_object_get(images, full)))
+        ref = full;
     if (!rec) {
         /* An image id or a unique prefix of one. */
         size_t klen = strlen(key);
@@ -508,6 +577,58 @@ int image_index_get(const struct blobstore *bs, const char *key, struct image_re
     return r;
 }
 
+int blobstore_drop_unreferenced(const struct blobstore *bs, const char *const *digests, size_t n)
+{
+    struct bl_error e = {0};
+    cleanup_close int lk = lock_index(bs, LOCK_EX, &e);
+    if (lk < 0)
+        return lk;
+    json_t *root = index_load(bs, &e);
+    if (!root)
+        return -e.code;
+    int dropped = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!image_digest_valid(digests[i]))
+            continue;
+        int used = 0;
+        const char *k;
+        json_t *v;
+        json_object_foreach(json_object_get(root, "images"), k, v)
+        {
+            size_t j;
+            json_t *b;
+            json_array_foreach(json_object_get(v, "blobs"), j, b)
+                used |= json_is_string(b) && !strcmp(json_string_value(b), digests[i]);
+        }
+        char p[PATH_MAX];
+        blobstore_path(bs, digests[i], p, sizeof p);
+        if (!used && unlink(p) == 0)
+            dropped++;
+    }
+    json_decref(root);
+    return dropped;
+}
+
+int image_index_alias(const struct blobstore *bs, const char *name, const char *ref, struct bl_error *err)
+{
+    cleanup_close int lk = lock_index(bs, LOCK_EX, err);
+    if (lk < 0)
+        return lk;
+    json_t *root = index_load(bs, err);
+    if (!root)
+        return -err->code;
+    json_t *aliases = json_object_get(root, "aliases");
+    if (!json_is_object(aliases)) {
+        aliases = json_object();
+        json_object_set_new(root, "aliases", aliases);
+    }
+    int r = json_object_set_new(aliases, name, json_string(ref)) < 0
+                ? bl_err(err, BOXLITE_ERR_NOMEM, "image index: cannot add %s", name)
+                : index_save(bs, root, err);
+    json_decref(root);
+    return r;
+}
+
 int image_index_remove(const struct blobstore *bs, const char *ref, struct bl_error *err)
 {
     cleanup_close int lk = lock_index(bs, LOCK_EX, err);
@@ -517,10 +638,20 @@ int image_index_remove(const struct blobstore *bs, const char *ref, struct bl_er
     if (!root)
         return -err->code;
     int r;
-    if (json_object_del(json_object_get(root, "images"), ref) < 0)
+    if (json_object_del(json_object_get(root, "images"), ref) < 0) {
         r = bl_err(err, BOXLITE_ERR_NOT_FOUND, "image %s is not in the local store", ref);
-    else
+    } else {
+        /* Short names that led to it go with it. */
+        json_t *aliases = json_object_get(root, "aliases");
+        const char *k;
+        json_t *v, *tmp;
+        json_object_foreach_safe(aliases, tmp, k, v)
+        {
+            if (json_is_string(v) && !strcmp(json_string_value(v), ref))
+                json_object_del(aliases, k);
+        }
         r = index_save(bs, root, err);
+    }
     json_decref(root);
     return r;
 }
@@ -599,8 +730,17 @@ int blobstore_gc(const struct blobstore *bs, const char *const *keep_bases, stru
         closedir(d);
     snprintf(dirp, sizeof dirp, "%s/rootfs", bs->root);
     d = opendir(dirp);
+    time_t now = time(NULL);
     while (d && (de = readdir(d))) {
         size_t n = strlen(de->d_name);
+        struct stat ts;
+        /* A base a builder that died left half-made ("<id>.ext4.tmp.XXXXXX"); a running
+         * builder writes to its own all along. */
+        if (strstr(de->d_name, ".ext4.tmp.") && fstatat(dirfd(d), de->d_name, &ts, AT_SYMLINK_NOFOLLOW) == 0 &&
+            S_ISREG(ts.st_mode) && now - ts.st_mtime > STALE_TMP_SECONDS && unlinkat(dirfd(d), de->d_name, 0) == 0) {
+            st->bytes_freed += (uint64_t)ts.st_blocks * 512;
+            continue;
+        }
         if (n <= 5 || n > 200 || strcmp(de->d_name + n - 5, ".ext4") != 0)
             continue;
         char id[201];
@@ -620,16 +760,16 @@ int blobstore_gc(const struct blobstore *bs, const char *const *keep_bases, stru
     }
     if (d)
         closedir(d);
-    /* Temp entries of pulls that died; a running pull touches its files continuously. */
+    /* Temp entries of pulls that died; a running pull touches its files continuously.
+     * Partial downloads are kept longer: the next pull of the same blob resumes them. */
     snprintf(dirp, sizeof dirp, "%s/tmp", bs->root);
     d = opendir(dirp);
-    time_t now = time(NULL);
     while (d && (de = readdir(d))) {
         if (de->d_name[0] == '.')
             continue;
         struct stat sb;
-        if (fstatat(dirfd(d), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
-            now - sb.st_mtime > STALE_TMP_SECONDS) {
+        time_t stale = strncmp(de->d_name, "partial-", 8) == 0 ? STALE_PARTIAL_SECONDS : STALE_TMP_SECONDS;
+        if (fstatat(dirfd(d), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) == 0 && now - sb.st_mtime > stale) {
             char p[PATH_MAX];
             snprintf(p, sizeof p, "%s/%s", dirp, de->d_name);
             remove_tree(p);

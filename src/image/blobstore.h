@@ -1,11 +1,12 @@
 /* The image store under <home>/images:
  *   blobs/sha256/<hex>   content-addressed blobs (manifests, configs, layers), each kept
  *                        only after its sha256 and size matched (temp file + rename)
- *   tmp/                 downloads and unpack trees in progress (removed on failure)
+ *   tmp/                 downloads in progress (removed on failure; kept to resume)
  *   rootfs/<id>.ext4     the ext4 base image built once per image id (rootfs.h)
  *   index.json           references -> image records, rewritten atomically under lock
  * index.json: {"version":1,"images":{"<normalised ref>":{"manifest":"sha256:..",
- *   "config":"sha256:..","id":"<config hex>","blobs":["sha256:..",...]}}}.
+ *   "config":"sha256:..","id":"<config hex>","blobs":["sha256:..",...]}},
+ *   "aliases":{"<short name>":"<normalised ref>"}}.
  * Every blob an image needs is listed in its record, so garbage collection keeps the union
  * of all records' blobs and removes the rest. */
 #ifndef IMAGE_BLOBSTORE_H
@@ -30,24 +31,36 @@ void blobstore_path(const struct blobstore *bs, const char *digest, char *buf, s
 int blobstore_has(const struct blobstore *bs, const char *digest, int64_t size);
 
 /* Streams one blob in: the bytes are hashed as they are written; commit checks the size
- * and the digest and only then renames it into place. Abort (or a failed commit) leaves
- * nothing behind. */
+ * and the digest and only then renames it into place.
+ * The bytes go to <root>/tmp/partial-<hex>-<size>, locked while a writer has it open: a
+ * download that a killed process left is resumed by the next writer of the same blob (its
+ * bytes are hashed again and `written` starts after them; `resumed_from` says how many),
+ * and a writer that finds another process writing the blob now gets BLOB_WRITER_BUSY:
+ * that one's result will be in the store (blobstore_has) or its lock released. A blob whose
+ * digest does not match is discarded whoever wrote its first bytes; a short one stays for
+ * a resume, and so does one whose writer aborts. */
+#define BLOB_WRITER_BUSY 1
 struct blob_writer {
     const struct blobstore *bs;
     char digest[DIGEST_LEN + 1];
     int64_t expected; /* -1 if unknown */
     int64_t written;
+    int64_t resumed_from; /* bytes found from an earlier download */
     int fd;
     void *md; /* EVP_MD_CTX */
     char tmp[PATH_MAX];
 };
+/* 0, BLOB_WRITER_BUSY, or a negative error. */
 int blob_writer_open(struct blob_writer *w, const struct blobstore *bs, const char *digest,
                      int64_t expected_size, struct bl_error *err);
 int blob_writer_write(struct blob_writer *w, const void *buf, size_t len, struct bl_error *err);
 /* Starts over (a retry after a failed or refused transfer). */
 int blob_writer_restart(struct blob_writer *w, struct bl_error *err);
 int blob_writer_commit(struct blob_writer *w, struct bl_error *err);
+/* Ends without storing; the partial file stays for a resume. */
 void blob_writer_abort(struct blob_writer *w);
+/* Ends and removes the partial file: its bytes are known to be wrong. */
+void blob_writer_discard(struct blob_writer *w);
 
 /* Stores bytes; digest_out (may be NULL) receives their digest. expect may be NULL. */
 int blobstore_put(const struct blobstore *bs, const char *expect, const void *data, size_t len,
@@ -76,6 +89,12 @@ int image_index_put(const struct blobstore *bs, const struct image_record *r, st
 int image_index_get(const struct blobstore *bs, const char *key, struct image_record *out,
                     struct bl_error *err);
 int image_index_remove(const struct blobstore *bs, const char *ref, struct bl_error *err);
+/* Records that short name `name` (resolved through the registries search list) means the
+ * full reference `ref`: image_index_get(name) finds ref's record; removing ref drops it. */
+int image_index_alias(const struct blobstore *bs, const char *name, const char *ref, struct bl_error *err);
+/* Removes those of the blobs that no record names (an image refused after its blobs were
+ * stored keeps nothing). Returns how many were removed, or a negative error. */
+int blobstore_drop_unreferenced(const struct blobstore *bs, const char *const *digests, size_t n);
 
 struct gc_stats {
     unsigned blobs_removed, rootfs_removed;

@@ -1,10 +1,13 @@
 #include "image/image.h"
 
+#include "image/layerstream.h"
+#include "image/pull.h"
+
 #include "common/cleanup.h"
 #include "image/manifest.h"
 #include "image/ref.h"
 #include "image/rootfs.h"
-#include "image/unpack.h"
+#include "image/ext4build.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -24,22 +27,6 @@
 int image_store_open(struct image_store *s, const char *home, struct bl_error *err)
 {
     return blobstore_open(&s->bs, home, err);
-}
-
-static void platform_of(const struct image_pull_opts *o, const char **os, const char **arch, const char **variant)
-{
-    static __thread char host_arch[32];
-    *os = o && o->os ? o->os : "linux";
-    *variant = o ? o->variant : NULL;
-    if (o && o->arch) {
-        *arch = o->arch;
-        return;
-    }
-    struct utsname u;
-    const char *m = uname(&u) == 0 ? u.machine : "x86_64";
-    snprintf(host_arch, sizeof host_arch, "%s",
-             !strcmp(m, "x86_64") ? "amd64" : !strcmp(m, "aarch64") ? "arm64" : m);
-    *arch = host_arch;
 }
 
 /* "oci:<dir>[:tag]" -> dir and tag (NULL if none); the tag follows the last ':' after
@@ -85,38 +72,6 @@ static int lookup(struct image_store *s, const char *key, struct image_record *r
     return -e2.code;
 }
 
-/* ---- what a pull collects ------------------------------------------------------------ */
-
-struct pulled {
-    char top[DIGEST_LEN + 1];      /* what the reference resolved to (maybe an index) */
-    char manifest[DIGEST_LEN + 1]; /* the platform's manifest */
-    struct oci_manifest m;
-    struct oci_descriptor *blobs;  /* config, then layers (borrowed from m) */
-    size_t n_blobs;
-};
-
-static void pulled_free(struct pulled *p)
-{
-    oci_manifest_free(&p->m);
-    free(p->blobs);
-    memset(p, 0, sizeof *p);
-}
-
-static int pulled_from_manifest(struct pulled *p, const char *body, size_t len, struct bl_error *err)
-{
-    int r = oci_manifest_parse(&p->m, body, len, err);
-    if (r < 0)
-        return r;
-    p->n_blobs = p->m.n_layers + 1;
-    p->blobs = calloc(p->n_blobs, sizeof *p->blobs);
-    if (!p->blobs)
-        return bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
-    p->blobs[0] = p->m.config;
-    for (size_t i = 0; i < p->m.n_layers; i++)
-        p->blobs[i + 1] = p->m.layers[i];
-    return 0;
-}
-
 static int make_record(struct image_record *rec, const char *refstr, const struct pulled *p, struct bl_error *err)
 {
     memset(rec, 0, sizeof *rec);
@@ -142,52 +97,6 @@ static int make_record(struct image_record *rec, const char *refstr, const struc
     return 0;
 }
 
-/* Reference -> the platform's manifest, both stored. */
-static int resolve(struct image_store *s, struct registry *reg, const char *reference,
-                   const struct image_pull_opts *o, struct pulled *p, struct bl_error *err)
-{
-    cleanup_free char *body = NULL, *ctype = NULL;
-    size_t len = 0;
-    int r = registry_get_manifest(reg, reference, &body, &len, &ctype, p->top, err);
-    if (r < 0)
-        return r;
-    int kind = oci_detect_kind(body, len, ctype, err);
-    if (kind < 0)
-        return bl_err_prefix(err, "manifest %s", reference);
-    if ((r = blobstore_put(&s->bs, p->top, body, len, NULL, err)) < 0)
-        return r;
-    memcpy(p->manifest, p->top, sizeof p->top);
-    if (kind == OCI_KIND_INDEX) {
-        struct oci_index ix;
-        if ((r = oci_index_parse(&ix, body, len, err)) < 0)
-            return bl_err_prefix(err, "%s", reference);
-        const char *os, *arch, *variant;
-        platform_of(o, &os, &arch, &variant);
-        int sel = oci_index_select(&ix, os, arch, variant, err);
-        if (sel < 0) {
-            oci_index_free(&ix);
-            return bl_err_prefix(err, "%s", reference);
-        }
-        char want[DIGEST_LEN + 1];
-        snprintf(want, sizeof want, "%s", ix.manifests[sel].digest);
-        oci_index_free(&ix);
-        free(body);
-        free(ctype);
-        body = ctype = NULL;
-        if ((r = registry_get_manifest(reg, want, &body, &len, &ctype, p->manifest, err)) < 0)
-            return r;
-        kind = oci_detect_kind(body, len, ctype, err);
-        if (kind < 0)
-            return bl_err_prefix(err, "manifest %s", want);
-        if (kind != OCI_KIND_MANIFEST)
-            return bl_err(err, BOXLITE_ERR_IMAGE, "manifest %s: an index inside an index is not supported", want);
-        if ((r = blobstore_put(&s->bs, p->manifest, body, len, NULL, err)) < 0)
-            return r;
-    }
-    r = pulled_from_manifest(p, body, len, err);
-    return r < 0 ? bl_err_prefix(err, "%s", reference) : 0;
-}
-
 /* The image's config must be for the platform asked for (a single-platform image for
  * another architecture would only fail inside the guest). Missing fields pass. */
 static int check_platform(struct image_store *s, const struct pulled *p, const struct image_pull_opts *o,
@@ -202,7 +111,7 @@ static int check_platform(struct image_store *s, const struct pulled *p, const s
     if ((r = image_config_parse(&c, body, len, err)) < 0)
         return r;
     const char *os, *arch, *variant;
-    platform_of(o, &os, &arch, &variant);
+    pull_platform(o, &os, &arch, &variant);
     if ((c.os && strcmp(c.os, os) != 0) || (c.arch && strcmp(c.arch, arch) != 0) ||
         (variant && c.variant && strcmp(c.variant, variant) != 0))
         r = bl_err(err, BOXLITE_ERR_UNSUPPORTED, "image is for %s/%s%s%s, not %s/%s%s%s", c.os ? c.os : "?",
@@ -212,54 +121,14 @@ static int check_platform(struct image_store *s, const struct pulled *p, const s
     return r;
 }
 
-static int open_registry(const char *refstr, const struct image_pull_opts *o, struct image_ref *ref,
-                         struct registry **reg, char **norm, struct bl_error *err)
-{
-    int r = image_ref_parse(ref, refstr, err);
-    if (r < 0)
-        return r;
-    *norm = image_ref_string(ref);
-    if (!*norm) {
-        image_ref_free(ref);
-        return bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
-    }
-    if ((r = registry_open(reg, ref->registry, ref->repository, o ? &o->registry : NULL, err)) < 0) {
-        free(*norm);
-        *norm = NULL;
-        image_ref_free(ref);
-        return bl_err_prefix(err, "pull %s", refstr);
-    }
-    return 0;
-}
+static int pull_any(struct image_store *s, const char *refstr, const struct image_pull_opts *o,
+                    struct image_record *out, char *path, size_t n, struct bl_error *err);
 
 int image_pull(struct image_store *s, const char *refstr, const struct image_pull_opts *o,
                struct image_record *out, struct bl_error *err)
 {
-    memset(out, 0, sizeof *out);
-    char dir[PATH_MAX];
-    const char *tag;
-    if (split_oci(refstr, dir, sizeof dir, &tag))
-        return image_import_oci_layout(s, dir, tag, o, out, err);
-    struct image_ref ref;
-    struct registry *reg = NULL;
-    cleanup_free char *norm = NULL;
-    cleanup_close int hold = blobstore_hold(&s->bs, err);
-    if (hold < 0)
-        return hold;
-    int r = open_registry(refstr, o, &ref, &reg, &norm, err);
-    if (r < 0)
-        return r;
-    struct pulled p = {0};
-    if ((r = resolve(s, reg, image_ref_reference(&ref), o, &p, err)) < 0 ||
-        (r = registry_fetch_blobs(reg, &s->bs, p.blobs, p.n_blobs, NULL, NULL, err)) < 0 ||
-        (r = check_platform(s, &p, o, err)) < 0 || (r = make_record(out, norm, &p, err)) < 0 || (r = image_index_put(&s->bs, out, err)) < 0) {
-        image_record_free(out);
-        bl_err_prefix(err, "pull %s", refstr);
-    }
-    pulled_free(&p);
-    registry_close(reg);
-    image_ref_free(&ref);
-    return r;
+    char path[PATH_MAX];
+    return pull_any(s, refstr, o, out, path, sizeof path, err);
 }
 
 /* ---- the ext4 base ----------------------------------------------------------------- */
@@ -286,68 +155,215 @@ static int lock_rootfs(struct image_store *s, const char *id, struct bl_error *e
     return fd;
 }
 
-/* Layer source for the builder: waits until layer i is in the store. */
+/* What the downloads tell the builder, per blob: the partial file, opened again (owned here)
+ * while it downloads and the bytes written so far, and whether it is stored. */
+struct feed_blob {
+    int fd;
+    uint64_t written;
+    int done;
+};
+
 struct layer_feed {
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    unsigned char *ready; /* per blob index */
-    int finished, result;
+    struct feed_blob *b;
+    size_t n;
+    int finished, result; /* the downloads ended, and how */
+    int replaced;         /* a blob's bytes started over (a retry, another source) */
 };
+
+static void feed_data(void *ud, size_t i, int fd, uint64_t written)
+{
+    struct layer_feed *f = ud;
+    pthread_mutex_lock(&f->mu);
+    if (f->b[i].fd < 0) {
+        /* A file description of our own: a dup would share the writer's, and with it the
+         * partial file's lock, which must go when the writer closes it. */
+        char p[64];
+        snprintf(p, sizeof p, "/proc/self/fd/%d", fd);
+        f->b[i].fd = open(p, O_RDONLY | O_CLOEXEC);
+    }
+    if (written < f->b[i].written)
+        f->replaced = 1;
+    f->b[i].written = written;
+    pthread_cond_broadcast(&f->cv);
+    pthread_mutex_unlock(&f->mu);
+}
 
 static void feed_done(void *ud, size_t i)
 {
     struct layer_feed *f = ud;
     pthread_mutex_lock(&f->mu);
-    f->ready[i] = 1;
+    f->b[i].done = 1;
     pthread_cond_broadcast(&f->cv);
     pthread_mutex_unlock(&f->mu);
 }
 
-/* Unpacks the layers (blob indexes 1..n of p) and builds the ext4 base at path. With a
- * feed, waits for each layer; otherwise they are all in the store already. */
-static int build_base(struct image_store *s, const struct pulled *p, struct layer_feed *feed, int verify,
-                      uint64_t headroom, const char *path, struct bl_error *err)
+struct feed_reader {
+    struct layer_feed *f;
+    size_t i;
+};
+
+/* layer_wait_fn for a layer read while it downloads. */
+static int feed_wait(void *ud, uint64_t have, uint64_t *avail, int *complete, struct bl_error *err)
 {
-    char dir[PATH_MAX];
-    int r = blobstore_mktemp(&s->bs, "unpack-", 1, dir, sizeof dir, NULL, err);
+    struct feed_reader *fr = ud;
+    struct layer_feed *f = fr->f;
+    struct feed_blob *b = &f->b[fr->i];
+    pthread_mutex_lock(&f->mu);
+    while (!b->done && !f->finished && b->written <= have)
+        pthread_cond_wait(&f->cv, &f->mu);
+    *avail = b->written;
+    *complete = b->done;
+    int failed = !b->done && f->finished && b->written <= have;
+    pthread_mutex_unlock(&f->mu);
+    return failed ? bl_err(err, BOXLITE_ERR_IMAGE, "the layer's download failed") : 0;
+}
+
+/* Waits until blob i is downloading or stored; returns its fd (owned by the feed) or -1 if
+ * it is in the store, or -2 if the downloads ended without it. */
+static int feed_source(struct layer_feed *f, size_t i)
+{
+    pthread_mutex_lock(&f->mu);
+    while (f->b[i].fd < 0 && !f->b[i].done && !f->finished)
+        pthread_cond_wait(&f->cv, &f->mu);
+    int fd = f->b[i].fd >= 0 ? f->b[i].fd : f->b[i].done ? -1 : -2;
+    pthread_mutex_unlock(&f->mu);
+    return fd;
+}
+
+static int feed_init(struct layer_feed *f, size_t n)
+{
+    memset(f, 0, sizeof *f);
+    if (!(f->b = calloc(n, sizeof *f->b)))
+        return -1;
+    f->n = n;
+    for (size_t i = 0; i < n; i++)
+        f->b[i].fd = -1;
+    pthread_mutex_init(&f->mu, NULL);
+    pthread_cond_init(&f->cv, NULL);
+    return 0;
+}
+
+static void feed_free(struct layer_feed *f)
+{
+    for (size_t i = 0; f->b && i < f->n; i++)
+        if (f->b[i].fd >= 0)
+            close(f->b[i].fd);
+    free(f->b);
+    pthread_mutex_destroy(&f->mu);
+    pthread_cond_destroy(&f->cv);
+}
+
+/* The config's DiffIDs, one per layer (OCI image-spec config.md: rootfs.diff_ids). */
+static int load_diff_ids(struct image_store *s, const struct pulled *p, struct image_config *c, struct bl_error *err)
+{
+    cleanup_free char *body = NULL;
+    size_t len;
+    int r = blobstore_read(&s->bs, p->m.config.digest, CONFIG_MAX, &body, &len, err);
+    if (r == 0)
+        r = image_config_parse(c, body, len, err);
+    if (r < 0)
+        return bl_err_prefix(err, "image config %s", p->m.config.digest);
+    if (c->n_diff_ids != p->m.n_layers) {
+        image_config_free(c);
+        return bl_err(err, BOXLITE_ERR_IMAGE, "image config %s lists %zu layer DiffIDs for %zu layers",
+                      p->m.config.digest, c->n_diff_ids, p->m.n_layers);
+    }
+    for (size_t i = 0; i < c->n_diff_ids; i++)
+        if (!image_digest_valid(c->diff_ids[i])) {
+            r = bl_err(err, BOXLITE_ERR_IMAGE, "image config %s: DiffID %zu is not a sha256 digest",
+                       p->m.config.digest, i);
+            image_config_free(c);
+            return r;
+        }
+    return 0;
+}
+
+/* Builds the ext4 base at path from the layers (blob indexes 1..n of p), each applied to the
+ * image straight from its stream (ext4build.h). With a feed, each layer is read while it
+ * downloads, as soon as the layers below it are in; otherwise they are all in the store
+ * already. Every layer's bytes are checked against its digest and its tar against the
+ * config's DiffID as it is read. */
+static int build_base(struct image_store *s, const struct pulled *p, struct layer_feed *feed, uint64_t headroom,
+                      const char *path, struct bl_error *err)
+{
+    struct image_config cfg = {0};
+    if (feed && feed_source(feed, 0) == -2)
+        return -BOXLITE_ERR_IMAGE; /* the fetch failed; its error is reported */
+    if (feed) {
+        /* The config is small and read whole from the store. */
+        pthread_mutex_lock(&feed->mu);
+        while (!feed->b[0].done && !feed->finished)
+            pthread_cond_wait(&feed->cv, &feed->mu);
+        int ok = feed->b[0].done;
+        pthread_mutex_unlock(&feed->mu);
+        if (!ok)
+            return -BOXLITE_ERR_IMAGE;
+    }
+    int r = load_diff_ids(s, p, &cfg, err);
     if (r < 0)
         return r;
-    struct fsmeta meta;
-    fsmeta_init(&meta);
-    int rootfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (rootfd < 0) {
-        r = bl_errno(err, errno, "open %s", dir);
-        goto out;
+    /* The image's first size: layers hold about three times their compressed bytes or
+     * less (it grows if they hold more, shrinks at the end if less), plus the headroom. */
+    uint64_t compressed = 0;
+    headroom = headroom ? headroom : DEFAULT_HEADROOM;
+    for (size_t i = 0; i < p->m.n_layers; i++)
+        compressed += p->m.layers[i].size > 0 ? (uint64_t)p->m.layers[i].size : 0;
+    struct ext4b *b = NULL;
+    if ((r = ext4b_create(&b, path, compressed * 3 + headroom, err)) < 0) {
+        image_config_free(&cfg);
+        return r;
     }
-    if ((r = unpack_init_root(rootfd, &meta, err)) < 0)
-        goto out;
     for (size_t i = 0; i < p->m.n_layers; i++) {
         const struct oci_descriptor *d = &p->m.layers[i];
-        if (feed) {
-            pthread_mutex_lock(&feed->mu);
-            while (!feed->ready[i + 1] && !feed->finished)
-                pthread_cond_wait(&feed->cv, &feed->mu);
-            int ok = feed->ready[i + 1];
-            pthread_mutex_unlock(&feed->mu);
-            if (!ok) {
-                r = -BOXLITE_ERR_IMAGE; /* the fetch failed; its error is reported */
+        struct feed_reader fr = {.f = feed, .i = i + 1};
+        int fd = feed ? feed_source(feed, i + 1) : -1;
+        if (fd == -2) {
+            r = -BOXLITE_ERR_IMAGE; /* the fetch failed; its error is reported */
+            goto out;
+        }
+        struct layer_stream *ls = NULL;
+        cleanup_close int stored = -1;
+        if (fd < 0) {
+            char bp[PATH_MAX];
+            blobstore_path(&s->bs, d->digest, bp, sizeof bp);
+            if ((stored = open(bp, O_RDONLY | O_CLOEXEC)) < 0) {
+                r = bl_errno(err, errno, "open layer %s", bp);
                 goto out;
             }
+            posix_fadvise(stored, 0, 0, POSIX_FADV_SEQUENTIAL);
+            r = layer_stream_open_fd(&ls, stored, NULL, NULL, err);
+        } else {
+            r = layer_stream_open_fd(&ls, fd, feed_wait, &fr, err);
         }
-        char bp[PATH_MAX];
-        blobstore_path(&s->bs, d->digest, bp, sizeof bp);
-        if ((r = layer_apply_file(rootfd, bp, verify ? d->digest : NULL, &meta, err)) < 0) {
+        if (r == 0)
+            r = ext4b_apply_stream(b, ls, d->digest, cfg.diff_ids[i], err);
+        layer_stream_free(ls);
+        if (r < 0) {
             bl_err_prefix(err, "layer %zu (%s)", i, d->digest);
             goto out;
         }
     }
-    r = rootfs_build_ext4(dir, &meta, path, headroom ? headroom : DEFAULT_HEADROOM, NULL, err);
+    r = ext4b_finish(b, headroom, NULL, err);
 out:
-    if (rootfd >= 0)
-        close(rootfd);
-    fsmeta_free(&meta);
-    remove_tree(dir);
+    ext4b_free(b);
+    image_config_free(&cfg);
     return r;
+}
+
+/* An image refused for what its blobs hold (a layer unlike its DiffID, a tar that is not
+ * one, another platform) keeps nothing: its blobs that no other image needs go. */
+static void drop_pulled(struct image_store *s, const struct pulled *p)
+{
+    const char *d[p->n_blobs + 2];
+    size_t n = 0;
+    d[n++] = p->top;
+    if (strcmp(p->top, p->manifest) != 0)
+        d[n++] = p->manifest;
+    for (size_t i = 0; i < p->n_blobs; i++)
+        d[n++] = p->blobs[i].digest;
+    blobstore_drop_unreferenced(&s->bs, d, n);
 }
 
 static int load_pulled(struct image_store *s, const struct image_record *rec, struct pulled *p, struct bl_error *err)
@@ -389,7 +405,9 @@ int image_prepare(struct image_store *s, const char *key, const struct image_pul
         struct pulled p;
         r = load_pulled(s, &rec, &p, err);
         if (r == 0)
-            r = build_base(s, &p, NULL, 1, o ? o->headroom : 0, path, err);
+            r = build_base(s, &p, NULL, o ? o->headroom : 0, path, err);
+        if (r == -BOXLITE_ERR_IMAGE && image_index_remove(&s->bs, rec.ref, NULL) == 0)
+            drop_pulled(s, &p);
         pulled_free(&p);
         if (r < 0)
             bl_err_prefix(err, "prepare %s", key);
@@ -399,28 +417,112 @@ int image_prepare(struct image_store *s, const char *key, const struct image_pul
     return r;
 }
 
-struct fetch_job {
-    struct registry *reg;
+/* The builder runs beside the downloads, which keep the calling thread: the progress
+ * callback is called there, as the API promises. */
+struct build_job {
     struct image_store *s;
-    struct pulled *p;
+    const struct pulled *p;
     struct layer_feed *feed;
+    uint64_t headroom;
+    const char *path;
+    int result;
     struct bl_error err;
 };
 
-static void *fetch_thread(void *arg)
+static void *build_thread(void *arg)
 {
-    struct fetch_job *j = arg;
-    int r = registry_fetch_blobs(j->reg, &j->s->bs, j->p->blobs, j->p->n_blobs, feed_done, j->feed, &j->err);
-    pthread_mutex_lock(&j->feed->mu);
-    j->feed->finished = 1;
-    j->feed->result = r;
-    pthread_cond_broadcast(&j->feed->cv);
-    pthread_mutex_unlock(&j->feed->mu);
+    struct build_job *j = arg;
+    j->result = build_base(j->s, j->p, j->feed, j->headroom, j->path, &j->err);
     return NULL;
 }
 
-int image_pull_prepare(struct image_store *s, const char *refstr, const struct image_pull_opts *o,
-                       struct image_record *out, char *path, size_t n, struct bl_error *err)
+/* Downloads, and marks the feed finished so that a builder waiting for a layer that will
+ * not come stops. */
+static int fetch_feeding(struct pull_plan *plan, struct image_store *s, const struct pulled *p,
+                         struct layer_feed *feed, struct bl_error *err)
+{
+    struct registry_fetch_events ev = {.on_data = feed_data, .on_done = feed_done, .ud = feed};
+    int r = pull_plan_fetch(plan, s, p, &ev, err);
+    pthread_mutex_lock(&feed->mu);
+    feed->finished = 1;
+    feed->result = r;
+    pthread_cond_broadcast(&feed->cv);
+    pthread_mutex_unlock(&feed->mu);
+    return r;
+}
+
+/* A pull of one full reference: resolved, fetched with the ext4 base built while the
+ * layers download, checked, recorded. */
+static int pull_one(struct image_store *s, const char *refstr, const struct image_pull_opts *o,
+                    struct image_record *out, char *path, size_t n, struct bl_error *err)
+{
+    struct pull_plan *plan = NULL;
+    struct pulled p = {0};
+    int lk = -1;
+    int r = pull_plan_open(&plan, refstr, o, err);
+    if (r < 0 || (r = pull_plan_resolve(plan, s, &p, err)) < 0)
+        goto out;
+    if (o && o->resolved)
+        o->resolved(o->resolved_ud, p.m.n_layers);
+    const char *id = p.m.config.digest + 7;
+    rootfs_path(s, id, path, n);
+    if (access(path, F_OK) == 0) {
+        r = pull_plan_fetch(plan, s, &p, NULL, err);
+    } else {
+        if ((lk = lock_rootfs(s, id, err)) < 0) {
+            r = lk;
+            goto out;
+        }
+        struct layer_feed feed;
+        if (feed_init(&feed, p.n_blobs) < 0) {
+            r = bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
+            goto out;
+        }
+        struct build_job job = {.s = s, .p = &p, .feed = &feed, .headroom = o ? o->headroom : 0, .path = path};
+        pthread_t th;
+        if (pthread_create(&th, NULL, build_thread, &job) != 0) {
+            /* No second thread: one step after the other. */
+            if ((r = pull_plan_fetch(plan, s, &p, NULL, err)) == 0)
+                r = build_base(s, &p, NULL, o ? o->headroom : 0, path, err);
+        } else {
+            r = fetch_feeding(plan, s, &p, &feed, err);
+            pthread_join(th, NULL);
+            if (r < 0) {
+                if (job.result == 0)
+                    unlink(path); /* cannot happen: every layer was needed; be safe */
+            } else if (job.result < 0 && job.err.code == BOXLITE_ERR_IMAGE && feed.replaced) {
+                /* A download restarted under the builder (a retry, another source), and a
+                 * layer it read did not verify, yet every blob is now stored verified:
+                 * build once more from the store. A real mismatch fails again. */
+                r = build_base(s, &p, NULL, o ? o->headroom : 0, path, err);
+            } else if (job.result < 0) {
+                *err = job.err;
+                r = job.result;
+            }
+        }
+        feed_free(&feed);
+    }
+    if (r == 0 && (r = check_platform(s, &p, o, err)) < 0 && lk >= 0)
+        unlink(path); /* built by this call for an image we refuse */
+    if (r == -BOXLITE_ERR_IMAGE || r == -BOXLITE_ERR_UNSUPPORTED)
+        drop_pulled(s, &p);
+    if (r == 0 && (r = make_record(out, pull_plan_ref(plan), &p, err)) == 0)
+        r = image_index_put(&s->bs, out, err);
+out:
+    if (r < 0)
+        image_record_free(out);
+    if (lk >= 0)
+        close(lk);
+    pulled_free(&p);
+    pull_plan_close(plan);
+    return r;
+}
+
+/* A reference, or a short name through the search list: the first registry that has it.
+ * Every pull builds the ext4 base as it downloads (unless it is there already): that is
+ * where each layer is checked against its DiffID, so an image is refused at pull time. */
+static int pull_any(struct image_store *s, const char *refstr, const struct image_pull_opts *o,
+                    struct image_record *out, char *path, size_t n, struct bl_error *err)
 {
     memset(out, 0, sizeof *out);
     char dir[PATH_MAX];
@@ -431,73 +533,44 @@ int image_pull_prepare(struct image_store *s, const char *refstr, const struct i
             image_record_free(out);
         return r;
     }
-    struct image_ref ref;
-    struct registry *reg = NULL;
-    cleanup_free char *norm = NULL;
     cleanup_close int hold = blobstore_hold(&s->bs, err);
     if (hold < 0)
         return hold;
-    int r = open_registry(refstr, o, &ref, &reg, &norm, err);
+    char **cand = NULL;
+    int r = pull_candidates(refstr, o, &cand, err);
     if (r < 0)
         return r;
-    struct pulled p = {0};
-    int lk = -1;
-    if ((r = resolve(s, reg, image_ref_reference(&ref), o, &p, err)) < 0)
-        goto out;
-    const char *id = p.m.config.digest + 7;
-    rootfs_path(s, id, path, n);
-    if (access(path, F_OK) == 0) {
-        r = registry_fetch_blobs(reg, &s->bs, p.blobs, p.n_blobs, NULL, NULL, err);
-    } else {
-        if ((lk = lock_rootfs(s, id, err)) < 0) {
-            r = lk;
-            goto out;
+    char tried[1024] = "";
+    for (char **c = cand; *c; c++) {
+        r = pull_one(s, *c, o, out, path, n, err);
+        if (r == 0) {
+            /* A short name is never resolved silently. */
+            if (!image_ref_has_registry(refstr))
+                pull_notice(o, "%s resolved to %s%s", refstr, out->ref,
+                            strcmp(*c, refstr) ? " (registries search list)" : "");
+            /* Later uses of the short name find what the search list found. */
+            if (strcmp(*c, refstr) != 0)
+                r = image_index_alias(&s->bs, refstr, out->ref, err);
+            break;
         }
-        struct layer_feed feed = {.ready = calloc(p.n_blobs, 1)};
-        if (!feed.ready) {
-            r = bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
-            goto out;
-        }
-        pthread_mutex_init(&feed.mu, NULL);
-        pthread_cond_init(&feed.cv, NULL);
-        struct fetch_job job = {.reg = reg, .s = s, .p = &p, .feed = &feed};
-        pthread_t th;
-        if ((r = pthread_create(&th, NULL, fetch_thread, &job)) != 0) {
-            r = bl_errno(err, r, "pthread_create");
-        } else {
-            struct bl_error berr = {0};
-            /* Bytes were verified as they arrived; no second hash while unpacking. */
-            int br = access(path, F_OK) == 0 ? 0 : build_base(s, &p, &feed, 0, o ? o->headroom : 0, path, &berr);
-            pthread_join(th, NULL);
-            if (feed.result < 0) {
-                *err = job.err;
-                r = feed.result;
-                if (br == 0)
-                    unlink(path); /* cannot happen: every layer was needed; be safe */
-            } else if (br < 0) {
-                *err = berr;
-                r = br;
-            }
-        }
-        pthread_mutex_destroy(&feed.mu);
-        pthread_cond_destroy(&feed.cv);
-        free(feed.ready);
+        /* Not there (or not for us): the next registry of the list may have it. */
+        if (!c[1] || (err->code != BOXLITE_ERR_NOT_FOUND && err->code != BOXLITE_ERR_AUTH &&
+                      err->code != BOXLITE_ERR_NETWORK))
+            break;
+        snprintf(tried + strlen(tried), sizeof tried - strlen(tried), "%s%s: %s", tried[0] ? "; " : "", *c, err->msg);
     }
-    if (r == 0 && (r = check_platform(s, &p, o, err)) < 0 && lk >= 0)
-        unlink(path); /* built by this call for an image we refuse */
-    if (r == 0 && (r = make_record(out, norm, &p, err)) == 0)
-        r = image_index_put(&s->bs, out, err);
-out:
-    if (r < 0) {
-        image_record_free(out);
+    if (r < 0 && tried[0])
+        bl_err_prefix(err, "%s; then", tried);
+    if (r < 0)
         bl_err_prefix(err, "pull %s", refstr);
-    }
-    if (lk >= 0)
-        close(lk);
-    pulled_free(&p);
-    registry_close(reg);
-    image_ref_free(&ref);
+    pull_candidates_free(cand);
     return r;
+}
+
+int image_pull_prepare(struct image_store *s, const char *refstr, const struct image_pull_opts *o,
+                       struct image_record *out, char *path, size_t n, struct bl_error *err)
+{
+    return pull_any(s, refstr, o, out, path, n, err);
 }
 
 /* ---- other sources ------------------------------------------------------------------- */
@@ -598,7 +671,7 @@ int image_import_oci_layout(struct image_store *s, const char *dir, const char *
         if ((r = oci_index_parse(&ix, body, len, err)) < 0)
             return bl_err_prefix(err, "OCI layout %s", dir);
         const char *os, *arch, *variant;
-        platform_of(o, &os, &arch, &variant);
+        pull_platform(o, &os, &arch, &variant);
         int sel = oci_index_select(&ix, os, arch, variant, err);
         if (sel >= 0) {
             snprintf(pl.manifest, sizeof pl.manifest, "%s", ix.manifests[sel].digest);
@@ -642,7 +715,7 @@ int image_prepare_dir(struct image_store *s, const char *dir, uint64_t headroom,
     char d[DIGEST_LEN + 1];
     blob_digest(real, strlen(real), d);
     snprintf(path, n, "%s/rootfs/dir-%s.ext4", s->bs.root, d + 7);
-    int r = rootfs_build_ext4(real, NULL, path, headroom ? headroom : DEFAULT_HEADROOM, NULL, err);
+    int r = rootfs_build_ext4(real, path, headroom ? headroom : DEFAULT_HEADROOM, NULL, err);
     return r < 0 ? bl_err_prefix(err, "rootfs directory %s", dir) : 0;
 }
 

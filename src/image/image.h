@@ -1,15 +1,16 @@
 /* Images for the runtime: from a reference (registry), a local OCI image layout or a
  * prepared rootfs directory to the ext4 base and the box's qcow2 overlay.
  *
- *   image_pull()          reference -> blobs in the store + an index record
+ *   image_pull()          reference -> blobs in the store, the ext4 base built while the
+ *                         layers download (each layer checked against its digest and the
+ *                         config's DiffID as it is applied), an index record
+ *   image_pull_prepare()  the same, giving the base's path
  *   image_prepare()       record -> <home>/images/rootfs/<id>.ext4 (built once, cached)
- *   image_pull_prepare()  both, unpacking each layer as soon as it and those below it
- *                         are in (downloads continue meanwhile)
  *   image_box_disk()      per-box thin overlay over the cached base
  * One struct image_store per runtime; calls on it may come from several threads and
- * processes at once (the index is locked, files appear by rename, one builder per base).
- * The progress callback (registry_opts) runs in the calling thread for image_pull and in
- * an internal download thread for image_pull_prepare.
+ * processes at once (the index is locked, files appear by rename, one builder per base,
+ * one downloader per blob). The progress callback (registry_opts) and the notice callback
+ * run in the calling thread. Registries, mirrors and short names: pull.h, regconf.h.
  * The ext4 base holds the image's files plus `headroom` free space; a box's overlay may be
  * larger (disk_size) and the guest agent grows the filesystem (resize2fs) to fill it. */
 #ifndef IMAGE_IMAGE_H
@@ -27,8 +28,14 @@ struct image_store {
     struct blobstore bs;
 };
 
+struct regconf;
 struct image_pull_opts {
     struct registry_opts registry;
+    const struct regconf *conf;      /* registries.json: search list, mirrors, CAs; may be NULL */
+    void (*notice)(void *ud, const char *msg); /* what the caller should know; may be NULL */
+    void *notice_ud;
+    void (*resolved)(void *ud, size_t n_layers); /* the manifest is known; may be NULL */
+    void *resolved_ud;
     const char *os, *arch, *variant; /* NULL: linux/amd64 (the host's), any variant */
     uint64_t headroom;               /* free bytes in the ext4 base; 0 = 256 MiB */
 };

@@ -63,7 +63,7 @@ static int has_upper(const char *s, size_t n)
     return 0;
 }
 
-static int host_valid(const char *s, size_t n)
+int image_host_valid(const char *s, size_t n)
 {
     /* host[:port]; host is DNS labels or an IPv6 literal in brackets. */
     if (n == 0)
@@ -182,7 +182,7 @@ int image_ref_parse(struct image_ref *out, const char *s, struct bl_error *err)
         int is_host = memchr(name, '.', n) || memchr(name, ':', n) ||
                       (n == 9 && !memcmp(name, "localhost", 9)) || has_upper(name, n);
         if (is_host) {
-            if (!host_valid(name, n))
+            if (!image_host_valid(name, n))
                 return bl_err(err, BOXLITE_ERR_INVALID, "invalid image reference \"%.200s\": bad registry host", s);
             *first_slash = 0;
             registry = name;
@@ -244,4 +244,13 @@ const char *image_ref_api_host(const struct image_ref *r)
 const char *image_ref_reference(const struct image_ref *r)
 {
     return r->digest ? r->digest : r->tag;
+}
+
+int image_ref_has_registry(const char *s)
+{
+    const char *slash = strchr(s, '/');
+    if (!slash)
+        return 0;
+    size_t n = (size_t)(slash - s);
+    return memchr(s, '.', n) || memchr(s, ':', n) || (n == 9 && !memcmp(s, "localhost", 9)) || has_upper(s, n);
 }

@@ -6,6 +6,8 @@
 
 #include "common/error.h"
 
+#include <stddef.h>
+
 struct image_ref {
     char *registry;   /* canonical: "docker.io", "ghcr.io", "127.0.0.1:5000" */
     char *repository; /* "library/alpine" */
@@ -21,6 +23,12 @@ char *image_ref_string(const struct image_ref *r);
 const char *image_ref_api_host(const struct image_ref *r);
 /* What the registry API calls the reference: the digest if any, else the tag. */
 const char *image_ref_reference(const struct image_ref *r);
+
+/* 1 when the reference names its registry; 0 for a short name ("alpine", "user/app"),
+ * which a configured search list resolves (regconf.h). */
+int image_ref_has_registry(const char *s);
+/* host[:port] as a registry name: DNS labels or a bracketed IPv6 literal. */
+int image_host_valid(const char *s, size_t n);
 
 /* "sha256:<64 lowercase hex>"; the only digest form we store (digests become paths). */
 int image_digest_valid(const char *d);

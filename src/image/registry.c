@@ -18,6 +18,8 @@
 #define ACCEPT_MANIFESTS                                                                   \
     "Accept: " MT_OCI_INDEX ", " MT_OCI_MANIFEST ", " MT_DOCKER_LIST ", " MT_DOCKER_MANIFEST
 #define USER_AGENT "boxlite/0.1"
+/* Longer waits than this (a rate limit reset hours away) fail at once with the reason. */
+#define RETRY_AFTER_MAX_MS 60000u
 
 struct registry {
     char *name, *host, *repository;
@@ -40,6 +42,7 @@ struct resp {
     long status;
     char *content_type;
     char *www_auth;
+    char *retry_after; /* RFC 9110 section 10.2.3: seconds or an HTTP date */
     struct membuf body;
 };
 
@@ -47,6 +50,7 @@ static void resp_free(struct resp *r)
 {
     free(r->content_type);
     free(r->www_auth);
+    free(r->retry_after);
     free(r->body.data);
     memset(r, 0, sizeof *r);
 }
@@ -110,9 +114,12 @@ static size_t resp_header(char *line, size_t sz, size_t nm, void *ud)
         r->www_auth = NULL;
         free(r->content_type);
         r->content_type = NULL;
+        free(r->retry_after);
+        r->retry_after = NULL;
     }
     header_take(&r->content_type, line, n, "Content-Type:");
     header_take(&r->www_auth, line, n, "WWW-Authenticate:");
+    header_take(&r->retry_after, line, n, "Retry-After:");
     return n;
 }
 
@@ -194,6 +201,45 @@ static unsigned backoff_ms(const struct registry *r, int attempt)
     return ms > 10000 ? 10000 : ms;
 }
 
+/* The wait a 429 or 503 asks for (Retry-After: delay-seconds or an HTTP date), in ms;
+ * -1 if the header is absent or unreadable. */
+long registry_retry_after_ms(const char *v, time_t now)
+{
+    if (!v || !*v)
+        return -1;
+    char *end;
+    errno = 0;
+    unsigned long long secs = strtoull(v, &end, 10);
+    if (end != v && !*end && !errno && v[0] != '-')
+        return secs > 86400ull * 365 ? 86400L * 365 * 1000 : (long)secs * 1000;
+    time_t t = curl_getdate(v, NULL);
+    if (t < 0)
+        return -1;
+    return t <= now ? 0 : (long)(t - now) * 1000;
+}
+
+/* How long to wait before attempt+1 after a retryable answer: the registry's Retry-After
+ * when it gave one (never less than our own backoff). */
+static unsigned retry_wait_ms(const struct registry *r, int attempt, const char *retry_after)
+{
+    unsigned ms = backoff_ms(r, attempt);
+    long ra = registry_retry_after_ms(retry_after, time(NULL));
+    return ra > (long)ms ? (unsigned)ra : ms;
+}
+
+/* A throttled registry that wants us back later than we wait: say so. */
+static int throttled(const struct registry *r, long status, const char *retry_after, const char *what,
+                     int attempts, struct bl_error *err)
+{
+    long ra = registry_retry_after_ms(retry_after, time(NULL));
+    if (ra >= 0)
+        return bl_err(err, BOXLITE_ERR_NETWORK,
+                      "%s: registry %s is throttling requests (HTTP %ld) and asks to retry after %ld s",
+                      what, r->name, status, (ra + 999) / 1000);
+    return bl_err(err, BOXLITE_ERR_NETWORK, "%s: registry %s is throttling requests (HTTP %ld, %d attempts)",
+                  what, r->name, status, attempts);
+}
+
 /* One GET (or POST with form) on the shared handle, retried on transient failures. */
 static int perform(struct registry *r, const char *url, const char *accept, const char *post,
                    int with_auth, int basic_user, size_t max, struct resp *out, struct bl_error *err)
@@ -234,12 +280,16 @@ static int perform(struct registry *r, const char *url, const char *accept, cons
             return 0;
         if (rc == CURLE_WRITE_ERROR && out->body.overflow)
             return bl_err(err, BOXLITE_ERR_IMAGE, "GET %s: response larger than %zu bytes", url, max);
-        if (attempt >= max_retries(r) || (rc != CURLE_OK && !retryable_curl(rc))) {
+        unsigned wait = rc == CURLE_OK ? retry_wait_ms(r, attempt, out->retry_after) : backoff_ms(r, attempt);
+        int give_up = attempt >= max_retries(r) || (rc != CURLE_OK && !retryable_curl(rc)) || wait > RETRY_AFTER_MAX_MS;
+        if (give_up) {
             if (rc != CURLE_OK)
                 return bl_err(err, BOXLITE_ERR_NETWORK, "GET %s: %s", url, curl_easy_strerror(rc));
+            if (out->status == 429 || out->status == 503)
+                return throttled(r, out->status, out->retry_after, "GET", attempt + 1, err);
             return bl_err(err, BOXLITE_ERR_NETWORK, "GET %s: HTTP %ld after %d attempts", url, out->status, attempt + 1);
         }
-        sleep_ms(backoff_ms(r, attempt));
+        sleep_ms(wait);
     }
 }
 
@@ -502,18 +552,27 @@ struct xfer {
     struct registry *r;
     size_t i;
     const struct oci_descriptor *d;
+    const struct registry_fetch_events *ev;
     CURL *easy;
     struct curl_slist *hdrs;
     struct blob_writer w;
     int writer_open;
     struct resp resp; /* headers only */
-    int attempts, reauthed, active, done;
+    int attempts, reauthed, active, done, fresh_retry;
     uint64_t not_before;
     struct bl_error werr;
     int failed_write;
     int64_t range_from; /* resumed at this offset (Range request), 0 = whole blob */
     int range_ignored;  /* the server answered a Range request with the whole blob */
 };
+
+static void report(struct xfer *x)
+{
+    if (x->ev && x->ev->on_data)
+        x->ev->on_data(x->ev->ud, x->i, x->w.fd, (uint64_t)x->w.written);
+    if (x->r->o.progress)
+        x->r->o.progress(x->r->o.progress_ud, x->i, x->d->digest, (uint64_t)x->w.written, (uint64_t)x->d->size);
+}
 
 static size_t blob_write(char *p, size_t sz, size_t nm, void *ud)
 {
@@ -535,8 +594,7 @@ static size_t blob_write(char *p, size_t sz, size_t nm, void *ud)
         x->failed_write = 1;
         return 0;
     }
-    if (x->r->o.progress)
-        x->r->o.progress(x->r->o.progress_ud, x->i, x->d->digest, (uint64_t)x->w.written, (uint64_t)x->d->size);
+    report(x);
     return n;
 }
 
@@ -562,7 +620,8 @@ static int xfer_start(struct registry *r, CURLM *multi, struct xfer *x, struct b
     setup_auth(r, c);
     resp_free(&x->resp);
     x->failed_write = 0;
-    /* A retry resumes where the last attempt stopped; the hash carries on. */
+    /* A retry, or a download an earlier process left, resumes where the bytes stop; the
+     * hash carries on. */
     x->range_from = x->w.written;
     x->range_ignored = 0;
     if (x->range_from > 0) {
@@ -576,8 +635,44 @@ static int xfer_start(struct registry *r, CURLM *multi, struct xfer *x, struct b
     return 0;
 }
 
+static void xfer_done(struct xfer *x)
+{
+    x->done = 1;
+    if (x->r->o.progress)
+        x->r->o.progress(x->r->o.progress_ud, x->i, x->d->digest, (uint64_t)x->d->size, (uint64_t)x->d->size);
+    if (x->ev && x->ev->on_done)
+        x->ev->on_done(x->ev->ud, x->i);
+}
+
+/* Opens blob x's partial file. 1 when it is already stored (by another process that was
+ * writing it), 2 when another process is writing it now (try again later), 0 when open. */
+static int xfer_open_writer(struct xfer *x, const struct blobstore *bs, struct bl_error *err)
+{
+    if (blobstore_has(bs, x->d->digest, x->d->size))
+        return 1;
+    int r = blob_writer_open(&x->w, bs, x->d->digest, x->d->size, err);
+    if (r < 0)
+        return r;
+    if (r == BLOB_WRITER_BUSY)
+        return blobstore_has(bs, x->d->digest, x->d->size) ? 1 : 2;
+    x->writer_open = 1;
+    if (x->w.written > 0)
+        report(x); /* bytes an earlier download left count as done */
+    if (x->d->size > 0 && x->w.written == x->d->size) {
+        /* An earlier download got every byte but was killed before storing it: nothing
+         * to fetch (a Range past the end would only be refused). Wrong bytes are
+         * discarded by the commit; then start afresh. */
+        x->writer_open = 0;
+        struct bl_error e2 = {0};
+        if (blob_writer_commit(&x->w, &e2) == 0)
+            return 1;
+        return xfer_open_writer(x, bs, err);
+    }
+    return 0;
+}
+
 int registry_fetch_blobs(struct registry *r, const struct blobstore *bs, const struct oci_descriptor *blobs,
-                         size_t n, void (*on_done)(void *ud, size_t i), void *ud, struct bl_error *err)
+                         size_t n, const struct registry_fetch_events *ev, struct bl_error *err)
 {
     if (n == 0)
         return 0;
@@ -597,16 +692,12 @@ int registry_fetch_blobs(struct registry *r, const struct blobstore *bs, const s
         xs[i].r = r;
         xs[i].i = i;
         xs[i].d = &blobs[i];
+        xs[i].ev = ev;
         xs[i].w.fd = -1;
-        if (blobstore_has(bs, blobs[i].digest, blobs[i].size)) {
-            xs[i].done = 1;
-            if (r->o.progress)
-                r->o.progress(r->o.progress_ud, i, blobs[i].digest, (uint64_t)blobs[i].size, (uint64_t)blobs[i].size);
-            if (on_done)
-                on_done(ud, i);
-        } else {
+        if (blobstore_has(bs, blobs[i].digest, blobs[i].size))
+            xfer_done(&xs[i]);
+        else
             remaining++;
-        }
     }
     int active = 0;
     while (remaining > 0 && rc == 0) {
@@ -621,9 +712,22 @@ int registry_fetch_blobs(struct registry *r, const struct blobstore *bs, const s
                 continue;
             }
             if (!x->writer_open) {
-                if ((rc = blob_writer_open(&x->w, bs, x->d->digest, x->d->size, err)) < 0)
+                int o = xfer_open_writer(x, bs, err);
+                if (o < 0) {
+                    rc = o;
                     break;
-                x->writer_open = 1;
+                }
+                if (o == 1) {
+                    xfer_done(x);
+                    remaining--;
+                    continue;
+                }
+                if (o == 2) { /* another process downloads it: look again soon */
+                    x->not_before = now + 100;
+                    if (x->not_before < next_wake)
+                        next_wake = x->not_before;
+                    continue;
+                }
             }
             if ((rc = xfer_start(r, multi, x, err)) < 0)
                 break;
@@ -647,22 +751,30 @@ int registry_fetch_blobs(struct registry *r, const struct blobstore *bs, const s
             long status = 0;
             curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
             const char *dg = x->d->digest;
+            int can_retry = x->attempts < max_retries(r);
             if (x->failed_write) {
                 *err = x->werr;
                 rc = -err->code;
             } else if (cr == CURLE_OK && (status == 200 || (status == 206 && x->range_from > 0))) {
-                if (x->w.written < x->d->size && x->attempts < max_retries(r)) {
+                if (x->w.written < x->d->size && can_retry) {
                     /* The body ended early without curl noticing (no length): resume. */
                     x->not_before = now_ms() + backoff_ms(r, x->attempts++);
                     continue;
                 }
+                int64_t resumed = x->w.resumed_from;
                 x->writer_open = 0;
-                if ((rc = blob_writer_commit(&x->w, err)) < 0)
-                    break;
-                x->done = 1;
+                if ((rc = blob_writer_commit(&x->w, err)) < 0) {
+                    /* Bytes left by an earlier download may be what is wrong: the partial
+                     * file is gone now, so try once more from the start. */
+                    if (resumed > 0 && !x->fresh_retry) {
+                        x->fresh_retry = 1;
+                        rc = 0;
+                        x->not_before = now_ms();
+                    }
+                    continue;
+                }
+                xfer_done(x);
                 remaining--;
-                if (on_done)
-                    on_done(ud, x->i);
             } else if (cr == CURLE_OK && status == 401 && !x->reauthed && x->resp.www_auth) {
                 x->reauthed = 1;
                 if ((rc = authenticate(r, x->resp.www_auth, err)) < 0)
@@ -671,10 +783,23 @@ int registry_fetch_blobs(struct registry *r, const struct blobstore *bs, const s
                 rc = bl_err(err, BOXLITE_ERR_AUTH, "blob %s: registry %s refused access (HTTP %ld)", dg, r->name, status);
             } else if (cr == CURLE_OK && status == 404) {
                 rc = bl_err(err, BOXLITE_ERR_NOT_FOUND, "blob %s not found in %s/%s", dg, r->name, r->repository);
-            } else if (cr == CURLE_OK && status == 416 && x->attempts < max_retries(r)) {
+            } else if (cr == CURLE_OK && status == 416 && can_retry) {
                 blob_writer_restart(&x->w, err); /* the resume offset was refused: from 0 */
                 x->not_before = now_ms() + backoff_ms(r, x->attempts++);
-            } else if ((cr == CURLE_OK ? retryable_status(status) : retryable_curl(cr)) && x->attempts < max_retries(r)) {
+            } else if (cr == CURLE_OK && retryable_status(status)) {
+                unsigned wait = retry_wait_ms(r, x->attempts, x->resp.retry_after);
+                if (can_retry && wait <= RETRY_AFTER_MAX_MS) {
+                    x->not_before = now_ms() + wait;
+                    x->attempts++;
+                } else if (status == 429 || status == 503) {
+                    char what[120];
+                    snprintf(what, sizeof what, "blob %s", dg);
+                    rc = throttled(r, status, x->resp.retry_after, what, x->attempts + 1, err);
+                } else {
+                    rc = bl_err(err, BOXLITE_ERR_NETWORK, "blob %s: registry %s answered HTTP %ld (%d attempts)", dg,
+                                r->name, status, x->attempts + 1);
+                }
+            } else if (cr != CURLE_OK && retryable_curl(cr) && can_retry) {
                 x->not_before = now_ms() + backoff_ms(r, x->attempts++);
             } else if (cr == CURLE_PARTIAL_FILE) {
                 rc = bl_err(err, BOXLITE_ERR_NETWORK, "blob %s: truncated download: got %lld of %lld bytes (%d attempts)",
@@ -698,8 +823,10 @@ int registry_fetch_blobs(struct registry *r, const struct blobstore *bs, const s
         struct xfer *x = &xs[i];
         if (x->active)
             curl_multi_remove_handle(multi, x->easy);
-        if (x->writer_open)
-            blob_writer_abort(&x->w);
+        if (x->writer_open && x->failed_write)
+            blob_writer_discard(&x->w); /* a full disk: give the space back */
+        else if (x->writer_open)
+            blob_writer_abort(&x->w); /* kept: the next pull resumes it */
         if (x->easy)
             curl_easy_cleanup(x->easy);
         curl_slist_free_all(x->hdrs);

@@ -6,15 +6,17 @@
  * Auth: the registry's challenge decides (WWW-Authenticate, RFC 7235): Bearer tokens from
  * the realm it names (anonymous, with basic credentials, or an identity token as an OAuth2
  * refresh token), or Basic. Credentials come from the options or ~/.docker/config.json
- * ($DOCKER_CONFIG/config.json): auths.<host>.auth (base64 user:password) or
- * .identitytoken. Credential helpers (credsStore, credHelpers) are not run.
+ * ($DOCKER_CONFIG/config.json): the credential helper named for the registry
+ * (credHelpers) or the default one (credsStore), run as Docker runs them; else
+ * auths.<host>.auth (base64 user:password) or .identitytoken.
  * Redirects (blob storage) are followed; the Authorization header is not sent to another
  * host. Failed transfers (network errors, 5xx, 429, short bodies) are retried with
  * exponential backoff, resuming with a Range request where the last attempt stopped (the
- * running sha256 carries on; a server that ignores the Range restarts the blob); a blob
- * whose bytes do not match its digest is an error at once. A pull that fails or is killed
- * leaves only temp files, which the next attempt does not reuse (a clean restart) and
- * garbage collection removes. */
+ * running sha256 carries on; a server that ignores the Range restarts the blob); a 429 or
+ * 503 waits as long as its Retry-After asks (up to a minute; a longer wait fails at once,
+ * naming the registry and the wait). A blob whose bytes do not match its digest is an
+ * error at once. A pull that fails or is killed leaves its partial blobs (blobstore.h),
+ * which the next pull of the same blobs resumes. */
 #ifndef IMAGE_REGISTRY_H
 #define IMAGE_REGISTRY_H
 
@@ -24,6 +26,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 /* Called from the thread that runs registry_fetch_blobs: bytes done/total for blob i. */
 typedef void (*registry_progress_fn)(void *ud, size_t i, const char *digest, uint64_t done,
@@ -56,11 +59,26 @@ int registry_get_manifest(struct registry *r, const char *reference, char **body
                           char **content_type, char digest_out[DIGEST_LEN + 1],
                           struct bl_error *err);
 
-/* Downloads the blobs not yet in the store, up to max_parallel at once. on_done (may be
- * NULL) is called, in this thread, as each blob i is stored (or was already there). */
+/* What a caller may follow while blobs download, in the downloading thread (any member may
+ * be NULL): on_data after bytes of blob i were written to fd (its partial file; written =
+ * bytes in it so far, which a restarted download may lower), on_done once blob i is in the
+ * store (or was already there, or another process stored it). */
+struct registry_fetch_events {
+    void (*on_data)(void *ud, size_t i, int fd, uint64_t written);
+    void (*on_done)(void *ud, size_t i);
+    void *ud;
+};
+
+/* Downloads the blobs not yet in the store, up to max_parallel at once. A blob that a
+ * killed pull left partly downloaded resumes from where it stopped; one that another
+ * process is downloading now is waited for, not fetched twice. ev may be NULL. */
 int registry_fetch_blobs(struct registry *r, const struct blobstore *bs,
                          const struct oci_descriptor *blobs, size_t n,
-                         void (*on_done)(void *ud, size_t i), void *ud, struct bl_error *err);
+                         const struct registry_fetch_events *ev, struct bl_error *err);
+
+/* The wait a Retry-After value asks for (delay-seconds or an HTTP date, RFC 9110 section
+ * 10.2.3), in ms from now; -1 if absent or unreadable. Exposed for tests. */
+long registry_retry_after_ms(const char *value, time_t now);
 
 /* Parses one WWW-Authenticate header value into its scheme and the realm/service/scope
  * parameters (each malloc'd or NULL). Exposed for tests and fuzzing. */
@@ -78,6 +96,10 @@ struct registry_creds {
 };
 int registry_creds_lookup(struct registry_creds *out, const char *config_path, const char *registry,
                           struct bl_error *err);
+/* Asks docker-credential-<helper> (found in PATH) for server's credentials: 1 found, 0 the
+ * helper has none, negative when the helper is missing, fails or answers nonsense. */
+int credhelper_get(const char *helper, const char *server, struct registry_creds *out,
+                   struct bl_error *err);
 void registry_creds_free(struct registry_creds *c);
 
 #endif

@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -107,18 +106,13 @@ int run_tool(char *const argv[], int stderr_is_error, struct bl_error *err)
     return 0;
 }
 
-/* One pass over the tree: sizes for mke2fs and the debugfs corrections. */
+/* One pass over the tree: sizes for mke2fs, and the debugfs corrections. */
 struct walk {
-    const struct fsmeta *meta;
     size_t rootlen;
-    FILE *script;
-    const char *script_path; /* xattr values go to <script_path>.x<n> */
-    unsigned n_values;
-    int value_err;
+    FILE *script; /* NULL: nothing to correct (the caller is root) */
     uint64_t blocks, inodes, fixups, bytes;
     int bad_name;
     char bad[256];
-    int map_self;        /* no metadata, not root: the caller's own files become root's */
     uid_t self_uid;
     gid_t self_gid;
 };
@@ -136,11 +130,11 @@ static void put_quoted(FILE *f, const char *path)
     fputc('"', f);
 }
 
-static void fix(struct walk *w, const char *path, const char *field, unsigned long v, int octal)
+static void fix(struct walk *w, const char *path, const char *field, unsigned long v)
 {
     fputs("sif ", w->script);
     put_quoted(w->script, path);
-    fprintf(w->script, octal ? " %s 0%lo\n" : " %s %lu\n", field, v);
+    fprintf(w->script, " %s %lu\n", field, v);
     w->fixups++;
 }
 
@@ -163,76 +157,17 @@ static int walk_entry(const char *fpath, const struct stat *st, int flag, struct
     } else if (S_ISDIR(st->st_mode) || S_ISLNK(st->st_mode)) {
         w->blocks += 1;
     }
-    if (w->map_self && w->script) {
+    if (w->script) {
         if (st->st_uid == w->self_uid)
-            fix(w, path, "uid", 0, 0);
+            fix(w, path, "uid", 0);
         if (st->st_gid == w->self_gid)
-            fix(w, path, "gid", 0, 0);
-        return 0;
+            fix(w, path, "gid", 0);
     }
-    if (!w->meta || !w->script)
-        return 0;
-    const struct fsmeta_entry *m = fsmeta_get(w->meta, st->st_ino);
-    if (!m)
-        return 0; /* made outside any layer: keep as is */
-    if (S_ISCHR(m->mode) || S_ISBLK(m->mode)) {
-        fputs("rm ", w->script);
-        put_quoted(w->script, path);
-        /* debugfs's mknod takes a name in the current directory, not a path. */
-        char parent[PATH_MAX + 2];
-        const char *slash = strrchr(path, '/');
-        snprintf(parent, sizeof parent, "%.*s", slash == path ? 1 : (int)(slash - path), path);
-        fputs("\ncd ", w->script);
-        put_quoted(w->script, parent);
-        fputs("\nmknod ", w->script);
-        put_quoted(w->script, slash + 1);
-        fprintf(w->script, " %c %u %u\ncd /\n", S_ISCHR(m->mode) ? 'c' : 'b', major(m->rdev), minor(m->rdev));
-        fix(w, path, "mode", m->mode, 1);
-        fix(w, path, "uid", m->uid, 0);
-        fix(w, path, "gid", m->gid, 0);
-        return 0;
-    }
-    /* Extended attributes: debugfs reads each value from a file of its own. */
-    for (const struct fsmeta_xattr *x = m->xattrs; x; x = x->next) {
-        char vp[PATH_MAX + 32];
-        snprintf(vp, sizeof vp, "%s.x%u", w->script_path, w->n_values++);
-        FILE *vf = fopen(vp, "we");
-        if (!vf || fwrite(x->value, 1, x->size, vf) != x->size) {
-            w->value_err = errno ? errno : EIO;
-            if (vf)
-                fclose(vf);
-            continue;
-        }
-        if (fclose(vf) != 0)
-            w->value_err = errno;
-        fputs("ea_set -f ", w->script);
-        put_quoted(w->script, vp);
-        fputc(' ', w->script);
-        put_quoted(w->script, path);
-        fprintf(w->script, " %s\n", x->name);
-        w->fixups++;
-    }
-    /* mke2fs copies st_mode (S_IFLNK|0777 for symlinks), uid and gid from the host. */
-    if (m->mode != st->st_mode && !S_ISLNK(st->st_mode))
-        fix(w, path, "mode", m->mode, 1);
-    if (m->uid != st->st_uid)
-        fix(w, path, "uid", m->uid, 0);
-    if (m->gid != st->st_gid)
-        fix(w, path, "gid", m->gid, 0);
     return 0;
 }
 
-static void remove_values(const char *script, unsigned n)
-{
-    for (unsigned i = 0; i < n; i++) {
-        char vp[PATH_MAX + 32];
-        snprintf(vp, sizeof vp, "%s.x%u", script, i);
-        unlink(vp);
-    }
-}
-
-int rootfs_build_ext4(const char *dir, const struct fsmeta *meta, const char *out_path,
-                      uint64_t headroom, struct rootfs_stats *stp, struct bl_error *err)
+int rootfs_build_ext4(const char *dir, const char *out_path, uint64_t headroom, struct rootfs_stats *stp,
+                      struct bl_error *err)
 {
     struct rootfs_stats local;
     if (!stp)
@@ -246,16 +181,10 @@ int rootfs_build_ext4(const char *dir, const struct fsmeta *meta, const char *ou
         return bl_errno(err, errno, "create %s", tmp);
     snprintf(script, sizeof script, "%s.debugfs", tmp);
     int r = 0;
-    struct walk w = {.meta = meta, .rootlen = strlen(dir), .script_path = script};
-    w.self_uid = geteuid();
-    w.self_gid = getegid();
-    w.map_self = !meta && w.self_uid != 0;
-    if (meta || w.map_self) {
-        w.script = fopen(script, "we");
-        if (!w.script) {
-            r = bl_errno(err, errno, "create %s", script);
-            goto fail;
-        }
+    struct walk w = {.rootlen = strlen(dir), .self_uid = geteuid(), .self_gid = getegid()};
+    if (w.self_uid != 0 && !(w.script = fopen(script, "we"))) {
+        r = bl_errno(err, errno, "create %s", script);
+        goto fail;
     }
     cur_walk = &w;
     int wr = nftw(dir, walk_entry, 64, FTW_PHYS);
@@ -264,8 +193,6 @@ int rootfs_build_ext4(const char *dir, const struct fsmeta *meta, const char *ou
         r = bl_errno(err, errno, "write %s", script);
     if (wr != 0)
         r = bl_errno(err, errno, "walk %s", dir);
-    else if (w.value_err)
-        r = bl_errno(err, w.value_err, "write xattr values next to %s", script);
     else if (w.bad_name)
         r = bl_err(err, BOXLITE_ERR_UNSUPPORTED, "file name with a newline cannot be put in ext4 image: %s", w.bad);
     if (r < 0)
@@ -286,12 +213,9 @@ int rootfs_build_ext4(const char *dir, const struct fsmeta *meta, const char *ou
                     "-d", (char *)dir, tmp, NULL};
     if ((r = run_tool(mkfs, 0, err)) < 0)
         goto fail;
-    if (w.script) {
-        /* Root directory: its owner and mode come from the metadata like any other. */
-        char *dbg[] = {"debugfs", "-w", "-f", script, tmp, NULL};
-        if (w.fixups && (r = run_tool(dbg, 1, err)) < 0)
-            goto fail;
-    }
+    char *dbg[] = {"debugfs", "-w", "-f", script, tmp, NULL};
+    if (w.fixups && (r = run_tool(dbg, 1, err)) < 0)
+        goto fail;
     if (fsync(fd) < 0) {
         r = bl_errno(err, errno, "sync %s", tmp);
         goto fail;
@@ -301,7 +225,6 @@ int rootfs_build_ext4(const char *dir, const struct fsmeta *meta, const char *ou
         goto fail;
     }
     unlink(script);
-    remove_values(script, w.n_values);
     stp->files = w.inodes;
     stp->bytes = w.bytes;
     stp->fixups = w.fixups;
@@ -310,6 +233,5 @@ int rootfs_build_ext4(const char *dir, const struct fsmeta *meta, const char *ou
 fail:
     unlink(tmp);
     unlink(script);
-    remove_values(script, w.n_values);
     return bl_err_prefix(err, "build ext4 %s", out_path);
 }

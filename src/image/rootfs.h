@@ -1,16 +1,15 @@
 /* The box disk: an ext4 base image per image (built once, cached as
  * <home>/images/rootfs/<id>.ext4) and, per box, a thin qcow2 overlay backed by it.
  *
- * The ext4 image is made by e2fsprogs' `mke2fs -d <tree>` (which copies the host's owners
- * and modes), then corrected with one `debugfs -w -f <script>` run: `sif` (set_inode_field)
- * for every inode whose guest uid/gid/mode (struct fsmeta) differ from the host's, and
- * `mknod` for device nodes, which are placeholders on the host. So nothing needs root on
- * the host and the guest still sees root-owned files, setuid bits and /dev nodes. */
+ * An image's base is built from its layers by ext4build.h. A prepared rootfs directory on
+ * the host is made into one here by e2fsprogs' `mke2fs -d <tree>` (which copies the host's
+ * owners and modes); when the caller is not root, one `debugfs -w -f <script>` run then
+ * gives the caller's own files to root (`sif`, set_inode_field), as a rootless container
+ * maps its user to root. Nothing needs root on the host. */
 #ifndef IMAGE_ROOTFS_H
 #define IMAGE_ROOTFS_H
 
 #include "common/error.h"
-#include "image/unpack.h"
 
 #include <stdint.h>
 
@@ -20,12 +19,11 @@ struct rootfs_stats {
 };
 
 /* Builds an ext4 image of the tree at dir into out_path, atomically (temp file + rename;
- * a failure leaves no file). meta may be NULL: the host's owners and modes are kept (a
- * prepared rootfs directory), except that for a caller other than root its own files
- * become root's (as a rootless container maps its user to root). headroom is free space
- * to leave on top of the contents. */
-int rootfs_build_ext4(const char *dir, const struct fsmeta *meta, const char *out_path,
-                      uint64_t headroom, struct rootfs_stats *st, struct bl_error *err);
+ * a failure leaves no file). The host's owners and modes are kept, except that for a
+ * caller other than root its own files become root's. headroom is free space to leave on
+ * top of the contents. */
+int rootfs_build_ext4(const char *dir, const char *out_path, uint64_t headroom,
+                      struct rootfs_stats *st, struct bl_error *err);
 
 /* Creates the box's overlay: a qcow2 whose backing file is base (raw ext4). Its virtual
  * size is max(disk_size, size of base); the guest agent grows the filesystem to fill it

@@ -7,6 +7,7 @@
 
 static _Thread_local int last_code;
 static _Thread_local char last_msg[BL_ERRMSG_MAX];
+static _Thread_local char last_notice[2048];
 
 int api_return(int r, const struct bl_error *err)
 {
@@ -37,3 +38,13 @@ int api_fail(int code, const char *fmt, ...)
 BOXLITE_API const char *boxlite_errmsg(void) { return last_msg; }
 BOXLITE_API int boxlite_errcode(void) { return last_code; }
 BOXLITE_API void boxlite_free(void *p) { free(p); }
+
+void api_notice(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(last_notice, sizeof last_notice, fmt, ap);
+    va_end(ap);
+}
+
+BOXLITE_API const char *boxlite_last_notice(void) { return last_notice; }

@@ -7,6 +7,8 @@
 
 /* Publishes err (or success when r >= 0) for the calling thread; returns the public code. */
 int api_return(int r, const struct bl_error *err);
+/* Sets what boxlite_last_notice() returns on the calling thread ("" clears it). */
+void api_notice(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Shorthand for a failure found at the API boundary itself. */
 int api_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

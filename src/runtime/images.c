@@ -18,22 +18,22 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 
 #define CONFIG_MAX (8u << 20)
 #define MANIFEST_MAX (4u << 20)
 
-/* ---- insecure registries -------------------------------------------------------------- */
+/* ---- what every pull gets ------------------------------------------------------------- */
 
-void rt_insecure_free(char **list)
+static void strv_free(char **list)
 {
     for (char **p = list; p && *p; p++)
         free(*p);
     free(list);
 }
 
-int rt_insecure_from_env(char ***out, struct bl_error *err)
+/* $BOXLITE_INSECURE_REGISTRIES as a NULL-terminated list; NULL when unset. */
+static int insecure_from_env(char ***out, struct bl_error *err)
 {
     *out = NULL;
     const char *v = getenv("BOXLITE_INSECURE_REGISTRIES");
@@ -54,7 +54,7 @@ int rt_insecure_from_env(char ***out, struct bl_error *err)
         while (len && (p[len - 1] == ' ' || p[len - 1] == '\t'))
             len--;
         if (len && !(list[k++] = strndup(p, len))) {
-            rt_insecure_free(list);
+            strv_free(list);
             return bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
         }
         p = e ? e + 1 : p + len;
@@ -65,69 +65,83 @@ int rt_insecure_from_env(char ***out, struct bl_error *err)
     return 0;
 }
 
+static void collect_notice(void *ud, const char *msg)
+{
+    struct rt_pull *p = ud;
+    size_t used = strlen(p->notices);
+    snprintf(p->notices + used, sizeof p->notices - used, "%s%s", used ? "\n" : "", msg);
+}
+
+int rt_pull_open(boxlite_runtime *rt, struct rt_pull *p, struct bl_error *err)
+{
+    memset(p, 0, sizeof *p);
+    int r = insecure_from_env(&p->insecure, err);
+    if (r < 0)
+        return r;
+    pthread_mutex_lock(&rt->lock);
+    char *json = rt->registries_json ? strdup(rt->registries_json) : NULL;
+    int missing = rt->registries_json && !json;
+    pthread_mutex_unlock(&rt->lock);
+    if (missing)
+        r = bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
+    else if (json)
+        r = regconf_parse(&p->conf, json, strlen(json), err);
+    else {
+        char path[PATH_MAX];
+        snprintf(path, sizeof path, "%s/registries.json", rt->home);
+        r = regconf_load(&p->conf, path, err);
+    }
+    free(json);
+    if (r < 0) {
+        strv_free(p->insecure);
+        return r;
+    }
+    p->po.registry.insecure = (const char *const *)p->insecure;
+    p->po.conf = &p->conf;
+    p->po.notice = collect_notice;
+    p->po.notice_ud = p;
+    return 0;
+}
+
+void rt_pull_close(struct rt_pull *p)
+{
+    api_notice("%s", p->notices);
+    strv_free(p->insecure);
+    regconf_free(&p->conf);
+}
+
+BOXLITE_API int boxlite_runtime_set_registries(boxlite_runtime *rt, const char *json)
+{
+    API_CHECK_ARG(rt, "runtime is NULL");
+    struct bl_error err = {0};
+    char *copy = NULL;
+    if (json) {
+        struct regconf c;
+        int r = regconf_parse(&c, json, strlen(json), &err);
+        if (r < 0)
+            return api_return(r, &err);
+        regconf_free(&c);
+        if (!(copy = strdup(json)))
+            return api_fail(BOXLITE_ERR_NOMEM, "out of memory");
+    }
+    pthread_mutex_lock(&rt->lock);
+    free(rt->registries_json);
+    rt->registries_json = copy;
+    pthread_mutex_unlock(&rt->lock);
+    return api_return(0, NULL);
+}
+
 /* ---- pull ----------------------------------------------------------------------------- */
 
 struct pull_progress {
     boxlite_pull_progress_fn fn;
     void *ud;
-    char **layers; /* layer digests from the manifest, or NULL when not known */
-    size_t n_layers;
+    size_t n_layers; /* known once the reference is resolved */
 };
 
-/* The layer digests the reference resolves to, so that progress can say "layer i of n".
- * The pull itself resolves the reference again; this costs one more manifest request. */
-static int resolve_layers(const char *refstr, const struct image_pull_opts *po,
-                          struct pull_progress *pp, struct bl_error *err)
+static void on_resolved(void *ud, size_t n_layers)
 {
-    struct image_ref ref;
-    int r = image_ref_parse(&ref, refstr, err);
-    if (r < 0)
-        return r;
-    struct registry *reg = NULL;
-    cleanup_free char *body = NULL, *ctype = NULL;
-    size_t len = 0;
-    char dg[DIGEST_LEN + 1];
-    r = registry_open(&reg, ref.registry, ref.repository, &po->registry, err);
-    if (!r)
-        r = registry_get_manifest(reg, image_ref_reference(&ref), &body, &len, &ctype, dg, err);
-    int kind = r ? r : oci_detect_kind(body, len, ctype, err);
-    if (kind == OCI_KIND_INDEX) {
-        struct oci_index ix;
-        struct utsname u;
-        const char *m = uname(&u) == 0 ? u.machine : "x86_64";
-        const char *arch = !strcmp(m, "x86_64") ? "amd64" : !strcmp(m, "aarch64") ? "arm64" : m;
-        r = oci_index_parse(&ix, body, len, err);
-        int sel = r ? r : oci_index_select(&ix, "linux", arch, NULL, err);
-        char want[DIGEST_LEN + 1] = "";
-        if (sel >= 0)
-            snprintf(want, sizeof want, "%s", ix.manifests[sel].digest);
-        if (!r)
-            oci_index_free(&ix);
-        free(body);
-        free(ctype);
-        body = ctype = NULL;
-        r = sel < 0 ? sel : registry_get_manifest(reg, want, &body, &len, &ctype, dg, err);
-        kind = r ? r : oci_detect_kind(body, len, ctype, err);
-    }
-    if (kind >= 0 && kind != OCI_KIND_MANIFEST)
-        kind = bl_err(err, BOXLITE_ERR_IMAGE, "%s: not an image manifest", refstr);
-    if (kind >= 0) {
-        struct oci_manifest man;
-        if ((r = oci_manifest_parse(&man, body, len, err)) == 0) {
-            pp->layers = calloc(man.n_layers + 1, sizeof *pp->layers);
-            for (size_t i = 0; pp->layers && i < man.n_layers; i++)
-                if ((pp->layers[i] = strdup(man.layers[i].digest)))
-                    pp->n_layers = i + 1;
-            if (!pp->layers || pp->n_layers != man.n_layers)
-                r = bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
-            oci_manifest_free(&man);
-        }
-    } else {
-        r = kind;
-    }
-    registry_close(reg);
-    image_ref_free(&ref);
-    return r < 0 ? r : 0;
+    ((struct pull_progress *)ud)->n_layers = n_layers;
 }
 
 /* Blob i of the pull: 0 is the config, the layers follow in order. Only layers are
@@ -135,18 +149,8 @@ static int resolve_layers(const char *refstr, const struct image_pull_opts *po,
 static void on_progress(void *ud, size_t i, const char *digest, uint64_t done, uint64_t total)
 {
     struct pull_progress *pp = ud;
-    int layer = -1;
-    if (pp->layers) {
-        for (size_t k = 0; k < pp->n_layers; k++)
-            if (!strcmp(pp->layers[k], digest)) {
-                layer = (int)k;
-                break;
-            }
-    } else if (i > 0) {
-        layer = (int)i - 1;
-    }
-    if (layer >= 0)
-        pp->fn(pp->ud, layer, (int)pp->n_layers, digest, done, total);
+    if (i > 0)
+        pp->fn(pp->ud, (int)i - 1, (int)pp->n_layers, digest, done, total);
 }
 
 BOXLITE_API int boxlite_image_pull(boxlite_runtime *rt, const char *ref,
@@ -154,31 +158,26 @@ BOXLITE_API int boxlite_image_pull(boxlite_runtime *rt, const char *ref,
 {
     API_CHECK_ARG(rt, "runtime is NULL");
     API_CHECK_ARG(ref && *ref, "reference is NULL or empty");
+    api_notice("%s", "");
     struct bl_error err = { 0 };
     struct image_store *store;
     int r = rt_images(rt, &store, &err);
     if (r)
         return api_return(r, &err);
-    char **insecure = NULL;
-    if ((r = rt_insecure_from_env(&insecure, &err)) < 0)
+    struct rt_pull pl;
+    if ((r = rt_pull_open(rt, &pl, &err)) < 0)
         return api_return(r, &err);
-    struct image_pull_opts po = { 0 };
-    po.registry.insecure = (const char *const *)insecure;
     struct pull_progress pp = { .fn = progress, .ud = user_data };
     if (progress) {
-        if (strncmp(ref, "oci:", 4) != 0)
-            r = resolve_layers(ref, &po, &pp, &err);
-        po.registry.progress = on_progress;
-        po.registry.progress_ud = &pp;
+        pl.po.registry.progress = on_progress;
+        pl.po.registry.progress_ud = &pp;
+        pl.po.resolved = on_resolved;
+        pl.po.resolved_ud = &pp;
     }
     struct image_record rec = { 0 };
-    if (!r)
-        r = image_pull(store, ref, &po, &rec, &err);
-    else
-        bl_err_prefix(&err, "pull %s", ref);
+    r = image_pull(store, ref, &pl.po, &rec, &err);
     image_record_free(&rec);
-    rt_insecure_free(pp.layers);
-    rt_insecure_free(insecure);
+    rt_pull_close(&pl);
     return api_return(r, &err);
 }
 

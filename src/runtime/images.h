@@ -1,5 +1,5 @@
 /* Image management behind the public image API (images.c), and helpers the rest of the
- * runtime may share: the insecure-registry list from the environment, the backing file of
+ * runtime may share: the options every pull gets, the backing file of
  * a box's qcow2 overlay, and garbage collection that keeps the bases of existing boxes. */
 #ifndef RT_IMAGES_H
 #define RT_IMAGES_H
@@ -7,13 +7,23 @@
 #include "boxlite.h"
 #include "common/error.h"
 #include "image/blobstore.h"
+#include "image/image.h"
+#include "image/regconf.h"
 
 #include <stddef.h>
 
-/* $BOXLITE_INSECURE_REGISTRIES ("host[:port],...") as a NULL-terminated list for
- * image_pull_opts.registry.insecure; *out is NULL when unset. Free with rt_insecure_free. */
-int rt_insecure_from_env(char ***out, struct bl_error *err);
-void rt_insecure_free(char **list);
+/* What every pull of this runtime is given: $BOXLITE_INSECURE_REGISTRIES ("host[:port],..."),
+ * the registries settings (boxlite_runtime_set_registries, else <home>/registries.json, read
+ * at each pull) and a notice collector, whose text goes to boxlite_last_notice(). */
+struct rt_pull {
+    struct image_pull_opts po;
+    char **insecure;
+    struct regconf conf;
+    char notices[2048];
+};
+int rt_pull_open(boxlite_runtime *rt, struct rt_pull *p, struct bl_error *err);
+/* Hands the collected notices to boxlite_last_notice() and frees. */
+void rt_pull_close(struct rt_pull *p);
 
 /* The backing file name stored in a qcow2 header: 1 and the name in out, 0 if the image
  * has none, negative on error (not qcow2, truncated, name longer than n-1). */

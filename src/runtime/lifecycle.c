@@ -138,19 +138,17 @@ static int prepare_disk(boxlite_box *b, const char *overlay, struct bl_error *er
             r = rootfs_box_disk(base, overlay, size, err);
         return r ? bl_err_prefix(err, "rootfs %s", b->opts.rootfs_path) : 0;
     }
-    char **insecure = NULL; /* BOXLITE_INSECURE_REGISTRIES */
-    if ((r = rt_insecure_from_env(&insecure, err)) < 0)
+    struct rt_pull pl;
+    if ((r = rt_pull_open(b->rt, &pl, err)) < 0)
         return r;
-    struct image_pull_opts po = { 0 };
-    po.registry.insecure = (const char *const *)insecure;
-    r = image_prepare(store, b->opts.image, &po, base, sizeof base, err);
+    r = image_prepare(store, b->opts.image, &pl.po, base, sizeof base, err);
     if (r == -BOXLITE_ERR_NOT_FOUND) {
         struct image_record rec = { 0 };
         bl_err_clear(err);
-        r = image_pull_prepare(store, b->opts.image, &po, &rec, base, sizeof base, err);
+        r = image_pull_prepare(store, b->opts.image, &pl.po, &rec, base, sizeof base, err);
         image_record_free(&rec);
     }
-    rt_insecure_free(insecure);
+    rt_pull_close(&pl);
     if (!r)
         r = image_box_disk(store, b->opts.image, overlay, size, err);
     return r ? bl_err_prefix(err, "image %s", b->opts.image) : 0;
@@ -423,6 +421,7 @@ int rt_box_conn(boxlite_box *b, struct proto_client **out, struct bl_error *err)
 BOXLITE_API int boxlite_box_start(boxlite_box *b)
 {
     API_CHECK_ARG(b, "box is NULL");
+    api_notice("%s", "");
     struct bl_error err = { 0 };
     return api_return(rt_box_ensure_running(b, &err), &err);
 }

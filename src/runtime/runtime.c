@@ -94,6 +94,7 @@ BOXLITE_API void boxlite_runtime_close(boxlite_runtime *rt)
         close(rt->lifelines[i]);
     free(rt->lifelines);
     pthread_mutex_destroy(&rt->lock);
+    free(rt->registries_json);
     free(rt->home);
     free(rt);
 }

@@ -19,6 +19,7 @@ struct boxlite_runtime {
     pthread_mutex_t lock; /* guards the fields below */
     bool images_open;
     struct image_store images;
+    char *registries_json;  /* boxlite_runtime_set_registries; NULL: <home>/registries.json */
     /* Write ends of the lifelines of non-detached boxes this runtime started: they close
      * when the runtime is closed or the process ends, and those boxes stop. */
     int *lifelines;

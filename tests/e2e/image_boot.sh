@@ -1,6 +1,6 @@
 #!/bin/bash
 # The box disk boots: a busybox OCI image (tests/fixtures/mkimages.py) is imported,
-# unpacked to an ext4 base and given a qcow2 overlay by our code, then the guest kernel
+# built into an ext4 base and given a qcow2 overlay by our code, then the guest kernel
 # mounts it as root under QEMU (microvm, TCG) and reports what it sees: root-owned files
 # with the image's modes, a writable overlay, the filesystem size.
 set -euo pipefail
@@ -13,7 +13,7 @@ need_cmd qemu-system-x86_64 qemu-system-x86
 for a in image disk common; do need "$build/lib/lib$a.a (make)" test -f "$build/lib/lib$a.a"; done
 work=$(mktemp -d)
 trap '[ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
-pkgs="libcurl jansson libarchive openssl libzstd"
+pkgs="libcurl jansson libarchive openssl libzstd zlib ext2fs com_err libisal"
 gcc -O2 -std=c11 -D_GNU_SOURCE -Iinclude -Isrc $(pkg-config --cflags $pkgs) bench/image.c \
   -Wl,--start-group "$build/lib/libimage.a" "$build/lib/libdisk.a" "$build/lib/libcommon.a" -Wl,--end-group \
   $(pkg-config --libs $pkgs) -lpthread -o "$work/image"

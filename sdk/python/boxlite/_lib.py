@@ -84,6 +84,8 @@ _PROTOS = {
     "boxlite_code_str": (S, [I]),
     "boxlite_free": (None, [P]),
     "boxlite_runtime_open": (I, [S, PP]),
+    "boxlite_runtime_set_registries": (I, [P, S]),
+    "boxlite_last_notice": (S, []),
     "boxlite_runtime_close": (None, [P]),
     "boxlite_runtime_metrics": (I, [P, ctypes.POINTER(P)]),
     "boxlite_host_check": (I, [S, ctypes.POINTER(P)]),

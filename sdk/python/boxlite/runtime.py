@@ -22,7 +22,7 @@ class Boxlite:
     _default = None
     _default_lock = threading.Lock()
 
-    def __init__(self, home_dir: Optional[str] = None):
+    def __init__(self, home_dir: Optional[str] = None, registries: Optional[dict] = None):
         self._lib = lib()
         self._closed = True
         h = ctypes.c_void_p()
@@ -30,6 +30,20 @@ class Boxlite:
         self._h = h
         self._closed = False
         self._boxes = weakref.WeakSet()
+        if registries is not None:
+            try:
+                self.set_registries(registries)
+            except Exception:
+                self.close()
+                raise
+
+    def set_registries(self, registries: Optional[dict]) -> None:
+        """Registry settings for this runtime's pulls, as <home>/registries.json holds them:
+        {"search": [...], "registries": {host: {"mirrors": [...], "ca_file": path,
+        "insecure": bool, "username": u, "password": p}}}. None goes back to the file.
+        Invalid settings raise InvalidArgument naming what is wrong."""
+        text = None if registries is None else json.dumps(registries)
+        self._lib.call("runtime_set_registries", self._handle(), enc(text))
 
     @classmethod
     def default(cls) -> "Boxlite":
@@ -76,9 +90,10 @@ class Boxlite:
         """Removes a box; refused while it runs unless force (which stops it first)."""
         self._lib.call("box_remove", self._handle(), enc(id_or_name), int(force))
 
-    def pull(self, ref: str, progress=None) -> None:
+    def pull(self, ref: str, progress=None) -> List[str]:
         """Pulls an image into the store (blocking; call it from a thread in async code).
-        progress(layer, n_layers, digest, done, total) is called on this thread."""
+        progress(layer, n_layers, digest, done, total) is called on this thread. Returns the
+        library's notices: the name a short reference resolved to, a mirror passed over."""
         from ._lib import PULL_PROGRESS
 
         def relay(_ud, layer, n, digest, done, total):
@@ -89,6 +104,8 @@ class Boxlite:
 
         cb = PULL_PROGRESS(relay) if progress else PULL_PROGRESS()
         self._lib.call("image_pull", self._handle(), enc(ref), cb, None)
+        notice = self._lib.last_notice()
+        return notice.decode().splitlines() if notice else []
 
     def images(self) -> List[dict]:
         out = ctypes.c_void_p()

@@ -61,3 +61,18 @@ def test_pull_images_remove(tmp_path, registry_image):
             rt.pull(registry_image + ":no-such-tag")
         rt.remove_image(registry_image + ":latest")
         assert rt.images() == []
+
+
+def test_registries_settings_search_list_and_notices(tmp_path, registry_image):
+    host = registry_image.split("/")[0]
+    with pytest.raises(boxlite.InvalidArgument, match="mirors"):
+        boxlite.Boxlite(str(tmp_path / "bad"), registries={"registries": {host: {"mirors": []}}})
+    settings = {"search": ["127.0.0.1:1", host]}
+    with boxlite.Boxlite(str(tmp_path / "home"), registries=settings) as rt:
+        notices = rt.pull("busybox:latest")
+        assert any(n == f"busybox:latest resolved to {host}/busybox:latest (registries search list)"
+                   for n in notices), notices
+        assert [i["ref"] for i in rt.images()] == [f"{host}/busybox:latest"]
+        rt.set_registries(None)  # back to <home>/registries.json, which does not exist
+        with pytest.raises(boxlite.BoxliteError):
+            rt.pull("127.0.0.1:1/busybox:latest")

@@ -16,7 +16,7 @@ struct tarb {
 
 static inline void tarb_begin(struct tarb *t, int gzip)
 {
-    t->cap = 4 << 20;
+    t->cap = 16 << 20;
     t->buf = malloc(t->cap);
     t->used = 0;
     t->a = archive_write_new();
@@ -51,6 +51,38 @@ static inline void tarb_add(struct tarb *t, const char *path, int type, int mode
     archive_write_header(t->a, e);
     if (len)
         archive_write_data(t->a, data_or_target, len);
+    archive_entry_free(e);
+}
+
+/* A regular file of len bytes of data. */
+static inline void tarb_add_data(struct tarb *t, const char *path, int mode, const void *data, size_t len)
+{
+    struct archive_entry *e = archive_entry_new();
+    archive_entry_set_pathname(e, path);
+    archive_entry_set_filetype(e, AE_IFREG);
+    archive_entry_set_perm(e, (mode_t)mode);
+    archive_entry_set_mtime(e, 1700000000, 0);
+    archive_entry_set_size(e, (la_int64_t)len);
+    archive_write_header(t->a, e);
+    for (size_t off = 0; off < len;) {
+        la_ssize_t n = archive_write_data(t->a, (const char *)data + off, len - off > 65536 ? 65536 : len - off);
+        if (n <= 0)
+            break;
+        off += (size_t)n;
+    }
+    archive_entry_free(e);
+}
+
+/* A directory with one extended attribute. */
+static inline void tarb_dir_xattr(struct tarb *t, const char *path, const char *xname, const void *xval, size_t xlen)
+{
+    struct archive_entry *e = archive_entry_new();
+    archive_entry_set_pathname(e, path);
+    archive_entry_set_filetype(e, AE_IFDIR);
+    archive_entry_set_perm(e, 0755);
+    if (xname)
+        archive_entry_xattr_add_entry(e, xname, xval, xlen);
+    archive_write_header(t->a, e);
     archive_entry_free(e);
 }
 

@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 TEST(challenge_bearer_and_basic)
 {
@@ -75,4 +76,80 @@ TEST(docker_config_credentials)
     p = write_cfg("{not json");
     CHECK(registry_creds_lookup(&c, p, "docker.io", &e) < 0);
     CHECK(strstr(e.msg, "invalid JSON") != NULL);
+}
+
+/* A helper script named docker-credential-NAME in a private PATH folder. */
+static void helper(const char *dir, const char *name, const char *body)
+{
+    char p[700];
+    snprintf(p, sizeof p, "%s/docker-credential-%s", dir, name);
+    FILE *f = fopen(p, "w");
+    if (f) {
+        fprintf(f, "#!/bin/sh\n%s\n", body);
+        fclose(f);
+        chmod(p, 0755);
+    }
+}
+
+TEST(credential_helpers_as_docker_runs_them)
+{
+    char bin[600], log[700], path[1400];
+    snprintf(bin, sizeof bin, "%s/bin", harness_tmpdir());
+    REQUIRE(mkdir(bin, 0755) == 0);
+    snprintf(log, sizeof log, "%s/asked", harness_tmpdir());
+    snprintf(path, sizeof path, "%s:%s", bin, getenv("PATH") ? getenv("PATH") : "/usr/bin:/bin");
+    setenv("PATH", path, 1);
+    char body[1200];
+    /* "get" with the server on stdin; the answer depends on the server */
+    snprintf(body, sizeof body,
+             "[ \"$1\" = get ] || exit 9\nread s; echo \"$s\" >> %s\n"
+             "case \"$s\" in\n"
+             "  reg.example:5000) echo '{\"ServerURL\":\"reg.example:5000\",\"Username\":\"alice\",\"Secret\":\"s3:cret\"}';;\n"
+             "  https://index.docker.io/v1/) echo '{\"ServerURL\":\"x\",\"Username\":\"<token>\",\"Secret\":\"idtok\"}';;\n"
+             "  *) echo 'credentials not found in native keychain'; exit 1;;\n"
+             "esac", log);
+    helper(bin, "test", body);
+    helper(bin, "broken", "echo 'some secret output'; echo 'the keychain is locked' >&2; exit 3");
+    helper(bin, "garbage", "echo 'not json'");
+    const char *p = write_cfg("{\"credsStore\":\"test\",\"credHelpers\":{\"helped.example\":\"broken\","
+                              "\"junk.example\":\"garbage\",\"missing.example\":\"nosuch\","
+                              "\"evil.example\":\"../../bin/sh\"},"
+                              "\"auths\":{\"fallback.example\":{\"auth\":\"dXNlcjpwYXNz\"}}}");
+    REQUIRE(p);
+    struct registry_creds c;
+    struct bl_error e = {0};
+    CHECK_EQ(registry_creds_lookup(&c, p, "reg.example:5000", &e), 1);
+    CHECK_STR(c.username, "alice");
+    CHECK_STR(c.password, "s3:cret");
+    registry_creds_free(&c);
+    /* Docker Hub is asked for under its v1 index address; "<token>" is an identity token */
+    CHECK_EQ(registry_creds_lookup(&c, p, "docker.io", &e), 1);
+    CHECK_STR(c.identitytoken, "idtok");
+    CHECK(c.username == NULL);
+    registry_creds_free(&c);
+    char asked[512] = "";
+    FILE *f = fopen(log, "r");
+    if (f) {
+        asked[fread(asked, 1, sizeof asked - 1, f)] = 0;
+        fclose(f);
+    }
+    CHECK_STR(asked, "reg.example:5000\nhttps://index.docker.io/v1/\n");
+    /* the store has nothing: "auths" answers */
+    CHECK_EQ(registry_creds_lookup(&c, p, "fallback.example", &e), 1);
+    CHECK_STR(c.username, "user");
+    registry_creds_free(&c);
+    CHECK_EQ(registry_creds_lookup(&c, p, "nobody.example", &e), 0);
+    /* a failing helper: its exit status and stderr, never its stdout */
+    CHECK(registry_creds_lookup(&c, p, "helped.example", &e) < 0);
+    CHECK_EQ(e.code, BOXLITE_ERR_AUTH);
+    CHECK(strstr(e.msg, "docker-credential-broken") && strstr(e.msg, "exit 3") &&
+          strstr(e.msg, "the keychain is locked"));
+    CHECK(strstr(e.msg, "secret") == NULL);
+    CHECK(registry_creds_lookup(&c, p, "junk.example", &e) < 0);
+    CHECK(strstr(e.msg, "not the expected JSON") != NULL);
+    CHECK(registry_creds_lookup(&c, p, "missing.example", &e) < 0);
+    CHECK(strstr(e.msg, "docker-credential-nosuch is not installed") != NULL);
+    /* a name with a path in it never runs anything */
+    CHECK(registry_creds_lookup(&c, p, "evil.example", &e) < 0);
+    CHECK(strstr(e.msg, "not a plain name") != NULL);
 }

@@ -110,7 +110,15 @@ TEST_TIMEOUT(bearer_with_credentials, 90)
         harness_fail(__FILE__, __LINE__, "pull with identity token: %s", err.msg);
 }
 
-TEST_TIMEOUT(body_cut_short_is_an_error_and_leaves_nothing, 90)
+/* The store of another fake registry's client, sharing f's home (a later pull). */
+static int same_home(struct fake *g, const struct fake *f)
+{
+    snprintf(g->home, sizeof g->home, "%s", f->home);
+    struct bl_error err = {0};
+    return image_store_open(&g->st, g->home, &err);
+}
+
+TEST_TIMEOUT(body_cut_short_fails_then_the_next_pull_resumes, 90)
 {
     struct fake f;
     REQUIRE(fake_start(&f, "--cut") == 0);
@@ -120,10 +128,46 @@ TEST_TIMEOUT(body_cut_short_is_an_error_and_leaves_nothing, 90)
     char blobs[800], cmd[1000], out[64];
     snprintf(blobs, sizeof blobs, "%s/images/blobs/sha256", f.home);
     CHECK_EQ(count_files(blobs), 1); /* the manifest and nothing else */
-    snprintf(cmd, sizeof cmd, "ls -A %s/images/tmp | wc -l", f.home);
+    /* what arrived is kept to resume from (config and layer), and nothing else */
+    snprintf(cmd, sizeof cmd, "ls -A %s/images/tmp | grep -c '^partial-'", f.home);
+    CHECK_EQ(atoi(sh_out(out, sizeof out, cmd)), 2);
+    snprintf(cmd, sizeof cmd, "ls -A %s/images/tmp | grep -vc '^partial-'", f.home);
     CHECK_EQ(atoi(sh_out(out, sizeof out, cmd)), 0);
     snprintf(cmd, sizeof cmd, "ls %s/images/rootfs | grep -c ext4", f.home);
     CHECK_EQ(atoi(sh_out(out, sizeof out, cmd)), 0);
+    /* A later pull (another server with the same blobs) asks only for what is missing. */
+    struct fake g;
+    REQUIRE(fake_start(&g, "") == 0);
+    REQUIRE(same_home(&g, &f) == 0);
+    int r = pull(&g, &err);
+    if (r < 0)
+        harness_fail(__FILE__, __LINE__, "second pull: %s", err.msg);
+    snprintf(cmd, sizeof cmd, "awk '$2 > 0' %s/fake1.port.ranges | wc -l", harness_tmpdir());
+    CHECK_EQ(atoi(sh_out(out, sizeof out, cmd)), 2);
+    snprintf(cmd, sizeof cmd, "ls -A %s/images/tmp | wc -l", f.home);
+    CHECK_EQ(atoi(sh_out(out, sizeof out, cmd)), 0);
+}
+
+TEST_TIMEOUT(throttled_registry_is_waited_for_as_it_asks, 90)
+{
+    struct fake f;
+    REQUIRE(fake_start(&f, "--throttle 1 --retry-after 1") == 0);
+    struct bl_error err = {0};
+    int r = pull(&f, &err);
+    if (r < 0)
+        harness_fail(__FILE__, __LINE__, "pull: %s", err.msg);
+    /* The 429 came first; the next request waited the second it asked for, not our own
+     * 10 ms backoff. */
+    char cmd[900], out[64];
+    snprintf(cmd, sizeof cmd, "awk 'NR==1 && $3==429 {t=$1} NR==2 {printf \"%%d\", ($1-t)*1000}' %s/fake0.port.requests",
+             harness_tmpdir());
+    CHECK(atoi(sh_out(out, sizeof out, cmd)) >= 950);
+    /* A wait beyond what a pull should sit through fails at once and says why. */
+    struct fake g;
+    REQUIRE(fake_start(&g, "--throttle 100 --retry-after 3600") == 0);
+    CHECK(pull(&g, &err) < 0);
+    CHECK(strstr(err.msg, "is throttling requests (HTTP 429)") && strstr(err.msg, "retry after 3600 s"));
+    CHECK(strstr(err.msg, "127.0.0.1:") != NULL); /* names the registry */
 }
 
 TEST_TIMEOUT(interrupted_download_resumes_with_range, 90)

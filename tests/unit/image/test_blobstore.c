@@ -53,7 +53,7 @@ TEST(put_read_and_verify)
     CHECK(strstr(e.msg, "corrupt") != NULL);
 }
 
-TEST(writer_checks_size_and_digest_and_leaves_nothing)
+TEST(writer_checks_size_and_digest_and_resumes)
 {
     struct blobstore bs;
     struct bl_error e = {0};
@@ -62,28 +62,54 @@ TEST(writer_checks_size_and_digest_and_leaves_nothing)
     snprintf(tmpdir, sizeof tmpdir, "%s/tmp", bs.root);
     snprintf(blobs, sizeof blobs, "%s/blobs/sha256", bs.root);
     const char *hello = "sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
-    struct blob_writer w;
+    struct blob_writer w, w2;
     REQUIRE(blob_writer_open(&w, &bs, hello, 5, &e) == 0);
+    CHECK_EQ(w.written, 0);
     CHECK_EQ(files_in(tmpdir), 1);
+    /* one writer per blob: a second one (another process, or another pull here) waits */
+    CHECK_EQ(blob_writer_open(&w2, &bs, hello, 5, &e), BLOB_WRITER_BUSY);
     REQUIRE(blob_writer_write(&w, "hel", 3, &e) == 0);
+    /* a short blob is not stored, but its bytes stay for the next writer */
     CHECK(blob_writer_commit(&w, &e) < 0);
     CHECK(strstr(e.msg, "truncated") != NULL);
-    CHECK_EQ(files_in(tmpdir), 0);
+    CHECK(!blobstore_has(&bs, hello, -1));
+    CHECK_EQ(files_in(tmpdir), 1);
     REQUIRE(blob_writer_open(&w, &bs, hello, 5, &e) == 0);
-    CHECK(blob_writer_write(&w, "hello!", 6, &e) < 0);
-    blob_writer_abort(&w);
-    REQUIRE(blob_writer_open(&w, &bs, hello, 5, &e) == 0);
-    REQUIRE(blob_writer_write(&w, "jello", 5, &e) == 0);
-    CHECK(blob_writer_commit(&w, &e) < 0);
-    CHECK(strstr(e.msg, "does not match") != NULL);
-    REQUIRE(blob_writer_open(&w, &bs, hello, -1, &e) == 0);
-    REQUIRE(blob_writer_write(&w, "xx", 2, &e) == 0);
-    REQUIRE(blob_writer_restart(&w, &e) == 0);
-    REQUIRE(blob_writer_write(&w, "hello", 5, &e) == 0);
-    REQUIRE(blob_writer_commit(&w, &e) == 0);
+    CHECK_EQ(w.written, 3);
+    CHECK_EQ(w.resumed_from, 3);
+    CHECK(blob_writer_write(&w, "lo!", 3, &e) < 0); /* more than the descriptor says */
+    CHECK(strstr(e.msg, "more bytes") != NULL);
+    REQUIRE(blob_writer_write(&w, "lo", 2, &e) == 0);
+    REQUIRE(blob_writer_commit(&w, &e) == 0); /* the digest covers the resumed prefix */
     CHECK(blobstore_has(&bs, hello, 5));
     CHECK_EQ(files_in(tmpdir), 0);
     CHECK_EQ(files_in(blobs), 1);
+    /* wrong bytes are discarded, whoever wrote them */
+    const char *world = "sha256:486ea46224d1bb4fb680f34f7c9ad96a8f24ec88be73ea8e5a6c65260e9cb8a7";
+    REQUIRE(blob_writer_open(&w, &bs, world, 5, &e) == 0);
+    REQUIRE(blob_writer_write(&w, "jello", 5, &e) == 0);
+    CHECK(blob_writer_commit(&w, &e) < 0);
+    CHECK(strstr(e.msg, "does not match") != NULL);
+    CHECK_EQ(files_in(tmpdir), 0);
+    /* a restart empties the file; an abort keeps it; a discard removes it */
+    REQUIRE(blob_writer_open(&w, &bs, world, -1, &e) == 0);
+    REQUIRE(blob_writer_write(&w, "xx", 2, &e) == 0);
+    REQUIRE(blob_writer_restart(&w, &e) == 0);
+    REQUIRE(blob_writer_write(&w, "wor", 3, &e) == 0);
+    blob_writer_abort(&w);
+    CHECK_EQ(files_in(tmpdir), 1);
+    REQUIRE(blob_writer_open(&w, &bs, world, -1, &e) == 0);
+    CHECK_EQ(w.written, 3);
+    blob_writer_discard(&w);
+    CHECK_EQ(files_in(tmpdir), 0);
+    /* another size for the same digest is another partial file (the registry changed it) */
+    REQUIRE(blob_writer_open(&w, &bs, world, 5, &e) == 0);
+    REQUIRE(blob_writer_write(&w, "wo", 2, &e) == 0);
+    blob_writer_abort(&w);
+    REQUIRE(blob_writer_open(&w, &bs, world, 6, &e) == 0);
+    CHECK_EQ(w.written, 0);
+    blob_writer_abort(&w);
+    CHECK_EQ(files_in(tmpdir), 2);
     CHECK(blob_writer_open(&w, &bs, "md5:abc", 1, &e) < 0);
 }
 
@@ -140,9 +166,18 @@ TEST(gc_removes_stale_temp_files_only)
     close(open(fresh, O_CREAT | O_WRONLY, 0644));
     struct timespec ts[2] = {{.tv_sec = 1000}, {.tv_sec = 1000}};
     utimensat(AT_FDCWD, old, ts, 0);
+    /* Half-made bases: a dead builder's goes, a running one's stays. */
+    char dead[PATH_MAX], live[PATH_MAX];
+    snprintf(dead, sizeof dead, "%s/rootfs/abc.ext4.tmp.Xy12Zw", bs.root);
+    snprintf(live, sizeof live, "%s/rootfs/def.ext4.tmp.Ab34Cd", bs.root);
+    close(open(dead, O_CREAT | O_WRONLY, 0644));
+    close(open(live, O_CREAT | O_WRONLY, 0644));
+    utimensat(AT_FDCWD, dead, ts, 0);
     REQUIRE(blobstore_gc(&bs, NULL, NULL, &e) == 0);
     CHECK(access(old, F_OK) != 0);
     CHECK(access(fresh, F_OK) == 0);
+    CHECK(access(dead, F_OK) != 0);
+    CHECK(access(live, F_OK) == 0);
 }
 
 /* A layer damaged in the store after the pull is caught when the base is (re)built. */

@@ -2,6 +2,7 @@
 #include "common/cleanup.h"
 #include "image/image.h"
 #include "image/ref.h"
+#include "image/regconf.h"
 #include "regfixture.h"
 
 #include <errno.h>
@@ -53,6 +54,22 @@ static void debugfs(char *buf, size_t n, const char *img, const char *req)
     size_t got = fread(buf, 1, n - 1, p);
     buf[got] = 0;
     pclose(p);
+}
+
+/* 1 if the store keeps a partial download of digest (for a resume). */
+static int has_partial(const struct env *e, const char *digest)
+{
+    char cmd[1000], out[64];
+    snprintf(cmd, sizeof cmd, "ls -A %s/images/tmp | grep -c '^partial-%s-'", e->home, digest + 7);
+    return atoi(sh_out(out, sizeof out, cmd)) > 0;
+}
+
+/* No temp file is left, only partial downloads (kept for a resume). */
+static int store_is_clean_but_partials(const struct env *e)
+{
+    char cmd[1000], out[64];
+    snprintf(cmd, sizeof cmd, "ls -A %s/images/tmp | grep -vc '^partial-'", e->home);
+    return atoi(sh_out(out, sizeof out, cmd)) == 0;
 }
 
 static int store_is_clean(const struct env *e)
@@ -282,6 +299,253 @@ TEST_TIMEOUT(basic_auth_from_docker_config, 120)
     registry_stop(e.reg);
 }
 
+/* A registry behind htpasswd, logged in through a credential helper (a script speaking
+ * the helper protocol), named per registry (credHelpers) and as the default (credsStore). */
+TEST_TIMEOUT(credential_helper_logs_in, 120)
+{
+    struct env e;
+    REQUIRE(setup(&e, "busybox", "alice", "s3cret") == 0);
+    char layout[800], ref[200];
+    snprintf(layout, sizeof layout, "%s/busybox", e.fx);
+    REQUIRE(registry_push(e.reg, layout, "private/bb:1", "alice:s3cret") == 0);
+    ref_of(&e, "private/bb:1", ref, sizeof ref);
+    char bin[700], cfgp[800], path[2000];
+    snprintf(bin, sizeof bin, "%s/bin", harness_tmpdir());
+    REQUIRE(mkdir(bin, 0755) == 0);
+    char script[900];
+    snprintf(script, sizeof script, "%s/docker-credential-fixture", bin);
+    FILE *hf = fopen(script, "w");
+    REQUIRE(hf);
+    fprintf(hf, "#!/bin/sh\nread s\n[ \"$s\" = 127.0.0.1:%d ] || { echo credentials not found; exit 1; }\n"
+                "echo '{\"Username\":\"alice\",\"Secret\":\"s3cret\"}'\n", e.port);
+    fclose(hf);
+    REQUIRE(chmod(script, 0755) == 0);
+    snprintf(path, sizeof path, "%s:%s", bin, getenv("PATH"));
+    setenv("PATH", path, 1);
+    snprintf(cfgp, sizeof cfgp, "%s/config.json", harness_tmpdir());
+    e.o.registry.docker_config = cfgp;
+    char configs[2][200];
+    snprintf(configs[0], sizeof configs[0], "{\"credHelpers\":{\"127.0.0.1:%d\":\"fixture\"}}", e.port);
+    snprintf(configs[1], sizeof configs[1], "{\"credsStore\":\"fixture\"}");
+    for (int i = 0; i < 2; i++) {
+        FILE *f = fopen(cfgp, "w");
+        REQUIRE(f);
+        fputs(configs[i], f);
+        fclose(f);
+        struct image_record rec;
+        struct bl_error err = {0};
+        int r = image_pull(&e.st, ref, &e.o, &rec, &err);
+        if (r < 0)
+            harness_fail(__FILE__, __LINE__, "pull with %s: %s", configs[i], err.msg);
+        else
+            image_record_free(&rec);
+    }
+    /* a helper that is not installed: the pull fails and says which */
+    FILE *f = fopen(cfgp, "w");
+    REQUIRE(f);
+    fprintf(f, "{\"credsStore\":\"absent\"}");
+    fclose(f);
+    struct image_record rec;
+    struct bl_error err = {0};
+    CHECK(image_pull(&e.st, ref, &e.o, &rec, &err) < 0);
+    CHECK(strstr(err.msg, "docker-credential-absent is not installed") != NULL);
+    registry_stop(e.reg);
+}
+
+/* A layer whose blob digest is right but whose contents differ from the config's DiffID:
+ * refused at pull, and nothing of it is cached (no blob, no base, no record, no temp). */
+TEST_TIMEOUT(wrong_diff_id_is_refused_and_nothing_cached, 120)
+{
+    struct env e;
+    REQUIRE(setup(&e, "bad-diffid busybox", NULL, NULL) == 0);
+    char layout[800], ref[200], path[1024];
+    snprintf(layout, sizeof layout, "%s/bad-diffid", e.fx);
+    REQUIRE(registry_push(e.reg, layout, "test/bad:1", NULL) == 0);
+    ref_of(&e, "test/bad:1", ref, sizeof ref);
+    struct image_record rec;
+    struct bl_error err = {0};
+    CHECK(image_pull(&e.st, ref, &e.o, &rec, &err) < 0);
+    CHECK_EQ(err.code, BOXLITE_ERR_IMAGE);
+    if (!strstr(err.msg, "layer 1") || !strstr(err.msg, "DiffID"))
+        harness_fail(__FILE__, __LINE__, "message: %s", err.msg);
+    char blobs[900];
+    snprintf(blobs, sizeof blobs, "%s/images/blobs/sha256", e.home);
+    CHECK_EQ(count_files(blobs), 0);
+    CHECK(store_is_clean(&e));
+    char cmd[1000], out[64];
+    snprintf(cmd, sizeof cmd, "ls %s/images/rootfs | grep -c ext4", e.home);
+    CHECK_EQ(atoi(sh_out(out, sizeof out, cmd)), 0);
+    CHECK(image_get_config(&e.st, ref, &(struct image_config){0}, &err) < 0);
+    /* an image pulled before keeps its blobs: only the refused image's go */
+    snprintf(layout, sizeof layout, "%s/busybox", e.fx);
+    REQUIRE(registry_push(e.reg, layout, "test/bb:1", NULL) == 0);
+    ref_of(&e, "test/bb:1", ref, sizeof ref);
+    REQUIRE(image_pull_prepare(&e.st, ref, &e.o, &rec, path, sizeof path, &err) == 0);
+    int kept = count_files(blobs);
+    image_record_free(&rec);
+    ref_of(&e, "test/bad:1", ref, sizeof ref);
+    CHECK(image_pull(&e.st, ref, &e.o, &rec, &err) < 0);
+    CHECK_EQ(count_files(blobs), kept);
+    registry_stop(e.reg);
+}
+
+struct notices {
+    char text[4096];
+};
+static void on_notice(void *ud, const char *msg)
+{
+    struct notices *n = ud;
+    snprintf(n->text + strlen(n->text), sizeof n->text - strlen(n->text), "%s\n", msg);
+}
+
+/* tests/fixtures/fakeregistry.py serving the fixtures as test/<name>; returns its port. */
+static int fake_registry(const char *fx, const char *extra)
+{
+    static int seq;
+    char portfile[800];
+    snprintf(portfile, sizeof portfile, "%s/fakemirror%d.port", harness_tmpdir(), seq++);
+    if (sh("python3 tests/fixtures/fakeregistry.py %s %s %d %s >/dev/null 2>&1 &", fx, portfile, (int)getpid(),
+           extra) != 0)
+        return -1;
+    for (int i = 0; i < 100; i++) {
+        FILE *p = fopen(portfile, "r");
+        int port = 0;
+        if (p) {
+            int ok = fscanf(p, "%d", &port) == 1;
+            fclose(p);
+            if (ok)
+                return port;
+        }
+        usleep(100000);
+    }
+    return -1;
+}
+
+/* Pulls ref into a fresh home with the given registries settings; the notices in n. */
+static int pull_with(struct env *e, const char *conf_json, const char *ref, struct image_record *rec,
+                     struct notices *n, struct bl_error *err)
+{
+    static int seq;
+    char home[800];
+    snprintf(home, sizeof home, "%s/home-conf%d", harness_tmpdir(), seq++);
+    struct image_store st;
+    if (image_store_open(&st, home, err) < 0)
+        return -1;
+    struct regconf conf;
+    if (regconf_parse(&conf, conf_json, strlen(conf_json), err) < 0)
+        return -1;
+    struct image_pull_opts o = e->o;
+    o.conf = &conf;
+    o.notice = on_notice;
+    o.notice_ud = n;
+    n->text[0] = 0;
+    char path[1024];
+    int r = image_pull_prepare(&st, ref, &o, rec, path, sizeof path, err);
+    if (r == 0) {
+        struct image_config c;
+        if (image_get_config(&st, ref, &c, err) == 0) /* found again by the name pulled */
+            image_config_free(&c);
+        else
+            r = -1;
+    }
+    regconf_free(&conf);
+    return r;
+}
+
+TEST_TIMEOUT(mirrors_search_list_and_ca_from_the_registries_settings, 240)
+{
+    struct env e;
+    REQUIRE(setup(&e, "busybox layers", NULL, NULL) == 0);
+    char layout[800], ref[200], conf[1200], want[DIGEST_LEN + 1];
+    snprintf(layout, sizeof layout, "%s/busybox", e.fx);
+    REQUIRE(registry_push(e.reg, layout, "test/busybox:latest", NULL) == 0);
+    ref_of(&e, "test/busybox:latest", ref, sizeof ref);
+    struct image_record rec;
+    struct bl_error err = {0};
+    struct notices n;
+    /* the digest the registry itself gives the tag */
+    REQUIRE(image_pull(&e.st, ref, &e.o, &rec, &err) == 0);
+    snprintf(want, sizeof want, "%s", rec.manifest);
+    image_record_free(&rec);
+
+    /* 1. A mirror that is down: passed over, said so; the registry serves. */
+    snprintf(conf, sizeof conf, "{\"registries\": {\"127.0.0.1:%d\": {\"mirrors\": [\"127.0.0.1:1\"]}}}", e.port);
+    int r = pull_with(&e, conf, ref, &rec, &n, &err);
+    if (r < 0)
+        harness_fail(__FILE__, __LINE__, "mirror down: %s", err.msg);
+    else
+        image_record_free(&rec);
+    CHECK(strstr(n.text, "mirror 127.0.0.1:1") != NULL);
+
+    /* 2. A mirror that serves other bytes for the digest: refused; same image as the registry's. */
+    int liar = fake_registry(e.fx, "--lie layers");
+    REQUIRE(liar > 0);
+    snprintf(conf, sizeof conf, "{\"registries\": {\"127.0.0.1:%d\": {\"mirrors\": [\"127.0.0.1:%d\"]}}}", e.port, liar);
+    r = pull_with(&e, conf, ref, &rec, &n, &err);
+    if (r < 0) {
+        harness_fail(__FILE__, __LINE__, "lying mirror: %s", err.msg);
+    } else {
+        CHECK_STR(rec.manifest, want);
+        image_record_free(&rec);
+    }
+    char needle[100];
+    snprintf(needle, sizeof needle, "mirror 127.0.0.1:%d refused", liar);
+    if (!strstr(n.text, needle))
+        harness_fail(__FILE__, __LINE__, "lying mirror, notices: %s", n.text);
+
+    /* 3. An honest mirror while the registry is down: the mirror resolves the tag, says so. */
+    int honest = fake_registry(e.fx, "");
+    REQUIRE(honest > 0);
+    registry_stop(e.reg);
+    snprintf(conf, sizeof conf, "{\"registries\": {\"127.0.0.1:%d\": {\"mirrors\": [\"127.0.0.1:%d\"]}}}", e.port, honest);
+    r = pull_with(&e, conf, ref, &rec, &n, &err);
+    if (r < 0) {
+        harness_fail(__FILE__, __LINE__, "registry down: %s", err.msg);
+    } else {
+        CHECK_STR(rec.manifest, want);
+        image_record_free(&rec);
+    }
+    CHECK(strstr(n.text, "could not be reached") && strstr(n.text, "resolved by its mirror"));
+
+    /* 4. A short name through the search list: the first registry that has it, said so,
+     *    and the short name finds the record afterwards. */
+    snprintf(conf, sizeof conf, "{\"search\": [\"127.0.0.1:1\", \"127.0.0.1:%d\"]}", honest);
+    r = pull_with(&e, conf, "test/busybox", &rec, &n, &err);
+    if (r < 0) {
+        harness_fail(__FILE__, __LINE__, "search list: %s", err.msg);
+    } else {
+        char full[200];
+        snprintf(full, sizeof full, "127.0.0.1:%d/test/busybox:latest", honest);
+        CHECK_STR(rec.ref, full);
+        image_record_free(&rec);
+    }
+    CHECK(strstr(n.text, "test/busybox resolved to 127.0.0.1:") && strstr(n.text, "search list"));
+    /* nowhere to be found: every registry tried is named */
+    r = pull_with(&e, "{\"search\": [\"127.0.0.1:1\"]}", "test/busybox", &rec, &n, &err);
+    CHECK(r < 0);
+
+    /* 5. A registry with its own CA: refused without it, pulled with it. */
+    char treg[700], tca[800];
+    setenv("TLS", "1", 1);
+    int tport = registry_start("tls2", NULL, NULL, treg, sizeof treg);
+    unsetenv("TLS");
+    REQUIRE(tport > 0);
+    REQUIRE(registry_push(treg, layout, "tls/bb:1", NULL) == 0);
+    snprintf(tca, sizeof tca, "%s/cert.pem", treg);
+    snprintf(ref, sizeof ref, "localhost:%d/tls/bb:1", tport);
+    struct env te = e;
+    te.o.registry.max_retries = -1;
+    CHECK(pull_with(&te, "{}", ref, &rec, &n, &err) < 0);
+    CHECK(strstr(err.msg, "certificate") != NULL);
+    snprintf(conf, sizeof conf, "{\"registries\": {\"localhost:%d\": {\"ca_file\": \"%s\"}}}", tport, tca);
+    r = pull_with(&te, conf, ref, &rec, &n, &err);
+    if (r < 0)
+        harness_fail(__FILE__, __LINE__, "with the CA: %s", err.msg);
+    else
+        image_record_free(&rec);
+    registry_stop(treg);
+}
+
 /* The registry's own copy of a layer (filesystem driver layout). */
 static void registry_blob_path(const struct env *e, const char *digest, char *out, size_t n)
 {
@@ -318,7 +582,8 @@ TEST_TIMEOUT(corrupt_and_truncated_blobs_are_refused, 120)
     CHECK_EQ(err.code, BOXLITE_ERR_IMAGE);
     CHECK(strstr(err.msg, "does not match its digest") != NULL);
     CHECK(!blobstore_has(&e.st.bs, digest, -1));
-    CHECK(store_is_clean(&e));
+    CHECK(!has_partial(&e, digest)); /* wrong bytes are not kept to resume from */
+    CHECK(store_is_clean_but_partials(&e));
     CHECK(image_get_config(&e.st, ref, &(struct image_config){0}, &err) < 0);
     /* Cut to half: the registry sends fewer bytes than the descriptor says. */
     REQUIRE(sh("python3 -c \"import os;p='%s';os.truncate(p, os.path.getsize(p)//2)\"", data) == 0);
@@ -327,7 +592,8 @@ TEST_TIMEOUT(corrupt_and_truncated_blobs_are_refused, 120)
     if (!strstr(err.msg, "truncated"))
         harness_fail(__FILE__, __LINE__, "message: %s", err.msg);
     CHECK(!blobstore_has(&e.st.bs, digest, -1));
-    CHECK(store_is_clean(&e));
+    CHECK(has_partial(&e, digest)); /* a true prefix: the next pull resumes from it */
+    CHECK(store_is_clean_but_partials(&e));
     char cmd[1000], out[64];
     snprintf(cmd, sizeof cmd, "ls %s/images/rootfs | grep -c ext4", e.home);
     CHECK_EQ(atoi(sh_out(out, sizeof out, cmd)), 0);
@@ -372,7 +638,7 @@ TEST_TIMEOUT(disk_full_is_a_clear_error, 120)
     ref_of(&e, "test/bb:1", ref, sizeof ref);
     /* 1 MiB: the layer download fails; 3 MiB: the layer fits, the ext4 build does not. */
     static const char *sizes[] = {"size=1m", "size=3m"};
-    static const char *stage[] = {"write blob", "mke2fs"};
+    static const char *stage[] = {"write blob", "build ext4"};
     for (int i = 0; i < 2; i++) {
         char small[800];
         snprintf(small, sizeof small, "%s/small%d", harness_tmpdir(), i);
@@ -389,7 +655,10 @@ TEST_TIMEOUT(disk_full_is_a_clear_error, 120)
             harness_fail(__FILE__, __LINE__, "%s: %s", sizes[i], err.msg);
         char cmd[1000], out[64];
         snprintf(cmd, sizeof cmd, "ls -A %s/images/tmp %s/images/rootfs | grep -v -e '^$' -e ':$' -e '.lock$' | wc -l", small, small);
-        CHECK_EQ(atoi(sh_out(out, sizeof out, cmd)), 0);
+        if (atoi(sh_out(out, sizeof out, cmd)) != 0) {
+            harness_fail(__FILE__, __LINE__, "%s: files left", sizes[i]);
+            sh("ls -lA %s/images/tmp %s/images/rootfs >&2", small, small);
+        }
         CHECK(image_get_config(&st, ref, &(struct image_config){0}, &err) < 0);
         umount2(small, MNT_DETACH);
     }

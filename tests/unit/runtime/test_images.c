@@ -102,27 +102,56 @@ TEST_TIMEOUT(unreachable_registry_is_a_clear_error, 120)
     boxlite_runtime_close(rt);
 }
 
-TEST(insecure_registries_from_the_environment)
+TEST(what_every_pull_gets)
 {
-    char **l = NULL;
+    boxlite_runtime *rt = NULL;
+    REQUIRE(boxlite_runtime_open(harness_tmpdir(), &rt) == BOXLITE_OK);
+    struct rt_pull p;
     struct bl_error err = { 0 };
     unsetenv("BOXLITE_INSECURE_REGISTRIES");
-    REQUIRE(rt_insecure_from_env(&l, &err) == 0);
-    CHECK(l == NULL);
+    REQUIRE(rt_pull_open(rt, &p, &err) == 0);
+    CHECK(p.insecure == NULL);
+    CHECK_EQ(p.conf.n_search, 0);
+    rt_pull_close(&p);
     setenv("BOXLITE_INSECURE_REGISTRIES", " reg.local:5000, ,10.0.0.2,,other ", 1);
-    REQUIRE(rt_insecure_from_env(&l, &err) == 0);
-    REQUIRE(l != NULL);
-    CHECK_STR(l[0], "reg.local:5000");
-    CHECK_STR(l[1], "10.0.0.2");
-    CHECK_STR(l[2], "other");
-    CHECK(l[3] == NULL);
-    rt_insecure_free(l);
-    setenv("BOXLITE_INSECURE_REGISTRIES", ",", 1);
-    REQUIRE(rt_insecure_from_env(&l, &err) == 0);
-    CHECK(l && l[0] == NULL);
-    rt_insecure_free(l);
+    REQUIRE(rt_pull_open(rt, &p, &err) == 0);
+    REQUIRE(p.insecure != NULL);
+    CHECK_STR(p.insecure[0], "reg.local:5000");
+    CHECK_STR(p.insecure[1], "10.0.0.2");
+    CHECK_STR(p.insecure[2], "other");
+    CHECK(p.insecure[3] == NULL);
+    rt_pull_close(&p);
     unsetenv("BOXLITE_INSECURE_REGISTRIES");
-    rt_insecure_free(NULL);
+    /* <home>/registries.json is read at each pull; a bad one is an error naming it */
+    char path[600];
+    snprintf(path, sizeof path, "%s/registries.json", harness_tmpdir());
+    FILE *f = fopen(path, "w");
+    REQUIRE(f);
+    fputs("{\"search\": [\"reg.example\", \"docker.io\"], \"registries\": {\"docker.io\": {\"mirrors\": [\"m.example:5000\"]}}}", f);
+    fclose(f);
+    REQUIRE(rt_pull_open(rt, &p, &err) == 0);
+    CHECK_EQ(p.conf.n_search, 2);
+    CHECK_STR(p.conf.search[0], "reg.example");
+    CHECK(regconf_find(&p.conf, "docker.io") && regconf_find(&p.conf, "docker.io")->n_mirrors == 1);
+    rt_pull_close(&p);
+    f = fopen(path, "w");
+    REQUIRE(f);
+    fputs("{\"registries\": {\"docker.io\": {\"mirors\": []}}}", f);
+    fclose(f);
+    CHECK(rt_pull_open(rt, &p, &err) < 0);
+    CHECK(strstr(err.msg, "registries.json") && strstr(err.msg, "unknown key \"mirors\""));
+    CHECK_EQ(boxlite_image_pull(rt, "busybox", NULL, NULL), BOXLITE_ERR_INVALID);
+    /* settings given through the API win over the file; bad ones change nothing */
+    CHECK_EQ(boxlite_runtime_set_registries(rt, "{\"search\": [\"a b\"]}"), BOXLITE_ERR_INVALID);
+    CHECK(strstr(boxlite_errmsg(), "\"a b\" is not a registry name") != NULL);
+    CHECK(rt_pull_open(rt, &p, &err) < 0); /* still the file's */
+    REQUIRE(boxlite_runtime_set_registries(rt, "{\"search\": [\"only.example\"]}") == BOXLITE_OK);
+    REQUIRE(rt_pull_open(rt, &p, &err) == 0);
+    CHECK_EQ(p.conf.n_search, 1);
+    rt_pull_close(&p);
+    REQUIRE(boxlite_runtime_set_registries(rt, NULL) == BOXLITE_OK);
+    CHECK(rt_pull_open(rt, &p, &err) < 0); /* back to the file */
+    boxlite_runtime_close(rt);
 }
 
 static void write_file(const char *path, const void *data, size_t len)
