@@ -95,16 +95,25 @@ class ExecInput extends Writable {
   }
 
   _write(chunk, encoding, cb) {
-    load().execStdinWrite(this._ex._h, chunk).then(() => cb(), cb);
+    this._call('execStdinWrite', chunk, cb);
   }
 
   _writev(chunks, cb) {
-    const buf = Buffer.concat(chunks.map((c) => c.chunk));
-    load().execStdinWrite(this._ex._h, buf).then(() => cb(), cb);
+    this._call('execStdinWrite', Buffer.concat(chunks.map((c) => c.chunk)), cb);
   }
 
   _final(cb) {
-    load().execStdinClose(this._ex._h).then(() => cb(), cb);
+    this._call('execStdinClose', undefined, cb);
+  }
+
+  _call(name, arg, cb) {
+    let p;
+    try {
+      p = arg === undefined ? load()[name](this._ex._h) : load()[name](this._ex._h, arg);
+    } catch (e) {
+      return cb(e); // closed: as a failed write, not a throw inside the stream machinery
+    }
+    p.then(() => cb(), cb);
   }
 
   /** Sends data and resolves once the library took it. */
@@ -183,16 +192,16 @@ class Execution {
   }
 
   /** Sends a signal (name or number) to the process; does not wait for it to end. */
-  kill(signal = 'SIGKILL') {
-    return load().execSignal(this._h, signalNumber(signal));
+  async kill(signal = 'SIGKILL') {
+    await load().execSignal(this._h, signalNumber(signal));
   }
 
   /** Resizes the process's terminal (tty executions). */
-  resize(rows, cols) {
-    return load().execResize(this._h, rows, cols);
+  async resize(rows, cols) {
+    await load().execResize(this._h, rows, cols);
   }
 
-  resizeTty(rows, cols) {
+  async resizeTty(rows, cols) {
     return this.resize(rows, cols);
   }
 

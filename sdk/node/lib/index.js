@@ -4,7 +4,7 @@
 //   const box = new SimpleBox({ image: 'alpine:latest' });
 //   const r = await box.exec('echo', 'hi'); // r.stdout === 'hi\n', r.exitCode === 0
 //   await box.stop();
-const errors = require('./errors');
+const { makeError, ...errors } = require('./errors'); // makeError: for the addon only
 const { Boxlite, Images } = require('./runtime');
 const { Box } = require('./box');
 const { Execution } = require('./execution');
