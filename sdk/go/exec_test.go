@@ -148,7 +148,9 @@ type lineWaiter struct {
 	once sync.Once
 }
 
-func newLineWaiter(want string) *lineWaiter { return &lineWaiter{want: want, seen: make(chan struct{})} }
+func newLineWaiter(want string) *lineWaiter {
+	return &lineWaiter{want: want, seen: make(chan struct{})}
+}
 
 func (w *lineWaiter) Write(p []byte) (int, error) {
 	w.mu.Lock()
