@@ -121,6 +121,26 @@ $(BIN_cli): $(call obj,$(SRC_cli)) $(LIB_so)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $(call obj,$(SRC_cli)) -L$(O)/lib -lboxlite -Wl,-rpath,'$$ORIGIN/../lib' $(LIBS)
 
+# ---- Node.js addon (sdk/node): the same C file node-gyp builds at `npm install`, compiled
+# here against the running node's headers (NodeSource's nodejs ships them in include/node;
+# Debian's in libnode-dev). It opens libboxlite.so at run time (dlopen), so it needs only
+# the header.
+NODE_INCLUDE ?= $(shell node -p "require('path').resolve(process.execPath, '../../include/node')" 2>/dev/null)
+NODE_ADDON   := $(O)/node/boxlite.node
+.PHONY: node
+node: $(NODE_ADDON)
+$(NODE_ADDON): sdk/node/src/boxlite_node.c include/boxlite.h
+	@mkdir -p $(dir $@)
+	@test -f "$(NODE_INCLUDE)/node_api.h" || { echo "node: no node_api.h in '$(NODE_INCLUDE)' (install node's headers: scripts/setup.sh)" >&2; exit 1; }
+	$(say) CC $@
+	$(Q)$(CC) -std=c11 -D_GNU_SOURCE -O2 -g -fPIC -shared -fvisibility=hidden -Wall -Wextra -Werror \
+	    -Wno-unused-parameter -DNODE_GYP_MODULE_NAME=boxlite -Iinclude -I$(NODE_INCLUDE) -o $@ $< -ldl
+ifeq ($(SAN)$(FUZZ),00)
+ifneq ($(wildcard $(NODE_INCLUDE)/node_api.h),)
+all: $(NODE_ADDON)
+endif
+endif
+
 # ---- guest: the agent is static (musl) and alone in the initramfs --------------------
 # Host-only helpers in src/common that the agent does not need.
 GUEST_EXCLUDE := src/common/hostcpu.c

@@ -18,6 +18,9 @@ PACKAGES=(
   # test parts
   busybox-static docker-registry skopeo umoci apache2-utils python3 python3-pytest
   tmux iproute2 socat curl debootstrap zstd openssl
+  # SDKs: Node.js (the N-API addon; NodeSource's nodejs, where installed, counts as it and
+  # ships node's headers and npm) and Go (cgo bindings)
+  nodejs golang-go
 )
 
 missing=()
@@ -36,6 +39,21 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# Debian's own nodejs keeps node's headers and npm in packages of their own; NodeSource's
+# nodejs has both inside (and conflicts with those packages), so ask only when missing.
+node_prefix=$(node -p "require('path').resolve(process.execPath, '../..')" 2>/dev/null || echo /usr)
+extra=()
+[ -f "$node_prefix/include/node/node_api.h" ] || extra+=(libnode-dev)
+command -v npm >/dev/null || extra+=(npm)
+if [ ${#extra[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "setup: missing packages: ${extra[*]} (run as root)" >&2
+    exit 1
+  fi
+  echo "setup: installing ${extra[*]}"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${extra[@]}"
 fi
 
 make -j"$(nproc)" all

@@ -1,21 +1,23 @@
 #!/bin/bash
 # Runs every test suite and ends with one line: the unit cases, the end-to-end checks, the
-# fuzz targets and the Python tests counted apart, then the total "N passed, N failed,
-# N skipped". Exits 0 only when nothing failed and something passed.
-#   tests/run.sh [--only unit|fuzz|e2e|san|python] [--component NAME] [BUILD_DIR]
+# fuzz targets and the Python, Node and Go SDK tests counted apart, then the total "N passed,
+# N failed, N skipped". Exits 0 only when nothing failed and something passed.
+#   tests/run.sh [--only unit|fuzz|e2e|san|python|node|go] [--component NAME] [BUILD_DIR]
 # Unit tests come from BUILD_DIR (default build/san), fuzz targets from build/fuzz, e2e
 # scripts from tests/e2e/*.sh (run with BOXLITE_BUILD=build); the "san" pass runs a subset of
 # them against the sanitizer build (BOXLITE_BUILD=build/san). Each suite's output goes to
 # build/test-logs/; a failing suite's is printed.
 #
 # How a suite counts: its last "N passed, N failed[, N skipped]" line (tests/harness, the e2e
-# scripts) or pytest's summary; a suite without one is a single check (exit 0 passed, 77
+# scripts), pytest's summary, node --test's TAP summary ("# pass N", "# fail N", "# cancelled
+# N", "# skipped N") or go test -v's top-level "--- PASS/FAIL/SKIP" lines; a suite without one is a single check (exit 0 passed, 77
 # skipped, anything else failed). A suite that exits non-zero counts as failed even when its
 # own counts say "0 failed". Exit 77 means skipped; in strict mode (CI=true or
 # BOXLITE_TEST_STRICT=1) every skip must say where the same behaviour is proven instead
 # ("proven by ..."), else it is a failure.
 # For the runner's own tests (tests/harness/test_run.sh) the suites' folders can be moved:
-# RUN_E2E_DIR, RUN_FUZZ_DIR, RUN_PYTHON_DIR, RUN_SAN_E2E (a list of script names), RUN_LOGS;
+# RUN_E2E_DIR, RUN_FUZZ_DIR, RUN_PYTHON_DIR, RUN_NODE_DIR (its *.test.js), RUN_GO_DIR (a Go
+# module), RUN_SAN_E2E (a list of script names), RUN_LOGS;
 # RUN_SELF=0 leaves out the runner's own tests.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -32,6 +34,8 @@ logs=${RUN_LOGS:-build/test-logs}
 e2e_dir=${RUN_E2E_DIR:-tests/e2e}
 fuzz_dir=${RUN_FUZZ_DIR:-build/fuzz/tests/fuzz}
 python_dir=${RUN_PYTHON_DIR:-sdk/python/tests}
+node_dir=${RUN_NODE_DIR:-sdk/node/test}
+go_dir=${RUN_GO_DIR:-sdk/go}
 # The end-to-end subset run against the sanitizer build: the CLI, the library and the per-box
 # process on the QEMU engine (the KVM engine runs sanitised in the lab: tests/e2e/lab_smoke.sh).
 san_e2e=${RUN_SAN_E2E:-qemu_cli.sh qemu_vmm.sh net_policy.sh}
@@ -40,14 +44,29 @@ strict=0
 { [ "${CI:-}" = true ] || [ "${BOXLITE_TEST_STRICT:-}" = 1 ]; } && strict=1
 
 declare -A P=() F=() S=()   # per kind of unit: passed, failed, skipped
-kinds=("unit cases" "e2e checks" "fuzz targets" "python tests")
+kinds=("unit cases" "e2e checks" "fuzz targets" "python tests" "node tests" "go tests")
 for k in "${kinds[@]}"; do P[$k]=0 F[$k]=0 S[$k]=0; done
 failed_names=() skip_lines=()
 
-# counts LOG: sets cp cf cs from the log's last summary line; returns 1 if it has none.
+# counts LOG [KIND]: sets cp cf cs from the log's last summary line; returns 1 if it has none.
 counts() {
-  local line
+  local line n
   cp=0 cf=0 cs=0
+  if [ "${2:-}" = "node tests" ]; then
+    # node --test (TAP): "# pass 3", "# fail 1", "# cancelled 0", "# skipped 1", "# todo 0"
+    grep -qE '^# pass [0-9]+$' "$1" || return 1
+    cp=$(grep -E '^# pass [0-9]+$' "$1" | tail -1 | cut -d' ' -f3)
+    cf=$(( $(grep -E '^# fail [0-9]+$' "$1" | tail -1 | cut -d' ' -f3) + 0 ))
+    n=$(grep -E '^# cancelled [0-9]+$' "$1" | tail -1 | cut -d' ' -f3); cf=$((cf + ${n:-0}))
+    n=$(grep -E '^# skipped [0-9]+$' "$1" | tail -1 | cut -d' ' -f3); cs=${n:-0}
+    return 0
+  fi
+  if [ "${2:-}" = "go tests" ]; then
+    # go test -v: the top-level tests' verdicts (subtests are indented)
+    grep -qE '^--- (PASS|FAIL|SKIP): ' "$1" || return 1
+    cp=$(grep -cE '^--- PASS: ' "$1"); cf=$(grep -cE '^--- FAIL: ' "$1"); cs=$(grep -cE '^--- SKIP: ' "$1")
+    return 0
+  fi
   line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$1" | tail -1)
   if [ -n "$line" ]; then
     cp=$(sed -E 's/^([0-9]+) passed.*/\1/' <<<"$line")
@@ -67,11 +86,17 @@ counts() {
   return 0
 }
 
-# skip_reasons LOG: one reason per line, from the harness ("#   skip: R"), the e2e scripts
-# ("skip: R") and pytest -rs ("SKIPPED [N] file:line: R").
+# skip_reasons LOG [KIND]: one reason per line, from the harness ("#   skip: R"), the e2e
+# scripts ("skip: R"), pytest -rs ("SKIPPED [N] file:line: R"), node --test ("ok N - name #
+# SKIP R") and go test -v (the "file.go:N: R" line of a test that ends "--- SKIP").
 skip_reasons() {
-  sed -nE -e 's/^#   skip: (.*)/\1/p' -e 's/^skip: (.*)/\1/p' \
-          -e 's/^SKIPPED \[[0-9]+\] [^:]*:[0-9]+: (.*)/\1/p' "$1"
+  case "${2:-}" in
+    "node tests") sed -nE 's/^ *ok [0-9]+ - .* # SKIP (.+)$/\1/p' "$1" ;;
+    # go prints a test's log (t.Skip's reason) before its "--- SKIP" line
+    "go tests") awk '/^=== (RUN|CONT)/{m=""} /^ +[^ ]+\.go:[0-9]+: /{m=$0; sub(/^ +[^ ]+\.go:[0-9]+: /, "", m)} /^--- SKIP: /{print m; m=""}' "$1" ;;
+    *) sed -nE -e 's/^#   skip: (.*)/\1/p' -e 's/^skip: (.*)/\1/p' \
+              -e 's/^SKIPPED \[[0-9]+\] [^:]*:[0-9]+: (.*)/\1/p' "$1" ;;
+  esac
 }
 
 # run_suite KIND NAME LOG CMD...
@@ -80,7 +105,7 @@ run_suite() {
   local start=$SECONDS rc verdict why=""
   "$@" >"$log" 2>&1 </dev/null
   rc=$?
-  if counts "$log"; then
+  if counts "$log" "$kind"; then
     :
   elif [ "$kind" = "unit cases" ] && [ $rc -ne 77 ]; then
     cp=0 cf=1 cs=0 why="printed no counts"   # a harness binary always prints them
@@ -102,7 +127,7 @@ run_suite() {
     else
       skip_lines+=("$name: $r")
     fi
-  done < <(skip_reasons "$log")
+  done < <(skip_reasons "$log" "$kind")
   P[$kind]=$((P[$kind] + cp)); F[$kind]=$((F[$kind] + cf)); S[$kind]=$((S[$kind] + cs))
   if [ "$cf" -gt 0 ]; then
     verdict=FAILED
@@ -159,6 +184,23 @@ if [ -z "$only" ] || [ "$only" = python ]; then
   if [ -d "$python_dir" ]; then
     # Debian's python3 carries python3-pytest (a pyenv python3 earlier on PATH may not).
     run_suite "python tests" "python/sdk" "$logs/python-sdk.log" /usr/bin/python3 -m pytest -q -rs -p no:cacheprovider "$python_dir"
+  fi
+fi
+
+if [ -z "$only" ] || [ "$only" = node ]; then
+  if [ -d "$node_dir" ]; then
+    # one pass over every file (each boots its own shared box); node runs them one at a time
+    # on two cores
+    run_suite "node tests" "node/sdk" "$logs/node-sdk.log" \
+      sh -c 'exec node --test --test-reporter=tap "$@"' node-tests "$node_dir"/*.test.js
+  fi
+fi
+
+if [ -z "$only" ] || [ "$only" = go ]; then
+  if [ -d "$go_dir" ]; then
+    # vet, then the tests under the race detector in one pass; no network (GOPROXY=off)
+    run_suite "go tests" "go/sdk" "$logs/go-sdk.log" \
+      env -C "$go_dir" GOPROXY=off GOFLAGS=-mod=mod sh -c 'go vet ./... && exec go test -race -count=1 -timeout 20m -v ./...'
   fi
 fi
 

@@ -314,7 +314,7 @@ static int start_locked(boxlite_box *b, struct bl_error *err)
 
     double t0 = now_ms();
     struct rt_assets a;
-    struct rt_child child = { 0 };
+    struct rt_child child = { .lifeline_fd = -1 }; /* a failure before the spawn closes nothing */
     char overlay[4200], cfgpath[4200], log[4200], ready[4200], console[4200], sock[4200];
     snprintf(overlay, sizeof overlay, "%s/disk.qcow2", b->dir);
     snprintf(cfgpath, sizeof cfgpath, "%s/vmm.json", b->dir);

@@ -85,6 +85,78 @@ expect "  run.sh passes" 0 "$(rc_of 1)"
 scenario pytest '' 'echo "====== 2 failed, 10 passed, 1 skipped in 3.20s ======"; exit 1'
 expect "pytest's summary is read" "e2e checks 10 passed 2 failed 1 skipped | total: 10 passed, 2 failed, 1 skipped" "$(closing 2)"
 
+# node --test's TAP summary and go test -v's verdict lines, with real node and go: a failure
+# fails the run, a skip names its reason, strict mode fails a skip without proof.
+# sdk_run KIND-OPTION DIR [ENV...]: prints run.sh's output for one fake SDK suite.
+sdk_run() {
+  local o=$1 d=$2; shift 2
+  env -u CI -u BOXLITE_TEST_STRICT RUN_SELF=0 RUN_LOGS="$work/logs-$o" RUN_NODE_DIR="$d" RUN_GO_DIR="$d" "$@" \
+    bash tests/run.sh --only "$o" "$work/none" 2>&1
+  echo "rc=$?"
+}
+if command -v node >/dev/null; then
+  mkdir -p "$work/node"
+  cat >"$work/node/a.test.js" <<'EOF2'
+const test = require('node:test');
+test('passes', () => {});
+test('parent', async (t) => { await t.test('child', () => {}); });
+test('skips', (t) => t.skip('no such thing; proven by tests/e2e/x.sh'));
+EOF2
+  out=$(sdk_run node "$work/node")
+  has_text() { if grep -qF -- "$2" <<<"$3"; then ok "$1"; else no "$1" "no '$2' in: $3"; fi; }
+  has_text "node: passes and skips counted from the TAP summary" "node tests 3 passed 0 failed 1 skipped | total: 3 passed, 0 failed, 1 skipped" "$out"
+  has_text "  run.sh passes" "rc=0" "$out"
+  has_text "  the skip's reason is listed" "skipped: node/sdk: no such thing; proven by tests/e2e/x.sh" "$out"
+  cat >"$work/node/b.test.js" <<'EOF2'
+const test = require('node:test');
+test('fails', () => { throw new Error('boom'); });
+test('skips without proof', (t) => t.skip('missing prerequisite: x'));
+EOF2
+  out=$(sdk_run node "$work/node")
+  has_text "node: a failing test fails the run" "node tests 3 passed 1 failed 2 skipped | total: 3 passed, 1 failed, 2 skipped" "$out"
+  has_text "  run.sh fails" "rc=1" "$out"
+  out=$(sdk_run node "$work/node" BOXLITE_TEST_STRICT=1)
+  has_text "node strict: a skip without proof is a failure" "node tests 3 passed 2 failed 1 skipped" "$out"
+  rm "$work/node/b.test.js"
+  printf 'process.kill(process.pid, "SIGSEGV");\n' >"$work/node/c.test.js"
+  out=$(sdk_run node "$work/node")
+  has_text "node: a test file that crashes is a failure" "node tests 3 passed 1 failed 1 skipped" "$out"
+else
+  no "node is installed (scripts/setup.sh)" "no node"
+fi
+if command -v go >/dev/null; then
+  mkdir -p "$work/gomod"
+  printf 'module example.com/fake\n\ngo 1.19\n' >"$work/gomod/go.mod"
+  cat >"$work/gomod/fake_test.go" <<'EOF2'
+package fake
+
+import (
+	"os"
+	"testing"
+)
+
+func TestPasses(t *testing.T) { t.Run("sub", func(t *testing.T) {}) }
+func TestSkips(t *testing.T)  { t.Skip("no such thing; proven by tests/e2e/x.sh") }
+func TestMaybeFails(t *testing.T) {
+	if os.Getenv("FAKE_FAIL") == "1" {
+		t.Fatal("boom")
+	}
+}
+EOF2
+  out=$(sdk_run go "$work/gomod")
+  has_text "go: top-level verdicts counted, subtests not" "go tests 2 passed 0 failed 1 skipped | total: 2 passed, 0 failed, 1 skipped" "$out"
+  has_text "  the skip's reason is listed" "skipped: go/sdk: no such thing; proven by tests/e2e/x.sh" "$out"
+  has_text "  run.sh passes" "rc=0" "$out"
+  out=$(sdk_run go "$work/gomod" FAKE_FAIL=1)
+  has_text "go: a failing test fails the run" "go tests 1 passed 1 failed 1 skipped" "$out"
+  has_text "  run.sh fails" "rc=1" "$out"
+  printf 'package fake\n\nfunc broken( {\n' >"$work/gomod/broken.go"
+  out=$(sdk_run go "$work/gomod")
+  has_text "go: a package that does not build is a failure" "go tests 0 passed 1 failed 0 skipped" "$out"
+else
+  no "go is installed (scripts/setup.sh)" "no go"
+fi
+
 # The real harness: a skip after a failed CHECK is a failure; a missing prerequisite fails
 # in strict mode; a leak in a test's process is found (LeakSanitizer runs at its exit).
 cc=${CC:-gcc}

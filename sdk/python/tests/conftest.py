@@ -15,55 +15,8 @@ sys.path.insert(0, os.path.join(HERE, ".."))
 import boxlite  # noqa: E402
 
 REPO = os.path.normpath(os.path.join(HERE, "..", "..", ".."))
-BUSYBOX = shutil.which("busybox") or "/bin/busybox"
-
-
-def run(coro, timeout=120):
-    """Runs a test coroutine on a fresh loop; a hang fails the test instead of the suite."""
-    return asyncio.run(asyncio.wait_for(coro, timeout))
-
-
-def make_busybox_rootfs(root):
-    for d in ("bin", "etc", "tmp", "root", "proc", "sys", "dev"):
-        os.makedirs(os.path.join(root, d), exist_ok=True)
-    os.chmod(os.path.join(root, "tmp"), 0o1777)
-    shutil.copy(BUSYBOX, os.path.join(root, "bin", "busybox"))
-    applets = subprocess.run([BUSYBOX, "--list"], capture_output=True, text=True,
-                             check=True).stdout.split()
-    for a in applets:
-        p = os.path.join(root, "bin", a)
-        if not os.path.lexists(p):
-            os.symlink("busybox", p)
-    with open(os.path.join(root, "etc", "passwd"), "w") as f:
-        f.write("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n")
-    with open(os.path.join(root, "etc", "group"), "w") as f:
-        f.write("root:x:0:\nnogroup:x:65534:\n")
-    return root
-
-
-def add_python(root):
-    """Copies this machine's python3 (interpreter, shared libraries, standard library) into
-    root: a real CPython in the box, in seconds instead of a debootstrap."""
-    py = os.path.realpath(sys.executable if sys.executable.startswith("/usr/") else "/usr/bin/python3")
-    ver = f"python{sys.version_info.major}.{sys.version_info.minor}"
-    os.makedirs(os.path.join(root, "usr", "bin"), exist_ok=True)
-    shutil.copy(py, os.path.join(root, "usr", "bin", ver))
-    os.symlink(ver, os.path.join(root, "usr", "bin", "python3"))
-    libs = subprocess.run(["ldd", py], capture_output=True, text=True, check=True).stdout
-    for line in libs.splitlines():
-        parts = line.split()
-        path = parts[2] if "=>" in parts and len(parts) > 2 else parts[0]
-        if path.startswith("/"):
-            dst = root + path
-            os.makedirs(os.path.dirname(dst), exist_ok=True)
-            shutil.copy(path, dst)
-    skip = shutil.ignore_patterns("test", "tests", "idlelib", "tkinter", "turtledemo",
-                                  "lib2to3", "ensurepip", "config-*", "pydoc_data")
-    shutil.copytree(f"/usr/lib/{ver}", os.path.join(root, "usr", "lib", ver), ignore=skip,
-                    symlinks=True)
-    for d in ("lib64",):  # the loader's path as ldd printed it
-        os.makedirs(os.path.join(root, d), exist_ok=True)
-    return root
+sys.path.insert(0, os.path.join(REPO, "tests", "fixtures"))
+from mkrootfs import add_python, make_busybox_rootfs  # noqa: E402,F401  (shared with the other SDKs' tests)
 
 
 def box_options(rootfs, **kw):

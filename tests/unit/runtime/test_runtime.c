@@ -325,3 +325,36 @@ TEST(metrics_count_boxes)
     boxlite_free(m);
     boxlite_runtime_close(rt);
 }
+
+/* A start that fails before the per-box process exists (here: an image layout that is not
+ * there) must close none of the caller's descriptors: it once closed fd 0, found when
+ * the Node SDK's process aborted in libuv after a box with a missing image. */
+TEST(failed_start_closes_none_of_the_callers_fds)
+{
+    boxlite_runtime *rt = open_rt();
+    REQUIRE(rt);
+    int p[2];
+    REQUIRE(pipe(p) == 0);
+    int saved = dup(0);
+    REQUIRE(saved >= 0 && dup2(p[0], 0) == 0);
+    struct stat before, after;
+    fstat(0, &before);
+    boxlite_options *o = NULL;
+    boxlite_box *b = NULL;
+    boxlite_options_new(&o);
+    char missing[4200];
+    snprintf(missing, sizeof missing, "oci:%s/no-such-layout", harness_tmpdir());
+    boxlite_options_set_image(o, missing);
+    REQUIRE(boxlite_box_create(rt, o, &b) == BOXLITE_OK);
+    CHECK(boxlite_box_start(b) != BOXLITE_OK);
+    int still_open = fstat(0, &after) == 0;
+    dup2(saved, 0);
+    close(saved);
+    close(p[0]);
+    close(p[1]);
+    CHECK(still_open);
+    CHECK(still_open && before.st_ino == after.st_ino && before.st_dev == after.st_dev);
+    boxlite_box_free(b);
+    boxlite_options_free(o);
+    boxlite_runtime_close(rt);
+}

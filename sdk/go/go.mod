@@ -1,0 +1,3 @@
+module boxlite.dev/sdk/go
+
+go 1.19
