@@ -261,7 +261,7 @@ TEST(argv_for_a_config)
              "id=disk1,if=none,file=%s,format=raw,cache=writeback,discard=unmap,readonly=on", raw);
     CHECK(argv_has(argv, want));
     CHECK(argv_has(argv, "user,id=net0,hostfwd=tcp:127.0.0.1:0-:80,hostfwd=udp:127.0.0.1:5353-:53"));
-    snprintf(want, sizeof want, "local,id=fs0,path=%s,security_model=none,readonly=on", share);
+    snprintf(want, sizeof want, "local,id=fs0,path=%s,security_model=mapped-xattr,readonly=on", share);
     CHECK(argv_has(argv, want));
     CHECK(argv_has(argv, "virtio-9p-device,fsdev=fs0,mount_tag=vol0"));
     CHECK(argv_has(argv, "virtserialport,chardev=agent,name=boxlite.agent"));
