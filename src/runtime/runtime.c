@@ -398,6 +398,11 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
     return remove(path) == 0 || errno == ENOENT ? 0 : -1;
 }
 
+int rt_remove_tree(const char *path)
+{
+    return nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0 && errno != ENOENT ? -1 : 0;
+}
+
 /* Deletes the record and the box's folder (disk, logs, sockets). */
 int rt_box_destroy(boxlite_runtime *rt, const char *id, struct bl_error *err)
 {
@@ -405,7 +410,7 @@ int rt_box_destroy(boxlite_runtime *rt, const char *id, struct bl_error *err)
     int r = rt_box_dir(rt, id, &dir, err);
     if (!r)
         r = state_box_delete(rt->db, id, err);
-    if (!r && nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0 && errno != ENOENT)
+    if (!r && rt_remove_tree(dir) != 0)
         r = bl_errno(err, errno, "remove %s", dir);
     return r;
 }
