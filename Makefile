@@ -72,6 +72,7 @@ DEPS_agent   := agent proto common
 archives = $(foreach d,$(DEPS_$(1)),$(call lib,$(d)))
 
 BIN_vmm   := $(O)/bin/boxlite-vmm
+BIN_vmm_test := $(O)/tests/boxlite-vmm-test
 BIN_cli   := $(O)/bin/boxlite
 LIB_so    := $(O)/lib/libboxlite.so
 AGENT     := $(O)/guest/boxlite-agent
@@ -79,7 +80,7 @@ INITRAMFS := $(O)/guest/initramfs.cpio.gz
 
 .SECONDARY:
 .PHONY: all test bench lab-check fuzz clean kernel setup
-all: $(BIN_vmm) $(BIN_cli) $(LIB_so) $(INITRAMFS)
+all: $(BIN_vmm) $(BIN_cli) $(LIB_so) $(INITRAMFS) $(BIN_vmm_test)
 
 # V=1 shows full command lines.
 ifeq ($(V),1)
@@ -103,6 +104,16 @@ $(O)/lib/lib%.a: $$(OBJ_$$*)
 	$(Q)ar rcs $@ $^
 
 $(BIN_vmm): $(call obj,src/vmm/main.c) $(call archives,vmm)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< -Wl,--start-group $(call archives,vmm) -Wl,--end-group $(LIBS)
+
+# The VMM's test build: main.c with BOXLITE_VMM_TEST_HOOKS (a forbidden system call on
+# request, for the jail's tests); everything else is the release VMM's.
+$(O)/obj-test/src/vmm/main.o: src/vmm/main.c
+	@mkdir -p $(dir $@)
+	$(say) CC $< '(test hooks)'
+	$(Q)$(CC) $(CFLAGS) -DBOXLITE_VMM_TEST_HOOKS -MMD -MP -c $< -o $@
+$(BIN_vmm_test): $(O)/obj-test/src/vmm/main.o $(call archives,vmm)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $< -Wl,--start-group $(call archives,vmm) -Wl,--end-group $(LIBS)
 

@@ -155,9 +155,44 @@ static int prepare_disk(boxlite_box *b, const char *overlay, struct bl_error *er
     return r ? bl_err_prefix(err, "image %s", b->opts.image) : 0;
 }
 
+/* The per-box process's jail (src/vmm/jail/jail.h): on unless BOXLITE_UNCONFINED=1 (for
+ * debugging only). Started by root it runs as BOXLITE_JAIL_UID:BOXLITE_JAIL_GID (default
+ * 65534:65534, like NFS's root squash; a dedicated uid is better), its cgroups named after
+ * the box. */
+static int jail_config(const boxlite_box *b, json_t **out, struct bl_error *err)
+{
+    const char *off = getenv("BOXLITE_UNCONFINED");
+    if (off && !strcmp(off, "1")) {
+        *out = json_pack("{s:b}", "enabled", 0);
+        return *out ? 0 : bl_err(err, BOXLITE_ERR_NOMEM, "vmm config: out of memory");
+    }
+    long long id[2] = { 65534, 65534 };
+    const char *names[2] = { "BOXLITE_JAIL_UID", "BOXLITE_JAIL_GID" };
+    for (int i = 0; i < 2; i++) {
+        const char *v = getenv(names[i]);
+        char *end;
+        if (!v || !*v)
+            continue;
+        errno = 0;
+        id[i] = strtoll(v, &end, 10);
+        if (errno || *end || id[i] < 1 || id[i] > 4294967294LL)
+            return bl_err(err, BOXLITE_ERR_INVALID, "%s=%s: expected a uid/gid from 1 to "
+                          "4294967294 (not root)", names[i], v);
+    }
+    char cgroup[64];
+    snprintf(cgroup, sizeof cgroup, "boxlite/%s", b->id);
+    *out = json_pack("{s:b, s:I, s:I, s:s}", "enabled", 1, "uid", (json_int_t)id[0], "gid",
+                     (json_int_t)id[1], "cgroup", cgroup);
+    return *out ? 0 : bl_err(err, BOXLITE_ERR_NOMEM, "vmm config: out of memory");
+}
+
 static int write_vmm_config(boxlite_box *b, const struct rt_assets *a, const char *path,
                             struct bl_error *err)
 {
+    json_t *jail = NULL;
+    int jr = jail_config(b, &jail, err);
+    if (jr)
+        return jr;
     json_t *disks = json_array(), *shares = json_array(), *ports = json_array();
     char p[4200];
     snprintf(p, sizeof p, "%s/disk.qcow2", b->dir);
@@ -191,7 +226,11 @@ static int write_vmm_config(boxlite_box *b, const struct rt_assets *a, const cha
         "enabled", b->opts.network, "ports", ports, "console_log", console, "box_socket",
         sock, "ready_file", ready);
     if (!cfg)
+        json_decref(jail);
+    if (!cfg || json_object_set_new(cfg, "jail", jail) < 0) {
+        json_decref(cfg);
         return bl_err(err, BOXLITE_ERR_NOMEM, "vmm config: out of memory");
+    }
     char tmp[4300];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     int r = json_dump_file(cfg, tmp, JSON_INDENT(2));

@@ -20,6 +20,15 @@ struct vmm_port_cfg {
     uint16_t guest_port;
 };
 
+/* The jail (src/vmm/jail/jail.h): on unless "enabled": false (debugging only). */
+struct vmm_jail_cfg {
+    bool disabled;
+    uint32_t uid, gid;     /* the VMM's user when started as root (default 65534:65534) */
+    char *cgroup;          /* a group per controller, e.g. "boxlite/<box id>"; NULL: none */
+    uint32_t memory_mib;   /* cgroup memory limit; 0 = guest RAM plus the engine's overhead */
+    uint32_t pids;         /* cgroup pids.max; 0 = 512 */
+};
+
 struct vmm_config {
     char *engine;       /* "kvm", "qemu" or "auto" */
     char *kernel, *initrd, *cmdline;
@@ -29,6 +38,7 @@ struct vmm_config {
     bool network;
     struct vmm_port_cfg *ports; unsigned nports;
     char *console_log, *box_socket, *ready_file;
+    struct vmm_jail_cfg jail;
 };
 
 int vmm_config_parse(struct vmm_config *cfg, const char *json, struct bl_error *err);

@@ -13,6 +13,7 @@
 #include "proto/mux.h"
 #include "vmm/config.h"
 #include "vmm/engine.h"
+#include "vmm/jail/jail.h"
 #include "vmm/kvm/kvm.h"
 #include "vmm/qemu/qemu.h"
 
@@ -26,6 +27,7 @@
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -241,6 +243,35 @@ int main(int argc, char **argv)
     if (notice[0])
         fprintf(stderr, "boxlite-vmm: %s\n", notice);
 
+    /* The box socket before the jail: its folder need not be in it (a long box path puts
+     * it in a shared /tmp folder, which the jail must not show). */
+    int lfd cleanup_close = -1;
+    if (cfg.box_socket && (lfd = listen_unix(cfg.box_socket)) < 0) {
+        fprintf(stderr, "boxlite-vmm: box socket %s: %s\n", cfg.box_socket, strerror(errno));
+        vmm_config_free(&cfg);
+        return 2;
+    }
+    /* The jail (src/vmm/jail/jail.h); the supervisor stays outside and never returns. */
+    char qemu_path[4096], why[256];
+    bool qemu = r.ops == &engine_qemu_ops;
+    int keep[3], nkeep = 0;
+    if (lifeline >= 0)
+        keep[nkeep++] = lifeline;
+    if (lfd >= 0)
+        keep[nkeep++] = lfd;
+    keep[nkeep] = -1;
+    struct jail_needs needs = {
+        .kvm_dev = r.ops == &engine_kvm_ops || (qemu && qemu_hw_virt_usable()),
+        .qemu_binary = qemu && qemu_find_binary(qemu_path, sizeof qemu_path, why, sizeof why)
+                           ? qemu_path : NULL,
+        .keep_fds = keep,
+    };
+    if (jail_enter(&cfg, &needs, &err) < 0 || jail_seccomp_prepare(&cfg, &err) < 0) {
+        fprintf(stderr, "boxlite-vmm: %s\n", err.msg);
+        vmm_config_free(&cfg);
+        return 2;
+    }
+
     /* Signals arrive on a descriptor, in this thread only: every thread started from here
      * inherits the mask. SIGTERM/SIGINT/SIGHUP stop the VM. */
     sigset_t sigs;
@@ -262,20 +293,11 @@ int main(int argc, char **argv)
         vmm_config_free(&cfg);
         return 2;
     }
-    /* The box socket after the engine: the guest runs first; the library waits for the
-     * ready file before it connects anyway. */
-    int lfd cleanup_close = -1;
+    /* From here the main thread runs under its allow-list; the mux and waiter threads it
+     * starts inherit it. The engine's own threads installed theirs as they started. */
+    jail_thread_enter(JAIL_MAIN);
     struct proto_mux *mux = NULL;
     if (cfg.box_socket) {
-        lfd = listen_unix(cfg.box_socket);
-        if (lfd < 0) {
-            fprintf(stderr, "boxlite-vmm: box socket %s: %s\n", cfg.box_socket, strerror(errno));
-            r.ops->stop(r.e, true, &err);
-            r.ops->wait(r.e, &r.exit);
-            r.ops->destroy(r.e);
-            vmm_config_free(&cfg);
-            return 2;
-        }
         if (proto_mux_new(lfd, NULL, &mux, &err) < 0 || proto_mux_start(mux, &err) < 0) {
             fprintf(stderr, "boxlite-vmm: box socket: %s\n", err.msg);
             proto_mux_free(mux);
@@ -364,6 +386,13 @@ int main(int argc, char **argv)
             }
             if (cfg.ready_file && write_ready(cfg.ready_file, &r, &cfg, &st, notice) < 0)
                 fprintf(stderr, "boxlite-vmm: write %s: %s\n", cfg.ready_file, strerror(errno));
+#ifdef BOXLITE_VMM_TEST_HOOKS
+            /* The test build (tests/boxlite-vmm-test): a system call no thread may make, on
+             * request, to prove that the jail kills the VMM and that the box says why. */
+            const char *t = getenv("BOXLITE_VMM_TEST");
+            if (t && !strcmp(t, "forbidden-syscall"))
+                syscall(SYS_ptrace, 0, 0, 0, 0);
+#endif
         }
         if (ready && cfg.ready_file && now_ms() >= next_stats) {
             next_stats = now_ms() + STATS_PERIOD_MS;

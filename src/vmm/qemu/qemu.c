@@ -5,6 +5,7 @@
 #include "vmm/qemu/qemu.h"
 
 #include "common/cleanup.h"
+#include "vmm/jail/jail.h"
 #include "vmm/qemu/qmp.h"
 
 #include <errno.h>
@@ -92,7 +93,9 @@ bool qemu_find_binary(char *path, size_t path_len, char *why, size_t why_len)
     return false;
 }
 
-bool qemu_hw_virt_usable(void)
+/* Asked once: the answer needs /proc/cpuinfo, which the jail does not show (the per-box
+ * process asks before it enters the jail). */
+static bool hw_virt_probe(void)
 {
     int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
     if (fd < 0)
@@ -108,6 +111,16 @@ bool qemu_hw_virt_usable(void)
         return strstr(line, " vmx") || strstr(line, " svm");
     }
     return false;
+}
+
+static bool hw_virt;
+static void hw_virt_once(void) { hw_virt = hw_virt_probe(); }
+
+bool qemu_hw_virt_usable(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, hw_virt_once);
+    return hw_virt;
 }
 
 static bool qemu_available(char *why, size_t why_len)
@@ -183,6 +196,8 @@ static void on_agent_hello(void *arg)
 static void *net_thread_main(void *arg)
 {
     struct engine *e = arg;
+    pthread_setname_np(pthread_self(), "netcount");
+    jail_thread_enter(JAIL_IO);
     struct pollfd p[3] = {
         {.fd = e->net_pipe[0], .events = POLLIN},
         {.fd = e->net_pipe[1], .events = POLLIN},
@@ -273,6 +288,7 @@ child_exec(const char *binary, char **argv, const int *fds, int stderr_fd, pid_t
     sigemptyset(&all);
     sigprocmask(SIG_SETMASK, &all, NULL);
     signal(SIGPIPE, SIG_DFL);
+    jail_qemu_child(); /* QEMU's own seccomp filter under its -sandbox (src/vmm/jail/) */
     execv(binary, argv);
     static const char msg[] = "boxlite: cannot execute QEMU\n";
     if (write(2, msg, sizeof msg - 1) < 0) {

@@ -1,0 +1,425 @@
+/* Entering the jail (jail.h): descriptors, cgroups, limits, namespaces, the new root, the
+ * fork into the PID namespace, the drop of privileges, and the supervisor that stays
+ * outside. Linux: namespaces(7), pivot_root(2), capabilities(7), prctl(2) PR_SET_NO_NEW_PRIVS,
+ * user_namespaces(7) (uid_map), Documentation/filesystems/idmappings.rst. */
+#include "vmm/jail/jail_int.h"
+
+#include "common/cleanup.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <poll.h>
+#include <sched.h>
+#include <seccomp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define NOFILE_MAX 16384 /* the 9p server holds one or two descriptors per guest fid */
+#define STAGE "/tmp"     /* where the new root is built (a tmpfs over it, in our namespace) */
+
+/* ---- descriptors and limits ---------------------------------------------------------------- */
+
+static bool kept(int fd, const int *keep)
+{
+    for (const int *k = keep; k && *k >= 0; k++)
+        if (*k == fd)
+            return true;
+    return false;
+}
+
+/* Closes everything but stdio and keep: an fd the caller had open to a secret file must
+ * not stay readable through /proc/<vmm>/fd. */
+static void close_inherited(const int *keep)
+{
+    int hi = 3;
+    for (const int *k = keep; k && *k >= 0; k++)
+        hi = *k + 1 > hi ? *k + 1 : hi;
+    for (int fd = 3; fd < hi; fd++)
+        if (!kept(fd, keep))
+            close(fd);
+    syscall(SYS_close_range, (unsigned)hi, ~0u, 0u);
+}
+
+static int set_limits(struct bl_error *err)
+{
+    struct rlimit core = { 0, 0 }, nofile;
+    if (setrlimit(RLIMIT_CORE, &core) < 0)
+        return bl_errno(err, errno, "jail: RLIMIT_CORE");
+    if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_max > NOFILE_MAX) {
+        nofile.rlim_max = NOFILE_MAX;
+        if (nofile.rlim_cur > NOFILE_MAX)
+            nofile.rlim_cur = NOFILE_MAX;
+        if (setrlimit(RLIMIT_NOFILE, &nofile) < 0)
+            return bl_errno(err, errno, "jail: RLIMIT_NOFILE");
+    }
+    return 0;
+}
+
+/* ---- user namespaces ------------------------------------------------------------------------- */
+
+static int write_proc(pid_t pid, const char *file, const char *text)
+{
+    char path[64];
+    if (pid)
+        snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, file);
+    else
+        snprintf(path, sizeof path, "/proc/self/%s", file);
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    ssize_t n = write(fd, text, strlen(text));
+    int e = errno;
+    close(fd);
+    return n == (ssize_t)strlen(text) ? 0 : -e;
+}
+
+/* A user namespace in which `inner` is host `outer` (uid and gid): the mapping of an
+ * idmapped mount. Made by a child that unshares and waits; we write its maps. */
+static int idmap_userns(uid_t inner, uid_t outer, gid_t ginner, gid_t gouter)
+{
+    int sync[2];
+    if (pipe2(sync, O_CLOEXEC) < 0)
+        return -1;
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(sync[0]);
+        close(sync[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        close(sync[1]);
+        char c;
+        if (unshare(CLONE_NEWUSER) < 0)
+            _exit(1);
+        ssize_t n = read(sync[0], &c, 1); /* until the parent has what it needs */
+        (void)n;
+        _exit(0);
+    }
+    close(sync[0]);
+    int fd = -1;
+    char map[64], gmap[64], path[64];
+    snprintf(map, sizeof map, "%u %u 1\n", (unsigned)inner, (unsigned)outer);
+    snprintf(gmap, sizeof gmap, "%u %u 1\n", (unsigned)ginner, (unsigned)gouter);
+    snprintf(path, sizeof path, "/proc/%d/ns/user", (int)pid);
+    /* the child has unshared once its ns/user differs from ours */
+    for (int i = 0; i < 10000 && fd < 0; i++) {
+        struct stat a, b;
+        if (stat(path, &a) == 0 && stat("/proc/self/ns/user", &b) == 0 && a.st_ino != b.st_ino) {
+            if (write_proc(pid, "uid_map", map) == 0 && write_proc(pid, "gid_map", gmap) == 0)
+                fd = open(path, O_RDONLY | O_CLOEXEC);
+            break;
+        }
+        sched_yield();
+    }
+    close(sync[1]);
+    int st;
+    waitpid(pid, &st, 0);
+    return fd;
+}
+
+/* Started by a user who is not root: a user namespace mapping that user to itself, in
+ * which the mount work is allowed. */
+static int self_userns(struct bl_error *err)
+{
+    uid_t uid = geteuid();
+    gid_t gid = getegid();
+    if (unshare(CLONE_NEWUSER) < 0)
+        return bl_errno(err, errno, "jail: unshare a user namespace (unprivileged user "
+                                    "namespaces disabled?)");
+    char map[64];
+    snprintf(map, sizeof map, "%u %u 1\n", (unsigned)uid, (unsigned)uid);
+    int r = write_proc(0, "uid_map", map);
+    if (!r)
+        r = write_proc(0, "setgroups", "deny");
+    snprintf(map, sizeof map, "%u %u 1\n", (unsigned)gid, (unsigned)gid);
+    if (!r)
+        r = write_proc(0, "gid_map", map);
+    return r ? bl_errno(err, -r, "jail: user namespace maps") : 0;
+}
+
+/* ---- privileges ------------------------------------------------------------------------------- */
+
+static int drop(const struct jail_ids *ids, struct bl_error *err)
+{
+    /* the bounding set needs CAP_SETPCAP, so before the uid changes */
+    for (int c = 0; c <= CAP_LAST_CAP; c++)
+        if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
+            return bl_errno(err, errno, "jail: drop capability %d", c);
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+        return bl_errno(err, errno, "jail: clear ambient capabilities");
+    if (ids->as_root) {
+        if (setgroups(0, NULL) < 0 || setresgid(ids->gid, ids->gid, ids->gid) < 0 ||
+            setresuid(ids->uid, ids->uid, ids->uid) < 0)
+            return bl_errno(err, errno, "jail: become %u:%u", (unsigned)ids->uid,
+                            (unsigned)ids->gid);
+    }
+    /* from root to a uid the kernel clears them; in a user namespace they stay: clear */
+    struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+    struct __user_cap_data_struct d[2] = { 0 };
+    if (syscall(SYS_capset, &h, d) < 0)
+        return bl_errno(err, errno, "jail: capset");
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+        return bl_errno(err, errno, "jail: no_new_privs");
+    /* no ptrace or /proc/<pid>/mem by another process of the same user, no core */
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    return 0;
+}
+
+/* ---- the supervisor -------------------------------------------------------------------------- */
+
+static void json_text(FILE *f, const char *s)
+{
+    for (; *s; s++)
+        if (*s == '"' || *s == '\\')
+            fprintf(f, "\\%c", *s);
+        else if ((unsigned char)*s < 0x20)
+            fprintf(f, "\\u%04x", *s);
+        else
+            fputc(*s, f);
+}
+
+/* exit.json beside the ready file for a VMM that could not write its own. */
+static void write_crash(const char *ready_file, const char *reason, int sig,
+                        const struct jail_crash *c)
+{
+    if (!ready_file)
+        return;
+    const char *slash = strrchr(ready_file, '/');
+    char path[4200], tmp[4300];
+    snprintf(path, sizeof path, "%.*s/exit.json", slash ? (int)(slash - ready_file) : 1,
+             slash ? ready_file : ".");
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "we");
+    if (!f)
+        return;
+    fputs("{\"powered_off\":false,\"killed\":false,\"engine_failed\":true,\"crashed\":true,"
+          "\"guest_status\":-1,",
+          f);
+    fprintf(f, "\"signal\":%d,", sig);
+    if (c)
+        fprintf(f, "\"syscall\":%d,\"syscall_name\":\"%s\",\"thread\":\"%s\",", c->syscall,
+                jail_syscall_name(c->syscall, c->arch), jail_kind_name(c->kind));
+    fputs("\"reason\":\"", f);
+    json_text(f, reason);
+    fputs("\"}\n", f);
+    if (fclose(f) == 0)
+        rename(tmp, path);
+}
+
+static int supervisor_filter(void)
+{
+    scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
+    if (!ctx)
+        return -1;
+    static const char *const calls[] = {
+        "read", "write", "close", "wait4", "waitid", "kill", "tgkill", "getpid", "gettid",
+        "rt_sigreturn", "rt_sigprocmask", "rt_sigaction", "poll", "ppoll", "openat",
+        "rename", "renameat", "renameat2", "fstat", "newfstatat", "lseek", "brk", "mmap",
+        "munmap", "exit", "exit_group", "futex", "clock_gettime", "restart_syscall", "fcntl",
+        NULL
+    };
+    int r = 0;
+    for (const char *const *n = calls; *n && !r; n++) {
+        int nr = seccomp_syscall_resolve_name(*n);
+        if (nr != __NR_SCMP_ERROR)
+            r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0);
+    }
+    if (!r)
+        r = seccomp_load(ctx);
+    seccomp_release(ctx);
+    return r;
+}
+
+/* The parent side after the fork: never returns. */
+static void __attribute__((noreturn))
+supervise(pid_t child, int crash_rd, int sfd, const char *ready_file)
+{
+    struct jail_crash c = { 0 };
+    bool have_crash = false;
+    for (;;) {
+        struct pollfd p[2] = { { .fd = sfd, .events = POLLIN },
+                               { .fd = crash_rd, .events = POLLIN } };
+        if (poll(p, 2, -1) < 0 && errno != EINTR)
+            break;
+        if (p[1].revents & POLLIN) {
+            struct jail_crash r;
+            if (read(crash_rd, &r, sizeof r) == (ssize_t)sizeof r && r.magic == JAIL_CRASH_MAGIC &&
+                !have_crash) {
+                c = r;
+                have_crash = true;
+            }
+        } else if (p[1].revents) {
+            p[1].fd = -1;
+        }
+        if (!(p[0].revents & POLLIN))
+            continue;
+        struct signalfd_siginfo si;
+        while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {
+            if (si.ssi_signo != SIGCHLD) {
+                kill(child, (int)si.ssi_signo); /* stop requests go to the VMM */
+                continue;
+            }
+            int st;
+            pid_t w = waitpid(child, &st, WNOHANG);
+            if (w != child)
+                continue;
+            if (WIFEXITED(st))
+                _exit(WEXITSTATUS(st));
+            int sig = WIFSIGNALED(st) ? WTERMSIG(st) : SIGKILL;
+            struct jail_crash r;
+            if (!have_crash && read(crash_rd, &r, sizeof r) == (ssize_t)sizeof r &&
+                r.magic == JAIL_CRASH_MAGIC) {
+                c = r;
+                have_crash = true;
+            }
+            char reason[256];
+            if (sig == SIGSYS && have_crash)
+                snprintf(reason, sizeof reason,
+                         "boxlite-vmm was killed by seccomp: forbidden system call %d (%s) in a "
+                         "%s thread",
+                         c.syscall, jail_syscall_name(c.syscall, c.arch), jail_kind_name(c.kind));
+            else
+                snprintf(reason, sizeof reason, "boxlite-vmm was killed by signal %d (%s)", sig,
+                         strsignal(sig));
+            fprintf(stderr, "boxlite-vmm: %s\n", reason);
+            if (sig != SIGKILL && sig != SIGTERM)
+                write_crash(ready_file, reason, sig, have_crash ? &c : NULL);
+            else
+                write_crash(ready_file, reason, sig, NULL);
+            /* die the same way, for whoever waits for this process */
+            signal(sig, SIG_DFL);
+            sigset_t all;
+            sigfillset(&all);
+            sigprocmask(SIG_UNBLOCK, &all, NULL);
+            kill(getpid(), sig);
+            _exit(128 + sig);
+        }
+    }
+    _exit(2);
+}
+
+/* ---- entering ---------------------------------------------------------------------------------- */
+
+int jail_enter(const struct vmm_config *cfg, const struct jail_needs *needs, struct bl_error *err)
+{
+    if (cfg->jail.disabled)
+        return 0;
+    close_inherited(needs ? needs->keep_fds : NULL);
+    struct jail_ids ids = { .as_root = geteuid() == 0, .idmap_fd = -1 };
+    ids.owner_uid = geteuid();
+    ids.owner_gid = getegid();
+    ids.uid = ids.as_root ? cfg->jail.uid : ids.owner_uid;
+    ids.gid = ids.as_root ? cfg->jail.gid : ids.owner_gid;
+
+    struct jail_plan plan;
+    int r = jail_plan_build(&plan, cfg, needs, err);
+    char notice[512] = "";
+    if (!r && ids.as_root)
+        r = jail_cgroup_enter(cfg, notice, sizeof notice, err);
+    if (!r && notice[0])
+        fprintf(stderr, "boxlite-vmm: jail: cgroup limits not all applied: %s\n", notice);
+    if (!r)
+        r = set_limits(err);
+    /* files the box writes keep belonging to its owner: the VMM's uid maps onto the owner's */
+    if (!r && ids.as_root && (ids.uid != ids.owner_uid || ids.gid != ids.owner_gid))
+        ids.idmap_fd = idmap_userns(ids.owner_uid, ids.uid, ids.owner_gid, ids.gid);
+    if (!r && !ids.as_root)
+        r = self_userns(err);
+    if (!r && unshare(CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWPID) < 0)
+        r = bl_errno(err, errno, "jail: unshare namespaces");
+    if (!r && mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+        r = bl_errno(err, errno, "jail: make mounts private");
+    if (!r)
+        r = jail_root_build(&plan, STAGE, &ids, err);
+    if (ids.idmap_fd >= 0)
+        close(ids.idmap_fd);
+    int crash[2] = { -1, -1 }, up[2] = { -1, -1 }, down[2] = { -1, -1 };
+    if (!r && (pipe2(crash, O_CLOEXEC) < 0 || pipe2(up, O_CLOEXEC) < 0 ||
+               pipe2(down, O_CLOEXEC) < 0))
+        r = bl_errno(err, errno, "jail: pipe");
+    if (r) {
+        jail_plan_free(&plan);
+        return r;
+    }
+    sethostname("boxlite-vmm", 11);
+    sigset_t sigs, old;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP);
+    sigaddset(&sigs, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &sigs, &old);
+    pid_t child = fork();
+    if (child < 0) {
+        jail_plan_free(&plan);
+        return bl_errno(err, errno, "jail: fork");
+    }
+    char c;
+    if (child > 0) {
+        /* The supervisor. The VMM mounts its /proc first (a new procfs in a user namespace
+         * needs a visible one: the host's, until the pivot), then the old root goes. */
+        close(crash[1]);
+        close(up[1]);
+        close(down[0]);
+        bool ok = read(up[0], &c, 1) == 1;
+        if (ok && (chdir(STAGE) < 0 || syscall(SYS_pivot_root, ".", ".") < 0 ||
+                   umount2(".", MNT_DETACH) < 0 || chdir("/") < 0)) {
+            fprintf(stderr, "boxlite-vmm: jail: pivot_root: %s\n", strerror(errno));
+            ok = false;
+        }
+        if (!ok || write(down[1], "x", 1) != 1)
+            kill(child, SIGKILL);
+        int sfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
+        struct bl_error e2 = { 0 };
+        if (sfd < 0 || drop(&ids, &e2) < 0) {
+            fprintf(stderr, "boxlite-vmm: jail: supervisor: %s\n",
+                    e2.msg[0] ? e2.msg : strerror(errno));
+            kill(child, SIGKILL);
+        }
+        for (int fd = 3; fd < 1024; fd++)
+            if (fd != sfd && fd != crash[0])
+                close(fd);
+        if (supervisor_filter() < 0) {
+            fprintf(stderr, "boxlite-vmm: jail: supervisor: seccomp failed\n");
+            kill(child, SIGKILL);
+        }
+        supervise(child, crash[0], sfd, cfg->ready_file);
+    }
+    /* The VMM: PID 1 of its namespace. Its procfs shows processes only (no /proc/sys, no
+     * kcore; subset=pid, Linux 5.8). */
+    close(crash[0]);
+    close(up[0]);
+    close(down[1]);
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    if (mount("proc", STAGE "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "subset=pid") < 0 &&
+        mount("proc", STAGE "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+        r = bl_errno(err, errno, "jail: mount /proc");
+    if (!r && (write(up[1], "x", 1) != 1 || read(down[0], &c, 1) != 1))
+        r = bl_err(err, BOXLITE_ERR_ENGINE, "jail: the supervisor could not pivot");
+    close(up[1]);
+    close(down[0]);
+    /* our root followed the pivot; the working directory is set anew */
+    if (!r && chdir(plan.cwd ? plan.cwd : "/") < 0)
+        r = bl_errno(err, errno, "jail: chdir %s", plan.cwd);
+    if (!r)
+        r = drop(&ids, err);
+    /* after the drop: a change of credentials clears the parent-death signal */
+    if (!r && prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+        r = bl_errno(err, errno, "jail: PR_SET_PDEATHSIG");
+    jail_crash_fd(crash[1]);
+    jail_plan_free(&plan);
+    return r;
+}
