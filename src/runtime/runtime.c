@@ -304,6 +304,19 @@ static json_t *record_json(const boxlite_runtime *rt, const struct box_record *r
     json_t *info = r->runtime_info ? json_loads(r->runtime_info, 0, NULL) : NULL;
     if (info)
         json_object_set_new(o, "runtime", info);
+    /* How the last run ended, as the per-box process (or its jail's supervisor, when the
+     * process was killed: a seccomp denial names the system call) wrote it. */
+    char *edir = NULL;
+    if (!strcmp(r->state ? r->state : "", "stopped") && rt_box_dir(rt, r->id, &edir, NULL) == 0) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/exit.json", edir);
+        json_t *x = json_load_file(path, 0, NULL);
+        if (json_is_object(x))
+            json_object_set_new(o, "exit", x);
+        else
+            json_decref(x);
+        free(edir);
+    }
     /* While it runs, ports asked as host port 0 show the port the engine bound (the per-box
      * process lists them in its ready file, in the order of the options). */
     char *dir = NULL;

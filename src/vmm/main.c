@@ -27,6 +27,7 @@
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <time.h>
@@ -386,17 +387,21 @@ int main(int argc, char **argv)
             }
             if (cfg.ready_file && write_ready(cfg.ready_file, &r, &cfg, &st, notice) < 0)
                 fprintf(stderr, "boxlite-vmm: write %s: %s\n", cfg.ready_file, strerror(errno));
-#ifdef BOXLITE_VMM_TEST_HOOKS
-            /* The test build (tests/boxlite-vmm-test): a system call no thread may make, on
-             * request, to prove that the jail kills the VMM and that the box says why. */
-            const char *t = getenv("BOXLITE_VMM_TEST");
-            if (t && !strcmp(t, "forbidden-syscall"))
-                syscall(SYS_ptrace, 0, 0, 0, 0);
-#endif
+
         }
         if (ready && cfg.ready_file && now_ms() >= next_stats) {
             next_stats = now_ms() + STATS_PERIOD_MS;
             write_stats(cfg.ready_file, r.ops->name, &r);
+#ifdef BOXLITE_VMM_TEST_HOOKS
+            /* The test build (tests/boxlite-vmm-test): with BOXLITE_VMM_TEST=forbidden-syscall,
+             * a system call no thread may make once the file "crash-now" appears in the
+             * working directory (the box's folder), to prove that the jail kills the VMM
+             * and that the box says why. */
+            const char *t = getenv("BOXLITE_VMM_TEST");
+            struct stat cst;
+            if (t && !strcmp(t, "forbidden-syscall") && stat("crash-now", &cst) == 0)
+                syscall(SYS_ptrace, 0, 0, 0, 0);
+#endif
         }
     }
     pthread_join(wt, NULL);

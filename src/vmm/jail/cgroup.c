@@ -59,14 +59,13 @@ static void note(char *notice, size_t len, const char *what, int e)
         snprintf(notice + used, len - used, "%s%s (%s)", used ? "; " : "", what, strerror(-e));
 }
 
-int jail_cgroup_enter(const struct vmm_config *cfg, char *notice, size_t notice_len,
+int jail_cgroup_enter(const struct vmm_config *cfg, bool qemu, char *notice, size_t notice_len,
                       struct bl_error *err)
 {
     notice[0] = 0;
     const struct vmm_jail_cfg *j = &cfg->jail;
     if (!j->cgroup)
         return 0;
-    bool qemu = cfg->engine && !strcmp(cfg->engine, "qemu");
     unsigned long long mem_mib = j->memory_mib
                                      ? j->memory_mib
                                      : cfg->memory_mib + (qemu ? OVERHEAD_QEMU_MIB : OVERHEAD_KVM_MIB);

@@ -328,7 +328,7 @@ int jail_enter(const struct vmm_config *cfg, const struct jail_needs *needs, str
     int r = jail_plan_build(&plan, cfg, needs, err);
     char notice[512] = "";
     if (!r && ids.as_root)
-        r = jail_cgroup_enter(cfg, notice, sizeof notice, err);
+        r = jail_cgroup_enter(cfg, needs && needs->qemu_binary, notice, sizeof notice, err);
     if (!r && notice[0])
         fprintf(stderr, "boxlite-vmm: jail: cgroup limits not all applied: %s\n", notice);
     if (!r)

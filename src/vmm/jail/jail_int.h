@@ -59,7 +59,7 @@ int jail_root_build(struct jail_plan *p, const char *root, const struct jail_ids
 /* cgroup.c: creates <controller>/<name> for memory, pids and cpu (v2 unified or v1
  * hierarchies, whichever the host mounts), sets the limits and moves this process in.
  * Returns 0 with *notice filled ("" when all was applied) when a controller is missing. */
-int jail_cgroup_enter(const struct vmm_config *cfg, char *notice, size_t notice_len,
+int jail_cgroup_enter(const struct vmm_config *cfg, bool qemu, char *notice, size_t notice_len,
                       struct bl_error *err);
 
 /* seccomp.c: the record the VMM's SIGSYS handler writes to the supervisor. */
