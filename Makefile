@@ -10,6 +10,7 @@
 #   make unit-<component>   build and run one component's unit tests (sanitizer build)
 #   make fuzz       build the libFuzzer targets (build/fuzz/)
 
+.DEFAULT_GOAL := all
 ARCH    := x86_64
 O       ?= build
 SAN     ?= 0
@@ -50,7 +51,8 @@ src_of = $(filter-out $(2),$(shell find $(1) -name '*.c' 2>/dev/null | sort))
 SRC_common  := $(call src_of,src/common)
 SRC_proto   := $(call src_of,src/proto)
 SRC_disk    := $(call src_of,src/vmm/disk)
-SRC_vmm     := $(filter-out src/vmm/disk/% src/vmm/arch/%,$(call src_of,src/vmm,src/vmm/main.c)) \
+SRC_vmm     := $(filter-out src/vmm/disk/% src/vmm/arch/% src/vmm/jail/seccomp_gen.c \
+                 src/vmm/jail/seccomp_rules.c,$(call src_of,src/vmm,src/vmm/main.c)) \
                $(call src_of,src/vmm/arch/$(ARCH))
 SRC_image   := $(call src_of,src/image)
 SRC_runtime := $(call src_of,src/runtime)
@@ -60,6 +62,18 @@ COMPONENTS  := common proto disk vmm image runtime agent
 obj = $(patsubst %.c,$(O)/obj/%.o,$(1))
 lib = $(O)/lib/lib$(1).a
 $(foreach c,$(COMPONENTS),$(eval OBJ_$(c) := $(call obj,$(SRC_$(c)))))
+
+# The jail's seccomp filters are compiled to BPF at build time (src/vmm/jail/seccomp_gen.c:
+# libseccomp runs here, not each time a box starts); the generated C joins the vmm archive.
+SECCOMP_GEN := $(O)/gen/seccomp_gen
+SECCOMP_BPF := $(O)/gen/seccomp_bpf.c
+OBJ_vmm += $(call obj,$(SECCOMP_BPF))
+$(SECCOMP_GEN): src/vmm/jail/seccomp_gen.c src/vmm/jail/seccomp_rules.c src/vmm/jail/seccomp_rules.h src/vmm/jail/jail.h
+	@mkdir -p $(dir $@)
+	$(say) GEN $@
+	$(Q)cc -std=c11 -D_GNU_SOURCE -O1 -Wall -Wextra -Werror -Iinclude -Isrc -o $@ src/vmm/jail/seccomp_gen.c src/vmm/jail/seccomp_rules.c -lseccomp
+$(SECCOMP_BPF): $(SECCOMP_GEN)
+	$(Q)$(SECCOMP_GEN) > $@.tmp && mv $@.tmp $@
 
 # Which internal archives each link needs, in dependency order.
 DEPS_common  := common

@@ -47,6 +47,7 @@ struct run {
 static void *waiter(void *arg)
 {
     struct run *r = arg;
+    pthread_setname_np(pthread_self(), "waiter");
     r->wait_rc = r->ops->wait(r->e, &r->exit);
     uint64_t one = 1;
     if (write(r->done_fd, &one, sizeof one) < 0) {
@@ -267,6 +268,11 @@ int main(int argc, char **argv)
                            ? qemu_path : NULL,
         .keep_fds = keep,
     };
+#ifdef BOXLITE_VMM_TEST_HOOKS
+    const char *test = getenv("BOXLITE_VMM_TEST");
+    if (test && !strcmp(test, "trace-syscalls"))
+        jail_seccomp_trace_mode();
+#endif
     if (jail_enter(&cfg, &needs, &err) < 0 || jail_seccomp_prepare(&cfg, &err) < 0) {
         fprintf(stderr, "boxlite-vmm: %s\n", err.msg);
         vmm_config_free(&cfg);

@@ -13,7 +13,6 @@
 #include <linux/capability.h>
 #include <poll.h>
 #include <sched.h>
-#include <seccomp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,47 +85,41 @@ static int write_proc(pid_t pid, const char *file, const char *text)
     return n == (ssize_t)strlen(text) ? 0 : -e;
 }
 
-/* A user namespace in which `inner` is host `outer` (uid and gid): the mapping of an
- * idmapped mount. Made by a child that unshares and waits; we write its maps. */
-static int idmap_userns(uid_t inner, uid_t outer, gid_t ginner, gid_t gouter)
+/* The child behind idmap_userns: born in its user namespace, it only waits for the pipe to
+ * close. It shares our memory (no copy of page tables) and touches nothing of it. */
+static char idmap_stack[16384] __attribute__((aligned(64)));
+static int idmap_child(void *arg)
 {
-    int sync[2];
+    const int *sync = arg; /* its own copies: close the write end, wait for end of file */
+    char c;
+    syscall(SYS_close, sync[1]);
+    syscall(SYS_read, sync[0], &c, 1);
+    return 0;
+}
+
+/* A user namespace in which `inner` is host `outer` (uid and gid): the mapping of an
+ * idmapped mount. A child is cloned into it (so there is nothing to wait for), we write its
+ * maps and keep a descriptor of the namespace; the child ends once sync closes and is
+ * reaped by the caller (*pid) after other work. */
+static int idmap_userns(uid_t inner, uid_t outer, gid_t ginner, gid_t gouter, pid_t *pid)
+{
+    static int sync[2];
+    *pid = -1;
     if (pipe2(sync, O_CLOEXEC) < 0)
         return -1;
-    pid_t pid = fork();
-    if (pid < 0) {
-        close(sync[0]);
-        close(sync[1]);
-        return -1;
-    }
-    if (pid == 0) {
-        close(sync[1]);
-        char c;
-        if (unshare(CLONE_NEWUSER) < 0)
-            _exit(1);
-        ssize_t n = read(sync[0], &c, 1); /* until the parent has what it needs */
-        (void)n;
-        _exit(0);
+    *pid = clone(idmap_child, idmap_stack + sizeof idmap_stack, CLONE_NEWUSER | CLONE_VM | SIGCHLD,
+                 sync);
+    int fd = -1;
+    if (*pid > 0) {
+        char map[64], gmap[64], path[64];
+        snprintf(map, sizeof map, "%u %u 1\n", (unsigned)inner, (unsigned)outer);
+        snprintf(gmap, sizeof gmap, "%u %u 1\n", (unsigned)ginner, (unsigned)gouter);
+        snprintf(path, sizeof path, "/proc/%d/ns/user", (int)*pid);
+        if (write_proc(*pid, "uid_map", map) == 0 && write_proc(*pid, "gid_map", gmap) == 0)
+            fd = open(path, O_RDONLY | O_CLOEXEC);
     }
     close(sync[0]);
-    int fd = -1;
-    char map[64], gmap[64], path[64];
-    snprintf(map, sizeof map, "%u %u 1\n", (unsigned)inner, (unsigned)outer);
-    snprintf(gmap, sizeof gmap, "%u %u 1\n", (unsigned)ginner, (unsigned)gouter);
-    snprintf(path, sizeof path, "/proc/%d/ns/user", (int)pid);
-    /* the child has unshared once its ns/user differs from ours */
-    for (int i = 0; i < 10000 && fd < 0; i++) {
-        struct stat a, b;
-        if (stat(path, &a) == 0 && stat("/proc/self/ns/user", &b) == 0 && a.st_ino != b.st_ino) {
-            if (write_proc(pid, "uid_map", map) == 0 && write_proc(pid, "gid_map", gmap) == 0)
-                fd = open(path, O_RDONLY | O_CLOEXEC);
-            break;
-        }
-        sched_yield();
-    }
     close(sync[1]);
-    int st;
-    waitpid(pid, &st, 0);
     return fd;
 }
 
@@ -178,6 +171,69 @@ static int drop(const struct jail_ids *ids, struct bl_error *err)
     return 0;
 }
 
+/* ---- the new root ------------------------------------------------------------------------------- */
+
+/* Mount points of this namespace, deepest first, other than "/" and those under keep. */
+static int other_mounts(const char *keep, char ***out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    cleanup_fclose FILE *f = fopen("/proc/self/mountinfo", "re");
+    if (!f)
+        return -1;
+    char line[8192];
+    size_t klen = strlen(keep);
+    while (fgets(line, sizeof line, f)) {
+        /* id parent major:minor root mountpoint ... (proc(5)); spaces are escaped as \040 */
+        char mp[4096];
+        if (sscanf(line, "%*d %*d %*s %*s %4095s", mp) != 1 || !strcmp(mp, "/"))
+            continue;
+        if (!strncmp(mp, keep, klen) && (mp[klen] == 0 || mp[klen] == '/'))
+            continue;
+        char **nl = realloc(*out, (*n + 1) * sizeof *nl);
+        if (!nl)
+            return -1;
+        *out = nl;
+        if (!(nl[*n] = strdup(mp)))
+            return -1;
+        (*n)++;
+    }
+    /* deepest first: longer paths first is enough for nested mount points */
+    for (size_t i = 1; i < *n; i++)
+        for (size_t j = i; j > 0 && strlen((*out)[j]) > strlen((*out)[j - 1]); j--) {
+            char *t = (*out)[j];
+            (*out)[j] = (*out)[j - 1];
+            (*out)[j - 1] = t;
+        }
+    return 0;
+}
+
+/* Makes the tmpfs at STAGE the root of this mount namespace, the old root unreachable.
+ * pivot_root(".", ".") then detaching the old root; where the old root is the initramfs
+ * (rootfs cannot be pivoted away: EINVAL, as in the lab's L1), every other mount is detached
+ * and the new root moved over "/" and chrooted into, as switch_root does. */
+static int enter_root(void)
+{
+    if (chdir(STAGE) < 0)
+        return -1;
+    if (syscall(SYS_pivot_root, ".", ".") == 0)
+        return umount2(".", MNT_DETACH) < 0 || chdir("/") < 0 ? -1 : 0;
+    if (errno != EINVAL)
+        return -1;
+    char **mps;
+    size_t n;
+    if (other_mounts(STAGE, &mps, &n) < 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        umount2(mps[i], MNT_DETACH); /* best effort: what stays is covered by the new root */
+        free(mps[i]);
+    }
+    free(mps);
+    if (mount(STAGE, "/", NULL, MS_MOVE, NULL) < 0 || chroot(".") < 0 || chdir("/") < 0)
+        return -1;
+    return 0;
+}
+
 /* ---- the supervisor -------------------------------------------------------------------------- */
 
 static void json_text(FILE *f, const char *s)
@@ -217,30 +273,6 @@ static void write_crash(const char *ready_file, const char *reason, int sig,
     fputs("\"}\n", f);
     if (fclose(f) == 0)
         rename(tmp, path);
-}
-
-static int supervisor_filter(void)
-{
-    scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
-    if (!ctx)
-        return -1;
-    static const char *const calls[] = {
-        "read", "write", "close", "wait4", "waitid", "kill", "tgkill", "getpid", "gettid",
-        "rt_sigreturn", "rt_sigprocmask", "rt_sigaction", "poll", "ppoll", "openat",
-        "rename", "renameat", "renameat2", "fstat", "newfstatat", "lseek", "brk", "mmap",
-        "munmap", "exit", "exit_group", "futex", "clock_gettime", "restart_syscall", "fcntl",
-        NULL
-    };
-    int r = 0;
-    for (const char *const *n = calls; *n && !r; n++) {
-        int nr = seccomp_syscall_resolve_name(*n);
-        if (nr != __NR_SCMP_ERROR)
-            r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0);
-    }
-    if (!r)
-        r = seccomp_load(ctx);
-    seccomp_release(ctx);
-    return r;
 }
 
 /* The parent side after the fork: never returns. */
@@ -319,6 +351,7 @@ int jail_enter(const struct vmm_config *cfg, const struct jail_needs *needs, str
         return 0;
     close_inherited(needs ? needs->keep_fds : NULL);
     struct jail_ids ids = { .as_root = geteuid() == 0, .idmap_fd = -1 };
+    pid_t idmap_pid = -1;
     ids.owner_uid = geteuid();
     ids.owner_gid = getegid();
     ids.uid = ids.as_root ? cfg->jail.uid : ids.owner_uid;
@@ -335,7 +368,7 @@ int jail_enter(const struct vmm_config *cfg, const struct jail_needs *needs, str
         r = set_limits(err);
     /* files the box writes keep belonging to its owner: the VMM's uid maps onto the owner's */
     if (!r && ids.as_root && (ids.uid != ids.owner_uid || ids.gid != ids.owner_gid))
-        ids.idmap_fd = idmap_userns(ids.owner_uid, ids.uid, ids.owner_gid, ids.gid);
+        ids.idmap_fd = idmap_userns(ids.owner_uid, ids.uid, ids.owner_gid, ids.gid, &idmap_pid);
     if (!r && !ids.as_root)
         r = self_userns(err);
     if (!r && unshare(CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWPID) < 0)
@@ -346,6 +379,8 @@ int jail_enter(const struct vmm_config *cfg, const struct jail_needs *needs, str
         r = jail_root_build(&plan, STAGE, &ids, err);
     if (ids.idmap_fd >= 0)
         close(ids.idmap_fd);
+    if (idmap_pid > 0)
+        waitpid(idmap_pid, NULL, 0); /* gone by now: the pipe closed long ago */
     int crash[2] = { -1, -1 }, up[2] = { -1, -1 }, down[2] = { -1, -1 };
     if (!r && (pipe2(crash, O_CLOEXEC) < 0 || pipe2(up, O_CLOEXEC) < 0 ||
                pipe2(down, O_CLOEXEC) < 0))
@@ -375,8 +410,7 @@ int jail_enter(const struct vmm_config *cfg, const struct jail_needs *needs, str
         close(up[1]);
         close(down[0]);
         bool ok = read(up[0], &c, 1) == 1;
-        if (ok && (chdir(STAGE) < 0 || syscall(SYS_pivot_root, ".", ".") < 0 ||
-                   umount2(".", MNT_DETACH) < 0 || chdir("/") < 0)) {
+        if (ok && enter_root() < 0) {
             fprintf(stderr, "boxlite-vmm: jail: pivot_root: %s\n", strerror(errno));
             ok = false;
         }
@@ -392,7 +426,7 @@ int jail_enter(const struct vmm_config *cfg, const struct jail_needs *needs, str
         for (int fd = 3; fd < 1024; fd++)
             if (fd != sfd && fd != crash[0])
                 close(fd);
-        if (supervisor_filter() < 0) {
+        if (jail_supervisor_filter() < 0) {
             fprintf(stderr, "boxlite-vmm: jail: supervisor: seccomp failed\n");
             kill(child, SIGKILL);
         }
@@ -407,11 +441,16 @@ int jail_enter(const struct vmm_config *cfg, const struct jail_needs *needs, str
     if (mount("proc", STAGE "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "subset=pid") < 0 &&
         mount("proc", STAGE "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
         r = bl_errno(err, errno, "jail: mount /proc");
+    /* standing in the new root while the supervisor switches to it: pivot_root moves our
+     * root along, a move over "/" (enter_root) needs our chroot(".") too */
+    if (!r && chdir(STAGE) < 0)
+        r = bl_errno(err, errno, "jail: chdir %s", STAGE);
     if (!r && (write(up[1], "x", 1) != 1 || read(down[0], &c, 1) != 1))
         r = bl_err(err, BOXLITE_ERR_ENGINE, "jail: the supervisor could not pivot");
     close(up[1]);
     close(down[0]);
-    /* our root followed the pivot; the working directory is set anew */
+    if (!r && (chroot(".") < 0 || chdir("/") < 0))
+        r = bl_errno(err, errno, "jail: chroot");
     if (!r && chdir(plan.cwd ? plan.cwd : "/") < 0)
         r = bl_errno(err, errno, "jail: chdir %s", plan.cwd);
     if (!r)

@@ -65,9 +65,15 @@ enum jail_thread_kind {
 /* Compiles the filters (no-op when jail is NULL or disabled). Called by main() once the
  * jail is entered, before the engine starts threads. */
 int jail_seccomp_prepare(const struct vmm_config *cfg, struct bl_error *err);
+/* For tracing what threads call (the VMM's test build only, BOXLITE_VMM_TEST=trace-syscalls):
+ * the filters keep their places but deny nothing. */
+void jail_seccomp_trace_mode(void);
 /* Installs kind's filter on the calling thread; no-op when none was prepared (unit tests,
  * unconfined runs). A thread that cannot be confined ends the process. */
 void jail_thread_enter(enum jail_thread_kind kind);
+/* The kind the calling thread declared with jail_thread_enter() (whether or not a filter
+ * was installed), or -1 for threads that inherited their creator's. */
+int jail_thread_kind(void);
 /* In the QEMU engine's child between fork and exec (async-signal-safe): QEMU's own filter
  * on top of its -sandbox: no setuid/setgid mode bits in chmod, open or mkdir, no device
  * nodes or FIFOs, no io_uring or userfaultfd. No-op when none was prepared. */

@@ -70,6 +70,8 @@ struct jail_crash {
     int32_t kind;     /* enum jail_thread_kind of the thread, -1 unknown */
 };
 #define JAIL_CRASH_MAGIC 0x6a61696cu /* "jail" */
+/* Installs the supervisor's filter (jail.c: wait, forward signals, write exit.json). */
+int jail_supervisor_filter(void);
 /* The write end of the crash pipe in the VMM (set before its handler is installed). */
 void jail_crash_fd(int fd);
 /* The name of a system call (libseccomp's table), or "unknown". */

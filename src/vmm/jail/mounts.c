@@ -271,7 +271,9 @@ int jail_plan_build(struct jail_plan *p, const struct vmm_config *cfg,
     /* the box folder(s): where the ready, stats and exit files and the console log go */
     const char *files[] = { cfg->ready_file, cfg->console_log };
     for (size_t i = 0; i < 2 && !r; i++) {
-        if (!files[i])
+        /* /proc/self/fd/N and /dev/fd/N name a descriptor the VMM holds: in the jail they
+         * are its own /proc's */
+        if (!files[i] || !strncmp(files[i], "/proc/", 6) || !strncmp(files[i], "/dev/fd/", 8))
             continue;
         cleanup_free char *dir = dir_of(files[i]);
         if (!dir)

@@ -131,25 +131,8 @@ static bool qemu_available(char *why, size_t why_len)
 
 /* ---- small helpers --------------------------------------------------------------- */
 
-/* Milliseconds since this process started (/proc/self/stat starttime, clock ticks). */
-static double ms_since_process_start(void)
-{
-    cleanup_fclose FILE *f = fopen("/proc/self/stat", "re");
-    char buf[1024];
-    if (!f || !fgets(buf, sizeof buf, f))
-        return 0;
-    const char *p = strrchr(buf, ')');
-    unsigned long long start = 0;
-    /* fields after "(comm)": state is field 3, starttime field 22 */
-    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d "
-                            "%*d %*d %*d %llu", &start) != 1)
-        return 0;
-    struct timespec ts;
-    clock_gettime(CLOCK_BOOTTIME, &ts);
-    double now = (double)ts.tv_sec * 1000 + (double)ts.tv_nsec / 1e6;
-    double started = (double)start * 1000 / (double)sysconf(_SC_CLK_TCK);
-    return now > started ? now - started : 0;
-}
+/* Milliseconds since this process was spawned (engine.h). */
+static double ms_since_process_start(void) { return engine_ms_since_start(); }
 
 /* The last lines QEMU printed (its own error messages), for error reports. */
 static void stderr_tail(struct engine *e, char *out, size_t out_len)
