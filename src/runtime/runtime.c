@@ -164,6 +164,7 @@ int rt_box_lookup(boxlite_runtime *rt, const char *key, struct box_record *rec,
                   !strcmp(rec->state, "stopping");
     if (active && !rt_process_alive(rec->pid, rec->pid_start)) {
         /* Its per-box process died (crash, kill, reboot): the box is stopped. */
+        rt_box_cgroups_remove(rec->id);
         if (state_box_set_state(rt->db, rec->id, rec->state, "stopped", 0, 0, NULL) == 0) {
             free(rec->state);
             rec->state = strdup("stopped");
@@ -425,6 +426,7 @@ int rt_box_destroy(boxlite_runtime *rt, const char *id, struct bl_error *err)
         r = state_box_delete(rt->db, id, err);
     if (!r && rt_remove_tree(dir) != 0)
         r = bl_errno(err, errno, "remove %s", dir);
+    rt_box_cgroups_remove(id);
     return r;
 }
 

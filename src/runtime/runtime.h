@@ -59,6 +59,8 @@ int rt_box_stop_record(boxlite_runtime *rt, struct box_record *rec, int timeout_
                        bool allow_auto_remove, struct bl_error *err);
 /* Removes a file or a tree, never following a symlink (nftw, FTW_PHYS); 0 or -1 (errno). */
 int rt_remove_tree(const char *path);
+/* Removes the box's cgroups (made by its per-box process's jail) once it is gone. */
+void rt_box_cgroups_remove(const char *id);
 /* Deletes the record and the box's folder. */
 int rt_box_destroy(boxlite_runtime *rt, const char *id, struct bl_error *err);
 

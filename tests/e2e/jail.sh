@@ -95,4 +95,44 @@ assert x.get("syscall_name") == "ptrace" and "forbidden system call" in x.get("r
 PY
 "$B" ps -a | grep crash | grep -q "forbidden system call .* (ptrace)" && ok "ps -a says why: $("$B" ps -a | grep -o 'boxlite-vmm was killed.*')" || no "ps -a says why" "$("$B" ps -a)"
 grep -q "killed by seccomp" "$BOXLITE_HOME"/boxes/*/vmm.log && ok "vmm.log says it too" || no "vmm.log"
+"$B" rm -f crash >/dev/null
+for c in memory pids cpu; do
+  [ -d /sys/fs/cgroup/$c/boxlite ] && [ -e /sys/fs/cgroup/$c/boxlite/$id -o -e /sys/fs/cgroup/$c/boxlite/$cid ] &&
+    no "the box's $c cgroup is removed with the box"
+done
+ok "the boxes' cgroups are removed with them"
+
+# Started by a user who is not root (boxlite-vmm directly, as the library would start it
+# for that user): a user namespace mapping the user to itself stands in for root's powers;
+# the VMM and QEMU keep the user's uid, without capabilities, in their own namespaces.
+if command -v setpriv >/dev/null; then
+  nr=$work/nobody
+  mkdir -p "$nr/box"
+  cp "$(scripts/build-kernel.sh --cached-only)" "$nr/vmlinux"
+  cp "$build/guest/initramfs.cpio.gz" "$nr/initrd"
+  cat >"$nr/box/vmm.json" <<JSON
+{ "engine": "qemu", "kernel": "$nr/vmlinux", "initrd": "$nr/initrd", "cpus": 1, "memory_mib": 256,
+  "console_log": "$nr/box/console.log", "box_socket": "$nr/box/box.sock", "ready_file": "$nr/box/ready" }
+JSON
+  chmod 755 "$work"
+  chown -R 65534:65534 "$nr"
+  vmmbin=$PWD/$build/bin/boxlite-vmm
+  (cd "$nr/box" && exec setpriv --reuid=65534 --regid=65534 --clear-groups "$vmmbin" --config vmm.json) >"$nr/out" 2>&1 &
+  nsup=$!
+  for _ in $(seq 600); do [ -s "$nr/box/ready" ] && break; kill -0 $nsup 2>/dev/null || break; sleep 0.1; done
+  nvmm=$(pgrep -P $nsup | head -1)
+  nqemu=$(pgrep -P "${nvmm:-0}" -f qemu-system | head -1)
+  [ -s "$nr/box/ready" ] && ok "as a user: the box is ready" || no "as a user: no ready file" "$(cat "$nr/out")"
+  for who in "boxlite-vmm:$nvmm" "QEMU:$nqemu"; do
+    name=${who%%:*} p=${who#*:}
+    [ -n "$p" ] && [ "$(field "$p" Uid)" = 65534 ] && [ "$(field "$p" CapEff)" = 0000000000000000 ] &&
+      [ "$(field "$p" Seccomp)" = 2 ] && [ "$(field "$p" NoNewPrivs)" = 1 ] &&
+      ok "as a user, $name: the user's uid, no capability, Seccomp 2, NoNewPrivs 1" || no "as a user, $name" "$(grep -E '^(Uid|CapEff|Seccomp|NoNewPrivs)' /proc/$p/status 2>&1)"
+    [ -n "$p" ] && [ "$(readlink /proc/$p/ns/user)" != "$(readlink /proc/self/ns/user)" ] &&
+      [ "$(readlink /proc/$p/ns/pid)" != "$(readlink /proc/self/ns/pid)" ] &&
+      ok "as a user, $name: own user and PID namespaces" || no "as a user, $name: namespaces"
+  done
+  kill -TERM $nsup 2>/dev/null
+  wait $nsup 2>/dev/null
+fi
 finish
