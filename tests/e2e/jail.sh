@@ -75,6 +75,9 @@ expect "/proc in the jail shows the namespace's processes only" "1 2" "$(ls /pro
 grep -q "boxlite/$id" /proc/$vmm/cgroup && ok "boxlite-vmm is in the box's cgroup" || no "box cgroup" "$(cat /proc/$vmm/cgroup)"
 mem=$(cat /sys/fs/cgroup/memory/boxlite/$id/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/boxlite/$id/memory.max 2>/dev/null)
 expect "memory limit: guest RAM (512 MiB) + QEMU's 512 MiB" "$((1024 << 20))" "$mem"
+expect "pids limit" "512" "$(cat /sys/fs/cgroup/pids/boxlite/$id/pids.max 2>/dev/null || cat /sys/fs/cgroup/boxlite/$id/pids.max 2>/dev/null)"
+quota=$(cat /sys/fs/cgroup/cpu/boxlite/$id/cpu.cfs_quota_us 2>/dev/null || cut -d' ' -f1 /sys/fs/cgroup/boxlite/$id/cpu.max 2>/dev/null)
+expect "CPU quota: the box's 1 CPU plus 1 for the engine's own work, per 100 ms" "200000" "$quota"
 expect "the box still works" "inside" "$("$B" exec jbox echo inside)"
 "$B" rm -f jbox >/dev/null
 

@@ -327,10 +327,7 @@ supervise(pid_t child, int crash_rd, int sfd, const char *ready_file)
                 snprintf(reason, sizeof reason, "boxlite-vmm was killed by signal %d (%s)", sig,
                          strsignal(sig));
             fprintf(stderr, "boxlite-vmm: %s\n", reason);
-            if (sig != SIGKILL && sig != SIGTERM)
-                write_crash(ready_file, reason, sig, have_crash ? &c : NULL);
-            else
-                write_crash(ready_file, reason, sig, NULL);
+            write_crash(ready_file, reason, sig, sig == SIGSYS && have_crash ? &c : NULL);
             /* die the same way, for whoever waits for this process */
             signal(sig, SIG_DFL);
             sigset_t all;

@@ -456,12 +456,13 @@ static int make_dev(int root, const struct jail_plan *p, const struct jail_ids *
             continue;
         }
         cleanup_close int src = open_tree(AT_FDCWD, host, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
-        char path[32];
-        snprintf(path, sizeof path, "/dev/%s", names[i]);
-        cleanup_close int t = src >= 0 ? make_target(root, path, false, err) : -1;
-        if (src < 0 || t < 0 ||
-            move_mount(src, "", t, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
-            return src < 0 || t >= 0 ? bl_errno(err, errno, "jail: bind %s", host) : -err->code;
+        if (src < 0)
+            return bl_errno(err, errno, "jail: bind %s", host);
+        cleanup_close int t = make_target(root, host, false, err);
+        if (t < 0)
+            return -err->code;
+        if (move_mount(src, "", t, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+            return bl_errno(err, errno, "jail: bind %s", host);
     }
     return 0;
 }
