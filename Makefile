@@ -11,6 +11,7 @@
 #   make unit-<component>   build and run one component's unit tests (sanitizer build)
 #   make fuzz       build the libFuzzer targets (build/fuzz/)
 
+.DEFAULT_GOAL := all
 ARCH    := x86_64
 O       ?= build
 SAN     ?= 0
@@ -53,7 +54,8 @@ SRC_common  := $(call src_of,src/common)
 SRC_proto   := $(call src_of,src/proto)
 SRC_disk    := $(call src_of,src/vmm/disk)
 SRC_netrule := src/vmm/net/rule.c
-SRC_vmm     := $(filter-out src/vmm/disk/% src/vmm/arch/% $(SRC_netrule),$(call src_of,src/vmm,src/vmm/main.c)) \
+SRC_vmm     := $(filter-out src/vmm/disk/% src/vmm/arch/% $(SRC_netrule) src/vmm/jail/seccomp_gen.c \
+                 src/vmm/jail/seccomp_rules.c,$(call src_of,src/vmm,src/vmm/main.c)) \
                $(call src_of,src/vmm/arch/$(ARCH))
 SRC_image   := $(call src_of,src/image)
 SRC_runtime := $(call src_of,src/runtime)
@@ -63,6 +65,18 @@ COMPONENTS  := common proto disk netrule vmm image runtime agent
 obj = $(patsubst %.c,$(O)/obj/%.o,$(1))
 lib = $(O)/lib/lib$(1).a
 $(foreach c,$(COMPONENTS),$(eval OBJ_$(c) := $(call obj,$(SRC_$(c)))))
+
+# The jail's seccomp filters are compiled to BPF at build time (src/vmm/jail/seccomp_gen.c:
+# libseccomp runs here, not each time a box starts); the generated C joins the vmm archive.
+SECCOMP_GEN := $(O)/gen/seccomp_gen
+SECCOMP_BPF := $(O)/gen/seccomp_bpf.c
+OBJ_vmm += $(call obj,$(SECCOMP_BPF))
+$(SECCOMP_GEN): src/vmm/jail/seccomp_gen.c src/vmm/jail/seccomp_rules.c src/vmm/jail/seccomp_rules.h src/vmm/jail/jail.h
+	@mkdir -p $(dir $@)
+	$(say) GEN $@
+	$(Q)cc -std=c11 -D_GNU_SOURCE -O1 -Wall -Wextra -Werror -Iinclude -Isrc -o $@ src/vmm/jail/seccomp_gen.c src/vmm/jail/seccomp_rules.c -lseccomp
+$(SECCOMP_BPF): $(SECCOMP_GEN)
+	$(Q)$(SECCOMP_GEN) > $@.tmp && mv $@.tmp $@
 
 # Which internal archives each link needs, in dependency order.
 DEPS_common  := common
@@ -76,6 +90,7 @@ DEPS_agent   := agent proto common
 archives = $(foreach d,$(DEPS_$(1)),$(call lib,$(d)))
 
 BIN_vmm   := $(O)/bin/boxlite-vmm
+BIN_vmm_test := $(O)/tests/boxlite-vmm-test
 BIN_cli   := $(O)/bin/boxlite
 LIB_so    := $(O)/lib/libboxlite.so
 AGENT     := $(O)/guest/boxlite-agent
@@ -83,7 +98,7 @@ INITRAMFS := $(O)/guest/initramfs.cpio.gz
 
 .SECONDARY:
 .PHONY: all test bench lab-check lab-matrix fuzz clean kernel setup
-all: $(BIN_vmm) $(BIN_cli) $(LIB_so) $(INITRAMFS)
+all: $(BIN_vmm) $(BIN_cli) $(LIB_so) $(INITRAMFS) $(BIN_vmm_test)
 
 # V=1 shows full command lines.
 ifeq ($(V),1)
@@ -107,6 +122,16 @@ $(O)/lib/lib%.a: $$(OBJ_$$*)
 	$(Q)ar rcs $@ $^
 
 $(BIN_vmm): $(call obj,src/vmm/main.c) $(call archives,vmm)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< -Wl,--start-group $(call archives,vmm) -Wl,--end-group $(LIBS)
+
+# The VMM's test build: main.c with BOXLITE_VMM_TEST_HOOKS (a forbidden system call on
+# request, for the jail's tests); everything else is the release VMM's.
+$(O)/obj-test/src/vmm/main.o: src/vmm/main.c
+	@mkdir -p $(dir $@)
+	$(say) CC $< '(test hooks)'
+	$(Q)$(CC) $(CFLAGS) -DBOXLITE_VMM_TEST_HOOKS -MMD -MP -c $< -o $@
+$(BIN_vmm_test): $(O)/obj-test/src/vmm/main.o $(call archives,vmm)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $< -Wl,--start-group $(call archives,vmm) -Wl,--end-group $(LIBS)
 

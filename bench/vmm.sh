@@ -6,14 +6,16 @@
 # BOXLITE_KVM_ANY_HOST=1 lets the engine start there.
 # Then, if the nested-KVM lab is set up (tests/lab/), the same binary boots the kernel and
 # agent there to agent-ready and a client talks to the agent through the box socket: time to
-# ready, VM exits to ready, a request's round trip (BOXLITE_BENCH_NO_LAB=1 skips this).
+# ready, VM exits to ready, a request's round trip (BOXLITE_BENCH_NO_LAB=1 skips this); and
+# spawn to first KVM_RUN of the same VMM jailed (src/vmm/jail/) and unconfined, alternating
+# in the same L1 (the jail's cost; in the lab every host-side step runs under TCG, far
+# slower than on hardware: the difference is the figure, not the absolute times).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${BOXLITE_BUILD:-build}
 vmm=$build/bin/boxlite-vmm
 initrd=$build/guest/initramfs.cpio.gz
 [ -x "$vmm" ] && [ -f "$initrd" ] || { echo "vmm: build first (make)"; exit 1; }
-[ -r /dev/kvm ] || { echo "vmm: skipped: no /dev/kvm"; exit 0; }
 kernel=$(scripts/build-kernel.sh --cached-only) || { echo "vmm: no cached kernel (scripts/setup.sh)"; exit 1; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -24,7 +26,14 @@ cat > "$tmp/vmm.json" <<JSON
  "cmdline": "quiet", "console_log": "$tmp/console.log"}
 JSON
 echo "   (load average now: $(cut -d" " -f1-3 /proc/loadavg) on $(nproc) CPUs; the minimum is the unloaded cost)"
-BOXLITE_KVM_ANY_HOST=1 "$build/bench/vmm_start" "$vmm" "$tmp/vmm.json" 7 400 2>/dev/null
+if [ -r /dev/kvm ]; then
+  BOXLITE_KVM_ANY_HOST=1 "$build/bench/vmm_start" "$vmm" "$tmp/vmm.json" 7 400 2>/dev/null
+  (cd "$tmp" && sed 's/"cpus"/"jail": {"enabled": false}, "cpus"/' vmm.json > unconfined.json &&
+   BOXLITE_KVM_ANY_HOST=1 "$OLDPWD/$build/bench/vmm_start" "$OLDPWD/$vmm" unconfined.json 7 400 \
+     "spawn to first KVM_RUN, unconfined (the jail off)" 2>/dev/null)
+else
+  echo "host figures: skipped (no /dev/kvm here); the lab's below"
+fi
 
 # ---- in the lab ------------------------------------------------------------------------
 [ "${BOXLITE_BENCH_NO_LAB:-0}" = 1 ] && exit 0
@@ -37,6 +46,17 @@ cc -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -Iinclude -Isrc -o "$build/b
 # $LAB_L2_CMDLINE carries the timer options an L2 kernel needs under TCG (tests/lab/init.sh);
 # "quiet" because every console byte is a VM exit, costly two levels down.
 cat > "$tmp/lab.sh" <<SCRIPT
+for mode in jailed unconfined; do
+  mkdir -p /tmp/jb-\$mode
+  jail=\$([ \$mode = unconfined ] && echo '"jail": {"enabled": false},')
+  printf '{"engine": "kvm", "kernel": "%s", "initrd": "%s", "cpus": 1, "memory_mib": 512, %s "cmdline": "quiet", "console_log": "/tmp/jb-%s/console.log"}\n' \
+    "$kernel" "$PWD/$initrd" "\$jail" \$mode > /tmp/jb-\$mode/vmm.json
+done
+for round in 1 2; do
+  for mode in unconfined jailed; do
+    (cd /tmp/jb-\$mode && $PWD/$build/bench/vmm_start $PWD/$vmm vmm.json 3 1500 "spawn to first KVM_RUN, \$mode (round \$round)")
+  done
+done
 cat > /tmp/vmm.json <<J
 {"engine": "kvm", "kernel": "$kernel", "initrd": "$PWD/$initrd", "cpus": 1, "memory_mib": 512,
  "cmdline": "quiet \$LAB_L2_CMDLINE", "console_log": "/tmp/console.log",
@@ -55,11 +75,15 @@ echo "boxlite-vmm: exit status \$vrc, L1 seconds from VMM start to its end: \$t0
 [ \$crc = 0 ] && [ \$vrc = 0 ] || { echo "---- vmm stderr"; cat /tmp/vmm.err; echo "---- console"; cat /tmp/console.log; exit 1; }
 SCRIPT
 out=$(tests/lab/run.sh --timeout 600 --file "$PWD/$vmm" --file "$kernel" --file "$PWD/$initrd" \
-      --file "$PWD/$build/bench/vmm_client" --script "$tmp/lab.sh" 2>&1) || {
+      --file "$PWD/$build/bench/vmm_client" --file "$PWD/$build/bench/vmm_start" \
+      --script "$tmp/lab.sh" 2>&1) || {
   echo "lab figures: FAILED"; echo "$out" | tail -40; exit 1; }
-echo "$out" | grep -E "^(client|request|boxlite-vmm:)" | sed 's/^/   lab: /'
+echo "$out" | grep -E "^(client|request|boxlite-vmm:|spawn to first)" | sed 's/^/   lab: /'
 ready=$(echo "$out" | sed -n 's/^ready file: //p')
 num() { echo "$ready" | sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p"; }
 echo "lab: boxlite-vmm start to agent-ready (L2 under nested SVM in TCG): $(num start_to_ready_ms) ms"
 echo "lab: VM exits from start to agent-ready: $(num vm_exits)"
 echo "lab: VMM resident memory outside guest RAM at ready: $(awk -v b="$(num rss_bytes)" 'BEGIN{printf "%.2f", b/1048576}') MiB"
+best() { echo "$out" | grep "spawn to first KVM_RUN, $1" | sed -n 's/.*min \([0-9.]*\) ms.*/\1/p' | sort -n | head -1; }
+u=$(best unconfined) j=$(best jailed)
+echo "lab: spawn to first KVM_RUN, best of 6: unconfined ${u:-?} ms, jailed ${j:-?} ms, the jail's cost $(awk -v a="$j" -v b="$u" 'BEGIN{ if (a > 0 && b > 0) printf "%.2f", a-b; else print "?" }') ms"

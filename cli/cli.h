@@ -39,6 +39,8 @@ int cli_parse_box_flags(int argc, char **argv, boxlite_options *o, struct box_fl
                         int *next);
 /* "512", "512m", "2g" -> MiB; -1 if malformed. */
 long long cli_parse_mib(const char *s);
+/* "1048576", "512k", "1m", "2g" (powers of 1024) -> bytes, or -1. */
+long long cli_parse_bytes(const char *s);
 
 int cmd_create(struct cli *c, int argc, char **argv);
 int cmd_start(struct cli *c, int argc, char **argv);

@@ -172,11 +172,17 @@ int cmd_ps(struct cli *c, int argc, char **argv)
                 break;
         }
         const char *image = json_string_value(json_object_get(b, "image"));
-        printf("%-12.12s  %-20s  %-24.24s  %-10s  %-10s  %s\n",
+        /* a per-box process that was killed says why (its jail's supervisor wrote it) */
+        json_t *x = json_object_get(b, "exit");
+        const char *why = json_is_true(json_object_get(x, "crashed"))
+                              ? json_string_value(json_object_get(x, "reason"))
+                              : NULL;
+        printf("%-12.12s  %-20s  %-24.24s  %-10s  %-10s  %s%s%s\n",
                json_string_value(json_object_get(b, "id")),
                json_string_value(json_object_get(b, "name")), image ? image : "",
                json_string_value(json_object_get(b, "state")),
-               ago(json_integer_value(json_object_get(b, "created")), when, sizeof when), ports);
+               ago(json_integer_value(json_object_get(b, "created")), when, sizeof when), ports,
+               why ? (ports[0] ? "  " : "") : "", why ? why : "");
     }
     json_decref(arr);
     return 0;

@@ -236,14 +236,35 @@ int cmd_logs(struct cli *c, int argc, char **argv)
     return r;
 }
 
-/* cp BOX:PATH HOSTPATH | HOSTPATH BOX:PATH */
+/* cp [--max-size SIZE] BOX:PATH HOSTPATH | HOSTPATH BOX:PATH */
 int cmd_cp(struct cli *c, int argc, char **argv)
 {
-    if (argc != 3)
-        return cli_usage_error("cp: usage: boxlite cp BOX:PATH HOSTPATH | HOSTPATH BOX:PATH");
-    int out = strchr(argv[1], ':') != NULL;
-    char *spec = strdup(argv[out ? 1 : 2]);
-    char *colon = strchr(spec, ':');
+    const char *usage = "cp: usage: boxlite cp [--max-size SIZE] BOX:PATH HOSTPATH | "
+                        "HOSTPATH BOX:PATH";
+    boxlite_copy_options copts = { .size = sizeof copts };
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-' && argv[i][1]; i++) {
+        const char *v = NULL;
+        if (!strcmp(argv[i], "--max-size") && i + 1 < argc)
+            v = argv[++i];
+        else if (!strncmp(argv[i], "--max-size=", 11))
+            v = argv[i] + 11;
+        else
+            return cli_usage_error("%s", usage);
+        long long n = cli_parse_bytes(v);
+        if (n <= 0)
+            return cli_usage_error("cp: --max-size %s: expected a size such as 1048576, 512k, "
+                                   "1m or 2g", v);
+        copts.max_bytes = (unsigned long long)n;
+    }
+    if (argc - i != 2)
+        return cli_usage_error("%s", usage);
+    const char *src = argv[i], *dst = argv[i + 1];
+    int out = strchr(src, ':') != NULL;
+    if (!out && copts.max_bytes)
+        return cli_usage_error("cp: --max-size bounds a copy out of a box (BOX:PATH HOSTPATH)");
+    char *spec = strdup(out ? src : dst);
+    char *colon = spec ? strchr(spec, ':') : NULL;
     if (!colon) {
         free(spec);
         return cli_usage_error("cp: one side must be BOX:PATH");
@@ -254,8 +275,8 @@ int cmd_cp(struct cli *c, int argc, char **argv)
     if (!r && boxlite_box_get(c->rt, spec, &b) != BOXLITE_OK)
         r = cli_fail("cp");
     if (!r) {
-        int rc = out ? boxlite_box_copy_out(b, colon + 1, argv[2])
-                     : boxlite_box_copy_in(b, argv[1], colon + 1);
+        int rc = out ? boxlite_box_copy_out_opts(b, colon + 1, dst, &copts)
+                     : boxlite_box_copy_in(b, src, colon + 1);
         if (rc != BOXLITE_OK)
             r = cli_fail("cp");
     }

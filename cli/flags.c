@@ -2,6 +2,7 @@
 #include "cli.h"
 
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,28 @@ long long cli_parse_mib(const char *s)
     if (!strcasecmp(end, "g") || !strcasecmp(end, "gb") || !strcasecmp(end, "gib"))
         return v * 1024;
     return -1;
+}
+
+long long cli_parse_bytes(const char *s)
+{
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    if (end == s || v < 0)
+        return -1;
+    int shift = 0;
+    if (!*end || !strcasecmp(end, "b"))
+        shift = 0;
+    else if (!strcasecmp(end, "k") || !strcasecmp(end, "kb") || !strcasecmp(end, "kib"))
+        shift = 10;
+    else if (!strcasecmp(end, "m") || !strcasecmp(end, "mb") || !strcasecmp(end, "mib"))
+        shift = 20;
+    else if (!strcasecmp(end, "g") || !strcasecmp(end, "gb") || !strcasecmp(end, "gib"))
+        shift = 30;
+    else
+        return -1;
+    if (v > (LLONG_MAX >> shift))
+        return -1;
+    return v << shift;
 }
 
 /* -v HOST:GUEST[:ro|:rw] */

@@ -172,11 +172,28 @@ BOXLITE_API int boxlite_box_list(boxlite_runtime *rt, const char *state, char **
 BOXLITE_API int boxlite_box_metrics(boxlite_box *box, char **json_out);
 /* Last lines of the box's console log (for errors and `boxlite logs`). */
 BOXLITE_API int boxlite_box_console(boxlite_box *box, char **text_out);
-/* Copy a host file or directory into the box at guest_path, or out of it. */
+/* Copy a host file or directory into the box at guest_path (names with ".." or absolute
+ * names inside the archive are refused by the agent), or out of it.
+ * A copy out is the guest's data and lands as `docker cp` lands it: when host_path is an
+ * existing directory the copy is host_path/<last component of guest_path>, else host_path
+ * itself. Files and directories belong to the caller and carry no setuid, setgid or sticky
+ * bit; symlinks are copied as symlinks (never followed); device nodes and FIFOs are refused.
+ * A directory never merges into an existing one (BOXLITE_ERR_EXISTS); a file replaces a
+ * file, never a directory. The copy arrives under a temporary name and is renamed into
+ * place: on any failure nothing is left behind. */
 BOXLITE_API int boxlite_box_copy_in(boxlite_box *box, const char *host_path,
                                     const char *guest_path);
 BOXLITE_API int boxlite_box_copy_out(boxlite_box *box, const char *guest_path,
                                      const char *host_path);
+typedef struct boxlite_copy_options {
+    unsigned size;                /* sizeof(boxlite_copy_options): lets the struct grow */
+    unsigned long long max_bytes; /* 0 = no limit; else the copy is refused once more than
+                                     this would arrive (file data plus 512 bytes per entry) */
+} boxlite_copy_options;
+/* boxlite_box_copy_out with options; opts NULL = the defaults. */
+BOXLITE_API int boxlite_box_copy_out_opts(boxlite_box *box, const char *guest_path,
+                                          const char *host_path,
+                                          const boxlite_copy_options *opts);
 
 /* ---- Executions ----------------------------------------------------------------------*/
 typedef struct boxlite_exec_spec {

@@ -805,6 +805,12 @@ int proto_copy_in(struct proto_client *c, const char *host_path, const char *gue
 int proto_copy_out(struct proto_client *c, const char *guest_path, const char *host_path,
                    struct bl_error *err)
 {
+    return proto_copy_out_max(c, guest_path, host_path, 0, err);
+}
+
+int proto_copy_out_max(struct proto_client *c, const char *guest_path, const char *host_path,
+                       uint64_t max_bytes, struct bl_error *err)
+{
     struct tlv_writer *w = malloc(sizeof *w);
     if (!w)
         return bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
@@ -818,12 +824,20 @@ int proto_copy_out(struct proto_client *c, const char *guest_path, const char *h
     int fd = proto_exec_stdout_fd(e);
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
     struct bl_error xerr = {0};
-    int xrc = tar_extract(fd, host_path, NULL, &xerr);
+    /* The archive is the guest's: tar_extract_untrusted's rules (no owners, no setuid,
+     * regular files, directories and symlinks only, never merged, bounded). */
+    struct tar_untrusted u = {.max_bytes = max_bytes};
+    int xrc = tar_extract_untrusted(fd, host_path, &u, NULL, &xerr);
     if (xrc < 0) {
-        /* stop the transfer; reading the rest would only be discarded */
+        /* Stop the transfer: the rest would only be discarded, and a guest could make it
+         * endless (a 2 GiB sparse file under a 1 MiB limit). Freeing the running execution
+         * sends CLOSE, on which the agent kills its writer. */
         pthread_mutex_lock(&c->lock);
         close_fd(&e->out_r[1]);
         pthread_mutex_unlock(&c->lock);
+        proto_exec_free(e);
+        *err = xerr;
+        return bl_err_prefix(err, "copy %s out of the box to %s", guest_path, host_path);
     }
     rc = proto_exec_wait(e, -1, NULL, err);
     proto_exec_free(e);

@@ -52,6 +52,10 @@ int proto_copy_in(struct proto_client *c, const char *host_path, const char *gue
                   struct bl_error *err);
 int proto_copy_out(struct proto_client *c, const char *guest_path, const char *host_path,
                    struct bl_error *err);
+/* The same with a bound on what may arrive (0 = none; see tar_extract_untrusted, whose rules
+ * every copy out follows: the archive is the guest's). host_path becomes the copy. */
+int proto_copy_out_max(struct proto_client *c, const char *guest_path, const char *host_path,
+                       uint64_t max_bytes, struct bl_error *err);
 /* Sends a SETUP (rootfs, volumes, network, hostname) and waits for its result. */
 int proto_setup(struct proto_client *c, const struct proto_setup *s, int timeout_ms,
                 struct bl_error *err);

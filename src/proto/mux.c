@@ -463,6 +463,7 @@ int proto_mux_step(struct proto_mux *m, int timeout_ms)
 static void *mux_thread(void *arg)
 {
     struct proto_mux *m = arg;
+    pthread_setname_np(pthread_self(), "mux");
     size_t cap = 64;
     struct pollfd *pf = malloc(cap * sizeof *pf);
     for (;;) {

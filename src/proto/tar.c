@@ -320,8 +320,23 @@ struct tr {
     const char *dest;
     uint64_t count;
     bool as_root;
+    bool untrusted;  /* tar_extract_untrusted's rules */
+    uint64_t budget; /* bytes still allowed (untrusted with a limit), else UINT64_MAX */
+    uint64_t limit;
     struct bl_error *err;
 };
+
+/* Charges an entry against the limit before any of it is written. */
+static int charge(struct tr *t, const char *name, uint64_t size)
+{
+    uint64_t need = size > UINT64_MAX - BLOCK ? UINT64_MAX : size + BLOCK;
+    if (need > t->budget)
+        return bl_err(t->err, BOXLITE_ERR_INVALID,
+                      "%s (%llu bytes) passes the copy's limit of %llu bytes", name[0] ? name : ".",
+                      (unsigned long long)size, (unsigned long long)t->limit);
+    t->budget -= need;
+    return 0;
+}
 
 static int skip_bytes(struct tr *t, uint64_t n)
 {
@@ -445,8 +460,11 @@ static int ensure_root_dir(struct tr *t)
 {
     if (t->root >= 0)
         return 0;
-    if (mkdir(t->dest, 0755) < 0 && errno != EEXIST)
-        return bl_errno(t->err, errno, "mkdir %s", t->dest);
+    if (mkdir(t->dest, t->untrusted ? 0700 : 0755) < 0 && (errno != EEXIST || t->untrusted))
+        return errno == EEXIST
+                   ? bl_err(t->err, BOXLITE_ERR_EXISTS,
+                            "%s exists: a copy never merges into an existing directory", t->dest)
+                   : bl_errno(t->err, errno, "mkdir %s", t->dest);
     t->root = open(t->dest, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (t->root < 0)
         return bl_errno(t->err, errno, "open %s", t->dest);
@@ -487,7 +505,16 @@ static int extract_entry(struct tr *t, char type, char *name, const char *link, 
     parse_octal(h->uid, sizeof h->uid, &uid);
     parse_octal(h->gid, sizeof h->gid, &gid);
     parse_octal(h->mtime, sizeof h->mtime, &mtime);
-    mode &= t->as_root ? 07777 : 0777;
+    mode &= t->as_root && !t->untrusted ? 07777 : 0777;
+    if (t->untrusted && type != '0' && type != '\0' && type != '7' && type != '5' &&
+        type != '2' && type != '1')
+        return bl_err(t->err, BOXLITE_ERR_INVALID, "%s: %s refused (regular files, directories "
+                      "and symlinks only)", name[0] ? name : ".",
+                      type == '3' || type == '4' ? "a device node"
+                      : type == '6'              ? "a FIFO"
+                                                 : "an unknown entry type");
+    if (t->untrusted && charge(t, name, type == '0' || type == '\0' || type == '7' ? size : 0) < 0)
+        return -1;
     struct timespec ts[2] = {{.tv_sec = (time_t)mtime}, {.tv_sec = (time_t)mtime}};
     bool is_root = !name[0];
 
@@ -505,7 +532,7 @@ static int extract_entry(struct tr *t, char type, char *name, const char *link, 
             unlinkat(dir, base, 0);
         if (mkdirat(dir, base, 0700) < 0 && errno != EEXIST)
             return bl_errno(t->err, errno, "mkdir %s", name);
-        if (t->as_root)
+        if (t->as_root && !t->untrusted)
             fchownat(dir, base, (uid_t)uid, (gid_t)gid, AT_SYMLINK_NOFOLLOW);
         fchmodat(dir, base, (mode_t)mode, 0);
         return 0;
@@ -518,7 +545,7 @@ static int extract_entry(struct tr *t, char type, char *name, const char *link, 
     char *base;
     char rootbase[NAME_MAX_LEN];
     if (is_root) {
-        if (type != '0' && type != '\0' && type != '7')
+        if (type != '0' && type != '\0' && type != '7' && !(type == '2' && t->untrusted))
             return bl_err(t->err, BOXLITE_ERR_INVALID, "archive root is a link");
         snprintf(rootbase, sizeof rootbase, "%s", t->dest);
         char *slash = strrchr(rootbase, '/');
@@ -541,11 +568,17 @@ static int extract_entry(struct tr *t, char type, char *name, const char *link, 
         if (dir < 0)
             return -1;
     }
+    if (t->untrusted) {
+        struct stat st;
+        if (fstatat(dir, base, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode))
+            return bl_err(t->err, BOXLITE_ERR_EXISTS, "%s is a directory",
+                          is_root ? t->dest : name);
+    }
     remove_existing(dir, base);
     if (type == '2') {
         if (symlinkat(link, dir, base) < 0)
             return bl_errno(t->err, errno, "symlink %s", name);
-        if (t->as_root)
+        if (t->as_root && !t->untrusted)
             fchownat(dir, base, (uid_t)uid, (gid_t)gid, AT_SYMLINK_NOFOLLOW);
         utimensat(dir, base, ts, AT_SYMLINK_NOFOLLOW);
         return 0;
@@ -569,16 +602,37 @@ static int extract_entry(struct tr *t, char type, char *name, const char *link, 
         return bl_errno(t->err, errno, "create %s", is_root ? t->dest : name);
     if (copy_data(t, out, size, name) < 0)
         return -1;
-    if (t->as_root)
+    if (t->as_root && !t->untrusted)
         fchown(out, (uid_t)uid, (gid_t)gid);
     fchmod(out, (mode_t)mode);
     futimens(out, ts);
     return 0;
 }
 
+static int extract(struct tr *t_, uint64_t *bytes);
+
 int tar_extract(int fd, const char *dest, uint64_t *bytes, struct bl_error *err)
 {
-    struct tr t = {.fd = fd, .root = -1, .dest = dest, .as_root = geteuid() == 0, .err = err};
+    struct tr t = {.fd = fd, .root = -1, .dest = dest, .as_root = geteuid() == 0, .err = err,
+                   .budget = UINT64_MAX};
+    return extract(&t, bytes);
+}
+
+int tar_extract_untrusted(int fd, const char *dest, const struct tar_untrusted *u,
+                          uint64_t *bytes, struct bl_error *err)
+{
+    struct tr t = {.fd = fd, .root = -1, .dest = dest, .untrusted = true, .err = err,
+                   .budget = u && u->max_bytes ? u->max_bytes : UINT64_MAX,
+                   .limit = u ? u->max_bytes : 0};
+    return extract(&t, bytes);
+}
+
+static int extract(struct tr *t_, uint64_t *bytes)
+{
+    struct tr t = *t_;
+    struct bl_error *err = t.err;
+    const char *dest = t.dest;
+    int fd = t.fd;
     char path[NAME_MAX_LEN] = "", link[NAME_MAX_LEN] = "", clean[NAME_MAX_LEN];
     uint64_t pax_size = 0;
     bool has_pax_size = false, has_path = false, has_link = false;
@@ -619,7 +673,9 @@ int tar_extract(int fd, const char *dest, uint64_t *bytes, struct bl_error *err)
             if (type == 'x')
                 rc = read_pax(&t, size, path, link, &pax_size, &has_pax_size);
             else if (type == 'g')
-                rc = skip_bytes(&t, (size + BLOCK - 1) / BLOCK * BLOCK);
+                rc = charge(&t, "a pax global header", size) < 0
+                         ? -1
+                         : skip_bytes(&t, (size + BLOCK - 1) / BLOCK * BLOCK);
             else
                 rc = read_longname(&t, size, type == 'L' ? path : link);
             if (rc < 0)
@@ -662,8 +718,9 @@ int tar_extract(int fd, const char *dest, uint64_t *bytes, struct bl_error *err)
         close(t.root);
     if (rc == 0) { /* drain what follows the end marker so the writer never sees EPIPE */
         char buf[4096];
-        while (read_full(fd, buf, sizeof buf, &t.count, NULL) > 0) {
-        }
+        while (t.budget >= sizeof buf && read_full(t.fd, buf, sizeof buf, &t.count, NULL) > 0)
+            if (t.budget != UINT64_MAX)
+                t.budget -= sizeof buf; /* an untrusted writer cannot keep us reading */
     }
     if (bytes)
         *bytes = t.count;

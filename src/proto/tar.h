@@ -24,4 +24,18 @@ int tar_write(int fd, const char *src, uint64_t *bytes, struct bl_error *err);
  * entry outside dest. Owners are restored only when running as root. */
 int tar_extract(int fd, const char *dest, uint64_t *bytes, struct bl_error *err);
 
+/* Extraction of an archive from an untrusted side (a copy out of a box: the guest wrote it).
+ * On top of tar_extract's refusals: owners are never restored (files belong to the caller),
+ * setuid, setgid and sticky bits are dropped, device nodes, FIFOs and unknown entry types are
+ * refused, dest must not exist when the archive is a directory (a copy never merges into an
+ * existing tree) and must not be a directory when it is a file or a symlink (a symlink at
+ * the root is created as a symlink). max_bytes (0 = none) bounds what may arrive: file data
+ * plus one 512-byte block per entry; an entry that would pass it is refused before any of
+ * it is written. */
+struct tar_untrusted {
+    uint64_t max_bytes;
+};
+int tar_extract_untrusted(int fd, const char *dest, const struct tar_untrusted *u,
+                          uint64_t *bytes, struct bl_error *err);
+
 #endif

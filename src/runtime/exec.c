@@ -205,32 +205,6 @@ BOXLITE_API void boxlite_exec_free(boxlite_exec *ex)
     free(ex);
 }
 
-BOXLITE_API int boxlite_box_copy_in(boxlite_box *b, const char *host_path,
-                                    const char *guest_path)
-{
-    API_CHECK_ARG(b && host_path && guest_path, "NULL argument");
-    API_CHECK_ARG(guest_path[0] == '/', "guest path must be absolute");
-    struct bl_error err = { 0 };
-    struct proto_client *c;
-    int r = rt_box_conn(b, &c, &err);
-    if (!r)
-        r = proto_copy_in(c, host_path, guest_path, &err);
-    return api_return(r, &err);
-}
-
-BOXLITE_API int boxlite_box_copy_out(boxlite_box *b, const char *guest_path,
-                                     const char *host_path)
-{
-    API_CHECK_ARG(b && host_path && guest_path, "NULL argument");
-    API_CHECK_ARG(guest_path[0] == '/', "guest path must be absolute");
-    struct bl_error err = { 0 };
-    struct proto_client *c;
-    int r = rt_box_conn(b, &c, &err);
-    if (!r)
-        r = proto_copy_out(c, guest_path, host_path, &err);
-    return api_return(r, &err);
-}
-
 BOXLITE_API int boxlite_box_console(boxlite_box *b, char **text_out)
 {
     API_CHECK_ARG(b && text_out, "NULL argument");

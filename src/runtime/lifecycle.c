@@ -29,6 +29,20 @@ static double now_ms(void)
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
+/* The box's cgroups, which its per-box process's jail makes as <controller>/boxlite/<id>
+ * (src/vmm/jail/cgroup.c) and cannot remove itself (it runs unprivileged): removed once the
+ * process is gone. rmdir removes only an empty group; anything else is left as it is. */
+void rt_box_cgroups_remove(const char *id)
+{
+    static const char *const roots[] = { "/sys/fs/cgroup", "/sys/fs/cgroup/memory",
+                                         "/sys/fs/cgroup/pids", "/sys/fs/cgroup/cpu" };
+    for (size_t i = 0; i < sizeof roots / sizeof roots[0]; i++) {
+        char path[256];
+        snprintf(path, sizeof path, "%s/boxlite/%s", roots[i], id);
+        rmdir(path);
+    }
+}
+
 /* SIGTERM asks the per-box process for a graceful stop (it asks the agent to stop
  * processes, sync and power off); after timeout_ms, SIGKILL. */
 int rt_box_stop_record(boxlite_runtime *rt, struct box_record *rec, int timeout_ms,
@@ -50,6 +64,7 @@ int rt_box_stop_record(boxlite_runtime *rt, struct box_record *rec, int timeout_
                 usleep(10000);
         }
     }
+    rt_box_cgroups_remove(rec->id);
     r = state_box_set_state(rt->db, rec->id, NULL, "stopped", 0, 0, err);
     if (r)
         return r;
@@ -154,10 +169,45 @@ static int prepare_disk(boxlite_box *b, const char *overlay, struct bl_error *er
     return r ? bl_err_prefix(err, "image %s", b->opts.image) : 0;
 }
 
+/* The per-box process's jail (src/vmm/jail/jail.h): on unless BOXLITE_UNCONFINED=1 (for
+ * debugging only). Started by root it runs as BOXLITE_JAIL_UID:BOXLITE_JAIL_GID (default
+ * 65534:65534, like NFS's root squash; a dedicated uid is better), its cgroups named after
+ * the box. */
+static int jail_config(const boxlite_box *b, json_t **out, struct bl_error *err)
+{
+    const char *off = getenv("BOXLITE_UNCONFINED");
+    if (off && !strcmp(off, "1")) {
+        *out = json_pack("{s:b}", "enabled", 0);
+        return *out ? 0 : bl_err(err, BOXLITE_ERR_NOMEM, "vmm config: out of memory");
+    }
+    long long id[2] = { 65534, 65534 };
+    const char *names[2] = { "BOXLITE_JAIL_UID", "BOXLITE_JAIL_GID" };
+    for (int i = 0; i < 2; i++) {
+        const char *v = getenv(names[i]);
+        char *end;
+        if (!v || !*v)
+            continue;
+        errno = 0;
+        id[i] = strtoll(v, &end, 10);
+        if (errno || *end || id[i] < 1 || id[i] > 4294967294LL)
+            return bl_err(err, BOXLITE_ERR_INVALID, "%s=%s: expected a uid/gid from 1 to "
+                          "4294967294 (not root)", names[i], v);
+    }
+    char cgroup[64];
+    snprintf(cgroup, sizeof cgroup, "boxlite/%s", b->id);
+    *out = json_pack("{s:b, s:I, s:I, s:s}", "enabled", 1, "uid", (json_int_t)id[0], "gid",
+                     (json_int_t)id[1], "cgroup", cgroup);
+    return *out ? 0 : bl_err(err, BOXLITE_ERR_NOMEM, "vmm config: out of memory");
+}
+
 /* engine: NULL for the box's own choice, or the engine a fallback forces. */
 static int write_vmm_config(boxlite_box *b, const struct rt_assets *a, const char *path,
                             const char *engine, struct bl_error *err)
 {
+    json_t *jail = NULL;
+    int jr = jail_config(b, &jail, err);
+    if (jr)
+        return jr;
     json_t *disks = json_array(), *shares = json_array(), *ports = json_array();
     json_t *allow = json_array(), *deny = json_array(), *host = json_array();
     for (size_t i = 0; i < b->opts.nallow_net; i++)
@@ -200,7 +250,11 @@ static int write_vmm_config(boxlite_box *b, const struct rt_assets *a, const cha
         "allow_host", host, "console_log", console, "box_socket",
         sock, "ready_file", ready);
     if (!cfg)
+        json_decref(jail);
+    if (!cfg || json_object_set_new(cfg, "jail", jail) < 0) {
+        json_decref(cfg);
         return bl_err(err, BOXLITE_ERR_NOMEM, "vmm config: out of memory");
+    }
     /* The KVM engine's CPU template; with "auto", the KVM engine gets half of the ready
      * timeout, so that a guest stuck there leaves QEMU the other half (fallback.h).
      * BOXLITE_TEST_BREAK_KVM makes the KVM boot fail on purpose (tests of the fallback). */

@@ -165,6 +165,7 @@ int rt_box_lookup(boxlite_runtime *rt, const char *key, struct box_record *rec,
                   !strcmp(rec->state, "stopping");
     if (active && !rt_process_alive(rec->pid, rec->pid_start)) {
         /* Its per-box process died (crash, kill, reboot): the box is stopped. */
+        rt_box_cgroups_remove(rec->id);
         if (state_box_set_state(rt->db, rec->id, rec->state, "stopped", 0, 0, NULL) == 0) {
             free(rec->state);
             rec->state = strdup("stopped");
@@ -309,6 +310,19 @@ static json_t *record_json(const boxlite_runtime *rt, const struct box_record *r
     json_t *info = r->runtime_info ? json_loads(r->runtime_info, 0, NULL) : NULL;
     if (info)
         json_object_set_new(o, "runtime", info);
+    /* How the last run ended, as the per-box process (or its jail's supervisor, when the
+     * process was killed: a seccomp denial names the system call) wrote it. */
+    char *edir = NULL;
+    if (!strcmp(r->state ? r->state : "", "stopped") && rt_box_dir(rt, r->id, &edir, NULL) == 0) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/exit.json", edir);
+        json_t *x = json_load_file(path, 0, NULL);
+        if (json_is_object(x))
+            json_object_set_new(o, "exit", x);
+        else
+            json_decref(x);
+        free(edir);
+    }
     /* While it runs, ports asked as host port 0 show the port the engine bound (the per-box
      * process lists them in its ready file, in the order of the options). */
     char *dir = NULL;
@@ -403,6 +417,11 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
     return remove(path) == 0 || errno == ENOENT ? 0 : -1;
 }
 
+int rt_remove_tree(const char *path)
+{
+    return nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0 && errno != ENOENT ? -1 : 0;
+}
+
 /* Deletes the record and the box's folder (disk, logs, sockets). */
 int rt_box_destroy(boxlite_runtime *rt, const char *id, struct bl_error *err)
 {
@@ -410,8 +429,9 @@ int rt_box_destroy(boxlite_runtime *rt, const char *id, struct bl_error *err)
     int r = rt_box_dir(rt, id, &dir, err);
     if (!r)
         r = state_box_delete(rt->db, id, err);
-    if (!r && nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0 && errno != ENOENT)
+    if (!r && rt_remove_tree(dir) != 0)
         r = bl_errno(err, errno, "remove %s", dir);
+    rt_box_cgroups_remove(id);
     return r;
 }
 

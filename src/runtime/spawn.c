@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -69,6 +70,19 @@ int rt_find_assets(struct rt_assets *a, struct bl_error *err)
     return pick(a->kernel, sizeof a->kernel, "BOXLITE_KERNEL", path, "guest kernel", err);
 }
 
+/* What of the caller's environment the per-box process gets: what it reads (PATH to find
+ * QEMU, its own BOXLITE_ switches), the locale and time zone for its messages. Nothing else:
+ * the caller's tokens and secrets stay with the caller. */
+static bool env_allowed(const char *kv)
+{
+    static const char *const names[] = { "PATH=", "LANG=", "LANGUAGE=", "TZ=", "BOXLITE_QEMU=",
+                                          "BOXLITE_KVM_ANY_HOST=", "BOXLITE_VMM_TEST=", NULL };
+    for (const char *const *n = names; *n; n++)
+        if (!strncmp(kv, *n, strlen(*n)))
+            return true;
+    return !strncmp(kv, "LC_", 3);
+}
+
 int rt_spawn_vmm(const char *vmm, const char *config_path, const char *log_path, bool detach,
                  struct rt_child *out, struct bl_error *err)
 {
@@ -91,9 +105,16 @@ int rt_spawn_vmm(const char *vmm, const char *config_path, const char *log_path,
         r = bl_errno(err, errno, "open %s", log_path);
         goto fail;
     }
-    /* 17 bytes of name and up to 19 digits. */
-    char lifearg[32], spawn_ns[48];
-    snprintf(lifearg, sizeof lifearg, "%d", life[0]);
+    /* 17 bytes of name and up to 19 digits. The lifeline is descriptor 3 in the child. */
+    char lifearg[32] = "3", spawn_ns[48];
+    /* its working directory: the box's folder (the config's) */
+    char cwd[4096];
+    snprintf(cwd, sizeof cwd, "%s", config_path);
+    char *slash = strrchr(cwd, '/');
+    if (slash)
+        *(slash == cwd ? slash + 1 : slash) = 0;
+    else
+        snprintf(cwd, sizeof cwd, ".");
     /* The VMM measures its start-up figures from this moment (CLOCK_MONOTONIC). */
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
@@ -112,7 +133,7 @@ int rt_spawn_vmm(const char *vmm, const char *config_path, const char *log_path,
     }
     size_t k = 0;
     for (size_t i = 0; i < nenv; i++)
-        if (strncmp(environ[i], "BOXLITE_SPAWN_NS=", 17))
+        if (env_allowed(environ[i]))
             envp[k++] = environ[i];
     envp[k++] = spawn_ns;
     pid_t mid = fork();
@@ -126,12 +147,21 @@ int rt_spawn_vmm(const char *vmm, const char *config_path, const char *log_path,
         setsid();
         pid_t pid = fork();
         if (pid == 0) {
-            int devnull = open("/dev/null", O_RDONLY);
+            /* stdio, the lifeline at 3, nothing else: a descriptor the caller had open
+             * without O_CLOEXEC (a secret file) must not reach the box's process */
+            int lf = life[0] >= 0 ? fcntl(life[0], F_DUPFD_CLOEXEC, 10) : -1;
+            int lg = fcntl(logfd, F_DUPFD_CLOEXEC, 10);
+            int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
             dup2(devnull, 0);
-            dup2(logfd, 1);
-            dup2(logfd, 2);
-            if (life[0] >= 0)
-                fcntl(life[0], F_SETFD, 0); /* keep the lifeline across exec */
+            dup2(lg, 1);
+            dup2(lg, 2);
+            if (lf >= 0)
+                dup2(lf, 3); /* dup2 clears close-on-exec: kept across exec */
+            syscall(SYS_close_range, lf >= 0 ? 4u : 3u, ~0u, 0u);
+            if (chdir(cwd) < 0) {
+                dprintf(2, "boxlite: chdir %s: %s\n", cwd, strerror(errno));
+                _exit(126);
+            }
             sigset_t none;
             sigemptyset(&none);
             sigprocmask(SIG_SETMASK, &none, NULL);

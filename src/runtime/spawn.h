@@ -23,9 +23,12 @@ struct rt_child {
     int lifeline_fd;    /* our end of the lifeline pipe, or -1 when detached */
 };
 
-/* Starts `vmm --config config_path` in its own session with stdio to log_path. Unless
- * detach, the process gets the read end of a pipe whose write end we keep (CLOEXEC): when
- * this process exits or crashes, the pipe closes and the box stops. */
+/* Starts `vmm --config config_path` in its own session with stdio to log_path, in the
+ * config's folder, with nothing of ours but an allow-list of the environment (PATH, the
+ * locale, TZ, the VMM's own BOXLITE_ switches; BOXLITE_SPAWN_NS added) and no descriptor
+ * but stdio and the lifeline. Unless detach, the process gets, as descriptor 3, the read end
+ * of a pipe whose write end we keep (CLOEXEC): when this process exits or crashes, the pipe
+ * closes and the box stops. */
 int rt_spawn_vmm(const char *vmm, const char *config_path, const char *log_path, bool detach,
                  struct rt_child *out, struct bl_error *err);
 

@@ -345,6 +345,36 @@ static int parse_cpu(struct vmm_config *cfg, json_t *root, struct bl_error *err)
     return 0;
 }
 
+static int parse_jail(struct vmm_config *cfg, json_t *root, struct bl_error *err)
+{
+    static const char *const keys[] = { "enabled", "uid", "gid", "cgroup", "memory_mib",
+                                        "pids", NULL };
+    struct vmm_jail_cfg *j = &cfg->jail;
+    j->uid = j->gid = 65534;
+    json_t *o = json_object_get(root, "jail");
+    if (!o || json_is_null(o))
+        return 0;
+    if (!json_is_object(o))
+        return bad(err, "jail", "must be an object");
+    bool enabled = true;
+    uint64_t uid = j->uid, gid = j->gid, mem = 0, pids = 0;
+    if (check_keys(o, "jail", keys, err) < 0 || get_bool(o, "enabled", "jail", &enabled, err) < 0 ||
+        get_uint(o, "uid", "jail", 1, UINT32_MAX - 1, &uid, err) < 0 ||
+        get_uint(o, "gid", "jail", 1, UINT32_MAX - 1, &gid, err) < 0 ||
+        get_str(o, "cgroup", "jail", &j->cgroup, err) < 0 ||
+        get_uint(o, "memory_mib", "jail", 0, CFG_MAX_MEMORY_MIB * 2ull, &mem, err) < 0 ||
+        get_uint(o, "pids", "jail", 0, 1u << 22, &pids, err) < 0)
+        return -err->code;
+    if (j->cgroup && (j->cgroup[0] == '/' || strstr(j->cgroup, "..")))
+        return bad(err, "jail.cgroup", "must be a relative name without \"..\"");
+    j->disabled = !enabled;
+    j->uid = (uint32_t)uid;
+    j->gid = (uint32_t)gid;
+    j->memory_mib = (uint32_t)mem;
+    j->pids = (uint32_t)pids;
+    return 0;
+}
+
 static int parse_root(struct vmm_config *cfg, json_t *root, struct bl_error *err)
 {
     static const char *const keys[] = { "engine",  "kernel",     "initrd",     "cmdline",
@@ -352,7 +382,7 @@ static int parse_root(struct vmm_config *cfg, json_t *root, struct bl_error *err
                                         "network", "console_log", "box_socket", "ready_file",
                                         /* issue 22: CPU templates, safe engine choice */
                                         "cpu_template", "kvm_boot_timeout_ms", "test_break_boot",
-                                        NULL };
+                                        "jail", NULL };
     if (!json_is_object(root))
         return bl_err(err, BOXLITE_ERR_INVALID, "config: the top level must be an object");
     if (check_keys(root, "", keys, err) < 0)
@@ -386,7 +416,8 @@ static int parse_root(struct vmm_config *cfg, json_t *root, struct bl_error *err
     if (!cfg->kernel)
         return bad(err, "kernel", "is required");
     if (parse_disks(cfg, root, err) < 0 || parse_shares(cfg, root, err) < 0 ||
-        parse_network(cfg, root, err) < 0 || parse_cpu(cfg, root, err) < 0)
+        parse_network(cfg, root, err) < 0 || parse_cpu(cfg, root, err) < 0 ||
+        parse_jail(cfg, root, err) < 0)
         return -err->code;
     return 0;
 }
@@ -474,5 +505,6 @@ void vmm_config_free(struct vmm_config *cfg)
     free(cfg->ready_file);
     free(cfg->cpu_template);
     free(cfg->test_break_boot);
+    free(cfg->jail.cgroup);
     memset(cfg, 0, sizeof *cfg);
 }

@@ -21,6 +21,15 @@ struct vmm_port_cfg {
     uint16_t guest_port;
 };
 
+/* The jail (src/vmm/jail/jail.h): on unless "enabled": false (debugging only). */
+struct vmm_jail_cfg {
+    bool disabled;
+    uint32_t uid, gid;     /* the VMM's user when started as root (default 65534:65534) */
+    char *cgroup;          /* a group per controller, e.g. "boxlite/<box id>"; NULL: none */
+    uint32_t memory_mib;   /* cgroup memory limit; 0 = guest RAM plus the engine's overhead */
+    uint32_t pids;         /* cgroup pids.max; 0 = 512 */
+};
+
 struct vmm_config {
     char *engine;       /* "kvm", "qemu" or "auto" */
     char *kernel, *initrd, *cmdline;
@@ -39,6 +48,7 @@ struct vmm_config {
     char *cpu_template;
     uint32_t kvm_boot_timeout_ms;
     char *test_break_boot;
+    struct vmm_jail_cfg jail;
 };
 
 int vmm_config_parse(struct vmm_config *cfg, const char *json, struct bl_error *err);

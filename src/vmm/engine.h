@@ -53,6 +53,13 @@ struct engine_ops {
     void (*destroy)(struct engine *e); /* NULL-safe */
 };
 
+/* "Process start" for the figures (CLOCK_MONOTONIC ns): BOXLITE_SPAWN_NS, the moment the
+ * parent (the library, a benchmark) spawned us, when it says so; else the moment before
+ * main() ran, which misses only the exec and the dynamic loader's work. The jail's set-up
+ * (src/vmm/jail/) counts: its VMM process is a child of the one that was spawned. */
+uint64_t engine_start_ns(void);
+double engine_ms_since_start(void);
+
 extern const struct engine_ops engine_kvm_ops;
 extern const struct engine_ops engine_qemu_ops;
 

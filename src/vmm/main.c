@@ -16,6 +16,7 @@
 #include "vmm/check.h"
 #include "vmm/config.h"
 #include "vmm/engine.h"
+#include "vmm/jail/jail.h"
 #include "vmm/kvm/kvm.h"
 #include "vmm/qemu/qemu.h"
 
@@ -29,6 +30,8 @@
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -47,6 +50,7 @@ struct run {
 static void *waiter(void *arg)
 {
     struct run *r = arg;
+    pthread_setname_np(pthread_self(), "waiter");
     r->wait_rc = r->ops->wait(r->e, &r->exit);
     uint64_t one = 1;
     if (write(r->done_fd, &one, sizeof one) < 0) {
@@ -251,6 +255,40 @@ int main(int argc, char **argv)
     if (notice[0])
         fprintf(stderr, "boxlite-vmm: %s\n", notice);
 
+    /* The box socket before the jail: its folder need not be in it (a long box path puts
+     * it in a shared /tmp folder, which the jail must not show). */
+    int lfd cleanup_close = -1;
+    if (cfg.box_socket && (lfd = listen_unix(cfg.box_socket)) < 0) {
+        fprintf(stderr, "boxlite-vmm: box socket %s: %s\n", cfg.box_socket, strerror(errno));
+        vmm_config_free(&cfg);
+        return 2;
+    }
+    /* The jail (src/vmm/jail/jail.h); the supervisor stays outside and never returns. */
+    char qemu_path[4096], why[256];
+    bool qemu = r.ops == &engine_qemu_ops;
+    int keep[3], nkeep = 0;
+    if (lifeline >= 0)
+        keep[nkeep++] = lifeline;
+    if (lfd >= 0)
+        keep[nkeep++] = lfd;
+    keep[nkeep] = -1;
+    struct jail_needs needs = {
+        .kvm_dev = r.ops == &engine_kvm_ops || (qemu && qemu_hw_virt_usable()),
+        .qemu_binary = qemu && qemu_find_binary(qemu_path, sizeof qemu_path, why, sizeof why)
+                           ? qemu_path : NULL,
+        .keep_fds = keep,
+    };
+#ifdef BOXLITE_VMM_TEST_HOOKS
+    const char *test = getenv("BOXLITE_VMM_TEST");
+    if (test && !strcmp(test, "trace-syscalls"))
+        jail_seccomp_trace_mode();
+#endif
+    if (jail_enter(&cfg, &needs, &err) < 0 || jail_seccomp_prepare(&cfg, &err) < 0) {
+        fprintf(stderr, "boxlite-vmm: %s\n", err.msg);
+        vmm_config_free(&cfg);
+        return 2;
+    }
+
     /* Signals arrive on a descriptor, in this thread only: every thread started from here
      * inherits the mask. SIGTERM/SIGINT/SIGHUP stop the VM. */
     sigset_t sigs;
@@ -278,20 +316,11 @@ int main(int argc, char **argv)
         vmm_config_free(&cfg);
         return 2;
     }
-    /* The box socket after the engine: the guest runs first; the library waits for the
-     * ready file before it connects anyway. */
-    int lfd cleanup_close = -1;
+    /* From here the main thread runs under its allow-list; the mux and waiter threads it
+     * starts inherit it. The engine's own threads installed theirs as they started. */
+    jail_thread_enter(JAIL_MAIN);
     struct proto_mux *mux = NULL;
     if (cfg.box_socket) {
-        lfd = listen_unix(cfg.box_socket);
-        if (lfd < 0) {
-            fprintf(stderr, "boxlite-vmm: box socket %s: %s\n", cfg.box_socket, strerror(errno));
-            r.ops->stop(r.e, true, &err);
-            r.ops->wait(r.e, &r.exit);
-            r.ops->destroy(r.e);
-            vmm_config_free(&cfg);
-            return 2;
-        }
         if (proto_mux_new(lfd, NULL, &mux, &err) < 0 || proto_mux_start(mux, &err) < 0) {
             fprintf(stderr, "boxlite-vmm: box socket: %s\n", err.msg);
             proto_mux_free(mux);
@@ -380,10 +409,21 @@ int main(int argc, char **argv)
             }
             if (cfg.ready_file && write_ready(cfg.ready_file, &r, &cfg, &st, notice) < 0)
                 fprintf(stderr, "boxlite-vmm: write %s: %s\n", cfg.ready_file, strerror(errno));
+
         }
         if (ready && cfg.ready_file && now_ms() >= next_stats) {
             next_stats = now_ms() + STATS_PERIOD_MS;
             write_stats(cfg.ready_file, r.ops->name, &r);
+#ifdef BOXLITE_VMM_TEST_HOOKS
+            /* The test build (tests/boxlite-vmm-test): with BOXLITE_VMM_TEST=forbidden-syscall,
+             * a system call no thread may make once the file "crash-now" appears in the
+             * working directory (the box's folder), to prove that the jail kills the VMM
+             * and that the box says why. */
+            const char *t = getenv("BOXLITE_VMM_TEST");
+            struct stat cst;
+            if (t && !strcmp(t, "forbidden-syscall") && stat("crash-now", &cst) == 0)
+                syscall(SYS_ptrace, 0, 0, 0, 0);
+#endif
         }
     }
     pthread_join(wt, NULL);

@@ -64,7 +64,7 @@ write_config "$box"
 "$vmm" --config "$box/vmm.json" >"$box/out" 2>&1 &
 pid=$!
 if wait_for "$box/ready" 120; then
-  qpid=$(pgrep -P $pid -f qemu-system-x86_64 | head -1)
+  qpid=$(pgrep -f "qemu-system-x86_64.*$box/" | head -1) # the jail puts QEMU under a supervisor
   if [ -n "$qpid" ]; then
     kill -KILL "$qpid"
     for _ in $(seq 300); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done

@@ -1,6 +1,8 @@
 // component: proto
 /* The file-copy tar reader on arbitrary archives: it must refuse or extract, never crash,
- * and never create anything outside its destination (checked around it after each run). */
+ * and never create anything outside its destination (checked around it after each run).
+ * The same archive then goes through the copy-out reader (tar_extract_untrusted, a 64 KiB
+ * limit): nothing outside, and inside no setuid/setgid bit, no device node or FIFO. */
 #include "proto/tar.h"
 
 #include <dirent.h>
@@ -14,6 +16,18 @@
 #include <unistd.h>
 
 static char base[64];
+
+static int bad_modes;
+static int check_one(const char *p, const struct stat *st, int flag, struct FTW *f)
+{
+    (void)p;
+    (void)flag;
+    (void)f;
+    if ((st->st_mode & 06000) || S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode) ||
+        S_ISFIFO(st->st_mode))
+        bad_modes++;
+    return 0;
+}
 
 static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
 {
@@ -62,8 +76,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     lseek(fd, 0, SEEK_SET);
     struct bl_error e;
     tar_extract(fd, dest, NULL, &e);
+    if (strangers(box, "dest") || strangers(outside, NULL) || strangers(base, NULL) != 2)
+        __builtin_trap(); /* something was written outside dest */
+    nftw(dest, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    lseek(fd, 0, SEEK_SET);
+    struct tar_untrusted u = { .max_bytes = 65536 };
+    tar_extract_untrusted(fd, dest, &u, NULL, &e);
     close(fd);
     if (strangers(box, "dest") || strangers(outside, NULL) || strangers(base, NULL) != 2)
         __builtin_trap(); /* something was written outside dest */
+    bad_modes = 0;
+    nftw(dest, check_one, 16, FTW_PHYS);
+    if (bad_modes)
+        __builtin_trap(); /* a setuid bit or a device came out of a copy out */
     return 0;
 }

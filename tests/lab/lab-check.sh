@@ -19,6 +19,8 @@
 #            $LAB_UNSATISFIED and $LAB_SECTIONS choose what runs)
 #   --cpu    L1's QEMU CPU model (run.sh --cpu; default max)
 #   --log    keep the whole output (L1 console included) in FILE
+#   --trace  with --suite: every VMM of the suite under strace, printing what each kind of
+#            its threads called (scripts/seccomp-trace.sh --lab reads it)
 set -uo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
@@ -27,6 +29,7 @@ bench=0
 suite=0
 matrix=0
 cpu=${LAB_CPU:-max}
+trace=0
 rounds=${LAB_ROUNDS:-2}
 keep=""
 while [ $# -gt 0 ]; do
@@ -35,6 +38,7 @@ while [ $# -gt 0 ]; do
     --suite) suite=1; shift ;;
     --matrix) matrix=1; shift ;;
     --cpu) cpu=$2; shift 2 ;;
+    --trace) trace=1; shift ;;
     --log) keep=$2; shift 2 ;;
     *) echo "usage: lab-check.sh [--bench] [--suite] [--matrix] [--cpu MODEL] [--log FILE]" >&2; exit 2 ;;
   esac
@@ -101,8 +105,13 @@ if [ $suite = 1 ]; then
     kvmtest=$root/$build/tests/unit/vmm/test_kvm_engine
     make --no-print-directory -s O="$build" "$build/tests/unit/vmm/test_kvm_engine" >/dev/null || fail "cannot build test_kvm_engine"
   fi
+  # loop.ko of L1's kernel: the suite then works on ext4 as users' folders are (idmapped
+  # mounts, user xattrs), not on L1's tmpfs; the VMM's test build for the SIGSYS check
+  labdir=$(tests/lab/setup.sh --quick | tail -1)
+  loopko=$(ls "$(dirname "$labdir")"/pkg/"$(cut -d' ' -f1 "$labdir/kernel-version")"-*/lib/modules/*/kernel/drivers/block/loop.ko 2>/dev/null | head -1)
+  vmmtest=$root/$build/tests/boxlite-vmm-test
   { echo 'echo "== suite"'
-    echo "LAB_ROOTFS=\"$work/rootfs.ext4\" sh \"\$LAB_ROOT/tests/lab/suite.sh\""
+    echo "LAB_TRACE=$trace LAB_ROOTFS=\"$work/rootfs.ext4\" LAB_LOOP_KO=\"$loopko\" LAB_VMM_TEST=\"$vmmtest\" sh \"\$LAB_ROOT/tests/lab/suite.sh\""
     echo 'echo "== test_kvm_engine"'
     echo "cd /tmp && BOXLITE_KERNEL=\"$vmlinux\" BOXLITE_INITRD=\"$initrd\" \"$kvmtest\" 2>&1 | sed 's/^/kvm_engine: /'"
   } >> "$work/script.sh"
@@ -138,7 +147,9 @@ else
     done
   fi
   if [ $suite = 1 ]; then
-    files+=("$root/tests/lab/suite.sh" "$kvmtest")
+    files+=("$root/tests/lab/suite.sh" "$kvmtest" "$vmmtest")
+    [ $trace = 1 ] && files+=("$(command -v strace)")
+    [ -n "$loopko" ] && files+=("$loopko")
     for t in qemu-img debugfs e2fsck; do
       p=$(command -v $t) || fail "$t missing (qemu-utils, e2fsprogs)"
       files+=("$p")

@@ -4,12 +4,33 @@
 # boxlite-vmm (engine kvm), drives it with lab_client through the box socket, and checks the
 # result from outside the guest with real tools (debugfs, e2fsck, qemu-img).
 # env: LAB_VMM LAB_VMLINUX LAB_INITRD LAB_CLIENT LAB_ROOTFS (an ext4 image: busybox and
-#      /etc/lab-rootfs), LAB_L2_CMDLINE (lab only). Ends with "N passed, N failed".
+#      /etc/lab-rootfs), LAB_L2_CMDLINE (lab only), LAB_VMM_TEST (the VMM's test build),
+#      LAB_LOOP_KO (loop.ko of L1's kernel: the suite then works on an ext4 filesystem, as a
+#      user's box folder and volumes would be, not on L1's tmpfs). Ends with "N passed, N failed".
+# Every box runs jailed (src/vmm/jail/): boxlite-vmm is started as root and drops to 65534.
 pass=0
 fail=0
 ok() { echo "ok: $1"; pass=$((pass + 1)); }
 bad() { echo "FAIL: $1"; fail=$((fail + 1)); }
-work=$(mktemp -d /tmp/suite.XXXXXX)
+base=/tmp
+if [ -n "${LAB_LOOP_KO:-}" ] && [ -f "$LAB_LOOP_KO" ]; then
+  insmod "$LAB_LOOP_KO" 2>/dev/null
+  mkdir -p /tmp/ext4 && dd if=/dev/zero of=/tmp/ext4.img bs=1M count=0 seek=160 2>/dev/null &&
+    mke2fs -F /tmp/ext4.img >/dev/null 2>&1 && mount -t ext4 -o loop /tmp/ext4.img /tmp/ext4 &&
+    base=/tmp/ext4 && echo "suite: working on ext4 (a loop device): idmapped mounts and user xattrs"
+fi
+[ "$base" = /tmp ] && echo "suite: working on L1's tmpfs: no idmapped mounts, no user xattrs"
+work=$(mktemp -d $base/suite.XXXXXX)
+# LAB_TRACE=1: every VMM runs under strace, its filters denying nothing (the test build's
+# trace-syscalls), and the end prints what each kind of thread called (scripts/seccomp-trace.sh
+# compares that with the lists).
+if [ "${LAB_TRACE:-0}" = 1 ] && [ -n "${LAB_VMM_TEST:-}" ] && command -v strace >/dev/null; then
+  mkdir -p /tmp/st
+  printf '#!/bin/sh\nexport BOXLITE_VMM_TEST=trace-syscalls\nexec strace -f -ff -qq -o /tmp/st/t %s "$@"\n' "$LAB_VMM_TEST" > /tmp/vmm-trace
+  chmod +x /tmp/vmm-trace
+  LAB_VMM=/tmp/vmm-trace
+  echo "suite: tracing every VMM (strace)"
+fi
 
 # box NAME CMDLINE-EXTRA DISKS-JSON EXTRA-JSON -- CLIENT-ARGS...: boots, runs the client,
 # waits for the VMM. Sets $vrc (the VMM's status) and $crc (the client's); the console log is
@@ -25,8 +46,12 @@ box() {
   "disks": [ $disks ] $more,
   "console_log": "$work/$name.console", "box_socket": "$d/box.sock", "ready_file": "$d/ready" }
 EOF
-  "$LAB_VMM" --config "$d/vmm.json" --stats > "$d/vmm.out" 2>&1 &
+  (cd "$d" && exec ${VMM:-$LAB_VMM} --config "$d/vmm.json" --stats) > "$d/vmm.out" 2>&1 &
   vpid=$!
+  if [ -n "${BEFORE_CLIENT:-}" ]; then
+    for _ in $(seq 1500); do [ -s "$d/ready" ] && break; kill -0 $vpid 2>/dev/null || break; sleep 0.2; done
+    $BEFORE_CLIENT
+  fi
   "$LAB_CLIENT" "$d/box.sock" 300 "$@" </dev/null
   crc=$?
   if [ "$KILL_VMM" = 1 ]; then
@@ -116,6 +141,70 @@ box t5 "boxlite.root=/dev/vda boxlite.vol=vol0:/share" "$(disk "$work/t1.ext4")"
 [ "$(cat "$work/share/g.txt" 2>/dev/null)" = from-the-guest ] && ok "the guest's write reached the host directory" ||
   bad "the guest's file is not in the host directory"
 
+echo "== issue 13 on the KVM engine: the jail, and a guest's setuid root file on a share"
+# while the box runs: the supervisor and the jailed VMM, as the host sees them
+check_jail() {
+  vmm=$(cat /proc/$vpid/task/$vpid/children 2>/dev/null | tr -d ' ')
+  st() { sed -n "s/^$2:[[:space:]]*//p" /proc/$1/status | awk '{print $1}'; }
+  for p in $vpid $vmm; do
+    [ -n "$p" ] && [ "$(st $p Seccomp)" = 2 ] && [ "$(st $p NoNewPrivs)" = 1 ] &&
+      [ "$(st $p CapEff)" = 0000000000000000 ] && [ "$(st $p Uid)" != 0 ] &&
+      ok "pid $p: Seccomp 2, NoNewPrivs 1, CapEff 0, uid $(st $p Uid)" ||
+      bad "pid $p: Seccomp $(st $p Seccomp), NoNewPrivs $(st $p NoNewPrivs), CapEff $(st $p CapEff), uid $(st $p Uid)"
+  done
+  [ -n "$vmm" ] && for ns in mnt pid ipc uts; do
+    [ "$(readlink /proc/$vmm/ns/$ns)" != "$(readlink /proc/self/ns/$ns)" ] || bad "VMM shares the $ns namespace"
+  done && ok "the VMM has its own mnt, pid, ipc and uts namespaces"
+  [ -n "$vmm" ] && [ ! -e /proc/$vmm/root/lab ] && [ -e /proc/$vmm/root/dev/kvm ] && [ ! -e /proc/$vmm/root/bin/busybox ] &&
+    ok "the VMM's root: /dev/kvm, no L1 files" || bad "the VMM's root: $(ls /proc/$vmm/root/ 2>&1 | tr '\n' ' ')"
+  jail_sec=$(sed -n 's/^Seccomp_filters:[[:space:]]*//p' /proc/$vmm/task/*/status 2>/dev/null | sort -u | tr '\n' ' ')
+  echo "suite: seccomp filters per VMM thread: $jail_sec"
+}
+mkdir -p "$work/share2"
+httpd -f -p 127.0.0.1:18080 -h "$work/www" &
+hpid=$!
+BEFORE_CLIENT=check_jail box t6 "boxlite.root=/dev/vda boxlite.vol=vol0:/share" "$(disk "$work/t1.ext4")" \
+  ", \"network\": { \"enabled\": true }, \"shares\": [ { \"tag\": \"vol0\", \"path\": \"$work/share2\", \"readonly\": false } ]" -- \
+  -c 'cp /bin/busybox /share/s && chown 0:0 /share/s && chmod 4755 /share/s && touch /share/o && chown 1234:5678 /share/o && ln -s /etc/shadow /share/l && echo $(stat -c "%a %u %g" /share/s) $(stat -c "%u %g" /share/o) $(readlink /share/l)' \
+  -o "4755 0 0 1234 5678 /etc/shadow" \
+  -c 'mkfifo /share/f 2>/dev/null || echo fifo-refused' -o fifo-refused \
+  -c 'wget -q -O - http://10.0.2.2:18080/hello.txt' -o "hello over slirp"
+[ $crc = 0 ] && [ $vrc = 0 ] && ok "jailed: the guest's chown 0:0 + chmod 4755, chown 1234:5678, symlink, network" || bad "jailed box: client $crc, VMM $vrc"
+mode=$(stat -c %a "$work/share2/s" 2>/dev/null)
+[ -n "$mode" ] && [ $((0$mode & 06000)) = 0 ] && ok "no setuid bit on the host file (mode $mode)" || bad "host mode [$mode]"
+owners="$(stat -c '%u %g' "$work/share2/s" 2>/dev/null) $(stat -c '%u %g' "$work/share2/o" 2>/dev/null)"
+if [ "$base" = /tmp/ext4 ]; then
+  [ "$owners" = "0 0 0 0" ] && ok "the host files belong to the box's owner (root, through the idmapped share)" || bad "host owners [$owners]"
+else
+  [ "$owners" != "0 0 1234 5678" ] && ok "the host files keep the VMM's owner ($owners)" || bad "host owners [$owners]"
+fi
+[ -f "$work/share2/l" ] && [ ! -L "$work/share2/l" ] && ok "the guest's symlink is a plain file on the host" || bad "guest symlink on the host"
+kill $hpid 2>/dev/null
+
+if [ -n "${LAB_VMM_TEST:-}" ] && [ "$LAB_VMM" != /tmp/vmm-trace ]; then
+  crash_now() { touch "$d/crash-now"; }
+  export BOXLITE_VMM_TEST=forbidden-syscall
+  VMM=$LAB_VMM_TEST BEFORE_CLIENT=crash_now
+  box t7 "boxlite.root=/dev/vda" "$(disk "$work/t1.ext4")" "" -- -c 'sleep 60' --no-shutdown
+  unset BOXLITE_VMM_TEST VMM BEFORE_CLIENT
+  [ $vrc = $((128 + 31)) ] && ok "a forbidden system call: the VMM dies with SIGSYS (status $vrc)" || bad "forbidden call: VMM status $vrc"
+  grep -q '"syscall_name":"ptrace"' "$work/t7/exit.json" 2>/dev/null && ok "exit.json names it: $(sed -n 's/.*"reason":"\([^"]*\)".*/\1/p' "$work/t7/exit.json")" ||
+    bad "exit.json: $(cat "$work/t7/exit.json" 2>&1)"
+fi
+
+if [ "$LAB_VMM" = /tmp/vmm-trace ]; then
+  # per thread: its name (pthread_setname_np), the calls after its filter was installed
+  # (inherited filters: mux, waiter, 9p: all); QEMU's threads and forks left out
+  for f in /tmp/st/t.*; do
+    awk '/execve\(".*boxlite-vmm/ { sup = 1 }
+         /prctl\(PR_SET_NAME, "/ { s = $0; sub(/.*PR_SET_NAME, "/, "", s); sub(/".*/, "", s); name = s
+                                    if (name == "mux" || name == "waiter" || name == "9p") on = 1; next }
+         /seccomp\(SECCOMP_SET_MODE_FILTER/ && / = 0/ { on = 1; filt = 1; next }
+         on && /^[a-z0-9_]+\(/ { c = $0; sub(/\(.*/, "", c); calls[c] = 1 }
+         END { if (name == "" && sup) name = "supervisor"; else if (name == "" && filt) name = "main"
+               if (name == "") exit; printf "seccomp-trace: %s:", name; for (c in calls) printf " %s", c; printf "\n" }' "$f"
+  done | sort | uniq
+fi
 rm -rf "$work"
 echo "$pass passed, $fail failed"
 [ $fail = 0 ]

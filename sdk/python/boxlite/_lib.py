@@ -54,6 +54,13 @@ class ExecSpec(ctypes.Structure):
     ]
 
 
+class CopyOptions(ctypes.Structure):
+    _fields_ = [
+        ("size", ctypes.c_uint),
+        ("max_bytes", ctypes.c_ulonglong),
+    ]
+
+
 class ExecResultC(ctypes.Structure):
     _fields_ = [
         ("exit_code", ctypes.c_int),
@@ -106,6 +113,7 @@ _PROTOS = {
     "boxlite_box_console": (I, [P, ctypes.POINTER(P)]),
     "boxlite_box_copy_in": (I, [P, S, S]),
     "boxlite_box_copy_out": (I, [P, S, S]),
+    "boxlite_box_copy_out_opts": (I, [P, S, S, ctypes.POINTER(CopyOptions)]),
     "boxlite_exec_start": (I, [P, ctypes.POINTER(ExecSpec), PP]),
     "boxlite_exec_stdout_fd": (I, [P]),
     "boxlite_exec_stderr_fd": (I, [P]),

@@ -7,7 +7,7 @@ import weakref
 from typing import Dict, Optional, Sequence
 
 from . import _aio
-from ._lib import ExecSpec, enc, lib
+from ._lib import CopyOptions, ExecSpec, enc, lib
 from .errors import InvalidState, NotFound
 from .execution import Execution
 
@@ -140,11 +140,16 @@ class Box:
             raise NotFound(f"copy {src} into the box: No such file or directory")
         await _aio.blocking(self._lib.call, "box_copy_in", h, enc(src), enc(dst))
 
-    async def copy_out(self, src: str, dst: str) -> None:
-        """Copies src (a file or directory in the box) to dst on the host."""
+    async def copy_out(self, src: str, dst: str, max_bytes: int = 0) -> None:
+        """Copies src (a file or directory in the box) to dst on the host, as `docker cp`
+        does: into dst/<name> when dst is a directory (never merged into an existing one),
+        owned by the caller, without setuid bits, symlinks as symlinks, device nodes
+        refused. max_bytes (0 = no limit) refuses a copy that would bring more."""
         h = self._handle()
         dst = os.path.abspath(os.fspath(dst))
-        await _aio.blocking(self._lib.call, "box_copy_out", h, enc(src), enc(dst))
+        opts = CopyOptions(ctypes.sizeof(CopyOptions), max_bytes)
+        await _aio.blocking(self._lib.call, "box_copy_out_opts", h, enc(src), enc(dst),
+                            ctypes.byref(opts))
 
     def close(self) -> None:
         """Releases this handle (and its executions); the box itself is unaffected."""

@@ -59,8 +59,8 @@ class Box:
     def copy_in(self, src, dst) -> None:
         _run(self._inner.copy_in(src, dst))
 
-    def copy_out(self, src, dst) -> None:
-        _run(self._inner.copy_out(src, dst))
+    def copy_out(self, src, dst, max_bytes: int = 0) -> None:
+        _run(self._inner.copy_out(src, dst, max_bytes))
 
     def close(self) -> None:
         async def close():

@@ -235,6 +235,13 @@ def test_copy_in_and_out(box, tmp_path):
             await box.copy_in(str(tmp_path / "no-such-file"), "/tmp/x")
         with pytest.raises(boxlite.InvalidArgument):
             await box.copy_in(str(single), "relative/path")
+        # a bound on what may arrive: the 300 kB tree is refused under 100 kB, nothing left
+        with pytest.raises(boxlite.BoxliteError, match="limit of 100000 bytes"):
+            await box.copy_out("/tmp/tree", str(tmp_path / "bounded"), max_bytes=100000)
+        assert not (tmp_path / "bounded").exists()
+        # onto an existing directory: dest/<name>, never merged
+        await box.copy_out("/tmp/tree", str(tmp_path / "back"))
+        assert (tmp_path / "back" / "tree" / "a.txt").read_text() == "alpha\n"
     run(main())
 
 

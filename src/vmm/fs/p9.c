@@ -1,17 +1,17 @@
 /* The 9P2000.L server (protocol as implemented by Linux net/9p and fs/9p; message layouts
  * in Documentation/filesystems/9p.rst and the diod protocol notes). One fid table per
- * server; each fid holds an O_PATH descriptor, and every lookup is one component through
- * openat2(RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS), so the guest can never name a host path
- * outside the share. */
+ * server; each fid holds an O_PATH descriptor, and every lookup is one component (never
+ * "/", "." or "..") opened with O_NOFOLLOW relative to its directory's descriptor, so the
+ * guest can never name a host path outside the share. */
 #include "vmm/fs/p9.h"
 
 #include "common/cleanup.h"
+#include "vmm/fs/p9_meta.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,7 +45,8 @@ struct p9_fid {
     int parent;      /* O_PATH descriptor of the directory holding it, -1 if unknown/root */
     char *name;      /* its name in parent, NULL if unknown */
     int fd;          /* opened for I/O by Tlopen/Tlcreate, or -1 */
-    uint8_t qtype;   /* P9_QTDIR, P9_QTSYMLINK or P9_QTFILE */
+    uint8_t qtype;   /* P9_QTDIR, P9_QTSYMLINK or P9_QTFILE (the guest's view) */
+    uint32_t uid;    /* the attaching user (Tattach n_uname): owner of what this fid creates */
     bool is_root;
     struct p9_fid *next;
 };
@@ -56,6 +57,9 @@ struct p9_server {
     dev_t root_dev;
     ino_t root_ino;
     bool readonly;
+    /* The host filesystem keeps user.* attributes: the guest's owners and modes are recorded
+     * there (p9_meta.h). Without them chown is dropped and chmod keeps only rwx bits. */
+    bool mapped;
     uint32_t max_msize, msize;
     size_t nfids;
     struct p9_fid *fids[FID_BUCKETS];
@@ -238,7 +242,7 @@ static void fid_clunk_all(struct p9_server *s)
 
 /* Adds a fid taking ownership of pfd, parent and name (released on failure too). */
 static int fid_add(struct p9_server *s, uint32_t id, int pfd, int parent, char *name,
-                   uint8_t qtype, bool is_root)
+                   uint8_t qtype, bool is_root, uint32_t uid)
 {
     int err = 0;
     struct p9_fid *f = NULL;
@@ -256,7 +260,7 @@ static int fid_add(struct p9_server *s, uint32_t id, int pfd, int parent, char *
         return err;
     }
     *f = (struct p9_fid){ .id = id, .pfd = pfd, .parent = parent, .name = name, .fd = -1,
-                          .qtype = qtype, .is_root = is_root };
+                          .qtype = qtype, .is_root = is_root, .uid = uid };
     struct p9_fid **pp = &s->fids[id % FID_BUCKETS];
     f->next = *pp;
     *pp = f;
@@ -271,22 +275,31 @@ static int stat_fd(int fd, struct stat *st)
     return fstatat(fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0 ? errno : 0;
 }
 
+/* The file as the guest sees it: the host's stat with the recorded owner and mode. */
+static int stat_guest(const struct p9_server *s, int fd, struct stat *st)
+{
+    int e = stat_fd(fd, st);
+    if (!e && s->mapped)
+        p9_meta_apply(fd, st);
+    return e;
+}
+
 /* A name the guest may create or look up: one component, not "." or "..". */
 static bool name_ok(const char *name)
 {
     return name[0] && !strchr(name, '/') && strcmp(name, ".") != 0 && strcmp(name, "..") != 0;
 }
 
-/* Opens one component beneath dirfd without following a final symlink. */
+/* Opens one component beneath dirfd without following a symlink. With a single component
+ * and O_NOFOLLOW nothing is resolved but the name itself, in dirfd: what
+ * openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS) would guarantee, through a call whose
+ * flags and mode the jail's seccomp filter can check (openat2 hides them in a struct). */
 static int open_beneath(int dirfd, const char *name, uint64_t flags, uint64_t mode)
 {
-    struct open_how how = {
-        .flags = flags | O_NOFOLLOW | O_CLOEXEC,
-        .mode = mode,
-        .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS,
-    };
-    long fd = syscall(SYS_openat2, dirfd, name, &how, sizeof how);
-    return fd < 0 ? -errno : (int)fd;
+    if (!name_ok(name))
+        return -EINVAL;
+    int fd = openat(dirfd, name, (int)flags | O_NOFOLLOW | O_CLOEXEC, (mode_t)mode);
+    return fd < 0 ? -errno : fd;
 }
 
 static bool is_root_fd(const struct p9_server *s, int fd)
@@ -337,11 +350,11 @@ static int walk_step(struct p9_server *s, int dir, bool dir_is_root, const char 
 static int reopen(struct p9_server *s, struct p9_fid *f, int flags)
 {
     struct stat st;
-    int e = stat_fd(f->pfd, &st);
+    int e = stat_guest(s, f->pfd, &st);
     if (e)
         return -e;
     if (S_ISLNK(st.st_mode))
-        return -ELOOP;
+        return -ELOOP; /* a host symlink, or a guest symlink recorded in a host file */
     if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
         return -EOPNOTSUPP;
     char num[16];
@@ -424,7 +437,7 @@ static int h_attach(struct p9_server *s, struct rd *r, struct wr *w)
     uint32_t fid = rd32(r), afid = rd32(r);
     rd_str(r, uname, sizeof uname);
     rd_str(r, aname, sizeof aname);
-    rd32(r); /* n_uname */
+    uint32_t uid = rd32(r); /* n_uname: Linux attaches once per user (access=user/client) */
     PARSED(r);
     if (afid != P9_NOFID)
         return EINVAL;
@@ -432,12 +445,12 @@ static int h_attach(struct p9_server *s, struct rd *r, struct wr *w)
     if (fd < 0)
         return errno;
     struct stat st;
-    int e = stat_fd(fd, &st);
+    int e = stat_guest(s, fd, &st);
     if (e) {
         close(fd);
         return e;
     }
-    if ((e = fid_add(s, fid, fd, -1, NULL, P9_QTDIR, true)))
+    if ((e = fid_add(s, fid, fd, -1, NULL, P9_QTDIR, true, uid)))
         return e;
     wr_qid(w, qid_of(s, &st));
     return 0;
@@ -478,7 +491,7 @@ static int h_walk(struct p9_server *s, struct rd *r, struct wr *w)
         bool next_root;
         int next = walk_step(s, cur, at_root, names[done], &next_root);
         struct stat st;
-        if (next >= 0 && (err = stat_fd(next, &st))) {
+        if (next >= 0 && (err = stat_guest(s, next, &st))) {
             close(next);
             next = -err;
         }
@@ -532,7 +545,7 @@ static int h_walk(struct p9_server *s, struct rd *r, struct wr *w)
         f->is_root = at_root;
         return 0;
     }
-    int e = fid_add(s, newfid, cur, parent, name, qtype, at_root);
+    int e = fid_add(s, newfid, cur, parent, name, qtype, at_root, f->uid);
     if (e)
         w->off = 0;
     return e;
@@ -573,7 +586,7 @@ static int h_getattr(struct p9_server *s, struct rd *r, struct wr *w)
     PARSED(r);
     FID(f, s, fid);
     struct stat st;
-    int e = stat_fd(f->pfd, &st);
+    int e = stat_guest(s, f->pfd, &st);
     if (e)
         return e;
     wr64(w, P9_GETATTR_BASIC);
@@ -608,17 +621,25 @@ static int h_setattr(struct p9_server *s, struct rd *r, struct wr *w)
     snprintf(num, sizeof num, "%d", f->pfd);
     bool link = f->qtype == P9_QTSYMLINK;
 
-    if ((valid & P9_SETATTR_MODE) && !link && fchmodat(s->procfd, num, mode & 07777, 0) < 0)
+    /* The guest's chmod and chown never reach the host file's mode bits or owner: a
+     * setuid-root file made in the guest must not become one on the host. With the record
+     * (p9_meta.h) the guest keeps what it set; without it, chmod keeps the rwx bits only and
+     * chown succeeds without effect (so package installs do not fail on a share). Host
+     * symlinks take neither, as in Linux. */
+    if (!link && s->mapped && (valid & (P9_SETATTR_MODE | P9_SETATTR_UID | P9_SETATTR_GID))) {
+        struct stat st;
+        int e = stat_guest(s, f->pfd, &st);
+        if (e)
+            return e;
+        struct p9_meta m = { .set_mode = valid & P9_SETATTR_MODE,
+                             .mode = (st.st_mode & S_IFMT) | (mode & 07777),
+                             .set_uid = valid & P9_SETATTR_UID, .uid = uid,
+                             .set_gid = valid & P9_SETATTR_GID, .gid = gid };
+        if ((e = p9_meta_set(f->pfd, &m)))
+            return e;
+    } else if (!link && (valid & P9_SETATTR_MODE) &&
+               fchmodat(s->procfd, num, mode & 0777, 0) < 0) {
         return errno;
-    if (valid & (P9_SETATTR_UID | P9_SETATTR_GID)) {
-        uid_t u = (valid & P9_SETATTR_UID) ? (uid_t)uid : (uid_t)-1;
-        gid_t g = (valid & P9_SETATTR_GID) ? (gid_t)gid : (gid_t)-1;
-        /* An unprivileged VMM cannot give files away; like QEMU's security_model=none the
-         * request then succeeds without effect, so a guest's chown (package installs,
-         * database init scripts) does not fail on a share. A root VMM applies it. */
-        if (fchownat(f->pfd, "", u, g, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0 &&
-            !(errno == EPERM && geteuid() != 0))
-            return errno;
     }
     if (valid & P9_SETATTR_SIZE) {
         if (size > INT64_MAX)
@@ -667,6 +688,34 @@ static int h_setattr(struct p9_server *s, struct rd *r, struct wr *w)
     return 0; /* CTIME alone: the kernel updates ctime on any of the above */
 }
 
+/* The host mode of a file or directory the guest creates: fixed when the guest's own mode
+ * is recorded beside it, else the guest's rwx bits only (never setuid, setgid or sticky). */
+static mode_t host_mode(const struct p9_server *s, uint32_t mode, bool dir)
+{
+    if (s->mapped)
+        return dir ? P9_META_DMODE : P9_META_FMODE;
+    return mode & 0777;
+}
+
+/* Records the guest's owner and mode on a file it just created as name in dir (fd: the
+ * file, or -1 to open it here), or removes the file again: what the guest cannot see as it
+ * asked must not stay behind. No-op without the record. */
+static int record_new(struct p9_server *s, int dir, const char *name, int fd, uint32_t mode,
+                      uint32_t uid, uint32_t gid, uint64_t rdev)
+{
+    if (!s->mapped)
+        return 0;
+    int own = fd < 0 ? open_beneath(dir, name, O_PATH, 0) : -1;
+    struct p9_meta m = { .set_uid = true, .uid = uid, .set_gid = true, .gid = gid,
+                         .set_mode = true, .mode = mode, .set_rdev = rdev != 0, .rdev = rdev };
+    int e = fd < 0 && own < 0 ? -own : p9_meta_set(fd >= 0 ? fd : own, &m);
+    if (own >= 0)
+        close(own);
+    if (e)
+        unlinkat(dir, name, S_ISDIR(mode) ? AT_REMOVEDIR : 0);
+    return e;
+}
+
 static int h_lopen(struct p9_server *s, struct rd *r, struct wr *w)
 {
     uint32_t fid = rd32(r), flags = rd32(r);
@@ -696,8 +745,7 @@ static int h_lcreate(struct p9_server *s, struct rd *r, struct wr *w)
     char name[NAME_MAX + 1];
     uint32_t fid = rd32(r);
     rd_str(r, name, sizeof name);
-    uint32_t flags = rd32(r), mode = rd32(r);
-    rd32(r); /* gid: files belong to the VMM's user */
+    uint32_t flags = rd32(r), mode = rd32(r), gid = rd32(r);
     PARSED(r);
     FID(f, s, fid);
     WRITABLE(s);
@@ -708,9 +756,13 @@ static int h_lcreate(struct p9_server *s, struct rd *r, struct wr *w)
     int of, e = dotl_open_flags(flags & ~DOTL_DIRECTORY, false, &of);
     if (e)
         return e;
-    int fd = open_beneath(f->pfd, name, (uint64_t)(of | O_CREAT | O_EXCL), mode & 07777);
+    int fd = open_beneath(f->pfd, name, (uint64_t)(of | O_CREAT | O_EXCL), host_mode(s, mode, false));
     if (fd < 0)
         return -fd;
+    if ((e = record_new(s, f->pfd, name, fd, S_IFREG | (mode & 07777), f->uid, gid, 0))) {
+        close(fd);
+        return e;
+    }
     int pfd = open_beneath(f->pfd, name, O_PATH, 0);
     struct stat st;
     if (pfd < 0 || (e = stat_fd(fd, &st))) {
@@ -743,9 +795,14 @@ static int h_lcreate(struct p9_server *s, struct rd *r, struct wr *w)
 
 static int new_entry_qid(struct p9_server *s, int dir, const char *name, struct wr *w)
 {
+    int fd = open_beneath(dir, name, O_PATH, 0);
+    if (fd < 0)
+        return -fd;
     struct stat st;
-    if (fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-        return errno;
+    int e = stat_guest(s, fd, &st);
+    close(fd);
+    if (e)
+        return e;
     wr_qid(w, qid_of(s, &st));
     return 0;
 }
@@ -755,16 +812,16 @@ static int h_mkdir(struct p9_server *s, struct rd *r, struct wr *w)
     char name[NAME_MAX + 1];
     uint32_t dfid = rd32(r);
     rd_str(r, name, sizeof name);
-    uint32_t mode = rd32(r);
-    rd32(r); /* gid */
+    uint32_t mode = rd32(r), gid = rd32(r);
     PARSED(r);
     FID(d, s, dfid);
     WRITABLE(s);
     if (!name_ok(name))
         return EINVAL;
-    if (mkdirat(d->pfd, name, mode & 07777) < 0)
+    if (mkdirat(d->pfd, name, host_mode(s, mode, true)) < 0)
         return errno;
-    return new_entry_qid(s, d->pfd, name, w);
+    int e = record_new(s, d->pfd, name, -1, S_IFDIR | (mode & 07777), d->uid, gid, 0);
+    return e ? e : new_entry_qid(s, d->pfd, name, w);
 }
 
 static int h_symlink(struct p9_server *s, struct rd *r, struct wr *w)
@@ -773,16 +830,38 @@ static int h_symlink(struct p9_server *s, struct rd *r, struct wr *w)
     uint32_t dfid = rd32(r);
     rd_str(r, name, sizeof name);
     rd_str(r, target, sizeof target);
-    rd32(r); /* gid */
+    uint32_t gid = rd32(r);
     PARSED(r);
     FID(d, s, dfid);
     WRITABLE(s);
     if (!name_ok(name) || !target[0])
         return EINVAL;
-    /* The target is stored as text; the host never follows it. */
-    if (symlinkat(target, d->pfd, name) < 0)
-        return errno;
-    return new_entry_qid(s, d->pfd, name, w);
+    if (!s->mapped) {
+        /* The target is stored as text; the server never follows it. */
+        if (symlinkat(target, d->pfd, name) < 0)
+            return errno;
+        return new_entry_qid(s, d->pfd, name, w);
+    }
+    /* Recorded as QEMU does: a host file holding the text, so not even a host program
+     * walking the share can be led elsewhere by a link the guest made. */
+    int fd = open_beneath(d->pfd, name, O_WRONLY | O_CREAT | O_EXCL, P9_META_FMODE);
+    if (fd < 0)
+        return -fd;
+    size_t len = strlen(target), done = 0;
+    int e = 0;
+    while (done < len && !e) {
+        ssize_t n = write(fd, target + done, len - done);
+        if (n > 0)
+            done += (size_t)n;
+        else if (n < 0 && errno != EINTR)
+            e = errno;
+    }
+    if (e)
+        unlinkat(d->pfd, name, 0);
+    else
+        e = record_new(s, d->pfd, name, fd, S_IFLNK | 0777, d->uid, gid, 0);
+    close(fd);
+    return e ? e : new_entry_qid(s, d->pfd, name, w);
 }
 
 static int h_mknod(struct p9_server *s, struct rd *r, struct wr *w)
@@ -793,7 +872,7 @@ static int h_mknod(struct p9_server *s, struct rd *r, struct wr *w)
     uint32_t mode = rd32(r);
     rd32(r); /* major */
     rd32(r); /* minor */
-    rd32(r); /* gid */
+    uint32_t gid = rd32(r);
     PARSED(r);
     FID(d, s, dfid);
     WRITABLE(s);
@@ -801,18 +880,28 @@ static int h_mknod(struct p9_server *s, struct rd *r, struct wr *w)
         return EINVAL;
     switch (mode & S_IFMT) {
     case S_IFREG:
-    case S_IFIFO:
-    case S_IFSOCK:
+    case S_IFSOCK: /* a name for the guest's own socket: nothing reaches the host through it */
         break;
     case S_IFCHR:
     case S_IFBLK:
-        return EPERM; /* device nodes would hand the guest host devices */
+    case S_IFIFO:
+        /* Device nodes would hand the guest host devices; a FIFO on the host is a rendezvous
+         * with host processes. Both stay refused. */
+        return EPERM;
     default:
         return EINVAL;
     }
-    if (mknodat(d->pfd, name, (mode & S_IFMT) | (mode & 07777), 0) < 0)
-        return errno;
-    return new_entry_qid(s, d->pfd, name, w);
+    int e;
+    if (s->mapped) {
+        int fd = open_beneath(d->pfd, name, O_WRONLY | O_CREAT | O_EXCL, P9_META_FMODE);
+        if (fd < 0)
+            return -fd;
+        e = record_new(s, d->pfd, name, fd, (mode & S_IFMT) | (mode & 07777), d->uid, gid, 0);
+        close(fd);
+    } else {
+        e = mknodat(d->pfd, name, (mode & S_IFMT) | (mode & 0777), 0) < 0 ? errno : 0;
+    }
+    return e ? e : new_entry_qid(s, d->pfd, name, w);
 }
 
 static int h_link(struct p9_server *s, struct rd *r, struct wr *w)
@@ -921,7 +1010,27 @@ static int h_readlink(struct p9_server *s, struct rd *r, struct wr *w)
     if (f->qtype != P9_QTSYMLINK)
         return EINVAL;
     char target[PATH_MAX];
-    ssize_t n = readlinkat(f->pfd, "", target, sizeof target - 1);
+    struct stat st;
+    int e = stat_fd(f->pfd, &st);
+    if (e)
+        return e;
+    ssize_t n;
+    if (S_ISLNK(st.st_mode)) {
+        n = readlinkat(f->pfd, "", target, sizeof target - 1);
+    } else if (S_ISREG(st.st_mode)) {
+        /* a guest symlink recorded in a host file (p9_meta.h): its text is the content */
+        char num[16];
+        snprintf(num, sizeof num, "%d", f->pfd);
+        int fd = openat(s->procfd, num, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+            return errno;
+        n = pread(fd, target, sizeof target - 1, 0);
+        e = errno;
+        close(fd);
+        errno = e;
+    } else {
+        return EINVAL;
+    }
     if (n < 0)
         return errno;
     target[n] = '\0';
@@ -1055,9 +1164,12 @@ static int h_readdir(struct p9_server *s, struct rd *r, struct wr *w)
                                      : d->d_type == DT_LNK ? P9_QTSYMLINK
                                                            : P9_QTFILE,
                              .path = d->d_ino };
+            /* A host file may be a guest symlink or socket by its record: the guest must
+             * ask (as with QEMU's mapped models). */
+            uint8_t type = s->mapped && d->d_type == DT_REG ? DT_UNKNOWN : d->d_type;
             wr_qid(w, q);
             wr64(w, (uint64_t)d->d_off);
-            wr8(w, d->d_type);
+            wr8(w, type);
             wr_str(w, d->d_name);
             used += need;
             pos += d->d_reclen;
@@ -1221,6 +1333,7 @@ int p9_server_new(struct p9_server **out, const char *root, bool readonly, uint3
     s->root_dev = st.st_dev;
     s->root_ino = st.st_ino;
     s->readonly = readonly;
+    s->mapped = p9_meta_supported(s->rootfd);
     if (max_msize == 0)
         max_msize = P9_MSIZE_DEFAULT;
     if (max_msize < P9_MSIZE_MIN)

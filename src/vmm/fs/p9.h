@@ -3,8 +3,8 @@
  * virtio/9p.c carries it over a virtqueue; tests call p9_handle() directly.
  *
  * Safety: every fid holds an O_PATH descriptor of its file; names from the guest are single
- * path components opened with openat2(RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS) relative to
- * the directory fid's descriptor, never joined into path strings, and symlinks are never
+ * path components (never "/", "." or "..") opened with O_NOFOLLOW relative to the
+ * directory fid's descriptor, never joined into path strings, and symlinks are never
  * followed on the host (the guest resolves them itself), so nothing outside the root can be
  * reached. ".." at the root stays at the root. A read-only server answers every modifying
  * request with EROFS. Every field of every message is length-checked; a malformed request

@@ -33,21 +33,6 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
-/* "Process start" for the figures: BOXLITE_SPAWN_NS, the CLOCK_MONOTONIC time at which the
- * parent (the library, a benchmark) spawned us, when it says so; else the moment before
- * main() runs, which misses only the exec and the dynamic loader's work. */
-static uint64_t process_start_ns;
-__attribute__((constructor)) static void note_process_start(void)
-{
-    process_start_ns = mono_ns();
-    const char *s = getenv("BOXLITE_SPAWN_NS");
-    char *end;
-    if (s && *s) {
-        unsigned long long v = strtoull(s, &end, 10);
-        if (*end == '\0' && v > 0 && v <= process_start_ns)
-            process_start_ns = v;
-    }
-}
 
 /* The agent's port on virtio-console (docs/architecture.md). */
 #define AGENT_PORT_NAME "boxlite.agent"
@@ -350,6 +335,18 @@ static void kvm_destroy(struct engine *e)
     free(e);
 }
 
+/* The console log: a file, or a descriptor we hold named as /proc/self/fd/N or /dev/fd/N
+ * (used as it is: reopening it would be refused to the jailed VMM for a pipe its parent
+ * made, and is needless). */
+static int open_console(const char *path)
+{
+    int n, len = 0;
+    if ((sscanf(path, "/proc/self/fd/%d%n", &n, &len) == 1 ||
+         sscanf(path, "/dev/fd/%d%n", &n, &len) == 1) && !path[len] && n >= 0)
+        return fcntl(n, F_DUPFD_CLOEXEC, 0);
+    return open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+}
+
 static int kvm_start(struct engine **out, const struct vmm_config *cfg, struct bl_error *err)
 {
     struct engine *e = calloc(1, sizeof *e);
@@ -358,7 +355,7 @@ static int kvm_start(struct engine **out, const struct vmm_config *cfg, struct b
     *out = NULL;
     e->console_fd = e->agent_fd = e->boot_timer_fd = -1;
     if (cfg->console_log) {
-        e->console_fd = open(cfg->console_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        e->console_fd = open_console(cfg->console_log);
         if (e->console_fd < 0) {
             free(e);
             return bl_errno(err, errno, "console log %s", cfg->console_log);
@@ -444,9 +441,9 @@ static int kvm_stats(struct engine *e, struct engine_stats *out)
         out->net_denied = ns.conn_denied;
     }
     if (s.first_run_ns)
-        out->start_to_first_run_ms = (double)(s.first_run_ns - process_start_ns) / 1e6;
+        out->start_to_first_run_ms = (double)(s.first_run_ns - engine_start_ns()) / 1e6;
     if (s.ready_ns)
-        out->start_to_ready_ms = (double)(s.ready_ns - process_start_ns) / 1e6;
+        out->start_to_ready_ms = (double)(s.ready_ns - engine_start_ns()) / 1e6;
     struct rusage ru;
     if (getrusage(RUSAGE_SELF, &ru) == 0) {
         out->cpu_user_us = (uint64_t)ru.ru_utime.tv_sec * 1000000 + (uint64_t)ru.ru_utime.tv_usec;

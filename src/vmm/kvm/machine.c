@@ -2,6 +2,8 @@
  * run the guest and dispatch its I/O exits to device models (machine.h). */
 #include "vmm/kvm/machine.h"
 
+#include "vmm/jail/jail.h"
+
 #include "vmm/virtio/virtio.h"
 
 #include <errno.h>
@@ -388,6 +390,7 @@ static void *vcpu_thread(void *arg)
     char name[16];
     snprintf(name, sizeof name, "vcpu%u", v->id);
     pthread_setname_np(pthread_self(), name);
+    jail_thread_enter(JAIL_VCPU);
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGRTMIN);
@@ -417,6 +420,7 @@ static void *loop_thread(void *arg)
 {
     struct machine *m = arg;
     pthread_setname_np(pthread_self(), "evloop");
+    jail_thread_enter(JAIL_IO);
     if (evloop_run(m->loop) < 0)
         machine_stop(m, false, false, -1, "event loop failed");
     return NULL;

@@ -1,6 +1,8 @@
 /* The datagram-socket link (link.h). */
 #include "vmm/net/link.h"
 
+#include "vmm/jail/jail.h"
+
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -68,6 +70,7 @@ static bool drain(struct net_link *l)
 static void *link_thread(void *arg)
 {
     struct net_link *l = arg;
+    jail_thread_enter(JAIL_IO); /* hands frames to libslirp, like the KVM engine's device loop */
     bool blocked = false, peer_open = true;
     for (;;) {
         struct pollfd p[3] = {

@@ -3,6 +3,7 @@
 #include "vmm/net/slirp.h"
 
 #include "common/cleanup.h"
+#include "vmm/jail/jail.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -295,6 +296,8 @@ static uint32_t run_timers(struct slirp_net *sn)
 static void *poll_thread(void *arg)
 {
     struct slirp_net *sn = arg;
+    pthread_setname_np(pthread_self(), "slirp");
+    jail_thread_enter(JAIL_SLIRP);
     pthread_mutex_lock(&sn->lock);
     while (!sn->stop) {
         sn->npfds = 0;

@@ -174,8 +174,15 @@ int qemu_build_argv(const struct vmm_config *cfg, const struct qemu_launch *l, c
             return bl_err(err, BOXLITE_ERR_INVALID, "share %u: bad tag", i);
         }
         cleanup_free char *p = opt_escape(s->path ? s->path : "");
+        /* mapped-xattr: the guest's chmod and chown are recorded in user.virtfs.* attributes,
+         * never applied to the host file, which QEMU creates 0600 (directories 0700) as its
+         * own user; symlinks and special files become plain files holding the record.
+         * security_model=none would hand a guest's setuid bit to the host file. Our 9p
+         * server keeps the same records (src/vmm/fs/p9_meta.h), so a volume reads the same
+         * under both engines. A filesystem without user.* attributes (tmpfs before Linux
+         * 6.6) refuses the guest's new files here rather than losing their modes. */
         add(&b, "-fsdev");
-        add(&b, "local,id=fs%u,path=%s,security_model=none%s", i, p ? p : "",
+        add(&b, "local,id=fs%u,path=%s,security_model=mapped-xattr%s", i, p ? p : "",
             s->readonly ? ",readonly=on" : "");
         add(&b, "-device");
         add(&b, "virtio-9p-device,fsdev=fs%u,mount_tag=%s", i, s->tag);

@@ -8,6 +8,7 @@
 #include "common/hostcpu.h"
 #include "vmm/net/boxnet.h"
 #include "vmm/net/link.h"
+#include "vmm/jail/jail.h"
 #include "vmm/qemu/qmp.h"
 
 #include <errno.h>
@@ -93,13 +94,25 @@ bool qemu_find_binary(char *path, size_t path_len, char *why, size_t why_len)
     return false;
 }
 
-bool qemu_hw_virt_usable(void)
+/* Asked once: the answer needs /proc/cpuinfo, which the jail does not show (the per-box
+ * process asks before it enters the jail). */
+static bool hw_virt_probe(void)
 {
     int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
     if (fd < 0)
         return false;
     close(fd);
     return host_cpu_virt_flag() != NULL;
+}
+
+static bool hw_virt;
+static void hw_virt_once(void) { hw_virt = hw_virt_probe(); }
+
+bool qemu_hw_virt_usable(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, hw_virt_once);
+    return hw_virt;
 }
 
 static bool qemu_available(char *why, size_t why_len)
@@ -110,25 +123,8 @@ static bool qemu_available(char *why, size_t why_len)
 
 /* ---- small helpers --------------------------------------------------------------- */
 
-/* Milliseconds since this process started (/proc/self/stat starttime, clock ticks). */
-static double ms_since_process_start(void)
-{
-    cleanup_fclose FILE *f = fopen("/proc/self/stat", "re");
-    char buf[1024];
-    if (!f || !fgets(buf, sizeof buf, f))
-        return 0;
-    const char *p = strrchr(buf, ')');
-    unsigned long long start = 0;
-    /* fields after "(comm)": state is field 3, starttime field 22 */
-    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d "
-                            "%*d %*d %*d %llu", &start) != 1)
-        return 0;
-    struct timespec ts;
-    clock_gettime(CLOCK_BOOTTIME, &ts);
-    double now = (double)ts.tv_sec * 1000 + (double)ts.tv_nsec / 1e6;
-    double started = (double)start * 1000 / (double)sysconf(_SC_CLK_TCK);
-    return now > started ? now - started : 0;
-}
+/* Milliseconds since this process was spawned (engine.h). */
+static double ms_since_process_start(void) { return engine_ms_since_start(); }
 
 /* The last lines QEMU printed (its own error messages), for error reports. */
 static void stderr_tail(struct engine *e, char *out, size_t out_len)
@@ -222,6 +218,7 @@ child_exec(const char *binary, char **argv, const int *fds, int stderr_fd, pid_t
     sigemptyset(&all);
     sigprocmask(SIG_SETMASK, &all, NULL);
     signal(SIGPIPE, SIG_DFL);
+    jail_qemu_child(); /* QEMU's own seccomp filter under its -sandbox (src/vmm/jail/) */
     execv(binary, argv);
     static const char msg[] = "boxlite: cannot execute QEMU\n";
     if (write(2, msg, sizeof msg - 1) < 0) {

@@ -5,6 +5,7 @@
 #include "vmm/qemu/qemu.h"
 
 #include "proto/proto.h"
+#include "vmm/jail/jail.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -85,6 +86,8 @@ static void push(struct direction *d)
 static void *relay_main(void *arg)
 {
     struct relay *r = arg;
+    pthread_setname_np(pthread_self(), "relay");
+    jail_thread_enter(JAIL_IO);
     struct direction *dirs[2] = {&r->out, &r->in};
     for (;;) {
         struct pollfd p[5];

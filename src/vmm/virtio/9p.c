@@ -14,6 +14,7 @@
 #include "vmm/virtio/9p.h"
 
 #include "vmm/fs/p9.h"
+#include "vmm/jail/jail.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -116,6 +117,7 @@ static size_t resp_cap_of(const struct v9p *v, const struct virtq_elem *e)
 static void *worker_run(void *arg)
 {
     struct v9p *v = arg;
+    pthread_setname_np(pthread_self(), "9p"); /* the event loop's filter, inherited */
     pthread_mutex_lock(&v->wlock);
     for (;;) {
         while (!v->stop && (!v->pending.head || v->done))
@@ -247,8 +249,18 @@ static void v9p_notify(struct virtio_dev *dev, uint16_t qidx)
 {
     struct v9p *v = dev->priv;
     struct virtq *q = &dev->queues[0];
-    if (!v->async && dev->loop && !v->worker_started)
+    if (!v->async && dev->loop && !v->worker_started) {
+        /* The worker inherits its creator's seccomp filter (src/vmm/jail/): it must be the
+         * event loop's, which allows file system calls; a vCPU thread (DRIVER_OK notifies
+         * every queue) hands the queue over to the loop through its eventfd instead. */
+        if (jail_thread_kind() == JAIL_VCPU && dev->queue_eventfds &&
+            dev->queue_eventfds[0] >= 0) {
+            uint64_t one = 1;
+            if (write(dev->queue_eventfds[0], &one, sizeof one) == sizeof one)
+                return;
+        }
         v->async = start_worker(v);
+    }
     uint16_t old = q->used_idx;
     while (virtq_pop(q, &v->el) == 1) {
         if (!v->async) {

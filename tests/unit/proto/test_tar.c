@@ -242,3 +242,165 @@ TEST(bad_checksum_and_truncation)
     CHECK(extract_file(path_in("sum.tar"), path_in("t5"), &e) < 0);
     CHECK(strstr(e.msg, "checksum") != NULL);
 }
+
+/* ---- copies out of a box: tar_extract_untrusted ----------------------------------------- */
+
+/* One ustar entry with a chosen mode, owner and size field (data may be shorter: none for a
+ * size that is only declared). */
+static void entry_as(int fd, const char *name, char type, const char *link, const char *data,
+                     unsigned mode, unsigned uid, unsigned long long size)
+{
+    char h[512] = {0};
+    size_t have = data ? strlen(data) : 0;
+    snprintf(h, 100, "%s", name);
+    snprintf(h + 100, 8, "%07o", mode);
+    snprintf(h + 108, 8, "%07o", uid);
+    snprintf(h + 116, 8, "%07o", uid);
+    snprintf(h + 124, 12, "%011llo", size);
+    snprintf(h + 136, 12, "%011o", 0);
+    h[156] = type;
+    if (link)
+        snprintf(h + 157, 100, "%s", link);
+    memcpy(h + 257, "ustar", 6);
+    memcpy(h + 263, "00", 2);
+    memset(h + 148, ' ', 8);
+    unsigned sum = 0;
+    for (int i = 0; i < 512; i++)
+        sum += (unsigned char)h[i];
+    snprintf(h + 148, 8, "%06o", sum);
+    CHECK_EQ(write(fd, h, 512), 512);
+    if (have) {
+        char pad[512] = {0};
+        CHECK_EQ(write(fd, data, have), (ssize_t)have);
+        CHECK_EQ(write(fd, pad, (512 - have % 512) % 512), (ssize_t)((512 - have % 512) % 512));
+    }
+}
+
+static int extract_untrusted(const char *tarpath, const char *dest, uint64_t max,
+                             struct bl_error *e)
+{
+    int fd = open(tarpath, O_RDONLY);
+    struct tar_untrusted u = {.max_bytes = max};
+    int rc = tar_extract_untrusted(fd, dest, &u, NULL, e);
+    close(fd);
+    return rc;
+}
+
+TEST(untrusted_drops_setid_bits_and_owners)
+{
+    int fd = open(path_in("s.tar"), O_WRONLY | O_CREAT, 0600);
+    entry_as(fd, "./", '5', NULL, NULL, 02775, 0, 0);
+    entry_as(fd, "s", '0', NULL, "ELF", 04755, 0, 3);
+    entry_as(fd, "o", '0', NULL, "x", 0644, 1234, 1);
+    entry_as(fd, "d/", '5', NULL, NULL, 03777, 1234, 0);
+    close(fd);
+    struct bl_error e = {0};
+    REQUIRE(extract_untrusted(path_in("s.tar"), path_in("out"), 0, &e) == 0);
+    struct stat st;
+    REQUIRE(lstat(path_in("out/s"), &st) == 0);
+    CHECK_EQ(st.st_mode, S_IFREG | 0755);
+    CHECK_EQ(st.st_uid, geteuid());
+    REQUIRE(lstat(path_in("out/o"), &st) == 0);
+    CHECK_EQ(st.st_uid, geteuid());
+    CHECK_EQ(st.st_gid, getegid());
+    REQUIRE(lstat(path_in("out/d"), &st) == 0);
+    CHECK_EQ(st.st_mode & 07777, 0777);
+    REQUIRE(lstat(path_in("out"), &st) == 0);
+    CHECK_EQ(st.st_mode & 07000, 0);
+}
+
+TEST(untrusted_refuses_devices_and_fifos)
+{
+    const char types[] = { '3', '4', '6', 'S' };
+    for (size_t i = 0; i < sizeof types; i++) {
+        char name[64], dest[64];
+        snprintf(name, sizeof name, "dev%zu.tar", i);
+        snprintf(dest, sizeof dest, "dev%zu", i);
+        int fd = open(path_in(name), O_WRONLY | O_CREAT, 0600);
+        entry_as(fd, "./", '5', NULL, NULL, 0755, 0, 0);
+        entry_as(fd, "node", types[i], NULL, NULL, 0666, 0, 0);
+        close(fd);
+        struct bl_error e = {0};
+        CHECK(extract_untrusted(path_in(name), path_in(dest), 0, &e) < 0);
+        CHECK(strstr(e.msg, "refused"));
+        char node[96];
+        snprintf(node, sizeof node, "%s/node", dest);
+        CHECK(access(path_in(node), F_OK) != 0);
+    }
+}
+
+TEST(untrusted_never_merges_into_a_directory)
+{
+    mkdir(path_in("home"), 0755);
+    mkdir(path_in("home/.ssh"), 0700);
+    write_text(path_in("home/.ssh/known"), "keep");
+    int fd = open(path_in("m.tar"), O_WRONLY | O_CREAT, 0600);
+    entry_as(fd, "./", '5', NULL, NULL, 0755, 0, 0);
+    entry_as(fd, ".ssh/authorized_keys", '0', NULL, "ssh-ed25519 AAAA guest", 0600, 0, 22);
+    close(fd);
+    struct bl_error e = {0};
+    CHECK(extract_untrusted(path_in("m.tar"), path_in("home"), 0, &e) < 0);
+    CHECK_EQ(e.code, BOXLITE_ERR_EXISTS);
+    CHECK(access(path_in("home/.ssh/authorized_keys"), F_OK) != 0);
+    /* a file archive onto a directory is refused too */
+    fd = open(path_in("f.tar"), O_WRONLY | O_CREAT, 0600);
+    entry_as(fd, ".", '0', NULL, "x", 0644, 0, 1);
+    close(fd);
+    CHECK(extract_untrusted(path_in("f.tar"), path_in("home"), 0, &e) < 0);
+    struct stat st;
+    CHECK(stat(path_in("home"), &st) == 0 && S_ISDIR(st.st_mode));
+}
+
+TEST(untrusted_limit_refuses_before_writing)
+{
+    /* a 2 GiB file (declared; the data never needs to come) under a 1 MiB limit */
+    int fd = open(path_in("big.tar"), O_WRONLY | O_CREAT, 0600);
+    entry_as(fd, "./", '5', NULL, NULL, 0755, 0, 0);
+    entry_as(fd, "small", '0', NULL, "ok", 0644, 0, 2);
+    entry_as(fd, "sparse", '0', NULL, NULL, 0644, 0, 2ull << 30);
+    close(fd);
+    struct bl_error e = {0};
+    CHECK(extract_untrusted(path_in("big.tar"), path_in("big"), 1 << 20, &e) < 0);
+    CHECK(strstr(e.msg, "limit of 1048576 bytes"));
+    CHECK(access(path_in("big/sparse"), F_OK) != 0);
+    /* the same archive passes the limit's bound exactly for what it holds before */
+    fd = open(path_in("many.tar"), O_WRONLY | O_CREAT, 0600);
+    entry_as(fd, "./", '5', NULL, NULL, 0755, 0, 0);
+    for (int i = 0; i < 5; i++) {
+        char n[16];
+        snprintf(n, sizeof n, "e%d", i);
+        entry_as(fd, n, '0', NULL, NULL, 0644, 0, 0);
+    }
+    close(fd);
+    CHECK(extract_untrusted(path_in("many.tar"), path_in("many"), 6 * 512, &e) == 0);
+    CHECK(extract_untrusted(path_in("many.tar"), path_in("many2"), 6 * 512 - 1, &e) < 0);
+}
+
+TEST(untrusted_symlinks_stay_links)
+{
+    write_text(path_in("victim"), "host secret");
+    int fd = open(path_in("l.tar"), O_WRONLY | O_CREAT, 0600);
+    entry_as(fd, "./", '5', NULL, NULL, 0755, 0, 0);
+    entry_as(fd, "shadow", '2', path_in("victim"), NULL, 0777, 0, 0);
+    entry_as(fd, "hard", '1', "shadow", NULL, 0644, 0, 0);
+    entry_as(fd, "shadow", '0', NULL, "overwritten?", 0644, 0, 12);
+    close(fd);
+    struct bl_error e = {0};
+    REQUIRE(extract_untrusted(path_in("l.tar"), path_in("lnk"), 0, &e) == 0);
+    FILE *f = fopen(path_in("victim"), "r");
+    char buf[64] = "";
+    REQUIRE(f);
+    CHECK(fgets(buf, sizeof buf, f) != NULL);
+    fclose(f);
+    CHECK_STR(buf, "host secret");
+    struct stat st;
+    CHECK(lstat(path_in("lnk/hard"), &st) == 0 && S_ISLNK(st.st_mode)); /* the link, linked */
+    CHECK(lstat(path_in("lnk/shadow"), &st) == 0 && S_ISREG(st.st_mode)); /* replaced */
+    /* a symlink at the root is created as a symlink */
+    fd = open(path_in("root.tar"), O_WRONLY | O_CREAT, 0600);
+    entry_as(fd, ".", '2', "/etc/shadow", NULL, 0777, 0, 0);
+    close(fd);
+    REQUIRE(extract_untrusted(path_in("root.tar"), path_in("rootlink"), 0, &e) == 0);
+    char t[64] = "";
+    CHECK(readlink(path_in("rootlink"), t, sizeof t - 1) == 11 && !strcmp(t, "/etc/shadow"));
+}

@@ -4,6 +4,7 @@
 #include "runtime/runtime.h"
 #include "runtime/spawn.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -17,6 +18,10 @@ static const char *script =
     "fail) printf 'line1\\nKernel panic: no init\\n' >> $cfg.console; exit 1 ;;\n"
     "lifeline) [ -n \"$fd\" ] || exit 3; while read -r -u $fd x; do :; done; touch $cfg.gone; exit 0 ;;\n"
     "detached) [ -z \"$fd\" ] || exit 4; touch $cfg.ready ;;\n"
+    /* what the per-box process inherits: environment, descriptors (bash keeps its script
+     * at 255), working directory */
+    "inspect) env > $cfg.env; ls /proc/$$/fd | grep -v -x 255 | sort -n | tr '\\n' ' ' > $cfg.fds;"
+    " pwd > $cfg.cwd; touch $cfg.ready ;;\n"
     "esac\n"
     "sleep 30\n";
 
@@ -158,4 +163,53 @@ TEST(assets_env_override_and_error)
     setenv("BOXLITE_KERNEL", "/bin/true", 1);
     CHECK_EQ(rt_find_assets(&a, &err), 0);
     CHECK_STR(a.kernel, "/bin/true");
+}
+
+static char *slurp(const char *file)
+{
+    static char buf[65536];
+    FILE *f = fopen(file, "r");
+    if (!f)
+        return NULL;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    return buf;
+}
+
+/* Issue 13: the per-box process gets nothing of its caller's but what it needs. */
+TEST(nothing_of_the_caller_is_inherited)
+{
+    setup("inspect");
+    char secret[600];
+    snprintf(secret, sizeof secret, "%s/secret", harness_tmpdir());
+    FILE *sf = fopen(secret, "w");
+    fputs("s3cr3t\n", sf);
+    fclose(sf);
+    int leak = open(secret, O_RDONLY); /* no O_CLOEXEC: would be inherited by exec */
+    REQUIRE(leak >= 0);
+    setenv("AWS_SECRET_ACCESS_KEY", "do-not-pass", 1);
+    setenv("BOXLITE_QEMU", "/usr/bin/qemu-system-x86_64", 1);
+    chdir("/");
+    struct rt_child c;
+    struct bl_error err = {0};
+    REQUIRE(rt_spawn_vmm(vmm, cfg, p(".log"), false, &c, &err) == 0);
+    char ready[600];
+    snprintf(ready, sizeof ready, "%s.ready", cfg);
+    REQUIRE(rt_wait_ready(&c, ready, "/nonexistent", 10000, &err) == 0);
+    char *env = slurp(p(".env"));
+    REQUIRE(env);
+    CHECK(!strstr(env, "AWS_SECRET_ACCESS_KEY"));
+    CHECK(strstr(env, "BOXLITE_QEMU=/usr/bin/qemu-system-x86_64"));
+    CHECK(strstr(env, "BOXLITE_SPAWN_NS="));
+    CHECK(strstr(env, "PATH="));
+    CHECK_STR(slurp(p(".fds")), "0 1 2 3 "); /* stdio and the lifeline */
+    char *cwd = slurp(p(".cwd"));
+    REQUIRE(cwd);
+    cwd[strcspn(cwd, "\n")] = 0;
+    CHECK_STR(cwd, harness_tmpdir());
+    kill(c.pid, SIGKILL);
+    close(c.lifeline_fd);
+    close(leak);
+    unsetenv("AWS_SECRET_ACCESS_KEY");
 }

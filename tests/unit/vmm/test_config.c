@@ -223,3 +223,44 @@ TEST(disk_format_is_raw_or_qcow2)
     CHECK(vmm_config_parse(&cfg, bad, &err) < 0);
     CHECK(strstr(err.msg, "format") != NULL);
 }
+
+/* The jail's object (src/vmm/jail/jail.h): on by default, its keys checked like the rest. */
+TEST(config_jail)
+{
+    struct vmm_config c;
+    struct bl_error e = { 0 };
+    REQUIRE(vmm_config_parse(&c, "{\"kernel\": \"/k\"}", &e) == 0);
+    CHECK(!c.jail.disabled);
+    CHECK_EQ(c.jail.uid, 65534);
+    CHECK_EQ(c.jail.gid, 65534);
+    CHECK(c.jail.cgroup == NULL);
+    vmm_config_free(&c);
+    REQUIRE(vmm_config_parse(&c, "{\"kernel\": \"/k\", \"jail\": {\"enabled\": true, \"uid\": 1000,"
+                                 " \"gid\": 100, \"cgroup\": \"boxlite/abc\", \"memory_mib\": 640,"
+                                 " \"pids\": 64}}", &e) == 0);
+    CHECK_EQ(c.jail.uid, 1000);
+    CHECK_EQ(c.jail.gid, 100);
+    CHECK_STR(c.jail.cgroup, "boxlite/abc");
+    CHECK_EQ(c.jail.memory_mib, 640);
+    CHECK_EQ(c.jail.pids, 64);
+    vmm_config_free(&c);
+    REQUIRE(vmm_config_parse(&c, "{\"kernel\": \"/k\", \"jail\": {\"enabled\": false}}", &e) == 0);
+    CHECK(c.jail.disabled);
+    vmm_config_free(&c);
+    static const struct { const char *json, *says; } bad[] = {
+        { "{\"kernel\": \"/k\", \"jail\": {\"uid\": 0}}", "jail.uid" },       /* never root */
+        { "{\"kernel\": \"/k\", \"jail\": {\"gid\": -1}}", "jail.gid" },
+        { "{\"kernel\": \"/k\", \"jail\": {\"cgroup\": \"../x\"}}", "jail.cgroup" },
+        { "{\"kernel\": \"/k\", \"jail\": {\"cgroup\": \"/abs\"}}", "jail.cgroup" },
+        { "{\"kernel\": \"/k\", \"jail\": {\"enabled\": 1}}", "jail.enabled" },
+        { "{\"kernel\": \"/k\", \"jail\": {\"chroot\": \"/x\"}}", "chroot" },
+        { "{\"kernel\": \"/k\", \"jail\": []}", "jail" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        e.msg[0] = 0;
+        CHECK(vmm_config_parse(&c, bad[i].json, &e) < 0);
+        if (!strstr(e.msg, bad[i].says))
+            harness_fail(__FILE__, __LINE__, "%s: message \"%s\" does not name %s", bad[i].json,
+                         e.msg, bad[i].says);
+    }
+}

@@ -5,173 +5,17 @@
 
 #include "common/cleanup.h"
 #include "harness/harness.h"
+#include "p9_client.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <sched.h>
 #include <stdlib.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
-
-/* ---- a tiny client ------------------------------------------------------------------- */
-
-struct msg {
-    uint8_t b[70000];
-    size_t n;
-};
-
-static void put(struct msg *m, uint64_t v, unsigned n)
-{
-    for (unsigned i = 0; i < n; i++)
-        m->b[m->n++] = (uint8_t)(v >> (8 * i));
-}
-static void put_s(struct msg *m, const char *s)
-{
-    size_t n = strlen(s);
-    put(m, n, 2);
-    memcpy(m->b + m->n, s, n);
-    m->n += n;
-}
-static void begin(struct msg *m, uint8_t type, uint16_t tag)
-{
-    m->n = 0;
-    put(m, 0, 4);
-    put(m, type, 1);
-    put(m, tag, 2);
-}
-static void finish(struct msg *m)
-{
-    for (int i = 0; i < 4; i++)
-        m->b[i] = (uint8_t)(m->n >> (8 * i));
-}
-static uint64_t get(const uint8_t *p, unsigned n)
-{
-    uint64_t v = 0;
-    for (unsigned i = 0; i < n; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
-
-static uint8_t reply[1 << 20];
-static size_t reply_len;
-
-/* Sends m; returns the reply type (reply[] holds it). */
-static int rpc(struct p9_server *s, struct msg *m)
-{
-    finish(m);
-    reply_len = p9_handle(s, m->b, m->n, reply, sizeof reply);
-    if (reply_len < 7 || get(reply, 4) != reply_len)
-        return -1;
-    return reply[4];
-}
-/* The Rlerror code of the last reply, or 0 if it was not an Rlerror. */
-static int lerror(void) { return reply[4] == P9_RLERROR ? (int)get(reply + 7, 4) : 0; }
-
-static struct p9_server *server(const char *root, bool ro)
-{
-    struct p9_server *s = NULL;
-    struct bl_error err = {0};
-    if (p9_server_new(&s, root, ro, 65536, &err) < 0)
-        return NULL;
-    struct msg m;
-    begin(&m, P9_TVERSION, P9_NOTAG);
-    put(&m, 65536, 4);
-    put_s(&m, "9P2000.L");
-    if (rpc(s, &m) != P9_RVERSION)
-        return NULL;
-    begin(&m, P9_TATTACH, 1);
-    put(&m, 0, 4);          /* fid 0 = root */
-    put(&m, P9_NOFID, 4);   /* afid */
-    put_s(&m, "root");
-    put_s(&m, "");
-    put(&m, 0, 4);
-    if (rpc(s, &m) != P9_RATTACH)
-        return NULL;
-    return s;
-}
-
-/* Walks fid -> newfid along names (NULL-terminated); returns the reply type. */
-static int walk(struct p9_server *s, uint32_t fid, uint32_t newfid, ...)
-{
-    struct msg m;
-    const char *names[20];
-    int n = 0;
-    va_list ap;
-    va_start(ap, newfid);
-    for (const char *p; (p = va_arg(ap, const char *));)
-        names[n++] = p;
-    va_end(ap);
-    begin(&m, P9_TWALK, 2);
-    put(&m, fid, 4);
-    put(&m, newfid, 4);
-    put(&m, (uint64_t)n, 2);
-    for (int i = 0; i < n; i++)
-        put_s(&m, names[i]);
-    return rpc(s, &m);
-}
-static int nwqid(void) { return (int)get(reply + 7, 2); }
-
-static int lopen(struct p9_server *s, uint32_t fid, uint32_t flags)
-{
-    struct msg m;
-    begin(&m, P9_TLOPEN, 3);
-    put(&m, fid, 4);
-    put(&m, flags, 4);
-    return rpc(s, &m);
-}
-
-static int clunk(struct p9_server *s, uint32_t fid)
-{
-    struct msg m;
-    begin(&m, P9_TCLUNK, 3);
-    put(&m, fid, 4);
-    return rpc(s, &m);
-}
-
-static int do_read(struct p9_server *s, uint32_t fid, uint64_t off, uint32_t count)
-{
-    struct msg m;
-    begin(&m, P9_TREAD, 4);
-    put(&m, fid, 4);
-    put(&m, off, 8);
-    put(&m, count, 4);
-    return rpc(s, &m);
-}
-
-static int do_write(struct p9_server *s, uint32_t fid, uint64_t off, const char *data)
-{
-    struct msg m;
-    begin(&m, P9_TWRITE, 4);
-    put(&m, fid, 4);
-    put(&m, off, 8);
-    put(&m, strlen(data), 4);
-    memcpy(m.b + m.n, data, strlen(data));
-    m.n += strlen(data);
-    return rpc(s, &m);
-}
-
-static int lcreate(struct p9_server *s, uint32_t dfid, const char *name, uint32_t flags)
-{
-    struct msg m;
-    begin(&m, P9_TLCREATE, 5);
-    put(&m, dfid, 4);
-    put_s(&m, name);
-    put(&m, flags, 4);
-    put(&m, 0644, 4);
-    put(&m, 0, 4);
-    return rpc(s, &m);
-}
-
-static int mkdir9(struct p9_server *s, uint32_t dfid, const char *name)
-{
-    struct msg m;
-    begin(&m, P9_TMKDIR, 5);
-    put(&m, dfid, 4);
-    put_s(&m, name);
-    put(&m, 0755, 4);
-    put(&m, 0, 4);
-    return rpc(s, &m);
-}
 
 static void write_file(const char *dir, const char *name, const char *text)
 {
@@ -196,6 +40,21 @@ static char *read_file(const char *dir, const char *name)
     fclose(f);
     buf[n] = '\0';
     return buf;
+}
+
+/* A little-endian attribute of the host file, or -1. */
+static long long xattr_le(const char *dir, const char *name, const char *attr)
+{
+    char path[4200];
+    unsigned char b[8];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    ssize_t n = lgetxattr(path, attr, b, sizeof b);
+    if (n <= 0)
+        return -1;
+    long long v = 0;
+    for (ssize_t i = 0; i < n; i++)
+        v |= (long long)b[i] << (8 * i);
+    return v;
 }
 
 /* A share in <tmp>/share and a secret next to it in <tmp>/secret. */
@@ -355,7 +214,8 @@ TEST(setattr_truncates_and_chmods)
     struct stat st;
     snprintf(path, sizeof path, "%s/hello.txt", share);
     REQUIRE(stat(path, &st) == 0);
-    CHECK_EQ(st.st_mode & 0777, 0600);
+    CHECK_EQ(st.st_mode & 07777, 0644); /* the host file keeps its mode... */
+    CHECK_EQ(getattr_mode(s, 1), S_IFREG | 0600); /* ...the guest sees its chmod */
     p9_server_free(s);
 }
 
@@ -523,7 +383,8 @@ TEST(mknod_refuses_devices)
     put(&m, 0, 4);
     put(&m, 0, 4);
     put(&m, 0, 4);
-    CHECK_EQ(rpc(s, &m), P9_RMKNOD);
+    CHECK_EQ(rpc(s, &m), P9_RLERROR); /* a FIFO on the host meets host processes */
+    CHECK_EQ(lerror(), EPERM);
     p9_server_free(s);
 }
 
@@ -721,15 +582,15 @@ TEST(setattr_chown_and_walk_of_open_fid)
     put(&m, 4321, 4);
     for (int i = 0; i < 5; i++)
         put(&m, 0, 8);
-    CHECK_EQ(rpc(s, &m), P9_RSETATTR); /* applied as root, ignored otherwise */
+    CHECK_EQ(rpc(s, &m), P9_RSETATTR); /* recorded for the guest, never applied */
     char path[4200];
     struct stat st;
     snprintf(path, sizeof path, "%s/hello.txt", share);
     REQUIRE(stat(path, &st) == 0);
-    if (geteuid() == 0) {
-        CHECK_EQ(st.st_uid, 1234);
-        CHECK_EQ(st.st_gid, 4321);
-    }
+    CHECK_EQ(st.st_uid, geteuid());
+    CHECK_EQ(st.st_gid, getegid());
+    CHECK_EQ(getattr_u32(s, 1, 4), 1234);
+    CHECK_EQ(getattr_u32(s, 1, 8), 4321);
     /* walking an opened fid in place leaves it naming the new file, not opened */
     REQUIRE(walk(s, 0, 2, "sub", NULL) == P9_RWALK);
     REQUIRE(lopen(s, 2, 0) == P9_RLOPEN);
@@ -779,4 +640,200 @@ TEST(stale_names_after_rename_are_not_trusted)
     CHECK_STR(read_file(share, "hello.txt"), "impostor");
     CHECK_STR(read_file(share, "renamed.txt"), "hello world\n");
     p9_server_free(s);
+}
+
+/* Issue 13's reproduction at the server: a guest's setuid-root file and chown never reach
+ * the host; the guest still sees them, from the same records QEMU's mapped-xattr writes, after
+ * a restart too. */
+TEST(guest_owner_and_mode_are_recorded_not_applied)
+{
+    const char *share = make_share();
+    struct p9_server *s = server(share, false);
+    REQUIRE(s);
+    REQUIRE(attach_as(s, 10, 1000) == P9_RATTACH);
+    REQUIRE(walk(s, 10, 11, "sub", NULL) == P9_RWALK);
+    struct msg m;
+    begin(&m, P9_TLCREATE, 5);
+    put(&m, 11, 4);
+    put_s(&m, "s");
+    put(&m, 2, 4);
+    put(&m, 04755, 4);
+    put(&m, 55, 4); /* gid */
+    REQUIRE(rpc(s, &m) == P9_RLCREATE);
+    char sub[4200], path[4300];
+    snprintf(sub, sizeof sub, "%s/sub", share);
+    snprintf(path, sizeof path, "%s/s", sub);
+    struct stat st;
+    REQUIRE(lstat(path, &st) == 0);
+    CHECK_EQ(st.st_mode, S_IFREG | 0600);
+    CHECK_EQ(st.st_uid, geteuid());
+    CHECK_EQ(xattr_le(sub, "s", "user.virtfs.uid"), 1000);
+    CHECK_EQ(xattr_le(sub, "s", "user.virtfs.gid"), 55);
+    CHECK_EQ(xattr_le(sub, "s", "user.virtfs.mode"), S_IFREG | 04755);
+    CHECK_EQ(getattr_mode(s, 11), S_IFREG | 04755);
+    CHECK_EQ(getattr_u32(s, 11, 4), 1000);
+
+    /* chown 0:0 then chmod 6755, as the issue's reproduction does */
+    REQUIRE(walk(s, 0, 12, "sub", "s", NULL) == P9_RWALK);
+    CHECK_EQ(setattr_mode_owner(s, 12, P9_SETATTR_UID | P9_SETATTR_GID, 0, 0, 0), P9_RSETATTR);
+    CHECK_EQ(setattr_mode_owner(s, 12, P9_SETATTR_MODE, S_IFREG | 06755, 0, 0), P9_RSETATTR);
+    REQUIRE(lstat(path, &st) == 0);
+    CHECK_EQ(st.st_mode, S_IFREG | 0600);
+    CHECK_EQ(st.st_uid, geteuid());
+    CHECK_EQ(st.st_gid, getegid());
+    CHECK_EQ(getattr_mode(s, 12), S_IFREG | 06755);
+    CHECK_EQ(getattr_u32(s, 12, 4), 0);
+    CHECK_EQ(getattr_u32(s, 12, 8), 0);
+    /* a type in the guest's mode cannot turn a regular file into something else */
+    CHECK_EQ(setattr_mode_owner(s, 12, P9_SETATTR_MODE, S_IFLNK | 0777, 0, 0), P9_RSETATTR);
+    CHECK_EQ(getattr_mode(s, 12), S_IFREG | 0777);
+
+    /* directories: 0700 on the host, the guest's mode recorded */
+    begin(&m, P9_TMKDIR, 5);
+    put(&m, 10, 4);
+    put_s(&m, "d");
+    put(&m, 02775, 4);
+    put(&m, 7, 4);
+    REQUIRE(rpc(s, &m) == P9_RMKDIR);
+    snprintf(path, sizeof path, "%s/d", share);
+    REQUIRE(lstat(path, &st) == 0);
+    CHECK_EQ(st.st_mode, S_IFDIR | 0700);
+    REQUIRE(walk(s, 0, 13, "d", NULL) == P9_RWALK);
+    CHECK_EQ(getattr_mode(s, 13), S_IFDIR | 02775);
+    CHECK_EQ(getattr_u32(s, 13, 4), 1000);
+    CHECK_EQ(getattr_u32(s, 13, 8), 7);
+    p9_server_free(s);
+
+    /* a new server on the same folder (the box restarted) sees the same */
+    s = server(share, false);
+    REQUIRE(s);
+    REQUIRE(walk(s, 0, 1, "sub", "s", NULL) == P9_RWALK);
+    CHECK_EQ(getattr_mode(s, 1), S_IFREG | 0777);
+    CHECK_EQ(getattr_u32(s, 1, 4), 0);
+    p9_server_free(s);
+}
+
+/* A guest symlink is a host file holding its text (QEMU's layout): nothing on the host can
+ * follow it, the guest reads it back as a link. */
+TEST(guest_symlinks_are_recorded_files)
+{
+    const char *share = make_share();
+    struct p9_server *s = server(share, false);
+    REQUIRE(s);
+    struct msg m;
+    begin(&m, P9_TSYMLINK, 4);
+    put(&m, 0, 4);
+    put_s(&m, "shadow");
+    put_s(&m, "/etc/shadow");
+    put(&m, 0, 4);
+    REQUIRE(rpc(s, &m) == P9_RSYMLINK);
+    CHECK_EQ(reply[7], P9_QTSYMLINK);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/shadow", share);
+    struct stat st;
+    REQUIRE(lstat(path, &st) == 0);
+    CHECK(S_ISREG(st.st_mode));
+    CHECK_STR(read_file(share, "shadow"), "/etc/shadow");
+    CHECK_EQ(xattr_le(share, "shadow", "user.virtfs.mode"), S_IFLNK | 0777);
+    REQUIRE(walk(s, 0, 1, "shadow", NULL) == P9_RWALK);
+    CHECK_EQ(reply[9], P9_QTSYMLINK);
+    CHECK_EQ(getattr_mode(s, 1), S_IFLNK | 0777);
+    begin(&m, P9_TREADLINK, 4);
+    put(&m, 1, 4);
+    REQUIRE(rpc(s, &m) == P9_RREADLINK);
+    CHECK_EQ(get(reply + 7, 2), 11);
+    CHECK_MEM(reply + 9, "/etc/shadow", 11);
+    CHECK_EQ(lopen(s, 1, 0), P9_RLERROR); /* the guest resolves links itself */
+    CHECK_EQ(lerror(), ELOOP);
+    /* a socket name is a recorded file too; FIFOs are refused */
+    begin(&m, P9_TMKNOD, 4);
+    put(&m, 0, 4);
+    put_s(&m, "sock");
+    put(&m, S_IFSOCK | 0755, 4);
+    put(&m, 0, 4);
+    put(&m, 0, 4);
+    put(&m, 0, 4);
+    CHECK_EQ(rpc(s, &m), P9_RMKNOD);
+    snprintf(path, sizeof path, "%s/sock", share);
+    CHECK(lstat(path, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 07777) == 0600);
+    REQUIRE(walk(s, 0, 2, "sock", NULL) == P9_RWALK);
+    CHECK_EQ(getattr_mode(s, 2), S_IFSOCK | 0755);
+    p9_server_free(s);
+}
+
+/* Records written the way QEMU's mapped-xattr writes them (hw/9pfs/9p-local.c) read the
+ * same here, and a record cannot make a directory anything else. */
+TEST(qemu_records_are_understood)
+{
+    const char *share = make_share();
+    char path[4200];
+    unsigned char uid[4] = { 0x39, 0x30, 0, 0 }, mode[4];
+    uint32_t m32 = S_IFLNK | 0777;
+    for (int i = 0; i < 4; i++)
+        mode[i] = (unsigned char)(m32 >> (8 * i));
+    write_file(share, "qlink", "hello.txt");
+    snprintf(path, sizeof path, "%s/qlink", share);
+    REQUIRE(setxattr(path, "user.virtfs.mode", mode, 4, 0) == 0);
+    REQUIRE(setxattr(path, "user.virtfs.uid", uid, 4, 0) == 0);
+    m32 = S_IFCHR | 0600;
+    for (int i = 0; i < 4; i++)
+        mode[i] = (unsigned char)(m32 >> (8 * i));
+    snprintf(path, sizeof path, "%s/sub", share);
+    REQUIRE(setxattr(path, "user.virtfs.mode", mode, 4, 0) == 0);
+    struct p9_server *s = server(share, false);
+    REQUIRE(s);
+    REQUIRE(walk(s, 0, 1, "qlink", NULL) == P9_RWALK);
+    CHECK_EQ(reply[9], P9_QTSYMLINK);
+    CHECK_EQ(getattr_mode(s, 1), S_IFLNK | 0777);
+    CHECK_EQ(getattr_u32(s, 1, 4), 12345);
+    struct msg m;
+    begin(&m, P9_TREADLINK, 4);
+    put(&m, 1, 4);
+    REQUIRE(rpc(s, &m) == P9_RREADLINK);
+    CHECK_MEM(reply + 9, "hello.txt", 9);
+    REQUIRE(walk(s, 0, 2, "sub", NULL) == P9_RWALK);
+    CHECK_EQ(getattr_mode(s, 2), S_IFDIR | 0600);
+    p9_server_free(s);
+}
+
+/* Without user xattrs (ramfs here; tmpfs before Linux 6.6): nothing is recorded, chmod keeps
+ * the rwx bits only, chown has no effect. */
+TEST(share_without_xattrs_keeps_only_rwx)
+{
+    if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
+        harness_skip("no private mount namespace (needs root); the rule is the same code path "
+                     "as guest_owner_and_mode_are_recorded_not_applied");
+    char share[4200];
+    snprintf(share, sizeof share, "%s/ramfs", harness_tmpdir());
+    REQUIRE(mkdir(share, 0755) == 0);
+    REQUIRE(mount("ramfs", share, "ramfs", 0, "mode=0755") == 0);
+    write_file(share, "f", "x");
+    char path[4300];
+    snprintf(path, sizeof path, "%s/f", share);
+    chmod(path, 0644);
+    struct p9_server *s = server(share, false);
+    REQUIRE(s);
+    REQUIRE(walk(s, 0, 5, NULL) == P9_RWALK);
+    CHECK_EQ(lcreate(s, 5, "new", 2), P9_RLCREATE); /* fid 5 becomes the new file */
+    snprintf(path, sizeof path, "%s/new", share);
+    struct stat st;
+    CHECK(lstat(path, &st) == 0 && st.st_mode == (S_IFREG | 0644)); /* the guest's 0644 */
+    snprintf(path, sizeof path, "%s/f", share);
+    REQUIRE(walk(s, 0, 1, "f", NULL) == P9_RWALK);
+    CHECK_EQ(setattr_mode_owner(s, 1, P9_SETATTR_MODE, 04755, 0, 0), P9_RSETATTR);
+    CHECK_EQ(setattr_mode_owner(s, 1, P9_SETATTR_UID | P9_SETATTR_GID, 0, 1234, 4321),
+             P9_RSETATTR);
+    REQUIRE(lstat(path, &st) == 0);
+    CHECK_EQ(st.st_mode, S_IFREG | 0755);
+    CHECK_EQ(st.st_uid, geteuid());
+    CHECK_EQ(getattr_mode(s, 1), S_IFREG | 0755);
+    struct msg m;
+    begin(&m, P9_TSYMLINK, 4);
+    put(&m, 0, 4);
+    put_s(&m, "l");
+    put_s(&m, "/etc/shadow");
+    put(&m, 0, 4);
+    CHECK_EQ(rpc(s, &m), P9_RSYMLINK); /* a plain symlink: the server never follows it */
+    p9_server_free(s);
+    umount2(share, MNT_DETACH);
 }

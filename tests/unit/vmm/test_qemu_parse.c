@@ -156,7 +156,7 @@ TEST(argv_for_a_config)
     CHECK(argv_has(argv, "virtio-net-device,netdev=net0"));
     for (char **a = argv; *a; a++)
         CHECK(strncmp(*a, "user", 4) != 0 && !strstr(*a, "hostfwd"));
-    snprintf(want, sizeof want, "local,id=fs0,path=%s,security_model=none,readonly=on", share);
+    snprintf(want, sizeof want, "local,id=fs0,path=%s,security_model=mapped-xattr,readonly=on", share);
     CHECK(argv_has(argv, want));
     CHECK(argv_has(argv, "virtio-9p-device,fsdev=fs0,mount_tag=vol0"));
     CHECK(argv_has(argv, "virtserialport,chardev=agent,name=boxlite.agent"));
