@@ -318,6 +318,9 @@ int container_create(struct container *c, const struct proto_setup *s, struct bl
     }
     if (pid == 0) {
         struct bl_error e = {0};
+        /* Without its init the container's PID namespace is dead (no process can enter
+         * it): the OOM killer must take every workload process first. */
+        oom_adj_self(OOM_ADJ_CONTAINER_INIT);
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);

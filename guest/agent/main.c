@@ -172,6 +172,8 @@ int main(void)
     console_stdio();
     agent_log("started as pid %d at %.0f ms of uptime", (int)getpid(), t0);
 
+    /* The guest's PID 1: if the OOM killer took it, the kernel would panic. */
+    oom_adj_self(OOM_ADJ_AGENT);
     struct boot_cfg b = {0};
     parse_cmdline(&b);
     struct bl_error err = {0};
@@ -204,8 +206,8 @@ int main(void)
         ctl[0] = CTL_READY_MAGIC;
     agent_log("ready in %.0f ms (container %s)", uptime_ms() - t0, container);
 
-    int status = 0;
     agent_run(a);
+    int status = agent_exit_status(a);
     agent_log("shutting down");
     agent_stop_all(a, 3000);
     agent_free(a);

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -39,6 +40,7 @@ struct proto_mux {
     uint8_t hello[1024];
     size_t hello_len;
     bool ready, agent_gone, shutdown_acked;
+    char gone_reason[256]; /* the agent said the container ended (EVENT): requests get it */
     uint32_t next_ch;
     struct mclient *clients;
     struct route *routes;
@@ -221,6 +223,12 @@ static void from_client(struct proto_mux *m, struct mclient *cl, const struct pr
     struct route *r = route_by_client(m, cl, h->channel);
     bool request = h->type == PROTO_EXEC || h->type == PROTO_COPY_IN || h->type == PROTO_COPY_OUT ||
                    h->type == PROTO_SETUP || h->type == PROTO_SHUTDOWN;
+    if (request && m->gone_reason[0]) {
+        char msg[300];
+        snprintf(msg, sizeof msg, "the box has stopped: %s", m->gone_reason);
+        queue_error(&cl->out, h->channel, BOXLITE_ERR_STATE, msg);
+        return;
+    }
     if (m->agent_fd < 0 || m->agent_gone) {
         if (request)
             queue_error(&cl->out, h->channel, BOXLITE_ERR_STATE, "the box is not running");
@@ -279,6 +287,20 @@ static void from_agent(struct proto_mux *m, const struct proto_hdr *h, const uin
         }
         return;
     }
+    if (h->type == PROTO_EVENT) {
+        struct proto_event ev;
+        if (proto_event_decode(&ev, p, h->len, NULL) < 0)
+            return;
+        if (!strcmp(ev.kind, PROTO_EVENT_CONTAINER_EXIT))
+            snprintf(m->gone_reason, sizeof m->gone_reason, "%s",
+                     ev.message[0] ? ev.message : "the container ended");
+        if (m->ev.event) {
+            pthread_mutex_unlock(&m->lock);
+            m->ev.event(m->ev.opaque, &ev);
+            pthread_mutex_lock(&m->lock);
+        }
+        return;
+    }
     if (h->channel == MUX_CHANNEL) {
         if (h->type == PROTO_RESULT || h->type == PROTO_ERROR)
             m->shutdown_acked = true;
@@ -302,9 +324,12 @@ static void agent_lost(struct proto_mux *m)
 {
     m->agent_gone = true;
     m->agent_fd = -1;
+    char msg[300];
+    snprintf(msg, sizeof msg, "the box stopped%s%s", m->gone_reason[0] ? ": " : "",
+             m->gone_reason);
     for (struct route *r = m->routes, *next; r; r = next) {
         next = r->next;
-        queue_error(&r->cl->out, r->client_ch, BOXLITE_ERR_ENGINE, "the box stopped");
+        queue_error(&r->cl->out, r->client_ch, BOXLITE_ERR_ENGINE, msg);
         route_del(m, r);
     }
     for (struct mclient *cl = m->clients; cl; cl = cl->next)

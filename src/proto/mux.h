@@ -15,6 +15,7 @@
 #define PROTO_MUX_H
 
 #include "common/error.h"
+#include "proto/proto.h"
 
 #include <poll.h>
 #include <stdbool.h>
@@ -28,6 +29,8 @@ struct proto_mux_events {
     void (*ready)(void *opaque, uint64_t boot_ms, bool container_ready);
     /* The agent stream ended (the VM is gone). */
     void (*agent_lost)(void *opaque);
+    /* The agent sent an EVENT (docs/protocol.md), decoded; malformed ones are dropped. */
+    void (*event)(void *opaque, const struct proto_event *ev);
 };
 
 /* listen_fd: a listening Unix socket (stays the caller's). ev may be NULL. */
