@@ -66,7 +66,8 @@ c.sendall(b"reply-from-host\n")
 open(sys.argv[2], "wb").write(data)
 PY
 srv=$!
-sleep 0.5
+# the server listens before the box connects (python's start-up is slow on a loaded machine)
+for _ in $(seq 300); do ss -ltnH "sport = :$hp" | grep -q . && break; sleep 0.1; done
 out=$("$B" exec qbox sh -c "echo hello-from-box | nc 10.0.2.2 $hp")
 wait $srv; srv=
 expect "the box reaches a host loopback server through 10.0.2.2" "hello-from-box" "$(cat "$work/got" 2>/dev/null)"

@@ -27,6 +27,7 @@ struct qemu_launch {
     int agent_fd;
     int net_rx_fd;       /* pipes for the packet-dump filters, or -1 (no counters) */
     int net_tx_fd;
+    int console_fd;      /* the serial console's pipe (>= 3), or 0/-1: the config's console_log */
 };
 
 /* The guest command line the engine always passes ahead of the config's own. */

@@ -270,6 +270,14 @@ TEST(argv_for_a_config)
     CHECK(argv_has(argv, "virtio-rng-device"));
     qemu_argv_free(argv);
 
+    /* the console through the per-box process's pipe (rotated there), not QEMU's own file */
+    struct qemu_launch lp = l;
+    lp.console_fd = 7;
+    REQUIRE(qemu_build_argv(&cfg, &lp, &argv, &err) == 0);
+    CHECK(argv_has(argv, "file,id=console,path=/dev/fd/7"));
+    CHECK(!argv_has(argv, "file,id=console,path=/box/console.log"));
+    qemu_argv_free(argv);
+
     /* hardware virtualization: KVM acceleration and the host's CPU; no network, no counters */
     struct qemu_launch lk = l;
     lk.kvm = true;
