@@ -674,10 +674,10 @@ static void describe_end(struct agent *a, const char *who, pid_t pid, int status
     else if (!strcmp(who, "init") && sig == SIGHUP)
         /* reboot(2) inside a PID namespace ends its init with SIGHUP (restart) or SIGINT
          * (power off, halt): kernel/pid_namespace.c, reboot_pid_ns() */
-        snprintf(ev->message, sizeof ev->message, "the container rebooted (reboot inside the box)");
+        snprintf(ev->message, sizeof ev->message, "the container was rebooted from inside the box");
     else if (!strcmp(who, "init") && sig == SIGINT)
         snprintf(ev->message, sizeof ev->message,
-                 "the container powered off (poweroff or halt inside the box)");
+                 "the container was powered off from inside the box");
     else
         snprintf(ev->message, sizeof ev->message, "%s killed by signal %d%s%s%s", name, sig,
                  signame(sig)[0] ? " (" : "", signame(sig), signame(sig)[0] ? ")" : "");

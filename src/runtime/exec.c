@@ -259,11 +259,20 @@ BOXLITE_API int boxlite_box_copy_out(boxlite_box *b, const char *guest_path,
 BOXLITE_API int boxlite_box_console(boxlite_box *b, char **text_out)
 {
     API_CHECK_ARG(b && text_out, "NULL argument");
+    *text_out = NULL;
     char path[4200];
     snprintf(path, sizeof path, "%s/console.log", b->dir);
-    *text_out = rt_tail_file(path, 1000);
-    if (!*text_out)
+    /* The newest file may have just been started by a rotation: then the lines are in the
+     * one before. */
+    char *text = rt_tail_file(path, 1000);
+    if (!text || !*text) {
+        free(text);
+        snprintf(path, sizeof path, "%s/console.log.1", b->dir);
+        text = rt_tail_file(path, 1000);
+    }
+    if (!text)
         return api_fail(BOXLITE_ERR_NOT_FOUND, "box %s has no console log yet", b->name);
+    *text_out = text;
     return api_return(0, NULL);
 }
 

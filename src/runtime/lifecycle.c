@@ -166,21 +166,24 @@ static json_t *strv_json(char **v)
 }
 
 /* The health check the box runs: its own, else its image's (Docker's rules: ["NONE"]
- * turns the image's off; timings left 0 take the image's, then Docker's defaults). NULL
- * when there is none. */
-static json_t *health_config(boxlite_box *b, const struct image_config *ic, struct bl_error *err)
+ * turns the image's off; timings left 0 take the image's, then Docker's defaults). *out is
+ * NULL when there is none. */
+static int health_config(boxlite_box *b, const struct image_config *ic, json_t **out,
+                         struct bl_error *err)
 {
+    *out = NULL;
     const struct bl_health *h = &b->opts.health;
     char **test = h->ntest ? h->test : ic->health_test;
     if (!test || !test[0] || !strcmp(test[0], "NONE"))
-        return NULL;
+        return 0;
     char *shell[] = { "/bin/sh", "-c", test[1], NULL };
     char **argv = !strcmp(test[0], "CMD-SHELL") ? shell : !strcmp(test[0], "CMD") ? test + 1 : NULL;
     if (!argv || !argv[0] || !argv[0][0])
-        return NULL; /* an image's malformed test is ignored, as Docker does */
+        return 0; /* an image's malformed test is ignored, as Docker does */
     struct proto_exec_req req;
-    if (rt_box_request(b, ic, NULL, false, NULL, NULL, &req, err) < 0)
-        return NULL;
+    int r = rt_box_request(b, ic, NULL, false, NULL, NULL, &req, err);
+    if (r < 0)
+        return r;
     long long ns_ms = 1000000;
     long long interval = h->interval_ms ? h->interval_ms
                          : ic->health_interval_ns ? ic->health_interval_ns / ns_ms
@@ -203,7 +206,10 @@ static json_t *health_config(boxlite_box *b, const struct image_config *ic, stru
                           "interval_ms", (json_int_t)interval, "timeout_ms", (json_int_t)timeout,
                           "start_period_ms", (json_int_t)start, "retries", (json_int_t)retries);
     rt_request_free(&req);
-    return j;
+    if (!j)
+        return bl_err(err, BOXLITE_ERR_NOMEM, "health check: out of memory");
+    *out = j;
+    return 0;
 }
 
 static int write_vmm_config(boxlite_box *b, const struct rt_assets *a, const char *path,
@@ -248,13 +254,14 @@ static int write_vmm_config(boxlite_box *b, const struct rt_assets *a, const cha
     json_object_set_new(cfg, "vmm_log", json_string(vlog));
     json_object_set_new(cfg, "log_max_bytes", json_integer(b->opts.log_max_bytes));
     json_object_set_new(cfg, "log_files", json_integer(b->opts.log_max_files));
-    json_t *health = health_config(b, ic, err);
+    json_t *health = NULL;
+    int hr = health_config(b, ic, &health, err);
+    if (hr < 0) {
+        json_decref(cfg);
+        return hr;
+    }
     if (health)
         json_object_set_new(cfg, "health", health);
-    else if (err->code) {
-        json_decref(cfg);
-        return -err->code;
-    }
     char tmp[4300];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     int r = json_dump_file(cfg, tmp, JSON_INDENT(2));
@@ -299,13 +306,15 @@ static int send_setup(boxlite_box *b, struct proto_client *c, const struct image
     struct proto_setup s = { 0 };
     struct proto_exec_req main = { 0 };
     if (opts_has_main(&b->opts)) {
-        int r = main_argv(b, ic, &main.argv, err);
+        char **argv = NULL;
+        int r = main_argv(b, ic, &argv, err);
         if (!r)
             r = rt_box_request(b, ic, NULL, false, NULL, NULL, &main, err);
         if (r) {
-            free(main.argv);
+            free(argv);
             return r;
         }
+        main.argv = argv;
         s.main = &main;
     }
     int r = 0;
