@@ -836,7 +836,12 @@ int agent_run(struct agent *a)
     size_t cap = 0;
     int ret = 0;
     send_hello(a); /* the agent speaks first: its HELLO is the "ready" message */
+    uint64_t fault_at = a->opt.fault_exit_ms ? now_us() + a->opt.fault_exit_ms * 1000u : 0;
     while (!a->shutdown) {
+        if (fault_at && now_us() >= fault_at) {
+            agent_log("fault injection (boxlite.fault_exit_ms): exiting");
+            _exit(1);
+        }
         size_t need = 2;
         for (struct chan *c = a->chans; c; c = c->next)
             need += 3;
@@ -890,6 +895,8 @@ int agent_run(struct agent *a)
         }
         if (!a->connected)
             wake = now + 50000; /* the port reports no connection by HUP: retry */
+        if (fault_at && fault_at < wake)
+            wake = fault_at;
         int timeout = wake == UINT64_MAX ? -1 : wake <= now ? 0 : (int)((wake - now + 999) / 1000);
         int r = poll(pf, n, timeout);
         if (r < 0 && errno != EINTR) {

@@ -32,6 +32,10 @@ struct agent_options {
     /* We are the guest's agent: SETUP may configure the network and hostname of the
      * machine (never in tests on a host). */
     bool guest;
+    /* Fault injection for tests/e2e/faults.sh (kernel word boxlite.fault_exit_ms=N): the
+     * agent exits N ms after its loop starts, as if it had crashed (in the guest, PID 1
+     * dying panics the kernel). 0 = never. */
+    uint64_t fault_exit_ms;
 };
 
 /* Takes ownership of fd (made non-blocking). */

@@ -26,6 +26,7 @@
 struct boot_cfg {
     bool ctl;
     struct proto_setup setup;
+    uint64_t fault_exit_ms;
 };
 
 static double uptime_ms(void)
@@ -94,6 +95,9 @@ static void parse_cmdline(struct boot_cfg *b)
     }
     b->setup.net = access("/sys/class/net/eth0", F_OK) == 0;
     agent_parse_cmdline(line, &b->setup, &b->ctl);
+    const char *f = strstr(line, "boxlite.fault_exit_ms=");
+    if (f)
+        b->fault_exit_ms = strtoull(f + strlen("boxlite.fault_exit_ms="), NULL, 10);
 }
 
 /* /sys/class/virtio-ports/vportNpM/name holds the port's name; its node is /dev/vportNpM. */
@@ -186,7 +190,8 @@ int main(void)
         reboot(RB_AUTOBOOT);
         return 1;
     }
-    struct agent_options opt = {.port = true, .boot_ms = (uint64_t)t0, .guest = true};
+    struct agent_options opt = {.port = true, .boot_ms = (uint64_t)t0, .guest = true,
+                                .fault_exit_ms = b.fault_exit_ms};
     struct agent *a = agent_new(port, &opt, &err);
     if (!a) {
         agent_log("%s", err.msg);

@@ -39,7 +39,7 @@ struct proto_mux {
     struct proto_buf out;
     uint8_t hello[1024];
     size_t hello_len;
-    bool ready, agent_gone, shutdown_acked;
+    bool ready, agent_gone, shutdown_acked, shutdown_requested;
     char gone_reason[256]; /* the agent said the container ended (EVENT): requests get it */
     uint32_t next_ch;
     struct mclient *clients;
@@ -252,6 +252,8 @@ static void from_client(struct proto_mux *m, struct mclient *cl, const struct pr
     }
     if (!r)
         return; /* a channel that just ended: the same race the agent tolerates */
+    if (h->type == PROTO_SHUTDOWN)
+        m->shutdown_requested = true;
     queue(&m->out, h->type, r->agent_ch, h->stream, p, h->len);
     if (h->type == PROTO_CLOSE)
         route_del(m, r);
@@ -560,8 +562,10 @@ int proto_mux_shutdown_agent(struct proto_mux *m, struct bl_error *err)
     int rc = 0;
     if (m->agent_fd < 0 || m->agent_gone)
         rc = bl_err(err, BOXLITE_ERR_STATE, "no agent connection");
-    else
+    else {
         queue(&m->out, PROTO_SHUTDOWN, MUX_CHANNEL, 0, NULL, 0);
+        m->shutdown_requested = true;
+    }
     pthread_mutex_unlock(&m->lock);
     wake(m);
     return rc;
@@ -590,4 +594,12 @@ void proto_mux_free(struct proto_mux *m)
     close(m->wake_w);
     pthread_mutex_destroy(&m->lock);
     free(m);
+}
+
+bool proto_mux_shutdown_requested(struct proto_mux *m)
+{
+    pthread_mutex_lock(&m->lock);
+    bool r = m->shutdown_requested;
+    pthread_mutex_unlock(&m->lock);
+    return r;
 }

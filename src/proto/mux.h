@@ -53,6 +53,9 @@ unsigned proto_mux_clients(struct proto_mux *m);
  * mux) once the agent answered. */
 int proto_mux_shutdown_agent(struct proto_mux *m, struct bl_error *err);
 bool proto_mux_shutdown_acked(struct proto_mux *m);
+/* Whether a client (or proto_mux_shutdown_agent) asked the agent to shut down: the box's
+ * end is then a stop its user asked for, whoever is left to say so. */
+bool proto_mux_shutdown_requested(struct proto_mux *m);
 /* Stops the thread if any, closes clients. NULL-safe. */
 void proto_mux_free(struct proto_mux *m);
 

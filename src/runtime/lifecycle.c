@@ -152,6 +152,8 @@ static int prepare_disk(boxlite_box *b, const char *overlay, struct bl_error *er
         image_record_free(&rec);
     }
     rt_insecure_free(insecure);
+    if (r)
+        rt_images_after_failed_pull(b->rt, err);
     if (!r)
         r = image_box_disk(store, b->opts.image, overlay, size, err);
     return r ? bl_err_prefix(err, "image %s", b->opts.image) : 0;

@@ -634,8 +634,24 @@ int rt_box_destroy(boxlite_runtime *rt, const char *id, struct bl_error *err)
 {
     cleanup_free char *dir = NULL;
     int r = rt_box_dir(rt, id, &dir, err);
-    if (!r)
+    /* The disk first: on a full disk it is what frees the room the database needs to
+     * record the removal. A crash right after leaves a record whose next start makes a
+     * fresh disk; it was being removed anyway. */
+    char disk[4300];
+    if (!r) {
+        snprintf(disk, sizeof disk, "%s/disk.qcow2", dir);
+        unlink(disk);
+    }
+    /* On a full disk the disk's room comes back only once its last holder is gone: QEMU
+     * dies with its per-box process, but a moment later. */
+    for (int tries = 0; !r; tries++) {
         r = state_box_delete(rt->db, id, err);
+        if (!r || r == -BOXLITE_ERR_NOT_FOUND || tries == 100 || !strstr(err->msg, "full"))
+            break;
+        bl_err_clear(err);
+        r = 0;
+        usleep(20000);
+    }
     if (!r && nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0 && errno != ENOENT)
         r = bl_errno(err, errno, "remove %s", dir);
     return r;
@@ -655,8 +671,13 @@ BOXLITE_API int boxlite_box_remove(boxlite_runtime *rt, const char *key, int for
     if (!stopped && !force)
         r = bl_err(&err, BOXLITE_ERR_STATE,
                    "remove box %s: it is %s (stop it first, or force)", rec.name, rec.state);
-    if (!r && !stopped)
-        r = rt_box_stop_record(rt, &rec, 0, false, NULL, &err);
+    if (!r && !stopped && rt_process_alive(rec.pid, rec.pid_start)) {
+        /* Forced: the process goes at once, before any database write (which a full disk
+         * could refuse: removing is how its user makes room). */
+        kill((pid_t)rec.pid, SIGKILL);
+        for (int i = 0; i < 500 && rt_process_alive(rec.pid, rec.pid_start); i++)
+            usleep(10000);
+    }
     if (!r)
         r = rt_box_destroy(rt, rec.id, &err);
     box_record_clear(&rec);

@@ -526,6 +526,13 @@ int main(int argc, char **argv)
         fflush(stdout);
     }
     fprintf(stderr, "boxlite-vmm: %s\n", r.exit.reason);
+    if (mux && proto_mux_shutdown_requested(mux)) {
+        /* a client's SHUTDOWN (boxlite stop): asked for, even if the asker is gone */
+        pthread_mutex_lock(&end.lock);
+        if (!end.requested)
+            end.requested = "stopped";
+        pthread_mutex_unlock(&end.lock);
+    }
     proto_mux_free(mux); /* before the engine: the mux reads the agent fd */
     r.ops->destroy(r.e);
     /* The engine is gone, so is the console pipe's writer: the pump reaches its end, and a

@@ -151,7 +151,10 @@ int qemu_build_argv(const struct vmm_config *cfg, const struct qemu_launch *l, c
         }
         cleanup_free char *p = opt_escape(cfg->disks[i].path);
         add(&b, "-drive");
-        add(&b, "id=disk%u,if=none,file=%s,format=%s,cache=writeback,discard=unmap%s", i,
+        /* werror/rerror=report: a host error (disk full) fails the guest's request; QEMU's
+         * default would pause the VM, a box that reads as running and answers nothing. */
+        add(&b, "id=disk%u,if=none,file=%s,format=%s,cache=writeback,discard=unmap,"
+                "werror=report,rerror=report%s", i,
             p ? p : "", fmt, cfg->disks[i].readonly ? ",readonly=on" : "");
         add(&b, "-device");
         add(&b, "virtio-blk-device,drive=disk%u", i);

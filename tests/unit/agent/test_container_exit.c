@@ -274,3 +274,30 @@ TEST(oom_report_and_counter_are_read_from_the_kernel_files)
     write_file(vm, "nr_free_pages 1000\n");
     CHECK_EQ(oom_kill_count(vm), -1);
 }
+
+/* A process of the container that ignores SIGTERM is still running when the box stops:
+ * killed then, it is a zombie child of the agent that the namespace's init waits for;
+ * the agent must reap it while it waits for the init (before, both waited forever). */
+TEST_TIMEOUT(stop_with_a_process_that_ignores_sigterm, 30)
+{
+    REQUIRE(make_rootfs());
+    struct proto_setup s = {.root_dir = rootfs};
+    struct box b;
+    REQUIRE(box_start(&b, &s));
+    struct proto_client *c = NULL;
+    struct bl_error e = {0};
+    REQUIRE(proto_client_connect(b.path, 5000, &c, &e) == 0);
+    struct proto_exec_req req = {
+        .argv = (char **)ARGV("sh", "-c", "trap '' TERM; echo armed; while :; do sleep 1; done")};
+    struct proto_exec *ex = NULL;
+    REQUIRE(proto_exec_start(c, &req, &ex, &e) == 0);
+    char buf[16];
+    struct pollfd p = {.fd = proto_exec_stdout_fd(ex), .events = POLLIN};
+    REQUIRE(poll(&p, 1, 10000) == 1 && read(p.fd, buf, sizeof buf) > 0);
+    CHECK_EQ(proto_mux_shutdown_agent(b.mux, &e), 0);
+    int status = agent_ends();
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    proto_exec_free(ex);
+    proto_client_close(c);
+    box_free(&b);
+}

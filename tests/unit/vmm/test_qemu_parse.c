@@ -254,11 +254,13 @@ TEST(argv_for_a_config)
     CHECK(argv_has(argv, QEMU_GUEST_CMDLINE " loglevel=3"));
     char want[1200];
     snprintf(want, sizeof want,
-             "id=disk0,if=none,file=%s/over,,lay.qcow2,format=qcow2,cache=writeback,discard=unmap",
+             "id=disk0,if=none,file=%s/over,,lay.qcow2,format=qcow2,cache=writeback,discard=unmap,"
+             "werror=report,rerror=report",
              dir);
     CHECK(argv_has(argv, want));
     snprintf(want, sizeof want,
-             "id=disk1,if=none,file=%s,format=raw,cache=writeback,discard=unmap,readonly=on", raw);
+             "id=disk1,if=none,file=%s,format=raw,cache=writeback,discard=unmap,werror=report,"
+             "rerror=report,readonly=on", raw);
     CHECK(argv_has(argv, want));
     CHECK(argv_has(argv, "user,id=net0,hostfwd=tcp:127.0.0.1:0-:80,hostfwd=udp:127.0.0.1:5353-:53"));
     snprintf(want, sizeof want, "local,id=fs0,path=%s,security_model=none,readonly=on", share);
