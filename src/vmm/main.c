@@ -322,6 +322,16 @@ int main(int argc, char **argv)
         fprintf(stderr, "boxlite-vmm: %s\n", err.msg);
         return 2;
     }
+    /* Signals arrive on a descriptor, in this thread only: every thread started from here
+     * inherits the mask (so it is set before the first one, the log pumps: a thread with
+     * SIGTERM unblocked would take it and die of it). SIGTERM/SIGINT/SIGHUP stop the VM. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP);
+    sigaddset(&sigs, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     if (cfg.vmm_log)
         vmm_log_rotated(&cfg);
     /* The guest's console through a pipe of ours, whatever the engine: one writer rotates it
@@ -356,15 +366,6 @@ int main(int argc, char **argv)
     if (notice[0])
         fprintf(stderr, "boxlite-vmm: %s\n", notice);
 
-    /* Signals arrive on a descriptor, in this thread only: every thread started from here
-     * inherits the mask. SIGTERM/SIGINT/SIGHUP stop the VM. */
-    sigset_t sigs;
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGTERM);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGHUP);
-    sigaddset(&sigs, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     int sfd cleanup_close = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
     r.done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (sfd < 0 || r.done_fd < 0) {
