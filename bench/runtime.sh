@@ -45,7 +45,7 @@ echo "figure: create to first output of echo hello (cached image, engine $engine
 
 # Ten boxes at once.
 t0=$(ms)
-for i in $(seq 10); do "$B" run -d --name c$i "$img" >/dev/null 2>"$work/err$i" & done
+for i in $(seq 10); do "$B" run -d --name c$i "$img" sleep 86400 >/dev/null 2>"$work/err$i" & done
 wait
 t1=$(ms)
 running=$("$B" ps --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')

@@ -5,6 +5,7 @@
 #include "boxlite.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 
 struct cli {
     const char *home; /* --home, or NULL for the library's default */
@@ -34,13 +35,24 @@ void cli_print_notice(boxlite_box *b);
 struct box_flags {
     bool interactive, tty, rm, detach;
     const char *engine;
+    const char *entrypoint; /* --entrypoint, or NULL */
 };
 int cli_parse_box_flags(int argc, char **argv, boxlite_options *o, struct box_flags *f,
                         int *next);
-/* "512", "512m", "2g" -> MiB; -1 if malformed. */
+/* "512", "512m", "2g" -> MiB; -1 if malformed, zero or too large. */
 long long cli_parse_mib(const char *s);
-/* "1048576", "512k", "1m", "2g" (powers of 1024) -> bytes, or -1. */
+/* "4096", "64k", "1m" -> bytes; -1 if malformed, zero or too large. */
 long long cli_parse_bytes(const char *s);
+/* "30s", "500ms", "2m", "1h" (a plain number is seconds) -> ms; -1 if malformed. */
+long long cli_parse_duration_ms(const char *s);
+/* A whole number between lo and hi; -1 if malformed or out of range (never wrapped). */
+int cli_parse_ll(const char *s, long long lo, long long hi, long long *out);
+/* Writes guest text to a terminal with its control characters made visible (escape
+ * sequences could retitle the window, set the clipboard, clear the screen): ESC as ^[,
+ * C1 controls as \u009b, a lone CR as ^M. State carries across calls; flush at the end. */
+struct term_escape { bool cr, c2; };
+void term_escape_write(struct term_escape *st, int fd, const char *p, size_t n);
+void term_escape_flush(struct term_escape *st, int fd);
 
 int cmd_create(struct cli *c, int argc, char **argv);
 int cmd_start(struct cli *c, int argc, char **argv);

@@ -4,6 +4,7 @@
 #include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -35,6 +36,14 @@ int cmd_create(struct cli *c, int argc, char **argv)
             boxlite_options_set_rootfs_path(o, argv[next]);
         else
             boxlite_options_set_image(o, argv[next]);
+        /* As with docker create: a command (or --entrypoint) is the box's main process. */
+        const char *ep[] = { f.entrypoint, NULL };
+        const char *none[] = { NULL };
+        if (next + 1 < argc && boxlite_options_set_cmd(o, (const char *const *)argv + next + 1) != BOXLITE_OK)
+            r = cli_fail("create");
+        if (!r && f.entrypoint &&
+            boxlite_options_set_entrypoint(o, f.entrypoint[0] ? ep : none) != BOXLITE_OK)
+            r = cli_fail("create");
     }
     boxlite_box *b = NULL;
     if (!r && !(r = cli_open(c)) && boxlite_box_create(c->rt, o, &b) != BOXLITE_OK)
@@ -96,7 +105,10 @@ int cmd_stop(struct cli *c, int argc, char **argv)
 {
     int first = 1;
     if (argc > 2 && (!strcmp(argv[1], "-t") || !strcmp(argv[1], "--time"))) {
-        stop_timeout_ms = atoi(argv[2]) * 1000;
+        long long secs;
+        if (cli_parse_ll(argv[2], 0, 3600, &secs))
+            return cli_usage_error("stop -t %s: expected seconds, 0-3600", argv[2]);
+        stop_timeout_ms = (int)secs * 1000;
         first = 3;
     }
     return each_box(c, argc, argv, first, "stop", do_stop);
@@ -153,8 +165,8 @@ int cmd_ps(struct cli *c, int argc, char **argv)
     }
     json_t *arr = json_loads(list, 0, NULL);
     boxlite_free(list);
-    printf("%-12s  %-20s  %-24s  %-10s  %-10s  %s\n", "ID", "NAME", "IMAGE", "STATE",
-           "CREATED", "PORTS");
+    printf("%-12s  %-20s  %-24s  %-10s  %-28s  %s\n", "ID", "NAME", "IMAGE", "CREATED",
+           "STATUS", "PORTS");
     size_t i;
     json_t *b;
     json_array_foreach(arr, i, b) {
@@ -172,17 +184,13 @@ int cmd_ps(struct cli *c, int argc, char **argv)
                 break;
         }
         const char *image = json_string_value(json_object_get(b, "image"));
-        /* a per-box process that was killed says why (its jail's supervisor wrote it) */
-        json_t *x = json_object_get(b, "exit");
-        const char *why = json_is_true(json_object_get(x, "crashed"))
-                              ? json_string_value(json_object_get(x, "reason"))
-                              : NULL;
-        printf("%-12.12s  %-20s  %-24.24s  %-10s  %-10s  %s%s%s\n",
+        /* STATUS: the state and what explains it (health, why it stopped), whole */
+        const char *status = json_string_value(json_object_get(b, "status"));
+        printf("%-12.12s  %-20s  %-24.24s  %-10s  %-28s  %s\n",
                json_string_value(json_object_get(b, "id")),
                json_string_value(json_object_get(b, "name")), image ? image : "",
-               json_string_value(json_object_get(b, "state")),
-               ago(json_integer_value(json_object_get(b, "created")), when, sizeof when), ports,
-               why ? (ports[0] ? "  " : "") : "", why ? why : "");
+               ago(json_integer_value(json_object_get(b, "created")), when, sizeof when),
+               status ? status : json_string_value(json_object_get(b, "state")), ports);
     }
     json_decref(arr);
     return 0;

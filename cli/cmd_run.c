@@ -144,6 +144,24 @@ int cmd_run(struct cli *c, int argc, char **argv)
     /* docker's defaults: a detached box stays; otherwise the box goes with --rm. */
     boxlite_options_set_detach(o, f.detach);
     boxlite_options_set_auto_remove(o, !f.detach && f.rm);
+    if (f.detach) {
+        /* Docker's run -d: CMD (else the image's Cmd) runs as the box's main process, its
+         * exit stops the box; --entrypoint replaces the image's Entrypoint. */
+        const char *ep[] = { f.entrypoint, NULL };
+        const char *none[] = { NULL };
+        /* A rootfs folder has no image config to take a command from: without CMD such a
+         * box runs none (executions only), as before. */
+        bool rootfs = image[0] == '/' || image[0] == '.';
+        int rc = boxlite_options_set_main_process(o, !rootfs);
+        if (rc == BOXLITE_OK && next < argc)
+            rc = boxlite_options_set_cmd(o, (const char *const *)argv + next);
+        if (rc == BOXLITE_OK && f.entrypoint)
+            rc = boxlite_options_set_entrypoint(o, f.entrypoint[0] ? ep : none);
+        if (rc != BOXLITE_OK) {
+            boxlite_options_free(o);
+            return cli_fail("run");
+        }
+    }
     boxlite_box *b = NULL;
     if ((r = cli_open(c)) || boxlite_box_create(c->rt, o, &b) != BOXLITE_OK) {
         boxlite_options_free(o);
@@ -159,14 +177,31 @@ int cmd_run(struct cli *c, int argc, char **argv)
     }
     cli_print_notice(b);
     if (f.detach) {
-        if (next < argc)
-            fprintf(stderr, "boxlite: run -d: the command is not run; use boxlite exec\n");
         printf("%s\n", boxlite_box_id(b));
         boxlite_box_free(b);
         return 0;
     }
+    /* Attached: the command runs as an execution in the box (a shell by default), its
+     * output and status ours; --entrypoint goes first. */
     char *shell[] = { "/bin/sh", NULL };
-    r = run_in_box(b, next < argc ? argv + next : shell, f.interactive, f.tty, NULL, NULL, NULL);
+    char **cmd = next < argc ? argv + next : shell;
+    char **full = NULL;
+    if (f.entrypoint && f.entrypoint[0]) {
+        size_t n = 0;
+        while (next < argc && cmd[n])
+            n++;
+        full = calloc(n + 2, sizeof *full);
+        if (!full) {
+            boxlite_box_free(b);
+            return cli_usage_error("run: out of memory");
+        }
+        full[0] = (char *)f.entrypoint;
+        for (size_t i = 0; i < n; i++)
+            full[i + 1] = cmd[i];
+        cmd = full;
+    }
+    r = run_in_box(b, cmd, f.interactive, f.tty, NULL, NULL, NULL);
+    free(full);
     char id[64];
     snprintf(id, sizeof id, "%s", boxlite_box_id(b));
     if (boxlite_box_stop(b, 10000) != BOXLITE_OK && boxlite_errcode() != BOXLITE_ERR_NOT_FOUND)
@@ -218,20 +253,86 @@ int cmd_exec(struct cli *c, int argc, char **argv)
     return r;
 }
 
+static bool box_running(boxlite_box *b)
+{
+    char *info = NULL;
+    if (boxlite_box_info(b, &info) != BOXLITE_OK)
+        return false;
+    bool running = strstr(info, "\"state\":\"running\"") || strstr(info, "\"state\":\"starting\"");
+    boxlite_free(info);
+    return running;
+}
+
+/* logs [-f] [--raw] [--vmm] BOX: the box's console (the guest's and its main process's
+ * output), every retained rotation; -f follows it, across rotations, until the box stops.
+ * On a terminal the guest's control characters are shown, not obeyed, unless --raw. */
 int cmd_logs(struct cli *c, int argc, char **argv)
 {
-    if (argc != 2)
-        return cli_usage_error("logs: usage: boxlite logs BOX");
+    static const struct option longopts[] = {
+        { "follow", no_argument, NULL, 'f' }, { "raw", no_argument, NULL, 'r' },
+        { "vmm", no_argument, NULL, 'V' },    { 0 },
+    };
+    bool follow = false, raw = false;
+    const char *which = "console";
+    int ch;
+    optind = 1;
+    opterr = 0;
+    while ((ch = getopt_long(argc, argv, "+f", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 'f': follow = true; break;
+        case 'r': raw = true; break;
+        case 'V': which = "vmm"; break;
+        default: return cli_usage_error("logs: unknown option %s", argv[optind - 1]);
+        }
+    }
+    if (optind + 1 != argc)
+        return cli_usage_error("logs: usage: boxlite logs [-f] [--raw] [--vmm] BOX");
     int r = cli_open(c);
     if (r)
         return r;
     boxlite_box *b = NULL;
-    char *text = NULL;
-    if (boxlite_box_get(c->rt, argv[1], &b) != BOXLITE_OK || boxlite_box_console(b, &text) != BOXLITE_OK)
-        r = cli_fail("logs");
-    else
-        printf("%s\n", text);
-    boxlite_free(text);
+    boxlite_log *log = NULL;
+    if (boxlite_box_get(c->rt, argv[optind], &b) != BOXLITE_OK ||
+        boxlite_box_log_open(b, which, &log) != BOXLITE_OK) {
+        boxlite_box_free(b);
+        return cli_fail("logs");
+    }
+    bool escape = !raw && isatty(1);
+    struct term_escape st = { 0 };
+    char buf[65536];
+    int idle = 0;
+    for (;;) {
+        long long n = boxlite_log_read(log, buf, sizeof buf);
+        if (n < 0) {
+            r = cli_fail("logs");
+            break;
+        }
+        if (n > 0) {
+            if (escape)
+                term_escape_write(&st, 1, buf, (size_t)n);
+            else
+                write_all(1, buf, n);
+            idle = 0;
+            continue;
+        }
+        /* Nothing new. Without -f that is the end; with -f, wait for more until the box
+         * has stopped (checked about once a second) and its last words are read. */
+        if (!follow)
+            break;
+        if (++idle % 10 == 0 && !box_running(b)) {
+            while ((n = boxlite_log_read(log, buf, sizeof buf)) > 0) {
+                if (escape)
+                    term_escape_write(&st, 1, buf, (size_t)n);
+                else
+                    write_all(1, buf, n);
+            }
+            break;
+        }
+        usleep(100000);
+    }
+    if (escape)
+        term_escape_flush(&st, 1);
+    boxlite_log_close(log);
     boxlite_box_free(b);
     return r;
 }

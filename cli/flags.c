@@ -7,41 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-long long cli_parse_mib(const char *s)
-{
-    char *end;
-    long long v = strtoll(s, &end, 10);
-    if (end == s || v <= 0)
-        return -1;
-    if (!*end || !strcasecmp(end, "m") || !strcasecmp(end, "mb") || !strcasecmp(end, "mib"))
-        return v;
-    if (!strcasecmp(end, "g") || !strcasecmp(end, "gb") || !strcasecmp(end, "gib"))
-        return v * 1024;
-    return -1;
-}
-
-long long cli_parse_bytes(const char *s)
-{
-    char *end;
-    long long v = strtoll(s, &end, 10);
-    if (end == s || v < 0)
-        return -1;
-    int shift = 0;
-    if (!*end || !strcasecmp(end, "b"))
-        shift = 0;
-    else if (!strcasecmp(end, "k") || !strcasecmp(end, "kb") || !strcasecmp(end, "kib"))
-        shift = 10;
-    else if (!strcasecmp(end, "m") || !strcasecmp(end, "mb") || !strcasecmp(end, "mib"))
-        shift = 20;
-    else if (!strcasecmp(end, "g") || !strcasecmp(end, "gb") || !strcasecmp(end, "gib"))
-        shift = 30;
-    else
-        return -1;
-    if (v > (LLONG_MAX >> shift))
-        return -1;
-    return v << shift;
-}
-
 /* -v HOST:GUEST[:ro|:rw] */
 static int add_volume(boxlite_options *o, const char *spec)
 {
@@ -86,10 +51,10 @@ static int add_port(boxlite_options *o, const char *spec)
     if (n < 2 || strtok(NULL, ":"))
         return cli_usage_error("-p %s: expected [ADDR:]HOST:GUEST[/udp]", spec);
     const char *addr = n == 3 ? parts[0] : NULL;
-    char *e1, *e2;
-    long hp = strtol(parts[n - 2], &e1, 10), gp = strtol(parts[n - 1], &e2, 10);
-    if (*e1 || *e2)
-        return cli_usage_error("-p %s: ports must be numbers", spec);
+    long long hp, gp;
+    if (cli_parse_ll(parts[n - 2], 0, 65535, &hp) || cli_parse_ll(parts[n - 1], 1, 65535, &gp))
+        return cli_usage_error("-p %s: ports must be numbers 0-65535 (host) and 1-65535 (box)",
+                               spec);
     return boxlite_options_add_port(o, (int)hp, (int)gp, proto, addr) == BOXLITE_OK
                ? 0 : cli_fail("-p");
 }
@@ -111,11 +76,58 @@ static int add_allow_host(boxlite_options *o, const char *spec)
                ? 0 : cli_fail("--allow-host");
 }
 
+/* --log-opt max-size=1m | max-file=3 (Docker's json-file names). */
+static int log_opt(boxlite_options *o, const char *spec, long long *max_bytes, long long *files)
+{
+    const char *eq = strchr(spec, '=');
+    long long v = -1;
+    if (eq && !strncmp(spec, "max-size=", 9))
+        v = cli_parse_bytes(eq + 1), *max_bytes = v;
+    else if (eq && !strncmp(spec, "max-file=", 9) && cli_parse_ll(eq + 1, 1, 100, &v) == 0)
+        *files = v;
+    else
+        return cli_usage_error("--log-opt %s: expected max-size=SIZE or max-file=N", spec);
+    if (v <= 0)
+        return cli_usage_error("--log-opt %s: bad value", spec);
+    return boxlite_options_set_log_rotation(o, *max_bytes, (int)*files) == BOXLITE_OK
+               ? 0 : cli_fail("--log-opt");
+}
+
+/* The --health-* flags are gathered, then set together (a shell command: CMD-SHELL). */
+struct health_flags {
+    const char *cmd;
+    bool none, any;
+    long long interval, timeout, retries, start;
+};
+
+static int health_duration(const char *flag, const char *v, long long *out)
+{
+    *out = cli_parse_duration_ms(v);
+    if (*out < 0)
+        return cli_usage_error("%s %s: expected a duration such as 30s, 500ms, 2m", flag, v);
+    return 0;
+}
+
+static int health_apply(boxlite_options *o, const struct health_flags *h)
+{
+    if (!h->any)
+        return 0;
+    const char *shell[] = { "CMD-SHELL", h->cmd, NULL };
+    const char *none[] = { "NONE", NULL };
+    const char *const *test = h->none ? none : h->cmd ? shell : NULL;
+    return boxlite_options_set_healthcheck(o, test, h->interval, h->timeout, (int)h->retries,
+                                           h->start) == BOXLITE_OK
+               ? 0 : cli_fail("--health");
+}
+
 int cli_parse_box_flags(int argc, char **argv, boxlite_options *o, struct box_flags *f,
                         int *next)
 {
     enum { OPT_CPUS = 1000, OPT_MEMORY, OPT_NAME, OPT_DISK, OPT_RM, OPT_ENGINE, OPT_NONET,
-           OPT_CPU_TEMPLATE, OPT_NETWORK, OPT_ALLOW_NET, OPT_DENY_NET, OPT_ALLOW_HOST };
+           OPT_CPU_TEMPLATE, OPT_NETWORK, OPT_ALLOW_NET, OPT_DENY_NET, OPT_ALLOW_HOST,
+
+           OPT_ENTRYPOINT, OPT_HCMD, OPT_HINTERVAL, OPT_HTIMEOUT, OPT_HRETRIES, OPT_HSTART,
+           OPT_NOHEALTH, OPT_LOGOPT };
     static const struct option longopts[] = {
         { "interactive", no_argument, NULL, 'i' },
         { "tty", no_argument, NULL, 't' },
@@ -137,8 +149,18 @@ int cli_parse_box_flags(int argc, char **argv, boxlite_options *o, struct box_fl
         { "allow-net", required_argument, NULL, OPT_ALLOW_NET },
         { "deny-net", required_argument, NULL, OPT_DENY_NET },
         { "allow-host", required_argument, NULL, OPT_ALLOW_HOST },
+        { "entrypoint", required_argument, NULL, OPT_ENTRYPOINT },
+        { "health-cmd", required_argument, NULL, OPT_HCMD },
+        { "health-interval", required_argument, NULL, OPT_HINTERVAL },
+        { "health-timeout", required_argument, NULL, OPT_HTIMEOUT },
+        { "health-retries", required_argument, NULL, OPT_HRETRIES },
+        { "health-start-period", required_argument, NULL, OPT_HSTART },
+        { "no-healthcheck", no_argument, NULL, OPT_NOHEALTH },
+        { "log-opt", required_argument, NULL, OPT_LOGOPT },
         { 0 },
     };
+    struct health_flags h = { 0 };
+    long long log_bytes = 1 << 20, log_files = 2;
     memset(f, 0, sizeof *f);
     optind = 1;
     opterr = 0;
@@ -169,18 +191,20 @@ int cli_parse_box_flags(int argc, char **argv, boxlite_options *o, struct box_fl
         case 'v': r = add_volume(o, optarg); break;
         case 'p': r = add_port(o, optarg); break;
         case OPT_CPUS: {
-            char *end;
-            long v = strtol(optarg, &end, 10);
-            r = *end ? cli_usage_error("--cpus %s: expected a whole number", optarg)
-                     : boxlite_options_set_cpus(o, (int)v) == BOXLITE_OK ? 0 : cli_fail("--cpus");
+            long long v;
+            r = cli_parse_ll(optarg, 1, 1 << 20, &v)
+                    ? cli_usage_error("--cpus %s: expected a whole number of CPUs", optarg)
+                    : boxlite_options_set_cpus(o, (int)v) == BOXLITE_OK ? 0 : cli_fail("--cpus");
             break;
         }
         case 'm':
         case OPT_MEMORY: {
             long long mib = cli_parse_mib(optarg);
-            r = mib < 0 ? cli_usage_error("--memory %s: expected e.g. 512m or 2g", optarg)
-                        : boxlite_options_set_memory_mib(o, (int)mib) == BOXLITE_OK
-                              ? 0 : cli_fail("--memory");
+            /* a value that cannot even be an int is refused here, not wrapped into one */
+            r = mib < 0 || mib > 0x7fffffff
+                    ? cli_usage_error("--memory %s: expected e.g. 512m or 2g (at most 1t)", optarg)
+                    : boxlite_options_set_memory_mib(o, (int)mib) == BOXLITE_OK
+                          ? 0 : cli_fail("--memory");
             break;
         }
         case OPT_NAME:
@@ -188,7 +212,7 @@ int cli_parse_box_flags(int argc, char **argv, boxlite_options *o, struct box_fl
             break;
         case OPT_DISK: {
             long long mib = cli_parse_mib(optarg);
-            r = mib < 1024 || mib % 1024
+            r = mib < 1024 || mib % 1024 || mib / 1024 > 0x7fffffff
                     ? cli_usage_error("--disk-size %s: expected whole gigabytes, e.g. 10g", optarg)
                     : boxlite_options_set_disk_size_gb(o, (int)(mib / 1024)) == BOXLITE_OK
                           ? 0 : cli_fail("--disk-size");
@@ -214,10 +238,33 @@ int cli_parse_box_flags(int argc, char **argv, boxlite_options *o, struct box_fl
             r = boxlite_options_add_deny_net(o, optarg) == BOXLITE_OK ? 0 : cli_fail("--deny-net");
             break;
         case OPT_ALLOW_HOST: r = add_allow_host(o, optarg); break;
+        case OPT_ENTRYPOINT: f->entrypoint = optarg; break;
+        case OPT_HCMD: h.cmd = optarg; h.any = true; break;
+        case OPT_NOHEALTH: h.none = h.any = true; break;
+        case OPT_HINTERVAL:
+            h.any = true;
+            r = health_duration("--health-interval", optarg, &h.interval);
+            break;
+        case OPT_HTIMEOUT:
+            h.any = true;
+            r = health_duration("--health-timeout", optarg, &h.timeout);
+            break;
+        case OPT_HSTART:
+            h.any = true;
+            r = health_duration("--health-start-period", optarg, &h.start);
+            break;
+        case OPT_HRETRIES:
+            h.any = true;
+            r = cli_parse_ll(optarg, 1, 1000, &h.retries)
+                    ? cli_usage_error("--health-retries %s: expected 1-1000", optarg) : 0;
+            break;
+        case OPT_LOGOPT: r = log_opt(o, optarg, &log_bytes, &log_files); break;
         default:
             r = cli_usage_error("unknown or incomplete option %s", argv[optind - 1]);
         }
     }
+    if (!r)
+        r = health_apply(o, &h);
     *next = optind;
     return r;
 }

@@ -49,6 +49,13 @@ int cli_open(struct cli *c)
         return 0;
     if (boxlite_runtime_open(c->home, &c->rt) != BOXLITE_OK)
         return cli_fail("open runtime");
+    /* what opening the home found (permissions narrowed, leftovers removed) */
+    char *n = NULL;
+    if (boxlite_runtime_notices(c->rt, &n) == BOXLITE_OK && n) {
+        for (char *line = strtok(n, "\n"); line; line = strtok(NULL, "\n"))
+            fprintf(stderr, "boxlite: %s\n", line);
+    }
+    boxlite_free(n);
     return 0;
 }
 

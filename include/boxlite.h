@@ -75,6 +75,11 @@ BOXLITE_API int boxlite_runtime_open(const char *home_dir, boxlite_runtime **out
 BOXLITE_API void boxlite_runtime_close(boxlite_runtime *rt);
 /* Runtime metrics as JSON: boxes created, failed, running. */
 BOXLITE_API int boxlite_runtime_metrics(boxlite_runtime *rt, char **json_out);
+/* What opening the home had to tell the user (the library never prints): one line each,
+ * e.g. permissions it narrowed ("home /h was readable by others (0755): now 0700"), or
+ * leftovers of crashed processes it removed. *text_out is "" when there is nothing; each
+ * notice is returned once. */
+BOXLITE_API int boxlite_runtime_notices(boxlite_runtime *rt, char **text_out);
 
 /* ---- Box options ---------------------------------------------------------------------
  * Settable by functions or by one JSON document:
@@ -84,12 +89,28 @@ BOXLITE_API int boxlite_runtime_metrics(boxlite_runtime *rt, char **json_out);
  *    "ports": [{"host_port": 8080, "guest_port": 80, "protocol": "tcp",
  *               "host_addr": "127.0.0.1"}],
  *    "network": true, "name": "web", "auto_remove": true, "detach": false,
- *    "ready_timeout_ms": 60000, "engine": "auto", "cmd": ["sleep", "inf"],
- *    "cpu_template": "auto",
+ *    "ready_timeout_ms": 60000, "engine": "auto", "cpu_template": "auto",
+ *    "cmd": ["sleep", "inf"], "entrypoint": null, "main_process": false,
  *    "allow_net": ["api.example.com:443", "198.51.100.0/24"], "deny_net": [],
- *    "allow_host": [{"port": 5432, "protocol": "tcp"}]}
+ *    "allow_host": [{"port": 5432, "protocol": "tcp"}],
+ *    "healthcheck": {"test": ["CMD-SHELL", "wget -q -O- localhost"], "interval_ms": 30000,
+ *                    "timeout_ms": 30000, "retries": 3, "start_period_ms": 0},
+ *    "log_max_size": 1048576, "log_max_files": 2}
  * ("network" also takes "none" or "default".)
- * Unknown or invalid fields are an error that names the field. */
+ * Unknown or invalid fields are an error that names the field; integers out of range are
+ * refused, never wrapped.
+ * Main process: with "cmd", "entrypoint" or "main_process": true, the box runs a main
+ * process from its start, built as Docker does (entrypoint, else the image's Entrypoint;
+ * then cmd, else the image's Cmd unless the entrypoint was given); its output goes to the
+ * box's console log and its exit stops the box, the status being the stop reason. Without
+ * them the box runs no command of its own (executions only).
+ * Health check: Docker's HEALTHCHECK (test ["CMD", prog, args...], ["CMD-SHELL", command]
+ * or ["NONE"] to disable the image's; 0 = Docker's default for the others); without one the
+ * image's Healthcheck applies. The box's info then says "health": starting, healthy,
+ * unhealthy. Checks run in the per-box process, so detached boxes are checked too.
+ * Logs: the console log and the per-box process's log rotate at log_max_size bytes (at
+ * least 4096), keeping log_max_files files (1-100) of each.
+ * The environment ("env") may take at most 32 KiB (4 bytes per variable plus KEY=VALUE). */
 BOXLITE_API int boxlite_options_new(boxlite_options **out);
 BOXLITE_API int boxlite_options_from_json(const char *json, boxlite_options **out);
 BOXLITE_API int boxlite_options_to_json(const boxlite_options *o, char **json_out);
@@ -140,6 +161,19 @@ BOXLITE_API int boxlite_options_set_engine(boxlite_options *o, const char *engin
  * CPU models ("qemu:host" with KVM, "qemu:max" with TCG). The template in use is in
  * boxlite_box_info ("runtime"."cpu_template") and the metrics. */
 BOXLITE_API int boxlite_options_set_cpu_template(boxlite_options *o, const char *name);
+/* The main process's arguments (NULL-terminated; NULL = none). */
+BOXLITE_API int boxlite_options_set_cmd(boxlite_options *o, const char *const *argv);
+/* Overrides the image's Entrypoint (NULL-terminated, may be empty; NULL = the image's). */
+BOXLITE_API int boxlite_options_set_entrypoint(boxlite_options *o, const char *const *argv);
+/* Runs the image's Entrypoint/Cmd as the main process even without cmd or entrypoint. */
+BOXLITE_API int boxlite_options_set_main_process(boxlite_options *o, int enabled);
+/* test NULL-terminated ("CMD"/"CMD-SHELL"/"NONE" first; NULL = the image's test); 0 for a
+ * duration or retries = the default (30 s, 30 s, 3, 0). */
+BOXLITE_API int boxlite_options_set_healthcheck(boxlite_options *o, const char *const *test,
+                                                long long interval_ms, long long timeout_ms,
+                                                int retries, long long start_period_ms);
+BOXLITE_API int boxlite_options_set_log_rotation(boxlite_options *o, long long max_bytes,
+                                                 int max_files);
 
 /* ---- Boxes ---------------------------------------------------------------------------
  * States: "configured" (created, never started), "starting", "running", "stopping",
@@ -154,7 +188,10 @@ BOXLITE_API int boxlite_box_get(boxlite_runtime *rt, const char *id_or_name,
                                 boxlite_box **out);
 BOXLITE_API int boxlite_box_start(boxlite_box *box);
 /* Graceful (the agent stops processes, syncs, powers off) for up to timeout_ms, then forced.
- * Stopping a stopped box is an error (BOXLITE_ERR_STATE). */
+ * Stopping a stopped box is an error (BOXLITE_ERR_STATE). A box that stopped by itself (its
+ * main process or container init ended, the guest or its VM process died) answers
+ * executions and copies with BOXLITE_ERR_STATE and the reason until it is started again;
+ * a box stopped on request (or never started) is started by its first execution. */
 BOXLITE_API int boxlite_box_stop(boxlite_box *box, int timeout_ms);
 /* Refused while running unless force (which stops it first). */
 BOXLITE_API int boxlite_box_remove(boxlite_runtime *rt, const char *id_or_name, int force);
@@ -162,7 +199,14 @@ BOXLITE_API int boxlite_box_remove(boxlite_runtime *rt, const char *id_or_name, 
 BOXLITE_API void boxlite_box_free(boxlite_box *box);
 BOXLITE_API const char *boxlite_box_id(const boxlite_box *box);
 BOXLITE_API const char *boxlite_box_name(const boxlite_box *box);
-/* JSON: {"id","name","state","image","created","pid","cpus","memory_mib","ports":[...],...} */
+/* JSON: {"id","name","state","status","image","created","pid","cpus","memory_mib",
+ * "ports":[...],...}. "status" is state in words with what explains it: "running",
+ * "running (healthy)", "stopped (main process exited with status 3)". A stopped box that
+ * ran has "stop_reason" (why it stopped: "stopped" when asked to, "killed by OOM", "guest
+ * kernel panic: ...", "the box's VM process died: ..."), and "exit_code" and "oom_killed"
+ * when its main process or container init ended it. A box with a health check has
+ * "health": {"status": "starting"|"healthy"|"unhealthy", "failing_streak", "checks",
+ * "failures", "last": {"exit_code", "output", ...}} while it runs. */
 BOXLITE_API int boxlite_box_info(boxlite_box *box, char **json_out);
 /* JSON array of box infos; state NULL = all, else one state name ("running"). */
 BOXLITE_API int boxlite_box_list(boxlite_runtime *rt, const char *state, char **json_out);
@@ -172,6 +216,17 @@ BOXLITE_API int boxlite_box_list(boxlite_runtime *rt, const char *state, char **
 BOXLITE_API int boxlite_box_metrics(boxlite_box *box, char **json_out);
 /* Last lines of the box's console log (for errors and `boxlite logs`). */
 BOXLITE_API int boxlite_box_console(boxlite_box *box, char **text_out);
+
+/* Reading a box's log as it grows, across rotations: which is "console" (the guest's
+ * console and the main process's output) or "vmm" (the per-box process's own log). It
+ * starts at the oldest retained byte. boxlite_log_read returns the number of bytes read
+ * into buf, 0 when there is nothing new yet (call again later to follow), or -1 with
+ * boxlite_errmsg(). Bytes are as the guest wrote them: escape control sequences before
+ * showing them on a terminal. */
+typedef struct boxlite_log boxlite_log;
+BOXLITE_API int boxlite_box_log_open(boxlite_box *box, const char *which, boxlite_log **out);
+BOXLITE_API long long boxlite_log_read(boxlite_log *log, void *buf, size_t len);
+BOXLITE_API void boxlite_log_close(boxlite_log *log);
 /* Copy a host file or directory into the box at guest_path (names with ".." or absolute
  * names inside the archive are refused by the agent), or out of it.
  * A copy out is the guest's data and lands as `docker cp` lands it: when host_path is an

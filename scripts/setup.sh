@@ -17,7 +17,7 @@ PACKAGES=(
   linux-source-6.1 flex bison bc libelf-dev cpio xz-utils kmod
   # test parts
   busybox-static docker-registry skopeo umoci apache2-utils python3 python3-pytest
-  tmux iproute2 socat curl debootstrap zstd openssl
+  tmux iproute2 socat curl debootstrap zstd openssl sqlite3 util-linux
   # SDKs: Node.js (the N-API addon; NodeSource's nodejs, where installed, counts as it and
   # ships node's headers and npm) and Go (cgo bindings)
   nodejs golang-go

@@ -62,6 +62,14 @@ struct agent {
     int sigfd;
     bool shutdown;
     struct container ct;
+    /* The box's main process (SETUP's MAIN) and the end of the container: once its init
+     * or its main process is gone, the host is told (EVENT) and the agent shuts down. */
+    pid_t main_pid;
+    bool main_started;
+    bool ct_gone, stopping;
+    char ct_gone_reason[256];
+    int exit_status; /* the main process's, for the control page */
+    long long oom_base; /* /proc/vmstat oom_kill when the container started */
 };
 
 static uint64_t now_us(void)
@@ -262,10 +270,22 @@ static void set_clock(uint64_t host_ns)
         agent_log("clock set from the host (was off by %lld s)", (long long)(diff / 1000000000));
 }
 
+/* A request that needs the container after it is gone gets the reason, not a failed fork
+ * ("fork: Out of memory" is what a dead PID namespace answers). */
+static bool refuse_if_gone(struct agent *a, uint32_t id)
+{
+    if (!a->ct_gone)
+        return false;
+    send_error(a, id, BOXLITE_ERR_STATE, "the box has stopped: %s", a->ct_gone_reason);
+    return true;
+}
+
 static void handle_exec(struct agent *a, uint32_t id, const uint8_t *p, size_t len)
 {
     struct bl_error e = {0};
     struct proto_exec_req req;
+    if (refuse_if_gone(a, id))
+        return;
     if (proto_exec_req_decode(&req, p, len, &e) < 0) {
         send_error(a, id, BOXLITE_ERR_PROTOCOL, "exec: %s", e.msg);
         return;
@@ -292,6 +312,8 @@ static void handle_copy(struct agent *a, uint32_t id, enum spawn_kind kind, cons
     struct tlv_field f;
     cleanup_free char *path = NULL;
     int rc;
+    if (refuse_if_gone(a, id))
+        return;
     tlv_iter_init(&it, p, len);
     while ((rc = tlv_next(&it, &f, &e)) > 0)
         if (f.tag == T_PATH && (rc = tlv_get_str(&f, &path, &e)) < 0)
@@ -613,6 +635,76 @@ static void read_output(struct agent *a, struct chan *c, int s)
     send_frame(a, PROTO_DATA, c->id, (uint8_t)s, buf, (size_t)n);
 }
 
+static const char *signame(int sig)
+{
+    static const char *const names[] = {
+        [SIGHUP] = "SIGHUP", [SIGINT] = "SIGINT", [SIGQUIT] = "SIGQUIT", [SIGILL] = "SIGILL",
+        [SIGTRAP] = "SIGTRAP", [SIGABRT] = "SIGABRT", [SIGBUS] = "SIGBUS", [SIGFPE] = "SIGFPE",
+        [SIGKILL] = "SIGKILL", [SIGUSR1] = "SIGUSR1", [SIGSEGV] = "SIGSEGV",
+        [SIGUSR2] = "SIGUSR2", [SIGPIPE] = "SIGPIPE", [SIGALRM] = "SIGALRM",
+        [SIGTERM] = "SIGTERM",
+    };
+    return sig > 0 && sig < (int)ARRAY_SIZE(names) && names[sig] ? names[sig] : "";
+}
+
+/* Why a process of the container ended, in words; *oom when the OOM killer chose it. */
+static void describe_end(struct agent *a, const char *who, pid_t pid, int status,
+                         struct proto_event *ev)
+{
+    memset(ev, 0, sizeof *ev);
+    snprintf(ev->kind, sizeof ev->kind, "%s", PROTO_EVENT_CONTAINER_EXIT);
+    snprintf(ev->who, sizeof ev->who, "%s", who);
+    const char *name = !strcmp(who, "main") ? "main process" : "container init";
+    if (WIFEXITED(status)) {
+        ev->exit_code = WEXITSTATUS(status);
+        snprintf(ev->message, sizeof ev->message, "%s exited with status %d", name,
+                 WEXITSTATUS(status));
+        return;
+    }
+    int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+    ev->signo = sig;
+    if (sig == SIGKILL) {
+        /* The kernel's own account first; the counter when its log cannot be read. */
+        int logged = oom_killed_in_log("/dev/kmsg", pid);
+        long long now = oom_kill_count("/proc/vmstat");
+        ev->oom = logged > 0 || (logged < 0 && a->oom_base >= 0 && now > a->oom_base);
+    }
+    if (ev->oom)
+        snprintf(ev->message, sizeof ev->message, "%s killed by OOM", name);
+    else if (!strcmp(who, "init") && sig == SIGHUP)
+        /* reboot(2) inside a PID namespace ends its init with SIGHUP (restart) or SIGINT
+         * (power off, halt): kernel/pid_namespace.c, reboot_pid_ns() */
+        snprintf(ev->message, sizeof ev->message, "the container was rebooted from inside the box");
+    else if (!strcmp(who, "init") && sig == SIGINT)
+        snprintf(ev->message, sizeof ev->message,
+                 "the container was powered off from inside the box");
+    else
+        snprintf(ev->message, sizeof ev->message, "%s killed by signal %d%s%s%s", name, sig,
+                 signame(sig)[0] ? " (" : "", signame(sig), signame(sig)[0] ? ")" : "");
+}
+
+/* The container's init or the main process ended: the box ends with it, as a Docker
+ * container ends with its PID 1. Said once, and not when the host asked for the stop. */
+static void container_gone(struct agent *a, const char *who, pid_t pid, int status)
+{
+    if (a->ct_gone || a->shutdown || a->stopping)
+        return;
+    struct proto_event ev;
+    describe_end(a, who, pid, status, &ev);
+    a->ct_gone = true;
+    snprintf(a->ct_gone_reason, sizeof a->ct_gone_reason, "%s", ev.message);
+    if (!strcmp(who, "main"))
+        a->exit_status = ev.signo ? 128 + (int)ev.signo : (int)ev.exit_code;
+    agent_log("%s: stopping the box", ev.message);
+    struct tlv_writer *w = malloc(sizeof *w);
+    if (w) {
+        proto_event_encode(&ev, w);
+        send_frame(a, PROTO_EVENT, 0, 0, w->buf, w->len);
+        free(w);
+    }
+    a->shutdown = true;
+}
+
 static void reap(struct agent *a)
 {
     struct signalfd_siginfo si;
@@ -624,6 +716,11 @@ static void reap(struct agent *a)
         if (pid == a->ct.init_pid) {
             agent_log("container init exited (status 0x%x)", status);
             a->ct.init_pid = -1;
+            container_gone(a, "init", pid, status);
+        }
+        if (pid == a->main_pid) {
+            a->main_pid = 0;
+            container_gone(a, "main", pid, status);
         }
         for (struct chan *c = a->chans; c; c = c->next)
             if (c->pid == pid && !c->exited) {
@@ -665,6 +762,7 @@ struct agent *agent_new(int fd, const struct agent_options *opt, struct bl_error
         a->opt.host_gone_shutdown_ms = 10000;
     a->ct.init_pid = -1;
     a->ct.mnt_fd = a->ct.uts_fd = a->ct.ipc_fd = -1;
+    a->oom_base = -1;
     set_nonblock(fd);
     fcntl(fd, F_SETFD, FD_CLOEXEC);
     sigset_t set;
@@ -682,16 +780,36 @@ struct agent *agent_new(int fd, const struct agent_options *opt, struct bl_error
     return a;
 }
 
+/* The main process runs once per boot: a repeated SETUP does not start it again. */
+static int main_start(struct agent *a, const struct proto_exec_req *req, struct bl_error *err)
+{
+    if (a->main_started)
+        return 0;
+    if (a->ct_gone)
+        return bl_err(err, BOXLITE_ERR_STATE, "the box has stopped: %s", a->ct_gone_reason);
+    if (!a->ct.ready)
+        return bl_err(err, BOXLITE_ERR_STATE, "a main process needs a container");
+    struct spawned sp;
+    if (exec_spawn(&a->ct, SPAWN_MAIN, req, NULL, &sp, err) < 0)
+        return bl_err_prefix(err, "main process");
+    a->main_pid = sp.pid;
+    a->main_started = true;
+    agent_log("main process %s started as pid %d", req->argv[0], (int)sp.pid);
+    return 0;
+}
+
 int agent_setup(struct agent *a, const struct proto_setup *s, struct bl_error *err)
 {
     if (a->ct.ready) {
         bool same = (s->root_dev && !strcmp(s->root_dev, a->ct.source)) ||
                     (s->root_dir && !strcmp(s->root_dir, a->ct.source));
-        if (same)
-            return 0;
-        return bl_err(err, BOXLITE_ERR_STATE, "the container is already set up from %s",
-                      a->ct.source);
+        if (!same)
+            return bl_err(err, BOXLITE_ERR_STATE, "the container is already set up from %s",
+                          a->ct.source);
+        return s->main ? main_start(a, s->main, err) : 0;
     }
+    if (a->ct_gone)
+        return bl_err(err, BOXLITE_ERR_STATE, "the box has stopped: %s", a->ct_gone_reason);
     if (a->opt.guest) {
         if (s->hostname && s->hostname[0])
             sethostname(s->hostname, strlen(s->hostname));
@@ -699,12 +817,16 @@ int agent_setup(struct agent *a, const struct proto_setup *s, struct bl_error *e
             return bl_err_prefix(err, "network");
     }
     if (!s->root_dev && !s->root_dir)
-        return 0;
+        return s->main ? bl_err(err, BOXLITE_ERR_INVALID, "a main process needs a rootfs") : 0;
+    a->oom_base = oom_kill_count("/proc/vmstat");
     int rc = container_create(&a->ct, s, err);
-    if (rc == 0)
-        snprintf(a->ct.source, sizeof a->ct.source, "%s", s->root_dev ? s->root_dev : s->root_dir);
-    return rc;
+    if (rc < 0)
+        return rc;
+    snprintf(a->ct.source, sizeof a->ct.source, "%s", s->root_dev ? s->root_dev : s->root_dir);
+    return s->main ? main_start(a, s->main, err) : 0;
 }
+
+int agent_exit_status(const struct agent *a) { return a->exit_status; }
 
 int agent_run(struct agent *a)
 {
@@ -714,7 +836,12 @@ int agent_run(struct agent *a)
     size_t cap = 0;
     int ret = 0;
     send_hello(a); /* the agent speaks first: its HELLO is the "ready" message */
+    uint64_t fault_at = a->opt.fault_exit_ms ? now_us() + a->opt.fault_exit_ms * 1000u : 0;
     while (!a->shutdown) {
+        if (fault_at && now_us() >= fault_at) {
+            agent_log("fault injection (boxlite.fault_exit_ms): exiting");
+            _exit(1);
+        }
         size_t need = 2;
         for (struct chan *c = a->chans; c; c = c->next)
             need += 3;
@@ -768,6 +895,8 @@ int agent_run(struct agent *a)
         }
         if (!a->connected)
             wake = now + 50000; /* the port reports no connection by HUP: retry */
+        if (fault_at && fault_at < wake)
+            wake = fault_at;
         int timeout = wake == UINT64_MAX ? -1 : wake <= now ? 0 : (int)((wake - now + 999) / 1000);
         int r = poll(pf, n, timeout);
         if (r < 0 && errno != EINTR) {
@@ -852,12 +981,15 @@ int agent_run(struct agent *a)
 
 void agent_stop_all(struct agent *a, int grace_ms)
 {
+    a->stopping = true; /* what ends from here on was stopped, not lost */
     for (struct chan *c = a->chans; c; c = c->next)
         chan_kill(c, SIGTERM);
+    if (a->main_pid > 0)
+        kill(a->main_pid, SIGTERM);
     uint64_t end = now_us() + (uint64_t)grace_ms * 1000u;
     for (;;) {
         reap(a);
-        bool left = false;
+        bool left = a->main_pid > 0;
         for (struct chan *c = a->chans; c; c = c->next)
             left |= c->pid > 0 && !c->exited;
         if (!left || now_us() >= end)
@@ -867,6 +999,8 @@ void agent_stop_all(struct agent *a, int grace_ms)
     }
     for (struct chan *c = a->chans; c; c = c->next)
         chan_kill(c, SIGKILL);
+    if (a->main_pid > 0)
+        kill(a->main_pid, SIGKILL);
     container_destroy(&a->ct);
     reap(a);
 }

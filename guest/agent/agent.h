@@ -32,6 +32,10 @@ struct agent_options {
     /* We are the guest's agent: SETUP may configure the network and hostname of the
      * machine (never in tests on a host). */
     bool guest;
+    /* Fault injection for tests/e2e/faults.sh (kernel word boxlite.fault_exit_ms=N): the
+     * agent exits N ms after its loop starts, as if it had crashed (in the guest, PID 1
+     * dying panics the kernel). 0 = never. */
+    uint64_t fault_exit_ms;
 };
 
 /* Takes ownership of fd (made non-blocking). */
@@ -44,11 +48,15 @@ int agent_setup(struct agent *a, const struct proto_setup *s, struct bl_error *e
  * and powers off) or, without opt.port, until the peer closes the stream (returns 0). */
 int agent_run(struct agent *a);
 void agent_free(struct agent *a);
+/* The main process's exit status (128 + signal when killed), 0 when there was none. */
+int agent_exit_status(const struct agent *a);
 /* Stops every process (SIGTERM, then SIGKILL after grace_ms) and the container. */
 void agent_stop_all(struct agent *a, int grace_ms);
 
 /* ---- exec.c ------------------------------------------------------------------------ */
-enum spawn_kind { SPAWN_EXEC, SPAWN_COPY_IN, SPAWN_COPY_OUT };
+/* SPAWN_MAIN: the box's main process, stdin /dev/null, stdout and stderr the agent's own
+ * stderr (the console); no pipes come back. */
+enum spawn_kind { SPAWN_EXEC, SPAWN_COPY_IN, SPAWN_COPY_OUT, SPAWN_MAIN };
 struct spawned {
     pid_t pid;          /* its own session and process group */
     int in_fd;          /* stdin's write end (with a tty: a dup of the master) */
@@ -89,6 +97,22 @@ struct user_info {
 /* "name", "uid", "uid:gid", "name:group" resolved from the current root's /etc/passwd and
  * /etc/group (files only, no NSS). NULL or "" means root. */
 int user_resolve(const char *spec, struct user_info *u, struct bl_error *err);
+
+/* ---- oom.c --------------------------------------------------------------------------
+ * The guest's OOM killer protects what the box cannot live without: the agent (PID 1 of
+ * the guest) is never chosen, the container's init only when nothing else is left, and
+ * every process started for the workload is an ordinary candidate. */
+#define OOM_ADJ_AGENT (-1000)
+#define OOM_ADJ_CONTAINER_INIT (-999)
+#define OOM_ADJ_WORKLOAD 0
+/* Writes /proc/self/oom_score_adj; best effort (a host test may lack the privilege). */
+void oom_adj_self(int adj);
+/* Whether the kernel log (kmsg_path: /dev/kmsg, one record per read, or a plain file)
+ * says its OOM killer killed pid: "Killed process <pid> (comm) ...". -1 when it cannot be
+ * read. */
+int oom_killed_in_log(const char *kmsg_path, pid_t pid);
+/* The oom_kill counter of a vmstat file (/proc/vmstat), or -1. */
+long long oom_kill_count(const char *vmstat_path);
 
 /* ---- cmdline.c ---------------------------------------------------------------------
  * Adds the boxlite.* words of a kernel command line to s (see docs/protocol.md); *ctl is

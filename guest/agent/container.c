@@ -318,6 +318,9 @@ int container_create(struct container *c, const struct proto_setup *s, struct bl
     }
     if (pid == 0) {
         struct bl_error e = {0};
+        /* Without its init the container's PID namespace is dead (no process can enter
+         * it): the OOM killer must take every workload process first. */
+        oom_adj_self(OOM_ADJ_CONTAINER_INIT);
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
@@ -384,7 +387,12 @@ void container_destroy(struct container *c)
 {
     if (c->init_pid > 0) {
         kill(c->init_pid, SIGKILL); /* takes every process of the namespace with it */
-        waitpid(c->init_pid, NULL, 0);
+        /* The namespace's init is only gone once every process of the namespace is reaped,
+         * and the ones the agent started there are the agent's children: reap whatever
+         * ends until the init does, or both would wait for each other forever. */
+        pid_t p;
+        while ((p = waitpid(-1, NULL, 0)) > 0 && p != c->init_pid) {
+        }
         c->init_pid = -1;
     }
     int *fds[] = {&c->mnt_fd, &c->uts_fd, &c->ipc_fd};

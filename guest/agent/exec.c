@@ -69,6 +69,8 @@ static __attribute__((noreturn)) void child_main(const struct container *ct, enu
 {
     struct bl_error e = {0};
     child_reset_signals();
+    /* The agent is shielded from the OOM killer; what it starts for the workload is not. */
+    oom_adj_self(OOM_ADJ_WORKLOAD);
     setsid();
     if (sp->tty_fd >= 0)
         ioctl(sp->tty_fd, TIOCSCTTY, 0);
@@ -105,7 +107,8 @@ static __attribute__((noreturn)) void child_main(const struct container *ct, enu
     char **env = calloc(n + 7, sizeof *env);
     if (!env)
         child_fail(sp->report, &e);
-    memcpy(env, r->env, n * sizeof *env);
+    if (n)
+        memcpy(env, r->env, n * sizeof *env);
     if (!env_has(env, "PATH"))
         env[n++] = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
     char home[300], term[] = "TERM=xterm", host[80];
@@ -152,10 +155,20 @@ int exec_spawn(const struct container *ct, enum spawn_kind kind, const struct pr
     int in[2] = {-1, -1}, out[2] = {-1, -1}, errp[2] = {-1, -1}, rep[2] = {-1, -1};
     int master = -1, slave = -1;
     int rc = -1;
+    int devnull = -1;
     struct spawn sp = {.req = req, .path = path, .tty_fd = -1};
     if (pipe2(rep, O_CLOEXEC) < 0)
         return bl_errno(err, errno, "pipe");
-    if (req && req->tty) {
+    if (kind == SPAWN_MAIN) {
+        /* Its output is the box's log (the console), as a container's is Docker's. */
+        devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (devnull < 0) {
+            bl_errno(err, errno, "open /dev/null");
+            goto out;
+        }
+        sp.in = devnull;
+        sp.out = sp.err = 2;
+    } else if (req && req->tty) {
         /* The terminal comes from the container's own devpts, so that inside it the
          * process's tty is a /dev/pts/N that exists there. */
         char ptmx[64] = "/dev/ptmx";
@@ -209,7 +222,9 @@ int exec_spawn(const struct container *ct, enum spawn_kind kind, const struct pr
         goto out;
     }
     *res = (struct spawned){.pid = pid, .in_fd = -1, .out_fd = -1, .err_fd = -1};
-    if (master >= 0) {
+    if (kind == SPAWN_MAIN) {
+        /* no descriptors to hand over */
+    } else if (master >= 0) {
         res->out_fd = steal_fd(&master);
         res->in_fd = fcntl(res->out_fd, F_DUPFD_CLOEXEC, 0);
         res->tty = true;
@@ -232,6 +247,7 @@ out:
     }
     close_fd(&master);
     close_fd(&slave);
+    close_fd(&devnull);
     return rc < 0 ? -(err->code ? err->code : BOXLITE_ERR_IO) : 0;
 }
 

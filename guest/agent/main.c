@@ -26,6 +26,7 @@
 struct boot_cfg {
     bool ctl;
     struct proto_setup setup;
+    uint64_t fault_exit_ms;
 };
 
 static double uptime_ms(void)
@@ -94,6 +95,9 @@ static void parse_cmdline(struct boot_cfg *b)
     }
     b->setup.net = access("/sys/class/net/eth0", F_OK) == 0;
     agent_parse_cmdline(line, &b->setup, &b->ctl);
+    const char *f = strstr(line, "boxlite.fault_exit_ms=");
+    if (f)
+        b->fault_exit_ms = strtoull(f + strlen("boxlite.fault_exit_ms="), NULL, 10);
 }
 
 /* /sys/class/virtio-ports/vportNpM/name holds the port's name; its node is /dev/vportNpM. */
@@ -172,6 +176,8 @@ int main(void)
     console_stdio();
     agent_log("started as pid %d at %.0f ms of uptime", (int)getpid(), t0);
 
+    /* The guest's PID 1: if the OOM killer took it, the kernel would panic. */
+    oom_adj_self(OOM_ADJ_AGENT);
     struct boot_cfg b = {0};
     parse_cmdline(&b);
     struct bl_error err = {0};
@@ -184,7 +190,8 @@ int main(void)
         reboot(RB_AUTOBOOT);
         return 1;
     }
-    struct agent_options opt = {.port = true, .boot_ms = (uint64_t)t0, .guest = true};
+    struct agent_options opt = {.port = true, .boot_ms = (uint64_t)t0, .guest = true,
+                                .fault_exit_ms = b.fault_exit_ms};
     struct agent *a = agent_new(port, &opt, &err);
     if (!a) {
         agent_log("%s", err.msg);
@@ -204,8 +211,8 @@ int main(void)
         ctl[0] = CTL_READY_MAGIC;
     agent_log("ready in %.0f ms (container %s)", uptime_ms() - t0, container);
 
-    int status = 0;
     agent_run(a);
+    int status = agent_exit_status(a);
     agent_log("shutting down");
     agent_stop_all(a, 3000);
     agent_free(a);

@@ -64,6 +64,7 @@ void image_config_free(struct image_config *c)
     free(c->user);
     strv_free(c->exposed_ports);
     strv_free(c->diff_ids);
+    strv_free(c->health_test);
     memset(c, 0, sizeof *c);
 }
 
@@ -92,6 +93,30 @@ int image_config_parse(struct image_config *out, const char *json, size_t len, s
             (r = strv_from(&out->cmd, json_object_get(cfg, "Cmd"), "Cmd", err)) < 0 ||
             (r = strv_from(&out->env, json_object_get(cfg, "Env"), "Env", err)) < 0)
             goto out;
+        json_t *hc = json_object_get(cfg, "Healthcheck");
+        if (hc && !json_is_null(hc)) {
+            if (!json_is_object(hc)) {
+                r = bl_err(err, BOXLITE_ERR_IMAGE, "image config: Healthcheck is not an object");
+                goto out;
+            }
+            if ((r = strv_from(&out->health_test, json_object_get(hc, "Test"),
+                               "Healthcheck.Test", err)) < 0)
+                goto out;
+            static const char *const keys[] = { "Interval", "Timeout", "StartPeriod", "Retries" };
+            long long *dst[] = { &out->health_interval_ns, &out->health_timeout_ns,
+                                 &out->health_start_period_ns, &out->health_retries };
+            for (size_t i = 0; i < 4; i++) {
+                json_t *v = json_object_get(hc, keys[i]);
+                if (!v || json_is_null(v))
+                    continue;
+                if (!json_is_integer(v) || json_integer_value(v) < 0) {
+                    r = bl_err(err, BOXLITE_ERR_IMAGE,
+                               "image config: Healthcheck.%s is not a non-negative integer", keys[i]);
+                    goto out;
+                }
+                *dst[i] = json_integer_value(v);
+            }
+        }
         out->working_dir = dup_str(cfg, "WorkingDir");
         out->user = dup_str(cfg, "User");
         json_t *ports = json_object_get(cfg, "ExposedPorts");

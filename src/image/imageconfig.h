@@ -17,6 +17,11 @@ struct image_config {
     char **exposed_ports; /* "80/tcp" */
     char **diff_ids;      /* rootfs.diff_ids, uncompressed layer digests */
     size_t n_diff_ids;
+    /* Healthcheck (Docker's image config; not in the OCI spec): test is ["CMD", args...],
+     * ["CMD-SHELL", command] or ["NONE"]; durations in nanoseconds, 0 = the default. */
+    char **health_test;
+    long long health_interval_ns, health_timeout_ns, health_start_period_ns;
+    long long health_retries;
 };
 
 int image_config_parse(struct image_config *out, const char *json, size_t len,

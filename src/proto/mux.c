@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -38,7 +39,8 @@ struct proto_mux {
     struct proto_buf out;
     uint8_t hello[1024];
     size_t hello_len;
-    bool ready, agent_gone, shutdown_acked;
+    bool ready, agent_gone, shutdown_acked, shutdown_requested;
+    char gone_reason[256]; /* the agent said the container ended (EVENT): requests get it */
     uint32_t next_ch;
     struct mclient *clients;
     struct route *routes;
@@ -221,6 +223,12 @@ static void from_client(struct proto_mux *m, struct mclient *cl, const struct pr
     struct route *r = route_by_client(m, cl, h->channel);
     bool request = h->type == PROTO_EXEC || h->type == PROTO_COPY_IN || h->type == PROTO_COPY_OUT ||
                    h->type == PROTO_SETUP || h->type == PROTO_SHUTDOWN;
+    if (request && m->gone_reason[0]) {
+        char msg[300];
+        snprintf(msg, sizeof msg, "the box has stopped: %s", m->gone_reason);
+        queue_error(&cl->out, h->channel, BOXLITE_ERR_STATE, msg);
+        return;
+    }
     if (m->agent_fd < 0 || m->agent_gone) {
         if (request)
             queue_error(&cl->out, h->channel, BOXLITE_ERR_STATE, "the box is not running");
@@ -244,6 +252,8 @@ static void from_client(struct proto_mux *m, struct mclient *cl, const struct pr
     }
     if (!r)
         return; /* a channel that just ended: the same race the agent tolerates */
+    if (h->type == PROTO_SHUTDOWN)
+        m->shutdown_requested = true;
     queue(&m->out, h->type, r->agent_ch, h->stream, p, h->len);
     if (h->type == PROTO_CLOSE)
         route_del(m, r);
@@ -279,6 +289,20 @@ static void from_agent(struct proto_mux *m, const struct proto_hdr *h, const uin
         }
         return;
     }
+    if (h->type == PROTO_EVENT) {
+        struct proto_event ev;
+        if (proto_event_decode(&ev, p, h->len, NULL) < 0)
+            return;
+        if (!strcmp(ev.kind, PROTO_EVENT_CONTAINER_EXIT))
+            snprintf(m->gone_reason, sizeof m->gone_reason, "%s",
+                     ev.message[0] ? ev.message : "the container ended");
+        if (m->ev.event) {
+            pthread_mutex_unlock(&m->lock);
+            m->ev.event(m->ev.opaque, &ev);
+            pthread_mutex_lock(&m->lock);
+        }
+        return;
+    }
     if (h->channel == MUX_CHANNEL) {
         if (h->type == PROTO_RESULT || h->type == PROTO_ERROR)
             m->shutdown_acked = true;
@@ -302,9 +326,12 @@ static void agent_lost(struct proto_mux *m)
 {
     m->agent_gone = true;
     m->agent_fd = -1;
+    char msg[300];
+    snprintf(msg, sizeof msg, "the box stopped%s%s", m->gone_reason[0] ? ": " : "",
+             m->gone_reason);
     for (struct route *r = m->routes, *next; r; r = next) {
         next = r->next;
-        queue_error(&r->cl->out, r->client_ch, BOXLITE_ERR_ENGINE, "the box stopped");
+        queue_error(&r->cl->out, r->client_ch, BOXLITE_ERR_ENGINE, msg);
         route_del(m, r);
     }
     for (struct mclient *cl = m->clients; cl; cl = cl->next)
@@ -393,22 +420,42 @@ static void read_client(struct proto_mux *m, struct mclient *cl)
     }
 }
 
+/* Adds a connected, non-blocking socket as a client; m->lock held. Closes fd on failure. */
+static int add_client(struct proto_mux *m, int fd)
+{
+    struct mclient *cl = calloc(1, sizeof *cl);
+    if (!cl || !(cl->rd = calloc(1, sizeof *cl->rd))) {
+        free(cl);
+        close(fd);
+        return -ENOMEM;
+    }
+    cl->fd = fd;
+    cl->next = m->clients;
+    m->clients = cl;
+    return 0;
+}
+
 static void accept_clients(struct proto_mux *m)
 {
     for (;;) {
         int fd = accept4(m->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0)
+        if (fd < 0 || add_client(m, fd) < 0)
             return;
-        struct mclient *cl = calloc(1, sizeof *cl);
-        if (!cl || !(cl->rd = calloc(1, sizeof *cl->rd))) {
-            free(cl);
-            close(fd);
-            return;
-        }
-        cl->fd = fd;
-        cl->next = m->clients;
-        m->clients = cl;
     }
+}
+
+int proto_mux_adopt(struct proto_mux *m, int fd)
+{
+    if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {
+        int e = errno;
+        close(fd);
+        return -e;
+    }
+    pthread_mutex_lock(&m->lock);
+    int r = add_client(m, fd);
+    pthread_mutex_unlock(&m->lock);
+    wake(m);
+    return r;
 }
 
 void proto_mux_handle(struct proto_mux *m, const struct pollfd *pfds, int n)
@@ -536,8 +583,10 @@ int proto_mux_shutdown_agent(struct proto_mux *m, struct bl_error *err)
     int rc = 0;
     if (m->agent_fd < 0 || m->agent_gone)
         rc = bl_err(err, BOXLITE_ERR_STATE, "no agent connection");
-    else
+    else {
         queue(&m->out, PROTO_SHUTDOWN, MUX_CHANNEL, 0, NULL, 0);
+        m->shutdown_requested = true;
+    }
     pthread_mutex_unlock(&m->lock);
     wake(m);
     return rc;
@@ -566,4 +615,12 @@ void proto_mux_free(struct proto_mux *m)
     close(m->wake_w);
     pthread_mutex_destroy(&m->lock);
     free(m);
+}
+
+bool proto_mux_shutdown_requested(struct proto_mux *m)
+{
+    pthread_mutex_lock(&m->lock);
+    bool r = m->shutdown_requested;
+    pthread_mutex_unlock(&m->lock);
+    return r;
 }

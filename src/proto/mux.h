@@ -15,6 +15,7 @@
 #define PROTO_MUX_H
 
 #include "common/error.h"
+#include "proto/proto.h"
 
 #include <poll.h>
 #include <stdbool.h>
@@ -28,6 +29,8 @@ struct proto_mux_events {
     void (*ready)(void *opaque, uint64_t boot_ms, bool container_ready);
     /* The agent stream ended (the VM is gone). */
     void (*agent_lost)(void *opaque);
+    /* The agent sent an EVENT (docs/protocol.md), decoded; malformed ones are dropped. */
+    void (*event)(void *opaque, const struct proto_event *ev);
 };
 
 /* listen_fd: a listening Unix socket (stays the caller's). ev may be NULL. */
@@ -37,6 +40,10 @@ int proto_mux_new(int listen_fd, const struct proto_mux_events *ev, struct proto
  * proto_mux_new. The mux greets the agent with a HELLO so that a HELLO lost before the
  * host end was connected is repeated. */
 void proto_mux_set_agent_fd(struct proto_mux *m, int fd);
+/* Serves fd, a connected stream socket, as a client of the box socket (the per-box process's
+ * own clients, which may not see the socket's path from its jail); fd becomes the mux's,
+ * closed on failure too. 0 or -errno. */
+int proto_mux_adopt(struct proto_mux *m, int fd);
 /* Fills at most max entries; returns how many (at most 2 + 1 + clients). */
 int proto_mux_pollfds(struct proto_mux *m, struct pollfd *pfds, int max);
 void proto_mux_handle(struct proto_mux *m, const struct pollfd *pfds, int n);
@@ -50,6 +57,9 @@ unsigned proto_mux_clients(struct proto_mux *m);
  * mux) once the agent answered. */
 int proto_mux_shutdown_agent(struct proto_mux *m, struct bl_error *err);
 bool proto_mux_shutdown_acked(struct proto_mux *m);
+/* Whether a client (or proto_mux_shutdown_agent) asked the agent to shut down: the box's
+ * end is then a stop its user asked for, whoever is left to say so. */
+bool proto_mux_shutdown_requested(struct proto_mux *m);
 /* Stops the thread if any, closes clients. NULL-safe. */
 void proto_mux_free(struct proto_mux *m);
 

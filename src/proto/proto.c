@@ -15,6 +15,7 @@ const char *proto_type_name(unsigned type)
     case PROTO_ERROR: return "ERROR";
     case PROTO_PING: return "PING";
     case PROTO_PONG: return "PONG";
+    case PROTO_EVENT: return "EVENT";
     case PROTO_EXEC: return "EXEC";
     case PROTO_COPY_IN: return "COPY_IN";
     case PROTO_COPY_OUT: return "COPY_OUT";
@@ -93,7 +94,8 @@ int proto_hdr_check(const struct proto_hdr *h, struct bl_error *err)
     bool streamed = h->type == PROTO_DATA || h->type == PROTO_EOF || h->type == PROTO_CREDIT;
     if (streamed ? h->stream > PROTO_STDERR : h->stream != 0)
         return bl_err(err, BOXLITE_ERR_PROTOCOL, "%s frame with bad stream %u", name, h->stream);
-    bool conn = h->type == PROTO_HELLO || h->type == PROTO_PING || h->type == PROTO_PONG;
+    bool conn = h->type == PROTO_HELLO || h->type == PROTO_PING || h->type == PROTO_PONG ||
+                h->type == PROTO_EVENT;
     if (conn && h->channel != 0)
         return bl_err(err, BOXLITE_ERR_PROTOCOL, "%s frame on channel %u (must be 0)", name,
                       h->channel);
@@ -479,6 +481,20 @@ int proto_setup_encode(const struct proto_setup *s, struct tlv_writer *w, struct
         tlv_str(w, T_NET_GW, s->net_gw);
         tlv_str(w, T_NET_DNS, s->net_dns);
     }
+    if (s->main) {
+        struct tlv_writer *m = malloc(sizeof *m);
+        if (!m)
+            return bl_err(err, BOXLITE_ERR_NOMEM, "setup: out of memory");
+        int rc = proto_exec_req_encode(s->main, m, err);
+        /* a TLV value holds at most 65535 bytes */
+        if (rc == 0 && m->len > 0xffff)
+            rc = bl_err(err, BOXLITE_ERR_INVALID, "setup: main process request too large");
+        if (rc == 0)
+            tlv_bytes(w, T_MAIN, m->buf, m->len);
+        free(m);
+        if (rc < 0)
+            return bl_err_prefix(err, "setup: main process");
+    }
     if (w->overflow)
         return bl_err(err, BOXLITE_ERR_INVALID, "setup request too large");
     return 0;
@@ -564,6 +580,22 @@ int proto_setup_decode(struct proto_setup *s, const void *p, size_t len, struct 
         case T_NET_ADDR: rc = tlv_get_str(&f, &s->net_addr, err); break;
         case T_NET_GW: rc = tlv_get_str(&f, &s->net_gw, err); break;
         case T_NET_DNS: rc = tlv_get_str(&f, &s->net_dns, err); break;
+        case T_MAIN:
+            if (s->main) {
+                rc = bl_err(err, BOXLITE_ERR_PROTOCOL, "setup: more than one main process");
+                break;
+            }
+            if (!(s->main = calloc(1, sizeof *s->main))) {
+                rc = bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
+                break;
+            }
+            rc = proto_exec_req_decode(s->main, f.val, f.len, err);
+            if (rc < 0) {
+                free(s->main);
+                s->main = NULL;
+                bl_err_prefix(err, "setup: main process");
+            }
+            break;
         default: break;
         }
         if (rc < 0)
@@ -594,7 +626,63 @@ void proto_setup_free(struct proto_setup *s)
     free(s->net_addr);
     free(s->net_gw);
     free(s->net_dns);
+    if (s->main) {
+        proto_exec_req_free(s->main);
+        free(s->main);
+    }
     memset(s, 0, sizeof *s);
+}
+
+void proto_event_encode(const struct proto_event *ev, struct tlv_writer *w)
+{
+    tlv_init(w);
+    tlv_str(w, T_EVENT, ev->kind);
+    if (ev->who[0])
+        tlv_str(w, T_WHO, ev->who);
+    tlv_u64(w, T_EXIT_CODE, (uint64_t)ev->exit_code);
+    tlv_u64(w, T_SIGNO, (uint64_t)ev->signo);
+    tlv_u64(w, T_OOM, ev->oom ? 1 : 0);
+    if (ev->message[0])
+        tlv_str(w, T_MESSAGE, ev->message);
+}
+
+/* A string field into a fixed buffer: cut to fit, NUL bytes refused. */
+static int field_str(const struct tlv_field *f, char *out, size_t cap, struct bl_error *err)
+{
+    if (memchr(f->val, 0, f->len))
+        return bl_err(err, BOXLITE_ERR_PROTOCOL, "NUL byte in a string field (tag %u)", f->tag);
+    size_t n = f->len < cap - 1 ? f->len : cap - 1;
+    memcpy(out, f->val, n);
+    out[n] = 0;
+    return 0;
+}
+
+int proto_event_decode(struct proto_event *ev, const void *p, size_t len, struct bl_error *err)
+{
+    memset(ev, 0, sizeof *ev);
+    struct tlv_iter it;
+    struct tlv_field f;
+    int rc;
+    tlv_iter_init(&it, p, len);
+    while ((rc = tlv_next(&it, &f, err)) > 0) {
+        uint64_t v = 0;
+        switch (f.tag) {
+        case T_EVENT: rc = field_str(&f, ev->kind, sizeof ev->kind, err); break;
+        case T_WHO: rc = field_str(&f, ev->who, sizeof ev->who, err); break;
+        case T_MESSAGE: rc = field_str(&f, ev->message, sizeof ev->message, err); break;
+        case T_EXIT_CODE: rc = tlv_get_u64(&f, &v, err); ev->exit_code = (int64_t)v; break;
+        case T_SIGNO: rc = tlv_get_u64(&f, &v, err); ev->signo = (int64_t)v; break;
+        case T_OOM: rc = tlv_get_u64(&f, &v, err); ev->oom = v != 0; break;
+        default: break;
+        }
+        if (rc < 0)
+            return rc;
+    }
+    if (rc < 0)
+        return rc;
+    if (!ev->kind[0])
+        return bl_err(err, BOXLITE_ERR_PROTOCOL, "EVENT without a kind");
+    return 0;
 }
 
 void proto_error_encode(struct tlv_writer *w, int code, const char *msg)

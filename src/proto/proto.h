@@ -22,6 +22,7 @@ enum proto_type {
     PROTO_ERROR = 0x02,    /* on a channel: the request failed (ends the channel); ch 0: conn */
     PROTO_PING = 0x03,     /* ch 0: answered by PONG with the same payload */
     PROTO_PONG = 0x04,
+    PROTO_EVENT = 0x05,    /* ch 0, agent: something the host did not ask for happened */
     PROTO_EXEC = 0x10,     /* host: open a channel running a process */
     PROTO_COPY_IN = 0x11,  /* host: open a channel extracting a tar stream (stream 0) */
     PROTO_COPY_OUT = 0x12, /* host: open a channel producing a tar stream (stream 1) */
@@ -50,6 +51,8 @@ enum proto_tag {
     T_ROOT_DEV = 50, T_ROOT_FSTYPE = 51, T_ROOT_DIR = 52, T_VOLUME = 53, T_HOSTNAME = 54,
     T_NET = 55, T_NET_ADDR = 56, T_NET_GW = 57, T_NET_DNS = 58, T_DISK = 59, /* SETUP */
     T_CREDIT = 60,                                                           /* CREDIT */
+    T_MAIN = 61,                                                  /* SETUP: main process */
+    T_EVENT = 70, T_WHO = 71, T_OOM = 72,                                    /* EVENT */
 };
 
 struct proto_hdr {
@@ -180,10 +183,28 @@ struct proto_setup {
     bool net;          /* configure eth0 */
     char *net_addr;    /* "10.0.2.15/24" */
     char *net_gw, *net_dns;
+    /* The box's main process (MAIN, an EXEC body nested in one field): started once the
+     * container is up; its exit ends the box. NULL = none. */
+    struct proto_exec_req *main;
 };
 int proto_setup_encode(const struct proto_setup *s, struct tlv_writer *w, struct bl_error *err);
 int proto_setup_decode(struct proto_setup *s, const void *p, size_t len, struct bl_error *err);
 void proto_setup_free(struct proto_setup *s);
+
+/* EVENT body. The one kind so far, "container-exit": the container's init or the box's
+ * main process ended, and with it the box (the agent shuts down after sending it). */
+#define PROTO_EVENT_CONTAINER_EXIT "container-exit"
+struct proto_event {
+    char kind[32];       /* EVENT(70) */
+    char who[16];        /* WHO(71): "init" or "main" */
+    int64_t exit_code;   /* EXIT_CODE(30), when signo == 0 */
+    int64_t signo;       /* SIGNO(31) */
+    bool oom;            /* OOM(72): the guest's OOM killer killed it */
+    char message[256];   /* MESSAGE(11): the reason in words */
+};
+void proto_event_encode(const struct proto_event *ev, struct tlv_writer *w);
+/* Strings longer than their field are cut; missing fields stay empty or 0. */
+int proto_event_decode(struct proto_event *ev, const void *p, size_t len, struct bl_error *err);
 
 /* ERROR body: boxlite_code + message. */
 void proto_error_encode(struct tlv_writer *w, int code, const char *msg);

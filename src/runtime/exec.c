@@ -53,6 +53,65 @@ static void env_free(struct envlist *l)
 
 static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
 
+int rt_box_request(boxlite_box *b, const struct image_config *ic, const char *const *extra_env,
+                   bool tty, const char *cwd, const char *user, struct proto_exec_req *req,
+                   struct bl_error *err)
+{
+    memset(req, 0, sizeof *req);
+    struct envlist env = { 0 };
+    int bad = env_put(&env, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    for (char **e = ic ? ic->env : NULL; !bad && e && *e; e++)
+        bad = env_put(&env, *e);
+    for (size_t i = 0; !bad && i < b->opts.nenv; i++) {
+        cleanup_free char *kv = NULL;
+        bad = asprintf(&kv, "%s=%s", b->opts.env[i].key, b->opts.env[i].value) < 0 ||
+              env_put(&env, kv);
+    }
+    if (tty && !bad)
+        bad = env_put(&env, "TERM=xterm");
+    for (const char *const *e = extra_env; !bad && e && *e; e++) {
+        if (!strchr(*e, '=')) {
+            env_free(&env);
+            return bl_err(err, BOXLITE_ERR_INVALID, "env entry \"%s\" is not KEY=VALUE", *e);
+        }
+        bad = env_put(&env, *e);
+    }
+    req->env = env.v;
+    const char *c = cwd ? cwd
+                    : b->opts.working_dir ? b->opts.working_dir
+                    : ic && ic->working_dir && *ic->working_dir ? ic->working_dir : "/";
+    const char *u = user ? user
+                    : b->opts.user ? b->opts.user
+                    : ic && ic->user && *ic->user ? ic->user : "0:0";
+    req->cwd = dup_or_null(c);
+    req->user = dup_or_null(u);
+    if (bad || !req->cwd || !req->user) {
+        rt_request_free(req);
+        return bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
+    }
+    return 0;
+}
+
+void rt_request_free(struct proto_exec_req *req)
+{
+    for (size_t i = 0; req->env && req->env[i]; i++)
+        free(req->env[i]);
+    free(req->env);
+    free(req->cwd);
+    free(req->user);
+    req->env = NULL;
+    req->cwd = req->user = NULL;
+}
+
+void rt_box_image_config(boxlite_box *b, struct image_config *ic)
+{
+    memset(ic, 0, sizeof *ic);
+    struct image_store *store;
+    struct bl_error ignored = { 0 };
+    if (b->opts.image && rt_images(b->rt, &store, &ignored) == 0)
+        image_get_config(store, b->opts.image, ic, &ignored); /* defaults are best effort */
+}
+
 BOXLITE_API int boxlite_exec_start(boxlite_box *b, const boxlite_exec_spec *spec,
                                    boxlite_exec **out)
 {
@@ -70,60 +129,26 @@ BOXLITE_API int boxlite_exec_start(boxlite_box *b, const boxlite_exec_spec *spec
     if (r)
         return api_return(r, &err);
 
-    struct image_config ic = { 0 };
-    struct image_store *store;
-    struct bl_error ignored = { 0 };
-    if (b->opts.image && rt_images(b->rt, &store, &ignored) == 0)
-        image_get_config(store, b->opts.image, &ic, &ignored); /* defaults are best effort */
-    struct envlist env = { 0 };
-    int bad = env_put(&env, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
-    for (char **e = ic.env; !bad && e && *e; e++)
-        bad = env_put(&env, *e);
-    for (size_t i = 0; !bad && i < b->opts.nenv; i++) {
-        cleanup_free char *kv = NULL;
-        bad = asprintf(&kv, "%s=%s", b->opts.env[i].key, b->opts.env[i].value) < 0 ||
-              env_put(&env, kv);
-    }
-    if (spec->tty && !bad)
-        bad = env_put(&env, "TERM=xterm");
-    for (const char *const *e = spec->env; !bad && e && *e; e++) {
-        if (!strchr(*e, '=')) {
-            env_free(&env);
-            image_config_free(&ic);
-            return api_fail(BOXLITE_ERR_INVALID, "exec: env entry \"%s\" is not KEY=VALUE", *e);
-        }
-        bad = env_put(&env, *e);
-    }
-    struct proto_exec_req req = { 0 };
+    struct image_config ic;
+    rt_box_image_config(b, &ic);
+    struct proto_exec_req req;
+    r = rt_box_request(b, &ic, spec->env, spec->tty != 0, spec->working_dir, spec->user, &req,
+                       &err);
+    image_config_free(&ic);
+    if (r)
+        return api_return(bl_err_prefix(&err, "exec"), &err);
     req.argv = (char **)spec->argv;
-    req.env = env.v;
-    const char *cwd = spec->working_dir ? spec->working_dir
-                      : b->opts.working_dir ? b->opts.working_dir
-                      : ic.working_dir && *ic.working_dir ? ic.working_dir : "/";
-    const char *user = spec->user ? spec->user
-                       : b->opts.user ? b->opts.user
-                       : ic.user && *ic.user ? ic.user : "0:0";
-    req.cwd = dup_or_null(cwd);
-    req.user = dup_or_null(user);
     req.tty = spec->tty != 0;
     req.rows = spec->rows ? spec->rows : 24;
     req.cols = spec->cols ? spec->cols : 80;
     req.timeout_ms = (uint64_t)spec->timeout_ms;
-    image_config_free(&ic);
-    if (bad || !req.cwd || !req.user) {
-        env_free(&env);
-        free(req.cwd);
-        free(req.user);
-        return api_fail(BOXLITE_ERR_NOMEM, "exec: out of memory");
-    }
     boxlite_exec *ex = calloc(1, sizeof *ex);
     if (!ex)
         r = bl_err(&err, BOXLITE_ERR_NOMEM, "exec: out of memory");
     else
         r = proto_exec_start(conn, &req, &ex->pe, &err);
-    env_free(&env);
-    free(req.cwd);
-    free(req.user);
+    req.argv = NULL;
+    rt_request_free(&req);
     char key[80];
     snprintf(key, sizeof key, "box:%s:%s", b->id, r ? "exec_errors" : "execs");
     state_counter_add(b->rt->db, key, 1, NULL);
@@ -208,11 +233,20 @@ BOXLITE_API void boxlite_exec_free(boxlite_exec *ex)
 BOXLITE_API int boxlite_box_console(boxlite_box *b, char **text_out)
 {
     API_CHECK_ARG(b && text_out, "NULL argument");
+    *text_out = NULL;
     char path[4200];
     snprintf(path, sizeof path, "%s/console.log", b->dir);
-    *text_out = rt_tail_file(path, 1000);
-    if (!*text_out)
+    /* The newest file may have just been started by a rotation: then the lines are in the
+     * one before. */
+    char *text = rt_tail_file(path, 1000);
+    if (!text || !*text) {
+        free(text);
+        snprintf(path, sizeof path, "%s/console.log.1", b->dir);
+        text = rt_tail_file(path, 1000);
+    }
+    if (!text)
         return api_fail(BOXLITE_ERR_NOT_FOUND, "box %s has no console log yet", b->name);
+    *text_out = text;
     return api_return(0, NULL);
 }
 

@@ -177,6 +177,8 @@ BOXLITE_API int boxlite_image_pull(boxlite_runtime *rt, const char *ref,
     struct image_record rec = { 0 };
     r = image_pull(store, ref, &pl.po, &rec, &err);
     image_record_free(&rec);
+    if (r)
+        rt_images_after_failed_pull(rt, &err);
     rt_pull_close(&pl);
     return api_return(r, &err);
 }
@@ -382,6 +384,23 @@ static void scan_free(struct box_scan *sc)
     for (size_t i = 0; i < sc->nbases; i++)
         free(sc->bases[i]);
     free(sc->bases);
+}
+
+void rt_images_after_failed_pull(boxlite_runtime *rt, struct bl_error *err)
+{
+    if (err->errnum != ENOSPC && err->errnum != EDQUOT &&
+        !strstr(err->msg, strerror(ENOSPC)) && !strstr(err->msg, strerror(EDQUOT)))
+        return;
+    /* The layers it did store belong to no image: kept, they would leave the disk full
+     * for every command after this one. */
+    struct gc_stats st = { 0 };
+    struct bl_error ignored = { 0 };
+    if (rt_images_gc(rt, &st, &ignored) == 0 && st.bytes_freed) {
+        size_t n = strlen(err->msg);
+        snprintf(err->msg + n, sizeof err->msg - n,
+                 " (the %llu bytes this pull had stored were removed)",
+                 (unsigned long long)st.bytes_freed);
+    }
 }
 
 int rt_images_gc(boxlite_runtime *rt, struct gc_stats *st, struct bl_error *err)

@@ -31,5 +31,8 @@ int rt_qcow2_backing_file(const char *path, char *out, size_t n, struct bl_error
 
 /* Removes blobs and bases no image record and no box disk needs. */
 int rt_images_gc(boxlite_runtime *rt, struct gc_stats *st, struct bl_error *err);
+/* A pull failed on a full disk (err): removes what it stored that no image needs, and says
+ * so in err. Nothing for other failures (their layers are reused by the next attempt). */
+void rt_images_after_failed_pull(boxlite_runtime *rt, struct bl_error *err);
 
 #endif

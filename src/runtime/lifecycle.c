@@ -3,6 +3,7 @@
 
 #include "runtime/api_error.h"
 #include "runtime/fallback.h"
+#include "runtime/boxfiles.h"
 #include "runtime/spawn.h"
 
 #include "image/rootfs.h"
@@ -46,7 +47,7 @@ void rt_box_cgroups_remove(const char *id)
 /* SIGTERM asks the per-box process for a graceful stop (it asks the agent to stop
  * processes, sync and power off); after timeout_ms, SIGKILL. */
 int rt_box_stop_record(boxlite_runtime *rt, struct box_record *rec, int timeout_ms,
-                       bool allow_auto_remove, struct bl_error *err)
+                       bool allow_auto_remove, const struct box_stop *why, struct bl_error *err)
 {
     int r = state_box_set_state(rt->db, rec->id, rec->state, "stopping", rec->pid,
                                 rec->pid_start, err);
@@ -65,7 +66,8 @@ int rt_box_stop_record(boxlite_runtime *rt, struct box_record *rec, int timeout_
         }
     }
     rt_box_cgroups_remove(rec->id);
-    r = state_box_set_state(rt->db, rec->id, NULL, "stopped", 0, 0, err);
+    struct box_stop asked = { .reason = "stopped" };
+    r = state_box_set_stopped(rt->db, rec->id, NULL, why ? why : &asked, err);
     if (r)
         return r;
     struct boxlite_options o;
@@ -107,7 +109,7 @@ BOXLITE_API int boxlite_box_stop(boxlite_box *b, int timeout_ms)
                 usleep(10000);
         }
         int left = timeout_ms - (int)(now_ms() - t0);
-        r = rt_box_stop_record(b->rt, &rec, left > 0 ? left : 0, true, &err);
+        r = rt_box_stop_record(b->rt, &rec, left > 0 ? left : 0, true, NULL, &err);
     }
     box_record_clear(&rec);
     return api_return(r, &err);
@@ -163,10 +165,67 @@ static int prepare_disk(boxlite_box *b, const char *overlay, struct bl_error *er
         r = image_pull_prepare(store, b->opts.image, &pl.po, &rec, base, sizeof base, err);
         image_record_free(&rec);
     }
+    if (r)
+        rt_images_after_failed_pull(b->rt, err);
     rt_pull_close(&pl);
     if (!r)
         r = image_box_disk(store, b->opts.image, overlay, size, err);
     return r ? bl_err_prefix(err, "image %s", b->opts.image) : 0;
+}
+
+static json_t *strv_json(char **v)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; v && v[i]; i++)
+        json_array_append_new(a, json_string(v[i]));
+    return a;
+}
+
+/* The health check the box runs: its own, else its image's (Docker's rules: ["NONE"]
+ * turns the image's off; timings left 0 take the image's, then Docker's defaults). *out is
+ * NULL when there is none. */
+static int health_config(boxlite_box *b, const struct image_config *ic, json_t **out,
+                         struct bl_error *err)
+{
+    *out = NULL;
+    const struct bl_health *h = &b->opts.health;
+    char **test = h->ntest ? h->test : ic->health_test;
+    if (!test || !test[0] || !strcmp(test[0], "NONE"))
+        return 0;
+    char *shell[] = { "/bin/sh", "-c", test[1], NULL };
+    char **argv = !strcmp(test[0], "CMD-SHELL") ? shell : !strcmp(test[0], "CMD") ? test + 1 : NULL;
+    if (!argv || !argv[0] || !argv[0][0])
+        return 0; /* an image's malformed test is ignored, as Docker does */
+    struct proto_exec_req req;
+    int r = rt_box_request(b, ic, NULL, false, NULL, NULL, &req, err);
+    if (r < 0)
+        return r;
+    long long ns_ms = 1000000;
+    long long interval = h->interval_ms ? h->interval_ms
+                         : ic->health_interval_ns ? ic->health_interval_ns / ns_ms
+                         : BL_HEALTH_INTERVAL_MS;
+    long long timeout = h->timeout_ms ? h->timeout_ms
+                        : ic->health_timeout_ns ? ic->health_timeout_ns / ns_ms
+                        : BL_HEALTH_TIMEOUT_MS;
+    long long start = h->start_period_ms ? h->start_period_ms
+                      : ic->health_start_period_ns / ns_ms;
+    long long retries = h->retries ? h->retries : ic->health_retries ? ic->health_retries
+                                                                     : BL_HEALTH_RETRIES;
+    /* an image's values are clamped into what the per-box process accepts */
+    const long long day = 24LL * 3600 * 1000;
+    interval = interval < 100 ? 100 : interval > day ? day : interval;
+    timeout = timeout < 100 ? 100 : timeout > day ? day : timeout;
+    start = start > day ? day : start;
+    retries = retries > 1000 ? 1000 : retries;
+    json_t *j = json_pack("{s:o, s:o, s:s, s:s, s:I, s:I, s:I, s:I}", "argv", strv_json(argv),
+                          "env", strv_json(req.env), "cwd", req.cwd, "user", req.user,
+                          "interval_ms", (json_int_t)interval, "timeout_ms", (json_int_t)timeout,
+                          "start_period_ms", (json_int_t)start, "retries", (json_int_t)retries);
+    rt_request_free(&req);
+    if (!j)
+        return bl_err(err, BOXLITE_ERR_NOMEM, "health check: out of memory");
+    *out = j;
+    return 0;
 }
 
 /* The per-box process's jail (src/vmm/jail/jail.h): on unless BOXLITE_UNCONFINED=1 (for
@@ -202,7 +261,8 @@ static int jail_config(const boxlite_box *b, json_t **out, struct bl_error *err)
 
 /* engine: NULL for the box's own choice, or the engine a fallback forces. */
 static int write_vmm_config(boxlite_box *b, const struct rt_assets *a, const char *path,
-                            const char *engine, struct bl_error *err)
+                            const struct image_config *ic, const char *engine,
+                            struct bl_error *err)
 {
     json_t *jail = NULL;
     int jr = jail_config(b, &jail, err);
@@ -266,6 +326,19 @@ static int write_vmm_config(boxlite_box *b, const struct rt_assets *a, const cha
         json_object_set_new(cfg, "kvm_boot_timeout_ms", json_integer(b->opts.ready_timeout_ms / 2));
     if (!engine && brk && *brk)
         json_object_set_new(cfg, "test_break_boot", json_string(brk));
+    char vlog[4200];
+    snprintf(vlog, sizeof vlog, "%s/vmm.log", b->dir);
+    json_object_set_new(cfg, "vmm_log", json_string(vlog));
+    json_object_set_new(cfg, "log_max_bytes", json_integer(b->opts.log_max_bytes));
+    json_object_set_new(cfg, "log_files", json_integer(b->opts.log_max_files));
+    json_t *health = NULL;
+    int hr = health_config(b, ic, &health, err);
+    if (hr < 0) {
+        json_decref(cfg);
+        return hr;
+    }
+    if (health)
+        json_object_set_new(cfg, "health", health);
     char tmp[4300];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     int r = json_dump_file(cfg, tmp, JSON_INDENT(2));
@@ -275,14 +348,59 @@ static int write_vmm_config(boxlite_box *b, const struct rt_assets *a, const cha
     return 0;
 }
 
-static int send_setup(boxlite_box *b, struct proto_client *c, int timeout_ms,
-                      struct bl_error *err)
+/* The main process's argv, as Docker builds it from the box's options and the image
+ * (include/boxlite.h, "Main process"). */
+static int main_argv(const boxlite_box *b, const struct image_config *ic, char ***out,
+                     struct bl_error *err)
+{
+    const struct boxlite_options *o = &b->opts;
+    char **ep = o->entrypoint_set ? o->entrypoint : ic->entrypoint;
+    char **cmd = o->ncmd ? o->cmd : o->entrypoint_set ? NULL : ic->cmd;
+    size_t n = 0;
+    for (size_t i = 0; ep && ep[i]; i++)
+        n++;
+    for (size_t i = 0; cmd && cmd[i]; i++)
+        n++;
+    if (!n)
+        return bl_err(err, BOXLITE_ERR_INVALID,
+                      "main process: no command (the image has no Entrypoint or Cmd, and none "
+                      "was given)");
+    char **v = calloc(n + 1, sizeof *v);
+    if (!v)
+        return bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
+    n = 0;
+    for (size_t i = 0; ep && ep[i]; i++)
+        v[n++] = ep[i];
+    for (size_t i = 0; cmd && cmd[i]; i++)
+        v[n++] = cmd[i];
+    *out = v; /* the strings stay the options' or the image config's */
+    return 0;
+}
+
+static int send_setup(boxlite_box *b, struct proto_client *c, const struct image_config *ic,
+                      int timeout_ms, struct bl_error *err)
 {
     struct proto_setup s = { 0 };
+    struct proto_exec_req main = { 0 };
+    if (opts_has_main(&b->opts)) {
+        char **argv = NULL;
+        int r = main_argv(b, ic, &argv, err);
+        if (!r)
+            r = rt_box_request(b, ic, NULL, false, NULL, NULL, &main, err);
+        if (r) {
+            free(argv);
+            return r;
+        }
+        main.argv = argv;
+        s.main = &main;
+    }
+    int r = 0;
     struct proto_volume vols[64];
     char tags[64][16];
-    if (b->opts.nvolumes > 64)
-        return bl_err(err, BOXLITE_ERR_INVALID, "at most 64 volumes");
+    if (b->opts.nvolumes > 64) {
+        r = bl_err(err, BOXLITE_ERR_INVALID, "at most 64 volumes");
+        goto out;
+    }
     s.root_dev = "/dev/vda";
     s.root_fstype = "ext4";
     s.hostname = b->name;
@@ -294,7 +412,11 @@ static int send_setup(boxlite_box *b, struct proto_client *c, int timeout_ms,
     }
     s.vols = vols;
     s.nvols = (unsigned)b->opts.nvolumes;
-    return proto_setup(c, &s, timeout_ms, err);
+    r = proto_setup(c, &s, timeout_ms, err);
+out:
+    free(main.argv);
+    rt_request_free(&main);
+    return r;
 }
 
 static int remember_lifeline(boxlite_runtime *rt, int fd)
@@ -312,8 +434,8 @@ static int remember_lifeline(boxlite_runtime *rt, int fd)
 /* The KVM engine did not bring the guest up and the box's engine is "auto": record why,
  * start the box again on QEMU and wait for it with what is left of the ready timeout. On
  * return *fallback holds the record (for the box's info) and notice the user's line. */
-static int retry_on_qemu(boxlite_box *b, const struct rt_assets *a, struct rt_child *child,
-                         double t0, json_t **fallback, char *notice, size_t notice_len,
+static int retry_on_qemu(boxlite_box *b, const struct rt_assets *a,
+                         const struct image_config *ic, struct rt_child *child, double t0, json_t **fallback, char *notice, size_t notice_len,
                          struct bl_error *err)
 {
     struct rt_fallback fb;
@@ -334,15 +456,28 @@ static int retry_on_qemu(boxlite_box *b, const struct rt_assets *a, struct rt_ch
     state_counter_add(b->rt->db, "kvm_fallbacks", 1, NULL);
     bl_err_clear(err);
     int left = b->opts.ready_timeout_ms - (int)(now_ms() - t0);
-    int r = write_vmm_config(b, a, cfgpath, "qemu", err);
+    int r = write_vmm_config(b, a, cfgpath, ic, "qemu", err);
     if (!r)
         r = rt_spawn_vmm(a->vmm, cfgpath, log, b->opts.detach, child, err);
     if (!r)
-        r = rt_wait_ready(child, ready, console, left > 1000 ? left : 1000, err);
+        state_box_set_state(b->rt->db, b->id, "starting", "starting", child->pid,
+                            child->pid_start, NULL);
+    if (!r)
+        r = rt_wait_ready(child, ready, console, log, left > 1000 ? left : 1000, err);
     return r ? bl_err_prefix(err, "after the KVM engine failed (%s), on QEMU", why) : 0;
 }
 
-static int start_locked(boxlite_box *b, struct bl_error *err)
+static void unlink_logs(const char *path, int files)
+{
+    char p[4300];
+    unlink(path);
+    for (int i = 1; i < files || i < BL_DEFAULT_LOG_MAX_FILES; i++) {
+        snprintf(p, sizeof p, "%s.%d", path, i);
+        unlink(p);
+    }
+}
+
+static int start_locked(boxlite_box *b, bool explicit_start, struct bl_error *err)
 {
     boxlite_runtime *rt = b->rt;
     struct box_record rec;
@@ -358,17 +493,27 @@ static int start_locked(boxlite_box *b, struct bl_error *err)
         box_record_clear(&rec);
         return r;
     }
-    /* Claim the start; while "starting" the record names this process, so a crash here
-     * leaves a box that reads as stopped, not one stuck starting. */
-    r = state_box_set_state(rt->db, b->id, rec.state, "starting", getpid(),
-                            rt_process_start_time(getpid()), err);
+    /* A box that stopped by itself is not brought back behind its user's back: an exec
+     * says why it stopped (boxlite_box_start starts it again). */
+    if (!explicit_start && !strcmp(rec.state, "stopped") && rec.stop_abnormal) {
+        r = bl_err(err, BOXLITE_ERR_STATE, "box %s has stopped: %s (start it again to use it)",
+                   rec.name, rec.stop_reason ? rec.stop_reason : "unknown reason");
+        box_record_clear(&rec);
+        return r;
+    }
+    /* Claim the start; while "starting" the box lives as long as this process (its owner):
+     * a crash here leaves a box that reads as stopped, not one stuck starting. */
+    int64_t self_start = rt_process_start_time(getpid());
+    r = state_box_set_state(rt->db, b->id, rec.state, "starting", 0, 0, err);
     box_record_clear(&rec);
     if (r)
         return r;
+    state_box_set_owner(rt->db, b->id, getpid(), self_start, NULL);
 
     double t0 = now_ms();
     struct rt_assets a;
     struct rt_child child = { .lifeline_fd = -1 }; /* a failure before the spawn closes nothing */
+    struct image_config ic = { 0 };
     char overlay[4200], cfgpath[4200], log[4200], ready[4200], console[4200], sock[4200];
     snprintf(overlay, sizeof overlay, "%s/disk.qcow2", b->dir);
     snprintf(cfgpath, sizeof cfgpath, "%s/vmm.json", b->dir);
@@ -376,34 +521,38 @@ static int start_locked(boxlite_box *b, struct bl_error *err)
     snprintf(ready, sizeof ready, "%s/ready", b->dir);
     snprintf(console, sizeof console, "%s/console.log", b->dir);
     rt_box_socket(b, sock, sizeof sock);
-    unlink(ready);
-    unlink(console);
-    char exitjson[4200]; /* a previous run's end, which the fallback must not read */
-    snprintf(exitjson, sizeof exitjson, "%s/exit.json", b->dir);
-    unlink(exitjson);
+    boxfiles_clear(b->dir);
+    unlink_logs(console, b->opts.log_max_files);
     r = rt_find_assets(&a, err);
     if (!r)
         r = prepare_disk(b, overlay, err);
     double t_disk = now_ms();
     if (!r)
-        r = write_vmm_config(b, &a, cfgpath, NULL, err);
+        rt_box_image_config(b, &ic);
+    if (!r)
+        r = write_vmm_config(b, &a, cfgpath, &ic, NULL, err);
     bool spawned = false;
     if (!r)
         spawned = !(r = rt_spawn_vmm(a.vmm, cfgpath, log, b->opts.detach, &child, err));
+    /* Recorded at once: whoever finds this start abandoned can end the process. */
     if (!r)
-        r = rt_wait_ready(&child, ready, console, b->opts.ready_timeout_ms, err);
+        state_box_set_state(rt->db, b->id, "starting", "starting", child.pid, child.pid_start,
+                            NULL);
+    if (!r)
+        r = rt_wait_ready(&child, ready, console, log, b->opts.ready_timeout_ms, err);
     json_t *fallback = NULL; /* fallback.h */
     char fallback_notice[1024] = "";
     if (r && spawned && !rt_process_alive(child.pid, child.pid_start))
-        r = retry_on_qemu(b, &a, &child, t0, &fallback, fallback_notice, sizeof fallback_notice,
-                          err);
+        r = retry_on_qemu(b, &a, &ic, &child, t0, &fallback, fallback_notice,
+                          sizeof fallback_notice, err);
     double t_ready = now_ms();
     struct proto_client *conn = NULL;
     int left = b->opts.ready_timeout_ms - (int)(t_ready - t0);
     if (!r)
         r = proto_client_connect(sock, left > 1000 ? left : 1000, &conn, err);
     if (!r)
-        r = send_setup(b, conn, left > 1000 ? left : 1000, err);
+        r = send_setup(b, conn, &ic, left > 1000 ? left : 1000, err);
+    image_config_free(&ic);
     double t_setup = now_ms();
     if (r) {
         if (child.pid > 0)
@@ -416,9 +565,13 @@ static int start_locked(boxlite_box *b, struct bl_error *err)
         rt_exit_reason(b->dir, why, sizeof why);
         if (why[0] && !strstr(err->msg, why))
             bl_err_prefix(err, "%s", why);
-        state_box_set_state(rt->db, b->id, NULL, "stopped", 0, 0, NULL);
+        bl_err_prefix(err, "start box %s", b->name);
+        char reason[600];
+        snprintf(reason, sizeof reason, "the start failed: %s", err->msg);
+        struct box_stop st = { .reason = reason };
+        state_box_set_stopped(rt->db, b->id, NULL, &st, NULL);
         state_counter_add(rt->db, "boxes_failed", 1, NULL);
-        return bl_err_prefix(err, "start box %s", b->name);
+        return -err->code;
     }
     if (child.lifeline_fd >= 0)
         remember_lifeline(rt, child.lifeline_fd);
@@ -426,7 +579,7 @@ static int start_locked(boxlite_box *b, struct bl_error *err)
     b->conn = conn;
     /* What the per-box process says in its ready file: the engine it chose and, when that is
      * a fallback (QEMU without hardware virtualization), a one-line notice for the user. */
-    json_t *rj = json_load_file(ready, 0, NULL);
+    json_t *rj = boxfiles_json(b->dir, "ready");
     const char *engine = json_string_value(json_object_get(rj, "engine"));
     const char *notice = json_string_value(json_object_get(rj, "notice"));
     json_t *info = json_pack("{s:{s:f, s:f, s:f, s:f}, s:s}", "start_ms", "disk", t_disk - t0,
@@ -448,17 +601,17 @@ static int start_locked(boxlite_box *b, struct bl_error *err)
                                child.pid_start, err);
 }
 
-int rt_box_ensure_running(boxlite_box *b, struct bl_error *err)
+int rt_box_ensure_running(boxlite_box *b, bool explicit_start, struct bl_error *err)
 {
     pthread_mutex_lock(&b->lock);
-    int r = start_locked(b, err);
+    int r = start_locked(b, explicit_start, err);
     pthread_mutex_unlock(&b->lock);
     return r;
 }
 
 int rt_box_conn(boxlite_box *b, struct proto_client **out, struct bl_error *err)
 {
-    int r = rt_box_ensure_running(b, err);
+    int r = rt_box_ensure_running(b, false, err);
     if (r)
         return r;
     pthread_mutex_lock(&b->lock);
@@ -477,5 +630,5 @@ BOXLITE_API int boxlite_box_start(boxlite_box *b)
     API_CHECK_ARG(b, "box is NULL");
     api_notice("%s", "");
     struct bl_error err = { 0 };
-    return api_return(rt_box_ensure_running(b, &err), &err);
+    return api_return(rt_box_ensure_running(b, true, &err), &err);
 }

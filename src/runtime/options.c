@@ -9,6 +9,7 @@
 #include <jansson.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 void opts_init(struct boxlite_options *o)
 {
@@ -18,6 +19,17 @@ void opts_init(struct boxlite_options *o)
     o->network = true;
     o->auto_remove = true;
     o->ready_timeout_ms = BL_DEFAULT_READY_TIMEOUT_MS;
+    o->log_max_bytes = BL_DEFAULT_LOG_MAX_BYTES;
+    o->log_max_files = BL_DEFAULT_LOG_MAX_FILES;
+}
+
+static void strv_clear(char ***v, size_t *n)
+{
+    for (size_t i = 0; i < *n; i++)
+        free((*v)[i]);
+    free(*v);
+    *v = NULL;
+    *n = 0;
 }
 
 void opts_clear(struct boxlite_options *o)
@@ -44,17 +56,131 @@ void opts_clear(struct boxlite_options *o)
     for (size_t i = 0; i < o->nports; i++)
         free(o->ports[i].host_addr);
     free(o->ports);
-    for (size_t i = 0; i < o->ncmd; i++)
-        free(o->cmd[i]);
-    free(o->cmd);
-    for (size_t i = 0; i < o->nallow_net; i++)
-        free(o->allow_net[i]);
-    free(o->allow_net);
-    for (size_t i = 0; i < o->ndeny_net; i++)
-        free(o->deny_net[i]);
-    free(o->deny_net);
+    strv_clear(&o->cmd, &o->ncmd);
+    strv_clear(&o->entrypoint, &o->nentrypoint);
+    strv_clear(&o->health.test, &o->health.ntest);
+    strv_clear(&o->allow_net, &o->nallow_net);
+    strv_clear(&o->deny_net, &o->ndeny_net);
     free(o->allow_host);
     opts_init(o);
+}
+
+/* A copy of argv (NULL-terminated when n < 0), checked: at most 4096 entries of 4096 bytes. */
+static int strv_copy(char ***out, size_t *nout, const char *const *argv, long n, const char *what,
+                     struct bl_error *err)
+{
+    size_t count = 0;
+    if (argv)
+        while ((n < 0 || (long)count < n) && argv[count])
+            count++;
+    if (n >= 0 && argv && (long)count != n)
+        return bl_err(err, BOXLITE_ERR_INVALID, "%s: entry %zu is NULL", what, count);
+    if (count > 4096)
+        return bl_err(err, BOXLITE_ERR_INVALID, "%s: more than 4096 entries", what);
+    char **v = calloc(count + 1, sizeof *v);
+    if (!v)
+        return bl_err(err, BOXLITE_ERR_NOMEM, "%s: out of memory", what);
+    for (size_t i = 0; i < count; i++) {
+        if (strlen(argv[i]) > 4096 || !(v[i] = strdup(argv[i]))) {
+            for (size_t k = 0; k < i; k++)
+                free(v[k]);
+            free(v);
+            return strlen(argv[i]) > 4096
+                       ? bl_err(err, BOXLITE_ERR_INVALID, "%s[%zu]: longer than 4096 bytes", what, i)
+                       : bl_err(err, BOXLITE_ERR_NOMEM, "%s: out of memory", what);
+        }
+    }
+    *out = v;
+    *nout = count;
+    return 0;
+}
+
+int opts_set_argv(struct boxlite_options *o, const char *which, const char *const *argv, long n,
+                  struct bl_error *err)
+{
+    bool ep = !strcmp(which, "entrypoint");
+    char **v = NULL;
+    size_t count = 0;
+    if (argv) {
+        int r = strv_copy(&v, &count, argv, n, which, err);
+        if (r)
+            return r;
+    }
+    if (ep) {
+        strv_clear(&o->entrypoint, &o->nentrypoint);
+        o->entrypoint = v;
+        o->nentrypoint = count;
+        o->entrypoint_set = argv != NULL;
+    } else {
+        strv_clear(&o->cmd, &o->ncmd);
+        o->cmd = v;
+        o->ncmd = count;
+    }
+    return 0;
+}
+
+bool opts_has_main(const struct boxlite_options *o)
+{
+    return o->main_process || o->ncmd > 0 || o->entrypoint_set;
+}
+
+size_t opts_env_bytes(const struct boxlite_options *o)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < o->nenv; i++)
+        n += 4 + strlen(o->env[i].key) + 1 + strlen(o->env[i].value); /* TLV header, K=V */
+    return n;
+}
+
+static int range(const char *what, long long v, long long lo, long long hi, struct bl_error *err)
+{
+    if (v < lo || v > hi)
+        return bl_err(err, BOXLITE_ERR_INVALID, "%s: %lld is not between %lld and %lld", what, v,
+                      lo, hi);
+    return 0;
+}
+
+int opts_set_health(struct boxlite_options *o, const char *const *test, long ntest,
+                    long long interval_ms, long long timeout_ms, long long retries,
+                    long long start_period_ms, struct bl_error *err)
+{
+    const long long day = 24LL * 3600 * 1000;
+    int r;
+    if ((r = range("healthcheck.interval_ms", interval_ms, 0, day, err)) ||
+        (r = range("healthcheck.timeout_ms", timeout_ms, 0, day, err)) ||
+        (r = range("healthcheck.start_period_ms", start_period_ms, 0, day, err)) ||
+        (r = range("healthcheck.retries", retries, 0, 1000, err)))
+        return r;
+    if ((interval_ms && interval_ms < 100) || (timeout_ms && timeout_ms < 100))
+        return bl_err(err, BOXLITE_ERR_INVALID,
+                      "healthcheck: interval and timeout are at least 100 ms (0 = default)");
+    char **v = NULL;
+    size_t n = 0;
+    if (test && (r = strv_copy(&v, &n, test, ntest, "healthcheck.test", err)))
+        return r;
+    bool ok = n == 0 || (!strcmp(v[0], "NONE") && n == 1) ||
+              (!strcmp(v[0], "CMD") && n >= 2) || (!strcmp(v[0], "CMD-SHELL") && n == 2);
+    if (!ok) {
+        strv_clear(&v, &n);
+        return bl_err(err, BOXLITE_ERR_INVALID,
+                      "healthcheck.test: expected [\"CMD\", program, args...], "
+                      "[\"CMD-SHELL\", command] or [\"NONE\"]");
+    }
+    strv_clear(&o->health.test, &o->health.ntest);
+    o->health = (struct bl_health){ v, n, interval_ms, timeout_ms, start_period_ms, (int)retries };
+    return 0;
+}
+
+int opts_set_log(struct boxlite_options *o, long long max_bytes, long long max_files,
+                 struct bl_error *err)
+{
+    int r;
+    if ((r = range("log_max_size", max_bytes, BL_MIN_LOG_MAX_BYTES, BL_MAX_LOG_MAX_BYTES, err)) ||
+        (r = range("log_max_files", max_files, 1, BL_MAX_LOG_MAX_FILES, err)))
+        return r;
+    o->log_max_bytes = max_bytes;
+    o->log_max_files = (int)max_files;
+    return 0;
 }
 
 int opts_set_str(char **field, const char *what, const char *v, struct bl_error *err)
@@ -113,6 +239,8 @@ int opts_set_env(struct boxlite_options *o, const char *k, const char *v, struct
     if (!k || !*k || strchr(k, '=') || !v)
         return bl_err(err, BOXLITE_ERR_INVALID, "env: invalid variable name \"%s\"",
                       k ? k : "(null)");
+    if (strlen(k) > 4096 || strlen(v) > 4096 * 8)
+        return bl_err(err, BOXLITE_ERR_INVALID, "env: %.64s: too long", k);
     for (size_t i = 0; i < o->nenv; i++)
         if (!strcmp(o->env[i].key, k))
             return opts_set_str(&o->env[i].value, "env", v, err);
@@ -319,9 +447,27 @@ int opts_validate_for_create(const struct boxlite_options *o, struct bl_error *e
     struct stat st;
     if (o->rootfs_path && (stat(o->rootfs_path, &st) != 0 || !S_ISDIR(st.st_mode)))
         return bl_errno(err, errno ? errno : ENOTDIR, "rootfs_path: %s", o->rootfs_path);
-    for (size_t i = 0; i < o->nvolumes; i++)
-        if (stat(o->volumes[i].host_path, &st) != 0)
-            return bl_errno(err, errno, "volumes: host path %s", o->volumes[i].host_path);
+    /* A volume is a folder shared with the guest (9p): what would fail at start, with only
+     * the engine's log saying why, is refused here with the reason. */
+    for (size_t i = 0; i < o->nvolumes; i++) {
+        const char *h = o->volumes[i].host_path;
+        if (stat(h, &st) != 0)
+            return bl_errno(err, errno, "volumes: host path %s", h);
+        if (!S_ISDIR(st.st_mode))
+            return bl_err(err, BOXLITE_ERR_INVALID,
+                          "volumes: host path %s is not a directory (a volume shares a folder)", h);
+        if (access(h, R_OK | X_OK) != 0)
+            return bl_errno(err, errno, "volumes: host path %s is not readable", h);
+        if (!o->volumes[i].read_only && access(h, W_OK) != 0)
+            return bl_errno(err, errno,
+                            "volumes: host path %s is not writable (mount it read-only?)", h);
+    }
+    size_t env = opts_env_bytes(o);
+    if (env > BL_MAX_ENV_BYTES)
+        return bl_err(err, BOXLITE_ERR_INVALID,
+                      "env: %zu variables take %zu bytes; at most %d fit (an execution's request "
+                      "carries them all and is limited to %u bytes)",
+                      o->nenv, env, BL_MAX_ENV_BYTES, 65536u);
     return 0;
 }
 
@@ -427,6 +573,72 @@ static int read_allow_host(struct boxlite_options *o, json_t *v, struct bl_error
     return r ? r : opts_add_allow_host(o, port, proto, err);
 }
 
+/* A JSON array of strings (null allowed when nullable) into a NULL-terminated vector. */
+static int json_strv(json_t *v, const char *what, bool nullable, const char ***out, size_t *n,
+                     struct bl_error *err)
+{
+    *out = NULL;
+    *n = 0;
+    if (nullable && json_is_null(v))
+        return 0;
+    if (!json_is_array(v) || json_array_size(v) > 4096)
+        return bl_err(err, BOXLITE_ERR_INVALID,
+                      "options: field \"%s\": expected an array of at most 4096 strings%s", what,
+                      nullable ? " or null" : "");
+    const char **a = calloc(json_array_size(v) + 1, sizeof *a);
+    if (!a)
+        return bl_err(err, BOXLITE_ERR_NOMEM, "%s: out of memory", what);
+    for (size_t i = 0; i < json_array_size(v); i++) {
+        json_t *e = json_array_get(v, i);
+        if (!json_is_string(e) || strlen(json_string_value(e)) != json_string_length(e)) {
+            free(a);
+            return bl_err(err, BOXLITE_ERR_INVALID,
+                          "options: field \"%s[%zu]\": expected a string without NUL bytes",
+                          what, i);
+        }
+        a[i] = json_string_value(e);
+    }
+    *out = a;
+    *n = json_array_size(v);
+    return 0;
+}
+
+static int read_argv_or_health(struct boxlite_options *o, const char *k, json_t *v,
+                               struct bl_error *err)
+{
+    const char **a = NULL;
+    size_t n = 0;
+    int r;
+    if (strcmp(k, "healthcheck") != 0) {
+        if ((r = json_strv(v, k, !strcmp(k, "entrypoint"), &a, &n, err)))
+            return r;
+        r = opts_set_argv(o, k, a, a ? (long)n : -1, err);
+        free(a);
+        return r;
+    }
+    static const char *const keys[] = { "test", "interval_ms", "timeout_ms", "retries",
+                                        "start_period_ms", NULL };
+    if (json_is_null(v))
+        return opts_set_health(o, NULL, 0, 0, 0, 0, 0, err);
+    if ((r = check_keys(v, "healthcheck", keys, err)))
+        return r;
+    long long num[4] = { 0, 0, 0, 0 };
+    static const char *const nums[] = { "interval_ms", "timeout_ms", "retries", "start_period_ms" };
+    for (size_t i = 0; i < 4; i++) {
+        json_t *x = json_object_get(v, nums[i]);
+        char what[64];
+        snprintf(what, sizeof what, "healthcheck.%s", nums[i]);
+        if (x && !json_is_null(x) && (r = want_int(x, what, &num[i], err)))
+            return r;
+    }
+    json_t *t = json_object_get(v, "test");
+    if (t && (r = json_strv(t, "healthcheck.test", true, &a, &n, err)))
+        return r;
+    r = opts_set_health(o, a, (long)n, num[0], num[1], num[2], num[3], err);
+    free(a);
+    return r;
+}
+
 static int read_field(struct boxlite_options *o, const char *k, json_t *v, struct bl_error *err)
 {
     long long n = 0;
@@ -498,7 +710,15 @@ static int read_field(struct boxlite_options *o, const char *k, json_t *v, struc
         }
         return 0;
     }
-    if (!strcmp(k, "volumes") || !strcmp(k, "ports") || !strcmp(k, "cmd")) {
+    if (!strcmp(k, "cmd") || !strcmp(k, "entrypoint") || !strcmp(k, "healthcheck"))
+        return read_argv_or_health(o, k, v, err);
+    if (!strcmp(k, "main_process"))
+        return (r = want_bool(v, k, &b, err)) ? r : (o->main_process = b, 0);
+    if (!strcmp(k, "log_max_size"))
+        return (r = want_int(v, k, &n, err)) ? r : opts_set_log(o, n, o->log_max_files, err);
+    if (!strcmp(k, "log_max_files"))
+        return (r = want_int(v, k, &n, err)) ? r : opts_set_log(o, o->log_max_bytes, n, err);
+    if (!strcmp(k, "volumes") || !strcmp(k, "ports")) {
         size_t i;
         json_t *e;
         if (!json_is_array(v))
@@ -507,22 +727,8 @@ static int read_field(struct boxlite_options *o, const char *k, json_t *v, struc
         json_array_foreach(v, i, e) {
             if (!strcmp(k, "volumes"))
                 r = read_volume(o, e, err);
-            else if (!strcmp(k, "ports"))
+            else
                 r = read_port(o, e, err);
-            else if (!json_is_string(e))
-                r = bl_err(err, BOXLITE_ERR_INVALID,
-                           "options: field \"cmd\": expected an array of strings");
-            else {
-                char **c = realloc(o->cmd, (o->ncmd + 1) * sizeof *c);
-                if (!c || !(c[o->ncmd] = strdup(json_string_value(e)))) {
-                    if (c)
-                        o->cmd = c;
-                    return bl_err(err, BOXLITE_ERR_NOMEM, "cmd: out of memory");
-                }
-                o->cmd = c;
-                o->ncmd++;
-                r = 0;
-            }
             if (r)
                 return r;
         }
@@ -592,6 +798,31 @@ char *opts_to_json(const struct boxlite_options *o)
     for (size_t i = 0; i < o->ncmd; i++)
         json_array_append_new(cmd, json_string(o->cmd[i]));
     json_object_set_new(root, "cmd", cmd);
+    json_t *ep = json_null();
+    if (o->entrypoint_set) {
+        ep = json_array();
+        for (size_t i = 0; i < o->nentrypoint; i++)
+            json_array_append_new(ep, json_string(o->entrypoint[i]));
+    }
+    json_object_set_new(root, "entrypoint", ep);
+    json_object_set_new(root, "main_process", json_boolean(o->main_process));
+    json_t *hc = json_null();
+    if (o->health.ntest || o->health.interval_ms || o->health.timeout_ms || o->health.retries ||
+        o->health.start_period_ms) {
+        json_t *test = json_null();
+        if (o->health.ntest) {
+            test = json_array();
+            for (size_t i = 0; i < o->health.ntest; i++)
+                json_array_append_new(test, json_string(o->health.test[i]));
+        }
+        hc = json_pack("{s:o, s:I, s:I, s:i, s:I}", "test", test, "interval_ms",
+                       (json_int_t)o->health.interval_ms, "timeout_ms",
+                       (json_int_t)o->health.timeout_ms, "retries", o->health.retries,
+                       "start_period_ms", (json_int_t)o->health.start_period_ms);
+    }
+    json_object_set_new(root, "healthcheck", hc ? hc : json_null());
+    json_object_set_new(root, "log_max_size", json_integer(o->log_max_bytes));
+    json_object_set_new(root, "log_max_files", json_integer(o->log_max_files));
     json_object_set_new(root, "network", json_boolean(o->network));
     json_t *allow = json_array(), *deny = json_array(), *host = json_array();
     for (size_t i = 0; i < o->nallow_net; i++)

@@ -13,6 +13,14 @@ struct bl_volume { char *host_path, *guest_path; bool read_only; };
 struct bl_port { int host_port, guest_port; bool udp; char *host_addr; };
 struct bl_env { char *key, *value; };
 
+/* A health check (Docker's HEALTHCHECK): test ["CMD", args...], ["CMD-SHELL", command] or
+ * ["NONE"] (no check, not even the image's); 0 for a duration or retries = the default. */
+struct bl_health {
+    char **test; size_t ntest; /* ntest 0: none set here (the image's, if any) */
+    long long interval_ms, timeout_ms, start_period_ms;
+    int retries;
+};
+
 struct boxlite_options {
     char *image, *rootfs_path;
     int cpus, memory_mib, disk_size_gb;
@@ -20,7 +28,14 @@ struct boxlite_options {
     char *working_dir, *user, *name, *engine;
     struct bl_volume *volumes; size_t nvolumes;
     struct bl_port *ports; size_t nports;
+    /* The main process (its exit stops the box, as a container's PID 1): runs when
+     * main_process is set, cmd is given or entrypoint is given; argv as Docker builds it
+     * (entrypoint, else the image's Entrypoint; then cmd, else the image's Cmd unless the
+     * entrypoint was overridden). */
     char **cmd; size_t ncmd;
+    char **entrypoint; size_t nentrypoint;
+    bool entrypoint_set; /* entrypoint given, possibly empty (none) */
+    bool main_process;
     bool network, auto_remove, detach;
     int ready_timeout_ms;
     char *cpu_template; /* KVM engine's CPU template; NULL = "auto" */
@@ -28,6 +43,9 @@ struct boxlite_options {
     char **allow_net; size_t nallow_net;
     char **deny_net; size_t ndeny_net;
     struct net_host_port *allow_host; size_t nallow_host;
+    struct bl_health health;
+    long long log_max_bytes; /* console and per-box logs rotate at this size */
+    int log_max_files;       /* files kept per log, the current one included */
 };
 
 #define BL_DEFAULT_CPUS 1
@@ -38,6 +56,19 @@ struct boxlite_options {
 #define BL_MAX_MEMORY_MIB (1024 * 1024)
 #define BL_MAX_DISK_GB 4096
 #define BL_MAX_NAME 64
+#define BL_DEFAULT_LOG_MAX_BYTES (1 << 20)
+#define BL_DEFAULT_LOG_MAX_FILES 2
+#define BL_MIN_LOG_MAX_BYTES 4096
+#define BL_MAX_LOG_MAX_BYTES (1LL << 40)
+#define BL_MAX_LOG_MAX_FILES 100
+/* The box's environment travels in every EXEC request (at most PROTO_MAX_PAYLOAD bytes,
+ * docs/protocol.md) with the image's environment, the arguments and the rest: the box's
+ * own variables may take half of it, so that a box that was created can always exec. */
+#define BL_MAX_ENV_BYTES (32 * 1024)
+/* Docker's defaults for a health check. */
+#define BL_HEALTH_INTERVAL_MS 30000
+#define BL_HEALTH_TIMEOUT_MS 30000
+#define BL_HEALTH_RETRIES 3
 
 void opts_init(struct boxlite_options *o);
 void opts_clear(struct boxlite_options *o);
@@ -71,6 +102,18 @@ int opts_add_allow_host(struct boxlite_options *o, long long port, const char *p
                         struct bl_error *err);
 /* "none" / "default" (and true / false). */
 int opts_set_network_mode(struct boxlite_options *o, const char *mode, struct bl_error *err);
+/* argv NULL-terminated (n < 0) or of n entries; which is "cmd" or "entrypoint". */
+int opts_set_argv(struct boxlite_options *o, const char *which, const char *const *argv,
+                  long n, struct bl_error *err);
+int opts_set_health(struct boxlite_options *o, const char *const *test, long ntest,
+                    long long interval_ms, long long timeout_ms, long long retries,
+                    long long start_period_ms, struct bl_error *err);
+int opts_set_log(struct boxlite_options *o, long long max_bytes, long long max_files,
+                 struct bl_error *err);
 bool opts_valid_name(const char *name);
+/* Whether the box runs a main process (see struct boxlite_options). */
+bool opts_has_main(const struct boxlite_options *o);
+/* Bytes the box's environment takes in an EXEC request. */
+size_t opts_env_bytes(const struct boxlite_options *o);
 
 #endif

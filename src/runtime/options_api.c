@@ -103,3 +103,16 @@ BOXLITE_API int boxlite_options_set_engine(boxlite_options *o, const char *v)
 { SETTER(opts_set_engine(o, v, &err)); }
 BOXLITE_API int boxlite_options_set_cpu_template(boxlite_options *o, const char *v)
 { SETTER(opts_set_cpu_template(o, v, &err)); }
+BOXLITE_API int boxlite_options_set_cmd(boxlite_options *o, const char *const *argv)
+{ SETTER(opts_set_argv(o, "cmd", argv, -1, &err)); }
+BOXLITE_API int boxlite_options_set_entrypoint(boxlite_options *o, const char *const *argv)
+{ SETTER(opts_set_argv(o, "entrypoint", argv, -1, &err)); }
+BOXLITE_API int boxlite_options_set_main_process(boxlite_options *o, int v)
+{ SETTER((o->main_process = v != 0, 0)); }
+BOXLITE_API int boxlite_options_set_healthcheck(boxlite_options *o, const char *const *test,
+                                                long long interval_ms, long long timeout_ms,
+                                                int retries, long long start_period_ms)
+{ SETTER(opts_set_health(o, test, -1, interval_ms, timeout_ms, retries, start_period_ms, &err)); }
+BOXLITE_API int boxlite_options_set_log_rotation(boxlite_options *o, long long max_bytes,
+                                                 int max_files)
+{ SETTER(opts_set_log(o, max_bytes, max_files, &err)); }

@@ -24,6 +24,7 @@ struct boxlite_runtime {
      * when the runtime is closed or the process ends, and those boxes stop. */
     int *lifelines;
     size_t nlifelines;
+    char *notices; /* lines for the user, handed out by boxlite_runtime_notices */
 };
 
 struct boxlite_box {
@@ -41,10 +42,23 @@ struct boxlite_box {
 void rt_box_socket(const boxlite_box *b, char *out, size_t len);
 /* The image store of the runtime's home, opened on first use. */
 int rt_images(boxlite_runtime *rt, struct image_store **out, struct bl_error *err);
-/* Starts the box if it is not running (idempotent); used by start and by the first exec. */
-int rt_box_ensure_running(boxlite_box *b, struct bl_error *err);
+/* Starts the box if it is not running (idempotent); used by start and by the first exec.
+ * Unless explicit (boxlite_box_start), a box that stopped by itself is not started again:
+ * BOXLITE_ERR_STATE with the reason. */
+int rt_box_ensure_running(boxlite_box *b, bool explicit_start, struct bl_error *err);
 /* The connection to the running box's agent (through its per-box process). */
 int rt_box_conn(boxlite_box *b, struct proto_client **out, struct bl_error *err);
+
+/* A request for a process in the box on the box's defaults: env (a PATH, the image's, the
+ * box's, then extra_env), working directory and user (given, else the box's, else the
+ * image's). argv, tty and timeout are the caller's to fill. rt_request_free releases what
+ * this allocated (not argv). */
+int rt_box_request(boxlite_box *b, const struct image_config *ic, const char *const *extra_env,
+                   bool tty, const char *cwd, const char *user, struct proto_exec_req *req,
+                   struct bl_error *err);
+void rt_request_free(struct proto_exec_req *req);
+/* The box's image configuration (zeroed when it has none or it cannot be read). */
+void rt_box_image_config(boxlite_box *b, struct image_config *ic);
 
 /* <home>/boxes/<id> */
 int rt_box_dir(const boxlite_runtime *rt, const char *id, char **out, struct bl_error *err);
@@ -55,13 +69,16 @@ int rt_box_lookup(boxlite_runtime *rt, const char *key, struct box_record *rec,
 bool rt_process_alive(int64_t pid, int64_t pid_start);
 int64_t rt_process_start_time(int64_t pid);
 /* Stops the box's per-box process (SIGTERM, then SIGKILL after timeout_ms; 0 = at once) and
- * marks it stopped; removes it if its options say auto_remove and allow_auto_remove. */
+ * marks it stopped (why: NULL = on request); removes it if its options say auto_remove
+ * and allow_auto_remove. */
 int rt_box_stop_record(boxlite_runtime *rt, struct box_record *rec, int timeout_ms,
-                       bool allow_auto_remove, struct bl_error *err);
+                       bool allow_auto_remove, const struct box_stop *why, struct bl_error *err);
 /* Removes a file or a tree, never following a symlink (nftw, FTW_PHYS); 0 or -1 (errno). */
 int rt_remove_tree(const char *path);
 /* Removes the box's cgroups (made by its per-box process's jail) once it is gone. */
 void rt_box_cgroups_remove(const char *id);
+/* Adds a line for boxlite_runtime_notices. */
+void rt_notice(boxlite_runtime *rt, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Deletes the record and the box's folder. */
 int rt_box_destroy(boxlite_runtime *rt, const char *id, struct bl_error *err);
 

@@ -243,8 +243,21 @@ static double now_ms(void)
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
+/* The last line of a log that rotates (<path>, else <path>.1 just after a rotation). */
+static char *last_line(const char *path)
+{
+    char *t = path ? rt_tail_file(path, 1) : NULL;
+    if (path && (!t || !*t)) {
+        free(t);
+        char p[4200];
+        snprintf(p, sizeof p, "%s.1", path);
+        t = rt_tail_file(p, 1);
+    }
+    return t;
+}
+
 int rt_wait_ready(const struct rt_child *c, const char *ready_file, const char *console_log,
-                  int timeout_ms, struct bl_error *err)
+                  const char *vmm_log, int timeout_ms, struct bl_error *err)
 {
     double deadline = now_ms() + timeout_ms;
     bool alive = true;
@@ -257,11 +270,15 @@ int rt_wait_ready(const struct rt_child *c, const char *ready_file, const char *
     if (is_file(ready_file))
         return 0;
     cleanup_free char *tail = rt_tail_file(console_log, 12);
+    cleanup_free char *said = last_line(vmm_log);
+    char vmm[700] = "";
+    if (said && *said)
+        snprintf(vmm, sizeof vmm, " (it said: %s)", said);
     if (alive)
         return bl_err(err, BOXLITE_ERR_TIMEOUT,
-                      "the guest did not become ready within %d ms; last console lines:\n%s",
-                      timeout_ms, tail && *tail ? tail : "(console is empty)");
+                      "the guest did not become ready within %d ms%s; last console lines:\n%s",
+                      timeout_ms, vmm, tail && *tail ? tail : "(console is empty)");
     return bl_err(err, BOXLITE_ERR_ENGINE,
-                  "the box's VM process exited before the guest was ready; last console "
-                  "lines:\n%s", tail && *tail ? tail : "(console is empty)");
+                  "the box's VM process exited before the guest was ready%s; last console "
+                  "lines:\n%s", vmm, tail && *tail ? tail : "(console is empty)");
 }

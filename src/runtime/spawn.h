@@ -33,10 +33,11 @@ int rt_spawn_vmm(const char *vmm, const char *config_path, const char *log_path,
                  struct rt_child *out, struct bl_error *err);
 
 /* Waits until ready_file exists (the per-box process writes it when the agent said hello),
- * the process dies, or timeout_ms passes. On failure the error carries the last lines of
- * console_log so the user sees why the guest did not come up. */
+ * the process dies, or timeout_ms passes. On failure the error carries the last line of
+ * vmm_log (the per-box process's own account) and the last lines of console_log, so the
+ * user sees why the guest did not come up. */
 int rt_wait_ready(const struct rt_child *c, const char *ready_file, const char *console_log,
-                  int timeout_ms, struct bl_error *err);
+                  const char *vmm_log, int timeout_ms, struct bl_error *err);
 
 /* The last max_lines lines of a text file (malloc'd), or NULL. */
 char *rt_tail_file(const char *path, int max_lines);

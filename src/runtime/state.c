@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static const char *const schema =
@@ -21,6 +23,45 @@ static const char *const schema =
     "  seq INTEGER"
     ");"
     "CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);";
+
+/* Columns added after the first release: added to an older database when it is opened
+ * (ALTER TABLE ADD COLUMN is cheap and keeps every row). */
+static const struct { const char *name, *decl; } added_columns[] = {
+    { "owner_pid", "INTEGER NOT NULL DEFAULT 0" },
+    { "owner_start", "INTEGER NOT NULL DEFAULT 0" },
+    { "stop_reason", "TEXT" },
+    { "stop_abnormal", "INTEGER NOT NULL DEFAULT 0" },
+    { "exit_code", "INTEGER" },
+    { "oom_killed", "INTEGER NOT NULL DEFAULT 0" },
+};
+
+static int migrate(sqlite3 *db, char **msg)
+{
+    for (size_t i = 0; i < sizeof added_columns / sizeof added_columns[0]; i++) {
+        sqlite3_stmt *st = NULL;
+        int rc = sqlite3_prepare_v2(db, "SELECT 1 FROM pragma_table_info('boxes') WHERE name = ?",
+                                    -1, &st, NULL);
+        if (rc != SQLITE_OK)
+            return rc;
+        sqlite3_bind_text(st, 1, added_columns[i].name, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st);
+        sqlite3_finalize(st);
+        if (rc == SQLITE_ROW)
+            continue;
+        if (rc != SQLITE_DONE)
+            return rc;
+        char sql[256];
+        snprintf(sql, sizeof sql, "ALTER TABLE boxes ADD COLUMN %s %s", added_columns[i].name,
+                 added_columns[i].decl);
+        rc = sqlite3_exec(db, sql, NULL, NULL, msg);
+        /* another process may have added it between our look and our change */
+        if (rc != SQLITE_OK && !(*msg && strstr(*msg, "duplicate column")))
+            return rc;
+        sqlite3_free(*msg);
+        *msg = NULL;
+    }
+    return SQLITE_OK;
+}
 
 static int db_err(struct bl_error *err, sqlite3 *db, const char *what)
 {
@@ -46,6 +87,13 @@ int state_open(sqlite3 **out, const char *path, struct bl_error *err)
         sqlite3_close(db);
         return r;
     }
+    /* It holds the boxes' options (their environment, perhaps secrets): ours alone. The
+     * WAL and shared-memory files SQLite makes take the database's mode. */
+    if (chmod(path, 0600) != 0) {
+        int r = bl_errno(err, errno, "state database %s", path);
+        sqlite3_close(db);
+        return r;
+    }
     /* Other processes may hold the write lock briefly; wait rather than fail. */
     sqlite3_busy_timeout(db, 10000);
     char *msg = NULL;
@@ -59,6 +107,8 @@ int state_open(sqlite3 **out, const char *path, struct bl_error *err)
                           &msg);
         if (rc == SQLITE_OK)
             rc = sqlite3_exec(db, schema, NULL, NULL, &msg);
+        if (rc == SQLITE_OK)
+            rc = migrate(db, &msg);
         if ((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED)
             break;
         if (tries == 1000)
@@ -78,6 +128,24 @@ int state_open(sqlite3 **out, const char *path, struct bl_error *err)
 
 void state_close(sqlite3 *db) { sqlite3_close(db); }
 
+int state_check(sqlite3 *db, struct bl_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL) != SQLITE_OK)
+        return db_err(err, db, "integrity check");
+    int ret = 0;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        const char *t = (const char *)sqlite3_column_text(st, 0);
+        if (!t || strcmp(t, "ok") != 0)
+            ret = bl_err(err, BOXLITE_ERR_IO, "state database: integrity check: %s",
+                         t ? t : "(no answer)");
+    } else {
+        ret = db_err(err, db, "integrity check");
+    }
+    sqlite3_finalize(st);
+    return ret;
+}
+
 void box_record_clear(struct box_record *r)
 {
     if (!r)
@@ -88,32 +156,83 @@ void box_record_clear(struct box_record *r)
     free(r->options);
     free(r->engine);
     free(r->runtime_info);
+    free(r->stop_reason);
     memset(r, 0, sizeof *r);
 }
 
-int state_box_insert(sqlite3 *db, const struct box_record *r, struct bl_error *err)
+int state_box_insert(sqlite3 *db, const struct box_record *r, bool *id_clash,
+                     struct bl_error *err)
 {
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(db,
-        "INSERT INTO boxes (id, name, state, image, options, created, seq) "
-        "VALUES (?, ?, ?, ?, ?, ?, (SELECT IFNULL(MAX(seq), 0) + 1 FROM boxes))", -1, &st, NULL);
-    if (rc != SQLITE_OK)
+    *id_clash = false;
+    char *msg = NULL;
+    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK) {
+        sqlite3_free(msg);
         return db_err(err, db, "insert box");
+    }
+    sqlite3_stmt *st = NULL;
+    int ret = 0;
+    /* Lookups take an exact id or name, or an id prefix of 4 characters or more: a name
+     * that is (a prefix of) another box's id, or a new id that starts with another box's
+     * name, would let a lookup find the wrong box. */
+    int rc = sqlite3_prepare_v2(db,
+        "SELECT (SELECT count(*) FROM boxes WHERE id = ?2 OR "
+        "          (length(?2) >= 4 AND substr(id, 1, length(?2)) = ?2)),"
+        "       (SELECT count(*) FROM boxes WHERE name = ?1 OR "
+        "          (length(name) >= 4 AND substr(?1, 1, length(name)) = name))",
+        -1, &st, NULL);
+    if (rc != SQLITE_OK) {
+        ret = db_err(err, db, "insert box");
+        goto done;
+    }
+    sqlite3_bind_text(st, 1, r->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, r->name, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        ret = db_err(err, db, "insert box");
+        goto done;
+    }
+    if (sqlite3_column_int(st, 0) > 0) {
+        ret = bl_err(err, BOXLITE_ERR_EXISTS,
+                     "the name \"%s\" is (the start of) another box's id", r->name);
+        goto done;
+    }
+    if (sqlite3_column_int(st, 1) > 0) {
+        *id_clash = true;
+        ret = bl_err(err, BOXLITE_ERR_EXISTS, "box id %.12s clashes with a name", r->id);
+        goto done;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    rc = sqlite3_prepare_v2(db,
+        "INSERT INTO boxes (id, name, state, image, options, created, seq, owner_pid, owner_start) "
+        "VALUES (?, ?, ?, ?, ?, ?, (SELECT IFNULL(MAX(seq), 0) + 1 FROM boxes), ?, ?)", -1, &st,
+        NULL);
+    if (rc != SQLITE_OK) {
+        ret = db_err(err, db, "insert box");
+        goto done;
+    }
     sqlite3_bind_text(st, 1, r->id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, r->name, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, r->state, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 4, r->image, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 5, r->options, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 6, r->created);
+    sqlite3_bind_int64(st, 7, r->owner_pid);
+    sqlite3_bind_int64(st, 8, r->owner_start);
     rc = sqlite3_step(st);
-    int ret = 0;
     if (rc != SQLITE_DONE) {
         if (sqlite3_extended_errcode(db) == SQLITE_CONSTRAINT_UNIQUE)
             ret = bl_err(err, BOXLITE_ERR_EXISTS, "a box named \"%s\" already exists", r->name);
         else
             ret = db_err(err, db, "insert box");
     }
+done:
     sqlite3_finalize(st);
+    if (sqlite3_exec(db, ret ? "ROLLBACK" : "COMMIT", NULL, NULL, &msg) != SQLITE_OK) {
+        sqlite3_free(msg);
+        if (!ret)
+            ret = db_err(err, db, "insert box");
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    }
     return ret;
 }
 
@@ -137,9 +256,19 @@ static void read_row(sqlite3_stmt *st, struct box_record *r)
     r->pid_start = sqlite3_column_int64(st, 7);
     r->engine = col_str(st, 8);
     r->runtime_info = col_str(st, 9);
+    r->owner_pid = sqlite3_column_int64(st, 10);
+    r->owner_start = sqlite3_column_int64(st, 11);
+    r->stop_reason = col_str(st, 12);
+    r->stop_abnormal = sqlite3_column_int(st, 13) != 0;
+    r->has_exit_code = sqlite3_column_type(st, 14) != SQLITE_NULL;
+    r->exit_code = sqlite3_column_int64(st, 14);
+    r->oom_killed = sqlite3_column_int(st, 15) != 0;
 }
 
-#define BOX_COLUMNS "id, name, state, image, options, created, pid, pid_start, engine, runtime_info"
+#define BOX_COLUMNS "id, name, state, image, options, created, pid, pid_start, engine, " \
+                    "runtime_info, owner_pid, owner_start, stop_reason, stop_abnormal, " \
+                    "exit_code, oom_killed"
+#define BOX_NCOLUMNS 16
 
 int state_box_find(sqlite3 *db, const char *key, struct box_record *out, struct bl_error *err)
 {
@@ -158,7 +287,7 @@ int state_box_find(sqlite3 *db, const char *key, struct box_record *out, struct 
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
     int found = 0, rank0 = -1, ret = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        int rank = sqlite3_column_int(st, 10);
+        int rank = sqlite3_column_int(st, BOX_NCOLUMNS);
         if (found == 0) {
             read_row(st, out);
             rank0 = rank;
@@ -207,8 +336,13 @@ int state_box_set_state(sqlite3 *db, const char *id, const char *expect, const c
                         int64_t pid, int64_t pid_start, struct bl_error *err)
 {
     sqlite3_stmt *st = NULL;
+    /* Starting again forgets why it stopped last time. */
     int rc = sqlite3_prepare_v2(db,
-        "UPDATE boxes SET state = ?2, pid = ?3, pid_start = ?4 "
+        "UPDATE boxes SET state = ?2, pid = ?3, pid_start = ?4, "
+        "  stop_reason = CASE WHEN ?2 = 'starting' THEN NULL ELSE stop_reason END, "
+        "  stop_abnormal = CASE WHEN ?2 = 'starting' THEN 0 ELSE stop_abnormal END, "
+        "  exit_code = CASE WHEN ?2 = 'starting' THEN NULL ELSE exit_code END, "
+        "  oom_killed = CASE WHEN ?2 = 'starting' THEN 0 ELSE oom_killed END "
         "WHERE id = ?1 AND (?5 IS NULL OR state = ?5)", -1, &st, NULL);
     if (rc != SQLITE_OK)
         return db_err(err, db, "update box");
@@ -224,6 +358,51 @@ int state_box_set_state(sqlite3 *db, const char *id, const char *expect, const c
     else if (sqlite3_changes(db) == 0)
         ret = expect ? bl_err(err, BOXLITE_ERR_STATE, "box %.12s is no longer %s", id, expect)
                      : bl_err(err, BOXLITE_ERR_NOT_FOUND, "no box %.12s", id);
+    sqlite3_finalize(st);
+    return ret;
+}
+
+int state_box_set_stopped(sqlite3 *db, const char *id, const char *expect,
+                          const struct box_stop *why, struct bl_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db,
+        "UPDATE boxes SET state = 'stopped', pid = 0, pid_start = 0, stop_reason = ?2, "
+        "  stop_abnormal = ?3, exit_code = ?4, oom_killed = ?5 "
+        "WHERE id = ?1 AND (?6 IS NULL OR state = ?6)", -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return db_err(err, db, "update box");
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, why && why->reason ? why->reason : "stopped", -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 3, why && why->abnormal);
+    if (why && why->has_exit_code)
+        sqlite3_bind_int64(st, 4, why->exit_code);
+    else
+        sqlite3_bind_null(st, 4);
+    sqlite3_bind_int(st, 5, why && why->oom_killed);
+    sqlite3_bind_text(st, 6, expect, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    int ret = 0;
+    if (rc != SQLITE_DONE)
+        ret = db_err(err, db, "update box");
+    else if (sqlite3_changes(db) == 0)
+        ret = expect ? bl_err(err, BOXLITE_ERR_STATE, "box %.12s is no longer %s", id, expect)
+                     : bl_err(err, BOXLITE_ERR_NOT_FOUND, "no box %.12s", id);
+    sqlite3_finalize(st);
+    return ret;
+}
+
+int state_box_set_owner(sqlite3 *db, const char *id, int64_t pid, int64_t pid_start,
+                        struct bl_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, "UPDATE boxes SET owner_pid = ?2, owner_start = ?3 WHERE id = ?1",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_err(err, db, "update box");
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, pid);
+    sqlite3_bind_int64(st, 3, pid_start);
+    int ret = sqlite3_step(st) == SQLITE_DONE ? 0 : db_err(err, db, "update box");
     sqlite3_finalize(st);
     return ret;
 }

@@ -8,6 +8,7 @@
 #include "common/error.h"
 
 #include <sqlite3.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #define BOX_ID_LEN 32 /* hex characters */
@@ -23,14 +24,38 @@ struct box_record {
     int64_t pid_start;  /* its start time (/proc/<pid>/stat field 22), guards PID reuse */
     char *engine;       /* engine that ran it last */
     char *runtime_info; /* JSON written by the per-box process: ports chosen, timings */
+    /* The process the box's life is bound to (its creator, then its starter): while
+     * "starting", the box is alive as long as it is; an auto_remove box whose owner is gone
+     * is a leftover (runtime.c removes it). 0 in databases older than the column. */
+    int64_t owner_pid, owner_start;
+    /* Why it stopped (NULL while it runs or never ran), and how: */
+    char *stop_reason;
+    bool stop_abnormal;   /* stopped by itself (workload, guest, VM process), not on request */
+    bool has_exit_code;
+    int64_t exit_code;    /* the main process's (or container init's) status, 128+signal */
+    bool oom_killed;
 };
 
+/* How a box stopped, for state_box_set_stopped. */
+struct box_stop {
+    const char *reason;
+    bool abnormal, has_exit_code, oom_killed;
+    int64_t exit_code;
+};
+
+/* Opens (creates) the database, mode 0600, and brings an older schema up to date. */
 int state_open(sqlite3 **out, const char *path, struct bl_error *err);
+/* PRAGMA integrity_check: 0 when "ok", else the first problem in err. */
+int state_check(sqlite3 *db, struct bl_error *err);
 void state_close(sqlite3 *db);
 void box_record_clear(struct box_record *r);
 
-/* Inserts; BOXLITE_ERR_EXISTS if the name is taken. */
-int state_box_insert(sqlite3 *db, const struct box_record *r, struct bl_error *err);
+/* Inserts; BOXLITE_ERR_EXISTS if the name is taken, or is (a prefix of) another box's id,
+ * which lookups would confuse. *id_clash (the new id starts with another box's name: pick
+ * another id) is set with BOXLITE_ERR_EXISTS. One transaction: two creators cannot both
+ * pass the checks. */
+int state_box_insert(sqlite3 *db, const struct box_record *r, bool *id_clash,
+                     struct bl_error *err);
 /* By exact id, exact name, or unique id prefix (at least 4 characters). */
 int state_box_find(sqlite3 *db, const char *key, struct box_record *out, struct bl_error *err);
 /* Calls fn for each box (optionally only in `state`), in creation order. */
@@ -41,6 +66,12 @@ int state_box_each(sqlite3 *db, const char *state,
  * (returns BOXLITE_ERR_STATE otherwise), so two processes cannot both start a box. */
 int state_box_set_state(sqlite3 *db, const char *id, const char *expect, const char *state,
                         int64_t pid, int64_t pid_start, struct bl_error *err);
+/* state "stopped", no process, and why; only if the current state is `expect` (when not
+ * NULL). */
+int state_box_set_stopped(sqlite3 *db, const char *id, const char *expect,
+                          const struct box_stop *why, struct bl_error *err);
+int state_box_set_owner(sqlite3 *db, const char *id, int64_t pid, int64_t pid_start,
+                        struct bl_error *err);
 int state_box_set_info(sqlite3 *db, const char *id, const char *engine,
                        const char *runtime_info, struct bl_error *err);
 int state_box_delete(sqlite3 *db, const char *id, struct bl_error *err);

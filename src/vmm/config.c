@@ -6,6 +6,7 @@
 
 #include "common/cleanup.h"
 #include "vmm/arch/arch.h"
+#include "vmm/logrot.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -375,14 +376,83 @@ static int parse_jail(struct vmm_config *cfg, json_t *root, struct bl_error *err
     return 0;
 }
 
+/* An array of strings into a NULL-terminated vector; absent leaves *out NULL. */
+static int get_strv(json_t *obj, const char *key, const char *where, size_t max, char ***out,
+                    struct bl_error *err)
+{
+    json_t *v = json_object_get(obj, key);
+    *out = NULL;
+    if (!v || json_is_null(v))
+        return 0;
+    char name[160];
+    snprintf(name, sizeof name, "%s%s%s", where, *where ? "." : "", key);
+    if (!json_is_array(v) || json_array_size(v) > max)
+        return bl_err(err, BOXLITE_ERR_INVALID, "config: %s: must be an array of at most %zu "
+                      "strings", name, max);
+    char **sv = calloc(json_array_size(v) + 1, sizeof *sv);
+    if (!sv)
+        return bl_errno(err, ENOMEM, "config: %s", name);
+    *out = sv;
+    for (size_t i = 0; i < json_array_size(v); i++) {
+        json_t *e = json_array_get(v, i);
+        if (!json_is_string(e) || strlen(json_string_value(e)) != json_string_length(e))
+            return bad(err, name, "must hold strings without NUL bytes");
+        if (!(sv[i] = strdup(json_string_value(e))))
+            return bl_errno(err, ENOMEM, "config: %s", name);
+    }
+    return 0;
+}
+
+static void strv_free(char **v)
+{
+    for (size_t i = 0; v && v[i]; i++)
+        free(v[i]);
+    free(v);
+}
+
+#define DAY_MS (24ull * 3600 * 1000)
+
+static int parse_health(struct vmm_config *cfg, json_t *root, struct bl_error *err)
+{
+    static const char *const keys[] = { "argv", "env", "cwd", "user", "interval_ms",
+                                        "timeout_ms", "start_period_ms", "retries", NULL };
+    json_t *h = json_object_get(root, "health");
+    if (!h || json_is_null(h))
+        return 0;
+    if (!json_is_object(h))
+        return bad(err, "health", "must be an object");
+    if (check_keys(h, "health", keys, err) < 0)
+        return -err->code;
+    struct vmm_health_cfg *hc = calloc(1, sizeof *hc);
+    if (!hc)
+        return bl_errno(err, ENOMEM, "config: health");
+    cfg->health = hc;
+    uint64_t retries = 3;
+    hc->interval_ms = 30000;
+    hc->timeout_ms = 30000;
+    if (get_strv(h, "argv", "health", 4096, &hc->argv, err) < 0 ||
+        get_strv(h, "env", "health", 4096, &hc->env, err) < 0 ||
+        get_str(h, "cwd", "health", &hc->cwd, err) < 0 ||
+        get_str(h, "user", "health", &hc->user, err) < 0 ||
+        get_uint(h, "interval_ms", "health", 100, DAY_MS, &hc->interval_ms, err) < 0 ||
+        get_uint(h, "timeout_ms", "health", 100, DAY_MS, &hc->timeout_ms, err) < 0 ||
+        get_uint(h, "start_period_ms", "health", 0, DAY_MS, &hc->start_period_ms, err) < 0 ||
+        get_uint(h, "retries", "health", 1, 1000, &retries, err) < 0)
+        return -err->code;
+    if (!hc->argv || !hc->argv[0] || !hc->argv[0][0])
+        return bad(err, "health.argv", "is required");
+    hc->retries = (uint32_t)retries;
+    return 0;
+}
+
 static int parse_root(struct vmm_config *cfg, json_t *root, struct bl_error *err)
 {
     static const char *const keys[] = { "engine",  "kernel",     "initrd",     "cmdline",
                                         "cpus",    "memory_mib", "disks",      "shares",
                                         "network", "console_log", "box_socket", "ready_file",
-                                        /* issue 22: CPU templates, safe engine choice */
                                         "cpu_template", "kvm_boot_timeout_ms", "test_break_boot",
-                                        "jail", NULL };
+                                        "jail", "vmm_log", "log_max_bytes", "log_files", "health",
+                                        NULL };
     if (!json_is_object(root))
         return bl_err(err, BOXLITE_ERR_INVALID, "config: the top level must be an object");
     if (check_keys(root, "", keys, err) < 0)
@@ -398,6 +468,15 @@ static int parse_root(struct vmm_config *cfg, json_t *root, struct bl_error *err
         get_uint(root, "cpus", "", 1, CFG_MAX_CPUS, &cpus, err) < 0 ||
         get_uint(root, "memory_mib", "", CFG_MIN_MEMORY_MIB, CFG_MAX_MEMORY_MIB, &mem, err) < 0)
         return -err->code;
+    uint64_t files = LOGROT_DEFAULT_FILES;
+    cfg->log_max_bytes = LOGROT_DEFAULT_MAX_BYTES;
+    if (get_str(root, "vmm_log", "", &cfg->vmm_log, err) < 0 ||
+        get_uint(root, "log_max_bytes", "", LOGROT_MIN_MAX_BYTES, 1ull << 40,
+                 &cfg->log_max_bytes, err) < 0 ||
+        get_uint(root, "log_files", "", 1, LOGROT_MAX_FILES, &files, err) < 0 ||
+        parse_health(cfg, root, err) < 0)
+        return -err->code;
+    cfg->log_files = (uint32_t)files;
     /* The command line may be empty, unlike the other strings. */
     json_t *cl = json_object_get(root, "cmdline");
     if (cl && !json_is_null(cl)) {
@@ -506,5 +585,13 @@ void vmm_config_free(struct vmm_config *cfg)
     free(cfg->cpu_template);
     free(cfg->test_break_boot);
     free(cfg->jail.cgroup);
+    free(cfg->vmm_log);
+    if (cfg->health) {
+        strv_free(cfg->health->argv);
+        strv_free(cfg->health->env);
+        free(cfg->health->cwd);
+        free(cfg->health->user);
+        free(cfg->health);
+    }
     memset(cfg, 0, sizeof *cfg);
 }

@@ -30,6 +30,17 @@ struct vmm_jail_cfg {
     uint32_t pids;         /* cgroup pids.max; 0 = 512 */
 };
 
+/* A health check (Docker's HEALTHCHECK): argv run in the box every interval_ms once the
+ * guest is ready, as an execution with env/cwd/user; killed after timeout_ms; the box is
+ * unhealthy after `retries` failures in a row, not counting those in the first
+ * start_period_ms. */
+struct vmm_health_cfg {
+    char **argv, **env; /* NULL-terminated */
+    char *cwd, *user;
+    uint64_t interval_ms, timeout_ms, start_period_ms;
+    uint32_t retries;
+};
+
 struct vmm_config {
     char *engine;       /* "kvm", "qemu" or "auto" */
     char *kernel, *initrd, *cmdline;
@@ -49,6 +60,15 @@ struct vmm_config {
     uint32_t kvm_boot_timeout_ms;
     char *test_break_boot;
     struct vmm_jail_cfg jail;
+    char *vmm_log;            /* where this process's stderr goes, rotated; NULL: left as is */
+    uint64_t log_max_bytes;   /* console and vmm log rotation (logrot.h) */
+    uint32_t log_files;
+    struct vmm_health_cfg *health; /* NULL: no health check */
+    /* Not from the file: with console_pipe, the engines write the guest's serial console
+     * to console_fd (a pipe the per-box process pumps into console_log, rotated) instead of
+     * opening console_log themselves. */
+    bool console_pipe;
+    int console_fd;
 };
 
 int vmm_config_parse(struct vmm_config *cfg, const char *json, struct bl_error *err);

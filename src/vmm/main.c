@@ -15,8 +15,11 @@
 #include "proto/mux.h"
 #include "vmm/check.h"
 #include "vmm/config.h"
+#include "vmm/conlog.h"
 #include "vmm/engine.h"
 #include "vmm/jail/jail.h"
+#include "vmm/health.h"
+#include "vmm/logrot.h"
 #include "vmm/kvm/kvm.h"
 #include "vmm/qemu/qemu.h"
 
@@ -46,6 +49,29 @@ struct run {
     int wait_rc;
     int done_fd; /* eventfd: the VM has ended */
 };
+
+/* Why the box ended, gathered while it runs: the agent's container-exit event (the mux's
+ * thread), a stop the host asked for (this thread), a panic line on the console (the pump). */
+struct box_end {
+    pthread_mutex_t lock;
+    bool have_event;
+    struct proto_event ev;
+    const char *requested; /* "stopped", "stopped: its creator exited" */
+};
+
+static void on_agent_event(void *opaque, const struct proto_event *ev)
+{
+    struct box_end *b = opaque;
+    if (strcmp(ev->kind, PROTO_EVENT_CONTAINER_EXIT) != 0)
+        return;
+    pthread_mutex_lock(&b->lock);
+    if (!b->have_event) {
+        b->have_event = true;
+        b->ev = *ev;
+    }
+    pthread_mutex_unlock(&b->lock);
+    fprintf(stderr, "boxlite-vmm: the agent says: %s\n", ev->message);
+}
 
 static void *waiter(void *arg)
 {
@@ -154,9 +180,12 @@ static FILE *open_beside(const char *ready_file, const char *name, char path[409
 
 /* The VM's end, for the library (which does not wait for this process): exit.json beside
  * the ready file, written whole like it. */
-/* start_error: the code (boxlite_code) of an engine that failed to start, else 0. */
+/* The box's stop reason, most telling first: what the agent said ended the container, a
+ * stop the host asked for, the guest kernel's panic message, what the engine saw.
+ * start_error: the code (boxlite_code) of an engine that failed to start, else 0. */
 static void write_exit(const char *ready_file, const char *engine, const struct engine_exit *x,
-                       int wait_rc, const struct engine_stats *s, int start_error)
+                       int wait_rc, const struct engine_stats *s, struct box_end *end,
+                       const char *panic, int start_error)
 {
     char path[4096], tmp[4200];
     FILE *f = open_beside(ready_file, "exit.json", path, tmp);
@@ -167,7 +196,27 @@ static void write_exit(const char *ready_file, const char *engine, const struct 
             x->powered_off ? "true" : "false", x->killed ? "true" : "false",
             wait_rc < 0 ? "true" : "false", x->guest_status);
     json_escaped(f, x->reason);
-    fprintf(f, "\",\"start_error\":%d,\"stats\":", start_error);
+    pthread_mutex_lock(&end->lock);
+    char why[400];
+    bool requested = false;
+    if (end->have_event)
+        snprintf(why, sizeof why, "%s", end->ev.message[0] ? end->ev.message : "the container ended");
+    else if (end->requested) {
+        snprintf(why, sizeof why, "%s", end->requested);
+        requested = true;
+    } else if (panic && panic[0])
+        snprintf(why, sizeof why, "guest kernel panic: %s", panic);
+    else
+        snprintf(why, sizeof why, "%s", x->reason[0] ? x->reason : "the VM ended");
+    fputs("\",\"stop_reason\":\"", f);
+    json_escaped(f, why);
+    fprintf(f, "\",\"requested\":%s", requested ? "true" : "false");
+    if (end->have_event)
+        fprintf(f, ",\"exit_code\":%lld,\"signal\":%lld,\"oom_killed\":%s",
+                end->ev.signo ? 128 + (long long)end->ev.signo : (long long)end->ev.exit_code,
+                (long long)end->ev.signo, end->ev.oom ? "true" : "false");
+    pthread_mutex_unlock(&end->lock);
+    fprintf(f, ",\"start_error\":%d,\"stats\":", start_error);
     stats_json(f, engine, s);
     fputs("}\n", f);
     if (fclose(f) == 0)
@@ -188,6 +237,49 @@ static void write_stats(const char *ready_file, const char *engine, struct run *
     fputc('\n', f);
     if (fclose(f) == 0)
         rename(tmp, path);
+}
+
+/* This process's own log (vmm.log), rotated like the console: stderr and stdout become a
+ * pipe pumped into it. At exit the pipe is closed and what it holds is written. */
+static struct logrot *vmm_log;
+static struct conlog *vmm_log_pump;
+
+static void vmm_log_finish(void)
+{
+    fflush(stdout);
+    fflush(stderr);
+    int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    if (null >= 0) {
+        dup2(null, 1);
+        dup2(null, 2);
+        close(null);
+    }
+    conlog_stop(vmm_log_pump, 2000, NULL, 0);
+    logrot_close(vmm_log);
+}
+
+static void vmm_log_rotated(const struct vmm_config *cfg)
+{
+    struct bl_error err = {0};
+    int p[2];
+    if (logrot_open(&vmm_log, cfg->vmm_log, cfg->log_max_bytes, cfg->log_files, &err) < 0) {
+        fprintf(stderr, "boxlite-vmm: %s (logging unrotated)\n", err.msg);
+        return;
+    }
+    if (pipe2(p, O_CLOEXEC) < 0 || conlog_start(&vmm_log_pump, p[0], vmm_log, &err) < 0) {
+        fprintf(stderr, "boxlite-vmm: log pipe: %s (logging unrotated)\n",
+                err.msg[0] ? err.msg : strerror(errno));
+        logrot_close(vmm_log);
+        vmm_log = NULL;
+        return;
+    }
+    fflush(stdout);
+    fflush(stderr);
+    dup2(p[1], 1);
+    dup2(p[1], 2);
+    close(p[1]);
+    setvbuf(stderr, NULL, _IOLBF, 0);
+    atexit(vmm_log_finish);
 }
 
 static int check(void)
@@ -244,6 +336,17 @@ int main(int argc, char **argv)
         fprintf(stderr, "boxlite-vmm: %s\n", err.msg);
         return 2;
     }
+    /* Signals arrive on a descriptor, in this thread only: every thread started from here
+     * inherits the mask (so it is set before the first one, the log pumps: a thread with
+     * SIGTERM unblocked would take it and die of it). SIGTERM/SIGINT/SIGHUP stop the VM. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP);
+    sigaddset(&sigs, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    struct box_end end = { .lock = PTHREAD_MUTEX_INITIALIZER };
     char notice[512];
     struct run r = { .done_fd = -1 };
     r.ops = engine_select(cfg.engine, notice, sizeof notice, &err);
@@ -254,7 +357,6 @@ int main(int argc, char **argv)
     }
     if (notice[0])
         fprintf(stderr, "boxlite-vmm: %s\n", notice);
-
     /* The box socket before the jail: its folder need not be in it (a long box path puts
      * it in a shared /tmp folder, which the jail must not show). */
     int lfd cleanup_close = -1;
@@ -263,7 +365,8 @@ int main(int argc, char **argv)
         vmm_config_free(&cfg);
         return 2;
     }
-    /* The jail (src/vmm/jail/jail.h); the supervisor stays outside and never returns. */
+    /* The jail (src/vmm/jail/jail.h), while this process has one thread (the log pumps
+     * start in it); the supervisor stays outside and never returns. */
     char qemu_path[4096], why[256];
     bool qemu = r.ops == &engine_qemu_ops;
     int keep[3], nkeep = 0;
@@ -288,16 +391,29 @@ int main(int argc, char **argv)
         vmm_config_free(&cfg);
         return 2;
     }
+    if (cfg.vmm_log)
+        vmm_log_rotated(&cfg);
+    /* The guest's console through a pipe of ours, whatever the engine: one writer rotates it
+     * and watches it for a kernel panic. */
+    struct logrot *console = NULL;
+    struct conlog *console_pump = NULL;
+    if (cfg.console_log) {
+        int p[2] = {-1, -1};
+        if (logrot_open(&console, cfg.console_log, cfg.log_max_bytes, cfg.log_files, &err) < 0 ||
+            pipe2(p, O_CLOEXEC) < 0 || conlog_start(&console_pump, p[0], console, &err) < 0) {
+            fprintf(stderr, "boxlite-vmm: console log: %s\n",
+                    err.msg[0] ? err.msg : strerror(errno));
+            if (p[1] >= 0)
+                close(p[1]);
+            logrot_close(console);
+            vmm_config_free(&cfg);
+            return 2;
+        }
+        fcntl(p[1], F_SETPIPE_SZ, 1 << 20); /* a burst of output does not stall the guest */
+        cfg.console_pipe = true;
+        cfg.console_fd = p[1];
+    }
 
-    /* Signals arrive on a descriptor, in this thread only: every thread started from here
-     * inherits the mask. SIGTERM/SIGINT/SIGHUP stop the VM. */
-    sigset_t sigs;
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGTERM);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGHUP);
-    sigaddset(&sigs, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     int sfd cleanup_close = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
     r.done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (sfd < 0 || r.done_fd < 0) {
@@ -305,13 +421,21 @@ int main(int argc, char **argv)
         return 2;
     }
 
-    if (r.ops->start(&r.e, &cfg, &err) < 0) {
+    int start_rc = r.ops->start(&r.e, &cfg, &err);
+    if (cfg.console_pipe) {
+        close(cfg.console_fd); /* the engine holds its own: its end closes the pipe */
+        cfg.console_pipe = false;
+        cfg.console_fd = -1;
+    }
+    if (start_rc < 0) {
         fprintf(stderr, "boxlite-vmm: %s\n", err.msg);
+        conlog_stop(console_pump, 1000, NULL, 0);
+        logrot_close(console);
         if (cfg.ready_file) { /* the library reads why (e.g. to start the box on QEMU) */
             struct engine_exit x = { .guest_status = -1 };
             struct engine_stats none = { 0 };
             snprintf(x.reason, sizeof x.reason, "%s", err.msg);
-            write_exit(cfg.ready_file, r.ops->name, &x, -1, &none, err.code);
+            write_exit(cfg.ready_file, r.ops->name, &x, -1, &none, &end, NULL, err.code);
         }
         vmm_config_free(&cfg);
         return 2;
@@ -321,7 +445,8 @@ int main(int argc, char **argv)
     jail_thread_enter(JAIL_MAIN);
     struct proto_mux *mux = NULL;
     if (cfg.box_socket) {
-        if (proto_mux_new(lfd, NULL, &mux, &err) < 0 || proto_mux_start(mux, &err) < 0) {
+        struct proto_mux_events ev = { .opaque = &end, .event = on_agent_event };
+        if (proto_mux_new(lfd, &ev, &mux, &err) < 0 || proto_mux_start(mux, &err) < 0) {
             fprintf(stderr, "boxlite-vmm: box socket: %s\n", err.msg);
             proto_mux_free(mux);
             r.ops->stop(r.e, true, &err);
@@ -340,6 +465,19 @@ int main(int argc, char **argv)
         r.ops->destroy(r.e);
         vmm_config_free(&cfg);
         return 2;
+    }
+
+    struct health *health = NULL;
+    if (cfg.health && mux && cfg.ready_file) {
+        char hpath[4096], htmp[4200];
+        FILE *probe = open_beside(cfg.ready_file, "health.json", hpath, htmp);
+        if (probe) {
+            fclose(probe);
+            unlink(htmp);
+        }
+        unlink(hpath); /* a previous run's */
+        if (health_start(&health, cfg.health, mux, hpath, &err) < 0)
+            fprintf(stderr, "boxlite-vmm: %s (no health checks)\n", err.msg);
     }
 
     bool ready = false, agent_set = false;
@@ -382,14 +520,23 @@ int main(int argc, char **argv)
                 close(lifeline);
                 lifeline = -1;
                 stop_asked = true;
+                pthread_mutex_lock(&end.lock);
+                if (!end.requested)
+                    end.requested = "stopped: the process that started it exited";
+                pthread_mutex_unlock(&end.lock);
                 fprintf(stderr, "boxlite-vmm: the creating process is gone: stopping\n");
             }
         }
         if (p[0].revents) {
             struct signalfd_siginfo si;
             while (read(sfd, &si, sizeof si) == sizeof si)
-                if (si.ssi_signo != SIGPIPE)
+                if (si.ssi_signo != SIGPIPE) {
                     stop_asked = true;
+                    pthread_mutex_lock(&end.lock);
+                    if (!end.requested)
+                        end.requested = "stopped";
+                    pthread_mutex_unlock(&end.lock);
+                }
         }
         if (stop_asked) {
             if (!stop_deadline && mux && proto_mux_ready(mux) &&
@@ -409,7 +556,7 @@ int main(int argc, char **argv)
             }
             if (cfg.ready_file && write_ready(cfg.ready_file, &r, &cfg, &st, notice) < 0)
                 fprintf(stderr, "boxlite-vmm: write %s: %s\n", cfg.ready_file, strerror(errno));
-
+            health_ready(health);
         }
         if (ready && cfg.ready_file && now_ms() >= next_stats) {
             next_stats = now_ms() + STATS_PERIOD_MS;
@@ -427,17 +574,33 @@ int main(int argc, char **argv)
         }
     }
     pthread_join(wt, NULL);
+    health_stop(health);
     r.ops->stats(r.e, &st);
-    if (cfg.ready_file)
-        write_exit(cfg.ready_file, r.ops->name, &r.exit, r.wait_rc, &st, 0);
     if (want_stats) {
         stats_json(stdout, r.ops->name, &st);
         putchar('\n');
         fflush(stdout);
     }
     fprintf(stderr, "boxlite-vmm: %s\n", r.exit.reason);
+    if (mux && proto_mux_shutdown_requested(mux)) {
+        /* a client's SHUTDOWN (boxlite stop): asked for, even if the asker is gone */
+        pthread_mutex_lock(&end.lock);
+        if (!end.requested)
+            end.requested = "stopped";
+        pthread_mutex_unlock(&end.lock);
+    }
     proto_mux_free(mux); /* before the engine: the mux reads the agent fd */
     r.ops->destroy(r.e);
+    /* The engine is gone, so is the console pipe's writer: the pump reaches its end, and a
+     * panic line in the last output is seen before the reason is written. */
+    char panic[256];
+    conlog_stop(console_pump, 2000, panic, sizeof panic);
+    if (console && logrot_dropped(console))
+        fprintf(stderr, "boxlite-vmm: %llu bytes of console output lost (disk)\n",
+                (unsigned long long)logrot_dropped(console));
+    logrot_close(console);
+    if (cfg.ready_file)
+        write_exit(cfg.ready_file, r.ops->name, &r.exit, r.wait_rc, &st, &end, panic, 0);
     close(r.done_fd);
     if (cfg.box_socket)
         unlink(cfg.box_socket);

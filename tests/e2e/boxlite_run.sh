@@ -43,7 +43,8 @@ expect "-e and -w reach the command" "hi /tmp" "$out"
 mkdir -p "$work/ro" "$work/rw"
 echo from-host >"$work/ro/in.txt"
 hp=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-id=$("$B" run -d --name web -v "$work/ro:/data:ro" -v "$work/rw:/out" -p "$hp:8080" "$img")
+# run -d runs its command as the box's main process (Docker's rule): one that lasts.
+id=$("$B" run -d --name web -v "$work/ro:/data:ro" -v "$work/rw:/out" -p "$hp:8080" "$img" sleep 86400)
 expect "run -d prints an id" "32" "${#id}"
 expect "read-only volume is readable" "from-host" "$("$B" exec web cat /data/in.txt)"
 "$B" exec web sh -c 'echo x > /data/new.txt' 2>/dev/null

@@ -134,7 +134,7 @@ expect "rmi of an index image leaves no blob behind" "0" "$(blobs)"
 if scripts/build-kernel.sh --cached-only >/dev/null 2>&1; then
   "$B" pull "$reg/busybox:latest" >/dev/null
   # Detached, so that `start` from this shell leaves it running.
-  "$B" run -d --name keeper "$reg/busybox:latest" >/dev/null 2>"$work/err"
+  "$B" run -d --name keeper "$reg/busybox:latest" sleep 86400 >/dev/null 2>"$work/err"
   out=$("$B" exec keeper echo first 2>>"$work/err")
   expect "a box runs from the image" "first" "$out"
   "$B" stop keeper >/dev/null 2>>"$work/err"

@@ -31,6 +31,14 @@ static void bodies(const struct proto_hdr *h, const uint8_t *p)
             proto_setup_free(&s);
         break;
     case PROTO_RESULT: proto_result_decode(&res, p, h->len, &e); break;
+    case PROTO_EVENT: {
+        struct proto_event ev;
+        if (proto_event_decode(&ev, p, h->len, &e) == 0 &&
+            (strnlen(ev.kind, sizeof ev.kind) == sizeof ev.kind ||
+             strnlen(ev.message, sizeof ev.message) == sizeof ev.message))
+            __builtin_trap(); /* decoded strings are always terminated */
+        break;
+    }
     case PROTO_ERROR: proto_error_decode(p, h->len, &code, msg, sizeof msg); break;
     default: {
         struct tlv_iter it;

@@ -54,6 +54,28 @@ class Box:
     def state(self) -> str:
         return self.info()["state"]
 
+    @property
+    def status(self) -> str:
+        """The state with what explains it: "running (healthy)", "stopped (main process
+        exited with status 3)"."""
+        return self.info()["status"]
+
+    @property
+    def stop_reason(self) -> Optional[str]:
+        """Why a stopped box stopped ("stopped" when asked to, "main process killed by
+        OOM", "guest kernel panic: ..."), None while it runs or if it never ran."""
+        return self.info().get("stop_reason")
+
+    @property
+    def exit_code(self) -> Optional[int]:
+        """The main process's (or container init's) exit status when it ended the box."""
+        return self.info().get("exit_code")
+
+    @property
+    def health(self) -> Optional[str]:
+        """"starting", "healthy" or "unhealthy" while a box with a health check runs."""
+        return (self.info().get("health") or {}).get("status")
+
     async def start(self) -> None:
         """Boots the box (the first exec does this too); returns when it is ready."""
         h = self._handle()

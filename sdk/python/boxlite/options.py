@@ -34,9 +34,19 @@ class BoxOptions:
     name: Optional[str] = None
     ready_timeout_ms: Optional[int] = None
     engine: Optional[str] = None
+    # The box's main process (its exit stops the box; its output is the console log): cmd,
+    # an entrypoint override, or main_process=True for the image's Entrypoint/Cmd.
     cmd: Optional[List[str]] = None
     # The KVM engine's CPU template: "auto" (None), "v3", "baseline" or "host".
     cpu_template: Optional[str] = None
+    entrypoint: Optional[List[str]] = None
+    main_process: bool = False
+    # Docker's HEALTHCHECK: {"test": ["CMD-SHELL", "..."], "interval_ms": 30000,
+    # "timeout_ms": 30000, "retries": 3, "start_period_ms": 0}; ["NONE"] disables the image's.
+    healthcheck: Optional[Dict] = None
+    # Console and per-box logs rotate at this size, keeping this many files.
+    log_max_size: Optional[int] = None
+    log_max_files: Optional[int] = None
 
     def to_json(self, name: Optional[str] = None) -> str:
         doc = {"network": self.network, "auto_remove": self.auto_remove, "detach": self.detach}
@@ -51,6 +61,16 @@ class BoxOptions:
             doc["env"] = {str(k): str(v) for k, v in self.env.items()}
         if self.cmd is not None:
             doc["cmd"] = [str(c) for c in self.cmd]
+        if self.entrypoint is not None:
+            doc["entrypoint"] = [str(c) for c in self.entrypoint]
+        if self.main_process:
+            doc["main_process"] = True
+        if self.healthcheck is not None:
+            doc["healthcheck"] = dict(self.healthcheck)
+        for key in ("log_max_size", "log_max_files"):
+            value = getattr(self, key)
+            if value is not None:
+                doc[key] = int(value)
         doc["volumes"] = [_volume(v) for v in self.volumes]
         doc["ports"] = [_port(p) for p in self.ports]
         if self.allow_net:

@@ -115,6 +115,14 @@ class Boxlite:
     def remove_image(self, ref: str, force: bool = False) -> None:
         self._lib.call("image_remove", self._handle(), enc(ref), int(force))
 
+    def notices(self) -> List[str]:
+        """What opening the home had to tell (permissions narrowed, leftovers of crashed
+        processes removed), each line once; the library never prints them itself."""
+        out = ctypes.c_void_p()
+        self._lib.call("runtime_notices", self._handle(), ctypes.byref(out))
+        text = self._lib.take_string(out) or ""
+        return [line for line in text.split("\n") if line]
+
     def metrics(self) -> dict:
         """Runtime figures: boxes created, started, failed, running."""
         out = ctypes.c_void_p()

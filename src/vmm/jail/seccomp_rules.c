@@ -47,9 +47,10 @@ static const char *const vcpu_calls[] = {
     "pread64", "pwrite64", "preadv", "pwritev", "fdatasync", "fsync", "fallocate", "sendmsg",
     "recvmsg", NULL
 };
-/* Device back ends: disks, the 9p server, console and network sockets. */
+/* Device back ends: disks, the 9p server, console and network sockets; the log pumps
+ * (logrot.c rotates with rename). */
 static const char *const io_calls[] = {
-    "pread64", "pwrite64", "preadv", "pwritev", "fdatasync", "fsync", "fallocate",
+    "rename", "pread64", "pwrite64", "preadv", "pwritev", "fdatasync", "fsync", "fallocate",
     "getdents64", "unlinkat", "renameat", "renameat2", "linkat", "symlinkat", "readlinkat",
     "utimensat", "ftruncate", "fstatfs", "statfs", "getxattr", "lgetxattr", "fgetxattr",
     "setxattr", "lsetxattr", "fsetxattr", "faccessat", "faccessat2", "connect", "bind",
@@ -136,11 +137,15 @@ static int kind_rules(scmp_filter_ctx ctx, enum jail_thread_kind kind)
     if (r < 0)
         return r;
     switch (kind) {
-    case JAIL_MAIN:
+    case JAIL_MAIN: {
         r = allow(ctx, main_calls);
         r = r ?: allow_modes(ctx, false);
+        /* the health checker's connection to the box's mux (src/vmm/health.c) */
+        struct scmp_arg_cmp unix_only = SCMP_A0_32(SCMP_CMP_EQ, AF_UNIX);
+        r = r ?: add_rule(ctx, SCMP_ACT_ALLOW, "socketpair", 1, &unix_only);
         r = r ?: add_rule(ctx, SCMP_ACT_ALLOW, "ioctl", 1, &kvm_ioctl);
         break;
+    }
     case JAIL_VCPU:
         r = allow(ctx, vcpu_calls);
         r = r ?: add_rule(ctx, SCMP_ACT_ALLOW, "ioctl", 1, &kvm_ioctl);

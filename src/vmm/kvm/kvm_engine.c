@@ -354,7 +354,14 @@ static int kvm_start(struct engine **out, const struct vmm_config *cfg, struct b
         return bl_errno(err, ENOMEM, "KVM engine");
     *out = NULL;
     e->console_fd = e->agent_fd = e->boot_timer_fd = -1;
-    if (cfg->console_log) {
+    if (cfg->console_pipe) {
+        /* the per-box process's pump writes the log (rotated) */
+        e->console_fd = fcntl(cfg->console_fd, F_DUPFD_CLOEXEC, 0);
+        if (e->console_fd < 0) {
+            free(e);
+            return bl_errno(err, errno, "console pipe");
+        }
+    } else if (cfg->console_log) {
         e->console_fd = open_console(cfg->console_log);
         if (e->console_fd < 0) {
             free(e);

@@ -124,8 +124,14 @@ int qemu_build_argv(const struct vmm_config *cfg, const struct qemu_launch *l, c
     add(&b, "-mon");
     add(&b, "chardev=qmp,mode=control");
 
-    /* The serial console goes to the console log (or nowhere). */
-    if (cfg->console_log) {
+    /* The serial console goes to the per-box process's pipe (which writes the log, rotated),
+     * to the console log, or nowhere. */
+    if (l->console_fd >= 3) {
+        add(&b, "-chardev");
+        add(&b, "file,id=console,path=/dev/fd/%d", l->console_fd);
+        add(&b, "-serial");
+        add(&b, "chardev:console");
+    } else if (cfg->console_log) {
         cleanup_free char *p = opt_escape(cfg->console_log);
         add(&b, "-chardev");
         add(&b, "file,id=console,path=%s", p ? p : "");
@@ -145,7 +151,10 @@ int qemu_build_argv(const struct vmm_config *cfg, const struct qemu_launch *l, c
         }
         cleanup_free char *p = opt_escape(cfg->disks[i].path);
         add(&b, "-drive");
-        add(&b, "id=disk%u,if=none,file=%s,format=%s,cache=writeback,discard=unmap%s", i,
+        /* werror/rerror=report: a host error (disk full) fails the guest's request; QEMU's
+         * default would pause the VM, a box that reads as running and answers nothing. */
+        add(&b, "id=disk%u,if=none,file=%s,format=%s,cache=writeback,discard=unmap,"
+                "werror=report,rerror=report%s", i,
             p ? p : "", fmt, cfg->disks[i].readonly ? ",readonly=on" : "");
         add(&b, "-device");
         add(&b, "virtio-blk-device,drive=disk%u", i);

@@ -34,6 +34,8 @@
 
 /* The fd numbers QEMU sees (the child moves its ends there before exec). */
 enum { CHILD_QMP_FD = 3, CHILD_AGENT_FD, CHILD_NET_FD, CHILD_NFDS = 3 };
+/* The serial console's pipe to the per-box process (config console_pipe), after the others. */
+enum { CHILD_CONSOLE_FD = CHILD_QMP_FD + CHILD_NFDS, CHILD_ALL_FDS = CHILD_NFDS + 1 };
 
 struct engine {
     pid_t pid;
@@ -198,10 +200,10 @@ child_exec(const char *binary, char **argv, const int *fds, int stderr_fd, pid_t
         _exit(127);
     /* Everything moves above the numbers QEMU is told about before they are filled. */
     int out_fd = fcntl(stderr_fd, F_DUPFD_CLOEXEC, 64);
-    int tmp[CHILD_NFDS];
-    for (int i = 0; i < CHILD_NFDS; i++)
+    int tmp[CHILD_ALL_FDS];
+    for (int i = 0; i < CHILD_ALL_FDS; i++)
         tmp[i] = fds[i] >= 0 ? fcntl(fds[i], F_DUPFD_CLOEXEC, 64) : -1;
-    for (int i = 0; i < CHILD_NFDS; i++) {
+    for (int i = 0; i < CHILD_ALL_FDS; i++) {
         if (tmp[i] >= 0)
             dup2(tmp[i], CHILD_QMP_FD + i);
         else
@@ -213,7 +215,7 @@ child_exec(const char *binary, char **argv, const int *fds, int stderr_fd, pid_t
     dup2(out_fd, 1);
     dup2(out_fd, 2);
     /* Nothing else of ours reaches QEMU, even an fd someone opened without O_CLOEXEC. */
-    syscall(SYS_close_range, CHILD_QMP_FD + CHILD_NFDS, ~0u, 0);
+    syscall(SYS_close_range, CHILD_QMP_FD + CHILD_ALL_FDS, ~0u, 0);
     sigset_t all;
     sigemptyset(&all);
     sigprocmask(SIG_SETMASK, &all, NULL);
@@ -328,13 +330,15 @@ static int qemu_start(struct engine **out, const struct vmm_config *cfg, struct 
         .qmp_fd = CHILD_QMP_FD,
         .agent_fd = CHILD_AGENT_FD,
         .net_fd = cfg->network ? CHILD_NET_FD : -1,
+        .console_fd = cfg->console_pipe ? CHILD_CONSOLE_FD : -1,
     };
     e->kvm = l.kvm;
     rc = qemu_build_argv(cfg, &l, &argv, err);
     if (rc < 0)
         goto fail;
 
-    int child_fds[CHILD_NFDS] = {qmp_sv[1], agent_sv[1], net_sv[1]};
+    int child_fds[CHILD_ALL_FDS] = {qmp_sv[1], agent_sv[1], net_sv[1],
+                                    cfg->console_pipe ? cfg->console_fd : -1};
     pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) {

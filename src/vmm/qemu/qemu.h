@@ -27,6 +27,7 @@ struct qemu_launch {
     int qmp_fd;          /* fd numbers as QEMU sees them: connected stream sockets */
     int agent_fd;
     int net_fd;          /* a SOCK_DGRAM socket for -netdev dgram, or -1 (no network) */
+    int console_fd;      /* the serial console's pipe (>= 3), or 0/-1: the config's console_log */
 };
 
 /* The guest command line the engine always passes ahead of the config's own. */

@@ -93,3 +93,31 @@ TEST(config_parses_defaults)
     CHECK(image_config_parse(&c, bad, strlen(bad), &e) < 0);
     CHECK(strstr(e.msg, "Env") != NULL);
 }
+
+TEST(config_healthcheck)
+{
+    const char *j = "{\"config\":{\"Healthcheck\":{\"Test\":[\"CMD-SHELL\",\"curl -f localhost\"],"
+                    "\"Interval\":5000000000,\"Timeout\":2000000000,\"StartPeriod\":0,"
+                    "\"Retries\":4}}}";
+    struct image_config c;
+    struct bl_error e = {0};
+    REQUIRE(image_config_parse(&c, j, strlen(j), &e) == 0);
+    CHECK_STR(c.health_test[0], "CMD-SHELL");
+    CHECK_STR(c.health_test[1], "curl -f localhost");
+    CHECK_EQ(c.health_interval_ns, 5000000000LL);
+    CHECK_EQ(c.health_timeout_ns, 2000000000LL);
+    CHECK_EQ(c.health_retries, 4);
+    image_config_free(&c);
+    const char *none = "{\"config\":{}}";
+    REQUIRE(image_config_parse(&c, none, strlen(none), &e) == 0);
+    CHECK(c.health_test == NULL);
+    image_config_free(&c);
+    const char *bad[] = { "{\"config\":{\"Healthcheck\":[]}}",
+                          "{\"config\":{\"Healthcheck\":{\"Test\":\"CMD\"}}}",
+                          "{\"config\":{\"Healthcheck\":{\"Interval\":-1}}}",
+                          "{\"config\":{\"Healthcheck\":{\"Retries\":\"3\"}}}" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CHECK(image_config_parse(&c, bad[i], strlen(bad[i]), &e) < 0);
+        CHECK(strstr(e.msg, "Healthcheck") != NULL);
+    }
+}

@@ -250,3 +250,84 @@ TEST(result_and_error_bodies)
     CHECK_STR(msg, "no such thing");
     free(w);
 }
+
+TEST(setup_carries_a_main_process)
+{
+    struct tlv_writer *w = malloc(sizeof *w);
+    struct bl_error e = {0};
+    char *argv[] = {"/bin/sh", "-c", "exec server", NULL};
+    char *env[] = {"A=1", NULL};
+    struct proto_exec_req m = {.argv = argv, .env = env, .cwd = "/srv", .user = "1000"};
+    struct proto_setup s = {.root_dev = "/dev/vda", .main = &m};
+    REQUIRE(proto_setup_encode(&s, w, &e) == 0);
+    struct proto_setup d;
+    REQUIRE(proto_setup_decode(&d, w->buf, w->len, &e) == 0);
+    REQUIRE(d.main);
+    CHECK_STR(d.main->argv[2], "exec server");
+    CHECK_STR(d.main->env[0], "A=1");
+    CHECK_STR(d.main->cwd, "/srv");
+    CHECK_STR(d.main->user, "1000");
+    proto_setup_free(&d);
+    /* a MAIN field that is not a valid EXEC body, or two of them, fail the setup */
+    tlv_init(w);
+    tlv_str(w, T_MAIN, "garbage");
+    CHECK(proto_setup_decode(&d, w->buf, w->len, &e) < 0);
+    REQUIRE(proto_setup_encode(&s, w, &e) == 0);
+    size_t one = w->len;
+    memcpy(w->buf + one, w->buf, one);
+    w->len = 2 * one;
+    CHECK(proto_setup_decode(&d, w->buf, w->len, &e) < 0);
+    CHECK(strstr(e.msg, "more than one main") != NULL);
+    /* a main request too big for one field is refused on the host, not sent cut */
+    char big[40000];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = 0;
+    char *env2[] = {big, NULL};
+    big[0] = 'K';
+    big[1] = '=';
+    char *args2[] = {"sh", big + 2, NULL};
+    struct proto_exec_req huge = {.argv = args2, .env = env2};
+    s.main = &huge;
+    CHECK(proto_setup_encode(&s, w, &e) < 0);
+    free(w);
+}
+
+TEST(event_roundtrip_and_malformed)
+{
+    struct tlv_writer *w = malloc(sizeof *w);
+    struct bl_error e = {0};
+    struct proto_event ev = {.kind = PROTO_EVENT_CONTAINER_EXIT, .who = "main", .signo = 9,
+                             .oom = true, .message = "main process killed by OOM"};
+    proto_event_encode(&ev, w);
+    struct proto_event d;
+    REQUIRE(proto_event_decode(&d, w->buf, w->len, &e) == 0);
+    CHECK_STR(d.kind, PROTO_EVENT_CONTAINER_EXIT);
+    CHECK_STR(d.who, "main");
+    CHECK_EQ(d.signo, 9);
+    CHECK(d.oom);
+    CHECK_STR(d.message, "main process killed by OOM");
+    /* an EVENT is a connection frame: channel 0 only */
+    struct proto_hdr h = {.len = (uint32_t)w->len, .type = PROTO_EVENT, .channel = 0};
+    CHECK_EQ(proto_hdr_check(&h, &e), 0);
+    h.channel = 3;
+    CHECK(proto_hdr_check(&h, &e) < 0);
+    /* overlong strings are cut, NUL bytes and missing kinds refused */
+    char longmsg[1000];
+    memset(longmsg, 'm', sizeof longmsg);
+    tlv_init(w);
+    tlv_str(w, T_EVENT, "container-exit");
+    tlv_bytes(w, T_MESSAGE, longmsg, sizeof longmsg);
+    REQUIRE(proto_event_decode(&d, w->buf, w->len, &e) == 0);
+    CHECK_EQ(strlen(d.message), sizeof d.message - 1);
+    tlv_init(w);
+    tlv_bytes(w, T_EVENT, "a\0b", 3);
+    CHECK(proto_event_decode(&d, w->buf, w->len, &e) < 0);
+    tlv_init(w);
+    tlv_u64(w, T_SIGNO, 9);
+    CHECK(proto_event_decode(&d, w->buf, w->len, &e) < 0);
+    tlv_init(w);
+    tlv_str(w, T_EVENT, "x");
+    tlv_str(w, T_SIGNO, "not eight bytes");
+    CHECK(proto_event_decode(&d, w->buf, w->len, &e) < 0);
+    free(w);
+}

@@ -211,3 +211,111 @@ TEST(network_policy_options)
     CHECK_EQ(opts_validate_for_create(&v, &err), 0);
     opts_clear(&v);
 }
+
+TEST(main_process_health_and_logs_round_trip)
+{
+    boxlite_options *o = from_json(
+        "{\"image\":\"alpine\",\"cmd\":[\"sleep\",\"60\"],\"entrypoint\":[],"
+        "\"healthcheck\":{\"test\":[\"CMD-SHELL\",\"test -e /ok\"],\"interval_ms\":1000,"
+        "\"retries\":2},\"log_max_size\":65536,\"log_max_files\":3}");
+    REQUIRE(o);
+    CHECK(opts_has_main(o));
+    CHECK(o->entrypoint_set && o->nentrypoint == 0);
+    CHECK_EQ(o->health.interval_ms, 1000);
+    CHECK_EQ(o->health.retries, 2);
+    CHECK_EQ(o->log_max_bytes, 65536);
+    CHECK_EQ(o->log_max_files, 3);
+    char *json = NULL;
+    REQUIRE(boxlite_options_to_json(o, &json) == BOXLITE_OK);
+    boxlite_options *back = from_json(json);
+    REQUIRE(back);
+    CHECK_STR(back->cmd[1], "60");
+    CHECK(back->entrypoint_set && back->nentrypoint == 0);
+    CHECK_STR(back->health.test[1], "test -e /ok");
+    CHECK_EQ(back->log_max_files, 3);
+    boxlite_free(json);
+    boxlite_options_free(back);
+    boxlite_options_free(o);
+    /* without any of them there is no main process; main_process alone asks for the image's */
+    o = from_json("{\"image\":\"alpine\",\"entrypoint\":null}");
+    REQUIRE(o);
+    CHECK(!opts_has_main(o));
+    CHECK_EQ(boxlite_options_set_main_process(o, 1), BOXLITE_OK);
+    CHECK(opts_has_main(o));
+    const char *argv[] = { "nginx", "-g", "daemon off;", NULL };
+    CHECK_EQ(boxlite_options_set_cmd(o, argv), BOXLITE_OK);
+    CHECK_EQ(o->ncmd, 3);
+    CHECK_EQ(boxlite_options_set_cmd(o, NULL), BOXLITE_OK);
+    CHECK_EQ(o->ncmd, 0);
+    boxlite_options_free(o);
+}
+
+TEST(bad_health_and_log_options_are_refused)
+{
+    static const char *const bad[] = {
+        "{\"healthcheck\":{\"test\":[\"CMD\"]}}",                  /* no program */
+        "{\"healthcheck\":{\"test\":[\"SHELL\",\"x\"]}}",          /* unknown kind */
+        "{\"healthcheck\":{\"test\":[\"CMD-SHELL\",\"a\",\"b\"]}}",
+        "{\"healthcheck\":{\"interval_ms\":50}}",                  /* below 100 ms */
+        "{\"healthcheck\":{\"retries\":-1}}",
+        "{\"healthcheck\":{\"timeout_ms\":9223372036854775807}}",
+        "{\"healthcheck\":{\"every\":1}}",                         /* unknown key */
+        "{\"log_max_size\":100}",
+        "{\"log_max_files\":0}",
+        "{\"log_max_files\":4294967297}",
+        "{\"cmd\":\"sleep 1\"}",
+        "{\"cmd\":[1]}",
+        "{\"entrypoint\":{}}",
+        "{\"cpus\":4294967297}",
+        "{\"memory_mib\":18014398509481985}",
+        "{\"cpus\":1e3}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        boxlite_options *o = NULL;
+        int r = boxlite_options_from_json(bad[i], &o);
+        CHECK_EQ(r, BOXLITE_ERR_INVALID);
+        if (r == BOXLITE_OK)
+            fprintf(stderr, "# accepted: %s\n", bad[i]);
+        boxlite_options_free(o);
+    }
+    boxlite_options *o = NULL;
+    REQUIRE(boxlite_options_new(&o) == BOXLITE_OK);
+    const char *none[] = { "NONE", NULL };
+    CHECK_EQ(boxlite_options_set_healthcheck(o, none, 0, 0, 0, 0), BOXLITE_OK);
+    CHECK_EQ(boxlite_options_set_healthcheck(o, NULL, 99, 0, 0, 0), BOXLITE_ERR_INVALID);
+    CHECK_EQ(boxlite_options_set_log_rotation(o, 1LL << 41, 2), BOXLITE_ERR_INVALID);
+    CHECK_EQ(boxlite_options_set_log_rotation(o, 4096, 1), BOXLITE_OK);
+    boxlite_options_free(o);
+}
+
+TEST(env_and_volumes_checked_at_create)
+{
+    boxlite_options *o = NULL;
+    REQUIRE(boxlite_options_new(&o) == BOXLITE_OK);
+    boxlite_options_set_image(o, "alpine");
+    boxlite_options_set_auto_remove(o, 0);
+    struct bl_error e = {0};
+    CHECK_EQ(opts_validate_for_create(o, &e), 0);
+    /* 10,000 variables: refused at create with the limit, not at every later exec */
+    char k[32];
+    for (int i = 0; i < 10000; i++) {
+        snprintf(k, sizeof k, "VAR_%d", i);
+        REQUIRE(boxlite_options_set_env(o, k, "some value") == BOXLITE_OK);
+    }
+    CHECK(opts_validate_for_create(o, &e) < 0);
+    CHECK(strstr(e.msg, "at most 32768 fit") != NULL);
+    boxlite_options_free(o);
+    REQUIRE(boxlite_options_new(&o) == BOXLITE_OK);
+    boxlite_options_set_image(o, "alpine");
+    /* a file is not a folder: the reason now, not "(console is empty)" at start */
+    char file[512];
+    snprintf(file, sizeof file, "%s/afile", harness_tmpdir());
+    FILE *f = fopen(file, "w");
+    REQUIRE(f);
+    fclose(f);
+    REQUIRE(boxlite_options_add_volume(o, file, "/data", 0) == BOXLITE_OK);
+    memset(&e, 0, sizeof e);
+    CHECK(opts_validate_for_create(o, &e) < 0);
+    CHECK(strstr(e.msg, "is not a directory") != NULL);
+    boxlite_options_free(o);
+}

@@ -23,6 +23,8 @@ static boxlite_box *create(boxlite_runtime *rt, const char *name)
     boxlite_box *b = NULL;
     boxlite_options_new(&o);
     boxlite_options_set_image(o, "alpine:latest");
+    /* records that outlive their creating process: not auto_remove leftovers */
+    boxlite_options_set_auto_remove(o, 0);
     if (name)
         boxlite_options_set_name(o, name);
     boxlite_box_create(rt, o, &b);
@@ -184,6 +186,17 @@ TEST(running_box_rules_and_dead_vmm_is_stopped)
     waitpid(child, NULL, 0);
     CHECK_EQ(list_count(rt, "running"), 0);
     CHECK_EQ(list_count(rt, "stopped"), 1);
+    /* it says why, and an exec does not quietly start it again */
+    char *info = NULL;
+    REQUIRE(boxlite_box_info(b, &info) == BOXLITE_OK);
+    CHECK(strstr(info, "died without a word") != NULL);
+    CHECK(strstr(info, "\"stopped_by_itself\":true") != NULL);
+    boxlite_free(info);
+    const char *argv[] = { "true", NULL };
+    boxlite_exec_spec spec = { .size = sizeof spec, .argv = argv };
+    boxlite_exec *ex = NULL;
+    CHECK_EQ(boxlite_exec_start(b, &spec, &ex), BOXLITE_ERR_STATE);
+    CHECK(strstr(boxlite_errmsg(), "has stopped: the box's VM process") != NULL);
     CHECK_EQ(boxlite_box_stop(b, 100), BOXLITE_ERR_STATE); /* stop twice */
     CHECK_EQ(boxlite_box_remove(rt, boxlite_box_id(b), 0), BOXLITE_OK);
     boxlite_box_free(b);
@@ -356,5 +369,220 @@ TEST(failed_start_closes_none_of_the_callers_fds)
     CHECK(still_open && before.st_ino == after.st_ino && before.st_dev == after.st_dev);
     boxlite_box_free(b);
     boxlite_options_free(o);
+    boxlite_runtime_close(rt);
+}
+
+/* What the per-box process wrote when its box ended (exit.json) becomes the stop reason. */
+TEST(stop_reason_from_the_per_box_process)
+{
+    boxlite_runtime *rt = open_rt();
+    REQUIRE(rt);
+    boxlite_box *b = create(rt, "worker");
+    REQUIRE(b);
+    pid_t child = fork();
+    if (child == 0) {
+        pause();
+        _exit(0);
+    }
+    REQUIRE(state_box_set_state(rt->db, boxlite_box_id(b), NULL, "running", child,
+                                rt_process_start_time(child), NULL) == 0);
+    char path[600];
+    snprintf(path, sizeof path, "%s/boxes/%s/exit.json", harness_tmpdir(), boxlite_box_id(b));
+    FILE *f = fopen(path, "w");
+    REQUIRE(f);
+    fputs("{\"stop_reason\":\"main process killed by OOM\",\"requested\":false,"
+          "\"exit_code\":137,\"signal\":9,\"oom_killed\":true}\n", f);
+    fclose(f);
+    kill(child, SIGKILL);
+    waitpid(child, NULL, 0);
+    char *info = NULL;
+    REQUIRE(boxlite_box_info(b, &info) == BOXLITE_OK);
+    json_t *j = json_loads(info, 0, NULL);
+    CHECK_STR(json_string_value(json_object_get(j, "state")), "stopped");
+    CHECK_STR(json_string_value(json_object_get(j, "stop_reason")), "main process killed by OOM");
+    CHECK_STR(json_string_value(json_object_get(j, "status")), "stopped (main process killed by OOM)");
+    CHECK_EQ(json_integer_value(json_object_get(j, "exit_code")), 137);
+    CHECK(json_is_true(json_object_get(j, "oom_killed")));
+    json_decref(j);
+    boxlite_free(info);
+    /* ps shows it too */
+    char *list = NULL;
+    REQUIRE(boxlite_box_list(rt, "stopped", &list) == BOXLITE_OK);
+    CHECK(strstr(list, "killed by OOM") != NULL);
+    boxlite_free(list);
+    boxlite_box_free(b);
+    boxlite_runtime_close(rt);
+}
+
+/* A start whose starter died: the box reads as stopped and the per-box process it had
+ * spawned (recorded at once) is ended, not left running unknown to anyone. */
+TEST(start_abandoned_by_a_dead_starter)
+{
+    boxlite_runtime *rt = open_rt();
+    REQUIRE(rt);
+    boxlite_box *b = create(rt, "halfway");
+    REQUIRE(b);
+    pid_t vmm = fork();
+    if (vmm == 0) {
+        pause();
+        _exit(0);
+    }
+    pid_t starter = fork();
+    if (starter == 0)
+        _exit(0);
+    int64_t starter_start = rt_process_start_time(starter);
+    waitpid(starter, NULL, 0);
+    REQUIRE(state_box_set_state(rt->db, boxlite_box_id(b), NULL, "starting", vmm,
+                                rt_process_start_time(vmm), NULL) == 0);
+    REQUIRE(state_box_set_owner(rt->db, boxlite_box_id(b), starter,
+                                starter_start > 0 ? starter_start : 1, NULL) == 0);
+    CHECK_EQ(list_count(rt, "stopped"), 1);
+    int st = 0;
+    CHECK_EQ(waitpid(vmm, &st, 0), vmm);
+    CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+    char *info = NULL;
+    REQUIRE(boxlite_box_info(b, &info) == BOXLITE_OK);
+    CHECK(strstr(info, "the start was interrupted") != NULL);
+    boxlite_free(info);
+    boxlite_box_free(b);
+    boxlite_runtime_close(rt);
+}
+
+/* auto_remove boxes whose owner died are removed by the next runtime that opens the home,
+ * their per-box process stopped first; other boxes stay. */
+TEST(leftovers_of_a_dead_owner_are_removed)
+{
+    harness_tmpdir();
+    int sync_pipe[2];
+    REQUIRE(pipe(sync_pipe) == 0);
+    pid_t kid = fork();
+    if (kid == 0) {
+        boxlite_runtime *rt = NULL;
+        if (boxlite_runtime_open(harness_tmpdir(), &rt) != BOXLITE_OK)
+            _exit(10);
+        boxlite_box *keep = create(rt, "keep");
+        boxlite_options *o = NULL;
+        boxlite_options_new(&o);
+        boxlite_options_set_image(o, "alpine");
+        boxlite_options_set_name(o, "temp");
+        boxlite_box *temp = NULL;
+        if (!keep || boxlite_box_create(rt, o, &temp) != BOXLITE_OK)
+            _exit(11);
+        pid_t vmm = fork();
+        if (vmm == 0) {
+            setsid();
+            pause();
+            _exit(0);
+        }
+        state_box_set_state(rt->db, boxlite_box_id(temp), NULL, "running", vmm,
+                            rt_process_start_time(vmm), NULL);
+        if (write(sync_pipe[1], &vmm, sizeof vmm) != sizeof vmm)
+            _exit(12);
+        raise(SIGKILL); /* a crash: nothing cleaned up */
+    }
+    close(sync_pipe[1]);
+    pid_t vmm = 0;
+    REQUIRE(read(sync_pipe[0], &vmm, sizeof vmm) == sizeof vmm);
+    int st;
+    waitpid(kid, &st, 0);
+    int64_t vmm_start = rt_process_start_time(vmm);
+    CHECK(rt_process_alive(vmm, vmm_start));
+    boxlite_runtime *rt = open_rt();
+    REQUIRE(rt);
+    CHECK_EQ(list_count(rt, NULL), 1);
+    boxlite_box *b = NULL;
+    CHECK_EQ(boxlite_box_get(rt, "keep", &b), BOXLITE_OK);
+    boxlite_box_free(b);
+    CHECK_EQ(boxlite_box_get(rt, "temp", &b), BOXLITE_ERR_NOT_FOUND);
+    /* the fake per-box process was killed (it is not our child: poll its liveness) */
+    for (int i = 0; i < 200 && rt_process_alive(vmm, vmm_start); i++)
+        usleep(10000);
+    CHECK(!rt_process_alive(vmm, vmm_start));
+    char *n = NULL;
+    REQUIRE(boxlite_runtime_notices(rt, &n) == BOXLITE_OK);
+    CHECK(strstr(n, "removed box temp") != NULL);
+    boxlite_free(n);
+    REQUIRE(boxlite_runtime_notices(rt, &n) == BOXLITE_OK);
+    CHECK_STR(n, ""); /* said once */
+    boxlite_free(n);
+    boxlite_runtime_close(rt);
+}
+
+static int mode_of(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (int)(st.st_mode & 07777) : -1;
+}
+
+TEST(home_and_database_are_private)
+{
+    boxlite_runtime *rt = open_rt();
+    REQUIRE(rt);
+    boxlite_box *b = create(rt, "p");
+    REQUIRE(b);
+    char db[600], boxdir[600];
+    snprintf(db, sizeof db, "%s/boxlite.db", harness_tmpdir());
+    snprintf(boxdir, sizeof boxdir, "%s/boxes/%s", harness_tmpdir(), boxlite_box_id(b));
+    CHECK_EQ(mode_of(db), 0600);
+    CHECK_EQ(mode_of(boxdir), 0700);
+    char *n = NULL;
+    REQUIRE(boxlite_runtime_notices(rt, &n) == BOXLITE_OK);
+    CHECK_STR(n, "");
+    boxlite_free(n);
+    boxlite_box_free(b);
+    boxlite_runtime_close(rt);
+    /* widened by someone: the next open narrows them and says so, once */
+    chmod(harness_tmpdir(), 0755);
+    chmod(db, 0644);
+    chmod(boxdir, 0755);
+    rt = open_rt();
+    REQUIRE(rt);
+    CHECK_EQ(mode_of(harness_tmpdir()), 0700);
+    CHECK_EQ(mode_of(db), 0600);
+    CHECK_EQ(mode_of(boxdir), 0700);
+    REQUIRE(boxlite_runtime_notices(rt, &n) == BOXLITE_OK);
+    CHECK(strstr(n, "(0755): now 0700") != NULL);
+    CHECK(strstr(n, "(0644): now 0600") != NULL);
+    CHECK(strstr(n, "1 box folder") != NULL);
+    boxlite_free(n);
+    boxlite_runtime_close(rt);
+    rt = open_rt();
+    REQUIRE(boxlite_runtime_notices(rt, &n) == BOXLITE_OK);
+    CHECK_STR(n, "");
+    boxlite_free(n);
+    boxlite_runtime_close(rt);
+}
+
+/* A name that is, or starts, another box's id would make lookups ambiguous: refused. And
+ * an id that starts with another box's name is drawn again. */
+TEST(names_and_ids_never_clash)
+{
+    boxlite_runtime *rt = open_rt();
+    REQUIRE(rt);
+    boxlite_box *a = create(rt, NULL);
+    REQUIRE(a);
+    char id[40];
+    snprintf(id, sizeof id, "%s", boxlite_box_id(a));
+    CHECK(create(rt, id) == NULL);
+    CHECK_EQ(boxlite_errcode(), BOXLITE_ERR_EXISTS);
+    CHECK(strstr(boxlite_errmsg(), "another box's id") != NULL);
+    char prefix[9];
+    snprintf(prefix, sizeof prefix, "%.8s", id);
+    CHECK(create(rt, prefix) == NULL);
+    snprintf(prefix, sizeof prefix, "%.3s", id); /* too short for a prefix lookup: fine */
+    boxlite_box *c = create(rt, prefix);
+    CHECK(c != NULL);
+    boxlite_box_free(c);
+    /* the other way: a record whose id starts with an existing name */
+    struct box_record r = { .name = "x1", .state = "configured", .options = "{}" };
+    bool clash = false;
+    struct bl_error e = { 0 };
+    snprintf(r.id, sizeof r.id, "%.4s%s", "cafe", "0000000000000000000000000000");
+    struct box_record named = { .name = "cafe", .state = "configured", .options = "{}" };
+    snprintf(named.id, sizeof named.id, "%s", "11111111111111111111111111111111");
+    REQUIRE(state_box_insert(rt->db, &named, &clash, &e) == 0);
+    CHECK(state_box_insert(rt->db, &r, &clash, &e) < 0);
+    CHECK(clash);
+    boxlite_box_free(a);
     boxlite_runtime_close(rt);
 }

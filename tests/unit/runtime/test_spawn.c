@@ -59,7 +59,7 @@ TEST(ready_file_means_ready)
     char ready[600], console[600];
     snprintf(ready, sizeof ready, "%s.ready", cfg);
     snprintf(console, sizeof console, "%s.console", cfg);
-    CHECK_EQ(rt_wait_ready(&c, ready, console, 10000, &err), 0);
+    CHECK_EQ(rt_wait_ready(&c, ready, console, NULL, 10000, &err), 0);
     kill(c.pid, SIGKILL);
     close(c.lifeline_fd);
 }
@@ -73,7 +73,7 @@ TEST(early_exit_reports_console_tail)
     char ready[600], console[600];
     snprintf(ready, sizeof ready, "%s.ready", cfg);
     snprintf(console, sizeof console, "%s.console", cfg);
-    CHECK_EQ(rt_wait_ready(&c, ready, console, 10000, &err), -BOXLITE_ERR_ENGINE);
+    CHECK_EQ(rt_wait_ready(&c, ready, console, NULL, 10000, &err), -BOXLITE_ERR_ENGINE);
     CHECK(strstr(err.msg, "Kernel panic: no init") != NULL);
     close(c.lifeline_fd);
 }
@@ -86,7 +86,7 @@ TEST(timeout_reports_console_tail)
     REQUIRE(rt_spawn_vmm(vmm, cfg, p(".log"), false, &c, &err) == 0);
     char ready[600];
     snprintf(ready, sizeof ready, "%s.ready", cfg);
-    CHECK_EQ(rt_wait_ready(&c, ready, "/nonexistent/console", 300, &err), -BOXLITE_ERR_TIMEOUT);
+    CHECK_EQ(rt_wait_ready(&c, ready, "/nonexistent/console", NULL, 300, &err), -BOXLITE_ERR_TIMEOUT);
     CHECK(strstr(err.msg, "within 300 ms") != NULL);
     kill(c.pid, SIGKILL);
     close(c.lifeline_fd);
@@ -117,7 +117,7 @@ TEST(detached_has_no_lifeline)
     CHECK_EQ(c.lifeline_fd, -1);
     char ready[600];
     snprintf(ready, sizeof ready, "%s.ready", cfg);
-    CHECK_EQ(rt_wait_ready(&c, ready, "/nonexistent", 10000, &err), 0);
+    CHECK_EQ(rt_wait_ready(&c, ready, "/nonexistent", NULL, 10000, &err), 0);
     kill(c.pid, SIGKILL);
 }
 
@@ -130,7 +130,9 @@ TEST(missing_binary_is_an_engine_error)
     /* exec fails in the child: it dies at once and says why in its log */
     char ready[600];
     snprintf(ready, sizeof ready, "%s.ready", cfg);
-    CHECK_EQ(rt_wait_ready(&c, ready, "/nonexistent", 5000, &err), -BOXLITE_ERR_ENGINE);
+    CHECK_EQ(rt_wait_ready(&c, ready, "/nonexistent", p(".log"), 5000, &err), -BOXLITE_ERR_ENGINE);
+    /* the error says what the process said, not just "(console is empty)" */
+    CHECK(strstr(err.msg, "it said: boxlite: exec /nonexistent/boxlite-vmm: No such file") != NULL);
     char *log = rt_tail_file(p(".log"), 5);
     CHECK(log && strstr(log, "No such file"));
     free(log);

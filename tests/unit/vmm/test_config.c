@@ -264,3 +264,39 @@ TEST(config_jail)
                          e.msg, bad[i].says);
     }
 }
+
+TEST(config_logs_and_health)
+{
+    struct vmm_config cfg;
+    struct bl_error err = {0};
+    REQUIRE(vmm_config_parse(&cfg, "{\"kernel\": \"/k\"}", &err) == 0);
+    CHECK_EQ(cfg.log_max_bytes, 1 << 20);
+    CHECK_EQ(cfg.log_files, 2);
+    CHECK(cfg.health == NULL);
+    CHECK(!cfg.console_pipe);
+    vmm_config_free(&cfg);
+    REQUIRE(vmm_config_parse(&cfg,
+        "{\"kernel\": \"/k\", \"vmm_log\": \"/b/vmm.log\", \"log_max_bytes\": 4096,"
+        " \"log_files\": 5, \"health\": {\"argv\": [\"/bin/sh\", \"-c\", \"true\"],"
+        " \"env\": [\"A=1\"], \"interval_ms\": 1000, \"retries\": 2}}", &err) == 0);
+    CHECK_STR(cfg.vmm_log, "/b/vmm.log");
+    CHECK_EQ(cfg.log_max_bytes, 4096);
+    CHECK_EQ(cfg.log_files, 5);
+    REQUIRE(cfg.health);
+    CHECK_STR(cfg.health->argv[2], "true");
+    CHECK(cfg.health->argv[3] == NULL);
+    CHECK_STR(cfg.health->env[0], "A=1");
+    CHECK_EQ(cfg.health->interval_ms, 1000);
+    CHECK_EQ(cfg.health->timeout_ms, 30000);
+    CHECK_EQ(cfg.health->retries, 2);
+    vmm_config_free(&cfg);
+    expect_bad("{\"kernel\": \"/k\", \"log_max_bytes\": 100}", "log_max_bytes");
+    expect_bad("{\"kernel\": \"/k\", \"log_files\": 0}", "log_files");
+    expect_bad("{\"kernel\": \"/k\", \"log_files\": 101}", "log_files");
+    expect_bad("{\"kernel\": \"/k\", \"health\": {}}", "health.argv");
+    expect_bad("{\"kernel\": \"/k\", \"health\": {\"argv\": [1]}}", "health.argv");
+    expect_bad("{\"kernel\": \"/k\", \"health\": {\"argv\": [\"x\"], \"interval_ms\": 5}}",
+               "health.interval_ms");
+    expect_bad("{\"kernel\": \"/k\", \"health\": {\"argv\": [\"x\"], \"every\": 5}}",
+               "unknown key \"every\"");
+}

@@ -145,11 +145,13 @@ TEST(argv_for_a_config)
     CHECK(argv_has(argv, QEMU_GUEST_CMDLINE " loglevel=3"));
     char want[1200];
     snprintf(want, sizeof want,
-             "id=disk0,if=none,file=%s/over,,lay.qcow2,format=qcow2,cache=writeback,discard=unmap",
+             "id=disk0,if=none,file=%s/over,,lay.qcow2,format=qcow2,cache=writeback,discard=unmap,"
+             "werror=report,rerror=report",
              dir);
     CHECK(argv_has(argv, want));
     snprintf(want, sizeof want,
-             "id=disk1,if=none,file=%s,format=raw,cache=writeback,discard=unmap,readonly=on", raw);
+             "id=disk1,if=none,file=%s,format=raw,cache=writeback,discard=unmap,werror=report,"
+             "rerror=report,readonly=on", raw);
     CHECK(argv_has(argv, want));
     /* the network is the per-box process's: QEMU only hands over frames, never -netdev user */
     CHECK(argv_has(argv, "dgram,id=net0,local.type=fd,local.str=5"));
@@ -163,6 +165,14 @@ TEST(argv_for_a_config)
     CHECK(argv_has(argv, "socket,id=agent,fd=4"));
     CHECK(argv_has(argv, "file,id=console,path=/box/console.log"));
     CHECK(argv_has(argv, "virtio-rng-device"));
+    qemu_argv_free(argv);
+
+    /* the console through the per-box process's pipe (rotated there), not QEMU's own file */
+    struct qemu_launch lp = l;
+    lp.console_fd = 7;
+    REQUIRE(qemu_build_argv(&cfg, &lp, &argv, &err) == 0);
+    CHECK(argv_has(argv, "file,id=console,path=/dev/fd/7"));
+    CHECK(!argv_has(argv, "file,id=console,path=/box/console.log"));
     qemu_argv_free(argv);
 
     /* hardware virtualization: KVM acceleration and the host's CPU; no network */
