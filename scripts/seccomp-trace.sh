@@ -1,6 +1,6 @@
 #!/bin/bash
 # Which system calls each kind of boxlite-vmm thread makes under a real workload: the
-# evidence behind the allow-lists in src/vmm/jail/seccomp.c. Runs WORKLOAD with the
+# evidence behind the allow-lists in src/vmm/jail/seccomp_rules.c. Runs WORKLOAD with the
 # library starting boxlite-vmm under `strace -f`, then prints, per thread kind, the calls
 # made after the thread's filter was installed (inherited filters: from the start), and
 # those the lists lack.
@@ -20,12 +20,12 @@ exec $(command -v strace) -f -ff -qq -o "$out/t" "$vmm" "\$@"
 W
 chmod +x "$out/wrap"
 if [ $# -gt 0 ]; then BOXLITE_VMM=$out/wrap "$@" >"$out/workload.log" 2>&1 || echo "workload: status $? (log: $out/workload.log)" >&2; fi
-python3 - "$out" src/vmm/jail/seccomp.c <<'PY'
+python3 - "$out" src/vmm/jail/seccomp_rules.c <<'PY'
 import glob, os, re, sys
 out, src = sys.argv[1], open(sys.argv[2]).read()
-kinds = {"vcpu": "vcpu", "evloop": "io", "9p": "io", "relay": "io", "netcount": "io",
-         "slirp": "slirp", "mux": "main", "waiter": "main"}
-inherit = {"mux", "waiter", "9p"}   # threads that start under their creator's filter
+kinds = {"vcpu": "vcpu", "evloop": "io", "9p": "io", "relay": "io", "framelink": "io",
+         "logpump": "io", "slirp": "slirp", "mux": "main", "waiter": "main", "health": "main"}
+inherit = {"mux", "waiter", "9p", "health"}   # threads that start under their creator's filter
 seen = {}
 call = re.compile(r'^(?:<\.\.\. )?([a-z0-9_]+)\(')
 for f in glob.glob(os.path.join(out, "t.*")):
@@ -52,7 +52,7 @@ def listed(kind):
     arr = {"main": "main_calls", "vcpu": "vcpu_calls", "io": "io_calls", "slirp": "slirp_calls"}.get(kind)
     names = set(re.findall(r'"([a-z0-9_]+)"', re.search(r'common\[\] = \{(.*?)\};', src, re.S).group(1)))
     if arr: names |= set(re.findall(r'"([a-z0-9_]+)"', re.search(arr + r'\[\] = \{(.*?)\};', src, re.S).group(1)))
-    names |= {"clone", "clone3", "rt_sigaction", "prctl", "openat", "ioctl", "socket", "mkdirat", "fchmodat", "fchmod", "mknodat", "seccomp"}
+    names |= {"clone", "clone3", "rt_sigaction", "prctl", "openat", "ioctl", "socket", "mkdirat", "fchmodat", "fchmod", "mknodat", "seccomp", "socketpair"}
     return names
 for kind in sorted(seen):
     calls = sorted(seen[kind])

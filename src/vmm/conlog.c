@@ -64,6 +64,7 @@ struct conlog {
 static void *pump(void *arg)
 {
     struct conlog *c = arg;
+    pthread_setname_np(pthread_self(), "logpump");
     jail_thread_enter(JAIL_IO); /* started before the main thread's filter */
     char buf[65536];
     for (;;) {

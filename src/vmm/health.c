@@ -230,6 +230,7 @@ static void write_report(struct health *h, const struct check_result *r)
 static void *checker(void *arg)
 {
     struct health *h = arg;
+    pthread_setname_np(pthread_self(), "health"); /* the main thread's filter, inherited */
     if (!nap(h, -1)) /* until the guest is ready */
         return NULL;
     struct check_result r = {.exit_code = -1};

@@ -202,6 +202,11 @@ bx rm -f s >/dev/null
 echo "# --network none"
 start z --network none || { finish; exit 1; }
 expect "no eth0, only the loopback (and the kernel's sit0)" "lo sit0" "$(bx exec z ls /sys/class/net | tr '\n' ' ' | sed 's/ $//')"
+zpid=$(bx inspect z | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["pid"])')
+zvmm=$(pgrep -P "$zpid" | head -1)
+[ -n "$zvmm" ] && [ "$(readlink /proc/$zvmm/ns/net)" != "$(ip netns exec $N readlink /proc/self/ns/net)" ] &&
+  ok "--network none: boxlite-vmm has a network namespace of its own, not the host's" ||
+  no "--network none: boxlite-vmm's network namespace" "vmm=[$zvmm] $(readlink /proc/$zvmm/ns/net 2>&1)"
 bx rm -f z >/dev/null
 
 expect "invalid rules are refused at create, by name" \

@@ -20,7 +20,7 @@
 #   --cpu    L1's QEMU CPU model (run.sh --cpu; default max)
 #   --log    keep the whole output (L1 console included) in FILE
 #   --trace  with --suite: every VMM of the suite under strace, printing what each kind of
-#            its threads called (scripts/seccomp-trace.sh --lab reads it)
+#            its threads called (to compare with src/vmm/jail/seccomp_rules.c)
 set -uo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"

@@ -9,7 +9,7 @@
  *   2. puts itself in the box's cgroups (cgroup.c) and sets rlimits (NOFILE, CORE 0);
  *   3. unshares mount, PID, IPC and UTS namespaces (and, started by a user who is not
  *      root, a user namespace mapping that user to itself); the network namespace stays the
- *      host's, which the user-mode network (libslirp) needs;
+ *      host's where the user-mode network (libslirp) needs it, else an empty one;
  *   4. builds a root on a fresh tmpfs holding only the kernel, initrd, disks and their
  *      backing files, shares, the box folder, /dev/{null,zero,urandom,random} (+kvm for
  *      the KVM engine) and, for the QEMU engine, QEMU's binary, libraries and firmware

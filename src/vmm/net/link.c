@@ -70,6 +70,7 @@ static bool drain(struct net_link *l)
 static void *link_thread(void *arg)
 {
     struct net_link *l = arg;
+    pthread_setname_np(pthread_self(), "framelink");
     jail_thread_enter(JAIL_IO); /* hands frames to libslirp, like the KVM engine's device loop */
     bool blocked = false, peer_open = true;
     for (;;) {
