@@ -458,6 +458,11 @@ int jail_enter(const struct vmm_config *cfg, const struct jail_needs *needs, str
     /* after the drop: a change of credentials clears the parent-death signal */
     if (!r && prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
         r = bl_errno(err, errno, "jail: PR_SET_PDEATHSIG");
+    /* A supervisor killed before that line sent no signal: it held the crash pipe's read
+     * end, so a hung-up pipe says it is gone (getppid is 0 for a namespace's init). */
+    struct pollfd sup = { .fd = crash[1], .events = 0 };
+    if (!r && poll(&sup, 1, 0) == 1 && (sup.revents & (POLLERR | POLLHUP)))
+        r = bl_err(err, BOXLITE_ERR_ENGINE, "jail: the supervisor is gone");
     jail_crash_fd(crash[1]);
     jail_plan_free(&plan);
     return r;
