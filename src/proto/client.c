@@ -44,6 +44,7 @@ struct proto_client {
     pthread_mutex_t wlock; /* writes on fd */
     int wake_r, wake_w;
     bool hello, dead, closing, ready;
+    char hello_err[256]; /* the peer refused our HELLO (ERROR on channel 0 before its own) */
     bool closed; /* proto_client_close ran: freed when its last execution is freed */
     char dead_msg[256];
     int watch_fd;  /* readable once the peer's process ended (a pidfd), or -1; ours */
@@ -266,11 +267,12 @@ static void handle_frame(struct proto_client *c, const struct proto_hdr *h, cons
             pthread_cond_broadcast(&c->cond);
         }
         if (h->type == PROTO_ERROR && !c->hello) {
+            /* the connection stays read: a per-box process that refused because its box
+             * ended sends EXIT next */
             int code;
             char msg[256];
             proto_error_decode(p, h->len, &code, msg, sizeof msg);
-            c->dead = true;
-            snprintf(c->dead_msg, sizeof c->dead_msg, "%s", msg);
+            snprintf(c->hello_err, sizeof c->hello_err, "%s", msg[0] ? msg : "refused");
             pthread_cond_broadcast(&c->cond);
         }
         pthread_mutex_unlock(&c->lock);
@@ -472,12 +474,14 @@ static struct timespec *deadline_of(int timeout_ms, struct timespec *ts)
 
 int proto_client_open_fd(int fd, int timeout_ms, struct proto_client **out, struct bl_error *err)
 {
-    return proto_client_open_watch(fd, -1, timeout_ms, out, err);
+    return proto_client_open_watch(fd, -1, timeout_ms, out, NULL, err);
 }
 
 int proto_client_open_watch(int fd, int watch_fd, int timeout_ms, struct proto_client **out,
-                            struct bl_error *err)
+                            struct proto_exit *end, struct bl_error *err)
 {
+    if (end)
+        end->stop_reason[0] = 0;
     struct proto_client *c = calloc(1, sizeof *c);
     if (!c) {
         close(fd);
@@ -539,11 +543,18 @@ int proto_client_open_watch(int fd, int watch_fd, int timeout_ms, struct proto_c
     struct timespec ts, *dl = deadline_of(timeout_ms, &ts);
     pthread_mutex_lock(&c->lock);
     rc = 0;
-    while (!c->hello && !c->dead && rc == 0)
+    while (!c->hello && !c->dead && !c->hello_err[0] && rc == 0)
         rc = wait_cond(c, dl);
     bool ok = c->hello && !c->dead;
+    /* A watched peer that refused or went away is ending: its EXIT says how, within what
+     * is left of the time. */
+    while (!ok && watch_fd >= 0 && (c->dead || c->hello_err[0]) && !c->have_exit && !c->dead &&
+           rc == 0)
+        rc = wait_cond(c, dl);
+    if (end && c->have_exit)
+        *end = c->exit;
     char why[256];
-    snprintf(why, sizeof why, "%s", c->dead ? c->dead_msg : "");
+    snprintf(why, sizeof why, "%s", c->hello_err[0] ? c->hello_err : c->dead ? c->dead_msg : "");
     pthread_mutex_unlock(&c->lock);
     if (!ok) {
         proto_client_close(c);

@@ -23,9 +23,10 @@ int proto_client_connect(const char *path, int timeout_ms, struct proto_client *
 int proto_client_open_fd(int fd, int timeout_ms, struct proto_client **out, struct bl_error *err);
 /* Same, watching watch_fd (a pidfd of the peer's process; taken too, -1 for none): once it
  * is readable the peer is gone, so waits end then (what the peer sent before, EXIT, is read
- * first) even if something else holds the socket's other end open. */
+ * first) even if something else holds the socket's other end open. When the handshake fails
+ * because the box ended, *end (may be NULL) gets its EXIT; end->stop_reason is "" without. */
 int proto_client_open_watch(int fd, int watch_fd, int timeout_ms, struct proto_client **out,
-                            struct bl_error *err);
+                            struct proto_exit *end, struct bl_error *err);
 /* Closes the connection; executions still open are abandoned (the agent kills them). */
 void proto_client_close(struct proto_client *c);
 /* The box socket's control frames (src/proto/control.h). STATUS: asks the per-box process

@@ -119,7 +119,7 @@ int vmm_status_tool(int argc, char **argv)
     struct bl_error err = { 0 };
     struct proto_client *c = NULL;
     int64_t left = deadline - mono_ms();
-    if (proto_client_open_watch(fd, pidfd, left > 0 ? (int)left : 0, &c, &err) < 0) {
+    if (proto_client_open_watch(fd, pidfd, left > 0 ? (int)left : 0, &c, NULL, &err) < 0) {
         fprintf(stderr, "boxlite-vmm --status: %s: %s\n", path, err.msg);
         return 1;
     }
