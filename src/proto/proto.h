@@ -18,7 +18,7 @@
 
 /* Frame types. Values are stable; a receiver rejects any other with an ERROR frame. */
 enum proto_type {
-    PROTO_HELLO = 0x01,    /* ch 0, both ways: version handshake; agent's = "ready" */
+    PROTO_HELLO = 0x01,    /* ch 0, both ways: version handshake; the agent's says the box is ready */
     PROTO_ERROR = 0x02,    /* on a channel: the request failed (ends the channel); ch 0: conn */
     PROTO_PING = 0x03,     /* ch 0: answered by PONG with the same payload */
     PROTO_PONG = 0x04,

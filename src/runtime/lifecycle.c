@@ -311,7 +311,8 @@ static int write_vmm_config(boxlite_box *b, const struct rt_assets *a, const cha
     char console[4200], sock[4200], ready[4200];
     snprintf(console, sizeof console, "%s/console.log", b->dir);
     rt_box_socket(b, sock, sizeof sock);
-    snprintf(ready, sizeof ready, "%s/ready", b->dir);
+    /* ready_file names the box's folder to the VMM (its post-mortem record goes there) */
+    snprintf(ready, sizeof ready, "%s/ready", b->dir); /* ready_file: no file is written */
     /* BOXLITE_KERNEL_CMDLINE adds guest kernel arguments (the lab uses it for TCG-only
      * timer options). */
     const char *extra = getenv("BOXLITE_KERNEL_CMDLINE");

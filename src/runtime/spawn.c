@@ -294,7 +294,9 @@ int rt_wait_ready(struct rt_child *c, const char *console_log, const char *vmm_l
     struct bl_error why = { 0 };
     if (proto_client_open_watch(fd, pidfd, timeout_ms, conn, end, &why) == 0)
         return 0;
-    bool alive = rt_process_alive(c->pid, c->pid_start);
+    /* a connection that ended is a process ending: its pidfd says when (bounded) */
+    bool alive = why.code == BOXLITE_ERR_TIMEOUT ? rt_process_alive(c->pid, c->pid_start)
+                                                 : !rt_process_wait_gone(c->pid, c->pid_start, 2000);
     cleanup_free char *tail = rt_tail_file(console_log, 12);
     cleanup_free char *said = last_line(vmm_log);
     char vmm[700] = "";

@@ -3,7 +3,8 @@
  * to be ready (the agent's HELLO, through the mux), and prints STATUS as one JSON line
  * (src/proto/control_json.h). --pid PID: give up as soon as that process (the per-box
  * process, or the jail's supervisor) has exited. --until-exit: then stay connected until
- * the box ends and print EXIT as a second line. Exit status 0 when it printed what it was
+ * the box ends and print EXIT as a second line. --now: ask at once, without waiting for
+ * the box to be ready (no HELLO: the state may be "starting"). Exit status 0 when it printed what it was
  * asked for, 1 otherwise (the reason on stderr). */
 #include "vmm/status_tool.h"
 
@@ -89,11 +90,69 @@ static int connect_when_there(const char *path, int pidfd, int64_t deadline)
     }
 }
 
+/* STATUS without a HELLO: one frame out, one back. */
+static int status_now(int fd, int pidfd, int64_t deadline)
+{
+    uint8_t hdr[PROTO_HDR_SIZE];
+    proto_hdr_encode(hdr, &(struct proto_hdr){ .type = PROTO_STATUS });
+    if (write(fd, hdr, sizeof hdr) != (ssize_t)sizeof hdr) {
+        fprintf(stderr, "boxlite-vmm --status: send: %s\n", strerror(errno));
+        return 1;
+    }
+    struct proto_reader *rd cleanup_free = calloc(1, sizeof *rd);
+    uint8_t buf[4096];
+    while (rd) {
+        int64_t left = deadline - mono_ms();
+        struct pollfd p[2] = { { .fd = fd, .events = POLLIN }, { .fd = pidfd, .events = POLLIN } };
+        if (left <= 0 || poll(p, 2, (int)left) <= 0 || !(p[0].revents & (POLLIN | POLLHUP))) {
+            fprintf(stderr, "boxlite-vmm --status: no answer\n");
+            return 1;
+        }
+        ssize_t n = read(fd, buf, sizeof buf);
+        if (n <= 0) {
+            fprintf(stderr, "boxlite-vmm --status: the connection ended\n");
+            return 1;
+        }
+        for (size_t off = 0; off < (size_t)n;) {
+            struct proto_hdr h;
+            const uint8_t *pl;
+            size_t used;
+            struct bl_error e = { 0 };
+            int rc = proto_reader_feed(rd, buf + off, (size_t)n - off, &used, &h, &pl, &e);
+            off += used;
+            if (rc < 0) {
+                fprintf(stderr, "boxlite-vmm --status: %s\n", e.msg);
+                return 1;
+            }
+            if (rc == 0 || h.channel != 0)
+                continue;
+            if (h.type == PROTO_ERROR) {
+                int code;
+                char msg[256];
+                proto_error_decode(pl, h.len, &code, msg, sizeof msg);
+                fprintf(stderr, "boxlite-vmm --status: %s\n", msg);
+                return 1;
+            }
+            struct proto_status st;
+            if (h.type != PROTO_STATUS)
+                continue;
+            if (proto_status_decode(&st, pl, h.len, &e) < 0) {
+                fprintf(stderr, "boxlite-vmm --status: %s\n", e.msg);
+                return 1;
+            }
+            print_json(proto_status_json(&st));
+            proto_status_free(&st);
+            return 0;
+        }
+    }
+    return 1;
+}
+
 int vmm_status_tool(int argc, char **argv)
 {
     const char *path = argc > 1 ? argv[1] : NULL;
     int wait_ms = 10000, pidfd = -1;
-    bool until_exit = false;
+    bool until_exit = false, now = false;
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "--wait") && i + 1 < argc)
             wait_ms = atoi(argv[++i]);
@@ -105,17 +164,24 @@ int vmm_status_tool(int argc, char **argv)
             }
         } else if (!strcmp(argv[i], "--until-exit"))
             until_exit = true;
+        else if (!strcmp(argv[i], "--now"))
+            now = true;
         else
             path = NULL;
     }
     if (!path) {
-        fprintf(stderr, "usage: boxlite-vmm --status SOCKET [--wait MS] [--pid PID] [--until-exit]\n");
+        fprintf(stderr, "usage: boxlite-vmm --status SOCKET [--wait MS] [--pid PID] [--until-exit | --now]\n");
         return 2;
     }
     int64_t deadline = mono_ms() + wait_ms;
     int fd = connect_when_there(path, pidfd, deadline);
     if (fd < 0)
         return 1;
+    if (now) {
+        int rc = status_now(fd, pidfd, deadline);
+        close(fd);
+        return rc;
+    }
     struct bl_error err = { 0 };
     struct proto_client *c = NULL;
     int64_t left = deadline - mono_ms();

@@ -1,4 +1,4 @@
-/* `boxlite-vmm --status SOCKET [--wait MS] [--pid PID] [--until-exit]`: a client of the box
+/* `boxlite-vmm --status SOCKET [--wait MS] [--pid PID] [--until-exit | --now]`: a client of the box
  * socket for scripts (tests, benchmarks) that run boxlite-vmm themselves. */
 #ifndef VMM_STATUS_TOOL_H
 #define VMM_STATUS_TOOL_H
