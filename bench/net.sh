@@ -74,8 +74,13 @@ one() { # LABEL VMM
 JSON
   "$vmm" --config "$d/vmm.json" >"$d/vmm.out" 2>&1 &
   local vpid=$! port=
-  for _ in $(seq 600); do [ -s "$d/ready" ] && break; kill -0 $vpid 2>/dev/null || break; sleep 0.05; done
-  port=$(sed -n 's/.*"host_ports":\[\([0-9]*\)\].*/\1/p' "$d/ready" 2>/dev/null)
+  # ready: the box's STATUS, with the host port bound (boxlite-vmm --status waits on events)
+  port=$("$build/bin/boxlite-vmm" --status "$d/box.sock" --wait 60000 --pid $vpid 2>/dev/null |
+         sed -n 's/.*"host_ports":\[\([0-9]*\)\].*/\1/p')
+  # a "before" binary older than STATUS (issue 15) says it in its ready file, written just
+  # after its agent's HELLO: read once that is there
+  for _ in $(seq 100); do [ -n "$port" ] || [ -s "$d/ready" ] || [ "$vmm" = "$build/bin/boxlite-vmm" ] && break; sleep 0.05; done
+  [ -z "$port" ] && port=$(sed -n 's/.*"host_ports":\[\([0-9]*\)\].*/\1/p' "$d/ready" 2>/dev/null)
   if [ -z "$port" ]; then
     echo "   $label: the box did not come up: $(tail -3 "$d/vmm.out")"
     kill $vpid 2>/dev/null; wait $vpid 2>/dev/null

@@ -428,6 +428,11 @@ static void handle_frame(struct agent *a, const struct proto_hdr *h, const uint8
     case PROTO_RESULT:
         send_error(a, h->channel, BOXLITE_ERR_PROTOCOL, "RESULT is sent by the agent only");
         return;
+    case PROTO_STATUS:
+    case PROTO_EXIT: /* the box socket's control frames: the per-box process answers them */
+        send_error(a, 0, BOXLITE_ERR_PROTOCOL, "%s is for the per-box process, not the agent",
+                   proto_type_name(h->type));
+        return;
     case PROTO_EXEC: handle_exec(a, h->channel, p, h->len); return;
     case PROTO_COPY_IN: handle_copy(a, h->channel, SPAWN_COPY_IN, p, h->len); return;
     case PROTO_COPY_OUT: handle_copy(a, h->channel, SPAWN_COPY_OUT, p, h->len); return;

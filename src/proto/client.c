@@ -3,6 +3,7 @@
 #include "proto/client.h"
 
 #include "common/cleanup.h"
+#include "proto/control.h"
 #include "proto/tar.h"
 
 #include <errno.h>
@@ -43,8 +44,18 @@ struct proto_client {
     pthread_mutex_t wlock; /* writes on fd */
     int wake_r, wake_w;
     bool hello, dead, closing, ready;
+    char hello_err[256]; /* the peer refused our HELLO (ERROR on channel 0 before its own) */
     bool closed; /* proto_client_close ran: freed when its last execution is freed */
     char dead_msg[256];
+    int watch_fd;  /* readable once the peer's process ended (a pidfd), or -1; ours */
+    uint64_t control; /* the peer's CONTROL version in its HELLO (0: it has none) */
+    pthread_mutex_t slock; /* one STATUS request at a time */
+    bool status_wait, status_have;
+    struct proto_status status;
+    int status_code;
+    char status_msg[256];
+    bool have_exit;
+    struct proto_exit exit;
     uint32_t next_id;
     struct proto_exec *execs;
 };
@@ -203,17 +214,20 @@ static void handle_frame(struct proto_client *c, const struct proto_hdr *h, cons
     if (h->type == PROTO_HELLO) {
         struct tlv_iter it;
         struct tlv_field f;
-        uint64_t v = 0, ready = 0;
+        uint64_t v = 0, ready = 0, control = 0;
         tlv_iter_init(&it, p, h->len);
         while (tlv_next(&it, &f, NULL) > 0) {
             if (f.tag == T_VERSION)
                 tlv_get_u64(&f, &v, NULL);
+            if (f.tag == T_CONTROL)
+                tlv_get_u64(&f, &control, NULL);
             if (f.tag == T_READY)
                 tlv_get_u64(&f, &ready, NULL);
         }
         if (v == PROTO_VERSION) {
             c->hello = true;
             c->ready = ready != 0;
+            c->control = control;
         } else {
             c->dead = true;
             snprintf(c->dead_msg, sizeof c->dead_msg, "agent speaks protocol version %llu, not %d",
@@ -223,13 +237,42 @@ static void handle_frame(struct proto_client *c, const struct proto_hdr *h, cons
         pthread_mutex_unlock(&c->lock);
         return;
     }
+    if (h->type == PROTO_STATUS && c->status_wait && !c->status_have) {
+        struct bl_error e = {0};
+        if (proto_status_decode(&c->status, p, h->len, &e) < 0) {
+            c->status_code = BOXLITE_ERR_PROTOCOL;
+            snprintf(c->status_msg, sizeof c->status_msg, "%s", e.msg);
+        }
+        c->status_have = true;
+        pthread_cond_broadcast(&c->cond);
+        pthread_mutex_unlock(&c->lock);
+        return;
+    }
+    if (h->type == PROTO_EXIT) {
+        if (!c->have_exit && proto_exit_decode(&c->exit, p, h->len, NULL) == 0)
+            c->have_exit = true;
+        pthread_cond_broadcast(&c->cond);
+        pthread_mutex_unlock(&c->lock);
+        return;
+    }
     if (h->channel == 0) {
+        if (h->type == PROTO_ERROR && c->hello && c->status_wait && !c->status_have) {
+            /* the answer to our STATUS: a peer that does not know it says so here */
+            char msg[200];
+            proto_error_decode(p, h->len, &c->status_code, msg, sizeof msg);
+            if (!c->status_code)
+                c->status_code = BOXLITE_ERR_PROTOCOL;
+            snprintf(c->status_msg, sizeof c->status_msg, "%s", msg);
+            c->status_have = true;
+            pthread_cond_broadcast(&c->cond);
+        }
         if (h->type == PROTO_ERROR && !c->hello) {
+            /* the connection stays read: a per-box process that refused because its box
+             * ended sends EXIT next */
             int code;
             char msg[256];
             proto_error_decode(p, h->len, &code, msg, sizeof msg);
-            c->dead = true;
-            snprintf(c->dead_msg, sizeof c->dead_msg, "%s", msg);
+            snprintf(c->hello_err, sizeof c->hello_err, "%s", msg[0] ? msg : "refused");
             pthread_cond_broadcast(&c->cond);
         }
         pthread_mutex_unlock(&c->lock);
@@ -306,7 +349,7 @@ static void *io_thread(void *arg)
             pthread_mutex_unlock(&c->lock);
             break;
         }
-        size_t need = 2;
+        size_t need = 3;
         for (struct proto_exec *e = c->execs; e; e = e->next)
             need += 2;
         if (need > cap) {
@@ -325,6 +368,7 @@ static void *io_thread(void *arg)
         pf[n++] = (struct pollfd){.fd = c->wake_r, .events = POLLIN};
         /* a dead connection is left out: poll would report its HUP forever */
         pf[n++] = (struct pollfd){.fd = c->dead ? -1 : c->fd, .events = POLLIN};
+        pf[n++] = (struct pollfd){.fd = c->dead ? -1 : c->watch_fd, .events = POLLIN};
         for (struct proto_exec *e = c->execs; e; e = e->next)
             for (int s = 1; s <= 2; s++)
                 if (e->out_w[s] >= 0 && proto_buf_pending(&e->pending[s])) {
@@ -341,12 +385,21 @@ static void *io_thread(void *arg)
             while (read(c->wake_r, b, sizeof b) > 0) {
             }
         }
+        /* The peer's process ended: what it wrote before (EXIT) is read first. */
+        bool gone = pf[2].revents != 0;
+        while (gone && !pf[1].revents) {
+            struct pollfd q = {.fd = c->fd, .events = POLLIN};
+            if (poll(&q, 1, 0) <= 0)
+                break;
+            pf[1].revents = q.revents;
+        }
         if (pf[1].revents) {
             ssize_t r = read(c->fd, buf, 65536);
             if (r < 0 && (errno == EINTR || errno == EAGAIN))
                 continue;
             if (r <= 0) {
-                connection_dead(c, r == 0 ? "end of stream" : strerror(errno));
+                connection_dead(c, gone ? "the box's process exited"
+                                        : r == 0 ? "end of stream" : strerror(errno));
                 continue;
             }
             size_t off = 0;
@@ -364,8 +417,14 @@ static void *io_thread(void *arg)
                 if (rc > 0)
                     handle_frame(c, &h, payload);
             }
+            if (gone)
+                continue; /* until the socket has nothing more */
         }
-        for (size_t i = 2; i < n; i++) {
+        if (gone) {
+            connection_dead(c, "the box's process exited");
+            continue;
+        }
+        for (size_t i = 3; i < n; i++) {
             if (!pf[i].revents)
                 continue;
             pthread_mutex_lock(&c->lock);
@@ -415,14 +474,26 @@ static struct timespec *deadline_of(int timeout_ms, struct timespec *ts)
 
 int proto_client_open_fd(int fd, int timeout_ms, struct proto_client **out, struct bl_error *err)
 {
+    return proto_client_open_watch(fd, -1, timeout_ms, out, NULL, err);
+}
+
+int proto_client_open_watch(int fd, int watch_fd, int timeout_ms, struct proto_client **out,
+                            struct proto_exit *end, struct bl_error *err)
+{
+    if (end)
+        end->stop_reason[0] = 0;
     struct proto_client *c = calloc(1, sizeof *c);
     if (!c) {
         close(fd);
+        if (watch_fd >= 0)
+            close(watch_fd);
         return bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
     }
     c->fd = fd;
+    c->watch_fd = watch_fd;
     c->next_id = 1;
     c->wake_r = c->wake_w = -1;
+    pthread_mutex_init(&c->slock, NULL);
     fcntl(fd, F_SETFD, FD_CLOEXEC);
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
     pthread_mutex_init(&c->lock, NULL);
@@ -462,6 +533,7 @@ int proto_client_open_fd(int fd, int timeout_ms, struct proto_client **out, stru
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     tlv_u64(w, T_TIME_NS, (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec);
+    tlv_u64(w, T_CONTROL, PROTO_CONTROL_VERSION); /* we take EXIT, may ask STATUS */
     rc = send_frame(c, PROTO_HELLO, 0, 0, w->buf, w->len, err);
     free(w);
     if (rc < 0) {
@@ -471,11 +543,18 @@ int proto_client_open_fd(int fd, int timeout_ms, struct proto_client **out, stru
     struct timespec ts, *dl = deadline_of(timeout_ms, &ts);
     pthread_mutex_lock(&c->lock);
     rc = 0;
-    while (!c->hello && !c->dead && rc == 0)
+    while (!c->hello && !c->dead && !c->hello_err[0] && rc == 0)
         rc = wait_cond(c, dl);
     bool ok = c->hello && !c->dead;
+    /* A watched peer that refused or went away is ending: its EXIT says how, within what
+     * is left of the time. */
+    while (!ok && watch_fd >= 0 && (c->dead || c->hello_err[0]) && !c->have_exit && !c->dead &&
+           rc == 0)
+        rc = wait_cond(c, dl);
+    if (end && c->have_exit)
+        *end = c->exit;
     char why[256];
-    snprintf(why, sizeof why, "%s", c->dead ? c->dead_msg : "");
+    snprintf(why, sizeof why, "%s", c->hello_err[0] ? c->hello_err : c->dead ? c->dead_msg : "");
     pthread_mutex_unlock(&c->lock);
     if (!ok) {
         proto_client_close(c);
@@ -507,6 +586,9 @@ int proto_client_connect(const char *path, int timeout_ms, struct proto_client *
 
 static void client_free(struct proto_client *c)
 {
+    close_fd(&c->watch_fd);
+    proto_status_free(&c->status);
+    pthread_mutex_destroy(&c->slock);
     close_fd(&c->wake_r);
     close_fd(&c->wake_w);
     pthread_mutex_destroy(&c->lock);
@@ -539,6 +621,80 @@ void proto_client_close(struct proto_client *c)
     pthread_mutex_unlock(&c->lock);
     if (last)
         client_free(c);
+}
+
+int proto_client_status(struct proto_client *c, int timeout_ms, struct proto_status *out,
+                        struct bl_error *err)
+{
+    memset(out, 0, sizeof *out);
+    pthread_mutex_lock(&c->slock);
+    pthread_mutex_lock(&c->lock);
+    int rc = 0;
+    if (c->dead)
+        rc = bl_err(err, BOXLITE_ERR_STATE, "STATUS: the connection to the box ended (%s)",
+                    c->dead_msg);
+    else if (c->control < 1)
+        rc = bl_err(err, BOXLITE_ERR_UNSUPPORTED,
+                    "STATUS: the box's process (boxlite-vmm) predates the control protocol "
+                    "(docs/protocol.md); stop the box and start it with this version");
+    c->status_wait = true;
+    c->status_have = false;
+    c->status_code = 0;
+    pthread_mutex_unlock(&c->lock);
+    if (!rc)
+        rc = send_frame(c, PROTO_STATUS, 0, 0, NULL, 0, err);
+    struct timespec ts, *dl = deadline_of(timeout_ms, &ts);
+    pthread_mutex_lock(&c->lock);
+    int w = 0;
+    while (!rc && !c->status_have && !c->dead && w == 0)
+        w = wait_cond(c, dl);
+    if (rc) {
+    } else if (c->status_have && c->status_code) {
+        rc = bl_err(err, c->status_code, "STATUS: %s", c->status_msg);
+    } else if (c->status_have) {
+        *out = c->status; /* health moves to the caller */
+        memset(&c->status, 0, sizeof c->status);
+    } else if (c->dead) {
+        rc = bl_err(err, BOXLITE_ERR_STATE, "STATUS: the connection to the box ended (%s)",
+                    c->dead_msg);
+    } else {
+        rc = bl_err(err, BOXLITE_ERR_TIMEOUT, "STATUS: no answer within %d ms", timeout_ms);
+    }
+    proto_status_free(&c->status);
+    c->status_wait = false;
+    pthread_mutex_unlock(&c->lock);
+    pthread_mutex_unlock(&c->slock);
+    return rc;
+}
+
+int proto_client_wait_end(struct proto_client *c, int timeout_ms)
+{
+    struct timespec ts, *dl = deadline_of(timeout_ms, &ts);
+    pthread_mutex_lock(&c->lock);
+    int w = 0;
+    while (!c->dead && w == 0)
+        w = wait_cond(c, dl);
+    bool dead = c->dead;
+    pthread_mutex_unlock(&c->lock);
+    return dead ? 0 : -BOXLITE_ERR_TIMEOUT;
+}
+
+bool proto_client_exit(struct proto_client *c, struct proto_exit *out)
+{
+    pthread_mutex_lock(&c->lock);
+    bool have = c->have_exit;
+    if (have && out)
+        *out = c->exit;
+    pthread_mutex_unlock(&c->lock);
+    return have;
+}
+
+bool proto_client_control(struct proto_client *c)
+{
+    pthread_mutex_lock(&c->lock);
+    bool r = c->control >= 1;
+    pthread_mutex_unlock(&c->lock);
+    return r;
 }
 
 bool proto_client_container_ready(struct proto_client *c)

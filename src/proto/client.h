@@ -9,6 +9,7 @@
 #define PROTO_CLIENT_H
 
 #include "common/error.h"
+#include "proto/control.h"
 #include "proto/proto.h"
 
 struct proto_client;
@@ -20,8 +21,27 @@ int proto_client_connect(const char *path, int timeout_ms, struct proto_client *
                          struct bl_error *err);
 /* Same on a connected stream fd (takes ownership), e.g. a socketpair to an agent. */
 int proto_client_open_fd(int fd, int timeout_ms, struct proto_client **out, struct bl_error *err);
+/* Same, watching watch_fd (a pidfd of the peer's process; taken too, -1 for none): once it
+ * is readable the peer is gone, so waits end then (what the peer sent before, EXIT, is read
+ * first) even if something else holds the socket's other end open. When the handshake fails
+ * because the box ended, *end (may be NULL) gets its EXIT; end->stop_reason is "" without. */
+int proto_client_open_watch(int fd, int watch_fd, int timeout_ms, struct proto_client **out,
+                            struct proto_exit *end, struct bl_error *err);
 /* Closes the connection; executions still open are abandoned (the agent kills them). */
 void proto_client_close(struct proto_client *c);
+/* The box socket's control frames (src/proto/control.h). STATUS: asks the per-box process
+ * what the box is doing; *out's health is the caller's to free (proto_status_free). A
+ * process older than the control protocol (no CONTROL in its HELLO) is refused at once with
+ * BOXLITE_ERR_UNSUPPORTED, never waited for. */
+int proto_client_status(struct proto_client *c, int timeout_ms, struct proto_status *out,
+                        struct bl_error *err);
+/* Whether the per-box process said the box ended (EXIT), and how (*out may be NULL). */
+bool proto_client_exit(struct proto_client *c, struct proto_exit *out);
+/* Waits up to timeout_ms (-1 forever) for the connection to end (the box's process closed
+ * it or, with a watch fd, exited): 0, or -BOXLITE_ERR_TIMEOUT. */
+int proto_client_wait_end(struct proto_client *c, int timeout_ms);
+/* Whether the peer's HELLO offered the control frames. */
+bool proto_client_control(struct proto_client *c);
 /* Whether the agent reported its container set up (HELLO's ready field). */
 bool proto_client_container_ready(struct proto_client *c);
 

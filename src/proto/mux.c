@@ -1,6 +1,7 @@
 /* The per-box multiplexer (mux.h): clients' channels remapped onto the agent stream. */
 #include "proto/mux.h"
 
+#include "proto/control.h"
 #include "proto/proto.h"
 
 #include <errno.h>
@@ -23,6 +24,7 @@ struct mclient {
     struct proto_reader *rd;
     struct proto_buf out;
     bool hello_pending, dead;
+    bool control; /* its HELLO had CONTROL: it may ask STATUS and is sent EXIT */
 };
 
 struct route {
@@ -37,7 +39,7 @@ struct proto_mux {
     struct proto_mux_events ev;
     struct proto_reader *rd;
     struct proto_buf out;
-    uint8_t hello[1024];
+    uint8_t hello[1024 + 16]; /* the agent's HELLO body, then our CONTROL field */
     size_t hello_len;
     bool ready, agent_gone, shutdown_acked, shutdown_requested;
     char gone_reason[256]; /* the agent said the container ended (EVENT): requests get it */
@@ -176,10 +178,42 @@ static void client_drop(struct proto_mux *m, struct mclient *cl)
     free(cl);
 }
 
+/* A client's HELLO is answered with the agent's, plus CONTROL: this process speaks the
+ * control frames (an agent reached directly does not, and says nothing of it). */
 static void greet(struct proto_mux *m, struct mclient *cl)
 {
     queue(&cl->out, PROTO_HELLO, 0, 0, m->hello, m->hello_len);
     cl->hello_pending = false;
+}
+
+/* STATUS: the owner (the per-box process) fills what it knows; m->lock held, released
+ * around the callback (it reads the engine). The client stays: only this thread drops one. */
+static void answer_status(struct proto_mux *m, struct mclient *cl)
+{
+    if (!m->ev.status) {
+        queue_error(&cl->out, 0, BOXLITE_ERR_UNSUPPORTED, "no STATUS here");
+        return;
+    }
+    struct proto_status *st = calloc(1, sizeof *st);
+    struct tlv_writer *w = malloc(sizeof *w);
+    if (st && w) {
+        bool ready = m->ready;
+        pthread_mutex_unlock(&m->lock);
+        m->ev.status(m->ev.opaque, st);
+        pthread_mutex_lock(&m->lock);
+        if (!st->state[0])
+            snprintf(st->state, sizeof st->state, "%s", ready ? "running" : "starting");
+        proto_status_encode(st, w);
+        if (w->overflow)
+            queue_error(&cl->out, 0, BOXLITE_ERR_NOMEM, "STATUS does not fit a frame");
+        else
+            queue(&cl->out, PROTO_STATUS, 0, 0, w->buf, w->len);
+        proto_status_free(st);
+    } else {
+        queue_error(&cl->out, 0, BOXLITE_ERR_NOMEM, "out of memory");
+    }
+    free(st);
+    free(w);
 }
 
 static void from_client(struct proto_mux *m, struct mclient *cl, const struct proto_hdr *h,
@@ -192,13 +226,18 @@ static void from_client(struct proto_mux *m, struct mclient *cl, const struct pr
     }
     switch (h->type) {
     case PROTO_HELLO: {
-        uint64_t v = 0;
+        uint64_t v = 0, control = 0;
         struct tlv_iter it;
         struct tlv_field f;
         tlv_iter_init(&it, p, h->len);
-        while (tlv_next(&it, &f, NULL) > 0)
+        while (tlv_next(&it, &f, NULL) > 0) {
             if (f.tag == T_VERSION)
                 tlv_get_u64(&f, &v, NULL);
+            if (f.tag == T_CONTROL)
+                tlv_get_u64(&f, &control, NULL);
+        }
+        /* a client speaking a newer control version gets ours in our HELLO and keeps to it */
+        cl->control = control >= 1;
         if (v != PROTO_VERSION) {
             queue_error(&cl->out, 0, BOXLITE_ERR_PROTOCOL, "protocol version not supported");
             return;
@@ -212,6 +251,10 @@ static void from_client(struct proto_mux *m, struct mclient *cl, const struct pr
         return;
     }
     case PROTO_PING: queue(&cl->out, PROTO_PONG, 0, 0, p, h->len); return;
+    case PROTO_STATUS: answer_status(m, cl); return;
+    case PROTO_EXIT:
+        queue_error(&cl->out, 0, BOXLITE_ERR_PROTOCOL, "EXIT is sent by the per-box process only");
+        return;
     case PROTO_PONG:
     case PROTO_ERROR:
         if (h->channel == 0)
@@ -265,9 +308,15 @@ static void from_agent(struct proto_mux *m, const struct proto_hdr *h, const uin
         return;
     if (h->type == PROTO_HELLO) {
         bool first = !m->ready;
-        size_t n = h->len < sizeof m->hello ? h->len : sizeof m->hello;
+        /* a HELLO too long to keep (the agent's is about 60 bytes) is kept without its
+         * tail rather than cut in the middle of a field */
+        size_t n = h->len <= 1024 ? h->len : 0;
         memcpy(m->hello, p, n);
-        m->hello_len = n;
+        uint8_t *c = m->hello + n; /* CONTROL(7), 8 bytes */
+        put_le16(c, T_CONTROL);
+        put_le16(c + 2, 8);
+        put_le64(c + 4, PROTO_CONTROL_VERSION);
+        m->hello_len = n + 12;
         m->ready = true;
         uint64_t boot = 0, cready = 0;
         struct tlv_iter it;
@@ -289,6 +338,8 @@ static void from_agent(struct proto_mux *m, const struct proto_hdr *h, const uin
         }
         return;
     }
+    if (h->type == PROTO_STATUS || h->type == PROTO_EXIT)
+        return; /* not the agent's to send */
     if (h->type == PROTO_EVENT) {
         struct proto_event ev;
         if (proto_event_decode(&ev, p, h->len, NULL) < 0)
@@ -513,6 +564,8 @@ static void *mux_thread(void *arg)
     pthread_setname_np(pthread_self(), "mux");
     size_t cap = 64;
     struct pollfd *pf = malloc(cap * sizeof *pf);
+    if (m->ev.thread_start)
+        m->ev.thread_start(m->ev.opaque);
     for (;;) {
         pthread_mutex_lock(&m->lock);
         bool stop = m->stopping;
@@ -548,7 +601,7 @@ int proto_mux_start(struct proto_mux *m, struct bl_error *err)
 
 void proto_mux_stop(struct proto_mux *m)
 {
-    if (!m->running)
+    if (!m || !m->running)
         return;
     pthread_mutex_lock(&m->lock);
     m->stopping = true;
@@ -623,4 +676,43 @@ bool proto_mux_shutdown_requested(struct proto_mux *m)
     bool r = m->shutdown_requested;
     pthread_mutex_unlock(&m->lock);
     return r;
+}
+
+void proto_mux_push_exit(struct proto_mux *m, const struct proto_exit *x)
+{
+    struct tlv_writer *w = malloc(sizeof *w);
+    if (!w)
+        return;
+    proto_exit_encode(x, w);
+    pthread_mutex_lock(&m->lock);
+    for (struct mclient *cl = m->clients; cl; cl = cl->next)
+        if (cl->control && !cl->dead)
+            queue(&cl->out, PROTO_EXIT, 0, 0, w->buf, w->len);
+    free(w);
+    if (m->running) { /* the thread writes it */
+        pthread_mutex_unlock(&m->lock);
+        wake(m);
+        return;
+    }
+    /* No thread: written here, waiting at most 500 ms in all for clients that are slow to
+     * take it (a client that reads nothing must not hold the box's end up). */
+    struct timespec t0, now;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (struct mclient *cl = m->clients; cl; cl = cl->next) {
+        while (!cl->dead && proto_buf_pending(&cl->out)) {
+            if (proto_buf_flush(&cl->out, cl->fd) < 0) {
+                cl->dead = true;
+                break;
+            }
+            if (!proto_buf_pending(&cl->out))
+                break;
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            long left = 500 - ((now.tv_sec - t0.tv_sec) * 1000 +
+                               (now.tv_nsec - t0.tv_nsec) / 1000000);
+            struct pollfd pf = { .fd = cl->fd, .events = POLLOUT };
+            if (left <= 0 || poll(&pf, 1, (int)left) <= 0)
+                break;
+        }
+    }
+    pthread_mutex_unlock(&m->lock);
 }

@@ -15,6 +15,7 @@
 #define PROTO_MUX_H
 
 #include "common/error.h"
+#include "proto/control.h"
 #include "proto/proto.h"
 
 #include <poll.h>
@@ -31,6 +32,11 @@ struct proto_mux_events {
     void (*agent_lost)(void *opaque);
     /* The agent sent an EVENT (docs/protocol.md), decoded; malformed ones are dropped. */
     void (*event)(void *opaque, const struct proto_event *ev);
+    /* A client asked STATUS (src/proto/control.h): fill *out (zeroed; a state left empty
+     * becomes "starting" or "running" by the agent's HELLO). NULL: STATUS is refused. */
+    void (*status)(void *opaque, struct proto_status *out);
+    /* First thing on the mux's own thread (proto_mux_start), e.g. to confine it. */
+    void (*thread_start)(void *opaque);
 };
 
 /* listen_fd: a listening Unix socket (stays the caller's). ev may be NULL. */
@@ -60,6 +66,10 @@ bool proto_mux_shutdown_acked(struct proto_mux *m);
 /* Whether a client (or proto_mux_shutdown_agent) asked the agent to shut down: the box's
  * end is then a stop its user asked for, whoever is left to say so. */
 bool proto_mux_shutdown_requested(struct proto_mux *m);
+/* Sends EXIT to every client that spoke CONTROL in its HELLO: the box has ended. Without
+ * the thread (after proto_mux_stop) it is written before this returns, as far as each
+ * client takes it within 500 ms in all; then proto_mux_free closes the connections. */
+void proto_mux_push_exit(struct proto_mux *m, const struct proto_exit *x);
 /* Stops the thread if any, closes clients. NULL-safe. */
 void proto_mux_free(struct proto_mux *m);
 

@@ -16,6 +16,8 @@ const char *proto_type_name(unsigned type)
     case PROTO_PING: return "PING";
     case PROTO_PONG: return "PONG";
     case PROTO_EVENT: return "EVENT";
+    case PROTO_STATUS: return "STATUS";
+    case PROTO_EXIT: return "EXIT";
     case PROTO_EXEC: return "EXEC";
     case PROTO_COPY_IN: return "COPY_IN";
     case PROTO_COPY_OUT: return "COPY_OUT";
@@ -95,7 +97,7 @@ int proto_hdr_check(const struct proto_hdr *h, struct bl_error *err)
     if (streamed ? h->stream > PROTO_STDERR : h->stream != 0)
         return bl_err(err, BOXLITE_ERR_PROTOCOL, "%s frame with bad stream %u", name, h->stream);
     bool conn = h->type == PROTO_HELLO || h->type == PROTO_PING || h->type == PROTO_PONG ||
-                h->type == PROTO_EVENT;
+                h->type == PROTO_EVENT || h->type == PROTO_STATUS || h->type == PROTO_EXIT;
     if (conn && h->channel != 0)
         return bl_err(err, BOXLITE_ERR_PROTOCOL, "%s frame on channel %u (must be 0)", name,
                       h->channel);
@@ -647,7 +649,7 @@ void proto_event_encode(const struct proto_event *ev, struct tlv_writer *w)
 }
 
 /* A string field into a fixed buffer: cut to fit, NUL bytes refused. */
-static int field_str(const struct tlv_field *f, char *out, size_t cap, struct bl_error *err)
+int tlv_get_str_buf(const struct tlv_field *f, char *out, size_t cap, struct bl_error *err)
 {
     if (memchr(f->val, 0, f->len))
         return bl_err(err, BOXLITE_ERR_PROTOCOL, "NUL byte in a string field (tag %u)", f->tag);
@@ -667,9 +669,9 @@ int proto_event_decode(struct proto_event *ev, const void *p, size_t len, struct
     while ((rc = tlv_next(&it, &f, err)) > 0) {
         uint64_t v = 0;
         switch (f.tag) {
-        case T_EVENT: rc = field_str(&f, ev->kind, sizeof ev->kind, err); break;
-        case T_WHO: rc = field_str(&f, ev->who, sizeof ev->who, err); break;
-        case T_MESSAGE: rc = field_str(&f, ev->message, sizeof ev->message, err); break;
+        case T_EVENT: rc = tlv_get_str_buf(&f, ev->kind, sizeof ev->kind, err); break;
+        case T_WHO: rc = tlv_get_str_buf(&f, ev->who, sizeof ev->who, err); break;
+        case T_MESSAGE: rc = tlv_get_str_buf(&f, ev->message, sizeof ev->message, err); break;
         case T_EXIT_CODE: rc = tlv_get_u64(&f, &v, err); ev->exit_code = (int64_t)v; break;
         case T_SIGNO: rc = tlv_get_u64(&f, &v, err); ev->signo = (int64_t)v; break;
         case T_OOM: rc = tlv_get_u64(&f, &v, err); ev->oom = v != 0; break;

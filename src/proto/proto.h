@@ -18,11 +18,14 @@
 
 /* Frame types. Values are stable; a receiver rejects any other with an ERROR frame. */
 enum proto_type {
-    PROTO_HELLO = 0x01,    /* ch 0, both ways: version handshake; agent's = "ready" */
+    PROTO_HELLO = 0x01,    /* ch 0, both ways: version handshake; the agent's says the box is ready */
     PROTO_ERROR = 0x02,    /* on a channel: the request failed (ends the channel); ch 0: conn */
     PROTO_PING = 0x03,     /* ch 0: answered by PONG with the same payload */
     PROTO_PONG = 0x04,
     PROTO_EVENT = 0x05,    /* ch 0, agent: something the host did not ask for happened */
+    PROTO_STATUS = 0x06,   /* ch 0, box socket only: client asks, per-box process answers
+                            * (src/proto/control.h); never reaches the agent */
+    PROTO_EXIT = 0x07,     /* ch 0, box socket only: the per-box process says the box ended */
     PROTO_EXEC = 0x10,     /* host: open a channel running a process */
     PROTO_COPY_IN = 0x11,  /* host: open a channel extracting a tar stream (stream 0) */
     PROTO_COPY_OUT = 0x12, /* host: open a channel producing a tar stream (stream 1) */
@@ -42,7 +45,7 @@ enum proto_stream { PROTO_STDIN = 0, PROTO_STDOUT = 1, PROTO_STDERR = 2 };
 /* Field tags of the TLV bodies (see docs/protocol.md for which frame carries which). */
 enum proto_tag {
     T_VERSION = 1, T_VERSION_MIN = 2, T_AGENT = 3, T_BOOT_MS = 4, T_READY = 5,
-    T_TIME_NS = 6,                                                           /* HELLO */
+    T_TIME_NS = 6, T_CONTROL = 7,                                            /* HELLO */
     T_CODE = 10, T_MESSAGE = 11,                                             /* ERROR */
     T_ARG = 20, T_ENV = 21, T_CWD = 22, T_USER = 23, T_TTY = 24, T_ROWS = 25, T_COLS = 26,
     T_TIMEOUT_MS = 27,                                                       /* EXEC */
@@ -53,6 +56,13 @@ enum proto_tag {
     T_CREDIT = 60,                                                           /* CREDIT */
     T_MAIN = 61,                                                  /* SETUP: main process */
     T_EVENT = 70, T_WHO = 71, T_OOM = 72,                                    /* EVENT */
+    /* STATUS and EXIT (src/proto/control.h) */
+    T_STATE = 80, T_ENGINE = 81, T_CPU_TEMPLATE = 82, T_NOTICE = 83, T_HOST_PORT = 84,
+    T_HEALTH = 85, T_FIRST_RUN_US = 86, T_READY_US = 87, T_VM_EXITS = 88,
+    T_CPU_USER_US = 89, T_CPU_SYS_US = 90, T_RSS_BYTES = 91, T_NET_RX = 92, T_NET_TX = 93,
+    T_NET_CONNS = 94, T_NET_ALLOWED = 95, T_NET_DENIED = 96, T_AGENT_BOOT_MS = 97,
+    T_REASON = 100, T_STOP_REASON = 101, T_REQUESTED = 102, T_GUEST_STATUS = 103,
+    T_POWERED_OFF = 104, T_KILLED = 105, T_ENGINE_FAILED = 106, T_START_ERROR = 107,
 };
 
 struct proto_hdr {
@@ -134,6 +144,8 @@ int tlv_next(struct tlv_iter *it, struct tlv_field *f, struct bl_error *err);
  * (a malloc'd NUL-terminated copy for strings). */
 int tlv_get_str(const struct tlv_field *f, char **out, struct bl_error *err);
 int tlv_get_u64(const struct tlv_field *f, uint64_t *out, struct bl_error *err);
+/* A string field into a fixed buffer of cap bytes: cut to fit, NUL bytes refused. */
+int tlv_get_str_buf(const struct tlv_field *f, char *out, size_t cap, struct bl_error *err);
 
 /* ---- request and result bodies -------------------------------------------------------- */
 struct proto_exec_req {

@@ -8,7 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
-static const char *const run_files[] = { "ready", "stats.json", "health.json", "exit.json" };
+/* What a previous run left: its post-mortem record. */
+static const char *const run_files[] = { "exit.json" };
 
 void boxfiles_clear(const char *dir)
 {
@@ -19,17 +20,12 @@ void boxfiles_clear(const char *dir)
     }
 }
 
-json_t *boxfiles_json(const char *dir, const char *name)
-{
-    char p[4200];
-    snprintf(p, sizeof p, "%s/%s", dir, name);
-    return json_load_file(p, 0, NULL);
-}
-
 void boxfiles_end(const char *dir, struct box_end_info *out)
 {
     memset(out, 0, sizeof *out);
-    json_t *j = boxfiles_json(dir, "exit.json");
+    char p[4200];
+    snprintf(p, sizeof p, "%s/exit.json", dir);
+    json_t *j = json_load_file(p, 0, NULL);
     if (!j)
         return;
     const char *why = json_string_value(json_object_get(j, "stop_reason"));

@@ -1,6 +1,8 @@
-/* What the library learns from a box's per-box process lives in one place: today files it
- * writes in the box's folder (ready, stats.json, health.json, exit.json, vmm.log), read
- * here and nowhere else, so that a socket protocol can replace them behind these calls. */
+/* What the library reads of a box's per-box process from files: only what outlives the
+ * process. While it runs, the library asks it on the box socket (STATUS, and EXIT when the
+ * box ends: src/proto/control.h); exit.json is the post-mortem record it (or its jail's
+ * supervisor, for a process that was killed) writes once at the end, read here once the
+ * process is gone, by a library that was not connected then; vmm.log is its own account. */
 #ifndef RT_BOXFILES_H
 #define RT_BOXFILES_H
 
@@ -8,12 +10,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* Forgets a previous run's files (before a start). */
+/* Forgets a previous run's record (before a start). */
 void boxfiles_clear(const char *dir);
-/* A file as JSON ("ready", "stats.json", "health.json"), or NULL. */
-json_t *boxfiles_json(const char *dir, const char *name);
 
-/* How the per-box process said its box ended (exit.json). */
+/* How the per-box process said its box ended (exit.json, read once the process is gone). */
 struct box_end_info {
     bool known;          /* false: it left no word (killed, crashed) */
     char reason[512];

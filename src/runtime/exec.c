@@ -1,6 +1,7 @@
 /* Executions: the box's defaults (image config, box options) merged with the request, then
  * the agent protocol's client does the rest (src/proto/client.h). */
 #include "runtime/runtime.h"
+#include "proto/control_json.h"
 
 #include "common/cleanup.h"
 #include "runtime/api_error.h"
@@ -250,15 +251,8 @@ BOXLITE_API int boxlite_box_console(boxlite_box *b, char **text_out)
     return api_return(0, NULL);
 }
 
-/* Metrics: the per-box process's figures (<dir>/stats.json, refreshed by it every second,
- * and <dir>/ready, written at agent-ready), the start timings the starter recorded, and
- * execution counters from the state database. */
-static json_t *load_json_file(const char *dir, const char *name)
-{
-    char path[4200];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    return json_load_file(path, 0, NULL);
-}
+/* Metrics: the per-box process's figures (STATUS on the box socket, asked now), the start
+ * timings the starter recorded, and execution counters from the state database. */
 
 BOXLITE_API int boxlite_box_metrics(boxlite_box *b, char **json_out)
 {
@@ -271,10 +265,15 @@ BOXLITE_API int boxlite_box_metrics(boxlite_box *b, char **json_out)
         return api_return(r, &err);
     json_t *m = json_object();
     json_object_set_new(m, "state", json_string(rec.state));
-    json_t *stats = load_json_file(b->dir, "stats.json");
+    json_t *stats = NULL, *status = NULL;
+    struct proto_status st;
+    if (!strcmp(rec.state, "running") && rt_box_status(b->dir, b->id, &st, NULL) == 0) {
+        stats = proto_figures_json(&st.fig);
+        status = proto_status_json(&st);
+        proto_status_free(&st);
+    }
     json_object_set_new(m, "vmm", stats ? stats : json_null());
-    json_t *ready = load_json_file(b->dir, "ready");
-    json_object_set_new(m, "boot", ready ? ready : json_null());
+    json_object_set_new(m, "boot", status ? status : json_null());
     json_t *info = rec.runtime_info ? json_loads(rec.runtime_info, 0, NULL) : NULL;
     json_object_set_new(m, "start", info ? json_incref(json_object_get(info, "start_ms")) : json_null());
     json_decref(info);

@@ -1,10 +1,11 @@
 /* Safe engine choice (fallback.h): a box whose engine is "auto" and whose guest did not come
  * up on the KVM engine is started again on QEMU, and the failure is kept for the user to
- * report: the per-box process's exit.json (why the VM ended, the CPU template), the last
+ * report: the per-box process's EXIT or exit.json (why the VM ended, the CPU template), the last
  * console lines, the KVM console itself (console-kvm.log). */
 #include "runtime/fallback.h"
 
 #include "common/cleanup.h"
+#include "proto/control_json.h"
 #include "runtime/spawn.h"
 
 #include <fcntl.h>
@@ -23,23 +24,32 @@ void rt_fallback_clear(struct rt_fallback *fb)
 
 static bool is_auto(const char *v) { return !v || !*v || strcmp(v, "auto") == 0; }
 
+bool rt_box_end_known(const char *box_dir, const struct proto_exit *end, struct proto_exit *out)
+{
+    if (end && end->stop_reason[0]) {
+        *out = *end;
+        return true;
+    }
+    char path[4200];
+    snprintf(path, sizeof path, "%s/exit.json", box_dir);
+    json_t *x = json_load_file(path, 0, NULL);
+    int r = proto_exit_from_json(out, x);
+    json_decref(x);
+    return r == 0;
+}
+
 bool rt_fallback_wanted(const char *box_dir, const struct boxlite_options *o,
-                        struct rt_fallback *fb)
+                        const struct proto_exit *end, struct rt_fallback *fb)
 {
     memset(fb, 0, sizeof *fb);
     if (!is_auto(o->engine))
         return false; /* an explicit engine is taken as given */
-    char path[4200];
-    snprintf(path, sizeof path, "%s/exit.json", box_dir);
-    json_t *x = json_load_file(path, 0, NULL);
-    if (!x)
+    struct proto_exit x;
+    if (!rt_box_end_known(box_dir, end, &x))
         return false; /* no engine ran (a config error), or it was killed before it said */
-    json_t *stats = json_object_get(x, "stats");
-    const char *engine = json_string_value(json_object_get(stats, "engine"));
-    const char *reason = json_string_value(json_object_get(x, "reason"));
-    const char *tpl = json_string_value(json_object_get(stats, "cpu_template"));
-    json_int_t start_error = json_integer_value(json_object_get(x, "start_error"));
-    bool want = engine && strcmp(engine, "kvm") == 0 &&
+    const char *engine = x.fig.engine, *reason = x.reason, *tpl = x.fig.cpu_template;
+    int start_error = x.start_error;
+    bool want = strcmp(engine, "kvm") == 0 &&
                 /* a template the user named and the host cannot satisfy is their error to
                  * see, not something to hide behind another engine */
                 !(start_error == BOXLITE_ERR_UNSUPPORTED && !is_auto(o->cpu_template)) &&
@@ -48,10 +58,10 @@ bool rt_fallback_wanted(const char *box_dir, const struct boxlite_options *o,
         snprintf(fb->reason, sizeof fb->reason, "%s", reason && *reason ? reason : "unknown");
         snprintf(fb->cpu_template, sizeof fb->cpu_template, "%s",
                  tpl && *tpl ? tpl : (o->cpu_template ? o->cpu_template : "auto"));
+        char path[4200];
         snprintf(path, sizeof path, "%s/console.log", box_dir);
         fb->console = rt_tail_file(path, 12);
     }
-    json_decref(x);
     return want;
 }
 
@@ -89,15 +99,10 @@ json_t *rt_fallback_record(const char *box_dir, const char *box_name, const stru
                      "at", (json_int_t)time(NULL));
 }
 
-void rt_exit_reason(const char *box_dir, char *out, size_t len)
+void rt_exit_reason(const char *box_dir, const struct proto_exit *end, char *out, size_t len)
 {
-    char path[4200];
     out[0] = 0;
-    snprintf(path, sizeof path, "%s/exit.json", box_dir);
-    json_t *x = json_load_file(path, 0, NULL);
-    const char *engine = json_string_value(json_object_get(json_object_get(x, "stats"), "engine"));
-    const char *reason = json_string_value(json_object_get(x, "reason"));
-    if (engine && reason && *reason)
-        snprintf(out, len, "the %s engine's VM ended: %s", engine, reason);
-    json_decref(x);
+    struct proto_exit x;
+    if (rt_box_end_known(box_dir, end, &x) && x.fig.engine[0] && x.reason[0])
+        snprintf(out, len, "the %s engine's VM ended: %s", x.fig.engine, x.reason);
 }

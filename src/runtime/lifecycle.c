@@ -55,14 +55,9 @@ int rt_box_stop_record(boxlite_runtime *rt, struct box_record *rec, int timeout_
         return r;
     if (rt_process_alive(rec->pid, rec->pid_start)) {
         kill((pid_t)rec->pid, timeout_ms > 0 ? SIGTERM : SIGKILL);
-        double deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 5000);
-        while (rt_process_alive(rec->pid, rec->pid_start) && now_ms() < deadline)
-            usleep(10000);
-        if (rt_process_alive(rec->pid, rec->pid_start)) {
+        if (!rt_process_wait_gone(rec->pid, rec->pid_start, timeout_ms > 0 ? timeout_ms : 5000)) {
             kill((pid_t)rec->pid, SIGKILL);
-            deadline = now_ms() + 5000;
-            while (rt_process_alive(rec->pid, rec->pid_start) && now_ms() < deadline)
-                usleep(10000);
+            rt_process_wait_gone(rec->pid, rec->pid_start, 5000);
         }
     }
     rt_box_cgroups_remove(rec->id);
@@ -105,8 +100,8 @@ BOXLITE_API int boxlite_box_stop(boxlite_box *b, int timeout_ms)
             if (proto_client_connect(sock, timeout_ms < 2000 ? timeout_ms : 2000, &c, NULL) == 0)
                 proto_shutdown(c, timeout_ms, NULL);
             proto_client_close(c);
-            while (rt_process_alive(rec.pid, rec.pid_start) && now_ms() - t0 < timeout_ms)
-                usleep(10000);
+            int left = timeout_ms - (int)(now_ms() - t0);
+            rt_process_wait_gone(rec.pid, rec.pid_start, left > 0 ? left : 0);
         }
         int left = timeout_ms - (int)(now_ms() - t0);
         r = rt_box_stop_record(b->rt, &rec, left > 0 ? left : 0, true, NULL, &err);
@@ -120,8 +115,13 @@ BOXLITE_API int boxlite_box_stop(boxlite_box *b, int timeout_ms)
  * folder under /tmp, named by the box's unique id. */
 void rt_box_socket(const boxlite_box *b, char *out, size_t len)
 {
+    rt_box_socket_path(b->dir, b->id, out, len);
+}
+
+void rt_box_socket_path(const char *box_dir, const char *id, char *out, size_t len)
+{
     struct sockaddr_un sa;
-    snprintf(out, len, "%s/box.sock", b->dir);
+    snprintf(out, len, "%s/box.sock", box_dir);
     if (strlen(out) < sizeof sa.sun_path)
         return;
     char dir[64];
@@ -132,7 +132,21 @@ void rt_box_socket(const boxlite_box *b, char *out, size_t len)
     if (lstat(dir, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != getuid() ||
         (st.st_mode & 077))
         return; /* keep the long path: binding it fails with a clear error */
-    snprintf(out, len, "%s/%s.sock", dir, b->id);
+    snprintf(out, len, "%s/%s.sock", dir, id);
+}
+
+int rt_box_status(const char *box_dir, const char *id, struct proto_status *st,
+                  struct bl_error *err)
+{
+    char sock[4200];
+    rt_box_socket_path(box_dir, id, sock, sizeof sock);
+    struct proto_client *c = NULL;
+    /* a running box answers HELLO at once: the timeouts only bound a process that hangs */
+    int r = proto_client_connect(sock, 5000, &c, err);
+    if (!r)
+        r = proto_client_status(c, 5000, st, err);
+    proto_client_close(c);
+    return r;
 }
 
 /* ---- start ------------------------------------------------------------------------------*/
@@ -297,7 +311,8 @@ static int write_vmm_config(boxlite_box *b, const struct rt_assets *a, const cha
     char console[4200], sock[4200], ready[4200];
     snprintf(console, sizeof console, "%s/console.log", b->dir);
     rt_box_socket(b, sock, sizeof sock);
-    snprintf(ready, sizeof ready, "%s/ready", b->dir);
+    /* ready_file names the box's folder to the VMM (its post-mortem record goes there) */
+    snprintf(ready, sizeof ready, "%s/ready", b->dir); /* ready_file: no file is written */
     /* BOXLITE_KERNEL_CMDLINE adds guest kernel arguments (the lab uses it for TCG-only
      * timer options). */
     const char *extra = getenv("BOXLITE_KERNEL_CMDLINE");
@@ -435,20 +450,21 @@ static int remember_lifeline(boxlite_runtime *rt, int fd)
  * start the box again on QEMU and wait for it with what is left of the ready timeout. On
  * return *fallback holds the record (for the box's info) and notice the user's line. */
 static int retry_on_qemu(boxlite_box *b, const struct rt_assets *a,
-                         const struct image_config *ic, struct rt_child *child, double t0, json_t **fallback, char *notice, size_t notice_len,
-                         struct bl_error *err)
+                         const struct image_config *ic, struct rt_child *child, double t0,
+                         struct proto_exit *end, struct proto_client **conn, json_t **fallback,
+                         char *notice, size_t notice_len, struct bl_error *err)
 {
     struct rt_fallback fb;
-    if (!rt_fallback_wanted(b->dir, &b->opts, &fb))
+    if (!rt_fallback_wanted(b->dir, &b->opts, end, &fb))
         return -err->code;
-    char cfgpath[4200], log[4200], ready[4200], console[4200];
+    char cfgpath[4200], log[4200], console[4200];
     snprintf(cfgpath, sizeof cfgpath, "%s/vmm.json", b->dir);
     snprintf(log, sizeof log, "%s/vmm.log", b->dir);
-    snprintf(ready, sizeof ready, "%s/ready", b->dir);
     snprintf(console, sizeof console, "%s/console.log", b->dir);
     if (child->lifeline_fd >= 0)
         close(child->lifeline_fd);
-    *child = (struct rt_child){ .lifeline_fd = -1 };
+    rt_child_close(child);
+    *child = (struct rt_child){ .lifeline_fd = -1, .conn_fd = -1, .pidfd = -1 };
     *fallback = rt_fallback_record(b->dir, b->name, &fb, err->msg, notice, notice_len);
     char why[sizeof fb.reason];
     snprintf(why, sizeof why, "%s", fb.reason);
@@ -463,7 +479,7 @@ static int retry_on_qemu(boxlite_box *b, const struct rt_assets *a,
         state_box_set_state(b->rt->db, b->id, "starting", "starting", child->pid,
                             child->pid_start, NULL);
     if (!r)
-        r = rt_wait_ready(child, ready, console, log, left > 1000 ? left : 1000, err);
+        r = rt_wait_ready(child, console, log, left > 1000 ? left : 1000, conn, end, err);
     return r ? bl_err_prefix(err, "after the KVM engine failed (%s), on QEMU", why) : 0;
 }
 
@@ -512,15 +528,14 @@ static int start_locked(boxlite_box *b, bool explicit_start, struct bl_error *er
 
     double t0 = now_ms();
     struct rt_assets a;
-    struct rt_child child = { .lifeline_fd = -1 }; /* a failure before the spawn closes nothing */
+    /* a failure before the spawn closes nothing */
+    struct rt_child child = { .lifeline_fd = -1, .conn_fd = -1, .pidfd = -1 };
     struct image_config ic = { 0 };
-    char overlay[4200], cfgpath[4200], log[4200], ready[4200], console[4200], sock[4200];
+    char overlay[4200], cfgpath[4200], log[4200], console[4200];
     snprintf(overlay, sizeof overlay, "%s/disk.qcow2", b->dir);
     snprintf(cfgpath, sizeof cfgpath, "%s/vmm.json", b->dir);
     snprintf(log, sizeof log, "%s/vmm.log", b->dir);
-    snprintf(ready, sizeof ready, "%s/ready", b->dir);
     snprintf(console, sizeof console, "%s/console.log", b->dir);
-    rt_box_socket(b, sock, sizeof sock);
     boxfiles_clear(b->dir);
     unlink_logs(console, b->opts.log_max_files);
     r = rt_find_assets(&a, err);
@@ -538,18 +553,24 @@ static int start_locked(boxlite_box *b, bool explicit_start, struct bl_error *er
     if (!r)
         state_box_set_state(rt->db, b->id, "starting", "starting", child.pid, child.pid_start,
                             NULL);
+    /* Ready: the agent's HELLO through the process's mux, on the connection made at spawn
+     * (no file, no polling); its EXIT if the box ended instead. */
+    struct proto_client *conn = NULL;
+    struct proto_exit end = { 0 };
     if (!r)
-        r = rt_wait_ready(&child, ready, console, log, b->opts.ready_timeout_ms, err);
+        r = rt_wait_ready(&child, console, log, b->opts.ready_timeout_ms, &conn, &end, err);
     json_t *fallback = NULL; /* fallback.h */
     char fallback_notice[1024] = "";
     if (r && spawned && !rt_process_alive(child.pid, child.pid_start))
-        r = retry_on_qemu(b, &a, &ic, &child, t0, &fallback, fallback_notice,
+        r = retry_on_qemu(b, &a, &ic, &child, t0, &end, &conn, &fallback, fallback_notice,
                           sizeof fallback_notice, err);
     double t_ready = now_ms();
-    struct proto_client *conn = NULL;
     int left = b->opts.ready_timeout_ms - (int)(t_ready - t0);
+    /* What the per-box process says of itself: the engine it chose and, when that is a
+     * fallback (QEMU without hardware virtualization), a one-line notice for the user. */
+    struct proto_status st = { 0 };
     if (!r)
-        r = proto_client_connect(sock, left > 1000 ? left : 1000, &conn, err);
+        r = proto_client_status(conn, left > 1000 ? left : 1000, &st, err);
     if (!r)
         r = send_setup(b, conn, &ic, left > 1000 ? left : 1000, err);
     image_config_free(&ic);
@@ -559,10 +580,12 @@ static int start_locked(boxlite_box *b, bool explicit_start, struct bl_error *er
             kill(child.pid, SIGKILL);
         if (child.lifeline_fd >= 0)
             close(child.lifeline_fd);
+        rt_child_close(&child);
         proto_client_close(conn);
+        proto_status_free(&st);
         json_decref(fallback);
         char why[600];
-        rt_exit_reason(b->dir, why, sizeof why);
+        rt_exit_reason(b->dir, &end, why, sizeof why);
         if (why[0] && !strstr(err->msg, why))
             bl_err_prefix(err, "%s", why);
         bl_err_prefix(err, "start box %s", b->name);
@@ -577,25 +600,22 @@ static int start_locked(boxlite_box *b, bool explicit_start, struct bl_error *er
         remember_lifeline(rt, child.lifeline_fd);
     proto_client_close(b->conn);
     b->conn = conn;
-    /* What the per-box process says in its ready file: the engine it chose and, when that is
-     * a fallback (QEMU without hardware virtualization), a one-line notice for the user. */
-    json_t *rj = boxfiles_json(b->dir, "ready");
-    const char *engine = json_string_value(json_object_get(rj, "engine"));
-    const char *notice = json_string_value(json_object_get(rj, "notice"));
+    rt_child_close(&child);
+    const char *engine = st.fig.engine[0] ? st.fig.engine : NULL;
+    const char *notice = st.notice;
     json_t *info = json_pack("{s:{s:f, s:f, s:f, s:f}, s:s}", "start_ms", "disk", t_disk - t0,
                              "boot_to_ready", t_ready - t_disk, "setup", t_setup - t_ready,
                              "total", t_setup - t0, "notice",
                              fallback_notice[0] ? fallback_notice : notice ? notice : "");
     /* The CPU the guest sees, and a KVM failure the box survived by running on QEMU. */
-    const char *tpl = json_string_value(json_object_get(rj, "cpu_template"));
-    json_object_set_new(info, "cpu_template", json_string(tpl ? tpl : ""));
+    json_object_set_new(info, "cpu_template", json_string(st.fig.cpu_template));
     if (fallback)
         json_object_set_new(info, "fallback", fallback);
     char *infos = info ? json_dumps(info, JSON_COMPACT) : NULL;
     state_box_set_info(rt->db, b->id, engine ? engine : "unknown", infos, NULL);
     free(infos);
     json_decref(info);
-    json_decref(rj);
+    proto_status_free(&st);
     state_counter_add(rt->db, "boxes_started", 1, NULL);
     return state_box_set_state(rt->db, b->id, "starting", "running", child.pid,
                                child.pid_start, err);

@@ -539,29 +539,27 @@ static json_t *record_json(const boxlite_runtime *rt, const struct box_record *r
             json_decref(x);
         free(edir);
     }
-    /* While it runs, ports asked as host port 0 show the port the engine bound (the per-box
-     * process lists them in its ready file, in the order of the options). */
+    /* While it runs, ports asked as host port 0 show the port the engine bound, and the
+     * health check its state: the per-box process's STATUS (host ports in the order of the
+     * options). */
     char *dir = NULL;
-    if (!strcmp(r->state ? r->state : "", "running") && rt_box_dir(rt, r->id, &dir, NULL) == 0) {
-        char path[4200];
-        snprintf(path, sizeof path, "%s/ready", dir);
-        json_t *ready = json_load_file(path, 0, NULL);
-        json_t *bound = json_object_get(ready, "host_ports");
+    struct proto_status st;
+    if (!strcmp(r->state ? r->state : "", "running") && rt_box_dir(rt, r->id, &dir, NULL) == 0 &&
+        rt_box_status(dir, r->id, &st, NULL) == 0) {
         json_t *ports = json_object_get(o, "ports");
         size_t i;
         json_t *p;
         json_array_foreach(ports, i, p) {
-            json_int_t hp = json_integer_value(json_array_get(bound, i));
-            if (hp > 0)
-                json_object_set_new(p, "host_port", json_integer(hp));
+            if (i < st.nports && st.host_ports[i] > 0)
+                json_object_set_new(p, "host_port", json_integer(st.host_ports[i]));
         }
-        json_decref(ready);
-        json_t *health = boxfiles_json(dir, "health.json");
+        json_t *health = st.health ? json_loads(st.health, 0, NULL) : NULL;
         if (json_is_object(health))
             json_object_set(o, "health", health);
         json_decref(health);
-        free(dir);
+        proto_status_free(&st);
     }
+    free(dir);
     /* The state in words with what explains it, for people (ps). */
     const char *state = r->state ? r->state : "unknown";
     const char *hs = json_string_value(json_object_get(json_object_get(o, "health"), "status"));

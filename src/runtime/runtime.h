@@ -40,6 +40,12 @@ struct boxlite_box {
 
 /* Path of the box's socket (see lifecycle.c). */
 void rt_box_socket(const boxlite_box *b, char *out, size_t len);
+/* The same for a box known by its folder and id (lifecycle.c). */
+void rt_box_socket_path(const char *box_dir, const char *id, char *out, size_t len);
+/* STATUS from a running box's per-box process, on a connection of its own (src/proto/
+ * control.h); st->health is the caller's to free (proto_status_free). */
+int rt_box_status(const char *box_dir, const char *id, struct proto_status *st,
+                  struct bl_error *err);
 /* The image store of the runtime's home, opened on first use. */
 int rt_images(boxlite_runtime *rt, struct image_store **out, struct bl_error *err);
 /* Starts the box if it is not running (idempotent); used by start and by the first exec.

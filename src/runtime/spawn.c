@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -88,12 +90,16 @@ int rt_spawn_vmm(const char *vmm, const char *config_path, const char *log_path,
 {
     int life[2] = { -1, -1 };
     int report[2] = { -1, -1 }; /* the grandchild's pid, from the middle process */
+    int conn[2] = { -1, -1 };   /* our first connection to the box socket's mux */
     int logfd = -1, r = 0;
     char **envp = NULL;
-    out->pid = 0;
-    out->lifeline_fd = -1;
+    *out = (struct rt_child){ .lifeline_fd = -1, .conn_fd = -1, .pidfd = -1 };
     if (!detach && pipe2(life, O_CLOEXEC) != 0) {
         r = bl_errno(err, errno, "lifeline pipe");
+        goto fail;
+    }
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, conn) != 0) {
+        r = bl_errno(err, errno, "socketpair");
         goto fail;
     }
     if (pipe2(report, O_CLOEXEC) != 0) {
@@ -105,8 +111,10 @@ int rt_spawn_vmm(const char *vmm, const char *config_path, const char *log_path,
         r = bl_errno(err, errno, "open %s", log_path);
         goto fail;
     }
-    /* 17 bytes of name and up to 19 digits. The lifeline is descriptor 3 in the child. */
-    char lifearg[32] = "3", spawn_ns[48];
+    /* 17 bytes of name and up to 19 digits. The lifeline is descriptor 3 in the child, the
+     * connection the next one. */
+    char lifearg[32] = "3", connarg[32], spawn_ns[48];
+    snprintf(connarg, sizeof connarg, "%d", life[0] >= 0 ? 4 : 3);
     /* its working directory: the box's folder (the config's) */
     char cwd[4096];
     snprintf(cwd, sizeof cwd, "%s", config_path);
@@ -150,6 +158,7 @@ int rt_spawn_vmm(const char *vmm, const char *config_path, const char *log_path,
             /* stdio, the lifeline at 3, nothing else: a descriptor the caller had open
              * without O_CLOEXEC (a secret file) must not reach the box's process */
             int lf = life[0] >= 0 ? fcntl(life[0], F_DUPFD_CLOEXEC, 10) : -1;
+            int cf = fcntl(conn[1], F_DUPFD_CLOEXEC, 10);
             int lg = fcntl(logfd, F_DUPFD_CLOEXEC, 10);
             int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
             dup2(devnull, 0);
@@ -157,7 +166,8 @@ int rt_spawn_vmm(const char *vmm, const char *config_path, const char *log_path,
             dup2(lg, 2);
             if (lf >= 0)
                 dup2(lf, 3); /* dup2 clears close-on-exec: kept across exec */
-            syscall(SYS_close_range, lf >= 0 ? 4u : 3u, ~0u, 0u);
+            dup2(cf, lf >= 0 ? 4 : 3);
+            syscall(SYS_close_range, lf >= 0 ? 5u : 4u, ~0u, 0u);
             if (chdir(cwd) < 0) {
                 dprintf(2, "boxlite: chdir %s: %s\n", cwd, strerror(errno));
                 _exit(126);
@@ -166,8 +176,9 @@ int rt_spawn_vmm(const char *vmm, const char *config_path, const char *log_path,
             sigemptyset(&none);
             sigprocmask(SIG_SETMASK, &none, NULL);
             char *const with_life[] = { (char *)vmm, "--config", (char *)config_path,
-                                        "--lifeline-fd", lifearg, NULL };
-            char *const without[] = { (char *)vmm, "--config", (char *)config_path, NULL };
+                                        "--lifeline-fd", lifearg, "--client-fd", connarg, NULL };
+            char *const without[] = { (char *)vmm, "--config", (char *)config_path,
+                                      "--client-fd", connarg, NULL };
             execve(vmm, life[0] >= 0 ? with_life : without, envp);
             dprintf(2, "boxlite: exec %s: %s\n", vmm, strerror(errno));
             _exit(127);
@@ -178,6 +189,7 @@ int rt_spawn_vmm(const char *vmm, const char *config_path, const char *log_path,
     free(envp);
     close(logfd);
     close(report[1]);
+    close(conn[1]);
     if (life[0] >= 0)
         close(life[0]);
     pid_t pid = 0;
@@ -188,11 +200,20 @@ int rt_spawn_vmm(const char *vmm, const char *config_path, const char *log_path,
     if (n != sizeof pid || pid <= 0) {
         if (life[1] >= 0)
             close(life[1]);
+        close(conn[0]);
         return bl_err(err, BOXLITE_ERR_ENGINE, "could not start %s", vmm);
     }
     out->pid = pid;
     out->pid_start = rt_process_start_time(pid);
     out->lifeline_fd = life[1];
+    out->conn_fd = conn[0];
+    /* Not our child (double fork): a pidfd is how we learn that it ended. Opened after the
+     * start time was read, so a pid reused in between does not pass for it. */
+    out->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (out->pidfd >= 0 && rt_process_start_time(pid) != out->pid_start) {
+        close(out->pidfd);
+        out->pidfd = -1;
+    }
     return 0;
 
 fail:
@@ -200,6 +221,8 @@ fail:
     if (logfd >= 0)
         close(logfd);
     for (int i = 0; i < 2; i++) {
+        if (conn[i] >= 0)
+            close(conn[i]);
         if (report[i] >= 0)
             close(report[i]);
         if (life[i] >= 0)
@@ -236,13 +259,6 @@ char *rt_tail_file(const char *path, int max_lines)
     return buf;
 }
 
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 /* The last line of a log that rotates (<path>, else <path>.1 just after a rotation). */
 static char *last_line(const char *path)
 {
@@ -256,29 +272,61 @@ static char *last_line(const char *path)
     return t;
 }
 
-int rt_wait_ready(const struct rt_child *c, const char *ready_file, const char *console_log,
-                  const char *vmm_log, int timeout_ms, struct bl_error *err)
+void rt_child_close(struct rt_child *c)
 {
-    double deadline = now_ms() + timeout_ms;
-    bool alive = true;
-    while (!is_file(ready_file)) {
-        alive = rt_process_alive(c->pid, c->pid_start);
-        if (!alive || now_ms() > deadline)
-            break;
-        usleep(2000);
-    }
-    if (is_file(ready_file))
+    if (c->conn_fd >= 0)
+        close(c->conn_fd);
+    if (c->pidfd >= 0)
+        close(c->pidfd);
+    c->conn_fd = c->pidfd = -1;
+}
+
+int rt_wait_ready(struct rt_child *c, const char *console_log, const char *vmm_log,
+                  int timeout_ms, struct proto_client **conn, struct proto_exit *end,
+                  struct bl_error *err)
+{
+    *conn = NULL;
+    end->stop_reason[0] = 0;
+    if (c->conn_fd < 0)
+        return bl_err(err, BOXLITE_ERR_ENGINE, "no connection to the box's process");
+    int fd = c->conn_fd, pidfd = c->pidfd;
+    c->conn_fd = c->pidfd = -1; /* the connection's now */
+    struct bl_error why = { 0 };
+    if (proto_client_open_watch(fd, pidfd, timeout_ms, conn, end, &why) == 0)
         return 0;
+    /* a connection that ended is a process ending: its pidfd says when (bounded) */
+    bool alive = why.code == BOXLITE_ERR_TIMEOUT ? rt_process_alive(c->pid, c->pid_start)
+                                                 : !rt_process_wait_gone(c->pid, c->pid_start, 2000);
     cleanup_free char *tail = rt_tail_file(console_log, 12);
     cleanup_free char *said = last_line(vmm_log);
     char vmm[700] = "";
-    if (said && *said)
+    if (end->stop_reason[0])
+        snprintf(vmm, sizeof vmm, " (it said: %s)", end->stop_reason);
+    else if (said && *said)
         snprintf(vmm, sizeof vmm, " (it said: %s)", said);
-    if (alive)
+    if (alive && why.code == BOXLITE_ERR_TIMEOUT)
         return bl_err(err, BOXLITE_ERR_TIMEOUT,
                       "the guest did not become ready within %d ms%s; last console lines:\n%s",
                       timeout_ms, vmm, tail && *tail ? tail : "(console is empty)");
+    if (alive)
+        return bl_err(err, BOXLITE_ERR_ENGINE, "the box's process refused the connection: %s%s",
+                      why.msg, vmm);
     return bl_err(err, BOXLITE_ERR_ENGINE,
                   "the box's VM process exited before the guest was ready%s; last console "
                   "lines:\n%s", vmm, tail && *tail ? tail : "(console is empty)");
+}
+
+bool rt_process_wait_gone(int64_t pid, int64_t pid_start, int timeout_ms)
+{
+    if (!rt_process_alive(pid, pid_start))
+        return true;
+    int fd cleanup_close = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
+    if (fd < 0 || !rt_process_alive(pid, pid_start)) /* gone, or another process now */
+        return !rt_process_alive(pid, pid_start);
+    struct pollfd p = { .fd = fd, .events = POLLIN };
+    int n;
+    do
+        n = poll(&p, 1, timeout_ms);
+    while (n < 0 && errno == EINTR);
+    return n > 0;
 }

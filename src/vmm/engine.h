@@ -50,6 +50,8 @@ struct engine_ops {
     /* Blocks until the VM has ended. */
     int (*wait)(struct engine *e, struct engine_exit *out);
     int (*stats)(struct engine *e, struct engine_stats *out);
+    /* The host port bound for the config's port forward i (0 when none). */
+    int (*host_port)(struct engine *e, unsigned i);
     void (*destroy)(struct engine *e); /* NULL-safe */
 };
 

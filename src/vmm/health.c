@@ -47,7 +47,7 @@ void health_record(struct health_state *s, const struct vmm_health_cfg *cfg, boo
 struct health {
     const struct vmm_health_cfg *cfg;
     struct proto_mux *mux;
-    char *path;
+    char *report; /* the last report as JSON (h->lock), for STATUS */
     int wake;
     pthread_t thread;
     pthread_mutex_t lock;
@@ -220,11 +220,14 @@ static void write_report(struct health *h, const struct check_result *r)
                       "end_unix_ms", (json_int_t)r->end_ms,
                       "exit_code", (json_int_t)r->exit_code,
                       "timed_out", r->timed_out, "output", "(not UTF-8)");
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", h->path);
-    if (j && json_dump_file(j, tmp, JSON_COMPACT) == 0 && rename(tmp, h->path) < 0)
-        unlink(tmp);
+    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
+    if (!text)
+        return; /* out of memory: the previous report stands */
+    pthread_mutex_lock(&h->lock);
+    free(h->report);
+    h->report = text;
+    pthread_mutex_unlock(&h->lock);
 }
 
 static void *checker(void *arg)
@@ -250,12 +253,11 @@ static void *checker(void *arg)
 }
 
 int health_start(struct health **out, const struct vmm_health_cfg *cfg, struct proto_mux *mux,
-                 const char *json_path, struct bl_error *err)
+                 struct bl_error *err)
 {
     *out = NULL;
     struct health *h = calloc(1, sizeof *h);
-    if (!h || !(h->path = strdup(json_path))) {
-        free(h);
+    if (!h) {
         return bl_err(err, BOXLITE_ERR_NOMEM, "health check: out of memory");
     }
     h->cfg = cfg;
@@ -267,7 +269,6 @@ int health_start(struct health **out, const struct vmm_health_cfg *cfg, struct p
         if (h->wake >= 0)
             close(h->wake);
         pthread_mutex_destroy(&h->lock);
-        free(h->path);
         free(h);
         return bl_errno(err, rc, "health check thread");
     }
@@ -307,6 +308,16 @@ void health_stop(struct health *h)
     proto_client_close(h->conn);
     close(h->wake);
     pthread_mutex_destroy(&h->lock);
-    free(h->path);
+    free(h->report);
     free(h);
+}
+
+char *health_report(struct health *h)
+{
+    if (!h)
+        return NULL;
+    pthread_mutex_lock(&h->lock);
+    char *r = h->report ? strdup(h->report) : NULL;
+    pthread_mutex_unlock(&h->lock);
+    return r;
 }

@@ -3,8 +3,8 @@
  * "HEALTHCHECK"): the command runs in the box every interval once the guest is ready, is
  * killed after the timeout; exit 0 is a pass, anything else (or a timeout) a failure; the
  * box is "starting" until the first pass, "healthy" after a pass, "unhealthy" after
- * `retries` failures in a row; failures in the start period do not count. The result goes
- * to a JSON file beside the ready file (health.json) for the library. */
+ * `retries` failures in a row; failures in the start period do not count. The last report
+ * is kept in memory and goes to the library in STATUS (src/proto/control.h). */
 #ifndef VMM_HEALTH_H
 #define VMM_HEALTH_H
 
@@ -33,7 +33,10 @@ struct proto_mux;
  * through the box's mux, on a connection of their own, like any client's. mux must outlive
  * health_stop(). */
 int health_start(struct health **out, const struct vmm_health_cfg *cfg, struct proto_mux *mux,
-                 const char *json_path, struct bl_error *err);
+                 struct bl_error *err);
+/* The last report as JSON (malloc'd; NULL before the guest is ready or when h is NULL):
+ * {"status", "failing_streak", "checks", "failures", "last": {...}}. */
+char *health_report(struct health *h);
 /* The guest is ready: the start period and the first interval count from now. */
 void health_ready(struct health *h);
 void health_stop(struct health *h); /* NULL-safe; waits for a running check to be abandoned */

@@ -1,17 +1,24 @@
 /* boxlite-vmm: the per-box process. Reads its config (docs/architecture.md), runs the
  * selected engine, serves the box socket (library clients multiplexed onto the agent's
- * stream, src/proto/mux.h), writes the ready file once the guest's agent is up, and ends
- * with the VM: exit code = the guest's status where the agent reported one, else 0 for a
- * guest that powered off, 3 when stopped from the host, 2 when the engine failed; the same
- * goes to exit.json beside the ready file (the library does not wait for this process).
+ * stream, src/proto/mux.h; the control frames STATUS and EXIT, src/proto/control.h), and
+ * ends with the VM: exit code = the guest's status where the agent reported one, else 0 for
+ * a guest that powered off, 3 when stopped from the host, 2 when the engine failed. The box
+ * is ready when the agent's HELLO reaches the mux. How it ended goes to every connected
+ * client as EXIT and, for whoever comes later, to exit.json beside the ready file (written
+ * once, at the end: the post-mortem record).
  * SIGTERM/SIGINT/SIGHUP: ask the agent to shut down, and end the VM if it has not within
  * STOP_GRACE_MS (or at once, if the agent is not up or on a second signal).
  *
- *   boxlite-vmm --config FILE [--stats]   run a box (--stats: a JSON line of figures at exit)
+ *   boxlite-vmm --config FILE [--stats] [--lifeline-fd N] [--client-fd N]
+ *                                          run a box (--stats: a JSON line of figures at exit;
+ *                                          --client-fd: a connected socket served as a client
+ *                                          of the box socket, the library's first connection)
+ *   boxlite-vmm --status SOCKET [--wait MS] wait until the box is ready, print its STATUS
  *   boxlite-vmm --check [--json]           which engines can run here (check.c)
  *   boxlite-vmm --cpuid                    the host's KVM-supported CPUID, for bug reports
  *   boxlite-vmm --cpu-templates [NAME]     what the CPU templates expose */
 #include "common/cleanup.h"
+#include "proto/control_json.h"
 #include "proto/mux.h"
 #include "vmm/check.h"
 #include "vmm/config.h"
@@ -22,6 +29,7 @@
 #include "vmm/logrot.h"
 #include "vmm/kvm/kvm.h"
 #include "vmm/qemu/qemu.h"
+#include "vmm/status_tool.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -31,6 +39,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/inotify.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -40,7 +49,6 @@
 #include <unistd.h>
 
 #define STOP_GRACE_MS 5000
-#define STATS_PERIOD_MS 1000
 
 struct run {
     const struct engine_ops *ops;
@@ -50,18 +58,29 @@ struct run {
     int done_fd; /* eventfd: the VM has ended */
 };
 
-/* Why the box ended, gathered while it runs: the agent's container-exit event (the mux's
- * thread), a stop the host asked for (this thread), a panic line on the console (the pump). */
-struct box_end {
+/* The box as this process sees it, shared by the main thread, the mux's (STATUS, the agent's
+ * HELLO and events) and the log pump's. */
+struct box {
     pthread_mutex_t lock;
+    const struct engine_ops *ops;
+    const struct vmm_config *cfg;
+    struct proto_mux *mux;
+    struct engine *e;          /* once started (STATUS reads its figures) */
+    struct health *health;     /* while it runs */
+    const char *notice;        /* engine_select's line for the user */
+    bool stopping;             /* a stop was asked */
+    uint64_t ready_us;         /* the agent's HELLO reached the mux (0: not yet) */
+    uint64_t agent_boot_ms;
+    int ready_fd;              /* eventfd: the main loop learns of ready */
+    /* Why the box ended: the agent's container-exit event, a stop the host asked for. */
     bool have_event;
     struct proto_event ev;
-    const char *requested; /* "stopped", "stopped: its creator exited" */
+    const char *requested;     /* "stopped", "stopped: its creator exited" */
 };
 
 static void on_agent_event(void *opaque, const struct proto_event *ev)
 {
-    struct box_end *b = opaque;
+    struct box *b = opaque;
     if (strcmp(ev->kind, PROTO_EVENT_CONTAINER_EXIT) != 0)
         return;
     pthread_mutex_lock(&b->lock);
@@ -71,6 +90,70 @@ static void on_agent_event(void *opaque, const struct proto_event *ev)
     }
     pthread_mutex_unlock(&b->lock);
     fprintf(stderr, "boxlite-vmm: the agent says: %s\n", ev->message);
+}
+
+/* Readiness has one meaning: the agent's HELLO reached the mux. */
+static void on_ready(void *opaque, uint64_t boot_ms, bool container_ready)
+{
+    struct box *b = opaque;
+    uint64_t us = (uint64_t)(engine_ms_since_start() * 1000.0);
+    pthread_mutex_lock(&b->lock);
+    if (!b->ready_us)
+        b->ready_us = us ? us : 1;
+    b->agent_boot_ms = boot_ms;
+    pthread_mutex_unlock(&b->lock);
+    uint64_t one = 1;
+    if (write(b->ready_fd, &one, sizeof one) < 0) {
+        /* an eventfd with a small counter does not fail */
+    }
+}
+
+static void on_mux_thread(void *opaque)
+{
+    jail_thread_enter(JAIL_MAIN); /* started before the main thread's own filter */
+}
+
+static void figures(struct proto_figures *f, const char *engine, const struct engine_stats *s,
+                    uint64_t ready_us)
+{
+    memset(f, 0, sizeof *f);
+    snprintf(f->engine, sizeof f->engine, "%s", engine);
+    snprintf(f->cpu_template, sizeof f->cpu_template, "%s", s->cpu_template ? s->cpu_template : "");
+    f->first_run_us = (uint64_t)(s->start_to_first_run_ms * 1000.0);
+    f->ready_us = ready_us;
+    f->vm_exits = s->vm_exits;
+    f->cpu_user_us = s->cpu_user_us;
+    f->cpu_sys_us = s->cpu_sys_us;
+    f->rss_bytes = s->rss_bytes;
+    f->net_rx = s->net_rx_bytes;
+    f->net_tx = s->net_tx_bytes;
+    f->net_conns = s->net_connections;
+    f->net_allowed = s->net_allowed;
+    f->net_denied = s->net_denied;
+}
+
+/* STATUS, on the mux's thread. The engine lives until the mux's thread has stopped. */
+static void on_status(void *opaque, struct proto_status *out)
+{
+    struct box *b = opaque;
+    pthread_mutex_lock(&b->lock);
+    struct engine *e = b->e;
+    bool stopping = b->stopping;
+    uint64_t ready_us = b->ready_us;
+    out->agent_boot_ms = b->agent_boot_ms;
+    snprintf(out->notice, sizeof out->notice, "%s", b->notice ? b->notice : "");
+    out->health = health_report(b->health);
+    pthread_mutex_unlock(&b->lock);
+    if (b->mux && proto_mux_shutdown_requested(b->mux))
+        stopping = true; /* a client's SHUTDOWN (boxlite stop) */
+    snprintf(out->state, sizeof out->state, "%s",
+             stopping ? "stopping" : ready_us ? "running" : "starting");
+    struct engine_stats st = { 0 };
+    if (e)
+        b->ops->stats(e, &st);
+    figures(&out->fig, b->ops->name, &st, ready_us);
+    for (unsigned i = 0; e && i < b->cfg->nports && i < PROTO_MAX_PORTS; i++)
+        out->host_ports[out->nports++] = (uint32_t)b->ops->host_port(e, i);
 }
 
 static void *waiter(void *arg)
@@ -85,20 +168,27 @@ static void *waiter(void *arg)
     return NULL;
 }
 
+/* Listening once its path exists: bound under a temporary name, then renamed into place, so
+ * a client that sees the path never meets "Connection refused" (bench/vmm.sh did). */
 static int listen_unix(const char *path)
 {
     struct sockaddr_un a = { .sun_family = AF_UNIX };
-    if (strlen(path) >= sizeof a.sun_path) {
+    char tmp[sizeof a.sun_path + 8];
+    snprintf(tmp, sizeof tmp, "%s~", path);
+    if (strlen(tmp) >= sizeof a.sun_path) {
         errno = ENAMETOOLONG;
         return -1;
     }
-    strcpy(a.sun_path, path);
+    strcpy(a.sun_path, tmp);
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -1;
-    unlink(path); /* a previous run's */
-    if (bind(fd, (struct sockaddr *)&a, sizeof a) < 0 || listen(fd, 16) < 0) {
+    unlink(tmp);  /* a previous run's */
+    unlink(path);
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) < 0 || listen(fd, 16) < 0 ||
+        rename(tmp, path) < 0) {
         int e = errno;
+        unlink(tmp);
         close(fd);
         errno = e;
         return -1;
@@ -113,131 +203,101 @@ static uint64_t now_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static void stats_json(FILE *f, const char *engine, const struct engine_stats *s)
+/* The box's end, most telling reason first: what the agent said ended the container, a stop
+ * the host asked for, the guest kernel's panic message, what the engine saw.
+ * start_error: the code (boxlite_code) of an engine that failed to start, else 0. */
+static void box_end(struct proto_exit *x, struct box *b, const struct engine_exit *ex,
+                    int wait_rc, const struct engine_stats *s, const char *panic,
+                    int start_error)
 {
-    fprintf(f,
-            "{\"engine\":\"%s\",\"start_to_first_run_ms\":%.3f,\"start_to_ready_ms\":%.3f,"
-            "\"vm_exits\":%llu,\"cpu_user_us\":%llu,\"cpu_sys_us\":%llu,\"rss_bytes\":%llu,"
-            "\"net_rx_bytes\":%llu,\"net_tx_bytes\":%llu,\"net_connections\":%llu,"
-            "\"net_allowed\":%llu,\"net_denied\":%llu,\"cpu_template\":\"%s\"}",
-            engine, s->start_to_first_run_ms, s->start_to_ready_ms,
-            (unsigned long long)s->vm_exits, (unsigned long long)s->cpu_user_us,
-            (unsigned long long)s->cpu_sys_us, (unsigned long long)s->rss_bytes,
-            (unsigned long long)s->net_rx_bytes, (unsigned long long)s->net_tx_bytes,
-            (unsigned long long)s->net_connections, (unsigned long long)s->net_allowed,
-            (unsigned long long)s->net_denied, s->cpu_template ? s->cpu_template : "");
+    memset(x, 0, sizeof *x);
+    x->powered_off = ex->powered_off;
+    x->killed = ex->killed;
+    x->engine_failed = wait_rc < 0;
+    x->guest_status = ex->guest_status;
+    x->start_error = start_error;
+    snprintf(x->reason, sizeof x->reason, "%s", ex->reason);
+    pthread_mutex_lock(&b->lock);
+    figures(&x->fig, b->ops->name, s, b->ready_us);
+    if (b->have_event) {
+        snprintf(x->stop_reason, sizeof x->stop_reason, "%s",
+                 b->ev.message[0] ? b->ev.message : "the container ended");
+        x->has_exit_code = true;
+        x->exit_code = b->ev.signo ? 128 + b->ev.signo : b->ev.exit_code;
+        x->signo = b->ev.signo;
+        x->oom_killed = b->ev.oom;
+    } else if (b->requested) {
+        snprintf(x->stop_reason, sizeof x->stop_reason, "%s", b->requested);
+        x->requested = true;
+    } else if (panic && panic[0]) {
+        snprintf(x->stop_reason, sizeof x->stop_reason, "guest kernel panic: %s", panic);
+    } else {
+        snprintf(x->stop_reason, sizeof x->stop_reason, "%s",
+                 ex->reason[0] ? ex->reason : "the VM ended");
+    }
+    pthread_mutex_unlock(&b->lock);
 }
 
-/* Written whole under a temporary name, then renamed: the library never sees half a file.
- * The figures, plus "host_ports": the host port bound for each of the config's forwards. */
-static void json_escaped(FILE *f, const char *str)
-{
-    for (const char *c = str; *c; c++)
-        if (*c == '"' || *c == '\\')
-            fprintf(f, "\\%c", *c);
-        else if ((unsigned char)*c < 0x20)
-            fprintf(f, "\\u%04x", *c);
-        else
-            fputc(*c, f);
-}
-
-/* notice: engine_select's one line (e.g. "KVM is not usable ...: running under QEMU"), for
- * the library to pass on to its user; may be empty. */
-static int write_ready(const char *path, const struct run *r, const struct vmm_config *cfg,
-                       const struct engine_stats *s, const char *notice)
-{
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "we");
-    if (!f)
-        return -errno;
-    stats_json(f, r->ops->name, s);
-    fseek(f, -1, SEEK_CUR); /* reopen the object for one more member */
-    fputs(",\"host_ports\":[", f);
-    for (unsigned i = 0; i < cfg->nports; i++)
-        fprintf(f, "%s%d", i ? "," : "",
-                r->ops == &engine_kvm_ops ? engine_kvm_host_port(r->e, i)
-                                          : engine_qemu_host_port(r->e, i));
-    fputs("],\"notice\":\"", f);
-    json_escaped(f, notice);
-    fputs("\"}\n", f);
-    if (fclose(f) != 0 || rename(tmp, path) < 0)
-        return -errno;
-    return 0;
-}
-
-/* Opens <folder of ready_file>/<name>.tmp for writing; the caller renames tmp to path once
- * the file is whole, so readers never see half of it. */
-static FILE *open_beside(const char *ready_file, const char *name, char path[4096],
-                         char tmp[4200])
+/* exit.json beside the ready file: the post-mortem record, for a library that was not
+ * connected when the box ended (it opens the home later). Written whole, then renamed. */
+static void write_exit(const char *ready_file, const struct proto_exit *x)
 {
     const char *slash = strrchr(ready_file, '/');
-    int dirlen = slash ? (int)(slash - ready_file) : 1;
-    snprintf(path, 4096, "%.*s/%s", dirlen, slash ? ready_file : ".", name);
-    snprintf(tmp, 4200, "%s.tmp", path);
-    return fopen(tmp, "we");
+    char path[4200], tmp[4300];
+    snprintf(path, sizeof path, "%.*s/exit.json", slash ? (int)(slash - ready_file) : 1,
+             slash ? ready_file : ".");
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    json_t *j = proto_exit_json(x);
+    if (j && json_dump_file(j, tmp, JSON_COMPACT) == 0)
+        rename(tmp, path);
+    json_decref(j);
 }
 
-/* The VM's end, for the library (which does not wait for this process): exit.json beside
- * the ready file, written whole like it. */
-/* The box's stop reason, most telling first: what the agent said ended the container, a
- * stop the host asked for, the guest kernel's panic message, what the engine saw.
- * start_error: the code (boxlite_code) of an engine that failed to start, else 0. */
-static void write_exit(const char *ready_file, const char *engine, const struct engine_exit *x,
-                       int wait_rc, const struct engine_stats *s, struct box_end *end,
-                       const char *panic, int start_error)
+static void ask_stop(struct box *b, const char *why)
 {
-    char path[4096], tmp[4200];
-    FILE *f = open_beside(ready_file, "exit.json", path, tmp);
-    if (!f)
-        return;
-    fprintf(f, "{\"powered_off\":%s,\"killed\":%s,\"engine_failed\":%s,\"guest_status\":%d,"
-               "\"reason\":\"",
-            x->powered_off ? "true" : "false", x->killed ? "true" : "false",
-            wait_rc < 0 ? "true" : "false", x->guest_status);
-    json_escaped(f, x->reason);
-    pthread_mutex_lock(&end->lock);
-    char why[400];
-    bool requested = false;
-    if (end->have_event)
-        snprintf(why, sizeof why, "%s", end->ev.message[0] ? end->ev.message : "the container ended");
-    else if (end->requested) {
-        snprintf(why, sizeof why, "%s", end->requested);
-        requested = true;
-    } else if (panic && panic[0])
-        snprintf(why, sizeof why, "guest kernel panic: %s", panic);
-    else
-        snprintf(why, sizeof why, "%s", x->reason[0] ? x->reason : "the VM ended");
-    fputs("\",\"stop_reason\":\"", f);
-    json_escaped(f, why);
-    fprintf(f, "\",\"requested\":%s", requested ? "true" : "false");
-    if (end->have_event)
-        fprintf(f, ",\"exit_code\":%lld,\"signal\":%lld,\"oom_killed\":%s",
-                end->ev.signo ? 128 + (long long)end->ev.signo : (long long)end->ev.exit_code,
-                (long long)end->ev.signo, end->ev.oom ? "true" : "false");
-    pthread_mutex_unlock(&end->lock);
-    fprintf(f, ",\"start_error\":%d,\"stats\":", start_error);
-    stats_json(f, engine, s);
-    fputs("}\n", f);
-    if (fclose(f) == 0)
-        rename(tmp, path);
+    pthread_mutex_lock(&b->lock);
+    if (!b->requested)
+        b->requested = why;
+    b->stopping = true;
+    pthread_mutex_unlock(&b->lock);
 }
 
-/* stats.json beside the ready file: the engine's figures, refreshed while the box runs. */
-static void write_stats(const char *ready_file, const char *engine, struct run *r)
+#ifdef BOXLITE_VMM_TEST_HOOKS
+/* The test build (tests/boxlite-vmm-test): with BOXLITE_VMM_TEST=forbidden-syscall, a
+ * system call no thread may make once the file "crash-now" appears in the box's folder
+ * (watched with inotify) after the guest is ready, to prove that the jail kills the VMM and
+ * that the box says why. */
+static int test_watch(const struct vmm_config *cfg)
 {
-    struct engine_stats s;
-    if (r->ops->stats(r->e, &s) != 0)
-        return;
-    char path[4096], tmp[4200];
-    FILE *f = open_beside(ready_file, "stats.json", path, tmp);
-    if (!f)
-        return;
-    stats_json(f, engine, &s);
-    fputc('\n', f);
-    if (fclose(f) == 0)
-        rename(tmp, path);
+    const char *t = getenv("BOXLITE_VMM_TEST");
+    if (!t || strcmp(t, "forbidden-syscall") != 0 || !cfg->ready_file)
+        return -1;
+    char dir[4096];
+    const char *slash = strrchr(cfg->ready_file, '/');
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - cfg->ready_file) : 1,
+             slash ? cfg->ready_file : ".");
+    int fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+    if (fd >= 0 && inotify_add_watch(fd, dir, IN_CREATE | IN_MOVED_TO | IN_ATTRIB) < 0) {
+        close(fd);
+        fd = -1;
+    }
+    return fd;
 }
+
+static void test_crash_now(int fd, const struct vmm_config *cfg)
+{
+    char buf[4096];
+    while (fd >= 0 && read(fd, buf, sizeof buf) > 0) {
+    }
+    char path[4200];
+    const char *slash = strrchr(cfg->ready_file, '/');
+    snprintf(path, sizeof path, "%.*s/crash-now", slash ? (int)(slash - cfg->ready_file) : 1,
+             slash ? cfg->ready_file : ".");
+    struct stat st;
+    if (stat(path, &st) == 0)
+        syscall(SYS_ptrace, 0, 0, 0, 0);
+}
+#endif
 
 /* This process's own log (vmm.log), rotated like the console: stderr and stdout become a
  * pipe pumped into it. At exit the pipe is closed and what it holds is written. */
@@ -303,16 +363,26 @@ static int check(void)
     return 0;
 }
 
+static void usage(void)
+{
+    fprintf(stderr, "usage: boxlite-vmm --config FILE [--stats] [--lifeline-fd N] [--client-fd N]"
+                    " | --status SOCKET [--wait MS] | --check\n");
+}
+
 int main(int argc, char **argv)
 {
     const char *config = NULL;
     bool want_stats = false;
-    int lifeline = -1;
+    int lifeline = -1, client_fd = -1;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
             config = argv[++i];
         else if (strcmp(argv[i], "--lifeline-fd") == 0 && i + 1 < argc)
             lifeline = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--client-fd") == 0 && i + 1 < argc)
+            client_fd = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--status") == 0)
+            return vmm_status_tool(argc - i, argv + i);
         else if (strcmp(argv[i], "--check") == 0)
             return i + 1 < argc && strcmp(argv[i + 1], "--json") == 0 ? vmm_check_json() : check();
         else if (strcmp(argv[i], "--cpuid") == 0)
@@ -322,12 +392,12 @@ int main(int argc, char **argv)
         else if (strcmp(argv[i], "--stats") == 0)
             want_stats = true;
         else {
-            fprintf(stderr, "usage: boxlite-vmm --config FILE [--stats] [--lifeline-fd N] | --check\n");
+            usage();
             return 2;
         }
     }
     if (!config) {
-        fprintf(stderr, "usage: boxlite-vmm --config FILE [--stats] [--lifeline-fd N] | --check\n");
+        usage();
         return 2;
     }
 
@@ -347,7 +417,6 @@ int main(int argc, char **argv)
     sigaddset(&sigs, SIGHUP);
     sigaddset(&sigs, SIGPIPE);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-    struct box_end end = { .lock = PTHREAD_MUTEX_INITIALIZER };
     char notice[512];
     struct run r = { .done_fd = -1 };
     r.ops = engine_select(cfg.engine, notice, sizeof notice, &err);
@@ -358,6 +427,8 @@ int main(int argc, char **argv)
     }
     if (notice[0])
         fprintf(stderr, "boxlite-vmm: %s\n", notice);
+    struct box b = { .lock = PTHREAD_MUTEX_INITIALIZER, .ops = r.ops, .cfg = &cfg,
+                     .notice = notice, .ready_fd = -1 };
     /* The box socket before the jail: its folder need not be in it (a long box path puts
      * it in a shared /tmp folder, which the jail must not show). */
     int lfd cleanup_close = -1;
@@ -370,11 +441,13 @@ int main(int argc, char **argv)
      * start in it); the supervisor stays outside and never returns. */
     char qemu_path[4096], why[256];
     bool qemu = r.ops == &engine_qemu_ops;
-    int keep[3], nkeep = 0;
+    int keep[4], nkeep = 0;
     if (lifeline >= 0)
         keep[nkeep++] = lifeline;
     if (lfd >= 0)
         keep[nkeep++] = lfd;
+    if (client_fd >= 0)
+        keep[nkeep++] = client_fd;
     keep[nkeep] = -1;
     struct jail_needs needs = {
         .kvm_dev = r.ops == &engine_kvm_ops || (qemu && qemu_hw_virt_usable()),
@@ -417,9 +490,31 @@ int main(int argc, char **argv)
 
     int sfd cleanup_close = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
     r.done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (sfd < 0 || r.done_fd < 0) {
+    b.ready_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (sfd < 0 || r.done_fd < 0 || b.ready_fd < 0) {
         fprintf(stderr, "boxlite-vmm: signalfd/eventfd: %s\n", strerror(errno));
         return 2;
+    }
+#ifdef BOXLITE_VMM_TEST_HOOKS
+    int test_fd cleanup_close = test_watch(&cfg);
+#else
+    int test_fd = -1;
+#endif
+
+    /* The box socket is served from before the engine starts: a client may ask STATUS
+     * ("starting"), one that said HELLO waits for the agent's, and if the engine cannot
+     * start, every client hears why (EXIT with start_error). */
+    if (lfd >= 0 || client_fd >= 0) {
+        struct proto_mux_events ev = { .opaque = &b, .event = on_agent_event, .ready = on_ready,
+                                       .status = on_status, .thread_start = on_mux_thread };
+        if (proto_mux_new(lfd, &ev, &b.mux, &err) < 0 ||
+            (client_fd >= 0 && proto_mux_adopt(b.mux, client_fd) < 0) ||
+            proto_mux_start(b.mux, &err) < 0) {
+            fprintf(stderr, "boxlite-vmm: box socket: %s\n", err.msg[0] ? err.msg : "adopt");
+            proto_mux_free(b.mux);
+            vmm_config_free(&cfg);
+            return 2;
+        }
     }
 
     int start_rc = r.ops->start(&r.e, &cfg, &err);
@@ -432,35 +527,35 @@ int main(int argc, char **argv)
         fprintf(stderr, "boxlite-vmm: %s\n", err.msg);
         conlog_stop(console_pump, 1000, NULL, 0);
         logrot_close(console);
-        if (cfg.ready_file) { /* the library reads why (e.g. to start the box on QEMU) */
-            struct engine_exit x = { .guest_status = -1 };
-            struct engine_stats none = { 0 };
-            snprintf(x.reason, sizeof x.reason, "%s", err.msg);
-            write_exit(cfg.ready_file, r.ops->name, &x, -1, &none, &end, NULL, err.code);
-        }
+        /* the library learns why (e.g. to start the box on QEMU) */
+        struct engine_exit x = { .guest_status = -1 };
+        struct engine_stats none = { 0 };
+        snprintf(x.reason, sizeof x.reason, "%s", err.msg);
+        struct proto_exit end;
+        box_end(&end, &b, &x, -1, &none, NULL, err.code);
+        proto_mux_stop(b.mux);
+        if (cfg.ready_file)
+            write_exit(cfg.ready_file, &end);
+        if (b.mux)
+            proto_mux_push_exit(b.mux, &end);
+        proto_mux_free(b.mux);
+        if (cfg.box_socket)
+            unlink(cfg.box_socket);
         vmm_config_free(&cfg);
         return 2;
     }
-    /* From here the main thread runs under its allow-list; the mux and waiter threads it
+    /* From here the main thread runs under its allow-list; the waiter and health threads it
      * starts inherit it. The engine's own threads installed theirs as they started. */
     jail_thread_enter(JAIL_MAIN);
-    struct proto_mux *mux = NULL;
-    if (cfg.box_socket) {
-        struct proto_mux_events ev = { .opaque = &end, .event = on_agent_event };
-        if (proto_mux_new(lfd, &ev, &mux, &err) < 0 || proto_mux_start(mux, &err) < 0) {
-            fprintf(stderr, "boxlite-vmm: box socket: %s\n", err.msg);
-            proto_mux_free(mux);
-            r.ops->stop(r.e, true, &err);
-            r.ops->wait(r.e, &r.exit);
-            r.ops->destroy(r.e);
-            vmm_config_free(&cfg);
-            return 2;
-        }
-    }
+    pthread_mutex_lock(&b.lock);
+    b.e = r.e;
+    pthread_mutex_unlock(&b.lock);
+    if (b.mux && r.ops->agent_fd(r.e) >= 0) /* both engines have it once started */
+        proto_mux_set_agent_fd(b.mux, r.ops->agent_fd(r.e));
 
     pthread_t wt;
     if (pthread_create(&wt, NULL, waiter, &r) != 0) {
-        proto_mux_free(mux);
+        proto_mux_free(b.mux);
         r.ops->stop(r.e, true, &err);
         r.ops->wait(r.e, &r.exit);
         r.ops->destroy(r.e);
@@ -468,31 +563,21 @@ int main(int argc, char **argv)
         return 2;
     }
 
-    struct health *health = NULL;
-    if (cfg.health && mux && cfg.ready_file) {
-        char hpath[4096], htmp[4200];
-        FILE *probe = open_beside(cfg.ready_file, "health.json", hpath, htmp);
-        if (probe) {
-            fclose(probe);
-            unlink(htmp);
-        }
-        unlink(hpath); /* a previous run's */
-        if (health_start(&health, cfg.health, mux, hpath, &err) < 0)
+    if (cfg.health && b.mux) {
+        struct health *h = NULL;
+        if (health_start(&h, cfg.health, b.mux, &err) < 0)
             fprintf(stderr, "boxlite-vmm: %s (no health checks)\n", err.msg);
+        pthread_mutex_lock(&b.lock);
+        b.health = h;
+        pthread_mutex_unlock(&b.lock);
     }
 
-    bool ready = false, agent_set = false;
+    /* Everything this thread waits for is a descriptor: signals, the VM's end, the
+     * creator's lifeline, the agent's HELLO; a timeout only while a stop is under way. */
+    bool ready = false;
     uint64_t stop_deadline = 0; /* when a graceful stop turns into a forced one */
-    uint64_t next_stats = 0;    /* when stats.json is next refreshed */
-    struct engine_stats st;
     for (;;) {
-        if (mux && !agent_set && r.ops->agent_fd(r.e) >= 0) {
-            proto_mux_set_agent_fd(mux, r.ops->agent_fd(r.e));
-            agent_set = true;
-        }
-        /* The ready mark is polled: cheap, and the same for every engine. Once ready, wake
-         * every second to refresh stats.json for the library's metrics. */
-        int timeout = ready && agent_set ? STATS_PERIOD_MS : 10;
+        int timeout = -1;
         if (stop_deadline) {
             uint64_t now = now_ms();
             if (now >= stop_deadline) {
@@ -502,10 +587,12 @@ int main(int argc, char **argv)
                 timeout = (int)(stop_deadline - now);
             }
         }
-        struct pollfd p[3] = { { .fd = sfd, .events = POLLIN },
+        struct pollfd p[5] = { { .fd = sfd, .events = POLLIN },
                                { .fd = r.done_fd, .events = POLLIN },
-                               { .fd = lifeline, .events = POLLIN } };
-        int n = poll(p, 3, timeout);
+                               { .fd = lifeline, .events = POLLIN },
+                               { .fd = b.ready_fd, .events = POLLIN },
+                               { .fd = test_fd, .events = POLLIN } };
+        int n = poll(p, 5, timeout);
         if (n < 0 && errno != EINTR) {
             r.ops->stop(r.e, true, &err); /* cannot go on watching: end the VM */
             break;
@@ -516,15 +603,12 @@ int main(int argc, char **argv)
         if (p[2].revents) {
             /* The lifeline: the library that started this non-detached box holds the
              * other end; it closed (the creating process exited or crashed). */
-            char b;
-            if (read(lifeline, &b, 1) <= 0) {
+            char c;
+            if (read(lifeline, &c, 1) <= 0) {
                 close(lifeline);
                 lifeline = -1;
                 stop_asked = true;
-                pthread_mutex_lock(&end.lock);
-                if (!end.requested)
-                    end.requested = "stopped: the process that started it exited";
-                pthread_mutex_unlock(&end.lock);
+                ask_stop(&b, "stopped: the process that started it exited");
                 fprintf(stderr, "boxlite-vmm: the creating process is gone: stopping\n");
             }
         }
@@ -533,76 +617,71 @@ int main(int argc, char **argv)
             while (read(sfd, &si, sizeof si) == sizeof si)
                 if (si.ssi_signo != SIGPIPE) {
                     stop_asked = true;
-                    pthread_mutex_lock(&end.lock);
-                    if (!end.requested)
-                        end.requested = "stopped";
-                    pthread_mutex_unlock(&end.lock);
+                    ask_stop(&b, "stopped");
                 }
         }
         if (stop_asked) {
-            if (!stop_deadline && mux && proto_mux_ready(mux) &&
-                proto_mux_shutdown_agent(mux, &err) == 0) {
+            if (!stop_deadline && b.mux && proto_mux_ready(b.mux) &&
+                proto_mux_shutdown_agent(b.mux, &err) == 0) {
                 stop_deadline = now_ms() + STOP_GRACE_MS;
             } else if (stop_deadline != UINT64_MAX) {
                 r.ops->stop(r.e, true, &err);
                 stop_deadline = UINT64_MAX;
             }
         }
-        if (!ready && r.ops->stats(r.e, &st) == 0 &&
-            (st.start_to_ready_ms > 0 || (mux && proto_mux_ready(mux)))) {
-            ready = true;
-            if (cfg.ready_file) { /* stats.json first: whoever sees ready finds it */
-                write_stats(cfg.ready_file, r.ops->name, &r);
-                next_stats = now_ms() + STATS_PERIOD_MS;
+        if (p[3].revents) {
+            uint64_t v;
+            if (read(b.ready_fd, &v, sizeof v) == sizeof v && !ready) {
+                ready = true;
+                pthread_mutex_lock(&b.lock);
+                health_ready(b.health);
+                pthread_mutex_unlock(&b.lock);
             }
-            if (cfg.ready_file && write_ready(cfg.ready_file, &r, &cfg, &st, notice) < 0)
-                fprintf(stderr, "boxlite-vmm: write %s: %s\n", cfg.ready_file, strerror(errno));
-            health_ready(health);
         }
-        if (ready && cfg.ready_file && now_ms() >= next_stats) {
-            next_stats = now_ms() + STATS_PERIOD_MS;
-            write_stats(cfg.ready_file, r.ops->name, &r);
 #ifdef BOXLITE_VMM_TEST_HOOKS
-            /* The test build (tests/boxlite-vmm-test): with BOXLITE_VMM_TEST=forbidden-syscall,
-             * a system call no thread may make once the file "crash-now" appears in the
-             * working directory (the box's folder), to prove that the jail kills the VMM
-             * and that the box says why. */
-            const char *t = getenv("BOXLITE_VMM_TEST");
-            struct stat cst;
-            if (t && !strcmp(t, "forbidden-syscall") && stat("crash-now", &cst) == 0)
-                syscall(SYS_ptrace, 0, 0, 0, 0);
+        if (ready && (p[3].revents || p[4].revents))
+            test_crash_now(test_fd, &cfg);
 #endif
-        }
     }
     pthread_join(wt, NULL);
-    health_stop(health);
+    pthread_mutex_lock(&b.lock);
+    struct health *h = b.health;
+    b.health = NULL;
+    pthread_mutex_unlock(&b.lock);
+    health_stop(h);
+    /* No STATUS from here on: the mux's thread stops (its connections stay open for EXIT). */
+    proto_mux_stop(b.mux);
+    struct engine_stats st;
     r.ops->stats(r.e, &st);
-    if (want_stats) {
-        stats_json(stdout, r.ops->name, &st);
-        putchar('\n');
-        fflush(stdout);
-    }
+    if (b.mux && proto_mux_shutdown_requested(b.mux))
+        ask_stop(&b, "stopped"); /* a client's SHUTDOWN (boxlite stop), even if it is gone */
     fprintf(stderr, "boxlite-vmm: %s\n", r.exit.reason);
-    if (mux && proto_mux_shutdown_requested(mux)) {
-        /* a client's SHUTDOWN (boxlite stop): asked for, even if the asker is gone */
-        pthread_mutex_lock(&end.lock);
-        if (!end.requested)
-            end.requested = "stopped";
-        pthread_mutex_unlock(&end.lock);
-    }
-    proto_mux_free(mux); /* before the engine: the mux reads the agent fd */
     r.ops->destroy(r.e);
     /* The engine is gone, so is the console pipe's writer: the pump reaches its end, and a
-     * panic line in the last output is seen before the reason is written. */
+     * panic line in the last output is seen before the reason is given. */
     char panic[256];
     conlog_stop(console_pump, 2000, panic, sizeof panic);
     if (console && logrot_dropped(console))
         fprintf(stderr, "boxlite-vmm: %llu bytes of console output lost (disk)\n",
                 (unsigned long long)logrot_dropped(console));
     logrot_close(console);
+    struct proto_exit end;
+    box_end(&end, &b, &r.exit, r.wait_rc, &st, panic, 0);
+    if (want_stats) {
+        json_t *j = proto_figures_json(&end.fig);
+        char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+        printf("%s\n", text ? text : "{}");
+        fflush(stdout);
+        free(text);
+        json_decref(j);
+    }
     if (cfg.ready_file)
-        write_exit(cfg.ready_file, r.ops->name, &r.exit, r.wait_rc, &st, &end, panic, 0);
+        write_exit(cfg.ready_file, &end); /* first: whoever hears EXIT finds it too */
+    if (b.mux)
+        proto_mux_push_exit(b.mux, &end);
+    proto_mux_free(b.mux);
     close(r.done_fd);
+    close(b.ready_fd);
     if (cfg.box_socket)
         unlink(cfg.box_socket);
     vmm_config_free(&cfg);

@@ -124,10 +124,11 @@ JSON
   vmmbin=$PWD/$build/bin/boxlite-vmm
   (cd "$nr/box" && exec setpriv --reuid=65534 --regid=65534 --clear-groups "$vmmbin" --config vmm.json) >"$nr/out" 2>&1 &
   nsup=$!
-  for _ in $(seq 600); do [ -s "$nr/box/ready" ] && break; kill -0 $nsup 2>/dev/null || break; sleep 0.1; done
+  # ready: STATUS on the box socket (inotify for the socket, the agent's HELLO, a pidfd)
+  "$vmmbin" --status "$nr/box/box.sock" --wait 60000 --pid $nsup >"$nr/status" 2>&1
   nvmm=$(pgrep -P $nsup | head -1)
   nqemu=$(pgrep -P "${nvmm:-0}" -f qemu-system | head -1)
-  [ -s "$nr/box/ready" ] && ok "as a user: the box is ready" || no "as a user: no ready file" "$(cat "$nr/out")"
+  grep -q '"state":"running"' "$nr/status" && ok "as a user: the box is ready" || no "as a user: not ready" "$(cat "$nr/status" "$nr/out")"
   for who in "boxlite-vmm:$nvmm" "QEMU:$nqemu"; do
     name=${who%%:*} p=${who#*:}
     [ -n "$p" ] && [ "$(field "$p" Uid)" = 65534 ] && [ "$(field "$p" CapEff)" = 0000000000000000 ] &&

@@ -49,7 +49,7 @@ EOF
   (cd "$d" && exec ${VMM:-$LAB_VMM} --config "$d/vmm.json" --stats) > "$d/vmm.out" 2>&1 &
   vpid=$!
   if [ -n "${BEFORE_CLIENT:-}" ]; then
-    for _ in $(seq 1500); do [ -s "$d/ready" ] && break; kill -0 $vpid 2>/dev/null || break; sleep 0.2; done
+    ${VMM:-$LAB_VMM} --status "$d/box.sock" --wait 300000 --pid $vpid >/dev/null # ready (STATUS)
     $BEFORE_CLIENT
   fi
   "$LAB_CLIENT" "$d/box.sock" 300 "$@" </dev/null

@@ -1,5 +1,5 @@
 /* The BoxLite control page (docs/architecture.md): 4 KiB of MMIO through which the guest
- * agent says "ready" and reports its exit status before power-off. */
+ * agent says it is ready and reports its exit status before power-off. */
 #ifndef VMM_HW_CTL_H
 #define VMM_HW_CTL_H
 

@@ -6,8 +6,6 @@
 
 struct engine;
 
-/* The host port bound for the config's ports[i] (the one picked when it asked for 0), or 0. */
-int engine_kvm_host_port(struct engine *e, unsigned i);
 /* The KVM capabilities the engine needs that kvm_fd (/dev/kvm) lacks: their names, comma
  * separated, into missing; returns how many. */
 int engine_kvm_missing_caps(int kvm_fd, char *missing, size_t len);

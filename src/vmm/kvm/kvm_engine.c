@@ -396,7 +396,7 @@ fail:
 
 static int kvm_agent_fd(struct engine *e) { return e->agent_fd; }
 
-int engine_kvm_host_port(struct engine *e, unsigned i)
+static int kvm_host_port(struct engine *e, unsigned i)
 {
     return e && i < e->nports ? e->host_ports[i] : 0;
 }
@@ -477,5 +477,6 @@ const struct engine_ops engine_kvm_ops = {
     .stop = kvm_stop,
     .wait = kvm_wait,
     .stats = kvm_stats,
+    .host_port = kvm_host_port,
     .destroy = kvm_destroy,
 };

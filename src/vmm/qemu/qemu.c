@@ -383,7 +383,7 @@ fail:
 
 static int qemu_agent_fd(struct engine *e) { return e->agent_fd; }
 
-int engine_qemu_host_port(struct engine *e, unsigned i)
+static int qemu_host_port(struct engine *e, unsigned i)
 {
     return e && e->ports && i < e->nports ? e->ports[i] : 0;
 }
@@ -571,5 +571,6 @@ const struct engine_ops engine_qemu_ops = {
     .stop = qemu_stop,
     .wait = qemu_wait,
     .stats = qemu_stats,
+    .host_port = qemu_host_port,
     .destroy = qemu_destroy,
 };

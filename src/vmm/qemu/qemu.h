@@ -50,9 +50,6 @@ int relay_start(struct relay **out, int qemu_fd, int *client_fd, void (*on_hello
 bool relay_hello_seen(struct relay *r);
 void relay_stop(struct relay *r); /* NULL-safe; closes qemu_fd, not client_fd */
 
-/* The host port chosen for cfg->ports[i] (the QEMU engine's addition to engine_ops: the
- * per-box process reports these), or 0. */
-int engine_qemu_host_port(struct engine *e, unsigned i);
 /* QEMU's process id (tests, diagnostics). */
 int engine_qemu_pid(struct engine *e);
 /* QMP query-status: "running", "paused", ... into buf. */

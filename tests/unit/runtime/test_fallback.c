@@ -63,7 +63,7 @@ TEST(auto_engine_whose_kvm_guest_died_falls_back_and_says_why)
     put(dir, "console.log", "[    0.000000] Linux version 6.1\nlast words of the guest\n");
     put(dir, "vmm.log", "boxlite-vmm: guest shut down (reboot or triple fault)\n");
     struct rt_fallback fb;
-    REQUIRE(rt_fallback_wanted(dir, &o, &fb));
+    REQUIRE(rt_fallback_wanted(dir, &o, NULL, &fb));
     CHECK_STR(fb.reason, "guest shut down (reboot or triple fault)");
     CHECK_STR(fb.cpu_template, "v3");
     CHECK(fb.console && strstr(fb.console, "last words of the guest"));
@@ -107,33 +107,33 @@ TEST(what_does_not_fall_back)
     struct bl_error err = { 0 };
     opts_init(&o);
     /* no exit.json: the process never ran an engine (bad config) or was killed */
-    CHECK(!rt_fallback_wanted(dir, &o, &fb));
+    CHECK(!rt_fallback_wanted(dir, &o, NULL, &fb));
     /* QEMU failed: nothing to fall back to */
     exit_json(dir, "qemu", "QEMU exited with status 1", 0, "qemu:max");
-    CHECK(!rt_fallback_wanted(dir, &o, &fb));
+    CHECK(!rt_fallback_wanted(dir, &o, NULL, &fb));
     /* an explicit engine is taken as given */
     exit_json(dir, "kvm", "vCPU 0: KVM_EXIT_INTERNAL_ERROR suberror 1, data 0x0", 0, "v3");
     REQUIRE(opts_set_engine(&o, "kvm", &err) == 0);
-    CHECK(!rt_fallback_wanted(dir, &o, &fb));
+    CHECK(!rt_fallback_wanted(dir, &o, NULL, &fb));
     REQUIRE(opts_set_engine(&o, "auto", &err) == 0);
-    CHECK(rt_fallback_wanted(dir, &o, &fb));
+    CHECK(rt_fallback_wanted(dir, &o, NULL, &fb));
     rt_fallback_clear(&fb);
     /* a template the user named that the host cannot satisfy is theirs to see ... */
     exit_json(dir, "kvm", "KVM engine: CPU template v3: the host's KVM lacks avx2", 13, "");
     REQUIRE(opts_set_cpu_template(&o, "v3", &err) == 0);
-    CHECK(!rt_fallback_wanted(dir, &o, &fb));
+    CHECK(!rt_fallback_wanted(dir, &o, NULL, &fb));
     /* ... but when "auto" found no template, QEMU may still run the box */
     REQUIRE(opts_set_cpu_template(&o, "auto", &err) == 0);
     CHECK(o.cpu_template == NULL);
-    REQUIRE(rt_fallback_wanted(dir, &o, &fb));
+    REQUIRE(rt_fallback_wanted(dir, &o, NULL, &fb));
     CHECK_STR(fb.cpu_template, "auto"); /* none was built: the one asked for */
     rt_fallback_clear(&fb);
     /* an invalid request fails the same on QEMU */
     exit_json(dir, "kvm", "config: kernel: is required", 1, "");
-    CHECK(!rt_fallback_wanted(dir, &o, &fb));
+    CHECK(!rt_fallback_wanted(dir, &o, NULL, &fb));
     /* a malformed exit.json is not a reason to do anything */
     put(dir, "exit.json", "{\"stats\": [");
-    CHECK(!rt_fallback_wanted(dir, &o, &fb));
+    CHECK(!rt_fallback_wanted(dir, &o, NULL, &fb));
     opts_clear(&o);
 }
 
@@ -141,10 +141,10 @@ TEST(exit_reason_for_the_start_error)
 {
     const char *dir = harness_tmpdir();
     char why[600];
-    rt_exit_reason(dir, why, sizeof why);
+    rt_exit_reason(dir, NULL, why, sizeof why);
     CHECK_STR(why, "");
     exit_json(dir, "kvm", "vCPU 0: KVM_EXIT_INTERNAL_ERROR suberror 1, data 0x0", 0, "v3");
-    rt_exit_reason(dir, why, sizeof why);
+    rt_exit_reason(dir, NULL, why, sizeof why);
     CHECK_STR(why, "the kvm engine's VM ended: vCPU 0: KVM_EXIT_INTERNAL_ERROR suberror 1, data 0x0");
 }
 

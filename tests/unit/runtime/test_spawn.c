@@ -1,5 +1,7 @@
 /* Spawning the per-box process, driven by a small bash stand-in for boxlite-vmm whose
- * behaviour the config file selects. */
+ * behaviour the config file selects. Ready is what it is for the real one: the library's
+ * HELLO, on the connection made at spawn (--client-fd), answered with a HELLO (version 1,
+ * CONTROL 1: the bytes below, docs/protocol.md). */
 #include "harness/harness.h"
 #include "runtime/runtime.h"
 #include "runtime/spawn.h"
@@ -12,16 +14,19 @@
 
 static const char *script =
     "#!/bin/bash\n"
-    "cfg=$2; fd=$4\n"
+    "cfg=$2; fd=; cfd=$4\n"
+    "[ \"$3\" = --lifeline-fd ] && { fd=$4; cfd=$6; }\n"
+    "hello() { printf '\\x18\\0\\0\\0\\x01\\0\\0\\0\\0\\0\\0\\0"
+    "\\x01\\0\\x08\\0\\x01\\0\\0\\0\\0\\0\\0\\0\\x07\\0\\x08\\0\\x01\\0\\0\\0\\0\\0\\0\\0' >&$cfd; }\n"
     "case \"$(cat $cfg)\" in\n"
-    "ready) echo booted >> $cfg.console; touch $cfg.ready ;;\n"
+    "ready) echo booted >> $cfg.console; hello ;;\n"
     "fail) printf 'line1\\nKernel panic: no init\\n' >> $cfg.console; exit 1 ;;\n"
     "lifeline) [ -n \"$fd\" ] || exit 3; while read -r -u $fd x; do :; done; touch $cfg.gone; exit 0 ;;\n"
-    "detached) [ -z \"$fd\" ] || exit 4; touch $cfg.ready ;;\n"
+    "detached) [ -z \"$fd\" ] || exit 4; hello ;;\n"
     /* what the per-box process inherits: environment, descriptors (bash keeps its script
      * at 255), working directory */
     "inspect) env > $cfg.env; ls /proc/$$/fd | grep -v -x 255 | sort -n | tr '\\n' ' ' > $cfg.fds;"
-    " pwd > $cfg.cwd; touch $cfg.ready ;;\n"
+    " pwd > $cfg.cwd; hello ;;\n"
     "esac\n"
     "sleep 30\n";
 
@@ -46,7 +51,10 @@ static const char *p(const char *suffix)
     return path;
 }
 
-TEST(ready_file_means_ready)
+static struct proto_client *conn;
+static struct proto_exit end;
+
+TEST(hello_means_ready)
 {
     setup("ready");
     struct rt_child c;
@@ -54,12 +62,14 @@ TEST(ready_file_means_ready)
     char log[600];
     snprintf(log, sizeof log, "%s.log", cfg);
     REQUIRE(rt_spawn_vmm(vmm, cfg, log, false, &c, &err) == 0);
-    CHECK(c.pid > 0 && c.lifeline_fd >= 0);
+    CHECK(c.pid > 0 && c.lifeline_fd >= 0 && c.conn_fd >= 0 && c.pidfd >= 0);
     CHECK(rt_process_alive(c.pid, c.pid_start));
-    char ready[600], console[600];
-    snprintf(ready, sizeof ready, "%s.ready", cfg);
+    char console[600];
     snprintf(console, sizeof console, "%s.console", cfg);
-    CHECK_EQ(rt_wait_ready(&c, ready, console, NULL, 10000, &err), 0);
+    CHECK_EQ(rt_wait_ready(&c, console, NULL, 10000, &conn, &end, &err), 0);
+    CHECK(conn && proto_client_control(conn));
+    CHECK(c.conn_fd == -1 && c.pidfd == -1); /* the connection took them */
+    proto_client_close(conn);
     kill(c.pid, SIGKILL);
     close(c.lifeline_fd);
 }
@@ -70,11 +80,11 @@ TEST(early_exit_reports_console_tail)
     struct rt_child c;
     struct bl_error err = {0};
     REQUIRE(rt_spawn_vmm(vmm, cfg, p(".log"), false, &c, &err) == 0);
-    char ready[600], console[600];
-    snprintf(ready, sizeof ready, "%s.ready", cfg);
+    char console[600];
     snprintf(console, sizeof console, "%s.console", cfg);
-    CHECK_EQ(rt_wait_ready(&c, ready, console, NULL, 10000, &err), -BOXLITE_ERR_ENGINE);
+    CHECK_EQ(rt_wait_ready(&c, console, NULL, 10000, &conn, &end, &err), -BOXLITE_ERR_ENGINE);
     CHECK(strstr(err.msg, "Kernel panic: no init") != NULL);
+    CHECK(strstr(err.msg, "exited before the guest was ready") != NULL);
     close(c.lifeline_fd);
 }
 
@@ -84,9 +94,8 @@ TEST(timeout_reports_console_tail)
     struct rt_child c;
     struct bl_error err = {0};
     REQUIRE(rt_spawn_vmm(vmm, cfg, p(".log"), false, &c, &err) == 0);
-    char ready[600];
-    snprintf(ready, sizeof ready, "%s.ready", cfg);
-    CHECK_EQ(rt_wait_ready(&c, ready, "/nonexistent/console", NULL, 300, &err), -BOXLITE_ERR_TIMEOUT);
+    CHECK_EQ(rt_wait_ready(&c, "/nonexistent/console", NULL, 300, &conn, &end, &err),
+             -BOXLITE_ERR_TIMEOUT);
     CHECK(strstr(err.msg, "within 300 ms") != NULL);
     kill(c.pid, SIGKILL);
     close(c.lifeline_fd);
@@ -99,12 +108,11 @@ TEST(lifeline_closes_when_creator_goes)
     struct rt_child c;
     struct bl_error err = {0};
     REQUIRE(rt_spawn_vmm(vmm, cfg, p(".log"), false, &c, &err) == 0);
-    usleep(100000);
     CHECK(rt_process_alive(c.pid, c.pid_start));
     close(c.lifeline_fd);
-    for (int i = 0; i < 500 && rt_process_alive(c.pid, c.pid_start); i++)
-        usleep(10000);
+    CHECK(rt_process_wait_gone(c.pid, c.pid_start, 5000));
     CHECK(!rt_process_alive(c.pid, c.pid_start));
+    rt_child_close(&c);
     CHECK(access(p(".gone"), F_OK) == 0);
 }
 
@@ -115,9 +123,8 @@ TEST(detached_has_no_lifeline)
     struct bl_error err = {0};
     REQUIRE(rt_spawn_vmm(vmm, cfg, p(".log"), true, &c, &err) == 0);
     CHECK_EQ(c.lifeline_fd, -1);
-    char ready[600];
-    snprintf(ready, sizeof ready, "%s.ready", cfg);
-    CHECK_EQ(rt_wait_ready(&c, ready, "/nonexistent", NULL, 10000, &err), 0);
+    CHECK_EQ(rt_wait_ready(&c, "/nonexistent", NULL, 10000, &conn, &end, &err), 0);
+    proto_client_close(conn);
     kill(c.pid, SIGKILL);
 }
 
@@ -128,9 +135,8 @@ TEST(missing_binary_is_an_engine_error)
     struct bl_error err = {0};
     REQUIRE(rt_spawn_vmm("/nonexistent/boxlite-vmm", cfg, p(".log"), false, &c, &err) == 0);
     /* exec fails in the child: it dies at once and says why in its log */
-    char ready[600];
-    snprintf(ready, sizeof ready, "%s.ready", cfg);
-    CHECK_EQ(rt_wait_ready(&c, ready, "/nonexistent", p(".log"), 5000, &err), -BOXLITE_ERR_ENGINE);
+    CHECK_EQ(rt_wait_ready(&c, "/nonexistent", p(".log"), 5000, &conn, &end, &err),
+             -BOXLITE_ERR_ENGINE);
     /* the error says what the process said, not just "(console is empty)" */
     CHECK(strstr(err.msg, "it said: boxlite: exec /nonexistent/boxlite-vmm: No such file") != NULL);
     char *log = rt_tail_file(p(".log"), 5);
@@ -196,16 +202,15 @@ TEST(nothing_of_the_caller_is_inherited)
     struct rt_child c;
     struct bl_error err = {0};
     REQUIRE(rt_spawn_vmm(vmm, cfg, p(".log"), false, &c, &err) == 0);
-    char ready[600];
-    snprintf(ready, sizeof ready, "%s.ready", cfg);
-    REQUIRE(rt_wait_ready(&c, ready, "/nonexistent", NULL, 10000, &err) == 0);
+    REQUIRE(rt_wait_ready(&c, "/nonexistent", NULL, 10000, &conn, &end, &err) == 0);
+    proto_client_close(conn);
     char *env = slurp(p(".env"));
     REQUIRE(env);
     CHECK(!strstr(env, "AWS_SECRET_ACCESS_KEY"));
     CHECK(strstr(env, "BOXLITE_QEMU=/usr/bin/qemu-system-x86_64"));
     CHECK(strstr(env, "BOXLITE_SPAWN_NS="));
     CHECK(strstr(env, "PATH="));
-    CHECK_STR(slurp(p(".fds")), "0 1 2 3 "); /* stdio and the lifeline */
+    CHECK_STR(slurp(p(".fds")), "0 1 2 3 4 "); /* stdio, the lifeline, the connection */
     char *cwd = slurp(p(".cwd"));
     REQUIRE(cwd);
     cwd[strcspn(cwd, "\n")] = 0;

@@ -435,7 +435,7 @@ TEST_TIMEOUT(agent_list_through_the_qemu_engine, 900)
     /* network in: the port QEMU chose reaches the guest's port 80 */
     step("network in");
     {
-        int chosen = engine_qemu_host_port(b.e, 0);
+        int chosen = engine_qemu_ops.host_port(b.e, 0);
         CHECK(chosen > 0);
         struct proto_exec_req req = {.argv = ARGV("sh", "-c", "echo served-by-the-box | nc -l -p 80")};
         struct proto_exec *x = NULL;

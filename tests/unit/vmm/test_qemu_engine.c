@@ -321,11 +321,11 @@ TEST_TIMEOUT(network_out_through_the_gateway_and_in_through_a_chosen_port, 240)
     cfg.nallow_host = 1;
     struct engine *e = start(&cfg);
     REQUIRE(e);
-    int chosen = engine_qemu_host_port(e, 0);
+    int chosen = engine_qemu_ops.host_port(e, 0);
     CHECK(chosen > 0);
-    int chosen_udp = engine_qemu_host_port(e, 1);
+    int chosen_udp = engine_qemu_ops.host_port(e, 1);
     CHECK(chosen_udp > 0);
-    CHECK_EQ(engine_qemu_host_port(e, 2), 0);
+    CHECK_EQ(engine_qemu_ops.host_port(e, 2), 0);
 
     /* out: the guest reaches 10.0.2.2:hport = the host's loopback (allow_host) */
     struct pollfd p = {.fd = ls, .events = POLLIN};

@@ -1,0 +1,198 @@
+/* STATUS and EXIT bodies (control.h, docs/protocol.md). Decoding follows the TLV rules of
+ * every body: unknown tags skipped (a newer peer may add fields), integers exactly 8 bytes,
+ * strings without NUL and cut to their field. */
+#include "proto/control.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void figures_encode(const struct proto_figures *f, struct tlv_writer *w)
+{
+    if (f->engine[0])
+        tlv_str(w, T_ENGINE, f->engine);
+    if (f->cpu_template[0])
+        tlv_str(w, T_CPU_TEMPLATE, f->cpu_template);
+    tlv_u64(w, T_FIRST_RUN_US, f->first_run_us);
+    tlv_u64(w, T_READY_US, f->ready_us);
+    tlv_u64(w, T_VM_EXITS, f->vm_exits);
+    tlv_u64(w, T_CPU_USER_US, f->cpu_user_us);
+    tlv_u64(w, T_CPU_SYS_US, f->cpu_sys_us);
+    tlv_u64(w, T_RSS_BYTES, f->rss_bytes);
+    tlv_u64(w, T_NET_RX, f->net_rx);
+    tlv_u64(w, T_NET_TX, f->net_tx);
+    tlv_u64(w, T_NET_CONNS, f->net_conns);
+    tlv_u64(w, T_NET_ALLOWED, f->net_allowed);
+    tlv_u64(w, T_NET_DENIED, f->net_denied);
+}
+
+/* 1 when the field was one of the figures (decoded into f), 0 when not, negative on error. */
+static int figures_field(struct proto_figures *fig, const struct tlv_field *f,
+                         struct bl_error *err)
+{
+    uint64_t *slot;
+    switch (f->tag) {
+    case T_ENGINE: return tlv_get_str_buf(f, fig->engine, sizeof fig->engine, err) < 0 ? -1 : 1;
+    case T_CPU_TEMPLATE:
+        return tlv_get_str_buf(f, fig->cpu_template, sizeof fig->cpu_template, err) < 0 ? -1 : 1;
+    case T_FIRST_RUN_US: slot = &fig->first_run_us; break;
+    case T_READY_US: slot = &fig->ready_us; break;
+    case T_VM_EXITS: slot = &fig->vm_exits; break;
+    case T_CPU_USER_US: slot = &fig->cpu_user_us; break;
+    case T_CPU_SYS_US: slot = &fig->cpu_sys_us; break;
+    case T_RSS_BYTES: slot = &fig->rss_bytes; break;
+    case T_NET_RX: slot = &fig->net_rx; break;
+    case T_NET_TX: slot = &fig->net_tx; break;
+    case T_NET_CONNS: slot = &fig->net_conns; break;
+    case T_NET_ALLOWED: slot = &fig->net_allowed; break;
+    case T_NET_DENIED: slot = &fig->net_denied; break;
+    default: return 0;
+    }
+    return tlv_get_u64(f, slot, err) < 0 ? -1 : 1;
+}
+
+void proto_status_encode(const struct proto_status *s, struct tlv_writer *w)
+{
+    tlv_init(w);
+    tlv_str(w, T_STATE, s->state);
+    figures_encode(&s->fig, w);
+    tlv_u64(w, T_AGENT_BOOT_MS, s->agent_boot_ms);
+    if (s->notice[0])
+        tlv_str(w, T_NOTICE, s->notice);
+    for (unsigned i = 0; i < s->nports && i < PROTO_MAX_PORTS; i++)
+        tlv_u64(w, T_HOST_PORT, s->host_ports[i]);
+    /* a health record too long for the frame is left out rather than sent cut */
+    if (s->health && strlen(s->health) < PROTO_MAX_PAYLOAD / 2)
+        tlv_str(w, T_HEALTH, s->health);
+}
+
+void proto_status_free(struct proto_status *s)
+{
+    if (!s)
+        return;
+    free(s->health);
+    s->health = NULL;
+}
+
+int proto_status_decode(struct proto_status *s, const void *p, size_t len, struct bl_error *err)
+{
+    memset(s, 0, sizeof *s);
+    struct tlv_iter it;
+    struct tlv_field f;
+    int rc;
+    tlv_iter_init(&it, p, len);
+    while ((rc = tlv_next(&it, &f, err)) > 0) {
+        uint64_t v = 0;
+        rc = figures_field(&s->fig, &f, err);
+        if (rc != 0)
+            goto next;
+        switch (f.tag) {
+        case T_STATE: rc = tlv_get_str_buf(&f, s->state, sizeof s->state, err); break;
+        case T_NOTICE: rc = tlv_get_str_buf(&f, s->notice, sizeof s->notice, err); break;
+        case T_AGENT_BOOT_MS: rc = tlv_get_u64(&f, &s->agent_boot_ms, err); break;
+        case T_HOST_PORT:
+            if ((rc = tlv_get_u64(&f, &v, err)) < 0)
+                break;
+            if (s->nports >= PROTO_MAX_PORTS || v > 65535)
+                rc = bl_err(err, BOXLITE_ERR_PROTOCOL, "STATUS: bad HOST_PORT (%llu, entry %u)",
+                            (unsigned long long)v, s->nports);
+            else
+                s->host_ports[s->nports++] = (uint32_t)v;
+            break;
+        case T_HEALTH:
+            free(s->health);
+            s->health = NULL;
+            rc = tlv_get_str(&f, &s->health, err);
+            break;
+        default: break;
+        }
+    next:
+        if (rc < 0) {
+            proto_status_free(s);
+            return rc;
+        }
+    }
+    if (rc < 0) {
+        proto_status_free(s);
+        return rc;
+    }
+    if (!s->state[0]) {
+        proto_status_free(s);
+        return bl_err(err, BOXLITE_ERR_PROTOCOL, "STATUS without a state");
+    }
+    return 0;
+}
+
+void proto_exit_encode(const struct proto_exit *x, struct tlv_writer *w)
+{
+    tlv_init(w);
+    tlv_str(w, T_REASON, x->reason);
+    tlv_str(w, T_STOP_REASON, x->stop_reason);
+    tlv_u64(w, T_REQUESTED, x->requested);
+    tlv_u64(w, T_POWERED_OFF, x->powered_off);
+    tlv_u64(w, T_KILLED, x->killed);
+    tlv_u64(w, T_ENGINE_FAILED, x->engine_failed);
+    tlv_u64(w, T_GUEST_STATUS, (uint64_t)x->guest_status);
+    if (x->has_exit_code) {
+        tlv_u64(w, T_EXIT_CODE, (uint64_t)x->exit_code);
+        tlv_u64(w, T_SIGNO, (uint64_t)x->signo);
+        tlv_u64(w, T_OOM, x->oom_killed);
+    }
+    tlv_u64(w, T_START_ERROR, (uint64_t)(int64_t)x->start_error);
+    figures_encode(&x->fig, w);
+}
+
+int proto_exit_decode(struct proto_exit *x, const void *p, size_t len, struct bl_error *err)
+{
+    memset(x, 0, sizeof *x);
+    x->guest_status = -1;
+    bool have_reason = false;
+    struct tlv_iter it;
+    struct tlv_field f;
+    int rc;
+    tlv_iter_init(&it, p, len);
+    while ((rc = tlv_next(&it, &f, err)) > 0) {
+        uint64_t v = 0;
+        rc = figures_field(&x->fig, &f, err);
+        if (rc != 0) {
+            if (rc < 0)
+                return rc;
+            continue;
+        }
+        switch (f.tag) {
+        case T_REASON: rc = tlv_get_str_buf(&f, x->reason, sizeof x->reason, err); break;
+        case T_STOP_REASON:
+            rc = tlv_get_str_buf(&f, x->stop_reason, sizeof x->stop_reason, err);
+            have_reason = true;
+            break;
+        case T_REQUESTED: rc = tlv_get_u64(&f, &v, err); x->requested = v != 0; break;
+        case T_POWERED_OFF: rc = tlv_get_u64(&f, &v, err); x->powered_off = v != 0; break;
+        case T_KILLED: rc = tlv_get_u64(&f, &v, err); x->killed = v != 0; break;
+        case T_ENGINE_FAILED: rc = tlv_get_u64(&f, &v, err); x->engine_failed = v != 0; break;
+        case T_GUEST_STATUS: rc = tlv_get_u64(&f, &v, err); x->guest_status = (int64_t)v; break;
+        case T_EXIT_CODE:
+            rc = tlv_get_u64(&f, &v, err);
+            x->exit_code = (int64_t)v;
+            x->has_exit_code = true;
+            break;
+        case T_SIGNO: rc = tlv_get_u64(&f, &v, err); x->signo = (int64_t)v; break;
+        case T_OOM: rc = tlv_get_u64(&f, &v, err); x->oom_killed = v != 0; break;
+        case T_START_ERROR:
+            rc = tlv_get_u64(&f, &v, err);
+            /* a boxlite_code: small and positive; anything else is not one */
+            if (rc == 0 && (int64_t)v >= 0 && (int64_t)v < 1000)
+                x->start_error = (int32_t)v;
+            else if (rc == 0)
+                rc = bl_err(err, BOXLITE_ERR_PROTOCOL, "EXIT: START_ERROR %lld is no code",
+                            (long long)(int64_t)v);
+            break;
+        default: break;
+        }
+        if (rc < 0)
+            return rc;
+    }
+    if (rc < 0)
+        return rc;
+    if (!have_reason || !x->stop_reason[0])
+        return bl_err(err, BOXLITE_ERR_PROTOCOL, "EXIT without a stop reason");
+    return 0;
+}

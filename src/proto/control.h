@@ -1,0 +1,57 @@
+/* The control protocol on the box socket (docs/protocol.md, "The box socket's control
+ * frames"): between the library and the per-box process, never the agent. A client that
+ * puts CONTROL(7) in its HELLO may ask STATUS (what the box is doing: state, engine, timings,
+ * host ports bound, figures, health) and is sent EXIT when the box ends (why, how, the final
+ * figures). The per-box process's HELLO carries CONTROL too, so a client knows before asking
+ * whether the process speaks it (one older than it does not: the client says so at once).
+ * libc only, like proto.h. */
+#ifndef PROTO_CONTROL_H
+#define PROTO_CONTROL_H
+
+#include "proto/proto.h"
+
+#define PROTO_CONTROL_VERSION 1
+#define PROTO_MAX_PORTS 64
+
+/* The engine's figures, in both STATUS and EXIT. Times are microseconds since the per-box
+ * process was spawned (0 = not yet). */
+struct proto_figures {
+    char engine[16];        /* ENGINE(81): "kvm", "qemu" */
+    char cpu_template[32];  /* CPU_TEMPLATE(82): what the guest sees */
+    uint64_t first_run_us;  /* FIRST_RUN_US(86): first KVM_RUN / QEMU launched */
+    uint64_t ready_us;      /* READY_US(87): the agent's HELLO reached the mux */
+    uint64_t vm_exits, cpu_user_us, cpu_sys_us, rss_bytes;
+    uint64_t net_rx, net_tx, net_conns, net_allowed, net_denied;
+};
+
+/* STATUS reply. */
+struct proto_status {
+    char state[16];         /* STATE(80): "starting", "running", "stopping" */
+    struct proto_figures fig;
+    uint64_t agent_boot_ms; /* AGENT_BOOT_MS(97): the agent's uptime at its HELLO */
+    char notice[512];       /* NOTICE(83): the engine choice in words, for the user; may be "" */
+    uint32_t host_ports[PROTO_MAX_PORTS]; /* HOST_PORT(84), repeated, in the config's order */
+    unsigned nports;
+    char *health;           /* HEALTH(85): the health check's state as JSON, or NULL */
+};
+void proto_status_encode(const struct proto_status *s, struct tlv_writer *w);
+int proto_status_decode(struct proto_status *s, const void *p, size_t len, struct bl_error *err);
+void proto_status_free(struct proto_status *s); /* frees health; NULL-safe */
+
+/* EXIT body: the same account exit.json keeps for whoever comes later. */
+struct proto_exit {
+    char reason[256];       /* REASON(100): what the engine saw ("guest powered off") */
+    char stop_reason[512];  /* STOP_REASON(101): the most telling reason (docs) */
+    bool requested;         /* REQUESTED(102): a stop the host asked for */
+    bool powered_off, killed, engine_failed; /* 104, 105, 106 */
+    int64_t guest_status;   /* GUEST_STATUS(103): the agent's status via the control page, -1 */
+    bool has_exit_code;     /* EXIT_CODE(30) present: the container's main or init ended */
+    int64_t exit_code, signo; /* EXIT_CODE(30) (128+N for a signal), SIGNO(31) */
+    bool oom_killed;        /* OOM(72) */
+    int32_t start_error;    /* START_ERROR(107): the engine failed to start (a boxlite_code) */
+    struct proto_figures fig;
+};
+void proto_exit_encode(const struct proto_exit *x, struct tlv_writer *w);
+int proto_exit_decode(struct proto_exit *x, const void *p, size_t len, struct bl_error *err);
+
+#endif

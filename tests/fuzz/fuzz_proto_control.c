@@ -1,0 +1,44 @@
+// component: proto
+/* The box socket's control bodies (src/proto/control.h): STATUS and EXIT decoders, fed
+ * whatever a hostile peer of the box socket could send. What decodes must re-encode and
+ * decode to the same fields; nothing may crash, leak or read out of bounds. The first byte
+ * picks the decoder. */
+#include "proto/control.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size < 1)
+        return 0;
+    struct bl_error e;
+    struct tlv_writer *w = malloc(sizeof *w);
+    if (!w)
+        return 0;
+    if (data[0] & 1) {
+        struct proto_status s, t;
+        if (proto_status_decode(&s, data + 1, size - 1, &e) == 0) {
+            proto_status_encode(&s, w);
+            if (w->overflow || proto_status_decode(&t, w->buf, w->len, &e) != 0)
+                __builtin_trap();
+            if (strcmp(s.state, t.state) || s.nports != t.nports ||
+                memcmp(&s.fig, &t.fig, sizeof s.fig) != 0)
+                __builtin_trap();
+            proto_status_free(&t);
+            proto_status_free(&s);
+        }
+    } else {
+        struct proto_exit x, y;
+        if (proto_exit_decode(&x, data + 1, size - 1, &e) == 0) {
+            proto_exit_encode(&x, w);
+            if (w->overflow || proto_exit_decode(&y, w->buf, w->len, &e) != 0)
+                __builtin_trap();
+            if (strcmp(x.stop_reason, y.stop_reason) || x.start_error != y.start_error ||
+                x.has_exit_code != y.has_exit_code)
+                __builtin_trap();
+        }
+    }
+    free(w);
+    return 0;
+}
