@@ -19,7 +19,17 @@ export interface BoxOptions {
   user?: string;
   volumes?: VolumeSpec[];
   ports?: PortSpec[];
-  network?: boolean | Record<string, unknown>;
+  /** false or 'none': no network interface at all; true or 'default' (the default): the
+   * internet and nothing of the host. */
+  network?: boolean | 'none' | 'default';
+  /** Egress rules ("198.51.100.7", "198.51.100.0/24", "[2001:db8::1]:443",
+   * "api.example.com", "*.example.com", each optionally ":PORT"): with any, everything
+   * else is refused. */
+  allowNet?: string[];
+  /** Rules refused even if allowNet allows them. */
+  denyNet?: string[];
+  /** Ports of the host's loopback the box may reach, at its gateway 10.0.2.2 (fec0::2). */
+  allowHost?: Array<{ port: number; protocol?: 'tcp' | 'udp' }>;
   name?: string;
   autoRemove?: boolean;
   detach?: boolean;
