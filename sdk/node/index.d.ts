@@ -55,6 +55,8 @@ export interface ExecOptions {
   tty?: boolean;
   rows?: number;
   cols?: number;
+  /** On expiry the process group is killed and wait() resolves with timedOut: true (not a
+   * TimeoutError, which is a start whose guest is not ready within readyTimeoutMs). */
   timeoutMs?: number;
   timeoutSecs?: number;
 }
@@ -190,3 +192,5 @@ export class ExecError extends BoxliteError {
 }
 export function errorCode(err: unknown): string | undefined;
 export function version(): string;
+/** The file libboxlite.so was loaded from. */
+export function libraryPath(): string;
