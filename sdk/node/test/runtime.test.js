@@ -94,8 +94,8 @@ test('CodeBox runs Python code sent on stdin; a failure is ExecError; installPac
 
 test('InteractiveBox in a real terminal (tmux): raw mode, resize, exit code', async (t) => {
   if (!need(t, 'tmux', haveCmd('tmux'))) return;
-  const sock = `boxlite-node-test-${process.pid}`; // a tmux server of our own
-  const tmux = (...a) => execFileSync('tmux', ['-L', sock, ...a]).toString();
+  const sock = path.join(work, 'tmux.sock'); // a tmux server of our own, its socket in work
+  const tmux = (...a) => execFileSync('tmux', ['-S', sock, ...a]).toString();
   const status = path.join(work, 'interactive-status');
   const child = [process.execPath, path.join(__dirname, 'interactive_child.js'),
                  path.join(work, 'home-tty'), rootfs(), status].map((a) => `'${a}'`).join(' ');
