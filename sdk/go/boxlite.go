@@ -8,9 +8,11 @@
 //	box, err := rt.Create(ctx, "alpine:latest", boxlite.WithName("web"), boxlite.WithMemory(512))
 //	res, err := box.Exec(ctx, "echo", "hello") // res.Stdout == "hello\n"
 //
-// Building: cgo finds include/boxlite.h and build/lib/libboxlite.so of the checkout this
-// package sits in (run make there first); elsewhere set CGO_CFLAGS and CGO_LDFLAGS. The
-// library finds boxlite-vmm and the guest files beside itself.
+// Building: by default cgo finds include/boxlite.h and build/lib/libboxlite.so of the
+// checkout this package sits in (run make there first; cgo_checkout.go). With the build
+// tag boxlite_pkgconfig it asks pkg-config for boxlite.pc instead (what `make install`
+// writes; cgo_pkgconfig.go); or set CGO_CFLAGS and CGO_LDFLAGS. The library finds
+// boxlite-vmm and the guest files beside itself (or where it was installed).
 //
 // Concurrency: every method may be called from any goroutine. Blocking library calls
 // (start, stop, exec start, copies, pulls) honour a context by returning ctx.Err() when it
@@ -19,8 +21,6 @@
 package boxlite
 
 /*
-#cgo CFLAGS: -I${SRCDIR}/../../include
-#cgo LDFLAGS: -L${SRCDIR}/../../build/lib -Wl,-rpath,${SRCDIR}/../../build/lib -lboxlite
 #include <stdlib.h>
 #include "boxlite.h"
 */

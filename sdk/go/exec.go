@@ -131,12 +131,12 @@ func dupFile(fd C.int, name string) (*os.File, error) {
 	if fd < 0 {
 		return nil, fmt.Errorf("boxlite: the execution has no %s descriptor", name)
 	}
-	d, err := syscall.Dup(int(fd))
-	if err != nil {
-		return nil, err
+	// F_DUPFD_CLOEXEC: the duplicate and its close-on-exec flag in one system call
+	d, _, errno := syscall.Syscall(syscall.SYS_FCNTL, uintptr(fd), syscall.F_DUPFD_CLOEXEC, 0)
+	if errno != 0 {
+		return nil, errno
 	}
-	syscall.CloseOnExec(d)
-	return os.NewFile(uintptr(d), name), nil
+	return os.NewFile(d, name), nil
 }
 
 // StartExecution starts name with args and returns as soon as the request is sent. A
@@ -192,14 +192,22 @@ func (b *Box) StartExecution(ctx context.Context, name string, args []string, op
 		c   *C.boxlite_exec
 		err error
 	}
-	ch := make(chan result, 1)
-	go func() {
+	start := func() result {
 		defer b.h.release()
 		defer C.spec_free(spec)
 		var c *C.boxlite_exec
 		err := call(func() C.int { return C.boxlite_exec_start(b.c, spec, &c) })
-		ch <- result{c, err}
-	}()
+		return result{c, err}
+	}
+	if ctx.Done() == nil { // nothing can cancel it: no goroutine hand-off
+		res := start()
+		if res.err != nil {
+			return nil, res.err
+		}
+		return b.newExecution(ctx, res.c, opts)
+	}
+	ch := make(chan result, 1)
+	go func() { ch <- start() }()
 	var res result
 	select {
 	case res = <-ch:
@@ -227,13 +235,12 @@ func (b *Box) newExecution(ctx context.Context, c *C.boxlite_exec, opts *Executi
 	e.Stdin = &execStdin{e: e}
 	out, err1 := dupFile(C.boxlite_exec_stdout_fd(c), "stdout")
 	errf, err2 := dupFile(C.boxlite_exec_stderr_fd(c), "stderr")
-	donef, err3 := dupFile(C.boxlite_exec_done_fd(c), "done")
-	for _, f := range []*os.File{out, errf, donef} {
+	for _, f := range []*os.File{out, errf} {
 		if f != nil {
 			e.files = append(e.files, f)
 		}
 	}
-	if err := firstErr(err1, err2, err3); err != nil {
+	if err := firstErr(err1, err2); err != nil {
 		for _, f := range e.files {
 			f.Close()
 		}
@@ -261,14 +268,27 @@ func (b *Box) newExecution(ctx context.Context, c *C.boxlite_exec, opts *Executi
 	go pump(out, opts.Stdout, opts.OnStdout)
 	go pump(errf, opts.Stderr, opts.OnStderr)
 	go func() {
-		io.Copy(io.Discard, donef) // end-of-file: the process ended or the handle was freed
-		donef.Close()
+		// Output ends when the process does (or when the handle is freed), so the result
+		// is usually there once both streams have ended: the done descriptor is watched only
+		// when it is not (a process that closed its output and runs on).
 		pumps.Wait() // all output delivered before Wait returns, as os/exec does
 		var r C.boxlite_exec_result
+		wait := func() C.int { return C.boxlite_exec_wait(c, 0, &r) }
 		err := e.h.acquire()
 		if err == nil {
-			err = call(func() C.int { return C.boxlite_exec_wait(c, 0, &r) })
-			e.h.release()
+			var donef *os.File
+			if err = call(wait); IsTimeout(err) {
+				donef, err = dupFile(C.boxlite_exec_done_fd(c), "done")
+			}
+			e.h.release() // not held while waiting: Close frees the handle, ending the wait
+			if donef != nil {
+				io.Copy(io.Discard, donef) // end-of-file: the process ended or the handle was freed
+				donef.Close()
+				if err = e.h.acquire(); err == nil {
+					err = call(wait)
+					e.h.release()
+				}
+			}
 		}
 		e.err = err
 		if err == nil {

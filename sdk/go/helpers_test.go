@@ -116,7 +116,8 @@ func healthy(b *Box) bool {
 	return err == nil && r.ExitCode == 0
 }
 
-// sharedBox is a running box for the tests, with BOX_LEVEL=yes in its environment.
+// sharedBox is a running box for the tests, with BOX_LEVEL=yes in its environment and no
+// network (none of its tests needs one; TestNetworkNone checks it has none).
 func sharedBox(t *testing.T) *Box {
 	t.Helper()
 	r := runtimeForTests(t)
@@ -128,7 +129,8 @@ func sharedBox(t *testing.T) *Box {
 		shared = nil
 	}
 	if shared == nil {
-		b, err := r.Create(context.Background(), "", boxOpts(t, WithEnv("BOX_LEVEL", "yes"))...)
+		b, err := r.Create(context.Background(), "", boxOpts(t, WithEnv("BOX_LEVEL", "yes"),
+			WithNetwork(NetworkSpec{Mode: NetworkModeDisabled}))...)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -2,6 +2,7 @@ package boxlite
 
 import (
 	"encoding/json"
+	"fmt"
 	"time"
 )
 
@@ -24,10 +25,18 @@ func WithHomeDir(dir string) RuntimeOption {
 type BoxOption func(*boxConfig)
 
 type boxConfig struct {
-	doc     map[string]any
-	env     map[string]string
-	volumes []map[string]any
-	ports   []map[string]any
+	doc       map[string]any
+	env       map[string]string
+	volumes   []map[string]any
+	ports     []map[string]any
+	allowHost []map[string]any
+	err       error // the first invalid option, reported by Create
+}
+
+func (c *boxConfig) fail(format string, a ...any) {
+	if c.err == nil {
+		c.err = newError(ErrInvalidArgument, fmt.Sprintf(format, a...))
+	}
 }
 
 // NetworkMode turns a box's network on or off.
@@ -38,12 +47,17 @@ const (
 	NetworkModeDisabled NetworkMode = "disabled"
 )
 
-// NetworkSpec is a box's network. Mode disabled: no network; enabled (or empty) without
-// AllowNet: the library's default network; with AllowNet the spec is passed on as
-// {"mode", "allow_net"}, which a library without egress allow-lists refuses by name.
+// NetworkSpec is a box's network and its egress policy (include/boxlite.h). Mode disabled:
+// no network interface at all ("network": "none"); enabled or empty: the library's default
+// network, which reaches the internet and nothing of the host. AllowNet and DenyNet are
+// rules ("198.51.100.7", "198.51.100.0/24", "[2001:db8::1]:443", "api.example.com",
+// "*.example.com", each optionally ":PORT"): with any AllowNet rule everything else is
+// refused; a DenyNet rule wins over every allow rule. They become the library's top-level
+// "allow_net" and "deny_net" fields; an invalid rule is an ErrInvalidArgument naming it.
 type NetworkSpec struct {
 	Mode     NetworkMode
 	AllowNet []string
+	DenyNet  []string
 }
 
 // PortProtocol is a port forward's protocol.
@@ -128,17 +142,41 @@ func WithPortSpec(p PortSpec) BoxOption {
 	}
 }
 
-// WithNetwork sets the box's network.
+// WithNetwork sets the box's network and egress policy (see NetworkSpec).
 func WithNetwork(spec NetworkSpec) BoxOption {
 	return func(c *boxConfig) {
-		switch {
-		case spec.Mode == NetworkModeDisabled && len(spec.AllowNet) == 0:
-			c.set("network", false)
-		case len(spec.AllowNet) == 0 && (spec.Mode == "" || spec.Mode == NetworkModeEnabled):
-			c.set("network", true)
+		switch spec.Mode {
+		case NetworkModeDisabled:
+			if len(spec.AllowNet) > 0 || len(spec.DenyNet) > 0 {
+				c.fail("network: a disabled network takes no AllowNet or DenyNet rules")
+				return
+			}
+			c.set("network", "none")
+		case "", NetworkModeEnabled:
+			c.set("network", "default")
 		default:
-			c.set("network", map[string]any{"mode": string(spec.Mode), "allow_net": spec.AllowNet})
+			c.fail("network: mode %q is not enabled or disabled", string(spec.Mode))
+			return
 		}
+		if len(spec.AllowNet) > 0 {
+			c.set("allow_net", append([]string(nil), spec.AllowNet...))
+		}
+		if len(spec.DenyNet) > 0 {
+			c.set("deny_net", append([]string(nil), spec.DenyNet...))
+		}
+	}
+}
+
+// WithAllowHost lets the box reach one port of the host's loopback (127.0.0.1 / ::1) at
+// its gateway address 10.0.2.2 (fec0::2), which the default policy refuses: the way to
+// reach a local registry or database on purpose. Protocol PortProtocolUnknown means TCP.
+func WithAllowHost(port int, protocol PortProtocol) BoxOption {
+	return func(c *boxConfig) {
+		m := map[string]any{"port": port}
+		if protocol != PortProtocolUnknown {
+			m["protocol"] = protocol.String()
+		}
+		c.allowHost = append(c.allowHost, m)
 	}
 }
 
@@ -186,6 +224,12 @@ func optionsJSON(image string, opts []BoxOption) (string, error) {
 	}
 	if len(c.ports) > 0 {
 		c.doc["ports"] = c.ports
+	}
+	if len(c.allowHost) > 0 {
+		c.doc["allow_host"] = c.allowHost
+	}
+	if c.err != nil {
+		return "", c.err
 	}
 	b, err := json.Marshal(c.doc)
 	return string(b), err

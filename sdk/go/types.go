@@ -32,6 +32,7 @@ type BoxInfo struct {
 	AutoRemove bool
 	Detach     bool
 	CreatedAt  time.Time
+	Ports      []PortSpec // while it runs, Host is the port bound (also for a Host 0 forward)
 	Raw        json.RawMessage
 }
 
@@ -47,6 +48,12 @@ type boxInfoJSON struct {
 	MemoryMiB  int     `json:"memory_mib"`
 	AutoRemove bool    `json:"auto_remove"`
 	Detach     bool    `json:"detach"`
+	Ports      []struct {
+		Host     int    `json:"host_port"`
+		Guest    int    `json:"guest_port"`
+		Protocol string `json:"protocol"`
+		HostAddr string `json:"host_addr"`
+	} `json:"ports"`
 }
 
 func (j boxInfoJSON) info(raw []byte) BoxInfo {
@@ -58,6 +65,13 @@ func (j boxInfoJSON) info(raw []byte) BoxInfo {
 	}
 	if j.Engine != nil {
 		i.Engine = *j.Engine
+	}
+	for _, p := range j.Ports {
+		proto := PortProtocolTcp
+		if p.Protocol == "udp" {
+			proto = PortProtocolUdp
+		}
+		i.Ports = append(i.Ports, PortSpec{Host: p.Host, Guest: p.Guest, Protocol: proto, HostIP: p.HostAddr})
 	}
 	return i
 }
@@ -157,6 +171,8 @@ type BoxMetrics struct {
 	NetworkBytesSent     int64
 	NetworkBytesReceived int64
 	NetworkTCPConns      int
+	NetworkConnsAllowed  int // connection attempts the network policy let through
+	NetworkConnsDenied   int // and refused
 	CommandsExecuted     int
 	ExecErrors           int
 	BootDurationMs       float64
@@ -174,6 +190,8 @@ func parseBoxMetrics(text string) (*BoxMetrics, error) {
 			Rx      int64 `json:"net_rx_bytes"`
 			Tx      int64 `json:"net_tx_bytes"`
 			Conns   int   `json:"net_connections"`
+			Allowed int   `json:"net_allowed"`
+			Denied  int   `json:"net_denied"`
 		} `json:"vmm"`
 		Start struct {
 			Boot  float64 `json:"boot_to_ready"`
@@ -187,6 +205,7 @@ func parseBoxMetrics(text string) (*BoxMetrics, error) {
 	}
 	return &BoxMetrics{State: j.State, CPUUserMicros: j.VMM.CPUUser, CPUSysMicros: j.VMM.CPUSys,
 		MemoryBytes: j.VMM.RSS, NetworkBytesSent: j.VMM.Tx, NetworkBytesReceived: j.VMM.Rx,
-		NetworkTCPConns: j.VMM.Conns, CommandsExecuted: j.Execs, ExecErrors: j.ExecErrors,
+		NetworkTCPConns: j.VMM.Conns, NetworkConnsAllowed: j.VMM.Allowed, NetworkConnsDenied: j.VMM.Denied,
+		CommandsExecuted: j.Execs, ExecErrors: j.ExecErrors,
 		BootDurationMs: j.Start.Boot, StartDurationMs: j.Start.Total, Raw: json.RawMessage(text)}, nil
 }

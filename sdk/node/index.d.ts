@@ -19,7 +19,17 @@ export interface BoxOptions {
   user?: string;
   volumes?: VolumeSpec[];
   ports?: PortSpec[];
-  network?: boolean | Record<string, unknown>;
+  /** false or 'none': no network interface at all; true or 'default' (the default): the
+   * internet and nothing of the host. */
+  network?: boolean | 'none' | 'default';
+  /** Egress rules ("198.51.100.7", "198.51.100.0/24", "[2001:db8::1]:443",
+   * "api.example.com", "*.example.com", each optionally ":PORT"): with any, everything
+   * else is refused. */
+  allowNet?: string[];
+  /** Rules refused even if allowNet allows them. */
+  denyNet?: string[];
+  /** Ports of the host's loopback the box may reach, at its gateway 10.0.2.2 (fec0::2). */
+  allowHost?: Array<{ port: number; protocol?: 'tcp' | 'udp' }>;
   name?: string;
   autoRemove?: boolean;
   detach?: boolean;
@@ -45,6 +55,8 @@ export interface ExecOptions {
   tty?: boolean;
   rows?: number;
   cols?: number;
+  /** On expiry the process group is killed and wait() resolves with timedOut: true (not a
+   * TimeoutError, which is a start whose guest is not ready within readyTimeoutMs). */
   timeoutMs?: number;
   timeoutSecs?: number;
 }
@@ -180,3 +192,5 @@ export class ExecError extends BoxliteError {
 }
 export function errorCode(err: unknown): string | undefined;
 export function version(): string;
+/** The file libboxlite.so was loaded from. */
+export function libraryPath(): string;

@@ -21,5 +21,7 @@ module.exports = {
   CodeBox,
   InteractiveBox,
   version: () => load().version(),
+  /** The file libboxlite was loaded from (lib/native.js says how it is found). */
+  libraryPath: () => load().libraryPath(),
   ...errors,
 };

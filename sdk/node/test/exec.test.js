@@ -6,7 +6,7 @@ const assert = require('assert');
 const crypto = require('crypto');
 const fs = require('fs');
 const path = require('path');
-const { boxlite, sharedBox, teardown, readAll, work } = require('./helpers');
+const { boxlite, sharedBox, teardown, readAll, work, loopTicksDuring } = require('./helpers');
 
 test.after(teardown);
 
@@ -159,13 +159,25 @@ test('a missing program is NotFoundError from wait()', async () => {
   ex.close();
 });
 
-test('blocking calls leave the event loop free', async () => {
+test('the event loop keeps turning during a large stdin write', async (t) => {
   const box = await sharedBox();
-  let ticked = false;
-  setImmediate(() => { ticked = true; });
-  await box.metrics(); // on the thread pool: the immediate runs before it settles
-  const ex = await box.exec('true');
-  await ex.wait();
+  const ex = await box.exec('sh', ['-c', 'wc -c']);
+  const data = Buffer.alloc(8 << 20, 'x');
+  const out = readAll(ex.stdout());
+  // one 8 MiB write: the library takes it as the guest reads, on the thread pool
+  const { ticks, maxGapMs } = await loopTicksDuring(() => ex.stdin().send(data));
+  t.diagnostic(`event loop during an 8 MiB stdin write: ${ticks} ticks of 1 ms, longest gap ${maxGapMs.toFixed(1)} ms`);
+  await ex.stdin().close();
+  assert.strictEqual((await out).toString().trim(), String(8 << 20));
+  assert.strictEqual((await ex.wait()).exitCode, 0);
   ex.close();
-  assert.ok(ticked);
+  assert.ok(ticks >= 3, `the loop turned ${ticks} times during the write`);
+});
+
+test('network none: the shared box has no interface but lo', async () => {
+  const box = await sharedBox(); // helpers.sharedBox creates it with network: 'none'
+  assert.strictEqual((await box.info()).network, false);
+  const r = await run(box, 'cat', ['/proc/net/dev']);
+  assert.match(r.stdout, /lo:/);
+  assert.doesNotMatch(r.stdout, /eth0/);
 });

@@ -67,7 +67,8 @@ async function sharedBox(extra = {}) {
     slot.box = null;
   }
   if (!slot.box) {
-    const box = await runtime().create(boxOptions(extra));
+    // no network: none of the tests on it needs one ('network none' checks it has none)
+    const box = await runtime().create(boxOptions({ network: 'none', ...extra }));
     try {
       await box.start();
     } catch (e) {
@@ -123,7 +124,31 @@ async function readAll(stream) {
   return Buffer.concat(parts);
 }
 
+/** Runs fn() (a promise-returning long call) while a 1 ms interval timer counts the event
+ * loop's turns: {ticks (while the call was pending), maxGapMs (the longest wait between two
+ * turns, a diagnostic only: timings are never asserted), result}. A call that blocked the
+ * loop would see no tick at all before it settled. */
+async function loopTicksDuring(fn) {
+  let ticks = 0, maxGapMs = 0, last = performance.now(), pending = true;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    if (pending) {
+      ticks++;
+      maxGapMs = Math.max(maxGapMs, now - last);
+    }
+    last = now;
+  }, 1);
+  try {
+    const result = await fn();
+    pending = false;
+    return { ticks, maxGapMs, result };
+  } finally {
+    pending = false;
+    clearInterval(timer);
+  }
+}
+
 module.exports = {
-  boxlite, REPO, FIX, work, need, rootfs, boxOptions, runtime, sharedBox, dispose, teardown,
+  boxlite, loopTicksDuring, REPO, FIX, work, need, rootfs, boxOptions, runtime, sharedBox, dispose, teardown,
   registry, haveRegistry, readAll, strict,
 };

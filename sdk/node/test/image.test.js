@@ -4,7 +4,7 @@
 const test = require('node:test');
 const assert = require('assert');
 const path = require('path');
-const { boxlite, runtime, teardown, registry, haveRegistry, need, work } = require('./helpers');
+const { boxlite, runtime, teardown, registry, haveRegistry, need, work, loopTicksDuring } = require('./helpers');
 
 let reg = null;
 test.after(async () => {
@@ -12,13 +12,16 @@ test.after(async () => {
   if (reg) reg.stop();
 });
 
-test('pull, list, remove; a missing tag is NotFoundError', async (t) => {
+test('pull, list, remove; a missing tag is NotFoundError; the loop turns during a pull', async (t) => {
   if (!need(t, 'docker-registry and skopeo', haveRegistry())) return;
   reg = reg || registry();
   const rt = new boxlite.Boxlite({ homeDir: path.join(work, 'home-images') });
   try {
     const seen = [];
-    const res = await rt.images.pull(`${reg.image}:latest`, { onProgress: (...a) => seen.push(a) });
+    const { ticks, maxGapMs, result: res } = await loopTicksDuring(() =>
+      rt.images.pull(`${reg.image}:latest`, { onProgress: (...a) => seen.push(a) }));
+    t.diagnostic(`event loop during the pull: ${ticks} ticks of 1 ms, longest gap ${maxGapMs.toFixed(1)} ms`);
+    assert.ok(ticks >= 3, `the loop turned ${ticks} times during the pull`);
     assert.strictEqual(res.reference, `${reg.image}:latest`);
     assert.ok(seen.length > 0, 'progress was reported');
     const last = seen[seen.length - 1];

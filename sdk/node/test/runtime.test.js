@@ -4,8 +4,13 @@
 const test = require('node:test');
 const assert = require('assert');
 const path = require('path');
-const { PassThrough } = require('stream');
-const { boxlite, boxOptions, runtime, teardown, readAll, rootfs, work } = require('./helpers');
+const fs = require('fs');
+const { execFileSync } = require('child_process');
+const { boxlite, boxOptions, runtime, teardown, readAll, rootfs, work, need } = require('./helpers');
+
+const haveCmd = (c) => {
+  try { execFileSync('sh', ['-c', `command -v ${c}`], { stdio: 'ignore' }); return true; } catch { return false; }
+};
 
 test.after(teardown);
 
@@ -73,29 +78,60 @@ test('SimpleBox: exec forms, stdin, stop removes the box, asyncDispose', async (
   await new boxlite.SimpleBox({ runtime: rt, ...boxOptions() }).stop(); // never created: no-op
 });
 
-test('CodeBox runs Python code sent on stdin; a failure is ExecError', async () => {
+test('CodeBox runs Python code sent on stdin; a failure is ExecError; installPackages without pip', async () => {
   const cb = new boxlite.CodeBox({ runtime: runtime(), ...boxOptions({ rootfsPath: rootfs(true) }) });
   try {
     assert.strictEqual(await cb.run('import sys\nprint(sum(range(10)), sys.version_info[0])'), '45 3\n');
     await assert.rejects(cb.run('raise SystemExit(3)'), (e) => e instanceof boxlite.ExecError && e.exitCode === 3);
+    // installPackages runs pip in the box; this image has no pip (and no package index is
+    // reachable offline): its failure is an ExecError carrying pip's complaint
+    await assert.rejects(cb.installPackages('requests'), (e) => e instanceof boxlite.ExecError &&
+                         e.exitCode !== 0 && /pip/.test(e.stderr) && /installPackages\(requests\)/.test(e.message));
   } finally {
     await cb.stop();
   }
 });
 
-test('InteractiveBox bridges streams to a shell with a terminal', async () => {
-  const stdin = new PassThrough();
-  const stdout = new PassThrough();
-  const ib = new boxlite.InteractiveBox({ runtime: runtime(), ...boxOptions(), stdin, stdout, tty: true });
-  const seen = readAll(stdout);
-  try {
-    await ib.start();
-    stdin.write('echo hi-$((40 + 2))\n');
-    stdin.write('exit 3\n');
-    assert.strictEqual(await ib.wait(), 3);
-  } finally {
-    await ib.stop();
-    stdout.end();
+test('InteractiveBox in a real terminal (tmux): raw mode, resize, exit code', async (t) => {
+  if (!need(t, 'tmux', haveCmd('tmux'))) return;
+  const sock = path.join(work, 'tmux.sock'); // a tmux server of our own, its socket in work
+  const tmux = (...a) => execFileSync('tmux', ['-S', sock, ...a]).toString();
+  const status = path.join(work, 'interactive-status');
+  const child = [process.execPath, path.join(__dirname, 'interactive_child.js'),
+                 path.join(work, 'home-tty'), rootfs(), status].map((a) => `'${a}'`).join(' ');
+  tmux('new-session', '-d', '-s', 'ib', '-x', '80', '-y', '24',
+       `${child}; echo child-exit-$?; sleep 600`);
+  t.after(() => { try { tmux('kill-server'); } catch { /* gone */ } });
+  const pane = () => tmux('capture-pane', '-p', '-t', 'ib', '-S', '-200');
+  // waits for the real event (text on the terminal, a file), bounded
+  const until = async (what, ok, ms = 120000) => {
+    for (const end = Date.now() + ms; Date.now() < end;) {
+      if (ok()) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.fail(`${what}; the terminal shows:\n${pane()}`);
+  };
+  const type = (...keys) => tmux('send-keys', '-t', 'ib', ...keys);
+
+  await until('the shell starts', () => fs.existsSync(`${status}.started`));
+  assert.deepStrictEqual(JSON.parse(fs.readFileSync(`${status}.started`, 'utf8')), { raw: true });
+  type('stty size', 'Enter');
+  await until('stty reports 24 80', () => /^24 80\s*$/m.test(pane()));
+  // a resize of the host terminal reaches the box's terminal
+  tmux('resize-window', '-t', 'ib', '-x', '100', '-y', '30');
+  for (let i = 0; i < 100 && !/^30 100\s*$/m.test(pane()); i++) {
+    type('stty size', 'Enter'); // the resize travels asynchronously: ask until it has
+    await new Promise((r) => setTimeout(r, 200));
   }
-  assert.match((await seen).toString(), /hi-42/);
+  assert.match(pane(), /^30 100\s*$/m, 'stty reports the new size');
+  // raw mode: ^C goes to the box (it interrupts sleep there), not to node on the host
+  type('sleep 600', 'Enter');
+  type('C-c');
+  type('echo alive-$((6 * 7))', 'Enter');
+  await until('the shell survives ^C', () => /^alive-42\s*$/m.test(pane()) || /child-exit/.test(pane()));
+  assert.doesNotMatch(pane(), /child-exit/);
+  type('exit 7', 'Enter');
+  await until('the child reports', () => fs.existsSync(status));
+  assert.deepStrictEqual(JSON.parse(fs.readFileSync(status, 'utf8')), { code: 7, rawAfter: false });
+  await until('the child exits', () => /child-exit-0/.test(pane()));
 });
