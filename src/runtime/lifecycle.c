@@ -244,8 +244,9 @@ static int health_config(boxlite_box *b, const struct image_config *ic, json_t *
 
 /* The per-box process's jail (src/vmm/jail/jail.h): on unless BOXLITE_UNCONFINED=1 (for
  * debugging only). Started by root it runs as BOXLITE_JAIL_UID:BOXLITE_JAIL_GID (default
- * 65534:65534, like NFS's root squash; a dedicated uid is better), its cgroups named after
- * the box. */
+ * 65534:65534, like NFS's root squash), or with BOXLITE_JAIL_UIDS=FIRST:COUNT as a uid (and
+ * gid) of its own from that range, none shared by two running boxes (locks under
+ * <home>/jail-uids); its cgroups named after the box. */
 static int jail_config(const boxlite_box *b, json_t **out, struct bl_error *err)
 {
     const char *off = getenv("BOXLITE_UNCONFINED");
@@ -270,7 +271,26 @@ static int jail_config(const boxlite_box *b, json_t **out, struct bl_error *err)
     snprintf(cgroup, sizeof cgroup, "boxlite/%s", b->id);
     *out = json_pack("{s:b, s:I, s:I, s:s}", "enabled", 1, "uid", (json_int_t)id[0], "gid",
                      (json_int_t)id[1], "cgroup", cgroup);
-    return *out ? 0 : bl_err(err, BOXLITE_ERR_NOMEM, "vmm config: out of memory");
+    if (!*out)
+        return bl_err(err, BOXLITE_ERR_NOMEM, "vmm config: out of memory");
+    const char *range = getenv("BOXLITE_JAIL_UIDS");
+    if (range && *range) {
+        unsigned long long first, count;
+        int n = 0;
+        if (sscanf(range, "%llu:%llu%n", &first, &count, &n) != 2 || range[n] || first < 1 ||
+            count < 1 || count > (1u << 20) || first + count > 4294967295ULL) {
+            json_decref(*out);
+            *out = NULL;
+            return bl_err(err, BOXLITE_ERR_INVALID, "BOXLITE_JAIL_UIDS=%s: expected FIRST:COUNT "
+                          "(FIRST >= 1, COUNT from 1 to 1048576)", range);
+        }
+        char locks[4200];
+        snprintf(locks, sizeof locks, "%s/jail-uids", b->rt->home);
+        json_object_set_new(*out, "uid_range", json_pack("{s:I, s:I, s:s}", "first",
+                                                          (json_int_t)first, "count",
+                                                          (json_int_t)count, "locks", locks));
+    }
+    return 0;
 }
 
 /* engine: NULL for the box's own choice, or the engine a fallback forces. */

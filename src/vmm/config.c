@@ -349,7 +349,7 @@ static int parse_cpu(struct vmm_config *cfg, json_t *root, struct bl_error *err)
 static int parse_jail(struct vmm_config *cfg, json_t *root, struct bl_error *err)
 {
     static const char *const keys[] = { "enabled", "uid", "gid", "cgroup", "memory_mib",
-                                        "pids", NULL };
+                                        "pids", "uid_range", NULL };
     struct vmm_jail_cfg *j = &cfg->jail;
     j->uid = j->gid = 65534;
     json_t *o = json_object_get(root, "jail");
@@ -368,6 +368,24 @@ static int parse_jail(struct vmm_config *cfg, json_t *root, struct bl_error *err
         return -err->code;
     if (j->cgroup && (j->cgroup[0] == '/' || strstr(j->cgroup, "..")))
         return bad(err, "jail.cgroup", "must be a relative name without \"..\"");
+    json_t *range = json_object_get(o, "uid_range");
+    if (range && !json_is_null(range)) {
+        static const char *const rkeys[] = { "first", "count", "locks", NULL };
+        uint64_t first = 0, count = 0;
+        if (!json_is_object(range))
+            return bad(err, "jail.uid_range", "must be an object");
+        if (check_keys(range, "jail.uid_range", rkeys, err) < 0 ||
+            get_uint(range, "first", "jail.uid_range", 1, UINT32_MAX - 1, &first, err) < 0 ||
+            get_uint(range, "count", "jail.uid_range", 1, 1u << 20, &count, err) < 0 ||
+            get_str(range, "locks", "jail.uid_range", &j->uid_locks, err) < 0)
+            return -err->code;
+        if (first + count > UINT32_MAX)
+            return bad(err, "jail.uid_range", "first + count must stay below 4294967295");
+        if (!j->uid_locks || j->uid_locks[0] != '/')
+            return bad(err, "jail.uid_range.locks", "must be an absolute folder");
+        j->uid_first = (uint32_t)first;
+        j->uid_count = (uint32_t)count;
+    }
     j->disabled = !enabled;
     j->uid = (uint32_t)uid;
     j->gid = (uint32_t)gid;
@@ -585,6 +603,7 @@ void vmm_config_free(struct vmm_config *cfg)
     free(cfg->cpu_template);
     free(cfg->test_break_boot);
     free(cfg->jail.cgroup);
+    free(cfg->jail.uid_locks);
     free(cfg->vmm_log);
     if (cfg->health) {
         strv_free(cfg->health->argv);

@@ -28,6 +28,10 @@ struct vmm_jail_cfg {
     char *cgroup;          /* a group per controller, e.g. "boxlite/<box id>"; NULL: none */
     uint32_t memory_mib;   /* cgroup memory limit; 0 = guest RAM plus the engine's overhead */
     uint32_t pids;         /* cgroup pids.max; 0 = 512 */
+    /* A uid of the box's own (started by root): the first of uid_first..+uid_count-1 whose
+     * lock file in uid_locks no running box holds; uid_count 0 = uid/gid above for all. */
+    uint32_t uid_first, uid_count;
+    char *uid_locks;
 };
 
 /* A health check (Docker's HEALTHCHECK): argv run in the box every interval_ms once the

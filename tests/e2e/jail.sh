@@ -83,6 +83,22 @@ expect "CPU quota: the box's 1 CPU plus 1 for the engine's own work, per 100 ms"
 expect "the box still works" "inside" "$("$B" exec jbox echo inside)"
 "$B" rm -f jbox >/dev/null
 
+# A uid of the box's own from a range: one uid, two boxes: the second waits for the first.
+uid_of_box() { # BOX: the uid its boxlite-vmm runs as
+  local s v
+  s=$("$B" inspect "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["pid"])')
+  v=$(pgrep -P "$s" | head -1)
+  awk '/^Uid:/{print $2}' /proc/$v/status
+}
+BOXLITE_JAIL_UIDS=200000:1 "$B" run -d --name u1 "$root" >/dev/null 2>"$work/u1.err" || no "u1" "$(cat "$work/u1.err")"
+expect "BOXLITE_JAIL_UIDS=200000:1: the box's VMM runs as 200000" "200000" "$(uid_of_box u1)"
+BOXLITE_JAIL_UIDS=200000:1 "$B" run -d --name u2 "$root" >/dev/null 2>"$work/u2.err"
+has "a second box cannot share the range's only uid" "all 1 uids from 200000 are taken" "$work/u2.err"
+"$B" stop u1 >/dev/null
+BOXLITE_JAIL_UIDS=200000:1 "$B" start u2 >/dev/null 2>"$work/u2.err" || no "u2 after u1 stopped" "$(cat "$work/u2.err")"
+expect "once the first box stopped, its uid serves the next" "200000" "$(uid_of_box u2)"
+"$B" rm -f u1 u2 >/dev/null
+
 # A forbidden system call: the test build makes one once told to (a file in its folder).
 BOXLITE_VMM="$T" BOXLITE_VMM_TEST=forbidden-syscall "$B" run -d --name crash "$root" >/dev/null 2>&1
 expect "the test build runs a box like the release build" "alive" "$("$B" exec crash echo alive)"

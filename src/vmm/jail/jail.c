@@ -14,6 +14,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -342,6 +343,30 @@ supervise(pid_t child, int crash_rd, int sfd, const char *ready_file)
 
 /* ---- entering ---------------------------------------------------------------------------------- */
 
+/* A uid of the box's own from the configured range: the first whose lock file no running
+ * box holds. The lock (flock, on a descriptor the supervisor and the VMM share) lasts as long
+ * as this box's processes: a crash frees it with them. Boxes then share no uid, so a VMM
+ * that escaped its namespaces still could not signal, trace or read another box's. */
+static int pick_uid(const struct vmm_jail_cfg *j, struct jail_ids *ids, struct bl_error *err)
+{
+    if (mkdir(j->uid_locks, 0700) < 0 && errno != EEXIST)
+        return bl_errno(err, errno, "jail: uid locks %s", j->uid_locks);
+    for (uint32_t i = 0; i < j->uid_count; i++) {
+        char p[4200];
+        snprintf(p, sizeof p, "%s/%u.lock", j->uid_locks, j->uid_first + i);
+        int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0)
+            return bl_errno(err, errno, "jail: uid lock %s", p);
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+            ids->uid = ids->gid = j->uid_first + i; /* fd stays open: the box's lock */
+            return 0;
+        }
+        close(fd);
+    }
+    return bl_err(err, BOXLITE_ERR_STATE, "jail: all %u uids from %u are taken by running boxes "
+                  "(widen BOXLITE_JAIL_UIDS)", j->uid_count, j->uid_first);
+}
+
 int jail_enter(const struct vmm_config *cfg, const struct jail_needs *needs, struct bl_error *err)
 {
     if (cfg->jail.disabled)
@@ -353,6 +378,8 @@ int jail_enter(const struct vmm_config *cfg, const struct jail_needs *needs, str
     ids.owner_gid = getegid();
     ids.uid = ids.as_root ? cfg->jail.uid : ids.owner_uid;
     ids.gid = ids.as_root ? cfg->jail.gid : ids.owner_gid;
+    if (ids.as_root && cfg->jail.uid_count && pick_uid(&cfg->jail, &ids, err) < 0)
+        return -err->code;
 
     struct jail_plan plan;
     int r = jail_plan_build(&plan, cfg, needs, err);

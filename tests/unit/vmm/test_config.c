@@ -246,6 +246,13 @@ TEST(config_jail)
     vmm_config_free(&c);
     REQUIRE(vmm_config_parse(&c, "{\"kernel\": \"/k\", \"jail\": {\"enabled\": false}}", &e) == 0);
     CHECK(c.jail.disabled);
+    CHECK_EQ(c.jail.uid_count, 0);
+    vmm_config_free(&c);
+    REQUIRE(vmm_config_parse(&c, "{\"kernel\": \"/k\", \"jail\": {\"uid_range\": {\"first\": 200000,"
+                                 " \"count\": 16, \"locks\": \"/home/x/jail-uids\"}}}", &e) == 0);
+    CHECK_EQ(c.jail.uid_first, 200000);
+    CHECK_EQ(c.jail.uid_count, 16);
+    CHECK_STR(c.jail.uid_locks, "/home/x/jail-uids");
     vmm_config_free(&c);
     static const struct { const char *json, *says; } bad[] = {
         { "{\"kernel\": \"/k\", \"jail\": {\"uid\": 0}}", "jail.uid" },       /* never root */
@@ -255,6 +262,14 @@ TEST(config_jail)
         { "{\"kernel\": \"/k\", \"jail\": {\"enabled\": 1}}", "jail.enabled" },
         { "{\"kernel\": \"/k\", \"jail\": {\"chroot\": \"/x\"}}", "chroot" },
         { "{\"kernel\": \"/k\", \"jail\": []}", "jail" },
+        { "{\"kernel\": \"/k\", \"jail\": {\"uid_range\": {\"first\": 0, \"count\": 1,"
+          " \"locks\": \"/l\"}}}", "jail.uid_range.first" },             /* never root */
+        { "{\"kernel\": \"/k\", \"jail\": {\"uid_range\": {\"first\": 4294967290,"
+          " \"count\": 9, \"locks\": \"/l\"}}}", "jail.uid_range" },     /* past the last uid */
+        { "{\"kernel\": \"/k\", \"jail\": {\"uid_range\": {\"first\": 1000, \"count\": 1,"
+          " \"locks\": \"rel\"}}}", "jail.uid_range.locks" },
+        { "{\"kernel\": \"/k\", \"jail\": {\"uid_range\": {\"first\": 1000, \"count\": 0,"
+          " \"locks\": \"/l\"}}}", "jail.uid_range.count" },
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         e.msg[0] = 0;
