@@ -444,7 +444,7 @@ int registry_open(struct registry **out, const char *name, const char *repositor
         r->creds.username = strdup(r->o.username);
         r->creds.password = strdup(r->o.password ? r->o.password : "");
     } else {
-        int rc = registry_creds_lookup(&r->creds, r->o.docker_config, name, err);
+        int rc = registry_creds_lookup(&r->creds, r->o.docker_config, name, r->o.helper_timeout_ms, err);
         if (rc < 0) {
             registry_close(r);
             return rc;
