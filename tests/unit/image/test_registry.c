@@ -850,3 +850,83 @@ TEST_TIMEOUT(tls_is_verified, 120)
         image_record_free(&rec);
     registry_stop(reg);
 }
+
+/* The registries settings' own credentials and insecure flag, against real registries:
+ * username/password for an htpasswd registry (no docker config at all); insecure for a
+ * self-signed HTTPS registry and for a plain-HTTP one on an address that is not treated as
+ * local (127.0.0.2: HTTPS only unless the settings say insecure). */
+TEST_TIMEOUT(registries_settings_credentials_and_insecure, 240)
+{
+    struct env e;
+    REQUIRE(setup(&e, "busybox", "alice", "s3cret") == 0);
+    char layout[800], ref[200], conf[1200];
+    snprintf(layout, sizeof layout, "%s/busybox", e.fx);
+    REQUIRE(registry_push(e.reg, layout, "private/bb:1", "alice:s3cret") == 0);
+    ref_of(&e, "private/bb:1", ref, sizeof ref);
+    struct image_record rec;
+    struct bl_error err = {0};
+    struct notices n;
+    /* 1. Credentials: none → refused; wrong → refused naming the user; right → pulled. */
+    CHECK(pull_with(&e, "{}", ref, &rec, &n, &err) < 0);
+    CHECK_EQ(err.code, BOXLITE_ERR_AUTH);
+    snprintf(conf, sizeof conf, "{\"registries\": {\"127.0.0.1:%d\": {\"username\": \"alice\", \"password\": \"nope\"}}}",
+             e.port);
+    CHECK(pull_with(&e, conf, ref, &rec, &n, &err) < 0);
+    CHECK_EQ(err.code, BOXLITE_ERR_AUTH);
+    if (!strstr(err.msg, "refused the credentials for user alice"))
+        harness_fail(__FILE__, __LINE__, "wrong password: %s", err.msg);
+    snprintf(conf, sizeof conf, "{\"registries\": {\"127.0.0.1:%d\": {\"username\": \"alice\", \"password\": \"s3cret\"}}}",
+             e.port);
+    int r = pull_with(&e, conf, ref, &rec, &n, &err);
+    if (r < 0)
+        harness_fail(__FILE__, __LINE__, "with username/password: %s", err.msg);
+    else
+        image_record_free(&rec);
+    /* Another registry's entry does not lend its credentials. */
+    snprintf(conf, sizeof conf, "{\"registries\": {\"127.0.0.1:1\": {\"username\": \"alice\", \"password\": \"s3cret\"}}}");
+    CHECK(pull_with(&e, conf, ref, &rec, &n, &err) < 0);
+    registry_stop(e.reg);
+
+    /* 2. A self-signed HTTPS registry: refused, then pulled with "insecure": true. */
+    char treg[700];
+    setenv("TLS", "1", 1);
+    int tport = registry_start("tls3", NULL, NULL, treg, sizeof treg);
+    unsetenv("TLS");
+    REQUIRE(tport > 0);
+    REQUIRE(registry_push(treg, layout, "tls/bb:1", NULL) == 0);
+    snprintf(ref, sizeof ref, "localhost:%d/tls/bb:1", tport);
+    struct env te = e;
+    te.o.registry.max_retries = -1;
+    CHECK(pull_with(&te, "{}", ref, &rec, &n, &err) < 0);
+    CHECK(strstr(err.msg, "certificate") != NULL);
+    snprintf(conf, sizeof conf, "{\"registries\": {\"localhost:%d\": {\"insecure\": true}}}", tport);
+    r = pull_with(&te, conf, ref, &rec, &n, &err);
+    if (r < 0)
+        harness_fail(__FILE__, __LINE__, "self-signed, insecure: %s", err.msg);
+    else
+        image_record_free(&rec);
+    snprintf(conf, sizeof conf, "{\"registries\": {\"localhost:%d\": {\"insecure\": false}}}", tport);
+    CHECK(pull_with(&te, conf, ref, &rec, &n, &err) < 0);
+    registry_stop(treg);
+
+    /* 3. Plain HTTP on 127.0.0.2: HTTPS is all a registry that is not local gets... */
+    char preg[700];
+    setenv("ADDR", "127.0.0.2", 1);
+    int pport = registry_start("plain", NULL, NULL, preg, sizeof preg);
+    unsetenv("ADDR");
+    REQUIRE(pport > 0);
+    REQUIRE(registry_push(preg, layout, "plain/bb:1", NULL) == 0);
+    snprintf(ref, sizeof ref, "127.0.0.2:%d/plain/bb:1", pport);
+    CHECK(pull_with(&te, "{}", ref, &rec, &n, &err) < 0);
+    CHECK_EQ(err.code, BOXLITE_ERR_NETWORK);
+    if (!strstr(err.msg, "https://127.0.0.2") || strstr(err.msg, "plain HTTP"))
+        harness_fail(__FILE__, __LINE__, "plain HTTP, not insecure: %s", err.msg);
+    /* ...unless the settings mark it insecure. */
+    snprintf(conf, sizeof conf, "{\"registries\": {\"127.0.0.2:%d\": {\"insecure\": true}}}", pport);
+    r = pull_with(&te, conf, ref, &rec, &n, &err);
+    if (r < 0)
+        harness_fail(__FILE__, __LINE__, "plain HTTP, insecure: %s", err.msg);
+    else
+        image_record_free(&rec);
+    registry_stop(preg);
+}
