@@ -655,6 +655,12 @@ static int xfer_open_writer(struct xfer *x, const struct blobstore *bs, struct b
         return r;
     if (r == BLOB_WRITER_BUSY)
         return blobstore_has(bs, x->d->digest, x->d->size) ? 1 : 2;
+    if (blobstore_has(bs, x->d->digest, x->d->size)) {
+        /* Another process stored it between our look and our lock (it renames its partial
+         * into place, then unlocks): the file we hold is a fresh, empty one. */
+        blob_writer_discard(&x->w);
+        return 1;
+    }
     x->writer_open = 1;
     if (x->w.written > 0)
         report(x); /* bytes an earlier download left count as done */

@@ -64,11 +64,12 @@ static int has_partial(const struct env *e, const char *digest)
     return atoi(sh_out(out, sizeof out, cmd)) > 0;
 }
 
-/* No temp file is left, only partial downloads (kept for a resume). */
+/* No temp file is left, only partial downloads (kept for a resume) and the note of what
+ * their pull needed (blobstore_pull_note). */
 static int store_is_clean_but_partials(const struct env *e)
 {
     char cmd[1000], out[64];
-    snprintf(cmd, sizeof cmd, "ls -A %s/images/tmp | grep -vc '^partial-'", e->home);
+    snprintf(cmd, sizeof cmd, "ls -A %s/images/tmp | grep -v '^pullnote-' | grep -vc '^partial-'", e->home);
     return atoi(sh_out(out, sizeof out, cmd)) == 0;
 }
 
@@ -654,7 +655,7 @@ TEST_TIMEOUT(disk_full_is_a_clear_error, 120)
         if (!strstr(err.msg, "No space left") || !strstr(err.msg, stage[i]))
             harness_fail(__FILE__, __LINE__, "%s: %s", sizes[i], err.msg);
         char cmd[1000], out[64];
-        snprintf(cmd, sizeof cmd, "ls -A %s/images/tmp %s/images/rootfs | grep -v -e '^$' -e ':$' -e '.lock$' | wc -l", small, small);
+        snprintf(cmd, sizeof cmd, "ls -A %s/images/tmp %s/images/rootfs | grep -v -e '^$' -e ':$' -e '.lock$' -e '^pullnote-' | wc -l", small, small);
         if (atoi(sh_out(out, sizeof out, cmd)) != 0) {
             harness_fail(__FILE__, __LINE__, "%s: files left", sizes[i]);
             sh("ls -lA %s/images/tmp %s/images/rootfs >&2", small, small);
@@ -759,45 +760,88 @@ TEST_TIMEOUT(oci_layout_and_rootfs_dir_sources, 120)
 
 #include <sys/wait.h>
 
-/* Several processes pulling the same image into one store: all succeed, one base. */
-TEST_TIMEOUT(concurrent_pulls_share_one_store, 120)
+/* Several processes pulling into one store at once, two of them the image "big", two the
+ * image "big-twin" (the same four layers under another config): all succeed, every blob is
+ * fetched from the registry once (counted in the registry's own request log: a layer that
+ * one pull is fetching is waited for by the other image's pull, not fetched again; pulls of
+ * one image wait for its base), and they end with one base per image. The layers (4 x
+ * 6 MB) are big enough that the pulls overlap. */
+TEST_TIMEOUT(concurrent_pulls_share_one_store, 180)
 {
+    setenv("BIG_MB", "24", 1);
+    setenv("LOG", "1", 1);
     struct env e;
-    REQUIRE(setup(&e, "layers", NULL, NULL) == 0);
-    char layout[800], ref[200];
-    snprintf(layout, sizeof layout, "%s/layers", e.fx);
-    REQUIRE(registry_push(e.reg, layout, "test/layers:1", NULL) == 0);
-    ref_of(&e, "test/layers:1", ref, sizeof ref);
-    pid_t kids[3];
-    for (int i = 0; i < 3; i++) {
+    int ok = setup(&e, "big big-twin", NULL, NULL) == 0;
+    unsetenv("LOG");
+    REQUIRE(ok);
+    char layout[800], refs[2][200];
+    static const char *names[] = {"big", "big-twin"};
+    for (int i = 0; i < 2; i++) {
+        char name[100];
+        snprintf(layout, sizeof layout, "%s/%s", e.fx, names[i]);
+        snprintf(name, sizeof name, "test/%s:1", names[i]);
+        REQUIRE(registry_push(e.reg, layout, name, NULL) == 0);
+        ref_of(&e, name, refs[i], sizeof refs[i]);
+    }
+    char log[800], cmd[1500], out[256];
+    snprintf(log, sizeof log, "%s/registry.log", e.reg);
+    snprintf(cmd, sizeof cmd, "wc -l < %s", log);
+    int mark = atoi(sh_out(out, sizeof out, cmd));
+    enum { KIDS = 4 };
+    int go[2];
+    REQUIRE(pipe(go) == 0);
+    pid_t kids[KIDS];
+    for (int i = 0; i < KIDS; i++) {
         kids[i] = fork();
         REQUIRE(kids[i] >= 0);
         if (kids[i] == 0) {
+            close(go[1]);
+            char c;
+            if (read(go[0], &c, 1) < 0) /* all start together, at EOF */
+                _exit(2);
             struct image_store st;
             struct image_record rec;
             struct bl_error err = {0};
             char path[1024];
             if (image_store_open(&st, e.home, &err) < 0 ||
-                image_pull_prepare(&st, ref, &e.o, &rec, path, sizeof path, &err) < 0) {
+                image_pull_prepare(&st, refs[i % 2], &e.o, &rec, path, sizeof path, &err) < 0) {
                 fprintf(stderr, "child %d: %s\n", i, err.msg);
                 _exit(1);
             }
             _exit(0);
         }
     }
-    for (int i = 0; i < 3; i++) {
+    close(go[0]);
+    close(go[1]);
+    for (int i = 0; i < KIDS; i++) {
         int st = 0;
         waitpid(kids[i], &st, 0);
         CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
     }
-    char cmd[1000], out[64];
+    /* Blob GETs the registry answered, per digest: six asked for (two configs, four
+     * layers), none twice. */
+    char count[800];
+    snprintf(count, sizeof count,
+             "tail -n +%d %s | grep 'http.request.method=GET' | grep -o 'blobs/sha256:[0-9a-f]*' | sort | uniq -c", mark + 1,
+             log);
+    snprintf(cmd, sizeof cmd, "%s | awk '{n++; if ($1 > 1) dup++} END {printf \"%%d %%d\", n, dup}'", count);
+    sh_out(out, sizeof out, cmd);
+    int blobs = -1, dup = -1;
+    REQUIRE(sscanf(out, "%d %d", &blobs, &dup) == 2);
+    CHECK_EQ(blobs, 6);
+    if (dup != 0) {
+        harness_fail(__FILE__, __LINE__, "%d blobs fetched more than once:", dup);
+        sh("%s >&2", count);
+    }
     snprintf(cmd, sizeof cmd, "ls %s/images/rootfs | grep -c 'ext4$'", e.home);
-    CHECK_EQ(atoi(sh_out(out, sizeof out, cmd)), 1);
+    CHECK_EQ(atoi(sh_out(out, sizeof out, cmd)), 2);
     CHECK(store_is_clean(&e));
-    struct image_config cfg;
-    struct bl_error err = {0};
-    REQUIRE(image_get_config(&e.st, ref, &cfg, &err) == 0);
-    image_config_free(&cfg);
+    for (int i = 0; i < 2; i++) {
+        struct image_config cfg;
+        struct bl_error err = {0};
+        REQUIRE(image_get_config(&e.st, refs[i], &cfg, &err) == 0);
+        image_config_free(&cfg);
+    }
     registry_stop(e.reg);
 }
 
@@ -930,3 +974,4 @@ TEST_TIMEOUT(registries_settings_credentials_and_insecure, 240)
         image_record_free(&rec);
     registry_stop(preg);
 }
+
