@@ -60,6 +60,14 @@ int registry_get_manifest(struct registry *r, const char *reference, char **body
                           char **content_type, char digest_out[DIGEST_LEN + 1],
                           struct bl_error *err);
 
+/* The digest the registry gives a tag, without the manifest: a HEAD request and its
+ * Docker-Content-Digest header (distribution-spec, "Checking if content exists"). Docker
+ * Hub does not count HEAD requests against its pull rate limit. 1 with digest_out set, 0
+ * when the registry answers without a (valid) digest header (or refuses HEAD with 405):
+ * GET the manifest instead; negative on an error (404: BOXLITE_ERR_NOT_FOUND). */
+int registry_head_manifest(struct registry *r, const char *reference, char digest_out[DIGEST_LEN + 1],
+                           struct bl_error *err);
+
 /* What a caller may follow while blobs download, in the downloading thread (any member may
  * be NULL): on_data after bytes of blob i were written to fd (its partial file; written =
  * bytes in it so far, which a restarted download may lower), on_done once blob i is in the

@@ -399,12 +399,12 @@ static void on_notice(void *ud, const char *msg)
     snprintf(n->text + strlen(n->text), sizeof n->text - strlen(n->text), "%s\n", msg);
 }
 
-/* tests/fixtures/fakeregistry.py serving the fixtures as test/<name>; returns its port. */
-static int fake_registry(const char *fx, const char *extra)
+/* tests/fixtures/fakeregistry.py serving the fixtures as test/<name>; returns its port.
+ * Its request log is <portfile>.requests (portfile may be NULL). */
+static int fake_registry_at(const char *fx, const char *extra, char portfile[800])
 {
     static int seq;
-    char portfile[800];
-    snprintf(portfile, sizeof portfile, "%s/fakemirror%d.port", harness_tmpdir(), seq++);
+    snprintf(portfile, 800, "%s/fakemirror%d.port", harness_tmpdir(), seq++);
     if (sh("python3 tests/fixtures/fakeregistry.py %s %s %d %s >/dev/null 2>&1 &", fx, portfile, (int)getpid(),
            extra) != 0)
         return -1;
@@ -420,6 +420,12 @@ static int fake_registry(const char *fx, const char *extra)
         usleep(100000);
     }
     return -1;
+}
+
+static int fake_registry(const char *fx, const char *extra)
+{
+    char portfile[800];
+    return fake_registry_at(fx, extra, portfile);
 }
 
 /* Pulls ref into a fresh home with the given registries settings; the notices in n. */
@@ -975,3 +981,50 @@ TEST_TIMEOUT(registries_settings_credentials_and_insecure, 240)
     registry_stop(preg);
 }
 
+/* With a mirror that works, the registry itself is asked one thing per pull: a HEAD for the
+ * tag's digest (Docker Hub does not count HEADs against its pull rate limit). The manifest
+ * and the blobs come from the mirror, verified against that digest. */
+TEST_TIMEOUT(mirror_serves_the_manifest_the_registry_answers_one_head, 120)
+{
+    need_tools();
+    const char *fx = fixtures("busybox");
+    REQUIRE(fx);
+    struct env e;
+    memset(&e, 0, sizeof e);
+    e.o.registry.max_retries = 2;
+    e.o.registry.retry_base_ms = 10;
+    e.o.registry.docker_config = "/nonexistent/config.json";
+    char olog[800], mlog[800], conf[600], ref[200], cmd[1200], out[2048];
+    int origin = fake_registry_at(fx, "", olog), mirror = fake_registry_at(fx, "", mlog);
+    REQUIRE(origin > 0 && mirror > 0);
+    strcat(olog, ".requests");
+    strcat(mlog, ".requests");
+    snprintf(conf, sizeof conf, "{\"registries\": {\"127.0.0.1:%d\": {\"mirrors\": [\"127.0.0.1:%d\"]}}}", origin,
+             mirror);
+    snprintf(ref, sizeof ref, "127.0.0.1:%d/test/busybox:latest", origin);
+    struct image_record rec;
+    struct bl_error err = {0};
+    struct notices n;
+    int r = pull_with(&e, conf, ref, &rec, &n, &err);
+    if (r < 0) {
+        harness_fail(__FILE__, __LINE__, "pull: %s", err.msg);
+        return;
+    }
+    char want[128];
+    snprintf(cmd, sizeof cmd, "python3 -c \"import json;print(json.load(open('%s/busybox/index.json'))['manifests'][0]['digest'])\"",
+             fx);
+    sh_out(want, sizeof want, cmd);
+    CHECK_STR(rec.manifest, want);
+    image_record_free(&rec);
+    /* The registry: one HEAD of the tag, nothing else. */
+    snprintf(cmd, sizeof cmd, "awk '{print $2, $4, $5}' %s | tr '\\n' ';'", olog);
+    sh_out(out, sizeof out, cmd);
+    CHECK_STR(out, "manifests HEAD latest;");
+    /* The mirror: the manifest by digest, then the config and the layer. */
+    snprintf(cmd, sizeof cmd, "awk '$4 == \"GET\" {print $2}' %s | sort | uniq -c | awk '{printf \"%%s %%s;\", $2, $1}'",
+             mlog);
+    sh_out(out, sizeof out, cmd);
+    CHECK_STR(out, "blobs 2;manifests 1;");
+    snprintf(cmd, sizeof cmd, "grep -c 'manifests ok GET %s' %s", want, mlog);
+    CHECK_EQ(atoi(sh_out(out, sizeof out, cmd)), 1);
+}
