@@ -129,7 +129,7 @@ static int is_docker_hub(const char *h)
 }
 
 int registry_creds_lookup(struct registry_creds *out, const char *config_path, const char *registry,
-                          struct bl_error *err)
+                          unsigned helper_timeout_ms, struct bl_error *err)
 {
     memset(out, 0, sizeof *out);
     char path[4096];
@@ -170,7 +170,7 @@ int registry_creds_lookup(struct registry_creds *out, const char *config_path, c
     if (helper && *helper) {
         /* Docker Hub's credentials are stored under its v1 index address. */
         const char *server = is_docker_hub(registry) ? "https://index.docker.io/v1/" : registry;
-        int r = credhelper_get(helper, server, out, err);
+        int r = credhelper_get(helper, server, helper_timeout_ms, out, err);
         if (r != 0) {
             json_decref(root);
             return r < 0 ? bl_err_prefix(err, "docker config %s", path) : r;

@@ -126,6 +126,105 @@ static void partial_path(const struct blobstore *bs, const char *digest, int64_t
         snprintf(out, n, "%s/tmp/partial-%s-u", bs->root, digest + 7);
 }
 
+/* Removes a partial file unless a writer holds it (locked, then unlinked, so no other
+ * process resumes from it meanwhile). */
+static void drop_partial_at(int dirfd, const char *name)
+{
+    int fd = openat(dirfd, name, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return;
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+        unlinkat(dirfd, name, 0);
+    close(fd);
+}
+
+/* Partial downloads of digest under another size than keep_size (all sizes if keep_size
+ * is INT64_MIN): the registry now describes the blob otherwise, so those bytes will never
+ * be resumed. Dropped at once rather than left for gc. */
+static void drop_partials(const struct blobstore *bs, const char *digest, int64_t keep_size)
+{
+    char dir[PATH_MAX], prefix[100], keep[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s/tmp", bs->root);
+    snprintf(prefix, sizeof prefix, "partial-%s-", digest + 7);
+    partial_path(bs, digest, keep_size, keep, sizeof keep);
+    const char *keep_name = strrchr(keep, '/') + 1;
+    size_t pl = strlen(prefix);
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    while (d && (de = readdir(d))) {
+        if (strncmp(de->d_name, prefix, pl) != 0)
+            continue;
+        if (keep_size != INT64_MIN && !strcmp(de->d_name, keep_name))
+            continue;
+        drop_partial_at(dirfd(d), de->d_name);
+    }
+    if (d)
+        closedir(d);
+}
+
+/* <root>/tmp/pullnote-<sha256 of ref>: the blobs ("<digest> <size>" lines) that the
+ * last pull of ref needed. */
+static void pull_note_path(const struct blobstore *bs, const char *ref, char *out, size_t n)
+{
+    char d[DIGEST_LEN + 1];
+    blob_digest(ref, strlen(ref), d);
+    snprintf(out, n, "%s/tmp/pullnote-%s", bs->root, d + 7);
+}
+
+void blobstore_pull_note(const struct blobstore *bs, const char *ref, const char *const *digests,
+                         const int64_t *sizes, size_t n)
+{
+    char note[PATH_MAX], dir[PATH_MAX];
+    pull_note_path(bs, ref, note, sizeof note);
+    snprintf(dir, sizeof dir, "%s/tmp", bs->root);
+    FILE *f = fopen(note, "re");
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    char line[160];
+    while (f && dfd >= 0 && fgets(line, sizeof line, f)) {
+        char digest[DIGEST_LEN + 2];
+        long long size;
+        if (sscanf(line, "%72s %lld", digest, &size) != 2 || !image_digest_valid(digest))
+            continue;
+        int needed = 0;
+        for (size_t i = 0; i < n && !needed; i++)
+            needed = sizes[i] == size && !strcmp(digests[i], digest);
+        if (needed)
+            continue;
+        /* The earlier attempt's blob that this one does not need: the tag moved, or the
+         * registry changed it. Its partial download will never be resumed. */
+        char p[PATH_MAX];
+        partial_path(bs, digest, size, p, sizeof p);
+        drop_partial_at(dfd, strrchr(p, '/') + 1);
+    }
+    if (f)
+        fclose(f);
+    if (dfd >= 0)
+        close(dfd);
+    /* The new note, whole or not at all. */
+    char tmp[PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s.XXXXXX", note);
+    int fd = mkostemp(tmp, O_CLOEXEC);
+    if (fd < 0)
+        return;
+    FILE *o = fdopen(fd, "w");
+    if (!o) {
+        close(fd);
+        unlink(tmp);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        fprintf(o, "%s %lld\n", digests[i], (long long)sizes[i]);
+    if (fclose(o) != 0 || rename(tmp, note) < 0)
+        unlink(tmp);
+}
+
+void blobstore_pull_forget(const struct blobstore *bs, const char *ref)
+{
+    char note[PATH_MAX];
+    pull_note_path(bs, ref, note, sizeof note);
+    unlink(note);
+}
+
 /* Hashes what an earlier download left in the file, so the digest carries on from there. */
 static int rehash_prefix(struct blob_writer *w, struct bl_error *err)
 {
@@ -167,22 +266,32 @@ int blob_writer_open(struct blob_writer *w, const struct blobstore *bs, const ch
     snprintf(w->digest, sizeof w->digest, "%s", digest);
     w->expected = expected_size;
     partial_path(bs, digest, expected_size, w->tmp, sizeof w->tmp);
-    w->fd = open(w->tmp, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (w->fd < 0) {
-        int r = bl_errno(err, errno, "open %s", w->tmp);
-        w->tmp[0] = 0;
-        return r;
-    }
-    /* One writer per blob across processes: the others wait for it (the shared work). */
-    if (flock(w->fd, LOCK_EX | LOCK_NB) < 0) {
-        int e = errno;
+    for (;;) {
+        w->fd = open(w->tmp, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (w->fd < 0) {
+            int r = bl_errno(err, errno, "open %s", w->tmp);
+            w->tmp[0] = 0;
+            return r;
+        }
+        /* One writer per blob across processes: the others wait for it (the shared work). */
+        if (flock(w->fd, LOCK_EX | LOCK_NB) < 0) {
+            int e = errno;
+            close(w->fd);
+            w->fd = -1;
+            w->tmp[0] = 0;
+            if (e == EWOULDBLOCK)
+                return BLOB_WRITER_BUSY;
+            return bl_errno(err, e, "lock partial blob %s", digest);
+        }
+        /* The lock is ours only if the file is still the one at that name: its holder may
+         * have renamed it into the store, or unlinked it, between our open and our lock. */
+        struct stat a, b;
+        if (fstat(w->fd, &a) == 0 && stat(w->tmp, &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev)
+            break;
         close(w->fd);
         w->fd = -1;
-        w->tmp[0] = 0;
-        if (e == EWOULDBLOCK)
-            return BLOB_WRITER_BUSY;
-        return bl_errno(err, e, "lock partial blob %s", digest);
     }
+    drop_partials(bs, digest, expected_size);
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     if (!md || !EVP_DigestInit_ex(md, EVP_sha256(), NULL)) {
         EVP_MD_CTX_free(md);
@@ -761,14 +870,16 @@ int blobstore_gc(const struct blobstore *bs, const char *const *keep_bases, stru
     if (d)
         closedir(d);
     /* Temp entries of pulls that died; a running pull touches its files continuously.
-     * Partial downloads are kept longer: the next pull of the same blob resumes them. */
+     * Partial downloads (and the notes of what their pulls needed) are kept longer: the
+     * next pull of the same blob resumes them. */
     snprintf(dirp, sizeof dirp, "%s/tmp", bs->root);
     d = opendir(dirp);
     while (d && (de = readdir(d))) {
         if (de->d_name[0] == '.')
             continue;
         struct stat sb;
-        time_t stale = strncmp(de->d_name, "partial-", 8) == 0 ? STALE_PARTIAL_SECONDS : STALE_TMP_SECONDS;
+        int resumable = !strncmp(de->d_name, "partial-", 8) || !strncmp(de->d_name, "pullnote-", 9);
+        time_t stale = resumable ? STALE_PARTIAL_SECONDS : STALE_TMP_SECONDS;
         if (fstatat(dirfd(d), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) == 0 && now - sb.st_mtime > stale) {
             char p[PATH_MAX];
             snprintf(p, sizeof p, "%s/%s", dirp, de->d_name);

@@ -38,7 +38,8 @@ int blobstore_has(const struct blobstore *bs, const char *digest, int64_t size);
  * and a writer that finds another process writing the blob now gets BLOB_WRITER_BUSY:
  * that one's result will be in the store (blobstore_has) or its lock released. A blob whose
  * digest does not match is discarded whoever wrote its first bytes; a short one stays for
- * a resume, and so does one whose writer aborts. */
+ * a resume, and so does one whose writer aborts. Opening a writer drops at once the
+ * partial files of the same digest under another size (nobody will resume them). */
 #define BLOB_WRITER_BUSY 1
 struct blob_writer {
     const struct blobstore *bs;
@@ -61,6 +62,16 @@ int blob_writer_commit(struct blob_writer *w, struct bl_error *err);
 void blob_writer_abort(struct blob_writer *w);
 /* Ends and removes the partial file: its bytes are known to be wrong. */
 void blob_writer_discard(struct blob_writer *w);
+
+/* A pull notes the blobs it needs (digests[i] of sizes[i]) under
+ * <root>/tmp/pullnote-<sha256 of ref> while it runs. The next pull of the same
+ * reference drops at once the partial downloads of the noted blobs it no longer needs (the
+ * tag moved to another image, the registry gave a blob another size) instead of leaving
+ * them for gc; a writer holding one keeps it. A pull that ends, stored or refused, forgets
+ * its note. Best effort: a note that cannot be written only loses that clean-up. */
+void blobstore_pull_note(const struct blobstore *bs, const char *ref, const char *const *digests,
+                         const int64_t *sizes, size_t n);
+void blobstore_pull_forget(const struct blobstore *bs, const char *ref);
 
 /* Stores bytes; digest_out (may be NULL) receives their digest. expect may be NULL. */
 int blobstore_put(const struct blobstore *bs, const char *expect, const void *data, size_t len,

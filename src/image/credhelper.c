@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -45,12 +46,15 @@ static long elapsed_ms(const struct timespec *t0)
 }
 
 /* Runs the helper with `input` on its stdin; collects stdout and stderr (bounded) and the
- * exit status. */
-static int run_helper(const char *prog, const char *input, char *out, size_t *out_len, char *errtext,
-                      size_t errcap, int *status, struct bl_error *err)
+ * exit status, all within timeout_ms: a helper that hangs (waiting on a keychain prompt
+ * that never comes, a network that does not answer) is killed and named. The deadline
+ * covers the helper's exit too, not only its output: one that closes its pipes and then
+ * sits there is waited for on a pidfd, never with a blocking waitpid. */
+static int run_helper(const char *prog, const char *input, unsigned timeout_ms, char *out, size_t *out_len,
+                      char *errtext, size_t errcap, int *status, struct bl_error *err)
 {
     int in[2] = {-1, -1}, o[2] = {-1, -1}, e[2] = {-1, -1};
-    int r = 0;
+    int r = 0, pidfd = -1, reaped = 0;
     pid_t pid = -1;
     posix_spawn_file_actions_t fa;
     int fa_ok = 0;
@@ -85,29 +89,34 @@ static int run_helper(const char *prog, const char *input, char *out, size_t *ou
             r = bl_errno(err, se, "credential helper %s: cannot run it", prog);
         goto out;
     }
+    pidfd = (int)syscall(SYS_pidfd_open, pid, 0); /* -1 before Linux 5.3: see below */
     close(o[1]);
     close(e[1]);
     o[1] = e[1] = -1;
     size_t ol = 0, el = 0;
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    int open_fds = 2;
-    while (open_fds > 0) {
-        long left = HELPER_TIMEOUT_MS - elapsed_ms(&t0);
+    /* Until both pipes are closed and the helper has exited (when a pidfd says so). */
+    while (o[0] >= 0 || e[0] >= 0 || (pidfd >= 0 && !reaped)) {
+        long left = (long)timeout_ms - elapsed_ms(&t0);
         if (left <= 0) {
             kill(pid, SIGKILL);
-            r = bl_err(err, BOXLITE_ERR_AUTH, "credential helper %s did not answer within %d s", prog,
-                       HELPER_TIMEOUT_MS / 1000);
+            r = bl_err(err, BOXLITE_ERR_AUTH, "credential helper %s did not answer within %u ms (killed)", prog,
+                       timeout_ms);
             goto out;
         }
-        struct pollfd pf[2] = {{.fd = o[0], .events = POLLIN}, {.fd = e[0], .events = POLLIN}};
-        int pr = poll(pf, 2, (int)left);
+        struct pollfd pf[3] = {{.fd = o[0], .events = POLLIN},
+                               {.fd = e[0], .events = POLLIN},
+                               {.fd = reaped ? -1 : pidfd, .events = POLLIN}};
+        int pr = poll(pf, 3, (int)left);
         if (pr < 0 && errno == EINTR)
             continue;
         if (pr < 0) {
             r = bl_errno(err, errno, "credential helper %s: poll", prog);
             goto out;
         }
+        if (pf[2].revents & POLLIN)
+            reaped = 1; /* exited: waitpid below returns at once */
         for (int k = 0; k < 2; k++) {
             if (pf[k].fd < 0 || !(pf[k].revents & (POLLIN | POLLHUP | POLLERR)))
                 continue;
@@ -121,7 +130,6 @@ static int run_helper(const char *prog, const char *input, char *out, size_t *ou
                     o[0] = -1;
                 else
                     e[0] = -1;
-                open_fds--;
                 continue;
             }
             if (k == 0) {
@@ -151,6 +159,8 @@ out:
             ;
         *status = st;
     }
+    if (pidfd >= 0)
+        close(pidfd);
     if (fa_ok)
         posix_spawn_file_actions_destroy(&fa);
     for (int i = 0; i < 2; i++) {
@@ -164,7 +174,8 @@ out:
     return r;
 }
 
-int credhelper_get(const char *name, const char *server, struct registry_creds *out, struct bl_error *err)
+int credhelper_get(const char *name, const char *server, unsigned timeout_ms, struct registry_creds *out,
+                   struct bl_error *err)
 {
     memset(out, 0, sizeof *out);
     if (!valid_name(name))
@@ -177,7 +188,8 @@ int credhelper_get(const char *name, const char *server, struct registry_creds *
     char errtext[256];
     size_t len = 0;
     int status = 0;
-    int r = run_helper(prog, server, buf, &len, errtext, sizeof errtext, &status, err);
+    int r = run_helper(prog, server, timeout_ms ? timeout_ms : HELPER_TIMEOUT_MS, buf, &len, errtext, sizeof errtext,
+                       &status, err);
     if (r < 0)
         return r;
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {

@@ -451,6 +451,19 @@ static int fetch_feeding(struct pull_plan *plan, struct image_store *s, const st
     return r;
 }
 
+/* What this pull of ref needs; partial downloads an earlier, unfinished pull of ref left
+ * for blobs no longer needed go now (blobstore_pull_note). */
+static void note_pull(struct image_store *s, const char *ref, const struct pulled *p)
+{
+    const char *d[p->n_blobs + 1];
+    int64_t sz[p->n_blobs + 1];
+    for (size_t i = 0; i < p->n_blobs; i++) {
+        d[i] = p->blobs[i].digest;
+        sz[i] = p->blobs[i].size;
+    }
+    blobstore_pull_note(&s->bs, ref, d, sz, p->n_blobs);
+}
+
 /* A pull of one full reference: resolved, fetched with the ext4 base built while the
  * layers download, checked, recorded. */
 static int pull_one(struct image_store *s, const char *refstr, const struct image_pull_opts *o,
@@ -464,6 +477,7 @@ static int pull_one(struct image_store *s, const char *refstr, const struct imag
         goto out;
     if (o && o->resolved)
         o->resolved(o->resolved_ud, p.m.n_layers);
+    note_pull(s, pull_plan_ref(plan), &p);
     const char *id = p.m.config.digest + 7;
     rootfs_path(s, id, path, n);
     if (access(path, F_OK) == 0) {
@@ -506,6 +520,8 @@ static int pull_one(struct image_store *s, const char *refstr, const struct imag
         unlink(path); /* built by this call for an image we refuse */
     if (r == -BOXLITE_ERR_IMAGE || r == -BOXLITE_ERR_UNSUPPORTED)
         drop_pulled(s, &p);
+    if (r == 0 || r == -BOXLITE_ERR_IMAGE || r == -BOXLITE_ERR_UNSUPPORTED)
+        blobstore_pull_forget(&s->bs, pull_plan_ref(plan)); /* ended: nothing to resume */
     if (r == 0 && (r = make_record(out, pull_plan_ref(plan), &p, err)) == 0)
         r = image_index_put(&s->bs, out, err);
 out:

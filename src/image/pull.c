@@ -254,7 +254,11 @@ static int resolve_at(struct image_store *s, struct registry *reg, const char *r
 }
 
 /* A tag -> its digest, asked of the registry itself; of the mirrors only when it cannot be
- * reached. The manifest is stored on the way. */
+ * reached. The registry is asked with a HEAD request (its Docker-Content-Digest answer),
+ * so that the manifest itself, like the blobs, comes from the first mirror that serves it
+ * verified against that digest: Docker Hub counts manifest GETs against its pull rate
+ * limit, not HEADs. A registry that gives no digest on HEAD is asked for the manifest,
+ * which is then stored. */
 static int pin(struct pull_plan *p, struct image_store *s, struct bl_error *err)
 {
     const char *tag = image_ref_reference(&p->ref);
@@ -263,6 +267,8 @@ static int pin(struct pull_plan *p, struct image_store *s, struct bl_error *err)
     cleanup_free char *body = NULL, *ctype = NULL;
     size_t len;
     int r = source(p, origin, &reg, err);
+    if (r == 0 && (r = registry_head_manifest(reg, tag, p->pinned, err)) == 1)
+        return 0;
     if (r == 0)
         r = registry_get_manifest(reg, tag, &body, &len, &ctype, p->pinned, err);
     if (r == 0)

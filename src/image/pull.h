@@ -1,9 +1,11 @@
 /* Where a pull's bytes come from (internal to src/image): the registry a reference names
  * and, when configured (regconf.h), its mirrors, tried in order with the registry itself
  * last; for a short name, the search list. A tag is pinned to a digest at the registry
- * itself when it answers (a mirror pins it only when the registry cannot be reached); every
- * manifest and blob then comes verified against that digest from the first source that
- * serves it, so a mirror can be slow or down but never change what is pulled. */
+ * itself when it answers, with a HEAD request (a mirror pins it only when the registry
+ * cannot be reached, and the pull says so); every manifest and blob then comes verified
+ * against that digest from the first source that serves it, so a mirror can be slow or
+ * down but never change what is pulled, and with a working mirror the registry itself
+ * answers one HEAD per pull (not counted by Docker Hub's pull rate limit), nothing else. */
 #ifndef IMAGE_PULL_H
 #define IMAGE_PULL_H
 

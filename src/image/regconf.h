@@ -10,9 +10,10 @@
  * search: the registries a short name ("alpine", "team/app") is looked for in, in order
  *   (default: docker.io alone); the name it was found under is recorded and reported.
  * mirrors: tried in order before the registry itself, which is the fallback. A tag is
- *   resolved to a digest at the registry itself when it answers (a mirror resolves it only
- *   when the registry cannot be reached, and the pull says so); everything a mirror serves
- *   is checked against that digest, and a mirror that serves other bytes is refused.
+ *   resolved to a digest at the registry itself when it answers, with a HEAD request that
+ *   Docker Hub's rate limit does not count (a mirror resolves it only when the registry
+ *   cannot be reached, and the pull says so); the manifests and blobs then come from the
+ *   mirror, checked against that digest, and a mirror that serves other bytes is refused.
  * ca_file: an extra CA bundle (PEM) for that registry's TLS; insecure: plain HTTP allowed
  *   and certificates not verified (as BOXLITE_INSECURE_REGISTRIES); username/password: used
  *   instead of the docker config's credentials.

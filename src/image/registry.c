@@ -43,6 +43,7 @@ struct resp {
     char *content_type;
     char *www_auth;
     char *retry_after; /* RFC 9110 section 10.2.3: seconds or an HTTP date */
+    char *content_digest; /* Docker-Content-Digest (distribution-spec) */
     struct membuf body;
 };
 
@@ -51,6 +52,7 @@ static void resp_free(struct resp *r)
     free(r->content_type);
     free(r->www_auth);
     free(r->retry_after);
+    free(r->content_digest);
     free(r->body.data);
     memset(r, 0, sizeof *r);
 }
@@ -116,10 +118,13 @@ static size_t resp_header(char *line, size_t sz, size_t nm, void *ud)
         r->content_type = NULL;
         free(r->retry_after);
         r->retry_after = NULL;
+        free(r->content_digest);
+        r->content_digest = NULL;
     }
     header_take(&r->content_type, line, n, "Content-Type:");
     header_take(&r->www_auth, line, n, "WWW-Authenticate:");
     header_take(&r->retry_after, line, n, "Retry-After:");
+    header_take(&r->content_digest, line, n, "Docker-Content-Digest:");
     return n;
 }
 
@@ -241,7 +246,7 @@ static int throttled(const struct registry *r, long status, const char *retry_af
 }
 
 /* One GET (or POST with form) on the shared handle, retried on transient failures. */
-static int perform(struct registry *r, const char *url, const char *accept, const char *post,
+static int perform(struct registry *r, const char *url, const char *accept, const char *post, int head,
                    int with_auth, int basic_user, size_t max, struct resp *out, struct bl_error *err)
 {
     for (int attempt = 0;; attempt++) {
@@ -267,6 +272,8 @@ static int perform(struct registry *r, const char *url, const char *accept, cons
             curl_easy_setopt(c, CURLOPT_USERNAME, r->creds.username);
             curl_easy_setopt(c, CURLOPT_PASSWORD, r->creds.password ? r->creds.password : "");
         }
+        if (head)
+            curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
         if (post) {
             curl_easy_setopt(c, CURLOPT_POSTFIELDS, post);
             h = curl_slist_append(h, "Content-Type: application/x-www-form-urlencoded");
@@ -344,7 +351,7 @@ static int authenticate(struct registry *r, const char *www_auth, struct bl_erro
     auth_challenge_free(&ch);
     if (!url || (r->creds.identitytoken && !post))
         return bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
-    rc = perform(r, url, NULL, post, 0, !r->creds.identitytoken, TOKEN_MAX, &resp, err);
+    rc = perform(r, url, NULL, post, 0, 0, !r->creds.identitytoken, TOKEN_MAX, &resp, err);
     if (rc < 0) {
         resp_free(&resp);
         return bl_err_prefix(err, "registry %s: token", r->name);
@@ -377,13 +384,13 @@ static int authenticate(struct registry *r, const char *www_auth, struct bl_erro
 }
 
 /* A registry API request with the auth dance: a 401 is answered once, then final. */
-static int api_get(struct registry *r, const char *path, const char *accept, size_t max, struct resp *out,
-                   struct bl_error *err)
+static int api_get(struct registry *r, const char *path, const char *accept, int head, size_t max,
+                   struct resp *out, struct bl_error *err)
 {
     char url[2048];
     snprintf(url, sizeof url, "%s%s", r->base, path);
     for (int round = 0;; round++) {
-        int rc = perform(r, url, accept, NULL, 1, 0, max, out, err);
+        int rc = perform(r, url, accept, NULL, head, 1, 0, max, out, err);
         if (rc < 0)
             return rc;
         if (out->status != 401)
@@ -444,7 +451,7 @@ int registry_open(struct registry **out, const char *name, const char *repositor
         r->creds.username = strdup(r->o.username);
         r->creds.password = strdup(r->o.password ? r->o.password : "");
     } else {
-        int rc = registry_creds_lookup(&r->creds, r->o.docker_config, name, err);
+        int rc = registry_creds_lookup(&r->creds, r->o.docker_config, name, r->o.helper_timeout_ms, err);
         if (rc < 0) {
             registry_close(r);
             return rc;
@@ -462,7 +469,7 @@ int registry_open(struct registry **out, const char *name, const char *repositor
         r->o.max_retries = -1; /* the HTTPS probe fails fast on a plain-HTTP registry */
     char url[700];
     snprintf(url, sizeof url, "%s/v2/", r->base);
-    int rc = perform(r, url, NULL, NULL, 0, 0, 65536, &resp, err);
+    int rc = perform(r, url, NULL, NULL, 0, 0, 0, 65536, &resp, err);
     if (rc < 0 && (insecure || r->local)) {
         char https_err[400];
         snprintf(https_err, sizeof https_err, "%s", err ? err->msg : "");
@@ -470,7 +477,7 @@ int registry_open(struct registry **out, const char *name, const char *repositor
         snprintf(r->base, sizeof r->base, "http://%s", host);
         snprintf(url, sizeof url, "%s/v2/", r->base);
         r->o.max_retries = saved_retries;
-        rc = perform(r, url, NULL, NULL, 0, 0, 65536, &resp, err);
+        rc = perform(r, url, NULL, NULL, 0, 0, 0, 65536, &resp, err);
         /* Both failed: the HTTPS reason is usually the one that matters (a TLS-only
          * registry answers plain HTTP with 400). */
         if (rc < 0) {
@@ -510,7 +517,7 @@ int registry_get_manifest(struct registry *r, const char *reference, char **body
     char path[1500];
     snprintf(path, sizeof path, "/v2/%s/manifests/%s", r->repository, reference);
     struct resp resp = {0};
-    int rc = api_get(r, path, ACCEPT_MANIFESTS, MANIFEST_MAX, &resp, err);
+    int rc = api_get(r, path, ACCEPT_MANIFESTS, 0, MANIFEST_MAX, &resp, err);
     if (rc < 0) {
         resp_free(&resp);
         return bl_err_prefix(err, "manifest %s/%s:%s", r->name, r->repository, reference);
@@ -544,6 +551,32 @@ int registry_get_manifest(struct registry *r, const char *reference, char **body
     }
     resp_free(&resp);
     return 0;
+}
+
+int registry_head_manifest(struct registry *r, const char *reference, char digest_out[DIGEST_LEN + 1],
+                           struct bl_error *err)
+{
+    digest_out[0] = 0;
+    char path[1500];
+    snprintf(path, sizeof path, "/v2/%s/manifests/%s", r->repository, reference);
+    struct resp resp = {0};
+    int rc = api_get(r, path, ACCEPT_MANIFESTS, 1, 0, &resp, err);
+    if (rc < 0) {
+        resp_free(&resp);
+        return bl_err_prefix(err, "manifest %s/%s:%s", r->name, r->repository, reference);
+    }
+    long s = resp.status;
+    int found = s == 200 && resp.content_digest && image_digest_valid(resp.content_digest);
+    if (found)
+        snprintf(digest_out, DIGEST_LEN + 1, "%s", resp.content_digest);
+    resp_free(&resp);
+    if (s == 404)
+        return bl_err(err, BOXLITE_ERR_NOT_FOUND, "image %s/%s:%s not found (manifest unknown)", r->name,
+                      r->repository, reference);
+    if (s != 200 && s != 405)
+        return bl_err(err, BOXLITE_ERR_IMAGE, "manifest %s/%s:%s: HEAD answered HTTP %ld", r->name, r->repository,
+                      reference, s);
+    return found;
 }
 
 /* ---- blobs, several at once ---------------------------------------------------------- */
@@ -655,6 +688,12 @@ static int xfer_open_writer(struct xfer *x, const struct blobstore *bs, struct b
         return r;
     if (r == BLOB_WRITER_BUSY)
         return blobstore_has(bs, x->d->digest, x->d->size) ? 1 : 2;
+    if (blobstore_has(bs, x->d->digest, x->d->size)) {
+        /* Another process stored it between our look and our lock (it renames its partial
+         * into place, then unlocks): the file we hold is a fresh, empty one. */
+        blob_writer_discard(&x->w);
+        return 1;
+    }
     x->writer_open = 1;
     if (x->w.written > 0)
         report(x); /* bytes an earlier download left count as done */

@@ -40,6 +40,7 @@ struct registry_opts {
     int max_parallel;                   /* blobs at once; 0 = 4 */
     int max_retries;                    /* per request; 0 = 3, -1 = none */
     unsigned retry_base_ms;             /* first backoff; 0 = 200 */
+    unsigned helper_timeout_ms;         /* a credential helper's time limit; 0 = 30 s */
     registry_progress_fn progress;
     void *progress_ud;
 };
@@ -58,6 +59,14 @@ void registry_close(struct registry *r);
 int registry_get_manifest(struct registry *r, const char *reference, char **body, size_t *len,
                           char **content_type, char digest_out[DIGEST_LEN + 1],
                           struct bl_error *err);
+
+/* The digest the registry gives a tag, without the manifest: a HEAD request and its
+ * Docker-Content-Digest header (distribution-spec, "Checking if content exists"). Docker
+ * Hub does not count HEAD requests against its pull rate limit. 1 with digest_out set, 0
+ * when the registry answers without a (valid) digest header (or refuses HEAD with 405):
+ * GET the manifest instead; negative on an error (404: BOXLITE_ERR_NOT_FOUND). */
+int registry_head_manifest(struct registry *r, const char *reference, char digest_out[DIGEST_LEN + 1],
+                           struct bl_error *err);
 
 /* What a caller may follow while blobs download, in the downloading thread (any member may
  * be NULL): on_data after bytes of blob i were written to fd (its partial file; written =
@@ -90,16 +99,18 @@ int auth_challenge_parse(struct auth_challenge *c, const char *value, struct bl_
 void auth_challenge_free(struct auth_challenge *c);
 
 /* Credentials for a registry from a docker config file (NULL: the default location).
- * Returns 1 if found, 0 if not, negative on a malformed file. */
+ * Returns 1 if found, 0 if not, negative on a malformed file or a failing helper.
+ * helper_timeout_ms: how long a credential helper may take (0 = 30 s). */
 struct registry_creds {
     char *username, *password, *identitytoken;
 };
 int registry_creds_lookup(struct registry_creds *out, const char *config_path, const char *registry,
-                          struct bl_error *err);
+                          unsigned helper_timeout_ms, struct bl_error *err);
 /* Asks docker-credential-<helper> (found in PATH) for server's credentials: 1 found, 0 the
- * helper has none, negative when the helper is missing, fails or answers nonsense. */
-int credhelper_get(const char *helper, const char *server, struct registry_creds *out,
-                   struct bl_error *err);
+ * helper has none, negative when the helper is missing, fails, answers nonsense or takes
+ * longer than timeout_ms (0 = 30 s; it is then killed). */
+int credhelper_get(const char *helper, const char *server, unsigned timeout_ms,
+                   struct registry_creds *out, struct bl_error *err);
 void registry_creds_free(struct registry_creds *c);
 
 #endif

@@ -43,7 +43,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             struct registry_creds cr;
             static const char *hosts[] = {"docker.io", "ghcr.io", "127.0.0.1:5000"};
             for (int i = 0; i < 3; i++)
-                if (registry_creds_lookup(&cr, path, hosts[i], &e) > 0)
+                if (registry_creds_lookup(&cr, path, hosts[i], 0, &e) > 0)
                     registry_creds_free(&cr);
         }
         close(fd);

@@ -1,9 +1,12 @@
 #include "harness/harness.h"
 #include "image/registry.h"
 
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 TEST(challenge_bearer_and_basic)
 {
@@ -57,24 +60,24 @@ TEST(docker_config_credentials)
     REQUIRE(p);
     struct registry_creds c;
     struct bl_error e = {0};
-    CHECK_EQ(registry_creds_lookup(&c, p, "docker.io", &e), 1);
+    CHECK_EQ(registry_creds_lookup(&c, p, "docker.io", 0, &e), 1);
     CHECK_STR(c.username, "user");
     CHECK_STR(c.password, "pa:ss"); /* only the first colon splits */
     registry_creds_free(&c);
-    CHECK_EQ(registry_creds_lookup(&c, p, "ghcr.io", &e), 1);
+    CHECK_EQ(registry_creds_lookup(&c, p, "ghcr.io", 0, &e), 1);
     CHECK_STR(c.identitytoken, "tok");
     CHECK(c.username == NULL);
     registry_creds_free(&c);
-    CHECK_EQ(registry_creds_lookup(&c, p, "quay.io", &e), 1);
+    CHECK_EQ(registry_creds_lookup(&c, p, "quay.io", 0, &e), 1);
     CHECK_STR(c.password, "w");
     registry_creds_free(&c);
-    CHECK_EQ(registry_creds_lookup(&c, p, "example.org", &e), 0);
-    CHECK(registry_creds_lookup(&c, p, "bad.example", &e) < 0);
+    CHECK_EQ(registry_creds_lookup(&c, p, "example.org", 0, &e), 0);
+    CHECK(registry_creds_lookup(&c, p, "bad.example", 0, &e) < 0);
     CHECK_EQ(e.code, BOXLITE_ERR_AUTH);
-    CHECK(registry_creds_lookup(&c, p, "nocolon.example", &e) < 0);
-    CHECK_EQ(registry_creds_lookup(&c, "/nonexistent/config.json", "docker.io", &e), 0);
+    CHECK(registry_creds_lookup(&c, p, "nocolon.example", 0, &e) < 0);
+    CHECK_EQ(registry_creds_lookup(&c, "/nonexistent/config.json", "docker.io", 0, &e), 0);
     p = write_cfg("{not json");
-    CHECK(registry_creds_lookup(&c, p, "docker.io", &e) < 0);
+    CHECK(registry_creds_lookup(&c, p, "docker.io", 0, &e) < 0);
     CHECK(strstr(e.msg, "invalid JSON") != NULL);
 }
 
@@ -118,12 +121,12 @@ TEST(credential_helpers_as_docker_runs_them)
     REQUIRE(p);
     struct registry_creds c;
     struct bl_error e = {0};
-    CHECK_EQ(registry_creds_lookup(&c, p, "reg.example:5000", &e), 1);
+    CHECK_EQ(registry_creds_lookup(&c, p, "reg.example:5000", 0, &e), 1);
     CHECK_STR(c.username, "alice");
     CHECK_STR(c.password, "s3:cret");
     registry_creds_free(&c);
     /* Docker Hub is asked for under its v1 index address; "<token>" is an identity token */
-    CHECK_EQ(registry_creds_lookup(&c, p, "docker.io", &e), 1);
+    CHECK_EQ(registry_creds_lookup(&c, p, "docker.io", 0, &e), 1);
     CHECK_STR(c.identitytoken, "idtok");
     CHECK(c.username == NULL);
     registry_creds_free(&c);
@@ -135,21 +138,69 @@ TEST(credential_helpers_as_docker_runs_them)
     }
     CHECK_STR(asked, "reg.example:5000\nhttps://index.docker.io/v1/\n");
     /* the store has nothing: "auths" answers */
-    CHECK_EQ(registry_creds_lookup(&c, p, "fallback.example", &e), 1);
+    CHECK_EQ(registry_creds_lookup(&c, p, "fallback.example", 0, &e), 1);
     CHECK_STR(c.username, "user");
     registry_creds_free(&c);
-    CHECK_EQ(registry_creds_lookup(&c, p, "nobody.example", &e), 0);
+    CHECK_EQ(registry_creds_lookup(&c, p, "nobody.example", 0, &e), 0);
     /* a failing helper: its exit status and stderr, never its stdout */
-    CHECK(registry_creds_lookup(&c, p, "helped.example", &e) < 0);
+    CHECK(registry_creds_lookup(&c, p, "helped.example", 0, &e) < 0);
     CHECK_EQ(e.code, BOXLITE_ERR_AUTH);
     CHECK(strstr(e.msg, "docker-credential-broken") && strstr(e.msg, "exit 3") &&
           strstr(e.msg, "the keychain is locked"));
     CHECK(strstr(e.msg, "secret") == NULL);
-    CHECK(registry_creds_lookup(&c, p, "junk.example", &e) < 0);
+    CHECK(registry_creds_lookup(&c, p, "junk.example", 0, &e) < 0);
     CHECK(strstr(e.msg, "not the expected JSON") != NULL);
-    CHECK(registry_creds_lookup(&c, p, "missing.example", &e) < 0);
+    CHECK(registry_creds_lookup(&c, p, "missing.example", 0, &e) < 0);
     CHECK(strstr(e.msg, "docker-credential-nosuch is not installed") != NULL);
     /* a name with a path in it never runs anything */
-    CHECK(registry_creds_lookup(&c, p, "evil.example", &e) < 0);
+    CHECK(registry_creds_lookup(&c, p, "evil.example", 0, &e) < 0);
     CHECK(strstr(e.msg, "not a plain name") != NULL);
+}
+
+static long pid_in(const char *file)
+{
+    long pid = 0;
+    FILE *f = fopen(file, "r");
+    if (f) {
+        if (fscanf(f, "%ld", &pid) != 1)
+            pid = 0;
+        fclose(f);
+    }
+    return pid;
+}
+
+/* A helper that never answers is killed at the time limit and named; so is one that closes
+ * its output and then hangs (it must not be waited for without a limit). The limit is set
+ * low for the test (registry_opts.helper_timeout_ms; 30 s by default). */
+TEST(hanging_credential_helper_is_killed_at_its_time_limit)
+{
+    char bin[600], path[1400], pids[2][700], body[1000];
+    snprintf(bin, sizeof bin, "%s/bin", harness_tmpdir());
+    REQUIRE(mkdir(bin, 0755) == 0);
+    snprintf(path, sizeof path, "%s:%s", bin, getenv("PATH") ? getenv("PATH") : "/usr/bin:/bin");
+    setenv("PATH", path, 1);
+    for (int i = 0; i < 2; i++)
+        snprintf(pids[i], sizeof pids[i], "%s/pid%d", harness_tmpdir(), i);
+    /* The pid file is written before the sleep is exec'd, so the pid is the sleeper's. */
+    snprintf(body, sizeof body, "echo $$ > %s.tmp; mv %s.tmp %s; exec sleep 1000", pids[0], pids[0], pids[0]);
+    helper(bin, "hang", body);
+    snprintf(body, sizeof body, "exec >&- 2>&-; echo $$ > %s.tmp; mv %s.tmp %s; exec sleep 1000", pids[1], pids[1],
+             pids[1]);
+    helper(bin, "mute", body);
+    const char *p = write_cfg("{\"credHelpers\":{\"hang.example\":\"hang\",\"mute.example\":\"mute\"}}");
+    REQUIRE(p);
+    static const char *hosts[] = {"hang.example", "mute.example"};
+    static const char *names[] = {"docker-credential-hang", "docker-credential-mute"};
+    for (int i = 0; i < 2; i++) {
+        struct registry_creds c;
+        struct bl_error e = {0};
+        CHECK(registry_creds_lookup(&c, p, hosts[i], 300, &e) < 0);
+        CHECK_EQ(e.code, BOXLITE_ERR_AUTH);
+        if (!strstr(e.msg, names[i]) || !strstr(e.msg, "did not answer within 300 ms"))
+            harness_fail(__FILE__, __LINE__, "%s: %s", hosts[i], e.msg);
+        long pid = pid_in(pids[i]);
+        CHECK(pid > 0);
+        /* killed and reaped: no such process any more */
+        CHECK(pid > 0 && kill((pid_t)pid, 0) < 0 && errno == ESRCH);
+    }
 }

@@ -102,14 +102,23 @@ TEST(writer_checks_size_and_digest_and_resumes)
     CHECK_EQ(w.written, 3);
     blob_writer_discard(&w);
     CHECK_EQ(files_in(tmpdir), 0);
-    /* another size for the same digest is another partial file (the registry changed it) */
+    /* another size for the same digest (the registry changed it): a new partial file, and
+     * the old one, which nobody will resume, is gone at once */
     REQUIRE(blob_writer_open(&w, &bs, world, 5, &e) == 0);
     REQUIRE(blob_writer_write(&w, "wo", 2, &e) == 0);
     blob_writer_abort(&w);
+    CHECK_EQ(files_in(tmpdir), 1);
     REQUIRE(blob_writer_open(&w, &bs, world, 6, &e) == 0);
     CHECK_EQ(w.written, 0);
-    blob_writer_abort(&w);
+    CHECK_EQ(files_in(tmpdir), 1);
+    /* ...unless a writer holds it (another process fetching that size now) */
+    REQUIRE(blob_writer_open(&w2, &bs, world, 7, &e) == 0);
     CHECK_EQ(files_in(tmpdir), 2);
+    blob_writer_abort(&w2);
+    blob_writer_abort(&w);
+    REQUIRE(blob_writer_open(&w, &bs, world, 7, &e) == 0);
+    blob_writer_discard(&w);
+    CHECK_EQ(files_in(tmpdir), 0);
     CHECK(blob_writer_open(&w, &bs, "md5:abc", 1, &e) < 0);
 }
 

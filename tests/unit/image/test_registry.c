@@ -64,11 +64,12 @@ static int has_partial(const struct env *e, const char *digest)
     return atoi(sh_out(out, sizeof out, cmd)) > 0;
 }
 
-/* No temp file is left, only partial downloads (kept for a resume). */
+/* No temp file is left, only partial downloads (kept for a resume) and the note of what
+ * their pull needed (blobstore_pull_note). */
 static int store_is_clean_but_partials(const struct env *e)
 {
     char cmd[1000], out[64];
-    snprintf(cmd, sizeof cmd, "ls -A %s/images/tmp | grep -vc '^partial-'", e->home);
+    snprintf(cmd, sizeof cmd, "ls -A %s/images/tmp | grep -v '^pullnote-' | grep -vc '^partial-'", e->home);
     return atoi(sh_out(out, sizeof out, cmd)) == 0;
 }
 
@@ -398,12 +399,12 @@ static void on_notice(void *ud, const char *msg)
     snprintf(n->text + strlen(n->text), sizeof n->text - strlen(n->text), "%s\n", msg);
 }
 
-/* tests/fixtures/fakeregistry.py serving the fixtures as test/<name>; returns its port. */
-static int fake_registry(const char *fx, const char *extra)
+/* tests/fixtures/fakeregistry.py serving the fixtures as test/<name>; returns its port.
+ * Its request log is <portfile>.requests (portfile may be NULL). */
+static int fake_registry_at(const char *fx, const char *extra, char portfile[800])
 {
     static int seq;
-    char portfile[800];
-    snprintf(portfile, sizeof portfile, "%s/fakemirror%d.port", harness_tmpdir(), seq++);
+    snprintf(portfile, 800, "%s/fakemirror%d.port", harness_tmpdir(), seq++);
     if (sh("python3 tests/fixtures/fakeregistry.py %s %s %d %s >/dev/null 2>&1 &", fx, portfile, (int)getpid(),
            extra) != 0)
         return -1;
@@ -419,6 +420,12 @@ static int fake_registry(const char *fx, const char *extra)
         usleep(100000);
     }
     return -1;
+}
+
+static int fake_registry(const char *fx, const char *extra)
+{
+    char portfile[800];
+    return fake_registry_at(fx, extra, portfile);
 }
 
 /* Pulls ref into a fresh home with the given registries settings; the notices in n. */
@@ -654,7 +661,7 @@ TEST_TIMEOUT(disk_full_is_a_clear_error, 120)
         if (!strstr(err.msg, "No space left") || !strstr(err.msg, stage[i]))
             harness_fail(__FILE__, __LINE__, "%s: %s", sizes[i], err.msg);
         char cmd[1000], out[64];
-        snprintf(cmd, sizeof cmd, "ls -A %s/images/tmp %s/images/rootfs | grep -v -e '^$' -e ':$' -e '.lock$' | wc -l", small, small);
+        snprintf(cmd, sizeof cmd, "ls -A %s/images/tmp %s/images/rootfs | grep -v -e '^$' -e ':$' -e '.lock$' -e '^pullnote-' | wc -l", small, small);
         if (atoi(sh_out(out, sizeof out, cmd)) != 0) {
             harness_fail(__FILE__, __LINE__, "%s: files left", sizes[i]);
             sh("ls -lA %s/images/tmp %s/images/rootfs >&2", small, small);
@@ -759,45 +766,88 @@ TEST_TIMEOUT(oci_layout_and_rootfs_dir_sources, 120)
 
 #include <sys/wait.h>
 
-/* Several processes pulling the same image into one store: all succeed, one base. */
-TEST_TIMEOUT(concurrent_pulls_share_one_store, 120)
+/* Several processes pulling into one store at once, two of them the image "big", two the
+ * image "big-twin" (the same four layers under another config): all succeed, every blob is
+ * fetched from the registry once (counted in the registry's own request log: a layer that
+ * one pull is fetching is waited for by the other image's pull, not fetched again; pulls of
+ * one image wait for its base), and they end with one base per image. The layers (4 x
+ * 6 MB) are big enough that the pulls overlap. */
+TEST_TIMEOUT(concurrent_pulls_share_one_store, 180)
 {
+    setenv("BIG_MB", "24", 1);
+    setenv("LOG", "1", 1);
     struct env e;
-    REQUIRE(setup(&e, "layers", NULL, NULL) == 0);
-    char layout[800], ref[200];
-    snprintf(layout, sizeof layout, "%s/layers", e.fx);
-    REQUIRE(registry_push(e.reg, layout, "test/layers:1", NULL) == 0);
-    ref_of(&e, "test/layers:1", ref, sizeof ref);
-    pid_t kids[3];
-    for (int i = 0; i < 3; i++) {
+    int ok = setup(&e, "big big-twin", NULL, NULL) == 0;
+    unsetenv("LOG");
+    REQUIRE(ok);
+    char layout[800], refs[2][200];
+    static const char *names[] = {"big", "big-twin"};
+    for (int i = 0; i < 2; i++) {
+        char name[100];
+        snprintf(layout, sizeof layout, "%s/%s", e.fx, names[i]);
+        snprintf(name, sizeof name, "test/%s:1", names[i]);
+        REQUIRE(registry_push(e.reg, layout, name, NULL) == 0);
+        ref_of(&e, name, refs[i], sizeof refs[i]);
+    }
+    char log[800], cmd[1500], out[256];
+    snprintf(log, sizeof log, "%s/registry.log", e.reg);
+    snprintf(cmd, sizeof cmd, "wc -l < %s", log);
+    int mark = atoi(sh_out(out, sizeof out, cmd));
+    enum { KIDS = 4 };
+    int go[2];
+    REQUIRE(pipe(go) == 0);
+    pid_t kids[KIDS];
+    for (int i = 0; i < KIDS; i++) {
         kids[i] = fork();
         REQUIRE(kids[i] >= 0);
         if (kids[i] == 0) {
+            close(go[1]);
+            char c;
+            if (read(go[0], &c, 1) < 0) /* all start together, at EOF */
+                _exit(2);
             struct image_store st;
             struct image_record rec;
             struct bl_error err = {0};
             char path[1024];
             if (image_store_open(&st, e.home, &err) < 0 ||
-                image_pull_prepare(&st, ref, &e.o, &rec, path, sizeof path, &err) < 0) {
+                image_pull_prepare(&st, refs[i % 2], &e.o, &rec, path, sizeof path, &err) < 0) {
                 fprintf(stderr, "child %d: %s\n", i, err.msg);
                 _exit(1);
             }
             _exit(0);
         }
     }
-    for (int i = 0; i < 3; i++) {
+    close(go[0]);
+    close(go[1]);
+    for (int i = 0; i < KIDS; i++) {
         int st = 0;
         waitpid(kids[i], &st, 0);
         CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
     }
-    char cmd[1000], out[64];
+    /* Blob GETs the registry answered, per digest: six asked for (two configs, four
+     * layers), none twice. */
+    char count[800];
+    snprintf(count, sizeof count,
+             "tail -n +%d %s | grep 'http.request.method=GET' | grep -o 'blobs/sha256:[0-9a-f]*' | sort | uniq -c", mark + 1,
+             log);
+    snprintf(cmd, sizeof cmd, "%s | awk '{n++; if ($1 > 1) dup++} END {printf \"%%d %%d\", n, dup}'", count);
+    sh_out(out, sizeof out, cmd);
+    int blobs = -1, dup = -1;
+    REQUIRE(sscanf(out, "%d %d", &blobs, &dup) == 2);
+    CHECK_EQ(blobs, 6);
+    if (dup != 0) {
+        harness_fail(__FILE__, __LINE__, "%d blobs fetched more than once:", dup);
+        sh("%s >&2", count);
+    }
     snprintf(cmd, sizeof cmd, "ls %s/images/rootfs | grep -c 'ext4$'", e.home);
-    CHECK_EQ(atoi(sh_out(out, sizeof out, cmd)), 1);
+    CHECK_EQ(atoi(sh_out(out, sizeof out, cmd)), 2);
     CHECK(store_is_clean(&e));
-    struct image_config cfg;
-    struct bl_error err = {0};
-    REQUIRE(image_get_config(&e.st, ref, &cfg, &err) == 0);
-    image_config_free(&cfg);
+    for (int i = 0; i < 2; i++) {
+        struct image_config cfg;
+        struct bl_error err = {0};
+        REQUIRE(image_get_config(&e.st, refs[i], &cfg, &err) == 0);
+        image_config_free(&cfg);
+    }
     registry_stop(e.reg);
 }
 
@@ -849,4 +899,132 @@ TEST_TIMEOUT(tls_is_verified, 120)
     else
         image_record_free(&rec);
     registry_stop(reg);
+}
+
+/* The registries settings' own credentials and insecure flag, against real registries:
+ * username/password for an htpasswd registry (no docker config at all); insecure for a
+ * self-signed HTTPS registry and for a plain-HTTP one on an address that is not treated as
+ * local (127.0.0.2: HTTPS only unless the settings say insecure). */
+TEST_TIMEOUT(registries_settings_credentials_and_insecure, 240)
+{
+    struct env e;
+    REQUIRE(setup(&e, "busybox", "alice", "s3cret") == 0);
+    char layout[800], ref[200], conf[1200];
+    snprintf(layout, sizeof layout, "%s/busybox", e.fx);
+    REQUIRE(registry_push(e.reg, layout, "private/bb:1", "alice:s3cret") == 0);
+    ref_of(&e, "private/bb:1", ref, sizeof ref);
+    struct image_record rec;
+    struct bl_error err = {0};
+    struct notices n;
+    /* 1. Credentials: none → refused; wrong → refused naming the user; right → pulled. */
+    CHECK(pull_with(&e, "{}", ref, &rec, &n, &err) < 0);
+    CHECK_EQ(err.code, BOXLITE_ERR_AUTH);
+    snprintf(conf, sizeof conf, "{\"registries\": {\"127.0.0.1:%d\": {\"username\": \"alice\", \"password\": \"nope\"}}}",
+             e.port);
+    CHECK(pull_with(&e, conf, ref, &rec, &n, &err) < 0);
+    CHECK_EQ(err.code, BOXLITE_ERR_AUTH);
+    if (!strstr(err.msg, "refused the credentials for user alice"))
+        harness_fail(__FILE__, __LINE__, "wrong password: %s", err.msg);
+    snprintf(conf, sizeof conf, "{\"registries\": {\"127.0.0.1:%d\": {\"username\": \"alice\", \"password\": \"s3cret\"}}}",
+             e.port);
+    int r = pull_with(&e, conf, ref, &rec, &n, &err);
+    if (r < 0)
+        harness_fail(__FILE__, __LINE__, "with username/password: %s", err.msg);
+    else
+        image_record_free(&rec);
+    /* Another registry's entry does not lend its credentials. */
+    snprintf(conf, sizeof conf, "{\"registries\": {\"127.0.0.1:1\": {\"username\": \"alice\", \"password\": \"s3cret\"}}}");
+    CHECK(pull_with(&e, conf, ref, &rec, &n, &err) < 0);
+    registry_stop(e.reg);
+
+    /* 2. A self-signed HTTPS registry: refused, then pulled with "insecure": true. */
+    char treg[700];
+    setenv("TLS", "1", 1);
+    int tport = registry_start("tls3", NULL, NULL, treg, sizeof treg);
+    unsetenv("TLS");
+    REQUIRE(tport > 0);
+    REQUIRE(registry_push(treg, layout, "tls/bb:1", NULL) == 0);
+    snprintf(ref, sizeof ref, "localhost:%d/tls/bb:1", tport);
+    struct env te = e;
+    te.o.registry.max_retries = -1;
+    CHECK(pull_with(&te, "{}", ref, &rec, &n, &err) < 0);
+    CHECK(strstr(err.msg, "certificate") != NULL);
+    snprintf(conf, sizeof conf, "{\"registries\": {\"localhost:%d\": {\"insecure\": true}}}", tport);
+    r = pull_with(&te, conf, ref, &rec, &n, &err);
+    if (r < 0)
+        harness_fail(__FILE__, __LINE__, "self-signed, insecure: %s", err.msg);
+    else
+        image_record_free(&rec);
+    snprintf(conf, sizeof conf, "{\"registries\": {\"localhost:%d\": {\"insecure\": false}}}", tport);
+    CHECK(pull_with(&te, conf, ref, &rec, &n, &err) < 0);
+    registry_stop(treg);
+
+    /* 3. Plain HTTP on 127.0.0.2: HTTPS is all a registry that is not local gets... */
+    char preg[700];
+    setenv("ADDR", "127.0.0.2", 1);
+    int pport = registry_start("plain", NULL, NULL, preg, sizeof preg);
+    unsetenv("ADDR");
+    REQUIRE(pport > 0);
+    REQUIRE(registry_push(preg, layout, "plain/bb:1", NULL) == 0);
+    snprintf(ref, sizeof ref, "127.0.0.2:%d/plain/bb:1", pport);
+    CHECK(pull_with(&te, "{}", ref, &rec, &n, &err) < 0);
+    CHECK_EQ(err.code, BOXLITE_ERR_NETWORK);
+    if (!strstr(err.msg, "https://127.0.0.2") || strstr(err.msg, "plain HTTP"))
+        harness_fail(__FILE__, __LINE__, "plain HTTP, not insecure: %s", err.msg);
+    /* ...unless the settings mark it insecure. */
+    snprintf(conf, sizeof conf, "{\"registries\": {\"127.0.0.2:%d\": {\"insecure\": true}}}", pport);
+    r = pull_with(&te, conf, ref, &rec, &n, &err);
+    if (r < 0)
+        harness_fail(__FILE__, __LINE__, "plain HTTP, insecure: %s", err.msg);
+    else
+        image_record_free(&rec);
+    registry_stop(preg);
+}
+
+/* With a mirror that works, the registry itself is asked one thing per pull: a HEAD for the
+ * tag's digest (Docker Hub does not count HEADs against its pull rate limit). The manifest
+ * and the blobs come from the mirror, verified against that digest. */
+TEST_TIMEOUT(mirror_serves_the_manifest_the_registry_answers_one_head, 120)
+{
+    need_tools();
+    const char *fx = fixtures("busybox");
+    REQUIRE(fx);
+    struct env e;
+    memset(&e, 0, sizeof e);
+    e.o.registry.max_retries = 2;
+    e.o.registry.retry_base_ms = 10;
+    e.o.registry.docker_config = "/nonexistent/config.json";
+    char olog[800], mlog[800], conf[600], ref[200], cmd[1200], out[2048];
+    int origin = fake_registry_at(fx, "", olog), mirror = fake_registry_at(fx, "", mlog);
+    REQUIRE(origin > 0 && mirror > 0);
+    strcat(olog, ".requests");
+    strcat(mlog, ".requests");
+    snprintf(conf, sizeof conf, "{\"registries\": {\"127.0.0.1:%d\": {\"mirrors\": [\"127.0.0.1:%d\"]}}}", origin,
+             mirror);
+    snprintf(ref, sizeof ref, "127.0.0.1:%d/test/busybox:latest", origin);
+    struct image_record rec;
+    struct bl_error err = {0};
+    struct notices n;
+    int r = pull_with(&e, conf, ref, &rec, &n, &err);
+    if (r < 0) {
+        harness_fail(__FILE__, __LINE__, "pull: %s", err.msg);
+        return;
+    }
+    char want[128];
+    snprintf(cmd, sizeof cmd, "python3 -c \"import json;print(json.load(open('%s/busybox/index.json'))['manifests'][0]['digest'])\"",
+             fx);
+    sh_out(want, sizeof want, cmd);
+    CHECK_STR(rec.manifest, want);
+    image_record_free(&rec);
+    /* The registry: one HEAD of the tag, nothing else. */
+    snprintf(cmd, sizeof cmd, "awk '{print $2, $4, $5}' %s | tr '\\n' ';'", olog);
+    sh_out(out, sizeof out, cmd);
+    CHECK_STR(out, "manifests HEAD latest;");
+    /* The mirror: the manifest by digest, then the config and the layer. */
+    snprintf(cmd, sizeof cmd, "awk '$4 == \"GET\" {print $2}' %s | sort | uniq -c | awk '{printf \"%%s %%s;\", $2, $1}'",
+             mlog);
+    sh_out(out, sizeof out, cmd);
+    CHECK_STR(out, "blobs 2;manifests 1;");
+    snprintf(cmd, sizeof cmd, "grep -c 'manifests ok GET %s' %s", want, mlog);
+    CHECK_EQ(atoi(sh_out(out, sizeof out, cmd)), 1);
 }
