@@ -30,20 +30,6 @@ static double now_ms(void)
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-/* The box's cgroups, which its per-box process's jail makes as <controller>/boxlite/<id>
- * (src/vmm/jail/cgroup.c) and cannot remove itself (it runs unprivileged): removed once the
- * process is gone. rmdir removes only an empty group; anything else is left as it is. */
-void rt_box_cgroups_remove(const char *id)
-{
-    static const char *const roots[] = { "/sys/fs/cgroup", "/sys/fs/cgroup/memory",
-                                         "/sys/fs/cgroup/pids", "/sys/fs/cgroup/cpu" };
-    for (size_t i = 0; i < sizeof roots / sizeof roots[0]; i++) {
-        char path[256];
-        snprintf(path, sizeof path, "%s/boxlite/%s", roots[i], id);
-        rmdir(path);
-    }
-}
-
 /* SIGTERM asks the per-box process for a graceful stop (it asks the agent to stop
  * processes, sync and power off); after timeout_ms, SIGKILL. */
 int rt_box_stop_record(boxlite_runtime *rt, struct box_record *rec, int timeout_ms,

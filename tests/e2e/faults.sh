@@ -159,17 +159,29 @@ expect "CLI killed during pull: the next pull works" "0" "$?"
 "$B" images | grep -q "test/busybox" && ok "CLI killed during pull: the image is listed" || no "CLI killed during pull: the image is listed"
 
 # start: while the guest boots; a box bound to its starter stops with it, a detached one
-# is stopped by whoever finds its start abandoned.
+# is stopped by whoever finds its start abandoned. The box's processes are held (SIGSTOP)
+# as soon as they appear, so that the CLI is killed before the guest can be ready however
+# fast it boots; they go on once it is dead.
+hold_start() { # CLI-PID: the per-box processes held, the CLI killed, the processes let go
+  local killed=1
+  wait_proc "boxes/.*/vmm.json" >/dev/null && pkill -STOP -f -- "boxes/.*/vmm.json" &&
+    kill -9 "$1" && killed=0
+  wait "$1" 2>/dev/null
+  pkill -CONT -f -- "boxes/.*/vmm.json"
+  return $killed
+}
 "$B" run --name s1 "$root" sleep 600 >/dev/null 2>&1 &
 cli=$!
-id=$(wait_id s1) && wait_proc "$id/vmm.json" >/dev/null && kill -9 $cli || no "the kill found its stage (line 150)"
+hold_start $cli || no "the kill found its stage (line 150)"
 wait $cli 2>/dev/null
 after "CLI killed during start (attached)"
 expect "CLI killed during start (attached): it reads as stopped" "stopped" "$(field s1 state)"
 "$B" rm -f s1 >/dev/null
+# no per-box process of s1 left, for hold_start to find s2's only
+end=$((SECONDS + 60)); while pgrep -f -- "boxes/.*/vmm.json" >/dev/null && [ $SECONDS -lt $end ]; do sleep 0.05; done
 "$B" run -d --name s2 --disk-size 1g "$root" >/dev/null 2>&1 &
 cli=$!
-id=$(wait_id s2) && wait_proc "$id/vmm.json" >/dev/null && kill -9 $cli || no "the kill found its stage (line 157)"
+hold_start $cli || no "the kill found its stage (line 157)"
 wait $cli 2>/dev/null
 after "CLI killed during start (detached)"
 expect "CLI killed during start (detached): it reads as stopped" "stopped" "$(field s2 state)"

@@ -31,7 +31,9 @@ static const char *const common[] = {
     "nanosleep", "gettid", "getpid", "tgkill", "madvise", "mmap", "munmap", "mprotect", "brk",
     "mremap", "sched_yield", "getrandom", "lseek", "fstat", "newfstatat", "statx", "fcntl",
     "dup", "dup3", "poll", "ppoll", "epoll_wait", "epoll_pwait", "epoll_ctl", "eventfd2",
-    "sched_getaffinity", "set_robust_list", "rseq", NULL
+    "sched_getaffinity", "set_robust_list", "rseq",
+    /* the thread's own signal stack (the sanitizers' runtime sets one per thread) */
+    "sigaltstack", NULL
 };
 /* The control loop, the box socket's mux, the waiter; ready/stats/exit files. */
 static const char *const main_calls[] = {
