@@ -1,32 +1,30 @@
 /* Verbs on box records: create, start, stop, rm, ps/ls, inspect, version. */
 #include "cli.h"
 
-#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-int cmd_version(struct cli *c, int argc, char **argv)
+int cmd_version(struct cli *c, const struct cli_args *a)
 {
-    (void)c; (void)argc; (void)argv;
+    (void)c; (void)a;
     printf("boxlite %s\n", boxlite_version());
     return 0;
 }
 
-int cmd_create(struct cli *c, int argc, char **argv)
+int cmd_create(struct cli *c, const struct cli_args *a)
 {
     boxlite_options *o = NULL;
     struct box_flags f;
-    int next, r;
+    int next = 0, argc = a->nops, r;
+    char **argv = a->ops;
     if (boxlite_options_new(&o) != BOXLITE_OK)
         return cli_fail("create");
     /* A created box is kept until removed: auto_remove only with --rm. */
     boxlite_options_set_auto_remove(o, 0);
-    r = cli_parse_box_flags(argc, argv, o, &f, &next);
-    if (!r && next >= argc)
-        r = cli_usage_error("create: an image (or --rootfs DIR) is required");
+    r = cli_apply_box_flags(a, o, &f);
     if (!r) {
         /* A created box is started later by another command (`boxlite start`), so it must
          * not die with that command: detached, unless --rm asks for the opposite. */
@@ -55,21 +53,19 @@ int cmd_create(struct cli *c, int argc, char **argv)
     return r;
 }
 
-/* Runs fn on each box named in argv[1..]; the status is 125 if any failed. */
-static int each_box(struct cli *c, int argc, char **argv, int first, const char *verb,
+/* Runs fn on each box named in the operands; the status is 125 if any failed. */
+static int each_box(struct cli *c, const struct cli_args *a, const char *verb,
                     int (*fn)(struct cli *c, const char *key))
 {
-    if (first >= argc)
-        return cli_usage_error("%s: name at least one box", verb);
     int r = cli_open(c), failed = 0;
     if (r)
         return r;
-    for (int i = first; i < argc; i++) {
-        if (fn(c, argv[i]) != BOXLITE_OK) {
-            fprintf(stderr, "boxlite: %s %s: %s\n", verb, argv[i], boxlite_errmsg());
+    for (int i = 0; i < a->nops; i++) {
+        if (fn(c, a->ops[i]) != BOXLITE_OK) {
+            fprintf(stderr, "boxlite: %s %s: %s\n", verb, a->ops[i], boxlite_errmsg());
             failed = 1;
         } else {
-            printf("%s\n", argv[i]);
+            printf("%s\n", a->ops[i]);
         }
     }
     return failed ? 125 : 0;
@@ -85,9 +81,9 @@ static int do_start(struct cli *c, const char *key)
     return r;
 }
 
-int cmd_start(struct cli *c, int argc, char **argv)
+int cmd_start(struct cli *c, const struct cli_args *a)
 {
-    return each_box(c, argc, argv, 1, "start", do_start);
+    return each_box(c, a, "start", do_start);
 }
 
 static int stop_timeout_ms = 10000;
@@ -101,30 +97,28 @@ static int do_stop(struct cli *c, const char *key)
     return r;
 }
 
-int cmd_stop(struct cli *c, int argc, char **argv)
+int cmd_stop(struct cli *c, const struct cli_args *a)
 {
-    int first = 1;
-    if (argc > 2 && (!strcmp(argv[1], "-t") || !strcmp(argv[1], "--time"))) {
+    for (int i = 0; i < a->nopts; i++) {
         long long secs;
-        if (cli_parse_ll(argv[2], 0, 3600, &secs))
-            return cli_usage_error("stop -t %s: expected seconds, 0-3600", argv[2]);
+        if (a->opts[i].id != FL_TIME)
+            continue;
+        if (cli_parse_ll(a->opts[i].value, 0, 3600, &secs))
+            return cli_usage_error("stop -t %s: expected seconds, 0-3600", a->opts[i].value);
         stop_timeout_ms = (int)secs * 1000;
-        first = 3;
     }
-    return each_box(c, argc, argv, first, "stop", do_stop);
+    return each_box(c, a, "stop", do_stop);
 }
 
 static int rm_force;
 static int do_rm(struct cli *c, const char *key) { return boxlite_box_remove(c->rt, key, rm_force); }
 
-int cmd_rm(struct cli *c, int argc, char **argv)
+int cmd_rm(struct cli *c, const struct cli_args *a)
 {
-    int first = 1;
-    if (argc > 1 && (!strcmp(argv[1], "-f") || !strcmp(argv[1], "--force"))) {
-        rm_force = 1;
-        first = 2;
-    }
-    return each_box(c, argc, argv, first, "rm", do_rm);
+    for (int i = 0; i < a->nopts; i++)
+        if (a->opts[i].id == FL_FORCE)
+            rm_force = 1;
+    return each_box(c, a, "rm", do_rm);
 }
 
 static const char *ago(long long created, char *buf, size_t len)
@@ -141,23 +135,21 @@ static const char *ago(long long created, char *buf, size_t len)
     return buf;
 }
 
-int cmd_ps(struct cli *c, int argc, char **argv)
+int cmd_ps(struct cli *c, const struct cli_args *a)
 {
     int all = 0, as_json = 0;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-a") || !strcmp(argv[i], "--all"))
+    for (int i = 0; i < a->nopts; i++) {
+        if (a->opts[i].id == FL_ALL)
             all = 1;
-        else if (!strcmp(argv[i], "--json"))
+        else if (a->opts[i].id == FL_JSON)
             as_json = 1;
-        else
-            return cli_usage_error("%s: unknown option %s", argv[0], argv[i]);
     }
     int r = cli_open(c);
     if (r)
         return r;
     char *list = NULL;
     if (boxlite_box_list(c->rt, all ? NULL : "running", &list) != BOXLITE_OK)
-        return cli_fail(argv[0]);
+        return cli_fail("ps");
     if (as_json) {
         printf("%s\n", list);
         boxlite_free(list);
@@ -196,15 +188,15 @@ int cmd_ps(struct cli *c, int argc, char **argv)
     return 0;
 }
 
-int cmd_inspect(struct cli *c, int argc, char **argv)
+int cmd_inspect(struct cli *c, const struct cli_args *a)
 {
-    if (argc < 2)
-        return cli_usage_error("inspect: name at least one box");
+    int argc = a->nops;
+    char **argv = a->ops;
     int r = cli_open(c), failed = 0;
     if (r)
         return r;
     json_t *out = json_array();
-    for (int i = 1; i < argc; i++) {
+    for (int i = 0; i < argc; i++) {
         boxlite_box *b = NULL;
         char *info = NULL;
         if (boxlite_box_get(c->rt, argv[i], &b) != BOXLITE_OK ||

@@ -142,22 +142,19 @@ static void on_progress(void *ud, int layer, int n_layers, const char *digest,
     }
 }
 
-int cmd_pull(struct cli *c, int argc, char **argv)
+int cmd_pull(struct cli *c, const struct cli_args *a)
 {
-    int quiet = 0, first = 1;
-    for (; first < argc && argv[first][0] == '-'; first++) {
-        if (!strcmp(argv[first], "-q") || !strcmp(argv[first], "--quiet"))
+    int quiet = 0;
+    for (int i = 0; i < a->nopts; i++)
+        if (a->opts[i].id == FL_QUIET)
             quiet = 1;
-        else
-            return cli_usage_error("pull: unknown option %s", argv[first]);
-    }
-    if (first + 1 != argc)
-        return cli_usage_error("pull: name exactly one image (boxlite pull [-q] REF)");
+    const char *ref = a->ops[0];
     int r = cli_open(c);
     if (r)
         return r;
-    struct pull_view v = { .tty = isatty(STDOUT_FILENO) };
-    int rc = boxlite_image_pull(c->rt, argv[first], quiet ? NULL : on_progress, &v);
+    /* bars and cursor movement only on a terminal, and not with NO_COLOR */
+    struct pull_view v = { .tty = cli_fancy(STDOUT_FILENO) };
+    int rc = boxlite_image_pull(c->rt, ref, quiet ? NULL : on_progress, &v);
     if (v.tty && v.n)
         draw(&v);
     free(v.lines);
@@ -166,21 +163,18 @@ int cmd_pull(struct cli *c, int argc, char **argv)
         return 125;
     }
     cli_print_last_notice(); /* the name a short reference resolved to, a mirror passed over */
-    printf("pulled %s\n", argv[first]);
+    printf("pulled %s\n", ref);
     return 0;
 }
 
 /* ---- images ---------------------------------------------------------------------------- */
 
-int cmd_images(struct cli *c, int argc, char **argv)
+int cmd_images(struct cli *c, const struct cli_args *a)
 {
     int as_json = 0;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--json"))
+    for (int i = 0; i < a->nopts; i++)
+        if (a->opts[i].id == FL_JSON)
             as_json = 1;
-        else
-            return cli_usage_error("images: unknown option %s", argv[i]);
-    }
     int r = cli_open(c);
     if (r)
         return r;
@@ -215,26 +209,21 @@ int cmd_images(struct cli *c, int argc, char **argv)
 
 /* ---- rmi ------------------------------------------------------------------------------- */
 
-int cmd_rmi(struct cli *c, int argc, char **argv)
+int cmd_rmi(struct cli *c, const struct cli_args *a)
 {
-    int force = 0, first = 1;
-    for (; first < argc && argv[first][0] == '-'; first++) {
-        if (!strcmp(argv[first], "-f") || !strcmp(argv[first], "--force"))
+    int force = 0;
+    for (int i = 0; i < a->nopts; i++)
+        if (a->opts[i].id == FL_FORCE)
             force = 1;
-        else
-            return cli_usage_error("rmi: unknown option %s", argv[first]);
-    }
-    if (first >= argc)
-        return cli_usage_error("rmi: name at least one image");
     int r = cli_open(c), failed = 0;
     if (r)
         return r;
-    for (int i = first; i < argc; i++) {
-        if (boxlite_image_remove(c->rt, argv[i], force) != BOXLITE_OK) {
+    for (int i = 0; i < a->nops; i++) {
+        if (boxlite_image_remove(c->rt, a->ops[i], force) != BOXLITE_OK) {
             fprintf(stderr, "boxlite: %s\n", boxlite_errmsg());
             failed = 1;
         } else {
-            printf("removed %s\n", argv[i]);
+            printf("removed %s\n", a->ops[i]);
         }
     }
     return failed ? 125 : 0;

@@ -1,0 +1,173 @@
+/* The verbs and their flags: the one table the parser, --help, `boxlite help`, the man
+ * pages and the shell completions all read (cli/args.c, cli/completion.c). A flag added
+ * here is parsed, documented and completed; the verb's code switches on its id. */
+#include "cli.h"
+
+/* run and create: what a box is made of. */
+static const struct cli_flag box_flag_table[] = {
+    { FL_NAME, 0, "name", "NAME", "a generated name", "The box's name", false },
+    { FL_ENV, 'e', "env", "KEY=VALUE", NULL, "Set an environment variable (KEY alone: take it from ours)", true },
+    { FL_WORKDIR, 'w', "workdir", "DIR", "the image's", "Working directory of commands in the box", false },
+    { FL_USER, 'u', "user", "USER[:GROUP]", "the image's", "User of commands in the box", false },
+    { FL_VOLUME, 'v', "volume", "HOST:GUEST[:ro|rw]", NULL, "Share a host directory with the box", true },
+    { FL_PUBLISH, 'p', "publish", "[IP:]HOST:GUEST[/tcp|udp]", NULL, "Forward a host port to the box (host port 0: any free one; IP defaults to 127.0.0.1)", true },
+    { FL_CPUS, 0, "cpus", "N", "1", "Virtual CPUs", false },
+    { FL_MEMORY, 'm', "memory", "SIZE", "512m", "Memory (512m, 2g)", false },
+    { FL_DISK_SIZE, 0, "disk-size", "SIZE", "the image's size plus room", "Size of the box's disk, whole gigabytes (10g)", false },
+    { FL_ENGINE, 0, "engine", "auto|kvm|qemu", "auto", "The engine that runs the VM (auto: KVM when usable, else QEMU)", false },
+    { FL_CPU_TEMPLATE, 0, "cpu-template", "auto|v3|baseline|host", "auto", "CPU the KVM engine's guest sees", false },
+    { FL_NETWORK, 0, "network", "default|none", "default", "Network mode (none: no interface)", false },
+    { FL_NO_NETWORK, 0, "no-network", NULL, NULL, "Same as --network none", false },
+    { FL_ALLOW_NET, 0, "allow-net", "RULE", NULL, "Allow only these destinations (IP, CIDR or host name, optionally :PORT)", true },
+    { FL_DENY_NET, 0, "deny-net", "RULE", NULL, "Refuse this destination (wins over --allow-net)", true },
+    { FL_ALLOW_HOST, 0, "allow-host", "PORT[/udp]", NULL, "Let the box reach this port of the host's loopback at 10.0.2.2", true },
+    { FL_ENTRYPOINT, 0, "entrypoint", "PROGRAM", "the image's", "Replace the image's Entrypoint (\"\" for none)", false },
+    { FL_HEALTH_CMD, 0, "health-cmd", "COMMAND", "the image's", "Health check, a shell command", false },
+    { FL_HEALTH_INTERVAL, 0, "health-interval", "DURATION", "30s", "Time between health checks", false },
+    { FL_HEALTH_TIMEOUT, 0, "health-timeout", "DURATION", "30s", "Time a health check may take", false },
+    { FL_HEALTH_RETRIES, 0, "health-retries", "N", "3", "Failures in a row that make the box unhealthy", false },
+    { FL_HEALTH_START, 0, "health-start-period", "DURATION", "0s", "Time after start when failures do not count", false },
+    { FL_NO_HEALTHCHECK, 0, "no-healthcheck", NULL, NULL, "Disable the image's health check", false },
+    { FL_LOG_OPT, 0, "log-opt", "max-size=SIZE|max-file=N", "max-size=1m, max-file=2", "Rotation of the box's logs", true },
+    { FL_RM, 0, "rm", NULL, NULL, "Remove the box when it stops", false },
+    { FL_INTERACTIVE, 'i', "interactive", NULL, NULL, "Keep our standard input open to the command", false },
+    { FL_TTY, 't', "tty", NULL, NULL, "Give the command a terminal", false },
+    { 0 },
+};
+
+static const struct cli_flag run_only[] = {
+    { FL_DETACH, 'd', "detach", NULL, NULL, "Run the command as the box's main process in the background and print the box's id", false },
+    { 0 },
+};
+
+static const struct cli_flag *const run_flags[] = { run_only, box_flag_table, NULL };
+static const struct cli_flag *const create_flags[] = { box_flag_table, NULL };
+
+static const struct cli_flag exec_table[] = {
+    { FL_INTERACTIVE, 'i', "interactive", NULL, NULL, "Keep our standard input open to the command", false },
+    { FL_TTY, 't', "tty", NULL, NULL, "Give the command a terminal", false },
+    { FL_ENV, 'e', "env", "KEY=VALUE", NULL, "Set an environment variable", true },
+    { FL_WORKDIR, 'w', "workdir", "DIR", "the box's", "Working directory", false },
+    { FL_USER, 'u', "user", "USER[:GROUP]", "the box's", "User", false },
+    { 0 },
+};
+static const struct cli_flag *const exec_flags[] = { exec_table, NULL };
+
+static const struct cli_flag stop_table[] = {
+    { FL_TIME, 't', "time", "SECONDS", "10", "Time the box has to stop gracefully before it is killed", false },
+    { 0 },
+};
+static const struct cli_flag *const stop_flags[] = { stop_table, NULL };
+
+static const struct cli_flag rm_table[] = {
+    { FL_FORCE, 'f', "force", NULL, NULL, "Stop a running box before removing it", false },
+    { 0 },
+};
+static const struct cli_flag *const rm_flags[] = { rm_table, NULL };
+
+static const struct cli_flag ps_table[] = {
+    { FL_ALL, 'a', "all", NULL, NULL, "Show every box (default: running ones)", false },
+    { FL_JSON, 0, "json", NULL, NULL, "Print the list as JSON", false },
+    { 0 },
+};
+static const struct cli_flag *const ps_flags[] = { ps_table, NULL };
+
+static const struct cli_flag logs_table[] = {
+    { FL_FOLLOW, 'f', "follow", NULL, NULL, "Keep printing what the box writes until it stops", false },
+    { FL_RAW, 0, "raw", NULL, NULL, "Pass control characters through to the terminal", false },
+    { FL_VMM, 0, "vmm", NULL, NULL, "The per-box process's own log instead of the console", false },
+    { 0 },
+};
+static const struct cli_flag *const logs_flags[] = { logs_table, NULL };
+
+static const struct cli_flag cp_table[] = {
+    { FL_MAX_SIZE, 0, "max-size", "SIZE", "no limit", "Refuse a copy out of the box larger than this", false },
+    { 0 },
+};
+static const struct cli_flag *const cp_flags[] = { cp_table, NULL };
+
+static const struct cli_flag pull_table[] = {
+    { FL_QUIET, 'q', "quiet", NULL, NULL, "No progress", false },
+    { 0 },
+};
+static const struct cli_flag *const pull_flags[] = { pull_table, NULL };
+
+static const struct cli_flag images_table[] = {
+    { FL_JSON, 0, "json", NULL, NULL, "Print the list as JSON", false },
+    { 0 },
+};
+static const struct cli_flag *const images_flags[] = { images_table, NULL };
+
+static const struct cli_flag rmi_table[] = {
+    { FL_FORCE, 'f', "force", NULL, NULL, "Remove an image even while boxes were created from it", false },
+    { 0 },
+};
+static const struct cli_flag *const rmi_flags[] = { rmi_table, NULL };
+
+static const struct cli_flag doctor_table[] = {
+    { FL_JSON, 0, "json", NULL, NULL, "Print the report as JSON", false },
+    { FL_IMAGE, 0, "image", "REF", "a busybox rootfs from /bin/busybox", "Image of the smoke box", false },
+    { FL_ENGINE, 0, "engine", "kvm|qemu", "every usable engine", "Check only this engine", false },
+    { FL_NO_SMOKE, 0, "no-smoke", NULL, NULL, "Boot no smoke box", false },
+    { 0 },
+};
+static const struct cli_flag *const doctor_flags[] = { doctor_table, NULL };
+
+static const struct cli_flag help_table[] = {
+    { FL_MAN, 0, "man", "DIR", NULL, "Write the man pages (boxlite.1, boxlite-VERB.1) into DIR", false },
+    { 0 },
+};
+static const struct cli_flag *const help_flags[] = { help_table, NULL };
+
+static const struct cli_flag *const no_flags[] = { NULL };
+
+const struct cli_verb cli_verbs[] = {
+    { "run", "IMAGE|ROOTFS-DIR [COMMAND [ARG...]]", "Create and start a box, run a command in it",
+      "boxlite run --rm alpine echo hello\nboxlite run -it --name dev -v $PWD:/src alpine sh\n"
+      "boxlite run -d --name web -p 8080:80 nginx",
+      "Without -d the command (default /bin/sh) runs in the box and its output and exit status\n"
+      "are ours; the box stops when it ends (and goes with --rm). With -d, COMMAND (else the\n"
+      "image's Cmd) is the box's main process: its output is the box's log (boxlite logs) and\n"
+      "its end stops the box. A path (/... or ./...) instead of an image runs that folder.",
+      run_flags, cmd_run, 1, -1, true, "image", NULL },
+    { "exec", "BOX COMMAND [ARG...]", "Run a command in a running box",
+      "boxlite exec web ls /\nboxlite exec -it web sh", NULL, exec_flags, cmd_exec, 2, -1, true, "box", NULL },
+    { "create", "IMAGE|ROOTFS-DIR [COMMAND [ARG...]]", "Create a box (does not start it)",
+      "boxlite create --name db -e POSTGRES_PASSWORD=x postgres",
+      "COMMAND (or --entrypoint) becomes the box's main process when it starts.",
+      create_flags, cmd_create, 1, -1, true, "image", NULL },
+    { "start", "BOX [BOX...]", "Start created or stopped boxes", "boxlite start web", NULL,
+      no_flags, cmd_start, 1, -1, false, "box", NULL },
+    { "stop", "BOX [BOX...]", "Stop running boxes", "boxlite stop -t 30 web", NULL, stop_flags,
+      cmd_stop, 1, -1, false, "box", NULL },
+    { "rm", "BOX [BOX...]", "Remove boxes", "boxlite rm -f web", NULL, rm_flags, cmd_rm, 1, -1,
+      false, "box", NULL },
+    { "ps", "", "List boxes", "boxlite ps -a", NULL, ps_flags, cmd_ps, 0, 0, false, "", NULL },
+    { "ls", "", "List boxes (same as ps)", "boxlite ls -a", NULL, ps_flags, cmd_ps, 0, 0, false, "", "ps" },
+    { "inspect", "BOX [BOX...]", "Show boxes as JSON", "boxlite inspect web", NULL, no_flags,
+      cmd_inspect, 1, -1, false, "box", NULL },
+    { "logs", "BOX", "Show a box's console log", "boxlite logs -f web",
+      "The console holds the guest's messages and the output of the box's main process.\n"
+      "On a terminal the box's control characters are shown, not obeyed, unless --raw.",
+      logs_flags, cmd_logs, 1, 1, false, "box", NULL },
+    { "cp", "BOX:PATH HOSTPATH | HOSTPATH BOX:PATH", "Copy files between a box and the host",
+      "boxlite cp web:/etc/hostname .\nboxlite cp ./site web:/srv", NULL, cp_flags, cmd_cp, 2, 2,
+      false, "file", NULL },
+    { "stats", "BOX", "Show a box's metrics as JSON", "boxlite stats web", NULL, no_flags,
+      cmd_stats, 1, 1, false, "box", NULL },
+    { "pull", "IMAGE", "Pull an image from a registry", "boxlite pull alpine:3.20", NULL,
+      pull_flags, cmd_pull, 1, 1, false, "image", NULL },
+    { "images", "", "List local images", "boxlite images", NULL, images_flags, cmd_images, 0, 0,
+      false, "", NULL },
+    { "rmi", "IMAGE [IMAGE...]", "Remove local images", "boxlite rmi alpine", NULL, rmi_flags,
+      cmd_rmi, 1, -1, false, "image", NULL },
+    { "version", "", "Show the version", "boxlite version", NULL, no_flags, cmd_version, 0, 0,
+      false, "", NULL },
+    { "doctor", "", "Check this host and boot a smoke box on every engine",
+      "boxlite doctor --no-smoke",
+      "Exit status 0 when some engine can run boxes (and every smoke box worked), else 1.",
+      doctor_flags, cmd_doctor, 0, 0, false, "", NULL },
+    { "help", "[COMMAND]", "Show the help of boxlite or of a command", "boxlite help run", NULL,
+      help_flags, cmd_help, 0, 1, false, "verb", NULL },
+};
+const size_t cli_nverbs = sizeof cli_verbs / sizeof cli_verbs[0];
