@@ -4,6 +4,8 @@
 
 #include "boxlite.h"
 
+#include <jansson.h>
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -122,6 +124,24 @@ int cli_parse_ll(const char *s, long long lo, long long hi, long long *out);
 struct term_escape { bool cr, c2; };
 void term_escape_write(struct term_escape *st, int fd, const char *p, size_t n);
 void term_escape_flush(struct term_escape *st, int fd);
+
+/* --format (cli/format.c): "table", "json", "table TEMPLATE" or TEMPLATE. */
+struct cli_format {
+    enum { FMT_TABLE, FMT_JSON, FMT_TEMPLATE } kind;
+    bool header;      /* "table TEMPLATE": aligned columns under a header */
+    const char *tmpl;
+};
+/* Checks spec; 0, or 125 with the error printed. */
+int cli_format_parse(const char *spec, struct cli_format *f);
+/* One line for obj (JSON, or the template filled), malloc'd; the header line likewise. */
+char *cli_format_row(const struct cli_format *f, json_t *obj);
+char *cli_format_header(const struct cli_format *f);
+/* Lines of tab-separated cells printed as aligned columns; the table owns the lines. */
+struct cli_table { char **lines; size_t n; };
+void cli_table_add(struct cli_table *t, char *line);
+void cli_table_print(struct cli_table *t, FILE *out);
+/* Sizes for people: "1.5 MiB". */
+const char *cli_human_bytes(unsigned long long b, char *buf, size_t n);
 
 int cmd_create(struct cli *c, const struct cli_args *a);
 int cmd_start(struct cli *c, const struct cli_args *a);

@@ -135,56 +135,211 @@ static const char *ago(long long created, char *buf, size_t len)
     return buf;
 }
 
+/* "127.0.0.1:8080->80/tcp, ..." */
+static void ports_text(json_t *ports, char *out, size_t len)
+{
+    size_t k, off = 0;
+    json_t *p;
+    out[0] = 0;
+    json_array_foreach(ports, k, p) {
+        off += (size_t)snprintf(out + off, off < len ? len - off : 0, "%s%s:%lld->%lld/%s",
+                                k ? ", " : "", json_string_value(json_object_get(p, "host_addr")),
+                                json_integer_value(json_object_get(p, "host_port")),
+                                json_integer_value(json_object_get(p, "guest_port")),
+                                json_string_value(json_object_get(p, "protocol")));
+        if (off >= len)
+            break;
+    }
+}
+
+/* A row of ps, the fields its --format documents (verbs.c). */
+static json_t *ps_row(json_t *b, bool no_trunc)
+{
+    const char *id = json_string_value(json_object_get(b, "id"));
+    const char *status = json_string_value(json_object_get(b, "status"));
+    char when[32], ports[512], at[64], id12[13], cmd[600] = "", labels[2048] = "";
+    snprintf(id12, sizeof id12, "%.12s", id ? id : "");
+    ports_text(json_object_get(b, "ports"), ports, sizeof ports);
+    time_t created = (time_t)json_integer_value(json_object_get(b, "created"));
+    struct tm tm;
+    gmtime_r(&created, &tm);
+    strftime(at, sizeof at, "%Y-%m-%d %H:%M:%S +0000 UTC", &tm);
+    size_t i, off = 0;
+    json_t *v;
+    json_array_foreach(json_object_get(b, "cmd"), i, v)
+        off += (size_t)snprintf(cmd + off, off < sizeof cmd ? sizeof cmd - off : 0, "%s%s",
+                                i ? " " : "", json_string_value(v));
+    if (!no_trunc && strlen(cmd) > 20)
+        strcpy(cmd + 19, "\u2026");
+    const char *k;
+    off = 0;
+    json_object_foreach(json_object_get(b, "labels"), k, v)
+        off += (size_t)snprintf(labels + off, off < sizeof labels ? sizeof labels - off : 0,
+                                "%s%s=%s", off ? "," : "", k, json_string_value(v));
+    json_t *row = json_object();
+    json_object_set_new(row, "ID", json_string(no_trunc ? id : id12));
+    json_object_set(row, "Name", json_object_get(b, "name"));
+    json_object_set_new(row, "Image", json_string(json_string_value(json_object_get(b, "image")) ?: ""));
+    json_object_set_new(row, "Command", json_string(cmd));
+    json_object_set(row, "Created", json_object_get(b, "created"));
+    json_object_set_new(row, "CreatedAt", json_string(at));
+    json_object_set_new(row, "RunningFor", json_string(ago(created, when, sizeof when)));
+    json_object_set(row, "State", json_object_get(b, "state"));
+    json_object_set_new(row, "Status", json_string(status ? status : ""));
+    json_object_set_new(row, "Ports", json_string(ports));
+    json_object_set_new(row, "Labels", json_string(labels));
+    json_object_set(row, "Engine", json_object_get(b, "engine"));
+    json_t *ec = json_object_get(b, "exit_code");
+    json_object_set(row, "ExitCode", ec ? ec : json_null());
+    return row;
+}
+
+/* --filter KEY=VALUE, Docker's: the same key given twice matches either value, different
+ * keys must all match. id: a prefix; name: a substring; state (status): the state, with
+ * Docker's "exited" and "created" read as stopped and configured; label: KEY or KEY=VALUE. */
+struct filters { const char *v[64]; int n; bool any_state; };
+
+static int filter_add(struct filters *f, const char *spec)
+{
+    static const char *const keys[] = { "id", "name", "state", "status", "label" };
+    const char *eq = strchr(spec, '=');
+    size_t kl = eq ? (size_t)(eq - spec) : 0;
+    bool known = false;
+    for (size_t i = 0; eq && i < sizeof keys / sizeof keys[0]; i++)
+        known |= strlen(keys[i]) == kl && !strncmp(spec, keys[i], kl);
+    if (!known || !eq[1])
+        return cli_usage_error("--filter %s: expected id=, name=, state=, status= or label= "
+                               "with a value", spec);
+    if (f->n == 64)
+        return cli_usage_error("--filter: at most 64");
+    if (!strncmp(spec, "state=", 6) || !strncmp(spec, "status=", 7))
+        f->any_state = true;
+    f->v[f->n++] = spec;
+    return 0;
+}
+
+static bool filter_one(json_t *b, const char *spec)
+{
+    const char *val = strchr(spec, '=') + 1;
+    if (!strncmp(spec, "id=", 3)) {
+        const char *id = json_string_value(json_object_get(b, "id"));
+        return id && !strncmp(id, val, strlen(val));
+    }
+    if (!strncmp(spec, "name=", 5)) {
+        const char *name = json_string_value(json_object_get(b, "name"));
+        return name && strstr(name, val);
+    }
+    if (!strncmp(spec, "state=", 6) || !strncmp(spec, "status=", 7)) {
+        const char *st = json_string_value(json_object_get(b, "state"));
+        if (!strcmp(val, "exited"))
+            val = "stopped";
+        else if (!strcmp(val, "created"))
+            val = "configured";
+        return st && !strcmp(st, val);
+    }
+    /* label=KEY or label=KEY=VALUE */
+    json_t *labels = json_object_get(b, "labels");
+    const char *eq = strchr(val, '=');
+    char key[512];
+    snprintf(key, sizeof key, "%.*s", eq ? (int)(eq - val) : (int)strlen(val), val);
+    json_t *lv = json_object_get(labels, key);
+    return lv && (!eq || !strcmp(json_string_value(lv), eq + 1));
+}
+
+static bool filters_match(const struct filters *f, json_t *b)
+{
+    for (int i = 0; i < f->n; i++) {
+        size_t kl = strcspn(f->v[i], "=");
+        bool any = false, seen_before = false;
+        for (int k = 0; k < i; k++)
+            seen_before |= strncmp(f->v[k], f->v[i], kl + 1) == 0;
+        if (seen_before)
+            continue; /* this key was judged with all its values already */
+        for (int k = i; k < f->n; k++)
+            if (!strncmp(f->v[k], f->v[i], kl + 1) && filter_one(b, f->v[k]))
+                any = true;
+        if (!any)
+            return false;
+    }
+    return true;
+}
+
 int cmd_ps(struct cli *c, const struct cli_args *a)
 {
-    int all = 0, as_json = 0;
+    bool all = false, as_json = false, quiet = false, no_trunc = false;
+    const char *format = NULL;
+    struct filters flt = { .n = 0 };
+    int r;
     for (int i = 0; i < a->nopts; i++) {
-        if (a->opts[i].id == FL_ALL)
-            all = 1;
-        else if (a->opts[i].id == FL_JSON)
-            as_json = 1;
+        switch (a->opts[i].id) {
+        case FL_ALL: all = true; break;
+        case FL_JSON: as_json = true; break;
+        case FL_QUIET: quiet = true; break;
+        case FL_NO_TRUNC: no_trunc = true; break;
+        case FL_FORMAT: format = a->opts[i].value; break;
+        case FL_FILTER:
+            if ((r = filter_add(&flt, a->opts[i].value)))
+                return r;
+            break;
+        }
     }
-    int r = cli_open(c);
-    if (r)
+    struct cli_format fmt;
+    if ((r = cli_format_parse(format, &fmt)))
+        return r;
+    if ((r = cli_open(c)))
         return r;
     char *list = NULL;
-    if (boxlite_box_list(c->rt, all ? NULL : "running", &list) != BOXLITE_OK)
+    /* a filter on the state looks at every box, as Docker's does */
+    if (boxlite_box_list(c->rt, all || flt.any_state ? NULL : "running", &list) != BOXLITE_OK)
         return cli_fail("ps");
-    if (as_json) {
+    json_t *arr = json_loads(list, 0, NULL);
+    if (as_json && !flt.n) { /* the library's own records, whole */
         printf("%s\n", list);
         boxlite_free(list);
+        json_decref(arr);
         return 0;
     }
-    json_t *arr = json_loads(list, 0, NULL);
     boxlite_free(list);
-    printf("%-12s  %-20s  %-24s  %-10s  %-28s  %s\n", "ID", "NAME", "IMAGE", "CREATED",
-           "STATUS", "PORTS");
+    json_t *kept = json_array();
     size_t i;
     json_t *b;
-    json_array_foreach(arr, i, b) {
-        char when[32], ports[256] = "";
-        size_t k, off = 0;
-        json_t *p;
-        json_array_foreach(json_object_get(b, "ports"), k, p) {
-            off += (size_t)snprintf(ports + off, off < sizeof ports ? sizeof ports - off : 0,
-                                    "%s%s:%lld->%lld/%s", k ? ", " : "",
-                                    json_string_value(json_object_get(p, "host_addr")),
-                                    json_integer_value(json_object_get(p, "host_port")),
-                                    json_integer_value(json_object_get(p, "guest_port")),
-                                    json_string_value(json_object_get(p, "protocol")));
-            if (off >= sizeof ports)
-                break;
-        }
-        const char *image = json_string_value(json_object_get(b, "image"));
-        /* STATUS: the state and what explains it (health, why it stopped), whole */
-        const char *status = json_string_value(json_object_get(b, "status"));
-        printf("%-12.12s  %-20s  %-24.24s  %-10s  %-28s  %s\n",
-               json_string_value(json_object_get(b, "id")),
-               json_string_value(json_object_get(b, "name")), image ? image : "",
-               ago(json_integer_value(json_object_get(b, "created")), when, sizeof when),
-               status ? status : json_string_value(json_object_get(b, "state")), ports);
-    }
+    json_array_foreach(arr, i, b)
+        if (filters_match(&flt, b))
+            json_array_append(kept, b);
     json_decref(arr);
+    if (as_json) {
+        char *s = json_dumps(kept, JSON_COMPACT);
+        printf("%s\n", s ? s : "[]");
+        free(s);
+        json_decref(kept);
+        return 0;
+    }
+    if (fmt.kind == FMT_TABLE) {
+        fmt.kind = FMT_TEMPLATE;
+        fmt.header = true;
+        fmt.tmpl = "{{.ID}}\t{{.Name}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}";
+    }
+    struct cli_table t = { 0 };
+    if (fmt.header && !quiet)
+        cli_table_add(&t, cli_format_header(&fmt));
+    json_array_foreach(kept, i, b) {
+        json_t *row = ps_row(b, no_trunc);
+        if (quiet)
+            cli_table_add(&t, strdup(json_string_value(json_object_get(row, "ID"))));
+        else
+            cli_table_add(&t, cli_format_row(&fmt, row));
+        json_decref(row);
+    }
+    json_decref(kept);
+    if (fmt.header && !quiet)
+        cli_table_print(&t, stdout);
+    else {
+        for (size_t k = 0; k < t.n; k++) {
+            printf("%s\n", t.lines[k] ? t.lines[k] : "");
+            free(t.lines[k]);
+        }
+        free(t.lines);
+    }
     return 0;
 }
 

@@ -143,6 +143,14 @@ int cli_apply_box_flags(const struct cli_args *a, boxlite_options *o, struct box
             }
             break;
         }
+        case FL_LABEL: {
+            const char *eq = strchr(optarg, '=');
+            char key[512];
+            snprintf(key, sizeof key, "%.*s", eq ? (int)(eq - optarg) : (int)strlen(optarg), optarg);
+            r = boxlite_options_set_label(o, key, eq ? eq + 1 : "") == BOXLITE_OK
+                    ? 0 : cli_fail("--label");
+            break;
+        }
         case FL_WORKDIR:
             r = boxlite_options_set_working_dir(o, optarg) == BOXLITE_OK ? 0 : cli_fail("-w");
             break;

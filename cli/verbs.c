@@ -7,6 +7,7 @@
 static const struct cli_flag box_flag_table[] = {
     { FL_NAME, 0, "name", "NAME", "a generated name", "The box's name", false },
     { FL_ENV, 'e', "env", "KEY=VALUE", NULL, "Set an environment variable (KEY alone: take it from ours)", true },
+    { FL_LABEL, 'l', "label", "KEY[=VALUE]", NULL, "Add a label (metadata for ps --filter label=, not seen by the box)", true },
     { FL_WORKDIR, 'w', "workdir", "DIR", "the image's", "Working directory of commands in the box", false },
     { FL_USER, 'u', "user", "USER[:GROUP]", "the image's", "User of commands in the box", false },
     { FL_VOLUME, 'v', "volume", "HOST:GUEST[:ro|rw]", NULL, "Share a host directory with the box", true },
@@ -67,7 +68,11 @@ static const struct cli_flag *const rm_flags[] = { rm_table, NULL };
 
 static const struct cli_flag ps_table[] = {
     { FL_ALL, 'a', "all", NULL, NULL, "Show every box (default: running ones)", false },
-    { FL_JSON, 0, "json", NULL, NULL, "Print the list as JSON", false },
+    { FL_QUIET, 'q', "quiet", NULL, NULL, "Print only the boxes' IDs", false },
+    { FL_FILTER, 'f', "filter", "KEY=VALUE", NULL, "Only boxes that match: id=PREFIX, name=PART, state=STATE (status=), label=KEY[=VALUE]", true },
+    { FL_FORMAT, 0, "format", "table|json|TEMPLATE", "table", "How to print each box (fields above)", false },
+    { FL_NO_TRUNC, 0, "no-trunc", NULL, NULL, "Whole IDs and commands", false },
+    { FL_JSON, 0, "json", NULL, NULL, "Print the boxes' full records as one JSON array", false },
     { 0 },
 };
 static const struct cli_flag *const ps_flags[] = { ps_table, NULL };
@@ -93,7 +98,10 @@ static const struct cli_flag pull_table[] = {
 static const struct cli_flag *const pull_flags[] = { pull_table, NULL };
 
 static const struct cli_flag images_table[] = {
-    { FL_JSON, 0, "json", NULL, NULL, "Print the list as JSON", false },
+    { FL_QUIET, 'q', "quiet", NULL, NULL, "Print only the images' IDs", false },
+    { FL_FORMAT, 0, "format", "table|json|TEMPLATE", "table", "How to print each image (fields above)", false },
+    { FL_NO_TRUNC, 0, "no-trunc", NULL, NULL, "Whole IDs", false },
+    { FL_JSON, 0, "json", NULL, NULL, "Print the images' records as one JSON array", false },
     { 0 },
 };
 static const struct cli_flag *const images_flags[] = { images_table, NULL };
@@ -121,6 +129,26 @@ static const struct cli_flag *const help_flags[] = { help_table, NULL };
 
 static const struct cli_flag *const no_flags[] = { NULL };
 
+#define FORMAT_RULES                                                                       \
+    "--format table: the columns below; json: one JSON object per line with these fields;\n" \
+    "TEMPLATE: text with {{.Field}} (or {{json .Field}}, {{json .}}) for each, \\t a tab;\n"  \
+    "\"table TEMPLATE\": aligned columns under a header.\n"
+#define PS_DETAILS                                                                         \
+    FORMAT_RULES                                                                           \
+    "Fields: .ID (12 hex digits, all 32 with --no-trunc), .Name, .Image, .Command (the main\n" \
+    "process), .Created (Unix seconds), .CreatedAt, .RunningFor (\"5m ago\"), .State\n"       \
+    "(configured, starting, running, stopping, stopped), .Status (the state and why),\n"    \
+    ".Ports, .Labels (k=v,...), .Engine, .ExitCode (of a stopped box's main process).\n"    \
+    "-q and --format apply to the boxes the filters keep; a state filter looks at every box."
+#define PS_EXAMPLE                                                                         \
+    "boxlite ps -a\nboxlite ps -q --filter state=stopped\n"                                 \
+    "boxlite ps --format '{{.ID}} {{.Name}}'\nboxlite ps --format 'table {{.Name}}\\t{{.Status}}'"
+#define IMAGES_DETAILS                                                                     \
+    FORMAT_RULES                                                                           \
+    "Fields: .ID (12 hex digits, all 64 with --no-trunc), .Ref (the whole reference),\n"    \
+    ".Repository, .Tag (a tag or @digest), .Size, .Bytes, .Layers, .CreatedAt (the image's)."
+#define IMAGES_EXAMPLE "boxlite images\nboxlite images -q\nboxlite images --format '{{.Repository}}:{{.Tag}} {{.Size}}'"
+
 const struct cli_verb cli_verbs[] = {
     { "run", "IMAGE|ROOTFS-DIR [COMMAND [ARG...]]", "Create and start a box, run a command in it",
       "boxlite run --rm alpine echo hello\nboxlite run -it --name dev -v $PWD:/src alpine sh\n"
@@ -142,8 +170,8 @@ const struct cli_verb cli_verbs[] = {
       cmd_stop, 1, -1, false, "box", NULL },
     { "rm", "BOX [BOX...]", "Remove boxes", "boxlite rm -f web", NULL, rm_flags, cmd_rm, 1, -1,
       false, "box", NULL },
-    { "ps", "", "List boxes", "boxlite ps -a", NULL, ps_flags, cmd_ps, 0, 0, false, "", NULL },
-    { "ls", "", "List boxes (same as ps)", "boxlite ls -a", NULL, ps_flags, cmd_ps, 0, 0, false, "", "ps" },
+    { "ps", "", "List boxes", PS_EXAMPLE, PS_DETAILS, ps_flags, cmd_ps, 0, 0, false, "", NULL },
+    { "ls", "", "List boxes (same as ps)", PS_EXAMPLE, PS_DETAILS, ps_flags, cmd_ps, 0, 0, false, "", "ps" },
     { "inspect", "BOX [BOX...]", "Show boxes as JSON", "boxlite inspect web", NULL, no_flags,
       cmd_inspect, 1, -1, false, "box", NULL },
     { "logs", "BOX", "Show a box's console log", "boxlite logs -f web",
@@ -157,7 +185,7 @@ const struct cli_verb cli_verbs[] = {
       cmd_stats, 1, 1, false, "box", NULL },
     { "pull", "IMAGE", "Pull an image from a registry", "boxlite pull alpine:3.20", NULL,
       pull_flags, cmd_pull, 1, 1, false, "image", NULL },
-    { "images", "", "List local images", "boxlite images", NULL, images_flags, cmd_images, 0, 0,
+    { "images", "", "List local images", IMAGES_EXAMPLE, IMAGES_DETAILS, images_flags, cmd_images, 0, 0,
       false, "", NULL },
     { "rmi", "IMAGE [IMAGE...]", "Remove local images", "boxlite rmi alpine", NULL, rmi_flags,
       cmd_rmi, 1, -1, false, "image", NULL },

@@ -55,10 +55,10 @@ expect "every verb's --help, -h and 'help VERB' agree and show usage and an exam
 expect "every flag a help lists is accepted ($nflags flags)" 0 $bad_accept
 expect "every flag a parser accepts is in its help" 0 $bad_extra
 
-err=$("$B" rm --forse x 2>&1); st=$?
+err=$("$B" ps --formt x 2>&1); st=$?
 expect "an unknown flag exits 125" 125 $st
 has_near() { grep -qF -- "$1" <<<"$2"; }
-check "an unknown flag is named, with the closest known one" has_near "unknown flag --forse (did you mean --force?)" "$err"
+check "an unknown flag is named, with the closest known one" has_near "unknown flag --formt (did you mean --format?)" "$err"
 err=$("$B" ps --al 2>&1)
 check "a prefix suggests the flag it begins" has_near "did you mean --all?" "$err"
 err=$("$B" rum 2>&1); st=$?

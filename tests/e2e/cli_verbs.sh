@@ -37,6 +37,14 @@ check "pull on a terminal without NO_COLOR redraws its bars" grep -q $'\e\\[' "$
 "$B" pull "$img" >"$work/pull-pipe" 2>&1
 check "pull into a pipe: no escape sequences" bash -c "! grep -q $'\e' '$work/pull-pipe'"
 
+# ---- images -q / --format ---------------------------------------------------------------
+iid=$("$B" images --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
+expect "images -q prints the short id" "${iid:0:12}" "$("$B" images -q)"
+expect "images -q --no-trunc prints the whole id" "$iid" "$("$B" images -q --no-trunc)"
+expect "images --format template: repository and tag" "127.0.0.1:$port/busybox latest" "$("$B" images --format '{{.Repository}} {{.Tag}}')"
+expect "images --format json: the reference" "$img" "$("$B" images --format json | python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["Ref"])')"
+expect "images: the default table's header" "REFERENCE ID SIZE LAYERS CREATED AT" "$("$B" images | head -1 | xargs)"
+
 # ---- one box for the rest --------------------------------------------------------------
 id=$("$B" run -d --name one "$img" sleep 86400)
 expect "run -d prints an id" 32 "${#id}"
