@@ -380,18 +380,22 @@ static int man_flag(const struct cli_flag *fl, void *ud)
 
 static int write_page(const char *dir, const struct cli_verb *v)
 {
-    char path[4200];
-    snprintf(path, sizeof path, "%s/boxlite-%s.1", dir, v->name);
+    char path[4200], dashed[64];
+    snprintf(dashed, sizeof dashed, "%s", v->name);
+    for (char *p = dashed; *p; p++)
+        if (*p == ' ')
+            *p = '-';
+    snprintf(path, sizeof path, "%s/boxlite-%s.1", dir, dashed);
     FILE *f = fopen(path, "w");
     if (!f) {
         fprintf(stderr, "boxlite: %s: %s\n", path, strerror(errno));
         return -1;
     }
     fprintf(f, ".TH BOXLITE\\-");
-    for (const char *p = v->name; *p; p++)
+    for (const char *p = dashed; *p; p++)
         fputc(*p >= 'a' && *p <= 'z' ? *p - 32 : *p, f);
     fprintf(f, " 1 \"\" \"boxlite %s\" \"BoxLite Manual\"\n.SH NAME\nboxlite\\-", boxlite_version());
-    roff(f, v->name);
+    roff(f, dashed);
     fputs(" \\- ", f);
     roff(f, v->summary);
     fputs("\n.SH SYNOPSIS\n\\fBboxlite ", f);
@@ -440,7 +444,8 @@ int cli_write_man(const char *dir)
         if (cli_verbs[i].name[0] == '_')
             continue;
         fprintf(f, ".TP\n\\fBboxlite\\-");
-        roff(f, cli_verbs[i].name);
+        for (const char *p = cli_verbs[i].name; *p; p++)
+            fputs(*p == ' ' ? "\\-" : (char[]){ *p, 0 }, f);
         fputs("\\fR(1)\n", f);
         roff(f, cli_verbs[i].summary);
         fputs("\n", f);

@@ -143,6 +143,14 @@ void cli_table_print(struct cli_table *t, FILE *out);
 /* Sizes for people: "1.5 MiB". */
 const char *cli_human_bytes(unsigned long long b, char *buf, size_t n);
 
+/* Runs argv in the box and collects its output; returns its status (or 125/126/127 as
+ * cli_exec_failed, with the error printed). */
+int cli_capture(boxlite_box *b, const char **argv, char **out, char **err);
+/* Reads y/yes on stdin after printing question on stderr. */
+bool cli_confirm(const char *question);
+/* Removes every stopped or configured box (every box with force), printing their ids. */
+int cli_remove_all(struct cli *c, bool force, unsigned *count);
+
 int cmd_create(struct cli *c, const struct cli_args *a);
 int cmd_start(struct cli *c, const struct cli_args *a);
 int cmd_stop(struct cli *c, const struct cli_args *a);
@@ -160,5 +168,14 @@ int cmd_images(struct cli *c, const struct cli_args *a);
 int cmd_rmi(struct cli *c, const struct cli_args *a);
 int cmd_doctor(struct cli *c, const struct cli_args *a);
 int cmd_help(struct cli *c, const struct cli_args *a);
+int cmd_restart(struct cli *c, const struct cli_args *a);
+int cmd_wait(struct cli *c, const struct cli_args *a);
+int cmd_port(struct cli *c, const struct cli_args *a);
+int cmd_rename(struct cli *c, const struct cli_args *a);
+int cmd_prune(struct cli *c, const struct cli_args *a);
+int cmd_attach(struct cli *c, const struct cli_args *a);
+int cmd_top(struct cli *c, const struct cli_args *a);
+int cmd_image_prune(struct cli *c, const struct cli_args *a);
+int cmd_completion(struct cli *c, const struct cli_args *a);
 
 #endif

@@ -115,9 +115,21 @@ static int do_rm(struct cli *c, const char *key) { return boxlite_box_remove(c->
 
 int cmd_rm(struct cli *c, const struct cli_args *a)
 {
-    for (int i = 0; i < a->nopts; i++)
+    bool all = false;
+    for (int i = 0; i < a->nopts; i++) {
         if (a->opts[i].id == FL_FORCE)
             rm_force = 1;
+        all |= a->opts[i].id == FL_ALL;
+    }
+    if (all) {
+        if (a->nops)
+            return cli_usage_error("rm: -a removes every stopped box; name no box with it");
+        unsigned n;
+        int r = cli_open(c);
+        return r ? r : cli_remove_all(c, rm_force, &n);
+    }
+    if (!a->nops)
+        return cli_usage_error("rm: name at least one box (or -a); see 'boxlite rm --help'");
     return each_box(c, a, "rm", do_rm);
 }
 
@@ -170,7 +182,7 @@ static json_t *ps_row(json_t *b, bool no_trunc)
         off += (size_t)snprintf(cmd + off, off < sizeof cmd ? sizeof cmd - off : 0, "%s%s",
                                 i ? " " : "", json_string_value(v));
     if (!no_trunc && strlen(cmd) > 20)
-        strcpy(cmd + 19, "\u2026");
+        strcpy(cmd + 17, "...");
     const char *k;
     off = 0;
     json_object_foreach(json_object_get(b, "labels"), k, v)
@@ -347,8 +359,13 @@ int cmd_inspect(struct cli *c, const struct cli_args *a)
 {
     int argc = a->nops;
     char **argv = a->ops;
-    int r = cli_open(c), failed = 0;
-    if (r)
+    const char *format = NULL;
+    for (int i = 0; i < a->nopts; i++)
+        if (a->opts[i].id == FL_FORMAT)
+            format = a->opts[i].value;
+    struct cli_format fmt;
+    int r = format ? cli_format_parse(format, &fmt) : 0, failed = 0;
+    if (r || (r = cli_open(c)))
         return r;
     json_t *out = json_array();
     for (int i = 0; i < argc; i++) {
@@ -358,15 +375,24 @@ int cmd_inspect(struct cli *c, const struct cli_args *a)
             boxlite_box_info(b, &info) != BOXLITE_OK) {
             fprintf(stderr, "boxlite: inspect %s: %s\n", argv[i], boxlite_errmsg());
             failed = 1;
+        } else if (format && fmt.kind != FMT_TABLE) {
+            /* --format: one line per box, the template over its info (Docker's inspect -f) */
+            json_t *j = json_loads(info, 0, NULL);
+            char *line = cli_format_row(&fmt, j);
+            printf("%s\n", line ? line : "");
+            free(line);
+            json_decref(j);
         } else {
             json_array_append_new(out, json_loads(info, 0, NULL));
         }
         boxlite_free(info);
         boxlite_box_free(b);
     }
-    char *s = json_dumps(out, JSON_INDENT(2));
-    printf("%s\n", s ? s : "[]");
-    free(s);
+    if (!format || fmt.kind == FMT_TABLE) {
+        char *s = json_dumps(out, JSON_INDENT(2));
+        printf("%s\n", s ? s : "[]");
+        free(s);
+    }
     json_decref(out);
     return failed ? 125 : 0;
 }

@@ -276,3 +276,43 @@ int cmd_rmi(struct cli *c, const struct cli_args *a)
     }
     return failed ? 125 : 0;
 }
+
+/* ---- image prune ------------------------------------------------------------------------ */
+
+/* Removes every image no box was created from: the library refuses (BOXLITE_ERR_STATE) one
+ * that a box still uses, and that refusal is what keeps it. */
+int cmd_image_prune(struct cli *c, const struct cli_args *a)
+{
+    bool force = false;
+    for (int i = 0; i < a->nopts; i++)
+        force |= a->opts[i].id == FL_FORCE;
+    if (!force && !cli_confirm("WARNING! This will remove all images no box uses.\nAre you "
+                               "sure you want to continue?"))
+        return 0;
+    int r = cli_open(c);
+    if (r)
+        return r;
+    char *list = NULL;
+    if (boxlite_image_list(c->rt, &list) != BOXLITE_OK)
+        return cli_fail("image prune");
+    json_t *arr = json_loads(list, 0, NULL);
+    boxlite_free(list);
+    size_t i, n = 0;
+    json_t *im;
+    json_array_foreach(arr, i, im) {
+        const char *ref = json_string_value(json_object_get(im, "ref"));
+        if (!ref)
+            continue;
+        if (boxlite_image_remove(c->rt, ref, 0) == BOXLITE_OK) {
+            printf("removed %s\n", ref);
+            n++;
+        } else if (boxlite_errcode() != BOXLITE_ERR_STATE &&
+                   boxlite_errcode() != BOXLITE_ERR_NOT_FOUND) {
+            fprintf(stderr, "boxlite: %s\n", boxlite_errmsg());
+            r = 125;
+        }
+    }
+    json_decref(arr);
+    fprintf(stderr, "Removed %zu image%s\n", n, n == 1 ? "" : "s");
+    return r;
+}

@@ -121,6 +121,49 @@ static int run_in_box(boxlite_box *b, char **argv, bool interactive, bool tty,
     return status;
 }
 
+int cli_capture(boxlite_box *b, const char **argv, char **out, char **err)
+{
+    *out = *err = NULL;
+    boxlite_exec_spec spec = { .size = sizeof spec, .argv = argv };
+    boxlite_exec *ex = NULL;
+    if (boxlite_exec_start(b, &spec, &ex) != BOXLITE_OK)
+        return cli_exec_failed("exec");
+    boxlite_exec_close_stdin(ex);
+    int fds[2] = { boxlite_exec_stdout_fd(ex), boxlite_exec_stderr_fd(ex) };
+    char *bufs[2] = { NULL, NULL };
+    size_t lens[2] = { 0, 0 };
+    while (fds[0] >= 0 || fds[1] >= 0) {
+        struct pollfd p[2] = { { fds[0], POLLIN, 0 }, { fds[1], POLLIN, 0 } };
+        if (poll(p, 2, -1) < 0 && errno != EINTR)
+            break;
+        for (int i = 0; i < 2; i++) {
+            if (fds[i] < 0 || !(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
+                continue;
+            char chunk[65536];
+            ssize_t n = read(fds[i], chunk, sizeof chunk);
+            if (n > 0 && lens[i] < (64u << 20)) { /* a listing, not a stream: 64 MiB at most */
+                char *nb = realloc(bufs[i], lens[i] + (size_t)n + 1);
+                if (nb) {
+                    memcpy(nb + lens[i], chunk, (size_t)n);
+                    lens[i] += (size_t)n;
+                    nb[lens[i]] = 0;
+                    bufs[i] = nb;
+                }
+            } else if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+                fds[i] = -1;
+            }
+        }
+    }
+    *out = bufs[0];
+    *err = bufs[1];
+    boxlite_exec_result res;
+    int r = boxlite_exec_wait(ex, -1, &res);
+    boxlite_exec_free(ex);
+    if (r != BOXLITE_OK)
+        return cli_exec_failed("exec");
+    return res.signal ? 128 + res.signal : res.exit_code;
+}
+
 int cmd_run(struct cli *c, const struct cli_args *a)
 {
     boxlite_options *o = NULL;
@@ -258,12 +301,19 @@ static bool box_running(boxlite_box *b)
 int cmd_logs(struct cli *c, const struct cli_args *a)
 {
     bool follow = false, raw = false;
+    long long tail = -1;
     const char *which = "console";
     for (int i = 0; i < a->nopts; i++) {
         switch (a->opts[i].id) {
         case FL_FOLLOW: follow = true; break;
         case FL_RAW: raw = true; break;
         case FL_VMM: which = "vmm"; break;
+        case FL_TAIL:
+            if (strcmp(a->opts[i].value, "all") &&
+                cli_parse_ll(a->opts[i].value, 0, 1LL << 40, &tail))
+                return cli_usage_error("logs --tail %s: expected a number of lines or all",
+                                       a->opts[i].value);
+            break;
         }
     }
     int r = cli_open(c);
@@ -280,6 +330,43 @@ int cmd_logs(struct cli *c, const struct cli_args *a)
     struct term_escape st = { 0 };
     char buf[65536];
     int idle = 0;
+    if (tail >= 0) {
+        /* --tail N: what is there now, its last N lines (then -f goes on from there) */
+        char *all = NULL;
+        size_t len = 0;
+        long long n;
+        while ((n = boxlite_log_read(log, buf, sizeof buf)) > 0) {
+            char *nb = realloc(all, len + (size_t)n);
+            if (!nb)
+                break;
+            memcpy(nb + len, buf, (size_t)n);
+            all = nb;
+            len += (size_t)n;
+        }
+        size_t start = len;
+        long long lines = 0;
+        /* a last line without its newline counts as a line */
+        size_t end = len && all[len - 1] == '\n' ? len - 1 : len;
+        for (start = end; start > 0 && tail > 0; start--)
+            if (all[start - 1] == '\n' && ++lines == tail)
+                break;
+        if (tail == 0)
+            start = len;
+        if (escape)
+            term_escape_write(&st, 1, all + start, len - start);
+        else
+            write_all(1, all + start, (ssize_t)(len - start));
+        free(all);
+        if (n < 0)
+            r = cli_fail("logs");
+        if (!follow || r) {
+            if (escape)
+                term_escape_flush(&st, 1);
+            boxlite_log_close(log);
+            boxlite_box_free(b);
+            return r;
+        }
+    }
     for (;;) {
         long long n = boxlite_log_read(log, buf, sizeof buf);
         if (n < 0) {
@@ -353,21 +440,5 @@ int cmd_cp(struct cli *c, const struct cli_args *a)
     }
     boxlite_box_free(b);
     free(spec);
-    return r;
-}
-
-int cmd_stats(struct cli *c, const struct cli_args *a)
-{
-    int r = cli_open(c);
-    if (r)
-        return r;
-    boxlite_box *b = NULL;
-    char *m = NULL;
-    if (boxlite_box_get(c->rt, a->ops[0], &b) != BOXLITE_OK || boxlite_box_metrics(b, &m) != BOXLITE_OK)
-        r = cli_fail("stats");
-    else
-        printf("%s\n", m);
-    boxlite_free(m);
-    boxlite_box_free(b);
     return r;
 }

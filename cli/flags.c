@@ -1,6 +1,7 @@
 /* Box flags shared by `run` and `create`, docker's spelling. */
 #include "cli.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,30 +33,127 @@ static int add_volume(boxlite_options *o, const char *spec)
     return r == BOXLITE_OK ? 0 : cli_fail("-v");
 }
 
-/* -p [ADDR:]HOST:GUEST[/tcp|/udp] */
+/* "80" or "8000-8010" -> lo..hi; -1 if malformed. */
+static int port_range(const char *s, long long min, long long *lo, long long *hi)
+{
+    char buf[32];
+    snprintf(buf, sizeof buf, "%s", s);
+    char *dash = strchr(buf, '-');
+    if (dash)
+        *dash = 0;
+    if (cli_parse_ll(buf, min, 65535, lo))
+        return -1;
+    if (!dash) {
+        *hi = *lo;
+        return 0;
+    }
+    return cli_parse_ll(dash + 1, min, 65535, hi) || *hi < *lo ? -1 : 0;
+}
+
+/* -p [IP:][HOST:]GUEST[/tcp|/udp], Docker's forms: HOST and GUEST may be ranges of the same
+ * length (8000-8010:80-90), IP an IPv4 address or [IPv6]; HOST empty or absent = any free
+ * port (IP:: GUEST). */
 static int add_port(boxlite_options *o, const char *spec)
 {
+    const char *usage = "expected [IP:][HOST:]GUEST[/tcp|/udp], ports or ranges (8000-8010:80-90)";
     char buf[256];
+    if (strlen(spec) >= sizeof buf)
+        return cli_usage_error("-p %.64s...: too long", spec);
     snprintf(buf, sizeof buf, "%s", spec);
     const char *proto = "tcp";
     char *slash = strchr(buf, '/');
     if (slash) {
         *slash = 0;
         proto = slash + 1;
+        if (strcmp(proto, "tcp") && strcmp(proto, "udp"))
+            return cli_usage_error("-p %s: the protocol is tcp or udp", spec);
+    }
+    char *addr = NULL, *rest = buf;
+    if (buf[0] == '[') { /* [IPv6]:... */
+        char *close = strchr(buf, ']');
+        if (!close || close[1] != ':')
+            return cli_usage_error("-p %s: %s", spec, usage);
+        *close = 0;
+        addr = buf + 1;
+        rest = close + 2;
     }
     char *parts[3];
     int n = 0;
-    for (char *p = strtok(buf, ":"); p && n < 3; p = strtok(NULL, ":"))
+    for (char *p = rest;; ) {
+        if (n == 3)
+            return cli_usage_error("-p %s: %s", spec, usage);
         parts[n++] = p;
-    if (n < 2 || strtok(NULL, ":"))
-        return cli_usage_error("-p %s: expected [ADDR:]HOST:GUEST[/udp]", spec);
-    const char *addr = n == 3 ? parts[0] : NULL;
-    long long hp, gp;
-    if (cli_parse_ll(parts[n - 2], 0, 65535, &hp) || cli_parse_ll(parts[n - 1], 1, 65535, &gp))
-        return cli_usage_error("-p %s: ports must be numbers 0-65535 (host) and 1-65535 (box)",
-                               spec);
-    return boxlite_options_add_port(o, (int)hp, (int)gp, proto, addr) == BOXLITE_OK
-               ? 0 : cli_fail("-p");
+        char *colon = strchr(p, ':');
+        if (!colon)
+            break;
+        *colon = 0;
+        p = colon + 1;
+    }
+    if (addr && n == 3)
+        return cli_usage_error("-p %s: %s", spec, usage);
+    if (!addr && n == 3)
+        addr = parts[0];
+    /* Docker's -p 80 (any host port) is refused: say the host port (0 for any free one) */
+    if (n == 1)
+        return cli_usage_error("-p %s: expected [IP:]HOST:GUEST (HOST 0 for any free port)", spec);
+    const char *host = parts[n - 2], *guest = parts[n - 1];
+    long long hlo, hhi, glo, ghi;
+    if (!*host)
+        host = "0";
+    if (port_range(host, 0, &hlo, &hhi) || port_range(guest, 1, &glo, &ghi))
+        return cli_usage_error("-p %s: ports must be numbers 0-65535 (host) and 1-65535 (box), "
+                               "or ranges", spec);
+    if (hhi - hlo != ghi - glo && !(hlo == 0 && hhi == 0))
+        return cli_usage_error("-p %s: the host and box ranges differ in length", spec);
+    if (addr && !*addr)
+        addr = NULL;
+    for (long long g = glo; g <= ghi; g++) {
+        long long h = hlo == 0 && hhi == 0 ? 0 : hlo + (g - glo);
+        if (boxlite_options_add_port(o, (int)h, (int)g, proto, addr) != BOXLITE_OK)
+            return cli_fail("-p");
+    }
+    return 0;
+}
+
+/* --env-file FILE: KEY=VALUE lines, Docker's format: # comments and empty lines skipped, a
+ * KEY alone takes our value (skipped if we have none), nothing unquoted or expanded. */
+static int env_file(boxlite_options *o, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return cli_usage_error("--env-file %s: %s", path, strerror(errno));
+    char line[65536];
+    int no = 0, r = 0;
+    while (!r && fgets(line, sizeof line, f)) {
+        no++;
+        size_t len = strlen(line);
+        if (len == sizeof line - 1 && line[len - 1] != '\n') {
+            r = cli_usage_error("--env-file %s:%d: line too long", path, no);
+            break;
+        }
+        line[strcspn(line, "\r\n")] = 0;
+        char *p = line;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (!*p || *p == '#')
+            continue;
+        char *eq = strchr(p, '=');
+        if (eq)
+            *eq = 0;
+        if (!*p || strpbrk(p, " \t")) {
+            r = cli_usage_error("--env-file %s:%d: \"%s\" is not a variable name", path, no, p);
+            break;
+        }
+        const char *v = eq ? eq + 1 : getenv(p);
+        if (v && boxlite_options_set_env(o, p, v) != BOXLITE_OK) {
+            fprintf(stderr, "boxlite: --env-file %s:%d: %s\n", path, no, boxlite_errmsg());
+            r = 125;
+        }
+    }
+    if (!r && ferror(f))
+        r = cli_usage_error("--env-file %s: read error", path);
+    fclose(f);
+    return r;
 }
 
 /* --allow-host PORT[/tcp|/udp] */
@@ -151,6 +249,10 @@ int cli_apply_box_flags(const struct cli_args *a, boxlite_options *o, struct box
                     ? 0 : cli_fail("--label");
             break;
         }
+        case FL_ENV_FILE: r = env_file(o, optarg); break;
+        case FL_HOSTNAME:
+            r = boxlite_options_set_hostname(o, optarg) == BOXLITE_OK ? 0 : cli_fail("--hostname");
+            break;
         case FL_WORKDIR:
             r = boxlite_options_set_working_dir(o, optarg) == BOXLITE_OK ? 0 : cli_fail("-w");
             break;

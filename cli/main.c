@@ -107,9 +107,12 @@ int cmd_help(struct cli *c, const struct cli_args *a)
         cli_print_main_help(stdout);
         return 0;
     }
-    const struct cli_verb *v = cli_find_verb(a->ops[0]);
+    char two[128];
+    snprintf(two, sizeof two, "%s%s%s", a->ops[0], a->nops > 1 ? " " : "",
+             a->nops > 1 ? a->ops[1] : "");
+    const struct cli_verb *v = cli_find_verb(two);
     if (!v)
-        return unknown_command(a->ops[0]);
+        return unknown_command(two);
     cli_print_help(v, stdout);
     return 0;
 }
@@ -139,7 +142,14 @@ int main(int argc, char **argv)
         cli_print_main_help(stderr);
         return 125;
     }
+    /* two-word verbs: "image prune" */
     const struct cli_verb *v = cli_find_verb(argv[i]);
+    if (!v && i + 1 < argc && !strcmp(argv[i], "image")) {
+        char two[64];
+        snprintf(two, sizeof two, "image %s", argv[i + 1]);
+        if ((v = cli_find_verb(two)))
+            i++;
+    }
     if (!v)
         return unknown_command(argv[i]);
     struct cli_args a;

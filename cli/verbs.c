@@ -7,11 +7,13 @@
 static const struct cli_flag box_flag_table[] = {
     { FL_NAME, 0, "name", "NAME", "a generated name", "The box's name", false },
     { FL_ENV, 'e', "env", "KEY=VALUE", NULL, "Set an environment variable (KEY alone: take it from ours)", true },
+    { FL_ENV_FILE, 0, "env-file", "FILE", NULL, "Read KEY=VALUE lines (# comments) into the environment", true },
+    { FL_HOSTNAME, 0, "hostname", "NAME", "the box's name", "The box's host name", false },
     { FL_LABEL, 'l', "label", "KEY[=VALUE]", NULL, "Add a label (metadata for ps --filter label=, not seen by the box)", true },
     { FL_WORKDIR, 'w', "workdir", "DIR", "the image's", "Working directory of commands in the box", false },
     { FL_USER, 'u', "user", "USER[:GROUP]", "the image's", "User of commands in the box", false },
     { FL_VOLUME, 'v', "volume", "HOST:GUEST[:ro|rw]", NULL, "Share a host directory with the box", true },
-    { FL_PUBLISH, 'p', "publish", "[IP:]HOST:GUEST[/tcp|udp]", NULL, "Forward a host port to the box (host port 0: any free one; IP defaults to 127.0.0.1)", true },
+    { FL_PUBLISH, 'p', "publish", "[IP:]HOST:GUEST[/tcp|udp]", NULL, "Forward a host port to the box: ports or ranges of one length (8000-8010:80-90); HOST 0 or empty: any free port; IP 127.0.0.1 unless given (IPv4). (No -P: a box publishes only what -p names.)", true },
     { FL_CPUS, 0, "cpus", "N", "1", "Virtual CPUs", false },
     { FL_MEMORY, 'm', "memory", "SIZE", "512m", "Memory (512m, 2g)", false },
     { FL_DISK_SIZE, 0, "disk-size", "SIZE", "the image's size plus room", "Size of the box's disk, whole gigabytes (10g)", false },
@@ -62,6 +64,7 @@ static const struct cli_flag *const stop_flags[] = { stop_table, NULL };
 
 static const struct cli_flag rm_table[] = {
     { FL_FORCE, 'f', "force", NULL, NULL, "Stop a running box before removing it", false },
+    { FL_ALL, 'a', "all", NULL, NULL, "Remove every stopped or created box (with -f, every box)", false },
     { 0 },
 };
 static const struct cli_flag *const rm_flags[] = { rm_table, NULL };
@@ -79,6 +82,7 @@ static const struct cli_flag *const ps_flags[] = { ps_table, NULL };
 
 static const struct cli_flag logs_table[] = {
     { FL_FOLLOW, 'f', "follow", NULL, NULL, "Keep printing what the box writes until it stops", false },
+    { FL_TAIL, 'n', "tail", "N|all", "all", "Only the last N lines (then follow with -f)", false },
     { FL_RAW, 0, "raw", NULL, NULL, "Pass control characters through to the terminal", false },
     { FL_VMM, 0, "vmm", NULL, NULL, "The per-box process's own log instead of the console", false },
     { 0 },
@@ -90,6 +94,38 @@ static const struct cli_flag cp_table[] = {
     { 0 },
 };
 static const struct cli_flag *const cp_flags[] = { cp_table, NULL };
+
+static const struct cli_flag inspect_table[] = {
+    { FL_FORMAT, 'f', "format", "TEMPLATE", "JSON", "One line per box: the template over its record ({{.State}}, {{.Engine}}, {{json .Ports}})", false },
+    { 0 },
+};
+static const struct cli_flag *const inspect_flags[] = { inspect_table, NULL };
+
+static const struct cli_flag stats_table[] = {
+    { FL_NO_STREAM, 0, "no-stream", NULL, NULL, "Print one table and exit", false },
+    { FL_FORMAT, 0, "format", "table|json|TEMPLATE", "table", "How to print each box (fields above)", false },
+    { FL_JSON, 0, "json", NULL, NULL, "Print the library's metrics of each box once, as JSON", false },
+    { 0 },
+};
+static const struct cli_flag *const stats_flags[] = { stats_table, NULL };
+
+static const struct cli_flag restart_table[] = {
+    { FL_TIME, 't', "time", "SECONDS", "10", "Time the box has to stop gracefully before it is killed", false },
+    { 0 },
+};
+static const struct cli_flag *const restart_flags[] = { restart_table, NULL };
+
+static const struct cli_flag prune_table[] = {
+    { FL_FORCE, 'f', "force", NULL, NULL, "Do not ask for confirmation", false },
+    { 0 },
+};
+static const struct cli_flag *const prune_flags[] = { prune_table, NULL };
+
+static const struct cli_flag attach_table[] = {
+    { FL_RAW, 0, "raw", NULL, NULL, "Pass control characters through to the terminal", false },
+    { 0 },
+};
+static const struct cli_flag *const attach_flags[] = { attach_table, NULL };
 
 static const struct cli_flag pull_table[] = {
     { FL_QUIET, 'q', "quiet", NULL, NULL, "No progress", false },
@@ -168,12 +204,45 @@ const struct cli_verb cli_verbs[] = {
       no_flags, cmd_start, 1, -1, false, "box", NULL },
     { "stop", "BOX [BOX...]", "Stop running boxes", "boxlite stop -t 30 web", NULL, stop_flags,
       cmd_stop, 1, -1, false, "box", NULL },
-    { "rm", "BOX [BOX...]", "Remove boxes", "boxlite rm -f web", NULL, rm_flags, cmd_rm, 1, -1,
-      false, "box", NULL },
+    { "rm", "BOX [BOX...]", "Remove boxes", "boxlite rm -f web\nboxlite rm -a", NULL, rm_flags,
+      cmd_rm, 0, -1, false, "box", NULL },
     { "ps", "", "List boxes", PS_EXAMPLE, PS_DETAILS, ps_flags, cmd_ps, 0, 0, false, "", NULL },
     { "ls", "", "List boxes (same as ps)", PS_EXAMPLE, PS_DETAILS, ps_flags, cmd_ps, 0, 0, false, "", "ps" },
-    { "inspect", "BOX [BOX...]", "Show boxes as JSON", "boxlite inspect web", NULL, no_flags,
-      cmd_inspect, 1, -1, false, "box", NULL },
+    { "inspect", "BOX [BOX...]", "Show boxes as JSON",
+      "boxlite inspect web\nboxlite inspect -f '{{.State}} {{.ExitCode}}' web",
+      "--format takes the template of ps --format over the box's record (the JSON that inspect\n"
+      "prints); field names match its keys ignoring case and underscores.",
+      inspect_flags, cmd_inspect, 1, -1, false, "box", NULL },
+    { "restart", "BOX [BOX...]", "Stop boxes (if running) and start them again",
+      "boxlite restart web", NULL, restart_flags, cmd_restart, 1, -1, false, "box", NULL },
+    { "wait", "BOX [BOX...]", "Wait until boxes stop; print their exit status",
+      "boxlite wait job",
+      "Prints each box's status when it stops: its main process's exit status (128+N for a\n"
+      "signal), 137 if the OOM killer ended it, 0 when it was stopped on request, 255 when it\n"
+      "stopped by itself without a status (its VM died). Exits with the last one's.",
+      no_flags, cmd_wait, 1, -1, false, "box", NULL },
+    { "port", "BOX [GUEST-PORT[/tcp|/udp]]", "List a box's published ports",
+      "boxlite port web\nboxlite port web 80/tcp",
+      "A port published as host port 0 shows the port chosen once the box runs.",
+      no_flags, cmd_port, 1, 2, false, "box", NULL },
+    { "rename", "BOX NEW-NAME", "Rename a box", "boxlite rename web web-old",
+      "A running box keeps its host name until it restarts.", no_flags, cmd_rename, 2, 2, false,
+      "box", NULL },
+    { "prune", "", "Remove every stopped box", "boxlite prune -f",
+      "Boxes stopped or created but never started go; running boxes stay.", prune_flags,
+      cmd_prune, 0, 0, false, "", NULL },
+    { "attach", "BOX", "Follow the output of a box's main process until it stops",
+      "boxlite run -d --name job alpine sh -c 'sleep 5; echo done; exit 3'\nboxlite attach job",
+      "The main process (run -d IMAGE COMMAND) writes to the box's console, which attach\n"
+      "follows from now on (earlier output: boxlite logs). Its standard input is /dev/null, so\n"
+      "nothing is sent to it. When the box stops, attach exits with the status boxlite wait\n"
+      "prints; Ctrl-C detaches and leaves the box running.",
+      attach_flags, cmd_attach, 1, 1, false, "box", NULL },
+    { "top", "BOX [PS-OPTIONS...]", "Show the processes running in a box",
+      "boxlite top web\nboxlite top web -o pid,user,args",
+      "Runs the image's ps in the box (arguments as given, default -ef). An image without ps\n"
+      "gets PID and command of each process read from /proc by its /bin/sh.",
+      no_flags, cmd_top, 1, -1, true, "box", NULL },
     { "logs", "BOX", "Show a box's console log", "boxlite logs -f web",
       "The console holds the guest's messages and the output of the box's main process.\n"
       "On a terminal the box's control characters are shown, not obeyed, unless --raw.",
@@ -181,14 +250,30 @@ const struct cli_verb cli_verbs[] = {
     { "cp", "BOX:PATH HOSTPATH | HOSTPATH BOX:PATH", "Copy files between a box and the host",
       "boxlite cp web:/etc/hostname .\nboxlite cp ./site web:/srv", NULL, cp_flags, cmd_cp, 2, 2,
       false, "file", NULL },
-    { "stats", "BOX", "Show a box's metrics as JSON", "boxlite stats web", NULL, no_flags,
-      cmd_stats, 1, 1, false, "box", NULL },
+    { "stats", "[BOX...]", "Show boxes' CPU, memory and network use",
+      "boxlite stats\nboxlite stats --no-stream web\nboxlite stats --json web",
+      "On a terminal the table is redrawn every second until Ctrl-C (elsewhere a table is\n"
+      "printed every second). Without BOX: every running box. CPU % is the VM process's CPU\n"
+      "time over wall time (100% = one host CPU); memory is its resident size against the\n"
+      "box's memory.\n"
+      "Fields for --format: .ID, .Name, .State, .CPUPerc, .MemUsage, .MemPerc, .NetIO,\n"
+      ".Executions.",
+      stats_flags, cmd_stats, 0, -1, false, "box", NULL },
     { "pull", "IMAGE", "Pull an image from a registry", "boxlite pull alpine:3.20", NULL,
       pull_flags, cmd_pull, 1, 1, false, "image", NULL },
     { "images", "", "List local images", IMAGES_EXAMPLE, IMAGES_DETAILS, images_flags, cmd_images, 0, 0,
       false, "", NULL },
     { "rmi", "IMAGE [IMAGE...]", "Remove local images", "boxlite rmi alpine", NULL, rmi_flags,
       cmd_rmi, 1, -1, false, "image", NULL },
+    { "image prune", "", "Remove every image no box uses", "boxlite image prune -f",
+      "An image some box was created from is kept (boxlite rmi -f removes it anyway).",
+      prune_flags, cmd_image_prune, 0, 0, false, "", NULL },
+    { "completion", "bash|zsh|fish", "Print a shell completion script",
+      "source <(boxlite completion bash)\nboxlite completion zsh > \"${fpath[1]}/_boxlite\"\n"
+      "boxlite completion fish > ~/.config/fish/completions/boxlite.fish",
+      "Completes verbs, their flags, box names and image references (read from the home when\n"
+      "completing). The zsh script uses zsh's bashcompinit.",
+      no_flags, cmd_completion, 1, 1, false, "", NULL },
     { "version", "", "Show the version", "boxlite version", NULL, no_flags, cmd_version, 0, 0,
       false, "", NULL },
     { "doctor", "", "Check this host and boot a smoke box on every engine",
@@ -196,6 +281,6 @@ const struct cli_verb cli_verbs[] = {
       "Exit status 0 when some engine can run boxes (and every smoke box worked), else 1.",
       doctor_flags, cmd_doctor, 0, 0, false, "", NULL },
     { "help", "[COMMAND]", "Show the help of boxlite or of a command", "boxlite help run", NULL,
-      help_flags, cmd_help, 0, 1, false, "verb", NULL },
+      help_flags, cmd_help, 0, 2, false, "verb", NULL },
 };
 const size_t cli_nverbs = sizeof cli_verbs / sizeof cli_verbs[0];

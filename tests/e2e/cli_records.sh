@@ -42,7 +42,7 @@ out=$($B ps -a --format 'table {{.Name}}\t{{.State}}')
 expect "ps --format 'table ...' prints a header and aligned columns" "NAME       STATE" "$(head -1 <<<"$out")"
 expect "the default table's header" "ID NAME IMAGE COMMAND CREATED STATUS PORTS" "$($B ps -a | head -1 | xargs)"
 check "a command longer than 20 characters is cut in the table, whole with --no-trunc" \
-  bash -c "$B create --name longcmd alpine:latest sh -c 'echo a long command line here' >/dev/null && $B ps -a | grep -q 'sh -c echo a long c…' && $B ps -a --no-trunc | grep -q 'sh -c echo a long command line here'"
+  bash -c "$B create --name longcmd alpine:latest sh -c 'echo a long command line here' >/dev/null && $B ps -a | grep -q 'sh -c echo a lo...' && $B ps -a --no-trunc | grep -q 'sh -c echo a long command line here'"
 $B ps --format '{{.Name' >/dev/null 2>&1
 expect "a bad template is refused with 125" 125 $?
 $B ps --format '{{index .Name 1}}' >/dev/null 2>&1
@@ -51,6 +51,20 @@ $B ps --filter colour=red >/dev/null 2>&1
 expect "an unknown filter is refused with 125" 125 $?
 expect "ps --format {{.Missing}} prints <no value>" "<no value>" "$($B ps -a --filter name=api --format '{{.Missing}}')"
 $B rm api webfront longcmd >/dev/null
+
+# -p forms: ranges, an address, any free port
+$B create --name ports -p 8000-8002:80-82/udp -p 0.0.0.0::90 -p :91 alpine:latest >/dev/null
+expect "-p ranges and forms" "127.0.0.1:8000->80/udp, 127.0.0.1:8001->81/udp, 127.0.0.1:8002->82/udp, 0.0.0.0:0->90/tcp, 127.0.0.1:0->91/tcp" "$($B ps -a --filter name=ports --format '{{.Ports}}')"
+$B create -p 8000-8002:80-81 alpine >/dev/null 2>&1
+expect "-p ranges of different lengths: 125" 125 $?
+$B create -p 80 alpine >/dev/null 2>&1
+expect "-p GUEST alone is refused (say HOST 0 for any)" 125 $?
+printf 'OK=1\nBAD NAME=1\n' >"$home/envbad"
+err=$($B create --env-file "$home/envbad" alpine 2>&1)
+expect "--env-file: a bad line is named" "boxlite: --env-file $home/envbad:2: \"BAD NAME\" is not a variable name" "$err"
+$B create --hostname -bad- alpine >/dev/null 2>&1
+expect "--hostname that is not a host name: 125" 125 $?
+$B rm ports >/dev/null
 
 check "rm by id prefix" bash -c "$B rm ${id:0:8} >/dev/null"
 check "rm of an unknown box fails" bash -c "! $B rm web 2>/dev/null"

@@ -65,7 +65,97 @@ expect "exec as a user the box does not have: 126" 126 $?
 expect "exec in a box that does not exist: 125" 125 $?
 "$B" exec --bogus one ls 2>/dev/null
 expect "exec with an unknown flag: 125" 125 $?
-"$B" run --rm "$img" sh -c 'exit 5' 2>/dev/null
-expect "run: the command's own status" 5 $?
+printf '# a comment\nFROM_FILE=two words\n\nPASSED\n' >"$work/env"
+out=$(PASSED=through "$B" run --rm --env-file "$work/env" --hostname made-up -l a=b "$img" sh -c 'echo "$FROM_FILE|$PASSED|$(hostname)"; exit 5' 2>/dev/null); st=$?
+expect "run: the command's own status" 5 $st
+expect "run --env-file and --hostname reach the box" "two words|through|made-up" "$out"
+
+# ---- verbs on the running box ----------------------------------------------------------
+out=$("$B" top one)
+check "top lists the box's processes (the image's ps)" grep -q 'sleep 86400' <<<"$out"
+out=$("$B" top one -o pid,args)
+check "top passes ps options" grep -qE '^ *PID +COMMAND' <<<"$out"
+expect "inspect --format over the record" "running one" "$("$B" inspect --format '{{.State}} {{.Name}}' one)"
+expect "inspect -f {{json .Labels}}" '{}' "$("$B" inspect -f '{{json .Labels}}' one)"
+"$B" rename one uno
+expect "rename: the box answers to its new name" "running" "$("$B" inspect -f '{{.State}}' uno)"
+"$B" inspect one >/dev/null 2>&1
+expect "rename: the old name is gone" 125 $?
+"$B" create --name taken "$img" >/dev/null
+"$B" rename uno taken 2>/dev/null
+expect "rename to a name in use: 125" 125 $?
+"$B" rename uno one
+out=$("$B" stats --no-stream one)
+check "stats --no-stream: one table with CPU %, memory and net I/O" \
+  bash -c "grep -q '^ID .*CPU %.*MEM USAGE / LIMIT.*NET I/O' <<<'$out' && [ \$(wc -l <<<'$out') -eq 2 ] && grep -qE 'one +[0-9.]+%' <<<'$out'"
+expect "stats --format template" "one" "$("$B" stats --no-stream --format '{{.Name}}' one)"
+"$B" stats --json one | python3 -c 'import json,sys; assert json.load(sys.stdin)["vmm"]["rss_bytes"] > 0' && ok "stats --json: the metrics" || no "stats --json: the metrics"
+# stats in a real terminal: redrawn live until Ctrl-C
+need_cmd tmux
+sock="$work/tmux"
+tmux -S "$sock" new-session -d -x 150 -y 20 "BOXLITE_HOME=$BOXLITE_HOME $B stats one; echo stats-ended-\$?; sleep 60"
+seen=""
+for _ in $(seq 100); do tmux -S "$sock" capture-pane -p | grep -q 'one .*%' && { seen=1; break; }; sleep 0.1; done
+check "stats in a terminal draws a live table" test -n "$seen"
+tmux -S "$sock" send-keys C-c
+ended=""
+for _ in $(seq 50); do tmux -S "$sock" capture-pane -p | grep -q 'stats-ended-0' && { ended=1; break; }; sleep 0.1; done
+check "Ctrl-C ends the live stats with status 0" test -n "$ended"
+tmux -S "$sock" kill-server 2>/dev/null
+
+# ---- restart, port, wait, attach, prune ------------------------------------------------
+hp=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+# the main process ticks until told to end (a file made by exec), then exits 3
+job=$("$B" run -d --name job -p "$hp:8080" -p 0:9090/udp "$img" sh -c 'until [ -e /tmp/go ]; do echo tick; sleep 0.2; done; echo job-says-bye; exit 3')
+expect "port: every published port" "8080/tcp -> 127.0.0.1:$hp" "$("$B" port job | head -1)"
+expect "port GUEST: the host side" "127.0.0.1:$hp" "$("$B" port job 8080)"
+check "port of a host port 0: the port chosen" bash -c "'$B' port job 9090/udp | grep -qE '^127.0.0.1:[1-9][0-9]*$'"
+"$B" port job 1234 2>/dev/null
+expect "port of a port not published: 125" 125 $?
+"$B" attach job >"$work/attach" 2>&1 &
+apid=$!
+for _ in $(seq 300); do grep -q tick "$work/attach" && break; sleep 0.1; done
+check "attach follows the main process's output as it comes" grep -q tick "$work/attach"
+"$B" exec job touch /tmp/go
+wait $apid; st=$?
+check "attach shows the output up to the end" grep -q 'job-says-bye' "$work/attach"
+expect "attach exits with the main process's status" 3 $st
+"$B" logs job >"$work/full"
+check "the job's log has more than 3 lines" test "$(wc -l <"$work/full")" -gt 3
+expect "logs --tail 2: the last two lines of the log" "$(tail -n 2 "$work/full")" "$("$B" logs --tail 2 job)"
+expect "logs -n 1" "$(tail -n 1 "$work/full")" "$("$B" logs -n 1 job)"
+expect "logs --tail 0: nothing" "" "$("$B" logs --tail 0 job)"
+check "the ticks are in the log (the main process's output)" grep -q '^tick' "$work/full"
+out=$("$B" wait job); st=$?
+expect "wait prints the exit status" 3 "$out"
+expect "wait exits with it" 3 $st
+"$B" restart job >/dev/null
+"$B" exec job touch /tmp/go >/dev/null 2>&1 # /tmp may be fresh after a start
+expect "restart starts a stopped box again; wait sees its new end" 3 "$("$B" wait job)"
+"$B" restart -t 5 one >/dev/null
+expect "restart of a running box: running again" "running" "$("$B" inspect -f '{{.State}}' one)"
+expect "  ...and it answers" "hi" "$("$B" exec one echo hi)"
+"$B" stop one >/dev/null
+expect "wait after a stop on request: 0" 0 "$("$B" wait one)"
+"$B" prune </dev/null >/dev/null 2>&1
+expect "prune without -f and no yes: nothing removed" 3 "$("$B" ps -aq | wc -l)"
+"$B" run -d --name stays "$img" sleep 600 >/dev/null
+echo y | "$B" prune >"$work/pruned" 2>/dev/null
+expect "prune (answered yes) removes every stopped box and only those" "stays" "$("$B" ps -a --format '{{.Name}}')"
+expect "  ...printing their ids" 3 "$(wc -l <"$work/pruned")"
+"$B" create --name c1 "$img" >/dev/null
+"$B" rm -a >/dev/null
+expect "rm -a removes the stopped and created boxes, not a running one" "stays" "$("$B" ps -a --format '{{.Name}}')"
+"$B" rm -af >/dev/null
+expect "rm -af removes every box" "0" "$("$B" ps -aq | wc -l)"
+
+# ---- image prune -----------------------------------------------------------------------
+"$B" create --name keeper "$img" >/dev/null
+tests/fixtures/registry.sh push "$work/reg" "$work/fx/busybox" other:1 >/dev/null
+"$B" pull -q "127.0.0.1:$port/other:1" >/dev/null
+"$B" image prune -f >"$work/iprune" 2>/dev/null
+expect "image prune removes the image no box uses" "removed 127.0.0.1:$port/other:1" "$(cat "$work/iprune")"
+expect "image prune keeps the image a box was created from" "$img" "$("$B" images --format '{{.Ref}}')"
+"$B" rm keeper >/dev/null
 
 finish
