@@ -356,7 +356,9 @@ BOXLITE_API const char *boxlite_code_str(int code);
  * writable). Restart: "no" (default), "on-failure" (when its main process exits non-zero;
  * max_retries restarts at most, 0 = no limit) or "always" (whenever it stops by itself);
  * a box stopped on request is never restarted. Options JSON: "labels": {"k": "v"},
- * "hostname", "read_only", "restart", "restart_max". */
+ * "hostname", "read_only", "restart", "restart_max".
+ * Not yet implemented: read_only and a restart policy other than "no" are accepted by the
+ * setters but refused by boxlite_box_create (BOXLITE_ERR_UNSUPPORTED). */
 BOXLITE_API int boxlite_options_set_label(boxlite_options *o, const char *key,
                                           const char *value);
 BOXLITE_API int boxlite_options_set_hostname(boxlite_options *o, const char *hostname);

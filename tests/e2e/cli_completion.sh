@@ -14,8 +14,7 @@ need_cmd zsh
 need_cmd docker-registry
 work=$(mktemp -d)
 export BOXLITE_HOME=$work/home
-sock=$work/tmux
-cleanup() { tmux -S "$sock" kill-server 2>/dev/null; tests/fixtures/registry.sh stop "$work/reg" >/dev/null 2>&1; rm -rf "$work"; }
+cleanup() { tmux -S "$work/tmux-bash" kill-server 2>/dev/null; tmux -S "$work/tmux-zsh" kill-server 2>/dev/null; tests/fixtures/registry.sh stop "$work/reg" >/dev/null 2>&1; rm -rf "$work"; }
 trap cleanup EXIT
 
 python3 tests/fixtures/mkimages.py "$work/fx" busybox >/dev/null
@@ -46,6 +45,7 @@ tab() { # NAME LINE WANT
 }
 
 for sh in bash zsh; do
+  sock=$work/tmux-$sh
   if [ $sh = bash ]; then
     start="env -i HOME=$work TERM=xterm PATH=$(dirname "$B"):/usr/bin:/bin BOXLITE_HOME=$BOXLITE_HOME PS1='$ ' bash --norc --noprofile"
     load="source $work/c.bash"
@@ -54,7 +54,10 @@ for sh in bash zsh; do
     load="autoload -U compinit && compinit -u && source $work/c.zsh && PS1='$ '"
   fi
   tmux -S "$sock" new-session -d -s t -x 160 -y 30 "$start"
-  tmux -S "$sock" send-keys -t t "$load" Enter "clear" Enter
+  tmux -S "$sock" send-keys -t t "$load" Enter "clear; echo loaded-\$?" Enter
+  for _ in $(seq 100); do tmux -S "$sock" capture-pane -p -t t | grep -q '^loaded-0' && break; sleep 0.1; done
+  check "$sh: the script loads in an interactive shell" bash -c "tmux -S '$sock' capture-pane -p -t t | grep -q '^loaded-0'"
+  tmux -S "$sock" send-keys -t t clear Enter
   tab "$sh: a verb" "boxlite resta" "boxlite restart"
   tab "$sh: a flag of that verb" "boxlite ps --no-tr" "boxlite ps --no-trunc"
   tab "$sh: a box name from the home" "boxlite rm alp" "boxlite rm alpha-box"
