@@ -255,13 +255,14 @@ int cmd_run(struct cli *c, const struct cli_args *a)
 
 int cmd_exec(struct cli *c, const struct cli_args *a)
 {
-    bool interactive = false, tty = false;
+    bool interactive = false, tty = false, detach = false;
     const char *cwd = NULL, *user = NULL;
     const char *env[64];
     int nenv = 0;
     for (int i = 0; i < a->nopts; i++) {
         const char *optarg = a->opts[i].value;
         switch (a->opts[i].id) {
+        case FL_DETACH: detach = true; break;
         case FL_INTERACTIVE: interactive = true; break;
         case FL_TTY: tty = true; break;
         case FL_ENV:
@@ -274,12 +275,21 @@ int cmd_exec(struct cli *c, const struct cli_args *a)
         }
     }
     env[nenv] = NULL;
+    if (detach && (interactive || tty))
+        return cli_usage_error("exec: -d runs the command on its own: no -i or -t with it");
     int r = cli_open(c);
     if (r)
         return r;
     boxlite_box *b = NULL;
     if (boxlite_box_get(c->rt, a->ops[0], &b) != BOXLITE_OK)
         return cli_fail("exec");
+    if (detach) {
+        boxlite_exec_spec spec = { .size = sizeof spec, .argv = (const char *const *)a->ops + 1,
+                                   .env = nenv ? env : NULL, .working_dir = cwd, .user = user };
+        r = boxlite_exec_start_detached(b, &spec) == BOXLITE_OK ? 0 : cli_exec_failed("exec");
+        boxlite_box_free(b);
+        return r;
+    }
     r = run_in_box(b, a->ops + 1, interactive, tty, nenv ? env : NULL, cwd, user);
     boxlite_box_free(b);
     return r;

@@ -47,6 +47,7 @@ static const struct cli_flag *const run_flags[] = { run_only, box_flag_table, NU
 static const struct cli_flag *const create_flags[] = { box_flag_table, NULL };
 
 static const struct cli_flag exec_table[] = {
+    { FL_DETACH, 'd', "detach", NULL, NULL, "Start the command and return: it runs on its own, its output in the box's log", false },
     { FL_INTERACTIVE, 'i', "interactive", NULL, NULL, "Keep our standard input open to the command", false },
     { FL_TTY, 't', "tty", NULL, NULL, "Give the command a terminal", false },
     { FL_ENV, 'e', "env", "KEY=VALUE", NULL, "Set an environment variable", true },

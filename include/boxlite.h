@@ -365,6 +365,11 @@ BOXLITE_API int boxlite_options_set_hostname(boxlite_options *o, const char *hos
 BOXLITE_API int boxlite_options_set_read_only(boxlite_options *o, int read_only);
 BOXLITE_API int boxlite_options_set_restart(boxlite_options *o, const char *policy,
                                             int max_retries);
+/* Starts spec->argv in the box to run on its own (`exec -d`): no terminal, stdin
+ * /dev/null, its output to the box's console log; returns once it started, or with the
+ * agent's reason (BOXLITE_ERR_NOT_FOUND "exec PROG: No such file or directory"). It is not
+ * stopped when the caller goes away; it ends with the box. */
+BOXLITE_API int boxlite_exec_start_detached(boxlite_box *box, const boxlite_exec_spec *spec);
 /* Renames a box (any state). The new name must be valid and free (BOXLITE_ERR_EXISTS). A
  * running box keeps its host name until it restarts. */
 BOXLITE_API int boxlite_box_rename(boxlite_runtime *rt, const char *id_or_name,

@@ -342,6 +342,8 @@ int proto_exec_req_encode(const struct proto_exec_req *r, struct tlv_writer *w, 
     }
     if (r->timeout_ms)
         tlv_u64(w, T_TIMEOUT_MS, r->timeout_ms);
+    if (r->detach)
+        tlv_u64(w, T_DETACH, 1);
     if (w->overflow)
         return bl_err(err, BOXLITE_ERR_INVALID, "exec request larger than %u bytes",
                       PROTO_MAX_PAYLOAD);
@@ -388,6 +390,7 @@ int proto_exec_req_decode(struct proto_exec_req *r, const void *p, size_t len, s
                 r->cols = (uint32_t)v;
             break;
         case T_TIMEOUT_MS: rc = tlv_get_u64(&f, &r->timeout_ms, err); break;
+        case T_DETACH: rc = tlv_get_u64(&f, &v, err); r->detach = v != 0; break;
         default: break; /* unknown fields are skipped: newer hosts may add some */
         }
         if (rc < 0)

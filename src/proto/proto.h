@@ -45,7 +45,7 @@ enum proto_tag {
     T_TIME_NS = 6,                                                           /* HELLO */
     T_CODE = 10, T_MESSAGE = 11,                                             /* ERROR */
     T_ARG = 20, T_ENV = 21, T_CWD = 22, T_USER = 23, T_TTY = 24, T_ROWS = 25, T_COLS = 26,
-    T_TIMEOUT_MS = 27,                                                       /* EXEC */
+    T_TIMEOUT_MS = 27, T_DETACH = 28,                                        /* EXEC */
     T_EXIT_CODE = 30, T_SIGNO = 31, T_TIMED_OUT = 32, T_DURATION_US = 33, T_BYTES = 34,
     T_PATH = 40,                                                             /* COPY_* */
     T_ROOT_DEV = 50, T_ROOT_FSTYPE = 51, T_ROOT_DIR = 52, T_VOLUME = 53, T_HOSTNAME = 54,
@@ -143,6 +143,7 @@ struct proto_exec_req {
     bool tty;
     uint32_t rows, cols;
     uint64_t timeout_ms; /* 0 = none */
+    bool detach;         /* runs on its own (exec -d): the channel ends once it started */
 };
 int proto_exec_req_encode(const struct proto_exec_req *r, struct tlv_writer *w, struct bl_error *err);
 int proto_exec_req_decode(struct proto_exec_req *r, const void *p, size_t len, struct bl_error *err);

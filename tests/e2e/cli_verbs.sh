@@ -70,6 +70,16 @@ out=$(PASSED=through "$B" run --rm --env-file "$work/env" --hostname made-up -l 
 expect "run: the command's own status" 5 $st
 expect "run --env-file and --hostname reach the box" "two words|through|made-up" "$out"
 
+# ---- exec -d: returns at once, the command goes on without us --------------------------
+"$B" exec -d one sh -c 'sleep 1; echo detached-ran > /tmp/detached'
+expect "exec -d returns 0 once the command started" 0 $?
+for _ in $(seq 100); do [ "$("$B" exec one cat /tmp/detached 2>/dev/null)" = detached-ran ] && break; sleep 0.2; done
+expect "exec -d: the command ran on after the CLI returned" "detached-ran" "$("$B" exec one cat /tmp/detached 2>/dev/null)"
+"$B" exec -d one no-such-prog 2>/dev/null
+expect "exec -d of a program not in the box: 127" 127 $?
+"$B" exec -d -t one sh 2>/dev/null
+expect "exec -d with -t: 125" 125 $?
+
 # ---- verbs on the running box ----------------------------------------------------------
 out=$("$B" top one)
 check "top lists the box's processes (the image's ps)" grep -q 'sleep 86400' <<<"$out"
