@@ -250,6 +250,9 @@ int cli_apply_box_flags(const struct cli_args *a, boxlite_options *o, struct box
             break;
         }
         case FL_ENV_FILE: r = env_file(o, optarg); break;
+        case FL_READ_ONLY:
+            r = boxlite_options_set_read_only(o, 1) == BOXLITE_OK ? 0 : cli_fail("--read-only");
+            break;
         case FL_HOSTNAME:
             r = boxlite_options_set_hostname(o, optarg) == BOXLITE_OK ? 0 : cli_fail("--hostname");
             break;

@@ -8,6 +8,7 @@ static const struct cli_flag box_flag_table[] = {
     { FL_NAME, 0, "name", "NAME", "a generated name", "The box's name", false },
     { FL_ENV, 'e', "env", "KEY=VALUE", NULL, "Set an environment variable (KEY alone: take it from ours)", true },
     { FL_ENV_FILE, 0, "env-file", "FILE", NULL, "Read KEY=VALUE lines (# comments) into the environment", true },
+    { FL_READ_ONLY, 0, "read-only", NULL, NULL, "Mount the box's root file system read-only (volumes keep their mode; /dev/shm stays writable)", false },
     { FL_HOSTNAME, 0, "hostname", "NAME", "the box's name", "The box's host name", false },
     { FL_LABEL, 'l', "label", "KEY[=VALUE]", NULL, "Add a label (metadata for ps --filter label=, not seen by the box)", true },
     { FL_WORKDIR, 'w', "workdir", "DIR", "the image's", "Working directory of commands in the box", false },

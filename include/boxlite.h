@@ -352,13 +352,13 @@ BOXLITE_API const char *boxlite_code_str(int code);
 /* ---- Docker-like box settings and verbs (the CLI's run/create flags, rename) ----------
  * Labels: free-form KEY=VALUE metadata kept with the box (its info's "labels"), not seen by
  * the box. Host name: the box's (RFC 1123), default its name. Read-only: the box's root
- * file system is mounted read-only (volumes keep their own mode; /tmp, /run and /dev stay
- * writable). Restart: "no" (default), "on-failure" (when its main process exits non-zero;
+ * file system is mounted read-only, as Docker's --read-only (volumes and disks keep their
+ * own mode; /dev, /dev/shm and /proc are mounts of their own). Restart: "no" (default), "on-failure" (when its main process exits non-zero;
  * max_retries restarts at most, 0 = no limit) or "always" (whenever it stops by itself);
  * a box stopped on request is never restarted. Options JSON: "labels": {"k": "v"},
  * "hostname", "read_only", "restart", "restart_max".
- * Not yet implemented: read_only and a restart policy other than "no" are accepted by the
- * setters but refused by boxlite_box_create (BOXLITE_ERR_UNSUPPORTED). */
+ * Not yet implemented: a restart policy other than "no" is accepted by the setter but
+ * refused by boxlite_box_create (BOXLITE_ERR_UNSUPPORTED). */
 BOXLITE_API int boxlite_options_set_label(boxlite_options *o, const char *key,
                                           const char *value);
 BOXLITE_API int boxlite_options_set_hostname(boxlite_options *o, const char *hostname);

@@ -52,6 +52,7 @@ enum proto_tag {
     T_NET = 55, T_NET_ADDR = 56, T_NET_GW = 57, T_NET_DNS = 58, T_DISK = 59, /* SETUP */
     T_CREDIT = 60,                                                           /* CREDIT */
     T_MAIN = 61,                                                  /* SETUP: main process */
+    T_ROOT_RO = 62,                                         /* SETUP: root read-only */
     T_EVENT = 70, T_WHO = 71, T_OOM = 72,                                    /* EVENT */
 };
 
@@ -181,6 +182,7 @@ struct proto_setup {
     struct proto_disk *disks;
     unsigned ndisks;
     char *hostname;
+    bool root_ro;      /* the container's root mounted read-only (--read-only) */
     bool net;          /* configure eth0 */
     char *net_addr;    /* "10.0.2.15/24" */
     char *net_gw, *net_dns;

@@ -516,10 +516,6 @@ int opts_validate_for_create(const struct boxlite_options *o, struct bl_error *e
                       "options: detach requires auto_remove off (a detached box that removes "
                       "itself could never be reattached)");
     /* Stored and shown, not yet acted on: refused rather than silently ignored (issue 19) */
-    if (o->read_only)
-        return bl_err(err, BOXLITE_ERR_UNSUPPORTED,
-                      "options: read_only is not implemented yet (the agent mounts the root "
-                      "read-write)");
     if (o->restart)
         return bl_err(err, BOXLITE_ERR_UNSUPPORTED,
                       "options: restart \"%s\" is not implemented yet (no restarter)", o->restart);

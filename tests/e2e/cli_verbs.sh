@@ -69,6 +69,10 @@ printf '# a comment\nFROM_FILE=two words\n\nPASSED\n' >"$work/env"
 out=$(PASSED=through "$B" run --rm --env-file "$work/env" --hostname made-up -l a=b "$img" sh -c 'echo "$FROM_FILE|$PASSED|$(hostname)"; exit 5' 2>/dev/null); st=$?
 expect "run: the command's own status" 5 $st
 expect "run --env-file and --hostname reach the box" "two words|through|made-up" "$out"
+mkdir -p "$work/rwvol"
+out=$("$B" run --rm --read-only -v "$work/rwvol:/vol" "$img" sh -c 'touch /root-file 2>/dev/null && echo root-writable; touch /vol/v && echo vol-ok; touch /dev/shm/s && echo shm-ok; grep -q " / .*ro[,]" /proc/mounts && echo root-ro' 2>/dev/null)
+expect "run --read-only: the root refuses writes, a volume and /dev/shm do not" "vol-ok shm-ok root-ro" "$(xargs <<<"$out")"
+check "  ...the volume's file reached the host" test -e "$work/rwvol/v"
 
 # ---- exec -d: returns at once, the command goes on without us --------------------------
 "$B" exec -d one sh -c 'sleep 1; echo detached-ran > /tmp/detached'
