@@ -101,7 +101,7 @@ void cli_print_notice(boxlite_box *b);
 /* Box flags shared by run and create (the table box_flag_table in cli/verbs.c), applied to
  * o; the image and command are a->ops. */
 struct box_flags {
-    bool interactive, tty, rm, detach;
+    bool interactive, tty, rm, detach, restart;
     const char *engine;
     const char *entrypoint; /* --entrypoint, or NULL */
 };
@@ -151,6 +151,14 @@ bool cli_confirm(const char *question);
 /* Removes every stopped or configured box (every box with force), printing their ids. */
 int cli_remove_all(struct cli *c, bool force, unsigned *count);
 
+/* A stopped box's status (wait, attach): see `boxlite wait --help`. */
+int cli_stop_status(json_t *info);
+/* Waits until the box is no longer running; its info then, or NULL. */
+json_t *cli_wait_stopped(boxlite_box *b);
+/* --restart (cli/restart.c): the policy's syntax; a supervisor for b if it has one. */
+int cli_restart_parse(const char *s, bool *always, long long *max);
+void cli_restart_watch(struct cli *c, boxlite_box *b);
+
 int cmd_create(struct cli *c, const struct cli_args *a);
 int cmd_start(struct cli *c, const struct cli_args *a);
 int cmd_stop(struct cli *c, const struct cli_args *a);
@@ -177,5 +185,6 @@ int cmd_attach(struct cli *c, const struct cli_args *a);
 int cmd_top(struct cli *c, const struct cli_args *a);
 int cmd_image_prune(struct cli *c, const struct cli_args *a);
 int cmd_completion(struct cli *c, const struct cli_args *a);
+int cmd_restarter(struct cli *c, const struct cli_args *a);
 
 #endif

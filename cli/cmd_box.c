@@ -25,6 +25,8 @@ int cmd_create(struct cli *c, const struct cli_args *a)
     /* A created box is kept until removed: auto_remove only with --rm. */
     boxlite_options_set_auto_remove(o, 0);
     r = cli_apply_box_flags(a, o, &f);
+    if (!r && f.restart && f.rm)
+        r = cli_usage_error("create: --restart and --rm exclude each other");
     if (!r) {
         /* A created box is started later by another command (`boxlite start`), so it must
          * not die with that command: detached, unless --rm asks for the opposite. */
@@ -75,8 +77,10 @@ static int do_start(struct cli *c, const char *key)
 {
     boxlite_box *b = NULL;
     int r = boxlite_box_get(c->rt, key, &b);
-    if (r == BOXLITE_OK && (r = boxlite_box_start(b)) == BOXLITE_OK)
+    if (r == BOXLITE_OK && (r = boxlite_box_start(b)) == BOXLITE_OK) {
         cli_print_notice(b);
+        cli_restart_watch(c, b);
+    }
     boxlite_box_free(b);
     return r;
 }

@@ -61,6 +61,7 @@ int cmd_restart(struct cli *c, const struct cli_args *a)
             failed = 1;
         } else {
             cli_print_notice(b);
+            cli_restart_watch(c, b);
             printf("%s\n", a->ops[i]);
         }
         boxlite_box_free(b);
@@ -73,7 +74,7 @@ int cmd_restart(struct cli *c, const struct cli_args *a)
 /* The status a stopped box reports (wait, attach): its main process's (or container
  * init's) exit status; 137 when the OOM killer ended it without one; 0 when it was stopped
  * on request; 255 when it stopped by itself with no status (its VM died). */
-static int stop_status(json_t *info)
+int cli_stop_status(json_t *info)
 {
     json_t *ec = json_object_get(info, "exit_code");
     if (json_is_integer(ec))
@@ -86,7 +87,7 @@ static int stop_status(json_t *info)
 /* Waits until the box is no longer running: on its per-box process's pidfd when there is
  * one (woken the moment it exits), re-reading the state at least once a second (a pid can
  * be reused; the state is the truth). Returns its info, or NULL. */
-static json_t *wait_stopped(boxlite_box *b, volatile sig_atomic_t *stop_flag)
+json_t *cli_wait_stopped(boxlite_box *b)
 {
     for (;;) {
         json_t *info = box_info(b);
@@ -94,8 +95,6 @@ static json_t *wait_stopped(boxlite_box *b, volatile sig_atomic_t *stop_flag)
             return info;
         pid_t pid = (pid_t)json_integer_value(json_object_get(info, "pid"));
         json_decref(info);
-        if (stop_flag && *stop_flag)
-            return NULL;
         int fd = pid > 0 ? (int)syscall(SYS_pidfd_open, pid, 0) : -1;
         if (fd >= 0) {
             struct pollfd p = { fd, POLLIN, 0 };
@@ -116,12 +115,12 @@ int cmd_wait(struct cli *c, const struct cli_args *a)
         boxlite_box *b = NULL;
         json_t *info = NULL;
         if (boxlite_box_get(c->rt, a->ops[i], &b) != BOXLITE_OK ||
-            !(info = wait_stopped(b, NULL))) {
+            !(info = cli_wait_stopped(b))) {
             fprintf(stderr, "boxlite: wait %s: %s\n", a->ops[i], boxlite_errmsg());
             boxlite_box_free(b);
             return 125;
         }
-        status = stop_status(info);
+        status = cli_stop_status(info);
         printf("%d\n", status);
         fflush(stdout);
         json_decref(info);
@@ -327,7 +326,7 @@ int cmd_attach(struct cli *c, const struct cli_args *a)
                 else if (write(1, buf, (size_t)n) < 0)
                     break;
             }
-            status = info ? stop_status(info) : cli_fail("attach");
+            status = info ? cli_stop_status(info) : cli_fail("attach");
             json_decref(info);
             break;
         }

@@ -173,6 +173,8 @@ int cmd_run(struct cli *c, const struct cli_args *a)
     if (boxlite_options_new(&o) != BOXLITE_OK)
         return cli_fail("run");
     int r = cli_apply_box_flags(a, o, &f);
+    if (!r && f.restart && (f.rm || !f.detach))
+        r = cli_usage_error("run: --restart needs -d (and no --rm): the box outlives this command");
     if (r) {
         boxlite_options_free(o);
         return r;
@@ -218,6 +220,7 @@ int cmd_run(struct cli *c, const struct cli_args *a)
     }
     cli_print_notice(b);
     if (f.detach) {
+        cli_restart_watch(c, b);
         printf("%s\n", boxlite_box_id(b));
         boxlite_box_free(b);
         return 0;

@@ -74,7 +74,7 @@ static void bash(FILE *f)
           "  if [ -z \"$verb\" ]; then\n"
           "    COMPREPLY=($(compgen -W '--home --help --version", f);
     for (size_t i = 0; i < cli_nverbs; i++)
-        if (!strchr(cli_verbs[i].name, ' '))
+        if (!strchr(cli_verbs[i].name, ' ') && cli_verbs[i].name[0] != '_')
             fprintf(f, " %s", cli_verbs[i].name);
     fputs(" image' -- \"$cur\")); return\n  fi\n"
           "  # operands typed so far (flag values not counted)\n"
@@ -114,7 +114,7 @@ static void bash(FILE *f)
           "    file) COMPREPLY=($(compgen -f -- \"$cur\")) ;;\n"
           "    verb) COMPREPLY=($(compgen -W '", f);
     for (size_t i = 0; i < cli_nverbs; i++)
-        if (!strchr(cli_verbs[i].name, ' '))
+        if (!strchr(cli_verbs[i].name, ' ') && cli_verbs[i].name[0] != '_')
             fprintf(f, " %s", cli_verbs[i].name);
     fputs("' -- \"$cur\")) ;;\n"
           "    *) COMPREPLY=() ;;\n"
@@ -156,7 +156,7 @@ static void fish(FILE *f)
           "complete -c boxlite -n __fish_use_subcommand -l home -r -d 'The runtime home'\n", f);
     for (size_t i = 0; i < cli_nverbs; i++) {
         const struct cli_verb *v = &cli_verbs[i];
-        if (strchr(v->name, ' '))
+        if (strchr(v->name, ' ') || v->name[0] == '_')
             continue;
         fprintf(f, "complete -c boxlite -n __fish_use_subcommand -a %s -d ", v->name);
         fish_str(f, v->summary);

@@ -250,6 +250,17 @@ int cli_apply_box_flags(const struct cli_args *a, boxlite_options *o, struct box
             break;
         }
         case FL_ENV_FILE: r = env_file(o, optarg); break;
+        case FL_RESTART: {
+            bool always;
+            long long max;
+            if (cli_restart_parse(optarg, &always, &max))
+                r = cli_usage_error("--restart %s: expected no, on-failure[:N] or always", optarg);
+            else
+                r = boxlite_options_set_label(o, "boxlite.restart", optarg) == BOXLITE_OK
+                        ? 0 : cli_fail("--restart");
+            f->restart = strcmp(optarg, "no") != 0;
+            break;
+        }
         case FL_READ_ONLY:
             r = boxlite_options_set_read_only(o, 1) == BOXLITE_OK ? 0 : cli_fail("--read-only");
             break;

@@ -163,6 +163,23 @@ expect "rm -a removes the stopped and created boxes, not a running one" "stays" 
 "$B" rm -af >/dev/null
 expect "rm -af removes every box" "0" "$("$B" ps -aq | wc -l)"
 
+# ---- --restart on-failure:2: the supervisor starts it twice more, then leaves it ---------
+mkdir -p "$work/runs"
+rid=$("$B" run -d --name rs --restart on-failure:2 -v "$work/runs:/runs" "$img" sh -c 'echo run >> /runs/count; exit 1')
+for _ in $(seq 600); do
+  [ "$(wc -l <"$work/runs/count" 2>/dev/null)" -ge 3 ] && ! pgrep -f "[_]_restarter $rid" >/dev/null &&
+    [ "$("$B" inspect -f '{{.State}}' rs)" = stopped ] && break
+  sleep 0.2
+done
+expect "--restart on-failure:2: the main process ran 3 times (2 restarts)" 3 "$(wc -l <"$work/runs/count" 2>/dev/null)"
+expect "  ...then the box stays stopped with the status" "stopped 1" "$("$B" inspect -f '{{.State}} {{.ExitCode}}' rs)"
+check "  ...and its supervisor is gone" bash -c "! pgrep -f '[_]_restarter $rid' >/dev/null"
+"$B" run -d --rm --restart always "$img" true >/dev/null 2>&1
+expect "--restart with --rm: 125" 125 $?
+"$B" run -d --restart sometimes "$img" true >/dev/null 2>&1
+expect "--restart with a policy that does not exist: 125" 125 $?
+"$B" rm rs >/dev/null
+
 # ---- image prune -----------------------------------------------------------------------
 "$B" create --name keeper "$img" >/dev/null
 tests/fixtures/registry.sh push "$work/reg" "$work/fx/busybox" other:1 >/dev/null
