@@ -167,11 +167,11 @@ expect "rm -af removes every box" "0" "$("$B" ps -aq | wc -l)"
 mkdir -p "$work/runs"
 rid=$("$B" run -d --name rs --restart on-failure:2 -v "$work/runs:/runs" "$img" sh -c 'echo run >> /runs/count; exit 1')
 for _ in $(seq 600); do
-  [ "$(wc -l <"$work/runs/count" 2>/dev/null)" -ge 3 ] && ! pgrep -f "[_]_restarter $rid" >/dev/null &&
+  [ "$(cat "$work/runs/count" 2>/dev/null | wc -l)" -ge 3 ] && ! pgrep -f "[_]_restarter $rid" >/dev/null &&
     [ "$("$B" inspect -f '{{.State}}' rs)" = stopped ] && break
   sleep 0.2
 done
-expect "--restart on-failure:2: the main process ran 3 times (2 restarts)" 3 "$(wc -l <"$work/runs/count" 2>/dev/null)"
+expect "--restart on-failure:2: the main process ran 3 times (2 restarts)" 3 "$(cat "$work/runs/count" 2>/dev/null | wc -l)"
 expect "  ...then the box stays stopped with the status" "stopped 1" "$("$B" inspect -f '{{.State}} {{.ExitCode}}' rs)"
 check "  ...and its supervisor is gone" bash -c "! pgrep -f '[_]_restarter $rid' >/dev/null"
 "$B" run -d --rm --restart always "$img" true >/dev/null 2>&1
