@@ -244,3 +244,9 @@ clean:
 	rm -rf build
 
 -include $(shell find $(O) -name '*.d' 2>/dev/null)
+
+# Man pages (boxlite.1, boxlite-VERB.1) generated from the CLI's verb tables (cli/verbs.c),
+# the same tables as --help; installing them is `make install`'s.
+man: $(BIN_cli)
+	$(Q)$(BIN_cli) help --man $(O)/man
+.PHONY: man

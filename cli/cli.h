@@ -4,19 +4,87 @@
 
 #include "boxlite.h"
 
+#include <jansson.h>
+
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 struct cli {
     const char *home; /* --home, or NULL for the library's default */
     boxlite_runtime *rt;
 };
 
-struct cli_cmd {
-    const char *name;
-    const char *summary;
-    int (*run)(struct cli *c, int argc, char **argv);
+/* ---- The verb tables (cli/verbs.c) ----------------------------------------------------
+ * One table per verb drives the parser (cli/args.c), `boxlite VERB --help`, `boxlite help
+ * VERB`, the man pages and the shell completions: a flag exists only if its table lists it,
+ * so what the parser accepts and what the help lists cannot drift apart. */
+enum cli_flag_id {
+    FL_HELP = 1,
+    /* box flags (run, create) */
+    FL_INTERACTIVE, FL_TTY, FL_DETACH, FL_ENV, FL_WORKDIR, FL_USER, FL_VOLUME, FL_PUBLISH,
+    FL_CPUS, FL_MEMORY, FL_NAME, FL_DISK_SIZE, FL_RM, FL_ENGINE, FL_NO_NETWORK,
+    FL_CPU_TEMPLATE, FL_NETWORK, FL_ALLOW_NET, FL_DENY_NET, FL_ALLOW_HOST, FL_ENTRYPOINT,
+    FL_HEALTH_CMD, FL_HEALTH_INTERVAL, FL_HEALTH_TIMEOUT, FL_HEALTH_RETRIES,
+    FL_HEALTH_START, FL_NO_HEALTHCHECK, FL_LOG_OPT, FL_ENV_FILE, FL_LABEL, FL_READ_ONLY,
+    FL_HOSTNAME, FL_RESTART,
+    /* other verbs */
+    FL_ALL, FL_JSON, FL_QUIET, FL_FORCE, FL_TIME, FL_FOLLOW, FL_RAW, FL_VMM, FL_MAX_SIZE,
+    FL_IMAGE, FL_NO_SMOKE, FL_FILTER, FL_FORMAT, FL_NO_TRUNC, FL_TAIL, FL_SINCE,
+    FL_NO_STREAM, FL_MAN,
 };
+
+struct cli_flag {
+    int id;               /* enum cli_flag_id: what the verb's code switches on */
+    char short_name;      /* 'a' for -a, 0 for none */
+    const char *name;     /* "all" for --all */
+    const char *arg;      /* the value's placeholder ("SIZE"), NULL for a switch */
+    const char *def;      /* the default, as help shows it; NULL when there is none */
+    const char *help;
+    bool repeat;          /* may be given several times */
+};
+
+struct cli_args;
+struct cli;
+struct cli_verb {
+    const char *name;
+    const char *operands;   /* after "boxlite VERB [OPTIONS] ": "BOX [BOX...]" */
+    const char *summary;
+    const char *example;    /* one or more lines, each a command */
+    const char *details;    /* more text for --help and the man page, or NULL */
+    const struct cli_flag *const *flags; /* NULL-terminated list of flag tables */
+    int (*run)(struct cli *c, const struct cli_args *a);
+    int min_ops, max_ops;   /* operand counts; max -1 = any */
+    bool stop_at_operand;   /* options end at the first operand (its command's own follow) */
+    const char *complete;   /* what operands complete to: "box", "image", "verb", "file", "" */
+    const char *alias_of;   /* "ls" is "ps": shown under the other's name */
+};
+
+/* What the parser found: the flags in order (a verb's code switches on id), the operands. */
+struct cli_opt { int id; const char *value; };
+struct cli_args {
+    const struct cli_verb *verb;
+    struct cli_opt *opts; int nopts;
+    char **ops; int nops;
+};
+
+extern const struct cli_verb cli_verbs[];
+extern const size_t cli_nverbs;
+const struct cli_verb *cli_find_verb(const char *name);
+/* Parses argv[1..] (argv[0] is the verb). Returns 1 to run the verb; otherwise 0 with
+ * *status the exit status (0 after --help, 125 with the error printed). */
+int cli_parse(const struct cli_verb *v, int argc, char **argv, struct cli_args *a,
+              int *status);
+void cli_args_free(struct cli_args *a);
+void cli_print_help(const struct cli_verb *v, FILE *f);
+void cli_print_main_help(FILE *f);
+/* Writes man pages boxlite.1 and boxlite-VERB.1 into dir. */
+int cli_write_man(const char *dir);
+/* The closest name in names (n of them) to s, or NULL when none is close. */
+const char *cli_closest(const char *s, const char *const *names, size_t n);
+/* Whether output may carry colour, bars and cursor movement: fd is a terminal, NO_COLOR is
+ * unset and TERM is not "dumb". */
+bool cli_fancy(int fd);
 
 /* Prints "boxlite: <what>: <library message>" to stderr; returns 125 (docker's status for
  * errors of the tool itself, as opposed to the command run in the box). */
@@ -30,15 +98,18 @@ void cli_print_last_notice(void);
 /* The same, then the box's engine notice (a fallback engine). Call right after starting. */
 void cli_print_notice(boxlite_box *b);
 
-/* Box flags shared by run and create. Parses argv from optind on, leaving the image and
- * command at argv[*next]. */
+/* Box flags shared by run and create (the table box_flag_table in cli/verbs.c), applied to
+ * o; the image and command are a->ops. */
 struct box_flags {
-    bool interactive, tty, rm, detach;
+    bool interactive, tty, rm, detach, restart;
     const char *engine;
     const char *entrypoint; /* --entrypoint, or NULL */
 };
-int cli_parse_box_flags(int argc, char **argv, boxlite_options *o, struct box_flags *f,
-                        int *next);
+int cli_apply_box_flags(const struct cli_args *a, boxlite_options *o, struct box_flags *f);
+/* The exit status for a failed boxlite_exec_start, Docker's convention, with the error
+ * printed: 127 when the program is not found in the box, 126 when it could not be run
+ * (not executable, bad working directory or user), else 125 (the tool's own error). */
+int cli_exec_failed(const char *what);
 /* "512", "512m", "2g" -> MiB; -1 if malformed, zero or too large. */
 long long cli_parse_mib(const char *s);
 /* "4096", "64k", "1m" -> bytes; -1 if malformed, zero or too large. */
@@ -54,21 +125,66 @@ struct term_escape { bool cr, c2; };
 void term_escape_write(struct term_escape *st, int fd, const char *p, size_t n);
 void term_escape_flush(struct term_escape *st, int fd);
 
-int cmd_create(struct cli *c, int argc, char **argv);
-int cmd_start(struct cli *c, int argc, char **argv);
-int cmd_stop(struct cli *c, int argc, char **argv);
-int cmd_rm(struct cli *c, int argc, char **argv);
-int cmd_ps(struct cli *c, int argc, char **argv);
-int cmd_inspect(struct cli *c, int argc, char **argv);
-int cmd_version(struct cli *c, int argc, char **argv);
-int cmd_run(struct cli *c, int argc, char **argv);
-int cmd_exec(struct cli *c, int argc, char **argv);
-int cmd_logs(struct cli *c, int argc, char **argv);
-int cmd_cp(struct cli *c, int argc, char **argv);
-int cmd_stats(struct cli *c, int argc, char **argv);
-int cmd_pull(struct cli *c, int argc, char **argv);
-int cmd_images(struct cli *c, int argc, char **argv);
-int cmd_rmi(struct cli *c, int argc, char **argv);
-int cmd_doctor(struct cli *c, int argc, char **argv);
+/* --format (cli/format.c): "table", "json", "table TEMPLATE" or TEMPLATE. */
+struct cli_format {
+    enum { FMT_TABLE, FMT_JSON, FMT_TEMPLATE } kind;
+    bool header;      /* "table TEMPLATE": aligned columns under a header */
+    const char *tmpl;
+};
+/* Checks spec; 0, or 125 with the error printed. */
+int cli_format_parse(const char *spec, struct cli_format *f);
+/* One line for obj (JSON, or the template filled), malloc'd; the header line likewise. */
+char *cli_format_row(const struct cli_format *f, json_t *obj);
+char *cli_format_header(const struct cli_format *f);
+/* Lines of tab-separated cells printed as aligned columns; the table owns the lines. */
+struct cli_table { char **lines; size_t n; };
+void cli_table_add(struct cli_table *t, char *line);
+void cli_table_print(struct cli_table *t, FILE *out);
+/* Sizes for people: "1.5 MiB". */
+const char *cli_human_bytes(unsigned long long b, char *buf, size_t n);
+
+/* Runs argv in the box and collects its output; returns its status (or 125/126/127 as
+ * cli_exec_failed, with the error printed). */
+int cli_capture(boxlite_box *b, const char **argv, char **out, char **err);
+/* Reads y/yes on stdin after printing question on stderr. */
+bool cli_confirm(const char *question);
+/* Removes every stopped or configured box (every box with force), printing their ids. */
+int cli_remove_all(struct cli *c, bool force, unsigned *count);
+
+/* A stopped box's status (wait, attach): see `boxlite wait --help`. */
+int cli_stop_status(json_t *info);
+/* Waits until the box is no longer running; its info then, or NULL. */
+json_t *cli_wait_stopped(boxlite_box *b);
+/* --restart (cli/restart.c): the policy's syntax; a supervisor for b if it has one. */
+int cli_restart_parse(const char *s, bool *always, long long *max);
+void cli_restart_watch(struct cli *c, boxlite_box *b);
+
+int cmd_create(struct cli *c, const struct cli_args *a);
+int cmd_start(struct cli *c, const struct cli_args *a);
+int cmd_stop(struct cli *c, const struct cli_args *a);
+int cmd_rm(struct cli *c, const struct cli_args *a);
+int cmd_ps(struct cli *c, const struct cli_args *a);
+int cmd_inspect(struct cli *c, const struct cli_args *a);
+int cmd_version(struct cli *c, const struct cli_args *a);
+int cmd_run(struct cli *c, const struct cli_args *a);
+int cmd_exec(struct cli *c, const struct cli_args *a);
+int cmd_logs(struct cli *c, const struct cli_args *a);
+int cmd_cp(struct cli *c, const struct cli_args *a);
+int cmd_stats(struct cli *c, const struct cli_args *a);
+int cmd_pull(struct cli *c, const struct cli_args *a);
+int cmd_images(struct cli *c, const struct cli_args *a);
+int cmd_rmi(struct cli *c, const struct cli_args *a);
+int cmd_doctor(struct cli *c, const struct cli_args *a);
+int cmd_help(struct cli *c, const struct cli_args *a);
+int cmd_restart(struct cli *c, const struct cli_args *a);
+int cmd_wait(struct cli *c, const struct cli_args *a);
+int cmd_port(struct cli *c, const struct cli_args *a);
+int cmd_rename(struct cli *c, const struct cli_args *a);
+int cmd_prune(struct cli *c, const struct cli_args *a);
+int cmd_attach(struct cli *c, const struct cli_args *a);
+int cmd_top(struct cli *c, const struct cli_args *a);
+int cmd_image_prune(struct cli *c, const struct cli_args *a);
+int cmd_completion(struct cli *c, const struct cli_args *a);
+int cmd_restarter(struct cli *c, const struct cli_args *a);
 
 #endif

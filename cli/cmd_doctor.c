@@ -9,7 +9,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <jansson.h>
 #include <poll.h>
 #include <stdio.h>
@@ -202,28 +201,16 @@ static const char *home_of(const struct cli *c, char *buf, size_t len)
     return buf;
 }
 
-int cmd_doctor(struct cli *c, int argc, char **argv)
+int cmd_doctor(struct cli *c, const struct cli_args *a)
 {
-    static const struct option longopts[] = {
-        { "json", no_argument, NULL, 'j' },      { "image", required_argument, NULL, 'i' },
-        { "engine", required_argument, NULL, 'e' }, { "no-smoke", no_argument, NULL, 'n' },
-        { 0 },
-    };
     bool as_json = false, no_smoke = false;
     const char *image = NULL, *only = NULL;
-    optind = 1;
-    opterr = 0;
-    int ch;
-    while ((ch = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
-        switch (ch) {
-        case 'j': as_json = true; break;
-        case 'i': image = optarg; break;
-        case 'e': only = optarg; break;
-        case 'n': no_smoke = true; break;
-        default:
-            return cli_usage_error("doctor: unknown option %s (boxlite doctor [--json] "
-                                   "[--image REF] [--engine kvm|qemu] [--no-smoke])",
-                                   argv[optind - 1]);
+    for (int i = 0; i < a->nopts; i++) {
+        switch (a->opts[i].id) {
+        case FL_JSON: as_json = true; break;
+        case FL_IMAGE: image = a->opts[i].value; break;
+        case FL_ENGINE: only = a->opts[i].value; break;
+        case FL_NO_SMOKE: no_smoke = true; break;
         }
     }
     if (only && strcmp(only, "kvm") && strcmp(only, "qemu"))

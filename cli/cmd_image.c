@@ -46,7 +46,7 @@ static const char *short_digest(const char *d, char *buf, size_t n)
     return buf;
 }
 
-static const char *human(unsigned long long b, char *buf, size_t n)
+const char *cli_human_bytes(unsigned long long b, char *buf, size_t n)
 {
     if (b < 1024)
         snprintf(buf, n, "%llu B", b);
@@ -87,9 +87,9 @@ static void draw(struct pull_view *v)
                l->seen ? short_digest(l->digest, sd, sizeof sd) : "waiting",
                width ? "[" : "", bar, width ? "] " : "");
         if (l->finished)
-            printf("%s done\n", human(l->total, a, sizeof a));
+            printf("%s done\n", cli_human_bytes(l->total, a, sizeof a));
         else if (l->seen)
-            printf("%s / %s\n", human(l->done, a, sizeof a), human(l->total, b, sizeof b));
+            printf("%s / %s\n", cli_human_bytes(l->done, a, sizeof a), cli_human_bytes(l->total, b, sizeof b));
         else
             printf("\n");
     }
@@ -142,22 +142,19 @@ static void on_progress(void *ud, int layer, int n_layers, const char *digest,
     }
 }
 
-int cmd_pull(struct cli *c, int argc, char **argv)
+int cmd_pull(struct cli *c, const struct cli_args *a)
 {
-    int quiet = 0, first = 1;
-    for (; first < argc && argv[first][0] == '-'; first++) {
-        if (!strcmp(argv[first], "-q") || !strcmp(argv[first], "--quiet"))
+    int quiet = 0;
+    for (int i = 0; i < a->nopts; i++)
+        if (a->opts[i].id == FL_QUIET)
             quiet = 1;
-        else
-            return cli_usage_error("pull: unknown option %s", argv[first]);
-    }
-    if (first + 1 != argc)
-        return cli_usage_error("pull: name exactly one image (boxlite pull [-q] REF)");
+    const char *ref = a->ops[0];
     int r = cli_open(c);
     if (r)
         return r;
-    struct pull_view v = { .tty = isatty(STDOUT_FILENO) };
-    int rc = boxlite_image_pull(c->rt, argv[first], quiet ? NULL : on_progress, &v);
+    /* bars and cursor movement only on a terminal, and not with NO_COLOR */
+    struct pull_view v = { .tty = cli_fancy(STDOUT_FILENO) };
+    int rc = boxlite_image_pull(c->rt, ref, quiet ? NULL : on_progress, &v);
     if (v.tty && v.n)
         draw(&v);
     free(v.lines);
@@ -166,23 +163,58 @@ int cmd_pull(struct cli *c, int argc, char **argv)
         return 125;
     }
     cli_print_last_notice(); /* the name a short reference resolved to, a mirror passed over */
-    printf("pulled %s\n", argv[first]);
+    printf("pulled %s\n", ref);
     return 0;
 }
 
 /* ---- images ---------------------------------------------------------------------------- */
 
-int cmd_images(struct cli *c, int argc, char **argv)
+/* A row of images, the fields its --format documents (verbs.c). */
+static json_t *image_row(json_t *im, bool no_trunc)
 {
-    int as_json = 0;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--json"))
-            as_json = 1;
-        else
-            return cli_usage_error("images: unknown option %s", argv[i]);
+    const char *ref = json_string_value(json_object_get(im, "ref"));
+    const char *id = json_string_value(json_object_get(im, "id"));
+    const char *created = json_string_value(json_object_get(im, "created"));
+    char repo[512], tag[256] = "", id12[13], size[32];
+    snprintf(repo, sizeof repo, "%s", ref ? ref : "");
+    /* the tag is after the last ':' that follows the last '/' (a registry's port is not) */
+    char *at = strchr(repo, '@'), *slash = strrchr(repo, '/'), *colon = strrchr(repo, ':');
+    if (at) {
+        snprintf(tag, sizeof tag, "%s", at);
+        *at = 0;
+    } else if (colon && (!slash || colon > slash)) {
+        snprintf(tag, sizeof tag, "%s", colon + 1);
+        *colon = 0;
     }
-    int r = cli_open(c);
-    if (r)
+    snprintf(id12, sizeof id12, "%.12s", id ? id : "");
+    json_t *row = json_object();
+    json_object_set_new(row, "ID", json_string(no_trunc && id ? id : id12));
+    json_object_set_new(row, "Ref", json_string(ref ? ref : ""));
+    json_object_set_new(row, "Repository", json_string(repo));
+    json_object_set_new(row, "Tag", json_string(tag));
+    json_object_set_new(row, "Size", json_string(cli_human_bytes(
+        (unsigned long long)json_integer_value(json_object_get(im, "size")), size, sizeof size)));
+    json_object_set(row, "Bytes", json_object_get(im, "size"));
+    json_object_set(row, "Layers", json_object_get(im, "layers"));
+    json_object_set_new(row, "CreatedAt", json_string(created ? created : ""));
+    return row;
+}
+
+int cmd_images(struct cli *c, const struct cli_args *a)
+{
+    bool as_json = false, quiet = false, no_trunc = false;
+    const char *format = NULL;
+    for (int i = 0; i < a->nopts; i++) {
+        switch (a->opts[i].id) {
+        case FL_JSON: as_json = true; break;
+        case FL_QUIET: quiet = true; break;
+        case FL_NO_TRUNC: no_trunc = true; break;
+        case FL_FORMAT: format = a->opts[i].value; break;
+        }
+    }
+    struct cli_format fmt;
+    int r = cli_format_parse(format, &fmt);
+    if (r || (r = cli_open(c)))
         return r;
     char *list = NULL;
     if (boxlite_image_list(c->rt, &list) != BOXLITE_OK)
@@ -194,48 +226,93 @@ int cmd_images(struct cli *c, int argc, char **argv)
     }
     json_t *arr = json_loads(list, 0, NULL);
     boxlite_free(list);
-    printf("%-48s  %-12s  %-10s  %-6s  %s\n", "REFERENCE", "IMAGE ID", "SIZE", "LAYERS",
-           "CREATED");
+    if (fmt.kind == FMT_TABLE) {
+        fmt.kind = FMT_TEMPLATE;
+        fmt.header = true;
+        fmt.tmpl = "{{.Ref}}\t{{.ID}}\t{{.Size}}\t{{.Layers}}\t{{.CreatedAt}}";
+    }
+    struct cli_table t = { 0 };
+    if (fmt.header && !quiet)
+        cli_table_add(&t, cli_format_header(&fmt));
     size_t i;
     json_t *im;
     json_array_foreach(arr, i, im) {
-        char sz[32];
-        const char *id = json_string_value(json_object_get(im, "id"));
-        const char *created = json_string_value(json_object_get(im, "created"));
-        printf("%-48s  %-12.12s  %-10s  %-6lld  %.19s\n",
-               json_string_value(json_object_get(im, "ref")), id ? id : "",
-               human((unsigned long long)json_integer_value(json_object_get(im, "size")), sz,
-                     sizeof sz),
-               (long long)json_integer_value(json_object_get(im, "layers")),
-               created ? created : "-");
+        json_t *row = image_row(im, no_trunc);
+        cli_table_add(&t, quiet ? strdup(json_string_value(json_object_get(row, "ID")))
+                                : cli_format_row(&fmt, row));
+        json_decref(row);
     }
     json_decref(arr);
+    if (fmt.header && !quiet) {
+        cli_table_print(&t, stdout);
+    } else {
+        for (size_t k = 0; k < t.n; k++) {
+            printf("%s\n", t.lines[k] ? t.lines[k] : "");
+            free(t.lines[k]);
+        }
+        free(t.lines);
+    }
     return 0;
 }
 
 /* ---- rmi ------------------------------------------------------------------------------- */
 
-int cmd_rmi(struct cli *c, int argc, char **argv)
+int cmd_rmi(struct cli *c, const struct cli_args *a)
 {
-    int force = 0, first = 1;
-    for (; first < argc && argv[first][0] == '-'; first++) {
-        if (!strcmp(argv[first], "-f") || !strcmp(argv[first], "--force"))
+    int force = 0;
+    for (int i = 0; i < a->nopts; i++)
+        if (a->opts[i].id == FL_FORCE)
             force = 1;
-        else
-            return cli_usage_error("rmi: unknown option %s", argv[first]);
-    }
-    if (first >= argc)
-        return cli_usage_error("rmi: name at least one image");
     int r = cli_open(c), failed = 0;
     if (r)
         return r;
-    for (int i = first; i < argc; i++) {
-        if (boxlite_image_remove(c->rt, argv[i], force) != BOXLITE_OK) {
+    for (int i = 0; i < a->nops; i++) {
+        if (boxlite_image_remove(c->rt, a->ops[i], force) != BOXLITE_OK) {
             fprintf(stderr, "boxlite: %s\n", boxlite_errmsg());
             failed = 1;
         } else {
-            printf("removed %s\n", argv[i]);
+            printf("removed %s\n", a->ops[i]);
         }
     }
     return failed ? 125 : 0;
+}
+
+/* ---- image prune ------------------------------------------------------------------------ */
+
+/* Removes every image no box was created from: the library refuses (BOXLITE_ERR_STATE) one
+ * that a box still uses, and that refusal is what keeps it. */
+int cmd_image_prune(struct cli *c, const struct cli_args *a)
+{
+    bool force = false;
+    for (int i = 0; i < a->nopts; i++)
+        force |= a->opts[i].id == FL_FORCE;
+    if (!force && !cli_confirm("WARNING! This will remove all images no box uses.\nAre you "
+                               "sure you want to continue?"))
+        return 0;
+    int r = cli_open(c);
+    if (r)
+        return r;
+    char *list = NULL;
+    if (boxlite_image_list(c->rt, &list) != BOXLITE_OK)
+        return cli_fail("image prune");
+    json_t *arr = json_loads(list, 0, NULL);
+    boxlite_free(list);
+    size_t i, n = 0;
+    json_t *im;
+    json_array_foreach(arr, i, im) {
+        const char *ref = json_string_value(json_object_get(im, "ref"));
+        if (!ref)
+            continue;
+        if (boxlite_image_remove(c->rt, ref, 0) == BOXLITE_OK) {
+            printf("removed %s\n", ref);
+            n++;
+        } else if (boxlite_errcode() != BOXLITE_ERR_STATE &&
+                   boxlite_errcode() != BOXLITE_ERR_NOT_FOUND) {
+            fprintf(stderr, "boxlite: %s\n", boxlite_errmsg());
+            r = 125;
+        }
+    }
+    json_decref(arr);
+    fprintf(stderr, "Removed %zu image%s\n", n, n == 1 ? "" : "s");
+    return r;
 }

@@ -5,7 +5,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -97,8 +96,8 @@ static int attach(boxlite_exec *ex, bool interactive, bool tty)
     int r = boxlite_exec_wait(ex, -1, &res);
     restore_tty();
     raw_fd = -1;
-    if (r != BOXLITE_OK)
-        return cli_fail("exec");
+    if (r != BOXLITE_OK) /* the agent refuses a start once the request arrives */
+        return cli_exec_failed("exec");
     if (res.timed_out)
         return 124;
     return res.signal ? 128 + res.signal : res.exit_code;
@@ -116,22 +115,66 @@ static int run_in_box(boxlite_box *b, char **argv, bool interactive, bool tty,
                                .cols = ws.ws_col ? ws.ws_col : 80 };
     boxlite_exec *ex = NULL;
     if (boxlite_exec_start(b, &spec, &ex) != BOXLITE_OK)
-        return cli_fail("exec");
+        return cli_exec_failed("exec");
     int status = attach(ex, interactive, tty);
     boxlite_exec_free(ex);
     return status;
 }
 
-int cmd_run(struct cli *c, int argc, char **argv)
+int cli_capture(boxlite_box *b, const char **argv, char **out, char **err)
+{
+    *out = *err = NULL;
+    boxlite_exec_spec spec = { .size = sizeof spec, .argv = argv };
+    boxlite_exec *ex = NULL;
+    if (boxlite_exec_start(b, &spec, &ex) != BOXLITE_OK)
+        return cli_exec_failed("exec");
+    boxlite_exec_close_stdin(ex);
+    int fds[2] = { boxlite_exec_stdout_fd(ex), boxlite_exec_stderr_fd(ex) };
+    char *bufs[2] = { NULL, NULL };
+    size_t lens[2] = { 0, 0 };
+    while (fds[0] >= 0 || fds[1] >= 0) {
+        struct pollfd p[2] = { { fds[0], POLLIN, 0 }, { fds[1], POLLIN, 0 } };
+        if (poll(p, 2, -1) < 0 && errno != EINTR)
+            break;
+        for (int i = 0; i < 2; i++) {
+            if (fds[i] < 0 || !(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
+                continue;
+            char chunk[65536];
+            ssize_t n = read(fds[i], chunk, sizeof chunk);
+            if (n > 0 && lens[i] < (64u << 20)) { /* a listing, not a stream: 64 MiB at most */
+                char *nb = realloc(bufs[i], lens[i] + (size_t)n + 1);
+                if (nb) {
+                    memcpy(nb + lens[i], chunk, (size_t)n);
+                    lens[i] += (size_t)n;
+                    nb[lens[i]] = 0;
+                    bufs[i] = nb;
+                }
+            } else if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+                fds[i] = -1;
+            }
+        }
+    }
+    *out = bufs[0];
+    *err = bufs[1];
+    boxlite_exec_result res;
+    int r = boxlite_exec_wait(ex, -1, &res);
+    boxlite_exec_free(ex);
+    if (r != BOXLITE_OK)
+        return cli_exec_failed("exec");
+    return res.signal ? 128 + res.signal : res.exit_code;
+}
+
+int cmd_run(struct cli *c, const struct cli_args *a)
 {
     boxlite_options *o = NULL;
     struct box_flags f;
-    int next;
+    int next = 0, argc = a->nops;
+    char **argv = a->ops;
     if (boxlite_options_new(&o) != BOXLITE_OK)
         return cli_fail("run");
-    int r = cli_parse_box_flags(argc, argv, o, &f, &next);
-    if (!r && next >= argc)
-        r = cli_usage_error("run: an image is required");
+    int r = cli_apply_box_flags(a, o, &f);
+    if (!r && f.restart && (f.rm || !f.detach))
+        r = cli_usage_error("run: --restart needs -d (and no --rm): the box outlives this command");
     if (r) {
         boxlite_options_free(o);
         return r;
@@ -177,6 +220,7 @@ int cmd_run(struct cli *c, int argc, char **argv)
     }
     cli_print_notice(b);
     if (f.detach) {
+        cli_restart_watch(c, b);
         printf("%s\n", boxlite_box_id(b));
         boxlite_box_free(b);
         return 0;
@@ -212,43 +256,44 @@ int cmd_run(struct cli *c, int argc, char **argv)
     return r;
 }
 
-int cmd_exec(struct cli *c, int argc, char **argv)
+int cmd_exec(struct cli *c, const struct cli_args *a)
 {
-    static const struct option longopts[] = {
-        { "interactive", no_argument, NULL, 'i' }, { "tty", no_argument, NULL, 't' },
-        { "env", required_argument, NULL, 'e' },   { "workdir", required_argument, NULL, 'w' },
-        { "user", required_argument, NULL, 'u' },  { 0 },
-    };
-    bool interactive = false, tty = false;
+    bool interactive = false, tty = false, detach = false;
     const char *cwd = NULL, *user = NULL;
     const char *env[64];
-    int nenv = 0, ch;
-    optind = 1;
-    opterr = 0;
-    while ((ch = getopt_long(argc, argv, "+ite:w:u:", longopts, NULL)) != -1) {
-        switch (ch) {
-        case 'i': interactive = true; break;
-        case 't': tty = true; break;
-        case 'e':
+    int nenv = 0;
+    for (int i = 0; i < a->nopts; i++) {
+        const char *optarg = a->opts[i].value;
+        switch (a->opts[i].id) {
+        case FL_DETACH: detach = true; break;
+        case FL_INTERACTIVE: interactive = true; break;
+        case FL_TTY: tty = true; break;
+        case FL_ENV:
             if (nenv == 63 || !strchr(optarg, '='))
                 return cli_usage_error("exec: -e expects KEY=VALUE (at most 63)");
             env[nenv++] = optarg;
             break;
-        case 'w': cwd = optarg; break;
-        case 'u': user = optarg; break;
-        default: return cli_usage_error("exec: unknown option %s", argv[optind - 1]);
+        case FL_WORKDIR: cwd = optarg; break;
+        case FL_USER: user = optarg; break;
         }
     }
     env[nenv] = NULL;
-    if (optind + 1 >= argc)
-        return cli_usage_error("exec: usage: boxlite exec [-it] BOX COMMAND [ARG...]");
+    if (detach && (interactive || tty))
+        return cli_usage_error("exec: -d runs the command on its own: no -i or -t with it");
     int r = cli_open(c);
     if (r)
         return r;
     boxlite_box *b = NULL;
-    if (boxlite_box_get(c->rt, argv[optind], &b) != BOXLITE_OK)
+    if (boxlite_box_get(c->rt, a->ops[0], &b) != BOXLITE_OK)
         return cli_fail("exec");
-    r = run_in_box(b, argv + optind + 1, interactive, tty, nenv ? env : NULL, cwd, user);
+    if (detach) {
+        boxlite_exec_spec spec = { .size = sizeof spec, .argv = (const char *const *)a->ops + 1,
+                                   .env = nenv ? env : NULL, .working_dir = cwd, .user = user };
+        r = boxlite_exec_start_detached(b, &spec) == BOXLITE_OK ? 0 : cli_exec_failed("exec");
+        boxlite_box_free(b);
+        return r;
+    }
+    r = run_in_box(b, a->ops + 1, interactive, tty, nenv ? env : NULL, cwd, user);
     boxlite_box_free(b);
     return r;
 }
@@ -266,33 +311,30 @@ static bool box_running(boxlite_box *b)
 /* logs [-f] [--raw] [--vmm] BOX: the box's console (the guest's and its main process's
  * output), every retained rotation; -f follows it, across rotations, until the box stops.
  * On a terminal the guest's control characters are shown, not obeyed, unless --raw. */
-int cmd_logs(struct cli *c, int argc, char **argv)
+int cmd_logs(struct cli *c, const struct cli_args *a)
 {
-    static const struct option longopts[] = {
-        { "follow", no_argument, NULL, 'f' }, { "raw", no_argument, NULL, 'r' },
-        { "vmm", no_argument, NULL, 'V' },    { 0 },
-    };
     bool follow = false, raw = false;
+    long long tail = -1;
     const char *which = "console";
-    int ch;
-    optind = 1;
-    opterr = 0;
-    while ((ch = getopt_long(argc, argv, "+f", longopts, NULL)) != -1) {
-        switch (ch) {
-        case 'f': follow = true; break;
-        case 'r': raw = true; break;
-        case 'V': which = "vmm"; break;
-        default: return cli_usage_error("logs: unknown option %s", argv[optind - 1]);
+    for (int i = 0; i < a->nopts; i++) {
+        switch (a->opts[i].id) {
+        case FL_FOLLOW: follow = true; break;
+        case FL_RAW: raw = true; break;
+        case FL_VMM: which = "vmm"; break;
+        case FL_TAIL:
+            if (strcmp(a->opts[i].value, "all") &&
+                cli_parse_ll(a->opts[i].value, 0, 1LL << 40, &tail))
+                return cli_usage_error("logs --tail %s: expected a number of lines or all",
+                                       a->opts[i].value);
+            break;
         }
     }
-    if (optind + 1 != argc)
-        return cli_usage_error("logs: usage: boxlite logs [-f] [--raw] [--vmm] BOX");
     int r = cli_open(c);
     if (r)
         return r;
     boxlite_box *b = NULL;
     boxlite_log *log = NULL;
-    if (boxlite_box_get(c->rt, argv[optind], &b) != BOXLITE_OK ||
+    if (boxlite_box_get(c->rt, a->ops[0], &b) != BOXLITE_OK ||
         boxlite_box_log_open(b, which, &log) != BOXLITE_OK) {
         boxlite_box_free(b);
         return cli_fail("logs");
@@ -301,6 +343,43 @@ int cmd_logs(struct cli *c, int argc, char **argv)
     struct term_escape st = { 0 };
     char buf[65536];
     int idle = 0;
+    if (tail >= 0) {
+        /* --tail N: what is there now, its last N lines (then -f goes on from there) */
+        char *all = NULL;
+        size_t len = 0;
+        long long n;
+        while ((n = boxlite_log_read(log, buf, sizeof buf)) > 0) {
+            char *nb = realloc(all, len + (size_t)n);
+            if (!nb)
+                break;
+            memcpy(nb + len, buf, (size_t)n);
+            all = nb;
+            len += (size_t)n;
+        }
+        size_t start = len;
+        long long lines = 0;
+        /* a last line without its newline counts as a line */
+        size_t end = len && all[len - 1] == '\n' ? len - 1 : len;
+        for (start = end; start > 0 && tail > 0; start--)
+            if (all[start - 1] == '\n' && ++lines == tail)
+                break;
+        if (tail == 0)
+            start = len;
+        if (escape)
+            term_escape_write(&st, 1, all + start, len - start);
+        else
+            write_all(1, all + start, (ssize_t)(len - start));
+        free(all);
+        if (n < 0)
+            r = cli_fail("logs");
+        if (!follow || r) {
+            if (escape)
+                term_escape_flush(&st, 1);
+            boxlite_log_close(log);
+            boxlite_box_free(b);
+            return r;
+        }
+    }
     for (;;) {
         long long n = boxlite_log_read(log, buf, sizeof buf);
         if (n < 0) {
@@ -338,29 +417,20 @@ int cmd_logs(struct cli *c, int argc, char **argv)
 }
 
 /* cp [--max-size SIZE] BOX:PATH HOSTPATH | HOSTPATH BOX:PATH */
-int cmd_cp(struct cli *c, int argc, char **argv)
+int cmd_cp(struct cli *c, const struct cli_args *a)
 {
-    const char *usage = "cp: usage: boxlite cp [--max-size SIZE] BOX:PATH HOSTPATH | "
-                        "HOSTPATH BOX:PATH";
     boxlite_copy_options copts = { .size = sizeof copts };
-    int i = 1;
-    for (; i < argc && argv[i][0] == '-' && argv[i][1]; i++) {
-        const char *v = NULL;
-        if (!strcmp(argv[i], "--max-size") && i + 1 < argc)
-            v = argv[++i];
-        else if (!strncmp(argv[i], "--max-size=", 11))
-            v = argv[i] + 11;
-        else
-            return cli_usage_error("%s", usage);
+    for (int i = 0; i < a->nopts; i++) {
+        if (a->opts[i].id != FL_MAX_SIZE)
+            continue;
+        const char *v = a->opts[i].value;
         long long n = cli_parse_bytes(v);
         if (n <= 0)
             return cli_usage_error("cp: --max-size %s: expected a size such as 1048576, 512k, "
                                    "1m or 2g", v);
         copts.max_bytes = (unsigned long long)n;
     }
-    if (argc - i != 2)
-        return cli_usage_error("%s", usage);
-    const char *src = argv[i], *dst = argv[i + 1];
+    const char *src = a->ops[0], *dst = a->ops[1];
     int out = strchr(src, ':') != NULL;
     if (!out && copts.max_bytes)
         return cli_usage_error("cp: --max-size bounds a copy out of a box (BOX:PATH HOSTPATH)");
@@ -383,23 +453,5 @@ int cmd_cp(struct cli *c, int argc, char **argv)
     }
     boxlite_box_free(b);
     free(spec);
-    return r;
-}
-
-int cmd_stats(struct cli *c, int argc, char **argv)
-{
-    if (argc != 2)
-        return cli_usage_error("stats: usage: boxlite stats BOX");
-    int r = cli_open(c);
-    if (r)
-        return r;
-    boxlite_box *b = NULL;
-    char *m = NULL;
-    if (boxlite_box_get(c->rt, argv[1], &b) != BOXLITE_OK || boxlite_box_metrics(b, &m) != BOXLITE_OK)
-        r = cli_fail("stats");
-    else
-        printf("%s\n", m);
-    boxlite_free(m);
-    boxlite_box_free(b);
     return r;
 }

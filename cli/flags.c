@@ -1,7 +1,7 @@
 /* Box flags shared by `run` and `create`, docker's spelling. */
 #include "cli.h"
 
-#include <getopt.h>
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,30 +33,127 @@ static int add_volume(boxlite_options *o, const char *spec)
     return r == BOXLITE_OK ? 0 : cli_fail("-v");
 }
 
-/* -p [ADDR:]HOST:GUEST[/tcp|/udp] */
+/* "80" or "8000-8010" -> lo..hi; -1 if malformed. */
+static int port_range(const char *s, long long min, long long *lo, long long *hi)
+{
+    char buf[32];
+    snprintf(buf, sizeof buf, "%s", s);
+    char *dash = strchr(buf, '-');
+    if (dash)
+        *dash = 0;
+    if (cli_parse_ll(buf, min, 65535, lo))
+        return -1;
+    if (!dash) {
+        *hi = *lo;
+        return 0;
+    }
+    return cli_parse_ll(dash + 1, min, 65535, hi) || *hi < *lo ? -1 : 0;
+}
+
+/* -p [IP:][HOST:]GUEST[/tcp|/udp], Docker's forms: HOST and GUEST may be ranges of the same
+ * length (8000-8010:80-90), IP an IPv4 address or [IPv6]; HOST empty or absent = any free
+ * port (IP:: GUEST). */
 static int add_port(boxlite_options *o, const char *spec)
 {
+    const char *usage = "expected [IP:][HOST:]GUEST[/tcp|/udp], ports or ranges (8000-8010:80-90)";
     char buf[256];
+    if (strlen(spec) >= sizeof buf)
+        return cli_usage_error("-p %.64s...: too long", spec);
     snprintf(buf, sizeof buf, "%s", spec);
     const char *proto = "tcp";
     char *slash = strchr(buf, '/');
     if (slash) {
         *slash = 0;
         proto = slash + 1;
+        if (strcmp(proto, "tcp") && strcmp(proto, "udp"))
+            return cli_usage_error("-p %s: the protocol is tcp or udp", spec);
+    }
+    char *addr = NULL, *rest = buf;
+    if (buf[0] == '[') { /* [IPv6]:... */
+        char *close = strchr(buf, ']');
+        if (!close || close[1] != ':')
+            return cli_usage_error("-p %s: %s", spec, usage);
+        *close = 0;
+        addr = buf + 1;
+        rest = close + 2;
     }
     char *parts[3];
     int n = 0;
-    for (char *p = strtok(buf, ":"); p && n < 3; p = strtok(NULL, ":"))
+    for (char *p = rest;; ) {
+        if (n == 3)
+            return cli_usage_error("-p %s: %s", spec, usage);
         parts[n++] = p;
-    if (n < 2 || strtok(NULL, ":"))
-        return cli_usage_error("-p %s: expected [ADDR:]HOST:GUEST[/udp]", spec);
-    const char *addr = n == 3 ? parts[0] : NULL;
-    long long hp, gp;
-    if (cli_parse_ll(parts[n - 2], 0, 65535, &hp) || cli_parse_ll(parts[n - 1], 1, 65535, &gp))
-        return cli_usage_error("-p %s: ports must be numbers 0-65535 (host) and 1-65535 (box)",
-                               spec);
-    return boxlite_options_add_port(o, (int)hp, (int)gp, proto, addr) == BOXLITE_OK
-               ? 0 : cli_fail("-p");
+        char *colon = strchr(p, ':');
+        if (!colon)
+            break;
+        *colon = 0;
+        p = colon + 1;
+    }
+    if (addr && n == 3)
+        return cli_usage_error("-p %s: %s", spec, usage);
+    if (!addr && n == 3)
+        addr = parts[0];
+    /* Docker's -p 80 (any host port) is refused: say the host port (0 for any free one) */
+    if (n == 1)
+        return cli_usage_error("-p %s: expected [IP:]HOST:GUEST (HOST 0 for any free port)", spec);
+    const char *host = parts[n - 2], *guest = parts[n - 1];
+    long long hlo, hhi, glo, ghi;
+    if (!*host)
+        host = "0";
+    if (port_range(host, 0, &hlo, &hhi) || port_range(guest, 1, &glo, &ghi))
+        return cli_usage_error("-p %s: ports must be numbers 0-65535 (host) and 1-65535 (box), "
+                               "or ranges", spec);
+    if (hhi - hlo != ghi - glo && !(hlo == 0 && hhi == 0))
+        return cli_usage_error("-p %s: the host and box ranges differ in length", spec);
+    if (addr && !*addr)
+        addr = NULL;
+    for (long long g = glo; g <= ghi; g++) {
+        long long h = hlo == 0 && hhi == 0 ? 0 : hlo + (g - glo);
+        if (boxlite_options_add_port(o, (int)h, (int)g, proto, addr) != BOXLITE_OK)
+            return cli_fail("-p");
+    }
+    return 0;
+}
+
+/* --env-file FILE: KEY=VALUE lines, Docker's format: # comments and empty lines skipped, a
+ * KEY alone takes our value (skipped if we have none), nothing unquoted or expanded. */
+static int env_file(boxlite_options *o, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return cli_usage_error("--env-file %s: %s", path, strerror(errno));
+    char line[65536];
+    int no = 0, r = 0;
+    while (!r && fgets(line, sizeof line, f)) {
+        no++;
+        size_t len = strlen(line);
+        if (len == sizeof line - 1 && line[len - 1] != '\n') {
+            r = cli_usage_error("--env-file %s:%d: line too long", path, no);
+            break;
+        }
+        line[strcspn(line, "\r\n")] = 0;
+        char *p = line;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (!*p || *p == '#')
+            continue;
+        char *eq = strchr(p, '=');
+        if (eq)
+            *eq = 0;
+        if (!*p || strpbrk(p, " \t")) {
+            r = cli_usage_error("--env-file %s:%d: \"%s\" is not a variable name", path, no, p);
+            break;
+        }
+        const char *v = eq ? eq + 1 : getenv(p);
+        if (v && boxlite_options_set_env(o, p, v) != BOXLITE_OK) {
+            fprintf(stderr, "boxlite: --env-file %s:%d: %s\n", path, no, boxlite_errmsg());
+            r = 125;
+        }
+    }
+    if (!r && ferror(f))
+        r = cli_usage_error("--env-file %s: read error", path);
+    fclose(f);
+    return r;
 }
 
 /* --allow-host PORT[/tcp|/udp] */
@@ -120,85 +217,72 @@ static int health_apply(boxlite_options *o, const struct health_flags *h)
                ? 0 : cli_fail("--health");
 }
 
-int cli_parse_box_flags(int argc, char **argv, boxlite_options *o, struct box_flags *f,
-                        int *next)
+int cli_apply_box_flags(const struct cli_args *a, boxlite_options *o, struct box_flags *f)
 {
-    enum { OPT_CPUS = 1000, OPT_MEMORY, OPT_NAME, OPT_DISK, OPT_RM, OPT_ENGINE, OPT_NONET,
-           OPT_CPU_TEMPLATE, OPT_NETWORK, OPT_ALLOW_NET, OPT_DENY_NET, OPT_ALLOW_HOST,
-
-           OPT_ENTRYPOINT, OPT_HCMD, OPT_HINTERVAL, OPT_HTIMEOUT, OPT_HRETRIES, OPT_HSTART,
-           OPT_NOHEALTH, OPT_LOGOPT };
-    static const struct option longopts[] = {
-        { "interactive", no_argument, NULL, 'i' },
-        { "tty", no_argument, NULL, 't' },
-        { "detach", no_argument, NULL, 'd' },
-        { "env", required_argument, NULL, 'e' },
-        { "workdir", required_argument, NULL, 'w' },
-        { "user", required_argument, NULL, 'u' },
-        { "volume", required_argument, NULL, 'v' },
-        { "publish", required_argument, NULL, 'p' },
-        { "cpus", required_argument, NULL, OPT_CPUS },
-        { "memory", required_argument, NULL, OPT_MEMORY },
-        { "name", required_argument, NULL, OPT_NAME },
-        { "disk-size", required_argument, NULL, OPT_DISK },
-        { "rm", no_argument, NULL, OPT_RM },
-        { "engine", required_argument, NULL, OPT_ENGINE },
-        { "no-network", no_argument, NULL, OPT_NONET },
-        { "cpu-template", required_argument, NULL, OPT_CPU_TEMPLATE },
-        { "network", required_argument, NULL, OPT_NETWORK },
-        { "allow-net", required_argument, NULL, OPT_ALLOW_NET },
-        { "deny-net", required_argument, NULL, OPT_DENY_NET },
-        { "allow-host", required_argument, NULL, OPT_ALLOW_HOST },
-        { "entrypoint", required_argument, NULL, OPT_ENTRYPOINT },
-        { "health-cmd", required_argument, NULL, OPT_HCMD },
-        { "health-interval", required_argument, NULL, OPT_HINTERVAL },
-        { "health-timeout", required_argument, NULL, OPT_HTIMEOUT },
-        { "health-retries", required_argument, NULL, OPT_HRETRIES },
-        { "health-start-period", required_argument, NULL, OPT_HSTART },
-        { "no-healthcheck", no_argument, NULL, OPT_NOHEALTH },
-        { "log-opt", required_argument, NULL, OPT_LOGOPT },
-        { 0 },
-    };
     struct health_flags h = { 0 };
     long long log_bytes = 1 << 20, log_files = 2;
     memset(f, 0, sizeof *f);
-    optind = 1;
-    opterr = 0;
-    int ch, r = 0;
-    while (!r && (ch = getopt_long(argc, argv, "+itde:w:u:v:p:m:", longopts, NULL)) != -1) {
-        switch (ch) {
-        case 'i': f->interactive = true; break;
-        case 't': f->tty = true; break;
-        case 'd': f->detach = true; break;
-        case 'e': {
-            char *eq = strchr(optarg, '=');
+    int r = 0;
+    for (int i = 0; !r && i < a->nopts; i++) {
+        const char *optarg = a->opts[i].value;
+        switch (a->opts[i].id) {
+        case FL_INTERACTIVE: f->interactive = true; break;
+        case FL_TTY: f->tty = true; break;
+        case FL_DETACH: f->detach = true; break;
+        case FL_ENV: {
+            const char *eq = strchr(optarg, '=');
             if (eq) {
-                *eq = 0;
-                r = boxlite_options_set_env(o, optarg, eq + 1) == BOXLITE_OK ? 0 : cli_fail("-e");
-                *eq = '=';
+                char key[4096];
+                snprintf(key, sizeof key, "%.*s", (int)(eq - optarg), optarg);
+                r = boxlite_options_set_env(o, key, eq + 1) == BOXLITE_OK ? 0 : cli_fail("-e");
             } else if (getenv(optarg)) {
                 r = boxlite_options_set_env(o, optarg, getenv(optarg)) == BOXLITE_OK
                         ? 0 : cli_fail("-e");
             }
             break;
         }
-        case 'w':
+        case FL_LABEL: {
+            const char *eq = strchr(optarg, '=');
+            char key[512];
+            snprintf(key, sizeof key, "%.*s", eq ? (int)(eq - optarg) : (int)strlen(optarg), optarg);
+            r = boxlite_options_set_label(o, key, eq ? eq + 1 : "") == BOXLITE_OK
+                    ? 0 : cli_fail("--label");
+            break;
+        }
+        case FL_ENV_FILE: r = env_file(o, optarg); break;
+        case FL_RESTART: {
+            bool always;
+            long long max;
+            if (cli_restart_parse(optarg, &always, &max))
+                r = cli_usage_error("--restart %s: expected no, on-failure[:N] or always", optarg);
+            else
+                r = boxlite_options_set_label(o, "boxlite.restart", optarg) == BOXLITE_OK
+                        ? 0 : cli_fail("--restart");
+            f->restart = strcmp(optarg, "no") != 0;
+            break;
+        }
+        case FL_READ_ONLY:
+            r = boxlite_options_set_read_only(o, 1) == BOXLITE_OK ? 0 : cli_fail("--read-only");
+            break;
+        case FL_HOSTNAME:
+            r = boxlite_options_set_hostname(o, optarg) == BOXLITE_OK ? 0 : cli_fail("--hostname");
+            break;
+        case FL_WORKDIR:
             r = boxlite_options_set_working_dir(o, optarg) == BOXLITE_OK ? 0 : cli_fail("-w");
             break;
-        case 'u':
+        case FL_USER:
             r = boxlite_options_set_user(o, optarg) == BOXLITE_OK ? 0 : cli_fail("-u");
             break;
-        case 'v': r = add_volume(o, optarg); break;
-        case 'p': r = add_port(o, optarg); break;
-        case OPT_CPUS: {
+        case FL_VOLUME: r = add_volume(o, optarg); break;
+        case FL_PUBLISH: r = add_port(o, optarg); break;
+        case FL_CPUS: {
             long long v;
             r = cli_parse_ll(optarg, 1, 1 << 20, &v)
                     ? cli_usage_error("--cpus %s: expected a whole number of CPUs", optarg)
                     : boxlite_options_set_cpus(o, (int)v) == BOXLITE_OK ? 0 : cli_fail("--cpus");
             break;
         }
-        case 'm':
-        case OPT_MEMORY: {
+        case FL_MEMORY: {
             long long mib = cli_parse_mib(optarg);
             /* a value that cannot even be an int is refused here, not wrapped into one */
             r = mib < 0 || mib > 0x7fffffff
@@ -207,10 +291,10 @@ int cli_parse_box_flags(int argc, char **argv, boxlite_options *o, struct box_fl
                           ? 0 : cli_fail("--memory");
             break;
         }
-        case OPT_NAME:
+        case FL_NAME:
             r = boxlite_options_set_name(o, optarg) == BOXLITE_OK ? 0 : cli_fail("--name");
             break;
-        case OPT_DISK: {
+        case FL_DISK_SIZE: {
             long long mib = cli_parse_mib(optarg);
             r = mib < 1024 || mib % 1024 || mib / 1024 > 0x7fffffff
                     ? cli_usage_error("--disk-size %s: expected whole gigabytes, e.g. 10g", optarg)
@@ -218,53 +302,54 @@ int cli_parse_box_flags(int argc, char **argv, boxlite_options *o, struct box_fl
                           ? 0 : cli_fail("--disk-size");
             break;
         }
-        case OPT_RM: f->rm = true; break;
-        case OPT_ENGINE:
+        case FL_RM: f->rm = true; break;
+        case FL_ENGINE:
             f->engine = optarg;
             r = boxlite_options_set_engine(o, optarg) == BOXLITE_OK ? 0 : cli_fail("--engine");
             break;
-        case OPT_NONET: boxlite_options_set_network(o, 0); break;
-        case OPT_CPU_TEMPLATE:
+        case FL_NO_NETWORK: boxlite_options_set_network(o, 0); break;
+        case FL_CPU_TEMPLATE:
             r = boxlite_options_set_cpu_template(o, optarg) == BOXLITE_OK ? 0 : cli_fail("--cpu-template");
             break;
-        case OPT_NETWORK:
+        case FL_NETWORK:
             r = boxlite_options_set_network_mode(o, optarg) == BOXLITE_OK ? 0
                                                                           : cli_fail("--network");
             break;
-        case OPT_ALLOW_NET:
+        case FL_ALLOW_NET:
             r = boxlite_options_add_allow_net(o, optarg) == BOXLITE_OK ? 0 : cli_fail("--allow-net");
             break;
-        case OPT_DENY_NET:
+        case FL_DENY_NET:
             r = boxlite_options_add_deny_net(o, optarg) == BOXLITE_OK ? 0 : cli_fail("--deny-net");
             break;
-        case OPT_ALLOW_HOST: r = add_allow_host(o, optarg); break;
-        case OPT_ENTRYPOINT: f->entrypoint = optarg; break;
-        case OPT_HCMD: h.cmd = optarg; h.any = true; break;
-        case OPT_NOHEALTH: h.none = h.any = true; break;
-        case OPT_HINTERVAL:
+        case FL_ALLOW_HOST: r = add_allow_host(o, optarg); break;
+        case FL_ENTRYPOINT: f->entrypoint = optarg; break;
+        case FL_HEALTH_CMD: h.cmd = optarg; h.any = true; break;
+        case FL_NO_HEALTHCHECK: h.none = h.any = true; break;
+        case FL_HEALTH_INTERVAL:
             h.any = true;
             r = health_duration("--health-interval", optarg, &h.interval);
             break;
-        case OPT_HTIMEOUT:
+        case FL_HEALTH_TIMEOUT:
             h.any = true;
             r = health_duration("--health-timeout", optarg, &h.timeout);
             break;
-        case OPT_HSTART:
+        case FL_HEALTH_START:
             h.any = true;
             r = health_duration("--health-start-period", optarg, &h.start);
             break;
-        case OPT_HRETRIES:
+        case FL_HEALTH_RETRIES:
             h.any = true;
             r = cli_parse_ll(optarg, 1, 1000, &h.retries)
                     ? cli_usage_error("--health-retries %s: expected 1-1000", optarg) : 0;
             break;
-        case OPT_LOGOPT: r = log_opt(o, optarg, &log_bytes, &log_files); break;
+        case FL_LOG_OPT: r = log_opt(o, optarg, &log_bytes, &log_files); break;
         default:
-            r = cli_usage_error("unknown or incomplete option %s", argv[optind - 1]);
+            /* a flag in the table that this code does not handle is a bug, said plainly */
+            r = cli_usage_error("internal error: flag %d of %s not handled", a->opts[i].id,
+                                a->verb->name);
         }
     }
     if (!r)
         r = health_apply(o, &h);
-    *next = optind;
     return r;
 }

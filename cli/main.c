@@ -1,30 +1,13 @@
-/* boxlite: a docker-like command line over libboxlite. */
+/* boxlite: a docker-like command line over libboxlite. The verbs and their flags are the
+ * tables in verbs.c; this file dispatches and holds the output conventions: errors on
+ * stderr as "boxlite: ...", status 125 for the tool's own errors, 126/127 for a command the
+ * box cannot run / does not have (Docker's), the command's own status otherwise. */
 #include "cli.h"
 
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-
-static const struct cli_cmd commands[] = {
-    { "run", "Create and start a box, run a command in it", cmd_run },
-    { "exec", "Run a command in a running box", cmd_exec },
-    { "create", "Create a box (does not start it)", cmd_create },
-    { "start", "Start a created or stopped box", cmd_start },
-    { "stop", "Stop a running box", cmd_stop },
-    { "rm", "Remove boxes", cmd_rm },
-    { "ps", "List boxes", cmd_ps },
-    { "ls", "List boxes (same as ps)", cmd_ps },
-    { "inspect", "Show a box as JSON", cmd_inspect },
-    { "logs", "Show a box's console log", cmd_logs },
-    { "cp", "Copy files between a box and the host", cmd_cp },
-    { "stats", "Show a box's metrics as JSON", cmd_stats },
-    { "pull", "Pull an image from a registry", cmd_pull },
-    { "images", "List local images", cmd_images },
-    { "rmi", "Remove local images", cmd_rmi },
-    { "version", "Show the version", cmd_version },
-    { "doctor", "Check this host and boot a smoke box on every engine", cmd_doctor },
-};
 
 int cli_fail(const char *what)
 {
@@ -41,6 +24,20 @@ int cli_usage_error(const char *fmt, ...)
     va_end(ap);
     fputs("\n", stderr);
     return 125;
+}
+
+static int unknown_command(const char *name)
+{
+    const char *names[64];
+    size_t n = 0;
+    for (size_t k = 0; k < cli_nverbs && n < 64; k++)
+        if (cli_verbs[k].name[0] != '_')
+            names[n++] = cli_verbs[k].name;
+    const char *near = cli_closest(name, names, n);
+    if (near)
+        return cli_usage_error("unknown command \"%s\" (did you mean \"%s\"?); see 'boxlite --help'",
+                               name, near);
+    return cli_usage_error("unknown command \"%s\"; see 'boxlite --help'", name);
 }
 
 int cli_open(struct cli *c)
@@ -83,13 +80,41 @@ void cli_print_notice(boxlite_box *b)
     boxlite_free(info);
 }
 
-static void usage(FILE *f)
+int cli_exec_failed(const char *what)
 {
-    fprintf(f, "Usage: boxlite [--home DIR] COMMAND [ARGS...]\n\n"
-               "Run OCI images in lightweight virtual machines.\n\nCommands:\n");
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
-    fprintf(f, "\nThe home directory defaults to $BOXLITE_HOME, else ~/.boxlite.\n");
+    int code = boxlite_errcode();
+    const char *msg = boxlite_errmsg();
+    fprintf(stderr, "boxlite: %s: %s\n", what, msg);
+    /* The agent refuses a start with the reason (docs/protocol.md): "exec PROG: No such file
+     * or directory" (NOT_FOUND) for a program not found; a program it could not run, a bad
+     * working directory or user, as INVALID or NOT_FOUND. Anything else (a box that
+     * stopped, the connection, the engine) is ours. */
+    if (code == BOXLITE_ERR_NOT_FOUND && strstr(msg, ": No such file or directory") &&
+        !strstr(msg, "working directory"))
+        return 127;
+    if (code == BOXLITE_ERR_INVALID || code == BOXLITE_ERR_NOT_FOUND)
+        return 126;
+    return 125;
+}
+
+int cmd_help(struct cli *c, const struct cli_args *a)
+{
+    (void)c;
+    for (int i = 0; i < a->nopts; i++)
+        if (a->opts[i].id == FL_MAN)
+            return cli_write_man(a->opts[i].value) ? 125 : 0;
+    if (a->nops == 0) {
+        cli_print_main_help(stdout);
+        return 0;
+    }
+    char two[128];
+    snprintf(two, sizeof two, "%s%s%s", a->ops[0], a->nops > 1 ? " " : "",
+             a->nops > 1 ? a->ops[1] : "");
+    const struct cli_verb *v = cli_find_verb(two);
+    if (!v)
+        return unknown_command(two);
+    cli_print_help(v, stdout);
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -104,24 +129,35 @@ int main(int argc, char **argv)
             c.home = argv[i] + 7;
             i++;
         } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            usage(stdout);
+            cli_print_main_help(stdout);
             return 0;
         } else if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--version")) {
-            return cmd_version(&c, 0, NULL);
+            printf("boxlite %s\n", boxlite_version());
+            return 0;
         } else {
             return cli_usage_error("unknown option %s (see boxlite --help)", argv[i]);
         }
     }
     if (i >= argc) {
-        usage(stderr);
+        cli_print_main_help(stderr);
         return 125;
     }
-    for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++) {
-        if (!strcmp(argv[i], commands[k].name)) {
-            int r = commands[k].run(&c, argc - i, argv + i);
-            boxlite_runtime_close(c.rt);
-            return r;
-        }
+    /* two-word verbs: "image prune" */
+    const struct cli_verb *v = cli_find_verb(argv[i]);
+    if (!v && i + 1 < argc && !strcmp(argv[i], "image")) {
+        char two[64];
+        snprintf(two, sizeof two, "image %s", argv[i + 1]);
+        if ((v = cli_find_verb(two)))
+            i++;
     }
-    return cli_usage_error("unknown command \"%s\" (see boxlite --help)", argv[i]);
+    if (!v)
+        return unknown_command(argv[i]);
+    struct cli_args a;
+    int status;
+    if (!cli_parse(v, argc - i, argv + i, &a, &status))
+        return status;
+    status = v->run(&c, &a);
+    cli_args_free(&a);
+    boxlite_runtime_close(c.rt);
+    return status;
 }

@@ -349,6 +349,32 @@ BOXLITE_API const char *boxlite_version(void);
 /* A short English name for a code ("not found"). Never NULL. */
 BOXLITE_API const char *boxlite_code_str(int code);
 
+/* ---- Docker-like box settings and verbs (the CLI's run/create flags, rename) ----------
+ * Labels: free-form KEY=VALUE metadata kept with the box (its info's "labels"), not seen by
+ * the box. Host name: the box's (RFC 1123), default its name. Read-only: the box's root
+ * file system is mounted read-only, as Docker's --read-only (volumes and disks keep their
+ * own mode; /dev, /dev/shm and /proc are mounts of their own). Restart: "no" (default), "on-failure" (when its main process exits non-zero;
+ * max_retries restarts at most, 0 = no limit) or "always" (whenever it stops by itself);
+ * a box stopped on request is never restarted. Options JSON: "labels": {"k": "v"},
+ * "hostname", "read_only", "restart", "restart_max".
+ * Not yet implemented: a restart policy other than "no" is accepted by the setter but
+ * refused by boxlite_box_create (BOXLITE_ERR_UNSUPPORTED). */
+BOXLITE_API int boxlite_options_set_label(boxlite_options *o, const char *key,
+                                          const char *value);
+BOXLITE_API int boxlite_options_set_hostname(boxlite_options *o, const char *hostname);
+BOXLITE_API int boxlite_options_set_read_only(boxlite_options *o, int read_only);
+BOXLITE_API int boxlite_options_set_restart(boxlite_options *o, const char *policy,
+                                            int max_retries);
+/* Starts spec->argv in the box to run on its own (`exec -d`): no terminal, stdin
+ * /dev/null, its output to the box's console log; returns once it started, or with the
+ * agent's reason (BOXLITE_ERR_NOT_FOUND "exec PROG: No such file or directory"). It is not
+ * stopped when the caller goes away; it ends with the box. */
+BOXLITE_API int boxlite_exec_start_detached(boxlite_box *box, const boxlite_exec_spec *spec);
+/* Renames a box (any state). The new name must be valid and free (BOXLITE_ERR_EXISTS). A
+ * running box keeps its host name until it restarts. */
+BOXLITE_API int boxlite_box_rename(boxlite_runtime *rt, const char *id_or_name,
+                                   const char *new_name);
+
 #ifdef __cplusplus
 }
 #endif

@@ -290,6 +290,28 @@ static void handle_exec(struct agent *a, uint32_t id, const uint8_t *p, size_t l
         send_error(a, id, BOXLITE_ERR_PROTOCOL, "exec: %s", e.msg);
         return;
     }
+    if (req.detach) {
+        /* exec -d: the process runs on its own, writing to the console as the main process
+         * does; the channel ends at once, RESULT 0 saying it started (or ERROR saying why
+         * not: no such program is still 127 to the user). */
+        struct spawned sp;
+        if (exec_spawn(&a->ct, SPAWN_DETACHED, &req, NULL, &sp, &e) < 0) {
+            send_error(a, id, e.code, "%s", e.msg);
+        } else {
+            agent_log("detached process %s started as pid %d", req.argv[0], (int)sp.pid);
+            send_frame(a, PROTO_EOF, id, PROTO_STDOUT, NULL, 0);
+            send_frame(a, PROTO_EOF, id, PROTO_STDERR, NULL, 0);
+            struct proto_result r = {0};
+            struct tlv_writer *w = malloc(sizeof *w);
+            if (w) {
+                proto_result_encode(&r, w);
+                send_frame(a, PROTO_RESULT, id, 0, w->buf, w->len);
+                free(w);
+            }
+        }
+        proto_exec_req_free(&req);
+        return;
+    }
     struct chan *c = chan_new(a, id, SPAWN_EXEC);
     if (!c) {
         send_error(a, id, BOXLITE_ERR_NOMEM, "exec: out of memory");

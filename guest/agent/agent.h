@@ -56,7 +56,9 @@ void agent_stop_all(struct agent *a, int grace_ms);
 /* ---- exec.c ------------------------------------------------------------------------ */
 /* SPAWN_MAIN: the box's main process, stdin /dev/null, stdout and stderr the agent's own
  * stderr (the console); no pipes come back. */
-enum spawn_kind { SPAWN_EXEC, SPAWN_COPY_IN, SPAWN_COPY_OUT, SPAWN_MAIN };
+/* SPAWN_DETACHED: an execution that runs on its own (exec -d), stdio as SPAWN_MAIN's, owned
+ * by no channel (reaped like any orphan). */
+enum spawn_kind { SPAWN_EXEC, SPAWN_COPY_IN, SPAWN_COPY_OUT, SPAWN_MAIN, SPAWN_DETACHED };
 struct spawned {
     pid_t pid;          /* its own session and process group */
     int in_fd;          /* stdin's write end (with a tty: a dup of the master) */

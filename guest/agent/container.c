@@ -240,6 +240,10 @@ static int container_init_setup(const struct proto_setup *s, const char *root, s
              host);
     unlink("/etc/hosts");
     write_file("/etc/hosts", text);
+    /* --read-only: the root (this bind mount) only, once the files above are written;
+     * /proc, /dev, volumes and disks are mounts of their own and keep their modes */
+    if (s->root_ro && mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) < 0)
+        return bl_errno(err, errno, "remount the root read-only");
     return 0;
 }
 

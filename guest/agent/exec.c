@@ -159,7 +159,7 @@ int exec_spawn(const struct container *ct, enum spawn_kind kind, const struct pr
     struct spawn sp = {.req = req, .path = path, .tty_fd = -1};
     if (pipe2(rep, O_CLOEXEC) < 0)
         return bl_errno(err, errno, "pipe");
-    if (kind == SPAWN_MAIN) {
+    if (kind == SPAWN_MAIN || kind == SPAWN_DETACHED) {
         /* Its output is the box's log (the console), as a container's is Docker's. */
         devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
         if (devnull < 0) {
@@ -222,7 +222,7 @@ int exec_spawn(const struct container *ct, enum spawn_kind kind, const struct pr
         goto out;
     }
     *res = (struct spawned){.pid = pid, .in_fd = -1, .out_fd = -1, .err_fd = -1};
-    if (kind == SPAWN_MAIN) {
+    if (kind == SPAWN_MAIN || kind == SPAWN_DETACHED) {
         /* no descriptors to hand over */
     } else if (master >= 0) {
         res->out_fd = steal_fd(&master);

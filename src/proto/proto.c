@@ -344,6 +344,8 @@ int proto_exec_req_encode(const struct proto_exec_req *r, struct tlv_writer *w, 
     }
     if (r->timeout_ms)
         tlv_u64(w, T_TIMEOUT_MS, r->timeout_ms);
+    if (r->detach)
+        tlv_u64(w, T_DETACH, 1);
     if (w->overflow)
         return bl_err(err, BOXLITE_ERR_INVALID, "exec request larger than %u bytes",
                       PROTO_MAX_PAYLOAD);
@@ -390,6 +392,7 @@ int proto_exec_req_decode(struct proto_exec_req *r, const void *p, size_t len, s
                 r->cols = (uint32_t)v;
             break;
         case T_TIMEOUT_MS: rc = tlv_get_u64(&f, &r->timeout_ms, err); break;
+        case T_DETACH: rc = tlv_get_u64(&f, &v, err); r->detach = v != 0; break;
         default: break; /* unknown fields are skipped: newer hosts may add some */
         }
         if (rc < 0)
@@ -477,6 +480,8 @@ int proto_setup_encode(const struct proto_setup *s, struct tlv_writer *w, struct
         tlv_bytes(w, T_DISK, b, (size_t)n);
     }
     tlv_str(w, T_HOSTNAME, s->hostname);
+    if (s->root_ro)
+        tlv_u64(w, T_ROOT_RO, 1);
     if (s->net) {
         tlv_u64(w, T_NET, 1);
         tlv_str(w, T_NET_ADDR, s->net_addr);
@@ -579,6 +584,7 @@ int proto_setup_decode(struct proto_setup *s, const void *p, size_t len, struct 
         case T_DISK: rc = disk_decode(s, &f, err); break;
         case T_HOSTNAME: rc = tlv_get_str(&f, &s->hostname, err); break;
         case T_NET: rc = tlv_get_u64(&f, &v, err); s->net = v != 0; break;
+        case T_ROOT_RO: rc = tlv_get_u64(&f, &v, err); s->root_ro = v != 0; break;
         case T_NET_ADDR: rc = tlv_get_str(&f, &s->net_addr, err); break;
         case T_NET_GW: rc = tlv_get_str(&f, &s->net_gw, err); break;
         case T_NET_DNS: rc = tlv_get_str(&f, &s->net_dns, err); break;

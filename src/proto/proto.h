@@ -48,13 +48,14 @@ enum proto_tag {
     T_TIME_NS = 6, T_CONTROL = 7,                                            /* HELLO */
     T_CODE = 10, T_MESSAGE = 11,                                             /* ERROR */
     T_ARG = 20, T_ENV = 21, T_CWD = 22, T_USER = 23, T_TTY = 24, T_ROWS = 25, T_COLS = 26,
-    T_TIMEOUT_MS = 27,                                                       /* EXEC */
+    T_TIMEOUT_MS = 27, T_DETACH = 28,                                        /* EXEC */
     T_EXIT_CODE = 30, T_SIGNO = 31, T_TIMED_OUT = 32, T_DURATION_US = 33, T_BYTES = 34,
     T_PATH = 40,                                                             /* COPY_* */
     T_ROOT_DEV = 50, T_ROOT_FSTYPE = 51, T_ROOT_DIR = 52, T_VOLUME = 53, T_HOSTNAME = 54,
     T_NET = 55, T_NET_ADDR = 56, T_NET_GW = 57, T_NET_DNS = 58, T_DISK = 59, /* SETUP */
     T_CREDIT = 60,                                                           /* CREDIT */
     T_MAIN = 61,                                                  /* SETUP: main process */
+    T_ROOT_RO = 62,                                         /* SETUP: root read-only */
     T_EVENT = 70, T_WHO = 71, T_OOM = 72,                                    /* EVENT */
     /* STATUS and EXIT (src/proto/control.h) */
     T_STATE = 80, T_ENGINE = 81, T_CPU_TEMPLATE = 82, T_NOTICE = 83, T_HOST_PORT = 84,
@@ -155,6 +156,7 @@ struct proto_exec_req {
     bool tty;
     uint32_t rows, cols;
     uint64_t timeout_ms; /* 0 = none */
+    bool detach;         /* runs on its own (exec -d): the channel ends once it started */
 };
 int proto_exec_req_encode(const struct proto_exec_req *r, struct tlv_writer *w, struct bl_error *err);
 int proto_exec_req_decode(struct proto_exec_req *r, const void *p, size_t len, struct bl_error *err);
@@ -192,6 +194,7 @@ struct proto_setup {
     struct proto_disk *disks;
     unsigned ndisks;
     char *hostname;
+    bool root_ro;      /* the container's root mounted read-only (--read-only) */
     bool net;          /* configure eth0 */
     char *net_addr;    /* "10.0.2.15/24" */
     char *net_gw, *net_dns;

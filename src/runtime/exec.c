@@ -113,8 +113,33 @@ void rt_box_image_config(boxlite_box *b, struct image_config *ic)
         image_get_config(store, b->opts.image, ic, &ignored); /* defaults are best effort */
 }
 
+static int exec_start(boxlite_box *b, const boxlite_exec_spec *spec, bool detach,
+                      boxlite_exec **out);
+
 BOXLITE_API int boxlite_exec_start(boxlite_box *b, const boxlite_exec_spec *spec,
                                    boxlite_exec **out)
+{
+    return exec_start(b, spec, false, out);
+}
+
+BOXLITE_API int boxlite_exec_start_detached(boxlite_box *b, const boxlite_exec_spec *spec)
+{
+    API_CHECK_ARG(spec && !spec->tty, "a detached execution has no terminal");
+    boxlite_exec *ex = NULL;
+    int r = exec_start(b, spec, true, &ex);
+    if (r != BOXLITE_OK)
+        return r;
+    /* the agent answers once the process started (RESULT) or could not (ERROR) */
+    boxlite_exec_result res;
+    r = boxlite_exec_wait(ex, -1, &res);
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", r ? boxlite_errmsg() : "");
+    boxlite_exec_free(ex);
+    return r ? api_fail(r, "%s", msg) : api_return(0, NULL);
+}
+
+static int exec_start(boxlite_box *b, const boxlite_exec_spec *spec, bool detach,
+                      boxlite_exec **out)
 {
     API_CHECK_ARG(out, "out is NULL");
     *out = NULL;
@@ -143,6 +168,7 @@ BOXLITE_API int boxlite_exec_start(boxlite_box *b, const boxlite_exec_spec *spec
     req.rows = spec->rows ? spec->rows : 24;
     req.cols = spec->cols ? spec->cols : 80;
     req.timeout_ms = (uint64_t)spec->timeout_ms;
+    req.detach = detach;
     boxlite_exec *ex = calloc(1, sizeof *ex);
     if (!ex)
         r = bl_err(&err, BOXLITE_ERR_NOMEM, "exec: out of memory");

@@ -424,7 +424,8 @@ static int send_setup(boxlite_box *b, struct proto_client *c, const struct image
     }
     s.root_dev = "/dev/vda";
     s.root_fstype = "ext4";
-    s.hostname = b->name;
+    s.hostname = b->opts.hostname ? b->opts.hostname : b->name; /* --hostname, else its name */
+    s.root_ro = b->opts.read_only;
     s.net = b->opts.network;
     for (size_t i = 0; i < b->opts.nvolumes; i++) {
         snprintf(tags[i], sizeof tags[i], "vol%zu", i);

@@ -48,6 +48,13 @@ void opts_clear(struct boxlite_options *o)
         free(o->env[i].value);
     }
     free(o->env);
+    for (size_t i = 0; i < o->nlabels; i++) {
+        free(o->labels[i].key);
+        free(o->labels[i].value);
+    }
+    free(o->labels);
+    free(o->hostname);
+    free(o->restart);
     for (size_t i = 0; i < o->nvolumes; i++) {
         free(o->volumes[i].host_path);
         free(o->volumes[i].guest_path);
@@ -232,6 +239,75 @@ int opts_set_ready_timeout(struct boxlite_options *o, long long ms, struct bl_er
                       "ready_timeout_ms: %lld is not between 1 and 3600000", ms);
     o->ready_timeout_ms = (int)ms;
     return 0;
+}
+
+int opts_set_label(struct boxlite_options *o, const char *k, const char *v, struct bl_error *err)
+{
+    if (!k || !*k || strchr(k, '=') || !v)
+        return bl_err(err, BOXLITE_ERR_INVALID, "labels: invalid label name \"%s\"", k ? k : "");
+    if (strlen(k) > 256 || strlen(v) > 4096)
+        return bl_err(err, BOXLITE_ERR_INVALID, "labels: %.64s: too long", k);
+    for (size_t i = 0; i < o->nlabels; i++)
+        if (!strcmp(o->labels[i].key, k))
+            return opts_set_str(&o->labels[i].value, "labels", v, err);
+    if (o->nlabels >= 256)
+        return bl_err(err, BOXLITE_ERR_INVALID, "labels: more than 256");
+    struct bl_env *n = realloc(o->labels, (o->nlabels + 1) * sizeof *n);
+    if (!n)
+        return bl_err(err, BOXLITE_ERR_NOMEM, "labels: out of memory");
+    o->labels = n;
+    n[o->nlabels] = (struct bl_env){ strdup(k), strdup(v) };
+    if (!n[o->nlabels].key || !n[o->nlabels].value) {
+        free(n[o->nlabels].key);
+        free(n[o->nlabels].value);
+        return bl_err(err, BOXLITE_ERR_NOMEM, "labels: out of memory");
+    }
+    o->nlabels++;
+    return 0;
+}
+
+int opts_set_hostname(struct boxlite_options *o, const char *name, struct bl_error *err)
+{
+    if (!name)
+        return opts_set_str(&o->hostname, "hostname", NULL, err);
+    size_t len = strlen(name), label = 0;
+    bool ok = len >= 1 && len <= 253 && name[0] != '-' && name[0] != '.';
+    for (size_t i = 0; ok && i < len; i++) {
+        char ch = name[i];
+        if (ch == '.') {
+            ok = label > 0 && name[i - 1] != '-';
+            label = 0;
+        } else {
+            ok = ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                  (ch >= '0' && ch <= '9') || ch == '-') && ++label <= 63;
+        }
+    }
+    if (!ok || name[len - 1] == '-' || name[len - 1] == '.')
+        return bl_err(err, BOXLITE_ERR_INVALID,
+                      "hostname: \"%.64s\" is not a host name (RFC 1123: letters, digits, "
+                      "hyphens; labels of 1-63 characters)", name);
+    return opts_set_str(&o->hostname, "hostname", name, err);
+}
+
+int opts_set_restart(struct boxlite_options *o, const char *policy, long long max_retries,
+                     struct bl_error *err)
+{
+    if (!policy || !strcmp(policy, "no")) {
+        if (max_retries)
+            return bl_err(err, BOXLITE_ERR_INVALID, "restart: a retry count needs on-failure");
+        o->restart_max = 0;
+        return opts_set_str(&o->restart, "restart", NULL, err);
+    }
+    if (strcmp(policy, "on-failure") && strcmp(policy, "always"))
+        return bl_err(err, BOXLITE_ERR_INVALID,
+                      "restart: \"%.32s\" is not a policy (no, on-failure[:N], always)", policy);
+    if (max_retries && strcmp(policy, "on-failure"))
+        return bl_err(err, BOXLITE_ERR_INVALID, "restart: a retry count needs on-failure");
+    int r = range("restart_max", max_retries, 0, 1000000, err);
+    if (r)
+        return r;
+    o->restart_max = (int)max_retries;
+    return opts_set_str(&o->restart, "restart", policy, err);
 }
 
 int opts_set_env(struct boxlite_options *o, const char *k, const char *v, struct bl_error *err)
@@ -439,6 +515,12 @@ int opts_validate_for_create(const struct boxlite_options *o, struct bl_error *e
         return bl_err(err, BOXLITE_ERR_INVALID,
                       "options: detach requires auto_remove off (a detached box that removes "
                       "itself could never be reattached)");
+    /* Stored and shown, not yet acted on: refused rather than silently ignored (issue 19) */
+    if (o->restart)
+        return bl_err(err, BOXLITE_ERR_UNSUPPORTED,
+                      "options: restart \"%s\" is not implemented yet (no restarter)", o->restart);
+    if (o->restart_max && (!o->restart || strcmp(o->restart, "on-failure")))
+        return bl_err(err, BOXLITE_ERR_INVALID, "options: restart_max needs restart on-failure");
     if (!o->network && (o->nallow_net || o->ndeny_net || o->nallow_host || o->nports))
         return bl_err(err, BOXLITE_ERR_INVALID,
                       "options: %s needs a network (the network is none)",
@@ -710,6 +792,35 @@ static int read_field(struct boxlite_options *o, const char *k, json_t *v, struc
         }
         return 0;
     }
+    if (!strcmp(k, "labels")) {
+        const char *lk;
+        json_t *lv;
+        if (!json_is_object(v))
+            return bl_err(err, BOXLITE_ERR_INVALID,
+                          "options: field \"labels\": expected an object of strings");
+        json_object_foreach(v, lk, lv) {
+            if (!json_is_string(lv))
+                return bl_err(err, BOXLITE_ERR_INVALID,
+                              "options: field \"labels.%s\": expected a string", lk);
+            if ((r = opts_set_label(o, lk, json_string_value(lv), err)))
+                return r;
+        }
+        return 0;
+    }
+    if (!strcmp(k, "hostname"))
+        return (r = want_str(v, k, &s, err)) ? r : opts_set_hostname(o, s, err);
+    if (!strcmp(k, "read_only"))
+        return (r = want_bool(v, k, &b, err)) ? r : (o->read_only = b, 0);
+    /* the two are checked together by opts_validate_for_create, in whatever order they come */
+    if (!strcmp(k, "restart")) {
+        int keep = o->restart_max;
+        r = (r = want_str(v, k, &s, err)) ? r : opts_set_restart(o, s, 0, err);
+        o->restart_max = keep;
+        return r;
+    }
+    if (!strcmp(k, "restart_max"))
+        return (r = want_int(v, k, &n, err)) ? r
+               : (r = range("restart_max", n, 0, 1000000, err)) ? r : (o->restart_max = (int)n, 0);
     if (!strcmp(k, "cmd") || !strcmp(k, "entrypoint") || !strcmp(k, "healthcheck"))
         return read_argv_or_health(o, k, v, err);
     if (!strcmp(k, "main_process"))
@@ -841,6 +952,14 @@ char *opts_to_json(const struct boxlite_options *o)
     json_object_set_new(root, "ready_timeout_ms", json_integer(o->ready_timeout_ms));
     json_object_set_new(root, "engine", jstr(o->engine ? o->engine : "auto"));
     json_object_set_new(root, "cpu_template", jstr(o->cpu_template ? o->cpu_template : "auto"));
+    json_t *labels = json_object();
+    for (size_t i = 0; i < o->nlabels; i++)
+        json_object_set_new(labels, o->labels[i].key, json_string(o->labels[i].value));
+    json_object_set_new(root, "labels", labels);
+    json_object_set_new(root, "hostname", jstr(o->hostname));
+    json_object_set_new(root, "read_only", json_boolean(o->read_only));
+    json_object_set_new(root, "restart", json_string(o->restart ? o->restart : "no"));
+    json_object_set_new(root, "restart_max", json_integer(o->restart_max));
     char *s = json_dumps(root, JSON_COMPACT);
     json_decref(root);
     return s;

@@ -46,6 +46,12 @@ struct boxlite_options {
     struct bl_health health;
     long long log_max_bytes; /* console and per-box logs rotate at this size */
     int log_max_files;       /* files kept per log, the current one included */
+    /* Docker's --label, --hostname, --read-only and --restart (issue 19) */
+    struct bl_env *labels; size_t nlabels; /* free-form KEY=VALUE metadata, not seen by the box */
+    char *hostname;          /* the box's host name; NULL = its name */
+    bool read_only;          /* the root file system is mounted read-only */
+    char *restart;           /* "no" (NULL), "on-failure" or "always" */
+    int restart_max;         /* on-failure:N, N restarts at most; 0 = no limit */
 };
 
 #define BL_DEFAULT_CPUS 1
@@ -111,6 +117,12 @@ int opts_set_health(struct boxlite_options *o, const char *const *test, long nte
 int opts_set_log(struct boxlite_options *o, long long max_bytes, long long max_files,
                  struct bl_error *err);
 bool opts_valid_name(const char *name);
+int opts_set_label(struct boxlite_options *o, const char *k, const char *v, struct bl_error *err);
+/* RFC 1123 host name: letters, digits and hyphens, labels of 1-63, 253 at most. */
+int opts_set_hostname(struct boxlite_options *o, const char *name, struct bl_error *err);
+/* policy "no", "on-failure" or "always"; max_retries only with on-failure (0 = no limit). */
+int opts_set_restart(struct boxlite_options *o, const char *policy, long long max_retries,
+                     struct bl_error *err);
 /* Whether the box runs a main process (see struct boxlite_options). */
 bool opts_has_main(const struct boxlite_options *o);
 /* Bytes the box's environment takes in an EXEC request. */

@@ -116,3 +116,11 @@ BOXLITE_API int boxlite_options_set_healthcheck(boxlite_options *o, const char *
 BOXLITE_API int boxlite_options_set_log_rotation(boxlite_options *o, long long max_bytes,
                                                  int max_files)
 { SETTER(opts_set_log(o, max_bytes, max_files, &err)); }
+BOXLITE_API int boxlite_options_set_label(boxlite_options *o, const char *k, const char *v)
+{ SETTER(opts_set_label(o, k, v, &err)); }
+BOXLITE_API int boxlite_options_set_hostname(boxlite_options *o, const char *v)
+{ SETTER(opts_set_hostname(o, v, &err)); }
+BOXLITE_API int boxlite_options_set_read_only(boxlite_options *o, int v)
+{ SETTER((o->read_only = v != 0, 0)); }
+BOXLITE_API int boxlite_options_set_restart(boxlite_options *o, const char *policy, int max)
+{ SETTER(opts_set_restart(o, policy, max, &err)); }

@@ -521,6 +521,14 @@ static json_t *record_json(const boxlite_runtime *rt, const struct box_record *r
         json_object_set(o, "allow_host", json_object_get(opts, "allow_host"));
         json_object_set(o, "auto_remove", json_object_get(opts, "auto_remove"));
         json_object_set(o, "detach", json_object_get(opts, "detach"));
+        /* Docker-like settings (issue 19); older records lack them */
+        json_t *labels = json_object_get(opts, "labels");
+        json_object_set_new(o, "labels", labels ? json_incref(labels) : json_object());
+        json_object_set(o, "hostname", json_object_get(opts, "hostname"));
+        json_object_set(o, "read_only", json_object_get(opts, "read_only"));
+        json_object_set(o, "restart", json_object_get(opts, "restart"));
+        json_object_set(o, "restart_max", json_object_get(opts, "restart_max"));
+        json_object_set(o, "cmd", json_object_get(opts, "cmd"));
         json_decref(opts);
     }
     json_t *info = r->runtime_info ? json_loads(r->runtime_info, 0, NULL) : NULL;

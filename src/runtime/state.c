@@ -422,6 +422,27 @@ int state_box_set_info(sqlite3 *db, const char *id, const char *engine,
     return ret;
 }
 
+int state_box_rename(sqlite3 *db, const char *id, const char *name, struct bl_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, "UPDATE boxes SET name = ?2 WHERE id = ?1", -1, &st, NULL) !=
+        SQLITE_OK)
+        return db_err(err, db, "rename box");
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+    int ret = 0;
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        if (sqlite3_extended_errcode(db) == SQLITE_CONSTRAINT_UNIQUE)
+            ret = bl_err(err, BOXLITE_ERR_EXISTS, "a box named \"%s\" already exists", name);
+        else
+            ret = db_err(err, db, "rename box");
+    } else if (sqlite3_changes(db) == 0) {
+        ret = bl_err(err, BOXLITE_ERR_NOT_FOUND, "no box %.12s", id);
+    }
+    sqlite3_finalize(st);
+    return ret;
+}
+
 int state_box_delete(sqlite3 *db, const char *id, struct bl_error *err)
 {
     sqlite3_stmt *st = NULL;

@@ -74,6 +74,8 @@ int state_box_set_owner(sqlite3 *db, const char *id, int64_t pid, int64_t pid_st
                         struct bl_error *err);
 int state_box_set_info(sqlite3 *db, const char *id, const char *engine,
                        const char *runtime_info, struct bl_error *err);
+/* The name is UNIQUE: taken is BOXLITE_ERR_EXISTS. */
+int state_box_rename(sqlite3 *db, const char *id, const char *name, struct bl_error *err);
 int state_box_delete(sqlite3 *db, const char *id, struct bl_error *err);
 
 int state_counter_add(sqlite3 *db, const char *name, int64_t delta, struct bl_error *err);

@@ -59,7 +59,7 @@ echo payload >"$work/in.txt"
 "$B" cp "$work/in.txt" web:/tmp/copied.txt && "$B" cp web:/tmp/copied.txt "$work/back.txt"
 expect "cp into the box and back" "payload" "$(cat "$work/back.txt" 2>/dev/null)"
 "$B" logs web | grep "boxlite-agent" >/dev/null && ok "logs shows the console" || no "logs shows the console"
-"$B" stats web | python3 -c 'import json,sys; m=json.load(sys.stdin); assert m["executions"] >= 4 and m["vmm"]["rss_bytes"] > 0, m' && ok "stats counts executions" || no "stats counts executions"
+"$B" stats --json web | python3 -c 'import json,sys; m=json.load(sys.stdin); assert m["executions"] >= 4 and m["vmm"]["rss_bytes"] > 0, m' && ok "stats counts executions" || no "stats counts executions"
 
 # Persistence: a stopped and restarted box keeps its disk.
 "$B" exec web sh -c 'echo kept > /root-data.txt; sync'

@@ -91,7 +91,7 @@ like() { if [[ $3 == $2 ]]; then ok "$1"; else no "$1" "wanted [$2] got [$3]"; f
 wait6() { bx exec "$1" sh -c 'for i in $(seq 200); do ip -6 route | grep -q ^default && exit 0; sleep 0.05; done; exit 1'; }
 box_dir() { echo "$work/home/boxes/$(bx inspect "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')"; }
 # stat BOX KEY: a counter from the box's stats (refreshed by boxlite-vmm every second)
-stat() { bx stats "$1" | python3 -c "import json,sys; print(json.load(sys.stdin)['vmm']['$2'])"; }
+stat() { bx stats --json "$1" | python3 -c "import json,sys; print(json.load(sys.stdin)['vmm']['$2'])"; }
 
 echo "# a default box"
 start d || { finish; exit 1; }

@@ -108,11 +108,13 @@ TEST(tlv_truncated_and_bad_fields)
     const char *argv[] = {"echo", "hi", NULL};
     const char *env[] = {"A=1", NULL};
     struct proto_exec_req req = {.argv = (char **)argv, .env = (char **)env, .cwd = "/tmp",
-                                 .tty = true, .rows = 30, .cols = 90, .timeout_ms = 5};
+                                 .tty = true, .rows = 30, .cols = 90, .timeout_ms = 5,
+                                 .detach = true};
     struct bl_error e = {0};
     REQUIRE(proto_exec_req_encode(&req, w, &e) == 0);
     struct proto_exec_req d;
     REQUIRE(proto_exec_req_decode(&d, w->buf, w->len, &e) == 0);
+    CHECK(d.detach);
     CHECK_STR(d.argv[1], "hi");
     CHECK(d.argv[2] == NULL);
     CHECK_STR(d.env[0], "A=1");

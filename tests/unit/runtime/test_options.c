@@ -319,3 +319,39 @@ TEST(env_and_volumes_checked_at_create)
     CHECK(strstr(e.msg, "is not a directory") != NULL);
     boxlite_options_free(o);
 }
+
+/* Docker-like settings (issue 19): labels, hostname, read_only, restart. */
+TEST(labels_hostname_restart_round_trip)
+{
+    boxlite_options *o = NULL;
+    REQUIRE(boxlite_options_new(&o) == BOXLITE_OK);
+    CHECK_EQ(boxlite_options_set_label(o, "tier", "web"), BOXLITE_OK);
+    CHECK_EQ(boxlite_options_set_label(o, "tier", "db"), BOXLITE_OK); /* replaces */
+    CHECK_EQ(boxlite_options_set_label(o, "empty", ""), BOXLITE_OK);
+    CHECK_EQ(boxlite_options_set_label(o, "a=b", "x"), BOXLITE_ERR_INVALID);
+    CHECK_EQ(boxlite_options_set_hostname(o, "my-host.example"), BOXLITE_OK);
+    CHECK_EQ(boxlite_options_set_hostname(o, "-bad"), BOXLITE_ERR_INVALID);
+    CHECK_EQ(boxlite_options_set_hostname(o, "bad..name"), BOXLITE_ERR_INVALID);
+    CHECK_EQ(boxlite_options_set_hostname(o, "under_score"), BOXLITE_ERR_INVALID);
+    CHECK_EQ(boxlite_options_set_restart(o, "always", 2), BOXLITE_ERR_INVALID);
+    CHECK_EQ(boxlite_options_set_restart(o, "sometimes", 0), BOXLITE_ERR_INVALID);
+    CHECK_EQ(boxlite_options_set_restart(o, "on-failure", 2), BOXLITE_OK);
+    char *json = NULL;
+    REQUIRE(boxlite_options_to_json(o, &json) == BOXLITE_OK);
+    boxlite_options *back = from_json(json);
+    REQUIRE(back);
+    CHECK_EQ(back->nlabels, 2);
+    CHECK_STR(back->labels[0].value, "db");
+    CHECK_STR(back->hostname, "my-host.example");
+    CHECK_STR(back->restart, "on-failure");
+    CHECK_EQ(back->restart_max, 2);
+    /* restart_max before restart in the JSON reads the same */
+    boxlite_options *rev = from_json("{\"restart_max\": 3, \"restart\": \"on-failure\"}");
+    REQUIRE(rev);
+    CHECK_EQ(rev->restart_max, 3);
+    CHECK(!from_json("{\"labels\": {\"k\": 1}}"));
+    boxlite_options_free(rev);
+    boxlite_options_free(back);
+    boxlite_options_free(o);
+    boxlite_free(json);
+}

@@ -586,3 +586,26 @@ TEST(names_and_ids_never_clash)
     boxlite_box_free(a);
     boxlite_runtime_close(rt);
 }
+
+/* boxlite_box_rename (issue 19): the new name finds the box, the old one does not; a taken
+ * or invalid name is refused and changes nothing. */
+TEST(rename)
+{
+    boxlite_runtime *rt = open_rt();
+    boxlite_box *a = create(rt, "first"), *b2 = create(rt, "second"), *got = NULL;
+    REQUIRE(a && b2);
+    CHECK_EQ(boxlite_box_rename(rt, "first", "renamed"), BOXLITE_OK);
+    CHECK_EQ(boxlite_box_get(rt, "renamed", &got), BOXLITE_OK);
+    CHECK_STR(got ? boxlite_box_id(got) : "", boxlite_box_id(a));
+    boxlite_box_free(got);
+    got = NULL;
+    CHECK_EQ(boxlite_box_get(rt, "first", &got), BOXLITE_ERR_NOT_FOUND);
+    CHECK_EQ(boxlite_box_rename(rt, "renamed", "second"), BOXLITE_ERR_EXISTS);
+    CHECK_EQ(boxlite_box_rename(rt, "renamed", "bad name"), BOXLITE_ERR_INVALID);
+    CHECK_EQ(boxlite_box_rename(rt, "nobody", "x"), BOXLITE_ERR_NOT_FOUND);
+    CHECK_EQ(boxlite_box_get(rt, "renamed", &got), BOXLITE_OK);
+    boxlite_box_free(got);
+    boxlite_box_free(a);
+    boxlite_box_free(b2);
+    boxlite_runtime_close(rt);
+}

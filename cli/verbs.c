@@ -1,0 +1,297 @@
+/* The verbs and their flags: the one table the parser, --help, `boxlite help`, the man
+ * pages and the shell completions all read (cli/args.c, cli/completion.c). A flag added
+ * here is parsed, documented and completed; the verb's code switches on its id. */
+#include "cli.h"
+
+/* run and create: what a box is made of. */
+static const struct cli_flag box_flag_table[] = {
+    { FL_NAME, 0, "name", "NAME", "a generated name", "The box's name", false },
+    { FL_ENV, 'e', "env", "KEY=VALUE", NULL, "Set an environment variable (KEY alone: take it from ours)", true },
+    { FL_ENV_FILE, 0, "env-file", "FILE", NULL, "Read KEY=VALUE lines (# comments) into the environment", true },
+    { FL_READ_ONLY, 0, "read-only", NULL, NULL, "Mount the box's root file system read-only (volumes keep their mode; /dev/shm stays writable)", false },
+    { FL_RESTART, 0, "restart", "no|on-failure[:N]|always", "no", "Start the box again when it stops by itself (always) or with a non-zero status (on-failure, N times at most); a supervisor process boxlite leaves behind does it (boxlite run --help)", false },
+    { FL_HOSTNAME, 0, "hostname", "NAME", "the box's name", "The box's host name", false },
+    { FL_LABEL, 'l', "label", "KEY[=VALUE]", NULL, "Add a label (metadata for ps --filter label=, not seen by the box)", true },
+    { FL_WORKDIR, 'w', "workdir", "DIR", "the image's", "Working directory of commands in the box", false },
+    { FL_USER, 'u', "user", "USER[:GROUP]", "the image's", "User of commands in the box", false },
+    { FL_VOLUME, 'v', "volume", "HOST:GUEST[:ro|rw]", NULL, "Share a host directory with the box", true },
+    { FL_PUBLISH, 'p', "publish", "[IP:]HOST:GUEST[/tcp|udp]", NULL, "Forward a host port to the box: ports or ranges of one length (8000-8010:80-90); HOST 0 or empty: any free port; IP 127.0.0.1 unless given (IPv4). (No -P: a box publishes only what -p names.)", true },
+    { FL_CPUS, 0, "cpus", "N", "1", "Virtual CPUs", false },
+    { FL_MEMORY, 'm', "memory", "SIZE", "512m", "Memory (512m, 2g)", false },
+    { FL_DISK_SIZE, 0, "disk-size", "SIZE", "the image's size plus room", "Size of the box's disk, whole gigabytes (10g)", false },
+    { FL_ENGINE, 0, "engine", "auto|kvm|qemu", "auto", "The engine that runs the VM (auto: KVM when usable, else QEMU)", false },
+    { FL_CPU_TEMPLATE, 0, "cpu-template", "auto|v3|baseline|host", "auto", "CPU the KVM engine's guest sees", false },
+    { FL_NETWORK, 0, "network", "default|none", "default", "Network mode (none: no interface)", false },
+    { FL_NO_NETWORK, 0, "no-network", NULL, NULL, "Same as --network none", false },
+    { FL_ALLOW_NET, 0, "allow-net", "RULE", NULL, "Allow only these destinations (IP, CIDR or host name, optionally :PORT)", true },
+    { FL_DENY_NET, 0, "deny-net", "RULE", NULL, "Refuse this destination (wins over --allow-net)", true },
+    { FL_ALLOW_HOST, 0, "allow-host", "PORT[/udp]", NULL, "Let the box reach this port of the host's loopback at 10.0.2.2", true },
+    { FL_ENTRYPOINT, 0, "entrypoint", "PROGRAM", "the image's", "Replace the image's Entrypoint (\"\" for none)", false },
+    { FL_HEALTH_CMD, 0, "health-cmd", "COMMAND", "the image's", "Health check, a shell command", false },
+    { FL_HEALTH_INTERVAL, 0, "health-interval", "DURATION", "30s", "Time between health checks", false },
+    { FL_HEALTH_TIMEOUT, 0, "health-timeout", "DURATION", "30s", "Time a health check may take", false },
+    { FL_HEALTH_RETRIES, 0, "health-retries", "N", "3", "Failures in a row that make the box unhealthy", false },
+    { FL_HEALTH_START, 0, "health-start-period", "DURATION", "0s", "Time after start when failures do not count", false },
+    { FL_NO_HEALTHCHECK, 0, "no-healthcheck", NULL, NULL, "Disable the image's health check", false },
+    { FL_LOG_OPT, 0, "log-opt", "max-size=SIZE|max-file=N", "max-size=1m, max-file=2", "Rotation of the box's logs", true },
+    { FL_RM, 0, "rm", NULL, NULL, "Remove the box when it stops", false },
+    { FL_INTERACTIVE, 'i', "interactive", NULL, NULL, "Keep our standard input open to the command", false },
+    { FL_TTY, 't', "tty", NULL, NULL, "Give the command a terminal", false },
+    { 0 },
+};
+
+static const struct cli_flag run_only[] = {
+    { FL_DETACH, 'd', "detach", NULL, NULL, "Run the command as the box's main process in the background and print the box's id", false },
+    { 0 },
+};
+
+static const struct cli_flag *const run_flags[] = { run_only, box_flag_table, NULL };
+static const struct cli_flag *const create_flags[] = { box_flag_table, NULL };
+
+static const struct cli_flag exec_table[] = {
+    { FL_DETACH, 'd', "detach", NULL, NULL, "Start the command and return: it runs on its own, its output in the box's log", false },
+    { FL_INTERACTIVE, 'i', "interactive", NULL, NULL, "Keep our standard input open to the command", false },
+    { FL_TTY, 't', "tty", NULL, NULL, "Give the command a terminal", false },
+    { FL_ENV, 'e', "env", "KEY=VALUE", NULL, "Set an environment variable", true },
+    { FL_WORKDIR, 'w', "workdir", "DIR", "the box's", "Working directory", false },
+    { FL_USER, 'u', "user", "USER[:GROUP]", "the box's", "User", false },
+    { 0 },
+};
+static const struct cli_flag *const exec_flags[] = { exec_table, NULL };
+
+static const struct cli_flag stop_table[] = {
+    { FL_TIME, 't', "time", "SECONDS", "10", "Time the box has to stop gracefully before it is killed", false },
+    { 0 },
+};
+static const struct cli_flag *const stop_flags[] = { stop_table, NULL };
+
+static const struct cli_flag rm_table[] = {
+    { FL_FORCE, 'f', "force", NULL, NULL, "Stop a running box before removing it", false },
+    { FL_ALL, 'a', "all", NULL, NULL, "Remove every stopped or created box (with -f, every box)", false },
+    { 0 },
+};
+static const struct cli_flag *const rm_flags[] = { rm_table, NULL };
+
+static const struct cli_flag ps_table[] = {
+    { FL_ALL, 'a', "all", NULL, NULL, "Show every box (default: running ones)", false },
+    { FL_QUIET, 'q', "quiet", NULL, NULL, "Print only the boxes' IDs", false },
+    { FL_FILTER, 'f', "filter", "KEY=VALUE", NULL, "Only boxes that match: id=PREFIX, name=PART, state=STATE (status=), label=KEY[=VALUE]", true },
+    { FL_FORMAT, 0, "format", "table|json|TEMPLATE", "table", "How to print each box (fields above)", false },
+    { FL_NO_TRUNC, 0, "no-trunc", NULL, NULL, "Whole IDs and commands", false },
+    { FL_JSON, 0, "json", NULL, NULL, "Print the boxes' full records as one JSON array", false },
+    { 0 },
+};
+static const struct cli_flag *const ps_flags[] = { ps_table, NULL };
+
+static const struct cli_flag logs_table[] = {
+    { FL_FOLLOW, 'f', "follow", NULL, NULL, "Keep printing what the box writes until it stops", false },
+    { FL_TAIL, 'n', "tail", "N|all", "all", "Only the last N lines (then follow with -f)", false },
+    { FL_RAW, 0, "raw", NULL, NULL, "Pass control characters through to the terminal", false },
+    { FL_VMM, 0, "vmm", NULL, NULL, "The per-box process's own log instead of the console", false },
+    { 0 },
+};
+static const struct cli_flag *const logs_flags[] = { logs_table, NULL };
+
+static const struct cli_flag cp_table[] = {
+    { FL_MAX_SIZE, 0, "max-size", "SIZE", "no limit", "Refuse a copy out of the box larger than this", false },
+    { 0 },
+};
+static const struct cli_flag *const cp_flags[] = { cp_table, NULL };
+
+static const struct cli_flag inspect_table[] = {
+    { FL_FORMAT, 'f', "format", "TEMPLATE", "JSON", "One line per box: the template over its record ({{.State}}, {{.Engine}}, {{json .Ports}})", false },
+    { 0 },
+};
+static const struct cli_flag *const inspect_flags[] = { inspect_table, NULL };
+
+static const struct cli_flag stats_table[] = {
+    { FL_NO_STREAM, 0, "no-stream", NULL, NULL, "Print one table and exit", false },
+    { FL_FORMAT, 0, "format", "table|json|TEMPLATE", "table", "How to print each box (fields above)", false },
+    { FL_JSON, 0, "json", NULL, NULL, "Print the library's metrics of each box once, as JSON", false },
+    { 0 },
+};
+static const struct cli_flag *const stats_flags[] = { stats_table, NULL };
+
+static const struct cli_flag restart_table[] = {
+    { FL_TIME, 't', "time", "SECONDS", "10", "Time the box has to stop gracefully before it is killed", false },
+    { 0 },
+};
+static const struct cli_flag *const restart_flags[] = { restart_table, NULL };
+
+static const struct cli_flag prune_table[] = {
+    { FL_FORCE, 'f', "force", NULL, NULL, "Do not ask for confirmation", false },
+    { 0 },
+};
+static const struct cli_flag *const prune_flags[] = { prune_table, NULL };
+
+static const struct cli_flag attach_table[] = {
+    { FL_RAW, 0, "raw", NULL, NULL, "Pass control characters through to the terminal", false },
+    { 0 },
+};
+static const struct cli_flag *const attach_flags[] = { attach_table, NULL };
+
+static const struct cli_flag pull_table[] = {
+    { FL_QUIET, 'q', "quiet", NULL, NULL, "No progress", false },
+    { 0 },
+};
+static const struct cli_flag *const pull_flags[] = { pull_table, NULL };
+
+static const struct cli_flag images_table[] = {
+    { FL_QUIET, 'q', "quiet", NULL, NULL, "Print only the images' IDs", false },
+    { FL_FORMAT, 0, "format", "table|json|TEMPLATE", "table", "How to print each image (fields above)", false },
+    { FL_NO_TRUNC, 0, "no-trunc", NULL, NULL, "Whole IDs", false },
+    { FL_JSON, 0, "json", NULL, NULL, "Print the images' records as one JSON array", false },
+    { 0 },
+};
+static const struct cli_flag *const images_flags[] = { images_table, NULL };
+
+static const struct cli_flag rmi_table[] = {
+    { FL_FORCE, 'f', "force", NULL, NULL, "Remove an image even while boxes were created from it", false },
+    { 0 },
+};
+static const struct cli_flag *const rmi_flags[] = { rmi_table, NULL };
+
+static const struct cli_flag doctor_table[] = {
+    { FL_JSON, 0, "json", NULL, NULL, "Print the report as JSON", false },
+    { FL_IMAGE, 0, "image", "REF", "a busybox rootfs from /bin/busybox", "Image of the smoke box", false },
+    { FL_ENGINE, 0, "engine", "kvm|qemu", "every usable engine", "Check only this engine", false },
+    { FL_NO_SMOKE, 0, "no-smoke", NULL, NULL, "Boot no smoke box", false },
+    { 0 },
+};
+static const struct cli_flag *const doctor_flags[] = { doctor_table, NULL };
+
+static const struct cli_flag help_table[] = {
+    { FL_MAN, 0, "man", "DIR", NULL, "Write the man pages (boxlite.1, boxlite-VERB.1) into DIR", false },
+    { 0 },
+};
+static const struct cli_flag *const help_flags[] = { help_table, NULL };
+
+static const struct cli_flag *const no_flags[] = { NULL };
+
+#define FORMAT_RULES                                                                       \
+    "--format table: the columns below; json: one JSON object per line with these fields;\n" \
+    "TEMPLATE: text with {{.Field}} (or {{json .Field}}, {{json .}}) for each, \\t a tab;\n"  \
+    "\"table TEMPLATE\": aligned columns under a header.\n"
+#define PS_DETAILS                                                                         \
+    FORMAT_RULES                                                                           \
+    "Fields: .ID (12 hex digits, all 32 with --no-trunc), .Name, .Image, .Command (the main\n" \
+    "process), .Created (Unix seconds), .CreatedAt, .RunningFor (\"5m ago\"), .State\n"       \
+    "(configured, starting, running, stopping, stopped), .Status (the state and why),\n"    \
+    ".Ports, .Labels (k=v,...), .Engine, .ExitCode (of a stopped box's main process).\n"    \
+    "-q and --format apply to the boxes the filters keep; a state filter looks at every box."
+#define PS_EXAMPLE                                                                         \
+    "boxlite ps -a\nboxlite ps -q --filter state=stopped\n"                                 \
+    "boxlite ps --format '{{.ID}} {{.Name}}'\nboxlite ps --format 'table {{.Name}}\\t{{.Status}}'"
+#define IMAGES_DETAILS                                                                     \
+    FORMAT_RULES                                                                           \
+    "Fields: .ID (12 hex digits, all 64 with --no-trunc), .Ref (the whole reference),\n"    \
+    ".Repository, .Tag (a tag or @digest), .Size, .Bytes, .Layers, .CreatedAt (the image's)."
+#define IMAGES_EXAMPLE "boxlite images\nboxlite images -q\nboxlite images --format '{{.Repository}}:{{.Tag}} {{.Size}}'"
+
+const struct cli_verb cli_verbs[] = {
+    { "run", "IMAGE|ROOTFS-DIR [COMMAND [ARG...]]", "Create and start a box, run a command in it",
+      "boxlite run --rm alpine echo hello\nboxlite run -it --name dev -v $PWD:/src alpine sh\n"
+      "boxlite run -d --name web -p 8080:80 nginx",
+      "Without -d the command (default /bin/sh) runs in the box and its output and exit status\n"
+      "are ours; the box stops when it ends (and goes with --rm). With -d, COMMAND (else the\n"
+      "image's Cmd) is the box's main process: its output is the box's log (boxlite logs) and\n"
+      "its end stops the box. A path (/... or ./...) instead of an image runs that folder.\n"
+      "--restart: boxlite (run -d, start, restart) leaves a supervisor process behind, in a\n"
+      "session of its own, that waits on the box and starts it again; a box stopped on request\n"
+      "is left stopped. The policy is the box's label boxlite.restart. There is no --init: the\n"
+      "agent is the VM's PID 1 and each box's container has an init of its own that reaps\n"
+      "orphans, so a main process never runs as PID 1 without one. No -P: only what -p names\n"
+      "is published.",
+      run_flags, cmd_run, 1, -1, true, "image", NULL },
+    { "exec", "BOX COMMAND [ARG...]", "Run a command in a running box",
+      "boxlite exec web ls /\nboxlite exec -it web sh", NULL, exec_flags, cmd_exec, 2, -1, true, "box", NULL },
+    { "create", "IMAGE|ROOTFS-DIR [COMMAND [ARG...]]", "Create a box (does not start it)",
+      "boxlite create --name db -e POSTGRES_PASSWORD=x postgres",
+      "COMMAND (or --entrypoint) becomes the box's main process when it starts.",
+      create_flags, cmd_create, 1, -1, true, "image", NULL },
+    { "start", "BOX [BOX...]", "Start created or stopped boxes", "boxlite start web", NULL,
+      no_flags, cmd_start, 1, -1, false, "box", NULL },
+    { "stop", "BOX [BOX...]", "Stop running boxes", "boxlite stop -t 30 web", NULL, stop_flags,
+      cmd_stop, 1, -1, false, "box", NULL },
+    { "rm", "BOX [BOX...]", "Remove boxes", "boxlite rm -f web\nboxlite rm -a", NULL, rm_flags,
+      cmd_rm, 0, -1, false, "box", NULL },
+    { "ps", "", "List boxes", PS_EXAMPLE, PS_DETAILS, ps_flags, cmd_ps, 0, 0, false, "", NULL },
+    { "ls", "", "List boxes (same as ps)", PS_EXAMPLE, PS_DETAILS, ps_flags, cmd_ps, 0, 0, false, "", "ps" },
+    { "inspect", "BOX [BOX...]", "Show boxes as JSON",
+      "boxlite inspect web\nboxlite inspect -f '{{.State}} {{.ExitCode}}' web",
+      "--format takes the template of ps --format over the box's record (the JSON that inspect\n"
+      "prints); field names match its keys ignoring case and underscores.",
+      inspect_flags, cmd_inspect, 1, -1, false, "box", NULL },
+    { "restart", "BOX [BOX...]", "Stop boxes (if running) and start them again",
+      "boxlite restart web", NULL, restart_flags, cmd_restart, 1, -1, false, "box", NULL },
+    { "wait", "BOX [BOX...]", "Wait until boxes stop; print their exit status",
+      "boxlite wait job",
+      "Prints each box's status when it stops: its main process's exit status (128+N for a\n"
+      "signal), 137 if the OOM killer ended it, 0 when it was stopped on request, 255 when it\n"
+      "stopped by itself without a status (its VM died). Exits with the last one's.",
+      no_flags, cmd_wait, 1, -1, false, "box", NULL },
+    { "port", "BOX [GUEST-PORT[/tcp|/udp]]", "List a box's published ports",
+      "boxlite port web\nboxlite port web 80/tcp",
+      "A port published as host port 0 shows the port chosen once the box runs.",
+      no_flags, cmd_port, 1, 2, false, "box", NULL },
+    { "rename", "BOX NEW-NAME", "Rename a box", "boxlite rename web web-old",
+      "A running box keeps its host name until it restarts.", no_flags, cmd_rename, 2, 2, false,
+      "box", NULL },
+    { "prune", "", "Remove every stopped box", "boxlite prune -f",
+      "Boxes stopped or created but never started go; running boxes stay.", prune_flags,
+      cmd_prune, 0, 0, false, "", NULL },
+    { "attach", "BOX", "Follow the output of a box's main process until it stops",
+      "boxlite run -d --name job alpine sh -c 'sleep 5; echo done; exit 3'\nboxlite attach job",
+      "The main process (run -d IMAGE COMMAND) writes to the box's console, which attach\n"
+      "follows from now on (earlier output: boxlite logs). Its standard input is /dev/null, so\n"
+      "nothing is sent to it. When the box stops, attach exits with the status boxlite wait\n"
+      "prints; Ctrl-C detaches and leaves the box running.",
+      attach_flags, cmd_attach, 1, 1, false, "box", NULL },
+    { "top", "BOX [PS-OPTIONS...]", "Show the processes running in a box",
+      "boxlite top web\nboxlite top web -o pid,user,args",
+      "Runs the image's ps in the box (arguments as given, default -ef). An image without ps\n"
+      "gets PID and command of each process read from /proc by its /bin/sh.",
+      no_flags, cmd_top, 1, -1, true, "box", NULL },
+    { "logs", "BOX", "Show a box's console log", "boxlite logs -f web",
+      "The console holds the guest's messages and the output of the box's main process.\n"
+      "On a terminal the box's control characters are shown, not obeyed, unless --raw.",
+      logs_flags, cmd_logs, 1, 1, false, "box", NULL },
+    { "cp", "BOX:PATH HOSTPATH | HOSTPATH BOX:PATH", "Copy files between a box and the host",
+      "boxlite cp web:/etc/hostname .\nboxlite cp ./site web:/srv", NULL, cp_flags, cmd_cp, 2, 2,
+      false, "file", NULL },
+    { "stats", "[BOX...]", "Show boxes' CPU, memory and network use",
+      "boxlite stats\nboxlite stats --no-stream web\nboxlite stats --json web",
+      "On a terminal the table is redrawn every second until Ctrl-C (elsewhere a table is\n"
+      "printed every second). Without BOX: every running box. CPU % is the VM process's CPU\n"
+      "time over wall time (100% = one host CPU); memory is its resident size against the\n"
+      "box's memory.\n"
+      "Fields for --format: .ID, .Name, .State, .CPUPerc, .MemUsage, .MemPerc, .NetIO,\n"
+      ".Executions.",
+      stats_flags, cmd_stats, 0, -1, false, "box", NULL },
+    { "pull", "IMAGE", "Pull an image from a registry", "boxlite pull alpine:3.20", NULL,
+      pull_flags, cmd_pull, 1, 1, false, "image", NULL },
+    { "images", "", "List local images", IMAGES_EXAMPLE, IMAGES_DETAILS, images_flags, cmd_images, 0, 0,
+      false, "", NULL },
+    { "rmi", "IMAGE [IMAGE...]", "Remove local images", "boxlite rmi alpine", NULL, rmi_flags,
+      cmd_rmi, 1, -1, false, "image", NULL },
+    { "image prune", "", "Remove every image no box uses", "boxlite image prune -f",
+      "An image some box was created from is kept (boxlite rmi -f removes it anyway).",
+      prune_flags, cmd_image_prune, 0, 0, false, "", NULL },
+    { "completion", "bash|zsh|fish", "Print a shell completion script",
+      "source <(boxlite completion bash)\nboxlite completion zsh > \"${fpath[1]}/_boxlite\"\n"
+      "boxlite completion fish > ~/.config/fish/completions/boxlite.fish",
+      "Completes verbs, their flags, box names and image references (read from the home when\n"
+      "completing). The zsh script uses zsh's bashcompinit.",
+      no_flags, cmd_completion, 1, 1, false, "", NULL },
+    { "version", "", "Show the version", "boxlite version", NULL, no_flags, cmd_version, 0, 0,
+      false, "", NULL },
+    { "doctor", "", "Check this host and boot a smoke box on every engine",
+      "boxlite doctor --no-smoke",
+      "Exit status 0 when some engine can run boxes (and every smoke box worked), else 1.",
+      doctor_flags, cmd_doctor, 0, 0, false, "", NULL },
+    { "__restarter", "BOX", "The supervisor that --restart leaves behind (internal)", NULL, NULL,
+      no_flags, cmd_restarter, 1, 1, false, "", NULL },
+    { "help", "[COMMAND]", "Show the help of boxlite or of a command", "boxlite help run", NULL,
+      help_flags, cmd_help, 0, 2, false, "verb", NULL },
+};
+const size_t cli_nverbs = sizeof cli_verbs / sizeof cli_verbs[0];

@@ -1,0 +1,192 @@
+#!/bin/bash
+# The Docker-like verbs through the real CLI on the engine that runs here (QEMU/TCG without
+# hardware virtualization), an image from a real local registry. Boots are dear under TCG,
+# so one long-lived box serves most checks. Exit statuses 125/126/127 and the command's
+# own; output without bars or colour when NO_COLOR is set or not on a terminal.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+build=${BOXLITE_BUILD:-build}
+B="$PWD/$build/bin/boxlite"
+. tests/harness/lib.sh
+need "$B (make)" test -x "$B"
+need "a cached guest kernel (scripts/build-kernel.sh)" scripts/build-kernel.sh --cached-only
+need_cmd docker-registry
+need_cmd script "apt-get install bsdutils"
+work=$(mktemp -d)
+export BOXLITE_HOME=$work/home
+cleanup() {
+  for id in $("$B" ps -a --json 2>/dev/null | python3 -c 'import json,sys; [print(b["id"]) for b in json.load(sys.stdin)]' 2>/dev/null); do
+    "$B" rm -f "$id" >/dev/null 2>&1
+  done
+  tests/fixtures/registry.sh stop "$work/reg" >/dev/null 2>&1
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+python3 tests/fixtures/mkimages.py "$work/fx" busybox >/dev/null
+port=$(tests/fixtures/registry.sh start "$work/reg" $$) || { echo "registry failed"; exit 1; }
+tests/fixtures/registry.sh push "$work/reg" "$work/fx/busybox" busybox:latest
+img=127.0.0.1:$port/busybox:latest
+
+# ---- output conventions: a pull on a terminal draws bars; with NO_COLOR, plain lines -----
+NO_COLOR=1 script -qec "$B pull $img" /dev/null >"$work/pull-nocolor" 2>&1
+check "pull on a terminal with NO_COLOR: no escape sequences" bash -c "! grep -q $'\e' '$work/pull-nocolor'"
+check "pull on a terminal with NO_COLOR: layers reported as lines" grep -q 'done' "$work/pull-nocolor"
+script -qec "$B pull $img" /dev/null >"$work/pull-tty" 2>&1
+check "pull on a terminal without NO_COLOR redraws its bars" grep -q $'\e\\[' "$work/pull-tty"
+"$B" pull "$img" >"$work/pull-pipe" 2>&1
+check "pull into a pipe: no escape sequences" bash -c "! grep -q $'\e' '$work/pull-pipe'"
+
+# ---- images -q / --format ---------------------------------------------------------------
+iid=$("$B" images --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
+expect "images -q prints the short id" "${iid:0:12}" "$("$B" images -q)"
+expect "images -q --no-trunc prints the whole id" "$iid" "$("$B" images -q --no-trunc)"
+expect "images --format template: repository and tag" "127.0.0.1:$port/busybox latest" "$("$B" images --format '{{.Repository}} {{.Tag}}')"
+expect "images --format json: the reference" "$img" "$("$B" images --format json | python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["Ref"])')"
+expect "images: the default table's header" "REFERENCE ID SIZE LAYERS CREATED AT" "$("$B" images | head -1 | xargs)"
+
+# ---- one box for the rest --------------------------------------------------------------
+id=$("$B" run -d --name one "$img" sleep 86400)
+expect "run -d prints an id" 32 "${#id}"
+
+# ---- exit statuses (Docker's convention) -----------------------------------------------
+"$B" exec one sh -c 'exit 3'
+expect "exec: the command's own status" 3 $?
+"$B" exec one nosuch-program 2>"$work/err"
+expect "exec of a program not in the box: 127" 127 $?
+has "  ...said on stderr with boxlite: and the reason" "boxlite: exec: exec nosuch-program: No such file or directory" "$work/err"
+"$B" exec one /etc/passwd 2>/dev/null
+expect "exec of a file that is not executable: 126" 126 $?
+"$B" exec -w /nonexistent one ls 2>/dev/null
+expect "exec in a working directory that does not exist: 126" 126 $?
+"$B" exec -u nobody-here one ls 2>/dev/null
+expect "exec as a user the box does not have: 126" 126 $?
+"$B" exec no-such-box ls 2>/dev/null
+expect "exec in a box that does not exist: 125" 125 $?
+"$B" exec --bogus one ls 2>/dev/null
+expect "exec with an unknown flag: 125" 125 $?
+printf '# a comment\nFROM_FILE=two words\n\nPASSED\n' >"$work/env"
+out=$(PASSED=through "$B" run --rm --env-file "$work/env" --hostname made-up -l a=b "$img" sh -c 'echo "$FROM_FILE|$PASSED|$(hostname)"; exit 5' 2>/dev/null); st=$?
+expect "run: the command's own status" 5 $st
+expect "run --env-file and --hostname reach the box" "two words|through|made-up" "$out"
+mkdir -p "$work/rwvol"
+out=$("$B" run --rm --read-only -v "$work/rwvol:/vol" "$img" sh -c 'touch /root-file 2>/dev/null && echo root-writable; touch /vol/v && echo vol-ok; touch /dev/shm/s && echo shm-ok; grep -q " / .*ro[,]" /proc/mounts && echo root-ro' 2>/dev/null)
+expect "run --read-only: the root refuses writes, a volume and /dev/shm do not" "vol-ok shm-ok root-ro" "$(xargs <<<"$out")"
+check "  ...the volume's file reached the host" test -e "$work/rwvol/v"
+
+# ---- exec -d: returns at once, the command goes on without us --------------------------
+"$B" exec -d one sh -c 'sleep 1; echo detached-ran > /tmp/detached'
+expect "exec -d returns 0 once the command started" 0 $?
+for _ in $(seq 100); do [ "$("$B" exec one cat /tmp/detached 2>/dev/null)" = detached-ran ] && break; sleep 0.2; done
+expect "exec -d: the command ran on after the CLI returned" "detached-ran" "$("$B" exec one cat /tmp/detached 2>/dev/null)"
+"$B" exec -d one no-such-prog 2>/dev/null
+expect "exec -d of a program not in the box: 127" 127 $?
+"$B" exec -d -t one sh 2>/dev/null
+expect "exec -d with -t: 125" 125 $?
+
+# ---- verbs on the running box ----------------------------------------------------------
+out=$("$B" top one)
+check "top lists the box's processes (the image's ps)" grep -q 'sleep 86400' <<<"$out"
+out=$("$B" top one -o pid,args)
+check "top passes ps options" grep -qE '^ *PID +COMMAND' <<<"$out"
+expect "inspect --format over the record" "running one" "$("$B" inspect --format '{{.State}} {{.Name}}' one)"
+expect "inspect -f {{json .Labels}}" '{}' "$("$B" inspect -f '{{json .Labels}}' one)"
+"$B" rename one uno
+expect "rename: the box answers to its new name" "running" "$("$B" inspect -f '{{.State}}' uno)"
+"$B" inspect one >/dev/null 2>&1
+expect "rename: the old name is gone" 125 $?
+"$B" create --name taken "$img" >/dev/null
+"$B" rename uno taken 2>/dev/null
+expect "rename to a name in use: 125" 125 $?
+"$B" rename uno one
+out=$("$B" stats --no-stream one)
+check "stats --no-stream: one table with CPU %, memory and net I/O" \
+  bash -c "grep -q '^ID .*CPU %.*MEM USAGE / LIMIT.*NET I/O' <<<'$out' && [ \$(wc -l <<<'$out') -eq 2 ] && grep -qE 'one +[0-9.]+%' <<<'$out'"
+expect "stats --format template" "one" "$("$B" stats --no-stream --format '{{.Name}}' one)"
+"$B" stats --json one | python3 -c 'import json,sys; assert json.load(sys.stdin)["vmm"]["rss_bytes"] > 0' && ok "stats --json: the metrics" || no "stats --json: the metrics"
+# stats in a real terminal: redrawn live until Ctrl-C
+need_cmd tmux
+sock="$work/tmux"
+tmux -S "$sock" new-session -d -x 150 -y 20 "BOXLITE_HOME=$BOXLITE_HOME $B stats one; echo stats-ended-\$?; sleep 60"
+seen=""
+for _ in $(seq 100); do tmux -S "$sock" capture-pane -p | grep -q 'one .*%' && { seen=1; break; }; sleep 0.1; done
+check "stats in a terminal draws a live table" test -n "$seen"
+tmux -S "$sock" send-keys C-c
+ended=""
+for _ in $(seq 50); do tmux -S "$sock" capture-pane -p | grep -q 'stats-ended-0' && { ended=1; break; }; sleep 0.1; done
+check "Ctrl-C ends the live stats with status 0" test -n "$ended"
+tmux -S "$sock" kill-server 2>/dev/null
+
+# ---- restart, port, wait, attach, prune ------------------------------------------------
+hp=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+# the main process ticks until told to end (a file made by exec), then exits 3
+job=$("$B" run -d --name job -p "$hp:8080" -p 0:9090/udp "$img" sh -c 'until [ -e /tmp/go ]; do echo tick; sleep 0.2; done; echo job-says-bye; exit 3')
+expect "port: every published port" "8080/tcp -> 127.0.0.1:$hp" "$("$B" port job | head -1)"
+expect "port GUEST: the host side" "127.0.0.1:$hp" "$("$B" port job 8080)"
+check "port of a host port 0: the port chosen" bash -c "'$B' port job 9090/udp | grep -qE '^127.0.0.1:[1-9][0-9]*$'"
+"$B" port job 1234 2>/dev/null
+expect "port of a port not published: 125" 125 $?
+"$B" attach job >"$work/attach" 2>&1 &
+apid=$!
+for _ in $(seq 300); do grep -q tick "$work/attach" && break; sleep 0.1; done
+check "attach follows the main process's output as it comes" grep -q tick "$work/attach"
+"$B" exec job touch /tmp/go
+wait $apid; st=$?
+check "attach shows the output up to the end" grep -q 'job-says-bye' "$work/attach"
+expect "attach exits with the main process's status" 3 $st
+"$B" logs job >"$work/full"
+check "the job's log has more than 3 lines" test "$(wc -l <"$work/full")" -gt 3
+expect "logs --tail 2: the last two lines of the log" "$(tail -n 2 "$work/full")" "$("$B" logs --tail 2 job)"
+expect "logs -n 1" "$(tail -n 1 "$work/full")" "$("$B" logs -n 1 job)"
+expect "logs --tail 0: nothing" "" "$("$B" logs --tail 0 job)"
+check "the ticks are in the log (the main process's output)" grep -q '^tick' "$work/full"
+out=$("$B" wait job); st=$?
+expect "wait prints the exit status" 3 "$out"
+expect "wait exits with it" 3 $st
+"$B" restart job >/dev/null
+"$B" exec job touch /tmp/go >/dev/null 2>&1 # /tmp may be fresh after a start
+expect "restart starts a stopped box again; wait sees its new end" 3 "$("$B" wait job)"
+"$B" restart -t 5 one >/dev/null
+expect "restart of a running box: running again" "running" "$("$B" inspect -f '{{.State}}' one)"
+expect "  ...and it answers" "hi" "$("$B" exec one echo hi)"
+"$B" stop one >/dev/null
+expect "wait after a stop on request: 0" 0 "$("$B" wait one)"
+"$B" prune </dev/null >/dev/null 2>&1
+expect "prune without -f and no yes: nothing removed" 3 "$("$B" ps -aq | wc -l)"
+"$B" run -d --name stays "$img" sleep 600 >/dev/null
+echo y | "$B" prune >"$work/pruned" 2>/dev/null
+expect "prune (answered yes) removes every stopped box and only those" "stays" "$("$B" ps -a --format '{{.Name}}')"
+expect "  ...printing their ids" 3 "$(wc -l <"$work/pruned")"
+"$B" create --name c1 "$img" >/dev/null
+"$B" rm -a >/dev/null
+expect "rm -a removes the stopped and created boxes, not a running one" "stays" "$("$B" ps -a --format '{{.Name}}')"
+"$B" rm -af >/dev/null
+expect "rm -af removes every box" "0" "$("$B" ps -aq | wc -l)"
+
+# ---- --restart on-failure:2: the supervisor starts it twice more, then leaves it ---------
+mkdir -p "$work/runs"
+rid=$("$B" run -d --name rs --restart on-failure:2 -v "$work/runs:/runs" "$img" sh -c 'echo run >> /runs/count; exit 1')
+for _ in $(seq 600); do
+  [ "$(cat "$work/runs/count" 2>/dev/null | wc -l)" -ge 3 ] && ! pgrep -f "[_]_restarter $rid" >/dev/null &&
+    [ "$("$B" inspect -f '{{.State}}' rs)" = stopped ] && break
+  sleep 0.2
+done
+expect "--restart on-failure:2: the main process ran 3 times (2 restarts)" 3 "$(cat "$work/runs/count" 2>/dev/null | wc -l)"
+expect "  ...then the box stays stopped with the status" "stopped 1" "$("$B" inspect -f '{{.State}} {{.ExitCode}}' rs)"
+check "  ...and its supervisor is gone" bash -c "! pgrep -f '[_]_restarter $rid' >/dev/null"
+"$B" run -d --rm --restart always "$img" true >/dev/null 2>&1
+expect "--restart with --rm: 125" 125 $?
+"$B" run -d --restart sometimes "$img" true >/dev/null 2>&1
+expect "--restart with a policy that does not exist: 125" 125 $?
+"$B" rm rs >/dev/null
+
+# ---- image prune -----------------------------------------------------------------------
+"$B" create --name keeper "$img" >/dev/null
+tests/fixtures/registry.sh push "$work/reg" "$work/fx/busybox" other:1 >/dev/null
+"$B" pull -q "127.0.0.1:$port/other:1" >/dev/null
+"$B" image prune -f >"$work/iprune" 2>/dev/null
+expect "image prune removes the image no box uses" "removed 127.0.0.1:$port/other:1" "$(cat "$work/iprune")"
+expect "image prune keeps the image a box was created from" "$img" "$("$B" images --format '{{.Ref}}')"
+"$B" rm keeper >/dev/null
+
+finish
