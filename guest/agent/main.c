@@ -4,6 +4,7 @@
  * serves the host until told to shut down; then stops everything and reboots (the kernel
  * runs with reboot=t, so that ends the VM in every engine). */
 #include "agent.h"
+#include "common/clock.h"
 
 #include "common/cleanup.h"
 
@@ -28,13 +29,6 @@ struct boot_cfg {
     struct proto_setup setup;
     uint64_t fault_exit_ms;
 };
-
-static double uptime_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_BOOTTIME, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 /* The initramfs is the kernel's rootfs, the one mount pivot_root can never move away from.
  * So the agent first puts a tmpfs over / and roots itself there (switch_root without the
@@ -170,7 +164,7 @@ static void unmount_disks(void)
 
 int main(void)
 {
-    double t0 = uptime_ms();
+    double t0 = ((double)boot_ns() / 1e6);
     root_on_tmpfs();
     mount_basics();
     console_stdio();
@@ -209,7 +203,7 @@ int main(void)
     volatile uint32_t *ctl = b.ctl ? ctl_map() : NULL;
     if (ctl)
         ctl[0] = CTL_READY_MAGIC;
-    agent_log("ready in %.0f ms (container %s)", uptime_ms() - t0, container);
+    agent_log("ready in %.0f ms (container %s)", ((double)boot_ns() / 1e6) - t0, container);
 
     agent_run(a);
     int status = agent_exit_status(a);

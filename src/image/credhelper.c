@@ -5,6 +5,7 @@
  * "credentials not found" on stdout. What the helper prints is never put in an error
  * message: only its exit status and the first line of its stderr are. */
 #include "image/registry.h"
+#include "common/clock.h"
 
 #include "common/cleanup.h"
 
@@ -35,13 +36,6 @@ static int valid_name(const char *s)
               *s == '_' || *s == '.'))
             return 0;
     return 1;
-}
-
-static long elapsed_ms(const struct timespec *t0)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
 }
 
 /* Runs the helper with `input` on its stdin; collects stdout and stderr (bounded) and the
@@ -89,11 +83,10 @@ static int run_helper(const char *prog, const char *input, char *out, size_t *ou
     close(e[1]);
     o[1] = e[1] = -1;
     size_t ol = 0, el = 0;
-    struct timespec t0;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    uint64_t t0 = mono_ms();
     int open_fds = 2;
     while (open_fds > 0) {
-        long left = HELPER_TIMEOUT_MS - elapsed_ms(&t0);
+        long left = HELPER_TIMEOUT_MS - (long)(mono_ms() - t0);
         if (left <= 0) {
             kill(pid, SIGKILL);
             r = bl_err(err, BOXLITE_ERR_AUTH, "credential helper %s did not answer within %d s", prog,

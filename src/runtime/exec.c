@@ -1,6 +1,7 @@
 /* Executions: the box's defaults (image config, box options) merged with the request, then
  * the agent protocol's client does the rest (src/proto/client.h). */
 #include "runtime/runtime.h"
+#include "common/boxpath.h"
 #include "proto/control_json.h"
 
 #include "common/cleanup.h"
@@ -236,13 +237,13 @@ BOXLITE_API int boxlite_box_console(boxlite_box *b, char **text_out)
     API_CHECK_ARG(b && text_out, "NULL argument");
     *text_out = NULL;
     char path[4200];
-    snprintf(path, sizeof path, "%s/console.log", b->dir);
+    box_file_path(path, sizeof path, b->dir, BOX_CONSOLE_LOG, 0);
     /* The newest file may have just been started by a rotation: then the lines are in the
      * one before. */
     char *text = rt_tail_file(path, 1000);
     if (!text || !*text) {
         free(text);
-        snprintf(path, sizeof path, "%s/console.log.1", b->dir);
+        box_file_path(path, sizeof path, b->dir, BOX_CONSOLE_LOG, 1);
         text = rt_tail_file(path, 1000);
     }
     if (!text)

@@ -4,6 +4,7 @@
  * --json`, so the library never needs to know an architecture; the rest is looked at here.
  * Nothing is booted and nothing is changed (the home folder is not created). */
 #include "common/cleanup.h"
+#include "common/clock.h"
 #include "common/hostcpu.h"
 #include "runtime/api_error.h"
 #include "runtime/spawn.h"
@@ -67,11 +68,9 @@ static int run_capture(char *const argv[], char *out, size_t len)
     }
     close(p[1]);
     size_t have = 0;
-    struct timespec t0, t;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    uint64_t t0 = mono_ms();
     for (;;) {
-        clock_gettime(CLOCK_MONOTONIC, &t);
-        long left = PROBE_TIMEOUT_MS - ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000);
+        long left = PROBE_TIMEOUT_MS - (long)(mono_ms() - t0);
         struct pollfd pf = { .fd = p[0], .events = POLLIN };
         if (left <= 0 || poll(&pf, 1, (int)left) <= 0) {
             kill(pid, SIGKILL);

@@ -1,5 +1,7 @@
 /* Box lifecycle: start (spawn the per-box process) and stop (graceful, then forced). */
 #include "runtime/runtime.h"
+#include "common/boxpath.h"
+#include "common/clock.h"
 
 #include "runtime/api_error.h"
 #include "runtime/fallback.h"
@@ -22,13 +24,6 @@
 #include <time.h>
 #include <unistd.h>
 
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
 
 /* The box's cgroups, which its per-box process's jail makes as <controller>/boxlite/<id>
  * (src/vmm/jail/cgroup.c) and cannot remove itself (it runs unprivileged): removed once the
@@ -92,7 +87,7 @@ BOXLITE_API int boxlite_box_stop(boxlite_box *b, int timeout_ms)
         proto_client_close(b->conn);
         b->conn = NULL;
         pthread_mutex_unlock(&b->lock);
-        double t0 = now_ms();
+        double t0 = mono_ms_f();
         if (timeout_ms > 0) {
             char sock[4200];
             struct proto_client *c = NULL;
@@ -100,10 +95,10 @@ BOXLITE_API int boxlite_box_stop(boxlite_box *b, int timeout_ms)
             if (proto_client_connect(sock, timeout_ms < 2000 ? timeout_ms : 2000, &c, NULL) == 0)
                 proto_shutdown(c, timeout_ms, NULL);
             proto_client_close(c);
-            int left = timeout_ms - (int)(now_ms() - t0);
+            int left = timeout_ms - (int)(mono_ms_f() - t0);
             rt_process_wait_gone(rec.pid, rec.pid_start, left > 0 ? left : 0);
         }
-        int left = timeout_ms - (int)(now_ms() - t0);
+        int left = timeout_ms - (int)(mono_ms_f() - t0);
         r = rt_box_stop_record(b->rt, &rec, left > 0 ? left : 0, true, NULL, &err);
     }
     box_record_clear(&rec);
@@ -121,7 +116,7 @@ void rt_box_socket(const boxlite_box *b, char *out, size_t len)
 void rt_box_socket_path(const char *box_dir, const char *id, char *out, size_t len)
 {
     struct sockaddr_un sa;
-    snprintf(out, len, "%s/box.sock", box_dir);
+    box_file_path(out, len, box_dir, BOX_SOCKET, 0);
     if (strlen(out) < sizeof sa.sun_path)
         return;
     char dir[64];
@@ -292,7 +287,7 @@ static int write_vmm_config(boxlite_box *b, const struct rt_assets *a, const cha
         json_array_append_new(host, json_pack("{s:i, s:s}", "port", b->opts.allow_host[i].port,
                                               "proto", b->opts.allow_host[i].udp ? "udp" : "tcp"));
     char p[4200];
-    snprintf(p, sizeof p, "%s/disk.qcow2", b->dir);
+    box_file_path(p, sizeof p, b->dir, BOX_DISK, 0);
     json_array_append_new(disks, json_pack("{s:s, s:s, s:b}", "path", p, "format", "qcow2",
                                            "readonly", 0));
     for (size_t i = 0; i < b->opts.nvolumes; i++) {
@@ -309,10 +304,10 @@ static int write_vmm_config(boxlite_box *b, const struct rt_assets *a, const cha
                                                "host_port", b->opts.ports[i].host_port,
                                                "guest_port", b->opts.ports[i].guest_port));
     char console[4200], sock[4200], ready[4200];
-    snprintf(console, sizeof console, "%s/console.log", b->dir);
+    box_file_path(console, sizeof console, b->dir, BOX_CONSOLE_LOG, 0);
     rt_box_socket(b, sock, sizeof sock);
     /* ready_file names the box's folder to the VMM (its post-mortem record goes there) */
-    snprintf(ready, sizeof ready, "%s/ready", b->dir); /* ready_file: no file is written */
+    box_file_path(ready, sizeof ready, b->dir, BOX_READY, 0); /* ready_file: no file is written */
     /* BOXLITE_KERNEL_CMDLINE adds guest kernel arguments (the lab uses it for TCG-only
      * timer options). */
     const char *extra = getenv("BOXLITE_KERNEL_CMDLINE");
@@ -342,7 +337,7 @@ static int write_vmm_config(boxlite_box *b, const struct rt_assets *a, const cha
     if (!engine && brk && *brk)
         json_object_set_new(cfg, "test_break_boot", json_string(brk));
     char vlog[4200];
-    snprintf(vlog, sizeof vlog, "%s/vmm.log", b->dir);
+    box_file_path(vlog, sizeof vlog, b->dir, BOX_VMM_LOG, 0);
     json_object_set_new(cfg, "vmm_log", json_string(vlog));
     json_object_set_new(cfg, "log_max_bytes", json_integer(b->opts.log_max_bytes));
     json_object_set_new(cfg, "log_files", json_integer(b->opts.log_max_files));
@@ -458,9 +453,9 @@ static int retry_on_qemu(boxlite_box *b, const struct rt_assets *a,
     if (!rt_fallback_wanted(b->dir, &b->opts, end, &fb))
         return -err->code;
     char cfgpath[4200], log[4200], console[4200];
-    snprintf(cfgpath, sizeof cfgpath, "%s/vmm.json", b->dir);
-    snprintf(log, sizeof log, "%s/vmm.log", b->dir);
-    snprintf(console, sizeof console, "%s/console.log", b->dir);
+    box_file_path(cfgpath, sizeof cfgpath, b->dir, BOX_VMM_JSON, 0);
+    box_file_path(log, sizeof log, b->dir, BOX_VMM_LOG, 0);
+    box_file_path(console, sizeof console, b->dir, BOX_CONSOLE_LOG, 0);
     if (child->lifeline_fd >= 0)
         close(child->lifeline_fd);
     rt_child_close(child);
@@ -471,7 +466,7 @@ static int retry_on_qemu(boxlite_box *b, const struct rt_assets *a,
     rt_fallback_clear(&fb);
     state_counter_add(b->rt->db, "kvm_fallbacks", 1, NULL);
     bl_err_clear(err);
-    int left = b->opts.ready_timeout_ms - (int)(now_ms() - t0);
+    int left = b->opts.ready_timeout_ms - (int)(mono_ms_f() - t0);
     int r = write_vmm_config(b, a, cfgpath, ic, "qemu", err);
     if (!r)
         r = rt_spawn_vmm(a->vmm, cfgpath, log, b->opts.detach, child, err);
@@ -526,22 +521,22 @@ static int start_locked(boxlite_box *b, bool explicit_start, struct bl_error *er
         return r;
     state_box_set_owner(rt->db, b->id, getpid(), self_start, NULL);
 
-    double t0 = now_ms();
+    double t0 = mono_ms_f();
     struct rt_assets a;
     /* a failure before the spawn closes nothing */
     struct rt_child child = { .lifeline_fd = -1, .conn_fd = -1, .pidfd = -1 };
     struct image_config ic = { 0 };
     char overlay[4200], cfgpath[4200], log[4200], console[4200];
-    snprintf(overlay, sizeof overlay, "%s/disk.qcow2", b->dir);
-    snprintf(cfgpath, sizeof cfgpath, "%s/vmm.json", b->dir);
-    snprintf(log, sizeof log, "%s/vmm.log", b->dir);
-    snprintf(console, sizeof console, "%s/console.log", b->dir);
+    box_file_path(overlay, sizeof overlay, b->dir, BOX_DISK, 0);
+    box_file_path(cfgpath, sizeof cfgpath, b->dir, BOX_VMM_JSON, 0);
+    box_file_path(log, sizeof log, b->dir, BOX_VMM_LOG, 0);
+    box_file_path(console, sizeof console, b->dir, BOX_CONSOLE_LOG, 0);
     boxfiles_clear(b->dir);
     unlink_logs(console, b->opts.log_max_files);
     r = rt_find_assets(&a, err);
     if (!r)
         r = prepare_disk(b, overlay, err);
-    double t_disk = now_ms();
+    double t_disk = mono_ms_f();
     if (!r)
         rt_box_image_config(b, &ic);
     if (!r)
@@ -564,7 +559,7 @@ static int start_locked(boxlite_box *b, bool explicit_start, struct bl_error *er
     if (r && spawned && !rt_process_alive(child.pid, child.pid_start))
         r = retry_on_qemu(b, &a, &ic, &child, t0, &end, &conn, &fallback, fallback_notice,
                           sizeof fallback_notice, err);
-    double t_ready = now_ms();
+    double t_ready = mono_ms_f();
     int left = b->opts.ready_timeout_ms - (int)(t_ready - t0);
     /* What the per-box process says of itself: the engine it chose and, when that is a
      * fallback (QEMU without hardware virtualization), a one-line notice for the user. */
@@ -574,7 +569,7 @@ static int start_locked(boxlite_box *b, bool explicit_start, struct bl_error *er
     if (!r)
         r = send_setup(b, conn, &ic, left > 1000 ? left : 1000, err);
     image_config_free(&ic);
-    double t_setup = now_ms();
+    double t_setup = mono_ms_f();
     if (r) {
         if (child.pid > 0)
             kill(child.pid, SIGKILL);

@@ -1,6 +1,9 @@
 /* Runtime: the home directory, its state database, and box records (create, get, list,
  * info, remove). Starting and stopping boxes is in lifecycle.c. */
 #include "runtime/runtime.h"
+#include "common/boxpath.h"
+#include "common/procstat.h"
+#include "common/io.h"
 
 #include "common/cleanup.h"
 #include "runtime/api_error.h"
@@ -21,24 +24,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static int mkdir_p(const char *path, struct bl_error *err)
-{
-    char buf[4096];
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
-        return bl_err(err, BOXLITE_ERR_INVALID, "path too long: %s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = 0;
-        if (mkdir(buf, 0700) != 0 && errno != EEXIST)
-            return bl_errno(err, errno, "mkdir %s", buf);
-        *p = '/';
-    }
-    if (mkdir(buf, 0700) != 0 && errno != EEXIST)
-        return bl_errno(err, errno, "mkdir %s", buf);
-    return 0;
-}
-
 static int resolve_home(const char *home_dir, char **out, struct bl_error *err)
 {
     char buf[4096];
@@ -50,7 +35,7 @@ static int resolve_home(const char *home_dir, char **out, struct bl_error *err)
         snprintf(buf, sizeof buf, "%s/.boxlite", getenv("HOME"));
     else
         return bl_err(err, BOXLITE_ERR_INVALID, "no home directory: set BOXLITE_HOME");
-    int r = mkdir_p(buf, err);
+    int r = mkdir_p(buf, 0700, err);
     if (r)
         return r;
     char *abs = realpath(buf, NULL);
@@ -210,7 +195,7 @@ BOXLITE_API int boxlite_runtime_open(const char *home_dir, boxlite_runtime **out
     char path[4200];
     if (!r) {
         snprintf(path, sizeof path, "%s/boxes", rt->home);
-        r = mkdir_p(path, &err);
+        r = mkdir_p(path, 0700, &err);
     }
     if (!r)
         r = secure_home(rt, &err);
@@ -256,39 +241,24 @@ int rt_images(boxlite_runtime *rt, struct image_store **out, struct bl_error *er
 
 int rt_box_dir(const boxlite_runtime *rt, const char *id, char **out, struct bl_error *err)
 {
-    if (asprintf(out, "%s/boxes/%s", rt->home, id) < 0)
+    char dir[PATH_MAX];
+    if (box_dir_path(dir, sizeof dir, rt->home, id) < 0)
+        return bl_err(err, BOXLITE_ERR_INVALID, "path too long: %.100s/boxes/%s", rt->home, id);
+    if (!(*out = strdup(dir)))
         return bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
     return 0;
 }
 
 int64_t rt_process_start_time(int64_t pid)
 {
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%lld/stat", (long long)pid);
-    cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    if (n <= 0)
-        return -1;
-    buf[n] = 0;
-    /* Field 2 (comm) may hold spaces and parentheses: count fields after the last ')'. */
-    char *p = strrchr(buf, ')');
-    if (!p)
+    struct proc_stat ps;
+    if (proc_stat_read(pid, &ps) < 0)
         return -1;
     /* A zombie (Z) or dead (X) process is gone, however long its reaper takes: the
      * per-box process is double-forked, so its parent is init or a subreaper. */
-    if (p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X'))
+    if (ps.state == 'Z' || ps.state == 'X' || ps.starttime > INT64_MAX)
         return -1;
-    long long start = -1;
-    int field = 2;
-    for (char *tok = strtok(p + 1, " "); tok; tok = strtok(NULL, " ")) {
-        if (++field == 22) {
-            start = strtoll(tok, NULL, 10);
-            break;
-        }
-    }
-    return start;
+    return (int64_t)ps.starttime;
 }
 
 bool rt_process_alive(int64_t pid, int64_t pid_start)
@@ -531,7 +501,7 @@ static json_t *record_json(const boxlite_runtime *rt, const struct box_record *r
     char *edir = NULL;
     if (!strcmp(r->state ? r->state : "", "stopped") && rt_box_dir(rt, r->id, &edir, NULL) == 0) {
         char path[4200];
-        snprintf(path, sizeof path, "%s/exit.json", edir);
+        box_file_path(path, sizeof path, edir, BOX_EXIT_JSON, 0);
         json_t *x = json_load_file(path, 0, NULL);
         if (json_is_object(x))
             json_object_set_new(o, "exit", x);
@@ -661,7 +631,7 @@ int rt_box_destroy(boxlite_runtime *rt, const char *id, struct bl_error *err)
      * fresh disk; it was being removed anyway. */
     char disk[4300];
     if (!r) {
-        snprintf(disk, sizeof disk, "%s/disk.qcow2", dir);
+        box_file_path(disk, sizeof disk, dir, BOX_DISK, 0);
         unlink(disk);
     }
     /* On a full disk the disk's room comes back only once its last holder is gone: QEMU

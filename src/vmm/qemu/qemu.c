@@ -3,6 +3,7 @@
  * QMP and the agent's virtio-serial port use socketpairs handed to QEMU as chardev fds, so
  * there are no socket paths (no length limit, no race with QEMU's listen, nothing stale). */
 #include "vmm/qemu/qemu.h"
+#include "common/procstat.h"
 
 #include "common/cleanup.h"
 #include "common/hostcpu.h"
@@ -498,17 +499,12 @@ static int qemu_wait(struct engine *e, struct engine_exit *out)
 static int read_proc_usage(pid_t pid, struct engine_stats *s)
 {
     char path[64], buf[2048];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    cleanup_fclose FILE *f = fopen(path, "re");
-    if (!f || !fgets(buf, sizeof buf, f))
-        return -1;
-    const char *p = strrchr(buf, ')');
-    unsigned long long ut, st;
-    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+    struct proc_stat ps;
+    if (proc_stat_read(pid, &ps) < 0)
         return -1;
     long hz = sysconf(_SC_CLK_TCK);
-    s->cpu_user_us = ut * 1000000ull / (unsigned long long)hz;
-    s->cpu_sys_us = st * 1000000ull / (unsigned long long)hz;
+    s->cpu_user_us = ps.utime * 1000000ull / (unsigned long long)hz;
+    s->cpu_sys_us = ps.stime * 1000000ull / (unsigned long long)hz;
     snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
     cleanup_fclose FILE *g = fopen(path, "re");
     while (g && fgets(buf, sizeof buf, g)) {
