@@ -4,6 +4,7 @@
  * serves the host until told to shut down; then stops everything and reboots (the kernel
  * runs with reboot=t, so that ends the VM in every engine). */
 #include "agent.h"
+#include "common/guest_abi.h"
 #include "common/clock.h"
 
 #include "common/cleanup.h"
@@ -21,8 +22,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define CTL_PAGE 0xd0000000UL /* docs/architecture.md: the BoxLite control page */
-#define CTL_READY_MAGIC 0x7ead
 
 struct boot_cfg {
     bool ctl;
@@ -89,9 +88,10 @@ static void parse_cmdline(struct boot_cfg *b)
     }
     b->setup.net = access("/sys/class/net/eth0", F_OK) == 0;
     agent_parse_cmdline(line, &b->setup, &b->ctl);
-    const char *f = strstr(line, "boxlite.fault_exit_ms=");
+    static const char fault[] = GUEST_CMDLINE_PREFIX GUEST_KEY_FAULT_EXIT_MS "=";
+    const char *f = strstr(line, fault);
     if (f)
-        b->fault_exit_ms = strtoull(f + strlen("boxlite.fault_exit_ms="), NULL, 10);
+        b->fault_exit_ms = strtoull(f + strlen(fault), NULL, 10);
 }
 
 /* /sys/class/virtio-ports/vportNpM/name holds the port's name; its node is /dev/vportNpM. */
@@ -112,7 +112,7 @@ static int open_port(int wait_ms)
             close(fd);
             name[n > 0 ? n : 0] = 0;
             name[strcspn(name, "\n")] = 0;
-            if (strcmp(name, PROTO_PORT_NAME) != 0)
+            if (strcmp(name, GUEST_AGENT_PORT) != 0)
                 continue;
             snprintf(p, sizeof p, "/dev/%s", de->d_name);
             fd = open(p, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
@@ -132,7 +132,7 @@ static volatile uint32_t *ctl_map(void)
         agent_log("control page: open /dev/mem: %s", strerror(errno));
         return NULL;
     }
-    void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)CTL_PAGE);
+    void *p = mmap(NULL, GUEST_CTL_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)GUEST_CTL_PAGE);
     close(fd);
     if (p == MAP_FAILED) {
         agent_log("control page: mmap: %s", strerror(errno));
@@ -179,7 +179,7 @@ int main(void)
 
     int port = open_port(500);
     if (port < 0) {
-        agent_log("no virtio-console port named %s: powering off", PROTO_PORT_NAME);
+        agent_log("no virtio-console port named %s: powering off", GUEST_AGENT_PORT);
         sync();
         reboot(RB_AUTOBOOT);
         return 1;
@@ -202,7 +202,7 @@ int main(void)
 
     volatile uint32_t *ctl = b.ctl ? ctl_map() : NULL;
     if (ctl)
-        ctl[0] = CTL_READY_MAGIC;
+        ctl[GUEST_CTL_REG_READY / 4] = GUEST_CTL_READY_MAGIC;
     agent_log("ready in %.0f ms (container %s)", ((double)boot_ns() / 1e6) - t0, container);
 
     agent_run(a);
@@ -214,7 +214,7 @@ int main(void)
     unmount_disks();
     sync();
     if (ctl)
-        ctl[1] = (uint32_t)status;
+        ctl[GUEST_CTL_REG_EXIT / 4] = (uint32_t)status;
     reboot(RB_AUTOBOOT);
     return 0;
 }

@@ -2,6 +2,7 @@
  * to bottom in kvm_start(): memory and VM, legacy devices, virtio devices, command line,
  * kernel, vCPUs. */
 #include "vmm/engine.h"
+#include "common/guest_abi.h"
 
 #include "common/cleanup.h"
 #include "common/hostcpu.h"
@@ -35,7 +36,6 @@
 
 
 /* The agent's port on virtio-console (docs/architecture.md). */
-#define AGENT_PORT_NAME "boxlite.agent"
 
 struct engine {
     struct machine *m;
@@ -178,7 +178,7 @@ static int add_legacy(struct engine *e, struct bl_error *err)
     if (r < 0 ||
         (arch_layout.reset_port &&
          machine_add_pio(m, arch_layout.reset_port, 1, &i8042_bus_ops, &e->kbd, err) < 0) ||
-        machine_add_mmio(m, arch_layout.ctl_gpa, CTL_SIZE, &ctl_bus_ops, e->ctl, err) < 0)
+        machine_add_mmio(m, arch_layout.ctl_gpa, GUEST_CTL_SIZE, &ctl_bus_ops, e->ctl, err) < 0)
         return -err->code;
     return 0;
 }
@@ -218,7 +218,7 @@ static int add_console(struct engine *e, struct bl_error *err)
         return bl_errno(err, errno, "virtio-console: socketpair");
     }
     e->agent_fd = sv[1];
-    if (console_add_port(dev, AGENT_PORT_NAME, sv[0], err) < 0) {
+    if (console_add_port(dev, GUEST_AGENT_PORT, sv[0], err) < 0) {
         virtio_dev_free(dev);
         return bl_err_prefix(err, "virtio-console");
     }
@@ -373,7 +373,7 @@ static int kvm_start(struct engine **out, const struct vmm_config *cfg, struct b
     if (machine_create(&e->m, ram, cfg->cpus, err) < 0 ||
         cmdline_add(e, err, "%s", arch_layout.base_cmdline) < 0 || add_devices(e, cfg, err) < 0 ||
         /* tells the agent this machine has the control page for its ready mark */
-        cmdline_add(e, err, " boxlite.ctl=1") < 0 ||
+        cmdline_add(e, err, " " GUEST_CMDLINE_PREFIX GUEST_KEY_CTL "=1") < 0 ||
         (cfg->cmdline && *cfg->cmdline && cmdline_add(e, err, " %s", cfg->cmdline) < 0))
         goto fail;
     struct arch_kernel k = { .kernel = cfg->kernel, .initrd = cfg->initrd,
