@@ -2,7 +2,7 @@
  * box was created from the image) and garbage collection that keeps the boxes' disk bases. */
 #include "runtime/images.h"
 #include "common/boxpath.h"
-#include "vmm/disk/qcow2.h"
+#include "disk/qcow2.h"
 
 #include "common/cleanup.h"
 #include "image/manifest.h"

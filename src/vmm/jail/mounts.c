@@ -5,7 +5,7 @@
 #include "vmm/jail/jail_int.h"
 
 #include "common/cleanup.h"
-#include "vmm/disk/qcow2.h"
+#include "disk/qcow2.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -150,7 +150,7 @@ static char *dir_of(const char *path)
 }
 
 /* The backing files of a qcow2 image, read from its header the way the disk layer reads
- * them (src/vmm/disk/qcow2.c: a relative name is relative to the image's folder). */
+ * them (src/disk/qcow2.c: a relative name is relative to the image's folder). */
 static int add_backing(struct jail_plan *p, const char *image, const char *format, int depth,
                        struct bl_error *err)
 {

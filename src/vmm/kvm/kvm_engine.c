@@ -7,7 +7,7 @@
 #include "common/cleanup.h"
 #include "common/hostcpu.h"
 #include "vmm/arch/arch.h"
-#include "vmm/disk/disk.h"
+#include "disk/disk.h"
 #include "vmm/hw/ctl.h"
 #include "vmm/hw/i8042.h"
 #include "vmm/hw/serial.h"

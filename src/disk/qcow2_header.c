@@ -1,9 +1,9 @@
 /* qcow2 header parsing and validation (QEMU docs/interop/qcow2.txt, "Header" and
  * "Header extensions"). Everything here reads untrusted bytes: each offset, size and count
  * is checked against the file and against QEMU's own limits before anyone uses it. */
-#include "vmm/disk/qcow2.h"
+#include "disk/qcow2.h"
 
-#include "vmm/disk/backend.h"
+#include "disk/backend.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -13,8 +13,8 @@
  * Clusters that lose their last reference (overwritten compressed clusters) are released
  * only after the tables that dropped them are on disk; freed space is never reused.
  * A dirty image (lazy refcounts, crashed) gets fresh refcounts on a read-write open. */
-#include "vmm/disk/backend.h"
-#include "vmm/disk/qcow2.h"
+#include "disk/backend.h"
+#include "disk/qcow2.h"
 
 #include <dlfcn.h>
 #include <errno.h>
