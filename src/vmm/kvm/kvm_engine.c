@@ -5,7 +5,6 @@
 #include "common/guest_abi.h"
 
 #include "common/cleanup.h"
-#include "common/hostcpu.h"
 #include "vmm/arch/arch.h"
 #include "disk/disk.h"
 #include "vmm/hw/ctl.h"
@@ -83,7 +82,7 @@ int engine_kvm_missing_caps(int kvm_fd, char *missing, size_t len)
 
 static bool kvm_available(char *why, size_t why_len)
 {
-    bool hw = host_cpu_virt_flag() != NULL;
+    bool hw = arch_host_virt(NULL);
     /* For measuring and debugging on hosts whose /dev/kvm is not hardware-backed (the
      * build machines': guest kernel mode is emulated there, so Linux boots very slowly and
      * never reaches user space). Never set by the library. */
@@ -91,7 +90,8 @@ static bool kvm_available(char *why, size_t why_len)
     if (any && strcmp(any, "1") == 0)
         hw = true;
     if (!hw) {
-        snprintf(why, why_len, "the CPU has no hardware virtualization (no vmx or svm flag)");
+        snprintf(why, why_len, "the CPU has no hardware virtualization (no %s flag)",
+                 arch_host_virt_wanted);
         return false;
     }
     int fd cleanup_close = open("/dev/kvm", O_RDWR | O_CLOEXEC);

@@ -6,7 +6,7 @@
 #include "common/procstat.h"
 
 #include "common/cleanup.h"
-#include "common/hostcpu.h"
+#include "vmm/arch/arch.h"
 #include "vmm/net/boxnet.h"
 #include "vmm/net/link.h"
 #include "vmm/jail/jail.h"
@@ -105,7 +105,7 @@ static bool hw_virt_probe(void)
     if (fd < 0)
         return false;
     close(fd);
-    return host_cpu_virt_flag() != NULL;
+    return arch_host_virt(NULL);
 }
 
 static bool hw_virt;
