@@ -265,10 +265,10 @@ BOXLITE_API int boxlite_box_metrics(boxlite_box *b, char **json_out)
     if (r)
         return api_return(r, &err);
     json_t *m = json_object();
-    json_object_set_new(m, "state", json_string(rec.state));
+    json_object_set_new(m, "state", json_string(box_state_name(rec.state)));
     json_t *stats = NULL, *status = NULL;
     struct proto_status st;
-    if (!strcmp(rec.state, "running") && rt_box_status(b->dir, b->id, &st, NULL) == 0) {
+    if (rec.state == BOX_STATE_RUNNING && rt_box_status(b->dir, b->id, &st, NULL) == 0) {
         stats = proto_figures_json(&st.fig);
         status = proto_status_json(&st);
         proto_status_free(&st);

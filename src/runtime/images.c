@@ -402,7 +402,7 @@ int rt_images_gc(boxlite_runtime *rt, struct gc_stats *st, struct bl_error *err)
     if (r)
         return r;
     struct box_scan sc = { .rt = rt, .store = store };
-    r = state_box_each(rt->db, NULL, scan_box, &sc, err);
+    r = state_box_each(rt->db, BOX_STATE_ANY, scan_box, &sc, err);
     if (!r && sc.failed)
         r = bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
     if (!r)
@@ -459,7 +459,7 @@ BOXLITE_API int boxlite_image_remove(boxlite_runtime *rt, const char *ref, int f
         return api_return(r, &err);
     }
     struct box_scan sc = { .rt = rt, .store = store, .ref = rec.ref };
-    r = state_box_each(rt->db, NULL, scan_box, &sc, &err);
+    r = state_box_each(rt->db, BOX_STATE_ANY, scan_box, &sc, &err);
     if (!r && sc.failed)
         r = bl_err(&err, BOXLITE_ERR_NOMEM, "out of memory");
     if (!r && sc.user && !force)

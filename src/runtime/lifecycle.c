@@ -44,7 +44,7 @@ void rt_box_cgroups_remove(const char *id)
 int rt_box_stop_record(boxlite_runtime *rt, struct box_record *rec, int timeout_ms,
                        bool allow_auto_remove, const struct box_stop *why, struct bl_error *err)
 {
-    int r = state_box_set_state(rt->db, rec->id, rec->state, "stopping", rec->pid,
+    int r = state_box_set_state(rt->db, rec->id, rec->state, BOX_STATE_STOPPING, rec->pid,
                                 rec->pid_start, err);
     if (r)
         return r;
@@ -57,7 +57,7 @@ int rt_box_stop_record(boxlite_runtime *rt, struct box_record *rec, int timeout_
     }
     rt_box_cgroups_remove(rec->id);
     struct box_stop asked = { .reason = "stopped" };
-    r = state_box_set_stopped(rt->db, rec->id, NULL, why ? why : &asked, err);
+    r = state_box_set_stopped(rt->db, rec->id, BOX_STATE_ANY, why ? why : &asked, err);
     if (r)
         return r;
     struct boxlite_options o;
@@ -76,9 +76,9 @@ BOXLITE_API int boxlite_box_stop(boxlite_box *b, int timeout_ms)
     int r = rt_box_lookup(b->rt, b->id, &rec, &err);
     if (r)
         return api_return(r, &err);
-    if (!strcmp(rec.state, "configured") || !strcmp(rec.state, "stopped"))
+    if (rec.state == BOX_STATE_CONFIGURED || rec.state == BOX_STATE_STOPPED)
         r = bl_err(&err, BOXLITE_ERR_STATE, "stop box %s: it is not running (%s)", rec.name,
-                   rec.state);
+                   box_state_name(rec.state));
     else {
         /* Graceful: the agent stops its processes, syncs, unmounts and powers off; the
          * per-box process then exits by itself. Whatever is left after the timeout is
@@ -471,7 +471,7 @@ static int retry_on_qemu(boxlite_box *b, const struct rt_assets *a,
     if (!r)
         r = rt_spawn_vmm(a->vmm, cfgpath, log, b->opts.detach, child, err);
     if (!r)
-        state_box_set_state(b->rt->db, b->id, "starting", "starting", child->pid,
+        state_box_set_state(b->rt->db, b->id, BOX_STATE_STARTING, BOX_STATE_STARTING, child->pid,
                             child->pid_start, NULL);
     if (!r)
         r = rt_wait_ready(child, console, log, left > 1000 ? left : 1000, conn, end, err);
@@ -495,18 +495,19 @@ static int start_locked(boxlite_box *b, bool explicit_start, struct bl_error *er
     int r = rt_box_lookup(rt, b->id, &rec, err);
     if (r)
         return r;
-    if (!strcmp(rec.state, "running")) {
+    if (rec.state == BOX_STATE_RUNNING) {
         box_record_clear(&rec);
         return 0;
     }
-    if (strcmp(rec.state, "configured") && strcmp(rec.state, "stopped")) {
-        r = bl_err(err, BOXLITE_ERR_STATE, "start box %s: it is %s", rec.name, rec.state);
+    if (rec.state != BOX_STATE_CONFIGURED && rec.state != BOX_STATE_STOPPED) {
+        r = bl_err(err, BOXLITE_ERR_STATE, "start box %s: it is %s", rec.name,
+                   box_state_name(rec.state));
         box_record_clear(&rec);
         return r;
     }
     /* A box that stopped by itself is not brought back behind its user's back: an exec
      * says why it stopped (boxlite_box_start starts it again). */
-    if (!explicit_start && !strcmp(rec.state, "stopped") && rec.stop_abnormal) {
+    if (!explicit_start && rec.state == BOX_STATE_STOPPED && rec.stop_abnormal) {
         r = bl_err(err, BOXLITE_ERR_STATE, "box %s has stopped: %s (start it again to use it)",
                    rec.name, rec.stop_reason ? rec.stop_reason : "unknown reason");
         box_record_clear(&rec);
@@ -515,7 +516,7 @@ static int start_locked(boxlite_box *b, bool explicit_start, struct bl_error *er
     /* Claim the start; while "starting" the box lives as long as this process (its owner):
      * a crash here leaves a box that reads as stopped, not one stuck starting. */
     int64_t self_start = rt_process_start_time(getpid());
-    r = state_box_set_state(rt->db, b->id, rec.state, "starting", 0, 0, err);
+    r = state_box_set_state(rt->db, b->id, rec.state, BOX_STATE_STARTING, 0, 0, err);
     box_record_clear(&rec);
     if (r)
         return r;
@@ -546,7 +547,7 @@ static int start_locked(boxlite_box *b, bool explicit_start, struct bl_error *er
         spawned = !(r = rt_spawn_vmm(a.vmm, cfgpath, log, b->opts.detach, &child, err));
     /* Recorded at once: whoever finds this start abandoned can end the process. */
     if (!r)
-        state_box_set_state(rt->db, b->id, "starting", "starting", child.pid, child.pid_start,
+        state_box_set_state(rt->db, b->id, BOX_STATE_STARTING, BOX_STATE_STARTING, child.pid, child.pid_start,
                             NULL);
     /* Ready: the agent's HELLO through the process's mux, on the connection made at spawn
      * (no file, no polling); its EXIT if the box ended instead. */
@@ -587,7 +588,7 @@ static int start_locked(boxlite_box *b, bool explicit_start, struct bl_error *er
         char reason[600];
         snprintf(reason, sizeof reason, "the start failed: %s", err->msg);
         struct box_stop st = { .reason = reason };
-        state_box_set_stopped(rt->db, b->id, NULL, &st, NULL);
+        state_box_set_stopped(rt->db, b->id, BOX_STATE_ANY, &st, NULL);
         state_counter_add(rt->db, "boxes_failed", 1, NULL);
         return -err->code;
     }
@@ -612,7 +613,7 @@ static int start_locked(boxlite_box *b, bool explicit_start, struct bl_error *er
     json_decref(info);
     proto_status_free(&st);
     state_counter_add(rt->db, "boxes_started", 1, NULL);
-    return state_box_set_state(rt->db, b->id, "starting", "running", child.pid,
+    return state_box_set_state(rt->db, b->id, BOX_STATE_STARTING, BOX_STATE_RUNNING, child.pid,
                                child.pid_start, err);
 }
 

@@ -162,7 +162,7 @@ static int sweep_one(void *p, const struct box_record *r)
 static void sweep_leftovers(boxlite_runtime *rt)
 {
     struct sweep_ctx c = { rt, NULL, NULL, 0 };
-    if (state_box_each(rt->db, NULL, sweep_one, &c, NULL) != 0)
+    if (state_box_each(rt->db, BOX_STATE_ANY, sweep_one, &c, NULL) != 0)
         c.n = 0;
     for (size_t i = 0; i < c.n; i++) {
         struct box_record rec;
@@ -277,7 +277,7 @@ static bool still_active(const struct box_record *rec, struct box_stop *why, cha
     memset(why, 0, sizeof *why);
     why->reason = buf;
     why->abnormal = true;
-    if (!strcmp(rec->state, "starting")) {
+    if (rec->state == BOX_STATE_STARTING) {
         /* The starter drives a start: while it lives, the box is starting. (Rows older than
          * the owner column named the starter as pid.) */
         int64_t pid = rec->owner_pid > 0 ? rec->owner_pid : rec->pid;
@@ -296,8 +296,7 @@ int rt_box_lookup(boxlite_runtime *rt, const char *key, struct box_record *rec,
     int r = state_box_find(rt->db, key, rec, err);
     if (r)
         return r;
-    bool active = !strcmp(rec->state, "starting") || !strcmp(rec->state, "running") ||
-                  !strcmp(rec->state, "stopping");
+    bool active = box_state_active(rec->state);
     char buf[600];
     struct box_stop why;
     if (!active || still_active(rec, &why, buf, sizeof buf))
@@ -306,19 +305,19 @@ int rt_box_lookup(boxlite_runtime *rt, const char *key, struct box_record *rec,
     /* Its per-box process died, said why or not, or its starter did: the box is stopped.
      * A per-box process left behind by a dead starter is ended (it was never recorded as
      * running, nobody else would). */
-    if (!strcmp(rec->state, "starting") && rt_process_alive(rec->pid, rec->pid_start))
+    if (rec->state == BOX_STATE_STARTING && rt_process_alive(rec->pid, rec->pid_start))
         kill((pid_t)rec->pid, SIGKILL);
     cleanup_free char *dir = NULL;
     struct box_end_info end = { 0 };
-    if (strcmp(rec->state, "starting") != 0 && rt_box_dir(rt, rec->id, &dir, NULL) == 0) {
+    if (rec->state != BOX_STATE_STARTING && rt_box_dir(rt, rec->id, &dir, NULL) == 0) {
         boxfiles_end(dir, &end);
         if (end.known) {
             snprintf(buf, sizeof buf, "%s", end.reason);
-            why.abnormal = !end.requested && strcmp(rec->state, "stopping") != 0;
+            why.abnormal = !end.requested && rec->state != BOX_STATE_STOPPING;
             why.has_exit_code = end.has_exit_code;
             why.exit_code = end.exit_code;
             why.oom_killed = end.oom_killed;
-        } else if (!strcmp(rec->state, "stopping")) {
+        } else if (rec->state == BOX_STATE_STOPPING) {
             snprintf(buf, sizeof buf, "stopped");
             why.abnormal = false;
         } else {
@@ -329,8 +328,7 @@ int rt_box_lookup(boxlite_runtime *rt, const char *key, struct box_record *rec,
         }
     }
     if (state_box_set_stopped(rt->db, rec->id, rec->state, &why, NULL) == 0) {
-        free(rec->state);
-        rec->state = strdup("stopped");
+        rec->state = BOX_STATE_STOPPED;
         rec->pid = 0;
         free(rec->stop_reason);
         rec->stop_reason = strdup(why.reason);
@@ -401,7 +399,7 @@ BOXLITE_API int boxlite_box_create(boxlite_runtime *rt, const boxlite_options *o
             return api_return(r, &err);
         snprintf(autoname, sizeof autoname, "box-%.12s", rec.id);
         rec.name = o->name ? o->name : autoname;
-        rec.state = "configured";
+        rec.state = BOX_STATE_CONFIGURED;
         rec.image = o->image ? o->image : o->rootfs_path;
         rec.created = time(NULL);
         rec.options = json;
@@ -468,12 +466,12 @@ static json_t *record_json(const boxlite_runtime *rt, const struct box_record *r
     json_t *o = json_object();
     json_object_set_new(o, "id", json_string(r->id));
     json_object_set_new(o, "name", json_string(r->name ? r->name : ""));
-    json_object_set_new(o, "state", json_string(r->state ? r->state : "unknown"));
+    json_object_set_new(o, "state", json_string(box_state_name(r->state)));
     json_object_set_new(o, "image", r->image ? json_string(r->image) : json_null());
     json_object_set_new(o, "created", json_integer(r->created));
     json_object_set_new(o, "pid", json_integer(r->pid));
     json_object_set_new(o, "engine", r->engine ? json_string(r->engine) : json_null());
-    if (r->stop_reason && !strcmp(r->state ? r->state : "", "stopped")) {
+    if (r->stop_reason && r->state == BOX_STATE_STOPPED) {
         json_object_set_new(o, "stop_reason", json_string(r->stop_reason));
         json_object_set_new(o, "stopped_by_itself", json_boolean(r->stop_abnormal));
         json_object_set_new(o, "exit_code", r->has_exit_code ? json_integer(r->exit_code)
@@ -499,7 +497,7 @@ static json_t *record_json(const boxlite_runtime *rt, const struct box_record *r
     /* How the last run ended, as the per-box process (or its jail's supervisor, when the
      * process was killed: a seccomp denial names the system call) wrote it. */
     char *edir = NULL;
-    if (!strcmp(r->state ? r->state : "", "stopped") && rt_box_dir(rt, r->id, &edir, NULL) == 0) {
+    if (r->state == BOX_STATE_STOPPED && rt_box_dir(rt, r->id, &edir, NULL) == 0) {
         char path[4200];
         box_file_path(path, sizeof path, edir, BOX_EXIT_JSON, 0);
         json_t *x = json_load_file(path, 0, NULL);
@@ -514,7 +512,7 @@ static json_t *record_json(const boxlite_runtime *rt, const struct box_record *r
      * options). */
     char *dir = NULL;
     struct proto_status st;
-    if (!strcmp(r->state ? r->state : "", "running") && rt_box_dir(rt, r->id, &dir, NULL) == 0 &&
+    if (r->state == BOX_STATE_RUNNING && rt_box_dir(rt, r->id, &dir, NULL) == 0 &&
         rt_box_status(dir, r->id, &st, NULL) == 0) {
         json_t *ports = json_object_get(o, "ports");
         size_t i;
@@ -531,12 +529,12 @@ static json_t *record_json(const boxlite_runtime *rt, const struct box_record *r
     }
     free(dir);
     /* The state in words with what explains it, for people (ps). */
-    const char *state = r->state ? r->state : "unknown";
+    const char *state = box_state_name(r->state);
     const char *hs = json_string_value(json_object_get(json_object_get(o, "health"), "status"));
     char status[700];
     if (hs)
         snprintf(status, sizeof status, "%s (%s)", state, hs);
-    else if (r->stop_reason && !strcmp(state, "stopped") && strcmp(r->stop_reason, "stopped"))
+    else if (r->stop_reason && r->state == BOX_STATE_STOPPED && strcmp(r->stop_reason, "stopped"))
         snprintf(status, sizeof status, "%s (%s)", state, r->stop_reason);
     else
         snprintf(status, sizeof status, "%s", state);
@@ -566,7 +564,7 @@ BOXLITE_API int boxlite_box_info(boxlite_box *b, char **json_out)
     return r ? api_fail(BOXLITE_ERR_NOMEM, "info: out of memory") : api_return(0, NULL);
 }
 
-struct list_ctx { boxlite_runtime *rt; const char *state; json_t *arr; };
+struct list_ctx { boxlite_runtime *rt; enum box_state state; json_t *arr; };
 
 static int list_one(void *p, const struct box_record *r)
 {
@@ -575,20 +573,10 @@ static int list_one(void *p, const struct box_record *r)
     /* Re-read through lookup so dead per-box processes show as stopped. */
     if (rt_box_lookup(c->rt, r->id, &fresh, NULL) != 0)
         return 0;
-    if (!c->state || !strcmp(c->state, fresh.state))
+    if (c->state == BOX_STATE_ANY || c->state == fresh.state)
         json_array_append_new(c->arr, record_json(c->rt, &fresh));
     box_record_clear(&fresh);
     return 0;
-}
-
-static bool valid_state(const char *s)
-{
-    static const char *const states[] = { "configured", "starting", "running", "stopping",
-                                          "stopped", "unknown" };
-    for (size_t i = 0; i < ARRAY_SIZE(states); i++)
-        if (!strcmp(s, states[i]))
-            return true;
-    return false;
 }
 
 BOXLITE_API int boxlite_box_list(boxlite_runtime *rt, const char *state, char **json_out)
@@ -596,12 +584,13 @@ BOXLITE_API int boxlite_box_list(boxlite_runtime *rt, const char *state, char **
     API_CHECK_ARG(json_out, "json_out is NULL");
     *json_out = NULL;
     API_CHECK_ARG(rt, "runtime is NULL");
-    if (state && !valid_state(state))
+    enum box_state want = BOX_STATE_ANY;
+    if (state && !box_state_parse(state, &want))
         return api_fail(BOXLITE_ERR_INVALID, "list boxes: unknown state \"%s\"", state);
     struct bl_error err = {0};
-    struct list_ctx c = { rt, state, json_array() };
+    struct list_ctx c = { rt, want, json_array() };
     /* Filter after correcting liveness, so a dead "running" box lists as stopped. */
-    int r = state_box_each(rt->db, NULL, list_one, &c, &err);
+    int r = state_box_each(rt->db, BOX_STATE_ANY, list_one, &c, &err);
     if (r) {
         json_decref(c.arr);
         return api_return(r, &err);
@@ -660,10 +649,11 @@ BOXLITE_API int boxlite_box_remove(boxlite_runtime *rt, const char *key, int for
     int r = rt_box_lookup(rt, key, &rec, &err);
     if (r)
         return api_return(r, &err);
-    bool stopped = !strcmp(rec.state, "configured") || !strcmp(rec.state, "stopped");
+    bool stopped = rec.state == BOX_STATE_CONFIGURED || rec.state == BOX_STATE_STOPPED;
     if (!stopped && !force)
         r = bl_err(&err, BOXLITE_ERR_STATE,
-                   "remove box %s: it is %s (stop it first, or force)", rec.name, rec.state);
+                   "remove box %s: it is %s (stop it first, or force)", rec.name,
+                   box_state_name(rec.state));
     if (!r && !stopped && rt_process_alive(rec.pid, rec.pid_start)) {
         /* Forced: the process goes at once, before any database write (which a full disk
          * could refuse: removing is how its user makes room). */
@@ -683,7 +673,7 @@ BOXLITE_API int boxlite_runtime_metrics(boxlite_runtime *rt, char **json_out)
     *json_out = NULL;
     API_CHECK_ARG(rt, "runtime is NULL");
     cleanup_free char *list = NULL;
-    int r = boxlite_box_list(rt, "running", &list);
+    int r = boxlite_box_list(rt, box_state_name(BOX_STATE_RUNNING), &list);
     if (r)
         return r;
     json_t *arr = json_loads(list, 0, NULL);
