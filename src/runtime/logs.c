@@ -2,10 +2,12 @@
  * newest, <log>.1 older, up to <log>.<files-1>; a rotation is a rename). A reader goes from
  * the oldest retained file to the newest; at the end of a file it finds where that file
  * went (by inode) and continues with the next newer one, so a rotation between two reads
- * loses nothing it can still reach. */
+ * loses nothing it can still reach. The console's last lines (boxlite_box_console) too. */
 #include "runtime/runtime.h"
 
+#include "common/boxpath.h"
 #include "runtime/api_error.h"
+#include "runtime/spawn.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -137,4 +139,24 @@ BOXLITE_API void boxlite_log_close(boxlite_log *l)
         close(l->fd);
     free(l->path);
     free(l);
+}
+
+BOXLITE_API int boxlite_box_console(boxlite_box *b, char **text_out)
+{
+    API_CHECK_ARG(b && text_out, "NULL argument");
+    *text_out = NULL;
+    char path[4200];
+    box_file_path(path, sizeof path, b->dir, BOX_CONSOLE_LOG, 0);
+    /* The newest file may have just been started by a rotation: then the lines are in the
+     * one before. */
+    char *text = rt_tail_file(path, 1000);
+    if (!text || !*text) {
+        free(text);
+        box_file_path(path, sizeof path, b->dir, BOX_CONSOLE_LOG, 1);
+        text = rt_tail_file(path, 1000);
+    }
+    if (!text)
+        return api_fail(BOXLITE_ERR_NOT_FOUND, "box %s has no console log yet", b->name);
+    *text_out = text;
+    return api_return(0, NULL);
 }
