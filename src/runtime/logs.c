@@ -123,10 +123,16 @@ BOXLITE_API long long boxlite_log_read(boxlite_log *l, void *buf, size_t len)
         int at = where_now(l);
         if (at == 0)
             return 0;
-        close(l->fd);
+        /* Keep the file we hold until a newer one opens: between a rotation's rename and
+         * the new file's creation there is none, and starting over from the oldest would
+         * read this one again. */
+        int held = l->fd;
         l->fd = -1;
-        if (!open_older_first(l, at < 0 ? l->files : at))
+        if (!open_older_first(l, at < 0 ? l->files : at)) {
+            l->fd = held;
             return 0;
+        }
+        close(held);
     }
     return 0;
 }
