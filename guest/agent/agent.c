@@ -3,9 +3,9 @@
  * Single-threaded on purpose: it forks, and it enters the container's PID namespace once
  * for all its children. Nothing the host sends can end the loop except SHUTDOWN. */
 #include "agent.h"
-#include "common/clock.h"
 
 #include "common/cleanup.h"
+#include "common/clock.h"
 
 #include <errno.h>
 #include <fcntl.h>

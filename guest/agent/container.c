@@ -3,9 +3,9 @@
  * namespace and lives in new mount, UTS and IPC namespaces rooted there. Executions enter
  * those namespaces (the agent's children are born in the PID namespace). */
 #include "agent.h"
-#include "common/clock.h"
 
 #include "common/cleanup.h"
+#include "common/clock.h"
 
 #include <dirent.h>
 #include <errno.h>

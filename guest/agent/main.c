@@ -4,10 +4,10 @@
  * serves the host until told to shut down; then stops everything and reboots (the kernel
  * runs with reboot=t, so that ends the VM in every engine). */
 #include "agent.h"
-#include "common/guest_abi.h"
-#include "common/clock.h"
 
 #include "common/cleanup.h"
+#include "common/clock.h"
+#include "common/guest_abi.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -1,7 +1,7 @@
 #include "image/blobstore.h"
-#include "common/io.h"
 
 #include "common/cleanup.h"
+#include "common/io.h"
 #include "image/ref.h"
 
 #include <dirent.h>

@@ -5,9 +5,9 @@
  * "credentials not found" on stdout. What the helper prints is never put in an error
  * message: only its exit status and the first line of its stderr are. */
 #include "image/registry.h"
-#include "common/clock.h"
 
 #include "common/cleanup.h"
+#include "common/clock.h"
 
 #include <errno.h>
 #include <fcntl.h>

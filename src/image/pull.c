@@ -1,8 +1,8 @@
 /* Where a pull's bytes come from: see pull.h. */
 #include "image/pull.h"
-#include "common/hostarch.h"
 
 #include "common/cleanup.h"
+#include "common/hostarch.h"
 #include "image/ref.h"
 #include "image/regconf.h"
 

@@ -1,7 +1,7 @@
 #include "image/registry.h"
-#include "common/clock.h"
 
 #include "common/cleanup.h"
+#include "common/clock.h"
 #include "image/ref.h"
 
 #include <curl/curl.h>

@@ -1,10 +1,10 @@
 /* Host client of the agent protocol: an I/O thread per connection reads frames and moves
  * each channel's output into its pipes, granting credit back as the pipes accept bytes. */
 #include "proto/client.h"
-#include "common/io.h"
-#include "common/clock.h"
 
 #include "common/cleanup.h"
+#include "common/clock.h"
+#include "common/io.h"
 #include "proto/control.h"
 #include "proto/tar.h"
 

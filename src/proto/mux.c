@@ -1,7 +1,7 @@
 /* The per-box multiplexer (mux.h): clients' channels remapped onto the agent stream. */
 #include "proto/mux.h"
-#include "common/clock.h"
 
+#include "common/clock.h"
 #include "proto/control.h"
 #include "proto/proto.h"
 

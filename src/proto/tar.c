@@ -2,9 +2,9 @@
  * "pax" format; GNU 'L'/'K' long names read too). Extraction never follows a symlink: every
  * directory on an entry's path is opened with O_NOFOLLOW below the destination. */
 #include "proto/tar.h"
-#include "common/io.h"
 
 #include "common/cleanup.h"
+#include "common/io.h"
 
 #include <dirent.h>
 #include <stddef.h>

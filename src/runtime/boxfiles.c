@@ -1,7 +1,7 @@
 /* The per-box process's files: see boxfiles.h. */
 #include "runtime/boxfiles.h"
-#include "common/boxpath.h"
 
+#include "common/boxpath.h"
 #include "runtime/spawn.h"
 
 #include <stdio.h>

@@ -3,8 +3,8 @@
  * report: the per-box process's EXIT or exit.json (why the VM ended, the CPU template), the last
  * console lines, the KVM console itself (console-kvm.log). */
 #include "runtime/fallback.h"
-#include "common/boxpath.h"
 
+#include "common/boxpath.h"
 #include "common/cleanup.h"
 #include "proto/control_json.h"
 #include "runtime/spawn.h"

@@ -1,10 +1,10 @@
 /* The image section of the public API: pull with progress, list, remove (refused while a
  * box was created from the image) and garbage collection that keeps the boxes' disk bases. */
 #include "runtime/images.h"
-#include "common/boxpath.h"
-#include "disk/qcow2.h"
 
+#include "common/boxpath.h"
 #include "common/cleanup.h"
+#include "disk/qcow2.h"
 #include "image/manifest.h"
 #include "image/ref.h"
 #include "runtime/api_error.h"

@@ -1,11 +1,11 @@
 /* Box lifecycle: start (spawn the per-box process) and stop (graceful, then forced). */
 #include "runtime/runtime.h"
+
 #include "common/boxpath.h"
 #include "common/clock.h"
-
 #include "runtime/api_error.h"
-#include "runtime/fallback.h"
 #include "runtime/boxfiles.h"
+#include "runtime/fallback.h"
 #include "runtime/spawn.h"
 
 #include "image/rootfs.h"

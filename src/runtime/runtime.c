@@ -3,11 +3,11 @@
  * boxes.c, starting and stopping in lifecycle.c, executions in exec.c, files in copy.c,
  * logs in logs.c, figures in metrics.c. */
 #include "runtime/runtime.h"
-#include "common/boxpath.h"
-#include "common/procstat.h"
-#include "common/io.h"
 
+#include "common/boxpath.h"
 #include "common/cleanup.h"
+#include "common/io.h"
+#include "common/procstat.h"
 #include "runtime/api_error.h"
 #include "runtime/boxfiles.h"
 

@@ -1,8 +1,8 @@
 /* The per-box process: see spawn.h. */
 #include "runtime/spawn.h"
-#include "common/clock.h"
 
 #include "common/cleanup.h"
+#include "common/clock.h"
 #include "runtime/runtime.h"
 
 #include <dlfcn.h>

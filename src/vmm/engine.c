@@ -1,6 +1,7 @@
 /* Choosing the engine that runs a box (engine.h): ours on KVM where the CPU virtualizes,
  * QEMU with TCG everywhere else, an explicit request taken as given. */
 #include "vmm/engine.h"
+
 #include "common/clock.h"
 
 #include <stdio.h>

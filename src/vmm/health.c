@@ -1,8 +1,8 @@
 /* The health checker: see health.h. One thread per box, asleep between checks (a poll on
  * an eventfd), one connection to the box socket kept open between checks. */
 #include "vmm/health.h"
-#include "common/clock.h"
 
+#include "common/clock.h"
 #include "proto/client.h"
 #include "proto/mux.h"
 

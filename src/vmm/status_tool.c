@@ -7,9 +7,9 @@
  * the box to be ready (no HELLO: the state may be "starting"). Exit status 0 when it printed what it was
  * asked for, 1 otherwise (the reason on stderr). */
 #include "vmm/status_tool.h"
-#include "common/clock.h"
 
 #include "common/cleanup.h"
+#include "common/clock.h"
 #include "proto/client.h"
 #include "proto/control_json.h"
 

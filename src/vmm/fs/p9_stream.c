@@ -2,6 +2,7 @@
  * size field. Not used by the VMM (virtio-9p frames messages itself); it lets the server be
  * driven by a real Linux 9P client over trans=tcp or trans=fd, in tests and for debugging. */
 #include "vmm/fs/p9.h"
+
 #include "common/io.h"
 
 #include <errno.h>

@@ -2,11 +2,11 @@
  * to bottom in kvm_start(): memory and VM, legacy devices, virtio devices, command line,
  * kernel, vCPUs. */
 #include "vmm/engine.h"
-#include "common/guest_abi.h"
 
 #include "common/cleanup.h"
-#include "vmm/arch/arch.h"
+#include "common/guest_abi.h"
 #include "disk/disk.h"
+#include "vmm/arch/arch.h"
 #include "vmm/hw/ctl.h"
 #include "vmm/hw/i8042.h"
 #include "vmm/hw/serial.h"

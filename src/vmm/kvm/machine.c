@@ -1,8 +1,8 @@
 /* The KVM machine: VM and memory set-up, buses, interrupt lines, and the vCPU threads that
  * run the guest and dispatch its I/O exits to device models (machine.h). */
 #include "vmm/kvm/machine.h"
-#include "common/clock.h"
 
+#include "common/clock.h"
 #include "vmm/jail/jail.h"
 
 #include "vmm/virtio/virtio.h"

@@ -1,9 +1,9 @@
 /* libslirp back end: the Slirp instance, its poll thread and timers, port forwarding, and
  * the bounded queue of frames for the guest. See slirp.h for the threading model. */
 #include "vmm/net/slirp.h"
-#include "common/clock.h"
 
 #include "common/cleanup.h"
+#include "common/clock.h"
 #include "vmm/jail/jail.h"
 
 #include <arpa/inet.h>

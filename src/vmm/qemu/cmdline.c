@@ -2,9 +2,9 @@
  * virtio-mmio devices announced to the guest by QEMU on the kernel command line
  * (microvm's auto-kernel-cmdline), everything else taken from the box's config. */
 #include "vmm/qemu/qemu.h"
-#include "common/guest_abi.h"
 
 #include "common/cleanup.h"
+#include "common/guest_abi.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -3,13 +3,13 @@
  * QMP and the agent's virtio-serial port use socketpairs handed to QEMU as chardev fds, so
  * there are no socket paths (no length limit, no race with QEMU's listen, nothing stale). */
 #include "vmm/qemu/qemu.h"
-#include "common/procstat.h"
 
 #include "common/cleanup.h"
+#include "common/procstat.h"
 #include "vmm/arch/arch.h"
+#include "vmm/jail/jail.h"
 #include "vmm/net/boxnet.h"
 #include "vmm/net/link.h"
-#include "vmm/jail/jail.h"
 #include "vmm/qemu/qmp.h"
 
 #include <errno.h>

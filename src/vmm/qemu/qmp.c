@@ -1,8 +1,9 @@
 /* The QMP client: message classification, an incremental line reader, and synchronous
  * commands with a deadline (QEMU docs/interop/qmp-spec.txt, sections 2 and 4). */
 #include "vmm/qemu/qmp.h"
-#include "common/io.h"
+
 #include "common/clock.h"
+#include "common/io.h"
 
 #include <errno.h>
 #include <fcntl.h>
