@@ -52,9 +52,9 @@ src_of = $(filter-out $(2),$(shell find $(1) -name '*.c' 2>/dev/null | sort))
 
 SRC_common  := $(call src_of,src/common)
 SRC_proto   := $(call src_of,src/proto)
-SRC_disk    := $(call src_of,src/vmm/disk)
+SRC_disk    := $(call src_of,src/disk)
 SRC_netrule := src/vmm/net/rule.c
-SRC_vmm     := $(filter-out src/vmm/disk/% src/vmm/arch/% $(SRC_netrule) src/vmm/jail/seccomp_gen.c \
+SRC_vmm     := $(filter-out src/vmm/arch/% $(SRC_netrule) src/vmm/jail/seccomp_gen.c \
                  src/vmm/jail/seccomp_rules.c,$(call src_of,src/vmm,src/vmm/main.c)) \
                $(call src_of,src/vmm/arch/$(ARCH))
 SRC_image   := $(call src_of,src/image)
@@ -168,7 +168,7 @@ endif
 
 # ---- guest: the agent is static (musl) and alone in the initramfs --------------------
 # Host-only helpers in src/common that the agent does not need.
-GUEST_EXCLUDE := src/common/hostcpu.c
+GUEST_EXCLUDE := src/common/hostarch.c src/common/boxpath.c src/common/procstat.c
 GUEST_SRC := $(call src_of,guest/agent) $(SRC_proto) $(filter-out $(GUEST_EXCLUDE),$(SRC_common))
 GUEST_CFLAGS := -std=c11 -D_GNU_SOURCE -DBOXLITE_GUEST -Wall -Wextra -Werror -Wno-unused-parameter -Wno-format-truncation \
                 -Os -g0 -Iinclude -Isrc

@@ -1,7 +1,7 @@
 /* Disk backend figures: qcow2 overlay creation time, 4 KiB random writes and sequential
  * reads through our qcow2 code against raw. Prints "figure: value unit" lines.
  *   disk_bench DIR   (a scratch directory on the file system to measure) */
-#include "vmm/disk/disk.h"
+#include "disk/disk.h"
 
 #include <fcntl.h>
 #include <stdio.h>

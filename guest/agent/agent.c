@@ -5,6 +5,7 @@
 #include "agent.h"
 
 #include "common/cleanup.h"
+#include "common/clock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -71,13 +72,6 @@ struct agent {
     int exit_status; /* the main process's, for the control page */
     long long oom_base; /* /proc/vmstat oom_kill when the container started */
 };
-
-static uint64_t now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 void agent_log(const char *fmt, ...)
 {
@@ -222,7 +216,7 @@ static int chan_spawn(struct agent *a, struct chan *c, const struct proto_exec_r
                       const char *path, struct bl_error *err)
 {
     struct spawned sp;
-    c->start_us = now_us();
+    c->start_us = mono_us();
     int rc = exec_spawn(&a->ct, c->kind, req, path, &sp, err);
     if (rc < 0)
         return rc;
@@ -259,9 +253,7 @@ static void chan_link(struct agent *a, struct chan *c)
  * Only a clock off by more than a second is stepped. */
 static void set_clock(uint64_t host_ns)
 {
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    int64_t guest_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+    int64_t guest_ns = (int64_t)wall_ns();
     int64_t diff = guest_ns - (int64_t)host_ns;
     if (diff > -1000000000 && diff < 1000000000)
         return;
@@ -538,7 +530,7 @@ static void host_disconnected(struct agent *a)
     if (a->connected)
         agent_log("host disconnected");
     a->connected = false;
-    a->disconnected_us = now_us();
+    a->disconnected_us = mono_us();
     a->rd.have = 0;
     a->rd.done = false;
     a->rd.failed = false;
@@ -640,7 +632,7 @@ static void read_output(struct agent *a, struct chan *c, int s)
     ssize_t n = read(c->out_fd[s], buf, want);
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
         if (c->exited && !c->idle_since[s])
-            c->idle_since[s] = now_us();
+            c->idle_since[s] = mono_us();
         return;
     }
     if (n <= 0) { /* end of file, or EIO from a terminal whose last holder closed it */
@@ -753,7 +745,7 @@ static void reap(struct agent *a)
             if (c->pid == pid && !c->exited) {
                 c->exited = true;
                 c->status = status;
-                c->exit_us = now_us();
+                c->exit_us = mono_us();
                 if (c->kind == SPAWN_COPY_IN)
                     close_fd(&c->in_fd);
             }
@@ -863,9 +855,9 @@ int agent_run(struct agent *a)
     size_t cap = 0;
     int ret = 0;
     send_hello(a); /* the agent speaks first: its HELLO is the "ready" message */
-    uint64_t fault_at = a->opt.fault_exit_ms ? now_us() + a->opt.fault_exit_ms * 1000u : 0;
+    uint64_t fault_at = a->opt.fault_exit_ms ? mono_us() + a->opt.fault_exit_ms * 1000u : 0;
     while (!a->shutdown) {
-        if (fault_at && now_us() >= fault_at) {
+        if (fault_at && mono_us() >= fault_at) {
             agent_log("fault injection (boxlite.fault_exit_ms): exiting");
             _exit(1);
         }
@@ -895,7 +887,7 @@ int agent_run(struct agent *a)
             owner[n++] = NULL;
         }
         bool backlog = proto_buf_pending(&a->out) >= PORT_HIGH_WATER;
-        uint64_t now = now_us(), wake = UINT64_MAX;
+        uint64_t now = mono_us(), wake = UINT64_MAX;
         for (struct chan *c = a->chans; c; c = c->next) {
             for (int s = 1; s <= 2; s++) {
                 if (c->out_fd[s] < 0)
@@ -961,7 +953,7 @@ int agent_run(struct agent *a)
                         read_output(a, c, s);
         for (struct chan *c = a->chans; c; c = c->next)
             write_stdin(a, c);
-        check_timers(a, now_us());
+        check_timers(a, mono_us());
         for (struct chan *c = a->chans, *next; c; c = next) {
             next = c->next;
             chan_maybe_finish(a, c);
@@ -975,7 +967,7 @@ int agent_run(struct agent *a)
             }
         }
         if (!a->connected && a->opt.port) {
-            if (a->ever_connected && now_us() - a->disconnected_us >
+            if (a->ever_connected && mono_us() - a->disconnected_us >
                                          (uint64_t)a->opt.host_gone_shutdown_ms * 1000u) {
                 agent_log("host gone: shutting down");
                 a->shutdown = true;
@@ -1013,13 +1005,13 @@ void agent_stop_all(struct agent *a, int grace_ms)
         chan_kill(c, SIGTERM);
     if (a->main_pid > 0)
         kill(a->main_pid, SIGTERM);
-    uint64_t end = now_us() + (uint64_t)grace_ms * 1000u;
+    uint64_t end = mono_us() + (uint64_t)grace_ms * 1000u;
     for (;;) {
         reap(a);
         bool left = a->main_pid > 0;
         for (struct chan *c = a->chans; c; c = c->next)
             left |= c->pid > 0 && !c->exited;
-        if (!left || now_us() >= end)
+        if (!left || mono_us() >= end)
             break;
         struct pollfd p = {.fd = a->sigfd, .events = POLLIN};
         poll(&p, 1, 20);

@@ -2,6 +2,8 @@
  * the box's setup, available at boot without a round trip to the host. */
 #include "agent.h"
 
+#include "common/guest_abi.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,30 +14,30 @@ void agent_parse_cmdline(const char *cmdline, struct proto_setup *s, bool *ctl)
         return;
     char *save = NULL;
     for (char *w = strtok_r(line, " \t\n", &save); w; w = strtok_r(NULL, " \t\n", &save)) {
-        if (strncmp(w, "boxlite.", 8) != 0)
+        if (strncmp(w, GUEST_CMDLINE_PREFIX, strlen(GUEST_CMDLINE_PREFIX)) != 0)
             continue;
-        char *key = w + 8, *val = strchr(key, '=');
+        char *key = w + strlen(GUEST_CMDLINE_PREFIX), *val = strchr(key, '=');
         if (!val)
             continue;
         *val++ = 0;
         char **str = NULL;
-        if (!strcmp(key, "ctl"))
+        if (!strcmp(key, GUEST_KEY_CTL))
             *ctl = !strcmp(val, "1");
-        else if (!strcmp(key, "root"))
+        else if (!strcmp(key, GUEST_KEY_ROOT))
             str = &s->root_dev;
-        else if (!strcmp(key, "fstype"))
+        else if (!strcmp(key, GUEST_KEY_FSTYPE))
             str = &s->root_fstype;
-        else if (!strcmp(key, "hostname"))
+        else if (!strcmp(key, GUEST_KEY_HOSTNAME))
             str = &s->hostname;
-        else if (!strcmp(key, "net"))
+        else if (!strcmp(key, GUEST_KEY_NET))
             s->net = s->net && strcmp(val, "0") != 0;
-        else if (!strcmp(key, "ip"))
+        else if (!strcmp(key, GUEST_KEY_IP))
             str = &s->net_addr;
-        else if (!strcmp(key, "gw"))
+        else if (!strcmp(key, GUEST_KEY_GW))
             str = &s->net_gw;
-        else if (!strcmp(key, "dns"))
+        else if (!strcmp(key, GUEST_KEY_DNS))
             str = &s->net_dns;
-        else if (!strcmp(key, "vol")) {
+        else if (!strcmp(key, GUEST_KEY_VOL)) {
             /* TAG:/guest/path[:ro|:rw] */
             char *c1 = strchr(val, ':');
             if (!c1 || c1 == val || c1[1] != '/' || s->nvols >= 64) {
@@ -57,7 +59,7 @@ void agent_parse_cmdline(const char *cmdline, struct proto_setup *s, bool *ctl)
             if (s->vols[s->nvols].tag && s->vols[s->nvols].path)
                 s->nvols++;
         }
-        else if (!strcmp(key, "disk")) {
+        else if (!strcmp(key, GUEST_KEY_DISK)) {
             /* DEV:/guest/path[:ro|:rw][:FSTYPE], DEV a path or serial:NAME */
             bool by_serial = !strncmp(val, "serial:", 7);
             char *c1 = strchr(by_serial ? val + 7 : val, ':');

@@ -5,6 +5,7 @@
 #include "agent.h"
 
 #include "common/cleanup.h"
+#include "common/clock.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -143,17 +144,16 @@ static void grow_logged(const char *dir, const char *dev, const char *fstype)
         return;
     struct bl_error e = {0};
     uint64_t from, to;
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    uint64_t t0 = mono_ns();
     if (disk_grow(dir, dev, &from, &to, &e) < 0) {
         agent_log("%s", e.msg);
         return;
     }
-    clock_gettime(CLOCK_MONOTONIC, &t1);
+    uint64_t t1 = mono_ns();
     if (to != from)
         agent_log("grew %s from %llu to %llu blocks in %.0f ms", dev, (unsigned long long)from,
                   (unsigned long long)to,
-                  (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+                  (double)(t1 - t0) / 1e6);
 }
 
 static int write_file(const char *path, const char *text)

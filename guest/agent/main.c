@@ -6,6 +6,8 @@
 #include "agent.h"
 
 #include "common/cleanup.h"
+#include "common/clock.h"
+#include "common/guest_abi.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -20,21 +22,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#define CTL_PAGE 0xd0000000UL /* docs/architecture.md: the BoxLite control page */
-#define CTL_READY_MAGIC 0x7ead
 
 struct boot_cfg {
     bool ctl;
     struct proto_setup setup;
     uint64_t fault_exit_ms;
 };
-
-static double uptime_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_BOOTTIME, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 /* The initramfs is the kernel's rootfs, the one mount pivot_root can never move away from.
  * So the agent first puts a tmpfs over / and roots itself there (switch_root without the
@@ -95,9 +88,10 @@ static void parse_cmdline(struct boot_cfg *b)
     }
     b->setup.net = access("/sys/class/net/eth0", F_OK) == 0;
     agent_parse_cmdline(line, &b->setup, &b->ctl);
-    const char *f = strstr(line, "boxlite.fault_exit_ms=");
+    static const char fault[] = GUEST_CMDLINE_PREFIX GUEST_KEY_FAULT_EXIT_MS "=";
+    const char *f = strstr(line, fault);
     if (f)
-        b->fault_exit_ms = strtoull(f + strlen("boxlite.fault_exit_ms="), NULL, 10);
+        b->fault_exit_ms = strtoull(f + strlen(fault), NULL, 10);
 }
 
 /* /sys/class/virtio-ports/vportNpM/name holds the port's name; its node is /dev/vportNpM. */
@@ -118,7 +112,7 @@ static int open_port(int wait_ms)
             close(fd);
             name[n > 0 ? n : 0] = 0;
             name[strcspn(name, "\n")] = 0;
-            if (strcmp(name, PROTO_PORT_NAME) != 0)
+            if (strcmp(name, GUEST_AGENT_PORT) != 0)
                 continue;
             snprintf(p, sizeof p, "/dev/%s", de->d_name);
             fd = open(p, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
@@ -138,7 +132,7 @@ static volatile uint32_t *ctl_map(void)
         agent_log("control page: open /dev/mem: %s", strerror(errno));
         return NULL;
     }
-    void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)CTL_PAGE);
+    void *p = mmap(NULL, GUEST_CTL_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)GUEST_CTL_PAGE);
     close(fd);
     if (p == MAP_FAILED) {
         agent_log("control page: mmap: %s", strerror(errno));
@@ -170,7 +164,7 @@ static void unmount_disks(void)
 
 int main(void)
 {
-    double t0 = uptime_ms();
+    double t0 = ((double)boot_ns() / 1e6);
     root_on_tmpfs();
     mount_basics();
     console_stdio();
@@ -185,7 +179,7 @@ int main(void)
 
     int port = open_port(500);
     if (port < 0) {
-        agent_log("no virtio-console port named %s: powering off", PROTO_PORT_NAME);
+        agent_log("no virtio-console port named %s: powering off", GUEST_AGENT_PORT);
         sync();
         reboot(RB_AUTOBOOT);
         return 1;
@@ -208,8 +202,8 @@ int main(void)
 
     volatile uint32_t *ctl = b.ctl ? ctl_map() : NULL;
     if (ctl)
-        ctl[0] = CTL_READY_MAGIC;
-    agent_log("ready in %.0f ms (container %s)", uptime_ms() - t0, container);
+        ctl[GUEST_CTL_REG_READY / 4] = GUEST_CTL_READY_MAGIC;
+    agent_log("ready in %.0f ms (container %s)", ((double)boot_ns() / 1e6) - t0, container);
 
     agent_run(a);
     int status = agent_exit_status(a);
@@ -220,7 +214,7 @@ int main(void)
     unmount_disks();
     sync();
     if (ctl)
-        ctl[1] = (uint32_t)status;
+        ctl[GUEST_CTL_REG_EXIT / 4] = (uint32_t)status;
     reboot(RB_AUTOBOOT);
     return 0;
 }

@@ -1,6 +1,7 @@
 #include "image/blobstore.h"
 
 #include "common/cleanup.h"
+#include "common/io.h"
 #include "image/ref.h"
 
 #include <dirent.h>
@@ -20,25 +21,6 @@
 #define STALE_TMP_SECONDS 3600
 #define STALE_PARTIAL_SECONDS (24 * 3600)
 
-static int mkdir_p(const char *path, struct bl_error *err)
-{
-    char buf[PATH_MAX];
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
-        return bl_err(err, BOXLITE_ERR_INVALID, "path too long: %.100s", path);
-    for (char *p = buf + 1;; p++) {
-        if (*p == '/' || *p == 0) {
-            char c = *p;
-            *p = 0;
-            if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-                return bl_errno(err, errno, "mkdir %s", buf);
-            *p = c;
-            if (!c)
-                break;
-        }
-    }
-    return 0;
-}
-
 int blobstore_open(struct blobstore *bs, const char *home, struct bl_error *err)
 {
     memset(bs, 0, sizeof *bs);
@@ -50,7 +32,7 @@ int blobstore_open(struct blobstore *bs, const char *home, struct bl_error *err)
     for (size_t i = 0; i < ARRAY_SIZE(sub); i++) {
         char p[PATH_MAX];
         snprintf(p, sizeof p, "%s/%s", bs->root, sub[i]);
-        if (mkdir_p(p, err) < 0)
+        if (mkdir_p(p, 0755, err) < 0)
             return bl_err_prefix(err, "image store");
     }
     /* Absolute from here on: overlays name their base by this path. */

@@ -2,7 +2,7 @@
  * qcow2 writer. */
 #include "image/rootfs.h"
 
-#include "vmm/disk/disk.h"
+#include "disk/disk.h"
 
 #include <errno.h>
 #include <sys/stat.h>

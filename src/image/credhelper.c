@@ -7,6 +7,7 @@
 #include "image/registry.h"
 
 #include "common/cleanup.h"
+#include "common/clock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -36,13 +37,6 @@ static int valid_name(const char *s)
               *s == '_' || *s == '.'))
             return 0;
     return 1;
-}
-
-static long elapsed_ms(const struct timespec *t0)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
 }
 
 /* Runs the helper with `input` on its stdin; collects stdout and stderr (bounded) and the
@@ -94,11 +88,10 @@ static int run_helper(const char *prog, const char *input, unsigned timeout_ms, 
     close(e[1]);
     o[1] = e[1] = -1;
     size_t ol = 0, el = 0;
-    struct timespec t0;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    uint64_t t0 = mono_ms();
     /* Until both pipes are closed and the helper has exited (when a pidfd says so). */
     while (o[0] >= 0 || e[0] >= 0 || (pidfd >= 0 && !reaped)) {
-        long left = (long)timeout_ms - elapsed_ms(&t0);
+        long left = (long)timeout_ms - (long)(mono_ms() - t0);
         if (left <= 0) {
             kill(pid, SIGKILL);
             r = bl_err(err, BOXLITE_ERR_AUTH, "credential helper %s did not answer within %u ms (killed)", prog,

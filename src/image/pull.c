@@ -2,6 +2,7 @@
 #include "image/pull.h"
 
 #include "common/cleanup.h"
+#include "common/hostarch.h"
 #include "image/ref.h"
 #include "image/regconf.h"
 
@@ -9,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/utsname.h>
 
 #define MAX_SOURCES 9 /* up to 8 mirrors, then the registry itself */
 
@@ -37,18 +37,13 @@ int pulled_from_manifest(struct pulled *p, const char *body, size_t len, struct 
 
 void pull_platform(const struct image_pull_opts *o, const char **os, const char **arch, const char **variant)
 {
-    static __thread char host_arch[32];
     *os = o && o->os ? o->os : "linux";
     *variant = o ? o->variant : NULL;
     if (o && o->arch) {
         *arch = o->arch;
         return;
     }
-    struct utsname u;
-    const char *m = uname(&u) == 0 ? u.machine : "x86_64";
-    snprintf(host_arch, sizeof host_arch, "%s",
-             !strcmp(m, "x86_64") ? "amd64" : !strcmp(m, "aarch64") ? "arm64" : m);
-    *arch = host_arch;
+    *arch = host_oci_arch();
 }
 
 void pull_notice(const struct image_pull_opts *o, const char *fmt, ...)

@@ -1,6 +1,7 @@
 #include "image/registry.h"
 
 #include "common/cleanup.h"
+#include "common/clock.h"
 #include "image/ref.h"
 
 #include <curl/curl.h>
@@ -55,13 +56,6 @@ static void resp_free(struct resp *r)
     free(r->content_digest);
     free(r->body.data);
     memset(r, 0, sizeof *r);
-}
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 static void sleep_ms(unsigned ms)
@@ -740,7 +734,7 @@ int registry_fetch_blobs(struct registry *r, const struct blobstore *bs, const s
     }
     int active = 0;
     while (remaining > 0 && rc == 0) {
-        uint64_t now = now_ms(), next_wake = now + 1000;
+        uint64_t now = mono_ms(), next_wake = now + 1000;
         for (size_t i = 0; i < n && active < parallel && rc == 0; i++) {
             struct xfer *x = &xs[i];
             if (x->done || x->active)
@@ -797,7 +791,7 @@ int registry_fetch_blobs(struct registry *r, const struct blobstore *bs, const s
             } else if (cr == CURLE_OK && (status == 200 || (status == 206 && x->range_from > 0))) {
                 if (x->w.written < x->d->size && can_retry) {
                     /* The body ended early without curl noticing (no length): resume. */
-                    x->not_before = now_ms() + backoff_ms(r, x->attempts++);
+                    x->not_before = mono_ms() + backoff_ms(r, x->attempts++);
                     continue;
                 }
                 int64_t resumed = x->w.resumed_from;
@@ -808,7 +802,7 @@ int registry_fetch_blobs(struct registry *r, const struct blobstore *bs, const s
                     if (resumed > 0 && !x->fresh_retry) {
                         x->fresh_retry = 1;
                         rc = 0;
-                        x->not_before = now_ms();
+                        x->not_before = mono_ms();
                     }
                     continue;
                 }
@@ -824,11 +818,11 @@ int registry_fetch_blobs(struct registry *r, const struct blobstore *bs, const s
                 rc = bl_err(err, BOXLITE_ERR_NOT_FOUND, "blob %s not found in %s/%s", dg, r->name, r->repository);
             } else if (cr == CURLE_OK && status == 416 && can_retry) {
                 blob_writer_restart(&x->w, err); /* the resume offset was refused: from 0 */
-                x->not_before = now_ms() + backoff_ms(r, x->attempts++);
+                x->not_before = mono_ms() + backoff_ms(r, x->attempts++);
             } else if (cr == CURLE_OK && retryable_status(status)) {
                 unsigned wait = retry_wait_ms(r, x->attempts, x->resp.retry_after);
                 if (can_retry && wait <= RETRY_AFTER_MAX_MS) {
-                    x->not_before = now_ms() + wait;
+                    x->not_before = mono_ms() + wait;
                     x->attempts++;
                 } else if (status == 429 || status == 503) {
                     char what[120];
@@ -839,7 +833,7 @@ int registry_fetch_blobs(struct registry *r, const struct blobstore *bs, const s
                                 r->name, status, x->attempts + 1);
                 }
             } else if (cr != CURLE_OK && retryable_curl(cr) && can_retry) {
-                x->not_before = now_ms() + backoff_ms(r, x->attempts++);
+                x->not_before = mono_ms() + backoff_ms(r, x->attempts++);
             } else if (cr == CURLE_PARTIAL_FILE) {
                 rc = bl_err(err, BOXLITE_ERR_NETWORK, "blob %s: truncated download: got %lld of %lld bytes (%d attempts)",
                             dg, (long long)x->w.written, (long long)x->d->size, x->attempts + 1);
@@ -852,7 +846,7 @@ int registry_fetch_blobs(struct registry *r, const struct blobstore *bs, const s
         }
         if (rc < 0 || remaining == 0)
             break;
-        uint64_t t = now_ms();
+        uint64_t t = mono_ms();
         int timeout = next_wake > t ? (int)(next_wake - t) : 0;
         if (timeout > 1000)
             timeout = 1000;

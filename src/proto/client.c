@@ -3,6 +3,8 @@
 #include "proto/client.h"
 
 #include "common/cleanup.h"
+#include "common/clock.h"
+#include "common/io.h"
 #include "proto/control.h"
 #include "proto/tar.h"
 
@@ -67,27 +69,6 @@ static void close_fd(int *fd)
     *fd = -1;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-    while (n) {
-        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-        if (w < 0 && errno == ENOTSOCK)
-            w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0 && errno == EAGAIN) {
-            struct pollfd pf = {.fd = fd, .events = POLLOUT};
-            poll(&pf, 1, 100);
-            continue;
-        }
-        if (w <= 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 static int send_frame(struct proto_client *c, uint16_t type, uint32_t ch, uint8_t stream,
                       const void *payload, size_t len, struct bl_error *err)
 {
@@ -95,12 +76,12 @@ static int send_frame(struct proto_client *c, uint16_t type, uint32_t ch, uint8_
     struct proto_hdr h = {.len = (uint32_t)len, .type = type, .stream = stream, .channel = ch};
     proto_hdr_encode(hdr, &h);
     pthread_mutex_lock(&c->wlock);
-    int rc = write_all(c->fd, hdr, sizeof hdr);
+    int rc = io_write_all(c->fd, hdr, sizeof hdr);
     if (rc == 0 && len)
-        rc = write_all(c->fd, payload, len);
+        rc = io_write_all(c->fd, payload, len);
     pthread_mutex_unlock(&c->wlock);
     if (rc < 0)
-        return bl_errno(err, errno ? errno : EPIPE, "send %s to the agent", proto_type_name(type));
+        return bl_errno(err, -rc, "send %s to the agent", proto_type_name(type));
     return 0;
 }
 
@@ -530,9 +511,7 @@ int proto_client_open_watch(int fd, int watch_fd, int timeout_ms, struct proto_c
     tlv_init(w);
     tlv_u64(w, T_VERSION, PROTO_VERSION);
     tlv_u64(w, T_VERSION_MIN, PROTO_VERSION);
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    tlv_u64(w, T_TIME_NS, (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec);
+    tlv_u64(w, T_TIME_NS, wall_ns());
     tlv_u64(w, T_CONTROL, PROTO_CONTROL_VERSION); /* we take EXIT, may ask STATUS */
     rc = send_frame(c, PROTO_HELLO, 0, 0, w->buf, w->len, err);
     free(w);

@@ -1,6 +1,7 @@
 /* The per-box multiplexer (mux.h): clients' channels remapped onto the agent stream. */
 #include "proto/mux.h"
 
+#include "common/clock.h"
 #include "proto/control.h"
 #include "proto/proto.h"
 
@@ -111,9 +112,8 @@ void proto_mux_set_agent_fd(struct proto_mux *m, int fd)
         tlv_init(&w);
         tlv_u64(&w, T_VERSION, PROTO_VERSION);
         tlv_u64(&w, T_VERSION_MIN, PROTO_VERSION);
-        struct timespec now; /* the guest may have no clock of its own */
-        clock_gettime(CLOCK_REALTIME, &now);
-        tlv_u64(&w, T_TIME_NS, (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec);
+        /* the guest may have no clock of its own */
+        tlv_u64(&w, T_TIME_NS, wall_ns());
         queue(&m->out, PROTO_HELLO, 0, 0, w.buf, w.len);
     }
     pthread_mutex_unlock(&m->lock);
@@ -696,8 +696,7 @@ void proto_mux_push_exit(struct proto_mux *m, const struct proto_exit *x)
     }
     /* No thread: written here, waiting at most 500 ms in all for clients that are slow to
      * take it (a client that reads nothing must not hold the box's end up). */
-    struct timespec t0, now;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    uint64_t t0 = mono_ms();
     for (struct mclient *cl = m->clients; cl; cl = cl->next) {
         while (!cl->dead && proto_buf_pending(&cl->out)) {
             if (proto_buf_flush(&cl->out, cl->fd) < 0) {
@@ -706,9 +705,7 @@ void proto_mux_push_exit(struct proto_mux *m, const struct proto_exit *x)
             }
             if (!proto_buf_pending(&cl->out))
                 break;
-            clock_gettime(CLOCK_MONOTONIC, &now);
-            long left = 500 - ((now.tv_sec - t0.tv_sec) * 1000 +
-                               (now.tv_nsec - t0.tv_nsec) / 1000000);
+            long left = 500 - (long)(mono_ms() - t0);
             struct pollfd pf = { .fd = cl->fd, .events = POLLOUT };
             if (left <= 0 || poll(&pf, 1, (int)left) <= 0)
                 break;

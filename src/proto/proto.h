@@ -14,7 +14,6 @@
 #define PROTO_HDR_SIZE 12
 #define PROTO_MAX_PAYLOAD 65536u  /* bytes after the header, both directions */
 #define PROTO_WINDOW (256u * 1024) /* initial credit per channel and data stream */
-#define PROTO_PORT_NAME "boxlite.agent"
 
 /* Frame types. Values are stable; a receiver rejects any other with an ERROR frame. */
 enum proto_type {

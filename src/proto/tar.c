@@ -4,6 +4,7 @@
 #include "proto/tar.h"
 
 #include "common/cleanup.h"
+#include "common/io.h"
 
 #include <dirent.h>
 #include <stddef.h>
@@ -27,38 +28,24 @@ struct ustar {
 };
 _Static_assert(sizeof(struct ustar) == BLOCK, "ustar header is one block");
 
+/* The archive's byte counter and error text around io.h's whole reads and writes. */
 static int write_all(int fd, const void *p, size_t n, uint64_t *count, struct bl_error *err)
 {
-    const char *c = p;
-    while (n) {
-        ssize_t w = write(fd, c, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return bl_errno(err, w < 0 ? errno : EIO, "write archive");
-        c += w;
-        n -= (size_t)w;
-        *count += (uint64_t)w;
-    }
+    int r = io_write_all(fd, p, n);
+    if (r < 0)
+        return bl_errno(err, -r, "write archive");
+    *count += n;
     return 0;
 }
 
 /* Returns bytes read (short only at end of file) or negative. */
 static ssize_t read_full(int fd, void *p, size_t n, uint64_t *count, struct bl_error *err)
 {
-    size_t got = 0;
-    while (got < n) {
-        ssize_t r = read(fd, (char *)p + got, n - got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0)
-            return bl_errno(err, errno, "read archive");
-        if (r == 0)
-            break;
-        got += (size_t)r;
-    }
-    *count += got;
-    return (ssize_t)got;
+    ssize_t got = io_read_full(fd, p, n);
+    if (got < 0)
+        return bl_errno(err, (int)-got, "read archive");
+    *count += (uint64_t)got;
+    return got;
 }
 
 /* ---- writer ------------------------------------------------------------------------- */

@@ -1,6 +1,7 @@
 /* The per-box process's files: see boxfiles.h. */
 #include "runtime/boxfiles.h"
 
+#include "common/boxpath.h"
 #include "runtime/spawn.h"
 
 #include <stdio.h>
@@ -9,13 +10,13 @@
 #include <unistd.h>
 
 /* What a previous run left: its post-mortem record. */
-static const char *const run_files[] = { "exit.json" };
+static const enum box_file run_files[] = { BOX_EXIT_JSON };
 
 void boxfiles_clear(const char *dir)
 {
     char p[4200];
     for (size_t i = 0; i < sizeof run_files / sizeof run_files[0]; i++) {
-        snprintf(p, sizeof p, "%s/%s", dir, run_files[i]);
+        box_file_path(p, sizeof p, dir, run_files[i], 0);
         unlink(p);
     }
 }
@@ -24,7 +25,7 @@ void boxfiles_end(const char *dir, struct box_end_info *out)
 {
     memset(out, 0, sizeof *out);
     char p[4200];
-    snprintf(p, sizeof p, "%s/exit.json", dir);
+    box_file_path(p, sizeof p, dir, BOX_EXIT_JSON, 0);
     json_t *j = json_load_file(p, 0, NULL);
     if (!j)
         return;
@@ -46,11 +47,11 @@ void boxfiles_end(const char *dir, struct box_end_info *out)
 void boxfiles_vmm_last_line(const char *dir, char *out, size_t len)
 {
     char p[4200];
-    snprintf(p, sizeof p, "%s/vmm.log", dir);
+    box_file_path(p, sizeof p, dir, BOX_VMM_LOG, 0);
     char *tail = rt_tail_file(p, 1);
     if (!tail || !*tail) { /* just rotated: the line is in the previous file */
         free(tail);
-        snprintf(p, sizeof p, "%s/vmm.log.1", dir);
+        box_file_path(p, sizeof p, dir, BOX_VMM_LOG, 1);
         tail = rt_tail_file(p, 1);
     }
     snprintf(out, len, "%s", tail ? tail : "");

@@ -1,6 +1,7 @@
 /* Executions: the box's defaults (image config, box options) merged with the request, then
  * the agent protocol's client does the rest (src/proto/client.h). */
 #include "runtime/runtime.h"
+#include "common/boxpath.h"
 #include "proto/control_json.h"
 
 #include "common/cleanup.h"
@@ -255,61 +256,4 @@ BOXLITE_API void boxlite_exec_free(boxlite_exec *ex)
         return;
     proto_exec_free(ex->pe);
     free(ex);
-}
-
-BOXLITE_API int boxlite_box_console(boxlite_box *b, char **text_out)
-{
-    API_CHECK_ARG(b && text_out, "NULL argument");
-    *text_out = NULL;
-    char path[4200];
-    snprintf(path, sizeof path, "%s/console.log", b->dir);
-    /* The newest file may have just been started by a rotation: then the lines are in the
-     * one before. */
-    char *text = rt_tail_file(path, 1000);
-    if (!text || !*text) {
-        free(text);
-        snprintf(path, sizeof path, "%s/console.log.1", b->dir);
-        text = rt_tail_file(path, 1000);
-    }
-    if (!text)
-        return api_fail(BOXLITE_ERR_NOT_FOUND, "box %s has no console log yet", b->name);
-    *text_out = text;
-    return api_return(0, NULL);
-}
-
-/* Metrics: the per-box process's figures (STATUS on the box socket, asked now), the start
- * timings the starter recorded, and execution counters from the state database. */
-
-BOXLITE_API int boxlite_box_metrics(boxlite_box *b, char **json_out)
-{
-    API_CHECK_ARG(b && json_out, "NULL argument");
-    *json_out = NULL;
-    struct bl_error err = { 0 };
-    struct box_record rec;
-    int r = rt_box_lookup(b->rt, b->id, &rec, &err);
-    if (r)
-        return api_return(r, &err);
-    json_t *m = json_object();
-    json_object_set_new(m, "state", json_string(rec.state));
-    json_t *stats = NULL, *status = NULL;
-    struct proto_status st;
-    if (!strcmp(rec.state, "running") && rt_box_status(b->dir, b->id, &st, NULL) == 0) {
-        stats = proto_figures_json(&st.fig);
-        status = proto_status_json(&st);
-        proto_status_free(&st);
-    }
-    json_object_set_new(m, "vmm", stats ? stats : json_null());
-    json_object_set_new(m, "boot", status ? status : json_null());
-    json_t *info = rec.runtime_info ? json_loads(rec.runtime_info, 0, NULL) : NULL;
-    json_object_set_new(m, "start", info ? json_incref(json_object_get(info, "start_ms")) : json_null());
-    json_decref(info);
-    char key[80];
-    snprintf(key, sizeof key, "box:%s:execs", b->id);
-    json_object_set_new(m, "executions", json_integer(state_counter_get(b->rt->db, key)));
-    snprintf(key, sizeof key, "box:%s:exec_errors", b->id);
-    json_object_set_new(m, "execution_errors", json_integer(state_counter_get(b->rt->db, key)));
-    box_record_clear(&rec);
-    *json_out = json_dumps(m, JSON_COMPACT);
-    json_decref(m);
-    return *json_out ? api_return(0, NULL) : api_fail(BOXLITE_ERR_NOMEM, "metrics: out of memory");
 }

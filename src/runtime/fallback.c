@@ -4,6 +4,7 @@
  * console lines, the KVM console itself (console-kvm.log). */
 #include "runtime/fallback.h"
 
+#include "common/boxpath.h"
 #include "common/cleanup.h"
 #include "proto/control_json.h"
 #include "runtime/spawn.h"
@@ -31,7 +32,7 @@ bool rt_box_end_known(const char *box_dir, const struct proto_exit *end, struct 
         return true;
     }
     char path[4200];
-    snprintf(path, sizeof path, "%s/exit.json", box_dir);
+    box_file_path(path, sizeof path, box_dir, BOX_EXIT_JSON, 0);
     json_t *x = json_load_file(path, 0, NULL);
     int r = proto_exit_from_json(out, x);
     json_decref(x);
@@ -59,7 +60,7 @@ bool rt_fallback_wanted(const char *box_dir, const struct boxlite_options *o,
         snprintf(fb->cpu_template, sizeof fb->cpu_template, "%s",
                  tpl && *tpl ? tpl : (o->cpu_template ? o->cpu_template : "auto"));
         char path[4200];
-        snprintf(path, sizeof path, "%s/console.log", box_dir);
+        box_file_path(path, sizeof path, box_dir, BOX_CONSOLE_LOG, 0);
         fb->console = rt_tail_file(path, 12);
     }
     return want;
@@ -70,15 +71,15 @@ json_t *rt_fallback_record(const char *box_dir, const char *box_name, const stru
 {
     char from[4200], to[4200];
     /* The KVM attempt's console, kept whole: the QEMU attempt writes console.log anew. */
-    snprintf(from, sizeof from, "%s/console.log", box_dir);
-    snprintf(to, sizeof to, "%s/console-kvm.log", box_dir);
+    box_file_path(from, sizeof from, box_dir, BOX_CONSOLE_LOG, 0);
+    box_file_path(to, sizeof to, box_dir, BOX_CONSOLE_KVM, 0);
     rename(from, to);
-    snprintf(from, sizeof from, "%s/exit.json", box_dir);
-    snprintf(to, sizeof to, "%s/exit-kvm.json", box_dir);
+    box_file_path(from, sizeof from, box_dir, BOX_EXIT_JSON, 0);
+    box_file_path(to, sizeof to, box_dir, BOX_EXIT_KVM, 0);
     rename(from, to);
 
     /* The per-box process's log gets the whole record, in its own words. */
-    snprintf(from, sizeof from, "%s/vmm.log", box_dir);
+    box_file_path(from, sizeof from, box_dir, BOX_VMM_LOG, 0);
     int fd cleanup_close = open(from, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
     if (fd >= 0) {
         dprintf(fd,

@@ -4,7 +4,7 @@
  * --json`, so the library never needs to know an architecture; the rest is looked at here.
  * Nothing is booted and nothing is changed (the home folder is not created). */
 #include "common/cleanup.h"
-#include "common/hostcpu.h"
+#include "common/clock.h"
 #include "runtime/api_error.h"
 #include "runtime/spawn.h"
 
@@ -67,11 +67,9 @@ static int run_capture(char *const argv[], char *out, size_t len)
     }
     close(p[1]);
     size_t have = 0;
-    struct timespec t0, t;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    uint64_t t0 = mono_ms();
     for (;;) {
-        clock_gettime(CLOCK_MONOTONIC, &t);
-        long left = PROBE_TIMEOUT_MS - ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000);
+        long left = PROBE_TIMEOUT_MS - (long)(mono_ms() - t0);
         struct pollfd pf = { .fd = p[0], .events = POLLIN };
         if (left <= 0 || poll(&pf, 1, (int)left) <= 0) {
             kill(pid, SIGKILL);
@@ -93,19 +91,25 @@ static int run_capture(char *const argv[], char *out, size_t len)
     return w == pid && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-static void check_cpu(json_t *checks)
+/* The CPU as boxlite-vmm --check --json saw it (its arch code reads the CPU's flags). */
+static void check_cpu(json_t *checks, json_t *engines)
 {
-    const char *virt = host_cpu_virt_flag();
-    if (virt)
-        add(checks, "cpu virtualization", "ok", NULL, "%s (%s)", virt,
-            strcmp(virt, "vmx") ? "AMD-V" : "Intel VT-x");
+    json_t *k = json_object_get(engines, "kvm");
+    const char *virt = json_string_value(json_object_get(k, "hardware_virtualization"));
+    const char *name = json_string_value(json_object_get(k, "hardware_virtualization_name"));
+    const char *wanted = json_string_value(json_object_get(k, "hardware_virtualization_wanted"));
+    if (!k)
+        add(checks, "cpu virtualization", "warn", NULL,
+            "unknown: boxlite-vmm --check --json gave no answer");
+    else if (virt)
+        add(checks, "cpu virtualization", "ok", NULL, "%s (%s)", virt, name ? name : "?");
     else
         add(checks, "cpu virtualization", "warn",
             "enable VT-x/AMD-V in the firmware; in a cloud VM choose an instance type with "
             "nested virtualization",
-            "the CPU has no vmx or svm flag: boxes run on QEMU with TCG (emulation, many "
-            "times slower)");
-    bool vm = host_cpu_has_flag("hypervisor");
+            "the CPU has no %s flag: boxes run on QEMU with TCG (emulation, many "
+            "times slower)", wanted ? wanted : "hardware virtualization");
+    bool vm = json_is_true(json_object_get(k, "nested"));
     struct stat st;
     if (stat("/sys/module/kvm_pvm", &st) == 0)
         add(checks, "nested virtualization", "warn",
@@ -358,10 +362,9 @@ BOXLITE_API int boxlite_host_check(const char *home_dir, char **json_out)
 {
     API_CHECK_ARG(json_out, "json_out is NULL");
     *json_out = NULL;
-    json_t *checks = json_array(), *vm = NULL;
+    json_t *checks = json_array(), *assets = json_array(), *vm = NULL;
     struct rt_assets a;
-    check_cpu(checks);
-    check_assets(checks, &a);
+    check_assets(assets, &a);
     if (a.vmm[0]) {
         char *out = malloc(1 << 16);
         char *argv[] = { a.vmm, "--check", "--json", NULL };
@@ -370,6 +373,12 @@ BOXLITE_API int boxlite_host_check(const char *home_dir, char **json_out)
             vm = json_loads(out, 0, NULL);
         }
         free(out);
+    }
+    /* the CPU first, as ever, though learnt from boxlite-vmm */
+    check_cpu(checks, vm);
+    json_array_extend(checks, assets);
+    json_decref(assets);
+    if (a.vmm[0]) {
         if (vm) {
             check_engines(checks, vm);
             check_qemu(checks, vm);

@@ -2,7 +2,9 @@
  * box was created from the image) and garbage collection that keeps the boxes' disk bases. */
 #include "runtime/images.h"
 
+#include "common/boxpath.h"
 #include "common/cleanup.h"
+#include "disk/qcow2.h"
 #include "image/manifest.h"
 #include "image/ref.h"
 #include "runtime/api_error.h"
@@ -284,33 +286,23 @@ int rt_qcow2_backing_file(const char *path, char *out, size_t n, struct bl_error
     cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return bl_errno(err, errno, "open %s", path);
-    unsigned char h[20];
-    if (pread(fd, h, sizeof h, 0) != (ssize_t)sizeof h)
-        return bl_err(err, BOXLITE_ERR_IO, "%s: short qcow2 header", path);
-    uint32_t magic, size;
-    uint64_t off;
-    memcpy(&magic, h, 4);
-    memcpy(&off, h + 8, 8);
-    memcpy(&size, h + 16, 4);
-    /* qcow2 header (QEMU docs/interop/qcow2.txt): magic "QFI\xfb", backing_file_offset at
-     * byte 8, backing_file_size at byte 16, all big-endian. */
-    if (be32toh(magic) != 0x514649fbu)
-        return bl_err(err, BOXLITE_ERR_IO, "%s: not a qcow2 image", path);
-    off = be64toh(off);
-    size = be32toh(size);
-    if (off == 0 || size == 0) {
-        if (n)
-            out[0] = 0;
-        return 0;
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        return bl_errno(err, errno, "stat %s", path);
+    struct qcow2_header *h = malloc(sizeof *h);
+    if (!h)
+        return bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
+    struct bl_error e = {0};
+    int r = qcow2_header_read(fd, (uint64_t)st.st_size, h, &e);
+    if (r < 0) { /* whatever is wrong with it, the file is unreadable as an overlay */
+        free(h);
+        return bl_err(err, BOXLITE_ERR_IO, "%s: %s", path, e.msg);
     }
-    if (size >= n || size > 1023 || off > (uint64_t)INT64_MAX)
-        return bl_err(err, BOXLITE_ERR_IO, "%s: backing file name too long", path);
-    if (pread(fd, out, size, (off_t)off) != (ssize_t)size)
-        return bl_err(err, BOXLITE_ERR_IO, "%s: cannot read the backing file name", path);
-    out[size] = 0;
-    if (memchr(out, 0, size))
-        return bl_err(err, BOXLITE_ERR_IO, "%s: malformed backing file name", path);
-    return 1;
+    r = h->backing_file[0] != 0;
+    if (snprintf(out, n, "%s", h->backing_file) >= (int)n)
+        r = bl_err(err, BOXLITE_ERR_IO, "%s: backing file name too long", path);
+    free(h);
+    return r;
 }
 
 struct box_scan {
@@ -357,9 +349,9 @@ static int scan_box(void *ctx, const struct box_record *rec)
             sc->failed = 1;
         json_decref(o);
     }
-    char disk[PATH_MAX], base[1024];
-    snprintf(disk, sizeof disk, "%s/boxes/%s/disk.qcow2", sc->rt->home, rec->id);
-    if (access(disk, F_OK) != 0 || rt_qcow2_backing_file(disk, base, sizeof base, NULL) <= 0)
+    char dir[PATH_MAX], disk[PATH_MAX + 16], base[1024];
+    if (box_dir_path(dir, sizeof dir, sc->rt->home, rec->id) < 0 ||
+        box_file_path(disk, sizeof disk, dir, BOX_DISK, 0) < 0 || access(disk, F_OK) != 0 || rt_qcow2_backing_file(disk, base, sizeof base, NULL) <= 0)
         return 0;
     const char *name = strrchr(base, '/');
     name = name ? name + 1 : base;
@@ -410,7 +402,7 @@ int rt_images_gc(boxlite_runtime *rt, struct gc_stats *st, struct bl_error *err)
     if (r)
         return r;
     struct box_scan sc = { .rt = rt, .store = store };
-    r = state_box_each(rt->db, NULL, scan_box, &sc, err);
+    r = state_box_each(rt->db, BOX_STATE_ANY, scan_box, &sc, err);
     if (!r && sc.failed)
         r = bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
     if (!r)
@@ -467,7 +459,7 @@ BOXLITE_API int boxlite_image_remove(boxlite_runtime *rt, const char *ref, int f
         return api_return(r, &err);
     }
     struct box_scan sc = { .rt = rt, .store = store, .ref = rec.ref };
-    r = state_box_each(rt->db, NULL, scan_box, &sc, &err);
+    r = state_box_each(rt->db, BOX_STATE_ANY, scan_box, &sc, &err);
     if (!r && sc.failed)
         r = bl_err(&err, BOXLITE_ERR_NOMEM, "out of memory");
     if (!r && sc.user && !force)

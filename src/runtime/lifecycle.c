@@ -1,9 +1,11 @@
 /* Box lifecycle: start (spawn the per-box process) and stop (graceful, then forced). */
 #include "runtime/runtime.h"
 
+#include "common/boxpath.h"
+#include "common/clock.h"
 #include "runtime/api_error.h"
-#include "runtime/fallback.h"
 #include "runtime/boxfiles.h"
+#include "runtime/fallback.h"
 #include "runtime/spawn.h"
 
 #include "image/rootfs.h"
@@ -22,20 +24,12 @@
 #include <time.h>
 #include <unistd.h>
 
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 /* SIGTERM asks the per-box process for a graceful stop (it asks the agent to stop
  * processes, sync and power off); after timeout_ms, SIGKILL. */
 int rt_box_stop_record(boxlite_runtime *rt, struct box_record *rec, int timeout_ms,
                        bool allow_auto_remove, const struct box_stop *why, struct bl_error *err)
 {
-    int r = state_box_set_state(rt->db, rec->id, rec->state, "stopping", rec->pid,
+    int r = state_box_set_state(rt->db, rec->id, rec->state, BOX_STATE_STOPPING, rec->pid,
                                 rec->pid_start, err);
     if (r)
         return r;
@@ -48,7 +42,7 @@ int rt_box_stop_record(boxlite_runtime *rt, struct box_record *rec, int timeout_
     }
     rt_box_cgroups_remove(rec->id);
     struct box_stop asked = { .reason = "stopped" };
-    r = state_box_set_stopped(rt->db, rec->id, NULL, why ? why : &asked, err);
+    r = state_box_set_stopped(rt->db, rec->id, BOX_STATE_ANY, why ? why : &asked, err);
     if (r)
         return r;
     struct boxlite_options o;
@@ -67,9 +61,9 @@ BOXLITE_API int boxlite_box_stop(boxlite_box *b, int timeout_ms)
     int r = rt_box_lookup(b->rt, b->id, &rec, &err);
     if (r)
         return api_return(r, &err);
-    if (!strcmp(rec.state, "configured") || !strcmp(rec.state, "stopped"))
+    if (rec.state == BOX_STATE_CONFIGURED || rec.state == BOX_STATE_STOPPED)
         r = bl_err(&err, BOXLITE_ERR_STATE, "stop box %s: it is not running (%s)", rec.name,
-                   rec.state);
+                   box_state_name(rec.state));
     else {
         /* Graceful: the agent stops its processes, syncs, unmounts and powers off; the
          * per-box process then exits by itself. Whatever is left after the timeout is
@@ -78,7 +72,7 @@ BOXLITE_API int boxlite_box_stop(boxlite_box *b, int timeout_ms)
         proto_client_close(b->conn);
         b->conn = NULL;
         pthread_mutex_unlock(&b->lock);
-        double t0 = now_ms();
+        double t0 = mono_ms_f();
         if (timeout_ms > 0) {
             char sock[4200];
             struct proto_client *c = NULL;
@@ -86,10 +80,10 @@ BOXLITE_API int boxlite_box_stop(boxlite_box *b, int timeout_ms)
             if (proto_client_connect(sock, timeout_ms < 2000 ? timeout_ms : 2000, &c, NULL) == 0)
                 proto_shutdown(c, timeout_ms, NULL);
             proto_client_close(c);
-            int left = timeout_ms - (int)(now_ms() - t0);
+            int left = timeout_ms - (int)(mono_ms_f() - t0);
             rt_process_wait_gone(rec.pid, rec.pid_start, left > 0 ? left : 0);
         }
-        int left = timeout_ms - (int)(now_ms() - t0);
+        int left = timeout_ms - (int)(mono_ms_f() - t0);
         r = rt_box_stop_record(b->rt, &rec, left > 0 ? left : 0, true, NULL, &err);
     }
     box_record_clear(&rec);
@@ -107,7 +101,7 @@ void rt_box_socket(const boxlite_box *b, char *out, size_t len)
 void rt_box_socket_path(const char *box_dir, const char *id, char *out, size_t len)
 {
     struct sockaddr_un sa;
-    snprintf(out, len, "%s/box.sock", box_dir);
+    box_file_path(out, len, box_dir, BOX_SOCKET, 0);
     if (strlen(out) < sizeof sa.sun_path)
         return;
     char dir[64];
@@ -298,7 +292,7 @@ static int write_vmm_config(boxlite_box *b, const struct rt_assets *a, const cha
         json_array_append_new(host, json_pack("{s:i, s:s}", "port", b->opts.allow_host[i].port,
                                               "proto", b->opts.allow_host[i].udp ? "udp" : "tcp"));
     char p[4200];
-    snprintf(p, sizeof p, "%s/disk.qcow2", b->dir);
+    box_file_path(p, sizeof p, b->dir, BOX_DISK, 0);
     json_array_append_new(disks, json_pack("{s:s, s:s, s:b}", "path", p, "format", "qcow2",
                                            "readonly", 0));
     for (size_t i = 0; i < b->opts.nvolumes; i++) {
@@ -315,10 +309,10 @@ static int write_vmm_config(boxlite_box *b, const struct rt_assets *a, const cha
                                                "host_port", b->opts.ports[i].host_port,
                                                "guest_port", b->opts.ports[i].guest_port));
     char console[4200], sock[4200], ready[4200];
-    snprintf(console, sizeof console, "%s/console.log", b->dir);
+    box_file_path(console, sizeof console, b->dir, BOX_CONSOLE_LOG, 0);
     rt_box_socket(b, sock, sizeof sock);
     /* ready_file names the box's folder to the VMM (its post-mortem record goes there) */
-    snprintf(ready, sizeof ready, "%s/ready", b->dir); /* ready_file: no file is written */
+    box_file_path(ready, sizeof ready, b->dir, BOX_READY, 0); /* ready_file: no file is written */
     /* BOXLITE_KERNEL_CMDLINE adds guest kernel arguments (the lab uses it for TCG-only
      * timer options). */
     const char *extra = getenv("BOXLITE_KERNEL_CMDLINE");
@@ -348,7 +342,7 @@ static int write_vmm_config(boxlite_box *b, const struct rt_assets *a, const cha
     if (!engine && brk && *brk)
         json_object_set_new(cfg, "test_break_boot", json_string(brk));
     char vlog[4200];
-    snprintf(vlog, sizeof vlog, "%s/vmm.log", b->dir);
+    box_file_path(vlog, sizeof vlog, b->dir, BOX_VMM_LOG, 0);
     json_object_set_new(cfg, "vmm_log", json_string(vlog));
     json_object_set_new(cfg, "log_max_bytes", json_integer(b->opts.log_max_bytes));
     json_object_set_new(cfg, "log_files", json_integer(b->opts.log_max_files));
@@ -465,9 +459,9 @@ static int retry_on_qemu(boxlite_box *b, const struct rt_assets *a,
     if (!rt_fallback_wanted(b->dir, &b->opts, end, &fb))
         return -err->code;
     char cfgpath[4200], log[4200], console[4200];
-    snprintf(cfgpath, sizeof cfgpath, "%s/vmm.json", b->dir);
-    snprintf(log, sizeof log, "%s/vmm.log", b->dir);
-    snprintf(console, sizeof console, "%s/console.log", b->dir);
+    box_file_path(cfgpath, sizeof cfgpath, b->dir, BOX_VMM_JSON, 0);
+    box_file_path(log, sizeof log, b->dir, BOX_VMM_LOG, 0);
+    box_file_path(console, sizeof console, b->dir, BOX_CONSOLE_LOG, 0);
     if (child->lifeline_fd >= 0)
         close(child->lifeline_fd);
     rt_child_close(child);
@@ -478,12 +472,12 @@ static int retry_on_qemu(boxlite_box *b, const struct rt_assets *a,
     rt_fallback_clear(&fb);
     state_counter_add(b->rt->db, "kvm_fallbacks", 1, NULL);
     bl_err_clear(err);
-    int left = b->opts.ready_timeout_ms - (int)(now_ms() - t0);
+    int left = b->opts.ready_timeout_ms - (int)(mono_ms_f() - t0);
     int r = write_vmm_config(b, a, cfgpath, ic, "qemu", err);
     if (!r)
         r = rt_spawn_vmm(a->vmm, cfgpath, log, b->opts.detach, child, err);
     if (!r)
-        state_box_set_state(b->rt->db, b->id, "starting", "starting", child->pid,
+        state_box_set_state(b->rt->db, b->id, BOX_STATE_STARTING, BOX_STATE_STARTING, child->pid,
                             child->pid_start, NULL);
     if (!r)
         r = rt_wait_ready(child, console, log, left > 1000 ? left : 1000, conn, end, err);
@@ -507,18 +501,19 @@ static int start_locked(boxlite_box *b, bool explicit_start, struct bl_error *er
     int r = rt_box_lookup(rt, b->id, &rec, err);
     if (r)
         return r;
-    if (!strcmp(rec.state, "running")) {
+    if (rec.state == BOX_STATE_RUNNING) {
         box_record_clear(&rec);
         return 0;
     }
-    if (strcmp(rec.state, "configured") && strcmp(rec.state, "stopped")) {
-        r = bl_err(err, BOXLITE_ERR_STATE, "start box %s: it is %s", rec.name, rec.state);
+    if (rec.state != BOX_STATE_CONFIGURED && rec.state != BOX_STATE_STOPPED) {
+        r = bl_err(err, BOXLITE_ERR_STATE, "start box %s: it is %s", rec.name,
+                   box_state_name(rec.state));
         box_record_clear(&rec);
         return r;
     }
     /* A box that stopped by itself is not brought back behind its user's back: an exec
      * says why it stopped (boxlite_box_start starts it again). */
-    if (!explicit_start && !strcmp(rec.state, "stopped") && rec.stop_abnormal) {
+    if (!explicit_start && rec.state == BOX_STATE_STOPPED && rec.stop_abnormal) {
         r = bl_err(err, BOXLITE_ERR_STATE, "box %s has stopped: %s (start it again to use it)",
                    rec.name, rec.stop_reason ? rec.stop_reason : "unknown reason");
         box_record_clear(&rec);
@@ -527,28 +522,28 @@ static int start_locked(boxlite_box *b, bool explicit_start, struct bl_error *er
     /* Claim the start; while "starting" the box lives as long as this process (its owner):
      * a crash here leaves a box that reads as stopped, not one stuck starting. */
     int64_t self_start = rt_process_start_time(getpid());
-    r = state_box_set_state(rt->db, b->id, rec.state, "starting", 0, 0, err);
+    r = state_box_set_state(rt->db, b->id, rec.state, BOX_STATE_STARTING, 0, 0, err);
     box_record_clear(&rec);
     if (r)
         return r;
     state_box_set_owner(rt->db, b->id, getpid(), self_start, NULL);
 
-    double t0 = now_ms();
+    double t0 = mono_ms_f();
     struct rt_assets a;
     /* a failure before the spawn closes nothing */
     struct rt_child child = { .lifeline_fd = -1, .conn_fd = -1, .pidfd = -1 };
     struct image_config ic = { 0 };
     char overlay[4200], cfgpath[4200], log[4200], console[4200];
-    snprintf(overlay, sizeof overlay, "%s/disk.qcow2", b->dir);
-    snprintf(cfgpath, sizeof cfgpath, "%s/vmm.json", b->dir);
-    snprintf(log, sizeof log, "%s/vmm.log", b->dir);
-    snprintf(console, sizeof console, "%s/console.log", b->dir);
+    box_file_path(overlay, sizeof overlay, b->dir, BOX_DISK, 0);
+    box_file_path(cfgpath, sizeof cfgpath, b->dir, BOX_VMM_JSON, 0);
+    box_file_path(log, sizeof log, b->dir, BOX_VMM_LOG, 0);
+    box_file_path(console, sizeof console, b->dir, BOX_CONSOLE_LOG, 0);
     boxfiles_clear(b->dir);
     unlink_logs(console, b->opts.log_max_files);
     r = rt_find_assets(&a, err);
     if (!r)
         r = prepare_disk(b, overlay, err);
-    double t_disk = now_ms();
+    double t_disk = mono_ms_f();
     if (!r)
         rt_box_image_config(b, &ic);
     if (!r)
@@ -558,7 +553,7 @@ static int start_locked(boxlite_box *b, bool explicit_start, struct bl_error *er
         spawned = !(r = rt_spawn_vmm(a.vmm, cfgpath, log, b->opts.detach, &child, err));
     /* Recorded at once: whoever finds this start abandoned can end the process. */
     if (!r)
-        state_box_set_state(rt->db, b->id, "starting", "starting", child.pid, child.pid_start,
+        state_box_set_state(rt->db, b->id, BOX_STATE_STARTING, BOX_STATE_STARTING, child.pid, child.pid_start,
                             NULL);
     /* Ready: the agent's HELLO through the process's mux, on the connection made at spawn
      * (no file, no polling); its EXIT if the box ended instead. */
@@ -571,7 +566,7 @@ static int start_locked(boxlite_box *b, bool explicit_start, struct bl_error *er
     if (r && spawned && !rt_process_alive(child.pid, child.pid_start))
         r = retry_on_qemu(b, &a, &ic, &child, t0, &end, &conn, &fallback, fallback_notice,
                           sizeof fallback_notice, err);
-    double t_ready = now_ms();
+    double t_ready = mono_ms_f();
     int left = b->opts.ready_timeout_ms - (int)(t_ready - t0);
     /* What the per-box process says of itself: the engine it chose and, when that is a
      * fallback (QEMU without hardware virtualization), a one-line notice for the user. */
@@ -581,7 +576,7 @@ static int start_locked(boxlite_box *b, bool explicit_start, struct bl_error *er
     if (!r)
         r = send_setup(b, conn, &ic, left > 1000 ? left : 1000, err);
     image_config_free(&ic);
-    double t_setup = now_ms();
+    double t_setup = mono_ms_f();
     if (r) {
         if (child.pid > 0)
             kill(child.pid, SIGKILL);
@@ -599,7 +594,7 @@ static int start_locked(boxlite_box *b, bool explicit_start, struct bl_error *er
         char reason[600];
         snprintf(reason, sizeof reason, "the start failed: %s", err->msg);
         struct box_stop st = { .reason = reason };
-        state_box_set_stopped(rt->db, b->id, NULL, &st, NULL);
+        state_box_set_stopped(rt->db, b->id, BOX_STATE_ANY, &st, NULL);
         state_counter_add(rt->db, "boxes_failed", 1, NULL);
         return -err->code;
     }
@@ -624,7 +619,7 @@ static int start_locked(boxlite_box *b, bool explicit_start, struct bl_error *er
     json_decref(info);
     proto_status_free(&st);
     state_counter_add(rt->db, "boxes_started", 1, NULL);
-    return state_box_set_state(rt->db, b->id, "starting", "running", child.pid,
+    return state_box_set_state(rt->db, b->id, BOX_STATE_STARTING, BOX_STATE_RUNNING, child.pid,
                                child.pid_start, err);
 }
 

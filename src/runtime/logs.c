@@ -2,10 +2,12 @@
  * newest, <log>.1 older, up to <log>.<files-1>; a rotation is a rename). A reader goes from
  * the oldest retained file to the newest; at the end of a file it finds where that file
  * went (by inode) and continues with the next newer one, so a rotation between two reads
- * loses nothing it can still reach. */
+ * loses nothing it can still reach. The console's last lines (boxlite_box_console) too. */
 #include "runtime/runtime.h"
 
+#include "common/boxpath.h"
 #include "runtime/api_error.h"
+#include "runtime/spawn.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -121,10 +123,16 @@ BOXLITE_API long long boxlite_log_read(boxlite_log *l, void *buf, size_t len)
         int at = where_now(l);
         if (at == 0)
             return 0;
-        close(l->fd);
+        /* Keep the file we hold until a newer one opens: between a rotation's rename and
+         * the new file's creation there is none, and starting over from the oldest would
+         * read this one again. */
+        int held = l->fd;
         l->fd = -1;
-        if (!open_older_first(l, at < 0 ? l->files : at))
+        if (!open_older_first(l, at < 0 ? l->files : at)) {
+            l->fd = held;
             return 0;
+        }
+        close(held);
     }
     return 0;
 }
@@ -137,4 +145,24 @@ BOXLITE_API void boxlite_log_close(boxlite_log *l)
         close(l->fd);
     free(l->path);
     free(l);
+}
+
+BOXLITE_API int boxlite_box_console(boxlite_box *b, char **text_out)
+{
+    API_CHECK_ARG(b && text_out, "NULL argument");
+    *text_out = NULL;
+    char path[4200];
+    box_file_path(path, sizeof path, b->dir, BOX_CONSOLE_LOG, 0);
+    /* The newest file may have just been started by a rotation: then the lines are in the
+     * one before. */
+    char *text = rt_tail_file(path, 1000);
+    if (!text || !*text) {
+        free(text);
+        box_file_path(path, sizeof path, b->dir, BOX_CONSOLE_LOG, 1);
+        text = rt_tail_file(path, 1000);
+    }
+    if (!text)
+        return api_fail(BOXLITE_ERR_NOT_FOUND, "box %s has no console log yet", b->name);
+    *text_out = text;
+    return api_return(0, NULL);
 }

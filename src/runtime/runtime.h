@@ -8,6 +8,7 @@
 #include "runtime/options.h"
 #include "runtime/state.h"
 
+#include <jansson.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdbool.h>
@@ -85,6 +86,8 @@ int rt_remove_tree(const char *path);
 void rt_box_cgroups_remove(const char *id);
 /* Adds a line for boxlite_runtime_notices. */
 void rt_notice(boxlite_runtime *rt, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* json_dumps (compact) into *out and json_decref(j); -BOXLITE_ERR_NOMEM (boxes.c). */
+int rt_dump_json(json_t *j, char **out);
 /* Deletes the record and the box's folder. */
 int rt_box_destroy(boxlite_runtime *rt, const char *id, struct bl_error *err);
 

@@ -2,6 +2,7 @@
 #include "runtime/spawn.h"
 
 #include "common/cleanup.h"
+#include "common/clock.h"
 #include "runtime/runtime.h"
 
 #include <dlfcn.h>
@@ -124,10 +125,7 @@ int rt_spawn_vmm(const char *vmm, const char *config_path, const char *log_path,
     else
         snprintf(cwd, sizeof cwd, ".");
     /* The VMM measures its start-up figures from this moment (CLOCK_MONOTONIC). */
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    snprintf(spawn_ns, sizeof spawn_ns, "BOXLITE_SPAWN_NS=%lld",
-             (long long)now.tv_sec * 1000000000LL + now.tv_nsec);
+    snprintf(spawn_ns, sizeof spawn_ns, "BOXLITE_SPAWN_NS=%llu", (unsigned long long)mono_ns());
     /* The child's environment is built here: between fork and exec in a threaded program
      * only async-signal-safe calls are allowed (no malloc, so no setenv). */
     extern char **environ;

@@ -146,12 +146,45 @@ int state_check(sqlite3 *db, struct bl_error *err)
     return ret;
 }
 
+static const char *const state_names[] = {
+    [BOX_STATE_UNKNOWN] = "unknown",   [BOX_STATE_CONFIGURED] = "configured",
+    [BOX_STATE_STARTING] = "starting", [BOX_STATE_RUNNING] = "running",
+    [BOX_STATE_STOPPING] = "stopping", [BOX_STATE_STOPPED] = "stopped",
+};
+
+const char *box_state_name(enum box_state s)
+{
+    return s >= 0 && (size_t)s < sizeof state_names / sizeof state_names[0] ? state_names[s]
+                                                                            : "unknown";
+}
+
+bool box_state_parse(const char *name, enum box_state *out)
+{
+    *out = BOX_STATE_UNKNOWN;
+    for (size_t i = 0; name && i < sizeof state_names / sizeof state_names[0]; i++)
+        if (!strcmp(name, state_names[i])) {
+            *out = (enum box_state)i;
+            return true;
+        }
+    return false;
+}
+
+bool box_state_active(enum box_state s)
+{
+    return s == BOX_STATE_STARTING || s == BOX_STATE_RUNNING || s == BOX_STATE_STOPPING;
+}
+
+/* The name to bind for an `expect` argument: NULL (SQL NULL: any) for BOX_STATE_ANY. */
+static const char *expect_name(enum box_state s)
+{
+    return s == BOX_STATE_ANY ? NULL : box_state_name(s);
+}
+
 void box_record_clear(struct box_record *r)
 {
     if (!r)
         return;
     free(r->name);
-    free(r->state);
     free(r->image);
     free(r->options);
     free(r->engine);
@@ -212,7 +245,7 @@ int state_box_insert(sqlite3 *db, const struct box_record *r, bool *id_clash,
     }
     sqlite3_bind_text(st, 1, r->id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, r->name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, r->state, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, box_state_name(r->state), -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 4, r->image, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 5, r->options, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 6, r->created);
@@ -248,7 +281,7 @@ static void read_row(sqlite3_stmt *st, struct box_record *r)
     const unsigned char *id = sqlite3_column_text(st, 0);
     snprintf(r->id, sizeof r->id, "%s", id ? (const char *)id : "");
     r->name = col_str(st, 1);
-    r->state = col_str(st, 2);
+    box_state_parse((const char *)sqlite3_column_text(st, 2), &r->state);
     r->image = col_str(st, 3);
     r->options = col_str(st, 4);
     r->created = sqlite3_column_int64(st, 5);
@@ -306,7 +339,7 @@ int state_box_find(sqlite3 *db, const char *key, struct box_record *out, struct 
     return ret;
 }
 
-int state_box_each(sqlite3 *db, const char *state,
+int state_box_each(sqlite3 *db, enum box_state state,
                    int (*fn)(void *ctx, const struct box_record *r), void *ctx,
                    struct bl_error *err)
 {
@@ -316,7 +349,7 @@ int state_box_each(sqlite3 *db, const char *state,
         &st, NULL);
     if (rc != SQLITE_OK)
         return db_err(err, db, "list boxes");
-    sqlite3_bind_text(st, 1, state, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 1, expect_name(state), -1, SQLITE_STATIC);
     int ret = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         struct box_record r;
@@ -332,42 +365,45 @@ int state_box_each(sqlite3 *db, const char *state,
     return ret;
 }
 
-int state_box_set_state(sqlite3 *db, const char *id, const char *expect, const char *state,
+int state_box_set_state(sqlite3 *db, const char *id, enum box_state expect, enum box_state state,
                         int64_t pid, int64_t pid_start, struct bl_error *err)
 {
     sqlite3_stmt *st = NULL;
-    /* Starting again forgets why it stopped last time. */
+    /* Starting again (?6) forgets why it stopped last time. */
     int rc = sqlite3_prepare_v2(db,
         "UPDATE boxes SET state = ?2, pid = ?3, pid_start = ?4, "
-        "  stop_reason = CASE WHEN ?2 = 'starting' THEN NULL ELSE stop_reason END, "
-        "  stop_abnormal = CASE WHEN ?2 = 'starting' THEN 0 ELSE stop_abnormal END, "
-        "  exit_code = CASE WHEN ?2 = 'starting' THEN NULL ELSE exit_code END, "
-        "  oom_killed = CASE WHEN ?2 = 'starting' THEN 0 ELSE oom_killed END "
+        "  stop_reason = CASE WHEN ?6 THEN NULL ELSE stop_reason END, "
+        "  stop_abnormal = CASE WHEN ?6 THEN 0 ELSE stop_abnormal END, "
+        "  exit_code = CASE WHEN ?6 THEN NULL ELSE exit_code END, "
+        "  oom_killed = CASE WHEN ?6 THEN 0 ELSE oom_killed END "
         "WHERE id = ?1 AND (?5 IS NULL OR state = ?5)", -1, &st, NULL);
     if (rc != SQLITE_OK)
         return db_err(err, db, "update box");
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, state, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, box_state_name(state), -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, pid);
     sqlite3_bind_int64(st, 4, pid_start);
-    sqlite3_bind_text(st, 5, expect, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, expect_name(expect), -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 6, state == BOX_STATE_STARTING);
     rc = sqlite3_step(st);
     int ret = 0;
     if (rc != SQLITE_DONE)
         ret = db_err(err, db, "update box");
     else if (sqlite3_changes(db) == 0)
-        ret = expect ? bl_err(err, BOXLITE_ERR_STATE, "box %.12s is no longer %s", id, expect)
-                     : bl_err(err, BOXLITE_ERR_NOT_FOUND, "no box %.12s", id);
+        ret = expect != BOX_STATE_ANY
+                  ? bl_err(err, BOXLITE_ERR_STATE, "box %.12s is no longer %s", id,
+                           box_state_name(expect))
+                  : bl_err(err, BOXLITE_ERR_NOT_FOUND, "no box %.12s", id);
     sqlite3_finalize(st);
     return ret;
 }
 
-int state_box_set_stopped(sqlite3 *db, const char *id, const char *expect,
+int state_box_set_stopped(sqlite3 *db, const char *id, enum box_state expect,
                           const struct box_stop *why, struct bl_error *err)
 {
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(db,
-        "UPDATE boxes SET state = 'stopped', pid = 0, pid_start = 0, stop_reason = ?2, "
+        "UPDATE boxes SET state = ?7, pid = 0, pid_start = 0, stop_reason = ?2, "
         "  stop_abnormal = ?3, exit_code = ?4, oom_killed = ?5 "
         "WHERE id = ?1 AND (?6 IS NULL OR state = ?6)", -1, &st, NULL);
     if (rc != SQLITE_OK)
@@ -380,14 +416,17 @@ int state_box_set_stopped(sqlite3 *db, const char *id, const char *expect,
     else
         sqlite3_bind_null(st, 4);
     sqlite3_bind_int(st, 5, why && why->oom_killed);
-    sqlite3_bind_text(st, 6, expect, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, expect_name(expect), -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 7, box_state_name(BOX_STATE_STOPPED), -1, SQLITE_STATIC);
     rc = sqlite3_step(st);
     int ret = 0;
     if (rc != SQLITE_DONE)
         ret = db_err(err, db, "update box");
     else if (sqlite3_changes(db) == 0)
-        ret = expect ? bl_err(err, BOXLITE_ERR_STATE, "box %.12s is no longer %s", id, expect)
-                     : bl_err(err, BOXLITE_ERR_NOT_FOUND, "no box %.12s", id);
+        ret = expect != BOX_STATE_ANY
+                  ? bl_err(err, BOXLITE_ERR_STATE, "box %.12s is no longer %s", id,
+                           box_state_name(expect))
+                  : bl_err(err, BOXLITE_ERR_NOT_FOUND, "no box %.12s", id);
     sqlite3_finalize(st);
     return ret;
 }

@@ -13,10 +13,27 @@
 
 #define BOX_ID_LEN 32 /* hex characters */
 
+/* A box's life: configured -> starting -> running -> stopping -> stopped (-> starting ...).
+ * The database and the API's JSON hold the names (box_state_name); the code, the enum. */
+enum box_state {
+    BOX_STATE_ANY = -1, /* state_box_set_*'s `expect`: whatever it is */
+    BOX_STATE_UNKNOWN,  /* a name this version does not know */
+    BOX_STATE_CONFIGURED,
+    BOX_STATE_STARTING,
+    BOX_STATE_RUNNING,
+    BOX_STATE_STOPPING,
+    BOX_STATE_STOPPED,
+};
+const char *box_state_name(enum box_state s);
+/* The state of a name; false (and *out BOX_STATE_UNKNOWN) for a name not listed above. */
+bool box_state_parse(const char *name, enum box_state *out);
+/* starting, running or stopping: a per-box process is (or should be) behind it. */
+bool box_state_active(enum box_state s);
+
 struct box_record {
     char id[BOX_ID_LEN + 1];
     char *name;
-    char *state;        /* configured starting running stopping stopped unknown */
+    enum box_state state;
     char *image;        /* reference or rootfs path, for display */
     char *options;      /* JSON (options.c) */
     int64_t created;    /* unix seconds */
@@ -58,17 +75,17 @@ int state_box_insert(sqlite3 *db, const struct box_record *r, bool *id_clash,
                      struct bl_error *err);
 /* By exact id, exact name, or unique id prefix (at least 4 characters). */
 int state_box_find(sqlite3 *db, const char *key, struct box_record *out, struct bl_error *err);
-/* Calls fn for each box (optionally only in `state`), in creation order. */
-int state_box_each(sqlite3 *db, const char *state,
+/* Calls fn for each box (only those in `state` unless BOX_STATE_ANY), in creation order. */
+int state_box_each(sqlite3 *db, enum box_state state,
                    int (*fn)(void *ctx, const struct box_record *r), void *ctx,
                    struct bl_error *err);
-/* Sets state and process; only if the current state is `expect` when expect != NULL
+/* Sets state and process; only if the current state is `expect` unless BOX_STATE_ANY
  * (returns BOXLITE_ERR_STATE otherwise), so two processes cannot both start a box. */
-int state_box_set_state(sqlite3 *db, const char *id, const char *expect, const char *state,
+int state_box_set_state(sqlite3 *db, const char *id, enum box_state expect, enum box_state state,
                         int64_t pid, int64_t pid_start, struct bl_error *err);
-/* state "stopped", no process, and why; only if the current state is `expect` (when not
- * NULL). */
-int state_box_set_stopped(sqlite3 *db, const char *id, const char *expect,
+/* BOX_STATE_STOPPED, no process, and why; only if the current state is `expect` (unless
+ * BOX_STATE_ANY). */
+int state_box_set_stopped(sqlite3 *db, const char *id, enum box_state expect,
                           const struct box_stop *why, struct bl_error *err);
 int state_box_set_owner(sqlite3 *db, const char *id, int64_t pid, int64_t pid_start,
                         struct bl_error *err);

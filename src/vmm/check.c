@@ -3,7 +3,6 @@
 #include "vmm/check.h"
 
 #include "common/cleanup.h"
-#include "common/hostcpu.h"
 #include "vmm/arch/arch.h"
 #include "vmm/engine.h"
 #include "vmm/kvm/kvm.h"
@@ -34,9 +33,12 @@ static json_t *engine_json(const struct engine_ops *ops)
 static json_t *kvm_json(void)
 {
     json_t *k = json_object();
-    const char *virt = host_cpu_virt_flag();
-    json_object_set_new(k, "hardware_virtualization", virt ? json_string(virt) : json_null());
-    json_object_set_new(k, "nested", json_boolean(host_cpu_has_flag("hypervisor")));
+    struct arch_host_virt v;
+    bool hw = arch_host_virt(&v);
+    json_object_set_new(k, "hardware_virtualization", hw ? json_string(v.flag) : json_null());
+    json_object_set_new(k, "hardware_virtualization_name", hw ? json_string(v.name) : json_null());
+    json_object_set_new(k, "hardware_virtualization_wanted", json_string(arch_host_virt_wanted));
+    json_object_set_new(k, "nested", json_boolean(arch_host_is_vm()));
     int fd cleanup_close = open("/dev/kvm", O_RDWR | O_CLOEXEC);
     json_object_set_new(k, "device_open", json_boolean(fd >= 0));
     if (fd < 0) {

@@ -2,22 +2,17 @@
  * QEMU with TCG everywhere else, an explicit request taken as given. */
 #include "vmm/engine.h"
 
+#include "common/clock.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static uint64_t start_ns;
 __attribute__((constructor)) static void note_process_start(void)
 {
-    start_ns = now_ns();
+    start_ns = mono_ns();
     const char *s = getenv("BOXLITE_SPAWN_NS");
     char *end;
     if (s && *s) {
@@ -28,7 +23,7 @@ __attribute__((constructor)) static void note_process_start(void)
 }
 
 uint64_t engine_start_ns(void) { return start_ns; }
-double engine_ms_since_start(void) { return (double)(now_ns() - start_ns) / 1e6; }
+double engine_ms_since_start(void) { return (double)(mono_ns() - start_ns) / 1e6; }
 
 const struct engine_ops *engine_select(const char *requested, char *notice, size_t notice_len,
                                        struct bl_error *err)

@@ -2,6 +2,7 @@
  * an eventfd), one connection to the box socket kept open between checks. */
 #include "vmm/health.h"
 
+#include "common/clock.h"
 #include "proto/client.h"
 #include "proto/mux.h"
 
@@ -56,20 +57,6 @@ struct health {
     struct proto_client *conn;
     struct health_state st;
 };
-
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static uint64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* Sleeps ms (ms < 0: until the guest is ready). false when asked to stop. */
 static bool nap(struct health *h, int64_t ms)

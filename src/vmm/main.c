@@ -18,6 +18,7 @@
  *   boxlite-vmm --cpuid                    the host's KVM-supported CPUID, for bug reports
  *   boxlite-vmm --cpu-templates [NAME]     what the CPU templates expose */
 #include "common/cleanup.h"
+#include "common/clock.h"
 #include "proto/control_json.h"
 #include "proto/mux.h"
 #include "vmm/check.h"
@@ -194,13 +195,6 @@ static int listen_unix(const char *path)
         return -1;
     }
     return fd;
-}
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 /* The box's end, most telling reason first: what the agent said ended the container, a stop
@@ -579,7 +573,7 @@ int main(int argc, char **argv)
     for (;;) {
         int timeout = -1;
         if (stop_deadline) {
-            uint64_t now = now_ms();
+            uint64_t now = mono_ms();
             if (now >= stop_deadline) {
                 r.ops->stop(r.e, true, &err);
                 stop_deadline = UINT64_MAX; /* forced once */
@@ -623,7 +617,7 @@ int main(int argc, char **argv)
         if (stop_asked) {
             if (!stop_deadline && b.mux && proto_mux_ready(b.mux) &&
                 proto_mux_shutdown_agent(b.mux, &err) == 0) {
-                stop_deadline = now_ms() + STOP_GRACE_MS;
+                stop_deadline = mono_ms() + STOP_GRACE_MS;
             } else if (stop_deadline != UINT64_MAX) {
                 r.ops->stop(r.e, true, &err);
                 stop_deadline = UINT64_MAX;

@@ -9,6 +9,7 @@
 #include "vmm/status_tool.h"
 
 #include "common/cleanup.h"
+#include "common/clock.h"
 #include "proto/client.h"
 #include "proto/control_json.h"
 
@@ -23,13 +24,6 @@
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void print_json(json_t *j)
 {
@@ -72,7 +66,7 @@ static int connect_when_there(const char *path, int pidfd, int64_t deadline)
             fprintf(stderr, "boxlite-vmm --status: connect %s: %s\n", path, strerror(e));
             return -1;
         }
-        int64_t left = deadline - mono_ms();
+        int64_t left = deadline - (int64_t)mono_ms();
         struct pollfd p[2] = { { .fd = in, .events = POLLIN }, { .fd = pidfd, .events = POLLIN } };
         int n = left > 0 ? poll(p, 2, (int)left) : 0;
         if (n <= 0 && !(n < 0 && errno == EINTR)) {
@@ -102,7 +96,7 @@ static int status_now(int fd, int pidfd, int64_t deadline)
     struct proto_reader *rd cleanup_free = calloc(1, sizeof *rd);
     uint8_t buf[4096];
     while (rd) {
-        int64_t left = deadline - mono_ms();
+        int64_t left = deadline - (int64_t)mono_ms();
         struct pollfd p[2] = { { .fd = fd, .events = POLLIN }, { .fd = pidfd, .events = POLLIN } };
         if (left <= 0 || poll(p, 2, (int)left) <= 0 || !(p[0].revents & (POLLIN | POLLHUP))) {
             fprintf(stderr, "boxlite-vmm --status: no answer\n");
@@ -173,7 +167,7 @@ int vmm_status_tool(int argc, char **argv)
         fprintf(stderr, "usage: boxlite-vmm --status SOCKET [--wait MS] [--pid PID] [--until-exit | --now]\n");
         return 2;
     }
-    int64_t deadline = mono_ms() + wait_ms;
+    int64_t deadline = (int64_t)mono_ms() + wait_ms;
     int fd = connect_when_there(path, pidfd, deadline);
     if (fd < 0)
         return 1;
@@ -184,7 +178,7 @@ int vmm_status_tool(int argc, char **argv)
     }
     struct bl_error err = { 0 };
     struct proto_client *c = NULL;
-    int64_t left = deadline - mono_ms();
+    int64_t left = deadline - (int64_t)mono_ms();
     if (proto_client_open_watch(fd, pidfd, left > 0 ? (int)left : 0, &c, NULL, &err) < 0) {
         fprintf(stderr, "boxlite-vmm --status: %s: %s\n", path, err.msg);
         return 1;

@@ -3,8 +3,8 @@
  * bytes are the header and extensions; the rest follows at offsets chosen by the input),
  * which is then opened read-only and read all over, and opened read-write and written.
  * A relative backing file name resolves inside the fuzzer's private directory. */
-#include "vmm/disk/disk.h"
-#include "vmm/disk/qcow2.h"
+#include "disk/disk.h"
+#include "disk/qcow2.h"
 
 #include <fcntl.h>
 #include <stdio.h>

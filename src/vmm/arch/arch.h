@@ -27,6 +27,17 @@ struct arch_layout {
 };
 extern const struct arch_layout arch_layout;
 
+/* ---- the host CPU --------------------------------------------------------------------
+ * Its hardware virtualization as the CPU reports it (x86_64: the vmx or svm flag in
+ * /proc/cpuinfo, which the jail does not show: ask before entering it). */
+struct arch_host_virt {
+    const char *flag; /* the CPU's own word for it ("vmx"); NULL: none */
+    const char *name; /* what users know it as ("Intel VT-x") */
+};
+bool arch_host_virt(struct arch_host_virt *out); /* out may be NULL */
+extern const char arch_host_virt_wanted[];       /* for messages: "vmx or svm" */
+bool arch_host_is_vm(void); /* the CPU says a hypervisor runs this host */
+
 /* KVM capabilities the architecture's set-up needs (KVM_CHECK_EXTENSION), ending with a
  * NULL name. */
 struct arch_kvm_cap { int cap; const char *name; };

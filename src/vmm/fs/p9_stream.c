@@ -3,38 +3,17 @@
  * driven by a real Linux 9P client over trans=tcp or trans=fd, in tests and for debugging. */
 #include "vmm/fs/p9.h"
 
+#include "common/io.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <unistd.h>
 
-static int read_full(int fd, uint8_t *buf, size_t n)
+/* 1: n bytes read; 0: end of file before the first; negative: an error or a cut message. */
+static int read_msg(int fd, uint8_t *buf, size_t n)
 {
-    size_t done = 0;
-    while (done < n) {
-        ssize_t r = read(fd, buf + done, n - done);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0)
-            return -errno;
-        if (r == 0)
-            return done == 0 ? 0 : -EPIPE;
-        done += (size_t)r;
-    }
-    return 1;
-}
-
-static int write_full(int fd, const uint8_t *buf, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, buf, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return -errno;
-        buf += w;
-        n -= (size_t)w;
-    }
-    return 0;
+    ssize_t r = io_read_full(fd, buf, n);
+    return r < 0 ? (int)r : (size_t)r == n ? 1 : r == 0 ? 0 : -EPIPE;
 }
 
 int p9_serve_stream(struct p9_server *s, int rfd, int wfd)
@@ -47,7 +26,7 @@ int p9_serve_stream(struct p9_server *s, int rfd, int wfd)
         goto out;
     }
     for (;;) {
-        rc = read_full(rfd, req, 4);
+        rc = read_msg(rfd, req, 4);
         if (rc <= 0)
             break;
         uint32_t size = (uint32_t)req[0] | (uint32_t)req[1] << 8 | (uint32_t)req[2] << 16 |
@@ -56,13 +35,13 @@ int p9_serve_stream(struct p9_server *s, int rfd, int wfd)
             rc = -EMSGSIZE; /* the stream cannot be resynchronised: drop the connection */
             break;
         }
-        rc = read_full(rfd, req + 4, size - 4);
+        rc = read_msg(rfd, req + 4, size - 4);
         if (rc <= 0) {
             rc = rc == 0 ? -EPIPE : rc;
             break;
         }
         size_t n = p9_handle(s, req, size, resp, cap);
-        if ((rc = write_full(wfd, resp, n)) < 0)
+        if ((rc = io_write_all(wfd, resp, n)) < 0)
             break;
     }
 out:

@@ -31,10 +31,10 @@ static void ctl_read(void *opaque, uint64_t off, uint8_t *data, uint32_t len)
     if (len != 4 || (off & 3))
         return;
     uint32_t v = 0;
-    if (off == CTL_REG_READY)
+    if (off == GUEST_CTL_REG_READY)
         v = __atomic_load_n(&c->ready, __ATOMIC_SEQ_CST);
-    else if (off == CTL_REG_ID)
-        v = CTL_ID;
+    else if (off == GUEST_CTL_REG_ID)
+        v = GUEST_CTL_ID;
     memcpy(data, &v, 4);
 }
 
@@ -45,10 +45,10 @@ static void ctl_write(void *opaque, uint64_t off, const uint8_t *data, uint32_t 
         return;
     uint32_t v;
     memcpy(&v, data, 4);
-    if (off == CTL_REG_READY && v == CTL_READY_MAGIC) {
+    if (off == GUEST_CTL_REG_READY && v == GUEST_CTL_READY_MAGIC) {
         if (!__atomic_exchange_n(&c->ready, true, __ATOMIC_SEQ_CST) && c->ops && c->ops->ready)
             c->ops->ready(c->opaque);
-    } else if (off == CTL_REG_EXIT) {
+    } else if (off == GUEST_CTL_REG_EXIT) {
         if (!__atomic_exchange_n(&c->exited, true, __ATOMIC_SEQ_CST) && c->ops &&
             c->ops->exit_status)
             c->ops->exit_status(c->opaque, v);

@@ -5,7 +5,7 @@
 #include "vmm/jail/jail_int.h"
 
 #include "common/cleanup.h"
-#include "vmm/disk/qcow2.h"
+#include "disk/qcow2.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -150,7 +150,7 @@ static char *dir_of(const char *path)
 }
 
 /* The backing files of a qcow2 image, read from its header the way the disk layer reads
- * them (src/vmm/disk/qcow2.c: a relative name is relative to the image's folder). */
+ * them (src/disk/qcow2.c: a relative name is relative to the image's folder). */
 static int add_backing(struct jail_plan *p, const char *image, const char *format, int depth,
                        struct bl_error *err)
 {
@@ -162,24 +162,15 @@ static int add_backing(struct jail_plan *p, const char *image, const char *forma
     cleanup_close int fd = open(image, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return bl_errno(err, errno, "jail: %s", image);
-    uint8_t head[QCOW2_V3_HEADER_LEN];
+    uint8_t head[QCOW2_V2_HEADER_LEN];
     struct stat st;
     if (fstat(fd, &st) < 0)
         return bl_errno(err, errno, "jail: %s", image);
     ssize_t n = pread(fd, head, sizeof head, 0);
     if (n < QCOW2_V2_HEADER_LEN || memcmp(head, QCOW2_MAGIC_BYTES, 4) != 0)
         return 0; /* raw (or not an image the engine will open: it says so itself) */
-    uint32_t bits = qcow2_be32(head + 20);
-    if (bits < QCOW2_MIN_CLUSTER_BITS || bits > QCOW2_MAX_CLUSTER_BITS)
-        return bl_err(err, BOXLITE_ERR_INVALID, "jail: %s: bad qcow2 cluster size", image);
-    size_t len = (uint64_t)st.st_size < (1ull << bits) ? (size_t)st.st_size : (size_t)1 << bits;
-    cleanup_free uint8_t *buf = malloc(len ? len : 1);
-    if (!buf)
-        return bl_errno(err, ENOMEM, "jail");
-    if (pread(fd, buf, len, 0) != (ssize_t)len)
-        return bl_errno(err, errno ? errno : EIO, "jail: read %s", image);
     struct qcow2_header h;
-    if (qcow2_header_parse(&h, buf, len, (uint64_t)st.st_size, err) < 0)
+    if (qcow2_header_read(fd, (uint64_t)st.st_size, &h, err) < 0)
         return bl_err_prefix(err, "jail: %s", image);
     if (!h.backing_file[0])
         return 0;

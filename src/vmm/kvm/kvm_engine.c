@@ -4,9 +4,9 @@
 #include "vmm/engine.h"
 
 #include "common/cleanup.h"
-#include "common/hostcpu.h"
+#include "common/guest_abi.h"
+#include "disk/disk.h"
 #include "vmm/arch/arch.h"
-#include "vmm/disk/disk.h"
 #include "vmm/hw/ctl.h"
 #include "vmm/hw/i8042.h"
 #include "vmm/hw/serial.h"
@@ -35,7 +35,6 @@
 
 
 /* The agent's port on virtio-console (docs/architecture.md). */
-#define AGENT_PORT_NAME "boxlite.agent"
 
 struct engine {
     struct machine *m;
@@ -83,7 +82,7 @@ int engine_kvm_missing_caps(int kvm_fd, char *missing, size_t len)
 
 static bool kvm_available(char *why, size_t why_len)
 {
-    bool hw = host_cpu_virt_flag() != NULL;
+    bool hw = arch_host_virt(NULL);
     /* For measuring and debugging on hosts whose /dev/kvm is not hardware-backed (the
      * build machines': guest kernel mode is emulated there, so Linux boots very slowly and
      * never reaches user space). Never set by the library. */
@@ -91,7 +90,8 @@ static bool kvm_available(char *why, size_t why_len)
     if (any && strcmp(any, "1") == 0)
         hw = true;
     if (!hw) {
-        snprintf(why, why_len, "the CPU has no hardware virtualization (no vmx or svm flag)");
+        snprintf(why, why_len, "the CPU has no hardware virtualization (no %s flag)",
+                 arch_host_virt_wanted);
         return false;
     }
     int fd cleanup_close = open("/dev/kvm", O_RDWR | O_CLOEXEC);
@@ -178,7 +178,7 @@ static int add_legacy(struct engine *e, struct bl_error *err)
     if (r < 0 ||
         (arch_layout.reset_port &&
          machine_add_pio(m, arch_layout.reset_port, 1, &i8042_bus_ops, &e->kbd, err) < 0) ||
-        machine_add_mmio(m, arch_layout.ctl_gpa, CTL_SIZE, &ctl_bus_ops, e->ctl, err) < 0)
+        machine_add_mmio(m, arch_layout.ctl_gpa, GUEST_CTL_SIZE, &ctl_bus_ops, e->ctl, err) < 0)
         return -err->code;
     return 0;
 }
@@ -218,7 +218,7 @@ static int add_console(struct engine *e, struct bl_error *err)
         return bl_errno(err, errno, "virtio-console: socketpair");
     }
     e->agent_fd = sv[1];
-    if (console_add_port(dev, AGENT_PORT_NAME, sv[0], err) < 0) {
+    if (console_add_port(dev, GUEST_AGENT_PORT, sv[0], err) < 0) {
         virtio_dev_free(dev);
         return bl_err_prefix(err, "virtio-console");
     }
@@ -373,7 +373,7 @@ static int kvm_start(struct engine **out, const struct vmm_config *cfg, struct b
     if (machine_create(&e->m, ram, cfg->cpus, err) < 0 ||
         cmdline_add(e, err, "%s", arch_layout.base_cmdline) < 0 || add_devices(e, cfg, err) < 0 ||
         /* tells the agent this machine has the control page for its ready mark */
-        cmdline_add(e, err, " boxlite.ctl=1") < 0 ||
+        cmdline_add(e, err, " " GUEST_CMDLINE_PREFIX GUEST_KEY_CTL "=1") < 0 ||
         (cfg->cmdline && *cfg->cmdline && cmdline_add(e, err, " %s", cfg->cmdline) < 0))
         goto fail;
     struct arch_kernel k = { .kernel = cfg->kernel, .initrd = cfg->initrd,

@@ -2,6 +2,7 @@
  * run the guest and dispatch its I/O exits to device models (machine.h). */
 #include "vmm/kvm/machine.h"
 
+#include "common/clock.h"
 #include "vmm/jail/jail.h"
 
 #include "vmm/virtio/virtio.h"
@@ -70,13 +71,6 @@ struct machine {
     atomic_uint_fast64_t exits;
     atomic_uint_fast64_t first_run_ns, ready_ns;
 };
-
-uint64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /* ---- buses -------------------------------------------------------------------------- */
 

@@ -5,6 +5,7 @@
 #ifndef VMM_KVM_MACHINE_H
 #define VMM_KVM_MACHINE_H
 
+#include "common/clock.h"
 #include "common/error.h"
 #include "vmm/arch/arch.h"
 #include "vmm/core/device.h"
@@ -69,6 +70,5 @@ void machine_mark_ready(struct machine *m);
 /* Bytes of guest RAM resident in this process (to subtract from its RSS). */
 uint64_t machine_guest_rss(struct machine *m);
 
-uint64_t mono_ns(void);
 
 #endif

@@ -3,6 +3,7 @@
 #include "vmm/net/slirp.h"
 
 #include "common/cleanup.h"
+#include "common/clock.h"
 #include "vmm/jail/jail.h"
 
 #include <arpa/inet.h>
@@ -67,15 +68,6 @@ struct slirp_net {
         struct { int family; uint8_t a[16]; } addr[64];
     } host;
 };
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static int64_t now_ms(void) { return now_ns() / 1000000; }
 
 static void wake(int fd)
 {
@@ -157,7 +149,7 @@ static ssize_t cb_send_packet(const void *buf, size_t len, void *opaque)
     if (len == 0 || len > SLIRP_NET_FRAME_MAX)
         return (ssize_t)len;
     /* DNS answers for host-name rules; flows that came in, so the guest may answer them */
-    net_policy_observe(sn->policy, buf, len, (uint64_t)now_ms());
+    net_policy_observe(sn->policy, buf, len, mono_ms());
     queue_frame(sn, buf, len, net_frame_classify(buf, len) == 1);
     return (ssize_t)len;
 }
@@ -167,7 +159,7 @@ static void cb_guest_error(const char *msg, void *opaque)
     (void)msg; /* library code does not print; slirp drops the offending packet itself */
 }
 
-static int64_t cb_clock_get_ns(void *opaque) { return now_ns(); }
+static int64_t cb_clock_get_ns(void *opaque) { return (int64_t)mono_ns(); }
 
 static void *cb_timer_new_opaque(SlirpTimerId id, void *cb_opaque, void *opaque)
 {
@@ -271,7 +263,7 @@ static int cb_get_revents(int idx, void *opaque)
 /* Runs expired timers; returns ms until the next one (UINT32_MAX if none). */
 static uint32_t run_timers(struct slirp_net *sn)
 {
-    int64_t now = now_ns() / 1000000;
+    int64_t now = (int64_t)mono_ms();
     uint32_t next = UINT32_MAX;
     bool again = true;
     while (again) {
@@ -336,7 +328,7 @@ static bool is_host_addr(void *opaque, int family, const uint8_t *addr)
 {
     struct slirp_net *sn = opaque;
     struct host_addrs *h = &sn->host;
-    int64_t now = now_ms();
+    int64_t now = (int64_t)mono_ms();
     if (!h->read_ms || now - h->read_ms > 1000) {
         struct ifaddrs *ifa = NULL;
         if (getifaddrs(&ifa) == 0) {
@@ -539,7 +531,7 @@ void slirp_net_input(struct slirp_net *sn, const uint8_t *frame, size_t len)
     char line[512];
     bool log = false, full = false;
     pthread_mutex_lock(&sn->lock);
-    net_policy_check(sn->policy, frame, len, (uint64_t)now_ms(), &d);
+    net_policy_check(sn->policy, frame, len, mono_ms(), &d);
     if (d.verdict == NET_PASS) {
         slirp_input(sn->slirp, frame, (int)len);
     } else if (d.verdict != NET_DROP) {

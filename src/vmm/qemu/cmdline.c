@@ -4,6 +4,7 @@
 #include "vmm/qemu/qemu.h"
 
 #include "common/cleanup.h"
+#include "common/guest_abi.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -165,7 +166,7 @@ int qemu_build_argv(const struct vmm_config *cfg, const struct qemu_launch *l, c
     add(&b, "-chardev");
     add(&b, "socket,id=agent,fd=%d", l->agent_fd);
     add(&b, "-device");
-    add(&b, "virtserialport,chardev=agent,name=boxlite.agent");
+    add(&b, "virtserialport,chardev=agent,name=" GUEST_AGENT_PORT);
 
     if (cfg->network && l->net_fd >= 0) {
         /* QEMU's virtio-net talks to the per-box process, which runs the box's network

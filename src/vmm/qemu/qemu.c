@@ -5,10 +5,11 @@
 #include "vmm/qemu/qemu.h"
 
 #include "common/cleanup.h"
-#include "common/hostcpu.h"
+#include "common/procstat.h"
+#include "vmm/arch/arch.h"
+#include "vmm/jail/jail.h"
 #include "vmm/net/boxnet.h"
 #include "vmm/net/link.h"
-#include "vmm/jail/jail.h"
 #include "vmm/qemu/qmp.h"
 
 #include <errno.h>
@@ -104,7 +105,7 @@ static bool hw_virt_probe(void)
     if (fd < 0)
         return false;
     close(fd);
-    return host_cpu_virt_flag() != NULL;
+    return arch_host_virt(NULL);
 }
 
 static bool hw_virt;
@@ -498,17 +499,12 @@ static int qemu_wait(struct engine *e, struct engine_exit *out)
 static int read_proc_usage(pid_t pid, struct engine_stats *s)
 {
     char path[64], buf[2048];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    cleanup_fclose FILE *f = fopen(path, "re");
-    if (!f || !fgets(buf, sizeof buf, f))
-        return -1;
-    const char *p = strrchr(buf, ')');
-    unsigned long long ut, st;
-    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+    struct proc_stat ps;
+    if (proc_stat_read(pid, &ps) < 0)
         return -1;
     long hz = sysconf(_SC_CLK_TCK);
-    s->cpu_user_us = ut * 1000000ull / (unsigned long long)hz;
-    s->cpu_sys_us = st * 1000000ull / (unsigned long long)hz;
+    s->cpu_user_us = ps.utime * 1000000ull / (unsigned long long)hz;
+    s->cpu_sys_us = ps.stime * 1000000ull / (unsigned long long)hz;
     snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
     cleanup_fclose FILE *g = fopen(path, "re");
     while (g && fgets(buf, sizeof buf, g)) {

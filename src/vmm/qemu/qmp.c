@@ -2,6 +2,9 @@
  * commands with a deadline (QEMU docs/interop/qmp-spec.txt, sections 2 and 4). */
 #include "vmm/qemu/qmp.h"
 
+#include "common/clock.h"
+#include "common/io.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -125,18 +128,11 @@ void qmp_reader_free(struct qmp_reader *r)
 
 /* ---- the connection ------------------------------------------------------------------ */
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int remaining(int64_t deadline)
 {
     if (deadline < 0)
         return -1;
-    int64_t left = deadline - now_ms();
+    int64_t left = deadline - (int64_t)mono_ms();
     return left < 0 ? 0 : (int)(left > INT32_MAX ? INT32_MAX : left);
 }
 
@@ -190,27 +186,6 @@ static int read_reply(struct qmp *q, struct qmp_msg *out, int64_t deadline, stru
     }
 }
 
-static int write_all(int fd, const char *s, size_t len, int64_t deadline, struct bl_error *err)
-{
-    while (len > 0) {
-        ssize_t n = send(fd, s, len, MSG_NOSIGNAL);
-        if (n > 0) {
-            s += n;
-            len -= (size_t)n;
-            continue;
-        }
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && errno != EAGAIN)
-            return bl_errno(err, errno, "QMP: write");
-        struct pollfd p = {.fd = fd, .events = POLLOUT};
-        int pr = poll(&p, 1, remaining(deadline));
-        if (pr == 0)
-            return bl_err(err, BOXLITE_ERR_TIMEOUT, "QMP: QEMU does not read its socket");
-    }
-    return 0;
-}
-
 int qmp_open(struct qmp *q, int fd, int timeout_ms, struct bl_error *err)
 {
     memset(q, 0, sizeof *q);
@@ -218,7 +193,7 @@ int qmp_open(struct qmp *q, int fd, int timeout_ms, struct bl_error *err)
     int fl = fcntl(fd, F_GETFL);
     if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
         return bl_errno(err, errno, "QMP: set non-blocking");
-    int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+    int64_t deadline = timeout_ms < 0 ? -1 : (int64_t)mono_ms() + timeout_ms;
     struct qmp_msg m;
     int rc = read_reply(q, &m, deadline, err);
     if (rc < 0)
@@ -244,13 +219,15 @@ int qmp_execute(struct qmp *q, const char *command, json_t *args, json_t **ret, 
     json_decref(req);
     if (!text)
         return bl_errno(err, ENOMEM, "QMP: encode %s", command);
-    int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+    int64_t deadline = timeout_ms < 0 ? -1 : (int64_t)mono_ms() + timeout_ms;
     size_t tl = strlen(text);
     text[tl] = '\n'; /* the newline ends the message; the NUL is not sent */
-    int rc = write_all(q->fd, text, tl + 1, deadline, err);
+    int rc = io_write_all_until(q->fd, text, tl + 1, deadline);
     free(text);
+    if (rc == -ETIMEDOUT)
+        return bl_err(err, BOXLITE_ERR_TIMEOUT, "%s: QMP: QEMU does not read its socket", command);
     if (rc < 0)
-        return bl_err_prefix(err, "%s", command);
+        return bl_errno(err, -rc, "%s: QMP: write", command);
     struct qmp_msg m;
     if (read_reply(q, &m, deadline, err) < 0)
         return bl_err_prefix(err, "%s", command);
@@ -289,7 +266,7 @@ void qmp_drain(struct qmp *q, int timeout_ms)
 {
     if (q->fd < 0)
         return;
-    int64_t deadline = now_ms() + timeout_ms;
+    int64_t deadline = (int64_t)mono_ms() + timeout_ms;
     struct qmp_msg m;
     struct bl_error e = {0};
     /* Messages only: an answer here would be a stray one; stop at end of stream. */

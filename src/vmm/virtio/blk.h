@@ -1,9 +1,9 @@
-/* virtio-blk (Virtio 1.2 section 5.2) over a struct disk (src/vmm/disk/disk.h). */
+/* virtio-blk (Virtio 1.2 section 5.2) over a struct disk (src/disk/disk.h). */
 #ifndef VMM_VIRTIO_BLK_H
 #define VMM_VIRTIO_BLK_H
 
 #include "common/error.h"
-#include "vmm/disk/disk.h"
+#include "disk/disk.h"
 #include "vmm/virtio/virtio.h"
 
 /* Request types and status (section 5.2.6). */

@@ -2,7 +2,7 @@
  * outside the file or overlapping, unsupported features. Each must give a clear error
  * (checked by substring) and never crash; ASan and UBSan watch the parser. */
 #include "util.h"
-#include "vmm/disk/qcow2.h"
+#include "disk/qcow2.h"
 
 #include <string.h>
 

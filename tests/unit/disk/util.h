@@ -3,7 +3,7 @@
 #define TEST_DISK_UTIL_H
 
 #include "harness/harness.h"
-#include "vmm/disk/disk.h"
+#include "disk/disk.h"
 
 #include <fcntl.h>
 #include <stdarg.h>

@@ -177,7 +177,7 @@ TEST(running_box_rules_and_dead_vmm_is_stopped)
         _exit(0);
     }
     usleep(20000);
-    REQUIRE(state_box_set_state(rt->db, boxlite_box_id(b), NULL, "running", child,
+    REQUIRE(state_box_set_state(rt->db, boxlite_box_id(b), BOX_STATE_ANY, BOX_STATE_RUNNING, child,
                                 rt_process_start_time(child), NULL) == 0);
     CHECK_EQ(list_count(rt, "running"), 1);
     CHECK_EQ(boxlite_box_remove(rt, boxlite_box_id(b), 0), BOXLITE_ERR_STATE);
@@ -215,7 +215,7 @@ TEST(force_remove_stops_the_process)
         _exit(0);
     }
     usleep(20000);
-    REQUIRE(state_box_set_state(rt->db, boxlite_box_id(b), NULL, "running", child,
+    REQUIRE(state_box_set_state(rt->db, boxlite_box_id(b), BOX_STATE_ANY, BOX_STATE_RUNNING, child,
                                 rt_process_start_time(child), NULL) == 0);
     CHECK_EQ(boxlite_box_remove(rt, "victim", 1), BOXLITE_OK);
     int st = 0;
@@ -384,7 +384,7 @@ TEST(stop_reason_from_the_per_box_process)
         pause();
         _exit(0);
     }
-    REQUIRE(state_box_set_state(rt->db, boxlite_box_id(b), NULL, "running", child,
+    REQUIRE(state_box_set_state(rt->db, boxlite_box_id(b), BOX_STATE_ANY, BOX_STATE_RUNNING, child,
                                 rt_process_start_time(child), NULL) == 0);
     char path[600];
     snprintf(path, sizeof path, "%s/boxes/%s/exit.json", harness_tmpdir(), boxlite_box_id(b));
@@ -432,7 +432,7 @@ TEST(start_abandoned_by_a_dead_starter)
         _exit(0);
     int64_t starter_start = rt_process_start_time(starter);
     waitpid(starter, NULL, 0);
-    REQUIRE(state_box_set_state(rt->db, boxlite_box_id(b), NULL, "starting", vmm,
+    REQUIRE(state_box_set_state(rt->db, boxlite_box_id(b), BOX_STATE_ANY, BOX_STATE_STARTING, vmm,
                                 rt_process_start_time(vmm), NULL) == 0);
     REQUIRE(state_box_set_owner(rt->db, boxlite_box_id(b), starter,
                                 starter_start > 0 ? starter_start : 1, NULL) == 0);
@@ -474,7 +474,7 @@ TEST(leftovers_of_a_dead_owner_are_removed)
             pause();
             _exit(0);
         }
-        state_box_set_state(rt->db, boxlite_box_id(temp), NULL, "running", vmm,
+        state_box_set_state(rt->db, boxlite_box_id(temp), BOX_STATE_ANY, BOX_STATE_RUNNING, vmm,
                             rt_process_start_time(vmm), NULL);
         if (write(sync_pipe[1], &vmm, sizeof vmm) != sizeof vmm)
             _exit(12);
@@ -574,11 +574,11 @@ TEST(names_and_ids_never_clash)
     CHECK(c != NULL);
     boxlite_box_free(c);
     /* the other way: a record whose id starts with an existing name */
-    struct box_record r = { .name = "x1", .state = "configured", .options = "{}" };
+    struct box_record r = { .name = "x1", .state = BOX_STATE_CONFIGURED, .options = "{}" };
     bool clash = false;
     struct bl_error e = { 0 };
     snprintf(r.id, sizeof r.id, "%.4s%s", "cafe", "0000000000000000000000000000");
-    struct box_record named = { .name = "cafe", .state = "configured", .options = "{}" };
+    struct box_record named = { .name = "cafe", .state = BOX_STATE_CONFIGURED, .options = "{}" };
     snprintf(named.id, sizeof named.id, "%s", "11111111111111111111111111111111");
     REQUIRE(state_box_insert(rt->db, &named, &clash, &e) == 0);
     CHECK(state_box_insert(rt->db, &r, &clash, &e) < 0);
@@ -608,4 +608,21 @@ TEST(rename)
     boxlite_box_free(a);
     boxlite_box_free(b2);
     boxlite_runtime_close(rt);
+}
+
+TEST(box_state_names_round_trip)
+{
+    static const char *const names[] = { "configured", "starting", "running", "stopping",
+                                         "stopped", "unknown" };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        enum box_state s;
+        CHECK(box_state_parse(names[i], &s));
+        CHECK_STR(box_state_name(s), names[i]);
+    }
+    enum box_state s = BOX_STATE_RUNNING;
+    CHECK(!box_state_parse("exited", &s));
+    CHECK_EQ(s, BOX_STATE_UNKNOWN);
+    CHECK(!box_state_parse(NULL, &s));
+    CHECK_STR(box_state_name(BOX_STATE_ANY), "unknown");
+    CHECK(box_state_active(BOX_STATE_STOPPING) && !box_state_active(BOX_STATE_STOPPED));
 }

@@ -320,7 +320,7 @@ TEST(request_without_status_byte_breaks_device)
     virtio_dev_free(dev);
 }
 
-/* ---- over the real disk backends (src/vmm/disk) ---- */
+/* ---- over the real disk backends (src/disk) ---- */
 
 #include <fcntl.h>
 #include <stdio.h>

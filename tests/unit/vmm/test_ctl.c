@@ -27,16 +27,16 @@ TEST(ready_and_exit_status_once)
     struct seen s = { 0 };
     struct ctl *c = ctl_new(&ops, &s);
     REQUIRE(c);
-    CHECK_EQ(r32(c, CTL_REG_ID), CTL_ID);
-    CHECK_EQ(r32(c, CTL_REG_READY), 0);
-    w32(c, CTL_REG_READY, 0x1234); /* wrong magic: nothing */
+    CHECK_EQ(r32(c, GUEST_CTL_REG_ID), GUEST_CTL_ID);
+    CHECK_EQ(r32(c, GUEST_CTL_REG_READY), 0);
+    w32(c, GUEST_CTL_REG_READY, 0x1234); /* wrong magic: nothing */
     CHECK_EQ(s.ready, 0);
-    w32(c, CTL_REG_READY, CTL_READY_MAGIC);
-    w32(c, CTL_REG_READY, CTL_READY_MAGIC);
+    w32(c, GUEST_CTL_REG_READY, GUEST_CTL_READY_MAGIC);
+    w32(c, GUEST_CTL_REG_READY, GUEST_CTL_READY_MAGIC);
     CHECK_EQ(s.ready, 1);
-    CHECK_EQ(r32(c, CTL_REG_READY), 1);
-    w32(c, CTL_REG_EXIT, 42);
-    w32(c, CTL_REG_EXIT, 7);
+    CHECK_EQ(r32(c, GUEST_CTL_REG_READY), 1);
+    w32(c, GUEST_CTL_REG_EXIT, 42);
+    w32(c, GUEST_CTL_REG_EXIT, 7);
     CHECK_EQ(s.exits, 1);
     CHECK_EQ(s.status, 42);
     ctl_free(c);
@@ -48,21 +48,21 @@ TEST(odd_accesses_ignored)
     struct seen s = { 0 };
     struct ctl *c = ctl_new(&ops, &s);
     REQUIRE(c);
-    uint16_t h = CTL_READY_MAGIC;
-    ctl_bus_ops.write(c, CTL_REG_READY, (uint8_t *)&h, 2);
-    w32(c, CTL_REG_READY + 1, CTL_READY_MAGIC);
-    uint64_t q = CTL_READY_MAGIC;
-    ctl_bus_ops.write(c, CTL_REG_READY, (uint8_t *)&q, 8);
+    uint16_t h = GUEST_CTL_READY_MAGIC;
+    ctl_bus_ops.write(c, GUEST_CTL_REG_READY, (uint8_t *)&h, 2);
+    w32(c, GUEST_CTL_REG_READY + 1, GUEST_CTL_READY_MAGIC);
+    uint64_t q = GUEST_CTL_READY_MAGIC;
+    ctl_bus_ops.write(c, GUEST_CTL_REG_READY, (uint8_t *)&q, 8);
     w32(c, 0xffc, 0);
     CHECK_EQ(s.ready, 0);
     CHECK_EQ(s.exits, 0);
     uint8_t b = 0xff;
-    ctl_bus_ops.read(c, CTL_REG_ID, &b, 1);
+    ctl_bus_ops.read(c, GUEST_CTL_REG_ID, &b, 1);
     CHECK_EQ(b, 0);
     /* no callbacks set: no crash */
     struct ctl *bare = ctl_new(NULL, NULL);
-    w32(bare, CTL_REG_READY, CTL_READY_MAGIC);
-    w32(bare, CTL_REG_EXIT, 1);
+    w32(bare, GUEST_CTL_REG_READY, GUEST_CTL_READY_MAGIC);
+    w32(bare, GUEST_CTL_REG_EXIT, 1);
     ctl_free(bare);
     ctl_free(c);
 }

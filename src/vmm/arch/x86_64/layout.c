@@ -2,6 +2,8 @@
  * PIC/IOAPIC/LAPIC and PIT, and the two private pages VMX needs for real-mode emulation. */
 #include "vmm/arch/arch.h"
 
+#include "common/guest_abi.h"
+
 #include <errno.h>
 #include <linux/kvm.h>
 #include <sys/ioctl.h>
@@ -11,7 +13,7 @@
 const struct arch_layout arch_layout = {
     .ram_low_max = 3 * GIB,
     .ram_high_base = 4 * GIB,
-    .ctl_gpa = 0xd0000000,
+    .ctl_gpa = GUEST_CTL_PAGE,
     .virtio_gpa = 0xd0001000,
     .virtio_gsi = 5,
     .virtio_max = 19, /* GSIs 5..23: the IOAPIC has 24 pins */

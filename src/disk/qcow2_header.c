@@ -1,9 +1,13 @@
 /* qcow2 header parsing and validation (QEMU docs/interop/qcow2.txt, "Header" and
  * "Header extensions"). Everything here reads untrusted bytes: each offset, size and count
  * is checked against the file and against QEMU's own limits before anyone uses it. */
-#include "vmm/disk/qcow2.h"
+#include "disk/qcow2.h"
 
+#include "disk/backend.h"
+
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *const known_incompat[] = {
@@ -263,4 +267,28 @@ int qcow2_header_parse(struct qcow2_header *h, const uint8_t *buf, size_t len,
         return bl_err(err, BOXLITE_ERR_INVALID, "qcow2: bad snapshot table offset %llu",
                       (unsigned long long)h->snapshots_offset);
     return 0;
+}
+
+int qcow2_header_read(int fd, uint64_t file_size, struct qcow2_header *h, struct bl_error *err)
+{
+    uint8_t first[512];
+    int64_t n = disk_pread_full(fd, first, sizeof first, 0);
+    if (n < 0)
+        return bl_errno(err, (int)-n, "read");
+    size_t want = (size_t)n;
+    if (n >= 24) {
+        uint32_t cb = qcow2_be32(first + 20);
+        if (cb >= QCOW2_MIN_CLUSTER_BITS && cb <= QCOW2_MAX_CLUSTER_BITS)
+            want = (size_t)1 << cb;
+    }
+    if (want > file_size)
+        want = (size_t)file_size;
+    uint8_t *buf = malloc(want ? want : 1);
+    if (!buf)
+        return bl_errno(err, ENOMEM, "read the qcow2 header");
+    n = disk_pread_full(fd, buf, want, 0);
+    int rc = n < 0 ? bl_errno(err, (int)-n, "read")
+                   : qcow2_header_parse(h, buf, (size_t)n, file_size, err);
+    free(buf);
+    return rc;
 }

@@ -13,8 +13,8 @@
  * Clusters that lose their last reference (overwritten compressed clusters) are released
  * only after the tables that dropped them are on disk; freed space is never reused.
  * A dirty image (lazy refcounts, crashed) gets fresh refcounts on a read-write open. */
-#include "vmm/disk/backend.h"
-#include "vmm/disk/qcow2.h"
+#include "disk/backend.h"
+#include "disk/qcow2.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -1183,34 +1183,7 @@ int qcow2_open_fd(struct disk **out, int fd, const char *path, int readonly, int
     }
     q->file_size = (uint64_t)st.st_size;
 
-    /* The header and its extensions live in the first cluster. */
-    uint8_t first[512];
-    int64_t n = disk_pread_full(fd, first, sizeof first, 0);
-    if (n < 0) {
-        rc = bl_errno(err, (int)-n, "read %s", path);
-        goto fail;
-    }
-    size_t want = (size_t)n;
-    if (n >= 24) {
-        uint32_t cb = qcow2_be32(first + 20);
-        if (cb >= QCOW2_MIN_CLUSTER_BITS && cb <= QCOW2_MAX_CLUSTER_BITS)
-            want = (size_t)1 << cb;
-    }
-    if (want > q->file_size)
-        want = (size_t)q->file_size;
-    uint8_t *hbuf = malloc(want ? want : 1);
-    if (!hbuf) {
-        rc = bl_errno(err, ENOMEM, "open %s", path);
-        goto fail;
-    }
-    n = disk_pread_full(fd, hbuf, want, 0);
-    if (n < 0) {
-        free(hbuf);
-        rc = bl_errno(err, (int)-n, "read %s", path);
-        goto fail;
-    }
-    rc = qcow2_header_parse(&q->h, hbuf, (size_t)n, q->file_size, err);
-    free(hbuf);
+    rc = qcow2_header_read(fd, q->file_size, &q->h, err);
     if (rc < 0) {
         bl_err_prefix(err, "%s", path);
         goto fail;

@@ -1,7 +1,7 @@
 /* The qcow2 on-disk format (QEMU docs/interop/qcow2.txt, versions 2 and 3): constants,
  * the parsed header, and the header parser (exposed for the unit tests and the fuzzer). */
-#ifndef VMM_DISK_QCOW2_H
-#define VMM_DISK_QCOW2_H
+#ifndef BL_DISK_QCOW2_H
+#define BL_DISK_QCOW2_H
 
 #include "common/error.h"
 
@@ -104,5 +104,9 @@ struct qcow2_header {
  * Write-only restrictions (dirty, corrupt, snapshots) are left to the caller. */
 int qcow2_header_parse(struct qcow2_header *h, const uint8_t *buf, size_t len,
                        uint64_t file_size, struct bl_error *err);
+/* Reads the header from an image of file_size bytes open on fd (the first cluster: the
+ * header and its extensions live there) and parses it as above. BOXLITE_ERR_IO with "not a
+ * qcow2 image" when the magic is not there. */
+int qcow2_header_read(int fd, uint64_t file_size, struct qcow2_header *h, struct bl_error *err);
 
 #endif

@@ -1,6 +1,6 @@
 /* Raw disk images: the file (or block device) is the disk, byte for byte. Discard punches
  * holes (fallocate PUNCH_HOLE), falling back to writing zeros where that is unsupported. */
-#include "vmm/disk/backend.h"
+#include "disk/backend.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,8 +1,8 @@
 /* Internal to the disk backends: the per-format open functions and I/O helpers. */
-#ifndef VMM_DISK_BACKEND_H
-#define VMM_DISK_BACKEND_H
+#ifndef BL_DISK_BACKEND_H
+#define BL_DISK_BACKEND_H
 
-#include "vmm/disk/disk.h"
+#include "disk/disk.h"
 
 #include <stddef.h>
 #include <stdint.h>

@@ -2,8 +2,8 @@
  * overlay over a backing file. The layout is QEMU's own: header, refcount table, one
  * refcount block, L1 table, one cluster each (the L1 more if the disk is huge). The file is
  * sparse; only the few bytes that are not zero are written. */
-#include "vmm/disk/backend.h"
-#include "vmm/disk/qcow2.h"
+#include "disk/backend.h"
+#include "disk/qcow2.h"
 
 #include <errno.h>
 #include <fcntl.h>

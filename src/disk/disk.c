@@ -1,6 +1,6 @@
 /* Format detection and the range-checked entry points shared by every backend. */
-#include "vmm/disk/backend.h"
-#include "vmm/disk/qcow2.h"
+#include "disk/backend.h"
+#include "disk/qcow2.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,0 +1,40 @@
+/* What the host (boxlite-vmm, both engines) and the guest (the static agent, PID 1) must
+ * agree on, in one header both include: the control page, the agent's port, the kernel
+ * command-line words the host writes. The protocol spoken on the port is src/proto/
+ * (docs/protocol.md); the machine's other addresses are the host's alone (arch_layout). */
+#ifndef BL_GUEST_ABI_H
+#define BL_GUEST_ABI_H
+
+/* The virtio-console port the agent speaks docs/protocol.md on (virtio spec 1.2 §5.3.6.2:
+ * the port name a VIRTIO_CONSOLE_PORT_NAME message gives; QEMU's virtserialport name=). */
+#define GUEST_AGENT_PORT "boxlite.agent"
+
+/* ---- the BoxLite control page (KVM engine only; docs/architecture.md, "Guest addresses")
+ * 4 KiB of MMIO at GUEST_CTL_PAGE on the x86_64 machine (arch_layout.ctl_gpa is this
+ * value): the agent says it is ready and reports its exit status before power-off. The
+ * agent uses it only when the command line has GUEST_KEY_CTL=1. */
+#define GUEST_CTL_PAGE 0xd0000000ull
+#define GUEST_CTL_SIZE 0x1000
+#define GUEST_CTL_REG_READY 0x0 /* write u32 GUEST_CTL_READY_MAGIC: the agent is ready */
+#define GUEST_CTL_REG_EXIT 0x4  /* write u32: the guest's exit status; power-off follows */
+#define GUEST_CTL_REG_ID 0x8    /* read u32: GUEST_CTL_ID, the page is there */
+#define GUEST_CTL_READY_MAGIC 0x7ead
+#define GUEST_CTL_ID 0x424c5831 /* "1XLB" read as little-endian bytes "BLX1" */
+
+/* ---- kernel command-line words: "boxlite.KEY=VALUE" (docs/protocol.md, "Guest
+ * configuration"). The host writes GUEST_KEY_CTL; the others come from the box's options
+ * (vmm.json's cmdline) and tests. */
+#define GUEST_CMDLINE_PREFIX "boxlite."
+#define GUEST_KEY_CTL "ctl"           /* 1: the control page exists */
+#define GUEST_KEY_ROOT "root"         /* the root filesystem's device */
+#define GUEST_KEY_FSTYPE "fstype"     /* its filesystem */
+#define GUEST_KEY_HOSTNAME "hostname"
+#define GUEST_KEY_NET "net"           /* 0: no network set-up */
+#define GUEST_KEY_IP "ip"             /* ADDR/PREFIX */
+#define GUEST_KEY_GW "gw"
+#define GUEST_KEY_DNS "dns"
+#define GUEST_KEY_VOL "vol"           /* TAG:/guest/path[:ro|:rw] (9p) */
+#define GUEST_KEY_DISK "disk"         /* DEV:/guest/path[:ro|:rw][:FSTYPE] */
+#define GUEST_KEY_FAULT_EXIT_MS "fault_exit_ms" /* tests: the agent exits after N ms */
+
+#endif
