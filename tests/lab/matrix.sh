@@ -68,9 +68,14 @@ if has templates; then
     for f in $(hide_of "$t"); do checks="$checks ! grep -qw $f /proc/cpuinfo &&"; done
     "$LAB_VMM" --config "$work/$t.json" --stats > "$work/$t.out" 2>&1 &
     vpid=$!
-    "$LAB_CLIENT" "$work/$t.sock" 400 -c "grep -m1 ^flags /proc/cpuinfo; $checks true" -x 0 --rtt \
-      </dev/null > "$work/$t.client"
-    crc=$?
+    # ready, or the VMM gone (then no client waits its 400 s for nothing)
+    if "$LAB_VMM" --status "$work/$t.sock" --wait 400000 --pid $vpid >/dev/null 2>&1; then
+      "$LAB_CLIENT" "$work/$t.sock" 400 -c "grep -m1 ^flags /proc/cpuinfo; $checks true" -x 0 --rtt \
+        </dev/null > "$work/$t.client"
+      crc=$?
+    else
+      crc=1
+    fi
     [ $crc = 0 ] || kill $vpid 2>/dev/null
     ( sleep 120; kill -9 $vpid 2>/dev/null ) &
     guard=$!

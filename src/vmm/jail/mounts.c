@@ -295,7 +295,11 @@ int jail_plan_build(struct jail_plan *p, const struct vmm_config *cfg,
     size_t k = 0;
     for (size_t i = 0; i < p->n; i++) {
         bool covered = false;
-        for (size_t j = 0; j < k && !covered; j++)
+        /* A writable file of the box's own keeps a bind of its own even inside its folder:
+         * where no idmapped mount is possible it must be given to the VMM's user itself
+         * (clone_bind), as a disk copied in by root would not be writable otherwise. */
+        bool own_file = p->b[i].own && p->b[i].rw && !p->b[i].dir;
+        for (size_t j = 0; j < k && !covered && !own_file; j++)
             covered = p->b[j].dir && under(p->b[i].path, p->b[j].path) &&
                       under(p->b[i].real, p->b[j].real) && (p->b[j].rw || !p->b[i].rw);
         if (covered) {
