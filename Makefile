@@ -92,7 +92,14 @@ archives = $(foreach d,$(DEPS_$(1)),$(call lib,$(d)))
 BIN_vmm   := $(O)/bin/boxlite-vmm
 BIN_vmm_test := $(O)/tests/boxlite-vmm-test
 BIN_cli   := $(O)/bin/boxlite
+# The library's version comes from include/boxlite.h; its SONAME carries the major only.
+VERSION   := $(shell sed -n 's/^\#define BOXLITE_VERSION "\(.*\)"/\1/p' include/boxlite.h)
+SOMAJOR   := $(firstword $(subst ., ,$(VERSION)))
+SONAME    := libboxlite.so.$(SOMAJOR)
+LIB_real  := $(O)/lib/libboxlite.so.$(VERSION)
+LIB_major := $(O)/lib/$(SONAME)
 LIB_so    := $(O)/lib/libboxlite.so
+LIB_map   := src/runtime/libboxlite.map
 AGENT     := $(O)/guest/boxlite-agent
 INITRAMFS := $(O)/guest/initramfs.cpio.gz
 
@@ -135,11 +142,18 @@ $(BIN_vmm_test): $(O)/obj-test/src/vmm/main.o $(call archives,vmm)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $< -Wl,--start-group $(call archives,vmm) -Wl,--end-group $(LIBS)
 
-# The shared library exports only what include/boxlite.h marks BOXLITE_API.
-$(LIB_so): $(call archives,runtime)
+# The shared library exports only what include/boxlite.h marks BOXLITE_API, each symbol
+# versioned by the linker script (scripts/abi-check.sh checks both). libboxlite.so.0 is
+# what programs load (the SONAME); libboxlite.so is for linking (-lboxlite).
+$(LIB_real): $(call archives,runtime) $(LIB_map)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -shared -o $@ -Wl,--whole-archive $(call lib,runtime) -Wl,--no-whole-archive \
-	    -Wl,--start-group $(call archives,runtime) -Wl,--end-group -Wl,-soname,libboxlite.so $(LIBS)
+	    -Wl,--start-group $(call archives,runtime) -Wl,--end-group -Wl,-soname,$(SONAME) \
+	    -Wl,--version-script,$(LIB_map) $(LIBS)
+$(LIB_major): $(LIB_real)
+	ln -sfn $(notdir $<) $@
+$(LIB_so): $(LIB_major)
+	ln -sfn $(notdir $<) $@
 
 SRC_cli := $(call src_of,cli)
 $(BIN_cli): $(call obj,$(SRC_cli)) $(LIB_so)
