@@ -227,7 +227,7 @@ static void check_assets(json_t *checks, struct rt_assets *a)
 {
     struct bl_error err = { 0 };
     memset(a, 0, sizeof *a);
-    if (rt_find_assets(a, &err) < 0) {
+    if (rt_find_assets(NULL, a, &err) < 0) {
         add(checks, "guest kernel and initramfs", "fail",
             "run scripts/setup.sh, or set BOXLITE_VMM, BOXLITE_KERNEL and BOXLITE_INITRD",
             "%s", err.msg);

@@ -18,6 +18,7 @@
 struct rt_pull {
     struct image_pull_opts po;
     char **insecure;
+    char docker_config[4200]; /* the runtime option's config.json, or "" */
     struct regconf conf;
     char notices[2048];
 };

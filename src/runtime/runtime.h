@@ -6,6 +6,7 @@
 #include "image/image.h"
 #include "proto/client.h"
 #include "runtime/options.h"
+#include "runtime/settings.h"
 #include "runtime/state.h"
 
 #include <pthread.h>
@@ -25,6 +26,7 @@ struct boxlite_runtime {
     int *lifelines;
     size_t nlifelines;
     char *notices; /* lines for the user, handed out by boxlite_runtime_notices */
+    struct rt_settings settings; /* boxlite_runtime_open_with's options (settings.h) */
 };
 
 struct boxlite_box {

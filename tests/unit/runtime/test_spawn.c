@@ -158,12 +158,12 @@ TEST(assets_env_override_and_error)
     struct rt_assets a;
     struct bl_error err = {0};
     setenv("BOXLITE_VMM", "/nonexistent/vmm", 1);
-    CHECK_EQ(rt_find_assets(&a, &err), -BOXLITE_ERR_ENGINE);
+    CHECK_EQ(rt_find_assets(NULL, &a, &err), -BOXLITE_ERR_ENGINE);
     CHECK(strstr(err.msg, "/nonexistent/vmm") && strstr(err.msg, "BOXLITE_VMM"));
     setenv("BOXLITE_VMM", "/bin/true", 1);
     setenv("BOXLITE_INITRD", "/bin/true", 1);
     setenv("BOXLITE_KERNEL", "/bin/true", 1);
-    CHECK_EQ(rt_find_assets(&a, &err), 0);
+    CHECK_EQ(rt_find_assets(NULL, &a, &err), 0);
     CHECK_STR(a.kernel, "/bin/true");
 }
 
