@@ -26,6 +26,7 @@ const (
 	ErrProtocol        ErrorCode = 12
 	ErrUnsupported     ErrorCode = 13
 	ErrInternal        ErrorCode = 14
+	ErrCancelled       ErrorCode = 15
 )
 
 var codeNames = map[ErrorCode]string{
@@ -33,7 +34,7 @@ var codeNames = map[ErrorCode]string{
 	ErrInvalidState: "invalid state", ErrIO: "i/o error", ErrNoMemory: "out of memory",
 	ErrEngine: "engine error", ErrTimeout: "timeout", ErrImage: "image error", ErrAuth: "auth error",
 	ErrNetwork: "network error", ErrProtocol: "protocol error", ErrUnsupported: "unsupported",
-	ErrInternal: "internal error",
+	ErrInternal: "internal error", ErrCancelled: "cancelled",
 }
 
 func (c ErrorCode) Error() string {

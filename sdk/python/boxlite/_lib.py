@@ -78,7 +78,7 @@ I = ctypes.c_int
 
 # name: (restype, argtypes). Functions return boxlite_code unless restype says otherwise.
 # void (*)(void *user_data, int layer, int n_layers, const char *digest, done, total)
-PULL_PROGRESS = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int, ctypes.c_int,
+PULL_PROGRESS = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_int, ctypes.c_int,
                                  ctypes.c_char_p, ctypes.c_ulonglong, ctypes.c_ulonglong)
 
 _PROTOS = {

@@ -92,15 +92,18 @@ class Boxlite:
 
     def pull(self, ref: str, progress=None) -> List[str]:
         """Pulls an image into the store (blocking; call it from a thread in async code).
-        progress(layer, n_layers, digest, done, total) is called on this thread. Returns the
-        library's notices: the name a short reference resolved to, a mirror passed over."""
+        progress(layer, n_layers, digest, done, total) is called on this thread; returning
+        False stops the pull (boxlite.Cancelled; what was downloaded is kept for the next
+        pull). Returns the library's notices: the name a short reference resolved to, a
+        mirror passed over."""
         from ._lib import PULL_PROGRESS
 
         def relay(_ud, layer, n, digest, done, total):
             try:
-                progress(layer, n, digest.decode() if digest else "", done, total)
+                stop = progress(layer, n, digest.decode() if digest else "", done, total) is False
             except Exception:
-                pass  # an exception must not cross the C frames
+                stop = False  # an exception must not cross the C frames
+            return 1 if stop else 0
 
         cb = PULL_PROGRESS(relay) if progress else PULL_PROGRESS()
         self._lib.call("image_pull", self._handle(), enc(ref), cb, None)

@@ -20,11 +20,12 @@ static boxlite_runtime *open_rt(void)
     return rt;
 }
 
-static void progress(void *ud, int layer, int n, const char *d, unsigned long long done,
-                     unsigned long long total)
+static int progress(void *ud, int layer, int n, const char *d, unsigned long long done,
+                    unsigned long long total)
 {
     (void)layer; (void)n; (void)d; (void)done; (void)total;
     ++*(int *)ud;
+    return BOXLITE_PULL_CONTINUE;
 }
 
 TEST(null_arguments_are_invalid)
