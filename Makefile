@@ -254,6 +254,40 @@ lab-matrix: all
 kernel:
 	scripts/build-kernel.sh
 
+# ---- install: one relocatable tree ------------------------------------------------------
+# PREFIX/bin/boxlite, PREFIX/lib/libboxlite.so.0*, PREFIX/libexec/boxlite/boxlite-vmm,
+# PREFIX/include/boxlite.h, PREFIX/lib/pkgconfig/boxlite.pc, PREFIX/share/boxlite/{vmlinux,
+# initramfs.cpio.gz}. The library finds the VMM and the guest files relative to itself, the
+# CLI finds the library through $ORIGIN/../lib and boxlite.pc its prefix through
+# ${pcfiledir}: the tree works wherever it is copied, so these folders are fixed relative to
+# PREFIX. DESTDIR stages the tree elsewhere (packages). The guest kernel is the one
+# scripts/build-kernel.sh cached (KERNEL= another vmlinux).
+PREFIX  ?= /usr/local
+DESTDIR ?=
+KERNEL  ?= $(shell scripts/build-kernel.sh --cached-only 2>/dev/null)
+INSTALL_FILES := bin/boxlite lib/libboxlite.so.$(VERSION) lib/$(SONAME) lib/libboxlite.so \
+    libexec/boxlite/boxlite-vmm include/boxlite.h lib/pkgconfig/boxlite.pc \
+    share/boxlite/vmlinux share/boxlite/initramfs.cpio.gz
+.PHONY: install uninstall
+install: $(BIN_cli) $(BIN_vmm) $(LIB_so) $(INITRAMFS)
+	@test -f "$(KERNEL)" || { echo "install: no guest kernel (run scripts/build-kernel.sh, or set KERNEL=path/to/vmlinux)" >&2; exit 1; }
+	$(eval D := $(DESTDIR)$(PREFIX))
+	install -d "$(D)/bin" "$(D)/lib/pkgconfig" "$(D)/libexec/boxlite" "$(D)/include" "$(D)/share/boxlite"
+	install -m 0755 $(BIN_cli) "$(D)/bin/boxlite"
+	install -m 0644 $(LIB_real) "$(D)/lib/libboxlite.so.$(VERSION)"
+	ln -sfn libboxlite.so.$(VERSION) "$(D)/lib/$(SONAME)"
+	ln -sfn $(SONAME) "$(D)/lib/libboxlite.so"
+	install -m 0755 $(BIN_vmm) "$(D)/libexec/boxlite/boxlite-vmm"
+	install -m 0644 include/boxlite.h "$(D)/include/boxlite.h"
+	sed 's/@VERSION@/$(VERSION)/' packaging/boxlite.pc.in > "$(D)/lib/pkgconfig/boxlite.pc"
+	chmod 0644 "$(D)/lib/pkgconfig/boxlite.pc"
+	install -m 0644 "$(KERNEL)" "$(D)/share/boxlite/vmlinux"
+	install -m 0644 $(INITRAMFS) "$(D)/share/boxlite/initramfs.cpio.gz"
+uninstall:
+	$(eval D := $(DESTDIR)$(PREFIX))
+	rm -f $(addprefix "$(D)/,$(addsuffix ",$(INSTALL_FILES)))
+	-rmdir "$(D)/libexec/boxlite" "$(D)/share/boxlite" 2>/dev/null
+
 clean:
 	rm -rf build
 
