@@ -159,6 +159,10 @@ SRC_cli := $(call src_of,cli)
 $(BIN_cli): $(call obj,$(SRC_cli)) $(LIB_so)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $(call obj,$(SRC_cli)) -L$(O)/lib -lboxlite -Wl,-rpath,'$$ORIGIN/../lib' $(LIBS)
+# The CLI of a system package (the .deb): the library is in /usr/lib, no run path.
+$(O)/pkg/boxlite: $(call obj,$(SRC_cli)) $(LIB_so)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $(call obj,$(SRC_cli)) -L$(O)/lib -lboxlite $(LIBS)
 
 # ---- Node.js addon (sdk/node): the same C file node-gyp builds at `npm install`, compiled
 # here against the running node's headers (NodeSource's nodejs ships them in include/node;
@@ -283,6 +287,9 @@ install: $(BIN_cli) $(BIN_vmm) $(LIB_so) $(INITRAMFS)
 	chmod 0644 "$(D)/lib/pkgconfig/boxlite.pc"
 	install -m 0644 "$(KERNEL)" "$(D)/share/boxlite/vmlinux"
 	install -m 0644 $(INITRAMFS) "$(D)/share/boxlite/initramfs.cpio.gz"
+.PHONY: deb
+deb: all $(O)/pkg/boxlite
+	packaging/mkdeb.sh $(O)
 uninstall:
 	$(eval D := $(DESTDIR)$(PREFIX))
 	rm -f $(addprefix "$(D)/,$(addsuffix ",$(INSTALL_FILES)))

@@ -18,6 +18,8 @@ PACKAGES=(
   # test parts
   busybox-static docker-registry skopeo umoci apache2-utils python3 python3-pytest
   tmux iproute2 socat curl debootstrap zstd openssl sqlite3 util-linux
+  # packages: lintian checks the .deb; python3-venv for the wheel's test in a fresh venv
+  lintian python3-venv
   # SDKs: Node.js (the N-API addon; NodeSource's nodejs, where installed, counts as it and
   # ships node's headers and npm) and Go (cgo bindings)
   nodejs golang-go
