@@ -287,9 +287,13 @@ install: $(BIN_cli) $(BIN_vmm) $(LIB_so) $(INITRAMFS)
 	chmod 0644 "$(D)/lib/pkgconfig/boxlite.pc"
 	install -m 0644 "$(KERNEL)" "$(D)/share/boxlite/vmlinux"
 	install -m 0644 $(INITRAMFS) "$(D)/share/boxlite/initramfs.cpio.gz"
-.PHONY: deb
+.PHONY: deb wheel
 deb: all $(O)/pkg/boxlite
 	packaging/mkdeb.sh $(O)
+# The Python wheel: the SDK with the library, boxlite-vmm, the CLI and the guest files inside.
+wheel: $(BIN_cli) $(BIN_vmm) $(LIB_so) $(INITRAMFS)
+	@test -f "$(KERNEL)" || { echo "wheel: no guest kernel (run scripts/build-kernel.sh, or set KERNEL=path/to/vmlinux)" >&2; exit 1; }
+	python3 packaging/mkwheel.py $(O) "$(KERNEL)" $(O)
 uninstall:
 	$(eval D := $(DESTDIR)$(PREFIX))
 	rm -f $(addprefix "$(D)/,$(addsuffix ",$(INSTALL_FILES)))

@@ -13,6 +13,11 @@ def _candidates():
     env = os.environ.get("BOXLITE_LIB")
     if env:
         yield env
+    # The wheel (make wheel) carries the library, and beside it boxlite-vmm and the guest
+    # files, which the library finds relative to itself.
+    packaged = os.path.join(_HERE, "_native", "lib", "libboxlite.so.0")
+    if os.path.exists(packaged):
+        yield packaged
     # From a checkout: sdk/python/boxlite -> build/lib
     yield os.path.normpath(os.path.join(_HERE, "..", "..", "..", "build", "lib", "libboxlite.so"))
     # An installed package: where the library was when it was built (setup.py).
