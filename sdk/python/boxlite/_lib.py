@@ -96,6 +96,7 @@ _PROTOS = {
     "boxlite_code_str": (S, [I]),
     "boxlite_free": (None, [P]),
     "boxlite_runtime_open": (I, [S, PP]),
+    "boxlite_runtime_open_with": (I, [S, S, PP]),
     "boxlite_runtime_set_registries": (I, [P, S]),
     "boxlite_last_notice": (S, []),
     "boxlite_runtime_close": (None, [P]),

@@ -22,11 +22,18 @@ class Boxlite:
     _default = None
     _default_lock = threading.Lock()
 
-    def __init__(self, home_dir: Optional[str] = None, registries: Optional[dict] = None):
+    def __init__(self, home_dir: Optional[str] = None, registries: Optional[dict] = None,
+                 settings: Optional[dict] = None):
+        """settings: boxlite_runtime_open_with's options ({"vmm": path, "kernel": path,
+        "jail_uid": n, ...}: include/boxlite.h); each defaults to its environment variable."""
         self._lib = lib()
         self._closed = True
         h = ctypes.c_void_p()
-        self._lib.call("runtime_open", enc(home_dir), ctypes.byref(h))
+        if settings is None:
+            self._lib.call("runtime_open", enc(home_dir), ctypes.byref(h))
+        else:
+            self._lib.call("runtime_open_with", enc(home_dir), enc(json.dumps(settings)),
+                           ctypes.byref(h))
         self._h = h
         self._closed = False
         self._boxes = weakref.WeakSet()
