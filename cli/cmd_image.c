@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Verbs on the local image store: pull, images, rmi. */
 #include "cli.h"
 

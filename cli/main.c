@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* boxlite: a docker-like command line over libboxlite. */
 #include "cli.h"
 

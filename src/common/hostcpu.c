@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* /proc/cpuinfo's flags (hostcpu.h). */
 #include "common/hostcpu.h"
 

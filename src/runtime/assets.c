@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Finding boxlite-vmm, the guest kernel and initramfs: see assets.h. */
 #include "runtime/assets.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Where the runtime finds what a box boots: boxlite-vmm, the guest kernel and initramfs. */
 #ifndef RT_ASSETS_H
 #define RT_ASSETS_H

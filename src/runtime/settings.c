@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The runtime's settings: see settings.h. */
 #include "runtime/settings.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Starting a box's per-box process (boxlite-vmm) and waiting for its guest to be ready. */
 #ifndef RT_SPAWN_H
 #define RT_SPAWN_H

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Exceptions: one per boxlite_code, all subclasses of BoxliteError."""
 
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The runtime: a home directory of boxes (the C library's boxlite_runtime)."""
 import ctypes
 import json
