@@ -199,7 +199,7 @@ TEST(nothing_of_the_caller_is_inherited)
     REQUIRE(rt_spawn_vmm(vmm, cfg, p(".log"), false, &c, &err) == 0);
     char ready[600];
     snprintf(ready, sizeof ready, "%s.ready", cfg);
-    REQUIRE(rt_wait_ready(&c, ready, "/nonexistent", 10000, &err) == 0);
+    REQUIRE(rt_wait_ready(&c, ready, "/nonexistent", NULL, 10000, &err) == 0);
     char *env = slurp(p(".env"));
     REQUIRE(env);
     CHECK(!strstr(env, "AWS_SECRET_ACCESS_KEY"));
