@@ -1,4 +1,3 @@
-// SPDX-License-Identifier: Apache-2.0
 /* Verbs on the local image store: pull, images, rmi. */
 #include "cli.h"
 

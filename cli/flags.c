@@ -1,4 +1,3 @@
-// SPDX-License-Identifier: Apache-2.0
 /* Box flags shared by `run` and `create`, docker's spelling. */
 #include "cli.h"
 

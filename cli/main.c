@@ -1,4 +1,3 @@
-// SPDX-License-Identifier: Apache-2.0
 /* boxlite: a docker-like command line over libboxlite. */
 #include "cli.h"
 

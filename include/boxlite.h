@@ -1,4 +1,3 @@
-// SPDX-License-Identifier: Apache-2.0
 /* BoxLite: run OCI images in lightweight virtual machines, as a library.
  *
  * This is the one public header. Everything here is exported from libboxlite.so.0, each

@@ -1,5 +1,4 @@
 #!/bin/bash
-# SPDX-License-Identifier: Apache-2.0
 # Builds the Debian package boxlite_<version>_amd64.deb from a build tree, with dpkg-deb:
 # the tree of `make install PREFIX=/usr`, stripped, with its copyright, changelog, shlibs,
 # the ldconfig trigger and the dependencies dpkg-shlibdeps finds.

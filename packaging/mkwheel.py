@@ -1,5 +1,4 @@
 #!/usr/bin/env python3
-# SPDX-License-Identifier: Apache-2.0
 """Builds the Python wheel boxlite-<version>-py3-none-linux_x86_64.whl from a build tree,
 with the standard library only (no PyPI, no setuptools): the SDK's modules and, under
 boxlite/_native/, the relocatable tree of `make install` that the SDK needs at run time:

@@ -1,5 +1,4 @@
 #!/bin/bash
-# SPDX-License-Identifier: Apache-2.0
 # ABI check: the symbols libboxlite exports must be exactly the functions include/boxlite.h
 # declares BOXLITE_API, each under a BOXLITE_ version node, the linker version script must
 # list the same names, and the SONAME must carry the header's major version.

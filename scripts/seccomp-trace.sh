@@ -1,5 +1,4 @@
 #!/bin/bash
-# SPDX-License-Identifier: Apache-2.0
 # Which system calls each kind of boxlite-vmm thread makes under a real workload: the
 # evidence behind the allow-lists in src/vmm/jail/seccomp.c. Runs WORKLOAD with the
 # library starting boxlite-vmm under `strace -f`, then prints, per thread kind, the calls

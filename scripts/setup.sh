@@ -1,5 +1,4 @@
 #!/bin/bash
-# SPDX-License-Identifier: Apache-2.0
 # BoxLite set-up: installs what the project needs from Debian's packages, then builds
 # everything (library, VMM, agent, initramfs, guest kernel). Idempotent: a second run
 # installs nothing and rebuilds nothing that is up to date. Run as root (as CI does).

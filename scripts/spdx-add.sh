@@ -1,5 +1,4 @@
 #!/bin/bash
-# SPDX-License-Identifier: Apache-2.0
 # Adds "SPDX-License-Identifier: Apache-2.0" to every source file that lacks it (the list of
 # scripts/spdx-files.sh), in the file's own comment syntax: "// ..." for C, headers, JS, TS
 # and Go (followed by a blank line in Go); "# ..." for shell and Python, after a #! line. A fuzz target's first line stays

@@ -1,5 +1,4 @@
 #!/bin/bash
-# SPDX-License-Identifier: Apache-2.0
 # Fails (exit 1) when a source file lacks the SPDX licence line (Apache-2.0) among its first
 # five lines, naming each such file; scripts/spdx-add.sh adds the line.
 #   scripts/spdx-check.sh [ROOT]

@@ -1,5 +1,4 @@
 #!/bin/bash
-# SPDX-License-Identifier: Apache-2.0
 # Lists the source files that must carry an SPDX-License-Identifier line, one per line,
 # relative to ROOT (default: the repository): C and headers, shell, Python, JavaScript and
 # TypeScript, Go, and any other file that starts with a #! line (scripts without a suffix).

@@ -1,5 +1,3 @@
-// SPDX-License-Identifier: Apache-2.0
-
 package boxlite
 
 // Every example under examples/ builds and runs as a user runs it, and prints what it says;

@@ -1,5 +1,3 @@
-// SPDX-License-Identifier: Apache-2.0
-
 package boxlite
 
 // Executions through the Go SDK on a real box (QEMU engine here): output, exit codes,

@@ -1,4 +1,3 @@
-// SPDX-License-Identifier: Apache-2.0
 // TypeScript declarations for boxlite (lib/index.js).
 /// <reference types="node" />
 import { Readable, Writable } from 'stream';

@@ -1,4 +1,3 @@
-// SPDX-License-Identifier: Apache-2.0
 /* /proc/cpuinfo's flags (hostcpu.h). */
 #include "common/hostcpu.h"
 

@@ -1,4 +1,3 @@
-// SPDX-License-Identifier: Apache-2.0
 /* What the host's CPU says about itself (/proc/cpuinfo), for choosing an engine and for
  * `boxlite doctor`. */
 #ifndef BL_HOSTCPU_H

@@ -1,4 +1,3 @@
-// SPDX-License-Identifier: Apache-2.0
 #include "image/image.h"
 
 #include "image/layerstream.h"

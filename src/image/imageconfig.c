@@ -1,4 +1,3 @@
-// SPDX-License-Identifier: Apache-2.0
 #include "image/imageconfig.h"
 
 #include <jansson.h>

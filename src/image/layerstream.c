@@ -1,4 +1,3 @@
-// SPDX-License-Identifier: Apache-2.0
 /* The layer byte stream: see layerstream.h. */
 #include "image/layerstream.h"
 

@@ -1,4 +1,3 @@
-// SPDX-License-Identifier: Apache-2.0
 #include "image/manifest.h"
 
 #include "image/ref.h"

@@ -1,4 +1,3 @@
-// SPDX-License-Identifier: Apache-2.0
 /* Where a pull's bytes come from: see pull.h. */
 #include "image/pull.h"
 

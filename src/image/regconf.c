@@ -1,4 +1,3 @@
-// SPDX-License-Identifier: Apache-2.0
 /* Registry settings: see regconf.h. */
 #include "image/regconf.h"
 

@@ -1,4 +1,3 @@
-// SPDX-License-Identifier: Apache-2.0
 /* A client for the OCI Distribution API v2 (distribution-spec spec.md) over libcurl:
  * manifests by tag or digest, blobs into the blob store, several at once (curl multi).
  *

@@ -1,4 +1,3 @@
-// SPDX-License-Identifier: Apache-2.0
 #include "image/rootfs.h"
 
 #include "common/cleanup.h"

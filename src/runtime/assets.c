@@ -1,4 +1,3 @@
-// SPDX-License-Identifier: Apache-2.0
 /* Finding boxlite-vmm, the guest kernel and initramfs: see assets.h. */
 #include "runtime/assets.h"
 

@@ -1,4 +1,3 @@
-// SPDX-License-Identifier: Apache-2.0
 /* Where the runtime finds what a box boots: boxlite-vmm, the guest kernel and initramfs. */
 #ifndef RT_ASSETS_H
 #define RT_ASSETS_H

@@ -1,4 +1,3 @@
-// SPDX-License-Identifier: Apache-2.0
 /* What the library learns from a box's per-box process lives in one place: today files it
  * writes in the box's folder (ready, stats.json, health.json, exit.json, vmm.log), read
  * here and nowhere else, so that a socket protocol can replace them behind these calls. */

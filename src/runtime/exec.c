@@ -1,4 +1,3 @@
-// SPDX-License-Identifier: Apache-2.0
 /* Executions: the box's defaults (image config, box options) merged with the request, then
  * the agent protocol's client does the rest (src/proto/client.h). */
 #include "runtime/runtime.h"

@@ -1,4 +1,3 @@
-// SPDX-License-Identifier: Apache-2.0
 /* boxlite_host_check (include/boxlite.h): whether and how boxes can run on this host, one
  * check per line of `boxlite doctor`, each with what to do about it. The engines' own view
  * (KVM's device, capabilities and CPU templates, QEMU) comes from `boxlite-vmm --check

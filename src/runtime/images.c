@@ -1,4 +1,3 @@
-// SPDX-License-Identifier: Apache-2.0
 /* The image section of the public API: pull with progress, list, remove (refused while a
  * box was created from the image) and garbage collection that keeps the boxes' disk bases. */
 #include "runtime/images.h"

@@ -1,4 +1,3 @@
-// SPDX-License-Identifier: Apache-2.0
 /* Image management behind the public image API (images.c), and helpers the rest of the
  * runtime may share: the options every pull gets, the backing file of
  * a box's qcow2 overlay, and garbage collection that keeps the bases of existing boxes. */

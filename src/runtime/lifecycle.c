@@ -1,4 +1,3 @@
-// SPDX-License-Identifier: Apache-2.0
 /* Box lifecycle: start (spawn the per-box process) and stop (graceful, then forced). */
 #include "runtime/runtime.h"
 

@@ -1,4 +1,3 @@
-// SPDX-License-Identifier: Apache-2.0
 /* Runtime: the home directory, its state database, and box records (create, get, list,
  * info, remove). Starting and stopping boxes is in lifecycle.c. */
 #include "runtime/runtime.h"

@@ -1,4 +1,3 @@
-// SPDX-License-Identifier: Apache-2.0
 /* The runtime and box handles behind include/boxlite.h. */
 #ifndef RT_RUNTIME_H
 #define RT_RUNTIME_H

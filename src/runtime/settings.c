@@ -1,4 +1,3 @@
-// SPDX-License-Identifier: Apache-2.0
 /* The runtime's settings: see settings.h. */
 #include "runtime/settings.h"
 

@@ -1,4 +1,3 @@
-// SPDX-License-Identifier: Apache-2.0
 /* The runtime's settings (boxlite_runtime_open_with): each one has an environment variable
  * that stays its default, so that a program embedding the library can set everything
  * through the API and the CLI keeps working from the environment. */

@@ -1,4 +1,3 @@
-// SPDX-License-Identifier: Apache-2.0
 /* The per-box process: see spawn.h. */
 #include "runtime/spawn.h"
 

@@ -1,4 +1,3 @@
-// SPDX-License-Identifier: Apache-2.0
 /* Starting a box's per-box process (boxlite-vmm) and waiting for its guest to be ready. */
 #ifndef RT_SPAWN_H
 #define RT_SPAWN_H

@@ -1,4 +1,3 @@
-// SPDX-License-Identifier: Apache-2.0
 /* SQLite state: see state.h. */
 #include "runtime/state.h"
 

@@ -1,4 +1,3 @@
-// SPDX-License-Identifier: Apache-2.0
 #include "boxlite.h"
 
 BOXLITE_API const char *boxlite_version(void) { return BOXLITE_VERSION; }

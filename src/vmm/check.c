@@ -1,4 +1,3 @@
-// SPDX-License-Identifier: Apache-2.0
 /* boxlite-vmm --check --json, --cpuid, --cpu-templates (check.h). Everything here only
  * looks: no VM is created. */
 #include "vmm/check.h"

@@ -1,4 +1,3 @@
-// SPDX-License-Identifier: Apache-2.0
 /* Size-rotated log files: see logrot.h. */
 #include "vmm/logrot.h"
 

@@ -1,4 +1,3 @@
-// SPDX-License-Identifier: Apache-2.0
 /* boxlite-vmm: the per-box process. Reads its config (docs/architecture.md), runs the
  * selected engine, serves the box socket (library clients multiplexed onto the agent's
  * stream, src/proto/mux.h), writes the ready file once the guest's agent is up, and ends

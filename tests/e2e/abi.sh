@@ -1,5 +1,4 @@
 #!/bin/bash
-# SPDX-License-Identifier: Apache-2.0
 # The versioned ABI: libboxlite.so.0 (SONAME with the major) exports exactly the BOXLITE_API
 # functions of include/boxlite.h, each under BOXLITE_0.1 (scripts/abi-check.sh, objdump -T),
 # and the check fails on a header that declares one more, a library that exports one more,

@@ -1,5 +1,4 @@
 #!/bin/bash
-# SPDX-License-Identifier: Apache-2.0
 # The boxlite CLI on box records (no VM needed): create, ps, inspect, stop, rm, errors.
 set -uo pipefail
 cd "$(dirname "$0")/../.."

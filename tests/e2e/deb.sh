@@ -1,5 +1,4 @@
 #!/bin/bash
-# SPDX-License-Identifier: Apache-2.0
 # The Debian package: `make deb` builds it with dpkg-deb, lintian finds no error in it, it
 # installs into a throwaway root (`dpkg --root`, whose status file is this host's, so its
 # Depends are really checked: with qemu-system-x86 missing it is refused), `boxlite run`

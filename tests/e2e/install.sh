@@ -1,5 +1,4 @@
 #!/bin/bash
-# SPDX-License-Identifier: Apache-2.0
 # The installed way: `make install DESTDIR=... PREFIX=/opt/boxlite` stages a tree; a C
 # program compiled with `pkg-config --cflags --libs boxlite` against it runs a box (QEMU
 # engine) with nothing of the checkout in sight (no BOXLITE_ asset variables, a HOME

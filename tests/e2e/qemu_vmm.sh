@@ -1,5 +1,4 @@
 #!/bin/bash
-# SPDX-License-Identifier: Apache-2.0
 # The per-box process (boxlite-vmm) with "engine": "qemu" and the real agent: the ready file
 # (agent-ready = its HELLO) with the host port QEMU chose for a port-0 forward, a graceful
 # stop on SIGTERM (the agent powers off), QEMU's death reported in exit.json, and a clear

@@ -1,5 +1,4 @@
 #!/bin/bash
-# SPDX-License-Identifier: Apache-2.0
 # Licence lines: every source file of the repository carries SPDX-License-Identifier:
 # Apache-2.0 (scripts/spdx-check.sh); on a small tree the check fails naming a file without
 # it, scripts/spdx-add.sh adds it in each language's syntax (after a #! line, after a fuzz

@@ -1,5 +1,4 @@
 #!/bin/bash
-# SPDX-License-Identifier: Apache-2.0
 # The Python wheel: `make wheel` builds it without network (packaging/mkwheel.py, standard
 # library only); `pip install --no-index` puts it in a fresh venv (no system site-packages),
 # and from a folder outside the checkout, with PYTHONPATH and BOXLITE_LIB unset and no kernel

@@ -1,5 +1,4 @@
 // component: image
-// SPDX-License-Identifier: Apache-2.0
 /* Image references and WWW-Authenticate challenges: both come from users or the network. */
 #include "image/ref.h"
 #include "image/registry.h"

@@ -1,4 +1,3 @@
-// SPDX-License-Identifier: Apache-2.0
 'use strict';
 // boxlite for Node.js: boxes (micro-VMs running OCI images) over libboxlite.so.
 //   const { SimpleBox } = require('boxlite');

@@ -1,4 +1,3 @@
-// SPDX-License-Identifier: Apache-2.0
 'use strict';
 // Box options -> the library's JSON options (boxlite_options_from_json). Internal.
 //

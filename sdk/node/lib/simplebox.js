@@ -1,4 +1,3 @@
-// SPDX-License-Identifier: Apache-2.0
 'use strict';
 // Conveniences in the shapes of the BoxLite Node SDK: SimpleBox (run commands, get their
 // output), CodeBox (run Python), InteractiveBox (a terminal session).

@@ -1,4 +1,3 @@
-// SPDX-License-Identifier: Apache-2.0
 /* The Node.js binding of libboxlite (include/boxlite.h): an N-API addon in C, no second
  * implementation of anything. The JavaScript in lib/ gives it its shapes.
  *

@@ -1,4 +1,3 @@
-# SPDX-License-Identifier: Apache-2.0
 """BoxLite: run OCI images in lightweight VMs, from asyncio code."""
 from .box import Box
 from .errors import (AlreadyExists, AuthError, BoxliteError, Cancelled, EngineError, ImageError,

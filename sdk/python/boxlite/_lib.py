@@ -1,4 +1,3 @@
-# SPDX-License-Identifier: Apache-2.0
 """ctypes bindings for libboxlite.so (include/boxlite.h). Internal."""
 import ctypes
 import ctypes.util

@@ -1,4 +1,3 @@
-# SPDX-License-Identifier: Apache-2.0
 """Exceptions: one per boxlite_code, all subclasses of BoxliteError."""
 
 

@@ -1,4 +1,3 @@
-# SPDX-License-Identifier: Apache-2.0
 """BoxOptions: what a box is made of. Serialised to the C library's JSON options."""
 import json
 from dataclasses import dataclass, field

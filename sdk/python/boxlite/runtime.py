@@ -1,4 +1,3 @@
-# SPDX-License-Identifier: Apache-2.0
 """The runtime: a home directory of boxes (the C library's boxlite_runtime)."""
 import ctypes
 import json

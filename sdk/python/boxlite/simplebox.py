@@ -1,4 +1,3 @@
-# SPDX-License-Identifier: Apache-2.0
 """Conveniences over Box: SimpleBox (run commands, get their output), CodeBox (run Python),
 InteractiveBox (a terminal session)."""
 import asyncio

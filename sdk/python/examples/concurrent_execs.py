@@ -1,4 +1,3 @@
-# SPDX-License-Identifier: Apache-2.0
 """Ten commands at once in one box, from one event loop."""
 import asyncio
 

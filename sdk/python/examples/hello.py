@@ -1,4 +1,3 @@
-# SPDX-License-Identifier: Apache-2.0
 """Hello world: one box, one command, its output."""
 import asyncio
 

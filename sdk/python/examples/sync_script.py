@@ -1,4 +1,3 @@
-# SPDX-License-Identifier: Apache-2.0
 """The same without asyncio: boxlite.sync."""
 from _common import box_kwargs
 

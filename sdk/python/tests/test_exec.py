@@ -1,4 +1,3 @@
-# SPDX-License-Identifier: Apache-2.0
 """Executions through a real box (one box for the module, booted by the engine)."""
 import asyncio
 import os

@@ -1,4 +1,3 @@
-# SPDX-License-Identifier: Apache-2.0
 """BoxOptions(image=...): an OCI image pulled from a real registry on 127.0.0.1 (Debian's
 docker-registry, the busybox image of tests/fixtures/mkimages.py pushed with skopeo)."""
 import asyncio

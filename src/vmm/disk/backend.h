@@ -1,4 +1,3 @@
-// SPDX-License-Identifier: Apache-2.0
 /* Internal to the disk backends: the per-format open functions and I/O helpers. */
 #ifndef VMM_DISK_BACKEND_H
 #define VMM_DISK_BACKEND_H

@@ -1,4 +1,3 @@
-// SPDX-License-Identifier: Apache-2.0
 /* Format detection and the range-checked entry points shared by every backend. */
 #include "vmm/disk/backend.h"
 #include "vmm/disk/qcow2.h"

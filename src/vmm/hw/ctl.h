@@ -1,4 +1,3 @@
-// SPDX-License-Identifier: Apache-2.0
 /* The BoxLite control page (docs/architecture.md): 4 KiB of MMIO through which the guest
  * agent says "ready" and reports its exit status before power-off. */
 #ifndef VMM_HW_CTL_H

@@ -1,4 +1,3 @@
-// SPDX-License-Identifier: Apache-2.0
 /* virtio-blk (Virtio 1.2 section 5.2) over a struct disk (src/vmm/disk/disk.h). */
 #ifndef VMM_VIRTIO_BLK_H
 #define VMM_VIRTIO_BLK_H

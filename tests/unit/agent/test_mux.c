@@ -1,4 +1,3 @@
-// SPDX-License-Identifier: Apache-2.0
 /* The per-box mux between several host clients and one agent stream. */
 #include "agent_fixture.h"
 #include "proto/mux.h"

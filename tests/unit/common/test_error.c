@@ -1,4 +1,3 @@
-// SPDX-License-Identifier: Apache-2.0
 #include "common/error.h"
 #include "common/cleanup.h"
 #include "harness/harness.h"

@@ -1,4 +1,3 @@
-// SPDX-License-Identifier: Apache-2.0
 /* Helpers shared by the disk unit tests: running qemu-img (the oracle), patterns, paths. */
 #ifndef TEST_DISK_UTIL_H
 #define TEST_DISK_UTIL_H

@@ -1,4 +1,3 @@
-// SPDX-License-Identifier: Apache-2.0
 /* Bearer-token auth, redirects to blob storage on another host, retries and cut bodies,
  * against tests/fixtures/fakeregistry.py (things docker-registry alone cannot show). */
 #include "image/image.h"

@@ -1,4 +1,3 @@
-// SPDX-License-Identifier: Apache-2.0
 #include "harness/harness.h"
 #include "image/ref.h"
 

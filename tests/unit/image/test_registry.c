@@ -1,4 +1,3 @@
-// SPDX-License-Identifier: Apache-2.0
 /* Pulls from a real registry (Debian's docker-registry on 127.0.0.1) into a real store. */
 #include "common/cleanup.h"
 #include "image/image.h"

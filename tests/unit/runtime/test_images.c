@@ -1,4 +1,3 @@
-// SPDX-License-Identifier: Apache-2.0
 /* The image section of the public API on bad input (NULLs, malformed and unknown
  * references, an unreachable registry), and its helpers: the insecure-registry list and
  * the qcow2 backing-file reader (against overlays made by qemu-img and by our own code). */

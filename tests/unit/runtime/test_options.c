@@ -1,4 +1,3 @@
-// SPDX-License-Identifier: Apache-2.0
 #include "boxlite.h"
 #include "harness/harness.h"
 #include "runtime/options.h"

@@ -1,4 +1,3 @@
-// SPDX-License-Identifier: Apache-2.0
 /* boxlite_runtime_open_with: every environment variable the library reads has an option,
  * the variables stay the defaults, and a wrong option is refused before anything is made.
  * Also the numeric version and the error state's documented rules (include/boxlite.h). */

@@ -1,4 +1,3 @@
-// SPDX-License-Identifier: Apache-2.0
 /* Spawning the per-box process, driven by a small bash stand-in for boxlite-vmm whose
  * behaviour the config file selects. */
 #include "harness/harness.h"

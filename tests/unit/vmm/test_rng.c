@@ -1,4 +1,3 @@
-// SPDX-License-Identifier: Apache-2.0
 /* virtio-rng through the MMIO transport. */
 #include "harness/harness.h"
 #include "vmm/virtio/rng.h"

@@ -1,5 +1,3 @@
-// SPDX-License-Identifier: Apache-2.0
-
 // command: os/exec-style commands in a box, several at once.
 //
 //	go run ./examples/command [IMAGE | ROOTFS_DIR]

@@ -1,5 +1,3 @@
-// SPDX-License-Identifier: Apache-2.0
-
 // hello: a box runs a command and gives back its output.
 //
 //	go run ./examples/hello [IMAGE | ROOTFS_DIR]
