@@ -92,7 +92,14 @@ archives = $(foreach d,$(DEPS_$(1)),$(call lib,$(d)))
 BIN_vmm   := $(O)/bin/boxlite-vmm
 BIN_vmm_test := $(O)/tests/boxlite-vmm-test
 BIN_cli   := $(O)/bin/boxlite
+# The library's version comes from include/boxlite.h; its SONAME carries the major only.
+VERSION   := $(shell sed -n 's/^\#define BOXLITE_VERSION "\(.*\)"/\1/p' include/boxlite.h)
+SOMAJOR   := $(firstword $(subst ., ,$(VERSION)))
+SONAME    := libboxlite.so.$(SOMAJOR)
+LIB_real  := $(O)/lib/libboxlite.so.$(VERSION)
+LIB_major := $(O)/lib/$(SONAME)
 LIB_so    := $(O)/lib/libboxlite.so
+LIB_map   := src/runtime/libboxlite.map
 AGENT     := $(O)/guest/boxlite-agent
 INITRAMFS := $(O)/guest/initramfs.cpio.gz
 
@@ -135,16 +142,27 @@ $(BIN_vmm_test): $(O)/obj-test/src/vmm/main.o $(call archives,vmm)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $< -Wl,--start-group $(call archives,vmm) -Wl,--end-group $(LIBS)
 
-# The shared library exports only what include/boxlite.h marks BOXLITE_API.
-$(LIB_so): $(call archives,runtime)
+# The shared library exports only what include/boxlite.h marks BOXLITE_API, each symbol
+# versioned by the linker script (scripts/abi-check.sh checks both). libboxlite.so.0 is
+# what programs load (the SONAME); libboxlite.so is for linking (-lboxlite).
+$(LIB_real): $(call archives,runtime) $(LIB_map)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -shared -o $@ -Wl,--whole-archive $(call lib,runtime) -Wl,--no-whole-archive \
-	    -Wl,--start-group $(call archives,runtime) -Wl,--end-group -Wl,-soname,libboxlite.so $(LIBS)
+	    -Wl,--start-group $(call archives,runtime) -Wl,--end-group -Wl,-soname,$(SONAME) \
+	    -Wl,--version-script,$(LIB_map) $(LIBS)
+$(LIB_major): $(LIB_real)
+	ln -sfn $(notdir $<) $@
+$(LIB_so): $(LIB_major)
+	ln -sfn $(notdir $<) $@
 
 SRC_cli := $(call src_of,cli)
 $(BIN_cli): $(call obj,$(SRC_cli)) $(LIB_so)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $(call obj,$(SRC_cli)) -L$(O)/lib -lboxlite -Wl,-rpath,'$$ORIGIN/../lib' $(LIBS)
+# The CLI of a system package (the .deb): the library is in /usr/lib, no run path.
+$(O)/pkg/boxlite: $(call obj,$(SRC_cli)) $(LIB_so)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $(call obj,$(SRC_cli)) -L$(O)/lib -lboxlite $(LIBS)
 
 # ---- Node.js addon (sdk/node): the same C file node-gyp builds at `npm install`, compiled
 # here against the running node's headers (NodeSource's nodejs ships them in include/node;
@@ -239,6 +257,47 @@ lab-matrix: all
 
 kernel:
 	scripts/build-kernel.sh
+
+# ---- install: one relocatable tree ------------------------------------------------------
+# PREFIX/bin/boxlite, PREFIX/lib/libboxlite.so.0*, PREFIX/libexec/boxlite/boxlite-vmm,
+# PREFIX/include/boxlite.h, PREFIX/lib/pkgconfig/boxlite.pc, PREFIX/share/boxlite/{vmlinux,
+# initramfs.cpio.gz}. The library finds the VMM and the guest files relative to itself, the
+# CLI finds the library through $ORIGIN/../lib and boxlite.pc its prefix through
+# ${pcfiledir}: the tree works wherever it is copied, so these folders are fixed relative to
+# PREFIX. DESTDIR stages the tree elsewhere (packages). The guest kernel is the one
+# scripts/build-kernel.sh cached (KERNEL= another vmlinux).
+PREFIX  ?= /usr/local
+DESTDIR ?=
+KERNEL  ?= $(shell scripts/build-kernel.sh --cached-only 2>/dev/null)
+INSTALL_FILES := bin/boxlite lib/libboxlite.so.$(VERSION) lib/$(SONAME) lib/libboxlite.so \
+    libexec/boxlite/boxlite-vmm include/boxlite.h lib/pkgconfig/boxlite.pc \
+    share/boxlite/vmlinux share/boxlite/initramfs.cpio.gz
+.PHONY: install uninstall
+install: $(BIN_cli) $(BIN_vmm) $(LIB_so) $(INITRAMFS)
+	@test -f "$(KERNEL)" || { echo "install: no guest kernel (run scripts/build-kernel.sh, or set KERNEL=path/to/vmlinux)" >&2; exit 1; }
+	$(eval D := $(DESTDIR)$(PREFIX))
+	install -d "$(D)/bin" "$(D)/lib/pkgconfig" "$(D)/libexec/boxlite" "$(D)/include" "$(D)/share/boxlite"
+	install -m 0755 $(BIN_cli) "$(D)/bin/boxlite"
+	install -m 0644 $(LIB_real) "$(D)/lib/libboxlite.so.$(VERSION)"
+	ln -sfn libboxlite.so.$(VERSION) "$(D)/lib/$(SONAME)"
+	ln -sfn $(SONAME) "$(D)/lib/libboxlite.so"
+	install -m 0755 $(BIN_vmm) "$(D)/libexec/boxlite/boxlite-vmm"
+	install -m 0644 include/boxlite.h "$(D)/include/boxlite.h"
+	sed 's/@VERSION@/$(VERSION)/' packaging/boxlite.pc.in > "$(D)/lib/pkgconfig/boxlite.pc"
+	chmod 0644 "$(D)/lib/pkgconfig/boxlite.pc"
+	install -m 0644 "$(KERNEL)" "$(D)/share/boxlite/vmlinux"
+	install -m 0644 $(INITRAMFS) "$(D)/share/boxlite/initramfs.cpio.gz"
+.PHONY: deb wheel
+deb: all $(O)/pkg/boxlite
+	packaging/mkdeb.sh $(O)
+# The Python wheel: the SDK with the library, boxlite-vmm, the CLI and the guest files inside.
+wheel: $(BIN_cli) $(BIN_vmm) $(LIB_so) $(INITRAMFS)
+	@test -f "$(KERNEL)" || { echo "wheel: no guest kernel (run scripts/build-kernel.sh, or set KERNEL=path/to/vmlinux)" >&2; exit 1; }
+	python3 packaging/mkwheel.py $(O) "$(KERNEL)" $(O)
+uninstall:
+	$(eval D := $(DESTDIR)$(PREFIX))
+	rm -f $(addprefix "$(D)/,$(addsuffix ",$(INSTALL_FILES)))
+	-rmdir "$(D)/libexec/boxlite" "$(D)/share/boxlite" 2>/dev/null
 
 clean:
 	rm -rf build

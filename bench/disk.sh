@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Disk backend figures (bench/disk_bench.c): qcow2 overlay creation time, 4 KiB random
 # write and sequential read throughput through our qcow2 code against raw.
 # Builds the program against build/lib (run `make` first); BENCH_DIR picks the file system.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Disk backend figures: qcow2 overlay creation time, 4 KiB random writes and sequential
  * reads through our qcow2 code against raw. Prints "figure: value unit" lines.
  *   disk_bench DIR   (a scratch directory on the file system to measure) */

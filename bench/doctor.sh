@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # `boxlite doctor`'s own run time on this machine: the checks alone (--no-smoke) and the whole
 # run (checks, then a smoke box on every usable engine: start, 5 commands, stop), best of
 # $BENCH_RUNS (default 3) each, and the smoke box's figures from the last run. A fresh home,

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Execution figures through a running box: the round trip of `true` (host call to result) and
 # the throughput of a large stdout stream, through the host client (src/proto/client.c) and
 # the engine that runs here (the QEMU engine; TCG on machines without vmx/svm). The box is a

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Issue 14's figures through whichever engine runs here:
 # - the cost of a health check: two boxes side by side for BENCH_HEALTH_SECONDS (default
 #   60), one checked every second, one not; the CPU their per-box process and engine (QEMU)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Driver for bench/image.sh (the script builds it against the release archives):
  *   image pull HOME REF            cold pull + ext4 base; prints seconds
  *   image boxdisk HOME REF N DIR   N box overlays over the cached base; prints ms each

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Image figures: cold pull + prepare of a ~100 MB, 4-layer image from a local registry
 # (ours: image_pull_prepare, to the ext4 base) against skopeo copy + umoci unpack +
 # mke2fs -d on the same image in the same run; the bytes a pull killed midway (SIGKILL)

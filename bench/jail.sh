@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # What the per-box process's jail (src/vmm/jail/, issue 13) costs at start, on this machine:
 # the same boxlite-vmm, jailed and unconfined ("jail": {"enabled": false}), alternating,
 # measured from the spawn (BOXLITE_SPAWN_NS) to the engine's start: the QEMU engine here

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Our KVM engine against QEMU on the same /dev/kvm (issue 9): the same guest kernel,
 # initramfs and memory booted to the agent's ready mark by boxlite-vmm and by
 # qemu-system-x86_64 -M microvm -accel kvm, alternating, in one run of the nested-KVM lab

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # The network stack's cost (issue 12), before and after in the same run: the QEMU engine
 # used to run its own user-mode network (-netdev user, counters from packet dumps); now its
 # frames come to boxlite-vmm over a socket and meet our libslirp stack and the policy. The

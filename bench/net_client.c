@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The client half of bench/net.sh: through a box's socket (the per-box process's mux), the
  * exec round trip of `true`, the stdout stream throughput, TCP throughput from the box to the
  * host through a port forward, and what a connection to a host loopback port meets (the

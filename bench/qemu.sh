@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # The QEMU engine's figures on this machine (TCG here; KVM acceleration where the CPU has
 # vmx/svm): boot to the agent's first console line and to agent-ready (the agent's HELLO on
 # its channel), measured through engine_qemu_ops by bench/qemu_boot.c; create to first output

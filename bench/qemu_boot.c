@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Boot figures of the QEMU engine: start() to QEMU running (QMP answered), to the agent's
  * first console line, and to the agent's first bytes on its channel (its HELLO = ready).
  * With a rootfs disk: create to first output = start(), HELLO, SETUP of the rootfs, exec

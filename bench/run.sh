@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # make bench: runs every benchmark under bench/ and prints its figures with units.
 # A benchmark is an executable bench/*.sh (or a program built to build/bench/) that prints
 # lines "figure: value unit"; none is timed inside a test.

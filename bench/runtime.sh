@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # The library's figures through whichever engine runs here (issue 6): create-to-first-output
 # of `echo hello` for a cached image (pulled once from a local registry beforehand), and 10
 # boxes started concurrently (wall time until all are running). The engine is named.

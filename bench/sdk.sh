@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # The SDKs' overhead (issue 24): the exec round trip of `true` (start to result, both
 # streams read to their end) and stdout throughput (dd of 64 KiB blocks), through the C API
 # (bench/sdk_exec.c), the Node SDK (bench/sdk_exec.js) and the Go SDK

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The C API side of bench/sdk.sh: sets up a detached box, measures the exec round trip of
  * `true` and stdout throughput through include/boxlite.h alone, removes the box.
  *   sdk_exec setup NAME ROOTFS | bench NAME RUNS MIB STREAMS | teardown NAME

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 'use strict';
 // The Node SDK side of bench/sdk.sh: the same measurements as bench/sdk_exec.c on the same
 // box, through Box.exec, both streams read as streams, wait().

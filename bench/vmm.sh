@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # The KVM engine's host-side cost on this machine (issue 3): time from spawning boxlite-vmm
 # to its first KVM_RUN, and its resident memory excluding guest RAM, booting the project's
 # kernel and initramfs with 512 MiB. On hosts without hardware virtualization (the build

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The lab half of bench/vmm.sh: a library-style client of a box booted by the KVM engine.
  * Through the box socket (the per-box process's mux, the virtio-console agent port), it
  * waits for the agent's HELLO, times a request's round trip, and asks the agent to power

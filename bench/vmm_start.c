@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Host-side cost of the KVM engine, measured on the real boxlite-vmm binary: the time from
  * the parent's spawn to the first KVM_RUN (passed to the VMM as BOXLITE_SPAWN_NS, so exec
  * and dynamic loading count), and the VMM's resident memory outside guest RAM, after the

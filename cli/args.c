@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The command line's one parser, driven by the verb tables (cli/verbs.c): Docker's
  * spelling (-a, --all, --name=x, --name x, -it, -eK=V, -- ends the options), a verb's
  * --help and -h, unknown flags named with the closest known one. The same tables print the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The boxlite command: one verb per file, sharing these helpers. */
 #ifndef CLI_H
 #define CLI_H

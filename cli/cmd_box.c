@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Verbs on box records: create, start, stop, rm, ps/ls, inspect, version. */
 #include "cli.h"
 

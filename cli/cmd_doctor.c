@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* doctor: whether and how boxes run on this host. The checks come from the library
  * (boxlite_host_check), one line each with what to do about it; then a smoke box boots on
  * every usable engine (a busybox rootfs made from /bin/busybox, or --image), runs a command,

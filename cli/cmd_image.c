@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Verbs on the local image store: pull, images, rmi. */
 #include "cli.h"
 
@@ -97,8 +98,8 @@ static void draw(struct pull_view *v)
     fflush(stdout);
 }
 
-static void on_progress(void *ud, int layer, int n_layers, const char *digest,
-                        unsigned long long done, unsigned long long total)
+static void show_progress(void *ud, int layer, int n_layers, const char *digest,
+                          unsigned long long done, unsigned long long total)
 {
     struct pull_view *v = ud;
     if (layer < 0 || layer > 100000)
@@ -140,6 +141,13 @@ static void on_progress(void *ud, int layer, int n_layers, const char *digest,
         v->last_ms = t;
         draw(v);
     }
+}
+
+static int on_progress(void *ud, int layer, int n_layers, const char *digest,
+                       unsigned long long done, unsigned long long total)
+{
+    show_progress(ud, layer, n_layers, digest, done, total);
+    return BOXLITE_PULL_CONTINUE;
 }
 
 int cmd_pull(struct cli *c, const struct cli_args *a)

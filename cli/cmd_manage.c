@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Verbs that manage boxes as Docker's do: restart, wait, port, rename, prune (and rm -a's
  * helper), attach, top. Each works through the public API only. */
 #include "cli.h"

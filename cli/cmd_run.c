@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* run and exec: a command in a box, its output streamed to ours, its exit status returned
  * as ours. With -t the local terminal is put in raw mode and bridged to the box's terminal
  * (resize follows SIGWINCH; Ctrl-C travels as a byte to the box's process). */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* stats: boxes' CPU, memory and network, like `docker stats`. The per-box process refreshes
  * its figures about once a second (boxlite_box_metrics "vmm"): CPU % is the VM process's
  * CPU time over the wall time between two readings (100% = one host CPU), memory its

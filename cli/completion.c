@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* boxlite completion bash|zsh|fish: a script made from the verb tables (verbs.c), so that
  * completion offers exactly the verbs and flags the parser accepts. Box names and image
  * references come from the home at completion time (`boxlite ps -a --format`, `boxlite

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Guest text on the user's terminal (`boxlite logs`): a box's console is the guest's to
  * write, so its control characters are shown, not obeyed (ECMA-48: C0 controls 0x00-0x1f
  * and DEL, C1 controls 0x80-0x9f, here as their UTF-8 encoding C2 80..C2 9F). Newline and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Box flags shared by `run` and `create`, docker's spelling. */
 #include "cli.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* --format for ps, images and inspect: "table" (the verb's columns), "json" (one JSON object
  * per line), "table TEMPLATE" (aligned columns with a header) or a TEMPLATE in the spirit of
  * Docker's Go templates: {{.Field}}, {{.Field.Sub}}, {{json .Field}}, {{json .}}, with \t and

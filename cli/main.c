@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* boxlite: a docker-like command line over libboxlite. The verbs and their flags are the
  * tables in verbs.c; this file dispatches and holds the output conventions: errors on
  * stderr as "boxlite: ...", status 125 for the tool's own errors, 126/127 for a command the

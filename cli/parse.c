@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Numbers from the command line: whole numbers, sizes and durations, each checked for
  * overflow and range (refused, never wrapped: `--cpus 4294967297` is an error, not 1). */
 #include "cli.h"

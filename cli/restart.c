@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* --restart no|on-failure[:N]|always: the CLI's, not the library's. The policy is kept with
  * the box as the label boxlite.restart; when such a box is started (run -d, start,
  * restart), the CLI leaves a supervisor behind: `boxlite __restarter BOX`, in a session of

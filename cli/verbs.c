@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The verbs and their flags: the one table the parser, --help, `boxlite help`, the man
  * pages and the shell completions all read (cli/args.c, cli/completion.c). A flag added
  * here is parsed, documented and completed; the verb's code switches on its id. */

@@ -1,9 +1,9 @@
+// SPDX-License-Identifier: Apache-2.0
 /* BoxLite: run OCI images in lightweight virtual machines, as a library.
  *
- * This is the one public header. Everything here is exported from libboxlite.so;
- * everything else is hidden. Errors: every function that can fail returns a
- * boxlite_code (BOXLITE_OK is 0) and, where it has a handle, leaves a message that
- * boxlite_errmsg() returns until the next call on that handle. */
+ * This is the one public header. Everything here is exported from libboxlite.so.0, each
+ * symbol under the version node BOXLITE_0.1 (objdump -T); everything else is hidden.
+ * Compile and link with `pkg-config --cflags --libs boxlite`. Errors: see Conventions. */
 #ifndef BOXLITE_H
 #define BOXLITE_H
 
@@ -17,6 +17,9 @@ extern "C" {
 #define BOXLITE_VERSION_MINOR 1
 #define BOXLITE_VERSION_PATCH 0
 #define BOXLITE_VERSION "0.1.0"
+/* MAJOR * 1000000 + MINOR * 1000 + PATCH, as boxlite_version_number() returns it. */
+#define BOXLITE_VERSION_NUMBER \
+    (BOXLITE_VERSION_MAJOR * 1000000 + BOXLITE_VERSION_MINOR * 1000 + BOXLITE_VERSION_PATCH)
 
 #if defined(__GNUC__)
 #define BOXLITE_API __attribute__((visibility("default")))
@@ -41,12 +44,19 @@ typedef enum boxlite_code {
     BOXLITE_ERR_PROTOCOL = 12,   /* the agent or a peer broke the protocol */
     BOXLITE_ERR_UNSUPPORTED = 13,
     BOXLITE_ERR_INTERNAL = 14,
+    BOXLITE_ERR_CANCELLED = 15,  /* the caller asked to stop (a pull's progress callback) */
 } boxlite_code;
 
 /* ---- Conventions ---------------------------------------------------------------------
- * - Every function that can fail returns a boxlite_code; the message of the calling
- *   thread's last failure is boxlite_errmsg() (thread-local, valid until the thread's next
- *   BoxLite call). The library never prints, never exits, never aborts on bad input.
+ * - Errors are per thread. Every function that returns a boxlite_code (int) sets the calling
+ *   thread's error state: on BOXLITE_OK, boxlite_errcode() is 0 and boxlite_errmsg() "";
+ *   on failure, the code and a message saying what failed, with its context (a path, a
+ *   field, a box). The few that return something else say so: -1 with boxlite_errmsg()
+ *   set (the file descriptor getters, boxlite_log_read), or NULL for a NULL handle (the
+ *   name getters). Functions returning void (_free, _close) and boxlite_errmsg(),
+ *   boxlite_errcode(), boxlite_last_notice(), boxlite_version(), boxlite_version_number()
+ *   and boxlite_code_str() leave it as it was. The message is valid until the thread's next
+ *   call that sets it. The library never prints, never exits, never aborts on bad input.
  * - Handles are opaque. Every _free and _close function accepts NULL. Strings returned as char* are
  *   the caller's, released with boxlite_free().
  * - Thread safety: every function may be called from any thread. A runtime and the box and
@@ -72,6 +82,24 @@ typedef struct boxlite_exec boxlite_exec;
  * home_dir NULL means $BOXLITE_HOME, else ~/.boxlite. Several runtimes in one process and
  * several processes on one home directory work together (state is in SQLite, WAL mode). */
 BOXLITE_API int boxlite_runtime_open(const char *home_dir, boxlite_runtime **out);
+/* boxlite_runtime_open with settings, as a JSON object (NULL or "" = none). Each one has an
+ * environment variable that stays its default when the option is absent or null:
+ *   {"vmm": "/path/boxlite-vmm",              BOXLITE_VMM
+ *    "kernel": "/path/vmlinux",               BOXLITE_KERNEL (the guest kernel)
+ *    "initrd": "/path/initramfs.cpio.gz",     BOXLITE_INITRD (the guest initramfs)
+ *    "cache_dir": "/path",                    BOXLITE_CACHE (kernel/current/vmlinux there)
+ *    "kernel_cmdline": "quiet",               BOXLITE_KERNEL_CMDLINE (added guest arguments)
+ *    "unconfined": false,                     BOXLITE_UNCONFINED=1 (no jail: debugging only)
+ *    "jail_uid": 65534, "jail_gid": 65534,    BOXLITE_JAIL_UID, BOXLITE_JAIL_GID (1 and up)
+ *    "jail_uids": "200000:1000",              BOXLITE_JAIL_UIDS (a uid of its own per running box)
+ *    "insecure_registries": ["host:5000"],    BOXLITE_INSECURE_REGISTRIES (a comma list)
+ *    "docker_config": "/path"}                DOCKER_CONFIG (folder of config.json)
+ * Without "vmm", "kernel", "initrd", they are found relative to libboxlite.so itself: an
+ * installed tree (<prefix>/lib, <prefix>/libexec/boxlite, <prefix>/share/boxlite) works
+ * wherever it is copied. An unknown option, a wrong type or a value out of range is
+ * BOXLITE_ERR_INVALID naming the option, and nothing is created. */
+BOXLITE_API int boxlite_runtime_open_with(const char *home_dir, const char *options_json,
+                                          boxlite_runtime **out);
 BOXLITE_API void boxlite_runtime_close(boxlite_runtime *rt);
 /* Runtime metrics as JSON: boxes created, failed, running. */
 BOXLITE_API int boxlite_runtime_metrics(boxlite_runtime *rt, char **json_out);
@@ -273,7 +301,8 @@ BOXLITE_API int boxlite_exec_start(boxlite_box *box, const boxlite_exec_spec *sp
                                    boxlite_exec **out);
 /* Pollable, non-blocking file descriptors carrying the process's stdout and stderr; each
  * reaches end-of-file when its stream ends. They stay owned by the execution. With a tty,
- * all output comes on stdout. Reading one never waits on the other. */
+ * all output comes on stdout. Reading one never waits on the other. -1 (with
+ * boxlite_errmsg()) for a NULL execution. */
 BOXLITE_API int boxlite_exec_stdout_fd(boxlite_exec *ex);
 BOXLITE_API int boxlite_exec_stderr_fd(boxlite_exec *ex);
 BOXLITE_API int boxlite_exec_write_stdin(boxlite_exec *ex, const void *data, size_t len);
@@ -283,7 +312,8 @@ BOXLITE_API int boxlite_exec_resize(boxlite_exec *ex, unsigned rows, unsigned co
 /* Waits up to timeout_ms (-1 = forever) for the process to end. BOXLITE_ERR_TIMEOUT if it
  * has not. */
 BOXLITE_API int boxlite_exec_wait(boxlite_exec *ex, int timeout_ms, boxlite_exec_result *res);
-/* A pollable fd that becomes readable when the process has ended (for event loops). */
+/* A pollable fd that becomes readable when the process has ended (for event loops); -1
+ * (with boxlite_errmsg()) for a NULL execution. */
 BOXLITE_API int boxlite_exec_done_fd(boxlite_exec *ex);
 BOXLITE_API void boxlite_exec_free(boxlite_exec *ex);
 
@@ -300,10 +330,16 @@ BOXLITE_API void boxlite_exec_free(boxlite_exec *ex);
  * did not say). A layer already in the store is reported once with done == total.
  * Called on the thread that called boxlite_image_pull, before it returns, possibly many
  * times per layer and with layers interleaved (several download at once). It should
- * return quickly: downloads wait while it runs. */
-typedef void (*boxlite_pull_progress_fn)(void *user_data, int layer, int n_layers,
-                                         const char *digest, unsigned long long done,
-                                         unsigned long long total);
+ * return quickly: downloads wait while it runs.
+ * It returns BOXLITE_PULL_CONTINUE, or BOXLITE_PULL_STOP to cancel the pull: then
+ * boxlite_image_pull returns BOXLITE_ERR_CANCELLED soon after (within one network read),
+ * records no image, and keeps the layers downloaded so far, whole or partial: a later pull
+ * of the same image resumes them. */
+#define BOXLITE_PULL_CONTINUE 0
+#define BOXLITE_PULL_STOP 1
+typedef int (*boxlite_pull_progress_fn)(void *user_data, int layer, int n_layers,
+                                        const char *digest, unsigned long long done,
+                                        unsigned long long total);
 /* Registry settings for this runtime's pulls, as the JSON of <home>/registries.json:
  *   {"search": ["registry.example.com", "docker.io"],
  *    "registries": {"docker.io": {"mirrors": ["mirror.example:5000"]},
@@ -346,6 +382,9 @@ BOXLITE_API int boxlite_host_check(const char *home_dir, char **json_out);
 
 /* "0.1.0": the library's version, which may differ from BOXLITE_VERSION at build time. */
 BOXLITE_API const char *boxlite_version(void);
+/* The same as a number (BOXLITE_VERSION_NUMBER of the library: 1000 for 0.1.0), for
+ * comparing with the header a program was built with. */
+BOXLITE_API int boxlite_version_number(void);
 /* A short English name for a code ("not found"). Never NULL. */
 BOXLITE_API const char *boxlite_code_str(int code);
 

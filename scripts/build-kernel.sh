@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Builds the guest kernel (vmlinux) from Debian's linux-source-6.1 and our config
 # fragment, cached under ${BOXLITE_CACHE:-~/.cache/boxlite}/kernel/<key>/ where the key
 # hashes the source package's version, the fragment and RECIPE: an unchanged

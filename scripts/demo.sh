@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # The main job on a fresh machine without internet: a local busybox OCI image (made from
 # Debian's busybox-static by tests/fixtures/mkimages.py, kept under ~/.cache/boxlite/demo/)
 # runs a command in a box through `boxlite run` (KVM engine with hardware virtualization,

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Writes a gzip'd newc cpio initramfs without root: /dev/console is a device node in the
 archive itself, so the kernel can open it before /init runs.
 

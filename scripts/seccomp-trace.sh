@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Which system calls each kind of boxlite-vmm thread makes under a real workload: the
 # evidence behind the allow-lists in src/vmm/jail/seccomp_rules.c. Runs WORKLOAD with the
 # library starting boxlite-vmm under `strace -f`, then prints, per thread kind, the calls

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # BoxLite set-up: installs what the project needs from Debian's packages, then builds
 # everything (library, VMM, agent, initramfs, guest kernel). Idempotent: a second run
 # installs nothing and rebuilds nothing that is up to date. Run as root (as CI does).
@@ -20,6 +21,8 @@ PACKAGES=(
   tmux iproute2 socat curl debootstrap zstd openssl sqlite3 util-linux
   # the CLI: completion scripts tried in a real shell (tests/e2e/cli_completion.sh), man pages
   zsh groff-base bsdextrautils
+  # packages: lintian checks the .deb; python3-venv for the wheel's test in a fresh venv
+  lintian python3-venv
   # SDKs: Node.js (the N-API addon; NodeSource's nodejs, where installed, counts as it and
   # ships node's headers and npm) and Go (cgo bindings)
   nodejs golang-go

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Runs every test suite and ends with one line: the unit cases, the end-to-end checks, the
 # fuzz targets and the Python, Node and Go SDK tests counted apart, then the total "N passed,
 # N failed, N skipped". Exits 0 only when nothing failed and something passed.

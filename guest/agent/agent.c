@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The agent's protocol loop: one poll() loop over the host stream, every execution's pipes
  * or terminal, a signalfd for SIGCHLD, and timers (timeouts, output drain, host-gone).
  * Single-threaded on purpose: it forks, and it enters the container's PID namespace once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* boxlite-agent's services, independent of being PID 1: the protocol loop on one byte
  * stream (the virtio-console port in the guest, a socketpair in the unit tests), the
  * execution service, file copy and the container. main.c adds the boot steps around it. */

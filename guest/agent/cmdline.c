@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The boxlite.* words of the kernel command line (docs/protocol.md, "Guest configuration"):
  * the box's setup, available at boot without a round trip to the host. */
 #include "agent.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The container: the image's rootfs (a virtio-blk ext4 disk in the guest, a directory in
  * tests) with the box's volumes mounted in it, and a process that is PID 1 of a new PID
  * namespace and lives in new mount, UTS and IPC namespaces rooted there. Executions enter

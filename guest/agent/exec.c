@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Starting the process behind a channel: an execution (argv, environment, user, working
  * directory, terminal, all inside the container when there is one) or the child that reads
  * or writes a copy's tar stream. The child reports a failure before exec on a close-on-exec

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* boxlite-agent as PID 1 of the guest: mounts the basics, reads its settings from the
  * kernel command line (boxlite.* words, docs/protocol.md), brings up the network and the
  * container, finds the "boxlite.agent" virtio-console port, marks the guest ready and

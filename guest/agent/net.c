@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Guest networking with plain ioctls (no netlink needed for one static address): lo up,
  * eth0 with the box's address and a default route through the host's user-mode network
  * (slirp's defaults: 10.0.2.15/24, gateway 10.0.2.2, DNS 10.0.2.3). */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The guest's OOM killer as the agent sees it: who it may choose (oom_score_adj, Linux
  * Documentation/filesystems/proc.rst, "/proc/<pid>/oom_score_adj") and whether it chose a
  * given process (the kernel logs "Killed process <pid> (<comm>)" when it does, mm/oom_kill.c;

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // Package boxlite runs OCI images in lightweight virtual machines ("boxes"), as a library:
 // cgo bindings over libboxlite.so (include/boxlite.h), in the shape of the BoxLite Go SDK,
 // so code moves between the two with an import change.

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 package boxlite
 
 import (
@@ -26,6 +28,7 @@ const (
 	ErrProtocol        ErrorCode = 12
 	ErrUnsupported     ErrorCode = 13
 	ErrInternal        ErrorCode = 14
+	ErrCancelled       ErrorCode = 15
 )
 
 var codeNames = map[ErrorCode]string{
@@ -33,7 +36,7 @@ var codeNames = map[ErrorCode]string{
 	ErrInvalidState: "invalid state", ErrIO: "i/o error", ErrNoMemory: "out of memory",
 	ErrEngine: "engine error", ErrTimeout: "timeout", ErrImage: "image error", ErrAuth: "auth error",
 	ErrNetwork: "network error", ErrProtocol: "protocol error", ErrUnsupported: "unsupported",
-	ErrInternal: "internal error",
+	ErrInternal: "internal error", ErrCancelled: "cancelled",
 }
 
 func (c ErrorCode) Error() string {

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 package boxlite
 
 // Every example under examples/ builds and runs as a user runs it, and prints what it says;

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 package boxlite
 
 // Executions through the Go SDK on a real box (QEMU engine here): output, exit codes,

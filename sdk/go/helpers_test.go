@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 package boxlite
 
 // Fixtures: a busybox root file system (tests/fixtures/mkrootfs.py, shared with the Python

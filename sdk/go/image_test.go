@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 package boxlite
 
 // Images through the Go SDK, from a real registry on 127.0.0.1 (Debian's docker-registry,

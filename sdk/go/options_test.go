@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 package boxlite
 
 // Box options through the Go SDK on a real box: name, CPUs, a read-only volume, a TCP port

@@ -1,11 +1,13 @@
+// SPDX-License-Identifier: Apache-2.0
+
 package boxlite
 
 /*
 #include <stdlib.h>
 #include <stdint.h>
 #include "boxlite.h"
-extern void goPullProgress(void *ud, int layer, int n_layers, char *digest,
-                           unsigned long long done, unsigned long long total);
+extern int goPullProgress(void *ud, int layer, int n_layers, char *digest,
+                          unsigned long long done, unsigned long long total);
 */
 import "C"
 
@@ -226,10 +228,11 @@ type Images struct{ rt *Runtime }
 func (i *Images) Close() error { return nil }
 
 //export goPullProgress
-func goPullProgress(ud unsafe.Pointer, layer, nLayers C.int, digest *C.char, done, total C.ulonglong) {
+func goPullProgress(ud unsafe.Pointer, layer, nLayers C.int, digest *C.char, done, total C.ulonglong) C.int {
 	fn := cgo.Handle(*(*C.uintptr_t)(ud)).Value().(func(PullProgress))
 	fn(PullProgress{Layer: int(layer), Layers: int(nLayers), Digest: C.GoString(digest),
 		Done: uint64(done), Total: uint64(total)})
+	return C.BOXLITE_PULL_CONTINUE
 }
 
 // Pull downloads an image into the store.

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 package boxlite
 
 // The runtime through the Go SDK: missing boxes, two runtimes in one process, closing a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // TypeScript declarations for boxlite (lib/index.js).
 /// <reference types="node" />
 import { Readable, Writable } from 'stream';

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Records where libboxlite.so was when the package was built, so an installed package
 finds the library (and, beside it, boxlite-vmm and the guest files) without BOXLITE_LIB:
 $BOXLITE_LIB at build time, else the repository's build/lib/libboxlite.so."""

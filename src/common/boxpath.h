@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* A box's folder and the files in it, named in one place: <home>/boxes/<id>/<file>. The
  * library writes and reads them; the per-box process is handed their paths in vmm.json. */
 #ifndef BL_BOXPATH_H

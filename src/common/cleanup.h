@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Scope-bound cleanup (GCC/Clang cleanup attribute) so error paths stay straight.
  * Hand ownership over explicitly: `x->fd = fd; fd = -1;`, `p = steal_ptr(&buf)`. */
 #ifndef BL_CLEANUP_H

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The clocks every component reads, written once. CLOCK_MONOTONIC for durations and
  * deadlines (never jumps), CLOCK_REALTIME for what is shown or stored as a date,
  * CLOCK_BOOTTIME for the guest's time since boot. */

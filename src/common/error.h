@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Internal errors, crun's idiom: functions return a negative boxlite_code on failure and
  * fill a struct bl_error with a message; callers add context on the way up
  * ("attach disk foo: open /x: No such file or directory"). Nothing here prints. */

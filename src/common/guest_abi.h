@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* What the host (boxlite-vmm, both engines) and the guest (the static agent, PID 1) must
  * agree on, in one header both include: the control page, the agent's port, the kernel
  * command-line words the host writes. The protocol spoken on the port is src/proto/

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* hostarch.h */
 #include "common/hostarch.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The host's architecture under the name OCI image indexes use (image-spec
  * image-index.md, "platform.architecture": Go's GOARCH values). */
 #ifndef BL_HOSTARCH_H

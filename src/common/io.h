@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Whole reads and writes on descriptors, and mkdir -p: written once for every component. */
 #ifndef BL_IO_H
 #define BL_IO_H

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* procstat.h */
 #include "common/procstat.h"
 

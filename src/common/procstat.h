@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* A process's /proc/<pid>/stat (proc(5)), parsed once for every component. */
 #ifndef BL_PROCSTAT_H
 #define BL_PROCSTAT_H

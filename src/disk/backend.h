@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Internal to the disk backends: the per-format open functions and I/O helpers. */
 #ifndef BL_DISK_BACKEND_H
 #define BL_DISK_BACKEND_H

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Format detection and the range-checked entry points shared by every backend. */
 #include "disk/backend.h"
 #include "disk/qcow2.h"

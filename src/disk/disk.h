@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Disk images behind one small ops table (raw, qcow2), used by virtio-blk in the VMM and
  * by the image builder in the library (to create a box's qcow2 overlay). All offsets and
  * lengths are in bytes; I/O is synchronous and thread-compatible (one user at a time). */

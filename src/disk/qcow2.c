@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* qcow2 disk images (QEMU docs/interop/qcow2.txt, versions 2 and 3): reads through L1/L2
  * tables (allocated, zero, compressed and unallocated clusters, the last from the backing
  * file), writes with cluster allocation and copy-on-write from the backing file.

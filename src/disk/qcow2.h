@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The qcow2 on-disk format (QEMU docs/interop/qcow2.txt, versions 2 and 3): constants,
  * the parsed header, and the header parser (exposed for the unit tests and the fuzzer). */
 #ifndef BL_DISK_QCOW2_H

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Creating an empty qcow2 version 3 image (QEMU docs/interop/qcow2.txt), optionally a thin
  * overlay over a backing file. The layout is QEMU's own: header, refcount table, one
  * refcount block, L1 table, one cluster each (the L1 more if the disk is huge). The file is

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* qcow2 header parsing and validation (QEMU docs/interop/qcow2.txt, "Header" and
  * "Header extensions"). Everything here reads untrusted bytes: each offset, size and count
  * is checked against the file and against QEMU's own limits before anyone uses it. */

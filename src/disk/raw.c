@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Raw disk images: the file (or block device) is the disk, byte for byte. Discard punches
  * holes (fallocate PUNCH_HOLE), falling back to writing zeros where that is unsupported. */
 #include "disk/backend.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Registry credentials: WWW-Authenticate challenges (RFC 7235 section 4.1, auth-param
  * lists) and Docker's config.json "auths" entries. */
 #include "image/registry.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The image store under <home>/images:
  *   blobs/sha256/<hex>   content-addressed blobs (manifests, configs, layers), each kept
  *                        only after its sha256 and size matched (temp file + rename)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The per-box overlay; kept apart from the ext4 builder so that only users of it link the
  * qcow2 writer. */
 #include "image/rootfs.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Docker credential helpers, run the way Docker runs them (docker-credential-helpers'
  * protocol): `docker-credential-<name> get` reads the server address on stdin and prints
  * {"ServerURL": ..., "Username": ..., "Secret": ...} on stdout; a Username of "<token>" makes

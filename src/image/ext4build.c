@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The ext4 base built from the layer streams (ext4build.h): the tree of names, kept in
  * memory until the end, and the OCI rules for merging layers into it (image-spec
  * layer.md); the inodes and blocks are ext4img's. */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The ext4 base of an image, built straight from its layers with libext2fs (e2fsprogs'
  * library, the one `mke2fs -d` is made of): each tar entry becomes an inode of the image as
  * it is read from the layer stream, so no host tree is made, nothing is read twice and the

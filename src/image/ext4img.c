@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* An ext4 image written through libext2fs (ext4img.h). The on-disk format is ext4's
  * (Documentation/filesystems/ext4 in Linux: inodes, extent trees, linear directories with
  * checksum tails, extended attributes); e2fsprogs' library keeps the bitmaps, group

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* An ext4 image written inode by inode through libext2fs (e2fsprogs' library): the disk
  * half of the image builder (ext4build.h holds the tree and the layers' rules).
  *

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Images for the runtime: from a reference (registry), a local OCI image layout or a
  * prepared rootfs directory to the ext4 base and the box's qcow2 overlay.
  *

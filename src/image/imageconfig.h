@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The image configuration (OCI image-spec config.md; Docker's is the same shape): the
  * defaults a box starts with. Arrays are NULL-terminated; absent fields are NULL. */
 #ifndef IMAGE_IMAGECONFIG_H

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The layer byte stream: see layerstream.h. */
 #include "image/layerstream.h"
 

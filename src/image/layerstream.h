@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* A layer's bytes on their way to the ext4 builder (ext4build.h). They come from a file descriptor (a stored
  * blob, or a download still being written, whose growth a wait callback reports) or from
  * memory; they are decompressed here (gzip, zstd or none, told apart by their magic numbers:

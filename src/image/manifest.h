@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* OCI image manifests and indexes (OCI image-spec v1.1 manifest.md, image-index.md) and
  * their Docker schema 2 equivalents (manifest v2 schema 2, manifest list). Parsing checks
  * every digest (they become file names) and every size. */

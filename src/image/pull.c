@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Where a pull's bytes come from: see pull.h. */
 #include "image/pull.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Where a pull's bytes come from (internal to src/image): the registry a reference names
  * and, when configured (regconf.h), its mirrors, tried in order with the registry itself
  * last; for a short name, the search list. A tag is pinned to a digest at the registry

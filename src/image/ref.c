@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Reference grammar from the distribution project's reference package (docs only):
  *   path-component := [a-z0-9]+ (separator [a-z0-9]+)*, separator := [._] | __ | -+
  *   tag := [\w][\w.-]{0,127}, digest := algorithm ":" hex; repository name <= 255 chars. */

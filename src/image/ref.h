@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Image references as Docker reads them: [registry[:port]/]path[:tag][@digest].
  * "alpine" -> docker.io/library/alpine:latest; a first component with '.' or ':' or equal
  * to "localhost" names a registry. */

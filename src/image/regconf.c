@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Registry settings: see regconf.h. */
 #include "image/regconf.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Registry settings: <home>/registries.json, or the same JSON through the C API
  * (boxlite_runtime_set_registries) and the SDKs.
  *

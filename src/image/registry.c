@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "image/registry.h"
 
 #include "common/cleanup.h"
@@ -31,6 +32,7 @@ struct registry {
     char *token;
     int use_basic;
     CURL *easy;
+    int cancelled; /* the progress callback asked to stop the current fetch */
 };
 
 struct membuf {
@@ -593,12 +595,19 @@ struct xfer {
     int range_ignored;  /* the server answered a Range request with the whole blob */
 };
 
+/* The caller's progress callback; a nonzero answer cancels the fetch. */
+static void progress(struct xfer *x, uint64_t done)
+{
+    if (x->r->o.progress && !x->r->cancelled &&
+        x->r->o.progress(x->r->o.progress_ud, x->i, x->d->digest, done, (uint64_t)x->d->size))
+        x->r->cancelled = 1;
+}
+
 static void report(struct xfer *x)
 {
     if (x->ev && x->ev->on_data)
         x->ev->on_data(x->ev->ud, x->i, x->w.fd, (uint64_t)x->w.written);
-    if (x->r->o.progress)
-        x->r->o.progress(x->r->o.progress_ud, x->i, x->d->digest, (uint64_t)x->w.written, (uint64_t)x->d->size);
+    progress(x, (uint64_t)x->w.written);
 }
 
 static size_t blob_write(char *p, size_t sz, size_t nm, void *ud)
@@ -606,6 +615,8 @@ static size_t blob_write(char *p, size_t sz, size_t nm, void *ud)
     struct xfer *x = ud;
     size_t n = sz * nm;
     long status = 0;
+    if (x->r->cancelled)
+        return 0; /* curl ends the transfer (CURLE_WRITE_ERROR); the bytes so far stay */
     curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
     if (status == 200 && x->range_from > 0 && !x->range_ignored) {
         /* Range not honoured: the whole blob follows, start over. */
@@ -665,8 +676,7 @@ static int xfer_start(struct registry *r, CURLM *multi, struct xfer *x, struct b
 static void xfer_done(struct xfer *x)
 {
     x->done = 1;
-    if (x->r->o.progress)
-        x->r->o.progress(x->r->o.progress_ud, x->i, x->d->digest, (uint64_t)x->d->size, (uint64_t)x->d->size);
+    progress(x, (uint64_t)x->d->size);
     if (x->ev && x->ev->on_done)
         x->ev->on_done(x->ev->ud, x->i);
 }
@@ -721,6 +731,7 @@ int registry_fetch_blobs(struct registry *r, const struct blobstore *bs, const s
     curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)parallel);
     size_t remaining = 0;
     int rc = 0;
+    r->cancelled = 0;
     for (size_t i = 0; i < n; i++) {
         xs[i].r = r;
         xs[i].i = i;
@@ -733,9 +744,9 @@ int registry_fetch_blobs(struct registry *r, const struct blobstore *bs, const s
             remaining++;
     }
     int active = 0;
-    while (remaining > 0 && rc == 0) {
+    while (remaining > 0 && rc == 0 && !r->cancelled) {
         uint64_t now = mono_ms(), next_wake = now + 1000;
-        for (size_t i = 0; i < n && active < parallel && rc == 0; i++) {
+        for (size_t i = 0; i < n && active < parallel && rc == 0 && !r->cancelled; i++) {
             struct xfer *x = &xs[i];
             if (x->done || x->active)
                 continue;
@@ -785,7 +796,9 @@ int registry_fetch_blobs(struct registry *r, const struct blobstore *bs, const s
             curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
             const char *dg = x->d->digest;
             int can_retry = x->attempts < max_retries(r);
-            if (x->failed_write) {
+            if (r->cancelled) {
+                break; /* what this transfer got stays in its partial file */
+            } else if (x->failed_write) {
                 *err = x->werr;
                 rc = -err->code;
             } else if (cr == CURLE_OK && (status == 200 || (status == 206 && x->range_from > 0))) {
@@ -844,7 +857,7 @@ int registry_fetch_blobs(struct registry *r, const struct blobstore *bs, const s
                 rc = bl_err(err, BOXLITE_ERR_IMAGE, "blob %s: HTTP %ld", dg, status);
             }
         }
-        if (rc < 0 || remaining == 0)
+        if (rc < 0 || remaining == 0 || r->cancelled)
             break;
         uint64_t t = mono_ms();
         int timeout = next_wake > t ? (int)(next_wake - t) : 0;
@@ -852,6 +865,10 @@ int registry_fetch_blobs(struct registry *r, const struct blobstore *bs, const s
             timeout = 1000;
         curl_multi_poll(multi, NULL, 0, active ? timeout : (timeout ? timeout : 1), NULL);
     }
+    if (r->cancelled && rc == 0)
+        rc = bl_err(err, BOXLITE_ERR_CANCELLED, "pull cancelled by its progress callback (%zu "
+                    "of %zu blobs still to fetch; what was downloaded is kept, and a later "
+                    "pull resumes it)", remaining, n);
     for (size_t i = 0; i < n; i++) {
         struct xfer *x = &xs[i];
         if (x->active)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* A client for the OCI Distribution API v2 (distribution-spec spec.md) over libcurl:
  * manifests by tag or digest, blobs into the blob store, several at once (curl multi).
  *
@@ -28,9 +29,11 @@
 #include <stdint.h>
 #include <time.h>
 
-/* Called from the thread that runs registry_fetch_blobs: bytes done/total for blob i. */
-typedef void (*registry_progress_fn)(void *ud, size_t i, const char *digest, uint64_t done,
-                                     uint64_t total);
+/* Called from the thread that runs registry_fetch_blobs: bytes done/total for blob i.
+ * Nonzero cancels the fetch: registry_fetch_blobs stops its transfers at once (partial
+ * blobs are kept to resume) and fails with BOXLITE_ERR_CANCELLED. */
+typedef int (*registry_progress_fn)(void *ud, size_t i, const char *digest, uint64_t done,
+                                    uint64_t total);
 
 struct registry_opts {
     const char *docker_config;          /* NULL: $DOCKER_CONFIG or ~/.docker/config.json */

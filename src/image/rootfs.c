@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "image/rootfs.h"
 
 #include "common/cleanup.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The box disk: an ext4 base image per image (built once, cached as
  * <home>/images/rootfs/<id>.ext4) and, per box, a thin qcow2 overlay backed by it.
  *

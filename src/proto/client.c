@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Host client of the agent protocol: an I/O thread per connection reads frames and moves
  * each channel's output into its pipes, granting credit back as the pipes accept bytes. */
 #include "proto/client.h"

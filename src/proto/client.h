@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The host side of the agent protocol: one connection (to the box socket served by the
  * per-box process's mux, or straight to an agent stream) carrying many channels.
  *

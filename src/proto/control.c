@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* STATUS and EXIT bodies (control.h, docs/protocol.md). Decoding follows the TLV rules of
  * every body: unknown tags skipped (a newer peer may add fields), integers exactly 8 bytes,
  * strings without NUL and cut to their field. */

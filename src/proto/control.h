@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The control protocol on the box socket (docs/protocol.md, "The box socket's control
  * frames"): between the library and the per-box process, never the agent. A client that
  * puts CONTROL(7) in its HELLO may ask STATUS (what the box is doing: state, engine, timings,

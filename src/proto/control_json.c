@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* control_json.h. Host only: the agent (BOXLITE_GUEST) has no JSON library. */
 #ifndef BOXLITE_GUEST
 #include "proto/control_json.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The control frames' bodies as JSON (jansson), for the host only: the per-box process's
  * post-mortem exit.json and `boxlite-vmm --status`, the library's metrics and info. One
  * spelling of every key, here. */

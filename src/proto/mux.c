@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The per-box multiplexer (mux.h): clients' channels remapped onto the agent stream. */
 #include "proto/mux.h"
 

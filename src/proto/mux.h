@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The per-box multiplexer: many library clients (connections to the box socket) share the
  * one byte stream to the agent. Each client numbers its channels as it likes; the mux maps
  * them to agent channels of its own and back, answers HELLO itself (with the agent's HELLO,

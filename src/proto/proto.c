@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Frame header codec, stream reassembly, output buffering and the TLV bodies of the agent
  * protocol (docs/protocol.md). Every length read from the peer is checked before use. */
 #include "proto/proto.h"

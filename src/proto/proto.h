@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The host-guest agent protocol (docs/protocol.md): frames on one byte stream, channels
  * multiplexed on it, credit-based flow control per channel and stream, and a small
  * tag-length-value encoding for request bodies. libc only: built into the musl agent too. */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* tar for file copy (POSIX.1-2001 ustar and pax extended headers, IEEE Std 1003.1
  * "pax" format; GNU 'L'/'K' long names read too). Extraction never follows a symlink: every
  * directory on an entry's path is opened with O_NOFOLLOW below the destination. */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The tar subset the agent protocol's file copy uses (POSIX ustar plus pax 'x' records for
  * long names and large sizes; GNU 'L'/'K' long names are read too). Both sides use it: the
  * host library to pack/unpack host trees, the agent inside the box. libc only.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The public error surface: a thread-local code and message (boxlite_errmsg()). Internal
  * code fills a struct bl_error; the API boundary publishes it with api_return(). */
 #ifndef RT_API_ERROR_H

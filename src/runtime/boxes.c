@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Box records: create, get, lookup (a record whose per-box process is gone is corrected
  * to stopped), info, list, remove. Starting and stopping are in lifecycle.c. */
 #include "runtime/runtime.h"

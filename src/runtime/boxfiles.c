@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The per-box process's files: see boxfiles.h. */
 #include "runtime/boxfiles.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* What the library reads of a box's per-box process from files: only what outlives the
  * process. While it runs, the library asks it on the box socket (STATUS, and EXIT when the
  * box ends: src/proto/control.h); exit.json is the post-mortem record it (or its jail's

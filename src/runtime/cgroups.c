@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The box's cgroups, which its per-box process's jail makes as <controller>/boxlite/<id>
  * (src/vmm/jail/cgroup.c) and cannot remove itself (it runs unprivileged): removed by the
  * library once the process is gone. */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Copies between the host and a box (include/boxlite.h). A copy out is written by the guest,
  * so it lands the way `docker cp` lands it and no further: owned by the caller, without
  * setuid/setgid bits, regular files, directories and symlinks only (tar_extract_untrusted),

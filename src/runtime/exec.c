@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Executions: the box's defaults (image config, box options) merged with the request, then
  * the agent protocol's client does the rest (src/proto/client.h). */
 #include "runtime/runtime.h"
@@ -191,17 +192,23 @@ static int exec_start(boxlite_box *b, const boxlite_exec_spec *spec, bool detach
 
 BOXLITE_API int boxlite_exec_stdout_fd(boxlite_exec *ex)
 {
-    return ex ? proto_exec_stdout_fd(ex->pe) : -1;
+    if (!ex)
+        return api_fail(BOXLITE_ERR_INVALID, "%s: execution is NULL", __func__), -1;
+    return proto_exec_stdout_fd(ex->pe);
 }
 
 BOXLITE_API int boxlite_exec_stderr_fd(boxlite_exec *ex)
 {
-    return ex ? proto_exec_stderr_fd(ex->pe) : -1;
+    if (!ex)
+        return api_fail(BOXLITE_ERR_INVALID, "%s: execution is NULL", __func__), -1;
+    return proto_exec_stderr_fd(ex->pe);
 }
 
 BOXLITE_API int boxlite_exec_done_fd(boxlite_exec *ex)
 {
-    return ex ? proto_exec_done_fd(ex->pe) : -1;
+    if (!ex)
+        return api_fail(BOXLITE_ERR_INVALID, "%s: execution is NULL", __func__), -1;
+    return proto_exec_done_fd(ex->pe);
 }
 
 BOXLITE_API int boxlite_exec_write_stdin(boxlite_exec *ex, const void *data, size_t len)

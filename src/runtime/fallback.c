@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Safe engine choice (fallback.h): a box whose engine is "auto" and whose guest did not come
  * up on the KVM engine is started again on QEMU, and the failure is kept for the user to
  * report: the per-box process's EXIT or exit.json (why the VM ended, the CPU template), the last

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Safe engine choice: when "auto" ran the box on the KVM engine and the guest never came up
  * (a triple fault, a KVM error, no ready guest within the KVM engine's share of the ready
  * timeout, an engine that could not start), the box is started again on QEMU (with KVM

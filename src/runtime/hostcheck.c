@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* boxlite_host_check (include/boxlite.h): whether and how boxes can run on this host, one
  * check per line of `boxlite doctor`, each with what to do about it. The engines' own view
  * (KVM's device, capabilities and CPU templates, QEMU) comes from `boxlite-vmm --check
@@ -231,7 +232,7 @@ static void check_assets(json_t *checks, struct rt_assets *a)
 {
     struct bl_error err = { 0 };
     memset(a, 0, sizeof *a);
-    if (rt_find_assets(a, &err) < 0) {
+    if (rt_find_assets(NULL, a, &err) < 0) {
         add(checks, "guest kernel and initramfs", "fail",
             "run scripts/setup.sh, or set BOXLITE_VMM, BOXLITE_KERNEL and BOXLITE_INITRD",
             "%s", err.msg);

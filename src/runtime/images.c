@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The image section of the public API: pull with progress, list, remove (refused while a
  * box was created from the image) and garbage collection that keeps the boxes' disk bases. */
 #include "runtime/images.h"
@@ -34,11 +35,12 @@ static void strv_free(char **list)
     free(list);
 }
 
-/* $BOXLITE_INSECURE_REGISTRIES as a NULL-terminated list; NULL when unset. */
-static int insecure_from_env(char ***out, struct bl_error *err)
+/* The runtime's "insecure_registries" (else $BOXLITE_INSECURE_REGISTRIES) as a
+ * NULL-terminated list; NULL when unset. */
+static int insecure_from_env(const boxlite_runtime *rt, char ***out, struct bl_error *err)
 {
     *out = NULL;
-    const char *v = getenv("BOXLITE_INSECURE_REGISTRIES");
+    const char *v = rt_settings_get(&rt->settings, RT_SET_INSECURE);
     if (!v || !*v)
         return 0;
     size_t n = 1;
@@ -77,9 +79,16 @@ static void collect_notice(void *ud, const char *msg)
 int rt_pull_open(boxlite_runtime *rt, struct rt_pull *p, struct bl_error *err)
 {
     memset(p, 0, sizeof *p);
-    int r = insecure_from_env(&p->insecure, err);
+    int r = insecure_from_env(rt, &p->insecure, err);
     if (r < 0)
         return r;
+    /* "docker_config" is DOCKER_CONFIG's folder; only the option is handled here (the
+     * registry client reads the variable itself). */
+    if (rt->settings.v[RT_SET_DOCKER_CONFIG]) {
+        snprintf(p->docker_config, sizeof p->docker_config, "%s/config.json",
+                 rt->settings.v[RT_SET_DOCKER_CONFIG]);
+        p->po.registry.docker_config = p->docker_config;
+    }
     pthread_mutex_lock(&rt->lock);
     char *json = rt->registries_json ? strdup(rt->registries_json) : NULL;
     int missing = rt->registries_json && !json;
@@ -148,11 +157,13 @@ static void on_resolved(void *ud, size_t n_layers)
 
 /* Blob i of the pull: 0 is the config, the layers follow in order. Only layers are
  * reported. */
-static void on_progress(void *ud, size_t i, const char *digest, uint64_t done, uint64_t total)
+static int on_progress(void *ud, size_t i, const char *digest, uint64_t done, uint64_t total)
 {
     struct pull_progress *pp = ud;
-    if (i > 0)
-        pp->fn(pp->ud, (int)i - 1, (int)pp->n_layers, digest, done, total);
+    if (i == 0)
+        return 0;
+    return pp->fn(pp->ud, (int)i - 1, (int)pp->n_layers, digest, done, total) !=
+           BOXLITE_PULL_CONTINUE;
 }
 
 BOXLITE_API int boxlite_image_pull(boxlite_runtime *rt, const char *ref,

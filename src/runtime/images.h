@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Image management behind the public image API (images.c), and helpers the rest of the
  * runtime may share: the options every pull gets, the backing file of
  * a box's qcow2 overlay, and garbage collection that keeps the bases of existing boxes. */
@@ -18,6 +19,7 @@
 struct rt_pull {
     struct image_pull_opts po;
     char **insecure;
+    char docker_config[4200]; /* the runtime option's config.json, or "" */
     struct regconf conf;
     char notices[2048];
 };

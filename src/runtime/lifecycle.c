@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Box lifecycle: start (spawn the per-box process) and stop (graceful, then forced). */
 #include "runtime/runtime.h"
 
@@ -229,15 +230,16 @@ static int health_config(boxlite_box *b, const struct image_config *ic, json_t *
  * <home>/jail-uids); its cgroups named after the box. */
 static int jail_config(const boxlite_box *b, json_t **out, struct bl_error *err)
 {
-    const char *off = getenv("BOXLITE_UNCONFINED");
+    const char *off = rt_settings_get(&b->rt->settings, RT_SET_UNCONFINED);
     if (off && !strcmp(off, "1")) {
         *out = json_pack("{s:b}", "enabled", 0);
         return *out ? 0 : bl_err(err, BOXLITE_ERR_NOMEM, "vmm config: out of memory");
     }
     long long id[2] = { 65534, 65534 };
     const char *names[2] = { "BOXLITE_JAIL_UID", "BOXLITE_JAIL_GID" };
+    const enum rt_setting_key keys[2] = { RT_SET_JAIL_UID, RT_SET_JAIL_GID };
     for (int i = 0; i < 2; i++) {
-        const char *v = getenv(names[i]);
+        const char *v = rt_settings_get(&b->rt->settings, keys[i]);
         char *end;
         if (!v || !*v)
             continue;
@@ -253,7 +255,7 @@ static int jail_config(const boxlite_box *b, json_t **out, struct bl_error *err)
                      (json_int_t)id[1], "cgroup", cgroup);
     if (!*out)
         return bl_err(err, BOXLITE_ERR_NOMEM, "vmm config: out of memory");
-    const char *range = getenv("BOXLITE_JAIL_UIDS");
+    const char *range = rt_settings_get(&b->rt->settings, RT_SET_JAIL_UIDS);
     if (range && *range) {
         unsigned long long first, count;
         int n = 0;
@@ -315,7 +317,7 @@ static int write_vmm_config(boxlite_box *b, const struct rt_assets *a, const cha
     box_file_path(ready, sizeof ready, b->dir, BOX_READY, 0); /* ready_file: no file is written */
     /* BOXLITE_KERNEL_CMDLINE adds guest kernel arguments (the lab uses it for TCG-only
      * timer options). */
-    const char *extra = getenv("BOXLITE_KERNEL_CMDLINE");
+    const char *extra = rt_settings_get(&b->rt->settings, RT_SET_KERNEL_CMDLINE);
     json_t *cfg = json_pack(
         "{s:s, s:s, s:s, s:s, s:i, s:i, s:o, s:o, s:{s:b, s:o, s:o, s:o, s:o}, s:s, s:s, s:s}",
         "engine", engine ? engine : b->opts.engine ? b->opts.engine : "auto", "kernel", a->kernel,
@@ -540,7 +542,7 @@ static int start_locked(boxlite_box *b, bool explicit_start, struct bl_error *er
     box_file_path(console, sizeof console, b->dir, BOX_CONSOLE_LOG, 0);
     boxfiles_clear(b->dir);
     unlink_logs(console, b->opts.log_max_files);
-    r = rt_find_assets(&a, err);
+    r = rt_find_assets(&rt->settings, &a, err);
     if (!r)
         r = prepare_disk(b, overlay, err);
     double t_disk = mono_ms_f();

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Reading a box's logs as the per-box process rotates them (src/vmm/logrot.h: <log> is the
  * newest, <log>.1 older, up to <log>.<files-1>; a rotation is a rename). A reader goes from
  * the oldest retained file to the newest; at the end of a file it finds where that file

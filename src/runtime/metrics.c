@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Metrics: the runtime's counters, and a box's figures (STATUS from its per-box process
  * on the box socket, asked now), the start timings the starter recorded, and execution
  * counters from the state database. */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Box options: setters with validation, JSON in and out (jansson). Every error names the
  * field it is about. */
 #include "runtime/options.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Box options (include/boxlite.h): the struct behind boxlite_options, its validation and
  * its JSON form. The JSON form is also what the state database stores per box. */
 #ifndef RT_OPTIONS_H

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The exported boxlite_options_* functions: argument checks, then options.c. */
 #include "runtime/api_error.h"
 #include "runtime/options.h"

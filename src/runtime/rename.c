@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Renaming a box: its name is a column of the state database (the box's folder is named
  * by its id), so a rename is one UPDATE, refused when the name is taken. */
 #include "runtime/api_error.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Runtime: the home directory, its state database, notices, leftovers swept at open, the
  * image store, and whether a process is still the one recorded. Box records are in
  * boxes.c, starting and stopping in lifecycle.c, executions in exec.c, files in copy.c,
@@ -186,14 +187,28 @@ static void sweep_leftovers(boxlite_runtime *rt)
 
 BOXLITE_API int boxlite_runtime_open(const char *home_dir, boxlite_runtime **out)
 {
+    return boxlite_runtime_open_with(home_dir, NULL, out);
+}
+
+BOXLITE_API int boxlite_runtime_open_with(const char *home_dir, const char *options_json,
+                                          boxlite_runtime **out)
+{
     API_CHECK_ARG(out, "out is NULL");
     *out = NULL;
     struct bl_error err = {0};
+    /* Options first: a mistake there creates no home. */
+    struct rt_settings settings;
+    int r = rt_settings_parse(&settings, options_json, &err);
+    if (r)
+        return api_return(r, &err);
     boxlite_runtime *rt = calloc(1, sizeof *rt);
-    if (!rt)
+    if (!rt) {
+        rt_settings_free(&settings);
         return api_fail(BOXLITE_ERR_NOMEM, "runtime: out of memory");
+    }
+    rt->settings = settings;
     pthread_mutex_init(&rt->lock, NULL);
-    int r = resolve_home(home_dir, &rt->home, &err);
+    r = resolve_home(home_dir, &rt->home, &err);
     char path[4200];
     if (!r) {
         snprintf(path, sizeof path, "%s/boxes", rt->home);
@@ -226,6 +241,7 @@ BOXLITE_API void boxlite_runtime_close(boxlite_runtime *rt)
     free(rt->notices);
     pthread_mutex_destroy(&rt->lock);
     free(rt->registries_json);
+    rt_settings_free(&rt->settings);
     free(rt->home);
     free(rt);
 }

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The runtime and box handles behind include/boxlite.h. */
 #ifndef RT_RUNTIME_H
 #define RT_RUNTIME_H
@@ -6,6 +7,7 @@
 #include "image/image.h"
 #include "proto/client.h"
 #include "runtime/options.h"
+#include "runtime/settings.h"
 #include "runtime/state.h"
 
 #include <jansson.h>
@@ -26,6 +28,7 @@ struct boxlite_runtime {
     int *lifelines;
     size_t nlifelines;
     char *notices; /* lines for the user, handed out by boxlite_runtime_notices */
+    struct rt_settings settings; /* boxlite_runtime_open_with's options (settings.h) */
 };
 
 struct boxlite_box {

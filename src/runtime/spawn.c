@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The per-box process: see spawn.h. */
 #include "runtime/spawn.h"
 
@@ -20,58 +21,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-static bool is_file(const char *p)
-{
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
-}
-
-/* The folder holding this library (or the executable it is linked into). */
-static void lib_dir(char *out, size_t len)
-{
-    Dl_info info;
-    out[0] = 0;
-    if (dladdr((void *)lib_dir, &info) && info.dli_fname) {
-        char *copy = realpath(info.dli_fname, NULL);
-        if (copy) {
-            snprintf(out, len, "%s", dirname(copy));
-            free(copy);
-        }
-    }
-}
-
-static int pick(char *dst, size_t len, const char *env, const char *fallback, const char *what,
-                struct bl_error *err)
-{
-    const char *v = getenv(env);
-    const char *p = v && *v ? v : fallback;
-    if (!is_file(p))
-        return bl_err(err, BOXLITE_ERR_ENGINE, "%s not found at %s (set %s%s)", what, p, env,
-                      v && *v ? "" : ", or run scripts/setup.sh");
-    snprintf(dst, len, "%s", p);
-    return 0;
-}
-
-int rt_find_assets(struct rt_assets *a, struct bl_error *err)
-{
-    char dir[4096], path[4200];
-    lib_dir(dir, sizeof dir);
-    snprintf(path, sizeof path, "%s/../bin/boxlite-vmm", dir);
-    int r = pick(a->vmm, sizeof a->vmm, "BOXLITE_VMM", path, "boxlite-vmm", err);
-    if (r)
-        return r;
-    snprintf(path, sizeof path, "%s/../guest/initramfs.cpio.gz", dir);
-    if ((r = pick(a->initrd, sizeof a->initrd, "BOXLITE_INITRD", path, "guest initramfs", err)))
-        return r;
-    const char *cache = getenv("BOXLITE_CACHE");
-    if (cache && *cache)
-        snprintf(path, sizeof path, "%s/kernel/current/vmlinux", cache);
-    else
-        snprintf(path, sizeof path, "%s/.cache/boxlite/kernel/current/vmlinux",
-                 getenv("HOME") ? getenv("HOME") : "/root");
-    return pick(a->kernel, sizeof a->kernel, "BOXLITE_KERNEL", path, "guest kernel", err);
-}
 
 /* What of the caller's environment the per-box process gets: what it reads (PATH to find
  * QEMU, its own BOXLITE_ switches), the locale and time zone for its messages. Nothing else:

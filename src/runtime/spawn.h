@@ -1,22 +1,15 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Starting a box's per-box process (boxlite-vmm) and waiting for its guest to be ready. */
 #ifndef RT_SPAWN_H
 #define RT_SPAWN_H
 
 #include "common/error.h"
 #include "proto/client.h"
+#include "runtime/assets.h"
 
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
-
-/* Where the runtime finds what a box boots. Each can be overridden by the environment:
- * BOXLITE_VMM, BOXLITE_KERNEL, BOXLITE_INITRD; otherwise they are looked up beside
- * libboxlite.so (../bin/boxlite-vmm, ../guest/initramfs.cpio.gz) and in the kernel cache
- * (${BOXLITE_CACHE:-~/.cache/boxlite}/kernel/current/vmlinux). */
-struct rt_assets {
-    char vmm[4096], kernel[4096], initrd[4096];
-};
-int rt_find_assets(struct rt_assets *a, struct bl_error *err);
 
 struct rt_child {
     pid_t pid;          /* the per-box process (not our child: it is double-forked) */

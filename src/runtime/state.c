@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* SQLite state: see state.h. */
 #include "runtime/state.h"
 

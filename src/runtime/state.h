@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The runtime's state in SQLite (<home>/boxlite.db, WAL mode): boxes and counters.
  * Several processes share one database; every write is one transaction, and a crash at any
  * point leaves it consistent (SQLite's guarantee). Boxes whose VMM died are corrected to

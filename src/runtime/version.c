@@ -1,6 +1,9 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "boxlite.h"
 
 BOXLITE_API const char *boxlite_version(void) { return BOXLITE_VERSION; }
+
+BOXLITE_API int boxlite_version_number(void) { return BOXLITE_VERSION_NUMBER; }
 
 BOXLITE_API const char *boxlite_code_str(int code)
 {
@@ -20,6 +23,7 @@ BOXLITE_API const char *boxlite_code_str(int code)
     case BOXLITE_ERR_PROTOCOL: return "protocol error";
     case BOXLITE_ERR_UNSUPPORTED: return "unsupported";
     case BOXLITE_ERR_INTERNAL: return "internal error";
+    case BOXLITE_ERR_CANCELLED: return "cancelled";
     default: return "unknown error";
     }
 }

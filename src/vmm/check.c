@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* boxlite-vmm --check --json, --cpuid, --cpu-templates (check.h). Everything here only
  * looks: no VM is created. */
 #include "vmm/check.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* boxlite-vmm's diagnostic modes (main.c dispatches to them): what can run here, for
  * `boxlite doctor` and for bug reports. Each prints to stdout and returns the exit status. */
 #ifndef VMM_CHECK_H

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The per-box process's config file (docs/architecture.md, "The per-box process"): JSON
  * read with jansson into struct vmm_config. Every key is known; an unknown key, a wrong
  * type or an out-of-range value is an error that names the key, so a typo in the library's

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The per-box process's configuration (docs/architecture.md, "The per-box process"), parsed
  * from JSON by config.c. Strings are owned by the struct; vmm_config_free() releases them. */
 #ifndef VMM_CONFIG_H

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Console pump: see conlog.h. The panic line is the one Linux prints from panic()
  * (kernel/panic.c: "Kernel panic - not syncing: %s"). */
 #include "vmm/conlog.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* A pump from a pipe into a rotating log (logrot.h), on a thread of its own: the guest's
  * serial console (both engines write it into a pipe the per-box process owns) and the
  * per-box process's own stderr. It also watches the text for the kernel's panic line, so

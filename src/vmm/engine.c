@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Choosing the engine that runs a box (engine.h): ours on KVM where the CPU virtualizes,
  * QEMU with TCG everywhere else, an explicit request taken as given. */
 #include "vmm/engine.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* An engine runs one box's VM for the per-box process (src/vmm/main.c): the KVM engine
  * (ours, src/vmm/kvm/) or the QEMU engine (src/vmm/qemu/). Both boot the same kernel,
  * initramfs and disks and hand the per-box process the same thing: a byte stream to the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The health checker: see health.h. One thread per box, asleep between checks (a poll on
  * an eventfd), one connection to the box socket kept open between checks. */
 #include "vmm/health.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The box's health check, run by the per-box process (it is there for the box's whole life,
  * whoever created the box): Docker's HEALTHCHECK semantics (the Dockerfile reference,
  * "HEALTHCHECK"): the command runs in the box every interval once the guest is ready, is

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Size-rotated log files: see logrot.h. */
 #include "vmm/logrot.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* A log file that rotates at a size: <path> is the newest, <path>.1 the one before, up to
  * <path>.<files-1>; the oldest is dropped. The per-box process writes the guest's console
  * and its own log through one (docs/architecture.md, "Logs"), so a guest that floods its

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* boxlite-vmm: the per-box process. Reads its config (docs/architecture.md), runs the
  * selected engine, serves the box socket (library clients multiplexed onto the agent's
  * stream, src/proto/mux.h; the control frames STATUS and EXIT, src/proto/control.h), and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* `boxlite-vmm --status`: waits, on events only, for the box socket to exist (the per-box
  * process renames it into place once it listens: inotify on its folder), then for the box
  * to be ready (the agent's HELLO, through the mux), and prints STATUS as one JSON line

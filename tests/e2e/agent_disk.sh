@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # The agent's disk and root handling in a real box (the `boxlite` CLI, the engine that runs
 # here): a box disk larger than its image's filesystem is grown online by the agent before
 # the container starts, the grown space is usable, and the container's root comes from a

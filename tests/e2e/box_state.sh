@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Truthful box state through the CLI and a real engine: a main process's exit (run -d CMD,
 # --entrypoint, an image's Cmd) stops the box with its status as the reason in ps and
 # inspect, and an exec on it says why; the image's HEALTHCHECK reports unhealthy then

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # The product end to end through the engine that runs here (QEMU/TCG on machines without
 # hardware virtualization): an image pushed to a real local registry (Debian's
 # docker-registry) is pulled and run by the `boxlite` CLI; exit codes, env, working dir,

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # `boxlite completion bash|zsh` loaded in a real interactive shell in a terminal (tmux), a
 # Tab pressed, the line read back: verbs, flags, box names and image references from the
 # home. No VM: the boxes are records, the image comes from a local registry. fish's script

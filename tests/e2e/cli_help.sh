@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # The CLI's help, flags and man pages (no VM needed): every verb answers --help, -h and
 # `boxlite help VERB` alike; every flag its help lists is accepted by its parser and every
 # flag its parser accepts is in its help (one table drives both: probed with every long

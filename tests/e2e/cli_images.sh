@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Image management through the `boxlite` CLI against a real local registry (Debian's
 # docker-registry): pull (plain progress lines in a pipe, redrawn bars on a terminal),
 # images [--json], rmi [-f] (refused while a created box uses the image; garbage

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # The boxlite CLI on box records (no VM needed): create, ps, inspect, stop, rm, errors.
 set -uo pipefail
 cd "$(dirname "$0")/../.."

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # The Docker-like verbs through the real CLI on the engine that runs here (QEMU/TCG without
 # hardware virtualization), an image from a real local registry. Boots are dear under TCG,
 # so one long-lived box serves most checks. Exit statuses 125/126/127 and the command's

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # The control protocol between the library and the per-box process (docs/protocol.md,
 # "The box socket's control frames"), through the CLI and a real engine (QEMU):
 # - a library that connects late (another process, after the box is ready) gets STATUS:

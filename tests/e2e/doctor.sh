@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # `boxlite doctor` on this host: every check says its status and a fix, the verdict follows
 # the engines this host really has (here: no vmx/svm, so KVM is not usable and a smoke box
 # boots on QEMU with TCG; on a host with hardware virtualization both engines must boot),

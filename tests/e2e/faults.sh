@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Faults, and the truth afterwards. SIGKILL of the CLI at each stage (create, pull, start,
 # exec, copy, stop), of the per-box process (boxlite-vmm) and of QEMU (start, exec, copy,
 # stop); the host disk full during a pull and during a guest write (a small tmpfs home, in

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # The box disk boots: a busybox OCI image (tests/fixtures/mkimages.py) is imported,
 # built into an ext4 base and given a qcow2 overlay by our code, then the guest kernel
 # mounts it as root under QEMU (microvm, TCG) and reports what it sees: root-owned files

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Pulls as users meet them, through the `boxlite` CLI and real registries on 127.0.0.1:
 # a pull killed midway (SIGKILL) and run again fetches only what was missing (bytes counted
 # in the registry's own log) and gives the same image; a private registry reached through a

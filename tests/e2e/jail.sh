@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Issue 13, the per-box process's jail, through the CLI on the engine that runs here
 # (QEMU/TCG): the supervisor, boxlite-vmm and QEMU run without privileges (Seccomp 2,
 # NoNewPrivs 1, CapEff 0, not root), see none of the caller's descriptors or environment,

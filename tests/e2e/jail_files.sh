@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Issue 13, the file boundary, through the CLI on the engine that runs here (QEMU/TCG): what a
 # guest writes on a host volume never becomes setuid and never changes owner on the host
 # (the guest still sees its chmod and chown, across boxes: recorded as QEMU's mapped-xattr

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # The guest kernel boots under qemu-system-x86_64 -M microvm -accel tcg to /init (the
 # agent's initramfs): the agent runs as PID 1, finds no agent port (this VM has no
 # virtio-console) and powers the VM off, which ends QEMU by itself.

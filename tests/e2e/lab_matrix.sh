@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # The CPU matrix in CI: the lab's second CPU model (tests/e2e/lab_smoke.sh runs "max"), one
 # L1 boot for all of it (tests/lab/lab-check.sh --cpu MODEL --matrix, tests/lab/matrix.sh):
 # a box per CPU template (v3, baseline, host) whose guest shows the template's features and

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # tests/lab/run.sh itself: a command in L1 gets the files it was given, its output comes back
 # line by line and its exit status becomes run.sh's; it works with stdin closed (as in CI);
 # --timeout ends an L1 whose command never ends (status 124). Two L1 boots, under a minute

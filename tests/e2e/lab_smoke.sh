@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # The nested-KVM lab (tests/lab/) end to end, one L1 boot: L1 comes up under QEMU TCG with
 # kvm-amd and nested paging, a KVM program runs guest code on its /dev/kvm (kvm_probe), and
 # boxlite-vmm (engine kvm) boots the project's guest kernel and initramfs there with a

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # The network policy end to end on the QEMU engine (the KVM engine: tests/lab/suite.sh), with
 # real servers in two network namespaces this script creates and removes:
 #   box side  bln$$: the CLI, hence boxlite-vmm and its libslirp, run here; it is "the

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # The CLI with an explicit `--engine qemu` on a busybox rootfs directory (no registry): the
 # box records the engine, stdin echo, a signal's exit status, 10 MiB of output, 20
 # concurrent `exec`s in one box, and the box reaching a server on the host's loopback

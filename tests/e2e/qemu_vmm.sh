@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # The per-box process (boxlite-vmm) with "engine": "qemu" and the real agent: STATUS on the
 # box socket once ready (agent-ready = its HELLO) with the host port QEMU chose for a port-0
 # forward, a graceful stop on SIGTERM (the agent powers off) told to a connected client as

@@ -1,4 +1,5 @@
 // component: vmm
+// SPDX-License-Identifier: Apache-2.0
 /* virtio-blk request parsing: the fuzzer chooses each chain's shape (how many readable
  * and writable descriptors, their lengths) and every byte the device reads (header, data,
  * discard segments), against a small memory disk, read-only or not, with or without

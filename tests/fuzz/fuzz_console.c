@@ -1,4 +1,5 @@
 // component: vmm
+// SPDX-License-Identifier: Apache-2.0
 /* virtio-console control messages and port traffic: after the device announces its
  * ports, the fuzzer sends control messages of any length and content (DEVICE_READY,
  * PORT_READY, PORT_OPEN for real and unknown ports, garbage), adds and withholds receive

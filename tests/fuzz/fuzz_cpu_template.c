@@ -1,4 +1,5 @@
 // component: vmm
+// SPDX-License-Identifier: Apache-2.0
 /* CPU templates over arbitrary supported-CPUID tables (a user's `boxlite-vmm --cpuid`
  * report is such input): the text is parsed, every template and "auto" applied. A malformed
  * table or an unsatisfiable template is an error; a result that breaks the templates' rules

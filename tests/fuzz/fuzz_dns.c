@@ -1,4 +1,5 @@
 // component: vmm
+// SPDX-License-Identifier: Apache-2.0
 /* The DNS reply reader behind host-name rules (src/vmm/net/dns.c): whatever a resolver (or
  * anyone who can spoof one) sends the box. The input is the DNS message. */
 #include "vmm/net/dns.h"

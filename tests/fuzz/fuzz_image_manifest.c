@@ -1,4 +1,5 @@
 // component: image
+// SPDX-License-Identifier: Apache-2.0
 /* Manifests, indexes and image configs as a registry or an OCI layout could send them,
  * and the docker config.json credentials file. */
 #include "image/imageconfig.h"

@@ -1,4 +1,5 @@
 // component: image
+// SPDX-License-Identifier: Apache-2.0
 /* Image references and WWW-Authenticate challenges: both come from users or the network. */
 #include "image/ref.h"
 #include "image/registry.h"

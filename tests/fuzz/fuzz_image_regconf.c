@@ -1,4 +1,5 @@
 // component: image
+// SPDX-License-Identifier: Apache-2.0
 /* The registries settings (regconf.h) and a registry's Retry-After header on arbitrary
  * bytes: refused or accepted, never a crash or a leak. The first byte picks the parser. */
 #include "image/regconf.h"

@@ -1,4 +1,5 @@
 // component: image
+// SPDX-License-Identifier: Apache-2.0
 /* Layer tarballs applied to an ext4 image by the builder (src/image/ext4build.c): entry
  * paths, links, whiteouts, opaque markers, sizes, extended attributes. Each input is applied
  * twice, as a lower and an upper layer, so that whiteouts and replacements meet entries of

@@ -1,4 +1,5 @@
 // component: vmm
+// SPDX-License-Identifier: Apache-2.0
 /* The x86_64 kernel loader (arch_load_kernel) on arbitrary files: ELF headers, program
  * headers and segments that lie about their sizes and addresses must be refused or loaded
  * inside guest RAM, never crash or write outside it. */

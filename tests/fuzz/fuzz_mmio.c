@@ -1,4 +1,5 @@
 // component: vmm
+// SPDX-License-Identifier: Apache-2.0
 /* The virtio-mmio register file driven by any sequence of accesses a guest could make
  * (any offset, width and value: feature and queue selectors out of range, queue set-up on
  * live queues, status in any order, resets, notifies of any index), over a virtio-rng

@@ -1,4 +1,5 @@
 // component: vmm
+// SPDX-License-Identifier: Apache-2.0
 /* virtio-net's transmit and receive paths with guest-controlled contents: chains whose
  * buffer sizes and bytes come from the input go through the tx queue (header checks,
  * gathering, the back end's frame classifier), and frames from the input fill rx buffers

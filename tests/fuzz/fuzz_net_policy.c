@@ -1,4 +1,5 @@
 // component: vmm
+// SPDX-License-Identifier: Apache-2.0
 /* The network policy's frame filter (src/vmm/net/policy.c) on frames a hostile guest
  * sends, and its DNS learning on frames libslirp hands the guest. The first byte picks a
  * policy (the default; an allow list with host names, allow_host and UDP forwards; deny

@@ -1,4 +1,5 @@
 // component: vmm
+// SPDX-License-Identifier: Apache-2.0
 /* Network rule parsing (src/vmm/net/rule.c): --allow-net/--deny-net RULE and --allow-host
  * PORT[/udp] as the library and the per-box config read them. A rule that parses must
  * format to text that parses back to the same rule. */

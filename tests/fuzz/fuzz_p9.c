@@ -1,4 +1,5 @@
 // component: vmm
+// SPDX-License-Identifier: Apache-2.0
 /* The 9P2000.L server's message parser and handlers, on a scratch share. Each input is a
  * sequence of messages, each preceded by a 2-byte length (so the fuzzer also controls the
  * size field's agreement with the real length). Every input starts a fresh session

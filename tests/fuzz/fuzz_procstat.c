@@ -1,4 +1,5 @@
 // component: common
+// SPDX-License-Identifier: Apache-2.0
 /* Fuzzes the /proc/<pid>/stat parser (src/common/procstat.c): field 2 (comm) is chosen by
  * the process itself (prctl PR_SET_NAME), so it may hold spaces, parentheses and anything
  * else; the text is NUL-terminated as proc_stat_read hands it over. */

@@ -1,4 +1,5 @@
 // component: proto
+// SPDX-License-Identifier: Apache-2.0
 /* The agent protocol decoder: frame reassembly from arbitrary chunks, header checks,
  * resynchronisation, and every request/result body decoder. The first input byte picks
  * the chunk size, so frames split across reads are covered. */

@@ -1,4 +1,5 @@
 // component: proto
+// SPDX-License-Identifier: Apache-2.0
 /* The box socket's control bodies (src/proto/control.h): STATUS and EXIT decoders, fed
  * whatever a hostile peer of the box socket could send. What decodes must re-encode and
  * decode to the same fields; nothing may crash, leak or read out of bounds. The first byte

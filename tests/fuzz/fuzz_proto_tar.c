@@ -1,4 +1,5 @@
 // component: proto
+// SPDX-License-Identifier: Apache-2.0
 /* The file-copy tar reader on arbitrary archives: it must refuse or extract, never crash,
  * and never create anything outside its destination (checked around it after each run).
  * The same archive then goes through the copy-out reader (tar_extract_untrusted, a 64 KiB

@@ -1,4 +1,5 @@
 // component: disk
+// SPDX-License-Identifier: Apache-2.0
 /* Fuzzes qcow2 header and table parsing: the input becomes an image file (the first
  * bytes are the header and extensions; the rest follows at offsets chosen by the input),
  * which is then opened read-only and read all over, and opened read-write and written.

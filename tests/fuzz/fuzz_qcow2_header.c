@@ -1,4 +1,5 @@
 // component: disk
+// SPDX-License-Identifier: Apache-2.0
 /* Fuzzes the qcow2 header parser alone, in memory (fast): the input is the image's first
  * bytes; the file size is taken from its first 4 bytes, as a multiple of 512 bytes, so that
  * the checks of tables against the end of the file are explored too. */

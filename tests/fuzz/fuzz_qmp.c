@@ -1,4 +1,5 @@
 // component: vmm
+// SPDX-License-Identifier: Apache-2.0
 /* The QEMU engine's reader of QEMU output (which carries guest-influenced data): the QMP
  * line reader and message classifier, fed in chunks whose sizes come from the input (the
  * first byte is unused: it once picked among three readers). */

@@ -1,4 +1,5 @@
 // component: vmm
+// SPDX-License-Identifier: Apache-2.0
 /* The split-virtqueue walk over guest memory the fuzzer writes: ring placement, indices,
  * descriptors and indirect tables all come from the input. Guest RAM is two adjacent
  * regions in separate host allocations, so a buffer straddling them would be caught by

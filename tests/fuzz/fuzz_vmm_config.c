@@ -1,4 +1,5 @@
 // component: vmm
+// SPDX-License-Identifier: Apache-2.0
 /* The per-box process's config parser on arbitrary bytes: it must refuse or accept
  * without crashing or leaking. */
 #include "vmm/config.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The harness's runner: see harness.h. Output is TAP-like ("ok 3 - name") and ends with
  * "N passed, N failed[, N skipped]", which tests/run.sh adds up. */
 #include "harness.h"

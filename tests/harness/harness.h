@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* A small unit-test harness: TEST() registers a test, CHECK*() records failures.
  * Each test runs in its own child process (a crash or a hang fails that test, not the
  * run) with a time limit; the binary ends with the line "N passed, N failed".

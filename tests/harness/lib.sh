@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Shared by the end-to-end scripts (tests/e2e/*.sh): checks that count, and the two kinds of
 # skip. Source it after `cd` to the repository root:  . tests/harness/lib.sh
 # A script ends with `finish`, which prints "N passed, N failed" (tests/run.sh adds it up)

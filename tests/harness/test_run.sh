@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # tests/run.sh itself, on fabricated suites: for each way a suite can end (counts and exit
 # status agreeing or not, a crash without counts, a skip with and without a reason, pytest's
 # summary), the closing line and run.sh's exit status must agree with what happened.

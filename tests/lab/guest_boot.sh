@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Boots the project's guest kernel and initramfs once on this machine's /dev/kvm and measures
 # it with lab_timeline to the agent's line "boxlite-agent: ready in ..." (the ready mark: the
 # agent has found its virtio-console port and, in our VMM, written the control page). Runs

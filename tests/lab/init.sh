@@ -1,4 +1,5 @@
 #!/bin/busybox sh
+# SPDX-License-Identifier: Apache-2.0
 # /init of the lab's L1 guest (tests/lab/README.md). The base archive built by setup.sh holds
 # busybox, the KVM modules (/lab/modules, numbered in load order) and this script; run.sh
 # appends a second archive with /lab/cmd (the command, a shell script), /lab/nonce (the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* kvm_probe: proves a /dev/kvm runs guest code, independent of the project's VMM.
  * Creates a VM with 64 KiB of memory, an in-kernel irqchip, one vCPU in real mode, and runs
  * a small program: it sums 1..1000 in a loop, writes the low 16 bits of the sum to I/O port

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # make lab-check: the KVM engine end to end, on a /dev/kvm backed by hardware
 # virtualization: this host's own when its CPU has vmx/svm, else the nested-KVM lab
 # (tests/lab/run.sh: an L1 under QEMU TCG with kvm-amd). boxlite-vmm (engine "kvm") boots the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* lab_client: the library's side of a box, for make lab-check. Connects to the per-box
  * process's box socket (retrying until the process has created it), waits for the agent's
  * HELLO, checks that the container rootfs is set up, runs a command in it and checks its

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* lab_timeline: runs a VMM (ours or QEMU) and measures it the same way for both, from
  * outside: its console lines, stamped with the time since it was started, are written out
  * as they come (no buffering); when the first line containing the ready mark arrives it

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # make lab-matrix: the CPU matrix over every QEMU CPU model the lab's TCG runs with SVM, one
 # L1 boot per model (tests/lab/lab-check.sh --matrix): on each, a box per CPU template (v3,
 # baseline, host), the fallback to QEMU with -accel kvm, boxlite doctor; then a model with

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # The CPU matrix's part inside one L1 (tests/lab/matrix-run.sh starts it per QEMU CPU model;
 # on a host with hardware virtualization it runs directly). Three sections, each optional:
 #

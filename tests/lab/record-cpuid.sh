@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Records the KVM_GET_SUPPORTED_CPUID table of a lab L1 per QEMU CPU model (boxlite-vmm
 # --cpuid inside L1, whose kvm-amd answers for the model QEMU's TCG emulates), as test data
 # for the CPU template tests: tests/unit/vmm/cpuid/lab-<model>.txt. A developer's tool; the

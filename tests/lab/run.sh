@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Runs a command inside the nested-KVM lab (tests/lab/README.md): boots an L1 guest under
 # QEMU TCG with -cpu max (which offers AMD SVM), loads kvm-amd there, runs the command with a
 # working /dev/kvm, streams its output back as it comes, ends L1 and exits with the

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Sets up the nested-KVM lab (tests/lab/README.md): Debian's cloud kernel (unpacked with
 # apt-get download + dpkg -x, nothing installed into /boot), its three KVM modules and a
 # base initramfs (static busybox, the modules, tests/lab/init.sh as /init).

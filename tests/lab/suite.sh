@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # End-to-end tests of the KVM engine, run inside one lab L1 (tests/e2e/lab_kvm.sh starts it;
 # on a host with hardware virtualization it runs directly). Each test boots a box with
 # boxlite-vmm (engine kvm), drives it with lab_client through the box socket, and checks the

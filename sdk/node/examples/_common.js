@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 'use strict';
 // Examples take an image reference or a root file system folder as their first argument;
 // with none they build a busybox folder (tests/fixtures/mkrootfs.py) in a temporary place.

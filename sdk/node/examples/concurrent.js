@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 'use strict';
 // Several executions in one box at once, each with its own output.
 //   node examples/concurrent.js [IMAGE | ROOTFS_DIR]

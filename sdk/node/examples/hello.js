@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 'use strict';
 // The shortest path: a SimpleBox runs a command and gives back its output.
 //   node examples/hello.js [IMAGE | ROOTFS_DIR]

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 'use strict';
 // Streams: stdout as it arrives (async iteration), stdin piped in, the result at the end.
 //   node examples/streaming.js [IMAGE | ROOTFS_DIR]

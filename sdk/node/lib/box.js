@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 'use strict';
 // A box: one micro-VM. Every call that can block runs on libuv's thread pool.
 const { load } = require('./native');

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 'use strict';
 // Errors: one class per boxlite_code (include/boxlite.h), all subclasses of BoxliteError,
 // plus ExecError (a command that failed, thrown by CodeBox) as in the BoxLite Node SDK.

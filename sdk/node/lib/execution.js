@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 'use strict';
 // An execution inside a box: stdout/stderr as Readable streams (and async iterators), stdin
 // as a Writable, wait(), kill(), resize().

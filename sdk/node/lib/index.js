@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 'use strict';
 // boxlite for Node.js: boxes (micro-VMs running OCI images) over libboxlite.so.
 //   const { SimpleBox } = require('boxlite');

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 'use strict';
 // Finds and loads the addon and libboxlite.so. Internal.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 'use strict';
 // Box options -> the library's JSON options (boxlite_options_from_json). Internal.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 'use strict';
 // The runtime: a home folder of boxes and images (boxlite_runtime).
 const { load } = require('./native');

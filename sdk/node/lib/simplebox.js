@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 'use strict';
 // Conveniences in the shapes of the BoxLite Node SDK: SimpleBox (run commands, get their
 // output), CodeBox (run Python), InteractiveBox (a terminal session).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 'use strict';
 // `npm install` step: builds the addon with node-gyp against this node's own headers, so
 // nothing is downloaded. node-gyp is npm's own copy ($npm_config_node_gyp, set by npm for

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 'use strict';
 // `npm pack`: puts a copy of include/boxlite.h in the package (the addon is built against
 // it at install) and records where libboxlite.so is ($BOXLITE_LIB, else the checkout's

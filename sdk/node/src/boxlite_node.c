@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The Node.js binding of libboxlite (include/boxlite.h): an N-API addon in C, no second
  * implementation of anything. The JavaScript in lib/ gives it its shapes.
  *
@@ -560,13 +561,15 @@ struct progress {
     unsigned long long done, total;
 };
 
-static void pull_progress(void *ud, int layer, int n_layers, const char *digest,
-                          unsigned long long done, unsigned long long total)
+/* JS runs later on the main thread (a thread-safe function), so it cannot answer: the
+ * pull always continues. */
+static int pull_progress(void *ud, int layer, int n_layers, const char *digest,
+                         unsigned long long done, unsigned long long total)
 {
     struct job *j = ud;
     struct progress *p = malloc(sizeof *p);
     if (!p)
-        return;
+        return BOXLITE_PULL_CONTINUE;
     p->layer = layer;
     p->n_layers = n_layers;
     snprintf(p->digest, sizeof p->digest, "%s", digest ? digest : "");
@@ -574,6 +577,7 @@ static void pull_progress(void *ud, int layer, int n_layers, const char *digest,
     p->total = total;
     if (napi_call_threadsafe_function(j->tsfn, p, napi_tsfn_blocking) != napi_ok)
         free(p);
+    return BOXLITE_PULL_CONTINUE;
 }
 
 static void pull_progress_js(napi_env env, napi_value fn, void *context, void *data)

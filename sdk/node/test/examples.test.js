@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 'use strict';
 // Every example in examples/ runs as a user runs it from the checkout (require('boxlite')
 // resolves through examples/node_modules/boxlite, a link to the package) and prints what it

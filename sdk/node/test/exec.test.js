@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 'use strict';
 // Executions through the Node SDK on a real box (QEMU engine here): output, exit codes,
 // env/cwd/user, both streams at once, stdin, timeout, kill, tty resize, concurrency, copies.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 'use strict';
 // Test fixtures: a busybox root file system (tests/fixtures/mkrootfs.py, shared with the
 // Python and Go SDKs' tests), a runtime on a fresh home, a running box shared by a file's

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 'use strict';
 // Images through the Node SDK, from a real registry on 127.0.0.1 (Debian's docker-registry,
 // the busybox image of tests/fixtures/mkimages.py pushed with skopeo).

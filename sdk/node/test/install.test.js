@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 'use strict';
 // `npm pack` gives a tarball that installs offline in a fresh folder (the addon built there
 // by node-gyp against this node's own headers: nothing is downloaded) and runs a box from

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 'use strict';
 // Run by runtime.test.js inside a tmux pane (a real terminal): an InteractiveBox on the
 // process's own stdin/stdout. Writes STATUS.started once the shell runs (with whether

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 'use strict';
 // Box options through the Node SDK on one real box: name, cpus, a read-only volume, a TCP
 // port forward, the network policy (allowNet, allowHost), a main command whose output is

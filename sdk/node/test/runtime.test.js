@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 'use strict';
 // The runtime through the Node SDK: missing boxes, two runtimes in one process, closing a
 // runtime with executions still open, SimpleBox / CodeBox / InteractiveBox, disposal.

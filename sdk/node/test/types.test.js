@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 'use strict';
 // index.d.ts checked by the real TypeScript compiler: test/types/usage.ts uses every shape of
 // the API under --strict, with @ts-expect-error lines that must fail (a declaration grown too

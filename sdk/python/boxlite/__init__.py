@@ -1,6 +1,7 @@
+# SPDX-License-Identifier: Apache-2.0
 """BoxLite: run OCI images in lightweight VMs, from asyncio code."""
 from .box import Box
-from .errors import (AlreadyExists, AuthError, BoxliteError, EngineError, ImageError,
+from .errors import (AlreadyExists, AuthError, BoxliteError, Cancelled, EngineError, ImageError,
                      InvalidArgument, InvalidState, IOFailure, NetworkError, NotFound,
                      OutOfMemory, ProtocolError, Timeout, Unsupported)
 from .execution import Execution, ExecResult

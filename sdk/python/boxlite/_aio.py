@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The two ways the SDK waits without blocking the event loop. Internal.
 
 - Calls into the library that may block (box start and stop, exec start, stdin writes, copies)

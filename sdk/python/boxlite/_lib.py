@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """ctypes bindings for libboxlite.so (include/boxlite.h). Internal."""
 import ctypes
 import ctypes.util
@@ -13,6 +14,11 @@ def _candidates():
     env = os.environ.get("BOXLITE_LIB")
     if env:
         yield env
+    # The wheel (make wheel) carries the library, and beside it boxlite-vmm and the guest
+    # files, which the library finds relative to itself.
+    packaged = os.path.join(_HERE, "_native", "lib", "libboxlite.so.0")
+    if os.path.exists(packaged):
+        yield packaged
     # From a checkout: sdk/python/boxlite -> build/lib
     yield os.path.normpath(os.path.join(_HERE, "..", "..", "..", "build", "lib", "libboxlite.so"))
     # An installed package: where the library was when it was built (setup.py).
@@ -78,7 +84,7 @@ I = ctypes.c_int
 
 # name: (restype, argtypes). Functions return boxlite_code unless restype says otherwise.
 # void (*)(void *user_data, int layer, int n_layers, const char *digest, done, total)
-PULL_PROGRESS = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int, ctypes.c_int,
+PULL_PROGRESS = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_int, ctypes.c_int,
                                  ctypes.c_char_p, ctypes.c_ulonglong, ctypes.c_ulonglong)
 
 _PROTOS = {
@@ -91,6 +97,7 @@ _PROTOS = {
     "boxlite_code_str": (S, [I]),
     "boxlite_free": (None, [P]),
     "boxlite_runtime_open": (I, [S, PP]),
+    "boxlite_runtime_open_with": (I, [S, S, PP]),
     "boxlite_runtime_set_registries": (I, [P, S]),
     "boxlite_last_notice": (S, []),
     "boxlite_runtime_close": (None, [P]),

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A box: one micro-VM. Blocking library calls run on worker threads, so the event loop
 never waits on them."""
 import ctypes

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Exceptions: one per boxlite_code, all subclasses of BoxliteError."""
 
 
@@ -64,9 +65,15 @@ class Unsupported(BoxliteError, NotImplementedError):
     code = 13
 
 
+class Cancelled(BoxliteError):
+    """The caller stopped it (a pull whose progress callback returned False)."""
+    code = 15
+
+
 _BY_CODE = {c.code: c for c in (InvalidArgument, NotFound, AlreadyExists, InvalidState,
                                 IOFailure, OutOfMemory, EngineError, Timeout, ImageError,
-                                AuthError, NetworkError, ProtocolError, Unsupported)}
+                                AuthError, NetworkError, ProtocolError, Unsupported,
+                                Cancelled)}
 
 
 def raise_for(code, message):

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """An execution inside a box: streamed stdout/stderr, stdin, signals, resize, result.
 
 Output arrives on the library's non-blocking pipes, which the event loop watches

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """BoxOptions: what a box is made of. Serialised to the C library's JSON options."""
 import json
 from dataclasses import dataclass, field

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The runtime: a home directory of boxes (the C library's boxlite_runtime)."""
 import ctypes
 import json
@@ -22,11 +23,18 @@ class Boxlite:
     _default = None
     _default_lock = threading.Lock()
 
-    def __init__(self, home_dir: Optional[str] = None, registries: Optional[dict] = None):
+    def __init__(self, home_dir: Optional[str] = None, registries: Optional[dict] = None,
+                 settings: Optional[dict] = None):
+        """settings: boxlite_runtime_open_with's options ({"vmm": path, "kernel": path,
+        "jail_uid": n, ...}: include/boxlite.h); each defaults to its environment variable."""
         self._lib = lib()
         self._closed = True
         h = ctypes.c_void_p()
-        self._lib.call("runtime_open", enc(home_dir), ctypes.byref(h))
+        if settings is None:
+            self._lib.call("runtime_open", enc(home_dir), ctypes.byref(h))
+        else:
+            self._lib.call("runtime_open_with", enc(home_dir), enc(json.dumps(settings)),
+                           ctypes.byref(h))
         self._h = h
         self._closed = False
         self._boxes = weakref.WeakSet()
@@ -92,15 +100,18 @@ class Boxlite:
 
     def pull(self, ref: str, progress=None) -> List[str]:
         """Pulls an image into the store (blocking; call it from a thread in async code).
-        progress(layer, n_layers, digest, done, total) is called on this thread. Returns the
-        library's notices: the name a short reference resolved to, a mirror passed over."""
+        progress(layer, n_layers, digest, done, total) is called on this thread; returning
+        False stops the pull (boxlite.Cancelled; what was downloaded is kept for the next
+        pull). Returns the library's notices: the name a short reference resolved to, a
+        mirror passed over."""
         from ._lib import PULL_PROGRESS
 
         def relay(_ud, layer, n, digest, done, total):
             try:
-                progress(layer, n, digest.decode() if digest else "", done, total)
+                stop = progress(layer, n, digest.decode() if digest else "", done, total) is False
             except Exception:
-                pass  # an exception must not cross the C frames
+                stop = False  # an exception must not cross the C frames
+            return 1 if stop else 0
 
         cb = PULL_PROGRESS(relay) if progress else PULL_PROGRESS()
         self._lib.call("image_pull", self._handle(), enc(ref), cb, None)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Conveniences over Box: SimpleBox (run commands, get their output), CodeBox (run Python),
 InteractiveBox (a terminal session)."""
 import asyncio

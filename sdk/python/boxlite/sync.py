@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Synchronous wrappers for scripts that do not use asyncio. The async API runs on one
 event loop in a background thread that the wrappers share, so they work from any thread,
 including one that already runs an event loop of its own.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """What the examples run in: the image or root file system directory given as the first
 argument (or $BOXLITE_IMAGE), else a busybox root file system built from this machine's
 /bin/busybox (Debian's busybox-static), so the examples run without a registry."""

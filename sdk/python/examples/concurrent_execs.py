@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Ten commands at once in one box, from one event loop."""
 import asyncio
 

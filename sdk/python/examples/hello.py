@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Hello world: one box, one command, its output."""
 import asyncio
 

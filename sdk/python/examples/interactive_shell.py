@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """An interactive shell in a box. On a terminal it is a real terminal session (raw mode,
 window size passed on; type `exit` to leave); with a pipe on stdin it runs what it reads:
 

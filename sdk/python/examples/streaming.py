@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Streaming: print a process's stdout and stderr as they arrive, while it runs."""
 import asyncio
 import time

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The same without asyncio: boxlite.sync."""
 from _common import box_kwargs
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Fixtures: a busybox root file system (and one with python3), a runtime on a fresh home,
 and options for boxes booted through whichever engine runs here (QEMU TCG on machines
 without hardware virtualization)."""

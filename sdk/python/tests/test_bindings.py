@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The ctypes bindings against include/boxlite.h: every function the SDK binds is declared
 there, and the two structs have the C compiler's layout."""
 import ctypes

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Truthful state through the SDK: a box whose main process exits stops with the reason and
 its status; an execution on it is refused with that reason; a health check reports
 unhealthy and healthy; what opening a home had to fix comes back as notices."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """SimpleBox, CodeBox, InteractiveBox and the synchronous wrapper, each booting its own box."""
 import asyncio
 import os

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Each example runs as written (a subprocess, its own box), on the test's busybox rootfs."""
 import fcntl
 import os

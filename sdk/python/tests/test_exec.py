@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Executions through a real box (one box for the module, booted by the engine)."""
 import asyncio
 import os

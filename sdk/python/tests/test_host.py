@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The host check (what `boxlite doctor` prints) and the cpu_template option, through the SDK."""
 import pytest
 

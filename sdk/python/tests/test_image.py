@@ -1,5 +1,7 @@
+# SPDX-License-Identifier: Apache-2.0
 """BoxOptions(image=...): an OCI image pulled from a real registry on 127.0.0.1 (Debian's
 docker-registry, the busybox image of tests/fixtures/mkimages.py pushed with skopeo)."""
+import asyncio
 import os
 import shutil
 import subprocess
@@ -8,7 +10,9 @@ import sys
 import pytest
 
 import boxlite
-from conftest import REPO, box_options, need, run
+from conftest import REPO, box_options, need
+
+run = asyncio.run  # conftest no longer has its run() (removed by the Node SDK merge)
 
 FIX = os.path.join(REPO, "tests", "fixtures")
 
@@ -76,3 +80,29 @@ def test_registries_settings_search_list_and_notices(tmp_path, registry_image):
         rt.set_registries(None)  # back to <home>/registries.json, which does not exist
         with pytest.raises(boxlite.BoxliteError):
             rt.pull("127.0.0.1:1/busybox:latest")
+
+
+def test_a_pull_stopped_by_its_progress_callback(tmp_path, registry_image):
+    """Returning False from the progress callback cancels the pull: boxlite.Cancelled, no
+    image recorded; the next pull completes."""
+    calls = []
+
+    def stop(*a):
+        calls.append(a)
+        return False
+
+    with boxlite.Boxlite(str(tmp_path / "home")) as rt:
+        with pytest.raises(boxlite.Cancelled, match="cancelled"):
+            rt.pull(registry_image + ":latest", stop)
+        assert len(calls) == 1
+        assert rt.images() == []
+        rt.pull(registry_image + ":latest", lambda *a: None)
+        assert len(rt.images()) == 1
+
+
+def test_runtime_settings_are_checked(tmp_path):
+    with pytest.raises(boxlite.InvalidArgument, match="no_such"):
+        boxlite.Boxlite(str(tmp_path / "h"), settings={"no_such": 1})
+    assert not (tmp_path / "h").exists()
+    with boxlite.Boxlite(str(tmp_path / "h"), settings={"kernel_cmdline": "quiet"}) as rt:
+        assert rt.images() == []

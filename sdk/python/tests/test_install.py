@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """`pip install --no-build-isolation sdk/python` works offline (in a venv: Debian's pip
 refuses system installs), and the installed package runs a box from outside the checkout."""
 import os

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Handles and their order of release: executions outliving a stop, a runtime closed under
 open handles, and interpreter exit with everything still open (each once crashed the
 process through the library's freed connection)."""

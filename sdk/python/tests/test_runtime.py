@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The SDK over the real libboxlite.so: runtime, options, box records, errors."""
 import asyncio
 

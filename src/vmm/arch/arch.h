@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* What the KVM machine (src/vmm/kvm/) asks of a CPU architecture: the guest address map,
  * VM-wide set-up (interrupt controller, timers), loading and entering a kernel, and per-vCPU
  * register state. One implementation per src/vmm/arch/<arch>/; the Makefile compiles only

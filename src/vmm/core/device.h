@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* How a device meets the machine. The machine (KVM engine, src/vmm/kvm/) owns the MMIO and
  * port I/O buses and the interrupt controller; a device model only sees these callbacks, so
  * the same model runs against a real VM or against plain memory in unit tests. */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* epoll event loop. Each registration is a heap entry whose address is the epoll cookie;
  * a deleted entry is marked dead and parked until the batch that may still name it is
  * done, so fd reuse or deletion from inside a handler never reaches a stale handler. */

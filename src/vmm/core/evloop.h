@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The VMM's event loop: one epoll thread that owns device back ends (sockets, disk I/O
  * completions, queue-notify eventfds). vCPU threads never block on I/O: a guest's
  * QueueNotify write signals an ioeventfd, and the loop runs the device's handler.

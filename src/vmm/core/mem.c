@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Guest physical memory: a handful of regions, and the one place where a guest address and
  * length become a host pointer. */
 #include "vmm/core/mem.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Guest physical memory as the VMM sees it: a few regions of host memory. Every address
  * and length that comes from the guest goes through gm_ptr(), which returns NULL unless
  * [gpa, gpa+len) lies inside one region (no wrap-around, no straddling). Adjacent regions

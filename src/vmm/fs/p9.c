@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The 9P2000.L server (protocol as implemented by Linux net/9p and fs/9p; message layouts
  * in Documentation/filesystems/9p.rst and the diod protocol notes). One fid table per
  * server; each fid holds an O_PATH descriptor, and every lookup is one component (never

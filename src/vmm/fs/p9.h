@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* A 9P2000.L file server over one host directory (the share root), independent of its
  * transport: it takes one request message in a flat buffer and writes one reply.
  * virtio/9p.c carries it over a virtqueue; tests call p9_handle() directly.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The mapped-xattr record of a shared file (p9_meta.h). Extended attributes have no *at()
  * calls on the kernels we run on (getxattrat came in 6.13) and fgetxattr() refuses O_PATH
  * descriptors, so they are reached through /proc/self/fd/N, which names exactly the file the

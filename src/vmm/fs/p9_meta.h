@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The guest's view of a shared file's owner, group, mode and device number, kept beside the
  * host file instead of applied to it: the layout of QEMU's 9p "mapped-xattr" security model
  * (QEMU hw/9pfs/9p-local.c: local_set_xattrat(), local_lstat(); `-fsdev

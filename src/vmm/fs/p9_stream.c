@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* 9P over a byte stream (a TCP or Unix socket, a pipe pair): messages framed by their own
  * size field. Not used by the VMM (virtio-9p frames messages itself); it lets the server be
  * driven by a real Linux 9P client over trans=tcp or trans=fd, in tests and for debugging. */

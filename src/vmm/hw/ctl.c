@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* BoxLite control page: the guest's ready mark (as Firecracker's boot timer device does)
  * and its exit status, each reported once to the machine through callbacks. */
 #include "vmm/hw/ctl.h"

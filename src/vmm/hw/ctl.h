@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The BoxLite control page (docs/architecture.md): 4 KiB of MMIO through which the guest
  * agent says it is ready and reports its exit status before power-off; its registers are
  * the guest ABI's (common/guest_abi.h). */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* i8042 keyboard controller, command port only: 0xfe pulses the CPU reset line (the 8042's
  * output port bit 0), the classic way a PC reboots. */
 #include "vmm/hw/i8042.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The one thing a micro-VM needs from the PC keyboard controller: its reset line. A guest
  * writing 0xfe (pulse reset) to the command port 0x64 asks for a reboot, which BoxLite
  * treats as power-off. Status reads say "no data, input buffer empty". */

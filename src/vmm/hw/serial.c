@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* 8250/16550A UART (register set as in the National Semiconductor PC16550D data sheet):
  * THR always empty (bytes leave at once to the log fd), a 64-byte receive FIFO, interrupt
  * identification by priority, loopback for the driver's self-test, scratch register. */

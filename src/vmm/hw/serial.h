@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* An 8250/16550A UART, enough for Linux to detect a 16550A and run its console on it:
  * transmitted bytes go to a log fd, input bytes can be queued for the guest. */
 #ifndef VMM_HW_SERIAL_H

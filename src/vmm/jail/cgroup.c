@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The box's cgroups (jail_int.h): memory (guest RAM plus the engine's overhead), pids and a
  * CPU quota, on the unified hierarchy (cgroup v2: memory.max, pids.max, cpu.max) or on the
  * v1 hierarchies (memory.limit_in_bytes, pids.max, cpu.cfs_quota_us), whichever the host

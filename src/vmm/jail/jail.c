@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Entering the jail (jail.h): descriptors, cgroups, limits, namespaces, the new root, the
  * fork into the PID namespace, the drop of privileges, and the supervisor that stays
  * outside. Linux: namespaces(7), pivot_root(2), capabilities(7), prctl(2) PR_SET_NO_NEW_PRIVS,

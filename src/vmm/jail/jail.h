@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The jail of the per-box process, after Firecracker's jailer: boxlite-vmm (and the QEMU it
  * runs) sees only the files its box needs, in namespaces of its own, as an unprivileged user
  * without capabilities, with a seccomp allow-list per thread kind, resource limits, and

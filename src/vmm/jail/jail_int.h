@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Internals of the jail (jail.h), shared by its files: the list of what the jail's root
  * holds (mounts.c), the cgroups (cgroup.c) and the supervisor's crash record (seccomp.c). */
 #ifndef VMM_JAIL_INT_H

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* What the jail's root holds (jail_int.h): each object the box needs, bound at the path its
  * config names, and nothing else. Binds are taken as detached clones (open_tree, Linux 5.2)
  * before the new root exists, so no host path is looked up again once the root is built;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Build-time generator: compiles the jail's seccomp rules (seccomp_rules.c) to classic BPF
  * with libseccomp and prints them as C arrays (build/gen/seccomp_bpf.c, linked into the
  * VMM), so that starting a box costs no filter compilation. Native architecture only, as

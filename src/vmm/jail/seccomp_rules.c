@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The VMM's seccomp rules (seccomp.c explains them), as libseccomp calls. Used at build
  * time only: seccomp_gen.c compiles them to BPF once (build/gen/seccomp_bpf.c), so a
  * per-box process spends no time on libseccomp when it starts.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The seccomp rules of the jail (seccomp_rules.c), for the build-time generator. */
 #ifndef VMM_JAIL_SECCOMP_RULES_H
 #define VMM_JAIL_SECCOMP_RULES_H

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The KVM engine's additions to engine_ops (kvm_engine.c), for the per-box process. */
 #ifndef VMM_KVM_H
 #define VMM_KVM_H

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The KVM engine (engine.h): builds one box's machine and boots it. The sequence reads top
  * to bottom in kvm_start(): memory and VM, legacy devices, virtio devices, command line,
  * kernel, vCPUs. */

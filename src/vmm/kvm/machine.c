@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The KVM machine: VM and memory set-up, buses, interrupt lines, and the vCPU threads that
  * run the guest and dispatch its I/O exits to device models (machine.h). */
 #include "vmm/kvm/machine.h"

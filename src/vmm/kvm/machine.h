@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* A KVM virtual machine: guest RAM in memslots, the MMIO and port I/O buses that route
  * exits to device models, interrupt lines (irqfd), queue-notify ioeventfds, an event-loop
  * thread for device back ends, and one thread per vCPU. The engine (kvm_engine.c) builds a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* From the per-box config to a running network stack (boxnet.h). */
 #include "vmm/net/boxnet.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The box's network as both engines build it from the per-box config: the libslirp stack
  * with the box's policy (network.allow_net, deny_net, allow_host), its port forwards, and a
  * log of refused destinations on the per-box process's stderr (the box's vmm.log). The KVM

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* DNS reply reading for host-name rules (dns.h). RFC 1035 4.1.1 (header), 4.1.2 (question),
  * 4.1.3 (resource records), 4.1.4 (compression); RFC 3596 (AAAA); RFC 2181 8 (a TTL with the
  * top bit set counts as 0). */

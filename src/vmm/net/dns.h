@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The DNS replies a box receives, read so that host-name rules (--allow-net NAME) can follow
  * the addresses the name resolves to (RFC 1035 section 4: header, question, answer records,
  * name compression 4.1.4; AAAA from RFC 3596). Only what that needs is read: the question's

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The datagram-socket link (link.h). */
 #include "vmm/net/link.h"
 

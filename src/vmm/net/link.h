@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* A datagram socket as the wire between a NIC outside this process and the box's network:
  * the QEMU engine hands QEMU one end of a SOCK_DGRAM socketpair (QEMU 7.2's
  * `-netdev dgram,id=N,local.type=fd,local.str=FD`, docs/system/invocation: one ethernet

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The network policy's frame filter, flow memory and DNS learning (policy.h). Frames come
  * from a hostile guest: every header length is checked against what the frame holds before
  * it is read (IPv4: RFC 791 3.1, IHL and total length, header checksum; IPv6: RFC 8200 3;

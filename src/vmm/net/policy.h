@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* What a box may reach: the policy applied to every frame the guest sends before libslirp
  * sees it, the same for both engines (both feed slirp.c).
  *

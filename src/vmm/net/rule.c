@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Network rule parsing (rule.h). Pure and allocation-free: the library and the per-box
  * process both call it, and tests/fuzz/fuzz_net_rule.c feeds it anything. */
 #include "vmm/net/rule.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* A box's network rules as its owner writes them (--allow-net / --deny-net RULE,
  * --allow-host PORT[/udp]): parsed and checked here, once, for the library (which refuses a
  * bad rule at create) and for the per-box process (src/vmm/net/policy.c applies them).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* libslirp back end: the Slirp instance, its poll thread and timers, port forwarding, and
  * the bounded queue of frames for the guest. See slirp.h for the threading model. */
 #include "vmm/net/slirp.h"

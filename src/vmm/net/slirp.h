@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The user-mode network behind virtio-net: libslirp (4.7) on the QEMU default network
  * (vnet.h), for both engines: the KVM engine's virtio-net calls it directly, the QEMU engine
  * hands its frames over a socket (link.c).

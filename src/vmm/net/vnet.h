@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The box's virtual network as libslirp presents it (QEMU's user-network defaults), in one
  * place for the stack (slirp.c), the policy (policy.c) and the rule checks (rule.c).
  *

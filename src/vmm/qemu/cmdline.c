@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The QEMU command line for one box: a microvm (no PCI, no ACPI, no firmware tables), its
  * virtio-mmio devices announced to the guest by QEMU on the kernel command line
  * (microvm's auto-kernel-cmdline), everything else taken from the box's config. */

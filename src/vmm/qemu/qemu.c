@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The QEMU engine: runs the box's VM as a qemu-system-x86_64 microvm child process (TCG, or
  * KVM acceleration where the CPU has hardware virtualization) and drives it over QMP.
  * QMP and the agent's virtio-serial port use socketpairs handed to QEMU as chardev fds, so

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Internals of the QEMU engine (engine_qemu_ops in qemu.c), apart so the tests can reach
  * them: the command line and the agent channel relay. The network is not QEMU's: its frames
  * come to this process over a socket (src/vmm/net/link.h) and meet the same stack, policy

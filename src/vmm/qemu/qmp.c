@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The QMP client: message classification, an incremental line reader, and synchronous
  * commands with a deadline (QEMU docs/interop/qmp-spec.txt, sections 2 and 4). */
 #include "vmm/qemu/qmp.h"

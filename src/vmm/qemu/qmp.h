@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* A client for the QEMU Machine Protocol (QMP): newline-separated JSON objects over a
  * stream socket (QEMU docs/interop/qmp-spec.txt). One command at a time; events that
  * arrive meanwhile are remembered (the last SHUTDOWN is what the engine reports). */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The agent channel's relay: QEMU's end of the virtserialport socket on one side, the fd the
  * per-box process gets (agent_fd) on the other, bytes copied both ways with backpressure.
  * It exists to see the agent's first frame: a HELLO there is the guest's ready mark under

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* virtio-9p transport: gathers each request chain into a flat buffer, has the 9P server
  * (fs/p9.c) answer it, and scatters the reply into the chain's writable buffers.
  *

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* virtio-9p (device id 9 in Virtio 1.2 section 5; the transport as Linux
  * net/9p/trans_virtio.c drives it): one request queue; each chain carries one 9P request
  * in its device-readable buffers and room for the reply in its device-writable ones. The

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* virtio-blk, Virtio 1.2 section 5.2: one request queue; each request is a 16-byte header
  * the device reads, data, and a status byte the device writes last. Requests are parsed
  * by byte offset (any descriptor layout, as VERSION_1 allows); every sector range is

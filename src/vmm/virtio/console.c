@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* virtio-console, Virtio 1.2 section 5.3, multiport only. Queues: port 0 rx/tx (0, 1),
  * control rx/tx (2, 3), then port N rx/tx at 2N+2, 2N+3. The device tells the driver about
  * ports with control messages kept as per-port pending bits (so a guest cannot make us

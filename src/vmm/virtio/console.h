@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* virtio-console with VIRTIO_CONSOLE_F_MULTIPORT (Virtio 1.2 section 5.3): named ports,
  * each bridged to a host file descriptor (a connected socket) on the VMM's event loop.
  * The guest finds a port by name (/sys/class/virtio-ports/vportNpM/name). */

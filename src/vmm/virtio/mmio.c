@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The virtio-mmio transport, version 2 only (Virtio 1.2 section 4.2.2), and the device
  * lifecycle shared by every model: status and feature negotiation, queue set-up, reset,
  * notifications and interrupts. */

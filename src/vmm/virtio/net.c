@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* virtio-net, Virtio 1.2 section 5.1: transmit chains become ethernet frames for the back
  * end; frames from the back end fill receive chains behind a 12-byte virtio_net_hdr. */
 #include "vmm/virtio/net.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* virtio-net (Virtio 1.2 section 5.1): one receive and one transmit queue, a fixed MAC,
  * ethernet frames to and from a back end (src/vmm/net/slirp.h gives the libslirp one).
  *

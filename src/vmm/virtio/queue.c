@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The split virtqueue, device side (Virtio 1.2 section 2.7). Every index, length and
  * address comes from guest memory the guest may rewrite at any time: each value is read
  * once into a local, checked, and only the checked copy is used. */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* virtio-rng, Virtio 1.2 section 5.4: one request queue; each chain's device-writable
  * buffers are filled from getrandom(). */
 #include "vmm/virtio/rng.h"

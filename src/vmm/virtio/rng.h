@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* virtio-rng (Virtio 1.2 section 5.4): entropy from the host's getrandom(). */
 #ifndef VMM_VIRTIO_RNG_H
 #define VMM_VIRTIO_RNG_H

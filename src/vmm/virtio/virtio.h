@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Virtio devices over the MMIO transport (Virtio 1.2, sections 2 and 4.2), the split
  * virtqueue (section 2.7) and the ops table every device model implements.
  *

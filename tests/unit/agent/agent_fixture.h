@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Runs the agent natively in a child process on one end of a socketpair; the test talks to
  * it through the real host client (src/proto/client.c) or raw frames. */
 #ifndef TEST_AGENT_FIXTURE_H

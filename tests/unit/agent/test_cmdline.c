@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The kernel command line's boxlite.* words. */
 #include "../../../guest/agent/agent.h"
 #include "harness/harness.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Container setup natively: a busybox rootfs in a directory, the agent in a private mount
  * namespace of the test's making, executions inside the container's namespaces. */
 #include "agent_fixture.h"

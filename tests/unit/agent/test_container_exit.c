@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The end of a container, natively: the box's main process (SETUP's MAIN) exiting, or the
  * container's init killed, makes the agent send an EVENT with the reason (seen here
  * through the real per-box mux), refuse new work with that reason, and shut down. The

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Disks natively, as root: file-backed ext4 filesystems on loop devices stand in for the
  * guest's virtio-blk disks. The rootfs disk grows online to its device's size; extra disks
  * are mounted in the container, read-only where asked. */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The execution service over a socketpair, through the real host client. */
 #include "agent_fixture.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The agent facing malformed and abusive frames on its stream: every one gets an ERROR with
  * a reason, and the agent keeps serving. */
 #include "agent_fixture.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The per-box mux between several host clients and one agent stream. */
 #include "agent_fixture.h"
 #include "proto/mux.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "common/error.h"
 #include "common/cleanup.h"
 #include "harness/harness.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The shared helpers of src/common: clocks, whole reads and writes, mkdir -p, /proc/<pid>/stat,
  * the OCI architecture name, box-folder paths. */
 #include "common/boxpath.h"

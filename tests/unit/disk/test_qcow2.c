@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* qcow2 against the real thing: images we create and write are checked with qemu-img
  * (check, info, compare against a raw copy written the same way), and images qemu-img
  * made (plain, converted, compressed, overlays on raw and qcow2 bases) are read back. */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Malformed qcow2 images: every header field out of range, truncated files, tables pointing
  * outside the file or overlapping, unsupported features. Each must give a clear error
  * (checked by substring) and never crash; ASan and UBSan watch the parser. */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Crash consistency: a child process writes through our qcow2 code and is killed with
  * SIGKILL at an arbitrary point. Afterwards `qemu-img check` must find no corruption
  * (leaked clusters are allowed: exit 3), and every write completed before the child's last

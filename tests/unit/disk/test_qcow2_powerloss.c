@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Power loss, simulated: every pwrite, ftruncate and fdatasync our qcow2 code makes on the
  * image is recorded (this test binary interposes those three calls). A power cut keeps
  * everything before some fdatasync and any subset of the writes after it, in any order;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Raw disks: byte-for-byte I/O, range checks, discard (hole punching reads back zeros),
  * format probing and the read-only mode. */
 #include "util.h"

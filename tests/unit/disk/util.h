@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Helpers shared by the disk unit tests: running qemu-img (the oracle), patterns, paths. */
 #ifndef TEST_DISK_UTIL_H
 #define TEST_DISK_UTIL_H

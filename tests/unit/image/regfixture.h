@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Test images and a real registry for the image tests: tests/fixtures/mkimages.py builds
  * OCI layouts, tests/fixtures/registry.sh runs Debian's docker-registry on 127.0.0.1 and
  * pushes with skopeo. Tests run from the repository root (tests/run.sh does). */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Builds small tar layers in memory for the image tests (libarchive's writer). */
 #ifndef TEST_IMAGE_TARBUILD_H
 #define TEST_IMAGE_TARBUILD_H

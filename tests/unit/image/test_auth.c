@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "harness/harness.h"
 #include "image/registry.h"
 

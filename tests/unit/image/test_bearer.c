@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Bearer-token auth, redirects to blob storage on another host, retries and cut bodies,
  * against tests/fixtures/fakeregistry.py (things docker-registry alone cannot show). */
 #include "image/image.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The per-box overlay over a cached ext4 base, checked with qemu-img. */
 #include "image/image.h"
 #include "regfixture.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The ext4 builder (src/image/ext4build.c): layers made in memory, applied to a real image,
  * which is then read back with e2fsprogs' own tools (e2fsck -fn, debugfs). */
 #include "common/cleanup.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The layer stream (src/image/layerstream.c): gzip in one member or several (pigz, eStargz
  * layers are concatenated members), followed by padding, corrupt or cut short; read from
  * memory, from a file, and from a file that grows as a download would, a few bytes at a

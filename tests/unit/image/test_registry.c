@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Pulls from a real registry (Debian's docker-registry on 127.0.0.1) into a real store. */
 #include "common/cleanup.h"
 #include "image/image.h"
@@ -88,7 +89,7 @@ struct progress {
     uint64_t done[8], total[8];
     int calls;
 };
-static void on_progress(void *ud, size_t i, const char *digest, uint64_t done, uint64_t total)
+static int on_progress(void *ud, size_t i, const char *digest, uint64_t done, uint64_t total)
 {
     struct progress *p = ud;
     (void)digest;
@@ -97,6 +98,7 @@ static void on_progress(void *ud, size_t i, const char *digest, uint64_t done, u
         p->total[i] = total;
     }
     p->calls++;
+    return 0;
 }
 
 TEST_TIMEOUT(pull_busybox_builds_a_bootable_tree, 120)
@@ -241,6 +243,69 @@ TEST_TIMEOUT(multi_platform_index_selects, 120)
     e.o.arch = "s390x";
     CHECK(image_pull(&e.st, ref, &e.o, &rec, &err) < 0);
     CHECK(strstr(err.msg, "linux/s390x") != NULL);
+    registry_stop(e.reg);
+}
+
+/* Issue 15: the progress callback stops a pull midway through a layer. */
+struct stopper {
+    int stopped;
+    char digest[DIGEST_LEN + 1];
+    uint64_t first_done; /* the first report of the layer on the pull after */
+};
+static int stop_midway(void *ud, size_t i, const char *digest, uint64_t done, uint64_t total)
+{
+    struct stopper *s = ud;
+    if (i == 0 || done == 0 || done >= total)
+        return 0;
+    snprintf(s->digest, sizeof s->digest, "%s", digest);
+    s->stopped++;
+    return 1;
+}
+static int note_first(void *ud, size_t i, const char *digest, uint64_t done, uint64_t total)
+{
+    struct stopper *s = ud;
+    (void)total;
+    if (i > 0 && !strcmp(digest, s->digest) && !s->first_done)
+        s->first_done = done ? done : 1;
+    return 0;
+}
+
+TEST_TIMEOUT(a_cancelled_pull_keeps_its_partial_layer_and_records_nothing, 120)
+{
+    struct env e;
+    REQUIRE(setup(&e, "busybox", NULL, NULL) == 0);
+    char layout[800], ref[200];
+    snprintf(layout, sizeof layout, "%s/busybox", e.fx);
+    REQUIRE(registry_push(e.reg, layout, "library/busybox:1.36", NULL) == 0);
+    ref_of(&e, "library/busybox:1.36", ref, sizeof ref);
+    struct stopper st = {0};
+    e.o.registry.progress = stop_midway;
+    e.o.registry.progress_ud = &st;
+    struct image_record rec;
+    struct bl_error err = {0};
+    CHECK(image_pull(&e.st, ref, &e.o, &rec, &err) < 0);
+    CHECK_EQ(err.code, BOXLITE_ERR_CANCELLED);
+    CHECK(strstr(err.msg, "cancelled") != NULL);
+    CHECK_EQ(st.stopped, 1); /* asked once: never called again after the stop */
+    REQUIRE(st.digest[0]);
+    /* No half image: no record, no base disk; the layer's bytes so far are kept. */
+    CHECK(image_get_config(&e.st, ref, &(struct image_config){0}, &err) < 0);
+    char cmd[900], out[64];
+    snprintf(cmd, sizeof cmd, "ls -A %s/images/rootfs | grep -vc '[.]lock$'", e.home);
+    CHECK_EQ(atoi(sh_out(out, sizeof out, cmd)), 0);
+    CHECK(has_partial(&e, st.digest));
+    CHECK(store_is_clean_but_partials(&e));
+    /* The next pull resumes the layer: its first report already counts the kept bytes. */
+    e.o.registry.progress = note_first;
+    bl_err_clear(&err);
+    int r = image_pull(&e.st, ref, &e.o, &rec, &err);
+    if (r < 0)
+        harness_fail(__FILE__, __LINE__, "pull after the cancel: %s", err.msg);
+    REQUIRE(r == 0);
+    CHECK(st.first_done > 1);
+    CHECK(!has_partial(&e, st.digest));
+    CHECK(store_is_clean(&e));
+    image_record_free(&rec);
     registry_stop(e.reg);
 }
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The box socket's control frames (src/proto/control.h): STATUS and EXIT bodies round-trip
  * field by field, malformed ones are refused with a reason, unknown fields are skipped, and
  * the frames themselves are connection frames (channel 0 only). */

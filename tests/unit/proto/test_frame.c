@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Frame decoding and TLV bodies: every malformed input is refused with a reason. */
 #include "harness/harness.h"
 #include "common/cleanup.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* tar writer and reader: round trip of a tree with long names and links, and archives that
  * try to write outside the destination refused. */
 #include "harness/harness.h"

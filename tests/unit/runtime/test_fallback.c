@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Safe engine choice (src/runtime/fallback.c): which failed starts go again on QEMU, judged
  * from the per-box process's real exit.json format, and what is kept for the user (notice,
  * vmm.log, console-kvm.log, the info record). The whole path with a real KVM engine failing

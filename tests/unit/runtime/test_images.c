@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The image section of the public API on bad input (NULLs, malformed and unknown
  * references, an unreachable registry), and its helpers: the insecure-registry list and
  * the qcow2 backing-file reader (against overlays made by qemu-img and by our own code). */
@@ -20,11 +21,12 @@ static boxlite_runtime *open_rt(void)
     return rt;
 }
 
-static void progress(void *ud, int layer, int n, const char *d, unsigned long long done,
-                     unsigned long long total)
+static int progress(void *ud, int layer, int n, const char *d, unsigned long long done,
+                    unsigned long long total)
 {
     (void)layer; (void)n; (void)d; (void)done; (void)total;
     ++*(int *)ud;
+    return BOXLITE_PULL_CONTINUE;
 }
 
 TEST(null_arguments_are_invalid)

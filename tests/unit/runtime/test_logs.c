@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Reading a box's rotated logs (src/runtime/logs.c) across rotations, with the files
  * renamed by hand the way src/vmm/logrot.c renames them. */
 #include "boxlite.h"

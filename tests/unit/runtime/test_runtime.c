@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "boxlite.h"
 #include "harness/harness.h"
 #include "runtime/runtime.h"

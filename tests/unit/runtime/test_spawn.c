@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Spawning the per-box process, driven by a small bash stand-in for boxlite-vmm whose
  * behaviour the config file selects. Ready is what it is for the real one: the library's
  * HELLO, on the connection made at spawn (--client-fd), answered with a HELLO (version 1,
@@ -164,12 +165,12 @@ TEST(assets_env_override_and_error)
     struct rt_assets a;
     struct bl_error err = {0};
     setenv("BOXLITE_VMM", "/nonexistent/vmm", 1);
-    CHECK_EQ(rt_find_assets(&a, &err), -BOXLITE_ERR_ENGINE);
+    CHECK_EQ(rt_find_assets(NULL, &a, &err), -BOXLITE_ERR_ENGINE);
     CHECK(strstr(err.msg, "/nonexistent/vmm") && strstr(err.msg, "BOXLITE_VMM"));
     setenv("BOXLITE_VMM", "/bin/true", 1);
     setenv("BOXLITE_INITRD", "/bin/true", 1);
     setenv("BOXLITE_KERNEL", "/bin/true", 1);
-    CHECK_EQ(rt_find_assets(&a, &err), 0);
+    CHECK_EQ(rt_find_assets(NULL, &a, &err), 0);
     CHECK_STR(a.kernel, "/bin/true");
 }
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The version the library reports, and the error code names. */
 #include "boxlite.h"
 #include "harness/harness.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* DNS replies built byte by byte for the tests (RFC 1035 4.1), and the frame slirp would
  * hand the guest with one inside (header-only: test_net_dns.c, test_net_policy.c). */
 #ifndef TEST_DNS_BUILD_H

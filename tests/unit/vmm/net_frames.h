@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Ethernet frames as a guest sends them, for the network tests and fuzz seeds: IPv4 and
  * IPv6 with TCP, UDP or ICMP, checksums filled (header-only so each test binary stands
  * alone; tests/unit/vmm/test_slirp.c, test_net_policy.c). */

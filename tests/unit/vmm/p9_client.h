@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* A tiny 9P2000.L client for the server's tests: messages built in flat buffers and handed
  * to p9_handle(); the reply is left in reply[]. Shared by test_p9.c and test_p9_linux.c. */
 #ifndef TEST_P9_CLIENT_H

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* virtio-blk request handling through the MMIO transport, over a memory-backed disk
  * (and a raw file through disk_open() when the disk component provides it). */
 #include "harness/harness.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The per-box process's config: good files parse into the struct, and every kind of bad
  * input is refused with a message that names the key at fault. */
 #include "harness/harness.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* virtio-console multiport: the control handshake as Linux's virtio_console driver does it,
  * named ports bridged to a socket on the event loop, and backpressure both ways. */
 #include "harness/harness.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The control page: ready mark and exit status, each once, through callbacks. */
 #include "harness/harness.h"
 #include "vmm/hw/ctl.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* What the jail's root holds (src/vmm/jail/mounts.c, jail_plan_build): the box's folder, and
  * a writable disk of the box's own as a bind of its own even inside that folder, so that
  * where no idmapped mount is possible it can be given to the VMM's user (a disk root copied

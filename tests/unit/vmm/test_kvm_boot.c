@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The x86_64 boot path without running anything: a synthetic vmlinux ELF and initrd are
  * loaded into plain guest memory, and the zero page, e820 map, command line, initrd
  * placement, MP table and page tables are checked as Linux will read them. Bad kernels

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The KVM engine end to end with the project's kernel and agent, where KVM can run Linux:
  * a host with hardware virtualization, or the lab's L1 (tests/lab/run.sh runs this binary
  * there). Boots to the agent's ready mark (control page), talks to the agent over the

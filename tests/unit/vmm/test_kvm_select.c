@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* engine_select (engine.h): "auto" takes KVM where it can run and QEMU otherwise, saying so;
  * an explicit engine is taken as given or refused with the reason; unknown names are
  * invalid. Holds on any host: the expectations follow what the engines say about it. */

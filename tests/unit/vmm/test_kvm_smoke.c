@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The KVM machine on this host's /dev/kvm (any KVM, also the paravirtual one of our build
  * machines, where guest kernel mode is emulated): a hand-assembled 64-bit guest, entered
  * through the arch code's long-mode set-up, writes to the serial port, performs a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The per-box process's log writer, its console pump and health bookkeeping: rotation at
  * the cap keeps every byte in order across the retained files; a failing disk drops, never
  * blocks; the kernel's panic line is found in any chunking; Docker's health rules. */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The virtio-mmio register file and device lifecycle: the full driver handshake against a
  * dummy device, feature negotiation, notifications (direct and through eventfds), the
  * interrupt status, reset, and failure on a malformed ring. */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* virtio-net through the MMIO transport: config, the transmit path (header handling,
  * scattered chains, bad lengths), the receive path (header, small buffers, waiting for
  * buffers), and the whole path to libslirp (a DHCP exchange through the rings). */

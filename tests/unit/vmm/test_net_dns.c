@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The DNS reply reader behind host-name rules: A, AAAA and CNAME records, compression,
  * chains in any order, and replies that are malformed or hostile. */
 #include "vmm/net/dns.h"

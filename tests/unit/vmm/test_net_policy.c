@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The network policy on crafted frames: rule parsing, the default ranges, the virtual
  * network (gateway = host loopback, DNS), allow_host, allow and deny rules, host names
  * learned from DNS replies, fragments, ICMP, malformed frames, UDP replies, flow counting,

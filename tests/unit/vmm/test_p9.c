@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The 9P2000.L server against a temporary directory, through flat message buffers: the
  * operations a Linux client uses, symlink and ".." escapes, read-only shares, and
  * malformed messages. */

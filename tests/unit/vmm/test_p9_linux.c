@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Our 9P2000.L server against the real Linux client: the project's guest kernel boots under
  * QEMU TCG, reaches this test's server at 10.0.2.2 over trans=tcp (QEMU's user network
  * maps it to our 127.0.0.1 listener) and works on the share with busybox: read, write,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* virtio-9p through the MMIO transport: the mount tag in config space, requests and
  * replies through the ring (including a reply scattered over a header buffer and data
  * pages, as Linux's zero-copy reads post them), and bad chains. */

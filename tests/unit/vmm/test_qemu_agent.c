@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* End to end through the QEMU engine: the real agent (build/guest/initramfs.cpio.gz, or
  * $BOXLITE_TEST_INITRD) in a TCG micro-VM, a busybox rootfs on a qcow2 overlay, driven by
  * the real host client (src/proto/client.c) over the engine's agent channel. The agent

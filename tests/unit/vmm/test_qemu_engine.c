@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The QEMU engine with a real QEMU (TCG here) and the real guest kernel: the agent booting
  * to its HELLO and powering off on request, and busybox guests that exercise each device
  * the engine sets up (agent port, network both ways with a port QEMU chose, 9p shares

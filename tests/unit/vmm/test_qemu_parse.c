@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The QEMU engine's parsers and command line, without running QEMU: QMP messages and the
  * line reader, "info usernet" forwards, the pcap counter, and the argv for a config. */
 #include "harness/harness.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The QMP client against a real QEMU (machine "none": no guest, just the monitor), and
  * against peers that misbehave: silence, garbage, a closed socket. */
 #include "harness/harness.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* virtio-rng through the MMIO transport. */
 #include "harness/harness.h"
 #include "vmm/virtio/rng.h"

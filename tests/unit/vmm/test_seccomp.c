@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The jail's per-thread seccomp filters (src/vmm/jail/seccomp_rules.c) as the kernel applies
  * them: each case runs in a child process whose one extra thread enters a thread kind's
  * filter and makes one call. An allowed call returns; a denied one ends the whole process

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The 8250 UART: Linux's 16550A detection sequence, transmit to the log fd, interrupts,
  * receive FIFO and loopback. */
 #include "harness/harness.h"

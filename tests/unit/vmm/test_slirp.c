@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The libslirp back end with real frames: DHCP, a guest TCP connection to a server on the
  * host's 127.0.0.1 (allow_host), the policy in front of libslirp (a refused SYN answered
  * with a reset at once and logged once, a refused datagram never sent), host port

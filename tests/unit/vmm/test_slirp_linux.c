@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Our libslirp back end against a real Linux network stack: the project's guest kernel
  * boots under QEMU TCG with a virtio-net NIC whose frames QEMU sends to this test over
  * UDP (-netdev socket,udp=...), and the test feeds them to slirp_net and slirp's frames

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The split virtqueue against rings laid out in plain memory, well-formed and malicious. */
 #include "harness/harness.h"
 #include "vq_driver.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* x86_64 CPU templates (src/vmm/arch/x86_64/cpu_template.c) against the KVM-supported CPUID
  * tables of real CPUs in tests/unit/vmm/cpuid/: lab-*.txt recorded from kvm-amd in the lab
  * with several QEMU CPU models (tests/lab/record-cpuid.sh), intel-*.txt and amd-genoa.txt

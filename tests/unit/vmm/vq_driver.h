@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* A tiny virtio "driver" for unit tests: guest RAM in plain memory, a split ring laid out
  * in it, and helpers to drive a device through the MMIO register file exactly as Linux
  * does (tests/unit/vmm/test_*.c include it; header-only so each test binary stands alone). */

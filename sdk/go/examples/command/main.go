@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // command: os/exec-style commands in a box, several at once.
 //
 //	go run ./examples/command [IMAGE | ROOTFS_DIR]

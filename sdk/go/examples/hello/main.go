@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // hello: a box runs a command and gives back its output.
 //
 //	go run ./examples/hello [IMAGE | ROOTFS_DIR]

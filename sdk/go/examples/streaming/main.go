@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // streaming: output as it arrives, stdin piped in, the status at the end.
 //
 //	go run ./examples/streaming [IMAGE | ROOTFS_DIR]

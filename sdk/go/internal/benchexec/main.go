@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+
 // The Go SDK side of bench/sdk.sh: the same measurements as bench/sdk_exec.c on the same
 // box, through Box.Exec and StartExecution.
 //

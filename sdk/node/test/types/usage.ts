@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Type-checked against index.d.ts by test/types.test.js (tsc --strict), then compiled and
 // run on Node: main() exercises `await using`, which TypeScript lowers to calls of
 // Symbol.asyncDispose (Node 20 has the symbol but not the syntax).

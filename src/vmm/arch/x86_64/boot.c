@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* Direct boot of an uncompressed Linux kernel (vmlinux ELF) with the 64-bit boot protocol
  * (Linux Documentation/x86/boot.rst, "64-bit Boot Protocol"): segments at their physical
  * addresses, a zero page (struct boot_params) with the e820 map, command line and initrd,

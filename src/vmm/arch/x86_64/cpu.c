@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* x86_64 vCPU state at boot: identity page tables, a flat GDT, long-mode segment and control
  * registers, CPUID (the CPU template over what KVM supports, cpu_template.c, with this vCPU's
  * APIC id and topology), the MSRs Linux expects firmware to have set, and the local APIC's

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* x86_64 CPU templates: the CPUID a guest sees, built from a named, documented template
  * intersected with what the host's KVM supports (KVM_GET_SUPPORTED_CPUID), so a box sees the
  * same normalised CPU on any host that satisfies the template. Feature bits follow the Intel

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* A CPUID table as text: what `boxlite-vmm --cpuid` prints of the host's
  * KVM_GET_SUPPORTED_CPUID (for bug reports), and the form of the recorded tables the
  * template tests read (tests/unit/vmm/cpuid/). One entry per line, seven hexadecimal fields

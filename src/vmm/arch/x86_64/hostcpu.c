@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* What the host's x86 CPU says about itself (/proc/cpuinfo's "flags" line), behind arch.h's
  * arch_host_* contract: hardware virtualization (Intel VMX, AMD SVM) and whether the host is
  * itself a virtual machine (the "hypervisor" flag: CPUID.1:ECX bit 31). */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The x86_64 machine's address map (docs/architecture.md) and VM-wide set-up: in-kernel
  * PIC/IOAPIC/LAPIC and PIT, and the two private pages VMX needs for real-mode emulation. */
 #include "vmm/arch/arch.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* The MP table (Intel MultiProcessor Specification 1.4, chapter 4): how a Linux guest
  * without ACPI learns its CPUs, the IOAPIC and how ISA interrupts reach it. Written at the
  * start of the EBDA, where Linux's MP scan looks first (the e820 map leaves it out of RAM). */

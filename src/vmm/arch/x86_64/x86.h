@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* x86_64 internals shared by the files of this folder: the low-memory map of the boot
  * structures the kernel and vCPUs start from. */
 #ifndef VMM_ARCH_X86_64_H

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Constructs the KVM_GET_SUPPORTED_CPUID tables of CPUs the lab cannot emulate (Intel: the
 lab needs AMD SVM; AMD with AVX-512: QEMU's TCG lacks it), for the CPU template tests.
 
