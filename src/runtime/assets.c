@@ -59,8 +59,9 @@ static int pick(char *dst, size_t len, const struct rt_settings *s, enum rt_sett
         snprintf(tried + used, sizeof tried - used, "%s%s", used ? ", " : "", *c);
     }
     return bl_err(err, BOXLITE_ERR_ENGINE, "%s not found (looked at %s; set the runtime option "
-                  "\"%s\" or %s, or install BoxLite: make install)", what, tried,
-                  rt_settings_key_name(k), rt_settings_env_name(k));
+                  "\"%s\" or %s, or install BoxLite: make install%s)", what, tried,
+                  rt_settings_key_name(k), rt_settings_env_name(k),
+                  k == RT_SET_KERNEL ? "; scripts/build-kernel.sh builds the kernel" : "");
 }
 
 int rt_find_assets(const struct rt_settings *s, struct rt_assets *a, struct bl_error *err)
@@ -88,6 +89,5 @@ int rt_find_assets(const struct rt_settings *s, struct rt_assets *a, struct bl_e
         snprintf(p[1], sizeof p[1], "%s/.cache/boxlite/kernel/current/vmlinux",
                  getenv("HOME") && *getenv("HOME") ? getenv("HOME") : "/root");
     const char *kernel[] = { p[0], p[1], NULL };
-    return pick(a->kernel, sizeof a->kernel, s, RT_SET_KERNEL, kernel,
-                "guest kernel (scripts/build-kernel.sh builds it)", err);
+    return pick(a->kernel, sizeof a->kernel, s, RT_SET_KERNEL, kernel, "guest kernel", err);
 }
