@@ -869,11 +869,16 @@ int registry_fetch_blobs(struct registry *r, const struct blobstore *bs, const s
         rc = bl_err(err, BOXLITE_ERR_CANCELLED, "pull cancelled by its progress callback (%zu "
                     "of %zu blobs still to fetch; what was downloaded is kept, and a later "
                     "pull resumes it)", remaining, n);
+    /* A write failed (a full disk): every partial file goes, not only that blob's, or a
+     * download still under way when the disk filled would keep holding its space. */
+    int write_failed = 0;
+    for (size_t i = 0; i < n; i++)
+        write_failed |= xs[i].failed_write;
     for (size_t i = 0; i < n; i++) {
         struct xfer *x = &xs[i];
         if (x->active)
             curl_multi_remove_handle(multi, x->easy);
-        if (x->writer_open && x->failed_write)
+        if (x->writer_open && write_failed)
             blob_writer_discard(&x->w); /* a full disk: give the space back */
         else if (x->writer_open)
             blob_writer_abort(&x->w); /* kept: the next pull resumes it */
