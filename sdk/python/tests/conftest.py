@@ -20,6 +20,13 @@ sys.path.insert(0, os.path.join(REPO, "tests", "fixtures"))
 from mkrootfs import add_python, make_busybox_rootfs  # noqa: E402,F401  (shared with the other SDKs' tests)
 
 
+def run(coro, timeout=120):
+    """Runs a test coroutine on a fresh loop; a hang fails the test instead of the suite.
+    (The Node SDK's merge moved the rootfs helpers to tests/fixtures/mkrootfs.py and took
+    this one with them, though five test modules import it.)"""
+    return asyncio.run(asyncio.wait_for(coro, timeout))
+
+
 def box_options(rootfs, **kw):
     if os.environ.get("BOXLITE_TEST_ENGINE"):
         kw.setdefault("engine", os.environ["BOXLITE_TEST_ENGINE"])

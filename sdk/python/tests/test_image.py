@@ -1,7 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
 """BoxOptions(image=...): an OCI image pulled from a real registry on 127.0.0.1 (Debian's
 docker-registry, the busybox image of tests/fixtures/mkimages.py pushed with skopeo)."""
-import asyncio
 import os
 import shutil
 import subprocess
@@ -10,9 +9,7 @@ import sys
 import pytest
 
 import boxlite
-from conftest import REPO, box_options, need
-
-run = asyncio.run  # conftest no longer has its run() (removed by the Node SDK merge)
+from conftest import REPO, box_options, need, run
 
 FIX = os.path.join(REPO, "tests", "fixtures")
 
