@@ -165,7 +165,7 @@ mkdir -p "$work/share2"
 httpd -f -p 127.0.0.1:18080 -h "$work/www" &
 hpid=$!
 BEFORE_CLIENT=check_jail box t6 "boxlite.root=/dev/vda boxlite.vol=vol0:/share" "$(disk "$work/t1.ext4")" \
-  ", \"network\": { \"enabled\": true }, \"shares\": [ { \"tag\": \"vol0\", \"path\": \"$work/share2\", \"readonly\": false } ]" -- \
+  ", \"network\": { \"enabled\": true, \"allow_host\": [ { \"port\": 18080 } ] }, \"shares\": [ { \"tag\": \"vol0\", \"path\": \"$work/share2\", \"readonly\": false } ]" -- \
   -c 'cp /bin/busybox /share/s && chown 0:0 /share/s && chmod 4755 /share/s && touch /share/o && chown 1234:5678 /share/o && ln -s /etc/shadow /share/l && echo $(stat -c "%a %u %g" /share/s) $(stat -c "%u %g" /share/o) $(readlink /share/l)' \
   -o "4755 0 0 1234 5678 /etc/shadow" \
   -c 'mkfifo /share/f 2>/dev/null || echo fifo-refused' -o fifo-refused \
