@@ -160,7 +160,7 @@ if [ -z "$only" ] || [ "$only" = fuzz ]; then
     work=$(mktemp -d)
     [ -d "$corpus" ] && cp -r "$corpus"/. "$work"/
     run_suite "fuzz targets" "fuzz/$name (${secs}s)" "$logs/fuzz-$name.log" \
-      "$t" -max_total_time="$secs" -rss_limit_mb=1024 -timeout=10 \
+      "$t" -max_total_time="$secs" -rss_limit_mb=1024 -timeout=10 -error_exitcode=1 \
       -artifact_prefix="$logs/fuzz-$name-" "$work"
     rm -rf "$work"
   done

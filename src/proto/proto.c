@@ -661,8 +661,10 @@ int tlv_get_str_buf(const struct tlv_field *f, char *out, size_t cap, struct bl_
     if (memchr(f->val, 0, f->len))
         return bl_err(err, BOXLITE_ERR_PROTOCOL, "NUL byte in a string field (tag %u)", f->tag);
     size_t n = f->len < cap - 1 ? f->len : cap - 1;
+    /* the whole buffer: a field repeated with a shorter value leaves nothing of the longer
+     * one behind the terminator (found by fuzz_proto_control: fixed buffers compare whole) */
+    memset(out, 0, cap);
     memcpy(out, f->val, n);
-    out[n] = 0;
     return 0;
 }
 
