@@ -866,6 +866,11 @@ int ext4img_finish(struct ext4img *m, uint64_t headroom, struct ext4img_stats *s
     int r = fs_close(m, final == total, err);
     if (r == 0 && final != total && (r = run_resize(m, total, &final, err)) == 0 && fsync(m->fd) < 0)
         r = bl_errno(err, errno, "sync %s", m->tmp);
+    /* A base is read by the jailed per-box process through a bind of its own; where no
+     * idmapped mount is possible (tmpfs before 6.3) that process's uid is not the owner's:
+     * readable by every user (the home's 0700 keeps other users out on the host). */
+    if (r == 0 && fchmod(m->fd, 0644) < 0)
+        r = bl_errno(err, errno, "chmod %s", m->tmp);
     if (r == 0 && rename(m->tmp, m->out) < 0)
         r = bl_errno(err, errno, "rename to %s", m->out);
     if (r < 0)

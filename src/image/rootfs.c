@@ -221,6 +221,13 @@ int rootfs_build_ext4(const char *dir, const char *out_path, uint64_t headroom, 
         r = bl_errno(err, errno, "sync %s", tmp);
         goto fail;
     }
+    /* A base is read by the jailed per-box process through a bind of its own; where no
+     * idmapped mount is possible (tmpfs before 6.3) that process's uid is not the owner's:
+     * readable by every user (the home's 0700 keeps other users out on the host). */
+    if (fchmod(fd, 0644) < 0) {
+        r = bl_errno(err, errno, "chmod %s", tmp);
+        goto fail;
+    }
     if (rename(tmp, out_path) < 0) {
         r = bl_errno(err, errno, "rename to %s", out_path);
         goto fail;

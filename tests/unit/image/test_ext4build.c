@@ -109,10 +109,14 @@ TEST_TIMEOUT(every_entry_type_lands_in_the_image, 120)
     tarb_end(&t);
     struct bl_error e = {0};
     struct ext4b_stats st;
+    umask(077); /* as a private home's creator may have it */
     int r = build(img, &t, 1, 64 << 20, &st, &e);
     free(t.buf);
     if (r < 0)
         harness_fail(__FILE__, __LINE__, "build: %s", e.msg);
+    /* readable by the jailed per-box process's uid where no idmapped mount maps it */
+    struct stat ist;
+    CHECK(stat(img, &ist) == 0 && (ist.st_mode & 0777) == 0644);
     REQUIRE(r == 0);
     CHECK(fsck_clean(img));
     dbg(out, sizeof out, img, "stat /bin/busybox");
