@@ -9,6 +9,7 @@
 #include "common/procstat.h"
 #include "runtime/api_error.h"
 #include "runtime/boxfiles.h"
+#include "runtime/spawn.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -432,8 +433,7 @@ BOXLITE_API int boxlite_box_remove(boxlite_runtime *rt, const char *key, int for
         /* Forced: the process goes at once, before any database write (which a full disk
          * could refuse: removing is how its user makes room). */
         kill((pid_t)rec.pid, SIGKILL);
-        for (int i = 0; i < 500 && rt_process_alive(rec.pid, rec.pid_start); i++)
-            usleep(10000);
+        rt_process_wait_gone(rec.pid, rec.pid_start, 5000);
     }
     if (!r)
         r = rt_box_destroy(rt, rec.id, &err);

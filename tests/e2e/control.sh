@@ -17,15 +17,17 @@ V="$PWD/$build/bin/boxlite-vmm"
 
 # ---- no polling of the per-box process's files (no VM needed) --------------------------
 # The library and the VMM read and write no "ready" or "stats.json" file any more; exit.json
-# is read only in the post-mortem helpers (boxfiles.c, fallback.c, control_json.c via
-# them, runtime.c's inspect), and nothing loops on it.
-left=$(grep -rnE '"(ready|stats\.json|health\.json)"|/ready"|stats\.json' src --include=*.c --include=*.h | grep -v -e '^src/vmm/config\.[ch]:' -e ready_file || true)
+# is read only in the post-mortem helpers (boxfiles.c, fallback.c, boxes.c's inspect), and
+# nothing loops on it.
+left=$(grep -rnE '"(ready|stats\.json|health\.json)"|/ready"|stats\.json' src --include=*.c --include=*.h | grep -v -e '^src/vmm/config\.[ch]:' -e ready_file -e '^src/common/boxpath\.c:' || true)
 [ -z "$left" ] && ok "no ready, stats.json or health.json file in src/" || no "files still used" "$left"
-readers=$(grep -rln 'exit\.json' src --include=*.c | sort | tr '\n' ' ')
+# (src/common/boxpath.c names the box's files; the library reaches exit.json through
+# BOX_EXIT_JSON: boxes.c's inspect, boxfiles.c, fallback.c)
+readers=$(grep -rlnE 'exit\.json|BOX_EXIT_JSON' src --include=*.c | sort | tr '\n' ' ')
 expect "exit.json is touched only by its writers and post-mortem readers" \
-  "src/runtime/boxfiles.c src/runtime/fallback.c src/runtime/runtime.c src/vmm/jail/jail.c src/vmm/jail/seccomp_rules.c src/vmm/main.c " "$readers"
-loops=$(cd src && grep -nE 'usleep|nanosleep' runtime/spawn.c runtime/lifecycle.c runtime/exec.c runtime/boxfiles.c runtime/fallback.c vmm/main.c vmm/status_tool.c proto/mux.c proto/client.c || true)
-# (runtime.c's one sleep is a retry of a delete on a full disk, not a wait on the process)
+  "src/common/boxpath.c src/runtime/boxes.c src/runtime/boxfiles.c src/runtime/fallback.c src/vmm/jail/jail.c src/vmm/jail/seccomp_rules.c src/vmm/main.c " "$readers"
+loops=$(cd src && grep -nE 'usleep|nanosleep' runtime/spawn.c runtime/lifecycle.c runtime/metrics.c runtime/exec.c runtime/boxfiles.c runtime/fallback.c vmm/main.c vmm/status_tool.c proto/mux.c proto/client.c || true)
+# (boxes.c's one sleep is a retry of a delete on a full disk, not a wait on the process)
 [ -z "$loops" ] && ok "no sleeping loop in the library's box start/stop/metrics, the VMM's main or the protocol" || no "sleeps left" "$loops"
 grep -q 'poll(p, 5, timeout)' src/vmm/main.c && ! grep -q 'ready && agent_set ? STATS_PERIOD_MS : 10' src/vmm/main.c &&
   ok "boxlite-vmm's main loop waits without a period (timeout -1 but for a stop's grace)" || no "main loop period"
@@ -66,7 +68,7 @@ st=$("$V" --status "$sock" --wait 5000)
 echo "$st" | grep -q '"state":"running"' && echo "$st" | grep -q "\"host_ports\":\[$hp\]" &&
   ok "late connect: boxlite-vmm --status: $st" || no "STATUS" "$st"
 
-"$B" stats late >"$work/stats" 2>&1
+"$B" stats --json late >"$work/stats" 2>&1
 python3 - "$work/stats" <<'PY' && ok "late connect: stats has the engine's figures (STATUS): $(head -c 160 "$work/stats")" || no "stats" "$(cat "$work/stats")"
 import json, sys
 m = json.load(open(sys.argv[1]))
