@@ -25,8 +25,9 @@ static const char *script =
     "lifeline) [ -n \"$fd\" ] || exit 3; while read -r -u $fd x; do :; done; touch $cfg.gone; exit 0 ;;\n"
     "detached) [ -z \"$fd\" ] || exit 4; hello ;;\n"
     /* what the per-box process inherits: environment, descriptors (bash keeps its script
-     * at 255), working directory */
-    "inspect) env > $cfg.env; ls /proc/$$/fd | grep -v -x 255 | sort -n | tr '\\n' ' ' > $cfg.fds;"
+     * at 255; ls runs as a simple command, for the shell holds a pipeline's pipes for a
+     * moment while its children run), working directory */
+    "inspect) env > $cfg.env; ls /proc/$$/fd > $cfg.fds.raw; grep -v -x 255 $cfg.fds.raw | sort -n | tr '\\n' ' ' > $cfg.fds;"
     " pwd > $cfg.cwd; hello ;;\n"
     "esac\n"
     "sleep 30\n";
