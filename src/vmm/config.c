@@ -520,6 +520,16 @@ static int parse_root(struct vmm_config *cfg, json_t *root, struct bl_error *err
     return 0;
 }
 
+bool vmm_path_names_fd(const char *path, int *fd)
+{
+    int n, len = 0;
+    if (!path || !((sscanf(path, "/proc/self/fd/%d%n", &n, &len) == 1 ||
+                    sscanf(path, "/dev/fd/%d%n", &n, &len) == 1) && !path[len] && n >= 0))
+        return false;
+    *fd = n;
+    return true;
+}
+
 int vmm_config_parse(struct vmm_config *cfg, const char *json, struct bl_error *err)
 {
     struct bl_error local;

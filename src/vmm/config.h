@@ -79,5 +79,9 @@ struct vmm_config {
 int vmm_config_parse(struct vmm_config *cfg, const char *json, struct bl_error *err);
 int vmm_config_load(struct vmm_config *cfg, const char *path, struct bl_error *err);
 void vmm_config_free(struct vmm_config *cfg);
+/* Whether path names a descriptor this process holds (/proc/self/fd/N, /dev/fd/N: the lab
+ * passes its console so); its number in *fd. Such a path is the caller's to keep: written
+ * through that descriptor, never reopened by name or rotated. */
+bool vmm_path_names_fd(const char *path, int *fd);
 
 #endif

@@ -466,12 +466,10 @@ int main(int argc, char **argv)
      * and watches it for a kernel panic. */
     struct logrot *console = NULL;
     struct conlog *console_pump = NULL;
-    /* A console named as a descriptor this process holds (/proc/self/fd/N, /dev/fd/N: the
-     * lab's, a pipe to its caller) is the caller's to keep: the engine writes it as is
-     * (the jailed user could not reopen it by name, and it is not a file to rotate). */
-    bool console_is_fd = cfg.console_log && (!strncmp(cfg.console_log, "/proc/self/fd/", 14) ||
-                                             !strncmp(cfg.console_log, "/dev/fd/", 8));
-    if (cfg.console_log && !console_is_fd) {
+    /* A console named as a descriptor (vmm_path_names_fd) is written by the engine as it is:
+     * the jailed user could not reopen it by name, and it is not a file to rotate. */
+    int console_fd_named;
+    if (cfg.console_log && !vmm_path_names_fd(cfg.console_log, &console_fd_named)) {
         int p[2] = {-1, -1};
         if (logrot_open(&console, cfg.console_log, cfg.log_max_bytes, cfg.log_files, &err) < 0 ||
             pipe2(p, O_CLOEXEC) < 0 || conlog_start(&console_pump, p[0], console, &err) < 0) {

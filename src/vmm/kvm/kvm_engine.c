@@ -341,9 +341,8 @@ static void kvm_destroy(struct engine *e)
  * made, and is needless). */
 static int open_console(const char *path)
 {
-    int n, len = 0;
-    if ((sscanf(path, "/proc/self/fd/%d%n", &n, &len) == 1 ||
-         sscanf(path, "/dev/fd/%d%n", &n, &len) == 1) && !path[len] && n >= 0)
+    int n;
+    if (vmm_path_names_fd(path, &n))
         return fcntl(n, F_DUPFD_CLOEXEC, 0);
     return open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 }
