@@ -104,7 +104,7 @@ AGENT     := $(O)/guest/boxlite-agent
 INITRAMFS := $(O)/guest/initramfs.cpio.gz
 
 .SECONDARY:
-.PHONY: all test bench lab-check lab-matrix fuzz clean kernel setup
+.PHONY: all test bench print-libs lab-check lab-matrix fuzz clean kernel setup
 all: $(BIN_vmm) $(BIN_cli) $(LIB_so) $(INITRAMFS) $(BIN_vmm_test)
 
 # V=1 shows full command lines.
@@ -247,6 +247,10 @@ test:
 
 bench: all
 	bench/run.sh
+
+# The link flags of every library the static archives need (bench/ programs link them).
+print-libs:
+	@echo $(LIBS)
 
 lab-check: all
 	tests/lab/lab-check.sh

@@ -166,5 +166,5 @@ bin=$build/bench/exec_bench
 gcc -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -Wno-unused-parameter -Wno-format-truncation \
   -Iinclude -Isrc -o "$bin" "$work/exec_bench.c" \
   -Wl,--start-group "$build"/lib/lib{vmm,netrule,disk,proto,common}.a -Wl,--end-group \
-  $(pkg-config --cflags --libs jansson slirp glib-2.0) -lpthread || exit 1
+  $(pkg-config --cflags glib-2.0) $(make -s --no-print-directory print-libs) || exit 1
 "$bin" "$vmlinux" "$initrd" "$work/root.img" "$runs" "$mib"

@@ -19,7 +19,7 @@ bin=$build/bench/qemu_boot
 gcc -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -Wno-unused-parameter -Wno-format-truncation \
   -Iinclude -Isrc -o "$bin" bench/qemu_boot.c \
   -Wl,--start-group "$build"/lib/lib{vmm,netrule,disk,proto,common}.a -Wl,--end-group \
-  $(pkg-config --cflags --libs jansson slirp glib-2.0) -lpthread || exit 1
+  $(pkg-config --cflags glib-2.0) $(make -s --no-print-directory print-libs) || exit 1
 
 # A busybox rootfs (ext4) for create-to-first-output; without busybox, boot figures only.
 rootfs=
