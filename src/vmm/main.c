@@ -35,6 +35,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -366,6 +367,12 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
+    /* One malloc arena for every thread: glibc gives each thread that allocates an arena of
+     * its own (up to 8 per core), each keeping freed memory for itself. Here the vCPU's
+     * exits and the virtqueues do not allocate; what does per packet is libslirp, in its one
+     * thread: the shared arena's lock is rarely contended, and the per-box process keeps
+     * less resident (issue 15). */
+    mallopt(M_ARENA_MAX, 1);
     const char *config = NULL;
     bool want_stats = false;
     int lifeline = -1, client_fd = -1;
