@@ -196,10 +196,16 @@ static void check_engines(json_t *checks, json_t *vm)
             add(checks, label, "ok", NULL, "usable%s",
                 !qemu ? "" : accel && !strcmp(accel, "kvm") ? " (with KVM acceleration)"
                                                             : " (TCG: emulation)");
-        else
+        else {
+            const char *why = json_string_value(json_object_get(e, "why"));
+            /* a QEMU named by the runtime (its "qemu" setting) is not one to install */
+            bool named = why && !strncmp(why, "qemu_binary ", 12);
             add(checks, label, name && !strcmp(name, "kvm") ? "info" : "fail",
-                name && !strcmp(name, "qemu") ? "apt-get install qemu-system-x86" : NULL,
-                "not usable: %s", json_string_value(json_object_get(e, "why")));
+                !qemu ? NULL : named ? "name an executable qemu-system-x86_64 (the runtime's "
+                                       "\"qemu\" setting, boxlite --qemu, BOXLITE_QEMU)"
+                                     : "apt-get install qemu-system-x86",
+                "not usable: %s", why);
+        }
     }
     const char *sel = json_string_value(json_object_get(vm, "selected"));
     add(checks, "engine auto", sel ? "ok" : "fail", sel ? NULL : "install QEMU (apt-get install qemu-system-x86)",
