@@ -318,13 +318,15 @@ void cli_print_help(const struct cli_verb *v, FILE *f)
 
 void cli_print_main_help(FILE *f)
 {
-    fprintf(f, "Usage:  boxlite [--home DIR] COMMAND [OPTIONS] [ARGS...]\n\n"
+    fprintf(f, "Usage:  boxlite [--home DIR] [--qemu PATH] COMMAND [OPTIONS] [ARGS...]\n\n"
                "Run OCI images in lightweight virtual machines.\n\nCommands:\n");
     for (size_t i = 0; i < cli_nverbs; i++)
         if (cli_verbs[i].name[0] != '_')
             fprintf(f, "  %-11s %s\n", cli_verbs[i].name, cli_verbs[i].summary);
     fprintf(f, "\nGlobal options:\n"
                "  --home DIR     the runtime's home (default: $BOXLITE_HOME, else ~/.boxlite)\n"
+               "  --qemu PATH    the QEMU engine's qemu-system-x86_64 (default: $BOXLITE_QEMU,\n"
+               "                 else the one on PATH)\n"
                "  -h, --help     this help; 'boxlite COMMAND --help' or 'boxlite help COMMAND'\n"
                "                 for a command's\n"
                "  -v, --version  the version\n"

@@ -14,6 +14,7 @@
 struct cli {
     const char *home; /* --home, or NULL for the library's default */
     boxlite_runtime *rt;
+    const char *qemu; /* --qemu: the runtime's "qemu" setting, or NULL (BOXLITE_QEMU, PATH) */
 };
 
 /* ---- The verb tables (cli/verbs.c) ----------------------------------------------------
@@ -92,6 +93,8 @@ bool cli_fancy(int fd);
 int cli_fail(const char *what);
 int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int cli_open(struct cli *c);
+/* The runtime options JSON of the global flags (--qemu), malloc'd, or NULL when none. */
+char *cli_runtime_options(const struct cli *c);
 /* Prints the engine's one-line notice for a started box (e.g. running under QEMU without
  * hardware virtualization, slower), if it has one. */
 /* The library's notices for the last call (boxlite_last_notice), one line each, on stderr. */

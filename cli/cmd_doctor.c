@@ -220,7 +220,10 @@ int cmd_doctor(struct cli *c, const struct cli_args *a)
     char home[4096];
     home_of(c, home, sizeof home);
     char *text = NULL;
-    if (boxlite_host_check(home, &text) != BOXLITE_OK)
+    char *opts = cli_runtime_options(c);
+    int hr = opts ? boxlite_host_check_with(home, opts, &text) : boxlite_host_check(home, &text);
+    free(opts);
+    if (hr != BOXLITE_OK)
         return cli_fail("doctor");
     json_t *report = json_loads(text, 0, NULL);
     boxlite_free(text);

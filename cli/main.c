@@ -8,6 +8,7 @@
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 int cli_fail(const char *what)
@@ -41,11 +42,25 @@ static int unknown_command(const char *name)
     return cli_usage_error("unknown command \"%s\"; see 'boxlite --help'", name);
 }
 
+char *cli_runtime_options(const struct cli *c)
+{
+    if (!c->qemu)
+        return NULL;
+    json_t *o = json_pack("{s:s}", "qemu", c->qemu);
+    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    return s;
+}
+
 int cli_open(struct cli *c)
 {
     if (c->rt)
         return 0;
-    if (boxlite_runtime_open(c->home, &c->rt) != BOXLITE_OK)
+    char *opts = cli_runtime_options(c);
+    int r = opts ? boxlite_runtime_open_with(c->home, opts, &c->rt)
+                 : boxlite_runtime_open(c->home, &c->rt);
+    free(opts);
+    if (r != BOXLITE_OK)
         return cli_fail("open runtime");
     /* what opening the home found (permissions narrowed, leftovers removed) */
     char *n = NULL;
@@ -129,6 +144,12 @@ int main(int argc, char **argv)
         } else if (!strncmp(argv[i], "--home=", 7)) {
             c.home = argv[i] + 7;
             i++;
+        } else if (!strcmp(argv[i], "--qemu") && i + 1 < argc) {
+            c.qemu = argv[i + 1];
+            i += 2;
+        } else if (!strncmp(argv[i], "--qemu=", 7)) {
+            c.qemu = argv[i] + 7;
+            i++;
         } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             cli_print_main_help(stdout);
             return 0;
@@ -139,6 +160,12 @@ int main(int argc, char **argv)
             return cli_usage_error("unknown option %s (see boxlite --help)", argv[i]);
         }
     }
+    /* The processes this one starts (the restart policy's supervisor) see it as the
+     * environment's default; this one passes it through the API (cli_runtime_options). */
+    if (c.qemu && !*c.qemu)
+        return cli_usage_error("--qemu: empty path");
+    if (c.qemu)
+        setenv("BOXLITE_QEMU", c.qemu, 1);
     if (i >= argc) {
         cli_print_main_help(stderr);
         return 125;

@@ -93,7 +93,9 @@ BOXLITE_API int boxlite_runtime_open(const char *home_dir, boxlite_runtime **out
  *    "jail_uid": 65534, "jail_gid": 65534,    BOXLITE_JAIL_UID, BOXLITE_JAIL_GID (1 and up)
  *    "jail_uids": "200000:1000",              BOXLITE_JAIL_UIDS (a uid of its own per running box)
  *    "insecure_registries": ["host:5000"],    BOXLITE_INSECURE_REGISTRIES (a comma list)
- *    "docker_config": "/path"}                DOCKER_CONFIG (folder of config.json)
+ *    "docker_config": "/path",                DOCKER_CONFIG (folder of config.json)
+ *    "qemu": "/path/qemu-system-x86_64"}      BOXLITE_QEMU (the QEMU engine's binary; else
+ *                                             qemu-system-x86_64 on PATH)
  * Without "vmm", "kernel", "initrd", they are found relative to libboxlite.so itself: an
  * installed tree (<prefix>/lib, <prefix>/libexec/boxlite, <prefix>/share/boxlite) works
  * wherever it is copied. An unknown option, a wrong type or a value out of range is
@@ -379,6 +381,13 @@ BOXLITE_API int boxlite_image_remove(boxlite_runtime *rt, const char *ref, int f
  * folder (home_dir as for boxlite_runtime_open; not created) and its free disk. Boots
  * nothing; takes well under a second. */
 BOXLITE_API int boxlite_host_check(const char *home_dir, char **json_out);
+/* The same for a runtime opened with boxlite_runtime_open_with(home_dir, options_json):
+ * its "vmm", "kernel", "initrd" and "qemu" settings are the ones checked (else their
+ * environment variables, as boxlite_host_check does). Options as for
+ * boxlite_runtime_open_with (a mistake is BOXLITE_ERR_INVALID naming it); nothing is
+ * created. */
+BOXLITE_API int boxlite_host_check_with(const char *home_dir, const char *options_json,
+                                        char **json_out);
 
 /* "0.1.0": the library's version, which may differ from BOXLITE_VERSION at build time. */
 BOXLITE_API const char *boxlite_version(void);

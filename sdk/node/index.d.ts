@@ -104,7 +104,8 @@ export class Box implements AsyncDisposable {
 }
 
 export class Images {
-  pull(reference: string, options?: { onProgress?: (layer: number, nLayers: number, digest: string, done: number, total: number) => void }): Promise<{ reference: string }>;
+  /** options.signal stops the pull: CancelledError, no image recorded. */
+  pull(reference: string, options?: { onProgress?: (layer: number, nLayers: number, digest: string, done: number, total: number) => void; signal?: AbortSignal }): Promise<{ reference: string }>;
   list(): Promise<ImageInfo[]>;
   remove(reference: string, options?: { force?: boolean } | boolean): Promise<void>;
 }
@@ -185,6 +186,7 @@ export class NetworkError extends BoxliteError {}
 export class ProtocolError extends BoxliteError {}
 export class UnsupportedError extends BoxliteError {}
 export class InternalError extends BoxliteError {}
+export class CancelledError extends BoxliteError {}
 export class ParseError extends BoxliteError {}
 export class ExecError extends BoxliteError {
   readonly command: string;

@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <jansson.h>
 #include <linux/magic.h>
 #include <poll.h>
@@ -195,10 +196,16 @@ static void check_engines(json_t *checks, json_t *vm)
             add(checks, label, "ok", NULL, "usable%s",
                 !qemu ? "" : accel && !strcmp(accel, "kvm") ? " (with KVM acceleration)"
                                                             : " (TCG: emulation)");
-        else
+        else {
+            const char *why = json_string_value(json_object_get(e, "why"));
+            /* a QEMU named by the runtime (its "qemu" setting) is not one to install */
+            bool named = why && !strncmp(why, "qemu_binary ", 12);
             add(checks, label, name && !strcmp(name, "kvm") ? "info" : "fail",
-                name && !strcmp(name, "qemu") ? "apt-get install qemu-system-x86" : NULL,
-                "not usable: %s", json_string_value(json_object_get(e, "why")));
+                !qemu ? NULL : named ? "name an executable qemu-system-x86_64 (the runtime's "
+                                       "\"qemu\" setting, boxlite --qemu, BOXLITE_QEMU)"
+                                     : "apt-get install qemu-system-x86",
+                "not usable: %s", why);
+        }
     }
     const char *sel = json_string_value(json_object_get(vm, "selected"));
     add(checks, "engine auto", sel ? "ok" : "fail", sel ? NULL : "install QEMU (apt-get install qemu-system-x86)",
@@ -228,11 +235,11 @@ static void check_qemu(json_t *checks, json_t *vm)
         "%s: %s%s", bin, out, fw ? "" : "; microvm firmware (qboot.rom) not in /usr/share/qemu");
 }
 
-static void check_assets(json_t *checks, struct rt_assets *a)
+static void check_assets(json_t *checks, const struct rt_settings *s, struct rt_assets *a)
 {
     struct bl_error err = { 0 };
     memset(a, 0, sizeof *a);
-    if (rt_find_assets(NULL, a, &err) < 0) {
+    if (rt_find_assets(s, a, &err) < 0) {
         add(checks, "guest kernel and initramfs", "fail",
             "run scripts/setup.sh, or set BOXLITE_VMM, BOXLITE_KERNEL and BOXLITE_INITRD",
             "%s", err.msg);
@@ -359,18 +366,24 @@ static void check_home(json_t *checks, const char *home_dir)
     }
 }
 
-BOXLITE_API int boxlite_host_check(const char *home_dir, char **json_out)
+/* s: a runtime's settings (NULL: the environment's), as boxlite_runtime_open_with has them. */
+static int host_check(const char *home_dir, const struct rt_settings *s, char **json_out)
 {
-    API_CHECK_ARG(json_out, "json_out is NULL");
-    *json_out = NULL;
     json_t *checks = json_array(), *assets = json_array(), *vm = NULL;
     struct rt_assets a;
-    check_assets(assets, &a);
+    check_assets(assets, s, &a);
     if (a.vmm[0]) {
         char *out = malloc(1 << 16);
+        /* the QEMU the runtime's boxes would get (its "qemu" setting, else BOXLITE_QEMU,
+         * which the per-box process also reads, else PATH) */
+        const char *qemu = rt_settings_get(s, RT_SET_QEMU);
+        char abs[PATH_MAX];
+        if (qemu && realpath(qemu, abs))
+            qemu = abs;
         char *argv[] = { a.vmm, "--check", "--json", NULL };
+        char *with_qemu[] = { a.vmm, "--qemu", (char *)qemu, "--check", "--json", NULL };
         if (out) {
-            run_capture(argv, out, 1 << 16);
+            run_capture(qemu ? with_qemu : argv, out, 1 << 16);
             vm = json_loads(out, 0, NULL);
         }
         free(out);
@@ -394,5 +407,31 @@ BOXLITE_API int boxlite_host_check(const char *home_dir, char **json_out)
     json_t *o = json_pack("{s:o, s:o}", "checks", checks, "engines", vm ? vm : json_null());
     *json_out = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
-    return *json_out ? api_return(0, NULL) : api_fail(BOXLITE_ERR_NOMEM, "host check: out of memory");
+    return *json_out ? 0 : -BOXLITE_ERR_NOMEM;
+}
+
+BOXLITE_API int boxlite_host_check(const char *home_dir, char **json_out)
+{
+    API_CHECK_ARG(json_out, "json_out is NULL");
+    *json_out = NULL;
+    if (host_check(home_dir, NULL, json_out) < 0)
+        return api_fail(BOXLITE_ERR_NOMEM, "host check: out of memory");
+    return api_return(0, NULL);
+}
+
+BOXLITE_API int boxlite_host_check_with(const char *home_dir, const char *options_json,
+                                        char **json_out)
+{
+    API_CHECK_ARG(json_out, "json_out is NULL");
+    *json_out = NULL;
+    struct rt_settings s;
+    struct bl_error err = { 0 };
+    int r = rt_settings_parse(&s, options_json, &err);
+    if (r < 0)
+        return api_return(r, &err);
+    r = host_check(home_dir, &s, json_out);
+    rt_settings_free(&s);
+    if (r < 0)
+        return api_fail(BOXLITE_ERR_NOMEM, "host check: out of memory");
+    return api_return(0, NULL);
 }

@@ -19,6 +19,7 @@
 #include <stdio.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -346,6 +347,14 @@ static int write_vmm_config(boxlite_box *b, const struct rt_assets *a, const cha
     char vlog[4200];
     box_file_path(vlog, sizeof vlog, b->dir, BOX_VMM_LOG, 0);
     json_object_set_new(cfg, "vmm_log", json_string(vlog));
+    /* The runtime's QEMU (its "qemu" setting, else BOXLITE_QEMU) goes in the config, so that
+     * a program that set it through the API is obeyed; made absolute here, where a relative
+     * path means what its user meant (the per-box process changes folders and root). */
+    const char *qemu = rt_settings_get(&b->rt->settings, RT_SET_QEMU);
+    if (qemu) {
+        char abs[PATH_MAX];
+        json_object_set_new(cfg, "qemu_binary", json_string(realpath(qemu, abs) ? abs : qemu));
+    }
     json_object_set_new(cfg, "log_max_bytes", json_integer(b->opts.log_max_bytes));
     json_object_set_new(cfg, "log_files", json_integer(b->opts.log_max_files));
     json_t *health = NULL;

@@ -26,6 +26,7 @@ static const struct {
     [RT_SET_JAIL_UIDS] = { "jail_uids", "BOXLITE_JAIL_UIDS", TEXT }, /* "FIRST:COUNT" */
     [RT_SET_INSECURE] = { "insecure_registries", "BOXLITE_INSECURE_REGISTRIES", LIST },
     [RT_SET_DOCKER_CONFIG] = { "docker_config", "DOCKER_CONFIG", PATH },
+    [RT_SET_QEMU] = { "qemu", "BOXLITE_QEMU", PATH },
 };
 
 const char *rt_settings_env_name(enum rt_setting_key k) { return table[k].env; }

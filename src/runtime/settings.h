@@ -22,6 +22,7 @@ enum rt_setting_key {
                               BOXLITE_INSECURE_REGISTRIES (a comma list) */
     RT_SET_DOCKER_CONFIG,  /* "docker_config": the folder of Docker's config.json;
                               DOCKER_CONFIG */
+    RT_SET_QEMU,           /* "qemu": the QEMU engine's qemu-system-x86_64; BOXLITE_QEMU */
     RT_SET_COUNT
 };
 

@@ -471,7 +471,7 @@ static int parse_root(struct vmm_config *cfg, json_t *root, struct bl_error *err
                                         "network", "console_log", "box_socket", "ready_file",
                                         "cpu_template", "kvm_boot_timeout_ms", "test_break_boot",
                                         "jail", "vmm_log", "log_max_bytes", "log_files", "health",
-                                        NULL };
+                                        "qemu_binary", NULL };
     if (!json_is_object(root))
         return bl_err(err, BOXLITE_ERR_INVALID, "config: the top level must be an object");
     if (check_keys(root, "", keys, err) < 0)
@@ -493,8 +493,12 @@ static int parse_root(struct vmm_config *cfg, json_t *root, struct bl_error *err
         get_uint(root, "log_max_bytes", "", LOGROT_MIN_MAX_BYTES, 1ull << 40,
                  &cfg->log_max_bytes, err) < 0 ||
         get_uint(root, "log_files", "", 1, LOGROT_MAX_FILES, &files, err) < 0 ||
-        parse_health(cfg, root, err) < 0)
+        parse_health(cfg, root, err) < 0 ||
+        get_str(root, "qemu_binary", "", &cfg->qemu_binary, err) < 0)
         return -err->code;
+    /* Relative to what? The process changes folders and the jail pivots its root. */
+    if (cfg->qemu_binary && cfg->qemu_binary[0] != '/')
+        return bad(err, "qemu_binary", "must be an absolute path");
     cfg->log_files = (uint32_t)files;
     /* The command line may be empty, unlike the other strings. */
     json_t *cl = json_object_get(root, "cmdline");
@@ -616,6 +620,7 @@ void vmm_config_free(struct vmm_config *cfg)
     free(cfg->jail.cgroup);
     free(cfg->jail.uid_locks);
     free(cfg->vmm_log);
+    free(cfg->qemu_binary);
     if (cfg->health) {
         strv_free(cfg->health->argv);
         strv_free(cfg->health->env);

@@ -69,6 +69,9 @@ struct vmm_config {
     uint64_t log_max_bytes;   /* console and vmm log rotation (logrot.h) */
     uint32_t log_files;
     struct vmm_health_cfg *health; /* NULL: no health check */
+    /* The QEMU engine's binary (an absolute path: the jail binds it where it is); NULL:
+     * $BOXLITE_QEMU, else qemu-system-x86_64 on $PATH (src/vmm/qemu/qemu.h). */
+    char *qemu_binary;
     /* Not from the file: with console_pipe, the engines write the guest's serial console
      * to console_fd (a pipe the per-box process pumps into console_log, rotated) instead of
      * opening console_log themselves. */

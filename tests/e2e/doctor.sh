@@ -110,4 +110,23 @@ else
   expect "boxlite-vmm --cpuid without /dev/kvm: status 1" 1 "$?"
   has "boxlite-vmm --cpuid without /dev/kvm: says why" "/dev/kvm:" "$tmp/cpuid.err"
 fi
+# The runtime's QEMU (boxlite --qemu PATH: the "qemu" setting, boxlite_host_check_with) is
+# the one checked, not the environment's.
+"$B" --qemu "$tmp/no-such-qemu" doctor --no-smoke > "$tmp/q.out" 2>&1
+qrc=$?
+check "doctor --qemu MISSING: a failure (status $qrc)" test "$qrc" -ne 0
+check "doctor --qemu MISSING: engine qemu fails naming it" \
+  grep -qE "^fail +engine qemu: not usable: qemu_binary $tmp/no-such-qemu " "$tmp/q.out"
+BOXLITE_QEMU=$tmp/no-such-qemu "$B" --qemu "$(command -v qemu-system-x86_64)" doctor --no-smoke \
+  > "$tmp/q2.out" 2>&1
+expect "doctor --qemu PATH wins over BOXLITE_QEMU: exit status" 0 "$?"
+check "doctor --qemu PATH wins over BOXLITE_QEMU: engine qemu usable" \
+  grep -qE "^ok +engine qemu: usable" "$tmp/q2.out"
+"$V" --qemu "$tmp/no-such-qemu" --check --json > "$tmp/qcheck.json"
+check "boxlite-vmm --qemu PATH --check --json: answers for that binary" python3 -c "
+import json; d=json.load(open('$tmp/qcheck.json')); q=d['qemu']
+assert 'binary' not in q and '$tmp/no-such-qemu' in q['why'], q
+assert [e['available'] for e in d['engines'] if e['name'] == 'qemu'] == [False]"
+"$B" --qemu 2> "$tmp/q3.err"
+expect "boxlite --qemu without a path: a usage error" 125 "$?"
 finish

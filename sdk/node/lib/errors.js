@@ -34,6 +34,7 @@ const NetworkError = define('NetworkError', 11);
 const ProtocolError = define('ProtocolError', 12);
 const UnsupportedError = define('UnsupportedError', 13);
 const InternalError = define('InternalError', 14);
+const CancelledError = define('CancelledError', 15); // a pull stopped by its AbortSignal
 
 class ExecError extends BoxliteError {
   constructor(command, exitCode, stderr) {
@@ -55,7 +56,7 @@ function makeError(code, message) {
 const codeNames = {
   1: 'invalid_argument', 2: 'not_found', 3: 'already_exists', 4: 'invalid_state', 5: 'io',
   6: 'out_of_memory', 7: 'engine', 8: 'timeout', 9: 'image', 10: 'auth', 11: 'network',
-  12: 'protocol', 13: 'unsupported', 14: 'internal',
+  12: 'protocol', 13: 'unsupported', 14: 'internal', 15: 'cancelled',
 };
 
 /** The machine name of a BoxLite failure ('not_found', ...), or undefined for another error. */
@@ -67,4 +68,5 @@ module.exports = {
   BoxliteError, InvalidArgumentError, NotFoundError, AlreadyExistsError, InvalidStateError,
   IOError, OutOfMemoryError, EngineError, TimeoutError, ImageError, AuthError, NetworkError,
   ProtocolError, UnsupportedError, InternalError, ExecError, ParseError, makeError, errorCode,
+  CancelledError,
 };

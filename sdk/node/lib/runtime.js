@@ -3,7 +3,7 @@
 // The runtime: a home folder of boxes and images (boxlite_runtime).
 const { load } = require('./native');
 const { Box } = require('./box');
-const { InvalidStateError, NotFoundError } = require('./errors');
+const { CancelledError, InvalidStateError, NotFoundError } = require('./errors');
 const { optionsJson, fromLibrary } = require('./options');
 
 class Images {
@@ -12,13 +12,32 @@ class Images {
   }
 
   /** Pulls an image into the store. onProgress(layer, nLayers, digest, done, total) is
-   * called on the event loop as layers arrive. */
+   * called on the event loop as layers arrive. options.signal (an AbortSignal) stops the
+   * pull: it rejects with CancelledError (its cause the signal's reason), records no image
+   * and keeps the partial layers, which the next pull of the image resumes. */
   async pull(reference, options = {}) {
+    const { signal } = options;
+    const cancelled = () => Object.assign(
+      new CancelledError(`pull of ${reference} cancelled by its AbortSignal`), { cause: signal.reason });
+    if (signal?.aborted) throw cancelled();
     const h = await this._rt._handle();
+    if (signal?.aborted) throw cancelled();
     const cb = options.onProgress
       ? (...a) => { try { options.onProgress(...a); } catch { /* never fails the pull */ } }
       : null;
-    await load().imagePull(h, reference, cb);
+    // The library's pull runs on a worker thread, which reads this flag at each progress
+    // report (the addon's imagePull); abort sets it.
+    const stop = signal ? new Int32Array(new ArrayBuffer(4)) : null;
+    const onAbort = () => Atomics.store(stop, 0, 1);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      await load().imagePull(h, reference, cb, stop ? stop.buffer : null);
+    } catch (e) {
+      if (e instanceof CancelledError && signal) e.cause = signal.reason;
+      throw e;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
     return { reference };
   }
 

@@ -548,6 +548,10 @@ struct job {
     void *buf;
     size_t len;
     napi_threadsafe_function tsfn;
+    /* A pull's stop flag: the first int32 of an ArrayBuffer that JS sets (an AbortSignal's
+     * abort) and the worker reads at each progress report; the reference keeps it alive. */
+    int32_t *cancel;
+    napi_ref cancel_ref;
     /* results, filled on the worker thread */
     int code;
     char *errmsg;
@@ -561,12 +565,24 @@ struct progress {
     unsigned long long done, total;
 };
 
-/* JS runs later on the main thread (a thread-safe function), so it cannot answer: the
- * pull always continues. */
+static bool pull_stopped(const struct job *j)
+{
+    return j->cancel && __atomic_load_n(j->cancel, __ATOMIC_ACQUIRE) != 0;
+}
+
+/* JS runs later on the main thread (a thread-safe function), so its progress callback
+ * cannot answer; what stops the pull is the job's stop flag (pull({signal})), read here.
+ * The callback's queue holds one report: the worker waits while JS has not taken the
+ * previous one, so a stop set by JS from a progress callback is seen at most two reports
+ * later (and a pull never runs far ahead of what JS has been told). */
 static int pull_progress(void *ud, int layer, int n_layers, const char *digest,
                          unsigned long long done, unsigned long long total)
 {
     struct job *j = ud;
+    if (pull_stopped(j))
+        return BOXLITE_PULL_STOP;
+    if (!j->tsfn)
+        return BOXLITE_PULL_CONTINUE;
     struct progress *p = malloc(sizeof *p);
     if (!p)
         return BOXLITE_PULL_CONTINUE;
@@ -577,7 +593,7 @@ static int pull_progress(void *ud, int layer, int n_layers, const char *digest,
     p->total = total;
     if (napi_call_threadsafe_function(j->tsfn, p, napi_tsfn_blocking) != napi_ok)
         free(p);
-    return BOXLITE_PULL_CONTINUE;
+    return pull_stopped(j) ? BOXLITE_PULL_STOP : BOXLITE_PULL_CONTINUE;
 }
 
 static void pull_progress_js(napi_env env, napi_value fn, void *context, void *data)
@@ -627,7 +643,7 @@ static void job_execute(napi_env env, void *data)
     case OP_LIST: RUN(L.boxlite_box_list(h, j->s1, &j->out_str)); break;
     case OP_REMOVE: RUN(L.boxlite_box_remove(h, j->s1, (int)j->i1)); break;
     case OP_PULL:
-        RUN(L.boxlite_image_pull(h, j->s1, j->tsfn ? pull_progress : NULL, j));
+        RUN(L.boxlite_image_pull(h, j->s1, j->tsfn || j->cancel ? pull_progress : NULL, j));
         break;
     case OP_IMAGE_LIST: RUN(L.boxlite_image_list(h, &j->out_str)); break;
     case OP_IMAGE_REMOVE: RUN(L.boxlite_image_remove(h, j->s1, (int)j->i1)); break;
@@ -749,6 +765,8 @@ static void job_complete(napi_env env, napi_status status, void *data)
     napi_delete_async_work(env, j->work);
     if (j->tsfn)
         napi_release_threadsafe_function(j->tsfn, napi_tsfn_release);
+    if (j->cancel_ref)
+        napi_delete_reference(env, j->cancel_ref);
     if (j->target) {
         j->target->jobs--;
         obj_unref(j->target);
@@ -768,6 +786,8 @@ static napi_value job_queue(napi_env env, struct job *j, const char *name)
         napi_queue_async_work(env, j->work) != napi_ok) {
         if (j->tsfn)
             napi_release_threadsafe_function(j->tsfn, napi_tsfn_release);
+        if (j->cancel_ref)
+            napi_delete_reference(env, j->cancel_ref);
         job_free(j);
         napi_throw_error(env, NULL, "boxlite: cannot queue the call");
         return NULL;
@@ -958,10 +978,11 @@ static napi_value js_simple(napi_env env, napi_callback_info info)
     return job_queue(env, j, name);
 }
 
-/* imagePull(rt, ref, progress|null) */
+/* imagePull(rt, ref, progress|null, stop|null): stop, an ArrayBuffer of at least 4 bytes
+ * whose first int32 JS sets to nonzero (Atomics.store) to stop the pull. */
 static napi_value js_image_pull(napi_env env, napi_callback_info info)
 {
-    ARGS(3);
+    ARGS(4);
     struct obj *o = get_obj(env, argv[0], K_RT, true);
     if (!o)
         return NULL;
@@ -980,12 +1001,30 @@ static napi_value js_image_pull(napi_env env, napi_callback_info info)
     if (t == napi_function) {
         napi_value name;
         napi_create_string_utf8(env, "boxlite.pullProgress", NAPI_AUTO_LENGTH, &name);
-        if (napi_create_threadsafe_function(env, argv[2], NULL, name, 64, 1, NULL, NULL, NULL,
+        /* a queue of one report: see pull_progress */
+        if (napi_create_threadsafe_function(env, argv[2], NULL, name, 1, 1, NULL, NULL, NULL,
                                             pull_progress_js, &j->tsfn) != napi_ok) {
             job_free(j);
             napi_throw_error(env, NULL, "boxlite: cannot create the progress callback");
             return NULL;
         }
+    }
+    bool is_ab = false;
+    napi_is_arraybuffer(env, argv[3], &is_ab);
+    if (is_ab) {
+        void *data = NULL;
+        size_t len = 0;
+        napi_get_arraybuffer_info(env, argv[3], &data, &len);
+        if (len < sizeof(int32_t) || (uintptr_t)data % sizeof(int32_t) ||
+            napi_create_reference(env, argv[3], 1, &j->cancel_ref) != napi_ok) {
+            if (j->tsfn)
+                napi_release_threadsafe_function(j->tsfn, napi_tsfn_release);
+            job_free(j);
+            throw_code(env, BOXLITE_ERR_INVALID, "imagePull: the stop flag must be an "
+                                                 "ArrayBuffer of at least 4 bytes");
+            return NULL;
+        }
+        j->cancel = data;
     }
     return job_queue(env, j, "boxlite.imagePull");
 }

@@ -38,6 +38,35 @@ test('pull, list, remove; a missing tag is NotFoundError; the loop turns during 
   }
 });
 
+test('a pull stopped by its AbortSignal: CancelledError, nothing recorded; the next pull completes', async (t) => {
+  if (!need(t, 'docker-registry and skopeo', haveRegistry())) return;
+  reg = reg || registry();
+  const rt = new boxlite.Boxlite({ homeDir: path.join(work, 'home-abort') });
+  try {
+    const ref = `${reg.image}:latest`;
+    // Stopped from its first progress report: the addon's worker reads the flag at each
+    // report and is never more than two reports ahead of the event loop, so the stop
+    // lands in the layer's transfer (many reports), not after the pull.
+    const ac = new AbortController();
+    const reason = new Error('enough');
+    let reports = 0;
+    await assert.rejects(
+      rt.images.pull(ref, { signal: ac.signal, onProgress: () => { reports++; ac.abort(reason); } }),
+      (e) => e instanceof boxlite.CancelledError && e.code === 15 && /cancelled/.test(e.message) &&
+        e.cause === reason && boxlite.errorCode(e) === 'cancelled');
+    assert.ok(reports >= 1 && reports <= 3, `${reports} progress reports before the stop`);
+    assert.deepStrictEqual(await rt.images.list(), []);
+    // without a progress callback, and a signal already aborted: stopped before it starts
+    await assert.rejects(rt.images.pull(ref, { signal: ac.signal }), boxlite.CancelledError);
+    assert.deepStrictEqual(await rt.images.list(), []);
+    // a signal that never fires changes nothing
+    await rt.images.pull(ref, { signal: new AbortController().signal });
+    assert.strictEqual((await rt.images.list()).length, 1);
+  } finally {
+    rt.close();
+  }
+});
+
 test('SimpleBox from a registry image; a missing image is an error', async (t) => {
   if (!need(t, 'docker-registry and skopeo', haveRegistry())) return;
   reg = reg || registry();

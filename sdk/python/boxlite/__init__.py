@@ -17,14 +17,20 @@ def library_version() -> str:
     return lib().version().decode()
 
 
-def host_check(home_dir=None) -> dict:
+def host_check(home_dir=None, settings=None) -> dict:
     """Whether and how boxes can run on this host, as `boxlite doctor` shows it (without its
-    smoke boxes): {"checks": [{"name", "status", "detail", "fix"}], "engines": {...}}."""
+    smoke boxes): {"checks": [{"name", "status", "detail", "fix"}], "engines": {...}}.
+    settings: as for Boxlite(home_dir, settings=...) ({"qemu": path, "vmm": path, ...}):
+    the host is checked for a runtime opened with them."""
     import ctypes
     import json
     from ._lib import enc, lib
     out = ctypes.c_void_p()
-    lib().call("host_check", enc(home_dir), ctypes.byref(out))
+    if settings is None:
+        lib().call("host_check", enc(home_dir), ctypes.byref(out))
+    else:
+        lib().call("host_check_with", enc(home_dir), enc(json.dumps(settings)),
+                   ctypes.byref(out))
     return json.loads(lib().take_string(out))
 
 

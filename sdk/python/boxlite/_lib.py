@@ -104,6 +104,7 @@ _PROTOS = {
     "boxlite_runtime_close": (None, [P]),
     "boxlite_runtime_metrics": (I, [P, ctypes.POINTER(P)]),
     "boxlite_host_check": (I, [S, ctypes.POINTER(P)]),
+    "boxlite_host_check_with": (I, [S, S, ctypes.POINTER(P)]),
     "boxlite_runtime_notices": (I, [P, ctypes.POINTER(P)]),
     "boxlite_options_from_json": (I, [S, PP]),
     "boxlite_options_to_json": (I, [P, ctypes.POINTER(P)]),

@@ -26,7 +26,8 @@ class Boxlite:
     def __init__(self, home_dir: Optional[str] = None, registries: Optional[dict] = None,
                  settings: Optional[dict] = None):
         """settings: boxlite_runtime_open_with's options ({"vmm": path, "kernel": path,
-        "jail_uid": n, ...}: include/boxlite.h); each defaults to its environment variable."""
+        "qemu": path, "jail_uid": n, ...}: include/boxlite.h); each defaults to its
+        environment variable. boxlite.host_check(home_dir, settings) checks the host for it."""
         self._lib = lib()
         self._closed = True
         h = ctypes.c_void_p()

@@ -8,6 +8,7 @@
 #include "common/cleanup.h"
 #include "disk/qcow2.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -190,6 +191,63 @@ static int add_backing(struct jail_plan *p, const char *image, const char *forma
     return add_backing(p, full, h.backing_format[0] ? h.backing_format : NULL, depth + 1, err);
 }
 
+static bool under_any(const char *path, const char *const *dirs)
+{
+    for (; *dirs; dirs++) {
+        size_t n = strlen(*dirs);
+        if (!strncmp(path, *dirs, n) && (path[n] == '/' || !path[n]))
+            return true;
+    }
+    return false;
+}
+
+/* Adds dir (read-only) when it is a folder the system folders do not already hold. */
+static int add_dir_if(struct jail_plan *p, const char *dir, const char *const *system,
+                      struct bl_error *err)
+{
+    struct stat st;
+    if (under_any(dir, system) || stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return 0;
+    return add(p, dir, false, false, true, err) < 0 ? -err->code : 0;
+}
+
+/* A QEMU installed under a prefix of its own (<prefix>/bin/qemu-system-*, the runtime's
+ * "qemu" setting) looks for its modules and firmware relative to its binary (QEMU's
+ * get_relocated_path): <prefix>/lib[64]/[<multiarch>/]qemu and <prefix>/share/qemu. */
+static int add_qemu_prefix(struct jail_plan *p, const char *binary, const char *const *system,
+                           struct bl_error *err)
+{
+    char prefix[PATH_MAX], path[PATH_MAX + 300];
+    if (!realpath(binary, prefix))
+        return 0; /* the engine says it cannot run it */
+    for (int up = 0; up < 2; up++) { /* <prefix>/bin/qemu -> <prefix> */
+        char *slash = strrchr(prefix, '/');
+        if (!slash)
+            return 0;
+        *slash = 0;
+    }
+    static const char *const libs[] = { "lib", "lib64", NULL };
+    for (const char *const *l = libs; *l; l++) {
+        snprintf(path, sizeof path, "%s/%s/qemu", prefix, *l);
+        if (add_dir_if(p, path, system, err) < 0)
+            return -err->code;
+        snprintf(path, sizeof path, "%s/%s", prefix, *l);
+        if (under_any(path, system))
+            continue; /* /usr/lib: bound whole already */
+        cleanup_closedir DIR *d = opendir(path);
+        struct dirent *e;
+        while (d && (e = readdir(d))) {
+            if (e->d_name[0] == '.')
+                continue;
+            snprintf(path, sizeof path, "%s/%s/%s/qemu", prefix, *l, e->d_name);
+            if (add_dir_if(p, path, system, err) < 0)
+                return -err->code;
+        }
+    }
+    snprintf(path, sizeof path, "%s/share/qemu", prefix);
+    return add_dir_if(p, path, system, err);
+}
+
 /* QEMU's binary, the libraries and modules it loads, its firmware: read-only. Whole library
  * folders rather than a list read from the ELF files, so that modules QEMU loads later
  * (accel-tcg-x86_64.so) are there too. */
@@ -223,7 +281,7 @@ static int add_qemu(struct jail_plan *p, const char *binary, struct bl_error *er
     if (access("/etc/ld.so.cache", R_OK) == 0 &&
         add(p, "/etc/ld.so.cache", false, false, true, err) < 0)
         return -err->code;
-    return 0;
+    return add_qemu_prefix(p, binary, dirs, err);
 }
 
 static size_t depth_of(const char *path)

@@ -67,8 +67,25 @@ struct engine {
 
 static bool executable(const char *p) { return access(p, X_OK) == 0; }
 
+/* The configured binary (vmm.json's qemu_binary, --qemu): one box per process, so one
+ * setting per process; set before any engine is chosen, read-only after. */
+static char configured[4096];
+
+void qemu_use_binary(const char *path)
+{
+    snprintf(configured, sizeof configured, "%s", path ? path : "");
+}
+
 bool qemu_find_binary(char *path, size_t path_len, char *why, size_t why_len)
 {
+    if (configured[0]) {
+        snprintf(path, path_len, "%s", configured);
+        if (executable(configured))
+            return true;
+        snprintf(why, why_len, "qemu_binary %s (the runtime's \"qemu\" setting) is not an "
+                 "executable file", configured);
+        return false;
+    }
     const char *env = getenv("BOXLITE_QEMU");
     if (env && *env) {
         snprintf(path, path_len, "%s", env);

@@ -14,9 +14,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The binary: $BOXLITE_QEMU if set, else qemu-system-x86_64 on $PATH. Fills path (or why
- * it cannot be found) and returns whether it exists and is executable. */
+/* The binary: the one qemu_use_binary() named (vmm.json's qemu_binary, --qemu), else
+ * $BOXLITE_QEMU if set, else qemu-system-x86_64 on $PATH. Fills path (or why it cannot be
+ * found) and returns whether it exists and is executable. */
 bool qemu_find_binary(char *path, size_t path_len, char *why, size_t why_len);
+/* Names the binary for this process (NULL or "": back to the environment and $PATH). */
+void qemu_use_binary(const char *path);
 /* Whether QEMU may use KVM acceleration here: /dev/kvm opens and the CPU reports vmx or svm
  * (this project's machines have a /dev/kvm that cannot run Linux user space). */
 bool qemu_hw_virt_usable(void);

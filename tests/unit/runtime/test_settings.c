@@ -30,6 +30,8 @@ TEST(wrong_options_are_refused_naming_them_and_create_nothing)
         { "{\"insecure_registries\": \"a:5000\"}", "\"insecure_registries\"" },
         { "{\"insecure_registries\": [\"a,b\"]}", "\"insecure_registries\"[0]" },
         { "{\"kernel\": \"\"}", "\"kernel\"" },
+        { "{\"qemu\": \"\"}", "\"qemu\"" },
+        { "{\"qemu\": true}", "\"qemu\"" },
         { "[1]", "expected a JSON object" },
         { "{\"vmm\": ", "runtime options" },
         { "{\"vmm\": \"/a\", \"vmm\": \"/b\"}", "runtime options" },
@@ -69,6 +71,7 @@ TEST(options_win_over_the_environment_which_stays_the_default)
     CHECK_STR(rt_settings_get(s, RT_SET_UNCONFINED), "1");
     CHECK_STR(rt_settings_get(s, RT_SET_INSECURE), "a.example:5000,198.51.100.7");
     CHECK_STR(rt_settings_get(s, RT_SET_KERNEL_CMDLINE), "quiet");
+    CHECK(rt_settings_get(s, RT_SET_QEMU) == NULL); /* neither option nor BOXLITE_QEMU */
     struct rt_assets a;
     struct bl_error err = { 0 };
     CHECK_EQ(rt_find_assets(s, &a, &err), 0);
@@ -127,4 +130,48 @@ TEST(error_state_follows_the_documented_rules)
     CHECK(boxlite_errmsg()[0] != 0);
     boxlite_options_free(o); /* void: leaves it */
     CHECK_EQ(boxlite_errcode(), BOXLITE_ERR_INVALID);
+}
+
+/* The QEMU binary: the "qemu" option, else BOXLITE_QEMU; boxlite_host_check_with checks the
+ * binary those options name (through boxlite-vmm --qemu PATH --check --json). */
+TEST(qemu_option_wins_over_boxlite_qemu_and_reaches_the_host_check)
+{
+    setenv("BOXLITE_QEMU", "/nonexistent/env-qemu", 1);
+    boxlite_runtime *rt = NULL;
+    REQUIRE(boxlite_runtime_open_with(home("q1"), "{\"qemu\": \"/nonexistent/opt-qemu\"}",
+                                      &rt) == BOXLITE_OK);
+    CHECK_STR(rt_settings_get(&rt->settings, RT_SET_QEMU), "/nonexistent/opt-qemu");
+    boxlite_runtime_close(rt);
+    REQUIRE(boxlite_runtime_open_with(home("q2"), NULL, &rt) == BOXLITE_OK);
+    CHECK_STR(rt_settings_get(&rt->settings, RT_SET_QEMU), "/nonexistent/env-qemu");
+    boxlite_runtime_close(rt);
+    unsetenv("BOXLITE_QEMU");
+
+    char *out = NULL;
+    CHECK_EQ(boxlite_host_check_with(home("q3"), "{\"qemu\": 1}", &out), BOXLITE_ERR_INVALID);
+    CHECK(out == NULL && strstr(boxlite_errmsg(), "\"qemu\""));
+    CHECK_EQ(boxlite_host_check_with(home("q3"), "{\"no_such\": 1}", &out), BOXLITE_ERR_INVALID);
+    /* The boxlite-vmm of this build tree (<O>/tests/unit/runtime/test_settings ->
+     * <O>/bin/boxlite-vmm) answers for the binary named. */
+    char vmm[600];
+    ssize_t n = readlink("/proc/self/exe", vmm, sizeof vmm - 1);
+    REQUIRE(n > 0);
+    vmm[n] = 0;
+    for (int up = 0; up < 4; up++)
+        *strrchr(vmm, '/') = 0;
+    strcat(vmm, "/bin/boxlite-vmm");
+    if (access(vmm, X_OK) != 0)
+        harness_need("%s (make all builds it)", vmm);
+    char opts[800];
+    snprintf(opts, sizeof opts, "{\"vmm\": \"%s\", \"qemu\": \"/nonexistent/opt-qemu\"}",
+             vmm);
+    REQUIRE(boxlite_host_check_with(home("q3"), opts, &out) == BOXLITE_OK);
+    CHECK(strstr(out, "qemu_binary /nonexistent/opt-qemu") != NULL);
+    CHECK(strstr(out, "\"binary\":\"/nonexistent/opt-qemu\"") == NULL);
+    boxlite_free(out);
+    snprintf(opts, sizeof opts, "{\"vmm\": \"%s\", \"qemu\": \"/bin/true\"}", vmm);
+    REQUIRE(boxlite_host_check_with(home("q3"), opts, &out) == BOXLITE_OK);
+    CHECK(strstr(out, "\"binary\":\"/usr/bin/true\"") || strstr(out, "\"binary\":\"/bin/true\""));
+    boxlite_free(out);
+    CHECK(access(home("q3"), F_OK) != 0); /* nothing created */
 }

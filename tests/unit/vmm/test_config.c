@@ -316,3 +316,20 @@ TEST(config_logs_and_health)
     expect_bad("{\"kernel\": \"/k\", \"health\": {\"argv\": [\"x\"], \"every\": 5}}",
                "unknown key \"every\"");
 }
+
+/* qemu_binary: the runtime's QEMU, an absolute path (the process changes folders and root). */
+TEST(config_qemu_binary)
+{
+    struct vmm_config c;
+    struct bl_error e = { 0 };
+    REQUIRE(vmm_config_parse(&c, "{\"kernel\": \"/k\"}", &e) == 0);
+    CHECK(c.qemu_binary == NULL);
+    vmm_config_free(&c);
+    REQUIRE(vmm_config_parse(&c, "{\"kernel\": \"/k\", \"qemu_binary\": \"/opt/q/qemu\"}", &e) == 0);
+    CHECK_STR(c.qemu_binary, "/opt/q/qemu");
+    vmm_config_free(&c);
+    expect_bad("{\"kernel\": \"/k\", \"qemu_binary\": \"qemu-system-x86_64\"}",
+               "qemu_binary: must be an absolute path");
+    expect_bad("{\"kernel\": \"/k\", \"qemu_binary\": \"\"}", "qemu_binary: must not be empty");
+    expect_bad("{\"kernel\": \"/k\", \"qemu_binary\": 1}", "qemu_binary: must be a string");
+}

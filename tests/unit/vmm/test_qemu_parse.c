@@ -218,6 +218,21 @@ TEST(missing_binary_is_a_clear_error)
     CHECK_EQ(err.code, BOXLITE_ERR_ENGINE);
     CHECK(e == NULL);
 
+    /* The configured binary (vmm.json's qemu_binary) comes before BOXLITE_QEMU, */
+    setenv("BOXLITE_QEMU", "/bin/true", 1);
+    qemu_use_binary("/nonexistent/configured-qemu");
+    CHECK(!qemu_find_binary(path, sizeof path, why, sizeof why));
+    CHECK(strstr(why, "qemu_binary /nonexistent/configured-qemu") != NULL);
+    CHECK(!engine_qemu_ops.available(why, sizeof why));
+    CHECK(engine_qemu_ops.start(&e, &cfg, &err) < 0);
+    CHECK(strstr(err.msg, "/nonexistent/configured-qemu") != NULL);
+    qemu_use_binary("/bin/sh");
+    CHECK(qemu_find_binary(path, sizeof path, why, sizeof why));
+    CHECK_STR(path, "/bin/sh");
+    qemu_use_binary(NULL); /* and "none" gives the environment back */
+    CHECK(qemu_find_binary(path, sizeof path, why, sizeof why));
+    CHECK_STR(path, "/bin/true");
+
     unsetenv("BOXLITE_QEMU");
     setenv("PATH", harness_tmpdir(), 1);
     CHECK(!qemu_find_binary(path, sizeof path, why, sizeof why));
