@@ -100,7 +100,11 @@ static void *fwd_run(void *arg)
         struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(c->port),
                                   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
         if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0) {
-            struct timeval tv = { .tv_sec = 2 };
+            /* Before the guest listens, slirp ends the connection at once (read gives 0)
+             * and the loop tries again; once it listens, its answer may take long under TCG
+             * on a loaded host: wait for it, not for a short timeout (which, at load 10,
+             * gave up on an answer the guest then sent to nobody). */
+            struct timeval tv = { .tv_sec = 90 };
             setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
             ssize_t n = read(fd, c->got, sizeof c->got - 1);
             if (n > 0)
