@@ -86,7 +86,12 @@ static void *hello_run(void *arg)
     }
 }
 
-/* The host side of the forwarded port: connects until the guest's listener answers. */
+/* The host side of the forwarded port: connects until the guest's listener answers. A
+ * connection made before the guest listens can hang (slirp does not retry its SYN into the
+ * guest), and one the guest took may answer late under TCG on a loaded host: so every open
+ * connection stays open and is watched, and a new one is added every 300 ms until one of
+ * them brings the answer. */
+#define FWD_MAX_CONNS 512
 struct fwd_client {
     uint16_t port;
     char got[128];
@@ -95,27 +100,34 @@ struct fwd_client {
 static void *fwd_run(void *arg)
 {
     struct fwd_client *c = arg;
+    struct pollfd p[FWD_MAX_CONNS];
+    int n = 0;
     while (!c->stop && !c->got[0]) {
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(c->port),
-                                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-        if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0) {
-            /* Before the guest listens, slirp ends the connection at once (read gives 0)
-             * and the loop tries again; once it listens, its answer may take long under TCG
-             * on a loaded host: wait for it, not for a short timeout (which, at load 10,
-             * gave up on an answer the guest then sent to nobody). */
-            struct timeval tv = { .tv_sec = 90 };
-            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-            ssize_t n = read(fd, c->got, sizeof c->got - 1);
-            if (n > 0)
-                c->got[n] = '\0';
-            else
-                c->got[0] = '\0';
+        if (n < FWD_MAX_CONNS) {
+            int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(c->port),
+                                      .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+            if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0)
+                p[n++] = (struct pollfd){ .fd = fd, .events = POLLIN };
+            else if (fd >= 0)
+                close(fd);
         }
-        close(fd);
-        if (!c->got[0])
-            usleep(300 * 1000);
+        if (poll(p, (nfds_t)n, 300) <= 0)
+            continue;
+        for (int i = 0; i < n && !c->got[0]; i++) {
+            if (!p[i].revents)
+                continue;
+            ssize_t r = read(p[i].fd, c->got, sizeof c->got - 1);
+            if (r > 0) {
+                c->got[r] = '\0';
+                break;
+            }
+            close(p[i].fd); /* ended without an answer: the guest was not listening */
+            p[i--] = p[--n];
+        }
     }
+    for (int i = 0; i < n; i++)
+        close(p[i].fd);
     return NULL;
 }
 
