@@ -32,7 +32,7 @@ enum cli_flag_id {
     /* other verbs */
     FL_ALL, FL_JSON, FL_QUIET, FL_FORCE, FL_TIME, FL_FOLLOW, FL_RAW, FL_VMM, FL_MAX_SIZE,
     FL_IMAGE, FL_NO_SMOKE, FL_FILTER, FL_FORMAT, FL_NO_TRUNC, FL_TAIL, FL_SINCE,
-    FL_NO_STREAM, FL_MAN,
+    FL_NO_STREAM, FL_MAN, FL_UNTIL, FL_TIMESTAMPS,
 };
 
 struct cli_flag {

@@ -89,6 +89,9 @@ static const struct cli_flag logs_table[] = {
     { FL_TAIL, 'n', "tail", "N|all", "all", "Only the last N lines (then follow with -f)", false },
     { FL_RAW, 0, "raw", NULL, NULL, "Pass control characters through to the terminal", false },
     { FL_VMM, 0, "vmm", NULL, NULL, "The per-box process's own log instead of the console", false },
+    { FL_TIMESTAMPS, 't', "timestamps", NULL, NULL, "Start each line with the time it arrived (RFC 3339, UTC)", false },
+    { FL_SINCE, 0, "since", "TIME", NULL, "Only lines that arrived at or after TIME (10m, 1h30m, 2026-12-04T18:00:00Z)", false },
+    { FL_UNTIL, 0, "until", "TIME", NULL, "Only lines that arrived at or before TIME (same forms)", false },
     { 0 },
 };
 static const struct cli_flag *const logs_flags[] = { logs_table, NULL };
@@ -253,9 +256,15 @@ const struct cli_verb cli_verbs[] = {
       "Runs the image's ps in the box (arguments as given, default -ef). An image without ps\n"
       "gets PID and command of each process read from /proc by its /bin/sh.",
       no_flags, cmd_top, 1, -1, true, "box", NULL },
-    { "logs", "BOX", "Show a box's console log", "boxlite logs -f web",
+    { "logs", "BOX", "Show a box's console log", "boxlite logs -f web\nboxlite logs -t --since 10m web\nboxlite logs --since 2026-12-04T18:00:00Z --until 1h web",
       "The console holds the guest's messages and the output of the box's main process.\n"
-      "On a terminal the box's control characters are shown, not obeyed, unless --raw.",
+      "On a terminal the box's control characters are shown, not obeyed, unless --raw.\n"
+      "TIME is a duration back from now (10m, 1h30m, 1.5h, 250ms), an RFC 3339 time\n"
+      "(2026-12-04T18:35:39Z, +01:00 or a fraction allowed; without a zone, local time;\n"
+      "a date alone is its midnight) or Unix seconds. The per-box process records when\n"
+      "each line arrived beside the log; lines from before it did have no time: --since and\n"
+      "--until leave them out, -t shows them without one. With -f, --until hides later\n"
+      "lines but following still ends when the box stops.",
       logs_flags, cmd_logs, 1, 1, false, "box", NULL },
     { "cp", "BOX:PATH HOSTPATH | HOSTPATH BOX:PATH", "Copy files between a box and the host",
       "boxlite cp web:/etc/hostname .\nboxlite cp ./site web:/srv", NULL, cp_flags, cmd_cp, 2, 2,

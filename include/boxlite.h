@@ -255,6 +255,19 @@ typedef struct boxlite_log boxlite_log;
 BOXLITE_API int boxlite_box_log_open(boxlite_box *box, const char *which, boxlite_log **out);
 BOXLITE_API long long boxlite_log_read(boxlite_log *log, void *buf, size_t len);
 BOXLITE_API void boxlite_log_close(boxlite_log *log);
+/* The same with options (a JSON object; NULL or "" = boxlite_box_log_open):
+ *   {"since": "10m", "until": "2026-12-04T18:35:39Z", "timestamps": true}
+ * since/until keep the lines that arrived at or after / at or before a time: a duration
+ * back from now in Go's syntax ("10m", "1h30m", "1.5h", "250ms"), an RFC 3339 time
+ * (fraction and +hh:mm allowed; without a zone, local time; a date alone is its midnight),
+ * Unix seconds as a string ("1733300000.5") or a number. timestamps starts each line with
+ * the time it arrived, RFC 3339 in UTC with nanoseconds and a space
+ * ("2026-12-04T18:35:39.123456789Z "). The per-box process records when each line
+ * arrived beside the log (<log>.idx); lines it holds no time for (written by an older
+ * version) are left out by since/until and given without a time. An unknown key or a bad
+ * time is BOXLITE_ERR_INVALID, naming it. */
+BOXLITE_API int boxlite_box_log_open_with(boxlite_box *box, const char *which,
+                                          const char *options_json, boxlite_log **out);
 /* Copy a host file or directory into the box at guest_path (names with ".." or absolute
  * names inside the archive are refused by the agent), or out of it.
  * A copy out is the guest's data and lands as `docker cp` lands it: when host_path is an

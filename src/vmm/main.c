@@ -322,6 +322,7 @@ static void vmm_log_rotated(const struct vmm_config *cfg)
         fprintf(stderr, "boxlite-vmm: %s (logging unrotated)\n", err.msg);
         return;
     }
+    logrot_index(vmm_log); /* when each line came (logs --since/--timestamps) */
     if (pipe2(p, O_CLOEXEC) < 0 || conlog_start(&vmm_log_pump, p[0], vmm_log, &err) < 0) {
         fprintf(stderr, "boxlite-vmm: log pipe: %s (logging unrotated)\n",
                 err.msg[0] ? err.msg : strerror(errno));
@@ -482,6 +483,9 @@ int main(int argc, char **argv)
             return 2;
         }
         fcntl(p[1], F_SETPIPE_SZ, 1 << 20); /* a burst of output does not stall the guest */
+        if (logrot_index(console) < 0) /* when each line came (logs --since/--timestamps) */
+            fprintf(stderr, "boxlite-vmm: console log's time index: %s (no times)\n",
+                    strerror(errno));
         cfg.console_pipe = true;
         cfg.console_fd = p[1];
     }

@@ -105,6 +105,23 @@ check "stats --no-stream: one table with CPU %, memory and net I/O" \
   bash -c "grep -q '^ID .*CPU %.*MEM USAGE / LIMIT.*NET I/O' <<<'$out' && [ \$(wc -l <<<'$out') -eq 2 ] && grep -qE 'one +[0-9.]+%' <<<'$out'"
 expect "stats --format template" "one" "$("$B" stats --no-stream --format '{{.Name}}' one)"
 "$B" stats --json one | python3 -c 'import json,sys; assert json.load(sys.stdin)["vmm"]["rss_bytes"] > 0' && ok "stats --json: the metrics" || no "stats --json: the metrics"
+# logs -t / --since / --until: the per-box process dates each console line in an index
+# beside the log (console.log.idx); the log's bytes stay as the guest wrote them
+"$B" exec -d one sh -c 'echo early-line'
+for _ in $(seq 100); do "$B" logs one | grep -q early-line && break; sleep 0.1; done
+mid=$(date -u +%Y-%m-%dT%H:%M:%S.%NZ)
+"$B" exec -d one sh -c 'echo late-line'
+for _ in $(seq 100); do "$B" logs one | grep -q late-line && break; sleep 0.1; done
+check "logs -t: each line starts with its RFC 3339 time" grep -qE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{9}Z early-line$' <<<"$("$B" logs -t one)"
+expect "logs --since TIME: only what came after" "late-line" "$("$B" logs --since "$mid" one | grep -E '^(early|late)-line' | xargs)"
+expect "logs --until TIME: only what came before" "early-line" "$("$B" logs --until "$mid" one | grep -E '^(early|late)-line' | xargs)"
+expect "logs --since 10m: both lines" "early-line late-line" "$("$B" logs --since 10m one | grep -E '^(early|late)-line' | xargs)"
+expect "logs --until 1h: nothing is that old" "" "$("$B" logs --until 1h one)"
+check "logs -t --tail 1: one line, dated" grep -qE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]{18}Z ' <<<"$("$B" logs -t --tail 1 one)"
+"$B" logs --since yesterday one >/dev/null 2>"$work/err"
+expect "logs --since with a time it cannot read: 125" 125 $?
+has "  ...naming it" 'since' "$work/err"
+check "the console log itself holds no times (the index is beside it)" bash -c "! grep -qE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T' '$BOXLITE_HOME/boxes/$id/console.log' && test -s '$BOXLITE_HOME/boxes/$id/console.log.idx'"
 # stats in a real terminal: redrawn live until Ctrl-C
 need_cmd tmux
 sock="$work/tmux"
