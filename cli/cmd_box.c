@@ -159,8 +159,10 @@ static void ports_text(json_t *ports, char *out, size_t len)
     json_t *p;
     out[0] = 0;
     json_array_foreach(ports, k, p) {
-        off += (size_t)snprintf(out + off, off < len ? len - off : 0, "%s%s:%lld->%lld/%s",
-                                k ? ", " : "", json_string_value(json_object_get(p, "host_addr")),
+        const char *addr = json_string_value(json_object_get(p, "host_addr"));
+        bool v6 = addr && strchr(addr, ':'); /* [::1]:8080, as Docker writes it */
+        off += (size_t)snprintf(out + off, off < len ? len - off : 0, "%s%s%s%s:%lld->%lld/%s",
+                                k ? ", " : "", v6 ? "[" : "", addr ? addr : "", v6 ? "]" : "",
                                 json_integer_value(json_object_get(p, "host_port")),
                                 json_integer_value(json_object_get(p, "guest_port")),
                                 json_string_value(json_object_get(p, "protocol")));

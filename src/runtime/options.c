@@ -425,10 +425,12 @@ int opts_add_port(struct boxlite_options *o, long long host_port, long long gues
     else if (proto && strcmp(proto, "tcp"))
         return bl_err(err, BOXLITE_ERR_INVALID, "ports: protocol \"%s\" is not tcp or udp",
                       proto);
-    struct in_addr a;
-    if (host_addr && inet_pton(AF_INET, host_addr, &a) != 1)
-        return bl_err(err, BOXLITE_ERR_INVALID, "ports: host address \"%s\" is not IPv4",
-                      host_addr);
+    /* IPv4 or IPv6 (both engines forward through the per-box process's libslirp) */
+    struct in6_addr a;
+    if (host_addr && inet_pton(AF_INET, host_addr, &a) != 1 &&
+        inet_pton(AF_INET6, host_addr, &a) != 1)
+        return bl_err(err, BOXLITE_ERR_INVALID,
+                      "ports: host address \"%s\" is not an IPv4 or IPv6 address", host_addr);
     for (size_t i = 0; i < o->nports; i++)
         if (host_port && o->ports[i].host_port == host_port && o->ports[i].udp == udp)
             return bl_err(err, BOXLITE_ERR_INVALID, "ports: host port %lld/%s given twice",
