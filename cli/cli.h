@@ -157,8 +157,6 @@ int cli_stop_status(json_t *info);
 /* Waits until the box is no longer running; its info then, or NULL. */
 json_t *cli_wait_stopped(boxlite_box *b);
 /* --restart (cli/restart.c): the policy's syntax; a supervisor for b if it has one. */
-int cli_restart_parse(const char *s, bool *always, long long *max);
-void cli_restart_watch(struct cli *c, boxlite_box *b);
 
 int cmd_create(struct cli *c, const struct cli_args *a);
 int cmd_start(struct cli *c, const struct cli_args *a);
@@ -186,6 +184,5 @@ int cmd_attach(struct cli *c, const struct cli_args *a);
 int cmd_top(struct cli *c, const struct cli_args *a);
 int cmd_image_prune(struct cli *c, const struct cli_args *a);
 int cmd_completion(struct cli *c, const struct cli_args *a);
-int cmd_restarter(struct cli *c, const struct cli_args *a);
 
 #endif

@@ -80,7 +80,6 @@ static int do_start(struct cli *c, const char *key)
     int r = boxlite_box_get(c->rt, key, &b);
     if (r == BOXLITE_OK && (r = boxlite_box_start(b)) == BOXLITE_OK) {
         cli_print_notice(b);
-        cli_restart_watch(c, b);
     }
     boxlite_box_free(b);
     return r;

@@ -62,7 +62,6 @@ int cmd_restart(struct cli *c, const struct cli_args *a)
             failed = 1;
         } else {
             cli_print_notice(b);
-            cli_restart_watch(c, b);
             printf("%s\n", a->ops[i]);
         }
         boxlite_box_free(b);

@@ -10,7 +10,7 @@ static const struct cli_flag box_flag_table[] = {
     { FL_ENV, 'e', "env", "KEY=VALUE", NULL, "Set an environment variable (KEY alone: take it from ours)", true },
     { FL_ENV_FILE, 0, "env-file", "FILE", NULL, "Read KEY=VALUE lines (# comments) into the environment", true },
     { FL_READ_ONLY, 0, "read-only", NULL, NULL, "Mount the box's root file system read-only (volumes keep their mode; /dev/shm stays writable)", false },
-    { FL_RESTART, 0, "restart", "no|on-failure[:N]|always", "no", "Start the box again when it stops by itself (always) or with a non-zero status (on-failure, N times at most); a supervisor process boxlite leaves behind does it (boxlite run --help)", false },
+    { FL_RESTART, 0, "restart", "no|on-failure[:N]|always|unless-stopped", "no", "Run the main process again when it ends (always, unless-stopped) or ends with a non-zero status (on-failure, N times at most); the box's agent does it (boxlite run --help)", false },
     { FL_HOSTNAME, 0, "hostname", "NAME", "the box's name", "The box's host name", false },
     { FL_LABEL, 'l', "label", "KEY[=VALUE]", NULL, "Add a label (metadata for ps --filter label=, not seen by the box)", true },
     { FL_WORKDIR, 'w', "workdir", "DIR", "the image's", "Working directory of commands in the box", false },
@@ -200,9 +200,11 @@ const struct cli_verb cli_verbs[] = {
       "are ours; the box stops when it ends (and goes with --rm). With -d, COMMAND (else the\n"
       "image's Cmd) is the box's main process: its output is the box's log (boxlite logs) and\n"
       "its end stops the box. A path (/... or ./...) instead of an image runs that folder.\n"
-      "--restart: boxlite (run -d, start, restart) leaves a supervisor process behind, in a\n"
-      "session of its own, that waits on the box and starts it again; a box stopped on request\n"
-      "is left stopped. The policy is the box's label boxlite.restart. There is no --init: the\n"
+      "--restart: the box's agent runs the main process again in the same container when it\n"
+      "ends, after Docker's back-off (100 ms, doubling, reset after 10 s of running); the box\n"
+      "keeps running meanwhile, whoever started it, and inspect shows RestartCount. A box\n"
+      "stopped on request is left stopped; a VM that dies (kernel panic) is not restarted;\n"
+      "unless-stopped is always here (no daemon restarts boxes at boot). There is no --init: the\n"
       "agent is the VM's PID 1 and each box's container has an init of its own that reaps\n"
       "orphans, so a main process never runs as PID 1 without one. No -P: only what -p names\n"
       "is published.",
@@ -299,8 +301,6 @@ const struct cli_verb cli_verbs[] = {
       "boxlite doctor --no-smoke",
       "Exit status 0 when some engine can run boxes (and every smoke box worked), else 1.",
       doctor_flags, cmd_doctor, 0, 0, false, "", NULL },
-    { "__restarter", "BOX", "The supervisor that --restart leaves behind (internal)", NULL, NULL,
-      no_flags, cmd_restarter, 1, 1, false, "", NULL },
     { "help", "[COMMAND]", "Show the help of boxlite or of a command", "boxlite help run", NULL,
       help_flags, cmd_help, 0, 2, false, "verb", NULL },
 };

@@ -407,12 +407,16 @@ BOXLITE_API const char *boxlite_code_str(int code);
  * Labels: free-form KEY=VALUE metadata kept with the box (its info's "labels"), not seen by
  * the box. Host name: the box's (RFC 1123), default its name. Read-only: the box's root
  * file system is mounted read-only, as Docker's --read-only (volumes and disks keep their
- * own mode; /dev, /dev/shm and /proc are mounts of their own). Restart: "no" (default), "on-failure" (when its main process exits non-zero;
- * max_retries restarts at most, 0 = no limit) or "always" (whenever it stops by itself);
- * a box stopped on request is never restarted. Options JSON: "labels": {"k": "v"},
- * "hostname", "read_only", "restart", "restart_max".
- * Not yet implemented: a restart policy other than "no" is accepted by the setter but
- * refused by boxlite_box_create (BOXLITE_ERR_UNSUPPORTED). */
+ * own mode; /dev, /dev/shm and /proc are mounts of their own). Restart, Docker's policy
+ * for the box's main process (a box without one refuses it at create): "no" (default),
+ * "on-failure" (when it exits non-zero; max_retries restarts at most, 0 = no limit),
+ * "always" or "unless-stopped" (whenever it ends; the same here, as no daemon restarts
+ * boxes at boot). The box's agent runs the main process again in the same container and
+ * VM after Docker's back-off (100 ms, doubled each time, back to 100 ms after 10 s of
+ * running, at most a minute), so it works whoever started the box and after that process
+ * exited; the box stays running meanwhile. A stop on request, or a VM that dies (kernel
+ * panic), ends it for good. The box's info counts them: "restart_count". Options JSON:
+ * "labels": {"k": "v"}, "hostname", "read_only", "restart", "restart_max". */
 BOXLITE_API int boxlite_options_set_label(boxlite_options *o, const char *key,
                                           const char *value);
 BOXLITE_API int boxlite_options_set_hostname(boxlite_options *o, const char *hostname);

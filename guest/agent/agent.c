@@ -72,6 +72,13 @@ struct agent {
     char ct_gone_reason[256];
     int exit_status; /* the main process's, for the control page */
     long long oom_base; /* /proc/vmstat oom_kill when the container started */
+    /* The restart policy (SETUP's RESTART): the main process runs again in the same
+     * container, after Docker's back-off, instead of the box ending. */
+    uint8_t restart;
+    uint32_t restart_max;
+    uint64_t restarts;
+    struct proto_exec_req *main_req; /* what to run again (a copy of SETUP's MAIN) */
+    uint64_t main_started_us, restart_at_us, restart_delay_ms;
 };
 
 void agent_log(const char *fmt, ...)
@@ -725,6 +732,75 @@ static void container_gone(struct agent *a, const char *who, pid_t pid, int stat
     a->shutdown = true;
 }
 
+/* A copy of a request, through its encoding (one code path for every field). */
+static struct proto_exec_req *req_copy(const struct proto_exec_req *r)
+{
+    struct tlv_writer *w = malloc(sizeof *w);
+    struct proto_exec_req *c = calloc(1, sizeof *c);
+    if (!w || !c || proto_exec_req_encode(r, w, NULL) < 0 ||
+        proto_exec_req_decode(c, w->buf, w->len, NULL) < 0) {
+        free(w);
+        free(c);
+        return NULL;
+    }
+    free(w);
+    return c;
+}
+
+/* The main process ended: whether the restart policy runs it again (Docker's rules:
+ * always, or on-failure for a status other than 0, at most restart_max times). The host
+ * hears it (EVENT main-restart) and the new run starts after the back-off: 100 ms,
+ * doubled at each restart, back to 100 ms after a run of 10 s, at most a minute. */
+static bool main_restart_due(struct agent *a, pid_t pid, int status)
+{
+    if (!a->restart || !a->main_req || a->ct_gone || a->shutdown || a->stopping)
+        return false;
+    bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    if (a->restart == PROTO_RESTART_ON_FAILURE &&
+        (ok || (a->restart_max && a->restarts >= a->restart_max)))
+        return false;
+    struct proto_event ev;
+    describe_end(a, "main", pid, status, &ev);
+    uint64_t now = mono_us();
+    if (!a->restart_delay_ms || now - a->main_started_us >= 10000000u)
+        a->restart_delay_ms = 100;
+    else if ((a->restart_delay_ms *= 2) > 60000)
+        a->restart_delay_ms = 60000;
+    a->restarts++;
+    a->restart_at_us = now + a->restart_delay_ms * 1000u;
+    snprintf(ev.kind, sizeof ev.kind, "%s", PROTO_EVENT_MAIN_RESTART);
+    ev.restarts = a->restarts;
+    size_t n = strlen(ev.message);
+    snprintf(ev.message + n, sizeof ev.message - n, ": restart %llu in %llu ms",
+             (unsigned long long)a->restarts, (unsigned long long)a->restart_delay_ms);
+    agent_log("%s", ev.message);
+    struct tlv_writer *w = malloc(sizeof *w);
+    if (w) {
+        proto_event_encode(&ev, w);
+        send_frame(a, PROTO_EVENT, 0, 0, w->buf, w->len);
+        free(w);
+    }
+    return true;
+}
+
+/* The back-off is over: the main process again, as SETUP asked for it. */
+static void main_rerun(struct agent *a)
+{
+    a->restart_at_us = 0;
+    if (a->ct_gone || a->shutdown || a->stopping)
+        return;
+    struct spawned sp;
+    struct bl_error err = { 0 };
+    if (exec_spawn(&a->ct, SPAWN_MAIN, a->main_req, NULL, &sp, &err) < 0) {
+        agent_log("main process restart: %s", err.msg);
+        container_gone(a, "main", 0, 127 << 8); /* as a shell says a program it cannot run */
+        return;
+    }
+    a->main_pid = sp.pid;
+    a->main_started_us = mono_us();
+    agent_log("main process %s started again as pid %d", a->main_req->argv[0], (int)sp.pid);
+}
+
 static void reap(struct agent *a)
 {
     struct signalfd_siginfo si;
@@ -740,7 +816,8 @@ static void reap(struct agent *a)
         }
         if (pid == a->main_pid) {
             a->main_pid = 0;
-            container_gone(a, "main", pid, status);
+            if (!main_restart_due(a, pid, status))
+                container_gone(a, "main", pid, status);
         }
         for (struct chan *c = a->chans; c; c = c->next)
             if (c->pid == pid && !c->exited) {
@@ -800,9 +877,11 @@ struct agent *agent_new(int fd, const struct agent_options *opt, struct bl_error
     return a;
 }
 
-/* The main process runs once per boot: a repeated SETUP does not start it again. */
-static int main_start(struct agent *a, const struct proto_exec_req *req, struct bl_error *err)
+/* The main process runs once per boot: a repeated SETUP does not start it again (its
+ * restarts are the agent's own, main_restart_due). */
+static int main_start(struct agent *a, const struct proto_setup *s, struct bl_error *err)
 {
+    const struct proto_exec_req *req = s->main;
     if (a->main_started)
         return 0;
     if (a->ct_gone)
@@ -814,6 +893,13 @@ static int main_start(struct agent *a, const struct proto_exec_req *req, struct 
         return bl_err_prefix(err, "main process");
     a->main_pid = sp.pid;
     a->main_started = true;
+    a->main_started_us = mono_us();
+    if (s->restart && (a->main_req = req_copy(req))) {
+        a->restart = s->restart;
+        a->restart_max = s->restart_max;
+    } else if (s->restart) {
+        agent_log("out of memory: the main process will not be restarted");
+    }
     agent_log("main process %s started as pid %d", req->argv[0], (int)sp.pid);
     return 0;
 }
@@ -826,7 +912,7 @@ int agent_setup(struct agent *a, const struct proto_setup *s, struct bl_error *e
         if (!same)
             return bl_err(err, BOXLITE_ERR_STATE, "the container is already set up from %s",
                           a->ct.source);
-        return s->main ? main_start(a, s->main, err) : 0;
+        return s->main ? main_start(a, s, err) : 0;
     }
     if (a->ct_gone)
         return bl_err(err, BOXLITE_ERR_STATE, "the box has stopped: %s", a->ct_gone_reason);
@@ -843,7 +929,7 @@ int agent_setup(struct agent *a, const struct proto_setup *s, struct bl_error *e
     if (rc < 0)
         return rc;
     snprintf(a->ct.source, sizeof a->ct.source, "%s", s->root_dev ? s->root_dev : s->root_dir);
-    return s->main ? main_start(a, s->main, err) : 0;
+    return s->main ? main_start(a, s, err) : 0;
 }
 
 int agent_exit_status(const struct agent *a) { return a->exit_status; }
@@ -917,6 +1003,8 @@ int agent_run(struct agent *a)
             wake = now + 50000; /* the port reports no connection by HUP: retry */
         if (fault_at && fault_at < wake)
             wake = fault_at;
+        if (a->restart_at_us && a->restart_at_us < wake)
+            wake = a->restart_at_us;
         int timeout = wake == UINT64_MAX ? -1 : wake <= now ? 0 : (int)((wake - now + 999) / 1000);
         int r = poll(pf, n, timeout);
         if (r < 0 && errno != EINTR) {
@@ -955,6 +1043,8 @@ int agent_run(struct agent *a)
         for (struct chan *c = a->chans; c; c = c->next)
             write_stdin(a, c);
         check_timers(a, mono_us());
+        if (a->restart_at_us && mono_us() >= a->restart_at_us)
+            main_rerun(a);
         for (struct chan *c = a->chans, *next; c; c = next) {
             next = c->next;
             chan_maybe_finish(a, c);
@@ -1034,6 +1124,10 @@ void agent_free(struct agent *a)
         chan_free(a, a->chans);
     }
     container_destroy(&a->ct);
+    if (a->main_req) {
+        proto_exec_req_free(a->main_req);
+        free(a->main_req);
+    }
     proto_buf_free(&a->out);
     close_fd(&a->sigfd);
     close_fd(&a->fd);

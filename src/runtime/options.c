@@ -299,9 +299,12 @@ int opts_set_restart(struct boxlite_options *o, const char *policy, long long ma
         o->restart_max = 0;
         return opts_set_str(&o->restart, "restart", NULL, err);
     }
-    if (strcmp(policy, "on-failure") && strcmp(policy, "always"))
+    /* unless-stopped is always here: a box stopped on request is never restarted, and no
+     * daemon restarts boxes after a reboot */
+    if (strcmp(policy, "on-failure") && strcmp(policy, "always") && strcmp(policy, "unless-stopped"))
         return bl_err(err, BOXLITE_ERR_INVALID,
-                      "restart: \"%.32s\" is not a policy (no, on-failure[:N], always)", policy);
+                      "restart: \"%.32s\" is not a policy (no, on-failure[:N], always, "
+                      "unless-stopped)", policy);
     if (max_retries && strcmp(policy, "on-failure"))
         return bl_err(err, BOXLITE_ERR_INVALID, "restart: a retry count needs on-failure");
     int r = range("restart_max", max_retries, 0, 1000000, err);
@@ -518,10 +521,11 @@ int opts_validate_for_create(const struct boxlite_options *o, struct bl_error *e
         return bl_err(err, BOXLITE_ERR_INVALID,
                       "options: detach requires auto_remove off (a detached box that removes "
                       "itself could never be reattached)");
-    /* Stored and shown, not yet acted on: refused rather than silently ignored (issue 19) */
-    if (o->restart)
-        return bl_err(err, BOXLITE_ERR_UNSUPPORTED,
-                      "options: restart \"%s\" is not implemented yet (no restarter)", o->restart);
+    /* The policy applies to the main process (the agent re-runs it) */
+    if (o->restart && !opts_has_main(o))
+        return bl_err(err, BOXLITE_ERR_INVALID,
+                      "options: restart \"%s\" needs a main process (main_process, cmd or "
+                      "entrypoint)", o->restart);
     if (o->restart_max && (!o->restart || strcmp(o->restart, "on-failure")))
         return bl_err(err, BOXLITE_ERR_INVALID, "options: restart_max needs restart on-failure");
     if (!o->network && (o->nallow_net || o->ndeny_net || o->nallow_host || o->nports))
