@@ -201,6 +201,9 @@ int cmd_run(struct cli *c, const struct cli_args *a)
             rc = boxlite_options_set_cmd(o, (const char *const *)argv + next);
         if (rc == BOXLITE_OK && f.entrypoint)
             rc = boxlite_options_set_entrypoint(o, f.entrypoint[0] ? ep : none);
+        /* -d -i: the main process's stdin stays open for `attach` (Docker's OpenStdin) */
+        if (rc == BOXLITE_OK && f.interactive)
+            rc = boxlite_options_set_stdin_open(o, 1);
         if (rc != BOXLITE_OK) {
             boxlite_options_free(o);
             return cli_fail("run");

@@ -36,7 +36,7 @@ static const struct cli_flag box_flag_table[] = {
     { FL_NO_HEALTHCHECK, 0, "no-healthcheck", NULL, NULL, "Disable the image's health check", false },
     { FL_LOG_OPT, 0, "log-opt", "max-size=SIZE|max-file=N", "max-size=1m, max-file=2", "Rotation of the box's logs", true },
     { FL_RM, 0, "rm", NULL, NULL, "Remove the box when it stops", false },
-    { FL_INTERACTIVE, 'i', "interactive", NULL, NULL, "Keep our standard input open to the command", false },
+    { FL_INTERACTIVE, 'i', "interactive", NULL, NULL, "Keep our standard input open to the command (with -d, and for create: the main process's stays open for attach)", false },
     { FL_TTY, 't', "tty", NULL, NULL, "Give the command a terminal", false },
     { 0 },
 };
@@ -130,6 +130,7 @@ static const struct cli_flag *const prune_flags[] = { prune_table, NULL };
 
 static const struct cli_flag attach_table[] = {
     { FL_RAW, 0, "raw", NULL, NULL, "Pass control characters through to the terminal", false },
+    { FL_NO_STDIN, 0, "no-stdin", NULL, NULL, "Do not send our input to a box created with -i", false },
     { 0 },
 };
 static const struct cli_flag *const attach_flags[] = { attach_table, NULL };
@@ -247,11 +248,15 @@ const struct cli_verb cli_verbs[] = {
       "Boxes stopped or created but never started go; running boxes stay.", prune_flags,
       cmd_prune, 0, 0, false, "", NULL },
     { "attach", "BOX", "Follow the output of a box's main process until it stops",
-      "boxlite run -d --name job alpine sh -c 'sleep 5; echo done; exit 3'\nboxlite attach job",
+      "boxlite run -d --name job alpine sh -c 'sleep 5; echo done; exit 3'\nboxlite attach job\n"
+      "boxlite run -d -i --name calc alpine bc\necho 6*7 | boxlite attach calc",
       "The main process (run -d IMAGE COMMAND) writes to the box's console, which attach\n"
-      "follows from now on (earlier output: boxlite logs). Its standard input is /dev/null, so\n"
-      "nothing is sent to it. When the box stops, attach exits with the status boxlite wait\n"
-      "prints; Ctrl-C detaches and leaves the box running.",
+      "follows from now on (earlier output: boxlite logs). A box created with -i (run -d -i,\n"
+      "create -i) keeps its main process's standard input open: attach sends ours there\n"
+      "(--no-stdin: not); our end of file leaves it open for the next attach, as Docker's\n"
+      "does. Otherwise its standard input is /dev/null. When the box stops, attach exits\n"
+      "with the status boxlite wait prints; Ctrl-C detaches and leaves the box running (no\n"
+      "signal is forwarded: --sig-proxy does not exist).",
       attach_flags, cmd_attach, 1, 1, false, "box", NULL },
     { "top", "BOX [PS-OPTIONS...]", "Show the processes running in a box",
       "boxlite top web\nboxlite top web -o pid,user,args",

@@ -423,6 +423,16 @@ BOXLITE_API int boxlite_options_set_hostname(boxlite_options *o, const char *hos
 BOXLITE_API int boxlite_options_set_read_only(boxlite_options *o, int read_only);
 BOXLITE_API int boxlite_options_set_restart(boxlite_options *o, const char *policy,
                                             int max_retries);
+/* Docker's -i for a box's main process (JSON "stdin_open"): its stdin is a pipe that stays
+ * open for the box's life, fed by boxlite_box_attach_stdin, instead of /dev/null. Needs a
+ * main process. */
+BOXLITE_API int boxlite_options_set_stdin_open(boxlite_options *o, int stdin_open);
+/* An execution whose stdin is the box's main process's (a box created with stdin_open):
+ * boxlite_exec_write_stdin reaches it; its output fds end at once (the main process writes
+ * to the console: boxlite_box_log_open); closing its stdin or freeing it leaves the main
+ * process's stdin open for the next attach. BOXLITE_ERR_STATE when the box's main process
+ * has no open stdin. */
+BOXLITE_API int boxlite_box_attach_stdin(boxlite_box *box, boxlite_exec **out);
 /* Starts spec->argv in the box to run on its own (`exec -d`): no terminal, stdin
  * /dev/null, its output to the box's console log; returns once it started, or with the
  * agent's reason (BOXLITE_ERR_NOT_FOUND "exec PROG: No such file or directory"). It is not

@@ -21,6 +21,7 @@
 #include <sys/wait.h>
 #include <termios.h>
 #include <time.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #define READ_CHUNK 65536
@@ -79,6 +80,10 @@ struct agent {
     uint64_t restarts;
     struct proto_exec_req *main_req; /* what to run again (a copy of SETUP's MAIN) */
     uint64_t main_started_us, restart_at_us, restart_delay_ms;
+    /* The main process's stdin with SETUP's MAIN_STDIN (Docker's -i): a pipe whose write
+     * end the agent keeps (so the process never sees end-of-file between attaches, and a
+     * restarted run reads the same stream) and EXEC ATTACH channels copy into. */
+    int main_stdin_r, main_stdin_w;
 };
 
 void agent_log(const char *fmt, ...)
@@ -280,6 +285,70 @@ static bool refuse_if_gone(struct agent *a, uint32_t id)
     return true;
 }
 
+/* EXEC ATTACH: a copier of the agent's own (forked, no exec) from the channel's stdin to
+ * the main process's; the channel's outputs end at once (the main process's output is the
+ * console's). Its end (the host's EOF, or the main process gone: EPIPE) ends the channel
+ * with its status; the main process's stdin stays open for the next attach. */
+static int attach_spawn(struct agent *a, struct chan *c, struct bl_error *err)
+{
+    int in[2] = {-1, -1}, out[2] = {-1, -1}, errp[2] = {-1, -1};
+    if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
+        int e = errno;
+        for (int i = 0; i < 2; i++) {
+            close_fd(&in[i]);
+            close_fd(&out[i]);
+            close_fd(&errp[i]);
+        }
+        return bl_errno(err, e, "attach: pipe");
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        setsid(); /* its own group, as every channel's process (chan_kill signals it) */
+        signal(SIGPIPE, SIG_IGN);
+        /* only its two ends: holding the agent's other descriptors (another channel's
+         * stdin, its own pipe's write end) would keep their readers from end-of-file */
+        if (dup2(in[0], 0) < 0 || dup2(a->main_stdin_w, 1) < 0)
+            _exit(1);
+        syscall(SYS_close_range, 3u, ~0u, 0u);
+        char buf[4096];
+        for (;;) {
+            ssize_t n = read(0, buf, sizeof buf);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0)
+                _exit(n < 0 ? 1 : 0);
+            for (ssize_t off = 0; off < n;) {
+                ssize_t w = write(1, buf + off, (size_t)(n - off));
+                if (w < 0 && errno == EINTR)
+                    continue;
+                if (w <= 0)
+                    _exit(1); /* the main process is gone */
+                off += w;
+            }
+        }
+    }
+    int e = errno;
+    close_fd(&in[0]);
+    close_fd(&out[1]);
+    close_fd(&errp[1]);
+    if (pid < 0) {
+        close_fd(&in[1]);
+        close_fd(&out[0]);
+        close_fd(&errp[0]);
+        return bl_errno(err, e, "attach: fork");
+    }
+    c->start_us = mono_us();
+    c->pid = pid;
+    c->in_fd = in[1];
+    c->out_fd[1] = out[0];
+    c->out_fd[2] = errp[0];
+    for (int i = 0; i < 3; i++) {
+        int fd = i == 0 ? c->in_fd : c->out_fd[i];
+        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    }
+    return 0;
+}
+
 static void handle_exec(struct agent *a, uint32_t id, const uint8_t *p, size_t len)
 {
     struct bl_error e = {0};
@@ -312,10 +381,16 @@ static void handle_exec(struct agent *a, uint32_t id, const uint8_t *p, size_t l
         proto_exec_req_free(&req);
         return;
     }
+    if (req.attach && a->main_stdin_w < 0) {
+        send_error(a, id, BOXLITE_ERR_STATE,
+                   "attach: the box's main process has no open stdin (create the box with -i)");
+        proto_exec_req_free(&req);
+        return;
+    }
     struct chan *c = chan_new(a, id, SPAWN_EXEC);
     if (!c) {
         send_error(a, id, BOXLITE_ERR_NOMEM, "exec: out of memory");
-    } else if (chan_spawn(a, c, &req, NULL, &e) < 0) {
+    } else if (req.attach ? attach_spawn(a, c, &e) < 0 : chan_spawn(a, c, &req, NULL, &e) < 0) {
         send_error(a, id, e.code, "%s", e.msg);
         free(c);
     } else {
@@ -791,7 +866,7 @@ static void main_rerun(struct agent *a)
         return;
     struct spawned sp;
     struct bl_error err = { 0 };
-    if (exec_spawn(&a->ct, SPAWN_MAIN, a->main_req, NULL, &sp, &err) < 0) {
+    if (exec_spawn_in(&a->ct, SPAWN_MAIN, a->main_req, a->main_stdin_r, &sp, &err) < 0) {
         agent_log("main process restart: %s", err.msg);
         container_gone(a, "main", 0, 127 << 8); /* as a shell says a program it cannot run */
         return;
@@ -859,6 +934,7 @@ struct agent *agent_new(int fd, const struct agent_options *opt, struct bl_error
         a->opt.host_gone_shutdown_ms = 10000;
     a->ct.init_pid = -1;
     a->ct.mnt_fd = a->ct.uts_fd = a->ct.ipc_fd = -1;
+    a->main_stdin_r = a->main_stdin_w = -1;
     a->oom_base = -1;
     set_nonblock(fd);
     fcntl(fd, F_SETFD, FD_CLOEXEC);
@@ -889,7 +965,14 @@ static int main_start(struct agent *a, const struct proto_setup *s, struct bl_er
     if (!a->ct.ready)
         return bl_err(err, BOXLITE_ERR_STATE, "a main process needs a container");
     struct spawned sp;
-    if (exec_spawn(&a->ct, SPAWN_MAIN, req, NULL, &sp, err) < 0)
+    if (s->main_stdin && a->main_stdin_w < 0) {
+        int p[2];
+        if (pipe2(p, O_CLOEXEC) < 0)
+            return bl_errno(err, errno, "main process: stdin pipe");
+        a->main_stdin_r = p[0];
+        a->main_stdin_w = p[1];
+    }
+    if (exec_spawn_in(&a->ct, SPAWN_MAIN, req, a->main_stdin_r, &sp, err) < 0)
         return bl_err_prefix(err, "main process");
     a->main_pid = sp.pid;
     a->main_started = true;
@@ -1124,6 +1207,8 @@ void agent_free(struct agent *a)
         chan_free(a, a->chans);
     }
     container_destroy(&a->ct);
+    close_fd(&a->main_stdin_r);
+    close_fd(&a->main_stdin_w);
     if (a->main_req) {
         proto_exec_req_free(a->main_req);
         free(a->main_req);

@@ -347,6 +347,8 @@ int proto_exec_req_encode(const struct proto_exec_req *r, struct tlv_writer *w, 
         tlv_u64(w, T_TIMEOUT_MS, r->timeout_ms);
     if (r->detach)
         tlv_u64(w, T_DETACH, 1);
+    if (r->attach)
+        tlv_u64(w, T_ATTACH, 1);
     if (w->overflow)
         return bl_err(err, BOXLITE_ERR_INVALID, "exec request larger than %u bytes",
                       PROTO_MAX_PAYLOAD);
@@ -394,6 +396,7 @@ int proto_exec_req_decode(struct proto_exec_req *r, const void *p, size_t len, s
             break;
         case T_TIMEOUT_MS: rc = tlv_get_u64(&f, &r->timeout_ms, err); break;
         case T_DETACH: rc = tlv_get_u64(&f, &v, err); r->detach = v != 0; break;
+        case T_ATTACH: rc = tlv_get_u64(&f, &v, err); r->attach = v != 0; break;
         default: break; /* unknown fields are skipped: newer hosts may add some */
         }
         if (rc < 0)
@@ -483,6 +486,8 @@ int proto_setup_encode(const struct proto_setup *s, struct tlv_writer *w, struct
     tlv_str(w, T_HOSTNAME, s->hostname);
     if (s->root_ro)
         tlv_u64(w, T_ROOT_RO, 1);
+    if (s->main_stdin)
+        tlv_u64(w, T_MAIN_STDIN, 1);
     if (s->restart) {
         tlv_u64(w, T_RESTART, s->restart);
         tlv_u64(w, T_RESTART_MAX, s->restart_max);
@@ -590,6 +595,7 @@ int proto_setup_decode(struct proto_setup *s, const void *p, size_t len, struct 
         case T_HOSTNAME: rc = tlv_get_str(&f, &s->hostname, err); break;
         case T_NET: rc = tlv_get_u64(&f, &v, err); s->net = v != 0; break;
         case T_ROOT_RO: rc = tlv_get_u64(&f, &v, err); s->root_ro = v != 0; break;
+        case T_MAIN_STDIN: rc = tlv_get_u64(&f, &v, err); s->main_stdin = v != 0; break;
         case T_RESTART:
             rc = tlv_get_u64(&f, &v, err);
             if (rc == 0 && v > PROTO_RESTART_ALWAYS)

@@ -48,7 +48,7 @@ enum proto_tag {
     T_TIME_NS = 6, T_CONTROL = 7,                                            /* HELLO */
     T_CODE = 10, T_MESSAGE = 11,                                             /* ERROR */
     T_ARG = 20, T_ENV = 21, T_CWD = 22, T_USER = 23, T_TTY = 24, T_ROWS = 25, T_COLS = 26,
-    T_TIMEOUT_MS = 27, T_DETACH = 28,                                        /* EXEC */
+    T_TIMEOUT_MS = 27, T_DETACH = 28, T_ATTACH = 29,                         /* EXEC */
     T_EXIT_CODE = 30, T_SIGNO = 31, T_TIMED_OUT = 32, T_DURATION_US = 33, T_BYTES = 34,
     T_PATH = 40,                                                             /* COPY_* */
     T_ROOT_DEV = 50, T_ROOT_FSTYPE = 51, T_ROOT_DIR = 52, T_VOLUME = 53, T_HOSTNAME = 54,
@@ -57,6 +57,7 @@ enum proto_tag {
     T_MAIN = 61,                                                  /* SETUP: main process */
     T_ROOT_RO = 62,                                         /* SETUP: root read-only */
     T_RESTART = 63, T_RESTART_MAX = 64,             /* SETUP: the main process's restarts */
+    T_MAIN_STDIN = 65,                         /* SETUP: the main process's stdin is open */
     T_EVENT = 70, T_WHO = 71, T_OOM = 72, T_RESTARTS = 73,                   /* EVENT */
     /* STATUS and EXIT (src/proto/control.h) */
     T_STATE = 80, T_ENGINE = 81, T_CPU_TEMPLATE = 82, T_NOTICE = 83, T_HOST_PORT = 84,
@@ -159,6 +160,7 @@ struct proto_exec_req {
     uint32_t rows, cols;
     uint64_t timeout_ms; /* 0 = none */
     bool detach;         /* runs on its own (exec -d): the channel ends once it started */
+    bool attach;         /* no process: stdin goes to the main process's (attach) */
 };
 int proto_exec_req_encode(const struct proto_exec_req *r, struct tlv_writer *w, struct bl_error *err);
 int proto_exec_req_decode(struct proto_exec_req *r, const void *p, size_t len, struct bl_error *err);
@@ -207,6 +209,7 @@ struct proto_setup {
      * agent runs it again in the same container when it ends (docs/protocol.md). */
     uint8_t restart;      /* PROTO_RESTART_* */
     uint32_t restart_max; /* on-failure: at most this many restarts; 0 = no limit */
+    bool main_stdin;      /* MAIN_STDIN(65): its stdin a pipe EXEC ATTACH writes (-i) */
 };
 enum { PROTO_RESTART_NO = 0, PROTO_RESTART_ON_FAILURE = 1, PROTO_RESTART_ALWAYS = 2 };
 int proto_setup_encode(const struct proto_setup *s, struct tlv_writer *w, struct bl_error *err);

@@ -263,6 +263,8 @@ static json_t *record_json(const boxlite_runtime *rt, const struct box_record *r
         json_object_set(o, "read_only", json_object_get(opts, "read_only"));
         json_object_set(o, "restart", json_object_get(opts, "restart"));
         json_object_set(o, "restart_max", json_object_get(opts, "restart_max"));
+        json_t *si = json_object_get(opts, "stdin_open");
+        json_object_set_new(o, "stdin_open", json_boolean(json_is_true(si)));
         json_object_set(o, "cmd", json_object_get(opts, "cmd"));
         json_decref(opts);
     }

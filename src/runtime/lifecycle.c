@@ -410,6 +410,7 @@ static int send_setup(boxlite_box *b, struct proto_client *c, const struct image
         }
         main.argv = argv;
         s.main = &main;
+        s.main_stdin = b->opts.stdin_open; /* attach's stdin (-i) */
         /* the restart policy is the agent's to apply: it re-runs the main process in the
          * same container, whoever started the box (docs/architecture.md) */
         if (b->opts.restart) {

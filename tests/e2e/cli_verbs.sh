@@ -153,6 +153,18 @@ check "attach follows the main process's output as it comes" grep -q tick "$work
 wait $apid; st=$?
 check "attach shows the output up to the end" grep -q 'job-says-bye' "$work/attach"
 expect "attach exits with the main process's status" 3 $st
+# attach with input (Docker's -i): the main process's stdin stays open between attaches
+"$B" run -d -i --name reader "$img" sh -c 'read a; echo "first:$a"; read b; echo "second:$b"; exit 4' >/dev/null
+printf 'one\n' | "$B" attach reader >"$work/att1" 2>&1 &
+a1=$!
+for _ in $(seq 300); do "$B" logs reader | grep -q '^first:one' && break; sleep 0.1; done
+check "attach -i: our input reaches the main process" bash -c "'$B' logs reader | grep -q '^first:one'"
+printf 'two\n' | "$B" attach reader >"$work/att2" 2>&1; st2=$?
+wait $a1; st1=$?
+expect "  ...a second attach reaches the same process (its stdin stayed open); both exit with its status" "4 4" "$st1 $st2"
+check "  ...and the first attach saw the second's answer" grep -q '^second:two' "$work/att1"
+expect "  ...the box records its stdin as open" "true" "$("$B" inspect -f '{{.StdinOpen}}' reader)"
+"$B" rm reader >/dev/null
 "$B" logs job >"$work/full"
 check "the job's log has more than 3 lines" test "$(wc -l <"$work/full")" -gt 3
 expect "logs --tail 2: the last two lines of the log" "$(tail -n 2 "$work/full")" "$("$B" logs --tail 2 job)"

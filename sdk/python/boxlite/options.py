@@ -52,6 +52,8 @@ class BoxOptions:
     # (so it works whoever started the box): "no", "on-failure", "on-failure:N", "always"
     # or "unless-stopped"; the box's info counts restarts ("restart_count").
     restart: Optional[str] = None
+    # Docker's -i for the main process: its stdin stays open for boxlite_box_attach_stdin.
+    stdin_open: bool = False
 
     def to_json(self, name: Optional[str] = None) -> str:
         doc = {"network": self.network, "auto_remove": self.auto_remove, "detach": self.detach}
@@ -81,6 +83,8 @@ class BoxOptions:
             doc["restart"] = policy
             if count:
                 doc["restart_max"] = int(count)
+        if self.stdin_open:
+            doc["stdin_open"] = True
         doc["volumes"] = [_volume(v) for v in self.volumes]
         doc["ports"] = [_port(p) for p in self.ports]
         if self.allow_net:

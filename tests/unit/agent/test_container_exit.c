@@ -392,3 +392,70 @@ TEST(on_failure_leaves_a_successful_end_alone_and_always_does_not)
     box_free(&b);
     REQUIRE(make_rootfs()); /* /bin/sh back for the next test */
 }
+
+/* Docker's -i and attach: with MAIN_STDIN the main process reads a pipe the agent keeps
+ * open; an EXEC ATTACH channel's stdin is copied there, and its end leaves the pipe open
+ * (a second attach reaches the same process). Without MAIN_STDIN attach is refused. */
+TEST(attach_feeds_the_main_process_stdin_and_leaves_it_open)
+{
+    REQUIRE(make_rootfs());
+    struct proto_exec_req main = {.argv = (char **)ARGV(
+        "sh", "-c", "read a; read b; echo \"$a:$b\" > /got; exit 6")};
+    struct proto_setup s = {.root_dir = rootfs, .main = &main, .main_stdin = true};
+    struct box b;
+    REQUIRE(box_start(&b, &s));
+    struct proto_client *c = NULL;
+    struct bl_error e = {0};
+    REQUIRE(proto_client_connect(b.path, 5000, &c, &e) == 0);
+    for (int round = 0; round < 2; round++) {
+        struct proto_exec_req at = {.argv = (char **)ARGV("attach"), .attach = true};
+        struct proto_exec *ex = NULL;
+        REQUIRE(proto_exec_start(c, &at, &ex, &e) == 0);
+        const char *line = round == 0 ? "first\n" : "second\n";
+        CHECK_EQ(proto_exec_write_stdin(ex, line, strlen(line), &e), 0);
+        CHECK_EQ(proto_exec_close_stdin(ex, &e), 0);
+        struct run_out o;
+        memset(&o, 0, sizeof o);
+        o.out = calloc(1, 1);
+        o.err = calloc(1, 1);
+        collect(ex, &o);
+        /* the copier ended at our end of file; after the second line the main process may
+         * end the box first, and the channel ends with that reason instead */
+        if (round == 0)
+            CHECK_EQ(o.rc, 0);
+        CHECK_STR(o.out, "");
+        run_free(&o);
+        proto_exec_free(ex);
+    }
+    /* the main process read both lines (two attaches, one stdin) and ended */
+    REQUIRE(wait_event(&b) >= 1);
+    CHECK_STR(b.ev.kind, PROTO_EVENT_CONTAINER_EXIT);
+    CHECK_EQ(b.ev.exit_code, 6);
+    char got[700];
+    snprintf(got, sizeof got, "%s/got", rootfs);
+    FILE *f = fopen(got, "r");
+    char line[64] = "";
+    if (f) {
+        if (!fgets(line, sizeof line, f))
+            line[0] = 0;
+        fclose(f);
+    }
+    CHECK_STR(line, "first:second\n");
+    proto_client_close(c);
+    agent_ends();
+    box_free(&b);
+    /* a box whose main process has no open stdin refuses attach with the reason */
+    struct proto_exec_req sleeper = {.argv = (char **)ARGV("sleep", "30")};
+    struct proto_setup s2 = {.root_dir = rootfs, .main = &sleeper};
+    REQUIRE(box_start(&b, &s2));
+    REQUIRE(proto_client_connect(b.path, 5000, &c, &e) == 0);
+    struct proto_exec_req at = {.argv = (char **)ARGV("attach"), .attach = true};
+    struct proto_exec *ex = NULL;
+    if (proto_exec_start(c, &at, &ex, &e) == 0) {
+        CHECK(proto_exec_wait(ex, 5000, NULL, &e) < 0);
+        proto_exec_free(ex);
+    }
+    CHECK(strstr(e.msg, "no open stdin") != NULL);
+    proto_client_close(c);
+    box_free(&b);
+}

@@ -357,6 +357,17 @@ TEST(setup_restart_policy_and_restart_events)
     tlv_init(w);
     tlv_u64(w, T_RESTART_MAX, 1ULL << 40);
     CHECK(proto_setup_decode(&d, w->buf, w->len, &e) < 0);
+    /* -i: the main process's stdin open (MAIN_STDIN), and an EXEC that attaches to it */
+    s.main_stdin = true;
+    REQUIRE(proto_setup_encode(&s, w, &e) == 0);
+    REQUIRE(proto_setup_decode(&d, w->buf, w->len, &e) == 0);
+    CHECK(d.main_stdin);
+    proto_setup_free(&d);
+    struct proto_exec_req at = {.argv = argv, .attach = true}, dat;
+    REQUIRE(proto_exec_req_encode(&at, w, &e) == 0);
+    REQUIRE(proto_exec_req_decode(&dat, w->buf, w->len, &e) == 0);
+    CHECK(dat.attach && !dat.detach);
+    proto_exec_req_free(&dat);
     struct proto_event ev = {.kind = PROTO_EVENT_MAIN_RESTART, .who = "main", .exit_code = 1,
                              .restarts = 3};
     proto_event_encode(&ev, w);
