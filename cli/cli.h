@@ -33,7 +33,7 @@ enum cli_flag_id {
     /* other verbs */
     FL_ALL, FL_JSON, FL_QUIET, FL_FORCE, FL_TIME, FL_FOLLOW, FL_RAW, FL_VMM, FL_MAX_SIZE,
     FL_IMAGE, FL_NO_SMOKE, FL_FILTER, FL_FORMAT, FL_NO_TRUNC, FL_TAIL, FL_SINCE,
-    FL_NO_STREAM, FL_MAN,
+    FL_NO_STREAM, FL_MAN, FL_UNTIL, FL_TIMESTAMPS, FL_NO_STDIN,
 };
 
 struct cli_flag {
@@ -160,8 +160,6 @@ int cli_stop_status(json_t *info);
 /* Waits until the box is no longer running; its info then, or NULL. */
 json_t *cli_wait_stopped(boxlite_box *b);
 /* --restart (cli/restart.c): the policy's syntax; a supervisor for b if it has one. */
-int cli_restart_parse(const char *s, bool *always, long long *max);
-void cli_restart_watch(struct cli *c, boxlite_box *b);
 
 int cmd_create(struct cli *c, const struct cli_args *a);
 int cmd_start(struct cli *c, const struct cli_args *a);
@@ -189,6 +187,5 @@ int cmd_attach(struct cli *c, const struct cli_args *a);
 int cmd_top(struct cli *c, const struct cli_args *a);
 int cmd_image_prune(struct cli *c, const struct cli_args *a);
 int cmd_completion(struct cli *c, const struct cli_args *a);
-int cmd_restarter(struct cli *c, const struct cli_args *a);
 
 #endif

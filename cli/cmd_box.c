@@ -45,6 +45,9 @@ int cmd_create(struct cli *c, const struct cli_args *a)
         if (!r && f.entrypoint &&
             boxlite_options_set_entrypoint(o, f.entrypoint[0] ? ep : none) != BOXLITE_OK)
             r = cli_fail("create");
+        /* -i: the main process's stdin stays open for `attach` */
+        if (!r && f.interactive && boxlite_options_set_stdin_open(o, 1) != BOXLITE_OK)
+            r = cli_fail("create");
     }
     boxlite_box *b = NULL;
     if (!r && !(r = cli_open(c)) && boxlite_box_create(c->rt, o, &b) != BOXLITE_OK)
@@ -80,7 +83,6 @@ static int do_start(struct cli *c, const char *key)
     int r = boxlite_box_get(c->rt, key, &b);
     if (r == BOXLITE_OK && (r = boxlite_box_start(b)) == BOXLITE_OK) {
         cli_print_notice(b);
-        cli_restart_watch(c, b);
     }
     boxlite_box_free(b);
     return r;
@@ -159,8 +161,10 @@ static void ports_text(json_t *ports, char *out, size_t len)
     json_t *p;
     out[0] = 0;
     json_array_foreach(ports, k, p) {
-        off += (size_t)snprintf(out + off, off < len ? len - off : 0, "%s%s:%lld->%lld/%s",
-                                k ? ", " : "", json_string_value(json_object_get(p, "host_addr")),
+        const char *addr = json_string_value(json_object_get(p, "host_addr"));
+        bool v6 = addr && strchr(addr, ':'); /* [::1]:8080, as Docker writes it */
+        off += (size_t)snprintf(out + off, off < len ? len - off : 0, "%s%s%s%s:%lld->%lld/%s",
+                                k ? ", " : "", v6 ? "[" : "", addr ? addr : "", v6 ? "]" : "",
                                 json_integer_value(json_object_get(p, "host_port")),
                                 json_integer_value(json_object_get(p, "guest_port")),
                                 json_string_value(json_object_get(p, "protocol")));

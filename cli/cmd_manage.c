@@ -62,7 +62,6 @@ int cmd_restart(struct cli *c, const struct cli_args *a)
             failed = 1;
         } else {
             cli_print_notice(b);
-            cli_restart_watch(c, b);
             printf("%s\n", a->ops[i]);
         }
         boxlite_box_free(b);
@@ -263,14 +262,46 @@ int cmd_prune(struct cli *c, const struct cli_args *a)
 static volatile sig_atomic_t detach_asked;
 static void on_detach(int sig) { (void)sig; detach_asked = 1; }
 
-/* The main process's output is the box's console (its stdin is /dev/null): attach follows
- * the console from now on and, when the box stops, exits with the main process's status.
- * Ctrl-C detaches and leaves the box running. */
+/* Our stdin to the main process's, for a box created with -i: an attach execution
+ * (boxlite_box_attach_stdin) fed from fd 0 as it becomes readable. At our end of file its
+ * stdin is closed, which leaves the main process's open (Docker's attach without
+ * --stdin-once). NULL when the box has no open stdin or --no-stdin. */
+static boxlite_exec *attach_stdin(boxlite_box *b, json_t *info, bool no_stdin)
+{
+    if (no_stdin || !json_is_true(json_object_get(info, "stdin_open")))
+        return NULL;
+    boxlite_exec *ex = NULL;
+    if (boxlite_box_attach_stdin(b, &ex) != BOXLITE_OK) {
+        fprintf(stderr, "boxlite: attach: %s (output only)\n", boxlite_errmsg());
+        return NULL;
+    }
+    return ex;
+}
+
+/* One read of our stdin into the main process's; false once it ended (or failed). */
+static bool forward_stdin(boxlite_exec *ex)
+{
+    char buf[16384];
+    ssize_t n = read(0, buf, sizeof buf);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN))
+        return true;
+    if (n <= 0 || boxlite_exec_write_stdin(ex, buf, (size_t)n) != BOXLITE_OK) {
+        boxlite_exec_close_stdin(ex);
+        return false;
+    }
+    return true;
+}
+
+/* The main process's output is the box's console: attach follows the console from now on
+ * and, when the box stops, exits with the main process's status. Its stdin (a box created
+ * with -i) gets ours, unless --no-stdin. Ctrl-C detaches and leaves the box running. */
 int cmd_attach(struct cli *c, const struct cli_args *a)
 {
-    bool raw = false;
-    for (int i = 0; i < a->nopts; i++)
+    bool raw = false, no_stdin = false;
+    for (int i = 0; i < a->nopts; i++) {
         raw |= a->opts[i].id == FL_RAW;
+        no_stdin |= a->opts[i].id == FL_NO_STDIN;
+    }
     int r = cli_open(c);
     if (r)
         return r;
@@ -288,8 +319,11 @@ int cmd_attach(struct cli *c, const struct cli_args *a)
         boxlite_box_free(b);
         return 125;
     }
+    boxlite_exec *in = attach_stdin(b, info, no_stdin);
+    bool in_open = in != NULL;
     json_decref(info);
     if (boxlite_box_log_open(b, "console", &log) != BOXLITE_OK) {
+        boxlite_exec_free(in);
         boxlite_box_free(b);
         return cli_fail("attach");
     }
@@ -317,6 +351,11 @@ int cmd_attach(struct cli *c, const struct cli_args *a)
         }
         if (detach_asked)
             break;
+        if (in_open) {
+            struct pollfd p = { .fd = 0, .events = POLLIN };
+            if (poll(&p, 1, 0) == 1 && !(in_open = forward_stdin(in)))
+                continue;
+        }
         /* nothing new: wait for the box to end or a tenth of a second for more output */
         info = box_info(b);
         bool live = info && is_live(state_of(info));
@@ -332,10 +371,13 @@ int cmd_attach(struct cli *c, const struct cli_args *a)
             break;
         }
         json_decref(info);
-        poll(NULL, 0, 100);
+        /* a tenth of a second, or less when our stdin has something for the box */
+        struct pollfd p = { .fd = in_open ? 0 : -1, .events = POLLIN };
+        poll(&p, 1, 100);
     }
     if (escape)
         term_escape_flush(&st, 1);
+    boxlite_exec_free(in);
     boxlite_log_close(log);
     boxlite_box_free(b);
     return status;

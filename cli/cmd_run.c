@@ -201,6 +201,9 @@ int cmd_run(struct cli *c, const struct cli_args *a)
             rc = boxlite_options_set_cmd(o, (const char *const *)argv + next);
         if (rc == BOXLITE_OK && f.entrypoint)
             rc = boxlite_options_set_entrypoint(o, f.entrypoint[0] ? ep : none);
+        /* -d -i: the main process's stdin stays open for `attach` (Docker's OpenStdin) */
+        if (rc == BOXLITE_OK && f.interactive)
+            rc = boxlite_options_set_stdin_open(o, 1);
         if (rc != BOXLITE_OK) {
             boxlite_options_free(o);
             return cli_fail("run");
@@ -221,7 +224,6 @@ int cmd_run(struct cli *c, const struct cli_args *a)
     }
     cli_print_notice(b);
     if (f.detach) {
-        cli_restart_watch(c, b);
         printf("%s\n", boxlite_box_id(b));
         boxlite_box_free(b);
         return 0;
@@ -309,19 +311,44 @@ static bool box_running(boxlite_box *b)
     return running;
 }
 
-/* logs [-f] [--raw] [--vmm] BOX: the box's console (the guest's and its main process's
- * output), every retained rotation; -f follows it, across rotations, until the box stops.
- * On a terminal the guest's control characters are shown, not obeyed, unless --raw. */
+/* A time of --since/--until as a JSON string (the library parses it: the SDKs share the
+ * forms). Such times hold no quote, backslash or control character. */
+static int time_json(char *out, size_t len, const char *key, const char *v)
+{
+    for (const char *p = v; *p; p++)
+        if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20)
+            return cli_usage_error("logs --%s %s: not a time", key, v);
+    size_t have = strlen(out);
+    int n = snprintf(out + have, len - have, "%s\"%s\":\"%s\"", have > 1 ? "," : "", key, v);
+    if (n < 0 || (size_t)n >= len - have)
+        return cli_usage_error("logs --%s: too long", key);
+    return 0;
+}
+
+/* logs [-f] [--raw] [--vmm] [-t] [--since T] [--until T] BOX: the box's console (the
+ * guest's and its main process's output), every retained rotation; -f follows it, across
+ * rotations, until the box stops. On a terminal the guest's control characters are shown,
+ * not obeyed, unless --raw. Times come from the index the per-box process keeps. */
 int cmd_logs(struct cli *c, const struct cli_args *a)
 {
-    bool follow = false, raw = false;
+    bool follow = false, raw = false, stamps = false;
     long long tail = -1;
     const char *which = "console";
+    char lopts[512] = "{";
     for (int i = 0; i < a->nopts; i++) {
         switch (a->opts[i].id) {
         case FL_FOLLOW: follow = true; break;
         case FL_RAW: raw = true; break;
         case FL_VMM: which = "vmm"; break;
+        case FL_TIMESTAMPS: stamps = true; break;
+        case FL_SINCE:
+        case FL_UNTIL: {
+            int r = time_json(lopts, sizeof lopts - 32,
+                              a->opts[i].id == FL_SINCE ? "since" : "until", a->opts[i].value);
+            if (r)
+                return r;
+            break;
+        }
         case FL_TAIL:
             if (strcmp(a->opts[i].value, "all") &&
                 cli_parse_ll(a->opts[i].value, 0, 1LL << 40, &tail))
@@ -335,8 +362,11 @@ int cmd_logs(struct cli *c, const struct cli_args *a)
         return r;
     boxlite_box *b = NULL;
     boxlite_log *log = NULL;
+    if (stamps)
+        strcat(lopts, strlen(lopts) > 1 ? ",\"timestamps\":true" : "\"timestamps\":true");
+    strcat(lopts, "}");
     if (boxlite_box_get(c->rt, a->ops[0], &b) != BOXLITE_OK ||
-        boxlite_box_log_open(b, which, &log) != BOXLITE_OK) {
+        boxlite_box_log_open_with(b, which, lopts, &log) != BOXLITE_OK) {
         boxlite_box_free(b);
         return cli_fail("logs");
     }

@@ -252,12 +252,20 @@ int cli_apply_box_flags(const struct cli_args *a, boxlite_options *o, struct box
         }
         case FL_ENV_FILE: r = env_file(o, optarg); break;
         case FL_RESTART: {
-            bool always;
-            long long max;
-            if (cli_restart_parse(optarg, &always, &max))
-                r = cli_usage_error("--restart %s: expected no, on-failure[:N] or always", optarg);
+            /* the library's policy (the box's agent re-runs its main process) */
+            char policy[32];
+            long long max = 0;
+            const char *colon = strchr(optarg, ':');
+            snprintf(policy, sizeof policy, "%.*s",
+                     colon ? (int)(colon - optarg) : (int)strlen(optarg), optarg);
+            if ((colon && (strcmp(policy, "on-failure") ||
+                           cli_parse_ll(colon + 1, 1, 1000000, &max))) ||
+                (strcmp(policy, "no") && strcmp(policy, "on-failure") &&
+                 strcmp(policy, "always") && strcmp(policy, "unless-stopped")))
+                r = cli_usage_error("--restart %s: expected no, on-failure[:N], always or "
+                                    "unless-stopped", optarg);
             else
-                r = boxlite_options_set_label(o, "boxlite.restart", optarg) == BOXLITE_OK
+                r = boxlite_options_set_restart(o, policy, (int)max) == BOXLITE_OK
                         ? 0 : cli_fail("--restart");
             f->restart = strcmp(optarg, "no") != 0;
             break;

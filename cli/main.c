@@ -160,12 +160,9 @@ int main(int argc, char **argv)
             return cli_usage_error("unknown option %s (see boxlite --help)", argv[i]);
         }
     }
-    /* The processes this one starts (the restart policy's supervisor) see it as the
-     * environment's default; this one passes it through the API (cli_runtime_options). */
+    /* passed to the library as the runtime's "qemu" setting (cli_runtime_options) */
     if (c.qemu && !*c.qemu)
         return cli_usage_error("--qemu: empty path");
-    if (c.qemu)
-        setenv("BOXLITE_QEMU", c.qemu, 1);
     if (i >= argc) {
         cli_print_main_help(stderr);
         return 125;

@@ -10,7 +10,7 @@ static const struct cli_flag box_flag_table[] = {
     { FL_ENV, 'e', "env", "KEY=VALUE", NULL, "Set an environment variable (KEY alone: take it from ours)", true },
     { FL_ENV_FILE, 0, "env-file", "FILE", NULL, "Read KEY=VALUE lines (# comments) into the environment", true },
     { FL_READ_ONLY, 0, "read-only", NULL, NULL, "Mount the box's root file system read-only (volumes keep their mode; /dev/shm stays writable)", false },
-    { FL_RESTART, 0, "restart", "no|on-failure[:N]|always", "no", "Start the box again when it stops by itself (always) or with a non-zero status (on-failure, N times at most); a supervisor process boxlite leaves behind does it (boxlite run --help)", false },
+    { FL_RESTART, 0, "restart", "no|on-failure[:N]|always|unless-stopped", "no", "Run the main process again when it ends (always, unless-stopped) or ends with a non-zero status (on-failure, N times at most); the box's agent does it (boxlite run --help)", false },
     { FL_HOSTNAME, 0, "hostname", "NAME", "the box's name", "The box's host name", false },
     { FL_LABEL, 'l', "label", "KEY[=VALUE]", NULL, "Add a label (metadata for ps --filter label=, not seen by the box)", true },
     { FL_WORKDIR, 'w', "workdir", "DIR", "the image's", "Working directory of commands in the box", false },
@@ -36,7 +36,7 @@ static const struct cli_flag box_flag_table[] = {
     { FL_NO_HEALTHCHECK, 0, "no-healthcheck", NULL, NULL, "Disable the image's health check", false },
     { FL_LOG_OPT, 0, "log-opt", "max-size=SIZE|max-file=N", "max-size=1m, max-file=2", "Rotation of the box's logs", true },
     { FL_RM, 0, "rm", NULL, NULL, "Remove the box when it stops", false },
-    { FL_INTERACTIVE, 'i', "interactive", NULL, NULL, "Keep our standard input open to the command", false },
+    { FL_INTERACTIVE, 'i', "interactive", NULL, NULL, "Keep our standard input open to the command (with -d, and for create: the main process's stays open for attach)", false },
     { FL_TTY, 't', "tty", NULL, NULL, "Give the command a terminal", false },
     { 0 },
 };
@@ -89,6 +89,9 @@ static const struct cli_flag logs_table[] = {
     { FL_TAIL, 'n', "tail", "N|all", "all", "Only the last N lines (then follow with -f)", false },
     { FL_RAW, 0, "raw", NULL, NULL, "Pass control characters through to the terminal", false },
     { FL_VMM, 0, "vmm", NULL, NULL, "The per-box process's own log instead of the console", false },
+    { FL_TIMESTAMPS, 't', "timestamps", NULL, NULL, "Start each line with the time it arrived (RFC 3339, UTC)", false },
+    { FL_SINCE, 0, "since", "TIME", NULL, "Only lines that arrived at or after TIME (10m, 1h30m, 2026-12-04T18:00:00Z)", false },
+    { FL_UNTIL, 0, "until", "TIME", NULL, "Only lines that arrived at or before TIME (same forms)", false },
     { 0 },
 };
 static const struct cli_flag *const logs_flags[] = { logs_table, NULL };
@@ -127,6 +130,7 @@ static const struct cli_flag *const prune_flags[] = { prune_table, NULL };
 
 static const struct cli_flag attach_table[] = {
     { FL_RAW, 0, "raw", NULL, NULL, "Pass control characters through to the terminal", false },
+    { FL_NO_STDIN, 0, "no-stdin", NULL, NULL, "Do not send our input to a box created with -i", false },
     { 0 },
 };
 static const struct cli_flag *const attach_flags[] = { attach_table, NULL };
@@ -197,9 +201,11 @@ const struct cli_verb cli_verbs[] = {
       "are ours; the box stops when it ends (and goes with --rm). With -d, COMMAND (else the\n"
       "image's Cmd) is the box's main process: its output is the box's log (boxlite logs) and\n"
       "its end stops the box. A path (/... or ./...) instead of an image runs that folder.\n"
-      "--restart: boxlite (run -d, start, restart) leaves a supervisor process behind, in a\n"
-      "session of its own, that waits on the box and starts it again; a box stopped on request\n"
-      "is left stopped. The policy is the box's label boxlite.restart. There is no --init: the\n"
+      "--restart: the box's agent runs the main process again in the same container when it\n"
+      "ends, after Docker's back-off (100 ms, doubling, reset after 10 s of running); the box\n"
+      "keeps running meanwhile, whoever started it, and inspect shows RestartCount. A box\n"
+      "stopped on request is left stopped; a VM that dies (kernel panic) is not restarted;\n"
+      "unless-stopped is always here (no daemon restarts boxes at boot). There is no --init: the\n"
       "agent is the VM's PID 1 and each box's container has an init of its own that reaps\n"
       "orphans, so a main process never runs as PID 1 without one. No -P: only what -p names\n"
       "is published.",
@@ -242,20 +248,30 @@ const struct cli_verb cli_verbs[] = {
       "Boxes stopped or created but never started go; running boxes stay.", prune_flags,
       cmd_prune, 0, 0, false, "", NULL },
     { "attach", "BOX", "Follow the output of a box's main process until it stops",
-      "boxlite run -d --name job alpine sh -c 'sleep 5; echo done; exit 3'\nboxlite attach job",
+      "boxlite run -d --name job alpine sh -c 'sleep 5; echo done; exit 3'\nboxlite attach job\n"
+      "boxlite run -d -i --name calc alpine bc\necho 6*7 | boxlite attach calc",
       "The main process (run -d IMAGE COMMAND) writes to the box's console, which attach\n"
-      "follows from now on (earlier output: boxlite logs). Its standard input is /dev/null, so\n"
-      "nothing is sent to it. When the box stops, attach exits with the status boxlite wait\n"
-      "prints; Ctrl-C detaches and leaves the box running.",
+      "follows from now on (earlier output: boxlite logs). A box created with -i (run -d -i,\n"
+      "create -i) keeps its main process's standard input open: attach sends ours there\n"
+      "(--no-stdin: not); our end of file leaves it open for the next attach, as Docker's\n"
+      "does. Otherwise its standard input is /dev/null. When the box stops, attach exits\n"
+      "with the status boxlite wait prints; Ctrl-C detaches and leaves the box running (no\n"
+      "signal is forwarded: --sig-proxy does not exist).",
       attach_flags, cmd_attach, 1, 1, false, "box", NULL },
     { "top", "BOX [PS-OPTIONS...]", "Show the processes running in a box",
       "boxlite top web\nboxlite top web -o pid,user,args",
       "Runs the image's ps in the box (arguments as given, default -ef). An image without ps\n"
       "gets PID and command of each process read from /proc by its /bin/sh.",
       no_flags, cmd_top, 1, -1, true, "box", NULL },
-    { "logs", "BOX", "Show a box's console log", "boxlite logs -f web",
+    { "logs", "BOX", "Show a box's console log", "boxlite logs -f web\nboxlite logs -t --since 10m web\nboxlite logs --since 2026-12-04T18:00:00Z --until 1h web",
       "The console holds the guest's messages and the output of the box's main process.\n"
-      "On a terminal the box's control characters are shown, not obeyed, unless --raw.",
+      "On a terminal the box's control characters are shown, not obeyed, unless --raw.\n"
+      "TIME is a duration back from now (10m, 1h30m, 1.5h, 250ms), an RFC 3339 time\n"
+      "(2026-12-04T18:35:39Z, +01:00 or a fraction allowed; without a zone, local time;\n"
+      "a date alone is its midnight) or Unix seconds. The per-box process records when\n"
+      "each line arrived beside the log; lines from before it did have no time: --since and\n"
+      "--until leave them out, -t shows them without one. With -f, --until hides later\n"
+      "lines but following still ends when the box stops.",
       logs_flags, cmd_logs, 1, 1, false, "box", NULL },
     { "cp", "BOX:PATH HOSTPATH | HOSTPATH BOX:PATH", "Copy files between a box and the host",
       "boxlite cp web:/etc/hostname .\nboxlite cp ./site web:/srv", NULL, cp_flags, cmd_cp, 2, 2,
@@ -290,8 +306,6 @@ const struct cli_verb cli_verbs[] = {
       "boxlite doctor --no-smoke",
       "Exit status 0 when some engine can run boxes (and every smoke box worked), else 1.",
       doctor_flags, cmd_doctor, 0, 0, false, "", NULL },
-    { "__restarter", "BOX", "The supervisor that --restart leaves behind (internal)", NULL, NULL,
-      no_flags, cmd_restarter, 1, 1, false, "", NULL },
     { "help", "[COMMAND]", "Show the help of boxlite or of a command", "boxlite help run", NULL,
       help_flags, cmd_help, 0, 2, false, "verb", NULL },
 };

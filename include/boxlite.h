@@ -155,7 +155,9 @@ BOXLITE_API int boxlite_options_set_working_dir(boxlite_options *o, const char *
 BOXLITE_API int boxlite_options_set_user(boxlite_options *o, const char *user);
 BOXLITE_API int boxlite_options_add_volume(boxlite_options *o, const char *host_path,
                                            const char *guest_path, int read_only);
-/* protocol "tcp" or "udp"; host_port 0 = any free port; host_addr NULL = 127.0.0.1 */
+/* protocol "tcp" or "udp"; host_port 0 = any free port; host_addr NULL = 127.0.0.1, else
+ * an IPv4 or IPv6 address ("::1", without brackets; IPv6 is TCP only: UDP from an IPv6
+ * host address is refused when the box starts, BOXLITE_ERR_UNSUPPORTED) */
 BOXLITE_API int boxlite_options_add_port(boxlite_options *o, int host_port, int guest_port,
                                          const char *protocol, const char *host_addr);
 BOXLITE_API int boxlite_options_set_network(boxlite_options *o, int enabled);
@@ -257,6 +259,19 @@ typedef struct boxlite_log boxlite_log;
 BOXLITE_API int boxlite_box_log_open(boxlite_box *box, const char *which, boxlite_log **out);
 BOXLITE_API long long boxlite_log_read(boxlite_log *log, void *buf, size_t len);
 BOXLITE_API void boxlite_log_close(boxlite_log *log);
+/* The same with options (a JSON object; NULL or "" = boxlite_box_log_open):
+ *   {"since": "10m", "until": "2026-12-04T18:35:39Z", "timestamps": true}
+ * since/until keep the lines that arrived at or after / at or before a time: a duration
+ * back from now in Go's syntax ("10m", "1h30m", "1.5h", "250ms"), an RFC 3339 time
+ * (fraction and +hh:mm allowed; without a zone, local time; a date alone is its midnight),
+ * Unix seconds as a string ("1733300000.5") or a number. timestamps starts each line with
+ * the time it arrived, RFC 3339 in UTC with nanoseconds and a space
+ * ("2026-12-04T18:35:39.123456789Z "). The per-box process records when each line
+ * arrived beside the log (<log>.idx); lines it holds no time for (written by an older
+ * version) are left out by since/until and given without a time. An unknown key or a bad
+ * time is BOXLITE_ERR_INVALID, naming it. */
+BOXLITE_API int boxlite_box_log_open_with(boxlite_box *box, const char *which,
+                                          const char *options_json, boxlite_log **out);
 /* Copy a host file or directory into the box at guest_path (names with ".." or absolute
  * names inside the archive are refused by the agent), or out of it.
  * A copy out is the guest's data and lands as `docker cp` lands it: when host_path is an
@@ -401,18 +416,32 @@ BOXLITE_API const char *boxlite_code_str(int code);
  * Labels: free-form KEY=VALUE metadata kept with the box (its info's "labels"), not seen by
  * the box. Host name: the box's (RFC 1123), default its name. Read-only: the box's root
  * file system is mounted read-only, as Docker's --read-only (volumes and disks keep their
- * own mode; /dev, /dev/shm and /proc are mounts of their own). Restart: "no" (default), "on-failure" (when its main process exits non-zero;
- * max_retries restarts at most, 0 = no limit) or "always" (whenever it stops by itself);
- * a box stopped on request is never restarted. Options JSON: "labels": {"k": "v"},
- * "hostname", "read_only", "restart", "restart_max".
- * Not yet implemented: a restart policy other than "no" is accepted by the setter but
- * refused by boxlite_box_create (BOXLITE_ERR_UNSUPPORTED). */
+ * own mode; /dev, /dev/shm and /proc are mounts of their own). Restart, Docker's policy
+ * for the box's main process (a box without one refuses it at create): "no" (default),
+ * "on-failure" (when it exits non-zero; max_retries restarts at most, 0 = no limit),
+ * "always" or "unless-stopped" (whenever it ends; the same here, as no daemon restarts
+ * boxes at boot). The box's agent runs the main process again in the same container and
+ * VM after Docker's back-off (100 ms, doubled each time, back to 100 ms after 10 s of
+ * running, at most a minute), so it works whoever started the box and after that process
+ * exited; the box stays running meanwhile. A stop on request, or a VM that dies (kernel
+ * panic), ends it for good. The box's info counts them: "restart_count". Options JSON:
+ * "labels": {"k": "v"}, "hostname", "read_only", "restart", "restart_max". */
 BOXLITE_API int boxlite_options_set_label(boxlite_options *o, const char *key,
                                           const char *value);
 BOXLITE_API int boxlite_options_set_hostname(boxlite_options *o, const char *hostname);
 BOXLITE_API int boxlite_options_set_read_only(boxlite_options *o, int read_only);
 BOXLITE_API int boxlite_options_set_restart(boxlite_options *o, const char *policy,
                                             int max_retries);
+/* Docker's -i for a box's main process (JSON "stdin_open"): its stdin is a pipe that stays
+ * open for the box's life, fed by boxlite_box_attach_stdin, instead of /dev/null. Needs a
+ * main process. */
+BOXLITE_API int boxlite_options_set_stdin_open(boxlite_options *o, int stdin_open);
+/* An execution whose stdin is the box's main process's (a box created with stdin_open):
+ * boxlite_exec_write_stdin reaches it; its output fds end at once (the main process writes
+ * to the console: boxlite_box_log_open); closing its stdin or freeing it leaves the main
+ * process's stdin open for the next attach. BOXLITE_ERR_STATE when the box's main process
+ * has no open stdin. */
+BOXLITE_API int boxlite_box_attach_stdin(boxlite_box *box, boxlite_exec **out);
 /* Starts spec->argv in the box to run on its own (`exec -d`): no terminal, stdin
  * /dev/null, its output to the box's console log; returns once it started, or with the
  * agent's reason (BOXLITE_ERR_NOT_FOUND "exec PROG: No such file or directory"). It is not

@@ -20,7 +20,7 @@ PACKAGES=(
   busybox-static docker-registry skopeo umoci apache2-utils python3 python3-pytest
   tmux iproute2 socat curl debootstrap zstd openssl sqlite3 util-linux
   # the CLI: completion scripts tried in a real shell (tests/e2e/cli_completion.sh), man pages
-  zsh groff-base bsdextrautils
+  zsh fish groff-base bsdextrautils
   # packages: lintian checks the .deb; python3-venv for the wheel's test in a fresh venv
   lintian python3-venv
   # SDKs: Node.js (the N-API addon; NodeSource's nodejs, where installed, counts as it and

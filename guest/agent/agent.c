@@ -21,6 +21,7 @@
 #include <sys/wait.h>
 #include <termios.h>
 #include <time.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #define READ_CHUNK 65536
@@ -72,6 +73,17 @@ struct agent {
     char ct_gone_reason[256];
     int exit_status; /* the main process's, for the control page */
     long long oom_base; /* /proc/vmstat oom_kill when the container started */
+    /* The restart policy (SETUP's RESTART): the main process runs again in the same
+     * container, after Docker's back-off, instead of the box ending. */
+    uint8_t restart;
+    uint32_t restart_max;
+    uint64_t restarts;
+    struct proto_exec_req *main_req; /* what to run again (a copy of SETUP's MAIN) */
+    uint64_t main_started_us, restart_at_us, restart_delay_ms;
+    /* The main process's stdin with SETUP's MAIN_STDIN (Docker's -i): a pipe whose write
+     * end the agent keeps (so the process never sees end-of-file between attaches, and a
+     * restarted run reads the same stream) and EXEC ATTACH channels copy into. */
+    int main_stdin_r, main_stdin_w;
 };
 
 void agent_log(const char *fmt, ...)
@@ -273,6 +285,70 @@ static bool refuse_if_gone(struct agent *a, uint32_t id)
     return true;
 }
 
+/* EXEC ATTACH: a copier of the agent's own (forked, no exec) from the channel's stdin to
+ * the main process's; the channel's outputs end at once (the main process's output is the
+ * console's). Its end (the host's EOF, or the main process gone: EPIPE) ends the channel
+ * with its status; the main process's stdin stays open for the next attach. */
+static int attach_spawn(struct agent *a, struct chan *c, struct bl_error *err)
+{
+    int in[2] = {-1, -1}, out[2] = {-1, -1}, errp[2] = {-1, -1};
+    if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
+        int e = errno;
+        for (int i = 0; i < 2; i++) {
+            close_fd(&in[i]);
+            close_fd(&out[i]);
+            close_fd(&errp[i]);
+        }
+        return bl_errno(err, e, "attach: pipe");
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        setsid(); /* its own group, as every channel's process (chan_kill signals it) */
+        signal(SIGPIPE, SIG_IGN);
+        /* only its two ends: holding the agent's other descriptors (another channel's
+         * stdin, its own pipe's write end) would keep their readers from end-of-file */
+        if (dup2(in[0], 0) < 0 || dup2(a->main_stdin_w, 1) < 0)
+            _exit(1);
+        syscall(SYS_close_range, 3u, ~0u, 0u);
+        char buf[4096];
+        for (;;) {
+            ssize_t n = read(0, buf, sizeof buf);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0)
+                _exit(n < 0 ? 1 : 0);
+            for (ssize_t off = 0; off < n;) {
+                ssize_t w = write(1, buf + off, (size_t)(n - off));
+                if (w < 0 && errno == EINTR)
+                    continue;
+                if (w <= 0)
+                    _exit(1); /* the main process is gone */
+                off += w;
+            }
+        }
+    }
+    int e = errno;
+    close_fd(&in[0]);
+    close_fd(&out[1]);
+    close_fd(&errp[1]);
+    if (pid < 0) {
+        close_fd(&in[1]);
+        close_fd(&out[0]);
+        close_fd(&errp[0]);
+        return bl_errno(err, e, "attach: fork");
+    }
+    c->start_us = mono_us();
+    c->pid = pid;
+    c->in_fd = in[1];
+    c->out_fd[1] = out[0];
+    c->out_fd[2] = errp[0];
+    for (int i = 0; i < 3; i++) {
+        int fd = i == 0 ? c->in_fd : c->out_fd[i];
+        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    }
+    return 0;
+}
+
 static void handle_exec(struct agent *a, uint32_t id, const uint8_t *p, size_t len)
 {
     struct bl_error e = {0};
@@ -305,10 +381,16 @@ static void handle_exec(struct agent *a, uint32_t id, const uint8_t *p, size_t l
         proto_exec_req_free(&req);
         return;
     }
+    if (req.attach && a->main_stdin_w < 0) {
+        send_error(a, id, BOXLITE_ERR_STATE,
+                   "attach: the box's main process has no open stdin (create the box with -i)");
+        proto_exec_req_free(&req);
+        return;
+    }
     struct chan *c = chan_new(a, id, SPAWN_EXEC);
     if (!c) {
         send_error(a, id, BOXLITE_ERR_NOMEM, "exec: out of memory");
-    } else if (chan_spawn(a, c, &req, NULL, &e) < 0) {
+    } else if (req.attach ? attach_spawn(a, c, &e) < 0 : chan_spawn(a, c, &req, NULL, &e) < 0) {
         send_error(a, id, e.code, "%s", e.msg);
         free(c);
     } else {
@@ -725,6 +807,75 @@ static void container_gone(struct agent *a, const char *who, pid_t pid, int stat
     a->shutdown = true;
 }
 
+/* A copy of a request, through its encoding (one code path for every field). */
+static struct proto_exec_req *req_copy(const struct proto_exec_req *r)
+{
+    struct tlv_writer *w = malloc(sizeof *w);
+    struct proto_exec_req *c = calloc(1, sizeof *c);
+    if (!w || !c || proto_exec_req_encode(r, w, NULL) < 0 ||
+        proto_exec_req_decode(c, w->buf, w->len, NULL) < 0) {
+        free(w);
+        free(c);
+        return NULL;
+    }
+    free(w);
+    return c;
+}
+
+/* The main process ended: whether the restart policy runs it again (Docker's rules:
+ * always, or on-failure for a status other than 0, at most restart_max times). The host
+ * hears it (EVENT main-restart) and the new run starts after the back-off: 100 ms,
+ * doubled at each restart, back to 100 ms after a run of 10 s, at most a minute. */
+static bool main_restart_due(struct agent *a, pid_t pid, int status)
+{
+    if (!a->restart || !a->main_req || a->ct_gone || a->shutdown || a->stopping)
+        return false;
+    bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    if (a->restart == PROTO_RESTART_ON_FAILURE &&
+        (ok || (a->restart_max && a->restarts >= a->restart_max)))
+        return false;
+    struct proto_event ev;
+    describe_end(a, "main", pid, status, &ev);
+    uint64_t now = mono_us();
+    if (!a->restart_delay_ms || now - a->main_started_us >= 10000000u)
+        a->restart_delay_ms = 100;
+    else if ((a->restart_delay_ms *= 2) > 60000)
+        a->restart_delay_ms = 60000;
+    a->restarts++;
+    a->restart_at_us = now + a->restart_delay_ms * 1000u;
+    snprintf(ev.kind, sizeof ev.kind, "%s", PROTO_EVENT_MAIN_RESTART);
+    ev.restarts = a->restarts;
+    size_t n = strlen(ev.message);
+    snprintf(ev.message + n, sizeof ev.message - n, ": restart %llu in %llu ms",
+             (unsigned long long)a->restarts, (unsigned long long)a->restart_delay_ms);
+    agent_log("%s", ev.message);
+    struct tlv_writer *w = malloc(sizeof *w);
+    if (w) {
+        proto_event_encode(&ev, w);
+        send_frame(a, PROTO_EVENT, 0, 0, w->buf, w->len);
+        free(w);
+    }
+    return true;
+}
+
+/* The back-off is over: the main process again, as SETUP asked for it. */
+static void main_rerun(struct agent *a)
+{
+    a->restart_at_us = 0;
+    if (a->ct_gone || a->shutdown || a->stopping)
+        return;
+    struct spawned sp;
+    struct bl_error err = { 0 };
+    if (exec_spawn_in(&a->ct, SPAWN_MAIN, a->main_req, a->main_stdin_r, &sp, &err) < 0) {
+        agent_log("main process restart: %s", err.msg);
+        container_gone(a, "main", 0, 127 << 8); /* as a shell says a program it cannot run */
+        return;
+    }
+    a->main_pid = sp.pid;
+    a->main_started_us = mono_us();
+    agent_log("main process %s started again as pid %d", a->main_req->argv[0], (int)sp.pid);
+}
+
 static void reap(struct agent *a)
 {
     struct signalfd_siginfo si;
@@ -740,7 +891,8 @@ static void reap(struct agent *a)
         }
         if (pid == a->main_pid) {
             a->main_pid = 0;
-            container_gone(a, "main", pid, status);
+            if (!main_restart_due(a, pid, status))
+                container_gone(a, "main", pid, status);
         }
         for (struct chan *c = a->chans; c; c = c->next)
             if (c->pid == pid && !c->exited) {
@@ -782,6 +934,7 @@ struct agent *agent_new(int fd, const struct agent_options *opt, struct bl_error
         a->opt.host_gone_shutdown_ms = 10000;
     a->ct.init_pid = -1;
     a->ct.mnt_fd = a->ct.uts_fd = a->ct.ipc_fd = -1;
+    a->main_stdin_r = a->main_stdin_w = -1;
     a->oom_base = -1;
     set_nonblock(fd);
     fcntl(fd, F_SETFD, FD_CLOEXEC);
@@ -800,9 +953,11 @@ struct agent *agent_new(int fd, const struct agent_options *opt, struct bl_error
     return a;
 }
 
-/* The main process runs once per boot: a repeated SETUP does not start it again. */
-static int main_start(struct agent *a, const struct proto_exec_req *req, struct bl_error *err)
+/* The main process runs once per boot: a repeated SETUP does not start it again (its
+ * restarts are the agent's own, main_restart_due). */
+static int main_start(struct agent *a, const struct proto_setup *s, struct bl_error *err)
 {
+    const struct proto_exec_req *req = s->main;
     if (a->main_started)
         return 0;
     if (a->ct_gone)
@@ -810,10 +965,24 @@ static int main_start(struct agent *a, const struct proto_exec_req *req, struct 
     if (!a->ct.ready)
         return bl_err(err, BOXLITE_ERR_STATE, "a main process needs a container");
     struct spawned sp;
-    if (exec_spawn(&a->ct, SPAWN_MAIN, req, NULL, &sp, err) < 0)
+    if (s->main_stdin && a->main_stdin_w < 0) {
+        int p[2];
+        if (pipe2(p, O_CLOEXEC) < 0)
+            return bl_errno(err, errno, "main process: stdin pipe");
+        a->main_stdin_r = p[0];
+        a->main_stdin_w = p[1];
+    }
+    if (exec_spawn_in(&a->ct, SPAWN_MAIN, req, a->main_stdin_r, &sp, err) < 0)
         return bl_err_prefix(err, "main process");
     a->main_pid = sp.pid;
     a->main_started = true;
+    a->main_started_us = mono_us();
+    if (s->restart && (a->main_req = req_copy(req))) {
+        a->restart = s->restart;
+        a->restart_max = s->restart_max;
+    } else if (s->restart) {
+        agent_log("out of memory: the main process will not be restarted");
+    }
     agent_log("main process %s started as pid %d", req->argv[0], (int)sp.pid);
     return 0;
 }
@@ -826,7 +995,7 @@ int agent_setup(struct agent *a, const struct proto_setup *s, struct bl_error *e
         if (!same)
             return bl_err(err, BOXLITE_ERR_STATE, "the container is already set up from %s",
                           a->ct.source);
-        return s->main ? main_start(a, s->main, err) : 0;
+        return s->main ? main_start(a, s, err) : 0;
     }
     if (a->ct_gone)
         return bl_err(err, BOXLITE_ERR_STATE, "the box has stopped: %s", a->ct_gone_reason);
@@ -843,7 +1012,7 @@ int agent_setup(struct agent *a, const struct proto_setup *s, struct bl_error *e
     if (rc < 0)
         return rc;
     snprintf(a->ct.source, sizeof a->ct.source, "%s", s->root_dev ? s->root_dev : s->root_dir);
-    return s->main ? main_start(a, s->main, err) : 0;
+    return s->main ? main_start(a, s, err) : 0;
 }
 
 int agent_exit_status(const struct agent *a) { return a->exit_status; }
@@ -917,6 +1086,8 @@ int agent_run(struct agent *a)
             wake = now + 50000; /* the port reports no connection by HUP: retry */
         if (fault_at && fault_at < wake)
             wake = fault_at;
+        if (a->restart_at_us && a->restart_at_us < wake)
+            wake = a->restart_at_us;
         int timeout = wake == UINT64_MAX ? -1 : wake <= now ? 0 : (int)((wake - now + 999) / 1000);
         int r = poll(pf, n, timeout);
         if (r < 0 && errno != EINTR) {
@@ -955,6 +1126,8 @@ int agent_run(struct agent *a)
         for (struct chan *c = a->chans; c; c = c->next)
             write_stdin(a, c);
         check_timers(a, mono_us());
+        if (a->restart_at_us && mono_us() >= a->restart_at_us)
+            main_rerun(a);
         for (struct chan *c = a->chans, *next; c; c = next) {
             next = c->next;
             chan_maybe_finish(a, c);
@@ -1034,6 +1207,12 @@ void agent_free(struct agent *a)
         chan_free(a, a->chans);
     }
     container_destroy(&a->ct);
+    close_fd(&a->main_stdin_r);
+    close_fd(&a->main_stdin_w);
+    if (a->main_req) {
+        proto_exec_req_free(a->main_req);
+        free(a->main_req);
+    }
     proto_buf_free(&a->out);
     close_fd(&a->sigfd);
     close_fd(&a->fd);

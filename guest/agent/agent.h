@@ -70,6 +70,11 @@ struct spawned {
  * its stdin to path; SPAWN_COPY_OUT writes the tar of path to its stdout (a copy's errors
  * come on its stderr, exit status 1). Inside the container when ct->ready. Descriptors are
  * non-blocking and close-on-exec. Fails with the reason when the program cannot start. */
+/* exec_spawn with the main process's stdin (SPAWN_MAIN only; -1 = /dev/null): the read end
+ * of the pipe `attach` writes into when the box was created with stdin open (-i). */
+int exec_spawn_in(const struct container *ct, enum spawn_kind kind,
+                  const struct proto_exec_req *req, int stdin_fd, struct spawned *res,
+                  struct bl_error *err);
 int exec_spawn(const struct container *ct, enum spawn_kind kind, const struct proto_exec_req *req,
                const char *path, struct spawned *out, struct bl_error *err);
 

@@ -150,8 +150,26 @@ static __attribute__((noreturn)) void child_main(const struct container *ct, enu
     child_fail(sp->report, &e);
 }
 
+static int spawn(const struct container *ct, enum spawn_kind kind,
+                 const struct proto_exec_req *req, const char *path, int stdin_fd,
+                 struct spawned *res, struct bl_error *err);
+
+int exec_spawn_in(const struct container *ct, enum spawn_kind kind,
+                  const struct proto_exec_req *req, int stdin_fd, struct spawned *res,
+                  struct bl_error *err)
+{
+    return spawn(ct, kind, req, NULL, kind == SPAWN_MAIN ? stdin_fd : -1, res, err);
+}
+
 int exec_spawn(const struct container *ct, enum spawn_kind kind, const struct proto_exec_req *req,
                const char *path, struct spawned *res, struct bl_error *err)
+{
+    return spawn(ct, kind, req, path, -1, res, err);
+}
+
+static int spawn(const struct container *ct, enum spawn_kind kind,
+                 const struct proto_exec_req *req, const char *path, int stdin_fd,
+                 struct spawned *res, struct bl_error *err)
 {
     int in[2] = {-1, -1}, out[2] = {-1, -1}, errp[2] = {-1, -1}, rep[2] = {-1, -1};
     int master = -1, slave = -1;
@@ -167,7 +185,7 @@ int exec_spawn(const struct container *ct, enum spawn_kind kind, const struct pr
             bl_errno(err, errno, "open /dev/null");
             goto out;
         }
-        sp.in = devnull;
+        sp.in = stdin_fd >= 0 ? stdin_fd : devnull;
         sp.out = sp.err = 2;
     } else if (req && req->tty) {
         /* The terminal comes from the container's own devpts, so that inside it the

@@ -64,6 +64,8 @@ void proto_status_encode(const struct proto_status *s, struct tlv_writer *w)
     /* a health record too long for the frame is left out rather than sent cut */
     if (s->health && strlen(s->health) < PROTO_MAX_PAYLOAD / 2)
         tlv_str(w, T_HEALTH, s->health);
+    if (s->restarts)
+        tlv_u64(w, T_RESTART_COUNT, s->restarts);
 }
 
 void proto_status_free(struct proto_status *s)
@@ -90,6 +92,7 @@ int proto_status_decode(struct proto_status *s, const void *p, size_t len, struc
         case T_STATE: rc = tlv_get_str_buf(&f, s->state, sizeof s->state, err); break;
         case T_NOTICE: rc = tlv_get_str_buf(&f, s->notice, sizeof s->notice, err); break;
         case T_AGENT_BOOT_MS: rc = tlv_get_u64(&f, &s->agent_boot_ms, err); break;
+        case T_RESTART_COUNT: rc = tlv_get_u64(&f, &s->restarts, err); break;
         case T_HOST_PORT:
             if ((rc = tlv_get_u64(&f, &v, err)) < 0)
                 break;
@@ -139,6 +142,8 @@ void proto_exit_encode(const struct proto_exit *x, struct tlv_writer *w)
         tlv_u64(w, T_OOM, x->oom_killed);
     }
     tlv_u64(w, T_START_ERROR, (uint64_t)(int64_t)x->start_error);
+    if (x->restarts)
+        tlv_u64(w, T_RESTART_COUNT, x->restarts);
     figures_encode(&x->fig, w);
 }
 
@@ -177,6 +182,7 @@ int proto_exit_decode(struct proto_exit *x, const void *p, size_t len, struct bl
             break;
         case T_SIGNO: rc = tlv_get_u64(&f, &v, err); x->signo = (int64_t)v; break;
         case T_OOM: rc = tlv_get_u64(&f, &v, err); x->oom_killed = v != 0; break;
+        case T_RESTART_COUNT: rc = tlv_get_u64(&f, &x->restarts, err); break;
         case T_START_ERROR:
             rc = tlv_get_u64(&f, &v, err);
             /* a boxlite_code: small and positive; anything else is not one */

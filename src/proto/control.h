@@ -34,6 +34,7 @@ struct proto_status {
     uint32_t host_ports[PROTO_MAX_PORTS]; /* HOST_PORT(84), repeated, in the config's order */
     unsigned nports;
     char *health;           /* HEALTH(85): the health check's state as JSON, or NULL */
+    uint64_t restarts;      /* RESTART_COUNT(108): the main process's restarts so far */
 };
 void proto_status_encode(const struct proto_status *s, struct tlv_writer *w);
 int proto_status_decode(struct proto_status *s, const void *p, size_t len, struct bl_error *err);
@@ -50,6 +51,7 @@ struct proto_exit {
     int64_t exit_code, signo; /* EXIT_CODE(30) (128+N for a signal), SIGNO(31) */
     bool oom_killed;        /* OOM(72) */
     int32_t start_error;    /* START_ERROR(107): the engine failed to start (a boxlite_code) */
+    uint64_t restarts;      /* RESTART_COUNT(108): the main process's restarts in this run */
     struct proto_figures fig;
 };
 void proto_exit_encode(const struct proto_exit *x, struct tlv_writer *w);

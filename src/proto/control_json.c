@@ -38,6 +38,7 @@ json_t *proto_status_json(const struct proto_status *s)
     json_object_set_new(j, "host_ports", ports);
     json_object_set_new(j, "notice", json_string(s->notice));
     json_object_set_new(j, "agent_boot_ms", json_integer((json_int_t)s->agent_boot_ms));
+    json_object_set_new(j, "restart_count", json_integer((json_int_t)(s->restarts & INT64_MAX)));
     json_t *h = s->health ? json_loads(s->health, 0, NULL) : NULL;
     if (json_is_object(h))
         json_object_set_new(j, "health", h);
@@ -60,6 +61,8 @@ json_t *proto_exit_json(const struct proto_exit *x)
         json_object_set_new(j, "signal", json_integer((json_int_t)x->signo));
         json_object_set_new(j, "oom_killed", json_boolean(x->oom_killed));
     }
+    if (j)
+        json_object_set_new(j, "restart_count", json_integer((json_int_t)(x->restarts & INT64_MAX)));
     return j;
 }
 
@@ -94,6 +97,8 @@ int proto_exit_from_json(struct proto_exit *x, json_t *j)
         x->signo = json_integer_value(json_object_get(j, "signal"));
         x->oom_killed = json_is_true(json_object_get(j, "oom_killed"));
     }
+    json_int_t rc = json_integer_value(json_object_get(j, "restart_count"));
+    x->restarts = rc > 0 ? (uint64_t)rc : 0;
     json_int_t se = json_integer_value(json_object_get(j, "start_error"));
     x->start_error = se >= 0 && se < 1000 ? (int32_t)se : 0;
     json_t *st = json_object_get(j, "stats");

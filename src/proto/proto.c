@@ -347,6 +347,8 @@ int proto_exec_req_encode(const struct proto_exec_req *r, struct tlv_writer *w, 
         tlv_u64(w, T_TIMEOUT_MS, r->timeout_ms);
     if (r->detach)
         tlv_u64(w, T_DETACH, 1);
+    if (r->attach)
+        tlv_u64(w, T_ATTACH, 1);
     if (w->overflow)
         return bl_err(err, BOXLITE_ERR_INVALID, "exec request larger than %u bytes",
                       PROTO_MAX_PAYLOAD);
@@ -394,6 +396,7 @@ int proto_exec_req_decode(struct proto_exec_req *r, const void *p, size_t len, s
             break;
         case T_TIMEOUT_MS: rc = tlv_get_u64(&f, &r->timeout_ms, err); break;
         case T_DETACH: rc = tlv_get_u64(&f, &v, err); r->detach = v != 0; break;
+        case T_ATTACH: rc = tlv_get_u64(&f, &v, err); r->attach = v != 0; break;
         default: break; /* unknown fields are skipped: newer hosts may add some */
         }
         if (rc < 0)
@@ -483,6 +486,12 @@ int proto_setup_encode(const struct proto_setup *s, struct tlv_writer *w, struct
     tlv_str(w, T_HOSTNAME, s->hostname);
     if (s->root_ro)
         tlv_u64(w, T_ROOT_RO, 1);
+    if (s->main_stdin)
+        tlv_u64(w, T_MAIN_STDIN, 1);
+    if (s->restart) {
+        tlv_u64(w, T_RESTART, s->restart);
+        tlv_u64(w, T_RESTART_MAX, s->restart_max);
+    }
     if (s->net) {
         tlv_u64(w, T_NET, 1);
         tlv_str(w, T_NET_ADDR, s->net_addr);
@@ -586,6 +595,21 @@ int proto_setup_decode(struct proto_setup *s, const void *p, size_t len, struct 
         case T_HOSTNAME: rc = tlv_get_str(&f, &s->hostname, err); break;
         case T_NET: rc = tlv_get_u64(&f, &v, err); s->net = v != 0; break;
         case T_ROOT_RO: rc = tlv_get_u64(&f, &v, err); s->root_ro = v != 0; break;
+        case T_MAIN_STDIN: rc = tlv_get_u64(&f, &v, err); s->main_stdin = v != 0; break;
+        case T_RESTART:
+            rc = tlv_get_u64(&f, &v, err);
+            if (rc == 0 && v > PROTO_RESTART_ALWAYS)
+                rc = bl_err(err, BOXLITE_ERR_PROTOCOL, "setup: unknown restart policy %llu",
+                            (unsigned long long)v);
+            s->restart = (uint8_t)v;
+            break;
+        case T_RESTART_MAX:
+            rc = tlv_get_u64(&f, &v, err);
+            if (rc == 0 && v > 1000000)
+                rc = bl_err(err, BOXLITE_ERR_PROTOCOL, "setup: restart max %llu out of range",
+                            (unsigned long long)v);
+            s->restart_max = (uint32_t)v;
+            break;
         case T_NET_ADDR: rc = tlv_get_str(&f, &s->net_addr, err); break;
         case T_NET_GW: rc = tlv_get_str(&f, &s->net_gw, err); break;
         case T_NET_DNS: rc = tlv_get_str(&f, &s->net_dns, err); break;
@@ -653,6 +677,8 @@ void proto_event_encode(const struct proto_event *ev, struct tlv_writer *w)
     tlv_u64(w, T_OOM, ev->oom ? 1 : 0);
     if (ev->message[0])
         tlv_str(w, T_MESSAGE, ev->message);
+    if (ev->restarts)
+        tlv_u64(w, T_RESTARTS, ev->restarts);
 }
 
 /* A string field into a fixed buffer: cut to fit, NUL bytes refused. */
@@ -684,6 +710,7 @@ int proto_event_decode(struct proto_event *ev, const void *p, size_t len, struct
         case T_EXIT_CODE: rc = tlv_get_u64(&f, &v, err); ev->exit_code = (int64_t)v; break;
         case T_SIGNO: rc = tlv_get_u64(&f, &v, err); ev->signo = (int64_t)v; break;
         case T_OOM: rc = tlv_get_u64(&f, &v, err); ev->oom = v != 0; break;
+        case T_RESTARTS: rc = tlv_get_u64(&f, &ev->restarts, err); break;
         default: break;
         }
         if (rc < 0)

@@ -48,7 +48,7 @@ enum proto_tag {
     T_TIME_NS = 6, T_CONTROL = 7,                                            /* HELLO */
     T_CODE = 10, T_MESSAGE = 11,                                             /* ERROR */
     T_ARG = 20, T_ENV = 21, T_CWD = 22, T_USER = 23, T_TTY = 24, T_ROWS = 25, T_COLS = 26,
-    T_TIMEOUT_MS = 27, T_DETACH = 28,                                        /* EXEC */
+    T_TIMEOUT_MS = 27, T_DETACH = 28, T_ATTACH = 29,                         /* EXEC */
     T_EXIT_CODE = 30, T_SIGNO = 31, T_TIMED_OUT = 32, T_DURATION_US = 33, T_BYTES = 34,
     T_PATH = 40,                                                             /* COPY_* */
     T_ROOT_DEV = 50, T_ROOT_FSTYPE = 51, T_ROOT_DIR = 52, T_VOLUME = 53, T_HOSTNAME = 54,
@@ -56,7 +56,9 @@ enum proto_tag {
     T_CREDIT = 60,                                                           /* CREDIT */
     T_MAIN = 61,                                                  /* SETUP: main process */
     T_ROOT_RO = 62,                                         /* SETUP: root read-only */
-    T_EVENT = 70, T_WHO = 71, T_OOM = 72,                                    /* EVENT */
+    T_RESTART = 63, T_RESTART_MAX = 64,             /* SETUP: the main process's restarts */
+    T_MAIN_STDIN = 65,                         /* SETUP: the main process's stdin is open */
+    T_EVENT = 70, T_WHO = 71, T_OOM = 72, T_RESTARTS = 73,                   /* EVENT */
     /* STATUS and EXIT (src/proto/control.h) */
     T_STATE = 80, T_ENGINE = 81, T_CPU_TEMPLATE = 82, T_NOTICE = 83, T_HOST_PORT = 84,
     T_HEALTH = 85, T_FIRST_RUN_US = 86, T_READY_US = 87, T_VM_EXITS = 88,
@@ -64,6 +66,7 @@ enum proto_tag {
     T_NET_CONNS = 94, T_NET_ALLOWED = 95, T_NET_DENIED = 96, T_AGENT_BOOT_MS = 97,
     T_REASON = 100, T_STOP_REASON = 101, T_REQUESTED = 102, T_GUEST_STATUS = 103,
     T_POWERED_OFF = 104, T_KILLED = 105, T_ENGINE_FAILED = 106, T_START_ERROR = 107,
+    T_RESTART_COUNT = 108,                        /* STATUS and EXIT: restarts so far */
 };
 
 struct proto_hdr {
@@ -157,6 +160,7 @@ struct proto_exec_req {
     uint32_t rows, cols;
     uint64_t timeout_ms; /* 0 = none */
     bool detach;         /* runs on its own (exec -d): the channel ends once it started */
+    bool attach;         /* no process: stdin goes to the main process's (attach) */
 };
 int proto_exec_req_encode(const struct proto_exec_req *r, struct tlv_writer *w, struct bl_error *err);
 int proto_exec_req_decode(struct proto_exec_req *r, const void *p, size_t len, struct bl_error *err);
@@ -201,7 +205,13 @@ struct proto_setup {
     /* The box's main process (MAIN, an EXEC body nested in one field): started once the
      * container is up; its exit ends the box. NULL = none. */
     struct proto_exec_req *main;
+    /* Docker's restart policy for the main process (RESTART(63), RESTART_MAX(64)): the
+     * agent runs it again in the same container when it ends (docs/protocol.md). */
+    uint8_t restart;      /* PROTO_RESTART_* */
+    uint32_t restart_max; /* on-failure: at most this many restarts; 0 = no limit */
+    bool main_stdin;      /* MAIN_STDIN(65): its stdin a pipe EXEC ATTACH writes (-i) */
 };
+enum { PROTO_RESTART_NO = 0, PROTO_RESTART_ON_FAILURE = 1, PROTO_RESTART_ALWAYS = 2 };
 int proto_setup_encode(const struct proto_setup *s, struct tlv_writer *w, struct bl_error *err);
 int proto_setup_decode(struct proto_setup *s, const void *p, size_t len, struct bl_error *err);
 void proto_setup_free(struct proto_setup *s);
@@ -209,6 +219,9 @@ void proto_setup_free(struct proto_setup *s);
 /* EVENT body. The one kind so far, "container-exit": the container's init or the box's
  * main process ended, and with it the box (the agent shuts down after sending it). */
 #define PROTO_EVENT_CONTAINER_EXIT "container-exit"
+/* "main-restart": the main process ended and, as the restart policy says, runs again
+ * (EXIT_CODE/SIGNO/OOM say how it ended, RESTARTS(73) how many restarts so far). */
+#define PROTO_EVENT_MAIN_RESTART "main-restart"
 struct proto_event {
     char kind[32];       /* EVENT(70) */
     char who[16];        /* WHO(71): "init" or "main" */
@@ -216,6 +229,7 @@ struct proto_event {
     int64_t signo;       /* SIGNO(31) */
     bool oom;            /* OOM(72): the guest's OOM killer killed it */
     char message[256];   /* MESSAGE(11): the reason in words */
+    uint64_t restarts;   /* RESTARTS(73), main-restart only */
 };
 void proto_event_encode(const struct proto_event *ev, struct tlv_writer *w);
 /* Strings longer than their field are cut; missing fields stay empty or 0. */

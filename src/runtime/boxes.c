@@ -263,6 +263,8 @@ static json_t *record_json(const boxlite_runtime *rt, const struct box_record *r
         json_object_set(o, "read_only", json_object_get(opts, "read_only"));
         json_object_set(o, "restart", json_object_get(opts, "restart"));
         json_object_set(o, "restart_max", json_object_get(opts, "restart_max"));
+        json_t *si = json_object_get(opts, "stdin_open");
+        json_object_set_new(o, "stdin_open", json_boolean(json_is_true(si)));
         json_object_set(o, "cmd", json_object_get(opts, "cmd"));
         json_decref(opts);
     }
@@ -276,10 +278,15 @@ static json_t *record_json(const boxlite_runtime *rt, const struct box_record *r
         char path[4200];
         box_file_path(path, sizeof path, edir, BOX_EXIT_JSON, 0);
         json_t *x = json_load_file(path, 0, NULL);
-        if (json_is_object(x))
+        if (json_is_object(x)) {
+            /* the restarts of the run that ended (Docker's RestartCount) */
+            json_t *rc = json_object_get(x, "restart_count");
+            if (json_is_integer(rc) && json_integer_value(rc) >= 0)
+                json_object_set(o, "restart_count", rc);
             json_object_set_new(o, "exit", x);
-        else
+        } else {
             json_decref(x);
+        }
         free(edir);
     }
     /* While it runs, ports asked as host port 0 show the port the engine bound, and the
@@ -296,6 +303,7 @@ static json_t *record_json(const boxlite_runtime *rt, const struct box_record *r
             if (i < st.nports && st.host_ports[i] > 0)
                 json_object_set_new(p, "host_port", json_integer(st.host_ports[i]));
         }
+        json_object_set_new(o, "restart_count", json_integer((json_int_t)(st.restarts & INT32_MAX)));
         json_t *health = st.health ? json_loads(st.health, 0, NULL) : NULL;
         if (json_is_object(health))
             json_object_set(o, "health", health);
@@ -303,6 +311,8 @@ static json_t *record_json(const boxlite_runtime *rt, const struct box_record *r
         proto_status_free(&st);
     }
     free(dir);
+    if (!json_object_get(o, "restart_count"))
+        json_object_set_new(o, "restart_count", json_integer(0));
     /* The state in words with what explains it, for people (ps). */
     const char *state = box_state_name(r->state);
     const char *hs = json_string_value(json_object_get(json_object_get(o, "health"), "status"));

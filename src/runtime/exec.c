@@ -115,20 +115,21 @@ void rt_box_image_config(boxlite_box *b, struct image_config *ic)
         image_get_config(store, b->opts.image, ic, &ignored); /* defaults are best effort */
 }
 
-static int exec_start(boxlite_box *b, const boxlite_exec_spec *spec, bool detach,
+enum exec_mode { EXEC_PLAIN, EXEC_DETACH, EXEC_ATTACH };
+static int exec_start(boxlite_box *b, const boxlite_exec_spec *spec, enum exec_mode mode,
                       boxlite_exec **out);
 
 BOXLITE_API int boxlite_exec_start(boxlite_box *b, const boxlite_exec_spec *spec,
                                    boxlite_exec **out)
 {
-    return exec_start(b, spec, false, out);
+    return exec_start(b, spec, EXEC_PLAIN, out);
 }
 
 BOXLITE_API int boxlite_exec_start_detached(boxlite_box *b, const boxlite_exec_spec *spec)
 {
     API_CHECK_ARG(spec && !spec->tty, "a detached execution has no terminal");
     boxlite_exec *ex = NULL;
-    int r = exec_start(b, spec, true, &ex);
+    int r = exec_start(b, spec, EXEC_DETACH, &ex);
     if (r != BOXLITE_OK)
         return r;
     /* the agent answers once the process started (RESULT) or could not (ERROR) */
@@ -140,7 +141,7 @@ BOXLITE_API int boxlite_exec_start_detached(boxlite_box *b, const boxlite_exec_s
     return r ? api_fail(r, "%s", msg) : api_return(0, NULL);
 }
 
-static int exec_start(boxlite_box *b, const boxlite_exec_spec *spec, bool detach,
+static int exec_start(boxlite_box *b, const boxlite_exec_spec *spec, enum exec_mode mode,
                       boxlite_exec **out)
 {
     API_CHECK_ARG(out, "out is NULL");
@@ -170,7 +171,8 @@ static int exec_start(boxlite_box *b, const boxlite_exec_spec *spec, bool detach
     req.rows = spec->rows ? spec->rows : 24;
     req.cols = spec->cols ? spec->cols : 80;
     req.timeout_ms = (uint64_t)spec->timeout_ms;
-    req.detach = detach;
+    req.detach = mode == EXEC_DETACH;
+    req.attach = mode == EXEC_ATTACH;
     boxlite_exec *ex = calloc(1, sizeof *ex);
     if (!ex)
         r = bl_err(&err, BOXLITE_ERR_NOMEM, "exec: out of memory");
@@ -263,4 +265,14 @@ BOXLITE_API void boxlite_exec_free(boxlite_exec *ex)
         return;
     proto_exec_free(ex->pe);
     free(ex);
+}
+
+/* attach's stdin: an execution without a process of its own whose stdin is the box's main
+ * process's (the agent copies it there: docs/protocol.md, EXEC ATTACH). Its end (close
+ * stdin, or free) leaves the main process's stdin open, as Docker's attach does. */
+BOXLITE_API int boxlite_box_attach_stdin(boxlite_box *b, boxlite_exec **out)
+{
+    static const char *const argv[] = { "attach", NULL };
+    boxlite_exec_spec spec = { .size = sizeof spec, .argv = argv };
+    return exec_start(b, &spec, EXEC_ATTACH, out);
 }

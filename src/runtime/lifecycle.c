@@ -419,6 +419,14 @@ static int send_setup(boxlite_box *b, struct proto_client *c, const struct image
         }
         main.argv = argv;
         s.main = &main;
+        s.main_stdin = b->opts.stdin_open; /* attach's stdin (-i) */
+        /* the restart policy is the agent's to apply: it re-runs the main process in the
+         * same container, whoever started the box (docs/architecture.md) */
+        if (b->opts.restart) {
+            s.restart = !strcmp(b->opts.restart, "on-failure") ? PROTO_RESTART_ON_FAILURE
+                                                              : PROTO_RESTART_ALWAYS;
+            s.restart_max = (uint32_t)b->opts.restart_max;
+        }
     }
     int r = 0;
     struct proto_volume vols[64];

@@ -299,9 +299,12 @@ int opts_set_restart(struct boxlite_options *o, const char *policy, long long ma
         o->restart_max = 0;
         return opts_set_str(&o->restart, "restart", NULL, err);
     }
-    if (strcmp(policy, "on-failure") && strcmp(policy, "always"))
+    /* unless-stopped is always here: a box stopped on request is never restarted, and no
+     * daemon restarts boxes after a reboot */
+    if (strcmp(policy, "on-failure") && strcmp(policy, "always") && strcmp(policy, "unless-stopped"))
         return bl_err(err, BOXLITE_ERR_INVALID,
-                      "restart: \"%.32s\" is not a policy (no, on-failure[:N], always)", policy);
+                      "restart: \"%.32s\" is not a policy (no, on-failure[:N], always, "
+                      "unless-stopped)", policy);
     if (max_retries && strcmp(policy, "on-failure"))
         return bl_err(err, BOXLITE_ERR_INVALID, "restart: a retry count needs on-failure");
     int r = range("restart_max", max_retries, 0, 1000000, err);
@@ -425,10 +428,12 @@ int opts_add_port(struct boxlite_options *o, long long host_port, long long gues
     else if (proto && strcmp(proto, "tcp"))
         return bl_err(err, BOXLITE_ERR_INVALID, "ports: protocol \"%s\" is not tcp or udp",
                       proto);
-    struct in_addr a;
-    if (host_addr && inet_pton(AF_INET, host_addr, &a) != 1)
-        return bl_err(err, BOXLITE_ERR_INVALID, "ports: host address \"%s\" is not IPv4",
-                      host_addr);
+    /* IPv4 or IPv6 (both engines forward through the per-box process's libslirp) */
+    struct in6_addr a;
+    if (host_addr && inet_pton(AF_INET, host_addr, &a) != 1 &&
+        inet_pton(AF_INET6, host_addr, &a) != 1)
+        return bl_err(err, BOXLITE_ERR_INVALID,
+                      "ports: host address \"%s\" is not an IPv4 or IPv6 address", host_addr);
     for (size_t i = 0; i < o->nports; i++)
         if (host_port && o->ports[i].host_port == host_port && o->ports[i].udp == udp)
             return bl_err(err, BOXLITE_ERR_INVALID, "ports: host port %lld/%s given twice",
@@ -516,10 +521,15 @@ int opts_validate_for_create(const struct boxlite_options *o, struct bl_error *e
         return bl_err(err, BOXLITE_ERR_INVALID,
                       "options: detach requires auto_remove off (a detached box that removes "
                       "itself could never be reattached)");
-    /* Stored and shown, not yet acted on: refused rather than silently ignored (issue 19) */
-    if (o->restart)
-        return bl_err(err, BOXLITE_ERR_UNSUPPORTED,
-                      "options: restart \"%s\" is not implemented yet (no restarter)", o->restart);
+    /* The policy applies to the main process (the agent re-runs it) */
+    if (o->restart && !opts_has_main(o))
+        return bl_err(err, BOXLITE_ERR_INVALID,
+                      "options: restart \"%s\" needs a main process (main_process, cmd or "
+                      "entrypoint)", o->restart);
+    if (o->stdin_open && !opts_has_main(o))
+        return bl_err(err, BOXLITE_ERR_INVALID,
+                      "options: stdin_open is the main process's stdin: it needs one "
+                      "(main_process, cmd or entrypoint)");
     if (o->restart_max && (!o->restart || strcmp(o->restart, "on-failure")))
         return bl_err(err, BOXLITE_ERR_INVALID, "options: restart_max needs restart on-failure");
     if (!o->network && (o->nallow_net || o->ndeny_net || o->nallow_host || o->nports))
@@ -812,6 +822,8 @@ static int read_field(struct boxlite_options *o, const char *k, json_t *v, struc
         return (r = want_str(v, k, &s, err)) ? r : opts_set_hostname(o, s, err);
     if (!strcmp(k, "read_only"))
         return (r = want_bool(v, k, &b, err)) ? r : (o->read_only = b, 0);
+    if (!strcmp(k, "stdin_open"))
+        return (r = want_bool(v, k, &b, err)) ? r : (o->stdin_open = b, 0);
     /* the two are checked together by opts_validate_for_create, in whatever order they come */
     if (!strcmp(k, "restart")) {
         int keep = o->restart_max;
@@ -961,6 +973,7 @@ char *opts_to_json(const struct boxlite_options *o)
     json_object_set_new(root, "read_only", json_boolean(o->read_only));
     json_object_set_new(root, "restart", json_string(o->restart ? o->restart : "no"));
     json_object_set_new(root, "restart_max", json_integer(o->restart_max));
+    json_object_set_new(root, "stdin_open", json_boolean(o->stdin_open));
     char *s = json_dumps(root, JSON_COMPACT);
     json_decref(root);
     return s;

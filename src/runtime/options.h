@@ -53,6 +53,8 @@ struct boxlite_options {
     bool read_only;          /* the root file system is mounted read-only */
     char *restart;           /* "no" (NULL), "on-failure" or "always" */
     int restart_max;         /* on-failure:N, N restarts at most; 0 = no limit */
+    bool stdin_open;         /* Docker's -i with -d: the main process's stdin stays open for
+                              * attach (boxlite_box_attach_stdin) instead of /dev/null */
 };
 
 #define BL_DEFAULT_CPUS 1

@@ -125,3 +125,5 @@ BOXLITE_API int boxlite_options_set_read_only(boxlite_options *o, int v)
 { SETTER((o->read_only = v != 0, 0)); }
 BOXLITE_API int boxlite_options_set_restart(boxlite_options *o, const char *policy, int max)
 { SETTER(opts_set_restart(o, policy, max, &err)); }
+BOXLITE_API int boxlite_options_set_stdin_open(boxlite_options *o, int v)
+{ SETTER((o->stdin_open = v != 0, 0)); }

@@ -94,4 +94,10 @@ int rt_dump_json(json_t *j, char **out);
 /* Deletes the record and the box's folder. */
 int rt_box_destroy(boxlite_runtime *rt, const char *id, struct bl_error *err);
 
+/* The log reader on a path (logs.c; the fuzz target reads hostile files through it):
+ * <path>, <path>.1 ... <path>.<files-1>, options as boxlite_box_log_open_with's. */
+int rt_log_open_path(const char *path, int files, const char *options_json, boxlite_log **out);
+/* Docker's --since/--until forms (boxlite_box_log_open_with) as ns since the epoch. */
+int rt_log_time_parse(const char *s, int64_t now_ns, int64_t *out, struct bl_error *err);
+
 #endif

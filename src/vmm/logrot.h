@@ -28,6 +28,11 @@ int logrot_open(struct logrot **out, const char *path, uint64_t max_bytes, unsig
 void logrot_write(struct logrot *l, const void *p, size_t n);
 /* Bytes dropped because a write or a rotation failed (disk full, folder gone). */
 uint64_t logrot_dropped(struct logrot *l);
+/* Keeps a time index beside the log from now on (<path>.idx, rotated with it; the format
+ * is common/logindex.h): when each line arrived, for `logs --timestamps --since --until`.
+ * The log's bytes stay exactly what was written. 0, or -1 when the index cannot be opened
+ * (tried again at the next rotation; the log goes on). */
+int logrot_index(struct logrot *l);
 void logrot_close(struct logrot *l); /* NULL-safe */
 
 #endif

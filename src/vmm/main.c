@@ -81,11 +81,22 @@ struct box {
     bool have_event;
     struct proto_event ev;
     const char *requested;     /* "stopped", "stopped: its creator exited" */
+    uint64_t restarts;         /* the main process's, as the agent counts them */
 };
 
 static void on_agent_event(void *opaque, const struct proto_event *ev)
 {
     struct box *b = opaque;
+    if (!strcmp(ev->kind, PROTO_EVENT_MAIN_RESTART)) {
+        /* the restart policy at work (the agent re-runs the main process): counted for
+         * STATUS and EXIT; the box goes on */
+        pthread_mutex_lock(&b->lock);
+        if (ev->restarts > b->restarts)
+            b->restarts = ev->restarts;
+        pthread_mutex_unlock(&b->lock);
+        fprintf(stderr, "boxlite-vmm: the agent says: %s\n", ev->message);
+        return;
+    }
     if (strcmp(ev->kind, PROTO_EVENT_CONTAINER_EXIT) != 0)
         return;
     pthread_mutex_lock(&b->lock);
@@ -148,6 +159,7 @@ static void on_status(void *opaque, struct proto_status *out)
     out->agent_boot_ms = b->agent_boot_ms;
     snprintf(out->notice, sizeof out->notice, "%s", b->notice ? b->notice : "");
     out->health = health_report(b->health);
+    out->restarts = b->restarts;
     pthread_mutex_unlock(&b->lock);
     if (b->mux && proto_mux_shutdown_requested(b->mux))
         stopping = true; /* a client's SHUTDOWN (boxlite stop) */
@@ -217,6 +229,7 @@ static void box_end(struct proto_exit *x, struct box *b, const struct engine_exi
     snprintf(x->reason, sizeof x->reason, "%s", ex->reason);
     pthread_mutex_lock(&b->lock);
     figures(&x->fig, b->ops->name, s, b->ready_us);
+    x->restarts = b->restarts;
     if (b->have_event) {
         snprintf(x->stop_reason, sizeof x->stop_reason, "%s",
                  b->ev.message[0] ? b->ev.message : "the container ended");
@@ -325,6 +338,7 @@ static void vmm_log_rotated(const struct vmm_config *cfg)
         fprintf(stderr, "boxlite-vmm: %s (logging unrotated)\n", err.msg);
         return;
     }
+    logrot_index(vmm_log); /* when each line came (logs --since/--timestamps) */
     if (pipe2(p, O_CLOEXEC) < 0 || conlog_start(&vmm_log_pump, p[0], vmm_log, &err) < 0) {
         fprintf(stderr, "boxlite-vmm: log pipe: %s (logging unrotated)\n",
                 err.msg[0] ? err.msg : strerror(errno));
@@ -495,6 +509,9 @@ int main(int argc, char **argv)
             return 2;
         }
         fcntl(p[1], F_SETPIPE_SZ, 1 << 20); /* a burst of output does not stall the guest */
+        if (logrot_index(console) < 0) /* when each line came (logs --since/--timestamps) */
+            fprintf(stderr, "boxlite-vmm: console log's time index: %s (no times)\n",
+                    strerror(errno));
         cfg.console_pipe = true;
         cfg.console_fd = p[1];
     }

@@ -122,9 +122,13 @@ sys.exit(0 if nums == list(range(1, 4001)) else (print(len(nums), nums[:3], nums
 PY
 dir=$BOXLITE_HOME/boxes/$("$B" inspect flood | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
 big=$(find "$dir" -name 'console.log*' -size +16k | wc -l)
-files=$(ls "$dir" | grep -c '^console.log')
+files=$(ls "$dir" | grep -cE '^console\.log(\.[0-9]+)?$')
 expect "no console file above the 16 KiB cap" "0" "$big"
 expect "two console files kept" "2" "$files"
+# each kept file has its time index beside it, rotated with it by the jailed pump
+expect "  ...each with its time index (console.log.idx, console.log.1.idx)" "2" "$(ls "$dir" | grep -cE '^console\.log(\.1)?\.idx$')"
+undated=$("$B" logs -t flood | grep -cvE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]{18}Z ')
+expect "  ...logs -t dates every retained line, across the rotation" "0" "$undated"
 grep -q "title:$(printf '\033')]0;pwned" "$work/follow" && ok "logs to a pipe passes bytes as they are" || no "logs to a pipe passes bytes as they are"
 python3 - "$B" <<'PY' && ok "logs on a terminal shows escape sequences, --raw passes them" || no "logs on a terminal shows escape sequences, --raw passes them"
 import os, pty, sys

@@ -123,6 +123,8 @@ _PROTOS = {
     "boxlite_box_console": (I, [P, ctypes.POINTER(P)]),
     "boxlite_box_rename": (I, [P, S, S]),
     "boxlite_box_log_open": (I, [P, S, PP]),
+    "boxlite_box_log_open_with": (I, [P, S, S, PP]),
+    "boxlite_box_attach_stdin": (I, [P, PP]),
     "boxlite_log_read": (ctypes.c_longlong, [P, ctypes.c_void_p, ctypes.c_size_t]),
     "boxlite_log_close": (None, [P]),
     "boxlite_box_copy_in": (I, [P, S, S]),

@@ -48,6 +48,12 @@ class BoxOptions:
     # Console and per-box logs rotate at this size, keeping this many files.
     log_max_size: Optional[int] = None
     log_max_files: Optional[int] = None
+    # Docker's restart policy for the main process, applied inside the box by its agent
+    # (so it works whoever started the box): "no", "on-failure", "on-failure:N", "always"
+    # or "unless-stopped"; the box's info counts restarts ("restart_count").
+    restart: Optional[str] = None
+    # Docker's -i for the main process: its stdin stays open for boxlite_box_attach_stdin.
+    stdin_open: bool = False
 
     def to_json(self, name: Optional[str] = None) -> str:
         doc = {"network": self.network, "auto_remove": self.auto_remove, "detach": self.detach}
@@ -72,6 +78,13 @@ class BoxOptions:
             value = getattr(self, key)
             if value is not None:
                 doc[key] = int(value)
+        if self.restart is not None:
+            policy, _, count = str(self.restart).partition(":")
+            doc["restart"] = policy
+            if count:
+                doc["restart_max"] = int(count)
+        if self.stdin_open:
+            doc["stdin_open"] = True
         doc["volumes"] = [_volume(v) for v in self.volumes]
         doc["ports"] = [_port(p) for p in self.ports]
         if self.allow_net:

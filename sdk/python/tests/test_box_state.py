@@ -41,6 +41,28 @@ def test_main_process_exit_is_the_stop_reason(runtime, rootfs):
         runtime.remove(box.id, force=True)
 
 
+def test_restart_policy_reruns_the_main_process_without_the_sdk(runtime, rootfs, tmp_path):
+    """restart="on-failure:2" through the options: the box's agent runs the main process
+    again (nothing of this process takes part), twice, then the box stops with its status
+    and counts the restarts."""
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    box = runtime.create(box_options(rootfs, auto_remove=False, restart="on-failure:2",
+                                     volumes=[(str(runs), "/runs")],
+                                     cmd=["sh", "-c", "echo run >> /runs/count; exit 1"]))
+    try:
+        run(box.start())
+        wait_for(lambda: box.state == "stopped", "the box stops once the restarts are spent",
+                 seconds=120)
+        assert (runs / "count").read_text().count("run") == 3
+        assert box.exit_code == 1
+        assert box.info()["restart_count"] == 2
+        assert box.info()["restart"] == "on-failure"
+    finally:
+        box.close()
+        runtime.remove(box.id, force=True)
+
+
 def test_health_check_reports_unhealthy_then_healthy(runtime, rootfs):
     hc = {"test": ["CMD-SHELL", "test -e /tmp/ok"], "interval_ms": 300, "retries": 1}
     box = runtime.create(box_options(rootfs, auto_remove=False, healthcheck=hc))

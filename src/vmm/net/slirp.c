@@ -3,6 +3,8 @@
  * the bounded queue of frames for the guest. See slirp.h for the threading model. */
 #include "vmm/net/slirp.h"
 
+#include "vmm/net/relay.h"
+
 #include "common/cleanup.h"
 #include "common/clock.h"
 #include "vmm/jail/jail.h"
@@ -52,6 +54,7 @@ struct slirp_net {
     bool stop;
     pthread_t thread;
     bool thread_started;
+    struct tcp_relay *relay; /* forwards from IPv6 host addresses (relay.h), once one is */
 
     pthread_mutex_t qlock; /* the rx queue and the counters */
     struct frame *head, *tail;
@@ -450,27 +453,59 @@ void slirp_net_free(struct slirp_net *sn)
         close(sn->rx_fd);
     free(sn->pfds);
     net_policy_free(sn->policy);
+    tcp_relay_free(sn->relay);
     pthread_mutex_destroy(&sn->lock);
     pthread_mutex_destroy(&sn->qlock);
     free(sn);
 }
 
+/* A host address for a forward: IPv4, or IPv6 (Docker's -p [::1]:8080:80), port unset. */
+static bool fwd_addr(const char *text, struct sockaddr_storage *ss, socklen_t *len)
+{
+    memset(ss, 0, sizeof *ss);
+    struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
+    if (inet_pton(AF_INET, text, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        *len = sizeof *v4;
+        return true;
+    }
+    memset(ss, 0, sizeof *ss);
+    if (inet_pton(AF_INET6, text, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        *len = sizeof *v6;
+        return true;
+    }
+    return false;
+}
+
+static void fwd_set_port(struct sockaddr_storage *ss, uint16_t port)
+{
+    if (ss->ss_family == AF_INET6)
+        ((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
+    else
+        ((struct sockaddr_in *)ss)->sin_port = htons(port);
+}
+
 /* A free port for proto on addr, found by binding port 0. Another process could take it
  * before slirp binds it; the caller retries. */
-static int free_port(bool udp, struct in_addr addr, uint16_t *port)
+static int free_port(bool udp, const struct sockaddr_storage *addr, socklen_t alen,
+                     uint16_t *port)
 {
-    int fd = socket(AF_INET, (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
+    int fd = socket(addr->ss_family, (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -errno;
-    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr = addr };
+    struct sockaddr_storage sa = *addr;
+    fwd_set_port(&sa, 0);
     socklen_t sl = sizeof sa;
     int rc = 0;
-    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 ||
+    if (bind(fd, (struct sockaddr *)&sa, alen) < 0 ||
         getsockname(fd, (struct sockaddr *)&sa, &sl) < 0)
         rc = -errno;
     close(fd);
     if (rc == 0)
-        *port = ntohs(sa.sin_port);
+        *port = ntohs(sa.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&sa)->sin6_port
+                                               : ((struct sockaddr_in *)&sa)->sin_port);
     return rc;
 }
 
@@ -479,24 +514,53 @@ int slirp_net_add_fwd(struct slirp_net *sn, bool udp, const char *host_addr,
                       struct bl_error *err)
 {
     const char *proto = udp ? "udp" : "tcp";
-    struct in_addr haddr, gaddr;
+    struct sockaddr_storage haddr;
+    socklen_t hlen;
+    struct in_addr gaddr;
     if (!host_addr)
         host_addr = "127.0.0.1";
-    if (inet_pton(AF_INET, host_addr, &haddr) != 1)
+    if (!fwd_addr(host_addr, &haddr, &hlen))
         return bl_err(err, BOXLITE_ERR_INVALID, "port forward %s: bad host address '%s'",
                       proto, host_addr);
     if (guest_port == 0)
         return bl_err(err, BOXLITE_ERR_INVALID, "port forward %s: guest port 0", proto);
     inet_pton(AF_INET, SLIRP_NET_GUEST_IP, &gaddr);
+    if (haddr.ss_family == AF_INET6) {
+        /* libslirp 4.7 cannot forward from an IPv6 host address to the IPv4 guest (it
+         * crashes: relay.c): our listener there, relayed to a forward on 127.0.0.1. UDP
+         * would need a relay per client address: refused, plainly. */
+        if (udp)
+            return bl_err(err, BOXLITE_ERR_UNSUPPORTED,
+                          "port forward udp [%s]:%u: UDP from an IPv6 host address is not "
+                          "supported (libslirp cannot forward it to the IPv4 guest); use an "
+                          "IPv4 address", host_addr, host_port);
+        uint16_t inner = 0;
+        int rc = slirp_net_add_fwd(sn, false, "127.0.0.1", 0, guest_port, &inner, err);
+        if (rc < 0)
+            return rc;
+        pthread_mutex_lock(&sn->lock);
+        if (!sn->relay && tcp_relay_new(&sn->relay, err) < 0) {
+            pthread_mutex_unlock(&sn->lock);
+            return bl_err_prefix(err, "port forward tcp [%s]:%u", host_addr, host_port);
+        }
+        struct tcp_relay *relay = sn->relay;
+        pthread_mutex_unlock(&sn->lock);
+        fwd_set_port(&haddr, host_port);
+        if (tcp_relay_add(relay, (struct sockaddr *)&haddr, hlen, inner, bound_port, err) < 0)
+            return bl_err_prefix(err, "port forward tcp [%s]:%u", host_addr, host_port);
+        return 0;
+    }
     for (int attempt = 0; attempt < 8; attempt++) {
         uint16_t port = host_port;
         if (port == 0) {
-            int rc = free_port(udp, haddr, &port);
+            int rc = free_port(udp, &haddr, hlen, &port);
             if (rc < 0)
                 return bl_errno(err, -rc, "port forward %s %s:0", proto, host_addr);
         }
+        fwd_set_port(&haddr, port);
         pthread_mutex_lock(&sn->lock);
-        int rc = slirp_add_hostfwd(sn->slirp, udp, haddr, port, gaddr, guest_port);
+        int rc = slirp_add_hostfwd(sn->slirp, udp, ((struct sockaddr_in *)&haddr)->sin_addr,
+                                   port, gaddr, guest_port);
         pthread_mutex_unlock(&sn->lock);
         if (rc == 0) {
             wake(sn->wake_fd); /* poll the new listening socket */

@@ -23,12 +23,15 @@ struct box {
     pthread_mutex_t lock;
     int events;
     struct proto_event ev;
+    struct proto_event all[8]; /* the first events, in order */
 };
 
 static void on_event(void *opaque, const struct proto_event *ev)
 {
     struct box *b = opaque;
     pthread_mutex_lock(&b->lock);
+    if (b->events < 8)
+        b->all[b->events] = *ev;
     b->events++;
     b->ev = *ev;
     pthread_mutex_unlock(&b->lock);
@@ -44,7 +47,7 @@ static bool make_rootfs(void)
     char cmd[2048];
     snprintf(cmd, sizeof cmd,
              "set -e; mkdir -p %s/bin %s/etc; cp /bin/busybox %s/bin/; "
-             "for a in sh cat echo sleep true; do ln -sf busybox %s/bin/$a; done; "
+             "for a in sh cat echo sleep true wc rm; do ln -sf busybox %s/bin/$a; done; "
              "echo 'root:x:0:0:root:/root:/bin/sh' > %s/etc/passwd; "
              "echo 'root:x:0:' > %s/etc/group",
              rootfs, rootfs, rootfs, rootfs, rootfs, rootfs);
@@ -299,6 +302,160 @@ TEST_TIMEOUT(stop_with_a_process_that_ignores_sigterm, 30)
     int status = agent_ends();
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     proto_exec_free(ex);
+    proto_client_close(c);
+    box_free(&b);
+}
+
+/* The number of lines in a file of the rootfs (what the main process's runs wrote). */
+static int lines_in(const char *name)
+{
+    char p[700];
+    snprintf(p, sizeof p, "%s/%s", rootfs, name);
+    FILE *f = fopen(p, "r");
+    int n = 0, ch;
+    while (f && (ch = fgetc(f)) != EOF)
+        n += ch == '\n';
+    if (f)
+        fclose(f);
+    return n;
+}
+
+/* Docker's on-failure:N, applied by the agent: the main process runs again in the same
+ * container (each restart said with an EVENT main-restart and its count), then the box
+ * ends with the last run's status. */
+TEST(on_failure_restarts_the_main_process_n_times_then_the_box_ends)
+{
+    REQUIRE(make_rootfs());
+    char runs[700];
+    snprintf(runs, sizeof runs, "%s/runs", rootfs);
+    unlink(runs);
+    struct proto_exec_req main = {.argv = (char **)ARGV("sh", "-c", "echo run >> /runs; exit 4")};
+    struct proto_setup s = {.root_dir = rootfs, .main = &main,
+                            .restart = PROTO_RESTART_ON_FAILURE, .restart_max = 2};
+    struct box b;
+    REQUIRE(box_start(&b, &s));
+    int status = agent_ends(); /* 100 ms, then 200 ms of back-off */
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CHECK_EQ(lines_in("runs"), 3);
+    REQUIRE(wait_event(&b) >= 1);
+    for (int i = 0; i < 200 && b.events < 3; i++)
+        usleep(10000); /* the mux hands the last event over on its own thread */
+    pthread_mutex_lock(&b.lock);
+    CHECK_EQ(b.events, 3);
+    CHECK_STR(b.all[0].kind, PROTO_EVENT_MAIN_RESTART);
+    CHECK_EQ(b.all[0].restarts, 1);
+    CHECK_EQ(b.all[0].exit_code, 4);
+    CHECK(strstr(b.all[0].message, "main process exited with status 4: restart 1 in 100 ms") != NULL);
+    CHECK_STR(b.all[1].kind, PROTO_EVENT_MAIN_RESTART);
+    CHECK_EQ(b.all[1].restarts, 2);
+    CHECK(strstr(b.all[1].message, "restart 2 in 200 ms") != NULL);
+    CHECK_STR(b.all[2].kind, PROTO_EVENT_CONTAINER_EXIT);
+    CHECK_EQ(b.all[2].exit_code, 4);
+    pthread_mutex_unlock(&b.lock);
+    box_free(&b);
+}
+
+TEST(on_failure_leaves_a_successful_end_alone_and_always_does_not)
+{
+    REQUIRE(make_rootfs());
+    char runs[700];
+    snprintf(runs, sizeof runs, "%s/runs", rootfs);
+    unlink(runs);
+    struct proto_exec_req ok = {.argv = (char **)ARGV("sh", "-c", "echo run >> /runs; exit 0")};
+    struct proto_setup s = {.root_dir = rootfs, .main = &ok, .restart = PROTO_RESTART_ON_FAILURE};
+    struct box b;
+    REQUIRE(box_start(&b, &s));
+    agent_ends();
+    CHECK_EQ(lines_in("runs"), 1);
+    CHECK_EQ(wait_event(&b), 1);
+    CHECK_STR(b.ev.kind, PROTO_EVENT_CONTAINER_EXIT);
+    box_free(&b);
+    /* always: a status of 0 runs it again too; the third run stops the game by failing
+     * to start (its program is gone), which ends the box as a shell's 127 would */
+    unlink(runs);
+    struct proto_exec_req again = {.argv = (char **)ARGV(
+        "sh", "-c", "echo run >> /runs; [ $(cat /runs | wc -l) -ge 2 ] && rm /bin/sh; exit 0")};
+    s.main = &again;
+    s.restart = PROTO_RESTART_ALWAYS;
+    REQUIRE(box_start(&b, &s));
+    agent_ends();
+    CHECK_EQ(lines_in("runs"), 2);
+    for (int i = 0; i < 200 && b.events < 3; i++)
+        usleep(10000);
+    pthread_mutex_lock(&b.lock);
+    CHECK_EQ(b.events, 3);
+    CHECK_STR(b.all[0].kind, PROTO_EVENT_MAIN_RESTART);
+    CHECK_STR(b.all[1].kind, PROTO_EVENT_MAIN_RESTART);
+    CHECK_STR(b.ev.kind, PROTO_EVENT_CONTAINER_EXIT);
+    CHECK_EQ(b.ev.exit_code, 127);
+    pthread_mutex_unlock(&b.lock);
+    box_free(&b);
+    REQUIRE(make_rootfs()); /* /bin/sh back for the next test */
+}
+
+/* Docker's -i and attach: with MAIN_STDIN the main process reads a pipe the agent keeps
+ * open; an EXEC ATTACH channel's stdin is copied there, and its end leaves the pipe open
+ * (a second attach reaches the same process). Without MAIN_STDIN attach is refused. */
+TEST(attach_feeds_the_main_process_stdin_and_leaves_it_open)
+{
+    REQUIRE(make_rootfs());
+    struct proto_exec_req main = {.argv = (char **)ARGV(
+        "sh", "-c", "read a; read b; echo \"$a:$b\" > /got; exit 6")};
+    struct proto_setup s = {.root_dir = rootfs, .main = &main, .main_stdin = true};
+    struct box b;
+    REQUIRE(box_start(&b, &s));
+    struct proto_client *c = NULL;
+    struct bl_error e = {0};
+    REQUIRE(proto_client_connect(b.path, 5000, &c, &e) == 0);
+    for (int round = 0; round < 2; round++) {
+        struct proto_exec_req at = {.argv = (char **)ARGV("attach"), .attach = true};
+        struct proto_exec *ex = NULL;
+        REQUIRE(proto_exec_start(c, &at, &ex, &e) == 0);
+        const char *line = round == 0 ? "first\n" : "second\n";
+        CHECK_EQ(proto_exec_write_stdin(ex, line, strlen(line), &e), 0);
+        CHECK_EQ(proto_exec_close_stdin(ex, &e), 0);
+        struct run_out o;
+        memset(&o, 0, sizeof o);
+        o.out = calloc(1, 1);
+        o.err = calloc(1, 1);
+        collect(ex, &o);
+        /* the copier ended at our end of file; after the second line the main process may
+         * end the box first, and the channel ends with that reason instead */
+        if (round == 0)
+            CHECK_EQ(o.rc, 0);
+        CHECK_STR(o.out, "");
+        run_free(&o);
+        proto_exec_free(ex);
+    }
+    /* the main process read both lines (two attaches, one stdin) and ended */
+    REQUIRE(wait_event(&b) >= 1);
+    CHECK_STR(b.ev.kind, PROTO_EVENT_CONTAINER_EXIT);
+    CHECK_EQ(b.ev.exit_code, 6);
+    char got[700];
+    snprintf(got, sizeof got, "%s/got", rootfs);
+    FILE *f = fopen(got, "r");
+    char line[64] = "";
+    if (f) {
+        if (!fgets(line, sizeof line, f))
+            line[0] = 0;
+        fclose(f);
+    }
+    CHECK_STR(line, "first:second\n");
+    proto_client_close(c);
+    agent_ends();
+    box_free(&b);
+    /* a box whose main process has no open stdin refuses attach with the reason */
+    struct proto_exec_req sleeper = {.argv = (char **)ARGV("sleep", "30")};
+    struct proto_setup s2 = {.root_dir = rootfs, .main = &sleeper};
+    REQUIRE(box_start(&b, &s2));
+    REQUIRE(proto_client_connect(b.path, 5000, &c, &e) == 0);
+    struct proto_exec_req at = {.argv = (char **)ARGV("attach"), .attach = true};
+    struct proto_exec *ex = NULL;
+    if (proto_exec_start(c, &at, &ex, &e) == 0) {
+        CHECK(proto_exec_wait(ex, 5000, NULL, &e) < 0);
+        proto_exec_free(ex);
+    }
+    CHECK(strstr(e.msg, "no open stdin") != NULL);
     proto_client_close(c);
     box_free(&b);
 }

@@ -334,3 +334,47 @@ TEST(event_roundtrip_and_malformed)
     CHECK(proto_event_decode(&d, w->buf, w->len, &e) < 0);
     free(w);
 }
+
+/* The restart policy rides in SETUP; each restart comes back as an EVENT with its count. */
+TEST(setup_restart_policy_and_restart_events)
+{
+    struct tlv_writer *w = malloc(sizeof *w);
+    struct bl_error e = {0};
+    char *argv[] = {"server", NULL};
+    struct proto_exec_req m = {.argv = argv};
+    struct proto_setup s = {.root_dev = "/dev/vda", .main = &m,
+                            .restart = PROTO_RESTART_ON_FAILURE, .restart_max = 5};
+    REQUIRE(proto_setup_encode(&s, w, &e) == 0);
+    struct proto_setup d;
+    REQUIRE(proto_setup_decode(&d, w->buf, w->len, &e) == 0);
+    CHECK_EQ(d.restart, PROTO_RESTART_ON_FAILURE);
+    CHECK_EQ(d.restart_max, 5);
+    proto_setup_free(&d);
+    /* a policy the agent does not know, or a count out of range: refused, not guessed */
+    tlv_init(w);
+    tlv_u64(w, T_RESTART, 7);
+    CHECK(proto_setup_decode(&d, w->buf, w->len, &e) < 0);
+    tlv_init(w);
+    tlv_u64(w, T_RESTART_MAX, 1ULL << 40);
+    CHECK(proto_setup_decode(&d, w->buf, w->len, &e) < 0);
+    /* -i: the main process's stdin open (MAIN_STDIN), and an EXEC that attaches to it */
+    s.main_stdin = true;
+    REQUIRE(proto_setup_encode(&s, w, &e) == 0);
+    REQUIRE(proto_setup_decode(&d, w->buf, w->len, &e) == 0);
+    CHECK(d.main_stdin);
+    proto_setup_free(&d);
+    struct proto_exec_req at = {.argv = argv, .attach = true}, dat;
+    REQUIRE(proto_exec_req_encode(&at, w, &e) == 0);
+    REQUIRE(proto_exec_req_decode(&dat, w->buf, w->len, &e) == 0);
+    CHECK(dat.attach && !dat.detach);
+    proto_exec_req_free(&dat);
+    struct proto_event ev = {.kind = PROTO_EVENT_MAIN_RESTART, .who = "main", .exit_code = 1,
+                             .restarts = 3};
+    proto_event_encode(&ev, w);
+    struct proto_event de;
+    REQUIRE(proto_event_decode(&de, w->buf, w->len, &e) == 0);
+    CHECK_STR(de.kind, PROTO_EVENT_MAIN_RESTART);
+    CHECK_EQ(de.restarts, 3);
+    CHECK_EQ(de.exit_code, 1);
+    free(w);
+}

@@ -4,6 +4,11 @@
 #include "boxlite.h"
 #include "harness/harness.h"
 #include "runtime/runtime.h"
+#include "common/logindex.h"
+
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <time.h>
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -78,4 +83,209 @@ TEST(a_read_between_the_two_steps_of_a_rotation_loses_and_repeats_nothing)
     boxlite_log_close(l);
     boxlite_box_free(b);
     boxlite_runtime_close(rt);
+}
+
+/* ---- times: the index the per-box process writes beside each log (common/logindex.h) -- */
+
+#define SEC 1000000000LL
+
+/* <dir>/<name>.idx for the file <dir>/<name> as it is now, with records (offset, seconds). */
+static void index_for(const char *dir, const char *log, const char *idxname, int n,
+                      const uint64_t *off, const int64_t *sec)
+{
+    char p[600], q[600];
+    snprintf(p, sizeof p, "%s/%s", dir, log);
+    snprintf(q, sizeof q, "%s/%s", dir, idxname);
+    struct stat st;
+    REQUIRE(stat(p, &st) == 0);
+    FILE *f = fopen(q, "w");
+    REQUIRE(f);
+    uint8_t h[LOGIDX_HDR_SIZE], r[LOGIDX_REC_SIZE];
+    logidx_header(h, (uint64_t)st.st_ino);
+    fwrite(h, 1, sizeof h, f);
+    for (int i = 0; i < n; i++) {
+        logidx_record(r, off[i], sec[i] * SEC);
+        fwrite(r, 1, sizeof r, f);
+    }
+    fclose(f);
+}
+
+/* Everything a reader with these options gives, as one string. */
+static void read_with(const char *dir, const char *opts, char *out, size_t cap)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/console.log", dir);
+    boxlite_log *l = NULL;
+    REQUIRE(rt_log_open_path(path, 3, opts, &l) == BOXLITE_OK);
+    out[0] = 0;
+    drain(l, out, cap);
+    boxlite_log_close(l);
+}
+
+static const char *fresh_dir(const char *name)
+{
+    static char d[600];
+    snprintf(d, sizeof d, "%s/%s", harness_tmpdir(), name);
+    return mkdir(d, 0700) == 0 ? d : NULL;
+}
+
+TEST(since_until_and_timestamps_follow_the_index)
+{
+    const char *d = fresh_dir("timed");
+    REQUIRE(d);
+    /* l1 at 1000 s, l2 and l3 at 2000 s (one chunk), l4 at 3000 s, across a rotation:
+     * console.log.1 holds l1 l2 and the start of l3, console.log the rest of l3 and l4 */
+    put(d, "console.log.1", "l1\nl2\nl3-");
+    put(d, "console.log", "end\nl4\n");
+    index_for(d, "console.log.1", "console.log.1.idx", 2, (uint64_t[]){ 0, 3 },
+              (int64_t[]){ 1000, 2000 });
+    /* the newest file's index under the other name: the reader matches inodes, not names
+     * (a rotation between its two renames) */
+    index_for(d, "console.log", "console.log.2.idx", 2, (uint64_t[]){ 0, 4 },
+              (int64_t[]){ 2000, 3000 });
+    static char got[4096];
+    read_with(d, NULL, got, sizeof got);
+    CHECK_STR(got, "l1\nl2\nl3-end\nl4\n"); /* no options: the bytes as they are */
+    read_with(d, "{\"since\": \"1500\"}", got, sizeof got);
+    CHECK_STR(got, "l2\nl3-end\nl4\n");
+    read_with(d, "{\"until\": 2000}", got, sizeof got);
+    CHECK_STR(got, "l1\nl2\nl3-end\n");
+    read_with(d, "{\"since\": \"1970-01-01T00:33:20Z\", \"until\": \"2999.999\"}", got,
+              sizeof got);
+    CHECK_STR(got, "l2\nl3-end\n");
+    read_with(d, "{\"timestamps\": true, \"since\": 2500}", got, sizeof got);
+    CHECK_STR(got, "1970-01-01T00:50:00.000000000Z l4\n");
+    read_with(d, "{\"timestamps\": true}", got, sizeof got);
+    CHECK_STR(got, "1970-01-01T00:16:40.000000000Z l1\n"
+                   "1970-01-01T00:33:20.000000000Z l2\n"
+                   "1970-01-01T00:33:20.000000000Z l3-end\n"
+                   "1970-01-01T00:50:00.000000000Z l4\n");
+    /* read in small pieces: a line's time is written once, whatever the buffer */
+    char path[600];
+    snprintf(path, sizeof path, "%s/console.log", d);
+    boxlite_log *l = NULL;
+    REQUIRE(rt_log_open_path(path, 3, "{\"timestamps\": true, \"since\": \"2000\"}", &l) == 0);
+    char small[7];
+    got[0] = 0;
+    long long n;
+    while ((n = boxlite_log_read(l, small, sizeof small)) > 0)
+        strncat(got, small, (size_t)n);
+    CHECK_EQ(n, 0);
+    CHECK_STR(got, "1970-01-01T00:33:20.000000000Z l2\n"
+                   "1970-01-01T00:33:20.000000000Z l3-end\n"
+                   "1970-01-01T00:50:00.000000000Z l4\n");
+    boxlite_log_close(l);
+}
+
+TEST(a_line_still_being_written_is_dated_once_and_followed)
+{
+    const char *d = fresh_dir("growing");
+    REQUIRE(d);
+    put(d, "console.log", "par");
+    index_for(d, "console.log", "console.log.idx", 1, (uint64_t[]){ 0 }, (int64_t[]){ 100 });
+    char path[600];
+    snprintf(path, sizeof path, "%s/console.log", d);
+    boxlite_log *l = NULL;
+    REQUIRE(rt_log_open_path(path, 2, "{\"timestamps\": true}", &l) == 0);
+    static char got[1024];
+    drain(l, got, sizeof got);
+    CHECK_STR(got, "1970-01-01T00:01:40.000000000Z par");
+    put(d, "console.log", "tial\nnext\n"); /* the writer dates "next" before writing it */
+    char idx[600];
+    snprintf(idx, sizeof idx, "%s/console.log.idx", d);
+    FILE *f = fopen(idx, "a");
+    REQUIRE(f);
+    uint8_t r[LOGIDX_REC_SIZE];
+    logidx_record(r, 8, 200 * SEC);
+    fwrite(r, 1, sizeof r, f);
+    fclose(f);
+    drain(l, got, sizeof got);
+    CHECK_STR(got, "1970-01-01T00:01:40.000000000Z partial\n1970-01-01T00:03:20.000000000Z next\n");
+    boxlite_log_close(l);
+}
+
+TEST(a_hostile_index_loses_times_never_bytes)
+{
+    const char *d = fresh_dir("hostile");
+    REQUIRE(d);
+    put(d, "console.log", "a\nb\nc\n");
+    static char got[1024];
+    /* another file's index (the inode differs): not used */
+    put(d, "other", "x");
+    index_for(d, "other", "console.log.idx", 1, (uint64_t[]){ 0 }, (int64_t[]){ 100 });
+    read_with(d, "{\"timestamps\": true}", got, sizeof got);
+    CHECK_STR(got, "a\nb\nc\n");
+    read_with(d, "{\"since\": \"1\"}", got, sizeof got);
+    CHECK_STR(got, ""); /* no time known: left out */
+    /* offsets going back: the records from there on are not believed */
+    index_for(d, "console.log", "console.log.idx", 3, (uint64_t[]){ 0, 4, 2 },
+              (int64_t[]){ 100, 300, 200 });
+    read_with(d, "{\"timestamps\": true}", got, sizeof got);
+    CHECK_STR(got, "1970-01-01T00:01:40.000000000Z a\n1970-01-01T00:01:40.000000000Z b\n"
+                   "1970-01-01T00:05:00.000000000Z c\n");
+    /* a torn record and a garbage tail: what is whole and in order is used */
+    char idx[600];
+    snprintf(idx, sizeof idx, "%s/console.log.idx", d);
+    index_for(d, "console.log", "console.log.idx", 1, (uint64_t[]){ 0 }, (int64_t[]){ 100 });
+    FILE *f = fopen(idx, "a");
+    REQUIRE(f);
+    fwrite("\xff\xff\xff", 1, 3, f);
+    fclose(f);
+    read_with(d, "{\"until\": \"100\"}", got, sizeof got);
+    CHECK_STR(got, "a\nb\nc\n");
+    /* a FIFO where the index should be: not opened for reading (it would block) */
+    REQUIRE(unlink(idx) == 0);
+    REQUIRE(mkfifo(idx, 0600) == 0);
+    read_with(d, "{\"timestamps\": true}", got, sizeof got);
+    CHECK_STR(got, "a\nb\nc\n");
+    /* a negative or huge time is printed, not trusted for anything else */
+    REQUIRE(unlink(idx) == 0);
+    index_for(d, "console.log", "console.log.idx", 1, (uint64_t[]){ 0 },
+              (int64_t[]){ -5 });
+    read_with(d, "{\"timestamps\": true}", got, sizeof got);
+    CHECK_STR(got, "1969-12-31T23:59:55.000000000Z a\n1969-12-31T23:59:55.000000000Z b\n"
+                   "1969-12-31T23:59:55.000000000Z c\n");
+}
+
+TEST(times_in_dockers_forms)
+{
+    setenv("TZ", "UTC", 1);
+    tzset();
+    struct bl_error e = { 0 };
+    int64_t now = 1800000000LL * SEC, t = 0;
+    CHECK_EQ(rt_log_time_parse("10m", now, &t, &e), 0);
+    CHECK_EQ(t, now - 600 * SEC);
+    CHECK_EQ(rt_log_time_parse("1h30m", now, &t, &e), 0);
+    CHECK_EQ(t, now - 5400 * SEC);
+    CHECK_EQ(rt_log_time_parse("1.5h", now, &t, &e), 0);
+    CHECK_EQ(t, now - 5400 * SEC);
+    CHECK_EQ(rt_log_time_parse("250ms", now, &t, &e), 0);
+    CHECK_EQ(t, now - 250000000LL);
+    CHECK_EQ(rt_log_time_parse("2026-12-04T18:35:39Z", now, &t, &e), 0);
+    CHECK_EQ(t, 1796409339LL * SEC);
+    CHECK_EQ(rt_log_time_parse("2026-12-04T19:35:39.5+01:00", now, &t, &e), 0);
+    CHECK_EQ(t, 1796409339LL * SEC + 500000000LL);
+    CHECK_EQ(rt_log_time_parse("2026-12-04T18:35:39", now, &t, &e), 0); /* local = UTC here */
+    CHECK_EQ(t, 1796409339LL * SEC);
+    CHECK_EQ(rt_log_time_parse("2026-12-04", now, &t, &e), 0);
+    CHECK_EQ(t, 1796342400LL * SEC);
+    CHECK_EQ(rt_log_time_parse("1796409339.000000001", now, &t, &e), 0);
+    CHECK_EQ(t, 1796409339LL * SEC + 1);
+    const char *bad[] = { "", "banana", "10x", "10", "2026-13-01", "2026-12-04T25:00:00Z",
+                          "2026-12-04T18:35:39+0100", "1.", "-10m", "10m5", NULL };
+    for (int i = 0; bad[i]; i++) {
+        if (!strcmp(bad[i], "10"))
+            continue; /* Unix seconds, not a duration */
+        CHECK(rt_log_time_parse(bad[i], now, &t, &e) < 0);
+    }
+    /* the options document names what it refuses */
+    char path[600];
+    snprintf(path, sizeof path, "%s/nolog", harness_tmpdir());
+    boxlite_log *l = NULL;
+    CHECK_EQ(rt_log_open_path(path, 1, "{\"sinse\": \"1m\"}", &l), BOXLITE_ERR_INVALID);
+    CHECK(strstr(boxlite_errmsg(), "sinse") != NULL);
+    CHECK_EQ(rt_log_open_path(path, 1, "{\"since\": \"yesterday\"}", &l), BOXLITE_ERR_INVALID);
+    CHECK(strstr(boxlite_errmsg(), "since") != NULL);
+    CHECK_EQ(rt_log_open_path(path, 1, "{\"timestamps\": 1}", &l), BOXLITE_ERR_INVALID);
+    CHECK(l == NULL);
 }

@@ -356,3 +356,27 @@ TEST(labels_hostname_restart_round_trip)
     boxlite_options_free(o);
     boxlite_free(json);
 }
+
+/* The restart policy is the library's now (the agent applies it): accepted at create for a
+ * box with a main process, refused without one (nothing to restart), Docker's names. */
+TEST(restart_needs_a_main_process_and_takes_dockers_policies)
+{
+    struct bl_error err = {0};
+    boxlite_options *o = from_json("{\"image\": \"alpine\", \"restart\": \"always\"}");
+    REQUIRE(o);
+    CHECK_EQ(opts_validate_for_create(o, &err), -BOXLITE_ERR_INVALID);
+    CHECK(strstr(err.msg, "needs a main process") != NULL);
+    boxlite_options_free(o);
+    o = from_json("{\"image\": \"alpine\", \"cmd\": [\"server\"], \"restart\": \"always\"}");
+    REQUIRE(o);
+    CHECK_EQ(opts_validate_for_create(o, &err), 0);
+    boxlite_options_free(o);
+    o = from_json("{\"image\": \"alpine\", \"main_process\": true, \"restart\": \"on-failure\", "
+                  "\"restart_max\": 3}");
+    REQUIRE(o);
+    CHECK_EQ(opts_validate_for_create(o, &err), 0);
+    CHECK_EQ(boxlite_options_set_restart(o, "unless-stopped", 0), BOXLITE_OK);
+    CHECK_STR(o->restart, "unless-stopped");
+    CHECK_EQ(boxlite_options_set_restart(o, "unless-stopped", 2), BOXLITE_ERR_INVALID);
+    boxlite_options_free(o);
+}

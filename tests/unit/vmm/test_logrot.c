@@ -6,6 +6,8 @@
 #include "vmm/conlog.h"
 #include "vmm/health.h"
 #include "vmm/logrot.h"
+#include "common/clock.h"
+#include "common/logindex.h"
 
 #include <fcntl.h>
 #include <stdlib.h>
@@ -165,4 +167,114 @@ TEST(health_rules_are_dockers)
     health_record(&s, &cfg, true, 30000);
     CHECK_EQ(s.status, HEALTH_HEALTHY);
     CHECK_EQ(s.checks, 13);
+}
+
+/* The time index (common/logindex.h): records of the offsets where lines start, dated
+ * before their bytes, the log itself unchanged. */
+struct idx_view {
+    uint64_t ino;
+    bool header_ok;
+    int n;
+    uint64_t off[64];
+    int64_t ns[64];
+};
+
+static void read_index(const char *log, const char *idx, struct idx_view *v)
+{
+    memset(v, 0, sizeof *v);
+    struct stat st;
+    REQUIRE(stat(log, &st) == 0);
+    size_t n = 0;
+    uint8_t *b = (uint8_t *)slurp(idx, &n);
+    REQUIRE(b);
+    v->header_ok = logidx_header_ok(b, n, (uint64_t)st.st_ino);
+    CHECK_EQ((n - LOGIDX_HDR_SIZE) % LOGIDX_REC_SIZE, 0);
+    for (size_t o = LOGIDX_HDR_SIZE; o + LOGIDX_REC_SIZE <= n && v->n < 64; o += LOGIDX_REC_SIZE) {
+        logidx_record_get(b + o, &v->off[v->n], &v->ns[v->n]);
+        v->n++;
+    }
+    free(b);
+}
+
+TEST(the_index_dates_each_line_start_and_leaves_the_log_as_written)
+{
+    char path[512], idx[600];
+    snprintf(path, sizeof path, "%s/timed.log", harness_tmpdir());
+    snprintf(idx, sizeof idx, "%s.idx", path);
+    struct logrot *l = NULL;
+    struct bl_error e = {0};
+    REQUIRE(logrot_open(&l, path, 65536, 2, &e) == 0);
+    REQUIRE(logrot_index(l) == 0);
+    uint64_t t0 = wall_ns();
+    logrot_write(l, "a\nb", 3);      /* lines at 0 and 2: one record (0), one time */
+    logrot_write(l, "c\n", 2);       /* ends line b: no line starts here */
+    logrot_write(l, "d\ne\n", 4);    /* line d at 5 */
+    logrot_write(l, "\r\x1b[2J", 5); /* bytes as they are, even control ones */
+    uint64_t t1 = wall_ns();
+    size_t n;
+    char *text = slurp(path, &n);
+    REQUIRE(text);
+    CHECK_EQ(n, 14);
+    CHECK(!memcmp(text, "a\nbc\nd\ne\n\r\x1b[2J", 14));
+    free(text);
+    struct idx_view v;
+    read_index(path, idx, &v);
+    CHECK(v.header_ok);
+    REQUIRE(v.n == 3);
+    CHECK_EQ(v.off[0], 0);
+    CHECK_EQ(v.off[1], 5);
+    CHECK_EQ(v.off[2], 9);
+    for (int i = 0; i < v.n; i++)
+        CHECK((uint64_t)v.ns[i] >= t0 && (uint64_t)v.ns[i] <= t1);
+    logrot_close(l);
+    /* a second run appends to the same file: its index is kept and goes on */
+    REQUIRE(logrot_open(&l, path, 65536, 2, &e) == 0);
+    REQUIRE(logrot_index(l) == 0);
+    logrot_write(l, "f\n", 2);
+    logrot_close(l);
+    read_index(path, idx, &v);
+    CHECK(v.header_ok);
+    REQUIRE(v.n == 4);
+    CHECK_EQ(v.off[3], 14);
+}
+
+TEST(the_index_rotates_with_its_log_and_is_bounded_like_it)
+{
+    char path[512], idx[600], p1[600], idx1[600];
+    snprintf(path, sizeof path, "%s/flood.log", harness_tmpdir());
+    snprintf(idx, sizeof idx, "%s.idx", path);
+    snprintf(p1, sizeof p1, "%s.1", path);
+    snprintf(idx1, sizeof idx1, "%s.1.idx", path);
+    struct logrot *l = NULL;
+    struct bl_error e = {0};
+    REQUIRE(logrot_open(&l, path, 4096, 2, &e) == 0);
+    REQUIRE(logrot_index(l) == 0);
+    /* a guest printing empty lines one at a time: a record per byte */
+    for (int i = 0; i < 3000; i++)
+        logrot_write(l, "\n", 1);
+    CHECK(fsize(idx) <= 4096 && fsize(idx1) <= 4096);
+    CHECK(fsize(path) <= 4096 && fsize(p1) <= 4096);
+    /* each index names its own file; every retained byte is dated from offset 0 */
+    struct idx_view v;
+    read_index(path, idx, &v);
+    CHECK(v.header_ok);
+    CHECK(v.n > 0 && v.off[0] == 0);
+    read_index(p1, idx1, &v);
+    CHECK(v.header_ok);
+    CHECK(v.n > 0 && v.off[0] == 0);
+    logrot_close(l);
+    /* one file, truncated in place (same inode): its index starts over with it */
+    REQUIRE(logrot_open(&l, path, 4096, 1, &e) == 0);
+    REQUIRE(logrot_index(l) == 0);
+    char big[5000];
+    memset(big, 'x', sizeof big);
+    big[sizeof big - 1] = '\n';
+    logrot_write(l, big, sizeof big);
+    logrot_write(l, "y\n", 2);
+    logrot_close(l);
+    read_index(path, idx, &v);
+    CHECK(v.header_ok);
+    REQUIRE(v.n >= 1);
+    CHECK_EQ(v.off[0], 0);
+    CHECK_EQ(v.off[v.n - 1], (uint64_t)fsize(path) - 2);
 }

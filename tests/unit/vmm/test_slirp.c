@@ -4,6 +4,7 @@
  * with a reset at once and logged once, a refused datagram never sent), host port
  * forwarding (TCP, UDP and the guest's UDP replies), counters, and the bounded queue. */
 #include "vmm/net/slirp.h"
+#include "vmm/net/relay.h"
 
 #include "harness/harness.h"
 #include "unit/vmm/net_frames.h"
@@ -491,4 +492,111 @@ TEST(classify_checks_lengths)
     f[14 + 9] = 17;
     CHECK_EQ(net_frame_classify(f, 14 + 20 + 8), 2);
     CHECK_EQ(net_frame_classify(f, 14 + 20 + 7), 0);
+}
+
+/* Docker's -p [::1]:8080:80: a forward listening on an IPv6 host address reaches the
+ * guest's IPv4 address (through relay.c: libslirp 4.7 crashes on it), TCP; port 0 picks
+ * one; UDP is refused with the reason. */
+TEST(host_forward_from_an_ipv6_address_reaches_the_guest)
+{
+    int probe = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in6 lo = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+    if (probe < 0 || bind(probe, (struct sockaddr *)&lo, sizeof lo) < 0)
+        harness_need("no IPv6 loopback (::1) on this host");
+    close(probe);
+    static const uint16_t fwd[] = { 5353 };
+    struct slirp_net *sn = NULL;
+    struct slirp_net_cfg cfg = { .policy = { .udp_forwards = fwd, .nudp_forwards = 1 },
+                                 .host_loopback = true };
+    REQUIRE(slirp_net_new(&sn, &cfg, NULL) == 0);
+    uint16_t port = 0, uport = 0;
+    struct bl_error err = {0};
+    REQUIRE(slirp_net_add_fwd(sn, false, "::1", 0, 80, &port, &err) == 0);
+    CHECK(port != 0);
+    int fd = socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    struct sockaddr_in6 sa = lo;
+    sa.sin6_port = htons(port);
+    int rc = connect(fd, (struct sockaddr *)&sa, sizeof sa);
+    CHECK(rc == 0 || errno == EINPROGRESS);
+    uint8_t r[65536];
+    struct tcp_want w = { .dst_ip = SLIRP_NET_GUEST_IP, .dport = 80, .flags = 0x02 };
+    CHECK(wait_frame(sn, r, sizeof r, is_tcp, &w) > 0);
+    close(fd);
+    /* the same port on 127.0.0.1 is not forwarded: the listener is IPv6 only */
+    int v4 = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in s4 = { .sin_family = AF_INET, .sin_port = htons(port),
+                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    CHECK(connect(v4, (struct sockaddr *)&s4, sizeof s4) < 0);
+    close(v4);
+    /* (bytes through it: relay_splices_both_ways_and_half_closes; with a real guest:
+     * tests/e2e/boxlite_run.sh) UDP from an IPv6 address: refused with the reason */
+    CHECK(slirp_net_add_fwd(sn, true, "::1", 0, 5353, &uport, &err) < 0);
+    CHECK_EQ(err.code, BOXLITE_ERR_UNSUPPORTED);
+    CHECK(strstr(err.msg, "IPv6") != NULL);
+    CHECK(slirp_net_add_fwd(sn, false, "::zz", 0, 81, NULL, &err) < 0);
+    slirp_net_free(sn);
+}
+
+/* The relay alone (relay.c), to a plain listener on 127.0.0.1 standing in for libslirp's
+ * forward: bytes both ways, a client's half-close reaches the other side, which can still
+ * answer; then both ends close. */
+TEST(relay_splices_both_ways_and_half_closes)
+{
+    int probe = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in6 lo = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+    if (probe < 0 || bind(probe, (struct sockaddr *)&lo, sizeof lo) < 0)
+        harness_need("no IPv6 loopback (::1) on this host");
+    close(probe);
+    uint16_t tport;
+    int target = listen_tcp(&tport);
+    REQUIRE(target >= 0);
+    struct tcp_relay *r = NULL;
+    struct bl_error err = {0};
+    REQUIRE(tcp_relay_new(&r, &err) == 0);
+    uint16_t port = 0;
+    REQUIRE(tcp_relay_add(r, (struct sockaddr *)&lo, sizeof lo, tport, &port, &err) == 0);
+    CHECK(port != 0);
+    int c = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in6 sa = lo;
+    sa.sin6_port = htons(port);
+    REQUIRE(connect(c, (struct sockaddr *)&sa, sizeof sa) == 0);
+    int t = accept(target, NULL, NULL); /* the relay connected on the client's behalf */
+    REQUIRE(t >= 0);
+    static char big[200000];
+    for (size_t i = 0; i < sizeof big; i++)
+        big[i] = (char)(i * 7);
+    /* more than the relay buffers at once: it must wait for the reader, not drop */
+    size_t sent = 0, got = 0;
+    static char back[sizeof big];
+    while (got < sizeof big) {
+        struct pollfd p[2] = { { .fd = c, .events = sent < sizeof big ? POLLOUT : 0 },
+                               { .fd = t, .events = POLLIN } };
+        REQUIRE(poll(p, 2, 10000) > 0);
+        if (p[0].revents & POLLOUT) {
+            ssize_t n = send(c, big + sent, sizeof big - sent, MSG_DONTWAIT);
+            if (n > 0)
+                sent += (size_t)n;
+        }
+        if (p[1].revents & POLLIN) {
+            ssize_t n = recv(t, back + got, sizeof back - got, 0);
+            REQUIRE(n > 0);
+            got += (size_t)n;
+        }
+    }
+    CHECK(!memcmp(big, back, sizeof big));
+    shutdown(c, SHUT_WR); /* the client is done sending */
+    char b[16];
+    struct pollfd pt = { .fd = t, .events = POLLIN };
+    REQUIRE(poll(&pt, 1, 10000) == 1);
+    CHECK_EQ(recv(t, b, sizeof b, 0), 0); /* ...and the far side sees its end */
+    CHECK_EQ(send(t, "answer", 6, 0), 6);  /* which may still answer */
+    close(t);
+    struct pollfd pc = { .fd = c, .events = POLLIN };
+    REQUIRE(poll(&pc, 1, 10000) == 1);
+    CHECK_EQ(recv(c, b, sizeof b, MSG_WAITALL), 6);
+    CHECK_MEM(b, "answer", 6);
+    CHECK_EQ(recv(c, b, sizeof b, 0), 0);
+    close(c);
+    tcp_relay_free(r);
+    close(target);
 }
