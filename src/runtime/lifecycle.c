@@ -7,6 +7,7 @@
 #include "runtime/api_error.h"
 #include "runtime/boxfiles.h"
 #include "runtime/fallback.h"
+#include "runtime/snapshot.h"
 #include "runtime/spawn.h"
 
 #include "image/rootfs.h"
@@ -496,7 +497,22 @@ static void unlink_logs(const char *path, int files)
     }
 }
 
+static int start_claimed(boxlite_box *b, bool explicit_start, struct bl_error *err);
+
+/* A start holds the box's disk lock, so that a disk operation (snapshot.c: it takes the
+ * lock, then checks that the box is stopped) never overlaps it; a start waits for one
+ * under way (an export) to end. */
 static int start_locked(boxlite_box *b, bool explicit_start, struct bl_error *err)
+{
+    int lock = snap_lock(b->dir, err);
+    if (lock < 0)
+        return lock;
+    int r = start_claimed(b, explicit_start, err);
+    close(lock);
+    return r;
+}
+
+static int start_claimed(boxlite_box *b, bool explicit_start, struct bl_error *err)
 {
     boxlite_runtime *rt = b->rt;
     struct box_record rec;
