@@ -570,8 +570,8 @@ static int extract(struct archive *a, const struct bx_member *m, const char *pat
 /* A qcow2 layer from an archive: its header checked (qcow2_header_parse refuses external
  * data files, encryption, unknown features), nothing the read-only chain should not carry
  * (dirty, corrupt, internal snapshots), and its backing name replaced by ours. */
-static int adopt_qcow2(const char *path, const char *backing, const char *fmt, bool bottom,
-                       struct bl_error *err)
+static int adopt_qcow2(const char *path, const char *said, const char *backing, const char *fmt,
+                       bool bottom, struct bl_error *err)
 {
     cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
@@ -588,8 +588,9 @@ static int adopt_qcow2(const char *path, const char *backing, const char *fmt, b
     else if (!r && bottom && h->backing_file[0])
         r = bl_err(err, BOXLITE_ERR_INVALID, "the bottom of the chain has a backing file "
                    "(\"%.100s\")", h->backing_file);
-    else if (!r && !bottom && !h->backing_file[0])
-        r = bl_err(err, BOXLITE_ERR_INVALID, "a layer above the bottom has no backing file");
+    else if (!r && !bottom && strcmp(h->backing_file, said))
+        r = bl_err(err, BOXLITE_ERR_INVALID, "its backing file is \"%.200s\", not the member "
+                   "below it (\"%s\"): refused", h->backing_file, said);
     free(h);
     if (!r && !bottom)
         r = qcow2_set_backing(path, backing, fmt, err);
@@ -698,7 +699,8 @@ static int import_staged(boxlite_runtime *rt, struct archive *a, const char *sta
     for (int i = 0; !r && i < m.ndisk; i++) {
         snprintf(p, sizeof p, "%s/%s", stage, files[i].file);
         if (!strcmp(m.disk[i].format, "qcow2"))
-            r = adopt_qcow2(p, i ? files[i - 1].file : NULL, i ? m.disk[i - 1].format : NULL,
+            r = adopt_qcow2(p, i ? strchr(m.disk[i - 1].member, '/') + 1 : NULL,
+                            i ? files[i - 1].file : NULL, i ? m.disk[i - 1].format : NULL,
                             i == 0, err);
         if (r)
             bl_err_prefix(err, "%s", m.disk[i].member);

@@ -135,7 +135,7 @@ int rt_box_status(const char *box_dir, const char *id, struct proto_status *st,
 
 /* The box's disk: <dir>/disk.qcow2, a thin overlay over the image's cached ext4 base. Made
  * once; a box that is stopped and started again keeps its disk. */
-static int prepare_disk(boxlite_box *b, const char *overlay, struct bl_error *err)
+int rt_box_prepare_disk(boxlite_box *b, const char *overlay, struct bl_error *err)
 {
     if (access(overlay, F_OK) == 0)
         return 0;
@@ -560,7 +560,7 @@ static int start_claimed(boxlite_box *b, bool explicit_start, struct bl_error *e
     unlink_logs(console, b->opts.log_max_files);
     r = rt_find_assets(&rt->settings, &a, err);
     if (!r)
-        r = prepare_disk(b, overlay, err);
+        r = rt_box_prepare_disk(b, overlay, err);
     double t_disk = mono_ms_f();
     if (!r)
         rt_box_image_config(b, &ic);

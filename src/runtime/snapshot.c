@@ -382,6 +382,11 @@ static int stopped_and_locked(boxlite_box *b, const char *what, struct bl_error 
                    "and switching it under the guest is not supported yet)",
                    what, rec.name, box_state_name(rec.state));
     box_record_clear(&rec);
+    /* a box never started gets its disk now, as its first start would make it */
+    char disk[4200];
+    box_file_path(disk, sizeof disk, b->dir, BOX_DISK, 0);
+    if (!r && access(disk, F_OK) != 0)
+        r = rt_box_prepare_disk(b, disk, err);
     if (r) {
         close(fd);
         return r;
@@ -477,7 +482,8 @@ BOXLITE_API int boxlite_snapshot_list(boxlite_box *b, char **json_out)
     }
     if (d)
         closedir(d);
-    qsort(items, n, sizeof *items, by_created);
+    if (n)
+        qsort(items, n, sizeof *items, by_created);
     json_t *a = json_array();
     for (size_t i = 0; a && i < n; i++) {
         char layer[SNAP_LAYER_NAME_MAX], p[4400];
