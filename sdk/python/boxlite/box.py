@@ -174,6 +174,31 @@ class Box:
         await _aio.blocking(self._lib.call, "box_copy_out_opts", h, enc(src), enc(dst),
                             ctypes.byref(opts))
 
+    # ---- disk snapshots and export (the box must be stopped; include/boxlite.h) ----------
+
+    async def snapshot_create(self, name: str) -> None:
+        """Freezes the box's disk as it is now under name (nothing is copied). The box must
+        be stopped: on a running box InvalidState says so."""
+        await _aio.blocking(self._lib.call, "snapshot_create", self._handle(), enc(name))
+
+    def snapshots(self) -> list:
+        """[{"name", "created" (unix seconds), "size_bytes"}], oldest first."""
+        out = ctypes.c_void_p()
+        self._lib.call("snapshot_list", self._handle(), ctypes.byref(out))
+        return json.loads(self._lib.take_string(out))
+
+    async def snapshot_restore(self, name: str) -> None:
+        """Makes the (stopped) box's disk what it was at the snapshot; later writes go."""
+        await _aio.blocking(self._lib.call, "snapshot_restore", self._handle(), enc(name))
+
+    async def snapshot_remove(self, name: str) -> None:
+        await _aio.blocking(self._lib.call, "snapshot_remove", self._handle(), enc(name))
+
+    async def export(self, path: str) -> None:
+        """Writes the (stopped) box to one archive at path (Boxlite.import_box reads it)."""
+        await _aio.blocking(self._lib.call, "box_export", self._handle(),
+                            enc(os.path.abspath(os.fspath(path))))
+
     def close(self) -> None:
         """Releases this handle (and its executions); the box itself is unaffected."""
         if self._h:
