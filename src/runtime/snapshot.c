@@ -557,6 +557,15 @@ BOXLITE_API int boxlite_box_clone(boxlite_runtime *rt, const char *key, const ch
     API_CHECK_ARG(rt && key && new_name, "runtime, box or new name is NULL");
     struct bl_error err = { 0 };
     boxlite_box *src = NULL, *dst = NULL;
+    /* the new name first: a refusal then costs the source nothing (not a layer) */
+    if (!opts_valid_name(new_name))
+        return api_fail(BOXLITE_ERR_INVALID, "clone: \"%.64s\" is not a valid name (letters, "
+                        "digits, _ . -; at most %d)", new_name, BL_MAX_NAME);
+    if (boxlite_box_get(rt, new_name, &dst) == BOXLITE_OK) {
+        boxlite_box_free(dst);
+        return api_fail(BOXLITE_ERR_EXISTS, "clone: a box named %s exists", new_name);
+    }
+    dst = NULL;
     int r = boxlite_box_get(rt, key, &src);
     if (r)
         return r;
