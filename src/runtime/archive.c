@@ -204,12 +204,13 @@ static void image_info(boxlite_box *b, char *digest, size_t dn, char **config, s
 }
 
 /* The disk chain, bottom first, as export members. */
-static int chain_members(const char *dir, struct src *out, int *n, struct bl_error *err)
+static int chain_members(const char *dir, const char *top, struct src *out, int *n,
+                         struct bl_error *err)
 {
     struct snap_chain *c = malloc(sizeof *c);
     if (!c)
         return bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
-    int r = snap_chain_read(dir, "disk.qcow2", c, err);
+    int r = snap_chain_read(dir, top, c, err);
     int k = 0;
     if (!r && c->base[0]) {
         if (c->base[0] == '/')
@@ -299,12 +300,13 @@ static int publish(int fd, const char *path, const char *partial, struct bl_erro
     return 0;
 }
 
-static int export_locked(boxlite_box *b, const char *path, struct bl_error *err)
+static int export_locked(boxlite_box *b, const char *top, const char *path,
+                         struct bl_error *err)
 {
     struct src *s = calloc(BX_MAX_DISKS, sizeof *s);
     if (!s)
         return bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
-    int n = 0, r = chain_members(b->dir, s, &n, err);
+    int n = 0, r = chain_members(b->dir, top, s, &n, err);
     for (int i = 0; !r && i < n; i++)
         if ((r = sha256_of(&s[i], s[i].m.sha256, err)) < 0)
             bl_err_prefix(err, "%s", s[i].path);
@@ -386,11 +388,18 @@ BOXLITE_API int boxlite_box_export(boxlite_box *b, const char *path)
 {
     API_CHECK_ARG(b && path && *path, "box or path is NULL");
     struct bl_error err = { 0 };
-    int lock = rt_box_disk_begin(b, "export", &err);
+    bool running = false;
+    int lock = rt_box_disk_begin(b, "export", &running, &err);
     if (lock < 0)
         return api_return(lock, &err);
     snap_gc(b->dir);
-    int r = export_locked(b, path, &err);
+    /* A running box: its top copied while its root is frozen, exported, then dropped. */
+    char layer[SNAP_LAYER_NAME_MAX] = "disk.qcow2";
+    int r = running ? snap_copy_running(b, layer, &err) : 0;
+    if (!r)
+        r = export_locked(b, layer, path, &err);
+    if (running)
+        snap_gc(b->dir);
     close(lock);
     return api_return(r ? bl_err_prefix(&err, "export %s to %s", b->name, path) : 0, &err);
 }

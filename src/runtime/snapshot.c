@@ -30,13 +30,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/fs.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #define NEW_DISK "disk.qcow2.new"
+#define COPY_TMP "layer-copy.tmp" /* a running box's top being copied (snap_copy_running) */
 
 void snap_test_hook(const char *point)
 {
@@ -354,7 +357,7 @@ void snap_gc(const char *dir)
         while ((e = readdir(d))) {
             char p[4400];
             snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-            if (!strcmp(e->d_name, NEW_DISK) ||
+            if (!strcmp(e->d_name, NEW_DISK) || !strcmp(e->d_name, COPY_TMP) ||
                 (snap_is_layer_name(e->d_name) && !reached_has(&rc, e->d_name)))
                 unlink(p);
         }
@@ -363,9 +366,10 @@ void snap_gc(const char *dir)
     free(rc.names);
 }
 
-/* The box, stopped, with its disk lock held: the common start of every disk operation.
- * Returns the lock fd. */
-static int stopped_and_locked(boxlite_box *b, const char *what, struct bl_error *err)
+/* The box with its disk lock held: the common start of every disk operation. Returns the
+ * lock fd; *running (when not NULL) says the box runs, which is refused when it is NULL.
+ * A box starting or stopping is refused either way. */
+static int disk_begin(boxlite_box *b, const char *what, bool *running, struct bl_error *err)
 {
     int fd = snap_lock(b->dir, err);
     if (fd < 0)
@@ -376,11 +380,16 @@ static int stopped_and_locked(boxlite_box *b, const char *what, struct bl_error 
         close(fd);
         return r;
     }
-    if (rec.state != BOX_STATE_CONFIGURED && rec.state != BOX_STATE_STOPPED)
+    if (running)
+        *running = rec.state == BOX_STATE_RUNNING;
+    if (running && *running)
+        ; /* the caller copies the disk's top while the guest's root is frozen */
+    else if (rec.state != BOX_STATE_CONFIGURED && rec.state != BOX_STATE_STOPPED)
         r = bl_err(err, BOXLITE_ERR_STATE,
-                   "%s: box %s is %s: stop it first (a running box's disk is open in its VMM, "
-                   "and switching it under the guest is not supported yet)",
-                   what, rec.name, box_state_name(rec.state));
+                   "%s: box %s is %s: %s", what, rec.name, box_state_name(rec.state),
+                   rec.state == BOX_STATE_RUNNING
+                       ? "stop it first (its disk is open in its VMM: restore replaces it)"
+                       : "wait until it has started or stopped");
     box_record_clear(&rec);
     /* a box never started gets its disk now, as its first start would make it */
     char disk[4200];
@@ -394,9 +403,90 @@ static int stopped_and_locked(boxlite_box *b, const char *what, struct bl_error 
     return fd;
 }
 
-int rt_box_disk_begin(boxlite_box *b, const char *what, struct bl_error *err)
+static int stopped_and_locked(boxlite_box *b, const char *what, struct bl_error *err)
 {
-    return stopped_and_locked(b, what, err);
+    return disk_begin(b, what, NULL, err);
+}
+
+int rt_box_disk_begin(boxlite_box *b, const char *what, bool *running, struct bl_error *err)
+{
+    return disk_begin(b, what, running, err);
+}
+
+/* Copies the file at from to a new file to (FICLONE where the filesystem shares blocks,
+ * else copy_file_range, holes kept as far as the kernel keeps them), synced. */
+static int copy_file(const char *from, const char *to, struct bl_error *err)
+{
+    cleanup_close int in = open(from, O_RDONLY | O_CLOEXEC);
+    if (in < 0)
+        return bl_errno(err, errno, "open %s", from);
+    cleanup_close int out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (out < 0)
+        return bl_errno(err, errno, "create %s", to);
+    struct stat st;
+    if (fstat(in, &st) < 0)
+        return bl_errno(err, errno, "stat %s", from);
+    if (ioctl(out, FICLONE, in) < 0) {
+        off_t left = st.st_size;
+        while (left > 0) {
+            ssize_t n = copy_file_range(in, NULL, out, NULL, (size_t)left, 0);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0)
+                return bl_errno(err, n < 0 ? errno : EIO, "copy %s to %s", from, to);
+            left -= n;
+        }
+    }
+    if (fdatasync(out) < 0)
+        return bl_errno(err, errno, "sync %s", to);
+    return 0;
+}
+
+/* A running box's disk, frozen in a layer without stopping it: the agent freezes the
+ * container's root (FIFREEZE: every write the guest made is on the disk, engine caches
+ * flushed, later writers wait), the top is copied into a new layer beside it (same folder:
+ * its backing name means the same), and the root is thawed, whatever happened. The box goes
+ * on writing to its own disk.qcow2. The guest waits for the copy: the top only (the frozen
+ * layers below are shared), in-kernel, or O(1) where the filesystem can share blocks. */
+int snap_copy_running(boxlite_box *b, char layer[SNAP_LAYER_NAME_MAX], struct bl_error *err)
+{
+    char sock[4200], disk[4200], tmp[4300], lp[4300];
+    rt_box_socket(b, sock, sizeof sock);
+    box_file_path(disk, sizeof disk, b->dir, BOX_DISK, 0);
+    snprintf(tmp, sizeof tmp, "%s/" COPY_TMP, b->dir);
+    int r = snap_new_layer_name(layer, ".qcow2", err);
+    if (r < 0)
+        return r;
+    snprintf(lp, sizeof lp, "%s/%s", b->dir, layer);
+    struct proto_client *c = NULL;
+    /* a connection of its own: the box's (rt_box_conn) would start the box under our lock */
+    r = proto_client_connect(sock, 10000, &c, err);
+    /* BOXLITE_TEST_AUTO_THAW_MS: a test's shorter auto-thaw (tests/e2e/snapshot.sh) */
+    const char *t = getenv("BOXLITE_TEST_AUTO_THAW_MS");
+    int auto_thaw = t && atoi(t) > 0 && atoi(t) <= 60000 ? atoi(t) : SNAP_AUTO_THAW_MS;
+    if (!r)
+        r = proto_fsfreeze(c, true, auto_thaw, 10000, err);
+    if (r) {
+        proto_client_close(c);
+        return bl_err_prefix(err, "freeze the box's root filesystem");
+    }
+    snap_test_hook("snapshot-frozen");
+    unlink(tmp);
+    r = copy_file(disk, tmp, err);
+    struct bl_error terr = { 0 };
+    int tr = proto_fsfreeze(c, false, 0, 10000, &terr);
+    proto_client_close(c);
+    if (!r && tr)
+        r = bl_err(err, terr.code, "thaw the box's root filesystem: %s (the copy is not "
+                   "kept: it may have been made while the guest wrote)", terr.msg);
+    if (!r && rename(tmp, lp) < 0)
+        r = bl_errno(err, errno, "rename %s", lp);
+    if (r) {
+        unlink(tmp);
+        return r;
+    }
+    fsync_dir(b->dir);
+    return 0;
 }
 
 static int check_snap_name(const char *name, struct bl_error *err)
@@ -415,7 +505,8 @@ BOXLITE_API int boxlite_snapshot_create(boxlite_box *b, const char *name)
     int r = check_snap_name(name, &err);
     if (r)
         return api_return(r, &err);
-    int lock = stopped_and_locked(b, "snapshot", &err);
+    bool running = false;
+    int lock = disk_begin(b, "snapshot", &running, &err);
     if (lock < 0)
         return api_return(lock, &err);
     snap_gc(b->dir);
@@ -428,7 +519,7 @@ BOXLITE_API int boxlite_snapshot_create(boxlite_box *b, const char *name)
         r = bl_err(&err, BOXLITE_ERR_EXISTS, "box %s already has a snapshot named %s", b->name,
                    name);
     if (!r)
-        r = snap_freeze(b->dir, layer, &err);
+        r = running ? snap_copy_running(b, layer, &err) : snap_freeze(b->dir, layer, &err);
     if (!r) {
         /* The name last: a crash before it leaves an unnamed layer under the disk, which is
          * harmless (the box is whole, the snapshot was not made). */
@@ -569,7 +660,8 @@ BOXLITE_API int boxlite_box_clone(boxlite_runtime *rt, const char *key, const ch
     int r = boxlite_box_get(rt, key, &src);
     if (r)
         return r;
-    int lock = stopped_and_locked(src, "clone", &err);
+    bool running = false;
+    int lock = disk_begin(src, "clone", &running, &err);
     if (lock < 0) {
         boxlite_box_free(src);
         return api_return(lock, &err);
@@ -582,7 +674,7 @@ BOXLITE_API int boxlite_box_clone(boxlite_runtime *rt, const char *key, const ch
     /* The source's disk is frozen (an unnamed layer) so that both go on from the same
      * history, each with a top of its own. */
     if (!r)
-        r = snap_freeze(src->dir, layer, &err);
+        r = running ? snap_copy_running(src, layer, &err) : snap_freeze(src->dir, layer, &err);
     if (!r)
         r = snap_chain_read(src->dir, layer, c, &err);
     struct boxlite_options o;

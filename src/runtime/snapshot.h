@@ -57,9 +57,14 @@ int snap_new_top(const char *dir, const char *layer, struct bl_error *err);
 void snap_gc(const char *dir);
 /* A new random layer name with the given suffix (".qcow2", ".raw"). */
 int snap_new_layer_name(char out[SNAP_LAYER_NAME_MAX], const char *suffix, struct bl_error *err);
-/* Takes the box's disk lock and checks that it is not running (what: "export", for the
- * message); returns the lock's fd (close it to release) or <0. */
-int rt_box_disk_begin(boxlite_box *b, const char *what, struct bl_error *err);
+/* Takes the box's disk lock and checks its state (what: "export", for the message): a
+ * running box is refused unless running is not NULL (then set); returns the lock's fd
+ * (close it to release) or <0. */
+int rt_box_disk_begin(boxlite_box *b, const char *what, bool *running, struct bl_error *err);
+/* The agent thaws a frozen root by itself after this long (a host killed mid-copy). */
+#define SNAP_AUTO_THAW_MS 30000
+/* A running box's top copied into a new layer while its root is frozen (snapshot.c). */
+int snap_copy_running(boxlite_box *b, char layer[SNAP_LAYER_NAME_MAX], struct bl_error *err);
 /* A test hook: with BOXLITE_TEST_HOOK=POINT:FIFO, reaching POINT writes "POINT\n" to FIFO
  * and waits there forever (tests kill the process at that exact step). */
 void snap_test_hook(const char *point);
