@@ -292,17 +292,18 @@ const struct cli_verb cli_verbs[] = {
     { "snapshot", "create|ls|restore|rm BOX [NAME]", "Manage a box's disk snapshots",
       "boxlite snapshot create web before-upgrade\nboxlite snapshot ls web\n"
       "boxlite snapshot restore web before-upgrade\nboxlite snapshot rm web before-upgrade",
-      "A snapshot freezes the box's disk as it is (nothing is copied); restore makes the disk\n"
-      "what it was then, dropping what was written since. The box must be stopped for create,\n"
-      "restore (and clone, export): a running box's disk is open in its VMM. A disk holds at\n"
-      "most 14 layers (one per snapshot or clone taken).",
+      "A snapshot freezes the box's disk as it is: of a stopped box nothing is copied; of a\n"
+      "running one, its root filesystem is frozen while the disk's top is copied. restore\n"
+      "makes the disk what it was then, dropping what was written since; it needs the box\n"
+      "stopped. A disk holds at most 14 layers (one per snapshot or clone taken).",
       snapshot_flags, cmd_snapshot, 2, 3, false, "", NULL },
     { "clone", "BOX NEW-NAME", "Create a box that starts from a copy of another's disk",
       "boxlite clone web web-test",
       "The two boxes share the disk's history copy-on-write: what either writes afterwards\n"
-      "the other does not see. The source must be stopped. Prints the new box's id.",
+      "the other does not see. A running source is frozen for the moment its disk's top is\n"
+      "copied. Prints the new box's id.",
       no_flags, cmd_clone, 2, 2, false, "box", NULL },
-    { "export", "BOX FILE", "Write a stopped box (options, image, disk) to an archive",
+    { "export", "BOX FILE", "Write a box (options, image, disk) to an archive",
       "boxlite export web web.box",
       "One zstd-compressed tar with a manifest, the image's configuration, every layer of\n"
       "the disk down to the image's base, and the SHA-256 of each (boxlite import reads it\n"

@@ -416,8 +416,10 @@ BOXLITE_API int boxlite_box_rename(boxlite_runtime *rt, const char *id_or_name,
 
 /* ---- Disk snapshots, clones, export and import ----------------------------------------
  * A box's disk is a qcow2 chain: a writable top over frozen layers over its image's base
- * (docs/architecture.md, "Snapshots"). These work on a box that is not running (created or
- * stopped); on a running one they fail with BOXLITE_ERR_STATE ("stop it first").
+ * (docs/architecture.md, "Disk snapshots"). Snapshot create, clone and export also work on a
+ * running box: its root filesystem is frozen (the agent's FIFREEZE) while its disk's top is
+ * copied, so they capture what the guest had written; restore needs a stopped box
+ * (BOXLITE_ERR_STATE "stop it first"), and a box starting or stopping is refused.
  * Snapshot names: 1-64 characters [a-zA-Z0-9_.-], starting with a letter or digit.
  * create freezes the current disk (nothing is copied; BOXLITE_ERR_EXISTS for a name the box
  * has; BOXLITE_ERR_UNSUPPORTED once the chain is 14 layers deep); restore makes the disk what

@@ -174,11 +174,11 @@ class Box:
         await _aio.blocking(self._lib.call, "box_copy_out_opts", h, enc(src), enc(dst),
                             ctypes.byref(opts))
 
-    # ---- disk snapshots and export (the box must be stopped; include/boxlite.h) ----------
+    # ---- disk snapshots and export (include/boxlite.h; restore needs a stopped box) -------
 
     async def snapshot_create(self, name: str) -> None:
-        """Freezes the box's disk as it is now under name (nothing is copied). The box must
-        be stopped: on a running box InvalidState says so."""
+        """Keeps the box's disk as it is now under name: a stopped box's is frozen as is, a
+        running box's root filesystem is frozen while its disk's top is copied."""
         await _aio.blocking(self._lib.call, "snapshot_create", self._handle(), enc(name))
 
     def snapshots(self) -> list:
@@ -195,7 +195,7 @@ class Box:
         await _aio.blocking(self._lib.call, "snapshot_remove", self._handle(), enc(name))
 
     async def export(self, path: str) -> None:
-        """Writes the (stopped) box to one archive at path (Boxlite.import_box reads it)."""
+        """Writes the box to one archive at path (Boxlite.import_box reads it)."""
         await _aio.blocking(self._lib.call, "box_export", self._handle(),
                             enc(os.path.abspath(os.fspath(path))))
 

@@ -96,8 +96,8 @@ class Boxlite:
         return json.loads(self._lib.take_string(out))
 
     def clone(self, id_or_name: str, new_name: str) -> Box:
-        """A new box sharing the (stopped) source's disk history copy-on-write: writes in
-        either are not seen by the other."""
+        """A new box sharing the source's disk history copy-on-write: writes in either are
+        not seen by the other."""
         b = ctypes.c_void_p()
         self._lib.call("box_clone", self._handle(), enc(id_or_name), enc(new_name),
                        ctypes.byref(b))
