@@ -187,5 +187,9 @@ int cmd_attach(struct cli *c, const struct cli_args *a);
 int cmd_top(struct cli *c, const struct cli_args *a);
 int cmd_image_prune(struct cli *c, const struct cli_args *a);
 int cmd_completion(struct cli *c, const struct cli_args *a);
+int cmd_snapshot(struct cli *c, const struct cli_args *a);
+int cmd_clone(struct cli *c, const struct cli_args *a);
+int cmd_export(struct cli *c, const struct cli_args *a);
+int cmd_import(struct cli *c, const struct cli_args *a);
 
 #endif

@@ -173,6 +173,17 @@ static const struct cli_flag *const help_flags[] = { help_table, NULL };
 
 static const struct cli_flag *const no_flags[] = { NULL };
 
+static const struct cli_flag snapshot_table[] = {
+    { FL_JSON, 0, "json", NULL, NULL, "ls: print the snapshots as a JSON array", false },
+    { 0 },
+};
+static const struct cli_flag *const snapshot_flags[] = { snapshot_table, NULL };
+static const struct cli_flag import_table[] = {
+    { FL_NAME, 0, "name", "NAME", "the archive's", "The new box's name", false },
+    { 0 },
+};
+static const struct cli_flag *const import_flags[] = { import_table, NULL };
+
 #define FORMAT_RULES                                                                       \
     "--format table: the columns below; json: one JSON object per line with these fields;\n" \
     "TEMPLATE: text with {{.Field}} (or {{json .Field}}, {{json .}}) for each, \\t a tab;\n"  \
@@ -294,6 +305,33 @@ const struct cli_verb cli_verbs[] = {
     { "image prune", "", "Remove every image no box uses", "boxlite image prune -f",
       "An image some box was created from is kept (boxlite rmi -f removes it anyway).",
       prune_flags, cmd_image_prune, 0, 0, false, "", NULL },
+    { "snapshot", "create|ls|restore|rm BOX [NAME]", "Manage a box's disk snapshots",
+      "boxlite snapshot create web before-upgrade\nboxlite snapshot ls web\n"
+      "boxlite snapshot restore web before-upgrade\nboxlite snapshot rm web before-upgrade",
+      "A snapshot freezes the box's disk as it is: of a stopped box nothing is copied; of a\n"
+      "running one, its root filesystem is frozen while the disk's top is copied. restore\n"
+      "makes the disk what it was then, dropping what was written since; it needs the box\n"
+      "stopped. A disk holds at most 14 layers (one per snapshot or clone taken).",
+      snapshot_flags, cmd_snapshot, 2, 3, false, "", NULL },
+    { "clone", "BOX NEW-NAME", "Create a box that starts from a copy of another's disk",
+      "boxlite clone web web-test",
+      "The two boxes share the disk's history copy-on-write: what either writes afterwards\n"
+      "the other does not see. A running source is frozen for the moment its disk's top is\n"
+      "copied. Prints the new box's id.",
+      no_flags, cmd_clone, 2, 2, false, "box", NULL },
+    { "export", "BOX FILE", "Write a box (options, image, disk) to an archive",
+      "boxlite export web web.box",
+      "One zstd-compressed tar with a manifest, the image's configuration, every layer of\n"
+      "the disk down to the image's base, and the SHA-256 of each (boxlite import reads it\n"
+      "on any host). FILE appears only once it is whole.",
+      no_flags, cmd_export, 2, 2, false, "box", NULL },
+    { "import", "FILE", "Create a box from an archive of boxlite export",
+      "boxlite import web.box --name web2",
+      "Every member is checked (names, sizes, SHA-256, the disk's qcow2 headers) before the\n"
+      "box exists: a damaged or hostile archive is refused and leaves nothing behind.\n"
+      "Volumes and published ports are not imported (they name the exporting host's paths\n"
+      "and ports). Prints the new box's id.",
+      import_flags, cmd_import, 1, 1, false, "file", NULL },
     { "completion", "bash|zsh|fish", "Print a shell completion script",
       "source <(boxlite completion bash)\nboxlite completion zsh > \"${fpath[1]}/_boxlite\"\n"
       "boxlite completion fish > ~/.config/fish/completions/boxlite.fish",

@@ -452,6 +452,38 @@ BOXLITE_API int boxlite_exec_start_detached(boxlite_box *box, const boxlite_exec
 BOXLITE_API int boxlite_box_rename(boxlite_runtime *rt, const char *id_or_name,
                                    const char *new_name);
 
+/* ---- Disk snapshots, clones, export and import ----------------------------------------
+ * A box's disk is a qcow2 chain: a writable top over frozen layers over its image's base
+ * (docs/architecture.md, "Disk snapshots"). Snapshot create, clone and export also work on a
+ * running box: its root filesystem is frozen (the agent's FIFREEZE) while its disk's top is
+ * copied, so they capture what the guest had written; restore needs a stopped box
+ * (BOXLITE_ERR_STATE "stop it first"), and a box starting or stopping is refused.
+ * Snapshot names: 1-64 characters [a-zA-Z0-9_.-], starting with a letter or digit.
+ * create freezes the current disk (nothing is copied; BOXLITE_ERR_EXISTS for a name the box
+ * has; BOXLITE_ERR_UNSUPPORTED once the chain is 14 layers deep); restore makes the disk what
+ * it was at the snapshot (later writes are dropped; the snapshot stays); remove drops the
+ * name (any state) and the layers nothing else needs. list: a JSON array, oldest first, of
+ * {"name", "created" (unix seconds), "size_bytes" (what the snapshot's layer holds)}. */
+BOXLITE_API int boxlite_snapshot_create(boxlite_box *box, const char *name);
+BOXLITE_API int boxlite_snapshot_list(boxlite_box *box, char **json_out);
+BOXLITE_API int boxlite_snapshot_restore(boxlite_box *box, const char *name);
+BOXLITE_API int boxlite_snapshot_remove(boxlite_box *box, const char *name);
+/* A new box (name new_name, the source's options) whose disk shares the source's history
+ * copy-on-write: writes in either are not seen by the other, and either may be removed. */
+BOXLITE_API int boxlite_box_clone(boxlite_runtime *rt, const char *id_or_name,
+                                  const char *new_name, boxlite_box **out);
+/* Writes the box (options, image reference and digest, image configuration, its disk chain
+ * down to the base, SHA-256 of every member) into one archive at path (a zstd-compressed
+ * tar, format in docs/architecture.md); the file appears whole or not at all. */
+BOXLITE_API int boxlite_box_export(boxlite_box *box, const char *path);
+/* Makes a box from an archive of boxlite_box_export, named name (NULL: the name in the
+ * archive). Everything is checked (members, sizes, checksums, qcow2 headers, options)
+ * before the box exists; a corrupt or hostile archive is refused (BOXLITE_ERR_INVALID with
+ * what is wrong) and leaves nothing behind. Host-specific options (volumes, published
+ * ports, host ports the box may reach) are not imported: boxlite_last_notice says so. */
+BOXLITE_API int boxlite_box_import(boxlite_runtime *rt, const char *path, const char *name,
+                                   boxlite_box **out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -24,6 +24,12 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+/* include/uapi/linux/fs.h (musl's headers have no linux/): freeze and thaw a filesystem */
+#ifndef FIFREEZE
+#define FIFREEZE _IOWR('X', 119, int)
+#define FITHAW _IOWR('X', 120, int)
+#endif
+
 #define READ_CHUNK 65536
 #define PORT_HIGH_WATER (1u << 20) /* stop reading outputs while this much waits for the host */
 #define DRAIN_MS 100               /* after exit, an output pipe idle this long is closed */
@@ -84,6 +90,11 @@ struct agent {
      * end the agent keeps (so the process never sees end-of-file between attaches, and a
      * restarted run reads the same stream) and EXEC ATTACH channels copy into. */
     int main_stdin_r, main_stdin_w;
+    /* FSFREEZE: the frozen root's directory (-1: not frozen) and when the agent thaws it by
+     * itself, should the host not (a host killed mid-snapshot must not leave the guest's
+     * writers blocked for ever). */
+    int frozen_fd;
+    uint64_t thaw_at_us;
 };
 
 void agent_log(const char *fmt, ...)
@@ -457,6 +468,86 @@ static void handle_setup(struct agent *a, uint32_t id, const uint8_t *p, size_t 
     proto_setup_free(&s);
 }
 
+static void send_empty_result(struct agent *a, uint32_t id)
+{
+    struct tlv_writer *w = malloc(sizeof *w);
+    if (w) {
+        struct proto_result r = {0};
+        proto_result_encode(&r, w);
+        send_frame(a, PROTO_RESULT, id, 0, w->buf, w->len);
+        free(w);
+    }
+}
+
+static void thaw(struct agent *a, const char *why)
+{
+    if (a->frozen_fd < 0)
+        return;
+    if (ioctl(a->frozen_fd, FITHAW, 0) < 0 && errno != EINVAL)
+        agent_log("thaw %s: %s", a->ct.root, strerror(errno));
+    close(a->frozen_fd);
+    a->frozen_fd = -1;
+    if (why)
+        agent_log("thawed %s: %s", a->ct.root, why);
+}
+
+/* FSFREEZE: FIFREEZE syncs the filesystem and flushes the disk's cache (so the host's copy
+ * of the disk is consistent), then blocks writers until FITHAW. Only in a guest: run
+ * natively (the unit tests), it would freeze the host's filesystem. */
+static void handle_fsfreeze(struct agent *a, uint32_t id, const uint8_t *p, size_t len)
+{
+    uint64_t freeze = 2, ms = 10000;
+    struct tlv_iter it;
+    struct tlv_field f;
+    struct bl_error e = {0};
+    tlv_iter_init(&it, p, len);
+    int r;
+    while ((r = tlv_next(&it, &f, &e)) > 0) {
+        if (f.tag == T_FREEZE && tlv_get_u64(&f, &freeze, &e) < 0)
+            r = -1;
+        if (f.tag == T_TIMEOUT_MS && tlv_get_u64(&f, &ms, &e) < 0)
+            r = -1;
+        if (r < 0)
+            break;
+    }
+    if (r < 0 || freeze > 1 || ms < 1 || ms > 60000) {
+        send_error(a, id, BOXLITE_ERR_INVALID, "FSFREEZE: %s", r < 0 ? e.msg
+                   : "FREEZE must be 0 or 1 and TIMEOUT_MS 1..60000");
+        return;
+    }
+    if (!freeze) {
+        /* Not frozen any more: it thawed by itself (the timeout) while the host worked, so
+         * what the host copied meanwhile may be inconsistent; the host must know. */
+        if (a->frozen_fd < 0)
+            send_error(a, id, BOXLITE_ERR_STATE, "FSFREEZE: the root is not frozen (it was "
+                       "thawed after the timeout, or never frozen)");
+        else {
+            thaw(a, NULL);
+            send_empty_result(a, id);
+        }
+        return;
+    }
+    if (!a->opt.guest || !a->ct.ready || !a->ct.root[0]) {
+        send_error(a, id, BOXLITE_ERR_STATE, "FSFREEZE: no container root to freeze");
+        return;
+    }
+    if (a->frozen_fd >= 0) {
+        send_error(a, id, BOXLITE_ERR_STATE, "FSFREEZE: %s is already frozen", a->ct.root);
+        return;
+    }
+    int fd = open(a->ct.root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0 || ioctl(fd, FIFREEZE, 0) < 0) {
+        send_error(a, id, errno == EOPNOTSUPP ? BOXLITE_ERR_UNSUPPORTED : BOXLITE_ERR_IO,
+                   "FSFREEZE %s: %s", a->ct.root, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return;
+    }
+    a->frozen_fd = fd;
+    a->thaw_at_us = mono_us() + ms * 1000u;
+    send_empty_result(a, id);
+}
+
 static void chan_abort(struct agent *a, struct chan *c, const char *why)
 {
     send_error(a, c->id, BOXLITE_ERR_PROTOCOL, "%s", why);
@@ -476,7 +567,7 @@ static void handle_frame(struct agent *a, const struct proto_hdr *h, const uint8
     struct chan *c = h->channel ? chan_find(a, h->channel) : NULL;
     bool request = h->type == PROTO_EXEC || h->type == PROTO_COPY_IN ||
                    h->type == PROTO_COPY_OUT || h->type == PROTO_SETUP ||
-                   h->type == PROTO_SHUTDOWN;
+                   h->type == PROTO_SHUTDOWN || h->type == PROTO_FSFREEZE;
     if (request && c && !c->muted) {
         send_error(a, h->channel, BOXLITE_ERR_PROTOCOL, "%s on busy channel %u",
                    proto_type_name(h->type), h->channel);
@@ -534,6 +625,7 @@ static void handle_frame(struct agent *a, const struct proto_hdr *h, const uint8
     case PROTO_COPY_IN: handle_copy(a, h->channel, SPAWN_COPY_IN, p, h->len); return;
     case PROTO_COPY_OUT: handle_copy(a, h->channel, SPAWN_COPY_OUT, p, h->len); return;
     case PROTO_SETUP: handle_setup(a, h->channel, p, h->len); return;
+    case PROTO_FSFREEZE: handle_fsfreeze(a, h->channel, p, h->len); return;
     case PROTO_SHUTDOWN: {
         struct tlv_writer *w = malloc(sizeof *w);
         if (w) {
@@ -618,6 +710,7 @@ static void host_disconnected(struct agent *a)
     a->rd.done = false;
     a->rd.failed = false;
     a->out.len = a->out.off = 0;
+    thaw(a, "the host disconnected");
     /* A new host knows nothing of the old channels. */
     for (struct chan *c = a->chans; c; c = c->next) {
         c->muted = true;
@@ -907,6 +1000,8 @@ static void reap(struct agent *a)
 
 static void check_timers(struct agent *a, uint64_t now)
 {
+    if (a->frozen_fd >= 0 && now >= a->thaw_at_us)
+        thaw(a, "the host did not thaw it in time");
     for (struct chan *c = a->chans; c; c = c->next) {
         if (c->deadline_us && !c->exited && now >= c->deadline_us && !c->timed_out) {
             c->timed_out = true;
@@ -936,6 +1031,7 @@ struct agent *agent_new(int fd, const struct agent_options *opt, struct bl_error
     a->ct.mnt_fd = a->ct.uts_fd = a->ct.ipc_fd = -1;
     a->main_stdin_r = a->main_stdin_w = -1;
     a->oom_base = -1;
+    a->frozen_fd = -1;
     set_nonblock(fd);
     fcntl(fd, F_SETFD, FD_CLOEXEC);
     sigset_t set;
@@ -1084,6 +1180,8 @@ int agent_run(struct agent *a)
         }
         if (!a->connected)
             wake = now + 50000; /* the port reports no connection by HUP: retry */
+        if (a->frozen_fd >= 0 && a->thaw_at_us < wake)
+            wake = a->thaw_at_us;
         if (fault_at && fault_at < wake)
             wake = fault_at;
         if (a->restart_at_us && a->restart_at_us < wake)
@@ -1156,6 +1254,7 @@ int agent_run(struct agent *a)
             }
         }
     }
+    thaw(a, a->shutdown ? "shutting down" : "the loop ended"); /* a frozen root cannot sync */
     if (a->shutdown) {
         ret = 1;
         /* Best effort: let the RESULT of SHUTDOWN reach the host. */

@@ -60,4 +60,14 @@ void disk_close(struct disk *d); /* NULL is a no-op */
 int qcow2_create(const char *path, uint64_t virtual_size, const char *backing,
                  const char *backing_fmt, struct bl_error *err);
 
+/* Sets the backing file name (and format) of a qcow2 image that nobody has open, as
+ * `qemu-img rebase -u` does (the data is not read: the caller knows the new backing file
+ * holds what the old one did); backing NULL removes it. The header is parsed and checked
+ * first (qcow2_header_parse). qcow2_header_set_backing does the same on the first cluster
+ * in memory (buf: len bytes read from offset 0 of a file of file_size bytes). */
+int qcow2_set_backing(const char *path, const char *backing, const char *backing_fmt,
+                      struct bl_error *err);
+int qcow2_header_set_backing(uint8_t *buf, size_t len, uint64_t file_size, const char *backing,
+                             const char *backing_fmt, struct bl_error *err);
+
 #endif

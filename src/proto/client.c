@@ -1011,6 +1011,17 @@ int proto_setup(struct proto_client *c, const struct proto_setup *s, int timeout
     return rc;
 }
 
+int proto_fsfreeze(struct proto_client *c, bool freeze, int auto_thaw_ms, int timeout_ms,
+                   struct bl_error *err)
+{
+    struct tlv_writer w;
+    tlv_init(&w);
+    tlv_u64(&w, T_FREEZE, freeze ? 1 : 0);
+    if (freeze)
+        tlv_u64(&w, T_TIMEOUT_MS, (uint64_t)auto_thaw_ms);
+    return simple_request(c, PROTO_FSFREEZE, &w, timeout_ms, err);
+}
+
 int proto_shutdown(struct proto_client *c, int timeout_ms, struct bl_error *err)
 {
     struct tlv_writer w;

@@ -82,5 +82,10 @@ int proto_setup(struct proto_client *c, const struct proto_setup *s, int timeout
                 struct bl_error *err);
 /* Asks the agent to stop everything and power off; returns when it acknowledged. */
 int proto_shutdown(struct proto_client *c, int timeout_ms, struct bl_error *err);
+/* FSFREEZE (docs/protocol.md): freeze the container's root filesystem (every write the guest
+ * made reaches the disk first; later writers wait), or thaw it. The agent thaws by itself
+ * after auto_thaw_ms (1..60000) if the host does not. */
+int proto_fsfreeze(struct proto_client *c, bool freeze, int auto_thaw_ms, int timeout_ms,
+                   struct bl_error *err);
 
 #endif

@@ -31,6 +31,7 @@ const char *proto_type_name(unsigned type)
     case PROTO_RESIZE: return "RESIZE";
     case PROTO_RESULT: return "RESULT";
     case PROTO_CLOSE: return "CLOSE";
+    case PROTO_FSFREEZE: return "FSFREEZE";
     default: return NULL;
     }
 }

@@ -38,6 +38,7 @@ enum proto_type {
     PROTO_RESIZE = 0x24,   /* host: terminal rows, cols */
     PROTO_RESULT = 0x25,   /* agent: the request finished (ends the channel) */
     PROTO_CLOSE = 0x26,    /* host: abandon the channel (kills its process); no reply */
+    PROTO_FSFREEZE = 0x18, /* host: freeze (FIFREEZE) or thaw the container's root fs */
 };
 
 enum proto_stream { PROTO_STDIN = 0, PROTO_STDOUT = 1, PROTO_STDERR = 2 };
@@ -59,6 +60,7 @@ enum proto_tag {
     T_RESTART = 63, T_RESTART_MAX = 64,             /* SETUP: the main process's restarts */
     T_MAIN_STDIN = 65,                         /* SETUP: the main process's stdin is open */
     T_EVENT = 70, T_WHO = 71, T_OOM = 72, T_RESTARTS = 73,                   /* EVENT */
+    T_FREEZE = 120,                                /* FSFREEZE: 1 freeze, 0 thaw */
     /* STATUS and EXIT (src/proto/control.h) */
     T_STATE = 80, T_ENGINE = 81, T_CPU_TEMPLATE = 82, T_NOTICE = 83, T_HOST_PORT = 84,
     T_HEALTH = 85, T_FIRST_RUN_US = 86, T_READY_US = 87, T_VM_EXITS = 88,

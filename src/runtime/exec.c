@@ -111,8 +111,24 @@ void rt_box_image_config(boxlite_box *b, struct image_config *ic)
     memset(ic, 0, sizeof *ic);
     struct image_store *store;
     struct bl_error ignored = { 0 };
-    if (b->opts.image && rt_images(b->rt, &store, &ignored) == 0)
-        image_get_config(store, b->opts.image, ic, &ignored); /* defaults are best effort */
+    if (b->opts.image && rt_images(b->rt, &store, &ignored) == 0 &&
+        image_get_config(store, b->opts.image, ic, &ignored) == 0) /* best effort */
+        return;
+    /* An imported box whose image is not in this home: the configuration it brought along
+     * (archive.c), parsed like a pulled one. */
+    char p[4300];
+    snprintf(p, sizeof p, "%s/image-config.json", b->dir);
+    FILE *f = fopen(p, "re");
+    char *buf = f ? malloc(8u << 20) : NULL;
+    size_t n = buf ? fread(buf, 1, 8u << 20, f) : 0;
+    if (f)
+        fclose(f);
+    if (buf && n > 0 && n < (8u << 20)) {
+        image_config_free(ic);
+        memset(ic, 0, sizeof *ic);
+        image_config_parse(ic, buf, n, &ignored);
+    }
+    free(buf);
 }
 
 enum exec_mode { EXEC_PLAIN, EXEC_DETACH, EXEC_ATTACH };

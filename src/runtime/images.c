@@ -2,6 +2,7 @@
 /* The image section of the public API: pull with progress, list, remove (refused while a
  * box was created from the image) and garbage collection that keeps the boxes' disk bases. */
 #include "runtime/images.h"
+#include "runtime/snapshot.h"
 
 #include "common/boxpath.h"
 #include "common/cleanup.h"
@@ -362,7 +363,7 @@ static int scan_box(void *ctx, const struct box_record *rec)
     }
     char dir[PATH_MAX], disk[PATH_MAX + 16], base[1024];
     if (box_dir_path(dir, sizeof dir, sc->rt->home, rec->id) < 0 ||
-        box_file_path(disk, sizeof disk, dir, BOX_DISK, 0) < 0 || access(disk, F_OK) != 0 || rt_qcow2_backing_file(disk, base, sizeof base, NULL) <= 0)
+        box_file_path(disk, sizeof disk, dir, BOX_DISK, 0) < 0 || access(disk, F_OK) != 0 || snap_disk_base(disk, base, sizeof base, NULL) <= 0)
         return 0;
     const char *name = strrchr(base, '/');
     name = name ? name + 1 : base;

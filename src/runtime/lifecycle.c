@@ -7,6 +7,7 @@
 #include "runtime/api_error.h"
 #include "runtime/boxfiles.h"
 #include "runtime/fallback.h"
+#include "runtime/snapshot.h"
 #include "runtime/spawn.h"
 
 #include "image/rootfs.h"
@@ -135,7 +136,7 @@ int rt_box_status(const char *box_dir, const char *id, struct proto_status *st,
 
 /* The box's disk: <dir>/disk.qcow2, a thin overlay over the image's cached ext4 base. Made
  * once; a box that is stopped and started again keeps its disk. */
-static int prepare_disk(boxlite_box *b, const char *overlay, struct bl_error *err)
+int rt_box_prepare_disk(boxlite_box *b, const char *overlay, struct bl_error *err)
 {
     if (access(overlay, F_OK) == 0)
         return 0;
@@ -513,7 +514,22 @@ static void unlink_logs(const char *path, int files)
     }
 }
 
+static int start_claimed(boxlite_box *b, bool explicit_start, struct bl_error *err);
+
+/* A start holds the box's disk lock, so that a disk operation (snapshot.c: it takes the
+ * lock, then checks that the box is stopped) never overlaps it; a start waits for one
+ * under way (an export) to end. */
 static int start_locked(boxlite_box *b, bool explicit_start, struct bl_error *err)
+{
+    int lock = snap_lock(b->dir, err);
+    if (lock < 0)
+        return lock;
+    int r = start_claimed(b, explicit_start, err);
+    close(lock);
+    return r;
+}
+
+static int start_claimed(boxlite_box *b, bool explicit_start, struct bl_error *err)
 {
     boxlite_runtime *rt = b->rt;
     struct box_record rec;
@@ -561,7 +577,7 @@ static int start_locked(boxlite_box *b, bool explicit_start, struct bl_error *er
     unlink_logs(console, b->opts.log_max_files);
     r = rt_find_assets(&rt->settings, &a, err);
     if (!r)
-        r = prepare_disk(b, overlay, err);
+        r = rt_box_prepare_disk(b, overlay, err);
     double t_disk = mono_ms_f();
     if (!r)
         rt_box_image_config(b, &ic);

@@ -56,6 +56,8 @@ int rt_images(boxlite_runtime *rt, struct image_store **out, struct bl_error *er
  * Unless explicit (boxlite_box_start), a box that stopped by itself is not started again:
  * BOXLITE_ERR_STATE with the reason. */
 int rt_box_ensure_running(boxlite_box *b, bool explicit_start, struct bl_error *err);
+/* Makes the box's disk (overlay) over its image's base if it has none yet (lifecycle.c). */
+int rt_box_prepare_disk(boxlite_box *b, const char *overlay, struct bl_error *err);
 /* The connection to the running box's agent (through its per-box process). */
 int rt_box_conn(boxlite_box *b, struct proto_client **out, struct bl_error *err);
 

@@ -110,6 +110,28 @@ qrc=$?
   { bad "qemu-img check status $qrc after kill -9"; cat "$work/t3.check"; }
 KILL_VMM=0
 
+echo "== a snapshot chain as src/runtime/snapshot.c lays it out: top over a frozen layer over the base"
+# The layer was a box's disk.qcow2; a snapshot froze it (by name, relative to the folder) and
+# put a fresh top over it. The KVM engine (jailed) must read through both, write only the top.
+mkdir -p "$work/chain"
+qemu-img create -q -f qcow2 -F raw -b "$LAB_ROOTFS" "$work/chain/layer-0123456789abcdef.qcow2"
+box t5a "boxlite.root=/dev/vda" "$(disk "$work/chain/layer-0123456789abcdef.qcow2")" "" -- \
+  -c 'echo before-the-snapshot > /snap.txt && sync && cat /snap.txt' -o before-the-snapshot
+(cd "$work/chain" && qemu-img create -q -f qcow2 -F qcow2 -b layer-0123456789abcdef.qcow2 disk.qcow2) &&
+  chmod 0644 "$work/chain/layer-0123456789abcdef.qcow2" && cp "$work/chain/layer-0123456789abcdef.qcow2" "$work/layer.copy"
+box t5 "boxlite.root=/dev/vda" "$(disk "$work/chain/disk.qcow2")" "" -- \
+  -c 'cat /snap.txt && echo after > /after.txt && sync && cat /after.txt' -o "before-the-snapshot
+after"
+[ $crc = 0 ] && [ $vrc = 0 ] && ok "a box boots on a two-layer chain and reads the frozen layer's file" ||
+  bad "chain box: client $crc, VMM $vrc"
+cmp -s "$work/chain/layer-0123456789abcdef.qcow2" "$work/layer.copy" && ok "the frozen layer is untouched" ||
+  bad "the frozen layer changed"
+qemu-img check -q "$work/chain/disk.qcow2" && qemu-img check -q "$work/chain/layer-0123456789abcdef.qcow2" &&
+  ok "qemu-img check: the top and the layer are clean" || bad "qemu-img check of the chain"
+qemu-img convert -O raw "$work/chain/disk.qcow2" "$work/t5.raw" &&
+  [ "$(debugfs -R 'cat /after.txt' "$work/t5.raw" 2>/dev/null)" = after ] &&
+  ok "the top's write reads back through QEMU's qcow2 code" || bad "the top's write is not in the chain"
+
 echo "== network: the policy in front of libslirp (the same code as the QEMU engine's)"
 # Two servers on L1's loopback; the box may reach 18080 (allow_host), nothing else of L1.
 mkdir -p "$work/www" && echo "hello over slirp" > "$work/www/hello.txt"

@@ -141,6 +141,13 @@ _PROTOS = {
     "boxlite_exec_resize": (I, [P, ctypes.c_uint, ctypes.c_uint]),
     "boxlite_exec_wait": (I, [P, I, ctypes.POINTER(ExecResultC)]),
     "boxlite_exec_free": (None, [P]),
+    "boxlite_snapshot_create": (I, [P, S]),
+    "boxlite_snapshot_list": (I, [P, ctypes.POINTER(P)]),
+    "boxlite_snapshot_restore": (I, [P, S]),
+    "boxlite_snapshot_remove": (I, [P, S]),
+    "boxlite_box_clone": (I, [P, S, S, PP]),
+    "boxlite_box_export": (I, [P, S]),
+    "boxlite_box_import": (I, [P, S, S, PP]),
 }
 
 

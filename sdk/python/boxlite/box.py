@@ -174,6 +174,31 @@ class Box:
         await _aio.blocking(self._lib.call, "box_copy_out_opts", h, enc(src), enc(dst),
                             ctypes.byref(opts))
 
+    # ---- disk snapshots and export (include/boxlite.h; restore needs a stopped box) -------
+
+    async def snapshot_create(self, name: str) -> None:
+        """Keeps the box's disk as it is now under name: a stopped box's is frozen as is, a
+        running box's root filesystem is frozen while its disk's top is copied."""
+        await _aio.blocking(self._lib.call, "snapshot_create", self._handle(), enc(name))
+
+    def snapshots(self) -> list:
+        """[{"name", "created" (unix seconds), "size_bytes"}], oldest first."""
+        out = ctypes.c_void_p()
+        self._lib.call("snapshot_list", self._handle(), ctypes.byref(out))
+        return json.loads(self._lib.take_string(out))
+
+    async def snapshot_restore(self, name: str) -> None:
+        """Makes the (stopped) box's disk what it was at the snapshot; later writes go."""
+        await _aio.blocking(self._lib.call, "snapshot_restore", self._handle(), enc(name))
+
+    async def snapshot_remove(self, name: str) -> None:
+        await _aio.blocking(self._lib.call, "snapshot_remove", self._handle(), enc(name))
+
+    async def export(self, path: str) -> None:
+        """Writes the box to one archive at path (Boxlite.import_box reads it)."""
+        await _aio.blocking(self._lib.call, "box_export", self._handle(),
+                            enc(os.path.abspath(os.fspath(path))))
+
     def close(self) -> None:
         """Releases this handle (and its executions); the box itself is unaffected."""
         if self._h:

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """The runtime: a home directory of boxes (the C library's boxlite_runtime)."""
 import ctypes
+import os
 import json
 import threading
 import weakref
@@ -94,6 +95,22 @@ class Boxlite:
         out = ctypes.c_void_p()
         self._lib.call("box_list", self._handle(), enc(state), ctypes.byref(out))
         return json.loads(self._lib.take_string(out))
+
+    def clone(self, id_or_name: str, new_name: str) -> Box:
+        """A new box sharing the source's disk history copy-on-write: writes in either are
+        not seen by the other."""
+        b = ctypes.c_void_p()
+        self._lib.call("box_clone", self._handle(), enc(id_or_name), enc(new_name),
+                       ctypes.byref(b))
+        return self._box(b)
+
+    def import_box(self, path: str, name: Optional[str] = None) -> Box:
+        """A box from an archive of Box.export (checked whole before the box exists; a
+        damaged or hostile one raises InvalidArgument and leaves nothing)."""
+        b = ctypes.c_void_p()
+        self._lib.call("box_import", self._handle(), enc(os.path.abspath(os.fspath(path))),
+                       enc(name), ctypes.byref(b))
+        return self._box(b)
 
     def remove(self, id_or_name: str, force: bool = False) -> None:
         """Removes a box; refused while it runs unless force (which stops it first)."""

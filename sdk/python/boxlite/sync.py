@@ -63,6 +63,21 @@ class Box:
     def copy_out(self, src, dst, max_bytes: int = 0) -> None:
         _run(self._inner.copy_out(src, dst, max_bytes))
 
+    def snapshot_create(self, name: str) -> None:
+        _run(self._inner.snapshot_create(name))
+
+    def snapshots(self) -> list:
+        return self._inner.snapshots()
+
+    def snapshot_restore(self, name: str) -> None:
+        _run(self._inner.snapshot_restore(name))
+
+    def snapshot_remove(self, name: str) -> None:
+        _run(self._inner.snapshot_remove(name))
+
+    def export(self, path: str) -> None:
+        _run(self._inner.export(path))
+
     def close(self) -> None:
         async def close():
             self._inner.close()
@@ -92,6 +107,12 @@ class Boxlite:
 
     def remove(self, id_or_name: str, force: bool = False) -> None:
         self._inner.remove(id_or_name, force)
+
+    def clone(self, id_or_name: str, new_name: str) -> Box:
+        return Box(self._inner.clone(id_or_name, new_name))
+
+    def import_box(self, path: str, name: Optional[str] = None) -> Box:
+        return Box(self._inner.import_box(path, name))
 
     def metrics(self) -> dict:
         return self._inner.metrics()

@@ -298,3 +298,39 @@ TEST(port_mode_host_gone_shuts_down)
     CHECK_EQ(waitpid(pid, &status, 0), pid);
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 42);
 }
+
+/* FSFREEZE (docs/protocol.md): outside a guest the agent never freezes (it would freeze the
+ * host's filesystem); a thaw of a root that is not frozen is an error (the host's copy may
+ * be inconsistent); bad bodies are refused; the agent goes on. The freeze itself, its
+ * auto-thaw and a host killed mid-copy: tests/e2e/snapshot.sh, in a guest. */
+TEST(fsfreeze_outside_a_guest_and_bad_bodies)
+{
+    struct raw *r = connect_raw();
+    char msg[512];
+    struct tlv_writer w;
+    tlv_init(&w);
+    tlv_u64(&w, T_FREEZE, 1);
+    tlv_u64(&w, T_TIMEOUT_MS, 1000);
+    send_raw(r, PROTO_FSFREEZE, 5, 0, 0, w.buf, w.len);
+    struct proto_hdr h = expect(r, PROTO_ERROR, msg);
+    CHECK_EQ(h.channel, 5);
+    CHECK(strstr(msg, "no container root to freeze") != NULL);
+    tlv_init(&w);
+    tlv_u64(&w, T_FREEZE, 0);
+    send_raw(r, PROTO_FSFREEZE, 6, 0, 0, w.buf, w.len);
+    expect(r, PROTO_ERROR, msg);
+    CHECK(strstr(msg, "not frozen") != NULL);
+    tlv_init(&w);
+    tlv_u64(&w, T_FREEZE, 7);
+    send_raw(r, PROTO_FSFREEZE, 7, 0, 0, w.buf, w.len);
+    expect(r, PROTO_ERROR, msg);
+    CHECK(strstr(msg, "FREEZE must be 0 or 1") != NULL);
+    tlv_init(&w);
+    tlv_u64(&w, T_FREEZE, 1);
+    tlv_u64(&w, T_TIMEOUT_MS, 3600000);
+    send_raw(r, PROTO_FSFREEZE, 8, 0, 0, w.buf, w.len);
+    expect(r, PROTO_ERROR, msg);
+    CHECK(strstr(msg, "TIMEOUT_MS 1..60000") != NULL);
+    check_alive(r, 9);
+    finish_raw(r);
+}
