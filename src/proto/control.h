@@ -50,6 +50,8 @@ struct proto_exit {
     int64_t exit_code, signo; /* EXIT_CODE(30) (128+N for a signal), SIGNO(31) */
     bool oom_killed;        /* OOM(72) */
     int32_t start_error;    /* START_ERROR(107): the engine failed to start (a boxlite_code) */
+    bool paused;            /* PAUSED(108): the box ended paused: its memory and device state
+                             * are saved in its folder (docs/protocol.md, PAUSE) */
     struct proto_figures fig;
 };
 void proto_exit_encode(const struct proto_exit *x, struct tlv_writer *w);

@@ -25,12 +25,15 @@ enum proto_type {
     PROTO_EVENT = 0x05,    /* ch 0, agent: something the host did not ask for happened */
     PROTO_STATUS = 0x06,   /* ch 0, box socket only: client asks, per-box process answers
                             * (src/proto/control.h); never reaches the agent */
-    PROTO_EXIT = 0x07,     /* ch 0, box socket only: the per-box process says the box ended */
+    PROTO_EXIT = 0x07,
+    PROTO_PAUSE = 0x08,    /* ch 0, box socket only: save the box's memory and end its process;
+                            * the per-box process answers PAUSE (saved) or ERROR */     /* ch 0, box socket only: the per-box process says the box ended */
     PROTO_EXEC = 0x10,     /* host: open a channel running a process */
     PROTO_COPY_IN = 0x11,  /* host: open a channel extracting a tar stream (stream 0) */
     PROTO_COPY_OUT = 0x12, /* host: open a channel producing a tar stream (stream 1) */
     PROTO_SETUP = 0x13,    /* host: mount rootfs/volumes, network, container */
     PROTO_SHUTDOWN = 0x14, /* host: stop everything and power off */
+    PROTO_IDENTITY = 0x15, /* host: the box is a fork: new hostname, MAC, clock, RNG seed */
     PROTO_DATA = 0x20,     /* bytes of one stream (header `stream`) */
     PROTO_EOF = 0x21,      /* that stream ended */
     PROTO_CREDIT = 0x22,   /* receiver grants u32 more bytes on `stream` */
@@ -56,6 +59,7 @@ enum proto_tag {
     T_CREDIT = 60,                                                           /* CREDIT */
     T_MAIN = 61,                                                  /* SETUP: main process */
     T_ROOT_RO = 62,                                         /* SETUP: root read-only */
+    T_MAC = 63, T_SEED = 64,                        /* IDENTITY (+ HOSTNAME, TIME_NS) */
     T_EVENT = 70, T_WHO = 71, T_OOM = 72,                                    /* EVENT */
     /* STATUS and EXIT (src/proto/control.h) */
     T_STATE = 80, T_ENGINE = 81, T_CPU_TEMPLATE = 82, T_NOTICE = 83, T_HOST_PORT = 84,
@@ -64,6 +68,7 @@ enum proto_tag {
     T_NET_CONNS = 94, T_NET_ALLOWED = 95, T_NET_DENIED = 96, T_AGENT_BOOT_MS = 97,
     T_REASON = 100, T_STOP_REASON = 101, T_REQUESTED = 102, T_GUEST_STATUS = 103,
     T_POWERED_OFF = 104, T_KILLED = 105, T_ENGINE_FAILED = 106, T_START_ERROR = 107,
+    T_PAUSED = 108,                           /* EXIT: the box's memory was saved (paused) */
 };
 
 struct proto_hdr {
@@ -220,6 +225,21 @@ struct proto_event {
 void proto_event_encode(const struct proto_event *ev, struct tlv_writer *w);
 /* Strings longer than their field are cut; missing fields stay empty or 0. */
 int proto_event_decode(struct proto_event *ev, const void *p, size_t len, struct bl_error *err);
+
+/* IDENTITY body (a fork's first request after its resume): HOSTNAME(54) (RFC 1123 label
+ * characters, at most 64), MAC(63) "xx:xx:xx:xx:xx:xx" (unicast), SEED(64) exactly 32 bytes
+ * for the guest's RNG, TIME_NS(6) the host's wall clock. Every field is optional but SEED. */
+#define PROTO_SEED_BYTES 32
+struct proto_identity {
+    char hostname[65];
+    char mac[18];
+    uint8_t seed[PROTO_SEED_BYTES];
+    uint64_t time_ns;
+};
+int proto_identity_decode(struct proto_identity *id, const void *p, size_t len,
+                          struct bl_error *err);
+/* "xx:xx:xx:xx:xx:xx", unicast, into 6 bytes (out may be NULL): 0 or -1. */
+int proto_mac_parse(const char *s, uint8_t out[6]);
 
 /* ERROR body: boxlite_code + message. */
 void proto_error_encode(struct tlv_writer *w, int code, const char *msg);

@@ -53,6 +53,7 @@ struct boxlite_options {
     bool read_only;          /* the root file system is mounted read-only */
     char *restart;           /* "no" (NULL), "on-failure" or "always" */
     int restart_max;         /* on-failure:N, N restarts at most; 0 = no limit */
+    int idle_pause_s;        /* auto-pause after this many seconds without a request; 0 = off */
 };
 
 #define BL_DEFAULT_CPUS 1

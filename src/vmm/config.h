@@ -74,6 +74,14 @@ struct vmm_config {
      * opening console_log themselves. */
     bool console_pipe;
     int console_fd;
+    /* "memory" (QEMU engine, src/vmm/qemu/migrate.c): guest RAM in memory_file, mapped
+     * shared (the box's own file, written as the guest runs) or privately (a frozen file
+     * several forks share copy-on-write); memory_incoming: a saved device state to resume
+     * from; memory_state: where a pause writes it; idle_pause_ms: pause after that long
+     * without a request (0 = never). */
+    char *memory_file, *memory_incoming, *memory_state;
+    bool memory_shared;
+    uint64_t idle_pause_ms;
 };
 
 int vmm_config_parse(struct vmm_config *cfg, const char *json, struct bl_error *err);

@@ -158,6 +158,49 @@ static void on_status(void *opaque, struct proto_status *out)
         out->host_ports[out->nports++] = (uint32_t)b->ops->host_port(e, i);
 }
 
+/* Pause (PAUSE from a client on the mux's thread, or the idle timer on the main thread;
+ * either way no request is open and new ones are held back): the engine saves the VM's
+ * memory and device state to memory.state and ends the VM. What cannot be saved is refused
+ * with the reason, and the box runs on. */
+static int do_pause(struct box *b, char *why, size_t why_len)
+{
+    struct bl_error err = {0};
+    pthread_mutex_lock(&b->lock);
+    struct engine *e = b->e;
+    pthread_mutex_unlock(&b->lock);
+    int code = 0;
+    if (!b->ops->pause) {
+        code = BOXLITE_ERR_UNSUPPORTED;
+        snprintf(why, why_len, "pause: the %s engine cannot save a box's memory (memory "
+                 "snapshots exist on the QEMU engine only)", b->ops->name);
+    } else if (!b->cfg->memory_file || !b->cfg->memory_state) {
+        code = BOXLITE_ERR_UNSUPPORTED;
+        snprintf(why, why_len, "pause: this box was started without a memory file");
+    } else if (b->cfg->nshares) {
+        /* QEMU's 9p device blocks migration while the guest has it mounted, and the
+         * agent cannot unmount a volume the workload may hold open. */
+        code = BOXLITE_ERR_UNSUPPORTED;
+        snprintf(why, why_len, "pause: a box with volumes cannot be paused (QEMU cannot save "
+                 "a 9p share the guest has mounted)");
+    } else if (!e) {
+        code = BOXLITE_ERR_STATE;
+        snprintf(why, why_len, "pause: the box is not running");
+    } else if (b->ops->pause(e, b->cfg->memory_state, &err) < 0) {
+        code = err.code ? err.code : BOXLITE_ERR_ENGINE;
+        snprintf(why, why_len, "pause: %s", err.msg);
+    }
+    if (code)
+        fprintf(stderr, "boxlite-vmm: %s\n", why);
+    else
+        fprintf(stderr, "boxlite-vmm: paused: memory saved\n");
+    return code;
+}
+
+static int on_pause(void *opaque, char *why, size_t why_len)
+{
+    return do_pause(opaque, why, why_len);
+}
+
 static void *waiter(void *arg)
 {
     struct run *r = arg;
@@ -214,7 +257,10 @@ static void box_end(struct proto_exit *x, struct box *b, const struct engine_exi
     snprintf(x->reason, sizeof x->reason, "%s", ex->reason);
     pthread_mutex_lock(&b->lock);
     figures(&x->fig, b->ops->name, s, b->ready_us);
-    if (b->have_event) {
+    if (ex->paused) {
+        snprintf(x->stop_reason, sizeof x->stop_reason, "paused");
+        x->paused = true;
+    } else if (b->have_event) {
         snprintf(x->stop_reason, sizeof x->stop_reason, "%s",
                  b->ev.message[0] ? b->ev.message : "the container ended");
         x->has_exit_code = true;
@@ -504,7 +550,8 @@ int main(int argc, char **argv)
      * start, every client hears why (EXIT with start_error). */
     if (lfd >= 0 || client_fd >= 0) {
         struct proto_mux_events ev = { .opaque = &b, .event = on_agent_event, .ready = on_ready,
-                                       .status = on_status, .thread_start = on_mux_thread };
+                                       .status = on_status, .thread_start = on_mux_thread,
+                                       .pause = on_pause };
         if (proto_mux_new(lfd, &ev, &b.mux, &err) < 0 ||
             (client_fd >= 0 && proto_mux_adopt(b.mux, client_fd) < 0) ||
             proto_mux_start(b.mux, &err) < 0) {
@@ -576,6 +623,24 @@ int main(int argc, char **argv)
     uint64_t stop_deadline = 0; /* when a graceful stop turns into a forced one */
     for (;;) {
         int timeout = -1;
+        /* Auto-pause: the idle timer runs from the last request opened or ended. */
+        if (cfg.idle_pause_ms && ready && b.mux && !stop_deadline) {
+            bool busy;
+            uint64_t last = proto_mux_last_activity(b.mux, &busy), now = mono_ms();
+            uint64_t due = last + cfg.idle_pause_ms;
+            if (!busy && now >= due && proto_mux_hold(b.mux) == 0) {
+                char why[512];
+                bool paused = do_pause(&b, why, sizeof why) == 0;
+                cfg.idle_pause_ms = 0; /* once: paused (its end comes on done_fd), or the
+                                        * reason is in vmm.log and the box runs on */
+                if (!paused)
+                    proto_mux_release(b.mux);
+                continue;
+            } else {
+                uint64_t wait = busy || now >= due ? cfg.idle_pause_ms : due - now;
+                timeout = wait > INT32_MAX ? INT32_MAX : (int)wait;
+            }
+        }
         if (stop_deadline) {
             uint64_t now = mono_ms();
             if (now >= stop_deadline) {
@@ -584,6 +649,7 @@ int main(int argc, char **argv)
             } else if (stop_deadline != UINT64_MAX) {
                 timeout = (int)(stop_deadline - now);
             }
+
         }
         struct pollfd p[5] = { { .fd = sfd, .events = POLLIN },
                                { .fd = r.done_fd, .events = POLLIN },
