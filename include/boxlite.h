@@ -414,6 +414,31 @@ BOXLITE_API int boxlite_exec_start_detached(boxlite_box *box, const boxlite_exec
 BOXLITE_API int boxlite_box_rename(boxlite_runtime *rt, const char *id_or_name,
                                    const char *new_name);
 
+/* ---- Memory snapshots: pause, resume, fork (QEMU engine) -------------------------------
+ * Pause saves the box's memory and device state in its folder and ends its per-box
+ * process: the box is "paused" (boxlite_box_info's state), nothing of it runs, and it
+ * outlives every process of its user. Resume (or any execution or copy, or
+ * boxlite_box_start) restores it: its processes, open files and tmpfs contents go on where
+ * they were; its network connections are gone (the host side of the network is new). A
+ * pause is refused with BOXLITE_ERR_STATE while executions or copies are open on the box,
+ * and with BOXLITE_ERR_UNSUPPORTED for a box with volumes (QEMU cannot save a 9p share the
+ * guest has mounted) or on the KVM engine (its memory snapshots are not built).
+ * Pausing a paused box, or resuming a running one, succeeds and does nothing. timeout_ms
+ * <= 0: two minutes. */
+BOXLITE_API int boxlite_box_pause(boxlite_box *box, int timeout_ms);
+BOXLITE_API int boxlite_box_resume(boxlite_box *box);
+/* n new running boxes from box's memory and disk (a running box is paused for the copy and
+ * resumed after): each shares the unchanged memory pages and disk blocks copy-on-write and
+ * has an identity of its own: box id, name (names[i], or NULL for a generated one), host
+ * name (its name), MAC, clock, RNG reseeded. out[] gets n handles (free each with
+ * boxlite_box_free). On failure no fork is left. 1 <= n <= 256. */
+BOXLITE_API int boxlite_box_fork(boxlite_box *box, const char *const *names, size_t n,
+                                 boxlite_box **out);
+/* Auto-pause: the box pauses itself after seconds without an execution, copy or other
+ * request (0 = never, the default; options JSON "idle_pause_s"); its next use resumes it.
+ * A health check counts as use. */
+BOXLITE_API int boxlite_options_set_idle_pause(boxlite_options *o, int seconds);
+
 #ifdef __cplusplus
 }
 #endif

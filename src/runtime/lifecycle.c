@@ -356,6 +356,10 @@ static int write_vmm_config(boxlite_box *b, const struct rt_assets *a, const cha
     }
     if (health)
         json_object_set_new(cfg, "health", health);
+    /* Guest RAM in a file of the box's folder (QEMU engine: pause, resume, fork; pause.c) */
+    json_t *mem = rt_memory_config(b, b->resuming);
+    if (mem)
+        json_object_set_new(cfg, "memory", mem);
     char tmp[4300];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     int r = json_dump_file(cfg, tmp, JSON_INDENT(2));
@@ -507,12 +511,16 @@ static int start_locked(boxlite_box *b, bool explicit_start, struct bl_error *er
         box_record_clear(&rec);
         return 0;
     }
-    if (rec.state != BOX_STATE_CONFIGURED && rec.state != BOX_STATE_STOPPED) {
+    if (rec.state != BOX_STATE_CONFIGURED && rec.state != BOX_STATE_STOPPED &&
+        rec.state != BOX_STATE_PAUSED) {
         r = bl_err(err, BOXLITE_ERR_STATE, "start box %s: it is %s", rec.name,
                    box_state_name(rec.state));
         box_record_clear(&rec);
         return r;
     }
+    /* A paused box resumes from its saved state (pause.c); any other start is cold and
+     * forgets every memory file. */
+    b->resuming = rec.state == BOX_STATE_PAUSED && rt_memory_saved(b->dir);
     /* A box that stopped by itself is not brought back behind its user's back: an exec
      * says why it stopped (boxlite_box_start starts it again). */
     if (!explicit_start && rec.state == BOX_STATE_STOPPED && rec.stop_abnormal) {
@@ -541,7 +549,10 @@ static int start_locked(boxlite_box *b, bool explicit_start, struct bl_error *er
     box_file_path(log, sizeof log, b->dir, BOX_VMM_LOG, 0);
     box_file_path(console, sizeof console, b->dir, BOX_CONSOLE_LOG, 0);
     boxfiles_clear(b->dir);
-    unlink_logs(console, b->opts.log_max_files);
+    if (!b->resuming) {
+        unlink_logs(console, b->opts.log_max_files);
+        rt_memory_forget(b->dir);
+    }
     r = rt_find_assets(&rt->settings, &a, err);
     if (!r)
         r = prepare_disk(b, overlay, err);
@@ -575,7 +586,9 @@ static int start_locked(boxlite_box *b, bool explicit_start, struct bl_error *er
     struct proto_status st = { 0 };
     if (!r)
         r = proto_client_status(conn, left > 1000 ? left : 1000, &st, err);
-    if (!r)
+    if (!r && b->resuming)
+        r = rt_memory_after_resume(b, conn, left > 1000 ? left : 1000, err);
+    else if (!r)
         r = send_setup(b, conn, &ic, left > 1000 ? left : 1000, err);
     image_config_free(&ic);
     double t_setup = mono_ms_f();

@@ -191,9 +191,7 @@ static int do_pause(struct box *b, char *why, size_t why_len)
     }
     if (code)
         fprintf(stderr, "boxlite-vmm: %s\n", why);
-    else
-        fprintf(stderr, "boxlite-vmm: paused: memory saved\n");
-    return code;
+    return code; /* saved: the VM's end says so ("paused: memory saved") */
 }
 
 static int on_pause(void *opaque, char *why, size_t why_len)

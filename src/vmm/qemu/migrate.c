@@ -21,7 +21,7 @@
 static int set_caps(struct qmp *q, struct bl_error *err)
 {
     json_t *caps = json_pack("{s:[{s:s, s:b}, {s:s, s:b}]}", "capabilities", "capability",
-                             "x-ignore-shared", 1, "capability", "events", 1);
+                             "x-ignore-shared", "state", 1, "capability", "events", "state", 1);
     return qmp_execute(q, "migrate-set-capabilities", caps, NULL, QMP_STEP_MS, err);
 }
 
