@@ -11,7 +11,7 @@
  * process killed while it paused left no state (renamed into place only once complete), and
  * the box is stopped with the reason.
  *
- * Fork freezes the source's memory and disk: RAM becomes BOX_MEMORY_BASE (read-only), the
+ * Fork freezes the source's memory and disk: RAM becomes BOX_MEMORY_BASE (never written again), the
  * disk a read-only qcow2 the source and every fork put an overlay on; both are hard-linked
  * into each fork's folder, so removing any box leaves the others whole, and QEMU maps the
  * RAM file privately (MAP_PRIVATE): pages no box writes stay shared in the page cache. Each
@@ -186,7 +186,9 @@ static int freeze(boxlite_box *src, char *frozen, size_t frozen_len, struct bl_e
     if (access(base, F_OK) != 0) {
         if (rename(mem, base) < 0)
             return bl_errno(err, errno, "freeze %s", mem);
-        chmod(base, 0444);
+        /* Owner-writable: QEMU 7.2 opens a privately mapped RAM file read-write (it never
+         * writes it: MAP_PRIVATE); nobody else may even read guest memory. */
+        chmod(base, 0600);
     } else {
         unlink(mem); /* a stale one: the box maps memory.base */
     }

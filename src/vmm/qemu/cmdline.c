@@ -106,12 +106,14 @@ int qemu_build_argv(const struct vmm_config *cfg, const struct qemu_launch *l, c
     add(&b, "%uM", cfg->memory_mib);
     if (cfg->memory_file) {
         /* share=on: the guest writes the box's own file, so a pause need not copy RAM;
-         * share=off (+readonly): a frozen file mapped MAP_PRIVATE, pages shared with every
-         * other box mapping it until written (fork). The path has no comma (config.c). */
+         * share=off: a frozen file mapped MAP_PRIVATE, pages shared with every other box
+         * mapping it until written (fork). QEMU 7.2 opens it read-write all the same (its
+         * readonly=on maps guest RAM read-only, as a ROM; rom=off came in QEMU 8.2), so the
+         * forks of one box are one trust domain: docs/architecture.md. The path has no
+         * comma (config.c). */
         add(&b, "-object");
-        add(&b, "memory-backend-file,id=mem,size=%uM,mem-path=%s,share=%s%s", cfg->memory_mib,
-            cfg->memory_file, cfg->memory_shared ? "on" : "off",
-            cfg->memory_shared ? "" : ",readonly=on");
+        add(&b, "memory-backend-file,id=mem,size=%uM,mem-path=%s,share=%s", cfg->memory_mib,
+            cfg->memory_file, cfg->memory_shared ? "on" : "off");
     }
     if (cfg->memory_incoming) {
         /* The device state comes over QMP (migrate-incoming) once the capabilities are set */
