@@ -51,6 +51,7 @@ struct proto_mux {
     pthread_t thread;
     bool running, stopping;
     bool held;              /* pausing: new requests are refused */
+    bool requested;         /* a request was seen since the agent's HELLO */
     uint64_t last_activity; /* mono_ms of the last request opened or ended */
 };
 
@@ -285,7 +286,9 @@ uint64_t proto_mux_last_activity(struct proto_mux *m, bool *busy)
 {
     pthread_mutex_lock(&m->lock);
     uint64_t t = m->last_activity;
-    *busy = m->routes != NULL;
+    /* Idle counts from the first request on: a box being set up (SETUP comes after the
+     * agent's HELLO) or resumed for a request on its way is not idle yet. */
+    *busy = m->routes != NULL || !m->requested;
     pthread_mutex_unlock(&m->lock);
     return t;
 }
@@ -373,6 +376,7 @@ static void from_client(struct proto_mux *m, struct mclient *cl, const struct pr
         r->next = m->routes;
         m->routes = r;
         m->last_activity = mono_ms();
+        m->requested = true;
     }
     if (!r)
         return; /* a channel that just ended: the same race the agent tolerates */

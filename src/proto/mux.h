@@ -80,7 +80,8 @@ void proto_mux_push_exit(struct proto_mux *m, const struct proto_exit *x);
  * and holds nothing. proto_mux_release lets requests through again (a pause that failed). */
 unsigned proto_mux_hold(struct proto_mux *m);
 void proto_mux_release(struct proto_mux *m);
-/* Milliseconds (mono_ms) of the last request opened or ended, and whether one is open. */
+/* Milliseconds (mono_ms) of the last request opened or ended, and whether the box is busy:
+ * a request is open, or none has come yet. */
 uint64_t proto_mux_last_activity(struct proto_mux *m, bool *busy);
 /* Stops the thread if any, closes clients. NULL-safe. */
 void proto_mux_free(struct proto_mux *m);

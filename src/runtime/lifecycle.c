@@ -609,7 +609,10 @@ static int start_locked(boxlite_box *b, bool explicit_start, struct bl_error *er
         char reason[600];
         snprintf(reason, sizeof reason, "the start failed: %s", err->msg);
         struct box_stop st = { .reason = reason };
-        state_box_set_stopped(rt->db, b->id, BOX_STATE_ANY, &st, NULL);
+        if (rt_memory_saved(b->dir)) /* it paused itself (auto-pause) or was never resumed */
+            state_box_set_state(rt->db, b->id, BOX_STATE_ANY, BOX_STATE_PAUSED, 0, 0, NULL);
+        else
+            state_box_set_stopped(rt->db, b->id, BOX_STATE_ANY, &st, NULL);
         state_counter_add(rt->db, "boxes_failed", 1, NULL);
         return -err->code;
     }

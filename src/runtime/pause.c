@@ -60,6 +60,10 @@ void rt_memory_forget(const char *dir)
         path_of(p, sizeof p, dir, f[i]);
         unlink(p);
     }
+    char tmp[4300]; /* a pause killed midway (qemu.c writes the state under this name) */
+    box_file_path(tmp, sizeof tmp - 4, dir, BOX_MEMORY_STATE, 0);
+    strcat(tmp, ".tmp");
+    unlink(tmp);
 }
 
 json_t *rt_memory_config(const boxlite_box *b, bool resume)

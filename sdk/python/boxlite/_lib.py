@@ -138,6 +138,9 @@ _PROTOS = {
     "boxlite_exec_resize": (I, [P, ctypes.c_uint, ctypes.c_uint]),
     "boxlite_exec_wait": (I, [P, I, ctypes.POINTER(ExecResultC)]),
     "boxlite_exec_free": (None, [P]),
+    "boxlite_box_pause": (I, [P, I]),
+    "boxlite_box_resume": (I, [P]),
+    "boxlite_box_fork": (I, [P, ctypes.POINTER(S), ctypes.c_size_t, ctypes.POINTER(P)]),
 }
 
 

@@ -48,6 +48,9 @@ class BoxOptions:
     # Console and per-box logs rotate at this size, keeping this many files.
     log_max_size: Optional[int] = None
     log_max_files: Optional[int] = None
+    # Auto-pause: seconds without an exec, copy or other use before the box pauses itself
+    # (memory saved, nothing runs; its next use resumes it). None/0: never.
+    idle_pause_s: Optional[int] = None
 
     def to_json(self, name: Optional[str] = None) -> str:
         doc = {"network": self.network, "auto_remove": self.auto_remove, "detach": self.detach}
@@ -68,6 +71,8 @@ class BoxOptions:
             doc["main_process"] = True
         if self.healthcheck is not None:
             doc["healthcheck"] = dict(self.healthcheck)
+        if self.idle_pause_s:
+            doc["idle_pause_s"] = int(self.idle_pause_s)
         for key in ("log_max_size", "log_max_files"):
             value = getattr(self, key)
             if value is not None:
