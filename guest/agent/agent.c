@@ -392,7 +392,7 @@ static void handle_identity(struct agent *a, uint32_t id, const uint8_t *p, size
         return;
     }
     if (a->opt.guest)
-        agent_log("new identity: hostname %s, MAC %s, RNG reseeded", ident.hostname,
+        agent_log("new identity: hostname %s, MAC %s", ident.hostname,
                   ident.mac[0] ? ident.mac : "unchanged");
     struct tlv_writer *w = malloc(sizeof *w);
     if (w) {

@@ -117,6 +117,9 @@ int identity_apply(const struct proto_identity *id, struct container *ct, bool g
         return 0; /* natively (unit tests) the machine is not ours to change */
     if (reseed(id->seed, sizeof id->seed, err) < 0)
         return bl_err_prefix(err, "reseed the RNG");
+    /* Said only once done: tests/e2e/pause.sh reads it (two forks' first bytes differ
+     * anyway while the source is young: Linux reseeds every uptime/2 s then). */
+    agent_log("RNG reseeded from the host's seed");
     if (id->hostname[0] && set_hostname(id->hostname, ct, err) < 0)
         return bl_err_prefix(err, "hostname");
     if (id->mac[0] && set_mac(id->mac, err) < 0)

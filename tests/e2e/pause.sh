@@ -36,7 +36,8 @@ info() { "$B" inspect -f "{{.$2}}" "$1" 2>/dev/null; }
 wait_field() { for _ in $(seq 900); do [ "$(info "$1" "$2")" = "$3" ] && return 0; sleep 0.1; done; return 1; }
 dir_of() { echo "$BOXLITE_HOME/boxes/$("$B" inspect -f '{{.ID}}' "$1" 2>/dev/null)"; }
 # a loop started before the pause: its pid, a shell variable and a counter in tmpfs
-LOOP='v=secret-$RANDOM; echo $$ > /dev/shm/pid; i=0; while true; do i=$((i+1)); echo $i > /dev/shm/c; echo "$v" > /dev/shm/v; sleep 0.1; done'
+# (each file replaced whole, by rename, so a reader never sees one half-written)
+LOOP='v=secret-$RANDOM; echo $$ > /dev/shm/pid; i=0; while true; do i=$((i+1)); echo $i > /dev/shm/c.t; mv /dev/shm/c.t /dev/shm/c; echo "$v" > /dev/shm/v.t; mv /dev/shm/v.t /dev/shm/v; sleep 0.1; done'
 
 # ---- pause and resume -----------------------------------------------------------------
 "$B" run -d --name p "$root" sleep 1000000 >/dev/null 2>"$work/err" || cat "$work/err"
@@ -113,6 +114,7 @@ for f in f1 f2 f3 f4 f5; do
   expect "$f sees the parent's tmpfs" "from-parent" "$s"
   expect "$f has its name as host name" "$f" "$h"
   hosts="$hosts $h"; macs="$macs $m"; rands="$rands $r"
+  has "$f's agent reseeded its RNG from the host's seed" "RNG reseeded from the host's seed" "$(dir_of $f)/console.log"
 done
 expect "6 different host names" "6" "$(echo $hosts | tr ' ' '\n' | sort -u | wc -l)"
 expect "6 different MACs" "6" "$(echo $macs | tr ' ' '\n' | sort -u | wc -l)"
