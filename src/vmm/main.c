@@ -175,7 +175,8 @@ static int do_pause(struct box *b, char *why, size_t why_len)
                  "snapshots exist on the QEMU engine only)", b->ops->name);
     } else if (!b->cfg->memory_file || !b->cfg->memory_state) {
         code = BOXLITE_ERR_UNSUPPORTED;
-        snprintf(why, why_len, "pause: this box was started without a memory file");
+        snprintf(why, why_len, "pause: this box was started without a memory file (its "
+                 "vmm.log says why)");
     } else if (b->cfg->nshares) {
         /* QEMU's 9p device blocks migration while the guest has it mounted, and the
          * agent cannot unmount a volume the workload may hold open. */
@@ -506,6 +507,19 @@ int main(int argc, char **argv)
     }
     if (cfg.vmm_log)
         vmm_log_rotated(&cfg);
+    /* Guest RAM in a file (memory snapshots, QEMU engine), created here, as the jailed user:
+     * without room for all of it the box runs with QEMU's own RAM and cannot be paused. */
+    if (cfg.memory_file && (!qemu || (cfg.memory_shared && !cfg.memory_incoming &&
+                                      qemu_memory_reserve(cfg.memory_file,
+                                                          (uint64_t)cfg.memory_mib << 20,
+                                                          &err) < 0))) {
+        if (qemu)
+            fprintf(stderr, "boxlite-vmm: %s: this box runs without a memory file and "
+                    "cannot be paused\n", err.msg);
+        bl_err_clear(&err);
+        free(cfg.memory_file);
+        cfg.memory_file = NULL;
+    }
     /* The guest's console through a pipe of ours, whatever the engine: one writer rotates it
      * and watches it for a kernel panic. */
     struct logrot *console = NULL;

@@ -13,7 +13,11 @@
 #include "vmm/qemu/qmp.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/magic.h>
 #include <string.h>
+#include <sys/vfs.h>
+#include <unistd.h>
 
 #define MIGRATE_TIMEOUT_MS 120000 /* a full stream of a few GiB on a loaded disk */
 #define QMP_STEP_MS 10000
@@ -55,4 +59,33 @@ int qemu_migrate_in(struct qmp *q, int state_fd, struct bl_error *err)
         qmp_wait_migration(q, MIGRATE_TIMEOUT_MS, err) < 0)
         return bl_err_prefix(err, "load the VM's saved state");
     return 0;
+}
+
+/* The RAM file's blocks, reserved before QEMU maps it: a guest page QEMU cannot write back
+ * for want of room would kill QEMU with SIGBUS (the guest's first touch of a page in a
+ * sparse file on a full disk). On tmpfs the file is memory already and fallocate would
+ * take it all at once: there only the room is checked. */
+int qemu_memory_reserve(const char *path, uint64_t bytes, struct bl_error *err)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        return bl_errno(err, errno, "memory file %s", path);
+    struct statfs sf;
+    int rc = 0;
+    if (fstatfs(fd, &sf) < 0) {
+        rc = bl_errno(err, errno, "memory file %s", path);
+    } else if (sf.f_type == TMPFS_MAGIC) {
+        if ((uint64_t)sf.f_bavail * (uint64_t)sf.f_bsize < bytes)
+            rc = bl_err(err, BOXLITE_ERR_IO, "memory file %s: %llu MiB do not fit in its "
+                        "folder (tmpfs)", path, (unsigned long long)(bytes >> 20));
+        else if (ftruncate(fd, (off_t)bytes) < 0)
+            rc = bl_errno(err, errno, "memory file %s", path);
+    } else if ((errno = posix_fallocate(fd, 0, (off_t)bytes)) != 0) {
+        rc = bl_errno(err, errno, "memory file %s: reserve %llu MiB", path,
+                      (unsigned long long)(bytes >> 20));
+    }
+    close(fd);
+    if (rc < 0)
+        unlink(path);
+    return rc;
 }

@@ -57,6 +57,9 @@ void relay_stop(struct relay *r); /* NULL-safe; closes qemu_fd, not client_fd */
 struct qmp;
 int qemu_migrate_out(struct qmp *q, int state_fd, struct bl_error *err);
 int qemu_migrate_in(struct qmp *q, int state_fd, struct bl_error *err);
+/* Creates the RAM file (0600) with its room reserved (blocks allocated; on tmpfs, checked);
+ * on failure removes it and says why. */
+int qemu_memory_reserve(const char *path, uint64_t bytes, struct bl_error *err);
 
 /* QEMU's process id (tests, diagnostics). */
 int engine_qemu_pid(struct engine *e);

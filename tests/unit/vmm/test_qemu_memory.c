@@ -9,8 +9,12 @@
 #include "vmm/engine.h"
 #include "vmm/qemu/qemu.h"
 
+#include <linux/magic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
 
 static bool argv_has(char **argv, const char *s)
 {
@@ -113,4 +117,28 @@ TEST(only_the_qemu_engine_pauses)
 {
     CHECK(engine_qemu_ops.pause != NULL);
     CHECK(engine_kvm_ops.pause == NULL);
+}
+
+TEST(the_ram_file_has_its_room_reserved)
+{
+    /* blocks allocated up front: a full disk can never SIGBUS QEMU on a page's first touch */
+    char path[512];
+    snprintf(path, sizeof path, "%s/memory", harness_tmpdir());
+    struct bl_error err = {0};
+    REQUIRE(qemu_memory_reserve(path, 8u << 20, &err) == 0);
+    struct stat st;
+    REQUIRE(stat(path, &st) == 0);
+    CHECK_EQ((unsigned long long)st.st_size, 8ull << 20);
+    CHECK((st.st_mode & 0777) == 0600);
+    struct statfs sf;
+    REQUIRE(statfs(path, &sf) == 0);
+    if (sf.f_type != TMPFS_MAGIC)
+        CHECK((unsigned long long)st.st_blocks * 512 >= 8ull << 20);
+    /* a symlink planted in its place is not followed */
+    char target[600];
+    snprintf(target, sizeof target, "%s/elsewhere", harness_tmpdir());
+    unlink(path);
+    REQUIRE(symlink(target, path) == 0);
+    CHECK(qemu_memory_reserve(path, 1u << 20, &err) < 0);
+    CHECK(access(target, F_OK) != 0);
 }
