@@ -34,6 +34,7 @@ enum cli_flag_id {
     FL_ALL, FL_JSON, FL_QUIET, FL_FORCE, FL_TIME, FL_FOLLOW, FL_RAW, FL_VMM, FL_MAX_SIZE,
     FL_IMAGE, FL_NO_SMOKE, FL_FILTER, FL_FORMAT, FL_NO_TRUNC, FL_TAIL, FL_SINCE,
     FL_NO_STREAM, FL_MAN, FL_UNTIL, FL_TIMESTAMPS, FL_NO_STDIN,
+    FL_IDLE_PAUSE, /* run, create: auto-pause (cmd_pause.c) */
 };
 
 struct cli_flag {
@@ -182,6 +183,9 @@ int cmd_restart(struct cli *c, const struct cli_args *a);
 int cmd_wait(struct cli *c, const struct cli_args *a);
 int cmd_port(struct cli *c, const struct cli_args *a);
 int cmd_rename(struct cli *c, const struct cli_args *a);
+int cmd_pause(struct cli *c, const struct cli_args *a);
+int cmd_resume(struct cli *c, const struct cli_args *a);
+int cmd_fork(struct cli *c, const struct cli_args *a);
 int cmd_prune(struct cli *c, const struct cli_args *a);
 int cmd_attach(struct cli *c, const struct cli_args *a);
 int cmd_top(struct cli *c, const struct cli_args *a);

@@ -32,6 +32,12 @@ static bool is_live(const char *state)
     return !strcmp(state, "running") || !strcmp(state, "starting") || !strcmp(state, "stopping");
 }
 
+/* Not ended: live, or paused (its main process goes on at resume; wait and attach stay). */
+static bool not_ended(const char *state)
+{
+    return is_live(state) || !strcmp(state, "paused");
+}
+
 /* ---- restart ---------------------------------------------------------------------------- */
 
 int cmd_restart(struct cli *c, const struct cli_args *a)
@@ -51,8 +57,9 @@ int cmd_restart(struct cli *c, const struct cli_args *a)
         boxlite_box *b = NULL;
         int rc = boxlite_box_get(c->rt, a->ops[i], &b);
         json_t *info = rc == BOXLITE_OK ? box_info(b) : NULL;
-        /* a box that is not running is simply started, as Docker's restart does */
-        if (rc == BOXLITE_OK && info && is_live(state_of(info)))
+        /* a box that is not running is simply started, as Docker's restart does; a paused
+         * one is stopped first (its saved memory dropped): restart means a fresh run */
+        if (rc == BOXLITE_OK && info && not_ended(state_of(info)))
             rc = boxlite_box_stop(b, timeout_ms);
         json_decref(info);
         if (rc == BOXLITE_OK)
@@ -86,13 +93,20 @@ int cli_stop_status(json_t *info)
 
 /* Waits until the box is no longer running: on its per-box process's pidfd when there is
  * one (woken the moment it exits), re-reading the state at least once a second (a pid can
- * be reused; the state is the truth). Returns its info, or NULL. */
+ * be reused; the state is the truth). A paused box has not ended (Docker's wait goes on
+ * through a pause too): no process to watch, its state is read once a second. Returns its
+ * info, or NULL. */
 json_t *cli_wait_stopped(boxlite_box *b)
 {
     for (;;) {
         json_t *info = box_info(b);
-        if (!info || !is_live(state_of(info)))
+        if (!info || !not_ended(state_of(info)))
             return info;
+        if (!strcmp(state_of(info), "paused")) {
+            json_decref(info);
+            poll(NULL, 0, 1000);
+            continue;
+        }
         pid_t pid = (pid_t)json_integer_value(json_object_get(info, "pid"));
         json_decref(info);
         int fd = pid > 0 ? (int)syscall(SYS_pidfd_open, pid, 0) : -1;
@@ -312,7 +326,7 @@ int cmd_attach(struct cli *c, const struct cli_args *a)
         boxlite_box_free(b);
         return cli_fail("attach");
     }
-    if (!is_live(state_of(info))) {
+    if (!not_ended(state_of(info))) {
         fprintf(stderr, "boxlite: attach %s: the box is %s (start it first)\n", a->ops[0],
                 state_of(info));
         json_decref(info);
@@ -358,7 +372,7 @@ int cmd_attach(struct cli *c, const struct cli_args *a)
         }
         /* nothing new: wait for the box to end or a tenth of a second for more output */
         info = box_info(b);
-        bool live = info && is_live(state_of(info));
+        bool live = info && not_ended(state_of(info)); /* a pause does not detach */
         if (!live) {
             while ((n = boxlite_log_read(log, buf, sizeof buf)) > 0) {
                 if (escape)

@@ -270,6 +270,16 @@ int cli_apply_box_flags(const struct cli_args *a, boxlite_options *o, struct box
             f->restart = strcmp(optarg, "no") != 0;
             break;
         }
+        case FL_IDLE_PAUSE: {
+            long long ms = cli_parse_duration_ms(optarg);
+            if (ms < 1000 || ms > 365LL * 24 * 3600 * 1000)
+                r = cli_usage_error("--idle-pause %s: expected a duration of 1s or more (30s, 5m)",
+                                    optarg);
+            else
+                r = boxlite_options_set_idle_pause(o, (int)(ms / 1000)) == BOXLITE_OK
+                        ? 0 : cli_fail("--idle-pause");
+            break;
+        }
         case FL_READ_ONLY:
             r = boxlite_options_set_read_only(o, 1) == BOXLITE_OK ? 0 : cli_fail("--read-only");
             break;

@@ -38,6 +38,7 @@ static const struct cli_flag box_flag_table[] = {
     { FL_RM, 0, "rm", NULL, NULL, "Remove the box when it stops", false },
     { FL_INTERACTIVE, 'i', "interactive", NULL, NULL, "Keep our standard input open to the command (with -d, and for create: the main process's stays open for attach)", false },
     { FL_TTY, 't', "tty", NULL, NULL, "Give the command a terminal", false },
+    { FL_IDLE_PAUSE, 0, "idle-pause", "DURATION", "never", "Pause the box (memory saved, nothing runs) after this long without an exec, copy or other use (30s, 5m); its next use resumes it", false },
     { 0 },
 };
 
@@ -255,6 +256,23 @@ const struct cli_verb cli_verbs[] = {
     { "rename", "BOX NEW-NAME", "Rename a box", "boxlite rename web web-old",
       "A running box keeps its host name until it restarts.", no_flags, cmd_rename, 2, 2, false,
       "box", NULL },
+    { "pause", "BOX [BOX...]", "Save boxes' memory and end their VMs (nothing runs)",
+      "boxlite pause web",
+      "The box's memory and device state go to its folder and its VM process ends; the box\n"
+      "is paused (ps) and outlives every boxlite process. resume, exec, cp or start restores\n"
+      "it: its processes, open files and tmpfs contents go on where they were; network\n"
+      "connections are dropped. Refused while executions or copies are open, for a box with\n"
+      "volumes (-v), and on the KVM engine (QEMU engine only).",
+      no_flags, cmd_pause, 1, -1, false, "box", NULL },
+    { "resume", "BOX [BOX...]", "Resume paused boxes", "boxlite resume web", NULL, no_flags,
+      cmd_resume, 1, -1, false, "box", NULL },
+    { "fork", "BOX NEW-NAME [NEW-NAME...]", "New running boxes from a box's memory and disk",
+      "boxlite fork py warm1 warm2 warm3",
+      "Each new box starts where BOX is now (its processes, files and memory), sharing the\n"
+      "unchanged memory and disk copy-on-write, with its own id, name, host name, MAC, clock\n"
+      "and reseeded RNG; its network connections are dropped. A running BOX is paused for\n"
+      "the copy and resumed. Prints the new boxes' ids.",
+      no_flags, cmd_fork, 2, -1, false, "box", NULL },
     { "prune", "", "Remove every stopped box", "boxlite prune -f",
       "Boxes stopped or created but never started go; running boxes stay.", prune_flags,
       cmd_prune, 0, 0, false, "", NULL },

@@ -457,7 +457,8 @@ BOXLITE_API int boxlite_box_rename(boxlite_runtime *rt, const char *id_or_name,
  * (docs/architecture.md, "Disk snapshots"). Snapshot create, clone and export also work on a
  * running box: its root filesystem is frozen (the agent's FIFREEZE) while its disk's top is
  * copied, so they capture what the guest had written; restore needs a stopped box
- * (BOXLITE_ERR_STATE "stop it first"), and a box starting or stopping is refused.
+ * (BOXLITE_ERR_STATE "stop it first"), and a box starting or stopping is refused, as is a
+ * paused one (its latest writes may be only in its saved memory: resume or stop it first).
  * Snapshot names: 1-64 characters [a-zA-Z0-9_.-], starting with a letter or digit.
  * create freezes the current disk (nothing is copied; BOXLITE_ERR_EXISTS for a name the box
  * has; BOXLITE_ERR_UNSUPPORTED once the chain is 14 layers deep); restore makes the disk what
@@ -483,6 +484,33 @@ BOXLITE_API int boxlite_box_export(boxlite_box *box, const char *path);
  * ports, host ports the box may reach) are not imported: boxlite_last_notice says so. */
 BOXLITE_API int boxlite_box_import(boxlite_runtime *rt, const char *path, const char *name,
                                    boxlite_box **out);
+
+/* ---- Memory snapshots: pause, resume, fork (QEMU engine) -------------------------------
+ * Pause saves the box's memory and device state in its folder and ends its per-box
+ * process: the box is "paused" (boxlite_box_info's state), nothing of it runs, and it
+ * outlives every process of its user. Resume (or any execution or copy, or
+ * boxlite_box_start) restores it: its processes, open files and tmpfs contents go on where
+ * they were; its network connections are gone (the host side of the network is new). A
+ * pause is refused with BOXLITE_ERR_STATE while executions or copies are open on the box,
+ * and with BOXLITE_ERR_UNSUPPORTED for a box with volumes (QEMU cannot save a 9p share the
+ * guest has mounted) or on the KVM engine (its memory snapshots are not built).
+ * Pausing a paused box, or resuming a running one, succeeds and does nothing. timeout_ms
+ * <= 0: two minutes. boxlite_box_stop of a paused box drops its saved memory (its next
+ * start boots cold). The restart policy's count goes on across a pause; a fork's starts at
+ * 0. Disk snapshots, clone and export refuse a paused box (see above). */
+BOXLITE_API int boxlite_box_pause(boxlite_box *box, int timeout_ms);
+BOXLITE_API int boxlite_box_resume(boxlite_box *box);
+/* n new running boxes from box's memory and disk (a running box is paused for the copy and
+ * resumed after): each shares the unchanged memory pages and disk blocks copy-on-write and
+ * has an identity of its own: box id, name (names[i], or NULL for a generated one), host
+ * name (its name), MAC, clock, RNG reseeded. out[] gets n handles (free each with
+ * boxlite_box_free). On failure no fork is left. 1 <= n <= 256. */
+BOXLITE_API int boxlite_box_fork(boxlite_box *box, const char *const *names, size_t n,
+                                 boxlite_box **out);
+/* Auto-pause: the box pauses itself after seconds without an execution, copy or other
+ * request (0 = never, the default; options JSON "idle_pause_s"); its next use resumes it.
+ * A health check counts as use. */
+BOXLITE_API int boxlite_options_set_idle_pause(boxlite_options *o, int seconds);
 
 #ifdef __cplusplus
 }

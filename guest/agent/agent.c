@@ -548,6 +548,32 @@ static void handle_fsfreeze(struct agent *a, uint32_t id, const uint8_t *p, size
     send_empty_result(a, id);
 }
 
+static void handle_identity(struct agent *a, uint32_t id, const uint8_t *p, size_t len)
+{
+    struct bl_error e = {0};
+    struct proto_identity ident;
+    if (proto_identity_decode(&ident, p, len, &e) < 0) {
+        send_error(a, id, BOXLITE_ERR_PROTOCOL, "identity: %s", e.msg);
+        return;
+    }
+    if (a->opt.guest && ident.time_ns)
+        set_clock(ident.time_ns);
+    int rc = identity_apply(&ident, &a->ct, a->opt.guest, &e);
+    explicit_bzero(ident.seed, sizeof ident.seed);
+    if (rc < 0) {
+        send_error(a, id, e.code ? e.code : BOXLITE_ERR_IO, "identity: %s", e.msg);
+        return;
+    }
+    if (a->opt.guest)
+        agent_log("new identity: hostname %s, MAC %s", ident.hostname,
+                  ident.mac[0] ? ident.mac : "unchanged");
+    /* A fork is a new box: its main process's restarts count from 0 (Docker's RestartCount
+     * of a new container; on-failure:N allows N more), as its per-box process reports. */
+    a->restarts = 0;
+    a->restart_delay_ms = 0;
+    send_empty_result(a, id);
+}
+
 static void chan_abort(struct agent *a, struct chan *c, const char *why)
 {
     send_error(a, c->id, BOXLITE_ERR_PROTOCOL, "%s", why);
@@ -567,7 +593,8 @@ static void handle_frame(struct agent *a, const struct proto_hdr *h, const uint8
     struct chan *c = h->channel ? chan_find(a, h->channel) : NULL;
     bool request = h->type == PROTO_EXEC || h->type == PROTO_COPY_IN ||
                    h->type == PROTO_COPY_OUT || h->type == PROTO_SETUP ||
-                   h->type == PROTO_SHUTDOWN || h->type == PROTO_FSFREEZE;
+                   h->type == PROTO_SHUTDOWN || h->type == PROTO_FSFREEZE ||
+                   h->type == PROTO_IDENTITY;
     if (request && c && !c->muted) {
         send_error(a, h->channel, BOXLITE_ERR_PROTOCOL, "%s on busy channel %u",
                    proto_type_name(h->type), h->channel);
@@ -617,6 +644,7 @@ static void handle_frame(struct agent *a, const struct proto_hdr *h, const uint8
         send_error(a, h->channel, BOXLITE_ERR_PROTOCOL, "RESULT is sent by the agent only");
         return;
     case PROTO_STATUS:
+    case PROTO_PAUSE:
     case PROTO_EXIT: /* the box socket's control frames: the per-box process answers them */
         send_error(a, 0, BOXLITE_ERR_PROTOCOL, "%s is for the per-box process, not the agent",
                    proto_type_name(h->type));
@@ -626,6 +654,7 @@ static void handle_frame(struct agent *a, const struct proto_hdr *h, const uint8
     case PROTO_COPY_OUT: handle_copy(a, h->channel, SPAWN_COPY_OUT, p, h->len); return;
     case PROTO_SETUP: handle_setup(a, h->channel, p, h->len); return;
     case PROTO_FSFREEZE: handle_fsfreeze(a, h->channel, p, h->len); return;
+    case PROTO_IDENTITY: handle_identity(a, h->channel, p, h->len); return;
     case PROTO_SHUTDOWN: {
         struct tlv_writer *w = malloc(sizeof *w);
         if (w) {

@@ -127,6 +127,12 @@ long long oom_kill_count(const char *vmstat_path);
  * set by boxlite.ctl. Malformed words are logged and ignored. */
 void agent_parse_cmdline(const char *cmdline, struct proto_setup *s, bool *ctl);
 
+/* ---- identity.c -------------------------------------------------------------------- */
+/* A fork's new identity (IDENTITY): RNG reseeded from the host's seed, host name (the
+ * agent's and the container's), eth0's MAC. Only with guest (the machine is ours). */
+int identity_apply(const struct proto_identity *id, struct container *ct, bool guest,
+                   struct bl_error *err);
+
 /* ---- net.c ------------------------------------------------------------------------- */
 /* Brings up lo, and eth0 when s->net: address "a.b.c.d/len", default gateway. */
 int net_configure(const struct proto_setup *s, struct bl_error *err);

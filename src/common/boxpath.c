@@ -10,6 +10,8 @@ static const char *const names[] = {
     [BOX_EXIT_JSON] = "exit.json",       [BOX_SOCKET] = "box.sock",
     [BOX_READY] = "ready",               [BOX_CONSOLE_KVM] = "console-kvm.log",
     [BOX_EXIT_KVM] = "exit-kvm.json",
+    [BOX_MEMORY] = "memory",             [BOX_MEMORY_STATE] = "memory.state",
+    [BOX_MEMORY_BASE] = "memory.base",   [BOX_IDENTITY] = "identity.json",
 };
 
 const char *box_file_name(enum box_file f)

@@ -16,6 +16,10 @@ enum box_file {
     BOX_READY,       /* ready: names the folder in vmm.json's ready_file; never written */
     BOX_CONSOLE_KVM, /* console-kvm.log: a KVM attempt's console, kept by the fallback */
     BOX_EXIT_KVM,    /* exit-kvm.json: a KVM attempt's record, likewise */
+    BOX_MEMORY,       /* memory: the guest's RAM, mapped shared by QEMU (src/runtime/pause.c) */
+    BOX_MEMORY_STATE, /* memory.state: a paused box's device state (and RAM not in a file) */
+    BOX_MEMORY_BASE,  /* memory.base: frozen RAM of a fork, mapped privately, hard-linked */
+    BOX_IDENTITY,     /* identity.json: a fork's new identity, sent to the agent at resume */
 };
 
 /* The file's name alone ("vmm.log"). */

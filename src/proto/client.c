@@ -230,6 +230,12 @@ static void handle_frame(struct proto_client *c, const struct proto_hdr *h, cons
         pthread_mutex_unlock(&c->lock);
         return;
     }
+    if (h->type == PROTO_PAUSE && c->status_wait && !c->status_have) {
+        c->status_have = true; /* the answer to our PAUSE: saved */
+        pthread_cond_broadcast(&c->cond);
+        pthread_mutex_unlock(&c->lock);
+        return;
+    }
     if (h->type == PROTO_EXIT) {
         if (!c->have_exit && proto_exit_decode(&c->exit, p, h->len, NULL) == 0)
             c->have_exit = true;
@@ -647,6 +653,46 @@ int proto_client_status(struct proto_client *c, int timeout_ms, struct proto_sta
     return rc;
 }
 
+int proto_client_pause(struct proto_client *c, int timeout_ms, struct bl_error *err)
+{
+    pthread_mutex_lock(&c->slock);
+    pthread_mutex_lock(&c->lock);
+    int rc = 0;
+    if (c->dead)
+        rc = bl_err(err, BOXLITE_ERR_STATE, "pause: the connection to the box ended (%s)",
+                    c->dead_msg);
+    else if (c->control < 1)
+        rc = bl_err(err, BOXLITE_ERR_UNSUPPORTED,
+                    "pause: the box's process (boxlite-vmm) predates the control protocol");
+    c->status_wait = true;
+    c->status_have = false;
+    c->status_code = 0;
+    pthread_mutex_unlock(&c->lock);
+    if (!rc)
+        rc = send_frame(c, PROTO_PAUSE, 0, 0, NULL, 0, err);
+    struct timespec ts, *dl = deadline_of(timeout_ms, &ts);
+    pthread_mutex_lock(&c->lock);
+    int w = 0;
+    while (!rc && !c->status_have && !c->dead && w == 0)
+        w = wait_cond(c, dl);
+    if (rc) {
+    } else if (c->status_have && c->status_code) {
+        rc = bl_err(err, c->status_code, "%s", c->status_msg);
+    } else if (c->status_have) {
+    } else if (c->have_exit && c->exit.paused) {
+        /* the answer raced the end of the connection: EXIT says it all */
+    } else if (c->dead) {
+        rc = bl_err(err, BOXLITE_ERR_STATE, "pause: the connection to the box ended (%s)",
+                    c->dead_msg);
+    } else {
+        rc = bl_err(err, BOXLITE_ERR_TIMEOUT, "pause: no answer within %d ms", timeout_ms);
+    }
+    c->status_wait = false;
+    pthread_mutex_unlock(&c->lock);
+    pthread_mutex_unlock(&c->slock);
+    return rc;
+}
+
 int proto_client_wait_end(struct proto_client *c, int timeout_ms)
 {
     struct timespec ts, *dl = deadline_of(timeout_ms, &ts);
@@ -1027,4 +1073,18 @@ int proto_shutdown(struct proto_client *c, int timeout_ms, struct bl_error *err)
     struct tlv_writer w;
     tlv_init(&w);
     return simple_request(c, PROTO_SHUTDOWN, &w, timeout_ms, err);
+}
+
+int proto_identity(struct proto_client *c, const struct proto_identity *id, int timeout_ms,
+                   struct bl_error *err)
+{
+    struct tlv_writer w;
+    tlv_init(&w);
+    if (id->hostname[0])
+        tlv_str(&w, T_HOSTNAME, id->hostname);
+    if (id->mac[0])
+        tlv_str(&w, T_MAC, id->mac);
+    tlv_bytes(&w, T_SEED, id->seed, sizeof id->seed);
+    tlv_u64(&w, T_TIME_NS, id->time_ns);
+    return simple_request(c, PROTO_IDENTITY, &w, timeout_ms, err);
 }

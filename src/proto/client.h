@@ -36,6 +36,9 @@ void proto_client_close(struct proto_client *c);
  * BOXLITE_ERR_UNSUPPORTED, never waited for. */
 int proto_client_status(struct proto_client *c, int timeout_ms, struct proto_status *out,
                         struct bl_error *err);
+/* PAUSE (docs/protocol.md): the per-box process saves the box's memory and ends; returns
+ * once it said the state is saved (its EXIT, paused, follows), or its refusal. */
+int proto_client_pause(struct proto_client *c, int timeout_ms, struct bl_error *err);
 /* Whether the per-box process said the box ended (EXIT), and how (*out may be NULL). */
 bool proto_client_exit(struct proto_client *c, struct proto_exit *out);
 /* Waits up to timeout_ms (-1 forever) for the connection to end (the box's process closed
@@ -80,6 +83,9 @@ int proto_copy_out_max(struct proto_client *c, const char *guest_path, const cha
 /* Sends a SETUP (rootfs, volumes, network, hostname) and waits for its result. */
 int proto_setup(struct proto_client *c, const struct proto_setup *s, int timeout_ms,
                 struct bl_error *err);
+/* IDENTITY: a fork's new hostname, MAC, clock and RNG seed (docs/protocol.md). */
+int proto_identity(struct proto_client *c, const struct proto_identity *id, int timeout_ms,
+                   struct bl_error *err);
 /* Asks the agent to stop everything and power off; returns when it acknowledged. */
 int proto_shutdown(struct proto_client *c, int timeout_ms, struct bl_error *err);
 /* FSFREEZE (docs/protocol.md): freeze the container's root filesystem (every write the guest

@@ -144,6 +144,8 @@ void proto_exit_encode(const struct proto_exit *x, struct tlv_writer *w)
     tlv_u64(w, T_START_ERROR, (uint64_t)(int64_t)x->start_error);
     if (x->restarts)
         tlv_u64(w, T_RESTART_COUNT, x->restarts);
+    if (x->paused)
+        tlv_u64(w, T_PAUSED, 1);
     figures_encode(&x->fig, w);
 }
 
@@ -173,6 +175,7 @@ int proto_exit_decode(struct proto_exit *x, const void *p, size_t len, struct bl
         case T_REQUESTED: rc = tlv_get_u64(&f, &v, err); x->requested = v != 0; break;
         case T_POWERED_OFF: rc = tlv_get_u64(&f, &v, err); x->powered_off = v != 0; break;
         case T_KILLED: rc = tlv_get_u64(&f, &v, err); x->killed = v != 0; break;
+        case T_PAUSED: rc = tlv_get_u64(&f, &v, err); x->paused = v != 0; break;
         case T_ENGINE_FAILED: rc = tlv_get_u64(&f, &v, err); x->engine_failed = v != 0; break;
         case T_GUEST_STATUS: rc = tlv_get_u64(&f, &v, err); x->guest_status = (int64_t)v; break;
         case T_EXIT_CODE:

@@ -52,6 +52,8 @@ struct proto_exit {
     bool oom_killed;        /* OOM(72) */
     int32_t start_error;    /* START_ERROR(107): the engine failed to start (a boxlite_code) */
     uint64_t restarts;      /* RESTART_COUNT(108): the main process's restarts in this run */
+    bool paused;            /* PAUSED(109): the box ended paused: its memory and device state
+                             * are saved in its folder (docs/protocol.md, PAUSE) */
     struct proto_figures fig;
 };
 void proto_exit_encode(const struct proto_exit *x, struct tlv_writer *w);

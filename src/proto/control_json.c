@@ -56,6 +56,8 @@ json_t *proto_exit_json(const struct proto_exit *x)
                           "stop_reason", x->stop_reason, "requested", x->requested,
                           "start_error", (int)x->start_error,
                           "stats", proto_figures_json(&x->fig));
+    if (j && x->paused)
+        json_object_set_new(j, "paused", json_true());
     if (j && x->has_exit_code) {
         json_object_set_new(j, "exit_code", json_integer((json_int_t)x->exit_code));
         json_object_set_new(j, "signal", json_integer((json_int_t)x->signo));
@@ -87,6 +89,7 @@ int proto_exit_from_json(struct proto_exit *x, json_t *j)
     x->powered_off = json_is_true(json_object_get(j, "powered_off"));
     x->killed = json_is_true(json_object_get(j, "killed"));
     x->engine_failed = json_is_true(json_object_get(j, "engine_failed"));
+    x->paused = json_is_true(json_object_get(j, "paused"));
     json_t *v = json_object_get(j, "guest_status");
     if (json_is_integer(v))
         x->guest_status = json_integer_value(v);

@@ -50,6 +50,9 @@ struct proto_mux {
     struct route *routes;
     pthread_t thread;
     bool running, stopping;
+    bool held;              /* pausing: new requests are refused */
+    bool requested;         /* a request was seen since the agent's HELLO */
+    uint64_t last_activity; /* mono_ms of the last request opened or ended */
 };
 
 static void queue(struct proto_buf *b, uint16_t type, uint32_t ch, uint8_t stream,
@@ -93,6 +96,7 @@ int proto_mux_new(int listen_fd, const struct proto_mux_events *ev, struct proto
     m->listen_fd = listen_fd;
     m->agent_fd = -1;
     m->next_ch = 1;
+    m->last_activity = mono_ms();
     if (ev)
         m->ev = *ev;
     fcntl(listen_fd, F_SETFL, fcntl(listen_fd, F_GETFL) | O_NONBLOCK);
@@ -139,6 +143,7 @@ static struct route *route_by_client(struct proto_mux *m, struct mclient *cl, ui
 
 static void route_del(struct proto_mux *m, struct route *r)
 {
+    m->last_activity = mono_ms();
     for (struct route **pp = &m->routes; *pp; pp = &(*pp)->next)
         if (*pp == r) {
             *pp = r->next;
@@ -217,6 +222,77 @@ static void answer_status(struct proto_mux *m, struct mclient *cl)
     free(w);
 }
 
+static unsigned open_routes(struct proto_mux *m)
+{
+    unsigned n = 0;
+    for (struct route *r = m->routes; r; r = r->next)
+        n++;
+    return n;
+}
+
+/* PAUSE: only with nothing in flight (bytes of a request half-sent to the agent would be
+ * lost with the VM's host side); the mux's thread waits for the owner's answer, so nothing
+ * reaches the agent meanwhile. Answered PAUSE when saved (EXIT follows), else ERROR. */
+static void answer_pause(struct proto_mux *m, struct mclient *cl)
+{
+    unsigned n = open_routes(m);
+    if (!m->ev.pause || !cl->control) {
+        queue_error(&cl->out, 0, BOXLITE_ERR_UNSUPPORTED, "PAUSE: not here");
+        return;
+    }
+    if (!m->ready || m->agent_gone || m->held) {
+        queue_error(&cl->out, 0, BOXLITE_ERR_STATE,
+                    m->held ? "PAUSE: the box is pausing" : "PAUSE: the box is not running");
+        return;
+    }
+    if (n) {
+        char msg[200];
+        snprintf(msg, sizeof msg, "PAUSE: %u request%s (executions, copies) still open: pause "
+                 "when they end", n, n == 1 ? " is" : "s are");
+        queue_error(&cl->out, 0, BOXLITE_ERR_STATE, msg);
+        return;
+    }
+    m->held = true;
+    char why[512] = "";
+    pthread_mutex_unlock(&m->lock);
+    int code = m->ev.pause(m->ev.opaque, why, sizeof why);
+    pthread_mutex_lock(&m->lock);
+    if (code) {
+        m->held = false;
+        queue_error(&cl->out, 0, code, why[0] ? why : "PAUSE failed");
+        return;
+    }
+    queue(&cl->out, PROTO_PAUSE, 0, 0, NULL, 0);
+}
+
+unsigned proto_mux_hold(struct proto_mux *m)
+{
+    pthread_mutex_lock(&m->lock);
+    unsigned n = open_routes(m);
+    if (!n)
+        m->held = true;
+    pthread_mutex_unlock(&m->lock);
+    return n;
+}
+
+void proto_mux_release(struct proto_mux *m)
+{
+    pthread_mutex_lock(&m->lock);
+    m->held = false;
+    pthread_mutex_unlock(&m->lock);
+}
+
+uint64_t proto_mux_last_activity(struct proto_mux *m, bool *busy)
+{
+    pthread_mutex_lock(&m->lock);
+    uint64_t t = m->last_activity;
+    /* Idle counts from the first request on: a box being set up (SETUP comes after the
+     * agent's HELLO) or resumed for a request on its way is not idle yet. */
+    *busy = m->routes != NULL || !m->requested;
+    pthread_mutex_unlock(&m->lock);
+    return t;
+}
+
 static void from_client(struct proto_mux *m, struct mclient *cl, const struct proto_hdr *h,
                         const uint8_t *p)
 {
@@ -253,6 +329,7 @@ static void from_client(struct proto_mux *m, struct mclient *cl, const struct pr
     }
     case PROTO_PING: queue(&cl->out, PROTO_PONG, 0, 0, p, h->len); return;
     case PROTO_STATUS: answer_status(m, cl); return;
+    case PROTO_PAUSE: answer_pause(m, cl); return;
     case PROTO_EXIT:
         queue_error(&cl->out, 0, BOXLITE_ERR_PROTOCOL, "EXIT is sent by the per-box process only");
         return;
@@ -267,11 +344,15 @@ static void from_client(struct proto_mux *m, struct mclient *cl, const struct pr
     struct route *r = route_by_client(m, cl, h->channel);
     bool request = h->type == PROTO_EXEC || h->type == PROTO_COPY_IN || h->type == PROTO_COPY_OUT ||
                    h->type == PROTO_SETUP || h->type == PROTO_SHUTDOWN ||
-                   h->type == PROTO_FSFREEZE;
+                   h->type == PROTO_FSFREEZE || h->type == PROTO_IDENTITY;
     if (request && m->gone_reason[0]) {
         char msg[300];
         snprintf(msg, sizeof msg, "the box has stopped: %s", m->gone_reason);
         queue_error(&cl->out, h->channel, BOXLITE_ERR_STATE, msg);
+        return;
+    }
+    if (request && m->held) {
+        queue_error(&cl->out, h->channel, BOXLITE_ERR_STATE, "the box is pausing");
         return;
     }
     if (m->agent_fd < 0 || m->agent_gone) {
@@ -294,6 +375,8 @@ static void from_client(struct proto_mux *m, struct mclient *cl, const struct pr
         r->cl = cl;
         r->next = m->routes;
         m->routes = r;
+        m->last_activity = mono_ms();
+        m->requested = true;
     }
     if (!r)
         return; /* a channel that just ended: the same race the agent tolerates */

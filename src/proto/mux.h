@@ -36,6 +36,10 @@ struct proto_mux_events {
     /* A client asked STATUS (src/proto/control.h): fill *out (zeroed; a state left empty
      * becomes "starting" or "running" by the agent's HELLO). NULL: STATUS is refused. */
     void (*status)(void *opaque, struct proto_status *out);
+    /* A client asked PAUSE (no request open: the mux refuses new ones meanwhile): save the
+     * box's memory and end the VM; 0, or a boxlite_code with why in `why` (the mux answers
+     * ERROR and serves requests again). NULL: PAUSE is refused. */
+    int (*pause)(void *opaque, char *why, size_t why_len);
     /* First thing on the mux's own thread (proto_mux_start), e.g. to confine it. */
     void (*thread_start)(void *opaque);
 };
@@ -71,6 +75,14 @@ bool proto_mux_shutdown_requested(struct proto_mux *m);
  * the thread (after proto_mux_stop) it is written before this returns, as far as each
  * client takes it within 500 ms in all; then proto_mux_free closes the connections. */
 void proto_mux_push_exit(struct proto_mux *m, const struct proto_exit *x);
+/* Pausing (auto-pause, src/vmm/main.c): with no request open, holds every new one back
+ * (answered ERROR STATE "the box is pausing") and returns 0; else returns how many are open
+ * and holds nothing. proto_mux_release lets requests through again (a pause that failed). */
+unsigned proto_mux_hold(struct proto_mux *m);
+void proto_mux_release(struct proto_mux *m);
+/* Milliseconds (mono_ms) of the last request opened or ended, and whether the box is busy:
+ * a request is open, or none has come yet. */
+uint64_t proto_mux_last_activity(struct proto_mux *m, bool *busy);
 /* Stops the thread if any, closes clients. NULL-safe. */
 void proto_mux_free(struct proto_mux *m);
 

@@ -19,11 +19,14 @@ const char *proto_type_name(unsigned type)
     case PROTO_EVENT: return "EVENT";
     case PROTO_STATUS: return "STATUS";
     case PROTO_EXIT: return "EXIT";
+    case PROTO_PAUSE: return "PAUSE";
     case PROTO_EXEC: return "EXEC";
     case PROTO_COPY_IN: return "COPY_IN";
     case PROTO_COPY_OUT: return "COPY_OUT";
     case PROTO_SETUP: return "SETUP";
     case PROTO_SHUTDOWN: return "SHUTDOWN";
+    case PROTO_IDENTITY: return "IDENTITY";
+    case PROTO_FSFREEZE: return "FSFREEZE";
     case PROTO_DATA: return "DATA";
     case PROTO_EOF: return "EOF";
     case PROTO_CREDIT: return "CREDIT";
@@ -31,7 +34,6 @@ const char *proto_type_name(unsigned type)
     case PROTO_RESIZE: return "RESIZE";
     case PROTO_RESULT: return "RESULT";
     case PROTO_CLOSE: return "CLOSE";
-    case PROTO_FSFREEZE: return "FSFREEZE";
     default: return NULL;
     }
 }
@@ -99,7 +101,8 @@ int proto_hdr_check(const struct proto_hdr *h, struct bl_error *err)
     if (streamed ? h->stream > PROTO_STDERR : h->stream != 0)
         return bl_err(err, BOXLITE_ERR_PROTOCOL, "%s frame with bad stream %u", name, h->stream);
     bool conn = h->type == PROTO_HELLO || h->type == PROTO_PING || h->type == PROTO_PONG ||
-                h->type == PROTO_EVENT || h->type == PROTO_STATUS || h->type == PROTO_EXIT;
+                h->type == PROTO_EVENT || h->type == PROTO_STATUS || h->type == PROTO_EXIT ||
+                h->type == PROTO_PAUSE;
     if (conn && h->channel != 0)
         return bl_err(err, BOXLITE_ERR_PROTOCOL, "%s frame on channel %u (must be 0)", name,
                       h->channel);
@@ -755,4 +758,89 @@ int proto_error_decode(const void *p, size_t len, int *code, char *msg, size_t m
         }
     }
     return rc;
+}
+
+int proto_mac_parse(const char *s, uint8_t out[6])
+{
+    uint8_t m[6];
+    if (strlen(s) != 17)
+        return -1;
+    for (int i = 0; i < 6; i++) {
+        const char *p = s + 3 * i;
+        if (i < 5 && p[2] != ':')
+            return -1;
+        unsigned v = 0;
+        for (int k = 0; k < 2; k++) {
+            char c = p[k];
+            unsigned d = c >= '0' && c <= '9' ? (unsigned)(c - '0')
+                         : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
+                         : c >= 'A' && c <= 'F' ? (unsigned)(c - 'A' + 10) : 16u;
+            if (d > 15)
+                return -1;
+            v = v * 16 + d;
+        }
+        m[i] = (uint8_t)v;
+    }
+    if (m[0] & 1) /* a multicast address names no one interface */
+        return -1;
+    if (out)
+        memcpy(out, m, 6);
+    return 0;
+}
+
+static bool hostname_ok(const char *h)
+{
+    size_t n = strlen(h);
+    if (n == 0 || n > 64 || h[0] == '-' || h[n - 1] == '-')
+        return false;
+    for (const char *p = h; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '-' || *p == '.'))
+            return false;
+    return true;
+}
+
+int proto_identity_decode(struct proto_identity *id, const void *p, size_t len,
+                          struct bl_error *err)
+{
+    memset(id, 0, sizeof *id);
+    bool seed = false;
+    struct tlv_iter it;
+    struct tlv_field f;
+    int rc;
+    tlv_iter_init(&it, p, len);
+    while ((rc = tlv_next(&it, &f, err)) > 0) {
+        switch (f.tag) {
+        case T_HOSTNAME:
+            if (f.len >= sizeof id->hostname)
+                return bl_err(err, BOXLITE_ERR_PROTOCOL, "IDENTITY: hostname too long");
+            if ((rc = tlv_get_str_buf(&f, id->hostname, sizeof id->hostname, err)) < 0)
+                return rc;
+            if (!hostname_ok(id->hostname))
+                return bl_err(err, BOXLITE_ERR_PROTOCOL, "IDENTITY: bad hostname");
+            break;
+        case T_MAC:
+            if (f.len != 17 || (rc = tlv_get_str_buf(&f, id->mac, sizeof id->mac, err)) < 0 ||
+                proto_mac_parse(id->mac, NULL) < 0)
+                return rc < 0 ? rc : bl_err(err, BOXLITE_ERR_PROTOCOL, "IDENTITY: bad MAC");
+            break;
+        case T_SEED:
+            if (f.len != PROTO_SEED_BYTES)
+                return bl_err(err, BOXLITE_ERR_PROTOCOL, "IDENTITY: seed of %u bytes (must be %d)",
+                              f.len, PROTO_SEED_BYTES);
+            memcpy(id->seed, f.val, PROTO_SEED_BYTES);
+            seed = true;
+            break;
+        case T_TIME_NS:
+            if ((rc = tlv_get_u64(&f, &id->time_ns, err)) < 0)
+                return rc;
+            break;
+        default: break;
+        }
+    }
+    if (rc < 0)
+        return rc;
+    if (!seed)
+        return bl_err(err, BOXLITE_ERR_PROTOCOL, "IDENTITY without a seed");
+    return 0;
 }

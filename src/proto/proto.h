@@ -26,11 +26,15 @@ enum proto_type {
     PROTO_STATUS = 0x06,   /* ch 0, box socket only: client asks, per-box process answers
                             * (src/proto/control.h); never reaches the agent */
     PROTO_EXIT = 0x07,     /* ch 0, box socket only: the per-box process says the box ended */
+    PROTO_PAUSE = 0x08,    /* ch 0, box socket only: save the box's memory and end its process;
+                            * the per-box process answers PAUSE (saved) or ERROR */
     PROTO_EXEC = 0x10,     /* host: open a channel running a process */
     PROTO_COPY_IN = 0x11,  /* host: open a channel extracting a tar stream (stream 0) */
     PROTO_COPY_OUT = 0x12, /* host: open a channel producing a tar stream (stream 1) */
     PROTO_SETUP = 0x13,    /* host: mount rootfs/volumes, network, container */
     PROTO_SHUTDOWN = 0x14, /* host: stop everything and power off */
+    PROTO_IDENTITY = 0x15, /* host: the box is a fork: new hostname, MAC, clock, RNG seed */
+    PROTO_FSFREEZE = 0x18, /* host: freeze (FIFREEZE) or thaw the container's root fs */
     PROTO_DATA = 0x20,     /* bytes of one stream (header `stream`) */
     PROTO_EOF = 0x21,      /* that stream ended */
     PROTO_CREDIT = 0x22,   /* receiver grants u32 more bytes on `stream` */
@@ -38,7 +42,6 @@ enum proto_type {
     PROTO_RESIZE = 0x24,   /* host: terminal rows, cols */
     PROTO_RESULT = 0x25,   /* agent: the request finished (ends the channel) */
     PROTO_CLOSE = 0x26,    /* host: abandon the channel (kills its process); no reply */
-    PROTO_FSFREEZE = 0x18, /* host: freeze (FIFREEZE) or thaw the container's root fs */
 };
 
 enum proto_stream { PROTO_STDIN = 0, PROTO_STDOUT = 1, PROTO_STDERR = 2 };
@@ -59,6 +62,7 @@ enum proto_tag {
     T_ROOT_RO = 62,                                         /* SETUP: root read-only */
     T_RESTART = 63, T_RESTART_MAX = 64,             /* SETUP: the main process's restarts */
     T_MAIN_STDIN = 65,                         /* SETUP: the main process's stdin is open */
+    T_MAC = 66, T_SEED = 67,                        /* IDENTITY (+ HOSTNAME, TIME_NS) */
     T_EVENT = 70, T_WHO = 71, T_OOM = 72, T_RESTARTS = 73,                   /* EVENT */
     T_FREEZE = 120,                                /* FSFREEZE: 1 freeze, 0 thaw */
     /* STATUS and EXIT (src/proto/control.h) */
@@ -69,6 +73,7 @@ enum proto_tag {
     T_REASON = 100, T_STOP_REASON = 101, T_REQUESTED = 102, T_GUEST_STATUS = 103,
     T_POWERED_OFF = 104, T_KILLED = 105, T_ENGINE_FAILED = 106, T_START_ERROR = 107,
     T_RESTART_COUNT = 108,                        /* STATUS and EXIT: restarts so far */
+    T_PAUSED = 109,                           /* EXIT: the box's memory was saved (paused) */
 };
 
 struct proto_hdr {
@@ -236,6 +241,21 @@ struct proto_event {
 void proto_event_encode(const struct proto_event *ev, struct tlv_writer *w);
 /* Strings longer than their field are cut; missing fields stay empty or 0. */
 int proto_event_decode(struct proto_event *ev, const void *p, size_t len, struct bl_error *err);
+
+/* IDENTITY body (a fork's first request after its resume): HOSTNAME(54) (RFC 1123 label
+ * characters, at most 64), MAC(66) "xx:xx:xx:xx:xx:xx" (unicast), SEED(67) exactly 32 bytes
+ * for the guest's RNG, TIME_NS(6) the host's wall clock. Every field is optional but SEED. */
+#define PROTO_SEED_BYTES 32
+struct proto_identity {
+    char hostname[65];
+    char mac[18];
+    uint8_t seed[PROTO_SEED_BYTES];
+    uint64_t time_ns;
+};
+int proto_identity_decode(struct proto_identity *id, const void *p, size_t len,
+                          struct bl_error *err);
+/* "xx:xx:xx:xx:xx:xx", unicast, into 6 bytes (out may be NULL): 0 or -1. */
+int proto_mac_parse(const char *s, uint8_t out[6]);
 
 /* ERROR body: boxlite_code + message. */
 void proto_error_encode(struct tlv_writer *w, int code, const char *msg);

@@ -94,6 +94,17 @@ int rt_box_lookup(boxlite_runtime *rt, const char *key, struct box_record *rec,
                      (long long)rec->pid, last[0] ? "; its log ends: " : "", last);
         }
     }
+    /* A folder holding a saved state is a paused box: its process ended after saving
+     * (auto-pause, or a pause whose library died), or a resume was cut short before the
+     * state was loaded (the per-box process deletes it before the guest runs again). */
+    if (dir || rt_box_dir(rt, rec->id, &dir, NULL) == 0) {
+        if (rt_memory_saved(dir) &&
+            state_box_set_state(rt->db, rec->id, rec->state, BOX_STATE_PAUSED, 0, 0, NULL) == 0) {
+            rec->state = BOX_STATE_PAUSED;
+            rec->pid = 0;
+            return 0;
+        }
+    }
     if (state_box_set_stopped(rt->db, rec->id, rec->state, &why, NULL) == 0) {
         rec->state = BOX_STATE_STOPPED;
         rec->pid = 0;
@@ -274,6 +285,12 @@ static json_t *record_json(const boxlite_runtime *rt, const struct box_record *r
     /* How the last run ended, as the per-box process (or its jail's supervisor, when the
      * process was killed: a seccomp denial names the system call) wrote it. */
     char *edir = NULL;
+    /* a paused box's restarts so far: its pause's exit.json counted them */
+    if (r->state == BOX_STATE_PAUSED && rt_box_dir(rt, r->id, &edir, NULL) == 0)
+        json_object_set_new(o, "restart_count",
+                            json_integer((json_int_t)rt_memory_saved_restarts(edir)));
+    free(edir);
+    edir = NULL;
     if (r->state == BOX_STATE_STOPPED && rt_box_dir(rt, r->id, &edir, NULL) == 0) {
         char path[4200];
         box_file_path(path, sizeof path, edir, BOX_EXIT_JSON, 0);
@@ -434,7 +451,8 @@ BOXLITE_API int boxlite_box_remove(boxlite_runtime *rt, const char *key, int for
     int r = rt_box_lookup(rt, key, &rec, &err);
     if (r)
         return api_return(r, &err);
-    bool stopped = rec.state == BOX_STATE_CONFIGURED || rec.state == BOX_STATE_STOPPED;
+    bool stopped = rec.state == BOX_STATE_CONFIGURED || rec.state == BOX_STATE_STOPPED ||
+                   rec.state == BOX_STATE_PAUSED; /* nothing of a paused box runs */
     if (!stopped && !force)
         r = bl_err(&err, BOXLITE_ERR_STATE,
                    "remove box %s: it is %s (stop it first, or force)", rec.name,

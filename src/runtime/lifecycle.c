@@ -75,6 +75,12 @@ BOXLITE_API int boxlite_box_stop(boxlite_box *b, int timeout_ms)
         proto_client_close(b->conn);
         b->conn = NULL;
         pthread_mutex_unlock(&b->lock);
+        /* A paused box has no process to ask: stopping it drops its saved memory once it
+         * reads stopped (its next start is a cold boot; forks keep their own links to a
+         * shared memory.base). */
+        bool paused = rec.state == BOX_STATE_PAUSED;
+        if (paused)
+            timeout_ms = 0;
         double t0 = mono_ms_f();
         if (timeout_ms > 0) {
             char sock[4200];
@@ -88,6 +94,8 @@ BOXLITE_API int boxlite_box_stop(boxlite_box *b, int timeout_ms)
         }
         int left = timeout_ms - (int)(mono_ms_f() - t0);
         r = rt_box_stop_record(b->rt, &rec, left > 0 ? left : 0, true, NULL, &err);
+        if (!r && paused)
+            rt_memory_forget(b->dir);
     }
     box_record_clear(&rec);
     return api_return(r, &err);
@@ -366,6 +374,10 @@ static int write_vmm_config(boxlite_box *b, const struct rt_assets *a, const cha
     }
     if (health)
         json_object_set_new(cfg, "health", health);
+    /* Guest RAM in a file of the box's folder (QEMU engine: pause, resume, fork; pause.c) */
+    json_t *mem = rt_memory_config(b, b->resuming);
+    if (mem)
+        json_object_set_new(cfg, "memory", mem);
     char tmp[4300];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     int r = json_dump_file(cfg, tmp, JSON_INDENT(2));
@@ -540,12 +552,16 @@ static int start_claimed(boxlite_box *b, bool explicit_start, struct bl_error *e
         box_record_clear(&rec);
         return 0;
     }
-    if (rec.state != BOX_STATE_CONFIGURED && rec.state != BOX_STATE_STOPPED) {
+    if (rec.state != BOX_STATE_CONFIGURED && rec.state != BOX_STATE_STOPPED &&
+        rec.state != BOX_STATE_PAUSED) {
         r = bl_err(err, BOXLITE_ERR_STATE, "start box %s: it is %s", rec.name,
                    box_state_name(rec.state));
         box_record_clear(&rec);
         return r;
     }
+    /* A paused box resumes from its saved state (pause.c); any other start is cold and
+     * forgets every memory file. */
+    b->resuming = rec.state == BOX_STATE_PAUSED && rt_memory_saved(b->dir);
     /* A box that stopped by itself is not brought back behind its user's back: an exec
      * says why it stopped (boxlite_box_start starts it again). */
     if (!explicit_start && rec.state == BOX_STATE_STOPPED && rec.stop_abnormal) {
@@ -573,8 +589,14 @@ static int start_claimed(boxlite_box *b, bool explicit_start, struct bl_error *e
     box_file_path(cfgpath, sizeof cfgpath, b->dir, BOX_VMM_JSON, 0);
     box_file_path(log, sizeof log, b->dir, BOX_VMM_LOG, 0);
     box_file_path(console, sizeof console, b->dir, BOX_CONSOLE_LOG, 0);
+    /* The pause's exit.json counted the main process's restarts: the agent goes on from
+     * there, and so must the new per-box process that reports them (vmm.json memory). */
+    b->resume_restarts = b->resuming ? rt_memory_saved_restarts(b->dir) : 0;
     boxfiles_clear(b->dir);
-    unlink_logs(console, b->opts.log_max_files);
+    if (!b->resuming) {
+        unlink_logs(console, b->opts.log_max_files);
+        rt_memory_forget(b->dir);
+    }
     r = rt_find_assets(&rt->settings, &a, err);
     if (!r)
         r = rt_box_prepare_disk(b, overlay, err);
@@ -608,7 +630,9 @@ static int start_claimed(boxlite_box *b, bool explicit_start, struct bl_error *e
     struct proto_status st = { 0 };
     if (!r)
         r = proto_client_status(conn, left > 1000 ? left : 1000, &st, err);
-    if (!r)
+    if (!r && b->resuming)
+        r = rt_memory_after_resume(b, conn, left > 1000 ? left : 1000, err);
+    else if (!r)
         r = send_setup(b, conn, &ic, left > 1000 ? left : 1000, err);
     image_config_free(&ic);
     double t_setup = mono_ms_f();
@@ -629,7 +653,10 @@ static int start_claimed(boxlite_box *b, bool explicit_start, struct bl_error *e
         char reason[600];
         snprintf(reason, sizeof reason, "the start failed: %s", err->msg);
         struct box_stop st = { .reason = reason };
-        state_box_set_stopped(rt->db, b->id, BOX_STATE_ANY, &st, NULL);
+        if (rt_memory_saved(b->dir)) /* it paused itself (auto-pause) or was never resumed */
+            state_box_set_state(rt->db, b->id, BOX_STATE_ANY, BOX_STATE_PAUSED, 0, 0, NULL);
+        else
+            state_box_set_stopped(rt->db, b->id, BOX_STATE_ANY, &st, NULL);
         state_counter_add(rt->db, "boxes_failed", 1, NULL);
         return -err->code;
     }

@@ -838,6 +838,10 @@ static int read_field(struct boxlite_options *o, const char *k, json_t *v, struc
         return read_argv_or_health(o, k, v, err);
     if (!strcmp(k, "main_process"))
         return (r = want_bool(v, k, &b, err)) ? r : (o->main_process = b, 0);
+    if (!strcmp(k, "idle_pause_s"))
+        return (r = want_int(v, k, &n, err)) ? r
+               : (r = range("idle_pause_s", n, 0, 365 * 24 * 3600, err)) ? r
+               : (o->idle_pause_s = (int)n, 0);
     if (!strcmp(k, "log_max_size"))
         return (r = want_int(v, k, &n, err)) ? r : opts_set_log(o, n, o->log_max_files, err);
     if (!strcmp(k, "log_max_files"))
@@ -974,6 +978,7 @@ char *opts_to_json(const struct boxlite_options *o)
     json_object_set_new(root, "restart", json_string(o->restart ? o->restart : "no"));
     json_object_set_new(root, "restart_max", json_integer(o->restart_max));
     json_object_set_new(root, "stdin_open", json_boolean(o->stdin_open));
+    json_object_set_new(root, "idle_pause_s", json_integer(o->idle_pause_s));
     char *s = json_dumps(root, JSON_COMPACT);
     json_decref(root);
     return s;

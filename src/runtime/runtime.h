@@ -40,6 +40,8 @@ struct boxlite_box {
     pthread_mutex_t lock;
     pid_t child;                /* per-box process we started, or 0 */
     struct proto_client *conn;  /* to the box socket, opened on first use */
+    bool resuming;              /* this start resumes a paused box (pause.c) */
+    uint64_t resume_restarts;   /* its main process's restarts before the pause (exit.json) */
 };
 
 /* Path of the box's socket (see lifecycle.c). */
@@ -93,6 +95,16 @@ void rt_box_cgroups_remove(const char *id);
 void rt_notice(boxlite_runtime *rt, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* json_dumps (compact) into *out and json_decref(j); -BOXLITE_ERR_NOMEM (boxes.c). */
 int rt_dump_json(json_t *j, char **out);
+/* Memory snapshots (pause.c): whether the folder holds a paused box's saved state; forget
+ * every memory file (a cold start); vmm.json's "memory" object; after a resume, a fork's
+ * identity sent to its agent. */
+bool rt_memory_saved(const char *dir);
+void rt_memory_forget(const char *dir);
+json_t *rt_memory_config(const boxlite_box *b, bool resume);
+/* The main process's restarts a paused box's exit.json counted (0 when none). */
+uint64_t rt_memory_saved_restarts(const char *dir);
+int rt_memory_after_resume(boxlite_box *b, struct proto_client *c, int timeout_ms,
+                           struct bl_error *err);
 /* Deletes the record and the box's folder. */
 int rt_box_destroy(boxlite_runtime *rt, const char *id, struct bl_error *err);
 

@@ -384,6 +384,15 @@ static int disk_begin(boxlite_box *b, const char *what, bool *running, struct bl
         *running = rec.state == BOX_STATE_RUNNING;
     if (running && *running)
         ; /* the caller copies the disk's top while the guest's root is frozen */
+    else if (rec.state == BOX_STATE_PAUSED)
+        /* Its disk alone is not the box: what the guest last wrote may be only in its page
+         * cache, in the saved memory (the agent cannot freeze a guest that is not running),
+         * and a restore under its memory would corrupt the file system it resumes with.
+         * Memory files are never exported or cloned: fork copies a paused box whole. */
+        r = bl_err(err, BOXLITE_ERR_STATE,
+                   "%s: box %s is paused: its latest writes may be only in its saved memory; "
+                   "resume it first (or stop it, which drops that memory; fork copies a paused "
+                   "box whole)", what, rec.name);
     else if (rec.state != BOX_STATE_CONFIGURED && rec.state != BOX_STATE_STOPPED)
         r = bl_err(err, BOXLITE_ERR_STATE,
                    "%s: box %s is %s: %s", what, rec.name, box_state_name(rec.state),

@@ -151,6 +151,7 @@ static const char *const state_names[] = {
     [BOX_STATE_UNKNOWN] = "unknown",   [BOX_STATE_CONFIGURED] = "configured",
     [BOX_STATE_STARTING] = "starting", [BOX_STATE_RUNNING] = "running",
     [BOX_STATE_STOPPING] = "stopping", [BOX_STATE_STOPPED] = "stopped",
+    [BOX_STATE_PAUSED] = "paused",
 };
 
 const char *box_state_name(enum box_state s)

@@ -24,6 +24,7 @@ enum box_state {
     BOX_STATE_RUNNING,
     BOX_STATE_STOPPING,
     BOX_STATE_STOPPED,
+    BOX_STATE_PAUSED,   /* no process: its memory is saved in its folder (pause.c) */
 };
 const char *box_state_name(enum box_state s);
 /* The state of a name; false (and *out BOX_STATE_UNKNOWN) for a name not listed above. */

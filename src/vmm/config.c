@@ -464,6 +464,38 @@ static int parse_health(struct vmm_config *cfg, json_t *root, struct bl_error *e
     return 0;
 }
 
+/* "memory" (QEMU engine; src/vmm/qemu/migrate.c): the guest RAM in a file, what a pause
+ * saves and a resume loads. */
+static int parse_memory(struct vmm_config *cfg, json_t *root, struct bl_error *err)
+{
+    static const char *const keys[] = { "file", "shared", "incoming", "state",
+                                        "idle_pause_ms", "restarts", NULL };
+    json_t *o = json_object_get(root, "memory");
+    if (!o || json_is_null(o))
+        return 0;
+    if (!json_is_object(o))
+        return bad(err, "memory", "must be an object");
+    cfg->memory_shared = true;
+    uint64_t idle = 0;
+    if (check_keys(o, "memory", keys, err) < 0 ||
+        get_str(o, "file", "memory", &cfg->memory_file, err) < 0 ||
+        get_bool(o, "shared", "memory", &cfg->memory_shared, err) < 0 ||
+        get_str(o, "incoming", "memory", &cfg->memory_incoming, err) < 0 ||
+        get_str(o, "state", "memory", &cfg->memory_state, err) < 0 ||
+        get_uint(o, "idle_pause_ms", "memory", 0, 365ull * 24 * 3600 * 1000, &idle, err) < 0 ||
+        get_uint(o, "restarts", "memory", 0, UINT32_MAX, &cfg->memory_restarts, err) < 0)
+        return -err->code;
+    cfg->idle_pause_ms = idle;
+    const char *paths[] = { cfg->memory_file, cfg->memory_incoming, cfg->memory_state };
+    const char *names[] = { "memory.file", "memory.incoming", "memory.state" };
+    for (size_t i = 0; i < 3; i++)
+        if (paths[i] && (paths[i][0] != '/' || strchr(paths[i], ',')))
+            return bad(err, names[i], "must be an absolute path without a comma");
+    if (cfg->memory_incoming && !cfg->memory_file)
+        return bad(err, "memory.incoming", "needs memory.file");
+    return 0;
+}
+
 static int parse_root(struct vmm_config *cfg, json_t *root, struct bl_error *err)
 {
     static const char *const keys[] = { "engine",  "kernel",     "initrd",     "cmdline",
@@ -471,7 +503,7 @@ static int parse_root(struct vmm_config *cfg, json_t *root, struct bl_error *err
                                         "network", "console_log", "box_socket", "ready_file",
                                         "cpu_template", "kvm_boot_timeout_ms", "test_break_boot",
                                         "jail", "vmm_log", "log_max_bytes", "log_files", "health",
-                                        "qemu_binary", NULL };
+                                        "qemu_binary", "memory", NULL };
     if (!json_is_object(root))
         return bl_err(err, BOXLITE_ERR_INVALID, "config: the top level must be an object");
     if (check_keys(root, "", keys, err) < 0)
@@ -519,7 +551,7 @@ static int parse_root(struct vmm_config *cfg, json_t *root, struct bl_error *err
         return bad(err, "kernel", "is required");
     if (parse_disks(cfg, root, err) < 0 || parse_shares(cfg, root, err) < 0 ||
         parse_network(cfg, root, err) < 0 || parse_cpu(cfg, root, err) < 0 ||
-        parse_jail(cfg, root, err) < 0)
+        parse_jail(cfg, root, err) < 0 || parse_memory(cfg, root, err) < 0)
         return -err->code;
     return 0;
 }
@@ -621,6 +653,9 @@ void vmm_config_free(struct vmm_config *cfg)
     free(cfg->jail.uid_locks);
     free(cfg->vmm_log);
     free(cfg->qemu_binary);
+    free(cfg->memory_file);
+    free(cfg->memory_incoming);
+    free(cfg->memory_state);
     if (cfg->health) {
         strv_free(cfg->health->argv);
         strv_free(cfg->health->env);

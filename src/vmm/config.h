@@ -77,6 +77,15 @@ struct vmm_config {
      * opening console_log themselves. */
     bool console_pipe;
     int console_fd;
+    /* "memory" (QEMU engine, src/vmm/qemu/migrate.c): guest RAM in memory_file, mapped
+     * shared (the box's own file, written as the guest runs) or privately (a frozen file
+     * several forks share copy-on-write); memory_incoming: a saved device state to resume
+     * from; memory_state: where a pause writes it; idle_pause_ms: pause after that long
+     * without a request (0 = never); memory_restarts: the main process's restarts before
+     * the pause (the agent goes on counting from there; STATUS and EXIT report it). */
+    char *memory_file, *memory_incoming, *memory_state;
+    bool memory_shared;
+    uint64_t idle_pause_ms, memory_restarts;
 };
 
 int vmm_config_parse(struct vmm_config *cfg, const char *json, struct bl_error *err);

@@ -17,6 +17,7 @@ struct engine;
 struct engine_exit {
     bool powered_off;   /* the guest shut down (agent power-off, reboot, panic) */
     bool killed;        /* stopped by engine_ops.stop(force) */
+    bool paused;        /* ended by engine_ops.pause: its state is saved */
     int guest_status;   /* exit status the agent reported through the control page, or -1 */
     char reason[256];   /* human-readable, e.g. "guest powered off", "KVM_EXIT_INTERNAL_ERROR" */
 };
@@ -54,6 +55,10 @@ struct engine_ops {
     /* The host port bound for the config's port forward i (0 when none). */
     int (*host_port)(struct engine *e, unsigned i);
     void (*destroy)(struct engine *e); /* NULL-safe */
+    /* Saves the guest's memory and device state to state_path and ends the VM (its exit
+     * then says "paused"); on failure the VM runs on. NULL: the engine cannot (the KVM
+     * engine: its memory snapshots are not built). */
+    int (*pause)(struct engine *e, const char *state_path, struct bl_error *err);
 };
 
 /* "Process start" for the figures (CLOCK_MONOTONIC ns): BOXLITE_SPAWN_NS, the moment the

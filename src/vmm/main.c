@@ -173,6 +173,48 @@ static void on_status(void *opaque, struct proto_status *out)
         out->host_ports[out->nports++] = (uint32_t)b->ops->host_port(e, i);
 }
 
+/* Pause (PAUSE from a client on the mux's thread, or the idle timer on the main thread;
+ * either way no request is open and new ones are held back): the engine saves the VM's
+ * memory and device state to memory.state and ends the VM. What cannot be saved is refused
+ * with the reason, and the box runs on. */
+static int do_pause(struct box *b, char *why, size_t why_len)
+{
+    struct bl_error err = {0};
+    pthread_mutex_lock(&b->lock);
+    struct engine *e = b->e;
+    pthread_mutex_unlock(&b->lock);
+    int code = 0;
+    if (!b->ops->pause) {
+        code = BOXLITE_ERR_UNSUPPORTED;
+        snprintf(why, why_len, "pause: the %s engine cannot save a box's memory (memory "
+                 "snapshots exist on the QEMU engine only)", b->ops->name);
+    } else if (!b->cfg->memory_file || !b->cfg->memory_state) {
+        code = BOXLITE_ERR_UNSUPPORTED;
+        snprintf(why, why_len, "pause: this box was started without a memory file (its "
+                 "vmm.log says why)");
+    } else if (b->cfg->nshares) {
+        /* QEMU's 9p device blocks migration while the guest has it mounted, and the
+         * agent cannot unmount a volume the workload may hold open. */
+        code = BOXLITE_ERR_UNSUPPORTED;
+        snprintf(why, why_len, "pause: a box with volumes cannot be paused (QEMU cannot save "
+                 "a 9p share the guest has mounted)");
+    } else if (!e) {
+        code = BOXLITE_ERR_STATE;
+        snprintf(why, why_len, "pause: the box is not running");
+    } else if (b->ops->pause(e, b->cfg->memory_state, &err) < 0) {
+        code = err.code ? err.code : BOXLITE_ERR_ENGINE;
+        snprintf(why, why_len, "pause: %s", err.msg);
+    }
+    if (code)
+        fprintf(stderr, "boxlite-vmm: %s\n", why);
+    return code; /* saved: the VM's end says so ("paused: memory saved") */
+}
+
+static int on_pause(void *opaque, char *why, size_t why_len)
+{
+    return do_pause(opaque, why, why_len);
+}
+
 static void *waiter(void *arg)
 {
     struct run *r = arg;
@@ -230,7 +272,10 @@ static void box_end(struct proto_exit *x, struct box *b, const struct engine_exi
     pthread_mutex_lock(&b->lock);
     figures(&x->fig, b->ops->name, s, b->ready_us);
     x->restarts = b->restarts;
-    if (b->have_event) {
+    if (ex->paused) {
+        snprintf(x->stop_reason, sizeof x->stop_reason, "paused");
+        x->paused = true;
+    } else if (b->have_event) {
         snprintf(x->stop_reason, sizeof x->stop_reason, "%s",
                  b->ev.message[0] ? b->ev.message : "the container ended");
         x->has_exit_code = true;
@@ -450,7 +495,9 @@ int main(int argc, char **argv)
     if (notice[0])
         fprintf(stderr, "boxlite-vmm: %s\n", notice);
     struct box b = { .lock = PTHREAD_MUTEX_INITIALIZER, .ops = r.ops, .cfg = &cfg,
-                     .notice = notice, .ready_fd = -1 };
+                     .notice = notice, .ready_fd = -1,
+                     /* a resumed box's agent counts on from the restarts before its pause */
+                     .restarts = cfg.memory_incoming ? cfg.memory_restarts : 0 };
     /* The box socket before the jail: its folder need not be in it (a long box path puts
      * it in a shared /tmp folder, which the jail must not show). */
     int lfd cleanup_close = -1;
@@ -489,6 +536,19 @@ int main(int argc, char **argv)
     }
     if (cfg.vmm_log)
         vmm_log_rotated(&cfg);
+    /* Guest RAM in a file (memory snapshots, QEMU engine), created here, as the jailed user:
+     * without room for all of it the box runs with QEMU's own RAM and cannot be paused. */
+    if (cfg.memory_file && (!qemu || (cfg.memory_shared && !cfg.memory_incoming &&
+                                      qemu_memory_reserve(cfg.memory_file,
+                                                          (uint64_t)cfg.memory_mib << 20,
+                                                          &err) < 0))) {
+        if (qemu)
+            fprintf(stderr, "boxlite-vmm: %s: this box runs without a memory file and "
+                    "cannot be paused\n", err.msg);
+        bl_err_clear(&err);
+        free(cfg.memory_file);
+        cfg.memory_file = NULL;
+    }
     /* The guest's console through a pipe of ours, whatever the engine: one writer rotates it
      * and watches it for a kernel panic. */
     struct logrot *console = NULL;
@@ -534,7 +594,8 @@ int main(int argc, char **argv)
      * start, every client hears why (EXIT with start_error). */
     if (lfd >= 0 || client_fd >= 0) {
         struct proto_mux_events ev = { .opaque = &b, .event = on_agent_event, .ready = on_ready,
-                                       .status = on_status, .thread_start = on_mux_thread };
+                                       .status = on_status, .thread_start = on_mux_thread,
+                                       .pause = on_pause };
         if (proto_mux_new(lfd, &ev, &b.mux, &err) < 0 ||
             (client_fd >= 0 && proto_mux_adopt(b.mux, client_fd) < 0) ||
             proto_mux_start(b.mux, &err) < 0) {
@@ -606,6 +667,24 @@ int main(int argc, char **argv)
     uint64_t stop_deadline = 0; /* when a graceful stop turns into a forced one */
     for (;;) {
         int timeout = -1;
+        /* Auto-pause: the idle timer runs from the last request opened or ended. */
+        if (cfg.idle_pause_ms && ready && b.mux && !stop_deadline) {
+            bool busy;
+            uint64_t last = proto_mux_last_activity(b.mux, &busy), now = mono_ms();
+            uint64_t due = last + cfg.idle_pause_ms;
+            if (!busy && now >= due && proto_mux_hold(b.mux) == 0) {
+                char why[512];
+                bool paused = do_pause(&b, why, sizeof why) == 0;
+                cfg.idle_pause_ms = 0; /* once: paused (its end comes on done_fd), or the
+                                        * reason is in vmm.log and the box runs on */
+                if (!paused)
+                    proto_mux_release(b.mux);
+                continue;
+            } else {
+                uint64_t wait = busy || now >= due ? cfg.idle_pause_ms : due - now;
+                timeout = wait > INT32_MAX ? INT32_MAX : (int)wait;
+            }
+        }
         if (stop_deadline) {
             uint64_t now = mono_ms();
             if (now >= stop_deadline) {
@@ -614,6 +693,7 @@ int main(int argc, char **argv)
             } else if (stop_deadline != UINT64_MAX) {
                 timeout = (int)(stop_deadline - now);
             }
+
         }
         struct pollfd p[5] = { { .fd = sfd, .events = POLLIN },
                                { .fd = r.done_fd, .events = POLLIN },

@@ -5,7 +5,9 @@
  * (src/proto/control_json.h). --pid PID: give up as soon as that process (the per-box
  * process, or the jail's supervisor) has exited. --until-exit: then stay connected until
  * the box ends and print EXIT as a second line. --now: ask at once, without waiting for
- * the box to be ready (no HELLO: the state may be "starting"). Exit status 0 when it printed what it was
+ * the box to be ready (no HELLO: the state may be "starting"). --pause: once ready, ask
+ * PAUSE (save the memory, end the VM) and print "paused", or the refusal on stderr (the lab
+ * proves with it that the KVM engine refuses). Exit status 0 when it printed what it was
  * asked for, 1 otherwise (the reason on stderr). */
 #include "vmm/status_tool.h"
 
@@ -147,7 +149,7 @@ int vmm_status_tool(int argc, char **argv)
 {
     const char *path = argc > 1 ? argv[1] : NULL;
     int wait_ms = 10000, pidfd = -1;
-    bool until_exit = false, now = false;
+    bool until_exit = false, now = false, pause = false;
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "--wait") && i + 1 < argc)
             wait_ms = atoi(argv[++i]);
@@ -161,11 +163,13 @@ int vmm_status_tool(int argc, char **argv)
             until_exit = true;
         else if (!strcmp(argv[i], "--now"))
             now = true;
+        else if (!strcmp(argv[i], "--pause"))
+            pause = true;
         else
             path = NULL;
     }
     if (!path) {
-        fprintf(stderr, "usage: boxlite-vmm --status SOCKET [--wait MS] [--pid PID] [--until-exit | --now]\n");
+        fprintf(stderr, "usage: boxlite-vmm --status SOCKET [--wait MS] [--pid PID] [--until-exit | --now | --pause]\n");
         return 2;
     }
     int64_t deadline = (int64_t)mono_ms() + wait_ms;
@@ -183,6 +187,16 @@ int vmm_status_tool(int argc, char **argv)
     if (proto_client_open_watch(fd, pidfd, left > 0 ? (int)left : 0, &c, NULL, &err) < 0) {
         fprintf(stderr, "boxlite-vmm --status: %s: %s\n", path, err.msg);
         return 1;
+    }
+    if (pause) {
+        /* PAUSE (docs/protocol.md): "paused" once saved, else the refusal; exit 0 or 1 */
+        int rc = proto_client_pause(c, 120000, &err);
+        if (rc < 0)
+            fprintf(stderr, "boxlite-vmm --status --pause: %s\n", err.msg);
+        else
+            printf("paused\n");
+        proto_client_close(c);
+        return rc < 0 ? 1 : 0;
     }
     struct proto_status st;
     if (proto_client_status(c, 10000, &st, &err) < 0) {

@@ -144,6 +144,32 @@ class Box:
 
         await _aio.blocking(stop)
 
+    async def pause(self, timeout: float = 120.0) -> None:
+        """Saves the box's memory in its folder and ends its VM: the box is "paused",
+        nothing of it runs, and it outlives this process. Refused while executions are
+        open, for a box with volumes, and on the KVM engine (QEMU engine only)."""
+        h = self._handle()
+        await _aio.blocking(self._lib.call, "box_pause", h, int(timeout * 1000))
+
+    async def resume(self) -> None:
+        """Restores a paused box where it was (an exec or copy does it too)."""
+        await _aio.blocking(self._lib.call, "box_resume", self._handle())
+
+    async def fork(self, *names: str) -> list:
+        """New running boxes from this box's memory and disk (copy-on-write), one per name,
+        each with its own id, host name, MAC, clock and reseeded RNG. Returns their Boxes."""
+        if not names:
+            raise ValueError("fork: give at least one name")
+        h = self._handle()
+        c_names = (ctypes.c_char_p * len(names))(*[enc(n) for n in names])
+        out = (ctypes.c_void_p * len(names))()
+
+        def fork():
+            self._lib.call("box_fork", h, c_names, len(names), out)
+
+        await _aio.blocking(fork)
+        return [self._rt._box(ctypes.c_void_p(out[i])) for i in range(len(names))]
+
     async def metrics(self) -> dict:
         """Box figures: state, the VMM's stats (cpu, memory, network), boot and start
         timings, executions and execution errors."""

@@ -54,6 +54,9 @@ class BoxOptions:
     restart: Optional[str] = None
     # Docker's -i for the main process: its stdin stays open for boxlite_box_attach_stdin.
     stdin_open: bool = False
+    # Auto-pause: seconds without an exec, copy or other use before the box pauses itself
+    # (memory saved, nothing runs; its next use resumes it). None/0: never.
+    idle_pause_s: Optional[int] = None
 
     def to_json(self, name: Optional[str] = None) -> str:
         doc = {"network": self.network, "auto_remove": self.auto_remove, "detach": self.detach}
@@ -74,6 +77,8 @@ class BoxOptions:
             doc["main_process"] = True
         if self.healthcheck is not None:
             doc["healthcheck"] = dict(self.healthcheck)
+        if self.idle_pause_s:
+            doc["idle_pause_s"] = int(self.idle_pause_s)
         for key in ("log_max_size", "log_max_files"):
             value = getattr(self, key)
             if value is not None:

@@ -57,6 +57,15 @@ class Box:
     def metrics(self) -> dict:
         return _run(self._inner.metrics())
 
+    def pause(self, timeout: float = 120.0) -> None:
+        _run(self._inner.pause(timeout))
+
+    def resume(self) -> None:
+        _run(self._inner.resume())
+
+    def fork(self, *names: str) -> list:
+        return [Box(b) for b in _run(self._inner.fork(*names))]
+
     def copy_in(self, src, dst) -> None:
         _run(self._inner.copy_in(src, dst))
 

@@ -94,7 +94,8 @@ int qemu_build_argv(const struct vmm_config *cfg, const struct qemu_launch *l, c
     struct argv_builder b = {0};
     add(&b, "%s", l->binary);
     add(&b, "-M");
-    add(&b, "microvm,acpi=off,x-option-roms=off"); /* qboot loads the kernel itself */
+    /* qboot loads the kernel itself; with a memory file, RAM is that file (migrate.c) */
+    add(&b, "microvm,acpi=off,x-option-roms=off%s", cfg->memory_file ? ",memory-backend=mem" : "");
     add(&b, "-accel");
     add(&b, "%s", l->kvm ? "kvm" : "tcg");
     add(&b, "-cpu");
@@ -103,6 +104,23 @@ int qemu_build_argv(const struct vmm_config *cfg, const struct qemu_launch *l, c
     add(&b, "%u", cfg->cpus);
     add(&b, "-m");
     add(&b, "%uM", cfg->memory_mib);
+    if (cfg->memory_file) {
+        /* share=on: the guest writes the box's own file, so a pause need not copy RAM;
+         * share=off: a frozen file mapped MAP_PRIVATE, pages shared with every other box
+         * mapping it until written (fork). QEMU 7.2 opens it read-write all the same (its
+         * readonly=on maps guest RAM read-only, as a ROM; rom=off came in QEMU 8.2), so the
+         * forks of one box are one trust domain: docs/architecture.md. The path has no
+         * comma (config.c). */
+        add(&b, "-object");
+        add(&b, "memory-backend-file,id=mem,size=%uM,mem-path=%s,share=%s", cfg->memory_mib,
+            cfg->memory_file, cfg->memory_shared ? "on" : "off");
+    }
+    if (cfg->memory_incoming) {
+        /* The device state comes over QMP (migrate-incoming) once the capabilities are set */
+        add(&b, "-incoming");
+        add(&b, "defer");
+        add(&b, "-S"); /* stays stopped once loaded: the state file goes first (qemu.c) */
+    }
     add(&b, "-nodefaults");
     add(&b, "-no-user-config");
     add(&b, "-nographic");

@@ -48,6 +48,7 @@ struct engine {
     pthread_mutex_t lock; /* qmp, exited, force */
     struct qmp qmp;
     bool reaped, force, exit_known;
+    bool paused; /* its memory was saved (qemu_pause): the VM ended paused */
     struct engine_exit exit;
     uint16_t *ports;
     unsigned nports;
@@ -272,6 +273,22 @@ static int after_launch(struct engine *e, const struct vmm_config *cfg, struct b
 {
     if (qmp_open(&e->qmp, e->qmp.fd, QMP_START_TIMEOUT_MS, err) < 0)
         return -err->code;
+    if (cfg->memory_incoming) {
+        /* A resume: the saved state, then the file goes before the guest runs (a guest that
+         * ran has changed its shared RAM file: that state could never be loaded again), so a
+         * resume killed before this point leaves a box that can still be resumed. */
+        int fd = open(cfg->memory_incoming, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            return bl_errno(err, errno, "resume: open %s", cfg->memory_incoming);
+        int rc = qemu_migrate_in(&e->qmp, fd, err);
+        close(fd);
+        if (rc < 0)
+            return rc;
+        if (unlink(cfg->memory_incoming) < 0 && errno != ENOENT)
+            return bl_errno(err, errno, "resume: remove %s", cfg->memory_incoming);
+        if (qmp_execute(&e->qmp, "cont", NULL, NULL, QMP_TIMEOUT_MS, err) < 0)
+            return -err->code;
+    }
     json_t *st = NULL;
     if (qmp_execute(&e->qmp, "query-status", NULL, &st, QMP_TIMEOUT_MS, err) < 0)
         return -err->code;
@@ -452,7 +469,10 @@ static void describe_exit(struct engine *e, int status)
     char tail[200];
     stderr_tail(e, tail, sizeof tail);
     const char *why = e->qmp.shutdown_seen ? e->qmp.shutdown_reason : "";
-    if (strcmp(why, "guest-shutdown") == 0) {
+    if (e->paused) {
+        x->paused = true;
+        snprintf(x->reason, sizeof x->reason, "paused: memory saved");
+    } else if (strcmp(why, "guest-shutdown") == 0) {
         x->powered_off = true;
         snprintf(x->reason, sizeof x->reason, "guest powered off");
     } else if (strcmp(why, "guest-reset") == 0) {
@@ -566,6 +586,46 @@ static int qemu_stats(struct engine *e, struct engine_stats *out)
     return 0;
 }
 
+/* Pause: the state goes to a temporary name, made durable, then renamed into place, so a
+ * per-box process killed midway leaves no state file (the box is then stopped, not paused:
+ * the library finds no file to resume from). QEMU then quits: the VM has ended, paused. */
+static int qemu_pause(struct engine *e, const char *state_path, struct bl_error *err)
+{
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", state_path);
+    pthread_mutex_lock(&e->lock);
+    int rc = 0;
+    int fd = -1;
+    if (e->reaped) {
+        rc = bl_err(err, BOXLITE_ERR_STATE, "QEMU has exited");
+        goto out;
+    }
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        rc = bl_errno(err, errno, "pause: %s", tmp);
+        goto out;
+    }
+    if ((rc = qemu_migrate_out(&e->qmp, fd, err)) < 0)
+        goto out;
+    if (fsync(fd) < 0 || rename(tmp, state_path) < 0) {
+        rc = bl_errno(err, errno, "pause: %s", state_path);
+        struct bl_error e2 = {0};
+        qmp_execute(&e->qmp, "cont", NULL, NULL, QMP_TIMEOUT_MS, &e2);
+        goto out;
+    }
+    e->paused = true;
+    struct bl_error qerr = {0};
+    if (qmp_execute(&e->qmp, "quit", NULL, NULL, QMP_TIMEOUT_MS, &qerr) < 0)
+        signal_qemu(e, SIGKILL);
+out:
+    if (fd >= 0)
+        close(fd);
+    if (rc < 0)
+        unlink(tmp);
+    pthread_mutex_unlock(&e->lock);
+    return rc;
+}
+
 static void qemu_destroy(struct engine *e)
 {
     if (!e)
@@ -587,4 +647,5 @@ const struct engine_ops engine_qemu_ops = {
     .stats = qemu_stats,
     .host_port = qemu_host_port,
     .destroy = qemu_destroy,
+    .pause = qemu_pause,
 };

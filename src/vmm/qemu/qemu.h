@@ -54,6 +54,16 @@ int relay_start(struct relay **out, int qemu_fd, int *client_fd, void (*on_hello
 bool relay_hello_seen(struct relay *r);
 void relay_stop(struct relay *r); /* NULL-safe; closes qemu_fd, not client_fd */
 
+/* Memory snapshots (migrate.c): the VM stopped and its device state (and RAM not in a
+ * shared file) written to state_fd; on failure the VM runs on. And the other way, on a QEMU
+ * started with -incoming defer (stays stopped: the caller says "cont"). */
+struct qmp;
+int qemu_migrate_out(struct qmp *q, int state_fd, struct bl_error *err);
+int qemu_migrate_in(struct qmp *q, int state_fd, struct bl_error *err);
+/* Creates the RAM file (0600) with its room reserved (blocks allocated; on tmpfs, checked);
+ * on failure removes it and says why. */
+int qemu_memory_reserve(const char *path, uint64_t bytes, struct bl_error *err);
+
 /* QEMU's process id (tests, diagnostics). */
 int engine_qemu_pid(struct engine *e);
 /* QMP query-status: "running", "paused", ... into buf. */

@@ -140,6 +140,11 @@ static int remaining(int64_t deadline)
 static void note_event(struct qmp *q, const struct qmp_msg *m)
 {
     q->events_seen++;
+    if (strcmp(m->event, "MIGRATION") == 0) {
+        const char *st = json_string_value(json_object_get(m->value, "status"));
+        snprintf(q->migration_status, sizeof q->migration_status, "%s", st ? st : "unknown");
+        return;
+    }
     if (strcmp(m->event, "SHUTDOWN") != 0)
         return;
     const char *reason = json_string_value(json_object_get(m->value, "reason"));
@@ -206,8 +211,97 @@ int qmp_open(struct qmp *q, int fd, int timeout_ms, struct bl_error *err)
     return qmp_execute(q, "qmp_capabilities", NULL, NULL, remaining(deadline), err);
 }
 
+/* The first byte goes with the descriptor (SCM_RIGHTS, QMP's "getfd"), the rest as usual. */
+static int send_with_fd(int sock, const char *text, size_t len, int fd, int64_t deadline)
+{
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } u;
+    memset(&u, 0, sizeof u);
+    struct iovec iov = { .iov_base = (void *)text, .iov_len = 1 };
+    struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+                         .msg_controllen = sizeof u.buf };
+    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &fd, sizeof fd);
+    for (;;) {
+        ssize_t n = sendmsg(sock, &mh, MSG_NOSIGNAL);
+        if (n == 1)
+            break;
+        if (n < 0 && errno != EINTR && errno != EAGAIN)
+            return -errno;
+        struct pollfd p = { .fd = sock, .events = POLLOUT };
+        if (n < 0 && errno == EAGAIN && poll(&p, 1, remaining(deadline)) == 0)
+            return -ETIMEDOUT;
+    }
+    return io_write_all_until(sock, text + 1, len - 1, deadline);
+}
+
+static int execute(struct qmp *q, const char *command, json_t *args, json_t **ret,
+                   int timeout_ms, int fd, struct bl_error *err);
+
 int qmp_execute(struct qmp *q, const char *command, json_t *args, json_t **ret, int timeout_ms,
                 struct bl_error *err)
+{
+    return execute(q, command, args, ret, timeout_ms, -1, err);
+}
+
+int qmp_execute_fd(struct qmp *q, const char *command, json_t *args, int fd, int timeout_ms,
+                   struct bl_error *err)
+{
+    return execute(q, command, args, NULL, timeout_ms, fd, err);
+}
+
+int qmp_wait_migration(struct qmp *q, int timeout_ms, struct bl_error *err)
+{
+    int64_t deadline = timeout_ms < 0 ? -1 : (int64_t)mono_ms() + timeout_ms;
+    for (;;) {
+        const char *st = q->migration_status;
+        if (!strcmp(st, "completed"))
+            return 0;
+        if (!strcmp(st, "failed") || !strcmp(st, "cancelled"))
+            return bl_err(err, BOXLITE_ERR_ENGINE, "QEMU's migration %s", st);
+        struct qmp_msg m;
+        int rc = qmp_reader_next(&q->rd, &m, err);
+        if (rc < 0)
+            return rc;
+        if (rc == 1) {
+            if (m.kind == QMP_EVENT)
+                note_event(q, &m);
+            qmp_msg_free(&m); /* a stray answer: nothing waits for it */
+            continue;
+        }
+        if (q->eof)
+            return bl_err(err, BOXLITE_ERR_ENGINE, "QMP: QEMU closed the connection");
+        struct pollfd p = {.fd = q->fd, .events = POLLIN};
+        int pr = poll(&p, 1, remaining(deadline));
+        if (pr < 0 && errno == EINTR)
+            continue;
+        if (pr < 0)
+            return bl_errno(err, errno, "QMP: poll");
+        if (pr == 0)
+            return bl_err(err, BOXLITE_ERR_TIMEOUT, "QEMU's migration did not end in %d ms",
+                          timeout_ms);
+        char buf[8192];
+        ssize_t n = read(q->fd, buf, sizeof buf);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+            continue;
+        if (n < 0 && errno != ECONNRESET)
+            return bl_errno(err, errno, "QMP: read");
+        if (n <= 0) {
+            q->eof = true;
+            continue;
+        }
+        if (qmp_reader_feed(&q->rd, buf, (size_t)n, err) < 0)
+            return -BOXLITE_ERR_PROTOCOL;
+    }
+}
+
+static int execute(struct qmp *q, const char *command, json_t *args, json_t **ret,
+                   int timeout_ms, int fd, struct bl_error *err)
 {
     if (ret)
         *ret = NULL;
@@ -223,7 +317,8 @@ int qmp_execute(struct qmp *q, const char *command, json_t *args, json_t **ret, 
     int64_t deadline = timeout_ms < 0 ? -1 : (int64_t)mono_ms() + timeout_ms;
     size_t tl = strlen(text);
     text[tl] = '\n'; /* the newline ends the message; the NUL is not sent */
-    int rc = io_write_all_until(q->fd, text, tl + 1, deadline);
+    int rc = fd >= 0 ? send_with_fd(q->fd, text, tl + 1, fd, deadline)
+                     : io_write_all_until(q->fd, text, tl + 1, deadline);
     free(text);
     if (rc == -ETIMEDOUT)
         return bl_err(err, BOXLITE_ERR_TIMEOUT, "%s: QMP: QEMU does not read its socket", command);

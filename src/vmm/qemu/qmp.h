@@ -50,6 +50,8 @@ struct qmp {
     bool shutdown_seen, shutdown_guest;
     char shutdown_reason[64];
     unsigned events_seen;
+    /* The last MIGRATION event's status ("setup", "active", "completed", "failed"...). */
+    char migration_status[32];
 };
 
 /* Takes ownership of fd (a connected stream socket), reads the greeting and leaves
@@ -60,6 +62,12 @@ int qmp_open(struct qmp *q, int fd, int timeout_ms, struct bl_error *err);
  * description. */
 int qmp_execute(struct qmp *q, const char *command, json_t *args, json_t **ret, int timeout_ms,
                 struct bl_error *err);
+/* The same, passing fd along (SCM_RIGHTS) as QMP's getfd and add-fd expect; no answer value. */
+int qmp_execute_fd(struct qmp *q, const char *command, json_t *args, int fd, int timeout_ms,
+                   struct bl_error *err);
+/* Reads until a MIGRATION event says the migration completed (0) or failed (an error);
+ * needs the "events" migration capability. Other events are noted as usual. */
+int qmp_wait_migration(struct qmp *q, int timeout_ms, struct bl_error *err);
 /* A human monitor command (e.g. "info version"); *out receives its text (free()). */
 int qmp_hmp(struct qmp *q, const char *command_line, char **out, int timeout_ms,
             struct bl_error *err);

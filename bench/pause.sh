@@ -1,0 +1,85 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+# Memory snapshots (issue 16, src/runtime/pause.c) through the CLI on whichever engine runs
+# here, side by side with cold boxes of the same rootfs:
+#  - resume to first exec output (`boxlite exec PAUSED echo hello`) vs cold create to first
+#    output (`boxlite run --rm ROOTFS echo hello`), and the pause itself;
+#  - fork of N boxes (BENCH_FORKS, default 5) vs N cold boxes started at once: wall time until
+#    all run, and their memory: the sum of RSS (a shared page counted in every process) and
+#    of PSS (a shared page split between the processes that map it) of their VMM and QEMU
+#    processes.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+build=${BOXLITE_BUILD:-build}
+B="$PWD/$build/bin/boxlite"
+runs=${BENCH_RUNS:-3}
+n=${BENCH_FORKS:-5}
+scripts/build-kernel.sh --cached-only >/dev/null 2>&1 || { echo "pause: skipped (no cached kernel)"; exit 0; }
+[ -x /bin/busybox ] || { echo "pause: skipped (no /bin/busybox)"; exit 0; }
+work=$(mktemp -d)
+export BOXLITE_HOME=$work/home
+cleanup() {
+  for id in $("$B" ps -a -q --no-trunc 2>/dev/null); do "$B" rm -f "$id" >/dev/null 2>&1; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+root=$work/root
+mkdir -p "$root/bin" "$root/etc" "$root/tmp"
+cp /bin/busybox "$root/bin/"
+for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -s busybox "$root/bin/$a"; done
+echo 'root:x:0:0:root:/root:/bin/sh' >"$root/etc/passwd"
+engine=$("$build/bin/boxlite-vmm" --check 2>/dev/null | sed -n 's/^selected: //p')
+ms() { echo $(( $(date +%s%N) / 1000000 )); }
+median() { printf '%s\n' "$@" | sort -n | sed -n "$(( ($# + 1) / 2 ))p"; }
+# memory of a box's processes (its per-box process and QEMU): "rss_kb pss_kb"
+mem_of() {
+  local id rss=0 pss=0 p
+  id=$("$B" inspect -f '{{.ID}}' "$1")
+  for p in $(pgrep -f "$BOXLITE_HOME/boxes/$id/"); do
+    [ -r "/proc/$p/smaps_rollup" ] || continue
+    rss=$((rss + $(awk '/^Rss:/ {print $2}' "/proc/$p/smaps_rollup")))
+    pss=$((pss + $(awk '/^Pss:/ {print $2}' "/proc/$p/smaps_rollup")))
+  done
+  echo "$rss $pss"
+}
+sum_mem() { # BOX...: "rss_mib pss_mib"
+  local r=0 s=0 a b
+  for x in "$@"; do read -r a b <<<"$(mem_of "$x")"; r=$((r + a)); s=$((s + b)); done
+  echo "$((r / 1024)) $((s / 1024))"
+}
+
+# ---- resume vs cold start to first output ---------------------------------------------
+cold=()
+for _ in $(seq "$runs"); do
+  t0=$(ms); "$B" run --rm "$root" echo hello 2>/dev/null | head -1 >/dev/null; cold+=($(( $(ms) - t0 )))
+done
+"$B" run -d --name src "$root" sleep 1000000 >/dev/null 2>&1
+"$B" exec src sh -c 'echo warm > /dev/shm/w' >/dev/null
+pause=(); resume=()
+for _ in $(seq "$runs"); do
+  t0=$(ms); "$B" pause src >/dev/null; pause+=($(( $(ms) - t0 )))
+  t0=$(ms); "$B" exec src echo hello | head -1 >/dev/null; resume+=($(( $(ms) - t0 )))
+done
+state_kb=$(( $(stat -c %s "$BOXLITE_HOME/boxes/$("$B" inspect -f '{{.ID}}' src)/memory" 2>/dev/null || echo 0) / 1024 ))
+"$B" pause src >/dev/null
+st=$(stat -c %s "$BOXLITE_HOME/boxes/$("$B" inspect -f '{{.ID}}' src)/memory.state")
+mc=$(du -k "$BOXLITE_HOME/boxes/$("$B" inspect -f '{{.ID}}' src)/memory" | cut -f1)
+c=$(median "${cold[@]}"); r=$(median "${resume[@]}"); p=$(median "${pause[@]}")
+echo "figure: cold \`run --rm ROOTFS echo hello\` to first output (engine $engine): median $c ms over $runs runs (${cold[*]})"
+echo "figure: resume of a paused box to first output of \`exec BOX echo hello\`: median $r ms over $runs runs (${resume[*]}), $(awk "BEGIN {printf \"%.2f\", $r / $c}")x the cold start"
+echo "figure: pause (CLI to the per-box process gone): median $p ms (${pause[*]}); state file $((st / 1024)) KiB, RAM file $mc KiB on disk (guest RAM $((state_kb / 1024)) MiB)"
+"$B" resume src >/dev/null
+
+# ---- fork of N vs N cold boxes ---------------------------------------------------------
+names=(); for i in $(seq "$n"); do names+=("f$i"); done
+t0=$(ms); "$B" fork src "${names[@]}" >/dev/null; tf=$(( $(ms) - t0 ))
+read -r frss fpss <<<"$(sum_mem "${names[@]}")"
+"$B" rm -f "${names[@]}" >/dev/null 2>&1
+colds=(); for i in $(seq "$n"); do colds+=("c$i"); done
+t0=$(ms)
+for x in "${colds[@]}"; do "$B" run -d --name "$x" "$root" sleep 1000000 >/dev/null 2>&1 & done
+wait
+tc=$(( $(ms) - t0 ))
+read -r crss cpss <<<"$(sum_mem "${colds[@]}")"
+echo "figure: fork of $n boxes (source paused, forked, resumed; all running): $tf ms wall; $n cold boxes started at once: $tc ms wall ($(awk "BEGIN {printf \"%.2f\", $tf / $tc}")x)"
+echo "figure: memory of the $n forks: RSS sum $frss MiB, PSS sum $fpss MiB; of $n cold boxes: RSS sum $crss MiB, PSS sum $cpss MiB (PSS $(awk "BEGIN {printf \"%.2f\", $fpss / ($cpss ? $cpss : 1)}")x)"

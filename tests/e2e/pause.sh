@@ -1,0 +1,207 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+# Memory snapshots through the CLI on the QEMU engine (src/runtime/pause.c,
+# src/vmm/qemu/migrate.c): a process started before `pause` still runs after `resume` with
+# its state (a counter in a tmpfs file, a shell variable its loop echoes, its pid); a paused
+# box has no process and outlives the CLI that paused it; an exec resumes it; --idle-pause
+# pauses a box by itself; what cannot be paused (volumes, open executions) is refused and the
+# box runs on; `fork` makes 5 running boxes at once that see the parent's tmpfs and differ in
+# host name, MAC and randomness; kill -9 of the per-box process during pause and during
+# resume, and of the CLI during pause, leave a box that is usable or says why; a fork keeps
+# the source's disk snapshots whole (one qcow2 chain); a paused box refuses disk snapshots and
+# export, keeps its restart count (a fork's starts at 0), and `wait` goes on through a pause.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+build=${BOXLITE_BUILD:-build}
+B="$PWD/$build/bin/boxlite"
+. tests/harness/lib.sh
+need_cmd qemu-system-x86_64 qemu-system-x86
+need "a cached guest kernel (scripts/build-kernel.sh)" scripts/build-kernel.sh --cached-only
+need "$B (make)" test -x "$B"
+need "/bin/busybox (busybox-static)" test -x /bin/busybox
+work=$(mktemp -d)
+export BOXLITE_HOME=$work/home
+cleanup() {
+  for id in $("$B" ps -a -q --no-trunc 2>/dev/null); do "$B" rm -f "$id" >/dev/null 2>&1; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+root=$work/root
+mkdir -p "$root/bin" "$root/etc" "$root/tmp"
+cp /bin/busybox "$root/bin/"
+for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -s busybox "$root/bin/$a"; done
+echo 'root:x:0:0:root:/root:/bin/sh' >"$root/etc/passwd"
+echo 'root:x:0:' >"$root/etc/group"
+info() { "$B" inspect -f "{{.$2}}" "$1" 2>/dev/null; }
+# waits (on the box's own state, polled) until inspect's field says what is wanted
+wait_field() { for _ in $(seq 900); do [ "$(info "$1" "$2")" = "$3" ] && return 0; sleep 0.1; done; return 1; }
+dir_of() { echo "$BOXLITE_HOME/boxes/$("$B" inspect -f '{{.ID}}' "$1" 2>/dev/null)"; }
+# a loop started before the pause: its pid, a shell variable and a counter in tmpfs
+# (each file replaced whole, by rename, so a reader never sees one half-written)
+LOOP='v=secret-$RANDOM; echo $$ > /dev/shm/pid; i=0; while true; do i=$((i+1)); echo $i > /dev/shm/c.t; mv /dev/shm/c.t /dev/shm/c; echo "$v" > /dev/shm/v.t; mv /dev/shm/v.t /dev/shm/v; sleep 0.1; done'
+
+# ---- pause and resume -----------------------------------------------------------------
+"$B" run -d --name p "$root" sleep 1000000 >/dev/null 2>"$work/err" || cat "$work/err"
+"$B" exec -d p sh -c "$LOOP" >/dev/null
+for _ in $(seq 100); do [ "$("$B" exec p cat /dev/shm/c 2>/dev/null || echo 0)" -ge 3 ] && break; done
+before=$("$B" exec p cat /dev/shm/c /dev/shm/v /dev/shm/pid | tr '\n' ' ')
+read -r c0 v0 pid0 <<<"$before"
+vmm=$(info p pid)
+out=$("$B" pause p 2>&1)
+expect "pause says the box" "p" "$out"
+expect "a paused box reads paused (inspect)" "paused" "$(info p state)"
+has "and in ps" "paused" <("$B" ps -a)
+gone() { local st; st=$(ps -o stat= -p "$1" 2>/dev/null); [ -z "$st" ] || [ "${st:0:1}" = Z ]; }
+check "its per-box process is gone" gone "$vmm"
+check "its saved state is in its folder" test -s "$(dir_of p)/memory.state"
+expect "no process is recorded for it" "0" "$(info p pid)"
+# the CLI that paused it has exited: a new one resumes it
+out=$("$B" resume p 2>&1)
+expect "resume says the box" "p" "$out"
+expect "a resumed box is running" "running" "$(info p state)"
+check "the state file is consumed by the resume" test ! -e "$(dir_of p)/memory.state"
+after=$("$B" exec p sh -c 'sleep 0.5; cat /dev/shm/c /dev/shm/v /dev/shm/pid' | tr '\n' ' ')
+read -r c1 v1 pid1 <<<"$after"
+check "the loop's counter went on from where it was ($c0 -> $c1)" test "${c1:-0}" -gt "${c0:-0}"
+expect "the loop's shell variable is the same" "$v0" "$v1"
+expect "the loop is the same process" "$pid0" "$pid1"
+check "the loop still runs" "$B" exec p kill -0 "$pid0"
+
+# ---- an exec resumes a paused box ------------------------------------------------------
+"$B" pause p >/dev/null 2>&1
+expect "paused again" "paused" "$(info p state)"
+out=$("$B" exec p cat /dev/shm/v 2>&1)
+expect "an exec on a paused box resumes it and runs" "$v0" "$out"
+expect "the box runs after that exec" "running" "$(info p state)"
+
+# ---- refusals: open executions, volumes ------------------------------------------------
+"$B" exec p sleep 600 >/dev/null 2>&1 &
+execpid=$!
+for _ in $(seq 100); do "$B" exec p pidof sleep 2>/dev/null | grep -q ' ' && break; done
+out=$("$B" pause p 2>&1); rc=$?
+check "a pause with an execution open is refused" test "$rc" -ne 0
+has "and says why" "still open" <(echo "$out")
+expect "the box runs on" "running" "$(info p state)"
+kill "$execpid" 2>/dev/null; wait "$execpid" 2>/dev/null
+mkdir -p "$work/vol"
+"$B" run -d --name vol -v "$work/vol:/data" "$root" sleep 1000000 >/dev/null 2>&1
+out=$("$B" pause vol 2>&1); rc=$?
+check "a box with a volume is refused" test "$rc" -ne 0
+has "and the refusal names the volume" "volumes" <(echo "$out")
+expect "that box runs on" "ok" "$("$B" exec vol echo ok 2>&1)"
+"$B" rm -f vol >/dev/null 2>&1
+
+# ---- auto-pause -------------------------------------------------------------------------
+"$B" run -d --name idle --idle-pause 2s "$root" sleep 1000000 >/dev/null 2>&1
+"$B" exec idle sh -c 'echo kept > /dev/shm/k'
+wait_field idle state paused && ok "--idle-pause 2s pauses an unused box" || no "--idle-pause 2s pauses an unused box" "state $(info idle state)"
+has "its log says it paused" "paused: memory saved" "$(dir_of idle)/vmm.log"
+expect "the next exec resumes it with its tmpfs" "kept" "$("$B" exec idle cat /dev/shm/k 2>&1)"
+wait_field idle state paused && ok "and it pauses again when idle" || no "and it pauses again when idle"
+"$B" rm -f idle >/dev/null 2>&1
+
+# ---- fork ---------------------------------------------------------------------------------
+"$B" exec p sh -c 'echo from-parent > /dev/shm/s'
+# a disk snapshot first: the fork freezes the disk into the same qcow2 chain (snapshot.h),
+# so the snapshot's layers must survive it in the source and reach every fork
+check "a disk snapshot of the source before the fork" "$B" snapshot create p before-fork
+out=$("$B" fork p f1 f2 f3 f4 f5 2>&1); rc=$?
+expect "fork of 5 succeeds" "0" "$rc"
+expect "and prints 5 ids" "5" "$(echo "$out" | grep -cE '^[0-9a-f]{32}$')"
+expect "the source runs again" "running" "$(info p state)"
+has "the source's disk snapshot is still listed after the fork" "before-fork" <("$B" snapshot ls p)
+check "the source's disk chain is whole after the fork" qemu-img check -q "$(dir_of p)/disk.qcow2"
+macs=$("$B" exec p cat /sys/class/net/eth0/address); rands=$("$B" exec p sh -c 'head -c 16 /dev/urandom | od -An -tx1 | tr -d " "')
+hosts=p
+for f in f1 f2 f3 f4 f5; do
+  expect "$f runs" "running" "$(info $f state)"
+  line=$("$B" exec $f sh -c 'echo "$(hostname) $(cat /sys/class/net/eth0/address) $(cat /dev/shm/s) $(head -c 16 /dev/urandom | od -An -tx1 | tr -d " ")"')
+  read -r h m s r <<<"$line"
+  expect "$f sees the parent's tmpfs" "from-parent" "$s"
+  expect "$f has its name as host name" "$f" "$h"
+  hosts="$hosts $h"; macs="$macs $m"; rands="$rands $r"
+  has "$f's agent reseeded its RNG from the host's seed" "RNG reseeded from the host's seed" "$(dir_of $f)/console.log"
+done
+expect "6 different host names" "6" "$(echo $hosts | tr ' ' '\n' | sort -u | wc -l)"
+expect "6 different MACs" "6" "$(echo $macs | tr ' ' '\n' | sort -u | wc -l)"
+expect "6 different random streams" "6" "$(echo $rands | tr ' ' '\n' | sort -u | wc -l)"
+check "the loop forked with the parent runs in f3" "$B" exec f3 kill -0 "$pid0"
+expect "5 forks and the source run at once" "6" "$("$B" ps -q --filter status=running | wc -l)"
+"$B" exec f1 sh -c 'echo f1-only > /dev/shm/s'
+expect "a fork's writes are its own" "from-parent" "$("$B" exec f2 cat /dev/shm/s)"
+"$B" rm -f p >/dev/null 2>&1
+expect "a fork outlives its source's removal" "from-parent" "$("$B" exec f4 cat /dev/shm/s 2>&1)"
+"$B" stop f5 >/dev/null 2>&1
+check "a fork's disk passes qemu-img check" qemu-img check -q "$(dir_of f5)/disk.qcow2"
+"$B" rm -f f2 f3 f4 f5 >/dev/null 2>&1
+
+# ---- kill -9 during pause, during resume, and of the CLI during pause ---------------------
+# usable or says why: whatever state the box is left in, an exec either runs or fails naming
+# the reason.
+usable() { # BOX NAME
+  local out st why; st=$(info "$1" state); why=$(info "$1" stop_reason)
+  out=$("$B" exec "$1" cat /dev/shm/s 2>&1)
+  if [ "$out" = f1-only ]; then ok "$2: the box ($st) resumes with its memory"
+  elif [ -n "$out" ] && "$B" start "$1" >/dev/null 2>&1 && [ "$("$B" exec "$1" echo up 2>&1)" = up ]; then
+    ok "$2: the box ($st: $why) says why ($out) and starts again"
+  else no "$2" "exec: $out; state $st $why"; fi
+}
+d=$(dir_of f1)
+vmm=$(info f1 pid)
+"$B" pause f1 >/dev/null 2>&1 &
+cli=$!
+for _ in $(seq 200000); do [ -e "$d/memory.state.tmp" ] || [ -e "$d/memory.state" ] && break; done
+kill -9 "$vmm" 2>/dev/null
+wait "$cli"
+check "after kill -9 during pause the box is paused or stopped" bash -c "[[ \$('$B' inspect -f '{{.State}}' f1) =~ ^(paused|stopped)\$ ]]"
+usable f1 "kill -9 during pause"
+"$B" exec f1 sh -c 'echo f1-only > /dev/shm/s'
+"$B" pause f1 >/dev/null 2>&1
+"$B" resume f1 >/dev/null 2>&1 &
+cli=$!
+for _ in $(seq 200000); do pid=$(pgrep -o -f "boxlite-vmm --config $d/vmm.json") && break; done
+kill -9 "$pid" 2>/dev/null
+wait "$cli"
+usable f1 "kill -9 during resume"
+"$B" exec f1 sh -c 'echo f1-only > /dev/shm/s'
+"$B" pause f1 >/dev/null 2>&1 &
+cli=$!
+kill -9 "$cli" 2>/dev/null
+wait "$cli" 2>/dev/null
+for _ in $(seq 100); do kill -0 "$(info f1 pid)" 2>/dev/null || break; sleep 0.1; done
+check "after the CLI was killed during pause the box is paused or running" bash -c "[[ \$('$B' inspect -f '{{.State}}' f1) =~ ^(paused|running)\$ ]]"
+usable f1 "kill -9 of the CLI during pause"
+
+# ---- a paused box and the other features (disk snapshots, restart policy, wait) ----------
+"$B" pause f1 >/dev/null 2>&1
+out=$("$B" snapshot create f1 never 2>&1); rc=$?
+check "snapshot create refuses a paused box" test "$rc" -ne 0
+has "saying it is paused" "paused" <(echo "$out")
+out=$("$B" export f1 "$work/f1.tar.zst" 2>&1); rc=$?
+check "export refuses a paused box" test "$rc" -ne 0
+check "and writes nothing" test ! -e "$work/f1.tar.zst"
+timeout 2 "$B" wait f1 >/dev/null 2>&1; rc=$?
+expect "wait goes on through a pause (a paused box has not ended)" "124" "$rc"
+# the restart policy: the main process fails once, then stays; its count survives a pause
+# and a fork starts its own from 0
+"$B" run -d --name rp --restart on-failure "$root" sh -c '[ -e /restarted ] && exec sleep 1000000; touch /restarted; exit 1' >/dev/null 2>"$work/err" || cat "$work/err"
+wait_field rp restart_count 1 && ok "the main process restarted once" || no "the main process restarted once" "$(info rp restart_count)"
+"$B" pause rp >/dev/null 2>&1
+expect "a paused box keeps its restart count" "1" "$(info rp restart_count)"
+"$B" resume rp >/dev/null 2>&1
+expect "and a resumed one too" "1" "$(info rp restart_count)"
+"$B" fork rp rpf >/dev/null 2>&1
+expect "a fork's restart count starts at 0" "0" "$(info rpf restart_count)"
+expect "its source's stays" "1" "$(info rp restart_count)"
+"$B" rm -f rp rpf >/dev/null 2>&1
+
+# ---- stop and rm of a paused box -----------------------------------------------------------
+"$B" stop f1 >/dev/null 2>&1
+expect "a paused box stops (its memory is dropped)" "stopped" "$(info f1 state)"
+check "its memory files are gone" test ! -e "$(dir_of f1)/memory.state" -a ! -e "$(dir_of f1)/memory.base"
+"$B" start f1 >/dev/null 2>&1
+check "and starts cold afterwards" bash -c "! '$B' exec f1 cat /dev/shm/s 2>/dev/null | grep -q ."
+"$B" pause f1 >/dev/null 2>&1
+check "a paused box is removed without -f" "$B" rm f1
+finish
