@@ -42,6 +42,9 @@ void boxfiles_end(const char *dir, struct box_end_info *out)
         out->exit_code = json_integer_value(code);
     }
     out->oom_killed = json_is_true(json_object_get(j, "oom_killed"));
+    json_t *rc = json_object_get(j, "restart_count");
+    if (json_is_integer(rc) && json_integer_value(rc) > 0 && json_integer_value(rc) <= UINT32_MAX)
+        out->restarts = (uint64_t)json_integer_value(rc);
     json_decref(j);
 }
 

@@ -21,6 +21,7 @@ struct box_end_info {
     bool requested;      /* a stop the host asked for */
     bool has_exit_code, oom_killed;
     int64_t exit_code;
+    uint64_t restarts;   /* the main process's restarts in that run (a pause's too) */
 };
 void boxfiles_end(const char *dir, struct box_end_info *out);
 /* The last non-empty line of the per-box process's log (vmm.log), or "" (for errors). */

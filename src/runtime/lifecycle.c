@@ -589,7 +589,7 @@ static int start_claimed(boxlite_box *b, bool explicit_start, struct bl_error *e
     box_file_path(cfgpath, sizeof cfgpath, b->dir, BOX_VMM_JSON, 0);
     box_file_path(log, sizeof log, b->dir, BOX_VMM_LOG, 0);
     box_file_path(console, sizeof console, b->dir, BOX_CONSOLE_LOG, 0);
-    /* The pause's exit.json counted the main process's restarts: the agent goes on from
+    /* The pause's end record counted the main process's restarts: the agent goes on from
      * there, and so must the new per-box process that reports them (vmm.json memory). */
     b->resume_restarts = b->resuming ? rt_memory_saved_restarts(b->dir) : 0;
     boxfiles_clear(b->dir);

@@ -25,6 +25,7 @@
 #include "disk/disk.h"
 #include "proto/client.h"
 #include "runtime/api_error.h"
+#include "runtime/boxfiles.h"
 #include "runtime/snapshot.h"
 #include "runtime/spawn.h"
 
@@ -85,13 +86,9 @@ json_t *rt_memory_config(const boxlite_box *b, bool resume)
 
 uint64_t rt_memory_saved_restarts(const char *dir)
 {
-    char p[4200];
-    path_of(p, sizeof p, dir, BOX_EXIT_JSON);
-    json_t *x = json_load_file(p, 0, NULL);
-    json_t *rc = json_object_get(x, "restart_count");
-    json_int_t n = json_is_integer(rc) ? json_integer_value(rc) : 0;
-    json_decref(x);
-    return n > 0 && n <= UINT32_MAX ? (uint64_t)n : 0;
+    struct box_end_info end; /* the pause's end record (boxfiles.c) */
+    boxfiles_end(dir, &end);
+    return end.restarts;
 }
 
 /* A fork's first words: who it is now. The file goes once the agent took it. */

@@ -101,7 +101,7 @@ int rt_dump_json(json_t *j, char **out);
 bool rt_memory_saved(const char *dir);
 void rt_memory_forget(const char *dir);
 json_t *rt_memory_config(const boxlite_box *b, bool resume);
-/* The main process's restarts a paused box's exit.json counted (0 when none). */
+/* The main process's restarts a paused box's end record counted (0 when none). */
 uint64_t rt_memory_saved_restarts(const char *dir);
 int rt_memory_after_resume(boxlite_box *b, struct proto_client *c, int timeout_ms,
                            struct bl_error *err);
