@@ -114,6 +114,12 @@ has "the source's disk snapshot is still listed after the fork" "before-fork" <(
 # a later snapshot runs snap_gc: a frozen layer it did not know would lose what lies below
 check "a disk snapshot of the source after the fork" "$B" snapshot create p after-fork
 check "the source's disk chain is whole after the fork" bash -c "qemu-img info -U --backing-chain '$(dir_of p)/disk.qcow2' >/dev/null"
+# a second fork: the source's disk now sits on the first fork's frozen layer, which the new
+# fork must get too (every layer of the chain is linked into its folder)
+check "a second fork of the source (its disk two layers deep)" "$B" fork p p2
+check "whose disk chain is whole" bash -c "qemu-img info -U --backing-chain '$(dir_of p2)/disk.qcow2' >/dev/null"
+expect "and which runs" "from-parent" "$("$B" exec p2 cat /dev/shm/s 2>&1)"
+"$B" rm -f p2 >/dev/null 2>&1
 macs=$("$B" exec p cat /sys/class/net/eth0/address); rands=$("$B" exec p sh -c 'head -c 16 /dev/urandom | od -An -tx1 | tr -d " "')
 hosts=p
 for f in f1 f2 f3 f4 f5; do
