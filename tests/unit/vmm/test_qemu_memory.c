@@ -37,12 +37,14 @@ TEST(memory_config_parses)
     struct vmm_config cfg;
     struct bl_error err = {0};
     REQUIRE(parse("{\"file\": \"/b/memory\", \"state\": \"/b/memory.state\", \"incoming\":"
-                  " \"/b/memory.state\", \"idle_pause_ms\": 30000}", &cfg, &err) == 0);
+                  " \"/b/memory.state\", \"idle_pause_ms\": 30000, \"restarts\": 3}", &cfg,
+                  &err) == 0);
     CHECK_STR(cfg.memory_file, "/b/memory");
     CHECK_STR(cfg.memory_state, "/b/memory.state");
     CHECK_STR(cfg.memory_incoming, "/b/memory.state");
     CHECK(cfg.memory_shared); /* the default: the box's own file */
     CHECK_EQ(cfg.idle_pause_ms, 30000u);
+    CHECK_EQ(cfg.memory_restarts, 3u); /* the restart policy's count before the pause */
     vmm_config_free(&cfg);
     REQUIRE(parse("{\"file\": \"/f/memory.base\", \"shared\": false}", &cfg, &err) == 0);
     CHECK(!cfg.memory_shared);
@@ -66,6 +68,8 @@ TEST(memory_config_bad)
         {"{\"file\": \"/b/m\", \"state\": \"s\"}", "memory.state"},
         {"{\"file\": \"/b/m\", \"shared\": 1}", "shared"},
         {"{\"file\": \"/b/m\", \"idle_pause_ms\": -1}", "idle_pause_ms"},
+        {"{\"file\": \"/b/m\", \"restarts\": -1}", "restarts"},
+        {"{\"file\": \"/b/m\", \"restarts\": 4294967296}", "restarts"},
         {"{\"file\": \"/b/m\", \"size\": 1}", "size"},           /* unknown key */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
