@@ -242,12 +242,15 @@ const struct cli_verb cli_verbs[] = {
       "prints); field names match its keys ignoring case and underscores.",
       inspect_flags, cmd_inspect, 1, -1, false, "box", NULL },
     { "restart", "BOX [BOX...]", "Stop boxes (if running) and start them again",
-      "boxlite restart web", NULL, restart_flags, cmd_restart, 1, -1, false, "box", NULL },
+      "boxlite restart web",
+      "A paused box is stopped too (its saved memory is dropped) and starts cold.",
+      restart_flags, cmd_restart, 1, -1, false, "box", NULL },
     { "wait", "BOX [BOX...]", "Wait until boxes stop; print their exit status",
       "boxlite wait job",
       "Prints each box's status when it stops: its main process's exit status (128+N for a\n"
       "signal), 137 if the OOM killer ended it, 0 when it was stopped on request, 255 when it\n"
-      "stopped by itself without a status (its VM died). Exits with the last one's.",
+      "stopped by itself without a status (its VM died). Exits with the last one's. A paused\n"
+      "box has not stopped: wait goes on until it resumes and stops.",
       no_flags, cmd_wait, 1, -1, false, "box", NULL },
     { "port", "BOX [GUEST-PORT[/tcp|/udp]]", "List a box's published ports",
       "boxlite port web\nboxlite port web 80/tcp",
