@@ -191,9 +191,10 @@ check "export refuses a paused box" test "$rc" -ne 0
 check "and writes nothing" test ! -e "$work/f1.tar.zst"
 timeout 2 "$B" wait f1 >/dev/null 2>&1; rc=$?
 expect "wait goes on through a pause (a paused box has not ended)" "124" "$rc"
-# the restart policy: the main process fails once, then stays; its count survives a pause
-# and a fork starts its own from 0
-"$B" run -d --name rp --restart on-failure "$root" sh -c '[ -e /restarted ] && exec sleep 1000000; touch /restarted; exit 1' >/dev/null 2>"$work/err" || cat "$work/err"
+# the restart policy: the main process fails once, then waits for /dev/shm/die to fail
+# again; its count survives a pause, and a fork counts its own from 0
+MAIN='n=$(cat /n 2>/dev/null || echo 0); echo $((n+1)) > /n; [ "$n" -eq 0 ] && exit 1; while [ ! -e /dev/shm/die ]; do sleep 0.2; done; rm /dev/shm/die; exit 1'
+"$B" run -d --name rp --restart on-failure "$root" sh -c "$MAIN" >/dev/null 2>"$work/err" || cat "$work/err"
 wait_field rp RestartCount 1 && ok "the main process restarted once" || no "the main process restarted once" "$(info rp RestartCount)"
 "$B" pause rp >/dev/null 2>&1
 expect "a paused box keeps its restart count" "1" "$(info rp RestartCount)"
@@ -202,6 +203,10 @@ expect "and a resumed one too" "1" "$(info rp RestartCount)"
 "$B" fork rp rpf >/dev/null 2>&1
 expect "a fork's restart count starts at 0" "0" "$(info rpf RestartCount)"
 expect "its source's stays" "1" "$(info rp RestartCount)"
+"$B" exec rpf touch /dev/shm/die
+wait_field rpf RestartCount 1 && ok "the fork's agent counts its main process's restarts from 0" \
+  || no "the fork's agent counts its main process's restarts from 0" "$(info rpf RestartCount)"
+expect "the source's count is its own" "1" "$(info rp RestartCount)"
 "$B" rm -f rp rpf >/dev/null 2>&1
 
 # ---- stop and rm of a paused box -----------------------------------------------------------
