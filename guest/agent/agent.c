@@ -872,6 +872,17 @@ static const char *signame(int sig)
 }
 
 /* Why a process of the container ended, in words; *oom when the OOM killer chose it. */
+/* An EVENT to the host on channel 0 (a best effort: without memory it is not sent). */
+static void send_event(struct agent *a, const struct proto_event *ev)
+{
+    struct tlv_writer *w = malloc(sizeof *w);
+    if (w) {
+        proto_event_encode(ev, w);
+        send_frame(a, PROTO_EVENT, 0, 0, w->buf, w->len);
+        free(w);
+    }
+}
+
 static void describe_end(struct agent *a, const char *who, pid_t pid, int status,
                          struct proto_event *ev)
 {
@@ -920,12 +931,7 @@ static void container_gone(struct agent *a, const char *who, pid_t pid, int stat
     if (!strcmp(who, "main"))
         a->exit_status = ev.signo ? 128 + (int)ev.signo : (int)ev.exit_code;
     agent_log("%s: stopping the box", ev.message);
-    struct tlv_writer *w = malloc(sizeof *w);
-    if (w) {
-        proto_event_encode(&ev, w);
-        send_frame(a, PROTO_EVENT, 0, 0, w->buf, w->len);
-        free(w);
-    }
+    send_event(a, &ev);
     a->shutdown = true;
 }
 
@@ -971,12 +977,7 @@ static bool main_restart_due(struct agent *a, pid_t pid, int status)
     snprintf(ev.message + n, sizeof ev.message - n, ": restart %llu in %llu ms",
              (unsigned long long)a->restarts, (unsigned long long)a->restart_delay_ms);
     agent_log("%s", ev.message);
-    struct tlv_writer *w = malloc(sizeof *w);
-    if (w) {
-        proto_event_encode(&ev, w);
-        send_frame(a, PROTO_EVENT, 0, 0, w->buf, w->len);
-        free(w);
-    }
+    send_event(a, &ev);
     return true;
 }
 

@@ -109,6 +109,29 @@ static int q_corrupt(struct qcow2 *q, struct bl_error *err, const char *what, ui
                   what, (unsigned long long)val);
 }
 
+/* Writes entries [lo, lo + count) of a host-endian table of 64-bit entries (the L1 table,
+ * the refcount table) to its big-endian place in the file at table_off. A failed write
+ * leaves the image's metadata unknown: the image is marked broken. */
+static int write_table(struct qcow2 *q, const uint64_t *table, uint64_t lo, uint64_t count,
+                       uint64_t table_off, const char *name, struct bl_error *err)
+{
+    uint8_t *be = malloc(count * 8);
+    if (!be)
+        return bl_errno(err, ENOMEM, "qcow2 %s: %s", q->path, name);
+    for (uint64_t i = 0; i < count; i++)
+        qcow2_put_be64(be + 8 * i, table[lo + i]);
+    uint64_t at = table_off + lo * 8;
+    int rc = disk_pwrite_full(q->fd, be, count * 8, at);
+    free(be);
+    if (rc < 0) {
+        char what[64];
+        snprintf(what, sizeof what, "write %s", name);
+        q->broken = 1;
+        return q_ioerr(q, err, -rc, what, at);
+    }
+    return 0;
+}
+
 /* ---- refcounts ------------------------------------------------------------------------ */
 
 static void rc_set(const struct qcow2 *q, uint8_t *block, uint64_t i, uint64_t v)
@@ -308,19 +331,10 @@ static int q_reserve_clusters(struct qcow2 *q, uint64_t n, struct bl_error *err)
         /* New refcount blocks must be on disk before the table points at them. */
         if ((rc = q_sync(q, err)) < 0)
             return rc;
-        uint64_t count = last_new - first_new + 1;
-        uint8_t *be = malloc(count * 8);
-        if (!be)
-            return bl_errno(err, ENOMEM, "qcow2 %s: refcount table", q->path);
-        for (uint64_t i = 0; i < count; i++)
-            qcow2_put_be64(be + 8 * i, q->rt[first_new + i]);
-        uint64_t at = q->h.refcount_table_offset + first_new * 8;
-        rc = disk_pwrite_full(q->fd, be, count * 8, at);
-        free(be);
-        if (rc < 0) {
-            q->broken = 1;
-            return q_ioerr(q, err, -rc, "write refcount table", at);
-        }
+        rc = write_table(q, q->rt, first_new, last_new - first_new + 1,
+                         q->h.refcount_table_offset, "refcount table", err);
+        if (rc < 0)
+            return rc;
     }
     /* No barrier needed here: the flush that writes L2 tables starts with one. */
     q->alloc_next = (s0 + t + m) << cb;
@@ -407,19 +421,10 @@ static int q_flush_meta(struct qcow2 *q, struct bl_error *err)
     if (dirty_l1) {
         if ((rc = q_sync(q, err)) < 0)
             return rc;
-        uint64_t lo = q->l1_dirty_lo, count = q->l1_dirty_hi - lo;
-        uint8_t *be = malloc(count * 8);
-        if (!be)
-            return bl_errno(err, ENOMEM, "qcow2 %s: L1 table", q->path);
-        for (uint64_t i = 0; i < count; i++)
-            qcow2_put_be64(be + 8 * i, q->l1[lo + i]);
-        uint64_t at = q->h.l1_table_offset + lo * 8;
-        rc = disk_pwrite_full(q->fd, be, count * 8, at);
-        free(be);
-        if (rc < 0) {
-            q->broken = 1;
-            return q_ioerr(q, err, -rc, "write L1 table", at);
-        }
+        rc = write_table(q, q->l1, q->l1_dirty_lo, q->l1_dirty_hi - q->l1_dirty_lo,
+                         q->h.l1_table_offset, "L1 table", err);
+        if (rc < 0)
+            return rc;
         q->l1_dirty_lo = UINT64_MAX, q->l1_dirty_hi = 0;
     }
     if ((rc = q_sync(q, err)) < 0)
