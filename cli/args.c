@@ -115,6 +115,11 @@ static int unknown_flag(const struct cli_verb *v, const char *spelled, bool is_l
                            v->name);
 }
 
+static bool switch_on_by_default(const struct cli_flag *f)
+{
+    return !f->arg && f->def && !strcmp(f->def, "true");
+}
+
 static int add_opt(struct cli_args *a, int id, const char *value)
 {
     struct cli_opt *n = realloc(a->opts, (size_t)(a->nopts + 1) * sizeof *n);
@@ -181,8 +186,17 @@ int cli_parse(const struct cli_verb *v, int argc, char **argv, struct cli_args *
                     goto fail;
                 }
             } else if (eq) {
-                *status = cli_usage_error("%s: --%s takes no value", v->name, f->name);
-                goto fail;
+                /* Docker's --rm=false, --sig-proxy=false: a switch is on or off */
+                bool on = !strcmp(eq + 1, "true");
+                if (!on && strcmp(eq + 1, "false")) {
+                    *status = cli_usage_error("%s: --%s takes true or false, not '%s'", v->name,
+                                              f->name, eq + 1);
+                    goto fail;
+                }
+                if (on == switch_on_by_default(f))
+                    continue; /* what it is anyway */
+            } else if (switch_on_by_default(f)) {
+                continue;
             }
             if (f->id == FL_HELP)
                 help = true;

@@ -35,6 +35,7 @@ enum cli_flag_id {
     FL_IMAGE, FL_NO_SMOKE, FL_FILTER, FL_FORMAT, FL_NO_TRUNC, FL_TAIL, FL_SINCE,
     FL_NO_STREAM, FL_MAN, FL_UNTIL, FL_TIMESTAMPS, FL_NO_STDIN,
     FL_IDLE_PAUSE, /* run, create: auto-pause (cmd_pause.c) */
+    FL_SIGNAL, FL_SIG_PROXY,
 };
 
 struct cli_flag {
@@ -42,7 +43,9 @@ struct cli_flag {
     char short_name;      /* 'a' for -a, 0 for none */
     const char *name;     /* "all" for --all */
     const char *arg;      /* the value's placeholder ("SIZE"), NULL for a switch */
-    const char *def;      /* the default, as help shows it; NULL when there is none */
+    const char *def;      /* the default, as help shows it; NULL when there is none. A
+                           * switch whose default is "true" is on unless given --NAME=false,
+                           * and only that is recorded (the verb sees it as "turned off") */
     const char *help;
     bool repeat;          /* may be given several times */
 };
@@ -123,6 +126,8 @@ long long cli_parse_bytes(const char *s);
 long long cli_parse_duration_ms(const char *s);
 /* A whole number between lo and hi; -1 if malformed or out of range (never wrapped). */
 int cli_parse_ll(const char *s, long long lo, long long hi, long long *out);
+/* "KILL", "SIGKILL", "kill", "9", "RTMIN+3" -> the signal's number; -1 if unknown. */
+int cli_parse_signal(const char *s);
 /* Writes guest text to a terminal with its control characters made visible (escape
  * sequences could retitle the window, set the clipboard, clear the screen): ESC as ^[,
  * C1 controls as \u009b, a lone CR as ^M. State carries across calls; flush at the end. */
@@ -189,6 +194,7 @@ int cmd_fork(struct cli *c, const struct cli_args *a);
 int cmd_prune(struct cli *c, const struct cli_args *a);
 int cmd_attach(struct cli *c, const struct cli_args *a);
 int cmd_top(struct cli *c, const struct cli_args *a);
+int cmd_kill(struct cli *c, const struct cli_args *a);
 int cmd_image_prune(struct cli *c, const struct cli_args *a);
 int cmd_completion(struct cli *c, const struct cli_args *a);
 int cmd_snapshot(struct cli *c, const struct cli_args *a);

@@ -3,6 +3,7 @@
 #include "cli.h"
 
 #include <jansson.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,6 +116,26 @@ int cmd_stop(struct cli *c, const struct cli_args *a)
         stop_timeout_ms = (int)secs * 1000;
     }
     return each_box(c, a, "stop", do_stop);
+}
+
+static int kill_signal = SIGKILL;
+static int do_kill(struct cli *c, const char *key)
+{
+    boxlite_box *b = NULL;
+    int r = boxlite_box_get(c->rt, key, &b);
+    if (r == BOXLITE_OK)
+        r = boxlite_box_kill(b, kill_signal);
+    boxlite_box_free(b);
+    return r;
+}
+
+int cmd_kill(struct cli *c, const struct cli_args *a)
+{
+    for (int i = 0; i < a->nopts; i++)
+        if (a->opts[i].id == FL_SIGNAL && (kill_signal = cli_parse_signal(a->opts[i].value)) < 0)
+            return cli_usage_error("kill -s %s: not a signal name or number (1-64)",
+                                   a->opts[i].value);
+    return each_box(c, a, "kill", do_kill);
 }
 
 static int rm_force;

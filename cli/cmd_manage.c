@@ -276,6 +276,23 @@ int cmd_prune(struct cli *c, const struct cli_args *a)
 static volatile sig_atomic_t detach_asked;
 static void on_detach(int sig) { (void)sig; detach_asked = 1; }
 
+/* --sig-proxy: what attach is sent goes to the main process (docker attach's default). */
+static const int proxied[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
+static volatile sig_atomic_t proxy_pending[65];
+static void on_proxied(int sig) { proxy_pending[sig] = 1; }
+
+static void proxy_signals(boxlite_box *b)
+{
+    for (size_t i = 0; i < sizeof proxied / sizeof proxied[0]; i++) {
+        int sig = proxied[i];
+        if (!proxy_pending[sig])
+            continue;
+        proxy_pending[sig] = 0;
+        if (boxlite_box_kill(b, sig) != BOXLITE_OK)
+            fprintf(stderr, "boxlite: attach: %s\n", boxlite_errmsg());
+    }
+}
+
 /* Our stdin to the main process's, for a box created with -i: an attach execution
  * (boxlite_box_attach_stdin) fed from fd 0 as it becomes readable. At our end of file its
  * stdin is closed, which leaves the main process's open (Docker's attach without
@@ -308,13 +325,15 @@ static bool forward_stdin(boxlite_exec *ex)
 
 /* The main process's output is the box's console: attach follows the console from now on
  * and, when the box stops, exits with the main process's status. Its stdin (a box created
- * with -i) gets ours, unless --no-stdin. Ctrl-C detaches and leaves the box running. */
+ * with -i) gets ours, unless --no-stdin. The signals we get go to the main process; with
+ * --sig-proxy=false Ctrl-C detaches and leaves the box running. */
 int cmd_attach(struct cli *c, const struct cli_args *a)
 {
-    bool raw = false, no_stdin = false;
+    bool raw = false, no_stdin = false, sig_proxy = true;
     for (int i = 0; i < a->nopts; i++) {
         raw |= a->opts[i].id == FL_RAW;
         no_stdin |= a->opts[i].id == FL_NO_STDIN;
+        sig_proxy &= a->opts[i].id != FL_SIG_PROXY; /* recorded only as =false */
     }
     int r = cli_open(c);
     if (r)
@@ -345,12 +364,17 @@ int cmd_attach(struct cli *c, const struct cli_args *a)
     long long n;
     while ((n = boxlite_log_read(log, buf, sizeof buf)) > 0)
         ; /* what was written before we attached is `logs`' */
-    struct sigaction sa = { .sa_handler = on_detach };
-    sigaction(SIGINT, &sa, NULL);
+    struct sigaction sa = { .sa_handler = sig_proxy ? on_proxied : on_detach };
+    if (sig_proxy)
+        for (size_t i = 0; i < sizeof proxied / sizeof proxied[0]; i++)
+            sigaction(proxied[i], &sa, NULL);
+    else
+        sigaction(SIGINT, &sa, NULL);
     bool escape = !raw && isatty(1);
     struct term_escape st = { 0 };
     int status = 0;
     for (;;) {
+        proxy_signals(b); /* first: a flood of output must not hold a Ctrl-C back */
         n = boxlite_log_read(log, buf, sizeof buf);
         if (n > 0) {
             if (escape)

@@ -327,7 +327,7 @@ static int time_json(char *out, size_t len, const char *key, const char *v)
 
 /* logs [-f] [--raw] [--vmm] [-t] [--since T] [--until T] BOX: the box's console (the
  * guest's and its main process's output), every retained rotation; -f follows it, across
- * rotations, until the box stops. On a terminal the guest's control characters are shown,
+ * rotations, until the box stops or the --until time passes. On a terminal the guest's control characters are shown,
  * not obeyed, unless --raw. Times come from the index the per-box process keeps. */
 int cmd_logs(struct cli *c, const struct cli_args *a)
 {
@@ -426,8 +426,9 @@ int cmd_logs(struct cli *c, const struct cli_args *a)
             continue;
         }
         /* Nothing new. Without -f that is the end; with -f, wait for more until the box
-         * has stopped (checked about once a second) and its last words are read. */
-        if (!follow)
+         * has stopped (checked about once a second) and its last words are read, or the
+         * --until time has passed. */
+        if (!follow || boxlite_log_ended(log))
             break;
         if (++idle % 10 == 0 && !box_running(b)) {
             while ((n = boxlite_log_read(log, buf, sizeof buf)) > 0) {

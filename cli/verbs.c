@@ -67,6 +67,12 @@ static const struct cli_flag stop_table[] = {
 };
 static const struct cli_flag *const stop_flags[] = { stop_table, NULL };
 
+static const struct cli_flag kill_table[] = {
+    { FL_SIGNAL, 's', "signal", "SIGNAL", "KILL", "The signal, by name (TERM, SIGHUP) or number", false },
+    { 0 },
+};
+static const struct cli_flag *const kill_flags[] = { kill_table, NULL };
+
 static const struct cli_flag rm_table[] = {
     { FL_FORCE, 'f', "force", NULL, NULL, "Stop a running box before removing it", false },
     { FL_ALL, 'a', "all", NULL, NULL, "Remove every stopped or created box (with -f, every box)", false },
@@ -132,6 +138,7 @@ static const struct cli_flag *const prune_flags[] = { prune_table, NULL };
 static const struct cli_flag attach_table[] = {
     { FL_RAW, 0, "raw", NULL, NULL, "Pass control characters through to the terminal", false },
     { FL_NO_STDIN, 0, "no-stdin", NULL, NULL, "Do not send our input to a box created with -i", false },
+    { FL_SIG_PROXY, 0, "sig-proxy", NULL, "true", "Send the signals we get (Ctrl-C's SIGINT, SIGTERM, ...) to the main process; =false: Ctrl-C detaches", false },
     { 0 },
 };
 static const struct cli_flag *const attach_flags[] = { attach_table, NULL };
@@ -232,6 +239,13 @@ const struct cli_verb cli_verbs[] = {
       no_flags, cmd_start, 1, -1, false, "box", NULL },
     { "stop", "BOX [BOX...]", "Stop running boxes", "boxlite stop -t 30 web", NULL, stop_flags,
       cmd_stop, 1, -1, false, "box", NULL },
+    { "kill", "BOX [BOX...]", "Send a signal to the main process of running boxes",
+      "boxlite kill web\nboxlite kill -s HUP web",
+      "The signal goes to the box's main process (run -d IMAGE COMMAND) alone, as Docker's\n"
+      "kill sends it to the container's first process. SIGKILL (the default) ends it, and the\n"
+      "box stops with status 137 unless its --restart policy runs it again. A box whose main\n"
+      "process is not running (none given, ended, waiting to restart) is an error.",
+      kill_flags, cmd_kill, 1, -1, false, "box", NULL },
     { "rm", "BOX [BOX...]", "Remove boxes", "boxlite rm -f web\nboxlite rm -a", NULL, rm_flags,
       cmd_rm, 0, -1, false, "box", NULL },
     { "ps", "", "List boxes", PS_EXAMPLE, PS_DETAILS, ps_flags, cmd_ps, 0, 0, false, "", NULL },
@@ -287,8 +301,9 @@ const struct cli_verb cli_verbs[] = {
       "create -i) keeps its main process's standard input open: attach sends ours there\n"
       "(--no-stdin: not); our end of file leaves it open for the next attach, as Docker's\n"
       "does. Otherwise its standard input is /dev/null. When the box stops, attach exits\n"
-      "with the status boxlite wait prints; Ctrl-C detaches and leaves the box running (no\n"
-      "signal is forwarded: --sig-proxy does not exist).",
+      "with the status boxlite wait prints. The signals attach gets (SIGINT from Ctrl-C,\n"
+      "SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2) go to the main process, as boxlite kill\n"
+      "sends them; with --sig-proxy=false Ctrl-C detaches and leaves the box running.",
       attach_flags, cmd_attach, 1, 1, false, "box", NULL },
     { "top", "BOX [PS-OPTIONS...]", "Show the processes running in a box",
       "boxlite top web\nboxlite top web -o pid,user,args",
@@ -302,8 +317,8 @@ const struct cli_verb cli_verbs[] = {
       "(2026-12-04T18:35:39Z, +01:00 or a fraction allowed; without a zone, local time;\n"
       "a date alone is its midnight) or Unix seconds. The per-box process records when\n"
       "each line arrived beside the log; lines from before it did have no time: --since and\n"
-      "--until leave them out, -t shows them without one. With -f, --until hides later\n"
-      "lines but following still ends when the box stops.",
+      "--until leave them out, -t shows them without one. -f follows until the box stops,\n"
+      "or until the --until time has passed.",
       logs_flags, cmd_logs, 1, 1, false, "box", NULL },
     { "cp", "BOX:PATH HOSTPATH | HOSTPATH BOX:PATH", "Copy files between a box and the host",
       "boxlite cp web:/etc/hostname .\nboxlite cp ./site web:/srv", NULL, cp_flags, cmd_cp, 2, 2,

@@ -259,6 +259,10 @@ typedef struct boxlite_log boxlite_log;
 BOXLITE_API int boxlite_box_log_open(boxlite_box *box, const char *which, boxlite_log **out);
 BOXLITE_API long long boxlite_log_read(boxlite_log *log, void *buf, size_t len);
 BOXLITE_API void boxlite_log_close(boxlite_log *log);
+/* 1 once the log can give nothing more: opened with an "until" time (below) that has
+ * passed, and boxlite_log_read returned everything up to it (a follower stops there, as
+ * `docker logs -f --until` does); 0 otherwise, and for a NULL handle. */
+BOXLITE_API int boxlite_log_ended(boxlite_log *log);
 /* The same with options (a JSON object; NULL or "" = boxlite_box_log_open):
  *   {"since": "10m", "until": "2026-12-04T18:35:39Z", "timestamps": true}
  * since/until keep the lines that arrived at or after / at or before a time: a duration
@@ -442,6 +446,10 @@ BOXLITE_API int boxlite_options_set_stdin_open(boxlite_options *o, int stdin_ope
  * process's stdin open for the next attach. BOXLITE_ERR_STATE when the box's main process
  * has no open stdin. */
 BOXLITE_API int boxlite_box_attach_stdin(boxlite_box *box, boxlite_exec **out);
+/* Sends sig (1..64) to the box's main process (Docker's kill: that process only, which may
+ * pass it on). BOXLITE_ERR_STATE when the box is not running or has no main process running
+ * (none was given, it ended, or it waits to restart). A paused box is resumed first. */
+BOXLITE_API int boxlite_box_kill(boxlite_box *box, int sig);
 /* Starts spec->argv in the box to run on its own (`exec -d`): no terminal, stdin
  * /dev/null, its output to the box's console log; returns once it started, or with the
  * agent's reason (BOXLITE_ERR_NOT_FOUND "exec PROG: No such file or directory"). It is not

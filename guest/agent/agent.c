@@ -494,6 +494,36 @@ static void thaw(struct agent *a, const char *why)
 /* FSFREEZE: FIFREEZE syncs the filesystem and flushes the disk's cache (so the host's copy
  * of the disk is consistent), then blocks writers until FITHAW. Only in a guest: run
  * natively (the unit tests), it would freeze the host's filesystem. */
+/* KILL: a signal to the main process alone, as Docker's kill sends one to the container's
+ * first process (its children are its business: a shell forwards or not). */
+static void handle_kill(struct agent *a, uint32_t id, const uint8_t *p, size_t len)
+{
+    uint64_t sig = 0;
+    struct tlv_iter it;
+    struct tlv_field f;
+    struct bl_error e = {0};
+    tlv_iter_init(&it, p, len);
+    int r;
+    while ((r = tlv_next(&it, &f, &e)) > 0)
+        if (f.tag == T_SIGNO && (r = tlv_get_u64(&f, &sig, &e)) < 0)
+            break;
+    if (r < 0 || sig < 1 || sig > 64) {
+        send_error(a, id, BOXLITE_ERR_INVALID, "KILL: %s", r < 0 ? e.msg : "SIGNO must be 1..64");
+        return;
+    }
+    if (a->main_pid <= 0) {
+        send_error(a, id, BOXLITE_ERR_STATE, "the box's main process is not running%s",
+                   a->restart_at_us ? " (it is waiting to restart)" : "");
+        return;
+    }
+    if (kill(a->main_pid, (int)sig) < 0) {
+        send_error(a, id, BOXLITE_ERR_IO, "kill %d: %s", (int)a->main_pid, strerror(errno));
+        return;
+    }
+    agent_log("signal %d sent to the main process (pid %d)", (int)sig, (int)a->main_pid);
+    send_empty_result(a, id);
+}
+
 static void handle_fsfreeze(struct agent *a, uint32_t id, const uint8_t *p, size_t len)
 {
     uint64_t freeze = 2, ms = 10000;
@@ -654,6 +684,7 @@ static void handle_frame(struct agent *a, const struct proto_hdr *h, const uint8
     case PROTO_COPY_OUT: handle_copy(a, h->channel, SPAWN_COPY_OUT, p, h->len); return;
     case PROTO_SETUP: handle_setup(a, h->channel, p, h->len); return;
     case PROTO_FSFREEZE: handle_fsfreeze(a, h->channel, p, h->len); return;
+    case PROTO_KILL: handle_kill(a, h->channel, p, h->len); return;
     case PROTO_IDENTITY: handle_identity(a, h->channel, p, h->len); return;
     case PROTO_SHUTDOWN: {
         struct tlv_writer *w = malloc(sizeof *w);

@@ -1068,6 +1068,14 @@ int proto_fsfreeze(struct proto_client *c, bool freeze, int auto_thaw_ms, int ti
     return simple_request(c, PROTO_FSFREEZE, &w, timeout_ms, err);
 }
 
+int proto_kill(struct proto_client *c, int sig, int timeout_ms, struct bl_error *err)
+{
+    struct tlv_writer w;
+    tlv_init(&w);
+    tlv_u64(&w, T_SIGNO, (uint64_t)sig);
+    return simple_request(c, PROTO_KILL, &w, timeout_ms, err);
+}
+
 int proto_shutdown(struct proto_client *c, int timeout_ms, struct bl_error *err)
 {
     struct tlv_writer w;

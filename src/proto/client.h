@@ -86,6 +86,8 @@ int proto_setup(struct proto_client *c, const struct proto_setup *s, int timeout
 /* IDENTITY: a fork's new hostname, MAC, clock and RNG seed (docs/protocol.md). */
 int proto_identity(struct proto_client *c, const struct proto_identity *id, int timeout_ms,
                    struct bl_error *err);
+/* KILL: sig (1..64) to the box's main process; BOXLITE_ERR_STATE when none is running. */
+int proto_kill(struct proto_client *c, int sig, int timeout_ms, struct bl_error *err);
 /* Asks the agent to stop everything and power off; returns when it acknowledged. */
 int proto_shutdown(struct proto_client *c, int timeout_ms, struct bl_error *err);
 /* FSFREEZE (docs/protocol.md): freeze the container's root filesystem (every write the guest

@@ -26,6 +26,7 @@ const char *proto_type_name(unsigned type)
     case PROTO_SETUP: return "SETUP";
     case PROTO_SHUTDOWN: return "SHUTDOWN";
     case PROTO_IDENTITY: return "IDENTITY";
+    case PROTO_KILL: return "KILL";
     case PROTO_FSFREEZE: return "FSFREEZE";
     case PROTO_DATA: return "DATA";
     case PROTO_EOF: return "EOF";

@@ -34,6 +34,7 @@ enum proto_type {
     PROTO_SETUP = 0x13,    /* host: mount rootfs/volumes, network, container */
     PROTO_SHUTDOWN = 0x14, /* host: stop everything and power off */
     PROTO_IDENTITY = 0x15, /* host: the box is a fork: new hostname, MAC, clock, RNG seed */
+    PROTO_KILL = 0x16,     /* host: signal the box's main process (docker kill, attach --sig-proxy) */
     PROTO_FSFREEZE = 0x18, /* host: freeze (FIFREEZE) or thaw the container's root fs */
     PROTO_DATA = 0x20,     /* bytes of one stream (header `stream`) */
     PROTO_EOF = 0x21,      /* that stream ended */

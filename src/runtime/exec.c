@@ -292,3 +292,26 @@ BOXLITE_API int boxlite_box_attach_stdin(boxlite_box *b, boxlite_exec **out)
     boxlite_exec_spec spec = { .size = sizeof spec, .argv = argv };
     return exec_start(b, &spec, EXEC_ATTACH, out);
 }
+
+BOXLITE_API int boxlite_box_kill(boxlite_box *b, int sig)
+{
+    API_CHECK_ARG(b, "box is NULL");
+    API_CHECK_ARG(sig >= 1 && sig <= 64, "signal out of range (1..64)");
+    struct bl_error err = { 0 };
+    struct box_record rec;
+    int r = rt_box_lookup(b->rt, b->id, &rec, &err);
+    if (r)
+        return api_return(r, &err);
+    /* a paused box is resumed by the connection, as for an exec: its process goes on */
+    bool live = rec.state == BOX_STATE_RUNNING || rec.state == BOX_STATE_PAUSED;
+    if (!live)
+        r = bl_err(&err, BOXLITE_ERR_STATE, "box %s is not running (it is %s)", rec.name,
+                   box_state_name(rec.state));
+    box_record_clear(&rec);
+    struct proto_client *conn;
+    if (!r)
+        r = rt_box_conn(b, &conn, &err);
+    if (!r)
+        r = proto_kill(conn, sig, 10000, &err);
+    return api_return(r ? bl_err_prefix(&err, "kill") : 0, &err);
+}

@@ -49,6 +49,7 @@ struct boxlite_log {
     /* With times asked for (since, until, timestamps): lines are filtered and dated. */
     bool timed, stamps;
     int64_t since, until; /* 0: none */
+    bool ended;           /* until passed and everything up to it was read */
     struct log_index ix;
     char raw[65536];
     size_t rpos, rlen;
@@ -532,7 +533,17 @@ BOXLITE_API long long boxlite_log_read(boxlite_log *l, void *buf, size_t len)
         api_fail(BOXLITE_ERR_INVALID, "boxlite_log_read: NULL argument");
         return -1;
     }
-    return l->timed ? timed_read(l, buf, len) : raw_read(l, buf, len);
+    long long n = l->timed ? timed_read(l, buf, len) : raw_read(l, buf, len);
+    /* A line is indexed when the per-box process writes it, a moment after it arrived:
+     * the reader waits a second past `until` for the last of them before it says ended. */
+    if (n == 0 && l->until && (int64_t)wall_ns() > l->until + 1000000000)
+        l->ended = true;
+    return n;
+}
+
+BOXLITE_API int boxlite_log_ended(boxlite_log *l)
+{
+    return l && l->ended;
 }
 
 BOXLITE_API void boxlite_log_close(boxlite_log *l)

@@ -118,6 +118,13 @@ expect "logs --since TIME: only what came after" "late-line" "$("$B" logs --sinc
 expect "logs --until TIME: only what came before" "early-line" "$("$B" logs --until "$mid" one | tr -d '\r' | grep -E '^(early|late)-line' | xargs)"
 expect "logs --since 10m: both lines" "early-line late-line" "$("$B" logs --since 10m one | tr -d '\r' | grep -E '^(early|late)-line' | xargs)"
 expect "logs --until 1h: nothing is that old" "" "$("$B" logs --until 1h one)"
+# -f stops following at --until (Docker's), though the box runs on
+timeout 120 "$B" logs -f --until "$mid" one >"$work/follow"; st=$?
+out=$(tr -d '\r' <"$work/follow" | grep -E '^(early|late)-line' | xargs)
+expect "logs -f --until TIME past: what came before, then it ends (not at the box's stop)" "0 early-line" "$st $out"
+soon=$(date -u -d '+2 seconds' +%Y-%m-%dT%H:%M:%S.%NZ)
+timeout 120 "$B" logs -f --until "$soon" one >/dev/null
+expect "logs -f --until TIME to come: follows, and ends once it passed" 0 $?
 check "logs -t --tail 1: one line, dated" grep -qE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]{18}Z ' <<<"$("$B" logs -t --tail 1 one)"
 "$B" logs --since yesterday one >/dev/null 2>"$work/err"
 expect "logs --since with a time it cannot read: 125" 125 $?
@@ -165,6 +172,39 @@ expect "  ...a second attach reaches the same process (its stdin stayed open); b
 check "  ...and the first attach saw the second's answer" grep -q '^second:two' "$work/att1"
 expect "  ...the box records its stdin as open" "true" "$("$B" inspect -f '{{.StdinOpen}}' reader)"
 "$B" rm reader >/dev/null
+# kill and attach --sig-proxy: signals reach the main process (its traps answer in the log)
+catches_int() { # process $1 has its SIGINT handler in place (bit 2 of SigCgt)
+  local m; m=$(awk '/^SigCgt/{print $2}' "/proc/$1/status" 2>/dev/null) && [ -n "$m" ] && (( 0x$m & 2 ))
+}
+"$B" run -d --name trap "$img" sh -c 'trap "echo got-usr1" USR1; trap "echo got-int; exit 5" INT; echo armed; while :; do sleep 0.1; done' >/dev/null
+for _ in $(seq 300); do "$B" logs trap | grep -q '^armed' && break; sleep 0.1; done
+out=$("$B" kill -s usr1 trap); st=$?
+expect "kill -s usr1: done, the box named" "0 trap" "$st $out"
+for _ in $(seq 300); do "$B" logs trap | grep -q '^got-usr1' && break; sleep 0.1; done
+check "  ...the main process got SIGUSR1" bash -c "'$B' logs trap | grep -q '^got-usr1'"
+"$B" kill -s BOGUS trap 2>"$work/kill.err"
+expect "kill -s BOGUS: 125" 125 $?
+check "  ...naming the signal" grep -q "BOGUS: not a signal" "$work/kill.err"
+"$B" attach --sig-proxy=maybe trap 2>/dev/null
+expect "attach --sig-proxy=maybe: 125 (true or false)" 125 $?
+"$B" attach --sig-proxy=false trap >"$work/att3" 2>&1 &
+a3=$!
+for _ in $(seq 300); do catches_int $a3 && break; sleep 0.1; done
+kill -INT $a3; wait $a3; st=$?
+expect "attach --sig-proxy=false: SIGINT detaches (0), the box runs on" "0 running" "$st $("$B" inspect -f '{{.State}}' trap)"
+"$B" attach trap >"$work/att4" 2>&1 &
+a4=$!
+for _ in $(seq 300); do catches_int $a4 && break; sleep 0.1; done
+kill -INT $a4; wait $a4; st=$?
+expect "attach (sig-proxy): SIGINT reaches the main process, whose trap exits 5; attach exits with it" 5 $st
+check "  ...the trap's line came through attach" grep -q '^got-int' "$work/att4"
+"$B" kill trap 2>"$work/kill.err"
+expect "kill of a stopped box: 125" 125 $?
+check "  ...saying it is not running" grep -q "not running" "$work/kill.err"
+"$B" run -d --name victim "$img" sleep 600 >/dev/null
+"$B" kill victim >/dev/null
+expect "kill (SIGKILL by default): the box stops; wait prints 137" 137 "$("$B" wait victim)"
+"$B" rm trap victim >/dev/null
 "$B" logs job >"$work/full"
 check "the job's log has more than 3 lines" test "$(wc -l <"$work/full")" -gt 3
 expect "logs --tail 2: the last two lines of the log" "$(tail -n 2 "$work/full")" "$("$B" logs --tail 2 job)"

@@ -144,6 +144,11 @@ class Box:
 
         await _aio.blocking(stop)
 
+    async def kill(self, sig: int = 9) -> None:
+        """Sends signal sig (a number or signal.Signals; default SIGKILL) to the box's main
+        process, as `docker kill` does. BoxliteError (STATE) when none is running."""
+        await _aio.blocking(self._lib.call, "box_kill", self._handle(), int(sig))
+
     async def pause(self, timeout: float = 120.0) -> None:
         """Saves the box's memory in its folder and ends its VM: the box is "paused",
         nothing of it runs, and it outlives this process. Refused while executions are
