@@ -223,8 +223,10 @@ const struct cli_verb cli_verbs[] = {
       "--restart: the box's agent runs the main process again in the same container when it\n"
       "ends, after Docker's back-off (100 ms, doubling, reset after 10 s of running); the box\n"
       "keeps running meanwhile, whoever started it, and inspect shows RestartCount. A box\n"
-      "stopped on request is left stopped; a VM that dies (kernel panic) is not restarted;\n"
-      "unless-stopped is always here (no daemon restarts boxes at boot). There is no --init: the\n"
+      "stopped on request is left stopped. A VM that dies (kernel panic, its process killed,\n"
+      "a host reboot) is started again by the next boxlite command (with no daemon, opening\n"
+      "the runtime is where that can happen), with the same back-off and on-failure's count;\n"
+      "unless-stopped is always here. There is no --init: the\n"
       "agent is the VM's PID 1 and each box's container has an init of its own that reaps\n"
       "orphans, so a main process never runs as PID 1 without one. No -P: only what -p names\n"
       "is published.",

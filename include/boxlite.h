@@ -427,8 +427,11 @@ BOXLITE_API const char *boxlite_code_str(int code);
  * boxes at boot). The box's agent runs the main process again in the same container and
  * VM after Docker's back-off (100 ms, doubled each time, back to 100 ms after 10 s of
  * running, at most a minute), so it works whoever started the box and after that process
- * exited; the box stays running meanwhile. A stop on request, or a VM that dies (kernel
- * panic), ends it for good. The box's info counts them: "restart_count". Options JSON:
+ * exited; the box stays running meanwhile. A stop on request ends it for good. A VM that
+ * dies (kernel panic, its per-box process killed, a host reboot) is started again by the
+ * next boxlite_runtime_open of the home (a detached box only: no daemon is left to do it
+ * sooner), after the same back-off and within on-failure's count, with a notice. The box's
+ * info counts both kinds: "restart_count". Options JSON:
  * "labels": {"k": "v"}, "hostname", "read_only", "restart", "restart_max". */
 BOXLITE_API int boxlite_options_set_label(boxlite_options *o, const char *key,
                                           const char *value);
@@ -440,6 +443,11 @@ BOXLITE_API int boxlite_options_set_restart(boxlite_options *o, const char *poli
  * open for the box's life, fed by boxlite_box_attach_stdin, instead of /dev/null. Needs a
  * main process. */
 BOXLITE_API int boxlite_options_set_stdin_open(boxlite_options *o, int stdin_open);
+/* Docker's -t for a box's main process (JSON "tty"): it runs on a terminal (the box's own
+ * devpts, 24x80 until an attach resizes it, TERM=xterm unless set), whose output goes to
+ * the console log as the process's would; with stdin_open, attach input is typed on it.
+ * Needs a main process. */
+BOXLITE_API int boxlite_options_set_tty(boxlite_options *o, int tty);
 /* An execution whose stdin is the box's main process's (a box created with stdin_open):
  * boxlite_exec_write_stdin reaches it; its output fds end at once (the main process writes
  * to the console: boxlite_box_log_open); closing its stdin or freeing it leaves the main

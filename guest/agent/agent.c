@@ -43,6 +43,7 @@ struct chan {
     pid_t pid;
     int status;
     bool exited, muted, tty, timed_out;
+    bool attach;          /* EXEC ATTACH: RESIZE sizes the main process's terminal */
     uint64_t start_us, deadline_us, exit_us;
     /* stdin: host -> process */
     int in_fd;
@@ -90,6 +91,11 @@ struct agent {
      * end the agent keeps (so the process never sees end-of-file between attaches, and a
      * restarted run reads the same stream) and EXEC ATTACH channels copy into. */
     int main_stdin_r, main_stdin_w;
+    /* The main process's terminal with SETUP's MAIN TTY (Docker's -t): the agent keeps its
+     * master (output copied to the console, the box's log; attach's input written to it,
+     * its window resized by attach) and its slave in main_stdin_r, so a restarted run gets
+     * the same terminal and the master never sees the last slave close. -1: none. */
+    int main_tty;
     /* FSFREEZE: the frozen root's directory (-1: not frozen) and when the agent thaws it by
      * itself, should the host not (a host killed mid-snapshot must not leave the guest's
      * writers blocked for ever). */
@@ -407,6 +413,7 @@ static void handle_exec(struct agent *a, uint32_t id, const uint8_t *p, size_t l
     } else {
         if (req.timeout_ms)
             c->deadline_us = c->start_us + req.timeout_ms * 1000u;
+        c->attach = req.attach;
         chan_link(a, c);
     }
     proto_exec_req_free(&req);
@@ -745,7 +752,9 @@ static void handle_frame(struct agent *a, const struct proto_hdr *h, const uint8
     case PROTO_RESIZE: {
         struct winsize ws = {.ws_row = (unsigned short)get_le32(p),
                              .ws_col = (unsigned short)get_le32(p + 4)};
-        if (c->tty && c->out_fd[1] >= 0)
+        if (c->attach && a->main_tty >= 0)
+            ioctl(a->main_tty, TIOCSWINSZ, &ws);
+        else if (c->tty && c->out_fd[1] >= 0)
             ioctl(c->out_fd[1], TIOCSWINSZ, &ws);
         return;
     }
@@ -1012,6 +1021,30 @@ static bool main_restart_due(struct agent *a, pid_t pid, int status)
     return true;
 }
 
+/* What the main process wrote on its terminal goes to the console, as its output would
+ * without one. One read a round (other work is not starved by a chatty process); the
+ * console write may wait for the host to take the log, as the process's own would. */
+static void main_tty_pump(struct agent *a)
+{
+    char buf[16384];
+    ssize_t n = read(a->main_tty, buf, sizeof buf);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN))
+        return;
+    if (n <= 0) {
+        agent_log("main process's terminal: %s", n < 0 ? strerror(errno) : "closed");
+        close_fd(&a->main_tty);
+        return;
+    }
+    for (ssize_t off = 0; off < n;) {
+        ssize_t w = write(2, buf + off, (size_t)(n - off));
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return; /* the console is gone: nothing to tell */
+        off += w;
+    }
+}
+
 /* The back-off is over: the main process again, as SETUP asked for it. */
 static void main_rerun(struct agent *a)
 {
@@ -1090,7 +1123,7 @@ struct agent *agent_new(int fd, const struct agent_options *opt, struct bl_error
         a->opt.host_gone_shutdown_ms = 10000;
     a->ct.init_pid = -1;
     a->ct.mnt_fd = a->ct.uts_fd = a->ct.ipc_fd = -1;
-    a->main_stdin_r = a->main_stdin_w = -1;
+    a->main_stdin_r = a->main_stdin_w = a->main_tty = -1;
     a->oom_base = -1;
     a->frozen_fd = -1;
     set_nonblock(fd);
@@ -1122,7 +1155,16 @@ static int main_start(struct agent *a, const struct proto_setup *s, struct bl_er
     if (!a->ct.ready)
         return bl_err(err, BOXLITE_ERR_STATE, "a main process needs a container");
     struct spawned sp;
-    if (s->main_stdin && a->main_stdin_w < 0) {
+    if (req->tty && a->main_tty < 0) {
+        int master, slave;
+        if (exec_open_pty(&a->ct, req->rows, req->cols, &master, &slave, err) < 0)
+            return bl_err_prefix(err, "main process");
+        a->main_tty = master;
+        a->main_stdin_r = slave;
+        /* -i: attach's input is typed on the terminal (a copier writes to this) */
+        if (s->main_stdin && (a->main_stdin_w = fcntl(master, F_DUPFD_CLOEXEC, 0)) < 0)
+            return bl_errno(err, errno, "main process: terminal");
+    } else if (s->main_stdin && a->main_stdin_w < 0) {
         int p[2];
         if (pipe2(p, O_CLOEXEC) < 0)
             return bl_errno(err, errno, "main process: stdin pipe");
@@ -1188,7 +1230,7 @@ int agent_run(struct agent *a)
             agent_log("fault injection (boxlite.fault_exit_ms): exiting");
             _exit(1);
         }
-        size_t need = 2;
+        size_t need = 3;
         for (struct chan *c = a->chans; c; c = c->next)
             need += 3;
         if (need > cap) {
@@ -1211,6 +1253,12 @@ int agent_run(struct agent *a)
             pf[n] = (struct pollfd){.fd = a->fd, .events = POLLIN};
             if (proto_buf_pending(&a->out))
                 pf[n].events |= POLLOUT;
+            owner[n++] = NULL;
+        }
+        int tty_slot = -1;
+        if (a->main_tty >= 0) {
+            tty_slot = (int)n;
+            pf[n] = (struct pollfd){.fd = a->main_tty, .events = POLLIN};
             owner[n++] = NULL;
         }
         bool backlog = proto_buf_pending(&a->out) >= PORT_HIGH_WATER;
@@ -1255,6 +1303,8 @@ int agent_run(struct agent *a)
         }
         if (pf[0].revents)
             reap(a);
+        if (tty_slot >= 0 && pf[tty_slot].revents && a->main_tty >= 0)
+            main_tty_pump(a);
         if (host_slot >= 0 && (pf[host_slot].revents & (POLLIN | POLLHUP | POLLERR))) {
             if (read_host(a) < 0) {
                 ret = 0;
@@ -1369,6 +1419,7 @@ void agent_free(struct agent *a)
     container_destroy(&a->ct);
     close_fd(&a->main_stdin_r);
     close_fd(&a->main_stdin_w);
+    close_fd(&a->main_tty);
     if (a->main_req) {
         proto_exec_req_free(a->main_req);
         free(a->main_req);

@@ -70,8 +70,14 @@ struct spawned {
  * its stdin to path; SPAWN_COPY_OUT writes the tar of path to its stdout (a copy's errors
  * come on its stderr, exit status 1). Inside the container when ct->ready. Descriptors are
  * non-blocking and close-on-exec. Fails with the reason when the program cannot start. */
+/* A terminal of the container's devpts (the agent's own before the container exists), its
+ * window rows x cols (0: 24x80): both ends close-on-exec, blocking. */
+int exec_open_pty(const struct container *ct, unsigned rows, unsigned cols, int *master,
+                  int *slave, struct bl_error *err);
 /* exec_spawn with the main process's stdin (SPAWN_MAIN only; -1 = /dev/null): the read end
- * of the pipe `attach` writes into when the box was created with stdin open (-i). */
+ * of the pipe `attach` writes into when the box was created with stdin open (-i); with
+ * req->tty, the slave of the main process's terminal, which becomes its stdout, stderr and
+ * controlling terminal too. */
 int exec_spawn_in(const struct container *ct, enum spawn_kind kind,
                   const struct proto_exec_req *req, int stdin_fd, struct spawned *res,
                   struct bl_error *err);

@@ -167,6 +167,35 @@ int exec_spawn(const struct container *ct, enum spawn_kind kind, const struct pr
     return spawn(ct, kind, req, path, -1, res, err);
 }
 
+int exec_open_pty(const struct container *ct, unsigned rows, unsigned cols, int *master_out,
+                  int *slave_out, struct bl_error *err)
+{
+    /* The terminal comes from the container's own devpts, so that inside it the
+     * process's tty is a /dev/pts/N that exists there. */
+    char ptmx[64] = "/dev/ptmx";
+    if (ct->ready)
+        snprintf(ptmx, sizeof ptmx, "/proc/%d/root/dev/pts/ptmx", (int)ct->init_pid);
+    int master = open(ptmx, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (master < 0 || unlockpt(master) < 0) {
+        int e = errno;
+        if (master >= 0)
+            close(master);
+        return bl_errno(err, e, "open a terminal (%s)", ptmx);
+    }
+    int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (slave < 0) {
+        int e = errno;
+        close(master);
+        return bl_errno(err, e, "open the terminal's slave");
+    }
+    struct winsize ws = {.ws_row = (unsigned short)(rows ? rows : 24),
+                         .ws_col = (unsigned short)(cols ? cols : 80)};
+    ioctl(master, TIOCSWINSZ, &ws);
+    *master_out = master;
+    *slave_out = slave;
+    return 0;
+}
+
 static int spawn(const struct container *ct, enum spawn_kind kind,
                  const struct proto_exec_req *req, const char *path, int stdin_fd,
                  struct spawned *res, struct bl_error *err)
@@ -187,25 +216,13 @@ static int spawn(const struct container *ct, enum spawn_kind kind,
         }
         sp.in = stdin_fd >= 0 ? stdin_fd : devnull;
         sp.out = sp.err = 2;
+        /* -t: stdin_fd is the slave of the terminal the agent keeps (exec_open_pty); the
+         * process's three streams and controlling terminal */
+        if (kind == SPAWN_MAIN && req && req->tty && stdin_fd >= 0)
+            sp.out = sp.err = sp.tty_fd = stdin_fd;
     } else if (req && req->tty) {
-        /* The terminal comes from the container's own devpts, so that inside it the
-         * process's tty is a /dev/pts/N that exists there. */
-        char ptmx[64] = "/dev/ptmx";
-        if (ct->ready)
-            snprintf(ptmx, sizeof ptmx, "/proc/%d/root/dev/pts/ptmx", (int)ct->init_pid);
-        master = open(ptmx, O_RDWR | O_NOCTTY | O_CLOEXEC);
-        if (master < 0 || unlockpt(master) < 0) {
-            bl_errno(err, errno, "open a terminal (%s)", ptmx);
+        if (exec_open_pty(ct, req->rows, req->cols, &master, &slave, err) < 0)
             goto out;
-        }
-        slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
-        if (slave < 0) {
-            bl_errno(err, errno, "open the terminal's slave");
-            goto out;
-        }
-        struct winsize ws = {.ws_row = (unsigned short)(req->rows ? req->rows : 24),
-                             .ws_col = (unsigned short)(req->cols ? req->cols : 80)};
-        ioctl(master, TIOCSWINSZ, &ws);
         sp.in = sp.out = sp.err = sp.tty_fd = slave;
     } else {
         if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {

@@ -276,6 +276,7 @@ static json_t *record_json(const boxlite_runtime *rt, const struct box_record *r
         json_object_set(o, "restart_max", json_object_get(opts, "restart_max"));
         json_t *si = json_object_get(opts, "stdin_open");
         json_object_set_new(o, "stdin_open", json_boolean(json_is_true(si)));
+        json_object_set_new(o, "tty", json_boolean(json_is_true(json_object_get(opts, "tty"))));
         json_object_set(o, "cmd", json_object_get(opts, "cmd"));
         json_decref(opts);
     }
@@ -330,6 +331,11 @@ static json_t *record_json(const boxlite_runtime *rt, const struct box_record *r
     free(dir);
     if (!json_object_get(o, "restart_count"))
         json_object_set_new(o, "restart_count", json_integer(0));
+    /* and the runs a runtime open started after the VM died (lifecycle.c) */
+    int64_t vm = rt_vm_restarts(rt, r->id);
+    if (vm > 0)
+        json_object_set_new(o, "restart_count",
+                            json_integer(json_integer_value(json_object_get(o, "restart_count")) + vm));
     /* The state in words with what explains it, for people (ps). */
     const char *state = box_state_name(r->state);
     const char *hs = json_string_value(json_object_get(json_object_get(o, "health"), "status"));

@@ -96,6 +96,8 @@ BOXLITE_API int boxlite_box_stop(boxlite_box *b, int timeout_ms)
         r = rt_box_stop_record(b->rt, &rec, left > 0 ? left : 0, true, NULL, &err);
         if (!r && paused)
             rt_memory_forget(b->dir);
+        if (!r)
+            rt_vm_restarts_reset(b->rt, b->id);
     }
     box_record_clear(&rec);
     return api_return(r, &err);
@@ -425,7 +427,7 @@ static int send_setup(boxlite_box *b, struct proto_client *c, const struct image
         char **argv = NULL;
         int r = main_argv(b, ic, &argv, err);
         if (!r)
-            r = rt_box_request(b, ic, NULL, false, NULL, NULL, &main, err);
+            r = rt_box_request(b, ic, NULL, b->opts.tty, NULL, NULL, &main, err);
         if (r) {
             free(argv);
             return r;
@@ -433,6 +435,9 @@ static int send_setup(boxlite_box *b, struct proto_client *c, const struct image
         main.argv = argv;
         s.main = &main;
         s.main_stdin = b->opts.stdin_open; /* attach's stdin (-i) */
+        main.tty = b->opts.tty;            /* -t: a terminal, 24x80 until attach resizes it */
+        main.rows = 24;
+        main.cols = 80;
         /* the restart policy is the agent's to apply: it re-runs the main process in the
          * same container, whoever started the box (docs/architecture.md) */
         if (b->opts.restart) {
@@ -714,5 +719,81 @@ BOXLITE_API int boxlite_box_start(boxlite_box *b)
     API_CHECK_ARG(b, "box is NULL");
     api_notice("%s", "");
     struct bl_error err = { 0 };
-    return api_return(rt_box_ensure_running(b, true, &err), &err);
+    int r = rt_box_ensure_running(b, true, &err);
+    if (!r)
+        rt_vm_restarts_reset(b->rt, b->id); /* the user's start: a new count, as Docker's */
+    return api_return(r, &err);
+}
+
+/* ---- restart after the VM died ----------------------------------------------------------
+ * The agent restarts the main process when it ends (the box's restart policy). A VM that
+ * dies (kernel panic, its per-box process killed, the host rebooted) has nobody left to do
+ * that, and there is no daemon: the next runtime open does it (runtime.c). Docker's back-off
+ * holds between such restarts (100 ms, doubling, at most a minute: a later open restarts a
+ * box it skipped), and on-failure:N counts them. The count goes back to 0 when the box is
+ * started or stopped on request. */
+#define VM_RESTARTS "box:%s:vm_restarts"
+#define VM_RESTART_AT "box:%s:vm_restart_at_ms"
+
+static int64_t counter(sqlite3 *db, const char *fmt, const char *id)
+{
+    char key[80];
+    snprintf(key, sizeof key, fmt, id);
+    return state_counter_get(db, key);
+}
+
+static void counter_set(sqlite3 *db, const char *fmt, const char *id, int64_t v)
+{
+    char key[80];
+    snprintf(key, sizeof key, fmt, id);
+    state_counter_add(db, key, v - state_counter_get(db, key), NULL);
+}
+
+int64_t rt_vm_restarts(const boxlite_runtime *rt, const char *id)
+{
+    return counter(rt->db, VM_RESTARTS, id);
+}
+
+void rt_vm_restarts_reset(boxlite_runtime *rt, const char *id)
+{
+    if (counter(rt->db, VM_RESTARTS, id))
+        counter_set(rt->db, VM_RESTARTS, id, 0);
+}
+
+int rt_box_restart_if_died(boxlite_box *b, char *why, size_t why_len, struct bl_error *err)
+{
+    const struct boxlite_options *o = &b->opts;
+    /* a box not detached lives as long as its owner: another process must not adopt it */
+    if (!o->restart || !strcmp(o->restart, "no") || !o->detach)
+        return 0;
+    pthread_mutex_lock(&b->lock);
+    int lock = snap_lock(b->dir, err);
+    if (lock < 0) {
+        pthread_mutex_unlock(&b->lock);
+        return lock;
+    }
+    /* looked at under the lock: another runtime opening now finds it running */
+    struct box_record rec;
+    int r = rt_box_lookup(b->rt, b->id, &rec, err), done = 0;
+    bool found = !r;
+    if (found && rec.state == BOX_STATE_STOPPED && rec.stop_abnormal && !rec.has_exit_code) {
+        sqlite3 *db = b->rt->db;
+        int64_t n = counter(db, VM_RESTARTS, b->id), now = (int64_t)(wall_ns() / 1000000);
+        int64_t delay = n >= 10 ? 60000 : 100LL << n;
+        bool spent = !strcmp(o->restart, "on-failure") && o->restart_max && n >= o->restart_max;
+        if (!spent && now - counter(db, VM_RESTART_AT, b->id) >= (delay < 60000 ? delay : 60000)) {
+            snprintf(why, why_len, "%s", rec.stop_reason ? rec.stop_reason : "unknown reason");
+            r = start_claimed(b, true, err);
+            if (!r) {
+                counter_set(db, VM_RESTARTS, b->id, n + 1);
+                counter_set(db, VM_RESTART_AT, b->id, now);
+                done = 1;
+            }
+        }
+    }
+    if (found)
+        box_record_clear(&rec);
+    close(lock);
+    pthread_mutex_unlock(&b->lock);
+    return r ? r : done;
 }

@@ -530,6 +530,10 @@ int opts_validate_for_create(const struct boxlite_options *o, struct bl_error *e
         return bl_err(err, BOXLITE_ERR_INVALID,
                       "options: stdin_open is the main process's stdin: it needs one "
                       "(main_process, cmd or entrypoint)");
+    if (o->tty && !opts_has_main(o))
+        return bl_err(err, BOXLITE_ERR_INVALID,
+                      "options: tty is the main process's terminal: it needs one "
+                      "(main_process, cmd or entrypoint)");
     if (o->restart_max && (!o->restart || strcmp(o->restart, "on-failure")))
         return bl_err(err, BOXLITE_ERR_INVALID, "options: restart_max needs restart on-failure");
     if (!o->network && (o->nallow_net || o->ndeny_net || o->nallow_host || o->nports))
@@ -824,6 +828,8 @@ static int read_field(struct boxlite_options *o, const char *k, json_t *v, struc
         return (r = want_bool(v, k, &b, err)) ? r : (o->read_only = b, 0);
     if (!strcmp(k, "stdin_open"))
         return (r = want_bool(v, k, &b, err)) ? r : (o->stdin_open = b, 0);
+    if (!strcmp(k, "tty"))
+        return (r = want_bool(v, k, &b, err)) ? r : (o->tty = b, 0);
     /* the two are checked together by opts_validate_for_create, in whatever order they come */
     if (!strcmp(k, "restart")) {
         int keep = o->restart_max;
@@ -978,6 +984,7 @@ char *opts_to_json(const struct boxlite_options *o)
     json_object_set_new(root, "restart", json_string(o->restart ? o->restart : "no"));
     json_object_set_new(root, "restart_max", json_integer(o->restart_max));
     json_object_set_new(root, "stdin_open", json_boolean(o->stdin_open));
+    json_object_set_new(root, "tty", json_boolean(o->tty));
     json_object_set_new(root, "idle_pause_s", json_integer(o->idle_pause_s));
     char *s = json_dumps(root, JSON_COMPACT);
     json_decref(root);

@@ -55,6 +55,7 @@ struct boxlite_options {
     int restart_max;         /* on-failure:N, N restarts at most; 0 = no limit */
     bool stdin_open;         /* Docker's -i with -d: the main process's stdin stays open for
                               * attach (boxlite_box_attach_stdin) instead of /dev/null */
+    bool tty;                /* Docker's -t with -d: the main process runs on a terminal */
     int idle_pause_s;        /* auto-pause after this many seconds without a request; 0 = off */
 };
 

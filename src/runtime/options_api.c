@@ -127,6 +127,8 @@ BOXLITE_API int boxlite_options_set_restart(boxlite_options *o, const char *poli
 { SETTER(opts_set_restart(o, policy, max, &err)); }
 BOXLITE_API int boxlite_options_set_stdin_open(boxlite_options *o, int v)
 { SETTER((o->stdin_open = v != 0, 0)); }
+BOXLITE_API int boxlite_options_set_tty(boxlite_options *o, int v)
+{ SETTER((o->tty = v != 0, 0)); }
 BOXLITE_API int boxlite_options_set_idle_pause(boxlite_options *o, int v)
 {
     SETTER(v < 0 || v > 365 * 24 * 3600

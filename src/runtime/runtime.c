@@ -185,6 +185,52 @@ static void sweep_leftovers(boxlite_runtime *rt)
     free(c.names);
 }
 
+/* Boxes whose VM died under a restart policy start again (lifecycle.c says which and when):
+ * with no daemon, a runtime open is where the policy can act after a crash or a reboot. */
+struct died_ctx { char (*ids)[BOX_ID_LEN + 1]; size_t n; };
+
+static int died_one(void *p, const struct box_record *r)
+{
+    struct died_ctx *c = p;
+    if (r->state != BOX_STATE_RUNNING && !(r->state == BOX_STATE_STOPPED && r->stop_abnormal &&
+                                           !r->has_exit_code))
+        return 0;
+    struct boxlite_options o;
+    opts_init(&o);
+    bool policy = opts_from_json(&o, r->options, NULL) == 0 && o.detach && o.restart &&
+                  strcmp(o.restart, "no");
+    opts_clear(&o);
+    char (*ids)[BOX_ID_LEN + 1] = policy ? realloc(c->ids, (c->n + 1) * sizeof *ids) : NULL;
+    if (ids) {
+        c->ids = ids;
+        memcpy(c->ids[c->n++], r->id, sizeof *ids);
+    }
+    return 0;
+}
+
+static void restart_died(boxlite_runtime *rt)
+{
+    struct died_ctx c = { NULL, 0 };
+    if (state_box_each(rt->db, BOX_STATE_ANY, died_one, &c, NULL) != 0)
+        c.n = 0;
+    for (size_t i = 0; i < c.n; i++) {
+        boxlite_box *b = NULL;
+        char why[600] = "";
+        struct bl_error e = { 0 };
+        if (boxlite_box_get(rt, c.ids[i], &b) != BOXLITE_OK)
+            continue;
+        int r = rt_box_restart_if_died(b, why, sizeof why, &e);
+        if (r > 0)
+            rt_notice(rt, "restarted box %s (restart policy %s): it had stopped: %s", b->name,
+                      b->opts.restart, why);
+        else if (r < 0)
+            rt_notice(rt, "box %s could not be restarted (restart policy %s): %s", b->name,
+                      b->opts.restart, e.msg);
+        boxlite_box_free(b);
+    }
+    free(c.ids);
+}
+
 BOXLITE_API int boxlite_runtime_open(const char *home_dir, boxlite_runtime **out)
 {
     return boxlite_runtime_open_with(home_dir, NULL, out);
@@ -226,6 +272,7 @@ BOXLITE_API int boxlite_runtime_open_with(const char *home_dir, const char *opti
         return api_return(r, &err);
     }
     sweep_leftovers(rt);
+    restart_died(rt);
     *out = rt;
     return api_return(0, NULL);
 }

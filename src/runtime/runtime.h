@@ -60,6 +60,15 @@ int rt_images(boxlite_runtime *rt, struct image_store **out, struct bl_error *er
 int rt_box_ensure_running(boxlite_box *b, bool explicit_start, struct bl_error *err);
 /* Makes the box's disk (overlay) over its image's base if it has none yet (lifecycle.c). */
 int rt_box_prepare_disk(boxlite_box *b, const char *overlay, struct bl_error *err);
+/* The box's restart policy applied to a VM that died (lifecycle.c): a detached box with a
+ * policy, stopped by itself without its main process's status (the VM ended under it), is
+ * started again unless on-failure's count is spent or the back-off since the last such
+ * restart has not passed. 1 when it was restarted (why: the reason it had stopped), 0 when
+ * not, <0 when the start failed. */
+int rt_box_restart_if_died(boxlite_box *b, char *why, size_t why_len, struct bl_error *err);
+/* Such restarts since the box was last started or stopped on request. */
+int64_t rt_vm_restarts(const boxlite_runtime *rt, const char *id);
+void rt_vm_restarts_reset(boxlite_runtime *rt, const char *id);
 /* The connection to the running box's agent (through its per-box process). */
 int rt_box_conn(boxlite_box *b, struct proto_client **out, struct bl_error *err);
 

@@ -262,6 +262,34 @@ expect "--restart with --rm: 125" 125 $?
 expect "--restart with a policy that does not exist: 125" 125 $?
 "$B" rm rs >/dev/null
 
+# ---- a VM that dies: with no daemon, the next command (its runtime open) restarts the box --
+mkdir -p "$work/vmd"
+"$B" run -d --name vmd --restart on-failure:1 -v "$work/vmd:/runs" "$img" sh -c 'echo run >> /runs/count; exec sleep 600' >/dev/null
+"$B" run -d --name novmd "$img" sleep 600 >/dev/null
+runs() { cat "$work/vmd/count" 2>/dev/null | wc -l; }
+pid_of() { "$B" inspect "$1" | python3 -c 'import json,sys; d=json.load(sys.stdin); print((d[0] if isinstance(d,list) else d)["pid"])'; }
+kill_vm() { # SIGKILL to per-box processes (pids: no boxlite command may run between the
+  # kills, its runtime open would restart the box), back once they are gone (or zombies)
+  kill -9 "$@"
+  for p; do
+    for _ in $(seq 100); do grep -qs '^State:.*[ZX]' "/proc/$p/status" || [ ! -e "/proc/$p" ] && break; sleep 0.1; done
+  done
+}
+for _ in $(seq 300); do [ "$(runs)" -ge 1 ] && break; sleep 0.1; done
+p1=$(pid_of vmd); p2=$(pid_of novmd)
+kill_vm "$p1" "$p2"
+"$B" ps -a >/dev/null 2>"$work/vmd.notice"
+has "a VM that died: the next command restarts its box (on-failure:1), saying so" "restarted box vmd" "$work/vmd.notice"
+for _ in $(seq 300); do [ "$(runs)" -ge 2 ] && break; sleep 0.1; done
+expect "  ...its main process runs again; the box runs, RestartCount 1" "2 running 1" "$(runs) $("$B" inspect -f '{{.State}} {{.RestartCount}}' vmd)"
+expect "  ...a box without a policy stays stopped" "stopped" "$("$B" inspect -f '{{.State}}' novmd)"
+kill_vm "$(pid_of vmd)"
+"$B" ps -a >/dev/null 2>"$work/vmd.notice2"
+expect "  ...a second death spends on-failure:1: it stays stopped" "stopped 2" "$("$B" inspect -f '{{.State}}' vmd) $(runs)"
+"$B" start vmd >/dev/null
+expect "  ...a start on request runs it with a count from 0" "running 0" "$("$B" inspect -f '{{.State}} {{.RestartCount}}' vmd)"
+"$B" rm -f vmd novmd >/dev/null
+
 # ---- image prune -----------------------------------------------------------------------
 "$B" create --name keeper "$img" >/dev/null
 tests/fixtures/registry.sh push "$work/reg" "$work/fx/busybox" other:1 >/dev/null

@@ -129,6 +129,7 @@ _PROTOS = {
     "boxlite_log_read": (ctypes.c_longlong, [P, ctypes.c_void_p, ctypes.c_size_t]),
     "boxlite_log_close": (None, [P]),
     "boxlite_log_ended": (I, [P]),
+    "boxlite_options_set_tty": (I, [P, I]),
     "boxlite_box_copy_in": (I, [P, S, S]),
     "boxlite_box_copy_out": (I, [P, S, S]),
     "boxlite_box_copy_out_opts": (I, [P, S, S, ctypes.POINTER(CopyOptions)]),

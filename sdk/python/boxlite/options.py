@@ -54,6 +54,8 @@ class BoxOptions:
     restart: Optional[str] = None
     # Docker's -i for the main process: its stdin stays open for boxlite_box_attach_stdin.
     stdin_open: bool = False
+    # Docker's -t for the main process: it runs on a terminal (its output is the log's).
+    tty: bool = False
     # Auto-pause: seconds without an exec, copy or other use before the box pauses itself
     # (memory saved, nothing runs; its next use resumes it). None/0: never.
     idle_pause_s: Optional[int] = None
@@ -90,6 +92,8 @@ class BoxOptions:
                 doc["restart_max"] = int(count)
         if self.stdin_open:
             doc["stdin_open"] = True
+        if self.tty:
+            doc["tty"] = True
         doc["volumes"] = [_volume(v) for v in self.volumes]
         doc["ports"] = [_port(p) for p in self.ports]
         if self.allow_net:
