@@ -126,6 +126,12 @@ long long cli_parse_bytes(const char *s);
 long long cli_parse_duration_ms(const char *s);
 /* A whole number between lo and hi; -1 if malformed or out of range (never wrapped). */
 int cli_parse_ll(const char *s, long long lo, long long hi, long long *out);
+/* Our terminal (fd 0, when it is one) in raw mode until cli_tty_restore or exit, its
+ * resizes noticed (SIGWINCH); cli_tty_resized gives the new size once after each, and
+ * once at the start (cmd_run.c). */
+void cli_tty_raw(void);
+void cli_tty_restore(void);
+bool cli_tty_resized(int *rows, int *cols);
 /* "KILL", "SIGKILL", "kill", "9", "RTMIN+3" -> the signal's number; -1 if unknown. */
 int cli_parse_signal(const char *s);
 /* Writes guest text to a terminal with its control characters made visible (escape

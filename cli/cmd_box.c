@@ -49,6 +49,9 @@ int cmd_create(struct cli *c, const struct cli_args *a)
         /* -i: the main process's stdin stays open for `attach` */
         if (!r && f.interactive && boxlite_options_set_stdin_open(o, 1) != BOXLITE_OK)
             r = cli_fail("create");
+        /* -t: it runs on a terminal (attach bridges ours to it) */
+        if (!r && f.tty && boxlite_options_set_tty(o, 1) != BOXLITE_OK)
+            r = cli_fail("create");
     }
     boxlite_box *b = NULL;
     if (!r && !(r = cli_open(c)) && boxlite_box_create(c->rt, o, &b) != BOXLITE_OK)

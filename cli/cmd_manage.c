@@ -309,13 +309,45 @@ static boxlite_exec *attach_stdin(boxlite_box *b, json_t *info, bool no_stdin)
     return ex;
 }
 
-/* One read of our stdin into the main process's; false once it ended (or failed). */
-static bool forward_stdin(boxlite_exec *ex)
+/* Docker's detach keys on a terminal: Ctrl-P then Ctrl-Q leaves the box running. */
+#define DETACH_1 0x10
+#define DETACH_2 0x11
+static bool held_ctrl_p; /* a Ctrl-P ended the last read: sent once we know what follows */
+
+/* One read of our stdin into the main process's; false once it ended (or failed). With
+ * keys (a terminal), Ctrl-P Ctrl-Q asks to detach instead. */
+static bool forward_stdin(boxlite_exec *ex, bool keys)
 {
-    char buf[16384];
-    ssize_t n = read(0, buf, sizeof buf);
+    char buf[16384 + 1];
+    size_t off = held_ctrl_p ? 1 : 0;
+    ssize_t n = read(0, buf + off, sizeof buf - off);
     if (n < 0 && (errno == EINTR || errno == EAGAIN))
         return true;
+    if (n > 0 && keys) {
+        if (held_ctrl_p)
+            buf[0] = DETACH_1;
+        held_ctrl_p = false;
+        size_t len = off + (size_t)n;
+        for (size_t i = 0; i < len; i++) {
+            if (buf[i] != DETACH_1)
+                continue;
+            if (i + 1 == len) { /* its pair may come in the next read */
+                held_ctrl_p = true;
+                n = (ssize_t)i;
+                break;
+            }
+            if (buf[i + 1] == DETACH_2) {
+                if (i)
+                    boxlite_exec_write_stdin(ex, buf, i);
+                detach_asked = 1;
+                return true;
+            }
+        }
+        if (!held_ctrl_p)
+            n = (ssize_t)len;
+        if (!n)
+            return true;
+    }
     if (n <= 0 || boxlite_exec_write_stdin(ex, buf, (size_t)n) != BOXLITE_OK) {
         boxlite_exec_close_stdin(ex);
         return false;
@@ -326,7 +358,10 @@ static bool forward_stdin(boxlite_exec *ex)
 /* The main process's output is the box's console: attach follows the console from now on
  * and, when the box stops, exits with the main process's status. Its stdin (a box created
  * with -i) gets ours, unless --no-stdin. The signals we get go to the main process; with
- * --sig-proxy=false Ctrl-C detaches and leaves the box running. */
+ * --sig-proxy=false Ctrl-C detaches and leaves the box running. A box whose main process
+ * has a terminal (-t) gets ours in raw mode instead: keys (Ctrl-C too) are typed on its
+ * terminal, our window's size is its, Ctrl-P Ctrl-Q detaches, and the output is passed
+ * through as a terminal's is. */
 int cmd_attach(struct cli *c, const struct cli_args *a)
 {
     bool raw = false, no_stdin = false, sig_proxy = true;
@@ -354,7 +389,15 @@ int cmd_attach(struct cli *c, const struct cli_args *a)
     }
     boxlite_exec *in = attach_stdin(b, info, no_stdin);
     bool in_open = in != NULL;
+    bool tty = json_is_true(json_object_get(info, "tty"));
     json_decref(info);
+    if (tty) {
+        sig_proxy = false; /* Docker's: a terminal's keys make its signals */
+        raw = true;
+        if (in_open)
+            cli_tty_raw();
+    }
+    bool keys = tty && in_open && isatty(0);
     if (boxlite_box_log_open(b, "console", &log) != BOXLITE_OK) {
         boxlite_exec_free(in);
         boxlite_box_free(b);
@@ -375,6 +418,9 @@ int cmd_attach(struct cli *c, const struct cli_args *a)
     int status = 0;
     for (;;) {
         proxy_signals(b); /* first: a flood of output must not hold a Ctrl-C back */
+        int rows, cols;
+        if (in_open && cli_tty_resized(&rows, &cols))
+            boxlite_exec_resize(in, rows, cols);
         n = boxlite_log_read(log, buf, sizeof buf);
         if (n > 0) {
             if (escape)
@@ -391,7 +437,7 @@ int cmd_attach(struct cli *c, const struct cli_args *a)
             break;
         if (in_open) {
             struct pollfd p = { .fd = 0, .events = POLLIN };
-            if (poll(&p, 1, 0) == 1 && !(in_open = forward_stdin(in)))
+            if (poll(&p, 1, 0) == 1 && !(in_open = forward_stdin(in, keys)))
                 continue;
         }
         /* nothing new: wait for the box to end or a tenth of a second for more output */
@@ -415,6 +461,9 @@ int cmd_attach(struct cli *c, const struct cli_args *a)
     }
     if (escape)
         term_escape_flush(&st, 1);
+    cli_tty_restore();
+    if (detach_asked && keys)
+        fprintf(stderr, "\r\nboxlite: detached from %s (it runs on)\r\n", a->ops[0]);
     boxlite_exec_free(in);
     boxlite_log_close(log);
     boxlite_box_free(b);

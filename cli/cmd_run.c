@@ -24,6 +24,36 @@ static void restore_tty(void)
 {
     if (raw_fd >= 0)
         tcsetattr(raw_fd, TCSADRAIN, &saved_tio);
+    raw_fd = -1;
+}
+
+void cli_tty_raw(void)
+{
+    if (raw_fd >= 0 || !isatty(0))
+        return;
+    tcgetattr(0, &saved_tio);
+    struct termios raw = saved_tio;
+    cfmakeraw(&raw);
+    raw_fd = 0;
+    tcsetattr(0, TCSADRAIN, &raw);
+    atexit(restore_tty);
+    signal(SIGWINCH, on_winch);
+    winch = 1; /* the box's terminal takes our size at once */
+}
+
+void cli_tty_restore(void) { restore_tty(); }
+
+bool cli_tty_resized(int *rows, int *cols)
+{
+    struct winsize ws;
+    if (!winch)
+        return false;
+    winch = 0;
+    if (ioctl(0, TIOCGWINSZ, &ws) != 0 || !ws.ws_row || !ws.ws_col)
+        return false;
+    *rows = ws.ws_row;
+    *cols = ws.ws_col;
+    return true;
 }
 
 static int write_all(int fd, const char *p, ssize_t n)
@@ -46,25 +76,17 @@ static int attach(boxlite_exec *ex, bool interactive, bool tty)
 {
     int out = boxlite_exec_stdout_fd(ex), err = boxlite_exec_stderr_fd(ex);
     bool in_open = interactive;
-    if (tty && isatty(0)) {
-        tcgetattr(0, &saved_tio);
-        struct termios raw = saved_tio;
-        cfmakeraw(&raw);
-        raw_fd = 0;
-        tcsetattr(0, TCSADRAIN, &raw);
-        atexit(restore_tty);
-        signal(SIGWINCH, on_winch);
+    if (tty) {
+        cli_tty_raw();
+        winch = 0; /* the execution was started with our size */
     }
     if (!interactive)
         boxlite_exec_close_stdin(ex);
     char buf[65536];
     while (out >= 0 || err >= 0) {
-        if (winch) {
-            winch = 0;
-            struct winsize ws;
-            if (ioctl(0, TIOCGWINSZ, &ws) == 0)
-                boxlite_exec_resize(ex, ws.ws_row, ws.ws_col);
-        }
+        int rows, cols;
+        if (cli_tty_resized(&rows, &cols))
+            boxlite_exec_resize(ex, rows, cols);
         struct pollfd p[3] = { { out, POLLIN, 0 }, { err, POLLIN, 0 },
                                { in_open ? 0 : -1, POLLIN, 0 } };
         if (poll(p, 3, -1) < 0) {
@@ -96,7 +118,6 @@ static int attach(boxlite_exec *ex, bool interactive, bool tty)
     boxlite_exec_result res;
     int r = boxlite_exec_wait(ex, -1, &res);
     restore_tty();
-    raw_fd = -1;
     if (r != BOXLITE_OK) /* the agent refuses a start once the request arrives */
         return cli_exec_failed("exec");
     if (res.timed_out)
@@ -204,6 +225,9 @@ int cmd_run(struct cli *c, const struct cli_args *a)
         /* -d -i: the main process's stdin stays open for `attach` (Docker's OpenStdin) */
         if (rc == BOXLITE_OK && f.interactive)
             rc = boxlite_options_set_stdin_open(o, 1);
+        /* -d -t: the main process runs on a terminal (Docker's Tty), for attach */
+        if (rc == BOXLITE_OK && f.tty)
+            rc = boxlite_options_set_tty(o, 1);
         if (rc != BOXLITE_OK) {
             boxlite_options_free(o);
             return cli_fail("run");

@@ -37,7 +37,7 @@ static const struct cli_flag box_flag_table[] = {
     { FL_LOG_OPT, 0, "log-opt", "max-size=SIZE|max-file=N", "max-size=1m, max-file=2", "Rotation of the box's logs", true },
     { FL_RM, 0, "rm", NULL, NULL, "Remove the box when it stops", false },
     { FL_INTERACTIVE, 'i', "interactive", NULL, NULL, "Keep our standard input open to the command (with -d, and for create: the main process's stays open for attach)", false },
-    { FL_TTY, 't', "tty", NULL, NULL, "Give the command a terminal", false },
+    { FL_TTY, 't', "tty", NULL, NULL, "Give the command a terminal (with -d, and for create: the main process runs on one, for attach)", false },
     { FL_IDLE_PAUSE, 0, "idle-pause", "DURATION", "never", "Pause the box (memory saved, nothing runs) after this long without an exec, copy or other use (30s, 5m); its next use resumes it", false },
     { 0 },
 };
@@ -297,7 +297,8 @@ const struct cli_verb cli_verbs[] = {
       cmd_prune, 0, 0, false, "", NULL },
     { "attach", "BOX", "Follow the output of a box's main process until it stops",
       "boxlite run -d --name job alpine sh -c 'sleep 5; echo done; exit 3'\nboxlite attach job\n"
-      "boxlite run -d -i --name calc alpine bc\necho 6*7 | boxlite attach calc",
+      "boxlite run -d -i --name calc alpine bc\necho 6*7 | boxlite attach calc\n"
+      "boxlite run -dit --name shell alpine sh\nboxlite attach shell",
       "The main process (run -d IMAGE COMMAND) writes to the box's console, which attach\n"
       "follows from now on (earlier output: boxlite logs). A box created with -i (run -d -i,\n"
       "create -i) keeps its main process's standard input open: attach sends ours there\n"
@@ -305,7 +306,10 @@ const struct cli_verb cli_verbs[] = {
       "does. Otherwise its standard input is /dev/null. When the box stops, attach exits\n"
       "with the status boxlite wait prints. The signals attach gets (SIGINT from Ctrl-C,\n"
       "SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2) go to the main process, as boxlite kill\n"
-      "sends them; with --sig-proxy=false Ctrl-C detaches and leaves the box running.",
+      "sends them; with --sig-proxy=false Ctrl-C detaches and leaves the box running.\n"
+      "A box made with -t (run -dit) has its main process on a terminal: attach puts ours\n"
+      "in raw mode, keys (Ctrl-C too) are typed on the box's, its window follows ours, and\n"
+      "Ctrl-P Ctrl-Q detaches.",
       attach_flags, cmd_attach, 1, 1, false, "box", NULL },
     { "top", "BOX [PS-OPTIONS...]", "Show the processes running in a box",
       "boxlite top web\nboxlite top web -o pid,user,args",

@@ -380,3 +380,32 @@ TEST(restart_needs_a_main_process_and_takes_dockers_policies)
     CHECK_EQ(boxlite_options_set_restart(o, "unless-stopped", 2), BOXLITE_ERR_INVALID);
     boxlite_options_free(o);
 }
+
+/* Docker's -i and -t with -d belong to the main process: refused without one, kept in the
+ * options' JSON (the box's record) with one. */
+TEST(stdin_open_and_tty_need_a_main_process)
+{
+    struct bl_error err = {0};
+    boxlite_options *o = from_json("{\"image\": \"alpine\", \"tty\": true}");
+    REQUIRE(o);
+    CHECK_EQ(opts_validate_for_create(o, &err), -BOXLITE_ERR_INVALID);
+    CHECK(strstr(err.msg, "tty is the main process's terminal") != NULL);
+    boxlite_options_free(o);
+    o = from_json("{\"image\": \"alpine\", \"stdin_open\": true}");
+    REQUIRE(o);
+    CHECK_EQ(opts_validate_for_create(o, &err), -BOXLITE_ERR_INVALID);
+    boxlite_options_free(o);
+    o = from_json("{\"image\": \"alpine\", \"cmd\": [\"sh\"], \"stdin_open\": true}");
+    REQUIRE(o);
+    CHECK_EQ(boxlite_options_set_tty(o, 1), BOXLITE_OK);
+    CHECK_EQ(opts_validate_for_create(o, &err), 0);
+    char *json = NULL;
+    CHECK_EQ(boxlite_options_to_json(o, &json), BOXLITE_OK);
+    boxlite_options *back = json ? from_json(json) : NULL;
+    REQUIRE(back);
+    CHECK(back->tty && back->stdin_open);
+    boxlite_options_free(back);
+    boxlite_free(json);
+    CHECK_EQ(boxlite_options_set_tty(NULL, 1), BOXLITE_ERR_INVALID);
+    boxlite_options_free(o);
+}
