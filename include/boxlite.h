@@ -156,8 +156,8 @@ BOXLITE_API int boxlite_options_set_user(boxlite_options *o, const char *user);
 BOXLITE_API int boxlite_options_add_volume(boxlite_options *o, const char *host_path,
                                            const char *guest_path, int read_only);
 /* protocol "tcp" or "udp"; host_port 0 = any free port; host_addr NULL = 127.0.0.1, else
- * an IPv4 or IPv6 address ("::1", without brackets; IPv6 is TCP only: UDP from an IPv6
- * host address is refused when the box starts, BOXLITE_ERR_UNSUPPORTED) */
+ * an IPv4 or IPv6 address ("::1", without brackets; an IPv6 address's UDP is relayed one
+ * flow per client address, a flow ending after 60 s without a datagram) */
 BOXLITE_API int boxlite_options_add_port(boxlite_options *o, int host_port, int guest_port,
                                          const char *protocol, const char *host_addr);
 BOXLITE_API int boxlite_options_set_network(boxlite_options *o, int enabled);

@@ -46,7 +46,8 @@ echo from-host >"$work/ro/in.txt"
 hp=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 hp6=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET6); s.bind(("::1",0)); print(s.getsockname()[1])')
 # run -d runs its command as the box's main process (Docker's rule): one that lasts.
-id=$("$B" run -d --name web -v "$work/ro:/data:ro" -v "$work/rw:/out" -p "$hp:8080" -p "[::1]:$hp6:8080" "$img" sleep 86400)
+up6=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET6, socket.SOCK_DGRAM); s.bind(("::1",0)); print(s.getsockname()[1])')
+id=$("$B" run -d --name web -v "$work/ro:/data:ro" -v "$work/rw:/out" -p "$hp:8080" -p "[::1]:$hp6:8080" -p "[::1]:$up6:5353/udp" "$img" sleep 86400)
 expect "run -d prints an id" "32" "${#id}"
 expect "read-only volume is readable" "from-host" "$("$B" exec web cat /data/in.txt)"
 "$B" exec web sh -c 'echo x > /data/new.txt' 2>/dev/null
@@ -59,7 +60,11 @@ for _ in $(seq 50); do got=$(curl -s --max-time 2 "http://127.0.0.1:$hp/index.ht
 expect "a forwarded port reaches a server in the box" "served-by-box" "$got"
 got=$(curl -s -g --max-time 5 "http://[::1]:$hp6/index.html")
 expect "-p [::1]:PORT:8080: a forward from an IPv6 host address reaches it too" "served-by-box" "$got"
-expect "  ...and ps shows it as Docker writes it" "127.0.0.1:$hp->8080/tcp, [::1]:$hp6->8080/tcp" "$("$B" ps --filter name=web --format '{{.Ports}}')"
+expect "  ...and ps shows it as Docker writes it" "127.0.0.1:$hp->8080/tcp, [::1]:$hp6->8080/tcp, [::1]:$up6->5353/udp" "$("$B" ps --filter name=web --format '{{.Ports}}')"
+# UDP on an IPv6 host address (udp_relay.c; the datagram's way to the guest and back is
+# test_slirp's): the confined per-box process takes datagrams there and lives on
+python3 -c 'import socket,sys; s=socket.socket(socket.AF_INET6, socket.SOCK_DGRAM); [s.sendto(b"x", ("::1", int(sys.argv[1]))) for _ in range(3)]' "$up6"
+expect "-p [::1]:PORT:5353/udp: the box takes datagrams there and runs on" "still-here" "$("$B" exec web echo still-here)"
 echo payload >"$work/in.txt"
 "$B" cp "$work/in.txt" web:/tmp/copied.txt && "$B" cp web:/tmp/copied.txt "$work/back.txt"
 expect "cp into the box and back" "payload" "$(cat "$work/back.txt" 2>/dev/null)"

@@ -4,6 +4,7 @@
 #include "vmm/net/slirp.h"
 
 #include "vmm/net/relay.h"
+#include "vmm/net/udp_relay.h"
 
 #include "common/cleanup.h"
 #include "common/clock.h"
@@ -55,6 +56,7 @@ struct slirp_net {
     pthread_t thread;
     bool thread_started;
     struct tcp_relay *relay; /* forwards from IPv6 host addresses (relay.h), once one is */
+    struct udp_relay *udp_relay; /* the same for UDP (udp_relay.h) */
 
     pthread_mutex_t qlock; /* the rx queue and the counters */
     struct frame *head, *tail;
@@ -454,6 +456,7 @@ void slirp_net_free(struct slirp_net *sn)
     free(sn->pfds);
     net_policy_free(sn->policy);
     tcp_relay_free(sn->relay);
+    udp_relay_free(sn->udp_relay);
     pthread_mutex_destroy(&sn->lock);
     pthread_mutex_destroy(&sn->qlock);
     free(sn);
@@ -527,28 +530,31 @@ int slirp_net_add_fwd(struct slirp_net *sn, bool udp, const char *host_addr,
     inet_pton(AF_INET, SLIRP_NET_GUEST_IP, &gaddr);
     if (haddr.ss_family == AF_INET6) {
         /* libslirp 4.7 cannot forward from an IPv6 host address to the IPv4 guest (it
-         * crashes: relay.c): our listener there, relayed to a forward on 127.0.0.1. UDP
-         * would need a relay per client address: refused, plainly. */
-        if (udp)
-            return bl_err(err, BOXLITE_ERR_UNSUPPORTED,
-                          "port forward udp [%s]:%u: UDP from an IPv6 host address is not "
-                          "supported (libslirp cannot forward it to the IPv4 guest); use an "
-                          "IPv4 address", host_addr, host_port);
+         * crashes: relay.c): our listener there, relayed to a forward on 127.0.0.1 (TCP:
+         * relay.c; UDP, a flow per client address: udp_relay.c). */
         uint16_t inner = 0;
-        int rc = slirp_net_add_fwd(sn, false, "127.0.0.1", 0, guest_port, &inner, err);
+        int rc = slirp_net_add_fwd(sn, udp, "127.0.0.1", 0, guest_port, &inner, err);
         if (rc < 0)
             return rc;
-        pthread_mutex_lock(&sn->lock);
-        if (!sn->relay && tcp_relay_new(&sn->relay, err) < 0) {
-            pthread_mutex_unlock(&sn->lock);
-            return bl_err_prefix(err, "port forward tcp [%s]:%u", host_addr, host_port);
-        }
-        struct tcp_relay *relay = sn->relay;
-        pthread_mutex_unlock(&sn->lock);
         fwd_set_port(&haddr, host_port);
-        if (tcp_relay_add(relay, (struct sockaddr *)&haddr, hlen, inner, bound_port, err) < 0)
-            return bl_err_prefix(err, "port forward tcp [%s]:%u", host_addr, host_port);
-        return 0;
+        pthread_mutex_lock(&sn->lock);
+        if (udp) {
+            if (!sn->udp_relay)
+                rc = udp_relay_new(&sn->udp_relay, err);
+            struct udp_relay *ur = sn->udp_relay;
+            pthread_mutex_unlock(&sn->lock);
+            if (rc == 0)
+                rc = udp_relay_add(ur, (struct sockaddr *)&haddr, hlen, inner, bound_port, err);
+        } else {
+            if (!sn->relay)
+                rc = tcp_relay_new(&sn->relay, err);
+            struct tcp_relay *tr = sn->relay;
+            pthread_mutex_unlock(&sn->lock);
+            if (rc == 0)
+                rc = tcp_relay_add(tr, (struct sockaddr *)&haddr, hlen, inner, bound_port, err);
+        }
+        return rc < 0 ? bl_err_prefix(err, "port forward %s [%s]:%u", proto, host_addr, host_port)
+                      : 0;
     }
     for (int attempt = 0; attempt < 8; attempt++) {
         uint16_t port = host_port;

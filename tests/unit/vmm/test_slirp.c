@@ -5,6 +5,7 @@
  * forwarding (TCP, UDP and the guest's UDP replies), counters, and the bounded queue. */
 #include "vmm/net/slirp.h"
 #include "vmm/net/relay.h"
+#include "vmm/net/udp_relay.h"
 
 #include "harness/harness.h"
 #include "unit/vmm/net_frames.h"
@@ -495,8 +496,8 @@ TEST(classify_checks_lengths)
 }
 
 /* Docker's -p [::1]:8080:80: a forward listening on an IPv6 host address reaches the
- * guest's IPv4 address (through relay.c: libslirp 4.7 crashes on it), TCP; port 0 picks
- * one; UDP is refused with the reason. */
+ * guest's IPv4 address (through relay.c: libslirp 4.7 crashes on it), TCP and UDP
+ * (udp_relay.c); port 0 picks one. */
 TEST(host_forward_from_an_ipv6_address_reaches_the_guest)
 {
     int probe = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -529,10 +530,30 @@ TEST(host_forward_from_an_ipv6_address_reaches_the_guest)
     CHECK(connect(v4, (struct sockaddr *)&s4, sizeof s4) < 0);
     close(v4);
     /* (bytes through it: relay_splices_both_ways_and_half_closes; with a real guest:
-     * tests/e2e/boxlite_run.sh) UDP from an IPv6 address: refused with the reason */
-    CHECK(slirp_net_add_fwd(sn, true, "::1", 0, 5353, &uport, &err) < 0);
-    CHECK_EQ(err.code, BOXLITE_ERR_UNSUPPORTED);
-    CHECK(strstr(err.msg, "IPv6") != NULL);
+     * tests/e2e/boxlite_run.sh) UDP from an IPv6 address: a datagram reaches the guest,
+     * and the guest's answer comes back to the client from the address it wrote to */
+    REQUIRE(slirp_net_add_fwd(sn, true, "::1", 0, 5353, &uport, &err) == 0);
+    CHECK(uport != 0);
+    int u = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in6 ua = lo;
+    ua.sin6_port = htons(uport);
+    CHECK_EQ(sendto(u, "dns?", 4, 0, (struct sockaddr *)&ua, sizeof ua), 4);
+    uint16_t dport = 5353;
+    size_t un = wait_frame(sn, r, sizeof r, is_udp_to, &dport);
+    REQUIRE(un > 0);
+    CHECK_MEM(r + 14 + 20 + 8, "dns?", 4);
+    uint8_t f[256];
+    size_t fn = nf_udp(f, SLIRP_NET_HOST_IP, 5353, nf_get16(r + 34), "42", 2);
+    slirp_net_input(sn, f, fn);
+    struct pollfd up = { .fd = u, .events = POLLIN };
+    REQUIRE(poll(&up, 1, 5000) == 1);
+    struct sockaddr_in6 from;
+    socklen_t fl = sizeof from;
+    char got[16];
+    CHECK_EQ(recvfrom(u, got, sizeof got, 0, (struct sockaddr *)&from, &fl), 2);
+    CHECK_MEM(got, "42", 2);
+    CHECK_EQ(ntohs(from.sin6_port), uport);
+    close(u);
     CHECK(slirp_net_add_fwd(sn, false, "::zz", 0, 81, NULL, &err) < 0);
     slirp_net_free(sn);
 }
@@ -598,5 +619,87 @@ TEST(relay_splices_both_ways_and_half_closes)
     CHECK_EQ(recv(c, b, sizeof b, 0), 0);
     close(c);
     tcp_relay_free(r);
+    close(target);
+}
+
+/* The UDP relay alone (udp_relay.c), to a plain UDP socket on 127.0.0.1 standing in for
+ * libslirp's forward: each client address is a flow of its own (its own source port at the
+ * forward), answers go back to the client that asked from the address it wrote to, and
+ * more clients than flows evict the least recently used one, whose next datagram simply
+ * makes a new flow. */
+static uint16_t recv_port(int fd, char *buf, size_t len, ssize_t *n)
+{
+    struct pollfd p = { .fd = fd, .events = POLLIN };
+    if (poll(&p, 1, 5000) != 1)
+        return 0;
+    struct sockaddr_in from;
+    socklen_t fl = sizeof from;
+    *n = recvfrom(fd, buf, len, 0, (struct sockaddr *)&from, &fl);
+    return *n < 0 ? 0 : ntohs(from.sin_port);
+}
+
+TEST(udp_relay_keeps_a_flow_per_client_and_stays_bounded)
+{
+    int probe = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in6 lo = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+    if (probe < 0 || bind(probe, (struct sockaddr *)&lo, sizeof lo) < 0)
+        harness_need("no IPv6 loopback (::1) on this host");
+    close(probe);
+    int target = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in ta = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t tl = sizeof ta;
+    REQUIRE(bind(target, (struct sockaddr *)&ta, sizeof ta) == 0);
+    REQUIRE(getsockname(target, (struct sockaddr *)&ta, &tl) == 0);
+    struct udp_relay *r = NULL;
+    struct bl_error err = {0};
+    REQUIRE(udp_relay_new(&r, &err) == 0);
+    uint16_t port = 0;
+    REQUIRE(udp_relay_add(r, (struct sockaddr *)&lo, sizeof lo, ntohs(ta.sin_port), &port, &err) == 0);
+    struct sockaddr_in6 la = lo;
+    la.sin6_port = htons(port);
+    enum { N = 300 }; /* more clients than the relay's 256 flows */
+    static int cl[N];
+    char buf[64];
+    ssize_t n = 0;
+    uint16_t first = 0, second = 0;
+    for (int i = 0; i < N; i++) {
+        cl[i] = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        REQUIRE(cl[i] >= 0);
+        char m[16];
+        int ml = snprintf(m, sizeof m, "c%d", i);
+        REQUIRE(sendto(cl[i], m, (size_t)ml, 0, (struct sockaddr *)&la, sizeof la) == ml);
+        uint16_t src = recv_port(target, buf, sizeof buf, &n);
+        REQUIRE(src != 0);
+        CHECK(n == ml && !memcmp(buf, m, (size_t)ml));
+        if (i == 0)
+            first = src;
+        if (i == 1)
+            second = src;
+        if (i < 2) { /* the answer reaches that client, from the listener's address */
+            struct sockaddr_in back = ta;
+            back.sin_port = htons(src);
+            REQUIRE(sendto(target, "ans", 3, 0, (struct sockaddr *)&back, sizeof back) == 3);
+            struct pollfd p = { .fd = cl[i], .events = POLLIN };
+            REQUIRE(poll(&p, 1, 5000) == 1);
+            struct sockaddr_in6 from;
+            socklen_t fl = sizeof from;
+            CHECK_EQ(recvfrom(cl[i], buf, sizeof buf, 0, (struct sockaddr *)&from, &fl), 3);
+            CHECK_EQ(ntohs(from.sin6_port), port);
+        }
+    }
+    CHECK(first != second); /* two clients, two flows */
+    /* client 0's flow was the least recently used: evicted; it writes again, a new flow */
+    REQUIRE(sendto(cl[0], "again", 5, 0, (struct sockaddr *)&la, sizeof la) == 5);
+    uint16_t src = recv_port(target, buf, sizeof buf, &n);
+    CHECK(src != 0 && src != first);
+    struct sockaddr_in back = ta;
+    back.sin_port = htons(src);
+    REQUIRE(sendto(target, "ok", 2, 0, (struct sockaddr *)&back, sizeof back) == 2);
+    struct pollfd p = { .fd = cl[0], .events = POLLIN };
+    REQUIRE(poll(&p, 1, 5000) == 1);
+    CHECK_EQ(recv(cl[0], buf, sizeof buf, 0), 2);
+    for (int i = 0; i < N; i++)
+        close(cl[i]);
+    udp_relay_free(r);
     close(target);
 }
