@@ -22,7 +22,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define RELAY_MAX_LISTEN 64
 #define RELAY_MAX_PAIRS 256
 #define RELAY_BUF 16384 /* per direction: at most 8 MiB for RELAY_MAX_PAIRS */
 
@@ -33,14 +32,113 @@ struct pair {
     bool eof[2], shut[2];
 };
 
+/* ---- the listeners both relays keep (relay.h) ---------------------------------------- */
+
+int relay_listeners_init(struct relay_listeners *l, struct bl_error *err)
+{
+    *l = (struct relay_listeners){ 0 };
+    l->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (l->wake < 0)
+        return bl_errno(err, errno, "relay: eventfd");
+    pthread_mutex_init(&l->lock, NULL);
+    return 0;
+}
+
+static void relay_wake(struct relay_listeners *l)
+{
+    uint64_t v = 1;
+    if (write(l->wake, &v, sizeof v) < 0) {
+        /* an eventfd with a small counter does not fail */
+    }
+}
+
+int relay_listeners_add(struct relay_listeners *l, int type, const struct sockaddr *addr,
+                        socklen_t len, uint16_t target_port, uint16_t *bound_port,
+                        void *(*thread)(void *), void *arg, struct bl_error *err)
+{
+    pthread_mutex_lock(&l->lock);
+    int rc = 0, fd = -1;
+    if (l->nl >= RELAY_MAX_LISTEN) {
+        rc = bl_err(err, BOXLITE_ERR_INVALID, "relay: more than %d forwards", RELAY_MAX_LISTEN);
+        goto out;
+    }
+    fd = socket(addr->sa_family, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    int one = 1;
+    if (fd < 0 || (addr->sa_family == AF_INET6 &&
+                   setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) < 0) ||
+        (type == SOCK_STREAM && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0) ||
+        bind(fd, addr, len) < 0 || (type == SOCK_STREAM && listen(fd, 64) < 0)) {
+        rc = bl_errno(err, errno, "relay: %s", type == SOCK_STREAM ? "listen" : "bind");
+        goto out;
+    }
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0) {
+        rc = bl_errno(err, errno, "relay: getsockname");
+        goto out;
+    }
+    if (bound_port)
+        *bound_port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                                     : ((struct sockaddr_in *)&ss)->sin_port);
+    if (!l->started) {
+        int e = pthread_create(&l->thread, NULL, thread, arg);
+        if (e) {
+            rc = bl_errno(err, e, "relay: thread");
+            goto out;
+        }
+        l->started = true;
+    }
+    l->lfd[l->nl] = fd;
+    l->target[l->nl] = target_port;
+    l->nl++;
+    fd = -1;
+    relay_wake(l);
+out:
+    if (fd >= 0)
+        close(fd);
+    pthread_mutex_unlock(&l->lock);
+    return rc;
+}
+
+unsigned relay_listeners_count(struct relay_listeners *l)
+{
+    pthread_mutex_lock(&l->lock);
+    unsigned nl = l->nl;
+    pthread_mutex_unlock(&l->lock);
+    return nl;
+}
+
+bool relay_listeners_woken(struct relay_listeners *l)
+{
+    uint64_t v;
+    if (read(l->wake, &v, sizeof v) < 0) {
+        /* already read: the flag below says why it was written */
+    }
+    pthread_mutex_lock(&l->lock);
+    bool stop = l->stop;
+    pthread_mutex_unlock(&l->lock);
+    return stop;
+}
+
+void relay_listeners_close(struct relay_listeners *l)
+{
+    if (l->started) {
+        pthread_mutex_lock(&l->lock);
+        l->stop = true;
+        pthread_mutex_unlock(&l->lock);
+        relay_wake(l);
+        pthread_join(l->thread, NULL);
+    }
+    for (unsigned i = 0; i < l->nl; i++)
+        close(l->lfd[i]);
+    close(l->wake);
+    pthread_mutex_destroy(&l->lock);
+}
+
+/* ---- TCP -------------------------------------------------------------------------------- */
+
 struct tcp_relay {
-    pthread_mutex_t lock;
-    pthread_t thread;
-    bool started, stop;
-    int wake;               /* eventfd: a listener was added, or stop */
-    int lfd[RELAY_MAX_LISTEN];
-    uint16_t target[RELAY_MAX_LISTEN];
-    unsigned nl;
+    struct relay_listeners l;
     struct pair *pairs[RELAY_MAX_PAIRS];
     unsigned np;
 };
@@ -51,13 +149,10 @@ int tcp_relay_new(struct tcp_relay **out, struct bl_error *err)
     struct tcp_relay *r = calloc(1, sizeof *r);
     if (!r)
         return bl_err(err, BOXLITE_ERR_NOMEM, "relay: out of memory");
-    r->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (r->wake < 0) {
-        int e = errno;
+    if (relay_listeners_init(&r->l, err) < 0) {
         free(r);
-        return bl_errno(err, e, "relay: eventfd");
+        return -1;
     }
-    pthread_mutex_init(&r->lock, NULL);
     *out = r;
     return 0;
 }
@@ -73,7 +168,7 @@ static void pair_free(struct pair *p)
  * listening socket completes at once; libslirp accepts it in its own loop). */
 static void relay_accept(struct tcp_relay *r, unsigned i)
 {
-    int c = accept4(r->lfd[i], NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    int c = accept4(r->l.lfd[i], NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (c < 0)
         return;
     if (r->np >= RELAY_MAX_PAIRS) {
@@ -81,7 +176,7 @@ static void relay_accept(struct tcp_relay *r, unsigned i)
         return;
     }
     int t = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(r->target[i]),
+    struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(r->l.target[i]),
                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
     struct pair *p = t >= 0 ? calloc(1, sizeof *p) : NULL;
     if (!p || connect(t, (struct sockaddr *)&to, sizeof to) < 0) {
@@ -132,13 +227,11 @@ static void *relay_thread(void *arg)
     jail_thread_enter(JAIL_IO); /* sockets, accept, connect: the I/O threads' list */
     struct pollfd pf[1 + RELAY_MAX_LISTEN + 2 * RELAY_MAX_PAIRS];
     for (;;) {
-        pthread_mutex_lock(&r->lock);
-        unsigned nl = r->nl;
-        pthread_mutex_unlock(&r->lock);
+        unsigned nl = relay_listeners_count(&r->l);
         size_t n = 0;
-        pf[n++] = (struct pollfd){ .fd = r->wake, .events = POLLIN };
+        pf[n++] = (struct pollfd){ .fd = r->l.wake, .events = POLLIN };
         for (unsigned i = 0; i < nl; i++)
-            pf[n++] = (struct pollfd){ .fd = r->np < RELAY_MAX_PAIRS ? r->lfd[i] : -1,
+            pf[n++] = (struct pollfd){ .fd = r->np < RELAY_MAX_PAIRS ? r->l.lfd[i] : -1,
                                        .events = POLLIN };
         for (unsigned k = 0; k < r->np; k++) {
             struct pair *p = r->pairs[k];
@@ -151,14 +244,7 @@ static void *relay_thread(void *arg)
         if (poll(pf, n, -1) < 0 && errno != EINTR)
             break;
         if (pf[0].revents) {
-            uint64_t v;
-            if (read(r->wake, &v, sizeof v) < 0) {
-                /* already read: the flag below says why it was written */
-            }
-            pthread_mutex_lock(&r->lock);
-            bool stop = r->stop;
-            pthread_mutex_unlock(&r->lock);
-            if (stop)
+            if (relay_listeners_woken(&r->l))
                 break;
             continue; /* a new listener: poll it too */
         }
@@ -189,72 +275,16 @@ static void *relay_thread(void *arg)
 int tcp_relay_add(struct tcp_relay *r, const struct sockaddr *addr, socklen_t len,
                   uint16_t target_port, uint16_t *bound_port, struct bl_error *err)
 {
-    pthread_mutex_lock(&r->lock);
-    int rc = 0, fd = -1;
-    if (r->nl >= RELAY_MAX_LISTEN) {
-        rc = bl_err(err, BOXLITE_ERR_INVALID, "relay: more than %d forwards", RELAY_MAX_LISTEN);
-        goto out;
-    }
-    fd = socket(addr->sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    int one = 1;
-    if (fd < 0 || (addr->sa_family == AF_INET6 &&
-                   setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) < 0) ||
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
-        bind(fd, addr, len) < 0 || listen(fd, 64) < 0) {
-        rc = bl_errno(err, errno, "relay: listen");
-        goto out;
-    }
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof ss;
-    if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0) {
-        rc = bl_errno(err, errno, "relay: getsockname");
-        goto out;
-    }
-    if (bound_port)
-        *bound_port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                                     : ((struct sockaddr_in *)&ss)->sin_port);
-    if (!r->started) {
-        int e = pthread_create(&r->thread, NULL, relay_thread, r);
-        if (e) {
-            rc = bl_errno(err, e, "relay: thread");
-            goto out;
-        }
-        r->started = true;
-    }
-    r->lfd[r->nl] = fd;
-    r->target[r->nl] = target_port;
-    r->nl++;
-    fd = -1;
-    uint64_t v = 1;
-    if (write(r->wake, &v, sizeof v) < 0) {
-        /* an eventfd with a small counter does not fail */
-    }
-out:
-    if (fd >= 0)
-        close(fd);
-    pthread_mutex_unlock(&r->lock);
-    return rc;
+    return relay_listeners_add(&r->l, SOCK_STREAM, addr, len, target_port, bound_port,
+                               relay_thread, r, err);
 }
 
 void tcp_relay_free(struct tcp_relay *r)
 {
     if (!r)
         return;
-    if (r->started) {
-        uint64_t v = 1;
-        pthread_mutex_lock(&r->lock);
-        r->stop = true;
-        pthread_mutex_unlock(&r->lock);
-        if (write(r->wake, &v, sizeof v) < 0) {
-            /* an eventfd with a small counter does not fail */
-        }
-        pthread_join(r->thread, NULL);
-    }
+    relay_listeners_close(&r->l); /* the thread first: then the pairs are ours alone */
     for (unsigned i = 0; i < r->np; i++)
         pair_free(r->pairs[i]);
-    for (unsigned i = 0; i < r->nl; i++)
-        close(r->lfd[i]);
-    close(r->wake);
-    pthread_mutex_destroy(&r->lock);
     free(r);
 }

@@ -7,22 +7,21 @@
  * datagram either way; when all are taken the least recently used one gives way. */
 #include "vmm/net/udp_relay.h"
 
+#include "vmm/net/relay.h"
+
 #include "vmm/jail/jail.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
-#define UDP_MAX_LISTEN 64
 #define UDP_MAX_FLOWS 256
 #define UDP_IDLE_MS 60000
 
@@ -35,13 +34,7 @@ struct flow {
 };
 
 struct udp_relay {
-    pthread_mutex_t lock;
-    pthread_t thread;
-    bool started, stop;
-    int wake;                       /* eventfd: a listener was added, or stop */
-    int lfd[UDP_MAX_LISTEN];
-    uint16_t target[UDP_MAX_LISTEN];
-    unsigned nl;
+    struct relay_listeners l;
     struct flow flows[UDP_MAX_FLOWS];
     unsigned nf;
     char buf[65536];                /* one datagram at a time (the relay's thread only) */
@@ -60,13 +53,10 @@ int udp_relay_new(struct udp_relay **out, struct bl_error *err)
     struct udp_relay *r = calloc(1, sizeof *r);
     if (!r)
         return bl_err(err, BOXLITE_ERR_NOMEM, "udp relay: out of memory");
-    r->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (r->wake < 0) {
-        int e = errno;
+    if (relay_listeners_init(&r->l, err) < 0) {
         free(r);
-        return bl_errno(err, e, "udp relay: eventfd");
+        return -1;
     }
-    pthread_mutex_init(&r->lock, NULL);
     *out = r;
     return 0;
 }
@@ -100,7 +90,7 @@ static int flow_for(struct udp_relay *r, unsigned i, const struct sockaddr_stora
         flow_drop(r, oldest);
     }
     int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(r->target[i]),
+    struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(r->l.target[i]),
                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
     if (fd < 0 || connect(fd, (struct sockaddr *)&to, sizeof to) < 0) {
         if (fd >= 0)
@@ -122,7 +112,7 @@ static void from_clients(struct udp_relay *r, unsigned i, uint64_t now)
     for (int b = 0; b < UDP_BURST; b++) {
         struct sockaddr_storage from;
         socklen_t fl = sizeof from;
-        ssize_t n = recvfrom(r->lfd[i], r->buf, sizeof r->buf, MSG_DONTWAIT,
+        ssize_t n = recvfrom(r->l.lfd[i], r->buf, sizeof r->buf, MSG_DONTWAIT,
                              (struct sockaddr *)&from, &fl);
         if (n < 0)
             return; /* EAGAIN: all read; another error: the next poll says */
@@ -144,7 +134,7 @@ static void to_client(struct udp_relay *r, unsigned k, uint64_t now)
         if (n < 0)
             return; /* EAGAIN, or ECONNREFUSED of an earlier datagram: nothing to pass on */
         f->last_ms = now;
-        (void)sendto(r->lfd[f->listener], r->buf, (size_t)n, MSG_DONTWAIT,
+        (void)sendto(r->l.lfd[f->listener], r->buf, (size_t)n, MSG_DONTWAIT,
                      (struct sockaddr *)&f->client, f->client_len);
     }
 }
@@ -154,11 +144,9 @@ static void *relay_thread(void *arg)
     struct udp_relay *r = arg;
     pthread_setname_np(pthread_self(), "udp-relay");
     jail_thread_enter(JAIL_IO); /* sockets, connect, datagrams: the I/O threads' list */
-    struct pollfd pf[1 + UDP_MAX_LISTEN + UDP_MAX_FLOWS];
+    struct pollfd pf[1 + RELAY_MAX_LISTEN + UDP_MAX_FLOWS];
     for (;;) {
-        pthread_mutex_lock(&r->lock);
-        unsigned nl = r->nl;
-        pthread_mutex_unlock(&r->lock);
+        unsigned nl = relay_listeners_count(&r->l);
         uint64_t now = now_ms();
         for (unsigned k = 0; k < r->nf;) {
             if (now - r->flows[k].last_ms >= UDP_IDLE_MS)
@@ -167,9 +155,9 @@ static void *relay_thread(void *arg)
                 k++;
         }
         size_t n = 0;
-        pf[n++] = (struct pollfd){ .fd = r->wake, .events = POLLIN };
+        pf[n++] = (struct pollfd){ .fd = r->l.wake, .events = POLLIN };
         for (unsigned i = 0; i < nl; i++)
-            pf[n++] = (struct pollfd){ .fd = r->lfd[i], .events = POLLIN };
+            pf[n++] = (struct pollfd){ .fd = r->l.lfd[i], .events = POLLIN };
         unsigned nf = r->nf;
         for (unsigned k = 0; k < nf; k++)
             pf[n++] = (struct pollfd){ .fd = r->flows[k].fd, .events = POLLIN };
@@ -177,14 +165,7 @@ static void *relay_thread(void *arg)
         if (poll(pf, n, nf ? 1000 : -1) < 0 && errno != EINTR)
             break;
         if (pf[0].revents) {
-            uint64_t v;
-            if (read(r->wake, &v, sizeof v) < 0) {
-                /* already read: the flag below says why it was written */
-            }
-            pthread_mutex_lock(&r->lock);
-            bool stop = r->stop;
-            pthread_mutex_unlock(&r->lock);
-            if (stop)
+            if (relay_listeners_woken(&r->l))
                 break;
             continue; /* a new listener: poll it too */
         }
@@ -203,71 +184,16 @@ static void *relay_thread(void *arg)
 int udp_relay_add(struct udp_relay *r, const struct sockaddr *addr, socklen_t len,
                   uint16_t target_port, uint16_t *bound_port, struct bl_error *err)
 {
-    pthread_mutex_lock(&r->lock);
-    int rc = 0, fd = -1;
-    if (r->nl >= UDP_MAX_LISTEN) {
-        rc = bl_err(err, BOXLITE_ERR_INVALID, "udp relay: more than %d forwards", UDP_MAX_LISTEN);
-        goto out;
-    }
-    fd = socket(addr->sa_family, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    int one = 1;
-    if (fd < 0 || (addr->sa_family == AF_INET6 &&
-                   setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) < 0) ||
-        bind(fd, addr, len) < 0) {
-        rc = bl_errno(err, errno, "udp relay: bind");
-        goto out;
-    }
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof ss;
-    if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0) {
-        rc = bl_errno(err, errno, "udp relay: getsockname");
-        goto out;
-    }
-    if (bound_port)
-        *bound_port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                                     : ((struct sockaddr_in *)&ss)->sin_port);
-    if (!r->started) {
-        int e = pthread_create(&r->thread, NULL, relay_thread, r);
-        if (e) {
-            rc = bl_errno(err, e, "udp relay: thread");
-            goto out;
-        }
-        r->started = true;
-    }
-    r->lfd[r->nl] = fd;
-    r->target[r->nl] = target_port;
-    r->nl++;
-    fd = -1;
-    uint64_t v = 1;
-    if (write(r->wake, &v, sizeof v) < 0) {
-        /* an eventfd with a small counter does not fail */
-    }
-out:
-    if (fd >= 0)
-        close(fd);
-    pthread_mutex_unlock(&r->lock);
-    return rc;
+    return relay_listeners_add(&r->l, SOCK_DGRAM, addr, len, target_port, bound_port,
+                               relay_thread, r, err);
 }
 
 void udp_relay_free(struct udp_relay *r)
 {
     if (!r)
         return;
-    if (r->started) {
-        uint64_t v = 1;
-        pthread_mutex_lock(&r->lock);
-        r->stop = true;
-        pthread_mutex_unlock(&r->lock);
-        if (write(r->wake, &v, sizeof v) < 0) {
-            /* an eventfd with a small counter does not fail */
-        }
-        pthread_join(r->thread, NULL);
-    }
+    relay_listeners_close(&r->l); /* the thread first: then the flows are ours alone */
     for (unsigned k = 0; k < r->nf; k++)
         close(r->flows[k].fd);
-    for (unsigned i = 0; i < r->nl; i++)
-        close(r->lfd[i]);
-    close(r->wake);
-    pthread_mutex_destroy(&r->lock);
     free(r);
 }
