@@ -498,9 +498,6 @@ static void thaw(struct agent *a, const char *why)
         agent_log("thawed %s: %s", a->ct.root, why);
 }
 
-/* FSFREEZE: FIFREEZE syncs the filesystem and flushes the disk's cache (so the host's copy
- * of the disk is consistent), then blocks writers until FITHAW. Only in a guest: run
- * natively (the unit tests), it would freeze the host's filesystem. */
 /* KILL: a signal to the main process alone, as Docker's kill sends one to the container's
  * first process (its children are its business: a shell forwards or not). */
 static void handle_kill(struct agent *a, uint32_t id, const uint8_t *p, size_t len)
@@ -531,6 +528,9 @@ static void handle_kill(struct agent *a, uint32_t id, const uint8_t *p, size_t l
     send_empty_result(a, id);
 }
 
+/* FSFREEZE: FIFREEZE syncs the filesystem and flushes the disk's cache (so the host's copy
+ * of the disk is consistent), then blocks writers until FITHAW. Only in a guest: run
+ * natively (the unit tests), it would freeze the host's filesystem. */
 static void handle_fsfreeze(struct agent *a, uint32_t id, const uint8_t *p, size_t len)
 {
     uint64_t freeze = 2, ms = 10000;
