@@ -163,12 +163,13 @@ expect "CLI killed during pull: the next pull works" "0" "$?"
 # is stopped by whoever finds its start abandoned. The box's processes are held (SIGSTOP)
 # as soon as they appear, so that the CLI is killed before the guest can be ready however
 # fast it boots; they go on once it is dead.
+# Only this test's boxes (its home's): other BoxLite users on the host are not ours to hold.
+ours="$BOXLITE_HOME/boxes/.*/vmm.json"
 hold_start() { # CLI-PID: the per-box processes held, the CLI killed, the processes let go
   local killed=1
-  wait_proc "boxes/.*/vmm.json" >/dev/null && pkill -STOP -f -- "boxes/.*/vmm.json" &&
-    kill -9 "$1" && killed=0
+  wait_proc "$ours" >/dev/null && pkill -STOP -f -- "$ours" && kill -9 "$1" && killed=0
   wait "$1" 2>/dev/null
-  pkill -CONT -f -- "boxes/.*/vmm.json"
+  pkill -CONT -f -- "$ours"
   return $killed
 }
 "$B" run --name s1 "$root" sleep 600 >/dev/null 2>&1 &
@@ -179,7 +180,7 @@ after "CLI killed during start (attached)"
 expect "CLI killed during start (attached): it reads as stopped" "stopped" "$(field s1 state)"
 "$B" rm -f s1 >/dev/null
 # no per-box process of s1 left, for hold_start to find s2's only
-end=$((SECONDS + 60)); while pgrep -f -- "boxes/.*/vmm.json" >/dev/null && [ $SECONDS -lt $end ]; do sleep 0.05; done
+end=$((SECONDS + 60)); while pgrep -f -- "$ours" >/dev/null && [ $SECONDS -lt $end ]; do sleep 0.05; done
 "$B" run -d --name s2 --disk-size 1g "$root" >/dev/null 2>&1 &
 cli=$!
 hold_start $cli || no "the kill found its stage (line 157)"
