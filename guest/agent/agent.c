@@ -645,6 +645,7 @@ static void handle_frame(struct agent *a, const struct proto_hdr *h, const uint8
         return;
     case PROTO_STATUS:
     case PROTO_PAUSE:
+    case PROTO_BALLOON:
     case PROTO_EXIT: /* the box socket's control frames: the per-box process answers them */
         send_error(a, 0, BOXLITE_ERR_PROTOCOL, "%s is for the per-box process, not the agent",
                    proto_type_name(h->type));
