@@ -312,10 +312,11 @@ const struct cli_verb cli_verbs[] = {
       "boxlite stats\nboxlite stats --no-stream web\nboxlite stats --json web",
       "On a terminal the table is redrawn every second until Ctrl-C (elsewhere a table is\n"
       "printed every second). Without BOX: every running box. CPU % is the VM process's CPU\n"
-      "time over wall time (100% = one host CPU); memory is its resident size against the\n"
-      "box's memory.\n"
+      "time over wall time (100% = one host CPU); memory is the resident size of the box's\n"
+      "processes (guest RAM included) against the box's memory.\n"
       "Fields for --format: .ID, .Name, .State, .CPUPerc, .MemUsage, .MemPerc, .NetIO,\n"
-      ".Executions.",
+      ".Executions, .GuestMem (guest RAM resident on the host), .Returned (memory the guest\n"
+      "gave back to the host: free page reporting and the balloon).",
       stats_flags, cmd_stats, 0, -1, false, "box", NULL },
     { "pull", "IMAGE", "Pull an image from a registry", "boxlite pull alpine:3.20", NULL,
       pull_flags, cmd_pull, 1, 1, false, "image", NULL },

@@ -28,6 +28,7 @@ const char *proto_type_name(unsigned type)
     case PROTO_SHUTDOWN: return "SHUTDOWN";
     case PROTO_IDENTITY: return "IDENTITY";
     case PROTO_FSFREEZE: return "FSFREEZE";
+    case PROTO_RECLAIM: return "RECLAIM";
     case PROTO_DATA: return "DATA";
     case PROTO_EOF: return "EOF";
     case PROTO_CREDIT: return "CREDIT";

@@ -37,6 +37,8 @@ enum proto_type {
     PROTO_SHUTDOWN = 0x14, /* host: stop everything and power off */
     PROTO_IDENTITY = 0x15, /* host: the box is a fork: new hostname, MAC, clock, RNG seed */
     PROTO_FSFREEZE = 0x18, /* host: freeze (FIFREEZE) or thaw the container's root fs */
+    PROTO_RECLAIM = 0x19,  /* host: drop the guest's caches, compact its free memory (the
+                            * balloon's free page reporting then gives it to the host) */
     PROTO_DATA = 0x20,     /* bytes of one stream (header `stream`) */
     PROTO_EOF = 0x21,      /* that stream ended */
     PROTO_CREDIT = 0x22,   /* receiver grants u32 more bytes on `stream` */

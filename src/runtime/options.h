@@ -56,7 +56,15 @@ struct boxlite_options {
     bool stdin_open;         /* Docker's -i with -d: the main process's stdin stays open for
                               * attach (boxlite_box_attach_stdin) instead of /dev/null */
     int idle_pause_s;        /* auto-pause after this many seconds without a request; 0 = off */
+    /* Density (issue 21, docs/protocol.md "Balloon"): the balloon's target (guest memory
+     * the guest may keep, MiB; 0 = none, else BL_MIN_BALLOON_MIB..memory_mib), free page
+     * reporting (on unless turned off), guest RAM offered to the host's KSM (off). */
+    int balloon_target_mib;
+    bool no_page_reporting;
+    bool ksm;
 };
+
+#define BL_MIN_BALLOON_MIB 32 /* src/vmm/config.h VMM_BALLOON_MIN_MIB */
 
 #define BL_DEFAULT_CPUS 1
 #define BL_DEFAULT_MEMORY_MIB 512
