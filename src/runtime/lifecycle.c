@@ -388,8 +388,7 @@ static int write_vmm_config(boxlite_box *b, const struct rt_assets *a, const cha
         return bl_err(err, BOXLITE_ERR_INVALID, "%s: \"%s\" is not MiB from 0 to 2048",
                       rt_settings_env_name(RT_SET_TCG_TB_MIB), tb);
     }
-    if (tb)
-        json_object_set_new(cfg, "tcg_tb_mib", json_integer(tb_mib));
+    json_object_set_new(cfg, "tcg_tb_mib", json_integer(tb ? tb_mib : BL_DEFAULT_TCG_TB_MIB));
     /* Guest RAM in a file of the box's folder (QEMU engine: pause, resume, fork; pause.c) */
     json_t *mem = rt_memory_config(b, b->resuming);
     if (mem)

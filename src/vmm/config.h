@@ -89,7 +89,7 @@ struct vmm_config {
     /* Density (docs/protocol.md "Balloon"): the balloon's free page reporting (default on)
      * and target (the guest memory the guest may keep, MiB; 0 = none, else
      * VMM_BALLOON_MIN_MIB..memory_mib), guest RAM offered to KSM, and the QEMU engine's TCG
-     * translation cache in MiB (0 = the engine's choice). */
+     * translation cache in MiB (0 = QEMU's default). */
     bool balloon_reporting, ksm;
     uint32_t balloon_target_mib, tcg_tb_mib;
 };
