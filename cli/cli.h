@@ -35,6 +35,7 @@ enum cli_flag_id {
     FL_IMAGE, FL_NO_SMOKE, FL_FILTER, FL_FORMAT, FL_NO_TRUNC, FL_TAIL, FL_SINCE,
     FL_NO_STREAM, FL_MAN, FL_UNTIL, FL_TIMESTAMPS, FL_NO_STDIN,
     FL_IDLE_PAUSE, /* run, create: auto-pause (cmd_pause.c) */
+    FL_BALLOON_TARGET, FL_NO_PAGE_REPORTING, FL_KSM, /* run, create: density (issue 21) */
 };
 
 struct cli_flag {
@@ -195,5 +196,7 @@ int cmd_snapshot(struct cli *c, const struct cli_args *a);
 int cmd_clone(struct cli *c, const struct cli_args *a);
 int cmd_export(struct cli *c, const struct cli_args *a);
 int cmd_import(struct cli *c, const struct cli_args *a);
+int cmd_reclaim(struct cli *c, const struct cli_args *a);
+int cmd_balloon(struct cli *c, const struct cli_args *a);
 
 #endif
