@@ -586,8 +586,9 @@ static void handle_reclaim(struct agent *a, uint32_t id)
     }
     uint64_t before = mem_free();
     int r = write_sysctl("/proc/sys/vm/drop_caches", "3");
-    if (r == 0)
-        r = write_sysctl("/proc/sys/vm/compact_memory", "1");
+    /* a kernel without CONFIG_COMPACTION has no such file: the caches went all the same */
+    if (r == 0 && (r = write_sysctl("/proc/sys/vm/compact_memory", "1")) == -ENOENT)
+        r = 0;
     if (r < 0) {
         send_error(a, id, BOXLITE_ERR_IO, "RECLAIM: %s", strerror(-r));
         return;
