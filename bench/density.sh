@@ -4,7 +4,7 @@
 # default 10) on whichever engine runs here (the QEMU engine on these machines), in one run:
 #  - before: free page reporting off and QEMU's own TCG translation cache (1 GiB: the
 #    library's tcg_tb_mib setting 0), i.e. what a box cost before issue 21;
-#  - after: the defaults (reporting on, an 8 MiB translation cache), then again after
+#  - after: the defaults (reporting on, a 16 MiB translation cache), then again after
 #    `boxlite reclaim` (the guests drop their caches and compact; reporting returns it).
 # "Idle" is once every box's guest RAM resident on the host has stopped moving (its own
 # figure, read every second, the same for 3 readings). Per box: the sum of PSS (a page
@@ -86,7 +86,7 @@ for b in $(names b); do "$B" rm -f "$b" >/dev/null 2>&1; done
 # ---- after -------------------------------------------------------------------------------
 start_boxes a || exit 1
 read -r pss rss guest <<<"$(settle_and_measure $(names a))"
-echo "after (reporting on, tb-size 8 MiB): host memory per idle box: $pss MiB PSS ($rss MiB RSS), guest RAM resident $guest MiB"
+echo "after (reporting on, tb-size 16 MiB): host memory per idle box: $pss MiB PSS ($rss MiB RSS), guest RAM resident $guest MiB"
 "$B" reclaim >/dev/null 2>&1
 read -r pss2 rss2 guest2 <<<"$(settle_and_measure $(names a))"
 echo "after + boxlite reclaim: host memory per idle box: $pss2 MiB PSS ($rss2 MiB RSS), guest RAM resident $guest2 MiB"

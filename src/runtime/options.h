@@ -64,11 +64,11 @@ struct boxlite_options {
     bool ksm;
 };
 
-#define BL_MIN_BALLOON_MIB 32
+#define BL_MIN_BALLOON_MIB 32 /* src/vmm/config.h VMM_BALLOON_MIN_MIB */
 /* The QEMU engine's TCG translation cache unless the runtime's tcg_tb_mib setting says
  * otherwise (0 there = QEMU's default: 1 GiB, an eighth of host RAM at most): measured in
  * docs/architecture.md "Density". */
-#define BL_DEFAULT_TCG_TB_MIB 8 /* src/vmm/config.h VMM_BALLOON_MIN_MIB */
+#define BL_DEFAULT_TCG_TB_MIB 16
 
 #define BL_DEFAULT_CPUS 1
 #define BL_DEFAULT_MEMORY_MIB 512
