@@ -11,8 +11,8 @@
 # shared between processes split between them: the QEMU binary, libraries, the kernel
 # file) and of RSS over its processes (per-box process and QEMU), and the guest RAM
 # resident as the box reports it.
-# Then one 1 GiB box fills 300 MiB of tmpfs and frees it: how much goes back to the host
-# and how long it takes (its guest_resident_bytes polled every 0.25 s).
+# Then in one 1 GiB box a process allocates 300 MiB and exits: how much goes back to the
+# host and how long it takes (its guest_resident_bytes polled every 0.25 s).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 build=${BOXLITE_BUILD:-build}
@@ -100,10 +100,14 @@ for b in $(names a); do "$B" rm -f "$b" >/dev/null 2>&1; done
 
 # ---- a guest frees 300 MiB -------------------------------------------------------------
 "$B" run -d --name big --memory 1g "$root" sleep 1000000 >/dev/null 2>&1 || { echo "density: the 1 GiB box did not start"; exit 1; }
-"$B" exec big sh -c 'dd if=/dev/zero of=/dev/shm/fill bs=1M count=300 2>/dev/null; sync' >/dev/null
+# a process allocates 300 MiB (dd's buffer, filled) and holds it until a FIFO is written
+"$B" exec big mkfifo /tmp/gate
+idle=$(fig big guest_resident_bytes)
+"$B" exec -d big sh -c 'dd if=/dev/zero bs=300M count=1 2>/dev/null | { cat /tmp/gate >/dev/null; cat >/dev/null; }' >/dev/null
+for _ in $(seq 240); do [ "$(fig big guest_resident_bytes)" -ge $((idle + 250 * 1048576)) ] && break; sleep 0.5; done
 peak=$(fig big guest_resident_bytes)
 t0=$(date +%s%N)
-"$B" exec big rm /dev/shm/fill
+"$B" exec big sh -c 'echo go > /tmp/gate'
 v=$peak
 while [ $(( ($(date +%s%N) - t0) / 1000000 )) -lt 60000 ]; do
   v=$(fig big guest_resident_bytes)
