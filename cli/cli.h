@@ -36,6 +36,7 @@ enum cli_flag_id {
     FL_NO_STREAM, FL_MAN, FL_UNTIL, FL_TIMESTAMPS, FL_NO_STDIN,
     FL_IDLE_PAUSE, /* run, create: auto-pause (cmd_pause.c) */
     FL_SIGNAL, FL_SIG_PROXY,
+    FL_BALLOON_TARGET, FL_NO_PAGE_REPORTING, FL_KSM, /* run, create: density (issue 21) */
 };
 
 struct cli_flag {
@@ -207,5 +208,7 @@ int cmd_snapshot(struct cli *c, const struct cli_args *a);
 int cmd_clone(struct cli *c, const struct cli_args *a);
 int cmd_export(struct cli *c, const struct cli_args *a);
 int cmd_import(struct cli *c, const struct cli_args *a);
+int cmd_reclaim(struct cli *c, const struct cli_args *a);
+int cmd_balloon(struct cli *c, const struct cli_args *a);
 
 #endif

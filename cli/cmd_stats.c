@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /* stats: boxes' CPU, memory and network, like `docker stats`. The per-box process refreshes
  * its figures about once a second (boxlite_box_metrics "vmm"): CPU % is the VM process's
- * CPU time over the wall time between two readings (100% = one host CPU), memory its
- * resident size against the box's memory. On a terminal the table is redrawn every second
+ * CPU time over the wall time between two readings (100% = one host CPU), memory the
+ * resident size of the box's processes (guest RAM included) against the box's memory;
+ * .GuestMem the guest RAM resident on the host, .Returned what the balloon gave back. On a terminal the table is redrawn every second
  * until Ctrl-C; --no-stream prints one table (after the two readings a CPU figure needs);
  * --json prints the library's metrics as they are. */
 #include "cli.h"
@@ -58,7 +59,13 @@ static json_t *row(const struct sample *prev, const struct sample *cur)
     double cpu = running && wall > 0 && prev->metrics ? (cur->cpu_us - prev->cpu_us) * 100.0 / wall : 0;
     if (cpu < 0)
         cpu = 0;
-    unsigned long long rss = (unsigned long long)json_integer_value(json_object_get(vmm, "rss_bytes"));
+    /* what the box costs the host: its processes' resident memory, guest RAM included
+     * (host_rss_bytes), where the engine counts it; else the engine's own */
+    unsigned long long rss = (unsigned long long)json_integer_value(json_object_get(vmm, "host_rss_bytes"));
+    if (!rss)
+        rss = (unsigned long long)json_integer_value(json_object_get(vmm, "rss_bytes"));
+    unsigned long long guest = (unsigned long long)json_integer_value(json_object_get(vmm, "guest_resident_bytes"));
+    unsigned long long back = (unsigned long long)json_integer_value(json_object_get(vmm, "mem_returned_bytes"));
     unsigned long long limit = (unsigned long long)json_integer_value(json_object_get(cur->info, "memory_mib")) << 20;
     unsigned long long rx = (unsigned long long)json_integer_value(json_object_get(vmm, "net_rx_bytes"));
     unsigned long long tx = (unsigned long long)json_integer_value(json_object_get(vmm, "net_tx_bytes"));
@@ -79,6 +86,8 @@ static json_t *row(const struct sample *prev, const struct sample *cur)
     snprintf(text, sizeof text, "%s / %s", cli_human_bytes(rx, a, sizeof a), cli_human_bytes(tx, b, sizeof b));
     json_object_set_new(r, "NetIO", json_string(text));
     json_object_set(r, "Executions", json_object_get(cur->metrics, "executions"));
+    json_object_set_new(r, "GuestMem", json_string(running ? cli_human_bytes(guest, a, sizeof a) : "--"));
+    json_object_set_new(r, "Returned", json_string(running ? cli_human_bytes(back, a, sizeof a) : "--"));
     return r;
 }
 

@@ -283,6 +283,21 @@ int cli_apply_box_flags(const struct cli_args *a, boxlite_options *o, struct box
         case FL_READ_ONLY:
             r = boxlite_options_set_read_only(o, 1) == BOXLITE_OK ? 0 : cli_fail("--read-only");
             break;
+        case FL_BALLOON_TARGET: {
+            long long mib = cli_parse_mib(optarg);
+            r = mib < 0 || mib > 0x7fffffff
+                    ? cli_usage_error("--balloon-target %s: expected e.g. 128m", optarg)
+                    : boxlite_options_set_balloon_target(o, (int)mib) == BOXLITE_OK
+                          ? 0 : cli_fail("--balloon-target");
+            break;
+        }
+        case FL_NO_PAGE_REPORTING:
+            r = boxlite_options_set_free_page_reporting(o, 0) == BOXLITE_OK
+                    ? 0 : cli_fail("--no-page-reporting");
+            break;
+        case FL_KSM:
+            r = boxlite_options_set_ksm(o, 1) == BOXLITE_OK ? 0 : cli_fail("--ksm");
+            break;
         case FL_HOSTNAME:
             r = boxlite_options_set_hostname(o, optarg) == BOXLITE_OK ? 0 : cli_fail("--hostname");
             break;

@@ -96,7 +96,7 @@ static void put_header(struct buf *b, const char *path, size_t len)
     static const char *const named[][2] = {
         { "RunningFor", "CREATED" }, { "Ref", "REFERENCE" }, { "ID", "ID" }, { "CPUPerc", "CPU %" },
         { "MemPerc", "MEM %" }, { "MemUsage", "MEM USAGE / LIMIT" }, { "NetIO", "NET I/O" },
-        { "BlockIO", "BLOCK I/O" }, { "PIDs", "PIDS" },
+        { "BlockIO", "BLOCK I/O" }, { "PIDs", "PIDS" }, { "GuestMem", "GUEST MEM" },
     };
     const char *last = path;
     for (size_t i = 0; i < len; i++)

@@ -39,6 +39,9 @@ static const struct cli_flag box_flag_table[] = {
     { FL_INTERACTIVE, 'i', "interactive", NULL, NULL, "Keep our standard input open to the command (with -d, and for create: the main process's stays open for attach)", false },
     { FL_TTY, 't', "tty", NULL, NULL, "Give the command a terminal (with -d, and for create: the main process runs on one, for attach)", false },
     { FL_IDLE_PAUSE, 0, "idle-pause", "DURATION", "never", "Pause the box (memory saved, nothing runs) after this long without an exec, copy or other use (30s, 5m); its next use resumes it", false },
+    { FL_BALLOON_TARGET, 0, "balloon-target", "SIZE", "none", "Guest memory the box may keep (e.g. 128m, at least 32m, at most --memory): the balloon holds the rest", false },
+    { FL_NO_PAGE_REPORTING, 0, "no-page-reporting", NULL, NULL, "Keep memory the guest frees with the box (free page reporting gives it back to the host by default)", false },
+    { FL_KSM, 0, "ksm", NULL, NULL, "Let the host's KSM merge this box's identical pages with other boxes' (saves memory, but opens a side channel between boxes: only for boxes that trust each other)", false },
     { 0 },
 };
 
@@ -333,10 +336,11 @@ const struct cli_verb cli_verbs[] = {
       "boxlite stats\nboxlite stats --no-stream web\nboxlite stats --json web",
       "On a terminal the table is redrawn every second until Ctrl-C (elsewhere a table is\n"
       "printed every second). Without BOX: every running box. CPU % is the VM process's CPU\n"
-      "time over wall time (100% = one host CPU); memory is its resident size against the\n"
-      "box's memory.\n"
+      "time over wall time (100% = one host CPU); memory is the resident size of the box's\n"
+      "processes (guest RAM included) against the box's memory.\n"
       "Fields for --format: .ID, .Name, .State, .CPUPerc, .MemUsage, .MemPerc, .NetIO,\n"
-      ".Executions.",
+      ".Executions, .GuestMem (guest RAM resident on the host), .Returned (memory the guest\n"
+      "gave back to the host: free page reporting and the balloon).",
       stats_flags, cmd_stats, 0, -1, false, "box", NULL },
     { "pull", "IMAGE", "Pull an image from a registry", "boxlite pull alpine:3.20", NULL,
       pull_flags, cmd_pull, 1, 1, false, "image", NULL },
@@ -388,5 +392,18 @@ const struct cli_verb cli_verbs[] = {
       doctor_flags, cmd_doctor, 0, 0, false, "", NULL },
     { "help", "[COMMAND]", "Show the help of boxlite or of a command", "boxlite help run", NULL,
       help_flags, cmd_help, 0, 2, false, "verb", NULL },
+    { "reclaim", "[BOX...]", "Give a running box's unused memory back to the host",
+      "boxlite reclaim\nboxlite reclaim web",
+      "The guest drops its caches (clean pages: nothing is lost) and compacts its free\n"
+      "memory; free page reporting hands it to the host over the next seconds (boxlite\n"
+      "stats: MEM USAGE falls). Without BOX: every running box. Prints how much each\n"
+      "guest freed.",
+      no_flags, cmd_reclaim, 0, -1, false, "box", NULL },
+    { "balloon", "BOX SIZE|none", "Set how much memory a running box's guest may keep",
+      "boxlite balloon web 128m\nboxlite balloon web none",
+      "The balloon holds the rest of the box's memory (SIZE at least 32m, at most its\n"
+      "memory); the guest follows within seconds. Lasts until the box stops (--balloon-target\n"
+      "sets it at every start).",
+      no_flags, cmd_balloon, 2, 2, false, "box", NULL },
 };
 const size_t cli_nverbs = sizeof cli_verbs / sizeof cli_verbs[0];

@@ -94,8 +94,11 @@ BOXLITE_API int boxlite_runtime_open(const char *home_dir, boxlite_runtime **out
  *    "jail_uids": "200000:1000",              BOXLITE_JAIL_UIDS (a uid of its own per running box)
  *    "insecure_registries": ["host:5000"],    BOXLITE_INSECURE_REGISTRIES (a comma list)
  *    "docker_config": "/path",                DOCKER_CONFIG (folder of config.json)
- *    "qemu": "/path/qemu-system-x86_64"}      BOXLITE_QEMU (the QEMU engine's binary; else
+ *    "qemu": "/path/qemu-system-x86_64",      BOXLITE_QEMU (the QEMU engine's binary; else
  *                                             qemu-system-x86_64 on PATH)
+ *    "tcg_tb_mib": 16}                         BOXLITE_TCG_TB_MIB (the QEMU engine's TCG
+ *                                             translation cache, MiB, 0..2048; 0 = QEMU's
+ *                                             default, 1 GiB; absent: 16)
  * Without "vmm", "kernel", "initrd", they are found relative to libboxlite.so itself: an
  * installed tree (<prefix>/lib, <prefix>/libexec/boxlite, <prefix>/share/boxlite) works
  * wherever it is copied. An unknown option, a wrong type or a value out of range is
@@ -527,6 +530,43 @@ BOXLITE_API int boxlite_box_fork(boxlite_box *box, const char *const *names, siz
  * request (0 = never, the default; options JSON "idle_pause_s"); its next use resumes it.
  * A health check counts as use. */
 BOXLITE_API int boxlite_options_set_idle_pause(boxlite_options *o, int seconds);
+
+/* ---- Density: many idle boxes per host (docs/architecture.md "Density") ----------------
+ * Every box has a virtio-balloon device with free page reporting: memory the guest frees
+ * goes back to the host within seconds. Options (also JSON "balloon_target_mib",
+ * "free_page_reporting", "ksm"):
+ * - balloon target: the guest memory, MiB, the guest may keep (0 = none, the default;
+ *   else 32..memory_mib): the balloon holds the rest, so the guest cannot use more;
+ * - free page reporting: on by default; 0 turns it off (memory the guest touched once
+ *   then stays with the box, as before);
+ * - KSM: off by default. On, the host kernel's KSM may merge identical pages of this box
+ *   with other boxes' (when /sys/kernel/mm/ksm/run is 1): less memory for many boxes of
+ *   one image, but a merged page is slower to write, and that difference lets one box learn
+ *   whether another holds a given page (a cross-box side channel). Turn it on only for
+ *   boxes that trust each other. */
+BOXLITE_API int boxlite_options_set_balloon_target(boxlite_options *o, int mib);
+BOXLITE_API int boxlite_options_set_free_page_reporting(boxlite_options *o, int enabled);
+BOXLITE_API int boxlite_options_set_ksm(boxlite_options *o, int enabled);
+/* A running box's balloon target, now (0 = none): lasts until its process ends (its next
+ * start uses the option again). BOXLITE_ERR_STATE when not running, INVALID out of range,
+ * UNSUPPORTED when its engine has no balloon. The guest follows within seconds;
+ * boxlite_box_metrics "vmm"."balloon_actual_mib" shows where it is. */
+BOXLITE_API int boxlite_box_set_balloon(boxlite_box *box, int target_mib);
+/* Reclaims a running box's unused memory: the guest drops its caches (clean pages: nothing
+ * is lost) and compacts its free memory, which free page reporting hands back to the host
+ * over the next seconds. JSON: {"id", "name", "freed_bytes"} (how much the guest's free
+ * memory grew). */
+BOXLITE_API int boxlite_box_reclaim(boxlite_box *box, char **json_out);
+/* The same for every running box (for a host short of memory, or on a timer for idle
+ * boxes): a JSON array of those objects; a box that could not be reclaimed has "error"
+ * instead of "freed_bytes" and the others go on. */
+BOXLITE_API int boxlite_runtime_reclaim(boxlite_runtime *rt, char **json_out);
+/* boxlite_box_metrics "vmm" has, besides the engine's figures: "host_rss_bytes" (resident
+ * memory of the box's processes, QEMU's included, guest RAM included: what the box costs
+ * the host), "guest_resident_bytes" (guest RAM resident on the host), "mem_returned_bytes"
+ * (given back by the balloon and free page reporting since the start; on the QEMU engine
+ * the drops of guest_resident_bytes seen between two readings, a lower bound),
+ * "balloon_target_mib" and "balloon_actual_mib" (0 = unknown). */
 
 #ifdef __cplusplus
 }

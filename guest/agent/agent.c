@@ -585,6 +585,61 @@ static void handle_fsfreeze(struct agent *a, uint32_t id, const uint8_t *p, size
     send_empty_result(a, id);
 }
 
+/* The guest's free memory in bytes (/proc/meminfo MemFree), 0 if unknown. */
+static uint64_t mem_free(void)
+{
+    char buf[256];
+    unsigned long long kb = 0;
+    FILE *f = fopen("/proc/meminfo", "re");
+    while (f && fgets(buf, sizeof buf, f))
+        if (sscanf(buf, "MemFree: %llu kB", &kb) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return (uint64_t)kb * 1024;
+}
+
+static int write_sysctl(const char *path, const char *v)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    ssize_t n = write(fd, v, strlen(v));
+    int e = errno;
+    close(fd);
+    return n < 0 ? -e : 0;
+}
+
+/* RECLAIM (docs/protocol.md "Balloon"): the page cache and reclaimable slab go (clean pages
+ * only: nothing is lost, files are read again when used), then compaction gathers the free
+ * pages into the large blocks free page reporting hands to the host. RESULT's BYTES is how
+ * much the guest's free memory grew. Only in a guest: run natively it would drop the
+ * host's caches. */
+static void handle_reclaim(struct agent *a, uint32_t id)
+{
+    if (!a->opt.guest) {
+        send_error(a, id, BOXLITE_ERR_UNSUPPORTED, "RECLAIM: not in a guest");
+        return;
+    }
+    uint64_t before = mem_free();
+    int r = write_sysctl("/proc/sys/vm/drop_caches", "3");
+    /* a kernel without CONFIG_COMPACTION has no such file: the caches went all the same */
+    if (r == 0 && (r = write_sysctl("/proc/sys/vm/compact_memory", "1")) == -ENOENT)
+        r = 0;
+    if (r < 0) {
+        send_error(a, id, BOXLITE_ERR_IO, "RECLAIM: %s", strerror(-r));
+        return;
+    }
+    uint64_t after = mem_free();
+    struct tlv_writer *w = malloc(sizeof *w);
+    if (w) {
+        struct proto_result res = { .bytes = after > before ? after - before : 0 };
+        proto_result_encode(&res, w);
+        send_frame(a, PROTO_RESULT, id, 0, w->buf, w->len);
+        free(w);
+    }
+}
+
 static void handle_identity(struct agent *a, uint32_t id, const uint8_t *p, size_t len)
 {
     struct bl_error e = {0};
@@ -631,7 +686,7 @@ static void handle_frame(struct agent *a, const struct proto_hdr *h, const uint8
     bool request = h->type == PROTO_EXEC || h->type == PROTO_COPY_IN ||
                    h->type == PROTO_COPY_OUT || h->type == PROTO_SETUP ||
                    h->type == PROTO_SHUTDOWN || h->type == PROTO_FSFREEZE ||
-                   h->type == PROTO_IDENTITY;
+                   h->type == PROTO_IDENTITY || h->type == PROTO_RECLAIM;
     if (request && c && !c->muted) {
         send_error(a, h->channel, BOXLITE_ERR_PROTOCOL, "%s on busy channel %u",
                    proto_type_name(h->type), h->channel);
@@ -682,6 +737,7 @@ static void handle_frame(struct agent *a, const struct proto_hdr *h, const uint8
         return;
     case PROTO_STATUS:
     case PROTO_PAUSE:
+    case PROTO_BALLOON:
     case PROTO_EXIT: /* the box socket's control frames: the per-box process answers them */
         send_error(a, 0, BOXLITE_ERR_PROTOCOL, "%s is for the per-box process, not the agent",
                    proto_type_name(h->type));
@@ -692,6 +748,7 @@ static void handle_frame(struct agent *a, const struct proto_hdr *h, const uint8
     case PROTO_SETUP: handle_setup(a, h->channel, p, h->len); return;
     case PROTO_FSFREEZE: handle_fsfreeze(a, h->channel, p, h->len); return;
     case PROTO_KILL: handle_kill(a, h->channel, p, h->len); return;
+    case PROTO_RECLAIM: handle_reclaim(a, h->channel); return;
     case PROTO_IDENTITY: handle_identity(a, h->channel, p, h->len); return;
     case PROTO_SHUTDOWN: {
         struct tlv_writer *w = malloc(sizeof *w);

@@ -57,6 +57,7 @@ struct proto_client {
     struct proto_status status;
     int status_code;
     char status_msg[256];
+    uint64_t balloon_actual; /* the answer to our BALLOON */
     bool have_exit;
     struct proto_exit exit;
     uint32_t next_id;
@@ -222,6 +223,18 @@ static void handle_frame(struct proto_client *c, const struct proto_hdr *h, cons
     if (h->type == PROTO_STATUS && c->status_wait && !c->status_have) {
         struct bl_error e = {0};
         if (proto_status_decode(&c->status, p, h->len, &e) < 0) {
+            c->status_code = BOXLITE_ERR_PROTOCOL;
+            snprintf(c->status_msg, sizeof c->status_msg, "%s", e.msg);
+        }
+        c->status_have = true;
+        pthread_cond_broadcast(&c->cond);
+        pthread_mutex_unlock(&c->lock);
+        return;
+    }
+    if (h->type == PROTO_BALLOON && c->status_wait && !c->status_have) {
+        uint64_t target = 0; /* the answer to our BALLOON: set */
+        struct bl_error e = {0};
+        if (proto_balloon_decode(p, h->len, &target, &c->balloon_actual, &e) < 0) {
             c->status_code = BOXLITE_ERR_PROTOCOL;
             snprintf(c->status_msg, sizeof c->status_msg, "%s", e.msg);
         }
@@ -1074,6 +1087,65 @@ int proto_kill(struct proto_client *c, int sig, int timeout_ms, struct bl_error 
     tlv_init(&w);
     tlv_u64(&w, T_SIGNO, (uint64_t)sig);
     return simple_request(c, PROTO_KILL, &w, timeout_ms, err);
+}
+
+int proto_reclaim(struct proto_client *c, int timeout_ms, uint64_t *freed, struct bl_error *err)
+{
+    struct tlv_writer w;
+    tlv_init(&w);
+    struct proto_exec *e;
+    int rc = chan_open(c, PROTO_RECLAIM, &w, &e, err);
+    if (rc < 0)
+        return rc;
+    struct proto_result res = { 0 };
+    rc = proto_exec_wait(e, timeout_ms, &res, err);
+    proto_exec_free(e);
+    *freed = rc < 0 ? 0 : res.bytes;
+    return rc;
+}
+
+int proto_client_balloon(struct proto_client *c, uint64_t target_mib, int timeout_ms,
+                         uint64_t *actual_mib, struct bl_error *err)
+{
+    pthread_mutex_lock(&c->slock);
+    pthread_mutex_lock(&c->lock);
+    int rc = 0;
+    if (c->dead)
+        rc = bl_err(err, BOXLITE_ERR_STATE, "balloon: the connection to the box ended (%s)",
+                    c->dead_msg);
+    else if (c->control < 1)
+        rc = bl_err(err, BOXLITE_ERR_UNSUPPORTED,
+                    "balloon: the box's process (boxlite-vmm) predates the control protocol");
+    c->status_wait = true;
+    c->status_have = false;
+    c->status_code = 0;
+    c->balloon_actual = 0;
+    pthread_mutex_unlock(&c->lock);
+    struct tlv_writer w;
+    proto_balloon_encode(target_mib, 0, false, &w);
+    if (!rc)
+        rc = send_frame(c, PROTO_BALLOON, 0, 0, w.buf, w.len, err);
+    struct timespec ts, *dl = deadline_of(timeout_ms, &ts);
+    pthread_mutex_lock(&c->lock);
+    int wr = 0;
+    while (!rc && !c->status_have && !c->dead && wr == 0)
+        wr = wait_cond(c, dl);
+    if (rc) {
+    } else if (c->status_have && c->status_code) {
+        rc = bl_err(err, c->status_code, "%s", c->status_msg);
+    } else if (c->status_have) {
+        if (actual_mib)
+            *actual_mib = c->balloon_actual;
+    } else if (c->dead) {
+        rc = bl_err(err, BOXLITE_ERR_STATE, "balloon: the connection to the box ended (%s)",
+                    c->dead_msg);
+    } else {
+        rc = bl_err(err, BOXLITE_ERR_TIMEOUT, "balloon: no answer within %d ms", timeout_ms);
+    }
+    c->status_wait = false;
+    pthread_mutex_unlock(&c->lock);
+    pthread_mutex_unlock(&c->slock);
+    return rc;
 }
 
 int proto_shutdown(struct proto_client *c, int timeout_ms, struct bl_error *err)

@@ -95,5 +95,12 @@ int proto_shutdown(struct proto_client *c, int timeout_ms, struct bl_error *err)
  * after auto_thaw_ms (1..60000) if the host does not. */
 int proto_fsfreeze(struct proto_client *c, bool freeze, int auto_thaw_ms, int timeout_ms,
                    struct bl_error *err);
+/* RECLAIM (docs/protocol.md "Balloon"): the guest drops its caches and compacts its free
+ * memory; *freed = how much its free memory grew, bytes. */
+int proto_reclaim(struct proto_client *c, int timeout_ms, uint64_t *freed, struct bl_error *err);
+/* BALLOON (control frame): sets the balloon's target (MiB the guest may keep; 0 = none);
+ * *actual_mib (may be NULL) = what the balloon leaves the guest, as the engine last saw. */
+int proto_client_balloon(struct proto_client *c, uint64_t target_mib, int timeout_ms,
+                         uint64_t *actual_mib, struct bl_error *err);
 
 #endif

@@ -24,6 +24,11 @@ static void figures_encode(const struct proto_figures *f, struct tlv_writer *w)
     tlv_u64(w, T_NET_CONNS, f->net_conns);
     tlv_u64(w, T_NET_ALLOWED, f->net_allowed);
     tlv_u64(w, T_NET_DENIED, f->net_denied);
+    tlv_u64(w, T_BALLOON_TARGET_MIB, f->balloon_target_mib);
+    tlv_u64(w, T_BALLOON_ACTUAL_MIB, f->balloon_actual_mib);
+    tlv_u64(w, T_MEM_RETURNED_BYTES, f->mem_returned);
+    tlv_u64(w, T_GUEST_RESIDENT_BYTES, f->guest_resident);
+    tlv_u64(w, T_HOST_RSS_BYTES, f->host_rss);
 }
 
 /* 1 when the field was one of the figures (decoded into f), 0 when not, negative on error. */
@@ -46,6 +51,11 @@ static int figures_field(struct proto_figures *fig, const struct tlv_field *f,
     case T_NET_CONNS: slot = &fig->net_conns; break;
     case T_NET_ALLOWED: slot = &fig->net_allowed; break;
     case T_NET_DENIED: slot = &fig->net_denied; break;
+    case T_BALLOON_TARGET_MIB: slot = &fig->balloon_target_mib; break;
+    case T_BALLOON_ACTUAL_MIB: slot = &fig->balloon_actual_mib; break;
+    case T_MEM_RETURNED_BYTES: slot = &fig->mem_returned; break;
+    case T_GUEST_RESIDENT_BYTES: slot = &fig->guest_resident; break;
+    case T_HOST_RSS_BYTES: slot = &fig->host_rss; break;
     default: return 0;
     }
     return tlv_get_u64(f, slot, err) < 0 ? -1 : 1;
@@ -204,5 +214,42 @@ int proto_exit_decode(struct proto_exit *x, const void *p, size_t len, struct bl
         return rc;
     if (!have_reason || !x->stop_reason[0])
         return bl_err(err, BOXLITE_ERR_PROTOCOL, "EXIT without a stop reason");
+    return 0;
+}
+
+void proto_balloon_encode(uint64_t target_mib, uint64_t actual_mib, bool reply,
+                          struct tlv_writer *w)
+{
+    tlv_init(w);
+    tlv_u64(w, T_BALLOON_TARGET_MIB, target_mib);
+    if (reply)
+        tlv_u64(w, T_BALLOON_ACTUAL_MIB, actual_mib);
+}
+
+int proto_balloon_decode(const void *p, size_t len, uint64_t *target_mib, uint64_t *actual_mib,
+                         struct bl_error *err)
+{
+    struct tlv_iter it;
+    struct tlv_field f;
+    bool have = false;
+    int rc;
+    *target_mib = 0;
+    if (actual_mib)
+        *actual_mib = 0;
+    tlv_iter_init(&it, p, len);
+    while ((rc = tlv_next(&it, &f, err)) > 0) {
+        if (f.tag == T_BALLOON_TARGET_MIB) {
+            if (tlv_get_u64(&f, target_mib, err) < 0)
+                return -err->code;
+            have = true;
+        } else if (f.tag == T_BALLOON_ACTUAL_MIB && actual_mib &&
+                   tlv_get_u64(&f, actual_mib, err) < 0) {
+            return -err->code;
+        }
+    }
+    if (rc < 0)
+        return rc;
+    if (!have)
+        return bl_err(err, BOXLITE_ERR_INVALID, "BALLOON without a target (BALLOON_TARGET_MIB)");
     return 0;
 }

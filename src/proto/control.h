@@ -23,6 +23,10 @@ struct proto_figures {
     uint64_t ready_us;      /* READY_US(87): the agent's HELLO reached the mux */
     uint64_t vm_exits, cpu_user_us, cpu_sys_us, rss_bytes;
     uint64_t net_rx, net_tx, net_conns, net_allowed, net_denied;
+    /* guest memory (docs/protocol.md "Balloon"; 0 = unknown): BALLOON_TARGET_MIB(110),
+     * BALLOON_ACTUAL_MIB(111), MEM_RETURNED_BYTES(112), GUEST_RESIDENT_BYTES(113),
+     * HOST_RSS_BYTES(114) */
+    uint64_t balloon_target_mib, balloon_actual_mib, mem_returned, guest_resident, host_rss;
 };
 
 /* STATUS reply. */
@@ -58,5 +62,12 @@ struct proto_exit {
 };
 void proto_exit_encode(const struct proto_exit *x, struct tlv_writer *w);
 int proto_exit_decode(struct proto_exit *x, const void *p, size_t len, struct bl_error *err);
+
+/* BALLOON (docs/protocol.md "Balloon"): the request's and the reply's body. The request's
+ * target is required; the reply adds what the engine last saw. */
+void proto_balloon_encode(uint64_t target_mib, uint64_t actual_mib, bool reply,
+                          struct tlv_writer *w);
+int proto_balloon_decode(const void *p, size_t len, uint64_t *target_mib, uint64_t *actual_mib,
+                         struct bl_error *err);
 
 #endif

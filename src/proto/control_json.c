@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-json_t *proto_figures_json(const struct proto_figures *f)
+static json_t *figures_json(const struct proto_figures *f)
 {
     return json_pack("{s:s, s:f, s:f, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s}",
                      "engine", f->engine, "start_to_first_run_ms", f->first_run_us / 1000.0,
@@ -21,6 +21,25 @@ json_t *proto_figures_json(const struct proto_figures *f)
                      "net_allowed", (json_int_t)f->net_allowed,
                      "net_denied", (json_int_t)f->net_denied,
                      "cpu_template", f->cpu_template);
+}
+
+/* ... and guest memory (docs/protocol.md "Balloon"). */
+json_t *proto_figures_json(const struct proto_figures *f)
+{
+    json_t *j = figures_json(f);
+    if (j && (json_object_set_new(j, "host_rss_bytes", json_integer((json_int_t)f->host_rss)) ||
+              json_object_set_new(j, "guest_resident_bytes",
+                                  json_integer((json_int_t)f->guest_resident)) ||
+              json_object_set_new(j, "mem_returned_bytes",
+                                  json_integer((json_int_t)f->mem_returned)) ||
+              json_object_set_new(j, "balloon_target_mib",
+                                  json_integer((json_int_t)f->balloon_target_mib)) ||
+              json_object_set_new(j, "balloon_actual_mib",
+                                  json_integer((json_int_t)f->balloon_actual_mib)))) {
+        json_decref(j);
+        return NULL;
+    }
+    return j;
 }
 
 json_t *proto_status_json(const struct proto_status *s)

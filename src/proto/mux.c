@@ -265,6 +265,44 @@ static void answer_pause(struct proto_mux *m, struct mclient *cl)
     queue(&cl->out, PROTO_PAUSE, 0, 0, NULL, 0);
 }
 
+/* BALLOON (docs/protocol.md "Balloon"): the owner checks the range and asks the engine; the
+ * mux's thread waits for it (a QMP command: milliseconds). */
+static void answer_balloon(struct proto_mux *m, struct mclient *cl, const uint8_t *p, size_t len)
+{
+    if (!m->ev.balloon || !cl->control) {
+        queue_error(&cl->out, 0, BOXLITE_ERR_UNSUPPORTED, "BALLOON: not here");
+        return;
+    }
+    struct bl_error e = {0};
+    uint64_t target = 0;
+    if (proto_balloon_decode(p, len, &target, NULL, &e) < 0) {
+        queue_error(&cl->out, 0, BOXLITE_ERR_INVALID, e.msg);
+        return;
+    }
+    if (!m->ready || m->agent_gone || m->held) {
+        queue_error(&cl->out, 0, BOXLITE_ERR_STATE,
+                    m->held ? "BALLOON: the box is pausing" : "BALLOON: the box is not running");
+        return;
+    }
+    char why[512] = "";
+    uint64_t actual = 0;
+    pthread_mutex_unlock(&m->lock);
+    int code = m->ev.balloon(m->ev.opaque, target, &actual, why, sizeof why);
+    pthread_mutex_lock(&m->lock);
+    if (code) {
+        queue_error(&cl->out, 0, code, why[0] ? why : "BALLOON failed");
+        return;
+    }
+    struct tlv_writer *w = malloc(sizeof *w);
+    if (!w) {
+        queue_error(&cl->out, 0, BOXLITE_ERR_NOMEM, "out of memory");
+        return;
+    }
+    proto_balloon_encode(target, actual, true, w);
+    queue(&cl->out, PROTO_BALLOON, 0, 0, w->buf, w->len);
+    free(w);
+}
+
 unsigned proto_mux_hold(struct proto_mux *m)
 {
     pthread_mutex_lock(&m->lock);
@@ -330,6 +368,7 @@ static void from_client(struct proto_mux *m, struct mclient *cl, const struct pr
     case PROTO_PING: queue(&cl->out, PROTO_PONG, 0, 0, p, h->len); return;
     case PROTO_STATUS: answer_status(m, cl); return;
     case PROTO_PAUSE: answer_pause(m, cl); return;
+    case PROTO_BALLOON: answer_balloon(m, cl, p, h->len); return;
     case PROTO_EXIT:
         queue_error(&cl->out, 0, BOXLITE_ERR_PROTOCOL, "EXIT is sent by the per-box process only");
         return;
@@ -345,7 +384,7 @@ static void from_client(struct proto_mux *m, struct mclient *cl, const struct pr
     bool request = h->type == PROTO_EXEC || h->type == PROTO_COPY_IN || h->type == PROTO_COPY_OUT ||
                    h->type == PROTO_SETUP || h->type == PROTO_SHUTDOWN ||
                    h->type == PROTO_FSFREEZE || h->type == PROTO_IDENTITY ||
-                   h->type == PROTO_KILL;
+                   h->type == PROTO_KILL || h->type == PROTO_RECLAIM;
     if (request && m->gone_reason[0]) {
         char msg[300];
         snprintf(msg, sizeof msg, "the box has stopped: %s", m->gone_reason);
@@ -424,7 +463,7 @@ static void from_agent(struct proto_mux *m, const struct proto_hdr *h, const uin
         }
         return;
     }
-    if (h->type == PROTO_STATUS || h->type == PROTO_EXIT)
+    if (h->type == PROTO_STATUS || h->type == PROTO_EXIT || h->type == PROTO_BALLOON)
         return; /* not the agent's to send */
     if (h->type == PROTO_EVENT) {
         struct proto_event ev;

@@ -40,6 +40,11 @@ struct proto_mux_events {
      * box's memory and end the VM; 0, or a boxlite_code with why in `why` (the mux answers
      * ERROR and serves requests again). NULL: PAUSE is refused. */
     int (*pause)(void *opaque, char *why, size_t why_len);
+    /* BALLOON from a CONTROL client (docs/protocol.md "Balloon"), on the mux's thread:
+     * 0 with *actual_mib (what the engine last saw), or a boxlite_code and why. NULL:
+     * answered UNSUPPORTED. */
+    int (*balloon)(void *opaque, uint64_t target_mib, uint64_t *actual_mib, char *why,
+                   size_t why_len);
     /* First thing on the mux's own thread (proto_mux_start), e.g. to confine it. */
     void (*thread_start)(void *opaque);
 };

@@ -20,6 +20,7 @@ const char *proto_type_name(unsigned type)
     case PROTO_STATUS: return "STATUS";
     case PROTO_EXIT: return "EXIT";
     case PROTO_PAUSE: return "PAUSE";
+    case PROTO_BALLOON: return "BALLOON";
     case PROTO_EXEC: return "EXEC";
     case PROTO_COPY_IN: return "COPY_IN";
     case PROTO_COPY_OUT: return "COPY_OUT";
@@ -28,6 +29,7 @@ const char *proto_type_name(unsigned type)
     case PROTO_IDENTITY: return "IDENTITY";
     case PROTO_KILL: return "KILL";
     case PROTO_FSFREEZE: return "FSFREEZE";
+    case PROTO_RECLAIM: return "RECLAIM";
     case PROTO_DATA: return "DATA";
     case PROTO_EOF: return "EOF";
     case PROTO_CREDIT: return "CREDIT";
@@ -103,7 +105,7 @@ int proto_hdr_check(const struct proto_hdr *h, struct bl_error *err)
         return bl_err(err, BOXLITE_ERR_PROTOCOL, "%s frame with bad stream %u", name, h->stream);
     bool conn = h->type == PROTO_HELLO || h->type == PROTO_PING || h->type == PROTO_PONG ||
                 h->type == PROTO_EVENT || h->type == PROTO_STATUS || h->type == PROTO_EXIT ||
-                h->type == PROTO_PAUSE;
+                h->type == PROTO_PAUSE || h->type == PROTO_BALLOON;
     if (conn && h->channel != 0)
         return bl_err(err, BOXLITE_ERR_PROTOCOL, "%s frame on channel %u (must be 0)", name,
                       h->channel);

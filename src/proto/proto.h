@@ -28,6 +28,8 @@ enum proto_type {
     PROTO_EXIT = 0x07,     /* ch 0, box socket only: the per-box process says the box ended */
     PROTO_PAUSE = 0x08,    /* ch 0, box socket only: save the box's memory and end its process;
                             * the per-box process answers PAUSE (saved) or ERROR */
+    PROTO_BALLOON = 0x09,  /* ch 0, box socket only: set the balloon target (docs "Balloon");
+                            * the per-box process answers BALLOON or ERROR */
     PROTO_EXEC = 0x10,     /* host: open a channel running a process */
     PROTO_COPY_IN = 0x11,  /* host: open a channel extracting a tar stream (stream 0) */
     PROTO_COPY_OUT = 0x12, /* host: open a channel producing a tar stream (stream 1) */
@@ -36,6 +38,8 @@ enum proto_type {
     PROTO_IDENTITY = 0x15, /* host: the box is a fork: new hostname, MAC, clock, RNG seed */
     PROTO_KILL = 0x16,     /* host: signal the box's main process (docker kill, attach --sig-proxy) */
     PROTO_FSFREEZE = 0x18, /* host: freeze (FIFREEZE) or thaw the container's root fs */
+    PROTO_RECLAIM = 0x19,  /* host: drop the guest's caches, compact its free memory (the
+                            * balloon's free page reporting then gives it to the host) */
     PROTO_DATA = 0x20,     /* bytes of one stream (header `stream`) */
     PROTO_EOF = 0x21,      /* that stream ended */
     PROTO_CREDIT = 0x22,   /* receiver grants u32 more bytes on `stream` */
@@ -75,6 +79,9 @@ enum proto_tag {
     T_POWERED_OFF = 104, T_KILLED = 105, T_ENGINE_FAILED = 106, T_START_ERROR = 107,
     T_RESTART_COUNT = 108,                        /* STATUS and EXIT: restarts so far */
     T_PAUSED = 109,                           /* EXIT: the box's memory was saved (paused) */
+    /* BALLOON and STATUS: guest memory (docs/protocol.md, "Balloon") */
+    T_BALLOON_TARGET_MIB = 110, T_BALLOON_ACTUAL_MIB = 111, T_MEM_RETURNED_BYTES = 112,
+    T_GUEST_RESIDENT_BYTES = 113, T_HOST_RSS_BYTES = 114,
 };
 
 struct proto_hdr {

@@ -376,6 +376,21 @@ static int write_vmm_config(boxlite_box *b, const struct rt_assets *a, const cha
     }
     if (health)
         json_object_set_new(cfg, "health", health);
+    /* Density (docs/protocol.md "Balloon"): the balloon, KSM, and TCG's translation cache
+     * (a runtime setting: an engine tuning, not the box's business) */
+    json_object_set_new(cfg, "balloon", json_pack("{s:b, s:i}", "free_page_reporting",
+                                                  !b->opts.no_page_reporting, "target_mib",
+                                                  b->opts.balloon_target_mib));
+    json_object_set_new(cfg, "ksm", json_boolean(b->opts.ksm));
+    const char *tb = rt_settings_get(&b->rt->settings, RT_SET_TCG_TB_MIB);
+    char *tb_end = NULL;
+    long tb_mib = tb ? strtol(tb, &tb_end, 10) : 0;
+    if (tb && (!*tb || *tb_end || tb_mib < 0 || tb_mib > 2048)) {
+        json_decref(cfg);
+        return bl_err(err, BOXLITE_ERR_INVALID, "%s: \"%s\" is not MiB from 0 to 2048",
+                      rt_settings_env_name(RT_SET_TCG_TB_MIB), tb);
+    }
+    json_object_set_new(cfg, "tcg_tb_mib", json_integer(tb ? tb_mib : BL_DEFAULT_TCG_TB_MIB));
     /* Guest RAM in a file of the box's folder (QEMU engine: pause, resume, fork; pause.c) */
     json_t *mem = rt_memory_config(b, b->resuming);
     if (mem)

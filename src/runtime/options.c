@@ -541,6 +541,12 @@ int opts_validate_for_create(const struct boxlite_options *o, struct bl_error *e
                       "options: %s needs a network (the network is none)",
                       o->nallow_net ? "allow_net" : o->ndeny_net ? "deny_net"
                       : o->nallow_host ? "allow_host" : "a published port");
+    if (o->balloon_target_mib &&
+        (o->balloon_target_mib < BL_MIN_BALLOON_MIB || o->balloon_target_mib > o->memory_mib))
+        return bl_err(err, BOXLITE_ERR_INVALID,
+                      "options: balloon_target_mib %d is out of range (0 = none, or %d..%d, the "
+                      "box's memory_mib)", o->balloon_target_mib, BL_MIN_BALLOON_MIB,
+                      o->memory_mib);
     struct stat st;
     if (o->rootfs_path && (stat(o->rootfs_path, &st) != 0 || !S_ISDIR(st.st_mode)))
         return bl_errno(err, errno ? errno : ENOTDIR, "rootfs_path: %s", o->rootfs_path);
@@ -848,6 +854,14 @@ static int read_field(struct boxlite_options *o, const char *k, json_t *v, struc
         return (r = want_int(v, k, &n, err)) ? r
                : (r = range("idle_pause_s", n, 0, 365 * 24 * 3600, err)) ? r
                : (o->idle_pause_s = (int)n, 0);
+    if (!strcmp(k, "balloon_target_mib"))
+        return (r = want_int(v, k, &n, err)) ? r
+               : (r = range("balloon_target_mib", n, 0, BL_MAX_MEMORY_MIB, err)) ? r
+               : (o->balloon_target_mib = (int)n, 0);
+    if (!strcmp(k, "free_page_reporting"))
+        return (r = want_bool(v, k, &b, err)) ? r : (o->no_page_reporting = !b, 0);
+    if (!strcmp(k, "ksm"))
+        return (r = want_bool(v, k, &b, err)) ? r : (o->ksm = b, 0);
     if (!strcmp(k, "log_max_size"))
         return (r = want_int(v, k, &n, err)) ? r : opts_set_log(o, n, o->log_max_files, err);
     if (!strcmp(k, "log_max_files"))
@@ -986,6 +1000,9 @@ char *opts_to_json(const struct boxlite_options *o)
     json_object_set_new(root, "stdin_open", json_boolean(o->stdin_open));
     json_object_set_new(root, "tty", json_boolean(o->tty));
     json_object_set_new(root, "idle_pause_s", json_integer(o->idle_pause_s));
+    json_object_set_new(root, "balloon_target_mib", json_integer(o->balloon_target_mib));
+    json_object_set_new(root, "free_page_reporting", json_boolean(!o->no_page_reporting));
+    json_object_set_new(root, "ksm", json_boolean(o->ksm));
     char *s = json_dumps(root, JSON_COMPACT);
     json_decref(root);
     return s;

@@ -57,7 +57,19 @@ struct boxlite_options {
                               * attach (boxlite_box_attach_stdin) instead of /dev/null */
     bool tty;                /* Docker's -t with -d: the main process runs on a terminal */
     int idle_pause_s;        /* auto-pause after this many seconds without a request; 0 = off */
+    /* Density (issue 21, docs/protocol.md "Balloon"): the balloon's target (guest memory
+     * the guest may keep, MiB; 0 = none, else BL_MIN_BALLOON_MIB..memory_mib), free page
+     * reporting (on unless turned off), guest RAM offered to the host's KSM (off). */
+    int balloon_target_mib;
+    bool no_page_reporting;
+    bool ksm;
 };
+
+#define BL_MIN_BALLOON_MIB 32 /* src/vmm/config.h VMM_BALLOON_MIN_MIB */
+/* The QEMU engine's TCG translation cache unless the runtime's tcg_tb_mib setting says
+ * otherwise (0 there = QEMU's default: 1 GiB, an eighth of host RAM at most): measured in
+ * docs/architecture.md "Density". */
+#define BL_DEFAULT_TCG_TB_MIB 16
 
 #define BL_DEFAULT_CPUS 1
 #define BL_DEFAULT_MEMORY_MIB 512

@@ -136,3 +136,15 @@ BOXLITE_API int boxlite_options_set_idle_pause(boxlite_options *o, int v)
                         "31536000", v)
                : (o->idle_pause_s = v, 0));
 }
+BOXLITE_API int boxlite_options_set_balloon_target(boxlite_options *o, int mib)
+{
+    /* the upper bound, memory_mib, is checked at create: the two may come in any order */
+    SETTER(mib != 0 && (mib < BL_MIN_BALLOON_MIB || mib > BL_MAX_MEMORY_MIB)
+               ? bl_err(&err, BOXLITE_ERR_INVALID, "balloon_target_mib: %d is not 0 or between "
+                        "%d and the box's memory_mib", mib, BL_MIN_BALLOON_MIB)
+               : (o->balloon_target_mib = mib, 0));
+}
+BOXLITE_API int boxlite_options_set_free_page_reporting(boxlite_options *o, int enabled)
+{ SETTER((o->no_page_reporting = enabled == 0, 0)); }
+BOXLITE_API int boxlite_options_set_ksm(boxlite_options *o, int enabled)
+{ SETTER((o->ksm = enabled != 0, 0)); }

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum kind { PATH, TEXT, FLAG, ID, LIST };
+enum kind { PATH, TEXT, FLAG, ID, LIST, MIB };
 
 static const struct {
     const char *key, *env;
@@ -27,6 +27,7 @@ static const struct {
     [RT_SET_INSECURE] = { "insecure_registries", "BOXLITE_INSECURE_REGISTRIES", LIST },
     [RT_SET_DOCKER_CONFIG] = { "docker_config", "DOCKER_CONFIG", PATH },
     [RT_SET_QEMU] = { "qemu", "BOXLITE_QEMU", PATH },
+    [RT_SET_TCG_TB_MIB] = { "tcg_tb_mib", "BOXLITE_TCG_TB_MIB", MIB },
 };
 
 const char *rt_settings_env_name(enum rt_setting_key k) { return table[k].env; }
@@ -75,6 +76,15 @@ static int convert(int k, json_t *v, char **out, struct bl_error *err)
         if (n < 1 || n > 4294967294LL)
             return bl_err(err, BOXLITE_ERR_INVALID, "runtime option \"%s\": expected a uid/gid "
                           "from 1 to 4294967294 (not root)", key);
+        if (asprintf(out, "%lld", (long long)n) < 0)
+            *out = NULL;
+        break;
+    }
+    case MIB: {
+        json_int_t n = json_is_integer(v) ? json_integer_value(v) : -1;
+        if (n < 0 || n > 2048)
+            return bl_err(err, BOXLITE_ERR_INVALID, "runtime option \"%s\": expected MiB from "
+                          "0 to 2048", key);
         if (asprintf(out, "%lld", (long long)n) < 0)
             *out = NULL;
         break;

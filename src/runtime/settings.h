@@ -23,6 +23,8 @@ enum rt_setting_key {
     RT_SET_DOCKER_CONFIG,  /* "docker_config": the folder of Docker's config.json;
                               DOCKER_CONFIG */
     RT_SET_QEMU,           /* "qemu": the QEMU engine's qemu-system-x86_64; BOXLITE_QEMU */
+    RT_SET_TCG_TB_MIB,     /* "tcg_tb_mib": the QEMU engine's TCG translation cache, MiB
+                              (0..2048, 0 = the engine's choice); BOXLITE_TCG_TB_MIB */
     RT_SET_COUNT
 };
 

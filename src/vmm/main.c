@@ -146,6 +146,11 @@ static void figures(struct proto_figures *f, const char *engine, const struct en
     f->net_conns = s->net_connections;
     f->net_allowed = s->net_allowed;
     f->net_denied = s->net_denied;
+    f->balloon_target_mib = s->balloon_target_mib;
+    f->balloon_actual_mib = s->balloon_actual_mib;
+    f->mem_returned = s->mem_returned_bytes;
+    f->guest_resident = s->guest_resident_bytes;
+    f->host_rss = s->host_rss_bytes;
 }
 
 /* STATUS, on the mux's thread. The engine lives until the mux's thread has stopped. */
@@ -213,6 +218,39 @@ static int do_pause(struct box *b, char *why, size_t why_len)
 static int on_pause(void *opaque, char *why, size_t why_len)
 {
     return do_pause(opaque, why, why_len);
+}
+
+/* BALLOON (docs/protocol.md "Balloon"), on the mux's thread: the range checked here, the
+ * target set by the engine. */
+static int on_balloon(void *opaque, uint64_t target, uint64_t *actual, char *why, size_t why_len)
+{
+    struct box *b = opaque;
+    uint32_t mem = b->cfg->memory_mib;
+    if (target && (target < VMM_BALLOON_MIN_MIB || target > mem)) {
+        snprintf(why, why_len, "BALLOON: target %llu MiB is out of range (0 = none, or %u..%u, "
+                 "the box's memory)", (unsigned long long)target, VMM_BALLOON_MIN_MIB, mem);
+        return BOXLITE_ERR_INVALID;
+    }
+    pthread_mutex_lock(&b->lock);
+    struct engine *e = b->e;
+    pthread_mutex_unlock(&b->lock);
+    if (!b->ops->balloon) {
+        snprintf(why, why_len, "BALLOON: the %s engine has no balloon device", b->ops->name);
+        return BOXLITE_ERR_UNSUPPORTED;
+    }
+    if (!e) {
+        snprintf(why, why_len, "BALLOON: the box is not running");
+        return BOXLITE_ERR_STATE;
+    }
+    struct bl_error err = {0};
+    if (b->ops->balloon(e, (uint32_t)target, &err) < 0) {
+        snprintf(why, why_len, "BALLOON: %s", err.msg);
+        return err.code ? err.code : BOXLITE_ERR_ENGINE;
+    }
+    struct engine_stats st = { 0 };
+    b->ops->stats(e, &st);
+    *actual = st.balloon_actual_mib;
+    return 0;
 }
 
 static void *waiter(void *arg)
@@ -595,7 +633,7 @@ int main(int argc, char **argv)
     if (lfd >= 0 || client_fd >= 0) {
         struct proto_mux_events ev = { .opaque = &b, .event = on_agent_event, .ready = on_ready,
                                        .status = on_status, .thread_start = on_mux_thread,
-                                       .pause = on_pause };
+                                       .pause = on_pause, .balloon = on_balloon };
         if (proto_mux_new(lfd, &ev, &b.mux, &err) < 0 ||
             (client_fd >= 0 && proto_mux_adopt(b.mux, client_fd) < 0) ||
             proto_mux_start(b.mux, &err) < 0) {

@@ -3,7 +3,7 @@
 /* The box socket's control bodies (src/proto/control.h): STATUS and EXIT decoders, fed
  * whatever a hostile peer of the box socket could send. What decodes must re-encode and
  * decode to the same fields; nothing may crash, leak or read out of bounds. The first byte
- * picks the decoder. */
+ * picks the decoder (odd: STATUS; 2 mod 4: BALLOON, whose body a client sends; else EXIT). */
 #include "proto/control.h"
 
 #include <stdlib.h>
@@ -28,6 +28,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 __builtin_trap();
             proto_status_free(&t);
             proto_status_free(&s);
+        }
+    } else if ((data[0] & 3) == 2) {
+        uint64_t target, actual, t2, a2;
+        if (proto_balloon_decode(data + 1, size - 1, &target, &actual, &e) == 0) {
+            proto_balloon_encode(target, actual, true, w);
+            if (proto_balloon_decode(w->buf, w->len, &t2, &a2, &e) != 0 || t2 != target ||
+                a2 != actual)
+                __builtin_trap();
         }
     } else {
         struct proto_exit x, y;

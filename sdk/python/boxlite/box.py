@@ -175,6 +175,16 @@ class Box:
         await _aio.blocking(fork)
         return [self._rt._box(ctypes.c_void_p(out[i])) for i in range(len(names))]
 
+    async def set_balloon(self, target_mib: int) -> None:
+        """Sets the running box's balloon target now: the guest memory (MiB) it may keep
+        (0 = none). Lasts until the box's process ends."""
+        await _aio.blocking(self._lib.call, "box_set_balloon", self._handle(), int(target_mib))
+
+    async def reclaim(self) -> dict:
+        """The guest drops its caches and compacts its free memory, which free page
+        reporting hands back to the host: {"id", "name", "freed_bytes"}."""
+        return await _aio.blocking(self._json_call, "box_reclaim")
+
     async def metrics(self) -> dict:
         """Box figures: state, the VMM's stats (cpu, memory, network), boot and start
         timings, executions and execution errors."""

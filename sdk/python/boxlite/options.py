@@ -59,6 +59,13 @@ class BoxOptions:
     # Auto-pause: seconds without an exec, copy or other use before the box pauses itself
     # (memory saved, nothing runs; its next use resumes it). None/0: never.
     idle_pause_s: Optional[int] = None
+    # Density: the guest memory (MiB) the guest may keep (the balloon holds the rest; None/0:
+    # no target), free page reporting (memory the guest frees goes back to the host; on by
+    # default), and KSM (off by default: merging pages across boxes opens a side channel
+    # between them; turn it on only for boxes that trust each other).
+    balloon_target_mib: Optional[int] = None
+    free_page_reporting: bool = True
+    ksm: bool = False
 
     def to_json(self, name: Optional[str] = None) -> str:
         doc = {"network": self.network, "auto_remove": self.auto_remove, "detach": self.detach}
@@ -81,6 +88,12 @@ class BoxOptions:
             doc["healthcheck"] = dict(self.healthcheck)
         if self.idle_pause_s:
             doc["idle_pause_s"] = int(self.idle_pause_s)
+        if self.balloon_target_mib:
+            doc["balloon_target_mib"] = int(self.balloon_target_mib)
+        if not self.free_page_reporting:
+            doc["free_page_reporting"] = False
+        if self.ksm:
+            doc["ksm"] = True
         for key in ("log_max_size", "log_max_files"):
             value = getattr(self, key)
             if value is not None:

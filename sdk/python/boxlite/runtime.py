@@ -158,6 +158,13 @@ class Boxlite:
         self._lib.call("runtime_metrics", self._handle(), ctypes.byref(out))
         return json.loads(self._lib.take_string(out))
 
+    def reclaim(self) -> list:
+        """Reclaims unused memory from every running box (see Box.reclaim): a list of
+        {"id", "name", "freed_bytes"} or {"id", "name", "error"}."""
+        out = ctypes.c_void_p()
+        self._lib.call("runtime_reclaim", self._handle(), ctypes.byref(out))
+        return json.loads(self._lib.take_string(out))
+
     def close(self) -> None:
         """Closes the box handles opened here, then the runtime. Boxes created without
         detach stop when their runtime's process ends."""

@@ -82,6 +82,12 @@ int qemu_disk_format(const char *path, const char **format, struct bl_error *err
 
 static bool has_comma_free_text(const char *s) { return s && !strchr(s, ','); }
 
+unsigned qemu_virtio_devices(const struct vmm_config *cfg, const struct qemu_launch *l)
+{
+    /* disks, shares, the console's serial device, the rng, and the network */
+    return cfg->ndisks + cfg->nshares + 2 + (cfg->network && l->net_fd >= 0);
+}
+
 int qemu_build_argv(const struct vmm_config *cfg, const struct qemu_launch *l, char ***argv,
                     struct bl_error *err)
 {
@@ -95,9 +101,18 @@ int qemu_build_argv(const struct vmm_config *cfg, const struct qemu_launch *l, c
     add(&b, "%s", l->binary);
     add(&b, "-M");
     /* qboot loads the kernel itself; with a memory file, RAM is that file (migrate.c) */
-    add(&b, "microvm,acpi=off,x-option-roms=off%s", cfg->memory_file ? ",memory-backend=mem" : "");
+    /* mem-merge: QEMU marks guest RAM MADV_MERGEABLE unless told not to; KSM is the box's
+     * choice, off by default (docs/architecture.md "Density": a side channel). */
+    add(&b, "microvm,acpi=off,x-option-roms=off,mem-merge=%s%s", cfg->ksm ? "on" : "off",
+        cfg->memory_file ? ",memory-backend=mem" : "");
     add(&b, "-accel");
-    add(&b, "%s", l->kvm ? "kvm" : "tcg");
+    /* TCG's translation cache: QEMU 7.2 reserves 1 GiB (an eighth of host RAM at most) and
+     * fills it before it flushes; a micro-VM's working set of code is far smaller, and
+     * every page of the cache it touched stays resident. */
+    if (!l->kvm && cfg->tcg_tb_mib)
+        add(&b, "tcg,tb-size=%u", cfg->tcg_tb_mib);
+    else
+        add(&b, "%s", l->kvm ? "kvm" : "tcg");
     add(&b, "-cpu");
     add(&b, "%s", l->kvm ? "host" : "max");
     add(&b, "-smp");
@@ -219,6 +234,17 @@ int qemu_build_argv(const struct vmm_config *cfg, const struct qemu_launch *l, c
 
     add(&b, "-device");
     add(&b, "virtio-rng-device");
+
+    /* The balloon (docs/protocol.md "Balloon"): free page reporting gives the pages the
+     * guest frees back to the host (QEMU punches them out of a shared memory file, or
+     * drops them with MADV_DONTNEED); the target is set over QMP (qemu.c). microvm has
+     * QEMU_MICROVM_TRANSPORTS virtio-mmio slots: a box whose disks and volumes take them
+     * all runs without one (BALLOON then answers UNSUPPORTED). */
+    if (qemu_virtio_devices(cfg, l) < QEMU_MICROVM_TRANSPORTS) {
+        add(&b, "-device");
+        add(&b, "virtio-balloon-device,id=balloon0,free-page-reporting=%s",
+            cfg->balloon_reporting ? "on" : "off");
+    }
 
     if (b.oom) {
         qemu_argv_free(b.v);

@@ -62,6 +62,14 @@ struct engine {
     struct slirp_net *net;
     struct net_link *link;
     int net_fd; /* our end of the frame socket until the link takes it */
+    /* Guest memory (docs/protocol.md "Balloon"), under lock: the RAM mapping to find in
+     * QEMU's smaps (the memory file, else an anonymous mapping of mem_bytes), the target
+     * set, and the resident bytes at the last look, whose drops count as returned (QEMU
+     * counts no reports). */
+    char *mem_path;
+    uint64_t mem_bytes;
+    uint32_t balloon_target_mib;
+    uint64_t resident_last, returned;
 };
 
 /* ---- finding QEMU ---------------------------------------------------------------- */
@@ -207,6 +215,7 @@ static void engine_free(struct engine *e)
     pthread_mutex_destroy(&e->lock);
     pthread_mutex_destroy(&e->ready_lock);
     free(e->ports);
+    free(e->mem_path);
     free(e);
 }
 
@@ -268,6 +277,55 @@ static int fail_started(struct engine *e, struct bl_error *err)
     return err ? -err->code : -BOXLITE_ERR_ENGINE;
 }
 
+/* QMP "balloon" takes the guest's memory size in bytes (no target: all of it). Under
+ * e->lock or before the engine is shared. */
+static int balloon_set(struct engine *e, uint32_t target_mib, struct bl_error *err)
+{
+    uint64_t bytes = (uint64_t)(target_mib ? target_mib : e->mem_bytes >> 20) << 20;
+    json_t *args = json_pack("{s:I}", "value", (json_int_t)bytes);
+    if (!args)
+        return bl_errno(err, ENOMEM, "balloon");
+    if (qmp_execute(&e->qmp, "balloon", args, NULL, QMP_TIMEOUT_MS, err) < 0) {
+        if (strstr(err->msg, "DeviceNotActive"))
+            err->code = BOXLITE_ERR_UNSUPPORTED; /* cmdline.c left it out: no slot free */
+        return -err->code;
+    }
+    e->balloon_target_mib = target_mib;
+    return 0;
+}
+
+static int qemu_balloon(struct engine *e, uint32_t target_mib, struct bl_error *err)
+{
+    pthread_mutex_lock(&e->lock);
+    int rc = e->reaped ? bl_err(err, BOXLITE_ERR_STATE, "QEMU has exited")
+                       : balloon_set(e, target_mib, err);
+    pthread_mutex_unlock(&e->lock);
+    return rc;
+}
+
+/* Guest memory figures, under e->lock with QEMU running: QEMU's query-balloon, and the
+ * resident pages of the RAM mapping in its smaps. */
+static void memory_stats(struct engine *e, struct engine_stats *out)
+{
+    struct bl_error qerr = {0};
+    json_t *b = NULL;
+    out->balloon_target_mib = e->balloon_target_mib;
+    if (qmp_execute(&e->qmp, "query-balloon", NULL, &b, QMP_TIMEOUT_MS, &qerr) == 0) {
+        json_int_t actual = json_integer_value(json_object_get(b, "actual"));
+        if (actual > 0)
+            out->balloon_actual_mib = (uint32_t)((uint64_t)actual >> 20);
+    }
+    json_decref(b);
+    struct proc_smaps sm = { .path = e->mem_path, .anon_size = e->mem_bytes };
+    if (proc_smaps_read(e->pid, &sm) == 0) {
+        if (sm.match_rss < e->resident_last)
+            e->returned += e->resident_last - sm.match_rss;
+        e->resident_last = sm.match_rss;
+        out->guest_resident_bytes = sm.match_rss;
+    }
+    out->mem_returned_bytes = e->returned;
+}
+
 /* QEMU runs: talk to it, relay the agent's channel and the network's frames. */
 static int after_launch(struct engine *e, const struct vmm_config *cfg, struct bl_error *err)
 {
@@ -298,6 +356,9 @@ static int after_launch(struct engine *e, const struct vmm_config *cfg, struct b
     if (!running)
         return bl_err(err, BOXLITE_ERR_ENGINE, "the VM is not running after start (status %s)",
                       status ? status : "unknown");
+    /* The balloon's target at start; QEMU has none of its own (docs/protocol.md "Balloon") */
+    if (cfg->balloon_target_mib && balloon_set(e, cfg->balloon_target_mib, err) < 0)
+        return bl_err_prefix(err, "balloon");
     if (relay_start(&e->relay, e->qemu_agent_fd, &e->agent_fd, on_agent_hello, e, err) < 0)
         return -err->code;
     e->qemu_agent_fd = -1; /* the relay's now */
@@ -369,6 +430,11 @@ static int qemu_start(struct engine **out, const struct vmm_config *cfg, struct 
         .console_fd = cfg->console_pipe ? CHILD_CONSOLE_FD : -1,
     };
     e->kvm = l.kvm;
+    e->mem_bytes = (uint64_t)cfg->memory_mib << 20;
+    if (cfg->memory_file && !(e->mem_path = strdup(cfg->memory_file))) {
+        rc = bl_errno(err, ENOMEM, "QEMU engine");
+        goto fail;
+    }
     rc = qemu_build_argv(cfg, &l, &argv, err);
     if (rc < 0)
         goto fail;
@@ -561,6 +627,11 @@ static int qemu_stats(struct engine *e, struct engine_stats *out)
     pthread_mutex_lock(&e->lock);
     if (!e->reaped) {
         read_proc_usage(e->pid, out);
+        memory_stats(e, out);
+        /* the box's cost: this process and QEMU */
+        struct engine_stats self = {0};
+        read_proc_usage(getpid(), &self);
+        out->host_rss_bytes = out->rss_bytes + self.rss_bytes;
     } else {
         /* QEMU's totals; its memory is the peak resident size */
         const struct rusage *ru = &e->final_usage;
@@ -648,4 +719,5 @@ const struct engine_ops engine_qemu_ops = {
     .host_port = qemu_host_port,
     .destroy = qemu_destroy,
     .pause = qemu_pause,
+    .balloon = qemu_balloon,
 };

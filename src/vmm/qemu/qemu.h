@@ -41,6 +41,10 @@ struct qemu_launch {
 int qemu_build_argv(const struct vmm_config *cfg, const struct qemu_launch *l, char ***argv,
                     struct bl_error *err);
 void qemu_argv_free(char **argv);
+/* microvm's virtio-mmio transports (QEMU hw/i386/microvm.c VIRTIO_NUM_TRANSPORTS), and how
+ * many the box's devices take before the balloon. */
+#define QEMU_MICROVM_TRANSPORTS 8
+unsigned qemu_virtio_devices(const struct vmm_config *cfg, const struct qemu_launch *l);
 /* "qcow2" when the file starts with the qcow2 magic, else "raw" (QEMU is never left to
  * probe: a raw image could pretend to be anything). */
 int qemu_disk_format(const char *path, const char **format, struct bl_error *err);

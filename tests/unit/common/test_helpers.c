@@ -130,3 +130,38 @@ TEST(box_paths)
     CHECK_EQ(box_file_path(p, 8, "/h/boxes/x", BOX_EXIT_JSON, 0), -1); /* does not fit */
     CHECK_STR(box_file_name(BOX_EXIT_KVM), "exit-kvm.json");
 }
+
+/* /proc/<pid>/smaps (procstat.h): the resident bytes of the memory file's mapping, or of the
+ * anonymous mapping of guest RAM's exact size, and of all; a file named like the memory
+ * file's path with a suffix, or a line cut short, is not taken for it. */
+TEST(smaps_picks_the_guest_ram_mapping)
+{
+    static const char *const lines[] = {
+        "555743929000-555743d30000 r-xp 00000000 fe:00 123 /usr/bin/qemu-system-x86_64\n",
+        "Size:               4124 kB\n",
+        "Rss:                4000 kB\n",
+        "7f4b5ffff000-7f4b7ffff000 rw-s 00000000 fe:00 99 /box/memory\n",
+        "Rss:               29452 kB\n",
+        "7f4b80000000-7f4ba0000000 rw-p 00000000 00:00 0 \n",
+        "Rss:                  12 kB\n",
+        "7f4ba0000000-7f4ba0001000 rw-s 00000000 fe:00 98 /box/memory (deleted)\n",
+        "Rss:                   4 kB\n",
+        "Rss: 99999999999999999 kB\n", /* absurd: ignored */
+        "7f4c00000000-7f4c00001000 rw-s 00000000 fe:00 97 /box/memoryX\n",
+        "Rss:                   4 kB\n",
+    };
+    struct proc_smaps a = { .path = "/box/memory" }, b = { .anon_size = 512u << 20 };
+    for (size_t i = 0; i < sizeof lines / sizeof *lines; i++) {
+        proc_smaps_line(&a, lines[i]);
+        proc_smaps_line(&b, lines[i]);
+    }
+    CHECK_EQ(a.match_rss, 29452ull * 1024);
+    CHECK_EQ(a.rss, (4000ull + 29452 + 12 + 4 + 4) * 1024);
+    CHECK_EQ(b.match_rss, 12ull * 1024); /* 0x20000000 bytes = 512 MiB, anonymous */
+    CHECK_EQ(b.rss, a.rss);
+    struct proc_smaps self = { .path = "/nonexistent" };
+    REQUIRE(proc_smaps_read(getpid(), &self) == 0);
+    CHECK(self.rss > 0);
+    CHECK_EQ(self.match_rss, 0);
+    CHECK(proc_smaps_read(-5, &self) < 0);
+}

@@ -188,3 +188,59 @@ TEST(control_frames_live_on_channel_zero)
     CHECK_STR(proto_type_name(PROTO_STATUS), "STATUS");
     CHECK_STR(proto_type_name(PROTO_EXIT), "EXIT");
 }
+
+/* BALLOON (docs/protocol.md "Balloon"): its body both ways, the target required; STATUS
+ * carries the guest-memory figures; the frame lives on channel 0. */
+TEST(balloon_body_and_memory_figures)
+{
+    uint64_t t = 9, a = 9;
+    struct bl_error e = { 0 };
+    proto_balloon_encode(128, 0, false, &w);
+    REQUIRE(proto_balloon_decode(w.buf, w.len, &t, &a, &e) == 0);
+    CHECK_EQ(t, 128);
+    CHECK_EQ(a, 0);
+    proto_balloon_encode(0, 300, true, &w);
+    REQUIRE(proto_balloon_decode(w.buf, w.len, &t, &a, &e) == 0);
+    CHECK_EQ(t, 0);
+    CHECK_EQ(a, 300);
+    tlv_init(&w);
+    CHECK(proto_balloon_decode(w.buf, w.len, &t, NULL, &e) < 0);
+    CHECK(strstr(e.msg, "without a target") != NULL);
+    tlv_init(&w);
+    tlv_str(&w, T_BALLOON_TARGET_MIB, "lots"); /* not 8 bytes */
+    CHECK(proto_balloon_decode(w.buf, w.len, &t, NULL, &e) < 0);
+
+    struct proto_status s = { 0 }, d;
+    snprintf(s.state, sizeof s.state, "running");
+    s.fig.balloon_target_mib = 128;
+    s.fig.balloon_actual_mib = 130;
+    s.fig.mem_returned = 300u << 20;
+    s.fig.guest_resident = 40u << 20;
+    s.fig.host_rss = 90u << 20;
+    proto_status_encode(&s, &w);
+    REQUIRE(proto_status_decode(&d, w.buf, w.len, &e) == 0);
+    CHECK_EQ(d.fig.balloon_target_mib, 128);
+    CHECK_EQ(d.fig.balloon_actual_mib, 130);
+    CHECK_EQ(d.fig.mem_returned, 300u << 20);
+    CHECK_EQ(d.fig.guest_resident, 40u << 20);
+    CHECK_EQ(d.fig.host_rss, 90u << 20);
+    json_t *j = proto_status_json(&d);
+    CHECK_EQ(json_integer_value(json_object_get(j, "host_rss_bytes")), 90 << 20);
+    CHECK_EQ(json_integer_value(json_object_get(j, "guest_resident_bytes")), 40 << 20);
+    CHECK_EQ(json_integer_value(json_object_get(j, "mem_returned_bytes")), 300 << 20);
+    CHECK_EQ(json_integer_value(json_object_get(j, "balloon_actual_mib")), 130);
+    json_decref(j);
+    proto_status_free(&d);
+
+    struct proto_hdr h = { .type = PROTO_BALLOON, .channel = 0 };
+    CHECK(proto_hdr_check(&h, &e) == 0);
+    CHECK_STR(proto_type_name(PROTO_BALLOON), "BALLOON");
+    h.channel = 3;
+    CHECK(proto_hdr_check(&h, &e) < 0);
+    /* RECLAIM is a request: a channel of its own */
+    struct proto_hdr r = { .type = PROTO_RECLAIM, .channel = 0 };
+    CHECK(proto_hdr_check(&r, &e) < 0);
+    r.channel = 5;
+    CHECK(proto_hdr_check(&r, &e) == 0);
+    CHECK_STR(proto_type_name(PROTO_RECLAIM), "RECLAIM");
+}

@@ -4,6 +4,7 @@
 #include "runtime/options.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 static boxlite_options *from_json(const char *json)
 {
@@ -408,4 +409,47 @@ TEST(stdin_open_and_tty_need_a_main_process)
     boxlite_free(json);
     CHECK_EQ(boxlite_options_set_tty(NULL, 1), BOXLITE_ERR_INVALID);
     boxlite_options_free(o);
+
+/* Density (issue 21): balloon_target_mib, free_page_reporting, ksm round-trip through JSON;
+ * a target is 0 or 32..memory_mib, checked against the memory at create (either may come
+ * first); the setters refuse what can never be right. */
+TEST(density_options)
+{
+    boxlite_options *o = from_json("{\"rootfs_path\":\"/\",\"balloon_target_mib\":128,"
+                                   "\"free_page_reporting\":false,\"ksm\":true}");
+    REQUIRE(o);
+    CHECK_EQ(o->balloon_target_mib, 128);
+    CHECK(o->no_page_reporting);
+    CHECK(o->ksm);
+    char *out = NULL;
+    REQUIRE(boxlite_options_to_json(o, &out) == BOXLITE_OK);
+    boxlite_options *o2 = from_json(out);
+    REQUIRE(o2);
+    CHECK_EQ(o2->balloon_target_mib, 128);
+    CHECK(o2->no_page_reporting);
+    CHECK(o2->ksm);
+    boxlite_free(out);
+    struct bl_error err = { 0 };
+    CHECK_EQ(opts_validate_for_create(o2, &err), 0);
+    o2->memory_mib = 100;
+    CHECK_EQ(opts_validate_for_create(o2, &err), -BOXLITE_ERR_INVALID);
+    CHECK(strstr(err.msg, "32..100") != NULL);
+    boxlite_options_free(o2);
+    boxlite_options_free(o);
+
+    REQUIRE(boxlite_options_new(&o) == BOXLITE_OK);
+    CHECK(!o->no_page_reporting); /* reporting on, KSM off, no target by default */
+    CHECK(!o->ksm);
+    CHECK_EQ(o->balloon_target_mib, 0);
+    CHECK_EQ(boxlite_options_set_balloon_target(o, 16), BOXLITE_ERR_INVALID);
+    CHECK_EQ(boxlite_options_set_balloon_target(o, -1), BOXLITE_ERR_INVALID);
+    CHECK_EQ(o->balloon_target_mib, 0);
+    CHECK_EQ(boxlite_options_set_balloon_target(o, 64), BOXLITE_OK);
+    CHECK_EQ(boxlite_options_set_free_page_reporting(o, 0), BOXLITE_OK);
+    CHECK_EQ(boxlite_options_set_ksm(o, 1), BOXLITE_OK);
+    CHECK_EQ(o->balloon_target_mib, 64);
+    CHECK(o->no_page_reporting && o->ksm);
+    boxlite_options_free(o);
+    CHECK(from_json("{\"balloon_target_mib\":\"lots\"}") == NULL);
+    CHECK(from_json("{\"ksm\":1}") == NULL);
 }

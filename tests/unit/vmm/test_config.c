@@ -333,3 +333,41 @@ TEST(config_qemu_binary)
     expect_bad("{\"kernel\": \"/k\", \"qemu_binary\": \"\"}", "qemu_binary: must not be empty");
     expect_bad("{\"kernel\": \"/k\", \"qemu_binary\": 1}", "qemu_binary: must be a string");
 }
+
+/* "balloon", "ksm", "tcg_tb_mib" (docs/protocol.md "Balloon"): reporting on and KSM off by
+ * default; a target is 0 or 32..memory_mib. */
+TEST(config_density)
+{
+    struct vmm_config c;
+    struct bl_error e = { 0 };
+    REQUIRE(vmm_config_parse(&c, "{\"kernel\": \"/k\"}", &e) == 0);
+    CHECK(c.balloon_reporting);
+    CHECK_EQ(c.balloon_target_mib, 0);
+    CHECK(!c.ksm);
+    CHECK_EQ(c.tcg_tb_mib, 0);
+    vmm_config_free(&c);
+    REQUIRE(vmm_config_parse(&c, "{\"kernel\": \"/k\", \"memory_mib\": 256, \"balloon\": "
+                                 "{\"free_page_reporting\": false, \"target_mib\": 128}, "
+                                 "\"ksm\": true, \"tcg_tb_mib\": 8}", &e) == 0);
+    CHECK(!c.balloon_reporting);
+    CHECK_EQ(c.balloon_target_mib, 128);
+    CHECK(c.ksm);
+    CHECK_EQ(c.tcg_tb_mib, 8);
+    vmm_config_free(&c);
+    REQUIRE(vmm_config_parse(&c, "{\"kernel\": \"/k\", \"memory_mib\": 256, \"balloon\": "
+                                 "{\"target_mib\": 256}}", &e) == 0);
+    CHECK_EQ(c.balloon_target_mib, 256); /* all of it: an empty balloon */
+    CHECK(c.balloon_reporting);
+    vmm_config_free(&c);
+    expect_bad("{\"kernel\": \"/k\", \"balloon\": {\"target_mib\": 16}}",
+               "balloon.target_mib: 16 is out of range (0 = none, or 32..512");
+    expect_bad("{\"kernel\": \"/k\", \"memory_mib\": 256, \"balloon\": {\"target_mib\": 257}}",
+               "out of range (0 = none, or 32..256");
+    expect_bad("{\"kernel\": \"/k\", \"balloon\": {\"target\": 64}}", "unknown key \"target\"");
+    expect_bad("{\"kernel\": \"/k\", \"balloon\": true}", "balloon: must be an object");
+    expect_bad("{\"kernel\": \"/k\", \"balloon\": {\"free_page_reporting\": 1}}",
+               "balloon.free_page_reporting: must be true or false");
+    expect_bad("{\"kernel\": \"/k\", \"ksm\": \"yes\"}", "ksm: must be true or false");
+    expect_bad("{\"kernel\": \"/k\", \"tcg_tb_mib\": 4096}", "tcg_tb_mib");
+    expect_bad("{\"kernel\": \"/k\", \"tcg_tb_mib\": -1}", "tcg_tb_mib");
+}

@@ -137,7 +137,7 @@ TEST(argv_for_a_config)
     char **argv = NULL;
     struct bl_error err = {0};
     REQUIRE(qemu_build_argv(&cfg, &l, &argv, &err) == 0);
-    CHECK(argv_has(argv, "microvm,acpi=off,x-option-roms=off"));
+    CHECK(argv_has(argv, "microvm,acpi=off,x-option-roms=off,mem-merge=off"));
     CHECK(argv_has(argv, "tcg"));
     CHECK(argv_has(argv, "-nodefaults"));
     CHECK(argv_has(argv, "-no-reboot"));
@@ -239,4 +239,61 @@ TEST(missing_binary_is_a_clear_error)
     CHECK(strstr(why, "qemu-system-x86_64 is not installed") != NULL);
     CHECK(engine_qemu_ops.start(&e, &cfg, &err) < 0);
     CHECK(strstr(err.msg, "qemu-system-x86_64 is not installed") != NULL);
+}
+
+/* Density (docs/protocol.md "Balloon"): the balloon with free page reporting unless turned
+ * off, KSM only when asked (QEMU merges by default), the TCG translation cache when sized,
+ * and no balloon when the box's devices take every virtio-mmio slot of microvm. */
+TEST(argv_for_density)
+{
+    struct vmm_config cfg = { .kernel = "/k", .initrd = "/i", .cpus = 1, .memory_mib = 512,
+                              .balloon_reporting = true };
+    struct qemu_launch l = {.binary = "/q", .qmp_fd = 3, .agent_fd = 4, .net_fd = -1};
+    char **argv = NULL;
+    struct bl_error err = {0};
+    REQUIRE(qemu_build_argv(&cfg, &l, &argv, &err) == 0);
+    CHECK(argv_has(argv, "microvm,acpi=off,x-option-roms=off,mem-merge=off"));
+    CHECK(argv_has(argv, "virtio-balloon-device,id=balloon0,free-page-reporting=on"));
+    CHECK(argv_has(argv, "tcg")); /* 0: QEMU's own cache size */
+    qemu_argv_free(argv);
+
+    cfg.ksm = true;
+    cfg.balloon_reporting = false;
+    cfg.tcg_tb_mib = 8;
+    REQUIRE(qemu_build_argv(&cfg, &l, &argv, &err) == 0);
+    CHECK(argv_has(argv, "microvm,acpi=off,x-option-roms=off,mem-merge=on"));
+    CHECK(argv_has(argv, "virtio-balloon-device,id=balloon0,free-page-reporting=off"));
+    CHECK(argv_has(argv, "tcg,tb-size=8"));
+    qemu_argv_free(argv);
+
+    /* under KVM acceleration there is no translation cache to size */
+    struct qemu_launch lk = l;
+    lk.kvm = true;
+    REQUIRE(qemu_build_argv(&cfg, &lk, &argv, &err) == 0);
+    CHECK(argv_has(argv, "kvm"));
+    for (char **a = argv; *a; a++)
+        CHECK(!strstr(*a, "tb-size"));
+    qemu_argv_free(argv);
+
+    /* 6 disks + serial + rng = 8: microvm has no slot left for the balloon */
+    const char *dir = harness_tmpdir();
+    char raw[512];
+    snprintf(raw, sizeof raw, "%s/d.img", dir);
+    FILE *f = fopen(raw, "w");
+    REQUIRE(f);
+    fclose(f);
+    struct vmm_disk_cfg disks[6];
+    for (int i = 0; i < 6; i++)
+        disks[i] = (struct vmm_disk_cfg){.path = raw, .format = "raw"};
+    cfg.disks = disks;
+    cfg.ndisks = 6;
+    CHECK_EQ(qemu_virtio_devices(&cfg, &l), QEMU_MICROVM_TRANSPORTS);
+    REQUIRE(qemu_build_argv(&cfg, &l, &argv, &err) == 0);
+    for (char **a = argv; *a; a++)
+        CHECK(!strstr(*a, "virtio-balloon-device"));
+    qemu_argv_free(argv);
+    cfg.ndisks = 5;
+    REQUIRE(qemu_build_argv(&cfg, &l, &argv, &err) == 0);
+    CHECK(argv_has(argv, "virtio-balloon-device,id=balloon0,free-page-reporting=off"));
+    qemu_argv_free(argv);
 }

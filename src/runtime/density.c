@@ -1,0 +1,120 @@
+// SPDX-License-Identifier: Apache-2.0
+/* Density (issue 21): what the library can ask of a running box's memory. The balloon's
+ * target (BALLOON on the box socket, docs/protocol.md "Balloon": the per-box process tells
+ * the engine) and a reclaim (RECLAIM to the agent: the guest drops its caches and compacts
+ * its free memory, which free page reporting then hands to the host). Both act on running
+ * boxes only and change nothing that is saved: a target set here lasts until the box's
+ * process ends; the box's option balloon_target_mib is what each start begins with. */
+#include "runtime/runtime.h"
+
+#include "common/cleanup.h"
+#include "proto/client.h"
+#include "runtime/api_error.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DENSITY_TIMEOUT_MS 30000 /* a compaction of a large guest under TCG takes seconds */
+
+/* A connection to a running box's socket, or why not. */
+static int connect_running(boxlite_box *b, const char *what, struct proto_client **c,
+                           struct box_record *rec, struct bl_error *err)
+{
+    *c = NULL;
+    int r = rt_box_lookup(b->rt, b->id, rec, err);
+    if (r)
+        return r;
+    if (rec->state != BOX_STATE_RUNNING)
+        return bl_err(err, BOXLITE_ERR_STATE, "%s box %s: it is %s", what, rec->name,
+                      box_state_name(rec->state));
+    char sock[4200];
+    rt_box_socket(b, sock, sizeof sock);
+    return proto_client_connect(sock, 5000, c, err);
+}
+
+BOXLITE_API int boxlite_box_set_balloon(boxlite_box *b, int target_mib)
+{
+    API_CHECK_ARG(b, "box is NULL");
+    struct bl_error err = { 0 };
+    if (target_mib < 0)
+        return api_fail(BOXLITE_ERR_INVALID, "balloon target %d MiB: must be 0 (none) or "
+                        "%d..the box's memory", target_mib, BL_MIN_BALLOON_MIB);
+    struct proto_client *c = NULL;
+    struct box_record rec = { 0 };
+    int r = connect_running(b, "balloon", &c, &rec, &err);
+    if (!r)
+        r = proto_client_balloon(c, (uint64_t)target_mib, DENSITY_TIMEOUT_MS, NULL, &err);
+    proto_client_close(c);
+    if (r && rec.name)
+        bl_err_prefix(&err, "box %s", rec.name);
+    box_record_clear(&rec);
+    return api_return(r, &err);
+}
+
+/* One box's reclaim as JSON: id, name, freed_bytes, or error. */
+static json_t *reclaim_one(boxlite_box *b, int *code)
+{
+    struct bl_error err = { 0 };
+    struct proto_client *c = NULL;
+    struct box_record rec = { 0 };
+    uint64_t freed = 0;
+    int r = connect_running(b, "reclaim", &c, &rec, &err);
+    if (!r)
+        r = proto_reclaim(c, DENSITY_TIMEOUT_MS, &freed, &err);
+    proto_client_close(c);
+    *code = r ? -r : 0;
+    json_t *o = json_pack("{s:s, s:s}", "id", b->id, "name", rec.name ? rec.name : "");
+    if (o && r)
+        json_object_set_new(o, "error", json_string(err.msg));
+    else if (o)
+        json_object_set_new(o, "freed_bytes", json_integer((json_int_t)freed));
+    box_record_clear(&rec);
+    return o;
+}
+
+BOXLITE_API int boxlite_box_reclaim(boxlite_box *b, char **json_out)
+{
+    API_CHECK_ARG(b && json_out, "NULL argument");
+    *json_out = NULL;
+    int code = 0;
+    json_t *o = reclaim_one(b, &code);
+    if (!o)
+        return api_fail(BOXLITE_ERR_NOMEM, "reclaim: out of memory");
+    const char *e = json_string_value(json_object_get(o, "error"));
+    if (e) {
+        char msg[BL_ERRMSG_MAX];
+        snprintf(msg, sizeof msg, "%s", e);
+        json_decref(o);
+        return api_fail(code, "%s", msg);
+    }
+    return rt_dump_json(o, json_out) ? api_fail(BOXLITE_ERR_NOMEM, "reclaim: out of memory")
+                                     : api_return(0, NULL);
+}
+
+BOXLITE_API int boxlite_runtime_reclaim(boxlite_runtime *rt, char **json_out)
+{
+    API_CHECK_ARG(rt && json_out, "NULL argument");
+    *json_out = NULL;
+    cleanup_free char *list = NULL;
+    int r = boxlite_box_list(rt, "running", &list);
+    if (r)
+        return r;
+    json_t *arr = json_loads(list, 0, NULL), *out = json_array();
+    size_t i;
+    json_t *e;
+    json_array_foreach(arr, i, e) {
+        const char *id = json_string_value(json_object_get(e, "id"));
+        boxlite_box *b = NULL;
+        if (!id || boxlite_box_get(rt, id, &b) != BOXLITE_OK)
+            continue; /* removed meanwhile */
+        int code;
+        json_t *one = reclaim_one(b, &code);
+        boxlite_box_free(b);
+        if (one)
+            json_array_append_new(out, one);
+    }
+    json_decref(arr);
+    return rt_dump_json(out, json_out) ? api_fail(BOXLITE_ERR_NOMEM, "reclaim: out of memory")
+                                       : api_return(0, NULL);
+}

@@ -1,0 +1,166 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+# Density on the QEMU engine (issue 21; docs/protocol.md "Balloon"): a guest that allocates
+# and frees 300 MiB gives the memory back to the host by free page reporting (QEMU's
+# virtio-balloon-device punching the box's shared memory file), waited on through the box's
+# own figure (boxlite stats --json: guest_resident_bytes), polled with a deadline; with
+# reporting off the same memory stays (the control); a box with a balloon target cannot
+# use more than the target, and `boxlite balloon` moves it at run time; RECLAIM answers;
+# option errors name the range.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+build=${BOXLITE_BUILD:-build}
+B="$PWD/$build/bin/boxlite"
+. tests/harness/lib.sh
+need_cmd qemu-system-x86_64 qemu-system-x86
+need "a cached guest kernel (scripts/build-kernel.sh)" scripts/build-kernel.sh --cached-only
+need "$B (make)" test -x "$B"
+need "/bin/busybox (busybox-static)" test -x /bin/busybox
+kernel=$(scripts/build-kernel.sh --cached-only)
+need "a guest kernel with the balloon driver (guest/kernel/boxlite.config)" \
+  grep -qx CONFIG_PAGE_REPORTING=y "$(dirname "$kernel")/config"
+work=$(mktemp -d)
+export BOXLITE_HOME=$work/home BOXLITE_KERNEL=$kernel
+cleanup() {
+  for id in $("$B" ps -a -q --no-trunc 2>/dev/null); do "$B" rm -f "$id" >/dev/null 2>&1; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+root=$work/root
+mkdir -p "$root/bin" "$root/etc" "$root/tmp"
+cp /bin/busybox "$root/bin/"
+for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -s busybox "$root/bin/$a"; done
+echo 'root:x:0:0:root:/root:/bin/sh' >"$root/etc/passwd"
+echo 'root:x:0:' >"$root/etc/group"
+
+# one figure of the box's metrics ("vmm" object), as an integer
+fig() { "$B" stats --json "$1" 2>/dev/null | python3 -c "import json,sys; print(json.load(sys.stdin)['vmm']['$2'])" 2>/dev/null || echo -1; }
+mib() { echo $(( $1 / 1048576 )); }
+dir_of() { echo "$BOXLITE_HOME/boxes/$("$B" inspect -f '{{.ID}}' "$1" 2>/dev/null)"; }
+# polls the box's figure until the test ($3 as an awk condition on v) holds, at most $4
+# seconds; prints the last value and how long it took
+wait_fig() {
+  local box=$1 name=$2 cond=$3 limit=$4 t0 v
+  t0=$(date +%s.%N)
+  while :; do
+    v=$(fig "$box" "$name")
+    if awk -v v="$v" "BEGIN{exit !($cond)}"; then
+      echo "$v $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}')"
+      return 0
+    fi
+    awk -v a="$t0" -v b="$(date +%s.%N)" -v l="$limit" 'BEGIN{exit !(b-a > l)}' && { echo "$v timeout"; return 1; }
+    sleep 0.5
+  done
+}
+# A process in the guest that allocates 300 MiB (dd's buffer, filled with zeros) and holds it
+# until the test writes to a FIFO (its reader blocks on it), then exits and frees it all.
+# (Not /dev/shm: the agent gives the container Docker's 64 MiB one.)
+HOLD='dd if=/dev/zero bs=300M count=1 2>/dev/null | { cat /tmp/gate >/dev/null; cat >/dev/null; }'
+
+# ---- free page reporting gives freed memory back ----------------------------------------
+"$B" run -d --name rep --memory 1g "$root" sleep 1000000 >/dev/null 2>"$work/err" || cat "$work/err"
+expect "a box runs with the balloon device" "running" "$("$B" inspect -f '{{.State}}' rep 2>/dev/null)"
+has "QEMU got virtio-balloon-device with free-page-reporting=on" \
+  "virtio-balloon-device,id=balloon0,free-page-reporting=on" <(tr '\0' ' ' </proc/"$(pgrep -f "qemu-system-x86_64.*$(dir_of rep)" | head -1)"/cmdline 2>/dev/null)
+idle=$(fig rep guest_resident_bytes)
+"$B" exec rep mkfifo /tmp/gate
+"$B" exec -d rep sh -c "$HOLD" >/dev/null
+if out=$(wait_fig rep guest_resident_bytes "v >= $idle + 250 * 1048576" 120); then
+  ok "allocating 300 MiB raises the guest RAM resident on the host ($(mib "$idle") -> $(mib "${out% *}") MiB)"
+else
+  no "allocating 300 MiB raises the guest RAM resident on the host" "$(mib "$idle") MiB, then ${out% *}"
+fi
+blocks0=$(stat -c %b "$(dir_of rep)/memory")
+peak=$(fig rep guest_resident_bytes)
+"$B" exec rep sh -c 'echo go > /tmp/gate'
+if out=$(wait_fig rep guest_resident_bytes "v >= 0 && v <= $peak - 200 * 1048576" 60); then
+  read -r v secs <<<"$out"
+  ok "freed, at least 200 of the 300 MiB go back to the host in ${secs}s (resident $(mib "$peak") -> $(mib "$v") MiB)"
+else
+  no "freed memory goes back to the host within 60 s" "resident $(mib "$peak") MiB, then ${out% *}"
+fi
+blocks1=$(stat -c %b "$(dir_of rep)/memory")
+check "the box's memory file has holes punched where the pages were ($((blocks0 / 2048)) -> $((blocks1 / 2048)) MiB allocated)" \
+  test "$blocks1" -lt "$blocks0"
+check "the figure of memory returned counts it" test "$(fig rep mem_returned_bytes)" -ge $((200 * 1048576))
+check "host RSS of the box's processes is reported" test "$(fig rep host_rss_bytes)" -gt 0
+out=$("$B" reclaim rep 2>&1)
+has "reclaim answers with what the guest freed" "rep" <(echo "$out")
+expect "the box runs on after all that" "hello" "$("$B" exec rep echo hello 2>&1)"
+"$B" rm -f rep >/dev/null
+
+# ---- the control: reporting off, the memory stays --------------------------------------
+"$B" run -d --name keep --memory 1g --no-page-reporting "$root" sleep 1000000 >/dev/null 2>"$work/err" || cat "$work/err"
+idle=$(fig keep guest_resident_bytes)
+"$B" exec keep mkfifo /tmp/gate
+"$B" exec -d keep sh -c "$HOLD" >/dev/null
+wait_fig keep guest_resident_bytes "v >= $idle + 250 * 1048576" 120 >/dev/null
+"$B" exec keep sh -c 'echo go > /tmp/gate'
+# the holder is gone once its pages are free in the guest
+"$B" exec keep sh -c 'while pidof dd >/dev/null; do sleep 0.1; done'
+peak=$(fig keep guest_resident_bytes)
+# what reporting did above within seconds, compaction and all, must not happen here: the
+# guest's reclaim (which returns pages only through reporting) makes the pages free at once
+"$B" reclaim keep >/dev/null 2>&1
+if wait_fig keep guest_resident_bytes "v >= 0 && v <= $peak - 200 * 1048576" 10 >/dev/null; then
+  no "without free page reporting freed memory stays with the box"
+else
+  ok "without free page reporting freed memory stays with the box (resident $(mib "$(fig keep guest_resident_bytes)") MiB after freeing 300)"
+fi
+"$B" rm -f keep >/dev/null
+
+# ---- a balloon target is a ceiling ------------------------------------------------------
+"$B" run -d --name cap --balloon-target 128m "$root" sleep 1000000 >/dev/null 2>"$work/err" || cat "$work/err"
+expect "the target is in the figures" "128" "$(fig cap balloon_target_mib)"
+if out=$(wait_fig cap balloon_actual_mib "v > 0 && v <= 128" 60); then
+  ok "the guest inflates its balloon to the target in ${out#* }s (actual ${out% *} MiB)"
+else
+  no "the guest inflates its balloon to the target" "actual ${out% *} MiB"
+fi
+total=$("$B" exec cap sh -c "awk '/MemTotal/{print int(\$2/1024)}' /proc/meminfo")
+check "the guest sees at most the target (MemTotal ${total} MiB)" test "${total:-999}" -le 128
+# 200 MiB for one process: the guest has no room for it (the OOM killer takes dd), the box
+# runs on
+"$B" exec cap sh -c 'dd if=/dev/zero of=/dev/null bs=200M count=1 2>/dev/null; echo "status $?"' >"$work/big" 2>&1
+st=$(sed -n 's/^status //p' "$work/big")
+check "the guest cannot push its memory above the target (dd of a 200 MiB buffer: status ${st:-none})" \
+  test "${st:-0}" -ne 0
+res=$(fig cap guest_resident_bytes)
+check "nor can it make the host hold more than the target ($(mib "$res") MiB resident)" \
+  test "$res" -ge 0 -a "$res" -le $(((128 + 16) * 1048576))
+expect "the box runs on" "ok" "$("$B" exec cap echo ok 2>&1)"
+"$B" balloon cap none >/dev/null 2>&1
+if out=$(wait_fig cap balloon_actual_mib "v >= 500" 60); then
+  ok "balloon none gives the guest its memory back in ${out#* }s"
+else
+  no "balloon none gives the guest its memory back" "actual ${out% *} MiB"
+fi
+"$B" balloon cap 64m >/dev/null 2>&1
+if out=$(wait_fig cap balloon_actual_mib "v > 0 && v <= 64" 60); then
+  ok "balloon 64m at run time squeezes it again in ${out#* }s"
+else
+  no "balloon 64m at run time squeezes it again" "actual ${out% *} MiB"
+fi
+
+# ---- option errors ---------------------------------------------------------------------
+out=$("$B" balloon cap 16m 2>&1); rc=$?
+check "a run-time target below 32 MiB is refused" test $rc -ne 0
+has "and the error names the range" "32..512" <(echo "$out")
+out=$("$B" balloon cap 1g 2>&1); rc=$?
+check "a run-time target above the box's memory is refused" test $rc -ne 0
+out=$("$B" create --name bad --balloon-target 16m "$root" sleep 1 2>&1); rc=$?
+check "create refuses a target below 32 MiB" test $rc -ne 0
+has "naming the option" "balloon" <(echo "$out")
+out=$("$B" create --name bad --memory 256m --balloon-target 300m "$root" sleep 1 2>&1); rc=$?
+check "create refuses a target above the box's memory" test $rc -ne 0
+has "naming the range" "32..256" <(echo "$out")
+"$B" create --name stopped "$root" sleep 1 >/dev/null 2>&1
+out=$("$B" balloon stopped 128m 2>&1); rc=$?
+check "a box that does not run has no balloon to set" test $rc -ne 0
+has "and says so" "it is" <(echo "$out")
+out=$(BOXLITE_TCG_TB_MIB=lots "$B" run --rm "$root" true 2>&1); rc=$?
+check "a bad BOXLITE_TCG_TB_MIB is refused" test $rc -ne 0
+has "naming it" "BOXLITE_TCG_TB_MIB" <(echo "$out")
+"$B" rm -f cap stopped >/dev/null 2>&1
+finish
