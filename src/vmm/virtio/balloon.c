@@ -251,7 +251,10 @@ static void balloon_notify(struct virtio_dev *dev, uint16_t qidx)
     struct virtq *q = &dev->queues[qidx];
     enum role role = qidx < BALLOON_NQUEUES ? b->role[qidx] : ROLE_NONE;
     if (role == ROLE_NONE) {
-        virtio_dev_fail(dev, "notify on queue %u, which the features do not give", qidx);
+        /* The transport also calls here for every ready queue at DRIVER_OK: an empty
+         * queue the features do not give is harmless, a buffer on one is not. */
+        if (virtq_pop(q, &b->el) == 1)
+            virtio_dev_fail(dev, "buffer on queue %u, which the features do not give", qidx);
         return;
     }
     uint16_t old = q->used_idx;
