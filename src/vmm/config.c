@@ -496,6 +496,35 @@ static int parse_memory(struct vmm_config *cfg, json_t *root, struct bl_error *e
     return 0;
 }
 
+/* "balloon", "ksm", "tcg_tb_mib" (docs/protocol.md "Balloon"): what the engines do to give
+ * an idle guest's memory back. Reporting is on unless turned off; KSM off unless turned on. */
+static int parse_density(struct vmm_config *cfg, json_t *root, struct bl_error *err)
+{
+    static const char *const keys[] = { "free_page_reporting", "target_mib", NULL };
+    cfg->balloon_reporting = true;
+    uint64_t target = 0, tb = 0;
+    json_t *o = json_object_get(root, "balloon");
+    if (o && !json_is_null(o)) {
+        if (!json_is_object(o))
+            return bad(err, "balloon", "must be an object");
+        if (check_keys(o, "balloon", keys, err) < 0 ||
+            get_bool(o, "free_page_reporting", "balloon", &cfg->balloon_reporting, err) < 0 ||
+            get_uint(o, "target_mib", "balloon", 0, CFG_MAX_MEMORY_MIB, &target, err) < 0)
+            return -err->code;
+        if (target && (target < VMM_BALLOON_MIN_MIB || target > cfg->memory_mib))
+            return bl_err(err, BOXLITE_ERR_INVALID,
+                          "config: balloon.target_mib: %llu is out of range (0 = none, or "
+                          "%u..%u, the box's memory)",
+                          (unsigned long long)target, VMM_BALLOON_MIN_MIB, cfg->memory_mib);
+    }
+    if (get_bool(root, "ksm", "", &cfg->ksm, err) < 0 ||
+        get_uint(root, "tcg_tb_mib", "", 0, 2048, &tb, err) < 0)
+        return -err->code;
+    cfg->balloon_target_mib = (uint32_t)target;
+    cfg->tcg_tb_mib = (uint32_t)tb;
+    return 0;
+}
+
 static int parse_root(struct vmm_config *cfg, json_t *root, struct bl_error *err)
 {
     static const char *const keys[] = { "engine",  "kernel",     "initrd",     "cmdline",
@@ -503,7 +532,8 @@ static int parse_root(struct vmm_config *cfg, json_t *root, struct bl_error *err
                                         "network", "console_log", "box_socket", "ready_file",
                                         "cpu_template", "kvm_boot_timeout_ms", "test_break_boot",
                                         "jail", "vmm_log", "log_max_bytes", "log_files", "health",
-                                        "qemu_binary", "memory", NULL };
+                                        "qemu_binary", "memory", "balloon", "ksm", "tcg_tb_mib",
+                                        NULL };
     if (!json_is_object(root))
         return bl_err(err, BOXLITE_ERR_INVALID, "config: the top level must be an object");
     if (check_keys(root, "", keys, err) < 0)
@@ -551,7 +581,8 @@ static int parse_root(struct vmm_config *cfg, json_t *root, struct bl_error *err
         return bad(err, "kernel", "is required");
     if (parse_disks(cfg, root, err) < 0 || parse_shares(cfg, root, err) < 0 ||
         parse_network(cfg, root, err) < 0 || parse_cpu(cfg, root, err) < 0 ||
-        parse_jail(cfg, root, err) < 0 || parse_memory(cfg, root, err) < 0)
+        parse_jail(cfg, root, err) < 0 || parse_memory(cfg, root, err) < 0 ||
+        parse_density(cfg, root, err) < 0)
         return -err->code;
     return 0;
 }

@@ -86,7 +86,16 @@ struct vmm_config {
     char *memory_file, *memory_incoming, *memory_state;
     bool memory_shared;
     uint64_t idle_pause_ms, memory_restarts;
+    /* Density (docs/protocol.md "Balloon"): the balloon's free page reporting (default on)
+     * and target (the guest memory the guest may keep, MiB; 0 = none, else
+     * VMM_BALLOON_MIN_MIB..memory_mib), guest RAM offered to KSM, and the QEMU engine's TCG
+     * translation cache in MiB (0 = the engine's choice). */
+    bool balloon_reporting, ksm;
+    uint32_t balloon_target_mib, tcg_tb_mib;
 };
+
+/* The smallest balloon target: below it the guest's own kernel and agent run out. */
+#define VMM_BALLOON_MIN_MIB 32
 
 int vmm_config_parse(struct vmm_config *cfg, const char *json, struct bl_error *err);
 int vmm_config_load(struct vmm_config *cfg, const char *path, struct bl_error *err);

@@ -35,6 +35,12 @@ struct engine_stats {
     /* The CPU the guest sees: the KVM engine's template (arch.h), or QEMU's model as
      * "qemu:host" / "qemu:max"; static, NULL until known. */
     const char *cpu_template;
+    /* Guest memory (docs/protocol.md "Balloon"; 0 where the engine cannot know it): the
+     * balloon's target and what it leaves the guest now (MiB), bytes of guest RAM given back
+     * to the host since the start, guest RAM resident on the host now, and the resident
+     * memory of this process plus the engine's own processes (QEMU), guest RAM included. */
+    uint32_t balloon_target_mib, balloon_actual_mib;
+    uint64_t mem_returned_bytes, guest_resident_bytes, host_rss_bytes;
 };
 
 struct engine_ops {
@@ -59,6 +65,10 @@ struct engine_ops {
      * then says "paused"); on failure the VM runs on. NULL: the engine cannot (the KVM
      * engine: its memory snapshots are not built). */
     int (*pause)(struct engine *e, const char *state_path, struct bl_error *err);
+    /* Sets the balloon's target: the guest memory the guest may keep, MiB (0 = none: the
+     * balloon deflates); the guest follows on its own time. The range is checked by the
+     * caller (VMM_BALLOON_MIN_MIB..memory_mib). NULL: the engine has no balloon. */
+    int (*balloon)(struct engine *e, uint32_t target_mib, struct bl_error *err);
 };
 
 /* "Process start" for the figures (CLOCK_MONOTONIC ns): BOXLITE_SPAWN_NS, the moment the
