@@ -29,6 +29,10 @@
 #define BALLOON_NQUEUES 4 /* inflate, deflate, stats, reporting: at most four are used */
 #define STAT_ENTRY 10     /* le16 tag + le64 value, packed (section 5.5.6.3) */
 #define STATS_MAX_ENTRIES 64
+/* Linux sends at most 256 frame numbers (1 KiB) a buffer; a guest that sends more than 64
+ * KiB (64 MiB of pages) is refused rather than given the event loop for as long as it
+ * likes. */
+#define PFN_BUF_MAX (64u << 10)
 
 /* What each transport queue index is for. Linux numbers only the queues that exist
  * (virtio_mmio's find_vqs skips absent ones), so the reporting queue is 2 when the stats
@@ -43,6 +47,7 @@ enum role { ROLE_NONE, ROLE_INFLATE, ROLE_DEFLATE, ROLE_STATS, ROLE_REPORT };
 struct balloon {
     struct virtio_dev dev;
     struct virtq_elem el;
+    uint32_t pfns[PFN_BUF_MAX / 4]; /* one buffer's frame numbers, copied once */
     struct balloon_cfg cfg;
     enum role role[BALLOON_NQUEUES];
     uint32_t num_pages, actual;
@@ -135,16 +140,16 @@ static int do_pfns(struct balloon *b, struct virtq_elem *el, bool inflate)
         virtio_dev_fail(dev, "%s buffer has device-writable descriptors", name);
         return -1;
     }
-    if (el->out_len % 4) {
-        virtio_dev_fail(dev, "%s buffer of %llu bytes is not whole frame numbers", name,
-                        (unsigned long long)el->out_len);
+    if (el->out_len % 4 || el->out_len > PFN_BUF_MAX) {
+        virtio_dev_fail(dev, "%s buffer of %llu bytes is not whole frame numbers or over %u",
+                        name, (unsigned long long)el->out_len, PFN_BUF_MAX);
         return -1;
     }
+    /* Copied once: a guest rewriting the buffer meanwhile cannot change what we check. */
+    size_t n = iov_to_buf(el->out, el->out_num, 0, b->pfns, (size_t)el->out_len) / 4;
     struct run run = { 0 };
-    for (uint64_t off = 0; off < el->out_len; off += 4) {
-        uint32_t le;
-        iov_to_buf(el->out, el->out_num, (size_t)off, &le, 4);
-        uint32_t pfn = le32toh(le);
+    for (size_t i = 0; i < n; i++) {
+        uint32_t pfn = le32toh(b->pfns[i]);
         uint64_t gpa = (uint64_t)pfn * BALLOON_PAGE_SIZE;
         uint8_t *host = gm_ptr(dev->mem, gpa, BALLOON_PAGE_SIZE);
         if (!host || pfn >= b->npfns) {

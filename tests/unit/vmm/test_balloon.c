@@ -323,6 +323,38 @@ TEST(balloon_hostile_buffers)
     CHECK_EQ(w.discarded, 0);
     world_free(&w);
 
+    /* an oversized buffer: 64 KiB + 4 of valid frame numbers (Linux sends 1 KiB at most),
+     * over two descriptors, refused whole; 64 KiB exactly is taken */
+    world_init(&w, true, ALL, 4);
+    uint32_t nbig = (64u << 10) / 4 + 1;
+    a[0] = vqd_alloc(&w.q[0], 32u << 10);
+    a[1] = vqd_alloc(&w.q[0], (32u << 10) + 4);
+    l[0] = 32u << 10;
+    l[1] = (32u << 10) + 4;
+    for (uint32_t i = 0; i < nbig; i++) {
+        uint32_t pfn = PFN(PAGES_GPA) + i % 256;
+        memcpy(i < l[0] / 4 ? (uint8_t *)vqd_host(&w.ram, a[0]) + 4 * i
+                            : (uint8_t *)vqd_host(&w.ram, a[1]) + 4 * (i - l[0] / 4), &pfn, 4);
+    }
+    vqd_add(&w.q[0], a, l, 2, 0);
+    vqd_kick(w.dev, 0);
+    CHECK(w.dev->broken);
+    CHECK(strstr(w.dev->fail_reason, "over 65536") != NULL);
+    CHECK_EQ(w.discarded, 0);
+    world_free(&w);
+    world_init(&w, true, ALL, 4);
+    a[0] = vqd_alloc(&w.q[0], 64u << 10);
+    l[0] = 64u << 10;
+    for (uint32_t i = 0; i < l[0] / 4; i++) {
+        uint32_t pfn = PFN(PAGES_GPA) + i % 256;
+        memcpy((uint8_t *)vqd_host(&w.ram, a[0]) + 4 * i, &pfn, 4);
+    }
+    vqd_add(&w.q[0], a, l, 1, 0);
+    vqd_kick(w.dev, 0);
+    CHECK(!w.dev->broken);
+    CHECK_EQ(w.discarded, 256ull * BALLOON_PAGE_SIZE); /* each page once, the rest repeats */
+    world_free(&w);
+
     /* a descriptor loop: the chain points at itself */
     world_init(&w, true, ALL, 4);
     a[0] = vqd_alloc(&w.q[0], 4);
