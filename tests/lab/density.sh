@@ -15,7 +15,9 @@
 #   3. idle boxes: $LAB_DENSITY_BOXES (10) boxes of 512 MiB started together, each ready
 #      and idle, their memory settled (no fall of more than 1 MiB over 5 s): RSS and Pss per
 #      box, with reporting ("after") and, with LAB_DENSITY_BEFORE=1, without ("before").
-# env: LAB_VMM LAB_VMLINUX LAB_INITRD LAB_CLIENT LAB_ROOTFS LAB_L2_CMDLINE (as suite.sh)
+# env: LAB_VMM LAB_VMLINUX LAB_INITRD LAB_CLIENT LAB_ROOTFS LAB_L2_CMDLINE (as suite.sh);
+#      LAB_DENSITY_SECTIONS ("reclaim target idle"), LAB_DENSITY_PREP (a command run in each
+#      idle box once it is ready: guest tuning to try)
 # Prints "ok: "/"FAIL: " lines, "figure: " lines, then "density: N passed, N failed".
 pass=0
 fail=0
@@ -102,6 +104,8 @@ reclaim() { # reclaim NAME BALLOON_JSON WINDOW_S: prints "idle peak end seconds"
   stop "$1"
   echo "$idle $pk $cur $secs"
 }
+sections=${LAB_DENSITY_SECTIONS:-reclaim target idle}
+if echo " $sections " | grep -q ' reclaim '; then
 echo "== reclaim: a guest allocates and frees 300 MiB"
 set -- $(reclaim on '{ "free_page_reporting": true }' 60)
 on_idle=$1 on_peak=$2 on_end=$3 on_secs=$4
@@ -120,7 +124,10 @@ echo "density: reporting off: idle ${off_idle} KiB, peak ${off_peak} KiB, then $
   ok "without reporting the 300 MiB stay on the host 20 s later (${off_end} KiB): reporting is what gave them back" ||
   bad "without reporting RSS fell to ${off_end} KiB from ${off_peak} KiB"
 
+fi
+
 # ---- 2. target ---------------------------------------------------------------------------
+if echo " $sections " | grep -q ' target '; then
 echo "== target: a box held to 128 MiB"
 start held '{ "free_page_reporting": true, "target_mib": 128 }'
 # MemTotal falls as the driver inflates (no DEFLATE_ON_OOM: the pages leave the guest's
@@ -141,13 +148,14 @@ hp=$(peak held)
   bad "the box's RSS reached ${hp} KiB with a target of 128 MiB"
 echo "figure: RSS of a box held to 128 MiB while its guest asks for 300 MiB (lab): $((${hp:-0} / 1024)) MiB"
 stop held
+fi
 
 # ---- 3. idle boxes -----------------------------------------------------------------------
 idle_boxes() { # idle_boxes TAG BALLOON_JSON
   names=""
   for i in $(seq "$boxes"); do start "$1$i" "$2"; names="$names $1$i"; done
   ready=0
-  for n in $names; do client "$n" -c 'true' && ready=$((ready + 1)); done
+  for n in $names; do client "$n" -c "${LAB_DENSITY_PREP:-true}" && ready=$((ready + 1)); done
   # Settled: the sum fell by no more than 1 MiB over the last 5 samples a second apart.
   prev="" stable=0 t0=$(now_ms)
   while [ $stable -lt 5 ] && [ $(($(now_ms) - t0)) -lt 180000 ]; do
@@ -162,7 +170,8 @@ idle_boxes() { # idle_boxes TAG BALLOON_JSON
   stop $names
   echo "$ready $((r / boxes)) $((p / boxes))"
 }
-echo "== $boxes idle boxes of 512 MiB"
+if echo " $sections " | grep -q ' idle '; then
+echo "== $boxes idle boxes of 512 MiB${LAB_DENSITY_PREP:+ (in each: $LAB_DENSITY_PREP)}"
 set -- $(idle_boxes idle '{ "free_page_reporting": true }')
 [ "${1:-0}" = "$boxes" ] && ok "$boxes boxes ready at once" || bad "only ${1:-0} of $boxes boxes ready"
 echo "figure: host memory per idle box, $boxes boxes of 512 MiB, KVM engine, lab, reporting on: RSS $(( ${2:-0} / 1024 )) MiB, PSS $(( ${3:-0} / 1024 )) MiB"
@@ -173,6 +182,7 @@ after_pss=${3:-0}
 if [ "${LAB_DENSITY_BEFORE:-0}" = 1 ]; then
   set -- $(idle_boxes before '{ "free_page_reporting": false }')
   echo "figure: host memory per idle box, $boxes boxes of 512 MiB, KVM engine, lab, reporting off (before): RSS $(( ${2:-0} / 1024 )) MiB, PSS $(( ${3:-0} / 1024 )) MiB"
+fi
 fi
 rm -rf "$work"
 echo "density: $pass passed, $fail failed"
