@@ -18,6 +18,10 @@
 #   --matrix then the CPU matrix's checks in the same L1 (matrix.sh: a box per CPU template,
 #            the fallback to QEMU with -accel kvm, boxlite doctor; $LAB_TEMPLATES,
 #            $LAB_UNSATISFIED and $LAB_SECTIONS choose what runs)
+#   --density then density on the KVM engine (density.sh: memory given back after a guest
+#            frees 300 MiB, a balloon target that holds, host memory per idle box for
+#            $LAB_DENSITY_BOXES boxes); the guest kernel needs virtio-balloon: $LAB_KERNEL
+#            names one when the cached kernel of this tree has none
 #   --cpu    L1's QEMU CPU model (run.sh --cpu; default max)
 #   --log    keep the whole output (L1 console included) in FILE
 #   --trace  with --suite: every VMM of the suite under strace, printing what each kind of
@@ -29,6 +33,7 @@ build=${BOXLITE_BUILD:-build}
 bench=0
 suite=0
 matrix=0
+density=0
 cpu=${LAB_CPU:-max}
 trace=0
 rounds=${LAB_ROUNDS:-2}
@@ -38,6 +43,7 @@ while [ $# -gt 0 ]; do
     --bench) bench=1; shift ;;
     --suite) suite=1; shift ;;
     --matrix) matrix=1; shift ;;
+    --density) density=1; shift ;;
     --cpu) cpu=$2; shift 2 ;;
     --trace) trace=1; shift ;;
     --log) keep=$2; shift 2 ;;
@@ -49,7 +55,7 @@ fail() { say "FAIL: $*"; exit 1; }
 
 vmm=$root/$build/bin/boxlite-vmm
 initrd=$root/$build/guest/initramfs.cpio.gz
-vmlinux=$(scripts/build-kernel.sh --cached-only) || fail "no cached guest kernel (run scripts/setup.sh)"
+vmlinux=${LAB_KERNEL:-$(scripts/build-kernel.sh --cached-only)} || fail "no cached guest kernel (run scripts/setup.sh)"
 [ -x "$vmm" ] && [ -f "$initrd" ] || fail "missing $vmm or $initrd (run make)"
 # The lab's two helpers are static so L1 needs no libraries for them.
 mkdir -p "$build/lab"
@@ -106,6 +112,12 @@ if [ $suite = 1 ]; then
     kvmtest=$root/$build/tests/unit/vmm/test_kvm_engine
     make --no-print-directory -s O="$build" "$build/tests/unit/vmm/test_kvm_engine" >/dev/null || fail "cannot build test_kvm_engine"
   fi
+  # The balloon on a real KVM machine's guest RAM (test_kvm_balloon.c), the same way.
+  kvmballoon=$root/build/san/tests/unit/vmm/test_kvm_balloon
+  if [ ! -x "$kvmballoon" ]; then
+    kvmballoon=$root/$build/tests/unit/vmm/test_kvm_balloon
+    make --no-print-directory -s O="$build" "$kvmballoon" >/dev/null || fail "cannot build test_kvm_balloon"
+  fi
   # loop.ko of L1's kernel: the suite then works on ext4 as users' folders are (idmapped
   # mounts, user xattrs), not on L1's tmpfs; the VMM's test build for the SIGSYS check
   labdir=$(tests/lab/setup.sh --quick | tail -1)
@@ -115,6 +127,8 @@ if [ $suite = 1 ]; then
     echo "LAB_TRACE=$trace LAB_ROOTFS=\"$work/rootfs.ext4\" LAB_LOOP_KO=\"$loopko\" LAB_VMM_TEST=\"$vmmtest\" sh \"\$LAB_ROOT/tests/lab/suite.sh\""
     echo 'echo "== test_kvm_engine"'
     echo "cd /tmp && BOXLITE_KERNEL=\"$vmlinux\" BOXLITE_INITRD=\"$initrd\" \"$kvmtest\" 2>&1 | sed 's/^/kvm_engine: /'"
+    echo 'echo "== test_kvm_balloon"'
+    echo "cd /tmp && \"$kvmballoon\" 2>&1 | sed 's/^/kvm_balloon: /'"
   } >> "$work/script.sh"
 fi
 if [ $matrix = 1 ]; then
@@ -125,6 +139,14 @@ LAB_ROOTFS="$work/rootfs.ext4" LAB_MODEL="$cpu" LAB_CLI="$root/$build/bin/boxlit
   LAB_TEMPLATES="${LAB_TEMPLATES-v3 baseline host}" LAB_UNSATISFIED="${LAB_UNSATISFIED:-}" \
   LAB_SECTIONS="${LAB_SECTIONS:-templates fallback doctor}" \
   BOXLITE_KERNEL="$vmlinux" sh "\$LAB_ROOT/tests/lab/matrix.sh"
+EOF
+fi
+if [ $density = 1 ]; then
+  cat >> "$work/script.sh" <<EOF
+echo "== density"
+LAB_ROOTFS="$work/rootfs.ext4" LAB_DENSITY_BOXES="${LAB_DENSITY_BOXES:-10}" \
+  LAB_DENSITY_BEFORE="${LAB_DENSITY_BEFORE:-0}" LAB_DENSITY_SECTIONS="${LAB_DENSITY_SECTIONS:-reclaim target idle}" \
+  LAB_DENSITY_PREP='${LAB_DENSITY_PREP:-true}' sh "\$LAB_ROOT/tests/lab/density.sh"
 EOF
 fi
 echo "exit 0" >> "$work/script.sh"
@@ -148,7 +170,7 @@ else
     done
   fi
   if [ $suite = 1 ]; then
-    files+=("$root/tests/lab/suite.sh" "$kvmtest" "$vmmtest")
+    files+=("$root/tests/lab/suite.sh" "$kvmtest" "$kvmballoon" "$vmmtest")
     [ $trace = 1 ] && files+=("$(command -v strace)")
     [ -n "$loopko" ] && files+=("$loopko")
     for t in qemu-img debugfs e2fsck; do
@@ -156,6 +178,7 @@ else
       files+=("$p")
     done
   fi
+  [ $density = 1 ] && files+=("$root/tests/lab/density.sh")
   if [ $matrix = 1 ]; then
     # the CLI, its library (found by ldd) and what the library runs: mke2fs and debugfs build
     # the smoke box's disk
@@ -169,6 +192,8 @@ else
   # The matrix's boxes keep images and disks in L1's memory, and doctor wants room.
   mem=${LAB_MEM:-2048}
   [ $matrix = 1 ] && mem=${LAB_MEM:-4096}
+  # ten boxes of 512 MiB: each idle one costs little, but the first test peaks at 300 MiB
+  [ $density = 1 ] && mem=${LAB_MEM:-3072}
   tests/lab/run.sh --cpu "$cpu" --mem "$mem" --files "$work/files" --timeout "${LAB_TIMEOUT:-1200}" --script "$work/script.sh" 2>&1 | tee "$log"
   rc=${PIPESTATUS[0]}
 fi
@@ -208,6 +233,10 @@ if [ $suite = 1 ]; then
   kvm_counts=$(sed -n 's/^kvm_engine: \([0-9]* passed, [0-9]* failed.*\)/\1/p' "$log" | tail -1)
   echo "test_kvm_engine: ${kvm_counts:-did not finish}"
   [ "$kvm_counts" = "1 passed, 0 failed, 0 skipped" ] || fail "test_kvm_engine in the lab: $(grep '^kvm_engine: #' "$log" | tr '\n' ';')"
+  balloon_counts=$(sed -n 's/^kvm_balloon: \([0-9]* passed, [0-9]* failed.*\)/\1/p' "$log" | tail -1)
+  echo "test_kvm_balloon: ${balloon_counts:-did not finish}"
+  grep -m1 '^kvm_balloon: # guest RAM resident' "$log" | sed 's/^kvm_balloon: # /figure: /'
+  [ "$balloon_counts" = "2 passed, 0 failed, 0 skipped" ] || fail "test_kvm_balloon in the lab: $(grep '^kvm_balloon: #' "$log" | tr '\n' ';')"
   counts=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -1)
   [ -n "$counts" ] || fail "the suite did not finish"
   echo "suite: $counts"
@@ -218,6 +247,12 @@ if [ $matrix = 1 ]; then
   [ -n "$counts" ] || fail "the matrix did not finish"
   echo "matrix [$cpu]: $counts"
   grep -q '^[0-9]* passed, 0 failed' <<<"$counts" || fail "the matrix failed [$cpu]: $(grep '^FAIL:' "$log" | tr '\n' ';')"
+fi
+if [ $density = 1 ]; then
+  counts=$(sed -n 's/^density: \([0-9]* passed, [0-9]* failed\)$/\1/p' "$log" | tail -1)
+  [ -n "$counts" ] || fail "the density checks did not finish"
+  echo "density: $counts"
+  grep -q '^[0-9]* passed, 0 failed' <<<"$counts" || fail "the density checks failed: $(grep '^FAIL:' "$log" | tr '\n' ';')"
 fi
 if [ $mode = lab ]; then
   l1=$(sed -n 's/^lab: ready at uptime \([0-9.]*\) s.*/\1/p' "$log" | head -1)

@@ -15,6 +15,7 @@
 #include "vmm/kvm/machine.h"
 #include "vmm/net/boxnet.h"
 #include "vmm/virtio/9p.h"
+#include "vmm/virtio/balloon.h"
 #include "vmm/virtio/blk.h"
 #include "vmm/virtio/console.h"
 #include "vmm/virtio/net.h"
@@ -54,6 +55,8 @@ struct engine {
     struct arch_cpu *cpu;             /* the CPU template the guest sees */
     int boot_timer_fd;                /* kvm_boot_timeout_ms, or -1 */
     uint32_t boot_timeout_ms;
+    struct virtio_dev *balloon;       /* owned by the machine; NULL before add_balloon */
+    uint32_t memory_mib, balloon_target_mib;
 };
 
 /* What machine_create() and the boot need beyond the API itself (arch.h adds the
@@ -259,6 +262,24 @@ static int add_shares(struct engine *e, const struct vmm_config *cfg, struct bl_
     return 0;
 }
 
+/* virtio-balloon (balloon.c), last so that the other devices keep their slots: free page
+ * reporting and the target from vmm.json "balloon"; BALLOON moves the target later. */
+static int add_balloon(struct engine *e, const struct vmm_config *cfg, struct bl_error *err)
+{
+    struct irq_line irq;
+    struct balloon_cfg bc = { .ram_bytes = (uint64_t)cfg->memory_mib << 20,
+                              .target_mib = cfg->balloon_target_mib,
+                              .free_page_reporting = cfg->balloon_reporting };
+    if (next_irq(e, &irq, err) < 0 || balloon_new(&e->balloon, machine_mem(e->m), irq, &bc, err) < 0)
+        return bl_err_prefix(err, "virtio-balloon");
+    e->balloon_target_mib = cfg->balloon_target_mib;
+    if (add_virtio(e, e->balloon, err) < 0) {
+        e->balloon = NULL; /* machine_add_virtio freed it */
+        return bl_err_prefix(err, "virtio-balloon");
+    }
+    return 0;
+}
+
 static int add_devices(struct engine *e, const struct vmm_config *cfg, struct bl_error *err)
 {
     struct virtio_dev *rng;
@@ -269,7 +290,8 @@ static int add_devices(struct engine *e, const struct vmm_config *cfg, struct bl
     if (next_irq(e, &irq, err) < 0 || rng_new(&rng, machine_mem(e->m), irq, err) < 0 ||
         add_virtio(e, rng, err) < 0)
         return bl_err_prefix(err, "virtio-rng");
-    if ((cfg->network && add_network(e, cfg, err) < 0) || add_shares(e, cfg, err) < 0)
+    if ((cfg->network && add_network(e, cfg, err) < 0) || add_shares(e, cfg, err) < 0 ||
+        add_balloon(e, cfg, err) < 0)
         return -err->code;
     return 0;
 }
@@ -370,6 +392,7 @@ static int kvm_start(struct engine **out, const struct vmm_config *cfg, struct b
     }
     struct arch_boot boot;
     uint64_t ram = (uint64_t)cfg->memory_mib << 20;
+    e->memory_mib = cfg->memory_mib;
     if (machine_create(&e->m, ram, cfg->cpus, err) < 0 ||
         cmdline_add(e, err, "%s", arch_layout.base_cmdline) < 0 || add_devices(e, cfg, err) < 0 ||
         /* tells the agent this machine has the control page for its ready mark */
@@ -378,7 +401,10 @@ static int kvm_start(struct engine **out, const struct vmm_config *cfg, struct b
         goto fail;
     struct arch_kernel k = { .kernel = cfg->kernel, .initrd = cfg->initrd,
                              .cmdline = e->cmdline, .ncpus = cfg->cpus };
+    /* KSM after the kernel is placed: its file mappings over guest RAM are VMAs of their
+     * own, and they are to be offered too. */
     if (arch_load_kernel(machine_mem(e->m), &k, &boot, err) < 0 ||
+        (cfg->ksm && machine_ksm(e->m, err) < 0) ||
         arch_cpu_new(machine_kvm_fd(e->m), cfg->cpu_template, &e->cpu, err) < 0)
         goto fail;
     boot.cpu = e->cpu;
@@ -466,6 +492,29 @@ static int kvm_stats(struct engine *e, struct engine_stats *out)
     }
     uint64_t rss = self_rss(), guest = e->guest_rss;
     out->rss_bytes = rss > guest ? rss - guest : 0;
+    out->host_rss_bytes = rss; /* one process: the VMM is the engine */
+    out->guest_resident_bytes = guest;
+    if (e->balloon) {
+        struct balloon_stats bs;
+        balloon_get_stats(e->balloon, &bs);
+        /* pages the device really took, not the driver's claim (config "actual") */
+        uint64_t held_mib = bs.inflated_pages * BALLOON_PAGE_SIZE >> 20;
+        out->balloon_target_mib = e->balloon_target_mib;
+        out->balloon_actual_mib = held_mib < e->memory_mib ? e->memory_mib - (uint32_t)held_mib : 0;
+        out->mem_returned_bytes = bs.returned_bytes;
+    }
+    return 0;
+}
+
+/* The BALLOON control frame (main.c checks the range). */
+static int kvm_balloon(struct engine *e, uint32_t target_mib, struct bl_error *err)
+{
+    if (!e->balloon)
+        return bl_err(err, BOXLITE_ERR_UNSUPPORTED, "this box has no balloon device");
+    balloon_set_target(e->balloon, target_mib);
+    e->balloon_target_mib = target_mib;
+    /* fresh cached figures: the guest RAM resident is worth re-reading soon */
+    e->guest_rss_at = 0;
     return 0;
 }
 
@@ -479,4 +528,5 @@ const struct engine_ops engine_kvm_ops = {
     .stats = kvm_stats,
     .host_port = kvm_host_port,
     .destroy = kvm_destroy,
+    .balloon = kvm_balloon,
 };

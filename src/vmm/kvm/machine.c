@@ -601,3 +601,12 @@ uint64_t machine_guest_rss(struct machine *m)
     fclose(f);
     return total;
 }
+
+int machine_ksm(struct machine *m, struct bl_error *err)
+{
+    for (int i = 0; i < m->mem.nregions; i++)
+        if (madvise(m->mem.regions[i].host, m->mem.regions[i].size, MADV_MERGEABLE) < 0)
+            return bl_errno(err, errno, "ksm: MADV_MERGEABLE on %llu MiB of guest RAM",
+                            (unsigned long long)(m->mem.regions[i].size >> 20));
+    return 0;
+}

@@ -70,6 +70,10 @@ void machine_stats(struct machine *m, struct machine_stats *out);
 void machine_mark_ready(struct machine *m);
 /* Bytes of guest RAM resident in this process (to subtract from its RSS). */
 uint64_t machine_guest_rss(struct machine *m);
+/* Offers guest RAM to KSM (madvise MADV_MERGEABLE; vmm.json "ksm"): identical pages of
+ * this and other guests may then share one host page, at the price of a timing side
+ * channel between them (docs/architecture.md). */
+int machine_ksm(struct machine *m, struct bl_error *err);
 
 
 #endif

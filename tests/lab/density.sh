@@ -1,0 +1,188 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+# Density on the KVM engine (issue 21), run inside one lab L1 (lab-check.sh --density) or
+# directly on a host with hardware virtualization. Needs a guest kernel with virtio-balloon
+# and free page reporting. Host memory is what L1 sees of each boxlite-vmm: VmRSS (guest RAM
+# resident, the VMM's own memory, and the kernel file's page-cache pages it maps) and Pss
+# (shared pages divided among the boxes that map them).
+#   1. reclaim: a guest allocates and frees 300 MiB (busybox dd with a 300 MiB buffer); with
+#      free page reporting the box's RSS falls back by at least 250 MiB, and how long that
+#      takes after the guest freed it is the figure; without reporting (the "before") it
+#      stays up.
+#   2. target: a box with "balloon": {"target_mib": 128}: the guest's MemTotal falls under
+#      the target, 300 MiB cannot be allocated in it, and the box's RSS stays under the
+#      target plus 64 MiB while the guest tries.
+#   3. idle boxes: $LAB_DENSITY_BOXES (10) boxes of 512 MiB started together, each ready
+#      and idle, their memory settled (no fall of more than 1 MiB over 5 s): RSS and Pss per
+#      box, with reporting ("after") and, with LAB_DENSITY_BEFORE=1, without ("before").
+# env: LAB_VMM LAB_VMLINUX LAB_INITRD LAB_CLIENT LAB_ROOTFS LAB_L2_CMDLINE (as suite.sh);
+#      LAB_DENSITY_SECTIONS ("reclaim target idle"), LAB_DENSITY_PREP (a command run in each
+#      idle box once it is ready: guest tuning to try)
+# Prints "ok: "/"FAIL: " lines, "figure: " lines, then "density: N passed, N failed".
+pass=0
+fail=0
+ok() { echo "ok: $1"; pass=$((pass + 1)); }
+bad() { echo "FAIL: $1"; fail=$((fail + 1)); }
+work=$(mktemp -d /tmp/density.XXXXXX)
+boxes=${LAB_DENSITY_BOXES:-10}
+
+now_ms() { awk '{ printf "%d", $1 * 1000 }' /proc/uptime; }
+field() { sed -n "s/^$2:[[:space:]]*\([0-9]*\) kB/\1/p" "$1" 2>/dev/null | head -1; }
+children() { # the pids whose parent is $1 (a jailed VMM may have a child)
+  for s in /proc/[0-9]*/stat; do
+    read -r c_pid c_comm c_state c_ppid c_rest 2>/dev/null < "$s" && [ "$c_ppid" = "$1" ] && echo "$c_pid"
+  done
+}
+# KiB of a process and its children: kib PID VmRSS|Pss
+kib() {
+  k_total=0
+  for k_p in $1 $(children "$1"); do
+    if [ "$2" = VmRSS ]; then k_v=$(field /proc/$k_p/status VmRSS); else k_v=$(field /proc/$k_p/smaps_rollup Pss); fi
+    k_total=$((k_total + ${k_v:-0}))
+  done
+  echo $k_total
+}
+rss() { kib "$1" VmRSS; }
+pss() { kib "$1" Pss; }
+
+# start NAME BALLOON_JSON: boots a box of 512 MiB in the background; its pid in $work/NAME.pid
+start() {
+  d=$work/$1
+  mkdir -p "$d"
+  cp "$LAB_ROOTFS" "$d/root.ext4"
+  cat > "$d/vmm.json" <<EOF
+{ "engine": "kvm", "kernel": "$LAB_VMLINUX", "initrd": "$LAB_INITRD",
+  "cmdline": "quiet boxlite.root=/dev/vda ${LAB_L2_CMDLINE:-}", "cpus": 1, "memory_mib": 512,
+  "disks": [ { "path": "$d/root.ext4", "readonly": false } ], "balloon": $2,
+  "console_log": "$d/console", "box_socket": "$d/box.sock", "ready_file": "$d/ready" }
+EOF
+  (cd "$d" && exec "$LAB_VMM" --config "$d/vmm.json") > "$d/vmm.out" 2>&1 &
+  echo $! > "$d/pid"
+}
+pid() { cat "$work/$1/pid"; }
+client() { # client NAME CLIENT-ARGS...: the guest stays up
+  n=$1
+  shift
+  "$LAB_CLIENT" "$work/$n/box.sock" 400 "$@" --no-shutdown </dev/null > "$work/$n/client.out" 2>&1
+  r=$?
+  sed "s/^/[$n] /" "$work/$n/client.out" >&2
+  return $r
+}
+stop() {
+  for n in "$@"; do kill "$(pid "$n")" 2>/dev/null; done
+  for n in "$@"; do wait "$(pid "$n")" 2>/dev/null; done
+}
+# Samples a box's RSS every 200 ms into $work/NAME.samples until $work/NAME.stop exists.
+sample() {
+  while [ ! -e "$work/$1.stop" ]; do rss "$(pid "$1")" >> "$work/$1.samples"; sleep 0.2; done
+}
+peak() { sort -n "$work/$1.samples" | tail -1; }
+
+# ---- 1. reclaim --------------------------------------------------------------------------
+reclaim() { # reclaim NAME BALLOON_JSON WINDOW_S: prints "idle peak end seconds"
+  start "$1" "$2"
+  client "$1" -c 'true' || { stop "$1"; echo "0 0 0 -1"; return; }
+  idle=$(rss "$(pid "$1")")
+  sample "$1" &
+  sp=$!
+  client "$1" -c 'dd if=/dev/zero of=/dev/null bs=300M count=1 2>&1 | tail -1'
+  freed=$(now_ms)
+  touch "$work/$1.stop"
+  wait $sp
+  pk=$(peak "$1")
+  # Wait for the fall (at least 250 MiB back), at most WINDOW_S: the time is the figure.
+  secs=-1
+  while [ $(($(now_ms) - freed)) -lt $(($3 * 1000)) ]; do
+    cur=$(rss "$(pid "$1")")
+    if [ $((pk - cur)) -ge $((250 * 1024)) ]; then
+      secs=$(awk -v a="$(now_ms)" -v b="$freed" 'BEGIN { printf "%.1f", (a - b) / 1000 }')
+      break
+    fi
+    sleep 0.2
+  done
+  cur=$(rss "$(pid "$1")")
+  stop "$1"
+  echo "$idle $pk $cur $secs"
+}
+sections=${LAB_DENSITY_SECTIONS:-reclaim target idle}
+if echo " $sections " | grep -q ' reclaim '; then
+echo "== reclaim: a guest allocates and frees 300 MiB"
+set -- $(reclaim on '{ "free_page_reporting": true }' 60)
+on_idle=$1 on_peak=$2 on_end=$3 on_secs=$4
+echo "density: reporting on: idle ${on_idle} KiB, peak ${on_peak} KiB, then ${on_end} KiB after ${on_secs} s"
+[ "${on_peak:-0}" -ge $(( ${on_idle:-0} + 250 * 1024 )) ] &&
+  ok "the guest's 300 MiB reached the host (RSS ${on_idle} -> ${on_peak} KiB)" ||
+  bad "the guest's 300 MiB never showed on the host (RSS ${on_idle} -> ${on_peak} KiB)"
+[ "$on_secs" != -1 ] &&
+  ok "free page reporting gave at least 250 MiB back within 60 s (${on_secs} s; RSS ${on_end} KiB)" ||
+  bad "free page reporting: RSS still ${on_end} KiB 60 s after the guest freed 300 MiB (peak ${on_peak} KiB)"
+echo "figure: memory returned after the guest freed 300 MiB (KVM engine, lab): $(( (${on_peak:-0} - ${on_end:-0}) / 1024 )) MiB in ${on_secs} s"
+set -- $(reclaim off '{ "free_page_reporting": false }' 20)
+off_idle=$1 off_peak=$2 off_end=$3
+echo "density: reporting off: idle ${off_idle} KiB, peak ${off_peak} KiB, then ${off_end} KiB"
+[ "${off_end:-0}" -ge $(( ${off_peak:-0} - 50 * 1024 )) ] && [ "${off_peak:-0}" -gt 0 ] &&
+  ok "without reporting the 300 MiB stay on the host 20 s later (${off_end} KiB): reporting is what gave them back" ||
+  bad "without reporting RSS fell to ${off_end} KiB from ${off_peak} KiB"
+
+fi
+
+# ---- 2. target ---------------------------------------------------------------------------
+if echo " $sections " | grep -q ' target '; then
+echo "== target: a box held to 128 MiB"
+start held '{ "free_page_reporting": true, "target_mib": 128 }'
+# MemTotal falls as the driver inflates (no DEFLATE_ON_OOM: the pages leave the guest's
+# total); the guest polls its own figure, the event itself.
+client held -c 'i=0; while [ $(awk "/MemTotal/ { print \$2 }" /proc/meminfo) -gt 131072 ]; do i=$((i+1)); [ $i -gt 600 ] && exit 1; sleep 0.2; done; grep MemTotal /proc/meminfo' \
+  && ok "the guest's MemTotal fell to the target of 128 MiB" \
+  || bad "the guest's MemTotal did not fall under 128 MiB"
+sample held &
+sp=$!
+client held -c 'dd if=/dev/zero of=/dev/null bs=300M count=1 >/dev/null 2>&1 && echo GREW || echo HELD' -o HELD \
+  && ok "300 MiB cannot be allocated in a guest held to 128 MiB" \
+  || bad "a guest held to 128 MiB allocated 300 MiB"
+touch "$work/held.stop"
+wait $sp
+hp=$(peak held)
+[ "${hp:-0}" -gt 0 ] && [ "$hp" -le $(( (128 + 64) * 1024 )) ] &&
+  ok "the box's RSS stayed at ${hp} KiB (target 128 MiB + 64 MiB)" ||
+  bad "the box's RSS reached ${hp} KiB with a target of 128 MiB"
+echo "figure: RSS of a box held to 128 MiB while its guest asks for 300 MiB (lab): $((${hp:-0} / 1024)) MiB"
+stop held
+fi
+
+# ---- 3. idle boxes -----------------------------------------------------------------------
+idle_boxes() { # idle_boxes TAG BALLOON_JSON
+  names=""
+  for i in $(seq "$boxes"); do start "$1$i" "$2"; names="$names $1$i"; done
+  ready=0
+  for n in $names; do client "$n" -c "${LAB_DENSITY_PREP:-true}" && ready=$((ready + 1)); done
+  # Settled: the sum fell by no more than 1 MiB over the last 5 samples a second apart.
+  prev="" stable=0 t0=$(now_ms)
+  while [ $stable -lt 5 ] && [ $(($(now_ms) - t0)) -lt 180000 ]; do
+    s=0
+    for n in $names; do s=$((s + $(rss "$(pid "$n")"))); done
+    if [ -n "$prev" ] && [ $((prev - s)) -le 1024 ]; then stable=$((stable + 1)); else stable=0; fi
+    prev=$s
+    sleep 1
+  done
+  r=0 p=0
+  for n in $names; do r=$((r + $(rss "$(pid "$n")"))); p=$((p + $(pss "$(pid "$n")"))); done
+  stop $names
+  echo "$ready $((r / boxes)) $((p / boxes))"
+}
+if echo " $sections " | grep -q ' idle '; then
+echo "== $boxes idle boxes of 512 MiB${LAB_DENSITY_PREP:+ (in each: $LAB_DENSITY_PREP)}"
+set -- $(idle_boxes idle '{ "free_page_reporting": true }')
+[ "${1:-0}" = "$boxes" ] && ok "$boxes boxes ready at once" || bad "only ${1:-0} of $boxes boxes ready"
+echo "figure: host memory per idle box, $boxes boxes of 512 MiB, KVM engine, lab, reporting on: RSS $(( ${2:-0} / 1024 )) MiB, PSS $(( ${3:-0} / 1024 )) MiB"
+after_pss=${3:-0}
+[ "$after_pss" -gt 0 ] && [ "$after_pss" -le $((25 * 1024)) ] &&
+  ok "an idle box costs ${after_pss} KiB (PSS), goal 25 MiB" ||
+  bad "an idle box costs ${after_pss} KiB (PSS), above the goal of 25 MiB"
+if [ "${LAB_DENSITY_BEFORE:-0}" = 1 ]; then
+  set -- $(idle_boxes before '{ "free_page_reporting": false }')
+  echo "figure: host memory per idle box, $boxes boxes of 512 MiB, KVM engine, lab, reporting off (before): RSS $(( ${2:-0} / 1024 )) MiB, PSS $(( ${3:-0} / 1024 )) MiB"
+fi
+fi
+rm -rf "$work"
+echo "density: $pass passed, $fail failed"
