@@ -409,6 +409,7 @@ TEST(stdin_open_and_tty_need_a_main_process)
     boxlite_free(json);
     CHECK_EQ(boxlite_options_set_tty(NULL, 1), BOXLITE_ERR_INVALID);
     boxlite_options_free(o);
+}
 
 /* Density (issue 21): balloon_target_mib, free_page_reporting, ksm round-trip through JSON;
  * a target is 0 or 32..memory_mib, checked against the memory at create (either may come
