@@ -229,7 +229,11 @@ expect "CLI killed during stop: an exec starts it again" "usable" "$("$B" exec s
 # ---- the per-box process killed --------------------------------------------------------
 "$B" run -d --name v1 --disk-size 1g "$root" >/dev/null 2>"$work/v1.err" &
 cli=$!
-id=$(wait_id v1) && wait_proc "$id/vmm.json" >/dev/null && vmm=$(vmm_of "$id") && kill -9 "$vmm" || no "the kill found its stage (line 203)"
+# held as soon as they appear (as hold_start does): the kill lands before the guest can be
+# ready however slow the lookups are (under load a free-running guest won that race)
+wait_proc "$ours" >/dev/null && pkill -STOP -f -- "$ours" && id=$(wait_id v1) &&
+  vmm=$(vmm_of "$id") && kill -9 "$vmm" || no "the kill found its stage (line 203)"
+pkill -CONT -f -- "$ours"
 wait $cli
 expect "VMM killed during start: run fails with 125" "125" "$?"
 has "VMM killed during start: the error says the VM process exited" "exited before the guest was ready" "$work/v1.err"
