@@ -90,7 +90,7 @@ TEST(argv_puts_ram_in_the_file)
     char **argv = NULL;
     struct bl_error err = {0};
     REQUIRE(qemu_build_argv(&cfg, &l, &argv, &err) == 0);
-    CHECK(argv_has(argv, "microvm,acpi=off,x-option-roms=off,memory-backend=mem"));
+    CHECK(argv_has(argv, "microvm,acpi=off,x-option-roms=off,mem-merge=off,memory-backend=mem"));
     CHECK(argv_has(argv, "memory-backend-file,id=mem,size=256M,mem-path=/b/memory,share=on"));
     CHECK(!argv_has(argv, "-incoming"));
     CHECK(!argv_has(argv, "-S"));
@@ -111,7 +111,7 @@ TEST(argv_puts_ram_in_the_file)
     cfg.memory_file = NULL;
     cfg.memory_incoming = NULL;
     REQUIRE(qemu_build_argv(&cfg, &l, &argv, &err) == 0);
-    CHECK(argv_has(argv, "microvm,acpi=off,x-option-roms=off"));
+    CHECK(argv_has(argv, "microvm,acpi=off,x-option-roms=off,mem-merge=off"));
     for (char **p = argv; *p; p++)
         CHECK(strstr(*p, "memory-backend") == NULL);
     qemu_argv_free(argv);
