@@ -537,6 +537,12 @@ int opts_validate_for_create(const struct boxlite_options *o, struct bl_error *e
                       "options: %s needs a network (the network is none)",
                       o->nallow_net ? "allow_net" : o->ndeny_net ? "deny_net"
                       : o->nallow_host ? "allow_host" : "a published port");
+    if (o->rootfs_share && !o->rootfs_path)
+        return bl_err(err, BOXLITE_ERR_INVALID, "options: rootfs_share needs rootfs_path");
+    if (o->rootfs_share && o->engine && !strcmp(o->engine, "kvm"))
+        return bl_err(err, BOXLITE_ERR_UNSUPPORTED,
+                      "options: rootfs_share needs the QEMU engine (engine \"kvm\" cannot "
+                      "serve a shared rootfs yet)");
     struct stat st;
     if (o->rootfs_path && (stat(o->rootfs_path, &st) != 0 || !S_ISDIR(st.st_mode)))
         return bl_errno(err, errno ? errno : ENOTDIR, "rootfs_path: %s", o->rootfs_path);
@@ -842,6 +848,8 @@ static int read_field(struct boxlite_options *o, const char *k, json_t *v, struc
         return (r = want_int(v, k, &n, err)) ? r
                : (r = range("idle_pause_s", n, 0, 365 * 24 * 3600, err)) ? r
                : (o->idle_pause_s = (int)n, 0);
+    if (!strcmp(k, "rootfs_share"))
+        return (r = want_bool(v, k, &b, err)) ? r : (o->rootfs_share = b, 0);
     if (!strcmp(k, "log_max_size"))
         return (r = want_int(v, k, &n, err)) ? r : opts_set_log(o, n, o->log_max_files, err);
     if (!strcmp(k, "log_max_files"))
@@ -979,6 +987,7 @@ char *opts_to_json(const struct boxlite_options *o)
     json_object_set_new(root, "restart_max", json_integer(o->restart_max));
     json_object_set_new(root, "stdin_open", json_boolean(o->stdin_open));
     json_object_set_new(root, "idle_pause_s", json_integer(o->idle_pause_s));
+    json_object_set_new(root, "rootfs_share", json_boolean(o->rootfs_share));
     char *s = json_dumps(root, JSON_COMPACT);
     json_decref(root);
     return s;

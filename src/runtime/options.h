@@ -56,6 +56,8 @@ struct boxlite_options {
     bool stdin_open;         /* Docker's -i with -d: the main process's stdin stays open for
                               * attach (boxlite_box_attach_stdin) instead of /dev/null */
     int idle_pause_s;        /* auto-pause after this many seconds without a request; 0 = off */
+    bool rootfs_share;       /* rootfs_path is shared into the VM (9p) as the root itself, not
+                              * copied into a disk: the host sees the box's writes (OCI bundles) */
 };
 
 #define BL_DEFAULT_CPUS 1

@@ -134,3 +134,5 @@ BOXLITE_API int boxlite_options_set_idle_pause(boxlite_options *o, int v)
                         "31536000", v)
                : (o->idle_pause_s = v, 0));
 }
+BOXLITE_API int boxlite_options_set_rootfs_share(boxlite_options *o, int v)
+{ SETTER((o->rootfs_share = v != 0, 0)); }
