@@ -713,10 +713,17 @@ static int cmd_delete(int argc, char **argv, int i)
     if (i != argc - 1)
         return fail("delete: usage: delete [--force] CONTAINER-ID");
     struct oci_state st;
-    if (load_state(argv[i], &st)) {
-        /* runc: deleting what does not exist fails, even forced (callers match the text) */
-        return 1;
+    char dir[PATH_MAX], sp[PATH_MAX + 32];
+    state_dir(argv[i], dir, sizeof dir);
+    snprintf(sp, sizeof sp, "%s/state.json", dir);
+    /* As runc: forced, a container that does not exist (or whose create never finished
+     * writing its state) is not an error; otherwise "does not exist", which callers match. */
+    if (force && oci_id_valid(argv[i], NULL) == 0 && access(sp, F_OK) != 0 && errno == ENOENT) {
+        rm_state_dir(argv[i]);
+        return 0;
     }
+    if (load_state(argv[i], &st))
+        return 1;
     enum oci_status s = status_of(&st);
     if (s == OCI_RUNNING && !force) {
         oci_state_free(&st);
