@@ -384,11 +384,13 @@ static int box_options(const struct oci_spec *s, const char *id, const char *roo
     if (!r && s->engine)
         r = boxlite_options_set_engine(o, s->engine);
     for (size_t i = 0; !r && i < s->nmounts; i++)
-        if (!skip_mount(&s->mounts[i]))
+        if (!skip_mount(&s->mounts[i]) &&
+            !(r = relay_mkdir_in_root(rootfs, s->mounts[i].destination, err) < 0 ? -1 : 0))
             r = boxlite_options_add_volume(o, s->mounts[i].source, s->mounts[i].destination,
                                            s->mounts[i].readonly);
     if (r) {
-        bl_err(err, BOXLITE_ERR_INVALID, "%s", boxlite_errmsg());
+        if (r > 0) /* the library's error; a mount point's is in err already */
+            bl_err(err, BOXLITE_ERR_INVALID, "%s", boxlite_errmsg());
         boxlite_options_free(o);
         return -1;
     }

@@ -117,6 +117,46 @@ static bool executable_at(int rootfd, const char *path)
     return fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111);
 }
 
+int relay_mkdir_in_root(const char *rootfs, const char *path, struct bl_error *err)
+{
+    cleanup_close int rootfd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (rootfd < 0)
+        return bl_errno(err, errno, "open rootfs %s", rootfs);
+    char prefix[4200] = "";
+    size_t plen = 0;
+    for (const char *c = path; *c;) {
+        while (*c == '/')
+            c++;
+        size_t n = strcspn(c, "/");
+        if (!n)
+            break;
+        if (plen + n + 2 >= sizeof prefix)
+            return bl_err(err, BOXLITE_ERR_INVALID, "mount point %s: path too long", path);
+        /* the parent resolved as the guest would (a symlink stays inside the rootfs) */
+        cleanup_close int parent = open_in_root(rootfd, plen ? prefix : "/");
+        if (parent < 0)
+            return bl_errno(err, errno, "mount point %s: open %s", path, plen ? prefix : "/");
+        char comp[256];
+        if (n >= sizeof comp)
+            return bl_err(err, BOXLITE_ERR_INVALID, "mount point %s: name too long", path);
+        memcpy(comp, c, n);
+        comp[n] = 0;
+        if (!strcmp(comp, ".."))
+            return bl_err(err, BOXLITE_ERR_INVALID, "mount point %s: \"..\"", path);
+        /* O_PATH descriptors cannot be used with mkdirat: through /proc/self/fd */
+        char at[64];
+        snprintf(at, sizeof at, "/proc/self/fd/%d", parent);
+        cleanup_close int pdir = open(at, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (pdir < 0 || (mkdirat(pdir, comp, 0755) < 0 && errno != EEXIST))
+            return bl_errno(err, errno, "mount point %s: mkdir %s", path, comp);
+        prefix[plen++] = '/';
+        memcpy(prefix + plen, comp, n + 1);
+        plen += n;
+        c += n;
+    }
+    return 0;
+}
+
 int relay_lookpath(const char *rootfs, const struct oci_process *p, struct bl_error *err)
 {
     cleanup_close int rootfd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -183,6 +223,22 @@ int relay_pump(boxlite_exec *ex, int in_fd, int out_fd, int err_fd, int tty_fd, 
             continue;
         if (n == 0)
             break; /* drained as far as we wait */
+        /* signals first: a resize made before the keys typed after it reaches the guest
+         * before them */
+        if (p[4].revents) {
+            struct signalfd_siginfo si;
+            if (read(sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
+                int sig = (int)si.ssi_signo;
+                if (sig == SIGWINCH) {
+                    struct winsize ws;
+                    if (tty_fd >= 0 && ioctl(tty_fd, TIOCGWINSZ, &ws) == 0 && ws.ws_row &&
+                        ws.ws_col)
+                        boxlite_exec_resize(ex, ws.ws_row, ws.ws_col);
+                } else if (sig != SIGCHLD && sig != SIGPIPE) {
+                    boxlite_exec_signal(ex, sig);
+                }
+            }
+        }
         if (p[0].revents) {
             char buf[65536];
             ssize_t r = read(in_fd, buf, sizeof buf);
@@ -202,20 +258,6 @@ int relay_pump(boxlite_exec *ex, int in_fd, int out_fd, int err_fd, int tty_fd, 
             efd = -1;
         if (p[3].revents)
             done = true;
-        if (p[4].revents) {
-            struct signalfd_siginfo si;
-            if (read(sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
-                int sig = (int)si.ssi_signo;
-                if (sig == SIGWINCH) {
-                    struct winsize ws;
-                    if (tty_fd >= 0 && ioctl(tty_fd, TIOCGWINSZ, &ws) == 0 && ws.ws_row &&
-                        ws.ws_col)
-                        boxlite_exec_resize(ex, ws.ws_row, ws.ws_col);
-                } else if (sig != SIGCHLD && sig != SIGPIPE) {
-                    boxlite_exec_signal(ex, sig);
-                }
-            }
-        }
     }
     boxlite_exec_result res = { 0 };
     if (boxlite_exec_wait(ex, -1, &res) != BOXLITE_OK) {

@@ -37,4 +37,9 @@ void relay_exec_spec(const struct oci_process *p, boxlite_exec_spec *spec, char 
  * found in $PATH", "no such file or directory"). */
 int relay_lookpath(const char *rootfs, const struct oci_process *p, struct bl_error *err);
 
+/* Makes the folder path (and its parents) inside rootfs, resolved as the guest would
+ * (symlinks stay inside), as runc makes mount points: the guest's root cannot write a
+ * read-only folder of the host's (a rootfs whose top is 0555). */
+int relay_mkdir_in_root(const char *rootfs, const char *path, struct bl_error *err);
+
 #endif
