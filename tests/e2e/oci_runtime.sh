@@ -78,7 +78,7 @@ check "  ...leaving no state" test ! -e "$root/m1"
 
 # A mount point is made in the rootfs as the guest resolves it: a symlink cannot lead the
 # runtime (root on the host) out of it.
-bundle "$work/esc" '["true"]'
+bundle "$work/esc" '["sh"]'
 mkdir -p "$work/outside" "$work/vol-esc"
 ln -s "../../../../../../../../../..$work/outside" "$work/esc/rootfs/esc"
 python3 - "$work/esc/config.json" "$work/vol-esc" <<'EOF'
