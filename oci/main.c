@@ -469,6 +469,13 @@ static __attribute__((noreturn)) void create_relay(const char *id, const struct 
     boxlite_exec_spec spec;
     char user[32];
     relay_exec_spec(&s->process, &spec, user, sizeof user);
+    /* the caller sizes the terminal once it holds the master, possibly while the container
+     * was only created (its SIGWINCH was not forwarded then): the size at start is the one */
+    struct winsize ws;
+    if (tty >= 0 && ioctl(tty, TIOCGWINSZ, &ws) == 0 && ws.ws_row && ws.ws_col) {
+        spec.rows = ws.ws_row;
+        spec.cols = ws.ws_col;
+    }
     boxlite_exec *ex = NULL;
     if (boxlite_exec_start(box, &spec, &ex) != BOXLITE_OK) {
         report(conn, "%s", boxlite_errmsg());

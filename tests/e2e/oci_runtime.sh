@@ -200,6 +200,42 @@ expect "podman run -i: stdin reaches the process" "got piped" "$(echo piped | $P
 v=$($P run --rm "$img" cat /proc/version 2>/dev/null)
 case "$v" in "Linux version 6.1."*boxlite@*) [ "$v" != "$(cat /proc/version)" ] && ok "podman: /proc/version is the guest kernel" || no "podman: /proc/version is the guest kernel" "$v";;
   *) no "podman: /proc/version is the guest kernel" "$v";; esac
+# podman run -it through a real terminal: its size, a resize, Ctrl-C, the exit status.
+python3 - "$img" $P <<'PY' >"$work/it.log" 2>&1 && ok "podman run -it: terminal size, resize, Ctrl-C and exit status" || no "podman run -it: terminal size, resize, Ctrl-C and exit status" "$(tail -c 600 "$work/it.log")"
+import fcntl, os, pty, select, signal, struct, sys, termios, time
+img, podman = sys.argv[1], sys.argv[2:]
+def setsize(fd, rows, cols):
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+pid, fd = pty.fork()
+if pid == 0:
+    # the guest waits for the resize itself (a resize and typed keys travel apart in podman)
+    os.execvp(podman[0], podman + ["run", "-it", "--rm", img, "sh", "-c",
+              "stty size; echo READY; read x; n=0; while [ \"$(stty size)\" = '30 100' ] && [ $n -lt 300 ]; "
+              "do n=$((n+1)); sleep 0.1; done; stty size; trap 'echo got-int; exit 5' INT; echo armed; "
+              "sleep 60 & wait"])
+setsize(fd, 30, 100)
+buf = b""
+def until(needle, secs=120):
+    global buf
+    end = time.time() + secs
+    while needle not in buf and time.time() < end:
+        r, _, _ = select.select([fd], [], [], 0.5)
+        if r:
+            try: buf += os.read(fd, 4096)
+            except OSError: break
+    return needle in buf
+ok = until(b"30 100") and until(b"READY")
+setsize(fd, 40, 120)
+os.kill(pid, signal.SIGWINCH)
+os.write(fd, b"go\r")
+ok = ok and until(b"40 120") and until(b"armed")
+os.write(fd, b"\x03")
+ok = ok and until(b"got-int")
+_, status = os.waitpid(pid, 0)
+ok = ok and os.WIFEXITED(status) and os.WEXITSTATUS(status) == 5
+print("pty transcript: %r status %r" % (buf, status))
+sys.exit(0 if ok else 1)
+PY
 mkdir -p "$work/vol"
 $P run --rm -v "$work/vol:/vol" "$img" sh -c 'echo from-box > /vol/f.txt' 2>/dev/null
 expect "podman -v: the box's write reaches the host folder" "from-box" "$(cat "$work/vol/f.txt" 2>/dev/null)"
