@@ -5,7 +5,8 @@
 # stdio, exit status, kill, exec in its three forms, ps, delete, a terminal through
 # --console-socket with its size following a resize), then by Podman (`--runtime`) with an
 # image from a local registry: echo, exit codes 42/137/127, -i, -d + exec + stop -t 2, the
-# guest's kernel, a -v volume written by the box, nothing left after rm.
+# guest's kernel, a -v volume written by the box, -it and exec -it through a real pty,
+# nothing left after rm.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 build=${BOXLITE_BUILD:-build}
@@ -243,6 +244,38 @@ id=$($P run -d "$img" sleep 1000 2>"$work/e")
 expect "podman run -d starts a container" running "$($P inspect -f '{{.State.Status}}' "$id" 2>/dev/null)"
 expect "podman exec: output" "in-exec" "$($P exec "$id" sh -c 'echo in-exec' 2>/dev/null)"
 $P exec "$id" sh -c 'exit 3' 2>/dev/null; expect "podman exec: exit status" 3 "$?"
+# podman exec -it: the exec's terminal through its own console socket
+python3 - "$id" $P <<'PY' >"$work/eit.log" 2>&1 && ok "podman exec -it: terminal size, resize and exit status" || no "podman exec -it: terminal size, resize and exit status" "$(tail -c 600 "$work/eit.log")"
+import fcntl, os, pty, select, signal, struct, sys, termios, time
+cid, podman = sys.argv[1], sys.argv[2:]
+def setsize(fd, rows, cols):
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+pid, fd = pty.fork()
+if pid == 0:
+    os.execvp(podman[0], podman + ["exec", "-it", cid, "sh", "-c",
+              "stty size; echo READY; read x; n=0; while [ \"$(stty size)\" = '30 100' ] && [ $n -lt 300 ]; "
+              "do n=$((n+1)); sleep 0.1; done; stty size; exit 6"])
+setsize(fd, 30, 100)
+buf = b""
+def until(needle, secs=120):
+    global buf
+    end = time.time() + secs
+    while needle not in buf and time.time() < end:
+        r, _, _ = select.select([fd], [], [], 0.5)
+        if r:
+            try: buf += os.read(fd, 4096)
+            except OSError: break
+    return needle in buf
+ok = until(b"30 100") and until(b"READY")
+setsize(fd, 40, 120)
+os.kill(pid, signal.SIGWINCH)
+os.write(fd, b"go\r")
+ok = ok and until(b"40 120")
+_, status = os.waitpid(pid, 0)
+ok = ok and os.WIFEXITED(status) and os.WEXITSTATUS(status) == 6
+print("pty transcript: %r status %r" % (buf, status))
+sys.exit(0 if ok else 1)
+PY
 $P stop -t 2 "$id" >/dev/null 2>&1; expect "podman stop -t 2" 0 "$?"
 expect "  ...the container exited by SIGTERM" 143 "$($P inspect -f '{{.State.ExitCode}}' "$id" 2>/dev/null)"
 $P rm "$id" >/dev/null 2>&1
