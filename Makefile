@@ -171,6 +171,10 @@ $(BIN_oci): $(call obj,$(SRC_ocitool)) $(call archives,oci) $(LIB_so)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $(call obj,$(SRC_ocitool)) $(call archives,oci) -L$(O)/lib -lboxlite -Wl,-rpath,'$$ORIGIN/../lib' $(LIBS)
 all: $(BIN_oci)
+# The system package's (the .deb): no run path, as $(O)/pkg/boxlite.
+$(O)/pkg/boxlite-runtime: $(call obj,$(SRC_ocitool)) $(call archives,oci) $(LIB_so)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $(call obj,$(SRC_ocitool)) $(call archives,oci) -L$(O)/lib -lboxlite $(LIBS)
 # The CLI of a system package (the .deb): the library is in /usr/lib, no run path.
 $(O)/pkg/boxlite: $(call obj,$(SRC_cli)) $(LIB_so)
 	@mkdir -p $(dir $@)
