@@ -61,6 +61,9 @@ SRC_image   := $(call src_of,src/image)
 SRC_runtime := $(call src_of,src/runtime)
 SRC_agent   := $(call src_of,guest/agent,guest/agent/main.c)
 COMPONENTS  := common proto disk netrule vmm image runtime agent
+# oci:    boxlite-runtime's bundle and state parsing (src/oci); its command line is oci/
+SRC_oci     := $(call src_of,src/oci)
+COMPONENTS  += oci
 
 obj = $(patsubst %.c,$(O)/obj/%.o,$(1))
 lib = $(O)/lib/lib$(1).a
@@ -87,6 +90,7 @@ DEPS_vmm     := vmm netrule disk proto common
 DEPS_image   := image disk common
 DEPS_runtime := runtime image disk netrule proto common
 DEPS_agent   := agent proto common
+DEPS_oci     := oci common
 archives = $(foreach d,$(DEPS_$(1)),$(call lib,$(d)))
 
 BIN_vmm   := $(O)/bin/boxlite-vmm
@@ -159,6 +163,18 @@ SRC_cli := $(call src_of,cli)
 $(BIN_cli): $(call obj,$(SRC_cli)) $(LIB_so)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $(call obj,$(SRC_cli)) -L$(O)/lib -lboxlite -Wl,-rpath,'$$ORIGIN/../lib' $(LIBS)
+# boxlite-runtime: the OCI runtime (runc's command line) over the public API, one process
+# per container (oci/), beside the CLI.
+BIN_oci := $(O)/bin/boxlite-runtime
+SRC_ocitool := $(call src_of,oci)
+$(BIN_oci): $(call obj,$(SRC_ocitool)) $(call archives,oci) $(LIB_so)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $(call obj,$(SRC_ocitool)) $(call archives,oci) -L$(O)/lib -lboxlite -Wl,-rpath,'$$ORIGIN/../lib' $(LIBS)
+all: $(BIN_oci)
+# The system package's (the .deb): no run path, as $(O)/pkg/boxlite.
+$(O)/pkg/boxlite-runtime: $(call obj,$(SRC_ocitool)) $(call archives,oci) $(LIB_so)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $(call obj,$(SRC_ocitool)) $(call archives,oci) -L$(O)/lib -lboxlite $(LIBS)
 # The CLI of a system package (the .deb): the library is in /usr/lib, no run path.
 $(O)/pkg/boxlite: $(call obj,$(SRC_cli)) $(LIB_so)
 	@mkdir -p $(dir $@)
@@ -273,15 +289,16 @@ kernel:
 PREFIX  ?= /usr/local
 DESTDIR ?=
 KERNEL  ?= $(shell scripts/build-kernel.sh --cached-only 2>/dev/null)
-INSTALL_FILES := bin/boxlite lib/libboxlite.so.$(VERSION) lib/$(SONAME) lib/libboxlite.so \
+INSTALL_FILES := bin/boxlite bin/boxlite-runtime lib/libboxlite.so.$(VERSION) lib/$(SONAME) lib/libboxlite.so \
     libexec/boxlite/boxlite-vmm include/boxlite.h lib/pkgconfig/boxlite.pc \
     share/boxlite/vmlinux share/boxlite/initramfs.cpio.gz
 .PHONY: install uninstall
-install: $(BIN_cli) $(BIN_vmm) $(LIB_so) $(INITRAMFS)
+install: $(BIN_cli) $(BIN_oci) $(BIN_vmm) $(LIB_so) $(INITRAMFS)
 	@test -f "$(KERNEL)" || { echo "install: no guest kernel (run scripts/build-kernel.sh, or set KERNEL=path/to/vmlinux)" >&2; exit 1; }
 	$(eval D := $(DESTDIR)$(PREFIX))
 	install -d "$(D)/bin" "$(D)/lib/pkgconfig" "$(D)/libexec/boxlite" "$(D)/include" "$(D)/share/boxlite"
 	install -m 0755 $(BIN_cli) "$(D)/bin/boxlite"
+	install -m 0755 $(BIN_oci) "$(D)/bin/boxlite-runtime"
 	install -m 0644 $(LIB_real) "$(D)/lib/libboxlite.so.$(VERSION)"
 	ln -sfn libboxlite.so.$(VERSION) "$(D)/lib/$(SONAME)"
 	ln -sfn $(SONAME) "$(D)/lib/libboxlite.so"

@@ -530,6 +530,12 @@ BOXLITE_API int boxlite_box_fork(boxlite_box *box, const char *const *names, siz
  * request (0 = never, the default; options JSON "idle_pause_s"); its next use resumes it.
  * A health check counts as use. */
 BOXLITE_API int boxlite_options_set_idle_pause(boxlite_options *o, int seconds);
+/* The root file system is rootfs_path itself, shared into the VM (9p, as volumes are),
+ * instead of a disk made from a copy of it: the host sees the box's writes at once (an OCI
+ * bundle's rootfs, boxlite-runtime). Needs rootfs_path (BOXLITE_ERR_INVALID otherwise);
+ * options JSON "rootfs_share". Such a box cannot be paused, snapshotted or exported (its
+ * root is a host folder, not a disk). */
+BOXLITE_API int boxlite_options_set_rootfs_share(boxlite_options *o, int enabled);
 
 /* ---- Density: many idle boxes per host (docs/architecture.md "Density") ----------------
  * Every box has a virtio-balloon device with free page reporting: memory the guest frees

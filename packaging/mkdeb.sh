@@ -19,11 +19,12 @@ root=$work/root
 make -s O="$build" install DESTDIR="$root" PREFIX=/usr >&2
 # In /usr/lib the dynamic linker finds the library: the CLI's $ORIGIN/../lib run path (for
 # trees installed elsewhere) is not wanted in a system package.
-make -s O="$build" "$build/pkg/boxlite" >&2
+make -s O="$build" "$build/pkg/boxlite" "$build/pkg/boxlite-runtime" >&2
 install -m 0755 "$build/pkg/boxlite" "$root/usr/bin/boxlite"
+install -m 0755 "$build/pkg/boxlite-runtime" "$root/usr/bin/boxlite-runtime"
 # Debug information is not shipped (a -dbgsym package would carry it).
 strip --strip-unneeded --remove-section=.comment --remove-section=.note \
-  "$root/usr/bin/boxlite" "$root/usr/libexec/boxlite/boxlite-vmm" \
+  "$root/usr/bin/boxlite" "$root/usr/bin/boxlite-runtime" "$root/usr/libexec/boxlite/boxlite-vmm" \
   "$root/usr/lib/libboxlite.so.$version"
 # The guest kernel is run by QEMU or our KVM engine, never by this host: an ELF image kept
 # as data. Debian wants architecture-dependent files out of /usr/share: the package puts
@@ -56,7 +57,7 @@ install -m 0644 packaging/deb/copyright "$doc/copyright"
 mkdir -p "$root/DEBIAN" "$work/debian"
 # dpkg-shlibdeps reads debian/control of a source tree: a minimal one is enough.
 printf 'Source: boxlite\n\nPackage: boxlite\nArchitecture: any\n' > "$work/debian/control"
-deps=$(cd "$work" && dpkg-shlibdeps -O -e root/usr/bin/boxlite -e root/usr/libexec/boxlite/boxlite-vmm \
+deps=$(cd "$work" && dpkg-shlibdeps -O -e root/usr/bin/boxlite -e root/usr/bin/boxlite-runtime -e root/usr/libexec/boxlite/boxlite-vmm \
   -e "root/usr/lib/libboxlite.so.$version" -Sroot 2>/dev/null | sed -n 's/^shlibs:Depends=//p')
 cat > "$root/DEBIAN/control" <<CONTROL
 Package: boxlite

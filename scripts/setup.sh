@@ -23,6 +23,9 @@ PACKAGES=(
   zsh fish groff-base bsdextrautils
   # packages: lintian checks the .deb; python3-venv for the wheel's test in a fresh venv
   lintian python3-venv
+  # boxlite-runtime (the OCI runtime): Podman drives it in tests/e2e/oci_runtime.sh; crun and
+  # runc are the reference runtimes bench/oci.sh compares with
+  podman conmon crun runc
   # SDKs: Node.js (the N-API addon; NodeSource's nodejs, where installed, counts as it and
   # ships node's headers and npm) and Go (cgo bindings)
   nodejs golang-go

@@ -30,6 +30,9 @@
 
 /* mkdir -p of rel below the directory dirfd, never following a symlink, so a volume path
  * cannot lead outside the rootfs. Returns an O_PATH|O_DIRECTORY fd of the last component. */
+/* 9p mounts (volumes, a shared rootfs): cache=mmap so that writes reach the host at once */
+static const char P9_OPTS[] = "trans=virtio,version=9p2000.L,msize=262144,cache=mmap";
+
 static int mkdir_beneath(int dirfd, const char *rel, struct bl_error *err)
 {
     char buf[4096];
@@ -264,7 +267,11 @@ int container_create(struct container *c, const struct proto_setup *s, struct bl
         mkdir("/mnt", 0755);
         mkdir(root, 0755);
         const char *fstype = s->root_fstype && s->root_fstype[0] ? s->root_fstype : "ext4";
-        if (mount(s->root_dev, root, fstype, 0, NULL) < 0)
+        /* A 9p root is a host folder shared by tag (an OCI bundle's rootfs): mounted as
+         * volumes are, so the host sees writes at once. */
+        bool p9 = !strcmp(fstype, "9p");
+        if (mount(s->root_dev, root, fstype, 0,
+                  p9 ? P9_OPTS : NULL) < 0)
             return bl_errno(err, errno, "mount %s (%s) on %s", s->root_dev, fstype, root);
         grow_logged(root, s->root_dev, fstype);
     }
@@ -300,7 +307,7 @@ int container_create(struct container *c, const struct proto_setup *s, struct bl
         char target[64];
         snprintf(target, sizeof target, "/proc/self/fd/%d", dfd);
         if (mount(v->tag, target, "9p", v->readonly ? MS_RDONLY : 0,
-                  "trans=virtio,version=9p2000.L,msize=262144,cache=mmap") < 0)
+                  P9_OPTS) < 0)
             return bl_errno(err, errno, "mount volume %s on %s", v->tag, v->path);
     }
     cleanup_close int self_pidns = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);

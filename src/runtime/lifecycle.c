@@ -27,6 +27,9 @@
 #include <time.h>
 #include <unistd.h>
 
+/* The 9p tag of a shared rootfs (rootfs_share); volumes are vol0, vol1, ... */
+#define RT_ROOTFS_TAG "rootfs"
+
 /* SIGTERM asks the per-box process for a graceful stop (it asks the agent to stop
  * processes, sync and power off); after timeout_ms, SIGKILL. */
 int rt_box_stop_record(boxlite_runtime *rt, struct box_record *rec, int timeout_ms,
@@ -148,8 +151,8 @@ int rt_box_status(const char *box_dir, const char *id, struct proto_status *st,
  * once; a box that is stopped and started again keeps its disk. */
 int rt_box_prepare_disk(boxlite_box *b, const char *overlay, struct bl_error *err)
 {
-    if (access(overlay, F_OK) == 0)
-        return 0;
+    if (access(overlay, F_OK) == 0 || b->opts.rootfs_share)
+        return 0; /* a shared rootfs is the host folder itself: no disk */
     struct image_store *store;
     int r = rt_images(b->rt, &store, err);
     if (r)
@@ -307,8 +310,13 @@ static int write_vmm_config(boxlite_box *b, const struct rt_assets *a, const cha
                                               "proto", b->opts.allow_host[i].udp ? "udp" : "tcp"));
     char p[4200];
     box_file_path(p, sizeof p, b->dir, BOX_DISK, 0);
-    json_array_append_new(disks, json_pack("{s:s, s:s, s:b}", "path", p, "format", "qcow2",
-                                           "readonly", 0));
+    if (b->opts.rootfs_share)
+        json_array_append_new(shares, json_pack("{s:s, s:s, s:b, s:b}", "tag", RT_ROOTFS_TAG,
+                                                "path", b->opts.rootfs_path, "readonly",
+                                                b->opts.read_only, "rootfs", 1));
+    else
+        json_array_append_new(disks, json_pack("{s:s, s:s, s:b}", "path", p, "format",
+                                               "qcow2", "readonly", 0));
     for (size_t i = 0; i < b->opts.nvolumes; i++) {
         char tag[32];
         snprintf(tag, sizeof tag, "vol%zu", i);
@@ -330,6 +338,9 @@ static int write_vmm_config(boxlite_box *b, const struct rt_assets *a, const cha
     /* BOXLITE_KERNEL_CMDLINE adds guest kernel arguments (the lab uses it for TCG-only
      * timer options). */
     const char *extra = rt_settings_get(&b->rt->settings, RT_SET_KERNEL_CMDLINE);
+    /* a shared rootfs is served by QEMU's 9p only (src/vmm/kvm/kvm_engine.c refuses it) */
+    if (!engine && b->opts.rootfs_share && (!b->opts.engine || !strcmp(b->opts.engine, "auto")))
+        engine = "qemu";
     json_t *cfg = json_pack(
         "{s:s, s:s, s:s, s:s, s:i, s:i, s:o, s:o, s:{s:b, s:o, s:o, s:o, s:o}, s:s, s:s, s:s}",
         "engine", engine ? engine : b->opts.engine ? b->opts.engine : "auto", "kernel", a->kernel,
@@ -468,8 +479,8 @@ static int send_setup(boxlite_box *b, struct proto_client *c, const struct image
         r = bl_err(err, BOXLITE_ERR_INVALID, "at most 64 volumes");
         goto out;
     }
-    s.root_dev = "/dev/vda";
-    s.root_fstype = "ext4";
+    s.root_dev = b->opts.rootfs_share ? RT_ROOTFS_TAG : "/dev/vda";
+    s.root_fstype = b->opts.rootfs_share ? "9p" : "ext4";
     s.hostname = b->opts.hostname ? b->opts.hostname : b->name; /* --hostname, else its name */
     s.root_ro = b->opts.read_only;
     s.net = b->opts.network;

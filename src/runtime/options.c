@@ -547,6 +547,12 @@ int opts_validate_for_create(const struct boxlite_options *o, struct bl_error *e
                       "options: balloon_target_mib %d is out of range (0 = none, or %d..%d, the "
                       "box's memory_mib)", o->balloon_target_mib, BL_MIN_BALLOON_MIB,
                       o->memory_mib);
+    if (o->rootfs_share && !o->rootfs_path)
+        return bl_err(err, BOXLITE_ERR_INVALID, "options: rootfs_share needs rootfs_path");
+    if (o->rootfs_share && o->engine && !strcmp(o->engine, "kvm"))
+        return bl_err(err, BOXLITE_ERR_UNSUPPORTED,
+                      "options: rootfs_share needs the QEMU engine (engine \"kvm\" cannot "
+                      "serve a shared rootfs yet)");
     struct stat st;
     if (o->rootfs_path && (stat(o->rootfs_path, &st) != 0 || !S_ISDIR(st.st_mode)))
         return bl_errno(err, errno ? errno : ENOTDIR, "rootfs_path: %s", o->rootfs_path);
@@ -862,6 +868,8 @@ static int read_field(struct boxlite_options *o, const char *k, json_t *v, struc
         return (r = want_bool(v, k, &b, err)) ? r : (o->no_page_reporting = !b, 0);
     if (!strcmp(k, "ksm"))
         return (r = want_bool(v, k, &b, err)) ? r : (o->ksm = b, 0);
+    if (!strcmp(k, "rootfs_share"))
+        return (r = want_bool(v, k, &b, err)) ? r : (o->rootfs_share = b, 0);
     if (!strcmp(k, "log_max_size"))
         return (r = want_int(v, k, &n, err)) ? r : opts_set_log(o, n, o->log_max_files, err);
     if (!strcmp(k, "log_max_files"))
@@ -1003,6 +1011,7 @@ char *opts_to_json(const struct boxlite_options *o)
     json_object_set_new(root, "balloon_target_mib", json_integer(o->balloon_target_mib));
     json_object_set_new(root, "free_page_reporting", json_boolean(!o->no_page_reporting));
     json_object_set_new(root, "ksm", json_boolean(o->ksm));
+    json_object_set_new(root, "rootfs_share", json_boolean(o->rootfs_share));
     char *s = json_dumps(root, JSON_COMPACT);
     json_decref(root);
     return s;

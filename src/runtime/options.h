@@ -63,6 +63,8 @@ struct boxlite_options {
     int balloon_target_mib;
     bool no_page_reporting;
     bool ksm;
+    bool rootfs_share;       /* rootfs_path is shared into the VM (9p) as the root itself, not
+                              * copied into a disk: the host sees the box's writes (OCI bundles) */
 };
 
 #define BL_MIN_BALLOON_MIB 32 /* src/vmm/config.h VMM_BALLOON_MIN_MIB */

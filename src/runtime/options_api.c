@@ -148,3 +148,5 @@ BOXLITE_API int boxlite_options_set_free_page_reporting(boxlite_options *o, int 
 { SETTER((o->no_page_reporting = enabled == 0, 0)); }
 BOXLITE_API int boxlite_options_set_ksm(boxlite_options *o, int enabled)
 { SETTER((o->ksm = enabled != 0, 0)); }
+BOXLITE_API int boxlite_options_set_rootfs_share(boxlite_options *o, int v)
+{ SETTER((o->rootfs_share = v != 0, 0)); }

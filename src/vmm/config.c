@@ -169,7 +169,7 @@ static bool valid_tag(const char *tag)
 
 static int parse_shares(struct vmm_config *cfg, json_t *root, struct bl_error *err)
 {
-    static const char *const keys[] = { "tag", "path", "readonly", NULL };
+    static const char *const keys[] = { "tag", "path", "readonly", "rootfs", NULL };
     json_t *arr;
     size_t n;
     if (get_array(root, "shares", "", CFG_MAX_SHARES, &arr, &n, err) < 0)
@@ -187,7 +187,8 @@ static int parse_shares(struct vmm_config *cfg, json_t *root, struct bl_error *e
         cfg->nshares = (unsigned)i + 1;
         if (check_keys(s, where, keys, err) < 0 || get_str(s, "tag", where, &sc->tag, err) < 0 ||
             get_str(s, "path", where, &sc->path, err) < 0 ||
-            get_bool(s, "readonly", where, &sc->readonly, err) < 0)
+            get_bool(s, "readonly", where, &sc->readonly, err) < 0 ||
+            get_bool(s, "rootfs", where, &sc->rootfs, err) < 0)
             return -err->code;
         if (!sc->tag || !sc->path)
             return bad(err, where, "\"tag\" and \"path\" are required");

@@ -14,7 +14,10 @@
  * for images the guest has never written: a guest that writes a qcow2 header into a raw
  * disk could otherwise name any host file as its backing file. The library always sets it. */
 struct vmm_disk_cfg { char *path; char *format; bool readonly; };
-struct vmm_share_cfg { char *tag; char *path; bool readonly; };
+/* rootfs: the share is a container's root file system (an OCI bundle's rootfs): the host's
+ * symlinks, modes and owners are served as they are (QEMU security_model=none), since a
+ * mapped-xattr share cannot read a symlink the host made. */
+struct vmm_share_cfg { char *tag; char *path; bool readonly; bool rootfs; };
 struct vmm_port_cfg {
     bool udp;
     char *host_addr;    /* "127.0.0.1" default */

@@ -28,7 +28,7 @@ stage=$work/stage
 make -s O="$build" install DESTDIR="$stage" PREFIX=/opt/boxlite KERNEL="$kernel" > "$work/make.log" 2>&1
 expect "make install DESTDIR=... PREFIX=/opt/boxlite" 0 "$?" || sed 's/^/make: /' "$work/make.log"
 tree=$stage/opt/boxlite
-for f in bin/boxlite lib/libboxlite.so.0 lib/libboxlite.so libexec/boxlite/boxlite-vmm \
+for f in bin/boxlite bin/boxlite-runtime lib/libboxlite.so.0 lib/libboxlite.so libexec/boxlite/boxlite-vmm \
          include/boxlite.h lib/pkgconfig/boxlite.pc share/boxlite/vmlinux \
          share/boxlite/initramfs.cpio.gz; do
   check "installed: $f" test -e "$tree/$f"

@@ -254,6 +254,11 @@ static int add_shares(struct engine *e, const struct vmm_config *cfg, struct bl_
         const struct vmm_share_cfg *sh = &cfg->shares[i];
         struct virtio_dev *dev;
         struct irq_line irq;
+        /* our 9p server keeps mapped-xattr records only: it cannot yet serve a rootfs as
+         * the host laid it out (symlinks), which the QEMU engine does */
+        if (sh->rootfs)
+            return bl_err(err, BOXLITE_ERR_UNSUPPORTED, "share %s: a shared rootfs needs the "
+                          "QEMU engine", sh->tag);
         if (next_irq(e, &irq, err) < 0 ||
             virtio_9p_new(&dev, machine_mem(e->m), irq, sh->tag, sh->path, sh->readonly, err) < 0 ||
             add_virtio(e, dev, err) < 0)

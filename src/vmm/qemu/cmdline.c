@@ -226,8 +226,8 @@ int qemu_build_argv(const struct vmm_config *cfg, const struct qemu_launch *l, c
          * under both engines. A filesystem without user.* attributes (tmpfs before Linux
          * 6.6) refuses the guest's new files here rather than losing their modes. */
         add(&b, "-fsdev");
-        add(&b, "local,id=fs%u,path=%s,security_model=mapped-xattr%s", i, p ? p : "",
-            s->readonly ? ",readonly=on" : "");
+        add(&b, "local,id=fs%u,path=%s,security_model=%s%s", i, p ? p : "",
+            s->rootfs ? "none" : "mapped-xattr", s->readonly ? ",readonly=on" : "");
         add(&b, "-device");
         add(&b, "virtio-9p-device,fsdev=fs%u,mount_tag=%s", i, s->tag);
     }

@@ -454,3 +454,36 @@ TEST(density_options)
     CHECK(from_json("{\"balloon_target_mib\":\"lots\"}") == NULL);
     CHECK(from_json("{\"ksm\":1}") == NULL);
 }
+
+/* rootfs_share (boxlite-runtime's bundles): the folder is the root itself; it needs the
+ * folder, and the KVM engine, whose 9p server cannot serve it yet, is refused up front. */
+TEST(rootfs_share_needs_a_rootfs_folder_and_the_qemu_engine)
+{
+    boxlite_options *o = from_json("{\"rootfs_path\": \"/tmp\", \"rootfs_share\": true}");
+    REQUIRE(o);
+    CHECK(o->rootfs_share);
+    struct bl_error err = {0};
+    CHECK_EQ(opts_validate_for_create(o, &err), 0);
+    char *out = NULL;
+    REQUIRE(boxlite_options_to_json(o, &out) == BOXLITE_OK);
+    CHECK(strstr(out, "\"rootfs_share\":true") != NULL);
+    boxlite_free(out);
+    REQUIRE(boxlite_options_set_engine(o, "kvm") == BOXLITE_OK);
+    CHECK_EQ(opts_validate_for_create(o, &err), -BOXLITE_ERR_UNSUPPORTED);
+    CHECK(strstr(err.msg, "QEMU engine") != NULL);
+    boxlite_options_free(o);
+
+    o = from_json("{\"image\": \"alpine\", \"rootfs_share\": true}");
+    REQUIRE(o);
+    CHECK_EQ(opts_validate_for_create(o, &err), -BOXLITE_ERR_INVALID);
+    CHECK(strstr(err.msg, "rootfs_share needs rootfs_path") != NULL);
+    boxlite_options_free(o);
+    boxlite_options *bad = NULL;
+    CHECK(boxlite_options_from_json("{\"rootfs_share\": 1}", &bad) == BOXLITE_ERR_INVALID);
+    CHECK(strstr(boxlite_errmsg(), "rootfs_share") != NULL);
+    boxlite_options *n = NULL;
+    REQUIRE(boxlite_options_new(&n) == BOXLITE_OK);
+    CHECK(boxlite_options_set_rootfs_share(n, 1) == BOXLITE_OK && n->rootfs_share);
+    CHECK(boxlite_options_set_rootfs_share(NULL, 1) != BOXLITE_OK);
+    boxlite_options_free(n);
+}

@@ -371,3 +371,19 @@ TEST(config_density)
     expect_bad("{\"kernel\": \"/k\", \"tcg_tb_mib\": 4096}", "tcg_tb_mib");
     expect_bad("{\"kernel\": \"/k\", \"tcg_tb_mib\": -1}", "tcg_tb_mib");
 }
+
+/* shares[].rootfs: a container's root folder (boxlite-runtime), served as the host laid it out */
+TEST(share_rootfs_flag)
+{
+    struct vmm_config c;
+    struct bl_error e = { 0 };
+    REQUIRE(vmm_config_parse(&c, "{\"kernel\": \"/k\", \"shares\": [{\"tag\": \"rootfs\","
+                                 " \"path\": \"/b/rootfs\", \"rootfs\": true}, {\"tag\": \"vol0\","
+                                 " \"path\": \"/v\"}]}", &e) == 0);
+    REQUIRE(c.nshares == 2);
+    CHECK(c.shares[0].rootfs && !c.shares[0].readonly);
+    CHECK(!c.shares[1].rootfs);
+    vmm_config_free(&c);
+    expect_bad("{\"kernel\": \"/k\", \"shares\": [{\"tag\": \"a\", \"path\": \"/x\", \"rootfs\": 1}]}",
+               "rootfs");
+}

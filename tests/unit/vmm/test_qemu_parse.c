@@ -297,3 +297,22 @@ TEST(argv_for_density)
     CHECK(argv_has(argv, "virtio-balloon-device,id=balloon0,free-page-reporting=off"));
     qemu_argv_free(argv);
 }
+
+/* A shared rootfs (shares[].rootfs) is served with security_model=none: mapped-xattr cannot
+ * read the symlinks a host rootfs is full of; volumes keep mapped-xattr. */
+TEST(argv_for_a_shared_rootfs)
+{
+    struct vmm_share_cfg shares[] = {{.tag = "rootfs", .path = "/b/rootfs", .rootfs = true},
+                                     {.tag = "vol0", .path = "/v"}};
+    struct vmm_config cfg = {.kernel = "/k", .initrd = "/i", .cpus = 1, .memory_mib = 128,
+                             .shares = shares, .nshares = 2};
+    struct qemu_launch l = {.binary = "/usr/bin/qemu-system-x86_64", .qmp_fd = 3,
+                            .agent_fd = 4, .net_fd = -1};
+    char **argv = NULL;
+    struct bl_error err = {0};
+    REQUIRE(qemu_build_argv(&cfg, &l, &argv, &err) == 0);
+    CHECK(argv_has(argv, "local,id=fs0,path=/b/rootfs,security_model=none"));
+    CHECK(argv_has(argv, "virtio-9p-device,fsdev=fs0,mount_tag=rootfs"));
+    CHECK(argv_has(argv, "local,id=fs1,path=/v,security_model=mapped-xattr"));
+    qemu_argv_free(argv);
+}

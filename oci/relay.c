@@ -1,0 +1,269 @@
+// SPDX-License-Identifier: Apache-2.0
+/* The relay: the host process that stands for a container's (or an exec's) process. It
+ * is a live descendant of the caller (conmon, a shim: subreapers that wait for it), so
+ * its exit status is the container's; it carries stdio or a pseudo-terminal whose master
+ * went to --console-socket (runc's convention: one SCM_RIGHTS message), forwards the
+ * signals `kill` sends it, and the window size. */
+#include "runtime.h"
+
+#include "common/cleanup.h"
+#include "common/io.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <termios.h>
+#include <unistd.h>
+
+void relay_signal_set(sigset_t *set)
+{
+    sigfillset(set);
+    /* not forwardable, or the ones a fault raises in this process itself */
+    static const int keep[] = { SIGKILL, SIGSTOP, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP,
+                                SIGABRT, SIGSYS };
+    for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++)
+        sigdelset(set, keep[i]);
+}
+
+static int send_fd(int sock, int fd, struct bl_error *err)
+{
+    char byte = 0;
+    struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } u;
+    memset(&u, 0, sizeof u);
+    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+                          .msg_controllen = sizeof u.buf };
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &fd, sizeof fd);
+    ssize_t n;
+    do
+        n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    return n == 1 ? 0 : bl_errno(err, errno, "send the terminal to the console socket");
+}
+
+int relay_pty(int console_fd, unsigned rows, unsigned cols, struct bl_error *err)
+{
+    cleanup_close int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (master < 0)
+        return bl_errno(err, errno, "open a pseudo-terminal");
+    char name[128];
+    if (grantpt(master) < 0 || unlockpt(master) < 0 || ptsname_r(master, name, sizeof name))
+        return bl_errno(err, errno, "set up a pseudo-terminal");
+    if (setsid() < 0 && errno != EPERM)
+        return bl_errno(err, errno, "setsid");
+    int slave = open(name, O_RDWR | O_CLOEXEC);
+    if (slave < 0)
+        return bl_errno(err, errno, "open %s", name);
+    /* the session's controlling terminal: the caller's resizes arrive as SIGWINCH */
+    ioctl(slave, TIOCSCTTY, 0);
+    struct termios t;
+    if (tcgetattr(slave, &t) == 0) {
+        cfmakeraw(&t);
+        tcsetattr(slave, TCSANOW, &t);
+    }
+    if (rows && cols) {
+        struct winsize ws = { .ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols };
+        ioctl(slave, TIOCSWINSZ, &ws);
+    }
+    if (send_fd(console_fd, master, err) < 0) {
+        close(slave);
+        return -1;
+    }
+    return slave;
+}
+
+void relay_exec_spec(const struct oci_process *p, boxlite_exec_spec *spec, char *user,
+                     size_t user_len)
+{
+    snprintf(user, user_len, "%u:%u", p->uid, p->gid);
+    *spec = (boxlite_exec_spec){ .size = sizeof *spec, .argv = (const char *const *)p->args,
+                                 .env = (const char *const *)p->env, .working_dir = p->cwd,
+                                 .user = user, .tty = p->terminal, .rows = p->rows,
+                                 .cols = p->cols };
+    if (p->terminal && (!spec->rows || !spec->cols)) {
+        spec->rows = 24;
+        spec->cols = 80;
+    }
+}
+
+/* Opens path inside rootfs as the guest would resolve it (symlinks stay inside). */
+static int open_in_root(int rootfd, const char *path)
+{
+    struct open_how how = { .flags = O_PATH | O_CLOEXEC,
+                            .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
+    return (int)syscall(SYS_openat2, rootfd, path, &how, sizeof how);
+}
+
+static bool executable_at(int rootfd, const char *path)
+{
+    cleanup_close int fd = open_in_root(rootfd, path);
+    struct stat st;
+    return fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111);
+}
+
+int relay_mkdir_in_root(const char *rootfs, const char *path, struct bl_error *err)
+{
+    cleanup_close int rootfd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (rootfd < 0)
+        return bl_errno(err, errno, "open rootfs %s", rootfs);
+    char prefix[4200] = "";
+    size_t plen = 0;
+    for (const char *c = path; *c;) {
+        while (*c == '/')
+            c++;
+        size_t n = strcspn(c, "/");
+        if (!n)
+            break;
+        if (plen + n + 2 >= sizeof prefix)
+            return bl_err(err, BOXLITE_ERR_INVALID, "mount point %s: path too long", path);
+        /* the parent resolved as the guest would (a symlink stays inside the rootfs) */
+        cleanup_close int parent = open_in_root(rootfd, plen ? prefix : "/");
+        if (parent < 0)
+            return bl_errno(err, errno, "mount point %s: open %s", path, plen ? prefix : "/");
+        char comp[256];
+        if (n >= sizeof comp)
+            return bl_err(err, BOXLITE_ERR_INVALID, "mount point %s: name too long", path);
+        memcpy(comp, c, n);
+        comp[n] = 0;
+        if (!strcmp(comp, ".."))
+            return bl_err(err, BOXLITE_ERR_INVALID, "mount point %s: \"..\"", path);
+        /* O_PATH descriptors cannot be used with mkdirat: through /proc/self/fd */
+        char at[64];
+        snprintf(at, sizeof at, "/proc/self/fd/%d", parent);
+        cleanup_close int pdir = open(at, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (pdir < 0 || (mkdirat(pdir, comp, 0755) < 0 && errno != EEXIST))
+            return bl_errno(err, errno, "mount point %s: mkdir %s", path, comp);
+        prefix[plen++] = '/';
+        memcpy(prefix + plen, comp, n + 1);
+        plen += n;
+        c += n;
+    }
+    return 0;
+}
+
+int relay_lookpath(const char *rootfs, const struct oci_process *p, struct bl_error *err)
+{
+    cleanup_close int rootfd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (rootfd < 0)
+        return bl_errno(err, errno, "open rootfs %s", rootfs);
+    const char *prog = p->args[0];
+    if (strchr(prog, '/')) {
+        char path[4200];
+        /* a relative path with a slash is relative to the working directory */
+        snprintf(path, sizeof path, "%s%s%s", prog[0] == '/' ? "" : p->cwd,
+                 prog[0] == '/' || p->cwd[strlen(p->cwd) - 1] == '/' ? "" : "/", prog);
+        if (executable_at(rootfd, path))
+            return 0;
+        return bl_err(err, BOXLITE_ERR_NOT_FOUND,
+                      "exec: \"%s\": stat %s: no such file or directory", prog, prog);
+    }
+    const char *path = oci_env_get(p->env, "PATH");
+    if (!path)
+        path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+    for (const char *d = path; *d;) {
+        size_t n = strcspn(d, ":");
+        char cand[4200];
+        if (n && snprintf(cand, sizeof cand, "%.*s/%s", (int)n, d, prog) < (int)sizeof cand &&
+            executable_at(rootfd, cand))
+            return 0;
+        d += n + (d[n] == ':');
+    }
+    return bl_err(err, BOXLITE_ERR_NOT_FOUND, "exec: \"%s\": executable file not found in $PATH",
+                  prog);
+}
+
+/* Copies what is readable on from to to; 0 at end of stream (or a dead reader), 1 else. */
+static int copy_out(int from, int to, bool *to_ok)
+{
+    char buf[65536];
+    ssize_t n = read(from, buf, sizeof buf);
+    if (n < 0)
+        return errno == EAGAIN || errno == EINTR ? 1 : 0;
+    if (n == 0)
+        return 0;
+    if (*to_ok && io_write_all(to, buf, (size_t)n) < 0)
+        *to_ok = false; /* the caller stopped reading: keep draining, so the guest never blocks */
+    return 1;
+}
+
+int relay_pump(boxlite_exec *ex, int in_fd, int out_fd, int err_fd, int tty_fd, int sigfd)
+{
+    int ofd = boxlite_exec_stdout_fd(ex), efd = boxlite_exec_stderr_fd(ex);
+    int dfd = boxlite_exec_done_fd(ex);
+    bool out_ok = true, err_ok = true, done = false;
+    /* after the process ended, what it wrote is drained; a grandchild holding its streams
+     * open must not keep the container alive forever, so the drain has a bound */
+    int drain_ms = 2000;
+    for (;;) {
+        struct pollfd p[5] = {
+            { .fd = in_fd, .events = POLLIN }, { .fd = ofd, .events = POLLIN },
+            { .fd = efd, .events = POLLIN },   { .fd = done ? -1 : dfd, .events = POLLIN },
+            { .fd = sigfd, .events = POLLIN },
+        };
+        if (done && ofd < 0 && efd < 0)
+            break;
+        int n = poll(p, 5, done ? drain_ms : -1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n == 0)
+            break; /* drained as far as we wait */
+        /* signals first: a resize made before the keys typed after it reaches the guest
+         * before them */
+        if (p[4].revents) {
+            struct signalfd_siginfo si;
+            if (read(sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
+                int sig = (int)si.ssi_signo;
+                if (sig == SIGWINCH) {
+                    struct winsize ws;
+                    if (tty_fd >= 0 && ioctl(tty_fd, TIOCGWINSZ, &ws) == 0 && ws.ws_row &&
+                        ws.ws_col)
+                        boxlite_exec_resize(ex, ws.ws_row, ws.ws_col);
+                } else if (sig != SIGCHLD && sig != SIGPIPE) {
+                    boxlite_exec_signal(ex, sig);
+                }
+            }
+        }
+        if (p[0].revents) {
+            char buf[65536];
+            ssize_t r = read(in_fd, buf, sizeof buf);
+            if (r > 0) {
+                if (boxlite_exec_write_stdin(ex, buf, (size_t)r) != BOXLITE_OK)
+                    in_fd = -1;
+            } else if (r == 0 || (errno != EINTR && errno != EAGAIN)) {
+                /* the caller's end of stdin (a terminal's hang-up reads as EIO) */
+                if (in_fd != tty_fd)
+                    boxlite_exec_close_stdin(ex);
+                in_fd = -1;
+            }
+        }
+        if (p[1].revents && !copy_out(ofd, out_fd, &out_ok))
+            ofd = -1;
+        if (p[2].revents && !copy_out(efd, err_fd, &err_ok))
+            efd = -1;
+        if (p[3].revents)
+            done = true;
+    }
+    boxlite_exec_result res = { 0 };
+    if (boxlite_exec_wait(ex, -1, &res) != BOXLITE_OK) {
+        /* the box went away under the process (its VM died): what the caller can read */
+        fprintf(stderr, "boxlite-runtime: %s\n", boxlite_errmsg());
+        return 255;
+    }
+    return res.signal ? 128 + res.signal : res.exit_code;
+}

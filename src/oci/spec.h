@@ -1,0 +1,73 @@
+// SPDX-License-Identifier: Apache-2.0
+/* An OCI bundle's config.json as boxlite-runtime reads it (runtime-spec v1.x, config.md):
+ * the parts a box honours (root, process, hostname, mounts, annotations); everything else
+ * is accepted and ignored. The input is the caller's file: any bytes may be there, so
+ * every field is type-checked and bounded, and a mistake names the field. */
+#ifndef BOXLITE_OCI_SPEC_H
+#define BOXLITE_OCI_SPEC_H
+
+#include "common/error.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* The most config.json (or exec --process file) we read: real ones are a few KiB. */
+#define OCI_SPEC_MAX_BYTES (4u << 20)
+#define OCI_MAX_ARGS 4096
+#define OCI_MAX_ENV 4096
+#define OCI_MAX_MOUNTS 256
+
+struct oci_process {
+    char **args;       /* NULL-terminated, at least one */
+    char **env;        /* NULL-terminated "K=V" (may be empty) */
+    char *cwd;         /* absolute; "/" when absent */
+    uint32_t uid, gid; /* process.user */
+    bool terminal;
+    unsigned rows, cols; /* process.consoleSize (0 = unset) */
+};
+
+struct oci_mount {
+    char *destination; /* absolute path in the container */
+    char *source;      /* may be NULL (tmpfs, proc) */
+    char *type;        /* may be NULL (then "bind" in options makes it a bind) */
+    bool bind;         /* type "bind" or an option "bind"/"rbind" */
+    bool readonly;     /* option "ro" */
+};
+
+struct oci_spec {
+    char *oci_version;
+    char *root_path; /* root.path as written (relative to the bundle unless absolute) */
+    bool root_readonly;
+    struct oci_process process;
+    char *hostname; /* NULL = unset */
+    struct oci_mount *mounts;
+    size_t nmounts;
+    char **ann_keys, **ann_values; /* annotations, nann of them */
+    size_t nann;
+    /* box settings from annotations (io.boxlite.cpus, io.boxlite.memory, io.boxlite.engine):
+     * 0 / NULL = the library's default */
+    int cpus;
+    int memory_mib;
+    const char *engine; /* points into ann_values */
+};
+
+/* Parses a whole config.json (len bytes, not NUL-terminated). On failure *s is left empty
+ * (nothing to free) and err names the field. */
+int oci_spec_parse(const char *json, size_t len, struct oci_spec *s, struct bl_error *err);
+void oci_spec_free(struct oci_spec *s);
+/* Parses a process object alone (exec --process FILE). */
+int oci_process_parse(const char *json, size_t len, struct oci_process *p, struct bl_error *err);
+void oci_process_free(struct oci_process *p);
+/* The value of annotation key, or NULL. */
+const char *oci_spec_annotation(const struct oci_spec *s, const char *key);
+/* A memory size as an annotation gives it: plain digits are MiB ("512"); a suffix k, m or g
+ * (any case, optionally followed by "i" and/or "b": "512Mi", "2GiB") scales it. The result
+ * is in MiB, at least 1 and at most 1 TiB. */
+int oci_parse_memory_mib(const char *s, int *mib, struct bl_error *err);
+/* A signal as runc's kill takes it: "KILL", "SIGKILL", "kill" or "9". */
+int oci_parse_signal(const char *s, int *sig, struct bl_error *err);
+/* The value of NAME in a NULL-terminated "K=V" list, or NULL. */
+const char *oci_env_get(char *const *env, const char *name);
+
+#endif

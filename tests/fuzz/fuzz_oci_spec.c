@@ -1,0 +1,78 @@
+// component: oci
+// SPDX-License-Identifier: Apache-2.0
+/* Fuzzes boxlite-runtime's config.json and state.json decoding (src/oci/spec.c, state.c):
+ * a bundle is the caller's file and a state record lies in a folder others may write, so
+ * any bytes may be there. The first byte picks the parser (config, exec process, state,
+ * memory size, signal); the decoders must refuse or accept without crashing, leaking or
+ * reading past the input, and what they accept must be consistent (args non-empty, cwd
+ * absolute, env KEY=VALUE). */
+#include "oci/spec.h"
+#include "oci/state.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size < 1)
+        return 0;
+    const char *text = (const char *)data + 1;
+    size_t len = size - 1;
+    struct bl_error err = { 0 };
+    switch (data[0] % 5) {
+    case 0: {
+        struct oci_spec s;
+        if (oci_spec_parse(text, len, &s, &err) == 0) {
+            if (!s.process.args[0] || !s.process.args[0][0] || s.process.cwd[0] != '/' ||
+                !s.root_path[0])
+                abort();
+            for (size_t i = 0; s.process.env[i]; i++)
+                if (!strchr(s.process.env[i], '=') || s.process.env[i][0] == '=')
+                    abort();
+            for (size_t i = 0; i < s.nmounts; i++)
+                if (s.mounts[i].destination[0] != '/')
+                    abort();
+            if (s.cpus < 0 || s.cpus > 256 || s.memory_mib < 0)
+                abort();
+            oci_spec_free(&s);
+        }
+        break;
+    }
+    case 1: {
+        struct oci_process p;
+        if (oci_process_parse(text, len, &p, &err) == 0)
+            oci_process_free(&p);
+        break;
+    }
+    case 2: {
+        struct oci_state st;
+        if (oci_state_parse(text, len, &st, &err) == 0) {
+            if (oci_id_valid(st.id, NULL) != 0 || st.pid < 1)
+                abort();
+            free(oci_state_report(&st, OCI_RUNNING));
+            free(oci_state_dump(&st));
+            oci_state_free(&st);
+        }
+        break;
+    }
+    default: {
+        /* the short strings: a NUL-terminated copy */
+        char *s = malloc(len + 1);
+        if (!s)
+            return 0;
+        memcpy(s, text, len);
+        s[len] = 0;
+        int v = 0;
+        if (data[0] % 5 == 3) {
+            if (oci_parse_memory_mib(s, &v, &err) == 0 && (v < 1 || v > (1 << 20)))
+                abort();
+        } else if (oci_parse_signal(s, &v, &err) == 0 && (v < 1 || v > 64)) {
+            abort();
+        }
+        free(s);
+        break;
+    }
+    }
+    return 0;
+}
