@@ -35,6 +35,9 @@ enum cli_flag_id {
     FL_IMAGE, FL_NO_SMOKE, FL_FILTER, FL_FORMAT, FL_NO_TRUNC, FL_TAIL, FL_SINCE,
     FL_NO_STREAM, FL_MAN, FL_UNTIL, FL_TIMESTAMPS, FL_NO_STDIN,
     FL_IDLE_PAUSE, /* run, create: auto-pause (cmd_pause.c) */
+    /* serve (cli/cmd_serve.c) */
+    FL_LISTEN, FL_CREDENTIALS, FL_TLS_CERT, FL_TLS_KEY, FL_INSECURE, FL_TOKEN_TTL,
+    FL_ROOTFS_DIR, FL_MAX_BOXES, FL_SCOPES,
 };
 
 struct cli_flag {
@@ -195,5 +198,6 @@ int cmd_snapshot(struct cli *c, const struct cli_args *a);
 int cmd_clone(struct cli *c, const struct cli_args *a);
 int cmd_export(struct cli *c, const struct cli_args *a);
 int cmd_import(struct cli *c, const struct cli_args *a);
+int cmd_serve(struct cli *c, const struct cli_args *a);
 
 #endif
