@@ -192,7 +192,7 @@ int serve_create_options(const char *body, size_t len, const char *prefix,
         else {
             char path[4200];
             snprintf(path, sizeof path, "%s/%s", lim->rootfs_dir, s);
-            json_object_set_new(o, "image", json_string(path));
+            json_object_set_new(o, "rootfs_path", json_string(path));
             image = NULL;
         }
     }

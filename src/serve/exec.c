@@ -498,7 +498,8 @@ static ssize_t read_events(void *cls, uint64_t pos, char *buf, size_t max)
             pthread_mutex_unlock(&x->lock);
             return (ssize_t)n;
         }
-        if (x->done || x->ending) {
+        /* at shutdown too: the pump ends once the process does, after its exit event */
+        if (x->done) {
             pthread_mutex_unlock(&x->lock);
             return MHD_CONTENT_READER_END_OF_STREAM;
         }
