@@ -37,10 +37,12 @@ enum MHD_Result reply_response(struct MHD_Connection *c, struct req *q, unsigned
 enum MHD_Result reply_json(struct MHD_Connection *c, struct req *q, unsigned status,
                            json_t *body)
 {
-    char *s = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    if (!body) /* an encoder found nothing to say: still an answer, not a dropped connection */
+        return reply_error(c, q, 500, "InternalError", "no response body could be made");
+    char *s = json_dumps(body, JSON_COMPACT);
     json_decref(body);
     if (!s)
-        return MHD_NO;
+        return reply_error(c, q, 500, "InternalError", "out of memory");
     size_t n = strlen(s);
     struct MHD_Response *r =
         MHD_create_response_from_buffer(n, s, MHD_RESPMEM_MUST_FREE);
