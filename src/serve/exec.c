@@ -59,6 +59,7 @@ struct serve_execs {
     struct sexec **v;
     size_t n;
     int pumps;              /* pump threads still running */
+    int readers;            /* SSE streams still open */
     bool stopping;
 };
 
@@ -309,6 +310,13 @@ void serve_execs_shutdown(struct serve_execs *e, int sig)
     }
     while (e->pumps > 0)
         pthread_cond_wait(&e->cond, &e->lock);
+    /* every stream has its exit event now: let the readers send it before the daemon
+     * closes their connections (a reader that does not read is given up on) */
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 10;
+    while (e->readers > 0)
+        if (pthread_cond_timedwait(&e->cond, &e->lock, &until) == ETIMEDOUT)
+            break;
     pthread_mutex_unlock(&e->lock);
 }
 
@@ -518,8 +526,13 @@ static ssize_t read_events(void *cls, uint64_t pos, char *buf, size_t max)
 static void free_reader(void *cls)
 {
     struct reader *rd = cls;
+    struct serve_execs *e = rd->x->reg;
     exec_unref(rd->x);
     free(rd);
+    pthread_mutex_lock(&e->lock);
+    e->readers--;
+    pthread_cond_broadcast(&e->cond);
+    pthread_mutex_unlock(&e->lock);
 }
 
 static enum MHD_Result stream_output(struct MHD_Connection *c, struct req *q, struct sexec *x)
@@ -556,6 +569,9 @@ static enum MHD_Result stream_output(struct MHD_Connection *c, struct req *q, st
     }
     rd->x = x; /* the reference registry_get took is the reader's now */
     rd->next = next;
+    pthread_mutex_lock(&x->reg->lock);
+    x->reg->readers++;
+    pthread_mutex_unlock(&x->reg->lock);
     struct MHD_Response *r =
         MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 65536, read_events, rd, free_reader);
     if (!r) {

@@ -18,6 +18,7 @@ CHECK="python3 $PWD/tests/e2e/serve_check.py"
 . tests/harness/lib.sh
 need_cmd qemu-system-x86_64 qemu-system-x86
 need_cmd curl
+need_cmd openssl
 need "a cached guest kernel (scripts/build-kernel.sh)" scripts/build-kernel.sh --cached-only
 need "$B (make)" test -x "$B"
 need "/bin/busybox (busybox-static)" test -x /bin/busybox
@@ -276,6 +277,15 @@ api GET /v1/config ""
 expect "a client stalled mid-request does not block others" 200 "$ST"
 exec {slow}>&-
 
+# ---- 100 concurrent clients -------------------------------------------------------------------
+pids=()
+for i in $(seq 100); do
+  curl -s -o /dev/null -w '%{http_code}\n' --max-time 120 -H "Authorization: Bearer $T" "$U/v1/acme/boxes/one" >"$work/conc.$i" &
+  pids+=($!)
+done
+wait "${pids[@]}"
+expect "100 concurrent clients are all answered 200" 100 "$(cat "$work"/conc.* | grep -c '^200$')"
+
 # ---- lists -----------------------------------------------------------------------------------
 api POST /v1/acme/boxes "$T" -d '{"name":"two","rootfs_path":"bb","detach":true,"auto_remove":false}'
 expect "a detached box" 201 "$ST"
@@ -326,12 +336,29 @@ wait "$sse_pid"
 expect "... the open stream ends with the exit event (SIGTERM: 143)" 143 "$($CHECK sse "$LAST" | python3 -c 'import json,sys; print(json.load(sys.stdin)["exit"]["exit_code"])')"
 expect "... the detached box keeps running" running "$("$B" inspect -f '{{.State}}' acme.two 2>/dev/null)"
 
+# ---- TLS with a test CA -------------------------------------------------------------------------
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=test-ca -keyout "$work/ca.key" \
+  -out "$work/ca.pem" -addext basicConstraints=critical,CA:TRUE >/dev/null 2>&1
+openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout "$work/srv.key" -out "$work/srv.csr" >/dev/null 2>&1
+printf 'subjectAltName=IP:127.0.0.1\n' >"$work/san.ext"
+openssl x509 -req -in "$work/srv.csr" -CA "$work/ca.pem" -CAkey "$work/ca.key" -CAcreateserial \
+  -days 2 -extfile "$work/san.ext" -out "$work/srv.pem" >/dev/null 2>&1
+start_server S --tls-cert "$work/srv.pem" --tls-key "$work/srv.key"
+case $S in https://127.0.0.1:*) ok "with --tls-cert/--tls-key the server speaks HTTPS ($S)" ;; *) no "TLS server" "$(tail -3 "$work/serve.S.log")" ;; esac
+expect "HTTPS with the test CA: GET /v1/config 200" 200 "$(curl -s -o /dev/null -w '%{http_code}' --max-time 60 --cacert "$work/ca.pem" "$S/v1/config")"
+tok=$(curl -s --max-time 60 --cacert "$work/ca.pem" -d grant_type=client_credentials -d client_id=acme-ci --data-urlencode "client_secret=$SECRET" "$S/v1/oauth/tokens" | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])' 2>/dev/null)
+expect "... a token over TLS, then a box list" 200 "$(curl -s -o /dev/null -w '%{http_code}' --max-time 60 --cacert "$work/ca.pem" -H "Authorization: Bearer $tok" "$S/v1/acme/boxes")"
+curl -s -o /dev/null --max-time 60 "$S/v1/config" && no "a client without the CA refuses the server" || ok "a client without the CA refuses the server"
+curl -s -o /dev/null --max-time 60 "http://${S#https://}/v1/config" && no "plain HTTP to the TLS port fails" || ok "plain HTTP to the TLS port fails"
+kill -TERM "$S_pid"; wait "$S_pid" 2>/dev/null
+
 # ---- the log -------------------------------------------------------------------------------
 log=$work/serve.U.log
 has "the log has method, path, status, client" "POST /v1/acme/boxes 201" "$log"
 has "... and the client id" "client=acme-ci" "$log"
 if grep -qF -e "$SECRET" -e "$T" "$log"; then no "no secret or token in the log"; else ok "no secret or token in the log"; fi
 
-# ---- every response against docs/api.yaml -----------------------------------------------------
+# ---- every response against docs/api.yaml, and its shape against BoxLite's ------------------------
+if out=$($CHECK shape docs/api.yaml tests/e2e/serve_upstream_shape.json); then ok "shape: $(echo "$out" | tail -1)"; else no "shape" "$out"; fi
 if out=$($CHECK contract docs/api.yaml "$work/contract.log"); then ok "contract: $(echo "$out" | tail -1)"; else no "contract" "$out"; fi
 finish

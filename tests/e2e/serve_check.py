@@ -6,6 +6,12 @@
                                           {"stdout": text, "stderr": text, "stdout_len",
                                            "exit": {...} or null, "ids": [...], "events": n}
   serve_check.py sse-after FILE ID        the stdout of the events after id ID
+  serve_check.py shape API.YAML UPSTREAM.json
+                                          docs/api.yaml has every operation of the upstream
+                                          shape with at least its parameters and statuses,
+                                          every schema with the same required fields and
+                                          its properties (more only where the schema says
+                                          x-boxlite-differs), the same enums
   serve_check.py contract API.YAML LOG    every response recorded in LOG (lines "METHOD PATH
                                           STATUS BODYFILE") checked against the document:
                                           the path and method exist, the status is one the
@@ -128,12 +134,73 @@ def cmd_contract(api_path, log_path):
     return 1 if problems or not checked else 0
 
 
+def cmd_shape(api_path, shape_path):
+    import yaml
+
+    with open(api_path) as f:
+        doc = yaml.safe_load(f)
+    with open(shape_path) as f:
+        up = json.load(f)
+    comps = doc["components"]
+    problems, checked = [], 0
+
+    def param_name(p):
+        if "$ref" in p:
+            p = comps["parameters"][p["$ref"].split("/")[-1]]
+        return p["name"]
+
+    for path, ops in up["operations"].items():
+        ours = doc["paths"].get(path)
+        if ours is None:
+            problems.append(f"{path}: missing")
+            continue
+        shared = [param_name(p) for p in ours.get("parameters", [])]
+        for m, want in ops.items():
+            checked += 1
+            op = ours.get(m)
+            if op is None:
+                problems.append(f"{m.upper()} {path}: missing")
+                continue
+            names = set(shared + [param_name(p) for p in op.get("parameters", [])])
+            for n in want["parameters"]:
+                if n not in names:
+                    problems.append(f"{m.upper()} {path}: parameter {n} missing")
+            for st in want["statuses"]:
+                if st not in op["responses"]:
+                    problems.append(f"{m.upper()} {path}: status {st} missing")
+    for name, want in up["schemas"].items():
+        checked += 1
+        s = comps["schemas"].get(name)
+        if s is None:
+            problems.append(f"schema {name}: missing")
+            continue
+        props = set(s.get("properties", {}))
+        if sorted(s.get("required", [])) != sorted(want["required"]):
+            problems.append(f"schema {name}: required {s.get('required', [])} != {want['required']}")
+        for p in want["properties"]:
+            if p not in props:
+                problems.append(f"schema {name}: property {p} missing")
+        extra = props - set(want["properties"])
+        if extra and "x-boxlite-differs" not in s:
+            problems.append(f"schema {name}: properties {sorted(extra)} not upstream's and not explained")
+    for name, values in up["enums"].items():
+        checked += 1
+        if comps["schemas"].get(name, {}).get("enum") != values:
+            problems.append(f"enum {name}: differs")
+    for p in problems:
+        print("shape: " + p)
+    print(f"{checked} operations, schemas and enums compared, {len(problems)} differences")
+    return 1 if problems else 0
+
+
 if __name__ == "__main__":
     a = sys.argv[1:]
     if a[:1] == ["sse"]:
         cmd_sse(a[1])
     elif a[:1] == ["sse-after"]:
         cmd_sse_after(a[1], a[2])
+    elif a[:1] == ["shape"]:
+        sys.exit(cmd_shape(a[1], a[2]))
     elif a[:1] == ["contract"]:
         sys.exit(cmd_contract(a[1], a[2]))
     else:
