@@ -32,7 +32,7 @@ python3 tests/fixtures/mkrootfs.py "$work/roots/bb"
 secret=$("$B" serve credentials add "$work/creds" bench acme) || exit 1
 mkfifo "$work/fifo"
 "$B" serve --listen 127.0.0.1:0 --credentials "$work/creds" --rootfs-dir "$work/roots" \
-  --max-boxes $((nboxes + 10)) >"$work/fifo" 2>"$work/serve.log" &
+  --max-boxes $((nboxes + 10)) --rate 0 >"$work/fifo" 2>"$work/serve.log" &
 spid=$!
 exec {fd}<"$work/fifo"
 read -r -t 60 line <&"$fd" || { echo "serve: the server did not start"; cat "$work/serve.log"; exit 1; }

@@ -51,9 +51,10 @@ int cmd_serve(struct cli *c, const struct cli_args *a)
     cfg->token_ttl_s = 3600;
     cfg->max_body = 1 << 20;
     cfg->max_input = 8 << 20;
-    cfg->max_output = 64 << 20;
+    cfg->max_output = 16 << 20;
     cfg->max_boxes = 50;
     cfg->max_execs = 10;
+    cfg->rate = 50;
     cfg->lim = (struct serve_limits){ .max_cpus = 32, .max_memory_mib = 16384,
                                       .max_disk_size_gb = 100 };
     cfg->log = stderr;
@@ -73,6 +74,11 @@ int cmd_serve(struct cli *c, const struct cli_args *a)
             if (cli_parse_ll(val, 0, 86400 * 30, &v))
                 return cli_usage_error("--token-ttl: seconds, 0 to 2592000");
             cfg->token_ttl_s = (unsigned)v;
+            break;
+        case FL_RATE:
+            if (cli_parse_ll(val, 0, 1000000, &v))
+                return cli_usage_error("--rate: requests per second, 0 (no limit) to 1000000");
+            cfg->rate = (unsigned)v;
             break;
         case FL_MAX_BOXES:
             if (cli_parse_ll(val, 1, 100000, &v))

@@ -183,6 +183,7 @@ static const struct cli_flag serve_table[] = {
     { FL_TOKEN_TTL, 0, "token-ttl", "SECONDS", "3600", "Lifetime of the access tokens issued", false },
     { FL_ROOTFS_DIR, 0, "rootfs-dir", "DIR", NULL, "Folder of root file systems that clients may name as rootfs_path", false },
     { FL_MAX_BOXES, 0, "max-boxes", "N", "50", "Boxes per prefix (tenant)", false },
+    { FL_RATE, 0, "rate", "N", "50", "Requests per second each token may make (as many at once); 0: no limit", false },
     { FL_SCOPES, 0, "scopes", "LIST", "every scope but runtime:admin", "credentials add: the client's scopes, comma-separated", false },
     { 0 },
 };

@@ -337,20 +337,25 @@ const struct serve_client *serve_creds_check(const struct serve_creds *c, const 
 struct token {
     uint8_t digest[32];
     uint64_t expires_ms; /* monotonic */
+    double bucket;       /* requests it may still make now (rate limit) */
+    uint64_t filled_ms;
     struct serve_token_info info;
 };
 
 struct serve_tokens {
     pthread_mutex_t lock;
+    unsigned rate;
     struct token *v;
     size_t n, cap;
 };
 
-struct serve_tokens *serve_tokens_new(void)
+struct serve_tokens *serve_tokens_new(unsigned rate)
 {
     struct serve_tokens *t = calloc(1, sizeof *t);
-    if (t)
+    if (t) {
         pthread_mutex_init(&t->lock, NULL);
+        t->rate = rate;
+    }
     return t;
 }
 
@@ -373,6 +378,8 @@ char *serve_token_issue(struct serve_tokens *t, const struct serve_client *cl,
     struct token n = {0};
     sha256(tok, strlen(tok), "", 0, n.digest);
     n.expires_ms = mono_ms() + (uint64_t)ttl_s * 1000;
+    n.bucket = t->rate;
+    n.filled_ms = mono_ms();
     snprintf(n.info.client, sizeof n.info.client, "%s", cl->id);
     snprintf(n.info.prefix, sizeof n.info.prefix, "%s", cl->prefix);
     snprintf(n.info.scopes, sizeof n.info.scopes, "%s", scopes);
@@ -412,8 +419,19 @@ int serve_token_check(struct serve_tokens *t, const char *tok, struct serve_toke
     uint64_t now = mono_ms();
     for (size_t i = 0; i < t->n; i++) {
         if (CRYPTO_memcmp(t->v[i].digest, d, 32) == 0) {
-            r = t->v[i].expires_ms > now ? 0 : -2;
-            *out = t->v[i].info;
+            struct token *k = &t->v[i];
+            r = k->expires_ms > now ? 0 : -2;
+            *out = k->info;
+            if (r == 0 && t->rate) { /* a token bucket: rate per second, as many at once */
+                k->bucket += (double)(now - k->filled_ms) * t->rate / 1000.0;
+                if (k->bucket > t->rate)
+                    k->bucket = t->rate;
+                k->filled_ms = now;
+                if (k->bucket < 1.0)
+                    r = -3;
+                else
+                    k->bucket -= 1.0;
+            }
         }
     }
     pthread_mutex_unlock(&t->lock);

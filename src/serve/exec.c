@@ -20,7 +20,8 @@
 #include <unistd.h>
 
 #define EXEC_CHUNK 32768     /* bytes of output per event */
-#define EXECS_KEPT 256       /* finished executions kept for status and late readers */
+#define EXECS_KEPT 64        /* finished executions kept for status and late readers: with
+                              * max_output each, what they may hold is bounded */
 #define KEEPALIVE_S 15       /* an SSE comment this often: dead clients are noticed */
 
 struct event {

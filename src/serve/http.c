@@ -87,6 +87,8 @@ enum MHD_Result reply_error(struct MHD_Connection *c, struct req *q, unsigned st
         MHD_add_response_header(r, "WWW-Authenticate", "Bearer realm=\"boxlite\"");
     if (status == 405)
         MHD_add_response_header(r, "Allow", serve_route_methods(q->route.id));
+    if (status == 429)
+        MHD_add_response_header(r, "Retry-After", "1");
     return reply_response(c, q, status, r);
 }
 
@@ -130,6 +132,13 @@ static int authenticate(struct MHD_Connection *c, struct req *q, enum MHD_Result
     int r = strlen(h + 7) > 256 ? -1 : serve_token_check(q->s->tokens, h + 7, &q->tok);
     if (r == -2) {
         *res = reply_error(c, q, 401, "UnauthorizedError", "expired access token");
+        return -1;
+    }
+    if (r == -3) {
+        q->authed = true; /* the log names who was held back */
+        *res = reply_error(c, q, 429, "InvalidStateError",
+                           "more than %u requests per second with this token; retry later",
+                           q->s->cfg.rate);
         return -1;
     }
     if (r != 0) {
@@ -359,7 +368,7 @@ int serve_start(struct server *s, struct bl_error *err)
     pthread_mutex_init(&s->create_lock, NULL);
     if ((r = serve_creds_load(s->cfg.credentials, &s->creds, err)))
         return r;
-    s->tokens = serve_tokens_new();
+    s->tokens = serve_tokens_new(s->cfg.rate);
     s->execs = serve_execs_new();
     if (!s->tokens || !s->execs)
         return bl_err(err, BOXLITE_ERR_NOMEM, "serve: out of memory");

@@ -160,12 +160,14 @@ struct serve_token_info {
     char prefix[SERVE_SEG_MAX + 1];
     char scopes[256];
 };
-struct serve_tokens *serve_tokens_new(void);
+/* rate: requests per second each token may make (a bucket of as many), 0 = no limit. */
+struct serve_tokens *serve_tokens_new(unsigned rate);
 void serve_tokens_free(struct serve_tokens *t);
 /* Issues a token for client with scopes; ttl_s 0 makes it expire at once (tests). */
 char *serve_token_issue(struct serve_tokens *t, const struct serve_client *cl,
                         const char *scopes, unsigned ttl_s);
-/* 0 with *out when tok is a live token; -1 for an unknown, -2 for an expired one. */
+/* 0 with *out when tok is a live token; -1 for an unknown, -2 for an expired one, -3 for
+ * one over its rate (the request is not counted). */
 int serve_token_check(struct serve_tokens *t, const char *tok, struct serve_token_info *out);
 
 #endif

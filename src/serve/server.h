@@ -24,9 +24,10 @@ struct serve_config {
     unsigned token_ttl_s;    /* default 3600; 0 = tokens expire at once (tests) */
     size_t max_body;         /* JSON bodies, default 1 MiB */
     size_t max_input;        /* one stdin write, default 8 MiB */
-    size_t max_output;       /* output an execution keeps for readers, default 64 MiB */
+    size_t max_output;       /* output an execution keeps for readers, default 16 MiB */
     int max_boxes;           /* per prefix, default 50 */
     int max_execs;           /* running executions per box, default 10 */
+    unsigned rate;           /* requests per second per token, 0 = no limit (default 50) */
     struct serve_limits lim;
     FILE *log;               /* request log (stderr) */
 };

@@ -74,7 +74,7 @@ start_server() {
   printf -v "$var" '%s' "${line##* }"
   printf -v "${var}_pid" '%s' "$pid"
 }
-start_server U --rootfs-dir "$work/roots"
+start_server U --rootfs-dir "$work/roots" --rate 0
 spid=$U_pid
 case $U in http://127.0.0.1:*) ok "the server listens on loopback ($U)" ;; *) no "server start" "$(cat "$work/serve.U.log")"; finish; exit 1 ;; esac
 
@@ -133,6 +133,18 @@ U=$E api GET /v1/acme/boxes "$ET"
 expect "an expired token: 401" 401 "$ST"
 has "... saying it expired" "expired" "$BODY"
 kill -TERM "$E_pid"; wait "$E_pid" 2>/dev/null
+
+# a token's request rate: --rate 1 lets one of 10 requests made at once through
+start_server L --rate 1
+U=$L token acme-ci "$SECRET"; LT=$TOKEN
+pids=()
+for i in $(seq 10); do
+  curl -s -o /dev/null -w '%{http_code}\n' --max-time 60 -H "Authorization: Bearer $LT" "$L/v1/acme/boxes" >"$work/rate.$i" &
+  pids+=($!)
+done
+wait "${pids[@]}"
+expect "--rate 1: 10 requests at once, most refused with 429" 1 "$(cat "$work"/rate.* | grep -c '^429$' | awk '{print ($1 >= 8)}')"
+kill -TERM "$L_pid"; wait "$L_pid" 2>/dev/null
 
 api POST /v1/acme/boxes "$RT" -d '{"rootfs_path":"bb"}'
 expect "a token without boxes:write cannot create (403)" 403 "$ST"
@@ -255,6 +267,15 @@ expect "reconnect with Last-Event-ID: the events after it, nothing lost" "$a" "$
 expect "... and the exit event" 0 "$($CHECK sse "$SSE" | python3 -c 'import json,sys; print(json.load(sys.stdin)["exit"]["exit_code"])')"
 sse "$X" -H "Last-Event-ID: 99999999"
 has "a Last-Event-ID not sent yet: refused" "InvalidStateError" "$SSE"
+
+# a reader that hangs up mid-stream: the execution goes on, a new reader gets all of it
+exec_run one '{"command":"seq","args":["1","300000"]}'
+curl -s -N --max-time 300 -H "Authorization: Bearer $T" "$U/v1/acme/boxes/one/executions/$X/output" | head -c 2000 >/dev/null
+sse "$X" -H "Last-Event-ID: 0"
+seq 1 300000 | sha256sum >"$work/seq3.sum"
+expect "after a reader hung up mid-stream, a new one gets every byte" "$(cat "$work/seq3.sum")" "$($CHECK sse-after "$SSE" 0 | sha256sum)"
+api GET "/v1/acme/boxes/one/executions/$X" "$T"
+expect "... and the execution completed" completed "$(jget 'd["status"]')"
 
 # a signal
 exec_run one '{"command":"sleep","args":["1000"]}'

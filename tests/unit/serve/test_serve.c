@@ -243,7 +243,7 @@ TEST(credentials_and_tokens)
     CHECK(serve_creds_check(&c, "ci2", s1) == NULL);
     CHECK(serve_creds_check(&c, "nobody", s1) == NULL);
     CHECK(serve_creds_check(&c, "ci2", s2) != NULL);
-    struct serve_tokens *t = serve_tokens_new();
+    struct serve_tokens *t = serve_tokens_new(0);
     char *tok = serve_token_issue(t, cl, "boxes:read", 3600);
     REQUIRE(tok != NULL);
     struct serve_token_info info;
@@ -257,6 +257,15 @@ TEST(credentials_and_tokens)
     CHECK(serve_token_check(t, old, &info) == -2); /* expired at once */
     free(tok);
     free(old);
+    serve_tokens_free(t);
+    /* a rate of 2: two requests at once, the third is held back */
+    t = serve_tokens_new(2);
+    tok = serve_token_issue(t, cl, "", 60);
+    REQUIRE(tok != NULL);
+    CHECK(serve_token_check(t, tok, &info) == 0);
+    CHECK(serve_token_check(t, tok, &info) == 0);
+    CHECK(serve_token_check(t, tok, &info) == -3);
+    free(tok);
     serve_tokens_free(t);
     serve_creds_free(&c);
     REQUIRE(serve_creds_remove(path, "ci", &e) == 0);
