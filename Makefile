@@ -60,7 +60,9 @@ SRC_vmm     := $(filter-out src/vmm/arch/% $(SRC_netrule) src/vmm/jail/seccomp_g
 SRC_image   := $(call src_of,src/image)
 SRC_runtime := $(call src_of,src/runtime)
 SRC_agent   := $(call src_of,guest/agent,guest/agent/main.c)
-COMPONENTS  := common proto disk netrule vmm image runtime agent
+# serve: the REST server (boxlite serve) over the public API; linked into the CLI only
+SRC_serve   := $(call src_of,src/serve)
+COMPONENTS  := common proto disk netrule vmm image runtime agent serve
 # oci:    boxlite-runtime's bundle and state parsing (src/oci); its command line is oci/
 SRC_oci     := $(call src_of,src/oci)
 COMPONENTS  += oci
@@ -91,6 +93,7 @@ DEPS_image   := image disk common
 DEPS_runtime := runtime image disk netrule proto common
 DEPS_agent   := agent proto common
 DEPS_oci     := oci common
+DEPS_serve   := serve common
 archives = $(foreach d,$(DEPS_$(1)),$(call lib,$(d)))
 
 BIN_vmm   := $(O)/bin/boxlite-vmm
@@ -160,9 +163,12 @@ $(LIB_so): $(LIB_major)
 	ln -sfn $(notdir $<) $@
 
 SRC_cli := $(call src_of,cli)
-$(BIN_cli): $(call obj,$(SRC_cli)) $(LIB_so)
+# boxlite serve's HTTP library; only the CLI links it (the library does not need it)
+SERVE_LIBS := $(shell pkg-config --libs libmicrohttpd 2>/dev/null)
+CLI_ARCHIVES := $(call archives,serve)
+$(BIN_cli): $(call obj,$(SRC_cli)) $(CLI_ARCHIVES) $(LIB_so)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $(call obj,$(SRC_cli)) -L$(O)/lib -lboxlite -Wl,-rpath,'$$ORIGIN/../lib' $(LIBS)
+	$(CC) $(LDFLAGS) -o $@ $(call obj,$(SRC_cli)) -Wl,--start-group $(CLI_ARCHIVES) -Wl,--end-group -L$(O)/lib -lboxlite -Wl,-rpath,'$$ORIGIN/../lib' $(SERVE_LIBS) $(LIBS)
 # boxlite-runtime: the OCI runtime (runc's command line) over the public API, one process
 # per container (oci/), beside the CLI.
 BIN_oci := $(O)/bin/boxlite-runtime
@@ -176,9 +182,9 @@ $(O)/pkg/boxlite-runtime: $(call obj,$(SRC_ocitool)) $(call archives,oci) $(LIB_
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $(call obj,$(SRC_ocitool)) $(call archives,oci) -L$(O)/lib -lboxlite $(LIBS)
 # The CLI of a system package (the .deb): the library is in /usr/lib, no run path.
-$(O)/pkg/boxlite: $(call obj,$(SRC_cli)) $(LIB_so)
+$(O)/pkg/boxlite: $(call obj,$(SRC_cli)) $(CLI_ARCHIVES) $(LIB_so)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $(call obj,$(SRC_cli)) -L$(O)/lib -lboxlite $(LIBS)
+	$(CC) $(LDFLAGS) -o $@ $(call obj,$(SRC_cli)) -Wl,--start-group $(CLI_ARCHIVES) -Wl,--end-group -L$(O)/lib -lboxlite $(SERVE_LIBS) $(LIBS)
 
 # ---- Node.js addon (sdk/node): the same C file node-gyp builds at `npm install`, compiled
 # here against the running node's headers (NodeSource's nodejs ships them in include/node;

@@ -37,6 +37,9 @@ enum cli_flag_id {
     FL_IDLE_PAUSE, /* run, create: auto-pause (cmd_pause.c) */
     FL_SIGNAL, FL_SIG_PROXY,
     FL_BALLOON_TARGET, FL_NO_PAGE_REPORTING, FL_KSM, /* run, create: density (issue 21) */
+    /* serve (cli/cmd_serve.c) */
+    FL_LISTEN, FL_CREDENTIALS, FL_TLS_CERT, FL_TLS_KEY, FL_INSECURE, FL_TOKEN_TTL,
+    FL_ROOTFS_DIR, FL_MAX_BOXES, FL_SCOPES, FL_RATE,
 };
 
 struct cli_flag {
@@ -210,5 +213,6 @@ int cmd_export(struct cli *c, const struct cli_args *a);
 int cmd_import(struct cli *c, const struct cli_args *a);
 int cmd_reclaim(struct cli *c, const struct cli_args *a);
 int cmd_balloon(struct cli *c, const struct cli_args *a);
+int cmd_serve(struct cli *c, const struct cli_args *a);
 
 #endif

@@ -184,6 +184,21 @@ static const struct cli_flag *const help_flags[] = { help_table, NULL };
 
 static const struct cli_flag *const no_flags[] = { NULL };
 
+static const struct cli_flag serve_table[] = {
+    { FL_LISTEN, 0, "listen", "ADDR:PORT", "127.0.0.1:8100", "Address to serve on ([::1]:8100 for IPv6; port 0: any free one, printed)", false },
+    { FL_CREDENTIALS, 0, "credentials", "FILE", NULL, "The clients' credentials file (boxlite serve credentials add); required", false },
+    { FL_TLS_CERT, 0, "tls-cert", "FILE", NULL, "TLS certificate (PEM); with --tls-key the server speaks HTTPS", false },
+    { FL_TLS_KEY, 0, "tls-key", "FILE", NULL, "TLS private key (PEM)", false },
+    { FL_INSECURE, 0, "insecure", NULL, NULL, "Allow a non-loopback --listen without TLS (tokens travel in clear text)", false },
+    { FL_TOKEN_TTL, 0, "token-ttl", "SECONDS", "3600", "Lifetime of the access tokens issued", false },
+    { FL_ROOTFS_DIR, 0, "rootfs-dir", "DIR", NULL, "Folder of root file systems that clients may name as rootfs_path", false },
+    { FL_MAX_BOXES, 0, "max-boxes", "N", "50", "Boxes per prefix (tenant)", false },
+    { FL_RATE, 0, "rate", "N", "50", "Requests per second each token may make (as many at once); 0: no limit", false },
+    { FL_SCOPES, 0, "scopes", "LIST", "every scope but runtime:admin", "credentials add: the client's scopes, comma-separated", false },
+    { 0 },
+};
+static const struct cli_flag *const serve_flags[] = { serve_table, NULL };
+
 static const struct cli_flag snapshot_table[] = {
     { FL_JSON, 0, "json", NULL, NULL, "ls: print the snapshots as a JSON array", false },
     { 0 },
@@ -378,6 +393,19 @@ const struct cli_verb cli_verbs[] = {
       "Volumes and published ports are not imported (they name the exporting host's paths\n"
       "and ports). Prints the new box's id.",
       import_flags, cmd_import, 1, 1, false, "file", NULL },
+    { "serve", "[credentials add FILE CLIENT_ID PREFIX | credentials rm FILE CLIENT_ID]",
+      "Serve BoxLite's REST API (docs/api.yaml)",
+      "boxlite serve credentials add creds acme-ci acme --scopes boxes:read,boxes:write,boxes:exec\n"
+      "boxlite serve --listen 127.0.0.1:8100 --credentials creds",
+      "Speaks BoxLite's REST API (its openapi/rest-sandbox-open-api.yaml; ours is\n"
+      "docs/api.yaml) over this home's boxes: POST /v1/oauth/tokens trades a client's id and\n"
+      "secret for a bearer token, and each client sees only the boxes of its prefix.\n"
+      "credentials add prints the client's generated secret once; the file keeps a salted\n"
+      "hash of it. A non-loopback --listen needs --tls-cert and --tls-key (or --insecure).\n"
+      "Every request is logged on standard error (method, path, status, duration, client).\n"
+      "SIGTERM or Ctrl-C: stop accepting, end the executions, stop; boxes created with\n"
+      "detach keep running.",
+      serve_flags, cmd_serve, 0, 5, false, "", NULL },
     { "completion", "bash|zsh|fish", "Print a shell completion script",
       "source <(boxlite completion bash)\nboxlite completion zsh > \"${fpath[1]}/_boxlite\"\n"
       "boxlite completion fish > ~/.config/fish/completions/boxlite.fish",

@@ -14,6 +14,8 @@ PACKAGES=(
   # libraries
   libslirp-dev libglib2.0-dev libcurl4-openssl-dev libssl-dev libjansson-dev
   libarchive-dev libzstd-dev zlib1g-dev libsqlite3-dev libext2fs-dev libseccomp-dev libisal-dev
+  # boxlite serve: its HTTP server; python3-jsonschema checks its responses (tests/e2e/serve.sh)
+  libmicrohttpd-dev python3-jsonschema python3-yaml
   # guest kernel build
   linux-source-6.1 flex bison bc libelf-dev cpio xz-utils kmod
   # test parts

@@ -37,9 +37,10 @@ fuzz_dir=${RUN_FUZZ_DIR:-build/fuzz/tests/fuzz}
 python_dir=${RUN_PYTHON_DIR:-sdk/python/tests}
 node_dir=${RUN_NODE_DIR:-sdk/node/test}
 go_dir=${RUN_GO_DIR:-sdk/go}
-# The end-to-end subset run against the sanitizer build: the CLI, the library and the per-box
-# process on the QEMU engine (the KVM engine runs sanitised in the lab: tests/e2e/lab_smoke.sh).
-san_e2e=${RUN_SAN_E2E:-qemu_cli.sh qemu_vmm.sh net_policy.sh}
+# The end-to-end subset run against the sanitizer build: the CLI, the library, the per-box
+# process on the QEMU engine and the REST server (the KVM engine runs sanitised in the lab:
+# tests/e2e/lab_smoke.sh).
+san_e2e=${RUN_SAN_E2E:-qemu_cli.sh qemu_vmm.sh net_policy.sh serve.sh}
 mkdir -p "$logs"
 strict=0
 { [ "${CI:-}" = true ] || [ "${BOXLITE_TEST_STRICT:-}" = 1 ]; } && strict=1

@@ -1,0 +1,173 @@
+// SPDX-License-Identifier: Apache-2.0
+/* boxlite serve: BoxLite's REST API (docs/api.yaml, the shape of BoxLite's
+ * openapi/rest-sandbox-open-api.yaml) over libmicrohttpd and the public library.
+ * Pure decoding (routes, forms, request bodies, page tokens) lives apart from the code that
+ * calls the library, so unit tests and fuzz targets reach it without a server. */
+#ifndef BL_SERVE_H
+#define BL_SERVE_H
+
+#include "common/error.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- routes (route.c) ------------------------------------------------------------- */
+enum serve_route_id {
+    R_NONE = 0,
+    R_CONFIG,          /* /v1/config */
+    R_TOKENS,          /* /v1/oauth/tokens */
+    R_BOXES,           /* /v1/{prefix}/boxes */
+    R_BOXES_IMPORT,    /* /v1/{prefix}/boxes/import */
+    R_BOX,             /* /v1/{prefix}/boxes/{box} */
+    R_BOX_START,
+    R_BOX_STOP,
+    R_BOX_EXEC,        /* .../exec */
+    R_BOX_TTY,         /* .../exec/tty */
+    R_BOX_FILES,
+    R_BOX_METRICS,
+    R_BOX_SNAPSHOTS,   /* .../snapshots */
+    R_SNAPSHOT,        /* .../snapshots/{name} */
+    R_SNAPSHOT_RESTORE,
+    R_BOX_CLONE,
+    R_BOX_EXPORT,
+    R_EXECUTION,       /* .../executions/{exec} */
+    R_EXEC_OUTPUT,
+    R_EXEC_INPUT,
+    R_EXEC_SIGNAL,
+    R_EXEC_RESIZE,
+    R_METRICS,         /* /v1/{prefix}/metrics */
+    R_IMAGES,
+    R_IMAGES_PULL,
+    R_IMAGE,           /* /v1/{prefix}/images/{image} */
+};
+
+#define SERVE_SEG_MAX 128 /* the document's maxLength for prefix, box_id and names */
+
+struct serve_route {
+    enum serve_route_id id;
+    char prefix[SERVE_SEG_MAX + 1];
+    char box[SERVE_SEG_MAX + 1];
+    char sub[SERVE_SEG_MAX + 1]; /* execution id, snapshot name or image id */
+};
+
+/* Splits an (already percent-decoded) request path. 0 with *r filled, or -1 when the path
+ * is none of the API's (404). Segments are checked against the document's patterns. */
+int serve_route_parse(const char *path, struct serve_route *r);
+/* "GET", "POST", ... allowed on a route, as an Allow header lists them. */
+const char *serve_route_methods(enum serve_route_id id);
+/* The scope a request needs ("boxes:read"), or NULL when it needs no token. */
+const char *serve_route_scope(enum serve_route_id id, const char *method);
+/* The document's prefix pattern, ^[a-zA-Z0-9][a-zA-Z0-9._-]*$, 1-128 characters. */
+bool serve_valid_prefix(const char *s);
+
+/* ---- application/x-www-form-urlencoded (form.c) ----------------------------------- */
+/* Decodes body (len bytes, not NUL-terminated) into a JSON object of strings. A key given
+ * twice, a bad %XX, a NUL byte or more than 32 fields is an error. */
+int serve_form_parse(const char *body, size_t len, json_t **out, struct bl_error *err);
+
+/* ---- request bodies and responses (boxreq.c) ---------------------------------------- */
+/* The library label that records a box's tenant; the box's library name is
+ * "<prefix>.<name>" (a served prefix has no dot, so the split is unambiguous). */
+#define SERVE_LABEL_PREFIX "boxlite.serve.prefix"
+
+struct serve_limits {
+    int max_cpus;
+    int max_memory_mib;
+    int max_disk_size_gb;
+    const char *rootfs_dir; /* rootfs_path is a name beneath it; NULL = refused */
+};
+
+/* A CreateBoxRequest (JSON text) as the library's options JSON for tenant prefix. Unknown
+ * fields, wrong types, values out of range and host paths (volumes, an image naming a
+ * host path) are BOXLITE_ERR_INVALID naming the field. *out is the caller's. */
+int serve_create_options(const char *body, size_t len, const char *prefix,
+                         const struct serve_limits *lim, json_t **out, struct bl_error *err);
+
+/* An ExecRequest decoded. argv and env are NULL-terminated; free with serve_exec_req_free. */
+struct serve_exec_req {
+    char **argv;
+    char **env;         /* "K=V" */
+    char *working_dir;
+    bool tty;
+    long long timeout_ms; /* 0 = none */
+    unsigned rows, cols;
+};
+int serve_exec_parse(const char *body, size_t len, struct serve_exec_req *out,
+                     struct bl_error *err);
+void serve_exec_req_free(struct serve_exec_req *r);
+/* SignalRequest: 1-64. ResizeRequest: 1-65535 each. StopBoxRequest: may be empty;
+ * timeout_seconds 0-3600, default 30. */
+int serve_signal_parse(const char *body, size_t len, int *sig, struct bl_error *err);
+int serve_resize_parse(const char *body, size_t len, unsigned *cols, unsigned *rows,
+                       struct bl_error *err);
+int serve_stop_parse(const char *body, size_t len, int *timeout_ms, struct bl_error *err);
+/* A body holding {"name": "..."} (CreateSnapshotRequest, CloneBoxRequest); name required or
+ * not; *name NULL when absent, else the caller's. */
+int serve_name_parse(const char *body, size_t len, bool required, char **name,
+                     struct bl_error *err);
+
+/* The document's BoxStatus for a library state ("starting" reads "running": the VM is being
+ * initialised), and the library state a status filter means (NULL: not a BoxStatus). */
+const char *serve_box_status(const char *state);
+const char *serve_status_filter(const char *status);
+/* A library box info (boxlite_box_info / one of boxlite_box_list) as the document's Box,
+ * with the tenant's prefix taken off the name; NULL when the box is not prefix's. */
+json_t *serve_box_json(json_t *info, const char *prefix);
+/* Seconds since the epoch as RFC 3339 UTC ("2026-12-04T21:57:19Z"). */
+void serve_rfc3339(long long secs, char out[32]);
+
+/* Opaque page tokens: base64url of "<created>:<id>", the last box of a page. */
+char *serve_page_token(long long created, const char *id);
+int serve_page_token_parse(const char *tok, long long *created, char id[65]);
+
+/* base64 (RFC 4648 section 4, padded) of n bytes, malloc'd. */
+char *serve_base64(const void *p, size_t n);
+
+/* ---- credentials and tokens (auth.c) ---------------------------------------------- */
+struct serve_client {
+    char *id;
+    char *prefix;
+    char *scopes;      /* space-separated */
+    uint8_t salt[16];
+    uint8_t hash[32];  /* SHA-256(salt || secret) */
+};
+struct serve_creds {
+    struct serve_client *v;
+    size_t n;
+};
+/* The file: one client per line, "client_id prefix scopes(comma list) salt_hex hash_hex";
+ * '#' comments. A malformed line is an error naming its number. */
+int serve_creds_load(const char *path, struct serve_creds *c, struct bl_error *err);
+void serve_creds_free(struct serve_creds *c);
+/* Adds client id (refused when present) with a generated secret, rewriting the file
+ * atomically (mode 0600); *secret is the caller's and is shown once. */
+int serve_creds_add(const char *path, const char *id, const char *prefix, const char *scopes,
+                    char **secret, struct bl_error *err);
+int serve_creds_remove(const char *path, const char *id, struct bl_error *err);
+/* The client whose id and secret match (compared in constant time), or NULL. */
+const struct serve_client *serve_creds_check(const struct serve_creds *c, const char *id,
+                                             const char *secret);
+/* A scope list checked against the known ones, as "a b c"; NULL when one is unknown. */
+char *serve_scopes_normalise(const char *list);
+/* Whether a space-separated scope list holds scope. */
+bool serve_scopes_have(const char *scopes, const char *scope);
+
+struct serve_tokens;
+struct serve_token_info {
+    char client[129];
+    char prefix[SERVE_SEG_MAX + 1];
+    char scopes[256];
+};
+/* rate: requests per second each token may make (a bucket of as many), 0 = no limit. */
+struct serve_tokens *serve_tokens_new(unsigned rate);
+void serve_tokens_free(struct serve_tokens *t);
+/* Issues a token for client with scopes; ttl_s 0 makes it expire at once (tests). */
+char *serve_token_issue(struct serve_tokens *t, const struct serve_client *cl,
+                        const char *scopes, unsigned ttl_s);
+/* 0 with *out when tok is a live token; -1 for an unknown, -2 for an expired one, -3 for
+ * one over its rate (the request is not counted). */
+int serve_token_check(struct serve_tokens *t, const char *tok, struct serve_token_info *out);
+
+#endif

@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: Apache-2.0
+/* The running server: its configuration, the request context every handler gets, the
+ * response helpers (http.c) and the handlers (config.c, boxes.c, exec.c). Linked into the
+ * boxlite CLI (cli/cmd_serve.c), never into the library. */
+#ifndef BL_SERVE_SERVER_H
+#define BL_SERVE_SERVER_H
+
+#include "serve/serve.h"
+
+#include "boxlite.h"
+
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+
+struct serve_config {
+    const char *listen;      /* "ADDR:PORT", "[v6]:PORT"; port 0 = any free one */
+    const char *home;        /* the runtime's home; NULL = the library's default */
+    const char *runtime_options; /* JSON for boxlite_runtime_open_with, or NULL */
+    const char *credentials; /* the credentials file */
+    const char *tls_cert, *tls_key;
+    bool insecure;           /* a non-loopback address without TLS */
+    unsigned token_ttl_s;    /* default 3600; 0 = tokens expire at once (tests) */
+    size_t max_body;         /* JSON bodies, default 1 MiB */
+    size_t max_input;        /* one stdin write, default 8 MiB */
+    size_t max_output;       /* output an execution keeps for readers, default 16 MiB */
+    int max_boxes;           /* per prefix, default 50 */
+    int max_execs;           /* running executions per box, default 10 */
+    unsigned rate;           /* requests per second per token, 0 = no limit (default 50) */
+    struct serve_limits lim;
+    FILE *log;               /* request log (stderr) */
+};
+
+struct serve_execs;
+struct server {
+    struct serve_config cfg;
+    boxlite_runtime *rt;
+    struct serve_creds creds;
+    struct serve_tokens *tokens;
+    struct serve_execs *execs;
+    struct MHD_Daemon *d;
+    atomic_bool stopping;
+    pthread_mutex_t log_lock;
+    pthread_mutex_t create_lock; /* counting a tenant's boxes and creating one is one step */
+    unsigned port;
+};
+
+/* One request. */
+struct req {
+    struct server *s;
+    const char *method;
+    char path[512];
+    struct serve_route route;
+    uint64_t start_us;
+    int status;
+    struct serve_token_info tok; /* the caller, once authenticated */
+    bool authed;
+    char *body;
+    size_t len, limit;
+    bool too_big;
+};
+
+/* ---- http.c ---------------------------------------------------------------------- */
+int serve_start(struct server *s, struct bl_error *err);
+void serve_stop(struct server *s);
+
+enum MHD_Result reply_json(struct MHD_Connection *c, struct req *q, unsigned status,
+                           json_t *body /* stolen */);
+enum MHD_Result reply_empty(struct MHD_Connection *c, struct req *q, unsigned status);
+enum MHD_Result reply_error(struct MHD_Connection *c, struct req *q, unsigned status,
+                            const char *type, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+/* The library's last error (boxlite_errcode/boxlite_errmsg) in the document's model. */
+enum MHD_Result reply_lib_error(struct MHD_Connection *c, struct req *q, const char *what);
+enum MHD_Result reply_response(struct MHD_Connection *c, struct req *q, unsigned status,
+                               struct MHD_Response *r);
+/* A query argument or NULL. */
+const char *req_arg(struct MHD_Connection *c, const char *name);
+
+/* ---- handlers ---------------------------------------------------------------------- */
+enum MHD_Result h_config(struct MHD_Connection *c, struct req *q);
+enum MHD_Result h_token(struct MHD_Connection *c, struct req *q);
+enum MHD_Result h_boxes(struct MHD_Connection *c, struct req *q);
+enum MHD_Result h_box(struct MHD_Connection *c, struct req *q);
+enum MHD_Result h_box_snapshots(struct MHD_Connection *c, struct req *q);
+enum MHD_Result h_exec(struct MHD_Connection *c, struct req *q);
+/* The caller's box (id or name) opened, or NULL after replying 404 (another tenant's box
+ * is not found either) or the library's error. */
+boxlite_box *req_box(struct MHD_Connection *c, struct req *q, enum MHD_Result *res);
+
+struct serve_execs *serve_execs_new(void);
+/* Ends every execution's streams (shutdown): readers get what is left, then the end. */
+void serve_execs_shutdown(struct serve_execs *e, int sig);
+void serve_execs_free(struct serve_execs *e);
+
+#endif

@@ -1,0 +1,385 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+# boxlite serve (BoxLite's REST API) on loopback, driven by curl, with real boxes on the QEMU
+# engine: the token flow (wrong secret, unknown client, scope not held), requests without,
+# with a wrong and with an expired token, a missing scope (403), another tenant's box (404,
+# also in lists), executions with their output as Server-Sent Events (stdout and stderr
+# bytes, exit code), stdin with X-Close-Stdin, a signal, reconnecting with Last-Event-ID
+# (the events after it, nothing lost), malformed JSON, unknown fields, host paths, a body
+# over the limit (413), a stalled client while others are served, pages of a list, the log
+# (no secret or token in it), a non-loopback address refused without TLS, and SIGTERM
+# (executions end with their exit event, a detached box keeps running). Every response of
+# the session is then checked against docs/api.yaml (tests/e2e/serve_check.py contract).
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+build=${BOXLITE_BUILD:-build}
+B="$PWD/$build/bin/boxlite"
+CHECK="python3 $PWD/tests/e2e/serve_check.py"
+. tests/harness/lib.sh
+need_cmd qemu-system-x86_64 qemu-system-x86
+need_cmd curl
+need_cmd openssl
+need "a cached guest kernel (scripts/build-kernel.sh)" scripts/build-kernel.sh --cached-only
+need "$B (make)" test -x "$B"
+need "/bin/busybox (busybox-static)" test -x /bin/busybox
+need "python3-jsonschema" python3 -c 'import jsonschema'
+need "python3-yaml" python3 -c 'import yaml'
+work=$(mktemp -d)
+export BOXLITE_HOME=$work/home
+spid=
+cleanup() {
+  [ -n "$spid" ] && kill -KILL "$spid" 2>/dev/null
+  for id in $("$B" ps -a -q 2>/dev/null); do "$B" rm -f "$id" >/dev/null 2>&1; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+root=$work/roots/bb
+mkdir -p "$root/bin" "$root/etc" "$root/tmp"
+cp /bin/busybox "$root/bin/"
+for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -s busybox "$root/bin/$a"; done
+echo 'root:x:0:0:root:/root:/bin/sh' >"$root/etc/passwd"
+echo 'root:x:0:' >"$root/etc/group"
+
+creds=$work/creds
+SECRET=$("$B" serve credentials add "$creds" acme-ci acme)
+OSECRET=$("$B" serve credentials add "$creds" other-ci other --scopes boxes:read,boxes:write,boxes:exec)
+RSECRET=$("$B" serve credentials add "$creds" acme-ro acme --scopes boxes:read)
+case $SECRET in bls_*) ok "credentials add prints a generated secret" ;; *) no "credentials add" "got [$SECRET]" ;; esac
+if grep -qF -- "$SECRET" "$creds"; then no "the file holds no secret" "the secret is in $creds"; else ok "the credentials file holds a hash, not the secret"; fi
+"$B" serve credentials add "$creds" acme-ci acme >/dev/null 2>"$work/dup.err"
+[ $? = 125 ] && has "a client id given twice is refused" "exists" "$work/dup.err" || no "a client id given twice is refused"
+"$B" serve credentials add "$creds" x a.b >/dev/null 2>&1 && no "a prefix with a dot is refused" || ok "a prefix with a dot is refused"
+"$B" serve credentials add "$creds" gone acme >/dev/null
+"$B" serve credentials rm "$creds" gone && ! grep -q '^gone ' "$creds" && ok "credentials rm" || no "credentials rm"
+
+# a non-loopback address without TLS: refused before anything listens
+"$B" serve --listen 198.51.100.1:8100 --credentials "$creds" >/dev/null 2>"$work/nl.err"
+[ $? = 125 ] && has "a non-loopback --listen without TLS is refused" "not a loopback address" "$work/nl.err" \
+  || no "a non-loopback --listen without TLS is refused" "$(cat "$work/nl.err")"
+
+# start_server OUTVAR ARGS...: runs the server, waits for its "listening on" line (read
+# from its stdout through a pipe: the real event, not a sleep)
+start_server() {
+  local var=$1; shift
+  mkfifo "$work/fifo.$var"
+  "$B" serve --listen 127.0.0.1:0 --credentials "$creds" "$@" >"$work/fifo.$var" 2>>"$work/serve.$var.log" &
+  local pid=$!
+  local line=
+  exec {fd}<"$work/fifo.$var"
+  read -r -t 60 line <&"$fd"
+  # keep reading the pipe so that a later line cannot block the server
+  cat <&"$fd" >/dev/null &
+  exec {fd}<&-
+  printf -v "$var" '%s' "${line##* }"
+  printf -v "${var}_pid" '%s' "$pid"
+}
+start_server U --rootfs-dir "$work/roots" --rate 0
+spid=$U_pid
+case $U in http://127.0.0.1:*) ok "the server listens on loopback ($U)" ;; *) no "server start" "$(cat "$work/serve.U.log")"; finish; exit 1 ;; esac
+
+# api METHOD PATH TOKEN [curl args...]: the response body in $work/body.N ($BODY), its status
+# in $ST; the call is recorded for the contract check
+n=0
+api() {
+  local m=$1 p=$2 tok=$3; shift 3
+  n=$((n + 1))
+  BODY=$work/body.$n
+  local auth=()
+  [ -n "$tok" ] && auth=(-H "Authorization: Bearer $tok")
+  if [ "$m" = HEAD ]; then
+    ST=$(curl -s -o "$BODY" -w '%{http_code}' --max-time 300 -I "${auth[@]}" "$@" "$U$p")
+  else
+    ST=$(curl -s -o "$BODY" -w '%{http_code}' --max-time 300 -X "$m" "${auth[@]}" "$@" "$U$p")
+  fi
+  echo "$m $p $ST $BODY" >>"$work/contract.log"
+}
+jget() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2], {}, {"d": d}))' "$BODY" "$1" 2>/dev/null; }
+token() { # CLIENT SECRET [SCOPE]: the access token in $TOKEN (not in a subshell: n counts)
+  local extra=()
+  [ -n "${3:-}" ] && extra=(--data-urlencode "scope=$3")
+  api POST /v1/oauth/tokens "" -d grant_type=client_credentials --data-urlencode "client_id=$1" \
+    --data-urlencode "client_secret=$2" "${extra[@]}"
+  TOKEN=
+  [ "$ST" = 200 ] && TOKEN=$(jget 'd["access_token"]')
+}
+
+api GET /v1/config ""
+expect "GET /v1/config needs no token" 200 "$ST"
+expect "config says streaming is enabled" True "$(jget 'd["capabilities"]["streaming_enabled"]')"
+
+token acme-ci "$SECRET"; T=$TOKEN
+case $T in blt_*) ok "client credentials give a bearer token" ;; *) no "token" "$(cat "$BODY")" ;; esac
+expect "the token carries the client's scopes" "boxes:read boxes:write boxes:exec images:read images:write" "$(jget 'd["scope"]')"
+token other-ci "$OSECRET"; OT=$TOKEN
+token acme-ro "$RSECRET"; RT=$TOKEN
+token acme-ci "${SECRET}x"
+expect "a wrong secret is 401" 401 "$ST"
+token nobody "$SECRET"
+expect "an unknown client is 401 (the same answer)" 401 "$ST"
+token acme-ro "$RSECRET" boxes:write
+expect "a scope the client does not hold is refused" 401 "$ST"
+api POST /v1/oauth/tokens "" -d grant_type=password -d client_id=acme-ci
+expect "another grant type is 400" 400 "$ST"
+
+api GET /v1/acme/boxes ""
+expect "no token: 401" 401 "$ST"
+expect "... in the error model" UnauthorizedError "$(jget 'd["error"]["type"]')"
+api GET /v1/acme/boxes "blt_not-a-token"
+expect "a wrong token: 401" 401 "$ST"
+start_server E --token-ttl 0
+U=$E token acme-ci "$SECRET"; ET=$TOKEN
+U=$E api GET /v1/acme/boxes "$ET"
+expect "an expired token: 401" 401 "$ST"
+has "... saying it expired" "expired" "$BODY"
+kill -TERM "$E_pid"; wait "$E_pid" 2>/dev/null
+
+# a token's request rate: --rate 1 lets one of 10 requests made at once through
+start_server L --rate 1
+U=$L token acme-ci "$SECRET"; LT=$TOKEN
+pids=()
+for i in $(seq 10); do
+  curl -s -o /dev/null -w '%{http_code}\n' --max-time 60 -H "Authorization: Bearer $LT" "$L/v1/acme/boxes" >"$work/rate.$i" &
+  pids+=($!)
+done
+wait "${pids[@]}"
+expect "--rate 1: 10 requests at once, most refused with 429" 1 "$(cat "$work"/rate.* | grep -c '^429$' | awk '{print ($1 >= 8)}')"
+kill -TERM "$L_pid"; wait "$L_pid" 2>/dev/null
+
+api POST /v1/acme/boxes "$RT" -d '{"rootfs_path":"bb"}'
+expect "a token without boxes:write cannot create (403)" 403 "$ST"
+api GET /v1/acme/boxes "$RT"
+expect "... but may list (boxes:read)" 200 "$ST"
+
+# ---- bad input ---------------------------------------------------------------------------
+api POST /v1/acme/boxes "$T" -d '{"rootfs_path": "bb",'
+expect "malformed JSON: 400" 400 "$ST"
+expect "... InvalidArgumentError" InvalidArgumentError "$(jget 'd["error"]["type"]')"
+api POST /v1/acme/boxes "$T" -d '{"rootfs_path":"bb","colour":"red"}'
+expect "an unknown field: 400" 400 "$ST"
+has "... naming it" colour "$BODY"
+api POST /v1/acme/boxes "$T" -d '{"image":"/etc"}'
+expect "an image naming a host path: 400" 400 "$ST"
+api POST /v1/acme/boxes "$T" -d '{"rootfs_path":"../roots/bb"}'
+expect "a rootfs_path outside --rootfs-dir: 400" 400 "$ST"
+api POST /v1/acme/boxes "$T" -d '{"rootfs_path":"bb","volumes":[{"host_path":"/","guest_path":"/h"}]}'
+expect "volumes (host folders): 400" 400 "$ST"
+head -c 2097152 /dev/zero | tr '\0' ' ' >"$work/huge"
+api POST /v1/acme/boxes "$T" -H 'Content-Type: application/json' --data-binary @"$work/huge"
+expect "a 2 MiB body is refused: 413" 413 "$ST"
+api GET /v1/acme/nothing "$T"
+expect "an unknown path: 404" 404 "$ST"
+api PUT /v1/acme/boxes "$T"
+expect "a method the path does not take: 405" 405 "$ST"
+
+# ---- boxes -------------------------------------------------------------------------------
+api POST /v1/acme/boxes "$T" -d '{"name":"one","rootfs_path":"bb","auto_remove":false,"labels":{"tier":"web"}}'
+expect "create a box: 201" 201 "$ST"
+ID=$(jget 'd["box_id"]')
+expect "the Box has the tenant's name" one "$(jget 'd["name"]')"
+expect "... status configured" configured "$(jget 'd["status"]')"
+expect "... the labels given (ours hidden)" "{'tier': 'web'}" "$(jget 'd["labels"]')"
+api POST /v1/acme/boxes "$T" -d '{"name":"one","rootfs_path":"bb"}'
+expect "the same name again: 409" 409 "$ST"
+api GET "/v1/acme/boxes/$ID" "$T"
+expect "get by id" one "$(jget 'd["name"]')"
+api GET /v1/acme/boxes/one "$T"
+expect "get by name" "$ID" "$(jget 'd["box_id"]')"
+api HEAD /v1/acme/boxes/one "$T"
+expect "HEAD of a box: 204" 204 "$ST"
+api HEAD /v1/acme/boxes/nope "$T"
+expect "HEAD of no box: 404" 404 "$ST"
+api GET "/v1/acme/boxes/${ID:0:8}" "$T"
+expect "an id's prefix is not an id (no probing)" 404 "$ST"
+
+# ---- another tenant ------------------------------------------------------------------------
+api GET "/v1/other/boxes/$ID" "$OT"
+expect "another tenant's box by id: 404" 404 "$ST"
+expect "... NotFoundError" NotFoundError "$(jget 'd["error"]["type"]')"
+api GET /v1/other/boxes/one "$OT"
+expect "another tenant's box by name: 404" 404 "$ST"
+api GET "/v1/acme/boxes/$ID" "$OT"
+expect "another tenant's prefix: 404" 404 "$ST"
+api DELETE "/v1/other/boxes/$ID?force=true" "$OT"
+expect "another tenant cannot remove it: 404" 404 "$ST"
+api GET /v1/other/boxes "$OT"
+expect "another tenant's list does not show it" 0 "$(jget 'len(d["boxes"])')"
+api POST /v1/other/boxes "$OT" -d '{"name":"one","rootfs_path":"bb"}'
+expect "the same name in another tenant is its own box" 201 "$ST"
+OID=$(jget 'd["box_id"]')
+
+# ---- executions ---------------------------------------------------------------------------
+# exec_run BOX JSON: starts one, streams its output into $work/sse.N; $X the execution id
+exec_run() {
+  api POST "/v1/acme/boxes/$1/exec" "$T" -d "$2"
+  X=$(jget 'd["execution_id"]')
+}
+sse() { # EXEC [curl args]: the whole stream into $SSE
+  n=$((n + 1))
+  SSE=$work/sse.$n
+  local x=$1; shift
+  curl -s -N --max-time 300 -H "Authorization: Bearer $T" "$@" \
+    "$U/v1/acme/boxes/one/executions/$x/output" >"$SSE"
+}
+exec_run one '{"command":"sh","args":["-c","echo hello; echo oops >&2; exit 3"]}'
+expect "POST exec: 201 (the box boots on demand)" 201 "$ST"
+case $X in exec-*) ok "an execution id" ;; *) no "execution id" "$(cat "$BODY")" ;; esac
+sse "$X"
+S=$($CHECK sse "$SSE")
+expect "SSE stdout" 'hello\n' "$(echo "$S" | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)["stdout"])[1:-1])')"
+expect "SSE stderr" 'oops\n' "$(echo "$S" | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)["stderr"])[1:-1])')"
+expect "SSE exit event: exit code 3" 3 "$(echo "$S" | python3 -c 'import json,sys; print(json.load(sys.stdin)["exit"]["exit_code"])')"
+api GET "/v1/acme/boxes/one/executions/$X" "$T"
+expect "execution status completed" completed "$(jget 'd["status"]')"
+expect "... exit_code 3" 3 "$(jget 'd["exit_code"]')"
+api GET "/v1/other/boxes/$ID/executions/$X" "$OT"
+expect "another tenant's execution: 404" 404 "$ST"
+
+# stdin: 1 MiB in two writes, the second closing it; the SHA-256 the box computes comes back
+head -c 1048576 /dev/urandom >"$work/in"
+want=$(sha256sum <"$work/in" | cut -d' ' -f1)
+exec_run one '{"command":"sha256sum"}'
+head -c 524288 "$work/in" >"$work/in1"; tail -c 524288 "$work/in" >"$work/in2"
+api POST "/v1/acme/boxes/one/executions/$X/input" "$T" --data-binary @"$work/in1" -H 'Content-Type: application/octet-stream'
+expect "stdin write: 204" 204 "$ST"
+api POST "/v1/acme/boxes/one/executions/$X/input" "$T" --data-binary @"$work/in2" -H 'Content-Type: application/octet-stream' -H 'X-Close-Stdin: true'
+expect "stdin write with X-Close-Stdin: 204" 204 "$ST"
+sse "$X"
+got=$($CHECK sse "$SSE" | python3 -c 'import json,sys; print(json.load(sys.stdin)["stdout"].split()[0])')
+expect "1 MiB of stdin arrives whole (SHA-256 in the box)" "$want" "$got"
+api POST "/v1/acme/boxes/one/executions/$X/input" "$T" -d more
+expect "stdin after it was closed: 409" 409 "$ST"
+
+# output in many events, read whole, then again from the middle with Last-Event-ID
+exec_run one '{"command":"seq","args":["1","120000"]}'
+sse "$X"
+seq 1 120000 >"$work/seq"
+full=$($CHECK sse "$SSE")
+expect "SSE stdout of seq 1 120000: every byte" "$(wc -c <"$work/seq")" "$(echo "$full" | python3 -c 'import json,sys; print(json.load(sys.stdin)["stdout_len"])')"
+nev=$(echo "$full" | python3 -c 'import json,sys; print(json.load(sys.stdin)["events"])')
+mid=$(echo "$full" | python3 -c 'import json,sys; i=json.load(sys.stdin)["ids"]; print(i[len(i)//2])')
+[ "$nev" -gt 3 ] && ok "the output came in $nev events" || no "several events" "$nev"
+first=$n
+sse "$X" -H "Last-Event-ID: $mid"
+a=$($CHECK sse-after "$work/sse.$first" "$mid" | sha256sum)
+b=$($CHECK sse-after "$SSE" 0 | sha256sum)
+expect "reconnect with Last-Event-ID: the events after it, nothing lost" "$a" "$b"
+expect "... and the exit event" 0 "$($CHECK sse "$SSE" | python3 -c 'import json,sys; print(json.load(sys.stdin)["exit"]["exit_code"])')"
+sse "$X" -H "Last-Event-ID: 99999999"
+has "a Last-Event-ID not sent yet: refused" "InvalidStateError" "$SSE"
+
+# a reader that hangs up mid-stream: the execution goes on, a new reader gets all of it
+exec_run one '{"command":"seq","args":["1","300000"]}'
+curl -s -N --max-time 300 -H "Authorization: Bearer $T" "$U/v1/acme/boxes/one/executions/$X/output" | head -c 2000 >/dev/null
+sse "$X" -H "Last-Event-ID: 0"
+seq 1 300000 | sha256sum >"$work/seq3.sum"
+expect "after a reader hung up mid-stream, a new one gets every byte" "$(cat "$work/seq3.sum")" "$($CHECK sse-after "$SSE" 0 | sha256sum)"
+api GET "/v1/acme/boxes/one/executions/$X" "$T"
+expect "... and the execution completed" completed "$(jget 'd["status"]')"
+
+# a signal
+exec_run one '{"command":"sleep","args":["1000"]}'
+api POST "/v1/acme/boxes/one/executions/$X/signal" "$T" -d '{"signal":9}'
+expect "signal: 204" 204 "$ST"
+sse "$X"
+expect "killed by signal 9: exit 137" 137 "$($CHECK sse "$SSE" | python3 -c 'import json,sys; print(json.load(sys.stdin)["exit"]["exit_code"])')"
+api GET "/v1/acme/boxes/one/executions/$X" "$T"
+expect "execution status killed" killed "$(jget 'd["status"]')"
+api POST "/v1/acme/boxes/one/executions/$X/signal" "$T" -d '{"signal":99}'
+expect "signal 99: 400" 400 "$ST"
+api POST /v1/acme/boxes/one/exec "$T" -d '{"args":["x"]}'
+expect "exec without command: 400" 400 "$ST"
+
+# ---- a stalled client does not hold up the others -------------------------------------------
+port=${U##*:}
+exec {slow}<>/dev/tcp/127.0.0.1/"$port"
+printf 'POST /v1/oauth/tokens HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc' >&"$slow"
+api GET /v1/config ""
+expect "a client stalled mid-request does not block others" 200 "$ST"
+exec {slow}>&-
+
+# ---- 100 concurrent clients -------------------------------------------------------------------
+pids=()
+for i in $(seq 100); do
+  curl -s -o /dev/null -w '%{http_code}\n' --max-time 120 -H "Authorization: Bearer $T" "$U/v1/acme/boxes/one" >"$work/conc.$i" &
+  pids+=($!)
+done
+wait "${pids[@]}"
+expect "100 concurrent clients are all answered 200" 100 "$(cat "$work"/conc.* | grep -c '^200$')"
+
+# ---- lists -----------------------------------------------------------------------------------
+api POST /v1/acme/boxes "$T" -d '{"name":"two","rootfs_path":"bb","detach":true,"auto_remove":false}'
+expect "a detached box" 201 "$ST"
+api GET "/v1/acme/boxes?pageSize=1" "$T"
+p1=$(jget 'd["boxes"][0]["name"]'); tok=$(jget 'd["next_page_token"]')
+api GET "/v1/acme/boxes?pageSize=1&pageToken=$tok" "$T"
+p2=$(jget 'd["boxes"][0]["name"]')
+expect "two pages of one box each, oldest first" "one two" "$p1 $p2"
+expect "... the last without a next page" None "$(jget 'd["next_page_token"]')"
+api GET "/v1/acme/boxes?status=running" "$T"
+expect "status=running: the booted box only" "['one']" "$(jget '[b["name"] for b in d["boxes"]]')"
+api GET "/v1/acme/boxes?status=sleepy" "$T"
+expect "a status that is none: 400" 400 "$ST"
+api GET "/v1/acme/boxes?pageToken=garbage!" "$T"
+expect "a page token not ours: 400" 400 "$ST"
+
+# ---- snapshots and stop -------------------------------------------------------------------------
+api POST /v1/acme/boxes/one/stop "$T" -d '{"timeout_seconds":20}'
+expect "stop: 200" 200 "$ST"
+expect "... stopped" stopped "$(jget 'd["status"]')"
+api POST /v1/acme/boxes/one/snapshots "$T" -d '{"name":"s1"}'
+expect "snapshot of a stopped box: 201" 201 "$ST"
+api GET /v1/acme/boxes/one/snapshots "$T"
+expect "snapshot list" "['s1']" "$(jget '[s["name"] for s in d["snapshots"]]')"
+api GET /v1/acme/boxes/one/snapshots/s1 "$T"
+expect "get a snapshot" s1 "$(jget 'd["name"]')"
+api DELETE /v1/acme/boxes/one/snapshots/s1 "$T"
+expect "remove a snapshot: 204" 204 "$ST"
+api DELETE /v1/acme/boxes/one "$T"
+expect "delete a stopped box: 204" 204 "$ST"
+api GET /v1/acme/boxes/one "$T"
+expect "... gone: 404" 404 "$ST"
+api DELETE "/v1/other/boxes/$OID" "$OT"
+expect "the other tenant deletes its own: 204" 204 "$ST"
+
+# ---- SIGTERM: executions end with their exit event, the detached box stays ----------------------
+exec_run two '{"command":"sh","args":["-c","echo started; exec sleep 1000"]}'
+n=$((n + 1)); LAST=$work/sse.$n
+curl -s -N --max-time 300 -H "Authorization: Bearer $T" "$U/v1/acme/boxes/two/executions/$X/output" >"$LAST" &
+sse_pid=$!
+# the stream is open once its first event arrived
+for _ in $(seq 600); do grep -q 'event: stdout' "$LAST" && break; sleep 0.1; done
+kill -TERM "$spid"
+wait "$spid"; rc=$?
+spid=
+expect "SIGTERM: the server exits 0" 0 "$rc"
+wait "$sse_pid"
+expect "... the open stream ends with the exit event (SIGTERM: 143)" 143 "$($CHECK sse "$LAST" | python3 -c 'import json,sys; print(json.load(sys.stdin)["exit"]["exit_code"])')"
+expect "... the detached box keeps running" running "$("$B" inspect -f '{{.State}}' acme.two 2>/dev/null)"
+
+# ---- TLS with a test CA -------------------------------------------------------------------------
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=test-ca -keyout "$work/ca.key" \
+  -out "$work/ca.pem" -addext basicConstraints=critical,CA:TRUE >/dev/null 2>&1
+openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout "$work/srv.key" -out "$work/srv.csr" >/dev/null 2>&1
+printf 'subjectAltName=IP:127.0.0.1\n' >"$work/san.ext"
+openssl x509 -req -in "$work/srv.csr" -CA "$work/ca.pem" -CAkey "$work/ca.key" -CAcreateserial \
+  -days 2 -extfile "$work/san.ext" -out "$work/srv.pem" >/dev/null 2>&1
+start_server S --tls-cert "$work/srv.pem" --tls-key "$work/srv.key"
+case $S in https://127.0.0.1:*) ok "with --tls-cert/--tls-key the server speaks HTTPS ($S)" ;; *) no "TLS server" "$(tail -3 "$work/serve.S.log")" ;; esac
+expect "HTTPS with the test CA: GET /v1/config 200" 200 "$(curl -s -o /dev/null -w '%{http_code}' --max-time 60 --cacert "$work/ca.pem" "$S/v1/config")"
+tok=$(curl -s --max-time 60 --cacert "$work/ca.pem" -d grant_type=client_credentials -d client_id=acme-ci --data-urlencode "client_secret=$SECRET" "$S/v1/oauth/tokens" | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])' 2>/dev/null)
+expect "... a token over TLS, then a box list" 200 "$(curl -s -o /dev/null -w '%{http_code}' --max-time 60 --cacert "$work/ca.pem" -H "Authorization: Bearer $tok" "$S/v1/acme/boxes")"
+curl -s -o /dev/null --max-time 60 "$S/v1/config" && no "a client without the CA refuses the server" || ok "a client without the CA refuses the server"
+curl -s -o /dev/null --max-time 60 "http://${S#https://}/v1/config" && no "plain HTTP to the TLS port fails" || ok "plain HTTP to the TLS port fails"
+kill -TERM "$S_pid"; wait "$S_pid" 2>/dev/null
+
+# ---- the log -------------------------------------------------------------------------------
+log=$work/serve.U.log
+has "the log has method, path, status, client" "POST /v1/acme/boxes 201" "$log"
+has "... and the client id" "client=acme-ci" "$log"
+if grep -qF -e "$SECRET" -e "$T" "$log"; then no "no secret or token in the log"; else ok "no secret or token in the log"; fi
+
+# ---- every response against docs/api.yaml, and its shape against BoxLite's ------------------------
+if out=$($CHECK shape docs/api.yaml tests/e2e/serve_upstream_shape.json); then ok "shape: $(echo "$out" | tail -1)"; else no "shape" "$out"; fi
+if out=$($CHECK contract docs/api.yaml "$work/contract.log"); then ok "contract: $(echo "$out" | tail -1)"; else no "contract" "$out"; fi
+finish

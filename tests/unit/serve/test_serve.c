@@ -1,0 +1,290 @@
+// SPDX-License-Identifier: Apache-2.0
+/* boxlite serve's pure parts: routes and scopes, forms, request bodies, Box encoding, page
+ * tokens, the credentials file and tokens (src/serve/serve.h). The server itself runs in
+ * tests/e2e/serve.sh. */
+#include "harness/harness.h"
+#include "serve/serve.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+TEST(route_paths)
+{
+    struct serve_route r;
+    CHECK(serve_route_parse("/v1/config", &r) == 0 && r.id == R_CONFIG);
+    CHECK(serve_route_parse("/v1/oauth/tokens", &r) == 0 && r.id == R_TOKENS);
+    REQUIRE(serve_route_parse("/v1/acme/boxes", &r) == 0);
+    CHECK(r.id == R_BOXES);
+    CHECK_STR(r.prefix, "acme");
+    CHECK(serve_route_parse("/v1/acme/boxes/", &r) == 0 && r.id == R_BOXES);
+    CHECK(serve_route_parse("/v1/acme/boxes/import", &r) == 0 && r.id == R_BOXES_IMPORT);
+    REQUIRE(serve_route_parse("/v1/acme/boxes/web/executions/exec-1/output", &r) == 0);
+    CHECK(r.id == R_EXEC_OUTPUT);
+    CHECK_STR(r.box, "web");
+    CHECK_STR(r.sub, "exec-1");
+    CHECK(serve_route_parse("/v1/acme/boxes/web/exec/tty", &r) == 0 && r.id == R_BOX_TTY);
+    CHECK(serve_route_parse("/v1/acme/boxes/web/snapshots/s1/restore", &r) == 0 &&
+          r.id == R_SNAPSHOT_RESTORE && !strcmp(r.sub, "s1"));
+    CHECK(serve_route_parse("/v1/acme/images/sha256:ab", &r) == 0 && r.id == R_IMAGE);
+    /* not the API's */
+    CHECK(serve_route_parse("/v2/config", &r) == -1);
+    CHECK(serve_route_parse("/v1/acme", &r) == -1);
+    CHECK(serve_route_parse("/v1/acme//boxes", &r) == -1);
+    CHECK(serve_route_parse("/v1/-acme/boxes", &r) == -1);
+    CHECK(serve_route_parse("/v1/acme/boxes/web/nope", &r) == -1);
+    CHECK(serve_route_parse("/v1/acme/boxes/a b", &r) == -1);
+    CHECK(serve_route_parse("/v1/acme/boxes/web/executions/x/output/more", &r) == -1);
+    char longp[400];
+    memset(longp, 'a', sizeof longp);
+    memcpy(longp, "/v1/", 4);
+    longp[sizeof longp - 1] = 0;
+    CHECK(serve_route_parse(longp, &r) == -1); /* a prefix over 128 characters */
+}
+
+TEST(route_scopes)
+{
+    CHECK(serve_route_scope(R_CONFIG, "GET") == NULL);
+    CHECK(serve_route_scope(R_TOKENS, "POST") == NULL);
+    CHECK_STR(serve_route_scope(R_BOXES, "GET"), "boxes:read");
+    CHECK_STR(serve_route_scope(R_BOXES, "POST"), "boxes:write");
+    CHECK_STR(serve_route_scope(R_BOX, "HEAD"), "boxes:read");
+    CHECK_STR(serve_route_scope(R_BOX, "DELETE"), "boxes:write");
+    CHECK_STR(serve_route_scope(R_EXEC_INPUT, "POST"), "boxes:exec");
+    CHECK_STR(serve_route_scope(R_METRICS, "GET"), "runtime:admin");
+    CHECK_STR(serve_route_methods(R_BOX), "GET, HEAD, DELETE");
+}
+
+TEST(form)
+{
+    json_t *o = NULL;
+    struct bl_error e = {0};
+    const char *f = "grant_type=client_credentials&client_id=a%2Bb&client_secret=x+y%3d&&scope=";
+    REQUIRE(serve_form_parse(f, strlen(f), &o, &e) == 0);
+    CHECK_STR(json_string_value(json_object_get(o, "client_id")), "a+b");
+    CHECK_STR(json_string_value(json_object_get(o, "client_secret")), "x y=");
+    CHECK_STR(json_string_value(json_object_get(o, "scope")), "");
+    json_decref(o);
+    static const char *const bad[] = { "a=%", "a=%4", "a=%zz", "a=1&a=2", "=x", "a=%00",
+                                       "a=%ff" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        o = NULL;
+        CHECK(serve_form_parse(bad[i], strlen(bad[i]), &o, &e) < 0);
+        CHECK(o == NULL);
+    }
+    char many[400] = "";
+    for (int i = 0; i < 33; i++)
+        snprintf(many + strlen(many), sizeof many - strlen(many), "k%d=v&", i);
+    CHECK(serve_form_parse(many, strlen(many), &o, &e) < 0);
+}
+
+static json_t *create(const char *body, const struct serve_limits *lim, struct bl_error *e)
+{
+    json_t *o = NULL;
+    if (serve_create_options(body, strlen(body), "acme", lim, &o, e) != 0)
+        return NULL;
+    return o;
+}
+
+TEST(create_options)
+{
+    struct bl_error e = {0};
+    struct serve_limits lim = { 4, 2048, 10, "/srv/roots" };
+    json_t *o = create("{\"name\":\"web\",\"image\":\"python:3.12\",\"cpus\":2,\"env\":{\"A\":\"1\"},"
+                       "\"cmd\":[\"sleep\",\"inf\"],\"network\":\"disabled\",\"ports\":"
+                       "[{\"guest_port\":80,\"host_port\":8080}],\"labels\":{\"t\":\"x\"}}",
+                       &lim, &e);
+    REQUIRE(o != NULL);
+    CHECK_STR(json_string_value(json_object_get(o, "name")), "acme.web");
+    CHECK_STR(json_string_value(json_object_get(o, "image")), "python:3.12");
+    CHECK_EQ(json_integer_value(json_object_get(o, "cpus")), 2);
+    CHECK(json_is_false(json_object_get(o, "network")));
+    CHECK_EQ(json_integer_value(json_object_get(json_array_get(json_object_get(o, "ports"), 0),
+                                                "guest_port")), 80);
+    json_t *labels = json_object_get(o, "labels");
+    CHECK_STR(json_string_value(json_object_get(labels, SERVE_LABEL_PREFIX)), "acme");
+    CHECK_STR(json_string_value(json_object_get(labels, "t")), "x");
+    json_decref(o);
+    /* the default image */
+    o = create("{}", &lim, &e);
+    REQUIRE(o != NULL);
+    CHECK_STR(json_string_value(json_object_get(o, "image")), "alpine:latest");
+    json_decref(o);
+    o = create("{\"rootfs_path\":\"bb\"}", &lim, &e);
+    REQUIRE(o != NULL);
+    CHECK_STR(json_string_value(json_object_get(o, "rootfs_path")), "/srv/roots/bb");
+    CHECK(json_object_get(o, "image") == NULL);
+    json_decref(o);
+    static const char *const bad[] = {
+        "", "[]", "{", "{\"colour\":1}", "{\"cpus\":5}", "{\"cpus\":\"2\"}",
+        "{\"memory_mib\":64}", "{\"image\":\"/etc\"}", "{\"image\":\"oci:/x\"}",
+        "{\"image\":\"../x\"}", "{\"rootfs_path\":\"../x\"}", "{\"rootfs_path\":\"a/b\"}",
+        "{\"image\":\"a\",\"rootfs_path\":\"bb\"}",
+        "{\"volumes\":[{\"host_path\":\"/\",\"guest_path\":\"/h\"}]}",
+        "{\"name\":\"-x\"}", "{\"name\":\"a23456789012345678901234567890123456789012345678901234567890\"}",
+        "{\"network\":\"on\"}", "{\"ports\":[{\"host_port\":1}]}",
+        "{\"ports\":[{\"guest_port\":70000}]}", "{\"ports\":[{\"guest_port\":1,\"protocol\":\"sctp\"}]}",
+        "{\"labels\":{\"boxlite.serve.prefix\":\"other\"}}", "{\"env\":{\"A\":1}}",
+        "{\"security\":\"none\"}", "{\"cmd\":[1]}", "{\"name\":\"a\",\"name\":\"b\"}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        e = (struct bl_error){0};
+        json_t *x = create(bad[i], &lim, &e);
+        if (x)
+            fprintf(stderr, "accepted: %s\n", bad[i]);
+        CHECK(x == NULL);
+        CHECK(e.msg[0] != 0);
+        json_decref(x);
+    }
+    /* no --rootfs-dir: rootfs_path refused */
+    struct serve_limits none = { 4, 2048, 10, NULL };
+    CHECK(create("{\"rootfs_path\":\"bb\"}", &none, &e) == NULL);
+}
+
+TEST(exec_and_small_bodies)
+{
+    struct serve_exec_req r;
+    struct bl_error e = {0};
+    const char *b = "{\"command\":\"sh\",\"args\":[\"-c\",\"echo\"],\"env\":{\"K\":\"V\"},"
+                    "\"timeout_seconds\":1.5,\"working_dir\":\"/tmp\",\"tty\":true}";
+    REQUIRE(serve_exec_parse(b, strlen(b), &r, &e) == 0);
+    CHECK_STR(r.argv[0], "sh");
+    CHECK_STR(r.argv[2], "echo");
+    CHECK(r.argv[3] == NULL);
+    CHECK_STR(r.env[0], "K=V");
+    CHECK_EQ(r.timeout_ms, 1500);
+    CHECK(r.tty);
+    CHECK_STR(r.working_dir, "/tmp");
+    serve_exec_req_free(&r);
+    static const char *const bad[] = { "{}", "{\"command\":\"\"}", "{\"command\":1}",
+                                       "{\"command\":\"x\",\"timeout_seconds\":0}",
+                                       "{\"command\":\"x\",\"x\":1}",
+                                       "{\"command\":\"x\",\"args\":\"y\"}" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        CHECK(serve_exec_parse(bad[i], strlen(bad[i]), &r, &e) < 0);
+    int sig = 0, ms = 0;
+    CHECK(serve_signal_parse("{\"signal\":15}", 13, &sig, &e) == 0 && sig == 15);
+    CHECK(serve_signal_parse("{\"signal\":0}", 12, &sig, &e) < 0);
+    CHECK(serve_signal_parse("{\"signal\":65}", 13, &sig, &e) < 0);
+    unsigned c = 0, w = 0;
+    CHECK(serve_resize_parse("{\"cols\":120,\"rows\":40}", 22, &c, &w, &e) == 0 && c == 120 &&
+          w == 40);
+    CHECK(serve_resize_parse("{\"cols\":0,\"rows\":40}", 20, &c, &w, &e) < 0);
+    CHECK(serve_stop_parse("", 0, &ms, &e) == 0 && ms == 30000);
+    CHECK(serve_stop_parse("{\"timeout_seconds\":2}", 21, &ms, &e) == 0 && ms == 2000);
+    CHECK(serve_stop_parse("{\"timeout_seconds\":-1}", 22, &ms, &e) < 0);
+    char *name = NULL;
+    CHECK(serve_name_parse("{\"name\":\"s1\"}", 13, true, &name, &e) == 0 && !strcmp(name, "s1"));
+    free(name);
+    CHECK(serve_name_parse("", 0, false, &name, &e) == 0 && name == NULL);
+    CHECK(serve_name_parse("", 0, true, &name, &e) < 0);
+}
+
+TEST(box_json)
+{
+    json_t *info = json_loads("{\"id\":\"0123456789abcdef0123456789abcdef\",\"name\":\"acme.web\","
+                              "\"state\":\"starting\",\"created\":1733300000,\"pid\":0,"
+                              "\"image\":\"alpine\",\"cpus\":2,\"memory_mib\":256,\"labels\":"
+                              "{\"boxlite.serve.prefix\":\"acme\",\"t\":\"x\"}}", 0, NULL);
+    REQUIRE(info != NULL);
+    json_t *b = serve_box_json(info, "acme");
+    REQUIRE(b != NULL);
+    CHECK_STR(json_string_value(json_object_get(b, "name")), "web");
+    CHECK_STR(json_string_value(json_object_get(b, "status")), "running");
+    CHECK_STR(json_string_value(json_object_get(b, "created_at")), "2024-12-04T08:13:20Z");
+    CHECK(json_is_null(json_object_get(b, "pid")));
+    CHECK(json_object_get(json_object_get(b, "labels"), SERVE_LABEL_PREFIX) == NULL);
+    json_decref(b);
+    CHECK(serve_box_json(info, "other") == NULL); /* another tenant's */
+    json_decref(info);
+    CHECK_STR(serve_box_status("stopped"), "stopped");
+    CHECK_STR(serve_box_status("weird"), "unknown");
+    CHECK(serve_status_filter("running") != NULL);
+    CHECK(serve_status_filter("starting") == NULL);
+}
+
+TEST(page_tokens)
+{
+    char *t = serve_page_token(1733300000, "0123456789abcdef0123456789abcdef");
+    REQUIRE(t != NULL);
+    CHECK(strpbrk(t, "+/=") == NULL);
+    long long c = 0;
+    char id[65];
+    REQUIRE(serve_page_token_parse(t, &c, id) == 0);
+    CHECK_EQ(c, 1733300000);
+    CHECK_STR(id, "0123456789abcdef0123456789abcdef");
+    free(t);
+    static const char *const bad[] = { "", "!", "a", "Zm9v", "MTp4" /* 1:x */, "LTE6YWJj" /* -1:abc */ };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        CHECK(serve_page_token_parse(bad[i], &c, id) == -1);
+}
+
+TEST(credentials_and_tokens)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/creds", harness_tmpdir());
+    char *s1 = NULL, *s2 = NULL;
+    struct bl_error e = {0};
+    REQUIRE(serve_creds_add(path, "ci", "acme", "boxes:read,boxes:exec", &s1, &e) == 0);
+    REQUIRE(serve_creds_add(path, "ci2", "beta", "", &s2, &e) == 0);
+    char *none = NULL;
+    CHECK(serve_creds_add(path, "ci", "acme", "", &none, &e) < 0 && e.code == BOXLITE_ERR_EXISTS);
+    CHECK(serve_creds_add(path, "x", "a.b", "", &none, &e) < 0);
+    CHECK(serve_creds_add(path, "x", "acme", "boxes:fly", &none, &e) < 0);
+    CHECK(none == NULL);
+    struct serve_creds c;
+    REQUIRE(serve_creds_load(path, &c, &e) == 0);
+    CHECK_EQ(c.n, 2);
+    const struct serve_client *cl = serve_creds_check(&c, "ci", s1);
+    REQUIRE(cl != NULL);
+    CHECK_STR(cl->prefix, "acme");
+    CHECK_STR(cl->scopes, "boxes:read boxes:exec");
+    CHECK(serve_creds_check(&c, "ci", s2) == NULL);  /* another's secret */
+    CHECK(serve_creds_check(&c, "ci2", s1) == NULL);
+    CHECK(serve_creds_check(&c, "nobody", s1) == NULL);
+    CHECK(serve_creds_check(&c, "ci2", s2) != NULL);
+    struct serve_tokens *t = serve_tokens_new(0);
+    char *tok = serve_token_issue(t, cl, "boxes:read", 3600);
+    REQUIRE(tok != NULL);
+    struct serve_token_info info;
+    CHECK(serve_token_check(t, tok, &info) == 0);
+    CHECK_STR(info.prefix, "acme");
+    CHECK_STR(info.client, "ci");
+    CHECK(serve_scopes_have(info.scopes, "boxes:read"));
+    CHECK(!serve_scopes_have(info.scopes, "boxes:exec"));
+    CHECK(serve_token_check(t, "blt_nope", &info) == -1);
+    char *old = serve_token_issue(t, cl, "", 0);
+    CHECK(serve_token_check(t, old, &info) == -2); /* expired at once */
+    free(tok);
+    free(old);
+    serve_tokens_free(t);
+    /* a rate of 2: two requests at once, the third is held back */
+    t = serve_tokens_new(2);
+    tok = serve_token_issue(t, cl, "", 60);
+    REQUIRE(tok != NULL);
+    CHECK(serve_token_check(t, tok, &info) == 0);
+    CHECK(serve_token_check(t, tok, &info) == 0);
+    CHECK(serve_token_check(t, tok, &info) == -3);
+    free(tok);
+    serve_tokens_free(t);
+    serve_creds_free(&c);
+    REQUIRE(serve_creds_remove(path, "ci", &e) == 0);
+    CHECK(serve_creds_remove(path, "ci", &e) < 0);
+    REQUIRE(serve_creds_load(path, &c, &e) == 0);
+    CHECK_EQ(c.n, 1);
+    serve_creds_free(&c);
+    /* the file holds no secret, and a damaged line is an error naming it */
+    FILE *f = fopen(path, "r");
+    char buf[4096] = "";
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    CHECK(strstr(buf, s2) == NULL);
+    f = fopen(path, "a");
+    fputs("broken line\n", f);
+    fclose(f);
+    CHECK(serve_creds_load(path, &c, &e) < 0);
+    CHECK(strstr(e.msg, ":3:") != NULL);
+    free(s1);
+    free(s2);
+}
