@@ -15,9 +15,9 @@ need_cmd docker-registry
 need_cmd tmux
 work=$(mktemp -d)
 export BOXLITE_HOME=$work/home
-sock="$work/tmux"
+panes=0
 cleanup() {
-  tmux -S "$sock" kill-server 2>/dev/null
+  for s in "$work"/tmux.*; do tmux -S "$s" kill-server 2>/dev/null; done
   "$B" rm -f tt >/dev/null 2>&1
   tests/fixtures/registry.sh stop "$work/reg" >/dev/null 2>&1
   rm -rf "$work"
@@ -34,7 +34,11 @@ screen() { tmux -S "$sock" capture-pane -p; }
 shows() { for _ in $(seq 300); do screen | grep -qE "$1" && return 0; sleep 0.1; done; return 1; }
 # attach in a fresh pane of a window $1x$2; back once attach holds the terminal raw
 attach_in_pane() {
-  tmux -S "$sock" kill-server 2>/dev/null
+  # a server of its own each time: a new one on the socket of one being killed can die with
+  # it ("server exited unexpectedly")
+  [ -n "${sock:-}" ] && tmux -S "$sock" kill-server 2>/dev/null
+  panes=$((panes + 1))
+  sock="$work/tmux.$panes"
   tmux -S "$sock" new-session -d -x "$1" -y "$2" "BOXLITE_HOME=$BOXLITE_HOME $B attach tt; echo attach-ended-\$?; sleep 600"
   tmux -S "$sock" set-option -g status off >/dev/null
   local tty; tty=$(tmux -S "$sock" display -p '#{pane_tty}')
