@@ -136,8 +136,6 @@ int cli_parse_ll(const char *s, long long lo, long long hi, long long *out);
 void cli_tty_raw(void);
 void cli_tty_restore(void);
 bool cli_tty_resized(int *rows, int *cols);
-/* "KILL", "SIGKILL", "kill", "9", "RTMIN+3" -> the signal's number; -1 if unknown. */
-int cli_parse_signal(const char *s);
 /* Writes guest text to a terminal with its control characters made visible (escape
  * sequences could retitle the window, set the clipboard, clear the screen): ESC as ^[,
  * C1 controls as \u009b, a lone CR as ^M. State carries across calls; flush at the end. */

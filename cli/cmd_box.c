@@ -2,6 +2,8 @@
 /* Verbs on box records: create, start, stop, rm, ps/ls, inspect, version. */
 #include "cli.h"
 
+#include "common/signame.h"
+
 #include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
@@ -135,7 +137,7 @@ static int do_kill(struct cli *c, const char *key)
 int cmd_kill(struct cli *c, const struct cli_args *a)
 {
     for (int i = 0; i < a->nopts; i++)
-        if (a->opts[i].id == FL_SIGNAL && (kill_signal = cli_parse_signal(a->opts[i].value)) < 0)
+        if (a->opts[i].id == FL_SIGNAL && (kill_signal = signal_parse(a->opts[i].value)) < 0)
             return cli_usage_error("kill -s %s: not a signal name or number (1-64)",
                                    a->opts[i].value);
     return each_box(c, a, "kill", do_kill);

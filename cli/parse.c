@@ -1,13 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
-/* Numbers from the command line: whole numbers, sizes, durations and signals, each checked for
+/* Numbers from the command line: whole numbers, sizes and durations, each checked for
  * overflow and range (refused, never wrapped: `--cpus 4294967297` is an error, not 1). */
 #include "cli.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
-#include <signal.h>
-#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -45,28 +43,6 @@ static int scaled(const char *s, const struct unit *units, long long *out)
             return -1;
         *out = v * u->mul;
         return 0;
-    }
-    return -1;
-}
-
-int cli_parse_signal(const char *s)
-{
-    long long n;
-    if (!cli_parse_ll(s, 1, 64, &n))
-        return (int)n;
-    if (!strncasecmp(s, "SIG", 3))
-        s += 3;
-    for (int sig = 1; sig < SIGRTMIN; sig++) { /* glibc's own names (KILL, TERM, ...) */
-        const char *name = sigabbrev_np(sig);
-        if (name && !strcasecmp(s, name))
-            return sig;
-    }
-    if (!strncasecmp(s, "RTMIN", 5) || !strncasecmp(s, "RTMAX", 5)) {
-        bool min = !strncasecmp(s, "RTMIN", 5);
-        long long off = 0;
-        if (s[5] && (s[5] != (min ? '+' : '-') || cli_parse_ll(s + 6, 0, SIGRTMAX - SIGRTMIN, &off)))
-            return -1;
-        return min ? SIGRTMIN + (int)off : SIGRTMAX - (int)off;
     }
     return -1;
 }

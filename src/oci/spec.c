@@ -5,6 +5,7 @@
 #include "oci/spec.h"
 
 #include "common/cleanup.h"
+#include "common/signame.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -411,35 +412,13 @@ int oci_parse_memory_mib(const char *s, int *mib, struct bl_error *err)
     return 0;
 }
 
-static const struct { const char *name; int sig; } signals[] = {
-    { "HUP", SIGHUP },   { "INT", SIGINT },     { "QUIT", SIGQUIT },   { "ILL", SIGILL },
-    { "TRAP", SIGTRAP }, { "ABRT", SIGABRT },   { "IOT", SIGIOT },     { "BUS", SIGBUS },
-    { "FPE", SIGFPE },   { "KILL", SIGKILL },   { "USR1", SIGUSR1 },   { "SEGV", SIGSEGV },
-    { "USR2", SIGUSR2 }, { "PIPE", SIGPIPE },   { "ALRM", SIGALRM },   { "TERM", SIGTERM },
-    { "STKFLT", SIGSTKFLT }, { "CHLD", SIGCHLD }, { "CONT", SIGCONT }, { "STOP", SIGSTOP },
-    { "TSTP", SIGTSTP }, { "TTIN", SIGTTIN },   { "TTOU", SIGTTOU },   { "URG", SIGURG },
-    { "XCPU", SIGXCPU }, { "XFSZ", SIGXFSZ },   { "VTALRM", SIGVTALRM }, { "PROF", SIGPROF },
-    { "WINCH", SIGWINCH }, { "IO", SIGIO },     { "PWR", SIGPWR },     { "SYS", SIGSYS },
-};
-
 int oci_parse_signal(const char *s, int *sig, struct bl_error *err)
 {
-    if (isdigit((unsigned char)s[0])) {
-        char *end;
-        errno = 0;
-        long n = strtol(s, &end, 10);
-        if (errno || *end || n < 1 || n > 64)
-            return bl_err(err, BOXLITE_ERR_INVALID, "invalid signal \"%s\"", s);
-        *sig = (int)n;
-        return 0;
-    }
-    const char *name = strncasecmp(s, "SIG", 3) ? s : s + 3;
-    for (size_t i = 0; i < sizeof signals / sizeof signals[0]; i++)
-        if (!strcasecmp(name, signals[i].name)) {
-            *sig = signals[i].sig;
-            return 0;
-        }
-    return bl_err(err, BOXLITE_ERR_INVALID, "invalid signal \"%s\"", s);
+    int n = signal_parse(s);
+    if (n < 0)
+        return bl_err(err, BOXLITE_ERR_INVALID, "invalid signal \"%s\"", s);
+    *sig = n;
+    return 0;
 }
 
 const char *oci_env_get(char *const *env, const char *name)

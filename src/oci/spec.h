@@ -65,7 +65,7 @@ const char *oci_spec_annotation(const struct oci_spec *s, const char *key);
  * (any case, optionally followed by "i" and/or "b": "512Mi", "2GiB") scales it. The result
  * is in MiB, at least 1 and at most 1 TiB. */
 int oci_parse_memory_mib(const char *s, int *mib, struct bl_error *err);
-/* A signal as runc's kill takes it: "KILL", "SIGKILL", "kill" or "9". */
+/* A signal as runc's kill takes it (common/signame.h: "KILL", "SIGKILL", "kill", "9"). */
 int oci_parse_signal(const char *s, int *sig, struct bl_error *err);
 /* The value of NAME in a NULL-terminated "K=V" list, or NULL. */
 const char *oci_env_get(char *const *env, const char *name);
