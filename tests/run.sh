@@ -134,6 +134,10 @@ run_suite() {
   if [ "$cf" -gt 0 ]; then
     verdict=FAILED
     failed_names+=("$name${why:+ ($why)}")
+    # the first failing checks, repeated at the end where a truncated log (CI's tail) shows them
+    local l
+    while IFS= read -r l; do failed_names+=("  $name: ${l:0:200}"); done \
+      < <(grep -E '^(not ok|--- FAIL|FAIL)' "$log" | head -n 5)
     echo "---- $name failed (exit $rc${why:+; $why}), log $log:"
     tail -n 60 "$log"
   elif [ $rc -eq 77 ] || { [ "$cs" -gt 0 ] && [ "$cp" -eq 0 ]; }; then verdict=skipped

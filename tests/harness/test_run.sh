@@ -46,6 +46,10 @@ expect "counted failures are counted once (unit)" "unit cases 3 passed 2 failed 
 expect "counted failures are counted once (e2e)" "e2e checks 1 passed 1 failed 0 skipped | total: 1 passed, 1 failed, 0 skipped" "$(closing 2)"
 expect "  and run.sh fails" 1 "$(rc_of 2)"
 
+scenario named 'echo "not ok 2 - the unit case"; echo "1 passed, 1 failed, 0 skipped"; exit 1' 'echo "not ok - the e2e check"; for i in $(seq 200); do echo filler; done; echo "0 passed, 1 failed"; exit 1'
+expect "a failed check is repeated on the runner's last lines (unit)" "failed:   unit/fake/test_x: not ok 2 - the unit case" "$(grep -A3 '^failed: unit/fake/test_x$' "$out" | sed -n 2p)"
+expect "  (e2e, past the printed tail of its log)" "failed:   e2e/x.sh: not ok - the e2e check" "$(tail -n 3 "$out" | head -1)"
+
 scenario lying 'echo "3 passed, 1 failed, 0 skipped"; exit 0' 'echo "4 passed, 2 failed"; exit 0'
 expect "counts with failures but exit 0 is still a failure" 1 "$(rc_of 1)"
 expect "  (e2e too)" 1 "$(rc_of 2)"
