@@ -135,9 +135,15 @@ void agent_parse_cmdline(const char *cmdline, struct proto_setup *s, bool *ctl);
 
 /* ---- identity.c -------------------------------------------------------------------- */
 /* A fork's new identity (IDENTITY): RNG reseeded from the host's seed, host name (the
- * agent's and the container's), eth0's MAC. Only with guest (the machine is ours). */
+ * agent's and the container's, and /etc/hosts' 127.0.1.1 line), the container's boot_id,
+ * eth0's MAC. Only with guest (the machine is ours). */
 int identity_apply(const struct proto_identity *id, struct container *ct, bool guest,
                    struct bl_error *err);
+/* The hosts file text in[0..n) with the whole token old replaced by new on the lines of
+ * 127.0.1.1 (the one the agent writes for the host name), other lines as they are, into
+ * out. Returns the new length, or -1 when it does not fit in cap. */
+long identity_hosts_rename(const char *in, size_t n, const char *old, const char *new, char *out,
+                           size_t cap);
 
 /* ---- net.c ------------------------------------------------------------------------- */
 /* Brings up lo, and eth0 when s->net: address "a.b.c.d/len", default gateway. */

@@ -121,19 +121,24 @@ check "whose disk chain is whole" bash -c "qemu-img info -U --backing-chain '$(d
 expect "and which runs" "from-parent" "$("$B" exec p2 cat /dev/shm/s 2>&1)"
 "$B" rm -f p2 >/dev/null 2>&1
 macs=$("$B" exec p cat /sys/class/net/eth0/address); rands=$("$B" exec p sh -c 'head -c 16 /dev/urandom | od -An -tx1 | tr -d " "')
+boots=$("$B" exec p cat /proc/sys/kernel/random/boot_id)
 hosts=p
 for f in f1 f2 f3 f4 f5; do
   expect "$f runs" "running" "$(info $f state)"
-  line=$("$B" exec $f sh -c 'echo "$(hostname) $(cat /sys/class/net/eth0/address) $(cat /dev/shm/s) $(head -c 16 /dev/urandom | od -An -tx1 | tr -d " ")"')
-  read -r h m s r <<<"$line"
+  line=$("$B" exec $f sh -c 'echo "$(hostname) $(cat /sys/class/net/eth0/address) $(cat /dev/shm/s) $(head -c 16 /dev/urandom | od -An -tx1 | tr -d " ") $(cat /proc/sys/kernel/random/boot_id) $(awk "\$1 == \"127.0.1.1\" { print \$2 }" /etc/hosts)"')
+  read -r h m s r b n <<<"$line"
   expect "$f sees the parent's tmpfs" "from-parent" "$s"
   expect "$f has its name as host name" "$f" "$h"
-  hosts="$hosts $h"; macs="$macs $m"; rands="$rands $r"
+  expect "$f's /etc/hosts names it on 127.0.1.1" "$f" "$n"
+  check "$f's boot_id is a version 4 UUID" grep -qE '^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$' <<<"$b"
+  hosts="$hosts $h"; macs="$macs $m"; rands="$rands $r"; boots="$boots $b"
   has "$f's agent reseeded its RNG from the host's seed" "RNG reseeded from the host's seed" "$(dir_of $f)/console.log"
 done
 expect "6 different host names" "6" "$(echo $hosts | tr ' ' '\n' | sort -u | wc -l)"
 expect "6 different MACs" "6" "$(echo $macs | tr ' ' '\n' | sort -u | wc -l)"
 expect "6 different random streams" "6" "$(echo $rands | tr ' ' '\n' | sort -u | wc -l)"
+expect "6 different boot_ids" "6" "$(echo $boots | tr ' ' '\n' | sort -u | wc -l)"
+check "a fork's boot_id cannot be written" bash -c "! '$B' exec f1 sh -c 'echo x > /proc/sys/kernel/random/boot_id' 2>/dev/null"
 check "the loop forked with the parent runs in f3" "$B" exec f3 kill -0 "$pid0"
 expect "5 forks and the source run at once" "6" "$("$B" ps -q --filter status=running | wc -l)"
 "$B" exec f1 sh -c 'echo f1-only > /dev/shm/s'
