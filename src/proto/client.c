@@ -622,88 +622,74 @@ void proto_client_close(struct proto_client *c)
         client_free(c);
 }
 
-int proto_client_status(struct proto_client *c, int timeout_ms, struct proto_status *out,
-                        struct bl_error *err)
+/* One control request of the box socket (STATUS, PAUSE, BALLOON: docs/protocol.md) and its
+ * answer, which io_thread hands over through status_have/status_code/status_msg and, per
+ * type, c->status or c->balloon_actual. One such request at a time (slock). On an answer
+ * that is not an error, take(c, arg) runs under c->lock to collect what it carries. */
+static int control_request(struct proto_client *c, uint16_t type, const struct tlv_writer *w,
+                           const char *what, int timeout_ms,
+                           void (*take)(struct proto_client *c, void *arg), void *arg,
+                           struct bl_error *err)
 {
-    memset(out, 0, sizeof *out);
     pthread_mutex_lock(&c->slock);
     pthread_mutex_lock(&c->lock);
     int rc = 0;
     if (c->dead)
-        rc = bl_err(err, BOXLITE_ERR_STATE, "STATUS: the connection to the box ended (%s)",
+        rc = bl_err(err, BOXLITE_ERR_STATE, "%s: the connection to the box ended (%s)", what,
                     c->dead_msg);
     else if (c->control < 1)
         rc = bl_err(err, BOXLITE_ERR_UNSUPPORTED,
-                    "STATUS: the box's process (boxlite-vmm) predates the control protocol "
-                    "(docs/protocol.md); stop the box and start it with this version");
+                    "%s: the box's process (boxlite-vmm) predates the control protocol "
+                    "(docs/protocol.md); stop the box and start it with this version", what);
     c->status_wait = true;
     c->status_have = false;
     c->status_code = 0;
+    c->balloon_actual = 0;
     pthread_mutex_unlock(&c->lock);
     if (!rc)
-        rc = send_frame(c, PROTO_STATUS, 0, 0, NULL, 0, err);
+        rc = send_frame(c, type, 0, 0, w ? w->buf : NULL, w ? w->len : 0, err);
     struct timespec ts, *dl = deadline_of(timeout_ms, &ts);
     pthread_mutex_lock(&c->lock);
-    int w = 0;
-    while (!rc && !c->status_have && !c->dead && w == 0)
-        w = wait_cond(c, dl);
+    int wr = 0;
+    while (!rc && !c->status_have && !c->dead && wr == 0)
+        wr = wait_cond(c, dl);
     if (rc) {
     } else if (c->status_have && c->status_code) {
-        rc = bl_err(err, c->status_code, "STATUS: %s", c->status_msg);
+        rc = bl_err(err, c->status_code, "%s", c->status_msg); /* the answer names itself */
     } else if (c->status_have) {
-        *out = c->status; /* health moves to the caller */
-        memset(&c->status, 0, sizeof c->status);
+        if (take)
+            take(c, arg);
+    } else if (type == PROTO_PAUSE && c->have_exit && c->exit.paused) {
+        /* the answer raced the end of the connection: EXIT says the box was saved */
     } else if (c->dead) {
-        rc = bl_err(err, BOXLITE_ERR_STATE, "STATUS: the connection to the box ended (%s)",
+        rc = bl_err(err, BOXLITE_ERR_STATE, "%s: the connection to the box ended (%s)", what,
                     c->dead_msg);
     } else {
-        rc = bl_err(err, BOXLITE_ERR_TIMEOUT, "STATUS: no answer within %d ms", timeout_ms);
+        rc = bl_err(err, BOXLITE_ERR_TIMEOUT, "%s: no answer within %d ms", what, timeout_ms);
     }
-    proto_status_free(&c->status);
+    proto_status_free(&c->status); /* what take did not move */
     c->status_wait = false;
     pthread_mutex_unlock(&c->lock);
     pthread_mutex_unlock(&c->slock);
     return rc;
 }
 
+static void take_status(struct proto_client *c, void *arg)
+{
+    *(struct proto_status *)arg = c->status; /* health moves to the caller */
+    memset(&c->status, 0, sizeof c->status);
+}
+
+int proto_client_status(struct proto_client *c, int timeout_ms, struct proto_status *out,
+                        struct bl_error *err)
+{
+    memset(out, 0, sizeof *out);
+    return control_request(c, PROTO_STATUS, NULL, "STATUS", timeout_ms, take_status, out, err);
+}
+
 int proto_client_pause(struct proto_client *c, int timeout_ms, struct bl_error *err)
 {
-    pthread_mutex_lock(&c->slock);
-    pthread_mutex_lock(&c->lock);
-    int rc = 0;
-    if (c->dead)
-        rc = bl_err(err, BOXLITE_ERR_STATE, "pause: the connection to the box ended (%s)",
-                    c->dead_msg);
-    else if (c->control < 1)
-        rc = bl_err(err, BOXLITE_ERR_UNSUPPORTED,
-                    "pause: the box's process (boxlite-vmm) predates the control protocol");
-    c->status_wait = true;
-    c->status_have = false;
-    c->status_code = 0;
-    pthread_mutex_unlock(&c->lock);
-    if (!rc)
-        rc = send_frame(c, PROTO_PAUSE, 0, 0, NULL, 0, err);
-    struct timespec ts, *dl = deadline_of(timeout_ms, &ts);
-    pthread_mutex_lock(&c->lock);
-    int w = 0;
-    while (!rc && !c->status_have && !c->dead && w == 0)
-        w = wait_cond(c, dl);
-    if (rc) {
-    } else if (c->status_have && c->status_code) {
-        rc = bl_err(err, c->status_code, "%s", c->status_msg);
-    } else if (c->status_have) {
-    } else if (c->have_exit && c->exit.paused) {
-        /* the answer raced the end of the connection: EXIT says it all */
-    } else if (c->dead) {
-        rc = bl_err(err, BOXLITE_ERR_STATE, "pause: the connection to the box ended (%s)",
-                    c->dead_msg);
-    } else {
-        rc = bl_err(err, BOXLITE_ERR_TIMEOUT, "pause: no answer within %d ms", timeout_ms);
-    }
-    c->status_wait = false;
-    pthread_mutex_unlock(&c->lock);
-    pthread_mutex_unlock(&c->slock);
-    return rc;
+    return control_request(c, PROTO_PAUSE, NULL, "pause", timeout_ms, NULL, NULL, err);
 }
 
 int proto_client_wait_end(struct proto_client *c, int timeout_ms)
@@ -1104,48 +1090,19 @@ int proto_reclaim(struct proto_client *c, int timeout_ms, uint64_t *freed, struc
     return rc;
 }
 
+static void take_balloon(struct proto_client *c, void *arg)
+{
+    if (arg)
+        *(uint64_t *)arg = c->balloon_actual;
+}
+
 int proto_client_balloon(struct proto_client *c, uint64_t target_mib, int timeout_ms,
                          uint64_t *actual_mib, struct bl_error *err)
 {
-    pthread_mutex_lock(&c->slock);
-    pthread_mutex_lock(&c->lock);
-    int rc = 0;
-    if (c->dead)
-        rc = bl_err(err, BOXLITE_ERR_STATE, "balloon: the connection to the box ended (%s)",
-                    c->dead_msg);
-    else if (c->control < 1)
-        rc = bl_err(err, BOXLITE_ERR_UNSUPPORTED,
-                    "balloon: the box's process (boxlite-vmm) predates the control protocol");
-    c->status_wait = true;
-    c->status_have = false;
-    c->status_code = 0;
-    c->balloon_actual = 0;
-    pthread_mutex_unlock(&c->lock);
     struct tlv_writer w;
     proto_balloon_encode(target_mib, 0, false, &w);
-    if (!rc)
-        rc = send_frame(c, PROTO_BALLOON, 0, 0, w.buf, w.len, err);
-    struct timespec ts, *dl = deadline_of(timeout_ms, &ts);
-    pthread_mutex_lock(&c->lock);
-    int wr = 0;
-    while (!rc && !c->status_have && !c->dead && wr == 0)
-        wr = wait_cond(c, dl);
-    if (rc) {
-    } else if (c->status_have && c->status_code) {
-        rc = bl_err(err, c->status_code, "%s", c->status_msg);
-    } else if (c->status_have) {
-        if (actual_mib)
-            *actual_mib = c->balloon_actual;
-    } else if (c->dead) {
-        rc = bl_err(err, BOXLITE_ERR_STATE, "balloon: the connection to the box ended (%s)",
-                    c->dead_msg);
-    } else {
-        rc = bl_err(err, BOXLITE_ERR_TIMEOUT, "balloon: no answer within %d ms", timeout_ms);
-    }
-    c->status_wait = false;
-    pthread_mutex_unlock(&c->lock);
-    pthread_mutex_unlock(&c->slock);
-    return rc;
+    return control_request(c, PROTO_BALLOON, &w, "balloon", timeout_ms, take_balloon, actual_mib,
+                           err);
 }
 
 int proto_shutdown(struct proto_client *c, int timeout_ms, struct bl_error *err)

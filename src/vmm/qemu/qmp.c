@@ -153,6 +153,34 @@ static void note_event(struct qmp *q, const struct qmp_msg *m)
     snprintf(q->shutdown_reason, sizeof q->shutdown_reason, "%s", reason ? reason : "unknown");
 }
 
+/* Waits until QEMU sends more (or the deadline) and feeds it to the reader. 0 when a
+ * message may be there now or the end of the stream was noted; on a timeout the error
+ * says what was awaited. */
+static int receive(struct qmp *q, int64_t deadline, const char *awaited, struct bl_error *err)
+{
+    if (q->eof)
+        return bl_err(err, BOXLITE_ERR_ENGINE, "QMP: QEMU closed the connection");
+    struct pollfd p = {.fd = q->fd, .events = POLLIN};
+    int pr = poll(&p, 1, remaining(deadline));
+    if (pr < 0 && errno == EINTR)
+        return 0;
+    if (pr < 0)
+        return bl_errno(err, errno, "QMP: poll");
+    if (pr == 0)
+        return bl_err(err, BOXLITE_ERR_TIMEOUT, "QMP: %s", awaited);
+    char buf[8192];
+    ssize_t n = read(q->fd, buf, sizeof buf);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN))
+        return 0;
+    if (n < 0 && errno != ECONNRESET)
+        return bl_errno(err, errno, "QMP: read");
+    if (n <= 0) {
+        q->eof = true;
+        return 0;
+    }
+    return qmp_reader_feed(&q->rd, buf, (size_t)n, err) < 0 ? -BOXLITE_ERR_PROTOCOL : 0;
+}
+
 /* Reads one message that is not an event (events are noted on the way). */
 static int read_reply(struct qmp *q, struct qmp_msg *out, int64_t deadline, struct bl_error *err)
 {
@@ -167,28 +195,9 @@ static int read_reply(struct qmp *q, struct qmp_msg *out, int64_t deadline, stru
             qmp_msg_free(out);
             continue;
         }
-        if (q->eof)
-            return bl_err(err, BOXLITE_ERR_ENGINE, "QMP: QEMU closed the connection");
-        struct pollfd p = {.fd = q->fd, .events = POLLIN};
-        int pr = poll(&p, 1, remaining(deadline));
-        if (pr < 0 && errno == EINTR)
-            continue;
-        if (pr < 0)
-            return bl_errno(err, errno, "QMP: poll");
-        if (pr == 0)
-            return bl_err(err, BOXLITE_ERR_TIMEOUT, "QMP: no answer from QEMU in time");
-        char buf[8192];
-        ssize_t n = read(q->fd, buf, sizeof buf);
-        if (n < 0 && (errno == EINTR || errno == EAGAIN))
-            continue;
-        if (n < 0 && errno != ECONNRESET)
-            return bl_errno(err, errno, "QMP: read");
-        if (n <= 0) {
-            q->eof = true;
-            continue;
-        }
-        if (qmp_reader_feed(&q->rd, buf, (size_t)n, err) < 0)
-            return -BOXLITE_ERR_PROTOCOL;
+        rc = receive(q, deadline, "no answer from QEMU in time", err);
+        if (rc < 0)
+            return rc;
     }
 }
 
@@ -274,29 +283,9 @@ int qmp_wait_migration(struct qmp *q, int timeout_ms, struct bl_error *err)
             qmp_msg_free(&m); /* a stray answer: nothing waits for it */
             continue;
         }
-        if (q->eof)
-            return bl_err(err, BOXLITE_ERR_ENGINE, "QMP: QEMU closed the connection");
-        struct pollfd p = {.fd = q->fd, .events = POLLIN};
-        int pr = poll(&p, 1, remaining(deadline));
-        if (pr < 0 && errno == EINTR)
-            continue;
-        if (pr < 0)
-            return bl_errno(err, errno, "QMP: poll");
-        if (pr == 0)
-            return bl_err(err, BOXLITE_ERR_TIMEOUT, "QEMU's migration did not end in %d ms",
-                          timeout_ms);
-        char buf[8192];
-        ssize_t n = read(q->fd, buf, sizeof buf);
-        if (n < 0 && (errno == EINTR || errno == EAGAIN))
-            continue;
-        if (n < 0 && errno != ECONNRESET)
-            return bl_errno(err, errno, "QMP: read");
-        if (n <= 0) {
-            q->eof = true;
-            continue;
-        }
-        if (qmp_reader_feed(&q->rd, buf, (size_t)n, err) < 0)
-            return -BOXLITE_ERR_PROTOCOL;
+        rc = receive(q, deadline, "QEMU's migration did not end in time", err);
+        if (rc < 0)
+            return rc;
     }
 }
 
