@@ -15,6 +15,7 @@
 # host and how long it takes (its guest_resident_bytes polled every 0.25 s).
 set -uo pipefail
 cd "$(dirname "$0")/.."
+. tests/harness/lib.sh # busybox_rootfs
 build=${BOXLITE_BUILD:-build}
 B="$PWD/$build/bin/boxlite"
 n=${BENCH_BOXES:-10}
@@ -28,10 +29,7 @@ cleanup() {
 }
 trap cleanup EXIT
 root=$work/root
-mkdir -p "$root/bin" "$root/etc" "$root/tmp"
-cp /bin/busybox "$root/bin/"
-for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -s busybox "$root/bin/$a"; done
-echo 'root:x:0:0:root:/root:/bin/sh' >"$root/etc/passwd"
+busybox_rootfs "$root"
 engine=$("$build/bin/boxlite-vmm" --check 2>/dev/null | sed -n 's/^selected: //p')
 
 fig() { "$B" stats --json "$1" 2>/dev/null | python3 -c "import json,sys; print(json.load(sys.stdin)['vmm']['$2'])" 2>/dev/null || echo 0; }

@@ -10,6 +10,7 @@
 #   the guest wrote, bytes left on disk.
 set -uo pipefail
 cd "$(dirname "$0")/.."
+. tests/harness/lib.sh # busybox_rootfs
 build=${BOXLITE_BUILD:-build}
 B="$PWD/$build/bin/boxlite"
 secs=${BENCH_HEALTH_SECONDS:-60}
@@ -26,11 +27,7 @@ cleanup() {
 }
 trap cleanup EXIT
 root=$work/root
-mkdir -p "$root/bin" "$root/etc" "$root/tmp"
-cp /bin/busybox "$root/bin/"
-for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -s busybox "$root/bin/$a"; done
-echo 'root:x:0:0:root:/root:/bin/sh' >"$root/etc/passwd"
-echo 'root:x:0:' >"$root/etc/group"
+busybox_rootfs "$root"
 engine=$("$build/bin/boxlite-vmm" --check 2>/dev/null | sed -n 's/^selected: //p')
 
 id_of() { "$B" inspect "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])'; }

@@ -10,6 +10,7 @@
 #    processes.
 set -uo pipefail
 cd "$(dirname "$0")/.."
+. tests/harness/lib.sh # busybox_rootfs
 build=${BOXLITE_BUILD:-build}
 B="$PWD/$build/bin/boxlite"
 runs=${BENCH_RUNS:-3}
@@ -24,10 +25,7 @@ cleanup() {
 }
 trap cleanup EXIT
 root=$work/root
-mkdir -p "$root/bin" "$root/etc" "$root/tmp"
-cp /bin/busybox "$root/bin/"
-for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -s busybox "$root/bin/$a"; done
-echo 'root:x:0:0:root:/root:/bin/sh' >"$root/etc/passwd"
+busybox_rootfs "$root"
 engine=$("$build/bin/boxlite-vmm" --check 2>/dev/null | sed -n 's/^selected: //p')
 ms() { echo $(( $(date +%s%N) / 1000000 )); }
 median() { printf '%s\n' "$@" | sort -n | sed -n "$(( ($# + 1) / 2 ))p"; }

@@ -6,6 +6,7 @@
 # operations themselves run on the host and are the same for both engines.
 set -uo pipefail
 cd "$(dirname "$0")/.."
+. tests/harness/lib.sh # busybox_rootfs
 B=$PWD/build/bin/boxlite
 [ -x "$B" ] || { echo "   build/bin/boxlite missing: run make"; exit 1; }
 [ -x /bin/busybox ] || { echo "   /bin/busybox missing (busybox-static)"; exit 1; }
@@ -19,10 +20,7 @@ cleanup() {
 }
 trap cleanup EXIT
 root=$work/root
-mkdir -p "$root/bin" "$root/etc" "$root/tmp"
-cp /bin/busybox "$root/bin/"
-for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -s busybox "$root/bin/$a"; done
-echo 'root:x:0:0:root:/root:/bin/sh' >"$root/etc/passwd"
+busybox_rootfs "$root"
 
 now() { date +%s%N; }
 ms() { echo $(( ($2 - $1) / 1000000 )); }

@@ -28,11 +28,7 @@ cleanup() {
 trap cleanup EXIT
 
 root=$work/root
-mkdir -p "$root/bin" "$root/etc" "$root/tmp"
-cp /bin/busybox "$root/bin/"
-for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -s busybox "$root/bin/$a"; done
-echo 'root:x:0:0:root:/root:/bin/sh' >"$root/etc/passwd"
-echo 'root:x:0:' >"$root/etc/group"
+busybox_rootfs "$root"
 python3 tests/fixtures/mkimages.py "$work/fx" busybox-health >/dev/null
 info() { "$B" inspect "$1" 2>/dev/null | python3 -c "import json,sys; v=json.load(sys.stdin)[0].get('$2'); print('' if v is None else v)"; }
 # waits (on the box's own state, polled) until inspect's field says what is wanted

@@ -46,11 +46,7 @@ cleanup() {
 }
 trap cleanup EXIT
 root=$work/root
-mkdir -p "$root/bin" "$root/etc" "$root/tmp"
-cp /bin/busybox "$root/bin/"
-for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -s busybox "$root/bin/$a"; done
-echo 'root:x:0:0:root:/root:/bin/sh' >"$root/etc/passwd"
-echo 'root:x:0:' >"$root/etc/group"
+busybox_rootfs "$root"
 j() { python3 -c "import json,sys; d=json.load(sys.stdin); d=d[0] if isinstance(d,list) else d; print(eval(sys.argv[1]))" "$1"; }
 vmm_of() { # the boxlite-vmm process itself: the child of the recorded pid (its jail's supervisor)
   local sup; sup=$("$B" inspect "$1" | j 'd["pid"]'); pgrep -P "$sup" | head -1

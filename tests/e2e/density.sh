@@ -28,11 +28,7 @@ cleanup() {
 trap cleanup EXIT
 
 root=$work/root
-mkdir -p "$root/bin" "$root/etc" "$root/tmp"
-cp /bin/busybox "$root/bin/"
-for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -s busybox "$root/bin/$a"; done
-echo 'root:x:0:0:root:/root:/bin/sh' >"$root/etc/passwd"
-echo 'root:x:0:' >"$root/etc/group"
+busybox_rootfs "$root"
 
 # one figure of the box's metrics ("vmm" object), as an integer
 fig() { "$B" stats --json "$1" 2>/dev/null | python3 -c "import json,sys; print(json.load(sys.stdin)['vmm']['$2'])" 2>/dev/null || echo -1; }

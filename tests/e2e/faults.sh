@@ -43,11 +43,7 @@ cleanup() {
 trap cleanup EXIT
 
 root=$work/root
-mkdir -p "$root/bin" "$root/etc" "$root/tmp"
-cp /bin/busybox "$root/bin/"
-for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -s busybox "$root/bin/$a"; done
-echo 'root:x:0:0:root:/root:/bin/sh' >"$root/etc/passwd"
-echo 'root:x:0:' >"$root/etc/group"
+busybox_rootfs "$root"
 truncate -s 256M "$work/payload" # read as zeros: a copy that lasts seconds
 BIG_MB=24 python3 tests/fixtures/mkimages.py "$work/fx" busybox big >/dev/null
 

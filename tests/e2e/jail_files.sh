@@ -25,11 +25,8 @@ cleanup() {
 trap cleanup EXIT
 
 root=$work/root
-mkdir -p "$root/bin" "$root/etc" "$root/root" "$root/tmp"
-cp /bin/busybox "$root/bin/"
-for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -s busybox "$root/bin/$a"; done
-echo 'root:x:0:0:root:/root:/bin/sh' >"$root/etc/passwd"
-echo 'root:x:0:' >"$root/etc/group"
+busybox_rootfs "$root"
+mkdir -p "$root/root"
 me="$(id -u) $(id -g)"
 xattr() { python3 -c 'import os,sys; print(int.from_bytes(os.getxattr(sys.argv[1], sys.argv[2]), "little"))' "$1" "$2" 2>/dev/null; }
 

@@ -28,11 +28,7 @@ cleanup() {
 trap cleanup EXIT
 
 root=$work/root
-mkdir -p "$root/bin" "$root/etc" "$root/tmp"
-cp /bin/busybox "$root/bin/"
-for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -s busybox "$root/bin/$a"; done
-echo 'root:x:0:0:root:/root:/bin/sh' >"$root/etc/passwd"
-echo 'root:x:0:' >"$root/etc/group"
+busybox_rootfs "$root"
 info() { "$B" inspect -f "{{.$2}}" "$1" 2>/dev/null; }
 # waits (on the box's own state, polled) until inspect's field says what is wanted
 wait_field() { for _ in $(seq 900); do [ "$(info "$1" "$2")" = "$3" ] && return 0; sleep 0.1; done; return 1; }
@@ -164,7 +160,8 @@ d=$(dir_of f1)
 vmm=$(info f1 pid)
 "$B" pause f1 >/dev/null 2>&1 &
 cli=$!
-for _ in $(seq 200000); do [ -e "$d/memory.state.tmp" ] || [ -e "$d/memory.state" ] && break; done
+# spin (no sleep: the window is short) while the CLI works, never past its end
+while kill -0 "$cli" 2>/dev/null; do [ -e "$d/memory.state.tmp" ] || [ -e "$d/memory.state" ] && break; done
 kill -9 "$vmm" 2>/dev/null
 wait "$cli"
 check "after kill -9 during pause the box is paused or stopped" bash -c "[[ \$('$B' inspect -f '{{.State}}' f1) =~ ^(paused|stopped)\$ ]]"
@@ -173,7 +170,8 @@ usable f1 "kill -9 during pause"
 "$B" pause f1 >/dev/null 2>&1
 "$B" resume f1 >/dev/null 2>&1 &
 cli=$!
-for _ in $(seq 200000); do pid=$(pgrep -o -f "boxlite-vmm --config $d/vmm.json") && break; done
+pid=""
+while kill -0 "$cli" 2>/dev/null; do pid=$(pgrep -o -f "boxlite-vmm --config $d/vmm.json") && break; done
 kill -9 "$pid" 2>/dev/null
 wait "$cli"
 usable f1 "kill -9 during resume"

@@ -35,11 +35,7 @@ cleanup() {
 trap cleanup EXIT
 
 root=$work/roots/bb
-mkdir -p "$root/bin" "$root/etc" "$root/tmp"
-cp /bin/busybox "$root/bin/"
-for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -s busybox "$root/bin/$a"; done
-echo 'root:x:0:0:root:/root:/bin/sh' >"$root/etc/passwd"
-echo 'root:x:0:' >"$root/etc/group"
+busybox_rootfs "$root"
 
 creds=$work/creds
 SECRET=$("$B" serve credentials add "$creds" acme-ci acme)

@@ -30,11 +30,7 @@ cleanup() {
 trap cleanup EXIT
 
 root=$work/root
-mkdir -p "$root/bin" "$root/etc" "$root/tmp"
-cp /bin/busybox "$root/bin/"
-for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -s busybox "$root/bin/$a"; done
-echo 'root:x:0:0:root:/root:/bin/sh' >"$root/etc/passwd"
-echo 'root:x:0:' >"$root/etc/group"
+busybox_rootfs "$root"
 
 # the SHA-256 of every file under /data, as the guest reads them
 tree() { "$B" exec "$1" sh -c 'cd /data && find . -type f | sort | xargs sha256sum | sha256sum' 2>/dev/null | cut -d' ' -f1; }

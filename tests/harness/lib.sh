@@ -37,3 +37,14 @@ need_cmd() { need "$1 (${2:-apt-get install $1})" command -v "$1"; }
 # behaviour is proven instead ("...; proven by tests/e2e/x.sh"); tests/run.sh fails a skip
 # without it in strict mode.
 skip() { echo "skip: $1"; exit 77; }
+
+# busybox_rootfs DIR: a container root of the host's static busybox (busybox-static): every
+# applet linked in bin/, root in etc/passwd and etc/group, an empty tmp/.
+busybox_rootfs() {
+  mkdir -p "$1/bin" "$1/etc" "$1/tmp"
+  cp /bin/busybox "$1/bin/"
+  local a
+  for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -s busybox "$1/bin/$a"; done
+  echo 'root:x:0:0:root:/root:/bin/sh' >"$1/etc/passwd"
+  echo 'root:x:0:' >"$1/etc/group"
+}
