@@ -7,8 +7,10 @@
  * the box ends and print EXIT as a second line. --now: ask at once, without waiting for
  * the box to be ready (no HELLO: the state may be "starting"). --pause: once ready, ask
  * PAUSE (save the memory, end the VM) and print "paused", or the refusal on stderr (the lab
- * proves with it that the KVM engine refuses). Exit status 0 when it printed what it was
- * asked for, 1 otherwise (the reason on stderr). */
+ * proves with it that the KVM engine refuses). --balloon MIB: once ready, send BALLOON with
+ * that target (0: none) and print "balloon: target T MiB, actual A MiB" (the lab drives the
+ * KVM engine's balloon with it). Exit status 0 when it printed what it was asked for, 1
+ * otherwise (the reason on stderr). */
 #include "vmm/status_tool.h"
 
 #include "common/cleanup.h"
@@ -150,6 +152,7 @@ int vmm_status_tool(int argc, char **argv)
     const char *path = argc > 1 ? argv[1] : NULL;
     int wait_ms = 10000, pidfd = -1;
     bool until_exit = false, now = false, pause = false;
+    long long balloon = -1;
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "--wait") && i + 1 < argc)
             wait_ms = atoi(argv[++i]);
@@ -165,11 +168,16 @@ int vmm_status_tool(int argc, char **argv)
             now = true;
         else if (!strcmp(argv[i], "--pause"))
             pause = true;
-        else
+        else if (!strcmp(argv[i], "--balloon") && i + 1 < argc) {
+            char *end;
+            balloon = strtoll(argv[++i], &end, 10);
+            if (*end || end == argv[i] || balloon < 0 || balloon > UINT32_MAX)
+                path = NULL;
+        } else
             path = NULL;
     }
     if (!path) {
-        fprintf(stderr, "usage: boxlite-vmm --status SOCKET [--wait MS] [--pid PID] [--until-exit | --now | --pause]\n");
+        fprintf(stderr, "usage: boxlite-vmm --status SOCKET [--wait MS] [--pid PID] [--until-exit | --now | --pause | --balloon MIB]\n");
         return 2;
     }
     int64_t deadline = (int64_t)mono_ms() + wait_ms;
@@ -195,6 +203,17 @@ int vmm_status_tool(int argc, char **argv)
             fprintf(stderr, "boxlite-vmm --status --pause: %s\n", err.msg);
         else
             printf("paused\n");
+        proto_client_close(c);
+        return rc < 0 ? 1 : 0;
+    }
+    if (balloon >= 0) {
+        uint64_t actual = 0;
+        int rc = proto_client_balloon(c, (uint64_t)balloon, 10000, &actual, &err);
+        if (rc < 0)
+            fprintf(stderr, "boxlite-vmm --status --balloon: %s\n", err.msg);
+        else
+            printf("balloon: target %lld MiB, actual %llu MiB\n", balloon,
+                   (unsigned long long)actual);
         proto_client_close(c);
         return rc < 0 ? 1 : 0;
     }

@@ -174,6 +174,24 @@ check_jail() {
     *"the kvm engine cannot save a box's memory"*) ok "pause on the KVM engine is refused: $pout" ;;
     *) bad "pause on the KVM engine: [$pout]" ;;
   esac
+  # The balloon, end to end on the jailed KVM engine: BALLOON on the box socket moves the
+  # device's target, the guest's driver inflates to it (the pages it gives are discarded
+  # under the jail's seccomp filter), STATUS reports it; target 0 gives it all back.
+  bout=$(${VMM:-$LAB_VMM} --status "$d/box.sock" --balloon 448 2>&1)
+  case "$bout" in
+    "balloon: target 448 MiB, actual "*) ok "BALLOON on the KVM engine: $bout" ;;
+    *) bad "BALLOON on the KVM engine: [$bout]" ;;
+  esac
+  i=0 actual=""
+  while [ $i -lt 120 ]; do # the guest inflates at its pace: STATUS once a second
+    actual=$(${VMM:-$LAB_VMM} --status "$d/box.sock" | sed -n 's/.*"balloon_actual_mib":\([0-9]*\).*/\1/p')
+    [ "$actual" = 448 ] && break
+    i=$((i + 1)); sleep 1
+  done
+  [ "$actual" = 448 ] && ok "the guest inflated its balloon to the target: STATUS says 448 of 512 MiB" ||
+    bad "balloon: STATUS says [$actual] MiB after $i s (target 448)"
+  bout=$(${VMM:-$LAB_VMM} --status "$d/box.sock" --balloon 0 2>&1) && ok "BALLOON 0 (no target): $bout" ||
+    bad "BALLOON 0: [$bout]"
   vmm=$(cat /proc/$vpid/task/$vpid/children 2>/dev/null | tr -d ' ')
   st() { sed -n "s/^$2:[[:space:]]*//p" /proc/$1/status | awk '{print $1}'; }
   for p in $vpid $vmm; do
