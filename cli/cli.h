@@ -37,6 +37,7 @@ enum cli_flag_id {
     FL_IDLE_PAUSE, /* run, create: auto-pause (cmd_pause.c) */
     FL_SIGNAL, FL_SIG_PROXY,
     FL_BALLOON_TARGET, FL_NO_PAGE_REPORTING, FL_KSM, /* run, create: density (issue 21) */
+    FL_IDLE, /* reclaim */
     /* serve (cli/cmd_serve.c) */
     FL_LISTEN, FL_CREDENTIALS, FL_TLS_CERT, FL_TLS_KEY, FL_INSECURE, FL_TOKEN_TTL,
     FL_ROOTFS_DIR, FL_MAX_BOXES, FL_SCOPES, FL_RATE,

@@ -2,6 +2,7 @@
 /* reclaim, balloon: a running box's memory (src/runtime/density.c, issue 21). */
 #include "cli.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,15 @@ static int print_reclaimed(json_t *o)
         fprintf(stderr, "boxlite: reclaim %s: %s\n", name ? name : "?", e);
         return 1;
     }
+    if (json_is_true(json_object_get(o, "skipped"))) {
+        long long idle = json_integer_value(json_object_get(o, "idle_ms"));
+        if (idle)
+            printf("%s\tskipped: idle for %lld.%llds only\n", name ? name : "?", idle / 1000,
+                   idle % 1000 / 100);
+        else
+            printf("%s\tskipped: in use\n", name ? name : "?");
+        return 0;
+    }
     printf("%s\t%s freed\n", name ? name : "?",
            cli_human_bytes((unsigned long long)json_integer_value(json_object_get(o, "freed_bytes")),
                            b, sizeof b));
@@ -24,12 +34,22 @@ static int print_reclaimed(json_t *o)
 
 int cmd_reclaim(struct cli *c, const struct cli_args *a)
 {
+    long long idle = 0;
+    for (int i = 0; i < a->nopts; i++)
+        if (a->opts[i].id == FL_IDLE) {
+            idle = cli_parse_duration_ms(a->opts[i].value);
+            if (idle < 0 || idle > INT32_MAX)
+                return cli_usage_error("--idle %s: expected a duration such as 30s, 5m",
+                                       a->opts[i].value);
+        }
+    if (idle && a->nops)
+        return cli_usage_error("--idle picks among every running box: name no box with it");
     int r = cli_open(c), failed = 0;
     if (r)
         return r;
     if (!a->nops) {
         char *out = NULL;
-        if (boxlite_runtime_reclaim(c->rt, &out) != BOXLITE_OK)
+        if (boxlite_runtime_reclaim(c->rt, (int)idle, &out) != BOXLITE_OK)
             return cli_fail("reclaim");
         json_t *arr = json_loads(out, 0, NULL);
         boxlite_free(out);

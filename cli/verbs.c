@@ -182,6 +182,12 @@ static const struct cli_flag help_table[] = {
 };
 static const struct cli_flag *const help_flags[] = { help_table, NULL };
 
+static const struct cli_flag reclaim_table[] = {
+    { FL_IDLE, 0, "idle", "DURATION", "0 (every running box)", "Only boxes without an exec, copy or other use for this long (30s, 5m)", false },
+    { 0 },
+};
+static const struct cli_flag *const reclaim_flags[] = { reclaim_table, NULL };
+
 static const struct cli_flag *const no_flags[] = { NULL };
 
 static const struct cli_flag serve_table[] = {
@@ -421,12 +427,12 @@ const struct cli_verb cli_verbs[] = {
     { "help", "[COMMAND]", "Show the help of boxlite or of a command", "boxlite help run", NULL,
       help_flags, cmd_help, 0, 2, false, "verb", NULL },
     { "reclaim", "[BOX...]", "Give a running box's unused memory back to the host",
-      "boxlite reclaim\nboxlite reclaim web",
+      "boxlite reclaim\nboxlite reclaim web\nboxlite reclaim --idle 5m",
       "The guest drops its caches (clean pages: nothing is lost) and compacts its free\n"
       "memory; free page reporting hands it to the host over the next seconds (boxlite\n"
-      "stats: MEM USAGE falls). Without BOX: every running box. Prints how much each\n"
-      "guest freed.",
-      no_flags, cmd_reclaim, 0, -1, false, "box", NULL },
+      "stats: MEM USAGE falls). Without BOX: every running box, or with --idle only\n"
+      "those idle that long (for a timer). Prints how much each guest freed.",
+      reclaim_flags, cmd_reclaim, 0, -1, false, "box", NULL },
     { "balloon", "BOX SIZE|none", "Set how much memory a running box's guest may keep",
       "boxlite balloon web 128m\nboxlite balloon web none",
       "The balloon holds the rest of the box's memory (SIZE at least 32m, at most its\n"

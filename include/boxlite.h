@@ -563,10 +563,14 @@ BOXLITE_API int boxlite_box_set_balloon(boxlite_box *box, int target_mib);
  * over the next seconds. JSON: {"id", "name", "freed_bytes"} (how much the guest's free
  * memory grew). */
 BOXLITE_API int boxlite_box_reclaim(boxlite_box *box, char **json_out);
-/* The same for every running box (for a host short of memory, or on a timer for idle
- * boxes): a JSON array of those objects; a box that could not be reclaimed has "error"
- * instead of "freed_bytes" and the others go on. */
-BOXLITE_API int boxlite_runtime_reclaim(boxlite_runtime *rt, char **json_out);
+/* The same for every running box that has been idle for at least idle_ms (0: every running
+ * box, for a host short of memory), e.g. on a timer: a JSON array of those objects, each
+ * with "idle_ms" too. Idle: no execution, copy or other request open on the box for that
+ * long (a running main process alone does not count; a health check's runs do; the reclaim
+ * itself is a request, so a box reclaimed now is idle again only idle_ms later). A box that
+ * was not idle long enough has "skipped": true and its "idle_ms" (0: busy now); one that
+ * could not be reclaimed has "error" instead of "freed_bytes", and the others go on. */
+BOXLITE_API int boxlite_runtime_reclaim(boxlite_runtime *rt, int idle_ms, char **json_out);
 /* boxlite_box_metrics "vmm" has, besides the engine's figures: "host_rss_bytes" (resident
  * memory of the box's processes, QEMU's included, guest RAM included: what the box costs
  * the host), "guest_resident_bytes" (guest RAM resident on the host), "mem_returned_bytes"

@@ -76,6 +76,8 @@ void proto_status_encode(const struct proto_status *s, struct tlv_writer *w)
         tlv_str(w, T_HEALTH, s->health);
     if (s->restarts)
         tlv_u64(w, T_RESTART_COUNT, s->restarts);
+    if (s->idle_ms)
+        tlv_u64(w, T_IDLE_MS, s->idle_ms);
 }
 
 void proto_status_free(struct proto_status *s)
@@ -103,6 +105,7 @@ int proto_status_decode(struct proto_status *s, const void *p, size_t len, struc
         case T_NOTICE: rc = tlv_get_str_buf(&f, s->notice, sizeof s->notice, err); break;
         case T_AGENT_BOOT_MS: rc = tlv_get_u64(&f, &s->agent_boot_ms, err); break;
         case T_RESTART_COUNT: rc = tlv_get_u64(&f, &s->restarts, err); break;
+        case T_IDLE_MS: rc = tlv_get_u64(&f, &s->idle_ms, err); break;
         case T_HOST_PORT:
             if ((rc = tlv_get_u64(&f, &v, err)) < 0)
                 break;

@@ -39,6 +39,9 @@ struct proto_status {
     unsigned nports;
     char *health;           /* HEALTH(85): the health check's state as JSON, or NULL */
     uint64_t restarts;      /* RESTART_COUNT(108): the main process's restarts so far */
+    uint64_t idle_ms;       /* IDLE_MS(115): how long no request has been open on the box
+                             * socket (since the last one ended); 0 while one is open or
+                             * before the first (the mux fills it, docs/protocol.md) */
 };
 void proto_status_encode(const struct proto_status *s, struct tlv_writer *w);
 int proto_status_decode(struct proto_status *s, const void *p, size_t len, struct bl_error *err);

@@ -58,6 +58,7 @@ json_t *proto_status_json(const struct proto_status *s)
     json_object_set_new(j, "notice", json_string(s->notice));
     json_object_set_new(j, "agent_boot_ms", json_integer((json_int_t)s->agent_boot_ms));
     json_object_set_new(j, "restart_count", json_integer((json_int_t)(s->restarts & INT64_MAX)));
+    json_object_set_new(j, "idle_ms", json_integer((json_int_t)(s->idle_ms & INT64_MAX)));
     json_t *h = s->health ? json_loads(s->health, 0, NULL) : NULL;
     if (json_is_object(h))
         json_object_set_new(j, "health", h);

@@ -209,6 +209,10 @@ static void answer_status(struct proto_mux *m, struct mclient *cl)
         pthread_mutex_lock(&m->lock);
         if (!st->state[0])
             snprintf(st->state, sizeof st->state, "%s", ready ? "running" : "starting");
+        /* what auto-pause and an idle reclaim go by (proto_mux_last_activity) */
+        uint64_t now = mono_ms();
+        if (!m->routes && m->requested && now > m->last_activity)
+            st->idle_ms = now - m->last_activity;
         proto_status_encode(st, w);
         if (w->overflow)
             queue_error(&cl->out, 0, BOXLITE_ERR_NOMEM, "STATUS does not fit a frame");

@@ -82,6 +82,7 @@ enum proto_tag {
     /* BALLOON and STATUS: guest memory (docs/protocol.md, "Balloon") */
     T_BALLOON_TARGET_MIB = 110, T_BALLOON_ACTUAL_MIB = 111, T_MEM_RETURNED_BYTES = 112,
     T_GUEST_RESIDENT_BYTES = 113, T_HOST_RSS_BYTES = 114,
+    T_IDLE_MS = 115,                 /* STATUS: ms since the last request opened or ended */
 };
 
 struct proto_hdr {

@@ -52,23 +52,35 @@ BOXLITE_API int boxlite_box_set_balloon(boxlite_box *b, int target_mib)
     return api_return(r, &err);
 }
 
-/* One box's reclaim as JSON: id, name, freed_bytes, or error. */
-static json_t *reclaim_one(boxlite_box *b, int *code)
+/* One box's reclaim as JSON: id, name, freed_bytes, or error; with min_idle_ms > 0, only
+ * when the box has been idle that long (its STATUS says), else "skipped". */
+static json_t *reclaim_one(boxlite_box *b, int min_idle_ms, int *code)
 {
     struct bl_error err = { 0 };
     struct proto_client *c = NULL;
     struct box_record rec = { 0 };
     uint64_t freed = 0;
+    struct proto_status st = { 0 };
+    bool skip = false;
     int r = connect_running(b, "reclaim", &c, &rec, &err);
-    if (!r)
+    if (!r && min_idle_ms > 0) {
+        r = proto_client_status(c, DENSITY_TIMEOUT_MS, &st, &err);
+        skip = !r && st.idle_ms < (uint64_t)min_idle_ms;
+    }
+    if (!r && !skip)
         r = proto_reclaim(c, DENSITY_TIMEOUT_MS, &freed, &err);
     proto_client_close(c);
     *code = r ? -r : 0;
     json_t *o = json_pack("{s:s, s:s}", "id", b->id, "name", rec.name ? rec.name : "");
+    if (o && min_idle_ms > 0 && !r)
+        json_object_set_new(o, "idle_ms", json_integer((json_int_t)(st.idle_ms & INT64_MAX)));
     if (o && r)
         json_object_set_new(o, "error", json_string(err.msg));
+    else if (o && skip)
+        json_object_set_new(o, "skipped", json_true());
     else if (o)
         json_object_set_new(o, "freed_bytes", json_integer((json_int_t)freed));
+    proto_status_free(&st);
     box_record_clear(&rec);
     return o;
 }
@@ -78,7 +90,7 @@ BOXLITE_API int boxlite_box_reclaim(boxlite_box *b, char **json_out)
     API_CHECK_ARG(b && json_out, "NULL argument");
     *json_out = NULL;
     int code = 0;
-    json_t *o = reclaim_one(b, &code);
+    json_t *o = reclaim_one(b, 0, &code);
     if (!o)
         return api_fail(BOXLITE_ERR_NOMEM, "reclaim: out of memory");
     const char *e = json_string_value(json_object_get(o, "error"));
@@ -92,9 +104,10 @@ BOXLITE_API int boxlite_box_reclaim(boxlite_box *b, char **json_out)
                                      : api_return(0, NULL);
 }
 
-BOXLITE_API int boxlite_runtime_reclaim(boxlite_runtime *rt, char **json_out)
+BOXLITE_API int boxlite_runtime_reclaim(boxlite_runtime *rt, int idle_ms, char **json_out)
 {
     API_CHECK_ARG(rt && json_out, "NULL argument");
+    API_CHECK_ARG(idle_ms >= 0, "idle_ms is negative");
     *json_out = NULL;
     cleanup_free char *list = NULL;
     int r = boxlite_box_list(rt, "running", &list);
@@ -109,7 +122,7 @@ BOXLITE_API int boxlite_runtime_reclaim(boxlite_runtime *rt, char **json_out)
         if (!id || boxlite_box_get(rt, id, &b) != BOXLITE_OK)
             continue; /* removed meanwhile */
         int code;
-        json_t *one = reclaim_one(b, &code);
+        json_t *one = reclaim_one(b, idle_ms, &code);
         boxlite_box_free(b);
         if (one)
             json_array_append_new(out, one);

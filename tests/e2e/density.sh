@@ -31,7 +31,12 @@ root=$work/root
 busybox_rootfs "$root"
 
 # one figure of the box's metrics ("vmm" object), as an integer
-fig() { "$B" stats --json "$1" 2>/dev/null | python3 -c "import json,sys; print(json.load(sys.stdin)['vmm']['$2'])" 2>/dev/null || echo -1; }
+# fig BOX KEY: a figure of boxlite stats --json, KEY in "vmm" or a path such as boot.idle_ms
+fig() { "$B" stats --json "$1" 2>/dev/null | python3 -c "
+import json,sys
+v=json.load(sys.stdin); k='$2'.split('.')
+for p in (k if len(k) > 1 else ['vmm'] + k): v=v[p]
+print(v)" 2>/dev/null || echo -1; }
 mib() { echo $(( $1 / 1048576 )); }
 dir_of() { echo "$BOXLITE_HOME/boxes/$("$B" inspect -f '{{.ID}}' "$1" 2>/dev/null)"; }
 # polls the box's figure until the test ($3 as an awk condition on v) holds, at most $4
@@ -84,6 +89,28 @@ check "host RSS of the box's processes is reported" test "$(fig rep host_rss_byt
 out=$("$B" reclaim rep 2>&1)
 has "reclaim answers with what the guest freed" "rep" <(echo "$out")
 expect "the box runs on after all that" "hello" "$("$B" exec rep echo hello 2>&1)"
+
+# ---- reclaim --idle: only the boxes without a request open for that long ----------------
+"$B" exec rep mkfifo /tmp/gate2
+"$B" exec rep sh -c 'cat /tmp/gate2 >/dev/null' >/dev/null 2>&1 & # open until the gate
+busy=$!
+wait_fig rep boot.idle_ms "v == 0" 60 >/dev/null # the exec's request is open
+out=$("$B" reclaim --idle 1s 2>&1)
+expect "reclaim --idle skips a box with an execution open" "rep	skipped: in use" "$out"
+"$B" exec rep sh -c 'echo > /tmp/gate2' >/dev/null 2>&1
+wait "$busy"
+if out=$(wait_fig rep boot.idle_ms "v >= 1500" 60); then
+  ok "stats: boot.idle_ms counts from the last request (${out% *} ms)"
+else
+  no "stats: boot.idle_ms counts from the last request" "${out% *}"
+fi
+out=$("$B" reclaim --idle 1s 2>&1)
+has "reclaim --idle reclaims a box idle that long" "rep	" <(echo "$out")
+has "  saying what it freed" "freed" <(echo "$out")
+out=$("$B" reclaim --idle 1h 2>&1)
+check "a reclaim is a request: idle counts again from it ($out)" grep -qE '^rep	skipped: idle for [0-9.]+s only$' <<<"$out"
+"$B" reclaim --idle soon >/dev/null 2>&1; expect "reclaim --idle with a bad duration: usage error" 125 "$?"
+"$B" reclaim --idle 1s rep >/dev/null 2>&1; expect "reclaim --idle naming a box: usage error" 125 "$?"
 "$B" rm -f rep >/dev/null
 
 # ---- the control: reporting off, the memory stays --------------------------------------

@@ -156,7 +156,7 @@ _PROTOS = {
     "boxlite_box_fork": (I, [P, ctypes.POINTER(S), ctypes.c_size_t, ctypes.POINTER(P)]),
     "boxlite_box_set_balloon": (I, [P, I]),
     "boxlite_box_reclaim": (I, [P, ctypes.POINTER(P)]),
-    "boxlite_runtime_reclaim": (I, [P, ctypes.POINTER(P)]),
+    "boxlite_runtime_reclaim": (I, [P, ctypes.c_int, ctypes.POINTER(P)]),
 }
 
 

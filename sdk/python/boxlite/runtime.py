@@ -158,11 +158,16 @@ class Boxlite:
         self._lib.call("runtime_metrics", self._handle(), ctypes.byref(out))
         return json.loads(self._lib.take_string(out))
 
-    def reclaim(self) -> list:
-        """Reclaims unused memory from every running box (see Box.reclaim): a list of
-        {"id", "name", "freed_bytes"} or {"id", "name", "error"}."""
+    def reclaim(self, idle: float = 0) -> list:
+        """Reclaims unused memory from every running box (see Box.reclaim), or with idle
+        (seconds) only from those without an execution, copy or other use for that long:
+        a list of {"id", "name", "freed_bytes"}, {"id", "name", "error"}, or with idle
+        {"id", "name", "idle_ms", "skipped": True} for a box not idle long enough."""
+        idle_ms = int(idle * 1000)
+        if idle_ms < 0 or idle_ms > 2**31 - 1:
+            raise ValueError(f"idle {idle}: expected 0 to 24 days in seconds")
         out = ctypes.c_void_p()
-        self._lib.call("runtime_reclaim", self._handle(), ctypes.byref(out))
+        self._lib.call("runtime_reclaim", self._handle(), idle_ms, ctypes.byref(out))
         return json.loads(self._lib.take_string(out))
 
     def close(self) -> None:

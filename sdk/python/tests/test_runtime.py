@@ -32,6 +32,15 @@ def test_create_get_list_remove(rt):
     assert rt.metrics()["boxes_created"] == 1
 
 
+def test_reclaim_idle(rt):
+    # a configured box is not running: nothing to reclaim, whatever the idle time
+    rt.create(boxlite.BoxOptions(image="alpine:latest"), name="cold")
+    assert rt.reclaim() == []
+    assert rt.reclaim(idle=30) == []
+    with pytest.raises(ValueError):
+        rt.reclaim(idle=-1)
+
+
 def test_errors_are_typed_with_the_library_message(rt):
     with pytest.raises(boxlite.NotFound, match="nosuch"):
         rt.get("nosuch")

@@ -28,6 +28,7 @@ TEST(status_roundtrip)
     s.host_ports[2] = 65535;
     s.nports = 3;
     s.health = strdup("{\"status\":\"healthy\"}");
+    s.idle_ms = 45000;
     proto_status_encode(&s, &w);
     CHECK(!w.overflow);
     struct bl_error e = { 0 };
@@ -47,8 +48,10 @@ TEST(status_roundtrip)
     CHECK_EQ(d.host_ports[1], 0);
     CHECK_EQ(d.host_ports[2], 65535);
     CHECK_STR(d.health, "{\"status\":\"healthy\"}");
+    CHECK_EQ(d.idle_ms, 45000);
     /* and as JSON, with the keys the library shows */
     json_t *j = proto_status_json(&d);
+    CHECK_EQ(json_integer_value(json_object_get(j, "idle_ms")), 45000);
     CHECK_EQ(json_integer_value(json_array_get(json_object_get(j, "host_ports"), 0)), 8080);
     CHECK_STR(json_string_value(json_object_get(json_object_get(j, "health"), "status")), "healthy");
     CHECK(json_real_value(json_object_get(j, "start_to_ready_ms")) > 567.8);
