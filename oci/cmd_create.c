@@ -77,6 +77,46 @@ static int box_options(const struct oci_spec *s, const char *id, const char *roo
     return 0;
 }
 
+/* The startContainer hooks, in the box, with the state create wrote (status "created"). */
+static int start_hooks(const char *id, boxlite_box *box, const struct oci_spec *s,
+                       struct bl_error *err)
+{
+    char dir[PATH_MAX], p[PATH_MAX + 32];
+    state_dir(id, dir, sizeof dir);
+    snprintf(p, sizeof p, "%s/state.json", dir);
+    cleanup_free char *text = NULL;
+    size_t len;
+    struct oci_state st;
+    if (read_file(p, 1 << 20, &text, &len) < 0)
+        return bl_errno(err, errno, "read %s", p);
+    if (oci_state_parse(text, len, &st, err))
+        return bl_err_prefix(err, "%s", p);
+    char *js = oci_state_report(&st, OCI_CREATED);
+    oci_state_free(&st);
+    if (!js)
+        return bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
+    int r = guest_start_hooks(box, s, js, err);
+    free(js);
+    return r;
+}
+
+/* What a create that fails after its relay is up leaves behind, removed: the relay (the
+ * box stops with it), the box, the state; then the poststop hooks (runtime.md: a failed
+ * create hook continues the lifecycle at delete). */
+static void destroy_created(pid_t pid, const struct oci_spec *s, const struct oci_state *st)
+{
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    boxlite_runtime *rt = NULL;
+    if (open_runtime(&rt) == 0) {
+        boxlite_box_remove(rt, st->box, 1);
+        boxlite_runtime_close(rt);
+    }
+    rm_state_dir(st->id);
+    struct bl_error err = { 0 };
+    host_hooks(s, OCI_HOOK_POSTSTOP, st, OCI_STOPPED, &err);
+}
+
 /* The created container's relay: boots the box, reports to create (ready_fd), waits for
  * start, then runs the process. Never returns. */
 static __attribute__((noreturn)) void create_relay(const char *id, const struct oci_spec *s,
@@ -145,6 +185,10 @@ static __attribute__((noreturn)) void create_relay(const char *id, const struct 
         }
     }
     close(listen_fd);
+    if (s->nhooks[OCI_HOOK_START_CONTAINER] && start_hooks(id, box, s, &err) < 0) {
+        report(conn, "%s", err.msg);
+        _exit(1); /* runtime.md: a failing startContainer hook stops the container */
+    }
     boxlite_exec_spec spec;
     char user[32];
     relay_exec_spec(&s->process, &spec, user, sizeof user);
@@ -228,7 +272,11 @@ int cmd_create(int argc, char **argv, int i)
         rc = fail("%s", err.msg);
         goto out;
     }
-    mkdir(opts.root, 0700);
+    /* containerd's shim passes a --root whose parents may not exist yet (runc: MkdirAll) */
+    if (mkdir_p(opts.root, 0700, &err) < 0) {
+        rc = fail("--root %s: %s", opts.root, err.msg);
+        goto out;
+    }
     char dir[PATH_MAX];
     state_dir(id, dir, sizeof dir);
     if (mkdir(dir, 0700) < 0) {
@@ -298,6 +346,16 @@ int cmd_create(int argc, char **argv, int i)
         rm_state_dir(id);
         goto out;
     }
+    /* runtime.md "Lifecycle" steps 3-5, the box being the runtime environment */
+    static const enum oci_hook_stage create_stages[] = {
+        OCI_HOOK_PRESTART, OCI_HOOK_CREATE_RUNTIME, OCI_HOOK_CREATE_CONTAINER
+    };
+    for (size_t k = 0; k < sizeof create_stages / sizeof create_stages[0]; k++)
+        if (host_hooks(&s, create_stages[k], &st, OCI_CREATING, &err)) {
+            rc = fail("%s", err.msg);
+            destroy_created(pid, &s, &st);
+            goto out;
+        }
     rc = write_pid_file(pid_file, pid);
     debug("created %s: relay %d, box %s", id, (int)pid, msg + 3);
 out:
@@ -338,6 +396,15 @@ int cmd_start(int argc, char **argv, int i)
         close(c);
         if (strcmp(msg, "ok"))
             rc = fail("%s", msg[0] ? msg : "the container's relay process died");
+    }
+    /* runtime.md "Lifecycle" step 9: after the process started */
+    struct oci_spec spec;
+    struct bl_error err = { 0 };
+    if (!rc && load_spec(st.bundle, &spec, &err) == 0) {
+        host_hooks(&spec, OCI_HOOK_POSTSTART, &st, OCI_RUNNING, &err);
+        oci_spec_free(&spec);
+    } else if (!rc) {
+        warn("poststart hooks: %s", err.msg);
     }
     oci_state_free(&st);
     return rc;

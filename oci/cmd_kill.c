@@ -67,6 +67,12 @@ int cmd_delete(int argc, char **argv, int i)
         oci_state_free(&st);
         return fail("cannot delete container %s that is not stopped: running", argv[i]);
     }
+    /* the poststop hooks, read before anything is removed (the bundle is the caller's,
+     * and may be gone already: then there are none to run, as far as we can know) */
+    struct oci_spec spec = { 0 };
+    struct bl_error err = { 0 };
+    if (load_spec(st.bundle, &spec, &err))
+        debug("delete %s: no poststop hooks: %s", st.id, err.msg);
     int fd = relay_pidfd(&st);
     if (fd >= 0) {
         syscall(SYS_pidfd_send_signal, fd, SIGKILL, NULL, 0);
@@ -85,6 +91,10 @@ int cmd_delete(int argc, char **argv, int i)
     }
     if (!rc && rm_state_dir(st.id) < 0)
         rc = fail("remove the state of %s: %s", st.id, strerror(errno));
+    /* runtime.md "Lifecycle" step 13: after the container is deleted */
+    if (!rc)
+        host_hooks(&spec, OCI_HOOK_POSTSTOP, &st, OCI_STOPPED, &err);
+    oci_spec_free(&spec);
     oci_state_free(&st);
     return rc;
 }

@@ -210,3 +210,16 @@ int signal_fd(void)
     sigprocmask(SIG_BLOCK, &set, NULL);
     return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 }
+
+int load_spec(const char *bundle, struct oci_spec *s, struct bl_error *err)
+{
+    char cfg[PATH_MAX + 16];
+    snprintf(cfg, sizeof cfg, "%s/config.json", bundle);
+    cleanup_free char *text = NULL;
+    size_t len;
+    if (read_file(cfg, OCI_SPEC_MAX_BYTES, &text, &len) < 0)
+        return bl_errno(err, errno, "read %s", cfg);
+    if (oci_spec_parse(text, len, s, err))
+        return bl_err_prefix(err, "%s", cfg);
+    return 0;
+}

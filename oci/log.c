@@ -59,3 +59,14 @@ void debug(const char *fmt, ...)
     va_end(ap);
     log_line("debug", msg);
 }
+
+void warn(const char *fmt, ...)
+{
+    char msg[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "boxlite-runtime: warning: %s\n", msg);
+    log_line("warning", msg);
+}

@@ -67,6 +67,8 @@ extern struct runtime_opts opts;
 /* Prints "boxlite-runtime: MSG" on stderr and logs it as an error; returns 1. */
 int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "boxlite-runtime: warning: MSG" on stderr, and in the log as a warning. */
+void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* ---- flags.c --------------------------------------------------------------------------*/
 
@@ -110,6 +112,21 @@ void read_report(int fd, char *buf, size_t len);
 void report(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* A signalfd of relay_signal_set's signals, which are blocked. */
 int signal_fd(void);
+/* The bundle's config.json, parsed. */
+int load_spec(const char *bundle, struct oci_spec *s, struct bl_error *err);
+
+/* ---- hooks.c: where each stage of config.json's hooks runs (docs/oci-runtime.md) -----*/
+
+/* Runs the hooks of a host stage with the state (as status) on stdin. A failure of
+ * prestart, createRuntime or createContainer is returned (err); poststart's and poststop's
+ * are logged as warnings and 0 is returned (runtime.md "Lifecycle"). */
+int host_hooks(const struct oci_spec *s, enum oci_hook_stage stage, const struct oci_state *st,
+               enum oci_status status, struct bl_error *err);
+/* Runs the startContainer hooks in the box, before the container's process (config.md: in
+ * the container's namespaces, path resolved there): each as an execution with the state
+ * on stdin and its timeout. 0, or the first failure in err. */
+int guest_start_hooks(boxlite_box *box, const struct oci_spec *s, const char *state,
+                      struct bl_error *err);
 
 /* ---- the commands: (argc, argv, index of the command's first argument) -> exit status --*/
 
