@@ -132,6 +132,7 @@ static __attribute__((noreturn)) void create_relay(const char *id, const struct 
             report(ready_fd, "%s", err.msg);
             _exit(1);
         }
+        relay_stdio_to_null();
     }
     if (console_fd >= 0)
         close(console_fd);

@@ -166,6 +166,8 @@ int cmd_exec(int argc, char **argv, int i)
             rc = detach ? 1 : fail("%s", err.msg);
             goto relay_out;
         }
+        if (detach)
+            relay_stdio_to_null();
     } else if (p.terminal && isatty(STDIN_FILENO)) {
         /* `exec -t` at a terminal: ours, in raw mode while the process runs */
         term = STDIN_FILENO;

@@ -223,3 +223,14 @@ int load_spec(const char *bundle, struct oci_spec *s, struct bl_error *err)
         return bl_err_prefix(err, "%s", cfg);
     return 0;
 }
+
+void relay_stdio_to_null(void)
+{
+    int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    for (int k = 0; k < 3; k++)
+        dup2(fd, k);
+    if (fd > 2)
+        close(fd);
+}

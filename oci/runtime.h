@@ -112,6 +112,11 @@ void read_report(int fd, char *buf, size_t len);
 void report(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* A signalfd of relay_signal_set's signals, which are blocked. */
 int signal_fd(void);
+/* A relay whose process has a terminal lets go of the stdio it was started with (/dev/null
+ * instead): containerd's shim (go-runc) reads `create`'s and `exec --detach`'s output to
+ * its end, which comes only when every holder of that pipe has closed it, as runc's
+ * terminal-bound init has. */
+void relay_stdio_to_null(void);
 /* The bundle's config.json, parsed. */
 int load_spec(const char *bundle, struct oci_spec *s, struct bl_error *err);
 
