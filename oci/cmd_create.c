@@ -158,6 +158,11 @@ static __attribute__((noreturn)) void create_relay(const char *id, const struct 
         _exit(1);
     }
     boxlite_options_free(o);
+    if (s->netns && relay_enter_netns(s->netns_path, &err) < 0) {
+        report(ready_fd, "%s", err.msg);
+        boxlite_box_remove(rt, boxlite_box_id(box), 1);
+        _exit(1);
+    }
     report(ready_fd, "ok %s", boxlite_box_id(box));
     close(ready_fd);
 

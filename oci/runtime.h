@@ -44,6 +44,13 @@ void relay_exec_spec(const struct oci_process *p, boxlite_exec_spec *spec, char 
  * found in $PATH", "no such file or directory"). */
 int relay_lookpath(const char *rootfs, const struct oci_process *p, struct bl_error *err);
 
+/* Puts the calling relay in the network namespace config.json asks for (path, or a new
+ * one for NULL), once its box is up: the box's user-mode network lives in the per-box
+ * process, already started in the caller's namespace, so it keeps working; what changes
+ * is what /proc/<relay>/ns/net names to the engine and its hooks (Docker's
+ * libnetwork-setkey, CNI), which must never be the host's own. */
+int relay_enter_netns(const char *path, struct bl_error *err);
+
 /* Makes the folder path (and its parents) inside rootfs, resolved as the guest would
  * (symlinks stay inside), as runc makes mount points: the guest's root cannot write a
  * read-only folder of the host's (a rootfs whose top is 0555). */

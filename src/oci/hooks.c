@@ -61,6 +61,21 @@ int oci_hook_run(const struct oci_hook *h, const char *state, size_t len, struct
         close_pair(out);
         return bl_errno(err, e, "hook %s: pipe", h->path);
     }
+    /* a runtime started with 0, 1 or 2 closed gets pipes there, which dup2 in the child
+     * would leave close-on-exec: move them above 2 */
+    int *ends[4] = { &in[0], &in[1], &out[0], &out[1] };
+    for (int k = 0; k < 4; k++)
+        if (*ends[k] <= 2) {
+            int moved = fcntl(*ends[k], F_DUPFD_CLOEXEC, 3);
+            if (moved < 0) {
+                int e = errno;
+                close_pair(in);
+                close_pair(out);
+                return bl_errno(err, e, "hook %s: pipe", h->path);
+            }
+            close(*ends[k]);
+            *ends[k] = moved;
+        }
     /* no SIGPIPE from a hook that exits without reading its stdin: EPIPE instead */
     struct sigaction ign = { .sa_handler = SIG_IGN }, old;
     sigaction(SIGPIPE, &ign, &old);

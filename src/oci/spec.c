@@ -341,6 +341,42 @@ static int hooks_from(json_t *hooks, struct oci_spec *s, struct bl_error *err)
     return r;
 }
 
+/* config-linux.md "Namespaces": only the network namespace matters to a box's relay. */
+static int namespaces_from(json_t *linux, struct oci_spec *s, struct bl_error *err)
+{
+    if (!linux || json_is_null(linux))
+        return 0;
+    int r = want_object(linux, "linux", err);
+    json_t *ns = r ? NULL : json_object_get(linux, "namespaces");
+    if (r || !ns || json_is_null(ns))
+        return r;
+    if (!json_is_array(ns))
+        return bl_err(err, BOXLITE_ERR_INVALID, "config: linux.namespaces must be an array");
+    size_t i;
+    json_t *v;
+    json_array_foreach(ns, i, v) {
+        char f[64];
+        snprintf(f, sizeof f, "linux.namespaces[%zu]", i);
+        if ((r = want_object(v, f, err)))
+            return r;
+        json_t *t = json_object_get(v, "type");
+        if (!json_is_string(t))
+            return bl_err(err, BOXLITE_ERR_INVALID, "config: %s.type must be a string", f);
+        if (strcmp(json_string_value(t), "network"))
+            continue;
+        if (s->netns)
+            return bl_err(err, BOXLITE_ERR_INVALID, "config: %s: a second network namespace", f);
+        s->netns = true;
+        snprintf(f, sizeof f, "linux.namespaces[%zu].path", i);
+        if ((r = dup_str(json_object_get(v, "path"), f, false, &s->netns_path, err)))
+            return r;
+        if (s->netns_path && s->netns_path[0] != '/')
+            return bl_err(err, BOXLITE_ERR_INVALID, "config: %s \"%s\" is not absolute", f,
+                          s->netns_path);
+    }
+    return 0;
+}
+
 static json_t *load(const char *json, size_t len, struct bl_error *err)
 {
     if (len > OCI_SPEC_MAX_BYTES) {
@@ -405,6 +441,8 @@ int oci_spec_parse(const char *json, size_t len, struct oci_spec *out, struct bl
         r = annotations_from(json_object_get(root, "annotations"), &s, err);
     if (!r)
         r = hooks_from(json_object_get(root, "hooks"), &s, err);
+    if (!r)
+        r = namespaces_from(json_object_get(root, "linux"), &s, err);
     json_decref(root);
     if (r) {
         oci_spec_free(&s);
@@ -455,6 +493,7 @@ void oci_spec_free(struct oci_spec *s)
     free(s->ann_values);
     for (int st = 0; st < OCI_HOOK_STAGES; st++)
         hooks_free(s->hooks[st], s->nhooks[st]);
+    free(s->netns_path);
     memset(s, 0, sizeof *s);
 }
 

@@ -71,6 +71,10 @@ struct oci_spec {
     const char *engine; /* points into ann_values */
     struct oci_hook *hooks[OCI_HOOK_STAGES]; /* config.json "hooks", nhooks[stage] each */
     size_t nhooks[OCI_HOOK_STAGES];
+    /* linux.namespaces' "network" entry: absent (the runtime's), new (no path), or the
+     * path of one to join (config-linux.md "Namespaces") */
+    bool netns;
+    char *netns_path; /* NULL = a new one, when netns */
 };
 
 /* Parses a whole config.json (len bytes, not NUL-terminated). On failure *s is left empty

@@ -104,8 +104,8 @@ exec 4<"$work/events"
 $RUN "$img" t7 sleep 1000 >/dev/null 2>&1 &
 runpid=$!
 timeout 180 grep -m1 -q "/tasks/start" <&4; expect "ctr run: the task started" 0 "$?"
-expect "ctr task exec: output" "in-exec" "$($CTR task exec --exec-id x1 t7 sh -c 'echo in-exec' 2>/dev/null)"
-$CTR task exec --exec-id x2 t7 sh -c 'exit 5' 2>/dev/null; expect "ctr task exec: exit status" 5 "$?"
+expect "ctr task exec: output" "in-exec" "$($CTR task exec --fifo-dir "$work/fifo" --exec-id x1 t7 sh -c 'echo in-exec' 2>/dev/null)"
+$CTR task exec --fifo-dir "$work/fifo" --exec-id x2 t7 sh -c 'exit 5' 2>/dev/null; expect "ctr task exec: exit status" 5 "$?"
 relay=$($CTR task ls 2>/dev/null | awk '$1 == "t7" {print $2}')
 $CTR task ps t7 >"$work/ps" 2>&1
 has "ctr task ps: the task's process (the runtime's ps)" "$relay" "$work/ps"

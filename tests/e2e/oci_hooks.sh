@@ -5,7 +5,8 @@
 # createContainer at create (state "creating", pid the relay's), startContainer in the
 # guest before the process, poststart after start, poststop after delete (state
 # "stopped"); a failing or timed-out create hook fails create and leaves nothing, a failing
-# startContainer fails start, a failing poststart is only a warning. Then through Podman's
+# startContainer fails start, a failing poststart is only a warning; the network namespace
+# the hooks see (a new one, or the path asked for; never the host's). Then through Podman's
 # --hooks-dir. The hook runner alone: tests/unit/oci/test_hooks.c.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -29,6 +30,7 @@ cleanup() {
     $P rmi -af >/dev/null 2>&1
   fi
   tests/fixtures/registry.sh stop "$work/reg" >/dev/null 2>&1
+  [ -n "${nsname:-}" ] && ip netns del "$nsname" 2>/dev/null
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -53,13 +55,15 @@ bundle() {
   mkdir -p "$1/rootfs/bin" "$1/rootfs/tmp"
   cp /bin/busybox "$1/rootfs/bin/busybox"
   for x in sh echo cat sleep; do ln -sf busybox "$1/rootfs/bin/$x"; done
-  python3 - "$1/config.json" "$2" "$3" <<'EOF'
+  python3 - "$1/config.json" "$2" "$3" "${4:-null}" <<'EOF'
 import json, sys
 path, args, hooks = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3])
+linux = json.loads(sys.argv[4])
 json.dump({"ociVersion": "1.0.2", "root": {"path": "rootfs"},
            "process": {"user": {"uid": 0, "gid": 0}, "args": args, "env": ["PATH=/bin"],
                        "cwd": "/"},
-           "annotations": {"io.boxlite.memory": "256M"}, "hooks": hooks}, open(path, "w"))
+           "annotations": {"io.boxlite.memory": "256M"}, "hooks": hooks, "linux": linux},
+          open(path, "w"))
 EOF
 }
 host_hook() { # STAGE LOG [EXTRA JSON FIELDS]
@@ -134,6 +138,41 @@ expect "a failing poststart hook does not fail start" 0 "$(cat "$work/h5.rc")"
 has "  ...it is a warning" "warning: poststart hook #0 (/bin/false): exit status 1" "$work/h5.err"
 expect "  ...and the process ran" ran "$(cat "$work/h5.out")"
 "$R" --root "$root" delete h5
+expect "nothing left of the boxes" 0 "$(boxes)"
+
+# ---- the network namespace the hooks see: /proc/<pid>/ns/net, never the host's -------------
+# (Docker's libnetwork-setkey and CNI configure the namespace of the state's pid)
+cat >"$work/nshook" <<'EOF'
+#!/bin/sh
+pid=$(tr -d '\n ' | sed -n 's/.*"pid":\([0-9]*\).*/\1/p')
+readlink "/proc/$pid/ns/net" >"$1"
+EOF
+chmod +x "$work/nshook"
+bundle "$work/h6" '["sh", "-c", "echo ran"]' "{\"createRuntime\": [{\"path\": \"$work/nshook\", \"args\": [\"h\", \"$work/h6.ns\"]}]}" \
+  '{"namespaces": [{"type": "pid"}, {"type": "network"}]}'
+python3 "$REAP" "$R" "$root" "$work/h6" h6 -- start >"$work/h6.out" 2>&1
+expect "a new network namespace asked for: the container runs" ran "$(cat "$work/h6.out")"
+case "$(cat "$work/h6.ns" 2>/dev/null)" in
+  "net:["*) [ "$(cat "$work/h6.ns")" != "$(readlink /proc/self/ns/net)" ] && ok "  ...its hooks see a new one, not the host's" || no "  ...its hooks see a new one, not the host's" "$(cat "$work/h6.ns")";;
+  *) no "  ...its hooks see a new one, not the host's" "$(cat "$work/h6.ns" 2>&1)";;
+esac
+"$R" --root "$root" delete h6
+nsname=boxlite-hooks-$$
+if ip netns add "$nsname" 2>"$work/netns.err"; then
+  bundle "$work/h7" '["sh", "-c", "echo ran"]' "{\"createRuntime\": [{\"path\": \"$work/nshook\", \"args\": [\"h\", \"$work/h7.ns\"]}]}" \
+    "{\"namespaces\": [{\"type\": \"network\", \"path\": \"/run/netns/$nsname\"}]}"
+  python3 "$REAP" "$R" "$root" "$work/h7" h7 -- start >"$work/h7.out" 2>&1
+  expect "a network namespace path: the container runs" ran "$(cat "$work/h7.out")"
+  expect "  ...its hooks see that namespace" "net:[$(stat -L -c %i "/run/netns/$nsname")]" "$(cat "$work/h7.ns" 2>&1)"
+  "$R" --root "$root" delete h7
+  ip netns del "$nsname"
+else
+  no "ip netns add (the test's own namespace)" "$(cat "$work/netns.err")"
+fi
+bundle "$work/h8" '["sh"]' '{}' '{"namespaces": [{"type": "network", "path": "/nonexistent/netns"}]}'
+"$R" --root "$root" create --bundle "$work/h8" h8 2>"$work/h8.err"
+expect "a network namespace path that is not there fails create" 1 "$?"
+has "  ...naming it" "network namespace /nonexistent/netns" "$work/h8.err"
 expect "nothing left of the boxes" 0 "$(boxes)"
 
 # ---- Podman --hooks-dir --------------------------------------------------------------------

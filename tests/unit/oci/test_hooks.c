@@ -2,7 +2,8 @@
 /* config.json's hooks (src/oci/spec.c parses them, src/oci/hooks.c runs them on the host):
  * the state reaches stdin, args and env as given, a failure says how it ended with the
  * hook's output, the timeout kills, a hook that ignores its stdin or leaves a child holding
- * its output cannot block the runtime, and a stage stops at its first failure. Where each
+ * its output cannot block the runtime, and a stage stops at its first failure; and the
+ * network namespace of linux.namespaces, which the relay enters for the hooks' sake. Where each
  * stage runs (create, start, the guest, delete) is proven by tests/e2e/oci_hooks.sh. */
 #include "harness/harness.h"
 #include "oci/hooks.h"
@@ -230,4 +231,65 @@ TEST(malformed_hooks_name_the_field)
     struct bl_error err = { 0 };
     CHECK(oci_spec_parse(js, strlen(js), &s, &err) < 0);
     CHECK(strstr(err.msg, "at most 64"));
+}
+
+TEST(the_network_namespace_of_linux_namespaces)
+{
+    /* a new one (no path), one to join (a path), none, and the mistakes */
+    static const char *const head = "{\"ociVersion\":\"1.0.2\",\"root\":{\"path\":\"r\"},"
+                                    "\"process\":{\"args\":[\"sh\"]},\"linux\":";
+    struct {
+        const char *linux, *msg;
+        bool netns;
+        const char *path;
+    } cases[] = {
+        { "{\"namespaces\":[{\"type\":\"pid\"},{\"type\":\"network\"}]}", NULL, true, NULL },
+        { "{\"namespaces\":[{\"type\":\"network\",\"path\":\"/run/netns/n1\"}]}", NULL, true,
+          "/run/netns/n1" },
+        { "{\"namespaces\":[{\"type\":\"mount\"}]}", NULL, false, NULL },
+        { "{}", NULL, false, NULL },
+        { "{\"namespaces\":{}}", "linux.namespaces must be an array", false, NULL },
+        { "{\"namespaces\":[{\"path\":\"/x\"}]}", "linux.namespaces[0].type must be a string",
+          false, NULL },
+        { "{\"namespaces\":[{\"type\":\"network\",\"path\":\"rel\"}]}",
+          "linux.namespaces[0].path \"rel\" is not absolute", false, NULL },
+        { "{\"namespaces\":[{\"type\":\"network\"},{\"type\":\"network\"}]}",
+          "a second network namespace", false, NULL },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char js[1024];
+        snprintf(js, sizeof js, "%s%s}", head, cases[i].linux);
+        struct oci_spec s;
+        struct bl_error err = { 0 };
+        int r = oci_spec_parse(js, strlen(js), &s, &err);
+        if (cases[i].msg) {
+            CHECK(r < 0);
+            if (!strstr(err.msg, cases[i].msg))
+                harness_fail(__FILE__, __LINE__, "%s: got \"%s\"", cases[i].linux, err.msg);
+            continue;
+        }
+        REQUIRE(r == 0);
+        CHECK_EQ(s.netns, cases[i].netns);
+        if (cases[i].path)
+            CHECK_STR(s.netns_path, cases[i].path);
+        else
+            CHECK(s.netns_path == NULL);
+        oci_spec_free(&s);
+    }
+}
+
+TEST(a_runtime_started_with_stdin_closed_still_feeds_the_state)
+{
+    char body[512];
+    snprintf(body, sizeof body, "cat > %s/closed.state", harness_tmpdir());
+    struct oci_hook h = { .path = (char *)script("h8", body) };
+    int saved = dup(0);
+    REQUIRE(saved >= 0);
+    close(0); /* the next pipe gets 0 */
+    struct bl_error err = { 0 };
+    int r = oci_hook_run(&h, STATE, strlen(STATE), &err);
+    dup2(saved, 0);
+    close(saved);
+    CHECK_EQ(r, 0);
+    CHECK_STR(slurp(out_path("closed.state")), STATE);
 }
