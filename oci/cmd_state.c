@@ -64,7 +64,7 @@ int cmd_features(int argc, char **argv, int i)
            "\"startContainer\", \"poststart\", \"poststop\"],\n"
            "  \"mountOptions\": [\"bind\", \"rbind\", \"ro\", \"rw\"],\n"
            "  \"linux\": {\n"
-           "    \"namespaces\": [\"pid\", \"mount\", \"uts\", \"ipc\"],\n"
+           "    \"namespaces\": [\"pid\", \"network\", \"mount\", \"uts\", \"ipc\"],\n"
            "    \"capabilities\": [],\n"
            "    \"cgroup\": {\"v1\": false, \"v2\": false, \"systemd\": false, "
            "\"systemdUser\": false},\n"

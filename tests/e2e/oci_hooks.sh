@@ -70,6 +70,13 @@ host_hook() { # STAGE LOG [EXTRA JSON FIELDS]
   printf '{"path": "%s", "args": ["hook", "%s", "%s"]%s}' "$work/hook" "$1" "$2" "${3:-}"
 }
 
+"$R" features | python3 -c '
+import json, sys
+f = json.load(sys.stdin)
+assert f["hooks"] == ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"], f["hooks"]
+assert "network" in f["linux"]["namespaces"], f["linux"]' 2>"$work/feat.err" \
+  && ok "features lists the six hook stages and the network namespace" || no "features lists the six hook stages and the network namespace" "$(cat "$work/feat.err")"
+
 # ---- every stage, where and when it runs --------------------------------------------------
 L=$work/h1.log
 bundle "$work/h1" '["sh", "-c", "echo process-ran; cat /tmp/sc.state"]' "{
