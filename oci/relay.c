@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -266,4 +267,17 @@ int relay_pump(boxlite_exec *ex, int in_fd, int out_fd, int err_fd, int tty_fd, 
         return 255;
     }
     return res.signal ? 128 + res.signal : res.exit_code;
+}
+
+int relay_enter_netns(const char *path, struct bl_error *err)
+{
+    if (!path)
+        return unshare(CLONE_NEWNET) < 0 ? bl_errno(err, errno, "a new network namespace") : 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return bl_errno(err, errno, "network namespace %s", path);
+    int r = setns(fd, CLONE_NEWNET);
+    int e = errno;
+    close(fd);
+    return r < 0 ? bl_errno(err, e, "join the network namespace %s", path) : 0;
 }

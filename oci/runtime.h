@@ -1,17 +1,24 @@
 // SPDX-License-Identifier: Apache-2.0
 /* boxlite-runtime: runc's command line over libboxlite (docs/oci-runtime.md). main.c
- * parses the command line and runs the verbs; relay.c is the process the caller sees as the
- * container's (or an exec's): it owns the box, carries stdio or a terminal, forwards
- * signals and window size, and exits with the guest process's status. */
+ * parses the global flags and dispatches; one file per command group (cmd_create.c: create,
+ * start; cmd_state.c: state, ps, features; cmd_kill.c: kill, delete; cmd_exec.c: exec);
+ * what they share is written once (log.c, flags.c, container.c); relay.c is the process
+ * the caller sees as the container's (or an exec's): it owns the box, carries stdio or a
+ * terminal, forwards signals and window size, and exits with the guest process's status. */
 #ifndef BOXLITE_OCI_RUNTIME_H
 #define BOXLITE_OCI_RUNTIME_H
 
 #include "boxlite.h"
 #include "common/error.h"
 #include "oci/spec.h"
+#include "oci/state.h"
 
 #include <signal.h>
 #include <stdbool.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+struct sockaddr_un;
 
 /* The signals a relay takes through its signalfd: all it forwards, and SIGWINCH. */
 void relay_signal_set(sigset_t *set);
@@ -37,9 +44,111 @@ void relay_exec_spec(const struct oci_process *p, boxlite_exec_spec *spec, char 
  * found in $PATH", "no such file or directory"). */
 int relay_lookpath(const char *rootfs, const struct oci_process *p, struct bl_error *err);
 
+/* Puts the calling relay in the network namespace config.json asks for (path, or a new
+ * one for NULL), once its box is up: the box's user-mode network lives in the per-box
+ * process, already started in the caller's namespace, so it keeps working; what changes
+ * is what /proc/<relay>/ns/net names to the engine and its hooks (Docker's
+ * libnetwork-setkey, CNI), which must never be the host's own. */
+int relay_enter_netns(const char *path, struct bl_error *err);
+
 /* Makes the folder path (and its parents) inside rootfs, resolved as the guest would
  * (symlinks stay inside), as runc makes mount points: the guest's root cannot write a
  * read-only folder of the host's (a rootfs whose top is 0555). */
 int relay_mkdir_in_root(const char *rootfs, const char *path, struct bl_error *err);
+
+#define DEFAULT_ROOT "/run/boxlite-runtime"
+#define RELAY_SOCK "relay.sock"
+#define STARTED_MARK "started"
+
+/* The global flags (main.c). */
+struct runtime_opts {
+    const char *root;
+    const char *log;
+    bool log_json;
+    bool debug;
+};
+extern struct runtime_opts opts;
+
+/* ---- log.c ----------------------------------------------------------------------------*/
+
+/* Prints "boxlite-runtime: MSG" on stderr and logs it as an error; returns 1. */
+int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "boxlite-runtime: warning: MSG" on stderr, and in the log as a warning. */
+void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- flags.c --------------------------------------------------------------------------*/
+
+struct flag {
+    const char *name;  /* long name */
+    char short_name;   /* 0: none */
+    bool has_value;
+    const char **value; /* has_value: where the value goes */
+    bool *set;          /* !has_value: set to true */
+    const char **list;  /* has_value, repeatable: values appended here ... */
+    size_t *nlist;      /* ... counted here, at most maxlist */
+    size_t maxlist;
+};
+#define FLAG_V(n, c, v) { .name = n, .short_name = c, .has_value = true, .value = v }
+#define FLAG_B(n, c, b) { .name = n, .short_name = c, .set = b }
+#define FLAG_END { .name = NULL }
+
+/* Parses flags from argv[*i] on, stopping at the first operand (or after "--"). Returns 0,
+ * or an error message printed. */
+int parse_flags(int argc, char **argv, int *i, const struct flag *fl, const char *cmd);
+
+/* ---- container.c ----------------------------------------------------------------------*/
+
+/* A regular file of at most max bytes, NUL-terminated; -1 with errno. */
+int read_file(const char *path, size_t max, char **out, size_t *len);
+/* <root>/<id> */
+void state_dir(const char *id, char *out, size_t len);
+/* The container's record; an error printed ("container "ID" does not exist"). */
+int load_state(const char *id, struct oci_state *st);
+/* The relay's pid file descriptor, if it still is the process the state names; -1. */
+int relay_pidfd(const struct oci_state *st);
+enum oci_status status_of(const struct oci_state *st);
+/* A Unix socket path for a file in dir that fits sun_path whatever dir's length. */
+int sock_addr(int dirfd, const char *name, struct sockaddr_un *a);
+int connect_unix(const char *path);
+int rm_state_dir(const char *id);
+int open_runtime(boxlite_runtime **rt);
+int write_pid_file(const char *path, pid_t pid);
+/* A child's report over a pipe: "ok ..." or the error's text; "" when it died first. */
+void read_report(int fd, char *buf, size_t len);
+void report(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A signalfd of relay_signal_set's signals, which are blocked. */
+int signal_fd(void);
+/* A relay whose process has a terminal lets go of the stdio it was started with (/dev/null
+ * instead): containerd's shim (go-runc) reads `create`'s and `exec --detach`'s output to
+ * its end, which comes only when every holder of that pipe has closed it, as runc's
+ * terminal-bound init has. */
+void relay_stdio_to_null(void);
+/* The bundle's config.json, parsed. */
+int load_spec(const char *bundle, struct oci_spec *s, struct bl_error *err);
+
+/* ---- hooks.c: where each stage of config.json's hooks runs (docs/oci-runtime.md) -----*/
+
+/* Runs the hooks of a host stage with the state (as status) on stdin. A failure of
+ * prestart, createRuntime or createContainer is returned (err); poststart's and poststop's
+ * are logged as warnings and 0 is returned (runtime.md "Lifecycle"). */
+int host_hooks(const struct oci_spec *s, enum oci_hook_stage stage, const struct oci_state *st,
+               enum oci_status status, struct bl_error *err);
+/* Runs the startContainer hooks in the box, before the container's process (config.md: in
+ * the container's namespaces, path resolved there): each as an execution with the state
+ * on stdin and its timeout. 0, or the first failure in err. */
+int guest_start_hooks(boxlite_box *box, const struct oci_spec *s, const char *state,
+                      struct bl_error *err);
+
+/* ---- the commands: (argc, argv, index of the command's first argument) -> exit status --*/
+
+int cmd_create(int argc, char **argv, int i);
+int cmd_start(int argc, char **argv, int i);
+int cmd_state(int argc, char **argv, int i);
+int cmd_ps(int argc, char **argv, int i);
+int cmd_features(int argc, char **argv, int i);
+int cmd_kill(int argc, char **argv, int i);
+int cmd_delete(int argc, char **argv, int i);
+int cmd_exec(int argc, char **argv, int i);
 
 #endif

@@ -28,6 +28,9 @@ PACKAGES=(
   # boxlite-runtime (the OCI runtime): Podman drives it in tests/e2e/oci_runtime.sh; crun and
   # runc are the reference runtimes bench/oci.sh compares with
   podman conmon crun runc
+  # ... and Docker and containerd drive it (tests/e2e/oci_docker.sh, oci_containerd.sh start
+  # daemons of their own under a temp folder; the system's are never started or used)
+  docker.io containerd
   # SDKs: Node.js (the N-API addon; NodeSource's nodejs, where installed, counts as it and
   # ships node's headers and npm) and Go (cgo bindings)
   nodejs golang-go

@@ -255,6 +255,128 @@ static int annotations_from(json_t *a, struct oci_spec *s, struct bl_error *err)
     return 0;
 }
 
+const char *oci_hook_stage_name(enum oci_hook_stage stage)
+{
+    static const char *const names[OCI_HOOK_STAGES] = {
+        [OCI_HOOK_PRESTART] = "prestart",
+        [OCI_HOOK_CREATE_RUNTIME] = "createRuntime",
+        [OCI_HOOK_CREATE_CONTAINER] = "createContainer",
+        [OCI_HOOK_START_CONTAINER] = "startContainer",
+        [OCI_HOOK_POSTSTART] = "poststart",
+        [OCI_HOOK_POSTSTOP] = "poststop",
+    };
+    return (unsigned)stage < OCI_HOOK_STAGES ? names[stage] : "?";
+}
+
+static void hooks_free(struct oci_hook *h, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(h[i].path);
+        strv_free(h[i].args);
+        strv_free(h[i].env);
+    }
+    free(h);
+}
+
+/* config.md "POSIX-platform Hooks": path REQUIRED and absolute, args and env OPTIONAL
+ * arrays of strings, timeout OPTIONAL and greater than zero. */
+static int hook_from(json_t *v, const char *f, struct oci_hook *h, struct bl_error *err)
+{
+    char name[96];
+    int r = want_object(v, f, err);
+    snprintf(name, sizeof name, "%s.path", f);
+    if (!r)
+        r = dup_str(json_object_get(v, "path"), name, true, &h->path, err);
+    if (!r && h->path[0] != '/')
+        r = bl_err(err, BOXLITE_ERR_INVALID, "config: %s \"%s\" is not absolute", name, h->path);
+    json_t *a = json_object_get(v, "args");
+    snprintf(name, sizeof name, "%s.args", f);
+    if (!r && a && !json_is_null(a))
+        r = dup_strv(a, name, OCI_MAX_ARGS, &h->args, err);
+    json_t *e = json_object_get(v, "env");
+    snprintf(name, sizeof name, "%s.env", f);
+    if (!r && e && !json_is_null(e))
+        r = dup_strv(e, name, OCI_MAX_ENV, &h->env, err);
+    for (size_t i = 0; !r && h->env && h->env[i]; i++)
+        if (!strchr(h->env[i], '=') || h->env[i][0] == '=')
+            r = bl_err(err, BOXLITE_ERR_INVALID, "config: %s[%zu] is not KEY=VALUE", name, i);
+    json_t *t = json_object_get(v, "timeout");
+    snprintf(name, sizeof name, "%s.timeout", f);
+    if (!r && t && !json_is_null(t)) {
+        /* a day at most: beyond that a hook is stuck, and seconds * 1000 stays in an int */
+        if (!json_is_integer(t) || json_integer_value(t) < 1 || json_integer_value(t) > 86400)
+            r = bl_err(err, BOXLITE_ERR_INVALID, "config: %s must be an integer from 1 to 86400",
+                       name);
+        else
+            h->timeout = (int)json_integer_value(t);
+    }
+    return r;
+}
+
+static int hooks_from(json_t *hooks, struct oci_spec *s, struct bl_error *err)
+{
+    if (!hooks || json_is_null(hooks))
+        return 0;
+    int r = want_object(hooks, "hooks", err);
+    for (int st = 0; !r && st < OCI_HOOK_STAGES; st++) {
+        const char *key = oci_hook_stage_name((enum oci_hook_stage)st);
+        json_t *list = json_object_get(hooks, key);
+        if (!list || json_is_null(list))
+            continue;
+        if (!json_is_array(list))
+            return bl_err(err, BOXLITE_ERR_INVALID, "config: hooks.%s must be an array", key);
+        size_t n = json_array_size(list);
+        if (n > OCI_MAX_HOOKS)
+            return bl_err(err, BOXLITE_ERR_INVALID, "config: hooks.%s has %zu hooks (at most %d)",
+                          key, n, OCI_MAX_HOOKS);
+        if (!(s->hooks[st] = calloc(n + 1, sizeof *s->hooks[st])))
+            return bl_err(err, BOXLITE_ERR_NOMEM, "config: out of memory");
+        for (size_t i = 0; !r && i < n; i++) {
+            char f[64];
+            snprintf(f, sizeof f, "hooks.%s[%zu]", key, i);
+            s->nhooks[st]++;
+            r = hook_from(json_array_get(list, i), f, &s->hooks[st][i], err);
+        }
+    }
+    return r;
+}
+
+/* config-linux.md "Namespaces": only the network namespace matters to a box's relay. */
+static int namespaces_from(json_t *linux, struct oci_spec *s, struct bl_error *err)
+{
+    if (!linux || json_is_null(linux))
+        return 0;
+    int r = want_object(linux, "linux", err);
+    json_t *ns = r ? NULL : json_object_get(linux, "namespaces");
+    if (r || !ns || json_is_null(ns))
+        return r;
+    if (!json_is_array(ns))
+        return bl_err(err, BOXLITE_ERR_INVALID, "config: linux.namespaces must be an array");
+    size_t i;
+    json_t *v;
+    json_array_foreach(ns, i, v) {
+        char f[64];
+        snprintf(f, sizeof f, "linux.namespaces[%zu]", i);
+        if ((r = want_object(v, f, err)))
+            return r;
+        json_t *t = json_object_get(v, "type");
+        if (!json_is_string(t))
+            return bl_err(err, BOXLITE_ERR_INVALID, "config: %s.type must be a string", f);
+        if (strcmp(json_string_value(t), "network"))
+            continue;
+        if (s->netns)
+            return bl_err(err, BOXLITE_ERR_INVALID, "config: %s: a second network namespace", f);
+        s->netns = true;
+        snprintf(f, sizeof f, "linux.namespaces[%zu].path", i);
+        if ((r = dup_str(json_object_get(v, "path"), f, false, &s->netns_path, err)))
+            return r;
+        if (s->netns_path && s->netns_path[0] != '/')
+            return bl_err(err, BOXLITE_ERR_INVALID, "config: %s \"%s\" is not absolute", f,
+                          s->netns_path);
+    }
+    return 0;
+}
+
 static json_t *load(const char *json, size_t len, struct bl_error *err)
 {
     if (len > OCI_SPEC_MAX_BYTES) {
@@ -317,6 +439,10 @@ int oci_spec_parse(const char *json, size_t len, struct oci_spec *out, struct bl
     }
     if (!r)
         r = annotations_from(json_object_get(root, "annotations"), &s, err);
+    if (!r)
+        r = hooks_from(json_object_get(root, "hooks"), &s, err);
+    if (!r)
+        r = namespaces_from(json_object_get(root, "linux"), &s, err);
     json_decref(root);
     if (r) {
         oci_spec_free(&s);
@@ -365,6 +491,9 @@ void oci_spec_free(struct oci_spec *s)
         free(s->ann_values[s->nann]);
     free(s->ann_keys);
     free(s->ann_values);
+    for (int st = 0; st < OCI_HOOK_STAGES; st++)
+        hooks_free(s->hooks[st], s->nhooks[st]);
+    free(s->netns_path);
     memset(s, 0, sizeof *s);
 }
 

@@ -35,6 +35,25 @@ struct oci_mount {
     bool readonly;     /* option "ro" */
 };
 
+/* config.md "POSIX-platform Hooks": the stages, in the order of the lifecycle (runtime.md). */
+enum oci_hook_stage {
+    OCI_HOOK_PRESTART,          /* deprecated; create, after the box is up (runc: before pivot_root) */
+    OCI_HOOK_CREATE_RUNTIME,    /* create, in the runtime's namespace */
+    OCI_HOOK_CREATE_CONTAINER,  /* create, "in the container namespace": on the host here */
+    OCI_HOOK_START_CONTAINER,   /* start, before the process, in the container: in the guest */
+    OCI_HOOK_POSTSTART,         /* after start; a failure is only logged */
+    OCI_HOOK_POSTSTOP,          /* after delete; a failure is only logged */
+    OCI_HOOK_STAGES
+};
+#define OCI_MAX_HOOKS 64 /* per stage */
+
+struct oci_hook {
+    char *path;  /* absolute (config.md) */
+    char **args; /* NULL-terminated, args[0] is argv[0]; NULL = absent (argv = { path }) */
+    char **env;  /* NULL-terminated "K=V"; NULL = absent (the runtime's environment, as runc) */
+    int timeout; /* seconds, > 0; 0 = none */
+};
+
 struct oci_spec {
     char *oci_version;
     char *root_path; /* root.path as written (relative to the bundle unless absolute) */
@@ -50,6 +69,12 @@ struct oci_spec {
     int cpus;
     int memory_mib;
     const char *engine; /* points into ann_values */
+    struct oci_hook *hooks[OCI_HOOK_STAGES]; /* config.json "hooks", nhooks[stage] each */
+    size_t nhooks[OCI_HOOK_STAGES];
+    /* linux.namespaces' "network" entry: absent (the runtime's), new (no path), or the
+     * path of one to join (config-linux.md "Namespaces") */
+    bool netns;
+    char *netns_path; /* NULL = a new one, when netns */
 };
 
 /* Parses a whole config.json (len bytes, not NUL-terminated). On failure *s is left empty
@@ -67,6 +92,8 @@ const char *oci_spec_annotation(const struct oci_spec *s, const char *key);
 int oci_parse_memory_mib(const char *s, int *mib, struct bl_error *err);
 /* A signal as runc's kill takes it (common/signame.h: "KILL", "SIGKILL", "kill", "9"). */
 int oci_parse_signal(const char *s, int *sig, struct bl_error *err);
+/* The key of a stage in config.json's "hooks" ("createRuntime", "poststop", ...). */
+const char *oci_hook_stage_name(enum oci_hook_stage stage);
 /* The value of NAME in a NULL-terminated "K=V" list, or NULL. */
 const char *oci_env_get(char *const *env, const char *name);
 

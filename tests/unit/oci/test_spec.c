@@ -68,6 +68,8 @@ TEST(parses_what_a_box_honours)
     CHECK(oci_spec_annotation(&s, "org.none") == NULL);
     CHECK_STR(oci_env_get(s.process.env, "PATH"), "/usr/bin:/bin");
     CHECK(oci_env_get(s.process.env, "PAT") == NULL);
+    CHECK(s.netns);
+    CHECK_STR(s.netns_path, "/run/netns/x");
     oci_spec_free(&s);
     oci_spec_free(&s); /* freed twice: the second finds it empty */
 }

@@ -1,0 +1,417 @@
+// SPDX-License-Identifier: Apache-2.0
+/* create and start (runtime-spec runtime.md "Create", "Start"): create forks the
+ * container's relay, which boots the box and waits on relay.sock for start; start asks it
+ * to run the process. */
+#include "runtime.h"
+
+#include "common/cleanup.h"
+#include "common/io.h"
+#include "common/procstat.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* ---- create: a relay that boots the box and waits for start ------------------------------*/
+
+static bool skip_mount(const struct oci_mount *m)
+{
+    /* the guest's container init makes its own /proc, /sys, /dev */
+    static const char *const own[] = { "/proc", "/sys", "/dev" };
+    for (size_t i = 0; i < sizeof own / sizeof own[0]; i++) {
+        size_t n = strlen(own[i]);
+        if (!strncmp(m->destination, own[i], n) &&
+            (!m->destination[n] || m->destination[n] == '/'))
+            return true;
+    }
+    struct stat st;
+    /* a volume is a shared folder (9p); file binds are not carried yet */
+    return !m->bind || !m->source || stat(m->source, &st) != 0 || !S_ISDIR(st.st_mode);
+}
+
+static int box_options(const struct oci_spec *s, const char *id, const char *rootfs,
+                       boxlite_options **out, struct bl_error *err)
+{
+    boxlite_options *o = NULL;
+    int r = boxlite_options_new(&o);
+    if (!r)
+        r = boxlite_options_set_rootfs_path(o, rootfs);
+    if (!r)
+        r = boxlite_options_set_rootfs_share(o, 1);
+    if (!r)
+        r = boxlite_options_set_read_only(o, s->root_readonly);
+    /* the container id names the box when it is a valid box name (podman's are) */
+    if (!r && boxlite_options_set_name(o, id) != BOXLITE_OK)
+        r = 0;
+    if (!r && s->hostname && s->hostname[0])
+        r = boxlite_options_set_hostname(o, s->hostname);
+    if (!r && s->cpus)
+        r = boxlite_options_set_cpus(o, s->cpus);
+    if (!r && s->memory_mib)
+        r = boxlite_options_set_memory_mib(o, s->memory_mib);
+    if (!r && s->engine)
+        r = boxlite_options_set_engine(o, s->engine);
+    for (size_t i = 0; !r && i < s->nmounts; i++)
+        if (!skip_mount(&s->mounts[i]) &&
+            !(r = relay_mkdir_in_root(rootfs, s->mounts[i].destination, err) < 0 ? -1 : 0))
+            r = boxlite_options_add_volume(o, s->mounts[i].source, s->mounts[i].destination,
+                                           s->mounts[i].readonly);
+    if (r) {
+        if (r > 0) /* the library's error; a mount point's is in err already */
+            bl_err(err, BOXLITE_ERR_INVALID, "%s", boxlite_errmsg());
+        boxlite_options_free(o);
+        return -1;
+    }
+    *out = o;
+    return 0;
+}
+
+/* The startContainer hooks, in the box, with the state create wrote (status "created"). */
+static int start_hooks(const char *id, boxlite_box *box, const struct oci_spec *s,
+                       struct bl_error *err)
+{
+    char dir[PATH_MAX], p[PATH_MAX + 32];
+    state_dir(id, dir, sizeof dir);
+    snprintf(p, sizeof p, "%s/state.json", dir);
+    cleanup_free char *text = NULL;
+    size_t len;
+    struct oci_state st;
+    if (read_file(p, 1 << 20, &text, &len) < 0)
+        return bl_errno(err, errno, "read %s", p);
+    if (oci_state_parse(text, len, &st, err))
+        return bl_err_prefix(err, "%s", p);
+    char *js = oci_state_report(&st, OCI_CREATED);
+    oci_state_free(&st);
+    if (!js)
+        return bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
+    int r = guest_start_hooks(box, s, js, err);
+    free(js);
+    return r;
+}
+
+/* What a create that fails after its relay is up leaves behind, removed: the relay (the
+ * box stops with it), the box, the state; then the poststop hooks (runtime.md: a failed
+ * create hook continues the lifecycle at delete). */
+static void destroy_created(pid_t pid, const struct oci_spec *s, const struct oci_state *st)
+{
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    boxlite_runtime *rt = NULL;
+    if (open_runtime(&rt) == 0) {
+        boxlite_box_remove(rt, st->box, 1);
+        boxlite_runtime_close(rt);
+    }
+    rm_state_dir(st->id);
+    struct bl_error err = { 0 };
+    host_hooks(s, OCI_HOOK_POSTSTOP, st, OCI_STOPPED, &err);
+}
+
+/* The created container's relay: boots the box, reports to create (ready_fd), waits for
+ * start, then runs the process. Never returns. */
+static __attribute__((noreturn)) void create_relay(const char *id, const struct oci_spec *s,
+                                                   const char *rootfs, int console_fd,
+                                                   int listen_fd, int ready_fd)
+{
+    int sigfd = signal_fd();
+    struct bl_error err = { 0 };
+    int tty = -1;
+    if (s->process.terminal) {
+        tty = relay_pty(console_fd, s->process.rows, s->process.cols, &err);
+        if (tty < 0) {
+            report(ready_fd, "%s", err.msg);
+            _exit(1);
+        }
+        relay_stdio_to_null();
+    }
+    if (console_fd >= 0)
+        close(console_fd);
+    boxlite_runtime *rt = NULL;
+    boxlite_options *o = NULL;
+    boxlite_box *box = NULL;
+    char home[PATH_MAX];
+    snprintf(home, sizeof home, "%s/home", opts.root);
+    if (boxlite_runtime_open(home, &rt) != BOXLITE_OK) {
+        report(ready_fd, "open the box runtime at %s: %s", home, boxlite_errmsg());
+        _exit(1);
+    }
+    /* a box left by an earlier container of this id (its relay killed before delete) */
+    boxlite_box_remove(rt, id, 1);
+    if (box_options(s, id, rootfs, &o, &err) < 0) {
+        report(ready_fd, "%s", err.msg);
+        _exit(1);
+    }
+    if (boxlite_box_create(rt, o, &box) != BOXLITE_OK || boxlite_box_start(box) != BOXLITE_OK) {
+        report(ready_fd, "start the box: %s", boxlite_errmsg());
+        if (box)
+            boxlite_box_remove(rt, boxlite_box_id(box), 1);
+        _exit(1);
+    }
+    boxlite_options_free(o);
+    if (s->netns && relay_enter_netns(s->netns_path, &err) < 0) {
+        report(ready_fd, "%s", err.msg);
+        boxlite_box_remove(rt, boxlite_box_id(box), 1);
+        _exit(1);
+    }
+    report(ready_fd, "ok %s", boxlite_box_id(box));
+    close(ready_fd);
+
+    /* created: wait for start (or a signal: a container killed before it started) */
+    int conn = -1;
+    while (conn < 0) {
+        struct pollfd p[2] = { { .fd = listen_fd, .events = POLLIN },
+                               { .fd = sigfd, .events = POLLIN } };
+        if (poll(p, 2, -1) < 0)
+            continue;
+        if (p[1].revents) {
+            struct signalfd_siginfo si;
+            if (read(sigfd, &si, sizeof si) == (ssize_t)sizeof si && si.ssi_signo != SIGWINCH &&
+                si.ssi_signo != SIGCHLD && si.ssi_signo != SIGPIPE)
+                _exit(128 + (int)si.ssi_signo); /* the box stops with us (its lifeline) */
+        }
+        if (p[0].revents)
+            conn = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+        if (conn >= 0) {
+            char req[16];
+            read_report(conn, req, sizeof req);
+            if (strncmp(req, "start", 5)) {
+                close(conn);
+                conn = -1;
+            }
+        }
+    }
+    close(listen_fd);
+    if (s->nhooks[OCI_HOOK_START_CONTAINER] && start_hooks(id, box, s, &err) < 0) {
+        report(conn, "%s", err.msg);
+        _exit(1); /* runtime.md: a failing startContainer hook stops the container */
+    }
+    boxlite_exec_spec spec;
+    char user[32];
+    relay_exec_spec(&s->process, &spec, user, sizeof user);
+    /* the caller sizes the terminal once it holds the master, possibly while the container
+     * was only created (its SIGWINCH was not forwarded then): the size at start is the one */
+    struct winsize ws;
+    if (tty >= 0 && ioctl(tty, TIOCGWINSZ, &ws) == 0 && ws.ws_row && ws.ws_col) {
+        spec.rows = ws.ws_row;
+        spec.cols = ws.ws_col;
+    }
+    boxlite_exec *ex = NULL;
+    if (boxlite_exec_start(box, &spec, &ex) != BOXLITE_OK) {
+        report(conn, "%s", boxlite_errmsg());
+        _exit(boxlite_errcode() == BOXLITE_ERR_NOT_FOUND ? 127 : 1);
+    }
+    char dir[PATH_MAX], mark[PATH_MAX + 32];
+    state_dir(id, dir, sizeof dir);
+    snprintf(mark, sizeof mark, "%s/" STARTED_MARK, dir);
+    close(open(mark, O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
+    report(conn, "ok");
+    close(conn);
+    int status = tty >= 0 ? relay_pump(ex, tty, tty, tty, tty, sigfd)
+                          : relay_pump(ex, STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO, -1, sigfd);
+    /* the box goes down with this process (its lifeline); nothing to wait for here */
+    _exit(status);
+}
+
+static int abs_path(const char *base, const char *p, char *out, size_t len)
+{
+    char joined[PATH_MAX * 2];
+    snprintf(joined, sizeof joined, "%s%s%s", p[0] == '/' ? "" : base, p[0] == '/' ? "" : "/", p);
+    if (!realpath(joined, out))
+        return -1;
+    (void)len;
+    return 0;
+}
+
+int cmd_create(int argc, char **argv, int i)
+{
+    const char *bundle = ".", *pid_file = NULL, *console = NULL, *preserve = NULL;
+    bool nopivot = false, nokeyring = false;
+    const struct flag fl[] = {
+        FLAG_V("bundle", 'b', &bundle),
+        FLAG_V("pid-file", 0, &pid_file),
+        FLAG_V("console-socket", 0, &console),
+        FLAG_V("preserve-fds", 0, &preserve),
+        FLAG_B("no-pivot", 0, &nopivot),
+        FLAG_B("no-new-keyring", 0, &nokeyring),
+        FLAG_END,
+    };
+    if (parse_flags(argc, argv, &i, fl, "create"))
+        return 1;
+    if (i != argc - 1)
+        return fail("create: usage: create [flags] CONTAINER-ID");
+    const char *id = argv[i];
+    struct bl_error err = { 0 };
+    if (oci_id_valid(id, &err))
+        return fail("%s", err.msg);
+    char bdir[PATH_MAX], cfg[PATH_MAX + 16], rootfs[PATH_MAX];
+    if (!realpath(bundle, bdir))
+        return fail("bundle %s: %s", bundle, strerror(errno));
+    snprintf(cfg, sizeof cfg, "%s/config.json", bdir);
+    cleanup_free char *text = NULL;
+    size_t len;
+    if (read_file(cfg, OCI_SPEC_MAX_BYTES, &text, &len) < 0)
+        return fail("read %s: %s", cfg, strerror(errno));
+    struct oci_spec s;
+    if (oci_spec_parse(text, len, &s, &err))
+        return fail("%s: %s", cfg, err.msg);
+    int rc = 1;
+    char *js = NULL;
+    if (abs_path(bdir, s.root_path, rootfs, sizeof rootfs) < 0) {
+        rc = fail("root.path %s: %s", s.root_path, strerror(errno));
+        goto out;
+    }
+    if (s.process.terminal && !console) {
+        rc = fail("create: a terminal was asked for (process.terminal) without --console-socket");
+        goto out;
+    }
+    if (relay_lookpath(rootfs, &s.process, &err) < 0) {
+        rc = fail("%s", err.msg);
+        goto out;
+    }
+    /* containerd's shim passes a --root whose parents may not exist yet (runc: MkdirAll) */
+    if (mkdir_p(opts.root, 0700, &err) < 0) {
+        rc = fail("--root %s: %s", opts.root, err.msg);
+        goto out;
+    }
+    char dir[PATH_MAX];
+    state_dir(id, dir, sizeof dir);
+    if (mkdir(dir, 0700) < 0) {
+        rc = errno == EEXIST ? fail("container with id exists: %s", id)
+                             : fail("mkdir %s: %s", dir, strerror(errno));
+        goto out;
+    }
+    /* the socket start connects to, made before the relay exists so no start can miss it */
+    int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    int ls = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un a;
+    if (dfd < 0 || ls < 0 || sock_addr(dfd, RELAY_SOCK, &a) < 0 ||
+        bind(ls, (struct sockaddr *)&a, sizeof a) < 0 || listen(ls, 4) < 0) {
+        rc = fail("relay socket in %s: %s", dir, strerror(errno));
+        rm_state_dir(id);
+        goto out;
+    }
+    close(dfd);
+    int cfd = -1;
+    if (console && (cfd = connect_unix(console)) < 0) {
+        rc = fail("console socket %s: %s", console, strerror(errno));
+        rm_state_dir(id);
+        goto out;
+    }
+    int ready[2];
+    if (pipe2(ready, O_CLOEXEC) < 0) {
+        rc = fail("pipe: %s", strerror(errno));
+        goto out;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        rc = fail("fork: %s", strerror(errno));
+        rm_state_dir(id);
+        goto out;
+    }
+    if (pid == 0) {
+        close(ready[0]);
+        create_relay(id, &s, rootfs, cfd, ls, ready[1]);
+    }
+    close(ready[1]);
+    close(ls);
+    if (cfd >= 0)
+        close(cfd);
+    char msg[2048];
+    read_report(ready[0], msg, sizeof msg);
+    close(ready[0]);
+    if (strncmp(msg, "ok ", 3)) {
+        int ws = 0;
+        waitpid(pid, &ws, 0);
+        rc = fail("%s", msg[0] ? msg : "the container's relay process died");
+        rm_state_dir(id);
+        goto out;
+    }
+    struct proc_stat ps = { 0 };
+    proc_stat_read(pid, &ps);
+    char created[64];
+    oci_now_rfc3339(created, sizeof created);
+    struct oci_state st = { .id = (char *)id, .bundle = bdir, .rootfs = rootfs,
+                            .created = created, .box = msg + 3, .pid = pid,
+                            .pid_start = ps.starttime };
+    js = oci_state_dump(&st);
+    char sp[PATH_MAX + 32];
+    snprintf(sp, sizeof sp, "%s/state.json", dir);
+    if (!js || oci_write_atomic(sp, js, strlen(js), &err)) {
+        kill(pid, SIGKILL);
+        rc = fail("write %s: %s", sp, js ? err.msg : "out of memory");
+        rm_state_dir(id);
+        goto out;
+    }
+    /* runtime.md "Lifecycle" steps 3-5, the box being the runtime environment */
+    static const enum oci_hook_stage create_stages[] = {
+        OCI_HOOK_PRESTART, OCI_HOOK_CREATE_RUNTIME, OCI_HOOK_CREATE_CONTAINER
+    };
+    for (size_t k = 0; k < sizeof create_stages / sizeof create_stages[0]; k++)
+        if (host_hooks(&s, create_stages[k], &st, OCI_CREATING, &err)) {
+            rc = fail("%s", err.msg);
+            destroy_created(pid, &s, &st);
+            goto out;
+        }
+    rc = write_pid_file(pid_file, pid);
+    debug("created %s: relay %d, box %s", id, (int)pid, msg + 3);
+out:
+    free(js);
+    oci_spec_free(&s);
+    return rc;
+}
+
+/* ---- start, state, kill, delete, ps --------------------------------------------------------*/
+
+int cmd_start(int argc, char **argv, int i)
+{
+    const struct flag fl[] = { FLAG_END };
+    if (parse_flags(argc, argv, &i, fl, "start"))
+        return 1;
+    if (i != argc - 1)
+        return fail("start: usage: start CONTAINER-ID");
+    struct oci_state st;
+    if (load_state(argv[i], &st))
+        return 1;
+    enum oci_status s = status_of(&st);
+    int rc = 0;
+    if (s == OCI_RUNNING)
+        rc = fail("cannot start an already running container");
+    else if (s == OCI_STOPPED)
+        rc = fail("cannot start a container that has stopped");
+    char dir[PATH_MAX], p[PATH_MAX + 32];
+    state_dir(st.id, dir, sizeof dir);
+    snprintf(p, sizeof p, "%s/" RELAY_SOCK, dir);
+    int c = rc ? -1 : connect_unix(p);
+    if (!rc && c < 0)
+        rc = fail("container not running: %s: %s", p, strerror(errno));
+    if (!rc) {
+        char msg[2048];
+        io_write_all(c, "start", 5);
+        shutdown(c, SHUT_WR);
+        read_report(c, msg, sizeof msg);
+        close(c);
+        if (strcmp(msg, "ok"))
+            rc = fail("%s", msg[0] ? msg : "the container's relay process died");
+    }
+    /* runtime.md "Lifecycle" step 9: after the process started */
+    struct oci_spec spec;
+    struct bl_error err = { 0 };
+    if (!rc && load_spec(st.bundle, &spec, &err) == 0) {
+        host_hooks(&spec, OCI_HOOK_POSTSTART, &st, OCI_RUNNING, &err);
+        oci_spec_free(&spec);
+    } else if (!rc) {
+        warn("poststart hooks: %s", err.msg);
+    }
+    oci_state_free(&st);
+    return rc;
+}

@@ -1,0 +1,124 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+# boxlite-runtime under Docker: a dockerd of the test's own (its socket, data-root and
+# exec-root in a temp folder, --iptables=false --bridge=none, vfs), the runtime added with
+# --add-runtime, driven by Debian's docker client: run --rm (output, exit codes 42 / 137 /
+# 127 with runc's message), -i, -it through a real pty (size and exit status), -d + exec
+# (-i, -it), stop (SIGTERM, 143), kill (SIGKILL, 137), rm, rm -f of a running container,
+# the guest's kernel in /proc/version, and nothing left of the boxes afterwards. Docker
+# drives the runtime through containerd's runc shim (io.containerd.runc.v2, BinaryName).
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+build=${BOXLITE_BUILD:-build}
+R="$PWD/$build/bin/boxlite-runtime"
+B="$PWD/$build/bin/boxlite"
+. tests/harness/lib.sh
+need "$R (make)" test -x "$R"
+need "a cached guest kernel (scripts/build-kernel.sh)" scripts/build-kernel.sh --cached-only
+need_cmd qemu-system-x86_64 qemu-system-x86
+need_cmd dockerd docker.io
+need_cmd containerd
+need_cmd docker-registry
+# Debian's client, the daemon's version (another docker earlier in PATH may be newer)
+DOCKER=/usr/bin/docker
+need "docker (apt-get install docker.io)" test -x "$DOCKER"
+work=$(mktemp -d /var/tmp/oci-docker.XXXXXX)
+exe=$work/exec
+cleanup() {
+  if [ -n "${dpid:-}" ]; then
+    $D rm -f $($D ps -aq 2>/dev/null) >/dev/null 2>&1
+    kill "$dpid" 2>/dev/null
+    # dockerd stops its containerd and shims before it exits
+    tail --pid="$dpid" -f /dev/null
+  fi
+  tests/fixtures/registry.sh stop "$work/reg" >/dev/null 2>&1
+  # whatever dockerd left mounted under the test's folder (netns, shm)
+  findmnt -rn -o TARGET | grep "^$work/" | sort -r | xargs -r umount -l 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+python3 tests/fixtures/mkimages.py "$work/fx" busybox >/dev/null
+port=$(tests/fixtures/registry.sh start "$work/reg" $$) || { no "registry started"; finish; exit; }
+tests/fixtures/registry.sh push "$work/reg" "$work/fx/busybox" busybox:latest
+img=127.0.0.1:$port/busybox:latest
+
+# dockerd's own containerd passes --root $exe/runtime-runc/moby: the boxes live under it
+dpid=$(python3 tests/fixtures/daemon_ready.py "$work/dockerd.log" 120 -- dockerd \
+  --data-root "$work/data" --exec-root "$exe" --pidfile "$work/dockerd.pid" \
+  -H "unix://$work/docker.sock" --iptables=false --ip6tables=false --bridge=none \
+  --storage-driver vfs --exec-opt native.cgroupdriver=cgroupfs \
+  --add-runtime boxlite="$R") || { no "dockerd started" "$(tail -c 1500 "$work/dockerd.log")"; finish; exit; }
+ok "dockerd started (its own socket, data-root and exec-root)"
+D="$DOCKER -H unix://$work/docker.sock"
+boxes() { BOXLITE_HOME=$exe/runtime-runc/moby/home "$B" ps -a --json 2>/dev/null | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'; }
+
+$D info --format '{{json .Runtimes}}' >"$work/rt.json" 2>&1
+has "docker info lists the runtime" '"boxlite"' "$work/rt.json"
+$D pull -q "$img" >/dev/null 2>"$work/pull.err" || no "docker pull from the local registry" "$(cat "$work/pull.err")"
+DR="$D run --runtime boxlite"
+
+expect "docker run --rm IMG echo hi" "hi" "$($DR --rm "$img" echo hi 2>"$work/e")"
+[ -s "$work/e" ] && cat "$work/e"
+$DR --rm "$img" sh -c 'exit 42' 2>/dev/null; expect "docker: exit status 42" 42 "$?"
+$DR --rm "$img" sh -c 'kill -9 $$' 2>/dev/null; expect "docker: killed by SIGKILL, 137" 137 "$?"
+$DR --rm "$img" nosuchprog 2>"$work/e"; expect "docker: a missing program, 127" 127 "$?"
+has "  ...docker says why (runc's text)" 'exec: "nosuchprog": executable file not found in $PATH' "$work/e"
+expect "docker run -i: stdin reaches the process" "got piped" "$(echo piped | $DR --rm -i "$img" sh -c 'read x; echo got $x' 2>/dev/null)"
+v=$($DR --rm "$img" cat /proc/version 2>/dev/null)
+case "$v" in "Linux version 6.1."*boxlite@*) [ "$v" != "$(cat /proc/version)" ] && ok "docker: /proc/version is the guest kernel" || no "docker: /proc/version is the guest kernel" "$v";;
+  *) no "docker: /proc/version is the guest kernel" "$v";; esac
+
+# A command at a real terminal of 33x111: it must see a pty of that size and exit 7.
+pty_run() {
+  python3 - "$@" <<'PY'
+import fcntl, os, pty, signal, struct, sys, termios
+cmd = sys.argv[1:]
+pid, fd = pty.fork()
+if pid == 0:
+    fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 111, 0, 0))
+    os.execvp(cmd[0], cmd + ["sh", "-c", "tty; stty size; exit 7"])
+buf = b""
+def hung(*_):  # a hang is a failure, not a stuck test run
+    os.kill(pid, signal.SIGKILL)
+    sys.exit("hung: pty transcript %r" % buf)
+signal.signal(signal.SIGALRM, hung)
+signal.alarm(300)
+while True:
+    try:
+        b = os.read(fd, 4096)
+    except OSError:
+        break
+    if not b:
+        break
+    buf += b
+_, status = os.waitpid(pid, 0)
+print("pty transcript: %r status %r" % (buf, status))
+ok = b"/dev/pts/" in buf and b"33 111" in buf and os.WIFEXITED(status) and os.WEXITSTATUS(status) == 7
+sys.exit(0 if ok else 1)
+PY
+}
+# docker run -it: the runtime's create gets --console-socket from containerd's shim, which
+# reads create's output to its end (the relay must not keep it open)
+pty_run $DR -it --rm "$img" >"$work/it.log" 2>&1 && ok "docker run -it: terminal size and exit status" || no "docker run -it: terminal size and exit status" "$(tail -c 600 "$work/it.log")"
+
+# a long-running container: exec, stop, kill, rm
+id=$($DR -d "$img" sleep 1000 2>"$work/e")
+expect "docker run -d: running" running "$($D inspect -f '{{.State.Status}}' "$id" 2>/dev/null)"
+expect "docker exec: output" "in-exec" "$($D exec "$id" sh -c 'echo in-exec' 2>/dev/null)"
+$D exec "$id" sh -c 'exit 3' 2>/dev/null; expect "docker exec: exit status" 3 "$?"
+expect "docker exec -i: stdin" "got x" "$(echo x | $D exec -i "$id" sh -c 'read v; echo got $v' 2>/dev/null)"
+pty_run $D exec -it "$id" >"$work/eit.log" 2>&1 && ok "docker exec -it: terminal size and exit status" || no "docker exec -it: terminal size and exit status" "$(tail -c 600 "$work/eit.log")"
+$D stop -t 2 "$id" >/dev/null 2>&1; expect "docker stop -t 2" 0 "$?"
+expect "  ...the process ended by SIGTERM (143)" 143 "$($D inspect -f '{{.State.ExitCode}}' "$id" 2>/dev/null)"
+$D rm "$id" >/dev/null; expect "docker rm" 0 "$?"
+id=$($DR -d "$img" sleep 1000 2>/dev/null)
+$D kill "$id" >/dev/null 2>&1; expect "docker kill" 0 "$?"
+expect "  ...exit status 137" 137 "$($D wait "$id" 2>/dev/null)"
+$D rm "$id" >/dev/null
+id=$($DR -d "$img" sleep 1000 2>/dev/null)
+$D rm -f "$id" >/dev/null 2>&1; expect "docker rm -f of a running container" 0 "$?"
+expect "nothing left of the containers" "" "$($D ps -aq)"
+expect "  ...nor of the boxes" 0 "$(boxes)"
+expect "  ...nor of the runtime's state" "home" "$(ls "$exe/runtime-runc/moby" 2>&1)"
+finish
