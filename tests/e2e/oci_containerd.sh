@@ -33,6 +33,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+net0=$(host_net_state)
 
 python3 tests/fixtures/mkimages.py "$work/fx" busybox >/dev/null
 port=$(tests/fixtures/registry.sh start "$work/reg" $$) || { no "registry started"; finish; exit; }
@@ -115,4 +116,5 @@ $CTR c rm t7 >/dev/null 2>&1; expect "ctr container rm" 0 "$?"
 expect "nothing left of the containers" "" "$($CTR c ls -q)"
 expect "  ...nor of the boxes" 0 "$(boxes)"
 expect "  ...nor of the runtime's state" "home" "$(ls "$work/runc/$ns" 2>&1)"
+expect "the host's own network is as it was (IPv6 switches, loopback addresses, default routes)" "$net0" "$(host_net_state)"
 finish

@@ -37,6 +37,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+net0=$(host_net_state)
 
 python3 tests/fixtures/mkimages.py "$work/fx" busybox >/dev/null
 port=$(tests/fixtures/registry.sh start "$work/reg" $$) || { no "registry started"; finish; exit; }
@@ -121,4 +122,5 @@ $D rm -f "$id" >/dev/null 2>&1; expect "docker rm -f of a running container" 0 "
 expect "nothing left of the containers" "" "$($D ps -aq)"
 expect "  ...nor of the boxes" 0 "$(boxes)"
 expect "  ...nor of the runtime's state" "home" "$(ls "$exe/runtime-runc/moby" 2>&1)"
+expect "the host's own network is as it was (IPv6 switches, loopback addresses, default routes)" "$net0" "$(host_net_state)"
 finish

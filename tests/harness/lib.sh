@@ -48,3 +48,15 @@ busybox_rootfs() {
   echo 'root:x:0:0:root:/root:/bin/sh' >"$1/etc/passwd"
   echo 'root:x:0:' >"$1/etc/group"
 }
+
+# host_net_state: what an engine's network set-up must never change in the host's own
+# network namespace (IPv6 switched off, loopback's addresses, the default routes): a test
+# that drives Docker, containerd or Podman compares it before and after.
+host_net_state() {
+  local f
+  for f in all default lo; do echo "disable_ipv6 $f $(cat /proc/sys/net/ipv6/conf/$f/disable_ipv6 2>/dev/null)"; done
+  ip -o addr show dev lo 2>/dev/null | awk '{print $3, $4}'
+  ip route show default 2>/dev/null
+  ip -6 route show default 2>/dev/null
+}
+
