@@ -288,3 +288,145 @@ TEST(credentials_and_tokens)
     free(s1);
     free(s2);
 }
+
+TEST(guest_paths)
+{
+    char out[SERVE_PATH_MAX + 2];
+    struct bl_error e = {0};
+    REQUIRE(serve_guest_path("/srv//up/./a/", out, sizeof out, &e) == 0);
+    CHECK_STR(out, "/srv/up/a");
+    REQUIRE(serve_guest_path("/", out, sizeof out, &e) == 0);
+    CHECK_STR(out, "/");
+    REQUIRE(serve_guest_path("//.//", out, sizeof out, &e) == 0);
+    CHECK_STR(out, "/");
+    REQUIRE(serve_guest_path("/a/..b/c..", out, sizeof out, &e) == 0); /* names, not ".." */
+    CHECK_STR(out, "/a/..b/c..");
+    CHECK(serve_guest_path("/srv/../etc", out, sizeof out, &e) != 0);
+    CHECK(strstr(e.msg, "outside the box") != NULL);
+    CHECK(serve_guest_path("/..", out, sizeof out, &e) != 0);
+    CHECK(serve_guest_path("/a/..", out, sizeof out, &e) != 0);
+    CHECK(serve_guest_path("etc/passwd", out, sizeof out, &e) != 0);
+    CHECK(strstr(e.msg, "not absolute") != NULL);
+    CHECK(serve_guest_path("", out, sizeof out, &e) != 0);
+    CHECK(serve_guest_path(NULL, out, sizeof out, &e) != 0);
+    CHECK(serve_guest_path("/a\nb", out, sizeof out, &e) != 0);
+    char *lng = malloc(SERVE_PATH_MAX + 2);
+    REQUIRE(lng);
+    memset(lng, 'a', SERVE_PATH_MAX + 1);
+    lng[0] = '/';
+    lng[SERVE_PATH_MAX + 1] = 0;
+    CHECK(serve_guest_path(lng, out, sizeof out, &e) != 0);
+    free(lng);
+    char small[4];
+    CHECK(serve_guest_path("/abcdef", small, sizeof small, &e) != 0); /* never overflows */
+    bool b = false;
+    CHECK(serve_bool_arg(NULL, true, &b) == 0 && b);
+    CHECK(serve_bool_arg("false", true, &b) == 0 && !b);
+    CHECK(serve_bool_arg("1", false, &b) == 0 && b);
+    CHECK(serve_bool_arg("yes", false, &b) == -1);
+}
+
+TEST(images_and_metrics)
+{
+    struct bl_error e = {0};
+    char *ref = NULL;
+    REQUIRE(serve_pull_parse("{\"reference\":\"alpine:3\"}", 24, &ref, &e) == 0);
+    CHECK_STR(ref, "alpine:3");
+    free(ref);
+    const char *bad[] = { "{\"reference\":\"oci:/etc\"}", "{\"reference\":\"/etc\"}",
+                          "{\"reference\":\"\"}", "{\"reference\":\"a b\"}",
+                          "{\"reference\":\"x\",\"more\":1}", "{}", "[1]", "{\"reference\":1}" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ref = NULL;
+        CHECK(serve_pull_parse(bad[i], strlen(bad[i]), &ref, &e) != 0);
+        CHECK(ref == NULL);
+    }
+    json_t *lib = json_pack("{s:s,s:s,s:i,s:i,s:n}", "ref", "127.0.0.1:5000/tools/bb:1", "id",
+                            "abcd", "size", 42, "layers", 1, "created");
+    json_t *img = serve_image_json(lib);
+    REQUIRE(img);
+    CHECK_STR(json_string_value(json_object_get(img, "repository")), "127.0.0.1:5000/tools/bb");
+    CHECK_STR(json_string_value(json_object_get(img, "tag")), "1");
+    CHECK_STR(json_string_value(json_object_get(img, "id")), "sha256:abcd");
+    CHECK(json_integer_value(json_object_get(img, "size_bytes")) == 42);
+    json_decref(img);
+    json_decref(lib);
+    lib = json_pack("{s:s,s:s}", "ref", "127.0.0.1:5000/x@sha256:ff", "id", "ff");
+    img = serve_image_json(lib);
+    CHECK_STR(json_string_value(json_object_get(img, "repository")), "127.0.0.1:5000/x");
+    CHECK_STR(json_string_value(json_object_get(img, "tag")), "");
+    json_decref(img);
+    json_decref(lib);
+    lib = json_loads("{\"state\":\"running\",\"vmm\":{\"rss_bytes\":1000,\"net_rx_bytes\":7,"
+                     "\"net_tx_bytes\":9},\"start\":{\"total\":812.5,\"disk\":3.2},"
+                     "\"executions\":4,\"execution_errors\":1}", 0, NULL);
+    json_t *m = serve_box_metrics(lib);
+    REQUIRE(m);
+    CHECK(json_integer_value(json_object_get(m, "commands_executed_total")) == 4);
+    CHECK(json_integer_value(json_object_get(m, "exec_errors_total")) == 1);
+    CHECK(json_integer_value(json_object_get(m, "memory_bytes")) == 1000);
+    CHECK(json_integer_value(json_object_get(m, "network_bytes_sent")) == 7);
+    CHECK(json_is_null(json_object_get(m, "cpu_percent")));
+    CHECK(json_integer_value(json_object_get(json_object_get(m, "boot_timing"),
+                                             "total_create_ms")) == 812);
+    json_decref(m);
+    json_decref(lib);
+    lib = json_loads("{\"state\":\"stopped\",\"vmm\":null,\"start\":null}", 0, NULL);
+    m = serve_box_metrics(lib);
+    CHECK(json_is_null(json_object_get(m, "memory_bytes")));
+    json_decref(m);
+    json_decref(lib);
+}
+
+TEST(idempotency_keys)
+{
+    struct serve_idem *m = serve_idem_new(8, 2, 100);
+    REQUIRE(m);
+    uint8_t a[32] = {1}, b[32] = {2};
+    struct serve_idem_answer ans;
+    CHECK(serve_idem_begin(m, "acme", "k1", a, 1000, &ans) == IDEM_NEW);
+    /* while the first is carried out: busy; another body: mismatch */
+    CHECK(serve_idem_begin(m, "acme", "k1", a, 1000, &ans) == IDEM_BUSY);
+    CHECK(serve_idem_begin(m, "acme", "k1", b, 1000, &ans) == IDEM_MISMATCH);
+    serve_idem_finish(m, "acme", "k1", 201, "{\"box_id\":\"x\"}", "/v1/acme/boxes/x");
+    REQUIRE(serve_idem_begin(m, "acme", "k1", a, 1001, &ans) == IDEM_REPLAY);
+    CHECK(ans.status == 201);
+    CHECK_STR(ans.body, "{\"box_id\":\"x\"}");
+    CHECK_STR(ans.location, "/v1/acme/boxes/x");
+    serve_idem_answer_free(&ans);
+    CHECK(serve_idem_begin(m, "acme", "k1", b, 1001, &ans) == IDEM_MISMATCH);
+    /* per tenant: another tenant's same key is its own */
+    CHECK(serve_idem_begin(m, "other", "k1", b, 1001, &ans) == IDEM_NEW);
+    /* an aborted key is forgotten: the retry runs */
+    serve_idem_abort(m, "other", "k1");
+    CHECK(serve_idem_begin(m, "other", "k1", a, 1001, &ans) == IDEM_NEW);
+    serve_idem_finish(m, "other", "k1", 204, NULL, NULL);
+    REQUIRE(serve_idem_begin(m, "other", "k1", a, 1002, &ans) == IDEM_REPLAY);
+    CHECK(ans.status == 204 && ans.body == NULL && ans.location == NULL);
+    /* bounded per tenant: a third key pushes out the oldest finished one */
+    CHECK(serve_idem_begin(m, "acme", "k2", a, 1003, &ans) == IDEM_NEW);
+    serve_idem_finish(m, "acme", "k2", 200, "{}", NULL);
+    CHECK(serve_idem_begin(m, "acme", "k3", a, 1004, &ans) == IDEM_NEW);
+    CHECK(serve_idem_begin(m, "acme", "k1", a, 1004, &ans) == IDEM_NEW); /* k1 was dropped */
+    /* ... but never one in flight: k3 and k1 are, so a fourth is refused */
+    CHECK(serve_idem_begin(m, "acme", "k4", a, 1004, &ans) == IDEM_FULL);
+    /* expiry: a finished key is forgotten after its lifetime */
+    CHECK(serve_idem_begin(m, "other", "k1", a, 1002 + 100, &ans) == IDEM_NEW);
+    /* a kept answer is bounded */
+    char *big = malloc(SERVE_IDEM_BODY_MAX + 2);
+    REQUIRE(big);
+    memset(big, 'x', SERVE_IDEM_BODY_MAX + 1);
+    big[SERVE_IDEM_BODY_MAX + 1] = 0;
+    serve_idem_finish(m, "other", "k1", 200, big, NULL);
+    free(big);
+    CHECK(serve_idem_begin(m, "other", "k1", b, 1102, &ans) == IDEM_NEW); /* released */
+    /* keys: printable, bounded */
+    CHECK(serve_idem_begin(m, "acme", "", a, 1, &ans) == IDEM_INVALID);
+    CHECK(serve_idem_begin(m, "acme", "a b", a, 1, &ans) == IDEM_INVALID);
+    char lk[SERVE_IDEM_KEY_MAX + 2];
+    memset(lk, 'k', sizeof lk - 1);
+    lk[sizeof lk - 1] = 0;
+    CHECK(!serve_idem_key_ok(lk));
+    CHECK(serve_idem_key_ok("017f22e2-79b0-7cc3-98c4-dc0c0c07398f"));
+    serve_idem_free(m);
+}
