@@ -346,6 +346,8 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct req *q)
         return h_images(c, q);
     case R_METRICS:
         return h_metrics(c, q);
+    case R_BOX_TTY:
+        return h_tty(c, q);
     case R_BOX_EXEC:
     case R_EXECUTION:
     case R_EXEC_OUTPUT:
@@ -450,6 +452,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **ctx,
     }
     serve_files_cleanup(q);
     idem_settle(q, 500, NULL); /* never answered: the key is released */
+    serve_tty_release(q->tty);
     free(q->body);
     free(q);
     *ctx = NULL;
@@ -546,7 +549,8 @@ int serve_start(struct server *s, struct bl_error *err)
     /* every tenant (client prefix) may hold its full share of keys at once */
     s->idem = serve_idem_new(SERVE_IDEM_PER_TENANT * (s->creds.n ? s->creds.n : 1),
                              SERVE_IDEM_PER_TENANT, s->cfg.idem_ttl_s);
-    if (!s->tokens || !s->execs || !s->pulls || !s->idem)
+    s->ttys = serve_ttys_new();
+    if (!s->tokens || !s->execs || !s->pulls || !s->idem || !s->ttys)
         return bl_err(err, BOXLITE_ERR_NOMEM, "serve: out of memory");
     r = s->cfg.runtime_options
             ? boxlite_runtime_open_with(s->cfg.home, s->cfg.runtime_options, &s->rt)
@@ -563,7 +567,7 @@ int serve_start(struct server *s, struct bl_error *err)
         }
     }
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-                     MHD_USE_ERROR_LOG | MHD_USE_ITC;
+                     MHD_USE_ERROR_LOG | MHD_USE_ITC | MHD_ALLOW_UPGRADE;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     if (tls)
@@ -601,6 +605,7 @@ void serve_stop(struct server *s)
         MHD_quiesce_daemon(s->d); /* no new connections from here on */
     if (s->execs)
         serve_execs_shutdown(s->execs, 15);
+    serve_ttys_shutdown(s->ttys); /* upgraded connections are ours to end before MHD stops */
     if (s->d)
         MHD_stop_daemon(s->d); /* waits for every connection's thread */
     s->d = NULL;
@@ -612,6 +617,8 @@ void serve_stop(struct server *s)
     s->pulls = NULL;
     serve_idem_free(s->idem);
     s->idem = NULL;
+    serve_ttys_free(s->ttys);
+    s->ttys = NULL;
     serve_creds_free(&s->creds);
     boxlite_runtime_close(s->rt);
     s->rt = NULL;

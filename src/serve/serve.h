@@ -220,4 +220,38 @@ void serve_idem_finish(struct serve_idem *m, const char *prefix, const char *key
 void serve_idem_abort(struct serve_idem *m, const char *prefix, const char *key);
 void serve_idem_answer_free(struct serve_idem_answer *a);
 
+/* ---- WebSocket, RFC 6455 (ws.c) ----------------------------------------------------- */
+#define WS_FRAME_MAX (1u << 20) /* a client frame's payload */
+/* Sec-WebSocket-Accept for a Sec-WebSocket-Key (base64 of 16 bytes); -1 for a bad key. */
+int ws_accept_key(const char *key, char out[29]);
+/* A server frame's header (FIN set, unmasked) for opcode and len: its length, 2-10. */
+size_t ws_header(uint8_t out[10], unsigned opcode, uint64_t len);
+bool ws_utf8_valid(const uint8_t *s, size_t n);
+/* The client's side of a TTY session: the message in progress and a text message's bytes. */
+struct ws_in {
+    unsigned msg; /* 1 text, 2 binary while a fragmented message goes on; 0 between */
+    char text[4096];
+    size_t text_len;
+};
+enum ws_event_kind {
+    WS_NEED_MORE, /* nothing to act on (more bytes needed, or a fragment was taken) */
+    WS_STDIN,     /* data, len: binary message bytes, for the terminal */
+    WS_RESIZE,    /* cols, rows */
+    WS_PING,      /* data, len: answer with a pong carrying them */
+    WS_PONG,
+    WS_CLOSE,     /* code (1005: none given) */
+    WS_ERROR,     /* code (1002, 1007, 1008, 1009) and why: close the connection with them */
+};
+struct ws_ev {
+    enum ws_event_kind kind;
+    const uint8_t *data;
+    size_t len;
+    unsigned cols, rows;
+    int code;
+    const char *why;
+};
+/* Reads at most one frame from buf (n bytes), unmasking it in place: the bytes it used
+ * (0 when the frame is not whole yet, or on WS_ERROR), *ev what it means. */
+size_t ws_in_step(struct ws_in *s, uint8_t *buf, size_t n, struct ws_ev *ev);
+
 #endif

@@ -36,6 +36,7 @@ struct serve_config {
 
 struct serve_execs;
 struct serve_pulls;
+struct serve_ttys;
 struct server {
     struct serve_config cfg;
     boxlite_runtime *rt;
@@ -44,6 +45,7 @@ struct server {
     struct serve_execs *execs;
     struct serve_pulls *pulls; /* images.c: which images each tenant pulled */
     struct serve_idem *idem;   /* idempotency keys (idem.c) */
+    struct serve_ttys *ttys;   /* TTY WebSocket sessions (tty.c) */
     struct MHD_Daemon *d;
     atomic_bool stopping;
     pthread_mutex_t log_lock;
@@ -69,6 +71,7 @@ struct req {
     /* an Idempotency-Key reserved for this request: its answer is kept when it is sent */
     char idem_key[SERVE_IDEM_KEY_MAX + 1];
     char *idem_body;   /* the JSON body being sent, kept for the key */
+    void *tty;         /* tty.c's session, until the request completes */
 };
 
 /* ---- http.c ---------------------------------------------------------------------- */
@@ -101,6 +104,13 @@ enum MHD_Result h_exec(struct MHD_Connection *c, struct req *q);
 enum MHD_Result h_files(struct MHD_Connection *c, struct req *q);
 enum MHD_Result h_images(struct MHD_Connection *c, struct req *q);
 enum MHD_Result h_metrics(struct MHD_Connection *c, struct req *q);
+enum MHD_Result h_tty(struct MHD_Connection *c, struct req *q);
+struct serve_ttys *serve_ttys_new(void);
+/* Ends every TTY session (SIGTERM to its process, SIGKILL 10 s later) and waits for them. */
+void serve_ttys_shutdown(struct serve_ttys *t);
+void serve_ttys_free(struct serve_ttys *t);
+/* The request's hold on its session (q->tty), at the request's end. */
+void serve_tty_release(void *session);
 struct serve_pulls *serve_pulls_new(void);
 void serve_pulls_free(struct serve_pulls *p);
 /* files.c: the file a files upload's body goes to (q->upload_fd), and the cleanup of what a

@@ -412,6 +412,40 @@ expect "... ImageError" ImageError "$(jget 'd["error"]["type"]')"
 api POST /v1/acme/images/pull "$RT" -d "{\"reference\":\"127.0.0.1:$rport/tools/bb:1\"}"
 expect "pull needs images:write: 403" 403 "$ST"
 
+# ---- the TTY WebSocket (python3's socket module as the client) -------------------------------
+ws() { # PATH_AND_QUERY SCRIPT_JSON [TOKEN]: the client's summary in $WS
+  WS=$(python3 tests/e2e/serve_ws.py "$U" "${3-$T}" "$1" "$2")
+}
+wsget() { python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(eval(sys.argv[2], {}, {"d": d}))' "$WS" "$1" 2>/dev/null; }
+ws "/v1/acme/boxes/one/exec/tty?command=tty" '[["end"]]'
+expect "tty: the upgrade (101) with the right Sec-WebSocket-Accept" "101 True" "$(wsget 'd["status"], d["accept_ok"]' | tr -d "(),'")"
+expect "... tty says the process has a terminal" True "$(wsget 'd["output"].strip().startswith("/dev/pts/")')"
+expect "... then the exit message (0) and a normal close (1000)" "0 1000" "$(wsget 'd["exit"]["exit_code"], d["close"][0]' | tr -d '(),')"
+ws "/v1/acme/boxes/one/exec/tty?command=sh&cols=80&rows=24" '[["expect","/ # "],["send","text","{\"type\":\"resize\",\"cols\":100,\"rows\":30}"],["send","binary","stty size\n"],["expect","30 100"],["frag","echo $((6*7))x\n",3],["expect","42x"],["ping","hi"],["send","binary","exit 3\n"],["end"]]'
+expect "a shell: resize message, then stty size says 30 100" "[True, True, True]" "$(wsget 'd["matched"]')"
+expect "... a fragmented binary message arrives whole (42x)" True "$(wsget '"42x" in d["output"]')"
+expect "... a ping gets its pong" True "$(wsget 'd["pong"]')"
+expect "... exit 3: the exit message says 3, then close 1000" "3 1000" "$(wsget 'd["exit"]["exit_code"], d["close"][0]' | tr -d '(),')"
+ws "/v1/acme/boxes/one/exec/tty?command=sh&args=-c&args=echo%20a%20b" '[["end"]]'
+expect "command and repeated args" "a b" "$(wsget 'd["output"].strip()')"
+# an unmasked client frame: closed with 1002 (RFC 6455 section 5.1)
+ws "/v1/acme/boxes/one/exec/tty?command=cat" '[["raw","820268690a"],["end"]]'
+expect "an unmasked frame: close 1002" 1002 "$(wsget 'd["close"][0]')"
+ws "/v1/acme/boxes/one/exec/tty?command=cat" '[["send","text","{\"type\":\"bogus\"}"],["end"]]'
+expect "a text message that is not a resize: close 1008, saying what it takes" "1008 True" "$(wsget 'd["close"][0], "resize" in d["close"][1]' | tr -d '(),')"
+ws "/v1/acme/boxes/one/exec/tty?command=cat" '[["send","binary","hello\n"],["expect","hello"],["close",1000]]'
+expect "the client closes: the server answers its close" 1000 "$(wsget 'd["close"][0]')"
+ws "/v1/acme/boxes/one/exec/tty?command=tty" '[["end"]]' ""
+expect "no token: 401, no upgrade" 401 "$(wsget 'd["status"]')"
+ws "/v1/other/boxes/$ID/exec/tty?command=tty" '[["end"]]' "$OT"
+expect "another tenant's box: 404" 404 "$(wsget 'd["status"]')"
+ws "/v1/acme/boxes/one/exec/tty?command=/no/such" '[["end"]]'
+expect "a command that is not in the box: exit -1 with the reason, then close 1000" "-1 True 1000" "$(wsget 'd["exit"]["exit_code"], "/no/such" in d["exit"]["error"], d["close"][0]' | tr -d '(),')"
+ws "/v1/acme/boxes/one/exec/tty?rows=0" '[["end"]]'
+expect "rows=0: 400" 400 "$(wsget 'd["status"]')"
+api GET /v1/acme/boxes/one/exec/tty "$T"
+expect "a GET that is not an upgrade: 400" 400 "$ST"
+
 # ---- idempotency keys ---------------------------------------------------------------------
 K=017f22e2-79b0-7cc3-98c4-dc0c0c07398f
 api POST /v1/acme/boxes "$T" -H "Idempotency-Key: $K" -D "$work/h1" -d '{"name":"idem","rootfs_path":"bb","auto_remove":false}'
@@ -499,14 +533,21 @@ exec_run two '{"command":"sh","args":["-c","echo started; exec sleep 1000"]}'
 n=$((n + 1)); LAST=$work/sse.$n
 curl -s -N --max-time 300 -H "Authorization: Bearer $T" "$U/v1/acme/boxes/two/executions/$X/output" >"$LAST" &
 sse_pid=$!
-# the stream is open once its first event arrived
-for _ in $(seq 600); do grep -q 'event: stdout' "$LAST" && break; sleep 0.1; done
+n=$((n + 1)); WSTERM=$work/ws.$n
+python3 tests/e2e/serve_ws.py "$U" "$T" "/v1/acme/boxes/two/exec/tty?command=sh&args=-c&args=echo%20started;%20exec%20sleep%201000" \
+  "[[\"expect\",\"started\"],[\"mark\",\"$work/ws.open\"],[\"end\"]]" >"$WSTERM" &
+ws_pid=$!
+# the stream is open once its first event arrived, the TTY session once it saw "started"
+for _ in $(seq 600); do grep -q 'event: stdout' "$LAST" && [ -e "$work/ws.open" ] && break; sleep 0.1; done
 kill -TERM "$spid"
 wait "$spid"; rc=$?
 spid=
 expect "SIGTERM: the server exits 0" 0 "$rc"
 wait "$sse_pid"
 expect "... the open stream ends with the exit event (SIGTERM: 143)" 143 "$($CHECK sse "$LAST" | python3 -c 'import json,sys; print(json.load(sys.stdin)["exit"]["exit_code"])')"
+wait "$ws_pid"
+expect "... an open TTY session ends with its exit message (SIGTERM: 143) and close 1000" "143 1000" \
+  "$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["exit"]["exit_code"], d["close"][0])' "$WSTERM" 2>/dev/null)"
 expect "... the detached box keeps running" running "$("$B" inspect -f '{{.State}}' acme.two 2>/dev/null)"
 
 # ---- TLS with a test CA -------------------------------------------------------------------------

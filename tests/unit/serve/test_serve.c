@@ -430,3 +430,94 @@ TEST(idempotency_keys)
     CHECK(serve_idem_key_ok("017f22e2-79b0-7cc3-98c4-dc0c0c07398f"));
     serve_idem_free(m);
 }
+
+/* A masked client frame of payload p (n bytes) into out: its length. */
+static size_t client_frame(uint8_t *out, unsigned first, const void *p, size_t n)
+{
+    static const uint8_t mask[4] = { 0x11, 0x22, 0x33, 0x44 };
+    size_t h = 2;
+    out[0] = (uint8_t)first;
+    if (n < 126) {
+        out[1] = (uint8_t)(0x80 | n);
+    } else {
+        out[1] = 0x80 | 126;
+        out[2] = (uint8_t)(n >> 8);
+        out[3] = (uint8_t)n;
+        h = 4;
+    }
+    memcpy(out + h, mask, 4);
+    for (size_t i = 0; i < n; i++)
+        out[h + 4 + i] = ((const uint8_t *)p)[i] ^ mask[i & 3];
+    return h + 4 + n;
+}
+
+TEST(websocket)
+{
+    /* RFC 6455 section 1.3's example */
+    char acc[29];
+    REQUIRE(ws_accept_key("dGhlIHNhbXBsZSBub25jZQ==", acc) == 0);
+    CHECK_STR(acc, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+    CHECK(ws_accept_key("short==", acc) == -1);
+    CHECK(ws_accept_key("dGhlIHNhbXBsZSBub25jZQ!!", acc) == -1);
+    uint8_t h[10];
+    CHECK(ws_header(h, 2, 5) == 2 && h[0] == 0x82 && h[1] == 5);
+    CHECK(ws_header(h, 2, 300) == 4 && h[1] == 126 && h[2] == 1 && h[3] == 44);
+    CHECK(ws_header(h, 2, 70000) == 10 && h[1] == 127 && h[9] == (70000 & 0xff));
+
+    struct ws_in st = {0};
+    struct ws_ev ev;
+    uint8_t buf[512];
+    size_t n = client_frame(buf, 0x82, "ls\n", 3);
+    CHECK(ws_in_step(&st, buf, n - 1, &ev) == 0 && ev.kind == WS_NEED_MORE); /* partial */
+    REQUIRE(ws_in_step(&st, buf, n, &ev) == n);
+    CHECK(ev.kind == WS_STDIN && ev.len == 3 && !memcmp(ev.data, "ls\n", 3));
+    const char *rs = "{\"type\":\"resize\",\"cols\":100,\"rows\":30}";
+    n = client_frame(buf, 0x81, rs, strlen(rs));
+    REQUIRE(ws_in_step(&st, buf, n, &ev) == n);
+    CHECK(ev.kind == WS_RESIZE && ev.cols == 100 && ev.rows == 30);
+    /* a fragmented text message: taken, then acted on at its end */
+    n = client_frame(buf, 0x01, rs, 10);
+    CHECK(ws_in_step(&st, buf, n, &ev) == n && ev.kind == WS_NEED_MORE);
+    n = client_frame(buf, 0x80, rs + 10, strlen(rs) - 10);
+    CHECK(ws_in_step(&st, buf, n, &ev) == n && ev.kind == WS_RESIZE);
+    n = client_frame(buf, 0x89, "hi", 2);
+    CHECK(ws_in_step(&st, buf, n, &ev) == n && ev.kind == WS_PING && ev.len == 2);
+    uint8_t cl[2] = { 0x03, 0xe8 };
+    n = client_frame(buf, 0x88, cl, 2);
+    CHECK(ws_in_step(&st, buf, n, &ev) == n && ev.kind == WS_CLOSE && ev.code == 1000);
+    /* what a server must refuse */
+    struct { unsigned first; const char *p; size_t len; int code; } bad[] = {
+        { 0x81, "{\"type\":\"boom\"}", 15, 1008 },
+        { 0x81, "\xff\xfe", 2, 1007 },
+        { 0x80, "x", 1, 1002 },  /* a continuation without a message */
+        { 0x83, "x", 1, 1002 },  /* an unknown opcode */
+        { 0xc2, "x", 1, 1002 },  /* RSV1 */
+        { 0x09, "x", 1, 1002 },  /* a fragmented ping */
+        { 0x88, "\x03", 1, 1002 }, /* a one-byte close */
+        { 0x88, "\x03\xed", 2, 1002 }, /* close code 1005 may not be sent */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct ws_in s2 = {0};
+        n = client_frame(buf, bad[i].first, bad[i].p, bad[i].len);
+        CHECK(ws_in_step(&s2, buf, n, &ev) == 0 && ev.kind == WS_ERROR);
+        CHECK(ev.code == bad[i].code);
+    }
+    struct ws_in s3 = {0};
+    uint8_t unmasked[] = { 0x82, 0x02, 'h', 'i' };
+    CHECK(ws_in_step(&s3, unmasked, sizeof unmasked, &ev) == 0 && ev.kind == WS_ERROR &&
+          ev.code == 1002);
+    uint8_t huge[10] = { 0x82, 0x80 | 127, 0, 0, 0, 0, 0, 0x20, 0, 0 }; /* 2 MiB */
+    CHECK(ws_in_step(&s3, huge, sizeof huge, &ev) == 0 && ev.code == 1009);
+    uint8_t notshort[4] = { 0x82, 0x80 | 126, 0, 5 };
+    CHECK(ws_in_step(&s3, notshort, sizeof notshort, &ev) == 0 && ev.code == 1002);
+    /* a new message inside a fragmented one */
+    struct ws_in s4 = {0};
+    n = client_frame(buf, 0x02, "a", 1);
+    CHECK(ws_in_step(&s4, buf, n, &ev) == n && ev.kind == WS_STDIN);
+    n = client_frame(buf, 0x82, "b", 1);
+    CHECK(ws_in_step(&s4, buf, n, &ev) == 0 && ev.code == 1002);
+    CHECK(ws_utf8_valid((const uint8_t *)"h\xc3\xa9", 3));
+    CHECK(!ws_utf8_valid((const uint8_t *)"\xc0\xaf", 2));     /* overlong */
+    CHECK(!ws_utf8_valid((const uint8_t *)"\xed\xa0\x80", 3)); /* a surrogate */
+    CHECK(!ws_utf8_valid((const uint8_t *)"\xe2\x82", 2));     /* cut short */
+}
