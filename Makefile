@@ -93,7 +93,7 @@ DEPS_image   := image disk common
 DEPS_runtime := runtime image disk netrule proto common
 DEPS_agent   := agent proto common
 DEPS_oci     := oci common
-DEPS_serve   := serve common
+DEPS_serve   := serve proto common
 archives = $(foreach d,$(DEPS_$(1)),$(call lib,$(d)))
 
 BIN_vmm   := $(O)/bin/boxlite-vmm

@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: Apache-2.0
 # boxlite serve (issue 23): the exec round trip of `true` over the REST API (POST .../exec,
-# then the SSE output read to its exit event, one keep-alive connection) against the C API
+# then the SSE output read to its exit event, one keep-alive connection) and over the TTY
+# WebSocket (upgrade, `true` on a terminal, to its exit message and close) against the C API
 # (bench/sdk_exec.c: boxlite_exec_start to the result) on the same box in the same run,
 # rounds alternating; and requests per second of GET /v1/{prefix}/boxes with 100 boxes (ab,
 # 4 concurrent clients). Engine: whichever runs here (QEMU/TCG on machines without vmx/svm,
@@ -64,18 +65,33 @@ def rest_true():
     x = json.loads(b)["execution_id"]
     st, b = call("GET", f"/v1/acme/boxes/rtt/executions/{x}/output", None, auth)
     assert st == 200 and b"event: exit" in b, b
+sys.path.insert(0, "tests/e2e")
+from serve_ws import Conn  # noqa: E402 - the WebSocket client of tests/e2e/serve.sh
+def tty_true():
+    w = Conn(url, tok, "/v1/acme/boxes/rtt/exec/tty?command=true")
+    assert w.status == 101, w.buf
+    while w.read_frame()[0] != 0x8:
+        pass
+    w.sock.close()
 rest_true()  # boots the box, warm-up
-rest, capi = [], []
+tty_true()
+rest, capi, tty = [], [], []
 for _ in range(rounds):
     for _ in range(runs):
         t = time.monotonic()
         rest_true()
         rest.append((time.monotonic() - t) * 1000)
+        t = time.monotonic()
+        tty_true()
+        tty.append((time.monotonic() - t) * 1000)
     o = subprocess.run([cbin, "bench", "acme.rtt", str(runs), "0", "0"], capture_output=True, text=True, check=True)
     capi += [float(l.split()[1]) for l in o.stdout.splitlines() if l.startswith("rtt ")]
 mr, mc = statistics.median(rest), statistics.median(capi)
 print(f"figure: exec round trip of `true` (median of {len(rest)} each): C API {mc:.1f} ms, "
       f"REST (POST exec + SSE to exit) {mr:.1f} ms ({(mr - mc) / mc * 100:+.1f}%, {mr - mc:+.2f} ms)")
+mt = statistics.median(tty)
+print(f"figure: exec round trip of `true` on a terminal over the TTY WebSocket (new connection, "
+      f"upgrade to close; median of {len(tty)}): {mt:.1f} ms ({(mt - mc) / mc * 100:+.1f}% vs the C API)")
 open(out, "w").write(tok)
 PY
 tok=$(cat "$work/out")

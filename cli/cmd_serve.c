@@ -55,6 +55,8 @@ int cmd_serve(struct cli *c, const struct cli_args *a)
     cfg->max_boxes = 50;
     cfg->max_execs = 10;
     cfg->rate = 50;
+    cfg->max_file = 256ull << 20;
+    cfg->idem_ttl_s = 86400;
     cfg->lim = (struct serve_limits){ .max_cpus = 32, .max_memory_mib = 16384,
                                       .max_disk_size_gb = 100 };
     cfg->log = stderr;
@@ -84,6 +86,11 @@ int cmd_serve(struct cli *c, const struct cli_args *a)
             if (cli_parse_ll(val, 1, 100000, &v))
                 return cli_usage_error("--max-boxes: 1 to 100000");
             cfg->max_boxes = (int)v;
+            break;
+        case FL_MAX_FILE_BYTES:
+            if (cli_parse_ll(val, 1024, 1ll << 40, &v))
+                return cli_usage_error("--max-file-bytes: 1024 to 1099511627776");
+            cfg->max_file = (unsigned long long)v;
             break;
         }
     }

@@ -200,6 +200,7 @@ static const struct cli_flag serve_table[] = {
     { FL_ROOTFS_DIR, 0, "rootfs-dir", "DIR", NULL, "Folder of root file systems that clients may name as rootfs_path", false },
     { FL_MAX_BOXES, 0, "max-boxes", "N", "50", "Boxes per prefix (tenant)", false },
     { FL_RATE, 0, "rate", "N", "50", "Requests per second each token may make (as many at once); 0: no limit", false },
+    { FL_MAX_FILE_BYTES, 0, "max-file-bytes", "N", "268435456", "Bytes a files upload or download may carry", false },
     { FL_SCOPES, 0, "scopes", "LIST", "every scope but runtime:admin", "credentials add: the client's scopes, comma-separated", false },
     { 0 },
 };

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-/* Whole reads and writes on descriptors, and mkdir -p: written once for every component. */
+/* Whole reads and writes on descriptors, mkdir -p and rm -r: written once for every
+ * component. */
 #ifndef BL_IO_H
 #define BL_IO_H
 
@@ -19,5 +20,8 @@ ssize_t io_read_full(int fd, void *p, size_t n);
 
 /* Creates path and its missing parents with mode (existing ones are left as they are). */
 int mkdir_p(const char *path, mode_t mode, struct bl_error *err);
+/* Removes a file or a tree, never following a symlink (nftw, FTW_PHYS); 0, or -1 with errno.
+ * A path that does not exist is not an error. */
+int io_remove_tree(const char *path);
 
 #endif

@@ -213,8 +213,14 @@ static int put_tree(struct tw *t, int at, const char *base, const char *name, in
 
 int tar_write(int fd, const char *src, uint64_t *bytes, struct bl_error *err)
 {
+    return tar_write_as(fd, src, ".", bytes, err);
+}
+
+int tar_write_as(int fd, const char *src, const char *name, uint64_t *bytes,
+                 struct bl_error *err)
+{
     struct tw t = {.fd = fd, .err = err};
-    int rc = put_tree(&t, AT_FDCWD, src, ".", 0);
+    int rc = put_tree(&t, AT_FDCWD, src, name, 0);
     if (rc < 0)
         return bl_err_prefix(err, "archive %s", src);
     char zero[2 * BLOCK] = {0};

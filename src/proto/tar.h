@@ -17,6 +17,10 @@
  * two zero blocks. Regular files, directories and symlinks; other types are skipped.
  * *bytes (may be NULL) receives the archive size. */
 int tar_write(int fd, const char *src, uint64_t *bytes, struct bl_error *err);
+/* The same with the root entry named name ("etc": "etc/", "etc/hosts", ...) instead of ".",
+ * as `tar -C parent -cf - name` lays it out (the REST server's downloads). */
+int tar_write_as(int fd, const char *src, const char *name, uint64_t *bytes,
+                 struct bl_error *err);
 
 /* Reads a tar stream from fd until its end marker (or end of file) and creates its entries
  * under dest. Refused (error, extraction stops): absolute names, any ".." component,

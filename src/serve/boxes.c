@@ -197,17 +197,7 @@ static enum MHD_Result reply_box(struct MHD_Connection *c, struct req *q, unsign
     if (status == 201) {
         char loc[512];
         snprintf(loc, sizeof loc, "/v1/%s/boxes/%s", q->tok.prefix, boxlite_box_id(b));
-        char *s = json_dumps(box, JSON_COMPACT);
-        json_decref(box);
-        struct MHD_Response *r =
-            s ? MHD_create_response_from_buffer(strlen(s), s, MHD_RESPMEM_MUST_FREE) : NULL;
-        if (!r) {
-            free(s);
-            return MHD_NO;
-        }
-        MHD_add_response_header(r, "Content-Type", "application/json");
-        MHD_add_response_header(r, "Location", loc);
-        return reply_response(c, q, status, r);
+        return reply_json_at(c, q, status, box, loc);
     }
     return reply_json(c, q, status, box);
 }
@@ -377,7 +367,8 @@ enum MHD_Result h_box(struct MHD_Connection *c, struct req *q)
         }
         json_t *m = json_loads(s, 0, NULL);
         boxlite_free(s);
-        res = reply_json(c, q, 200, m ? m : json_object());
+        res = reply_json(c, q, 200, m ? serve_box_metrics(m) : NULL);
+        json_decref(m);
         break;
     }
     default:
@@ -471,4 +462,49 @@ enum MHD_Result h_box_snapshots(struct MHD_Connection *c, struct req *q)
     }
     boxlite_box_free(b);
     return res;
+}
+
+/* The tenant's figures: its running boxes and the executions of all its boxes (the library's
+ * counters per box), beside the runtime's counters, which count every tenant's boxes (the
+ * scope runtime:admin is the host's operator's). */
+enum MHD_Result h_metrics(struct MHD_Connection *c, struct req *q)
+{
+    json_t *mine = tenant_boxes(q->s, q->tok.prefix, NULL);
+    char *text = NULL;
+    if (!mine || boxlite_runtime_metrics(q->s->rt, &text) != BOXLITE_OK) {
+        json_decref(mine);
+        return reply_lib_error(c, q, "metrics");
+    }
+    json_t *rt = json_loads(text, 0, NULL);
+    boxlite_free(text);
+    json_int_t running = 0, execs = 0, errors = 0;
+    size_t i;
+    json_t *it;
+    json_array_foreach(mine, i, it) {
+        const char *st = json_string_value(json_object_get(it, "state"));
+        if (st && (!strcmp(st, "running") || !strcmp(st, "starting")))
+            running++;
+        boxlite_box *b = NULL;
+        char *ms = NULL;
+        if (boxlite_box_get(q->s->rt, json_string_value(json_object_get(it, "id")), &b) ==
+                BOXLITE_OK &&
+            boxlite_box_metrics(b, &ms) == BOXLITE_OK) {
+            json_t *m = json_loads(ms, 0, NULL);
+            execs += json_integer_value(json_object_get(m, "executions"));
+            errors += json_integer_value(json_object_get(m, "execution_errors"));
+            json_decref(m);
+        }
+        boxlite_free(ms);
+        boxlite_box_free(b);
+    }
+    json_t *o = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:O}", "boxes_created_total",
+                          json_integer_value(json_object_get(rt, "boxes_created")),
+                          "boxes_failed_total",
+                          json_integer_value(json_object_get(rt, "boxes_failed")),
+                          "boxes_stopped_total", (json_int_t)0, "num_running_boxes", running,
+                          "total_commands_executed", execs, "total_exec_errors", errors,
+                          "boxlite", rt ? rt : json_null());
+    json_decref(rt);
+    json_decref(mine);
+    return reply_json(c, q, 200, o);
 }

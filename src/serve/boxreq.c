@@ -614,3 +614,166 @@ int serve_page_token_parse(const char *tok, long long *created, char id[65])
     strcpy(id, colon + 1);
     return 0;
 }
+
+int serve_guest_path(const char *in, char *out, size_t cap, struct bl_error *err)
+{
+    if (!in || !*in)
+        return bl_err(err, BOXLITE_ERR_INVALID, "path: required (an absolute path in the box)");
+    size_t n = strlen(in);
+    if (n > SERVE_PATH_MAX || cap < 2)
+        return bl_err(err, BOXLITE_ERR_INVALID, "path: longer than %d bytes", SERVE_PATH_MAX);
+    if (in[0] != '/')
+        return bl_err(err, BOXLITE_ERR_INVALID, "path: \"%.64s\" is not absolute", in);
+    size_t o = 0;
+    out[o++] = '/';
+    const char *p = in;
+    while (*p) {
+        while (*p == '/')
+            p++;
+        const char *e = p;
+        while (*e && *e != '/')
+            e++;
+        size_t len = (size_t)(e - p);
+        for (const char *c = p; c < e; c++)
+            if ((unsigned char)*c < 0x20 || *c == 0x7f)
+                return bl_err(err, BOXLITE_ERR_INVALID, "path: a control character in it");
+        if (len == 2 && p[0] == '.' && p[1] == '.')
+            /* even where it would stay inside ("/a/../b"): the box's own symlinks decide
+             * what ".." means there, so it is refused rather than resolved here */
+            return bl_err(err, BOXLITE_ERR_INVALID,
+                          "path: \"%.64s\" has a \"..\" component (paths outside the box "
+                          "are refused)", in);
+        if (len && !(len == 1 && p[0] == '.')) {
+            if (o > 1)
+                out[o++] = '/';
+            if (o + len + 1 > cap)
+                return bl_err(err, BOXLITE_ERR_INVALID, "path: too long");
+            memcpy(out + o, p, len);
+            o += len;
+        }
+        p = e;
+    }
+    out[o] = 0;
+    return 0;
+}
+
+int serve_bool_arg(const char *v, bool dflt, bool *out)
+{
+    if (!v) {
+        *out = dflt;
+        return 0;
+    }
+    if (!strcmp(v, "true") || !strcmp(v, "1"))
+        *out = true;
+    else if (!strcmp(v, "false") || !strcmp(v, "0"))
+        *out = false;
+    else
+        return -1;
+    return 0;
+}
+
+/* A number of the library's metrics, or JSON null when it has none. */
+static json_t *num_or_null(json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+    return json_is_number(v) ? json_integer((json_int_t)json_number_value(v)) : json_null();
+}
+
+json_t *serve_box_metrics(json_t *lib)
+{
+    json_t *vmm = json_object_get(lib, "vmm");  /* null unless the box runs */
+    json_t *start = json_object_get(lib, "start");
+    json_t *m = json_pack("{s:I,s:I,s:n}", "commands_executed_total",
+                          json_integer_value(json_object_get(lib, "executions")),
+                          "exec_errors_total",
+                          json_integer_value(json_object_get(lib, "execution_errors")),
+                          "cpu_percent");
+    if (!m)
+        return NULL;
+    json_object_set_new(m, "memory_bytes", num_or_null(vmm, "rss_bytes"));
+    /* the box's network as the guest sees it: what it received came from the host side */
+    json_object_set_new(m, "network_bytes_sent", num_or_null(vmm, "net_rx_bytes"));
+    json_object_set_new(m, "network_bytes_received", num_or_null(vmm, "net_tx_bytes"));
+    json_object_set_new(m, "network_tcp_connections", num_or_null(vmm, "net_connections"));
+    json_object_set_new(m, "network_tcp_errors", num_or_null(vmm, "net_denied"));
+    json_t *bt = json_object();
+    json_object_set_new(bt, "total_create_ms", num_or_null(start, "total"));
+    json_object_set_new(bt, "guest_boot_ms", num_or_null(start, "boot_to_ready"));
+    json_object_set_new(bt, "image_prepare_ms", num_or_null(start, "disk"));
+    json_object_set_new(bt, "container_init_ms", num_or_null(start, "setup"));
+    json_object_set_new(m, "boot_timing", bt);
+    /* everything the library says, as `boxlite stats` and `inspect` read it */
+    json_object_set(m, "boxlite", lib);
+    return m;
+}
+
+json_t *serve_image_json(json_t *lib)
+{
+    const char *ref = json_string_value(json_object_get(lib, "ref"));
+    const char *id = json_string_value(json_object_get(lib, "id"));
+    if (!ref || !id)
+        return NULL;
+    /* repository and tag: "host/repo:tag" or "host/repo@sha256:..." (a colon after the last
+     * slash is the tag's) */
+    const char *at = strchr(ref, '@');
+    const char *slash = strrchr(ref, '/');
+    const char *colon = strrchr(ref, ':');
+    size_t rlen = strlen(ref);
+    const char *tag = "";
+    if (at) {
+        rlen = (size_t)(at - ref);
+    } else if (colon && (!slash || colon > slash)) {
+        rlen = (size_t)(colon - ref);
+        tag = colon + 1;
+    }
+    char idd[80];
+    snprintf(idd, sizeof idd, "sha256:%s", id);
+    const char *created = json_string_value(json_object_get(lib, "created"));
+    json_t *o = json_pack("{s:s,s:s%,s:s,s:s,s:s,s:O}", "reference", ref, "repository", ref,
+                          rlen, "tag", tag, "id", idd, "cached_at",
+                          created ? created : "1970-01-01T00:00:00Z", "size_bytes",
+                          json_object_get(lib, "size") ? json_object_get(lib, "size")
+                                                       : json_null());
+    return o;
+}
+
+int serve_pull_parse(const char *body, size_t len, char **ref, struct bl_error *err)
+{
+    *ref = NULL;
+    json_error_t je;
+    json_t *o = json_loadb(body ? body : "", len, JSON_REJECT_DUPLICATES, &je);
+    if (!json_is_object(o)) {
+        json_decref(o);
+        return bl_err(err, BOXLITE_ERR_INVALID, "body: a JSON object: %s", je.text);
+    }
+    const char *k;
+    json_t *v;
+    int r = 0;
+    json_object_foreach(o, k, v)
+        if (strcmp(k, "reference") != 0) {
+            r = bl_err(err, BOXLITE_ERR_INVALID, "unknown field \"%.64s\"", k);
+            goto out;
+        }
+    const char *s = json_string_value(json_object_get(o, "reference"));
+    size_t n = s ? strlen(s) : 0;
+    if (!s || !n || n > 512) {
+        r = bl_err(err, BOXLITE_ERR_INVALID, "reference: a string of 1 to 512 characters");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f) {
+            r = bl_err(err, BOXLITE_ERR_INVALID, "reference: no spaces or control characters");
+            goto out;
+        }
+    /* "oci:<dir>" reads a folder of the server's host: never a remote client's to name */
+    if (!strncmp(s, "oci:", 4) || s[0] == '/' || s[0] == '.') {
+        r = bl_err(err, BOXLITE_ERR_INVALID, "reference: a registry reference, not a host path");
+        goto out;
+    }
+    *ref = strdup(s);
+    if (!*ref)
+        r = bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
+out:
+    json_decref(o);
+    return r;
+}

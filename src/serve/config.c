@@ -11,6 +11,8 @@
 enum MHD_Result h_config(struct MHD_Connection *c, struct req *q)
 {
     const struct serve_config *cfg = &q->s->cfg;
+    char lifetime[32]; /* ISO 8601 duration */
+    snprintf(lifetime, sizeof lifetime, "PT%uS", cfg->idem_ttl_s);
     json_t *o = json_pack(
         "{s:{s:i,s:i,s:i,s:s,s:b},s:{},"
         "s:{s:i,s:i,s:i,s:i,s:i,s:I,s:f,s:b,s:b,s:b,s:b,s:b,s:[sss],s:s}}",
@@ -20,10 +22,10 @@ enum MHD_Result h_config(struct MHD_Connection *c, struct req *q)
         "capabilities", "max_cpus", cfg->lim.max_cpus, "max_memory_mib", cfg->lim.max_memory_mib,
         "max_disk_size_gb", cfg->lim.max_disk_size_gb, "max_boxes_per_prefix", cfg->max_boxes,
         "max_concurrent_executions", cfg->max_execs, "file_transfer_max_bytes",
-        (json_int_t)cfg->max_body, "exec_timeout_max_seconds", 604800.0, "tty_enabled", 0,
+        (json_int_t)cfg->max_file, "exec_timeout_max_seconds", 604800.0, "tty_enabled", 1,
         "streaming_enabled", 1, "snapshots_enabled", 1, "clone_enabled", 1, "export_enabled", 0,
         "supported_security_presets", "development", "standard", "maximum",
-        "idempotency_key_lifetime", "PT0S");
+        "idempotency_key_lifetime", lifetime);
     return reply_json(c, q, 200, o);
 }
 

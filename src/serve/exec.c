@@ -430,19 +430,7 @@ static enum MHD_Result start_exec(struct MHD_Connection *c, struct req *q)
     char loc[512];
     snprintf(loc, sizeof loc, "/v1/%s/boxes/%s/executions/%s", q->tok.prefix, x->box_id,
              x->id);
-    char *s = NULL;
-    json_t *o = json_pack("{s:s}", "execution_id", x->id);
-    s = json_dumps(o, JSON_COMPACT);
-    json_decref(o);
-    struct MHD_Response *rsp =
-        s ? MHD_create_response_from_buffer(strlen(s), s, MHD_RESPMEM_MUST_FREE) : NULL;
-    if (!rsp) {
-        free(s);
-        return MHD_NO;
-    }
-    MHD_add_response_header(rsp, "Content-Type", "application/json");
-    MHD_add_response_header(rsp, "Location", loc);
-    return reply_response(c, q, 201, rsp);
+    return reply_json_at(c, q, 201, json_pack("{s:s}", "execution_id", x->id), loc);
 }
 
 static json_t *exec_info(struct sexec *x)

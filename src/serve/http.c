@@ -8,23 +8,43 @@
 #include "serve/server.h"
 
 #include "common/clock.h"
+#include "common/io.h"
 
 #include <arpa/inet.h>
+#include <openssl/evp.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 const char *req_arg(struct MHD_Connection *c, const char *name)
 {
     return MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, name);
 }
 
+/* The answer to a request holding an Idempotency-Key is kept for the key, unless the
+ * server failed (5xx) or held the caller back (429): then a retry carries it out. */
+static void idem_settle(struct req *q, unsigned status, struct MHD_Response *r)
+{
+    if (!q->idem_key[0])
+        return;
+    if (status >= 500 || status == 429 || !r)
+        serve_idem_abort(q->s->idem, q->tok.prefix, q->idem_key);
+    else
+        serve_idem_finish(q->s->idem, q->tok.prefix, q->idem_key, status, q->idem_body,
+                          MHD_get_response_header(r, "Location"));
+    q->idem_key[0] = 0;
+    free(q->idem_body);
+    q->idem_body = NULL;
+}
+
 enum MHD_Result reply_response(struct MHD_Connection *c, struct req *q, unsigned status,
                                struct MHD_Response *r)
 {
+    idem_settle(q, status, r);
     if (!r)
         return MHD_NO;
     q->status = (int)status;
@@ -34,8 +54,21 @@ enum MHD_Result reply_response(struct MHD_Connection *c, struct req *q, unsigned
     return res;
 }
 
+/* Keeps a copy of a JSON body when the request holds an Idempotency-Key. */
+static void idem_keep(struct req *q, const char *body)
+{
+    if (q->idem_key[0] && !q->idem_body)
+        q->idem_body = strdup(body);
+}
+
 enum MHD_Result reply_json(struct MHD_Connection *c, struct req *q, unsigned status,
                            json_t *body)
+{
+    return reply_json_at(c, q, status, body, NULL);
+}
+
+enum MHD_Result reply_json_at(struct MHD_Connection *c, struct req *q, unsigned status,
+                              json_t *body, const char *location)
 {
     if (!body) /* an encoder found nothing to say: still an answer, not a dropped connection */
         return reply_error(c, q, 500, "InternalError", "no response body could be made");
@@ -44,13 +77,16 @@ enum MHD_Result reply_json(struct MHD_Connection *c, struct req *q, unsigned sta
     if (!s)
         return reply_error(c, q, 500, "InternalError", "out of memory");
     size_t n = strlen(s);
+    idem_keep(q, s);
     struct MHD_Response *r =
         MHD_create_response_from_buffer(n, s, MHD_RESPMEM_MUST_FREE);
     if (!r) {
         free(s);
-        return MHD_NO;
+        return reply_response(c, q, status, NULL);
     }
     MHD_add_response_header(r, "Content-Type", "application/json");
+    if (location)
+        MHD_add_response_header(r, "Location", location);
     return reply_response(c, q, status, r);
 }
 
@@ -75,12 +111,14 @@ enum MHD_Result reply_error(struct MHD_Connection *c, struct req *q, unsigned st
                       type, "code", (int)status);
     char *body = e ? json_dumps(e, JSON_COMPACT) : NULL;
     json_decref(e);
+    if (body)
+        idem_keep(q, body);
     struct MHD_Response *r =
         body ? MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE)
              : NULL;
     if (!r) {
         free(body);
-        return MHD_NO;
+        return reply_response(c, q, status, NULL);
     }
     MHD_add_response_header(r, "Content-Type", "application/json");
     if (status == 401) /* RFC 6750 section 3 */
@@ -168,8 +206,121 @@ static bool method_allowed(const char *allowed, const char *m)
     return false;
 }
 
+/* The routes whose POST (DELETE for a box) takes an Idempotency-Key: those of BoxLite's
+ * document (create, delete, start, stop, exec, signal, pull) and the other two that create
+ * (clone, snapshot). */
+static bool idem_route(const struct req *q)
+{
+    switch (q->route.id) {
+    case R_BOX:
+        return !strcmp(q->method, "DELETE");
+    case R_BOXES:
+    case R_BOX_START:
+    case R_BOX_STOP:
+    case R_BOX_CLONE:
+    case R_BOX_SNAPSHOTS:
+    case R_BOX_EXEC:
+    case R_EXEC_SIGNAL:
+    case R_IMAGES_PULL:
+        return !strcmp(q->method, "POST");
+    default:
+        return false;
+    }
+}
+
+static enum MHD_Result hash_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                const char *value)
+{
+    (void)kind;
+    EVP_MD_CTX *h = cls;
+    EVP_DigestUpdate(h, key, strlen(key) + 1);
+    EVP_DigestUpdate(h, value ? value : "", value ? strlen(value) + 1 : 1);
+    return MHD_YES;
+}
+
+/* The request's fingerprint: method, path, query arguments (in order), body. */
+static int fingerprint(struct MHD_Connection *c, const struct req *q, uint8_t fp[32])
+{
+    EVP_MD_CTX *h = EVP_MD_CTX_new();
+    unsigned n = 0;
+    int ok = h && EVP_DigestInit_ex(h, EVP_sha256(), NULL) &&
+             EVP_DigestUpdate(h, q->method, strlen(q->method) + 1) &&
+             EVP_DigestUpdate(h, q->path, strlen(q->path) + 1);
+    if (ok) {
+        MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, hash_arg, h);
+        ok = EVP_DigestUpdate(h, "\n", 1) && (!q->len || EVP_DigestUpdate(h, q->body, q->len)) &&
+             EVP_DigestFinal_ex(h, fp, &n);
+    }
+    EVP_MD_CTX_free(h);
+    return ok && n == 32 ? 0 : -1;
+}
+
+/* An Idempotency-Key: 0 to go on (the key reserved, or none), else the request answered. */
+static int idempotency(struct MHD_Connection *c, struct req *q, enum MHD_Result *res)
+{
+    const char *key = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Idempotency-Key");
+    if (!key || !idem_route(q))
+        return 0;
+    uint8_t fp[32];
+    if (!serve_idem_key_ok(key)) {
+        *res = reply_error(c, q, 400, "InvalidArgumentError",
+                           "Idempotency-Key: 1 to %d printable characters",
+                           SERVE_IDEM_KEY_MAX);
+        return -1;
+    }
+    if (fingerprint(c, q, fp)) {
+        *res = reply_error(c, q, 500, "InternalError", "out of memory");
+        return -1;
+    }
+    struct serve_idem_answer a;
+    switch (serve_idem_begin(q->s->idem, q->tok.prefix, key, fp, (long long)time(NULL), &a)) {
+    case IDEM_NEW:
+        snprintf(q->idem_key, sizeof q->idem_key, "%s", key);
+        return 0;
+    case IDEM_REPLAY: {
+        struct MHD_Response *r =
+            a.body ? MHD_create_response_from_buffer(strlen(a.body), a.body,
+                                                     MHD_RESPMEM_MUST_FREE)
+                   : MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+        if (!r) {
+            serve_idem_answer_free(&a);
+            *res = MHD_NO;
+            return -1;
+        }
+        a.body = NULL; /* the response's now */
+        if (r && MHD_get_response_header(r, "Content-Type") == NULL && a.status != 204)
+            MHD_add_response_header(r, "Content-Type", "application/json");
+        if (a.location)
+            MHD_add_response_header(r, "Location", a.location);
+        MHD_add_response_header(r, "Idempotent-Replayed", "true");
+        serve_idem_answer_free(&a);
+        *res = reply_response(c, q, a.status, r);
+        return -1;
+    }
+    case IDEM_MISMATCH:
+        *res = reply_error(c, q, 422, "InvalidArgumentError",
+                           "Idempotency-Key %.64s was used for another request", key);
+        return -1;
+    case IDEM_BUSY:
+        *res = reply_error(c, q, 409, "InvalidStateError",
+                           "a request with Idempotency-Key %.64s is still being carried out",
+                           key);
+        return -1;
+    case IDEM_FULL:
+        *res = reply_error(c, q, 503, "InternalError",
+                           "too many idempotency keys in flight; retry later");
+        return -1;
+    default:
+        *res = reply_error(c, q, 400, "InvalidArgumentError", "Idempotency-Key: not a key");
+        return -1;
+    }
+}
+
 static enum MHD_Result dispatch(struct MHD_Connection *c, struct req *q)
 {
+    enum MHD_Result res;
+    if (idempotency(c, q, &res) != 0)
+        return res;
     switch (q->route.id) {
     case R_CONFIG:
         return h_config(c, q);
@@ -187,6 +338,16 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct req *q)
     case R_SNAPSHOT:
     case R_SNAPSHOT_RESTORE:
         return h_box_snapshots(c, q);
+    case R_BOX_FILES:
+        return h_files(c, q);
+    case R_IMAGES:
+    case R_IMAGES_PULL:
+    case R_IMAGE:
+        return h_images(c, q);
+    case R_METRICS:
+        return h_metrics(c, q);
+    case R_BOX_TTY:
+        return h_tty(c, q);
     case R_BOX_EXEC:
     case R_EXECUTION:
     case R_EXEC_OUTPUT:
@@ -225,6 +386,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (serve_route_scope(q->route.id, method) && authenticate(c, q, &res) != 0)
             return res;
         q->limit = q->route.id == R_EXEC_INPUT ? s->cfg.max_input : s->cfg.max_body;
+        bool to_file = q->route.id == R_BOX_FILES && !strcmp(method, "PUT");
+        if (to_file)
+            q->limit = (size_t)s->cfg.max_file;
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
         if (cl) {
             char *end;
@@ -234,11 +398,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                 return reply_error(c, q, 413, "InvalidArgumentError",
                                    "request body larger than %zu bytes", q->limit);
         }
+        if (to_file && serve_files_upload_open(q) != 0)
+            return reply_error(c, q, 500, "StorageError", "scratch file: %s", strerror(errno));
         return MHD_YES;
     }
     if (*upload_size) {
         size_t n = *upload_size;
         *upload_size = 0;
+        if (q->upload_fd > 0 && !q->too_big && q->len + n <= q->limit) {
+            if (io_write_all(q->upload_fd, upload_data, n) != 0)
+                return MHD_NO; /* the scratch disk is full: the connection ends */
+            q->len += n;
+            return MHD_YES;
+        }
         if (q->too_big || q->len + n > q->limit) {
             q->too_big = true; /* a chunked body past the limit: read and dropped */
             free(q->body);
@@ -278,6 +450,9 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **ctx,
         fflush(s->cfg.log);
         pthread_mutex_unlock(&s->log_lock);
     }
+    serve_files_cleanup(q);
+    idem_settle(q, 500, NULL); /* never answered: the key is released */
+    serve_tty_release(q->tty);
     free(q->body);
     free(q);
     *ctx = NULL;
@@ -370,7 +545,12 @@ int serve_start(struct server *s, struct bl_error *err)
         return r;
     s->tokens = serve_tokens_new(s->cfg.rate);
     s->execs = serve_execs_new();
-    if (!s->tokens || !s->execs)
+    s->pulls = serve_pulls_new();
+    /* every tenant (client prefix) may hold its full share of keys at once */
+    s->idem = serve_idem_new(SERVE_IDEM_PER_TENANT * (s->creds.n ? s->creds.n : 1),
+                             SERVE_IDEM_PER_TENANT, s->cfg.idem_ttl_s);
+    s->ttys = serve_ttys_new();
+    if (!s->tokens || !s->execs || !s->pulls || !s->idem || !s->ttys)
         return bl_err(err, BOXLITE_ERR_NOMEM, "serve: out of memory");
     r = s->cfg.runtime_options
             ? boxlite_runtime_open_with(s->cfg.home, s->cfg.runtime_options, &s->rt)
@@ -387,7 +567,7 @@ int serve_start(struct server *s, struct bl_error *err)
         }
     }
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-                     MHD_USE_ERROR_LOG | MHD_USE_ITC;
+                     MHD_USE_ERROR_LOG | MHD_USE_ITC | MHD_ALLOW_UPGRADE;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     if (tls)
@@ -425,6 +605,7 @@ void serve_stop(struct server *s)
         MHD_quiesce_daemon(s->d); /* no new connections from here on */
     if (s->execs)
         serve_execs_shutdown(s->execs, 15);
+    serve_ttys_shutdown(s->ttys); /* upgraded connections are ours to end before MHD stops */
     if (s->d)
         MHD_stop_daemon(s->d); /* waits for every connection's thread */
     s->d = NULL;
@@ -432,6 +613,12 @@ void serve_stop(struct server *s)
     s->execs = NULL;
     serve_tokens_free(s->tokens);
     s->tokens = NULL;
+    serve_pulls_free(s->pulls);
+    s->pulls = NULL;
+    serve_idem_free(s->idem);
+    s->idem = NULL;
+    serve_ttys_free(s->ttys);
+    s->ttys = NULL;
     serve_creds_free(&s->creds);
     boxlite_runtime_close(s->rt);
     s->rt = NULL;

@@ -122,6 +122,23 @@ void serve_rfc3339(long long secs, char out[32]);
 char *serve_page_token(long long created, const char *id);
 int serve_page_token_parse(const char *tok, long long *created, char id[65]);
 
+/* A path in a box (files' ?path=) checked and normalised into out: absolute, at most
+ * SERVE_PATH_MAX bytes, no control characters, no ".." component; "//" and "/./" folded,
+ * a trailing slash dropped ("/" stays "/"). BOXLITE_ERR_INVALID naming what is wrong. */
+#define SERVE_PATH_MAX 4096
+int serve_guest_path(const char *in, char *out, size_t cap, struct bl_error *err);
+/* A boolean query argument: "true"/"1", "false"/"0", absent = dflt; -1 for anything else. */
+int serve_bool_arg(const char *v, bool dflt, bool *out);
+
+/* The library's boxlite_box_metrics JSON as the document's BoxMetrics (what it has no figure
+ * for is null), with the library's own under "boxlite". */
+json_t *serve_box_metrics(json_t *lib);
+/* One entry of boxlite_image_list as the document's ImageInfo; NULL when malformed. */
+json_t *serve_image_json(json_t *lib);
+/* A PullImageRequest: {"reference"}: 1-512 printable characters, a registry reference (a
+ * host path or "oci:" layout is refused). *ref is the caller's. */
+int serve_pull_parse(const char *body, size_t len, char **ref, struct bl_error *err);
+
 /* base64 (RFC 4648 section 4, padded) of n bytes, malloc'd. */
 char *serve_base64(const void *p, size_t n);
 
@@ -169,5 +186,72 @@ char *serve_token_issue(struct serve_tokens *t, const struct serve_client *cl,
 /* 0 with *out when tok is a live token; -1 for an unknown, -2 for an expired one, -3 for
  * one over its rate (the request is not counted). */
 int serve_token_check(struct serve_tokens *t, const char *tok, struct serve_token_info *out);
+
+/* ---- idempotency keys (idem.c) ------------------------------------------------------ */
+#define SERVE_IDEM_KEY_MAX 128          /* printable ASCII; a UUID is 36 */
+#define SERVE_IDEM_BODY_MAX (16 * 1024) /* a kept answer; a larger one releases its key */
+#define SERVE_IDEM_PER_TENANT 256     /* keys one tenant may hold */
+struct serve_idem;
+struct serve_idem_answer {
+    unsigned status;
+    char *body;     /* the caller's (serve_idem_answer_free) */
+    char *location;
+};
+enum serve_idem_result {
+    IDEM_NEW,      /* reserved: carry the request out, then finish (or abort) */
+    IDEM_REPLAY,   /* the same request was answered: *out is that answer */
+    IDEM_MISMATCH, /* the key was used for another request (422) */
+    IDEM_BUSY,     /* the first request with the key is still being carried out (409) */
+    IDEM_FULL,     /* the tenant's keys are all in flight (or no memory) (503) */
+    IDEM_INVALID,  /* not a key (400) */
+};
+/* max keys in all, per_tenant for one prefix, kept ttl_s seconds after first use. */
+struct serve_idem *serve_idem_new(size_t max, size_t per_tenant, unsigned ttl_s);
+void serve_idem_free(struct serve_idem *m);
+bool serve_idem_key_ok(const char *key);
+/* fp: SHA-256 of the request (method, path, query, body); now: seconds. */
+enum serve_idem_result serve_idem_begin(struct serve_idem *m, const char *prefix,
+                                        const char *key, const uint8_t fp[32], long long now,
+                                        struct serve_idem_answer *out);
+/* The answer to keep for a reserved key (body, location may be NULL). */
+void serve_idem_finish(struct serve_idem *m, const char *prefix, const char *key,
+                       unsigned status, const char *body, const char *location);
+/* Forgets a reserved key (the request failed on the server's side: a retry may run it). */
+void serve_idem_abort(struct serve_idem *m, const char *prefix, const char *key);
+void serve_idem_answer_free(struct serve_idem_answer *a);
+
+/* ---- WebSocket, RFC 6455 (ws.c) ----------------------------------------------------- */
+#define WS_FRAME_MAX (1u << 20) /* a client frame's payload */
+/* Sec-WebSocket-Accept for a Sec-WebSocket-Key (base64 of 16 bytes); -1 for a bad key. */
+int ws_accept_key(const char *key, char out[29]);
+/* A server frame's header (FIN set, unmasked) for opcode and len: its length, 2-10. */
+size_t ws_header(uint8_t out[10], unsigned opcode, uint64_t len);
+bool ws_utf8_valid(const uint8_t *s, size_t n);
+/* The client's side of a TTY session: the message in progress and a text message's bytes. */
+struct ws_in {
+    unsigned msg; /* 1 text, 2 binary while a fragmented message goes on; 0 between */
+    char text[4096];
+    size_t text_len;
+};
+enum ws_event_kind {
+    WS_NEED_MORE, /* nothing to act on (more bytes needed, or a fragment was taken) */
+    WS_STDIN,     /* data, len: binary message bytes, for the terminal */
+    WS_RESIZE,    /* cols, rows */
+    WS_PING,      /* data, len: answer with a pong carrying them */
+    WS_PONG,
+    WS_CLOSE,     /* code (1005: none given) */
+    WS_ERROR,     /* code (1002, 1007, 1008, 1009) and why: close the connection with them */
+};
+struct ws_ev {
+    enum ws_event_kind kind;
+    const uint8_t *data;
+    size_t len;
+    unsigned cols, rows;
+    int code;
+    const char *why;
+};
+/* Reads at most one frame from buf (n bytes), unmasking it in place: the bytes it used
+ * (0 when the frame is not whole yet, or on WS_ERROR), *ev what it means. */
+size_t ws_in_step(struct ws_in *s, uint8_t *buf, size_t n, struct ws_ev *ev);
 
 #endif

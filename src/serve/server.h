@@ -28,17 +28,24 @@ struct serve_config {
     int max_boxes;           /* per prefix, default 50 */
     int max_execs;           /* running executions per box, default 10 */
     unsigned rate;           /* requests per second per token, 0 = no limit (default 50) */
+    unsigned long long max_file; /* a files upload or download, bytes (default 256 MiB) */
+    unsigned idem_ttl_s;     /* how long an Idempotency-Key is kept (default 86400) */
     struct serve_limits lim;
     FILE *log;               /* request log (stderr) */
 };
 
 struct serve_execs;
+struct serve_pulls;
+struct serve_ttys;
 struct server {
     struct serve_config cfg;
     boxlite_runtime *rt;
     struct serve_creds creds;
     struct serve_tokens *tokens;
     struct serve_execs *execs;
+    struct serve_pulls *pulls; /* images.c: which images each tenant pulled */
+    struct serve_idem *idem;   /* idempotency keys (idem.c) */
+    struct serve_ttys *ttys;   /* TTY WebSocket sessions (tty.c) */
     struct MHD_Daemon *d;
     atomic_bool stopping;
     pthread_mutex_t log_lock;
@@ -59,6 +66,12 @@ struct req {
     char *body;
     size_t len, limit;
     bool too_big;
+    int upload_fd;     /* > 0: the body goes to this file (files PUT), not to body */
+    char scratch[256]; /* files.c's private directory, removed when the request ends */
+    /* an Idempotency-Key reserved for this request: its answer is kept when it is sent */
+    char idem_key[SERVE_IDEM_KEY_MAX + 1];
+    char *idem_body;   /* the JSON body being sent, kept for the key */
+    void *tty;         /* tty.c's session, until the request completes */
 };
 
 /* ---- http.c ---------------------------------------------------------------------- */
@@ -68,6 +81,9 @@ void serve_stop(struct server *s);
 enum MHD_Result reply_json(struct MHD_Connection *c, struct req *q, unsigned status,
                            json_t *body /* stolen */);
 enum MHD_Result reply_empty(struct MHD_Connection *c, struct req *q, unsigned status);
+/* reply_json with a Location header (a created resource). */
+enum MHD_Result reply_json_at(struct MHD_Connection *c, struct req *q, unsigned status,
+                              json_t *body /* stolen */, const char *location);
 enum MHD_Result reply_error(struct MHD_Connection *c, struct req *q, unsigned status,
                             const char *type, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
@@ -85,6 +101,22 @@ enum MHD_Result h_boxes(struct MHD_Connection *c, struct req *q);
 enum MHD_Result h_box(struct MHD_Connection *c, struct req *q);
 enum MHD_Result h_box_snapshots(struct MHD_Connection *c, struct req *q);
 enum MHD_Result h_exec(struct MHD_Connection *c, struct req *q);
+enum MHD_Result h_files(struct MHD_Connection *c, struct req *q);
+enum MHD_Result h_images(struct MHD_Connection *c, struct req *q);
+enum MHD_Result h_metrics(struct MHD_Connection *c, struct req *q);
+enum MHD_Result h_tty(struct MHD_Connection *c, struct req *q);
+struct serve_ttys *serve_ttys_new(void);
+/* Ends every TTY session (SIGTERM to its process, SIGKILL 10 s later) and waits for them. */
+void serve_ttys_shutdown(struct serve_ttys *t);
+void serve_ttys_free(struct serve_ttys *t);
+/* The request's hold on its session (q->tty), at the request's end. */
+void serve_tty_release(void *session);
+struct serve_pulls *serve_pulls_new(void);
+void serve_pulls_free(struct serve_pulls *p);
+/* files.c: the file a files upload's body goes to (q->upload_fd), and the cleanup of what a
+ * request left in its scratch directory (on_completed). */
+int serve_files_upload_open(struct req *q);
+void serve_files_cleanup(struct req *q);
 /* The caller's box (id or name) opened, or NULL after replying 404 (another tenant's box
  * is not found either) or the library's error. */
 boxlite_box *req_box(struct MHD_Connection *c, struct req *q, enum MHD_Result *res);

@@ -24,11 +24,14 @@ need "$B (make)" test -x "$B"
 need "/bin/busybox (busybox-static)" test -x /bin/busybox
 need "python3-jsonschema" python3 -c 'import jsonschema'
 need "python3-yaml" python3 -c 'import yaml'
+need_cmd docker-registry
+need_cmd skopeo
 work=$(mktemp -d)
 export BOXLITE_HOME=$work/home
 spid=
 cleanup() {
   [ -n "$spid" ] && kill -KILL "$spid" 2>/dev/null
+  tests/fixtures/registry.sh stop "$work/reg" >/dev/null 2>&1
   for id in $("$B" ps -a -q 2>/dev/null); do "$B" rm -f "$id" >/dev/null 2>&1; done
   rm -rf "$work"
 }
@@ -39,8 +42,9 @@ busybox_rootfs "$root"
 
 creds=$work/creds
 SECRET=$("$B" serve credentials add "$creds" acme-ci acme)
-OSECRET=$("$B" serve credentials add "$creds" other-ci other --scopes boxes:read,boxes:write,boxes:exec)
+OSECRET=$("$B" serve credentials add "$creds" other-ci other --scopes boxes:read,boxes:write,boxes:exec,images:read)
 RSECRET=$("$B" serve credentials add "$creds" acme-ro acme --scopes boxes:read)
+ASECRET=$("$B" serve credentials add "$creds" acme-admin acme --scopes boxes:read,runtime:admin)
 case $SECRET in bls_*) ok "credentials add prints a generated secret" ;; *) no "credentials add" "got [$SECRET]" ;; esac
 if grep -qF -- "$SECRET" "$creds"; then no "the file holds no secret" "the secret is in $creds"; else ok "the credentials file holds a hash, not the secret"; fi
 "$B" serve credentials add "$creds" acme-ci acme >/dev/null 2>"$work/dup.err"
@@ -70,7 +74,7 @@ start_server() {
   printf -v "$var" '%s' "${line##* }"
   printf -v "${var}_pid" '%s' "$pid"
 }
-start_server U --rootfs-dir "$work/roots" --rate 0
+start_server U --rootfs-dir "$work/roots" --rate 0 --max-file-bytes 4194304
 spid=$U_pid
 case $U in http://127.0.0.1:*) ok "the server listens on loopback ($U)" ;; *) no "server start" "$(cat "$work/serve.U.log")"; finish; exit 1 ;; esac
 
@@ -109,6 +113,7 @@ case $T in blt_*) ok "client credentials give a bearer token" ;; *) no "token" "
 expect "the token carries the client's scopes" "boxes:read boxes:write boxes:exec images:read images:write" "$(jget 'd["scope"]')"
 token other-ci "$OSECRET"; OT=$TOKEN
 token acme-ro "$RSECRET"; RT=$TOKEN
+token acme-admin "$ASECRET"; AT=$TOKEN
 token acme-ci "${SECRET}x"
 expect "a wrong secret is 401" 401 "$ST"
 token nobody "$SECRET"
@@ -286,6 +291,187 @@ expect "signal 99: 400" 400 "$ST"
 api POST /v1/acme/boxes/one/exec "$T" -d '{"args":["x"]}'
 expect "exec without command: 400" 400 "$ST"
 
+# ---- files: tar streams both ways through the library's copies -----------------------------
+src=$work/up
+mkdir -p "$src/sub"
+echo "hello files" >"$src/a.txt"
+head -c 1048576 /dev/urandom >"$src/sub/b.bin"
+ln -s a.txt "$src/link"
+tar -C "$src" -cf "$work/up.tar" .
+api PUT "/v1/acme/boxes/one/files?path=/tmp/up" "$T" -H 'Content-Type: application/x-tar' --data-binary @"$work/up.tar"
+expect "upload a tar stream: 204" 204 "$ST"
+exec_run one '{"command":"sh","args":["-c","cat /tmp/up/a.txt; sha256sum /tmp/up/sub/b.bin | cut -d\" \" -f1; readlink /tmp/up/link"]}'
+sse "$X"
+expect "... its files are in the box (text, 1 MiB by SHA-256, a symlink)" \
+  "hello files $(sha256sum <"$src/sub/b.bin" | cut -d' ' -f1) a.txt" \
+  "$($CHECK sse "$SSE" | python3 -c 'import json,sys; print(" ".join(json.load(sys.stdin)["stdout"].split()))')"
+api GET "/v1/acme/boxes/one/files?path=/tmp//up/" "$T"
+expect "download a directory: 200" 200 "$ST"
+mkdir -p "$work/down" && tar -C "$work/down" -xf "$BODY" 2>"$work/untar.err"
+expect "... a tar whose root entry is the path's last component, same tree" "" "$(diff -r "$src" "$work/down/up" 2>&1)"
+api GET "/v1/acme/boxes/one/files?path=/etc/passwd" "$T"
+expect "download a file: one entry named after it" "passwd" "$(tar -tf "$BODY" 2>&1)"
+api GET "/v1/acme/boxes/one/files?path=/tmp/../etc" "$T"
+expect "a path with ..: 400" 400 "$ST"
+has "... saying paths outside the box are refused" "outside the box" "$BODY"
+api GET "/v1/acme/boxes/one/files?path=etc" "$T"
+expect "a relative path: 400" 400 "$ST"
+api GET "/v1/acme/boxes/one/files" "$T"
+expect "no path: 400" 400 "$ST"
+api GET "/v1/acme/boxes/one/files?path=/no/such" "$T"
+expect "a path that is not in the box: 404" 404 "$ST"
+api PUT "/v1/acme/boxes/one/files?path=/no/such" "$T" -H "Content-Type: application/x-tar" --data-binary @"$work/up.tar"
+expect "an upload under a folder that is not in the box: 404" 404 "$ST"
+api GET "/v1/acme/boxes/one/files?path=/tmp/up&follow_symlinks=true" "$T"
+expect "follow_symlinks=true: 501" 501 "$ST"
+api PUT "/v1/acme/boxes/one/files?path=/tmp/up" "$T" -H 'Content-Type: text/plain' --data-binary @"$work/up.tar"
+expect "an upload that is not a tar (Content-Type): 400" 400 "$ST"
+api PUT "/v1/acme/boxes/one/files?path=/srv&overwrite=false" "$T" --data-binary @"$work/up.tar"
+expect "overwrite=false: 501" 501 "$ST"
+api PUT "/v1/other/boxes/$ID/files?path=/srv/x" "$OT" --data-binary @"$work/up.tar"
+expect "another tenant's box: 404" 404 "$ST"
+api PUT "/v1/acme/boxes/one/files?path=/srv/x" "$RT" --data-binary @"$work/up.tar"
+expect "files need boxes:exec: 403" 403 "$ST"
+# hostile archives: nothing of them reaches the box
+python3 - "$work" <<'PY'
+import io, sys, tarfile
+w = sys.argv[1]
+def mk(name, entries):
+    with tarfile.open(f"{w}/{name}.tar", "w", format=tarfile.PAX_FORMAT) as t:
+        for n, typ in entries:
+            i = tarfile.TarInfo(n); i.type = typ
+            data = b"pwned\n" if typ == tarfile.REGTYPE else b""
+            i.size = len(data)
+            if typ == tarfile.CHRTYPE: i.devmajor, i.devminor = 1, 3
+            t.addfile(i, io.BytesIO(data))
+mk("dotdot", [("ok.txt", tarfile.REGTYPE), ("../../evil", tarfile.REGTYPE)])
+mk("abs", [("/evil", tarfile.REGTYPE)])
+mk("dev", [("null2", tarfile.CHRTYPE)])
+PY
+for t in dotdot abs dev; do
+  api PUT "/v1/acme/boxes/one/files?path=/tmp/h" "$T" -H 'Content-Type: application/x-tar' --data-binary @"$work/$t.tar"
+  expect "a hostile archive ($t): 400" 400 "$ST"
+done
+has "... naming what is wrong" "archive" "$BODY"
+exec_run one '{"command":"sh","args":["-c","ls /tmp/h /evil /tmp/evil 2>&1 | grep -c \"No such\""]}'
+sse "$X"
+expect "... and nothing of them is in the box" 3 "$($CHECK sse "$SSE" | python3 -c 'import json,sys; print(json.load(sys.stdin)["stdout"].strip())')"
+head -c 5242880 /dev/zero >"$work/5m"
+api PUT "/v1/acme/boxes/one/files?path=/srv/big" "$T" --data-binary @"$work/5m"
+expect "an upload over --max-file-bytes (4 MiB): 413" 413 "$ST"
+exec_run one '{"command":"dd","args":["if=/dev/zero","of=/tmp/big","bs=1048576","count=5"]}'
+sse "$X"
+api GET "/v1/acme/boxes/one/files?path=/tmp/big" "$T"
+expect "a download over --max-file-bytes is refused" 1 "$([ "$ST" -ge 400 ] && [ "$ST" -lt 500 ] && echo 1 || echo "$ST")"
+has "... saying so" "bytes" "$BODY"
+
+# ---- metrics ---------------------------------------------------------------------------------
+api GET /v1/acme/boxes/one/metrics "$T"
+expect "box metrics: 200" 200 "$ST"
+expect "... executions counted" True "$(jget 'd["commands_executed_total"] >= 5')"
+expect "... the memory of the running box" True "$(jget 'd["memory_bytes"] > 0')"
+expect "... the start timing" True "$(jget 'd["boot_timing"]["total_create_ms"] > 0')"
+api GET /v1/acme/metrics "$T"
+expect "runtime metrics need runtime:admin: 403" 403 "$ST"
+api GET /v1/acme/metrics "$AT"
+expect "runtime metrics: 200" 200 "$ST"
+expect "... the tenant's running box" 1 "$(jget 'd["num_running_boxes"]')"
+expect "... its executions" True "$(jget 'd["total_commands_executed"] >= 5')"
+api GET "/v1/other/boxes/$ID/metrics" "$OT"
+expect "another tenant's box metrics: 404" 404 "$ST"
+
+# ---- images: pull from a registry on loopback, list, get, HEAD ---------------------------------
+python3 tests/fixtures/mkimages.py "$work/fx" busybox >/dev/null
+rport=$(tests/fixtures/registry.sh start "$work/reg" $$) || no "the registry starts"
+tests/fixtures/registry.sh push "$work/reg" "$work/fx/busybox" tools/bb:1
+api POST /v1/acme/images/pull "$T" -d "{\"reference\":\"127.0.0.1:$rport/tools/bb:1\"}"
+expect "pull: 200" 200 "$ST"
+expect "... the ImageInfo" "127.0.0.1:$rport/tools/bb 1" "$(jget 'd["repository"] + " " + d["tag"]')"
+IMG=$(jget 'd["id"]')
+api GET /v1/acme/images "$T"
+expect "the tenant's images list it" "['127.0.0.1:$rport/tools/bb:1']" "$(jget '[i["reference"] for i in d["images"]]')"
+api GET "/v1/acme/images/$IMG" "$T"
+expect "get an image by id" "$IMG" "$(jget 'd["id"]')"
+api HEAD "/v1/acme/images/$IMG" "$T"
+expect "HEAD of an image: 204" 204 "$ST"
+api HEAD "/v1/acme/images/sha256:$(printf '0%.0s' $(seq 64))" "$T"
+expect "HEAD of no image: 404" 404 "$ST"
+api GET /v1/other/images "$OT"
+expect "another tenant's list does not show it" 0 "$(jget 'len(d["images"])')"
+api GET "/v1/other/images/$IMG" "$OT"
+expect "... nor does it get it by id" 404 "$ST"
+api POST /v1/acme/images/pull "$T" -d '{"reference":"oci:/etc"}'
+expect "pull of a host path: 400" 400 "$ST"
+api POST /v1/acme/images/pull "$T" -d "{\"reference\":\"127.0.0.1:$rport/no/such:1\"}"
+expect "pull of no such image: 422" 422 "$ST"
+expect "... ImageError" ImageError "$(jget 'd["error"]["type"]')"
+api POST /v1/acme/images/pull "$RT" -d "{\"reference\":\"127.0.0.1:$rport/tools/bb:1\"}"
+expect "pull needs images:write: 403" 403 "$ST"
+
+# ---- the TTY WebSocket (python3's socket module as the client) -------------------------------
+ws() { # PATH_AND_QUERY SCRIPT_JSON [TOKEN]: the client's summary in $WS
+  WS=$(python3 tests/e2e/serve_ws.py "$U" "${3-$T}" "$1" "$2")
+}
+wsget() { python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(eval(sys.argv[2], {}, {"d": d}))' "$WS" "$1" 2>/dev/null; }
+ws "/v1/acme/boxes/one/exec/tty?command=tty" '[["end"]]'
+expect "tty: the upgrade (101) with the right Sec-WebSocket-Accept" "101 True" "$(wsget 'd["status"], d["accept_ok"]' | tr -d "(),'")"
+expect "... tty says the process has a terminal" True "$(wsget 'd["output"].strip().startswith("/dev/pts/")')"
+expect "... then the exit message (0) and a normal close (1000)" "0 1000" "$(wsget 'd["exit"]["exit_code"], d["close"][0]' | tr -d '(),')"
+ws "/v1/acme/boxes/one/exec/tty?command=sh&cols=80&rows=24" '[["expect","/ # "],["send","text","{\"type\":\"resize\",\"cols\":100,\"rows\":30}"],["send","binary","stty size\n"],["expect","30 100"],["frag","echo $((6*7))x\n",3],["expect","42x"],["ping","hi"],["send","binary","exit 3\n"],["end"]]'
+expect "a shell: resize message, then stty size says 30 100" "[True, True, True]" "$(wsget 'd["matched"]')"
+expect "... a fragmented binary message arrives whole (42x)" True "$(wsget '"42x" in d["output"]')"
+expect "... a ping gets its pong" True "$(wsget 'd["pong"]')"
+expect "... exit 3: the exit message says 3, then close 1000" "3 1000" "$(wsget 'd["exit"]["exit_code"], d["close"][0]' | tr -d '(),')"
+ws "/v1/acme/boxes/one/exec/tty?command=sh&args=-c&args=echo%20a%20b" '[["end"]]'
+expect "command and repeated args" "a b" "$(wsget 'd["output"].strip()')"
+# an unmasked client frame: closed with 1002 (RFC 6455 section 5.1)
+ws "/v1/acme/boxes/one/exec/tty?command=cat" '[["raw","820268690a"],["end"]]'
+expect "an unmasked frame: close 1002" 1002 "$(wsget 'd["close"][0]')"
+ws "/v1/acme/boxes/one/exec/tty?command=cat" '[["send","text","{\"type\":\"bogus\"}"],["end"]]'
+expect "a text message that is not a resize: close 1008, saying what it takes" "1008 True" "$(wsget 'd["close"][0], "resize" in d["close"][1]' | tr -d '(),')"
+ws "/v1/acme/boxes/one/exec/tty?command=cat" '[["send","binary","hello\n"],["expect","hello"],["close",1000]]'
+expect "the client closes: the server answers its close" 1000 "$(wsget 'd["close"][0]')"
+ws "/v1/acme/boxes/one/exec/tty?command=tty" '[["end"]]' ""
+expect "no token: 401, no upgrade" 401 "$(wsget 'd["status"]')"
+ws "/v1/other/boxes/$ID/exec/tty?command=tty" '[["end"]]' "$OT"
+expect "another tenant's box: 404" 404 "$(wsget 'd["status"]')"
+ws "/v1/acme/boxes/one/exec/tty?command=/no/such" '[["end"]]'
+expect "a command that is not in the box: exit -1 with the reason, then close 1000" "-1 True 1000" "$(wsget 'd["exit"]["exit_code"], "/no/such" in d["exit"]["error"], d["close"][0]' | tr -d '(),')"
+ws "/v1/acme/boxes/one/exec/tty?rows=0" '[["end"]]'
+expect "rows=0: 400" 400 "$(wsget 'd["status"]')"
+api GET /v1/acme/boxes/one/exec/tty "$T"
+expect "a GET that is not an upgrade: 400" 400 "$ST"
+
+# ---- idempotency keys ---------------------------------------------------------------------
+K=017f22e2-79b0-7cc3-98c4-dc0c0c07398f
+api POST /v1/acme/boxes "$T" -H "Idempotency-Key: $K" -D "$work/h1" -d '{"name":"idem","rootfs_path":"bb","auto_remove":false}'
+expect "create with an Idempotency-Key: 201" 201 "$ST"
+I1=$(jget 'd["box_id"]')
+api POST /v1/acme/boxes "$T" -H "Idempotency-Key: $K" -D "$work/h2" -d '{"name":"idem","rootfs_path":"bb","auto_remove":false}'
+expect "the same key and body: the same answer (201, the same box)" "201 $I1" "$ST $(jget 'd["box_id"]')"
+has "... marked as replayed" "Idempotent-Replayed: true" "$work/h2"
+expect "... with the same Location" "$(grep -i '^Location' "$work/h1")" "$(grep -i '^Location' "$work/h2")"
+api GET /v1/acme/boxes "$T"
+expect "... and no second box" 1 "$(jget 'len([b for b in d["boxes"] if b["name"] == "idem"])')"
+api POST /v1/acme/boxes "$T" -H "Idempotency-Key: $K" -d '{"name":"idem2","rootfs_path":"bb"}'
+expect "the same key with another body: 422" 422 "$ST"
+api POST /v1/other/boxes "$OT" -H "Idempotency-Key: $K" -d '{"name":"idem","rootfs_path":"bb"}'
+expect "another tenant's same key is its own (201, another box)" "201 True" "$ST $(jget 'd["box_id"] != "'"$I1"'"')"
+OI=$(jget 'd["box_id"]')
+api POST /v1/acme/boxes/one/exec "$T" -H "Idempotency-Key: exec-$K" -d '{"command":"true"}'
+X1=$(jget 'd["execution_id"]')
+api POST /v1/acme/boxes/one/exec "$T" -H "Idempotency-Key: exec-$K" -d '{"command":"true"}'
+expect "an exec retried with its key: the same execution" "201 $X1" "$ST $(jget 'd["execution_id"]')"
+api POST /v1/acme/boxes "$T" -H "Idempotency-Key: a key" -d '{"rootfs_path":"bb"}'
+expect "a key with a space: 400" 400 "$ST"
+api DELETE /v1/acme/boxes/idem "$T" -H "Idempotency-Key: rm-$K"
+expect "delete with a key: 204" 204 "$ST"
+api DELETE /v1/acme/boxes/idem "$T" -H "Idempotency-Key: rm-$K"
+expect "... retried: 204 again (not 404)" 204 "$ST"
+api DELETE /v1/acme/boxes/idem "$T"
+expect "... without the key: 404" 404 "$ST"
+api DELETE "/v1/other/boxes/$OI" "$OT"
+
 # ---- a stalled client does not hold up the others -------------------------------------------
 port=${U##*:}
 exec {slow}<>/dev/tcp/127.0.0.1/"$port"
@@ -343,14 +529,21 @@ exec_run two '{"command":"sh","args":["-c","echo started; exec sleep 1000"]}'
 n=$((n + 1)); LAST=$work/sse.$n
 curl -s -N --max-time 300 -H "Authorization: Bearer $T" "$U/v1/acme/boxes/two/executions/$X/output" >"$LAST" &
 sse_pid=$!
-# the stream is open once its first event arrived
-for _ in $(seq 600); do grep -q 'event: stdout' "$LAST" && break; sleep 0.1; done
+n=$((n + 1)); WSTERM=$work/ws.$n
+python3 tests/e2e/serve_ws.py "$U" "$T" "/v1/acme/boxes/two/exec/tty?command=sh&args=-c&args=echo%20started;%20exec%20sleep%201000" \
+  "[[\"expect\",\"started\"],[\"mark\",\"$work/ws.open\"],[\"end\"]]" >"$WSTERM" &
+ws_pid=$!
+# the stream is open once its first event arrived, the TTY session once it saw "started"
+for _ in $(seq 600); do grep -q 'event: stdout' "$LAST" && [ -e "$work/ws.open" ] && break; sleep 0.1; done
 kill -TERM "$spid"
 wait "$spid"; rc=$?
 spid=
 expect "SIGTERM: the server exits 0" 0 "$rc"
 wait "$sse_pid"
 expect "... the open stream ends with the exit event (SIGTERM: 143)" 143 "$($CHECK sse "$LAST" | python3 -c 'import json,sys; print(json.load(sys.stdin)["exit"]["exit_code"])')"
+wait "$ws_pid"
+expect "... an open TTY session ends with its exit message (SIGTERM: 143) and close 1000" "143 1000" \
+  "$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["exit"]["exit_code"], d["close"][0])' "$WSTERM" 2>/dev/null)"
 expect "... the detached box keeps running" running "$("$B" inspect -f '{{.State}}' acme.two 2>/dev/null)"
 
 # ---- TLS with a test CA -------------------------------------------------------------------------

@@ -111,7 +111,8 @@ def cmd_contract(api_path, log_path):
         resp = op["responses"].get(status) if op else None
         if resp is None:
             # statuses every operation may answer (docs/api.yaml responses): the error model
-            if status in ("400", "401", "403", "404", "405", "409", "413", "429", "500", "501", "503"):
+            # (422: an Idempotency-Key used for another request, on any operation taking one)
+            if status in ("400", "401", "403", "404", "405", "409", "413", "422", "429", "500", "501", "503"):
                 resp = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}}
             else:
                 print(f"contract: {method} {tmpl}: status {status} not declared")

@@ -2,7 +2,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /* What a remote client sends boxlite serve: the first byte picks the decoder (request path,
  * token form, CreateBoxRequest, ExecRequest, the small bodies, a page token, a box info as
- * the library would hand it), the rest is its input. Nothing may crash, leak or accept
+ * the library would hand it, a files path, a PullImageRequest, an image entry and box
+ * metrics as the library would hand them), the rest is its input. Nothing may crash, leak or accept
  * what it then cannot encode again. */
 #include "serve/serve.h"
 
@@ -14,7 +15,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
         return 0;
-    unsigned kind = data[0] % 8;
+    unsigned kind = data[0] % 16;
     const char *in = (const char *)data + 1;
     size_t n = size - 1;
     char *s = malloc(n + 1);
@@ -103,6 +104,41 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         json_decref(b);
         json_decref(info);
+        break;
+    }
+    case 8: {
+        char out[SERVE_PATH_MAX + 2];
+        if (serve_guest_path(s, out, sizeof out, &e) == 0) {
+            /* what passes is absolute, without "..", "//" or a trailing slash */
+            if (out[0] != '/' || strstr(out, "/../") || strstr(out, "//") ||
+                (strlen(out) >= 3 && !strcmp(out + strlen(out) - 3, "/..")) ||
+                (strlen(out) > 1 && out[strlen(out) - 1] == '/'))
+                abort();
+            char again[SERVE_PATH_MAX + 2];
+            if (serve_guest_path(out, again, sizeof again, &e) != 0 || strcmp(out, again))
+                abort();
+        }
+        break;
+    }
+    case 9: {
+        char *ref = NULL;
+        if (serve_pull_parse(in, n, &ref, &e) == 0 &&
+            (!ref || !*ref || !strncmp(ref, "oci:", 4) || ref[0] == '/'))
+            abort();
+        free(ref);
+        break;
+    }
+    case 10: {
+        json_t *lib = json_loadb(in, n, 0, NULL);
+        json_t *img = lib ? serve_image_json(lib) : NULL;
+        if (img && !json_is_string(json_object_get(img, "repository")))
+            abort();
+        json_decref(img);
+        json_t *m = lib ? serve_box_metrics(lib) : NULL;
+        if (lib && json_is_object(lib) && !json_is_object(json_object_get(m, "boot_timing")))
+            abort();
+        json_decref(m);
+        json_decref(lib);
         break;
     }
     default: {

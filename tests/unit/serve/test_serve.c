@@ -288,3 +288,236 @@ TEST(credentials_and_tokens)
     free(s1);
     free(s2);
 }
+
+TEST(guest_paths)
+{
+    char out[SERVE_PATH_MAX + 2];
+    struct bl_error e = {0};
+    REQUIRE(serve_guest_path("/srv//up/./a/", out, sizeof out, &e) == 0);
+    CHECK_STR(out, "/srv/up/a");
+    REQUIRE(serve_guest_path("/", out, sizeof out, &e) == 0);
+    CHECK_STR(out, "/");
+    REQUIRE(serve_guest_path("//.//", out, sizeof out, &e) == 0);
+    CHECK_STR(out, "/");
+    REQUIRE(serve_guest_path("/a/..b/c..", out, sizeof out, &e) == 0); /* names, not ".." */
+    CHECK_STR(out, "/a/..b/c..");
+    CHECK(serve_guest_path("/srv/../etc", out, sizeof out, &e) != 0);
+    CHECK(strstr(e.msg, "outside the box") != NULL);
+    CHECK(serve_guest_path("/..", out, sizeof out, &e) != 0);
+    CHECK(serve_guest_path("/a/..", out, sizeof out, &e) != 0);
+    CHECK(serve_guest_path("etc/passwd", out, sizeof out, &e) != 0);
+    CHECK(strstr(e.msg, "not absolute") != NULL);
+    CHECK(serve_guest_path("", out, sizeof out, &e) != 0);
+    CHECK(serve_guest_path(NULL, out, sizeof out, &e) != 0);
+    CHECK(serve_guest_path("/a\nb", out, sizeof out, &e) != 0);
+    char *lng = malloc(SERVE_PATH_MAX + 2);
+    REQUIRE(lng);
+    memset(lng, 'a', SERVE_PATH_MAX + 1);
+    lng[0] = '/';
+    lng[SERVE_PATH_MAX + 1] = 0;
+    CHECK(serve_guest_path(lng, out, sizeof out, &e) != 0);
+    free(lng);
+    char small[4];
+    CHECK(serve_guest_path("/abcdef", small, sizeof small, &e) != 0); /* never overflows */
+    bool b = false;
+    CHECK(serve_bool_arg(NULL, true, &b) == 0 && b);
+    CHECK(serve_bool_arg("false", true, &b) == 0 && !b);
+    CHECK(serve_bool_arg("1", false, &b) == 0 && b);
+    CHECK(serve_bool_arg("yes", false, &b) == -1);
+}
+
+TEST(images_and_metrics)
+{
+    struct bl_error e = {0};
+    char *ref = NULL;
+    REQUIRE(serve_pull_parse("{\"reference\":\"alpine:3\"}", 24, &ref, &e) == 0);
+    CHECK_STR(ref, "alpine:3");
+    free(ref);
+    const char *bad[] = { "{\"reference\":\"oci:/etc\"}", "{\"reference\":\"/etc\"}",
+                          "{\"reference\":\"\"}", "{\"reference\":\"a b\"}",
+                          "{\"reference\":\"x\",\"more\":1}", "{}", "[1]", "{\"reference\":1}" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ref = NULL;
+        CHECK(serve_pull_parse(bad[i], strlen(bad[i]), &ref, &e) != 0);
+        CHECK(ref == NULL);
+    }
+    json_t *lib = json_pack("{s:s,s:s,s:i,s:i,s:n}", "ref", "127.0.0.1:5000/tools/bb:1", "id",
+                            "abcd", "size", 42, "layers", 1, "created");
+    json_t *img = serve_image_json(lib);
+    REQUIRE(img);
+    CHECK_STR(json_string_value(json_object_get(img, "repository")), "127.0.0.1:5000/tools/bb");
+    CHECK_STR(json_string_value(json_object_get(img, "tag")), "1");
+    CHECK_STR(json_string_value(json_object_get(img, "id")), "sha256:abcd");
+    CHECK(json_integer_value(json_object_get(img, "size_bytes")) == 42);
+    json_decref(img);
+    json_decref(lib);
+    lib = json_pack("{s:s,s:s}", "ref", "127.0.0.1:5000/x@sha256:ff", "id", "ff");
+    img = serve_image_json(lib);
+    CHECK_STR(json_string_value(json_object_get(img, "repository")), "127.0.0.1:5000/x");
+    CHECK_STR(json_string_value(json_object_get(img, "tag")), "");
+    json_decref(img);
+    json_decref(lib);
+    lib = json_loads("{\"state\":\"running\",\"vmm\":{\"rss_bytes\":1000,\"net_rx_bytes\":7,"
+                     "\"net_tx_bytes\":9},\"start\":{\"total\":812.5,\"disk\":3.2},"
+                     "\"executions\":4,\"execution_errors\":1}", 0, NULL);
+    json_t *m = serve_box_metrics(lib);
+    REQUIRE(m);
+    CHECK(json_integer_value(json_object_get(m, "commands_executed_total")) == 4);
+    CHECK(json_integer_value(json_object_get(m, "exec_errors_total")) == 1);
+    CHECK(json_integer_value(json_object_get(m, "memory_bytes")) == 1000);
+    CHECK(json_integer_value(json_object_get(m, "network_bytes_sent")) == 7);
+    CHECK(json_is_null(json_object_get(m, "cpu_percent")));
+    CHECK(json_integer_value(json_object_get(json_object_get(m, "boot_timing"),
+                                             "total_create_ms")) == 812);
+    json_decref(m);
+    json_decref(lib);
+    lib = json_loads("{\"state\":\"stopped\",\"vmm\":null,\"start\":null}", 0, NULL);
+    m = serve_box_metrics(lib);
+    CHECK(json_is_null(json_object_get(m, "memory_bytes")));
+    json_decref(m);
+    json_decref(lib);
+}
+
+TEST(idempotency_keys)
+{
+    struct serve_idem *m = serve_idem_new(8, 2, 100);
+    REQUIRE(m);
+    uint8_t a[32] = {1}, b[32] = {2};
+    struct serve_idem_answer ans;
+    CHECK(serve_idem_begin(m, "acme", "k1", a, 1000, &ans) == IDEM_NEW);
+    /* while the first is carried out: busy; another body: mismatch */
+    CHECK(serve_idem_begin(m, "acme", "k1", a, 1000, &ans) == IDEM_BUSY);
+    CHECK(serve_idem_begin(m, "acme", "k1", b, 1000, &ans) == IDEM_MISMATCH);
+    serve_idem_finish(m, "acme", "k1", 201, "{\"box_id\":\"x\"}", "/v1/acme/boxes/x");
+    REQUIRE(serve_idem_begin(m, "acme", "k1", a, 1001, &ans) == IDEM_REPLAY);
+    CHECK(ans.status == 201);
+    CHECK_STR(ans.body, "{\"box_id\":\"x\"}");
+    CHECK_STR(ans.location, "/v1/acme/boxes/x");
+    serve_idem_answer_free(&ans);
+    CHECK(serve_idem_begin(m, "acme", "k1", b, 1001, &ans) == IDEM_MISMATCH);
+    /* per tenant: another tenant's same key is its own */
+    CHECK(serve_idem_begin(m, "other", "k1", b, 1001, &ans) == IDEM_NEW);
+    /* an aborted key is forgotten: the retry runs */
+    serve_idem_abort(m, "other", "k1");
+    CHECK(serve_idem_begin(m, "other", "k1", a, 1001, &ans) == IDEM_NEW);
+    serve_idem_finish(m, "other", "k1", 204, NULL, NULL);
+    REQUIRE(serve_idem_begin(m, "other", "k1", a, 1002, &ans) == IDEM_REPLAY);
+    CHECK(ans.status == 204 && ans.body == NULL && ans.location == NULL);
+    /* bounded per tenant: a third key pushes out the oldest finished one */
+    CHECK(serve_idem_begin(m, "acme", "k2", a, 1003, &ans) == IDEM_NEW);
+    serve_idem_finish(m, "acme", "k2", 200, "{}", NULL);
+    CHECK(serve_idem_begin(m, "acme", "k3", a, 1004, &ans) == IDEM_NEW);
+    CHECK(serve_idem_begin(m, "acme", "k1", a, 1004, &ans) == IDEM_NEW); /* k1 was dropped */
+    /* ... but never one in flight: k3 and k1 are, so a fourth is refused */
+    CHECK(serve_idem_begin(m, "acme", "k4", a, 1004, &ans) == IDEM_FULL);
+    /* expiry: a finished key is forgotten after its lifetime */
+    CHECK(serve_idem_begin(m, "other", "k1", a, 1002 + 100, &ans) == IDEM_NEW);
+    /* a kept answer is bounded */
+    char *big = malloc(SERVE_IDEM_BODY_MAX + 2);
+    REQUIRE(big);
+    memset(big, 'x', SERVE_IDEM_BODY_MAX + 1);
+    big[SERVE_IDEM_BODY_MAX + 1] = 0;
+    serve_idem_finish(m, "other", "k1", 200, big, NULL);
+    free(big);
+    CHECK(serve_idem_begin(m, "other", "k1", b, 1102, &ans) == IDEM_NEW); /* released */
+    /* keys: printable, bounded */
+    CHECK(serve_idem_begin(m, "acme", "", a, 1, &ans) == IDEM_INVALID);
+    CHECK(serve_idem_begin(m, "acme", "a b", a, 1, &ans) == IDEM_INVALID);
+    char lk[SERVE_IDEM_KEY_MAX + 2];
+    memset(lk, 'k', sizeof lk - 1);
+    lk[sizeof lk - 1] = 0;
+    CHECK(!serve_idem_key_ok(lk));
+    CHECK(serve_idem_key_ok("017f22e2-79b0-7cc3-98c4-dc0c0c07398f"));
+    serve_idem_free(m);
+}
+
+/* A masked client frame of payload p (n bytes) into out: its length. */
+static size_t client_frame(uint8_t *out, unsigned first, const void *p, size_t n)
+{
+    static const uint8_t mask[4] = { 0x11, 0x22, 0x33, 0x44 };
+    size_t h = 2;
+    out[0] = (uint8_t)first;
+    if (n < 126) {
+        out[1] = (uint8_t)(0x80 | n);
+    } else {
+        out[1] = 0x80 | 126;
+        out[2] = (uint8_t)(n >> 8);
+        out[3] = (uint8_t)n;
+        h = 4;
+    }
+    memcpy(out + h, mask, 4);
+    for (size_t i = 0; i < n; i++)
+        out[h + 4 + i] = ((const uint8_t *)p)[i] ^ mask[i & 3];
+    return h + 4 + n;
+}
+
+TEST(websocket)
+{
+    /* RFC 6455 section 1.3's example */
+    char acc[29];
+    REQUIRE(ws_accept_key("dGhlIHNhbXBsZSBub25jZQ==", acc) == 0);
+    CHECK_STR(acc, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+    CHECK(ws_accept_key("short==", acc) == -1);
+    CHECK(ws_accept_key("dGhlIHNhbXBsZSBub25jZQ!!", acc) == -1);
+    uint8_t h[10];
+    CHECK(ws_header(h, 2, 5) == 2 && h[0] == 0x82 && h[1] == 5);
+    CHECK(ws_header(h, 2, 300) == 4 && h[1] == 126 && h[2] == 1 && h[3] == 44);
+    CHECK(ws_header(h, 2, 70000) == 10 && h[1] == 127 && h[9] == (70000 & 0xff));
+
+    struct ws_in st = {0};
+    struct ws_ev ev;
+    uint8_t buf[512];
+    size_t n = client_frame(buf, 0x82, "ls\n", 3);
+    CHECK(ws_in_step(&st, buf, n - 1, &ev) == 0 && ev.kind == WS_NEED_MORE); /* partial */
+    REQUIRE(ws_in_step(&st, buf, n, &ev) == n);
+    CHECK(ev.kind == WS_STDIN && ev.len == 3 && !memcmp(ev.data, "ls\n", 3));
+    const char *rs = "{\"type\":\"resize\",\"cols\":100,\"rows\":30}";
+    n = client_frame(buf, 0x81, rs, strlen(rs));
+    REQUIRE(ws_in_step(&st, buf, n, &ev) == n);
+    CHECK(ev.kind == WS_RESIZE && ev.cols == 100 && ev.rows == 30);
+    /* a fragmented text message: taken, then acted on at its end */
+    n = client_frame(buf, 0x01, rs, 10);
+    CHECK(ws_in_step(&st, buf, n, &ev) == n && ev.kind == WS_NEED_MORE);
+    n = client_frame(buf, 0x80, rs + 10, strlen(rs) - 10);
+    CHECK(ws_in_step(&st, buf, n, &ev) == n && ev.kind == WS_RESIZE);
+    n = client_frame(buf, 0x89, "hi", 2);
+    CHECK(ws_in_step(&st, buf, n, &ev) == n && ev.kind == WS_PING && ev.len == 2);
+    uint8_t cl[2] = { 0x03, 0xe8 };
+    n = client_frame(buf, 0x88, cl, 2);
+    CHECK(ws_in_step(&st, buf, n, &ev) == n && ev.kind == WS_CLOSE && ev.code == 1000);
+    /* what a server must refuse */
+    struct { unsigned first; const char *p; size_t len; int code; } bad[] = {
+        { 0x81, "{\"type\":\"boom\"}", 15, 1008 },
+        { 0x81, "\xff\xfe", 2, 1007 },
+        { 0x80, "x", 1, 1002 },  /* a continuation without a message */
+        { 0x83, "x", 1, 1002 },  /* an unknown opcode */
+        { 0xc2, "x", 1, 1002 },  /* RSV1 */
+        { 0x09, "x", 1, 1002 },  /* a fragmented ping */
+        { 0x88, "\x03", 1, 1002 }, /* a one-byte close */
+        { 0x88, "\x03\xed", 2, 1002 }, /* close code 1005 may not be sent */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct ws_in s2 = {0};
+        n = client_frame(buf, bad[i].first, bad[i].p, bad[i].len);
+        CHECK(ws_in_step(&s2, buf, n, &ev) == 0 && ev.kind == WS_ERROR);
+        CHECK(ev.code == bad[i].code);
+    }
+    struct ws_in s3 = {0};
+    uint8_t unmasked[] = { 0x82, 0x02, 'h', 'i' };
+    CHECK(ws_in_step(&s3, unmasked, sizeof unmasked, &ev) == 0 && ev.kind == WS_ERROR &&
+          ev.code == 1002);
+    uint8_t huge[10] = { 0x82, 0x80 | 127, 0, 0, 0, 0, 0, 0x20, 0, 0 }; /* 2 MiB */
+    CHECK(ws_in_step(&s3, huge, sizeof huge, &ev) == 0 && ev.code == 1009);
+    uint8_t notshort[4] = { 0x82, 0x80 | 126, 0, 5 };
+    CHECK(ws_in_step(&s3, notshort, sizeof notshort, &ev) == 0 && ev.code == 1002);
+    /* a new message inside a fragmented one */
+    struct ws_in s4 = {0};
+    n = client_frame(buf, 0x02, "a", 1);
+    CHECK(ws_in_step(&s4, buf, n, &ev) == n && ev.kind == WS_STDIN);
+    n = client_frame(buf, 0x82, "b", 1);
+    CHECK(ws_in_step(&s4, buf, n, &ev) == 0 && ev.code == 1002);
+    CHECK(ws_utf8_valid((const uint8_t *)"h\xc3\xa9", 3));
+    CHECK(!ws_utf8_valid((const uint8_t *)"\xc0\xaf", 2));     /* overlong */
+    CHECK(!ws_utf8_valid((const uint8_t *)"\xed\xa0\x80", 3)); /* a surrogate */
+    CHECK(!ws_utf8_valid((const uint8_t *)"\xe2\x82", 2));     /* cut short */
+}

@@ -1,0 +1,206 @@
+// SPDX-License-Identifier: Apache-2.0
+/* Images (docs/api.yaml tag Images): pull, list, get, HEAD over the runtime's one image
+ * store. The store is shared by every tenant, but what a tenant sees of it is what it
+ * pulled through this server (held in memory: a restart forgets it; the store keeps the
+ * images), so one tenant cannot learn which images another uses. A pull runs on the
+ * request's own thread (libmicrohttpd's thread per connection) until the image is stored;
+ * a reference naming a host path ("oci:<dir>") is refused. */
+#include "serve/server.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define PULLS_PER_PREFIX 1000
+
+struct serve_pulls {
+    pthread_mutex_t lock;
+    json_t *by_prefix; /* {"acme": {"docker.io/library/alpine:latest": true, ...}} */
+};
+
+struct serve_pulls *serve_pulls_new(void)
+{
+    struct serve_pulls *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    pthread_mutex_init(&p->lock, NULL);
+    p->by_prefix = json_object();
+    if (!p->by_prefix) {
+        free(p);
+        return NULL;
+    }
+    return p;
+}
+
+void serve_pulls_free(struct serve_pulls *p)
+{
+    if (!p)
+        return;
+    json_decref(p->by_prefix);
+    pthread_mutex_destroy(&p->lock);
+    free(p);
+}
+
+static int remember(struct serve_pulls *p, const char *prefix, const char *ref)
+{
+    int r = 0;
+    pthread_mutex_lock(&p->lock);
+    json_t *set = json_object_get(p->by_prefix, prefix);
+    if (!set) {
+        set = json_object();
+        json_object_set_new(p->by_prefix, prefix, set);
+    }
+    if (!json_object_get(set, ref) && json_object_size(set) >= PULLS_PER_PREFIX)
+        r = -1;
+    else
+        json_object_set_new(set, ref, json_true());
+    pthread_mutex_unlock(&p->lock);
+    return r;
+}
+
+static bool pulled_by(struct serve_pulls *p, const char *prefix, const char *ref)
+{
+    pthread_mutex_lock(&p->lock);
+    bool yes = json_object_get(json_object_get(p->by_prefix, prefix), ref) != NULL;
+    pthread_mutex_unlock(&p->lock);
+    return yes;
+}
+
+/* The tenant's images as ImageInfo, sorted by reference (the library's order); NULL when
+ * the store cannot be read. */
+static json_t *tenant_images(struct server *s, const char *prefix)
+{
+    char *text = NULL;
+    if (boxlite_image_list(s->rt, &text) != BOXLITE_OK)
+        return NULL;
+    json_t *all = json_loads(text, 0, NULL), *mine = json_array();
+    boxlite_free(text);
+    size_t i;
+    json_t *it;
+    json_array_foreach(all, i, it) {
+        const char *ref = json_string_value(json_object_get(it, "ref"));
+        json_t *img = ref && pulled_by(s->pulls, prefix, ref) ? serve_image_json(it) : NULL;
+        if (img)
+            json_array_append_new(mine, img);
+    }
+    json_decref(all);
+    return mine;
+}
+
+/* The image whose id ("sha256:<64 hex>" or the 64 hex alone) or reference is key. */
+static json_t *find_image(json_t *list, const char *key)
+{
+    size_t i;
+    json_t *it;
+    json_array_foreach(list, i, it) {
+        const char *id = json_string_value(json_object_get(it, "id"));
+        const char *ref = json_string_value(json_object_get(it, "reference"));
+        if ((id && (!strcmp(id, key) || (strlen(key) == 64 && !strcmp(id + 7, key)))) ||
+            (ref && !strcmp(ref, key)))
+            return json_incref(it);
+    }
+    return NULL;
+}
+
+static enum MHD_Result pull(struct MHD_Connection *c, struct req *q)
+{
+    char *ref = NULL;
+    struct bl_error err = {0};
+    if (serve_pull_parse(q->body, q->len, &ref, &err))
+        return reply_error(c, q, 400, "InvalidArgumentError", "%s", err.msg);
+    enum MHD_Result res;
+    if (boxlite_image_pull(q->s->rt, ref, NULL, NULL) != BOXLITE_OK) {
+        /* the document's answer for an image that cannot be pulled is 422 ImageError,
+         * whatever the library's reason (a registry that is down included) */
+        res = reply_error(c, q, 422, "ImageError", "pull %s: %s", ref, boxlite_errmsg());
+        free(ref);
+        return res;
+    }
+    /* the library records the normalised reference: find it by what it resolved to, the
+     * one entry that is new or whose ref ends with what was asked */
+    char *text = NULL;
+    json_t *hit = NULL;
+    if (boxlite_image_list(q->s->rt, &text) == BOXLITE_OK) {
+        json_t *all = json_loads(text, 0, NULL);
+        boxlite_free(text);
+        size_t i, rl = strlen(ref);
+        json_t *it;
+        json_array_foreach(all, i, it) {
+            const char *r = json_string_value(json_object_get(it, "ref"));
+            size_t n = r ? strlen(r) : 0;
+            bool same = r && (!strcmp(r, ref) ||
+                              (n > rl && !strcmp(r + n - rl, ref) && r[n - rl - 1] == '/') ||
+                              (n > rl + 7 && !strncmp(r + n - rl - 7, ref, rl) &&
+                               !strcmp(r + n - 7, ":latest") &&
+                               (n - rl - 7 == 0 || r[n - rl - 8] == '/')));
+            if (same && !hit)
+                hit = json_incref(it);
+        }
+        json_decref(all);
+    }
+    if (!hit) {
+        res = reply_error(c, q, 500, "InternalError", "pulled %s but cannot find it in the store",
+                          ref);
+    } else if (remember(q->s->pulls, q->tok.prefix,
+                        json_string_value(json_object_get(hit, "ref"))) != 0) {
+        res = reply_error(c, q, 409, "InvalidStateError", "more than %d images for prefix %s",
+                          PULLS_PER_PREFIX, q->tok.prefix);
+    } else {
+        res = reply_json(c, q, 200, serve_image_json(hit));
+    }
+    json_decref(hit);
+    free(ref);
+    return res;
+}
+
+enum MHD_Result h_images(struct MHD_Connection *c, struct req *q)
+{
+    if (q->route.id == R_IMAGES_PULL)
+        return pull(c, q);
+    json_t *list = tenant_images(q->s, q->tok.prefix);
+    if (!list)
+        return reply_lib_error(c, q, "list images");
+    enum MHD_Result res;
+    if (q->route.id == R_IMAGES) {
+        /* one page holds them all (at most PULLS_PER_PREFIX): pageSize beyond it and a
+         * pageToken are accepted; a later page is empty */
+        const char *ps = req_arg(c, "pageSize");
+        char *end = NULL;
+        long long size = ps ? strtoll(ps, &end, 10) : 100;
+        if (ps && (!*ps || *end || size < 1 || size > 1000)) {
+            json_decref(list);
+            return reply_error(c, q, 400, "InvalidArgumentError",
+                               "pageSize: must be a whole number between 1 and 1000");
+        }
+        long long from = 0;
+        const char *tok = req_arg(c, "pageToken");
+        if (tok) {
+            from = strtoll(tok, &end, 10);
+            if (!*tok || *end || from < 0 || from > PULLS_PER_PREFIX) {
+                json_decref(list);
+                return reply_error(c, q, 400, "InvalidArgumentError", "pageToken: not one of ours");
+            }
+        }
+        json_t *page = json_array();
+        size_t n = json_array_size(list);
+        for (size_t i = (size_t)from; i < n && i < (size_t)(from + size); i++)
+            json_array_append(page, json_array_get(list, i));
+        json_t *o = json_pack("{s:o}", "images", page);
+        if ((size_t)(from + size) < n) {
+            char next[24];
+            snprintf(next, sizeof next, "%lld", from + size);
+            json_object_set_new(o, "next_page_token", json_string(next));
+        }
+        res = reply_json(c, q, 200, o);
+    } else {
+        json_t *img = find_image(list, q->route.sub);
+        if (!strcmp(q->method, "HEAD"))
+            res = reply_empty(c, q, img ? 204 : 404);
+        else if (!img)
+            res = reply_error(c, q, 404, "NotFoundError", "image not found: %s", q->route.sub);
+        else
+            res = reply_json(c, q, 200, json_incref(img));
+        json_decref(img);
+    }
+    json_decref(list);
+    return res;
+}
