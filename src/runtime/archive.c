@@ -424,7 +424,7 @@ static int staging_open(boxlite_runtime *rt, char *out, size_t n, int *lock, str
         snprintf(lp, sizeof lp, "%s/.lock", p);
         int fd = open(lp, O_RDWR | O_CLOEXEC);
         if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0)
-            rt_remove_tree(p); /* its import died (a folder without a lock is being made) */
+            io_remove_tree(p); /* its import died (a folder without a lock is being made) */
         if (fd >= 0)
             close(fd);
     }
@@ -800,7 +800,7 @@ BOXLITE_API int boxlite_box_import(boxlite_runtime *rt, const char *path, const 
     if (a)
         archive_read_free(a);
     if (stage[0] && lock >= 0)
-        rt_remove_tree(stage);
+        io_remove_tree(stage);
     if (lock >= 0)
         close(lock);
     if (r)

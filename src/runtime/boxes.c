@@ -14,7 +14,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <jansson.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -407,17 +406,6 @@ BOXLITE_API int boxlite_box_list(boxlite_runtime *rt, const char *state, char **
                                          : api_return(0, NULL);
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st; (void)flag; (void)ftw;
-    return remove(path) == 0 || errno == ENOENT ? 0 : -1;
-}
-
-int rt_remove_tree(const char *path)
-{
-    return nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0 && errno != ENOENT ? -1 : 0;
-}
-
 /* Deletes the record and the box's folder (disk, logs, sockets). */
 int rt_box_destroy(boxlite_runtime *rt, const char *id, struct bl_error *err)
 {
@@ -441,7 +429,7 @@ int rt_box_destroy(boxlite_runtime *rt, const char *id, struct bl_error *err)
         r = 0;
         usleep(20000);
     }
-    if (!r && rt_remove_tree(dir) != 0)
+    if (!r && io_remove_tree(dir) != 0)
         r = bl_errno(err, errno, "remove %s", dir);
     rt_box_cgroups_remove(id);
     return r;

@@ -7,6 +7,7 @@
 #include "runtime/runtime.h"
 
 #include "common/cleanup.h"
+#include "common/io.h"
 #include "runtime/api_error.h"
 
 #include <errno.h>
@@ -121,7 +122,7 @@ BOXLITE_API int boxlite_box_copy_out_opts(boxlite_box *b, const char *guest_path
     if (!r)
         r = move_into_place(tmp, target, guest_path, &err);
     if (r && tmp[0])
-        rt_remove_tree(tmp);
+        io_remove_tree(tmp);
     if (r)
         bl_err_prefix(&err, "copy %s out of box %s", guest_path, b->name);
     return api_return(r, &err);

@@ -96,8 +96,6 @@ int64_t rt_process_start_time(int64_t pid);
  * and allow_auto_remove. */
 int rt_box_stop_record(boxlite_runtime *rt, struct box_record *rec, int timeout_ms,
                        bool allow_auto_remove, const struct box_stop *why, struct bl_error *err);
-/* Removes a file or a tree, never following a symlink (nftw, FTW_PHYS); 0 or -1 (errno). */
-int rt_remove_tree(const char *path);
 /* Removes the box's cgroups (made by its per-box process's jail) once it is gone. */
 void rt_box_cgroups_remove(const char *id);
 /* Adds a line for boxlite_runtime_notices. */
