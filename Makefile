@@ -222,6 +222,29 @@ $(AGENT): $(patsubst %.c,$(O)/gobj/%.o,$(GUEST_SRC))
 $(INITRAMFS): $(AGENT) scripts/mkinitramfs.py
 	python3 scripts/mkinitramfs.py $@ /init=$(AGENT)
 
+# The arm64 guest (issue 18): the same agent built static for aarch64 with Debian's cross
+# compiler and glibc (libc6-dev-arm64-cross; Debian has no musl cross toolchain), alone in
+# its own initramfs. The QEMU engine boots it for boxes whose platform is linux/arm64.
+AARCH64CC ?= aarch64-linux-gnu-gcc
+AGENT_ARM64     := $(O)/guest-arm64/boxlite-agent
+INITRAMFS_ARM64 := $(O)/guest-arm64/initramfs.cpio.gz
+$(O)/gobj-arm64/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(say) AARCH64CC $<
+	$(Q)$(AARCH64CC) $(GUEST_CFLAGS) -MMD -MP -c $< -o $@
+$(AGENT_ARM64): $(patsubst %.c,$(O)/gobj-arm64/%.o,$(GUEST_SRC))
+	@mkdir -p $(dir $@)
+	$(AARCH64CC) -static -s -o $@ $^
+$(INITRAMFS_ARM64): $(AGENT_ARM64) scripts/mkinitramfs.py
+	python3 scripts/mkinitramfs.py $@ /init=$(AGENT_ARM64)
+guest-arm64: $(INITRAMFS_ARM64)
+.PHONY: guest-arm64
+ifeq ($(SAN)$(FUZZ),00)
+ifneq ($(shell command -v $(AARCH64CC) 2>/dev/null),)
+all: $(INITRAMFS_ARM64)
+endif
+endif
+
 # ---- tests -----------------------------------------------------------------------------
 # tests/unit/<component>/test_*.c: one binary per file, linked with that component's archives.
 # tests/fuzz/fuzz_<name>.c: one libFuzzer target per file (built with clang, FUZZ=1).

@@ -298,6 +298,9 @@ int cli_apply_box_flags(const struct cli_args *a, boxlite_options *o, struct box
         case FL_KSM:
             r = boxlite_options_set_ksm(o, 1) == BOXLITE_OK ? 0 : cli_fail("--ksm");
             break;
+        case FL_PLATFORM:
+            r = boxlite_options_set_platform(o, optarg) == BOXLITE_OK ? 0 : cli_fail("--platform");
+            break;
         case FL_HOSTNAME:
             r = boxlite_options_set_hostname(o, optarg) == BOXLITE_OK ? 0 : cli_fail("--hostname");
             break;

@@ -42,6 +42,7 @@ static const struct cli_flag box_flag_table[] = {
     { FL_BALLOON_TARGET, 0, "balloon-target", "SIZE", "none", "Guest memory the box may keep (e.g. 128m, at least 32m, at most --memory): the balloon holds the rest", false },
     { FL_NO_PAGE_REPORTING, 0, "no-page-reporting", NULL, NULL, "Keep memory the guest frees with the box (free page reporting gives it back to the host by default)", false },
     { FL_KSM, 0, "ksm", NULL, NULL, "Let the host's KSM merge this box's identical pages with other boxes' (saves memory, but opens a side channel between boxes: only for boxes that trust each other)", false },
+    { FL_PLATFORM, 0, "platform", "OS/ARCH[/VARIANT]", "the host's", "Run the image's variant for this platform (linux/arm64, linux/amd64); another architecture than the host's runs under QEMU's TCG, much slower", false },
     { 0 },
 };
 

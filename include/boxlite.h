@@ -196,6 +196,13 @@ BOXLITE_API int boxlite_options_set_engine(boxlite_options *o, const char *engin
  * CPU models ("qemu:host" with KVM, "qemu:max" with TCG). The template in use is in
  * boxlite_box_info ("runtime"."cpu_template") and the metrics. */
 BOXLITE_API int boxlite_options_set_cpu_template(boxlite_options *o, const char *name);
+/* The box's platform, "os/arch[/variant]" as in an image index ("linux/arm64",
+ * "linux/amd64"; NULL or "" = the host's, the default): the variant of a multi-platform
+ * image the box runs (none for it in the index is BOXLITE_ERR_NOT_FOUND, naming it), and the
+ * guest's architecture. Another architecture than the host's runs on the QEMU engine under
+ * TCG (engine "kvm" is refused), with that architecture's guest kernel and initramfs
+ * (scripts/build-kernel.sh --arch arm64). Options JSON key "platform". */
+BOXLITE_API int boxlite_options_set_platform(boxlite_options *o, const char *platform);
 /* The main process's arguments (NULL-terminated; NULL = none). */
 BOXLITE_API int boxlite_options_set_cmd(boxlite_options *o, const char *const *argv);
 /* Overrides the image's Entrypoint (NULL-terminated, may be empty; NULL = the image's). */

@@ -34,6 +34,9 @@ PACKAGES=(
   # SDKs: Node.js (the N-API addon; NodeSource's nodejs, where installed, counts as it and
   # ships node's headers and npm) and Go (cgo bindings)
   nodejs golang-go
+  # arm64 boxes (issue 18): QEMU's -M virt, the cross compiler and static glibc for the
+  # aarch64 agent and kernel; file checks the arm64 busybox fixture
+  qemu-system-arm gcc-aarch64-linux-gnu libc6-dev-arm64-cross file
 )
 
 missing=()
@@ -71,5 +74,9 @@ fi
 
 make -j"$(nproc)" all
 scripts/build-kernel.sh
+scripts/build-kernel.sh --arch arm64
+# Debian's busybox-static:arm64 for the multi-platform test image (adds arm64 to dpkg's
+# foreign architectures for apt-get download; installs nothing)
+tests/fixtures/arm64-busybox.sh >/dev/null
 # The nested-KVM lab (tests/lab/): an L1 kernel unpacked from Debian's package, cached.
 tests/lab/setup.sh >/dev/null

@@ -99,12 +99,12 @@ static int make_record(struct image_record *rec, const char *refstr, const struc
 
 /* The image's config must be for the platform asked for (a single-platform image for
  * another architecture would only fail inside the guest). Missing fields pass. */
-static int check_platform(struct image_store *s, const struct pulled *p, const struct image_pull_opts *o,
-                          struct bl_error *err)
+static int check_config_platform(struct image_store *s, const char *config_digest,
+                                 const struct image_pull_opts *o, struct bl_error *err)
 {
     cleanup_free char *body = NULL;
     size_t len;
-    int r = blobstore_read(&s->bs, p->m.config.digest, CONFIG_MAX, &body, &len, err);
+    int r = blobstore_read(&s->bs, config_digest, CONFIG_MAX, &body, &len, err);
     if (r < 0)
         return r;
     struct image_config c;
@@ -119,6 +119,12 @@ static int check_platform(struct image_store *s, const struct pulled *p, const s
                    variant ? "/" : "", variant ? variant : "");
     image_config_free(&c);
     return r;
+}
+
+static int check_platform(struct image_store *s, const struct pulled *p, const struct image_pull_opts *o,
+                          struct bl_error *err)
+{
+    return check_config_platform(s, p->m.config.digest, o, err);
 }
 
 static int pull_any(struct image_store *s, const char *refstr, const struct image_pull_opts *o,
@@ -386,6 +392,15 @@ int image_prepare(struct image_store *s, const char *key, const struct image_pul
     int r = lookup(s, key, &rec, err);
     if (r < 0)
         return r;
+    /* The record a reference names is the platform last pulled under it (as docker pull
+     * --platform retags): another platform is not there, and the caller pulls it. */
+    if (o && rec.config && check_config_platform(s, rec.config, o, err) == -BOXLITE_ERR_UNSUPPORTED) {
+        image_record_free(&rec);
+        char why[sizeof err->msg];
+        snprintf(why, sizeof why, "%s", err->msg);
+        return bl_err(err, BOXLITE_ERR_NOT_FOUND, "%s: %s", key, why);
+    }
+    bl_err_clear(err);
     rootfs_path(s, rec.id, path, n);
     if (access(path, F_OK) == 0) {
         image_record_free(&rec);

@@ -55,7 +55,8 @@ int image_import_oci_layout(struct image_store *s, const char *dir, const char *
                             struct bl_error *err);
 
 /* The ext4 base for an image (reference, id or id prefix), built if missing. path gets
- * <home>/images/rootfs/<id>.ext4. */
+ * <home>/images/rootfs/<id>.ext4. With o, a record for another platform than o's (or the
+ * host's) is BOXLITE_ERR_NOT_FOUND: the caller pulls that platform, which replaces it. */
 int image_prepare(struct image_store *s, const char *key, const struct image_pull_opts *o,
                   char *path, size_t n, struct bl_error *err);
 int image_pull_prepare(struct image_store *s, const char *ref, const struct image_pull_opts *o,

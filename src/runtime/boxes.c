@@ -5,6 +5,7 @@
 
 #include "common/boxpath.h"
 #include "common/cleanup.h"
+#include "common/hostarch.h"
 #include "common/io.h"
 #include "common/procstat.h"
 #include "runtime/api_error.h"
@@ -264,6 +265,11 @@ static json_t *record_json(const boxlite_runtime *rt, const struct box_record *r
         json_object_set(o, "allow_net", json_object_get(opts, "allow_net"));
         json_object_set(o, "deny_net", json_object_get(opts, "deny_net"));
         json_object_set(o, "allow_host", json_object_get(opts, "allow_host"));
+        /* the box's platform (issue 18): its own, else the host's */
+        const char *plat = json_string_value(json_object_get(opts, "platform"));
+        char host[64];
+        snprintf(host, sizeof host, "linux/%s", host_oci_arch());
+        json_object_set_new(o, "platform", json_string(plat ? plat : host));
         json_object_set(o, "auto_remove", json_object_get(opts, "auto_remove"));
         json_object_set(o, "detach", json_object_get(opts, "detach"));
         /* Docker-like settings (issue 19); older records lack them */

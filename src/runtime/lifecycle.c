@@ -4,9 +4,11 @@
 
 #include "common/boxpath.h"
 #include "common/clock.h"
+#include "common/hostarch.h"
 #include "runtime/api_error.h"
 #include "runtime/boxfiles.h"
 #include "runtime/fallback.h"
+#include "runtime/platform.h"
 #include "runtime/snapshot.h"
 #include "runtime/spawn.h"
 
@@ -166,8 +168,18 @@ int rt_box_prepare_disk(boxlite_box *b, const char *overlay, struct bl_error *er
         return r ? bl_err_prefix(err, "rootfs %s", b->opts.rootfs_path) : 0;
     }
     struct rt_pull pl;
+    struct rt_platform plat;
+    if (b->opts.platform && (r = rt_platform_parse(b->opts.platform, &plat, NULL, 0, err)) < 0)
+        return r;
     if ((r = rt_pull_open(b->rt, &pl, err)) < 0)
         return r;
+    if (b->opts.platform) {
+        /* the image index's entry for the box's platform (image.h: the record of another
+         * platform under the same reference is pulled again, as docker pull --platform) */
+        pl.po.os = plat.os;
+        pl.po.arch = plat.arch;
+        pl.po.variant = plat.variant[0] ? plat.variant : NULL;
+    }
     r = image_prepare(store, b->opts.image, &pl.po, base, sizeof base, err);
     if (r == -BOXLITE_ERR_NOT_FOUND) {
         struct image_record rec = { 0 };
@@ -338,6 +350,15 @@ static int write_vmm_config(boxlite_box *b, const struct rt_assets *a, const cha
     /* BOXLITE_KERNEL_CMDLINE adds guest kernel arguments (the lab uses it for TCG-only
      * timer options). */
     const char *extra = rt_settings_get(&b->rt->settings, RT_SET_KERNEL_CMDLINE);
+    /* A platform of another architecture than the host's runs on the QEMU engine's machine
+     * for that architecture, under TCG (src/vmm/qemu/machine.c); the KVM engine runs the
+     * host's own. */
+    struct rt_platform plat;
+    bool foreign = b->opts.platform &&
+                   rt_platform_parse(b->opts.platform, &plat, NULL, 0, NULL) == 0 &&
+                   rt_platform_foreign(&plat);
+    if (!engine && foreign)
+        engine = "qemu";
     /* a shared rootfs is served by QEMU's 9p only (src/vmm/kvm/kvm_engine.c refuses it) */
     if (!engine && b->opts.rootfs_share && (!b->opts.engine || !strcmp(b->opts.engine, "auto")))
         engine = "qemu";
@@ -393,6 +414,8 @@ static int write_vmm_config(boxlite_box *b, const struct rt_assets *a, const cha
                                                   !b->opts.no_page_reporting, "target_mib",
                                                   b->opts.balloon_target_mib));
     json_object_set_new(cfg, "ksm", json_boolean(b->opts.ksm));
+    if (foreign)
+        json_object_set_new(cfg, "arch", json_string(machine_of_oci_arch(plat.arch)));
     const char *tb = rt_settings_get(&b->rt->settings, RT_SET_TCG_TB_MIB);
     char *tb_end = NULL;
     long tb_mib = tb ? strtol(tb, &tb_end, 10) : 0;
@@ -629,6 +652,16 @@ static int start_claimed(boxlite_box *b, bool explicit_start, struct bl_error *e
         rt_memory_forget(b->dir);
     }
     r = rt_find_assets(&rt->settings, &a, err);
+    struct rt_platform plat;
+    if (!r && b->opts.platform && !(r = rt_platform_parse(b->opts.platform, &plat, NULL, 0, err)) &&
+        rt_platform_foreign(&plat)) {
+        if (b->opts.engine && !strcmp(b->opts.engine, "kvm"))
+            r = bl_err(err, BOXLITE_ERR_UNSUPPORTED, "platform %s: the kvm engine runs only "
+                       "%s boxes here (engine qemu or auto runs it under TCG)",
+                       b->opts.platform, host_oci_arch());
+        else
+            r = rt_find_platform_assets(&rt->settings, &plat, &a, err);
+    }
     if (!r)
         r = rt_box_prepare_disk(b, overlay, err);
     double t_disk = mono_ms_f();

@@ -4,6 +4,7 @@
 #include "runtime/options.h"
 
 #include "common/cleanup.h"
+#include "runtime/platform.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -44,6 +45,7 @@ void opts_clear(struct boxlite_options *o)
     free(o->name);
     free(o->engine);
     free(o->cpu_template);
+    free(o->platform);
     for (size_t i = 0; i < o->nenv; i++) {
         free(o->env[i].key);
         free(o->env[i].value);
@@ -377,6 +379,16 @@ int opts_set_cpu_template(struct boxlite_options *o, const char *name, struct bl
                       name ? name : "(null)");
     return opts_set_str(&o->cpu_template, "cpu_template", strcmp(name, "auto") ? name : NULL,
                         err);
+}
+
+int opts_set_platform(struct boxlite_options *o, const char *platform, struct bl_error *err)
+{
+    if (!platform || !*platform)
+        return opts_set_str(&o->platform, "platform", NULL, err);
+    struct rt_platform p;
+    char text[64];
+    int r = rt_platform_parse(platform, &p, text, sizeof text, err);
+    return r ? r : opts_set_str(&o->platform, "platform", text, err);
 }
 
 int opts_set_engine(struct boxlite_options *o, const char *engine, struct bl_error *err)
@@ -768,6 +780,9 @@ static int read_field(struct boxlite_options *o, const char *k, json_t *v, struc
         return (r = want_str(v, k, &s, err)) ? r : opts_set_engine(o, s, err);
     if (!strcmp(k, "cpu_template"))
         return (r = want_str(v, k, &s, err)) ? r : opts_set_cpu_template(o, s, err);
+    if (!strcmp(k, "platform"))
+        return json_is_null(v) ? opts_set_platform(o, NULL, err)
+               : (r = want_str(v, k, &s, err)) ? r : opts_set_platform(o, s, err);
     if (!strcmp(k, "cpus"))
         return (r = want_int(v, k, &n, err)) ? r : opts_set_cpus(o, n, err);
     if (!strcmp(k, "memory_mib"))
@@ -997,6 +1012,7 @@ char *opts_to_json(const struct boxlite_options *o)
     json_object_set_new(root, "ready_timeout_ms", json_integer(o->ready_timeout_ms));
     json_object_set_new(root, "engine", jstr(o->engine ? o->engine : "auto"));
     json_object_set_new(root, "cpu_template", jstr(o->cpu_template ? o->cpu_template : "auto"));
+    json_object_set_new(root, "platform", jstr(o->platform));
     json_t *labels = json_object();
     for (size_t i = 0; i < o->nlabels; i++)
         json_object_set_new(labels, o->labels[i].key, json_string(o->labels[i].value));

@@ -65,6 +65,7 @@ struct boxlite_options {
     bool ksm;
     bool rootfs_share;       /* rootfs_path is shared into the VM (9p) as the root itself, not
                               * copied into a disk: the host sees the box's writes (OCI bundles) */
+    char *platform;          /* "linux/arm64" (canonical, platform.h); NULL = the host's */
 };
 
 #define BL_MIN_BALLOON_MIB 32 /* src/vmm/config.h VMM_BALLOON_MIN_MIB */
@@ -113,6 +114,8 @@ int opts_set_memory(struct boxlite_options *o, long long v, struct bl_error *err
 int opts_set_disk(struct boxlite_options *o, long long v, struct bl_error *err);
 int opts_set_env(struct boxlite_options *o, const char *k, const char *v, struct bl_error *err);
 int opts_set_name(struct boxlite_options *o, const char *name, struct bl_error *err);
+/* "os/arch[/variant]" (runtime/platform.h); NULL or "" = the host's. */
+int opts_set_platform(struct boxlite_options *o, const char *platform, struct bl_error *err);
 int opts_set_engine(struct boxlite_options *o, const char *engine, struct bl_error *err);
 int opts_set_cpu_template(struct boxlite_options *o, const char *name, struct bl_error *err);
 int opts_add_volume(struct boxlite_options *o, const char *host, const char *guest, bool ro,

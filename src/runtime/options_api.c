@@ -104,6 +104,8 @@ BOXLITE_API int boxlite_options_set_engine(boxlite_options *o, const char *v)
 { SETTER(opts_set_engine(o, v, &err)); }
 BOXLITE_API int boxlite_options_set_cpu_template(boxlite_options *o, const char *v)
 { SETTER(opts_set_cpu_template(o, v, &err)); }
+BOXLITE_API int boxlite_options_set_platform(boxlite_options *o, const char *v)
+{ SETTER(opts_set_platform(o, v, &err)); }
 BOXLITE_API int boxlite_options_set_cmd(boxlite_options *o, const char *const *argv)
 { SETTER(opts_set_argv(o, "cmd", argv, -1, &err)); }
 BOXLITE_API int boxlite_options_set_entrypoint(boxlite_options *o, const char *const *argv)

@@ -6,6 +6,7 @@
 #include "vmm/config.h"
 
 #include "common/cleanup.h"
+#include "common/hostarch.h"
 #include "vmm/arch/arch.h"
 #include "vmm/logrot.h"
 
@@ -534,7 +535,7 @@ static int parse_root(struct vmm_config *cfg, json_t *root, struct bl_error *err
                                         "cpu_template", "kvm_boot_timeout_ms", "test_break_boot",
                                         "jail", "vmm_log", "log_max_bytes", "log_files", "health",
                                         "qemu_binary", "memory", "balloon", "ksm", "tcg_tb_mib",
-                                        NULL };
+                                        "arch", NULL };
     if (!json_is_object(root))
         return bl_err(err, BOXLITE_ERR_INVALID, "config: the top level must be an object");
     if (check_keys(root, "", keys, err) < 0)
@@ -562,6 +563,22 @@ static int parse_root(struct vmm_config *cfg, json_t *root, struct bl_error *err
     /* Relative to what? The process changes folders and the jail pivots its root. */
     if (cfg->qemu_binary && cfg->qemu_binary[0] != '/')
         return bad(err, "qemu_binary", "must be an absolute path");
+    /* "arch": the box's architecture, uname's name (the OCI one accepted); absent: the
+     * host's. Another than the host's runs on the QEMU engine (main.c). */
+    if (get_str(root, "arch", "", &cfg->arch, err) < 0)
+        return -err->code;
+    if (cfg->arch) {
+        const char *m = machine_of_oci_arch(cfg->arch);
+        if (strcmp(m, "x86_64") && strcmp(m, "aarch64"))
+            return bad(err, "arch", "must be \"x86_64\" or \"aarch64\"");
+        if (m != cfg->arch) {
+            char *norm = strdup(m);
+            if (!norm)
+                return bl_errno(err, ENOMEM, "config: arch");
+            free(cfg->arch);
+            cfg->arch = norm;
+        }
+    }
     cfg->log_files = (uint32_t)files;
     /* The command line may be empty, unlike the other strings. */
     json_t *cl = json_object_get(root, "cmdline");
@@ -685,6 +702,7 @@ void vmm_config_free(struct vmm_config *cfg)
     free(cfg->jail.uid_locks);
     free(cfg->vmm_log);
     free(cfg->qemu_binary);
+    free(cfg->arch);
     free(cfg->memory_file);
     free(cfg->memory_incoming);
     free(cfg->memory_state);

@@ -95,6 +95,9 @@ struct vmm_config {
      * translation cache in MiB (0 = QEMU's default). */
     bool balloon_reporting, ksm;
     uint32_t balloon_target_mib, tcg_tb_mib;
+    /* "arch": the box's architecture, "x86_64" or "aarch64" ("amd64"/"arm64" accepted and
+     * normalised); NULL: the host's. */
+    char *arch;
 };
 
 /* The smallest balloon target: below it the guest's own kernel and agent run out. */

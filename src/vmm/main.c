@@ -22,6 +22,7 @@
  *   boxlite-vmm --cpu-templates [NAME]     what the CPU templates expose */
 #include "common/cleanup.h"
 #include "common/clock.h"
+#include "common/hostarch.h"
 #include "proto/control_json.h"
 #include "proto/mux.h"
 #include "vmm/check.h"
@@ -524,7 +525,20 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     char notice[512];
     struct run r = { .done_fd = -1 };
-    r.ops = engine_select(cfg.engine, notice, sizeof notice, &err);
+    /* The box's architecture: the KVM engine runs the host's own (src/vmm/arch/); a box of
+     * another one runs on the QEMU engine, under TCG (src/vmm/qemu/machine.c). */
+    qemu_use_arch(cfg.arch);
+    const char *engine = cfg.engine;
+    if (!qemu_machine_is_host(qemu_machine())) {
+        if (engine && !strcmp(engine, "kvm")) {
+            fprintf(stderr, "boxlite-vmm: engine kvm runs only %s boxes on this host, not %s "
+                    "(the qemu engine runs them under TCG)\n", host_machine(), cfg.arch);
+            vmm_config_free(&cfg);
+            return 2;
+        }
+        engine = "qemu";
+    }
+    r.ops = engine_select(engine, notice, sizeof notice, &err);
     if (!r.ops) {
         fprintf(stderr, "boxlite-vmm: %s\n", err.msg);
         vmm_config_free(&cfg);
@@ -557,7 +571,8 @@ int main(int argc, char **argv)
         keep[nkeep++] = client_fd;
     keep[nkeep] = -1;
     struct jail_needs needs = {
-        .kvm_dev = r.ops == &engine_kvm_ops || (qemu && qemu_hw_virt_usable()),
+        .kvm_dev = r.ops == &engine_kvm_ops ||
+                   (qemu && qemu_machine_is_host(qemu_machine()) && qemu_hw_virt_usable()),
         .qemu_binary = qemu && qemu_find_binary(qemu_path, sizeof qemu_path, why, sizeof why)
                            ? qemu_path : NULL,
         .keep_fds = keep,

@@ -66,11 +66,15 @@ class BoxOptions:
     balloon_target_mib: Optional[int] = None
     free_page_reporting: bool = True
     ksm: bool = False
+    # The box's platform, "linux/arm64" or "linux/amd64" (None: the host's): the image
+    # index's variant it runs and the guest's architecture (another than the host's runs
+    # on the QEMU engine under TCG).
+    platform: Optional[str] = None
 
     def to_json(self, name: Optional[str] = None) -> str:
         doc = {"network": self.network, "auto_remove": self.auto_remove, "detach": self.detach}
         for key in ("image", "rootfs_path", "cpus", "memory_mib", "disk_size_gb", "working_dir",
-                    "user", "ready_timeout_ms", "engine", "cpu_template"):
+                    "user", "ready_timeout_ms", "engine", "cpu_template", "platform"):
             value = getattr(self, key)
             if value is not None:
                 doc[key] = value

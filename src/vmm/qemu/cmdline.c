@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-/* The QEMU command line for one box: a microvm (no PCI, no ACPI, no firmware tables), its
- * virtio-mmio devices announced to the guest by QEMU on the kernel command line
- * (microvm's auto-kernel-cmdline), everything else taken from the box's config. */
+/* The QEMU command line for one box: the machine of the box's architecture (machine.c: a
+ * microvm on x86_64, its virtio-mmio devices announced to the guest by QEMU on the kernel
+ * command line; -M virt on aarch64, announced in its device tree), everything else taken
+ * from the box's config. */
 #include "vmm/qemu/qemu.h"
 
 #include "common/cleanup.h"
@@ -97,13 +98,17 @@ int qemu_build_argv(const struct vmm_config *cfg, const struct qemu_launch *l, c
     if (cfg->cpus < 1 || cfg->memory_mib < 16)
         return bl_err(err, BOXLITE_ERR_INVALID, "cpus (%u) and memory_mib (%u) too small",
                       cfg->cpus, cfg->memory_mib);
+    const struct qemu_machine *m = l->machine ? l->machine : qemu_machine_for(cfg->arch);
+    if (!m)
+        return bl_err(err, BOXLITE_ERR_UNSUPPORTED, "QEMU engine: no machine for arch \"%s\"",
+                      cfg->arch ? cfg->arch : "?");
     struct argv_builder b = {0};
     add(&b, "%s", l->binary);
     add(&b, "-M");
-    /* qboot loads the kernel itself; with a memory file, RAM is that file (migrate.c) */
+    /* with a memory file, RAM is that file (migrate.c) */
     /* mem-merge: QEMU marks guest RAM MADV_MERGEABLE unless told not to; KSM is the box's
      * choice, off by default (docs/architecture.md "Density": a side channel). */
-    add(&b, "microvm,acpi=off,x-option-roms=off,mem-merge=%s%s", cfg->ksm ? "on" : "off",
+    add(&b, "%s,mem-merge=%s%s", m->machine, cfg->ksm ? "on" : "off",
         cfg->memory_file ? ",memory-backend=mem" : "");
     add(&b, "-accel");
     /* TCG's translation cache: QEMU 7.2 reserves 1 GiB (an eighth of host RAM at most) and
@@ -149,9 +154,9 @@ int qemu_build_argv(const struct vmm_config *cfg, const struct qemu_launch *l, c
     add(&b, "%s", cfg->initrd);
     add(&b, "-append");
     if (cfg->cmdline && *cfg->cmdline)
-        add(&b, "%s %s", QEMU_GUEST_CMDLINE, cfg->cmdline);
+        add(&b, "console=%s %s %s", m->console, QEMU_GUEST_CMDLINE_REST, cfg->cmdline);
     else
-        add(&b, "%s", QEMU_GUEST_CMDLINE);
+        add(&b, "console=%s %s", m->console, QEMU_GUEST_CMDLINE_REST);
 
     /* Control: QMP and the agent's port on sockets the engine already holds. */
     add(&b, "-chardev");
@@ -177,7 +182,8 @@ int qemu_build_argv(const struct vmm_config *cfg, const struct qemu_launch *l, c
         add(&b, "null");
     }
 
-    for (unsigned i = 0; i < cfg->ndisks; i++) {
+    for (unsigned k = 0; k < cfg->ndisks; k++) {
+        unsigned i = m->disks_reversed ? cfg->ndisks - 1 - k : k; /* machine.c */
         const char *fmt = cfg->disks[i].format;
         int rc = fmt ? 0 : qemu_disk_format(cfg->disks[i].path, &fmt, err);
         if (rc < 0) {
@@ -237,10 +243,10 @@ int qemu_build_argv(const struct vmm_config *cfg, const struct qemu_launch *l, c
 
     /* The balloon (docs/protocol.md "Balloon"): free page reporting gives the pages the
      * guest frees back to the host (QEMU punches them out of a shared memory file, or
-     * drops them with MADV_DONTNEED); the target is set over QMP (qemu.c). microvm has
-     * QEMU_MICROVM_TRANSPORTS virtio-mmio slots: a box whose disks and volumes take them
-     * all runs without one (BALLOON then answers UNSUPPORTED). */
-    if (qemu_virtio_devices(cfg, l) < QEMU_MICROVM_TRANSPORTS) {
+     * drops them with MADV_DONTNEED); the target is set over QMP (qemu.c). The machine has
+     * m->transports virtio-mmio slots (microvm: QEMU_MICROVM_TRANSPORTS): a box whose disks
+     * and volumes take them all runs without one (BALLOON then answers UNSUPPORTED). */
+    if (qemu_virtio_devices(cfg, l) < m->transports) {
         add(&b, "-device");
         add(&b, "virtio-balloon-device,id=balloon0,free-page-reporting=%s",
             cfg->balloon_reporting ? "on" : "off");

@@ -85,9 +85,37 @@ void qemu_use_binary(const char *path)
     snprintf(configured, sizeof configured, "%s", path ? path : "");
 }
 
+/* The box's architecture's machine (qemu_use_arch); NULL until set: the host's. */
+static const struct qemu_machine *box_machine;
+
+void qemu_use_arch(const char *arch) { box_machine = qemu_machine_for(arch); }
+
+const struct qemu_machine *qemu_machine(void)
+{
+    const struct qemu_machine *m = box_machine ? box_machine : qemu_machine_for(NULL);
+    /* a host QEMU has no machine for (config.c refuses such an "arch" for a box): x86_64's */
+    return m ? m : qemu_machine_for("x86_64");
+}
+
+/* The configured binary (and $BOXLITE_QEMU) is the host architecture's QEMU: for a box of
+ * another architecture, its sibling of that name in the same folder, when there is one. */
+static bool sibling(const char *bin, const struct qemu_machine *m, char *path, size_t path_len)
+{
+    const char *slash = strrchr(bin, '/');
+    if (qemu_machine_is_host(m) || !slash)
+        return false;
+    snprintf(path, path_len, "%.*s/%s", (int)(slash - bin), bin, m->binary);
+    return executable(path);
+}
+
 bool qemu_find_binary(char *path, size_t path_len, char *why, size_t why_len)
 {
-    if (configured[0]) {
+    const struct qemu_machine *m = qemu_machine();
+    const char *env = getenv("BOXLITE_QEMU");
+    if ((configured[0] && sibling(configured, m, path, path_len)) ||
+        (!configured[0] && env && *env && sibling(env, m, path, path_len)))
+        return true;
+    if (configured[0] && qemu_machine_is_host(m)) {
         snprintf(path, path_len, "%s", configured);
         if (executable(configured))
             return true;
@@ -95,15 +123,14 @@ bool qemu_find_binary(char *path, size_t path_len, char *why, size_t why_len)
                  "executable file", configured);
         return false;
     }
-    const char *env = getenv("BOXLITE_QEMU");
-    if (env && *env) {
+    if (!configured[0] && env && *env && qemu_machine_is_host(m)) {
         snprintf(path, path_len, "%s", env);
         if (executable(env))
             return true;
         snprintf(why, why_len, "BOXLITE_QEMU=%s is not an executable file", env);
         return false;
     }
-    const char *name = "qemu-system-x86_64";
+    const char *name = m->binary;
     const char *search = getenv("PATH");
     if (!search || !*search)
         search = "/usr/local/bin:/usr/bin:/bin";
@@ -119,8 +146,8 @@ bool qemu_find_binary(char *path, size_t path_len, char *why, size_t why_len)
     }
     snprintf(why, why_len,
              "%s is not installed (not found on PATH; on Debian: apt-get install "
-             "qemu-system-x86)",
-             name);
+             "%s)",
+             name, m->package);
     return false;
 }
 
@@ -423,7 +450,9 @@ static int qemu_start(struct engine **out, const struct vmm_config *cfg, struct 
 
     struct qemu_launch l = {
         .binary = binary,
-        .kvm = qemu_hw_virt_usable(),
+        /* KVM runs only a box of the host's own architecture; another is TCG's */
+        .kvm = qemu_machine_is_host(qemu_machine()) && qemu_hw_virt_usable(),
+        .machine = qemu_machine(),
         .qmp_fd = CHILD_QMP_FD,
         .agent_fd = CHILD_AGENT_FD,
         .net_fd = cfg->network ? CHILD_NET_FD : -1,

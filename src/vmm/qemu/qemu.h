@@ -32,10 +32,13 @@ struct qemu_launch {
     int agent_fd;
     int net_fd;          /* a SOCK_DGRAM socket for -netdev dgram, or -1 (no network) */
     int console_fd;      /* the serial console's pipe (>= 3), or 0/-1: the config's console_log */
+    const struct qemu_machine *machine; /* NULL: the config's arch (qemu_machine_for) */
 };
 
-/* The guest command line the engine always passes ahead of the config's own. */
-#define QEMU_GUEST_CMDLINE "console=ttyS0 reboot=t panic=-1 quiet boxlite.engine=qemu"
+/* The guest command line the engine always passes ahead of the config's own (console=
+ * comes first: the machine's, "console=ttyS0 " on x86_64). */
+#define QEMU_GUEST_CMDLINE_REST "reboot=t panic=-1 quiet boxlite.engine=qemu"
+#define QEMU_GUEST_CMDLINE "console=ttyS0 " QEMU_GUEST_CMDLINE_REST
 
 /* A NULL-terminated argv, every string malloc'd; free with qemu_argv_free(). */
 int qemu_build_argv(const struct vmm_config *cfg, const struct qemu_launch *l, char ***argv,
@@ -72,5 +75,27 @@ int qemu_memory_reserve(const char *path, uint64_t bytes, struct bl_error *err);
 int engine_qemu_pid(struct engine *e);
 /* QMP query-status: "running", "paused", ... into buf. */
 int engine_qemu_status(struct engine *e, char *buf, size_t len, struct bl_error *err);
+
+/* The machine for a box's architecture (machine.c): "x86_64" or "aarch64" (the OCI names
+ * "amd64", "arm64" too); NULL or "": the host's. NULL for an architecture QEMU cannot
+ * give a box here. */
+struct qemu_machine {
+    const char *arch;      /* uname's machine name, as vmm.json's "arch" */
+    const char *binary;    /* qemu-system-<arch> */
+    const char *package;   /* Debian's package with the binary, for messages */
+    const char *machine;   /* -M, before the engine's own properties */
+    const char *console;   /* the guest's serial console device */
+    unsigned transports;   /* virtio-mmio transports the machine has */
+    bool disks_reversed;   /* disks go last-first on the command line (machine.c) */
+};
+const struct qemu_machine *qemu_machine_for(const char *arch);
+/* Whether the machine is the host's own architecture (KVM acceleration possible). */
+bool qemu_machine_is_host(const struct qemu_machine *m);
+/* The box's architecture for this process (vmm.json's "arch"; NULL: the host's), like
+ * qemu_use_binary: set before any engine is chosen. qemu_find_binary then looks for that
+ * architecture's qemu-system binary (next to a configured one, else on $PATH). */
+void qemu_use_arch(const char *arch);
+/* The machine qemu_use_arch chose (never NULL: an unknown arch is refused by config.c). */
+const struct qemu_machine *qemu_machine(void);
 
 #endif

@@ -1093,3 +1093,34 @@ TEST_TIMEOUT(mirror_serves_the_manifest_the_registry_answers_one_head, 120)
     snprintf(cmd, sizeof cmd, "grep -c 'manifests ok GET %s' %s", want, mlog);
     CHECK_EQ(atoi(sh_out(out, sizeof out, cmd)), 1);
 }
+
+/* Issue 18: a reference's record is the platform last pulled under it; image_prepare for
+ * another platform answers NOT_FOUND (the caller pulls that one, which replaces it). */
+TEST_TIMEOUT(prepare_of_another_platform_is_not_found, 120)
+{
+    struct env e;
+    REQUIRE(setup(&e, "multi", NULL, NULL) == 0);
+    char layout[800], ref[200];
+    snprintf(layout, sizeof layout, "%s/multi", e.fx);
+    REQUIRE(registry_push(e.reg, layout, "test/multi:latest", "--all") == 0);
+    ref_of(&e, "test/multi", ref, sizeof ref);
+    struct image_record rec;
+    struct bl_error err = {0};
+    char path[1024];
+    e.o.arch = "amd64";
+    REQUIRE(image_pull_prepare(&e.st, ref, &e.o, &rec, path, sizeof path, &err) == 0);
+    image_record_free(&rec);
+    REQUIRE(image_prepare(&e.st, ref, &e.o, path, sizeof path, &err) == 0);
+    e.o.arch = "arm64";
+    CHECK(image_prepare(&e.st, ref, &e.o, path, sizeof path, &err) == -BOXLITE_ERR_NOT_FOUND);
+    CHECK(strstr(err.msg, "not linux/arm64") != NULL);
+    REQUIRE(image_pull_prepare(&e.st, ref, &e.o, &rec, path, sizeof path, &err) == 0);
+    image_record_free(&rec);
+    REQUIRE(image_prepare(&e.st, ref, &e.o, path, sizeof path, &err) == 0);
+    e.o.arch = "amd64";
+    CHECK(image_prepare(&e.st, ref, &e.o, path, sizeof path, &err) == -BOXLITE_ERR_NOT_FOUND);
+    CHECK(strstr(err.msg, "image is for linux/arm64/v8, not linux/amd64") != NULL);
+    /* without options (callers that do not care), the record as it is */
+    CHECK(image_prepare(&e.st, ref, NULL, path, sizeof path, &err) == 0);
+    registry_stop(e.reg);
+}
