@@ -53,8 +53,18 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
   echo "setup: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  # Packages are installed for the tests, which start daemons of their own: the system's
+  # (docker.io's and containerd's would add a bridge and firewall rules to this host's
+  # network) must not start. policy-rc.d 101 ("action forbidden") is what Debian's
+  # maintainer scripts and deb-systemd-invoke ask; one the host already has is kept.
+  own_policy=0
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d && own_policy=1
+  fi
+  rc=0
+  { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}"; } || rc=$?
+  if [ $own_policy = 1 ]; then rm -f /usr/sbin/policy-rc.d; fi
+  [ $rc = 0 ] || exit $rc
 fi
 
 # Debian's own nodejs keeps node's headers and npm in packages of their own; NodeSource's
