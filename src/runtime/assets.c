@@ -33,6 +33,22 @@ void rt_lib_dir(char *out, size_t len)
     }
 }
 
+int rt_first_file(char *dst, size_t len, const char *const *cand, char *tried, size_t tried_len)
+{
+    tried[0] = 0;
+    for (const char *const *c = cand; *c; c++) {
+        if (is_file(*c)) {
+            char *real = realpath(*c, NULL);
+            snprintf(dst, len, "%s", real ? real : *c);
+            free(real);
+            return 0;
+        }
+        size_t used = strlen(tried);
+        snprintf(tried + used, tried_len - used, "%s%s", used ? ", " : "", *c);
+    }
+    return -1;
+}
+
 /* The first candidate that is a file; else an error naming the setting and every place
  * tried. cand ends with NULL. */
 static int pick(char *dst, size_t len, const struct rt_settings *s, enum rt_setting_key k,
@@ -47,17 +63,9 @@ static int pick(char *dst, size_t len, const struct rt_settings *s, enum rt_sett
         snprintf(dst, len, "%s", set);
         return 0;
     }
-    char tried[2048] = "";
-    for (const char *const *c = cand; *c; c++) {
-        if (is_file(*c)) {
-            char *real = realpath(*c, NULL);
-            snprintf(dst, len, "%s", real ? real : *c);
-            free(real);
-            return 0;
-        }
-        size_t used = strlen(tried);
-        snprintf(tried + used, sizeof tried - used, "%s%s", used ? ", " : "", *c);
-    }
+    char tried[2048];
+    if (rt_first_file(dst, len, cand, tried, sizeof tried) == 0)
+        return 0;
     return bl_err(err, BOXLITE_ERR_ENGINE, "%s not found (looked at %s; set the runtime option "
                   "\"%s\" or %s, or install BoxLite: make install%s)", what, tried,
                   rt_settings_key_name(k), rt_settings_env_name(k),

@@ -25,4 +25,9 @@ int rt_find_assets(const struct rt_settings *s, struct rt_assets *a, struct bl_e
 /* The folder holding libboxlite.so (or the program it is linked into); "" if unknown. */
 void rt_lib_dir(char *out, size_t len);
 
+/* The first of cand (ending with NULL) that is a regular file, resolved (realpath), into
+ * dst: 0. Else -1, with the candidates tried listed in tried ("a, b"), for the caller's
+ * error. */
+int rt_first_file(char *dst, size_t len, const char *const *cand, char *tried, size_t tried_len);
+
 #endif

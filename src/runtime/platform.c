@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 static bool word(const char *s, size_t n)
 {
@@ -54,27 +53,13 @@ bool rt_platform_foreign(const struct rt_platform *p)
     return p && p->arch[0] && strcmp(p->arch, host_oci_arch()) != 0;
 }
 
-static bool is_file(const char *p)
-{
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
-}
-
 /* The first candidate that is a file, else an error naming them all. */
 static int pick(char *dst, size_t len, const char *const *cand, const char *what,
                 const char *hint, struct bl_error *err)
 {
-    char tried[4096] = "";
-    for (const char *const *c = cand; *c; c++) {
-        if (is_file(*c)) {
-            char *real = realpath(*c, NULL);
-            snprintf(dst, len, "%s", real ? real : *c);
-            free(real);
-            return 0;
-        }
-        size_t used = strlen(tried);
-        snprintf(tried + used, sizeof tried - used, "%s%s", used ? ", " : "", *c);
-    }
+    char tried[4096];
+    if (rt_first_file(dst, len, cand, tried, sizeof tried) == 0)
+        return 0;
     return bl_err(err, BOXLITE_ERR_ENGINE, "%s not found (looked at %s; %s)", what, tried, hint);
 }
 

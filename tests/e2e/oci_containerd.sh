@@ -70,32 +70,8 @@ has "  ...with runc's text" 'exec: "nosuchprog": executable file not found in $P
 $CTR c rm t4 >/dev/null 2>&1
 expect "ctr run: stdin reaches the process" "got piped" "$(echo piped | $RUN --rm "$img" t5 sh -c 'read x; echo got $x' 2>/dev/null)"
 
-python3 - "$img" $RUN <<'PY' >"$work/tty.log" 2>&1 && ok "ctr run -t: a terminal of the given size, exit status" || no "ctr run -t: a terminal of the given size, exit status" "$(tail -c 600 "$work/tty.log")"
-import fcntl, os, pty, signal, struct, sys, termios
-img, run = sys.argv[1], sys.argv[2:]
-pid, fd = pty.fork()
-if pid == 0:
-    fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 111, 0, 0))
-    os.execvp(run[0], run + ["--rm", "-t", img, "t6", "sh", "-c", "tty; stty size; exit 7"])
-buf = b""
-def hung(*_):  # a hang is a failure, not a stuck test run
-    os.kill(pid, signal.SIGKILL)
-    sys.exit("hung: pty transcript %r" % buf)
-signal.signal(signal.SIGALRM, hung)
-signal.alarm(300)
-while True:
-    try:
-        b = os.read(fd, 4096)
-    except OSError:
-        break
-    if not b:
-        break
-    buf += b
-_, status = os.waitpid(pid, 0)
-print("pty transcript: %r status %r" % (buf, status))
-ok = b"/dev/pts/" in buf and b"33 111" in buf and os.WIFEXITED(status) and os.WEXITSTATUS(status) == 7
-sys.exit(0 if ok else 1)
-PY
+tests/fixtures/pty_run.py $RUN --rm -t "$img" t6 sh -c 'tty; stty size; exit 7' >"$work/tty.log" 2>&1 &&
+  ok "ctr run -t: a terminal of the given size, exit status" || no "ctr run -t: a terminal of the given size, exit status" "$(tail -c 600 "$work/tty.log")"
 
 # A long-running task, its start seen in containerd's event stream (not guessed by time).
 mkfifo "$work/events"

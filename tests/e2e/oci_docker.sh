@@ -71,34 +71,7 @@ case "$v" in "Linux version 6.1."*boxlite@*) [ "$v" != "$(cat /proc/version)" ] 
   *) no "docker: /proc/version is the guest kernel" "$v";; esac
 
 # A command at a real terminal of 33x111: it must see a pty of that size and exit 7.
-pty_run() {
-  python3 - "$@" <<'PY'
-import fcntl, os, pty, signal, struct, sys, termios
-cmd = sys.argv[1:]
-pid, fd = pty.fork()
-if pid == 0:
-    fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 111, 0, 0))
-    os.execvp(cmd[0], cmd + ["sh", "-c", "tty; stty size; exit 7"])
-buf = b""
-def hung(*_):  # a hang is a failure, not a stuck test run
-    os.kill(pid, signal.SIGKILL)
-    sys.exit("hung: pty transcript %r" % buf)
-signal.signal(signal.SIGALRM, hung)
-signal.alarm(300)
-while True:
-    try:
-        b = os.read(fd, 4096)
-    except OSError:
-        break
-    if not b:
-        break
-    buf += b
-_, status = os.waitpid(pid, 0)
-print("pty transcript: %r status %r" % (buf, status))
-ok = b"/dev/pts/" in buf and b"33 111" in buf and os.WIFEXITED(status) and os.WEXITSTATUS(status) == 7
-sys.exit(0 if ok else 1)
-PY
-}
+pty_run() { tests/fixtures/pty_run.py "$@" sh -c 'tty; stty size; exit 7'; }
 # docker run -it: the runtime's create gets --console-socket from containerd's shim, which
 # reads create's output to its end (the relay must not keep it open)
 pty_run $DR -it --rm "$img" >"$work/it.log" 2>&1 && ok "docker run -it: terminal size and exit status" || no "docker run -it: terminal size and exit status" "$(tail -c 600 "$work/it.log")"
