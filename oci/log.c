@@ -36,15 +36,22 @@ static void log_line(const char *level, const char *msg)
     fclose(f);
 }
 
-int fail(const char *fmt, ...)
+/* One message at a level: into --log, and on stderr with prefix (NULL: the log only). */
+static void say(const char *level, const char *prefix, const char *fmt, va_list ap)
 {
     char msg[2048];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    if (prefix)
+        fprintf(stderr, "boxlite-runtime: %s%s\n", prefix, msg);
+    log_line(level, msg);
+}
+
+int fail(const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    say("error", "", fmt, ap);
     va_end(ap);
-    fprintf(stderr, "boxlite-runtime: %s\n", msg);
-    log_line("error", msg);
     return 1;
 }
 
@@ -52,21 +59,16 @@ void debug(const char *fmt, ...)
 {
     if (!opts.debug)
         return;
-    char msg[2048];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    say("debug", NULL, fmt, ap);
     va_end(ap);
-    log_line("debug", msg);
 }
 
 void warn(const char *fmt, ...)
 {
-    char msg[2048];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    say("warning", "warning: ", fmt, ap);
     va_end(ap);
-    fprintf(stderr, "boxlite-runtime: warning: %s\n", msg);
-    log_line("warning", msg);
 }
