@@ -17,6 +17,8 @@
 int qcow2_header_set_backing(uint8_t *buf, size_t len, uint64_t file_size, const char *backing,
                              const char *backing_fmt, struct bl_error *err)
 {
+    if (len > file_size) /* as the parser sees it: nothing is placed past the file's end */
+        len = (size_t)file_size;
     struct qcow2_header *h = malloc(sizeof *h);
     if (!h)
         return bl_err(err, BOXLITE_ERR_NOMEM, "qcow2: out of memory");
@@ -48,18 +50,20 @@ int qcow2_header_set_backing(uint8_t *buf, size_t len, uint64_t file_size, const
         uint32_t type = qcow2_be32(buf + pos), elen = qcow2_be32(buf + pos + 4);
         if (type == QCOW2_EXT_END)
             break;
+        /* The parser checked the data, not the padding: the old name may start inside it.
+         * Only what is there is copied, but the copy keeps its whole padded length (zeros)
+         * so that the next extension starts where a reader looks for it. */
         size_t padded = 8 + (((size_t)elen + 7) & ~(size_t)7);
-        if (pos + padded > ext_end) /* the parser checked the data, not the padding */
-            padded = ext_end - pos;
+        size_t avail = pos + padded > ext_end ? ext_end - pos : padded;
         if (type != QCOW2_EXT_BACKING_FORMAT) {
             if (o + padded > end) {
                 r = -1;
                 break;
             }
-            memcpy(out + o, buf + pos, padded);
+            memcpy(out + o, buf + pos, avail);
             o += padded;
         }
-        pos += padded;
+        pos += avail;
     }
     if (!r && backing) {
         size_t need = 8 + ((flen + 7) & ~(size_t)7);

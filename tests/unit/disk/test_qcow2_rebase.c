@@ -5,6 +5,8 @@
  * refused without touching the file. */
 #include "util.h"
 
+#include "disk/qcow2.h"
+
 static int info_has(const char *path, const char *needle)
 {
     char out[8192];
@@ -69,4 +71,40 @@ TEST(a_name_that_does_not_fit_is_refused_and_the_file_kept)
     /* not a qcow2 at all */
     REQUIRE(sh("head -c 65536 /dev/zero > '%s'", tpath("z.img")) == 0);
     CHECK(qcow2_set_backing(tpath("z.img"), "x", "raw", &err) < 0);
+}
+
+/* An extension whose padding the old backing name cuts short (the name starts right after
+ * its 3 data bytes, which the format allows): the extensions after it must still start
+ * where a reader looks for them, 8-byte aligned. CI's fuzz_qcow2_rebase found this. */
+TEST(an_extension_cut_short_by_the_name_keeps_its_padding)
+{
+    need_qemu_img();
+    struct bl_error err = { 0 };
+    REQUIRE(sh("qemu-img create -q -f qcow2 -o cluster_size=4096 '%s' 1M", tpath("c.qcow2")) == 0);
+    FILE *f = fopen(tpath("c.qcow2"), "r+b");
+    REQUIRE(f != NULL);
+    uint8_t buf[4096];
+    REQUIRE(fread(buf, 1, sizeof buf, f) == sizeof buf);
+    uint32_t hlen = qcow2_be32(buf + 100);
+    qcow2_put_be32(buf + hlen, 0x0badcafe); /* an unknown extension: 3 bytes, "xyz" */
+    qcow2_put_be32(buf + hlen + 4, 3);
+    memcpy(buf + hlen + 8, "xyz", 3);
+    memcpy(buf + hlen + 11, "orig", 4); /* the name, where the padding would be */
+    qcow2_put_be64(buf + 8, hlen + 11);
+    qcow2_put_be32(buf + 16, 4);
+    struct stat st;
+    REQUIRE(fstat(fileno(f), &st) == 0);
+    struct qcow2_header hdr, *h = &hdr;
+    REQUIRE(qcow2_header_parse(h, buf, sizeof buf, (uint64_t)st.st_size, &err) == 0);
+    CHECK_STR(h->backing_file, "orig");
+    REQUIRE(qcow2_header_set_backing(buf, sizeof buf, (uint64_t)st.st_size, "new.qcow2",
+                                     "qcow2", &err) == 0);
+    REQUIRE(qcow2_header_parse(h, buf, sizeof buf, (uint64_t)st.st_size, &err) == 0);
+    CHECK_STR(h->backing_file, "new.qcow2");
+    CHECK_STR(h->backing_format, "qcow2");
+    REQUIRE(fseek(f, 0, SEEK_SET) == 0);
+    REQUIRE(fwrite(buf, 1, sizeof buf, f) == sizeof buf);
+    fclose(f);
+    CHECK(info_has(tpath("c.qcow2"), "\"backing-filename\": \"new.qcow2\""));
+    CHECK(info_has(tpath("c.qcow2"), "\"backing-filename-format\": \"qcow2\""));
 }
