@@ -153,16 +153,20 @@ static int on_progress(void *ud, int layer, int n_layers, const char *digest,
 int cmd_pull(struct cli *c, const struct cli_args *a)
 {
     int quiet = 0;
-    for (int i = 0; i < a->nopts; i++)
+    const char *platform = NULL;
+    for (int i = 0; i < a->nopts; i++) {
         if (a->opts[i].id == FL_QUIET)
             quiet = 1;
+        else if (a->opts[i].id == FL_PLATFORM)
+            platform = a->opts[i].value;
+    }
     const char *ref = a->ops[0];
     int r = cli_open(c);
     if (r)
         return r;
     /* bars and cursor movement only on a terminal, and not with NO_COLOR */
     struct pull_view v = { .tty = cli_fancy(STDOUT_FILENO) };
-    int rc = boxlite_image_pull(c->rt, ref, quiet ? NULL : on_progress, &v);
+    int rc = boxlite_image_pull_platform(c->rt, ref, platform, quiet ? NULL : on_progress, &v);
     if (v.tty && v.n)
         draw(&v);
     free(v.lines);

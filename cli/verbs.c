@@ -149,6 +149,7 @@ static const struct cli_flag *const attach_flags[] = { attach_table, NULL };
 
 static const struct cli_flag pull_table[] = {
     { FL_QUIET, 'q', "quiet", NULL, NULL, "No progress", false },
+    { FL_PLATFORM, 0, "platform", "OS/ARCH[/VARIANT]", "the host's", "Pull the image's variant for this platform (linux/arm64, linux/amd64), the one `run --platform` runs", false },
     { 0 },
 };
 static const struct cli_flag *const pull_flags[] = { pull_table, NULL };

@@ -391,6 +391,14 @@ BOXLITE_API const char *boxlite_last_notice(void);
  * reference. progress may be NULL. The box disk is built on first use, not here. */
 BOXLITE_API int boxlite_image_pull(boxlite_runtime *rt, const char *ref,
                                    boxlite_pull_progress_fn progress, void *user_data);
+/* boxlite_image_pull of the variant for a platform ("os/arch[/variant]", as
+ * boxlite_options_set_platform; NULL or "" = the host's): what a box of that platform runs,
+ * recorded under the reference in place of another platform's (as docker pull --platform).
+ * An image without that variant: BOXLITE_ERR_NOT_FOUND (a single-platform image of another
+ * platform: BOXLITE_ERR_UNSUPPORTED), naming the platform. */
+BOXLITE_API int boxlite_image_pull_platform(boxlite_runtime *rt, const char *ref,
+                                            const char *platform,
+                                            boxlite_pull_progress_fn progress, void *user_data);
 /* JSON array, one entry per reference: [{"ref": "docker.io/library/alpine:latest",
  * "id": "<64 hex>", "size": <bytes of its stored blobs>, "layers": <n>,
  * "created": "<RFC 3339, from the image config>" or null}], sorted by ref. */

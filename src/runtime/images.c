@@ -10,6 +10,7 @@
 #include "image/manifest.h"
 #include "image/ref.h"
 #include "runtime/api_error.h"
+#include "runtime/platform.h"
 #include "runtime/runtime.h"
 
 #include <dirent.h>
@@ -170,17 +171,32 @@ static int on_progress(void *ud, size_t i, const char *digest, uint64_t done, ui
 BOXLITE_API int boxlite_image_pull(boxlite_runtime *rt, const char *ref,
                                    boxlite_pull_progress_fn progress, void *user_data)
 {
+    return boxlite_image_pull_platform(rt, ref, NULL, progress, user_data);
+}
+
+BOXLITE_API int boxlite_image_pull_platform(boxlite_runtime *rt, const char *ref,
+                                            const char *platform,
+                                            boxlite_pull_progress_fn progress, void *user_data)
+{
     API_CHECK_ARG(rt, "runtime is NULL");
     API_CHECK_ARG(ref && *ref, "reference is NULL or empty");
     api_notice("%s", "");
     struct bl_error err = { 0 };
+    struct rt_platform plat;
+    int r;
+    if (platform && *platform && (r = rt_platform_parse(platform, &plat, NULL, 0, &err)) < 0)
+        return api_return(r, &err);
     struct image_store *store;
-    int r = rt_images(rt, &store, &err);
-    if (r)
+    if ((r = rt_images(rt, &store, &err)))
         return api_return(r, &err);
     struct rt_pull pl;
     if ((r = rt_pull_open(rt, &pl, &err)) < 0)
         return api_return(r, &err);
+    if (platform && *platform) { /* as a box of that platform pulls it (lifecycle.c) */
+        pl.po.os = plat.os;
+        pl.po.arch = plat.arch;
+        pl.po.variant = plat.variant[0] ? plat.variant : NULL;
+    }
     struct pull_progress pp = { .fn = progress, .ud = user_data };
     if (progress) {
         pl.po.registry.progress = on_progress;

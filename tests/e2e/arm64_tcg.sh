@@ -79,4 +79,17 @@ rc=$?
 "$B" run --rm --platform linux/s390x "$img" true >"$work/o" 2>"$work/e"
 rc=$?
 [ $rc -ne 0 ] && grep -q "platform" "$work/e" && ok "an unsupported platform is refused (exit $rc)" || no "an unsupported platform is refused" "$(cat "$work/e")"
+# boxlite pull --platform: the arm64 variant fetched ahead is what a later arm64 box runs,
+# with the registry gone (the host's variant, pulled first, is replaced under the name).
+"$B" pull -q "$img" >/dev/null 2>&1
+"$B" pull -q --platform linux/arm64 "$img" >"$work/o" 2>"$work/e"
+expect "pull --platform linux/arm64 succeeds" "0" "$?"
+"$B" pull -q --platform linux/arm64 "127.0.0.1:$port/amd64only:latest" >"$work/o" 2>"$work/e"
+rc=$?
+[ $rc -ne 0 ] && grep -q "linux/arm64" "$work/e" && ok "pull --platform of an image without that variant is refused, naming it (exit $rc)" || no "pull --platform of an image without that variant is refused, naming it" "$(cat "$work/e")"
+tests/fixtures/registry.sh stop "$work/reg" >/dev/null 2>&1
+out=$("$B" run --rm --platform linux/arm64 "$img" uname -m 2>"$work/e")
+expect "  ...and a box of that platform runs it with the registry stopped" "aarch64" "$out"
+"$B" run --rm "$img" true >"$work/o" 2>"$work/e"
+[ $? -ne 0 ] && ok "  ...while the host's variant is no longer recorded (it would need the registry)" || no "  ...while the host's variant is no longer recorded"
 finish

@@ -89,6 +89,7 @@ PULL_PROGRESS = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_int, ct
 
 _PROTOS = {
     "boxlite_image_pull": (I, [P, S, PULL_PROGRESS, P]),
+    "boxlite_image_pull_platform": (I, [P, S, S, PULL_PROGRESS, P]),
     "boxlite_image_list": (I, [P, ctypes.POINTER(P)]),
     "boxlite_image_remove": (I, [P, S, I]),
     "boxlite_version": (S, []),

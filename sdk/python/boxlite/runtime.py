@@ -116,8 +116,9 @@ class Boxlite:
         """Removes a box; refused while it runs unless force (which stops it first)."""
         self._lib.call("box_remove", self._handle(), enc(id_or_name), int(force))
 
-    def pull(self, ref: str, progress=None) -> List[str]:
-        """Pulls an image into the store (blocking; call it from a thread in async code).
+    def pull(self, ref: str, progress=None, platform: Optional[str] = None) -> List[str]:
+        """Pulls an image into the store (blocking; call it from a thread in async code);
+        platform ("linux/arm64") picks a multi-platform image's variant, the host's if None.
         progress(layer, n_layers, digest, done, total) is called on this thread; returning
         False stops the pull (boxlite.Cancelled; what was downloaded is kept for the next
         pull). Returns the library's notices: the name a short reference resolved to, a
@@ -132,7 +133,8 @@ class Boxlite:
             return 1 if stop else 0
 
         cb = PULL_PROGRESS(relay) if progress else PULL_PROGRESS()
-        self._lib.call("image_pull", self._handle(), enc(ref), cb, None)
+        self._lib.call("image_pull_platform", self._handle(), enc(ref),
+                       enc(platform), cb, None)
         notice = self._lib.last_notice()
         return notice.decode().splitlines() if notice else []
 

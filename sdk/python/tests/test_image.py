@@ -103,3 +103,14 @@ def test_runtime_settings_are_checked(tmp_path):
     assert not (tmp_path / "h").exists()
     with boxlite.Boxlite(str(tmp_path / "h"), settings={"kernel_cmdline": "quiet"}) as rt:
         assert rt.images() == []
+
+
+def test_pull_for_a_platform(tmp_path, registry_image):
+    with boxlite.Boxlite(str(tmp_path / "home")) as rt:
+        rt.pull(registry_image + ":latest", platform="linux/amd64")
+        assert any(i["ref"].endswith("busybox:latest") for i in rt.images())
+        # the fixture is a single-platform amd64 image: no arm64 variant to pull
+        with pytest.raises(boxlite.BoxliteError, match="arm64"):
+            rt.pull(registry_image + ":latest", platform="linux/arm64")
+        with pytest.raises(boxlite.Unsupported, match="s390x"):
+            rt.pull(registry_image + ":latest", platform="linux/s390x")
