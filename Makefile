@@ -239,10 +239,9 @@ $(INITRAMFS_ARM64): $(AGENT_ARM64) scripts/mkinitramfs.py
 	python3 scripts/mkinitramfs.py $@ /init=$(AGENT_ARM64)
 guest-arm64: $(INITRAMFS_ARM64)
 .PHONY: guest-arm64
+GUEST_ARM64 := $(if $(shell command -v $(AARCH64CC) 2>/dev/null),$(INITRAMFS_ARM64))
 ifeq ($(SAN)$(FUZZ),00)
-ifneq ($(shell command -v $(AARCH64CC) 2>/dev/null),)
-all: $(INITRAMFS_ARM64)
-endif
+all: $(GUEST_ARM64)
 endif
 
 # ---- tests -----------------------------------------------------------------------------
@@ -314,15 +313,19 @@ kernel:
 # CLI finds the library through $ORIGIN/../lib and boxlite.pc its prefix through
 # ${pcfiledir}: the tree works wherever it is copied, so these folders are fixed relative to
 # PREFIX. DESTDIR stages the tree elsewhere (packages). The guest kernel is the one
-# scripts/build-kernel.sh cached (KERNEL= another vmlinux).
+# scripts/build-kernel.sh cached (KERNEL= another vmlinux). The arm64 guest, for boxes of
+# platform linux/arm64 (src/runtime/platform.c looks in share/boxlite/arm64/), goes in too
+# when its agent builds here and its kernel is cached (KERNEL_ARM64= another Image).
 PREFIX  ?= /usr/local
 DESTDIR ?=
 KERNEL  ?= $(shell scripts/build-kernel.sh --cached-only 2>/dev/null)
+KERNEL_ARM64 ?= $(shell scripts/build-kernel.sh --arch arm64 --cached-only 2>/dev/null)
 INSTALL_FILES := bin/boxlite bin/boxlite-runtime lib/libboxlite.so.$(VERSION) lib/$(SONAME) lib/libboxlite.so \
     libexec/boxlite/boxlite-vmm include/boxlite.h lib/pkgconfig/boxlite.pc \
-    share/boxlite/vmlinux share/boxlite/initramfs.cpio.gz
+    share/boxlite/vmlinux share/boxlite/initramfs.cpio.gz \
+    share/boxlite/arm64/Image share/boxlite/arm64/initramfs.cpio.gz
 .PHONY: install uninstall
-install: $(BIN_cli) $(BIN_oci) $(BIN_vmm) $(LIB_so) $(INITRAMFS)
+install: $(BIN_cli) $(BIN_oci) $(BIN_vmm) $(LIB_so) $(INITRAMFS) $(GUEST_ARM64)
 	@test -f "$(KERNEL)" || { echo "install: no guest kernel (run scripts/build-kernel.sh, or set KERNEL=path/to/vmlinux)" >&2; exit 1; }
 	$(eval D := $(DESTDIR)$(PREFIX))
 	install -d "$(D)/bin" "$(D)/lib/pkgconfig" "$(D)/libexec/boxlite" "$(D)/include" "$(D)/share/boxlite"
@@ -337,17 +340,24 @@ install: $(BIN_cli) $(BIN_oci) $(BIN_vmm) $(LIB_so) $(INITRAMFS)
 	chmod 0644 "$(D)/lib/pkgconfig/boxlite.pc"
 	install -m 0644 "$(KERNEL)" "$(D)/share/boxlite/vmlinux"
 	install -m 0644 $(INITRAMFS) "$(D)/share/boxlite/initramfs.cpio.gz"
+	@if [ -n "$(GUEST_ARM64)" ] && [ -f "$(KERNEL_ARM64)" ]; then \
+	  install -d "$(D)/share/boxlite/arm64" && \
+	  install -m 0644 "$(KERNEL_ARM64)" "$(D)/share/boxlite/arm64/Image" && \
+	  install -m 0644 $(INITRAMFS_ARM64) "$(D)/share/boxlite/arm64/initramfs.cpio.gz"; \
+	else \
+	  echo "install: no arm64 guest (scripts/build-kernel.sh --arch arm64, $(AARCH64CC)): boxes of platform linux/arm64 will not run from this tree" >&2; \
+	fi
 .PHONY: deb wheel
 deb: all $(O)/pkg/boxlite
 	packaging/mkdeb.sh $(O)
 # The Python wheel: the SDK with the library, boxlite-vmm, the CLI and the guest files inside.
-wheel: $(BIN_cli) $(BIN_vmm) $(LIB_so) $(INITRAMFS)
+wheel: $(BIN_cli) $(BIN_vmm) $(LIB_so) $(INITRAMFS) $(GUEST_ARM64)
 	@test -f "$(KERNEL)" || { echo "wheel: no guest kernel (run scripts/build-kernel.sh, or set KERNEL=path/to/vmlinux)" >&2; exit 1; }
-	python3 packaging/mkwheel.py $(O) "$(KERNEL)" $(O)
+	python3 packaging/mkwheel.py $(O) "$(KERNEL)" $(O) "$(KERNEL_ARM64)"
 uninstall:
 	$(eval D := $(DESTDIR)$(PREFIX))
 	rm -f $(addprefix "$(D)/,$(addsuffix ",$(INSTALL_FILES)))
-	-rmdir "$(D)/libexec/boxlite" "$(D)/share/boxlite" 2>/dev/null
+	-rmdir "$(D)/libexec/boxlite" "$(D)/share/boxlite/arm64" "$(D)/share/boxlite" 2>/dev/null
 
 clean:
 	rm -rf build

@@ -33,6 +33,10 @@ mkdir -p "$root/usr/lib/boxlite"
 mv "$root/usr/share/boxlite/vmlinux" "$root/usr/share/boxlite/initramfs.cpio.gz" "$root/usr/lib/boxlite/"
 ln -s ../../lib/boxlite/vmlinux "$root/usr/share/boxlite/vmlinux"
 ln -s ../../lib/boxlite/initramfs.cpio.gz "$root/usr/share/boxlite/initramfs.cpio.gz"
+if [ -d "$root/usr/share/boxlite/arm64" ]; then # the arm64 guest, when the tree has it
+  mv "$root/usr/share/boxlite/arm64" "$root/usr/lib/boxlite/arm64"
+  ln -s ../../lib/boxlite/arm64 "$root/usr/share/boxlite/arm64"
+fi
 # Its symbol table serves nothing (the kernel carries its own kallsyms); its notes (the PVH
 # entry point QEMU boots through) stay.
 strip --strip-all "$root/usr/lib/boxlite/vmlinux"
@@ -66,6 +70,7 @@ Architecture: $arch
 Maintainer: BoxLite maintainers <maintainers@boxlite.invalid>
 Installed-Size: $(du -sk --exclude=DEBIAN "$root" | cut -f1)
 Depends: $deps, qemu-system-x86
+Suggests: qemu-system-arm
 Section: admin
 Priority: optional
 Homepage: https://github.com/boxlite-labs/boxlite
@@ -74,6 +79,7 @@ Description: run OCI container images in lightweight virtual machines
  its own Linux kernel: a library (libboxlite.so.0, boxlite.h, boxlite.pc) with a
  docker-like boxlite command, its per-box process (boxlite-vmm) and the guest
  kernel and initramfs. Without hardware virtualization, boxes run on QEMU (TCG).
+ With qemu-system-arm, arm64 boxes (--platform linux/arm64) run too.
 CONTROL
 echo "libboxlite $major boxlite (>= $version)" > "$root/DEBIAN/shlibs"
 echo "activate-noawait ldconfig" > "$root/DEBIAN/triggers"

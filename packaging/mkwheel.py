@@ -4,10 +4,11 @@
 with the standard library only (no PyPI, no setuptools): the SDK's modules and, under
 boxlite/_native/, the relocatable tree of `make install` that the SDK needs at run time:
 lib/libboxlite.so.0, libexec/boxlite/boxlite-vmm, share/boxlite/{vmlinux,initramfs.cpio.gz}
-and bin/boxlite (the CLI). The library finds the VMM and the guest files relative to itself,
+and bin/boxlite (the CLI); share/boxlite/arm64/{Image,initramfs.cpio.gz}, the arm64 guest,
+when KERNEL_ARM64 is given and the build tree has its initramfs. The library finds the VMM and the guest files relative to itself,
 so the installed package works wherever pip puts it.
 
-    packaging/mkwheel.py BUILD_DIR KERNEL OUT_DIR      (make wheel runs it)
+    packaging/mkwheel.py BUILD_DIR KERNEL OUT_DIR [KERNEL_ARM64]    (make wheel runs it)
 
 The wheel is a zip (PEP 427): the files, then .dist-info/{METADATA,WHEEL,top_level.txt,
 RECORD}, RECORD holding every file's sha256 and size. Its platform tag is linux_x86_64: the
@@ -27,7 +28,7 @@ def version():
         return re.search(r'^#define BOXLITE_VERSION "([^"]+)"', f.read(), re.M).group(1)
 
 
-def main(build, kernel, out):
+def main(build, kernel, out, kernel_arm64=""):
     ver = version()
     major = ver.split(".")[0]
     tag = "py3-none-linux_x86_64"
@@ -52,6 +53,10 @@ def main(build, kernel, out):
         ("share/boxlite/initramfs.cpio.gz", os.path.join(build, "guest", "initramfs.cpio.gz"),
          False),
     ]
+    initrd_arm64 = os.path.join(build, "guest-arm64", "initramfs.cpio.gz")
+    if kernel_arm64 and os.path.isfile(kernel_arm64) and os.path.isfile(initrd_arm64):
+        native += [("share/boxlite/arm64/Image", kernel_arm64, False),
+                   ("share/boxlite/arm64/initramfs.cpio.gz", initrd_arm64, False)]
     for arc, path, exe in native:
         with open(path, "rb") as f:
             files.append((f"boxlite/_native/{arc}", f.read(), exe))
@@ -90,6 +95,6 @@ def main(build, kernel, out):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 4:
-        sys.exit("usage: mkwheel.py BUILD_DIR KERNEL OUT_DIR")
+    if len(sys.argv) not in (4, 5):
+        sys.exit("usage: mkwheel.py BUILD_DIR KERNEL OUT_DIR [KERNEL_ARM64]")
     main(*sys.argv[1:])

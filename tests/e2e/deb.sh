@@ -15,6 +15,7 @@ need_cmd dpkg-deb dpkg
 need_cmd lintian
 need_cmd qemu-system-x86_64 qemu-system-x86
 need "a cached guest kernel (scripts/build-kernel.sh)" scripts/build-kernel.sh --cached-only
+need "a cached arm64 guest kernel (scripts/build-kernel.sh --arch arm64)" scripts/build-kernel.sh --arch arm64 --cached-only
 need "$build/bin/boxlite (make)" test -x "$build/bin/boxlite"
 need "/bin/busybox (busybox-static)" test -x /bin/busybox
 work=$(mktemp -d)
@@ -29,6 +30,7 @@ expect "lintian: no error" 0 "$(grep -c '^E:' "$work/lintian")"
 dpkg-deb -f "$deb" Depends > "$work/depends"
 has "Depends names the shared libraries (dpkg-shlibdeps)" "libslirp0" "$work/depends"
 has "Depends names QEMU" "qemu-system-x86" "$work/depends"
+expect "Suggests QEMU's arm64 machine (for the arm64 guest it carries)" "qemu-system-arm" "$(dpkg-deb -f "$deb" Suggests)"
 
 newroot() {
   rm -rf "$1"; mkdir -p "$1/var/lib/dpkg/info" "$1/var/lib/dpkg/updates"
@@ -54,7 +56,8 @@ grep -v 'files list file for package' "$work/dpkg" | sed 's/^/dpkg: /'
 expect "dpkg --root: installed" "install ok installed" "$(dpkg --root="$r" -s boxlite 2>/dev/null | sed -n 's/^Status: //p')"
 for f in usr/bin/boxlite usr/lib/libboxlite.so.0 usr/libexec/boxlite/boxlite-vmm \
          usr/include/boxlite.h usr/lib/pkgconfig/boxlite.pc usr/share/boxlite/vmlinux \
-         usr/share/boxlite/initramfs.cpio.gz usr/share/doc/boxlite/copyright; do
+         usr/share/boxlite/initramfs.cpio.gz usr/share/boxlite/arm64/Image \
+         usr/share/boxlite/arm64/initramfs.cpio.gz usr/share/doc/boxlite/copyright; do
   check "installed: /$f" test -e "$r/$f"
 done
 expect "the CLI of the package has no run path (the library is in /usr/lib)" "" \

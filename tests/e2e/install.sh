@@ -15,22 +15,28 @@ need_cmd pkg-config
 need "a cached guest kernel (scripts/build-kernel.sh)" scripts/build-kernel.sh --cached-only
 need "$build/lib/libboxlite.so.0 (make)" test -e "$build/lib/libboxlite.so.0"
 need "/bin/busybox (busybox-static)" test -x /bin/busybox
+need "a cached arm64 guest kernel (scripts/build-kernel.sh --arch arm64)" scripts/build-kernel.sh --arch arm64 --cached-only
+need "$build/guest-arm64/initramfs.cpio.gz (make, with gcc-aarch64-linux-gnu)" test -f "$build/guest-arm64/initramfs.cpio.gz"
+need "Debian's busybox-static:arm64 (tests/fixtures/arm64-busybox.sh)" tests/fixtures/arm64-busybox.sh --cached-only
+need_cmd qemu-system-aarch64 qemu-system-arm
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 kernel=$(scripts/build-kernel.sh --cached-only)
+kernel_arm64=$(scripts/build-kernel.sh --arch arm64 --cached-only)
+busybox_arm64=$(tests/fixtures/arm64-busybox.sh --cached-only)
 # Nothing of the checkout or of this user's set-up may help the installed tree.
 unset BOXLITE_VMM BOXLITE_KERNEL BOXLITE_INITRD BOXLITE_CACHE BOXLITE_HOME BOXLITE_LIB
 mkdir -p "$work/home"
 export HOME=$work/home
 
 stage=$work/stage
-make -s O="$build" install DESTDIR="$stage" PREFIX=/opt/boxlite KERNEL="$kernel" > "$work/make.log" 2>&1
+make -s O="$build" install DESTDIR="$stage" PREFIX=/opt/boxlite KERNEL="$kernel" KERNEL_ARM64="$kernel_arm64" > "$work/make.log" 2>&1
 expect "make install DESTDIR=... PREFIX=/opt/boxlite" 0 "$?" || sed 's/^/make: /' "$work/make.log"
 tree=$stage/opt/boxlite
 for f in bin/boxlite bin/boxlite-runtime lib/libboxlite.so.0 lib/libboxlite.so libexec/boxlite/boxlite-vmm \
          include/boxlite.h lib/pkgconfig/boxlite.pc share/boxlite/vmlinux \
-         share/boxlite/initramfs.cpio.gz; do
+         share/boxlite/initramfs.cpio.gz share/boxlite/arm64/Image share/boxlite/arm64/initramfs.cpio.gz; do
   check "installed: $f" test -e "$tree/$f"
 done
 expect "lib/libboxlite.so -> the SONAME" "libboxlite.so.0" "$(readlink "$tree/lib/libboxlite.so")"
@@ -76,6 +82,18 @@ expect "moved: pkg-config points into the moved tree" "-I$moved/lib/pkgconfig/..
 out=$(BOXLITE_HOME=$work/bh2 "$moved/bin/boxlite" run --rm --engine qemu --network none "$root" \
   echo moved-ok 2> "$work/err")
 expect "moved: boxlite run works from the moved tree" "moved-ok" "$out"
+[ -s "$work/err" ] && sed 's/^/boxlite: /' "$work/err"
+
+# The arm64 guest in the moved tree: a box of platform linux/arm64 (Debian's arm64 busybox
+# as its root) runs with no kernel cache in HOME.
+a64=$work/root-arm64
+mkdir -p "$a64/bin" "$a64/etc"
+cp "$busybox_arm64" "$a64/bin/busybox"
+ln -s busybox "$a64/bin/sh"; ln -s busybox "$a64/bin/uname"
+cp "$root/etc/passwd" "$root/etc/group" "$a64/etc/"
+out=$(BOXLITE_HOME=$work/bh3 "$moved/bin/boxlite" run --rm --platform linux/arm64 --network none "$a64" \
+  uname -m 2> "$work/err")
+expect "moved: an arm64 box runs from the tree's arm64 guest" "aarch64" "$out"
 [ -s "$work/err" ] && sed 's/^/boxlite: /' "$work/err"
 
 make -s O="$build" uninstall DESTDIR="$work/elsewhere" PREFIX=/bl > "$work/make.log" 2>&1

@@ -12,6 +12,7 @@ build=${BOXLITE_BUILD:-build}
 . tests/harness/lib.sh
 need_cmd qemu-system-x86_64 qemu-system-x86
 need "a cached guest kernel (scripts/build-kernel.sh)" scripts/build-kernel.sh --cached-only
+need "a cached arm64 guest kernel (scripts/build-kernel.sh --arch arm64)" scripts/build-kernel.sh --arch arm64 --cached-only
 need "$build/lib/libboxlite.so.0 (make)" test -e "$build/lib/libboxlite.so.0"
 need "/bin/busybox (busybox-static)" test -x /bin/busybox
 need "python3 -m venv with pip (python3-venv)" /usr/bin/python3 -c 'import ensurepip, venv'
@@ -88,4 +89,8 @@ cli=$(ls "$work"/venv/lib/python3*/site-packages/boxlite/_native/bin/boxlite)
 check "the packaged CLI is executable" test -x "$cli"
 HOME=$work/home BOXLITE_HOME=$work/bh "$cli" ps > "$work/ps" 2>&1
 expect "the packaged CLI runs (boxlite ps)" 0 "$?"
+for f in Image initramfs.cpio.gz; do
+  check "the package carries the arm64 guest: share/boxlite/arm64/$f" \
+    test -s "$(dirname "$(dirname "$cli")")/share/boxlite/arm64/$f"
+done
 finish
