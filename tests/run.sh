@@ -137,7 +137,7 @@ run_suite() {
     # the first failing checks, repeated at the end where a truncated log (CI's tail) shows them
     local l
     while IFS= read -r l; do failed_names+=("  $name: ${l:0:200}"); done \
-      < <(grep -E '^(not ok|--- FAIL|FAIL)' "$log" | head -n 5)
+      < <(grep -E '^(not ok|--- FAIL|FAIL|SUMMARY: )' "$log" | head -n 5)
     echo "---- $name failed (exit $rc${why:+; $why}), log $log:"
     tail -n 60 "$log"
   elif [ $rc -eq 77 ] || { [ "$cs" -gt 0 ] && [ "$cp" -eq 0 ]; }; then verdict=skipped
@@ -164,10 +164,18 @@ if [ -z "$only" ] || [ "$only" = fuzz ]; then
     corpus=tests/fuzz/corpus/${name#fuzz_}
     work=$(mktemp -d)
     [ -d "$corpus" ] && cp -r "$corpus"/. "$work"/
+    rm -f "$logs/fuzz-$name-"*
     run_suite "fuzz targets" "fuzz/$name (${secs}s)" "$logs/fuzz-$name.log" \
       "$t" -max_total_time="$secs" -rss_limit_mb=1024 -timeout=10 -error_exitcode=1 \
       -artifact_prefix="$logs/fuzz-$name-" "$work"
     rm -rf "$work"
+    # The input that failed, on the last lines too: CI's clone is gone afterwards, and this
+    # is what reproduces the finding (echo ... | base64 -d > x; fuzz_NAME x).
+    for a in "$logs/fuzz-$name-"*; do
+      [ -f "$a" ] || continue
+      n=$(stat -c %s "$a")
+      failed_names+=("  fuzz/$name: $(basename "$a") ($n bytes$([ "$n" -gt 1536 ] && echo ", the first 1536"); base64): $(head -c 1536 "$a" | base64 -w0)")
+    done
   done
 fi
 

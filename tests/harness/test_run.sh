@@ -50,6 +50,26 @@ scenario named 'echo "not ok 2 - the unit case"; echo "1 passed, 1 failed, 0 ski
 expect "a failed check is repeated on the runner's last lines (unit)" "failed:   unit/fake/test_x: not ok 2 - the unit case" "$(grep -A3 '^failed: unit/fake/test_x$' "$out" | sed -n 2p)"
 expect "  (e2e, past the printed tail of its log)" "failed:   e2e/x.sh: not ok - the e2e check" "$(tail -n 3 "$out" | head -1)"
 
+# A fuzz target that finds something: its input is repeated on the last lines (base64), with
+# the sanitizer's SUMMARY; a stale artifact of an earlier run is not reported.
+fz=$work/fuzz
+mkdir -p "$fz/bin" "$fz/logs"
+cat >"$fz/bin/fuzz_fake" <<'SH'
+#!/bin/bash
+for a; do case $a in -artifact_prefix=*) p=${a#-artifact_prefix=} ;; esac; done
+printf 'hello' >"${p}crash-0123"
+echo "==1== ERROR: libFuzzer: deadly signal"; echo "SUMMARY: libFuzzer: deadly signal"; exit 1
+SH
+printf '#!/bin/bash\nexit 0\n' >"$fz/bin/fuzz_good"
+chmod +x "$fz/bin/fuzz_fake" "$fz/bin/fuzz_good"
+printf 'old' >"$fz/logs/fuzz-fuzz_good-crash-stale"
+env -u CI -u BOXLITE_TEST_STRICT RUN_SELF=0 RUN_FUZZ_DIR="$fz/bin" RUN_LOGS="$fz/logs" FUZZ_SECONDS=1 \
+  bash tests/run.sh --only fuzz >"$fz/out" 2>&1
+expect "a fuzz finding fails the run" "fuzz targets 1 passed 1 failed 0 skipped | total: 1 passed, 1 failed, 0 skipped" "$(grep 'total: ' "$fz/out")"
+has "  its input is on the last lines, in base64" "failed:   fuzz/fuzz_fake: fuzz-fuzz_fake-crash-0123 (5 bytes; base64): aGVsbG8=" "$fz/out"
+has "  with the sanitizer's summary" "failed:   fuzz/fuzz_fake (1s): SUMMARY: libFuzzer: deadly signal" "$fz/out"
+expect "  and a stale artifact of an earlier run is not reported" 0 "$(grep -c crash-stale "$fz/out")"
+
 scenario lying 'echo "3 passed, 1 failed, 0 skipped"; exit 0' 'echo "4 passed, 2 failed"; exit 0'
 expect "counts with failures but exit 0 is still a failure" 1 "$(rc_of 1)"
 expect "  (e2e too)" 1 "$(rc_of 2)"
