@@ -294,7 +294,8 @@ BOXLITE_API int boxlite_box_log_open_with(boxlite_box *box, const char *which,
  * bit; symlinks are copied as symlinks (never followed); device nodes and FIFOs are refused.
  * A directory never merges into an existing one (BOXLITE_ERR_EXISTS); a file replaces a
  * file, never a directory. The copy arrives under a temporary name and is renamed into
- * place: on any failure nothing is left behind. */
+ * place: on any failure nothing is left behind. A path missing in the box (guest_path out,
+ * its parent in) is BOXLITE_ERR_NOT_FOUND. */
 BOXLITE_API int boxlite_box_copy_in(boxlite_box *box, const char *host_path,
                                     const char *guest_path);
 BOXLITE_API int boxlite_box_copy_out(boxlite_box *box, const char *guest_path,

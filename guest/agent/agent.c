@@ -228,7 +228,9 @@ static void chan_maybe_finish(struct agent *a, struct chan *c)
             size_t n = strlen(c->errtext);
             while (n && c->errtext[n - 1] == '\n')
                 c->errtext[--n] = 0;
-            send_error(a, c->id, BOXLITE_ERR_IO, "%s", n ? c->errtext : "copy failed");
+            /* a copy's exit status is its error's code (exec.c); a signal is an I/O error */
+            int code = r.signo || r.exit_code >= 126 ? BOXLITE_ERR_IO : r.exit_code;
+            send_error(a, c->id, code, "%s", n ? c->errtext : "copy failed");
         } else {
             struct tlv_writer *w = malloc(sizeof *w);
             if (w) {

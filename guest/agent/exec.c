@@ -93,7 +93,9 @@ static __attribute__((noreturn)) void child_main(const struct container *ct, enu
         if (rc < 0) {
             if (write(2, e.msg, strlen(e.msg)) < 0) {
             }
-            _exit(1);
+            /* the exit status carries the error's code (a boxlite_code, 1..125) to the
+             * agent, so that a path missing in the box reaches the host as NOT_FOUND */
+            _exit(e.code > 0 && e.code < 126 ? e.code : BOXLITE_ERR_IO);
         }
         _exit(0);
     }

@@ -57,17 +57,6 @@ void serve_files_cleanup(struct req *q)
     q->scratch[0] = 0;
 }
 
-/* A copy's failure in the document's model. The agent reports a path missing in the box as
- * an I/O error carrying strerror(ENOENT) (the library has no code of its own for it): that
- * one is the client's 404, not the server's 500. */
-static enum MHD_Result reply_copy_error(struct MHD_Connection *c, struct req *q,
-                                        const char *what)
-{
-    if (boxlite_errcode() == BOXLITE_ERR_IO && strstr(boxlite_errmsg(), strerror(ENOENT)))
-        return reply_error(c, q, 404, "NotFoundError", "%s: %s", what, boxlite_errmsg());
-    return reply_lib_error(c, q, what);
-}
-
 /* The last component of a normalised path, "." for "/": the archive's root entry. */
 static const char *base_name(const char *path)
 {
@@ -93,7 +82,7 @@ static enum MHD_Result download(struct MHD_Connection *c, struct req *q, boxlite
     snprintf(tarp, sizeof tarp, "%s/out.tar", q->scratch);
     boxlite_copy_options o = { .size = sizeof o, .max_bytes = q->s->cfg.max_file };
     if (boxlite_box_copy_out_opts(b, path, out, &o) != BOXLITE_OK)
-        return reply_copy_error(c, q, "download");
+        return reply_lib_error(c, q, "download"); /* a path missing in the box: 404 */
     int fd = open(tarp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0)
         return reply_error(c, q, 500, "StorageError", "archive: %s", strerror(errno));
@@ -144,7 +133,7 @@ static enum MHD_Result upload(struct MHD_Connection *c, struct req *q, boxlite_b
     if (lstat(x, &st) != 0)
         return reply_error(c, q, 400, "InvalidArgumentError", "archive: it holds no entry");
     if (boxlite_box_copy_in(b, x, path) != BOXLITE_OK)
-        return reply_copy_error(c, q, "upload");
+        return reply_lib_error(c, q, "upload");
     return reply_empty(c, q, 204);
 }
 

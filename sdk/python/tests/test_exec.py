@@ -229,9 +229,11 @@ def test_copy_in_and_out(box, tmp_path):
         assert (tmp_path / "back" / "sub" / "b.bin").read_bytes() == \
             (src / "sub" / "b.bin").read_bytes()
         assert (tmp_path / "one-back.txt").read_text() == "one file\n"
-        # The library reports this as an I/O failure today (not NotFound): checked by message.
-        with pytest.raises(boxlite.BoxliteError, match="No such file"):
+        # a path missing in the box is NotFound (the agent passes the error's code on)
+        with pytest.raises(boxlite.NotFound, match="No such file"):
             await box.copy_out("/tmp/no-such-file", str(tmp_path / "x"))
+        with pytest.raises(boxlite.NotFound):
+            await box.copy_in(str(single), "/tmp/no-such-dir/x.txt")
         with pytest.raises(boxlite.NotFound):
             await box.copy_in(str(tmp_path / "no-such-file"), "/tmp/x")
         with pytest.raises(boxlite.InvalidArgument):
