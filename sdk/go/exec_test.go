@@ -263,8 +263,8 @@ func TestCopyInOut(t *testing.T) {
 	if err != nil || !bytes.Equal(got, blob) {
 		t.Fatalf("copied back: %v", err)
 	}
-	if err := b.CopyOut(bg, "/no/such/file", filepath.Join(workDir, "nothing")); err == nil {
-		t.Fatal("copying a missing file out succeeded")
+	if err := b.CopyOut(bg, "/no/such/file", filepath.Join(workDir, "nothing")); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("copying a missing file out: %v, want ErrNotFound", err)
 	}
 }
 

@@ -150,7 +150,7 @@ test('copy in and out: a file and a folder', async () => {
   const back = path.join(work, 'copy-back');
   await box.copyOut('/root/tree', back);
   assert.ok(fs.readFileSync(path.join(back, 'sub', 'b.bin')).equals(fs.readFileSync(path.join(src, 'sub', 'b.bin'))));
-  await assert.rejects(box.copyOut('/no/such/file', path.join(work, 'nothing')), boxlite.BoxliteError);
+  await assert.rejects(box.copyOut('/no/such/file', path.join(work, 'nothing')), boxlite.NotFoundError);
 });
 
 test('a missing program is NotFoundError from wait()', async () => {
