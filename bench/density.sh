@@ -4,8 +4,13 @@
 # default 10) on whichever engine runs here (the QEMU engine on these machines), in one run:
 #  - before: free page reporting off and QEMU's own TCG translation cache (1 GiB: the
 #    library's tcg_tb_mib setting 0), i.e. what a box cost before issue 21;
-#  - after: the defaults (reporting on, a 16 MiB translation cache), then again after
-#    `boxlite reclaim` (the guests drop their caches and compact; reporting returns it).
+#  - 21c: reporting on at the kernel's own order (its pageblocks, 4 MiB: the engine's
+#    order-5 word overridden by BOXLITE_KERNEL_CMDLINE, whose words come last), 16 MiB cache;
+#  - after: the defaults (reporting on, order 5 = 128 KiB chunks, a 16 MiB translation
+#    cache), with where each box's PSS goes (guest RAM, TCG's cache, QEMU's heap and other
+#    anonymous memory, binary and libraries, the kernel file, the per-box process), then
+#    again after `boxlite reclaim` (the guests drop their caches and compact; reporting
+#    returns it). BENCH_DENSITY_PHASES (default "before 21c after") picks phases.
 # "Idle" is once every box's guest RAM resident on the host has stopped moving (its own
 # figure, read every second, the same for 3 readings). Per box: the sum of PSS (a page
 # shared between processes split between them: the QEMU binary, libraries, the kernel
@@ -64,6 +69,32 @@ settle_and_measure() {
   done
   echo "$((s / 1024 / $#)) $((r / 1024 / $#)) $((g / 1048576 / $#))"
 }
+# where the boxes' PSS goes, MiB per box, by kind of mapping (QEMU's smaps; the box's guest
+# RAM is its memory file, or an anonymous mapping of the box's size)
+breakdown() {
+  local pids="" b id
+  for b in "$@"; do
+    id=$("$B" inspect -f '{{.ID}}' "$b")
+    pids="$pids $(pgrep -f "$BOXLITE_HOME/boxes/$id/" | tr '\n' ' ')"
+  done
+  for p in $pids; do
+    [ -r "/proc/$p/smaps" ] || continue
+    awk -v comm="$(cat "/proc/$p/comm" 2>/dev/null)" '
+      /^[0-9a-f]+-[0-9a-f]+ / { perm = $2; name = $6; next }
+      /^Size:/ { size = $2 / 1024 }
+      /^Pss:/ {
+        if (comm !~ /^qemu/) k = "per-box process (boxlite-vmm)"
+        else if (name ~ /\/memory$/ || (name == "" && size >= 64 && perm == "rw-p")) k = "guest RAM"
+        else if (name == "" && perm == "rwxp") k = "TCG translation cache"
+        else if (name == "" || name ~ /^\[/) k = "QEMU heap, arenas, stacks"
+        else if (name ~ /qemu-system/) k = "QEMU binary"
+        else if (name ~ /\.so/) k = "libraries"
+        else if (name ~ /vmlinux|bzImage|Image/) k = "guest kernel file"
+        else k = "other files"
+        print k "\t" $2 }' "/proc/$p/smaps"
+  done | awk -F'\t' -v n=$# '{ s[$1] += $2 } END { for (k in s) printf "%7.1f MiB  %s\n", s[k] / 1024 / n, k }' |
+    sort -rn | sed 's/^/    /'
+}
 start_boxes() { # PREFIX EXTRA-FLAGS...
   local p=$1 i
   shift
@@ -76,25 +107,40 @@ names() { local i; for i in $(seq "$n"); do echo "$1$i"; done; }
 
 echo "engine: $engine"
 echo "boxes: $n busybox boxes, 512 MiB each, idle (sleep)"
+phases=${BENCH_DENSITY_PHASES:-before 21c after}
 # ---- before ------------------------------------------------------------------------------
-BOXLITE_TCG_TB_MIB=0 start_boxes b --no-page-reporting || exit 1
-read -r pss rss guest <<<"$(settle_and_measure $(names b))"
-echo "before (reporting off, tb-size QEMU's 1 GiB): host memory per idle box: $pss MiB PSS ($rss MiB RSS), guest RAM resident $guest MiB"
-for b in $(names b); do "$B" rm -f "$b" >/dev/null 2>&1; done
-# ---- after -------------------------------------------------------------------------------
-start_boxes a || exit 1
-read -r pss rss guest <<<"$(settle_and_measure $(names a))"
-echo "after (reporting on, tb-size 16 MiB): host memory per idle box: $pss MiB PSS ($rss MiB RSS), guest RAM resident $guest MiB"
-"$B" reclaim >/dev/null 2>&1
-read -r pss2 rss2 guest2 <<<"$(settle_and_measure $(names a))"
-echo "after + boxlite reclaim: host memory per idle box: $pss2 MiB PSS ($rss2 MiB RSS), guest RAM resident $guest2 MiB"
-best=$(( pss2 < pss ? pss2 : pss ))
-if [ "$best" -le 40 ]; then
-  echo "goal (<= 40 MiB per idle box on the QEMU engine): met ($best MiB PSS)"
-else
-  echo "goal (<= 40 MiB per idle box on the QEMU engine): not met ($best MiB PSS)"
+if [[ " $phases " == *" before "* ]]; then
+  BOXLITE_TCG_TB_MIB=0 start_boxes b --no-page-reporting || exit 1
+  read -r pss rss guest <<<"$(settle_and_measure $(names b))"
+  echo "before (reporting off, tb-size QEMU's 1 GiB): host memory per idle box: $pss MiB PSS ($rss MiB RSS), guest RAM resident $guest MiB"
+  for b in $(names b); do "$B" rm -f "$b" >/dev/null 2>&1; done
 fi
-for b in $(names a); do "$B" rm -f "$b" >/dev/null 2>&1; done
+# ---- 21c: reporting at the kernel's pageblock order ----------------------------------------
+if [[ " $phases " == *" 21c "* ]]; then
+  BOXLITE_KERNEL_CMDLINE="${BOXLITE_KERNEL_CMDLINE:+$BOXLITE_KERNEL_CMDLINE }page_reporting.page_reporting_order=10" \
+    start_boxes c || exit 1
+  read -r pss rss guest <<<"$(settle_and_measure $(names c))"
+  echo "21c (reporting order 10 = 4 MiB chunks, tb-size 16 MiB): host memory per idle box: $pss MiB PSS ($rss MiB RSS), guest RAM resident $guest MiB"
+  for b in $(names c); do "$B" rm -f "$b" >/dev/null 2>&1; done
+fi
+# ---- after -------------------------------------------------------------------------------
+if [[ " $phases " == *" after "* ]]; then
+  start_boxes a || exit 1
+  read -r pss rss guest <<<"$(settle_and_measure $(names a))"
+  echo "after (reporting order 5 = 128 KiB chunks, tb-size 16 MiB): host memory per idle box: $pss MiB PSS ($rss MiB RSS), guest RAM resident $guest MiB"
+  echo "  where it goes (PSS per box):"
+  breakdown $(names a)
+  "$B" reclaim >/dev/null 2>&1
+  read -r pss2 rss2 guest2 <<<"$(settle_and_measure $(names a))"
+  echo "after + boxlite reclaim: host memory per idle box: $pss2 MiB PSS ($rss2 MiB RSS), guest RAM resident $guest2 MiB"
+  best=$(( pss2 < pss ? pss2 : pss ))
+  if [ "$best" -le 40 ]; then
+    echo "goal (<= 40 MiB per idle box on the QEMU engine): met ($best MiB PSS)"
+  else
+    echo "goal (<= 40 MiB per idle box on the QEMU engine): not met ($best MiB PSS)"
+  fi
+  for b in $(names a); do "$B" rm -f "$b" >/dev/null 2>&1; done
+fi
 
 # ---- a guest frees 300 MiB -------------------------------------------------------------
 "$B" run -d --name big --memory 1g "$root" sleep 1000000 >/dev/null 2>&1 || { echo "density: the 1 GiB box did not start"; exit 1; }

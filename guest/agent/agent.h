@@ -152,4 +152,12 @@ int net_configure(const struct proto_setup *s, struct bl_error *err);
 /* Logs one line to stderr (the console) prefixed "boxlite-agent: ". */
 void agent_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* ---- reporting.c ------------------------------------------------------------------- */
+/* The order asked for by GUEST_REPORTING_ORDER_PARAM=N on a kernel command line (the last
+ * such word), or -1 when there is none or N is not an order from 0 to 10. */
+int agent_reporting_order_parse(const char *cmdline);
+/* Writes that order to param_path (GUEST_REPORTING_ORDER_SYSFS in the guest): the order set,
+ * -1 when the command line asks for none, -2 (logged) when it cannot be written. */
+int agent_reporting_order_apply(const char *cmdline, const char *param_path);
+
 #endif

@@ -89,6 +89,8 @@ static void parse_cmdline(struct boot_cfg *b)
     }
     b->setup.net = access("/sys/class/net/eth0", F_OK) == 0;
     agent_parse_cmdline(line, &b->setup, &b->ctl);
+    /* the balloon driver registered before /init and reset it (reporting.c) */
+    agent_reporting_order_apply(line, GUEST_REPORTING_ORDER_SYSFS);
     static const char fault[] = GUEST_CMDLINE_PREFIX GUEST_KEY_FAULT_EXIT_MS "=";
     const char *f = strstr(line, fault);
     if (f)

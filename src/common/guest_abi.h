@@ -38,4 +38,13 @@
 #define GUEST_KEY_DISK "disk"         /* DEV:/guest/path[:ro|:rw][:FSTYPE] */
 #define GUEST_KEY_FAULT_EXIT_MS "fault_exit_ms" /* tests: the agent exits after N ms */
 
+/* Free page reporting's granularity (issue 21; Linux mm/page_reporting.c): the engines put
+ * GUEST_REPORTING_ORDER_PARAM=GUEST_REPORTING_ORDER on the kernel command line, so that a
+ * freed chunk of 2^order pages goes back to the host, not only whole pageblocks (order 9 or
+ * 10, 2-4 MiB); the agent makes it hold on kernels that overwrite it (guest/agent/reporting.c). */
+#define GUEST_REPORTING_ORDER_PARAM "page_reporting.page_reporting_order"
+#define GUEST_REPORTING_ORDER 5 /* 128 KiB with 4 KiB pages */
+#define GUEST_REPORTING_ORDER_ARG GUEST_REPORTING_ORDER_PARAM "=5" /* = GUEST_REPORTING_ORDER */
+#define GUEST_REPORTING_ORDER_SYSFS "/sys/module/page_reporting/parameters/page_reporting_order"
+
 #endif

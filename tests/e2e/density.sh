@@ -64,6 +64,16 @@ HOLD='dd if=/dev/zero bs=300M count=1 2>/dev/null | { cat /tmp/gate >/dev/null; 
 expect "a box runs with the balloon device" "running" "$("$B" inspect -f '{{.State}}' rep 2>/dev/null)"
 has "QEMU got virtio-balloon-device with free-page-reporting=on" \
   "virtio-balloon-device,id=balloon0,free-page-reporting=on" <(tr '\0' ' ' </proc/"$(pgrep -f "qemu-system-x86_64.*$(dir_of rep)" | head -1)"/cmdline 2>/dev/null)
+# What the engine passes for density (issue 21d): the TCG translation cache and free page
+# reporting's order (src/common/guest_abi.h), and that the guest runs with that order: Linux
+# 6.1 resets the parameter to its pageblock order (10) when the balloon driver registers,
+# and the agent writes it back (guest/agent/reporting.c). Before 21d the guest said 10.
+qargs=$(tr '\0' ' ' </proc/"$(pgrep -f "qemu-system-x86_64.*$(dir_of rep)" | head -1)"/cmdline 2>/dev/null)
+has "QEMU's TCG translation cache is 16 MiB (-accel tcg,tb-size=16)" "tcg,tb-size=16 " <(echo "$qargs")
+has "the guest kernel is asked for reporting order 5 (128 KiB chunks)" \
+  " page_reporting.page_reporting_order=5 " <(echo "$qargs")
+expect "the guest reports free chunks of order 5, not its pageblocks (order 10)" "5" \
+  "$("$B" exec rep cat /sys/module/page_reporting/parameters/page_reporting_order 2>&1)"
 idle=$(fig rep guest_resident_bytes)
 "$B" exec rep mkfifo /tmp/gate
 "$B" exec -d rep sh -c "$HOLD" >/dev/null

@@ -7,6 +7,7 @@
 #define VMM_QEMU_QEMU_H
 
 #include "common/error.h"
+#include "common/guest_abi.h"
 #include "vmm/config.h"
 #include "vmm/engine.h"
 
@@ -36,8 +37,10 @@ struct qemu_launch {
 };
 
 /* The guest command line the engine always passes ahead of the config's own (console=
- * comes first: the machine's, "console=ttyS0 " on x86_64). */
-#define QEMU_GUEST_CMDLINE_REST "reboot=t panic=-1 quiet boxlite.engine=qemu"
+ * comes first: the machine's, "console=ttyS0 " on x86_64); free page reporting's order
+ * (guest_abi.h) is there with the balloon or without it (then it sets nothing). */
+#define QEMU_GUEST_CMDLINE_REST                                                               \
+    "reboot=t panic=-1 quiet boxlite.engine=qemu " GUEST_REPORTING_ORDER_ARG
 #define QEMU_GUEST_CMDLINE "console=ttyS0 " QEMU_GUEST_CMDLINE_REST
 
 /* A NULL-terminated argv, every string malloc'd; free with qemu_argv_free(). */

@@ -255,6 +255,11 @@ TEST(argv_for_density)
     CHECK(argv_has(argv, "microvm,acpi=off,x-option-roms=off,mem-merge=off"));
     CHECK(argv_has(argv, "virtio-balloon-device,id=balloon0,free-page-reporting=on"));
     CHECK(argv_has(argv, "tcg")); /* 0: QEMU's own cache size */
+    /* free page reporting's order for the guest kernel (and its agent: guest_abi.h) */
+    bool order = false;
+    for (char **a = argv; *a; a++)
+        order |= strstr(*a, " page_reporting.page_reporting_order=5") != NULL;
+    CHECK(order);
     qemu_argv_free(argv);
 
     cfg.ksm = true;
