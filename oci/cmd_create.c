@@ -197,7 +197,8 @@ static __attribute__((noreturn)) void create_relay(const char *id, const struct 
     }
     boxlite_exec_spec spec;
     char user[32];
-    relay_exec_spec(&s->process, &spec, user, sizeof user);
+    struct relay_security sec;
+    relay_exec_spec(&s->process, &spec, user, sizeof user, &sec);
     /* the caller sizes the terminal once it holds the master, possibly while the container
      * was only created (its SIGWINCH was not forwarded then): the size at start is the one */
     struct winsize ws;

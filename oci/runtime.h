@@ -35,9 +35,16 @@ int relay_pty(int console_fd, unsigned rows, unsigned cols, struct bl_error *err
  * status to exit with: the exit code, or 128 + the signal that ended it. */
 int relay_pump(boxlite_exec *ex, int in_fd, int out_fd, int err_fd, int tty_fd, int sigfd);
 
-/* The exec spec of a process as config.json describes it; argv and env point into p. */
+/* What the process may do (rlimits, capabilities, ...) as the library takes it. */
+struct relay_security {
+    boxlite_process_security ps;
+    boxlite_rlimit rl[OCI_MAX_RLIMITS];
+};
+/* The exec spec of a process as config.json describes it; argv, env and the groups point
+ * into p, the limits into sec. A capability name the runtime does not know is warned about
+ * (config.md: logged, not fatal) and left out. */
 void relay_exec_spec(const struct oci_process *p, boxlite_exec_spec *spec, char *user,
-                     size_t user_len);
+                     size_t user_len, struct relay_security *sec);
 
 /* Whether args[0] can be run in the rootfs (runc's LookPath, done on the host since the
  * rootfs is a host folder): 0, or an error whose text callers parse ("executable file not
