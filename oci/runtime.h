@@ -58,6 +58,12 @@ int relay_lookpath(const char *rootfs, const struct oci_process *p, struct bl_er
  * libnetwork-setkey, CNI), which must never be the host's own. */
 int relay_enter_netns(const char *path, struct bl_error *err);
 
+/* Published ports (oci/ports.c): once the relay is in the container's network namespace,
+ * a proxy process listens there on each io.boxlite.ports port and carries connections to
+ * the box's forward of it, reached in host_ns (the caller's namespace, an open fd). */
+int relay_ports_start(boxlite_box *box, const struct oci_spec *s, int host_ns,
+                      struct bl_error *err);
+
 /* Makes the folder path (and its parents) inside rootfs, resolved as the guest would
  * (symlinks stay inside), as runc makes mount points: the guest's root cannot write a
  * read-only folder of the host's (a rootfs whose top is 0555). */

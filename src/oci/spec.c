@@ -450,6 +450,38 @@ static int annotations_from(json_t *a, struct oci_spec *s, struct bl_error *err)
         strcmp(s->engine, "qemu"))
         return bl_err(err, BOXLITE_ERR_INVALID, "annotation io.boxlite.engine: \"%s\" is not "
                       "auto, kvm or qemu", s->engine);
+    const char *ports = oci_spec_annotation(s, "io.boxlite.ports");
+    if (ports && (r = oci_parse_ports(ports, s->ports, &s->nports, err)))
+        return bl_err_prefix(err, "annotation io.boxlite.ports");
+    return 0;
+}
+
+int oci_parse_ports(const char *s, uint16_t *ports, size_t *n, struct bl_error *err)
+{
+    *n = 0;
+    for (const char *p = s; *p;) {
+        char *end;
+        errno = 0;
+        long v = isdigit((unsigned char)*p) ? strtol(p, &end, 10) : -1;
+        if (v < 1 || v > 65535 || errno)
+            return bl_err(err, BOXLITE_ERR_INVALID, "\"%s\": a port is a number from 1 to "
+                          "65535 (\"80,443/tcp\")", s);
+        p = end;
+        if (!strncmp(p, "/tcp", 4))
+            p += 4;
+        if (*p && *p != ',')
+            return bl_err(err, BOXLITE_ERR_INVALID, "\"%s\": TCP ports separated by commas "
+                          "(\"80,443/tcp\"; UDP is not carried)", s);
+        if (*p)
+            p++;
+        for (size_t i = 0; i < *n; i++)
+            if (ports[i] == v)
+                return bl_err(err, BOXLITE_ERR_INVALID, "\"%s\": port %ld twice", s, v);
+        if (*n == OCI_MAX_PORTS)
+            return bl_err(err, BOXLITE_ERR_INVALID, "\"%s\": more than %d ports", s,
+                          OCI_MAX_PORTS);
+        ports[(*n)++] = (uint16_t)v;
+    }
     return 0;
 }
 

@@ -17,6 +17,7 @@
 #define OCI_MAX_ARGS 4096
 #define OCI_MAX_ENV 4096
 #define OCI_MAX_MOUNTS 256
+#define OCI_MAX_PORTS 16
 
 struct oci_process {
     char **args;       /* NULL-terminated, at least one */
@@ -95,7 +96,13 @@ struct oci_spec {
      * path of one to join (config-linux.md "Namespaces") */
     bool netns;
     char *netns_path; /* NULL = a new one, when netns */
+    /* annotation io.boxlite.ports: the container's TCP ports the relay carries from the
+     * network namespace into the box (the engine's published ports land there) */
+    uint16_t ports[OCI_MAX_PORTS];
+    size_t nports;
 };
+/* "80,443/tcp" into ports (at most OCI_MAX_PORTS, each once). */
+int oci_parse_ports(const char *s, uint16_t *ports, size_t *n, struct bl_error *err);
 
 /* Parses a whole config.json (len bytes, not NUL-terminated). On failure *s is left empty
  * (nothing to free) and err names the field. */

@@ -399,3 +399,42 @@ TEST(process_limits_and_privileges)
     CHECK_EQ(oci_cap_number("CAP_SYS_ADMIN"), 21);
     CHECK_EQ(oci_cap_number("SYS_ADMIN"), -1);
 }
+
+/* io.boxlite.ports: the container's TCP ports the relay carries into the box. */
+TEST(published_ports_annotation)
+{
+    uint16_t p[OCI_MAX_PORTS];
+    size_t n;
+    struct bl_error err = { 0 };
+    REQUIRE(oci_parse_ports("80,443/tcp,8080", p, &n, &err) == 0);
+    REQUIRE(n == 3);
+    CHECK_EQ(p[0], 80);
+    CHECK_EQ(p[1], 443);
+    CHECK_EQ(p[2], 8080);
+    REQUIRE(oci_parse_ports("", p, &n, &err) == 0);
+    CHECK_EQ(n, 0);
+    static const struct { const char *s, *want; } bad[] = {
+        { "0", "number from 1 to 65535" }, { "65536", "number from 1 to 65535" },
+        { "http", "number from 1 to 65535" }, { "-1", "number from 1 to 65535" },
+        { "53/udp", "UDP is not carried" }, { "80 443", "separated by commas" },
+        { "80,80", "port 80 twice" },
+        { "1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17", "more than 16 ports" },
+        { "99999999999999999999", "number from 1 to 65535" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        memset(&err, 0, sizeof err);
+        CHECK(oci_parse_ports(bad[i].s, p, &n, &err) < 0);
+        if (!strstr(err.msg, bad[i].want))
+            CHECK_STR(err.msg, bad[i].want);
+    }
+    const char *cfg = "{\"ociVersion\": \"1\", \"root\": {\"path\": \"r\"}, \"process\": {\"args\":"
+                      " [\"x\"]}, \"annotations\": {\"io.boxlite.ports\": \"8080\"}}";
+    struct oci_spec s;
+    REQUIRE(oci_spec_parse(cfg, strlen(cfg), &s, &err) == 0);
+    CHECK(s.nports == 1 && s.ports[0] == 8080);
+    oci_spec_free(&s);
+    const char *bad_cfg = "{\"ociVersion\": \"1\", \"root\": {\"path\": \"r\"}, \"process\": "
+                          "{\"args\": [\"x\"]}, \"annotations\": {\"io.boxlite.ports\": \"x\"}}";
+    CHECK(oci_spec_parse(bad_cfg, strlen(bad_cfg), &s, &err) < 0);
+    CHECK(strstr(err.msg, "annotation io.boxlite.ports") != NULL);
+}
