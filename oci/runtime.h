@@ -163,5 +163,7 @@ int cmd_features(int argc, char **argv, int i);
 int cmd_kill(int argc, char **argv, int i);
 int cmd_delete(int argc, char **argv, int i);
 int cmd_exec(int argc, char **argv, int i);
+int cmd_pause(int argc, char **argv, int i);
+int cmd_resume(int argc, char **argv, int i);
 
 #endif

@@ -10,32 +10,17 @@
 # --annotation io.boxlite.ports=80`, the server reached at 127.0.0.1:HOST (Podman's DNAT).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-build=${BOXLITE_BUILD:-build}
-R="$PWD/$build/bin/boxlite-runtime"
 . tests/harness/lib.sh
-need "$R (make)" test -x "$R"
-need "a cached guest kernel (scripts/build-kernel.sh)" scripts/build-kernel.sh --cached-only
-need_cmd qemu-system-x86_64 qemu-system-x86
+. tests/harness/oci.sh
+oci_begin ports
 need "busybox-static (apt-get install busybox-static)" test -x /bin/busybox
 need_cmd curl
 need_cmd ip iproute2
-work=$(mktemp -d /var/tmp/oci-ports.XXXXXX)
-root=$work/rt
 ns=boxlite-ports-$$
-cleanup() {
-  for d in "$root"/*/; do
-    [ -f "$d/state.json" ] && "$R" --root "$root" delete --force "$(basename "$d")" >/dev/null 2>&1
-  done
-  if [ -n "${P:-}" ]; then
-    $P rm -af >/dev/null 2>&1
-    $P rmi -af >/dev/null 2>&1
-  fi
-  tests/fixtures/registry.sh stop "$work/reg" >/dev/null 2>&1
+oci_cleanup_more() {
   ip netns del "$ns" 2>/dev/null
   ip link del "bp$$" 2>/dev/null
-  rm -rf "$work"
 }
-trap cleanup EXIT
 
 bundle() { # DIR ANNOTATION-PORTS NAMESPACES-JSON
   mkdir -p "$1/rootfs"
@@ -92,20 +77,8 @@ expect "after delete nothing is left in the namespace" "" "$(ip netns pids "$ns"
 ip netns del "$ns"
 
 # ---- Podman: -p HOST:80 ------------------------------------------------------------------------
-need_cmd podman
-need_cmd conmon
-need_cmd docker-registry
-python3 tests/fixtures/mkimages.py "$work/fx" busybox >/dev/null
-port=$(tests/fixtures/registry.sh start "$work/reg" $$) || { no "registry started"; finish; exit; }
-tests/fixtures/registry.sh push "$work/reg" "$work/fx/busybox" busybox:latest
-img=127.0.0.1:$port/busybox:latest
-cat >"$work/runtime" <<EOF
-#!/bin/sh
-exec "$R" --root "$root" "\$@"
-EOF
-chmod +x "$work/runtime"
-P="podman --root $work/storage --runroot $work/runroot --storage-driver vfs --cgroup-manager cgroupfs --events-backend file --runtime $work/runtime"
-$P pull --tls-verify=false "$img" >/dev/null 2>"$work/pull.err" || no "podman pull from the local registry" "$(cat "$work/pull.err")"
+oci_image
+oci_podman
 hp=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 id=$($P run -d -p "$hp:80" --annotation io.boxlite.ports=80 "$img" sleep 1000 2>"$work/run.err")
 check "podman run -d -p $hp:80 --annotation io.boxlite.ports=80" test -n "$id"
@@ -115,5 +88,5 @@ expect "podman -p: 127.0.0.1:$hp reaches the server in the box" hello-from-box "
 cip=$($P inspect -f '{{.NetworkSettings.IPAddress}}' "$id" 2>/dev/null)
 expect "  ...and so does the container's address $cip:80" hello-from-box "$(curl -sS -m 60 "http://$cip:80/index.html" 2>&1)"
 $P rm -f -t 2 "$id" >/dev/null 2>&1
-expect "nothing of the boxes is left after rm" 0 "$(find "$root" -mindepth 1 -maxdepth 1 ! -name home | wc -l)"
+expect "nothing of the boxes is left after rm" 0 "$(oci_boxes)"
 finish

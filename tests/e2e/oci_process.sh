@@ -10,28 +10,10 @@
 # no-new-privileges`, the default root set with --oom-score-adj, and `exec` (process.json).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-build=${BOXLITE_BUILD:-build}
-R="$PWD/$build/bin/boxlite-runtime"
-REAP="$PWD/tests/fixtures/oci_reap.py"
 . tests/harness/lib.sh
-need "$R (make)" test -x "$R"
-need "a cached guest kernel (scripts/build-kernel.sh)" scripts/build-kernel.sh --cached-only
-need_cmd qemu-system-x86_64 qemu-system-x86
+. tests/harness/oci.sh
+oci_begin proc
 need "busybox-static (apt-get install busybox-static)" test -x /bin/busybox
-work=$(mktemp -d /var/tmp/oci-proc.XXXXXX)
-root=$work/rt
-cleanup() {
-  for d in "$root"/*/; do
-    [ -f "$d/state.json" ] && "$R" --root "$root" delete --force "$(basename "$d")" >/dev/null 2>&1
-  done
-  if [ -n "${P:-}" ]; then
-    $P rm -af >/dev/null 2>&1
-    $P rmi -af >/dev/null 2>&1
-  fi
-  tests/fixtures/registry.sh stop "$work/reg" >/dev/null 2>&1
-  rm -rf "$work"
-}
-trap cleanup EXIT
 
 # What the process reports about itself, one "key value" per line.
 PROBE='grep -E "^(Cap|NoNewPrivs|Uid|Gid|Groups)" /proc/self/status | tr -s "\t " "  "; echo nofile $(ulimit -Sn) $(ulimit -Hn); touch /tmp/um.$$; echo mode $(stat -c %a /tmp/um.$$); rm -f /tmp/um.$$; echo oom $(cat /proc/self/oom_score_adj)'
@@ -112,21 +94,30 @@ expect "direct, root: NoNewPrivs 0 (not asked)" 0 "$(line NoNewPrivs: "$work/r.o
 expect "direct, root: RLIMIT_NOFILE raised past the host's hard limit (in the guest)" "1048576 1048576" "$(line nofile "$work/r.out")"
 "$R" --root "$root" delete r1
 
+# ---- pause and resume: the box's memory pause refuses a container's box (9p root, open
+# execution), so pause fails saying why and the container runs on ------------------------------
+"$R" --root "$root" pause nosuch 2>"$work/e"; check "pause of an unknown container fails" test $? -ne 0
+has "  ...\"does not exist\"" "does not exist" "$work/e"
+bundle "$work/pz" '{"args": ["sh", "-c", "read x; echo after $x"]}'
+mkfifo "$work/pz.in"
+exec 3<>"$work/pz.in"
+python3 "$REAP" "$R" "$root" "$work/pz" pz -- start \
+  -- "!\"\$RUNTIME\" --root $root pause \$ID 2>$work/pause.err; echo \$? >$work/pause.rc; \"\$RUNTIME\" --root $root resume \$ID 2>$work/resume.err; echo \$? >$work/resume.rc; \"\$RUNTIME\" --root $root state \$ID >$work/pz.state; echo go >$work/pz.in" \
+  <&3 >"$work/pz.out" 2>&1
+exec 3>&-
+expect "pause of a running container fails (the box cannot be paused)" 1 "$(cat "$work/pause.rc")"
+has "  ...saying why" "cannot be paused" "$work/pause.err"
+has "  ...and that it runs on" "the container runs on" "$work/pause.err"
+expect "resume of a container that is not paused fails" 1 "$(cat "$work/resume.rc")"
+has "  ...\"container not paused\"" "container not paused" "$work/resume.err"
+python3 -c 'import json,sys; assert json.load(open(sys.argv[1]))["status"] == "running"' "$work/pz.state" \
+  && ok "  ...the container is still running" || no "  ...the container is still running" "$(cat "$work/pz.state")"
+expect "  ...and its process goes on" "after go" "$(cat "$work/pz.out")"
+"$R" --root "$root" delete pz
+
 # ---- Podman ---------------------------------------------------------------------------------
-need_cmd podman
-need_cmd conmon
-need_cmd docker-registry
-python3 tests/fixtures/mkimages.py "$work/fx" busybox >/dev/null
-port=$(tests/fixtures/registry.sh start "$work/reg" $$) || { no "registry started"; finish; exit; }
-tests/fixtures/registry.sh push "$work/reg" "$work/fx/busybox" busybox:latest
-img=127.0.0.1:$port/busybox:latest
-cat >"$work/runtime" <<EOF
-#!/bin/sh
-exec "$R" --root "$root" "\$@"
-EOF
-chmod +x "$work/runtime"
-P="podman --root $work/storage --runroot $work/runroot --storage-driver vfs --cgroup-manager cgroupfs --events-backend file --runtime $work/runtime"
-$P pull --tls-verify=false "$img" >/dev/null 2>"$work/pull.err" || no "podman pull from the local registry" "$(cat "$work/pull.err")"
+oci_image
+oci_podman
 
 $P run --rm --cap-drop ALL --cap-add NET_BIND_SERVICE --ulimit nofile=512:1024 --user 1000:1000 \
   --security-opt no-new-privileges "$img" sh -c "$PROBE" >"$work/p.out" 2>"$work/p.err"
