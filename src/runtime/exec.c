@@ -10,6 +10,7 @@
 #include "runtime/spawn.h"
 
 #include <jansson.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -243,10 +244,19 @@ static int exec_start(boxlite_box *b, const boxlite_exec_spec *spec, enum exec_m
     API_CHECK_ARG(spec->timeout_ms >= 0, "negative timeout");
     API_CHECK_ARG(!spec->tty || (spec->rows <= 10000 && spec->cols <= 10000), "bad tty size");
     struct bl_error err = { 0 };
+    /* checked first: a mistake in it is the caller's, whatever state the box is in */
+    struct proto_exec_req sec = { 0 };
+    int r = security ? request_security(security, &sec, &err) : 0;
+    if (r < 0) {
+        rt_request_free(&sec);
+        return api_return(bl_err_prefix(&err, "exec %s", spec->argv[0]), &err);
+    }
     struct proto_client *conn;
-    int r = rt_box_conn(b, &conn, &err);
-    if (r)
+    r = rt_box_conn(b, &conn, &err);
+    if (r) {
+        rt_request_free(&sec);
         return api_return(r, &err);
+    }
 
     struct image_config ic;
     rt_box_image_config(b, &ic);
@@ -254,8 +264,10 @@ static int exec_start(boxlite_box *b, const boxlite_exec_spec *spec, enum exec_m
     r = rt_box_request(b, &ic, spec->env, spec->tty != 0, spec->working_dir, spec->user, &req,
                        &err);
     image_config_free(&ic);
-    if (r)
+    if (r) {
+        rt_request_free(&sec);
         return api_return(bl_err_prefix(&err, "exec"), &err);
+    }
     req.argv = (char **)spec->argv;
     req.tty = spec->tty != 0;
     req.rows = spec->rows ? spec->rows : 24;
@@ -263,11 +275,19 @@ static int exec_start(boxlite_box *b, const boxlite_exec_spec *spec, enum exec_m
     req.timeout_ms = (uint64_t)spec->timeout_ms;
     req.detach = mode == EXEC_DETACH;
     req.attach = mode == EXEC_ATTACH;
-    if (security && (r = request_security(security, &req, &err)) < 0) {
-        req.argv = NULL;
-        rt_request_free(&req);
-        return api_return(bl_err_prefix(&err, "exec %s", spec->argv[0]), &err);
-    }
+    /* the limits and privileges move over (rt_request_free(&req) frees them) */
+    req.rlimits = sec.rlimits;
+    req.nrlimits = sec.nrlimits;
+    req.has_caps = sec.has_caps;
+    memcpy(req.caps, sec.caps, sizeof req.caps);
+    req.no_new_privs = sec.no_new_privs;
+    req.has_groups = sec.has_groups;
+    req.groups = sec.groups;
+    req.ngroups = sec.ngroups;
+    req.has_umask = sec.has_umask;
+    req.umask = sec.umask;
+    req.has_oom_score_adj = sec.has_oom_score_adj;
+    req.oom_score_adj = sec.oom_score_adj;
     boxlite_exec *ex = calloc(1, sizeof *ex);
     if (!ex)
         r = bl_err(&err, BOXLITE_ERR_NOMEM, "exec: out of memory");
