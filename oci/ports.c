@@ -19,8 +19,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* The host port the box's forward of guest port gp was given (boxlite_box_info). */
@@ -112,6 +114,64 @@ static void close_all_but(int *keep, size_t n)
     }
 }
 
+/* At most this many connections are carried at once (a process each): the published port
+ * faces the network, and past it further connections wait in the listeners' backlog. */
+#define MAX_CONNECTIONS 256
+
+/* The proxy process: accepts on the listeners, a process per connection. Never returns. */
+static __attribute__((noreturn)) void proxy(int *lfd, const int *hp, size_t n, int host_ns)
+{
+    prctl(PR_SET_PDEATHSIG, SIGKILL); /* it ends with the relay */
+    /* nothing of the relay's: create reads its report pipe to the end, and the caller's
+     * stdio must end with the relay */
+    int keep[OCI_MAX_PORTS + 1];
+    size_t nk = 0;
+    for (size_t i = 0; i < n; i++)
+        keep[nk++] = lfd[i];
+    keep[nk++] = host_ns;
+    close_all_but(keep, nk);
+    sigset_t chld;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    sigprocmask(SIG_SETMASK, &chld, NULL); /* the relay's other signals unblocked */
+    int sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (sfd < 0)
+        _exit(1);
+    unsigned active = 0;
+    struct pollfd p[OCI_MAX_PORTS + 1];
+    for (;;) {
+        for (size_t i = 0; i < n; i++)
+            p[i] = (struct pollfd){ .fd = active < MAX_CONNECTIONS ? lfd[i] : -1,
+                                    .events = POLLIN };
+        p[n] = (struct pollfd){ .fd = sfd, .events = POLLIN };
+        if (poll(p, n + 1, -1) < 0)
+            continue;
+        if (p[n].revents) {
+            struct signalfd_siginfo si;
+            while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {
+            }
+            while (waitpid(-1, NULL, WNOHANG) > 0)
+                active--;
+        }
+        for (size_t i = 0; i < n; i++) {
+            if (!p[i].revents)
+                continue;
+            int c = accept4(lfd[i], NULL, NULL, SOCK_CLOEXEC);
+            if (c < 0)
+                continue;
+            pid_t k = fork();
+            if (k == 0) {
+                close(sfd);
+                sigprocmask(SIG_UNBLOCK, &chld, NULL);
+                carry(c, host_ns, hp[i]);
+            }
+            if (k > 0)
+                active++;
+            close(c);
+        }
+    }
+}
+
 int relay_ports_start(boxlite_box *box, const struct oci_spec *s, int host_ns,
                       struct bl_error *err)
 {
@@ -146,38 +206,8 @@ int relay_ports_start(boxlite_box *box, const struct oci_spec *s, int host_ns,
     }
     boxlite_free(info);
     pid_t pid = rc ? -1 : fork();
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL); /* it ends with the relay */
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        signal(SIGCHLD, SIG_IGN); /* the connections' processes reap themselves */
-        /* nothing of the relay's: create reads its report pipe to the end, and the
-         * caller's stdio must end with the relay */
-        int keep[OCI_MAX_PORTS + 1];
-        size_t nk = 0;
-        for (size_t i = 0; i < n; i++)
-            keep[nk++] = lfd[i];
-        keep[nk++] = host_ns;
-        close_all_but(keep, nk);
-        struct pollfd p[OCI_MAX_PORTS];
-        for (size_t i = 0; i < n; i++)
-            p[i] = (struct pollfd){ .fd = lfd[i], .events = POLLIN };
-        for (;;) {
-            if (poll(p, n, -1) < 0)
-                continue;
-            for (size_t i = 0; i < n; i++) {
-                if (!p[i].revents)
-                    continue;
-                int c = accept4(lfd[i], NULL, NULL, SOCK_CLOEXEC);
-                if (c < 0)
-                    continue;
-                if (fork() == 0)
-                    carry(c, host_ns, hp[i]);
-                close(c);
-            }
-        }
-    }
+    if (pid == 0)
+        proxy(lfd, hp, n, host_ns);
     if (!rc && pid < 0)
         rc = bl_errno(err, errno, "published ports: fork");
     for (size_t i = 0; i < n; i++)
