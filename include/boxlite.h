@@ -320,7 +320,36 @@ typedef struct boxlite_exec_spec {
     int tty;                       /* give the process a terminal */
     unsigned rows, cols;           /* terminal size when tty */
     long long timeout_ms;          /* 0 = none; on expiry the process group is killed */
+    /* Added later (a caller whose size ends before it is read as NULL): */
+    const struct boxlite_process_security *security; /* NULL = as the box's processes */
 } boxlite_exec_spec;
+
+/* What an execution's process may do beyond its user (runtime-spec config.md "POSIX
+ * process": rlimits, capabilities, noNewPrivileges, user.additionalGids and umask,
+ * oomScoreAdj), applied in the guest before the program starts. A zeroed struct changes
+ * nothing; each flag in `set` makes the fields it names apply. rlimits apply always. */
+typedef struct boxlite_rlimit {
+    int resource;                  /* RLIMIT_* (Linux's numbering: RLIMIT_NOFILE is 7) */
+    unsigned long long soft, hard; /* BOXLITE_RLIM_INFINITY = unlimited; soft <= hard */
+} boxlite_rlimit;
+#define BOXLITE_RLIM_INFINITY (~0ULL)
+#define BOXLITE_PROC_CAPS 1u          /* the five capability sets exactly (bit N = cap N) */
+#define BOXLITE_PROC_GROUPS 2u        /* the supplementary groups exactly groups[] */
+#define BOXLITE_PROC_UMASK 4u
+#define BOXLITE_PROC_OOM_SCORE_ADJ 8u
+typedef struct boxlite_process_security {
+    unsigned size;                 /* sizeof(boxlite_process_security): lets the struct grow */
+    unsigned set;                  /* BOXLITE_PROC_* */
+    const boxlite_rlimit *rlimits; /* one per resource, at most 16 */
+    size_t n_rlimits;
+    unsigned long long cap_bounding, cap_effective, cap_permitted, cap_inheritable,
+        cap_ambient;
+    int no_new_privs;              /* prctl(PR_SET_NO_NEW_PRIVS) */
+    const unsigned *groups;        /* at most 1024 */
+    size_t n_groups;
+    unsigned umask;                /* 0..0777 */
+    int oom_score_adj;             /* -1000..1000 */
+} boxlite_process_security;
 
 typedef struct boxlite_exec_result {
     int exit_code;      /* valid when signal == 0 */

@@ -62,6 +62,9 @@ static int box_options(const struct oci_spec *s, const char *id, const char *roo
         r = boxlite_options_set_memory_mib(o, s->memory_mib);
     if (!r && s->engine)
         r = boxlite_options_set_engine(o, s->engine);
+    /* published ports: the box's side of each, a free loopback port (oci/ports.c) */
+    for (size_t i = 0; !r && i < s->nports; i++)
+        r = boxlite_options_add_port(o, 0, s->ports[i], "tcp", NULL);
     for (size_t i = 0; !r && i < s->nmounts; i++)
         if (!skip_mount(&s->mounts[i]) &&
             !(r = relay_mkdir_in_root(rootfs, s->mounts[i].destination, err) < 0 ? -1 : 0))
@@ -158,11 +161,16 @@ static __attribute__((noreturn)) void create_relay(const char *id, const struct 
         _exit(1);
     }
     boxlite_options_free(o);
-    if (s->netns && relay_enter_netns(s->netns_path, &err) < 0) {
+    /* the caller's namespace, where the box's port forwards listen */
+    int host_ns = s->nports ? open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC) : -1;
+    if ((s->netns && relay_enter_netns(s->netns_path, &err) < 0) ||
+        (s->nports && relay_ports_start(box, s, host_ns, &err) < 0)) {
         report(ready_fd, "%s", err.msg);
         boxlite_box_remove(rt, boxlite_box_id(box), 1);
         _exit(1);
     }
+    if (host_ns >= 0)
+        close(host_ns);
     report(ready_fd, "ok %s", boxlite_box_id(box));
     close(ready_fd);
 
@@ -197,7 +205,8 @@ static __attribute__((noreturn)) void create_relay(const char *id, const struct 
     }
     boxlite_exec_spec spec;
     char user[32];
-    relay_exec_spec(&s->process, &spec, user, sizeof user);
+    struct relay_security sec;
+    relay_exec_spec(&s->process, &spec, user, sizeof user, &sec);
     /* the caller sizes the terminal once it holds the master, possibly while the container
      * was only created (its SIGWINCH was not forwarded then): the size at start is the one */
     struct winsize ws;

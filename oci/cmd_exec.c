@@ -189,7 +189,8 @@ int cmd_exec(int argc, char **argv, int i)
     boxlite_exec *ex = NULL;
     boxlite_exec_spec spec;
     char ustr[32];
-    relay_exec_spec(&p, &spec, ustr, sizeof ustr);
+    struct relay_security sec;
+    relay_exec_spec(&p, &spec, ustr, sizeof ustr, &sec);
     if (open_runtime(&rt) || boxlite_box_get(rt, st.box, &box) != BOXLITE_OK ||
         boxlite_exec_start(box, &spec, &ex) != BOXLITE_OK) {
         const char *m = boxlite_errmsg();

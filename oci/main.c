@@ -15,7 +15,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: boxlite-runtime [global flags] COMMAND [flags] [ARGS]\n"
                "An OCI runtime (runc's command line): each container runs in a BoxLite micro-VM.\n"
-               "commands: create, start, state, kill, delete, exec, ps, features\n"
+               "commands: create, start, state, kill, delete, exec, ps, features, pause, resume\n"
                "global flags: --root DIR (default " DEFAULT_ROOT "), --log FILE, "
                "--log-format text|json, --debug, --systemd-cgroup, --rootless VALUE, "
                "--version\n");
@@ -60,6 +60,7 @@ int main(int argc, char **argv)
         { "create", cmd_create }, { "start", cmd_start },   { "state", cmd_state },
         { "kill", cmd_kill },     { "delete", cmd_delete }, { "exec", cmd_exec },
         { "ps", cmd_ps },         { "features", cmd_features },
+        { "pause", cmd_pause },   { "resume", cmd_resume },
     };
     for (size_t k = 0; k < sizeof cmds / sizeof cmds[0]; k++)
         if (!strcmp(argv[i], cmds[k].name)) {

@@ -89,14 +89,50 @@ int relay_pty(int console_fd, unsigned rows, unsigned cols, struct bl_error *err
     return slave;
 }
 
+static void relay_security(const struct oci_process *p, struct relay_security *sec)
+{
+    boxlite_process_security *ps = &sec->ps;
+    *ps = (boxlite_process_security){ .size = sizeof *ps, .rlimits = sec->rl,
+                                      .n_rlimits = p->nrlimits,
+                                      .no_new_privs = p->no_new_privs };
+    for (size_t i = 0; i < p->nrlimits && i < OCI_MAX_RLIMITS; i++)
+        sec->rl[i] = (boxlite_rlimit){ .resource = p->rlimits[i].resource,
+                                       .soft = p->rlimits[i].soft, .hard = p->rlimits[i].hard };
+    if (p->has_caps) {
+        ps->set |= BOXLITE_PROC_CAPS;
+        ps->cap_bounding = p->cap_bounding;
+        ps->cap_effective = p->cap_effective;
+        ps->cap_permitted = p->cap_permitted;
+        ps->cap_inheritable = p->cap_inheritable;
+        ps->cap_ambient = p->cap_ambient;
+    }
+    if (p->cap_unknown)
+        warn("process.capabilities: %s is not a capability this runtime knows; left out",
+             p->cap_unknown);
+    if (p->has_gids) {
+        ps->set |= BOXLITE_PROC_GROUPS;
+        ps->groups = p->gids;
+        ps->n_groups = p->ngids;
+    }
+    if (p->has_umask) {
+        ps->set |= BOXLITE_PROC_UMASK;
+        ps->umask = p->umask;
+    }
+    if (p->has_oom_score_adj) {
+        ps->set |= BOXLITE_PROC_OOM_SCORE_ADJ;
+        ps->oom_score_adj = p->oom_score_adj;
+    }
+}
+
 void relay_exec_spec(const struct oci_process *p, boxlite_exec_spec *spec, char *user,
-                     size_t user_len)
+                     size_t user_len, struct relay_security *sec)
 {
     snprintf(user, user_len, "%u:%u", p->uid, p->gid);
     *spec = (boxlite_exec_spec){ .size = sizeof *spec, .argv = (const char *const *)p->args,
                                  .env = (const char *const *)p->env, .working_dir = p->cwd,
                                  .user = user, .tty = p->terminal, .rows = p->rows,
-                                 .cols = p->cols };
+                                 .cols = p->cols, .security = &sec->ps };
+    relay_security(p, sec);
     if (p->terminal && (!spec->rows || !spec->cols)) {
         spec->rows = 24;
         spec->cols = 80;

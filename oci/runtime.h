@@ -35,9 +35,16 @@ int relay_pty(int console_fd, unsigned rows, unsigned cols, struct bl_error *err
  * status to exit with: the exit code, or 128 + the signal that ended it. */
 int relay_pump(boxlite_exec *ex, int in_fd, int out_fd, int err_fd, int tty_fd, int sigfd);
 
-/* The exec spec of a process as config.json describes it; argv and env point into p. */
+/* What the process may do (rlimits, capabilities, ...) as the library takes it. */
+struct relay_security {
+    boxlite_process_security ps;
+    boxlite_rlimit rl[OCI_MAX_RLIMITS];
+};
+/* The exec spec of a process as config.json describes it; argv, env and the groups point
+ * into p, the limits into sec. A capability name the runtime does not know is warned about
+ * (config.md: logged, not fatal) and left out. */
 void relay_exec_spec(const struct oci_process *p, boxlite_exec_spec *spec, char *user,
-                     size_t user_len);
+                     size_t user_len, struct relay_security *sec);
 
 /* Whether args[0] can be run in the rootfs (runc's LookPath, done on the host since the
  * rootfs is a host folder): 0, or an error whose text callers parse ("executable file not
@@ -50,6 +57,12 @@ int relay_lookpath(const char *rootfs, const struct oci_process *p, struct bl_er
  * is what /proc/<relay>/ns/net names to the engine and its hooks (Docker's
  * libnetwork-setkey, CNI), which must never be the host's own. */
 int relay_enter_netns(const char *path, struct bl_error *err);
+
+/* Published ports (oci/ports.c): once the relay is in the container's network namespace,
+ * a proxy process listens there on each io.boxlite.ports port and carries connections to
+ * the box's forward of it, reached in host_ns (the caller's namespace, an open fd). */
+int relay_ports_start(boxlite_box *box, const struct oci_spec *s, int host_ns,
+                      struct bl_error *err);
 
 /* Makes the folder path (and its parents) inside rootfs, resolved as the guest would
  * (symlinks stay inside), as runc makes mount points: the guest's root cannot write a
@@ -150,5 +163,7 @@ int cmd_features(int argc, char **argv, int i);
 int cmd_kill(int argc, char **argv, int i);
 int cmd_delete(int argc, char **argv, int i);
 int cmd_exec(int argc, char **argv, int i);
+int cmd_pause(int argc, char **argv, int i);
+int cmd_resume(int argc, char **argv, int i);
 
 #endif

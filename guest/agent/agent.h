@@ -112,6 +112,12 @@ struct user_info {
  * /etc/group (files only, no NSS). NULL or "" means root. */
 int user_resolve(const char *spec, struct user_info *u, struct bl_error *err);
 
+/* ---- privs.c ------------------------------------------------------------------------
+ * The request's rlimits, oom_score_adj, umask, capabilities, groups and no_new_privs, and
+ * the switch to user u, in the child just before execve. 0, or -1 with e. */
+int process_become(const struct proto_exec_req *r, const struct user_info *u,
+                   struct bl_error *e);
+
 /* ---- oom.c --------------------------------------------------------------------------
  * The guest's OOM killer protects what the box cannot live without: the agent (PID 1 of
  * the guest) is never chosen, the container's init only when nothing else is left, and

@@ -139,11 +139,9 @@ static __attribute__((noreturn)) void child_main(const struct container *ct, enu
         bl_errno(&e, errno, "exec %s: working directory %s", r->argv[0], cwd);
         child_fail(sp->report, &e);
     }
-    if (setgroups((size_t)u.ngroups, u.groups) < 0 || setgid(u.gid) < 0 || setuid(u.uid) < 0) {
-        if (u.uid != getuid() || u.gid != getgid()) {
-            bl_errno(&e, errno, "exec %s: switch to user %u:%u", r->argv[0], u.uid, u.gid);
-            child_fail(sp->report, &e);
-        }
+    if (process_become(r, &u, &e) < 0) {
+        bl_err_prefix(&e, "exec %s", r->argv[0]);
+        child_fail(sp->report, &e);
     }
     extern char **environ;
     environ = env;

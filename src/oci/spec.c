@@ -102,6 +102,202 @@ static int want_object(json_t *v, const char *field, struct bl_error *err)
                                       field);
 }
 
+/* capabilities(7) in the kernel's order (linux/capability.h), so the index is the bit. */
+static const char *const cap_names[] = {
+    "CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID",
+    "SETUID", "SETPCAP", "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN",
+    "NET_RAW", "IPC_LOCK", "IPC_OWNER", "SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT", "SYS_PTRACE",
+    "SYS_PACCT", "SYS_ADMIN", "SYS_BOOT", "SYS_NICE", "SYS_RESOURCE", "SYS_TIME",
+    "SYS_TTY_CONFIG", "MKNOD", "LEASE", "AUDIT_WRITE", "AUDIT_CONTROL", "SETFCAP",
+    "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG", "WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ",
+    "PERFMON", "BPF", "CHECKPOINT_RESTORE",
+};
+
+/* getrlimit(2)'s resources in Linux's generic numbering (asm-generic/resource.h, which
+ * x86_64 and arm64 both use): the number the guest's setrlimit takes. */
+static const char *const rlimit_names[] = {
+    "CPU", "FSIZE", "DATA", "STACK", "CORE", "RSS", "NPROC", "NOFILE", "MEMLOCK", "AS",
+    "LOCKS", "SIGPENDING", "MSGQUEUE", "NICE", "RTPRIO", "RTTIME",
+};
+
+int oci_rlimit_number(const char *name)
+{
+    if (!name || strncmp(name, "RLIMIT_", 7))
+        return -1;
+    for (size_t i = 0; i < sizeof rlimit_names / sizeof rlimit_names[0]; i++)
+        if (!strcmp(name + 7, rlimit_names[i]))
+            return (int)i;
+    return -1;
+}
+
+const char *oci_rlimit_name(int resource)
+{
+    return resource >= 0 && (size_t)resource < sizeof rlimit_names / sizeof rlimit_names[0]
+               ? rlimit_names[resource] : NULL;
+}
+
+int oci_cap_number(const char *name)
+{
+    if (!name || strncmp(name, "CAP_", 4))
+        return -1;
+    for (size_t i = 0; i < sizeof cap_names / sizeof cap_names[0]; i++)
+        if (!strcmp(name + 4, cap_names[i]))
+            return (int)i;
+    return -1;
+}
+
+/* A limit: a JSON integer from 0 up, or RLIM_INFINITY (2^64-1, which load() turned into
+ * -1; -1 itself is read the same way). */
+static int get_limit(json_t *v, const char *field, uint64_t *out, struct bl_error *err)
+{
+    if (json_is_integer(v) && json_integer_value(v) >= -1) {
+        *out = json_integer_value(v) < 0 ? UINT64_MAX : (uint64_t)json_integer_value(v);
+        return 0;
+    }
+    return bl_err(err, BOXLITE_ERR_INVALID, "config: %s must be an integer from 0 to "
+                  "18446744073709551615", field);
+}
+
+static int rlimits_from(json_t *v, struct oci_process *x, struct bl_error *err)
+{
+    if (!v || json_is_null(v))
+        return 0;
+    if (!json_is_array(v))
+        return bl_err(err, BOXLITE_ERR_INVALID, "config: process.rlimits must be an array");
+    size_t n = json_array_size(v);
+    if (n > OCI_MAX_RLIMITS)
+        return bl_err(err, BOXLITE_ERR_INVALID, "config: process.rlimits has %zu entries (at "
+                      "most one per resource, %d)", n, OCI_MAX_RLIMITS);
+    if (n && !(x->rlimits = calloc(n, sizeof *x->rlimits)))
+        return bl_err(err, BOXLITE_ERR_NOMEM, "config: out of memory");
+    for (size_t i = 0; i < n; i++) {
+        json_t *e = json_array_get(v, i);
+        char f[64];
+        snprintf(f, sizeof f, "process.rlimits[%zu]", i);
+        int r = want_object(e, f, err);
+        if (r)
+            return r;
+        json_t *t = json_object_get(e, "type");
+        if (!json_is_string(t))
+            return bl_err(err, BOXLITE_ERR_INVALID, "config: %s.type must be a string", f);
+        /* config.md: "If type is invalid or unsupported, runtime MUST generate an error" */
+        int res = oci_rlimit_number(json_string_value(t));
+        if (res < 0 || strlen(json_string_value(t)) != json_string_length(t))
+            return bl_err(err, BOXLITE_ERR_INVALID, "config: %s.type \"%s\" is not a resource "
+                          "limit (RLIMIT_NOFILE, RLIMIT_NPROC, ... as getrlimit(2) names them)",
+                          f, json_string_value(t));
+        struct oci_rlimit *l = &x->rlimits[i];
+        l->resource = res;
+        char g[80];
+        snprintf(g, sizeof g, "%s.soft", f);
+        if ((r = get_limit(json_object_get(e, "soft"), g, &l->soft, err)))
+            return r;
+        snprintf(g, sizeof g, "%s.hard", f);
+        if ((r = get_limit(json_object_get(e, "hard"), g, &l->hard, err)))
+            return r;
+        if (l->soft > l->hard)
+            return bl_err(err, BOXLITE_ERR_INVALID, "config: %s: soft limit %llu above the "
+                          "hard limit %llu", f, (unsigned long long)l->soft,
+                          (unsigned long long)l->hard);
+        /* config.md: "Entries MUST have unique type" */
+        for (size_t j = 0; j < i; j++)
+            if (x->rlimits[j].resource == res)
+                return bl_err(err, BOXLITE_ERR_INVALID, "config: %s: RLIMIT_%s given twice", f,
+                              rlimit_names[res]);
+        x->nrlimits = i + 1;
+    }
+    return 0;
+}
+
+static int capset_from(json_t *caps, const char *set, uint64_t *out, struct oci_process *x,
+                       struct bl_error *err)
+{
+    json_t *v = json_object_get(caps, set);
+    *out = 0;
+    if (!v || json_is_null(v))
+        return 0;
+    if (!json_is_array(v) || json_array_size(v) > 256)
+        return bl_err(err, BOXLITE_ERR_INVALID, "config: process.capabilities.%s must be an "
+                      "array of capability names", set);
+    size_t i;
+    json_t *e;
+    json_array_foreach(v, i, e) {
+        if (!json_is_string(e))
+            return bl_err(err, BOXLITE_ERR_INVALID, "config: process.capabilities.%s[%zu] must "
+                          "be a string", set, i);
+        int c = oci_cap_number(json_string_value(e));
+        if (c >= 0 && strlen(json_string_value(e)) == json_string_length(e))
+            *out |= 1ull << c;
+        else if (!x->cap_unknown && !(x->cap_unknown = strndup(json_string_value(e), 64)))
+            return bl_err(err, BOXLITE_ERR_NOMEM, "config: out of memory");
+    }
+    return 0;
+}
+
+static int security_from(json_t *p, struct oci_process *x, struct bl_error *err)
+{
+    int r = rlimits_from(json_object_get(p, "rlimits"), x, err);
+    json_t *caps = json_object_get(p, "capabilities");
+    if (!r && caps && !json_is_null(caps)) {
+        r = want_object(caps, "process.capabilities", err);
+        x->has_caps = true;
+        if (!r)
+            r = capset_from(caps, "bounding", &x->cap_bounding, x, err);
+        if (!r)
+            r = capset_from(caps, "effective", &x->cap_effective, x, err);
+        if (!r)
+            r = capset_from(caps, "permitted", &x->cap_permitted, x, err);
+        if (!r)
+            r = capset_from(caps, "inheritable", &x->cap_inheritable, x, err);
+        if (!r)
+            r = capset_from(caps, "ambient", &x->cap_ambient, x, err);
+    }
+    if (!r)
+        r = get_bool(json_object_get(p, "noNewPrivileges"), "process.noNewPrivileges",
+                     &x->no_new_privs, err);
+    json_t *o = json_object_get(p, "oomScoreAdj");
+    if (!r && o && !json_is_null(o)) {
+        if (!json_is_integer(o) || json_integer_value(o) < -1000 || json_integer_value(o) > 1000)
+            r = bl_err(err, BOXLITE_ERR_INVALID, "config: process.oomScoreAdj must be an "
+                       "integer from -1000 to 1000");
+        x->oom_score_adj = r ? 0 : (int)json_integer_value(o);
+        x->has_oom_score_adj = !r;
+    }
+    json_t *u = json_object_get(p, "user");
+    if (r || !json_is_object(u))
+        return r;
+    json_t *m = json_object_get(u, "umask");
+    if (m && !json_is_null(m)) {
+        if ((r = get_u32(m, "process.user.umask", &x->umask, err)))
+            return r;
+        if (x->umask > 0777)
+            return bl_err(err, BOXLITE_ERR_INVALID, "config: process.user.umask %o is not a "
+                          "mode (at most 0777)", x->umask);
+        x->has_umask = true;
+    }
+    json_t *g = json_object_get(u, "additionalGids");
+    if (g && !json_is_null(g)) {
+        if (!json_is_array(g) || json_array_size(g) > OCI_MAX_GIDS)
+            return bl_err(err, BOXLITE_ERR_INVALID, "config: process.user.additionalGids must "
+                          "be an array of at most %d group ids", OCI_MAX_GIDS);
+        size_t n = json_array_size(g);
+        if (n && !(x->gids = calloc(n, sizeof *x->gids)))
+            return bl_err(err, BOXLITE_ERR_NOMEM, "config: out of memory");
+        for (size_t i = 0; i < n; i++) {
+            char f[64];
+            snprintf(f, sizeof f, "process.user.additionalGids[%zu]", i);
+            json_t *e = json_array_get(g, i);
+            if (!json_is_integer(e))
+                return bl_err(err, BOXLITE_ERR_INVALID, "config: %s must be an integer", f);
+            if ((r = get_u32(e, f, &x->gids[i], err)))
+                return r;
+            x->ngids = i + 1;
+        }
+        x->has_gids = true;
+    }
+    return 0;
+}
+
 static int process_from(json_t *p, struct oci_process *out, struct bl_error *err)
 {
     memset(out, 0, sizeof *out);
@@ -147,6 +343,8 @@ static int process_from(json_t *p, struct oci_process *out, struct bl_error *err
         x.rows = h;
         x.cols = w;
     }
+    if (!r)
+        r = security_from(p, &x, err);
     if (r) {
         oci_process_free(&x);
         return r;
@@ -252,6 +450,38 @@ static int annotations_from(json_t *a, struct oci_spec *s, struct bl_error *err)
         strcmp(s->engine, "qemu"))
         return bl_err(err, BOXLITE_ERR_INVALID, "annotation io.boxlite.engine: \"%s\" is not "
                       "auto, kvm or qemu", s->engine);
+    const char *ports = oci_spec_annotation(s, "io.boxlite.ports");
+    if (ports && (r = oci_parse_ports(ports, s->ports, &s->nports, err)))
+        return bl_err_prefix(err, "annotation io.boxlite.ports");
+    return 0;
+}
+
+int oci_parse_ports(const char *s, uint16_t *ports, size_t *n, struct bl_error *err)
+{
+    *n = 0;
+    for (const char *p = s; *p;) {
+        char *end;
+        errno = 0;
+        long v = isdigit((unsigned char)*p) ? strtol(p, &end, 10) : -1;
+        if (v < 1 || v > 65535 || errno)
+            return bl_err(err, BOXLITE_ERR_INVALID, "\"%s\": a port is a number from 1 to "
+                          "65535 (\"80,443/tcp\")", s);
+        p = end;
+        if (!strncmp(p, "/tcp", 4))
+            p += 4;
+        if (*p && *p != ',')
+            return bl_err(err, BOXLITE_ERR_INVALID, "\"%s\": TCP ports separated by commas "
+                          "(\"80,443/tcp\"; UDP is not carried)", s);
+        if (*p)
+            p++;
+        for (size_t i = 0; i < *n; i++)
+            if (ports[i] == v)
+                return bl_err(err, BOXLITE_ERR_INVALID, "\"%s\": port %ld twice", s, v);
+        if (*n == OCI_MAX_PORTS)
+            return bl_err(err, BOXLITE_ERR_INVALID, "\"%s\": more than %d ports", s,
+                          OCI_MAX_PORTS);
+        ports[(*n)++] = (uint16_t)v;
+    }
     return 0;
 }
 
@@ -377,6 +607,30 @@ static int namespaces_from(json_t *linux, struct oci_spec *s, struct bl_error *e
     return 0;
 }
 
+/* Every number token 18446744073709551615 outside strings becomes "-1" and spaces. */
+static void infinity_to_minus_one(char *t, size_t len)
+{
+    static const char inf[] = "18446744073709551615";
+    const size_t n = sizeof inf - 1;
+    bool in_str = false;
+    for (size_t i = 0; i < len; i++) {
+        if (in_str) {
+            if (t[i] == '\\')
+                i++;
+            else if (t[i] == '"')
+                in_str = false;
+        } else if (t[i] == '"') {
+            in_str = true;
+        } else if (len - i >= n && !memcmp(t + i, inf, n) &&
+                   (i == 0 || !strchr("0123456789.-+eE", t[i - 1])) &&
+                   (i + n == len || !strchr("0123456789.eE", t[i + n]))) {
+            memcpy(t + i, "-1", 2);
+            memset(t + i + 2, ' ', n - 2);
+            i += n - 1;
+        }
+    }
+}
+
 static json_t *load(const char *json, size_t len, struct bl_error *err)
 {
     if (len > OCI_SPEC_MAX_BYTES) {
@@ -387,6 +641,16 @@ static json_t *load(const char *json, size_t len, struct bl_error *err)
     json_error_t je;
     /* JSON_REJECT_DUPLICATES: two values for one key would let two readers disagree */
     json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &je);
+    if (!root && json_error_code(&je) == json_error_numeric_overflow) {
+        /* Go's engines write an unlimited rlimit as RLIM_INFINITY, 18446744073709551615,
+         * beyond jansson's integers: read that one number as -1 (same length) and retry */
+        cleanup_free char *copy = malloc(len);
+        if (copy) {
+            memcpy(copy, json, len);
+            infinity_to_minus_one(copy, len);
+            root = json_loadb(copy, len, JSON_REJECT_DUPLICATES, &je);
+        }
+    }
     if (!root)
         bl_err(err, BOXLITE_ERR_INVALID, "config: not JSON: %s (line %d)", je.text, je.line);
     else if (!json_is_object(root)) {
@@ -470,6 +734,9 @@ void oci_process_free(struct oci_process *p)
     strv_free(p->args);
     strv_free(p->env);
     free(p->cwd);
+    free(p->rlimits);
+    free(p->gids);
+    free(p->cap_unknown);
     memset(p, 0, sizeof *p);
 }
 

@@ -17,6 +17,7 @@
 #define OCI_MAX_ARGS 4096
 #define OCI_MAX_ENV 4096
 #define OCI_MAX_MOUNTS 256
+#define OCI_MAX_PORTS 16
 
 struct oci_process {
     char **args;       /* NULL-terminated, at least one */
@@ -25,7 +26,27 @@ struct oci_process {
     uint32_t uid, gid; /* process.user */
     bool terminal;
     unsigned rows, cols; /* process.consoleSize (0 = unset) */
+    /* config.md "POSIX process": what the process may do, applied in the guest */
+    struct oci_rlimit {
+        int resource;        /* RLIMIT_* */
+        uint64_t soft, hard; /* UINT64_MAX = unlimited */
+    } *rlimits;              /* process.rlimits, one per type */
+    size_t nrlimits;
+    bool has_caps;           /* process.capabilities present: the five sets exactly */
+    uint64_t cap_bounding, cap_effective, cap_permitted, cap_inheritable, cap_ambient;
+    char *cap_unknown;       /* the first capability name this runtime does not know (ignored,
+                                as config.md asks: "log a warning", "SHOULD NOT fail") */
+    bool no_new_privs;       /* process.noNewPrivileges */
+    uint32_t *gids;          /* process.user.additionalGids */
+    size_t ngids;
+    bool has_gids;
+    bool has_umask;          /* process.user.umask */
+    uint32_t umask;
+    bool has_oom_score_adj;  /* process.oomScoreAdj */
+    int oom_score_adj;
 };
+#define OCI_MAX_RLIMITS 16
+#define OCI_MAX_GIDS 1024
 
 struct oci_mount {
     char *destination; /* absolute path in the container */
@@ -75,7 +96,13 @@ struct oci_spec {
      * path of one to join (config-linux.md "Namespaces") */
     bool netns;
     char *netns_path; /* NULL = a new one, when netns */
+    /* annotation io.boxlite.ports: the container's TCP ports the relay carries from the
+     * network namespace into the box (the engine's published ports land there) */
+    uint16_t ports[OCI_MAX_PORTS];
+    size_t nports;
 };
+/* "80,443/tcp" into ports (at most OCI_MAX_PORTS, each once). */
+int oci_parse_ports(const char *s, uint16_t *ports, size_t *n, struct bl_error *err);
 
 /* Parses a whole config.json (len bytes, not NUL-terminated). On failure *s is left empty
  * (nothing to free) and err names the field. */
@@ -94,6 +121,11 @@ int oci_parse_memory_mib(const char *s, int *mib, struct bl_error *err);
 int oci_parse_signal(const char *s, int *sig, struct bl_error *err);
 /* The key of a stage in config.json's "hooks" ("createRuntime", "poststop", ...). */
 const char *oci_hook_stage_name(enum oci_hook_stage stage);
+/* RLIMIT_NOFILE -> 7 (Linux's numbering), -1 when unknown; and the other way (NULL). */
+int oci_rlimit_number(const char *name);
+const char *oci_rlimit_name(int resource);
+/* CAP_NET_BIND_SERVICE -> 10, -1 when unknown. */
+int oci_cap_number(const char *name);
 /* The value of NAME in a NULL-terminated "K=V" list, or NULL. */
 const char *oci_env_get(char *const *env, const char *name);
 

@@ -356,9 +356,81 @@ int proto_exec_req_encode(const struct proto_exec_req *r, struct tlv_writer *w, 
         tlv_u64(w, T_DETACH, 1);
     if (r->attach)
         tlv_u64(w, T_ATTACH, 1);
+    for (unsigned i = 0; i < r->nrlimits; i++) {
+        uint8_t b[24];
+        put_le64(b, r->rlimits[i].resource);
+        put_le64(b + 8, r->rlimits[i].soft);
+        put_le64(b + 16, r->rlimits[i].hard);
+        tlv_bytes(w, T_RLIMIT, b, sizeof b);
+    }
+    if (r->has_caps) {
+        uint8_t b[8 * PROTO_CAP_SETS];
+        for (int i = 0; i < PROTO_CAP_SETS; i++)
+            put_le64(b + 8 * i, r->caps[i]);
+        tlv_bytes(w, T_CAPS, b, sizeof b);
+    }
+    if (r->no_new_privs)
+        tlv_u64(w, T_NO_NEW_PRIVS, 1);
+    if (r->has_groups) {
+        if (r->ngroups > PROTO_MAX_GROUPS)
+            return bl_err(err, BOXLITE_ERR_INVALID, "exec: %u groups (at most %u)", r->ngroups,
+                          PROTO_MAX_GROUPS);
+        uint8_t b[4 * PROTO_MAX_GROUPS];
+        for (unsigned i = 0; i < r->ngroups; i++)
+            put_le32(b + 4 * i, r->groups[i]);
+        tlv_bytes(w, T_GROUPS, b, 4 * (size_t)r->ngroups);
+    }
+    if (r->has_umask)
+        tlv_u64(w, T_UMASK, r->umask);
+    if (r->has_oom_score_adj)
+        tlv_u64(w, T_OOM_SCORE_ADJ, (uint64_t)(int64_t)r->oom_score_adj);
     if (w->overflow)
         return bl_err(err, BOXLITE_ERR_INVALID, "exec request larger than %u bytes",
                       PROTO_MAX_PAYLOAD);
+    return 0;
+}
+
+/* RLIMIT(130): u64 resource, u64 soft, u64 hard; one per resource, soft <= hard. */
+static int rlimit_decode(struct proto_exec_req *r, const struct tlv_field *f, struct bl_error *err)
+{
+    if (f->len != 24)
+        return bl_err(err, BOXLITE_ERR_PROTOCOL, "exec: RLIMIT of %u bytes (24 expected)",
+                      f->len);
+    struct proto_rlimit l = { .soft = get_le64(f->val + 8), .hard = get_le64(f->val + 16) };
+    uint64_t res = get_le64(f->val);
+    if (res >= PROTO_RLIMIT_RESOURCES)
+        return bl_err(err, BOXLITE_ERR_PROTOCOL, "exec: rlimit resource %llu unknown",
+                      (unsigned long long)res);
+    l.resource = (uint32_t)res;
+    if (l.soft > l.hard)
+        return bl_err(err, BOXLITE_ERR_PROTOCOL, "exec: rlimit %u: soft limit above hard",
+                      l.resource);
+    for (unsigned i = 0; i < r->nrlimits; i++)
+        if (r->rlimits[i].resource == l.resource)
+            return bl_err(err, BOXLITE_ERR_PROTOCOL, "exec: rlimit %u given twice", l.resource);
+    struct proto_rlimit *v = realloc(r->rlimits, (r->nrlimits + 1) * sizeof *v);
+    if (!v)
+        return bl_err(err, BOXLITE_ERR_NOMEM, "exec: out of memory");
+    r->rlimits = v;
+    v[r->nrlimits++] = l;
+    return 0;
+}
+
+/* GROUPS(133): u32 gids, possibly none; the last field wins. */
+static int groups_decode(struct proto_exec_req *r, const struct tlv_field *f, struct bl_error *err)
+{
+    if (f->len % 4 || f->len / 4 > PROTO_MAX_GROUPS)
+        return bl_err(err, BOXLITE_ERR_PROTOCOL, "exec: GROUPS of %u bytes (4 per group, at "
+                      "most %u groups)", f->len, PROTO_MAX_GROUPS);
+    uint32_t *g = f->len ? malloc(f->len) : NULL;
+    if (f->len && !g)
+        return bl_err(err, BOXLITE_ERR_NOMEM, "exec: out of memory");
+    for (unsigned i = 0; i < f->len / 4u; i++)
+        g[i] = get_le32(f->val + 4 * i);
+    free(r->groups);
+    r->groups = g;
+    r->ngroups = f->len / 4u;
+    r->has_groups = true;
     return 0;
 }
 
@@ -404,6 +476,35 @@ int proto_exec_req_decode(struct proto_exec_req *r, const void *p, size_t len, s
         case T_TIMEOUT_MS: rc = tlv_get_u64(&f, &r->timeout_ms, err); break;
         case T_DETACH: rc = tlv_get_u64(&f, &v, err); r->detach = v != 0; break;
         case T_ATTACH: rc = tlv_get_u64(&f, &v, err); r->attach = v != 0; break;
+        case T_RLIMIT: rc = rlimit_decode(r, &f, err); break;
+        case T_CAPS:
+            if (f.len != 8 * PROTO_CAP_SETS) {
+                rc = bl_err(err, BOXLITE_ERR_PROTOCOL, "exec: CAPS of %u bytes (%d expected)",
+                            f.len, 8 * PROTO_CAP_SETS);
+                break;
+            }
+            for (int i = 0; i < PROTO_CAP_SETS; i++)
+                r->caps[i] = get_le64(f.val + 8 * i);
+            r->has_caps = true;
+            break;
+        case T_NO_NEW_PRIVS: rc = tlv_get_u64(&f, &v, err); r->no_new_privs = v != 0; break;
+        case T_GROUPS: rc = groups_decode(r, &f, err); break;
+        case T_UMASK:
+            rc = tlv_get_u64(&f, &v, err);
+            if (rc == 0 && v > 0777)
+                rc = bl_err(err, BOXLITE_ERR_PROTOCOL, "exec: umask %llo out of range",
+                            (unsigned long long)v);
+            r->umask = (uint32_t)v;
+            r->has_umask = true;
+            break;
+        case T_OOM_SCORE_ADJ:
+            rc = tlv_get_u64(&f, &v, err);
+            if (rc == 0 && ((int64_t)v < -1000 || (int64_t)v > 1000))
+                rc = bl_err(err, BOXLITE_ERR_PROTOCOL, "exec: oom_score_adj %lld out of "
+                            "-1000..1000", (long long)(int64_t)v);
+            r->oom_score_adj = (int32_t)(int64_t)v;
+            r->has_oom_score_adj = true;
+            break;
         default: break; /* unknown fields are skipped: newer hosts may add some */
         }
         if (rc < 0)
@@ -429,6 +530,8 @@ void proto_exec_req_free(struct proto_exec_req *r)
     vec_free(r->env);
     free(r->cwd);
     free(r->user);
+    free(r->rlimits);
+    free(r->groups);
     memset(r, 0, sizeof *r);
 }
 

@@ -83,6 +83,10 @@ enum proto_tag {
     T_BALLOON_TARGET_MIB = 110, T_BALLOON_ACTUAL_MIB = 111, T_MEM_RETURNED_BYTES = 112,
     T_GUEST_RESIDENT_BYTES = 113, T_HOST_RSS_BYTES = 114,
     T_IDLE_MS = 115,                 /* STATUS: ms since the last request opened or ended */
+    /* EXEC: what the process may do (runtime-spec's process fields; docs/protocol.md,
+     * "The process's limits and privileges") */
+    T_RLIMIT = 130, T_CAPS = 131, T_NO_NEW_PRIVS = 132, T_GROUPS = 133, T_UMASK = 134,
+    T_OOM_SCORE_ADJ = 135,
 };
 
 struct proto_hdr {
@@ -168,6 +172,15 @@ int tlv_get_u64(const struct tlv_field *f, uint64_t *out, struct bl_error *err);
 int tlv_get_str_buf(const struct tlv_field *f, char *out, size_t cap, struct bl_error *err);
 
 /* ---- request and result bodies -------------------------------------------------------- */
+/* Bounds of the EXEC fields RLIMIT and GROUPS (docs/protocol.md). */
+#define PROTO_RLIMIT_RESOURCES 16 /* Linux's generic RLIMIT_* numbers are 0..15 */
+#define PROTO_MAX_GROUPS 1024
+enum { PROTO_CAP_BOUNDING, PROTO_CAP_EFFECTIVE, PROTO_CAP_PERMITTED, PROTO_CAP_INHERITABLE,
+       PROTO_CAP_AMBIENT, PROTO_CAP_SETS };
+struct proto_rlimit {
+    uint32_t resource; /* RLIMIT_* (asm-generic/resource.h numbering) */
+    uint64_t soft, hard; /* ~0 = unlimited; soft <= hard */
+};
 struct proto_exec_req {
     char **argv;  /* NULL-terminated, argc >= 1 */
     char **env;   /* NULL-terminated "K=V" */
@@ -177,6 +190,19 @@ struct proto_exec_req {
     uint64_t timeout_ms; /* 0 = none */
     bool detach;         /* runs on its own (exec -d): the channel ends once it started */
     bool attach;         /* no process: stdin goes to the main process's (attach) */
+    /* the process's limits and privileges; each absent = as the agent's processes are */
+    struct proto_rlimit *rlimits; /* RLIMIT(130), one per resource */
+    unsigned nrlimits;
+    bool has_caps;                 /* CAPS(131): the five sets exactly, bit N = capability N */
+    uint64_t caps[PROTO_CAP_SETS];
+    bool no_new_privs;             /* NO_NEW_PRIVS(132) */
+    bool has_groups;               /* GROUPS(133): the supplementary groups exactly */
+    uint32_t *groups;
+    unsigned ngroups;
+    bool has_umask;                /* UMASK(134) */
+    uint32_t umask;
+    bool has_oom_score_adj;        /* OOM_SCORE_ADJ(135) */
+    int32_t oom_score_adj;
 };
 int proto_exec_req_encode(const struct proto_exec_req *r, struct tlv_writer *w, struct bl_error *err);
 int proto_exec_req_decode(struct proto_exec_req *r, const void *p, size_t len, struct bl_error *err);

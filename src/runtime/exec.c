@@ -10,6 +10,7 @@
 #include "runtime/spawn.h"
 
 #include <jansson.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,8 +103,79 @@ void rt_request_free(struct proto_exec_req *req)
     free(req->env);
     free(req->cwd);
     free(req->user);
+    free(req->rlimits);
+    free(req->groups);
     req->env = NULL;
     req->cwd = req->user = NULL;
+    req->rlimits = NULL;
+    req->groups = NULL;
+}
+
+/* The process's limits and privileges (boxlite_process_security) into the request,
+ * checked here so that a mistake is the caller's error, not the agent's. */
+static int request_security(const boxlite_process_security *ps, struct proto_exec_req *req,
+                            struct bl_error *err)
+{
+    if (ps->size < sizeof *ps)
+        return bl_err(err, BOXLITE_ERR_INVALID, "security->size is too small");
+    if (ps->set & ~(BOXLITE_PROC_CAPS | BOXLITE_PROC_GROUPS | BOXLITE_PROC_UMASK |
+                    BOXLITE_PROC_OOM_SCORE_ADJ))
+        return bl_err(err, BOXLITE_ERR_INVALID, "security->set has unknown flags");
+    if (ps->n_rlimits > PROTO_RLIMIT_RESOURCES || (ps->n_rlimits && !ps->rlimits))
+        return bl_err(err, BOXLITE_ERR_INVALID, "security: bad rlimits");
+    if (ps->n_rlimits && !(req->rlimits = calloc(ps->n_rlimits, sizeof *req->rlimits)))
+        return bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < ps->n_rlimits; i++) {
+        const boxlite_rlimit *l = &ps->rlimits[i];
+        if (l->resource < 0 || l->resource >= PROTO_RLIMIT_RESOURCES)
+            return bl_err(err, BOXLITE_ERR_INVALID, "security: rlimit resource %d unknown",
+                          l->resource);
+        if (l->soft > l->hard)
+            return bl_err(err, BOXLITE_ERR_INVALID, "security: rlimit %d: soft limit above "
+                          "hard", l->resource);
+        for (size_t j = 0; j < i; j++)
+            if (ps->rlimits[j].resource == l->resource)
+                return bl_err(err, BOXLITE_ERR_INVALID, "security: rlimit %d given twice",
+                              l->resource);
+        req->rlimits[i] = (struct proto_rlimit){ .resource = (uint32_t)l->resource,
+                                                 .soft = l->soft, .hard = l->hard };
+    }
+    req->nrlimits = (unsigned)ps->n_rlimits;
+    if (ps->set & BOXLITE_PROC_CAPS) {
+        req->has_caps = true;
+        req->caps[PROTO_CAP_BOUNDING] = ps->cap_bounding;
+        req->caps[PROTO_CAP_EFFECTIVE] = ps->cap_effective;
+        req->caps[PROTO_CAP_PERMITTED] = ps->cap_permitted;
+        req->caps[PROTO_CAP_INHERITABLE] = ps->cap_inheritable;
+        req->caps[PROTO_CAP_AMBIENT] = ps->cap_ambient;
+    }
+    req->no_new_privs = ps->no_new_privs != 0;
+    if (ps->set & BOXLITE_PROC_GROUPS) {
+        if (ps->n_groups > PROTO_MAX_GROUPS || (ps->n_groups && !ps->groups))
+            return bl_err(err, BOXLITE_ERR_INVALID, "security: bad groups (at most %d)",
+                          PROTO_MAX_GROUPS);
+        if (ps->n_groups && !(req->groups = calloc(ps->n_groups, sizeof *req->groups)))
+            return bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
+        for (size_t i = 0; i < ps->n_groups; i++)
+            req->groups[i] = ps->groups[i];
+        req->ngroups = (unsigned)ps->n_groups;
+        req->has_groups = true;
+    }
+    if (ps->set & BOXLITE_PROC_UMASK) {
+        if (ps->umask > 0777)
+            return bl_err(err, BOXLITE_ERR_INVALID, "security: umask %o out of range",
+                          ps->umask);
+        req->has_umask = true;
+        req->umask = ps->umask;
+    }
+    if (ps->set & BOXLITE_PROC_OOM_SCORE_ADJ) {
+        if (ps->oom_score_adj < -1000 || ps->oom_score_adj > 1000)
+            return bl_err(err, BOXLITE_ERR_INVALID, "security: oom_score_adj %d out of "
+                          "-1000..1000", ps->oom_score_adj);
+        req->has_oom_score_adj = true;
+        req->oom_score_adj = ps->oom_score_adj;
+    }
+    return 0;
 }
 
 void rt_box_image_config(boxlite_box *b, struct image_config *ic)
@@ -164,15 +236,27 @@ static int exec_start(boxlite_box *b, const boxlite_exec_spec *spec, enum exec_m
     *out = NULL;
     API_CHECK_ARG(b, "box is NULL");
     API_CHECK_ARG(spec, "spec is NULL");
-    API_CHECK_ARG(spec->size >= sizeof(boxlite_exec_spec), "spec->size is too small");
+    /* the struct grew (security): an older caller's size ends before it */
+    API_CHECK_ARG(spec->size >= offsetof(boxlite_exec_spec, security), "spec->size is too small");
+    const boxlite_process_security *security =
+        spec->size >= sizeof(boxlite_exec_spec) ? spec->security : NULL;
     API_CHECK_ARG(spec->argv && spec->argv[0] && spec->argv[0][0], "no program given");
     API_CHECK_ARG(spec->timeout_ms >= 0, "negative timeout");
     API_CHECK_ARG(!spec->tty || (spec->rows <= 10000 && spec->cols <= 10000), "bad tty size");
     struct bl_error err = { 0 };
+    /* checked first: a mistake in it is the caller's, whatever state the box is in */
+    struct proto_exec_req sec = { 0 };
+    int r = security ? request_security(security, &sec, &err) : 0;
+    if (r < 0) {
+        rt_request_free(&sec);
+        return api_return(bl_err_prefix(&err, "exec %s", spec->argv[0]), &err);
+    }
     struct proto_client *conn;
-    int r = rt_box_conn(b, &conn, &err);
-    if (r)
+    r = rt_box_conn(b, &conn, &err);
+    if (r) {
+        rt_request_free(&sec);
         return api_return(r, &err);
+    }
 
     struct image_config ic;
     rt_box_image_config(b, &ic);
@@ -180,8 +264,10 @@ static int exec_start(boxlite_box *b, const boxlite_exec_spec *spec, enum exec_m
     r = rt_box_request(b, &ic, spec->env, spec->tty != 0, spec->working_dir, spec->user, &req,
                        &err);
     image_config_free(&ic);
-    if (r)
+    if (r) {
+        rt_request_free(&sec);
         return api_return(bl_err_prefix(&err, "exec"), &err);
+    }
     req.argv = (char **)spec->argv;
     req.tty = spec->tty != 0;
     req.rows = spec->rows ? spec->rows : 24;
@@ -189,6 +275,19 @@ static int exec_start(boxlite_box *b, const boxlite_exec_spec *spec, enum exec_m
     req.timeout_ms = (uint64_t)spec->timeout_ms;
     req.detach = mode == EXEC_DETACH;
     req.attach = mode == EXEC_ATTACH;
+    /* the limits and privileges move over (rt_request_free(&req) frees them) */
+    req.rlimits = sec.rlimits;
+    req.nrlimits = sec.nrlimits;
+    req.has_caps = sec.has_caps;
+    memcpy(req.caps, sec.caps, sizeof req.caps);
+    req.no_new_privs = sec.no_new_privs;
+    req.has_groups = sec.has_groups;
+    req.groups = sec.groups;
+    req.ngroups = sec.ngroups;
+    req.has_umask = sec.has_umask;
+    req.umask = sec.umask;
+    req.has_oom_score_adj = sec.has_oom_score_adj;
+    req.oom_score_adj = sec.oom_score_adj;
     boxlite_exec *ex = calloc(1, sizeof *ex);
     if (!ex)
         r = bl_err(&err, BOXLITE_ERR_NOMEM, "exec: out of memory");

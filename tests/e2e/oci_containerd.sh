@@ -8,19 +8,14 @@
 # (output, exit status), task ps, task kill (SIGTERM, 143), then nothing left.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-build=${BOXLITE_BUILD:-build}
-R="$PWD/$build/bin/boxlite-runtime"
-B="$PWD/$build/bin/boxlite"
 . tests/harness/lib.sh
-need "$R (make)" test -x "$R"
-need "a cached guest kernel (scripts/build-kernel.sh)" scripts/build-kernel.sh --cached-only
-need_cmd qemu-system-x86_64 qemu-system-x86
+. tests/harness/oci.sh
+oci_begin ctd
 need_cmd containerd
 need_cmd ctr containerd
 need_cmd docker-registry
-work=$(mktemp -d /var/tmp/oci-ctd.XXXXXX)
 ns=boxlite-e2e
-cleanup() {
+oci_cleanup_more() {
   [ -n "${evpid:-}" ] && kill "$evpid" 2>/dev/null
   if [ -n "${cpid:-}" ]; then
     for t in $($CTR task ls -q 2>/dev/null); do $CTR task kill -s KILL "$t" >/dev/null 2>&1; $CTR task rm -f "$t" >/dev/null 2>&1; done
@@ -28,17 +23,10 @@ cleanup() {
     kill "$cpid" 2>/dev/null
     tail --pid="$cpid" -f /dev/null
   fi
-  tests/fixtures/registry.sh stop "$work/reg" >/dev/null 2>&1
-  findmnt -rn -o TARGET | grep "^$work/" | sort -r | xargs -r umount -l 2>/dev/null
-  rm -rf "$work"
 }
-trap cleanup EXIT
 net0=$(host_net_state)
 
-python3 tests/fixtures/mkimages.py "$work/fx" busybox >/dev/null
-port=$(tests/fixtures/registry.sh start "$work/reg" $$) || { no "registry started"; finish; exit; }
-tests/fixtures/registry.sh push "$work/reg" "$work/fx/busybox" busybox:latest
-img=127.0.0.1:$port/busybox:latest
+oci_image
 
 cat >"$work/config.toml" <<EOF
 version = 2
@@ -58,7 +46,7 @@ ok "containerd started (its own root, state and socket)"
 CTR="ctr -a $work/containerd.sock -n $ns"
 $CTR image pull --plain-http "$img" >/dev/null 2>"$work/pull.err" || no "ctr image pull from the local registry" "$(cat "$work/pull.err")"
 RUN="$CTR run --runtime io.containerd.runc.v2 --runc-binary $R --runc-root $work/runc --snapshotter native --fifo-dir $work/fifo"
-boxes() { BOXLITE_HOME=$work/runc/$ns/home "$B" ps -a --json 2>/dev/null | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'; }
+boxes() { oci_boxes "$work/runc/$ns/home"; }
 
 expect "ctr run --rm IMG echo hi" "hi" "$($RUN --rm "$img" t1 echo hi 2>"$work/e")"
 [ -s "$work/e" ] && cat "$work/e"

@@ -9,40 +9,27 @@
 # drives the runtime through containerd's runc shim (io.containerd.runc.v2, BinaryName).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-build=${BOXLITE_BUILD:-build}
-R="$PWD/$build/bin/boxlite-runtime"
-B="$PWD/$build/bin/boxlite"
 . tests/harness/lib.sh
-need "$R (make)" test -x "$R"
-need "a cached guest kernel (scripts/build-kernel.sh)" scripts/build-kernel.sh --cached-only
-need_cmd qemu-system-x86_64 qemu-system-x86
+. tests/harness/oci.sh
+oci_begin docker
 need_cmd dockerd docker.io
 need_cmd containerd
 need_cmd docker-registry
 # Debian's client, the daemon's version (another docker earlier in PATH may be newer)
 DOCKER=/usr/bin/docker
 need "docker (apt-get install docker.io)" test -x "$DOCKER"
-work=$(mktemp -d /var/tmp/oci-docker.XXXXXX)
 exe=$work/exec
-cleanup() {
+oci_cleanup_more() {
   if [ -n "${dpid:-}" ]; then
     $D rm -f $($D ps -aq 2>/dev/null) >/dev/null 2>&1
     kill "$dpid" 2>/dev/null
     # dockerd stops its containerd and shims before it exits
     tail --pid="$dpid" -f /dev/null
   fi
-  tests/fixtures/registry.sh stop "$work/reg" >/dev/null 2>&1
-  # whatever dockerd left mounted under the test's folder (netns, shm)
-  findmnt -rn -o TARGET | grep "^$work/" | sort -r | xargs -r umount -l 2>/dev/null
-  rm -rf "$work"
 }
-trap cleanup EXIT
 net0=$(host_net_state)
 
-python3 tests/fixtures/mkimages.py "$work/fx" busybox >/dev/null
-port=$(tests/fixtures/registry.sh start "$work/reg" $$) || { no "registry started"; finish; exit; }
-tests/fixtures/registry.sh push "$work/reg" "$work/fx/busybox" busybox:latest
-img=127.0.0.1:$port/busybox:latest
+oci_image
 
 # dockerd's own containerd passes --root $exe/runtime-runc/moby: the boxes live under it
 dpid=$(python3 tests/fixtures/daemon_ready.py "$work/dockerd.log" 120 -- dockerd \
@@ -52,7 +39,7 @@ dpid=$(python3 tests/fixtures/daemon_ready.py "$work/dockerd.log" 120 -- dockerd
   --add-runtime boxlite="$R") || { no "dockerd started" "$(tail -c 1500 "$work/dockerd.log")"; finish; exit; }
 ok "dockerd started (its own socket, data-root and exec-root)"
 D="$DOCKER -H unix://$work/docker.sock"
-boxes() { BOXLITE_HOME=$exe/runtime-runc/moby/home "$B" ps -a --json 2>/dev/null | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'; }
+boxes() { oci_boxes "$exe/runtime-runc/moby/home"; }
 
 $D info --format '{{json .Runtimes}}' >"$work/rt.json" 2>&1
 has "docker info lists the runtime" '"boxlite"' "$work/rt.json"

@@ -10,31 +10,14 @@
 # --hooks-dir. The hook runner alone: tests/unit/oci/test_hooks.c.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-build=${BOXLITE_BUILD:-build}
-R="$PWD/$build/bin/boxlite-runtime"
-B="$PWD/$build/bin/boxlite"
-REAP="$PWD/tests/fixtures/oci_reap.py"
 . tests/harness/lib.sh
-need "$R (make)" test -x "$R"
-need "a cached guest kernel (scripts/build-kernel.sh)" scripts/build-kernel.sh --cached-only
-need_cmd qemu-system-x86_64 qemu-system-x86
+. tests/harness/oci.sh
+oci_begin hooks
 need "busybox-static (apt-get install busybox-static)" test -x /bin/busybox
-work=$(mktemp -d /var/tmp/oci-hooks.XXXXXX)
-root=$work/rt
-cleanup() {
-  for d in "$root"/*/; do
-    [ -f "$d/state.json" ] && "$R" --root "$root" delete --force "$(basename "$d")" >/dev/null 2>&1
-  done
-  if [ -n "${P:-}" ]; then
-    $P rm -af >/dev/null 2>&1
-    $P rmi -af >/dev/null 2>&1
-  fi
-  tests/fixtures/registry.sh stop "$work/reg" >/dev/null 2>&1
-  [ -n "${nsname:-}" ] && ip netns del "$nsname" 2>/dev/null
-  rm -rf "$work"
+oci_cleanup_more() {
+  if [ -n "${nsname:-}" ]; then ip netns del "$nsname" 2>/dev/null; fi
 }
-trap cleanup EXIT
-boxes() { BOXLITE_HOME=$root/home "$B" ps -a --json 2>/dev/null | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'; }
+boxes() { oci_boxes; }
 
 # The host hook: one JSON line per call in LOG, {"stage": STAGE, "state": <its stdin>}.
 cat >"$work/hook" <<'EOF'
@@ -185,16 +168,7 @@ expect "nothing left of the boxes" 0 "$(boxes)"
 # ---- Podman --hooks-dir --------------------------------------------------------------------
 need_cmd podman
 need_cmd conmon
-need_cmd docker-registry
-python3 tests/fixtures/mkimages.py "$work/fx" busybox >/dev/null
-port=$(tests/fixtures/registry.sh start "$work/reg" $$) || { no "registry started"; finish; exit; }
-tests/fixtures/registry.sh push "$work/reg" "$work/fx/busybox" busybox:latest
-img=127.0.0.1:$port/busybox:latest
-cat >"$work/runtime" <<EOF
-#!/bin/sh
-exec "$R" --root "$root" "\$@"
-EOF
-chmod +x "$work/runtime"
+oci_image
 mkdir -p "$work/hooks.d"
 L=$work/podman.log
 # Podman's own hook format (oci-hooks(5), version 1.0.0): injected into config.json
@@ -204,8 +178,7 @@ for stage in prestart createRuntime poststart; do
  "when": {"always": true}, "stages": ["$stage"]}
 EOF
 done
-P="podman --root $work/storage --runroot $work/runroot --storage-driver vfs --cgroup-manager cgroupfs --events-backend file --runtime $work/runtime --hooks-dir $work/hooks.d"
-$P pull --tls-verify=false "$img" >/dev/null 2>"$work/pull.err" || no "podman pull from the local registry" "$(cat "$work/pull.err")"
+oci_podman --hooks-dir "$work/hooks.d"
 expect "podman --hooks-dir run --rm" "hi" "$($P run --rm --name hooked "$img" echo hi 2>"$work/e")"
 [ -s "$work/e" ] && cat "$work/e"
 expect "  ...its hooks ran, each once, with the container's state" "prestart creating

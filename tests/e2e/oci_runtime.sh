@@ -9,31 +9,12 @@
 # nothing left after rm.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-build=${BOXLITE_BUILD:-build}
-R="$PWD/$build/bin/boxlite-runtime"
-B="$PWD/$build/bin/boxlite"
-REAP="$PWD/tests/fixtures/oci_reap.py"
 CONSOLE="$PWD/tests/fixtures/oci_console.py"
 . tests/harness/lib.sh
-need "$R (make)" test -x "$R"
-need "a cached guest kernel (scripts/build-kernel.sh)" scripts/build-kernel.sh --cached-only
-need_cmd qemu-system-x86_64 qemu-system-x86
+. tests/harness/oci.sh
+oci_begin e2e
 need "busybox-static (apt-get install busybox-static)" test -x /bin/busybox
-work=$(mktemp -d /var/tmp/oci-e2e.XXXXXX)
-root=$work/rt
-cleanup() {
-  for d in "$root"/*/; do
-    [ -f "$d/state.json" ] && "$R" --root "$root" delete --force "$(basename "$d")" >/dev/null 2>&1
-  done
-  if [ -n "${P:-}" ]; then
-    $P rm -af >/dev/null 2>&1
-    $P rmi -af >/dev/null 2>&1
-  fi
-  tests/fixtures/registry.sh stop "$work/reg" >/dev/null 2>&1
-  rm -rf "$work"
-}
-trap cleanup EXIT
-boxes() { BOXLITE_HOME=$root/home "$B" ps -a --json 2>/dev/null | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'; }
+boxes() { oci_boxes; }
 field() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2" 2>/dev/null; }
 
 # A bundle as `runc spec` lays it out: busybox-static for a rootfs, and a config.json.
@@ -176,21 +157,8 @@ has "  ...typed keys are echoed by the guest's terminal" "go" "$work/tty.txt"
 "$R" --root "$root" delete c4
 
 # ---- Podman ------------------------------------------------------------------------------
-need_cmd podman
-need_cmd conmon
-need_cmd docker-registry
-python3 tests/fixtures/mkimages.py "$work/fx" busybox >/dev/null
-port=$(tests/fixtures/registry.sh start "$work/reg" $$) || { no "registry started"; finish; exit; }
-tests/fixtures/registry.sh push "$work/reg" "$work/fx/busybox" busybox:latest
-img=127.0.0.1:$port/busybox:latest
-# the runtime with this test's state folder (podman passes no --root of its own)
-cat >"$work/runtime" <<EOF
-#!/bin/sh
-exec "$R" --root "$root" "\$@"
-EOF
-chmod +x "$work/runtime"
-P="podman --root $work/storage --runroot $work/runroot --storage-driver vfs --cgroup-manager cgroupfs --events-backend file --runtime $work/runtime"
-$P pull --tls-verify=false "$img" >/dev/null 2>"$work/pull.err" || no "podman pull from the local registry" "$(cat "$work/pull.err")"
+oci_image
+oci_podman
 expect "podman run --rm IMG echo hi" "hi" "$($P run --rm "$img" echo hi 2>"$work/e")"
 [ -s "$work/e" ] && cat "$work/e"
 $P run --rm "$img" sh -c 'exit 42' 2>/dev/null; expect "podman: exit status 42" 42 "$?"

@@ -57,6 +57,7 @@ class ExecSpec(ctypes.Structure):
         ("rows", ctypes.c_uint),
         ("cols", ctypes.c_uint),
         ("timeout_ms", ctypes.c_longlong),
+        ("security", ctypes.c_void_p),  # boxlite_process_security *, unused here: NULL
     ]
 
 

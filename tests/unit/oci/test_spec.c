@@ -314,3 +314,127 @@ TEST(status_names)
     oci_now_rfc3339(t, sizeof t);
     CHECK(strlen(t) == 30 && t[10] == 'T' && t[29] == 'Z');
 }
+
+/* process.rlimits, capabilities, noNewPrivileges, user.umask/additionalGids, oomScoreAdj
+ * as Podman 4.3 writes them for `run --cap-drop ALL --cap-add NET_BIND_SERVICE --ulimit
+ * nofile=512:1024 --user 1000:1000 --security-opt no-new-privileges` (captured), plus an
+ * unlimited NPROC as Go writes RLIM_INFINITY and a string holding that number. */
+TEST(process_limits_and_privileges)
+{
+    const char *j =
+        "{\"user\": {\"uid\": 1000, \"gid\": 1000, \"umask\": 18, \"additionalGids\": [1000, 7]},"
+        " \"args\": [\"true\"], \"env\": [\"X=18446744073709551615\"], \"cwd\": \"/root\","
+        " \"capabilities\": {\"bounding\": [\"CAP_NET_BIND_SERVICE\"],"
+        "   \"effective\": [\"CAP_NET_BIND_SERVICE\"], \"inheritable\": [\"CAP_NET_BIND_SERVICE\"],"
+        "   \"permitted\": [\"CAP_NET_BIND_SERVICE\", \"CAP_CHECKPOINT_RESTORE\", \"CAP_CHOWN\"],"
+        "   \"ambient\": [\"CAP_NET_BIND_SERVICE\", \"CAP_FUTURE_THING\"]},"
+        " \"rlimits\": [{\"type\": \"RLIMIT_NOFILE\", \"hard\": 1024, \"soft\": 512},"
+        "   {\"type\": \"RLIMIT_NPROC\", \"hard\": 18446744073709551615, \"soft\": 18446744073709551615}],"
+        " \"noNewPrivileges\": true, \"oomScoreAdj\": -17}";
+    struct oci_process p;
+    struct bl_error err = { 0 };
+    REQUIRE(oci_process_parse(j, strlen(j), &p, &err) == 0);
+    REQUIRE(p.nrlimits == 2);
+    CHECK_EQ(p.rlimits[0].resource, 7);
+    CHECK_EQ(p.rlimits[0].soft, 512);
+    CHECK_EQ(p.rlimits[0].hard, 1024);
+    CHECK_EQ(p.rlimits[1].resource, 6);
+    CHECK(p.rlimits[1].soft == UINT64_MAX && p.rlimits[1].hard == UINT64_MAX);
+    CHECK_STR(p.env[0], "X=18446744073709551615"); /* strings are left alone */
+    CHECK(p.has_caps);
+    CHECK_EQ(p.cap_bounding, 1ull << 10);
+    CHECK_EQ(p.cap_effective, 1ull << 10);
+    CHECK_EQ(p.cap_inheritable, 1ull << 10);
+    CHECK_EQ(p.cap_permitted, (1ull << 10) | (1ull << 40) | 1);
+    CHECK_EQ(p.cap_ambient, 1ull << 10);
+    CHECK_STR(p.cap_unknown, "CAP_FUTURE_THING"); /* warned about, not fatal (config.md) */
+    CHECK(p.no_new_privs);
+    CHECK(p.has_umask && p.umask == 022);
+    REQUIRE(p.has_gids && p.ngids == 2);
+    CHECK_EQ(p.gids[1], 7);
+    CHECK(p.has_oom_score_adj && p.oom_score_adj == -17);
+    oci_process_free(&p);
+    /* absent: nothing set; present but empty capabilities: every set empty */
+    const char *bare = "{\"args\": [\"true\"], \"capabilities\": {}}";
+    REQUIRE(oci_process_parse(bare, strlen(bare), &p, &err) == 0);
+    CHECK(p.has_caps && !p.cap_bounding && !p.cap_effective);
+    CHECK(!p.nrlimits && !p.no_new_privs && !p.has_umask && !p.has_gids && !p.has_oom_score_adj);
+    oci_process_free(&p);
+
+    static const struct { const char *json, *want; } bad[] = {
+        { "{\"args\": [\"x\"], \"rlimits\": [{\"type\": \"RLIMIT_NOFLIE\", \"soft\": 1, \"hard\": 1}]}",
+          "process.rlimits[0].type \"RLIMIT_NOFLIE\" is not a resource limit" },
+        { "{\"args\": [\"x\"], \"rlimits\": [{\"type\": \"NOFILE\", \"soft\": 1, \"hard\": 1}]}",
+          "is not a resource limit" },
+        { "{\"args\": [\"x\"], \"rlimits\": [{\"type\": \"RLIMIT_CORE\", \"soft\": 2, \"hard\": 1}]}",
+          "soft limit 2 above the hard limit 1" },
+        { "{\"args\": [\"x\"], \"rlimits\": [{\"type\": \"RLIMIT_CORE\", \"soft\": 1, \"hard\": 1},"
+          " {\"type\": \"RLIMIT_CORE\", \"soft\": 1, \"hard\": 1}]}", "RLIMIT_CORE given twice" },
+        { "{\"args\": [\"x\"], \"rlimits\": [{\"type\": \"RLIMIT_CORE\", \"soft\": -2, \"hard\": 1}]}",
+          "rlimits[0].soft must be an integer" },
+        { "{\"args\": [\"x\"], \"rlimits\": [{\"type\": \"RLIMIT_CORE\", \"hard\": 1}]}",
+          "rlimits[0].soft must be an integer" },
+        { "{\"args\": [\"x\"], \"rlimits\": {}}", "process.rlimits must be an array" },
+        { "{\"args\": [\"x\"], \"capabilities\": {\"bounding\": \"CAP_KILL\"}}",
+          "capabilities.bounding must be an array" },
+        { "{\"args\": [\"x\"], \"capabilities\": {\"ambient\": [7]}}",
+          "capabilities.ambient[0] must be a string" },
+        { "{\"args\": [\"x\"], \"noNewPrivileges\": 1}", "noNewPrivileges must be true or false" },
+        { "{\"args\": [\"x\"], \"oomScoreAdj\": 1001}", "oomScoreAdj must be an integer from -1000" },
+        { "{\"args\": [\"x\"], \"user\": {\"uid\": 0, \"umask\": 512}}", "umask 1000 is not a mode" },
+        { "{\"args\": [\"x\"], \"user\": {\"uid\": 0, \"additionalGids\": [-1]}}",
+          "additionalGids[0] must be an integer from 0" },
+        { "{\"args\": [\"x\"], \"user\": {\"uid\": 18446744073709551615}}",
+          "process.user.uid must be an integer" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        memset(&err, 0, sizeof err);
+        CHECK(oci_process_parse(bad[i].json, strlen(bad[i].json), &p, &err) < 0);
+        if (!strstr(err.msg, bad[i].want))
+            CHECK_STR(err.msg, bad[i].want);
+    }
+    CHECK_EQ(oci_rlimit_number("RLIMIT_RTTIME"), 15);
+    CHECK_STR(oci_rlimit_name(7), "NOFILE");
+    CHECK(oci_rlimit_name(16) == NULL);
+    CHECK_EQ(oci_cap_number("CAP_SYS_ADMIN"), 21);
+    CHECK_EQ(oci_cap_number("SYS_ADMIN"), -1);
+}
+
+/* io.boxlite.ports: the container's TCP ports the relay carries into the box. */
+TEST(published_ports_annotation)
+{
+    uint16_t p[OCI_MAX_PORTS];
+    size_t n;
+    struct bl_error err = { 0 };
+    REQUIRE(oci_parse_ports("80,443/tcp,8080", p, &n, &err) == 0);
+    REQUIRE(n == 3);
+    CHECK_EQ(p[0], 80);
+    CHECK_EQ(p[1], 443);
+    CHECK_EQ(p[2], 8080);
+    REQUIRE(oci_parse_ports("", p, &n, &err) == 0);
+    CHECK_EQ(n, 0);
+    static const struct { const char *s, *want; } bad[] = {
+        { "0", "number from 1 to 65535" }, { "65536", "number from 1 to 65535" },
+        { "http", "number from 1 to 65535" }, { "-1", "number from 1 to 65535" },
+        { "53/udp", "UDP is not carried" }, { "80 443", "separated by commas" },
+        { "80,80", "port 80 twice" },
+        { "1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17", "more than 16 ports" },
+        { "99999999999999999999", "number from 1 to 65535" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        memset(&err, 0, sizeof err);
+        CHECK(oci_parse_ports(bad[i].s, p, &n, &err) < 0);
+        if (!strstr(err.msg, bad[i].want))
+            CHECK_STR(err.msg, bad[i].want);
+    }
+    const char *cfg = "{\"ociVersion\": \"1\", \"root\": {\"path\": \"r\"}, \"process\": {\"args\":"
+                      " [\"x\"]}, \"annotations\": {\"io.boxlite.ports\": \"8080\"}}";
+    struct oci_spec s;
+    REQUIRE(oci_spec_parse(cfg, strlen(cfg), &s, &err) == 0);
+    CHECK(s.nports == 1 && s.ports[0] == 8080);
+    oci_spec_free(&s);
+    const char *bad_cfg = "{\"ociVersion\": \"1\", \"root\": {\"path\": \"r\"}, \"process\": "
+                          "{\"args\": [\"x\"]}, \"annotations\": {\"io.boxlite.ports\": \"x\"}}";
+    CHECK(oci_spec_parse(bad_cfg, strlen(bad_cfg), &s, &err) < 0);
+    CHECK(strstr(err.msg, "annotation io.boxlite.ports") != NULL);
+}

@@ -378,3 +378,94 @@ TEST(setup_restart_policy_and_restart_events)
     CHECK_EQ(de.exit_code, 1);
     free(w);
 }
+
+/* EXEC's limits and privileges (RLIMIT, CAPS, NO_NEW_PRIVS, GROUPS, UMASK, OOM_SCORE_ADJ):
+ * they travel whole, and every value out of its range is the sender's error. */
+TEST(exec_limits_and_privileges)
+{
+    struct tlv_writer *w = malloc(sizeof *w);
+    char *argv[] = {"id", NULL};
+    struct proto_rlimit rl[] = {{7, 512, 1024}, {6, 100, UINT64_MAX}};
+    uint32_t groups[] = {1000, 2000};
+    struct proto_exec_req req = {.argv = argv, .rlimits = rl, .nrlimits = 2, .has_caps = true,
+                                 .caps = {0x400, 0x401, 0x402, 0x403, 0x404},
+                                 .no_new_privs = true, .has_groups = true, .groups = groups,
+                                 .ngroups = 2, .has_umask = true, .umask = 027,
+                                 .has_oom_score_adj = true, .oom_score_adj = -500};
+    struct bl_error e = {0};
+    REQUIRE(proto_exec_req_encode(&req, w, &e) == 0);
+    struct proto_exec_req d;
+    REQUIRE(proto_exec_req_decode(&d, w->buf, w->len, &e) == 0);
+    REQUIRE(d.nrlimits == 2);
+    CHECK_EQ(d.rlimits[0].resource, 7);
+    CHECK_EQ(d.rlimits[0].soft, 512);
+    CHECK_EQ(d.rlimits[0].hard, 1024);
+    CHECK(d.rlimits[1].hard == UINT64_MAX);
+    CHECK(d.has_caps);
+    for (int i = 0; i < PROTO_CAP_SETS; i++)
+        CHECK_EQ(d.caps[i], 0x400u + (unsigned)i);
+    CHECK(d.no_new_privs);
+    REQUIRE(d.has_groups && d.ngroups == 2);
+    CHECK_EQ(d.groups[1], 2000);
+    CHECK(d.has_umask && d.umask == 027);
+    CHECK(d.has_oom_score_adj && d.oom_score_adj == -500);
+    proto_exec_req_free(&d);
+    /* none of them: nothing set (an older host's request) */
+    struct proto_exec_req plain = {.argv = argv};
+    REQUIRE(proto_exec_req_encode(&plain, w, &e) == 0);
+    REQUIRE(proto_exec_req_decode(&d, w->buf, w->len, &e) == 0);
+    CHECK(!d.nrlimits && !d.has_caps && !d.no_new_privs && !d.has_groups && !d.has_umask &&
+          !d.has_oom_score_adj);
+    proto_exec_req_free(&d);
+    /* an empty GROUPS is "no supplementary groups", not "unset" */
+    struct proto_exec_req nog = {.argv = argv, .has_groups = true};
+    REQUIRE(proto_exec_req_encode(&nog, w, &e) == 0);
+    REQUIRE(proto_exec_req_decode(&d, w->buf, w->len, &e) == 0);
+    CHECK(d.has_groups && d.ngroups == 0);
+    proto_exec_req_free(&d);
+
+    uint8_t b[40] = {0};
+    struct { uint16_t tag; size_t len; uint64_t a, s, h; const char *why; } bad[] = {
+        {T_RLIMIT, 24, 16, 1, 1, "unknown"},       /* resource past RLIMIT_RTTIME */
+        {T_RLIMIT, 24, 7, 2, 1, "soft limit above hard"},
+        {T_RLIMIT, 16, 7, 1, 1, "24 expected"},
+        {T_CAPS, 32, 0, 0, 0, "40 expected"},
+        {T_GROUPS, 6, 0, 0, 0, "4 per group"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        put_le64(b, bad[i].a);
+        put_le64(b + 8, bad[i].s);
+        put_le64(b + 16, bad[i].h);
+        tlv_init(w);
+        tlv_str(w, T_ARG, "x");
+        tlv_bytes(w, bad[i].tag, b, bad[i].len);
+        CHECK(proto_exec_req_decode(&d, w->buf, w->len, &e) < 0);
+        CHECK(strstr(e.msg, bad[i].why) != NULL);
+    }
+    /* one resource twice */
+    put_le64(b, 7);
+    put_le64(b + 8, 1);
+    put_le64(b + 16, 1);
+    tlv_init(w);
+    tlv_str(w, T_ARG, "x");
+    tlv_bytes(w, T_RLIMIT, b, 24);
+    tlv_bytes(w, T_RLIMIT, b, 24);
+    CHECK(proto_exec_req_decode(&d, w->buf, w->len, &e) < 0);
+    CHECK(strstr(e.msg, "given twice") != NULL);
+    tlv_init(w);
+    tlv_str(w, T_ARG, "x");
+    tlv_u64(w, T_UMASK, 01000);
+    CHECK(proto_exec_req_decode(&d, w->buf, w->len, &e) < 0);
+    tlv_init(w);
+    tlv_str(w, T_ARG, "x");
+    tlv_u64(w, T_OOM_SCORE_ADJ, (uint64_t)(int64_t)-1001);
+    CHECK(proto_exec_req_decode(&d, w->buf, w->len, &e) < 0);
+    CHECK(strstr(e.msg, "-1000..1000") != NULL);
+    /* too many groups for the field */
+    uint32_t *many = calloc(PROTO_MAX_GROUPS + 1, sizeof *many);
+    struct proto_exec_req big = {.argv = argv, .has_groups = true, .groups = many,
+                                 .ngroups = PROTO_MAX_GROUPS + 1};
+    CHECK(proto_exec_req_encode(&big, w, &e) < 0);
+    free(many);
+    free(w);
+}

@@ -5,7 +5,9 @@
 
 #include <jansson.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -198,6 +200,30 @@ TEST(running_box_rules_and_dead_vmm_is_stopped)
     boxlite_exec *ex = NULL;
     CHECK_EQ(boxlite_exec_start(b, &spec, &ex), BOXLITE_ERR_STATE);
     CHECK(strstr(boxlite_errmsg(), "has stopped: the box's VM process") != NULL);
+    /* the process's limits and privileges are checked before the box is looked at */
+    boxlite_rlimit rl[] = { { 7, 2, 1 } };
+    boxlite_process_security ps = { .size = sizeof ps, .rlimits = rl, .n_rlimits = 1 };
+    spec.security = &ps;
+    CHECK_EQ(boxlite_exec_start(b, &spec, &ex), BOXLITE_ERR_INVALID);
+    CHECK(strstr(boxlite_errmsg(), "rlimit 7: soft limit above hard") != NULL);
+    rl[0] = (boxlite_rlimit){ 16, 1, 1 };
+    CHECK_EQ(boxlite_exec_start(b, &spec, &ex), BOXLITE_ERR_INVALID);
+    CHECK(strstr(boxlite_errmsg(), "resource 16 unknown") != NULL);
+    ps = (boxlite_process_security){ .size = sizeof ps, .set = BOXLITE_PROC_UMASK, .umask = 01000 };
+    CHECK_EQ(boxlite_exec_start(b, &spec, &ex), BOXLITE_ERR_INVALID);
+    ps = (boxlite_process_security){ .size = sizeof ps, .set = BOXLITE_PROC_OOM_SCORE_ADJ,
+                                     .oom_score_adj = -1001 };
+    CHECK_EQ(boxlite_exec_start(b, &spec, &ex), BOXLITE_ERR_INVALID);
+    ps = (boxlite_process_security){ .size = sizeof ps, .set = 64 };
+    CHECK_EQ(boxlite_exec_start(b, &spec, &ex), BOXLITE_ERR_INVALID);
+    ps = (boxlite_process_security){ .size = 4 };
+    CHECK_EQ(boxlite_exec_start(b, &spec, &ex), BOXLITE_ERR_INVALID);
+    /* well-formed, it gets as far as the box (stopped) */
+    ps = (boxlite_process_security){ .size = sizeof ps, .set = BOXLITE_PROC_CAPS };
+    CHECK_EQ(boxlite_exec_start(b, &spec, &ex), BOXLITE_ERR_STATE);
+    /* a caller built before the field existed: its size ends where security begins */
+    spec.size = offsetof(boxlite_exec_spec, security);
+    CHECK_EQ(boxlite_exec_start(b, &spec, &ex), BOXLITE_ERR_STATE);
     CHECK_EQ(boxlite_box_stop(b, 100), BOXLITE_ERR_STATE); /* stop twice */
     CHECK_EQ(boxlite_box_remove(rt, boxlite_box_id(b), 0), BOXLITE_OK);
     boxlite_box_free(b);
