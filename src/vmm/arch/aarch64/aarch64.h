@@ -127,4 +127,66 @@ int a64_load_kernel(struct guest_mem *gm, const char *kernel_path, const char *i
                     const struct a64_fdt_input *fdt, struct a64_boot_plan *plan,
                     struct bl_error *err);
 
+/* ---- PSCI calls (psci.c; Arm DEN0022 "Power State Coordination Interface" 1.1, and DEN0028
+ * SMC Calling Convention for the function-id layout) ------------------------------------
+ * KVM with KVM_ARM_VCPU_PSCI_0_2 answers PSCI inside the kernel and exits only for
+ * SYSTEM_OFF/SYSTEM_RESET (KVM_EXIT_SYSTEM_EVENT); this decoder serves an engine that
+ * handles the guest's HVC itself (KVM's SMCCC filter forwarding calls to user space, or
+ * another hypervisor interface), and pins down what each call means. */
+#define A64_PSCI_VERSION 0x84000000u
+#define A64_PSCI_CPU_SUSPEND 0x84000001u /* + 0x40000000: the SMC64 form */
+#define A64_PSCI_CPU_OFF 0x84000002u
+#define A64_PSCI_CPU_ON 0x84000003u
+#define A64_PSCI_AFFINITY_INFO 0x84000004u
+#define A64_PSCI_MIGRATE 0x84000005u
+#define A64_PSCI_MIGRATE_INFO_TYPE 0x84000006u
+#define A64_PSCI_MIGRATE_INFO_UP_CPU 0x84000007u
+#define A64_PSCI_SYSTEM_OFF 0x84000008u
+#define A64_PSCI_SYSTEM_RESET 0x84000009u
+#define A64_PSCI_FEATURES 0x8400000au
+#define A64_PSCI_SMC64 0x40000000u
+#define A64_SMCCC_VERSION 0x80000000u
+#define A64_SMCCC_ARCH_FEATURES 0x80000001u
+/* return codes (DEN0022 5.2.2) */
+#define A64_PSCI_SUCCESS 0
+#define A64_PSCI_NOT_SUPPORTED (-1)
+#define A64_PSCI_INVALID_PARAMETERS (-2)
+#define A64_PSCI_DENIED (-3)
+#define A64_PSCI_ALREADY_ON (-4)
+#define A64_PSCI_INVALID_ADDRESS (-9)
+/* what we implement: PSCI 1.0 over SMCCC 1.1 */
+#define A64_PSCI_IMPL_VERSION 0x00010000u
+#define A64_SMCCC_IMPL_VERSION 0x00010001u
+
+enum a64_psci_action {
+    A64_PSCI_ACT_RETURN,     /* only put ret in x0 and resume the vCPU */
+    A64_PSCI_ACT_CPU_ON,     /* start vcpu `target` at `entry` with x0 = `context`; x0 = ret */
+    A64_PSCI_ACT_CPU_OFF,    /* stop this vCPU until a CPU_ON names it */
+    A64_PSCI_ACT_SUSPEND,    /* a standby: wait for an interrupt (like WFI); x0 = ret */
+    A64_PSCI_ACT_SYSTEM_OFF, /* the guest powered off */
+    A64_PSCI_ACT_SYSTEM_RESET, /* the guest rebooted: a box ends as on power-off */
+};
+
+struct a64_psci_call {
+    enum a64_psci_action action;
+    int64_t ret;     /* x0 on return (sign-extended PSCI code or value) */
+    unsigned target; /* CPU_ON: the vCPU id */
+    uint64_t entry, context;
+};
+
+/* The VM's vCPUs as PSCI sees them: ncpus of them, bit i of on[] set while vCPU i runs. */
+struct a64_psci_state {
+    unsigned ncpus;
+    uint64_t on[2];
+};
+#define A64_PSCI_MAX_CPUS 128
+
+/* The vCPU id whose MPIDR affinity is mpidr (a64_mpidr's inverse), or -1 for none. */
+int a64_mpidr_to_vcpu(uint64_t mpidr, unsigned ncpus);
+
+/* Decodes the call in x0..x3 made by vCPU `caller`. Never fails: an unknown function, a bad
+ * argument or a refused request is a return code for the guest, as the spec says. */
+void a64_psci_decode(const struct a64_psci_state *st, unsigned caller, uint64_t x0, uint64_t x1,
+                     uint64_t x2, uint64_t x3, struct a64_psci_call *out);
+
 #endif
