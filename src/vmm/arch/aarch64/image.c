@@ -125,6 +125,8 @@ int a64_boot_place(const struct a64_image *img, uint64_t ram_gpa, uint64_t ram_s
                       (unsigned long long)ram_gpa, (unsigned long long)(ram_size / MIB));
     if (img->anywhere && end > (1ull << 48))
         return bl_err(err, BOXLITE_ERR_INVALID, "the kernel would end above 48 bits");
+    /* With IMAGE_SIZE_MAX at 4 GiB this cannot trigger (kernel + initrd < 9 GiB); it keeps
+     * the protocol's rule should that bound ever grow. */
     if (initrd_size && end - (base & ~(INITRD_WINDOW_ALIGN - 1)) > INITRD_WINDOW_MAX)
         return bl_err(err, BOXLITE_ERR_INVALID,
                       "the initrd (%llu MiB) does not fit in the 32 GiB window the arm64 boot "
