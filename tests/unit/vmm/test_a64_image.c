@@ -348,7 +348,7 @@ static void boot_under_qemu(enum a64_gic gic)
                "command -v aarch64-linux-gnu-gcc >/dev/null") != 0)
         harness_need("qemu-system-aarch64 and aarch64-linux-gnu-gcc (scripts/setup.sh)");
     const char *dir = harness_tmpdir();
-    char cmd[4096], path[512], initrd[512], ram[512], console[512];
+    char cmd[4096], initrd[512], ram[512], console[512];
     free(write_file("init.c", init_c, strlen(init_c)));
     snprintf(initrd, sizeof initrd, "%s/initrd.cpio.gz", dir);
     snprintf(cmd, sizeof cmd,
@@ -386,9 +386,10 @@ static void boot_under_qemu(enum a64_gic gic)
     snprintf(ram, sizeof ram, "%s/ram.bin", dir);
     free(write_file("ram.bin", v.ram, end - gpa));
     snprintf(console, sizeof console, "%s/console.log", dir);
-    snprintf(path, sizeof path, "%s/qemu.rc", dir);
     snprintf(cmd, sizeof cmd,
-             "qemu-system-aarch64 -M virt,gic-version=%d,acpi=off -cpu max -accel tcg -smp 2 "
+             /* timeout: a guest that never powers off must not outlive the test */
+             "timeout -k 5 200 qemu-system-aarch64 -M virt,gic-version=%d,acpi=off -cpu max "
+             "-accel tcg -smp 2 "
              "-m 512M -nodefaults -no-user-config -display none -serial file:%s -no-reboot "
              "-device loader,file=%s,addr=%#llx,force-raw=on "
              "-device loader,addr=%#llx,cpu-num=0 </dev/null >%s.out 2>&1",
