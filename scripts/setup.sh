@@ -37,6 +37,8 @@ PACKAGES=(
   # arm64 boxes (issue 18): QEMU's -M virt, the cross compiler and static glibc for the
   # aarch64 agent and kernel; file checks the arm64 busybox fixture
   qemu-system-arm gcc-aarch64-linux-gnu libc6-dev-arm64-cross file
+  # the aarch64 KVM engine's device tree: libfdt builds it, dtc decompiles it in the tests
+  libfdt-dev device-tree-compiler
 )
 
 missing=()

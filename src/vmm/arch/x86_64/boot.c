@@ -7,12 +7,12 @@
 #include "x86.h"
 
 #include "common/cleanup.h"
+#include "vmm/core/load.h"
 
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -41,38 +41,6 @@ static void put8(uint8_t *bp, unsigned off, uint8_t v) { bp[off] = v; }
 static void put16(uint8_t *bp, unsigned off, uint16_t v) { memcpy(bp + off, &v, 2); }
 static void put32(uint8_t *bp, unsigned off, uint32_t v) { memcpy(bp + off, &v, 4); }
 static void put64(uint8_t *bp, unsigned off, uint64_t v) { memcpy(bp + off, &v, 8); }
-
-/* Places file bytes [off, off+len) at guest gpa. Page-aligned runs are mapped from the file
- * (private, copy-on-write), so nothing is read or copied before the guest touches it: this
- * keeps start-up cost independent of the kernel's size. The rest is read. */
-static int place_file(struct guest_mem *gm, int fd, uint64_t off, uint64_t len, uint64_t gpa,
-                      const char *path, struct bl_error *err)
-{
-    uint8_t *dst = gm_ptr(gm, gpa, len);
-    if (!dst)
-        return bl_err(err, BOXLITE_ERR_INVALID,
-                      "%s: %#llx bytes at %#llx do not fit in guest RAM", path,
-                      (unsigned long long)len, (unsigned long long)gpa);
-    uint64_t mapped = 0;
-    if (off % PAGE == 0 && gpa % PAGE == 0 && len >= PAGE) {
-        mapped = len & ~(PAGE - 1);
-        void *p = mmap(dst, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, fd,
-                       (off_t)off);
-        if (p == MAP_FAILED)
-            return bl_errno(err, errno, "%s: map into guest memory", path);
-    }
-    while (mapped < len) {
-        ssize_t n = pread(fd, dst + mapped, len - mapped, (off_t)(off + mapped));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return bl_errno(err, errno, "%s: read", path);
-        if (n == 0)
-            return bl_err(err, BOXLITE_ERR_INVALID, "%s: truncated", path);
-        mapped += (uint64_t)n;
-    }
-    return 0;
-}
 
 static int load_elf(struct guest_mem *gm, const char *path, uint64_t *entry, uint64_t *end,
                     struct bl_error *err)
@@ -116,7 +84,7 @@ static int load_elf(struct guest_mem *gm, const char *path, uint64_t *entry, uin
                           path, i, (unsigned long long)p->p_memsz,
                           (unsigned long long)p->p_paddr);
         /* Guest RAM is freshly mapped and zero, so the bss needs no clearing. */
-        if (p->p_filesz && place_file(gm, fd, p->p_offset, p->p_filesz, p->p_paddr, path, err) < 0)
+        if (p->p_filesz && gm_place_file(gm, fd, p->p_offset, p->p_filesz, p->p_paddr, path, err) < 0)
             return -err->code;
         if (eh.e_entry >= p->p_paddr && eh.e_entry - p->p_paddr < p->p_filesz)
             entry_ok = true;
@@ -154,7 +122,7 @@ static int load_initrd(struct guest_mem *gm, const char *path, uint64_t kernel_e
                       path, (unsigned long long)len);
     *gpa = (low_end - len) & ~(PAGE - 1);
     *size = len;
-    return place_file(gm, fd, 0, len, *gpa, path, err);
+    return gm_place_file(gm, fd, 0, len, *gpa, path, err);
 }
 
 static void e820_add(uint8_t *bp, unsigned *n, uint64_t addr, uint64_t size)
