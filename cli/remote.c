@@ -757,6 +757,49 @@ done:
     return r < 0 ? fail_err("cp", &err) : 0;
 }
 
+/* export BOX FILE: the server's archive written beside FILE and renamed onto it, so FILE
+ * appears whole or not at all (as locally). import FILE [--name N]: prints the box's id. */
+static int remote_export(struct bl_client *cl, const struct cli_args *a)
+{
+    const char *file = a->ops[1];
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.XXXXXX", file);
+    int fd = mkstemp(tmp);
+    if (fd < 0)
+        return cli_usage_error("export: %s: %s", file, strerror(errno));
+    struct bl_error err = {0};
+    int r = client_box_export(cl, a->ops[0], fd, &err);
+    if (r >= 0 && (fsync(fd) != 0 || fchmod(fd, 0644) != 0 || rename(tmp, file) != 0))
+        r = bl_errno(&err, errno, "export: %s", file);
+    close(fd);
+    if (r < 0) {
+        unlink(tmp);
+        return fail_err("export", &err);
+    }
+    return 0;
+}
+
+static int remote_import(struct bl_client *cl, const struct cli_args *a)
+{
+    const char *name = NULL;
+    for (int i = 0; i < a->nopts; i++)
+        if (a->opts[i].id == FL_NAME)
+            name = a->opts[i].value;
+    int fd = open(a->ops[0], O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return cli_usage_error("import: %s: %s", a->ops[0], strerror(errno));
+    struct bl_error err = {0};
+    json_t *box = NULL;
+    int r = client_box_import(cl, fd, name, &box, &err);
+    close(fd);
+    if (r < 0)
+        return fail_err("import", &err);
+    const char *id = json_string_value(json_object_get(box, "box_id"));
+    printf("%s\n", id ? id : "");
+    json_decref(box);
+    return id ? 0 : 125;
+}
+
 int cli_remote(struct cli *c, const struct cli_args *a)
 {
     const char *name = a->verb->name;
@@ -765,7 +808,7 @@ int cli_remote(struct cli *c, const struct cli_args *a)
         !strcmp(name, "serve"))
         return a->verb->run(c, a);
     static const char *const remote[] = { "run", "create", "exec", "ps", "ls", "inspect", "rm",
-                                          "stop", "start", "cp", NULL };
+                                          "stop", "start", "cp", "export", "import", NULL };
     bool ok = false;
     for (size_t i = 0; remote[i]; i++)
         ok |= !strcmp(remote[i], name);
@@ -787,6 +830,10 @@ int cli_remote(struct cli *c, const struct cli_args *a)
         r = remote_inspect(cl, a);
     else if (!strcmp(name, "cp"))
         r = remote_cp(cl, a);
+    else if (!strcmp(name, "export"))
+        r = remote_export(cl, a);
+    else if (!strcmp(name, "import"))
+        r = remote_import(cl, a);
     else
         r = remote_each(cl, a);
     client_free(cl);

@@ -121,6 +121,12 @@ int client_files_put(struct bl_client *c, const char *box, const char *path, int
 int client_files_get(struct bl_client *c, const char *box, const char *path, int fd,
                      unsigned long long max, struct bl_error *err);
 
+/* Box archives: POST .../export into fd; POST .../boxes/import?name= from an archive's fd,
+ * *out the new Box. */
+int client_box_export(struct bl_client *c, const char *box, int fd, struct bl_error *err);
+int client_box_import(struct bl_client *c, int fd, const char *name, json_t **out,
+                      struct bl_error *err);
+
 /* ---- the TTY WebSocket (tty.c) -------------------------------------------------------- */
 struct client_tty;
 /* GET .../exec/tty?command=&args=&cols=&rows= upgraded to a WebSocket (the accept key

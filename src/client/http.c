@@ -514,3 +514,51 @@ int client_files_get(struct bl_client *c, const char *box, const char *gpath, in
     free(url);
     return r < 0 ? r : 0;
 }
+
+/* ---- box archives -------------------------------------------------------------------------- */
+
+int client_box_export(struct bl_client *c, const char *box, int fd, struct bl_error *err)
+{
+    char *b = client_escape(c, box), *path = NULL, *url = NULL;
+    int r = b && asprintf(&path, "/boxes/%s/export", b) >= 0
+                ? box_url(c, path, &url, err) : bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
+    free(b);
+    static const char *const hdrs[] = { "Accept: application/octet-stream", NULL };
+    struct sink s = { .kind = SINK_FD, .fd = fd, .max = 64 * 1024 };
+    if (r >= 0)
+        r = authed(c, "POST", url, hdrs, "", 0, NULL, &s, err);
+    if (r >= 0 && (s.status < 200 || s.status > 299))
+        r = client_error_from((unsigned)s.status, s.buf, s.len, err);
+    free(s.buf);
+    free(path);
+    free(url);
+    return r < 0 ? r : 0;
+}
+
+int client_box_import(struct bl_client *c, int fd, const char *name, json_t **out,
+                      struct bl_error *err)
+{
+    *out = NULL;
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        return bl_errno(err, errno, "import");
+    char *n = name ? client_escape(c, name) : NULL, *path = NULL, *url = NULL;
+    int r = (!name || n) && asprintf(&path, "/boxes/import%s%s", n ? "?name=" : "",
+                                     n ? n : "") >= 0
+                ? box_url(c, path, &url, err) : bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
+    free(n);
+    static const char *const hdrs[] = { "Content-Type: application/octet-stream",
+                                        "Accept: application/json", NULL };
+    struct upload up = { .fd = fd };
+    struct sink s = { .kind = SINK_BUF, .max = CLIENT_JSON_MAX };
+    if (r >= 0)
+        r = authed(c, "POST", url, hdrs, NULL, (size_t)st.st_size, &up, &s, err);
+    if (r >= 0 && (s.status < 200 || s.status > 299))
+        r = client_error_from((unsigned)s.status, s.buf, s.len, err);
+    else if (r >= 0 && !(*out = client_json_object(s.buf, s.len, err)))
+        r = -BOXLITE_ERR_IO;
+    free(s.buf);
+    free(path);
+    free(url);
+    return r < 0 ? r : 0;
+}

@@ -8,8 +8,10 @@
 # file and a symlink, compared with diff -r), `run -it` and `exec -it` through a real pty
 # over the TTY WebSocket (tests/fixtures/pty_run.py: the terminal's size 33x111 and exit
 # status 7), the environment's BOXLITE_URL/BOXLITE_CLIENT_ID/BOXLITE_CLIENT_SECRET, a wrong
-# secret, another tenant's box (not found), and verbs the API cannot carry (125, "not
-# supported with --url").
+# secret, another tenant's box (not found), verbs the API cannot carry (125, "not
+# supported with --url"), and export/import of a box over HTTP (an archive this tenant
+# exported comes back with its disk; another tenant's, one exported outside the server and a
+# damaged one are refused and leave nothing).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 build=${BOXLITE_BUILD:-build}
@@ -157,6 +159,30 @@ R run --publish 8080:80 rootfs:bb true 2>"$work/unsupf.err"; st=$?
 expect "run --publish --url: 125, not half done" 125 "$st"
 has "... naming the flag" "publish: not supported with --url" "$work/unsupf.err"
 expect "... and no box was created" "${ID:0:12}" "$(R ps -a -q)"
+
+# ---- export and import over HTTP (the library's archive; tenancy kept) -------------------------
+R exec web sh -c 'mkdir -p /srv && echo kept >/srv/mark && sync'
+R export web "$work/web.box"; st=$?
+expect "export --url" 0 "$st"
+[ -s "$work/web.box" ] && ok "... the archive is written" || no "export --url: no archive"
+ID2=$(R import --name web2 "$work/web.box" 2>"$work/imp.err"); st=$?
+expect "import --url --name web2: status 0" 0 "$st"
+expect "... prints the new box's id" 32 "${#ID2}"
+expect "... the box is the tenant's, by its name" web2 "$(R inspect -f '{{.name}}' web2 2>&1)"
+expect "... with the exported disk" kept "$(R exec web2 cat /srv/mark 2>&1)"
+"$B" --url "$U" --client-id other-ci --client-secret "$OSECRET" --prefix other import --name stolen "$work/web.box" 2>"$work/imp2.err"; st=$?
+expect "another tenant cannot import this tenant's archive: 125" 125 "$st"
+has "... saying whose it is" "not this tenant's" "$work/imp2.err"
+expect "... and it keeps nothing" "" "$("$B" --url "$U" --client-id other-ci --client-secret "$OSECRET" --prefix other ps -a -q)"
+L stop lweb >/dev/null && L export lweb "$work/local.box" && L start lweb >/dev/null 2>&1
+R import --name fromlocal "$work/local.box" 2>"$work/imp3.err"; st=$?
+expect "an archive exported outside the server (no tenant) is refused: 125" 125 "$st"
+head -c 65536 /dev/urandom >"$work/junk.box"
+R import --name junk "$work/junk.box" 2>"$work/imp4.err"; st=$?
+expect "a damaged archive is refused: 125" 125 "$st"
+has "... as invalid (400)" "400" "$work/imp4.err"
+expect "... and only web and web2 exist" "2" "$(R ps -a -q | wc -l)"
+R rm -f web2 >/dev/null
 
 # ---- stop, start, rm ---------------------------------------------------------------------------
 expect "stop --url prints the box" web "$(R stop -t 1 web)"

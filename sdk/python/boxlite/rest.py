@@ -210,6 +210,28 @@ class RestRuntime:
             if not token:
                 return out
 
+    def import_box(self, path: str, name: Optional[str] = None) -> "RestBox":
+        """A box from an archive of RestBox.export (the server takes only archives this
+        prefix exported; a damaged or foreign one raises InvalidArgument and leaves
+        nothing). Without name the server generates one."""
+        q = "?" + urllib.parse.urlencode({"name": name}) if name else ""
+        with open(os.fspath(path), "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            r, c = self._open("POST", "/boxes/import" + q, body=f,
+                              headers={"Content-Type": "application/octet-stream",
+                                       "Content-Length": str(size)})
+            try:
+                data = r.read(JSON_MAX + 1)
+            finally:
+                c.close()
+        if r.status != 201:
+            _raise_for(r.status, data, "import")
+        try:
+            doc = _strict_json(data)
+        except ValueError:
+            raise ProtocolError("import: the answer is not JSON") from None
+        return RestBox(self, doc)
+
     def remove(self, id_or_name: str, force: bool = False) -> None:
         """Removes a box; refused while it runs unless force (which stops it first)."""
         self._call("DELETE", f"/boxes/{self._seg(id_or_name)}?force={'true' if force else 'false'}")
@@ -417,6 +439,35 @@ class RestBox:
             os.rename(frm, to)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
+
+    async def export(self, path: str) -> None:
+        """Writes the box (options, image, disk) to an archive at path; the file appears
+        whole or not at all."""
+        await _aio.blocking(self._export, os.path.abspath(os.fspath(path)))
+
+    def _export(self, path):
+        fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".",
+                                   dir=os.path.dirname(path))
+        try:
+            with os.fdopen(fd, "wb") as f:
+                r, c = self._rt._open("POST", self._path("/export"), body=b"",
+                                      headers={"Accept": "application/octet-stream"})
+                try:
+                    if r.status != 200:
+                        _raise_for(r.status, r.read(65536), "export")
+                    shutil.copyfileobj(r, f, CHUNK)
+                finally:
+                    c.close()
+                f.flush()
+                os.fsync(f.fileno())
+            os.chmod(tmp, 0o644)
+            os.rename(tmp, path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
 
     def close(self) -> None:
         """Nothing to release (each call has its own connection); kept for the local API."""

@@ -2,7 +2,7 @@
 """Boxlite.rest(): the SDK's API against a real `boxlite serve` on loopback (a credentials
 file, a busybox root in its --rootfs-dir, boxes on the engine this machine runs): create,
 get, list, exec (stdout and stderr apart, exit codes, 1 MiB of stdin, a missing program),
-copy both ways, metrics, remove; wrong credentials and another tenant's box."""
+copy both ways, metrics, export/import, remove; wrong credentials and another tenant's box."""
 import asyncio
 import hashlib
 import os
@@ -195,6 +195,33 @@ def test_credentials_and_tenancy(server, rbox):
         other.get(rbox.id)
     with pytest.raises(boxlite.InvalidArgument):
         boxlite.Boxlite.rest("ftp://127.0.0.1:1")
+
+
+def test_export_import(rt, rbox, server, tmp_path):
+    async def mark():
+        ex = await rbox.exec("sh", "-c", "mkdir -p /srv && echo py-kept >/srv/mark && sync")
+        return (await ex.wait()).exit_code
+    assert run(mark()) == 0
+    arch = tmp_path / "py.box"
+    run(rbox.export(str(arch)), timeout=300)
+    assert arch.stat().st_size > 0
+    copy = rt.import_box(str(arch), name="py2")
+    assert copy.name == "py2" and copy.id != rbox.id
+
+    async def read():
+        ex = await copy.exec("cat", "/srv/mark")
+        return await _collect(ex)
+    assert run(read(), timeout=300)[0] == b"py-kept\n"
+    rt.remove(copy.id, force=True)
+    other = boxlite.Boxlite.rest(server["url"], client_id="other-py",
+                                 client_secret=server["other"], prefix="other")
+    with pytest.raises(boxlite.InvalidArgument):
+        other.import_box(str(arch), name="stolen")
+    assert other.list() == []
+    junk = tmp_path / "junk.box"
+    junk.write_bytes(os.urandom(4096))
+    with pytest.raises(boxlite.InvalidArgument):
+        rt.import_box(str(junk))
 
 
 def test_stop_and_remove(rt):
