@@ -4,8 +4,9 @@
 # busybox root of the server's --rootfs-dir, boxes on the QEMU engine), the same verbs run
 # locally beside it and compared: run attached (output, exit status, --rm) and detached,
 # exec (exit codes 0/3/127, stdin of 1 MiB by SHA-256, stdout and stderr kept apart, -e,
-# -w, -d), ps/ls (-a, -q), inspect, stop, start, rm, cp both ways (a folder with a 1 MiB
-# file and a symlink, compared with diff -r), `run -it` and `exec -it` through a real pty
+# -w, -d; 1.3 MB of output, also through a relay that cuts the stream midway:
+# tests/e2e/cut_proxy.py), ps/ls (-a, -q), inspect, stop, start, rm, cp both ways (a folder
+# with a 1 MiB file and a symlink, compared with diff -r), `run -it` and `exec -it` through a real pty
 # over the TTY WebSocket (tests/fixtures/pty_run.py: the terminal's size 33x111 and exit
 # status 7), the environment's BOXLITE_URL/BOXLITE_CLIENT_ID/BOXLITE_CLIENT_SECRET, a wrong
 # secret, another tenant's box (not found), verbs the API cannot carry (125, "not
@@ -89,6 +90,18 @@ seq 1 200000 >"$work/seq.want"
 R exec web seq 1 200000 >"$work/seq.got"
 cmp -s "$work/seq.want" "$work/seq.got" && ok "exec --url: 1.3 MB of stdout over SSE, byte for byte" \
   || no "exec --url: seq output" "$(wc -c <"$work/seq.got") bytes"
+# the output stream cut midway (a relay drops the first output connection after 200 KB):
+# the client takes it up again with Last-Event-ID, nothing lost or repeated
+coproc PROXY { exec python3 tests/e2e/cut_proxy.py "${U##*:}" 200000 2>"$work/proxy.log"; }
+ppid=$PROXY_PID
+read -r -t 30 pport <&"${PROXY[0]}"
+"$B" --url "http://127.0.0.1:$pport" --client-id acme-ci --client-secret "$SECRET" --prefix acme \
+  exec web seq 1 200000 >"$work/seq.cut"; st=$?
+kill "$ppid" 2>/dev/null; wait "$ppid" 2>/dev/null
+expect "exec --url through a stream cut midway: status 0" 0 "$st"
+has "... the relay did cut it" "cut" "$work/proxy.log"
+cmp -s "$work/seq.want" "$work/seq.cut" && ok "... every byte once (reconnected with Last-Event-ID)" \
+  || no "exec --url through a cut stream" "$(wc -c <"$work/seq.cut") bytes of $(wc -c <"$work/seq.want")"
 R exec -d web sh -c 'echo bg >/tmp/bg'; expect "exec -d --url" 0 "$?"
 
 lines=$(R ps)

@@ -607,7 +607,10 @@ class RestExecution:
             ev = {"id": "", "event": "message", "data": []}
             size = 0
             while not self._closed:
-                line = r.readline(EVENT_MAX + 2)
+                try:
+                    line = r.readline(EVENT_MAX + 2)
+                except (OSError, http.client.HTTPException):
+                    return False  # cut midway: the next try asks for what follows `last`
                 if not line:
                     return False
                 if len(line) > EVENT_MAX:

@@ -113,6 +113,29 @@ def test_exec_output_apart_and_exit_codes(rbox):
     assert run(text()) == ("hé", 0)
 
 
+def test_exec_output_through_a_cut_stream(server, rbox):
+    """A relay cuts the first output stream after 200 KB (tests/e2e/cut_proxy.py): the
+    reader takes it up again with Last-Event-ID, every byte once."""
+    port = server["url"].rsplit(":", 1)[1]
+    p = subprocess.Popen(["python3", os.path.join(REPO, "tests", "e2e", "cut_proxy.py"), port,
+                          "200000"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        pport = p.stdout.readline().strip()
+        via = boxlite.Boxlite.rest(f"http://127.0.0.1:{pport}", client_id="acme-py",
+                                   client_secret=server["secret"], prefix="acme")
+
+        async def go():
+            ex = await via.get(rbox.id).exec("seq", "1", "200000")
+            return await _collect(ex)
+        out, _, res = run(go())
+    finally:
+        p.kill()
+        err = p.communicate()[1]
+    assert "cut" in err
+    assert res.exit_code == 0
+    assert out == "".join(f"{i}\n" for i in range(1, 200001)).encode()
+
+
 def test_exec_stdin_1mib(rbox):
     data = os.urandom(1 << 20)
 
