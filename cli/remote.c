@@ -669,8 +669,8 @@ static int remote_each(struct bl_client *cl, const struct cli_args *a)
 /* cp: a tar stream each way (docs/api.yaml Files). Out of the box, the archive's root entry
  * (the path's last component) is unpacked as an untrusted archive in a private folder
  * beside the destination, then renamed into place: DEST, or DEST/NAME when DEST is a
- * folder, as `boxlite cp` does locally. Into the box, SRC's tree is archived and unpacked
- * at PATH (PATH/NAME when PATH ends in "/"). */
+ * folder, as `boxlite cp` does locally. Into the box, SRC's tree is archived and PATH
+ * becomes the copy (the library's boxlite_box_copy_in rule, as locally). */
 static int remote_cp(struct bl_client *cl, const struct cli_args *a)
 {
     unsigned long long max = 0;
@@ -739,14 +739,9 @@ static int remote_cp(struct bl_client *cl, const struct cli_args *a)
             }
         }
     } else {
-        char target[4200];
-        const char *sname = strrchr(src, '/');
-        sname = sname && sname[1] ? sname + 1 : src;
-        size_t gl = strlen(gpath);
-        snprintf(target, sizeof target, "%s%s", gpath,
-                 gl && gpath[gl - 1] == '/' ? sname : "");
+        /* the library's rule, as locally: PATH becomes the copy */
         if ((r = tar_write(fd, src, NULL, &err)) >= 0)
-            r = client_files_put(cl, box, target, fd, &err);
+            r = client_files_put(cl, box, gpath, fd, &err);
     }
     close(fd);
 done_tmp:
