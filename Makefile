@@ -74,6 +74,9 @@ COMPONENTS  := common proto disk netrule vmm image runtime agent serve
 # oci:    boxlite-runtime's bundle and state parsing (src/oci); its command line is oci/
 SRC_oci     := $(call src_of,src/oci)
 COMPONENTS  += oci
+# client: the client of boxlite serve (boxlite --url): HTTP, token, SSE, the TTY WebSocket
+SRC_client  := $(call src_of,src/client)
+COMPONENTS  += client
 
 obj = $(patsubst %.c,$(O)/obj/%.o,$(1))
 lib = $(O)/lib/lib$(1).a
@@ -102,6 +105,7 @@ DEPS_runtime := runtime image disk netrule proto common
 DEPS_agent   := agent proto common
 DEPS_oci     := oci common
 DEPS_serve   := serve proto common
+DEPS_client  := client serve proto common
 archives = $(foreach d,$(DEPS_$(1)),$(call lib,$(d)))
 
 BIN_vmm   := $(O)/bin/boxlite-vmm
@@ -173,7 +177,7 @@ $(LIB_so): $(LIB_major)
 SRC_cli := $(call src_of,cli)
 # boxlite serve's HTTP library; only the CLI links it (the library does not need it)
 SERVE_LIBS := $(shell pkg-config --libs libmicrohttpd 2>/dev/null)
-CLI_ARCHIVES := $(call archives,serve)
+CLI_ARCHIVES := $(call archives,client)
 $(BIN_cli): $(call obj,$(SRC_cli)) $(CLI_ARCHIVES) $(LIB_so)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $(call obj,$(SRC_cli)) -Wl,--start-group $(CLI_ARCHIVES) -Wl,--end-group -L$(O)/lib -lboxlite -Wl,-rpath,'$$ORIGIN/../lib' $(SERVE_LIBS) $(LIBS)

@@ -332,7 +332,7 @@ void cli_print_help(const struct cli_verb *v, FILE *f)
 
 void cli_print_main_help(FILE *f)
 {
-    fprintf(f, "Usage:  boxlite [--home DIR] [--qemu PATH] COMMAND [OPTIONS] [ARGS...]\n\n"
+    fprintf(f, "Usage:  boxlite [--home DIR] [--qemu PATH] [--url URL] COMMAND [OPTIONS] [ARGS...]\n\n"
                "Run OCI images in lightweight virtual machines.\n\nCommands:\n");
     for (size_t i = 0; i < cli_nverbs; i++)
         if (cli_verbs[i].name[0] != '_')
@@ -341,6 +341,15 @@ void cli_print_main_help(FILE *f)
                "  --home DIR     the runtime's home (default: $BOXLITE_HOME, else ~/.boxlite)\n"
                "  --qemu PATH    the QEMU engine's qemu-system-x86_64 (default: $BOXLITE_QEMU,\n"
                "                 else the one on PATH)\n"
+               "  --url URL      drive a remote `boxlite serve` (default: $BOXLITE_URL): run,\n"
+               "                 exec (-it too), ps, ls, inspect, rm, stop, start, cp,\n"
+               "                 export, import; other commands say they are not supported\n"
+               "                 (125). rootfs:NAME as the image names a folder of the\n"
+               "                 server's --rootfs-dir\n"
+               "  --client-id ID, --client-secret SECRET, --prefix PREFIX\n"
+               "                 the server's credentials and their tenant (default:\n"
+               "                 $BOXLITE_CLIENT_ID, $BOXLITE_CLIENT_SECRET, $BOXLITE_PREFIX,\n"
+               "                 else \"default\"); $BOXLITE_CA_FILE: a CA for https\n"
                "  -h, --help     this help; 'boxlite COMMAND --help' or 'boxlite help COMMAND'\n"
                "                 for a command's\n"
                "  -v, --version  the version\n"

@@ -15,7 +15,14 @@ struct cli {
     const char *home; /* --home, or NULL for the library's default */
     boxlite_runtime *rt;
     const char *qemu; /* --qemu: the runtime's "qemu" setting, or NULL (BOXLITE_QEMU, PATH) */
+    /* --url (BOXLITE_URL): the verbs go to a remote `boxlite serve` (cli/remote.c) with
+     * these credentials (--client-id, --client-secret, --prefix; BOXLITE_CLIENT_ID,
+     * BOXLITE_CLIENT_SECRET, BOXLITE_PREFIX) */
+    const char *url, *client_id, *client_secret, *prefix;
 };
+struct cli_args;
+/* Runs a verb against c->url (cli/remote.c); 125 for one the API cannot carry. */
+int cli_remote(struct cli *c, const struct cli_args *a);
 
 /* ---- The verb tables (cli/verbs.c) ----------------------------------------------------
  * One table per verb drives the parser (cli/args.c), `boxlite VERB --help`, `boxlite help

@@ -133,6 +133,32 @@ int cmd_help(struct cli *c, const struct cli_args *a)
     return 0;
 }
 
+/* "--name VALUE" or "--name=VALUE" at argv[*i]: true with *out set and *i past it. */
+static bool global_value(int argc, char **argv, int *i, const char *name, const char **out)
+{
+    size_t n = strlen(name);
+    if (!strcmp(argv[*i], name) && *i + 1 < argc) {
+        *out = argv[*i + 1];
+        *i += 2;
+        return true;
+    }
+    if (!strncmp(argv[*i], name, n) && argv[*i][n] == '=') {
+        *out = argv[*i] + n + 1;
+        *i += 1;
+        return true;
+    }
+    return false;
+}
+
+/* A global setting from its flag, else the environment ("" counts as unset). */
+static const char *flag_or_env(const char *flag, const char *env)
+{
+    if (flag)
+        return flag;
+    const char *v = getenv(env);
+    return v && *v ? v : NULL;
+}
+
 int main(int argc, char **argv)
 {
     struct cli c = { 0 };
@@ -150,6 +176,11 @@ int main(int argc, char **argv)
         } else if (!strncmp(argv[i], "--qemu=", 7)) {
             c.qemu = argv[i] + 7;
             i++;
+        } else if (global_value(argc, argv, &i, "--url", &c.url) ||
+                   global_value(argc, argv, &i, "--client-id", &c.client_id) ||
+                   global_value(argc, argv, &i, "--client-secret", &c.client_secret) ||
+                   global_value(argc, argv, &i, "--prefix", &c.prefix)) {
+            continue;
         } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             cli_print_main_help(stdout);
             return 0;
@@ -181,7 +212,11 @@ int main(int argc, char **argv)
     int status;
     if (!cli_parse(v, argc - i, argv + i, &a, &status))
         return status;
-    status = v->run(&c, &a);
+    c.url = flag_or_env(c.url, "BOXLITE_URL");
+    c.client_id = flag_or_env(c.client_id, "BOXLITE_CLIENT_ID");
+    c.client_secret = flag_or_env(c.client_secret, "BOXLITE_CLIENT_SECRET");
+    c.prefix = flag_or_env(c.prefix, "BOXLITE_PREFIX");
+    status = c.url ? cli_remote(&c, &a) : v->run(&c, &a);
     cli_args_free(&a);
     boxlite_runtime_close(c.rt);
     return status;

@@ -40,7 +40,7 @@ go_dir=${RUN_GO_DIR:-sdk/go}
 # The end-to-end subset run against the sanitizer build: the CLI, the library, the per-box
 # process on the QEMU engine and the REST server (the KVM engine runs sanitised in the lab:
 # tests/e2e/lab_smoke.sh).
-san_e2e=${RUN_SAN_E2E:-qemu_cli.sh qemu_vmm.sh net_policy.sh serve.sh}
+san_e2e=${RUN_SAN_E2E:-qemu_cli.sh qemu_vmm.sh net_policy.sh serve.sh serve_cli.sh}
 mkdir -p "$logs"
 strict=0
 { [ "${CI:-}" = true ] || [ "${BOXLITE_TEST_STRICT:-}" = 1 ]; } && strict=1

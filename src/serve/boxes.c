@@ -5,7 +5,13 @@
  * exist for the caller (404, the same answer as for no box at all). */
 #include "serve/server.h"
 
+#include "common/io.h"
+
+#include <errno.h>
+#include <fcntl.h>
 #include <openssl/rand.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -292,6 +298,43 @@ static enum MHD_Result clone_box(struct MHD_Connection *c, struct req *q, boxlit
     return res;
 }
 
+/* POST .../export: the box as the library's archive (boxlite_box_export: options, image,
+ * disk chain, checksums; a running box's disk is frozen for the copy), written to the
+ * request's scratch folder and sent from there; one over --max-file-bytes is refused. */
+static enum MHD_Result export_box(struct MHD_Connection *c, struct req *q, boxlite_box *b)
+{
+    if (serve_scratch_make(q))
+        return reply_error(c, q, 500, "StorageError", "scratch directory: %s",
+                           strerror(errno));
+    char path[sizeof q->scratch + 16];
+    snprintf(path, sizeof path, "%s/box.boxlite", q->scratch);
+    if (boxlite_box_export(b, path) != BOXLITE_OK)
+        return reply_lib_error(c, q, "export");
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        if (fd >= 0)
+            close(fd);
+        return reply_error(c, q, 500, "StorageError", "archive: %s", strerror(errno));
+    }
+    if ((unsigned long long)st.st_size > q->s->cfg.max_file) {
+        close(fd);
+        return reply_error(c, q, 409, "InvalidStateError",
+                           "the box's archive is %lld bytes, over this server's %llu "
+                           "(--max-file-bytes)", (long long)st.st_size, q->s->cfg.max_file);
+    }
+    /* the descriptor keeps the archive alive; the scratch folder goes now */
+    io_remove_tree(q->scratch);
+    q->scratch[0] = 0;
+    struct MHD_Response *r = MHD_create_response_from_fd64((uint64_t)st.st_size, fd);
+    if (!r) {
+        close(fd);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, "Content-Type", "application/octet-stream");
+    return reply_response(c, q, 200, r);
+}
+
 enum MHD_Result h_box(struct MHD_Connection *c, struct req *q)
 {
     enum MHD_Result res;
@@ -371,11 +414,73 @@ enum MHD_Result h_box(struct MHD_Connection *c, struct req *q)
         json_decref(m);
         break;
     }
+    case R_BOX_EXPORT:
+        res = export_box(c, q, b);
+        break;
     default:
         res = reply_error(c, q, 501, "UnsupportedError", "not implemented");
     }
     json_decref(info);
     boxlite_box_free(b);
+    return res;
+}
+
+/* POST .../boxes/import?name=N: the body is an archive of export (kept in a scratch file
+ * by http.c, at most --max-file-bytes), made a box by boxlite_box_import, which checks
+ * every member before the box exists. The box is the tenant's only if the archive says so
+ * (its options carry the tenant label: an archive this prefix exported); anything else is
+ * removed again and refused, so an archive cannot plant a box in another tenant. The name
+ * is the request's (or generated), never the archive's, for the same reason. */
+enum MHD_Result h_import(struct MHD_Connection *c, struct req *q)
+{
+    const char *name = req_arg(c, "name");
+    char gen[16], full[2 * SERVE_SEG_MAX + 2];
+    if (name && (!serve_valid_prefix(name) || strlen(q->tok.prefix) + 1 + strlen(name) > 64))
+        return reply_error(c, q, 400, "InvalidArgumentError",
+                           "name: must match ^[a-zA-Z0-9][a-zA-Z0-9._-]*$ and be at most %zu "
+                           "characters here", 63 - strlen(q->tok.prefix));
+    if (!name) {
+        random_name(gen);
+        memcpy(gen, "impt", 4); /* "impt-xxxxxxxx" */
+    }
+    snprintf(full, sizeof full, "%s.%s", q->tok.prefix, name ? name : gen);
+    char path[sizeof q->scratch + 16];
+    snprintf(path, sizeof path, "%s/in.tar", q->scratch);
+    if (q->upload_fd <= 0 || q->len == 0)
+        return reply_error(c, q, 400, "InvalidArgumentError",
+                           "the body is an archive of export (application/octet-stream)");
+    pthread_mutex_lock(&q->s->create_lock);
+    json_t *mine = tenant_boxes(q->s, q->tok.prefix, NULL);
+    size_t have = json_array_size(mine);
+    json_decref(mine);
+    boxlite_box *nb = NULL;
+    int r = -1;
+    if (mine && have < (size_t)q->s->cfg.max_boxes)
+        r = boxlite_box_import(q->s->rt, path, full, &nb);
+    pthread_mutex_unlock(&q->s->create_lock);
+    if (r == -1)
+        return reply_error(c, q, 409, "InvalidStateError",
+                           "prefix %s has %zu boxes, the most this server allows", q->tok.prefix,
+                           have);
+    /* the only file it reads is the client's: an archive it cannot read is the client's
+     * error (libarchive's "Unrecognized archive format" comes back as I/O) */
+    if (r != BOXLITE_OK && boxlite_errcode() == BOXLITE_ERR_IO)
+        return reply_error(c, q, 400, "InvalidArgumentError", "import: %s", boxlite_errmsg());
+    if (r != BOXLITE_OK)
+        return reply_lib_error(c, q, "import");
+    json_t *info = owned_info(nb, q->tok.prefix);
+    if (!info) {
+        char id[40];
+        snprintf(id, sizeof id, "%s", boxlite_box_id(nb));
+        boxlite_box_free(nb);
+        boxlite_box_remove(q->s->rt, id, 1);
+        return reply_error(c, q, 400, "InvalidArgumentError",
+                           "the archive's box is not this tenant's (import takes archives "
+                           "exported by the same prefix)");
+    }
+    json_decref(info);
+    enum MHD_Result res = reply_box(c, q, 201, nb);
+    boxlite_box_free(nb);
     return res;
 }
 

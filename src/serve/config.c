@@ -23,7 +23,7 @@ enum MHD_Result h_config(struct MHD_Connection *c, struct req *q)
         "max_disk_size_gb", cfg->lim.max_disk_size_gb, "max_boxes_per_prefix", cfg->max_boxes,
         "max_concurrent_executions", cfg->max_execs, "file_transfer_max_bytes",
         (json_int_t)cfg->max_file, "exec_timeout_max_seconds", 604800.0, "tty_enabled", 1,
-        "streaming_enabled", 1, "snapshots_enabled", 1, "clone_enabled", 1, "export_enabled", 0,
+        "streaming_enabled", 1, "snapshots_enabled", 1, "clone_enabled", 1, "export_enabled", 1,
         "supported_security_presets", "development", "standard", "maximum",
         "idempotency_key_lifetime", lifetime);
     return reply_json(c, q, 200, o);

@@ -50,6 +50,7 @@ struct sexec {
     bool done, stdin_closed, ending;
     boxlite_exec_result res;
     int error;              /* the wait failed: the status says so */
+    char errmsg[256];       /* ... and why (the library's message: "exec x: No such file") */
     long long started_at;   /* wall seconds */
     int refs;
 };
@@ -182,11 +183,15 @@ static void *pump(void *arg)
     pthread_mutex_lock(&x->lock);
     x->res = res;
     x->error = r;
+    if (r) /* a program the box lacks is refused here: the client's 127 reads this */
+        snprintf(x->errmsg, sizeof x->errmsg, "%s", boxlite_errmsg());
     int code = r ? -1 : res.signal ? 128 + res.signal : res.exit_code;
     json_t *d = json_pack("{s:i,s:I}", "exit_code", code, "duration_ms",
                           (json_int_t)res.duration_ms);
     if (res.signal)
         json_object_set_new(d, "signal", json_integer(res.signal));
+    if (r)
+        json_object_set_new(d, "error", json_string(x->errmsg));
     char *js = json_dumps(d, JSON_COMPACT);
     json_decref(d);
     if (js)
@@ -453,8 +458,9 @@ static json_t *exec_info(struct sexec *x)
         json_object_set_new(o, "exit_code", json_null());
         json_object_set_new(o, "duration_ms", json_null());
         json_object_set_new(o, "error_message",
-                            x->done ? json_string("the execution's end could not be read")
-                                    : json_null());
+                            !x->done      ? json_null()
+                            : x->errmsg[0] ? json_string(x->errmsg)
+                                           : json_string("the execution's end could not be read"));
     }
     pthread_mutex_unlock(&x->lock);
     return o;

@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 /* A private directory for one request's files, in $TMPDIR (or /tmp), mode 0700. */
-static int scratch_make(struct req *q)
+int serve_scratch_make(struct req *q)
 {
     if (q->scratch[0])
         return 0;
@@ -39,7 +39,7 @@ static int scratch_make(struct req *q)
 
 int serve_files_upload_open(struct req *q)
 {
-    if (scratch_make(q))
+    if (serve_scratch_make(q))
         return -1;
     char p[sizeof q->scratch + 16];
     snprintf(p, sizeof p, "%s/in.tar", q->scratch);
@@ -74,7 +74,7 @@ static enum MHD_Result download(struct MHD_Connection *c, struct req *q, boxlite
         return reply_error(c, q, 501, "UnsupportedError",
                            "follow_symlinks=true: symlinks are archived as symlinks, never "
                            "followed (a link in the box may point anywhere)");
-    if (scratch_make(q))
+    if (serve_scratch_make(q))
         return reply_error(c, q, 500, "StorageError", "scratch directory: %s",
                            strerror(errno));
     char out[sizeof q->scratch + 16], tarp[sizeof q->scratch + 16];

@@ -333,7 +333,10 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct req *q)
     case R_BOX_STOP:
     case R_BOX_CLONE:
     case R_BOX_METRICS:
+    case R_BOX_EXPORT:
         return h_box(c, q);
+    case R_BOXES_IMPORT:
+        return h_import(c, q);
     case R_BOX_SNAPSHOTS:
     case R_SNAPSHOT:
     case R_SNAPSHOT_RESTORE:
@@ -386,7 +389,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (serve_route_scope(q->route.id, method) && authenticate(c, q, &res) != 0)
             return res;
         q->limit = q->route.id == R_EXEC_INPUT ? s->cfg.max_input : s->cfg.max_body;
-        bool to_file = q->route.id == R_BOX_FILES && !strcmp(method, "PUT");
+        /* files and box archives go to a scratch file, never to memory */
+        bool to_file = (q->route.id == R_BOX_FILES && !strcmp(method, "PUT")) ||
+                       q->route.id == R_BOXES_IMPORT;
         if (to_file)
             q->limit = (size_t)s->cfg.max_file;
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");

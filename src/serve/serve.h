@@ -226,7 +226,22 @@ void serve_idem_answer_free(struct serve_idem_answer *a);
 int ws_accept_key(const char *key, char out[29]);
 /* A server frame's header (FIN set, unmasked) for opcode and len: its length, 2-10. */
 size_t ws_header(uint8_t out[10], unsigned opcode, uint64_t len);
+/* A client frame's header (FIN set, masked with mask; section 5.3): its length, 6-14. The
+ * caller masks the payload (byte i ^= mask[i % 4]). */
+size_t ws_header_masked(uint8_t out[14], unsigned opcode, uint64_t len, const uint8_t mask[4]);
 bool ws_utf8_valid(const uint8_t *s, size_t n);
+/* One frame's header as read (section 5.2), by either side (src/client reads the server's). */
+struct ws_frame {
+    bool fin, masked;
+    unsigned op;
+    uint64_t len;    /* the payload's */
+    size_t head;     /* bytes before the payload (mask included) */
+    uint8_t mask[4];
+    int code;        /* on error: 1002, or 1009 for a frame over max */
+    const char *why;
+};
+int ws_frame_head(const uint8_t *buf, size_t n, bool from_client, uint64_t max,
+                  struct ws_frame *f);
 /* The client's side of a TTY session: the message in progress and a text message's bytes. */
 struct ws_in {
     unsigned msg; /* 1 text, 2 binary while a fragmented message goes on; 0 between */

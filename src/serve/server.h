@@ -120,6 +120,10 @@ void serve_files_cleanup(struct req *q);
 /* The caller's box (id or name) opened, or NULL after replying 404 (another tenant's box
  * is not found either) or the library's error. */
 boxlite_box *req_box(struct MHD_Connection *c, struct req *q, enum MHD_Result *res);
+/* files.c: the request's private scratch folder (q->scratch), made once. */
+int serve_scratch_make(struct req *q);
+/* boxes.c: POST .../boxes/import (the archive is the body, kept in q->upload_fd's file). */
+enum MHD_Result h_import(struct MHD_Connection *c, struct req *q);
 
 struct serve_execs *serve_execs_new(void);
 /* Ends every execution's streams (shutdown): readers get what is left, then the end. */

@@ -60,6 +60,14 @@ size_t ws_header(uint8_t out[10], unsigned opcode, uint64_t len)
     return 10;
 }
 
+size_t ws_header_masked(uint8_t out[14], unsigned opcode, uint64_t len, const uint8_t mask[4])
+{
+    size_t h = ws_header(out, opcode, len);
+    out[1] |= 0x80; /* section 5.3: every frame a client sends is masked */
+    memcpy(out + h, mask, 4);
+    return h + 4;
+}
+
 bool ws_utf8_valid(const uint8_t *s, size_t n)
 {
     size_t i = 0;
@@ -128,18 +136,26 @@ static size_t text_message(struct ws_in *s, struct ws_ev *ev, size_t used)
     return used;
 }
 
-size_t ws_in_step(struct ws_in *s, uint8_t *buf, size_t n, struct ws_ev *ev)
+/* One frame's header (section 5.2), for either side: a server's frames must come masked
+ * when from_client, unmasked otherwise (section 5.1). 1 with *f filled when the header and
+ * max bytes of payload fit the rules, 0 when more bytes are needed, -1 on a protocol error
+ * (f->code, f->why). Whether the whole payload is there is the caller's to check. */
+int ws_frame_head(const uint8_t *buf, size_t n, bool from_client, uint64_t max,
+                  struct ws_frame *f)
 {
-    memset(ev, 0, sizeof *ev);
-    ev->kind = WS_NEED_MORE;
+    memset(f, 0, sizeof *f);
     if (n < 2)
         return 0;
-    bool fin = buf[0] & 0x80;
-    unsigned op = buf[0] & 0x0f;
+    f->fin = buf[0] & 0x80;
+    f->op = buf[0] & 0x0f;
+    f->code = 1002;
     if (buf[0] & 0x70)
-        return fail(ev, 1002, "RSV bits set without an extension");
-    if (!(buf[1] & 0x80))
-        return fail(ev, 1002, "a client frame that is not masked");
+        return f->why = "RSV bits set without an extension", -1;
+    bool masked = buf[1] & 0x80;
+    if (from_client && !masked)
+        return f->why = "a client frame that is not masked", -1;
+    if (!from_client && masked)
+        return f->why = "a server frame that is masked", -1;
     uint64_t len = buf[1] & 0x7f;
     size_t h = 2;
     if (len == 126) {
@@ -147,7 +163,7 @@ size_t ws_in_step(struct ws_in *s, uint8_t *buf, size_t n, struct ws_ev *ev)
             return 0;
         len = ((uint64_t)buf[2] << 8) | buf[3];
         if (len < 126)
-            return fail(ev, 1002, "a length not in its shortest form");
+            return f->why = "a length not in its shortest form", -1;
         h = 4;
     } else if (len == 127) {
         if (n < 10)
@@ -156,22 +172,49 @@ size_t ws_in_step(struct ws_in *s, uint8_t *buf, size_t n, struct ws_ev *ev)
         for (int i = 0; i < 8; i++)
             len = (len << 8) | buf[2 + i];
         if (len >> 63)
-            return fail(ev, 1002, "a 64-bit length with its top bit set");
+            return f->why = "a 64-bit length with its top bit set", -1;
         if (len <= 0xffff)
-            return fail(ev, 1002, "a length not in its shortest form");
+            return f->why = "a length not in its shortest form", -1;
         h = 10;
     }
-    bool control = op & 0x08;
-    if (control && (!fin || len > 125))
-        return fail(ev, 1002, "a control frame fragmented or over 125 bytes");
-    if (len > WS_FRAME_MAX)
-        return fail(ev, 1009, "a frame over 1 MiB");
-    if (n < h + 4 || n - h - 4 < len)
+    if ((f->op & 0x08) && (!f->fin || len > 125))
+        return f->why = "a control frame fragmented or over 125 bytes", -1;
+    if (len > max) {
+        f->code = 1009;
+        return f->why = "a frame over the size limit", -1;
+    }
+    if (masked) {
+        if (n < h + 4)
+            return 0;
+        memcpy(f->mask, buf + h, 4);
+        h += 4;
+    }
+    f->masked = masked;
+    f->head = h;
+    f->len = len;
+    f->code = 0;
+    return 1;
+}
+
+size_t ws_in_step(struct ws_in *s, uint8_t *buf, size_t n, struct ws_ev *ev)
+{
+    memset(ev, 0, sizeof *ev);
+    ev->kind = WS_NEED_MORE;
+    struct ws_frame fr;
+    int hr = ws_frame_head(buf, n, true, WS_FRAME_MAX, &fr);
+    if (hr < 0)
+        return fail(ev, fr.code, fr.code == 1009 ? "a frame over 1 MiB" : fr.why);
+    if (hr == 0)
         return 0;
-    uint8_t *mask = buf + h, *p = buf + h + 4;
+    bool fin = fr.fin;
+    unsigned op = fr.op;
+    uint64_t len = fr.len;
+    if (n - fr.head < len)
+        return 0;
+    uint8_t *p = buf + fr.head;
     for (uint64_t i = 0; i < len; i++)
-        p[i] ^= mask[i & 3];
-    size_t used = h + 4 + (size_t)len;
+        p[i] ^= fr.mask[i & 3];
+    size_t used = fr.head + (size_t)len;
     ev->data = p;
     ev->len = (size_t)len;
     switch (op) {

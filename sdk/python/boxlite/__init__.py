@@ -7,6 +7,7 @@ from .errors import (AlreadyExists, AuthError, BoxliteError, Cancelled, EngineEr
 from .execution import Execution, ExecResult
 from .options import BoxOptions
 from .runtime import Boxlite
+from .rest import RestBox, RestExecution, RestRuntime
 from .simplebox import CodeBox, CommandResult, InteractiveBox, SimpleBox
 
 __version__ = "0.1.0"
@@ -38,4 +39,4 @@ __all__ = ["Boxlite", "BoxOptions", "Box", "Execution", "ExecResult", "SimpleBox
            "InteractiveBox", "CommandResult", "BoxliteError", "InvalidArgument", "NotFound",
            "AlreadyExists", "InvalidState", "IOFailure", "OutOfMemory", "EngineError",
            "Timeout", "ImageError", "AuthError", "NetworkError", "ProtocolError", "Unsupported",
-           "library_version", "host_check"]
+           "library_version", "host_check", "RestRuntime", "RestBox", "RestExecution"]

@@ -55,6 +55,18 @@ class Boxlite:
         text = None if registries is None else json.dumps(registries)
         self._lib.call("runtime_set_registries", self._handle(), enc(text))
 
+    @staticmethod
+    def rest(url: str, client_id: Optional[str] = None, client_secret: Optional[str] = None,
+             prefix: Optional[str] = None, ca_file: Optional[str] = None):
+        """The boxes of a remote `boxlite serve` (BoxLite's REST API) with this runtime's
+        API: create/get/list/remove, and on each box exec (stdout, stderr, stdin, exit code),
+        copy_in/copy_out, metrics, start/stop. Credentials default to BOXLITE_CLIENT_ID and
+        BOXLITE_CLIENT_SECRET, the tenant to BOXLITE_PREFIX, else "default". No library is
+        loaded: the standard library speaks HTTP (boxlite/rest.py)."""
+        from .rest import RestRuntime
+        return RestRuntime(url, client_id=client_id, client_secret=client_secret,
+                           prefix=prefix, ca_file=ca_file)
+
     @classmethod
     def default(cls) -> "Boxlite":
         """A process-wide runtime on the default home."""

@@ -1,0 +1,261 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Boxlite.rest(): the SDK's API against a real `boxlite serve` on loopback (a credentials
+file, a busybox root in its --rootfs-dir, boxes on the engine this machine runs): create,
+get, list, exec (stdout and stderr apart, exit codes, 1 MiB of stdin, a missing program),
+copy both ways, metrics, export/import, remove; wrong credentials and another tenant's box."""
+import asyncio
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+
+import pytest
+
+import boxlite
+from conftest import REPO, make_busybox_rootfs, need, run
+
+
+def _cli():
+    lib = os.environ.get("BOXLITE_LIB")
+    if lib:
+        cand = os.path.join(os.path.dirname(os.path.dirname(lib)), "bin", "boxlite")
+        if os.path.exists(cand):
+            return cand
+    return os.path.join(REPO, "build", "bin", "boxlite")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    cli = _cli()
+    need(f"{cli} (make)", os.path.exists(cli))
+    need("qemu-system-x86_64 (qemu-system-x86)", shutil.which("qemu-system-x86_64"))
+    work = tmp_path_factory.mktemp("rest")
+    make_busybox_rootfs(str(work / "roots" / "bb"))
+    creds = str(work / "creds")
+    env = dict(os.environ, BOXLITE_HOME=str(work / "home"))
+    add = lambda cid, pfx: subprocess.run([cli, "serve", "credentials", "add", creds, cid, pfx],
+                                          check=True, capture_output=True, text=True,
+                                          env=env).stdout.strip()
+    secret, other = add("acme-py", "acme"), add("other-py", "other")
+    p = subprocess.Popen([cli, "serve", "--listen", "127.0.0.1:0", "--credentials", creds,
+                          "--rootfs-dir", str(work / "roots"), "--rate", "0"],
+                         stdout=subprocess.PIPE, stderr=open(work / "serve.log", "w"),
+                         text=True, env=env)
+    # the server's "listening on URL" line: the real event, not a sleep
+    line = p.stdout.readline()
+    url = line.strip().rsplit(" ", 1)[-1]
+    assert url.startswith("http://127.0.0.1:"), (line, (work / "serve.log").read_text())
+    yield {"url": url, "secret": secret, "other": other, "env": env, "cli": cli}
+    rt = boxlite.Boxlite.rest(url, client_id="acme-py", client_secret=secret, prefix="acme")
+    for b in rt.list():
+        try:
+            rt.remove(b["box_id"], force=True)
+        except boxlite.BoxliteError:
+            pass
+    p.terminate()
+    assert p.wait(60) == 0
+
+
+@pytest.fixture(scope="module")
+def rt(server):
+    return boxlite.Boxlite.rest(server["url"], client_id="acme-py",
+                                client_secret=server["secret"], prefix="acme")
+
+
+@pytest.fixture(scope="module")
+def rbox(rt):
+    b = rt.create(boxlite.BoxOptions(rootfs_path="bb", auto_remove=False, memory_mib=256,
+                                     env={"BOX_LEVEL": "yes"}), name="py")
+    run(b.start(), timeout=300)
+    yield b
+    try:
+        rt.remove(b.id, force=True)
+    except boxlite.NotFound:
+        pass
+
+
+async def _collect(ex):
+    out, err = [], []
+
+    async def rd(it, acc):
+        async for chunk in it:
+            acc.append(chunk)
+    await asyncio.gather(rd(ex.stdout_bytes(), out), rd(ex.stderr_bytes(), err))
+    return b"".join(out), b"".join(err), await ex.wait()
+
+
+def test_create_get_list(rt, rbox):
+    assert len(rbox.id) == 32 and rbox.name == "py"
+    assert rt.get("py").id == rbox.id
+    assert rt.get(rbox.id).name == "py"
+    assert rbox.state == "running"
+    ids = [b["box_id"] for b in rt.list()]
+    assert rbox.id in ids
+    assert rbox.id in [b["box_id"] for b in rt.list("running")]
+    with pytest.raises(boxlite.NotFound):
+        rt.get("no-such-box")
+
+
+def test_exec_output_apart_and_exit_codes(rbox):
+    async def go():
+        ex = await rbox.exec("sh", "-c", "echo out; echo err >&2; echo $BOX_LEVEL; exit 3")
+        return await _collect(ex)
+    out, err, res = run(go())
+    assert out == b"out\nyes\n"
+    assert err == b"err\n"
+    assert res.exit_code == 3 and res.signal == 0 and not res.ok
+
+    async def text():
+        ex = await rbox.exec(["sh", "-c", "printf 'h\\303\\251'"], env={"A": "1"}, cwd="/tmp")
+        s = "".join([t async for t in ex.stdout()])
+        return s, (await ex.wait()).exit_code
+    assert run(text()) == ("hé", 0)
+
+
+def test_exec_output_through_a_cut_stream(server, rbox):
+    """A relay cuts the first output stream after 200 KB (tests/e2e/cut_proxy.py): the
+    reader takes it up again with Last-Event-ID, every byte once."""
+    port = server["url"].rsplit(":", 1)[1]
+    p = subprocess.Popen(["python3", os.path.join(REPO, "tests", "e2e", "cut_proxy.py"), port,
+                          "200000"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        pport = p.stdout.readline().strip()
+        via = boxlite.Boxlite.rest(f"http://127.0.0.1:{pport}", client_id="acme-py",
+                                   client_secret=server["secret"], prefix="acme")
+
+        async def go():
+            ex = await via.get(rbox.id).exec("seq", "1", "200000")
+            return await _collect(ex)
+        out, _, res = run(go())
+    finally:
+        p.kill()
+        err = p.communicate()[1]
+    assert "cut" in err
+    assert res.exit_code == 0
+    assert out == "".join(f"{i}\n" for i in range(1, 200001)).encode()
+
+
+def test_exec_stdin_1mib(rbox):
+    data = os.urandom(1 << 20)
+
+    async def go():
+        ex = await rbox.exec("sha256sum")
+        await ex.stdin.write(data)
+        await ex.stdin.close()
+        return await _collect(ex)
+    out, _, res = run(go())
+    assert out.split()[0].decode() == hashlib.sha256(data).hexdigest()
+    assert res.exit_code == 0
+
+
+def test_exec_missing_program_and_kill(rbox):
+    async def missing():
+        ex = await rbox.exec("no-such-program")
+        return await ex.wait()
+    with pytest.raises(boxlite.NotFound):
+        run(missing())
+
+    async def killed():
+        ex = await rbox.exec("sleep", "600")
+        ex.kill(9)
+        return await ex.wait()
+    res = run(killed())
+    assert res.signal == 9
+
+
+def test_copy_both_ways(rbox, tmp_path):
+    src = tmp_path / "tree"
+    (src / "sub").mkdir(parents=True)
+    (src / "a.txt").write_text("hello rest\n")
+    blob = os.urandom(300000)
+    (src / "sub" / "b.bin").write_bytes(blob)
+    os.symlink("a.txt", src / "link")
+    run(rbox.copy_in(str(src), "/tmp/tree"))
+
+    async def check():
+        ex = await rbox.exec("sh", "-c", "cat /tmp/tree/a.txt; readlink /tmp/tree/link")
+        return await _collect(ex)
+    assert run(check())[0] == b"hello rest\na.txt\n"
+    back = tmp_path / "back"
+    run(rbox.copy_out("/tmp/tree", str(back)))
+    assert (back / "a.txt").read_text() == "hello rest\n"
+    assert (back / "sub" / "b.bin").read_bytes() == blob
+    assert os.readlink(back / "link") == "a.txt"
+    into = tmp_path / "into"
+    into.mkdir()
+    run(rbox.copy_out("/tmp/tree/a.txt", str(into)))
+    assert (into / "a.txt").read_text() == "hello rest\n"
+    with pytest.raises(boxlite.InvalidArgument):
+        run(rbox.copy_out("/tmp/tree/sub/b.bin", str(tmp_path / "big"), max_bytes=1024))
+    assert not (tmp_path / "big").exists()
+    with pytest.raises(boxlite.NotFound):
+        run(rbox.copy_out("/no/such", str(tmp_path / "none")))
+
+
+def test_metrics(rbox):
+    m = run(rbox.metrics())
+    assert isinstance(m.get("boxlite"), dict)
+    assert m.get("commands_executed_total", 0) >= 1
+
+
+def test_unsupported_options_are_refused(rt):
+    with pytest.raises(boxlite.Unsupported):
+        rt.create(boxlite.BoxOptions(rootfs_path="bb", volumes=[("/tmp", "/data")]))
+    with pytest.raises(boxlite.Unsupported):
+        rt.create(boxlite.BoxOptions(rootfs_path="bb", engine="qemu"))
+
+
+def test_credentials_and_tenancy(server, rbox):
+    bad = boxlite.Boxlite.rest(server["url"], client_id="acme-py",
+                               client_secret=server["secret"] + "x", prefix="acme")
+    with pytest.raises(boxlite.AuthError):
+        bad.list()
+    other = boxlite.Boxlite.rest(server["url"], client_id="other-py",
+                                 client_secret=server["other"], prefix="other")
+    assert other.list() == []
+    with pytest.raises(boxlite.NotFound):
+        other.get(rbox.id)
+    with pytest.raises(boxlite.InvalidArgument):
+        boxlite.Boxlite.rest("ftp://127.0.0.1:1")
+
+
+def test_export_import(rt, rbox, server, tmp_path):
+    async def mark():
+        ex = await rbox.exec("sh", "-c", "mkdir -p /srv && echo py-kept >/srv/mark && sync")
+        return (await ex.wait()).exit_code
+    assert run(mark()) == 0
+    arch = tmp_path / "py.box"
+    run(rbox.export(str(arch)), timeout=300)
+    assert arch.stat().st_size > 0
+    copy = rt.import_box(str(arch), name="py2")
+    assert copy.name == "py2" and copy.id != rbox.id
+
+    async def read():
+        ex = await copy.exec("cat", "/srv/mark")
+        return await _collect(ex)
+    assert run(read(), timeout=300)[0] == b"py-kept\n"
+    rt.remove(copy.id, force=True)
+    other = boxlite.Boxlite.rest(server["url"], client_id="other-py",
+                                 client_secret=server["other"], prefix="other")
+    with pytest.raises(boxlite.InvalidArgument):
+        other.import_box(str(arch), name="stolen")
+    assert other.list() == []
+    junk = tmp_path / "junk.box"
+    junk.write_bytes(os.urandom(4096))
+    with pytest.raises(boxlite.InvalidArgument):
+        rt.import_box(str(junk))
+
+
+def test_stop_and_remove(rt):
+    b = rt.create(boxlite.BoxOptions(rootfs_path="bb", auto_remove=False, memory_mib=256))
+
+    async def go():
+        ex = await b.exec("true")
+        assert (await ex.wait()).exit_code == 0
+        await b.stop()
+    run(go(), timeout=300)
+    assert b.state == "stopped"
+    rt.remove(b.id)
+    with pytest.raises(boxlite.NotFound):
+        rt.get(b.id)

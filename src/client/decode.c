@@ -1,0 +1,282 @@
+// SPDX-License-Identifier: Apache-2.0
+/* What `boxlite --url` reads from a server, decoded strictly (src/client/client.h): base64
+ * (RFC 4648 section 4), JSON objects (no duplicate keys, bounded), the error model of
+ * docs/api.yaml (ErrorResponse), Server-Sent Events (WHATWG HTML section 9.2, "server-sent
+ * events": the event stream's lines, fields id/event/data) and an execution's events. The
+ * server is not trusted: a line, an id or a body past its bound is an error. Pure: no I/O. */
+#include "client/client.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int b64_value(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '+')
+        return 62;
+    if (c == '/')
+        return 63;
+    return -1;
+}
+
+long client_base64_decode(const char *s, size_t n, uint8_t *out)
+{
+    if (n % 4 || n > (size_t)LONG_MAX / 2)
+        return -1;
+    size_t o = 0;
+    for (size_t i = 0; i < n; i += 4) {
+        int v[4];
+        int pad = 0;
+        for (int k = 0; k < 4; k++) {
+            unsigned char c = (unsigned char)s[i + k];
+            if (c == '=' && i + 4 == n && k >= 2) {
+                v[k] = 0;
+                pad++;
+                continue;
+            }
+            if (pad) /* "x=y=" */
+                return -1;
+            if ((v[k] = b64_value(c)) < 0)
+                return -1;
+        }
+        uint32_t w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 |
+                     (uint32_t)v[3];
+        /* the bits past the last byte must be zero (section 3.5: canonical encoding) */
+        if ((pad == 1 && (w & 0xff)) || (pad == 2 && (w & 0xffff)))
+            return -1;
+        out[o++] = (uint8_t)(w >> 16);
+        if (pad < 2)
+            out[o++] = (uint8_t)(w >> 8);
+        if (pad < 1)
+            out[o++] = (uint8_t)w;
+    }
+    return (long)o;
+}
+
+json_t *client_json_object(const char *body, size_t n, struct bl_error *err)
+{
+    if (n > CLIENT_JSON_MAX) {
+        bl_err(err, BOXLITE_ERR_IO, "the server's answer is over %u bytes", CLIENT_JSON_MAX);
+        return NULL;
+    }
+    json_error_t je;
+    json_t *o = json_loadb(body ? body : "", n, JSON_REJECT_DUPLICATES, &je);
+    if (!json_is_object(o)) {
+        json_decref(o);
+        bl_err(err, BOXLITE_ERR_IO, "the server's answer is not a JSON object%s%.100s",
+               o ? "" : ": ", o ? "" : je.text);
+        return NULL;
+    }
+    return o;
+}
+
+int client_error_from(unsigned status, const char *body, size_t n, struct bl_error *err)
+{
+    int code = status == 404 ? BOXLITE_ERR_NOT_FOUND
+             : status == 409 ? BOXLITE_ERR_STATE
+             : status == 400 || status == 422 || status == 413 ? BOXLITE_ERR_INVALID
+             : status == 401 || status == 403 ? BOXLITE_ERR_AUTH
+             : status == 501 ? BOXLITE_ERR_UNSUPPORTED
+             : BOXLITE_ERR_IO;
+    json_t *o = n ? client_json_object(body, n, NULL) : NULL;
+    json_t *e = json_object_get(o, "error");
+    const char *msg = json_string_value(json_object_get(e, "message"));
+    const char *type = json_string_value(json_object_get(e, "type"));
+    if (type && !strcmp(type, "AlreadyExistsError"))
+        code = BOXLITE_ERR_EXISTS;
+    int r;
+    if (msg) {
+        /* the message is the server's text: printable, and not endless */
+        char clean[512];
+        size_t k = 0;
+        for (const char *p = msg; *p && k < sizeof clean - 1; p++)
+            clean[k++] = (unsigned char)*p < 0x20 || *p == 0x7f ? '?' : *p;
+        clean[k] = 0;
+        r = bl_err(err, code, "%s (HTTP %u)", clean, status);
+    } else {
+        r = bl_err(err, code, "the server answered HTTP %u", status);
+    }
+    json_decref(o);
+    return r;
+}
+
+/* ---- Server-Sent Events ---------------------------------------------------------------- */
+
+void client_sse_free(struct client_sse *s)
+{
+    free(s->line);
+    free(s->data);
+    memset(s, 0, sizeof *s);
+}
+
+static int sse_reset(struct client_sse *s)
+{
+    s->id[0] = s->event[0] = 0;
+    s->dlen = 0;
+    s->have_data = false;
+    return 0;
+}
+
+/* One line (without its end), the spec's "process the field" steps. */
+static int sse_line(struct client_sse *s, const char *l, size_t n,
+                    int (*fn)(void *, const struct client_sse_event *), void *ud,
+                    struct bl_error *err)
+{
+    if (n == 0) { /* dispatch */
+        if (!s->have_data && !s->id[0])
+            return sse_reset(s);
+        struct client_sse_event ev = { s->id, s->event[0] ? s->event : "message",
+                                       s->data ? s->data : "", s->dlen };
+        if (s->data)
+            s->data[s->dlen] = 0;
+        int r = fn(ud, &ev);
+        sse_reset(s);
+        return r;
+    }
+    if (l[0] == ':') /* a comment: the server's keep-alive */
+        return 0;
+    const char *colon = memchr(l, ':', n);
+    size_t fl = colon ? (size_t)(colon - l) : n;
+    const char *v = colon ? colon + 1 : l + n;
+    size_t vl = colon ? n - fl - 1 : 0;
+    if (vl && *v == ' ') {
+        v++;
+        vl--;
+    }
+    if (fl == 2 && !memcmp(l, "id", 2)) {
+        if (vl >= sizeof s->id || memchr(v, 0, vl)) {
+            s->bad = true;
+            return bl_err(err, BOXLITE_ERR_IO, "an event id over %zu bytes", sizeof s->id - 1);
+        }
+        memcpy(s->id, v, vl);
+        s->id[vl] = 0;
+    } else if (fl == 5 && !memcmp(l, "event", 5)) {
+        if (vl >= sizeof s->event) {
+            s->bad = true;
+            return bl_err(err, BOXLITE_ERR_IO, "an event type over %zu bytes",
+                          sizeof s->event - 1);
+        }
+        memcpy(s->event, v, vl);
+        s->event[vl] = 0;
+    } else if (fl == 4 && !memcmp(l, "data", 4)) {
+        /* several data lines join with "\n"; the whole stays within a line's bound */
+        size_t need = s->dlen + (s->have_data ? 1 : 0) + vl + 1;
+        if (need > CLIENT_SSE_LINE_MAX) {
+            s->bad = true;
+            return bl_err(err, BOXLITE_ERR_IO, "an event's data over %u bytes",
+                          CLIENT_SSE_LINE_MAX);
+        }
+        char *d = realloc(s->data, need);
+        if (!d) {
+            s->bad = true;
+            return bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
+        }
+        s->data = d;
+        if (s->have_data)
+            d[s->dlen++] = '\n';
+        memcpy(d + s->dlen, v, vl);
+        s->dlen += vl;
+        s->have_data = true;
+    }
+    /* retry and unknown fields: ignored, as the spec says */
+    return 0;
+}
+
+int client_sse_feed(struct client_sse *s, const char *p, size_t n,
+                    int (*fn)(void *, const struct client_sse_event *), void *ud,
+                    struct bl_error *err)
+{
+    if (s->bad)
+        return bl_err(err, BOXLITE_ERR_IO, "the event stream was malformed");
+    for (size_t i = 0; i < n; i++) {
+        char ch = p[i];
+        /* CRLF is one line end, even when a read ends between the two */
+        bool after_cr = s->cr;
+        s->cr = ch == '\r';
+        if (ch == '\n' && after_cr)
+            continue;
+        if (ch == '\n' || ch == '\r') {
+            int r = sse_line(s, s->line ? s->line : "", s->len, fn, ud, err);
+            s->len = 0;
+            if (r < 0)
+                return s->bad = true, r;
+            if (r > 0)
+                return r;
+            continue;
+        }
+        if (s->len + 1 > CLIENT_SSE_LINE_MAX) {
+            s->bad = true;
+            return bl_err(err, BOXLITE_ERR_IO, "an event stream line over %u bytes",
+                          CLIENT_SSE_LINE_MAX);
+        }
+        if (s->len + 1 > s->cap) {
+            size_t cap = s->cap ? 2 * s->cap : 4096;
+            if (cap > CLIENT_SSE_LINE_MAX)
+                cap = CLIENT_SSE_LINE_MAX;
+            char *l = realloc(s->line, cap);
+            if (!l) {
+                s->bad = true;
+                return bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
+            }
+            s->line = l;
+            s->cap = cap;
+        }
+        s->line[s->len++] = ch;
+    }
+    return 0;
+}
+
+int client_exec_event(const struct client_sse_event *ev, struct client_exec_event *out,
+                      struct bl_error *err)
+{
+    memset(out, 0, sizeof *out);
+    bool out_ = !strcmp(ev->event, "stdout"), err_ = !strcmp(ev->event, "stderr");
+    bool exit_ = !strcmp(ev->event, "exit");
+    if (!out_ && !err_ && !exit_)
+        return bl_err(err, BOXLITE_ERR_IO, "an execution event of unknown type \"%.15s\"",
+                      ev->event);
+    json_t *o = client_json_object(ev->data, ev->dlen, err);
+    if (!o)
+        return bl_err_prefix(err, "%s event", ev->event);
+    int r = 0;
+    if (exit_) {
+        json_t *c = json_object_get(o, "exit_code"), *s = json_object_get(o, "signal");
+        if (!json_is_integer(c) || json_integer_value(c) < -1 || json_integer_value(c) > 255 ||
+            (s && !json_is_null(s) &&
+             (!json_is_integer(s) || json_integer_value(s) < 1 || json_integer_value(s) > 64)))
+            r = bl_err(err, BOXLITE_ERR_IO, "exit event: exit_code -1..255, signal 1..64");
+        else {
+            out->kind = CX_EXIT;
+            out->exit_code = (int)json_integer_value(c);
+            out->signal = json_is_integer(s) ? (int)json_integer_value(s) : 0;
+            const char *why = json_string_value(json_object_get(o, "error"));
+            size_t k = 0;
+            for (; why && why[k] && k < sizeof out->error - 1; k++)
+                out->error[k] = (unsigned char)why[k] < 0x20 || why[k] == 0x7f ? '?' : why[k];
+            out->error[k] = 0;
+        }
+    } else {
+        json_t *d = json_object_get(o, "data");
+        const char *b = json_string_value(d);
+        size_t bl = b ? json_string_length(d) : 0;
+        uint8_t *buf = b ? malloc(bl / 4 * 3 + 1) : NULL;
+        long got = buf ? client_base64_decode(b, bl, buf) : -1;
+        if (got < 0) {
+            free(buf);
+            r = bl_err(err, BOXLITE_ERR_IO, "%s event: data is not base64", ev->event);
+        } else {
+            out->kind = out_ ? CX_STDOUT : CX_STDERR;
+            out->bytes = buf;
+            out->len = (size_t)got;
+        }
+    }
+    json_decref(o);
+    return r;
+}

@@ -1,0 +1,214 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+# boxlite --url: the CLI driving a real `boxlite serve` on loopback (a credentials file, a
+# busybox root of the server's --rootfs-dir, boxes on the QEMU engine), the same verbs run
+# locally beside it and compared: run attached (output, exit status, --rm) and detached,
+# exec (exit codes 0/3/127, stdin of 1 MiB by SHA-256, stdout and stderr kept apart, -e,
+# -w, -d; 1.3 MB of output, also through a relay that cuts the stream midway:
+# tests/e2e/cut_proxy.py), ps/ls (-a, -q), inspect, stop, start, rm, cp both ways (a folder
+# with a 1 MiB file and a symlink, compared with diff -r), `run -it` and `exec -it` through a real pty
+# over the TTY WebSocket (tests/fixtures/pty_run.py: the terminal's size 33x111 and exit
+# status 7), the environment's BOXLITE_URL/BOXLITE_CLIENT_ID/BOXLITE_CLIENT_SECRET, a wrong
+# secret, another tenant's box (not found), verbs the API cannot carry (125, "not
+# supported with --url"), and export/import of a box over HTTP (an archive this tenant
+# exported comes back with its disk; another tenant's, one exported outside the server and a
+# damaged one are refused and leave nothing).
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+build=${BOXLITE_BUILD:-build}
+B="$PWD/$build/bin/boxlite"
+. tests/harness/lib.sh
+need_cmd qemu-system-x86_64 qemu-system-x86
+need "a cached guest kernel (scripts/build-kernel.sh)" scripts/build-kernel.sh --cached-only
+need "$B (make)" test -x "$B"
+need "/bin/busybox (busybox-static)" test -x /bin/busybox
+need_cmd python3
+work=$(mktemp -d)
+export BOXLITE_HOME=$work/home
+spid=
+cleanup() {
+  [ -n "$spid" ] && kill -KILL "$spid" 2>/dev/null
+  for id in $("$B" ps -a -q 2>/dev/null); do "$B" rm -f "$id" >/dev/null 2>&1; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+root=$work/roots/bb
+busybox_rootfs "$root"
+creds=$work/creds
+SECRET=$("$B" serve credentials add "$creds" acme-ci acme)
+OSECRET=$("$B" serve credentials add "$creds" other-ci other)
+
+# the server; its "listening on URL" line read through a pipe (the real event, not a sleep)
+mkfifo "$work/fifo"
+"$B" serve --listen 127.0.0.1:0 --credentials "$creds" --rootfs-dir "$work/roots" --rate 0 \
+  >"$work/fifo" 2>>"$work/serve.log" &
+spid=$!
+exec {fd}<"$work/fifo"
+read -r -t 60 line <&"$fd"
+cat <&"$fd" >/dev/null &
+exec {fd}<&-
+U=${line##* }
+case $U in http://127.0.0.1:*) ok "the server listens on loopback ($U)" ;; *) no "server start" "$(cat "$work/serve.log")"; finish; exit 1 ;; esac
+
+R() { "$B" --url "$U" --client-id acme-ci --client-secret "$SECRET" --prefix acme "$@"; }
+L() { "$B" "$@"; }
+
+# ---- run: attached, the same output and status as locally ---------------------------------
+out=$(R run --rm rootfs:bb sh -c 'echo out; echo err >&2; exit 3' 2>"$work/run.err"); st=$?
+lout=$(L run --rm "$root" sh -c 'echo out; echo err >&2; exit 3' 2>"$work/lrun.err"); lst=$?
+expect "run --url: the command's exit status" 3 "$st"
+expect "... as locally" "$lst" "$st"
+expect "run --url: stdout" out "$out"
+expect "... as locally" "$lout" "$out"
+expect "run --url: stderr apart" err "$(grep -v '^boxlite:' "$work/run.err")"
+expect "run --rm --url: the box is gone" "" "$(R ps -a -q)"
+
+# ---- run -d, then exec, ps, inspect ---------------------------------------------------------
+ID=$(R run -d --name web rootfs:bb sleep 3600 2>"$work/rund.err")
+case $ID in [0-9a-f][0-9a-f]*) expect "run -d --url prints the box's id (32 hex digits)" 32 "${#ID}" ;; *) no "run -d --url" "$ID $(cat "$work/rund.err")" ;; esac
+LID=$(L run -d --name lweb "$root" sleep 3600 2>/dev/null)
+expect "... as locally" "${#LID}" "${#ID}"
+
+R exec web true; expect "exec --url: status 0" 0 "$?"
+R exec web sh -c 'exit 3'; expect "exec --url: status 3" 3 "$?"
+R exec web no-such-program 2>"$work/e127.err"; st=$?
+L exec lweb no-such-program 2>/dev/null; lst=$?
+expect "exec --url: a program the box lacks is 127" 127 "$st"
+expect "... as locally" "$lst" "$st"
+out=$(R exec web sh -c 'echo o1; echo e1 >&2; echo o2' 2>"$work/split.err")
+expect "exec --url: stdout" "o1
+o2" "$out"
+expect "exec --url: stderr, apart" "e1" "$(cat "$work/split.err")"
+expect "exec --url -e -w" "v=42 /tmp" "$(R exec -e V=42 -w /tmp web sh -c 'echo v=$V $(pwd)')"
+head -c 1048576 /dev/urandom >"$work/in.bin"
+want=$(sha256sum <"$work/in.bin" | cut -d' ' -f1)
+got=$(R exec -i web sha256sum <"$work/in.bin" | cut -d' ' -f1)
+expect "exec -i --url: 1 MiB of stdin arrives whole (SHA-256)" "$want" "$got"
+expect "exec --url: without -i, stdin is closed (cat ends)" "" "$(R exec web cat </dev/null)"
+seq 1 200000 >"$work/seq.want"
+R exec web seq 1 200000 >"$work/seq.got"
+cmp -s "$work/seq.want" "$work/seq.got" && ok "exec --url: 1.3 MB of stdout over SSE, byte for byte" \
+  || no "exec --url: seq output" "$(wc -c <"$work/seq.got") bytes"
+# the output stream cut midway (a relay drops the first output connection after 200 KB):
+# the client takes it up again with Last-Event-ID, nothing lost or repeated
+coproc PROXY { exec python3 tests/e2e/cut_proxy.py "${U##*:}" 200000 2>"$work/proxy.log"; }
+ppid=$PROXY_PID
+read -r -t 30 pport <&"${PROXY[0]}"
+"$B" --url "http://127.0.0.1:$pport" --client-id acme-ci --client-secret "$SECRET" --prefix acme \
+  exec web seq 1 200000 >"$work/seq.cut"; st=$?
+kill "$ppid" 2>/dev/null; wait "$ppid" 2>/dev/null
+expect "exec --url through a stream cut midway: status 0" 0 "$st"
+has "... the relay did cut it" "cut" "$work/proxy.log"
+cmp -s "$work/seq.want" "$work/seq.cut" && ok "... every byte once (reconnected with Last-Event-ID)" \
+  || no "exec --url through a cut stream" "$(wc -c <"$work/seq.cut") bytes of $(wc -c <"$work/seq.want")"
+R exec -d web sh -c 'echo bg >/tmp/bg'; expect "exec -d --url" 0 "$?"
+
+lines=$(R ps)
+has_line() { grep -q -- "$2" <<<"$1"; }
+has_line "$lines" "web" && ok "ps --url lists the running box by name" || no "ps --url" "$lines"
+expect "ps -q --url: the box's short id" "${ID:0:12}" "$(R ps -q)"
+expect "ls -a -q --url" "${ID:0:12}" "$(R ls -a -q)"
+expect "ps --no-trunc -q --url" "$ID" "$(R ps --no-trunc -q)"
+expect "inspect --url: the box's status" running "$(R inspect -f '{{.status}}' web)"
+expect "inspect --url: by id too" web "$(R inspect -f '{{.name}}' "$ID")"
+R inspect nosuch >/dev/null 2>"$work/insp.err"; st=$?
+expect "inspect --url of a box that does not exist: 125" 125 "$st"
+has "... saying not found (404)" "404" "$work/insp.err"
+
+# ---- cp both ways, compared with the same copies made locally --------------------------------
+src=$work/tree
+mkdir -p "$src/sub"
+echo "hello cp" >"$src/a.txt"
+head -c 1048576 /dev/urandom >"$src/sub/b.bin"
+ln -s a.txt "$src/link"
+R cp "$src" web:/tmp/tree; expect "cp HOST BOX:PATH --url" 0 "$?"
+expect "... the files are in the box" "hello cp $(sha256sum <"$src/sub/b.bin" | cut -d' ' -f1) a.txt" \
+  "$(R exec web sh -c 'cat /tmp/tree/a.txt; sha256sum /tmp/tree/sub/b.bin | cut -d" " -f1; readlink /tmp/tree/link' | tr '\n' ' ' | sed 's/ $//')"
+R cp web:/tmp/tree "$work/back"; expect "cp BOX:PATH HOST --url" 0 "$?"
+diff -r "$src" "$work/back" >/dev/null && ok "... the copy back equals the original (diff -r)" || no "cp back" "$(diff -r "$src" "$work/back" 2>&1 | head -3)"
+mkdir -p "$work/into"
+R cp web:/tmp/tree/a.txt "$work/into"
+L cp "$src" lweb:/tmp/tree && mkdir -p "$work/linto" && L cp lweb:/tmp/tree/a.txt "$work/linto"
+expect "cp into an existing folder: DEST/NAME, as locally" "$(ls "$work/linto")" "$(ls "$work/into")"
+R cp web:/no/such "$work/none" 2>"$work/cp404.err"; st=$?
+expect "cp of a missing path --url: 125" 125 "$st"
+R cp --max-size 1k web:/tmp/tree/sub/b.bin "$work/big" 2>/dev/null; st=$?
+[ "$st" = 125 ] && [ ! -e "$work/big" ] && ok "cp --max-size --url refuses a larger file, nothing written" || no "cp --max-size" "status $st"
+
+# ---- a terminal: run -it and exec -it through a real pty over the TTY WebSocket -------------
+python3 tests/fixtures/pty_run.py "$B" --url "$U" --client-id acme-ci --client-secret "$SECRET" --prefix acme \
+  exec -it web sh -c 'tty; stty size; exit 7' >"$work/pty1" 2>&1 \
+  && ok "exec -it --url: a terminal of our size, status 7" || no "exec -it --url" "$(cat "$work/pty1")"
+python3 tests/fixtures/pty_run.py "$B" --url "$U" --client-id acme-ci --client-secret "$SECRET" --prefix acme \
+  run -it --rm rootfs:bb sh -c 'tty; stty size; exit 7' >"$work/pty2" 2>&1 \
+  && ok "run -it --url: a terminal of our size, status 7" || no "run -it --url" "$(cat "$work/pty2")"
+printf 'echo typed-$((6*7))\nexit 5\n' | R exec -i -t web sh >"$work/tty-in" 2>&1; st=$?
+expect "exec -it --url: what we type reaches the shell, its status ours" 5 "$st"
+has "... and its output comes back" "typed-42" "$work/tty-in"
+
+# ---- the environment, wrong credentials, tenancy ----------------------------------------------
+expect "BOXLITE_URL, BOXLITE_CLIENT_ID, BOXLITE_CLIENT_SECRET, BOXLITE_PREFIX" "${ID:0:12}" \
+  "$(BOXLITE_URL=$U BOXLITE_CLIENT_ID=acme-ci BOXLITE_CLIENT_SECRET=$SECRET BOXLITE_PREFIX=acme "$B" ps -q)"
+"$B" --url "$U" --client-id acme-ci --client-secret "${SECRET}x" --prefix acme ps 2>"$work/bad.err"; st=$?
+expect "a wrong secret: 125" 125 "$st"
+has "... saying so (401)" "401" "$work/bad.err"
+"$B" --url "$U" --client-id other-ci --client-secret "$OSECRET" --prefix other exec web true 2>"$work/ten.err"; st=$?
+expect "another tenant's box is not found: 125" 125 "$st"
+has "... 404" "404" "$work/ten.err"
+expect "... and not in its list" "" "$("$B" --url "$U" --client-id other-ci --client-secret "$OSECRET" --prefix other ps -a -q)"
+"$B" --url "$U" --client-id acme-ci --client-secret "$SECRET" --prefix other ps 2>/dev/null; st=$?
+expect "a prefix that is not the client's: 125" 125 "$st"
+"$B" --url "ftp://127.0.0.1:1" ps 2>"$work/ftp.err"; st=$?
+expect "a URL that is not http(s): 125" 125 "$st"
+
+# ---- verbs the API cannot carry --------------------------------------------------------------
+for v in "logs web" "pause web" "snapshot ls web" "images" "create rootfs:bb"; do
+  R $v >/dev/null 2>"$work/unsup.err"; st=$?
+  expect "$v --url: 125" 125 "$st"
+  has "... not supported with --url" "not supported with --url" "$work/unsup.err"
+done
+R run --publish 8080:80 rootfs:bb true 2>"$work/unsupf.err"; st=$?
+expect "run --publish --url: 125, not half done" 125 "$st"
+has "... naming the flag" "publish: not supported with --url" "$work/unsupf.err"
+expect "... and no box was created" "${ID:0:12}" "$(R ps -a -q)"
+
+# ---- export and import over HTTP (the library's archive; tenancy kept) -------------------------
+R exec web sh -c 'mkdir -p /srv && echo kept >/srv/mark && sync'
+R export web "$work/web.box"; st=$?
+expect "export --url" 0 "$st"
+[ -s "$work/web.box" ] && ok "... the archive is written" || no "export --url: no archive"
+ID2=$(R import --name web2 "$work/web.box" 2>"$work/imp.err"); st=$?
+expect "import --url --name web2: status 0" 0 "$st"
+expect "... prints the new box's id" 32 "${#ID2}"
+expect "... the box is the tenant's, by its name" web2 "$(R inspect -f '{{.name}}' web2 2>&1)"
+expect "... with the exported disk" kept "$(R exec web2 cat /srv/mark 2>&1)"
+"$B" --url "$U" --client-id other-ci --client-secret "$OSECRET" --prefix other import --name stolen "$work/web.box" 2>"$work/imp2.err"; st=$?
+expect "another tenant cannot import this tenant's archive: 125" 125 "$st"
+has "... saying whose it is" "not this tenant's" "$work/imp2.err"
+expect "... and it keeps nothing" "" "$("$B" --url "$U" --client-id other-ci --client-secret "$OSECRET" --prefix other ps -a -q)"
+L stop lweb >/dev/null && L export lweb "$work/local.box" && L start lweb >/dev/null 2>&1
+R import --name fromlocal "$work/local.box" 2>"$work/imp3.err"; st=$?
+expect "an archive exported outside the server (no tenant) is refused: 125" 125 "$st"
+head -c 65536 /dev/urandom >"$work/junk.box"
+R import --name junk "$work/junk.box" 2>"$work/imp4.err"; st=$?
+expect "a damaged archive is refused: 125" 125 "$st"
+has "... as invalid (400)" "400" "$work/imp4.err"
+expect "... and only web and web2 exist" "2" "$(R ps -a -q | wc -l)"
+R rm -f web2 >/dev/null
+
+# ---- stop, start, rm ---------------------------------------------------------------------------
+expect "stop --url prints the box" web "$(R stop -t 1 web)"
+expect "... stopped" stopped "$(R inspect -f '{{.status}}' web)"
+expect "start --url prints the box" web "$(R start web)"
+expect "... running" running "$(R inspect -f '{{.status}}' web)"
+R rm web 2>"$work/rm.err"; st=$?
+expect "rm --url of a running box without -f: 125" 125 "$st"
+expect "rm -f --url prints the box" web "$(R rm -f web)"
+expect "... gone" "" "$(R ps -a -q)"
+L rm -f lweb >/dev/null
+
+kill -TERM "$spid"; wait "$spid"; st=$?; spid=
+expect "the server exits 0 at SIGTERM" 0 "$st"
+if grep -qF -- "$SECRET" "$work/serve.log"; then no "the server's log holds no secret"; else ok "the server's log holds no secret"; fi
+finish
