@@ -75,5 +75,24 @@ uint64_t machine_guest_rss(struct machine *m);
  * channel between them (docs/architecture.md). */
 int machine_ksm(struct machine *m, struct bl_error *err);
 
+/* ---- snapshots (src/vmm/snapshot.h) ----------------------------------------------------
+ * machine_save stops every vCPU at a clean point (out of KVM_RUN, no port or MMIO access
+ * half done) and the event loop, writes guest RAM into mem_fd (a regular file, resized)
+ * and then the state file (vCPUs, irqchip, PIT, clock, every virtio device) to state_path,
+ * and ends the VM (machine_wait then returns). ident gives the build id and CPU
+ * fingerprint. On failure nothing is ended: the VM runs on.
+ * machine_create_from maps guest RAM from a memory file copy-on-write; after the devices
+ * were added as in the saved machine, machine_restore checks the state file against
+ * expect (build, CPU, RAM size) and the machine's shape, restores it, and machine_start
+ * then runs the vCPUs from where they stopped (boot is ignored). */
+struct vmsnap_ident;
+struct arch_cpu;
+int machine_create_from(struct machine **out, uint64_t ram_bytes, unsigned ncpus, int mem_fd,
+                        struct bl_error *err);
+int machine_save(struct machine *m, const struct vmsnap_ident *ident, int mem_fd,
+                 const char *state_path, struct bl_error *err);
+int machine_restore(struct machine *m, const uint8_t *data, size_t len,
+                    const struct vmsnap_ident *expect, const struct arch_cpu *cpu,
+                    struct bl_error *err);
 
 #endif
