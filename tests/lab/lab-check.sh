@@ -123,7 +123,7 @@ if [ $suite = 1 ]; then
   kvmsnap=$root/build/san/tests/unit/vmm/test_kvm_snapshot
   if [ ! -x "$kvmsnap" ]; then
     kvmsnap=$root/$build/tests/unit/vmm/test_kvm_snapshot
-    make --no-print-directory -s O="$build" "$kvmsnap" >/dev/null || fail "cannot build test_kvm_snapshot"
+    make --no-print-directory -s O="$build" "$build/tests/unit/vmm/test_kvm_snapshot" >/dev/null || fail "cannot build test_kvm_snapshot"
   fi
   # loop.ko of L1's kernel: the suite then works on ext4 as users' folders are (idmapped
   # mounts, user xattrs), not on L1's tmpfs; the VMM's test build for the SIGSYS check

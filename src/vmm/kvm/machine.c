@@ -79,6 +79,8 @@ struct machine {
     atomic_bool parking;
     unsigned parked;
     bool restored;
+    struct { const struct machine_state_ops *ops; void *opaque; } states[4];
+    int nstates;
 };
 
 /* ---- buses -------------------------------------------------------------------------- */
@@ -681,6 +683,16 @@ int machine_ksm(struct machine *m, struct bl_error *err)
 
 enum { M_SHAPE = 1, M_REGIONS, M_END };
 
+int machine_add_state(struct machine *m, const struct machine_state_ops *ops, void *opaque,
+                      struct bl_error *err)
+{
+    if (m->nstates == (int)(sizeof m->states / sizeof m->states[0]))
+        return bl_err(err, BOXLITE_ERR_INTERNAL, "too many device states");
+    m->states[m->nstates].ops = ops;
+    m->states[m->nstates++].opaque = opaque;
+    return 0;
+}
+
 static void park_all(struct machine *m)
 {
     pthread_mutex_lock(&m->lock);
@@ -722,7 +734,7 @@ static void unpark_all(struct machine *m)
     pthread_mutex_unlock(&m->lock);
 }
 
-int machine_save(struct machine *m, const struct vmsnap_ident *ident, int mem_fd,
+int machine_save(struct machine *m, const struct vmsnap_ident *ident, const char *mem_path,
                  const char *state_path, struct bl_error *err)
 {
     if (atomic_load(&m->stopping))
@@ -762,11 +774,34 @@ int machine_save(struct machine *m, const struct vmsnap_ident *ident, int mem_fd
             b.failed = p.failed;
         vmsnap_buf_free(&p);
     }
+    for (int i = 0; r == 0 && i < m->nstates; i++) {
+        m->states[i].ops->save(m->states[i].opaque, &p);
+        vmsnap_add(&b, SNAP_SEC_DEVICE, (uint32_t)i, p.p, p.len);
+        if (p.failed)
+            b.failed = p.failed;
+        vmsnap_buf_free(&p);
+    }
     if (r == 0)
         r = vmsnap_finish(&b, err);
-    /* RAM first, the state last: a state file that exists is a whole snapshot. */
-    if (r == 0 && (r = gm_save(&m->mem, mem_fd)) < 0)
-        r = bl_errno(err, -r, "write guest RAM");
+    /* RAM first, into a new file renamed over the old one (which a restored machine still
+     * maps: rewriting it in place would pull pages from under that mapping); the state
+     * last: a state file that exists is a whole snapshot. */
+    char tmp[4200];
+    if (r == 0 && snprintf(tmp, sizeof tmp, "%s.tmp", mem_path) >= (int)sizeof tmp)
+        r = bl_err(err, BOXLITE_ERR_INVALID, "memory file path is too long");
+    if (r == 0) {
+        unlink(tmp);
+        int fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+        int e = fd < 0 ? errno : -gm_save(&m->mem, fd);
+        if (fd >= 0)
+            close(fd);
+        if (e == 0 && rename(tmp, mem_path) < 0)
+            e = errno;
+        if (e) {
+            unlink(tmp);
+            r = bl_errno(err, e, "write guest RAM to %s", mem_path);
+        }
+    }
     if (r == 0)
         r = vmsnap_write_file(&b, state_path, err);
     vmsnap_buf_free(&b);
@@ -775,7 +810,11 @@ int machine_save(struct machine *m, const struct vmsnap_ident *ident, int mem_fd
         return r;
     }
     /* Saved: the VM ends here, its vCPUs still parked. */
-    machine_stop(m, false, false, -1, "paused: state saved");
+    pthread_mutex_lock(&m->lock);
+    if (!atomic_load(&m->stopping))
+        m->exit.paused = true;
+    pthread_mutex_unlock(&m->lock);
+    machine_stop(m, false, false, -1, "paused: memory saved");
     return 0;
 }
 
@@ -789,15 +828,15 @@ int machine_restore(struct machine *m, const uint8_t *data, size_t len,
     int r = vmsnap_parse(data, len, &want, &v, err);
     if (r < 0)
         return r;
-    uint32_t want_n = 2 + m->ncpus + (uint32_t)m->nvirtio;
+    uint32_t want_n = 2 + m->ncpus + (uint32_t)m->nvirtio + (uint32_t)m->nstates;
     const struct vmsnap_section *sm = vmsnap_find(&v, SNAP_SEC_MACHINE, 0);
     const struct vmsnap_section *svm = vmsnap_find(&v, SNAP_SEC_VM, 0);
     uint32_t shape[2];
     uint64_t regions[2 * GM_MAX_REGIONS];
     if (v.n != want_n || !sm || !svm) {
         r = bl_err(err, BOXLITE_ERR_INVALID,
-                   "snapshot has %u sections; a machine of %u vCPUs and %d virtio devices "
-                   "has %u", v.n, m->ncpus, m->nvirtio, want_n);
+                   "snapshot has %u sections; a machine of %u vCPUs, %d virtio and %d other "
+                   "devices has %u", v.n, m->ncpus, m->nvirtio, m->nstates, want_n);
     } else if ((r = vmsnap_rec_check(sm->data, sm->len, M_END, "machine", err)) == 0 &&
                (r = vmsnap_rec_copy(sm->data, sm->len, M_SHAPE, shape, sizeof shape,
                                     "machine", err)) == 0) {
@@ -828,6 +867,12 @@ int machine_restore(struct machine *m, const uint8_t *data, size_t len,
         const struct vmsnap_section *s = vmsnap_find(&v, SNAP_SEC_VIRTIO, (uint32_t)i);
         r = s ? virtio_dev_restore(m->virtio[i], s->data, s->len, err)
               : bl_err(err, BOXLITE_ERR_INVALID, "snapshot has no state for virtio device %d", i);
+    }
+    for (int i = 0; r == 0 && i < m->nstates; i++) {
+        const struct vmsnap_section *s = vmsnap_find(&v, SNAP_SEC_DEVICE, (uint32_t)i);
+        r = s ? m->states[i].ops->restore(m->states[i].opaque, s->data, s->len, err)
+              : bl_err(err, BOXLITE_ERR_INVALID, "snapshot has no state for the %s",
+                       m->states[i].ops->name);
     }
     vmsnap_view_free(&v);
     if (r < 0)

@@ -138,14 +138,15 @@ TEST_TIMEOUT(a_running_guest_is_saved_and_counts_on_after_restore, 180)
     char state[512], mem[512];
     snprintf(state, sizeof state, "%s/state", harness_tmpdir());
     snprintf(mem, sizeof mem, "%s/memory", harness_tmpdir());
-    int mem_fd = open(mem, O_RDWR | O_CREAT | O_TRUNC, 0600);
-    REQUIRE(mem_fd >= 0);
     struct vmsnap_ident id = ident(m);
-    if (machine_save(m, &id, mem_fd, state, &err) < 0)
+    if (machine_save(m, &id, mem, state, &err) < 0)
         harness_fail(__FILE__, __LINE__, "machine_save: %s", err.msg);
+    int mem_fd = open(mem, O_RDONLY);
+    REQUIRE(mem_fd >= 0);
     struct machine_exit x;
     REQUIRE(machine_wait_timeout(m, 30000, &x));
     CHECK(strstr(x.reason, "paused") != NULL);
+    CHECK(x.paused);
     uint64_t saved = 0, r15 = 0;
     CHECK_EQ(pread(mem_fd, &saved, 8, COUNT_GPA), 8);
     CHECK_EQ(pread(mem_fd, &r15, 8, R15_GPA), 8);
