@@ -169,21 +169,21 @@ echo "== pause and resume on the KVM engine (memory snapshot, src/vmm/snapshot.c
 # replaced whole by rename). PAUSE saves guest RAM to memory and the machine to memory.state
 # and ends the VMM; a state file altered by one byte, or resealed with another build id, is
 # refused by a resuming VMM; the real one resumes the loop where it was.
-d=$work/t7
+d=$work/t8
 mkdir -p "$d"
-cp "$LAB_ROOTFS" "$work/t7.ext4"
-snapcfg() { # snapcfg [INCOMING]: vmm.json of the t7 box
+cp "$LAB_ROOTFS" "$work/t8.ext4"
+snapcfg() { # snapcfg [INCOMING]: vmm.json of the t8 box
   inc=""
   [ -n "${1:-}" ] && inc=", \"incoming\": \"$1\""
   cat > "$d/vmm.json" <<EOF
 { "engine": "kvm", "kernel": "$LAB_VMLINUX", "initrd": "$LAB_INITRD",
   "cmdline": "quiet boxlite.root=/dev/vda ${LAB_L2_CMDLINE:-}", "cpus": 1, "memory_mib": 512,
-  "disks": [ $(disk "$work/t7.ext4") ],
+  "disks": [ $(disk "$work/t8.ext4") ],
   "memory": { "file": "$d/memory", "state": "$d/memory.state" $inc },
-  "console_log": "$work/t7.console", "box_socket": "$d/box.sock", "ready_file": "$d/ready" }
+  "console_log": "$work/t8.console", "box_socket": "$d/box.sock", "ready_file": "$d/ready" }
 EOF
 }
-snapvmm() { # starts the t7 VMM in the background ($vpid)
+snapvmm() { # starts the t8 VMM in the background ($vpid)
   rm -f "$d/box.sock"
   (cd "$d" && exec ${VMM:-$LAB_VMM} --config "$d/vmm.json" --stats) > "$d/vmm.out" 2>&1 &
   vpid=$!
@@ -255,7 +255,7 @@ b=$(sed -n 's/.* b=\([0-9]*\) v=.*/\1/p' "$d/client2.out" | tail -1)
 v1=$(sed -n 's/.* v=\(secret-[0-9-]*\).*/\1/p' "$d/client2.out" | tail -1)
 [ $crc = 0 ] && [ -n "$a" ] && [ -n "$c0" ] && [ "$a" -ge "$c0" ] && [ -n "$b" ] && [ "$b" -gt "$a" ] &&
   ok "after resume the loop counts on from where it was ($c0 at the pause, then $a, $b)" ||
-  { bad "after resume: client $crc, counter [$c0] [$a] [$b]"; tail -20 "$d/vmm.out"; tail -20 "$work/t7.console"; }
+  { bad "after resume: client $crc, counter [$c0] [$a] [$b]"; tail -20 "$d/vmm.out"; tail -20 "$work/t8.console"; }
 [ -n "$v1" ] && [ "$v1" = "$v0" ] && ok "the loop's shell variable survived ($v1)" || bad "shell variable [$v0] -> [$v1]"
 [ ! -e "$d/memory.state" ] && ok "the resumed VMM removed the state it resumed from" || bad "memory.state is still there"
 [ $vrc = 0 ] && ok "the resumed box powered off cleanly (status 0)" || bad "resumed VMM status $vrc"
