@@ -259,6 +259,12 @@ v1=$(sed -n 's/.* v=\(secret-[0-9-]*\).*/\1/p' "$d/client2.out" | tail -1)
 [ -n "$v1" ] && [ "$v1" = "$v0" ] && ok "the loop's shell variable survived ($v1)" || bad "shell variable [$v0] -> [$v1]"
 [ ! -e "$d/memory.state" ] && ok "the resumed VMM removed the state it resumed from" || bad "memory.state is still there"
 [ $vrc = 0 ] && ok "the resumed box powered off cleanly (status 0)" || bad "resumed VMM status $vrc"
+# the client starts with its VMM: its wait for the agent's HELLO is the VMM's start to a
+# guest that answers, a cold boot against a resume (a figure, not a check)
+h0=$(sed -n 's/^client: connected, agent HELLO after \([0-9]*\) ms/\1/p' "$d/client1.out" | head -1)
+h1=$(sed -n 's/^client: connected, agent HELLO after \([0-9]*\) ms/\1/p' "$d/client2.out" | head -1)
+echo "figure: KVM engine, VMM start to the agent's HELLO: cold boot ${h0:-?} ms, resume ${h1:-?} ms"
+echo "figure: KVM engine snapshot: state $(stat -c %s "$d/state.good") bytes, RAM file $(( $(stat -c %b "$d/memory") * 512 / 1048576 )) MiB on disk of $(( $(stat -c %s "$d/memory") / 1048576 )) MiB"
 
 echo "== issue 13 on the KVM engine: the jail, and a guest's setuid root file on a share"
 # while the box runs: the supervisor and the jailed VMM, as the host sees them
