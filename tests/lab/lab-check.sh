@@ -179,7 +179,7 @@ else
     done
   fi
   if [ $suite = 1 ]; then
-    files+=("$root/tests/lab/suite.sh" "$kvmtest" "$kvmballoon" "$vmmtest")
+    files+=("$root/tests/lab/suite.sh" "$kvmtest" "$kvmballoon" "$kvmsnap" "$vmmtest")
     [ $trace = 1 ] && files+=("$(command -v strace)")
     [ -n "$loopko" ] && files+=("$loopko")
     for t in qemu-img debugfs e2fsck; do

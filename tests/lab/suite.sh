@@ -265,6 +265,9 @@ h0=$(sed -n 's/^client: connected, agent HELLO after \([0-9]*\) ms/\1/p' "$d/cli
 h1=$(sed -n 's/^client: connected, agent HELLO after \([0-9]*\) ms/\1/p' "$d/client2.out" | head -1)
 echo "figure: KVM engine, VMM start to the agent's HELLO: cold boot ${h0:-?} ms, resume ${h1:-?} ms"
 echo "figure: KVM engine snapshot: state $(stat -c %s "$d/state.good") bytes, RAM file $(( $(stat -c %b "$d/memory") * 512 / 1048576 )) MiB on disk of $(( $(stat -c %s "$d/memory") / 1048576 )) MiB"
+# the suite's filesystem is small (160 MiB): the RAM file and the disk go before the next box
+df -k "$work" | awk 'NR == 2 { print "suite: free after the pause test: " int($4 / 1024) " MiB" }'
+rm -rf "$d" "$work/t8.ext4"
 
 echo "== issue 13 on the KVM engine: the jail, and a guest's setuid root file on a share"
 # while the box runs: the supervisor and the jailed VMM, as the host sees them
