@@ -200,7 +200,8 @@ static int do_pause(struct box *b, char *why, size_t why_len)
                  "vmm.log says why)");
     } else if (b->cfg->nshares) {
         /* QEMU's 9p device blocks migration while the guest has it mounted, and the
-         * agent cannot unmount a volume the workload may hold open. */
+         * agent cannot unmount a volume the workload may hold open; the KVM engine does
+         * not save its 9p server's open files either. */
         code = BOXLITE_ERR_UNSUPPORTED;
         snprintf(why, why_len, "pause: a box with volumes cannot be paused (QEMU cannot save "
                  "a 9p share the guest has mounted)");
@@ -591,10 +592,11 @@ int main(int argc, char **argv)
         vmm_log_rotated(&cfg);
     /* Guest RAM in a file (memory snapshots, QEMU engine), created here, as the jailed user:
      * without room for all of it the box runs with QEMU's own RAM and cannot be paused. */
-    if (cfg.memory_file && (!qemu || (cfg.memory_shared && !cfg.memory_incoming &&
-                                      qemu_memory_reserve(cfg.memory_file,
-                                                          (uint64_t)cfg.memory_mib << 20,
-                                                          &err) < 0))) {
+    /* The KVM engine writes its memory file only when it pauses (kvm_engine.c). */
+    if (cfg.memory_file && ((!qemu && !r.ops->pause) ||
+                            (qemu && cfg.memory_shared && !cfg.memory_incoming &&
+                             qemu_memory_reserve(cfg.memory_file,
+                                                 (uint64_t)cfg.memory_mib << 20, &err) < 0))) {
         if (qemu)
             fprintf(stderr, "boxlite-vmm: %s: this box runs without a memory file and "
                     "cannot be paused\n", err.msg);

@@ -48,7 +48,8 @@ while IFS= read -r l; do no "${l#FAIL: }"; done < <(grep '^FAIL: ' "$log")
 in_log "the suite finished" '^[0-9]+ passed, [0-9]+ failed'
 in_log "test_kvm_engine (the KVM engine's unit test, sanitizer build) passed in L1" '^kvm_engine: 1 passed, 0 failed, 0 skipped$'
 in_log "test_kvm_balloon (the balloon on a KVM machine's RAM, sanitizer build) passed in L1" '^kvm_balloon: 2 passed, 0 failed, 0 skipped$'
+in_log "test_kvm_snapshot (a running KVM machine saved and restored, sanitizer build) passed in L1" '^kvm_snapshot: 1 passed, 0 failed, 0 skipped$'
 expect "lab-check's status" 0 "$rc"
 if [ $fail -gt 0 ]; then echo "---- lab-check output"; tail -80 "$log"; fi
-grep -E '^(figure|lab:|suite:|test_kvm_engine:|test_kvm_balloon:)' "$log"
+grep -E '^(figure|lab:|suite:|test_kvm_engine:|test_kvm_balloon:|test_kvm_snapshot:)' "$log"
 finish

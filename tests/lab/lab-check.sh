@@ -118,6 +118,13 @@ if [ $suite = 1 ]; then
     kvmballoon=$root/$build/tests/unit/vmm/test_kvm_balloon
     make --no-print-directory -s O="$build" "$kvmballoon" >/dev/null || fail "cannot build test_kvm_balloon"
   fi
+  # The KVM machine's memory snapshot (test_kvm_snapshot.c): a running guest saved, ended,
+  # restored from its files, counting on; the same way.
+  kvmsnap=$root/build/san/tests/unit/vmm/test_kvm_snapshot
+  if [ ! -x "$kvmsnap" ]; then
+    kvmsnap=$root/$build/tests/unit/vmm/test_kvm_snapshot
+    make --no-print-directory -s O="$build" "$build/tests/unit/vmm/test_kvm_snapshot" >/dev/null || fail "cannot build test_kvm_snapshot"
+  fi
   # loop.ko of L1's kernel: the suite then works on ext4 as users' folders are (idmapped
   # mounts, user xattrs), not on L1's tmpfs; the VMM's test build for the SIGSYS check
   labdir=$(tests/lab/setup.sh --quick | tail -1)
@@ -129,6 +136,8 @@ if [ $suite = 1 ]; then
     echo "cd /tmp && BOXLITE_KERNEL=\"$vmlinux\" BOXLITE_INITRD=\"$initrd\" \"$kvmtest\" 2>&1 | sed 's/^/kvm_engine: /'"
     echo 'echo "== test_kvm_balloon"'
     echo "cd /tmp && \"$kvmballoon\" 2>&1 | sed 's/^/kvm_balloon: /'"
+    echo 'echo "== test_kvm_snapshot"'
+    echo "cd /tmp && ASAN_OPTIONS=color=never \"$kvmsnap\" 2>&1 | sed 's/^/kvm_snapshot: /'"
   } >> "$work/script.sh"
 fi
 if [ $matrix = 1 ]; then
@@ -170,7 +179,7 @@ else
     done
   fi
   if [ $suite = 1 ]; then
-    files+=("$root/tests/lab/suite.sh" "$kvmtest" "$kvmballoon" "$vmmtest")
+    files+=("$root/tests/lab/suite.sh" "$kvmtest" "$kvmballoon" "$kvmsnap" "$vmmtest")
     [ $trace = 1 ] && files+=("$(command -v strace)")
     [ -n "$loopko" ] && files+=("$loopko")
     for t in qemu-img debugfs e2fsck; do
@@ -237,6 +246,9 @@ if [ $suite = 1 ]; then
   echo "test_kvm_balloon: ${balloon_counts:-did not finish}"
   grep -m1 '^kvm_balloon: # guest RAM resident' "$log" | sed 's/^kvm_balloon: # /figure: /'
   [ "$balloon_counts" = "2 passed, 0 failed, 0 skipped" ] || fail "test_kvm_balloon in the lab: $(grep '^kvm_balloon: #' "$log" | tr '\n' ';')"
+  snap_counts=$(sed -n 's/^kvm_snapshot: \([0-9]* passed, [0-9]* failed.*\)/\1/p' "$log" | tail -1)
+  echo "test_kvm_snapshot: ${snap_counts:-did not finish}"
+  [ "$snap_counts" = "1 passed, 0 failed, 0 skipped" ] || fail "test_kvm_snapshot in the lab: $(grep '^kvm_snapshot: #' "$log" | tr '\n' ';')"
   counts=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -1)
   [ -n "$counts" ] || fail "the suite did not finish"
   echo "suite: $counts"

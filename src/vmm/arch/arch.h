@@ -109,4 +109,21 @@ int arch_write_cpu_tables(struct guest_mem *gm, struct bl_error *err);
 int arch_vcpu_init(int kvm_fd, int vcpu_fd, unsigned id, const struct arch_boot *boot,
                    struct bl_error *err);
 
+/* ---- snapshots (src/vmm/snapshot.h) -----------------------------------------------------
+ * The architecture's part of a saved machine, as record payloads (vmsnap_rec). Saving needs
+ * every vCPU out of KVM_RUN with no I/O half done (machine.c parks them). Restoring goes
+ * into a machine created as the saved one was (same RAM, irqchip, vCPUs), each vCPU already
+ * through arch_vcpu_init; the payload is untrusted and checked. */
+struct vmsnap_buf;
+int arch_vcpu_save(int kvm_fd, int vcpu_fd, struct vmsnap_buf *p, struct bl_error *err);
+int arch_vcpu_restore(int kvm_fd, int vcpu_fd, unsigned id, const uint8_t *p, size_t len,
+                      struct bl_error *err);
+/* VM-wide: interrupt controllers, timer, clock. */
+int arch_vm_save(int vm_fd, struct vmsnap_buf *p, struct bl_error *err);
+int arch_vm_restore(int vm_fd, const uint8_t *p, size_t len, struct bl_error *err);
+/* SHA-256 of the CPU the guest sees (its CPUID table; NULL: the unfiltered host's), so a
+ * snapshot is not resumed on a CPU whose features differ. */
+int arch_cpu_fingerprint(int kvm_fd, const struct arch_cpu *c, uint8_t out[32],
+                         struct bl_error *err);
+
 #endif

@@ -5,6 +5,7 @@
 #ifndef VMM_DEVICE_H
 #define VMM_DEVICE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* Register access from a vCPU thread. len is 1, 2, 4 or 8; offset is relative to the
@@ -27,5 +28,16 @@ static inline void irq_trigger(const struct irq_line *irq)
     if (irq && irq->trigger)
         irq->trigger(irq->opaque, irq->gsi);
 }
+
+/* A device's state for the KVM machine's snapshots (machine_add_state, src/vmm/snapshot.h):
+ * save writes records (vmsnap_rec) while no vCPU runs; restore reads them back from an
+ * untrusted payload into a device created as the saved one was (0, or -BOXLITE_ERR_*). */
+struct vmsnap_buf;
+struct bl_error;
+struct machine_state_ops {
+    const char *name;
+    void (*save)(void *opaque, struct vmsnap_buf *p);
+    int (*restore)(void *opaque, const uint8_t *p, size_t len, struct bl_error *err);
+};
 
 #endif

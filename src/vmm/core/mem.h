@@ -10,6 +10,7 @@
 #define VMM_MEM_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #define GM_MAX_REGIONS 8
@@ -30,5 +31,18 @@ struct guest_mem {
 void *gm_ptr(const struct guest_mem *gm, uint64_t gpa, uint64_t len);
 /* Adds a region; returns -1 if full, overlapping, or gpa+size wraps. */
 int gm_add_region(struct guest_mem *gm, uint64_t gpa, uint64_t size, void *host);
+
+/* ---- the memory file of a snapshot (snapshot.h) ---------------------------------------
+ * Guest RAM is saved apart from the device state, region after region from offset 0, so a
+ * restore can map it (MAP_PRIVATE: copy-on-write, and forks may share the file's pages)
+ * instead of reading it. */
+/* Bytes of guest RAM in all regions: the memory file's length. */
+uint64_t gm_total(const struct guest_mem *gm);
+/* Writes every region into fd (a regular file, truncated to gm_total); pages of zeros are
+ * left as holes. 0, or -errno. */
+int gm_save(const struct guest_mem *gm, int fd);
+/* Maps size bytes of fd at offset (page-aligned) copy-on-write, for a region; NULL with
+ * errno on failure. */
+void *gm_map_file(int fd, uint64_t offset, uint64_t size);
 
 #endif

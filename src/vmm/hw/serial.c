@@ -4,11 +4,14 @@
  * identification by priority, loopback for the driver's self-test, scratch register. */
 #include "vmm/hw/serial.h"
 
+#include "vmm/snapshot.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #define UART_RX 0  /* in: receive buffer (DLAB=0) */
@@ -225,3 +228,55 @@ size_t serial_input(struct serial *s, const void *buf, size_t len)
 }
 
 const struct bus_ops serial_bus_ops = { .read = serial_read, .write = serial_write };
+
+/* ---- snapshots ------------------------------------------------------------------------------ */
+
+struct saved_serial {
+    uint8_t ier, lcr, mcr, scr, fcr, dll, dlm, thri_pending, irq_pending, pad[3];
+    uint32_t rx_head, rx_count;
+    uint8_t rx[RX_FIFO];
+};
+
+static void serial_save(void *opaque, struct vmsnap_buf *p)
+{
+    struct serial *s = opaque;
+    pthread_mutex_lock(&s->lock);
+    struct saved_serial v = { .ier = s->ier, .lcr = s->lcr, .mcr = s->mcr, .scr = s->scr,
+                              .fcr = s->fcr, .dll = s->dll, .dlm = s->dlm,
+                              .thri_pending = s->thri_pending, .irq_pending = s->irq_pending,
+                              .rx_head = s->rx_head, .rx_count = s->rx_count };
+    memcpy(v.rx, s->rx, sizeof v.rx);
+    pthread_mutex_unlock(&s->lock);
+    vmsnap_rec(p, 1, &v, sizeof v);
+}
+
+static int serial_restore(void *opaque, const uint8_t *p, size_t len, struct bl_error *err)
+{
+    struct serial *s = opaque;
+    struct saved_serial v;
+    if (vmsnap_rec_check(p, len, 2, "serial", err) < 0 ||
+        vmsnap_rec_copy(p, len, 1, &v, sizeof v, "serial", err) < 0)
+        return -err->code;
+    if (v.rx_head >= RX_FIFO || v.rx_count > RX_FIFO)
+        return bl_err(err, BOXLITE_ERR_INVALID, "snapshot: serial: receive FIFO %u+%u",
+                      v.rx_head, v.rx_count);
+    pthread_mutex_lock(&s->lock);
+    s->ier = v.ier;
+    s->lcr = v.lcr;
+    s->mcr = v.mcr;
+    s->scr = v.scr;
+    s->fcr = v.fcr;
+    s->dll = v.dll;
+    s->dlm = v.dlm;
+    s->thri_pending = v.thri_pending != 0;
+    s->irq_pending = v.irq_pending != 0;
+    s->rx_head = v.rx_head;
+    s->rx_count = v.rx_count;
+    memcpy(s->rx, v.rx, sizeof s->rx);
+    pthread_mutex_unlock(&s->lock);
+    return 0;
+}
+
+const struct machine_state_ops serial_state_ops = {
+    .name = "serial port", .save = serial_save, .restore = serial_restore,
+};

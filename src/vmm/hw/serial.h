@@ -23,6 +23,10 @@ void serial_free(struct serial *s); /* NULL is a no-op */
  * receive FIFO (the rest is the caller's to retry after the guest reads). */
 size_t serial_input(struct serial *s, const void *buf, size_t len);
 
+/* Snapshots (machine_add_state; core/device.h): the registers the driver set and the
+ * receive FIFO; opaque = the serial. */
+extern const struct machine_state_ops serial_state_ops;
+
 /* Port I/O at [SERIAL_COM1_PORT, +8), opaque = the serial; offsets 0..7, len 1. */
 extern const struct bus_ops serial_bus_ops;
 

@@ -14,6 +14,7 @@
 #include "vmm/kvm/kvm.h"
 #include "vmm/kvm/machine.h"
 #include "vmm/net/boxnet.h"
+#include "vmm/snapshot.h"
 #include "vmm/virtio/9p.h"
 #include "vmm/virtio/balloon.h"
 #include "vmm/virtio/blk.h"
@@ -57,6 +58,7 @@ struct engine {
     uint32_t boot_timeout_ms;
     struct virtio_dev *balloon;       /* owned by the machine; NULL before add_balloon */
     uint32_t memory_mib, balloon_target_mib;
+    char *mem_path; /* vmm.json memory.file: where a pause writes guest RAM, or NULL */
 };
 
 /* What machine_create() and the boot need beyond the API itself (arch.h adds the
@@ -182,7 +184,8 @@ static int add_legacy(struct engine *e, struct bl_error *err)
     if (r < 0 ||
         (arch_layout.reset_port &&
          machine_add_pio(m, arch_layout.reset_port, 1, &i8042_bus_ops, &e->kbd, err) < 0) ||
-        machine_add_mmio(m, arch_layout.ctl_gpa, GUEST_CTL_SIZE, &ctl_bus_ops, e->ctl, err) < 0)
+        machine_add_mmio(m, arch_layout.ctl_gpa, GUEST_CTL_SIZE, &ctl_bus_ops, e->ctl, err) < 0 ||
+        machine_add_state(m, &serial_state_ops, e->serial, err) < 0)
         return -err->code;
     return 0;
 }
@@ -352,6 +355,7 @@ static void kvm_destroy(struct engine *e)
     if (e->boot_timer_fd >= 0)
         close(e->boot_timer_fd);
     arch_cpu_free(e->cpu);
+    free(e->mem_path);
     slirp_net_free(e->net);
     free(e->host_ports);
     serial_free(e->serial);
@@ -372,6 +376,54 @@ static int open_console(const char *path)
     if (vmm_path_names_fd(path, &n))
         return fcntl(n, F_DUPFD_CLOEXEC, 0);
     return open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+}
+
+/* What a snapshot must match: this build, the CPU the guest sees. */
+static int snap_ident(struct engine *e, struct vmsnap_ident *id, struct bl_error *err)
+{
+    *id = (struct vmsnap_ident){ 0 };
+    vmsnap_build_id(id); /* none (a build without the note): only such builds match */
+    return arch_cpu_fingerprint(machine_kvm_fd(e->m), e->cpu, id->cpu, err);
+}
+
+/* Resume (vmm.json memory.incoming): the machine as the paused one was built, RAM mapped
+ * copy-on-write from memory.file, no kernel loaded; the saved state put back and deleted
+ * before the guest runs again, as on the QEMU engine (a state file is a box to resume). */
+static int kvm_resume(struct engine **out, struct engine *e, const struct vmm_config *cfg,
+                      struct bl_error *err)
+{
+    uint8_t *data = NULL;
+    size_t len = 0;
+    struct vmsnap_ident id;
+    int fd = open(cfg->memory_file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+        bl_errno(err, errno, "open %s", cfg->memory_file);
+        goto fail;
+    }
+    int r = machine_create_from(&e->m, (uint64_t)cfg->memory_mib << 20, cfg->cpus, fd, err);
+    close(fd); /* the mappings keep the file */
+    if (r < 0 || add_devices(e, cfg, err) < 0 ||
+        arch_cpu_new(machine_kvm_fd(e->m), cfg->cpu_template, &e->cpu, err) < 0 ||
+        snap_ident(e, &id, err) < 0 ||
+        vmsnap_read_file(cfg->memory_incoming, &data, &len, err) < 0 ||
+        machine_restore(e->m, data, len, &id, e->cpu, err) < 0)
+        goto fail;
+    free(data);
+    data = NULL;
+    if (unlink(cfg->memory_incoming) < 0 && errno != ENOENT) {
+        bl_errno(err, errno, "remove %s", cfg->memory_incoming);
+        goto fail;
+    }
+    struct arch_boot boot = { .cpu = e->cpu }; /* ignored: the vCPUs go on where they were */
+    if (machine_start(e->m, &boot, err) < 0)
+        goto fail;
+    *out = e;
+    return 0;
+fail:
+    free(data);
+    bl_err_prefix(err, "KVM engine: resume");
+    kvm_destroy(e);
+    return -err->code;
 }
 
 static int kvm_start(struct engine **out, const struct vmm_config *cfg, struct bl_error *err)
@@ -398,6 +450,12 @@ static int kvm_start(struct engine **out, const struct vmm_config *cfg, struct b
     struct arch_boot boot;
     uint64_t ram = (uint64_t)cfg->memory_mib << 20;
     e->memory_mib = cfg->memory_mib;
+    if (cfg->memory_file && !(e->mem_path = strdup(cfg->memory_file))) {
+        kvm_destroy(e);
+        return bl_errno(err, ENOMEM, "KVM engine");
+    }
+    if (cfg->memory_incoming)
+        return kvm_resume(out, e, cfg, err);
     if (machine_create(&e->m, ram, cfg->cpus, err) < 0 ||
         cmdline_add(e, err, "%s", arch_layout.base_cmdline) < 0 || add_devices(e, cfg, err) < 0 ||
         /* tells the agent this machine has the control page for its ready mark */
@@ -442,12 +500,24 @@ static int kvm_stop(struct engine *e, bool force, struct bl_error *err)
     return 0;
 }
 
+/* Pause: guest RAM to memory.file, the machine's state to state_path, the VM ends
+ * (machine_save). On failure the VM runs on. */
+static int kvm_pause(struct engine *e, const char *state_path, struct bl_error *err)
+{
+    if (!e->mem_path)
+        return bl_err(err, BOXLITE_ERR_UNSUPPORTED, "the box has no memory file");
+    struct vmsnap_ident id;
+    if (snap_ident(e, &id, err) < 0)
+        return -err->code;
+    return machine_save(e->m, &id, e->mem_path, state_path, err);
+}
+
 static int kvm_wait(struct engine *e, struct engine_exit *out)
 {
     struct machine_exit x;
     machine_wait(e->m, &x);
     *out = (struct engine_exit){ .powered_off = x.powered_off, .killed = x.killed,
-                                 .guest_status = x.guest_status };
+                                 .paused = x.paused, .guest_status = x.guest_status };
     snprintf(out->reason, sizeof out->reason, "%s", x.reason);
     return x.failed ? -BOXLITE_ERR_ENGINE : 0;
 }
@@ -536,4 +606,5 @@ const struct engine_ops engine_kvm_ops = {
     .host_port = kvm_host_port,
     .destroy = kvm_destroy,
     .balloon = kvm_balloon,
+    .pause = kvm_pause,
 };

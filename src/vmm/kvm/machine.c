@@ -6,6 +6,7 @@
 #include "common/clock.h"
 #include "vmm/jail/jail.h"
 
+#include "vmm/snapshot.h"
 #include "vmm/virtio/virtio.h"
 
 #include <errno.h>
@@ -21,6 +22,7 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -71,6 +73,14 @@ struct machine {
 
     atomic_uint_fast64_t exits;
     atomic_uint_fast64_t first_run_ns, ready_ns;
+
+    /* snapshots: vCPUs parked at a clean point (machine_save), and a machine whose vCPUs
+     * were restored rather than set up for a boot */
+    atomic_bool parking;
+    unsigned parked;
+    bool restored;
+    struct { const struct machine_state_ops *ops; void *opaque; } states[4];
+    int nstates;
 };
 
 /* ---- buses -------------------------------------------------------------------------- */
@@ -210,8 +220,35 @@ static void install_kick_handler(void)
     sigaction(SIGRTMIN, &sa, NULL); /* no SA_RESTART: KVM_RUN returns EINTR */
 }
 
+static int create(struct machine **out, uint64_t ram_bytes, unsigned ncpus, int mem_fd,
+                  struct bl_error *err);
+
 int machine_create(struct machine **out, uint64_t ram_bytes, unsigned ncpus,
                    struct bl_error *err)
+{
+    return create(out, ram_bytes, ncpus, -1, err);
+}
+
+int machine_create_from(struct machine **out, uint64_t ram_bytes, unsigned ncpus, int mem_fd,
+                        struct bl_error *err)
+{
+    struct stat st;
+    uint64_t gpa[2], size[2], total = 0;
+    int nr = arch_ram_ranges(ram_bytes, gpa, size);
+    for (int i = 0; i < nr; i++)
+        total += size[i];
+    *out = NULL;
+    if (fstat(mem_fd, &st) < 0)
+        return bl_errno(err, errno, "memory file");
+    if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size != total)
+        return bl_err(err, BOXLITE_ERR_INVALID,
+                      "memory file: %lld bytes, the box has %llu of RAM",
+                      (long long)st.st_size, (unsigned long long)total);
+    return create(out, ram_bytes, ncpus, mem_fd, err);
+}
+
+static int create(struct machine **out, uint64_t ram_bytes, unsigned ncpus, int mem_fd,
+                  struct bl_error *err)
 {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     pthread_once(&once, install_kick_handler);
@@ -253,13 +290,16 @@ int machine_create(struct machine **out, uint64_t ram_bytes, unsigned ncpus,
     if (m->vm_fd < 0)
         return bl_errno(err, errno, "KVM_CREATE_VM");
 
-    uint64_t gpa[2], size[2];
+    uint64_t gpa[2], size[2], file_off = 0;
     int nr = arch_ram_ranges(ram_bytes, gpa, size);
     for (int i = 0; i < nr; i++) {
-        /* Not pre-faulted: the guest's pages arrive as it touches them. */
-        void *host = mmap(NULL, size[i], PROT_READ | PROT_WRITE,
-                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-        if (host == MAP_FAILED)
+        /* Not pre-faulted: the guest's pages arrive as it touches them; from a snapshot's
+         * memory file, copy-on-write (the file stays as saved, forks may share it). */
+        void *host = mem_fd >= 0 ? gm_map_file(mem_fd, file_off, size[i])
+                                 : mmap(NULL, size[i], PROT_READ | PROT_WRITE,
+                                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        file_off += size[i];
+        if (host == MAP_FAILED || !host)
             return bl_errno(err, errno, "map %llu MiB of guest RAM",
                             (unsigned long long)(size[i] >> 20));
         madvise(host, size[i], MADV_DONTFORK);
@@ -378,6 +418,30 @@ static bool handle_exit(struct vcpu *v)
     }
 }
 
+/* A clean point for a snapshot (api.rst, "immediate_exit"): one more KVM_RUN with
+ * immediate_exit set completes an MMIO or port read the last exit left half done and
+ * returns at once without running the guest; then the thread waits until unparked. */
+static void park(struct vcpu *v)
+{
+    struct machine *m = v->m;
+    v->run->immediate_exit = 1;
+    while (ioctl(v->fd, KVM_RUN, 0) == 0) {
+        /* an exit that was pending is handled like any other */
+        if (!handle_exit(v))
+            break;
+    }
+    pthread_mutex_lock(&m->lock);
+    v->run->immediate_exit = atomic_load(&m->stopping);
+    m->parked++;
+    pthread_cond_broadcast(&m->cond);
+    while (atomic_load(&m->parking) && !atomic_load(&m->stopping))
+        pthread_cond_wait(&m->cond, &m->lock);
+    m->parked--;
+    if (!atomic_load(&m->stopping))
+        v->run->immediate_exit = 0;
+    pthread_mutex_unlock(&m->lock);
+}
+
 static void *vcpu_thread(void *arg)
 {
     struct vcpu *v = arg;
@@ -392,6 +456,10 @@ static void *vcpu_thread(void *arg)
     pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 
     while (!atomic_load(&m->stopping)) {
+        if (atomic_load(&m->parking)) {
+            park(v);
+            continue;
+        }
         if (v->id == 0 && atomic_load(&m->first_run_ns) == 0)
             atomic_store(&m->first_run_ns, mono_ns());
         if (ioctl(v->fd, KVM_RUN, 0) < 0) {
@@ -425,7 +493,7 @@ int machine_start(struct machine *m, const struct arch_boot *boot, struct bl_err
 {
     struct arch_boot b = *boot;
     b.ncpus = m->ncpus;
-    for (unsigned i = 0; i < m->ncpus; i++)
+    for (unsigned i = 0; i < m->ncpus && !m->restored; i++)
         if (arch_vcpu_init(m->kvm_fd, m->vcpus[i].fd, i, &b, err) < 0)
             return bl_err_prefix(err, "vCPU %u", i);
     /* Threads start with the kick signal blocked; vCPU threads unblock it themselves. */
@@ -608,5 +676,209 @@ int machine_ksm(struct machine *m, struct bl_error *err)
         if (madvise(m->mem.regions[i].host, m->mem.regions[i].size, MADV_MERGEABLE) < 0)
             return bl_errno(err, errno, "ksm: MADV_MERGEABLE on %llu MiB of guest RAM",
                             (unsigned long long)(m->mem.regions[i].size >> 20));
+    return 0;
+}
+
+/* ---- snapshots (machine.h) ------------------------------------------------------------- */
+
+enum { M_SHAPE = 1, M_REGIONS, M_END };
+
+int machine_add_state(struct machine *m, const struct machine_state_ops *ops, void *opaque,
+                      struct bl_error *err)
+{
+    if (m->nstates == (int)(sizeof m->states / sizeof m->states[0]))
+        return bl_err(err, BOXLITE_ERR_INTERNAL, "too many device states");
+    m->states[m->nstates].ops = ops;
+    m->states[m->nstates++].opaque = opaque;
+    return 0;
+}
+
+static void park_all(struct machine *m)
+{
+    pthread_mutex_lock(&m->lock);
+    atomic_store(&m->parking, true);
+    for (unsigned i = 0; i < m->ncpus; i++) {
+        if (m->vcpus[i].run)
+            m->vcpus[i].run->immediate_exit = 1;
+        if (m->vcpus[i].started)
+            pthread_kill(m->vcpus[i].thread, SIGRTMIN);
+    }
+    while (m->parked < m->running && !atomic_load(&m->stopping))
+        pthread_cond_wait(&m->cond, &m->lock);
+    pthread_mutex_unlock(&m->lock);
+    /* The device back ends work on the event loop: stopped too, so that neither guest
+     * memory nor a queue changes while they are written out. */
+    if (m->loop_started) {
+        evloop_stop(m->loop);
+        pthread_join(m->loop_thread, NULL);
+        m->loop_started = false;
+    }
+}
+
+static void unpark_all(struct machine *m)
+{
+    if (!atomic_load(&m->stopping) && !m->loop_started) {
+        sigset_t set, old;
+        sigemptyset(&set);
+        sigaddset(&set, SIGRTMIN);
+        pthread_sigmask(SIG_BLOCK, &set, &old);
+        if (pthread_create(&m->loop_thread, NULL, loop_thread, m) == 0)
+            m->loop_started = true;
+        else
+            machine_stop(m, false, false, -1, "could not restart the event loop");
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+    }
+    pthread_mutex_lock(&m->lock);
+    atomic_store(&m->parking, false);
+    pthread_cond_broadcast(&m->cond);
+    pthread_mutex_unlock(&m->lock);
+}
+
+int machine_save(struct machine *m, const struct vmsnap_ident *ident, const char *mem_path,
+                 const char *state_path, struct bl_error *err)
+{
+    if (atomic_load(&m->stopping))
+        return bl_err(err, BOXLITE_ERR_STATE, "the VM has ended");
+    park_all(m);
+    if (atomic_load(&m->stopping)) {
+        unpark_all(m);
+        return bl_err(err, BOXLITE_ERR_STATE, "the VM ended while it was being paused");
+    }
+    struct vmsnap_ident id = *ident;
+    id.mem_bytes = gm_total(&m->mem);
+    struct vmsnap_buf b, p = { 0 };
+    vmsnap_begin(&b, &id);
+    uint32_t shape[2] = { m->ncpus, (uint32_t)m->mem.nregions };
+    vmsnap_rec(&p, M_SHAPE, shape, sizeof shape);
+    uint64_t regions[2 * GM_MAX_REGIONS];
+    for (int i = 0; i < m->mem.nregions; i++) {
+        regions[2 * i] = m->mem.regions[i].gpa;
+        regions[2 * i + 1] = m->mem.regions[i].size;
+    }
+    vmsnap_rec(&p, M_REGIONS, regions, (size_t)m->mem.nregions * 16);
+    vmsnap_add(&b, SNAP_SEC_MACHINE, 0, p.p, p.len);
+    vmsnap_buf_free(&p);
+    int r = arch_vm_save(m->vm_fd, &p, err);
+    vmsnap_add(&b, SNAP_SEC_VM, 0, p.p, p.len);
+    vmsnap_buf_free(&p);
+    for (unsigned i = 0; r == 0 && i < m->ncpus; i++) {
+        if ((r = arch_vcpu_save(m->kvm_fd, m->vcpus[i].fd, &p, err)) < 0)
+            bl_err_prefix(err, "vCPU %u", i);
+        vmsnap_add(&b, SNAP_SEC_VCPU, i, p.p, p.len);
+        vmsnap_buf_free(&p);
+    }
+    for (int i = 0; r == 0 && i < m->nvirtio; i++) {
+        virtio_dev_save(m->virtio[i], &p);
+        vmsnap_add(&b, SNAP_SEC_VIRTIO, (uint32_t)i, p.p, p.len);
+        if (p.failed)
+            b.failed = p.failed;
+        vmsnap_buf_free(&p);
+    }
+    for (int i = 0; r == 0 && i < m->nstates; i++) {
+        m->states[i].ops->save(m->states[i].opaque, &p);
+        vmsnap_add(&b, SNAP_SEC_DEVICE, (uint32_t)i, p.p, p.len);
+        if (p.failed)
+            b.failed = p.failed;
+        vmsnap_buf_free(&p);
+    }
+    if (r == 0)
+        r = vmsnap_finish(&b, err);
+    /* RAM first, into a new file renamed over the old one (which a restored machine still
+     * maps: rewriting it in place would pull pages from under that mapping); the state
+     * last: a state file that exists is a whole snapshot. */
+    char tmp[4200];
+    if (r == 0 && snprintf(tmp, sizeof tmp, "%s.tmp", mem_path) >= (int)sizeof tmp)
+        r = bl_err(err, BOXLITE_ERR_INVALID, "memory file path is too long");
+    if (r == 0) {
+        unlink(tmp);
+        int fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+        int e = fd < 0 ? errno : -gm_save(&m->mem, fd);
+        if (fd >= 0)
+            close(fd);
+        if (e == 0 && rename(tmp, mem_path) < 0)
+            e = errno;
+        if (e) {
+            unlink(tmp);
+            r = bl_errno(err, e, "write guest RAM to %s", mem_path);
+        }
+    }
+    if (r == 0)
+        r = vmsnap_write_file(&b, state_path, err);
+    vmsnap_buf_free(&b);
+    if (r < 0) {
+        unpark_all(m); /* the VM runs on */
+        return r;
+    }
+    /* Saved: the VM ends here, its vCPUs still parked. */
+    pthread_mutex_lock(&m->lock);
+    if (!atomic_load(&m->stopping))
+        m->exit.paused = true;
+    pthread_mutex_unlock(&m->lock);
+    machine_stop(m, false, false, -1, "paused: memory saved");
+    return 0;
+}
+
+int machine_restore(struct machine *m, const uint8_t *data, size_t len,
+                    const struct vmsnap_ident *expect, const struct arch_cpu *cpu,
+                    struct bl_error *err)
+{
+    struct vmsnap_ident want = *expect;
+    want.mem_bytes = gm_total(&m->mem);
+    struct vmsnap_view v;
+    int r = vmsnap_parse(data, len, &want, &v, err);
+    if (r < 0)
+        return r;
+    uint32_t want_n = 2 + m->ncpus + (uint32_t)m->nvirtio + (uint32_t)m->nstates;
+    const struct vmsnap_section *sm = vmsnap_find(&v, SNAP_SEC_MACHINE, 0);
+    const struct vmsnap_section *svm = vmsnap_find(&v, SNAP_SEC_VM, 0);
+    uint32_t shape[2];
+    uint64_t regions[2 * GM_MAX_REGIONS];
+    if (v.n != want_n || !sm || !svm) {
+        r = bl_err(err, BOXLITE_ERR_INVALID,
+                   "snapshot has %u sections; a machine of %u vCPUs, %d virtio and %d other "
+                   "devices has %u", v.n, m->ncpus, m->nvirtio, m->nstates, want_n);
+    } else if ((r = vmsnap_rec_check(sm->data, sm->len, M_END, "machine", err)) == 0 &&
+               (r = vmsnap_rec_copy(sm->data, sm->len, M_SHAPE, shape, sizeof shape,
+                                    "machine", err)) == 0) {
+        if (shape[0] != m->ncpus || shape[1] != (uint32_t)m->mem.nregions)
+            r = bl_err(err, BOXLITE_ERR_INVALID,
+                       "snapshot of %u vCPUs and %u RAM regions; this box has %u and %d",
+                       shape[0], shape[1], m->ncpus, m->mem.nregions);
+        else if ((r = vmsnap_rec_copy(sm->data, sm->len, M_REGIONS, regions,
+                                      (size_t)m->mem.nregions * 16, "machine", err)) == 0)
+            for (int i = 0; i < m->mem.nregions && r == 0; i++)
+                if (regions[2 * i] != m->mem.regions[i].gpa ||
+                    regions[2 * i + 1] != m->mem.regions[i].size)
+                    r = bl_err(err, BOXLITE_ERR_INVALID,
+                               "snapshot RAM region %d differs from this box's", i);
+    }
+    struct arch_boot boot = { .ncpus = m->ncpus, .cpu = cpu }; /* CPUID and defaults only */
+    for (unsigned i = 0; r == 0 && i < m->ncpus; i++)
+        if ((r = arch_vcpu_init(m->kvm_fd, m->vcpus[i].fd, i, &boot, err)) < 0)
+            bl_err_prefix(err, "vCPU %u", i);
+    if (r == 0)
+        r = arch_vm_restore(m->vm_fd, svm->data, svm->len, err);
+    for (unsigned i = 0; r == 0 && i < m->ncpus; i++) {
+        const struct vmsnap_section *s = vmsnap_find(&v, SNAP_SEC_VCPU, i);
+        r = s ? arch_vcpu_restore(m->kvm_fd, m->vcpus[i].fd, i, s->data, s->len, err)
+              : bl_err(err, BOXLITE_ERR_INVALID, "snapshot has no state for vCPU %u", i);
+    }
+    for (int i = 0; r == 0 && i < m->nvirtio; i++) {
+        const struct vmsnap_section *s = vmsnap_find(&v, SNAP_SEC_VIRTIO, (uint32_t)i);
+        r = s ? virtio_dev_restore(m->virtio[i], s->data, s->len, err)
+              : bl_err(err, BOXLITE_ERR_INVALID, "snapshot has no state for virtio device %d", i);
+    }
+    for (int i = 0; r == 0 && i < m->nstates; i++) {
+        const struct vmsnap_section *s = vmsnap_find(&v, SNAP_SEC_DEVICE, (uint32_t)i);
+        r = s ? m->states[i].ops->restore(m->states[i].opaque, s->data, s->len, err)
+              : bl_err(err, BOXLITE_ERR_INVALID, "snapshot has no state for the %s",
+                       m->states[i].ops->name);
+    }
+    vmsnap_view_free(&v);
+    if (r < 0)
+        return bl_err_prefix(err, "restore");
+    for (int i = 0; i < m->nvirtio; i++)
+        virtio_dev_resume(m->virtio[i]);
+    m->restored = true;
     return 0;
 }

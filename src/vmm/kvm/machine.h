@@ -23,6 +23,7 @@ struct machine_exit {
     bool powered_off;  /* the guest ended itself (power-off, reset, triple fault) */
     bool killed;       /* machine_stop(..., killed) from the host */
     bool failed;       /* KVM or a vCPU failed */
+    bool paused;       /* machine_save saved it and ended it */
     int guest_status;  /* as reported through the control page, else -1 */
     char reason[256];
 };
@@ -75,5 +76,28 @@ uint64_t machine_guest_rss(struct machine *m);
  * channel between them (docs/architecture.md). */
 int machine_ksm(struct machine *m, struct bl_error *err);
 
+/* ---- snapshots (src/vmm/snapshot.h) ----------------------------------------------------
+ * machine_save stops every vCPU at a clean point (out of KVM_RUN, no port or MMIO access
+ * half done) and the event loop, writes guest RAM to mem_path (a new file renamed into place)
+ * and then the state file (vCPUs, irqchip, PIT, clock, every virtio device) to state_path,
+ * and ends the VM (machine_wait then returns, its exit paused). ident gives the build id and CPU
+ * fingerprint. On failure nothing is ended: the VM runs on.
+ * machine_create_from maps guest RAM from a memory file copy-on-write; after the devices
+ * were added as in the saved machine, machine_restore checks the state file against
+ * expect (build, CPU, RAM size) and the machine's shape, restores it, and machine_start
+ * then runs the vCPUs from where they stopped (boot is ignored). */
+struct vmsnap_ident;
+struct arch_cpu;
+int machine_create_from(struct machine **out, uint64_t ram_bytes, unsigned ncpus, int mem_fd,
+                        struct bl_error *err);
+int machine_save(struct machine *m, const struct vmsnap_ident *ident, const char *mem_path,
+                 const char *state_path, struct bl_error *err);
+/* Device state that is not virtio's (the UART, core/device.h): saved in a section of its
+ * own, restored in the order added. Before machine_start. */
+int machine_add_state(struct machine *m, const struct machine_state_ops *ops, void *opaque,
+                      struct bl_error *err);
+int machine_restore(struct machine *m, const uint8_t *data, size_t len,
+                    const struct vmsnap_ident *expect, const struct arch_cpu *cpu,
+                    struct bl_error *err);
 
 #endif

@@ -355,6 +355,13 @@ static void balloon_free(struct virtio_dev *dev)
     free(b);
 }
 
+/* Snapshots: the statistics buffer is the one chain the balloon holds (virtio.h). */
+static uint16_t balloon_held(struct virtio_dev *dev, uint16_t qidx)
+{
+    struct balloon *b = dev->priv;
+    return qidx < BALLOON_NQUEUES && b->role[qidx] == ROLE_STATS && b->stats_held;
+}
+
 static const struct virtio_dev_ops balloon_ops = {
     .name = "balloon",
     .device_id = 5,
@@ -367,6 +374,7 @@ static const struct virtio_dev_ops balloon_ops = {
     .notify = balloon_notify,
     .reset = balloon_reset,
     .free = balloon_free,
+    .held = balloon_held,
 };
 
 static uint32_t target_pages(const struct balloon *b, uint32_t target_mib)

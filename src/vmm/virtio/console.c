@@ -6,6 +6,8 @@
  * holding at most one guest buffer per direction. */
 #include "vmm/virtio/console.h"
 
+#include "vmm/snapshot.h"
+
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -40,6 +42,7 @@ struct port {
     struct virtq_elem *rx, *tx; /* held buffers */
     bool rx_held, tx_held;
     uint64_t tx_off;
+    uint64_t tx_skip;  /* bytes of the next chain already sent before a snapshot */
     struct console *c;
 };
 
@@ -207,7 +210,8 @@ static void port_tx(struct console *c, struct port *p)
             if (pop(c, qidx, p->tx) != 1)
                 break;
             p->tx_held = true;
-            p->tx_off = 0;
+            p->tx_off = p->tx_skip; /* bounded by the loop below: at most out_len */
+            p->tx_skip = 0;
         }
         while (p->host_open && p->tx_off < p->tx->out_len) {
             uint64_t left = p->tx->out_len - p->tx_off;
@@ -354,11 +358,77 @@ static void console_reset(struct virtio_dev *dev)
         p->pending = 0;
         p->guest_ready = p->guest_open = p->rx_no_buf = false;
         p->rx_held = p->tx_held = false; /* the driver forgot them too */
-        p->tx_off = 0;
+        p->tx_off = p->tx_skip = 0;
     }
     dev->status = 0; /* so update_ev sees the device down */
     for (uint32_t i = 0; i < c->nports; i++)
         update_ev(c, &c->ports[i]);
+}
+
+/* ---- snapshots (virtio.h): what the driver told us about each port ---- */
+
+static uint16_t console_held(struct virtio_dev *dev, uint16_t qidx)
+{
+    struct console *c = dev->priv;
+    for (uint32_t i = 0; i < c->nports; i++) {
+        if (qidx == rx_queue(c->ports[i].id))
+            return c->ports[i].rx_held;
+        if (qidx == tx_queue(c->ports[i].id))
+            return c->ports[i].tx_held;
+    }
+    return 0;
+}
+
+enum { C_DRIVER = 1, C_PORTS, C_END };
+struct saved_port {
+    uint64_t tx_skip;
+    uint32_t pending;
+    uint8_t guest_ready, guest_open, rx_no_buf, pad[5];
+};
+
+static void console_save(struct virtio_dev *dev, struct vmsnap_buf *b)
+{
+    struct console *c = dev->priv;
+    uint32_t d[2] = { c->driver_ready, c->nports };
+    vmsnap_rec(b, C_DRIVER, d, sizeof d);
+    struct saved_port sp[CONSOLE_MAX_PORTS] = { 0 };
+    for (uint32_t i = 0; i < c->nports; i++) {
+        const struct port *p = &c->ports[i];
+        /* a chain half sent stays sent: its rest goes to the next host connection */
+        sp[i] = (struct saved_port){ .tx_skip = p->tx_held ? p->tx_off : 0,
+                                     .pending = p->pending, .guest_ready = p->guest_ready,
+                                     .guest_open = p->guest_open, .rx_no_buf = p->rx_no_buf };
+    }
+    vmsnap_rec(b, C_PORTS, sp, c->nports * sizeof sp[0]);
+}
+
+static int console_restore(struct virtio_dev *dev, const uint8_t *b, size_t len,
+                           struct bl_error *err)
+{
+    struct console *c = dev->priv;
+    uint32_t d[2];
+    if (vmsnap_rec_check(b, len, C_END, "virtio-console", err) < 0 ||
+        vmsnap_rec_copy(b, len, C_DRIVER, d, sizeof d, "virtio-console", err) < 0)
+        return -err->code;
+    if (d[1] != c->nports)
+        return bl_err(err, BOXLITE_ERR_INVALID, "the snapshot has %u console ports, the box %u",
+                      d[1], c->nports);
+    struct saved_port sp[CONSOLE_MAX_PORTS];
+    if (vmsnap_rec_copy(b, len, C_PORTS, sp, c->nports * sizeof sp[0], "virtio-console", err) < 0)
+        return -err->code;
+    c->driver_ready = d[0] != 0;
+    for (uint32_t i = 0; i < c->nports; i++) {
+        struct port *p = &c->ports[i];
+        p->tx_skip = sp[i].tx_skip;
+        p->pending = sp[i].pending & (PEND_ADD | PEND_CONSOLE | PEND_NAME | PEND_OPEN);
+        p->guest_ready = sp[i].guest_ready != 0;
+        p->guest_open = sp[i].guest_open != 0;
+        p->rx_no_buf = sp[i].rx_no_buf != 0;
+        /* The host side is a new connection: tell the guest it is open (again). */
+        if (p->guest_ready)
+            p->pending |= PEND_OPEN;
+    }
+    return 0;
 }
 
 static void console_free(struct virtio_dev *dev)
@@ -395,6 +465,9 @@ int console_new(struct virtio_dev **out, const struct guest_mem *mem, struct irq
         .notify = console_notify,
         .reset = console_reset,
         .free = console_free,
+        .held = console_held,
+        .save = console_save,
+        .restore = console_restore,
     };
     c->loop = loop;
     c->max_ports = max_ports;

@@ -4,6 +4,8 @@
  * notifications and interrupts. */
 #include "vmm/virtio/virtio.h"
 
+#include "vmm/snapshot.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -383,3 +385,164 @@ static void mmio_write(void *opaque, uint64_t off, const uint8_t *data, uint32_t
 }
 
 const struct bus_ops virtio_mmio_bus_ops = { .read = mmio_read, .write = mmio_write };
+
+/* ---- snapshots (virtio.h) ----------------------------------------------------------------- */
+
+enum { S_TRANSPORT = 1, S_QUEUES, S_MODEL, S_END };
+
+/* Fixed-width images of the state, so a record's size says whether it is this build's. */
+struct saved_transport {
+    uint32_t device_id, num_queues;
+    uint32_t status, device_features_sel, driver_features_sel, queue_sel;
+    uint64_t driver_features;
+    uint32_t interrupt_status, config_generation;
+    uint32_t broken, pad;
+};
+struct saved_queue {
+    uint64_t desc_gpa, avail_gpa, used_gpa;
+    uint16_t size, last_avail, used_idx;
+    uint8_t ready, event_idx;
+};
+
+void virtio_dev_save(struct virtio_dev *dev, struct vmsnap_buf *p)
+{
+    pthread_mutex_lock(&dev->lock);
+    struct saved_transport t = {
+        .device_id = dev->ops->device_id,
+        .num_queues = dev->ops->num_queues,
+        .status = dev->status,
+        .device_features_sel = dev->device_features_sel,
+        .driver_features_sel = dev->driver_features_sel,
+        .queue_sel = dev->queue_sel,
+        .driver_features = dev->driver_features,
+        .interrupt_status = __atomic_load_n(&dev->interrupt_status, __ATOMIC_SEQ_CST),
+        .config_generation = dev->config_generation,
+        .broken = dev->broken,
+    };
+    vmsnap_rec(p, S_TRANSPORT, &t, sizeof t);
+    uint16_t n = dev->ops->num_queues;
+    struct saved_queue *q = calloc(n ? n : 1, sizeof *q);
+    if (!q) {
+        p->failed = "out of memory";
+    } else {
+        for (uint16_t i = 0; i < n; i++) {
+            const struct virtq *v = &dev->queues[i];
+            uint16_t held = dev->ops->held ? dev->ops->held(dev, i) : 0;
+            q[i] = (struct saved_queue){ .desc_gpa = v->desc_gpa, .avail_gpa = v->avail_gpa,
+                                         .used_gpa = v->used_gpa, .size = v->size,
+                                         .last_avail = (uint16_t)(v->last_avail - held),
+                                         .used_idx = v->used_idx, .ready = v->ready,
+                                         .event_idx = v->event_idx };
+        }
+        vmsnap_rec(p, S_QUEUES, q, n * sizeof *q);
+        free(q);
+    }
+    if (dev->ops->save) {
+        struct vmsnap_buf m = { 0 };
+        dev->ops->save(dev, &m);
+        if (m.failed)
+            p->failed = m.failed;
+        vmsnap_rec(p, S_MODEL, m.p, m.len);
+        vmsnap_buf_free(&m);
+    }
+    pthread_mutex_unlock(&dev->lock);
+}
+
+static int restore_queue(struct virtio_dev *dev, uint16_t i, const struct saved_queue *s,
+                         struct bl_error *err)
+{
+    struct virtq *q = &dev->queues[i];
+    if (s->ready) {
+        uint32_t n = s->size;
+        if (n == 0 || n > dev->ops->queue_max_size || n > VIRTQ_MAX_SIZE || (n & (n - 1)))
+            return bl_err(err, BOXLITE_ERR_INVALID, "queue %u: bad size %u", i, n);
+        /* Virtio 1.2 section 2.7: descriptor table, available and used rings. */
+        if (!gm_ptr(dev->mem, s->desc_gpa, 16ull * n) ||
+            !gm_ptr(dev->mem, s->avail_gpa, 6 + 2ull * n) ||
+            !gm_ptr(dev->mem, s->used_gpa, 6 + 8ull * n))
+            return bl_err(err, BOXLITE_ERR_INVALID, "queue %u: a ring lies outside guest RAM", i);
+    }
+    virtq_reset(q);
+    q->desc_gpa = s->desc_gpa;
+    q->avail_gpa = s->avail_gpa;
+    q->used_gpa = s->used_gpa;
+    q->size = s->size;
+    q->last_avail = s->last_avail;
+    q->used_idx = s->used_idx;
+    q->ready = s->ready != 0;
+    q->event_idx = s->event_idx != 0;
+    q->mem = dev->mem;
+    return 0;
+}
+
+int virtio_dev_restore(struct virtio_dev *dev, const uint8_t *p, size_t len,
+                       struct bl_error *err)
+{
+    int r = vmsnap_rec_check(p, len, S_END, dev->ops->name, err);
+    struct saved_transport t;
+    if (r == 0)
+        r = vmsnap_rec_copy(p, len, S_TRANSPORT, &t, sizeof t, dev->ops->name, err);
+    if (r < 0)
+        return r;
+    if (t.device_id != dev->ops->device_id || t.num_queues != dev->ops->num_queues)
+        return bl_err(err, BOXLITE_ERR_INVALID,
+                      "the snapshot's device is virtio type %u with %u queues, this box's "
+                      "virtio-%s has type %u with %u", t.device_id, t.num_queues,
+                      dev->ops->name, dev->ops->device_id, dev->ops->num_queues);
+    uint32_t st = t.status;
+    if (st & ~0xffu || (t.driver_features & ~device_features(dev)) ||
+        ((st & VIRTIO_CONFIG_S_FEATURES_OK) && !(t.driver_features & (1ull << VIRTIO_F_VERSION_1))) ||
+        ((st & VIRTIO_CONFIG_S_DRIVER_OK) && !(st & VIRTIO_CONFIG_S_FEATURES_OK)))
+        return bl_err(err, BOXLITE_ERR_INVALID,
+                      "virtio-%s: status %#x with features %#llx is not a state the driver "
+                      "could have reached", dev->ops->name, st,
+                      (unsigned long long)t.driver_features);
+    size_t n = 0;
+    const uint8_t *qs = vmsnap_rec_get(p, len, S_QUEUES, &n);
+    if (!qs || n != (size_t)dev->ops->num_queues * sizeof(struct saved_queue))
+        return bl_err(err, BOXLITE_ERR_INVALID, "virtio-%s: queue record malformed",
+                      dev->ops->name);
+    pthread_mutex_lock(&dev->lock);
+    dev_reset(dev);
+    for (uint16_t i = 0; i < dev->ops->num_queues && r == 0; i++) {
+        struct saved_queue s;
+        memcpy(&s, qs + i * sizeof s, sizeof s);
+        r = restore_queue(dev, i, &s, err);
+    }
+    if (r == 0) {
+        dev->status = st;
+        dev->driver_features = t.driver_features;
+        dev->device_features_sel = t.device_features_sel;
+        dev->driver_features_sel = t.driver_features_sel;
+        dev->queue_sel = t.queue_sel;
+        dev->config_generation = t.config_generation;
+        __atomic_store_n(&dev->interrupt_status,
+                         t.interrupt_status & (VIRTIO_MMIO_INT_VRING | VIRTIO_MMIO_INT_CONFIG),
+                         __ATOMIC_SEQ_CST);
+        dev->broken = t.broken != 0 || (st & VIRTIO_CONFIG_S_NEEDS_RESET);
+        if (dev->broken)
+            snprintf(dev->fail_reason, sizeof dev->fail_reason, "broken before the snapshot");
+        const uint8_t *m = vmsnap_rec_get(p, len, S_MODEL, &n);
+        if (dev->ops->restore && m)
+            r = dev->ops->restore(dev, m, n, err);
+        else if (dev->ops->restore || m)
+            r = bl_err(err, BOXLITE_ERR_INVALID, "virtio-%s: the model's state %s",
+                       dev->ops->name, m ? "is not expected" : "is missing");
+    }
+    if (r < 0)
+        dev_reset(dev);
+    pthread_mutex_unlock(&dev->lock);
+    return r < 0 ? bl_err_prefix(err, "virtio-%s", dev->ops->name) : 0;
+}
+
+void virtio_dev_resume(struct virtio_dev *dev)
+{
+    pthread_mutex_lock(&dev->lock);
+    if ((dev->status & VIRTIO_CONFIG_S_DRIVER_OK) && !dev->broken) {
+        if (dev->ops->activate && dev->ops->activate(dev) != 0)
+            virtio_dev_fail(dev, "activation after restore failed");
+        for (uint16_t i = 0; i < dev->ops->num_queues; i++)
+            notify_locked(dev, i);
+    }
+    pthread_mutex_unlock(&dev->lock);
+}

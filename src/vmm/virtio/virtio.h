@@ -27,6 +27,7 @@
 #ifndef VMM_VIRTIO_H
 #define VMM_VIRTIO_H
 
+#include "common/error.h"
 #include "vmm/core/device.h"
 #include "vmm/core/evloop.h"
 #include "vmm/core/mem.h"
@@ -130,6 +131,7 @@ unsigned iov_slice(struct iovec *dst, unsigned dst_max, const struct iovec *iov,
                    size_t skip, size_t len);
 
 struct virtio_dev;
+struct vmsnap_buf;
 
 /* What a device model provides. All callbacks run with dev->lock held. */
 struct virtio_dev_ops {
@@ -158,6 +160,14 @@ struct virtio_dev_ops {
     void (*reset)(struct virtio_dev *dev);
     /* Frees the model's state (dev->priv); called by virtio_dev_free(). Optional. */
     void (*free)(struct virtio_dev *dev);
+    /* ---- snapshots (virtio_dev_save/restore below); all optional ----
+     * How many chains the model popped from qidx and still holds: always the latest pops,
+     * so the saved queue is rewound by that many and the restored model pops them again. */
+    uint16_t (*held)(struct virtio_dev *dev, uint16_t qidx);
+    /* The model's own state as records (vmsnap_rec), and back from an untrusted payload
+     * into a model created with the same configuration (0, or -BOXLITE_ERR_* with err). */
+    void (*save)(struct virtio_dev *dev, struct vmsnap_buf *p);
+    int (*restore)(struct virtio_dev *dev, const uint8_t *p, size_t len, struct bl_error *err);
 };
 
 struct virtio_dev {
@@ -207,6 +217,19 @@ static inline bool virtio_dev_has_feature(const struct virtio_dev *dev, unsigned
 {
     return bit < 64 && (dev->driver_features >> bit) & 1;
 }
+
+/* Snapshots (mmio.c): the transport's state (status, features, selectors, interrupt and
+ * config generation, every queue's addresses, size, readiness and indices) and the model's
+ * own (ops->save) as records, taken while no vCPU runs and the event loop is stopped.
+ * virtio_dev_restore puts a payload from an untrusted file back into a device created as
+ * the saved one was: the device type and queue count must match, features must be a subset
+ * of what this device offers, a ready queue's size must be valid and its rings inside guest
+ * memory. virtio_dev_resume then lets a live device work again (ops->activate, then a
+ * notify of every ready queue, as at DRIVER_OK). */
+void virtio_dev_save(struct virtio_dev *dev, struct vmsnap_buf *p);
+int virtio_dev_restore(struct virtio_dev *dev, const uint8_t *p, size_t len,
+                       struct bl_error *err);
+void virtio_dev_resume(struct virtio_dev *dev);
 
 /* The MMIO transport's register file (section 4.2.2), as bus ops with opaque = dev.
  * Version 2 (modern) only. */

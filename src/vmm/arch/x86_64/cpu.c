@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <linux/kvm.h>
+#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -396,4 +397,28 @@ int arch_vcpu_init(int kvm_fd, int vcpu_fd, unsigned id, const struct arch_boot 
     if (id == 0 && boot->long_mode && (set_sregs(vcpu_fd, err) < 0 || set_regs(vcpu_fd, boot, err) < 0))
         return -err->code;
     return 0;
+}
+
+/* ---- the fingerprint of the guest's CPU (arch.h, snapshots) ------------------------------- */
+
+int arch_cpu_fingerprint(int kvm_fd, const struct arch_cpu *c, uint8_t out[32],
+                         struct bl_error *err)
+{
+    struct kvm_cpuid2 *host = NULL;
+    const struct kvm_cpuid_entry2 *e;
+    unsigned n;
+    if (c) {
+        e = c->e;
+        n = c->n;
+    } else {
+        if (!(host = supported_cpuid(kvm_fd, err)))
+            return -err->code;
+        e = host->entries;
+        n = host->nent;
+    }
+    /* The table before the per-vCPU topology fix-up: the same for every vCPU count. */
+    unsigned len = 32;
+    int ok = EVP_Digest(e, n * sizeof *e, out, &len, EVP_sha256(), NULL);
+    free(host);
+    return ok == 1 ? 0 : bl_err(err, BOXLITE_ERR_INTERNAL, "CPUID fingerprint: SHA-256");
 }

@@ -1,0 +1,61 @@
+// component: vmm
+// SPDX-License-Identifier: Apache-2.0
+/* Fuzzes the restore of a virtio device's saved state (virtio_dev_restore, mmio.c, and the
+ * console model's records) from a snapshot file the box's user can write: the input is the
+ * device's payload. Whatever is accepted must leave queues a guest could use safely: a
+ * ready queue's size a power of two within the maximum and its rings inside guest RAM;
+ * then the device is resumed (activate, notify every queue) against that RAM. */
+#include "vmm/snapshot.h"
+#include "vmm/virtio/console.h"
+#include "vmm/virtio/virtio.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define RAM (1u << 20)
+
+static uint8_t ram[RAM];
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    struct guest_mem gm = { 0 };
+    gm_add_region(&gm, 0, RAM, ram);
+    struct virtio_dev *dev = NULL;
+    struct bl_error err = { 0 };
+    struct evloop *loop = evloop_new();
+    int sv[2];
+    if (!loop || socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0) {
+        evloop_free(loop);
+        return 0;
+    }
+    if (console_new(&dev, &gm, (struct irq_line){ 0 }, loop, 2, &err) < 0 ||
+        console_add_port(dev, "boxlite.agent", sv[0], &err) < 0) {
+        if (dev)
+            virtio_dev_free(dev); /* closes sv[0] once it was added */
+        else
+            close(sv[0]);
+        evloop_free(loop);
+        close(sv[1]);
+        return 0;
+    }
+    if (virtio_dev_restore(dev, data, size, &err) == 0) {
+        for (uint16_t i = 0; i < dev->ops->num_queues; i++) {
+            const struct virtq *q = &dev->queues[i];
+            if (!q->ready)
+                continue;
+            if (!q->size || (q->size & (q->size - 1)) || q->size > dev->ops->queue_max_size ||
+                !gm_ptr(&gm, q->desc_gpa, 16ull * q->size) ||
+                !gm_ptr(&gm, q->used_gpa, 6 + 8ull * q->size))
+                __builtin_trap();
+        }
+        virtio_dev_resume(dev);
+    } else if (!err.msg[0]) {
+        __builtin_trap();
+    }
+    virtio_dev_free(dev);
+    evloop_free(loop);
+    close(sv[1]);
+    return 0;
+}
