@@ -616,6 +616,11 @@ static int start_claimed(boxlite_box *b, bool explicit_start, struct bl_error *e
     /* A paused box resumes from its saved state (pause.c); any other start is cold and
      * forgets every memory file. */
     b->resuming = rec.state == BOX_STATE_PAUSED && rt_memory_saved(b->dir);
+    /* The saved state is the format of the engine that paused (QEMU's migration stream or
+     * our VMM's snapshot): a resume runs that engine, whatever "auto" would choose now. */
+    char paused_engine[16] = "";
+    if (b->resuming && rec.engine && (!strcmp(rec.engine, "kvm") || !strcmp(rec.engine, "qemu")))
+        snprintf(paused_engine, sizeof paused_engine, "%s", rec.engine);
     /* A box that stopped by itself is not brought back behind its user's back: an exec
      * says why it stopped (boxlite_box_start starts it again). */
     if (!explicit_start && rec.state == BOX_STATE_STOPPED && rec.stop_abnormal) {
@@ -668,7 +673,7 @@ static int start_claimed(boxlite_box *b, bool explicit_start, struct bl_error *e
     if (!r)
         rt_box_image_config(b, &ic);
     if (!r)
-        r = write_vmm_config(b, &a, cfgpath, &ic, NULL, err);
+        r = write_vmm_config(b, &a, cfgpath, &ic, paused_engine[0] ? paused_engine : NULL, err);
     bool spawned = false;
     if (!r)
         spawned = !(r = rt_spawn_vmm(a.vmm, cfgpath, log, b->opts.detach, &child, err));
@@ -684,7 +689,8 @@ static int start_claimed(boxlite_box *b, bool explicit_start, struct bl_error *e
         r = rt_wait_ready(&child, console, log, b->opts.ready_timeout_ms, &conn, &end, err);
     json_t *fallback = NULL; /* fallback.h */
     char fallback_notice[1024] = "";
-    if (r && spawned && !rt_process_alive(child.pid, child.pid_start))
+    /* (a resume does not fall back: the other engine cannot read the saved state) */
+    if (r && spawned && !paused_engine[0] && !rt_process_alive(child.pid, child.pid_start))
         r = retry_on_qemu(b, &a, &ic, &child, t0, &end, &conn, &fallback, fallback_notice,
                           sizeof fallback_notice, err);
     double t_ready = mono_ms_f();

@@ -57,6 +57,10 @@ out=$("$B" resume p 2>&1)
 expect "resume says the box" "p" "$out"
 expect "a resumed box is running" "running" "$(info p state)"
 check "the state file is consumed by the resume" test ! -e "$(dir_of p)/memory.state"
+# the saved state is the pausing engine's format: the resume runs that engine (the box's
+# own choice, auto, could pick the other on a host with KVM)
+expect "the resume runs the engine that paused, not the box's auto" "qemu" \
+  "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["engine"])' "$(dir_of p)/vmm.json" 2>&1)"
 after=$("$B" exec p sh -c 'sleep 0.5; cat /dev/shm/c /dev/shm/v /dev/shm/pid' | tr '\n' ' ')
 read -r c1 v1 pid1 <<<"$after"
 check "the loop's counter went on from where it was ($c0 -> $c1)" test "${c1:-0}" -gt "${c0:-0}"
