@@ -127,6 +127,24 @@ static json_t *tenant_boxes(struct server *s, const char *prefix, const char *st
     return mine;
 }
 
+/* How many boxes a tenant has, for its limit (max_boxes); -1 when they cannot be listed.
+ * Creates and imports call it under create_lock, so that counting and adding one do not
+ * interleave with another. */
+static int tenant_box_count(struct server *s, const char *prefix, size_t *have)
+{
+    json_t *mine = tenant_boxes(s, prefix, NULL);
+    *have = json_array_size(mine);
+    json_decref(mine);
+    return mine ? 0 : -1;
+}
+
+static enum MHD_Result reply_tenant_full(struct MHD_Connection *c, struct req *q, size_t have)
+{
+    return reply_error(c, q, 409, "InvalidStateError",
+                       "prefix %s has %zu boxes, the most this server allows", q->tok.prefix,
+                       have);
+}
+
 static enum MHD_Result list_boxes(struct MHD_Connection *c, struct req *q)
 {
     const char *status = req_arg(c, "status");
@@ -224,21 +242,18 @@ static enum MHD_Result create_box(struct MHD_Connection *c, struct req *q)
     free(text);
     /* counting the tenant's boxes and adding one must not interleave with another create */
     pthread_mutex_lock(&q->s->create_lock);
-    json_t *mine = tenant_boxes(q->s, q->tok.prefix, NULL);
-    size_t have = json_array_size(mine);
-    json_decref(mine);
+    size_t have;
+    int listed = tenant_box_count(q->s, q->tok.prefix, &have);
     boxlite_box *b = NULL;
     int r = -1;
-    if (mine && have < (size_t)q->s->cfg.max_boxes)
+    if (listed == 0 && have < (size_t)q->s->cfg.max_boxes)
         r = boxlite_box_create(q->s->rt, o, &b);
     pthread_mutex_unlock(&q->s->create_lock);
     boxlite_options_free(o);
-    if (!mine)
+    if (listed < 0)
         return reply_lib_error(c, q, "list boxes");
     if (r == -1)
-        return reply_error(c, q, 409, "InvalidStateError",
-                           "prefix %s has %zu boxes, the most this server allows", q->tok.prefix,
-                           have);
+        return reply_tenant_full(c, q, have);
     if (r != BOXLITE_OK)
         return reply_lib_error(c, q, "create box");
     enum MHD_Result res = reply_box(c, q, 201, b);
@@ -450,18 +465,17 @@ enum MHD_Result h_import(struct MHD_Connection *c, struct req *q)
         return reply_error(c, q, 400, "InvalidArgumentError",
                            "the body is an archive of export (application/octet-stream)");
     pthread_mutex_lock(&q->s->create_lock);
-    json_t *mine = tenant_boxes(q->s, q->tok.prefix, NULL);
-    size_t have = json_array_size(mine);
-    json_decref(mine);
+    size_t have;
+    int listed = tenant_box_count(q->s, q->tok.prefix, &have);
     boxlite_box *nb = NULL;
     int r = -1;
-    if (mine && have < (size_t)q->s->cfg.max_boxes)
+    if (listed == 0 && have < (size_t)q->s->cfg.max_boxes)
         r = boxlite_box_import(q->s->rt, path, full, &nb);
     pthread_mutex_unlock(&q->s->create_lock);
+    if (listed < 0)
+        return reply_lib_error(c, q, "list boxes");
     if (r == -1)
-        return reply_error(c, q, 409, "InvalidStateError",
-                           "prefix %s has %zu boxes, the most this server allows", q->tok.prefix,
-                           have);
+        return reply_tenant_full(c, q, have);
     /* the only file it reads is the client's: an archive it cannot read is the client's
      * error (libarchive's "Unrecognized archive format" comes back as I/O) */
     if (r != BOXLITE_OK && boxlite_errcode() == BOXLITE_ERR_IO)
