@@ -120,14 +120,21 @@ static const char *const rlimit_names[] = {
     "LOCKS", "SIGPENDING", "MSGQUEUE", "NICE", "RTPRIO", "RTTIME",
 };
 
-int oci_rlimit_number(const char *name)
+/* The index in names[n] of name without its prefix ("RLIMIT_NOFILE" -> "NOFILE"), or -1. */
+static int index_of(const char *name, const char *prefix, const char *const *names, size_t n)
 {
-    if (!name || strncmp(name, "RLIMIT_", 7))
+    size_t pl = strlen(prefix);
+    if (!name || strncmp(name, prefix, pl))
         return -1;
-    for (size_t i = 0; i < sizeof rlimit_names / sizeof rlimit_names[0]; i++)
-        if (!strcmp(name + 7, rlimit_names[i]))
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(name + pl, names[i]))
             return (int)i;
     return -1;
+}
+
+int oci_rlimit_number(const char *name)
+{
+    return index_of(name, "RLIMIT_", rlimit_names, sizeof rlimit_names / sizeof rlimit_names[0]);
 }
 
 const char *oci_rlimit_name(int resource)
@@ -138,12 +145,7 @@ const char *oci_rlimit_name(int resource)
 
 int oci_cap_number(const char *name)
 {
-    if (!name || strncmp(name, "CAP_", 4))
-        return -1;
-    for (size_t i = 0; i < sizeof cap_names / sizeof cap_names[0]; i++)
-        if (!strcmp(name + 4, cap_names[i]))
-            return (int)i;
-    return -1;
+    return index_of(name, "CAP_", cap_names, sizeof cap_names / sizeof cap_names[0]);
 }
 
 /* A limit: a JSON integer from 0 up, or RLIM_INFINITY (2^64-1, which load() turned into
