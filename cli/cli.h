@@ -166,7 +166,8 @@ char *cli_format_header(const struct cli_format *f);
 /* Lines of tab-separated cells printed as aligned columns; the table owns the lines. */
 struct cli_table { char **lines; size_t n; };
 void cli_table_add(struct cli_table *t, char *line);
-void cli_table_print(struct cli_table *t, FILE *out);
+void cli_table_print(struct cli_table *t, FILE *out, bool align);
+void cli_labels_text(json_t *labels, char *out, size_t len);
 /* Sizes for people: "1.5 MiB". */
 const char *cli_human_bytes(unsigned long long b, char *buf, size_t n);
 

@@ -218,11 +218,7 @@ static json_t *ps_row(json_t *b, bool no_trunc)
                                 i ? " " : "", json_string_value(v));
     if (!no_trunc && strlen(cmd) > 20)
         strcpy(cmd + 17, "...");
-    const char *k;
-    off = 0;
-    json_object_foreach(json_object_get(b, "labels"), k, v)
-        off += (size_t)snprintf(labels + off, off < sizeof labels ? sizeof labels - off : 0,
-                                "%s%s=%s", off ? "," : "", k, json_string_value(v));
+    cli_labels_text(json_object_get(b, "labels"), labels, sizeof labels);
     json_t *row = json_object();
     json_object_set_new(row, "ID", json_string(no_trunc ? id : id12));
     json_object_set(row, "Name", json_object_get(b, "name"));
@@ -378,15 +374,7 @@ int cmd_ps(struct cli *c, const struct cli_args *a)
         json_decref(row);
     }
     json_decref(kept);
-    if (fmt.header && !quiet)
-        cli_table_print(&t, stdout);
-    else {
-        for (size_t k = 0; k < t.n; k++) {
-            printf("%s\n", t.lines[k] ? t.lines[k] : "");
-            free(t.lines[k]);
-        }
-        free(t.lines);
-    }
+    cli_table_print(&t, stdout, fmt.header && !quiet);
     return 0;
 }
 

@@ -255,15 +255,7 @@ int cmd_images(struct cli *c, const struct cli_args *a)
         json_decref(row);
     }
     json_decref(arr);
-    if (fmt.header && !quiet) {
-        cli_table_print(&t, stdout);
-    } else {
-        for (size_t k = 0; k < t.n; k++) {
-            printf("%s\n", t.lines[k] ? t.lines[k] : "");
-            free(t.lines[k]);
-        }
-        free(t.lines);
-    }
+    cli_table_print(&t, stdout, fmt.header && !quiet);
     return 0;
 }
 

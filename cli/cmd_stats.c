@@ -200,15 +200,7 @@ int cmd_stats(struct cli *c, const struct cli_args *a)
         }
         if (live)
             fputs("\033[H\033[2J", stdout); /* home, clear: a redrawn table, as docker's */
-        if (fmt.header) {
-            cli_table_print(&t, stdout);
-        } else {
-            for (size_t k = 0; k < t.n; k++) {
-                printf("%s\n", t.lines[k] ? t.lines[k] : "");
-                free(t.lines[k]);
-            }
-            free(t.lines);
-        }
+        cli_table_print(&t, stdout, fmt.header);
         fflush(stdout);
         if (no_stream)
             break;

@@ -220,11 +220,12 @@ void cli_table_add(struct cli_table *t, char *line)
 }
 
 /* Cells are tab-separated; each column is as wide as its widest cell, 3 spaces apart (as
- * Docker's tabwriter). */
-void cli_table_print(struct cli_table *t, FILE *out)
+ * Docker's tabwriter). Unaligned, each line is printed as it is (a --format without
+ * "table", -q). */
+void cli_table_print(struct cli_table *t, FILE *out, bool align)
 {
     size_t width[32] = { 0 };
-    for (size_t i = 0; i < t->n; i++) {
+    for (size_t i = 0; align && i < t->n; i++) {
         size_t col = 0;
         for (const char *p = t->lines[i]; p && col < 32; col++) {
             size_t w = strcspn(p, "\t");
@@ -235,7 +236,9 @@ void cli_table_print(struct cli_table *t, FILE *out)
     }
     for (size_t i = 0; i < t->n; i++) {
         size_t col = 0;
-        for (const char *p = t->lines[i]; p; col++) {
+        if (!align)
+            fprintf(out, "%s", t->lines[i] ? t->lines[i] : "");
+        for (const char *p = align ? t->lines[i] : NULL; p; col++) {
             size_t w = strcspn(p, "\t");
             bool last = !p[w];
             if (last || col >= 32)
@@ -252,4 +255,19 @@ void cli_table_print(struct cli_table *t, FILE *out)
     free(t->lines);
     t->lines = NULL;
     t->n = 0;
+}
+
+/* A box's or image's labels as "k=v,k2=v2" (ps and images --format .Labels), cut to len. */
+void cli_labels_text(json_t *labels, char *out, size_t len)
+{
+    const char *k;
+    json_t *v;
+    size_t off = 0;
+    out[0] = 0;
+    json_object_foreach(labels, k, v) {
+        int n = snprintf(out + off, len - off, "%s%s=%s", off ? "," : "", k, json_string_value(v));
+        if (n < 0 || (size_t)n >= len - off)
+            break;
+        off += (size_t)n;
+    }
 }

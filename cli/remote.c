@@ -482,13 +482,8 @@ static json_t *ps_row(json_t *b, bool no_trunc)
     const char *status = json_string_value(json_object_get(b, "status"));
     char id12[13];
     snprintf(id12, sizeof id12, "%.12s", id ? id : "");
-    const char *k;
-    json_t *v;
-    char labels[2048] = "";
-    size_t off = 0;
-    json_object_foreach(json_object_get(b, "labels"), k, v)
-        off += (size_t)snprintf(labels + off, off < sizeof labels ? sizeof labels - off : 0,
-                                "%s%s=%s", off ? "," : "", k, json_string_value(v));
+    char labels[2048];
+    cli_labels_text(json_object_get(b, "labels"), labels, sizeof labels);
     json_t *row = json_object();
     json_object_set_new(row, "ID", json_string(no_trunc || !id ? (id ? id : "") : id12));
     json_t *name = json_object_get(b, "name");
@@ -578,15 +573,7 @@ static int remote_ps(struct bl_client *cl, const struct cli_args *a)
         json_decref(row);
     }
     json_decref(boxes);
-    if (fmt.header && !quiet)
-        cli_table_print(&t, stdout);
-    else {
-        for (size_t k = 0; k < t.n; k++) {
-            printf("%s\n", t.lines[k] ? t.lines[k] : "");
-            free(t.lines[k]);
-        }
-        free(t.lines);
-    }
+    cli_table_print(&t, stdout, fmt.header && !quiet);
     return 0;
 }
 
