@@ -105,26 +105,19 @@ if [ $bench = 1 ]; then
   done
 fi
 if [ $suite = 1 ]; then
-  # The KVM engine's own unit test (tests/unit/vmm/test_kvm_engine.c), from the sanitizer
-  # build when there is one: the engine's code under ASan and UBSan with a real guest.
-  kvmtest=$root/build/san/tests/unit/vmm/test_kvm_engine
-  if [ ! -x "$kvmtest" ]; then
-    kvmtest=$root/$build/tests/unit/vmm/test_kvm_engine
-    make --no-print-directory -s O="$build" "$build/tests/unit/vmm/test_kvm_engine" >/dev/null || fail "cannot build test_kvm_engine"
-  fi
-  # The balloon on a real KVM machine's guest RAM (test_kvm_balloon.c), the same way.
-  kvmballoon=$root/build/san/tests/unit/vmm/test_kvm_balloon
-  if [ ! -x "$kvmballoon" ]; then
-    kvmballoon=$root/$build/tests/unit/vmm/test_kvm_balloon
-    make --no-print-directory -s O="$build" "$kvmballoon" >/dev/null || fail "cannot build test_kvm_balloon"
-  fi
-  # The KVM machine's memory snapshot (test_kvm_snapshot.c): a running guest saved, ended,
-  # restored from its files, counting on; the same way.
-  kvmsnap=$root/build/san/tests/unit/vmm/test_kvm_snapshot
-  if [ ! -x "$kvmsnap" ]; then
-    kvmsnap=$root/$build/tests/unit/vmm/test_kvm_snapshot
-    make --no-print-directory -s O="$build" "$build/tests/unit/vmm/test_kvm_snapshot" >/dev/null || fail "cannot build test_kvm_snapshot"
-  fi
+  # The KVM engine's unit tests with a real guest, from the sanitizer build when there is
+  # one (the engine's code under ASan and UBSan), else built here: test_kvm_engine (the
+  # engine), test_kvm_balloon (the balloon on real guest RAM), test_kvm_snapshot (a running
+  # guest saved, ended, restored from its files, counting on).
+  unit_bin() {
+    local t=tests/unit/vmm/$1
+    if [ -x "$root/build/san/$t" ]; then echo "$root/build/san/$t"; return; fi
+    make --no-print-directory -s O="$build" "$build/$t" >/dev/null || return 1
+    echo "$root/$build/$t"
+  }
+  kvmtest=$(unit_bin test_kvm_engine) || fail "cannot build test_kvm_engine"
+  kvmballoon=$(unit_bin test_kvm_balloon) || fail "cannot build test_kvm_balloon"
+  kvmsnap=$(unit_bin test_kvm_snapshot) || fail "cannot build test_kvm_snapshot"
   # loop.ko of L1's kernel: the suite then works on ext4 as users' folders are (idmapped
   # mounts, user xattrs), not on L1's tmpfs; the VMM's test build for the SIGSYS check
   labdir=$(tests/lab/setup.sh --quick | tail -1)
