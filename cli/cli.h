@@ -47,7 +47,7 @@ enum cli_flag_id {
     FL_IDLE, /* reclaim */
     /* serve (cli/cmd_serve.c) */
     FL_LISTEN, FL_CREDENTIALS, FL_TLS_CERT, FL_TLS_KEY, FL_INSECURE, FL_TOKEN_TTL,
-    FL_ROOTFS_DIR, FL_MAX_BOXES, FL_SCOPES, FL_RATE, FL_MAX_FILE_BYTES,
+    FL_ROOTFS_DIR, FL_MAX_BOXES, FL_SCOPES, FL_RATE, FL_MAX_FILE_BYTES, FL_REGISTRY_CREDENTIALS,
     FL_PLATFORM, /* run, create: the box's platform (issue 18) */
 };
 

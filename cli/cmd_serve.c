@@ -70,6 +70,7 @@ int cmd_serve(struct cli *c, const struct cli_args *a)
         case FL_TLS_CERT: cfg->tls_cert = val; break;
         case FL_TLS_KEY: cfg->tls_key = val; break;
         case FL_INSECURE: cfg->insecure = true; break;
+        case FL_REGISTRY_CREDENTIALS: cfg->registry_credentials = true; break;
         case FL_ROOTFS_DIR: cfg->lim.rootfs_dir = val; break;
         case FL_SCOPES: scopes = val; break;
         case FL_TOKEN_TTL:

@@ -203,6 +203,7 @@ static const struct cli_flag serve_table[] = {
     { FL_MAX_BOXES, 0, "max-boxes", "N", "50", "Boxes per prefix (tenant)", false },
     { FL_RATE, 0, "rate", "N", "50", "Requests per second each token may make (as many at once); 0: no limit", false },
     { FL_MAX_FILE_BYTES, 0, "max-file-bytes", "N", "268435456", "Bytes a files upload or download may carry", false },
+    { FL_REGISTRY_CREDENTIALS, 0, "registry-credentials", NULL, NULL, "Let every client's pulls use this host's registry credentials (Docker's config, registries.json); default: anonymous pulls", false },
     { FL_SCOPES, 0, "scopes", "LIST", "every scope but runtime:admin", "credentials add: the client's scopes, comma-separated", false },
     { 0 },
 };
@@ -412,6 +413,10 @@ const struct cli_verb cli_verbs[] = {
       "credentials add prints the client's generated secret once; the file keeps a salted\n"
       "hash of it. A non-loopback --listen needs --tls-cert and --tls-key (or --insecure).\n"
       "Every request is logged on standard error (method, path, status, duration, client).\n"
+      "Clients' pulls are anonymous unless --registry-credentials lends them this host's\n"
+      "registry credentials, and a box is made from an image only after the client's own\n"
+      "pull of it (the server pulls it on create): the store never hands one client an image\n"
+      "that the registry would refuse it.\n"
       "SIGTERM or Ctrl-C: stop accepting, end the executions, stop; boxes created with\n"
       "detach keep running.",
       serve_flags, cmd_serve, 0, 5, false, "", NULL },

@@ -308,7 +308,9 @@ static int authenticate(struct registry *r, const char *www_auth, struct bl_erro
     if (!strcmp(ch.scheme, "basic")) {
         auth_challenge_free(&ch);
         if (!r->creds.username)
-            return bl_err(err, BOXLITE_ERR_AUTH, "registry %s requires a login (basic auth) and no credentials were found", r->name);
+            return bl_err(err, BOXLITE_ERR_AUTH, "registry %s requires a login (basic auth) and %s",
+                          r->name, r->o.anonymous ? "this pull is anonymous (no stored credentials are used)"
+                                                  : "no credentials were found");
         if (r->use_basic)
             return bl_err(err, BOXLITE_ERR_AUTH, "registry %s refused the credentials for user %s", r->name, r->creds.username);
         r->use_basic = 1;
@@ -443,7 +445,9 @@ int registry_open(struct registry **out, const char *name, const char *repositor
         registry_close(r);
         return bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
     }
-    if (r->o.username) {
+    if (r->o.anonymous) {
+        /* nothing: the registry sees an anonymous client */
+    } else if (r->o.username) {
         r->creds.username = strdup(r->o.username);
         r->creds.password = strdup(r->o.password ? r->o.password : "");
     } else {

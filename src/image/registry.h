@@ -25,6 +25,7 @@
 #include "image/blobstore.h"
 #include "image/manifest.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -39,6 +40,8 @@ struct registry_opts {
     const char *docker_config;          /* NULL: $DOCKER_CONFIG or ~/.docker/config.json */
     const char *const *insecure;        /* NULL-terminated "host[:port]" list, may be NULL */
     const char *username, *password;    /* override the config file if set */
+    bool anonymous;                     /* no credentials at all (neither of the above nor
+                                           a credential helper): a puller acting for others */
     const char *ca_file;                /* extra CA bundle, may be NULL */
     int max_parallel;                   /* blobs at once; 0 = 4 */
     int max_retries;                    /* per request; 0 = 3, -1 = none */

@@ -91,6 +91,8 @@ int rt_pull_open(boxlite_runtime *rt, struct rt_pull *p, struct bl_error *err)
                  rt->settings.v[RT_SET_DOCKER_CONFIG]);
         p->po.registry.docker_config = p->docker_config;
     }
+    const char *anon = rt_settings_get(&rt->settings, RT_SET_ANONYMOUS_PULLS);
+    p->po.registry.anonymous = anon && !strcmp(anon, "1");
     pthread_mutex_lock(&rt->lock);
     char *json = rt->registries_json ? strdup(rt->registries_json) : NULL;
     int missing = rt->registries_json && !json;

@@ -25,6 +25,8 @@ enum rt_setting_key {
     RT_SET_QEMU,           /* "qemu": the QEMU engine's qemu-system-x86_64; BOXLITE_QEMU */
     RT_SET_TCG_TB_MIB,     /* "tcg_tb_mib": the QEMU engine's TCG translation cache, MiB
                               (0..2048, 0 = the engine's choice); BOXLITE_TCG_TB_MIB */
+    RT_SET_ANONYMOUS_PULLS, /* "anonymous_pulls": true = pulls use no stored registry
+                               credentials; BOXLITE_ANONYMOUS_PULLS=1 */
     RT_SET_COUNT
 };
 

@@ -232,6 +232,13 @@ static enum MHD_Result create_box(struct MHD_Connection *c, struct req *q)
     json_t *opts = NULL;
     if (serve_create_options(q->body, q->len, q->tok.prefix, &q->s->cfg.lim, &opts, &err))
         return reply_error(c, q, 400, "InvalidArgumentError", "%s", err.msg);
+    const char *image = json_string_value(json_object_get(opts, "image"));
+    bool granted = true;
+    enum MHD_Result res = image ? serve_image_grant(c, q, image, &granted) : MHD_YES;
+    if (!granted) {
+        json_decref(opts);
+        return res;
+    }
     char *text = json_dumps(opts, JSON_COMPACT);
     json_decref(opts);
     boxlite_options *o = NULL;
@@ -256,7 +263,7 @@ static enum MHD_Result create_box(struct MHD_Connection *c, struct req *q)
         return reply_tenant_full(c, q, have);
     if (r != BOXLITE_OK)
         return reply_lib_error(c, q, "create box");
-    enum MHD_Result res = reply_box(c, q, 201, b);
+    res = reply_box(c, q, 201, b);
     boxlite_box_free(b);
     return res;
 }

@@ -530,6 +530,29 @@ static int parse_listen(const char *s, struct sockaddr_storage *ss, bool *loopba
     return 0;
 }
 
+/* The runtime the server drives. Its pulls are a tenant's, not this host's user's: unless
+ * the operator lends them (--registry-credentials), they present no stored credentials, so
+ * a tenant reaches only what the registry gives anyone, and no credential helper runs on
+ * a tenant's behalf. */
+static int open_runtime(struct server *s, struct bl_error *err)
+{
+    json_t *o = s->cfg.runtime_options ? json_loads(s->cfg.runtime_options, 0, NULL)
+                                       : json_object();
+    if (!json_is_object(o)) {
+        json_decref(o);
+        return bl_err(err, BOXLITE_ERR_INVALID, "runtime options: not a JSON object");
+    }
+    if (!s->cfg.registry_credentials)
+        json_object_set_new(o, "anonymous_pulls", json_true());
+    char *text = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    if (!text)
+        return bl_err(err, BOXLITE_ERR_NOMEM, "runtime options: out of memory");
+    int r = boxlite_runtime_open_with(s->cfg.home, text, &s->rt);
+    free(text);
+    return r ? bl_err(err, r, "runtime: %s", boxlite_errmsg()) : 0;
+}
+
 int serve_start(struct server *s, struct bl_error *err)
 {
     struct sockaddr_storage ss;
@@ -557,11 +580,8 @@ int serve_start(struct server *s, struct bl_error *err)
     s->ttys = serve_ttys_new();
     if (!s->tokens || !s->execs || !s->pulls || !s->idem || !s->ttys)
         return bl_err(err, BOXLITE_ERR_NOMEM, "serve: out of memory");
-    r = s->cfg.runtime_options
-            ? boxlite_runtime_open_with(s->cfg.home, s->cfg.runtime_options, &s->rt)
-            : boxlite_runtime_open(s->cfg.home, &s->rt);
-    if (r)
-        return bl_err(err, r, "runtime: %s", boxlite_errmsg());
+    if ((r = open_runtime(s, err)))
+        return r;
     char *cert = NULL, *key = NULL;
     if (tls) {
         cert = read_file(s->cfg.tls_cert, err);

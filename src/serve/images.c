@@ -4,7 +4,9 @@
  * pulled through this server (held in memory: a restart forgets it; the store keeps the
  * images), so one tenant cannot learn which images another uses. A pull runs on the
  * request's own thread (libmicrohttpd's thread per connection) until the image is stored;
- * a reference naming a host path ("oci:<dir>") is refused. */
+ * a reference naming a host path ("oci:<dir>") is refused. A box is created from an image
+ * only once its tenant has pulled it (serve_image_grant pulls it first): the shared store
+ * must not hand one tenant what the registry gave another. */
 #include "serve/server.h"
 
 #include <stdlib.h>
@@ -101,55 +103,108 @@ static json_t *find_image(json_t *list, const char *key)
     return NULL;
 }
 
+/* Whether the library's normalised reference r is what a client asked for as ref: the same,
+ * or ref without its registry/namespace ("alpine" for docker.io/library/alpine) or without
+ * ":latest". */
+static bool names(const char *r, const char *ref)
+{
+    size_t n = strlen(r), rl = strlen(ref);
+    return !strcmp(r, ref) || (n > rl && !strcmp(r + n - rl, ref) && r[n - rl - 1] == '/') ||
+           (n > rl + 7 && !strncmp(r + n - rl - 7, ref, rl) && !strcmp(r + n - 7, ":latest") &&
+            (n - rl - 7 == 0 || r[n - rl - 8] == '/'));
+}
+
+/* Why a tenant's pull failed, in the error model's terms. */
+struct pull_failure {
+    const char *type;
+    char msg[1024];
+};
+
+/* Pulls ref for tenant prefix and records it as the tenant's: *info (ImageInfo) on 0, else
+ * the HTTP status with f filled. The registry is asked every time, with the server's
+ * credentials (anonymous unless the operator lent the host's): an image in the store is the
+ * tenant's only once the registry has given it to the tenant. */
+static int tenant_pull(struct server *s, const char *prefix, const char *ref, json_t **info,
+                       struct pull_failure *f)
+{
+    *info = NULL;
+    if (boxlite_image_pull(s->rt, ref, NULL, NULL) != BOXLITE_OK) {
+        /* the document's answer for an image that cannot be pulled is 422 ImageError,
+         * whatever the library's reason (a registry that is down included) */
+        f->type = "ImageError";
+        snprintf(f->msg, sizeof f->msg, "pull %s: %s", ref, boxlite_errmsg());
+        return 422;
+    }
+    /* the library records the normalised reference: find it by what it resolved to */
+    char *text = NULL;
+    json_t *hit = NULL;
+    if (boxlite_image_list(s->rt, &text) == BOXLITE_OK) {
+        json_t *all = json_loads(text, 0, NULL);
+        boxlite_free(text);
+        size_t i;
+        json_t *it;
+        json_array_foreach(all, i, it) {
+            const char *r = json_string_value(json_object_get(it, "ref"));
+            if (r && names(r, ref) && !hit)
+                hit = json_incref(it);
+        }
+        json_decref(all);
+    }
+    int status = 0;
+    if (!hit) {
+        f->type = "InternalError";
+        snprintf(f->msg, sizeof f->msg, "pulled %s but cannot find it in the store", ref);
+        status = 500;
+    } else if (remember(s->pulls, prefix, json_string_value(json_object_get(hit, "ref")))) {
+        f->type = "InvalidStateError";
+        snprintf(f->msg, sizeof f->msg, "more than %d images for prefix %s", PULLS_PER_PREFIX,
+                 prefix);
+        status = 409;
+    } else {
+        *info = serve_image_json(hit);
+    }
+    json_decref(hit);
+    return status;
+}
+
+/* Whether tenant prefix has pulled what ref names through this server. */
+static bool tenant_has(struct server *s, const char *prefix, const char *ref)
+{
+    bool yes = false;
+    pthread_mutex_lock(&s->pulls->lock);
+    const char *r;
+    json_t *v;
+    json_object_foreach(json_object_get(s->pulls->by_prefix, prefix), r, v)
+        yes = yes || names(r, ref);
+    pthread_mutex_unlock(&s->pulls->lock);
+    return yes;
+}
+
+enum MHD_Result serve_image_grant(struct MHD_Connection *c, struct req *q, const char *ref,
+                                  bool *granted)
+{
+    *granted = tenant_has(q->s, q->tok.prefix, ref);
+    if (*granted)
+        return MHD_YES;
+    json_t *info = NULL;
+    struct pull_failure f;
+    int status = tenant_pull(q->s, q->tok.prefix, ref, &info, &f);
+    json_decref(info);
+    *granted = status == 0;
+    return status ? reply_error(c, q, status, f.type, "%s", f.msg) : MHD_YES;
+}
+
 static enum MHD_Result pull(struct MHD_Connection *c, struct req *q)
 {
     char *ref = NULL;
     struct bl_error err = {0};
     if (serve_pull_parse(q->body, q->len, &ref, &err))
         return reply_error(c, q, 400, "InvalidArgumentError", "%s", err.msg);
-    enum MHD_Result res;
-    if (boxlite_image_pull(q->s->rt, ref, NULL, NULL) != BOXLITE_OK) {
-        /* the document's answer for an image that cannot be pulled is 422 ImageError,
-         * whatever the library's reason (a registry that is down included) */
-        res = reply_error(c, q, 422, "ImageError", "pull %s: %s", ref, boxlite_errmsg());
-        free(ref);
-        return res;
-    }
-    /* the library records the normalised reference: find it by what it resolved to, the
-     * one entry that is new or whose ref ends with what was asked */
-    char *text = NULL;
-    json_t *hit = NULL;
-    if (boxlite_image_list(q->s->rt, &text) == BOXLITE_OK) {
-        json_t *all = json_loads(text, 0, NULL);
-        boxlite_free(text);
-        size_t i, rl = strlen(ref);
-        json_t *it;
-        json_array_foreach(all, i, it) {
-            const char *r = json_string_value(json_object_get(it, "ref"));
-            size_t n = r ? strlen(r) : 0;
-            bool same = r && (!strcmp(r, ref) ||
-                              (n > rl && !strcmp(r + n - rl, ref) && r[n - rl - 1] == '/') ||
-                              (n > rl + 7 && !strncmp(r + n - rl - 7, ref, rl) &&
-                               !strcmp(r + n - 7, ":latest") &&
-                               (n - rl - 7 == 0 || r[n - rl - 8] == '/')));
-            if (same && !hit)
-                hit = json_incref(it);
-        }
-        json_decref(all);
-    }
-    if (!hit) {
-        res = reply_error(c, q, 500, "InternalError", "pulled %s but cannot find it in the store",
-                          ref);
-    } else if (remember(q->s->pulls, q->tok.prefix,
-                        json_string_value(json_object_get(hit, "ref"))) != 0) {
-        res = reply_error(c, q, 409, "InvalidStateError", "more than %d images for prefix %s",
-                          PULLS_PER_PREFIX, q->tok.prefix);
-    } else {
-        res = reply_json(c, q, 200, serve_image_json(hit));
-    }
-    json_decref(hit);
+    json_t *info = NULL;
+    struct pull_failure f;
+    int status = tenant_pull(q->s, q->tok.prefix, ref, &info, &f);
     free(ref);
-    return res;
+    return status ? reply_error(c, q, status, f.type, "%s", f.msg) : reply_json(c, q, 200, info);
 }
 
 enum MHD_Result h_images(struct MHD_Connection *c, struct req *q)

@@ -21,6 +21,8 @@ struct serve_config {
     const char *credentials; /* the credentials file */
     const char *tls_cert, *tls_key;
     bool insecure;           /* a non-loopback address without TLS */
+    bool registry_credentials; /* tenants' pulls may use this host's registry credentials
+                                  (Docker's config, registries.json); else anonymous */
     unsigned token_ttl_s;    /* default 3600; 0 = tokens expire at once (tests) */
     size_t max_body;         /* JSON bodies, default 1 MiB */
     size_t max_input;        /* one stdin write, default 8 MiB */
@@ -78,6 +80,11 @@ struct req {
 int serve_start(struct server *s, struct bl_error *err);
 void serve_stop(struct server *s);
 
+/* Before a box of tenant q->tok.prefix is made from image ref: the tenant's own pull of it
+ * (done now if this server has not done it for the tenant). *granted false: the error
+ * reply was sent (422 ImageError as the pull endpoint gives). */
+enum MHD_Result serve_image_grant(struct MHD_Connection *c, struct req *q, const char *ref,
+                                  bool *granted);
 enum MHD_Result reply_json(struct MHD_Connection *c, struct req *q, unsigned status,
                            json_t *body /* stolen */);
 enum MHD_Result reply_empty(struct MHD_Connection *c, struct req *q, unsigned status);

@@ -31,7 +31,9 @@ export BOXLITE_HOME=$work/home
 spid=
 cleanup() {
   [ -n "$spid" ] && kill -KILL "$spid" 2>/dev/null
+  [ -n "${U2_pid:-}" ] && kill -KILL "$U2_pid" 2>/dev/null
   tests/fixtures/registry.sh stop "$work/reg" >/dev/null 2>&1
+  tests/fixtures/registry.sh stop "$work/preg" >/dev/null 2>&1
   for id in $("$B" ps -a -q 2>/dev/null); do "$B" rm -f "$id" >/dev/null 2>&1; done
   rm -rf "$work"
 }
@@ -74,6 +76,9 @@ start_server() {
   printf -v "$var" '%s' "${line##* }"
   printf -v "${var}_pid" '%s' "$pid"
 }
+# this host's user's registry credentials (written below, read at each pull): the server
+# must not lend them to its clients unless told to
+export DOCKER_CONFIG=$work/docker
 start_server U --rootfs-dir "$work/roots" --rate 0 --max-file-bytes 4194304
 spid=$U_pid
 case $U in http://127.0.0.1:*) ok "the server listens on loopback ($U)" ;; *) no "server start" "$(cat "$work/serve.U.log")"; finish; exit 1 ;; esac
@@ -407,6 +412,29 @@ expect "pull of no such image: 422" 422 "$ST"
 expect "... ImageError" ImageError "$(jget 'd["error"]["type"]')"
 api POST /v1/acme/images/pull "$RT" -d "{\"reference\":\"127.0.0.1:$rport/tools/bb:1\"}"
 expect "pull needs images:write: 403" 403 "$ST"
+
+# ---- registry credentials: this host's are not its clients' -----------------------------------
+pport=$(tests/fixtures/registry.sh start "$work/preg" $$ ci s3cret) || no "the registry with a password starts"
+tests/fixtures/registry.sh push "$work/preg" "$work/fx/busybox" priv/bb:1 ci:s3cret
+PRIV=127.0.0.1:$pport/priv/bb:1
+mkdir -p "$DOCKER_CONFIG"
+printf '{"auths": {"127.0.0.1:%s": {"auth": "%s"}}}\n' "$pport" "$(printf ci:s3cret | base64)" >"$DOCKER_CONFIG/config.json"
+"$B" pull "$PRIV" >/dev/null 2>"$work/priv.err" && ok "this host pulls the private image with its Docker config" \
+  || no "this host pulls the private image with its Docker config" "$(cat "$work/priv.err")"
+api POST /v1/acme/images/pull "$T" -d "{\"reference\":\"$PRIV\"}"
+expect "a client's pull of it is anonymous (the server's user's credentials are not lent): 422" 422 "$ST"
+expect "... saying the registry refused anonymous access" True "$(jget '"anonymous" in d["error"]["message"]')"
+api POST /v1/acme/boxes "$T" -d "{\"name\":\"priv\",\"image\":\"$PRIV\"}"
+expect "nor is a box made of it from the store, which has it: 422 ImageError" "422 ImageError" "$ST $(jget 'd["error"]["type"]')"
+api GET /v1/acme/boxes/priv "$T"
+expect "... and no box is left" 404 "$ST"
+start_server U2 --rate 0 --registry-credentials
+saved=$U U=$U2
+token acme-ci "$SECRET"
+api POST /v1/acme/images/pull "$TOKEN" -d "{\"reference\":\"$PRIV\"}"
+expect "with --registry-credentials the server lends them: the same pull is 200" 200 "$ST"
+U=$saved
+kill -TERM "$U2_pid" 2>/dev/null; wait "$U2_pid" 2>/dev/null
 
 # ---- the TTY WebSocket (python3's socket module as the client) -------------------------------
 ws() { # PATH_AND_QUERY SCRIPT_JSON [TOKEN]: the client's summary in $WS

@@ -997,6 +997,12 @@ TEST_TIMEOUT(registries_settings_credentials_and_insecure, 240)
         harness_fail(__FILE__, __LINE__, "with username/password: %s", err.msg);
     else
         image_record_free(&rec);
+    /* A puller acting for others (boxlite serve) presents none of them, though the image
+     * is now in the store: the registry decides again, and refuses. */
+    e.o.registry.anonymous = true;
+    CHECK(pull_with(&e, conf, ref, &rec, &n, &err) < 0);
+    CHECK_EQ(err.code, BOXLITE_ERR_AUTH);
+    e.o.registry.anonymous = false;
     /* Another registry's entry does not lend its credentials. */
     snprintf(conf, sizeof conf, "{\"registries\": {\"127.0.0.1:1\": {\"username\": \"alice\", \"password\": \"s3cret\"}}}");
     CHECK(pull_with(&e, conf, ref, &rec, &n, &err) < 0);
