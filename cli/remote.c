@@ -518,39 +518,12 @@ static int remote_ps(struct bl_client *cl, const struct cli_args *a)
     int r = cli_format_parse(format, &fmt);
     if (r)
         return r;
-    json_t *boxes = json_array();
-    char *token = NULL;
     struct bl_error err = {0};
-    /* every page; the API's own bound on a page is 1000 */
-    for (int pages = 0; pages < 10000; pages++) {
-        char *tok = token ? client_escape(cl, token) : NULL, *path = NULL;
-        if (asprintf(&path, "/boxes?pageSize=1000%s%s%s", all ? "" : "&status=running",
-                     tok ? "&pageToken=" : "", tok ? tok : "") < 0)
-            path = NULL;
-        free(tok);
-        free(token);
-        token = NULL;
-        json_t *ans = NULL;
-        r = path ? client_call(cl, "GET", path, NULL, &ans, &err) : -1;
-        free(path);
-        if (r < 0) {
-            json_decref(boxes);
-            return fail_err("ps", &err);
-        }
-        json_t *page = json_object_get(ans, "boxes");
-        if (!json_is_array(page)) {
-            json_decref(ans);
-            json_decref(boxes);
-            return cli_usage_error("ps: the server's answer has no boxes");
-        }
-        json_array_extend(boxes, page);
-        const char *next = json_string_value(json_object_get(ans, "next_page_token"));
-        token = next && *next ? strdup(next) : NULL;
-        json_decref(ans);
-        if (!token)
-            break;
-    }
-    free(token);
+    json_t *boxes = client_list_all(cl, all ? "/boxes?pageSize=1000"
+                                            : "/boxes?pageSize=1000&status=running",
+                                    "boxes", &err);
+    if (!boxes)
+        return fail_err("ps", &err);
     if (as_json) {
         char *s = json_dumps(boxes, JSON_COMPACT);
         printf("%s\n", s ? s : "[]");

@@ -327,16 +327,16 @@ static int remote_balloon(struct bl_client *cl, const struct cli_args *a)
 
 static json_t *running_boxes(struct bl_client *cl, struct bl_error *err)
 {
-    json_t *ans = NULL;
-    if (client_call(cl, "GET", "/boxes?pageSize=1000&status=running", NULL, &ans, err) < 0)
+    json_t *boxes = client_list_all(cl, "/boxes?pageSize=1000&status=running", "boxes", err);
+    if (!boxes)
         return NULL;
     json_t *names = json_array(), *b;
     size_t i;
-    json_array_foreach(json_object_get(ans, "boxes"), i, b) {
+    json_array_foreach(boxes, i, b) {
         json_t *n = json_object_get(b, "name");
         json_array_append(names, json_is_string(n) ? n : json_object_get(b, "box_id"));
     }
-    json_decref(ans);
+    json_decref(boxes);
     return names;
 }
 
@@ -447,43 +447,24 @@ static int remote_pull(struct bl_client *cl, const struct cli_args *a)
 /* The tenant's images (every page) in the library's shape (ref, id, size, layers, created). */
 static json_t *tenant_images(struct bl_client *cl, struct bl_error *err)
 {
-    json_t *out = json_array();
-    char *token = NULL;
-    for (int pages = 0; pages < 1000; pages++) {
-        char *tok = token ? client_escape(cl, token) : NULL, *path = NULL;
-        if (asprintf(&path, "/images?pageSize=1000%s%s", tok ? "&pageToken=" : "",
-                     tok ? tok : "") < 0)
-            path = NULL;
-        free(tok);
-        free(token);
-        token = NULL;
-        json_t *ans = NULL;
-        if (!path || client_call(cl, "GET", path, NULL, &ans, err) < 0) {
-            free(path);
-            json_decref(out);
-            return NULL;
-        }
-        free(path);
-        size_t i;
-        json_t *im;
-        json_array_foreach(json_object_get(ans, "images"), i, im) {
-            const char *id = json_string_value(json_object_get(im, "id"));
-            if (id && !strncmp(id, "sha256:", 7))
-                id += 7;
-            json_array_append_new(out, json_pack("{s:O,s:s,s:O,s:O,s:O}", "ref",
-                                                 json_object_get(im, "reference"), "id",
-                                                 id ? id : "", "size",
-                                                 json_object_get(im, "size_bytes"), "layers",
-                                                 json_object_get(im, "layers") ?: json_null(),
-                                                 "created", json_object_get(im, "cached_at")));
-        }
-        const char *next = json_string_value(json_object_get(ans, "next_page_token"));
-        token = next && *next ? strdup(next) : NULL;
-        json_decref(ans);
-        if (!token)
-            break;
+    json_t *api = client_list_all(cl, "/images?pageSize=1000", "images", err);
+    if (!api)
+        return NULL;
+    json_t *out = json_array(), *im;
+    size_t i;
+    json_array_foreach(api, i, im) {
+        const char *id = json_string_value(json_object_get(im, "id"));
+        if (id && !strncmp(id, "sha256:", 7))
+            id += 7;
+        json_t *layers = json_object_get(im, "layers");
+        json_array_append_new(out, json_pack("{s:O?,s:s,s:O?,s:O?,s:O?}", "ref",
+                                             json_object_get(im, "reference"), "id",
+                                             id ? id : "", "size",
+                                             json_object_get(im, "size_bytes"), "layers",
+                                             layers, "created",
+                                             json_object_get(im, "cached_at")));
     }
-    free(token);
+    json_decref(api);
     return out;
 }
 

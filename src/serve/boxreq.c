@@ -507,7 +507,7 @@ int serve_fork_parse(const char *body, size_t len, json_t **names, struct bl_err
     json_array_foreach(v, i, it) {
         if (r < 0)
             break;
-        if (json_is_string(it) && (!serve_valid_prefix(json_string_value(it))))
+        if (json_is_string(it) && !serve_valid_prefix(json_string_value(it)))
             r = bl_err(err, BOXLITE_ERR_INVALID,
                        "names[%zu]: must match ^[a-zA-Z0-9][a-zA-Z0-9._-]*$", i);
     }
