@@ -23,6 +23,11 @@ struct cli {
 struct cli_args;
 /* Runs a verb against c->url (cli/remote.c); 125 for one the API cannot carry. */
 int cli_remote(struct cli *c, const struct cli_args *a);
+/* The management verbs over --url (cli/remote_manage.c): whether verb is one, and running
+ * it with a client (src/client). */
+struct bl_client;
+bool cli_remote_manages(const char *verb);
+int cli_remote_manage(struct bl_client *cl, const struct cli_args *a);
 
 /* ---- The verb tables (cli/verbs.c) ----------------------------------------------------
  * One table per verb drives the parser (cli/args.c), `boxlite VERB --help`, `boxlite help
@@ -181,6 +186,15 @@ int cli_remove_all(struct cli *c, bool force, unsigned *count);
 
 /* A stopped box's status (wait, attach): see `boxlite wait --help`. */
 int cli_stop_status(json_t *info);
+/* Printing shared by a verb and its --url form (the records in the library's shape):
+ * port's lines (ports NULL: only its GUEST-PORT checked), snapshot ls's table, the images
+ * table by its flags (arr NULL: only the flags checked), one reclaim line (1 for an error),
+ * and snapshot's action and operands checked. */
+int cli_port_show(const struct cli_args *a, json_t *ports);
+void cli_snapshot_print(json_t *list);
+int cli_images_print(json_t *arr, const struct cli_args *a);
+int cli_print_reclaimed(json_t *o);
+int cli_snapshot_action(const struct cli_args *a, bool *ls);
 /* Waits until the box is no longer running; its info then, or NULL. */
 json_t *cli_wait_stopped(boxlite_box *b);
 /* --restart (cli/restart.c): the policy's syntax; a supervisor for b if it has one. */

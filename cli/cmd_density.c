@@ -8,7 +8,7 @@
 #include <string.h>
 
 /* One line per box: its name and how much the guest freed, or why not. */
-static int print_reclaimed(json_t *o)
+int cli_print_reclaimed(json_t *o)
 {
     const char *name = json_string_value(json_object_get(o, "name"));
     const char *e = json_string_value(json_object_get(o, "error"));
@@ -56,7 +56,7 @@ int cmd_reclaim(struct cli *c, const struct cli_args *a)
         size_t i;
         json_t *o;
         json_array_foreach(arr, i, o)
-            failed |= print_reclaimed(o);
+            failed |= cli_print_reclaimed(o);
         json_decref(arr);
         return failed ? 125 : 0;
     }
@@ -69,7 +69,7 @@ int cmd_reclaim(struct cli *c, const struct cli_args *a)
             failed = 1;
         } else {
             json_t *o = json_loads(out, 0, NULL);
-            failed |= print_reclaimed(o);
+            failed |= cli_print_reclaimed(o);
             json_decref(o);
         }
         boxlite_free(out);

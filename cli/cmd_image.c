@@ -212,7 +212,9 @@ static json_t *image_row(json_t *im, bool no_trunc)
     return row;
 }
 
-int cmd_images(struct cli *c, const struct cli_args *a)
+/* The library's image list (boxlite_image_list's entries) as `images` prints it, by its
+ * flags (--json, -q, --no-trunc, --format). Shared with `images --url`. */
+int cli_images_print(json_t *arr, const struct cli_args *a)
 {
     bool as_json = false, quiet = false, no_trunc = false;
     const char *format = NULL;
@@ -226,18 +228,14 @@ int cmd_images(struct cli *c, const struct cli_args *a)
     }
     struct cli_format fmt;
     int r = cli_format_parse(format, &fmt);
-    if (r || (r = cli_open(c)))
+    if (r || !arr)
         return r;
-    char *list = NULL;
-    if (boxlite_image_list(c->rt, &list) != BOXLITE_OK)
-        return cli_fail("images");
     if (as_json) {
-        printf("%s\n", list);
-        boxlite_free(list);
+        char *s = json_dumps(arr, JSON_COMPACT);
+        printf("%s\n", s ? s : "[]");
+        free(s);
         return 0;
     }
-    json_t *arr = json_loads(list, 0, NULL);
-    boxlite_free(list);
     if (fmt.kind == FMT_TABLE) {
         fmt.kind = FMT_TEMPLATE;
         fmt.header = true;
@@ -254,9 +252,23 @@ int cmd_images(struct cli *c, const struct cli_args *a)
                                 : cli_format_row(&fmt, row));
         json_decref(row);
     }
-    json_decref(arr);
     cli_table_print(&t, stdout, fmt.header && !quiet);
     return 0;
+}
+
+int cmd_images(struct cli *c, const struct cli_args *a)
+{
+    int r = cli_images_print(NULL, a); /* the flags checked before the home is opened */
+    if (r || (r = cli_open(c)))
+        return r;
+    char *list = NULL;
+    if (boxlite_image_list(c->rt, &list) != BOXLITE_OK)
+        return cli_fail("images");
+    json_t *arr = json_loads(list, 0, NULL);
+    boxlite_free(list);
+    r = cli_images_print(arr, a);
+    json_decref(arr);
+    return r;
 }
 
 /* ---- rmi ------------------------------------------------------------------------------- */

@@ -145,7 +145,10 @@ int cmd_wait(struct cli *c, const struct cli_args *a)
 
 /* ---- port ------------------------------------------------------------------------------- */
 
-int cmd_port(struct cli *c, const struct cli_args *a)
+/* The ports of a box (the library's records: guest_port, protocol, host_addr, host_port)
+ * as `port` prints them, all or those of a.ops[1] (GUEST-PORT[/tcp|/udp]); ports NULL only
+ * checks that spec. Shared with `port --url`. */
+int cli_port_show(const struct cli_args *a, json_t *ports)
 {
     long long want = 0;
     const char *proto = NULL;
@@ -161,18 +164,11 @@ int cmd_port(struct cli *c, const struct cli_args *a)
             (proto && strcmp(proto, "tcp") && strcmp(proto, "udp")))
             return cli_usage_error("port %s: expected GUEST-PORT[/tcp|/udp]", a->ops[1]);
     }
-    int r = cli_open(c);
-    if (r)
-        return r;
-    boxlite_box *b = NULL;
-    json_t *info = NULL;
-    if (boxlite_box_get(c->rt, a->ops[0], &b) != BOXLITE_OK || !(info = box_info(b))) {
-        boxlite_box_free(b);
-        return cli_fail("port");
-    }
+    if (!ports)
+        return 0;
     size_t i, shown = 0;
     json_t *p;
-    json_array_foreach(json_object_get(info, "ports"), i, p) {
+    json_array_foreach(ports, i, p) {
         long long gp = json_integer_value(json_object_get(p, "guest_port"));
         const char *pr = json_string_value(json_object_get(p, "protocol"));
         if (want && (gp != want || (proto && strcmp(proto, pr ? pr : "tcp"))))
@@ -180,7 +176,7 @@ int cmd_port(struct cli *c, const struct cli_args *a)
         const char *addr = json_string_value(json_object_get(p, "host_addr"));
         long long hp = json_integer_value(json_object_get(p, "host_port"));
         /* a port asked as "any" (0) is known once the box runs */
-        char hps[16];
+        char hps[32];
         snprintf(hps, sizeof hps, hp ? "%lld" : "(chosen when it runs)", hp);
         bool v6 = addr && strchr(addr, ':');
         if (want)
@@ -190,11 +186,26 @@ int cmd_port(struct cli *c, const struct cli_args *a)
                    addr ? addr : "127.0.0.1", v6 ? "]" : "", hps);
         shown++;
     }
-    json_decref(info);
-    boxlite_box_free(b);
     if (want && !shown)
         return cli_usage_error("port: no public port %s published for %s", a->ops[1], a->ops[0]);
     return 0;
+}
+
+int cmd_port(struct cli *c, const struct cli_args *a)
+{
+    int r = cli_port_show(a, NULL);
+    if (r || (r = cli_open(c)))
+        return r;
+    boxlite_box *b = NULL;
+    json_t *info = NULL;
+    if (boxlite_box_get(c->rt, a->ops[0], &b) != BOXLITE_OK || !(info = box_info(b))) {
+        boxlite_box_free(b);
+        return cli_fail("port");
+    }
+    r = cli_port_show(a, json_object_get(info, "ports"));
+    json_decref(info);
+    boxlite_box_free(b);
+    return r;
 }
 
 /* ---- rename ----------------------------------------------------------------------------- */

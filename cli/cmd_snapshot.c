@@ -27,6 +27,21 @@ static void print_size(unsigned long long n)
         printf("%llu B", n);
 }
 
+void cli_snapshot_print(json_t *a)
+{
+    printf("%-24s %-20s %s\n", "NAME", "CREATED", "SIZE");
+    size_t i;
+    json_t *it;
+    json_array_foreach(a, i, it) {
+        time_t t = (time_t)json_integer_value(json_object_get(it, "created"));
+        char when[32];
+        strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", localtime(&t));
+        printf("%-24s %-20s ", json_string_value(json_object_get(it, "name")), when);
+        print_size((unsigned long long)json_integer_value(json_object_get(it, "size_bytes")));
+        printf("\n");
+    }
+}
+
 static int snapshot_ls(boxlite_box *b, bool as_json)
 {
     char *s = NULL;
@@ -39,27 +54,14 @@ static int snapshot_ls(boxlite_box *b, bool as_json)
     }
     json_t *a = json_loads(s, 0, NULL);
     boxlite_free(s);
-    printf("%-24s %-20s %s\n", "NAME", "CREATED", "SIZE");
-    size_t i;
-    json_t *it;
-    json_array_foreach(a, i, it) {
-        time_t t = (time_t)json_integer_value(json_object_get(it, "created"));
-        char when[32];
-        strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", localtime(&t));
-        printf("%-24s %-20s ", json_string_value(json_object_get(it, "name")), when);
-        print_size((unsigned long long)json_integer_value(json_object_get(it, "size_bytes")));
-        printf("\n");
-    }
+    cli_snapshot_print(a);
     json_decref(a);
     return 0;
 }
 
-int cmd_snapshot(struct cli *c, const struct cli_args *a)
+int cli_snapshot_action(const struct cli_args *a, bool *ls_out)
 {
     const char *action = a->ops[0];
-    bool as_json = false;
-    for (int i = 0; i < a->nopts; i++)
-        as_json |= a->opts[i].id == FL_JSON;
     bool ls = !strcmp(action, "ls") || !strcmp(action, "list");
     bool known = ls || !strcmp(action, "create") || !strcmp(action, "restore") ||
                  !strcmp(action, "rm");
@@ -68,8 +70,18 @@ int cmd_snapshot(struct cli *c, const struct cli_args *a)
                                action);
     if (ls != (a->nops == 2))
         return cli_usage_error(ls ? "snapshot ls: BOX only" : "snapshot %s: BOX NAME", action);
-    int r = cli_open(c);
-    if (r)
+    *ls_out = ls;
+    return 0;
+}
+
+int cmd_snapshot(struct cli *c, const struct cli_args *a)
+{
+    const char *action = a->ops[0];
+    bool as_json = false, ls;
+    for (int i = 0; i < a->nopts; i++)
+        as_json |= a->opts[i].id == FL_JSON;
+    int r = cli_snapshot_action(a, &ls);
+    if (r || (r = cli_open(c)))
         return r;
     boxlite_box *b = get_box(c, a->ops[1]);
     if (!b)

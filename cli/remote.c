@@ -6,6 +6,7 @@
  * refused plainly (125, "not supported with --url"), never half done. */
 #include "cli.h"
 #include "client/client.h"
+#include "remote.h"
 #include "proto/tar.h"
 #include "common/io.h"
 
@@ -27,7 +28,7 @@ static struct client_opts remote_opts(const struct cli *c)
                                  .ca_file = getenv("BOXLITE_CA_FILE") };
 }
 
-static int fail_err(const char *what, const struct bl_error *e)
+int fail_err(const char *what, const struct bl_error *e)
 {
     fprintf(stderr, "boxlite: %s: %s\n", what, e->msg);
     return 125;
@@ -48,12 +49,12 @@ static const char *flag_name(const struct cli_verb *v, int id)
     return "?";
 }
 
-static int unsupported_flag(const struct cli_verb *v, int id)
+int unsupported_flag(const struct cli_verb *v, int id)
 {
     return cli_usage_error("%s --%s: not supported with --url", v->name, flag_name(v, id));
 }
 
-static char *box_path(struct bl_client *cl, const char *box, const char *tail)
+char *box_path(struct bl_client *cl, const char *box, const char *tail)
 {
     char *b = client_escape(cl, box), *p = NULL;
     if (!b || asprintf(&p, "/boxes/%s%s", b, tail ? tail : "") < 0)
@@ -334,6 +335,7 @@ static int remote_run(struct cli *c, struct bl_client *cl, const struct cli_args
             break;
         }
         case FL_NO_NETWORK: json_object_set_new(req, "network", json_string("disabled")); break;
+        case FL_PUBLISH: break; /* all of them at once, below */
         case FL_NETWORK:
             if (!strcmp(val, "none"))
                 json_object_set_new(req, "network", json_string("disabled"));
@@ -351,6 +353,8 @@ static int remote_run(struct cli *c, struct bl_client *cl, const struct cli_args
                             "rootfs:NAME names a folder of the server's --rootfs-dir", image);
     if (!r && detach && (interactive || tty))
         r = cli_usage_error("run -d -i/-t: not supported with --url (the API has no attach)");
+    if (!r)
+        r = remote_publish(req, a);
     if (r) {
         json_decref(req);
         json_decref(env);
@@ -514,39 +518,12 @@ static int remote_ps(struct bl_client *cl, const struct cli_args *a)
     int r = cli_format_parse(format, &fmt);
     if (r)
         return r;
-    json_t *boxes = json_array();
-    char *token = NULL;
     struct bl_error err = {0};
-    /* every page; the API's own bound on a page is 1000 */
-    for (int pages = 0; pages < 10000; pages++) {
-        char *tok = token ? client_escape(cl, token) : NULL, *path = NULL;
-        if (asprintf(&path, "/boxes?pageSize=1000%s%s%s", all ? "" : "&status=running",
-                     tok ? "&pageToken=" : "", tok ? tok : "") < 0)
-            path = NULL;
-        free(tok);
-        free(token);
-        token = NULL;
-        json_t *ans = NULL;
-        r = path ? client_call(cl, "GET", path, NULL, &ans, &err) : -1;
-        free(path);
-        if (r < 0) {
-            json_decref(boxes);
-            return fail_err("ps", &err);
-        }
-        json_t *page = json_object_get(ans, "boxes");
-        if (!json_is_array(page)) {
-            json_decref(ans);
-            json_decref(boxes);
-            return cli_usage_error("ps: the server's answer has no boxes");
-        }
-        json_array_extend(boxes, page);
-        const char *next = json_string_value(json_object_get(ans, "next_page_token"));
-        token = next && *next ? strdup(next) : NULL;
-        json_decref(ans);
-        if (!token)
-            break;
-    }
-    free(token);
+    json_t *boxes = client_list_all(cl, all ? "/boxes?pageSize=1000"
+                                            : "/boxes?pageSize=1000&status=running",
+                                    "boxes", &err);
+    if (!boxes)
+        return fail_err("ps", &err);
     if (as_json) {
         char *s = json_dumps(boxes, JSON_COMPACT);
         printf("%s\n", s ? s : "[]");
@@ -789,12 +766,12 @@ int cli_remote(struct cli *c, const struct cli_args *a)
     if (!strcmp(name, "help") || !strcmp(name, "version") || !strcmp(name, "completion") ||
         !strcmp(name, "serve"))
         return a->verb->run(c, a);
-    static const char *const remote[] = { "run", "create", "exec", "ps", "ls", "inspect", "rm",
+    static const char *const remote[] = { "run", "exec", "ps", "ls", "inspect", "rm",
                                           "stop", "start", "cp", "export", "import", NULL };
-    bool ok = false;
+    bool ok = false, manage = cli_remote_manages(name);
     for (size_t i = 0; remote[i]; i++)
         ok |= !strcmp(remote[i], name);
-    if (!ok || !strcmp(name, "create"))
+    if (!ok && !manage)
         return unsupported(name);
     struct bl_client *cl = NULL;
     struct bl_error err = {0};
@@ -802,7 +779,9 @@ int cli_remote(struct cli *c, const struct cli_args *a)
     if (client_new(&o, &cl, &err) < 0)
         return fail_err("--url", &err);
     int r;
-    if (!strcmp(name, "run"))
+    if (manage)
+        r = cli_remote_manage(cl, a);
+    else if (!strcmp(name, "run"))
         r = remote_run(c, cl, a);
     else if (!strcmp(name, "exec"))
         r = remote_exec(c, cl, a);

@@ -101,6 +101,10 @@ const char *client_token(struct bl_client *c, bool fresh, struct bl_error *err);
  * once and tries again. */
 int client_call(struct bl_client *c, const char *method, const char *path, json_t *body,
                 json_t **out, struct bl_error *err);
+/* Every page of a list: GET PATH (its query holds pageSize) then with each
+ * next_page_token; the items of the answers' array KEY together, or NULL with err. */
+json_t *client_list_all(struct bl_client *c, const char *path, const char *key,
+                        struct bl_error *err);
 /* A path segment or query value percent-encoded, malloc'd. */
 char *client_escape(struct bl_client *c, const char *s);
 

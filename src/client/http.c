@@ -96,6 +96,42 @@ char *client_escape(struct bl_client *c, const char *s)
     return r;
 }
 
+json_t *client_list_all(struct bl_client *c, const char *path, const char *key,
+                        struct bl_error *err)
+{
+    json_t *all = json_array();
+    char *token = NULL;
+    /* the API's own bound on a page is 1000: this many pages is more than any server has */
+    for (int pages = 0; pages < 10000; pages++) {
+        char *tok = token ? client_escape(c, token) : NULL, *p = NULL;
+        if (asprintf(&p, "%s%s%s", path, tok ? "&pageToken=" : "", tok ? tok : "") < 0)
+            p = NULL;
+        free(tok);
+        free(token);
+        token = NULL;
+        json_t *ans = NULL;
+        int r = p ? client_call(c, "GET", p, NULL, &ans, err)
+                  : bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
+        free(p);
+        json_t *page = json_object_get(ans, key);
+        if (r >= 0 && !json_is_array(page))
+            r = bl_err(err, BOXLITE_ERR_PROTOCOL, "the server's answer has no %s", key);
+        if (r < 0) {
+            json_decref(ans);
+            json_decref(all);
+            return NULL;
+        }
+        json_array_extend(all, page);
+        const char *next = json_string_value(json_object_get(ans, "next_page_token"));
+        token = next && *next ? strdup(next) : NULL;
+        json_decref(ans);
+        if (!token)
+            break;
+    }
+    free(token);
+    return all;
+}
+
 /* Where an answer's bytes go: a bounded buffer (JSON, errors), a file descriptor (a tar
  * stream) or the SSE decoder. The status decides at the first byte: anything but 2xx is
  * an error body, buffered. */

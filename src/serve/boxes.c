@@ -94,7 +94,7 @@ static int cmp_box(const void *a, const void *b)
 }
 
 /* The library's infos of prefix's boxes (in state, or all), sorted; NULL on error. */
-static json_t *tenant_boxes(struct server *s, const char *prefix, const char *state)
+json_t *tenant_boxes(struct server *s, const char *prefix, const char *state)
 {
     char *text = NULL;
     if (boxlite_box_list(s->rt, state, &text) != BOXLITE_OK)
@@ -130,7 +130,7 @@ static json_t *tenant_boxes(struct server *s, const char *prefix, const char *st
 /* How many boxes a tenant has, for its limit (max_boxes); -1 when they cannot be listed.
  * Creates and imports call it under create_lock, so that counting and adding one do not
  * interleave with another. */
-static int tenant_box_count(struct server *s, const char *prefix, size_t *have)
+int tenant_box_count(struct server *s, const char *prefix, size_t *have)
 {
     json_t *mine = tenant_boxes(s, prefix, NULL);
     *have = json_array_size(mine);
@@ -138,7 +138,7 @@ static int tenant_box_count(struct server *s, const char *prefix, size_t *have)
     return mine ? 0 : -1;
 }
 
-static enum MHD_Result reply_tenant_full(struct MHD_Connection *c, struct req *q, size_t have)
+enum MHD_Result reply_tenant_full(struct MHD_Connection *c, struct req *q, size_t have)
 {
     return reply_error(c, q, 409, "InvalidStateError",
                        "prefix %s has %zu boxes, the most this server allows", q->tok.prefix,
@@ -210,8 +210,8 @@ static enum MHD_Result list_boxes(struct MHD_Connection *c, struct req *q)
     return reply_json(c, q, 200, o);
 }
 
-static enum MHD_Result reply_box(struct MHD_Connection *c, struct req *q, unsigned status,
-                                 boxlite_box *b)
+enum MHD_Result reply_box(struct MHD_Connection *c, struct req *q, unsigned status,
+                          boxlite_box *b)
 {
     json_t *info = owned_info(b, q->tok.prefix);
     json_t *box = info ? serve_box_json(info, q->tok.prefix) : NULL;
@@ -280,11 +280,11 @@ static bool want_true(const char *v)
     return v && (!strcmp(v, "true") || !strcmp(v, "1"));
 }
 
-static void random_name(char out[16])
+void serve_random_name(char out[16], const char *kind)
 {
     unsigned char r[4] = {0};
     RAND_bytes(r, sizeof r);
-    snprintf(out, 16, "clone-%02x%02x%02x%02x", r[0], r[1], r[2], r[3]);
+    snprintf(out, 16, "%.5s-%02x%02x%02x%02x", kind, r[0], r[1], r[2], r[3]);
 }
 
 static enum MHD_Result clone_box(struct MHD_Connection *c, struct req *q, boxlite_box *b)
@@ -295,7 +295,7 @@ static enum MHD_Result clone_box(struct MHD_Connection *c, struct req *q, boxlit
         return reply_error(c, q, 400, "InvalidArgumentError", "%s", err.msg);
     char gen[16], full[2 * SERVE_SEG_MAX + 2];
     if (!name)
-        random_name(gen);
+        serve_random_name(gen, "clone");
     snprintf(full, sizeof full, "%s.%s", q->tok.prefix, name ? name : gen);
     free(name);
     if (strlen(full) > 64)
@@ -461,10 +461,8 @@ enum MHD_Result h_import(struct MHD_Connection *c, struct req *q)
         return reply_error(c, q, 400, "InvalidArgumentError",
                            "name: must match ^[a-zA-Z0-9][a-zA-Z0-9._-]*$ and be at most %zu "
                            "characters here", 63 - strlen(q->tok.prefix));
-    if (!name) {
-        random_name(gen);
-        memcpy(gen, "impt", 4); /* "impt-xxxxxxxx" */
-    }
+    if (!name)
+        serve_random_name(gen, "impt");
     snprintf(full, sizeof full, "%s.%s", q->tok.prefix, name ? name : gen);
     char path[sizeof q->scratch + 16];
     snprintf(path, sizeof path, "%s/in.tar", q->scratch);

@@ -468,6 +468,58 @@ int serve_name_parse(const char *body, size_t len, bool required, char **name,
     return r < 0 ? r : 0;
 }
 
+/* BalloonRequest {"target_mib"}: required, 0 (none) or 32..1048576 (the library checks it
+ * against the box's memory). */
+int serve_balloon_parse(const char *body, size_t len, int *mib, struct bl_error *err)
+{
+    static const char *const keys[] = { "target_mib", NULL };
+    json_t *in = load_object(body, len, false, "BalloonRequest", err);
+    if (!in)
+        return -BOXLITE_ERR_INVALID;
+    long long x = -1;
+    int r = check_keys(in, keys, "BalloonRequest", err);
+    if (r >= 0 && (r = get_int(in, "target_mib", 0, 1 << 20, &x, err)) == 0)
+        r = bl_err(err, BOXLITE_ERR_INVALID, "target_mib: required");
+    if (r >= 0 && x > 0 && x < 32)
+        r = bl_err(err, BOXLITE_ERR_INVALID, "target_mib: 0 (none) or at least 32");
+    json_decref(in);
+    if (r < 0)
+        return r;
+    *mib = (int)x;
+    return 0;
+}
+
+int serve_fork_parse(const char *body, size_t len, json_t **names, struct bl_error *err)
+{
+    static const char *const keys[] = { "names", NULL };
+    *names = NULL;
+    json_t *in = load_object(body, len, true, "ForkBoxRequest", err);
+    if (!in)
+        return -BOXLITE_ERR_INVALID;
+    json_t *v = NULL;
+    int r = check_keys(in, keys, "ForkBoxRequest", err);
+    if (r >= 0 && (r = get_strv(in, "names", SERVE_FORK_MAX, &v, err)) == 0)
+        v = json_pack("[n]"); /* one fork, its name generated */
+    size_t i;
+    json_t *it;
+    if (r >= 0 && json_array_size(v) == 0)
+        r = bl_err(err, BOXLITE_ERR_INVALID, "names: at least one");
+    json_array_foreach(v, i, it) {
+        if (r < 0)
+            break;
+        if (json_is_string(it) && !serve_valid_prefix(json_string_value(it)))
+            r = bl_err(err, BOXLITE_ERR_INVALID,
+                       "names[%zu]: must match ^[a-zA-Z0-9][a-zA-Z0-9._-]*$", i);
+    }
+    json_decref(in);
+    if (r < 0) {
+        json_decref(v);
+        return r;
+    }
+    *names = v;
+    return 0;
+}
+
 const char *serve_box_status(const char *state)
 {
     static const char *const same[] = { "configured", "running", "stopping", "stopped",
@@ -536,6 +588,20 @@ json_t *serve_box_json(json_t *info, const char *prefix)
         if (strncmp(k, "boxlite.serve.", 14) != 0)
             json_object_set(mine, k, v);
     json_object_set_new(o, "labels", mine);
+    /* ours: the published ports as PortSpec (host_port as bound once the box runs) */
+    json_t *ports = json_array(), *p;
+    size_t i;
+    json_array_foreach(json_object_get(info, "ports"), i, p) {
+        const char *proto = json_string_value(json_object_get(p, "protocol"));
+        const char *addr = json_string_value(json_object_get(p, "host_addr"));
+        json_array_append_new(
+            ports, json_pack("{s:I,s:I,s:s,s:s}", "host_port",
+                             json_integer_value(json_object_get(p, "host_port")), "guest_port",
+                             json_integer_value(json_object_get(p, "guest_port")), "protocol",
+                             proto && !strcmp(proto, "udp") ? "udp" : "tcp", "host_ip",
+                             addr ? addr : "127.0.0.1"));
+    }
+    json_object_set_new(o, "ports", ports);
     return o;
 }
 
@@ -734,6 +800,9 @@ json_t *serve_image_json(json_t *lib)
                           created ? created : "1970-01-01T00:00:00Z", "size_bytes",
                           json_object_get(lib, "size") ? json_object_get(lib, "size")
                                                        : json_null());
+    json_t *layers = json_object_get(lib, "layers");
+    if (o && json_is_integer(layers))
+        json_object_set(o, "layers", layers); /* ours, as `boxlite images` shows them */
     return o;
 }
 

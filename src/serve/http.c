@@ -222,6 +222,8 @@ static bool idem_route(const struct req *q)
     case R_BOX_EXEC:
     case R_EXEC_SIGNAL:
     case R_IMAGES_PULL:
+    case R_BOX_FORK:
+    case R_BOX_KILL:
         return !strcmp(q->method, "POST");
     default:
         return false;
@@ -346,7 +348,12 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct req *q)
     case R_IMAGES:
     case R_IMAGES_PULL:
     case R_IMAGE:
+    case R_IMAGES_PRUNE:
         return h_images(c, q);
+    case R_BOX_KILL: case R_BOX_WAIT: case R_BOX_RENAME: case R_BOX_PAUSE:
+    case R_BOX_RESUME: case R_BOX_FORK: case R_BOX_RECLAIM: case R_BOX_BALLOON:
+    case R_BOXES_PRUNE:
+        return h_manage(c, q);
     case R_METRICS:
         return h_metrics(c, q);
     case R_BOX_TTY:

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-/* Images (docs/api.yaml tag Images): pull, list, get, HEAD over the runtime's one image
+/* Images (docs/api.yaml tag Images): pull, list, get, HEAD, and beyond the document remove
+ * and prune, over the runtime's one image
  * store. The store is shared by every tenant, but what a tenant sees of it is what it
  * pulled through this server (held in memory: a restart forgets it; the store keeps the
  * images), so one tenant cannot learn which images another uses. A pull runs on the
@@ -103,15 +104,16 @@ static json_t *find_image(json_t *list, const char *key)
     return NULL;
 }
 
-/* Whether the library's normalised reference r is what a client asked for as ref: the same,
- * or ref without its registry/namespace ("alpine" for docker.io/library/alpine) or without
- * ":latest". */
-static bool names(const char *r, const char *ref)
+/* Whether the store's normalised reference r is what ref names: the same, or ref with the
+ * registry and repository path the library adds ("alpine" for
+ * "docker.io/library/alpine:latest"). */
+static bool ref_matches(const char *r, const char *ref)
 {
-    size_t n = strlen(r), rl = strlen(ref);
-    return !strcmp(r, ref) || (n > rl && !strcmp(r + n - rl, ref) && r[n - rl - 1] == '/') ||
-           (n > rl + 7 && !strncmp(r + n - rl - 7, ref, rl) && !strcmp(r + n - 7, ":latest") &&
-            (n - rl - 7 == 0 || r[n - rl - 8] == '/'));
+    size_t n = r ? strlen(r) : 0, rl = ref ? strlen(ref) : 0;
+    return r && ref &&
+           (!strcmp(r, ref) || (n > rl && !strcmp(r + n - rl, ref) && r[n - rl - 1] == '/') ||
+            (n > rl + 7 && !strncmp(r + n - rl - 7, ref, rl) && !strcmp(r + n - 7, ":latest") &&
+             (n - rl - 7 == 0 || r[n - rl - 8] == '/')));
 }
 
 /* Why a tenant's pull failed, in the error model's terms. */
@@ -145,7 +147,7 @@ static int tenant_pull(struct server *s, const char *prefix, const char *ref, js
         json_t *it;
         json_array_foreach(all, i, it) {
             const char *r = json_string_value(json_object_get(it, "ref"));
-            if (r && names(r, ref) && !hit)
+            if (r && ref_matches(r, ref) && !hit)
                 hit = json_incref(it);
         }
         json_decref(all);
@@ -175,7 +177,7 @@ static bool tenant_has(struct server *s, const char *prefix, const char *ref)
     const char *r;
     json_t *v;
     json_object_foreach(json_object_get(s->pulls->by_prefix, prefix), r, v)
-        yes = yes || names(r, ref);
+        yes = yes || ref_matches(r, ref);
     pthread_mutex_unlock(&s->pulls->lock);
     return yes;
 }
@@ -194,6 +196,90 @@ enum MHD_Result serve_image_grant(struct MHD_Connection *c, struct req *q, const
     return status ? reply_error(c, q, status, f.type, "%s", f.msg) : MHD_YES;
 }
 
+static void forget(struct serve_pulls *p, const char *prefix, const char *ref)
+{
+    pthread_mutex_lock(&p->lock);
+    json_object_del(json_object_get(p->by_prefix, prefix), ref);
+    pthread_mutex_unlock(&p->lock);
+}
+
+/* Whether a tenant other than prefix pulled ref. */
+static bool pulled_by_other(struct serve_pulls *p, const char *prefix, const char *ref)
+{
+    bool yes = false;
+    pthread_mutex_lock(&p->lock);
+    const char *k;
+    json_t *set;
+    json_object_foreach(p->by_prefix, k, set)
+        yes |= strcmp(k, prefix) && json_object_get(set, ref);
+    pthread_mutex_unlock(&p->lock);
+    return yes;
+}
+
+/* The name of a box of the tenant's made from ref, or NULL (*failed when its boxes could
+ * not be listed). The name is the tenant's own ("web", its prefix taken off). */
+static char *used_by(struct server *s, const char *prefix, const char *ref, bool *failed)
+{
+    json_t *mine = tenant_boxes(s, prefix, NULL);
+    *failed = !mine;
+    char *user = NULL;
+    size_t i;
+    json_t *it;
+    json_array_foreach(mine, i, it) {
+        if (user || !ref_matches(ref, json_string_value(json_object_get(it, "image"))))
+            continue;
+        json_t *box = serve_box_json(it, prefix);
+        const char *nm = json_string_value(json_object_get(box, "name"));
+        user = strdup(nm ? nm : json_string_value(json_object_get(it, "id")));
+        json_decref(box);
+    }
+    json_decref(mine);
+    return user;
+}
+
+/* Removes ref for the tenant: it forgets ref, and the store drops it when no other tenant
+ * pulled it and no box uses it. The library's refusal (another tenant's box was made from
+ * it) is kept to ourselves: the image stays stored for that box, and the caller learns
+ * nothing of it. 1 when the tenant's own box uses it (kept, unless force: then only
+ * forgotten), 0 when removed, -1 on the library's error. */
+static int remove_for(struct server *s, const char *prefix, const char *ref, bool force,
+                      char **user)
+{
+    bool failed;
+    *user = used_by(s, prefix, ref, &failed);
+    if (failed)
+        return -1;
+    if (*user && !force)
+        return 1;
+    forget(s->pulls, prefix, ref);
+    if (*user || pulled_by_other(s->pulls, prefix, ref))
+        return 0;
+    if (boxlite_image_remove(s->rt, ref, 0) != BOXLITE_OK &&
+        boxlite_errcode() != BOXLITE_ERR_STATE && boxlite_errcode() != BOXLITE_ERR_NOT_FOUND)
+        return -1;
+    return 0;
+}
+
+static enum MHD_Result prune(struct MHD_Connection *c, struct req *q, json_t *list)
+{
+    json_t *removed = json_array();
+    size_t i;
+    json_t *it;
+    json_array_foreach(list, i, it) {
+        const char *ref = json_string_value(json_object_get(it, "reference"));
+        char *user = NULL;
+        int r = remove_for(q->s, q->tok.prefix, ref, false, &user);
+        free(user);
+        if (r < 0) {
+            json_decref(removed);
+            return reply_lib_error(c, q, "image prune");
+        }
+        if (r == 0)
+            json_array_append_new(removed, json_string(ref));
+    }
+    return reply_json(c, q, 200, json_pack("{s:o}", "removed", removed));
+}
+
 static enum MHD_Result pull(struct MHD_Connection *c, struct req *q)
 {
     char *ref = NULL;
@@ -207,6 +293,27 @@ static enum MHD_Result pull(struct MHD_Connection *c, struct req *q)
     return status ? reply_error(c, q, status, f.type, "%s", f.msg) : reply_json(c, q, 200, info);
 }
 
+/* DELETE .../images/{image}?force=: 204; 409 while a box of the tenant's uses it (force:
+ * the tenant forgets it anyway; the store keeps it for that box). */
+static enum MHD_Result remove_image(struct MHD_Connection *c, struct req *q, json_t *img)
+{
+    const char *f = req_arg(c, "force");
+    bool force = false;
+    if (serve_bool_arg(f, false, &force) < 0)
+        return reply_error(c, q, 400, "InvalidArgumentError", "force: true or false");
+    const char *ref = json_string_value(json_object_get(img, "reference"));
+    char *user = NULL;
+    int r = remove_for(q->s, q->tok.prefix, ref, force, &user);
+    enum MHD_Result res =
+        r < 0    ? reply_lib_error(c, q, "remove image")
+        : r == 1 ? reply_error(c, q, 409, "InvalidStateError",
+                               "image %s is used by box %s (remove the box first, or force)",
+                               ref, user)
+                 : reply_empty(c, q, 204);
+    free(user);
+    return res;
+}
+
 enum MHD_Result h_images(struct MHD_Connection *c, struct req *q)
 {
     if (q->route.id == R_IMAGES_PULL)
@@ -215,7 +322,9 @@ enum MHD_Result h_images(struct MHD_Connection *c, struct req *q)
     if (!list)
         return reply_lib_error(c, q, "list images");
     enum MHD_Result res;
-    if (q->route.id == R_IMAGES) {
+    if (q->route.id == R_IMAGES_PRUNE) {
+        res = prune(c, q, list);
+    } else if (q->route.id == R_IMAGES) {
         /* one page holds them all (at most PULLS_PER_PREFIX): pageSize beyond it and a
          * pageToken are accepted; a later page is empty */
         const char *ps = req_arg(c, "pageSize");
@@ -252,8 +361,10 @@ enum MHD_Result h_images(struct MHD_Connection *c, struct req *q)
             res = reply_empty(c, q, img ? 204 : 404);
         else if (!img)
             res = reply_error(c, q, 404, "NotFoundError", "image not found: %s", q->route.sub);
-        else
+        else if (!strcmp(q->method, "GET"))
             res = reply_json(c, q, 200, json_incref(img));
+        else
+            res = remove_image(c, q, img);
         json_decref(img);
     }
     json_decref(list);

@@ -79,6 +79,8 @@ int serve_route_parse(const char *path, struct serve_route *r)
             r->id = R_IMAGES;
         else if (n == 3 && !strcmp(s[2], "pull"))
             r->id = R_IMAGES_PULL;
+        else if (n == 3 && !strcmp(s[2], "prune"))
+            r->id = R_IMAGES_PRUNE;
         else if (n == 3 && valid_param(s[2])) {
             r->id = R_IMAGE;
             strcpy(r->sub, s[2]);
@@ -88,8 +90,8 @@ int serve_route_parse(const char *path, struct serve_route *r)
             r->id = R_BOXES;
             return 0;
         }
-        if (n == 3 && !strcmp(s[2], "import")) {
-            r->id = R_BOXES_IMPORT;
+        if (n == 3 && (!strcmp(s[2], "import") || !strcmp(s[2], "prune"))) {
+            r->id = s[2][0] == 'i' ? R_BOXES_IMPORT : R_BOXES_PRUNE;
             return 0;
         }
         if (!valid_param(s[2]))
@@ -106,6 +108,10 @@ int serve_route_parse(const char *path, struct serve_route *r)
                 { "exec", R_BOX_EXEC },       { "files", R_BOX_FILES },
                 { "metrics", R_BOX_METRICS }, { "snapshots", R_BOX_SNAPSHOTS },
                 { "clone", R_BOX_CLONE },     { "export", R_BOX_EXPORT },
+                { "kill", R_BOX_KILL },       { "wait", R_BOX_WAIT },
+                { "rename", R_BOX_RENAME },   { "pause", R_BOX_PAUSE },
+                { "resume", R_BOX_RESUME },   { "fork", R_BOX_FORK },
+                { "reclaim", R_BOX_RECLAIM }, { "balloon", R_BOX_BALLOON },
             };
             for (size_t i = 0; i < sizeof leaf / sizeof leaf[0]; i++)
                 if (!strcmp(a, leaf[i].name))
@@ -165,7 +171,17 @@ static const struct {
     { R_METRICS, "GET", "runtime:admin", NULL },
     { R_IMAGES, "GET", "images:read", NULL },
     { R_IMAGES_PULL, "POST", NULL, "images:write" },
-    { R_IMAGE, "GET, HEAD", "images:read", NULL },
+    { R_IMAGE, "GET, HEAD, DELETE", "images:read", "images:write" },
+    { R_BOX_KILL, "POST", NULL, "boxes:write" },
+    { R_BOX_WAIT, "POST", NULL, "boxes:read" }, /* a POST that changes nothing, as Docker's */
+    { R_BOX_RENAME, "POST", NULL, "boxes:write" },
+    { R_BOX_PAUSE, "POST", NULL, "boxes:write" },
+    { R_BOX_RESUME, "POST", NULL, "boxes:write" },
+    { R_BOX_FORK, "POST", NULL, "boxes:write" },
+    { R_BOX_RECLAIM, "POST", NULL, "boxes:write" },
+    { R_BOX_BALLOON, "POST", NULL, "boxes:write" },
+    { R_BOXES_PRUNE, "POST", NULL, "boxes:write" },
+    { R_IMAGES_PRUNE, "POST", NULL, "images:write" },
 };
 
 const char *serve_route_methods(enum serve_route_id id)

@@ -41,6 +41,17 @@ enum serve_route_id {
     R_IMAGES,
     R_IMAGES_PULL,
     R_IMAGE,           /* /v1/{prefix}/images/{image} */
+    /* beyond BoxLite's document (docs/api.yaml marks them x-boxlite-extension) */
+    R_BOX_KILL,        /* .../kill, wait, rename, pause, resume, fork, reclaim, balloon */
+    R_BOX_WAIT,
+    R_BOX_RENAME,
+    R_BOX_PAUSE,
+    R_BOX_RESUME,
+    R_BOX_FORK,
+    R_BOX_RECLAIM,
+    R_BOX_BALLOON,
+    R_BOXES_PRUNE,     /* /v1/{prefix}/boxes/prune */
+    R_IMAGES_PRUNE,    /* /v1/{prefix}/images/prune */
 };
 
 #define SERVE_SEG_MAX 128 /* the document's maxLength for prefix, box_id and names */
@@ -107,6 +118,14 @@ int serve_stop_parse(const char *body, size_t len, int *timeout_ms, struct bl_er
  * not; *name NULL when absent, else the caller's. */
 int serve_name_parse(const char *body, size_t len, bool required, char **name,
                      struct bl_error *err);
+
+/* BalloonRequest {"target_mib": 0 | 32..}: *mib. */
+int serve_balloon_parse(const char *body, size_t len, int *mib, struct bl_error *err);
+/* ForkBoxRequest {"names": [...]} (an empty body: one fork, its name generated): *names a
+ * JSON array of 1..SERVE_FORK_MAX valid names, or [null] for the generated one; the
+ * caller's. */
+#define SERVE_FORK_MAX 16
+int serve_fork_parse(const char *body, size_t len, json_t **names, struct bl_error *err);
 
 /* The document's BoxStatus for a library state ("starting" reads "running": the VM is being
  * initialised), and the library state a status filter means (NULL: not a BoxStatus). */

@@ -129,6 +129,19 @@ void serve_files_cleanup(struct req *q);
 boxlite_box *req_box(struct MHD_Connection *c, struct req *q, enum MHD_Result *res);
 /* files.c: the request's private scratch folder (q->scratch), made once. */
 int serve_scratch_make(struct req *q);
+/* manage.c: the verbs beyond BoxLite's document (kill, wait, rename, pause, resume, fork,
+ * reclaim, balloon, prune). */
+enum MHD_Result h_manage(struct MHD_Connection *c, struct req *q);
+/* boxes.c, shared with manage.c: the tenant's boxes (library infos, in state or all,
+ * oldest first; NULL on error), how many it has, the 409 for one too many, and a box
+ * answered as the document's Box (201 with its Location). */
+json_t *tenant_boxes(struct server *s, const char *prefix, const char *state);
+int tenant_box_count(struct server *s, const char *prefix, size_t *have);
+enum MHD_Result reply_tenant_full(struct MHD_Connection *c, struct req *q, size_t have);
+enum MHD_Result reply_box(struct MHD_Connection *c, struct req *q, unsigned status,
+                          boxlite_box *b);
+/* A generated box name, "KIND-xxxxxxxx" (KIND at most 5 characters). */
+void serve_random_name(char out[16], const char *kind);
 /* boxes.c: POST .../boxes/import (the archive is the body, kept in q->upload_fd's file). */
 enum MHD_Result h_import(struct MHD_Connection *c, struct req *q);
 

@@ -412,6 +412,20 @@ expect "pull of no such image: 422" 422 "$ST"
 expect "... ImageError" ImageError "$(jget 'd["error"]["type"]')"
 api POST /v1/acme/images/pull "$RT" -d "{\"reference\":\"127.0.0.1:$rport/tools/bb:1\"}"
 expect "pull needs images:write: 403" 403 "$ST"
+# the extensions: remove and prune (the tenant's own view of the shared store)
+api DELETE "/v1/other/images/$IMG" "$OT"
+expect "another tenant's DELETE of the image: 403 (no images:write; with it, 404: serve_cli.sh)" 403 "$ST"
+api DELETE "/v1/acme/images/$IMG" "$RT"
+expect "DELETE of an image needs images:write: 403" 403 "$ST"
+api DELETE "/v1/acme/images/$IMG?force=maybe" "$T"
+expect "force not a boolean: 400" 400 "$ST"
+api DELETE "/v1/acme/images/$IMG" "$T"
+expect "DELETE of the tenant's image: 204" 204 "$ST"
+api GET /v1/acme/images "$T"
+expect "... gone from its list" 0 "$(jget 'len(d["images"])')"
+api POST /v1/acme/images/pull "$T" -d "{\"reference\":\"127.0.0.1:$rport/tools/bb:1\"}"
+api POST /v1/acme/images/prune "$T"
+expect "image prune: 200, removing what no box of the tenant's uses" "200 ['127.0.0.1:$rport/tools/bb:1']" "$ST $(jget 'd["removed"]')"
 
 # ---- registry credentials: this host's are not its clients' -----------------------------------
 pport=$(tests/fixtures/registry.sh start "$work/preg" $$ ci s3cret) || no "the registry with a password starts"
@@ -545,12 +559,58 @@ api GET /v1/acme/boxes/one/snapshots/s1 "$T"
 expect "get a snapshot" s1 "$(jget 'd["name"]')"
 api DELETE /v1/acme/boxes/one/snapshots/s1 "$T"
 expect "remove a snapshot: 204" 204 "$ST"
+# the extensions on a stopped box (docs/api.yaml x-boxlite-extension)
+api POST /v1/acme/boxes/one/wait "$T"
+expect "wait on a stopped box: 200, stopped" "200 stopped" "$ST $(jget 'd["status"]')"
+api POST /v1/acme/boxes/one/kill "$T" -d '{"signal":15}'
+expect "kill of a stopped box: 409" 409 "$ST"
+api POST /v1/acme/boxes/one/kill "$T" -d '{}'
+expect "kill without a signal: 400" 400 "$ST"
+api POST /v1/acme/boxes/one/rename "$T" -d '{"name":"uno"}'
+expect "rename: 200, the new name" "200 uno" "$ST $(jget 'd["name"]')"
+api POST /v1/acme/boxes/uno/rename "$T" -d '{"name":"../x"}'
+expect "rename to a bad name: 400" 400 "$ST"
+api POST /v1/acme/boxes/uno/rename "$T" -d '{"name":"one"}'
+expect "... and back" "200 one" "$ST $(jget 'd["name"]')"
+api POST /v1/acme/boxes/one/balloon "$T" -d '{"target_mib":64}'
+expect "balloon of a stopped box: 409" 409 "$ST"
+api POST /v1/acme/boxes/one/balloon "$T" -d '{"target_mib":8}'
+expect "balloon below 32: 400" 400 "$ST"
+api POST /v1/acme/boxes/one/reclaim "$T"
+expect "reclaim of a stopped box: 409" 409 "$ST"
+api POST /v1/acme/boxes/one/fork "$T" -d '{"names":["a","b"],"x":1}'
+expect "fork with an unknown field: 400" 400 "$ST"
+for v in kill wait rename pause resume fork reclaim balloon; do
+  api POST "/v1/other/boxes/$ID/$v" "$OT" -d '{"signal":9,"name":"x","target_mib":64}'
+  expect "another tenant's $v of the box (by id): 404" 404 "$ST"
+done
+api POST /v1/acme/boxes/one/rename "$RT" -d '{"name":"uno"}'
+expect "rename needs boxes:write: 403" 403 "$ST"
+api POST /v1/other/boxes/prune "$OT"
+expect "the other tenant's prune removes its own box only, not acme's stopped one" "200 ['$OID']" "$ST $(jget 'd["removed"]')"
+api GET /v1/acme/boxes/one "$T"
+expect "... which is still there" 200 "$ST"
 api DELETE /v1/acme/boxes/one "$T"
 expect "delete a stopped box: 204" 204 "$ST"
 api GET /v1/acme/boxes/one "$T"
 expect "... gone: 404" 404 "$ST"
 api DELETE "/v1/other/boxes/$OID" "$OT"
-expect "the other tenant deletes its own: 204" 204 "$ST"
+expect "the other tenant's own box went with its prune: 404" 404 "$ST"
+
+# ---- the extensions on a running box: pause, resume, fork, prune ---------------------------------
+api POST /v1/acme/boxes/two/start "$T"
+api POST /v1/acme/boxes/two/pause "$T"
+expect "pause: 200, paused" "200 paused" "$ST $(jget 'd["status"]')"
+api POST /v1/acme/boxes/two/resume "$T"
+expect "resume: 200, running" "200 running" "$ST $(jget 'd["status"]')"
+api POST /v1/acme/boxes/two/fork "$T" -d '{"names":["two-f"]}'
+expect "fork: 201, the fork running" "201 two-f running" "$ST $(jget 'd["boxes"][0]["name"] + " " + d["boxes"][0]["status"]')"
+FID=$(jget 'd["boxes"][0]["box_id"]')
+api POST /v1/acme/boxes/two-f/stop "$T" -d '{"timeout_seconds":5}'
+api POST /v1/acme/boxes/prune "$T"
+expect "prune: 200, the stopped fork removed" "200 True" "$ST $(jget "'$FID' in d['removed']")"
+api GET /v1/acme/boxes/two "$T"
+expect "... two still runs" running "$(jget 'd["status"]')"
 
 # ---- SIGTERM: executions end with their exit event, the detached box stays ----------------------
 exec_run two '{"command":"sh","args":["-c","echo started; exec sleep 1000"]}'

@@ -12,7 +12,11 @@
 # secret, another tenant's box (not found), verbs the API cannot carry (125, "not
 # supported with --url"), and export/import of a box over HTTP (an archive this tenant
 # exported comes back with its disk; another tenant's, one exported outside the server and a
-# damaged one are refused and leave nothing).
+# damaged one are refused and leave nothing); the management verbs (create with -e -l -p,
+# rename, port, snapshot, clone, kill, wait, restart, reclaim, balloon, pause, resume, fork,
+# prune; pull, images, rmi, image prune from a registry on loopback) beside the local ones,
+# each of them refused for another tenant's box (404), prune and rmi never touching another
+# tenant's boxes or images.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 build=${BOXLITE_BUILD:-build}
@@ -23,11 +27,14 @@ need "a cached guest kernel (scripts/build-kernel.sh)" scripts/build-kernel.sh -
 need "$B (make)" test -x "$B"
 need "/bin/busybox (busybox-static)" test -x /bin/busybox
 need_cmd python3
+need_cmd docker-registry
+need_cmd skopeo
 work=$(mktemp -d)
 export BOXLITE_HOME=$work/home
 spid=
 cleanup() {
   [ -n "$spid" ] && kill -KILL "$spid" 2>/dev/null
+  tests/fixtures/registry.sh stop "$work/reg" >/dev/null 2>&1
   for id in $("$B" ps -a -q 2>/dev/null); do "$B" rm -f "$id" >/dev/null 2>&1; done
   rm -rf "$work"
 }
@@ -163,14 +170,14 @@ expect "a prefix that is not the client's: 125" 125 "$st"
 expect "a URL that is not http(s): 125" 125 "$st"
 
 # ---- verbs the API cannot carry --------------------------------------------------------------
-for v in "logs web" "pause web" "snapshot ls web" "images" "create rootfs:bb"; do
+for v in "logs web"; do
   R $v >/dev/null 2>"$work/unsup.err"; st=$?
   expect "$v --url: 125" 125 "$st"
   has "... not supported with --url" "not supported with --url" "$work/unsup.err"
 done
-R run --publish 8080:80 rootfs:bb true 2>"$work/unsupf.err"; st=$?
-expect "run --publish --url: 125, not half done" 125 "$st"
-has "... naming the flag" "publish: not supported with --url" "$work/unsupf.err"
+R run --read-only rootfs:bb true 2>"$work/unsupf.err"; st=$?
+expect "run --read-only --url: 125, not half done" 125 "$st"
+has "... naming the flag" "read-only: not supported with --url" "$work/unsupf.err"
 expect "... and no box was created" "${ID:0:12}" "$(R ps -a -q)"
 
 # ---- export and import over HTTP (the library's archive; tenancy kept) -------------------------
@@ -196,6 +203,114 @@ expect "a damaged archive is refused: 125" 125 "$st"
 has "... as invalid (400)" "400" "$work/imp4.err"
 expect "... and only web and web2 exist" "2" "$(R ps -a -q | wc -l)"
 R rm -f web2 >/dev/null
+
+# ---- the management verbs, each remotely beside the same verb run locally -------------------
+O() { "$B" --url "$U" --client-id other-ci --client-secret "$OSECRET" --prefix other "$@"; }
+# both R "$@" and L "$@" (with local box names l<name>): same exit status, the outputs kept
+both() { local v=$1; shift; R "$v" "$@" >"$work/r.out" 2>"$work/r.err"; rst=$?
+  local la=() x; for x in "$@"; do case $x in web|made|made2|made3) la+=("l$x") ;; *) la+=("$x") ;; esac; done
+  L "$v" "${la[@]}" >"$work/l.out" 2>"$work/l.err"; lst=$?; }
+# create: the options run has (env, label, publish, cmd), the box configured, not started
+MID=$(R create --name made -e A=1 -l tier=db -p 127.0.0.1:0:80 rootfs:bb sleep 3600 2>"$work/c.err"); st=$?
+LMID=$(L create --name lmade -e A=1 -l tier=db -p 127.0.0.1:0:80 "$root" sleep 3600 2>/dev/null); lst=$?
+expect "create --url: status as locally (0)" "$lst/0" "$st/0"
+expect "... prints the box's id" 32 "${#MID}"
+expect "... configured, as locally" "$(L inspect -f '{{.State}}' lmade)" "$(R inspect -f '{{.status}}' made)"
+expect "... with its label" db "$(R inspect -f '{{.labels.tier}}' made)"
+both port made; expect "port --url: the published port before it runs, as locally" "$(cat "$work/l.out")/$lst" "$(cat "$work/r.out")/$rst"
+R create -v /tmp:/x rootfs:bb true 2>"$work/cv.err"; st=$?
+expect "create -v --url: 125" 125 "$st"
+has "... naming the flag" "volume: not supported with --url" "$work/cv.err"
+R create /tmp true 2>/dev/null; expect "create of a host folder --url: 125" 125 "$?"
+# rename, start, port once it runs
+both rename made made2; expect "rename --url: as locally (0)" "$lst/0" "$rst/0"
+expect "... the new name" made2 "$(R inspect -f '{{.name}}' "$MID")"
+both rename made2 web; expect "rename onto a name in use --url: 125 as locally" "$lst/125" "$rst/125"
+R start made2 >/dev/null && L start lmade2 >/dev/null
+both port made2 80; rp=$(cat "$work/r.out")
+case $rp in 127.0.0.1:[1-9]*) ok "port BOX 80 --url: the host port bound ($rp)" ;; *) no "port BOX 80 --url" "$rp $(cat "$work/r.err")" ;; esac
+expect "... status as locally" "$lst" "$rst"
+both port made2 81; expect "port of a port not published --url: 125 as locally" "$lst/125" "$rst/125"
+# snapshots and clone (the API's own operations)
+both snapshot create made2 s1; expect "snapshot create --url: as locally (0)" "$lst/0" "$rst/0"
+both snapshot ls made2; expect "snapshot ls --url: the header and names as locally" \
+  "$(awk '{print $1}' "$work/l.out" | tr '\n' ' ')" "$(awk '{print $1}' "$work/r.out" | tr '\n' ' ')"
+expect "snapshot ls --json --url: the names" '["s1"]' "$(R snapshot ls --json made2 | python3 -c 'import json,sys; print(json.dumps([s["name"] for s in json.load(sys.stdin)]))')"
+both snapshot create made2 s1; expect "snapshot create of a name taken --url: 125 as locally" "$lst/125" "$rst/125"
+both snapshot restore made2 s1; expect "snapshot restore of a running box --url: 125 as locally" "$lst/125" "$rst/125"
+both snapshot rm made2 s1; expect "snapshot rm --url: as locally (0)" "$lst/0" "$rst/0"
+CID=$(R clone made2 made3 2>"$work/cl.err"); expect "clone --url prints the new box's id" 32 "${#CID}"
+L clone lmade2 lmade3 >/dev/null 2>&1
+expect "... named" made3 "$(R inspect -f '{{.name}}' "$CID")"
+# kill and wait: the main process's status, as locally
+both kill -s TERM made2; expect "kill -s TERM --url: prints the box, as locally" "$(cat "$work/l.out" | sed 's/^l//')/$lst" "$(cat "$work/r.out")/$rst"
+both wait made2; expect "wait --url: prints 143 (SIGTERM), exits with it, as locally" "$(cat "$work/l.out")/$lst" "$(cat "$work/r.out")/$rst"
+expect "... 143" 143 "$rst"
+both kill made2; expect "kill of a stopped box --url: 125 as locally" "$lst/125" "$rst/125"
+both kill -s NOPE made2; expect "kill -s NOPE --url: 125 as locally" "$lst/125" "$rst/125"
+both restart made2; expect "restart --url: prints the box, status as locally" "$lst/0" "$rst/0"
+expect "... running" running "$(R inspect -f '{{.status}}' made2)"
+# memory: reclaim and balloon on a running box
+both reclaim made2; expect "reclaim --url: status as locally" "$lst" "$rst"
+grep -q "^made2	.* freed$" "$work/r.out" && ok "... one line, the box and what it freed" || no "reclaim --url" "$(cat "$work/r.out" "$work/r.err")"
+both balloon made2 128m; expect "balloon --url: status as locally" "$lst" "$rst"
+both balloon made2 1m; expect "balloon below 32m --url: 125 as locally" "$lst/125" "$rst/125"
+# pause, resume, fork (memory snapshots, QEMU engine)
+both pause made2; expect "pause --url: as locally (0)" "$lst/0" "$rst/0"
+expect "... paused" paused "$(R inspect -f '{{.status}}' made2)"
+both resume made2; expect "resume --url: as locally (0)" "$lst/0" "$rst/0"
+expect "... running" running "$(R inspect -f '{{.status}}' made2)"
+FID=$(R fork made2 forked 2>"$work/fork.err"); st=$?
+expect "fork --url prints the fork's id" "0/32" "$st/${#FID}"
+expect "... it runs, the tenant's, named" "running forked" "$(R inspect -f '{{.status}} {{.name}}' forked 2>&1)"
+R rm -f forked >/dev/null
+# another tenant: every new verb on acme's box is "not found", and nothing changed
+for v in "kill made2" "wait made2" "rename made2 x" "pause made2" "resume made2" "fork made2 f" \
+         "reclaim made2" "balloon made2 64m" "snapshot ls made2" "clone made2 c" "port made2" "restart made2"; do
+  O $v >/dev/null 2>"$work/o.err"; st=$?
+  expect "another tenant: $v --url: 125" 125 "$st"
+  has "... 404" "404" "$work/o.err"
+done
+expect "... made2 still runs, named so" "running made2" "$(R inspect -f '{{.status}} {{.name}}' made2)"
+# prune: the tenant's stopped boxes only, never another tenant's
+OID=$(O create rootfs:bb true 2>/dev/null)
+R stop -t 1 made2 >/dev/null
+R prune -f >"$work/prune.out" 2>"$work/prune.err"; st=$?
+expect "prune -f --url: 0" 0 "$st"
+expect "... removed the stopped box and the never started clone" "$(printf '%s\n' "$MID" "$CID" | sort)" "$(sort "$work/prune.out")"
+has "... and says how many" "Removed 2 boxes" "$work/prune.err"
+R ps -q | grep -qx "${ID:0:12}" && ok "... the running box stays" || no "prune removed a running box"
+expect "... another tenant's stopped box stays" "${OID:0:12}" "$(O ps -a -q)"
+O rm -f "$OID" >/dev/null
+L rm -f lmade2 lmade3 >/dev/null 2>&1
+# images over the API: pull, images, rmi, image prune; tenants see only what they pulled
+python3 tests/fixtures/mkimages.py "$work/fx" busybox >/dev/null
+rport=$(tests/fixtures/registry.sh start "$work/reg" $$) || no "the registry starts"
+tests/fixtures/registry.sh push "$work/reg" "$work/fx/busybox" tools/bb:1 >/dev/null
+REF=127.0.0.1:$rport/tools/bb:1
+expect "pull --url: as locally" "pulled $REF" "$(R pull -q "$REF" 2>&1)"
+expect "images --url: the image as the local images shows it" "$(L images --format '{{.Ref}} {{.ID}} {{.Layers}} {{.Size}}')" \
+  "$(R images --format '{{.Ref}} {{.ID}} {{.Layers}} {{.Size}}')"
+expect "images -q --url" "$(L images -q)" "$(R images -q)"
+expect "another tenant does not see it" "" "$(O images -q)"
+O rmi "$REF" 2>"$work/ormi.err"; st=$?
+expect "another tenant's rmi of it: 125, not found" "125" "$st"
+has "... 404" "404" "$work/ormi.err"
+R create --name fromimg "$REF" true >/dev/null
+R rmi "$REF" 2>"$work/rmi.err"; st=$?
+expect "rmi --url of an image a box of ours uses: 125" 125 "$st"
+has "... naming our box" "used by box fromimg" "$work/rmi.err"
+expect "pull --url by the other tenant too" "pulled $REF" "$(O pull -q "$REF" 2>&1)"
+expect "... its rmi forgets it for itself" "removed $REF" "$(O rmi "$REF" 2>&1)"
+expect "... ours still lists it" "$(L images -q)" "$(R images -q)"
+R rm -f fromimg >/dev/null
+expect "image prune -f --url: removes what no box of ours uses" "removed $REF" "$(R image prune -f 2>/dev/null)"
+expect "... gone from the store too (no one else holds it)" "" "$(L images -q)"
+R pull -q "$REF" >/dev/null
+expect "rmi --url" "removed $REF" "$(R rmi "$REF" 2>&1)"
+expect "... gone from the store" "" "$(L images -q)"
+R pull --platform linux/arm64 "$REF" 2>/dev/null; expect "pull --platform --url: 125" 125 "$?"
+tests/fixtures/registry.sh stop "$work/reg" >/dev/null 2>&1
 
 # ---- stop, start, rm ---------------------------------------------------------------------------
 expect "stop --url prints the box" web "$(R stop -t 1 web)"

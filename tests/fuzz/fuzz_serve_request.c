@@ -1,7 +1,7 @@
 // component: serve
 // SPDX-License-Identifier: Apache-2.0
 /* What a remote client sends boxlite serve: the first byte picks the decoder (request path,
- * token form, CreateBoxRequest, ExecRequest, the small bodies, a page token, a box info as
+ * token form, CreateBoxRequest, ExecRequest, the small bodies (fork and balloon too), a page token, a box info as
  * the library would hand it, a files path, a PullImageRequest, an image entry and box
  * metrics as the library would hand them), the rest is its input. Nothing may crash, leak or accept
  * what it then cannot encode again. */
@@ -82,6 +82,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (serve_name_parse(in, n, false, &name, &e) == 0 && name && !serve_valid_prefix(name))
             abort();
         free(name);
+        /* the extensions' bodies: a balloon target in range, 1-16 valid fork names */
+        int mib;
+        json_t *names = NULL;
+        if (serve_balloon_parse(in, n, &mib, &e) == 0 && (mib < 0 || (mib > 0 && mib < 32)))
+            abort();
+        if (serve_fork_parse(in, n, &names, &e) == 0) {
+            size_t i, k = json_array_size(names);
+            json_t *it;
+            if (k < 1 || k > SERVE_FORK_MAX)
+                abort();
+            json_array_foreach(names, i, it)
+                if (!json_is_null(it) && !serve_valid_prefix(json_string_value(it)))
+                    abort();
+        }
+        json_decref(names);
         break;
     }
     case 5: {

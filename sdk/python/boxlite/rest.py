@@ -236,6 +236,48 @@ class RestRuntime:
         """Removes a box; refused while it runs unless force (which stops it first)."""
         self._call("DELETE", f"/boxes/{self._seg(id_or_name)}?force={'true' if force else 'false'}")
 
+    def clone(self, id_or_name: str, new_name: str) -> "RestBox":
+        """A new box sharing the source's disk history copy-on-write (POST .../clone)."""
+        return RestBox(self, self._call("POST", f"/boxes/{self._seg(id_or_name)}/clone",
+                                        {"name": new_name}))
+
+    def pull(self, ref: str, progress=None, platform: Optional[str] = None) -> List[str]:
+        """Pulls an image into the server's store (POST /images/pull; answers once stored).
+        The server shows no progress and picks its own platform: progress is never called,
+        a platform raises Unsupported. Returns no notices (the local pull's list)."""
+        if platform is not None:
+            raise Unsupported("pull: the API has no platform")
+        self._call("POST", "/images/pull", {"reference": ref})
+        return []
+
+    def images(self) -> List[dict]:
+        """The tenant's images in the local images()'s shape: ref, id (hex), size, layers,
+        created."""
+        out, token = [], None
+        while True:
+            q = {"pageSize": 1000}
+            if token:
+                q["pageToken"] = token
+            page = self._call("GET", "/images?" + urllib.parse.urlencode(q))
+            for im in page.get("images") or []:
+                if not isinstance(im, dict):
+                    continue
+                iid = str(im.get("id") or "")
+                out.append({"ref": im.get("reference"),
+                            "id": iid[7:] if iid.startswith("sha256:") else iid,
+                            "size": im.get("size_bytes"), "layers": im.get("layers"),
+                            "created": im.get("cached_at")})
+            token = page.get("next_page_token")
+            if not token:
+                return out
+
+    def remove_image(self, ref: str, force: bool = False) -> None:
+        """The tenant drops an image by reference or id (the server keeps what another
+        tenant holds). A reference is sent as its image's id: a path segment cannot hold
+        its '/'."""
+        key = next((i["id"] for i in self.images() if ref in (i["ref"], i["id"])), ref)
+        self._call("DELETE", f"/images/{self._seg(key)}?force={'true' if force else 'false'}")
+
     def metrics(self) -> dict:
         """The tenant's runtime figures (needs the scope runtime:admin)."""
         return self._call("GET", "/metrics")
@@ -337,6 +379,25 @@ class RestBox:
     async def metrics(self) -> dict:
         """The API's BoxMetrics (the library's own figures under "boxlite")."""
         return await _aio.blocking(self._rt._call, "GET", self._path("/metrics"))
+
+    # ---- disk snapshots (the API's Snapshots), as the local Box has them ----
+    async def snapshot_create(self, name: str) -> None:
+        await _aio.blocking(self._rt._call, "POST", self._path("/snapshots"), {"name": name})
+
+    def snapshots(self) -> list:
+        """[{"name", "created" (unix seconds), "size_bytes"}], oldest first, as locally."""
+        doc = self._rt._call("GET", self._path("/snapshots"))
+        return [{"name": s.get("name"), "created": s.get("created_at"),
+                 "size_bytes": s.get("size_bytes")}
+                for s in doc.get("snapshots") or [] if isinstance(s, dict)]
+
+    async def snapshot_restore(self, name: str) -> None:
+        await _aio.blocking(self._rt._call, "POST",
+                            self._path("/snapshots/" + RestRuntime._seg(name) + "/restore"))
+
+    async def snapshot_remove(self, name: str) -> None:
+        await _aio.blocking(self._rt._call, "DELETE",
+                            self._path("/snapshots/" + RestRuntime._seg(name)))
 
     async def exec(self, cmd, *args: str, env: Optional[Dict[str, str]] = None,
                    cwd: Optional[str] = None, user: Optional[str] = None, tty: bool = False,

@@ -259,3 +259,30 @@ def test_stop_and_remove(rt):
     rt.remove(b.id)
     with pytest.raises(boxlite.NotFound):
         rt.get(b.id)
+
+
+def test_snapshots_clone_images(rt, rbox, server):
+    run(rbox.snapshot_create("py-s1"), timeout=300)
+    names = [s["name"] for s in rbox.snapshots()]
+    assert names == ["py-s1"]
+    assert isinstance(rbox.snapshots()[0]["created"], int)
+    with pytest.raises(boxlite.AlreadyExists):
+        run(rbox.snapshot_create("py-s1"), timeout=300)
+    with pytest.raises(boxlite.InvalidState):  # restore needs the box stopped, as locally
+        run(rbox.snapshot_restore("py-s1"))
+    run(rbox.snapshot_remove("py-s1"))
+    assert rbox.snapshots() == []
+    with pytest.raises(boxlite.NotFound):
+        run(rbox.snapshot_remove("py-s1"))
+    twin = rt.clone("py", "py-twin")
+    assert twin.name == "py-twin" and twin.id != rbox.id and twin.state == "configured"
+    other = boxlite.Boxlite.rest(server["url"], client_id="other-py",
+                                 client_secret=server["other"], prefix="other")
+    with pytest.raises(boxlite.NotFound):
+        other.clone(rbox.id, "stolen")
+    rt.remove(twin.id)
+    assert rt.images() == [] and other.images() == []
+    with pytest.raises(boxlite.Unsupported):
+        rt.pull("busybox", platform="linux/arm64")
+    with pytest.raises(boxlite.NotFound):
+        rt.remove_image("busybox")

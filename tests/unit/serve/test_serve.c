@@ -27,6 +27,16 @@ TEST(route_paths)
     CHECK(serve_route_parse("/v1/acme/boxes/web/snapshots/s1/restore", &r) == 0 &&
           r.id == R_SNAPSHOT_RESTORE && !strcmp(r.sub, "s1"));
     CHECK(serve_route_parse("/v1/acme/images/sha256:ab", &r) == 0 && r.id == R_IMAGE);
+    /* the extensions (docs/api.yaml x-boxlite-extension) */
+    CHECK(serve_route_parse("/v1/acme/boxes/web/kill", &r) == 0 && r.id == R_BOX_KILL);
+    CHECK(serve_route_parse("/v1/acme/boxes/web/wait", &r) == 0 && r.id == R_BOX_WAIT);
+    CHECK(serve_route_parse("/v1/acme/boxes/web/fork", &r) == 0 && r.id == R_BOX_FORK);
+    CHECK(serve_route_parse("/v1/acme/boxes/web/balloon", &r) == 0 && r.id == R_BOX_BALLOON);
+    CHECK(serve_route_parse("/v1/acme/boxes/prune", &r) == 0 && r.id == R_BOXES_PRUNE);
+    CHECK(serve_route_parse("/v1/acme/boxes/prune/start", &r) == 0 && r.id == R_BOX_START &&
+          !strcmp(r.box, "prune"));
+    CHECK(serve_route_parse("/v1/acme/images/prune", &r) == 0 && r.id == R_IMAGES_PRUNE);
+    CHECK(serve_route_parse("/v1/acme/boxes/web/kill/9", &r) == -1);
     /* not the API's */
     CHECK(serve_route_parse("/v2/config", &r) == -1);
     CHECK(serve_route_parse("/v1/acme", &r) == -1);
@@ -53,6 +63,10 @@ TEST(route_scopes)
     CHECK_STR(serve_route_scope(R_EXEC_INPUT, "POST"), "boxes:exec");
     CHECK_STR(serve_route_scope(R_METRICS, "GET"), "runtime:admin");
     CHECK_STR(serve_route_methods(R_BOX), "GET, HEAD, DELETE");
+    CHECK_STR(serve_route_scope(R_BOX_WAIT, "POST"), "boxes:read");
+    CHECK_STR(serve_route_scope(R_BOX_FORK, "POST"), "boxes:write");
+    CHECK_STR(serve_route_scope(R_IMAGE, "DELETE"), "images:write");
+    CHECK_STR(serve_route_scope(R_IMAGES_PRUNE, "POST"), "images:write");
 }
 
 TEST(form)
@@ -178,6 +192,21 @@ TEST(exec_and_small_bodies)
     free(name);
     CHECK(serve_name_parse("", 0, false, &name, &e) == 0 && name == NULL);
     CHECK(serve_name_parse("", 0, true, &name, &e) < 0);
+    int mib = -1;
+    CHECK(serve_balloon_parse("{\"target_mib\":128}", 18, &mib, &e) == 0 && mib == 128);
+    CHECK(serve_balloon_parse("{\"target_mib\":0}", 16, &mib, &e) == 0 && mib == 0);
+    CHECK(serve_balloon_parse("{\"target_mib\":16}", 17, &mib, &e) < 0);
+    CHECK(serve_balloon_parse("{}", 2, &mib, &e) < 0);
+    json_t *names = NULL;
+    CHECK(serve_fork_parse("", 0, &names, &e) == 0 && json_array_size(names) == 1 &&
+          json_is_null(json_array_get(names, 0)));
+    json_decref(names);
+    CHECK(serve_fork_parse("{\"names\":[\"a\",\"b\"]}", 19, &names, &e) == 0 &&
+          json_array_size(names) == 2);
+    json_decref(names);
+    CHECK(serve_fork_parse("{\"names\":[]}", 12, &names, &e) < 0);
+    CHECK(serve_fork_parse("{\"names\":[\"../x\"]}", 18, &names, &e) < 0);
+    CHECK(serve_fork_parse("{\"names\":[\"a\"],\"x\":1}", 21, &names, &e) < 0);
 }
 
 TEST(box_json)
