@@ -642,6 +642,32 @@ static void handle_reclaim(struct agent *a, uint32_t id)
     }
 }
 
+/* VOLUMES (docs/protocol.md): unmounted before a pause, mounted again after the resume
+ * (volumes.c). */
+static void handle_volumes(struct agent *a, uint32_t id, const uint8_t *p, size_t len)
+{
+    uint64_t mount_them = 2;
+    struct tlv_iter it;
+    struct tlv_field f;
+    struct bl_error e = {0};
+    tlv_iter_init(&it, p, len);
+    int r;
+    while ((r = tlv_next(&it, &f, &e)) > 0)
+        if (f.tag == T_MOUNT && tlv_get_u64(&f, &mount_them, &e) < 0) {
+            r = -1;
+            break;
+        }
+    if (r < 0 || mount_them > 1) {
+        send_error(a, id, BOXLITE_ERR_INVALID, "VOLUMES: %s", r < 0 ? e.msg
+                   : "MOUNT must be 0 or 1");
+        return;
+    }
+    if ((mount_them ? volumes_mount(&a->ct, &e) : volumes_unmount(&a->ct, &e)) < 0)
+        send_error(a, id, e.code ? e.code : BOXLITE_ERR_IO, "VOLUMES: %s", e.msg);
+    else
+        send_empty_result(a, id);
+}
+
 static void handle_identity(struct agent *a, uint32_t id, const uint8_t *p, size_t len)
 {
     struct bl_error e = {0};
@@ -688,7 +714,8 @@ static void handle_frame(struct agent *a, const struct proto_hdr *h, const uint8
     bool request = h->type == PROTO_EXEC || h->type == PROTO_COPY_IN ||
                    h->type == PROTO_COPY_OUT || h->type == PROTO_SETUP ||
                    h->type == PROTO_SHUTDOWN || h->type == PROTO_FSFREEZE ||
-                   h->type == PROTO_IDENTITY || h->type == PROTO_RECLAIM;
+                   h->type == PROTO_IDENTITY || h->type == PROTO_RECLAIM ||
+                   h->type == PROTO_VOLUMES;
     if (request && c && !c->muted) {
         send_error(a, h->channel, BOXLITE_ERR_PROTOCOL, "%s on busy channel %u",
                    proto_type_name(h->type), h->channel);
@@ -751,6 +778,7 @@ static void handle_frame(struct agent *a, const struct proto_hdr *h, const uint8
     case PROTO_FSFREEZE: handle_fsfreeze(a, h->channel, p, h->len); return;
     case PROTO_KILL: handle_kill(a, h->channel, p, h->len); return;
     case PROTO_RECLAIM: handle_reclaim(a, h->channel); return;
+    case PROTO_VOLUMES: handle_volumes(a, h->channel, p, h->len); return;
     case PROTO_IDENTITY: handle_identity(a, h->channel, p, h->len); return;
     case PROTO_SHUTDOWN: {
         struct tlv_writer *w = malloc(sizeof *w);

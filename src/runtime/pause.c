@@ -92,8 +92,8 @@ uint64_t rt_memory_saved_restarts(const char *dir)
 }
 
 /* A fork's first words: who it is now. The file goes once the agent took it. */
-int rt_memory_after_resume(boxlite_box *b, struct proto_client *c, int timeout_ms,
-                           struct bl_error *err)
+static int send_identity(boxlite_box *b, struct proto_client *c, int timeout_ms,
+                         struct bl_error *err)
 {
     char p[4200];
     path_of(p, sizeof p, b->dir, BOX_IDENTITY);
@@ -116,6 +116,18 @@ int rt_memory_after_resume(boxlite_box *b, struct proto_client *c, int timeout_m
         return bl_err_prefix(err, "the fork's new identity");
     unlink(p);
     return 0;
+}
+
+/* After a resume: a fork's identity, then the volumes the pause unmounted (a fork mounts
+ * its source's host folders: they are the same options, and a volume is host data, never
+ * part of the snapshot). */
+int rt_memory_after_resume(boxlite_box *b, struct proto_client *c, int timeout_ms,
+                           struct bl_error *err)
+{
+    int r = send_identity(b, c, timeout_ms, err);
+    if (!r && b->opts.nvolumes && (r = proto_volumes(c, true, timeout_ms, err)) < 0)
+        bl_err_prefix(err, "mount the volumes again");
+    return r;
 }
 
 /* ---- pause ----------------------------------------------------------------------------- */
@@ -141,8 +153,19 @@ static int pause_locked(boxlite_box *b, int timeout_ms, struct bl_error *err)
     rt_box_socket(b, sock, sizeof sock);
     struct proto_client *c = NULL;
     r = proto_client_connect(sock, 5000, &c, err);
-    if (!r)
-        r = proto_client_pause(c, timeout_ms, err);
+    /* QEMU cannot save a 9p share the guest has mounted: the agent unmounts the volumes
+     * (refused while the workload uses one) and mounts them again should the pause fail;
+     * the resume mounts them (rt_memory_after_resume). */
+    bool vols = !r && b->opts.nvolumes;
+    if (vols && (r = proto_volumes(c, false, timeout_ms, err)) < 0)
+        bl_err_prefix(err, "unmount the volumes");
+    if (!r && (r = proto_client_pause(c, timeout_ms, err)) < 0 && vols) {
+        struct bl_error e2 = { 0 };
+        char was[BL_ERRMSG_MAX];
+        snprintf(was, sizeof was, "%s", err->msg);
+        if (proto_volumes(c, true, timeout_ms, &e2) < 0)
+            bl_err(err, -r, "%s; and the volumes could not be mounted again: %s", was, e2.msg);
+    }
     if (!r)
         proto_client_wait_end(c, timeout_ms); /* the process ends once the VM has */
     proto_client_close(c);
