@@ -104,6 +104,10 @@ int disk_grow(const char *dir, const char *dev, uint64_t *old_blocks, uint64_t *
  * "/dev/<name>" into dev. A DISK given as serial:NAME is found this way in /sys/block. */
 int disk_by_serial(const char *sys_block, const char *serial, char *dev, size_t n,
                    struct bl_error *err);
+/* Linux include/uapi/linux/mount.h (Linux >= 5.2): open_tree and move_mount */
+#define OPEN_TREE_CLONE 1
+#define MOVE_MOUNT_F_EMPTY_PATH 0x00000004
+#define MOVE_MOUNT_T_EMPTY_PATH 0x00000040
 /* 9p mount options of volumes and a shared rootfs. */
 extern const char P9_OPTS[];
 /* mkdir -p of rel below the directory dirfd, never following a symlink, so a volume path

@@ -31,9 +31,6 @@ struct rand_pool_info {
     int entropy_count;
     int buf_size;
 };
-/* Linux include/uapi/linux/mount.h (Linux >= 5.2) */
-#define OPEN_TREE_CLONE 1
-#define MOVE_MOUNT_F_EMPTY_PATH 0x00000004
 
 static int reseed(const uint8_t *seed, size_t n, struct bl_error *err)
 {

@@ -9,8 +9,9 @@
  * serves one mount at a time). Unmounting takes the container's copy first, with
  * umount2(0): a volume the workload holds (an open file, a working directory, a mount
  * inside it) is EBUSY, and then the pause is refused and what was unmounted is mounted
- * again, so the box runs on as it was. The agent's copy goes next (nothing of the agent's
- * holds it). Mounting again mounts in the container only: nothing needs the agent's copy. */
+ * again (clones of the agent's copy: the channel is still that copy's), so the box runs on
+ * as it was. The agent's copy goes next (nothing of the agent's holds it). Mounting again
+ * mounts in the container only: nothing needs the agent's copy. */
 #include "agent.h"
 
 #include "common/cleanup.h"
@@ -22,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -44,15 +46,22 @@ int volumes_remember(struct container *c, const struct proto_volume *v, unsigned
     return 0;
 }
 
-/* In the container's mount namespace (a child): mounts volume v at its path. */
-static int mount_here(const struct ct_volume *v, char *msg, size_t len)
+/* In the container's mount namespace (a child): attaches volume v at its path, the clone
+ * `tree` of its mount when there is one, else a new 9p mount (a virtio 9p channel serves
+ * one session at a time: while the agent's own copy is mounted, only a clone of it can
+ * come back). */
+static int attach_here(const struct ct_volume *v, int tree, char *msg, size_t len)
 {
     struct bl_error e = {0};
     cleanup_close int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
     cleanup_close int dfd = root < 0 ? -1 : mkdir_beneath(root, v->path, &e);
     char target[64];
     snprintf(target, sizeof target, "/proc/self/fd/%d", dfd);
-    if (dfd < 0 || mount(v->tag, target, "9p", v->readonly ? MS_RDONLY : 0, P9_OPTS) < 0) {
+    int r = dfd < 0 ? -1
+            : tree >= 0 ? (int)syscall(SYS_move_mount, tree, "", dfd, "",
+                                       MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH)
+                        : mount(v->tag, target, "9p", v->readonly ? MS_RDONLY : 0, P9_OPTS);
+    if (r < 0) {
         snprintf(msg, len, "mount volume %s on %s: %s", v->tag, v->path,
                  dfd < 0 ? e.msg : strerror(errno));
         return -1;
@@ -61,13 +70,15 @@ static int mount_here(const struct ct_volume *v, char *msg, size_t len)
 }
 
 /* The child's work in the container's mount namespace. Unmount: last first; on a failure
- * the ones it unmounted are mounted again (first first) and the message says which volume
- * was busy. Returns the exit status: 0, 1 (failed: msg), 2 (busy: msg). */
-static int in_container(const struct container *c, bool mount_them, char *msg, size_t len)
+ * the ones it unmounted are attached again (first first, trees[i] when >= 0) and the
+ * message says which volume was busy. Returns the exit status: 0, 1 (failed: msg), 2
+ * (busy: msg). */
+static int in_container(const struct container *c, bool mount_them, const int *trees,
+                        char *msg, size_t len)
 {
     if (mount_them) {
         for (unsigned i = 0; i < c->nvols; i++)
-            if (!c->vols[i].in_container && mount_here(&c->vols[i], msg, len) < 0)
+            if (!c->vols[i].in_container && attach_here(&c->vols[i], -1, msg, len) < 0)
                 return 1;
         return 0;
     }
@@ -82,22 +93,32 @@ static int in_container(const struct container *c, bool mount_them, char *msg, s
                      "the box instead", v->path);
         else
             snprintf(msg, len, "unmount volume %s: %s", v->path, strerror(e));
-        char ignored[256];
+        char lost[256] = "";
         for (unsigned j = i + 1; j < c->nvols; j++)
-            if (c->vols[j].in_container)
-                mount_here(&c->vols[j], ignored, sizeof ignored);
+            if (c->vols[j].in_container && attach_here(&c->vols[j], trees[j], lost, sizeof lost))
+                snprintf(msg + strlen(msg), len - strlen(msg), "; and %s", lost);
         return e == EBUSY ? 2 : 1;
     }
     return 0;
 }
 
-/* Runs in_container in a child that entered the container's mount namespace. */
+/* Runs in_container in a child that entered the container's mount namespace. Before an
+ * unmount, each volume still mounted in the agent's namespace is cloned (open_tree), for
+ * the child to put back should a later one be busy. */
 static int container_step(struct container *c, bool mount_them, struct bl_error *err)
 {
-    int p[2];
-    if (pipe2(p, O_CLOEXEC) < 0)
-        return bl_errno(err, errno, "pipe");
-    pid_t pid = fork();
+    int *trees = calloc(c->nvols, sizeof *trees);
+    if (!trees)
+        return bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
+    for (unsigned i = 0; i < c->nvols; i++) {
+        char p[4400];
+        snprintf(p, sizeof p, GUEST_ROOT "%s%s", c->vols[i].path[0] == '/' ? "" : "/",
+                 c->vols[i].path);
+        trees[i] = mount_them || !c->vols[i].in_agent ? -1
+                   : (int)syscall(SYS_open_tree, AT_FDCWD, p, OPEN_TREE_CLONE | O_CLOEXEC);
+    }
+    int p[2] = {-1, -1};
+    pid_t pid = pipe2(p, O_CLOEXEC) < 0 ? -1 : fork();
     if (pid == 0) {
         char msg[512] = "";
         int rc = 1;
@@ -105,15 +126,21 @@ static int container_step(struct container *c, bool mount_them, struct bl_error 
             snprintf(msg, sizeof msg, "enter the container's mount namespace: %s",
                      strerror(errno));
         else
-            rc = in_container(c, mount_them, msg, sizeof msg);
+            rc = in_container(c, mount_them, trees, msg, sizeof msg);
         if (msg[0] && write(p[1], msg, strlen(msg)) < 0) {
         }
         _exit(rc);
     }
     int e = errno;
-    close(p[1]);
+    for (unsigned i = 0; i < c->nvols; i++)
+        if (trees[i] >= 0)
+            close(trees[i]); /* a clone never attached dissolves */
+    free(trees);
+    if (p[1] >= 0)
+        close(p[1]);
     if (pid < 0) {
-        close(p[0]);
+        if (p[0] >= 0)
+            close(p[0]);
         return bl_errno(err, e, "fork");
     }
     char msg[513];

@@ -32,6 +32,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -323,6 +324,47 @@ static int make_fork(boxlite_box *src, const char *name, const char *layer,
     return 0;
 }
 
+/* The forks start at once, a thread each: a resume mostly waits (for QEMU to start, for
+ * the guest to answer), so n of them take little more than one. The first error is kept. */
+struct fork_start {
+    boxlite_box *box;
+    struct bl_error err;
+    int r;
+};
+
+static void *fork_start_one(void *arg)
+{
+    struct fork_start *f = arg;
+    f->r = rt_box_ensure_running(f->box, true, &f->err);
+    return NULL;
+}
+
+static int start_all(boxlite_box **boxes, size_t n, struct bl_error *err)
+{
+    struct fork_start *f = calloc(n, sizeof *f);
+    pthread_t *t = calloc(n, sizeof *t);
+    bool *threaded = calloc(n, sizeof *threaded);
+    int r = 0;
+    if (!f || !t || !threaded)
+        r = bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; !r && i < n; i++) {
+        f[i].box = boxes[i];
+        threaded[i] = pthread_create(&t[i], NULL, fork_start_one, &f[i]) == 0;
+        if (!threaded[i]) /* no thread to spare: this one starts here */
+            fork_start_one(&f[i]);
+    }
+    for (size_t i = 0; !r && i < n; i++)
+        if (threaded[i])
+            pthread_join(t[i], NULL);
+    for (size_t i = 0; !r && i < n; i++)
+        if (f[i].r)
+            r = bl_err(err, f[i].err.code, "%s", f[i].err.msg);
+    free(f);
+    free(t);
+    free(threaded);
+    return r;
+}
+
 BOXLITE_API int boxlite_box_fork(boxlite_box *b, const char *const *names, size_t n,
                                  boxlite_box **out)
 {
@@ -364,8 +406,8 @@ BOXLITE_API int boxlite_box_fork(boxlite_box *b, const char *const *names, size_
         close(lock);
     /* Every fork runs (and the source again, if it ran): a fork that cannot start is
      * removed, and the others with it, so a failed fork leaves no half of a set. */
-    for (size_t i = 0; !r && i < made; i++)
-        r = rt_box_ensure_running(out[i], true, &err);
+    if (!r)
+        r = start_all(out, made, &err);
     if (r) {
         for (size_t i = 0; i < made; i++) {
             if (!out[i])
