@@ -113,6 +113,9 @@ extern const char P9_OPTS[];
 /* mkdir -p of rel below the directory dirfd, never following a symlink, so a volume path
  * cannot lead outside the rootfs. Returns an O_PATH|O_DIRECTORY fd of the last component. */
 int mkdir_beneath(int dirfd, const char *rel, struct bl_error *err);
+/* After a helper child (one that entered the container's namespaces) was forked: reads what
+ * it wrote on fd (closed) into msg, reaps it; returns its exit status (-1: it died). */
+int helper_reap(pid_t pid, int fd, char *msg, size_t len);
 /* In a forked child: enters the container's mount, UTS and IPC namespaces. */
 int container_enter(const struct container *c, struct bl_error *err);
 void container_destroy(struct container *c);

@@ -384,6 +384,17 @@ int container_create(struct container *c, const struct proto_setup *s, struct bl
     return 0;
 }
 
+int helper_reap(pid_t pid, int fd, char *msg, size_t len)
+{
+    ssize_t n = read(fd, msg, len - 1);
+    close(fd);
+    msg[n > 0 ? n : 0] = 0;
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
 int container_enter(const struct container *c, struct bl_error *err)
 {
     if (setns(c->mnt_fd, CLONE_NEWNS) < 0)

@@ -144,13 +144,7 @@ static int container_step(struct container *c, bool mount_them, struct bl_error 
         return bl_errno(err, e, "fork");
     }
     char msg[513];
-    ssize_t n = read(p[0], msg, sizeof msg - 1);
-    close(p[0]);
-    msg[n > 0 ? n : 0] = 0;
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    int rc = WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+    int rc = helper_reap(pid, p[0], msg, sizeof msg);
     if (rc)
         return bl_err(err, rc == 2 ? BOXLITE_ERR_STATE : BOXLITE_ERR_IO, "%s",
                       msg[0] ? msg : "the volumes' helper died");
