@@ -3,7 +3,8 @@
 # Memory snapshots (issue 16, src/runtime/pause.c) through the CLI on whichever engine runs
 # here, side by side with cold boxes of the same rootfs:
 #  - resume to first exec output (`boxlite exec PAUSED echo hello`) vs cold create to first
-#    output (`boxlite run --rm ROOTFS echo hello`), and the pause itself;
+#    output (`boxlite run --rm ROOTFS echo hello`), and the pause itself; the last resume's
+#    steps (vmm.log's "resume:" line, the library's start_ms);
 #  - fork of N boxes (BENCH_FORKS, default 10, as the issue asks) vs N cold boxes started at
 #    once: wall time until
 #    all run, and their memory: the sum of RSS (a shared page counted in every process) and
@@ -67,6 +68,9 @@ c=$(median "${cold[@]}"); r=$(median "${resume[@]}"); p=$(median "${pause[@]}")
 echo "figure: cold \`run --rm ROOTFS echo hello\` to first output (engine $engine): median $c ms over $runs runs (${cold[*]})"
 echo "figure: resume of a paused box to first output of \`exec BOX echo hello\`: median $r ms over $runs runs (${resume[*]}), $(awk "BEGIN {printf \"%.2f\", $r / $c}")x the cold start"
 echo "figure: pause (CLI to the per-box process gone): median $p ms (${pause[*]}); state file $((st / 1024)) KiB, RAM file $mc KiB on disk (guest RAM $((state_kb / 1024)) MiB)"
+# the last resume's steps, as its per-box process and the library logged them
+d="$BOXLITE_HOME/boxes/$("$B" inspect -f '{{.ID}}' src)"
+echo "figure: last resume's steps (ms from the per-box process's spawn): $(grep 'resume: QEMU' "$d/vmm.log" | tail -1 | sed 's/.*resume: //'); library: $(sqlite3 "$BOXLITE_HOME/boxlite.db" "select runtime_info from boxes where name = 'src'" 2>/dev/null | python3 -c 'import json,sys; s=json.load(sys.stdin)["start_ms"]; print("spawn to agent ready %.0f, identity and volumes %.0f, whole start %.0f" % (s["boot_to_ready"], s["setup"], s["total"]))' 2>/dev/null)"
 "$B" resume src >/dev/null
 
 # ---- fork of N vs N cold boxes ---------------------------------------------------------
