@@ -3,8 +3,10 @@
 # Memory snapshots (issue 16, src/runtime/pause.c) through the CLI on whichever engine runs
 # here, side by side with cold boxes of the same rootfs:
 #  - resume to first exec output (`boxlite exec PAUSED echo hello`) vs cold create to first
-#    output (`boxlite run --rm ROOTFS echo hello`), and the pause itself;
-#  - fork of N boxes (BENCH_FORKS, default 5) vs N cold boxes started at once: wall time until
+#    output (`boxlite run --rm ROOTFS echo hello`), and the pause itself; the last resume's
+#    steps (vmm.log's "resume:" line, the library's start_ms);
+#  - fork of N boxes (BENCH_FORKS, default 10, as the issue asks) vs N cold boxes started at
+#    once: wall time until
 #    all run, and their memory: the sum of RSS (a shared page counted in every process) and
 #    of PSS (a shared page split between the processes that map it) of their VMM and QEMU
 #    processes.
@@ -14,7 +16,7 @@ cd "$(dirname "$0")/.."
 build=${BOXLITE_BUILD:-build}
 B="$PWD/$build/bin/boxlite"
 runs=${BENCH_RUNS:-3}
-n=${BENCH_FORKS:-5}
+n=${BENCH_FORKS:-10}
 scripts/build-kernel.sh --cached-only >/dev/null 2>&1 || { echo "pause: skipped (no cached kernel)"; exit 0; }
 [ -x /bin/busybox ] || { echo "pause: skipped (no /bin/busybox)"; exit 0; }
 work=$(mktemp -d)
@@ -66,6 +68,9 @@ c=$(median "${cold[@]}"); r=$(median "${resume[@]}"); p=$(median "${pause[@]}")
 echo "figure: cold \`run --rm ROOTFS echo hello\` to first output (engine $engine): median $c ms over $runs runs (${cold[*]})"
 echo "figure: resume of a paused box to first output of \`exec BOX echo hello\`: median $r ms over $runs runs (${resume[*]}), $(awk "BEGIN {printf \"%.2f\", $r / $c}")x the cold start"
 echo "figure: pause (CLI to the per-box process gone): median $p ms (${pause[*]}); state file $((st / 1024)) KiB, RAM file $mc KiB on disk (guest RAM $((state_kb / 1024)) MiB)"
+# the last resume's steps, as its per-box process and the library logged them
+d="$BOXLITE_HOME/boxes/$("$B" inspect -f '{{.ID}}' src)"
+echo "figure: last resume's steps (ms from the per-box process's spawn): $(grep 'resume: QEMU' "$d/vmm.log" | tail -1 | sed 's/.*resume: //'); library: $(sqlite3 "$BOXLITE_HOME/boxlite.db" "select runtime_info from boxes where name = 'src'" 2>/dev/null | python3 -c 'import json,sys; s=json.load(sys.stdin)["start_ms"]; print("spawn to agent ready %.0f, identity and volumes %.0f, whole start %.0f" % (s["boot_to_ready"], s["setup"], s["total"]))' 2>/dev/null)"
 "$B" resume src >/dev/null
 
 # ---- fork of N vs N cold boxes ---------------------------------------------------------
@@ -80,4 +85,5 @@ wait
 tc=$(( $(ms) - t0 ))
 read -r crss cpss <<<"$(sum_mem "${colds[@]}")"
 echo "figure: fork of $n boxes (source paused, forked, resumed; all running): $tf ms wall; $n cold boxes started at once: $tc ms wall ($(awk "BEGIN {printf \"%.2f\", $tf / $tc}")x)"
-echo "figure: memory of the $n forks: RSS sum $frss MiB, PSS sum $fpss MiB; of $n cold boxes: RSS sum $crss MiB, PSS sum $cpss MiB (PSS $(awk "BEGIN {printf \"%.2f\", $fpss / ($cpss ? $cpss : 1)}")x)"
+ratio() { awk "BEGIN {printf \"%.2f\", $1 / ($2 ? $2 : 1)}"; }
+echo "figure: memory of the $n forks: RSS sum $frss MiB, PSS sum $fpss MiB; of $n cold boxes: RSS sum $crss MiB, PSS sum $cpss MiB (RSS $(ratio "$frss" "$crss")x, PSS $(ratio "$fpss" "$cpss")x; goal RSS <= 0.3x)"

@@ -502,17 +502,25 @@ static void thaw(struct agent *a, const char *why)
 
 /* KILL: a signal to the main process alone, as Docker's kill sends one to the container's
  * first process (its children are its business: a shell forwards or not). */
+/* The one number a KILL or VOLUMES body carries (field tag; *v kept when it is absent):
+ * 0, or negative with e filled for a broken body. */
+static int body_u64(const uint8_t *p, size_t len, unsigned tag, uint64_t *v, struct bl_error *e)
+{
+    struct tlv_iter it;
+    struct tlv_field f;
+    tlv_iter_init(&it, p, len);
+    int r;
+    while ((r = tlv_next(&it, &f, e)) > 0)
+        if (f.tag == tag && (r = tlv_get_u64(&f, v, e)) < 0)
+            break;
+    return r < 0 ? r : 0;
+}
+
 static void handle_kill(struct agent *a, uint32_t id, const uint8_t *p, size_t len)
 {
     uint64_t sig = 0;
-    struct tlv_iter it;
-    struct tlv_field f;
     struct bl_error e = {0};
-    tlv_iter_init(&it, p, len);
-    int r;
-    while ((r = tlv_next(&it, &f, &e)) > 0)
-        if (f.tag == T_SIGNO && (r = tlv_get_u64(&f, &sig, &e)) < 0)
-            break;
+    int r = body_u64(p, len, T_SIGNO, &sig, &e);
     if (r < 0 || sig < 1 || sig > 64) {
         send_error(a, id, BOXLITE_ERR_INVALID, "KILL: %s", r < 0 ? e.msg : "SIGNO must be 1..64");
         return;
@@ -642,6 +650,24 @@ static void handle_reclaim(struct agent *a, uint32_t id)
     }
 }
 
+/* VOLUMES (docs/protocol.md): unmounted before a pause, mounted again after the resume
+ * (volumes.c). */
+static void handle_volumes(struct agent *a, uint32_t id, const uint8_t *p, size_t len)
+{
+    uint64_t mount_them = 2;
+    struct bl_error e = {0};
+    int r = body_u64(p, len, T_MOUNT, &mount_them, &e);
+    if (r < 0 || mount_them > 1) {
+        send_error(a, id, BOXLITE_ERR_INVALID, "VOLUMES: %s", r < 0 ? e.msg
+                   : "MOUNT must be 0 or 1");
+        return;
+    }
+    if ((mount_them ? volumes_mount(&a->ct, &e) : volumes_unmount(&a->ct, &e)) < 0)
+        send_error(a, id, e.code ? e.code : BOXLITE_ERR_IO, "VOLUMES: %s", e.msg);
+    else
+        send_empty_result(a, id);
+}
+
 static void handle_identity(struct agent *a, uint32_t id, const uint8_t *p, size_t len)
 {
     struct bl_error e = {0};
@@ -688,7 +714,8 @@ static void handle_frame(struct agent *a, const struct proto_hdr *h, const uint8
     bool request = h->type == PROTO_EXEC || h->type == PROTO_COPY_IN ||
                    h->type == PROTO_COPY_OUT || h->type == PROTO_SETUP ||
                    h->type == PROTO_SHUTDOWN || h->type == PROTO_FSFREEZE ||
-                   h->type == PROTO_IDENTITY || h->type == PROTO_RECLAIM;
+                   h->type == PROTO_IDENTITY || h->type == PROTO_RECLAIM ||
+                   h->type == PROTO_VOLUMES;
     if (request && c && !c->muted) {
         send_error(a, h->channel, BOXLITE_ERR_PROTOCOL, "%s on busy channel %u",
                    proto_type_name(h->type), h->channel);
@@ -751,6 +778,7 @@ static void handle_frame(struct agent *a, const struct proto_hdr *h, const uint8
     case PROTO_FSFREEZE: handle_fsfreeze(a, h->channel, p, h->len); return;
     case PROTO_KILL: handle_kill(a, h->channel, p, h->len); return;
     case PROTO_RECLAIM: handle_reclaim(a, h->channel); return;
+    case PROTO_VOLUMES: handle_volumes(a, h->channel, p, h->len); return;
     case PROTO_IDENTITY: handle_identity(a, h->channel, p, h->len); return;
     case PROTO_SHUTDOWN: {
         struct tlv_writer *w = malloc(sizeof *w);

@@ -14,8 +14,17 @@
 
 struct agent;
 
+/* A volume as SETUP mounted it, and where it is mounted now (volumes.c): in the agent's
+ * own mount namespace under the rootfs, and in the container's. */
+struct ct_volume {
+    char *tag, *path;
+    bool readonly, in_agent, in_container;
+};
+
 struct container {
     bool ready;
+    struct ct_volume *vols;
+    unsigned nvols;
     pid_t init_pid;              /* PID 1 of the container's PID namespace (our reaper) */
     int mnt_fd, uts_fd, ipc_fd;  /* its namespaces, entered by every execution */
     char root[256];              /* the rootfs as the agent sees it */
@@ -95,9 +104,30 @@ int disk_grow(const char *dir, const char *dev, uint64_t *old_blocks, uint64_t *
  * "/dev/<name>" into dev. A DISK given as serial:NAME is found this way in /sys/block. */
 int disk_by_serial(const char *sys_block, const char *serial, char *dev, size_t n,
                    struct bl_error *err);
+/* Linux include/uapi/linux/mount.h (Linux >= 5.2): open_tree and move_mount */
+#define OPEN_TREE_CLONE 1
+#define MOVE_MOUNT_F_EMPTY_PATH 0x00000004
+#define MOVE_MOUNT_T_EMPTY_PATH 0x00000040
+/* 9p mount options of volumes and a shared rootfs. */
+extern const char P9_OPTS[];
+/* mkdir -p of rel below the directory dirfd, never following a symlink, so a volume path
+ * cannot lead outside the rootfs. Returns an O_PATH|O_DIRECTORY fd of the last component. */
+int mkdir_beneath(int dirfd, const char *rel, struct bl_error *err);
+/* After a helper child (one that entered the container's namespaces) was forked: reads what
+ * it wrote on fd (closed) into msg, reaps it; returns its exit status (-1: it died). */
+int helper_reap(pid_t pid, int fd, char *msg, size_t len);
 /* In a forked child: enters the container's mount, UTS and IPC namespaces. */
 int container_enter(const struct container *c, struct bl_error *err);
 void container_destroy(struct container *c);
+
+/* ---- volumes.c: unmounted around a pause (docs/protocol.md, VOLUMES) -------------------- */
+/* Keeps SETUP's volumes (mounted in both namespaces). -1: out of memory. */
+int volumes_remember(struct container *c, const struct proto_volume *v, unsigned n);
+/* Unmounts every volume, last first; a busy one (EBUSY: a file open on it, a working
+ * directory or a mount in it) fails with BOXLITE_ERR_STATE and every volume mounted again. */
+int volumes_unmount(struct container *c, struct bl_error *err);
+/* Mounts again, in the container, every volume that is not mounted; 0 when none is missing. */
+int volumes_mount(struct container *c, struct bl_error *err);
 
 struct user_info {
     uid_t uid;

@@ -28,12 +28,10 @@
 
 #define GUEST_ROOT "/mnt/rootfs"
 
-/* mkdir -p of rel below the directory dirfd, never following a symlink, so a volume path
- * cannot lead outside the rootfs. Returns an O_PATH|O_DIRECTORY fd of the last component. */
 /* 9p mounts (volumes, a shared rootfs): cache=mmap so that writes reach the host at once */
-static const char P9_OPTS[] = "trans=virtio,version=9p2000.L,msize=262144,cache=mmap";
+const char P9_OPTS[] = "trans=virtio,version=9p2000.L,msize=262144,cache=mmap";
 
-static int mkdir_beneath(int dirfd, const char *rel, struct bl_error *err)
+int mkdir_beneath(int dirfd, const char *rel, struct bl_error *err)
 {
     char buf[4096];
     if (snprintf(buf, sizeof buf, "%s", rel) >= (int)sizeof buf)
@@ -310,6 +308,8 @@ int container_create(struct container *c, const struct proto_setup *s, struct bl
                   P9_OPTS) < 0)
             return bl_errno(err, errno, "mount volume %s on %s", v->tag, v->path);
     }
+    if (volumes_remember(c, s->vols, s->nvols) < 0)
+        return bl_err(err, BOXLITE_ERR_NOMEM, "volumes: out of memory");
     cleanup_close int self_pidns = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
     if (self_pidns < 0)
         return bl_errno(err, errno, "open /proc/self/ns/pid");
@@ -382,6 +382,17 @@ int container_create(struct container *c, const struct proto_setup *s, struct bl
              s->hostname && s->hostname[0] ? s->hostname : "boxlite");
     c->ready = true;
     return 0;
+}
+
+int helper_reap(pid_t pid, int fd, char *msg, size_t len)
+{
+    ssize_t n = read(fd, msg, len - 1);
+    close(fd);
+    msg[n > 0 ? n : 0] = 0;
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 int container_enter(const struct container *c, struct bl_error *err)

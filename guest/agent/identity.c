@@ -31,9 +31,6 @@ struct rand_pool_info {
     int entropy_count;
     int buf_size;
 };
-/* Linux include/uapi/linux/mount.h (Linux >= 5.2) */
-#define OPEN_TREE_CLONE 1
-#define MOVE_MOUNT_F_EMPTY_PATH 0x00000004
 
 static int reseed(const uint8_t *seed, size_t n, struct bl_error *err)
 {
@@ -296,14 +293,9 @@ static int container_identity(struct container *ct, const char *old, const char 
         return bl_errno(err, e, "fork");
     }
     char msg[201];
-    ssize_t n = read(p[0], msg, sizeof msg - 1);
-    close(p[0]);
-    msg[n > 0 ? n : 0] = 0;
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
+    int status = helper_reap(pid, p[0], msg, sizeof msg);
     unlink(BOOT_ID_FILE); /* attached (or not): the mount keeps the file */
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    if (status != 0)
         return bl_err(err, BOXLITE_ERR_IO, "%s", msg[0] ? msg : "boot_id: the helper died");
     if (msg[0])
         agent_log("%s", msg); /* the hosts file's trouble: not fatal */

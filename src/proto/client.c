@@ -1067,6 +1067,14 @@ int proto_fsfreeze(struct proto_client *c, bool freeze, int auto_thaw_ms, int ti
     return simple_request(c, PROTO_FSFREEZE, &w, timeout_ms, err);
 }
 
+int proto_volumes(struct proto_client *c, bool mount_them, int timeout_ms, struct bl_error *err)
+{
+    struct tlv_writer w;
+    tlv_init(&w);
+    tlv_u64(&w, T_MOUNT, mount_them ? 1 : 0);
+    return simple_request(c, PROTO_VOLUMES, &w, timeout_ms, err);
+}
+
 int proto_kill(struct proto_client *c, int sig, int timeout_ms, struct bl_error *err)
 {
     struct tlv_writer w;

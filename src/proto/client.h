@@ -95,6 +95,9 @@ int proto_shutdown(struct proto_client *c, int timeout_ms, struct bl_error *err)
  * after auto_thaw_ms (1..60000) if the host does not. */
 int proto_fsfreeze(struct proto_client *c, bool freeze, int auto_thaw_ms, int timeout_ms,
                    struct bl_error *err);
+/* VOLUMES (docs/protocol.md): the agent unmounts the box's volumes (mount_them false; a
+ * busy one is BOXLITE_ERR_STATE and leaves them all mounted) or mounts them again. */
+int proto_volumes(struct proto_client *c, bool mount_them, int timeout_ms, struct bl_error *err);
 /* RECLAIM (docs/protocol.md "Balloon"): the guest drops its caches and compacts its free
  * memory; *freed = how much its free memory grew, bytes. */
 int proto_reclaim(struct proto_client *c, int timeout_ms, uint64_t *freed, struct bl_error *err);

@@ -388,7 +388,8 @@ static void from_client(struct proto_mux *m, struct mclient *cl, const struct pr
     bool request = h->type == PROTO_EXEC || h->type == PROTO_COPY_IN || h->type == PROTO_COPY_OUT ||
                    h->type == PROTO_SETUP || h->type == PROTO_SHUTDOWN ||
                    h->type == PROTO_FSFREEZE || h->type == PROTO_IDENTITY ||
-                   h->type == PROTO_KILL || h->type == PROTO_RECLAIM;
+                   h->type == PROTO_KILL || h->type == PROTO_RECLAIM ||
+                   h->type == PROTO_VOLUMES;
     if (request && m->gone_reason[0]) {
         char msg[300];
         snprintf(msg, sizeof msg, "the box has stopped: %s", m->gone_reason);

@@ -30,6 +30,7 @@ const char *proto_type_name(unsigned type)
     case PROTO_KILL: return "KILL";
     case PROTO_FSFREEZE: return "FSFREEZE";
     case PROTO_RECLAIM: return "RECLAIM";
+    case PROTO_VOLUMES: return "VOLUMES";
     case PROTO_DATA: return "DATA";
     case PROTO_EOF: return "EOF";
     case PROTO_CREDIT: return "CREDIT";

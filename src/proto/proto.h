@@ -40,6 +40,7 @@ enum proto_type {
     PROTO_FSFREEZE = 0x18, /* host: freeze (FIFREEZE) or thaw the container's root fs */
     PROTO_RECLAIM = 0x19,  /* host: drop the guest's caches, compact its free memory (the
                             * balloon's free page reporting then gives it to the host) */
+    PROTO_VOLUMES = 0x1A,  /* host: unmount the box's volumes (before a pause) or mount them */
     PROTO_DATA = 0x20,     /* bytes of one stream (header `stream`) */
     PROTO_EOF = 0x21,      /* that stream ended */
     PROTO_CREDIT = 0x22,   /* receiver grants u32 more bytes on `stream` */
@@ -70,6 +71,7 @@ enum proto_tag {
     T_MAC = 66, T_SEED = 67,                        /* IDENTITY (+ HOSTNAME, TIME_NS) */
     T_EVENT = 70, T_WHO = 71, T_OOM = 72, T_RESTARTS = 73,                   /* EVENT */
     T_FREEZE = 120,                                /* FSFREEZE: 1 freeze, 0 thaw */
+    T_MOUNT = 121,                                 /* VOLUMES: 1 mount, 0 unmount */
     /* STATUS and EXIT (src/proto/control.h) */
     T_STATE = 80, T_ENGINE = 81, T_CPU_TEMPLATE = 82, T_NOTICE = 83, T_HOST_PORT = 84,
     T_HEALTH = 85, T_FIRST_RUN_US = 86, T_READY_US = 87, T_VM_EXITS = 88,

@@ -32,6 +32,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,8 +93,8 @@ uint64_t rt_memory_saved_restarts(const char *dir)
 }
 
 /* A fork's first words: who it is now. The file goes once the agent took it. */
-int rt_memory_after_resume(boxlite_box *b, struct proto_client *c, int timeout_ms,
-                           struct bl_error *err)
+static int send_identity(boxlite_box *b, struct proto_client *c, int timeout_ms,
+                         struct bl_error *err)
 {
     char p[4200];
     path_of(p, sizeof p, b->dir, BOX_IDENTITY);
@@ -116,6 +117,18 @@ int rt_memory_after_resume(boxlite_box *b, struct proto_client *c, int timeout_m
         return bl_err_prefix(err, "the fork's new identity");
     unlink(p);
     return 0;
+}
+
+/* After a resume: a fork's identity, then the volumes the pause unmounted (a fork mounts
+ * its source's host folders: they are the same options, and a volume is host data, never
+ * part of the snapshot). */
+int rt_memory_after_resume(boxlite_box *b, struct proto_client *c, int timeout_ms,
+                           struct bl_error *err)
+{
+    int r = send_identity(b, c, timeout_ms, err);
+    if (!r && b->opts.nvolumes && (r = proto_volumes(c, true, timeout_ms, err)) < 0)
+        bl_err_prefix(err, "mount the volumes again");
+    return r;
 }
 
 /* ---- pause ----------------------------------------------------------------------------- */
@@ -141,8 +154,19 @@ static int pause_locked(boxlite_box *b, int timeout_ms, struct bl_error *err)
     rt_box_socket(b, sock, sizeof sock);
     struct proto_client *c = NULL;
     r = proto_client_connect(sock, 5000, &c, err);
-    if (!r)
-        r = proto_client_pause(c, timeout_ms, err);
+    /* QEMU cannot save a 9p share the guest has mounted: the agent unmounts the volumes
+     * (refused while the workload uses one) and mounts them again should the pause fail;
+     * the resume mounts them (rt_memory_after_resume). */
+    bool vols = !r && b->opts.nvolumes;
+    if (vols && (r = proto_volumes(c, false, timeout_ms, err)) < 0)
+        bl_err_prefix(err, "unmount the volumes");
+    if (!r && (r = proto_client_pause(c, timeout_ms, err)) < 0 && vols) {
+        struct bl_error e2 = { 0 };
+        char was[BL_ERRMSG_MAX];
+        snprintf(was, sizeof was, "%s", err->msg);
+        if (proto_volumes(c, true, timeout_ms, &e2) < 0)
+            bl_err(err, -r, "%s; and the volumes could not be mounted again: %s", was, e2.msg);
+    }
     if (!r)
         proto_client_wait_end(c, timeout_ms); /* the process ends once the VM has */
     proto_client_close(c);
@@ -300,6 +324,47 @@ static int make_fork(boxlite_box *src, const char *name, const char *layer,
     return 0;
 }
 
+/* The forks start at once, a thread each: a resume mostly waits (for QEMU to start, for
+ * the guest to answer), so n of them take little more than one. The first error is kept. */
+struct fork_start {
+    boxlite_box *box;
+    struct bl_error err;
+    int r;
+};
+
+static void *fork_start_one(void *arg)
+{
+    struct fork_start *f = arg;
+    f->r = rt_box_ensure_running(f->box, true, &f->err);
+    return NULL;
+}
+
+static int start_all(boxlite_box **boxes, size_t n, struct bl_error *err)
+{
+    struct fork_start *f = calloc(n, sizeof *f);
+    pthread_t *t = calloc(n, sizeof *t);
+    bool *threaded = calloc(n, sizeof *threaded);
+    int r = 0;
+    if (!f || !t || !threaded)
+        r = bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; !r && i < n; i++) {
+        f[i].box = boxes[i];
+        threaded[i] = pthread_create(&t[i], NULL, fork_start_one, &f[i]) == 0;
+        if (!threaded[i]) /* no thread to spare: this one starts here */
+            fork_start_one(&f[i]);
+    }
+    for (size_t i = 0; !r && i < n; i++)
+        if (threaded[i])
+            pthread_join(t[i], NULL);
+    for (size_t i = 0; !r && i < n; i++)
+        if (f[i].r)
+            r = bl_err(err, f[i].err.code, "%s", f[i].err.msg);
+    free(f);
+    free(t);
+    free(threaded);
+    return r;
+}
+
 BOXLITE_API int boxlite_box_fork(boxlite_box *b, const char *const *names, size_t n,
                                  boxlite_box **out)
 {
@@ -341,8 +406,8 @@ BOXLITE_API int boxlite_box_fork(boxlite_box *b, const char *const *names, size_
         close(lock);
     /* Every fork runs (and the source again, if it ran): a fork that cannot start is
      * removed, and the others with it, so a failed fork leaves no half of a set. */
-    for (size_t i = 0; !r && i < made; i++)
-        r = rt_box_ensure_running(out[i], true, &err);
+    if (!r)
+        r = start_all(out, made, &err);
     if (r) {
         for (size_t i = 0; i < made; i++) {
             if (!out[i])

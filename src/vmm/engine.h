@@ -65,6 +65,9 @@ struct engine_ops {
      * then says "paused"); on failure the VM runs on. NULL: the engine cannot (the KVM
      * engine: its memory snapshots are not built). */
     int (*pause)(struct engine *e, const char *state_path, struct bl_error *err);
+    /* pause works on a box with 9p volumes once the guest has unmounted them (the host asks
+     * the agent: VOLUMES); false: such a box is refused (a shared rootfs always is). */
+    bool pause_unmounted_shares;
     /* Sets the balloon's target: the guest memory the guest may keep, MiB (0 = none: the
      * balloon deflates); the guest follows on its own time. The range is checked by the
      * caller (VMM_BALLOON_MIN_MIB..memory_mib). NULL: the engine has no balloon. */

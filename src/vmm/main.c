@@ -179,11 +179,19 @@ static void on_status(void *opaque, struct proto_status *out)
         out->host_ports[out->nports++] = (uint32_t)b->ops->host_port(e, i);
 }
 
-/* Pause (PAUSE from a client on the mux's thread, or the idle timer on the main thread;
- * either way no request is open and new ones are held back): the engine saves the VM's
- * memory and device state to memory.state and ends the VM. What cannot be saved is refused
- * with the reason, and the box runs on. */
-static int do_pause(struct box *b, char *why, size_t why_len)
+static bool rootfs_shared(const struct vmm_config *cfg)
+{
+    for (unsigned i = 0; i < cfg->nshares; i++)
+        if (cfg->shares[i].rootfs)
+            return true;
+    return false;
+}
+
+/* Pause (PAUSE from a client on the mux's thread, or the idle timer on the main thread:
+ * idle; either way no request is open and new ones are held back): the engine saves the
+ * VM's memory and device state to memory.state and ends the VM. What cannot be saved is
+ * refused with the reason, and the box runs on. */
+static int do_pause(struct box *b, bool idle, char *why, size_t why_len)
 {
     struct bl_error err = {0};
     pthread_mutex_lock(&b->lock);
@@ -198,13 +206,18 @@ static int do_pause(struct box *b, char *why, size_t why_len)
         code = BOXLITE_ERR_UNSUPPORTED;
         snprintf(why, why_len, "pause: this box was started without a memory file (its "
                  "vmm.log says why)");
-    } else if (b->cfg->nshares) {
-        /* QEMU's 9p device blocks migration while the guest has it mounted, and the
-         * agent cannot unmount a volume the workload may hold open; the KVM engine does
-         * not save its 9p server's open files either. */
+    } else if (rootfs_shared(b->cfg) || (b->cfg->nshares && !b->ops->pause_unmounted_shares)) {
+        /* A 9p root cannot be unmounted under the running container; the KVM engine does
+         * not save its 9p server's open files. */
         code = BOXLITE_ERR_UNSUPPORTED;
-        snprintf(why, why_len, "pause: a box with volumes cannot be paused (QEMU cannot save "
-                 "a 9p share the guest has mounted)");
+        snprintf(why, why_len, "pause: a box %s cannot be paused", rootfs_shared(b->cfg)
+                 ? "whose rootfs is a shared host folder" : "with volumes on this engine");
+    } else if (b->cfg->nshares && idle) {
+        /* Only the library asks the agent to unmount the volumes (pause.c) before PAUSE:
+         * QEMU would refuse the snapshot of a 9p share the guest has mounted. */
+        code = BOXLITE_ERR_UNSUPPORTED;
+        snprintf(why, why_len, "auto-pause: a box with volumes is paused only on request "
+                 "(boxlite pause unmounts them first)");
     } else if (!e) {
         code = BOXLITE_ERR_STATE;
         snprintf(why, why_len, "pause: the box is not running");
@@ -219,7 +232,7 @@ static int do_pause(struct box *b, char *why, size_t why_len)
 
 static int on_pause(void *opaque, char *why, size_t why_len)
 {
-    return do_pause(opaque, why, why_len);
+    return do_pause(opaque, false, why, why_len);
 }
 
 /* BALLOON (docs/protocol.md "Balloon"), on the mux's thread: the range checked here, the
@@ -729,7 +742,7 @@ int main(int argc, char **argv)
             uint64_t due = last + cfg.idle_pause_ms;
             if (!busy && now >= due && proto_mux_hold(b.mux) == 0) {
                 char why[512];
-                bool paused = do_pause(&b, why, sizeof why) == 0;
+                bool paused = do_pause(&b, true, why, sizeof why) == 0;
                 cfg.idle_pause_ms = 0; /* once: paused (its end comes on done_fd), or the
                                         * reason is in vmm.log and the box runs on */
                 if (!paused)

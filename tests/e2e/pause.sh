@@ -4,8 +4,9 @@
 # src/vmm/qemu/migrate.c): a process started before `pause` still runs after `resume` with
 # its state (a counter in a tmpfs file, a shell variable its loop echoes, its pid); a paused
 # box has no process and outlives the CLI that paused it; an exec resumes it; --idle-pause
-# pauses a box by itself; what cannot be paused (volumes, open executions) is refused and the
-# box runs on; `fork` makes 5 running boxes at once that see the parent's tmpfs and differ in
+# pauses a box by itself; a box with volumes pauses with them unmounted (refused while one is
+# in use) and gets them back on resume, as its forks do; what cannot be paused (open
+# executions) is refused and the box runs on; `fork` makes 5 running boxes at once that see the parent's tmpfs and differ in
 # host name, MAC and randomness; kill -9 of the per-box process during pause and during
 # resume, and of the CLI during pause, leave a box that is usable or says why; a fork keeps
 # the source's disk snapshots whole (one qcow2 chain); a paused box refuses disk snapshots and
@@ -84,13 +85,47 @@ check "a pause with an execution open is refused" test "$rc" -ne 0
 has "and says why" "still open" <(echo "$out")
 expect "the box runs on" "running" "$(info p state)"
 kill "$execpid" 2>/dev/null; wait "$execpid" 2>/dev/null
-mkdir -p "$work/vol"
-"$B" run -d --name vol -v "$work/vol:/data" "$root" sleep 1000000 >/dev/null 2>&1
+
+# ---- volumes: unmounted around the pause, mounted again after it (guest/agent/volumes.c) --
+mkdir -p "$work/vol" "$work/ro"
+echo from-host > "$work/ro/r"
+# --idle-pause: the per-box process cannot unmount volumes itself, so it says so (once)
+"$B" run -d --name vol --idle-pause 1s -v "$work/vol:/data" -v "$work/ro:/ro:ro" "$root" sleep 1000000 >/dev/null 2>&1
+for _ in $(seq 100); do grep -q "auto-pause: a box with volumes" "$(dir_of vol)/vmm.log" 2>/dev/null && break; sleep 0.1; done
+has "an idle box with volumes is not auto-paused, and its log says why" "auto-pause: a box with volumes is paused only on request" "$(dir_of vol)/vmm.log"
+expect "and it runs on" "running" "$(info vol state)"
+"$B" exec vol sh -c 'echo before > /data/g; echo vol-tmpfs > /dev/shm/t'
+vmm=$(info vol pid)
+# a process whose working directory is on the volume holds it: refused, nothing changed
+"$B" exec -d vol sh -c 'cd /data && echo $$ > /dev/shm/holder.t && mv /dev/shm/holder.t /dev/shm/holder && exec sleep 600' >/dev/null
+for _ in $(seq 100); do "$B" exec vol test -s /dev/shm/holder 2>/dev/null && break; done
 out=$("$B" pause vol 2>&1); rc=$?
-check "a box with a volume is refused" test "$rc" -ne 0
-has "and the refusal names the volume" "volumes" <(echo "$out")
-expect "that box runs on" "ok" "$("$B" exec vol echo ok 2>&1)"
-"$B" rm -f vol >/dev/null 2>&1
+check "a box whose volume is in use is refused" test "$rc" -ne 0
+has "and the refusal names the volume in use" "volume /data is in use" <(echo "$out")
+expect "that box runs on, the same process" "running $vmm" "$(info vol state) $(info vol pid)"
+expect "with its volumes mounted once each" "2" "$("$B" exec vol grep -c ' 9p ' /proc/mounts 2>&1)"
+expect "which still reach the host" "before" "$(cat "$work/vol/g" 2>&1)"
+"$B" exec vol sh -c 'kill $(cat /dev/shm/holder); while kill -0 $(cat /dev/shm/holder) 2>/dev/null; do sleep 0.1; done'
+# free: it pauses; the host changes the folder meanwhile; the resume mounts it again
+out=$("$B" pause vol 2>&1); rc=$?
+expect "a box with volumes pauses once nothing uses them" "0 paused" "$rc $(info vol state)"
+echo while-paused > "$work/vol/h"
+expect "resumed, it sees what the host wrote while it was paused" "while-paused" "$("$B" exec vol cat /data/h 2>&1)"
+expect "and its tmpfs as it was" "vol-tmpfs" "$("$B" exec vol cat /dev/shm/t 2>&1)"
+expect "its volumes are mounted once each" "2" "$("$B" exec vol grep -c ' 9p ' /proc/mounts 2>&1)"
+"$B" exec vol sh -c 'echo after > /data/g'
+expect "its writes reach the host" "after" "$(cat "$work/vol/g" 2>&1)"
+expect "the read-only volume is read" "from-host" "$("$B" exec vol cat /ro/r 2>&1)"
+check "and still read-only" bash -c "! '$B' exec vol touch /ro/x 2>/dev/null"
+# a fork mounts its source's host folders (docs/protocol.md, VOLUMES)
+out=$("$B" fork vol volf 2>&1); rc=$?
+expect "a box with volumes forks" "0" "$rc"
+expect "the fork sees the source's host folder" "after" "$("$B" exec volf cat /data/g 2>&1)"
+expect "and the source's tmpfs" "vol-tmpfs" "$("$B" exec volf cat /dev/shm/t 2>&1)"
+"$B" exec volf sh -c 'echo from-fork > /data/f'
+expect "the fork's writes reach the same folder" "from-fork" "$(cat "$work/vol/f" 2>&1)"
+expect "the source runs again with its volume" "from-fork" "$("$B" exec vol cat /data/f 2>&1)"
+"$B" rm -f vol volf >/dev/null 2>&1
 
 # ---- auto-pause -------------------------------------------------------------------------
 "$B" run -d --name idle --idle-pause 2s "$root" sleep 1000000 >/dev/null 2>&1

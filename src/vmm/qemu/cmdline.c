@@ -148,15 +148,22 @@ int qemu_build_argv(const struct vmm_config *cfg, const struct qemu_launch *l, c
     /* QEMU itself may not spawn processes, raise privileges or use obsolete calls. */
     add(&b, "-sandbox");
     add(&b, "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny");
-    add(&b, "-kernel");
-    add(&b, "%s", cfg->kernel);
-    add(&b, "-initrd");
-    add(&b, "%s", cfg->initrd);
-    add(&b, "-append");
-    if (cfg->cmdline && *cfg->cmdline)
-        add(&b, "console=%s %s %s", m->console, QEMU_GUEST_CMDLINE_REST, cfg->cmdline);
-    else
-        add(&b, "console=%s %s", m->console, QEMU_GUEST_CMDLINE_REST);
+    /* A resume boots nothing: the guest's kernel is in its RAM file already. QEMU would
+     * read the kernel and initramfs all the same and keep a copy of each in its heap for
+     * the next reset (hw/core/loader.c's ROM blobs): ~20 MiB of every resumed box's and
+     * fork's own memory, and time at start-up. Their RAM blocks are the same without them
+     * (the kernel lands in guest RAM, not in a ROM of its own), so the stream loads. */
+    if (!cfg->memory_incoming || !m->resume_without_kernel) {
+        add(&b, "-kernel");
+        add(&b, "%s", cfg->kernel);
+        add(&b, "-initrd");
+        add(&b, "%s", cfg->initrd);
+        add(&b, "-append");
+        if (cfg->cmdline && *cfg->cmdline)
+            add(&b, "console=%s %s %s", m->console, QEMU_GUEST_CMDLINE_REST, cfg->cmdline);
+        else
+            add(&b, "console=%s %s", m->console, QEMU_GUEST_CMDLINE_REST);
+    }
 
     /* Control: QMP and the agent's port on sockets the engine already holds. */
     add(&b, "-chardev");

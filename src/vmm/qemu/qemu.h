@@ -90,6 +90,7 @@ struct qemu_machine {
     const char *console;   /* the guest's serial console device */
     unsigned transports;   /* virtio-mmio transports the machine has */
     bool disks_reversed;   /* disks go last-first on the command line (machine.c) */
+    bool resume_without_kernel; /* a resume's QEMU is given no kernel (cmdline.c) */
 };
 const struct qemu_machine *qemu_machine_for(const char *arch);
 /* Whether the machine is the host's own architecture (KVM acceleration possible). */

@@ -334,3 +334,34 @@ TEST(fsfreeze_outside_a_guest_and_bad_bodies)
     check_alive(r, 9);
     finish_raw(r);
 }
+
+/* VOLUMES (docs/protocol.md): without volumes both directions do nothing (RESULT); a bad
+ * MOUNT or a broken body is refused; the agent goes on. The unmount, the busy refusal and the
+ * mount after a resume: tests/e2e/pause.sh, in a guest. */
+TEST(volumes_without_volumes_and_bad_bodies)
+{
+    struct raw *r = connect_raw();
+    char msg[512];
+    struct tlv_writer w;
+    for (uint32_t m = 0; m < 2; m++) {
+        tlv_init(&w);
+        tlv_u64(&w, T_MOUNT, m);
+        send_raw(r, PROTO_VOLUMES, 5 + m, 0, 0, w.buf, w.len);
+        struct proto_hdr h = expect(r, PROTO_RESULT, msg);
+        CHECK_EQ(h.channel, 5 + m);
+    }
+    tlv_init(&w);
+    tlv_u64(&w, T_MOUNT, 2);
+    send_raw(r, PROTO_VOLUMES, 7, 0, 0, w.buf, w.len);
+    expect(r, PROTO_ERROR, msg);
+    CHECK(strstr(msg, "MOUNT must be 0 or 1") != NULL);
+    send_raw(r, PROTO_VOLUMES, 8, 0, 0, NULL, 0); /* no MOUNT at all */
+    expect(r, PROTO_ERROR, msg);
+    CHECK(strstr(msg, "MOUNT must be 0 or 1") != NULL);
+    const uint8_t broken[] = { 121, 0 }; /* a tag cut short */
+    send_raw(r, PROTO_VOLUMES, 9, 0, 0, broken, sizeof broken);
+    expect(r, PROTO_ERROR, msg);
+    CHECK(strstr(msg, "VOLUMES:") != NULL);
+    check_alive(r, 10);
+    finish_raw(r);
+}

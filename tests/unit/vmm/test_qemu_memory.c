@@ -94,6 +94,7 @@ TEST(argv_puts_ram_in_the_file)
     CHECK(argv_has(argv, "memory-backend-file,id=mem,size=256M,mem-path=/b/memory,share=on"));
     CHECK(!argv_has(argv, "-incoming"));
     CHECK(!argv_has(argv, "-S"));
+    CHECK(argv_has(argv, "-kernel") && argv_has(argv, "/k") && argv_has(argv, "/i"));
     qemu_argv_free(argv);
 
     /* a fork: the frozen file mapped privately, the saved state loaded before it runs */
@@ -105,6 +106,8 @@ TEST(argv_puts_ram_in_the_file)
     CHECK(argv_has(argv, "-incoming"));
     CHECK(argv_has(argv, "defer"));
     CHECK(argv_has(argv, "-S"));
+    /* a resume boots nothing: no kernel for QEMU to load and keep (cmdline.c) */
+    CHECK(!argv_has(argv, "-kernel") && !argv_has(argv, "-initrd") && !argv_has(argv, "-append"));
     qemu_argv_free(argv);
 
     /* no memory file: RAM is QEMU's own, as before */
