@@ -334,12 +334,13 @@ print-libs:
 lab-check: all
 	tests/lab/lab-check.sh
 
-# The aarch64 KVM engine in the ARM64 lab (tests/lab/lab-check.sh --arch arm64): the VMM and
-# the client's libraries cross-built in $(O)/arm64, the arm64 guest from `all`.
+# The aarch64 KVM engine in the ARM64 lab (tests/lab/lab-check.sh --arch arm64 --suite): the
+# VMM, its test build and the client's libraries cross-built in $(O)/arm64, the arm64 guest
+# from `all`; the box check, then suite.sh (disks, network, 9p, the jail) in the same L1.
 lab-check-arm64: all
 	$(MAKE) --no-print-directory ARCH=aarch64 O=$(O)/arm64 $(O)/arm64/bin/boxlite-vmm \
-	    $(O)/arm64/lib/libproto.a $(O)/arm64/lib/libcommon.a
-	BOXLITE_BUILD=$(O) tests/lab/lab-check.sh --arch arm64
+	    $(O)/arm64/tests/boxlite-vmm-test $(O)/arm64/lib/libproto.a $(O)/arm64/lib/libcommon.a
+	BOXLITE_BUILD=$(O) tests/lab/lab-check.sh --arch arm64 --suite
 
 # The CPU matrix: every lab CPU model with every CPU template (tests/lab/matrix-all.sh).
 lab-matrix: all
