@@ -321,7 +321,7 @@ if [ $mode = lab ]; then
   l1end=$(sed -n 's/^lab: L1 ended after \([0-9.]*\) s.*/\1/p' "$log" | head -1)
   echo "figure: L1 boot to ready, KVM up: ${l1wall:-?} s wall (${l1:-?} s of L1 uptime)"
   echo "figure: L1 whole run (wall): ${l1end:-?} s"
-  echo "note: in the lab L2 runs under nested SVM inside TCG: times are far above hardware's"
+  echo "note: in the lab L2 runs under nested KVM inside TCG ($([ $arch = arm64 ] && echo "arm64, VHE" || echo "SVM")): times are far above hardware's"
 fi
 if [ $bench = 1 ]; then
   ref=$(line_of qemu)
