@@ -92,3 +92,7 @@ scripts/build-kernel.sh --arch arm64
 tests/fixtures/arm64-busybox.sh >/dev/null
 # The nested-KVM lab (tests/lab/): an L1 kernel unpacked from Debian's package, cached.
 tests/lab/setup.sh >/dev/null
+# The ARM64 lab (tests/lab/README.md): its L1 kernel, and the arm64 sysroot the VMM is
+# cross-built against (make ARCH=aarch64; tests/e2e/lab_arm64.sh, make lab-check-arm64).
+tests/lab/setup.sh --arch arm64 >/dev/null
+scripts/arm64-sysroot.sh >/dev/null

@@ -49,7 +49,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t nram = size / 4 < RAM_USED ? size / 4 : RAM_USED;
     memset(ram.ram, 0, RAM_USED);
     memcpy(ram.ram, data, nram);
-    struct irq_line irq = { count, NULL, 5 };
+    struct irq_line irq = { .trigger = count, .gsi = 5 };
     struct virtio_dev *devs[2];
     struct bl_error err;
     struct memdisk *md = calloc(1, sizeof(*md));

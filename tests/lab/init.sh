@@ -28,25 +28,36 @@ end() {
 }
 
 for m in /lab/modules/*.ko; do
+  [ -e "$m" ] || continue # the ARM64 lab's kernel has KVM built in
   insmod "$m" || { say "error: insmod $m failed"; dmesg | tail -20; end 125; }
 done
 if [ ! -c /dev/kvm ]; then say "error: no /dev/kvm after loading the modules"; dmesg | tail -20; end 125; fi
-# kvm_amd says "Nested Paging enabled" when SVM with NPT is usable; without it KVM would
-# fall back to shadow paging (or refuse to load), which is not what users' machines run.
-if ! dmesg | grep -q "Nested Paging enabled"; then
-  say "error: kvm_amd did not report nested paging"; dmesg | grep -i -E 'kvm|svm' ; end 125
-fi
-
-# The L2 guest's timer calibration under nested SVM inside TCG stalls (environment.md):
-# hand L2 the TSC frequency and delay-loop value L1 itself runs with. Commands put
-# $LAB_L2_CMDLINE on their L2 kernel command line; it exists only in the lab.
-khz=$(dmesg | sed -n 's/.*tsc: Refined TSC clocksource calibration: \([0-9]*\)\.\([0-9]*\) MHz.*/\1\2/p' | tail -1)
-[ -n "$khz" ] || khz=$(dmesg | sed -n 's/.*tsc: Detected \([0-9]*\)\.\([0-9]*\) MHz.*/\1\2/p' | tail -1)
-lpj=$(dmesg | sed -n 's/.*(lpj=\([0-9]*\)).*/\1/p' | tail -1)
-export LAB_L2_CMDLINE="no_timer_check${khz:+ tsc_early_khz=$khz}${lpj:+ lpj=$lpj}"
 export LAB_L1=1
-say "kernel $(uname -r); kvm-amd: $(dmesg | grep -o -E 'Nested (Virtualization|Paging) enabled' | tr '\n' ' ')"
-say "L2 options: $LAB_L2_CMDLINE"
+if [ "$(uname -m)" = aarch64 ]; then
+  # KVM on arm64 needs the kernel entered at EL2 (QEMU's virtualization=on); it then says
+  # which mode it took (VHE with -cpu max). Nothing for L2's command line: the architected
+  # timer needs no calibration.
+  if ! dmesg | grep -q -E 'kvm \[[0-9]+\]: (VHE|Hyp) mode initialized'; then
+    say "error: KVM did not initialize at EL2"; dmesg | grep -i -E 'kvm|EL2'; end 125
+  fi
+  export LAB_L2_CMDLINE=""
+  say "kernel $(uname -r); $(dmesg | grep -o -E '(VHE|Hyp) mode initialized' | head -1); $(dmesg | grep -o 'GICv[0-9].*' | head -1)"
+else
+  # kvm_amd says "Nested Paging enabled" when SVM with NPT is usable; without it KVM would
+  # fall back to shadow paging (or refuse to load), which is not what users' machines run.
+  if ! dmesg | grep -q "Nested Paging enabled"; then
+    say "error: kvm_amd did not report nested paging"; dmesg | grep -i -E 'kvm|svm' ; end 125
+  fi
+  # The L2 guest's timer calibration under nested SVM inside TCG stalls (environment.md):
+  # hand L2 the TSC frequency and delay-loop value L1 itself runs with. Commands put
+  # $LAB_L2_CMDLINE on their L2 kernel command line; it exists only in the lab.
+  khz=$(dmesg | sed -n 's/.*tsc: Refined TSC clocksource calibration: \([0-9]*\)\.\([0-9]*\) MHz.*/\1\2/p' | tail -1)
+  [ -n "$khz" ] || khz=$(dmesg | sed -n 's/.*tsc: Detected \([0-9]*\)\.\([0-9]*\) MHz.*/\1\2/p' | tail -1)
+  lpj=$(dmesg | sed -n 's/.*(lpj=\([0-9]*\)).*/\1/p' | tail -1)
+  export LAB_L2_CMDLINE="no_timer_check${khz:+ tsc_early_khz=$khz}${lpj:+ lpj=$lpj}"
+  say "kernel $(uname -r); kvm-amd: $(dmesg | grep -o -E 'Nested (Virtualization|Paging) enabled' | tr '\n' ' ')"
+  say "L2 options: $LAB_L2_CMDLINE"
+fi
 say "ready at uptime $(cut -d' ' -f1 /proc/uptime) s"
 
 cd "$(cat /lab/cwd 2>/dev/null || echo /)" 2>/dev/null || cd /

@@ -22,6 +22,12 @@
 #            frees 300 MiB, a balloon target that holds, host memory per idle box for
 #            $LAB_DENSITY_BOXES boxes); the guest kernel needs virtio-balloon: $LAB_KERNEL
 #            names one when the cached kernel of this tree has none
+#   --arch arm64  the aarch64 KVM engine in the ARM64 lab (run.sh --arch arm64): the VMM
+#            cross-built in $BOXLITE_BUILD_ARM64 (build/arm64: make lab-check-arm64 builds it),
+#            the arm64 guest kernel (build-kernel.sh --arch arm64) and initramfs, an arm64
+#            busybox rootfs; the helpers cross-built static. --suite runs suite.sh there with
+#            the arm64 qemu-img and e2fsprogs of the sysroot as oracles (not the KVM unit
+#            tests). Not with --bench, --matrix or --density yet
 #   --cpu    L1's QEMU CPU model (run.sh --cpu; default max)
 #   --log    keep the whole output (L1 console included) in FILE
 #   --trace  with --suite: every VMM of the suite under strace, printing what each kind of
@@ -35,6 +41,7 @@ suite=0
 matrix=0
 density=0
 cpu=${LAB_CPU:-max}
+arch=${LAB_ARCH:-amd64}
 trace=0
 rounds=${LAB_ROUNDS:-2}
 keep=""
@@ -45,6 +52,7 @@ while [ $# -gt 0 ]; do
     --matrix) matrix=1; shift ;;
     --density) density=1; shift ;;
     --cpu) cpu=$2; shift 2 ;;
+    --arch) arch=$2; shift 2 ;;
     --trace) trace=1; shift ;;
     --log) keep=$2; shift 2 ;;
     *) echo "usage: lab-check.sh [--bench] [--suite] [--matrix] [--cpu MODEL] [--log FILE]" >&2; exit 2 ;;
@@ -53,20 +61,38 @@ done
 say() { echo "lab-check: $*"; }
 fail() { say "FAIL: $*"; exit 1; }
 
-vmm=$root/$build/bin/boxlite-vmm
-initrd=$root/$build/guest/initramfs.cpio.gz
-vmlinux=${LAB_KERNEL:-$(scripts/build-kernel.sh --cached-only)} || fail "no cached guest kernel (run scripts/setup.sh)"
+case $arch in
+  amd64|x86_64)
+    arch=amd64
+    vmm=$root/$build/bin/boxlite-vmm
+    initrd=$root/$build/guest/initramfs.cpio.gz
+    vmlinux=${LAB_KERNEL:-$(scripts/build-kernel.sh --cached-only)} || fail "no cached guest kernel (run scripts/setup.sh)"
+    hcc=gcc helpers="kvm_probe lab_timeline" libs=$build/lib lab=$build/lab bb=/bin/busybox ;;
+  arm64|aarch64)
+    arch=arm64
+    abuild=${BOXLITE_BUILD_ARM64:-$build/arm64}
+    [ $bench = 0 ] && [ $matrix = 0 ] && [ $density = 0 ] ||
+      fail "--arch arm64: the box check and --suite only so far (no --bench, --matrix, --density)"
+    vmm=$root/$abuild/bin/boxlite-vmm
+    initrd=$root/$build/guest-arm64/initramfs.cpio.gz
+    vmlinux=${LAB_KERNEL:-$(scripts/build-kernel.sh --arch arm64 --cached-only)} || fail "no cached arm64 guest kernel (run scripts/setup.sh)"
+    sysroot=$(scripts/arm64-sysroot.sh --cached-only) || fail "no arm64 sysroot (scripts/arm64-sysroot.sh)"
+    bb=$(tests/fixtures/arm64-busybox.sh --cached-only) || fail "no arm64 busybox (tests/fixtures/arm64-busybox.sh)"
+    # kvm_probe runs x86 real-mode code: not here
+    hcc=aarch64-linux-gnu-gcc helpers=lab_timeline libs=$abuild/lib lab=$build/lab-arm64 ;;
+  *) fail "unknown --arch $arch (amd64 or arm64)" ;;
+esac
 [ -x "$vmm" ] && [ -f "$initrd" ] || fail "missing $vmm or $initrd (run make)"
-# The lab's two helpers are static so L1 needs no libraries for them.
-mkdir -p "$build/lab"
-for t in kvm_probe lab_timeline; do
-  if [ ! -x "$build/lab/$t" ] || [ "tests/lab/$t.c" -nt "$build/lab/$t" ]; then
-    gcc -static -O2 -Wall -Wextra -Werror -o "$build/lab/$t" "tests/lab/$t.c" || fail "cannot build $t"
+# The lab's helpers are static so L1 needs no libraries for them.
+mkdir -p "$lab"
+for t in $helpers; do
+  if [ ! -x "$lab/$t" ] || [ "tests/lab/$t.c" -nt "$lab/$t" ]; then
+    $hcc -static -O2 -Wall -Wextra -Werror -o "$lab/$t" "tests/lab/$t.c" || fail "cannot build $t"
   fi
 done
 # The client links the project's protocol library (built by make all), static as well.
-gcc -std=c11 -D_GNU_SOURCE -static -O2 -Wall -Wextra -Werror -Wno-unused-parameter -Iinclude -Isrc \
-  -o "$build/lab/lab_client" tests/lab/lab_client.c "$build/lib/libproto.a" "$build/lib/libcommon.a" \
+$hcc -std=c11 -D_GNU_SOURCE -static -O2 -Wall -Wextra -Werror -Wno-unused-parameter -Iinclude -Isrc \
+  -o "$lab/lab_client" tests/lab/lab_client.c "$libs/libproto.a" "$libs/libcommon.a" \
   -lpthread || fail "cannot build lab_client"
 
 work=$(mktemp -d)
@@ -74,16 +100,20 @@ trap 'rm -rf "$work"' EXIT
 log=$work/log
 # The container rootfs: static busybox and a file that proves where the command ran.
 mkdir -p "$work/rootfs/bin" "$work/rootfs/etc" "$work/rootfs/proc" "$work/rootfs/dev" "$work/rootfs/tmp"
-cp /bin/busybox "$work/rootfs/bin/busybox"
+cp "$bb" "$work/rootfs/bin/busybox"
 echo "the lab rootfs" > "$work/rootfs/etc/lab-rootfs"
 mke2fs -q -F -t ext4 -d "$work/rootfs" "$work/rootfs.ext4" 16M >/dev/null || fail "mke2fs failed"
 # What runs on the KVM host (L1 in the lab): the probe, our VMM, then (bench) QEMU.
 cat > "$work/script.sh" <<EOF
 export LAB_VMM="$vmm" LAB_VMLINUX="$vmlinux" LAB_INITRD="$initrd"
-export LAB_TIMELINE="$root/$build/lab/lab_timeline" LAB_GUEST_MIB=512 LAB_ROOT="$root"
-export LAB_CLIENT="$root/$build/lab/lab_client" LAB_DISK="$work/rootfs.ext4"
+export LAB_TIMELINE="$root/$lab/lab_timeline" LAB_GUEST_MIB=512 LAB_ROOT="$root"
+export LAB_CLIENT="$root/$lab/lab_client" LAB_DISK="$work/rootfs.ext4"
+EOF
+[ $arch = amd64 ] && cat >> "$work/script.sh" <<EOF
 echo "== kvm_probe"
-"$root/$build/lab/kvm_probe" || exit 10
+"$root/$lab/kvm_probe" || exit 10
+EOF
+cat >> "$work/script.sh" <<EOF
 echo "== boot: box (boxlite-vmm, engine kvm, container rootfs on vda, client on the box socket)"
 sh "$root/tests/lab/guest_boot.sh" box
 echo "== box exit status \$?"
@@ -104,7 +134,16 @@ if [ $bench = 1 ]; then
     echo 'sh "$LAB_ROOT/tests/lab/guest_boot.sh" qemu quiet' >> "$work/script.sh"
   done
 fi
-if [ $suite = 1 ]; then
+if [ $suite = 1 ] && [ $arch = arm64 ]; then
+  # suite.sh alone, its oracles (qemu-img, debugfs, e2fsck, mke2fs) the sysroot's arm64 ones
+  labdir=$(tests/lab/setup.sh --arch arm64 --quick | tail -1)
+  loopko=$(ls "$(dirname "$labdir")"/pkg/"$(cut -d' ' -f1 "$labdir/kernel-version")"-*/lib/modules/*/kernel/drivers/block/loop.ko 2>/dev/null | head -1)
+  vmmtest=$root/$abuild/tests/boxlite-vmm-test
+  { echo 'echo "== suite"'
+    echo "export PATH=\"\$PATH:$sysroot/usr/bin:$sysroot/sbin\""
+    echo "LAB_TRACE=0 LAB_ROOTFS=\"$work/rootfs.ext4\" LAB_LOOP_KO=\"$loopko\" LAB_VMM_TEST=\"$vmmtest\" sh \"\$LAB_ROOT/tests/lab/suite.sh\""
+  } >> "$work/script.sh"
+elif [ $suite = 1 ]; then
   # The KVM engine's unit tests with a real guest, from the sanitizer build when there is
   # one (the engine's code under ASan and UBSan), else built here: test_kvm_engine (the
   # engine), test_kvm_balloon (the balloon on real guest RAM), test_kvm_snapshot (a running
@@ -153,7 +192,8 @@ EOF
 fi
 echo "exit 0" >> "$work/script.sh"
 
-if grep -qwE 'vmx|svm' /proc/cpuinfo && [ -w /dev/kvm ]; then
+if { [ $arch = amd64 ] && grep -qwE 'vmx|svm' /proc/cpuinfo && [ -w /dev/kvm ]; } ||
+   { [ $arch = arm64 ] && [ "$(uname -m)" = aarch64 ] && [ -w /dev/kvm ]; }; then
   mode=direct
   say "this host has hardware virtualization: running directly, no lab"
   (LAB_L2_CMDLINE="" bash "$work/script.sh") 2>&1 | tee "$log"
@@ -161,8 +201,9 @@ if grep -qwE 'vmx|svm' /proc/cpuinfo && [ -w /dev/kvm ]; then
 else
   mode=lab
   say "no vmx/svm on this host: running in the nested-KVM lab (tests/lab/run.sh)"
-  files=("$vmm" "$vmlinux" "$initrd" "$root/$build/lab/kvm_probe" "$root/$build/lab/lab_timeline"
-         "$root/$build/lab/lab_client" "$work/rootfs.ext4" "$root/tests/lab/guest_boot.sh")
+  files=("$vmm" "$vmlinux" "$initrd" "$root/$lab/lab_timeline"
+         "$root/$lab/lab_client" "$work/rootfs.ext4" "$root/tests/lab/guest_boot.sh")
+  [ $arch = amd64 ] && files+=("$root/$lab/kvm_probe")
   if [ $bench = 1 ] || [ $matrix = 1 ]; then
     q=$(command -v qemu-system-x86_64) || fail "qemu-system-x86_64 missing"
     files+=("$q")
@@ -171,7 +212,11 @@ else
       [ -e "/usr/share/qemu/$f" ] && files+=("/usr/share/qemu/$f")
     done
   fi
-  if [ $suite = 1 ]; then
+  if [ $suite = 1 ] && [ $arch = arm64 ]; then
+    files+=("$root/tests/lab/suite.sh" "$vmmtest" "$sysroot/usr/bin/qemu-img" "$sysroot/sbin/debugfs"
+            "$sysroot/sbin/e2fsck" "$sysroot/sbin/mke2fs")
+    [ -n "$loopko" ] && files+=("$loopko")
+  elif [ $suite = 1 ]; then
     files+=("$root/tests/lab/suite.sh" "$kvmtest" "$kvmballoon" "$kvmsnap" "$vmmtest")
     [ $trace = 1 ] && files+=("$(command -v strace)")
     [ -n "$loopko" ] && files+=("$loopko")
@@ -196,7 +241,7 @@ else
   [ $matrix = 1 ] && mem=${LAB_MEM:-4096}
   # ten boxes of 512 MiB: each idle one costs little, but the first test peaks at 300 MiB
   [ $density = 1 ] && mem=${LAB_MEM:-3072}
-  tests/lab/run.sh --cpu "$cpu" --mem "$mem" --files "$work/files" --timeout "${LAB_TIMEOUT:-1200}" --script "$work/script.sh" 2>&1 | tee "$log"
+  tests/lab/run.sh --arch $arch ${sysroot:+--sysroot "$sysroot"} --cpu "$cpu" --mem "$mem" --files "$work/files" --timeout "${LAB_TIMEOUT:-1200}" --script "$work/script.sh" 2>&1 | tee "$log"
   rc=${PIPESTATUS[0]}
 fi
 [ -n "$keep" ] && cp "$log" "$keep"
@@ -208,8 +253,10 @@ line_of() { grep -m1 "^boot\[$1\]: timeline:" "$log" | sed 's/^[^:]*: //'; }
 # The minimum of one key over an engine's rounds that reached ready.
 best() { grep "^boot\[$1\]: timeline:" "$log" | grep -v 'ready_ms=-1 ' |
          sed -n "s/.* $2=\([0-9.]*\).*/\1/p" | sort -n | head -1; }
-[ "$rc" -eq 10 ] && fail "kvm_probe could not run guest code on /dev/kvm"
-grep -q "kvm_probe: ok" "$log" || fail "kvm_probe did not pass (exit $rc)"
+if [ $arch = amd64 ]; then
+  [ "$rc" -eq 10 ] && fail "kvm_probe could not run guest code on /dev/kvm"
+  grep -q "kvm_probe: ok" "$log" || fail "kvm_probe did not pass (exit $rc)"
+fi
 box=$(line_of box)
 [ -n "$box" ] || fail "no timeline from our VMM (exit $rc)"
 grep -q '^\[boot\[box\]\].*boxlite-agent: ready in' "$log" ||
@@ -231,7 +278,7 @@ echo "figure: VM exits, whole run (boot, commands, power-off): $(js vm_exits)"
 echo "figure: VMM CPU time to agent ready: $(get "$box" cpu_to_ready_ms) ms"
 echo "figure: VMM RSS outside guest RAM (its own count): ${rss_own_kib:-?} KiB"
 echo "figure: command round trip (best of 5): $(sed -n 's/^client: command round trip (best of 5): //p' "$log" | head -1)"
-if [ $suite = 1 ]; then
+if [ $suite = 1 ] && [ $arch = amd64 ]; then
   kvm_counts=$(sed -n 's/^kvm_engine: \([0-9]* passed, [0-9]* failed.*\)/\1/p' "$log" | tail -1)
   echo "test_kvm_engine: ${kvm_counts:-did not finish}"
   [ "$kvm_counts" = "1 passed, 0 failed, 0 skipped" ] || fail "test_kvm_engine in the lab: $(grep '^kvm_engine: #' "$log" | tr '\n' ';')"
@@ -242,6 +289,8 @@ if [ $suite = 1 ]; then
   snap_counts=$(sed -n 's/^kvm_snapshot: \([0-9]* passed, [0-9]* failed.*\)/\1/p' "$log" | tail -1)
   echo "test_kvm_snapshot: ${snap_counts:-did not finish}"
   [ "$snap_counts" = "1 passed, 0 failed, 0 skipped" ] || fail "test_kvm_snapshot in the lab: $(grep '^kvm_snapshot: #' "$log" | tr '\n' ';')"
+fi
+if [ $suite = 1 ]; then
   counts=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -1)
   [ -n "$counts" ] || fail "the suite did not finish"
   echo "suite: $counts"
@@ -263,9 +312,9 @@ if [ $mode = lab ]; then
   l1=$(sed -n 's/^lab: ready at uptime \([0-9.]*\) s.*/\1/p' "$log" | head -1)
   l1wall=$(sed -n 's/^lab: ready at uptime .*(wall \([0-9.]*\) s.*/\1/p' "$log" | head -1)
   l1end=$(sed -n 's/^lab: L1 ended after \([0-9.]*\) s.*/\1/p' "$log" | head -1)
-  echo "figure: L1 boot to ready, kvm-amd loaded: ${l1wall:-?} s wall (${l1:-?} s of L1 uptime)"
+  echo "figure: L1 boot to ready, KVM up: ${l1wall:-?} s wall (${l1:-?} s of L1 uptime)"
   echo "figure: L1 whole run (wall): ${l1end:-?} s"
-  echo "note: in the lab L2 runs under nested SVM inside TCG: times are far above hardware's"
+  echo "note: in the lab L2 runs under nested KVM inside TCG ($([ $arch = arm64 ] && echo "arm64, VHE" || echo "SVM")): times are far above hardware's"
 fi
 if [ $bench = 1 ]; then
   ref=$(line_of qemu)

@@ -18,6 +18,10 @@
 #                    nested paging under TCG: max, EPYC, EPYC-Rome, EPYC-Milan (README.md,
 #                    "CPU models"); "+svm" and other QEMU feature flags may be appended
 #   --log FILE       keep the whole serial console (L1 boot included) in FILE
+#   --arch arm64     the ARM64 lab (default $LAB_ARCH or amd64): qemu-system-aarch64 -M virt
+#                    with EL2 and GICv3, -cpu max, Debian's cloud-arm64 kernel (KVM built in).
+#                    aarch64 ELF files get their shared libraries from --sysroot DIR (an arm64
+#                    sysroot, scripts/arm64-sysroot.sh), copied to the same paths in L1
 #   -v               print L1's boot messages on stderr too
 # Exit status: the command's; 124 if the timeout ended L1; 125 if the lab itself failed
 # (L1 did not boot, kvm-amd did not load, no exit status came back).
@@ -29,6 +33,8 @@ here="$(cd "$(dirname "$0")" && pwd)"
 timeout_s=${LAB_TIMEOUT:-900}
 mem=${LAB_MEM:-2048}
 cpu=${LAB_CPU:-max}
+arch=${LAB_ARCH:-amd64}
+sysroot=""
 log=""
 verbose=0
 script=""
@@ -43,6 +49,8 @@ while [ $# -gt 0 ]; do
     --mem) mem=$2; shift 2 ;;
     --cpu) cpu=$2; shift 2 ;;
     --log) log=$2; shift 2 ;;
+    --arch) arch=$2; shift 2 ;;
+    --sysroot) sysroot=$2; shift 2 ;;
     --script) script=$2; shift 2 ;;
     -v) verbose=1; shift ;;
     --) shift; break ;;
@@ -52,8 +60,13 @@ done
 if [ -z "$script" ] && [ $# -eq 0 ]; then
   echo "usage: tests/lab/run.sh [--files LIST] [--script FILE] [-- CMD...]" >&2; exit 125
 fi
-command -v qemu-system-x86_64 >/dev/null || { echo "lab: qemu-system-x86_64 missing (apt-get install qemu-system-x86)" >&2; exit 125; }
-labdir=$("$here/setup.sh" --quick | tail -1) || { echo "lab: setup failed" >&2; exit 125; }
+case $arch in
+  amd64|x86_64) arch=amd64; qemu=qemu-system-x86_64; qpkg=qemu-system-x86 ;;
+  arm64|aarch64) arch=arm64; qemu=qemu-system-aarch64; qpkg=qemu-system-arm ;;
+  *) echo "lab: unknown --arch $arch (amd64 or arm64)" >&2; exit 125 ;;
+esac
+command -v $qemu >/dev/null || { echo "lab: $qemu missing (apt-get install $qpkg)" >&2; exit 125; }
+labdir=$("$here/setup.sh" --arch $arch --quick | tail -1) || { echo "lab: setup failed" >&2; exit 125; }
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/boxlite-lab.XXXXXX")
 qpid=""
@@ -82,10 +95,33 @@ add() { # copy a host path to the same path in the stage (symlinks to files beco
 }
 for p in "${paths[@]}"; do add "$p"; done
 # Shared libraries of every ELF file copied in, and the dynamic loader.
-while IFS= read -r f; do
-  head -c4 "$f" 2>/dev/null | grep -q ELF || continue
-  { ldd "${f#"$stage"}" 2>/dev/null || true; } | awk '/=> \//{print $3} /^\t\//{print $1}'
-done < <(find "$stage" -type f -perm -u+x) | sort -u | while IFS= read -r lib; do add "$lib"; done
+if [ $arch = amd64 ]; then
+  while IFS= read -r f; do
+    head -c4 "$f" 2>/dev/null | grep -q ELF || continue
+    { ldd "${f#"$stage"}" 2>/dev/null || true; } | awk '/=> \//{print $3} /^\t\//{print $1}'
+  done < <(find "$stage" -type f -perm -u+x) | sort -u | while IFS= read -r lib; do add "$lib"; done
+elif [ -n "$sysroot" ]; then
+  # No ldd for a foreign ELF: its DT_NEEDED names, looked up in the sysroot's library
+  # folders, land at /lib/aarch64-linux-gnu in L1, the dynamic loader at /lib, until no
+  # library needs another one not there yet.
+  mkdir -p "$stage/lib/aarch64-linux-gnu"
+  find "$sysroot" -name 'ld-linux-aarch64.so.1' | head -1 | xargs -r -I{} cp -L {} "$stage/lib/"
+  todo=$(find "$stage" -type f -perm -u+x)
+  while [ -n "$todo" ]; do
+    next=""
+    for f in $todo; do
+      head -c4 "$f" 2>/dev/null | grep -q ELF || continue
+      for n in $(readelf -d "$f" 2>/dev/null | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
+        [ -e "$stage/lib/aarch64-linux-gnu/$n" ] && continue
+        src=$(find "$sysroot/lib" "$sysroot/usr/lib" -name "$n" 2>/dev/null | head -1)
+        [ -n "$src" ] || { echo "lab: $n (needed by ${f#"$stage"}) not in $sysroot" >&2; exit 125; }
+        cp -L "$src" "$stage/lib/aarch64-linux-gnu/$n"
+        next="$next $stage/lib/aarch64-linux-gnu/$n"
+      done
+    done
+    todo=$next
+  done
+fi
 (cd "$stage" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --quiet --owner=0:0) > "$tmp/run.cpio"
 # Linux unpacks concatenated newc archives in order: the base from setup.sh, then this run's.
 cat "$labdir/base.cpio" "$tmp/run.cpio" > "$tmp/initrd"
@@ -100,11 +136,18 @@ host_khz=$(dmesg 2>/dev/null | sed -n 's/.*tsc: Refined TSC clocksource calibrat
 [ -n "$host_khz" ] || host_khz=$(dmesg 2>/dev/null | sed -n 's/.*tsc: Detected \([0-9]*\)\.\([0-9]*\) MHz.*/\1\2/p' | tail -1)
 [ -n "$host_khz" ] || host_khz=$(awk -F: '/^cpu MHz/{printf "%d", $2 * 1000; exit}' /proc/cpuinfo)
 append="console=ttyS0 quiet panic=-1 reboot=t${host_khz:+ tsc_early_khz=$host_khz}"
+machine=(-M microvm,accel=tcg -cpu "$cpu")
+if [ $arch = arm64 ]; then
+  # virtualization=on enters L1's kernel at EL2, which KVM needs; GICv3 as on most arm64
+  # servers (environment.md, "An ARM64 lab is viable here"). PSCI powers L1 off.
+  append="console=ttyAMA0 quiet panic=-1"
+  machine=(-M virt,virtualization=on,gic-version=3,accel=tcg -cpu "$cpu")
+fi
 
 fifo=$tmp/console
 mkfifo "$fifo"
 start=$(date +%s.%N)
-timeout -k 10 "$timeout_s" qemu-system-x86_64 -M microvm,accel=tcg -cpu "$cpu" -m "$mem" -smp 1 \
+timeout -k 10 "$timeout_s" $qemu "${machine[@]}" -m "$mem" -smp 1 \
   -nodefaults -no-user-config -display none -serial stdio -no-reboot \
   -kernel "$labdir/vmlinuz" -initrd "$tmp/initrd" -append "$append" \
   </dev/null >"$fifo" 2>"$tmp/qemu.err" &

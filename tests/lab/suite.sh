@@ -164,6 +164,11 @@ box t5 "boxlite.root=/dev/vda boxlite.vol=vol0:/share" "$(disk "$work/t1.ext4")"
 [ "$(cat "$work/share/g.txt" 2>/dev/null)" = from-the-guest ] && ok "the guest's write reached the host directory" ||
   bad "the guest's file is not in the host directory"
 
+if [ "$(uname -m)" = aarch64 ]; then
+  # arch_vm_save/arch_vcpu_save are not written for aarch64 yet (vGIC, timer, system
+  # registers): the engine refuses a pause there, so the section is left out, and said so
+  echo "skip: pause and resume: no aarch64 machine snapshots yet (src/vmm/arch/aarch64/kvm.c)"
+else
 echo "== pause and resume on the KVM engine (memory snapshot, src/vmm/snapshot.c)"
 # A loop started before the pause keeps a counter and a shell variable in tmpfs (each file
 # replaced whole by rename). PAUSE saves guest RAM to memory and the machine to memory.state
@@ -268,6 +273,7 @@ echo "figure: KVM engine snapshot: state $(stat -c %s "$d/state.good") bytes, RA
 # the suite's filesystem is small (160 MiB): the RAM file and the disk go before the next box
 df -k "$work" | awk 'NR == 2 { print "suite: free after the pause test: " int($4 / 1024) " MiB" }'
 rm -rf "$d" "$work/t8.ext4"
+fi
 
 echo "== issue 13 on the KVM engine: the jail, and a guest's setuid root file on a share"
 # while the box runs: the supervisor and the jailed VMM, as the host sees them

@@ -12,6 +12,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* The console UART's model (src/vmm/hw/). */
+enum arch_uart {
+    ARCH_UART_8250,  /* serial.c: a 16550A, Linux's ttyS0 */
+    ARCH_UART_PL011, /* pl011.c: Arm's PrimeCell UART, Linux's ttyAMA0 */
+};
+
 /* The machine's fixed addresses (docs/architecture.md, "Guest addresses"). */
 struct arch_layout {
     uint64_t ram_low_max;   /* RAM below the MMIO hole ends here at most */
@@ -20,11 +26,15 @@ struct arch_layout {
     uint64_t virtio_gpa;    /* first virtio-mmio window; device i at + i * 0x1000 */
     uint32_t virtio_gsi;    /* GSI of the first virtio device; device i has + i */
     uint32_t virtio_max;    /* how many virtio windows/GSIs exist */
+    enum arch_uart uart;    /* the console UART's model */
     bool serial_pio;        /* the console UART is on the port I/O bus */
     uint64_t serial_addr;   /* its port or MMIO address */
     uint32_t serial_gsi;
     uint64_t reset_port;    /* i8042 command port whose 0xfe write resets, or 0 for none */
     const char *base_cmdline; /* what every guest gets first (console, reboot policy) */
+    /* virtio-mmio devices are announced on the kernel command line (virtio_mmio.device=,
+     * x86_64); otherwise arch_load_kernel describes them (aarch64's device tree) */
+    bool virtio_cmdline;
 };
 extern const struct arch_layout arch_layout;
 
@@ -50,6 +60,12 @@ int arch_ram_ranges(uint64_t ram_bytes, uint64_t gpa[2], uint64_t size[2]);
 /* VM-wide set-up after KVM_CREATE_VM and before vCPUs: interrupt controller, timer, and
  * whatever private pages the architecture's virtualisation needs. */
 int arch_vm_init(int vm_fd, struct bl_error *err);
+/* After every vCPU went through arch_vcpu_init, before the first KVM_RUN (aarch64: the
+ * in-kernel GIC is initialised only once all its vCPUs exist). */
+int arch_vm_finish(int vm_fd, struct bl_error *err);
+/* What KVM_IRQ_LINE's irq field is for the interrupt controller's input gsi (the number
+ * machine_irq and the layout's *_gsi use). */
+uint32_t arch_irq_line(uint32_t gsi);
 
 /* ---- CPU templates ----------------------------------------------------------------------
  * The CPU a guest sees: a named, documented template intersected with what the host's KVM
@@ -87,11 +103,21 @@ struct arch_boot {
     const struct arch_cpu *cpu;
 };
 
+/* A virtio-mmio device for the guest's hardware description. */
+struct arch_mmio_dev {
+    uint64_t base; /* its 4 KiB window */
+    uint32_t gsi;  /* its interrupt line */
+};
+
 struct arch_kernel {
-    const char *kernel;   /* path of an uncompressed ELF kernel (vmlinux) */
+    const char *kernel;   /* x86_64: an uncompressed ELF vmlinux; aarch64: an Image */
     const char *initrd;   /* or NULL */
     const char *cmdline;  /* complete command line */
     unsigned ncpus;
+    /* the virtio-mmio devices, for architectures that describe them in memory (layout
+     * virtio_cmdline false); x86_64 ignores them */
+    const struct arch_mmio_dev *virtio;
+    unsigned nvirtio;
 };
 
 /* Loads the kernel and initrd into guest memory, writes the boot information (command line,

@@ -16,17 +16,29 @@ struct bus_ops {
 };
 
 /* An interrupt line given to a device. trigger() raises an edge (virtio-mmio and the
- * serial port use edge-triggered GSIs on the IOAPIC); it may be called from any thread. */
+ * serial port use edge-triggered GSIs on the IOAPIC); it may be called from any thread.
+ * A level-triggered line (the PL011 on the GIC) has set_level instead: the device holds it
+ * high while its interrupt condition lasts. */
 struct irq_line {
     void (*trigger)(void *opaque, uint32_t gsi);
     void *opaque;
     uint32_t gsi;
+    void (*set_level)(void *opaque, uint32_t gsi, int level);
 };
 
 static inline void irq_trigger(const struct irq_line *irq)
 {
     if (irq && irq->trigger)
         irq->trigger(irq->opaque, irq->gsi);
+}
+
+/* A level change; on an edge-only line a rise is an edge and a fall nothing. */
+static inline void irq_set_level(const struct irq_line *irq, int level)
+{
+    if (irq && irq->set_level)
+        irq->set_level(irq->opaque, irq->gsi, level);
+    else if (level)
+        irq_trigger(irq);
 }
 
 /* A device's state for the KVM machine's snapshots (machine_add_state, src/vmm/snapshot.h):

@@ -67,10 +67,22 @@ static const char *const slirp_calls[] = {
     NULL
 };
 
+static uint32_t target; /* build time only, one thread: seccomp_gen.c */
+
+void jail_seccomp_target(uint32_t arch) { target = arch; }
+
+/* The native number of name, or __NR_SCMP_ERROR when the target lacks the call. */
+static int resolve(const char *name)
+{
+    if (target && seccomp_syscall_resolve_name_arch(target, name) == __NR_SCMP_ERROR)
+        return __NR_SCMP_ERROR;
+    return seccomp_syscall_resolve_name(name);
+}
+
 static int allow(scmp_filter_ctx ctx, const char *const *names)
 {
     for (const char *const *n = names; *n; n++) {
-        int nr = seccomp_syscall_resolve_name(*n);
+        int nr = resolve(*n);
         if (nr == __NR_SCMP_ERROR)
             continue; /* not on this architecture */
         int r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0);
@@ -83,7 +95,7 @@ static int allow(scmp_filter_ctx ctx, const char *const *names)
 static int add_rule(scmp_filter_ctx ctx, uint32_t action, const char *name, unsigned n,
                     const struct scmp_arg_cmp *a)
 {
-    int nr = seccomp_syscall_resolve_name(name);
+    int nr = resolve(name);
     if (nr == __NR_SCMP_ERROR)
         return 0;
     return seccomp_rule_add_array(ctx, action, nr, n, a);

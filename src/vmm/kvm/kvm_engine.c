@@ -10,6 +10,7 @@
 #include "vmm/arch/arch.h"
 #include "vmm/hw/ctl.h"
 #include "vmm/hw/i8042.h"
+#include "vmm/hw/pl011.h"
 #include "vmm/hw/serial.h"
 #include "vmm/kvm/kvm.h"
 #include "vmm/kvm/machine.h"
@@ -43,13 +44,15 @@ struct engine {
     struct machine *m;
     int console_fd; /* the console log */
     int agent_fd;   /* our end of the agent port's socket pair */
-    struct serial *serial;
+    struct serial *serial; /* the console UART: an 8250 (x86_64) */
+    struct pl011 *pl011;   /* or a PL011 (aarch64) */
     struct ctl *ctl;
     struct i8042 kbd;
     struct slirp_net *net;
     uint16_t *host_ports; /* bound port per config port forward */
     unsigned nports;
     unsigned nvirtio;
+    struct arch_mmio_dev virtio[64]; /* where each is, for arch_load_kernel */
     char cmdline[4096];
     size_t cmdlen;
     uint64_t guest_rss, guest_rss_at; /* cached machine_guest_rss() and when */
@@ -131,14 +134,21 @@ static int cmdline_add(struct engine *e, struct bl_error *err, const char *fmt, 
     return 0;
 }
 
-/* Puts a virtio device in the next slot and announces it on the command line. */
+/* Puts a virtio device in the next slot and announces it: on the command line, or to
+ * arch_load_kernel (aarch64's device tree). */
 static int add_virtio(struct engine *e, struct virtio_dev *dev, struct bl_error *err)
 {
     uint64_t base = arch_layout.virtio_gpa + (uint64_t)e->nvirtio * 0x1000;
     uint32_t gsi = arch_layout.virtio_gsi + e->nvirtio;
+    if (e->nvirtio >= sizeof e->virtio / sizeof e->virtio[0]) {
+        virtio_dev_free(dev);
+        return bl_err(err, BOXLITE_ERR_INVALID, "too many virtio devices");
+    }
     if (machine_add_virtio(e->m, dev, base, err) < 0)
         return -err->code;
-    e->nvirtio++;
+    e->virtio[e->nvirtio++] = (struct arch_mmio_dev){ .base = base, .gsi = gsi };
+    if (!arch_layout.virtio_cmdline)
+        return 0;
     return cmdline_add(e, err, " virtio_mmio.device=4K@%#llx:%u", (unsigned long long)base, gsi);
 }
 
@@ -165,27 +175,47 @@ static void on_exit_status(void *opaque, uint32_t status)
 
 static const struct ctl_ops ctl_ops = { .ready = on_ready, .exit_status = on_exit_status };
 
-static int add_legacy(struct engine *e, struct bl_error *err)
+/* The console UART of the architecture's model (arch_layout.uart). */
+static int add_uart(struct engine *e, struct bl_error *err)
 {
     struct machine *m = e->m;
     struct irq_line irq;
+    if (arch_layout.uart == ARCH_UART_PL011) {
+        /* level-triggered on the GIC, as the device tree says */
+        if (machine_irq_level(m, arch_layout.serial_gsi, &irq, err) < 0)
+            return -err->code;
+        if (!(e->pl011 = pl011_new(e->console_fd, irq)))
+            return bl_errno(err, ENOMEM, "PL011");
+        /* no snapshot state yet: the aarch64 machine cannot be saved (arch_vm_save) */
+        return machine_add_mmio(m, arch_layout.serial_addr, PL011_MMIO_SIZE, &pl011_bus_ops,
+                                e->pl011, err);
+    }
     if (machine_irq(m, arch_layout.serial_gsi, &irq, err) < 0)
         return -err->code;
-    e->serial = serial_new(e->console_fd, irq);
-    e->ctl = ctl_new(&ctl_ops, m);
-    if (!e->serial || !e->ctl)
-        return bl_errno(err, ENOMEM, "legacy devices");
-    e->kbd = (struct i8042){ .reset = on_guest_reset, .opaque = m };
+    if (!(e->serial = serial_new(e->console_fd, irq)))
+        return bl_errno(err, ENOMEM, "serial port");
     int r = arch_layout.serial_pio
                 ? machine_add_pio(m, arch_layout.serial_addr, SERIAL_IO_SIZE, &serial_bus_ops,
                                   e->serial, err)
                 : machine_add_mmio(m, arch_layout.serial_addr, SERIAL_IO_SIZE, &serial_bus_ops,
                                    e->serial, err);
-    if (r < 0 ||
-        (arch_layout.reset_port &&
+    if (r < 0 || machine_add_state(m, &serial_state_ops, e->serial, err) < 0)
+        return -err->code;
+    return 0;
+}
+
+static int add_legacy(struct engine *e, struct bl_error *err)
+{
+    struct machine *m = e->m;
+    if (add_uart(e, err) < 0)
+        return -err->code;
+    e->ctl = ctl_new(&ctl_ops, m);
+    if (!e->ctl)
+        return bl_errno(err, ENOMEM, "legacy devices");
+    e->kbd = (struct i8042){ .reset = on_guest_reset, .opaque = m };
+    if ((arch_layout.reset_port &&
          machine_add_pio(m, arch_layout.reset_port, 1, &i8042_bus_ops, &e->kbd, err) < 0) ||
-        machine_add_mmio(m, arch_layout.ctl_gpa, GUEST_CTL_SIZE, &ctl_bus_ops, e->ctl, err) < 0 ||
-        machine_add_state(m, &serial_state_ops, e->serial, err) < 0)
+        machine_add_mmio(m, arch_layout.ctl_gpa, GUEST_CTL_SIZE, &ctl_bus_ops, e->ctl, err) < 0)
         return -err->code;
     return 0;
 }
@@ -359,6 +389,7 @@ static void kvm_destroy(struct engine *e)
     slirp_net_free(e->net);
     free(e->host_ports);
     serial_free(e->serial);
+    pl011_free(e->pl011);
     ctl_free(e->ctl);
     if (e->agent_fd >= 0)
         close(e->agent_fd);
@@ -465,7 +496,8 @@ static int kvm_start(struct engine **out, const struct vmm_config *cfg, struct b
         (cfg->cmdline && *cfg->cmdline && cmdline_add(e, err, " %s", cfg->cmdline) < 0))
         goto fail;
     struct arch_kernel k = { .kernel = cfg->kernel, .initrd = cfg->initrd,
-                             .cmdline = e->cmdline, .ncpus = cfg->cpus };
+                             .cmdline = e->cmdline, .ncpus = cfg->cpus,
+                             .virtio = e->virtio, .nvirtio = e->nvirtio };
     /* KSM after the kernel is placed: its file mappings over guest RAM are VMAs of their
      * own, and they are to be offered too. */
     if (arch_load_kernel(machine_mem(e->m), &k, &boot, err) < 0 ||

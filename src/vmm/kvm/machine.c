@@ -158,19 +158,35 @@ int machine_irq(struct machine *m, uint32_t gsi, struct irq_line *out, struct bl
 {
     if (gsi >= MAX_GSI)
         return bl_err(err, BOXLITE_ERR_INVALID, "GSI %u is out of range", gsi);
+    /* The eventfd now, its KVM_IRQFD in machine_start: aarch64's GIC takes irqfds only once
+     * initialised (arch_vm_finish). A trigger before then stays counted in the eventfd and
+     * is delivered when the irqfd is registered. */
     if (m->irqfd[gsi] < 0) {
         int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         if (fd < 0)
             return bl_errno(err, errno, "eventfd for GSI %u", gsi);
-        struct kvm_irqfd irqfd = { .fd = (uint32_t)fd, .gsi = gsi };
-        if (ioctl(m->vm_fd, KVM_IRQFD, &irqfd) < 0) {
-            int e = errno;
-            close(fd);
-            return bl_errno(err, e, "KVM_IRQFD for GSI %u", gsi);
-        }
         m->irqfd[gsi] = fd;
     }
     *out = (struct irq_line){ .trigger = irqfd_trigger, .opaque = m, .gsi = gsi };
+    return 0;
+}
+
+static void line_set_level(void *opaque, uint32_t gsi, int level)
+{
+    struct machine *m = opaque;
+    struct kvm_irq_level l = { .irq = arch_irq_line(gsi), .level = (uint32_t)!!level };
+    if (ioctl(m->vm_fd, KVM_IRQ_LINE, &l) < 0) {
+        /* nothing to tell the device: a line within MAX_GSI is one the controller has */
+    }
+}
+
+int machine_irq_level(struct machine *m, uint32_t gsi, struct irq_line *out,
+                      struct bl_error *err)
+{
+    /* not tried here: aarch64's GIC takes no KVM_IRQ_LINE before arch_vm_finish */
+    if (gsi >= MAX_GSI)
+        return bl_err(err, BOXLITE_ERR_INVALID, "GSI %u is out of range", gsi);
+    *out = (struct irq_line){ .set_level = line_set_level, .opaque = m, .gsi = gsi };
     return 0;
 }
 
@@ -496,6 +512,13 @@ int machine_start(struct machine *m, const struct arch_boot *boot, struct bl_err
     for (unsigned i = 0; i < m->ncpus && !m->restored; i++)
         if (arch_vcpu_init(m->kvm_fd, m->vcpus[i].fd, i, &b, err) < 0)
             return bl_err_prefix(err, "vCPU %u", i);
+    if (!m->restored && arch_vm_finish(m->vm_fd, err) < 0)
+        return -err->code;
+    for (uint32_t gsi = 0; gsi < MAX_GSI; gsi++) {
+        struct kvm_irqfd irqfd = { .fd = (uint32_t)m->irqfd[gsi], .gsi = gsi };
+        if (m->irqfd[gsi] >= 0 && ioctl(m->vm_fd, KVM_IRQFD, &irqfd) < 0)
+            return bl_errno(err, errno, "KVM_IRQFD for GSI %u", gsi);
+    }
     /* Threads start with the kick signal blocked; vCPU threads unblock it themselves. */
     sigset_t set, old;
     sigemptyset(&set);
@@ -542,7 +565,10 @@ void machine_stop(struct machine *m, bool powered_off, bool killed, int guest_st
     for (unsigned i = 0; i < m->ncpus; i++) {
         if (m->vcpus && m->vcpus[i].run)
             m->vcpus[i].run->immediate_exit = 1;
-        if (m->vcpus && m->vcpus[i].started && !pthread_equal(m->vcpus[i].thread, pthread_self()))
+        /* not once joined: the thread's handle is gone then (machine_destroy after
+         * machine_wait), and pthread_kill on it faults (seen with 2 vCPUs on aarch64) */
+        if (m->vcpus && m->vcpus[i].started && !m->joined &&
+            !pthread_equal(m->vcpus[i].thread, pthread_self()))
             pthread_kill(m->vcpus[i].thread, SIGRTMIN);
     }
     pthread_cond_broadcast(&m->cond);
@@ -553,9 +579,12 @@ void machine_stop(struct machine *m, bool powered_off, bool killed, int guest_st
 
 static void join_all(struct machine *m)
 {
-    if (m->joined)
+    pthread_mutex_lock(&m->lock);
+    bool done = m->joined;
+    m->joined = true; /* under the lock: machine_stop reads it */
+    pthread_mutex_unlock(&m->lock);
+    if (done)
         return;
-    m->joined = true;
     for (unsigned i = 0; m->vcpus && i < m->ncpus; i++)
         if (m->vcpus[i].started)
             pthread_join(m->vcpus[i].thread, NULL);

@@ -46,6 +46,9 @@ int machine_add_pio(struct machine *m, uint64_t base, uint64_t len, const struct
                     void *opaque, struct bl_error *err);
 /* An edge-triggered interrupt line on gsi (an irqfd). */
 int machine_irq(struct machine *m, uint32_t gsi, struct irq_line *out, struct bl_error *err);
+/* A level-triggered one (KVM_IRQ_LINE in the architecture's encoding), low at first. */
+int machine_irq_level(struct machine *m, uint32_t gsi, struct irq_line *out,
+                      struct bl_error *err);
 /* A virtio-mmio device at base: register window on the MMIO bus, one eventfd per queue on
  * the event loop, each also a KVM ioeventfd on QueueNotify. The machine frees dev. */
 int machine_add_virtio(struct machine *m, struct virtio_dev *dev, uint64_t base,

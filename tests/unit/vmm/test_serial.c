@@ -20,7 +20,7 @@ static void out(struct serial *s, unsigned off, uint8_t v) { serial_bus_ops.writ
 
 TEST(linux_autoconfig_sees_16550a)
 {
-    struct serial *s = serial_new(-1, (struct irq_line){ count, NULL, 4 });
+    struct serial *s = serial_new(-1, (struct irq_line){ .trigger = count, .gsi = 4 });
     REQUIRE(s);
     /* scratch register read-back (autoconfig's "is there a UART") */
     out(s, 7, 0xa5);
@@ -72,7 +72,7 @@ TEST(transmit_goes_to_log_fd)
 TEST(thre_interrupt)
 {
     irqs = 0;
-    struct serial *s = serial_new(-1, (struct irq_line){ count, NULL, 4 });
+    struct serial *s = serial_new(-1, (struct irq_line){ .trigger = count, .gsi = 4 });
     out(s, 2, 0x07);
     out(s, 1, 0x02); /* enable THRI: THR is empty, so an interrupt at once */
     CHECK_EQ(irqs, 1);
@@ -93,7 +93,7 @@ TEST(thre_interrupt)
 TEST(receive_fifo_and_rdi)
 {
     irqs = 0;
-    struct serial *s = serial_new(-1, (struct irq_line){ count, NULL, 4 });
+    struct serial *s = serial_new(-1, (struct irq_line){ .trigger = count, .gsi = 4 });
     out(s, 2, 0x07);
     out(s, 1, 0x01);
     CHECK_EQ(irqs, 0);

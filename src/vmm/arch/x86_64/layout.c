@@ -18,6 +18,7 @@ const struct arch_layout arch_layout = {
     .virtio_gpa = 0xd0001000,
     .virtio_gsi = 5,
     .virtio_max = 19, /* GSIs 5..23: the IOAPIC has 24 pins */
+    .uart = ARCH_UART_8250,
     .serial_pio = true,
     .serial_addr = 0x3f8,
     .serial_gsi = 4,
@@ -25,6 +26,7 @@ const struct arch_layout arch_layout = {
     /* reboot=t: a reboot triple-faults (KVM_EXIT_SHUTDOWN) instead of probing BIOS paths;
      * panic=-1: a panic reboots at once, so both end the VM. */
     .base_cmdline = "console=ttyS0 reboot=t panic=-1",
+    .virtio_cmdline = true,
 };
 
 int arch_ram_ranges(uint64_t ram_bytes, uint64_t gpa[2], uint64_t size[2])
@@ -65,3 +67,12 @@ int arch_vm_init(int vm_fd, struct bl_error *err)
         return bl_errno(err, errno, "KVM_CREATE_PIT2");
     return 0;
 }
+
+int arch_vm_finish(int vm_fd, struct bl_error *err)
+{
+    (void)vm_fd;
+    (void)err;
+    return 0; /* the IOAPIC, PIC and PIT are ready from KVM_CREATE_IRQCHIP/PIT2 on */
+}
+
+uint32_t arch_irq_line(uint32_t gsi) { return gsi; /* an IOAPIC/PIC pin */ }
