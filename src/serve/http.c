@@ -351,6 +351,9 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct req *q)
         return h_metrics(c, q);
     case R_BOX_TTY:
         return h_tty(c, q);
+    case R_BOX_LOGS:
+    case R_BOX_STDIN:
+        return h_logs(c, q);
     case R_BOX_EXEC:
     case R_EXECUTION:
     case R_EXEC_OUTPUT:

@@ -106,6 +106,7 @@ int serve_route_parse(const char *path, struct serve_route *r)
                 { "exec", R_BOX_EXEC },       { "files", R_BOX_FILES },
                 { "metrics", R_BOX_METRICS }, { "snapshots", R_BOX_SNAPSHOTS },
                 { "clone", R_BOX_CLONE },     { "export", R_BOX_EXPORT },
+                { "logs", R_BOX_LOGS },       { "stdin", R_BOX_STDIN },
             };
             for (size_t i = 0; i < sizeof leaf / sizeof leaf[0]; i++)
                 if (!strcmp(a, leaf[i].name))
@@ -166,6 +167,8 @@ static const struct {
     { R_IMAGES, "GET", "images:read", NULL },
     { R_IMAGES_PULL, "POST", NULL, "images:write" },
     { R_IMAGE, "GET, HEAD", "images:read", NULL },
+    { R_BOX_LOGS, "GET", "boxes:exec", NULL },
+    { R_BOX_STDIN, "POST", NULL, "boxes:exec" },
 };
 
 const char *serve_route_methods(enum serve_route_id id)

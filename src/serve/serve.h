@@ -41,6 +41,8 @@ enum serve_route_id {
     R_IMAGES,
     R_IMAGES_PULL,
     R_IMAGE,           /* /v1/{prefix}/images/{image} */
+    R_BOX_LOGS,        /* .../logs (beyond BoxLite's document: logs.c) */
+    R_BOX_STDIN,       /* .../stdin (the main process's, for attach) */
 };
 
 #define SERVE_SEG_MAX 128 /* the document's maxLength for prefix, box_id and names */

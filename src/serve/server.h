@@ -105,6 +105,8 @@ enum MHD_Result h_files(struct MHD_Connection *c, struct req *q);
 enum MHD_Result h_images(struct MHD_Connection *c, struct req *q);
 enum MHD_Result h_metrics(struct MHD_Connection *c, struct req *q);
 enum MHD_Result h_tty(struct MHD_Connection *c, struct req *q);
+/* logs.c: GET .../logs (the console as SSE) and POST .../stdin (the main process's). */
+enum MHD_Result h_logs(struct MHD_Connection *c, struct req *q);
 struct serve_ttys *serve_ttys_new(void);
 /* Ends every TTY session (SIGTERM to its process, SIGKILL 10 s later) and waits for them. */
 void serve_ttys_shutdown(struct serve_ttys *t);
