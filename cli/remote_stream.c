@@ -14,6 +14,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 /* ---- logs and attach: the console as events ------------------------------------------- */
@@ -128,8 +129,21 @@ int remote_logs(struct bl_client *cl, const struct cli_args *a)
 struct attach_in {
     struct client_opts opts;
     char *box;
-    bool keys;
+    bool keys; /* Ctrl-P Ctrl-Q detaches */
+    bool tty;  /* the box's terminal follows our window's size */
 };
+
+/* POST .../stdin?cols=&rows=: the box's terminal sized as ours. */
+static void resize(struct bl_client *cl, const char *box, unsigned rows, unsigned cols)
+{
+    char q[64];
+    snprintf(q, sizeof q, "/stdin?cols=%u&rows=%u", cols, rows);
+    char *path = box_path(cl, box, q);
+    struct bl_error err = {0};
+    if (path && client_post_bytes(cl, path, "", 0, NULL, &err) < 0)
+        fprintf(stderr, "boxlite: attach: resize: %s\r\n", err.msg);
+    free(path);
+}
 
 static void *pump_attach(void *arg)
 {
@@ -146,7 +160,16 @@ static void *pump_attach(void *arg)
     }
     static char buf[1 << 19]; /* under the server's body limit (1 MiB) */
     bool ctrl_p = false;
+    struct winsize ws;
+    if (p->tty && ioctl(0, TIOCGWINSZ, &ws) == 0 && ws.ws_row && ws.ws_col)
+        resize(cl, p->box, ws.ws_row, ws.ws_col); /* the box's terminal is ours in size */
     for (;;) {
+        int rows, cols;
+        if (p->tty && cli_tty_resized(&rows, &cols))
+            resize(cl, p->box, (unsigned)rows, (unsigned)cols);
+        struct pollfd pf = { .fd = 0, .events = POLLIN };
+        if (p->tty && poll(&pf, 1, 250) == 0)
+            continue; /* a look at the window's size now and then */
         ssize_t n = read(0, buf, sizeof buf);
         if (n < 0 && errno == EINTR)
             continue;
@@ -219,7 +242,7 @@ int remote_attach(struct cli *c, struct bl_client *cl, const struct cli_args *a)
     struct attach_in *pump = in ? calloc(1, sizeof *pump) : NULL;
     if (pump)
         *pump = (struct attach_in){ .opts = remote_opts(c), .box = strdup(box),
-                                    .keys = tty && isatty(0) };
+                                    .keys = tty && isatty(0), .tty = tty && isatty(0) };
     /* from now on (what came before is `logs`'), until the box stops; our input goes once
      * the log is open */
     struct log_out o = { .on_open = pump ? start_pump : NULL, .open_ud = pump };

@@ -326,17 +326,38 @@ static enum MHD_Result stream_logs(struct MHD_Connection *c, struct req *q, boxl
     return reply_response(c, q, 200, resp);
 }
 
-/* POST .../stdin: the body to the main process's stdin (a box made with stdin_open). Its
- * stdin stays open for the next writer (X-Close-Stdin is not taken: Docker's attach leaves
- * it open too), so each request opens and frees its own handle. */
+/* POST .../stdin[?cols=C&rows=R]: the body to the main process's stdin (a box made with
+ * stdin_open), and its terminal's size when given. Its stdin stays open for the next
+ * writer (Docker's attach leaves it open too), so each request opens its own attach: the
+ * agent's copier ends once it has passed on everything before the channel's end of input
+ * (docs/protocol.md, EXEC ATTACH), and the answer waits for that, so the bytes are in the
+ * pipe when the client hears 204. */
 static enum MHD_Result write_stdin(struct MHD_Connection *c, struct req *q, boxlite_box *b)
 {
+    const char *cs = req_arg(c, "cols"), *rs = req_arg(c, "rows");
+    char *end = NULL;
+    long cols = cs ? strtol(cs, &end, 10) : 0, rows = 0;
+    bool bad = cs && (!*cs || *end || cols < 1 || cols > 65535);
+    rows = rs ? strtol(rs, &end, 10) : 0;
+    bad |= (rs && (!*rs || *end || rows < 1 || rows > 65535)) || !cs != !rs;
+    if (bad) {
+        boxlite_box_free(b);
+        return reply_error(c, q, 400, "InvalidArgumentError", "cols, rows: both, 1 to 65535");
+    }
     boxlite_exec *in = NULL;
+    boxlite_exec_result done;
     enum MHD_Result res;
     if (boxlite_box_attach_stdin(b, &in) != BOXLITE_OK)
         res = reply_lib_error(c, q, "stdin"); /* no open stdin: 409 */
+    else if (cs && boxlite_exec_resize(in, (unsigned)rows, (unsigned)cols) != BOXLITE_OK)
+        res = reply_lib_error(c, q, "resize");
     else if (q->len && boxlite_exec_write_stdin(in, q->body, q->len) != BOXLITE_OK)
         res = reply_lib_error(c, q, "stdin");
+    else if (boxlite_exec_close_stdin(in) != BOXLITE_OK ||
+             boxlite_exec_wait(in, 30000, &done) != BOXLITE_OK)
+        res = reply_lib_error(c, q, "stdin");
+    else if (done.exit_code != 0)
+        res = reply_error(c, q, 409, "InvalidStateError", "stdin: the main process has ended");
     else
         res = reply_empty(c, q, 204);
     boxlite_exec_free(in);

@@ -556,11 +556,12 @@ done
 expect "logs: 200" 200 "$ST"
 L=$($CHECK sse "$BODY")
 jl() { echo "$L" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"; }
-expect "... tail=2: the main process's last two lines, base64 in log events" '"log-line-1\nlog-line-2\n"' "$(jl 'json.dumps(d["log"])')"
+# (the console ends its lines with CR LF)
+expect "... tail=2: the main process's last two lines, base64 in log events" '"log-line-1\r\nlog-line-2\r\n"' "$(jl 'json.dumps(d["log"])')"
 expect "... then the end event: the box's state, no exit yet" "running None" "$(jl 'd["end"]["state"], d["end"]["exit_code"]' | tr -d "(),'")"
-expect "... the ids count the bytes sent" 22 "$(jl 'd["ids"][-2]')"
-api GET "/v1/acme/boxes/two/logs?tail=2" "$T" -H "Last-Event-ID: 11"
-expect "... again with Last-Event-ID 11: the bytes after the first 11" '"log-line-2\n"' "$($CHECK sse "$BODY" | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)["log"]))')"
+expect "... the ids count the bytes sent" 24 "$(jl 'd["ids"][-2]')"
+api GET "/v1/acme/boxes/two/logs?tail=2" "$T" -H "Last-Event-ID: 12"
+expect "... again with Last-Event-ID 12: the bytes after the first 12" '"log-line-2\r\n"' "$($CHECK sse "$BODY" | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)["log"]))')"
 api GET "/v1/acme/boxes/two/logs?tail=2&timestamps=true" "$T"
 expect "... timestamps=true: each line starts with its time" 2 "$($CHECK sse "$BODY" | python3 -c 'import json,re,sys; print(len(re.findall(r"(?m)^20[0-9-]+T[0-9:.]+Z log-line", json.load(sys.stdin)["log"])))')"
 api GET "/v1/acme/boxes/two/logs?tail=x" "$T"
@@ -574,7 +575,7 @@ for _ in $(seq 300); do
   $CHECK sse "$BODY" | grep -q got-hi && break
   sleep 0.2
 done
-expect "... it read what was sent" '"got-hi\n"' "$($CHECK sse "$BODY" | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)["log"]))')"
+expect "... it read what was sent" '"got-hi\r\n"' "$($CHECK sse "$BODY" | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)["log"]))')"
 
 # ---- SIGTERM: executions end with their exit event, the detached box stays ----------------------
 exec_run two '{"command":"sh","args":["-c","echo started; exec sleep 1000"]}'

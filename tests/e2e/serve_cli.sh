@@ -147,9 +147,10 @@ has "... the server's 409 (the caller's conflict, not a server error)" "HTTP 409
 
 # ---- logs, attach, stats, top: the streaming verbs, each beside the same verb locally ----------
 for _ in $(seq 300); do R logs web 2>/dev/null | grep -q hello-web && L logs lweb | grep -q hello-web && break; sleep 0.2; done
-expect "logs --tail 1 --url: the main process's output" hello-web "$(R logs --tail 1 web)"
+# (the console ends its lines with CR LF, here and locally)
+expect "logs --tail 1 --url: the main process's output" hello-web "$(R logs --tail 1 web | tr -d '\r')"
 expect "... as locally" "$(L logs --tail 1 lweb)" "$(R logs --tail 1 web)"
-grep -Eq '^20[0-9-]+T[0-9:.]+Z hello-web$' <<<"$(R logs -t --tail 1 web)" && ok "logs -t --url: the line's time first" || no "logs -t --url" "$(R logs -t --tail 1 web)"
+grep -Eq '^20[0-9-]+T[0-9:.]+Z hello-web$' <<<"$(R logs -t --tail 1 web | tr -d '\r')" && ok "logs -t --url: the line's time first" || no "logs -t --url" "$(R logs -t --tail 1 web)"
 expect "logs --since 1h --url keeps it" 1 "$(R logs --since 1h web | grep -c hello-web)"
 expect "logs --until 2000-01-01 --url: nothing that old" "" "$(R logs --until 2000-01-01 web)"
 expect "... as locally" "$(L logs --until 2000-01-01 lweb)" "$(R logs --until 2000-01-01 web)"
@@ -159,7 +160,7 @@ has "... not supported with --url" "not supported with --url" "$work/lvmm.err"
 # attach: our input to the main process (run -d -i), its output and status ours
 R run -d -i --name calc rootfs:bb sh -c 'read x; echo got-$x; exit 4' >/dev/null
 L run -d -i --name lcalc "$root" sh -c 'read x; echo got-$x; exit 4' >/dev/null
-expect "run -d -i --url: the Box keeps its main process's stdin open" true "$(R inspect -f '{{.stdin_open}}' calc)"
+expect "run -d -i --url: the Box keeps its main process's stdin open" true "$(R inspect -f '{{.StdinOpen}}' calc)"
 R logs -f calc >"$work/follow.out" 2>&1 &
 fpid=$!
 echo hello | R attach calc >"$work/attach.out" 2>&1; st=$?
