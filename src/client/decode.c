@@ -239,6 +239,24 @@ int client_sse_feed(struct client_sse *s, const char *p, size_t n,
     return 0;
 }
 
+/* An event's {"data": base64} decoded into *bytes (the caller's), *len. */
+static int data_bytes(json_t *o, const char *event, uint8_t **bytes, size_t *len,
+                      struct bl_error *err)
+{
+    json_t *d = json_object_get(o, "data");
+    const char *b = json_string_value(d);
+    size_t bl = b ? json_string_length(d) : 0;
+    uint8_t *buf = b ? malloc(bl / 4 * 3 + 1) : NULL;
+    long got = buf ? client_base64_decode(b, bl, buf) : -1;
+    if (got < 0) {
+        free(buf);
+        return bl_err(err, BOXLITE_ERR_IO, "%s event: data is not base64", event);
+    }
+    *bytes = buf;
+    *len = (size_t)got;
+    return 0;
+}
+
 int client_exec_event(const struct client_sse_event *ev, struct client_exec_event *out,
                       struct bl_error *err)
 {
@@ -266,19 +284,9 @@ int client_exec_event(const struct client_sse_event *ev, struct client_exec_even
                       json_string_value(json_object_get(o, "error")));
         }
     } else {
-        json_t *d = json_object_get(o, "data");
-        const char *b = json_string_value(d);
-        size_t bl = b ? json_string_length(d) : 0;
-        uint8_t *buf = b ? malloc(bl / 4 * 3 + 1) : NULL;
-        long got = buf ? client_base64_decode(b, bl, buf) : -1;
-        if (got < 0) {
-            free(buf);
-            r = bl_err(err, BOXLITE_ERR_IO, "%s event: data is not base64", ev->event);
-        } else {
+        r = data_bytes(o, ev->event, &out->bytes, &out->len, err);
+        if (r == 0)
             out->kind = out_ ? CX_STDOUT : CX_STDERR;
-            out->bytes = buf;
-            out->len = (size_t)got;
-        }
     }
     json_decref(o);
     return r;
@@ -296,19 +304,9 @@ int client_log_event(const struct client_sse_event *ev, struct client_log_event 
         return bl_err_prefix(err, "%s event", ev->event);
     int r = 0;
     if (log) {
-        json_t *d = json_object_get(o, "data");
-        const char *b = json_string_value(d);
-        size_t bl = b ? json_string_length(d) : 0;
-        uint8_t *buf = b ? malloc(bl / 4 * 3 + 1) : NULL;
-        long got = buf ? client_base64_decode(b, bl, buf) : -1;
-        if (got < 0) {
-            free(buf);
-            r = bl_err(err, BOXLITE_ERR_IO, "log event: data is not base64");
-        } else {
+        r = data_bytes(o, ev->event, &out->bytes, &out->len, err);
+        if (r == 0)
             out->kind = CL_LOG;
-            out->bytes = buf;
-            out->len = (size_t)got;
-        }
     } else {
         json_t *st = json_object_get(o, "state"), *ec = json_object_get(o, "exit_code");
         if (!json_is_string(st) || (ec && !json_is_null(ec) &&

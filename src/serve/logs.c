@@ -315,15 +315,7 @@ static enum MHD_Result stream_logs(struct MHD_Connection *c, struct req *q, boxl
         free_reader(r);
         return reply_error(c, q, 500, "InternalError", "out of memory");
     }
-    struct MHD_Response *resp =
-        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 65536, read_log, r, free_reader);
-    if (!resp) {
-        free_reader(r);
-        return MHD_NO;
-    }
-    MHD_add_response_header(resp, "Content-Type", "text/event-stream");
-    MHD_add_response_header(resp, "X-Accel-Buffering", "no");
-    return reply_response(c, q, 200, resp);
+    return reply_events(c, q, read_log, r, free_reader);
 }
 
 /* POST .../stdin[?cols=C&rows=R]: the body to the main process's stdin (a box made with

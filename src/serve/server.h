@@ -81,6 +81,10 @@ void serve_stop(struct server *s);
 enum MHD_Result reply_json(struct MHD_Connection *c, struct req *q, unsigned status,
                            json_t *body /* stolen */);
 enum MHD_Result reply_empty(struct MHD_Connection *c, struct req *q, unsigned status);
+/* 200 with a text/event-stream that read produces (cls freed by done, also on failure). */
+enum MHD_Result reply_events(struct MHD_Connection *c, struct req *q,
+                             MHD_ContentReaderCallback read, void *cls,
+                             MHD_ContentReaderFreeCallback done);
 /* reply_json with a Location header (a created resource). */
 enum MHD_Result reply_json_at(struct MHD_Connection *c, struct req *q, unsigned status,
                               json_t *body /* stolen */, const char *location);
