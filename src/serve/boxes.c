@@ -499,16 +499,19 @@ enum MHD_Result h_import(struct MHD_Connection *c, struct req *q)
     const struct serve_limits *lim = &q->s->cfg.lim;
     json_int_t cpus = json_integer_value(json_object_get(info, "cpus"));
     json_int_t mib = json_integer_value(json_object_get(info, "memory_mib"));
-    const char *over = !info ? "the box is not this tenant's"
+    const char *over = !info ? NULL
                      : lim->max_cpus > 0 && cpus > lim->max_cpus ? "cpus"
                      : lim->max_memory_mib > 0 && mib > lim->max_memory_mib ? "memory_mib"
                                                                     : NULL;
     json_decref(info);
-    if (over) {
+    if (!info || over) {
         char id[40];
         snprintf(id, sizeof id, "%s", boxlite_box_id(nb));
         boxlite_box_free(nb);
         boxlite_box_remove(q->s->rt, id, 1);
+        if (!over)
+            return reply_error(c, q, 400, "InvalidArgumentError",
+                               "import: the archive's box is not this tenant's");
         return reply_error(c, q, 400, "InvalidArgumentError",
                            "import: %s: over what this server allows (max_cpus %d, "
                            "max_memory_mib %d)", over, lim->max_cpus, lim->max_memory_mib);
