@@ -211,6 +211,16 @@ int cmd_exec(struct cli *c, const struct cli_args *a);
 int cmd_logs(struct cli *c, const struct cli_args *a);
 int cmd_cp(struct cli *c, const struct cli_args *a);
 int cmd_stats(struct cli *c, const struct cli_args *a);
+/* Where stats reads its figures: the library here, a server with --url (cli/remote_stream.c).
+ * keys: the ids of the boxes named in a, or of every running box (*keys the caller's);
+ * take: one box's library metrics and its info ({"id","name","state","memory_mib"}),
+ * both left NULL when the box is gone. */
+struct stats_source {
+    int (*keys)(void *ud, const struct cli_args *a, char (**keys)[80], int *n);
+    void (*take)(void *ud, const char *key, json_t **metrics, json_t **info);
+    void *ud;
+};
+int cli_stats(const struct cli_args *a, const struct stats_source *src);
 int cmd_pull(struct cli *c, const struct cli_args *a);
 int cmd_images(struct cli *c, const struct cli_args *a);
 int cmd_rmi(struct cli *c, const struct cli_args *a);
@@ -226,6 +236,8 @@ int cmd_fork(struct cli *c, const struct cli_args *a);
 int cmd_prune(struct cli *c, const struct cli_args *a);
 int cmd_attach(struct cli *c, const struct cli_args *a);
 int cmd_top(struct cli *c, const struct cli_args *a);
+/* top's listing of processes for an image without ps (sh -c ...), NULL-terminated. */
+extern const char *const cli_top_proc_ls[];
 int cmd_kill(struct cli *c, const struct cli_args *a);
 int cmd_image_prune(struct cli *c, const struct cli_args *a);
 int cmd_completion(struct cli *c, const struct cli_args *a);

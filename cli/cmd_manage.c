@@ -483,6 +483,13 @@ int cmd_attach(struct cli *c, const struct cli_args *a)
 
 /* ---- top -------------------------------------------------------------------------------- */
 
+/* An image without ps: each process's PID and command read from /proc by sh's builtins. */
+const char *const cli_top_proc_ls[] = {
+    "/bin/sh", "-c",
+    "echo 'PID   COMMAND'; for d in /proc/[0-9]*; do "
+    "read -r name < \"$d/comm\" 2>/dev/null || continue; "
+    "printf '%-5s %s\\n' \"${d#/proc/}\" \"$name\"; done", NULL };
+
 /* The box's processes from inside it: an execution of the image's `ps` (arguments as
  * given, default -ef, as Docker's top); an image without ps gets a listing of /proc made
  * with sh's builtins only. */
@@ -507,15 +514,10 @@ int cmd_top(struct cli *c, const struct cli_args *a)
     char *out = NULL, *err = NULL;
     int st = cli_capture(b, argv, &out, &err);
     if (st == 127) {
-        static const char *const proc_ls[] = {
-            "/bin/sh", "-c",
-            "echo 'PID   COMMAND'; for d in /proc/[0-9]*; do "
-            "read -r name < \"$d/comm\" 2>/dev/null || continue; "
-            "printf '%-5s %s\\n' \"${d#/proc/}\" \"$name\"; done", NULL };
         free(out);
         free(err);
         out = err = NULL;
-        st = cli_capture(b, (const char **)proc_ls, &out, &err);
+        st = cli_capture(b, (const char **)cli_top_proc_ls, &out, &err);
         if (st == 127) {
             fprintf(stderr, "boxlite: top: the box has neither ps nor /bin/sh to list its "
                             "processes with\n");

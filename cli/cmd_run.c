@@ -3,6 +3,7 @@
  * as ours. With -t the local terminal is put in raw mode and bridged to the box's terminal
  * (resize follows SIGWINCH; Ctrl-C travels as a byte to the box's process). */
 #include "cli.h"
+#include "common/lines.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -411,15 +412,7 @@ int cmd_logs(struct cli *c, const struct cli_args *a)
             all = nb;
             len += (size_t)n;
         }
-        size_t start = len;
-        long long lines = 0;
-        /* a last line without its newline counts as a line */
-        size_t end = len && all[len - 1] == '\n' ? len - 1 : len;
-        for (start = end; start > 0 && tail > 0; start--)
-            if (all[start - 1] == '\n' && ++lines == tail)
-                break;
-        if (tail == 0)
-            start = len;
+        size_t start = lines_tail_start(all, len, tail);
         if (escape)
             term_escape_write(&st, 1, all + start, len - start);
         else

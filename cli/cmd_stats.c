@@ -27,25 +27,32 @@ static double now_us(void)
     return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
 }
 
-static void take(struct cli *c, struct sample *s)
+static void take(const struct stats_source *src, struct sample *s)
 {
     json_decref(s->metrics);
     json_decref(s->info);
     s->metrics = s->info = NULL;
-    boxlite_box *b = NULL;
-    char *m = NULL, *i = NULL;
-    if (boxlite_box_get(c->rt, s->key, &b) == BOXLITE_OK &&
-        boxlite_box_metrics(b, &m) == BOXLITE_OK && boxlite_box_info(b, &i) == BOXLITE_OK) {
-        s->metrics = json_loads(m, 0, NULL);
-        s->info = json_loads(i, 0, NULL);
-    }
-    boxlite_free(m);
-    boxlite_free(i);
-    boxlite_box_free(b);
+    src->take(src->ud, s->key, &s->metrics, &s->info);
     json_t *vmm = json_object_get(s->metrics, "vmm");
     s->at_us = now_us();
     s->cpu_us = (double)json_integer_value(json_object_get(vmm, "cpu_user_us")) +
                 (double)json_integer_value(json_object_get(vmm, "cpu_sys_us"));
+}
+
+/* The library's figures of a box (the local source). */
+static void local_take(void *ud, const char *key, json_t **metrics, json_t **info)
+{
+    struct cli *c = ud;
+    boxlite_box *b = NULL;
+    char *m = NULL, *i = NULL;
+    if (boxlite_box_get(c->rt, key, &b) == BOXLITE_OK &&
+        boxlite_box_metrics(b, &m) == BOXLITE_OK && boxlite_box_info(b, &i) == BOXLITE_OK) {
+        *metrics = json_loads(m, 0, NULL);
+        *info = json_loads(i, 0, NULL);
+    }
+    boxlite_free(m);
+    boxlite_free(i);
+    boxlite_box_free(b);
 }
 
 /* The row's fields (stats --help documents them). */
@@ -94,9 +101,10 @@ static json_t *row(const struct sample *prev, const struct sample *cur)
 static volatile sig_atomic_t interrupted;
 static void on_int(int sig) { (void)sig; interrupted = 1; }
 
-/* The boxes named, or every running box. */
-static int keys_of(struct cli *c, const struct cli_args *a, struct sample **out, int *n)
+/* The boxes named, or every running box (the local source). */
+static int local_keys(void *ud, const struct cli_args *a, char (**out)[80], int *n)
 {
+    struct cli *c = ud;
     if (a->nops) {
         *out = calloc((size_t)a->nops, sizeof **out);
         if (!*out)
@@ -107,7 +115,7 @@ static int keys_of(struct cli *c, const struct cli_args *a, struct sample **out,
                 free(*out);
                 return cli_fail("stats");
             }
-            snprintf((*out)[i].key, sizeof (*out)[i].key, "%s", boxlite_box_id(b));
+            snprintf((*out)[i], sizeof (*out)[i], "%s", boxlite_box_id(b));
             boxlite_box_free(b);
         }
         *n = a->nops;
@@ -121,13 +129,22 @@ static int keys_of(struct cli *c, const struct cli_args *a, struct sample **out,
     *n = (int)json_array_size(arr);
     *out = calloc((size_t)*n + 1, sizeof **out);
     for (int i = 0; *out && i < *n; i++)
-        snprintf((*out)[i].key, sizeof (*out)[i].key, "%s",
+        snprintf((*out)[i], sizeof (*out)[i], "%s",
                  json_string_value(json_object_get(json_array_get(arr, (size_t)i), "id")));
     json_decref(arr);
     return *out ? 0 : cli_usage_error("out of memory");
 }
 
 int cmd_stats(struct cli *c, const struct cli_args *a)
+{
+    int r = cli_open(c);
+    if (r)
+        return r;
+    struct stats_source src = { local_keys, local_take, c };
+    return cli_stats(a, &src);
+}
+
+int cli_stats(const struct cli_args *a, const struct stats_source *src)
 {
     bool no_stream = false, as_json = false;
     const char *format = NULL;
@@ -140,15 +157,21 @@ int cmd_stats(struct cli *c, const struct cli_args *a)
     }
     struct cli_format fmt;
     int r = cli_format_parse(format, &fmt);
-    if (r || (r = cli_open(c)))
+    if (r)
         return r;
-    struct sample *cur = NULL;
+    char (*keys)[80] = NULL;
     int n = 0;
-    if ((r = keys_of(c, a, &cur, &n)))
+    if ((r = src->keys(src->ud, a, &keys, &n)))
         return r;
+    struct sample *cur = calloc((size_t)n + 1, sizeof *cur);
+    for (int i = 0; cur && i < n; i++)
+        snprintf(cur[i].key, sizeof cur[i].key, "%s", keys[i]);
+    free(keys);
+    if (!cur)
+        return cli_usage_error("out of memory");
     if (as_json) {
         for (int i = 0; i < n; i++) {
-            take(c, &cur[i]);
+            take(src, &cur[i]);
             char *s = cur[i].metrics ? json_dumps(cur[i].metrics, JSON_COMPACT) : NULL;
             if (s)
                 printf("%s\n", s);
@@ -175,7 +198,7 @@ int cmd_stats(struct cli *c, const struct cli_args *a)
     struct sigaction sa = { .sa_handler = on_int };
     sigaction(SIGINT, &sa, NULL);
     for (int i = 0; i < n; i++)
-        take(c, &cur[i]);
+        take(src, &cur[i]);
     for (int round = 0; !interrupted; round++) {
         /* a CPU figure needs two readings a second apart (the process refreshes each second) */
         sleep(1);
@@ -186,7 +209,7 @@ int cmd_stats(struct cli *c, const struct cli_args *a)
             prev[i] = cur[i];
             cur[i] = t;
             snprintf(cur[i].key, sizeof cur[i].key, "%s", prev[i].key);
-            take(c, &cur[i]);
+            take(src, &cur[i]);
         }
         struct cli_table t = { 0 };
         if (fmt.header)

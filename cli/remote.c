@@ -2,10 +2,9 @@
 /* boxlite --url URL: the verbs driven against a remote `boxlite serve` (BoxLite's REST API,
  * docs/api.yaml) through src/client, instead of the local library. The same verbs, flags
  * and exit statuses as locally where the API can carry them (run, exec, ps/ls, inspect,
- * rm, stop, start, cp; -it over the TTY WebSocket); a verb or flag it cannot carry is
+ * rm, stop, start, cp; -it over the TTY WebSocket; the management verbs in remote_manage.c;
+ * logs, attach, stats and top in remote_stream.c); a verb or flag it cannot carry is
  * refused plainly (125, "not supported with --url"), never half done. */
-#include "cli.h"
-#include "client/client.h"
 #include "remote.h"
 #include "proto/tar.h"
 #include "common/io.h"
@@ -21,7 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static struct client_opts remote_opts(const struct cli *c)
+struct client_opts remote_opts(const struct cli *c)
 {
     return (struct client_opts){ .url = c->url, .client_id = c->client_id,
                                  .secret = c->client_secret, .prefix = c->prefix,
@@ -222,15 +221,15 @@ static void tty_out(void *ud, const uint8_t *p, size_t n)
 
 /* A command on a terminal over the TTY WebSocket, our terminal in raw mode and its size
  * following ours. */
-static int remote_exec_tty(struct bl_client *cl, const char *box, char **argv,
-                           bool interactive)
+static int remote_exec_tty(struct bl_client *cl, const char *box, char **argv, json_t *env,
+                           const char *cwd, bool interactive)
 {
     struct winsize ws = { .ws_row = 24, .ws_col = 80 };
     ioctl(0, TIOCGWINSZ, &ws);
     struct client_tty *t = NULL;
     struct bl_error err = {0};
-    if (client_tty_open(cl, box, (const char *const *)argv, ws.ws_col ? ws.ws_col : 80,
-                        ws.ws_row ? ws.ws_row : 24, &t, &err) < 0)
+    if (client_tty_open(cl, box, (const char *const *)argv, env, cwd,
+                        ws.ws_col ? ws.ws_col : 80, ws.ws_row ? ws.ws_row : 24, &t, &err) < 0)
         return exec_refused(&err);
     cli_tty_raw();
     bool in_open = interactive;
@@ -351,8 +350,6 @@ static int remote_run(struct cli *c, struct bl_client *cl, const struct cli_args
     if (!r && (image[0] == '/' || image[0] == '.'))
         r = cli_usage_error("run %s: a host folder cannot be a remote box's root; "
                             "rootfs:NAME names a folder of the server's --rootfs-dir", image);
-    if (!r && detach && (interactive || tty))
-        r = cli_usage_error("run -d -i/-t: not supported with --url (the API has no attach)");
     if (!r)
         r = remote_publish(req, a);
     if (r) {
@@ -372,6 +369,11 @@ static int remote_run(struct cli *c, struct bl_client *cl, const struct cli_args
     /* as locally: a detached box's command is its main process and the box stays; an
      * attached run's command is an execution, the box removed with --rm */
     json_object_set_new(req, "detach", json_boolean(detach));
+    /* -d -i/-t: the main process's stdin and terminal, for attach (as locally) */
+    if (detach && interactive)
+        json_object_set_new(req, "stdin_open", json_true());
+    if (detach && tty)
+        json_object_set_new(req, "tty", json_true());
     json_object_set_new(req, "auto_remove", json_boolean(!detach && rm));
     if (detach && cmd) {
         json_t *arr = json_array();
@@ -430,7 +432,7 @@ static int remote_run(struct cli *c, struct bl_client *cl, const struct cli_args
         }
     }
     /* the box's options (env, working_dir) hold for its executions already */
-    int status = tty ? remote_exec_tty(cl, bid, argv, interactive)
+    int status = tty ? remote_exec_tty(cl, bid, argv, NULL, NULL, interactive)
                      : remote_exec_stream(c, cl, bid, argv, NULL, NULL, interactive, false);
     free(full);
     json_decref(env);
@@ -469,11 +471,8 @@ static int remote_exec(struct cli *c, struct bl_client *cl, const struct cli_arg
     }
     if (!r && detach && (interactive || tty))
         r = cli_usage_error("exec: -d runs the command on its own: no -i or -t with it");
-    if (!r && tty && (json_object_size(env) || cwd))
-        r = cli_usage_error("exec -t with -e or -w: not supported with --url (the TTY "
-                            "WebSocket takes a command and its arguments only)");
     if (!r)
-        r = tty ? remote_exec_tty(cl, a->ops[0], a->ops + 1, interactive)
+        r = tty ? remote_exec_tty(cl, a->ops[0], a->ops + 1, env, cwd, interactive)
                 : remote_exec_stream(c, cl, a->ops[0], a->ops + 1, env, cwd, interactive, detach);
     json_decref(env);
     return r;
@@ -767,7 +766,8 @@ int cli_remote(struct cli *c, const struct cli_args *a)
         !strcmp(name, "serve"))
         return a->verb->run(c, a);
     static const char *const remote[] = { "run", "exec", "ps", "ls", "inspect", "rm",
-                                          "stop", "start", "cp", "export", "import", NULL };
+                                          "stop", "start", "cp", "export", "import", "logs",
+                                          "attach", "stats", "top", NULL };
     bool ok = false, manage = cli_remote_manages(name);
     for (size_t i = 0; remote[i]; i++)
         ok |= !strcmp(remote[i], name);
@@ -795,6 +795,14 @@ int cli_remote(struct cli *c, const struct cli_args *a)
         r = remote_export(cl, a);
     else if (!strcmp(name, "import"))
         r = remote_import(cl, a);
+    else if (!strcmp(name, "logs"))
+        r = remote_logs(cl, a);
+    else if (!strcmp(name, "attach"))
+        r = remote_attach(c, cl, a);
+    else if (!strcmp(name, "stats"))
+        r = remote_stats(cl, a);
+    else if (!strcmp(name, "top"))
+        r = remote_top(cl, a);
     else
         r = remote_each(cl, a);
     client_free(cl);

@@ -33,7 +33,9 @@ typedef enum boxlite_code {
     BOXLITE_ERR_INVALID = 1,     /* bad argument or option */
     BOXLITE_ERR_NOT_FOUND = 2,   /* no such box, image, file */
     BOXLITE_ERR_EXISTS = 3,      /* name taken, already there */
-    BOXLITE_ERR_STATE = 4,       /* not allowed in the object's current state */
+    BOXLITE_ERR_STATE = 4,       /* not allowed in the object's current state (also a path
+                                  * that is not what was needed: ENOTDIR, EISDIR, ENOTEMPTY,
+                                  * EROFS) */
     BOXLITE_ERR_IO = 5,          /* a system call failed */
     BOXLITE_ERR_NOMEM = 6,
     BOXLITE_ERR_ENGINE = 7,      /* the VMM or QEMU failed or is missing */
@@ -553,6 +555,16 @@ BOXLITE_API int boxlite_box_export(boxlite_box *box, const char *path);
  * ports, host ports the box may reach) are not imported: boxlite_last_notice says so. */
 BOXLITE_API int boxlite_box_import(boxlite_runtime *rt, const char *path, const char *name,
                                    boxlite_box **out);
+/* The same with options (a JSON object; NULL or "" = boxlite_box_import):
+ *   {"labels": {"owner": "acme"}, "owner_label": "owner"}
+ * labels are set on the box over the archive's (a key given replaces the archive's value;
+ * its other labels stay). owner_label names one of them that the archive may carry only
+ * with the same value: an archive whose box has it with another value is refused
+ * (BOXLITE_ERR_INVALID), so a box cannot change hands by import (a server's tenant label;
+ * an archive without the label is adopted). An unknown key is BOXLITE_ERR_INVALID. */
+BOXLITE_API int boxlite_box_import_with(boxlite_runtime *rt, const char *path,
+                                        const char *name, const char *options_json,
+                                        boxlite_box **out);
 
 /* ---- Memory snapshots: pause, resume, fork (QEMU engine) -------------------------------
  * Pause saves the box's memory and device state in its folder and ends its per-box

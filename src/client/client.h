@@ -78,6 +78,21 @@ struct client_exec_event {
 int client_exec_event(const struct client_sse_event *ev, struct client_exec_event *out,
                       struct bl_error *err);
 
+/* A box's log event (docs/api.yaml, GET .../logs): "log" with base64 "data", or "end" with
+ * the box's state and how its main process ended. */
+enum client_log_kind { CL_LOG = 1, CL_END };
+struct client_log_event {
+    enum client_log_kind kind;
+    uint8_t *bytes;        /* log: decoded (the caller frees) */
+    size_t len;
+    char state[32];        /* end: the box's state, printable */
+    int exit_code;         /* end: the main process's status, -1 when none */
+    bool oom_killed, stopped_by_itself;
+    char error[256];       /* end: why the log could not be read further, or "" */
+};
+int client_log_event(const struct client_sse_event *ev, struct client_log_event *out,
+                     struct bl_error *err);
+
 /* ---- talking (http.c) ----------------------------------------------------------------- */
 struct bl_client;
 struct client_opts {
@@ -108,12 +123,23 @@ json_t *client_list_all(struct bl_client *c, const char *path, const char *key,
 /* A path segment or query value percent-encoded, malloc'd. */
 char *client_escape(struct bl_client *c, const char *s);
 
+/* GET /v1/{prefix}PATH as Server-Sent Events to fn until fn returns 1 (it had the
+ * stream's last event) or <0 (an error, with err set); a connection lost midway is
+ * reopened with Last-Event-ID (a few times), so nothing is lost or repeated. */
+int client_sse_get(struct bl_client *c, const char *path,
+                   int (*fn)(void *ud, const struct client_sse_event *ev), void *ud,
+                   struct bl_error *err);
+
 /* GET .../executions/ID/output as events to fn until the exit event (delivered to fn too)
  * or fn stops; a connection lost midway is reopened with Last-Event-ID (a few times), so
  * nothing is lost or repeated. */
 int client_exec_output(struct bl_client *c, const char *box, const char *exec,
                        int (*fn)(void *ud, const struct client_exec_event *ev), void *ud,
                        struct bl_error *err);
+/* POST /v1/{prefix}PATH with n raw bytes (application/octet-stream) and one more header
+ * (or NULL): 0, or a negative code with err from the error model. */
+int client_post_bytes(struct bl_client *c, const char *path, const void *p, size_t n,
+                      const char *header, struct bl_error *err);
 /* POST .../executions/ID/input: n bytes (may be 0), then stdin closed when close_. */
 int client_exec_input(struct bl_client *c, const char *box, const char *exec, const void *p,
                       size_t n, bool close_, struct bl_error *err);
@@ -133,11 +159,12 @@ int client_box_import(struct bl_client *c, int fd, const char *name, json_t **ou
 
 /* ---- the TTY WebSocket (tty.c) -------------------------------------------------------- */
 struct client_tty;
-/* GET .../exec/tty?command=&args=&cols=&rows= upgraded to a WebSocket (the accept key
- * checked). argv[0] is the command. */
+/* GET .../exec/tty?command=&args=&env=&working_dir=&cols=&rows= upgraded to a WebSocket
+ * (the accept key checked). argv[0] is the command; env a JSON object of strings (or
+ * NULL), cwd the working directory (or NULL). */
 int client_tty_open(struct bl_client *c, const char *box, const char *const *argv,
-                    unsigned cols, unsigned rows, struct client_tty **out,
-                    struct bl_error *err);
+                    json_t *env, const char *cwd, unsigned cols, unsigned rows,
+                    struct client_tty **out, struct bl_error *err);
 /* The socket to poll for reading (bytes may also wait in a TLS layer: call client_tty_read
  * until it says there are none). */
 int client_tty_fd(struct client_tty *t);

@@ -11,6 +11,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The printable copy of a server's text (control characters as '?'), bounded by n. */
+static void printable(char *out, size_t n, const char *s)
+{
+    size_t k = 0;
+    for (; s && s[k] && k < n - 1; k++)
+        out[k] = (unsigned char)s[k] < 0x20 || s[k] == 0x7f ? '?' : s[k];
+    out[k] = 0;
+}
+
 static int b64_value(unsigned char c)
 {
     if (c >= 'A' && c <= 'Z')
@@ -95,10 +104,7 @@ int client_error_from(unsigned status, const char *body, size_t n, struct bl_err
     if (msg) {
         /* the message is the server's text: printable, and not endless */
         char clean[512];
-        size_t k = 0;
-        for (const char *p = msg; *p && k < sizeof clean - 1; p++)
-            clean[k++] = (unsigned char)*p < 0x20 || *p == 0x7f ? '?' : *p;
-        clean[k] = 0;
+        printable(clean, sizeof clean, msg);
         r = bl_err(err, code, "%s (HTTP %u)", clean, status);
     } else {
         r = bl_err(err, code, "the server answered HTTP %u", status);
@@ -233,6 +239,24 @@ int client_sse_feed(struct client_sse *s, const char *p, size_t n,
     return 0;
 }
 
+/* An event's {"data": base64} decoded into *bytes (the caller's), *len. */
+static int data_bytes(json_t *o, const char *event, uint8_t **bytes, size_t *len,
+                      struct bl_error *err)
+{
+    json_t *d = json_object_get(o, "data");
+    const char *b = json_string_value(d);
+    size_t bl = b ? json_string_length(d) : 0;
+    uint8_t *buf = b ? malloc(bl / 4 * 3 + 1) : NULL;
+    long got = buf ? client_base64_decode(b, bl, buf) : -1;
+    if (got < 0) {
+        free(buf);
+        return bl_err(err, BOXLITE_ERR_IO, "%s event: data is not base64", event);
+    }
+    *bytes = buf;
+    *len = (size_t)got;
+    return 0;
+}
+
 int client_exec_event(const struct client_sse_event *ev, struct client_exec_event *out,
                       struct bl_error *err)
 {
@@ -256,25 +280,48 @@ int client_exec_event(const struct client_sse_event *ev, struct client_exec_even
             out->kind = CX_EXIT;
             out->exit_code = (int)json_integer_value(c);
             out->signal = json_is_integer(s) ? (int)json_integer_value(s) : 0;
-            const char *why = json_string_value(json_object_get(o, "error"));
-            size_t k = 0;
-            for (; why && why[k] && k < sizeof out->error - 1; k++)
-                out->error[k] = (unsigned char)why[k] < 0x20 || why[k] == 0x7f ? '?' : why[k];
-            out->error[k] = 0;
+            printable(out->error, sizeof out->error,
+                      json_string_value(json_object_get(o, "error")));
         }
     } else {
-        json_t *d = json_object_get(o, "data");
-        const char *b = json_string_value(d);
-        size_t bl = b ? json_string_length(d) : 0;
-        uint8_t *buf = b ? malloc(bl / 4 * 3 + 1) : NULL;
-        long got = buf ? client_base64_decode(b, bl, buf) : -1;
-        if (got < 0) {
-            free(buf);
-            r = bl_err(err, BOXLITE_ERR_IO, "%s event: data is not base64", ev->event);
-        } else {
+        r = data_bytes(o, ev->event, &out->bytes, &out->len, err);
+        if (r == 0)
             out->kind = out_ ? CX_STDOUT : CX_STDERR;
-            out->bytes = buf;
-            out->len = (size_t)got;
+    }
+    json_decref(o);
+    return r;
+}
+
+int client_log_event(const struct client_sse_event *ev, struct client_log_event *out,
+                     struct bl_error *err)
+{
+    memset(out, 0, sizeof *out);
+    bool log = !strcmp(ev->event, "log"), end = !strcmp(ev->event, "end");
+    if (!log && !end)
+        return bl_err(err, BOXLITE_ERR_IO, "a log event of unknown type \"%.15s\"", ev->event);
+    json_t *o = client_json_object(ev->data, ev->dlen, err);
+    if (!o)
+        return bl_err_prefix(err, "%s event", ev->event);
+    int r = 0;
+    if (log) {
+        r = data_bytes(o, ev->event, &out->bytes, &out->len, err);
+        if (r == 0)
+            out->kind = CL_LOG;
+    } else {
+        json_t *st = json_object_get(o, "state"), *ec = json_object_get(o, "exit_code");
+        if (!json_is_string(st) || (ec && !json_is_null(ec) &&
+                                    (!json_is_integer(ec) || json_integer_value(ec) < 0 ||
+                                     json_integer_value(ec) > 255))) {
+            r = bl_err(err, BOXLITE_ERR_IO, "end event: state a string, exit_code 0..255 or "
+                       "null");
+        } else {
+            out->kind = CL_END;
+            printable(out->state, sizeof out->state, json_string_value(st));
+            out->exit_code = json_is_integer(ec) ? (int)json_integer_value(ec) : -1;
+            out->oom_killed = json_is_true(json_object_get(o, "oom_killed"));
+            out->stopped_by_itself = json_is_true(json_object_get(o, "stopped_by_itself"));
+            printable(out->error, sizeof out->error,
+                      json_string_value(json_object_get(o, "error")));
         }
     }
     json_decref(o);

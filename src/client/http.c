@@ -416,52 +416,44 @@ int client_call(struct bl_client *c, const char *method, const char *path, json_
 
 /* ---- executions ----------------------------------------------------------------------- */
 
-struct out_ctx {
-    int (*fn)(void *, const struct client_exec_event *);
+/* One stream's progress: the id of the last whole event, and whether the last came. */
+struct sse_ctx {
+    int (*fn)(void *, const struct client_sse_event *);
     void *ud;
     char last[24];
     bool ended;
-    struct bl_error *err;
 };
 
-static int on_event(void *ud, const struct client_sse_event *ev)
+static int on_sse(void *ud, const struct client_sse_event *ev)
 {
-    struct out_ctx *x = ud;
-    struct client_exec_event e;
-    if (client_exec_event(ev, &e, x->err) < 0)
-        return -1;
-    snprintf(x->last, sizeof x->last, "%s", ev->id);
-    int r = x->fn(x->ud, &e);
-    free(e.bytes);
-    if (e.kind == CX_EXIT) {
+    struct sse_ctx *x = ud;
+    int r = x->fn(x->ud, ev);
+    if (r >= 0)
+        snprintf(x->last, sizeof x->last, "%s", ev->id);
+    if (r > 0)
         x->ended = true;
-        return 1;
-    }
     return r;
 }
 
-int client_exec_output(struct bl_client *c, const char *box, const char *exec,
-                       int (*fn)(void *, const struct client_exec_event *), void *ud,
-                       struct bl_error *err)
+int client_sse_get(struct bl_client *c, const char *path,
+                   int (*fn)(void *, const struct client_sse_event *), void *ud,
+                   struct bl_error *err)
 {
-    char *b = client_escape(c, box), *x = client_escape(c, exec), *path = NULL, *url = NULL;
-    int r = b && x && asprintf(&path, "/boxes/%s/executions/%s/output", b, x) >= 0
-                ? box_url(c, path, &url, err) : bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
-    free(b);
-    free(x);
-    struct out_ctx ctx = { .fn = fn, .ud = ud, .err = err };
+    char *url = NULL;
+    int r = box_url(c, path, &url, err);
+    struct sse_ctx ctx = { .fn = fn, .ud = ud };
     /* a stream cut short (a proxy, a restart of the connection) is taken up where it
      * stopped: the server keeps the events (docs/api.yaml, Last-Event-ID) */
     for (int tries = 0; r >= 0 && !ctx.ended; tries++) {
         if (tries == 5) {
-            r = bl_err(err, BOXLITE_ERR_NETWORK, "the output stream ended %d times without "
-                       "the exit event", tries);
+            r = bl_err(err, BOXLITE_ERR_NETWORK, "the stream ended %d times without its "
+                       "last event", tries);
             break;
         }
         char last[64];
         snprintf(last, sizeof last, "Last-Event-ID: %s", ctx.last);
         const char *hdrs[] = { "Accept: text/event-stream", ctx.last[0] ? last : NULL, NULL };
-        struct sink s = { .kind = SINK_SSE, .sse_fn = on_event, .sse_ud = &ctx, .err = err,
+        struct sink s = { .kind = SINK_SSE, .sse_fn = on_sse, .sse_ud = &ctx, .err = err,
                           .max = 64 * 1024 };
         r = authed(c, "GET", url, hdrs, NULL, 0, NULL, &s, err);
         /* the stream broke after it began (a reset, a partial answer): the events not
@@ -477,9 +469,57 @@ int client_exec_output(struct bl_client *c, const char *box, const char *exec,
         client_sse_free(&s.sse);
         free(s.buf);
     }
+    free(url);
+    return r < 0 ? r : 0;
+}
+
+struct out_ctx {
+    int (*fn)(void *, const struct client_exec_event *);
+    void *ud;
+    struct bl_error *err;
+};
+
+static int on_event(void *ud, const struct client_sse_event *ev)
+{
+    struct out_ctx *x = ud;
+    struct client_exec_event e;
+    if (client_exec_event(ev, &e, x->err) < 0)
+        return -1;
+    int r = x->fn(x->ud, &e);
+    free(e.bytes);
+    return e.kind == CX_EXIT ? 1 : r;
+}
+
+int client_exec_output(struct bl_client *c, const char *box, const char *exec,
+                       int (*fn)(void *, const struct client_exec_event *), void *ud,
+                       struct bl_error *err)
+{
+    char *b = client_escape(c, box), *x = client_escape(c, exec), *path = NULL;
+    int r = b && x && asprintf(&path, "/boxes/%s/executions/%s/output", b, x) >= 0
+                ? 0 : bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
+    free(b);
+    free(x);
+    struct out_ctx ctx = { .fn = fn, .ud = ud, .err = err };
+    if (r >= 0)
+        r = client_sse_get(c, path, on_event, &ctx, err);
     if (r < 0)
         bl_err_prefix(err, "output of %.64s", exec);
     free(path);
+    return r < 0 ? r : 0;
+}
+
+int client_post_bytes(struct bl_client *c, const char *path, const void *p, size_t n,
+                      const char *header, struct bl_error *err)
+{
+    char *url = NULL;
+    int r = box_url(c, path, &url, err);
+    const char *hdrs[] = { "Content-Type: application/octet-stream", header, NULL };
+    struct sink s = { .kind = SINK_BUF, .max = 64 * 1024 };
+    if (r >= 0)
+        r = authed(c, "POST", url, hdrs, n ? p : "", n, NULL, &s, err);
+    if (r >= 0 && (s.status < 200 || s.status > 299))
+        r = client_error_from((unsigned)s.status, s.buf, s.len, err);
+    free(s.buf);
     free(url);
     return r < 0 ? r : 0;
 }
@@ -487,23 +527,16 @@ int client_exec_output(struct bl_client *c, const char *box, const char *exec,
 int client_exec_input(struct bl_client *c, const char *box, const char *exec, const void *p,
                       size_t n, bool close_, struct bl_error *err)
 {
-    char *b = client_escape(c, box), *x = client_escape(c, exec), *path = NULL, *url = NULL;
+    char *b = client_escape(c, box), *x = client_escape(c, exec), *path = NULL;
     int r = b && x && asprintf(&path, "/boxes/%s/executions/%s/input", b, x) >= 0
-                ? box_url(c, path, &url, err) : bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
+                ? 0 : bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
     free(b);
     free(x);
-    const char *hdrs[] = { "Content-Type: application/octet-stream",
-                           close_ ? "X-Close-Stdin: true" : NULL, NULL };
-    struct sink s = { .kind = SINK_BUF, .max = 64 * 1024 };
     if (r >= 0)
-        r = authed(c, "POST", url, hdrs, n ? p : "", n, NULL, &s, err);
-    if (r >= 0 && (s.status < 200 || s.status > 299))
-        r = client_error_from((unsigned)s.status, s.buf, s.len, err);
+        r = client_post_bytes(c, path, p, n, close_ ? "X-Close-Stdin: true" : NULL, err);
     if (r < 0)
         bl_err_prefix(err, "input of %.64s", exec);
-    free(s.buf);
     free(path);
-    free(url);
     return r < 0 ? r : 0;
 }
 

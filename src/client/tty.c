@@ -238,14 +238,28 @@ static int tty_connect(struct bl_client *c, const char *target, bool fresh,
     return r;
 }
 
+/* "&key=value" (value escaped) appended to *target; -1 when out of memory. */
+static int query_append(struct bl_client *c, char **target, const char *key, const char *value)
+{
+    char *v = client_escape(c, value);
+    char *nt = v ? realloc(*target, strlen(*target) + strlen(key) + strlen(v) + 3) : NULL;
+    if (nt) {
+        *target = nt;
+        strcat(strcat(strcat(strcat(nt, "&"), key), "="), v);
+    }
+    free(v);
+    return nt ? 0 : -1;
+}
+
 int client_tty_open(struct bl_client *c, const char *box, const char *const *argv,
-                    unsigned cols, unsigned rows, struct client_tty **out,
-                    struct bl_error *err)
+                    json_t *env, const char *cwd, unsigned cols, unsigned rows,
+                    struct client_tty **out, struct bl_error *err)
 {
     *out = NULL;
     if (!argv || !argv[0])
         return bl_err(err, BOXLITE_ERR_INVALID, "tty: no command");
-    /* the path and query: /v1/{prefix}/boxes/{box}/exec/tty?command=..&args=..&cols=&rows= */
+    /* the path and query: /v1/{prefix}/boxes/{box}/exec/tty?command=..&args=..&env=K=V..
+     * &working_dir=..&cols=&rows= */
     char *b = client_escape(c, box), *cmd = client_escape(c, argv[0]);
     size_t cap = 256 + (b ? strlen(b) : 0) + (cmd ? strlen(cmd) : 0) +
                  strlen(client_prefix(c));
@@ -255,18 +269,20 @@ int client_tty_open(struct bl_client *c, const char *box, const char *const *arg
         r = bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
     else
         snprintf(target, cap, "/v1/%s/boxes/%s/exec/tty?command=%s", client_prefix(c), b, cmd);
-    for (size_t i = 1; r >= 0 && argv[i]; i++) {
-        char *a = client_escape(c, argv[i]);
-        char *nt = a ? realloc(target, strlen(target) + strlen(a) + 8) : NULL;
-        if (!nt) {
-            free(a);
+    for (size_t i = 1; r >= 0 && argv[i]; i++)
+        if (query_append(c, &target, "args", argv[i]) < 0)
             r = bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
-            break;
-        }
-        target = nt;
-        strcat(strcat(target, "&args="), a);
-        free(a);
+    const char *k;
+    json_t *v;
+    json_object_foreach(env, k, v) {
+        char *kv = NULL;
+        if (r >= 0 && (asprintf(&kv, "%s=%s", k, json_string_value(v) ?: "") < 0 ||
+                       query_append(c, &target, "env", kv) < 0))
+            r = bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
+        free(kv);
     }
+    if (r >= 0 && cwd && query_append(c, &target, "working_dir", cwd) < 0)
+        r = bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
     if (r >= 0) {
         char *nt = realloc(target, strlen(target) + 40);
         if (nt) {

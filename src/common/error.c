@@ -13,6 +13,17 @@ static int code_of_errno(int errnum)
     case ENOENT: return BOXLITE_ERR_NOT_FOUND;
     case EEXIST: return BOXLITE_ERR_EXISTS;
     case EINVAL: return BOXLITE_ERR_INVALID;
+    /* a path that cannot be what the caller asked (too long, a loop of links) */
+    case ENAMETOOLONG:
+    case ELOOP: return BOXLITE_ERR_INVALID;
+    /* a path that is not what the operation needs now: a folder copied onto a file, a
+     * file where a folder is wanted, a folder not empty, a read-only file system. The
+     * caller's to resolve (a box's copy reports its guest errno this way: a server answers
+     * 409, not 500), unlike a failing system call (IO). */
+    case ENOTDIR:
+    case EISDIR:
+    case ENOTEMPTY:
+    case EROFS: return BOXLITE_ERR_STATE;
     case ETIMEDOUT: return BOXLITE_ERR_TIMEOUT;
     default: return BOXLITE_ERR_IO;
     }

@@ -610,14 +610,87 @@ struct staged {
     char file[SNAP_LAYER_NAME_MAX]; /* its name in the box's folder */
 };
 
+/* What boxlite_box_import_with's options ask: labels set over the archive's, and the one
+ * of them (owner) the archive may not carry with another value. */
+struct import_opts {
+    json_t *labels;
+    const char *owner;
+};
+
+static int import_opts_parse(const char *text, json_t **doc, struct import_opts *io,
+                             struct bl_error *err)
+{
+    *doc = NULL;
+    memset(io, 0, sizeof *io);
+    if (!text || !*text)
+        return 0;
+    json_error_t je;
+    json_t *j = json_loads(text, JSON_REJECT_DUPLICATES, &je);
+    if (!json_is_object(j)) {
+        json_decref(j);
+        return bl_err(err, BOXLITE_ERR_INVALID, "import options: not a JSON object%s%.100s",
+                      j ? "" : ": ", j ? "" : je.text);
+    }
+    *doc = j;
+    const char *k;
+    json_t *v;
+    json_object_foreach(j, k, v) {
+        if (!strcmp(k, "labels") && json_is_object(v)) {
+            const char *lk;
+            json_t *lv;
+            json_object_foreach(v, lk, lv)
+                if (!json_is_string(lv) || !*lk)
+                    return bl_err(err, BOXLITE_ERR_INVALID, "import options: labels: \"%.64s\" "
+                                  "must be a non-empty key with a string value", lk);
+            io->labels = v;
+        } else if (!strcmp(k, "owner_label") && json_is_string(v)) {
+            io->owner = json_string_value(v);
+        } else {
+            return bl_err(err, BOXLITE_ERR_INVALID, "import options: \"%.64s\" is not labels "
+                          "(an object of strings) or owner_label (a string)", k);
+        }
+    }
+    if (io->owner && !json_is_string(json_object_get(io->labels, io->owner)))
+        return bl_err(err, BOXLITE_ERR_INVALID, "import options: owner_label \"%.64s\" is not "
+                      "a key of labels", io->owner);
+    return 0;
+}
+
+/* The archive's labels as the caller asked: an owner label of another value refuses the
+ * archive (a box must not change hands by import), the caller's labels are set over it. */
+static int apply_labels(json_t *j, const struct import_opts *io, struct bl_error *err)
+{
+    if (!io->labels)
+        return 0;
+    json_t *have = json_object_get(j, "labels");
+    if (have && !json_is_object(have))
+        return bl_err(err, BOXLITE_ERR_INVALID, "labels: not an object");
+    const char *was = io->owner ? json_string_value(json_object_get(have, io->owner)) : NULL;
+    if (io->owner && json_object_get(have, io->owner) &&
+        (!was || strcmp(was, json_string_value(json_object_get(io->labels, io->owner)))))
+        return bl_err(err, BOXLITE_ERR_INVALID, "the archive's box carries label %.64s of "
+                      "another owner: refused", io->owner);
+    if (!have) {
+        have = json_object();
+        json_object_set_new(j, "labels", have);
+    }
+    return json_object_update(have, io->labels) ? bl_err(err, BOXLITE_ERR_NOMEM, "out of memory")
+                                                : 0;
+}
+
 static int strip_host_options(const char *text, const struct bx_manifest *m, const char *name,
-                              struct boxlite_options *o, char *dropped, size_t dn,
-                              struct bl_error *err)
+                              const struct import_opts *io, struct boxlite_options *o,
+                              char *dropped, size_t dn, struct bl_error *err)
 {
     json_t *j = json_loads(text, 0, NULL);
     if (!json_is_object(j)) {
         json_decref(j);
         return bl_err(err, BOXLITE_ERR_INVALID, "manifest: box options are not an object");
+    }
+    int lr = apply_labels(j, io, err);
+    if (lr) {
+        json_decref(j);
+        return bl_err_prefix(err, "box options");
     }
     /* Host paths and host ports mean something on the host that made the archive only. */
     static const char *const host_keys[] = { "volumes", "ports", "allow_host", "rootfs_path",
@@ -648,8 +721,8 @@ static int strip_host_options(const char *text, const struct bx_manifest *m, con
 }
 
 static int import_staged(boxlite_runtime *rt, struct archive *a, const char *stage,
-                         const char *name, boxlite_box **out, char *notice, size_t nn,
-                         struct bl_error *err)
+                         const char *name, const struct import_opts *io, boxlite_box **out,
+                         char *notice, size_t nn, struct bl_error *err)
 {
     uint64_t size = 0;
     cleanup_free char *mtext = NULL, *sumtext = NULL;
@@ -727,7 +800,7 @@ static int import_staged(boxlite_runtime *rt, struct archive *a, const char *sta
     opts_init(&o);
     char dropped[128] = "";
     if (!r)
-        r = strip_host_options(m.options, &m, name ? name : m.name, &o, dropped,
+        r = strip_host_options(m.options, &m, name ? name : m.name, io, &o, dropped,
                                sizeof dropped, err);
     boxlite_box *b = NULL;
     if (!r && boxlite_box_create(rt, &o, &b) != BOXLITE_OK)
@@ -771,8 +844,9 @@ static int import_staged(boxlite_runtime *rt, struct archive *a, const char *sta
     return r;
 }
 
-BOXLITE_API int boxlite_box_import(boxlite_runtime *rt, const char *path, const char *name,
-                                   boxlite_box **out)
+BOXLITE_API int boxlite_box_import_with(boxlite_runtime *rt, const char *path,
+                                        const char *name, const char *options_json,
+                                        boxlite_box **out)
 {
     API_CHECK_ARG(out, "out is NULL");
     *out = NULL;
@@ -781,6 +855,12 @@ BOXLITE_API int boxlite_box_import(boxlite_runtime *rt, const char *path, const 
     if (name && !opts_valid_name(name))
         return api_fail(BOXLITE_ERR_INVALID, "import: name \"%.64s\" must be 1-%d characters "
                         "[a-zA-Z0-9_.-], starting with a letter or digit", name, BL_MAX_NAME);
+    json_t *doc = NULL;
+    struct import_opts io;
+    if (import_opts_parse(options_json, &doc, &io, &err) < 0) {
+        json_decref(doc);
+        return api_return(-err.code, &err);
+    }
     char stage[4300] = "";
     int lock = -1;
     int r = staging_open(rt, stage, sizeof stage, &lock, &err);
@@ -796,7 +876,8 @@ BOXLITE_API int boxlite_box_import(boxlite_runtime *rt, const char *path, const 
     char notice[512] = "";
     boxlite_box *b = NULL;
     if (!r)
-        r = import_staged(rt, a, stage, name, &b, notice, sizeof notice, &err);
+        r = import_staged(rt, a, stage, name, &io, &b, notice, sizeof notice, &err);
+    json_decref(doc);
     if (a)
         archive_read_free(a);
     if (stage[0] && lock >= 0)
@@ -808,4 +889,10 @@ BOXLITE_API int boxlite_box_import(boxlite_runtime *rt, const char *path, const 
     *out = b;
     api_notice("%s", notice);
     return api_return(0, NULL);
+}
+
+BOXLITE_API int boxlite_box_import(boxlite_runtime *rt, const char *path, const char *name,
+                                   boxlite_box **out)
+{
+    return boxlite_box_import_with(rt, path, name, NULL, out);
 }

@@ -448,11 +448,13 @@ enum MHD_Result h_box(struct MHD_Connection *c, struct req *q)
 }
 
 /* POST .../boxes/import?name=N: the body is an archive of export (kept in a scratch file
- * by http.c, at most --max-file-bytes), made a box by boxlite_box_import, which checks
- * every member before the box exists. The box is the tenant's only if the archive says so
- * (its options carry the tenant label: an archive this prefix exported); anything else is
- * removed again and refused, so an archive cannot plant a box in another tenant. The name
- * is the request's (or generated), never the archive's, for the same reason. */
+ * by http.c, at most --max-file-bytes), made a box by boxlite_box_import_with, which checks
+ * every member before the box exists. The box gets the tenant's label: an archive this
+ * prefix exported keeps it, one exported outside the server (`boxlite export`, no label)
+ * is adopted, one whose box carries another tenant's label is refused (the library's
+ * owner_label) and leaves nothing, so no tenant takes over another's box. The name is the
+ * request's (or generated), never the archive's, for the same reason; cpus and memory
+ * beyond the server's limits are refused as create refuses them. */
 enum MHD_Result h_import(struct MHD_Connection *c, struct req *q)
 {
     const char *name = req_arg(c, "name");
@@ -469,13 +471,22 @@ enum MHD_Result h_import(struct MHD_Connection *c, struct req *q)
     if (q->upload_fd <= 0 || q->len == 0)
         return reply_error(c, q, 400, "InvalidArgumentError",
                            "the body is an archive of export (application/octet-stream)");
+    /* the box becomes this tenant's: an archive of another tenant's box is refused (the
+     * library's owner_label), one made outside the server (no tenant) is adopted */
+    json_t *io = json_pack("{s:{s:s},s:s}", "labels", SERVE_LABEL_PREFIX, q->tok.prefix,
+                           "owner_label", SERVE_LABEL_PREFIX);
+    char *opts = io ? json_dumps(io, JSON_COMPACT) : NULL;
+    json_decref(io);
+    if (!opts)
+        return reply_error(c, q, 500, "InternalError", "out of memory");
     pthread_mutex_lock(&q->s->create_lock);
     size_t have;
     int listed = tenant_box_count(q->s, q->tok.prefix, &have);
     boxlite_box *nb = NULL;
     int r = -1;
     if (listed == 0 && have < (size_t)q->s->cfg.max_boxes)
-        r = boxlite_box_import(q->s->rt, path, full, &nb);
+        r = boxlite_box_import_with(q->s->rt, path, full, opts, &nb);
+    free(opts);
     pthread_mutex_unlock(&q->s->create_lock);
     if (listed < 0)
         return reply_lib_error(c, q, "list boxes");
@@ -487,17 +498,29 @@ enum MHD_Result h_import(struct MHD_Connection *c, struct req *q)
         return reply_error(c, q, 400, "InvalidArgumentError", "import: %s", boxlite_errmsg());
     if (r != BOXLITE_OK)
         return reply_lib_error(c, q, "import");
+    /* what create would refuse is refused here too: the archive's options are the
+     * client's (its checksums are no signature) */
     json_t *info = owned_info(nb, q->tok.prefix);
-    if (!info) {
+    const struct serve_limits *lim = &q->s->cfg.lim;
+    json_int_t cpus = json_integer_value(json_object_get(info, "cpus"));
+    json_int_t mib = json_integer_value(json_object_get(info, "memory_mib"));
+    const char *over = !info ? NULL
+                     : lim->max_cpus > 0 && cpus > lim->max_cpus ? "cpus"
+                     : lim->max_memory_mib > 0 && mib > lim->max_memory_mib ? "memory_mib"
+                                                                    : NULL;
+    json_decref(info);
+    if (!info || over) {
         char id[40];
         snprintf(id, sizeof id, "%s", boxlite_box_id(nb));
         boxlite_box_free(nb);
         boxlite_box_remove(q->s->rt, id, 1);
+        if (!over)
+            return reply_error(c, q, 400, "InvalidArgumentError",
+                               "import: the archive's box is not this tenant's");
         return reply_error(c, q, 400, "InvalidArgumentError",
-                           "the archive's box is not this tenant's (import takes archives "
-                           "exported by the same prefix)");
+                           "import: %s: over what this server allows (max_cpus %d, "
+                           "max_memory_mib %d)", over, lim->max_cpus, lim->max_memory_mib);
     }
-    json_decref(info);
     enum MHD_Result res = reply_box(c, q, 201, nb);
     boxlite_box_free(nb);
     return res;

@@ -147,7 +147,7 @@ int serve_create_options(const char *body, size_t len, const char *prefix,
     static const char *const keys[] = {
         "name", "image", "rootfs_path", "cpus", "memory_mib", "disk_size_gb", "working_dir",
         "env", "entrypoint", "cmd", "user", "volumes", "ports", "network", "auto_remove",
-        "detach", "security", "labels", NULL,
+        "detach", "security", "labels", "stdin_open", "tty", NULL,
     };
     *out = NULL;
     json_t *in = load_object(body, len, false, "CreateBoxRequest", err);
@@ -274,6 +274,11 @@ int serve_create_options(const char *body, size_t len, const char *prefix,
         json_object_set_new(o, "auto_remove", json_boolean(b));
     if (r >= 0 && (r = get_bool(in, "detach", &b, err)) == 1)
         json_object_set_new(o, "detach", json_boolean(b));
+    /* the main process's stdin kept open, its terminal: for attach (POST .../stdin) */
+    if (r >= 0 && (r = get_bool(in, "stdin_open", &b, err)) == 1)
+        json_object_set_new(o, "stdin_open", json_boolean(b));
+    if (r >= 0 && (r = get_bool(in, "tty", &b, err)) == 1)
+        json_object_set_new(o, "tty", json_boolean(b));
     if (r >= 0 && (r = get_str(in, "security", 16, &s, err)) == 1) {
         /* every box runs jailed (docs/architecture.md): each preset gets that */
         if (strcmp(s, "development") && strcmp(s, "standard") && strcmp(s, "maximum"))
@@ -581,6 +586,10 @@ json_t *serve_box_json(json_t *info, const char *prefix)
     json_object_set_new(o, "cpus", json_integer(json_is_integer(c) ? json_integer_value(c) : 1));
     json_object_set_new(o, "memory_mib",
                         json_integer(json_is_integer(m) ? json_integer_value(m) : 512));
+    static const char *const main_io[] = { "stdin_open", "tty" }; /* for attach */
+    for (size_t i = 0; i < 2; i++)
+        json_object_set_new(o, main_io[i],
+                            json_boolean(json_is_true(json_object_get(info, main_io[i]))));
     json_t *mine = json_object();
     const char *k;
     json_t *v;

@@ -567,15 +567,7 @@ static enum MHD_Result stream_output(struct MHD_Connection *c, struct req *q, st
     pthread_mutex_lock(&x->reg->lock);
     x->reg->readers++;
     pthread_mutex_unlock(&x->reg->lock);
-    struct MHD_Response *r =
-        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 65536, read_events, rd, free_reader);
-    if (!r) {
-        free_reader(rd);
-        return MHD_NO;
-    }
-    MHD_add_response_header(r, "Content-Type", "text/event-stream");
-    MHD_add_response_header(r, "X-Accel-Buffering", "no");
-    return reply_response(c, q, 200, r);
+    return reply_events(c, q, read_events, rd, free_reader);
 }
 
 enum MHD_Result h_exec(struct MHD_Connection *c, struct req *q)

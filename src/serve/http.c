@@ -90,6 +90,21 @@ enum MHD_Result reply_json_at(struct MHD_Connection *c, struct req *q, unsigned 
     return reply_response(c, q, status, r);
 }
 
+enum MHD_Result reply_events(struct MHD_Connection *c, struct req *q,
+                             MHD_ContentReaderCallback read, void *cls,
+                             MHD_ContentReaderFreeCallback done)
+{
+    struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 65536, read,
+                                                               cls, done);
+    if (!r) {
+        done(cls);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, "Content-Type", "text/event-stream");
+    MHD_add_response_header(r, "X-Accel-Buffering", "no"); /* a proxy passes each event on */
+    return reply_response(c, q, 200, r);
+}
+
 enum MHD_Result reply_empty(struct MHD_Connection *c, struct req *q, unsigned status)
 {
     return reply_response(c, q, status,
@@ -358,6 +373,9 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct req *q)
         return h_metrics(c, q);
     case R_BOX_TTY:
         return h_tty(c, q);
+    case R_BOX_LOGS:
+    case R_BOX_STDIN:
+        return h_logs(c, q);
     case R_BOX_EXEC:
     case R_EXECUTION:
     case R_EXEC_OUTPUT:

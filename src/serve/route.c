@@ -112,6 +112,7 @@ int serve_route_parse(const char *path, struct serve_route *r)
                 { "rename", R_BOX_RENAME },   { "pause", R_BOX_PAUSE },
                 { "resume", R_BOX_RESUME },   { "fork", R_BOX_FORK },
                 { "reclaim", R_BOX_RECLAIM }, { "balloon", R_BOX_BALLOON },
+                { "logs", R_BOX_LOGS },       { "stdin", R_BOX_STDIN },
             };
             for (size_t i = 0; i < sizeof leaf / sizeof leaf[0]; i++)
                 if (!strcmp(a, leaf[i].name))
@@ -182,6 +183,8 @@ static const struct {
     { R_BOX_BALLOON, "POST", NULL, "boxes:write" },
     { R_BOXES_PRUNE, "POST", NULL, "boxes:write" },
     { R_IMAGES_PRUNE, "POST", NULL, "images:write" },
+    { R_BOX_LOGS, "GET", "boxes:exec", NULL },
+    { R_BOX_STDIN, "POST", NULL, "boxes:exec" },
 };
 
 const char *serve_route_methods(enum serve_route_id id)

@@ -52,6 +52,8 @@ enum serve_route_id {
     R_BOX_BALLOON,
     R_BOXES_PRUNE,     /* /v1/{prefix}/boxes/prune */
     R_IMAGES_PRUNE,    /* /v1/{prefix}/images/prune */
+    R_BOX_LOGS,        /* .../logs (beyond BoxLite's document: logs.c) */
+    R_BOX_STDIN,       /* .../stdin (the main process's, for attach) */
 };
 
 #define SERVE_SEG_MAX 128 /* the document's maxLength for prefix, box_id and names */

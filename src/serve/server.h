@@ -88,6 +88,10 @@ enum MHD_Result serve_image_grant(struct MHD_Connection *c, struct req *q, const
 enum MHD_Result reply_json(struct MHD_Connection *c, struct req *q, unsigned status,
                            json_t *body /* stolen */);
 enum MHD_Result reply_empty(struct MHD_Connection *c, struct req *q, unsigned status);
+/* 200 with a text/event-stream that read produces (cls freed by done, also on failure). */
+enum MHD_Result reply_events(struct MHD_Connection *c, struct req *q,
+                             MHD_ContentReaderCallback read, void *cls,
+                             MHD_ContentReaderFreeCallback done);
 /* reply_json with a Location header (a created resource). */
 enum MHD_Result reply_json_at(struct MHD_Connection *c, struct req *q, unsigned status,
                               json_t *body /* stolen */, const char *location);
@@ -112,6 +116,8 @@ enum MHD_Result h_files(struct MHD_Connection *c, struct req *q);
 enum MHD_Result h_images(struct MHD_Connection *c, struct req *q);
 enum MHD_Result h_metrics(struct MHD_Connection *c, struct req *q);
 enum MHD_Result h_tty(struct MHD_Connection *c, struct req *q);
+/* logs.c: GET .../logs (the console as SSE) and POST .../stdin (the main process's). */
+enum MHD_Result h_logs(struct MHD_Connection *c, struct req *q);
 struct serve_ttys *serve_ttys_new(void);
 /* Ends every TTY session (SIGTERM to its process, SIGKILL 10 s later) and waits for them. */
 void serve_ttys_shutdown(struct serve_ttys *t);

@@ -316,8 +316,9 @@ static void on_upgrade(void *cls, struct MHD_Connection *c, void *req_cls, const
 
 struct args_ctx {
     const char *argv[TTY_ARGS_MAX + 2];
-    int n;
-    bool too_many;
+    const char *env[TTY_ARGS_MAX + 1]; /* "K=V", as ExecRequest's env becomes */
+    int n, nenv;
+    const char *bad;
 };
 
 static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -325,13 +326,23 @@ static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const cha
 {
     (void)kind;
     struct args_ctx *a = cls;
-    if (strcmp(key, "args") != 0)
+    bool arg = !strcmp(key, "args"), env = !strcmp(key, "env");
+    if (!arg && !env)
         return MHD_YES;
-    if (a->n >= TTY_ARGS_MAX + 1) {
-        a->too_many = true;
+    const char *v = value ? value : "";
+    if (arg ? a->n >= TTY_ARGS_MAX + 1 : a->nenv >= TTY_ARGS_MAX) {
+        a->bad = arg ? "args: at most 64" : "env: at most 64";
         return MHD_NO;
     }
-    a->argv[a->n++] = value ? value : "";
+    const char *eq = strchr(v, '=');
+    if (env && (!eq || eq == v)) {
+        a->bad = "env: each one KEY=VALUE, KEY not empty";
+        return MHD_NO;
+    }
+    if (arg)
+        a->argv[a->n++] = v;
+    else
+        a->env[a->nenv++] = v;
     return MHD_YES;
 }
 
@@ -391,10 +402,14 @@ enum MHD_Result h_tty(struct MHD_Connection *c, struct req *q)
     const char *cmd = req_arg(c, "command");
     a.argv[0] = cmd && *cmd ? cmd : "sh";
     MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_arg, &a);
-    if (a.too_many)
-        return reply_error(c, q, 400, "InvalidArgumentError", "args: at most %d",
-                           TTY_ARGS_MAX);
+    if (a.bad)
+        return reply_error(c, q, 400, "InvalidArgumentError", "%s", a.bad);
     a.argv[a.n] = NULL;
+    a.env[a.nenv] = NULL;
+    /* the working directory as ExecRequest's: at most 4096 bytes */
+    const char *cwd = req_arg(c, "working_dir");
+    if (cwd && strlen(cwd) > 4096)
+        return reply_error(c, q, 400, "InvalidArgumentError", "working_dir: at most 4096 bytes");
     enum MHD_Result res;
     boxlite_box *b = req_box(c, q, &res);
     if (!b)
@@ -412,7 +427,8 @@ enum MHD_Result h_tty(struct MHD_Connection *c, struct req *q)
                            q->s->cfg.max_execs);
     }
     boxlite_exec_spec spec = { .size = sizeof spec, .argv = a.argv, .tty = 1, .rows = rows,
-                               .cols = cols };
+                               .cols = cols, .env = a.nenv ? a.env : NULL,
+                               .working_dir = cwd };
     boxlite_exec *ex = NULL;
     if (boxlite_exec_start(b, &spec, &ex) != BOXLITE_OK) {
         int code = boxlite_errcode();

@@ -6,8 +6,9 @@
 # also in lists), executions with their output as Server-Sent Events (stdout and stderr
 # bytes, exit code), stdin with X-Close-Stdin, a signal, reconnecting with Last-Event-ID
 # (the events after it, nothing lost), malformed JSON, unknown fields, host paths, a body
-# over the limit (413), a stalled client while others are served, pages of a list, the log
-# (no secret or token in it), a non-loopback address refused without TLS, and SIGTERM
+# over the limit (413), a stalled client while others are served, pages of a list, a box's
+# console log as events (tail, timestamps, Last-Event-ID, the end event) and its main
+# process's stdin, a folder uploaded onto a file (409), the log (no secret or token in it), a non-loopback address refused without TLS, and SIGTERM
 # (executions end with their exit event, a detached box keeps running). Every response of
 # the session is then checked against docs/api.yaml (tests/e2e/serve_check.py contract).
 set -uo pipefail
@@ -369,6 +370,21 @@ sse "$X"
 api GET "/v1/acme/boxes/one/files?path=/tmp/big" "$T"
 expect "a download over --max-file-bytes is refused" 1 "$([ "$ST" -ge 400 ] && [ "$ST" -lt 500 ] && echo 1 || echo "$ST")"
 has "... saying so" "bytes" "$BODY"
+# a folder onto a path that is a file in the box: the caller's conflict (409), not 500
+api PUT "/v1/acme/boxes/one/files?path=/tmp/up/a.txt" "$T" -H 'Content-Type: application/x-tar' --data-binary @"$work/up.tar"
+expect "an upload of a folder onto a file: 409" 409 "$ST"
+has "... saying why" "Not a directory" "$BODY"
+api GET "/v1/acme/boxes/one/files?path=/tmp/up/a.txt/x" "$T"
+expect "a download under a file: 409" 409 "$ST"
+
+api POST /v1/acme/boxes/one/stdin "$T" --data-binary x -H 'Content-Type: application/octet-stream'
+expect "stdin of a box whose main process has none open: 409" 409 "$ST"
+api POST "/v1/other/boxes/$ID/stdin" "$OT" --data-binary x
+expect "... another tenant's box: 404" 404 "$ST"
+api GET "/v1/acme/boxes/one/logs" "$RT"
+expect "logs need boxes:exec: 403" 403 "$ST"
+api GET "/v1/other/boxes/$ID/logs" "$OT"
+expect "... another tenant's box: 404" 404 "$ST"
 
 # ---- metrics ---------------------------------------------------------------------------------
 api GET /v1/acme/boxes/one/metrics "$T"
@@ -466,6 +482,10 @@ expect "... a ping gets its pong" True "$(wsget 'd["pong"]')"
 expect "... exit 3: the exit message says 3, then close 1000" "3 1000" "$(wsget 'd["exit"]["exit_code"], d["close"][0]' | tr -d '(),')"
 ws "/v1/acme/boxes/one/exec/tty?command=sh&args=-c&args=echo%20a%20b" '[["end"]]'
 expect "command and repeated args" "a b" "$(wsget 'd["output"].strip()')"
+ws "/v1/acme/boxes/one/exec/tty?command=sh&args=-c&args=echo%20\$V%20\$W%20\$(pwd)&env=V=1&env=W=a%3Db&working_dir=/tmp" '[["end"]]'
+expect "env (repeated KEY=VALUE) and working_dir" "1 a=b /tmp" "$(wsget 'd["output"].strip()')"
+ws "/v1/acme/boxes/one/exec/tty?command=true&env=novalue" '[["end"]]'
+expect "... an env without =: 400" 400 "$(wsget 'd["status"]')"
 # an unmasked client frame: closed with 1002 (RFC 6455 section 5.1)
 ws "/v1/acme/boxes/one/exec/tty?command=cat" '[["raw","820268690a"],["end"]]'
 expect "an unmasked frame: close 1002" 1002 "$(wsget 'd["close"][0]')"
@@ -532,8 +552,9 @@ wait "${pids[@]}"
 expect "100 concurrent clients are all answered 200" 100 "$(cat "$work"/conc.* | grep -c '^200$')"
 
 # ---- lists -----------------------------------------------------------------------------------
-api POST /v1/acme/boxes "$T" -d '{"name":"two","rootfs_path":"bb","detach":true,"auto_remove":false}'
-expect "a detached box" 201 "$ST"
+api POST /v1/acme/boxes "$T" -d '{"name":"two","rootfs_path":"bb","detach":true,"auto_remove":false,"stdin_open":true,"cmd":["sh","-c","echo log-line-1; echo log-line-2; read x; echo got-$x; exec sleep 1000"]}'
+expect "a detached box (a main process with its stdin open)" 201 "$ST"
+expect "... the Box says so" "True False" "$(jget 'd["stdin_open"], d["tty"]' | tr -d '(),')"
 api GET "/v1/acme/boxes?pageSize=1" "$T"
 p1=$(jget 'd["boxes"][0]["name"]'); tok=$(jget 'd["next_page_token"]')
 api GET "/v1/acme/boxes?pageSize=1&pageToken=$tok" "$T"
@@ -611,6 +632,38 @@ api POST /v1/acme/boxes/prune "$T"
 expect "prune: 200, the stopped fork removed" "200 True" "$ST $(jget "'$FID' in d['removed']")"
 api GET /v1/acme/boxes/two "$T"
 expect "... two still runs" running "$(jget 'd["status"]')"
+
+# ---- the console log and the main process's stdin (ours: logs, attach) -----------------------
+api POST /v1/acme/boxes/two/start "$T"
+expect "start the box with a main process: 200" 200 "$ST"
+for _ in $(seq 300); do
+  api GET "/v1/acme/boxes/two/logs?tail=2" "$T"
+  grep -q "event: log" "$BODY" && $CHECK sse "$BODY" | grep -q log-line-2 && break
+  sleep 0.2
+done
+expect "logs: 200" 200 "$ST"
+L=$($CHECK sse "$BODY")
+jl() { echo "$L" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"; }
+# (the console ends its lines with CR LF)
+expect "... tail=2: the main process's last two lines, base64 in log events" '"log-line-1\r\nlog-line-2\r\n"' "$(jl 'json.dumps(d["log"])')"
+expect "... then the end event: the box's state, no exit yet" "running None" "$(jl 'd["end"]["state"], d["end"]["exit_code"]' | tr -d "(),'")"
+expect "... the ids count the bytes sent" 24 "$(jl 'd["ids"][-2]')"
+api GET "/v1/acme/boxes/two/logs?tail=2" "$T" -H "Last-Event-ID: 12"
+expect "... again with Last-Event-ID 12: the bytes after the first 12" '"log-line-2\r\n"' "$($CHECK sse "$BODY" | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)["log"]))')"
+api GET "/v1/acme/boxes/two/logs?tail=2&timestamps=true" "$T"
+expect "... timestamps=true: each line starts with its time" 2 "$($CHECK sse "$BODY" | python3 -c 'import json,re,sys; print(len(re.findall(r"(?m)^20[0-9-]+T[0-9:.]+Z log-line", json.load(sys.stdin)["log"])))')"
+api GET "/v1/acme/boxes/two/logs?tail=x" "$T"
+expect "... tail=x: 400" 400 "$ST"
+api GET "/v1/acme/boxes/two/logs?since=yesterday-ish" "$T"
+expect "... a since that is no time: 400" 400 "$ST"
+api POST /v1/acme/boxes/two/stdin "$T" --data-binary $'hi\n' -H 'Content-Type: application/octet-stream'
+expect "stdin of the main process: 204" 204 "$ST"
+for _ in $(seq 300); do
+  api GET "/v1/acme/boxes/two/logs?tail=1" "$T"
+  $CHECK sse "$BODY" | grep -q got-hi && break
+  sleep 0.2
+done
+expect "... it read what was sent" '"got-hi\r\n"' "$($CHECK sse "$BODY" | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)["log"]))')"
 
 # ---- SIGTERM: executions end with their exit event, the detached box stays ----------------------
 exec_run two '{"command":"sh","args":["-c","echo started; exec sleep 1000"]}'

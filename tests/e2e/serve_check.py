@@ -3,8 +3,9 @@
 """Helpers of tests/e2e/serve.sh (standard library, python3-yaml, python3-jsonschema):
 
   serve_check.py sse FILE                 parse a Server-Sent Events stream: one JSON line
-                                          {"stdout": text, "stderr": text, "stdout_len",
-                                           "exit": {...} or null, "ids": [...], "events": n}
+                                          {"stdout": text, "stderr": text, "log": text,
+                                           "stdout_len", "exit": {...} or null, "end":
+                                           {...} or null, "ids": [...], "events": n}
   serve_check.py sse-after FILE ID        the stdout of the events after id ID
   serve_check.py shape API.YAML UPSTREAM.json
                                           docs/api.yaml has every operation of the upstream
@@ -49,22 +50,23 @@ def parse_sse(path):
 
 
 def summary(events):
-    out = {"stdout": b"", "stderr": b"", "exit": None, "ids": [], "events": len(events)}
+    out = {"stdout": b"", "stderr": b"", "log": b"", "exit": None, "end": None, "ids": [],
+           "events": len(events)}
     for e in events:
         out["ids"].append(int(e.get("id", "0")))
         d = json.loads(e.get("data", "{}"))
-        if e.get("event") in ("stdout", "stderr"):
+        if e.get("event") in ("stdout", "stderr", "log"):
             out[e["event"]] += base64.b64decode(d["data"])
-        elif e.get("event") == "exit":
-            out["exit"] = d
+        elif e.get("event") in ("exit", "end"):
+            out[e["event"]] = d
     return out
 
 
 def cmd_sse(path):
     s = summary(parse_sse(path))
     s["stdout_len"] = len(s["stdout"])
-    s["stdout"] = s["stdout"].decode("utf-8", "replace")
-    s["stderr"] = s["stderr"].decode("utf-8", "replace")
+    for k in ("stdout", "stderr", "log"):
+        s[k] = s[k].decode("utf-8", "replace")
     print(json.dumps(s))
 
 

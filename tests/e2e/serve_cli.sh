@@ -6,17 +6,21 @@
 # exec (exit codes 0/3/127, stdin of 1 MiB by SHA-256, stdout and stderr kept apart, -e,
 # -w, -d; 1.3 MB of output, also through a relay that cuts the stream midway:
 # tests/e2e/cut_proxy.py), ps/ls (-a, -q), inspect, stop, start, rm, cp both ways (a folder
-# with a 1 MiB file and a symlink, compared with diff -r), `run -it` and `exec -it` through a real pty
-# over the TTY WebSocket (tests/fixtures/pty_run.py: the terminal's size 33x111 and exit
-# status 7), the environment's BOXLITE_URL/BOXLITE_CLIENT_ID/BOXLITE_CLIENT_SECRET, a wrong
-# secret, another tenant's box (not found), verbs the API cannot carry (125, "not
+# with a 1 MiB file and a symlink, compared with diff -r; a folder onto a file is the
+# server's 409), logs (--tail, -t, --since, --until, -f until the box stops), attach (our
+# input to a run -d -i box's main process, its output and exit status), stats
+# (--no-stream, --format, --json), top, `run -it` and `exec -it` (also with -e and -w)
+# through a real pty over the TTY WebSocket (tests/fixtures/pty_run.py: the terminal's
+# size 33x111 and exit status 7), the environment's
+# BOXLITE_URL/BOXLITE_CLIENT_ID/BOXLITE_CLIENT_SECRET, a wrong secret, another tenant's box
+# (not found, for the streaming verbs too), verbs the API cannot carry (125, "not
 # supported with --url"), and export/import of a box over HTTP (an archive this tenant
-# exported comes back with its disk; another tenant's, one exported outside the server and a
-# damaged one are refused and leave nothing); the management verbs (create with -e -l -p,
-# rename, port, snapshot, clone, kill, wait, restart, reclaim, balloon, pause, resume, fork,
-# prune; pull, images, rmi, image prune from a registry on loopback) beside the local ones,
-# each of them refused for another tenant's box (404), prune and rmi never touching another
-# tenant's boxes or images.
+# exported comes back with its disk, one exported outside the server is adopted; another
+# tenant's and a damaged one are refused and leave nothing); the management verbs (create
+# with -e -l -p, rename, port, snapshot, clone, kill, wait, restart, reclaim, balloon,
+# pause, resume, fork, prune; pull, images, rmi, image prune from a registry on loopback)
+# beside the local ones, each of them refused for another tenant's box (404), prune and rmi
+# never touching another tenant's boxes or images.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 build=${BOXLITE_BUILD:-build}
@@ -72,9 +76,9 @@ expect "run --url: stderr apart" err "$(grep -v '^boxlite:' "$work/run.err")"
 expect "run --rm --url: the box is gone" "" "$(R ps -a -q)"
 
 # ---- run -d, then exec, ps, inspect ---------------------------------------------------------
-ID=$(R run -d --name web rootfs:bb sleep 3600 2>"$work/rund.err")
+ID=$(R run -d --name web rootfs:bb sh -c 'echo hello-web; exec sleep 3600' 2>"$work/rund.err")
 case $ID in [0-9a-f][0-9a-f]*) expect "run -d --url prints the box's id (32 hex digits)" 32 "${#ID}" ;; *) no "run -d --url" "$ID $(cat "$work/rund.err")" ;; esac
-LID=$(L run -d --name lweb "$root" sleep 3600 2>/dev/null)
+LID=$(L run -d --name lweb "$root" sh -c 'echo hello-web; exec sleep 3600' 2>/dev/null)
 expect "... as locally" "${#LID}" "${#ID}"
 
 R exec web true; expect "exec --url: status 0" 0 "$?"
@@ -142,6 +146,55 @@ R cp web:/no/such "$work/none" 2>"$work/cp404.err"; st=$?
 expect "cp of a missing path --url: 125" 125 "$st"
 R cp --max-size 1k web:/tmp/tree/sub/b.bin "$work/big" 2>/dev/null; st=$?
 [ "$st" = 125 ] && [ ! -e "$work/big" ] && ok "cp --max-size --url refuses a larger file, nothing written" || no "cp --max-size" "status $st"
+R cp "$src" web:/tmp/tree/a.txt 2>"$work/cpf.err"; st=$?
+L cp "$src" lweb:/tmp/tree/a.txt 2>/dev/null; lst=$?
+expect "cp of a folder onto a file in the box --url: 125" 125 "$st"
+expect "... as locally" "$lst" "$st"
+has "... the server's 409 (the caller's conflict, not a server error)" "HTTP 409" "$work/cpf.err"
+
+# ---- logs, attach, stats, top: the streaming verbs, each beside the same verb locally ----------
+for _ in $(seq 300); do R logs web 2>/dev/null | grep -q hello-web && L logs lweb | grep -q hello-web && break; sleep 0.2; done
+# (the console ends its lines with CR LF, here and locally)
+expect "logs --tail 1 --url: the main process's output" hello-web "$(R logs --tail 1 web | tr -d '\r')"
+expect "... as locally" "$(L logs --tail 1 lweb)" "$(R logs --tail 1 web)"
+grep -Eq '^20[0-9-]+T[0-9:.]+Z hello-web$' <<<"$(R logs -t --tail 1 web | tr -d '\r')" && ok "logs -t --url: the line's time first" || no "logs -t --url" "$(R logs -t --tail 1 web)"
+expect "logs --since 1h --url keeps it" 1 "$(R logs --since 1h web | grep -c hello-web)"
+expect "logs --until 2000-01-01 --url: nothing that old" "" "$(R logs --until 2000-01-01 web)"
+expect "... as locally" "$(L logs --until 2000-01-01 lweb)" "$(R logs --until 2000-01-01 web)"
+R logs --vmm web 2>"$work/lvmm.err"; st=$?
+expect "logs --vmm --url (the server's own log): 125" 125 "$st"
+has "... not supported with --url" "not supported with --url" "$work/lvmm.err"
+# attach: our input to the main process (run -d -i), its output and status ours
+R run -d -i --name calc rootfs:bb sh -c 'read x; echo got-$x; exit 4' >/dev/null
+L run -d -i --name lcalc "$root" sh -c 'read x; echo got-$x; exit 4' >/dev/null
+expect "run -d -i --url: the Box keeps its main process's stdin open" true "$(R inspect -f '{{.StdinOpen}}' calc)"
+R logs -f calc >"$work/follow.out" 2>&1 &
+fpid=$!
+echo hello | R attach calc >"$work/attach.out" 2>&1; st=$?
+echo hello | L attach lcalc >"$work/lattach.out" 2>&1; lst=$?
+has "attach --url: our input reaches the main process, its output comes back" got-hello "$work/attach.out"
+expect "attach --url: the main process's status (exit 4)" 4 "$st"
+expect "... as locally" "$lst" "$st"
+wait "$fpid"; st=$?
+expect "logs -f --url ends when the box stops: status 0" 0 "$st"
+has "... having followed its output" got-hello "$work/follow.out"
+R attach calc 2>"$work/att2.err"; st=$?
+L attach lcalc 2>/dev/null; lst=$?
+expect "attach --url to a stopped box: 125" 125 "$st"
+expect "... as locally" "$lst" "$st"
+R rm -f calc >/dev/null; L rm -f lcalc >/dev/null
+R stats --no-stream web >"$work/stats.out"; st=$?
+expect "stats --no-stream --url: 0" 0 "$st"
+# (the columns' widths follow the figures: the words are compared)
+expect "... the table's header, as locally" "$(L stats --no-stream lweb | head -1 | tr -s ' ')" "$(head -1 "$work/stats.out" | tr -s ' ')"
+expect "... a row for the box, by its name" 1 "$(grep -c ' web ' "$work/stats.out")"
+expect "stats --format --url (every running box)" "web running" "$(R stats --no-stream --format '{{.Name}} {{.State}}')"
+expect "stats --json --url: the library's metrics" True "$(R stats --json web | python3 -c 'import json,sys; print("vmm" in json.loads(sys.stdin.readline()))')"
+R top web >"$work/top.out"; st=$?
+expect "top --url: 0" 0 "$st"
+expect "... the header, as locally" "$(L top lweb | head -1)" "$(head -1 "$work/top.out")"
+has "... the main process" "sleep 3600" "$work/top.out"
+expect "top --url with ps options" "$(L top lweb -o comm | sort | tr '\n' ' ')" "$(R top web -o comm | sort | tr '\n' ' ')"
 
 # ---- a terminal: run -it and exec -it through a real pty over the TTY WebSocket -------------
 python3 tests/fixtures/pty_run.py "$B" --url "$U" --client-id acme-ci --client-secret "$SECRET" --prefix acme \
@@ -153,6 +206,9 @@ python3 tests/fixtures/pty_run.py "$B" --url "$U" --client-id acme-ci --client-s
 printf 'echo typed-$((6*7))\nexit 5\n' | R exec -i -t web sh >"$work/tty-in" 2>&1; st=$?
 expect "exec -it --url: what we type reaches the shell, its status ours" 5 "$st"
 has "... and its output comes back" "typed-42" "$work/tty-in"
+printf 'echo v=$V $(pwd)\nexit 0\n' | R exec -i -t -e V=42 -w /tmp web sh >"$work/tty-env" 2>&1; st=$?
+expect "exec -it -e -w --url: status 0" 0 "$st"
+has "... the environment and the working directory given" "v=42 /tmp" "$work/tty-env"
 
 # ---- the environment, wrong credentials, tenancy ----------------------------------------------
 expect "BOXLITE_URL, BOXLITE_CLIENT_ID, BOXLITE_CLIENT_SECRET, BOXLITE_PREFIX" "${ID:0:12}" \
@@ -164,13 +220,18 @@ has "... saying so (401)" "401" "$work/bad.err"
 expect "another tenant's box is not found: 125" 125 "$st"
 has "... 404" "404" "$work/ten.err"
 expect "... and not in its list" "" "$("$B" --url "$U" --client-id other-ci --client-secret "$OSECRET" --prefix other ps -a -q)"
+for v in "logs web" "attach web" "stats --no-stream web" "top web"; do
+  "$B" --url "$U" --client-id other-ci --client-secret "$OSECRET" --prefix other $v >/dev/null 2>"$work/ten2.err"; st=$?
+  expect "another tenant's $v: 125" 125 "$st"
+  has "... 404" "404" "$work/ten2.err"
+done
 "$B" --url "$U" --client-id acme-ci --client-secret "$SECRET" --prefix other ps 2>/dev/null; st=$?
 expect "a prefix that is not the client's: 125" 125 "$st"
 "$B" --url "ftp://127.0.0.1:1" ps 2>"$work/ftp.err"; st=$?
 expect "a URL that is not http(s): 125" 125 "$st"
 
 # ---- verbs the API cannot carry --------------------------------------------------------------
-for v in "logs web"; do
+for v in "doctor"; do
   R $v >/dev/null 2>"$work/unsup.err"; st=$?
   expect "$v --url: 125" 125 "$st"
   has "... not supported with --url" "not supported with --url" "$work/unsup.err"
@@ -192,11 +253,14 @@ expect "... the box is the tenant's, by its name" web2 "$(R inspect -f '{{.name}
 expect "... with the exported disk" kept "$(R exec web2 cat /srv/mark 2>&1)"
 "$B" --url "$U" --client-id other-ci --client-secret "$OSECRET" --prefix other import --name stolen "$work/web.box" 2>"$work/imp2.err"; st=$?
 expect "another tenant cannot import this tenant's archive: 125" 125 "$st"
-has "... saying whose it is" "not this tenant's" "$work/imp2.err"
+has "... saying whose it is" "another owner" "$work/imp2.err"
 expect "... and it keeps nothing" "" "$("$B" --url "$U" --client-id other-ci --client-secret "$OSECRET" --prefix other ps -a -q)"
 L stop lweb >/dev/null && L export lweb "$work/local.box" && L start lweb >/dev/null 2>&1
-R import --name fromlocal "$work/local.box" 2>"$work/imp3.err"; st=$?
-expect "an archive exported outside the server (no tenant) is refused: 125" 125 "$st"
+FID=$(R import --name fromlocal "$work/local.box" 2>"$work/imp3.err"); st=$?
+expect "an archive exported outside the server (no tenant) is adopted: 0" 0 "$st"
+expect "... the box is the tenant's, by its name" fromlocal "$(R inspect -f '{{.name}}' "$FID" 2>&1)"
+expect "... and another tenant's list does not show it" "" "$("$B" --url "$U" --client-id other-ci --client-secret "$OSECRET" --prefix other ps -a -q)"
+R rm -f fromlocal >/dev/null
 head -c 65536 /dev/urandom >"$work/junk.box"
 R import --name junk "$work/junk.box" 2>"$work/imp4.err"; st=$?
 expect "a damaged archive is refused: 125" 125 "$st"

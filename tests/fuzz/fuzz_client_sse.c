@@ -2,9 +2,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /* What a server sends `boxlite --url` (src/client/decode.c, tty.c): any bytes as an event
  * stream, split into reads at the points the first byte picks, each event decoded as an
- * execution's (base64 output, the exit event); the same bytes as the server's WebSocket
- * frames, and as a JSON answer and an error body. Nothing may crash, leak, read past the
- * buffer or hand back more bytes than were given. */
+ * execution's (base64 output, the exit event) and as a box log's (the end event); the
+ * same bytes as the server's WebSocket frames, and as a JSON answer and an error body.
+ * Nothing may crash, leak, read past the buffer or hand back more bytes than were given. */
 #include "client/client.h"
 
 #include <stdlib.h>
@@ -20,6 +20,14 @@ static int on_event(void *ud, const struct client_sse_event *ev)
             abort(); /* decoding never grows */
         *total += x.len;
         free(x.bytes);
+    }
+    struct client_log_event l;
+    if (client_log_event(ev, &l, &e) == 0) {
+        if (l.kind == CL_LOG && l.len > ev->dlen)
+            abort();
+        if (l.kind == CL_END && (l.exit_code < -1 || l.exit_code > 255))
+            abort();
+        free(l.bytes);
     }
     return 0;
 }

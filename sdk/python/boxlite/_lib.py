@@ -153,6 +153,7 @@ _PROTOS = {
     "boxlite_box_clone": (I, [P, S, S, PP]),
     "boxlite_box_export": (I, [P, S]),
     "boxlite_box_import": (I, [P, S, S, PP]),
+    "boxlite_box_import_with": (I, [P, S, S, S, PP]),
     "boxlite_box_pause": (I, [P, I]),
     "boxlite_box_resume": (I, [P]),
     "boxlite_box_fork": (I, [P, ctypes.POINTER(S), ctypes.c_size_t, ctypes.POINTER(P)]),

@@ -156,6 +156,37 @@ TEST(exec_events)
     CHECK(exec_ev("other", "{}", &x) < 0);
 }
 
+static int log_ev(const char *type, const char *data, struct client_log_event *out)
+{
+    struct client_sse_event ev = { "1", type, data, strlen(data) };
+    struct bl_error e = {0};
+    return client_log_event(&ev, out, &e);
+}
+
+TEST(log_events)
+{
+    struct client_log_event l;
+    REQUIRE(log_ev("log", "{\"data\":\"aGVsbG8=\"}", &l) == 0);
+    CHECK(l.kind == CL_LOG && l.len == 5 && !memcmp(l.bytes, "hello", 5));
+    free(l.bytes);
+    REQUIRE(log_ev("log", "{\"data\":\"\"}", &l) == 0); /* the first, empty one */
+    CHECK(l.kind == CL_LOG && l.len == 0);
+    free(l.bytes);
+    REQUIRE(log_ev("end", "{\"state\":\"stopped\",\"exit_code\":4,\"oom_killed\":false,"
+                          "\"stopped_by_itself\":true}", &l) == 0);
+    CHECK(l.kind == CL_END && l.exit_code == 4 && l.stopped_by_itself && !l.oom_killed);
+    CHECK_STR(l.state, "stopped");
+    REQUIRE(log_ev("end", "{\"state\":\"run\\u001bning\",\"exit_code\":null,"
+                          "\"error\":\"gone\\n\"}", &l) == 0);
+    CHECK(l.exit_code == -1);
+    CHECK_STR(l.state, "run?ning"); /* the server's text made printable */
+    CHECK_STR(l.error, "gone?");
+    CHECK(log_ev("end", "{\"state\":\"stopped\",\"exit_code\":256}", &l) < 0);
+    CHECK(log_ev("end", "{\"exit_code\":0}", &l) < 0);
+    CHECK(log_ev("log", "{\"data\":\"a\"}", &l) < 0);
+    CHECK(log_ev("stdout", "{\"data\":\"\"}", &l) < 0);
+}
+
 TEST(ws_server_frames)
 {
     uint8_t f[80];

@@ -24,6 +24,19 @@ TEST(errno_maps_code_and_appends_strerror)
     CHECK_EQ(e.errnum, EACCES);
 }
 
+TEST(errno_of_a_path_that_does_not_fit_is_not_io)
+{
+    /* the caller's to resolve (a server answers 409 or 400 for them, not 500) */
+    struct bl_error e = {0};
+    CHECK_EQ(bl_errno(&e, ENOTDIR, "rename"), -BOXLITE_ERR_STATE);
+    CHECK_EQ(bl_errno(&e, EISDIR, "open"), -BOXLITE_ERR_STATE);
+    CHECK_EQ(bl_errno(&e, ENOTEMPTY, "rmdir"), -BOXLITE_ERR_STATE);
+    CHECK_EQ(bl_errno(&e, EROFS, "open"), -BOXLITE_ERR_STATE);
+    CHECK_EQ(bl_errno(&e, ENAMETOOLONG, "open"), -BOXLITE_ERR_INVALID);
+    CHECK_EQ(bl_errno(&e, ELOOP, "open"), -BOXLITE_ERR_INVALID);
+    CHECK_EQ(bl_errno(&e, EIO, "read"), -BOXLITE_ERR_IO);
+}
+
 TEST(prefix_adds_context)
 {
     struct bl_error e = {0};

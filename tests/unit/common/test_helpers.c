@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 /* The shared helpers of src/common: clocks, whole reads and writes, mkdir -p, /proc/<pid>/stat,
- * the OCI architecture name, box-folder paths. */
+ * the OCI architecture name, box-folder paths, where the last lines of a text begin. */
 #include "common/boxpath.h"
 #include "common/clock.h"
 #include "common/hostarch.h"
 #include "common/io.h"
+#include "common/lines.h"
 #include "common/procstat.h"
 #include "harness/harness.h"
 
@@ -164,4 +165,18 @@ TEST(smaps_picks_the_guest_ram_mapping)
     CHECK(self.rss > 0);
     CHECK_EQ(self.match_rss, 0);
     CHECK(proc_smaps_read(-5, &self) < 0);
+}
+
+TEST(lines_tail_start_finds_the_last_lines)
+{
+    const char *t = "a\nbb\nccc\n";
+    size_t n = strlen(t);
+    CHECK_EQ(lines_tail_start(t, n, 1), 5);   /* "ccc\n" */
+    CHECK_EQ(lines_tail_start(t, n, 2), 2);   /* "bb\nccc\n" */
+    CHECK_EQ(lines_tail_start(t, n, 3), 0);
+    CHECK_EQ(lines_tail_start(t, n, 9), 0);   /* fewer lines than asked: all */
+    CHECK_EQ(lines_tail_start(t, n, 0), n);   /* none */
+    CHECK_EQ(lines_tail_start("a\nb", 3, 1), 2); /* a last line without its newline */
+    CHECK_EQ(lines_tail_start("", 0, 1), 0);
+    CHECK_EQ(lines_tail_start("\n\n", 2, 1), 1);
 }

@@ -24,6 +24,8 @@ TEST(route_paths)
     CHECK_STR(r.box, "web");
     CHECK_STR(r.sub, "exec-1");
     CHECK(serve_route_parse("/v1/acme/boxes/web/exec/tty", &r) == 0 && r.id == R_BOX_TTY);
+    CHECK(serve_route_parse("/v1/acme/boxes/web/logs", &r) == 0 && r.id == R_BOX_LOGS);
+    CHECK(serve_route_parse("/v1/acme/boxes/web/stdin", &r) == 0 && r.id == R_BOX_STDIN);
     CHECK(serve_route_parse("/v1/acme/boxes/web/snapshots/s1/restore", &r) == 0 &&
           r.id == R_SNAPSHOT_RESTORE && !strcmp(r.sub, "s1"));
     CHECK(serve_route_parse("/v1/acme/images/sha256:ab", &r) == 0 && r.id == R_IMAGE);
@@ -67,6 +69,10 @@ TEST(route_scopes)
     CHECK_STR(serve_route_scope(R_BOX_FORK, "POST"), "boxes:write");
     CHECK_STR(serve_route_scope(R_IMAGE, "DELETE"), "images:write");
     CHECK_STR(serve_route_scope(R_IMAGES_PRUNE, "POST"), "images:write");
+    /* logs and a main process's stdin: what executions need */
+    CHECK_STR(serve_route_scope(R_BOX_LOGS, "GET"), "boxes:exec");
+    CHECK_STR(serve_route_scope(R_BOX_STDIN, "POST"), "boxes:exec");
+    CHECK_STR(serve_route_methods(R_BOX_STDIN), "POST");
 }
 
 TEST(form)

@@ -1,0 +1,367 @@
+// SPDX-License-Identifier: Apache-2.0
+/* A box's console log and its main process's stdin (docs/api.yaml GET .../logs and POST
+ * .../stdin; both beyond BoxLite's document, marked x-boxlite-differs there): what `boxlite
+ * logs` and `boxlite attach` do locally, for `boxlite --url`.
+ * The log is streamed as execution output is (WHATWG HTML "server-sent events"): `log`
+ * events carrying base64 bytes (the first one empty, sent as soon as the log is open),
+ * each with an id that counts the bytes of the stream sent so far, then one `end` event
+ * with the box's state and how its main process ended. A reader that lost its connection
+ * asks again with the same query and Last-Event-ID: the bytes up to that id are skipped.
+ * A follower is woken every 100 ms (the library's log reader has no descriptor to wait
+ * on; `boxlite logs -f` polls it too), sends a keep-alive comment after 15 s of silence,
+ * and ends when the box has stopped and its last words are sent, when the --until time
+ * has passed, or when the server stops. */
+#include "serve/server.h"
+
+#include "common/clock.h"
+#include "common/lines.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define LOG_CHUNK 24576        /* bytes per event: its base64 stays under 32 KiB */
+#define LOG_TAIL_MAX (64u << 20) /* what --tail reads to find the last lines */
+#define KEEPALIVE_MS 15000
+#define STATE_EVERY_MS 1000    /* a follower looks at the box's state this often */
+
+struct log_reader {
+    struct server *s;
+    boxlite_box *box;
+    boxlite_log *log;
+    bool follow, ended;
+    uint64_t skip;             /* bytes the reader had before it reconnected */
+    uint64_t sent;             /* bytes of the stream (not of events) sent so far */
+    char *pre;                 /* --tail: the lines read up front, not yet sent */
+    size_t pre_len, pre_off;
+    char *ev;                  /* the event being sent, and how much of it went */
+    size_t ev_len, ev_off;
+    uint64_t quiet_since, state_at;
+};
+
+/* The box's info as the end event has it: state, and how its main process ended. */
+static json_t *end_info(boxlite_box *b, const char *error)
+{
+    char *text = NULL;
+    json_t *info = boxlite_box_info(b, &text) == BOXLITE_OK ? json_loads(text, 0, NULL) : NULL;
+    boxlite_free(text);
+    json_t *o = json_object();
+    json_t *st = json_object_get(info, "state");
+    json_object_set_new(o, "state", json_string(json_string_value(st) ?: "unknown"));
+    json_t *ec = json_object_get(info, "exit_code");
+    json_object_set(o, "exit_code", json_is_integer(ec) ? ec : json_null());
+    json_object_set_new(o, "oom_killed",
+                        json_boolean(json_is_true(json_object_get(info, "oom_killed"))));
+    json_object_set_new(o, "stopped_by_itself",
+                        json_boolean(json_is_true(json_object_get(info, "stopped_by_itself"))));
+    if (error)
+        json_object_set_new(o, "error", json_string(error));
+    json_decref(info);
+    return o;
+}
+
+static bool box_ended(boxlite_box *b)
+{
+    char *text = NULL;
+    if (boxlite_box_info(b, &text) != BOXLITE_OK)
+        return true; /* removed meanwhile */
+    json_t *info = json_loads(text, 0, NULL);
+    boxlite_free(text);
+    const char *s = json_string_value(json_object_get(info, "state"));
+    /* a pause is not an end: attach goes on through one, as locally */
+    bool live = s && (!strcmp(s, "running") || !strcmp(s, "starting") ||
+                      !strcmp(s, "stopping") || !strcmp(s, "paused"));
+    json_decref(info);
+    return !live;
+}
+
+/* The next event, made from bytes (a log event) or the end (data NULL). */
+static int make_event(struct log_reader *r, const char *data, size_t n, const char *error)
+{
+    free(r->ev);
+    r->ev = NULL;
+    r->ev_off = r->ev_len = 0;
+    char *js = NULL;
+    if (data) {
+        char *b64 = serve_base64(data, n);
+        json_t *d = b64 ? json_pack("{s:s}", "data", b64) : NULL;
+        js = d ? json_dumps(d, JSON_COMPACT) : NULL;
+        json_decref(d);
+        free(b64);
+        r->sent += n;
+    } else {
+        json_t *d = end_info(r->box, error);
+        js = json_dumps(d, JSON_COMPACT);
+        json_decref(d);
+        r->ended = true;
+    }
+    int len = js ? asprintf(&r->ev, "id: %llu\nevent: %s\ndata: %s\n\n",
+                            (unsigned long long)r->sent, data ? "log" : "end", js)
+                 : -1;
+    free(js);
+    if (len < 0) {
+        r->ev = NULL;
+        return -1;
+    }
+    r->ev_len = (size_t)len;
+    return 0;
+}
+
+/* Bytes of the stream, the reconnected reader's first ones skipped: the count kept in
+ * buf, 0 when nothing is new yet, -1 on the library's error. */
+static long long next_bytes(struct log_reader *r, char *buf, size_t cap)
+{
+    for (;;) {
+        long long n;
+        if (r->pre_off < r->pre_len) {
+            n = (long long)(r->pre_len - r->pre_off < cap ? r->pre_len - r->pre_off : cap);
+            memcpy(buf, r->pre + r->pre_off, (size_t)n);
+            r->pre_off += (size_t)n;
+        } else {
+            n = boxlite_log_read(r->log, buf, cap);
+            if (n <= 0)
+                return n;
+        }
+        if (r->skip >= (uint64_t)n) {
+            r->skip -= (uint64_t)n;
+            continue;
+        }
+        if (r->skip) {
+            memmove(buf, buf + r->skip, (size_t)n - r->skip);
+            n -= (long long)r->skip;
+            r->skip = 0;
+        }
+        return n;
+    }
+}
+
+static ssize_t read_log(void *cls, uint64_t pos, char *out, size_t max)
+{
+    (void)pos;
+    struct log_reader *r = cls;
+    static const char keepalive[] = ": keepalive\n\n";
+    for (;;) {
+        if (r->ev_off < r->ev_len) {
+            size_t n = r->ev_len - r->ev_off < max ? r->ev_len - r->ev_off : max;
+            memcpy(out, r->ev + r->ev_off, n);
+            r->ev_off += n;
+            return (ssize_t)n;
+        }
+        if (r->ended)
+            return MHD_CONTENT_READER_END_OF_STREAM;
+        char buf[LOG_CHUNK];
+        long long n = next_bytes(r, buf, sizeof buf);
+        if (n < 0) {
+            if (make_event(r, NULL, 0, boxlite_errmsg()) < 0)
+                return MHD_CONTENT_READER_END_WITH_ERROR;
+            continue;
+        }
+        if (n > 0) {
+            if (make_event(r, buf, (size_t)n, NULL) < 0)
+                return MHD_CONTENT_READER_END_WITH_ERROR;
+            r->quiet_since = mono_ms();
+            continue;
+        }
+        /* nothing new */
+        uint64_t now = mono_ms();
+        bool end = !r->follow || boxlite_log_ended(r->log) || atomic_load(&r->s->stopping);
+        if (!end && now - r->state_at >= STATE_EVERY_MS) {
+            r->state_at = now;
+            if (box_ended(r->box)) {
+                /* its last words first: what it wrote before it stopped (the state is
+                 * looked at again once they are sent) */
+                n = next_bytes(r, buf, sizeof buf);
+                if (n > 0) {
+                    if (make_event(r, buf, (size_t)n, NULL) < 0)
+                        return MHD_CONTENT_READER_END_WITH_ERROR;
+                    r->state_at = 0;
+                    continue;
+                }
+                end = true;
+            }
+        }
+        if (end) {
+            if (make_event(r, NULL, 0, NULL) < 0)
+                return MHD_CONTENT_READER_END_WITH_ERROR;
+            continue;
+        }
+        if (now - r->quiet_since >= KEEPALIVE_MS && max >= sizeof keepalive - 1) {
+            r->quiet_since = now;
+            memcpy(out, keepalive, sizeof keepalive - 1);
+            return (ssize_t)(sizeof keepalive - 1);
+        }
+        usleep(100000);
+    }
+}
+
+static void free_reader(void *cls)
+{
+    struct log_reader *r = cls;
+    boxlite_log_close(r->log);
+    boxlite_box_free(r->box);
+    free(r->pre);
+    free(r->ev);
+    free(r);
+}
+
+/* --tail N: what the log holds now, its last N lines kept (bounded: a log is rotated, but
+ * its retention is the box owner's setting). */
+static int read_tail(struct log_reader *r, long long tail)
+{
+    char buf[65536];
+    long long n;
+    while ((n = boxlite_log_read(r->log, buf, sizeof buf)) > 0) {
+        if (r->pre_len + (size_t)n > LOG_TAIL_MAX) {
+            /* keep the newest half: the last lines are what --tail asks for */
+            size_t keep = LOG_TAIL_MAX / 2;
+            memmove(r->pre, r->pre + r->pre_len - keep, keep);
+            r->pre_len = keep;
+        }
+        char *p = realloc(r->pre, r->pre_len + (size_t)n);
+        if (!p)
+            return -1;
+        memcpy(p + r->pre_len, buf, (size_t)n);
+        r->pre = p;
+        r->pre_len += (size_t)n;
+    }
+    if (n < 0)
+        return -1;
+    r->pre_off = lines_tail_start(r->pre, r->pre_len, tail);
+    return 0;
+}
+
+/* The query as the library's log options: {"since","until","timestamps"}. */
+static int log_options(struct MHD_Connection *c, json_t *o, bool *follow, long long *tail,
+                       const char **bad)
+{
+    bool stamps;
+    const char *t = req_arg(c, "tail");
+    if (serve_bool_arg(req_arg(c, "follow"), false, follow))
+        return *bad = "follow: true or false", -1;
+    if (serve_bool_arg(req_arg(c, "timestamps"), false, &stamps))
+        return *bad = "timestamps: true or false", -1;
+    *tail = -1;
+    if (t && strcmp(t, "all")) {
+        char *end;
+        errno = 0;
+        *tail = strtoll(t, &end, 10);
+        if (!*t || *end || errno || *tail < 0)
+            return *bad = "tail: a number of lines (0 or more) or all", -1;
+    }
+    if (stamps)
+        json_object_set_new(o, "timestamps", json_true());
+    static const char *const times[] = { "since", "until" };
+    for (int i = 0; i < 2; i++) {
+        const char *v = req_arg(c, times[i]);
+        if (v && (strlen(v) > 64 || !*v))
+            return *bad = "since, until: 1 to 64 characters", -1;
+        if (v)
+            json_object_set_new(o, times[i], json_string(v));
+    }
+    return 0;
+}
+
+static enum MHD_Result stream_logs(struct MHD_Connection *c, struct req *q, boxlite_box *b)
+{
+    json_t *o = json_object();
+    bool follow;
+    long long tail;
+    const char *bad = NULL;
+    if (log_options(c, o, &follow, &tail, &bad) < 0) {
+        json_decref(o);
+        boxlite_box_free(b);
+        return reply_error(c, q, 400, "InvalidArgumentError", "%s", bad);
+    }
+    uint64_t skip = 0;
+    const char *last = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Last-Event-ID");
+    if (last) {
+        char *end;
+        errno = 0;
+        unsigned long long v = strtoull(last, &end, 10);
+        if (!*last || *end || errno) {
+            json_decref(o);
+            boxlite_box_free(b);
+            return reply_error(c, q, 400, "InvalidArgumentError",
+                               "Last-Event-ID: not an event id of this stream");
+        }
+        skip = v;
+    }
+    char *opts = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    struct log_reader *r = calloc(1, sizeof *r);
+    if (!r || !opts) {
+        free(opts);
+        free(r);
+        boxlite_box_free(b);
+        return reply_error(c, q, 500, "InternalError", "out of memory");
+    }
+    *r = (struct log_reader){ .s = q->s, .box = b, .follow = follow, .skip = skip,
+                              .sent = skip, .quiet_since = mono_ms() };
+    int rc = boxlite_box_log_open_with(b, "console", opts, &r->log);
+    free(opts);
+    if (rc != BOXLITE_OK) {
+        free_reader(r);
+        return reply_lib_error(c, q, "logs"); /* a bad since/until is the library's 400 */
+    }
+    if (tail >= 0 && read_tail(r, tail) < 0) {
+        free_reader(r);
+        return reply_lib_error(c, q, "logs");
+    }
+    /* an empty first event: the reader knows the log is open (an attach sends input only
+     * then, so the output it causes is not missed) */
+    if (make_event(r, "", 0, NULL) < 0) {
+        free_reader(r);
+        return reply_error(c, q, 500, "InternalError", "out of memory");
+    }
+    return reply_events(c, q, read_log, r, free_reader);
+}
+
+/* POST .../stdin[?cols=C&rows=R]: the body to the main process's stdin (a box made with
+ * stdin_open), and its terminal's size when given. Its stdin stays open for the next
+ * writer (Docker's attach leaves it open too), so each request opens its own attach: the
+ * agent's copier ends once it has passed on everything before the channel's end of input
+ * (docs/protocol.md, EXEC ATTACH), and the answer waits for that, so the bytes are in the
+ * pipe when the client hears 204. */
+static enum MHD_Result write_stdin(struct MHD_Connection *c, struct req *q, boxlite_box *b)
+{
+    const char *cs = req_arg(c, "cols"), *rs = req_arg(c, "rows");
+    char *end = NULL;
+    long cols = cs ? strtol(cs, &end, 10) : 0, rows = 0;
+    bool bad = cs && (!*cs || *end || cols < 1 || cols > 65535);
+    rows = rs ? strtol(rs, &end, 10) : 0;
+    bad |= (rs && (!*rs || *end || rows < 1 || rows > 65535)) || !cs != !rs;
+    if (bad) {
+        boxlite_box_free(b);
+        return reply_error(c, q, 400, "InvalidArgumentError", "cols, rows: both, 1 to 65535");
+    }
+    boxlite_exec *in = NULL;
+    boxlite_exec_result done;
+    enum MHD_Result res;
+    if (boxlite_box_attach_stdin(b, &in) != BOXLITE_OK)
+        res = reply_lib_error(c, q, "stdin"); /* no open stdin: 409 */
+    else if (cs && boxlite_exec_resize(in, (unsigned)rows, (unsigned)cols) != BOXLITE_OK)
+        res = reply_lib_error(c, q, "resize");
+    else if (q->len && boxlite_exec_write_stdin(in, q->body, q->len) != BOXLITE_OK)
+        res = reply_lib_error(c, q, "stdin");
+    else if (boxlite_exec_close_stdin(in) != BOXLITE_OK ||
+             boxlite_exec_wait(in, 30000, &done) != BOXLITE_OK)
+        res = reply_lib_error(c, q, "stdin");
+    else if (done.exit_code != 0)
+        res = reply_error(c, q, 409, "InvalidStateError", "stdin: the main process has ended");
+    else
+        res = reply_empty(c, q, 204);
+    boxlite_exec_free(in);
+    boxlite_box_free(b);
+    return res;
+}
+
+enum MHD_Result h_logs(struct MHD_Connection *c, struct req *q)
+{
+    enum MHD_Result res;
+    boxlite_box *b = req_box(c, q, &res);
+    if (!b)
+        return res;
+    return q->route.id == R_BOX_LOGS ? stream_logs(c, q, b) : write_stdin(c, q, b);
+}
