@@ -618,21 +618,6 @@ expect "... gone: 404" 404 "$ST"
 api DELETE "/v1/other/boxes/$OID" "$OT"
 expect "the other tenant's own box went with its prune: 404" 404 "$ST"
 
-# ---- the extensions on a running box: pause, resume, fork, prune ---------------------------------
-api POST /v1/acme/boxes/two/start "$T"
-api POST /v1/acme/boxes/two/pause "$T"
-expect "pause: 200, paused" "200 paused" "$ST $(jget 'd["status"]')"
-api POST /v1/acme/boxes/two/resume "$T"
-expect "resume: 200, running" "200 running" "$ST $(jget 'd["status"]')"
-api POST /v1/acme/boxes/two/fork "$T" -d '{"names":["two-f"]}'
-expect "fork: 201, the fork running" "201 two-f running" "$ST $(jget 'd["boxes"][0]["name"] + " " + d["boxes"][0]["status"]')"
-FID=$(jget 'd["boxes"][0]["box_id"]')
-api POST /v1/acme/boxes/two-f/stop "$T" -d '{"timeout_seconds":5}'
-api POST /v1/acme/boxes/prune "$T"
-expect "prune: 200, the stopped fork removed" "200 True" "$ST $(jget "'$FID' in d['removed']")"
-api GET /v1/acme/boxes/two "$T"
-expect "... two still runs" running "$(jget 'd["status"]')"
-
 # ---- the console log and the main process's stdin (ours: logs, attach) -----------------------
 api POST /v1/acme/boxes/two/start "$T"
 expect "start the box with a main process: 200" 200 "$ST"
@@ -664,6 +649,20 @@ for _ in $(seq 300); do
   sleep 0.2
 done
 expect "... it read what was sent" '"got-hi\r\n"' "$($CHECK sse "$BODY" | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)["log"]))')"
+
+# ---- the extensions on a running box: pause, resume, fork, prune ---------------------------------
+api POST /v1/acme/boxes/two/pause "$T"
+expect "pause: 200, paused" "200 paused" "$ST $(jget 'd["status"]')"
+api POST /v1/acme/boxes/two/resume "$T"
+expect "resume: 200, running" "200 running" "$ST $(jget 'd["status"]')"
+api POST /v1/acme/boxes/two/fork "$T" -d '{"names":["two-f"]}'
+expect "fork: 201, the fork running" "201 two-f running" "$ST $(jget 'd["boxes"][0]["name"] + " " + d["boxes"][0]["status"]')"
+FID=$(jget 'd["boxes"][0]["box_id"]')
+api POST /v1/acme/boxes/two-f/stop "$T" -d '{"timeout_seconds":5}'
+api POST /v1/acme/boxes/prune "$T"
+expect "prune: 200, the stopped fork removed" "200 True" "$ST $(jget "'$FID' in d['removed']")"
+api GET /v1/acme/boxes/two "$T"
+expect "... two still runs" running "$(jget 'd["status"]')"
 
 # ---- SIGTERM: executions end with their exit event, the detached box stays ----------------------
 exec_run two '{"command":"sh","args":["-c","echo started; exec sleep 1000"]}'
