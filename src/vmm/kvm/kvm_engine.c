@@ -397,25 +397,27 @@ static int kvm_resume(struct engine **out, struct engine *e, const struct vmm_co
     size_t len = 0;
     struct vmsnap_ident id;
     /* where a resume's time goes, for its log line (bench/lab.sh and the lab read it) */
-    double t[5];
+    double t[6];
     t[0] = engine_ms_since_start();
     int fd = open(cfg->memory_file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) {
         bl_errno(err, errno, "open %s", cfg->memory_file);
         goto fail;
     }
-    int r = machine_create_from(&e->m, (uint64_t)cfg->memory_mib << 20, cfg->cpus, fd, err);
+    /* a box's own memory file is read (memory.shared); a fork's shared memory.base mapped */
+    int r = machine_create_from(&e->m, (uint64_t)cfg->memory_mib << 20, cfg->cpus, fd,
+                                cfg->memory_shared, err);
     close(fd); /* the mappings keep the file */
     t[1] = engine_ms_since_start();
     if (r < 0 || add_devices(e, cfg, err) < 0)
         goto fail;
     t[2] = engine_ms_since_start();
     if (arch_cpu_new(machine_kvm_fd(e->m), cfg->cpu_template, &e->cpu, err) < 0 ||
-        snap_ident(e, &id, err) < 0)
+        snap_ident(e, &id, err) < 0 ||
+        vmsnap_read_file(cfg->memory_incoming, &data, &len, err) < 0)
         goto fail;
     t[3] = engine_ms_since_start();
-    if (vmsnap_read_file(cfg->memory_incoming, &data, &len, err) < 0 ||
-        machine_restore(e->m, data, len, &id, e->cpu, err) < 0)
+    if (machine_restore(e->m, data, len, &id, e->cpu, err) < 0)
         goto fail;
     t[4] = engine_ms_since_start();
     free(data);
@@ -427,10 +429,11 @@ static int kvm_resume(struct engine **out, struct engine *e, const struct vmm_co
     struct arch_boot boot = { .cpu = e->cpu }; /* ignored: the vCPUs go on where they were */
     if (machine_start(e->m, &boot, err) < 0)
         goto fail;
+    t[5] = engine_ms_since_start();
     fprintf(stderr, "boxlite-vmm: resumed %.1f ms after the spawn: before the engine %.1f, "
-            "VM and RAM mapped %.1f, devices %.1f, CPU %.1f, state read and restored %.1f, "
-            "vCPUs started %.1f\n", engine_ms_since_start(), t[0], t[1] - t[0], t[2] - t[1],
-            t[3] - t[2], t[4] - t[3], engine_ms_since_start() - t[4]);
+            "VM and RAM mapped %.1f, devices %.1f, CPU and state file %.1f, state checked and "
+            "restored %.1f, vCPUs started %.1f\n", t[5], t[0], t[1] - t[0], t[2] - t[1],
+            t[3] - t[2], t[4] - t[3], t[5] - t[4]);
     *out = e;
     return 0;
 fail:
