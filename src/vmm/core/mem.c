@@ -122,29 +122,3 @@ void *gm_map_file(int fd, uint64_t offset, uint64_t size)
                    (off_t)offset);
     return p == MAP_FAILED ? NULL : p;
 }
-
-int gm_load_file(int fd, uint64_t offset, uint8_t *host, uint64_t size)
-{
-    uint64_t end = offset + size;
-    for (uint64_t pos = offset; pos < end;) {
-        off_t d = lseek(fd, (off_t)pos, SEEK_DATA);
-        if (d < 0)
-            return errno == ENXIO ? 0 : -errno; /* ENXIO: only holes from pos on */
-        if ((uint64_t)d >= end)
-            return 0;
-        off_t h = lseek(fd, d, SEEK_HOLE);
-        if (h < 0)
-            return -errno;
-        uint64_t stop = (uint64_t)h < end ? (uint64_t)h : end;
-        for (uint64_t o = (uint64_t)d; o < stop;) {
-            ssize_t n = pread(fd, host + (o - offset), stop - o, (off_t)o);
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n <= 0)
-                return n < 0 ? -errno : -EIO; /* the file shrank under us */
-            o += (uint64_t)n;
-        }
-        pos = stop;
-    }
-    return 0;
-}

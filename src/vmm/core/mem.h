@@ -44,8 +44,5 @@ int gm_save(const struct guest_mem *gm, int fd);
 /* Maps size bytes of fd at offset (page-aligned) copy-on-write, for a region; NULL with
  * errno on failure. */
 void *gm_map_file(int fd, uint64_t offset, uint64_t size);
-/* Reads size bytes of fd at offset into host (zeroed memory): only the file's data, its
- * holes skipped (SEEK_DATA/SEEK_HOLE). 0, or -errno. */
-int gm_load_file(int fd, uint64_t offset, uint8_t *host, uint64_t size);
 
 #endif

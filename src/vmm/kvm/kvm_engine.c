@@ -404,9 +404,7 @@ static int kvm_resume(struct engine **out, struct engine *e, const struct vmm_co
         bl_errno(err, errno, "open %s", cfg->memory_file);
         goto fail;
     }
-    /* a box's own memory file is read (memory.shared); a fork's shared memory.base mapped */
-    int r = machine_create_from(&e->m, (uint64_t)cfg->memory_mib << 20, cfg->cpus, fd,
-                                cfg->memory_shared, err);
+    int r = machine_create_from(&e->m, (uint64_t)cfg->memory_mib << 20, cfg->cpus, fd, err);
     close(fd); /* the mappings keep the file */
     t[1] = engine_ms_since_start();
     if (r < 0 || add_devices(e, cfg, err) < 0)

@@ -221,16 +221,16 @@ static void install_kick_handler(void)
 }
 
 static int create(struct machine **out, uint64_t ram_bytes, unsigned ncpus, int mem_fd,
-                  bool copy, struct bl_error *err);
+                  struct bl_error *err);
 
 int machine_create(struct machine **out, uint64_t ram_bytes, unsigned ncpus,
                    struct bl_error *err)
 {
-    return create(out, ram_bytes, ncpus, -1, false, err);
+    return create(out, ram_bytes, ncpus, -1, err);
 }
 
 int machine_create_from(struct machine **out, uint64_t ram_bytes, unsigned ncpus, int mem_fd,
-                        bool copy, struct bl_error *err)
+                        struct bl_error *err)
 {
     struct stat st;
     uint64_t gpa[2], size[2], total = 0;
@@ -244,11 +244,11 @@ int machine_create_from(struct machine **out, uint64_t ram_bytes, unsigned ncpus
         return bl_err(err, BOXLITE_ERR_INVALID,
                       "memory file: %lld bytes, the box has %llu of RAM",
                       (long long)st.st_size, (unsigned long long)total);
-    return create(out, ram_bytes, ncpus, mem_fd, copy, err);
+    return create(out, ram_bytes, ncpus, mem_fd, err);
 }
 
 static int create(struct machine **out, uint64_t ram_bytes, unsigned ncpus, int mem_fd,
-                  bool copy, struct bl_error *err)
+                  struct bl_error *err)
 {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     pthread_once(&once, install_kick_handler);
@@ -294,27 +294,14 @@ static int create(struct machine **out, uint64_t ram_bytes, unsigned ncpus, int 
     int nr = arch_ram_ranges(ram_bytes, gpa, size);
     for (int i = 0; i < nr; i++) {
         /* Not pre-faulted: the guest's pages arrive as it touches them; from a snapshot's
-         * memory file, copy-on-write (the file stays as saved, forks share it), or (copy)
-         * its data read into anonymous memory: a box's own file, which nothing shares. A
-         * file's pages reach the guest one 4 KiB nested fault at a time, which in the lab
-         * cost a resume seconds; anonymous memory can be backed by huge pages, as a cold
-         * boot's is. */
-        void *host = mem_fd >= 0 && !copy
-                         ? gm_map_file(mem_fd, file_off, size[i])
-                         : mmap(NULL, size[i], PROT_READ | PROT_WRITE,
-                                MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+         * memory file, copy-on-write (the file stays as saved, forks may share it). */
+        void *host = mem_fd >= 0 ? gm_map_file(mem_fd, file_off, size[i])
+                                 : mmap(NULL, size[i], PROT_READ | PROT_WRITE,
+                                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        file_off += size[i];
         if (host == MAP_FAILED || !host)
             return bl_errno(err, errno, "map %llu MiB of guest RAM",
                             (unsigned long long)(size[i] >> 20));
-        if (mem_fd >= 0 && copy) {
-            madvise(host, size[i], MADV_HUGEPAGE); /* a hint: refused where THP is off */
-            int e = gm_load_file(mem_fd, file_off, host, size[i]);
-            if (e < 0) {
-                munmap(host, size[i]);
-                return bl_errno(err, -e, "read guest RAM from its memory file");
-            }
-        }
-        file_off += size[i];
         madvise(host, size[i], MADV_DONTFORK);
         if (gm_add_region(&m->mem, gpa[i], size[i], host) < 0) {
             munmap(host, size[i]);

@@ -82,15 +82,14 @@ int machine_ksm(struct machine *m, struct bl_error *err);
  * and then the state file (vCPUs, irqchip, PIT, clock, every virtio device) to state_path,
  * and ends the VM (machine_wait then returns, its exit paused). ident gives the build id and CPU
  * fingerprint. On failure nothing is ended: the VM runs on.
- * machine_create_from maps guest RAM from a memory file copy-on-write (or, copy, reads its
- * data into anonymous memory: nothing else maps the file); after the devices
+ * machine_create_from maps guest RAM from a memory file copy-on-write; after the devices
  * were added as in the saved machine, machine_restore checks the state file against
  * expect (build, CPU, RAM size) and the machine's shape, restores it, and machine_start
  * then runs the vCPUs from where they stopped (boot is ignored). */
 struct vmsnap_ident;
 struct arch_cpu;
 int machine_create_from(struct machine **out, uint64_t ram_bytes, unsigned ncpus, int mem_fd,
-                        bool copy, struct bl_error *err);
+                        struct bl_error *err);
 int machine_save(struct machine *m, const struct vmsnap_ident *ident, const char *mem_path,
                  const char *state_path, struct bl_error *err);
 /* Device state that is not virtio's (the UART, core/device.h): saved in a section of its

@@ -46,7 +46,7 @@ static struct machine *new_machine(int mem_fd, unsigned ncpus, struct virtio_dev
         harness_skip("no usable /dev/kvm; proven by tests/e2e/lab_smoke.sh (the lab's KVM)");
     struct machine *m = NULL;
     struct bl_error err = { 0 };
-    int r = mem_fd >= 0 ? machine_create_from(&m, RAM, ncpus, mem_fd, false, &err)
+    int r = mem_fd >= 0 ? machine_create_from(&m, RAM, ncpus, mem_fd, &err)
                         : machine_create(&m, RAM, ncpus, &err);
     if (r < 0) {
         machine_destroy(m);
