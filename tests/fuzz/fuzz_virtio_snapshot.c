@@ -44,7 +44,11 @@ static void restore(struct virtio_dev *dev, struct guest_mem *gm, const uint8_t 
 /* virtio-net's back end: nothing to receive, transmit frames dropped */
 static void be_send(void *o, const uint8_t *f, size_t len) { (void)o, (void)f, (void)len; }
 static size_t be_peek(void *o) { (void)o; return 0; }
-static size_t be_recv(void *o, uint8_t *buf, size_t cap) { (void)o, (void)buf, (void)cap; return 0; }
+static size_t be_recv(void *o, uint8_t *buf, size_t cap)
+{
+    (void)o, (void)buf, (void)cap;
+    return 0;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -396,7 +396,7 @@ static int kvm_resume(struct engine **out, struct engine *e, const struct vmm_co
     uint8_t *data = NULL;
     size_t len = 0;
     struct vmsnap_ident id;
-    /* where a resume's time goes, for its log line (bench/lab.sh and the lab read it) */
+    /* where a resume's time goes, for its log line (bench/lab_pause.sh prints it) */
     double t[6];
     t[0] = engine_ms_since_start();
     int fd = open(cfg->memory_file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
