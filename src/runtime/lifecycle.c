@@ -429,6 +429,7 @@ static int write_vmm_config(boxlite_box *b, const struct rt_assets *a, const cha
     json_t *mem = rt_memory_config(b, b->resuming);
     if (mem)
         json_object_set_new(cfg, "memory", mem);
+    rt_memory_fork_network(b, json_object_get(cfg, "network"));
     char tmp[4300];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     int r = json_dump_file(cfg, tmp, JSON_INDENT(2));

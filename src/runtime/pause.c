@@ -92,6 +92,20 @@ uint64_t rt_memory_saved_restarts(const char *dir)
     return end.restarts;
 }
 
+/* A fork about to resume: its new MAC in vmm.json's "network" too, so that the KVM engine's
+ * virtio-net shows it in config space (a guest that probes the device again reads it there;
+ * IDENTITY changes the running interface). The QEMU engine keeps its migrated one. */
+void rt_memory_fork_network(const boxlite_box *b, json_t *network)
+{
+    char p[4200];
+    path_of(p, sizeof p, b->dir, BOX_IDENTITY);
+    json_t *j = b->resuming ? json_load_file(p, 0, NULL) : NULL;
+    const char *mac = json_string_value(json_object_get(j, "mac"));
+    if (mac && *mac && network)
+        json_object_set_new(network, "mac", json_string(mac));
+    json_decref(j);
+}
+
 /* A fork's first words: who it is now. The file goes once the agent took it. */
 static int send_identity(boxlite_box *b, struct proto_client *c, int timeout_ms,
                          struct bl_error *err)

@@ -112,6 +112,8 @@ json_t *rt_memory_config(const boxlite_box *b, bool resume);
 uint64_t rt_memory_saved_restarts(const char *dir);
 int rt_memory_after_resume(boxlite_box *b, struct proto_client *c, int timeout_ms,
                            struct bl_error *err);
+/* A fork's new MAC (its identity) into vmm.json's "network" object, when it resumes. */
+void rt_memory_fork_network(const boxlite_box *b, json_t *network);
 /* Deletes the record and the box's folder. */
 int rt_box_destroy(boxlite_runtime *rt, const char *id, struct bl_error *err);
 

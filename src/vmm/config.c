@@ -7,6 +7,7 @@
 
 #include "common/cleanup.h"
 #include "common/hostarch.h"
+#include "proto/proto.h"
 #include "vmm/arch/arch.h"
 #include "vmm/logrot.h"
 
@@ -266,7 +267,7 @@ static int parse_allow_host(struct vmm_config *cfg, json_t *net, struct bl_error
 static int parse_network(struct vmm_config *cfg, json_t *root, struct bl_error *err)
 {
     static const char *const keys[] = { "enabled", "ports", "allow_net", "deny_net",
-                                        "allow_host", NULL };
+                                        "allow_host", "mac", NULL };
     static const char *const port_keys[] = { "proto", "host_addr", "host_port", "guest_port",
                                              NULL };
     json_t *net = json_object_get(root, "network");
@@ -281,6 +282,12 @@ static int parse_network(struct vmm_config *cfg, json_t *root, struct bl_error *
         parse_rules(net, "deny_net", &cfg->deny_net, &cfg->ndeny_net, err) < 0 ||
         parse_allow_host(cfg, net, err) < 0)
         return -err->code;
+    char *mac cleanup_free = NULL;
+    if (get_str(net, "mac", "network", &mac, err) < 0)
+        return -err->code;
+    if (mac && proto_mac_parse(mac, cfg->mac) < 0)
+        return bad(err, "network.mac", "must be a unicast MAC as aa:bb:cc:dd:ee:ff");
+    cfg->mac_set = mac != NULL;
     if (!cfg->network && (cfg->nallow_net || cfg->ndeny_net || cfg->nallow_host))
         return bad(err, "network", "allow_net, deny_net and allow_host need \"enabled\": true");
     json_t *arr;

@@ -61,6 +61,10 @@ struct vmm_config {
     struct net_rule *allow_net; unsigned nallow_net;
     struct net_rule *deny_net; unsigned ndeny_net;
     struct net_host_port *allow_host; unsigned nallow_host;
+    /* network.mac: the guest's MAC in virtio-net's config space (KVM engine; a fork's new
+     * one wins over its snapshot's). Unset: 52:54:00:12:34:56, or the snapshot's. */
+    uint8_t mac[6];
+    bool mac_set;
     char *console_log, *box_socket, *ready_file;
     /* KVM engine: the CPU template (NULL = "auto"), how long a boot chosen by "auto" may
      * take to ready (0 = no limit of its own), a boot broken on purpose (tests; NULL). */

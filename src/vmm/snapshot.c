@@ -5,12 +5,12 @@
 
 #include "common/cleanup.h"
 #include "common/io.h"
+#include "common/sha256.h"
 
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <link.h>
-#include <openssl/evp.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,13 +47,6 @@ enum {
     H_MEM = 96,
     H_RESERVED = 104, /* to SNAP_HEADER_LEN: zeros */
 };
-
-static void sha256(const uint8_t *p, size_t n, uint8_t out[32])
-{
-    unsigned len = 32;
-    if (EVP_Digest(p, n, out, &len, EVP_sha256(), NULL) != 1)
-        memset(out, 0, 32); /* cannot match a real digest's check by chance */
-}
 
 /* ---- writing ---------------------------------------------------------------------------- */
 

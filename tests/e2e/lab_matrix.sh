@@ -6,7 +6,9 @@
 # not the hidden ones; a KVM boot made to fail on purpose (engine auto) started again on QEMU
 # with -accel kvm, saying why in the CLI's notice, inspect and vmm.log; an explicit
 # --engine kvm that never falls back; `boxlite doctor` in L1 reporting KVM usable and both
-# engines booting. $LAB_MATRIX_CPU picks the model (default EPYC-Rome); `make lab-matrix`
+# engines booting; pause, resume and fork through the CLI on the KVM engine (a tmpfs file
+# and a loop kept, two forks each with its own host name, MAC, boot_id and random stream).
+# $LAB_MATRIX_CPU picks the model (default EPYC-Rome); `make lab-matrix`
 # runs every model. On a host with hardware virtualization the same runs directly.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -24,7 +26,7 @@ model=${LAB_MATRIX_CPU:-EPYC-Rome}
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-LAB_TEMPLATES="v3 baseline host" LAB_SECTIONS="templates fallback doctor" \
+LAB_TEMPLATES="v3 baseline host" LAB_SECTIONS="templates fallback doctor pause" \
   tests/lab/lab-check.sh --cpu "$model" --matrix >"$log" 2>&1
 rc=$?
 in_log() { check "$1" grep -qE "$2" "$log"; }
@@ -41,6 +43,8 @@ for t in v3 baseline host; do
 done
 in_log "the fallback ran the box on QEMU with KVM" "^ok: \[$model\] inspect: it runs on QEMU with KVM acceleration"
 in_log "doctor saw both engines boot" "^ok: \[$model\] doctor: a smoke box booted on QEMU with KVM"
+in_log "pause and resume through the CLI on the KVM engine" "^ok: \[$model\] the next exec resumes it with its tmpfs"
+in_log "two forks through the CLI on the KVM engine" "^ok: \[$model\] three different host names, MACs, random streams and boot_ids"
 expect "lab-check's status" 0 "$rc"
 if [ $fail -gt 0 ]; then echo "---- lab-check output"; grep -v '^\[boot' "$log" | tail -120; fi
 grep -E '^(figure|lab:|matrix)' "$log"

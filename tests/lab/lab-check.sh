@@ -16,8 +16,8 @@
 #            network, shared directory, console log, power-off) and its unit test
 #            (test_kvm_engine, the sanitizer build's when there is one) in the same L1
 #   --matrix then the CPU matrix's checks in the same L1 (matrix.sh: a box per CPU template,
-#            the fallback to QEMU with -accel kvm, boxlite doctor; $LAB_TEMPLATES,
-#            $LAB_UNSATISFIED and $LAB_SECTIONS choose what runs)
+#            the fallback to QEMU with -accel kvm, boxlite doctor, pause/resume/fork through
+#            the CLI; $LAB_TEMPLATES, $LAB_UNSATISFIED and $LAB_SECTIONS choose what runs)
 #   --density then density on the KVM engine (density.sh: memory given back after a guest
 #            frees 300 MiB, a balloon target that holds, host memory per idle box for
 #            $LAB_DENSITY_BOXES boxes); the guest kernel needs virtio-balloon: $LAB_KERNEL
@@ -178,7 +178,7 @@ if [ $matrix = 1 ]; then
 echo "== matrix"
 LAB_ROOTFS="$work/rootfs.ext4" LAB_MODEL="$cpu" LAB_CLI="$root/$build/bin/boxlite" \
   LAB_TEMPLATES="${LAB_TEMPLATES-v3 baseline host}" LAB_UNSATISFIED="${LAB_UNSATISFIED:-}" \
-  LAB_SECTIONS="${LAB_SECTIONS:-templates fallback doctor}" \
+  LAB_SECTIONS="${LAB_SECTIONS:-templates fallback doctor pause}" LAB_PAUSE_ROUNDS="${LAB_PAUSE_ROUNDS:-1}" \
   BOXLITE_KERNEL="$vmlinux" sh "\$LAB_ROOT/tests/lab/matrix.sh"
 EOF
 fi

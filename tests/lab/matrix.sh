@@ -14,18 +14,24 @@
 #            same failure (internal-error) is reported and never falls back.
 # doctor     ($LAB_CLI set) `boxlite doctor` must report KVM usable and both engines' smoke
 #            boxes booting; its lines are printed.
+# pause      ($LAB_CLI set) memory snapshots on the KVM engine through the CLI and the
+#            library: a box started with --engine kvm keeps a loop and a tmpfs file across
+#            pause and resume; `fork` makes two boxes running at once that see the parent's
+#            tmpfs, each with its own host name, MAC (in the guest and in virtio-net's config
+#            space: a driver re-probe reads it), boot_id and random stream. Figures: cold
+#            create to first output against resume to first output, same run.
 #
 # env: LAB_VMM LAB_VMLINUX LAB_INITRD LAB_CLIENT LAB_ROOTFS (ext4 image: busybox,
 #      /etc/lab-rootfs) LAB_L2_CMDLINE LAB_MODEL (a label for the figures) LAB_TEMPLATES
 #      ("v3 baseline host" by default; "" for none) LAB_UNSATISFIED LAB_CLI LAB_SECTIONS
-#      ("templates fallback doctor" by default).
+#      ("templates fallback doctor pause" by default).
 # Prints "ok: " and "FAIL: " lines, "figure: " lines, then "N passed, N failed".
 pass=0
 fail=0
 ok() { echo "ok: [$LAB_MODEL] $1"; pass=$((pass + 1)); }
 bad() { echo "FAIL: [$LAB_MODEL] $1"; fail=$((fail + 1)); }
 work=$(mktemp -d /tmp/matrix.XXXXXX)
-sections=${LAB_SECTIONS:-templates fallback doctor}
+sections=${LAB_SECTIONS:-templates fallback doctor pause}
 templates=${LAB_TEMPLATES-v3 baseline host}
 has() { case " $sections " in *" $1 "*) return 0 ;; esac; return 1; }
 
@@ -127,12 +133,14 @@ if has templates; then
   done
 fi
 
-if [ -n "${LAB_CLI:-}" ] && { has fallback || has doctor; }; then
+if [ -n "${LAB_CLI:-}" ] && { has fallback || has doctor || has pause; }; then
   export BOXLITE_HOME="$work/home" BOXLITE_KERNEL_CMDLINE="${LAB_L2_CMDLINE:-}"
   B=$LAB_CLI
   mkdir -p "$work/rootfs/bin" "$work/rootfs/etc" "$work/rootfs/proc" "$work/rootfs/dev" "$work/rootfs/tmp"
   cp /bin/busybox "$work/rootfs/bin/busybox"
-  for a in sh echo cat true; do ln -s busybox "$work/rootfs/bin/$a"; done
+  for a in sh echo cat true sleep kill hostname head od tr awk mount mkdir basename readlink; do
+    ln -s busybox "$work/rootfs/bin/$a"
+  done
 fi
 
 if [ -n "${LAB_CLI:-}" ] && has fallback; then
@@ -187,6 +195,94 @@ if [ -n "${LAB_CLI:-}" ] && has doctor; then
   grep -qE '^ok    smoke kvm: .*CPU (v3|baseline)$' "$work/doctor.out" && ok "doctor: a smoke box booted on the KVM engine ($(sed -n 's/^ok    smoke kvm: .*CPU //p' "$work/doctor.out"))" || bad "doctor: smoke kvm"
   grep -q '^ok    smoke qemu: .*CPU qemu:host' "$work/doctor.out" && ok "doctor: a smoke box booted on QEMU with KVM (qemu:host)" || bad "doctor: smoke qemu"
   echo "figure: [$LAB_MODEL] boxlite doctor run time in L1: $(( $(date +%s) - start )) s"
+fi
+
+if [ -n "${LAB_CLI:-}" ] && has pause; then
+  echo "== pause, resume and fork on the KVM engine, through the CLI and the library"
+  ms() { awk '{ printf "%d\n", $1 * 1000 }' /proc/uptime; } # busybox date has no %N: 10 ms steps
+  info() { "$B" inspect -f "{{.$2}}" "$1" 2>/dev/null; }
+  dir_of() { echo "$BOXLITE_HOME/boxes/$("$B" inspect -f '{{.ID}}' "$1" 2>/dev/null)"; }
+  t0=$(ms)
+  "$B" run -d --name p --engine kvm "$work/rootfs" sleep 1000000 > /dev/null 2> "$work/p.err"
+  first=$("$B" exec p echo first-output 2>&1)
+  t1=$(ms)
+  [ "$first" = first-output ] && ok "a box on the KVM engine through the CLI ($((t1 - t0)) ms to its first output)" ||
+    { bad "run --engine kvm: [$first] $(cat "$work/p.err")"; tail -20 "$(dir_of p)/vmm.log"; }
+  pid0=$("$B" exec p sh -c 'echo from-parent > /dev/shm/s; (while true; do sleep 1; done) > /dev/null 2>&1 & echo $!')
+  "$B" pause p > /dev/null 2> "$work/pause.err"
+  prc=$?
+  [ $prc = 0 ] && [ "$(info p state)" = paused ] && [ -s "$(dir_of p)/memory.state" ] &&
+    ok "boxlite pause: the box is paused, its state in the box folder ($(stat -c %s "$(dir_of p)/memory.state") bytes)" ||
+    { bad "pause: status $prc, state $(info p state): $(cat "$work/pause.err")"; tail -20 "$(dir_of p)/vmm.log"; }
+  grep -q "paused: memory saved" "$(dir_of p)/vmm.log" && ok "vmm.log: the KVM engine saved the memory" ||
+    bad "vmm.log: $(tail -3 "$(dir_of p)/vmm.log")"
+  t2=$(ms)
+  again=$("$B" exec p cat /dev/shm/s 2>&1)
+  t3=$(ms)
+  [ "$again" = from-parent ] && ok "the next exec resumes it with its tmpfs ($((t3 - t2)) ms to the output)" ||
+    { bad "after resume: [$again]"; tail -20 "$(dir_of p)/vmm.log"; }
+  "$B" exec p kill -0 "$pid0" && ok "the loop started before the pause runs on (pid $pid0)" || bad "the loop $pid0 is gone"
+  grep -qE '"engine": ?"kvm"' "$(dir_of p)/vmm.json" && ok "it resumed on the engine that paused it (kvm)" ||
+    bad "vmm.json engine: $(grep engine "$(dir_of p)/vmm.json")"
+  # figures: $LAB_PAUSE_ROUNDS (1) of each, alternating, the best taken (bench/lab_pause.sh)
+  cold=$((t1 - t0)) warm=$((t3 - t2))
+  i=1
+  while [ $i -lt "${LAB_PAUSE_ROUNDS:-1}" ]; do
+    a=$(ms); "$B" run -d --name c$i --engine kvm "$work/rootfs" sleep 1000000 > /dev/null 2>&1
+    "$B" exec c$i true; b=$(ms); "$B" rm -f c$i > /dev/null 2>&1
+    [ $((b - a)) -lt $cold ] && cold=$((b - a))
+    "$B" pause p > /dev/null 2>&1
+    a=$(ms); "$B" exec p true; b=$(ms)
+    [ $((b - a)) -lt $warm ] && warm=$((b - a))
+    i=$((i + 1))
+  done
+  rtt0=$(ms); "$B" exec p true; rtt=$(( $(ms) - rtt0 ))
+  echo "figure: [$LAB_MODEL] KVM engine through the CLI (best of ${LAB_PAUSE_ROUNDS:-1}): cold create to first output $cold ms, resume to first output $warm ms, ratio $(awk -v a=$warm -v b=$cold 'BEGIN { printf "%.2f", a / b }')"
+  echo "figure: [$LAB_MODEL] the same CLI's exec on a running box (the floor of both): $rtt ms"
+  echo "figure: [$LAB_MODEL] the library's last start of it (ms): $("$B" stats --no-stream --json p 2>/dev/null | grep -o '"start":{[^}]*}' | head -1) (L1's THP: $(cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null))"
+  echo "figure: [$LAB_MODEL] the last resume in vmm.log: $(grep 'boxlite-vmm: resumed' "$(dir_of p)/vmm.log" | tail -1 | sed 's/^.*boxlite-vmm: //')"
+
+  out=$("$B" fork p f1 f2 2>&1)
+  frc=$?
+  [ $frc = 0 ] && [ "$(echo "$out" | grep -cE '^[0-9a-f]{32}$')" = 2 ] && ok "boxlite fork p f1 f2: two ids" ||
+    { bad "fork: status $frc: $out"; tail -20 "$(dir_of p)/vmm.log"; }
+  running=$("$B" ps -q --filter status=running | wc -l)
+  [ "$running" = 3 ] && ok "the source and both forks run at once" || bad "$running boxes run (3 expected)"
+  macs=$("$B" exec p cat /sys/class/net/eth0/address)
+  boots=$("$B" exec p cat /proc/sys/kernel/random/boot_id)
+  rands=$("$B" exec p sh -c 'head -c 16 /dev/urandom | od -An -tx1 | tr -d " "')
+  hosts=p
+  for f in f1 f2; do
+    line=$("$B" exec $f sh -c 'echo "$(hostname) $(cat /sys/class/net/eth0/address) $(cat /dev/shm/s) $(head -c 16 /dev/urandom | od -An -tx1 | tr -d " ") $(cat /proc/sys/kernel/random/boot_id)"' 2>&1)
+    read -r h m s r b <<EOF2
+$line
+EOF2
+    [ "$s" = from-parent ] && ok "$f sees the parent's tmpfs file" || { bad "$f: [$line]"; tail -20 "$(dir_of $f)/vmm.log"; }
+    [ "$h" = $f ] && ok "$f has its own name as host name" || bad "$f host name [$h]"
+    want=$(sed -n 's/.*"mac": *"\([0-9a-f:]*\)".*/\1/p' "$(dir_of $f)/vmm.json" | head -1)
+    [ -n "$m" ] && [ "$m" = "$want" ] && ok "$f's eth0 has the MAC its vmm.json gave virtio-net ($m)" ||
+      bad "$f MAC [$m], vmm.json network.mac [$want]"
+    "$B" exec $f kill -0 "$pid0" && ok "$f runs the loop forked with the parent" || bad "$f: the loop is not there"
+    grep -q "RNG reseeded from the host's seed" "$(dir_of $f)/console.log" && ok "$f's agent reseeded its RNG" ||
+      bad "$f: no reseed in its console"
+    hosts="$hosts $h" macs="$macs $m" rands="$rands $r" boots="$boots $b"
+  done
+  n() { echo $1 | tr ' ' '\n' | sort -u | wc -l; }
+  [ "$(n "$hosts")" = 3 ] && [ "$(n "$macs")" = 3 ] && [ "$(n "$rands")" = 3 ] && [ "$(n "$boots")" = 3 ] &&
+    ok "three different host names, MACs, random streams and boot_ids" ||
+    bad "not all different: hosts [$hosts] MACs [$macs] random [$rands] boot_ids [$boots]"
+  "$B" exec f1 sh -c 'echo f1-only > /dev/shm/s'
+  [ "$("$B" exec f2 cat /dev/shm/s)" = from-parent ] && [ "$("$B" exec p cat /dev/shm/s)" = from-parent ] &&
+    ok "a fork's writes are its own (copy-on-write of the shared memory file)" || bad "f1's write reached another box"
+  # virtio-net's config space: the driver probed again (unbind, bind) reads the MAC there,
+  # which must be the fork's, not the parent's nor the default
+  want=$(sed -n 's/.*"mac": *"\([0-9a-f:]*\)".*/\1/p' "$(dir_of f2)/vmm.json" | head -1)
+  re=$("$B" exec f2 sh -c 'd=$(basename $(readlink /sys/class/net/eth0/device)); mkdir -p /tmp/s &&
+    mount -t sysfs sysfs /tmp/s && echo $d > /tmp/s/bus/virtio/drivers/virtio_net/unbind &&
+    echo $d > /tmp/s/bus/virtio/drivers/virtio_net/bind && sleep 1 && cat /tmp/s/class/net/eth*/address' 2>&1)
+  [ -n "$want" ] && [ "$re" = "$want" ] && ok "f2's virtio-net config space holds its new MAC (read again by the driver: $re)" ||
+    bad "f2 after a driver re-probe: [$re], its MAC [$want]"
+  "$B" rm -f p f1 f2 > /dev/null 2>&1
 fi
 
 rm -rf "$work"

@@ -274,7 +274,8 @@ static int add_network(struct engine *e, const struct vmm_config *cfg, struct bl
     struct virtio_dev *dev;
     struct irq_line irq;
     if (next_irq(e, &irq, err) < 0 ||
-        virtio_net_new(&dev, machine_mem(e->m), irq, machine_loop(e->m), NULL,
+        virtio_net_new(&dev, machine_mem(e->m), irq, machine_loop(e->m),
+                       cfg->mac_set ? cfg->mac : NULL,
                        slirp_net_backend(e->net), err) < 0 ||
         add_virtio(e, dev, err) < 0)
         return bl_err_prefix(err, "virtio-net");
@@ -426,6 +427,9 @@ static int kvm_resume(struct engine **out, struct engine *e, const struct vmm_co
     uint8_t *data = NULL;
     size_t len = 0;
     struct vmsnap_ident id;
+    /* where a resume's time goes, for its log line (bench/lab_pause.sh prints it) */
+    double t[6];
+    t[0] = engine_ms_since_start();
     int fd = open(cfg->memory_file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) {
         bl_errno(err, errno, "open %s", cfg->memory_file);
@@ -433,12 +437,18 @@ static int kvm_resume(struct engine **out, struct engine *e, const struct vmm_co
     }
     int r = machine_create_from(&e->m, (uint64_t)cfg->memory_mib << 20, cfg->cpus, fd, err);
     close(fd); /* the mappings keep the file */
-    if (r < 0 || add_devices(e, cfg, err) < 0 ||
-        arch_cpu_new(machine_kvm_fd(e->m), cfg->cpu_template, &e->cpu, err) < 0 ||
-        snap_ident(e, &id, err) < 0 ||
-        vmsnap_read_file(cfg->memory_incoming, &data, &len, err) < 0 ||
-        machine_restore(e->m, data, len, &id, e->cpu, err) < 0)
+    t[1] = engine_ms_since_start();
+    if (r < 0 || add_devices(e, cfg, err) < 0)
         goto fail;
+    t[2] = engine_ms_since_start();
+    if (arch_cpu_new(machine_kvm_fd(e->m), cfg->cpu_template, &e->cpu, err) < 0 ||
+        snap_ident(e, &id, err) < 0 ||
+        vmsnap_read_file(cfg->memory_incoming, &data, &len, err) < 0)
+        goto fail;
+    t[3] = engine_ms_since_start();
+    if (machine_restore(e->m, data, len, &id, e->cpu, err) < 0)
+        goto fail;
+    t[4] = engine_ms_since_start();
     free(data);
     data = NULL;
     if (unlink(cfg->memory_incoming) < 0 && errno != ENOENT) {
@@ -448,6 +458,11 @@ static int kvm_resume(struct engine **out, struct engine *e, const struct vmm_co
     struct arch_boot boot = { .cpu = e->cpu }; /* ignored: the vCPUs go on where they were */
     if (machine_start(e->m, &boot, err) < 0)
         goto fail;
+    t[5] = engine_ms_since_start();
+    fprintf(stderr, "boxlite-vmm: resumed %.1f ms after the spawn: before the engine %.1f, "
+            "VM and RAM mapped %.1f, devices %.1f, CPU and state file %.1f, state checked and "
+            "restored %.1f, vCPUs started %.1f\n", t[5], t[0], t[1] - t[0], t[2] - t[1],
+            t[3] - t[2], t[4] - t[3], t[5] - t[4]);
     *out = e;
     return 0;
 fail:

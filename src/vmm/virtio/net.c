@@ -3,6 +3,8 @@
  * end; frames from the back end fill receive chains behind a 12-byte virtio_net_hdr. */
 #include "vmm/virtio/net.h"
 
+#include "vmm/snapshot.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +28,7 @@ struct vnet {
     struct evloop *loop;
     bool rx_registered;
     struct net_config cfg;
+    bool mac_given; /* by the creator: it wins over a snapshot's (a fork's new MAC) */
     struct virtio_net_counters cnt;
     struct virtq_elem el;
     uint8_t frame[VIRTIO_NET_HDR_SIZE + VIRTIO_NET_FRAME_MAX];
@@ -147,6 +150,28 @@ static void net_free(struct virtio_dev *dev)
     free(n);
 }
 
+/* Snapshots: the MAC in config space. A box resumed as it was keeps the one its guest read
+ * at probe; a fork is given a new one (vmm.json network.mac), which a later re-probe reads. */
+enum { N_MAC = 1, N_END };
+
+static void net_save(struct virtio_dev *dev, struct vmsnap_buf *b)
+{
+    struct vnet *n = dev->priv;
+    vmsnap_rec(b, N_MAC, n->cfg.mac, sizeof n->cfg.mac);
+}
+
+static int net_restore(struct virtio_dev *dev, const uint8_t *b, size_t len, struct bl_error *err)
+{
+    struct vnet *n = dev->priv;
+    uint8_t mac[6];
+    if (vmsnap_rec_check(b, len, N_END, "virtio-net", err) < 0 ||
+        vmsnap_rec_copy(b, len, N_MAC, mac, sizeof mac, "virtio-net", err) < 0)
+        return -err->code;
+    if (!n->mac_given)
+        memcpy(n->cfg.mac, mac, sizeof mac);
+    return 0;
+}
+
 static const struct virtio_dev_ops net_ops = {
     .name = "net",
     .device_id = 1,
@@ -156,6 +181,8 @@ static const struct virtio_dev_ops net_ops = {
     .config_read = net_config_read,
     .notify = net_notify,
     .free = net_free,
+    .save = net_save,
+    .restore = net_restore,
 };
 
 int virtio_net_new(struct virtio_dev **out, const struct guest_mem *mem, struct irq_line irq,
@@ -171,6 +198,7 @@ int virtio_net_new(struct virtio_dev **out, const struct guest_mem *mem, struct 
     n->be = be;
     n->loop = loop;
     memcpy(n->cfg.mac, mac ? mac : default_mac, 6);
+    n->mac_given = mac != NULL;
     n->cfg.status = VIRTIO_NET_S_LINK_UP; /* little-endian host (x86_64, aarch64) */
     n->cfg.max_virtqueue_pairs = 1;
     if (virtio_dev_init(&n->dev, &net_ops, n, mem, irq) < 0) {

@@ -46,7 +46,8 @@ struct virtio_net_counters {
     uint64_t rx_dropped; /* frames that did not fit the guest's receive buffer */
 };
 
-/* Creates the device. mac is the guest's address (NULL: 52:54:00:12:34:56). If loop is
+/* Creates the device. mac is the guest's address (NULL: 52:54:00:12:34:56, or the one a
+ * restored snapshot holds; a given one wins over the snapshot's: a fork's). If loop is
  * non-NULL and be.rx_fd >= 0, the device registers rx_fd on loop (removed by
  * virtio_dev_free); without a loop, frames for the guest move when the guest kicks either
  * queue or when virtio_net_poll_rx() is called. The back end is not owned: free the device

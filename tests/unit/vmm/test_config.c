@@ -157,7 +157,18 @@ TEST(config_network_policy)
     CHECK_EQ(c.deny_net[0].port, 25);
     CHECK(!c.allow_host[0].udp && c.allow_host[0].port == 5432);
     CHECK(c.allow_host[1].udp && c.allow_host[1].port == 53);
+    CHECK(!c.mac_set);
     vmm_config_free(&c);
+    /* a fork's MAC (pause.c, KVM engine's virtio-net config space) */
+    REQUIRE(vmm_config_parse(&c, "{\"kernel\": \"/k\", \"network\": {\"enabled\": true,"
+                                 " \"mac\": \"06:a1:b2:c3:d4:e5\"}}", &e) == 0);
+    CHECK(c.mac_set);
+    CHECK(c.mac[0] == 0x06 && c.mac[5] == 0xe5);
+    vmm_config_free(&c);
+    expect_bad("{\"kernel\": \"/k\", \"network\": {\"enabled\": true, "
+               "\"mac\": \"01:00:5e:00:00:01\"}}", "network.mac: must be a unicast MAC");
+    expect_bad("{\"kernel\": \"/k\", \"network\": {\"enabled\": true, "
+               "\"mac\": \"06:a1:b2:c3:d4\"}}", "network.mac: must be a unicast MAC");
 
     expect_bad("{\"kernel\": \"/k\", \"network\": {\"enabled\": true, "
                "\"allow_net\": [\"198.51.100.7\", \"a..b\"]}}",

@@ -1,0 +1,17 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+# Pause and resume on our KVM engine (issue 16), through the CLI and the library, in one run
+# of the nested-KVM lab (or directly on a host with hardware virtualization): cold create to
+# the first output of an exec against a paused box's resume to the first output of an exec,
+# best of $LAB_PAUSE_ROUNDS (3) each, alternating in the same L1 (goal: resume at most 0.1x
+# of cold); the CLI's exec on a running box (what both include); where the VMM's part of the
+# resume goes (its vmm.log line). tests/lab/matrix.sh's "pause" section does the work.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+if ! grep -qwE 'vmx|svm' /proc/cpuinfo && ! tests/lab/setup.sh --cached-only >/dev/null 2>&1; then
+  echo "   lab_pause: skipped (no lab set up: tests/lab/setup.sh)"; exit 0
+fi
+out=$(LAB_TEMPLATES="" LAB_SECTIONS=pause LAB_PAUSE_ROUNDS=${LAB_PAUSE_ROUNDS:-3} tests/lab/lab-check.sh --matrix 2>&1)
+rc=$?
+if [ $rc -ne 0 ]; then echo "   lab_pause: FAILED (lab-check exit $rc)"; echo "$out" | tail -40; exit 1; fi
+echo "$out" | grep -E '^(figure: \[|matrix|lab: ready|lab: L1)' | sed 's/^/   /'
