@@ -54,7 +54,7 @@ static bool create_flag_ok(int id)
 {
     static const int ok[] = { FL_NAME, FL_ENV, FL_ENV_FILE, FL_LABEL, FL_WORKDIR, FL_USER,
                               FL_PUBLISH, FL_CPUS, FL_MEMORY, FL_DISK_SIZE, FL_NETWORK,
-                              FL_NO_NETWORK, FL_ENTRYPOINT, FL_RM, 0 };
+                              FL_NO_NETWORK, FL_ENTRYPOINT, FL_RM, FL_INTERACTIVE, FL_TTY, 0 };
     for (size_t i = 0; ok[i]; i++)
         if (ok[i] == id)
             return true;
@@ -155,6 +155,11 @@ static json_t *create_request(json_t *lib, const struct cli_args *a, bool rm)
             json_array_append_new(cmd, json_string(a->ops[k]));
         json_object_set_new(req, "cmd", cmd);
     }
+    /* -i/-t: the main process keeps its stdin open (a terminal) for a later attach */
+    if (flag_given(a, FL_INTERACTIVE))
+        json_object_set_new(req, "stdin_open", json_true());
+    if (flag_given(a, FL_TTY))
+        json_object_set_new(req, "tty", json_true());
     /* as locally: kept until removed (started later by another command), unless --rm */
     json_object_set_new(req, "auto_remove", json_boolean(rm));
     json_object_set_new(req, "detach", json_boolean(!rm));
@@ -177,7 +182,9 @@ static int remote_create(struct bl_client *cl, const struct cli_args *a)
         return r;
     struct bl_error err = {0};
     json_t *box = NULL;
-    r = client_call(cl, "POST", "/boxes", create_request(lib, a, f.rm), &box, &err);
+    json_t *req = create_request(lib, a, f.rm);
+    r = client_call(cl, "POST", "/boxes", req, &box, &err);
+    json_decref(req);
     json_decref(lib);
     const char *id = json_string_value(json_object_get(box, "box_id"));
     if (r >= 0 && id)
@@ -434,8 +441,10 @@ static int remote_pull(struct bl_client *cl, const struct cli_args *a)
     struct bl_error err = {0};
     json_t *ans = NULL;
     /* the server pulls on its side: no progress to show here */
-    if (client_call(cl, "POST", "/images/pull", json_pack("{s:s}", "reference", a->ops[0]),
-                    &ans, &err) < 0) {
+    json_t *req = json_pack("{s:s}", "reference", a->ops[0]);
+    int r = client_call(cl, "POST", "/images/pull", req, &ans, &err);
+    json_decref(req);
+    if (r < 0) {
         fprintf(stderr, "boxlite: %s\n", err.msg);
         return 125;
     }

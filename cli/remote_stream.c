@@ -12,6 +12,8 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -208,14 +210,72 @@ static void start_pump(void *ud)
     pthread_detach(th); /* the thread's now: it may wait on our stdin when we exit */
 }
 
+/* --sig-proxy (the default, as locally): the signals we get go to the box's main process
+ * (POST .../kill), waited for by a thread of its own with its own connection while the
+ * attach lasts; every other thread keeps them blocked. */
+struct sig_proxy {
+    struct client_opts opts;
+    const char *box;
+    atomic_bool done;
+    pthread_t thread;
+    sigset_t set, old;
+};
+static const int proxied[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
+
+static void *proxy_signals(void *ud)
+{
+    struct sig_proxy *p = ud;
+    struct bl_client *cl = NULL;
+    struct bl_error err = {0};
+    if (client_new(&p->opts, &cl, &err) < 0)
+        fprintf(stderr, "boxlite: attach: signals cannot be passed on: %s\n", err.msg);
+    const struct timespec tick = { 0, 200 * 1000 * 1000 }; /* to see done */
+    while (!atomic_load(&p->done)) {
+        int sig = sigtimedwait(&p->set, NULL, &tick);
+        if (sig <= 0 || !cl)
+            continue;
+        char *path = box_path(cl, p->box, "/kill");
+        json_t *body = json_pack("{s:i}", "signal", sig);
+        if (!path || !body || client_call(cl, "POST", path, body, NULL, &err) < 0)
+            fprintf(stderr, "boxlite: attach: signal %d: %s\n", sig,
+                    err.msg[0] ? err.msg : "out of memory");
+        json_decref(body);
+        free(path);
+    }
+    client_free(cl);
+    return NULL;
+}
+
+/* Blocks the proxied signals here (threads started later inherit it) and starts the
+ * proxy; false when it cannot (the signals then end us, as --sig-proxy=false). */
+static bool sig_proxy_start(struct sig_proxy *p, struct cli *c, const char *box)
+{
+    *p = (struct sig_proxy){ .opts = remote_opts(c), .box = box };
+    sigemptyset(&p->set);
+    for (size_t i = 0; i < sizeof proxied / sizeof proxied[0]; i++)
+        sigaddset(&p->set, proxied[i]);
+    pthread_sigmask(SIG_BLOCK, &p->set, &p->old);
+    if (pthread_create(&p->thread, NULL, proxy_signals, p) == 0)
+        return true;
+    pthread_sigmask(SIG_SETMASK, &p->old, NULL);
+    return false;
+}
+
+static void sig_proxy_stop(struct sig_proxy *p)
+{
+    atomic_store(&p->done, true);
+    pthread_join(p->thread, NULL);
+    pthread_sigmask(SIG_SETMASK, &p->old, NULL);
+}
+
 int remote_attach(struct cli *c, struct bl_client *cl, const struct cli_args *a)
 {
-    bool raw = false, no_stdin = false;
+    bool raw = false, no_stdin = false, sig_proxy = true;
     for (int i = 0; i < a->nopts; i++) {
         switch (a->opts[i].id) {
         case FL_RAW: raw = true; break;
         case FL_NO_STDIN: no_stdin = true; break;
-        case FL_SIG_PROXY: break; /* =false: our signals end us, not the box (as below) */
+        case FL_SIG_PROXY: sig_proxy = false; break; /* recorded only as =false */
         default: return unsupported_flag(a->verb, a->opts[i].id);
         }
     }
@@ -239,6 +299,9 @@ int remote_attach(struct cli *c, struct bl_client *cl, const struct cli_args *a)
     json_decref(b);
     if (tty && in)
         cli_tty_raw();
+    /* Docker's: on a terminal, its keys make the signals */
+    struct sig_proxy sp;
+    bool proxy = sig_proxy && !tty && sig_proxy_start(&sp, c, box);
     struct attach_in *pump = in ? calloc(1, sizeof *pump) : NULL;
     if (pump)
         *pump = (struct attach_in){ .opts = remote_opts(c), .box = strdup(box),
@@ -252,6 +315,8 @@ int remote_attach(struct cli *c, struct bl_client *cl, const struct cli_args *a)
         free(pump->box);
         free(pump);
     }
+    if (proxy)
+        sig_proxy_stop(&sp);
     cli_tty_restore();
     return r ? r : o.status;
 }

@@ -183,6 +183,24 @@ L attach lcalc 2>/dev/null; lst=$?
 expect "attach --url to a stopped box: 125" 125 "$st"
 expect "... as locally" "$lst" "$st"
 R rm -f calc >/dev/null; L rm -f lcalc >/dev/null
+# create -i, start, then attach: the main process's stdin kept for the attach, as locally
+R create -i --name cin rootfs:bb sh -c 'read x; echo got-$x; exit 5' >/dev/null
+expect "create -i --url: the Box keeps its main process's stdin open" true "$(R inspect -f '{{.StdinOpen}}' cin)"
+R start cin >/dev/null
+echo yo | R attach cin >"$work/cin.out" 2>&1; st=$?
+has "... attach after start: our input reaches it" got-yo "$work/cin.out"
+expect "... and its status is ours (exit 5)" 5 "$st"
+R rm -f cin >/dev/null
+# attach's --sig-proxy (the default): a signal we get goes to the main process
+R run -d --name sig rootfs:bb sh -c 'trap "echo got-term; exit 9" TERM; while :; do echo tick; sleep 0.2; done' >/dev/null
+"$B" --url "$U" --client-id acme-ci --client-secret "$SECRET" --prefix acme attach sig >"$work/sig.out" 2>&1 &
+apid=$!
+for _ in $(seq 300); do grep -q tick "$work/sig.out" && break; sleep 0.1; done
+kill -TERM "$apid"
+wait "$apid"; st=$?
+has "attach --url: our SIGTERM reaches the main process" got-term "$work/sig.out"
+expect "... which exits 9, and so do we" 9 "$st"
+R rm -f sig >/dev/null
 R stats --no-stream web >"$work/stats.out"; st=$?
 expect "stats --no-stream --url: 0" 0 "$st"
 # (the columns' widths follow the figures: the words are compared)
