@@ -490,7 +490,7 @@ static json_t *ps_row(json_t *b, bool no_trunc)
     json_t *row = json_object();
     json_object_set_new(row, "ID", json_string(no_trunc || !id ? (id ? id : "") : id12));
     json_t *name = json_object_get(b, "name");
-    json_object_set(row, "Name", json_is_string(name) ? name : json_string(""));
+    json_object_set_new(row, "Name", json_is_string(name) ? json_incref(name) : json_string(""));
     json_object_set_new(row, "Image", json_string(json_string_value(json_object_get(b, "image")) ?: ""));
     json_object_set_new(row, "CreatedAt", json_string(json_string_value(json_object_get(b, "created_at")) ?: ""));
     json_object_set_new(row, "State", json_string(status ? status : ""));
