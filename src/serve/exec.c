@@ -532,19 +532,14 @@ static void free_reader(void *cls)
 
 static enum MHD_Result stream_output(struct MHD_Connection *c, struct req *q, struct sexec *x)
 {
-    uint64_t next = 1;
-    const char *last = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Last-Event-ID");
-    if (last) {
-        char *end;
-        errno = 0;
-        unsigned long long v = strtoull(last, &end, 10);
-        if (!*last || *end || errno || v >= UINT64_MAX - 1) {
-            exec_unref(x);
-            return reply_error(c, q, 400, "InvalidArgumentError",
-                               "Last-Event-ID: not an event id of this stream");
-        }
-        next = v + 1;
+    uint64_t last_id = 0;
+    int last = serve_last_event_id(c, &last_id);
+    if (last < 0) {
+        exec_unref(x);
+        return reply_error(c, q, 400, "InvalidArgumentError",
+                           "Last-Event-ID: not an event id of this stream");
     }
+    uint64_t next = last ? last_id + 1 : 1;
     pthread_mutex_lock(&x->lock);
     uint64_t first = x->nev ? x->ev[0].seq : x->next_seq;
     bool gone = last && next < first;

@@ -12,6 +12,7 @@
 
 #include <arpa/inet.h>
 #include <openssl/evp.h>
+#include <ctype.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -103,6 +104,20 @@ enum MHD_Result reply_events(struct MHD_Connection *c, struct req *q,
     MHD_add_response_header(r, "Content-Type", "text/event-stream");
     MHD_add_response_header(r, "X-Accel-Buffering", "no"); /* a proxy passes each event on */
     return reply_response(c, q, 200, r);
+}
+
+int serve_last_event_id(struct MHD_Connection *c, uint64_t *id)
+{
+    const char *last = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Last-Event-ID");
+    if (!last)
+        return 0;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(last, &end, 10);
+    if (!isdigit((unsigned char)*last) || *end || errno || v >= UINT64_MAX - 1)
+        return -1;
+    *id = v;
+    return 1;
 }
 
 enum MHD_Result reply_empty(struct MHD_Connection *c, struct req *q, unsigned status)

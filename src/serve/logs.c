@@ -275,18 +275,11 @@ static enum MHD_Result stream_logs(struct MHD_Connection *c, struct req *q, boxl
         return reply_error(c, q, 400, "InvalidArgumentError", "%s", bad);
     }
     uint64_t skip = 0;
-    const char *last = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Last-Event-ID");
-    if (last) {
-        char *end;
-        errno = 0;
-        unsigned long long v = strtoull(last, &end, 10);
-        if (!*last || *end || errno) {
-            json_decref(o);
-            boxlite_box_free(b);
-            return reply_error(c, q, 400, "InvalidArgumentError",
-                               "Last-Event-ID: not an event id of this stream");
-        }
-        skip = v;
+    if (serve_last_event_id(c, &skip) < 0) {
+        json_decref(o);
+        boxlite_box_free(b);
+        return reply_error(c, q, 400, "InvalidArgumentError",
+                           "Last-Event-ID: not an event id of this stream");
     }
     char *opts = json_dumps(o, JSON_COMPACT);
     json_decref(o);

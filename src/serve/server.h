@@ -92,6 +92,9 @@ enum MHD_Result reply_empty(struct MHD_Connection *c, struct req *q, unsigned st
 enum MHD_Result reply_events(struct MHD_Connection *c, struct req *q,
                              MHD_ContentReaderCallback read, void *cls,
                              MHD_ContentReaderFreeCallback done);
+/* The request's Last-Event-ID (a stream's reconnect, SSE): 1 with *id set, 0 when there is
+ * none, -1 when it is no event id (not decimal, or too large for a next one). */
+int serve_last_event_id(struct MHD_Connection *c, uint64_t *id);
 /* reply_json with a Location header (a created resource). */
 enum MHD_Result reply_json_at(struct MHD_Connection *c, struct req *q, unsigned status,
                               json_t *body /* stolen */, const char *location);

@@ -274,6 +274,8 @@ expect "reconnect with Last-Event-ID: the events after it, nothing lost" "$a" "$
 expect "... and the exit event" 0 "$($CHECK sse "$SSE" | python3 -c 'import json,sys; print(json.load(sys.stdin)["exit"]["exit_code"])')"
 sse "$X" -H "Last-Event-ID: 99999999"
 has "a Last-Event-ID not sent yet: refused" "InvalidStateError" "$SSE"
+sse "$X" -H "Last-Event-ID: +5"
+has "a Last-Event-ID that is no event id (+5): refused" "InvalidArgumentError" "$SSE"
 
 # a reader that hangs up mid-stream: the execution goes on, a new reader gets all of it
 exec_run one '{"command":"seq","args":["1","300000"]}'
@@ -635,6 +637,8 @@ expect "... then the end event: the box's state, no exit yet" "running None" "$(
 expect "... the ids count the bytes sent" 24 "$(jl 'd["ids"][-2]')"
 api GET "/v1/acme/boxes/two/logs?tail=2" "$T" -H "Last-Event-ID: 12"
 expect "... again with Last-Event-ID 12: the bytes after the first 12" '"log-line-2\r\n"' "$($CHECK sse "$BODY" | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)["log"]))')"
+api GET "/v1/acme/boxes/two/logs?tail=2" "$T" -H "Last-Event-ID: -1"
+expect "... a Last-Event-ID that is no event id (-1): 400" 400 "$ST"
 api GET "/v1/acme/boxes/two/logs?tail=2&timestamps=true" "$T"
 expect "... timestamps=true: each line starts with its time" 2 "$($CHECK sse "$BODY" | python3 -c 'import json,re,sys; print(len(re.findall(r"(?m)^20[0-9-]+T[0-9:.]+Z log-line", json.load(sys.stdin)["log"])))')"
 api GET "/v1/acme/boxes/two/logs?tail=x" "$T"
