@@ -12,11 +12,13 @@ Each call opens its own connection, so a RestRuntime may be used from several th
 import base64
 import binascii
 import codecs
+import collections
 import http.client
 import json
 import os
 import shutil
 import signal as _signal
+import socket
 import ssl
 import tarfile
 import tempfile
@@ -32,6 +34,7 @@ from .execution import ExecResult
 JSON_MAX = 8 << 20
 EVENT_MAX = 1 << 20
 CHUNK = 1 << 20
+QUEUE_MAX = 1 << 20   # unread output an execution keeps (plus at most one event)
 
 
 def _strict_json(data: bytes):
@@ -60,6 +63,65 @@ def _raise_for(status: int, body: bytes, what: str):
            422: InvalidArgument, 401: AuthError, 403: AuthError, 501: Unsupported,
            }.get(status, IOFailure)
     raise cls(text)
+
+
+def _sse_events(r, what: str, stop=lambda: False):
+    """The Server-Sent Events of response r, each {"id", "event", "data": [lines]}, until the
+    stream ends, is cut (a read error: the caller may reconnect) or stop() says so. Lines
+    and events are bounded (EVENT_MAX); comments (keep-alives) are skipped."""
+    ev = {"id": "", "event": "message", "data": []}
+    size = 0
+    while not stop():
+        try:
+            line = r.readline(EVENT_MAX + 2)
+        except (OSError, ValueError, http.client.HTTPException):
+            return
+        if not line:
+            return
+        if len(line) > EVENT_MAX:
+            raise ProtocolError(f"{what}: an event line over 1 MiB")
+        line = line.rstrip(b"\r\n").decode("utf-8", "replace")
+        if line == "":
+            if ev["data"] or ev["id"]:
+                yield ev
+            ev, size = {"id": "", "event": "message", "data": []}, 0
+            continue
+        if line.startswith(":"):
+            continue
+        field, _, value = line.partition(":")
+        value = value[1:] if value.startswith(" ") else value
+        if field == "id":
+            if len(value) > 20:
+                raise ProtocolError(f"{what}: an event id over 20 characters")
+            ev["id"] = value
+        elif field == "event":
+            ev["event"] = value
+        elif field == "data":
+            size += len(value)
+            if size > EVENT_MAX:
+                raise ProtocolError(f"{what}: an event over 1 MiB")
+            ev["data"].append(value)
+
+
+def _event_json(ev, what: str) -> dict:
+    try:
+        doc = _strict_json("\n".join(ev["data"]))
+    except ValueError:
+        raise ProtocolError(f"{what}: a {ev['event'][:16]!r} event that is not JSON") from None
+    if not isinstance(doc, dict):
+        raise ProtocolError(f"{what}: an event that is not a JSON object")
+    return doc
+
+
+def _event_bytes(doc: dict, what: str) -> bytes:
+    data = doc.get("data")
+    try:
+        raw = base64.b64decode(data, validate=True) if isinstance(data, str) else None
+    except (binascii.Error, ValueError):
+        raw = None
+    if raw is None:
+        raise ProtocolError(f"{what}: data that is not base64")
+    return raw
 
 
 class RestRuntime:
@@ -205,7 +267,7 @@ class RestRuntime:
             boxes = page.get("boxes")
             if not isinstance(boxes, list):
                 raise ProtocolError("list: the answer has no boxes")
-            out.extend(b for b in boxes if isinstance(b, dict))
+            out.extend(_local_keys(b) for b in boxes if isinstance(b, dict))
             token = page.get("next_page_token")
             if not token:
                 return out
@@ -235,6 +297,10 @@ class RestRuntime:
     def remove(self, id_or_name: str, force: bool = False) -> None:
         """Removes a box; refused while it runs unless force (which stops it first)."""
         self._call("DELETE", f"/boxes/{self._seg(id_or_name)}?force={'true' if force else 'false'}")
+
+    def rename(self, id_or_name: str, new_name: str) -> None:
+        """A new name for a box in any state (POST .../rename; AlreadyExists when taken)."""
+        self._call("POST", f"/boxes/{self._seg(id_or_name)}/rename", {"name": new_name})
 
     def clone(self, id_or_name: str, new_name: str) -> "RestBox":
         """A new box sharing the source's disk history copy-on-write (POST .../clone)."""
@@ -281,6 +347,29 @@ class RestRuntime:
     def metrics(self) -> dict:
         """The tenant's runtime figures (needs the scope runtime:admin)."""
         return self._call("GET", "/metrics")
+
+    def reclaim(self, idle: float = 0) -> list:
+        """Reclaims unused memory from each of the tenant's running boxes, in the local
+        reclaim()'s shape. idle is refused (Unsupported): the server keeps no idle time per
+        box for its clients."""
+        if idle:
+            raise Unsupported("reclaim idle: the REST API has no idle time (Boxlite.rest)")
+        out = []
+        for b in self.list("running"):
+            try:
+                ans = self._call("POST", f"/boxes/{self._seg(b['box_id'])}/reclaim")
+                out.append({"id": b["box_id"], "name": b.get("name"),
+                            "freed_bytes": ans.get("freed_bytes")})
+            except (InvalidState, NotFound) as e:  # stopped or removed meanwhile
+                out.append({"id": b["box_id"], "name": b.get("name"), "error": str(e)})
+        return out
+
+    def set_registries(self, registries: Optional[dict]) -> None:
+        raise Unsupported("set_registries: a server pulls with its own registry settings "
+                          "(Boxlite.rest)")
+
+    def notices(self) -> List[str]:
+        raise Unsupported("notices: what opening the home said is the server's (Boxlite.rest)")
 
     def close(self) -> None:
         with self._lock:
@@ -336,6 +425,16 @@ def _create_request(o, name):
     return doc
 
 
+def _local_keys(doc: dict) -> dict:
+    """The API's Box with the local info()'s names beside its own, so code written for
+    either runtime reads "id" and "state"."""
+    if isinstance(doc.get("box_id"), str):
+        doc.setdefault("id", doc["box_id"])
+    if isinstance(doc.get("status"), str):
+        doc.setdefault("state", doc["status"])
+    return doc
+
+
 class RestBox:
     """A box of a RestRuntime, with the local Box's calls the API carries."""
 
@@ -345,29 +444,55 @@ class RestBox:
         if not isinstance(bid, str) or not bid or len(bid) > 128:
             raise ProtocolError("the server's Box has no box_id")
         self.id = bid
-        self._doc = doc
+        self._set(doc)
+
+    def _set(self, doc: dict) -> dict:
+        self._doc = _local_keys(doc)
+        n = doc.get("name")
+        self.name = n if isinstance(n, str) else None
+        return doc
 
     def __repr__(self):
         return f"<RestBox {self.id[:12]} {self.name or ''}>"
 
-    @property
-    def name(self) -> Optional[str]:
-        n = self._doc.get("name")
-        return n if isinstance(n, str) else None
-
     def _path(self, tail="") -> str:
         return "/boxes/" + RestRuntime._seg(self.id) + tail
 
+    def _post(self, tail, doc=None):
+        return self._rt._call("POST", self._path(tail), doc)
+
     def info(self) -> dict:
-        """The API's Box: box_id, name, status, created_at, image, cpus, memory_mib, ..."""
-        self._doc = self._rt._call("GET", self._path())
-        return self._doc
+        """The API's Box (box_id, name, status, created_at, image, cpus, memory_mib, ports,
+        ...), with the local info()'s "id" and "state" beside box_id and status."""
+        return self._set(self._rt._call("GET", self._path()))
 
     @property
     def state(self) -> str:
         return self.info().get("status")
 
-    status = state
+    @property
+    def status(self) -> str:
+        """The state: the API's Box has no more to say (the local one adds why, as in
+        "stopped (main process exited with status 3)")."""
+        return self.state
+
+    @property
+    def stop_reason(self) -> Optional[str]:
+        raise Unsupported("stop_reason: the API's Box has no stop reason (Boxlite.rest); "
+                          "exit_code tells how its main process ended")
+
+    @property
+    def exit_code(self) -> Optional[int]:
+        """The main process's exit status once the box has stopped (the server's wait, which
+        answers at once for a stopped box); None while it runs or when none ended it."""
+        if self.info().get("status") != "stopped":
+            return None
+        code = self._post("/wait").get("exit_code")
+        return code if isinstance(code, int) else None
+
+    @property
+    def health(self) -> Optional[str]:
+        raise Unsupported("health: the API's Box has no health status (Boxlite.rest)")
 
     async def start(self) -> None:
         await _aio.blocking(self._rt._call, "POST", self._path("/start"))
@@ -379,6 +504,58 @@ class RestBox:
     async def metrics(self) -> dict:
         """The API's BoxMetrics (the library's own figures under "boxlite")."""
         return await _aio.blocking(self._rt._call, "GET", self._path("/metrics"))
+
+    async def kill(self, sig: int = 9) -> None:
+        """Sends signal sig to the box's main process (POST .../kill); InvalidState when
+        none is running."""
+        await _aio.blocking(self._post, "/kill", {"signal": int(sig)})
+
+    async def pause(self, timeout: float = 120.0) -> None:
+        """Saves the box's memory and ends its VM, as the local pause (QEMU engine; refused
+        while executions are open). timeout is the server's own: the API carries none."""
+        await _aio.blocking(self._post, "/pause")
+
+    async def resume(self) -> None:
+        await _aio.blocking(self._post, "/resume")
+
+    async def fork(self, *names: str) -> list:
+        """New running boxes from this box's memory and disk, one per name (at most 16):
+        their RestBoxes."""
+        if not names:
+            raise ValueError("fork: give at least one name")
+        ans = await _aio.blocking(self._post, "/fork", {"names": [str(n) for n in names]})
+        boxes = ans.get("boxes") if ans else None
+        if not isinstance(boxes, list) or len(boxes) != len(names):
+            raise ProtocolError("fork: the answer does not list the forks")
+        return [RestBox(self._rt, b) for b in boxes]
+
+    async def set_balloon(self, target_mib: int) -> None:
+        await _aio.blocking(self._post, "/balloon", {"target_mib": int(target_mib)})
+
+    async def reclaim(self) -> dict:
+        """{"id", "name", "freed_bytes"}, as the local reclaim()."""
+        ans = await _aio.blocking(self._post, "/reclaim")
+        return {"id": self.id, "name": self.name, "freed_bytes": ans.get("freed_bytes")}
+
+    def console(self) -> str:
+        """The last lines of the box's console log (GET .../logs?tail=1000, as much as the
+        local console() gives)."""
+        r, c = self._rt._open("GET", self._path("/logs?tail=1000"),
+                              headers={"Accept": "text/event-stream"})
+        out = []
+        try:
+            if r.status != 200:
+                _raise_for(r.status, r.read(65536), "console")
+            for ev in _sse_events(r, "console"):
+                doc = _event_json(ev, "console")
+                if ev["event"] != "log":
+                    break  # "end": what the log holds now was sent
+                out.append(_event_bytes(doc, "console"))
+                if sum(map(len, out)) > JSON_MAX:
+                    raise ProtocolError(f"console: more than {JSON_MAX} bytes")
+        finally:
+            c.close()
+        return b"".join(out).decode("utf-8", "replace")
 
     # ---- disk snapshots (the API's Snapshots), as the local Box has them ----
     async def snapshot_create(self, name: str) -> None:
@@ -620,7 +797,13 @@ class _RestStdin:
 class RestExecution:
     """A process started by RestBox.exec: its output read from the server's event stream by
     a thread of its own (reconnecting with Last-Event-ID when cut), stdin, signals, resize,
-    the result."""
+    the result.
+
+    Output nobody has read yet is bounded (QUEUE_MAX bytes): when it is full, the reader
+    thread stops reading the stream, TCP pushes back on the server, the server's own bounded
+    buffer fills and the process waits on its full pipe, as a local execution's does. As
+    locally, wait() lifts the bound while it waits, so waiting without reading never stalls
+    and the output is still there for stdout()/stderr() afterwards."""
 
     def __init__(self, box: RestBox, xid: str, tty: bool):
         self._box = box
@@ -628,8 +811,10 @@ class RestExecution:
         self.tty = tty
         self.stdin = _RestStdin(self)
         self._cond = threading.Condition()
-        self._chunks = {"stdout": [], "stderr": []}
-        self._pos = {"stdout": 0, "stderr": 0}
+        self._chunks = {"stdout": collections.deque(), "stderr": collections.deque()}
+        self._queued = 0         # bytes in _chunks
+        self._waiting = 0        # wait() calls under way: the bound is lifted
+        self._conn = None        # the output stream's connection, shut by close()
         self._result = None
         self._error = None
         self._closed = False
@@ -662,65 +847,34 @@ class RestExecution:
         if last[0]:
             hdrs["Last-Event-ID"] = last[0]
         r, c = self._box._rt._open("GET", self._path("/output"), headers=hdrs, timeout=3600)
+        self._conn = c
         try:
+            if self._closed:  # closed before the stream was there to shut
+                return True
             if r.status != 200:
                 _raise_for(r.status, r.read(65536), "output")
-            ev = {"id": "", "event": "message", "data": []}
-            size = 0
-            while not self._closed:
-                try:
-                    line = r.readline(EVENT_MAX + 2)
-                except (OSError, http.client.HTTPException):
-                    return False  # cut midway: the next try asks for what follows `last`
-                if not line:
-                    return False
-                if len(line) > EVENT_MAX:
-                    raise ProtocolError("output: an event line over 1 MiB")
-                line = line.rstrip(b"\r\n").decode("utf-8", "replace")
-                if line == "":
-                    if ev["data"] or ev["id"]:
-                        if self._event(ev):
-                            return True
-                        last[0] = ev["id"] or last[0]
-                    ev, size = {"id": "", "event": "message", "data": []}, 0
-                    continue
-                if line.startswith(":"):
-                    continue
-                field, _, value = line.partition(":")
-                value = value[1:] if value.startswith(" ") else value
-                if field == "id":
-                    if len(value) > 20:
-                        raise ProtocolError("output: an event id over 20 characters")
-                    ev["id"] = value
-                elif field == "event":
-                    ev["event"] = value
-                elif field == "data":
-                    size += len(value)
-                    if size > EVENT_MAX:
-                        raise ProtocolError("output: an event over 1 MiB")
-                    ev["data"].append(value)
-            return True
+            for ev in _sse_events(r, "output", lambda: self._closed):
+                if self._event(ev):
+                    return True
+                last[0] = ev["id"] or last[0]
+            return self._closed  # cut midway: the next try asks for what follows `last`
         finally:
+            self._conn = None
             c.close()
 
     def _event(self, ev) -> bool:
         kind = ev["event"]
-        try:
-            doc = _strict_json("\n".join(ev["data"]))
-        except ValueError:
-            raise ProtocolError(f"output: a {kind[:16]!r} event that is not JSON") from None
-        if not isinstance(doc, dict):
-            raise ProtocolError("output: an event that is not a JSON object")
+        doc = _event_json(ev, "output")
         if kind in ("stdout", "stderr"):
-            data = doc.get("data")
-            try:
-                raw = base64.b64decode(data, validate=True) if isinstance(data, str) else None
-            except (binascii.Error, ValueError):
-                raw = None
-            if raw is None:
-                raise ProtocolError(f"output: {kind} data is not base64")
+            raw = _event_bytes(doc, f"output {kind}")
             with self._cond:
+                # full: stop reading the stream until a reader (or a wait) makes room
+                while self._queued >= QUEUE_MAX and not self._waiting and not self._closed:
+                    self._cond.wait()
+                if self._closed:
+                    return True
                 self._chunks[kind].append(raw)
+                self._queued += len(raw)
                 self._cond.notify_all()
             return False
         if kind == "exit":
@@ -747,10 +901,12 @@ class RestExecution:
     def _next(self, which: str) -> bytes:
         with self._cond:
             while True:
-                chunks, i = self._chunks[which], self._pos[which]
-                if i < len(chunks):
-                    self._pos[which] = i + 1
-                    return chunks[i]
+                chunks = self._chunks[which]
+                if chunks:
+                    chunk = chunks.popleft()
+                    self._queued -= len(chunk)
+                    self._cond.notify_all()
+                    return chunk
                 if self._ended():
                     return b""
                 self._cond.wait()
@@ -777,8 +933,13 @@ class RestExecution:
 
     def _wait(self) -> ExecResult:
         with self._cond:
-            while not self._ended():
-                self._cond.wait()
+            self._waiting += 1
+            self._cond.notify_all()
+            try:
+                while not self._ended():
+                    self._cond.wait()
+            finally:
+                self._waiting -= 1
             if self._error is not None:
                 raise self._error
             if self._result is None:
@@ -797,9 +958,25 @@ class RestExecution:
         self._box._rt._call("POST", self._path("/resize"), {"cols": int(cols), "rows": int(rows)})
 
     def close(self) -> None:
+        """Releases the execution: its output stream is shut and, as locally, a process still
+        running is killed. Readers see end-of-file; a pending wait() raises InvalidState."""
         with self._cond:
+            if self._closed:
+                return
+            running = self._result is None and self._error is None
             self._closed = True
             self._cond.notify_all()
+            c = self._conn
+        if c is not None and c.sock is not None:
+            try:
+                c.sock.shutdown(socket.SHUT_RDWR)  # the reader thread's read returns
+            except OSError:
+                pass
+        if running:
+            try:
+                self.kill(_signal.SIGKILL)
+            except BoxliteError:
+                pass  # it ended meanwhile, or the server is gone: nothing is left to release
 
     async def __aenter__(self):
         return self

@@ -108,6 +108,11 @@ class Boxlite:
         self._lib.call("box_list", self._handle(), enc(state), ctypes.byref(out))
         return json.loads(self._lib.take_string(out))
 
+    def rename(self, id_or_name: str, new_name: str) -> None:
+        """A new name for a box in any state (AlreadyExists when taken); a running box keeps
+        its host name until it restarts. Open handles keep the name they read."""
+        self._lib.call("box_rename", self._handle(), enc(id_or_name), enc(new_name))
+
     def clone(self, id_or_name: str, new_name: str) -> Box:
         """A new box sharing the source's disk history copy-on-write: writes in either are
         not seen by the other."""

@@ -3,11 +3,17 @@
 event loop in a background thread that the wrappers share, so they work from any thread,
 including one that already runs an event loop of its own.
 
-    from boxlite.sync import SimpleBox
+    from boxlite.sync import Boxlite, SimpleBox
     with SimpleBox(rootfs_path="/path/rootfs") as box:
         print(box.exec("echo", "hi").stdout)
+
+    rt = Boxlite.rest("http://127.0.0.1:8100", client_id=..., client_secret=...)
+    with SimpleBox(rootfs_path="bb", runtime=rt) as box:    # the same, on a server
+        ...
 """
 import asyncio
+import functools
+import inspect
 import threading
 from typing import Optional
 
@@ -35,57 +41,36 @@ async def _collect(box, cmd, args, stdin, kw):
     return await helper.exec(cmd, *args, stdin=stdin, **kw)
 
 
-class Box:
-    """A box handle whose calls block until done. exec runs a command to completion."""
+class _Delegate:
+    """What a wrapper does not define itself is its async object's: a coroutine method runs
+    to completion on the background loop, anything else (quick calls, properties) is the
+    object's own. One wrapper thus serves the local classes and Boxlite.rest()'s alike."""
+
+    def __getattr__(self, name):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        attr = getattr(self._inner, name)
+        if inspect.iscoroutinefunction(attr):
+            return functools.wraps(attr)(lambda *a, **kw: _run(attr(*a, **kw)))
+        return attr
+
+
+class Box(_Delegate):
+    """A box handle whose calls block until done (start, stop, copy_in, metrics, pause,
+    snapshot_create, ... as on the async Box). exec runs a command to completion."""
 
     def __init__(self, inner):
         self._inner = inner
         self.id, self.name = inner.id, inner.name
 
-    def info(self) -> dict:
-        return self._inner.info()
-
-    def start(self) -> None:
-        _run(self._inner.start())
-
-    def stop(self, timeout: float = 10.0) -> None:
-        _run(self._inner.stop(timeout))
+    def __repr__(self):
+        return f"<boxlite.sync.Box {self.name} {self.id[:12]}>"
 
     def exec(self, cmd, *args, stdin=None, **kw) -> simplebox.CommandResult:
         return _run(_collect(self._inner, cmd, args, stdin, kw))
 
-    def metrics(self) -> dict:
-        return _run(self._inner.metrics())
-
-    def pause(self, timeout: float = 120.0) -> None:
-        _run(self._inner.pause(timeout))
-
-    def resume(self) -> None:
-        _run(self._inner.resume())
-
     def fork(self, *names: str) -> list:
         return [Box(b) for b in _run(self._inner.fork(*names))]
-
-    def copy_in(self, src, dst) -> None:
-        _run(self._inner.copy_in(src, dst))
-
-    def copy_out(self, src, dst, max_bytes: int = 0) -> None:
-        _run(self._inner.copy_out(src, dst, max_bytes))
-
-    def snapshot_create(self, name: str) -> None:
-        _run(self._inner.snapshot_create(name))
-
-    def snapshots(self) -> list:
-        return self._inner.snapshots()
-
-    def snapshot_restore(self, name: str) -> None:
-        _run(self._inner.snapshot_restore(name))
-
-    def snapshot_remove(self, name: str) -> None:
-        _run(self._inner.snapshot_remove(name))
-
-    def export(self, path: str) -> None:
-        _run(self._inner.export(path))
 
     def close(self) -> None:
         async def close():
@@ -99,11 +84,25 @@ class Box:
         _run(self._inner.__aexit__(*exc))
 
 
-class Boxlite:
-    """The runtime, with Box handles from the synchronous wrapper."""
+class Boxlite(_Delegate):
+    """The runtime, with Box handles from the synchronous wrapper; every other call is the
+    async runtime's (list, remove, pull, images, metrics, ...). Boxlite.rest(url, ...) is a
+    remote `boxlite serve`'s boxes through the same calls."""
 
-    def __init__(self, home_dir: Optional[str] = None):
-        self._inner = _AsyncRuntime(home_dir)
+    def __init__(self, home_dir: Optional[str] = None, registries: Optional[dict] = None,
+                 settings: Optional[dict] = None):
+        self._inner = _AsyncRuntime(home_dir, registries, settings)
+
+    @classmethod
+    def rest(cls, url: str, client_id: Optional[str] = None,
+             client_secret: Optional[str] = None, prefix: Optional[str] = None,
+             ca_file: Optional[str] = None) -> "Boxlite":
+        """As boxlite.Boxlite.rest (a RestRuntime), with blocking calls."""
+        self = cls.__new__(cls)
+        self._inner = _AsyncRuntime.rest(url, client_id=client_id,
+                                         client_secret=client_secret, prefix=prefix,
+                                         ca_file=ca_file)
+        return self
 
     def create(self, options: BoxOptions, name: Optional[str] = None) -> Box:
         return Box(self._inner.create(options, name))
@@ -111,35 +110,25 @@ class Boxlite:
     def get(self, id_or_name: str) -> Box:
         return Box(self._inner.get(id_or_name))
 
-    def list(self, state=None):
-        return self._inner.list(state)
-
-    def remove(self, id_or_name: str, force: bool = False) -> None:
-        self._inner.remove(id_or_name, force)
-
     def clone(self, id_or_name: str, new_name: str) -> Box:
         return Box(self._inner.clone(id_or_name, new_name))
 
     def import_box(self, path: str, name: Optional[str] = None) -> Box:
         return Box(self._inner.import_box(path, name))
 
-    def metrics(self) -> dict:
-        return self._inner.metrics()
-
-    def close(self) -> None:
-        self._inner.close()
-
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
-        self.close()
+        self._inner.close()
 
 
 class _Sync:
     _cls = None
 
     def __init__(self, *args, **kw):
+        if isinstance(kw.get("runtime"), Boxlite):
+            kw["runtime"] = kw["runtime"]._inner  # ours (local or rest): the async one inside
         self._inner = self._cls(*args, **kw)
 
     def __enter__(self):

@@ -5,10 +5,13 @@ get, list, exec (stdout and stderr apart, exit codes, 1 MiB of stdin, a missing 
 copy both ways, metrics, export/import, remove; wrong credentials and another tenant's box."""
 import asyncio
 import hashlib
+import inspect
+import json
 import os
 import shutil
 import subprocess
-import tempfile
+import sys
+import time
 
 import pytest
 
@@ -134,6 +137,38 @@ def test_exec_output_through_a_cut_stream(server, rbox):
     assert "cut" in err
     assert res.exit_code == 0
     assert out == "".join(f"{i}\n" for i in range(1, 200001)).encode()
+
+
+def test_output_backpressure_64mib(server, rbox):
+    """64 MiB of stdout nobody reads for a while: the client keeps no more than its small
+    queue (its reader stops taking the stream, TCP and the server's bounded buffer push
+    back, and the process waits on its pipe: still running after the hold), then reads it
+    all back intact. In a process of its own (rest_backpressure.py), so its memory is the
+    client's alone."""
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "rest_backpressure.py")
+    p = subprocess.run([sys.executable, script, server["url"], "acme-py", server["secret"],
+                        "acme", rbox.id, str(64 << 20), "5"],
+                       capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr[-2000:]
+    r = json.loads(p.stdout)
+    print("backpressure:", p.stdout.strip())  # the figures, with pytest -s
+    assert r["bytes"] == 64 << 20 and r["exit_code"] == 0, r
+    assert r["sha256"] == r["box_sha256"], r
+    assert r["status_held"] == "running", r
+    assert r["hwm_kib"] - r["rss_base_kib"] < 16 << 10, r
+
+
+def test_wait_without_reading(rbox):
+    """wait() lifts the output bound, as the local wait() drains unread pipes: waiting
+    first on 4.6 MB of output (over QUEUE_MAX) does not stall, and it is all there after."""
+    async def go():
+        ex = await rbox.exec("seq", "1", "600000")
+        res = await ex.wait()
+        return b"".join([c async for c in ex.stdout_bytes()]), res
+    out, res = run(go(), timeout=300)
+    assert res.exit_code == 0
+    assert len(out) > boxlite.rest.QUEUE_MAX
+    assert out == "".join(f"{i}\n" for i in range(1, 600001)).encode()
 
 
 def test_exec_stdin_1mib(rbox):
