@@ -603,7 +603,7 @@ class RestBox:
         xid = ans.get("execution_id") if ans else None
         if not isinstance(xid, str) or not xid or len(xid) > 128:
             raise ProtocolError("exec: the server answered no execution_id")
-        ex = RestExecution(self, xid, tty)
+        ex = RestExecution(self, xid, tty, timeout is not None)
         if tty:
             ex.resize(rows, cols)
         return ex
@@ -805,8 +805,9 @@ class RestExecution:
     locally, wait() lifts the bound while it waits, so waiting without reading never stalls
     and the output is still there for stdout()/stderr() afterwards."""
 
-    def __init__(self, box: RestBox, xid: str, tty: bool):
+    def __init__(self, box: RestBox, xid: str, tty: bool, timed: bool = False):
         self._box = box
+        self._timed = timed      # a timeout was given: a signal's end may be it
         self.id = xid
         self.tty = tty
         self.stdin = _RestStdin(self)
@@ -881,6 +882,13 @@ class RestExecution:
             code, sig = doc.get("exit_code"), doc.get("signal") or 0
             if not isinstance(code, int) or not -1 <= code <= 255 or not isinstance(sig, int):
                 raise ProtocolError("output: a malformed exit event")
+            timed_out = False
+            if sig and self._timed:  # the event does not say; the execution's status does
+                try:
+                    timed_out = self._box._rt._call("GET", self._path()).get("status") == \
+                        "timed_out"
+                except BoxliteError:
+                    pass
             with self._cond:
                 if code < 0:
                     why = doc.get("error") if isinstance(doc.get("error"), str) else ""
@@ -889,7 +897,7 @@ class RestExecution:
                         why or "the server could not read the execution's end")
                 else:
                     ms = doc.get("duration_ms") if isinstance(doc.get("duration_ms"), int) else 0
-                    self._result = ExecResult(code - 128 if sig else code, sig, False,
+                    self._result = ExecResult(code - 128 if sig else code, sig, timed_out,
                                               ms / 1000.0)
                 self._cond.notify_all()
             return True

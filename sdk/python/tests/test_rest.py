@@ -16,6 +16,7 @@ import time
 import pytest
 
 import boxlite
+import boxlite.sync
 from conftest import REPO, make_busybox_rootfs, need, run
 
 
@@ -88,6 +89,50 @@ async def _collect(ex):
     return b"".join(out), b"".join(err), await ex.wait()
 
 
+# The local API's names a RestRuntime does not have, and why (constructors of local ones).
+LOCAL_ONLY = {"Boxlite": {"rest": "makes a RestRuntime", "default": "a process-wide local runtime"}}
+PAIRS = [("Boxlite", boxlite.Boxlite, boxlite.RestRuntime),
+         ("Box", boxlite.Box, boxlite.RestBox),
+         ("Execution", boxlite.Execution, boxlite.RestExecution)]
+
+
+def _api(cls):
+    """Each public name of a class (and its context manager methods): what it is, whether
+    it is a coroutine, and its parameters (name, kind, default)."""
+    out = {}
+    for name in dir(cls):
+        if name.startswith("_") and name not in ("__enter__", "__exit__", "__aenter__",
+                                                  "__aexit__"):
+            continue
+        raw = inspect.getattr_static(cls, name)
+        if isinstance(raw, property):
+            out[name] = "property"
+            continue
+        fn = getattr(cls, name)
+        if not callable(fn):
+            out[name] = type(fn).__name__
+            continue
+        params = [(p.name, p.kind.name, None if p.default is p.empty else repr(p.default))
+                  for p in inspect.signature(fn).parameters.values()]
+        out[name] = (type(raw).__name__ if isinstance(raw, (staticmethod, classmethod))
+                     else "method", inspect.iscoroutinefunction(fn), params)
+    return out
+
+
+@pytest.mark.parametrize("what,local,remote", PAIRS, ids=[p[0] for p in PAIRS])
+def test_api_parity(what, local, remote):
+    """Boxlite.rest() has the local API: every public method and property of the local
+    class, with the same parameters (names, kinds, defaults) and the same async-ness. A
+    new local call without its remote twin (or the reverse) fails here; what a remote box
+    cannot do is there and raises Unsupported."""
+    a, b = _api(local), _api(remote)
+    skip = LOCAL_ONLY.get(what, {})
+    assert sorted(set(a) - set(b) - set(skip)) == [], f"{remote.__name__} lacks these"
+    assert sorted(set(b) - set(a)) == [], f"{local.__name__} lacks these"
+    diff = {n: (a[n], b[n]) for n in a if n in b and a[n] != b[n]}
+    assert diff == {}
+
+
 def test_create_get_list(rt, rbox):
     assert len(rbox.id) == 32 and rbox.name == "py"
     assert rt.get("py").id == rbox.id
@@ -147,7 +192,7 @@ def test_output_backpressure_64mib(server, rbox):
     client's alone."""
     script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "rest_backpressure.py")
     p = subprocess.run([sys.executable, script, server["url"], "acme-py", server["secret"],
-                        "acme", rbox.id, str(64 << 20), "5"],
+                        "acme", rbox.id, str(64 << 20), "3"],
                        capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stderr[-2000:]
     r = json.loads(p.stdout)
@@ -196,7 +241,13 @@ def test_exec_missing_program_and_kill(rbox):
         ex.kill(9)
         return await ex.wait()
     res = run(killed())
-    assert res.signal == 9
+    assert res.signal == 9 and not res.timed_out
+
+    async def timed_out():
+        ex = await rbox.exec("sleep", "600", timeout=1)
+        return await ex.wait()
+    res = run(timed_out())
+    assert res.timed_out and res.signal == 9 and not res.ok
 
 
 def test_copy_both_ways(rbox, tmp_path):
@@ -321,3 +372,68 @@ def test_snapshots_clone_images(rt, rbox, server):
         rt.pull("busybox", platform="linux/arm64")
     with pytest.raises(boxlite.NotFound):
         rt.remove_image("busybox")
+
+
+def test_what_a_remote_box_cannot_do_is_unsupported(rt, rbox):
+    """The local calls the API has nothing for raise Unsupported (a BoxliteError), never
+    AttributeError."""
+    for call in (lambda: rbox.stop_reason, lambda: rbox.health, rt.notices,
+                 lambda: rt.set_registries({}), lambda: rt.reclaim(idle=30)):
+        with pytest.raises(boxlite.Unsupported):
+            call()
+
+
+def test_sync_over_rest(server):
+    """boxlite.sync over Boxlite.rest(): the wrapper the local runtime has (SimpleBox, Box,
+    the runtime's calls), on a box whose main process a kill ends (exit_code 143)."""
+    srt = boxlite.sync.Boxlite.rest(server["url"], client_id="acme-py",
+                                    client_secret=server["secret"], prefix="acme")
+    with boxlite.sync.SimpleBox(rootfs_path="bb", runtime=srt, name="py-sync", memory_mib=256,
+                                auto_remove=False, cmd=["sleep", "600"]) as sb:
+        assert sb.exec("echo", "sync").stdout == "sync\n"
+        box_id = sb.id
+        assert box_id in [b["id"] for b in srt.list("running")]
+        b = srt.get("py-sync")
+        assert isinstance(b, boxlite.sync.Box) and b.id == box_id
+        assert b.exit_code is None
+        b.kill(15)
+        deadline = time.monotonic() + 120
+        while b.state != "stopped":  # the main process's end stops the box
+            assert time.monotonic() < deadline, b.info()
+            time.sleep(0.2)
+        assert b.exit_code == 143
+        srt.rename("py-sync", "py-sync2")
+        assert srt.get("py-sync2").id == box_id
+    with pytest.raises(boxlite.NotFound):
+        srt.get(box_id)
+
+
+def test_box_verbs(rt, rbox):
+    """kill, reclaim, balloon, console, pause/resume and fork on the module's box, as the
+    local Box has them."""
+    with pytest.raises(boxlite.InvalidState):  # no main process, as locally
+        run(rbox.kill(15))
+    assert rbox.exit_code is None
+    r = run(rbox.reclaim())
+    assert r["id"] == rbox.id and isinstance(r["freed_bytes"], int)
+    assert rbox.id in [x["id"] for x in rt.reclaim() if "freed_bytes" in x]
+    run(rbox.set_balloon(128))
+    run(rbox.set_balloon(0))
+    with pytest.raises(boxlite.InvalidArgument):
+        run(rbox.set_balloon(1))
+    assert isinstance(rbox.console(), str)
+    run(rbox.pause(), timeout=300)
+    assert rbox.state == "paused"
+    run(rbox.resume(), timeout=300)
+    assert rbox.state == "running"
+    forks = run(rbox.fork("py-f1"), timeout=300)
+    try:
+        assert [f.name for f in forks] == ["py-f1"] and forks[0].state == "running"
+
+        async def read():
+            ex = await forks[0].exec("cat", "/srv/mark")
+            return await _collect(ex)
+        assert run(read())[0] == b"py-kept\n"  # test_export_import's mark, in the fork too
+    finally:
+        for f in forks:
+            rt.remove(f.id, force=True)

@@ -27,9 +27,17 @@ def test_create_get_list_remove(rt):
     assert rt.get("web").id == box.id
     assert [b["name"] for b in rt.list()] == ["web"]
     assert rt.list("running") == []
-    rt.remove("web")
+    rt.create(boxlite.BoxOptions(image="alpine:latest"), name="db")
+    with pytest.raises(boxlite.AlreadyExists):
+        rt.rename("web", "db")
+    rt.rename("web", "www")
+    assert rt.get("www").id == box.id
+    with pytest.raises(boxlite.NotFound):
+        rt.get("web")
+    rt.remove("www")
+    rt.remove("db")
     assert rt.list() == []
-    assert rt.metrics()["boxes_created"] == 1
+    assert rt.metrics()["boxes_created"] == 2
 
 
 def test_reclaim_idle(rt):
