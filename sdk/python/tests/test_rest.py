@@ -437,3 +437,23 @@ def test_box_verbs(rt, rbox):
     finally:
         for f in forks:
             rt.remove(f.id, force=True)
+
+
+def test_interactive_box_over_rest(rbox):
+    """InteractiveBox's terminal session (a tty exec: stdin, output, resize, status) over
+    the module's box, as test_conveniences runs it locally (no box of its own: the helper
+    is given rbox, as boxlite.sync's exec does with SimpleBox)."""
+    async def main():
+        r_in, w_in = os.pipe()
+        r_out, w_out = os.pipe()
+        os.write(w_in, b"echo inter-$((6*7)); stty size\nexit 4\n")
+        os.close(w_in)
+        ib = boxlite.InteractiveBox.__new__(boxlite.InteractiveBox)
+        ib.box, ib.shell = rbox, "/bin/sh"
+        with open(r_in, "rb", buffering=0) as stdin, open(w_out, "wb") as stdout:
+            code = await ib.run(stdin=stdin, stdout=stdout, rows=20, cols=60)
+        with open(r_out, "rb") as f:
+            return code, f.read().decode()
+    code, text = run(main())
+    assert code == 4
+    assert "inter-42\r\n" in text and "20 60\r\n" in text
