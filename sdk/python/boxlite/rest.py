@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: Apache-2.0
 """Boxes of a remote `boxlite serve` (BoxLite's REST API, docs/api.yaml) with the local
-runtime's API: Boxlite.rest(url, client_id=..., client_secret=...) gives a RestRuntime whose
-create/get/list/remove hand out RestBox objects with the Box calls the API carries (exec
-with stdout, stderr, stdin and the exit code; copy_in/copy_out; metrics; start/stop).
+runtime's API: Boxlite.rest(url, client_id=..., client_secret=...) gives a RestRuntime, its
+RestBoxes and RestExecutions, with every public call of the local Boxlite, Box and
+Execution under the same name and signature (tests/test_rest.py::test_api_parity); what
+the API cannot do raises Unsupported. boxlite.sync wraps them as it wraps the local ones.
 
 The standard library only (http.client, ssl, tarfile). The server is not trusted: answers
 are bounded (8 MiB of JSON, 1 MiB per event), JSON is parsed strictly, base64 strictly, and
@@ -542,7 +543,7 @@ class RestBox:
         local console() gives)."""
         r, c = self._rt._open("GET", self._path("/logs?tail=1000"),
                               headers={"Accept": "text/event-stream"})
-        out = []
+        out, total = [], 0
         try:
             if r.status != 200:
                 _raise_for(r.status, r.read(65536), "console")
@@ -551,7 +552,8 @@ class RestBox:
                 if ev["event"] != "log":
                     break  # "end": what the log holds now was sent
                 out.append(_event_bytes(doc, "console"))
-                if sum(map(len, out)) > JSON_MAX:
+                total += len(out[-1])
+                if total > JSON_MAX:
                     raise ProtocolError(f"console: more than {JSON_MAX} bytes")
         finally:
             c.close()

@@ -59,8 +59,8 @@ class Boxlite:
     def rest(url: str, client_id: Optional[str] = None, client_secret: Optional[str] = None,
              prefix: Optional[str] = None, ca_file: Optional[str] = None):
         """The boxes of a remote `boxlite serve` (BoxLite's REST API) with this runtime's
-        API: create/get/list/remove, and on each box exec (stdout, stderr, stdin, exit code),
-        copy_in/copy_out, metrics, start/stop. Credentials default to BOXLITE_CLIENT_ID and
+        API: the same calls on the runtime, its boxes and executions, Unsupported for what
+        the API cannot do (README, "Remote boxes"). Credentials default to BOXLITE_CLIENT_ID and
         BOXLITE_CLIENT_SECRET, the tenant to BOXLITE_PREFIX, else "default". No library is
         loaded: the standard library speaks HTTP (boxlite/rest.py)."""
         from .rest import RestRuntime
