@@ -89,13 +89,33 @@ c1=$(cri create "$pod" p1 "$img" app -- sleep 1000 2>"$work/e"); ctrs=$c1
 check "CreateContainer" test -n "$c1"
 [ -s "$work/e" ] && cat "$work/e"
 check "StartContainer" cri start "$c1"
-expect "  ...the container runs" "CONTAINER_RUNNING 0" "$(cri status "$c1" 2>&1)"
+st=$(cri status "$c1" 2>&1)
+expect "  ...the container runs" "CONTAINER_RUNNING 0" "$st"
+[ "$st" = "CONTAINER_RUNNING 0" ] || cat "$work/logs/p1/app.log"
 expect "ExecSync: output" "in-pod" "$(cri exec "$c1" -- sh -c 'echo in-pod' 2>&1)"
 cri exec "$c1" -- sh -c 'echo to-err >&2; exit 3' >/dev/null 2>"$work/e"; expect "ExecSync: exit code" 3 "$?"
 has "ExecSync: stderr" "to-err" "$work/e"
 v=$(cri exec "$c1" -- cat /proc/version 2>&1)
 case "$v" in "Linux version 6.1."*boxlite@*) [ "$v" != "$(cat /proc/version)" ] && ok "ExecSync: /proc/version is the guest kernel's" || no "ExecSync: /proc/version is the guest kernel's" "$v";;
   *) no "ExecSync: /proc/version is the guest kernel's" "$v";; esac
+
+# A second container of the pod serves on localhost; the first reaches it there: one box
+# for the pod (the sandbox's), each container in its own root.
+c2=$(cri create "$pod" p1 "$img" server -- sh -c 'mkdir -p /www && echo from-the-server >/www/index.html && exec httpd -f -p 8080 -h /www' 2>"$work/e")
+ctrs="$c1 $c2"
+check "CreateContainer: a second container of the pod" test -n "$c2"
+[ -s "$work/e" ] && cat "$work/e"
+check "StartContainer: the second" cri start "$c2"
+expect "the pod's containers share one box (the sandbox's)" 1 "$(boxes)"
+expect "two containers of one pod talk over localhost" "from-the-server" \
+  "$(cri exec "$c1" -- sh -c 'for i in $(seq 100); do wget -qO- http://127.0.0.1:8080/ 2>/dev/null && exit; sleep 0.2; done; echo unreachable' 2>&1)"
+expect "  ...each in its own root: the server's files are not the first's" "no" \
+  "$(cri exec "$c1" -- sh -c 'test -e /www && echo yes || echo no' 2>&1)"
+expect "  ...nor the pod's folder" "no" "$(cri exec "$c1" -- sh -c 'test -e /.boxlite-pod && echo yes || echo no' 2>&1)"
+expect "  ...ExecSync into the second sees its files" "from-the-server" "$(cri exec "$c2" -- cat /www/index.html 2>&1)"
+check "StopContainer: the server" cri stop "$c2" 2
+check "RemoveContainer: the server" cri rm "$c2"
+expect "  ...the pod's box runs on" "in-pod" "$(cri exec "$c1" -- sh -c 'echo in-pod' 2>&1)"
 
 check "StopContainer (timeout 2 s)" cri stop "$c1" 2
 st=$(cri status "$c1" 2>&1)
