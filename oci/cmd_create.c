@@ -297,6 +297,10 @@ int cmd_create(int argc, char **argv, int i)
         rc = fail("%s", err.msg);
         goto out;
     }
+    /* the pod's containers write through the sandbox's rootfs share (containerd asks for a
+     * read-only pause root): the share, and so that root, stays writable */
+    if (pod.kind == POD_SANDBOX)
+        s.root_readonly = false;
     /* containerd's shim passes a --root whose parents may not exist yet (runc: MkdirAll) */
     if (mkdir_p(opts.root, 0700, &err) < 0) {
         rc = fail("--root %s: %s", opts.root, err.msg);
