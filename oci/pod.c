@@ -110,13 +110,22 @@ int pod_role(const struct oci_spec *s, const char *id, const char *rootfs, struc
     return 0;
 }
 
+/* The pod's folder, a child of the sandbox's rootfs (a path the caller gave): never through
+ * a symlink, which the image or the running guest may have put there to make the host
+ * create or remove folders elsewhere. */
+static int pod_dir_open(const char *dir)
+{
+    return open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+}
+
 int pod_sandbox_prepare(const char *rootfs, struct bl_error *err)
 {
     if (relay_mkdir_in_root(rootfs, POD_GUEST_DIR, err) < 0)
         return -1;
     char dir[PATH_MAX + 32];
     snprintf(dir, sizeof dir, "%s" POD_GUEST_DIR, rootfs);
-    return chmod(dir, 0700) < 0 ? bl_errno(err, errno, "chmod %s", dir) : 0;
+    cleanup_close int fd = pod_dir_open(dir);
+    return fd < 0 || fchmod(fd, 0700) < 0 ? bl_errno(err, errno, "pod folder %s", dir) : 0;
 }
 
 /* The pid of the box's per-box process (jailed, in the VMM's mount namespace). */
@@ -276,7 +285,8 @@ int pod_join(boxlite_runtime *rt, const struct pod *p, const char *id, const cha
     cleanup_close int tree = open_tree(AT_FDCWD, rootfs,
                                        OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
     int r = tree < 0 ? bl_errno(err, errno, "open_tree %s", rootfs) : 0;
-    if (!r && mkdir(mp, 0700) < 0 && errno != EEXIST)
+    cleanup_close int dfd = pod_dir_open(p->dir);
+    if (!r && (dfd < 0 || (mkdirat(dfd, id, 0700) < 0 && errno != EEXIST)))
         r = bl_errno(err, errno, "mkdir %s", mp);
     if (!r && uid) {
         /* the box's files are its VMM user's in the jail (an idmapped bind); so is this */
@@ -290,7 +300,8 @@ int pod_join(boxlite_runtime *rt, const struct pod *p, const char *id, const cha
     if (!r)
         r = in_box_ns(vmm, p, id, tree, err);
     if (r) {
-        rmdir(mp);
+        if (dfd >= 0)
+            unlinkat(dfd, id, AT_REMOVEDIR);
         boxlite_box_free(box);
         return bl_err_prefix(err, "join pod %s", p->sandbox);
     }
@@ -314,15 +325,18 @@ void pod_leave(const struct pod *p, const char *id)
             boxlite_box_free(box);
         boxlite_runtime_close(rt);
     }
-    char mp[PATH_MAX + 300];
-    snprintf(mp, sizeof mp, "%s/%s", p->dir, id);
-    rmdir(mp);
+    cleanup_close int dfd = pod_dir_open(p->dir);
+    if (dfd >= 0)
+        unlinkat(dfd, id, AT_REMOVEDIR);
 }
 
 void pod_sandbox_gone(const struct pod *p)
 {
     /* the box and its namespace are gone: only empty mount points can be left */
-    cleanup_closedir DIR *d = opendir(p->dir);
+    int fd = pod_dir_open(p->dir);
+    cleanup_closedir DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (fd >= 0 && !d)
+        close(fd);
     struct dirent *e;
     while (d && (e = readdir(d)))
         if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
