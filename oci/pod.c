@@ -75,6 +75,18 @@ enum pod_kind pod_of(const char *id, struct pod *p)
     return p->kind;
 }
 
+/* The sandbox's record, quietly (load_state prints): 0, or -1 if there is none. */
+static int sandbox_state(const char *sandbox, struct oci_state *st)
+{
+    char sp[PATH_MAX + 300];
+    snprintf(sp, sizeof sp, "%s/%s/state.json", opts.root, sandbox);
+    cleanup_free char *text = NULL;
+    size_t len;
+    struct bl_error err = { 0 };
+    return read_file(sp, 1 << 20, &text, &len) < 0 || oci_state_parse(text, len, st, &err) ? -1
+                                                                                          : 0;
+}
+
 int pod_role(const struct oci_spec *s, const char *id, const char *rootfs, struct pod *p,
              struct bl_error *err)
 {
@@ -98,12 +110,8 @@ int pod_role(const struct oci_spec *s, const char *id, const char *rootfs, struc
         return 0;
     }
     /* the pod's folder is in the sandbox's rootfs */
-    char sp[PATH_MAX + 300];
-    snprintf(sp, sizeof sp, "%s/%s/state.json", opts.root, sb);
-    cleanup_free char *text = NULL;
-    size_t len;
     struct oci_state st;
-    if (read_file(sp, 1 << 20, &text, &len) < 0 || oci_state_parse(text, len, &st, err))
+    if (sandbox_state(sb, &st) < 0)
         return bl_err(err, BOXLITE_ERR_NOT_FOUND, "the pod's sandbox %s does not exist", sb);
     pod_fill(p, POD_CONTAINER, sb, st.rootfs, id);
     oci_state_free(&st);
@@ -254,8 +262,8 @@ static int sandbox_box(boxlite_runtime *rt, const struct pod *p, boxlite_box **b
                        struct bl_error *err)
 {
     struct oci_state st;
-    if (load_state(p->sandbox, &st))
-        return bl_err(err, BOXLITE_ERR_NOT_FOUND, "the pod's sandbox %s is not running",
+    if (sandbox_state(p->sandbox, &st) < 0)
+        return bl_err(err, BOXLITE_ERR_NOT_FOUND, "the pod's sandbox %s does not exist",
                       p->sandbox);
     enum oci_status s = status_of(&st);
     int r = s == OCI_STOPPED ? bl_err(err, BOXLITE_ERR_STATE, "the pod's sandbox %s has stopped",

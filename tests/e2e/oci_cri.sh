@@ -115,6 +115,8 @@ expect "  ...nor the pod's folder" "no" "$(cri exec "$c1" -- sh -c 'test -e /.bo
 expect "  ...ExecSync into the second sees its files" "from-the-server" "$(cri exec "$c2" -- cat /www/index.html 2>&1)"
 check "StopContainer: the server" cri stop "$c2" 2
 check "RemoveContainer: the server" cri rm "$c2"
+expect "  ...its processes are gone from the pod (one PID namespace)" "none" \
+  "$(cri exec "$c1" -- sh -c 'pidof httpd || echo none' 2>&1)"
 expect "  ...the pod's box runs on" "in-pod" "$(cri exec "$c1" -- sh -c 'echo in-pod' 2>&1)"
 
 check "StopContainer (timeout 2 s)" cri stop "$c1" 2
