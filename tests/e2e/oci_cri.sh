@@ -19,8 +19,7 @@ oci_cleanup_more() {
   if [ -n "${cpid:-}" ]; then
     for c in ${ctrs:-}; do cri stop "$c" >/dev/null 2>&1; cri rm "$c" >/dev/null 2>&1; done
     for p in ${pods:-}; do cri stopp "$p" >/dev/null 2>&1; cri rmp "$p" >/dev/null 2>&1; done
-    kill "$cpid" 2>/dev/null
-    tail --pid="$cpid" -f /dev/null
+    oci_containerd_stop
   fi
 }
 net0=$(host_net_state)
@@ -32,16 +31,7 @@ pause=127.0.0.1:$port/pause:latest
 
 # The CRI plugin on, its streaming server on a free loopback port (exec/attach/port-forward
 # URLs; ExecSync does not use it) so that tests running at once never clash.
-cat >"$work/config.toml" <<EOC
-version = 2
-root = "$work/root"
-state = "$work/state"
-[grpc]
-  address = "$work/containerd.sock"
-[ttrpc]
-  address = "$work/containerd.sock.ttrpc"
-[debug]
-  address = "$work/debug.sock"
+cri_config=$(cat <<EOC
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "$pause"
   stream_server_address = "127.0.0.1"
@@ -64,8 +54,8 @@ state = "$work/state"
   [plugins."io.containerd.grpc.v1.cri".registry.mirrors."127.0.0.1:$port"]
     endpoint = ["http://127.0.0.1:$port"]
 EOC
-cpid=$(python3 tests/fixtures/daemon_ready.py "$work/containerd.log" 120 -- containerd \
-  --config "$work/config.toml") || { no "containerd started" "$(tail -c 1500 "$work/containerd.log")"; finish; exit; }
+)
+oci_containerd "" "$cri_config"
 ok "containerd started with its CRI plugin (its own root, state and socket)"
 export CRI_GEN=$work/cri-gen CRI_LOGS=$work/logs
 cri() { /usr/bin/python3 tests/fixtures/cri.py "$work/containerd.sock" "$@"; }
