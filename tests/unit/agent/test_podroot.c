@@ -2,8 +2,7 @@
 /* pod_root_enter (guest/agent/podroot.c), natively: a forked child as root makes a folder
  * its root, as the agent does for a container of a pod, and reports what it sees from
  * there. The same code in the guest, under containerd's CRI: tests/e2e/oci_cri.sh. */
-#include "../../../guest/agent/agent.h"
-#include "harness/harness.h"
+#include "agent_fixture.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,38 +11,30 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* In a child: pod_root_enter(path) from "/" (the agent's cwd after container_enter), then
- * what is visible: its own marker file, the test's folder (outside), a /proc of its own. */
+struct enter_args {
+    const char *path, *outside;
+};
+
+/* In the child: pod_root_enter from "/" (the agent's cwd after container_enter), then what
+ * is visible from there: its own marker file, the test's folder (outside), a /proc. */
+static int enter_child(void *arg, FILE *f)
+{
+    const struct enter_args *a = arg;
+    struct bl_error e = {0};
+    if (chdir("/") < 0 || pod_root_enter(a->path, &e) < 0) {
+        fprintf(f, "error: %s\n", e.msg);
+        return 1;
+    }
+    fprintf(f, "marker %s outside %s proc %s\n", access("/marker", F_OK) ? "no" : "yes",
+            access(a->outside, F_OK) ? "no" : "yes",
+            access("/proc/self/status", F_OK) ? "no" : "yes");
+    return 0;
+}
+
 static int enter(const char *path, const char *outside, char *out, size_t len)
 {
-    int p[2];
-    if (pipe(p) < 0)
-        return -1;
-    pid_t pid = fork();
-    if (pid == 0) {
-        close(p[0]);
-        FILE *f = fdopen(p[1], "w");
-        struct bl_error e = {0};
-        if (chdir("/") < 0 || pod_root_enter(path, &e) < 0) {
-            fprintf(f, "error: %s\n", e.msg);
-            fclose(f);
-            _exit(1);
-        }
-        fprintf(f, "marker %s outside %s proc %s\n", access("/marker", F_OK) ? "no" : "yes",
-                access(outside, F_OK) ? "no" : "yes", access("/proc/self/status", F_OK) ? "no" : "yes");
-        fclose(f);
-        _exit(0);
-    }
-    close(p[1]);
-    size_t got = 0;
-    ssize_t n;
-    while (got < len - 1 && (n = read(p[0], out + got, len - 1 - got)) > 0)
-        got += (size_t)n;
-    out[got] = 0;
-    close(p[0]);
-    int ws;
-    waitpid(pid, &ws, 0);
-    return WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
+    struct enter_args a = {path, outside};
+    return in_child(enter_child, &a, out, len);
 }
 
 TEST(a_folder_becomes_the_root_and_nothing_else_is_reachable)
