@@ -111,7 +111,10 @@ static void destroy_created(pid_t pid, const struct oci_spec *s, const struct oc
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
     boxlite_runtime *rt = NULL;
-    if (open_runtime(&rt) == 0) {
+    struct pod pod;
+    if (pod_of(st->id, &pod) == POD_CONTAINER)
+        pod_leave(&pod, st->id); /* its box is the sandbox's, which runs on */
+    else if (open_runtime(&rt) == 0) {
         boxlite_box_remove(rt, st->box, 1);
         boxlite_runtime_close(rt);
     }
