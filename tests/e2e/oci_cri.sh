@@ -103,6 +103,24 @@ expect "  ...each in its own root: the server's files are not the first's" "no" 
   "$(cri exec "$c1" -- sh -c 'test -e /www && echo yes || echo no' 2>&1)"
 expect "  ...nor the pod's folder" "no" "$(cri exec "$c1" -- sh -c 'test -e /.boxlite-pod && echo yes || echo no' 2>&1)"
 expect "  ...ExecSync into the second sees its files" "from-the-server" "$(cri exec "$c2" -- cat /www/index.html 2>&1)"
+expect "the binds are in the box's mount namespace only, not the host's" "" \
+  "$(findmnt -rn -o TARGET | grep -F /.boxlite-pod)"
+
+# A second pod: a box of its own, and neither box holds the other pod's rootfs (what each
+# sandbox, the pod's root in its box, sees in the pod's folder).
+pod2=$(cri runp boxlite p2 2>"$work/e"); pods="$pod $pod2"
+c3=$(cri create "$pod2" p2 "$img" other -- sleep 1000 2>>"$work/e"); ctrs="$ctrs $c3"
+check "a second pod and its container" cri start "$c3"
+[ -s "$work/e" ] && cat "$work/e"
+expect "  ...two pods, two boxes" 2 "$(boxes)"
+RT="$R --root $work/runc/k8s.io"
+expect "  ...the first pod's box holds its own containers' roots only" \
+  "$(printf '%s\n' "$c1" "$c2" | sort)" "$($RT exec "$pod" ls /.boxlite-pod 2>&1 | sort)"
+expect "  ...the second's, its own" "$c3" "$($RT exec "$pod2" ls /.boxlite-pod 2>&1)"
+pod_down() { cri stop "$1" 2 && cri rm "$1" && cri stopp "$2" && cri rmp "$2"; }
+check "  ...StopContainer, RemoveContainer, StopPodSandbox, RemovePodSandbox" pod_down "$c3" "$pod2"
+expect "  ...the first pod's box alone is left" 1 "$(boxes)"
+
 check "StopContainer: the server" cri stop "$c2" 2
 check "RemoveContainer: the server" cri rm "$c2"
 expect "  ...its processes are gone from the pod (one PID namespace)" "none" \
