@@ -6,8 +6,10 @@
 # configures it), driven by a small CRI client over gRPC (tests/fixtures/cri.py, messages
 # from tests/fixtures/cri/api.proto): PullImage, RunPodSandbox, CreateContainer,
 # StartContainer, ExecSync (output, exit code, the guest's /proc/version), ContainerStatus,
-# StopContainer, RemoveContainer, StopPodSandbox, RemovePodSandbox, then nothing left: no
-# box, no VMM, no mount, no runtime state.
+# StopContainer, RemoveContainer, StopPodSandbox, RemovePodSandbox. The containers of a pod
+# share the sandbox's box (oci/pod.c): two of them talk over localhost, each in its own
+# root; a second pod gets a box of its own that holds none of the first's roots. Then
+# nothing left: no box, no VMM, no mount, no runtime state.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 . tests/harness/lib.sh
