@@ -329,6 +329,11 @@ typedef struct boxlite_exec_spec {
     long long timeout_ms;          /* 0 = none; on expiry the process group is killed */
     /* Added later (a caller whose size ends before it is read as NULL): */
     const struct boxlite_process_security *security; /* NULL = as the box's processes */
+    /* A folder of the box (absolute, no "." or ".." component, symlinks not followed)
+     * that becomes the process's root: a mount namespace of its own with /proc, /dev and
+     * /sys, the rest of the box unreachable (the containers of a Kubernetes pod sharing
+     * one box; docs/kubernetes.md). NULL = the box's root. */
+    const char *root;
 } boxlite_exec_spec;
 
 /* What an execution's process may do beyond its user (runtime-spec config.md "POSIX

@@ -111,7 +111,10 @@ static void destroy_created(pid_t pid, const struct oci_spec *s, const struct oc
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
     boxlite_runtime *rt = NULL;
-    if (open_runtime(&rt) == 0) {
+    struct pod pod;
+    if (pod_of(st->id, &pod) == POD_CONTAINER)
+        pod_leave(&pod, st->id); /* its box is the sandbox's, which runs on */
+    else if (open_runtime(&rt) == 0) {
         boxlite_box_remove(rt, st->box, 1);
         boxlite_runtime_close(rt);
     }
@@ -124,7 +127,8 @@ static void destroy_created(pid_t pid, const struct oci_spec *s, const struct oc
  * start, then runs the process. Never returns. */
 static __attribute__((noreturn)) void create_relay(const char *id, const struct oci_spec *s,
                                                    const char *rootfs, int console_fd,
-                                                   int listen_fd, int ready_fd)
+                                                   int listen_fd, int ready_fd,
+                                                   const struct pod *pod)
 {
     int sigfd = signal_fd();
     struct bl_error err = { 0 };
@@ -148,13 +152,19 @@ static __attribute__((noreturn)) void create_relay(const char *id, const struct 
         report(ready_fd, "open the box runtime at %s: %s", home, boxlite_errmsg());
         _exit(1);
     }
-    /* a box left by an earlier container of this id (its relay killed before delete) */
-    boxlite_box_remove(rt, id, 1);
-    if (box_options(s, id, rootfs, &o, &err) < 0) {
+    if (pod->kind == POD_CONTAINER && pod_join(rt, pod, id, rootfs, &box, &err) < 0) {
         report(ready_fd, "%s", err.msg);
         _exit(1);
     }
-    if (boxlite_box_create(rt, o, &box) != BOXLITE_OK || boxlite_box_start(box) != BOXLITE_OK) {
+    /* a box left by an earlier container of this id (its relay killed before delete) */
+    if (!box)
+        boxlite_box_remove(rt, id, 1);
+    if (!box && (box_options(s, id, rootfs, &o, &err) < 0 ||
+                 (pod->kind == POD_SANDBOX && pod_sandbox_prepare(rootfs, &err) < 0))) {
+        report(ready_fd, "%s", err.msg);
+        _exit(1);
+    }
+    if (o && (boxlite_box_create(rt, o, &box) != BOXLITE_OK || boxlite_box_start(box) != BOXLITE_OK)) {
         report(ready_fd, "start the box: %s", boxlite_errmsg());
         if (box)
             boxlite_box_remove(rt, boxlite_box_id(box), 1);
@@ -207,6 +217,8 @@ static __attribute__((noreturn)) void create_relay(const char *id, const struct 
     char user[32];
     struct relay_security sec;
     relay_exec_spec(&s->process, &spec, user, sizeof user, &sec);
+    if (pod->kind == POD_CONTAINER)
+        spec.root = pod->guest_root;
     /* the caller sizes the terminal once it holds the master, possibly while the container
      * was only created (its SIGWINCH was not forwarded then): the size at start is the one */
     struct winsize ws;
@@ -283,10 +295,15 @@ int cmd_create(int argc, char **argv, int i)
         rc = fail("create: a terminal was asked for (process.terminal) without --console-socket");
         goto out;
     }
-    if (relay_lookpath(rootfs, &s.process, &err) < 0) {
+    struct pod pod;
+    if (relay_lookpath(rootfs, &s.process, &err) < 0 || pod_role(&s, id, rootfs, &pod, &err) < 0) {
         rc = fail("%s", err.msg);
         goto out;
     }
+    /* the pod's containers write through the sandbox's rootfs share (containerd asks for a
+     * read-only pause root): the share, and so that root, stays writable */
+    if (pod.kind == POD_SANDBOX)
+        s.root_readonly = false;
     /* containerd's shim passes a --root whose parents may not exist yet (runc: MkdirAll) */
     if (mkdir_p(opts.root, 0700, &err) < 0) {
         rc = fail("--root %s: %s", opts.root, err.msg);
@@ -310,6 +327,11 @@ int cmd_create(int argc, char **argv, int i)
         goto out;
     }
     close(dfd);
+    if (pod_record(&pod, id, &err) < 0) {
+        rc = fail("%s", err.msg);
+        rm_state_dir(id);
+        goto out;
+    }
     int cfd = -1;
     if (console && (cfd = connect_unix(console)) < 0) {
         rc = fail("console socket %s: %s", console, strerror(errno));
@@ -329,7 +351,7 @@ int cmd_create(int argc, char **argv, int i)
     }
     if (pid == 0) {
         close(ready[0]);
-        create_relay(id, &s, rootfs, cfd, ls, ready[1]);
+        create_relay(id, &s, rootfs, cfd, ls, ready[1], &pod);
     }
     close(ready[1]);
     close(ls);

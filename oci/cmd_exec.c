@@ -191,6 +191,9 @@ int cmd_exec(int argc, char **argv, int i)
     char ustr[32];
     struct relay_security sec;
     relay_exec_spec(&p, &spec, ustr, sizeof ustr, &sec);
+    struct pod pod;
+    if (pod_of(st.id, &pod) == POD_CONTAINER)
+        spec.root = pod.guest_root;
     if (open_runtime(&rt) || boxlite_box_get(rt, st.box, &box) != BOXLITE_OK ||
         boxlite_exec_start(box, &spec, &ex) != BOXLITE_OK) {
         const char *m = boxlite_errmsg();

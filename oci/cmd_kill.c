@@ -82,12 +82,18 @@ int cmd_delete(int argc, char **argv, int i)
         close(fd);
     }
     boxlite_runtime *rt = NULL;
-    int rc = open_runtime(&rt);
-    if (!rc) {
+    struct pod pod;
+    enum pod_kind pk = pod_of(st.id, &pod);
+    int rc = pk == POD_CONTAINER ? 0 : open_runtime(&rt);
+    if (pk == POD_CONTAINER)
+        pod_leave(&pod, st.id); /* its box is the sandbox's */
+    else if (!rc) {
         int r = boxlite_box_remove(rt, st.box, 1);
         if (r != BOXLITE_OK && r != BOXLITE_ERR_NOT_FOUND)
             rc = fail("remove box %s: %s", st.box, boxlite_errmsg());
         boxlite_runtime_close(rt);
+        if (pk == POD_SANDBOX)
+            pod_sandbox_gone(&pod);
     }
     if (!rc && rm_state_dir(st.id) < 0)
         rc = fail("remove the state of %s: %s", st.id, strerror(errno));

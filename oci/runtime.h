@@ -13,6 +13,7 @@
 #include "oci/spec.h"
 #include "oci/state.h"
 
+#include <limits.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -68,6 +69,34 @@ int relay_ports_start(boxlite_box *box, const struct oci_spec *s, int host_ns,
  * (symlinks stay inside), as runc makes mount points: the guest's root cannot write a
  * read-only folder of the host's (a rootfs whose top is 0555). */
 int relay_mkdir_in_root(const char *rootfs, const char *path, struct bl_error *err);
+
+/* ---- pod.c: the containers of a Kubernetes pod in one box ------------------------------*/
+
+/* Where the pod's folder is in the sandbox's container (the guest side of its volume). */
+#define POD_GUEST_DIR "/.boxlite-pod"
+enum pod_kind { POD_NONE, POD_SANDBOX, POD_CONTAINER };
+struct pod {
+    enum pod_kind kind;
+    char sandbox[256];          /* the sandbox container's id */
+    char dir[PATH_MAX];         /* <sandbox's rootfs>/POD_GUEST_DIR: the pod's folder */
+    char guest_root[300];       /* POD_GUEST_DIR/<id>: a container's root in the box */
+};
+/* What config.json's CRI annotations make of container id: POD_NONE without them. */
+int pod_role(const struct oci_spec *s, const char *id, const char *rootfs, struct pod *p,
+             struct bl_error *err);
+/* A sandbox: the pod's folder made in its rootfs (which its box shares). */
+int pod_sandbox_prepare(const char *rootfs, struct bl_error *err);
+/* A container of the pod: rootfs bound into the pod's folder inside the box's mount
+ * namespace; *box is the pod's box (a handle of rt's, not owned: the sandbox's relay
+ * holds its life). */
+int pod_join(boxlite_runtime *rt, const struct pod *p, const char *id, const char *rootfs,
+             boxlite_box **box, struct bl_error *err);
+/* The role, kept in the container's state folder for exec and delete. */
+int pod_record(const struct pod *p, const char *id, struct bl_error *err);
+enum pod_kind pod_of(const char *id, struct pod *p);
+/* At delete: a container's bind undone (if its box still runs), or a sandbox's folder gone. */
+void pod_leave(const struct pod *p, const char *id);
+void pod_sandbox_gone(const struct pod *p);
 
 #define DEFAULT_ROOT "/run/boxlite-runtime"
 #define RELAY_SOCK "relay.sock"

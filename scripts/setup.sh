@@ -31,6 +31,9 @@ PACKAGES=(
   # ... and Docker and containerd drive it (tests/e2e/oci_docker.sh, oci_containerd.sh start
   # daemons of their own under a temp folder; the system's are never started or used)
   docker.io containerd
+  # ... and Kubernetes' CRI: tests/e2e/oci_cri.sh's client speaks gRPC to containerd's CRI
+  # plugin (messages compiled from tests/fixtures/cri/api.proto with grpc_tools)
+  python3-grpcio python3-grpc-tools
   # SDKs: Node.js (the N-API addon; NodeSource's nodejs, where installed, counts as it and
   # ships node's headers and npm) and Go (cgo bindings)
   nodejs golang-go

@@ -118,6 +118,12 @@ int mkdir_beneath(int dirfd, const char *rel, struct bl_error *err);
 int helper_reap(pid_t pid, int fd, char *msg, size_t len);
 /* In a forked child: enters the container's mount, UTS and IPC namespaces. */
 int container_enter(const struct container *c, struct bl_error *err);
+/* cwd (a mount of its own) becomes the calling process's root: /proc, /sys and a fresh /dev
+ * made in it, pivot_root, the old root detached. */
+int container_pivot_here(struct bl_error *err);
+/* podroot.c: after container_enter, the folder path of the container (exec's ROOT) becomes
+ * the process's root in a mount namespace of its own (a pod's container sharing the box). */
+int pod_root_enter(const char *path, struct bl_error *err);
 void container_destroy(struct container *c);
 
 /* ---- volumes.c: unmounted around a pause (docs/protocol.md, VOLUMES) -------------------- */

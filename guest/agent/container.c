@@ -197,17 +197,8 @@ static int mount_dev(struct bl_error *err)
     return 0;
 }
 
-/* Runs in the child that becomes the container's PID 1, cwd = the new root. */
-static int container_init_setup(const struct proto_setup *s, const char *root, struct bl_error *err)
+int container_pivot_here(struct bl_error *err)
 {
-    if (unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC) < 0)
-        return bl_errno(err, errno, "unshare");
-    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-        return bl_errno(err, errno, "make / private");
-    if (mount(root, root, NULL, MS_BIND | MS_REC, NULL) < 0)
-        return bl_errno(err, errno, "bind %s", root);
-    if (chdir(root) < 0)
-        return bl_errno(err, errno, "chdir %s", root);
     mkdir("proc", 0555);
     mkdir("dev", 0755);
     mkdir("sys", 0555);
@@ -229,6 +220,22 @@ static int container_init_setup(const struct proto_setup *s, const char *root, s
         return bl_errno(err, errno, "detach the old root");
     if (chdir("/") < 0)
         return bl_errno(err, errno, "chdir /");
+    return 0;
+}
+
+/* Runs in the child that becomes the container's PID 1, cwd = the new root. */
+static int container_init_setup(const struct proto_setup *s, const char *root, struct bl_error *err)
+{
+    if (unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC) < 0)
+        return bl_errno(err, errno, "unshare");
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+        return bl_errno(err, errno, "make / private");
+    if (mount(root, root, NULL, MS_BIND | MS_REC, NULL) < 0)
+        return bl_errno(err, errno, "bind %s", root);
+    if (chdir(root) < 0)
+        return bl_errno(err, errno, "chdir %s", root);
+    if (container_pivot_here(err) < 0)
+        return -1;
     const char *host = s->hostname && s->hostname[0] ? s->hostname : "boxlite";
     sethostname(host, strlen(host));
     /* The network files come from the box's config; an image's own are replaced. */

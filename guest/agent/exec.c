@@ -81,6 +81,9 @@ static __attribute__((noreturn)) void child_main(const struct container *ct, enu
     }
     if (ct->ready && container_enter(ct, &e) < 0)
         child_fail(sp->report, &e);
+    if (kind != SPAWN_COPY_IN && kind != SPAWN_COPY_OUT && sp->req && sp->req->root &&
+        pod_root_enter(sp->req->root, &e) < 0)
+        child_fail(sp->report, &e);
     if (kind == SPAWN_COPY_IN || kind == SPAWN_COPY_OUT) {
         /* No exec follows, so close-on-exec does not apply: close the agent's descriptors
          * (the stdin pipe's write end among them, or end-of-file would never come). */

@@ -346,6 +346,8 @@ int proto_exec_req_encode(const struct proto_exec_req *r, struct tlv_writer *w, 
         tlv_str(w, T_ENV, r->env[i]);
     tlv_str(w, T_CWD, r->cwd);
     tlv_str(w, T_USER, r->user);
+    if (r->root)
+        tlv_str(w, T_ROOT, r->root);
     if (r->tty) {
         tlv_u64(w, T_TTY, 1);
         tlv_u64(w, T_ROWS, r->rows);
@@ -462,6 +464,7 @@ int proto_exec_req_decode(struct proto_exec_req *r, const void *p, size_t len, s
             break;
         case T_CWD: rc = tlv_get_str(&f, &r->cwd, err); break;
         case T_USER: rc = tlv_get_str(&f, &r->user, err); break;
+        case T_ROOT: rc = tlv_get_str(&f, &r->root, err); break;
         case T_TTY: rc = tlv_get_u64(&f, &v, err); r->tty = v != 0; break;
         case T_ROWS:
         case T_COLS:
@@ -531,6 +534,7 @@ void proto_exec_req_free(struct proto_exec_req *r)
     vec_free(r->env);
     free(r->cwd);
     free(r->user);
+    free(r->root);
     free(r->rlimits);
     free(r->groups);
     memset(r, 0, sizeof *r);

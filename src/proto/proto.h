@@ -89,6 +89,7 @@ enum proto_tag {
      * "The process's limits and privileges") */
     T_RLIMIT = 130, T_CAPS = 131, T_NO_NEW_PRIVS = 132, T_GROUPS = 133, T_UMASK = 134,
     T_OOM_SCORE_ADJ = 135,
+    T_ROOT = 136, /* EXEC: a folder of the container that becomes the process's root (a pod) */
 };
 
 struct proto_hdr {
@@ -205,6 +206,8 @@ struct proto_exec_req {
     uint32_t umask;
     bool has_oom_score_adj;        /* OOM_SCORE_ADJ(135) */
     int32_t oom_score_adj;
+    char *root; /* ROOT(136): absolute, beneath the container's root, no "." or ".."; NULL =
+                 * the container's root */
 };
 int proto_exec_req_encode(const struct proto_exec_req *r, struct tlv_writer *w, struct bl_error *err);
 int proto_exec_req_decode(struct proto_exec_req *r, const void *p, size_t len, struct bl_error *err);

@@ -239,7 +239,9 @@ static int exec_start(boxlite_box *b, const boxlite_exec_spec *spec, enum exec_m
     /* the struct grew (security): an older caller's size ends before it */
     API_CHECK_ARG(spec->size >= offsetof(boxlite_exec_spec, security), "spec->size is too small");
     const boxlite_process_security *security =
-        spec->size >= sizeof(boxlite_exec_spec) ? spec->security : NULL;
+        spec->size > offsetof(boxlite_exec_spec, security) ? spec->security : NULL;
+    const char *root = spec->size > offsetof(boxlite_exec_spec, root) ? spec->root : NULL;
+    API_CHECK_ARG(!root || root[0] == '/', "root is not an absolute path");
     API_CHECK_ARG(spec->argv && spec->argv[0] && spec->argv[0][0], "no program given");
     API_CHECK_ARG(spec->timeout_ms >= 0, "negative timeout");
     API_CHECK_ARG(!spec->tty || (spec->rows <= 10000 && spec->cols <= 10000), "bad tty size");
@@ -288,12 +290,14 @@ static int exec_start(boxlite_box *b, const boxlite_exec_spec *spec, enum exec_m
     req.umask = sec.umask;
     req.has_oom_score_adj = sec.has_oom_score_adj;
     req.oom_score_adj = sec.oom_score_adj;
+    req.root = (char *)root;
     boxlite_exec *ex = calloc(1, sizeof *ex);
     if (!ex)
         r = bl_err(&err, BOXLITE_ERR_NOMEM, "exec: out of memory");
     else
         r = proto_exec_start(conn, &req, &ex->pe, &err);
     req.argv = NULL;
+    req.root = NULL;
     rt_request_free(&req);
     char key[80];
     snprintf(key, sizeof key, "box:%s:%s", b->id, r ? "exec_errors" : "execs");

@@ -20,28 +20,14 @@ oci_cleanup_more() {
   if [ -n "${cpid:-}" ]; then
     for t in $($CTR task ls -q 2>/dev/null); do $CTR task kill -s KILL "$t" >/dev/null 2>&1; $CTR task rm -f "$t" >/dev/null 2>&1; done
     for c in $($CTR c ls -q 2>/dev/null); do $CTR c rm "$c" >/dev/null 2>&1; done
-    kill "$cpid" 2>/dev/null
-    tail --pid="$cpid" -f /dev/null
+    oci_containerd_stop
   fi
 }
 net0=$(host_net_state)
 
 oci_image
 
-cat >"$work/config.toml" <<EOF
-version = 2
-root = "$work/root"
-state = "$work/state"
-disabled_plugins = ["io.containerd.grpc.v1.cri"]
-[grpc]
-  address = "$work/containerd.sock"
-[ttrpc]
-  address = "$work/containerd.sock.ttrpc"
-[debug]
-  address = "$work/debug.sock"
-EOF
-cpid=$(python3 tests/fixtures/daemon_ready.py "$work/containerd.log" 120 -- containerd \
-  --config "$work/config.toml") || { no "containerd started" "$(tail -c 1500 "$work/containerd.log")"; finish; exit; }
+oci_containerd 'disabled_plugins = ["io.containerd.grpc.v1.cri"]' ""
 ok "containerd started (its own root, state and socket)"
 CTR="ctr -a $work/containerd.sock -n $ns"
 $CTR image pull --plain-http "$img" >/dev/null 2>"$work/pull.err" || no "ctr image pull from the local registry" "$(cat "$work/pull.err")"

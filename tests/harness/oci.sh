@@ -12,6 +12,10 @@
 #   oci_boxes [HOME] how many boxes the runtime's home ($root/home) holds
 #   oci_image        busybox (tests/fixtures/mkimages.py) pushed to a registry of the test's
 #                    own on 127.0.0.1: sets port and img
+#   oci_containerd TOP TABLES  a containerd of the test's own (root, state, sockets and
+#                    config in $work; TOP: top-level keys, TABLES: [sections] of its
+#                    config.toml, version 2), started and ready: sets cpid, or ends the script
+#   oci_containerd_stop  stops it (for a script's oci_cleanup_more)
 #   oci_podman [FLAGS...]  Podman 4.3 with the runtime (a wrapper passing --root $root),
 #                    its storage under $work, FLAGS added (--hooks-dir D): sets P and pulls
 #                    $img
@@ -55,6 +59,30 @@ oci_image() {
   port=$(tests/fixtures/registry.sh start "$work/reg" $$) || { no "registry started"; finish; exit; }
   tests/fixtures/registry.sh push "$work/reg" "$work/fx/busybox" busybox:latest
   img=127.0.0.1:$port/busybox:latest
+}
+
+oci_containerd() {
+  cat >"$work/config.toml" <<EOC
+version = 2
+root = "$work/root"
+state = "$work/state"
+$1
+[grpc]
+  address = "$work/containerd.sock"
+[ttrpc]
+  address = "$work/containerd.sock.ttrpc"
+[debug]
+  address = "$work/debug.sock"
+$2
+EOC
+  cpid=$(python3 tests/fixtures/daemon_ready.py "$work/containerd.log" 120 -- containerd \
+    --config "$work/config.toml") || { no "containerd started" "$(tail -c 1500 "$work/containerd.log")"; finish; exit; }
+}
+
+oci_containerd_stop() {
+  [ -n "${cpid:-}" ] || return 0
+  kill "$cpid" 2>/dev/null
+  tail --pid="$cpid" -f /dev/null
 }
 
 oci_podman() {

@@ -58,6 +58,7 @@ class ExecSpec(ctypes.Structure):
         ("cols", ctypes.c_uint),
         ("timeout_ms", ctypes.c_longlong),
         ("security", ctypes.c_void_p),  # boxlite_process_security *, unused here: NULL
+        ("root", ctypes.c_char_p),  # a pod container's root in the box, unused here: NULL
     ]
 
 

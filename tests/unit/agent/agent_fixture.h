@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdio.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -153,6 +154,35 @@ static __attribute__((unused)) void run_free(struct run_out *o)
 {
     free(o->out);
     free(o->err);
+}
+
+/* Runs fn in a forked child (what it changes of the process stays there); what it writes to
+ * f comes back in out. Returns the child's exit status (fn's return), or -1. */
+static __attribute__((unused)) int in_child(int (*fn)(void *arg, FILE *f), void *arg, char *out,
+                                            size_t len)
+{
+    int p[2];
+    if (pipe(p) < 0)
+        return -1;
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(p[0]);
+        FILE *f = fdopen(p[1], "w");
+        int rc = fn(arg, f);
+        fclose(f);
+        _exit(rc);
+    }
+    close(p[1]);
+    size_t got = 0;
+    ssize_t n;
+    while (got < len - 1 && (n = read(p[0], out + got, len - 1 - got)) > 0)
+        got += (size_t)n;
+    out[got] = 0;
+    close(p[0]);
+    int ws;
+    if (pid < 0 || waitpid(pid, &ws, 0) < 0)
+        return -1;
+    return WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
 }
 
 #endif

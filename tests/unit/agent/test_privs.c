@@ -3,8 +3,7 @@
  * rlimits, oom_score_adj, umask, capability sets, groups, user and no_new_privs, then reads
  * them back from /proc/self/status as the container's process would. The same code in the
  * guest, under Podman and a hand-written config.json: tests/e2e/oci_process.sh. */
-#include "../../../guest/agent/agent.h"
-#include "harness/harness.h"
+#include "agent_fixture.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,53 +13,44 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* Runs process_become in a child; its /proc/self/status lines of interest, the limits and
- * the umask (or the error) come back in out. */
+struct become_args {
+    const struct proto_exec_req *r;
+    const struct user_info *u;
+};
+
+/* In the child: process_become, then its /proc/self/status lines of interest, the limits,
+ * the umask and oom_score_adj (or the error) written to f. */
+static int become_child(void *arg, FILE *f)
+{
+    const struct become_args *a = arg;
+    struct bl_error e = {0};
+    if (process_become(a->r, a->u, &e) < 0) {
+        fprintf(f, "error: %s\n", e.msg);
+        return 1;
+    }
+    FILE *st = fopen("/proc/self/status", "re");
+    char line[256];
+    while (st && fgets(line, sizeof line, st))
+        if (!strncmp(line, "Cap", 3) || !strncmp(line, "NoNewPrivs", 10) ||
+            !strncmp(line, "Uid", 3) || !strncmp(line, "Gid", 3) || !strncmp(line, "Groups", 6))
+            fputs(line, f);
+    struct rlimit rl;
+    getrlimit(RLIMIT_NOFILE, &rl);
+    mode_t m = umask(0);
+    FILE *o = fopen("/proc/self/oom_score_adj", "re");
+    int adj = -9999;
+    if (o && fscanf(o, "%d", &adj) != 1)
+        adj = -9999;
+    fprintf(f, "nofile %llu %llu\numask %03o\noom %d\n", (unsigned long long)rl.rlim_cur,
+            (unsigned long long)rl.rlim_max, (unsigned)m, adj);
+    return 0;
+}
+
 static int become(const struct proto_exec_req *r, const struct user_info *u, char *out,
                   size_t len)
 {
-    int p[2];
-    if (pipe(p) < 0)
-        return -1;
-    pid_t pid = fork();
-    if (pid == 0) {
-        close(p[0]);
-        FILE *f = fdopen(p[1], "w");
-        struct bl_error e = {0};
-        if (process_become(r, u, &e) < 0) {
-            fprintf(f, "error: %s\n", e.msg);
-            fclose(f);
-            _exit(1);
-        }
-        FILE *st = fopen("/proc/self/status", "re");
-        char line[256];
-        while (st && fgets(line, sizeof line, st))
-            if (!strncmp(line, "Cap", 3) || !strncmp(line, "NoNewPrivs", 10) ||
-                !strncmp(line, "Uid", 3) || !strncmp(line, "Gid", 3) ||
-                !strncmp(line, "Groups", 6))
-                fputs(line, f);
-        struct rlimit rl;
-        getrlimit(RLIMIT_NOFILE, &rl);
-        mode_t m = umask(0);
-        FILE *o = fopen("/proc/self/oom_score_adj", "re");
-        int adj = -9999;
-        if (o && fscanf(o, "%d", &adj) != 1)
-            adj = -9999;
-        fprintf(f, "nofile %llu %llu\numask %03o\noom %d\n", (unsigned long long)rl.rlim_cur,
-                (unsigned long long)rl.rlim_max, (unsigned)m, adj);
-        fclose(f);
-        _exit(0);
-    }
-    close(p[1]);
-    size_t got = 0;
-    ssize_t n;
-    while (got < len - 1 && (n = read(p[0], out + got, len - 1 - got)) > 0)
-        got += (size_t)n;
-    out[got] = 0;
-    close(p[0]);
-    int ws;
-    waitpid(pid, &ws, 0);
-    return WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
+    struct become_args a = {r, u};
+    return in_child(become_child, &a, out, len);
 }
 
 TEST(a_non_root_process_gets_exactly_the_requested_sets)

@@ -391,7 +391,8 @@ TEST(exec_limits_and_privileges)
                                  .caps = {0x400, 0x401, 0x402, 0x403, 0x404},
                                  .no_new_privs = true, .has_groups = true, .groups = groups,
                                  .ngroups = 2, .has_umask = true, .umask = 027,
-                                 .has_oom_score_adj = true, .oom_score_adj = -500};
+                                 .has_oom_score_adj = true, .oom_score_adj = -500,
+                                 .root = "/.boxlite-pod/c1"};
     struct bl_error e = {0};
     REQUIRE(proto_exec_req_encode(&req, w, &e) == 0);
     struct proto_exec_req d;
@@ -409,13 +410,14 @@ TEST(exec_limits_and_privileges)
     CHECK_EQ(d.groups[1], 2000);
     CHECK(d.has_umask && d.umask == 027);
     CHECK(d.has_oom_score_adj && d.oom_score_adj == -500);
+    CHECK(d.root && !strcmp(d.root, "/.boxlite-pod/c1"));
     proto_exec_req_free(&d);
     /* none of them: nothing set (an older host's request) */
     struct proto_exec_req plain = {.argv = argv};
     REQUIRE(proto_exec_req_encode(&plain, w, &e) == 0);
     REQUIRE(proto_exec_req_decode(&d, w->buf, w->len, &e) == 0);
     CHECK(!d.nrlimits && !d.has_caps && !d.no_new_privs && !d.has_groups && !d.has_umask &&
-          !d.has_oom_score_adj);
+          !d.has_oom_score_adj && !d.root);
     proto_exec_req_free(&d);
     /* an empty GROUPS is "no supplementary groups", not "unset" */
     struct proto_exec_req nog = {.argv = argv, .has_groups = true};
