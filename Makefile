@@ -9,6 +9,8 @@
 #   make lab-check  the KVM engine end to end in the lab
 #   make lab-matrix the lab over several CPU models, each with every CPU template
 #   make lab-check-arm64  the aarch64 KVM engine (cross-built) in the ARM64 lab
+#   make ARCH=aarch64 O=build/arm64  the host side cross-built for aarch64 (the arm64 sysroot
+#                   of scripts/arm64-sysroot.sh; tests/e2e/cross_arm64.sh runs it)
 #   make unit-<component>   build and run one component's unit tests (sanitizer build)
 #   make fuzz       build the libFuzzer targets (build/fuzz/)
 
