@@ -9,6 +9,8 @@
 #   make lab-check  the KVM engine end to end in the lab
 #   make lab-matrix the lab over several CPU models, each with every CPU template
 #   make lab-check-arm64  the aarch64 KVM engine (cross-built) in the ARM64 lab
+#   make ARCH=aarch64 O=build/arm64  the host side cross-built for aarch64 (the arm64 sysroot
+#                   of scripts/arm64-sysroot.sh; tests/e2e/cross_arm64.sh runs it)
 #   make unit-<component>   build and run one component's unit tests (sanitizer build)
 #   make fuzz       build the libFuzzer targets (build/fuzz/)
 
@@ -27,11 +29,11 @@ PKG_CFLAGS  := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # libfdt (the aarch64 device tree; Debian's libfdt-dev has no pkg-config file), recorded as
 # needed only by what uses it (boxlite-vmm), not by libboxlite.so or the CLI
 LIBS        := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -Wl,--as-needed -lfdt -Wl,--no-as-needed -lpthread -lm
-# The cross build for aarch64 (make ARCH=aarch64 O=build/arm64 build/arm64/bin/boxlite-vmm):
-# Debian's cross compiler against an arm64 sysroot unpacked from Debian's packages
-# (scripts/arm64-sysroot.sh; the -dev:arm64 packages cannot be installed beside the amd64
-# ones). The VMM and its libraries only: what boxlite-vmm links, by hand, since the
-# sysroot's pkg-config files would pull glib's whole -dev tree in.
+# The cross build for aarch64 (make ARCH=aarch64 O=build/arm64): Debian's cross compiler
+# against an arm64 sysroot unpacked from Debian's packages (scripts/arm64-sysroot.sh; the
+# -dev:arm64 packages cannot be installed beside the amd64 ones). The libraries are named by
+# hand, as pkg-config names them here, since the sysroot's pkg-config files would pull
+# glib's whole -dev tree in (nothing of ours calls glib: libslirp's own DT_NEEDED brings it).
 SECCOMP_ARCH :=
 ifeq ($(ARCH),aarch64)
   SYSROOT ?= $(shell scripts/arm64-sysroot.sh --cached-only 2>/dev/null)
@@ -43,10 +45,10 @@ ifeq ($(ARCH),aarch64)
   endif
   SYSROOT_LIB := $(SYSROOT)/usr/lib/aarch64-linux-gnu
   PKG_CFLAGS := -I$(SYSROOT)/usr/include -I$(SYSROOT)/usr/include/aarch64-linux-gnu \
-                -I$(SYSROOT)/usr/include/slirp
+                -I$(SYSROOT)/usr/include/slirp -I$(SYSROOT)/usr/include/ext2fs -I$(SYSROOT)/usr/include/et
   LIBS := -L$(SYSROOT_LIB) -Wl,-rpath-link,$(SYSROOT_LIB):$(SYSROOT)/lib/aarch64-linux-gnu \
-          -lslirp -ljansson -lseccomp -lcrypto -lzstd -Wl,--as-needed -lfdt -Wl,--no-as-needed \
-          -lpthread -lm
+          -lslirp -lcurl -ljansson -larchive -lsqlite3 -lseccomp -lssl -lcrypto -lzstd -lz \
+          -lext2fs -lcom_err -lisal -Wl,--as-needed -lfdt -Wl,--no-as-needed -lpthread -lm
   SECCOMP_ARCH := aarch64
 endif
 
@@ -199,7 +201,7 @@ $(LIB_so): $(LIB_major)
 
 SRC_cli := $(call src_of,cli)
 # boxlite serve's HTTP library; only the CLI links it (the library does not need it)
-SERVE_LIBS := $(shell pkg-config --libs libmicrohttpd 2>/dev/null)
+SERVE_LIBS := $(if $(filter aarch64,$(ARCH)),-lmicrohttpd,$(shell pkg-config --libs libmicrohttpd 2>/dev/null))
 CLI_ARCHIVES := $(call archives,client)
 $(BIN_cli): $(call obj,$(SRC_cli)) $(CLI_ARCHIVES) $(LIB_so)
 	@mkdir -p $(dir $@)
@@ -283,6 +285,10 @@ endif
 # tests/unit/<component>/test_*.c: one binary per file, linked with that component's archives.
 # tests/fuzz/fuzz_<name>.c: one libFuzzer target per file (built with clang, FUZZ=1).
 UNIT_SRC   := $(sort $(wildcard tests/unit/*/test_*.c))
+# the x86_64 arch code's own tests (CPUID templates) only where that code is built
+ifneq ($(ARCH),x86_64)
+  UNIT_SRC := $(filter-out tests/unit/vmm/test_x86_%,$(UNIT_SRC))
+endif
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(O)/tests/unit/%,$(UNIT_SRC))
 HARNESS    := $(call obj,tests/harness/harness.c)
 comp_of     = $(word 3,$(subst /, ,$(1)))

@@ -40,6 +40,9 @@ PACKAGES=(
   # arm64 boxes (issue 18): QEMU's -M virt, the cross compiler and static glibc for the
   # aarch64 agent and kernel; file checks the arm64 busybox fixture
   qemu-system-arm gcc-aarch64-linux-gnu libc6-dev-arm64-cross file
+  # the host side cross-built for aarch64 runs its unit tests under user-mode emulation
+  # (tests/e2e/cross_arm64.sh)
+  qemu-user
   # the aarch64 KVM engine's device tree: libfdt builds it, dtc decompiles it in the tests
   libfdt-dev device-tree-compiler
 )
@@ -95,7 +98,8 @@ scripts/build-kernel.sh --arch arm64
 tests/fixtures/arm64-busybox.sh >/dev/null
 # The nested-KVM lab (tests/lab/): an L1 kernel unpacked from Debian's package, cached.
 tests/lab/setup.sh >/dev/null
-# The ARM64 lab (tests/lab/README.md): its L1 kernel, and the arm64 sysroot the VMM is
-# cross-built against (make ARCH=aarch64; tests/e2e/lab_arm64.sh, make lab-check-arm64).
+# The ARM64 lab (tests/lab/README.md): its L1 kernel, and the arm64 sysroot the host side is
+# cross-built against (make ARCH=aarch64; tests/e2e/cross_arm64.sh, lab_arm64.sh,
+# make lab-check-arm64).
 tests/lab/setup.sh --arch arm64 >/dev/null
 scripts/arm64-sysroot.sh >/dev/null

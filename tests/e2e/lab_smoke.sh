@@ -16,6 +16,7 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 build=${BOXLITE_BUILD:-build}
 . tests/harness/lib.sh
+. tests/harness/lab.sh
 need_cmd qemu-system-x86_64 qemu-system-x86
 need "a cached guest kernel (scripts/build-kernel.sh)" scripts/build-kernel.sh --cached-only
 need "$build/bin/boxlite-vmm and $build/guest/initramfs.cpio.gz (make)" \
@@ -28,24 +29,14 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 tests/lab/lab-check.sh --suite >"$log" 2>&1
 rc=$?
-in_log() { # in_log WHAT ERE: the ERE is in lab-check's output
-  check "$1" grep -qE "$2" "$log"
-}
+in_log() { lab_in_log "$log" "$@"; }
 if grep -q "running in the nested-KVM lab" "$log"; then
   in_log "L1 booted and kvm-amd reports nested paging" '^lab: kernel .*Nested Paging enabled'
   in_log "L1 hands L2 its timer options" '^lab: L2 options: .*tsc_early_khz=[0-9]+ lpj=[0-9]+'
 fi
 in_log "kvm_probe ran guest code on /dev/kvm" '^kvm_probe: ok'
-in_log "boxlite-vmm booted the guest to the agent's ready mark" '^\[boot\[box\]\] .*boxlite-agent: ready in'
-in_log "the client reached the agent through the box socket" '^client: connected'
-in_log "a command in the container rootfs: output back" '^client: command output: hello from the lab rootfs as 0'
-in_log "a command in the container rootfs: exit code back" '^client: command exit code: 7$'
-in_log "the guest powered off and boxlite-vmm ended with status 0" '^boot\[box\]: timeline: .* exit=0$'
-in_log "lab-check passed" '^lab-check: PASS'
-# The suite's own checks (tests/lab/suite.sh prints "ok: " and "FAIL: " lines) count here.
-while IFS= read -r l; do ok "${l#ok: }"; done < <(grep '^ok: ' "$log")
-while IFS= read -r l; do no "${l#FAIL: }"; done < <(grep '^FAIL: ' "$log")
-in_log "the suite finished" '^[0-9]+ passed, [0-9]+ failed'
+lab_box_checks "$log" "the guest"
+lab_suite_relay "$log"
 in_log "test_kvm_engine (the KVM engine's unit test, sanitizer build) passed in L1" '^kvm_engine: 1 passed, 0 failed, 0 skipped$'
 in_log "test_kvm_balloon (the balloon on a KVM machine's RAM, sanitizer build) passed in L1" '^kvm_balloon: 2 passed, 0 failed, 0 skipped$'
 in_log "test_kvm_snapshot (a running KVM machine saved and restored, sanitizer build) passed in L1" '^kvm_snapshot: 1 passed, 0 failed, 0 skipped$'

@@ -8,7 +8,7 @@
 # checks its output and exit code, times command round trips and asks for a power-off, after
 # which the VMM must end by itself with status 0. Passes only then; prints the figures.
 #
-# usage: tests/lab/lab-check.sh [--bench] [--suite] [--matrix] [--cpu MODEL] [--log FILE]
+# usage: tests/lab/lab-check.sh [--bench] [--suite|--suite-ci] [--matrix] [--cpu MODEL] [--log FILE]
 #   --bench  also boot the same kernel and initramfs with QEMU (-M microvm -accel kvm) in the
 #            same L1, alternating with ours for $LAB_ROUNDS (2) rounds, and print the ratios
 #            ours/QEMU (bench/lab.sh)
@@ -28,6 +28,8 @@
 #            busybox rootfs; the helpers cross-built static. --suite runs suite.sh there with
 #            the arm64 qemu-img and e2fsprogs of the sysroot as oracles (not the KVM unit
 #            tests). Not with --bench, --matrix or --density yet
+#   --suite-ci  --suite with LAB_SUITE_SET=ci: only a raw and a qcow2 disk checked, slirp,
+#            9p and a clean power-off, in three boxes (CI's form; suite.sh)
 #   --cpu    L1's QEMU CPU model (run.sh --cpu; default max)
 #   --log    keep the whole output (L1 console included) in FILE
 #   --trace  with --suite: every VMM of the suite under strace, printing what each kind of
@@ -38,6 +40,7 @@ cd "$root"
 build=${BOXLITE_BUILD:-build}
 bench=0
 suite=0
+suiteset=all
 matrix=0
 density=0
 cpu=${LAB_CPU:-max}
@@ -49,13 +52,14 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --bench) bench=1; shift ;;
     --suite) suite=1; shift ;;
+    --suite-ci) suite=1; suiteset=ci; shift ;;
     --matrix) matrix=1; shift ;;
     --density) density=1; shift ;;
     --cpu) cpu=$2; shift 2 ;;
     --arch) arch=$2; shift 2 ;;
     --trace) trace=1; shift ;;
     --log) keep=$2; shift 2 ;;
-    *) echo "usage: lab-check.sh [--bench] [--suite] [--matrix] [--cpu MODEL] [--log FILE]" >&2; exit 2 ;;
+    *) echo "usage: lab-check.sh [--bench] [--suite|--suite-ci] [--matrix] [--cpu MODEL] [--log FILE]" >&2; exit 2 ;;
   esac
 done
 say() { echo "lab-check: $*"; }
@@ -141,7 +145,7 @@ if [ $suite = 1 ] && [ $arch = arm64 ]; then
   vmmtest=$root/$abuild/tests/boxlite-vmm-test
   { echo 'echo "== suite"'
     echo "export PATH=\"\$PATH:$sysroot/usr/bin:$sysroot/sbin\""
-    echo "LAB_TRACE=0 LAB_ROOTFS=\"$work/rootfs.ext4\" LAB_LOOP_KO=\"$loopko\" LAB_VMM_TEST=\"$vmmtest\" sh \"\$LAB_ROOT/tests/lab/suite.sh\""
+    echo "LAB_SUITE_SET=$suiteset LAB_TRACE=0 LAB_ROOTFS=\"$work/rootfs.ext4\" LAB_LOOP_KO=\"$loopko\" LAB_VMM_TEST=\"$vmmtest\" sh \"\$LAB_ROOT/tests/lab/suite.sh\""
   } >> "$work/script.sh"
 elif [ $suite = 1 ]; then
   # The KVM engine's unit tests with a real guest, from the sanitizer build when there is
@@ -163,7 +167,7 @@ elif [ $suite = 1 ]; then
   loopko=$(ls "$(dirname "$labdir")"/pkg/"$(cut -d' ' -f1 "$labdir/kernel-version")"-*/lib/modules/*/kernel/drivers/block/loop.ko 2>/dev/null | head -1)
   vmmtest=$root/$build/tests/boxlite-vmm-test
   { echo 'echo "== suite"'
-    echo "LAB_TRACE=$trace LAB_ROOTFS=\"$work/rootfs.ext4\" LAB_LOOP_KO=\"$loopko\" LAB_VMM_TEST=\"$vmmtest\" sh \"\$LAB_ROOT/tests/lab/suite.sh\""
+    echo "LAB_SUITE_SET=$suiteset LAB_TRACE=$trace LAB_ROOTFS=\"$work/rootfs.ext4\" LAB_LOOP_KO=\"$loopko\" LAB_VMM_TEST=\"$vmmtest\" sh \"\$LAB_ROOT/tests/lab/suite.sh\""
     echo 'echo "== test_kvm_engine"'
     echo "cd /tmp && BOXLITE_KERNEL=\"$vmlinux\" BOXLITE_INITRD=\"$initrd\" \"$kvmtest\" 2>&1 | sed 's/^/kvm_engine: /'"
     echo 'echo "== test_kvm_balloon"'

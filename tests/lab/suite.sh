@@ -7,7 +7,9 @@
 # env: LAB_VMM LAB_VMLINUX LAB_INITRD LAB_CLIENT LAB_ROOTFS (an ext4 image: busybox and
 #      /etc/lab-rootfs), LAB_L2_CMDLINE (lab only), LAB_VMM_TEST (the VMM's test build),
 #      LAB_LOOP_KO (loop.ko of L1's kernel: the suite then works on an ext4 filesystem, as a
-#      user's box folder and volumes would be, not on L1's tmpfs). Ends with "N passed, N failed".
+#      user's box folder and volumes would be, not on L1's tmpfs), LAB_SUITE_SET (ci: only
+#      issue 18's list, a raw and a qcow2 disk checked, slirp, 9p and a clean power-off, in
+#      three boxes: CI's form of the ARM64 lab; default all). Ends with "N passed, N failed".
 # Every box runs jailed (src/vmm/jail/): boxlite-vmm is started as root and drops to 65534.
 pass=0
 fail=0
@@ -72,6 +74,11 @@ EOF
   fi
 }
 disk() { echo "{ \"path\": \"$1\", \"readonly\": false }"; }
+# every section runs unless LAB_SUITE_SET=ci leaves it out (said so, as a skip line)
+whole() {
+  [ "${LAB_SUITE_SET:-all}" != ci ] && return 0
+  echo "skip: $1: not in LAB_SUITE_SET=ci (the whole suite: make lab-check-arm64)"; return 1
+}
 
 echo "== block device read/write (raw ext4 image), console log, clean power-off"
 cp "$LAB_ROOTFS" "$work/t1.ext4"
@@ -99,6 +106,7 @@ qemu-img convert -O raw "$work/t2.qcow2" "$work/t2.raw" &&
   ok "the guest's file reads back through QEMU's qcow2 code" || bad "the guest's file is not in the qcow2"
 cmp -s "$LAB_ROOTFS" "$work/base.copy" && ok "the backing file is untouched" || bad "the backing file changed"
 
+if whole "a killed VMM, a snapshot chain"; then
 echo "== a killed VMM leaves a consistent qcow2"
 qemu-img create -q -f qcow2 -F raw -b "$LAB_ROOTFS" "$work/t3.qcow2"
 KILL_VMM=1 box t3 "boxlite.root=/dev/vda" "$(disk "$work/t3.qcow2")" "" -- \
@@ -131,20 +139,23 @@ qemu-img check -q "$work/chain/disk.qcow2" && qemu-img check -q "$work/chain/lay
 qemu-img convert -O raw "$work/chain/disk.qcow2" "$work/t5.raw" &&
   [ "$(debugfs -R 'cat /after.txt' "$work/t5.raw" 2>/dev/null)" = after ] &&
   ok "the top's write reads back through QEMU's qcow2 code" || bad "the top's write is not in the chain"
+fi
 
-echo "== network: the policy in front of libslirp (the same code as the QEMU engine's)"
+echo "== network: the policy in front of libslirp (the same code as the QEMU engine's), and a shared directory (virtio-9p)"
 # Two servers on L1's loopback; the box may reach 18080 (allow_host), nothing else of L1.
-mkdir -p "$work/www" && echo "hello over slirp" > "$work/www/hello.txt"
+mkdir -p "$work/www" "$work/share" && echo "hello over slirp" > "$work/www/hello.txt" &&
+  echo "from the host" > "$work/share/h.txt"
 httpd -f -p 127.0.0.1:18080 -h "$work/www" &
 hpid=$!
 httpd -f -p 127.0.0.1:18081 -h "$work/www" &
 hpid2=$!
-box t4 "boxlite.root=/dev/vda" "$(disk "$work/t1.ext4")" \
-  ', "network": { "enabled": true, "allow_host": [ { "port": 18080 } ] }' -- \
+box t4 "boxlite.root=/dev/vda boxlite.vol=vol0:/share" "$(disk "$work/t1.ext4")" \
+  ", \"network\": { \"enabled\": true, \"allow_host\": [ { \"port\": 18080 } ] }, \"shares\": [ { \"tag\": \"vol0\", \"path\": \"$work/share\", \"readonly\": false } ]" -- \
+  -c 'cat /share/h.txt && echo from-the-guest > /share/g.txt && ls /share' -o "from the host" \
   -c 'wget -q -O - http://10.0.2.2:18080/hello.txt' -o "hello over slirp" \
   -c 'wget -q -O - http://10.0.2.2:18081/hello.txt 2>&1; echo rc=$?' -o "Connection refused" \
   -c 'wget -q -O - http://169.254.169.254/ 2>&1; echo rc=$?' -o "Connection refused"
-[ $crc = 0 ] && [ $vrc = 0 ] && ok "allow_host 18080: the guest fetched a file from L1's loopback (10.0.2.2); port 18081 and 169.254.169.254 refused at once (a reset)" ||
+[ $crc = 0 ] && [ $vrc = 0 ] && ok "the guest read the host's file in the share (9p); allow_host 18080: the guest fetched a file from L1's loopback (10.0.2.2); port 18081 and 169.254.169.254 refused at once (a reset)" ||
   bad "network: client $crc, VMM $vrc"
 grep -q "network: denied tcp 10.0.2.2 port 18081: the host's loopback (allow it with allow_host 18081)" "$d/vmm.out" &&
   ok "the VMM logged the denied loopback port" || { bad "no denial in the VMM's log"; cat "$d/vmm.out"; }
@@ -155,16 +166,12 @@ grep -qE '"net_allowed":[1-9][0-9]*,"net_denied":([2-9]|[1-9][0-9]+)' "$d/vmm.ou
   bad "no allowed/denied counts in: $(grep net_allowed "$d/vmm.out")"
 kill $hpid $hpid2 2>/dev/null
 
-echo "== a shared directory (virtio-9p)"
-mkdir -p "$work/share" && echo "from the host" > "$work/share/h.txt"
-box t5 "boxlite.root=/dev/vda boxlite.vol=vol0:/share" "$(disk "$work/t1.ext4")" \
-  ", \"shares\": [ { \"tag\": \"vol0\", \"path\": \"$work/share\", \"readonly\": false } ]" -- \
-  -c 'cat /share/h.txt && echo from-the-guest > /share/g.txt && ls /share' -o "from the host"
-[ $crc = 0 ] && [ $vrc = 0 ] && ok "the guest read the host's file in the share" || bad "share: client $crc, VMM $vrc"
 [ "$(cat "$work/share/g.txt" 2>/dev/null)" = from-the-guest ] && ok "the guest's write reached the host directory" ||
   bad "the guest's file is not in the host directory"
 
-if [ "$(uname -m)" = aarch64 ]; then
+if ! whole "pause and resume"; then
+  :
+elif [ "$(uname -m)" = aarch64 ]; then
   # arch_vm_save/arch_vcpu_save are not written for aarch64 yet (vGIC, timer, system
   # registers): the engine refuses a pause there, so the section is left out, and said so
   echo "skip: pause and resume: no aarch64 machine snapshots yet (src/vmm/arch/aarch64/kvm.c)"
@@ -275,6 +282,7 @@ df -k "$work" | awk 'NR == 2 { print "suite: free after the pause test: " int($4
 rm -rf "$d" "$work/t8.ext4"
 fi
 
+if whole "the jail, a forbidden system call"; then
 echo "== issue 13 on the KVM engine: the jail, and a guest's setuid root file on a share"
 # while the box runs: the supervisor and the jailed VMM, as the host sees them
 check_jail() {
@@ -349,6 +357,7 @@ if [ -n "${LAB_VMM_TEST:-}" ] && [ "$LAB_VMM" != /tmp/vmm-trace ]; then
   [ $vrc = $((128 + 31)) ] && ok "a forbidden system call: the VMM dies with SIGSYS (status $vrc)" || bad "forbidden call: VMM status $vrc"
   grep -q '"syscall_name":"ptrace"' "$work/t7/exit.json" 2>/dev/null && ok "exit.json names it: $(sed -n 's/.*"reason":"\([^"]*\)".*/\1/p' "$work/t7/exit.json")" ||
     bad "exit.json: $(cat "$work/t7/exit.json" 2>&1)"
+fi
 fi
 
 if [ "$LAB_VMM" = /tmp/vmm-trace ]; then

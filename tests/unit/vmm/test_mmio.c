@@ -247,7 +247,7 @@ TEST(malformed_ring_fails_device_once_then_reset_recovers)
     vqd_init(&q1, &ram, 1, 64);
     REQUIRE(vqd_handshake(&d->dev, 0, qs, 2) & VIRTIO_CONFIG_S_DRIVER_OK);
     echo(&d->dev, &q0, 0, "again");
-    uint32_t id, len;
+    uint32_t id, len = 0; /* set by vqd_get_used; aarch64 gcc cannot see it */
     CHECK(vqd_get_used(&q0, &id, &len));
     CHECK_EQ(len, 5);
     virtio_dev_free(&d->dev);
@@ -277,7 +277,7 @@ TEST(notify_through_eventfds_on_the_loop)
     int n = d->notified[1];
     echo(&d->dev, &q1, 1, "via loop"); /* QueueNotify only signals the eventfd */
     CHECK_EQ(d->notified[1], n);
-    uint32_t id, len;
+    uint32_t id, len = 0;
     CHECK(!vqd_get_used(&q1, &id, &len));
     CHECK(evloop_run_once(loop, 1000) >= 1);
     CHECK_EQ(d->notified[1], n + 1);
