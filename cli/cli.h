@@ -194,6 +194,9 @@ int cli_port_show(const struct cli_args *a, json_t *ports);
 void cli_snapshot_print(json_t *list);
 int cli_images_print(json_t *arr, const struct cli_args *a);
 int cli_print_reclaimed(json_t *o);
+/* reclaim's --idle as milliseconds (0: not given) into *idle; 0, or the usage error's
+ * status (a bad duration, or --idle beside named boxes). */
+int cli_reclaim_idle(const struct cli_args *a, long long *idle);
 int cli_snapshot_action(const struct cli_args *a, bool *ls);
 /* Waits until the box is no longer running; its info then, or NULL. */
 json_t *cli_wait_stopped(boxlite_box *b);

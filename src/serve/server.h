@@ -110,6 +110,7 @@ const char *req_arg(struct MHD_Connection *c, const char *name);
 
 /* ---- handlers ---------------------------------------------------------------------- */
 enum MHD_Result h_config(struct MHD_Connection *c, struct req *q);
+enum MHD_Result h_host(struct MHD_Connection *c, struct req *q);
 enum MHD_Result h_token(struct MHD_Connection *c, struct req *q);
 enum MHD_Result h_boxes(struct MHD_Connection *c, struct req *q);
 enum MHD_Result h_box(struct MHD_Connection *c, struct req *q);

@@ -398,6 +398,11 @@ api GET /v1/acme/metrics "$T"
 expect "runtime metrics need runtime:admin: 403" 403 "$ST"
 api GET /v1/acme/metrics "$AT"
 expect "runtime metrics: 200" 200 "$ST"
+api GET /v1/acme/host "$T"
+expect "the server's host check needs runtime:admin: 403" 403 "$ST"
+api GET /v1/acme/host "$AT"
+expect "the server's host check (ours, for doctor): 200, checks with a status, engines" "200 True True" \
+  "$ST $(jget 'all(k["status"] in ("ok","info","warn","fail") for k in d["checks"]) and len(d["checks"]) > 3') $(jget '"engines" in d["engines"]')"
 expect "... the tenant's running box" 1 "$(jget 'd["num_running_boxes"]')"
 expect "... its executions" True "$(jget 'd["total_commands_executed"] >= 5')"
 api GET "/v1/other/boxes/$ID/metrics" "$OT"
@@ -554,7 +559,7 @@ wait "${pids[@]}"
 expect "100 concurrent clients are all answered 200" 100 "$(cat "$work"/conc.* | grep -c '^200$')"
 
 # ---- lists -----------------------------------------------------------------------------------
-api POST /v1/acme/boxes "$T" -d '{"name":"two","rootfs_path":"bb","detach":true,"auto_remove":false,"stdin_open":true,"cmd":["sh","-c","echo log-line-1; echo log-line-2; read x; echo got-$x; exec sleep 1000"]}'
+api POST /v1/acme/boxes "$T" -d '{"name":"two","rootfs_path":"bb","detach":true,"auto_remove":false,"stdin_open":true,"cmd":["sh","-c","echo log-line-1; echo log-line-2; while read x; do echo got-$x; done; exec sleep 1000"]}'
 expect "a detached box (a main process with its stdin open)" 201 "$ST"
 expect "... the Box says so" "True False" "$(jget 'd["stdin_open"], d["tty"]' | tr -d '(),')"
 api GET "/v1/acme/boxes?pageSize=1" "$T"
@@ -634,11 +639,16 @@ jl() { echo "$L" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(ev
 # (the console ends its lines with CR LF)
 expect "... tail=2: the main process's last two lines, base64 in log events" '"log-line-1\r\nlog-line-2\r\n"' "$(jl 'json.dumps(d["log"])')"
 expect "... then the end event: the box's state, no exit yet" "running None" "$(jl 'd["end"]["state"], d["end"]["exit_code"]' | tr -d "(),'")"
-expect "... the ids count the bytes sent" 24 "$(jl 'd["ids"][-2]')"
-api GET "/v1/acme/boxes/two/logs?tail=2" "$T" -H "Last-Event-ID: 12"
-expect "... again with Last-Event-ID 12: the bytes after the first 12" '"log-line-2\r\n"' "$($CHECK sse "$BODY" | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)["log"]))')"
+expect "... the ids are positions in the log (inode.offset.state.since.until)" 1 "$(jl 'd["ids"][-2]' | grep -cE '^[0-9]+(\.[0-9]+){4}$')"
+FIRST=$(jl 'd["ids"][0]')
+api GET "/v1/acme/boxes/two/logs?tail=2" "$T" -H "Last-Event-ID: $FIRST"
+expect "... again from the first (empty) event's id: the same two lines, the tail's start is exact" '"log-line-1\r\nlog-line-2\r\n"' "$($CHECK sse "$BODY" | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)["log"]))')"
 api GET "/v1/acme/boxes/two/logs?tail=2" "$T" -H "Last-Event-ID: -1"
 expect "... a Last-Event-ID that is no event id (-1): 400" 400 "$ST"
+api GET "/v1/acme/boxes/two/logs?tail=2" "$T" -H "Last-Event-ID: 12"
+expect "... nor is a byte count (12, the old ids): 400" 400 "$ST"
+api GET "/v1/acme/boxes/two/logs?tail=2" "$T" -H "Last-Event-ID: ${FIRST%%.*}.99999999999.0.0.0"
+expect "... a position beyond the end of its file: 400" 400 "$ST"
 api GET "/v1/acme/boxes/two/logs?tail=2&timestamps=true" "$T"
 expect "... timestamps=true: each line starts with its time" 2 "$($CHECK sse "$BODY" | python3 -c 'import json,re,sys; print(len(re.findall(r"(?m)^20[0-9-]+T[0-9:.]+Z log-line", json.load(sys.stdin)["log"])))')"
 api GET "/v1/acme/boxes/two/logs?tail=x" "$T"
@@ -653,6 +663,33 @@ for _ in $(seq 300); do
   sleep 0.2
 done
 expect "... it read what was sent" '"got-hi\r\n"' "$($CHECK sse "$BODY" | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)["log"]))')"
+# a stream taken up again goes on exactly where it stopped, whatever its window: the log
+# grows between the two requests, so tail=1 and a relative since pick other lines the
+# second time (ids that counted bytes skipped or repeated some)
+LOGQ() { $CHECK sse "$BODY" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["ids"][-2] if sys.argv[1] == "id" else json.dumps(d["log"]))' "$1"; }
+LID=$(LOGQ id)
+stdin_line() { # WORD: sent to the main process, then waited for in the log
+  api POST /v1/acme/boxes/two/stdin "$T" --data-binary "$1"$'\n' -H 'Content-Type: application/octet-stream'
+  for _ in $(seq 300); do
+    api GET "/v1/acme/boxes/two/logs?tail=1" "$T"
+    $CHECK sse "$BODY" | grep -q "got-$1" && break
+    sleep 0.2
+  done
+}
+stdin_line more
+api GET "/v1/acme/boxes/two/logs?tail=1" "$T" -H "Last-Event-ID: $LID"
+expect "logs tail=1 taken up again after the log grew: exactly the new line" '"got-more\r\n"' "$(LOGQ log)"
+api GET "/v1/acme/boxes/two/logs?since=3s&follow=false" "$T"
+LID=$(LOGQ id)
+sleep 3.5 # every line read so far is now older than the window
+stdin_line again
+api GET "/v1/acme/boxes/two/logs?since=3s&follow=false" "$T" -H "Last-Event-ID: $LID"
+expect "logs since=3s taken up again once the window moved past the lines read: exactly the new line" '"got-again\r\n"' "$(LOGQ log)"
+api GET "/v1/acme/boxes/two/logs?since=1h&timestamps=true" "$T"
+A=$(LOGQ log)
+LID=$($CHECK sse "$BODY" | python3 -c 'import json,sys; print(json.load(sys.stdin)["ids"][0])')
+api GET "/v1/acme/boxes/two/logs?since=1h&timestamps=true" "$T" -H "Last-Event-ID: $LID"
+expect "... with timestamps, again from the stream's first id: the same dated lines" "$A" "$(LOGQ log)"
 
 # ---- the extensions on a running box: pause, resume, fork, prune ---------------------------------
 api POST /v1/acme/boxes/two/pause "$T"
@@ -667,6 +704,11 @@ api POST /v1/acme/boxes/prune "$T"
 expect "prune: 200, the stopped fork removed" "200 True" "$ST $(jget "'$FID' in d['removed']")"
 api GET /v1/acme/boxes/two "$T"
 expect "... two still runs" running "$(jget 'd["status"]')"
+api POST "/v1/acme/boxes/two/reclaim?idle_ms=3600000" "$T"
+expect "reclaim?idle_ms of a box not idle that long: 200, skipped, how long it was idle" "200 True True" \
+  "$ST $(jget 'd["skipped"]') $(jget 'd["idle_ms"] < 3600000 and "freed_bytes" not in d')"
+api POST "/v1/acme/boxes/two/reclaim?idle_ms=x" "$T"
+expect "... idle_ms=x: 400" 400 "$ST"
 
 # ---- SIGTERM: executions end with their exit event, the detached box stays ----------------------
 exec_run two '{"command":"sh","args":["-c","echo started; exec sleep 1000"]}'
