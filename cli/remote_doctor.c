@@ -30,8 +30,7 @@ static void add(json_t *checks, bool print, const char *status, const char *name
     json_array_append_new(checks, json_pack("{s:s,s:s,s:s,s:s?}", "name", name, "status",
                                             status, "detail", detail, "fix", fix));
     if (print)
-        printf("%-5s %s: %s%s%s%s\n", status, name, detail, fix && *fix ? " (fix: " : "",
-               fix && *fix ? fix : "", fix && *fix ? ")" : "");
+        cli_doctor_line(status, name, detail, fix);
 }
 
 /* Whether the URL's host is a loopback address, where plain http is the server's own

@@ -426,21 +426,38 @@ static int remote_snapshot(struct bl_client *cl, const struct cli_args *a)
 
 /* ---- images ---------------------------------------------------------------------------------- */
 
+static int show_pull(void *ud, const struct client_pull_event *e)
+{
+    cli_pull_view_show(ud, e->layer, e->n_layers, e->digest, e->done, e->total);
+    return 0;
+}
+
+/* pull: the server's layers' progress as events, shown as the local pull shows its own;
+ * -q asks for the plain answer. */
 static int remote_pull(struct bl_client *cl, const struct cli_args *a)
 {
-    for (int i = 0; i < a->nopts; i++)
+    bool quiet = false;
+    for (int i = 0; i < a->nopts; i++) {
         if (a->opts[i].id != FL_QUIET)
             return unsupported_flag(a->verb, a->opts[i].id);
+        quiet = true;
+    }
     struct bl_error err = {0};
-    json_t *ans = NULL;
-    /* the server pulls on its side: no progress to show here */
-    json_t *req = json_pack("{s:s}", "reference", a->ops[0]);
-    int r = client_call(cl, "POST", "/images/pull", req, &ans, &err);
+    int r;
+    if (quiet) {
+        json_t *ans = NULL;
+        r = client_call(cl, "POST", "/images/pull", json_pack("{s:s}", "reference", a->ops[0]),
+                        &ans, &err);
+        json_decref(ans);
+    } else {
+        struct cli_pull_view *v = cli_pull_view_new();
+        r = client_pull(cl, a->ops[0], show_pull, v, &err);
+        cli_pull_view_end(v);
+    }
     if (r < 0) {
         fprintf(stderr, "boxlite: %s\n", err.msg);
         return 125;
     }
-    json_decref(ans);
     printf("pulled %s\n", a->ops[0]);
     return 0;
 }

@@ -95,6 +95,19 @@ struct client_log_event {
 int client_log_event(const struct client_sse_event *ev, struct client_log_event *out,
                      struct bl_error *err);
 
+/* A pull's event (docs/api.yaml, POST .../images/pull as events): "progress" of one layer,
+ * "pulled" (the ImageInfo: the pull is done) or "error" (the error model: err filled, -1
+ * returned with out->kind CP_ERROR). */
+enum client_pull_kind { CP_PROGRESS = 1, CP_PULLED, CP_ERROR };
+struct client_pull_event {
+    enum client_pull_kind kind;
+    int layer, n_layers;   /* progress: 0-based, 0..4095; n_layers 0 when not known */
+    char digest[80];       /* progress: printable */
+    unsigned long long done, total;
+};
+int client_pull_event(const struct client_sse_event *ev, struct client_pull_event *out,
+                      struct bl_error *err);
+
 /* ---- talking (http.c) ----------------------------------------------------------------- */
 struct bl_client;
 struct client_opts {
@@ -118,6 +131,12 @@ const char *client_scopes(const struct bl_client *c);
  * negative code with err. */
 int client_config(struct bl_client *c, json_t **out, struct bl_error *err);
 
+/* POST .../images/pull of ref answered as events: fn gets each layer's progress (non-zero
+ * stops); 0 once the image is pulled, or a negative code with err (the server's error
+ * model when the pull failed). */
+int client_pull(struct bl_client *c, const char *ref,
+                int (*fn)(void *, const struct client_pull_event *), void *ud,
+                struct bl_error *err);
 /* METHOD /v1/{prefix}PATH with body (JSON, or NULL; taken, as jansson's _new functions
  * take theirs: released whatever the outcome), query already in path (escaped by
  * client_escape). The HTTP status (2xx) with *out the answer's JSON object (NULL when it

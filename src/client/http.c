@@ -533,6 +533,58 @@ int client_exec_output(struct bl_client *c, const char *box, const char *exec,
     return r < 0 ? r : 0;
 }
 
+struct pull_ctx {
+    int (*fn)(void *, const struct client_pull_event *);
+    void *ud;
+    struct bl_error *err;
+    bool done;
+};
+
+static int on_pull(void *ud, const struct client_sse_event *ev)
+{
+    struct pull_ctx *x = ud;
+    struct client_pull_event e;
+    if (client_pull_event(ev, &e, x->err) < 0)
+        return -1;
+    if (e.kind == CP_PULLED) {
+        x->done = true;
+        return 1;
+    }
+    return x->fn(x->ud, &e);
+}
+
+int client_pull(struct bl_client *c, const char *ref,
+                int (*fn)(void *, const struct client_pull_event *), void *ud,
+                struct bl_error *err)
+{
+    char *url = NULL;
+    json_t *req = json_pack("{s:s}", "reference", ref);
+    char *body = req ? json_dumps(req, JSON_COMPACT) : NULL;
+    json_decref(req);
+    int r = body ? box_url(c, "/images/pull", &url, err)
+                 : bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
+    struct pull_ctx ctx = { .fn = fn, .ud = ud, .err = err };
+    if (r >= 0) {
+        static const char *const hdrs[] = { "Content-Type: application/json",
+                                            "Accept: text/event-stream", NULL };
+        struct sink s = { .kind = SINK_SSE, .sse_fn = on_pull, .sse_ud = &ctx, .err = err,
+                          .max = 64 * 1024 };
+        r = authed(c, "POST", url, hdrs, body, strlen(body), NULL, &s, err);
+        if (r >= 0 && (s.status < 200 || s.status > 299))
+            r = client_error_from((unsigned)s.status, s.buf, s.len, err);
+        if (r >= 0 && s.sse_r < 0)
+            r = s.sse_r;
+        /* a pull is not taken up again (pulling again is): a cut stream is an error */
+        if (r >= 0 && !ctx.done)
+            r = bl_err(err, BOXLITE_ERR_NETWORK, "the stream ended before the pull did");
+        client_sse_free(&s.sse);
+        free(s.buf);
+    }
+    free(url);
+    free(body);
+    return r < 0 ? r : 0;
+}
+
 int client_post_bytes(struct bl_client *c, const char *path, const void *p, size_t n,
                       const char *header, struct bl_error *err)
 {

@@ -7,9 +7,14 @@
 # bytes, exit code), stdin with X-Close-Stdin, a signal, reconnecting with Last-Event-ID
 # (the events after it, nothing lost), malformed JSON, unknown fields, host paths, a body
 # over the limit (413), a stalled client while others are served, pages of a list, a box's
-# console log as events (tail, timestamps, Last-Event-ID, the end event) and its main
-# process's stdin, a folder uploaded onto a file (409), the log (no secret or token in it), a non-loopback address refused without TLS, and SIGTERM
-# (executions end with their exit event, a detached box keeps running). Every response of
+# console log as events (tail, timestamps, the end event; ids that are log positions, so a
+# stream taken up again with Last-Event-ID after the log grew, with tail=1 or a relative
+# since, gives exactly the new bytes) and its main process's stdin, a pull answered as
+# events (progress, pulled; error), the server's host check (runtime:admin) and reclaim's
+# idle_ms (ours, for --url doctor and reclaim --idle), doctor over TLS with and without the
+# test CA, a folder uploaded onto a file (409), the log (no secret or token in it), a
+# non-loopback address refused without TLS, and SIGTERM (executions end with their exit
+# event, a detached box keeps running). Every response of
 # the session is then checked against docs/api.yaml (tests/e2e/serve_check.py contract).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -398,13 +403,13 @@ api GET /v1/acme/metrics "$T"
 expect "runtime metrics need runtime:admin: 403" 403 "$ST"
 api GET /v1/acme/metrics "$AT"
 expect "runtime metrics: 200" 200 "$ST"
+expect "... the tenant's running box" 1 "$(jget 'd["num_running_boxes"]')"
+expect "... its executions" True "$(jget 'd["total_commands_executed"] >= 5')"
 api GET /v1/acme/host "$T"
 expect "the server's host check needs runtime:admin: 403" 403 "$ST"
 api GET /v1/acme/host "$AT"
 expect "the server's host check (ours, for doctor): 200, checks with a status, engines" "200 True True" \
   "$ST $(jget 'all(k["status"] in ("ok","info","warn","fail") for k in d["checks"]) and len(d["checks"]) > 3') $(jget '"engines" in d["engines"]')"
-expect "... the tenant's running box" 1 "$(jget 'd["num_running_boxes"]')"
-expect "... its executions" True "$(jget 'd["total_commands_executed"] >= 5')"
 api GET "/v1/other/boxes/$ID/metrics" "$OT"
 expect "another tenant's box metrics: 404" 404 "$ST"
 
@@ -416,6 +421,36 @@ api POST /v1/acme/images/pull "$T" -d "{\"reference\":\"127.0.0.1:$rport/tools/b
 expect "pull: 200" 200 "$ST"
 expect "... the ImageInfo" "127.0.0.1:$rport/tools/bb 1" "$(jget 'd["repository"] + " " + d["tag"]')"
 IMG=$(jget 'd["id"]')
+# ours: the same pull as events (the layers' progress, then the ImageInfo) when asked for
+# (again: a layer already stored comes once, done)
+curl -s -N --max-time 300 -H "Authorization: Bearer $T" -H 'Accept: text/event-stream' \
+  -d "{\"reference\":\"127.0.0.1:$rport/tools/bb:1\"}" -D "$work/pullsse.h" "$U/v1/acme/images/pull" >"$work/pullsse"
+expect "pull with Accept: text/event-stream: 200, events" "200 text/event-stream" \
+  "$(head -1 "$work/pullsse.h" | cut -d' ' -f2) $(grep -i '^content-type:' "$work/pullsse.h" | tr -d '\r' | cut -d' ' -f2)"
+expect "... progress events, the last of each layer done, then pulled with the ImageInfo" "True 127.0.0.1:$rport/tools/bb 1" \
+  "$(python3 - "$work/pullsse" <<'PY'
+import json, sys
+evs, cur = [], {}
+for line in open(sys.argv[1]).read().split("\n"):
+    if not line:
+        if cur: evs.append(cur)
+        cur = {}
+    elif not line.startswith(":"):
+        k, _, v = line.partition(": ")
+        cur[k] = v
+prog = [json.loads(e["data"]) for e in evs if e.get("event") == "progress"]
+last = {}
+for p in prog:
+    last[p["layer"]] = p
+ok = bool(prog) and all(p["done"] == p["total"] > 0 for p in last.values()) and evs[-1]["event"] == "pulled"
+d = json.loads(evs[-1]["data"])
+print(ok, d["repository"], d["tag"])
+PY
+)"
+curl -s -N --max-time 300 -H "Authorization: Bearer $T" -H 'Accept: text/event-stream' \
+  -d "{\"reference\":\"127.0.0.1:$rport/tools/none:1\"}" "$U/v1/acme/images/pull" >"$work/pullsse2"
+expect "... a pull that fails: an error event, the error model with the plain answer's status" "422 ImageError" \
+  "$(python3 -c 'import json,sys; t=open(sys.argv[1]).read(); e=[b for b in t.split("\n\n") if "event: error" in b][0]; d=json.loads(e.split("data: ",1)[1]); print(d["error"]["code"], d["error"]["type"])' "$work/pullsse2")"
 api GET /v1/acme/images "$T"
 expect "the tenant's images list it" "['127.0.0.1:$rport/tools/bb:1']" "$(jget '[i["reference"] for i in d["images"]]')"
 api GET "/v1/acme/images/$IMG" "$T"
@@ -746,6 +781,11 @@ tok=$(curl -s --max-time 60 --cacert "$work/ca.pem" -d grant_type=client_credent
 expect "... a token over TLS, then a box list" 200 "$(curl -s -o /dev/null -w '%{http_code}' --max-time 60 --cacert "$work/ca.pem" -H "Authorization: Bearer $tok" "$S/v1/acme/boxes")"
 curl -s -o /dev/null --max-time 60 "$S/v1/config" && no "a client without the CA refuses the server" || ok "a client without the CA refuses the server"
 curl -s -o /dev/null --max-time 60 "http://${S#https://}/v1/config" && no "plain HTTP to the TLS port fails" || ok "plain HTTP to the TLS port fails"
+BOXLITE_CA_FILE=$work/ca.pem "$B" --url "$S" --client-id acme-ci --client-secret "$SECRET" --prefix acme doctor >"$work/doc.tls" 2>&1; st=$?
+expect "doctor --url over TLS with the test CA: 0" 0 "$st"
+has "... tls verified against that CA" "ok    tls: https, the certificate verified against $work/ca.pem" "$work/doc.tls"
+"$B" --url "$S" --client-id acme-ci --client-secret "$SECRET" --prefix acme doctor >"$work/doc.notls" 2>&1; st=$?
+expect "doctor --url over TLS without the CA: 1, the server and tls failing" "1 1 1" "$st $(grep -c '^fail  server:' "$work/doc.notls") $(grep -c '^fail  tls: https, not verified' "$work/doc.notls")"
 kill -TERM "$S_pid"; wait "$S_pid" 2>/dev/null
 
 # ---- the log -------------------------------------------------------------------------------

@@ -21,7 +21,8 @@
 # asking for more memory than the server allows are refused and leave nothing); the
 # management verbs (create
 # with -e -l -p, rename, port, snapshot, clone, kill, wait, restart, reclaim (--idle too),
-# balloon, pause, resume, fork, prune; pull, images, rmi (a short reference too), image
+# balloon, pause, resume, fork, prune; pull (with its progress), images, rmi (a short
+# reference too), image
 # prune from a registry on loopback)
 # beside the local ones, each of them refused for another tenant's box (404), prune and rmi
 # never touching another tenant's boxes or images.
@@ -273,7 +274,7 @@ L doctor --no-smoke >"$work/docl.out" 2>&1; lst=$?
 expect "doctor --url with runtime:admin: the server host's checks, status as local doctor --no-smoke there" "$lst" "$st"
 expect "... each of local doctor's checks, as 'server NAME' with its status" \
   "$(grep -E '^(ok|info|warn|fail) ' "$work/docl.out" | sed -E 's/^(ok|info|warn|fail) +([^:]+):.*/\1 server \2/' | paste -sd'|')" \
-  "$(grep -E '^(ok|info|warn|fail) +server [a-z]' "$work/doca.out" | grep -v '^info  server host:' | sed -E 's/^(ok|info|warn|fail) +([^:]+):.*/\1 \2/' | paste -sd'|')"
+  "$(grep -E '^(ok|info|warn|fail) +server [^ :]' "$work/doca.out" | grep -v '^info  server host:' | sed -E 's/^(ok|info|warn|fail) +([^:]+):.*/\1 \2/' | paste -sd'|')"
 "$B" --url "$U" --client-id acme-ci --client-secret "${SECRET}x" --prefix acme doctor >"$work/docb.out" 2>&1; st=$?
 expect "doctor --url with a wrong secret: 1" 1 "$st"
 grep -q '^fail  credentials: .*401' "$work/docb.out" && ok "... fail credentials, saying 401" || no "doctor wrong secret" "$(cat "$work/docb.out")"
@@ -439,6 +440,17 @@ SHORT=127.0.0.1:$rport/tools/bb
 R pull -q "$SHORT" >/dev/null
 expect "rmi --url of a short reference (no tag): removed, as locally" "removed $SHORT" "$(R rmi "$SHORT" 2>&1)"
 expect "... gone from the store" "" "$(L images -q)"
+# pull's progress: the server's layers shown as the local pull shows its own (here not on a
+# terminal: a line per layer done, then "pulled")
+R pull "$SHORT" >"$work/pullp.out" 2>"$work/pullp.err"; st=$?
+L pull "$SHORT" >"$work/pulll.out" 2>/dev/null; lst=$?
+expect "pull --url with progress: status as locally (0)" "$lst/0" "$st/0"
+grep -q "^layer 1/1 .* done$" "$work/pullp.out" && ok "... a line per layer done" || no "pull --url progress" "$(cat "$work/pullp.out" "$work/pullp.err")"
+expect "... the same lines as the local pull" "$(cat "$work/pulll.out")" "$(cat "$work/pullp.out")"
+R pull "127.0.0.1:$rport/no/such:1" >/dev/null 2>"$work/pullf.err"; st=$?
+expect "pull --url with progress of no such image: 125" 125 "$st"
+has "... the server's reason (422)" "422" "$work/pullf.err"
+R rmi "$SHORT" >/dev/null 2>&1; L rmi "$SHORT" >/dev/null 2>&1
 tests/fixtures/registry.sh stop "$work/reg" >/dev/null 2>&1
 
 # ---- stop, start, rm ---------------------------------------------------------------------------
