@@ -228,6 +228,30 @@ TEST(a_position_resumes_exactly_wherever_it_was_taken)
     CHECK(rt_log_open_path(path, 3, "{\"from\": \"1.2.3\"}", &l) == BOXLITE_ERR_INVALID);
     CHECK(rt_log_open_path(path, 3, "{\"from\": \"+1.0.0.0.0\"}", &l) == BOXLITE_ERR_INVALID);
     CHECK(rt_log_open_path(path, 3, "{\"from\": \"1.0.99.0.0\"}", &l) == BOXLITE_ERR_INVALID);
+    /* a reader that stopped inside a line it drops (still being written, older than since)
+     * drops the rest of it once it comes */
+    const char *d2 = fresh_dir("position-dropped");
+    REQUIRE(d2);
+    put(d2, "console.log", "a1\na2-");
+    index_for(d2, "console.log", "console.log.idx", 2, (uint64_t[]){ 0, 3 },
+              (int64_t[]){ 1000, 1000 });
+    char p2[600], at[BOXLITE_LOG_POSITION_MAX], from[256];
+    snprintf(p2, sizeof p2, "%s/console.log", d2);
+    REQUIRE(rt_log_open_path(p2, 3, "{\"since\": 1500}", &l) == 0);
+    static char got2[256];
+    got2[0] = 0;
+    drain(l, got2, sizeof got2);
+    CHECK_STR(got2, "");
+    REQUIRE(boxlite_log_position(l, at, sizeof at) == BOXLITE_OK);
+    boxlite_log_close(l);
+    put(d2, "console.log", "tail\nb\n");
+    index_for(d2, "console.log", "console.log.idx", 3, (uint64_t[]){ 0, 3, 11 },
+              (int64_t[]){ 1000, 1000, 2000 });
+    snprintf(from, sizeof from, "{\"from\": \"%s\"}", at);
+    REQUIRE(rt_log_open_path(p2, 3, from, &l) == 0);
+    drain(l, got2, sizeof got2);
+    CHECK_STR(got2, "b\n");
+    boxlite_log_close(l);
     /* a file no longer retained: the oldest retained byte */
     REQUIRE(rt_log_open_path(path, 3, "{\"from\": \"1.5.0.0.0\"}", &l) == 0);
     static char got[4096];
