@@ -703,17 +703,18 @@ expect "... it read what was sent" '"got-hi\r\n"' "$($CHECK sse "$BODY" | python
 # second time (ids that counted bytes skipped or repeated some)
 LOGQ() { $CHECK sse "$BODY" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["ids"][-2] if sys.argv[1] == "id" else json.dumps(d["log"]))' "$1"; }
 LID=$(LOGQ id)
-stdin_line() { # WORD: sent to the main process, then waited for in the log
-  api POST /v1/acme/boxes/two/stdin "$T" --data-binary "$1"$'\n' -H 'Content-Type: application/octet-stream'
+stdin_line() { # WORD...: each a line to the main process, the last then waited for in the log
+  local last=${!#}
+  api POST /v1/acme/boxes/two/stdin "$T" --data-binary "$(printf '%s\n' "$@")"$'\n' -H 'Content-Type: application/octet-stream'
   for _ in $(seq 300); do
     api GET "/v1/acme/boxes/two/logs?tail=1" "$T"
-    $CHECK sse "$BODY" | grep -q "got-$1" && break
+    $CHECK sse "$BODY" | grep -q "got-$last" && break
     sleep 0.2
   done
 }
-stdin_line more
+stdin_line more more2
 api GET "/v1/acme/boxes/two/logs?tail=1" "$T" -H "Last-Event-ID: $LID"
-expect "logs tail=1 taken up again after the log grew: exactly the new line" '"got-more\r\n"' "$(LOGQ log)"
+expect "logs tail=1 taken up again after the log grew by two lines: exactly those" '"got-more\r\ngot-more2\r\n"' "$(LOGQ log)"
 api GET "/v1/acme/boxes/two/logs?since=3s&follow=false" "$T"
 LID=$(LOGQ id)
 sleep 3.5 # every line read so far is now older than the window
