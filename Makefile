@@ -203,9 +203,12 @@ SRC_cli := $(call src_of,cli)
 # boxlite serve's HTTP library; only the CLI links it (the library does not need it)
 SERVE_LIBS := $(if $(filter aarch64,$(ARCH)),-lmicrohttpd,$(shell pkg-config --libs libmicrohttpd 2>/dev/null))
 CLI_ARCHIVES := $(call archives,client)
-$(BIN_cli): $(call obj,$(SRC_cli)) $(CLI_ARCHIVES) $(LIB_so)
+# image references read as the library reads them (rmi BUSYBOX over --url names the
+# server's docker.io/library/busybox:latest): the one parser, pure, linked in once more
+CLI_OBJ      := $(call obj,$(SRC_cli) src/image/ref.c)
+$(BIN_cli): $(CLI_OBJ) $(CLI_ARCHIVES) $(LIB_so)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $(call obj,$(SRC_cli)) -Wl,--start-group $(CLI_ARCHIVES) -Wl,--end-group -L$(O)/lib -lboxlite -Wl,-rpath,'$$ORIGIN/../lib' $(SERVE_LIBS) $(LIBS)
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) -Wl,--start-group $(CLI_ARCHIVES) -Wl,--end-group -L$(O)/lib -lboxlite -Wl,-rpath,'$$ORIGIN/../lib' $(SERVE_LIBS) $(LIBS)
 # boxlite-runtime: the OCI runtime (runc's command line) over the public API, one process
 # per container (oci/), beside the CLI.
 BIN_oci := $(O)/bin/boxlite-runtime

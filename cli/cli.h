@@ -194,6 +194,19 @@ int cli_port_show(const struct cli_args *a, json_t *ports);
 void cli_snapshot_print(json_t *list);
 int cli_images_print(json_t *arr, const struct cli_args *a);
 int cli_print_reclaimed(json_t *o);
+/* One of doctor's lines: "STATUS NAME: detail (fix: ...)". */
+void cli_doctor_line(const char *status, const char *name, const char *detail,
+                     const char *fix);
+/* pull's per-layer progress as `boxlite pull` shows it (bars on a terminal, a line per
+ * finished layer elsewhere), fed with the library's callback figures or a server's. */
+struct cli_pull_view;
+struct cli_pull_view *cli_pull_view_new(void);
+void cli_pull_view_show(struct cli_pull_view *v, int layer, int n_layers, const char *digest,
+                        unsigned long long done, unsigned long long total);
+void cli_pull_view_end(struct cli_pull_view *v); /* the last redraw, then freed */
+/* reclaim's --idle as milliseconds (0: not given) into *idle; 0, or the usage error's
+ * status (a bad duration, or --idle beside named boxes). */
+int cli_reclaim_idle(const struct cli_args *a, long long *idle);
 int cli_snapshot_action(const struct cli_args *a, bool *ls);
 /* Waits until the box is no longer running; its info then, or NULL. */
 json_t *cli_wait_stopped(boxlite_box *b);

@@ -32,20 +32,28 @@ int cli_print_reclaimed(json_t *o)
     return 0;
 }
 
-int cmd_reclaim(struct cli *c, const struct cli_args *a)
+int cli_reclaim_idle(const struct cli_args *a, long long *idle)
 {
-    long long idle = 0;
+    *idle = 0;
     for (int i = 0; i < a->nopts; i++)
         if (a->opts[i].id == FL_IDLE) {
-            idle = cli_parse_duration_ms(a->opts[i].value);
-            if (idle < 0 || idle > INT32_MAX)
+            *idle = cli_parse_duration_ms(a->opts[i].value);
+            if (*idle < 0 || *idle > INT32_MAX)
                 return cli_usage_error("--idle %s: expected a duration such as 30s, 5m",
                                        a->opts[i].value);
         }
-    if (idle && a->nops)
+    if (*idle && a->nops)
         return cli_usage_error("--idle picks among every running box: name no box with it");
-    int r = cli_open(c), failed = 0;
+    return 0;
+}
+
+int cmd_reclaim(struct cli *c, const struct cli_args *a)
+{
+    long long idle;
+    int r = cli_reclaim_idle(a, &idle), failed = 0;
     if (r)
+        return r;
+    if ((r = cli_open(c)))
         return r;
     if (!a->nops) {
         char *out = NULL;

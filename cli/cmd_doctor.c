@@ -202,6 +202,14 @@ static const char *home_of(const struct cli *c, char *buf, size_t len)
     return buf;
 }
 
+void cli_doctor_line(const char *status, const char *name, const char *detail,
+                     const char *fix)
+{
+    bool f = fix && *fix;
+    printf("%-5s %s: %s%s%s%s\n", status, name, detail ? detail : "", f ? " (fix: " : "",
+           f ? fix : "", f ? ")" : "");
+}
+
 int cmd_doctor(struct cli *c, const struct cli_args *a)
 {
     bool as_json = false, no_smoke = false;
@@ -238,9 +246,8 @@ int cmd_doctor(struct cli *c, const struct cli_args *a)
         const char *fix = json_string_value(json_object_get(k, "fix"));
         any_fail |= st && !strcmp(st, "fail");
         if (!as_json)
-            printf("%-5s %s: %s%s%s%s\n", st, json_string_value(json_object_get(k, "name")),
-                   json_string_value(json_object_get(k, "detail")), fix && *fix ? " (fix: " : "",
-                   fix && *fix ? fix : "", fix && *fix ? ")" : "");
+            cli_doctor_line(st, json_string_value(json_object_get(k, "name")),
+                            json_string_value(json_object_get(k, "detail")), fix);
     }
     fflush(stdout);
 

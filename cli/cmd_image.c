@@ -19,7 +19,7 @@ struct layer_line {
     int seen, finished;
 };
 
-struct pull_view {
+struct cli_pull_view {
     int tty;
     struct layer_line *lines;
     int n;          /* lines known so far */
@@ -70,7 +70,7 @@ static int bar_width(void)
     return w > 24 ? 24 : w < 4 ? 0 : w;
 }
 
-static void draw(struct pull_view *v)
+static void draw(struct cli_pull_view *v)
 {
     if (v->drawn)
         printf("\033[%dA", v->drawn);
@@ -101,7 +101,7 @@ static void draw(struct pull_view *v)
 static void show_progress(void *ud, int layer, int n_layers, const char *digest,
                           unsigned long long done, unsigned long long total)
 {
-    struct pull_view *v = ud;
+    struct cli_pull_view *v = ud;
     if (layer < 0 || layer > 100000)
         return;
     if (n_layers > v->n_layers)
@@ -150,6 +150,31 @@ static int on_progress(void *ud, int layer, int n_layers, const char *digest,
     return BOXLITE_PULL_CONTINUE;
 }
 
+struct cli_pull_view *cli_pull_view_new(void)
+{
+    struct cli_pull_view *v = calloc(1, sizeof *v);
+    if (v) /* bars and cursor movement only on a terminal, and not with NO_COLOR */
+        v->tty = cli_fancy(STDOUT_FILENO);
+    return v;
+}
+
+void cli_pull_view_show(struct cli_pull_view *v, int layer, int n_layers, const char *digest,
+                        unsigned long long done, unsigned long long total)
+{
+    if (v)
+        show_progress(v, layer, n_layers, digest, done, total);
+}
+
+void cli_pull_view_end(struct cli_pull_view *v)
+{
+    if (!v)
+        return;
+    if (v->tty && v->n)
+        draw(v);
+    free(v->lines);
+    free(v);
+}
+
 int cmd_pull(struct cli *c, const struct cli_args *a)
 {
     int quiet = 0;
@@ -164,12 +189,9 @@ int cmd_pull(struct cli *c, const struct cli_args *a)
     int r = cli_open(c);
     if (r)
         return r;
-    /* bars and cursor movement only on a terminal, and not with NO_COLOR */
-    struct pull_view v = { .tty = cli_fancy(STDOUT_FILENO) };
-    int rc = boxlite_image_pull_platform(c->rt, ref, platform, quiet ? NULL : on_progress, &v);
-    if (v.tty && v.n)
-        draw(&v);
-    free(v.lines);
+    struct cli_pull_view *v = quiet ? NULL : cli_pull_view_new();
+    int rc = boxlite_image_pull_platform(c->rt, ref, platform, v ? on_progress : NULL, v);
+    cli_pull_view_end(v);
     if (rc != BOXLITE_OK) {
         fprintf(stderr, "boxlite: %s\n", boxlite_errmsg()); /* it names the reference */
         return 125;

@@ -62,6 +62,19 @@ char *box_path(struct bl_client *cl, const char *box, const char *tail)
     return p;
 }
 
+int box_call(struct bl_client *cl, const char *method, const char *box, const char *tail,
+             json_t *body, json_t **out, struct bl_error *err)
+{
+    char *p = box_path(cl, box, tail);
+    if (!p) {
+        json_decref(body);
+        return bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
+    }
+    int r = client_call(cl, method, p, body, out, err);
+    free(p);
+    return r;
+}
+
 /* ---- executions: output to ours, stdin from ours ---------------------------------------- */
 
 struct exec_out {
@@ -160,12 +173,8 @@ static int remote_exec_stream(struct cli *c, struct bl_client *cl, const char *b
         json_object_set(req, "env", env);
     if (cwd)
         json_object_set_new(req, "working_dir", json_string(cwd));
-    char *path = box_path(cl, box, "/exec");
     json_t *ans = NULL;
-    int r = path ? client_call(cl, "POST", path, req, &ans, &err) : -1;
-    free(path);
-    json_decref(req);
-    if (r < 0)
+    if (box_call(cl, "POST", box, "/exec", req, &ans, &err) < 0)
         return exec_refused(&err);
     const char *xid = json_string_value(json_object_get(ans, "execution_id"));
     char id[129];
@@ -195,7 +204,7 @@ static int remote_exec_stream(struct cli *c, struct bl_client *cl, const char *b
         fprintf(stderr, "boxlite: exec: close stdin: %s\n", err.msg);
     }
     struct exec_out o = { .exit_code = -1 };
-    r = client_exec_output(cl, box, id, on_output, &o, &err);
+    int r = client_exec_output(cl, box, id, on_output, &o, &err);
     if (r >= 0 && o.exited && o.exit_code < 0) {
         /* it could not be started (the agent refuses once the request arrives): the
          * server's reason, read as cli_exec_failed reads the library's */
@@ -387,7 +396,6 @@ static int remote_run(struct cli *c, struct bl_client *cl, const struct cli_args
     struct bl_error err = {0};
     json_t *box = NULL;
     r = client_call(cl, "POST", "/boxes", req, &box, &err);
-    json_decref(req);
     json_decref(labels);
     const char *id = json_string_value(json_object_get(box, "box_id"));
     if (r < 0 || !id) {
@@ -399,17 +407,11 @@ static int remote_run(struct cli *c, struct bl_client *cl, const struct cli_args
     char bid[65];
     snprintf(bid, sizeof bid, "%s", id);
     json_decref(box);
-    char *p = box_path(cl, bid, "/start");
-    r = p ? client_call(cl, "POST", p, NULL, NULL, &err) : -1;
-    free(p);
-    if (r < 0) {
+    if (box_call(cl, "POST", bid, "/start", NULL, NULL, &err) < 0) {
         json_decref(env);
         int st = fail_err(v->name, &err);
-        if (!detach) {
-            p = box_path(cl, bid, "?force=true");
-            client_call(cl, "DELETE", p, NULL, NULL, &err);
-            free(p);
-        }
+        if (!detach)
+            box_call(cl, "DELETE", bid, "?force=true", NULL, NULL, &err);
         return st;
     }
     if (detach) {
@@ -436,19 +438,13 @@ static int remote_run(struct cli *c, struct bl_client *cl, const struct cli_args
                      : remote_exec_stream(c, cl, bid, argv, NULL, NULL, interactive, false);
     free(full);
     json_decref(env);
-    p = box_path(cl, bid, "/stop");
-    json_t *stop = json_pack("{s:i}", "timeout_seconds", 10);
-    if (p && client_call(cl, "POST", p, stop, NULL, &err) < 0 && err.code != BOXLITE_ERR_NOT_FOUND &&
-        err.code != BOXLITE_ERR_STATE)
+    if (box_call(cl, "POST", bid, "/stop", json_pack("{s:i}", "timeout_seconds", 10), NULL,
+                 &err) < 0 && err.code != BOXLITE_ERR_NOT_FOUND && err.code != BOXLITE_ERR_STATE)
         fprintf(stderr, "boxlite: stop: %s\n", err.msg);
-    json_decref(stop);
-    free(p);
     if (rm) {
-        p = box_path(cl, bid, "?force=true");
-        if (p && client_call(cl, "DELETE", p, NULL, NULL, &err) < 0 &&
+        if (box_call(cl, "DELETE", bid, "?force=true", NULL, NULL, &err) < 0 &&
             err.code != BOXLITE_ERR_NOT_FOUND)
             fprintf(stderr, "boxlite: rm: %s\n", err.msg);
-        free(p);
     }
     return status;
 }
@@ -566,9 +562,8 @@ static int remote_inspect(struct bl_client *cl, const struct cli_args *a)
     json_t *out = json_array();
     for (int i = 0; i < a->nops; i++) {
         struct bl_error err = {0};
-        char *p = box_path(cl, a->ops[i], NULL);
         json_t *b = NULL;
-        if (!p || client_call(cl, "GET", p, NULL, &b, &err) < 0) {
+        if (box_call(cl, "GET", a->ops[i], NULL, NULL, &b, &err) < 0) {
             fprintf(stderr, "boxlite: inspect %s: %s\n", a->ops[i], err.msg);
             failed = 1;
         } else if (format && fmt.kind != FMT_TABLE) {
@@ -579,7 +574,6 @@ static int remote_inspect(struct bl_client *cl, const struct cli_args *a)
         } else {
             json_array_append_new(out, b);
         }
-        free(p);
     }
     if (!format || fmt.kind == FMT_TABLE) {
         char *s = json_dumps(out, JSON_INDENT(2));
@@ -612,14 +606,10 @@ static int remote_each(struct bl_client *cl, const struct cli_args *a)
         struct bl_error err = {0};
         const char *tail = !strcmp(verb, "rm") ? (force ? "?force=true" : "?force=false")
                          : !strcmp(verb, "stop") ? "/stop" : "/start";
-        char *p = box_path(cl, a->ops[i], tail);
         json_t *body = !strcmp(verb, "stop") ? json_pack("{s:I}", "timeout_seconds",
                                                          (json_int_t)secs) : NULL;
-        int r = p ? client_call(cl, !strcmp(verb, "rm") ? "DELETE" : "POST", p, body, NULL, &err)
-                  : bl_err(&err, BOXLITE_ERR_NOMEM, "out of memory");
-        json_decref(body);
-        free(p);
-        if (r < 0) {
+        if (box_call(cl, !strcmp(verb, "rm") ? "DELETE" : "POST", a->ops[i], tail, body, NULL,
+                     &err) < 0) {
             fprintf(stderr, "boxlite: %s %s: %s\n", verb, a->ops[i], err.msg);
             failed = 1;
         } else {
@@ -767,7 +757,7 @@ int cli_remote(struct cli *c, const struct cli_args *a)
         return a->verb->run(c, a);
     static const char *const remote[] = { "run", "exec", "ps", "ls", "inspect", "rm",
                                           "stop", "start", "cp", "export", "import", "logs",
-                                          "attach", "stats", "top", NULL };
+                                          "attach", "stats", "top", "doctor", NULL };
     bool ok = false, manage = cli_remote_manages(name);
     for (size_t i = 0; remote[i]; i++)
         ok |= !strcmp(remote[i], name);
@@ -803,6 +793,8 @@ int cli_remote(struct cli *c, const struct cli_args *a)
         r = remote_stats(cl, a);
     else if (!strcmp(name, "top"))
         r = remote_top(cl, a);
+    else if (!strcmp(name, "doctor"))
+        r = remote_doctor(c, cl, a);
     else
         r = remote_each(cl, a);
     client_free(cl);

@@ -10,6 +10,7 @@
 #include "remote.h"
 
 #include "common/signame.h"
+#include "image/ref.h"
 
 #include <signal.h>
 #include <stdlib.h>
@@ -26,18 +27,6 @@ bool cli_remote_manages(const char *verb)
         if (!strcmp(verbs[i], verb))
             return true;
     return false;
-}
-
-/* POST (or another method) of body to a box's TAIL; *out the answer when wanted. */
-static int box_call(struct bl_client *cl, const char *method, const char *box,
-                    const char *tail, json_t *body, json_t **out, struct bl_error *err)
-{
-    char *p = box_path(cl, box, tail);
-    int r = p ? client_call(cl, method, p, body, out, err)
-              : bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
-    free(p);
-    json_decref(body);
-    return r;
 }
 
 /* "boxlite: VERB BOX: message" for one box of many; 1 so callers can OR it. */
@@ -184,7 +173,6 @@ static int remote_create(struct bl_client *cl, const struct cli_args *a)
     json_t *box = NULL;
     json_t *req = create_request(lib, a, f.rm);
     r = client_call(cl, "POST", "/boxes", req, &box, &err);
-    json_decref(req);
     json_decref(lib);
     const char *id = json_string_value(json_object_get(box, "box_id"));
     if (r >= 0 && id)
@@ -349,8 +337,13 @@ static json_t *running_boxes(struct bl_client *cl, struct bl_error *err)
 
 static int remote_reclaim(struct bl_client *cl, const struct cli_args *a)
 {
-    if (a->nopts) /* --idle: a timer is the server's business */
-        return unsupported_flag(a->verb, a->opts[0].id);
+    long long idle;
+    int r = cli_reclaim_idle(a, &idle);
+    if (r)
+        return r;
+    /* --idle: the server decides each box's idleness, as the library does locally */
+    char tail[48];
+    snprintf(tail, sizeof tail, idle ? "/reclaim?idle_ms=%lld" : "/reclaim", idle);
     struct bl_error err = {0};
     json_t *boxes = json_array();
     for (int i = 0; i < a->nops; i++)
@@ -366,7 +359,7 @@ static int remote_reclaim(struct bl_client *cl, const struct cli_args *a)
     json_array_foreach(boxes, i, b) {
         const char *box = json_string_value(b);
         json_t *ans = NULL;
-        if (box_call(cl, "POST", box, "/reclaim", NULL, &ans, &err) < 0) {
+        if (box_call(cl, "POST", box, tail, NULL, &ans, &err) < 0) {
             failed |= box_failed("reclaim", box, &err);
             continue;
         }
@@ -433,22 +426,38 @@ static int remote_snapshot(struct bl_client *cl, const struct cli_args *a)
 
 /* ---- images ---------------------------------------------------------------------------------- */
 
+static int show_pull(void *ud, const struct client_pull_event *e)
+{
+    cli_pull_view_show(ud, e->layer, e->n_layers, e->digest, e->done, e->total);
+    return 0;
+}
+
+/* pull: the server's layers' progress as events, shown as the local pull shows its own;
+ * -q asks for the plain answer. */
 static int remote_pull(struct bl_client *cl, const struct cli_args *a)
 {
-    for (int i = 0; i < a->nopts; i++)
+    bool quiet = false;
+    for (int i = 0; i < a->nopts; i++) {
         if (a->opts[i].id != FL_QUIET)
             return unsupported_flag(a->verb, a->opts[i].id);
+        quiet = true;
+    }
     struct bl_error err = {0};
-    json_t *ans = NULL;
-    /* the server pulls on its side: no progress to show here */
-    json_t *req = json_pack("{s:s}", "reference", a->ops[0]);
-    int r = client_call(cl, "POST", "/images/pull", req, &ans, &err);
-    json_decref(req);
+    int r;
+    if (quiet) {
+        json_t *ans = NULL;
+        r = client_call(cl, "POST", "/images/pull", json_pack("{s:s}", "reference", a->ops[0]),
+                        &ans, &err);
+        json_decref(ans);
+    } else {
+        struct cli_pull_view *v = cli_pull_view_new();
+        r = client_pull(cl, a->ops[0], show_pull, v, &err);
+        cli_pull_view_end(v);
+    }
     if (r < 0) {
         fprintf(stderr, "boxlite: %s\n", err.msg);
         return 125;
     }
-    json_decref(ans);
     printf("pulled %s\n", a->ops[0]);
     return 0;
 }
@@ -492,19 +501,34 @@ static int remote_images(struct bl_client *cl, const struct cli_args *a)
 }
 
 /* The API's key for an image the user names: a reference holds '/' and ':' that a path
- * segment cannot carry, so the tenant's image with that reference (or whose id starts with
- * at least 12 hex digits given) is named by its id; anything else goes as given (404). */
+ * segment cannot carry, so the tenant's image is named by its id. As the library's remove
+ * reads a name: the reference as stored, an id prefix of at least 12 hex digits, then the
+ * name's normalised form ("busybox": docker.io/library/busybox:latest). Anything else goes
+ * as given (404). */
 static char *image_key(const json_t *list, const char *name)
 {
     size_t i, n = strlen(name);
     json_t *im;
-    json_array_foreach(list, i, im) {
-        const char *ref = json_string_value(json_object_get(im, "ref"));
-        const char *id = json_string_value(json_object_get(im, "id"));
-        if (id && ((ref && !strcmp(ref, name)) || (n >= 12 && !strncmp(id, name, n))))
-            return strdup(id);
-    }
-    return strdup(name);
+    struct image_ref pr;
+    struct bl_error perr = {0};
+    char *norm = image_ref_parse(&pr, name, &perr) == 0 ? image_ref_string(&pr) : NULL;
+    if (!perr.code)
+        image_ref_free(&pr);
+    const char *id = NULL;
+    for (int pass = 0; pass < 2 && !id; pass++)
+        json_array_foreach(list, i, im) {
+            const char *ref = json_string_value(json_object_get(im, "ref"));
+            const char *iid = json_string_value(json_object_get(im, "id"));
+            bool hit = pass == 0 ? (ref && !strcmp(ref, name)) || (n >= 12 && iid &&
+                                                                   !strncmp(iid, name, n))
+                                 : ref && norm && !strcmp(ref, norm);
+            if (iid && hit) {
+                id = iid;
+                break;
+            }
+        }
+    free(norm);
+    return strdup(id ? id : name);
 }
 
 static int remove_image(struct bl_client *cl, const char *key, bool force,

@@ -234,13 +234,9 @@ static void *proxy_signals(void *ud)
         int sig = sigtimedwait(&p->set, NULL, &tick);
         if (sig <= 0 || !cl)
             continue;
-        char *path = box_path(cl, p->box, "/kill");
-        json_t *body = json_pack("{s:i}", "signal", sig);
-        if (!path || !body || client_call(cl, "POST", path, body, NULL, &err) < 0)
-            fprintf(stderr, "boxlite: attach: signal %d: %s\n", sig,
-                    err.msg[0] ? err.msg : "out of memory");
-        json_decref(body);
-        free(path);
+        if (box_call(cl, "POST", p->box, "/kill", json_pack("{s:i}", "signal", sig), NULL,
+                     &err) < 0)
+            fprintf(stderr, "boxlite: attach: signal %d: %s\n", sig, err.msg);
     }
     client_free(cl);
     return NULL;
@@ -280,12 +276,9 @@ int remote_attach(struct cli *c, struct bl_client *cl, const struct cli_args *a)
         }
     }
     const char *box = a->ops[0];
-    char *p = box_path(cl, box, NULL);
     struct bl_error err = {0};
     json_t *b = NULL;
-    int r = p ? client_call(cl, "GET", p, NULL, &b, &err) : -1;
-    free(p);
-    if (r < 0)
+    if (box_call(cl, "GET", box, NULL, NULL, &b, &err) < 0)
         return fail_err("attach", &err);
     const char *status = json_string_value(json_object_get(b, "status"));
     if (!status || (strcmp(status, "running") && strcmp(status, "paused"))) {
@@ -309,7 +302,7 @@ int remote_attach(struct cli *c, struct bl_client *cl, const struct cli_args *a)
     /* from now on (what came before is `logs`'), until the box stops; our input goes once
      * the log is open */
     struct log_out o = { .on_open = pump ? start_pump : NULL, .open_ud = pump };
-    r = follow_log(cl, box, "/logs?follow=true&tail=0", !raw && !tty && isatty(1), "attach",
+    int r = follow_log(cl, box, "/logs?follow=true&tail=0", !raw && !tty && isatty(1), "attach",
                    &o);
     if (pump && !o.opened) { /* never started: still ours */
         free(pump->box);
@@ -338,18 +331,15 @@ static void remote_take(void *ud, const char *key, json_t **metrics, json_t **in
 {
     struct bl_client *cl = ud;
     struct bl_error err = {0};
-    char *p = box_path(cl, key, NULL), *pm = box_path(cl, key, "/metrics");
     json_t *b = NULL, *m = NULL;
-    if (p && pm && client_call(cl, "GET", p, NULL, &b, &err) >= 0 &&
-        client_call(cl, "GET", pm, NULL, &m, &err) >= 0 &&
+    if (box_call(cl, "GET", key, NULL, NULL, &b, &err) >= 0 &&
+        box_call(cl, "GET", key, "/metrics", NULL, &m, &err) >= 0 &&
         json_is_object(json_object_get(m, "boxlite"))) {
         *metrics = json_incref(json_object_get(m, "boxlite"));
         *info = info_of(b);
     }
     json_decref(b);
     json_decref(m);
-    free(p);
-    free(pm);
 }
 
 static int remote_keys(void *ud, const struct cli_args *a, char (**out)[80], int *n)
@@ -360,11 +350,8 @@ static int remote_keys(void *ud, const struct cli_args *a, char (**out)[80], int
     if (a->nops) {
         list = json_array();
         for (int i = 0; i < a->nops; i++) {
-            char *p = box_path(cl, a->ops[i], NULL);
             json_t *b = NULL;
-            int r = p ? client_call(cl, "GET", p, NULL, &b, &err) : -1;
-            free(p);
-            if (r < 0) {
+            if (box_call(cl, "GET", a->ops[i], NULL, NULL, &b, &err) < 0) {
                 json_decref(list);
                 return fail_err("stats", &err);
             }
@@ -421,12 +408,8 @@ static int run_in(struct bl_client *cl, const char *box, const char *const *argv
     json_t *req = json_pack("{s:s,s:[]}", "command", argv[0], "args");
     for (size_t i = 1; argv[i]; i++)
         json_array_append_new(json_object_get(req, "args"), json_string(argv[i]));
-    char *path = box_path(cl, box, "/exec");
     json_t *ans = NULL;
-    int r = path ? client_call(cl, "POST", path, req, &ans, err) : -1;
-    free(path);
-    json_decref(req);
-    if (r < 0)
+    if (box_call(cl, "POST", box, "/exec", req, &ans, err) < 0)
         return strstr(err->msg, "No such file or directory") ? 127 : -1;
     char id[129];
     snprintf(id, sizeof id, "%s", json_string_value(json_object_get(ans, "execution_id")) ?: "");

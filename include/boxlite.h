@@ -293,6 +293,16 @@ BOXLITE_API int boxlite_log_ended(boxlite_log *log);
  * time is BOXLITE_ERR_INVALID, naming it. */
 BOXLITE_API int boxlite_box_log_open_with(boxlite_box *box, const char *which,
                                           const char *options_json, boxlite_log **out);
+/* Where the next boxlite_log_read starts, as a token of at most BOXLITE_LOG_POSITION_MAX
+ * bytes (with its NUL) written into buf: a place in the log itself, not a count of what
+ * this reader gave, so it holds across rotations and whatever window the reader was opened
+ * with. A reader opened with {"from": token} (and the same "timestamps") goes on exactly
+ * there, with the first reader's "since" and "until" as they were then (a relative time is
+ * not read again; the token carries them); a token of a file no longer retained starts at
+ * the oldest retained byte. A malformed token is
+ * BOXLITE_ERR_INVALID. */
+#define BOXLITE_LOG_POSITION_MAX 96
+BOXLITE_API int boxlite_log_position(boxlite_log *log, char *buf, size_t len);
 /* Copy a host file or directory into the box at guest_path (names with ".." or absolute
  * names inside the archive are refused by the agent), or out of it.
  * A copy out is the guest's data and lands as `docker cp` lands it: when host_path is an
@@ -638,6 +648,11 @@ BOXLITE_API int boxlite_box_reclaim(boxlite_box *box, char **json_out);
  * was not idle long enough has "skipped": true and its "idle_ms" (0: busy now); one that
  * could not be reclaimed has "error" instead of "freed_bytes", and the others go on. */
 BOXLITE_API int boxlite_runtime_reclaim(boxlite_runtime *rt, int idle_ms, char **json_out);
+/* boxlite_box_reclaim of one box only when it has been idle for at least idle_ms (0: as
+ * boxlite_box_reclaim), as boxlite_runtime_reclaim decides it for each: "skipped" and
+ * "idle_ms" when it was not idle long enough (what a server offers one tenant's boxes,
+ * whom boxlite_runtime_reclaim would overstep). */
+BOXLITE_API int boxlite_box_reclaim_idle(boxlite_box *box, int idle_ms, char **json_out);
 /* boxlite_box_metrics "vmm" has, besides the engine's figures: "host_rss_bytes" (resident
  * memory of the box's processes, QEMU's included, guest RAM included: what the box costs
  * the host), "guest_resident_bytes" (guest RAM resident on the host), "mem_returned_bytes"

@@ -40,11 +40,13 @@ int client_error_from(unsigned status, const char *body, size_t n, struct bl_err
 
 /* Server-Sent Events (WHATWG HTML, "server-sent events"): bytes in, events out. Only the
  * fields the server sends are kept (id, event, data); comments are skipped; a line over
- * CLIENT_SSE_LINE_MAX or an id over 20 digits is an error. */
+ * CLIENT_SSE_LINE_MAX or an id over CLIENT_SSE_ID_MAX bytes is an error (a logs stream's ids
+ * are the library's log positions, BOXLITE_LOG_POSITION_MAX with their NUL). */
+#define CLIENT_SSE_ID_MAX 96
 struct client_sse {
     char *line;
     size_t len, cap;
-    char id[24];
+    char id[CLIENT_SSE_ID_MAX];
     char event[16];
     char *data;
     size_t dlen;
@@ -93,6 +95,19 @@ struct client_log_event {
 int client_log_event(const struct client_sse_event *ev, struct client_log_event *out,
                      struct bl_error *err);
 
+/* A pull's event (docs/api.yaml, POST .../images/pull as events): "progress" of one layer,
+ * "pulled" (the ImageInfo: the pull is done) or "error" (the error model: err filled, -1
+ * returned with out->kind CP_ERROR). */
+enum client_pull_kind { CP_PROGRESS = 1, CP_PULLED, CP_ERROR };
+struct client_pull_event {
+    enum client_pull_kind kind;
+    int layer, n_layers;   /* progress: 0-based, 0..4095; n_layers 0 when not known */
+    char digest[80];       /* progress: printable */
+    unsigned long long done, total;
+};
+int client_pull_event(const struct client_sse_event *ev, struct client_pull_event *out,
+                      struct bl_error *err);
+
 /* ---- talking (http.c) ----------------------------------------------------------------- */
 struct bl_client;
 struct client_opts {
@@ -109,8 +124,21 @@ const char *client_prefix(const struct bl_client *c);
 const char *client_base(const struct bl_client *c);
 const char *client_ca(const struct bl_client *c);
 const char *client_token(struct bl_client *c, bool fresh, struct bl_error *err);
+/* The scopes the last token was granted (space-separated), or NULL before one came or
+ * when the server named none. */
+const char *client_scopes(const struct bl_client *c);
+/* GET /v1/config, which needs no token: 0 with *out the server's SandboxConfig, or a
+ * negative code with err. */
+int client_config(struct bl_client *c, json_t **out, struct bl_error *err);
 
-/* METHOD /v1/{prefix}PATH with body (JSON, or NULL), query already in path (escaped by
+/* POST .../images/pull of ref answered as events: fn gets each layer's progress (non-zero
+ * stops); 0 once the image is pulled, or a negative code with err (the server's error
+ * model when the pull failed). */
+int client_pull(struct bl_client *c, const char *ref,
+                int (*fn)(void *, const struct client_pull_event *), void *ud,
+                struct bl_error *err);
+/* METHOD /v1/{prefix}PATH with body (JSON, or NULL; taken, as jansson's _new functions
+ * take theirs: released whatever the outcome), query already in path (escaped by
  * client_escape). The HTTP status (2xx) with *out the answer's JSON object (NULL when it
  * had no body), or a negative code with err from the error model. A 401 fetches a new token
  * once and tries again. */

@@ -292,6 +292,57 @@ int client_exec_event(const struct client_sse_event *ev, struct client_exec_even
     return r;
 }
 
+int client_pull_event(const struct client_sse_event *ev, struct client_pull_event *out,
+                      struct bl_error *err)
+{
+    memset(out, 0, sizeof *out);
+    bool progress = !strcmp(ev->event, "progress"), pulled = !strcmp(ev->event, "pulled"),
+         error = !strcmp(ev->event, "error");
+    if (!progress && !pulled && !error)
+        return bl_err(err, BOXLITE_ERR_IO, "a pull event of unknown type \"%.15s\"", ev->event);
+    json_t *o = client_json_object(ev->data, ev->dlen, err);
+    if (!o)
+        return bl_err_prefix(err, "%s event", ev->event);
+    int r = 0;
+    if (error) {
+        out->kind = CP_ERROR;
+        json_t *e = json_object_get(o, "error"), *code = json_object_get(e, "code");
+        int status = json_is_integer(code) && json_integer_value(code) >= 400 &&
+                             json_integer_value(code) <= 599
+                         ? (int)json_integer_value(code)
+                         : 500;
+        /* the error model as an answer's body carries it: read as such answers are */
+        char *body = json_dumps(o, JSON_COMPACT);
+        r = body ? client_error_from((unsigned)status, body, strlen(body), err)
+                 : bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
+        free(body);
+        if (r >= 0)
+            r = bl_err(err, BOXLITE_ERR_IO, "the pull failed");
+    } else if (pulled) {
+        out->kind = CP_PULLED;
+    } else {
+        json_t *l = json_object_get(o, "layer"), *n = json_object_get(o, "n_layers");
+        json_t *d = json_object_get(o, "done"), *t = json_object_get(o, "total");
+        json_t *dg = json_object_get(o, "digest");
+        if (!json_is_integer(l) || json_integer_value(l) < 0 || json_integer_value(l) > 4095 ||
+            !json_is_integer(n) || json_integer_value(n) < 0 || json_integer_value(n) > 4096 ||
+            !json_is_integer(d) || json_integer_value(d) < 0 || !json_is_integer(t) ||
+            json_integer_value(t) < 0 || !json_is_string(dg)) {
+            r = bl_err(err, BOXLITE_ERR_IO, "progress event: layer 0..4095, n_layers, done, "
+                       "total, digest");
+        } else {
+            out->kind = CP_PROGRESS;
+            out->layer = (int)json_integer_value(l);
+            out->n_layers = (int)json_integer_value(n);
+            out->done = (unsigned long long)json_integer_value(d);
+            out->total = (unsigned long long)json_integer_value(t);
+            printable(out->digest, sizeof out->digest, json_string_value(dg));
+        }
+    }
+    json_decref(o);
+    return r;
+}
+
 int client_log_event(const struct client_sse_event *ev, struct client_log_event *out,
                      struct bl_error *err)
 {

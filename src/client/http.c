@@ -19,11 +19,13 @@ struct bl_client {
     char *base;   /* "http://host:port" */
     char *id, *secret, *prefix, *ca;
     char *token;
+    char *scopes; /* what the last token answer granted ("scope", RFC 6749 5.1) */
 };
 
 const char *client_prefix(const struct bl_client *c) { return c->prefix; }
 const char *client_base(const struct bl_client *c) { return c->base; }
 const char *client_ca(const struct bl_client *c) { return c->ca; }
+const char *client_scopes(const struct bl_client *c) { return c->scopes; }
 
 static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
 
@@ -80,6 +82,7 @@ void client_free(struct bl_client *c)
     if (c->token)
         explicit_bzero(c->token, strlen(c->token));
     free(c->base);
+    free(c->scopes);
     free(c->id);
     free(c->secret);
     free(c->prefix);
@@ -347,6 +350,9 @@ static int fetch_token(struct bl_client *c, struct bl_error *err)
         r = -BOXLITE_ERR_IO;
     if (r >= 0 && !(c->token = strdup(tok)))
         r = bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
+    const char *sc = json_string_value(json_object_get(o, "scope"));
+    free(c->scopes);
+    c->scopes = r >= 0 && sc && strlen(sc) < 1024 ? strdup(sc) : NULL;
     json_decref(o);
     free(s.buf);
     return r < 0 ? bl_err_prefix(err, "token from %s", c->base) : 0;
@@ -384,12 +390,31 @@ static int box_url(struct bl_client *c, const char *path, char **url, struct bl_
     return 0;
 }
 
+int client_config(struct bl_client *c, json_t **out, struct bl_error *err)
+{
+    *out = NULL;
+    char *url = NULL;
+    if (asprintf(&url, "%s/v1/config", c->base) < 0)
+        return bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
+    static const char *const hdrs[] = { "Accept: application/json", NULL };
+    struct sink s = { .kind = SINK_BUF, .max = CLIENT_JSON_MAX };
+    int r = perform(c, "GET", url, hdrs, NULL, 0, NULL, &s, err);
+    if (r >= 0 && s.status != 200)
+        r = client_error_from((unsigned)s.status, s.buf, s.len, err);
+    else if (r >= 0 && !(*out = client_json_object(s.buf, s.len, err)))
+        r = -BOXLITE_ERR_IO;
+    free(url);
+    free(s.buf);
+    return r < 0 ? bl_err_prefix(err, "GET /v1/config") : 0;
+}
+
 int client_call(struct bl_client *c, const char *method, const char *path, json_t *body,
                 json_t **out, struct bl_error *err)
 {
     if (out)
         *out = NULL;
     char *url = NULL, *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body); /* ours (client.h) */
     if (box_url(c, path, &url, err) < 0 || (body && !text)) {
         free(url);
         free(text);
@@ -420,7 +445,7 @@ int client_call(struct bl_client *c, const char *method, const char *path, json_
 struct sse_ctx {
     int (*fn)(void *, const struct client_sse_event *);
     void *ud;
-    char last[24];
+    char last[CLIENT_SSE_ID_MAX];
     bool ended;
 };
 
@@ -450,7 +475,7 @@ int client_sse_get(struct bl_client *c, const char *path,
                        "last event", tries);
             break;
         }
-        char last[64];
+        char last[CLIENT_SSE_ID_MAX + 32];
         snprintf(last, sizeof last, "Last-Event-ID: %s", ctx.last);
         const char *hdrs[] = { "Accept: text/event-stream", ctx.last[0] ? last : NULL, NULL };
         struct sink s = { .kind = SINK_SSE, .sse_fn = on_sse, .sse_ud = &ctx, .err = err,
@@ -505,6 +530,58 @@ int client_exec_output(struct bl_client *c, const char *box, const char *exec,
     if (r < 0)
         bl_err_prefix(err, "output of %.64s", exec);
     free(path);
+    return r < 0 ? r : 0;
+}
+
+struct pull_ctx {
+    int (*fn)(void *, const struct client_pull_event *);
+    void *ud;
+    struct bl_error *err;
+    bool done;
+};
+
+static int on_pull(void *ud, const struct client_sse_event *ev)
+{
+    struct pull_ctx *x = ud;
+    struct client_pull_event e;
+    if (client_pull_event(ev, &e, x->err) < 0)
+        return -1;
+    if (e.kind == CP_PULLED) {
+        x->done = true;
+        return 1;
+    }
+    return x->fn(x->ud, &e);
+}
+
+int client_pull(struct bl_client *c, const char *ref,
+                int (*fn)(void *, const struct client_pull_event *), void *ud,
+                struct bl_error *err)
+{
+    char *url = NULL;
+    json_t *req = json_pack("{s:s}", "reference", ref);
+    char *body = req ? json_dumps(req, JSON_COMPACT) : NULL;
+    json_decref(req);
+    int r = body ? box_url(c, "/images/pull", &url, err)
+                 : bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
+    struct pull_ctx ctx = { .fn = fn, .ud = ud, .err = err };
+    if (r >= 0) {
+        static const char *const hdrs[] = { "Content-Type: application/json",
+                                            "Accept: text/event-stream", NULL };
+        struct sink s = { .kind = SINK_SSE, .sse_fn = on_pull, .sse_ud = &ctx, .err = err,
+                          .max = 64 * 1024 };
+        r = authed(c, "POST", url, hdrs, body, strlen(body), NULL, &s, err);
+        if (r >= 0 && (s.status < 200 || s.status > 299))
+            r = client_error_from((unsigned)s.status, s.buf, s.len, err);
+        if (r >= 0 && s.sse_r < 0)
+            r = s.sse_r;
+        /* a pull is not taken up again (pulling again is): a cut stream is an error */
+        if (r >= 0 && !ctx.done)
+            r = bl_err(err, BOXLITE_ERR_NETWORK, "the stream ended before the pull did");
+        client_sse_free(&s.sse);
+        free(s.buf);
+    }
+    free(url);
+    free(body);
     return r < 0 ? r : 0;
 }
 

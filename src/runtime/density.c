@@ -87,10 +87,16 @@ static json_t *reclaim_one(boxlite_box *b, int min_idle_ms, int *code)
 
 BOXLITE_API int boxlite_box_reclaim(boxlite_box *b, char **json_out)
 {
+    return boxlite_box_reclaim_idle(b, 0, json_out);
+}
+
+BOXLITE_API int boxlite_box_reclaim_idle(boxlite_box *b, int idle_ms, char **json_out)
+{
     API_CHECK_ARG(b && json_out, "NULL argument");
     *json_out = NULL;
+    API_CHECK_ARG(idle_ms >= 0, "idle_ms is negative");
     int code = 0;
-    json_t *o = reclaim_one(b, 0, &code);
+    json_t *o = reclaim_one(b, idle_ms, &code);
     if (!o)
         return api_fail(BOXLITE_ERR_NOMEM, "reclaim: out of memory");
     const char *e = json_string_value(json_object_get(o, "error"));

@@ -57,6 +57,10 @@ struct boxlite_log {
     bool line_start, keep;
     char pend[STAMP_LEN + 1];
     size_t ppos, plen;
+    /* "from": where an earlier reader stopped (boxlite_log_position) */
+    bool from;
+    uint64_t from_ino, from_off, from_state;
+    int64_t from_since, from_until;
 };
 
 static void name_of(const struct boxlite_log *l, int idx, bool index, char *out, size_t len)
@@ -346,6 +350,42 @@ static int time_opt(json_t *v, const char *key, int64_t now, int64_t *out, struc
                   "logs %s: expected a time string (10m, RFC 3339) or Unix seconds", key);
 }
 
+/* A position (boxlite_log_position): "INO.OFF.STATE.SINCE.UNTIL", five decimal numbers:
+ * the file by its inode, the offset in it, the line's state there (POS_*) and the first
+ * reader's since and until in ns (0: none), so a relative time keeps what it meant then.
+ * Hostile (a remote client hands it back): digits only, each bounded, and the file it
+ * names is looked for among the log's own, never opened by a name it carries. */
+enum { POS_LINE = 0, POS_KEPT = 1, POS_DROPPED = 2, POS_STAMP = 3 /* + bytes of it sent */ };
+
+static int position_parse(boxlite_log *l, const char *s, struct bl_error *err)
+{
+    uint64_t v[5];
+    const char *p = s;
+    for (int i = 0; i < 5; i++) {
+        if (!isdigit((unsigned char)*p))
+            goto bad;
+        char *e;
+        errno = 0;
+        unsigned long long n = strtoull(p, &e, 10);
+        if (errno || e - p > 20 || *e != (i < 4 ? '.' : '\0'))
+            goto bad;
+        v[i] = n;
+        p = e + (i < 4);
+    }
+    if (v[2] > POS_STAMP + STAMP_LEN || v[1] > INT64_MAX || v[3] > INT64_MAX ||
+        v[4] > INT64_MAX)
+        goto bad;
+    l->from = true;
+    l->from_ino = v[0];
+    l->from_off = v[1];
+    l->from_state = v[2];
+    l->from_since = (int64_t)v[3];
+    l->from_until = (int64_t)v[4];
+    return 0;
+bad:
+    return bl_err(err, BOXLITE_ERR_INVALID, "logs from: \"%.64s\" is not a log position", s);
+}
+
 static int log_options(boxlite_log *l, const char *json, struct bl_error *err)
 {
     if (!json || !*json)
@@ -368,14 +408,66 @@ static int log_options(boxlite_log *l, const char *json, struct bl_error *err)
             *(key[0] == 's' ? &l->since : &l->until) = t ? t : 1;
         } else if (!strcmp(key, "timestamps") && json_is_boolean(v)) {
             l->stamps = json_is_true(v);
+        } else if (!strcmp(key, "from") && json_is_string(v)) {
+            if ((rc = position_parse(l, json_string_value(v), err)) < 0)
+                break;
         } else {
             rc = bl_err(err, BOXLITE_ERR_INVALID, "logs options: unknown or mistyped \"%s\"", key);
             break;
         }
     }
     json_decref(root);
-    l->timed = l->stamps || l->since || l->until;
+    if (rc == 0 && l->from) {
+        /* the first reader's window holds, as it was then: a relative time read again
+         * now would move it */
+        l->since = l->from_since;
+        l->until = l->from_until;
+        if (l->from_state && !l->stamps && l->from_state >= POS_STAMP)
+            return bl_err(err, BOXLITE_ERR_INVALID, "logs from: a position inside a time "
+                                                    "stamp, but no timestamps asked for");
+    }
+    l->timed = l->stamps || l->since || l->until || (l->from && l->from_state);
     return rc;
+}
+
+static void stamp(char *out, int64_t ns);
+
+/* Opens the file an earlier reader held (by its inode) where it stopped, in the line state
+ * it had there. A file no longer retained had every byte read or rotated away: the reader
+ * starts at the oldest retained one, as a fresh reader does. */
+static int resume_at(boxlite_log *l, struct bl_error *err)
+{
+    int idx = -1;
+    for (int i = 0; i < l->files && idx < 0; i++) {
+        char p[4300];
+        struct stat st;
+        name_of(l, i, false, p, sizeof p);
+        if (stat(p, &st) == 0 && (uint64_t)st.st_ino == l->from_ino)
+            idx = i;
+    }
+    if (idx < 0 || !open_idx(l, idx) || (uint64_t)l->ino != l->from_ino) {
+        if (l->fd >= 0)
+            close(l->fd);
+        l->fd = -1;
+        open_older_first(l, l->files);
+        return 0;
+    }
+    struct stat st;
+    if (fstat(l->fd, &st) != 0 || l->from_off > (uint64_t)st.st_size ||
+        lseek(l->fd, (off_t)l->from_off, SEEK_SET) < 0)
+        return bl_err(err, BOXLITE_ERR_INVALID, "logs from: beyond the end of its file");
+    l->raw_off = l->from_off;
+    l->line_start = l->from_state == POS_LINE;
+    l->keep = l->from_state != POS_DROPPED;
+    if (l->from_state >= POS_STAMP) {
+        int64_t t;
+        if (!line_time(&l->ix, l->from_off, &t))
+            return bl_err(err, BOXLITE_ERR_INVALID, "logs from: that line has no time");
+        stamp(l->pend, t);
+        l->plen = STAMP_LEN;
+        l->ppos = (size_t)(l->from_state - POS_STAMP);
+    }
+    return 0;
 }
 
 int rt_log_open_path(const char *path, int files, const char *options_json, boxlite_log **out)
@@ -389,7 +481,13 @@ int rt_log_open_path(const char *path, int files, const char *options_json, boxl
         *out = NULL;
         return api_fail(err.code, "%s", err.msg);
     }
-    open_older_first(*out, (*out)->files);
+    if (!(*out)->from || !(*out)->from_ino) {
+        open_older_first(*out, (*out)->files);
+    } else if (resume_at(*out, &err) < 0) {
+        boxlite_log_close(*out);
+        *out = NULL;
+        return api_fail(err.code, "%s", err.msg);
+    }
     return api_return(0, NULL);
 }
 
@@ -544,6 +642,33 @@ BOXLITE_API long long boxlite_log_read(boxlite_log *l, void *buf, size_t len)
 BOXLITE_API int boxlite_log_ended(boxlite_log *l)
 {
     return l && l->ended;
+}
+
+BOXLITE_API int boxlite_log_position(boxlite_log *l, char *buf, size_t len)
+{
+    API_CHECK_ARG(l && buf, "NULL argument");
+    uint64_t ino = 0, off = 0, state = POS_LINE;
+    if (l->fd >= 0) {
+        ino = (uint64_t)l->ino;
+        if (l->timed) {
+            off = l->raw_off + l->rpos;
+            state = l->ppos < l->plen ? POS_STAMP + l->ppos
+                    : l->line_start   ? POS_LINE
+                    : l->keep         ? POS_KEPT
+                                      : POS_DROPPED;
+        } else {
+            off_t at = lseek(l->fd, 0, SEEK_CUR);
+            off = at < 0 ? 0 : (uint64_t)at;
+        }
+    }
+    int n = snprintf(buf, len, "%llu.%llu.%llu.%lld.%lld", (unsigned long long)ino,
+                     (unsigned long long)off, (unsigned long long)state,
+                     (long long)(l->since > 0 ? l->since : 0),
+                     (long long)(l->until > 0 ? l->until : 0));
+    if (n < 0 || (size_t)n >= len)
+        return api_fail(BOXLITE_ERR_INVALID, "boxlite_log_position: buffer of %zu bytes is "
+                                             "too small", len);
+    return api_return(0, NULL);
 }
 
 BOXLITE_API void boxlite_log_close(boxlite_log *l)

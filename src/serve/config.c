@@ -1,12 +1,33 @@
 // SPDX-License-Identifier: Apache-2.0
-/* The two endpoints without a token: GET /v1/config (docs/api.yaml SandboxConfig: the
+/* What the server says of itself: GET /v1/config (docs/api.yaml SandboxConfig: the
  * server's defaults, limits and features) and POST /v1/oauth/tokens (OAuth2 client
  * credentials, RFC 6749 section 4.4: TokenRequest form in, TokenResponse out; a bad client
- * is 401 whatever was wrong, so a caller cannot tell a wrong id from a wrong secret). */
+ * is 401 whatever was wrong, so a caller cannot tell a wrong id from a wrong secret), both
+ * without a token; and GET /v1/{prefix}/host (ours, runtime:admin): its host check, for
+ * `boxlite --url doctor`. */
 #include "serve/server.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+/* The library's host check of the server's own home and runtime options: the operator's
+ * view (runtime:admin), as `boxlite doctor` shows it on that host, without the smoke box. */
+enum MHD_Result h_host(struct MHD_Connection *c, struct req *q)
+{
+    const struct serve_config *cfg = &q->s->cfg;
+    char *text = NULL;
+    int r = cfg->runtime_options ? boxlite_host_check_with(cfg->home, cfg->runtime_options, &text)
+                                 : boxlite_host_check(cfg->home, &text);
+    if (r != BOXLITE_OK)
+        return reply_lib_error(c, q, "host check");
+    json_t *o = json_loads(text, 0, NULL);
+    boxlite_free(text);
+    if (!json_is_object(o)) {
+        json_decref(o);
+        return reply_error(c, q, 500, "InternalError", "host check: not a JSON object");
+    }
+    return reply_json(c, q, 200, o);
+}
 
 enum MHD_Result h_config(struct MHD_Connection *c, struct req *q)
 {

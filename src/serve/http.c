@@ -386,6 +386,8 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, struct req *q)
         return h_manage(c, q);
     case R_METRICS:
         return h_metrics(c, q);
+    case R_HOST:
+        return h_host(c, q);
     case R_BOX_TTY:
         return h_tty(c, q);
     case R_BOX_LOGS:

@@ -112,25 +112,19 @@ static bool ref_matches(const char *r, const char *ref)
     size_t n = r ? strlen(r) : 0, rl = ref ? strlen(ref) : 0;
     return r && ref &&
            (!strcmp(r, ref) || (n > rl && !strcmp(r + n - rl, ref) && r[n - rl - 1] == '/') ||
-            (n > rl + 7 && !strncmp(r + n - rl - 7, ref, rl) && !strcmp(r + n - 7, ":latest") &&
+            (n >= rl + 7 && !strncmp(r + n - rl - 7, ref, rl) && !strcmp(r + n - 7, ":latest") &&
              (n - rl - 7 == 0 || r[n - rl - 8] == '/')));
 }
 
-/* Why a tenant's pull failed, in the error model's terms. */
-struct pull_failure {
-    const char *type;
-    char msg[1024];
-};
-
-/* Pulls ref for tenant prefix and records it as the tenant's: *info (ImageInfo) on 0, else
- * the HTTP status with f filled. The registry is asked every time, with the server's
- * credentials (anonymous unless the operator lent the host's): an image in the store is the
- * tenant's only once the registry has given it to the tenant. */
-static int tenant_pull(struct server *s, const char *prefix, const char *ref, json_t **info,
-                       struct pull_failure *f)
+/* The registry is asked every time, with the server's credentials (anonymous unless the
+ * operator lent the host's): an image in the store is the tenant's only once the registry
+ * has given it to the tenant. */
+int serve_tenant_pull(struct server *s, const char *prefix, const char *ref,
+                      boxlite_pull_progress_fn progress, void *ud, json_t **info,
+                      struct pull_failure *f)
 {
     *info = NULL;
-    if (boxlite_image_pull(s->rt, ref, NULL, NULL) != BOXLITE_OK) {
+    if (boxlite_image_pull(s->rt, ref, progress, ud) != BOXLITE_OK) {
         /* the document's answer for an image that cannot be pulled is 422 ImageError,
          * whatever the library's reason (a registry that is down included) */
         f->type = "ImageError";
@@ -190,7 +184,7 @@ enum MHD_Result serve_image_grant(struct MHD_Connection *c, struct req *q, const
         return MHD_YES;
     json_t *info = NULL;
     struct pull_failure f;
-    int status = tenant_pull(q->s, q->tok.prefix, ref, &info, &f);
+    int status = serve_tenant_pull(q->s, q->tok.prefix, ref, NULL, NULL, &info, &f);
     json_decref(info);
     *granted = status == 0;
     return status ? reply_error(c, q, status, f.type, "%s", f.msg) : MHD_YES;
@@ -286,9 +280,13 @@ static enum MHD_Result pull(struct MHD_Connection *c, struct req *q)
     struct bl_error err = {0};
     if (serve_pull_parse(q->body, q->len, &ref, &err))
         return reply_error(c, q, 400, "InvalidArgumentError", "%s", err.msg);
+    /* the client asking for events gets the layers' progress as the pull goes (ours) */
+    const char *accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept");
+    if (accept && strstr(accept, "text/event-stream"))
+        return serve_pull_events(c, q, ref);
     json_t *info = NULL;
     struct pull_failure f;
-    int status = tenant_pull(q->s, q->tok.prefix, ref, &info, &f);
+    int status = serve_tenant_pull(q->s, q->tok.prefix, ref, NULL, NULL, &info, &f);
     free(ref);
     return status ? reply_error(c, q, status, f.type, "%s", f.msg) : reply_json(c, q, 200, info);
 }

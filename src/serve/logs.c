@@ -4,9 +4,11 @@
  * logs` and `boxlite attach` do locally, for `boxlite --url`.
  * The log is streamed as execution output is (WHATWG HTML "server-sent events"): `log`
  * events carrying base64 bytes (the first one empty, sent as soon as the log is open),
- * each with an id that counts the bytes of the stream sent so far, then one `end` event
- * with the box's state and how its main process ended. A reader that lost its connection
- * asks again with the same query and Last-Event-ID: the bytes up to that id are skipped.
+ * each with an id that is the library's position in the log after its bytes
+ * (boxlite_log_position), then one `end` event with the box's state and how its main
+ * process ended. A reader that lost its connection asks again with the same query and
+ * Last-Event-ID: the log is opened at that position, so the resume is exact whatever
+ * window (tail, a relative since) the first request picked.
  * A follower is woken every 100 ms (the library's log reader has no descriptor to wait
  * on; `boxlite logs -f` polls it too), sends a keep-alive comment after 15 s of silence,
  * and ends when the box has stopped and its last words are sent, when the --until time
@@ -32,10 +34,6 @@ struct log_reader {
     boxlite_box *box;
     boxlite_log *log;
     bool follow, ended;
-    uint64_t skip;             /* bytes the reader had before it reconnected */
-    uint64_t sent;             /* bytes of the stream (not of events) sent so far */
-    char *pre;                 /* --tail: the lines read up front, not yet sent */
-    size_t pre_len, pre_off;
     char *ev;                  /* the event being sent, and how much of it went */
     size_t ev_len, ev_off;
     uint64_t quiet_since, state_at;
@@ -90,16 +88,17 @@ static int make_event(struct log_reader *r, const char *data, size_t n, const ch
         js = d ? json_dumps(d, JSON_COMPACT) : NULL;
         json_decref(d);
         free(b64);
-        r->sent += n;
     } else {
         json_t *d = end_info(r->box, error);
         js = json_dumps(d, JSON_COMPACT);
         json_decref(d);
         r->ended = true;
     }
-    int len = js ? asprintf(&r->ev, "id: %llu\nevent: %s\ndata: %s\n\n",
-                            (unsigned long long)r->sent, data ? "log" : "end", js)
-                 : -1;
+    char at[BOXLITE_LOG_POSITION_MAX];
+    int len = js && boxlite_log_position(r->log, at, sizeof at) == BOXLITE_OK
+                  ? asprintf(&r->ev, "id: %s\nevent: %s\ndata: %s\n\n", at,
+                             data ? "log" : "end", js)
+                  : -1;
     free(js);
     if (len < 0) {
         r->ev = NULL;
@@ -107,34 +106,6 @@ static int make_event(struct log_reader *r, const char *data, size_t n, const ch
     }
     r->ev_len = (size_t)len;
     return 0;
-}
-
-/* Bytes of the stream, the reconnected reader's first ones skipped: the count kept in
- * buf, 0 when nothing is new yet, -1 on the library's error. */
-static long long next_bytes(struct log_reader *r, char *buf, size_t cap)
-{
-    for (;;) {
-        long long n;
-        if (r->pre_off < r->pre_len) {
-            n = (long long)(r->pre_len - r->pre_off < cap ? r->pre_len - r->pre_off : cap);
-            memcpy(buf, r->pre + r->pre_off, (size_t)n);
-            r->pre_off += (size_t)n;
-        } else {
-            n = boxlite_log_read(r->log, buf, cap);
-            if (n <= 0)
-                return n;
-        }
-        if (r->skip >= (uint64_t)n) {
-            r->skip -= (uint64_t)n;
-            continue;
-        }
-        if (r->skip) {
-            memmove(buf, buf + r->skip, (size_t)n - r->skip);
-            n -= (long long)r->skip;
-            r->skip = 0;
-        }
-        return n;
-    }
 }
 
 static ssize_t read_log(void *cls, uint64_t pos, char *out, size_t max)
@@ -152,7 +123,7 @@ static ssize_t read_log(void *cls, uint64_t pos, char *out, size_t max)
         if (r->ended)
             return MHD_CONTENT_READER_END_OF_STREAM;
         char buf[LOG_CHUNK];
-        long long n = next_bytes(r, buf, sizeof buf);
+        long long n = boxlite_log_read(r->log, buf, sizeof buf);
         if (n < 0) {
             if (make_event(r, NULL, 0, boxlite_errmsg()) < 0)
                 return MHD_CONTENT_READER_END_WITH_ERROR;
@@ -172,7 +143,7 @@ static ssize_t read_log(void *cls, uint64_t pos, char *out, size_t max)
             if (box_ended(r->box)) {
                 /* its last words first: what it wrote before it stopped (the state is
                  * looked at again once they are sent) */
-                n = next_bytes(r, buf, sizeof buf);
+                n = boxlite_log_read(r->log, buf, sizeof buf);
                 if (n > 0) {
                     if (make_event(r, buf, (size_t)n, NULL) < 0)
                         return MHD_CONTENT_READER_END_WITH_ERROR;
@@ -201,35 +172,84 @@ static void free_reader(void *cls)
     struct log_reader *r = cls;
     boxlite_log_close(r->log);
     boxlite_box_free(r->box);
-    free(r->pre);
     free(r->ev);
     free(r);
 }
 
-/* --tail N: what the log holds now, its last N lines kept (bounded: a log is rotated, but
- * its retention is the box owner's setting). */
-static int read_tail(struct log_reader *r, long long tail)
+/* --tail N: the reader moved to the start of the last N lines the log holds now. The log
+ * is read through once, keeping its newest bytes (bounded: a log is rotated, but its
+ * retention is the box owner's setting) and the position before each read; the log is
+ * then opened again at the position of the read that holds the tail's first byte and read
+ * up to it, so that byte has an exact position of its own (the events' ids). */
+struct mark {
+    uint64_t at;                           /* bytes of the stream before this read */
+    char pos[BOXLITE_LOG_POSITION_MAX];
+};
+
+static int read_tail(struct log_reader *r, long long tail, json_t *opts)
 {
-    char buf[65536];
-    long long n;
-    while ((n = boxlite_log_read(r->log, buf, sizeof buf)) > 0) {
-        if (r->pre_len + (size_t)n > LOG_TAIL_MAX) {
-            /* keep the newest half: the last lines are what --tail asks for */
-            size_t keep = LOG_TAIL_MAX / 2;
-            memmove(r->pre, r->pre + r->pre_len - keep, keep);
-            r->pre_len = keep;
+    char buf[LOG_CHUNK];
+    char *keep = NULL;
+    size_t keep_len = 0;
+    uint64_t base = 0, total = 0;          /* keep holds the stream's bytes from base */
+    struct mark *marks = NULL;
+    size_t nmarks = 0, cap = 0;
+    int rc = -1;
+    for (;;) {
+        if (nmarks == cap) {
+            struct mark *m = realloc(marks, (cap = cap ? 2 * cap : 64) * sizeof *m);
+            if (!m)
+                goto out;
+            marks = m;
         }
-        char *p = realloc(r->pre, r->pre_len + (size_t)n);
+        marks[nmarks].at = total;
+        if (boxlite_log_position(r->log, marks[nmarks].pos, sizeof marks[nmarks].pos) != 0)
+            goto out;
+        nmarks++;
+        long long n = boxlite_log_read(r->log, buf, sizeof buf);
+        if (n < 0)
+            goto out;
+        if (n == 0)
+            break;
+        if (keep_len + (size_t)n > LOG_TAIL_MAX) {
+            /* keep the newest half: the last lines are what --tail asks for */
+            size_t drop = keep_len - LOG_TAIL_MAX / 2;
+            memmove(keep, keep + drop, keep_len - drop);
+            keep_len -= drop;
+            base += drop;
+        }
+        char *p = realloc(keep, keep_len + (size_t)n);
         if (!p)
-            return -1;
-        memcpy(p + r->pre_len, buf, (size_t)n);
-        r->pre = p;
-        r->pre_len += (size_t)n;
+            goto out;
+        memcpy(p + keep_len, buf, (size_t)n);
+        keep = p;
+        keep_len += (size_t)n;
+        total += (uint64_t)n;
     }
-    if (n < 0)
-        return -1;
-    r->pre_off = lines_tail_start(r->pre, r->pre_len, tail);
-    return 0;
+    uint64_t start = base + lines_tail_start(keep, keep_len, tail);
+    size_t k = nmarks - 1;
+    while (marks[k].at > start)
+        k--;
+    json_object_set_new(opts, "from", json_string(marks[k].pos));
+    char *js = json_dumps(opts, JSON_COMPACT);
+    boxlite_log_close(r->log);
+    r->log = NULL;
+    if (!js || boxlite_box_log_open_with(r->box, "console", js, &r->log) != BOXLITE_OK) {
+        free(js);
+        goto out;
+    }
+    free(js);
+    for (uint64_t left = start - marks[k].at; left;) {
+        long long n = boxlite_log_read(r->log, buf, left < sizeof buf ? left : sizeof buf);
+        if (n <= 0)
+            goto out; /* the same bytes were there a moment ago */
+        left -= (uint64_t)n;
+    }
+    rc = 0;
+out:
+    free(keep);
+    free(marks);
+    return rc;
 }
 
 /* The query as the library's log options: {"since","until","timestamps"}. */
@@ -274,31 +294,39 @@ static enum MHD_Result stream_logs(struct MHD_Connection *c, struct req *q, boxl
         boxlite_box_free(b);
         return reply_error(c, q, 400, "InvalidArgumentError", "%s", bad);
     }
-    uint64_t skip = 0;
-    if (serve_last_event_id(c, &skip) < 0) {
+    /* a reconnect goes on where its stream stopped; the window (tail) was the first
+     * request's */
+    const char *from = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Last-Event-ID");
+    if (from && (strlen(from) >= BOXLITE_LOG_POSITION_MAX || !*from)) {
         json_decref(o);
         boxlite_box_free(b);
         return reply_error(c, q, 400, "InvalidArgumentError",
                            "Last-Event-ID: not an event id of this stream");
     }
+    if (from)
+        json_object_set_new(o, "from", json_string(from));
     char *opts = json_dumps(o, JSON_COMPACT);
-    json_decref(o);
     struct log_reader *r = calloc(1, sizeof *r);
     if (!r || !opts) {
         free(opts);
         free(r);
+        json_decref(o);
         boxlite_box_free(b);
         return reply_error(c, q, 500, "InternalError", "out of memory");
     }
-    *r = (struct log_reader){ .s = q->s, .box = b, .follow = follow, .skip = skip,
-                              .sent = skip, .quiet_since = mono_ms() };
+    *r = (struct log_reader){ .s = q->s, .box = b, .follow = follow,
+                              .quiet_since = mono_ms() };
     int rc = boxlite_box_log_open_with(b, "console", opts, &r->log);
     free(opts);
     if (rc != BOXLITE_OK) {
+        json_decref(o);
         free_reader(r);
-        return reply_lib_error(c, q, "logs"); /* a bad since/until is the library's 400 */
+        /* a bad since/until is the library's 400, and so is a forged Last-Event-ID */
+        return reply_lib_error(c, q, "logs");
     }
-    if (tail >= 0 && read_tail(r, tail) < 0) {
+    rc = !from && tail >= 0 ? read_tail(r, tail, o) : 0;
+    json_decref(o);
+    if (rc < 0) {
         free_reader(r);
         return reply_lib_error(c, q, "logs");
     }

@@ -6,7 +6,10 @@
  * "<prefix>.<name>", and prune only ever sees the caller's own boxes. */
 #include "serve/server.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <poll.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -206,17 +209,28 @@ enum MHD_Result h_manage(struct MHD_Connection *c, struct req *q)
         res = fork_box(c, q, b);
         break;
     case R_BOX_RECLAIM: {
-        char *s = NULL;
-        if (boxlite_box_reclaim(b, &s) != BOXLITE_OK) {
+        /* ?idle_ms=N: only a box idle that long (`reclaim --idle`), as the library decides */
+        const char *is = req_arg(c, "idle_ms");
+        char *end = NULL, *s = NULL;
+        errno = 0;
+        long idle = is ? strtol(is, &end, 10) : 0;
+        if (is && (!isdigit((unsigned char)*is) || *end || errno || idle > INT32_MAX)) {
+            res = reply_error(c, q, 400, "InvalidArgumentError",
+                              "idle_ms: milliseconds, 0 to %d", INT32_MAX);
+            break;
+        }
+        if (boxlite_box_reclaim_idle(b, (int)idle, &s) != BOXLITE_OK) {
             res = reply_lib_error(c, q, "reclaim");
             break;
         }
         json_t *o = json_loads(s, 0, NULL);
         boxlite_free(s);
-        json_t *freed = json_object_get(o, "freed_bytes");
-        res = reply_json(c, q, 200, json_pack("{s:I}", "freed_bytes",
-                                              json_is_integer(freed) ? json_integer_value(freed)
-                                                                     : (json_int_t)0));
+        json_t *ans = json_object();
+        static const char *const keep[] = { "freed_bytes", "skipped", "idle_ms" };
+        for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++)
+            if (json_object_get(o, keep[i]))
+                json_object_set(ans, keep[i], json_object_get(o, keep[i]));
+        res = reply_json(c, q, 200, ans);
         json_decref(o);
         break;
     }

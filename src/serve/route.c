@@ -74,6 +74,8 @@ int serve_route_parse(const char *path, struct serve_route *r)
     const char *kind = s[1];
     if (!strcmp(kind, "metrics")) {
         r->id = n == 2 ? R_METRICS : R_NONE;
+    } else if (!strcmp(kind, "host")) {
+        r->id = n == 2 ? R_HOST : R_NONE;
     } else if (!strcmp(kind, "images")) {
         if (n == 2)
             r->id = R_IMAGES;
@@ -170,6 +172,7 @@ static const struct {
     { R_EXEC_SIGNAL, "POST", NULL, "boxes:exec" },
     { R_EXEC_RESIZE, "POST", NULL, "boxes:exec" },
     { R_METRICS, "GET", "runtime:admin", NULL },
+    { R_HOST, "GET", "runtime:admin", NULL },
     { R_IMAGES, "GET", "images:read", NULL },
     { R_IMAGES_PULL, "POST", NULL, "images:write" },
     { R_IMAGE, "GET, HEAD, DELETE", "images:read", "images:write" },

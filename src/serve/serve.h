@@ -42,6 +42,7 @@ enum serve_route_id {
     R_IMAGES_PULL,
     R_IMAGE,           /* /v1/{prefix}/images/{image} */
     /* beyond BoxLite's document (docs/api.yaml marks them x-boxlite-extension) */
+    R_HOST,            /* /v1/{prefix}/host: the server's host check (remote doctor) */
     R_BOX_KILL,        /* .../kill, wait, rename, pause, resume, fork, reclaim, balloon */
     R_BOX_WAIT,
     R_BOX_RENAME,

@@ -88,6 +88,18 @@ enum MHD_Result serve_image_grant(struct MHD_Connection *c, struct req *q, const
 enum MHD_Result reply_json(struct MHD_Connection *c, struct req *q, unsigned status,
                            json_t *body /* stolen */);
 enum MHD_Result reply_empty(struct MHD_Connection *c, struct req *q, unsigned status);
+/* Why a tenant's pull failed, in the error model's terms. */
+struct pull_failure {
+    const char *type;
+    char msg[1024];
+};
+/* Pulls ref for tenant prefix (progress as boxlite_image_pull's, may be NULL) and records it
+ * as the tenant's: 0 with *info (ImageInfo), else the HTTP status with f filled. */
+int serve_tenant_pull(struct server *s, const char *prefix, const char *ref,
+                      boxlite_pull_progress_fn progress, void *ud, json_t **info,
+                      struct pull_failure *f);
+/* POST .../images/pull answered as events (pull_events.c); takes ref (malloc'd). */
+enum MHD_Result serve_pull_events(struct MHD_Connection *c, struct req *q, char *ref);
 /* 200 with a text/event-stream that read produces (cls freed by done, also on failure). */
 enum MHD_Result reply_events(struct MHD_Connection *c, struct req *q,
                              MHD_ContentReaderCallback read, void *cls,
@@ -110,6 +122,7 @@ const char *req_arg(struct MHD_Connection *c, const char *name);
 
 /* ---- handlers ---------------------------------------------------------------------- */
 enum MHD_Result h_config(struct MHD_Connection *c, struct req *q);
+enum MHD_Result h_host(struct MHD_Connection *c, struct req *q);
 enum MHD_Result h_token(struct MHD_Connection *c, struct req *q);
 enum MHD_Result h_boxes(struct MHD_Connection *c, struct req *q);
 enum MHD_Result h_box(struct MHD_Connection *c, struct req *q);

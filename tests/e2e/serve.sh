@@ -7,9 +7,14 @@
 # bytes, exit code), stdin with X-Close-Stdin, a signal, reconnecting with Last-Event-ID
 # (the events after it, nothing lost), malformed JSON, unknown fields, host paths, a body
 # over the limit (413), a stalled client while others are served, pages of a list, a box's
-# console log as events (tail, timestamps, Last-Event-ID, the end event) and its main
-# process's stdin, a folder uploaded onto a file (409), the log (no secret or token in it), a non-loopback address refused without TLS, and SIGTERM
-# (executions end with their exit event, a detached box keeps running). Every response of
+# console log as events (tail, timestamps, the end event; ids that are log positions, so a
+# stream taken up again with Last-Event-ID after the log grew, with tail=1 or a relative
+# since, gives exactly the new bytes) and its main process's stdin, a pull answered as
+# events (progress, pulled; error), the server's host check (runtime:admin) and reclaim's
+# idle_ms (ours, for --url doctor and reclaim --idle), doctor over TLS with and without the
+# test CA, a folder uploaded onto a file (409), the log (no secret or token in it), a
+# non-loopback address refused without TLS, and SIGTERM (executions end with their exit
+# event, a detached box keeps running). Every response of
 # the session is then checked against docs/api.yaml (tests/e2e/serve_check.py contract).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -400,6 +405,11 @@ api GET /v1/acme/metrics "$AT"
 expect "runtime metrics: 200" 200 "$ST"
 expect "... the tenant's running box" 1 "$(jget 'd["num_running_boxes"]')"
 expect "... its executions" True "$(jget 'd["total_commands_executed"] >= 5')"
+api GET /v1/acme/host "$T"
+expect "the server's host check needs runtime:admin: 403" 403 "$ST"
+api GET /v1/acme/host "$AT"
+expect "the server's host check (ours, for doctor): 200, checks with a status, engines" "200 True True" \
+  "$ST $(jget 'all(k["status"] in ("ok","info","warn","fail") for k in d["checks"]) and len(d["checks"]) > 3') $(jget '"engines" in d["engines"]')"
 api GET "/v1/other/boxes/$ID/metrics" "$OT"
 expect "another tenant's box metrics: 404" 404 "$ST"
 
@@ -411,6 +421,36 @@ api POST /v1/acme/images/pull "$T" -d "{\"reference\":\"127.0.0.1:$rport/tools/b
 expect "pull: 200" 200 "$ST"
 expect "... the ImageInfo" "127.0.0.1:$rport/tools/bb 1" "$(jget 'd["repository"] + " " + d["tag"]')"
 IMG=$(jget 'd["id"]')
+# ours: the same pull as events (the layers' progress, then the ImageInfo) when asked for
+# (again: a layer already stored comes once, done)
+curl -s -N --max-time 300 -H "Authorization: Bearer $T" -H 'Accept: text/event-stream' \
+  -d "{\"reference\":\"127.0.0.1:$rport/tools/bb:1\"}" -D "$work/pullsse.h" "$U/v1/acme/images/pull" >"$work/pullsse"
+expect "pull with Accept: text/event-stream: 200, events" "200 text/event-stream" \
+  "$(head -1 "$work/pullsse.h" | cut -d' ' -f2) $(grep -i '^content-type:' "$work/pullsse.h" | tr -d '\r' | cut -d' ' -f2)"
+expect "... progress events, the last of each layer done, then pulled with the ImageInfo" "True 127.0.0.1:$rport/tools/bb 1" \
+  "$(python3 - "$work/pullsse" <<'PY'
+import json, sys
+evs, cur = [], {}
+for line in open(sys.argv[1]).read().split("\n"):
+    if not line:
+        if cur: evs.append(cur)
+        cur = {}
+    elif not line.startswith(":"):
+        k, _, v = line.partition(": ")
+        cur[k] = v
+prog = [json.loads(e["data"]) for e in evs if e.get("event") == "progress"]
+last = {}
+for p in prog:
+    last[p["layer"]] = p
+ok = bool(prog) and all(p["done"] == p["total"] > 0 for p in last.values()) and evs[-1]["event"] == "pulled"
+d = json.loads(evs[-1]["data"])
+print(ok, d["repository"], d["tag"])
+PY
+)"
+curl -s -N --max-time 300 -H "Authorization: Bearer $T" -H 'Accept: text/event-stream' \
+  -d "{\"reference\":\"127.0.0.1:$rport/tools/none:1\"}" "$U/v1/acme/images/pull" >"$work/pullsse2"
+expect "... a pull that fails: an error event, the error model with the plain answer's status" "422 ImageError" \
+  "$(python3 -c 'import json,sys; t=open(sys.argv[1]).read(); e=[b for b in t.split("\n\n") if "event: error" in b][0]; d=json.loads(e.split("data: ",1)[1]); print(d["error"]["code"], d["error"]["type"])' "$work/pullsse2")"
 api GET /v1/acme/images "$T"
 expect "the tenant's images list it" "['127.0.0.1:$rport/tools/bb:1']" "$(jget '[i["reference"] for i in d["images"]]')"
 api GET "/v1/acme/images/$IMG" "$T"
@@ -554,7 +594,7 @@ wait "${pids[@]}"
 expect "100 concurrent clients are all answered 200" 100 "$(cat "$work"/conc.* | grep -c '^200$')"
 
 # ---- lists -----------------------------------------------------------------------------------
-api POST /v1/acme/boxes "$T" -d '{"name":"two","rootfs_path":"bb","detach":true,"auto_remove":false,"stdin_open":true,"cmd":["sh","-c","echo log-line-1; echo log-line-2; read x; echo got-$x; exec sleep 1000"]}'
+api POST /v1/acme/boxes "$T" -d '{"name":"two","rootfs_path":"bb","detach":true,"auto_remove":false,"stdin_open":true,"cmd":["sh","-c","echo log-line-1; echo log-line-2; while read x; do echo got-$x; done; exec sleep 1000"]}'
 expect "a detached box (a main process with its stdin open)" 201 "$ST"
 expect "... the Box says so" "True False" "$(jget 'd["stdin_open"], d["tty"]' | tr -d '(),')"
 api GET "/v1/acme/boxes?pageSize=1" "$T"
@@ -634,11 +674,16 @@ jl() { echo "$L" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(ev
 # (the console ends its lines with CR LF)
 expect "... tail=2: the main process's last two lines, base64 in log events" '"log-line-1\r\nlog-line-2\r\n"' "$(jl 'json.dumps(d["log"])')"
 expect "... then the end event: the box's state, no exit yet" "running None" "$(jl 'd["end"]["state"], d["end"]["exit_code"]' | tr -d "(),'")"
-expect "... the ids count the bytes sent" 24 "$(jl 'd["ids"][-2]')"
-api GET "/v1/acme/boxes/two/logs?tail=2" "$T" -H "Last-Event-ID: 12"
-expect "... again with Last-Event-ID 12: the bytes after the first 12" '"log-line-2\r\n"' "$($CHECK sse "$BODY" | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)["log"]))')"
+expect "... the ids are positions in the log (inode.offset.state.since.until)" 1 "$(jl 'd["ids"][-2]' | grep -cE '^[0-9]+(\.[0-9]+){4}$')"
+FIRST=$(jl 'd["ids"][0]')
+api GET "/v1/acme/boxes/two/logs?tail=2" "$T" -H "Last-Event-ID: $FIRST"
+expect "... again from the first (empty) event's id: the same two lines, the tail's start is exact" '"log-line-1\r\nlog-line-2\r\n"' "$($CHECK sse "$BODY" | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)["log"]))')"
 api GET "/v1/acme/boxes/two/logs?tail=2" "$T" -H "Last-Event-ID: -1"
 expect "... a Last-Event-ID that is no event id (-1): 400" 400 "$ST"
+api GET "/v1/acme/boxes/two/logs?tail=2" "$T" -H "Last-Event-ID: 12"
+expect "... nor is a byte count (12, the old ids): 400" 400 "$ST"
+api GET "/v1/acme/boxes/two/logs?tail=2" "$T" -H "Last-Event-ID: ${FIRST%%.*}.99999999999.0.0.0"
+expect "... a position beyond the end of its file: 400" 400 "$ST"
 api GET "/v1/acme/boxes/two/logs?tail=2&timestamps=true" "$T"
 expect "... timestamps=true: each line starts with its time" 2 "$($CHECK sse "$BODY" | python3 -c 'import json,re,sys; print(len(re.findall(r"(?m)^20[0-9-]+T[0-9:.]+Z log-line", json.load(sys.stdin)["log"])))')"
 api GET "/v1/acme/boxes/two/logs?tail=x" "$T"
@@ -653,6 +698,34 @@ for _ in $(seq 300); do
   sleep 0.2
 done
 expect "... it read what was sent" '"got-hi\r\n"' "$($CHECK sse "$BODY" | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)["log"]))')"
+# a stream taken up again goes on exactly where it stopped, whatever its window: the log
+# grows between the two requests, so tail=1 and a relative since pick other lines the
+# second time (ids that counted bytes skipped or repeated some)
+LOGQ() { $CHECK sse "$BODY" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["ids"][-2] if sys.argv[1] == "id" else json.dumps(d["log"]))' "$1"; }
+LID=$(LOGQ id)
+stdin_line() { # WORD...: each a line to the main process, the last then waited for in the log
+  local last=${!#}
+  api POST /v1/acme/boxes/two/stdin "$T" --data-binary "$(printf '%s\n' "$@")"$'\n' -H 'Content-Type: application/octet-stream'
+  for _ in $(seq 300); do
+    api GET "/v1/acme/boxes/two/logs?tail=1" "$T"
+    $CHECK sse "$BODY" | grep -q "got-$last" && break
+    sleep 0.2
+  done
+}
+stdin_line more more2
+api GET "/v1/acme/boxes/two/logs?tail=1" "$T" -H "Last-Event-ID: $LID"
+expect "logs tail=1 taken up again after the log grew by two lines: exactly those" '"got-more\r\ngot-more2\r\n"' "$(LOGQ log)"
+api GET "/v1/acme/boxes/two/logs?since=3s&follow=false" "$T"
+LID=$(LOGQ id)
+sleep 3.5 # every line read so far is now older than the window
+stdin_line again
+api GET "/v1/acme/boxes/two/logs?since=3s&follow=false" "$T" -H "Last-Event-ID: $LID"
+expect "logs since=3s taken up again once the window moved past the lines read: exactly the new line" '"got-again\r\n"' "$(LOGQ log)"
+api GET "/v1/acme/boxes/two/logs?since=1h&timestamps=true" "$T"
+A=$(LOGQ log)
+LID=$($CHECK sse "$BODY" | python3 -c 'import json,sys; print(json.load(sys.stdin)["ids"][0])')
+api GET "/v1/acme/boxes/two/logs?since=1h&timestamps=true" "$T" -H "Last-Event-ID: $LID"
+expect "... with timestamps, again from the stream's first id: the same dated lines" "$A" "$(LOGQ log)"
 
 # ---- the extensions on a running box: pause, resume, fork, prune ---------------------------------
 api POST /v1/acme/boxes/two/pause "$T"
@@ -667,6 +740,11 @@ api POST /v1/acme/boxes/prune "$T"
 expect "prune: 200, the stopped fork removed" "200 True" "$ST $(jget "'$FID' in d['removed']")"
 api GET /v1/acme/boxes/two "$T"
 expect "... two still runs" running "$(jget 'd["status"]')"
+api POST "/v1/acme/boxes/two/reclaim?idle_ms=3600000" "$T"
+expect "reclaim?idle_ms of a box not idle that long: 200, skipped, how long it was idle" "200 True True" \
+  "$ST $(jget 'd["skipped"]') $(jget 'd["idle_ms"] < 3600000 and "freed_bytes" not in d')"
+api POST "/v1/acme/boxes/two/reclaim?idle_ms=x" "$T"
+expect "... idle_ms=x: 400" 400 "$ST"
 
 # ---- SIGTERM: executions end with their exit event, the detached box stays ----------------------
 exec_run two '{"command":"sh","args":["-c","echo started; exec sleep 1000"]}'
@@ -704,6 +782,11 @@ tok=$(curl -s --max-time 60 --cacert "$work/ca.pem" -d grant_type=client_credent
 expect "... a token over TLS, then a box list" 200 "$(curl -s -o /dev/null -w '%{http_code}' --max-time 60 --cacert "$work/ca.pem" -H "Authorization: Bearer $tok" "$S/v1/acme/boxes")"
 curl -s -o /dev/null --max-time 60 "$S/v1/config" && no "a client without the CA refuses the server" || ok "a client without the CA refuses the server"
 curl -s -o /dev/null --max-time 60 "http://${S#https://}/v1/config" && no "plain HTTP to the TLS port fails" || ok "plain HTTP to the TLS port fails"
+BOXLITE_CA_FILE=$work/ca.pem "$B" --url "$S" --client-id acme-ci --client-secret "$SECRET" --prefix acme doctor >"$work/doc.tls" 2>&1; st=$?
+expect "doctor --url over TLS with the test CA: 0" 0 "$st"
+has "... tls verified against that CA" "ok    tls: https, the certificate verified against $work/ca.pem" "$work/doc.tls"
+"$B" --url "$S" --client-id acme-ci --client-secret "$SECRET" --prefix acme doctor >"$work/doc.notls" 2>&1; st=$?
+expect "doctor --url over TLS without the CA: 1, the server and tls failing" "1 1 1" "$st $(grep -c '^fail  server:' "$work/doc.notls") $(grep -c '^fail  tls: https, not verified' "$work/doc.notls")"
 kill -TERM "$S_pid"; wait "$S_pid" 2>/dev/null
 
 # ---- the log -------------------------------------------------------------------------------

@@ -53,7 +53,8 @@ def summary(events):
     out = {"stdout": b"", "stderr": b"", "log": b"", "exit": None, "end": None, "ids": [],
            "events": len(events)}
     for e in events:
-        out["ids"].append(int(e.get("id", "0")))
+        i = e.get("id", "0")
+        out["ids"].append(int(i) if i.isdigit() else i)  # a log's ids are positions
         d = json.loads(e.get("data", "{}"))
         if e.get("event") in ("stdout", "stderr", "log"):
             out[e["event"]] += base64.b64decode(d["data"])

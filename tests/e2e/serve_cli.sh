@@ -13,12 +13,17 @@
 # through a real pty over the TTY WebSocket (tests/fixtures/pty_run.py: the terminal's
 # size 33x111 and exit status 7), the environment's
 # BOXLITE_URL/BOXLITE_CLIENT_ID/BOXLITE_CLIENT_SECRET, a wrong secret, another tenant's box
-# (not found, for the streaming verbs too), verbs the API cannot carry (125, "not
-# supported with --url"), and export/import of a box over HTTP (an archive this tenant
-# exported comes back with its disk, one exported outside the server is adopted; another
-# tenant's and a damaged one are refused and leave nothing); the management verbs (create
-# with -e -l -p, rename, port, snapshot, clone, kill, wait, restart, reclaim, balloon,
-# pause, resume, fork, prune; pull, images, rmi, image prune from a registry on loopback)
+# (not found, for the streaming verbs too), flags the API cannot carry (125, "not
+# supported with --url"), doctor (its lines and status beside local doctor's, with and
+# without runtime:admin, a wrong secret, no server), attach to a -t box through a real pty,
+# and export/import of a box over HTTP (an archive this tenant exported comes back with its
+# disk, one exported outside the server is adopted; another tenant's, a damaged one and one
+# asking for more memory than the server allows are refused and leave nothing); the
+# management verbs (create
+# with -e -l -p, rename, port, snapshot, clone, kill, wait, restart, reclaim (--idle too),
+# balloon, pause, resume, fork, prune; pull (with its progress), images, rmi (a short
+# reference too), image
+# prune from a registry on loopback)
 # beside the local ones, each of them refused for another tenant's box (404), prune and rmi
 # never touching another tenant's boxes or images.
 set -uo pipefail
@@ -49,6 +54,7 @@ busybox_rootfs "$root"
 creds=$work/creds
 SECRET=$("$B" serve credentials add "$creds" acme-ci acme)
 OSECRET=$("$B" serve credentials add "$creds" other-ci other)
+ASECRET=$("$B" serve credentials add "$creds" admin-ci acme --scopes boxes:read,boxes:write,boxes:exec,images:read,images:write,runtime:admin)
 
 # the server; its "listening on URL" line read through a pipe (the real event, not a sleep)
 mkfifo "$work/fifo"
@@ -221,6 +227,13 @@ python3 tests/fixtures/pty_run.py "$B" --url "$U" --client-id acme-ci --client-s
 python3 tests/fixtures/pty_run.py "$B" --url "$U" --client-id acme-ci --client-secret "$SECRET" --prefix acme \
   run -it --rm rootfs:bb sh -c 'tty; stty size; exit 7' >"$work/pty2" 2>&1 \
   && ok "run -it --url: a terminal of our size, status 7" || no "run -it --url" "$(cat "$work/pty2")"
+# attach to a box whose main process runs on a terminal: our terminal's size reaches it (it
+# waits for that size), its output and status come back through the pty
+R run -d -i -t --name tty1 rootfs:bb sh -c 'while [ "$(stty size)" != "33 111" ]; do sleep 0.1; done; tty; stty size; exit 7' >/dev/null
+python3 tests/fixtures/pty_run.py "$B" --url "$U" --client-id acme-ci --client-secret "$SECRET" --prefix acme \
+  attach tty1 >"$work/pty3" 2>&1 \
+  && ok "attach --url to a -t box: a terminal of our size, status 7" || no "attach -t --url" "$(cat "$work/pty3")"
+R rm -f tty1 >/dev/null
 printf 'echo typed-$((6*7))\nexit 5\n' | R exec -i -t web sh >"$work/tty-in" 2>&1; st=$?
 expect "exec -it --url: what we type reaches the shell, its status ours" 5 "$st"
 has "... and its output comes back" "typed-42" "$work/tty-in"
@@ -248,12 +261,29 @@ expect "a prefix that is not the client's: 125" 125 "$st"
 "$B" --url "ftp://127.0.0.1:1" ps 2>"$work/ftp.err"; st=$?
 expect "a URL that is not http(s): 125" 125 "$st"
 
-# ---- verbs the API cannot carry --------------------------------------------------------------
-for v in "doctor"; do
-  R $v >/dev/null 2>"$work/unsup.err"; st=$?
-  expect "$v --url: 125" 125 "$st"
-  has "... not supported with --url" "not supported with --url" "$work/unsup.err"
-done
+# ---- doctor: what a client can check of a server, in local doctor's lines and status ---------
+R doctor >"$work/doc.out" 2>&1; st=$?
+expect "doctor --url: 0 (the server answers, our token works)" 0 "$st"
+expect "... one line per check, as local doctor's (STATUS NAME: detail)" "ok server|ok tls|ok credentials|ok scopes|info server host" \
+  "$(grep -E '^(ok|info|warn|fail) ' "$work/doc.out" | sed -E 's/^(ok|info|warn|fail) +([^:]+):.*/\1 \2/' | paste -sd'|')"
+has "... plain http on loopback" "plain http on loopback" "$work/doc.out"
+has "... the server's own check needs runtime:admin" "needs runtime:admin" "$work/doc.out"
+has "... and the verdict" "boxes can run on $U" "$work/doc.out"
+"$B" --url "$U" --client-id admin-ci --client-secret "$ASECRET" --prefix acme doctor >"$work/doca.out" 2>&1; st=$?
+L doctor --no-smoke >"$work/docl.out" 2>&1; lst=$?
+expect "doctor --url with runtime:admin: the server host's checks, status as local doctor --no-smoke there" "$lst" "$st"
+expect "... each of local doctor's checks, as 'server NAME' with its status" \
+  "$(grep -E '^(ok|info|warn|fail) ' "$work/docl.out" | sed -E 's/^(ok|info|warn|fail) +([^:]+):.*/\1 server \2/' | paste -sd'|')" \
+  "$(grep -E '^(ok|info|warn|fail) +server [^ :]' "$work/doca.out" | grep -v '^info  server host:' | sed -E 's/^(ok|info|warn|fail) +([^:]+):.*/\1 \2/' | paste -sd'|')"
+"$B" --url "$U" --client-id acme-ci --client-secret "${SECRET}x" --prefix acme doctor >"$work/docb.out" 2>&1; st=$?
+expect "doctor --url with a wrong secret: 1" 1 "$st"
+grep -q '^fail  credentials: .*401' "$work/docb.out" && ok "... fail credentials, saying 401" || no "doctor wrong secret" "$(cat "$work/docb.out")"
+"$B" --url http://127.0.0.1:1 --client-id acme-ci --client-secret "$SECRET" --prefix acme doctor >"$work/docn.out" 2>&1; st=$?
+expect "doctor --url of no server: 1, fail server" "1 1" "$st $(grep -c '^fail  server:' "$work/docn.out")"
+expect "doctor --json --url: one JSON object, ok" "True 5" "$(R doctor --json | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["ok"], len(d["checks"]))')"
+R doctor --engine qemu >/dev/null 2>"$work/unsup.err"; st=$?
+expect "doctor --engine --url (a smoke box is not doctor's remotely): 125" 125 "$st"
+has "... not supported with --url" "not supported with --url" "$work/unsup.err"
 R run --read-only rootfs:bb true 2>"$work/unsupf.err"; st=$?
 expect "run --read-only --url: 125, not half done" 125 "$st"
 has "... naming the flag" "read-only: not supported with --url" "$work/unsupf.err"
@@ -284,6 +314,13 @@ R import --name junk "$work/junk.box" 2>"$work/imp4.err"; st=$?
 expect "a damaged archive is refused: 125" 125 "$st"
 has "... as invalid (400)" "400" "$work/imp4.err"
 expect "... and only web and web2 exist" "2" "$(R ps -a -q | wc -l)"
+# an archive's options are its exporter's: one asking for more than the server allows is
+# refused whole (a box never started: its archive needs no boot)
+L create --name lbig --memory 20g "$root" true >/dev/null && L export lbig "$work/big.box" && L rm -f lbig >/dev/null
+R import --name big "$work/big.box" 2>"$work/imp5.err"; st=$?
+expect "import --url of an archive asking for 20 GiB (the server allows 16): 125" 125 "$st"
+has "... saying what is over" "over what this server allows" "$work/imp5.err"
+expect "... and only web and web2 exist still" "2" "$(R ps -a -q | wc -l)"
 R rm -f web2 >/dev/null
 
 # ---- the management verbs, each remotely beside the same verb run locally -------------------
@@ -335,6 +372,10 @@ expect "... running" running "$(R inspect -f '{{.status}}' made2)"
 # memory: reclaim and balloon on a running box
 both reclaim made2; expect "reclaim --url: status as locally" "$lst" "$rst"
 grep -q "^made2	.* freed$" "$work/r.out" && ok "... one line, the box and what it freed" || no "reclaim --url" "$(cat "$work/r.out" "$work/r.err")"
+R reclaim --idle 1h >"$work/ri.out" 2>&1; st=$?
+expect "reclaim --idle 1h --url: 0" 0 "$st"
+grep -q "^made2	skipped: idle for [0-9.]*s only$" "$work/ri.out" && ok "... made2 skipped, idle too short, as local reclaim --idle says it" || no "reclaim --idle --url" "$(cat "$work/ri.out")"
+both reclaim --idle 1h made2; expect "reclaim --idle with a box named --url: 125 as locally" "$lst/125" "$rst/125"
 both balloon made2 128m; expect "balloon --url: status as locally" "$lst" "$rst"
 both balloon made2 1m; expect "balloon below 32m --url: 125 as locally" "$lst/125" "$rst/125"
 # pause, resume, fork (memory snapshots, QEMU engine)
@@ -392,6 +433,24 @@ R pull -q "$REF" >/dev/null
 expect "rmi --url" "removed $REF" "$(R rmi "$REF" 2>&1)"
 expect "... gone from the store" "" "$(L images -q)"
 R pull --platform linux/arm64 "$REF" 2>/dev/null; expect "pull --platform --url: 125" 125 "$?"
+# a short reference, read as the library reads it (here: no tag is :latest; "busybox" is
+# docker.io/library/busybox:latest by the same parser, but no registry of that name is here)
+tests/fixtures/registry.sh push "$work/reg" "$work/fx/busybox" tools/bb:latest >/dev/null
+SHORT=127.0.0.1:$rport/tools/bb
+R pull -q "$SHORT" >/dev/null
+expect "rmi --url of a short reference (no tag): removed, as locally" "removed $SHORT" "$(R rmi "$SHORT" 2>&1)"
+expect "... gone from the store" "" "$(L images -q)"
+# pull's progress: the server's layers shown as the local pull shows its own (here not on a
+# terminal: a line per layer done, then "pulled")
+R pull "$SHORT" >"$work/pullp.out" 2>"$work/pullp.err"; st=$?
+L pull "$SHORT" >"$work/pulll.out" 2>/dev/null; lst=$?
+expect "pull --url with progress: status as locally (0)" "$lst/0" "$st/0"
+grep -q "^layer 1/1 .* done$" "$work/pullp.out" && ok "... a line per layer done" || no "pull --url progress" "$(cat "$work/pullp.out" "$work/pullp.err")"
+expect "... the same lines as the local pull" "$(cat "$work/pulll.out")" "$(cat "$work/pullp.out")"
+R pull "127.0.0.1:$rport/no/such:1" >/dev/null 2>"$work/pullf.err"; st=$?
+expect "pull --url with progress of no such image: 125" 125 "$st"
+has "... the server's reason (422)" "422" "$work/pullf.err"
+R rmi "$SHORT" >/dev/null 2>&1; L rmi "$SHORT" >/dev/null 2>&1
 tests/fixtures/registry.sh stop "$work/reg" >/dev/null 2>&1
 
 # ---- stop, start, rm ---------------------------------------------------------------------------

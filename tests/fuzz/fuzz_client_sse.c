@@ -2,7 +2,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /* What a server sends `boxlite --url` (src/client/decode.c, tty.c): any bytes as an event
  * stream, split into reads at the points the first byte picks, each event decoded as an
- * execution's (base64 output, the exit event) and as a box log's (the end event); the
+ * execution's (base64 output, the exit event), as a box log's (the end event) and as a
+ * pull's (progress, pulled, error); the
  * same bytes as the server's WebSocket frames, and as a JSON answer and an error body.
  * Nothing may crash, leak, read past the buffer or hand back more bytes than were given. */
 #include "client/client.h"
@@ -29,6 +30,10 @@ static int on_event(void *ud, const struct client_sse_event *ev)
             abort();
         free(l.bytes);
     }
+    struct client_pull_event p;
+    if (client_pull_event(ev, &p, &e) == 0 && p.kind == CP_PROGRESS &&
+        (p.layer < 0 || p.layer > 4095 || p.n_layers < 0 || !memchr(p.digest, 0, sizeof p.digest)))
+        abort();
     return 0;
 }
 

@@ -132,6 +132,8 @@ _PROTOS = {
     "boxlite_log_read": (ctypes.c_longlong, [P, ctypes.c_void_p, ctypes.c_size_t]),
     "boxlite_log_close": (None, [P]),
     "boxlite_log_ended": (I, [P]),
+    "boxlite_log_position": (I, [P, ctypes.c_char_p, ctypes.c_size_t]),
+    "boxlite_box_reclaim_idle": (I, [P, I, ctypes.POINTER(P)]),
     "boxlite_options_set_tty": (I, [P, I]),
     "boxlite_box_copy_in": (I, [P, S, S]),
     "boxlite_box_copy_out": (I, [P, S, S]),

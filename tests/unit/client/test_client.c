@@ -121,10 +121,19 @@ TEST(sse_bounds)
     CHECK(r < 0 && g.n == 0);
     client_sse_free(&s2);
     free(big);
+    /* an id of CLIENT_SSE_ID_MAX bytes or more (a log position is at most 95) */
     struct client_sse s3 = {0};
-    const char *longid = "id: 123456789012345678901234567890\n\n";
+    char longid[CLIENT_SSE_ID_MAX + 8];
+    memcpy(longid, "id: ", 4);
+    memset(longid + 4, '7', CLIENT_SSE_ID_MAX);
+    memcpy(longid + 4 + CLIENT_SSE_ID_MAX, "\n\n", 3);
     CHECK(client_sse_feed(&s3, longid, strlen(longid), collect, &g, &e) < 0);
     client_sse_free(&s3);
+    struct client_sse s4 = {0};
+    const char *posid = "id: 18446744073709551615.9223372036854775807.34.9223372036854775807."
+                        "9223372036854775807\n\n";
+    CHECK(client_sse_feed(&s4, posid, strlen(posid), collect, &g, &e) == 0);
+    client_sse_free(&s4);
 }
 
 static int exec_ev(const char *type, const char *data, struct client_exec_event *out)
@@ -185,6 +194,35 @@ TEST(log_events)
     CHECK(log_ev("end", "{\"exit_code\":0}", &l) < 0);
     CHECK(log_ev("log", "{\"data\":\"a\"}", &l) < 0);
     CHECK(log_ev("stdout", "{\"data\":\"\"}", &l) < 0);
+}
+
+static int pull_ev(const char *type, const char *data, struct client_pull_event *out,
+                   struct bl_error *e)
+{
+    struct client_sse_event ev = { "", type, data, strlen(data) };
+    return client_pull_event(&ev, out, e);
+}
+
+TEST(pull_events)
+{
+    struct client_pull_event p;
+    struct bl_error e = {0};
+    REQUIRE(pull_ev("progress", "{\"layer\":2,\"n_layers\":3,\"digest\":\"sha256:ab\\u001b\","
+                                "\"done\":5,\"total\":9}", &p, &e) == 0);
+    CHECK(p.kind == CP_PROGRESS && p.layer == 2 && p.n_layers == 3 && p.done == 5 &&
+          p.total == 9);
+    CHECK(!strchr(p.digest, 0x1b)); /* the server's words are shown: printable only */
+    REQUIRE(pull_ev("pulled", "{\"id\":\"sha256:x\"}", &p, &e) == 0);
+    CHECK(p.kind == CP_PULLED);
+    CHECK(pull_ev("error", "{\"error\":{\"message\":\"pull x: refused\",\"type\":"
+                           "\"ImageError\",\"code\":422}}", &p, &e) < 0);
+    CHECK(p.kind == CP_ERROR && e.code == BOXLITE_ERR_INVALID && strstr(e.msg, "refused"));
+    CHECK(pull_ev("progress", "{\"layer\":4096,\"n_layers\":1,\"digest\":\"d\",\"done\":0,"
+                              "\"total\":0}", &p, &e) < 0);
+    CHECK(pull_ev("progress", "{\"layer\":0,\"n_layers\":1,\"digest\":\"d\",\"done\":-1,"
+                              "\"total\":0}", &p, &e) < 0);
+    CHECK(pull_ev("progress", "{\"layer\":0}", &p, &e) < 0);
+    CHECK(pull_ev("other", "{}", &p, &e) < 0);
 }
 
 TEST(ws_server_frames)

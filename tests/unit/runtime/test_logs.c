@@ -177,6 +177,90 @@ TEST(since_until_and_timestamps_follow_the_index)
     boxlite_log_close(l);
 }
 
+/* A position taken after every number of bytes, in every state (inside a time stamp,
+ * inside a kept or a dropped line, across the rotation), resumes exactly: the bytes before
+ * it and those a reader opened "from" it gives are one whole read. */
+TEST(a_position_resumes_exactly_wherever_it_was_taken)
+{
+    const char *d = fresh_dir("position");
+    REQUIRE(d);
+    put(d, "console.log.1", "l1\nl2\nl3-");
+    put(d, "console.log", "end\nl4\n");
+    index_for(d, "console.log.1", "console.log.1.idx", 2, (uint64_t[]){ 0, 3 },
+              (int64_t[]){ 1000, 2000 });
+    index_for(d, "console.log", "console.log.idx", 2, (uint64_t[]){ 0, 4 },
+              (int64_t[]){ 2000, 3000 });
+    char path[600];
+    snprintf(path, sizeof path, "%s/console.log", d);
+    static const char *const opts[] = { "{}", "{\"timestamps\": true}",
+                                        "{\"since\": \"1500\"}",
+                                        "{\"timestamps\": true, \"since\": 2500}" };
+    for (size_t o = 0; o < sizeof opts / sizeof opts[0]; o++) {
+        static char whole[4096];
+        read_with(d, strcmp(opts[o], "{}") ? opts[o] : NULL, whole, sizeof whole);
+        for (size_t k = 0; k <= strlen(whole); k++) {
+            boxlite_log *l = NULL;
+            REQUIRE(rt_log_open_path(path, 3, opts[o], &l) == 0);
+            static char got[4096];
+            size_t have = 0;
+            while (have < k) {
+                long long n = boxlite_log_read(l, got + have, k - have < 3 ? k - have : 3);
+                REQUIRE(n > 0);
+                have += (size_t)n;
+            }
+            char at[BOXLITE_LOG_POSITION_MAX], from[256];
+            REQUIRE(boxlite_log_position(l, at, sizeof at) == BOXLITE_OK);
+            boxlite_log_close(l);
+            /* the query as a reconnect sends it: a relative time is read again now, the
+             * position's own times hold */
+            snprintf(from, sizeof from, "{\"timestamps\": %s, \"since\": \"1h\", "
+                     "\"from\": \"%s\"}", strstr(opts[o], "timestamps") ? "true" : "false", at);
+            REQUIRE(rt_log_open_path(path, 3, from, &l) == 0);
+            got[have] = 0;
+            drain(l, got, sizeof got);
+            boxlite_log_close(l);
+            if (strcmp(got, whole))
+                printf("# options %s, position %s after %zu bytes\n", opts[o], at, k);
+            CHECK_STR(got, whole);
+        }
+    }
+    boxlite_log *l = NULL;
+    CHECK(rt_log_open_path(path, 3, "{\"from\": \"1.2.3\"}", &l) == BOXLITE_ERR_INVALID);
+    CHECK(rt_log_open_path(path, 3, "{\"from\": \"+1.0.0.0.0\"}", &l) == BOXLITE_ERR_INVALID);
+    CHECK(rt_log_open_path(path, 3, "{\"from\": \"1.0.99.0.0\"}", &l) == BOXLITE_ERR_INVALID);
+    /* a reader that stopped inside a line it drops (still being written, older than since)
+     * drops the rest of it once it comes */
+    const char *d2 = fresh_dir("position-dropped");
+    REQUIRE(d2);
+    put(d2, "console.log", "a1\na2-");
+    index_for(d2, "console.log", "console.log.idx", 2, (uint64_t[]){ 0, 3 },
+              (int64_t[]){ 1000, 1000 });
+    char p2[600], at[BOXLITE_LOG_POSITION_MAX], from[256];
+    snprintf(p2, sizeof p2, "%s/console.log", d2);
+    REQUIRE(rt_log_open_path(p2, 3, "{\"since\": 1500}", &l) == 0);
+    static char got2[256];
+    got2[0] = 0;
+    drain(l, got2, sizeof got2);
+    CHECK_STR(got2, "");
+    REQUIRE(boxlite_log_position(l, at, sizeof at) == BOXLITE_OK);
+    boxlite_log_close(l);
+    put(d2, "console.log", "tail\nb\n");
+    index_for(d2, "console.log", "console.log.idx", 3, (uint64_t[]){ 0, 3, 11 },
+              (int64_t[]){ 1000, 1000, 2000 });
+    snprintf(from, sizeof from, "{\"from\": \"%s\"}", at);
+    REQUIRE(rt_log_open_path(p2, 3, from, &l) == 0);
+    drain(l, got2, sizeof got2);
+    CHECK_STR(got2, "b\n");
+    boxlite_log_close(l);
+    /* a file no longer retained: the oldest retained byte */
+    REQUIRE(rt_log_open_path(path, 3, "{\"from\": \"1.5.0.0.0\"}", &l) == 0);
+    static char got[4096];
+    got[0] = 0;
+    drain(l, got, sizeof got);
+    CHECK_STR(got, "l1\nl2\nl3-end\nl4\n");
+    boxlite_log_close(l);
+}
+
 TEST(a_line_still_being_written_is_dated_once_and_followed)
 {
     const char *d = fresh_dir("growing");
