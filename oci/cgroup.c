@@ -290,12 +290,17 @@ static int apply_v1(const struct cgroup *cg, size_t i, const struct oci_resource
         int64_t lim = r->has_mem_limit ? host_mem(r->mem_limit) : 0;
         int64_t sw = r->has_mem_swap && r->mem_swap >= 0 ? r->mem_swap +
                      (int64_t)CG_VMM_OVERHEAD_MIB * MIB : -1;
-        /* memsw may never be below the limit: raise the one that must move first */
-        if (memsw && r->has_mem_swap && (sw < 0 || sw >= lim))
+        /* memsw may never be below the limit, before or after either write: swap first
+         * when it grows past the current limit, else the limit first */
+        char cur[32] = "";
+        read_at(d, "memory.limit_in_bytes", cur, sizeof cur);
+        bool swap_first = memsw && r->has_mem_swap &&
+                          (sw < 0 || strtoull(cur, NULL, 10) < (unsigned long long)sw);
+        if (swap_first)
             e = put_num(d, "memory.memsw.limit_in_bytes", sw, "-1", err);
         if (!e && r->has_mem_limit)
             e = put_num(d, "memory.limit_in_bytes", lim, "-1", err);
-        if (!e && memsw && r->has_mem_swap && !(sw < 0 || sw >= lim))
+        if (!e && memsw && r->has_mem_swap && !swap_first)
             e = put_num(d, "memory.memsw.limit_in_bytes", sw, "-1", err);
         if (!e && r->has_mem_reservation)
             e = put_num(d, "memory.soft_limit_in_bytes", r->mem_reservation, "-1", err);
