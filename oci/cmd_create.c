@@ -336,8 +336,7 @@ int cmd_create(int argc, char **argv, int i)
     if (cgroup_create(s.cgroups_path, opts.systemd_cgroup, id, &s.res, &cg, &err) < 0 ||
         cgroup_save(&cg, dir, &err) < 0) {
         cgroup_destroy(&cg, NULL);
-        bool asked = s.cgroups_path || memcmp(&s.res, &(struct oci_resources){ 0 }, sizeof s.res);
-        if (asked) {
+        if (s.cgroups_path || oci_resources_given(&s.res)) {
             rc = fail("%s", err.msg);
             rm_state_dir(id);
             goto out;

@@ -116,6 +116,13 @@ int oci_resources_parse(const char *json, size_t len, struct oci_resources *r,
     return e;
 }
 
+bool oci_resources_given(const struct oci_resources *r)
+{
+    return r->has_mem_limit || r->has_mem_reservation || r->has_mem_swap || r->has_cpu_shares ||
+           r->has_cpu_quota || r->has_cpu_period || r->has_pids_limit || r->cpuset_cpus[0] ||
+           r->cpuset_mems[0];
+}
+
 void oci_resources_merge(struct oci_resources *dst, const struct oci_resources *src)
 {
 #define TAKE(has, f) if (src->has) { dst->has = true; dst->f = src->f; }

@@ -35,6 +35,8 @@ int oci_resources_from(json_t *obj, const char *field, struct oci_resources *r,
 /* A resources document alone (update --resources FILE), len bytes. */
 int oci_resources_parse(const char *json, size_t len, struct oci_resources *r,
                         struct bl_error *err);
+/* Whether r gives anything at all. */
+bool oci_resources_given(const struct oci_resources *r);
 /* Copies what src gives over dst (update: the new values win, the rest stays). */
 void oci_resources_merge(struct oci_resources *dst, const struct oci_resources *src);
 

@@ -51,6 +51,7 @@ TEST(in_config_json_and_absent)
     CHECK_STR(s.cgroups_path, "/libpod_parent/libpod-x");
     CHECK(s.res.has_mem_limit);
     CHECK_EQ(s.res.mem_limit, -1);
+    CHECK(oci_resources_given(&s.res));
     /* Go's zero values are "not given" */
     CHECK(!s.res.has_cpu_shares);
     CHECK(!s.res.has_cpu_quota);
@@ -59,7 +60,7 @@ TEST(in_config_json_and_absent)
                        " \"process\": {\"args\": [\"sh\"], \"cwd\": \"/\"}}";
     REQUIRE(oci_spec_parse(none, strlen(none), &s, &err) == 0);
     CHECK(s.cgroups_path == NULL);
-    CHECK(!s.res.has_mem_limit && !s.res.has_cpu_quota && !s.res.cpuset_cpus[0]);
+    CHECK(!oci_resources_given(&s.res));
     oci_spec_free(&s);
 }
 
