@@ -313,6 +313,10 @@ static int apply_v1(const struct cgroup *cg, size_t i, const struct oci_resource
         if (!e && r->has_cpu_quota)
             e = put_num(d, "cpu.cfs_quota_us", r->cpu_quota, "-1", err);
     }
+    /* pids: the host's processes and threads of the container (relay, per-box process,
+     * QEMU's threads), not the guest's (docs/oci-runtime.md "cgroups") */
+    if (!e && is_v1(cg, i, "pids") && r->has_pids_limit)
+        e = put_num(d, "pids.max", r->pids_limit > 0 ? r->pids_limit : -1, "max", err);
     if (!e && is_v1(cg, i, "cpuset")) {
         if (r->cpuset_cpus[0])
             e = write_at(d, "cpuset.cpus", r->cpuset_cpus, err);
@@ -350,6 +354,8 @@ static int apply_v2(const char *d, const struct oci_resources *r, struct bl_erro
                  r->has_cpu_period ? (unsigned long long)r->cpu_period : per);
         e = write_at(d, "cpu.max", v, err);
     }
+    if (!e && r->has_pids_limit)
+        e = put_num(d, "pids.max", r->pids_limit > 0 ? r->pids_limit : -1, "max", err);
     if (!e && r->cpuset_cpus[0])
         e = write_at(d, "cpuset.cpus", r->cpuset_cpus, err);
     if (!e && r->cpuset_mems[0])
