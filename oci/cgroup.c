@@ -288,8 +288,14 @@ static int apply_v1(const struct cgroup *cg, size_t i, const struct oci_resource
     if (is_v1(cg, i, "memory")) {
         bool memsw = has_file(d, "memory.memsw.limit_in_bytes");
         int64_t lim = r->has_mem_limit ? host_mem(r->mem_limit) : 0;
-        int64_t sw = r->has_mem_swap && r->mem_swap >= 0 ? r->mem_swap +
-                     (int64_t)CG_VMM_OVERHEAD_MIB * MIB : -1;
+        /* memory + swap: the host's memory limit plus the swap the container was given
+         * beyond its limit (both rounded and raised alike, so memsw never ends below) */
+        int64_t sw = -1;
+        if (r->has_mem_swap && r->mem_swap >= 0) {
+            bool lim_given = r->has_mem_limit && r->mem_limit >= 0;
+            sw = lim_given ? lim + (r->mem_swap > r->mem_limit ? r->mem_swap - r->mem_limit : 0)
+                           : host_mem(r->mem_swap);
+        }
         /* memsw may never be below the limit, before or after either write: swap first
          * when it grows past the current limit, else the limit first */
         char cur[32] = "";

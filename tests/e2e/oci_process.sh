@@ -156,6 +156,10 @@ echo '{"memory": {"limit": 262144000}, "cpu": {"shares": 1024}}' >"$work/res.jso
 "$R" --root "$root" update --resources "$work/res.json" cg1; expect "update --resources FILE" 0 "$?"
 expect "  ...memory.limit_in_bytes" $(((250 + 512) << 20)) "$(cat "$mem/memory.limit_in_bytes")"
 expect "  ...cpu.shares" 1024 "$(cat "$cpu/cpu.shares")"
+"$R" --root "$root" update --memory 50m --memory-swap 60m cg1; expect "update --memory 50m --memory-swap 60m (below the box's least RAM)" 0 "$?"
+expect "  ...memory.limit_in_bytes: 128 MiB (the least a box has) plus 512" $(((128 + 512) << 20)) "$(cat "$mem/memory.limit_in_bytes")"
+[ -e "$mem/memory.memsw.limit_in_bytes" ] &&
+  expect "  ...memory.memsw.limit_in_bytes: that plus the 10 MiB of swap" $(((128 + 512 + 10) << 20)) "$(cat "$mem/memory.memsw.limit_in_bytes")"
 echo '{"cpu": {"shares": 2048}}' | "$R" --root "$root" update -r - cg1; expect "update -r - (stdin, as containerd's shim)" 2048 "$(cat "$cpu/cpu.shares")"
 "$R" --root "$root" update --memory lots cg1 2>"$work/e"; check "update --memory lots fails" test $? -ne 0
 has "  ...naming the flag" "--memory lots is not a size" "$work/e"
