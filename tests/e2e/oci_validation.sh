@@ -6,6 +6,7 @@
 # under both, then the cases runc fails too. A check fails when a case that passes under runc
 # fails under boxlite-runtime and is not in KNOWN below (with its reason).
 #   OCI_VALIDATION=all   every case (make oci-validation); default: CI's fixed subset
+#   OCI_VALIDATION_CASES="a b"  those cases only
 #   RUNTIME_TOOLS_SRC    the suite's source (default ~/.cache/boxlite/runtime-tools-0105384,
 #                        runtime-tools at 0105384, the commit Debian's
 #                        golang-github-opencontainers-runtime-tools-dev 0.9.0+git20220423
@@ -27,7 +28,9 @@ oci_begin val
 SUBSET="create start state delete kill killsig hooks_stdin poststart poststop prestart
   process process_user process_rlimits process_oom_score_adj hostname root_readonly_true
   linux_cgroups_memory linux_cgroups_relative_cpus pidfile"
-if [ "${OCI_VALIDATION:-}" = all ]; then
+if [ -n "${OCI_VALIDATION_CASES:-}" ]; then
+  cases=$OCI_VALIDATION_CASES
+elif [ "${OCI_VALIDATION:-}" = all ]; then
   cases=$(cd "$src/validation" && ls -d */ | tr -d / | grep -v '^util$')
 else
   cases=$SUBSET
