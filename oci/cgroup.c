@@ -234,14 +234,14 @@ int cgroup_create(const char *spec_path, bool systemd, const char *id,
          * controller the parent lacks is then simply not there, as with runc) */
         char p[PATH_MAX];
         snprintf(p, sizeof p, "%s", cg->dir[0]);
-        for (char *s = p + strlen(CG_ROOT); (s = strchr(s + 1, '/'));) {
+        /* each ancestor, the root first: s at the '/' that ends it */
+        for (char *s = p + strlen(CG_ROOT); s && *s == '/'; s = strchr(s + 1, '/')) {
             *s = 0;
             static const char *const ctl[] = { "+cpu", "+memory", "+pids", "+cpuset" };
             for (size_t k = 0; k < 4; k++)
                 write_at(p, "cgroup.subtree_control", ctl[k], NULL);
             *s = '/';
         }
-        write_at(CG_ROOT, "cgroup.subtree_control", "+cpu", NULL);
     }
     if (cgroup_apply(cg, r, err) < 0) {
         cgroup_destroy(cg, NULL);
