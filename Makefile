@@ -148,7 +148,8 @@ AGENT     := $(O)/guest/boxlite-agent
 INITRAMFS := $(O)/guest/initramfs.cpio.gz
 
 .SECONDARY:
-.PHONY: all test bench print-libs lab-check lab-check-arm64 lab-matrix fuzz clean kernel setup
+.PHONY: all test bench print-libs lab-check lab-check-arm64 lab-matrix fuzz clean kernel setup \
+        oci-validation
 all: $(BIN_vmm) $(BIN_cli) $(LIB_so) $(INITRAMFS) $(BIN_vmm_test)
 
 # V=1 shows full command lines.
@@ -342,6 +343,12 @@ print-libs:
 
 lab-check: all
 	tests/lab/lab-check.sh
+
+# The opencontainers runtime-tools validation suite, every case, under runc and
+# boxlite-runtime (CI runs a fixed subset: tests/e2e/oci_validation.sh says where the
+# suite's source comes from).
+oci-validation: all
+	OCI_VALIDATION=all BOXLITE_BUILD=$(O) bash tests/e2e/oci_validation.sh
 
 # The aarch64 KVM engine in the ARM64 lab (tests/lab/lab-check.sh --arch arm64 --suite): the
 # VMM, its test build and the client's libraries cross-built in $(O)/arm64, the arm64 guest

@@ -101,11 +101,16 @@ BOXLITE_API int boxlite_runtime_open(const char *home_dir, boxlite_runtime **out
  *    "tcg_tb_mib": 16,                         BOXLITE_TCG_TB_MIB (the QEMU engine's TCG
  *                                             translation cache, MiB, 0..2048; 0 = QEMU's
  *                                             default, 1 GiB; absent: 16)
- *    "anonymous_pulls": false}                 BOXLITE_ANONYMOUS_PULLS=1 (pulls present no
+ *    "anonymous_pulls": false,                 BOXLITE_ANONYMOUS_PULLS=1 (pulls present no
  *                                             stored credentials: neither Docker's config
  *                                             nor its helpers, nor registries.json's
  *                                             username/password; a server that pulls for
  *                                             others sets it)
+ *    "cgroup_nested": false}                   BOXLITE_CGROUP_NESTED=1 (each box's cgroups,
+ *                                             boxlite/<id>, go under the caller's own
+ *                                             cgroup instead of each hierarchy's root, so
+ *                                             the caller's limits hold the box too; the
+ *                                             caller removes them with its own cgroup)
  * Without "vmm", "kernel", "initrd", they are found relative to libboxlite.so itself: an
  * installed tree (<prefix>/lib, <prefix>/libexec/boxlite, <prefix>/share/boxlite) works
  * wherever it is copied. An unknown option, a wrong type or a value out of range is

@@ -3,6 +3,7 @@
  * container's relay, which boots the box and waits on relay.sock for start; start asks it
  * to run the process. */
 #include "runtime.h"
+#include "cgroup.h"
 
 #include "common/cleanup.h"
 #include "common/io.h"
@@ -56,10 +57,13 @@ static int box_options(const struct oci_spec *s, const char *id, const char *roo
         r = 0;
     if (!r && s->hostname && s->hostname[0])
         r = boxlite_options_set_hostname(o, s->hostname);
-    if (!r && s->cpus)
-        r = boxlite_options_set_cpus(o, s->cpus);
-    if (!r && s->memory_mib)
-        r = boxlite_options_set_memory_mib(o, s->memory_mib);
+    /* the annotations win over what linux.resources sizes (docs/oci-runtime.md "cgroups") */
+    int cpus, mib;
+    cgroup_box_size(&s->res, &cpus, &mib);
+    if (!r && (s->cpus || cpus))
+        r = boxlite_options_set_cpus(o, s->cpus ? s->cpus : cpus);
+    if (!r && (s->memory_mib || mib))
+        r = boxlite_options_set_memory_mib(o, s->memory_mib ? s->memory_mib : mib);
     if (!r && s->engine)
         r = boxlite_options_set_engine(o, s->engine);
     /* published ports: the box's side of each, a free loopback port (oci/ports.c) */
@@ -106,10 +110,12 @@ static int start_hooks(const char *id, boxlite_box *box, const struct oci_spec *
 /* What a create that fails after its relay is up leaves behind, removed: the relay (the
  * box stops with it), the box, the state; then the poststop hooks (runtime.md: a failed
  * create hook continues the lifecycle at delete). */
-static void destroy_created(pid_t pid, const struct oci_spec *s, const struct oci_state *st)
+static void destroy_created(pid_t pid, const struct oci_spec *s, const struct oci_state *st,
+                            const struct cgroup *cg)
 {
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
+    cgroup_destroy(cg, NULL);
     boxlite_runtime *rt = NULL;
     struct pod pod;
     if (pod_of(st->id, &pod) == POD_CONTAINER)
@@ -128,10 +134,16 @@ static void destroy_created(pid_t pid, const struct oci_spec *s, const struct oc
 static __attribute__((noreturn)) void create_relay(const char *id, const struct oci_spec *s,
                                                    const char *rootfs, int console_fd,
                                                    int listen_fd, int ready_fd,
-                                                   const struct pod *pod)
+                                                   const struct pod *pod,
+                                                   const struct cgroup *cg)
 {
     int sigfd = signal_fd();
     struct bl_error err = { 0 };
+    /* first: the per-box process and QEMU inherit the cgroup from this process */
+    if (cg->n && cgroup_join(cg, 0, &err) < 0) {
+        report(ready_fd, "join the container's cgroup: %s", err.msg);
+        _exit(1);
+    }
     int tty = -1;
     if (s->process.terminal) {
         tty = relay_pty(console_fd, s->process.rows, s->process.cols, &err);
@@ -148,7 +160,9 @@ static __attribute__((noreturn)) void create_relay(const char *id, const struct 
     boxlite_box *box = NULL;
     char home[PATH_MAX];
     snprintf(home, sizeof home, "%s/home", opts.root);
-    if (boxlite_runtime_open(home, &rt) != BOXLITE_OK) {
+    /* the box's own cgroups (its jail's limits) inside the container's, which hold it */
+    if (boxlite_runtime_open_with(home, cg->n ? "{\"cgroup_nested\": true}" : NULL, &rt) !=
+        BOXLITE_OK) {
         report(ready_fd, "open the box runtime at %s: %s", home, boxlite_errmsg());
         _exit(1);
     }
@@ -338,20 +352,37 @@ int cmd_create(int argc, char **argv, int i)
         rm_state_dir(id);
         goto out;
     }
+    /* the container's cgroup, resources applied, before anything runs in it; on a host
+     * that will not have one made (rootless), a container that asks for none goes on */
+    struct cgroup cg;
+    if (cgroup_create(s.cgroups_path, opts.systemd_cgroup, id, &s.res, &cg, &err) < 0 ||
+        cgroup_save(&cg, dir, &err) < 0) {
+        cgroup_destroy(&cg, NULL);
+        if (s.cgroups_path || oci_resources_given(&s.res)) {
+            rc = fail("%s", err.msg);
+            rm_state_dir(id);
+            goto out;
+        }
+        warn("no cgroup for %s: %s", id, err.msg);
+        memset(&cg, 0, sizeof cg);
+    }
     int ready[2];
     if (pipe2(ready, O_CLOEXEC) < 0) {
         rc = fail("pipe: %s", strerror(errno));
+        cgroup_destroy(&cg, NULL);
+        rm_state_dir(id);
         goto out;
     }
     pid_t pid = fork();
     if (pid < 0) {
         rc = fail("fork: %s", strerror(errno));
+        cgroup_destroy(&cg, NULL);
         rm_state_dir(id);
         goto out;
     }
     if (pid == 0) {
         close(ready[0]);
-        create_relay(id, &s, rootfs, cfd, ls, ready[1], &pod);
+        create_relay(id, &s, rootfs, cfd, ls, ready[1], &pod, &cg);
     }
     close(ready[1]);
     close(ls);
@@ -364,6 +395,7 @@ int cmd_create(int argc, char **argv, int i)
         int ws = 0;
         waitpid(pid, &ws, 0);
         rc = fail("%s", msg[0] ? msg : "the container's relay process died");
+        cgroup_destroy(&cg, NULL);
         rm_state_dir(id);
         goto out;
     }
@@ -379,6 +411,8 @@ int cmd_create(int argc, char **argv, int i)
     snprintf(sp, sizeof sp, "%s/state.json", dir);
     if (!js || oci_write_atomic(sp, js, strlen(js), &err)) {
         kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        cgroup_destroy(&cg, NULL);
         rc = fail("write %s: %s", sp, js ? err.msg : "out of memory");
         rm_state_dir(id);
         goto out;
@@ -390,7 +424,7 @@ int cmd_create(int argc, char **argv, int i)
     for (size_t k = 0; k < sizeof create_stages / sizeof create_stages[0]; k++)
         if (host_hooks(&s, create_stages[k], &st, OCI_CREATING, &err)) {
             rc = fail("%s", err.msg);
-            destroy_created(pid, &s, &st);
+            destroy_created(pid, &s, &st, &cg);
             goto out;
         }
     rc = write_pid_file(pid_file, pid);
@@ -419,6 +453,8 @@ int cmd_start(int argc, char **argv, int i)
         rc = fail("cannot start an already running container");
     else if (s == OCI_STOPPED)
         rc = fail("cannot start a container that has stopped");
+    else if (s == OCI_PAUSED)
+        rc = fail("cannot start a paused container");
     char dir[PATH_MAX], p[PATH_MAX + 32];
     state_dir(st.id, dir, sizeof dir);
     snprintf(p, sizeof p, "%s/" RELAY_SOCK, dir);

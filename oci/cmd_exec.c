@@ -2,6 +2,7 @@
 /* exec: another process in a running container, with a relay of its own (this process,
  * or a detached child with --detach), as runc exec. */
 #include "runtime.h"
+#include "cgroup.h"
 
 #include "common/cleanup.h"
 
@@ -112,7 +113,12 @@ int cmd_exec(int argc, char **argv, int i)
         return 1;
     int rc = 1;
     struct oci_process p = { 0 };
-    if (status_of(&st) != OCI_RUNNING) {
+    enum oci_status status = status_of(&st);
+    if (status == OCI_PAUSED) {
+        rc = fail("cannot exec in a paused container");
+        goto out;
+    }
+    if (status != OCI_RUNNING) {
         rc = fail("cannot exec in a stopped container: container not running");
         goto out;
     }
@@ -154,7 +160,11 @@ int cmd_exec(int argc, char **argv, int i)
         }
         close(ready[0]);
     }
-    /* the relay (this process, or the detached child) */
+    /* the relay (this process, or the detached child), counted in the container's cgroup
+     * as runc's exec'd processes are */
+    struct cgroup cg;
+    if (load_cgroup(st.id, &cg) == 1 && cgroup_join(&cg, 0, &err) < 0)
+        warn("exec: %s", err.msg);
     int sigfd = signal_fd();
     int term = -1;
     struct termios saved;

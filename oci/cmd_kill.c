@@ -2,7 +2,7 @@
 /* kill and delete (runtime-spec runtime.md "Kill", "Delete"): both act through the
  * relay process, whose end takes the box with it. */
 #include "runtime.h"
-
+#include "cgroup.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -35,6 +35,11 @@ int cmd_kill(int argc, char **argv, int i)
         rc = fail("container not running");
     else if (syscall(SYS_pidfd_send_signal, fd, sig, NULL, 0) < 0)
         rc = errno == ESRCH ? fail("container not running") : fail("kill: %s", strerror(errno));
+    /* a frozen process takes a signal only when thawed: as runc, SIGKILL thaws the
+     * container so it dies now; any other signal waits for resume */
+    struct cgroup cg;
+    if (!rc && sig == SIGKILL && load_cgroup(st.id, &cg) == 1 && cgroup_frozen(&cg))
+        cgroup_freeze(&cg, false, NULL);
     if (fd >= 0)
         close(fd);
     oci_state_free(&st);
@@ -63,10 +68,13 @@ int cmd_delete(int argc, char **argv, int i)
     if (load_state(argv[i], &st))
         return 1;
     enum oci_status s = status_of(&st);
-    if (s == OCI_RUNNING && !force) {
+    if ((s == OCI_RUNNING || s == OCI_PAUSED) && !force) {
         oci_state_free(&st);
-        return fail("cannot delete container %s that is not stopped: running", argv[i]);
+        return fail("cannot delete container %s that is not stopped: %s", argv[i],
+                    oci_status_name(s));
     }
+    struct cgroup cg;
+    int have_cg = load_cgroup(st.id, &cg);
     /* the poststop hooks, read before anything is removed (the bundle is the caller's,
      * and may be gone already: then there are none to run, as far as we can know) */
     struct oci_spec spec = { 0 };
@@ -76,6 +84,8 @@ int cmd_delete(int argc, char **argv, int i)
     int fd = relay_pidfd(&st);
     if (fd >= 0) {
         syscall(SYS_pidfd_send_signal, fd, SIGKILL, NULL, 0);
+        if (have_cg == 1 && cgroup_frozen(&cg)) /* a frozen relay dies once thawed */
+            cgroup_freeze(&cg, false, NULL);
         /* a pidfd polls readable once the process has exited, child of ours or not */
         struct pollfd p = { .fd = fd, .events = POLLIN };
         poll(&p, 1, 10000);
@@ -95,6 +105,9 @@ int cmd_delete(int argc, char **argv, int i)
         if (pk == POD_SANDBOX)
             pod_sandbox_gone(&pod);
     }
+    /* what the box left in the cgroup, and its folders */
+    if (!rc && have_cg == 1 && cgroup_destroy(&cg, &err) < 0)
+        rc = fail("remove the cgroup of %s: %s", st.id, err.msg);
     if (!rc && rm_state_dir(st.id) < 0)
         rc = fail("remove the state of %s: %s", st.id, strerror(errno));
     /* runtime.md "Lifecycle" step 13: after the container is deleted */

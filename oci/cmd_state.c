@@ -66,7 +66,8 @@ int cmd_features(int argc, char **argv, int i)
            "  \"linux\": {\n"
            "    \"namespaces\": [\"pid\", \"network\", \"mount\", \"uts\", \"ipc\"],\n"
            "    \"capabilities\": [],\n"
-           "    \"cgroup\": {\"v1\": false, \"v2\": false, \"systemd\": false, "
+           /* systemd: the driver that asks systemd; --systemd-cgroup's layout needs none */
+           "    \"cgroup\": {\"v1\": true, \"v2\": true, \"systemd\": false, "
            "\"systemdUser\": false},\n"
            "    \"seccomp\": {\"enabled\": false},\n"
            "    \"apparmor\": {\"enabled\": false},\n"

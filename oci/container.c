@@ -3,6 +3,7 @@
  * record, its status (from the relay process), the relay's socket, and the reports a
  * relay sends its parent over a pipe or socket. */
 #include "runtime.h"
+#include "cgroup.h"
 
 #include "common/cleanup.h"
 #include "common/io.h"
@@ -99,7 +100,17 @@ enum oci_status status_of(const struct oci_state *st)
     char dir[PATH_MAX], p[PATH_MAX + 32];
     state_dir(st->id, dir, sizeof dir);
     snprintf(p, sizeof p, "%s/" STARTED_MARK, dir);
+    struct cgroup cg;
+    if (load_cgroup(st->id, &cg) == 1 && cgroup_frozen(&cg))
+        return OCI_PAUSED;
     return access(p, F_OK) == 0 ? OCI_RUNNING : OCI_CREATED;
+}
+
+int load_cgroup(const char *id, struct cgroup *cg)
+{
+    char dir[PATH_MAX];
+    state_dir(id, dir, sizeof dir);
+    return cgroup_load(dir, cg);
 }
 
 /* A Unix socket path for a file in dir that fits sun_path whatever dir's length: through

@@ -15,7 +15,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: boxlite-runtime [global flags] COMMAND [flags] [ARGS]\n"
                "An OCI runtime (runc's command line): each container runs in a BoxLite micro-VM.\n"
-               "commands: create, start, state, kill, delete, exec, ps, features, pause, resume\n"
+               "commands: create, start, state, kill, delete, exec, ps, features, pause, resume, update\n"
                "global flags: --root DIR (default " DEFAULT_ROOT "), --log FILE, "
                "--log-format text|json, --debug, --systemd-cgroup, --rootless VALUE, "
                "--version\n");
@@ -41,6 +41,7 @@ int main(int argc, char **argv)
     if (parse_flags(argc, argv, &i, fl, "boxlite-runtime"))
         return 1;
     opts.debug = debug_flag;
+    opts.systemd_cgroup = systemd;
     if (strcmp(log_format, "text") && strcmp(log_format, "json"))
         return fail("unknown --log-format %s (text or json)", log_format);
     opts.log_json = !strcmp(log_format, "json");
@@ -60,7 +61,7 @@ int main(int argc, char **argv)
         { "create", cmd_create }, { "start", cmd_start },   { "state", cmd_state },
         { "kill", cmd_kill },     { "delete", cmd_delete }, { "exec", cmd_exec },
         { "ps", cmd_ps },         { "features", cmd_features },
-        { "pause", cmd_pause },   { "resume", cmd_resume },
+        { "pause", cmd_pause },   { "resume", cmd_resume }, { "update", cmd_update },
     };
     for (size_t k = 0; k < sizeof cmds / sizeof cmds[0]; k++)
         if (!strcmp(argv[i], cmds[k].name)) {

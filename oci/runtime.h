@@ -108,6 +108,7 @@ struct runtime_opts {
     const char *log;
     bool log_json;
     bool debug;
+    bool systemd_cgroup; /* cgroupsPath is slice:prefix:name */
 };
 extern struct runtime_opts opts;
 
@@ -149,7 +150,11 @@ void state_dir(const char *id, char *out, size_t len);
 int load_state(const char *id, struct oci_state *st);
 /* The relay's pid file descriptor, if it still is the process the state names; -1. */
 int relay_pidfd(const struct oci_state *st);
+/* Running and created containers whose cgroup is frozen are paused. */
 enum oci_status status_of(const struct oci_state *st);
+struct cgroup;
+/* The container's cgroup record (oci/cgroup.h): 1, 0 when it has none, -1 unreadable. */
+int load_cgroup(const char *id, struct cgroup *cg);
 /* A Unix socket path for a file in dir that fits sun_path whatever dir's length. */
 int sock_addr(int dirfd, const char *name, struct sockaddr_un *a);
 int connect_unix(const char *path);
@@ -194,5 +199,6 @@ int cmd_delete(int argc, char **argv, int i);
 int cmd_exec(int argc, char **argv, int i);
 int cmd_pause(int argc, char **argv, int i);
 int cmd_resume(int argc, char **argv, int i);
+int cmd_update(int argc, char **argv, int i);
 
 #endif

@@ -190,6 +190,10 @@ static int mount_dev(struct bl_error *err)
         return bl_errno(err, errno, "mount devpts");
     if (mount("shm", "dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=65536k") < 0)
         return bl_errno(err, errno, "mount /dev/shm");
+    /* POSIX message queues where runc's default spec puts them (not fatal: a kernel may
+     * lack CONFIG_POSIX_MQUEUE, and tests on a host may refuse it) */
+    if (mkdir("dev/mqueue", 0755) == 0)
+        mount("mqueue", "dev/mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
     if (symlink("pts/ptmx", "dev/ptmx") < 0 || symlink("/proc/self/fd", "dev/fd") < 0 ||
         symlink("/proc/self/fd/0", "dev/stdin") < 0 || symlink("/proc/self/fd/1", "dev/stdout") < 0 ||
         symlink("/proc/self/fd/2", "dev/stderr") < 0)
@@ -206,12 +210,13 @@ int container_pivot_here(struct bl_error *err)
     mkdir("etc", 0755);
     if (mount("proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
         return bl_errno(err, errno, "mount /proc");
-    if (mount("sysfs", "sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, NULL) < 0) {
-        /* not fatal: tests on a host may refuse it */
-    }
     int rc = mount_dev(err);
     if (rc < 0)
         return rc;
+    /* after /dev, in the order of runc's default spec (runtime-tools checks the order) */
+    if (mount("sysfs", "sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, NULL) < 0) {
+        /* not fatal: tests on a host may refuse it */
+    }
     /* The agent's own root is a tmpfs over the initramfs (main.c), so this works in the
      * guest too: the old root is detached and nothing of the agent stays reachable. */
     if (syscall(SYS_pivot_root, ".", ".") < 0)

@@ -609,6 +609,16 @@ static int namespaces_from(json_t *linux, struct oci_spec *s, struct bl_error *e
     return 0;
 }
 
+static int cgroups_from(json_t *linux, struct oci_spec *s, struct bl_error *err)
+{
+    if (!json_is_object(linux)) /* namespaces_from refused anything else */
+        return 0;
+    int r = dup_str(json_object_get(linux, "cgroupsPath"), "linux.cgroupsPath", false,
+                    &s->cgroups_path, err);
+    return r ? r : oci_resources_from(json_object_get(linux, "resources"), "linux.resources",
+                                      &s->res, err);
+}
+
 /* Every number token 18446744073709551615 outside strings becomes "-1" and spaces. */
 static void infinity_to_minus_one(char *t, size_t len)
 {
@@ -709,6 +719,8 @@ int oci_spec_parse(const char *json, size_t len, struct oci_spec *out, struct bl
         r = hooks_from(json_object_get(root, "hooks"), &s, err);
     if (!r)
         r = namespaces_from(json_object_get(root, "linux"), &s, err);
+    if (!r)
+        r = cgroups_from(json_object_get(root, "linux"), &s, err);
     json_decref(root);
     if (r) {
         oci_spec_free(&s);
@@ -763,6 +775,7 @@ void oci_spec_free(struct oci_spec *s)
     for (int st = 0; st < OCI_HOOK_STAGES; st++)
         hooks_free(s->hooks[st], s->nhooks[st]);
     free(s->netns_path);
+    free(s->cgroups_path);
     memset(s, 0, sizeof *s);
 }
 

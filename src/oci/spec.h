@@ -7,6 +7,7 @@
 #define BOXLITE_OCI_SPEC_H
 
 #include "common/error.h"
+#include "oci/resources.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -100,6 +101,9 @@ struct oci_spec {
      * network namespace into the box (the engine's published ports land there) */
     uint16_t ports[OCI_MAX_PORTS];
     size_t nports;
+    /* linux.cgroupsPath as written (NULL = absent) and linux.resources (oci/cgroup.c) */
+    char *cgroups_path;
+    struct oci_resources res;
 };
 /* "80,443/tcp" into ports (at most OCI_MAX_PORTS, each once). */
 int oci_parse_ports(const char *s, uint16_t *ports, size_t *n, struct bl_error *err);

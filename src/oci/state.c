@@ -36,6 +36,7 @@ const char *oci_status_name(enum oci_status s)
     case OCI_CREATED: return "created";
     case OCI_RUNNING: return "running";
     case OCI_STOPPED: return "stopped";
+    case OCI_PAUSED: return "paused";
     }
     return "stopped";
 }

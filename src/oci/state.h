@@ -19,7 +19,8 @@
 /* The runtime-spec version this runtime implements (state and features). */
 #define OCI_SPEC_VERSION "1.0.2"
 
-enum oci_status { OCI_CREATING, OCI_CREATED, OCI_RUNNING, OCI_STOPPED };
+/* OCI_PAUSED: runc's state of a frozen container (runtime-spec 1.0 has none) */
+enum oci_status { OCI_CREATING, OCI_CREATED, OCI_RUNNING, OCI_STOPPED, OCI_PAUSED };
 
 struct oci_state {
     char *id;

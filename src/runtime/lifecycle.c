@@ -278,8 +278,10 @@ static int jail_config(const boxlite_box *b, json_t **out, struct bl_error *err)
     }
     char cgroup[64];
     snprintf(cgroup, sizeof cgroup, "boxlite/%s", b->id);
-    *out = json_pack("{s:b, s:I, s:I, s:s}", "enabled", 1, "uid", (json_int_t)id[0], "gid",
-                     (json_int_t)id[1], "cgroup", cgroup);
+    const char *nested = rt_settings_get(&b->rt->settings, RT_SET_CGROUP_NESTED);
+    *out = json_pack("{s:b, s:I, s:I, s:s, s:b}", "enabled", 1, "uid", (json_int_t)id[0], "gid",
+                     (json_int_t)id[1], "cgroup", cgroup, "cgroup_nested",
+                     nested && !strcmp(nested, "1"));
     if (!*out)
         return bl_err(err, BOXLITE_ERR_NOMEM, "vmm config: out of memory");
     const char *range = rt_settings_get(&b->rt->settings, RT_SET_JAIL_UIDS);

@@ -29,6 +29,7 @@ static const struct {
     [RT_SET_QEMU] = { "qemu", "BOXLITE_QEMU", PATH },
     [RT_SET_TCG_TB_MIB] = { "tcg_tb_mib", "BOXLITE_TCG_TB_MIB", MIB },
     [RT_SET_ANONYMOUS_PULLS] = { "anonymous_pulls", "BOXLITE_ANONYMOUS_PULLS", FLAG },
+    [RT_SET_CGROUP_NESTED] = { "cgroup_nested", "BOXLITE_CGROUP_NESTED", FLAG },
 };
 
 const char *rt_settings_env_name(enum rt_setting_key k) { return table[k].env; }

@@ -27,6 +27,8 @@ enum rt_setting_key {
                               (0..2048, 0 = the engine's choice); BOXLITE_TCG_TB_MIB */
     RT_SET_ANONYMOUS_PULLS, /* "anonymous_pulls": true = pulls use no stored registry
                                credentials; BOXLITE_ANONYMOUS_PULLS=1 */
+    RT_SET_CGROUP_NESTED,  /* "cgroup_nested": true = the box's cgroups go under the caller's
+                              own (not each hierarchy's root); BOXLITE_CGROUP_NESTED=1 */
     RT_SET_COUNT
 };
 

@@ -359,7 +359,7 @@ static int parse_cpu(struct vmm_config *cfg, json_t *root, struct bl_error *err)
 static int parse_jail(struct vmm_config *cfg, json_t *root, struct bl_error *err)
 {
     static const char *const keys[] = { "enabled", "uid", "gid", "cgroup", "memory_mib",
-                                        "pids", "uid_range", NULL };
+                                        "pids", "uid_range", "cgroup_nested", NULL };
     struct vmm_jail_cfg *j = &cfg->jail;
     j->uid = j->gid = 65534;
     json_t *o = json_object_get(root, "jail");
@@ -373,6 +373,7 @@ static int parse_jail(struct vmm_config *cfg, json_t *root, struct bl_error *err
         get_uint(o, "uid", "jail", 1, UINT32_MAX - 1, &uid, err) < 0 ||
         get_uint(o, "gid", "jail", 1, UINT32_MAX - 1, &gid, err) < 0 ||
         get_str(o, "cgroup", "jail", &j->cgroup, err) < 0 ||
+        get_bool(o, "cgroup_nested", "jail", &j->cgroup_nested, err) < 0 ||
         get_uint(o, "memory_mib", "jail", 0, CFG_MAX_MEMORY_MIB * 2ull, &mem, err) < 0 ||
         get_uint(o, "pids", "jail", 0, 1u << 22, &pids, err) < 0)
         return -err->code;

@@ -30,6 +30,7 @@ struct vmm_jail_cfg {
     bool disabled;
     uint32_t uid, gid;     /* the VMM's user when started as root (default 65534:65534) */
     char *cgroup;          /* a group per controller, e.g. "boxlite/<box id>"; NULL: none */
+    bool cgroup_nested;    /* cgroup is under the process's own cgroup, not the root's */
     uint32_t memory_mib;   /* cgroup memory limit; 0 = guest RAM plus the engine's overhead */
     uint32_t pids;         /* cgroup pids.max; 0 = 512 */
     /* A uid of the box's own (started by root): the first of uid_first..+uid_count-1 whose

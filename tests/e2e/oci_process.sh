@@ -23,21 +23,23 @@ DEFAULT_CAPS=00000000800405fb
 NBS=0000000000000400 # CAP_NET_BIND_SERVICE, bit 10
 
 # A bundle as `runc spec` lays it out, with PROCESS (JSON) merged into its process object.
-bundle() { # DIR PROCESS-JSON
+bundle() { # DIR PROCESS-JSON [TOP-LEVEL-JSON merged into the document]
   mkdir -p "$1/rootfs/bin" "$1/rootfs/tmp"
   chmod 1777 "$1/rootfs/tmp"
   cp /bin/busybox "$1/rootfs/bin/busybox"
   for x in sh grep tr cat touch stat rm echo; do ln -sf busybox "$1/rootfs/bin/$x"; done
-  python3 - "$1/config.json" "$2" "$PROBE" <<'EOF'
+  python3 - "$1/config.json" "$2" "$PROBE" "${3:-{\}}" <<'EOF'
 import json, sys
-path, extra, probe = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3]
+path, extra, probe, top = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3], json.loads(sys.argv[4])
 proc = {"terminal": False, "user": {"uid": 0, "gid": 0}, "args": ["sh", "-c", probe],
         "env": ["PATH=/bin"], "cwd": "/tmp"}
 proc.update(extra)
-json.dump({"ociVersion": "1.0.2", "root": {"path": "rootfs"}, "hostname": "procbox",
-           "process": proc,
-           "mounts": [{"destination": "/proc", "type": "proc", "source": "proc"}],
-           "annotations": {"io.boxlite.memory": "256M"}}, open(path, "w"))
+doc = {"ociVersion": "1.0.2", "root": {"path": "rootfs"}, "hostname": "procbox",
+       "process": proc,
+       "mounts": [{"destination": "/proc", "type": "proc", "source": "proc"}],
+       "annotations": {"io.boxlite.memory": "256M"}}
+doc.update(top)
+json.dump(doc, open(path, "w"))
 EOF
 }
 line() { grep -m1 "^$1 " "$2" | cut -d' ' -f2-; }
@@ -94,26 +96,99 @@ expect "direct, root: NoNewPrivs 0 (not asked)" 0 "$(line NoNewPrivs: "$work/r.o
 expect "direct, root: RLIMIT_NOFILE raised past the host's hard limit (in the guest)" "1048576 1048576" "$(line nofile "$work/r.out")"
 "$R" --root "$root" delete r1
 
-# ---- pause and resume: the box's memory pause refuses a container's box (9p root, open
-# execution), so pause fails saying why and the container runs on ------------------------------
+# ---- cgroups: linux.cgroupsPath holds the relay and its box, linux.resources applied on the
+# host (the VMM's budget: the box's RAM plus 512 MiB) and sizing the box; pause/resume freeze
+# the cgroup; update changes the host's limits; delete removes the cgroup ------------------
 "$R" --root "$root" pause nosuch 2>"$work/e"; check "pause of an unknown container fails" test $? -ne 0
 has "  ...\"does not exist\"" "does not exist" "$work/e"
-bundle "$work/pz" '{"args": ["sh", "-c", "read x; echo after $x"]}'
-mkfifo "$work/pz.in"
-exec 3<>"$work/pz.in"
-python3 "$REAP" "$R" "$root" "$work/pz" pz -- start \
-  -- "!\"\$RUNTIME\" --root $root pause \$ID 2>$work/pause.err; echo \$? >$work/pause.rc; \"\$RUNTIME\" --root $root resume \$ID 2>$work/resume.err; echo \$? >$work/resume.rc; \"\$RUNTIME\" --root $root state \$ID >$work/pz.state; echo go >$work/pz.in" \
-  <&3 >"$work/pz.out" 2>&1
-exec 3>&-
-expect "pause of a running container fails (the box cannot be paused)" 1 "$(cat "$work/pause.rc")"
-has "  ...saying why" "cannot be paused" "$work/pause.err"
-has "  ...and that it runs on" "the container runs on" "$work/pause.err"
-expect "resume of a container that is not paused fails" 1 "$(cat "$work/resume.rc")"
-has "  ...\"container not paused\"" "container not paused" "$work/resume.err"
-python3 -c 'import json,sys; assert json.load(open(sys.argv[1]))["status"] == "running"' "$work/pz.state" \
-  && ok "  ...the container is still running" || no "  ...the container is still running" "$(cat "$work/pz.state")"
-expect "  ...and its process goes on" "after go" "$(cat "$work/pz.out")"
-"$R" --root "$root" delete pz
+cgrel="oci-e2e-$$"  # relative: under this shell's own cgroups
+cgdir() { awk -v c="$2" '$1 == c { print $2 }' "$root/$1/cgroup"; }
+count() { cat "$work/cg/rootfs/tmp/count" 2>/dev/null; }
+COUNTER='i=0; while :; do i=$((i+1)); echo $i >/tmp/count; sleep 0.2; done'
+bundle "$work/cg" "{\"args\": [\"sh\", \"-c\", \"$COUNTER\"]}" "{\"annotations\": {},
+  \"linux\": {\"cgroupsPath\": \"$cgrel/cg1\", \"resources\": {
+    \"memory\": {\"limit\": 209715200, \"reservation\": 104857600},
+    \"cpu\": {\"shares\": 512, \"quota\": 150000, \"period\": 100000}, \"pids\": {\"limit\": 100}}}}"
+for x in sleep nproc; do ln -sf busybox "$work/cg/rootfs/bin/$x"; done
+"$R" --root "$root" create --bundle "$work/cg" cg1 </dev/null >"$work/cg.out" 2>&1
+expect "create with cgroupsPath and resources" 0 "$?"
+relay=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["pid"])' "$root/cg1/state.json")
+fz=$(cgdir cg1 freezer); mem=$(cgdir cg1 memory); cpu=$(cgdir cg1 cpu)
+own_mem=$(awk -F: '$2 == "memory" { print $3 }' /proc/self/cgroup)
+expect "  ...the cgroup is the relative path under the caller's own (memory)" \
+  "/sys/fs/cgroup/memory${own_mem%/}/$cgrel/cg1" "$mem"
+check "  ...the relay is in it (freezer)" grep -qx "$relay" "$fz/cgroup.procs"
+qemu=$(pgrep -f "qemu-system.*$root/home" | head -1)
+check "  ...the box's QEMU is in it (freezer)" grep -qx "$qemu" "$fz/cgroup.procs"
+check "  ...and below it in memory (the box's jail group nested: boxlite/<id>)" \
+  grep -q ":memory:${own_mem%/}/$cgrel/cg1/boxlite/" "/proc/$qemu/cgroup"
+expect "  ...memory.limit_in_bytes: the limit plus the VMM's 512 MiB" $(((200 + 512) << 20)) "$(cat "$mem/memory.limit_in_bytes")"
+expect "  ...memory.soft_limit_in_bytes: the reservation" 104857600 "$(cat "$mem/memory.soft_limit_in_bytes")"
+expect "  ...cpu.cfs_quota_us" 150000 "$(cat "$cpu/cpu.cfs_quota_us")"
+expect "  ...cpu.shares" 512 "$(cat "$cpu/cpu.shares")"
+expect "  ...pids.max (the host's side: relay, per-box process, QEMU's threads)" 100 "$(cat "$(cgdir cg1 pids)/pids.max")"
+"$R" --root "$root" start cg1; expect "start" 0 "$?"
+"$R" --root "$root" exec cg1 sh -c 'nproc; grep MemTotal /proc/meminfo' >"$work/cg.x" 2>&1
+expect "  ...the box has ceil(quota/period) = 2 vCPUs" 2 "$(head -1 "$work/cg.x")"
+memkb=$(awk '/MemTotal/ { print $2 }' "$work/cg.x")
+check "  ...and the memory limit as its RAM (MemTotal $memkb kB, of 204800)" test "${memkb:-0}" -gt 150000 -a "${memkb:-0}" -le 204800
+for _ in $(seq 100); do [ -n "$(count)" ] && break; sleep 0.2; done
+"$R" --root "$root" pause cg1; expect "pause" 0 "$?"
+expect "  ...freezer.state" FROZEN "$(cat "$fz/freezer.state")"
+expect "  ...state says paused" paused "$("$R" --root "$root" state cg1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])')"
+a=$(count); sleep 1.5; b=$(count)
+expect "  ...the counter in the box stopped" "$a" "$b"
+"$R" --root "$root" exec cg1 true 2>"$work/e"; check "  ...exec in a paused container fails" test $? -ne 0
+has "  ...saying so" "cannot exec in a paused container" "$work/e"
+"$R" --root "$root" pause cg1 2>"$work/e"; check "  ...a second pause fails" test $? -ne 0
+"$R" --root "$root" delete cg1 2>"$work/e"; check "  ...delete without --force fails" test $? -ne 0
+has "  ...saying it is paused" "not stopped: paused" "$work/e"
+"$R" --root "$root" resume cg1; expect "resume" 0 "$?"
+expect "  ...state says running" running "$("$R" --root "$root" state cg1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])')"
+for _ in $(seq 100); do [ "$(count)" != "$b" ] && break; sleep 0.2; done
+check "  ...the counter goes on ($b, then $(count))" test "$(count)" != "$b"
+"$R" --root "$root" resume cg1 2>"$work/e"; check "  ...a second resume fails" test $? -ne 0
+has "  ...\"container not paused\"" "container not paused" "$work/e"
+"$R" --root "$root" update --memory 300m --cpu-quota 50000 cg1; expect "update --memory 300m --cpu-quota 50000" 0 "$?"
+expect "  ...memory.limit_in_bytes" $(((300 + 512) << 20)) "$(cat "$mem/memory.limit_in_bytes")"
+expect "  ...cpu.cfs_quota_us" 50000 "$(cat "$cpu/cpu.cfs_quota_us")"
+echo '{"memory": {"limit": 262144000}, "cpu": {"shares": 1024}}' >"$work/res.json"
+"$R" --root "$root" update --resources "$work/res.json" cg1; expect "update --resources FILE" 0 "$?"
+expect "  ...memory.limit_in_bytes" $(((250 + 512) << 20)) "$(cat "$mem/memory.limit_in_bytes")"
+expect "  ...cpu.shares" 1024 "$(cat "$cpu/cpu.shares")"
+"$R" --root "$root" update --memory 50m --memory-swap 60m cg1; expect "update --memory 50m --memory-swap 60m (below the box's least RAM)" 0 "$?"
+expect "  ...memory.limit_in_bytes: 128 MiB (the least a box has) plus 512" $(((128 + 512) << 20)) "$(cat "$mem/memory.limit_in_bytes")"
+[ -e "$mem/memory.memsw.limit_in_bytes" ] &&
+  expect "  ...memory.memsw.limit_in_bytes: that plus the 10 MiB of swap" $(((128 + 512 + 10) << 20)) "$(cat "$mem/memory.memsw.limit_in_bytes")"
+echo '{"cpu": {"shares": 2048}}' | "$R" --root "$root" update -r - cg1; expect "update -r - (stdin, as containerd's shim)" 2048 "$(cat "$cpu/cpu.shares")"
+"$R" --root "$root" update --memory lots cg1 2>"$work/e"; check "update --memory lots fails" test $? -ne 0
+has "  ...naming the flag" "--memory lots is not a size" "$work/e"
+echo '{"cpu": {"cpus": "0;reboot"}}' >"$work/res.json"
+"$R" --root "$root" update -r "$work/res.json" cg1 2>"$work/e"; check "update with a cpuset that is not a list fails" test $? -ne 0
+has "  ...naming the field" 'resources.cpu.cpus must be a list' "$work/e"
+"$R" --root "$root" pause cg1
+"$R" --root "$root" kill cg1 KILL; expect "kill KILL of a paused container" 0 "$?"
+for _ in $(seq 50); do kill -0 "$relay" 2>/dev/null || break; sleep 0.2; done
+expect "  ...it stops (SIGKILL thaws it, as runc)" stopped "$("$R" --root "$root" state cg1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])')"
+"$R" --root "$root" delete cg1; expect "delete" 0 "$?"
+check "  ...its cgroup is gone (freezer)" test ! -e "$fz"
+check "  ...and (memory, with the box's nested group)" test ! -e "$mem"
+for d in /sys/fs/cgroup/*/"$cgrel" /sys/fs/cgroup/memory"${own_mem%/}/$cgrel"; do [ -d "$d" ] && rmdir "$d"; done
+bundle "$work/cgbad" '{}' '{"linux": {"cgroupsPath": "../../escape"}}'
+"$R" --root "$root" create --bundle "$work/cgbad" cgbad 2>"$work/e"; check "a cgroupsPath with .. is refused" test $? -ne 0
+has "  ...saying why" "leaves the cgroup hierarchy" "$work/e"
+check "  ...leaving no state" test ! -e "$root/cgbad"
+# the systemd form (runc --systemd-cgroup): laid out as systemd would, nested slices
+bundle "$work/sd" '{"args": ["sleep", "100"]}' '{"linux": {"cgroupsPath": "oci-e2e.slice:boxlite:sd1"}}'
+ln -sf busybox "$work/sd/rootfs/bin/sleep"
+"$R" --root "$root" --systemd-cgroup create --bundle "$work/sd" sd1 </dev/null >/dev/null 2>"$work/e"
+expect "--systemd-cgroup create with slice:prefix:name" 0 "$?"
+sd=/sys/fs/cgroup/freezer/oci.slice/oci-e2e.slice/boxlite-sd1.scope
+expect "  ...in /oci.slice/oci-e2e.slice/boxlite-sd1.scope (a dash nests)" "$sd" "$(cgdir sd1 freezer)"
+check "  ...which exists" test -d "$sd"
+"$R" --root "$root" delete --force sd1; expect "  ...delete --force" 0 "$?"
+check "  ...removes it" test ! -e "$sd"
+for d in /sys/fs/cgroup/*/oci.slice; do [ -d "$d" ] && rmdir "$d/oci-e2e.slice" "$d"; done
 
 # ---- Podman ---------------------------------------------------------------------------------
 oci_image
@@ -136,12 +211,35 @@ expect "podman, root: CapEff is Podman's default set" "$DEFAULT_CAPS" "$(line Ca
 expect "podman, root: CapBnd is Podman's default set" "$DEFAULT_CAPS" "$(line CapBnd: "$work/d.out")"
 expect "podman: --oom-score-adj 300" 300 "$(line oom "$work/d.out")"
 
-# exec: Podman hands the exec's process.json (its capabilities, user) to `exec --process`
-id=$($P run -d --cap-drop ALL --cap-add KILL --user 1000:1000 "$img" sleep 1000 2>/dev/null)
+# exec: Podman hands the exec's process.json (its capabilities, user) to `exec --process`;
+# the same container counts on its stdout (Podman's log) for pause/unpause, and has limits
+# for stats/update
+id=$($P run -d --cap-drop ALL --cap-add KILL --user 1000:1000 --memory 300m --cpus 1.5 "$img" \
+  sh -c 'i=0; while :; do i=$((i+1)); echo $i; sleep 0.2; done' 2>/dev/null)
 $P exec "$id" sh -c "$PROBE" >"$work/x.out" 2>"$work/x.err"
 expect "podman exec in a --cap-drop ALL --cap-add KILL container" 0 "$?"
 expect "  ...its CapEff is CAP_KILL alone (bit 5)" 0000000000000020 "$(line CapEff: "$work/x.out")"
 expect "  ...its CapBnd too" 0000000000000020 "$(line CapBnd: "$work/x.out")"
 expect "  ...as uid 1000" "1000 1000 1000 1000" "$(line Uid: "$work/x.out")"
-$P rm -f "$id" >/dev/null 2>&1
+pcount() { $P logs "$id" 2>/dev/null | tail -1; }
+pmem=$(cgdir "$id" memory); pfz=$(cgdir "$id" freezer)
+expect "podman's cgroupsPath (cgroupfs): /libpod_parent/libpod-ID" "/sys/fs/cgroup/freezer/libpod_parent/libpod-$id" "$pfz"
+expect "  ...--memory 300m: the host limit is 300 MiB plus the VMM's 512" $(((300 + 512) << 20)) "$(cat "$pmem/memory.limit_in_bytes")"
+$P stats --no-stream --format '{{.MemUsage}}' "$id" >"$work/stats" 2>&1
+check "podman stats reads the container's memory use from its cgroup ($(cat "$work/stats"))" grep -qvE '^0B' "$work/stats"
+for _ in $(seq 100); do [ -n "$(pcount)" ] && break; sleep 0.2; done
+$P pause "$id" >/dev/null; expect "podman pause" 0 "$?"
+expect "  ...podman inspect: paused" paused "$($P inspect -f '{{.State.Status}}' "$id")"
+a=$(pcount); sleep 1.5; b=$(pcount)
+expect "  ...the counter in the box stopped" "$a" "$b"
+$P unpause "$id" >/dev/null; expect "podman unpause" 0 "$?"
+expect "  ...podman inspect: running" running "$($P inspect -f '{{.State.Status}}' "$id")"
+for _ in $(seq 100); do [ "$(pcount)" != "$b" ] && break; sleep 0.2; done
+check "  ...the counter goes on ($b, then $(pcount))" test "$(pcount)" != "$b"
+$P update --memory 400m "$id" >/dev/null 2>"$work/e"; expect "podman update --memory 400m" 0 "$?"
+expect "  ...the host limit follows" $(((400 + 512) << 20)) "$(cat "$pmem/memory.limit_in_bytes")"
+$P pause "$id" >/dev/null
+$P rm -f "$id" >/dev/null 2>&1; expect "podman rm -f of a paused container" 0 "$?"
+check "  ...its cgroup is gone" test ! -e "$pfz"
+check "  ...and its state" test ! -e "$root/$id"
 finish

@@ -3,9 +3,10 @@
 /* Fuzzes boxlite-runtime's config.json and state.json decoding (src/oci/spec.c, state.c):
  * a bundle is the caller's file and a state record lies in a folder others may write, so
  * any bytes may be there. The first byte picks the parser (config, exec process, state,
- * memory size, signal); the decoders must refuse or accept without crashing, leaking or
+ * memory size, signal, update's resources, a cgroupsPath in either form); the decoders must refuse or accept without crashing, leaking or
  * reading past the input, and what they accept must be consistent (args non-empty, cwd
  * absolute, env KEY=VALUE). */
+#include "oci/resources.h"
 #include "oci/spec.h"
 #include "oci/state.h"
 
@@ -20,7 +21,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *text = (const char *)data + 1;
     size_t len = size - 1;
     struct bl_error err = { 0 };
-    switch (data[0] % 5) {
+    switch (data[0] % 7) {
     case 0: {
         struct oci_spec s;
         if (oci_spec_parse(text, len, &s, &err) == 0) {
@@ -56,6 +57,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         break;
     }
+    case 5: {
+        struct oci_resources r;
+        if (oci_resources_parse(text, len, &r, &err) == 0) {
+            /* what reaches a cgroup file: bounded, digits, commas and dashes */
+            if (strlen(r.cpuset_cpus) >= OCI_CPUSET_MAX ||
+                strspn(r.cpuset_cpus, "0123456789,-") != strlen(r.cpuset_cpus) ||
+                (r.has_mem_limit && r.mem_limit < -1) ||
+                (r.has_cpu_period && (r.cpu_period < 1000 || r.cpu_period > 1000000)))
+                abort();
+        }
+        break;
+    }
     default: {
         /* the short strings: a NUL-terminated copy */
         char *s = malloc(len + 1);
@@ -64,7 +77,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         memcpy(s, text, len);
         s[len] = 0;
         int v = 0;
-        if (data[0] % 5 == 3) {
+        char path[256];
+        if (data[0] % 7 == 6) {
+            /* the second byte picks the form; an accepted path never climbs out */
+            if (oci_cgroup_path(s, len && s[0] & 1, "c", path, sizeof path, &err) == 0 &&
+                (strlen(path) >= sizeof path || !strcmp(path, "..") || strstr(path, "/../") ||
+                 !strncmp(path, "../", 3) ||
+                 (strlen(path) >= 3 && !strcmp(path + strlen(path) - 3, "/.."))))
+                abort();
+        } else if (data[0] % 7 == 3) {
             if (oci_parse_memory_mib(s, &v, &err) == 0 && (v < 1 || v > (1 << 20)))
                 abort();
         } else if (oci_parse_signal(s, &v, &err) == 0 && (v < 1 || v > 64)) {

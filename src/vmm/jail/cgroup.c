@@ -53,6 +53,34 @@ static int make_dirs(const char *base, const char *rel, char *out, size_t len)
     return mkdir(out, 0755) < 0 && errno != EEXIST ? -errno : 0;
 }
 
+/* The base of the box's groups in a hierarchy: its mount (CG_ROOT, or CG_ROOT/<ctrl> for v1),
+ * and, nested, this process's own group there (/proc/self/cgroup: "N:ctrl[,ctrl]:/path", v2
+ * "0::/path"). */
+static void cgroup_base(bool nested, const char *ctrl, char *out, size_t len)
+{
+    snprintf(out, len, CG_ROOT "%s%s", ctrl ? "/" : "", ctrl ? ctrl : "");
+    FILE *f = nested ? fopen("/proc/self/cgroup", "re") : NULL;
+    char line[1024];
+    size_t cl = ctrl ? strlen(ctrl) : 0;
+    while (f && fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = 0;
+        char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+        if (!c2 || c2[1] != '/')
+            continue;
+        *c2 = 0;
+        bool match = !ctrl ? !strcmp(line, "0:") : false;
+        for (const char *s = c1 + 1; ctrl && s && !match; s = strchr(s, ',') ? strchr(s, ',') + 1 : NULL)
+            match = !strncmp(s, ctrl, cl) && (s[cl] == ',' || !s[cl]);
+        if (match && strcmp(c2 + 1, "/")) {
+            size_t used = strlen(out);
+            snprintf(out + used, len - used, "%s", c2 + 1);
+            break;
+        }
+    }
+    if (f)
+        fclose(f);
+}
+
 static void note(char *notice, size_t len, const char *what, int e)
 {
     size_t used = strlen(notice);
@@ -82,11 +110,13 @@ int jail_cgroup_enter(const struct vmm_config *cfg, bool qemu, char *notice, siz
     int r;
     if (access(CG_ROOT "/cgroup.controllers", F_OK) == 0) {
         /* v2: enable the controllers down to the box's group, set, join */
-        r = make_dirs(CG_ROOT, j->cgroup, dir, sizeof dir);
+        char base[256];
+        cgroup_base(j->cgroup_nested, NULL, base, sizeof base);
+        r = make_dirs(base, j->cgroup, dir, sizeof dir);
         if (r < 0)
             return note(notice, notice_len, "cgroup v2: mkdir", r), 0;
         char parent[512];
-        snprintf(parent, sizeof parent, "%s", CG_ROOT);
+        snprintf(parent, sizeof parent, "%s", base);
         const char *rel = j->cgroup;
         for (;;) {
             write_file(parent, "cgroup.subtree_control", "+memory +pids +cpu");
@@ -115,7 +145,7 @@ int jail_cgroup_enter(const struct vmm_config *cfg, bool qemu, char *notice, siz
     };
     for (size_t i = 0; i < sizeof v1 / sizeof v1[0]; i++) {
         char base[256];
-        snprintf(base, sizeof base, CG_ROOT "/%s", v1[i].ctrl);
+        cgroup_base(j->cgroup_nested, v1[i].ctrl, base, sizeof base);
         struct stat st;
         if (stat(base, &st) < 0 || !S_ISDIR(st.st_mode)) {
             note(notice, notice_len, v1[i].ctrl, -ENOENT);

@@ -246,10 +246,12 @@ TEST(config_jail)
     CHECK_EQ(c.jail.uid, 65534);
     CHECK_EQ(c.jail.gid, 65534);
     CHECK(c.jail.cgroup == NULL);
+    CHECK(!c.jail.cgroup_nested);
     vmm_config_free(&c);
     REQUIRE(vmm_config_parse(&c, "{\"kernel\": \"/k\", \"jail\": {\"enabled\": true, \"uid\": 1000,"
                                  " \"gid\": 100, \"cgroup\": \"boxlite/abc\", \"memory_mib\": 640,"
-                                 " \"pids\": 64}}", &e) == 0);
+                                 " \"pids\": 64, \"cgroup_nested\": true}}", &e) == 0);
+    CHECK(c.jail.cgroup_nested);
     CHECK_EQ(c.jail.uid, 1000);
     CHECK_EQ(c.jail.gid, 100);
     CHECK_STR(c.jail.cgroup, "boxlite/abc");
@@ -272,6 +274,7 @@ TEST(config_jail)
         { "{\"kernel\": \"/k\", \"jail\": {\"cgroup\": \"../x\"}}", "jail.cgroup" },
         { "{\"kernel\": \"/k\", \"jail\": {\"cgroup\": \"/abs\"}}", "jail.cgroup" },
         { "{\"kernel\": \"/k\", \"jail\": {\"enabled\": 1}}", "jail.enabled" },
+        { "{\"kernel\": \"/k\", \"jail\": {\"cgroup_nested\": \"yes\"}}", "jail.cgroup_nested" },
         { "{\"kernel\": \"/k\", \"jail\": {\"chroot\": \"/x\"}}", "chroot" },
         { "{\"kernel\": \"/k\", \"jail\": []}", "jail" },
         { "{\"kernel\": \"/k\", \"jail\": {\"uid_range\": {\"first\": 0, \"count\": 1,"

@@ -1,0 +1,155 @@
+// SPDX-License-Identifier: Apache-2.0
+/* update (runc's command): new linux.resources for a running container, from --resources
+ * FILE ("-": stdin, as containerd's shim sends them) and/or runc's flags, applied to the
+ * container's cgroup on the host. The box's own size (its vCPUs and RAM) is fixed at boot,
+ * so an update changes what the VMM may use, not what the guest sees (docs/oci-runtime.md
+ * "cgroups"). */
+#include "runtime.h"
+#include "cgroup.h"
+
+#include "common/cleanup.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* runc's sizes: bytes, or with a unit k, m, g (any case, an optional b), "-1" unlimited */
+static int size_flag(const char *name, const char *v, bool *has, int64_t *out)
+{
+    if (!v)
+        return 0;
+    char *end;
+    errno = 0;
+    long long n = strtoll(v, &end, 10);
+    int64_t mul = 1;
+    switch (*end | 0x20) {
+    case 'k': mul = 1024; end++; break;
+    case 'm': mul = 1024 * 1024; end++; break;
+    case 'g': mul = 1024LL * 1024 * 1024; end++; break;
+    }
+    if (mul > 1 && (*end | 0x20) == 'b')
+        end++;
+    if (errno || end == v || *end || n < -1 || (n == -1 && mul > 1) || n > INT64_MAX / mul)
+        return fail("update: --%s %s is not a size (bytes, or with k, m, g; -1: unlimited)",
+                    name, v);
+    *has = true;
+    *out = n * mul;
+    return 0;
+}
+
+static int num_flag(const char *name, const char *v, bool *has, int64_t *out, int64_t min)
+{
+    if (!v)
+        return 0;
+    char *end;
+    errno = 0;
+    long long n = strtoll(v, &end, 10);
+    if (errno || end == v || *end || n < min)
+        return fail("update: --%s %s is not a number of at least %lld", name, v,
+                    (long long)min);
+    *has = true;
+    *out = n;
+    return 0;
+}
+
+static int cpuset_flag(const char *name, const char *v, char *out)
+{
+    if (!v)
+        return 0;
+    size_t n = strlen(v);
+    if (n >= OCI_CPUSET_MAX || strspn(v, "0123456789,-") != n)
+        return fail("update: --%s %s is not a list such as 0-3,8", name, v);
+    memcpy(out, v, n + 1);
+    return 0;
+}
+
+int cmd_update(int argc, char **argv, int i)
+{
+    const char *file = NULL, *mem = NULL, *res = NULL, *swap = NULL, *shares = NULL,
+               *quota = NULL, *period = NULL, *cpus = NULL, *mems = NULL, *pids = NULL,
+               *ignored = NULL;
+    const struct flag fl[] = {
+        FLAG_V("resources", 'r', &file),
+        FLAG_V("memory", 0, &mem),
+        FLAG_V("memory-reservation", 0, &res),
+        FLAG_V("memory-swap", 0, &swap),
+        FLAG_V("cpu-share", 0, &shares),
+        FLAG_V("cpu-quota", 0, &quota),
+        FLAG_V("cpu-period", 0, &period),
+        FLAG_V("cpuset-cpus", 0, &cpus),
+        FLAG_V("cpuset-mems", 0, &mems),
+        FLAG_V("pids-limit", 0, &pids),
+        /* accepted as runc does, and not applied (docs/oci-runtime.md "cgroups") */
+        FLAG_V("blkio-weight", 0, &ignored),
+        FLAG_V("kernel-memory", 0, &ignored),
+        FLAG_V("kernel-memory-tcp", 0, &ignored),
+        FLAG_V("cpu-rt-period", 0, &ignored),
+        FLAG_V("cpu-rt-runtime", 0, &ignored),
+        FLAG_V("l3-cache-schema", 0, &ignored),
+        FLAG_V("mem-bw-schema", 0, &ignored),
+        FLAG_END,
+    };
+    if (parse_flags(argc, argv, &i, fl, "update"))
+        return 1;
+    if (i != argc - 1)
+        return fail("update: usage: update [--resources FILE] [flags] CONTAINER-ID");
+    struct oci_resources r = { 0 }, flags = { 0 };
+    struct bl_error err = { 0 };
+    if (file) {
+        cleanup_free char *text = NULL;
+        size_t len = 0;
+        if (!strcmp(file, "-")) {
+            /* stdin: read to its end, at most 1 MiB */
+            size_t cap = 1 << 20;
+            text = malloc(cap + 1);
+            ssize_t n = 0;
+            while (text && len < cap && (n = read(STDIN_FILENO, text + len, cap - len)) > 0)
+                len += (size_t)n;
+            if (!text || n < 0)
+                return fail("update: read the resources from stdin: %s", strerror(errno));
+        } else if (read_file(file, 1 << 20, &text, &len) < 0) {
+            return fail("update: read %s: %s", file, strerror(errno));
+        }
+        if (oci_resources_parse(text, len, &r, &err))
+            return fail("update: %s", err.msg);
+    }
+    int64_t v = 0;
+    bool has = false;
+    if (size_flag("memory", mem, &flags.has_mem_limit, &flags.mem_limit) ||
+        size_flag("memory-reservation", res, &flags.has_mem_reservation,
+                  &flags.mem_reservation) ||
+        size_flag("memory-swap", swap, &flags.has_mem_swap, &flags.mem_swap) ||
+        num_flag("cpu-share", shares, &has, &v, 2) ||
+        num_flag("cpu-quota", quota, &flags.has_cpu_quota, &flags.cpu_quota, -1) ||
+        cpuset_flag("cpuset-cpus", cpus, flags.cpuset_cpus) ||
+        cpuset_flag("cpuset-mems", mems, flags.cpuset_mems) ||
+        num_flag("pids-limit", pids, &flags.has_pids_limit, &flags.pids_limit, INT64_MIN))
+        return 1;
+    flags.has_cpu_shares = has;
+    flags.cpu_shares = (uint64_t)v;
+    has = false;
+    if (num_flag("cpu-period", period, &has, &v, 1000))
+        return 1;
+    if (has && v > 1000000)
+        return fail("update: --cpu-period %s is not from 1000 to 1000000 µs", period);
+    flags.has_cpu_period = has;
+    flags.cpu_period = (uint64_t)v;
+    /* runc: the flags win over the file */
+    oci_resources_merge(&r, &flags);
+    struct oci_state st;
+    if (load_state(argv[i], &st))
+        return 1;
+    enum oci_status s = status_of(&st);
+    struct cgroup cg;
+    int rc = 0;
+    if (s == OCI_STOPPED)
+        rc = fail("container not running");
+    else if (load_cgroup(st.id, &cg) != 1)
+        rc = fail("update: the container has no cgroup (made without one)");
+    else if (cgroup_apply(&cg, &r, &err) < 0)
+        rc = fail("update: %s", err.msg);
+    oci_state_free(&st);
+    return rc;
+}
