@@ -190,6 +190,9 @@ static void *pump(void *arg)
                           (json_int_t)res.duration_ms);
     if (res.signal)
         json_object_set_new(d, "signal", json_integer(res.signal));
+    /* a boxlite extension: the client tells a timeout from a kill without a status GET */
+    if (!r)
+        json_object_set_new(d, "timed_out", json_boolean(res.timed_out));
     if (r)
         json_object_set_new(d, "error", json_string(x->errmsg));
     char *js = json_dumps(d, JSON_COMPACT);
@@ -364,6 +367,7 @@ static enum MHD_Result start_exec(struct MHD_Connection *c, struct req *q)
                                .argv = (const char *const *)er.argv,
                                .env = (const char *const *)er.env,
                                .working_dir = er.working_dir,
+                               .user = er.user,
                                .tty = er.tty,
                                .rows = er.rows,
                                .cols = er.cols,
