@@ -190,11 +190,10 @@ static void *pump(void *arg)
                           (json_int_t)res.duration_ms);
     if (res.signal)
         json_object_set_new(d, "signal", json_integer(res.signal));
-    /* a boxlite extension: the client tells a timeout from a kill without a status GET */
-    if (!r)
-        json_object_set_new(d, "timed_out", json_boolean(res.timed_out));
     if (r)
         json_object_set_new(d, "error", json_string(x->errmsg));
+    else /* ours: a client tells a timeout from a kill without a status GET */
+        json_object_set_new(d, "timed_out", json_boolean(res.timed_out));
     char *js = json_dumps(d, JSON_COMPACT);
     json_decref(d);
     if (js)
