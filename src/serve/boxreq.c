@@ -318,6 +318,7 @@ void serve_exec_req_free(struct serve_exec_req *r)
     free(r->argv);
     free(r->env);
     free(r->working_dir);
+    free(r->user);
     memset(r, 0, sizeof *r);
 }
 
@@ -325,12 +326,12 @@ int serve_exec_parse(const char *body, size_t len, struct serve_exec_req *out,
                      struct bl_error *err)
 {
     static const char *const keys[] = { "command", "args", "env", "timeout_seconds",
-                                        "working_dir", "tty", NULL };
+                                        "working_dir", "user", "tty", NULL };
     memset(out, 0, sizeof *out);
     json_t *in = load_object(body, len, false, "ExecRequest", err);
     if (!in)
         return -BOXLITE_ERR_INVALID;
-    const char *cmd = NULL, *wd = NULL;
+    const char *cmd = NULL, *wd = NULL, *user = NULL;
     json_t *args = NULL, *env = NULL;
     bool tty = false;
     int r = check_keys(in, keys, "ExecRequest", err);
@@ -344,6 +345,10 @@ int serve_exec_parse(const char *body, size_t len, struct serve_exec_req *out,
         r = get_map(in, "env", 1024, &env, err);
     if (r >= 0)
         r = get_str(in, "working_dir", 4096, &wd, err);
+    if (r >= 0)
+        r = get_str(in, "user", 256, &user, err);
+    if (r >= 0 && user && !*user)
+        r = bl_err(err, BOXLITE_ERR_INVALID, "user: empty");
     if (r >= 0)
         r = get_bool(in, "tty", &tty, err);
     if (r >= 0) {
@@ -378,6 +383,8 @@ int serve_exec_parse(const char *body, size_t len, struct serve_exec_req *out,
             }
         }
         if (r >= 0 && wd && !(out->working_dir = strdup(wd)))
+            r = bl_err(err, BOXLITE_ERR_NOMEM, "ExecRequest: out of memory");
+        if (r >= 0 && user && !(out->user = strdup(user)))
             r = bl_err(err, BOXLITE_ERR_NOMEM, "ExecRequest: out of memory");
         out->tty = tty;
         out->rows = 24;
@@ -431,14 +438,17 @@ int serve_resize_parse(const char *body, size_t len, unsigned *cols, unsigned *r
     return 0;
 }
 
-int serve_stop_parse(const char *body, size_t len, int *timeout_ms, struct bl_error *err)
+/* A body that may be empty holding {"timeout_seconds": 0..3600} (StopBoxRequest,
+ * PauseBoxRequest): *timeout_ms, dflt when absent. */
+static int timeout_parse(const char *body, size_t len, const char *what, int dflt,
+                         int *timeout_ms, struct bl_error *err)
 {
     static const char *const keys[] = { "timeout_seconds", NULL };
-    json_t *in = load_object(body, len, true, "StopBoxRequest", err);
+    json_t *in = load_object(body, len, true, what, err);
     if (!in)
         return -BOXLITE_ERR_INVALID;
-    int r = check_keys(in, keys, "StopBoxRequest", err);
-    *timeout_ms = 30000;
+    int r = check_keys(in, keys, what, err);
+    *timeout_ms = dflt;
     json_t *t = json_object_get(in, "timeout_seconds");
     if (r >= 0 && t && !json_is_null(t)) {
         double secs = json_number_value(t);
@@ -450,6 +460,17 @@ int serve_stop_parse(const char *body, size_t len, int *timeout_ms, struct bl_er
     }
     json_decref(in);
     return r < 0 ? r : 0;
+}
+
+int serve_stop_parse(const char *body, size_t len, int *timeout_ms, struct bl_error *err)
+{
+    return timeout_parse(body, len, "StopBoxRequest", 30000, timeout_ms, err);
+}
+
+int serve_pause_parse(const char *body, size_t len, int *timeout_ms, struct bl_error *err)
+{
+    /* 0: the library's own (two minutes) */
+    return timeout_parse(body, len, "PauseBoxRequest", 0, timeout_ms, err);
 }
 
 int serve_name_parse(const char *body, size_t len, bool required, char **name,
@@ -611,6 +632,15 @@ json_t *serve_box_json(json_t *info, const char *prefix)
                              addr ? addr : "127.0.0.1"));
     }
     json_object_set_new(o, "ports", ports);
+    /* ours: what the library says beyond the state, so a remote client reads a box's
+     * status, stop reason and health as a local one does */
+    const char *text = json_string_value(json_object_get(info, "status"));
+    const char *why = json_string_value(json_object_get(info, "stop_reason"));
+    const char *health =
+        json_string_value(json_object_get(json_object_get(info, "health"), "status"));
+    json_object_set_new(o, "status_text", json_string(text ? text : ""));
+    json_object_set_new(o, "stop_reason", why ? json_string(why) : json_null());
+    json_object_set_new(o, "health", health ? json_string(health) : json_null());
     return o;
 }
 

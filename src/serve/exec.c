@@ -192,6 +192,8 @@ static void *pump(void *arg)
         json_object_set_new(d, "signal", json_integer(res.signal));
     if (r)
         json_object_set_new(d, "error", json_string(x->errmsg));
+    else /* ours: a client tells a timeout from a kill without a status GET */
+        json_object_set_new(d, "timed_out", json_boolean(res.timed_out));
     char *js = json_dumps(d, JSON_COMPACT);
     json_decref(d);
     if (js)
@@ -364,6 +366,7 @@ static enum MHD_Result start_exec(struct MHD_Connection *c, struct req *q)
                                .argv = (const char *const *)er.argv,
                                .env = (const char *const *)er.env,
                                .working_dir = er.working_dir,
+                               .user = er.user,
                                .tty = er.tty,
                                .rows = er.rows,
                                .cols = er.cols,

@@ -200,7 +200,11 @@ enum MHD_Result h_manage(struct MHD_Connection *c, struct req *q)
         break;
     case R_BOX_PAUSE:
     case R_BOX_RESUME:
-        x = q->route.id == R_BOX_PAUSE ? boxlite_box_pause(b, 0) : boxlite_box_resume(b);
+        if (q->route.id == R_BOX_PAUSE && serve_pause_parse(q->body, q->len, &x, &err)) {
+            res = reply_error(c, q, 400, "InvalidArgumentError", "%s", err.msg);
+            break;
+        }
+        x = q->route.id == R_BOX_PAUSE ? boxlite_box_pause(b, x) : boxlite_box_resume(b);
         res = x == BOXLITE_OK ? reply_box(c, q, 200, b)
                               : reply_lib_error(c, q, q->route.id == R_BOX_PAUSE ? "pause"
                                                                                  : "resume");

@@ -104,6 +104,7 @@ struct serve_exec_req {
     char **argv;
     char **env;         /* "K=V" */
     char *working_dir;
+    char *user;         /* "uid[:gid]" or a name; NULL = the box's */
     bool tty;
     long long timeout_ms; /* 0 = none */
     unsigned rows, cols;
@@ -117,6 +118,8 @@ int serve_signal_parse(const char *body, size_t len, int *sig, struct bl_error *
 int serve_resize_parse(const char *body, size_t len, unsigned *cols, unsigned *rows,
                        struct bl_error *err);
 int serve_stop_parse(const char *body, size_t len, int *timeout_ms, struct bl_error *err);
+/* PauseBoxRequest: may be empty; timeout_seconds 0-3600, absent or 0 the library's own. */
+int serve_pause_parse(const char *body, size_t len, int *timeout_ms, struct bl_error *err);
 /* A body holding {"name": "..."} (CreateSnapshotRequest, CloneBoxRequest); name required or
  * not; *name NULL when absent, else the caller's. */
 int serve_name_parse(const char *body, size_t len, bool required, char **name,

@@ -14,7 +14,9 @@
 # idle_ms (ours, for --url doctor and reclaim --idle), doctor over TLS with and without the
 # test CA, a folder uploaded onto a file (409), the log (no secret or token in it), a
 # non-loopback address refused without TLS, and SIGTERM (executions end with their exit
-# event, a detached box keeps running). Every response of
+# event, a detached box keeps running), then on a second server
+# what the SDKs read beyond the API (timed_out, status_text, stop_reason, health, an exec
+# user, a pause timeout). Every response of
 # the session is then checked against docs/api.yaml (tests/e2e/serve_check.py contract).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -794,6 +796,53 @@ log=$work/serve.U.log
 has "the log has method, path, status, client" "POST /v1/acme/boxes 201" "$log"
 has "... and the client id" "client=acme-ci" "$log"
 if grep -qF -e "$SECRET" -e "$T" "$log"; then no "no secret or token in the log"; else ok "no secret or token in the log"; fi
+
+# ---- what the SDKs need beyond the API (issue 23i): timed_out, status_text, stop_reason, health --
+# a server again (the first one ended at SIGTERM) on the box two, which kept running
+start_server V --rootfs-dir "$work/roots" --rate 0
+spid=$V_pid
+U=$V
+token acme-ci "$SECRET"; T=$TOKEN
+xsse() { # EXEC: box two's execution's whole stream into $work/sse.EXEC; its exit event's
+  # exit_code, timed_out and whether it has an error
+  curl -s -N --max-time 300 -H "Authorization: Bearer $T" "$U/v1/acme/boxes/two/executions/$1/output" >"$work/sse.$1"
+  $CHECK sse "$work/sse.$1" | python3 -c 'import json,sys; e=json.load(sys.stdin)["exit"]; print(e["exit_code"], e.get("timed_out"), "error" in e)'
+}
+exec_run two '{"command":"sleep","args":["600"],"timeout_seconds":1}'
+expect "exit event of a timed-out execution: 137, timed_out true" "137 True False" "$(xsse "$X")"
+exec_run two '{"command":"sleep","args":["600"]}'
+api POST "/v1/acme/boxes/two/executions/$X/signal" "$T" -d '{"signal":9}'
+expect "... of one killed by a signal: 137, timed_out false" "137 False False" "$(xsse "$X")"
+exec_run two '{"command":"true"}'
+expect "... of one that ended by itself: 0, timed_out false" "0 False False" "$(xsse "$X")"
+# ExecRequest's user and PauseBoxRequest's timeout_seconds (ours)
+exec_run two '{"command":"sh","args":["-c","id -u; id -g"],"user":"65534:65533"}'
+expect "exec with user 65534:65533: exit 0" "0 False False" "$(xsse "$X")"
+expect "... the process's uid and gid" '65534\n65533\n' \
+  "$($CHECK sse "$work/sse.$X" | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)["stdout"])[1:-1])')"
+exec_run two '{"command":"true","user":"no-such-user"}'
+expect "... a user the box lacks: the exit event's -1 with an error" "-1 None True" "$(xsse "$X")"
+api POST /v1/acme/boxes/two/exec "$T" -d '{"command":"true","user":""}'
+expect "... an empty user: 400" 400 "$ST"
+api POST /v1/acme/boxes/two/pause "$T" -d '{"timeout_seconds":-1}'
+expect "pause with timeout_seconds -1: 400" 400 "$ST"
+api POST /v1/acme/boxes/two/pause "$T" -d '{"timeout_seconds":5,"x":1}'
+expect "... with an unknown field: 400" 400 "$ST"
+api GET /v1/acme/boxes/two "$T"
+expect "... the box still runs" running "$(jget 'd["status"]')"
+# the library's own words, as `boxlite inspect` (the local API) has them
+local_info() { "$B" inspect acme.two | python3 -c 'import json,sys; i=json.load(sys.stdin)[0]; print(i["status"], i.get("stop_reason"), (i.get("health") or {}).get("status"))'; }
+api GET /v1/acme/boxes/two "$T"
+expect "a running box: status_text, stop_reason, health as the library has them" "$(local_info)" \
+  "$(jget 'd["status_text"], d["stop_reason"], d["health"]' | tr -d "(),'")"
+expect "... (running None None)" "running None None" "$(local_info)"
+api POST /v1/acme/boxes/two/stop "$T" -d '{"timeout_seconds":5}'
+expect "stop: 200, stop_reason stopped" "200 stopped" "$ST $(jget 'd["stop_reason"]')"
+api GET /v1/acme/boxes "$T"
+expect "... the list has them too (the library's words)" "$(local_info)" \
+  "$(jget '[(b["status_text"], b["stop_reason"], b["health"]) for b in d["boxes"] if b["name"] == "two"][0]' | tr -d "(),'")"
+kill -TERM "$V_pid"; wait "$V_pid" 2>/dev/null
+spid=
 
 # ---- every response against docs/api.yaml, and its shape against BoxLite's ------------------------
 if out=$($CHECK shape docs/api.yaml tests/e2e/serve_upstream_shape.json); then ok "shape: $(echo "$out" | tail -1)"; else no "shape" "$out"; fi

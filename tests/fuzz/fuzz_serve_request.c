@@ -63,7 +63,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case 3: {
         struct serve_exec_req r;
         if (serve_exec_parse(in, n, &r, &e) == 0) {
-            if (!r.argv || !r.argv[0] || !r.argv[0][0])
+            if (!r.argv || !r.argv[0] || !r.argv[0][0] || (r.user && !r.user[0]))
                 abort();
             serve_exec_req_free(&r);
         }
@@ -78,6 +78,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (serve_resize_parse(in, n, &c, &w, &e) == 0 && (!c || !w))
             abort();
         if (serve_stop_parse(in, n, &ms, &e) == 0 && ms < 0)
+            abort();
+        if (serve_pause_parse(in, n, &ms, &e) == 0 && (ms < 0 || ms > 3600000))
             abort();
         if (serve_name_parse(in, n, false, &name, &e) == 0 && name && !serve_valid_prefix(name))
             abort();

@@ -473,14 +473,16 @@ class RestBox:
 
     @property
     def status(self) -> str:
-        """The state: the API's Box has no more to say (the local one adds why, as in
-        "stopped (main process exited with status 3)")."""
-        return self.state
+        """The state with what explains it, as locally: "running (healthy)", "stopped (main
+        process exited with status 3)" (the server's status_text)."""
+        info = self.info()
+        return info.get("status_text") or info.get("status")
 
     @property
     def stop_reason(self) -> Optional[str]:
-        raise Unsupported("stop_reason: the API's Box has no stop reason (Boxlite.rest); "
-                          "exit_code tells how its main process ended")
+        """Why a stopped box stopped ("stopped" when asked to, "main process killed by
+        OOM", ...), None while it runs or if it never ran."""
+        return self.info().get("stop_reason")
 
     @property
     def exit_code(self) -> Optional[int]:
@@ -493,7 +495,8 @@ class RestBox:
 
     @property
     def health(self) -> Optional[str]:
-        raise Unsupported("health: the API's Box has no health status (Boxlite.rest)")
+        """"starting", "healthy" or "unhealthy" while a box with a health check runs."""
+        return self.info().get("health")
 
     async def start(self) -> None:
         await _aio.blocking(self._rt._call, "POST", self._path("/start"))
@@ -513,8 +516,9 @@ class RestBox:
 
     async def pause(self, timeout: float = 120.0) -> None:
         """Saves the box's memory and ends its VM, as the local pause (QEMU engine; refused
-        while executions are open). timeout is the server's own: the API carries none."""
-        await _aio.blocking(self._post, "/pause")
+        while executions are open), within timeout seconds (0 or less: two minutes, as the
+        library's own)."""
+        await _aio.blocking(self._post, "/pause", {"timeout_seconds": max(0.0, float(timeout))})
 
     async def resume(self) -> None:
         await _aio.blocking(self._post, "/resume")
@@ -588,9 +592,9 @@ class RestBox:
             if args:
                 raise TypeError("exec: give the command as one list or as arguments, not both")
             cmd, *args = cmd
-        if user is not None:
-            raise Unsupported("exec user: not carried by the REST API (Boxlite.rest)")
         doc = {"command": str(cmd), "args": [str(a) for a in args]}
+        if user is not None:
+            doc["user"] = str(user)
         if env:
             doc["env"] = {str(k): str(v) for k, v in env.items()}
         if cwd is not None:
@@ -605,7 +609,7 @@ class RestBox:
         xid = ans.get("execution_id") if ans else None
         if not isinstance(xid, str) or not xid or len(xid) > 128:
             raise ProtocolError("exec: the server answered no execution_id")
-        ex = RestExecution(self, xid, tty, timeout is not None)
+        ex = RestExecution(self, xid, tty)
         if tty:
             ex.resize(rows, cols)
         return ex
@@ -807,9 +811,8 @@ class RestExecution:
     locally, wait() lifts the bound while it waits, so waiting without reading never stalls
     and the output is still there for stdout()/stderr() afterwards."""
 
-    def __init__(self, box: RestBox, xid: str, tty: bool, timed: bool = False):
+    def __init__(self, box: RestBox, xid: str, tty: bool):
         self._box = box
-        self._timed = timed      # a timeout was given: a signal's end may be it
         self.id = xid
         self.tty = tty
         self.stdin = _RestStdin(self)
@@ -884,13 +887,7 @@ class RestExecution:
             code, sig = doc.get("exit_code"), doc.get("signal") or 0
             if not isinstance(code, int) or not -1 <= code <= 255 or not isinstance(sig, int):
                 raise ProtocolError("output: a malformed exit event")
-            timed_out = False
-            if sig and self._timed:  # the event does not say; the execution's status does
-                try:
-                    timed_out = self._box._rt._call("GET", self._path()).get("status") == \
-                        "timed_out"
-                except BoxliteError:
-                    pass
+            timed_out = doc.get("timed_out") is True
             with self._cond:
                 if code < 0:
                     why = doc.get("error") if isinstance(doc.get("error"), str) else ""

@@ -79,6 +79,15 @@ def rbox(rt):
         pass
 
 
+def _local(server, box_id):
+    """What the local API says of a box (status, stop_reason, health): the library's info,
+    read by `boxlite inspect` from the server's home, the oracle for RestBox's."""
+    out = subprocess.run([server["cli"], "inspect", box_id], env=server["env"], check=True,
+                         capture_output=True, text=True).stdout
+    i = json.loads(out)[0]
+    return i["status"], i.get("stop_reason"), (i.get("health") or {}).get("status")
+
+
 async def _collect(ex):
     out, err = [], []
 
@@ -159,6 +168,13 @@ def test_exec_output_apart_and_exit_codes(rbox):
         s = "".join([t async for t in ex.stdout()])
         return s, (await ex.wait()).exit_code
     assert run(text()) == ("hé", 0)
+
+
+    async def as_user():  # ExecRequest's user (ours), as the local exec(user=)
+        ex = await rbox.exec("sh", "-c", "id -u; id -g", user="65534:65533")
+        return await _collect(ex)
+    out, _, res = run(as_user())
+    assert (out, res.exit_code) == (b"65534\n65533\n", 0)
 
 
 def test_exec_output_through_a_cut_stream(server, rbox):
@@ -333,15 +349,20 @@ def test_export_import(rt, rbox, server, tmp_path):
         rt.import_box(str(junk))
 
 
-def test_stop_and_remove(rt):
+def test_stop_and_remove(rt, server):
     b = rt.create(boxlite.BoxOptions(rootfs_path="bb", auto_remove=False, memory_mib=256))
+    assert (b.status, b.stop_reason, b.health) == _local(server, b.id)
+    assert b.stop_reason is None and b.health is None
 
     async def go():
         ex = await b.exec("true")
         assert (await ex.wait()).exit_code == 0
+        assert (b.status, b.stop_reason, b.health) == _local(server, b.id)
         await b.stop()
     run(go(), timeout=300)
     assert b.state == "stopped"
+    assert (b.status, b.stop_reason, b.health) == _local(server, b.id)
+    assert b.stop_reason == "stopped"
     rt.remove(b.id)
     with pytest.raises(boxlite.NotFound):
         rt.get(b.id)
@@ -377,8 +398,7 @@ def test_snapshots_clone_images(rt, rbox, server):
 def test_what_a_remote_box_cannot_do_is_unsupported(rt, rbox):
     """The local calls the API has nothing for raise Unsupported (a BoxliteError), never
     AttributeError."""
-    for call in (lambda: rbox.stop_reason, lambda: rbox.health, rt.notices,
-                 lambda: rt.set_registries({}), lambda: rt.reclaim(idle=30)):
+    for call in (rt.notices, lambda: rt.set_registries({}), lambda: rt.reclaim(idle=30)):
         with pytest.raises(boxlite.Unsupported):
             call()
 
@@ -402,6 +422,9 @@ def test_sync_over_rest(server):
             assert time.monotonic() < deadline, b.info()
             time.sleep(0.2)
         assert b.exit_code == 143
+        # the server's status_text, stop_reason and health are the local API's
+        local = _local(server, box_id)
+        assert (b.status, b.stop_reason, b.health) == local and local[1] != "stopped", local
         srt.rename("py-sync", "py-sync2")
         assert srt.get("py-sync2").id == box_id
     with pytest.raises(boxlite.NotFound):
@@ -422,7 +445,7 @@ def test_box_verbs(rt, rbox):
     with pytest.raises(boxlite.InvalidArgument):
         run(rbox.set_balloon(1))
     assert isinstance(rbox.console(), str)
-    run(rbox.pause(), timeout=300)
+    run(rbox.pause(timeout=120), timeout=300)  # PauseBoxRequest's timeout_seconds (ours)
     assert rbox.state == "paused"
     run(rbox.resume(), timeout=300)
     assert rbox.state == "running"
