@@ -351,18 +351,24 @@ class RestRuntime:
 
     def reclaim(self, idle: float = 0) -> list:
         """Reclaims unused memory from each of the tenant's running boxes, in the local
-        reclaim()'s shape. idle is refused (Unsupported): the server keeps no idle time per
-        box for its clients."""
-        if idle:
-            raise Unsupported("reclaim idle: the REST API has no idle time (Boxlite.rest)")
+        reclaim()'s shape; with idle (seconds) only from those idle that long, as the server's
+        library decides (POST .../reclaim?idle_ms=N)."""
+        idle_ms = int(idle * 1000)
+        if idle_ms < 0 or idle_ms > 2**31 - 1:
+            raise ValueError(f"idle {idle}: expected 0 to 24 days in seconds")
+        query = f"?idle_ms={idle_ms}" if idle_ms else ""
         out = []
         for b in self.list("running"):
+            entry = {"id": b["box_id"], "name": b.get("name")}
             try:
-                ans = self._call("POST", f"/boxes/{self._seg(b['box_id'])}/reclaim")
-                out.append({"id": b["box_id"], "name": b.get("name"),
-                            "freed_bytes": ans.get("freed_bytes")})
+                ans = self._call("POST", f"/boxes/{self._seg(b['box_id'])}/reclaim{query}")
+                if ans.get("skipped"):
+                    entry.update(idle_ms=ans.get("idle_ms"), skipped=True)
+                else:
+                    entry["freed_bytes"] = ans.get("freed_bytes")
             except (InvalidState, NotFound) as e:  # stopped or removed meanwhile
-                out.append({"id": b["box_id"], "name": b.get("name"), "error": str(e)})
+                entry["error"] = str(e)
+            out.append(entry)
         return out
 
     def set_registries(self, registries: Optional[dict]) -> None:

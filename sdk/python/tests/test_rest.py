@@ -398,7 +398,7 @@ def test_snapshots_clone_images(rt, rbox, server):
 def test_what_a_remote_box_cannot_do_is_unsupported(rt, rbox):
     """The local calls the API has nothing for raise Unsupported (a BoxliteError), never
     AttributeError."""
-    for call in (rt.notices, lambda: rt.set_registries({}), lambda: rt.reclaim(idle=30)):
+    for call in (rt.notices, lambda: rt.set_registries({})):
         with pytest.raises(boxlite.Unsupported):
             call()
 
@@ -440,6 +440,12 @@ def test_box_verbs(rt, rbox):
     r = run(rbox.reclaim())
     assert r["id"] == rbox.id and isinstance(r["freed_bytes"], int)
     assert rbox.id in [x["id"] for x in rt.reclaim() if "freed_bytes" in x]
+    # with idle: the box was just used, so an hour's idleness skips it, as locally
+    mine = [x for x in rt.reclaim(idle=3600) if x["id"] == rbox.id]
+    assert mine and mine[0].get("skipped") is True and isinstance(mine[0]["idle_ms"], int), mine
+    assert mine[0]["idle_ms"] < 3600 * 1000 and "freed_bytes" not in mine[0], mine
+    with pytest.raises(ValueError):
+        rt.reclaim(idle=-1)
     run(rbox.set_balloon(128))
     run(rbox.set_balloon(0))
     with pytest.raises(boxlite.InvalidArgument):
