@@ -223,9 +223,9 @@ $(O)/pkg/boxlite-runtime: $(call obj,$(SRC_ocitool)) $(call archives,oci) $(LIB_
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $(call obj,$(SRC_ocitool)) $(call archives,oci) -L$(O)/lib -lboxlite $(LIBS)
 # The CLI of a system package (the .deb): the library is in /usr/lib, no run path.
-$(O)/pkg/boxlite: $(call obj,$(SRC_cli)) $(CLI_ARCHIVES) $(LIB_so)
+$(O)/pkg/boxlite: $(CLI_OBJ) $(CLI_ARCHIVES) $(LIB_so)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $(call obj,$(SRC_cli)) -Wl,--start-group $(CLI_ARCHIVES) -Wl,--end-group -L$(O)/lib -lboxlite $(SERVE_LIBS) $(LIBS)
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) -Wl,--start-group $(CLI_ARCHIVES) -Wl,--end-group -L$(O)/lib -lboxlite $(SERVE_LIBS) $(LIBS)
 
 # ---- Node.js addon (sdk/node): the same C file node-gyp builds at `npm install`, compiled
 # here against the running node's headers (NodeSource's nodejs ships them in include/node;
