@@ -4,7 +4,8 @@
  * stop where they are and go on at resume. The box's own memory pause (boxlite_box_pause)
  * is not used: the library refuses it for every container's box by its contract (the root
  * is a 9p share, which QEMU cannot save, and a pause would end the per-box process and with
- * it the container's process as the engine sees it). */
+ * it the container's process as the engine sees it). A container of a Kubernetes pod
+ * (pod.c) pauses only as its sandbox, whose VM holds every container of the pod. */
 #include "runtime.h"
 #include "cgroup.h"
 
@@ -25,8 +26,14 @@ static int freeze(const char *cmd, int argc, char **argv, int i, bool frozen)
     struct cgroup cg;
     int have = load_cgroup(st.id, &cg);
     struct bl_error err = { 0 };
+    struct pod pod;
     int rc = 0;
-    if (frozen && s != OCI_RUNNING && s != OCI_CREATED)
+    /* a pod's later container: its cgroup holds its relay only, its processes run in the
+     * sandbox's VM, so a freeze would report "paused" while they go on */
+    if (pod_of(st.id, &pod) == POD_CONTAINER)
+        rc = fail("%s: %s runs in the VM of pod sandbox %s, which only pauses whole: pause the "
+                  "sandbox", cmd, st.id, pod.sandbox);
+    else if (frozen && s != OCI_RUNNING && s != OCI_CREATED)
         rc = fail("container not running");
     else if (!frozen && s != OCI_PAUSED)
         rc = fail("container not paused");

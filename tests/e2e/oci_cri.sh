@@ -119,6 +119,10 @@ RT="$R --root $work/runc/k8s.io"
 expect "  ...the first pod's box holds its own containers' roots only" \
   "$(printf '%s\n' "$c1" "$c2" | sort)" "$($RT exec "$pod" ls /.boxlite-pod 2>&1 | sort)"
 expect "  ...the second's, its own" "$c3" "$($RT exec "$pod2" ls /.boxlite-pod 2>&1)"
+$RT pause "$c3" >/dev/null 2>"$work/e"; rc=$?
+[ $rc -ne 0 ] && grep -q "pause the sandbox" "$work/e" && ok "  ...pause of a pod's container is refused, naming the sandbox (its processes are in the pod's VM)" \
+  || no "  ...pause of a pod's container is refused, naming the sandbox" "status $rc: $(cat "$work/e")"
+expect "  ...and it runs on" "running" "$($RT state "$c3" 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])')"
 pod_down() { cri stop "$1" 2 && cri rm "$1" && cri stopp "$2" && cri rmp "$2"; }
 check "  ...StopContainer, RemoveContainer, StopPodSandbox, RemovePodSandbox" pod_down "$c3" "$pod2"
 expect "  ...the first pod's box alone is left" 1 "$(boxes)"
