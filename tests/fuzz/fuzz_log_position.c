@@ -14,6 +14,7 @@
 #include "boxlite.h"
 #include "common/logindex.h"
 #include "runtime/runtime.h"
+#include "log_dir.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -21,30 +22,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static char dir[64];
-
-static void put(const char *name, const void *p, size_t n)
-{
-    char path[128];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (fd < 0)
-        abort();
-    if (n && write(fd, p, n) != (ssize_t)n)
-        abort();
-    close(fd);
-}
-
-static void cleanup(void)
-{
-    char p[128];
-    snprintf(p, sizeof p, "%s/console.log", dir);
-    unlink(p);
-    snprintf(p, sizeof p, "%s/console.log.idx", dir);
-    unlink(p);
-    rmdir(dir);
-}
 
 /* Everything a reader gives from now, appended to *out (malloc'd). */
 static size_t read_all(boxlite_log *l, char **out, size_t have, size_t cap_piece)
@@ -68,12 +45,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 4 || size > 32768)
         return 0;
-    if (!dir[0]) {
-        snprintf(dir, sizeof dir, "/tmp/fuzz-logpos-XXXXXX");
-        if (!mkdtemp(dir))
-            abort();
-        atexit(cleanup);
-    }
     uint8_t flags = data[0];
     size_t k = data[1];
     size_t loglen = (size_t)(data[2] | data[3] << 8);
@@ -81,18 +52,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size -= 4;
     if (loglen > size)
         loglen = size;
-    char path[128];
-    snprintf(path, sizeof path, "%s/console.log", dir);
-    unlink(path); /* a new inode each time, as a rotation makes */
-    put("console.log", data, loglen);
-    struct stat st;
-    if (stat(path, &st) != 0)
-        abort();
+    uint64_t log_ino = log_dir_write("/tmp/fuzz-logpos-XXXXXX", data, loglen);
     /* one record per line, a second apart: since/until cut through the log */
     uint8_t *idx = malloc(LOGIDX_HDR_SIZE + (loglen + 1) * LOGIDX_REC_SIZE);
     if (!idx)
         abort();
-    logidx_header(idx, (uint64_t)st.st_ino);
+    logidx_header(idx, log_ino);
     size_t n = LOGIDX_HDR_SIZE;
     for (size_t off = 0, line = 0; off < loglen; line++) {
         logidx_record(idx + n, off, (int64_t)(1000 + line) * 1000000000LL);
@@ -100,7 +65,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         const void *nl = memchr(data + off, '\n', loglen - off);
         off = nl ? (size_t)((const uint8_t *)nl - data) + 1 : loglen;
     }
-    put("console.log.idx", idx, n);
+    log_dir_put("console.log.idx", idx, n);
     free(idx);
 
     char opts[128];
@@ -108,13 +73,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
              flags & 4 ? ", \"since\": 1002" : "", flags & 8 ? ", \"until\": 1005" : "");
     boxlite_log *l = NULL;
     char *whole = NULL, *parts = NULL;
-    if (rt_log_open_path(path, 2, opts, &l) != BOXLITE_OK)
+    if (rt_log_open_path(log_path, 2, opts, &l) != BOXLITE_OK)
         abort();
     size_t wn = read_all(l, &whole, 0, 64);
     boxlite_log_close(l);
 
     /* k bytes, then the rest from the position */
-    if (rt_log_open_path(path, 2, opts, &l) != BOXLITE_OK)
+    if (rt_log_open_path(log_path, 2, opts, &l) != BOXLITE_OK)
         abort();
     size_t pn = 0;
     char buf[7];
@@ -137,7 +102,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     boxlite_log_close(l);
     snprintf(o2, sizeof o2, "{\"timestamps\": %s, \"from\": \"%s\"}", flags & 2 ? "true" : "false",
              at);
-    if (rt_log_open_path(path, 2, o2, &l) != BOXLITE_OK)
+    if (rt_log_open_path(log_path, 2, o2, &l) != BOXLITE_OK)
         abort();
     pn = read_all(l, &parts, pn, 5);
     boxlite_log_close(l);
@@ -149,7 +114,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* a hostile token */
     size_t tl = size - loglen;
     char tok[128], ino[24];
-    snprintf(ino, sizeof ino, "%llu", (unsigned long long)st.st_ino);
+    snprintf(ino, sizeof ino, "%llu", (unsigned long long)log_ino);
     size_t t = 0;
     for (size_t i = 0; i < tl && t + sizeof ino < sizeof tok; i++) {
         char c = (char)data[loglen + i];
@@ -165,7 +130,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     tok[t] = 0;
     snprintf(o2, sizeof o2, "{\"timestamps\": %s, \"from\": \"%s\"}", flags & 2 ? "true" : "false",
              tok);
-    if (rt_log_open_path(path, 2, o2, &l) == BOXLITE_OK) {
+    if (rt_log_open_path(log_path, 2, o2, &l) == BOXLITE_OK) {
         char *rest = NULL;
         read_all(l, &rest, 0, 64);
         free(rest);

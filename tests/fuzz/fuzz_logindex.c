@@ -10,6 +10,7 @@
 #include "boxlite.h"
 #include "common/logindex.h"
 #include "runtime/runtime.h"
+#include "log_dir.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -18,71 +19,35 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static char dir[64];
-
-static void put(const char *name, const uint8_t *p, size_t n)
-{
-    char path[128];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (fd < 0)
-        abort();
-    if (n && write(fd, p, n) != (ssize_t)n)
-        abort();
-    close(fd);
-}
-
-static void cleanup(void)
-{
-    char p[128];
-    snprintf(p, sizeof p, "%s/console.log", dir);
-    unlink(p);
-    snprintf(p, sizeof p, "%s/console.log.idx", dir);
-    unlink(p);
-    rmdir(dir);
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 3 || size > 65536)
         return 0;
-    if (!dir[0]) {
-        snprintf(dir, sizeof dir, "/tmp/fuzz-logindex-XXXXXX");
-        if (!mkdtemp(dir))
-            abort();
-        atexit(cleanup);
-    }
     uint8_t flags = data[0];
     size_t loglen = (size_t)(data[1] | data[2] << 8);
     data += 3;
     size -= 3;
     if (loglen > size)
         loglen = size;
-    char path[128];
-    snprintf(path, sizeof path, "%s/console.log", dir);
-    unlink(path); /* a new inode each time, as a rotation makes */
-    put("console.log", data, loglen);
-    struct stat st;
-    if (stat(path, &st) != 0)
-        abort();
+    uint64_t log_ino = log_dir_write("/tmp/fuzz-logindex-XXXXXX", data, loglen);
     size_t ilen = size - loglen;
     uint8_t *idx = malloc(ilen + LOGIDX_HDR_SIZE + 1);
     if (!idx)
         return 0;
     size_t n = 0;
     if (flags & 1) {
-        logidx_header(idx, (uint64_t)st.st_ino);
+        logidx_header(idx, log_ino);
         n = LOGIDX_HDR_SIZE;
     }
     memcpy(idx + n, data + loglen, ilen);
-    put("console.log.idx", idx, n + ilen);
+    log_dir_put("console.log.idx", idx, n + ilen);
     free(idx);
 
     char opts[128];
     snprintf(opts, sizeof opts, "{\"timestamps\": %s%s%s}", flags & 2 ? "true" : "false",
              flags & 4 ? ", \"since\": 1000" : "", flags & 8 ? ", \"until\": 3000000000" : "");
     boxlite_log *l = NULL;
-    if (rt_log_open_path(path, 2, opts, &l) != BOXLITE_OK)
+    if (rt_log_open_path(log_path, 2, opts, &l) != BOXLITE_OK)
         abort();
     size_t got = 0;
     char buf[37]; /* odd, smaller than a time stamp: every split is tried */
