@@ -126,6 +126,16 @@ enum MHD_Result reply_empty(struct MHD_Connection *c, struct req *q, unsigned st
                           MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT));
 }
 
+json_t *serve_error_model(unsigned status, const char *type, const char *msg)
+{
+    json_t *e = json_pack("{s:{s:s,s:s,s:i}}", "error", "message", msg, "type", type, "code",
+                          (int)status);
+    if (!e) /* a message that is not UTF-8 (a guest's or a registry's bytes): say so without it */
+        e = json_pack("{s:{s:s,s:s,s:i}}", "error", "message", "(message not UTF-8)", "type",
+                      type, "code", (int)status);
+    return e;
+}
+
 enum MHD_Result reply_error(struct MHD_Connection *c, struct req *q, unsigned status,
                             const char *type, const char *fmt, ...)
 {
@@ -134,11 +144,7 @@ enum MHD_Result reply_error(struct MHD_Connection *c, struct req *q, unsigned st
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    json_t *e = json_pack("{s:{s:s,s:s,s:i}}", "error", "message", msg, "type", type, "code",
-                          (int)status);
-    if (!e) /* a message that is not UTF-8 (a guest's bytes): say so without it */
-        e = json_pack("{s:{s:s,s:s,s:i}}", "error", "message", "(message not UTF-8)", "type",
-                      type, "code", (int)status);
+    json_t *e = serve_error_model(status, type, msg);
     char *body = e ? json_dumps(e, JSON_COMPACT) : NULL;
     json_decref(e);
     if (body)

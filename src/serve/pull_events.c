@@ -130,11 +130,8 @@ static int next_event(struct pull_events *p)
         p->info = NULL;
         return set_event(p, "pulled", info) < 0 ? -1 : 1;
     }
-    json_t *e = json_pack("{s:{s:s,s:s,s:i}}", "error", "message", p->f.msg, "type",
-                          p->f.type ? p->f.type : "InternalError", "code", p->status);
-    if (!e) /* a message that is not UTF-8 (a registry's words) */
-        e = json_pack("{s:{s:s,s:s,s:i}}", "error", "message", "(message not UTF-8)", "type",
-                      p->f.type ? p->f.type : "InternalError", "code", p->status);
+    json_t *e = serve_error_model((unsigned)p->status, p->f.type ? p->f.type : "InternalError",
+                                  p->f.msg);
     return set_event(p, "error", e) < 0 ? -1 : 1;
 }
 

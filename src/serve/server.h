@@ -113,6 +113,9 @@ enum MHD_Result reply_json_at(struct MHD_Connection *c, struct req *q, unsigned 
 enum MHD_Result reply_error(struct MHD_Connection *c, struct req *q, unsigned status,
                             const char *type, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
+/* The document's error model, {"error": {message, type, code}}, as reply_error answers and
+ * an event stream's error event carries it; a message that is not UTF-8 is replaced. */
+json_t *serve_error_model(unsigned status, const char *type, const char *msg);
 /* The library's last error (boxlite_errcode/boxlite_errmsg) in the document's model. */
 enum MHD_Result reply_lib_error(struct MHD_Connection *c, struct req *q, const char *what);
 enum MHD_Result reply_response(struct MHD_Connection *c, struct req *q, unsigned status,
