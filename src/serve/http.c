@@ -91,35 +91,6 @@ enum MHD_Result reply_json_at(struct MHD_Connection *c, struct req *q, unsigned 
     return reply_response(c, q, status, r);
 }
 
-enum MHD_Result reply_events(struct MHD_Connection *c, struct req *q,
-                             MHD_ContentReaderCallback read, void *cls,
-                             MHD_ContentReaderFreeCallback done)
-{
-    struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 65536, read,
-                                                               cls, done);
-    if (!r) {
-        done(cls);
-        return MHD_NO;
-    }
-    MHD_add_response_header(r, "Content-Type", "text/event-stream");
-    MHD_add_response_header(r, "X-Accel-Buffering", "no"); /* a proxy passes each event on */
-    return reply_response(c, q, 200, r);
-}
-
-int serve_last_event_id(struct MHD_Connection *c, uint64_t *id)
-{
-    const char *last = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Last-Event-ID");
-    if (!last)
-        return 0;
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(last, &end, 10);
-    if (!isdigit((unsigned char)*last) || *end || errno || v >= UINT64_MAX - 1)
-        return -1;
-    *id = v;
-    return 1;
-}
-
 enum MHD_Result reply_empty(struct MHD_Connection *c, struct req *q, unsigned status)
 {
     return reply_response(c, q, status,

@@ -26,7 +26,6 @@
 
 #define LOG_CHUNK 24576        /* bytes per event: its base64 stays under 32 KiB */
 #define LOG_TAIL_MAX (64u << 20) /* what --tail reads to find the last lines */
-#define KEEPALIVE_MS 15000
 #define STATE_EVERY_MS 1000    /* a follower looks at the box's state this often */
 
 struct log_reader {
@@ -34,9 +33,8 @@ struct log_reader {
     boxlite_box *box;
     boxlite_log *log;
     bool follow, ended;
-    char *ev;                  /* the event being sent, and how much of it went */
-    size_t ev_len, ev_off;
-    uint64_t quiet_since, state_at;
+    struct sse_out out;
+    uint64_t state_at;
 };
 
 /* The box's info as the end event has it: state, and how its main process ended. */
@@ -75,51 +73,35 @@ static bool box_ended(boxlite_box *b)
     return !live;
 }
 
-/* The next event, made from bytes (a log event) or the end (data NULL). */
+/* The next event, made from bytes (a log event) or the end (data NULL); its id is the
+ * log's position after it, so a reconnect resumes exactly there. */
 static int make_event(struct log_reader *r, const char *data, size_t n, const char *error)
 {
-    free(r->ev);
-    r->ev = NULL;
-    r->ev_off = r->ev_len = 0;
-    char *js = NULL;
+    json_t *d;
     if (data) {
         char *b64 = serve_base64(data, n);
-        json_t *d = b64 ? json_pack("{s:s}", "data", b64) : NULL;
-        js = d ? json_dumps(d, JSON_COMPACT) : NULL;
-        json_decref(d);
+        d = b64 ? json_pack("{s:s}", "data", b64) : NULL;
         free(b64);
     } else {
-        json_t *d = end_info(r->box, error);
-        js = json_dumps(d, JSON_COMPACT);
-        json_decref(d);
+        d = end_info(r->box, error);
         r->ended = true;
     }
     char at[BOXLITE_LOG_POSITION_MAX];
-    int len = js && boxlite_log_position(r->log, at, sizeof at) == BOXLITE_OK
-                  ? asprintf(&r->ev, "id: %s\nevent: %s\ndata: %s\n\n", at,
-                             data ? "log" : "end", js)
-                  : -1;
-    free(js);
-    if (len < 0) {
-        r->ev = NULL;
+    if (boxlite_log_position(r->log, at, sizeof at) != BOXLITE_OK) {
+        json_decref(d);
         return -1;
     }
-    r->ev_len = (size_t)len;
-    return 0;
+    return sse_out_event(&r->out, at, data ? "log" : "end", d);
 }
 
 static ssize_t read_log(void *cls, uint64_t pos, char *out, size_t max)
 {
     (void)pos;
     struct log_reader *r = cls;
-    static const char keepalive[] = ": keepalive\n\n";
     for (;;) {
-        if (r->ev_off < r->ev_len) {
-            size_t n = r->ev_len - r->ev_off < max ? r->ev_len - r->ev_off : max;
-            memcpy(out, r->ev + r->ev_off, n);
-            r->ev_off += n;
-            return (ssize_t)n;
-        }
+        size_t sent = sse_out_copy(&r->out, out, max);
+        if (sent)
+            return (ssize_t)sent;
         if (r->ended)
             return MHD_CONTENT_READER_END_OF_STREAM;
         char buf[LOG_CHUNK];
@@ -132,7 +114,6 @@ static ssize_t read_log(void *cls, uint64_t pos, char *out, size_t max)
         if (n > 0) {
             if (make_event(r, buf, (size_t)n, NULL) < 0)
                 return MHD_CONTENT_READER_END_WITH_ERROR;
-            r->quiet_since = mono_ms();
             continue;
         }
         /* nothing new */
@@ -158,11 +139,8 @@ static ssize_t read_log(void *cls, uint64_t pos, char *out, size_t max)
                 return MHD_CONTENT_READER_END_WITH_ERROR;
             continue;
         }
-        if (now - r->quiet_since >= KEEPALIVE_MS && max >= sizeof keepalive - 1) {
-            r->quiet_since = now;
-            memcpy(out, keepalive, sizeof keepalive - 1);
-            return (ssize_t)(sizeof keepalive - 1);
-        }
+        if ((sent = sse_out_keepalive(&r->out, out, max)))
+            return (ssize_t)sent;
         usleep(100000);
     }
 }
@@ -172,7 +150,7 @@ static void free_reader(void *cls)
     struct log_reader *r = cls;
     boxlite_log_close(r->log);
     boxlite_box_free(r->box);
-    free(r->ev);
+    sse_out_free(&r->out);
     free(r);
 }
 
@@ -314,8 +292,8 @@ static enum MHD_Result stream_logs(struct MHD_Connection *c, struct req *q, boxl
         boxlite_box_free(b);
         return reply_error(c, q, 500, "InternalError", "out of memory");
     }
-    *r = (struct log_reader){ .s = q->s, .box = b, .follow = follow,
-                              .quiet_since = mono_ms() };
+    *r = (struct log_reader){ .s = q->s, .box = b, .follow = follow };
+    sse_out_init(&r->out);
     int rc = boxlite_box_log_open_with(b, "console", opts, &r->log);
     free(opts);
     if (rc != BOXLITE_OK) {

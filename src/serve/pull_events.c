@@ -12,7 +12,6 @@
  * with Last-Event-ID: pulling again is how, and costs only the layers still missing. */
 #include "serve/server.h"
 
-#include "common/clock.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -20,7 +19,6 @@
 #include <unistd.h>
 
 #define MAX_LAYERS 4096        /* more than any registry's image has (the cue: a hostile one) */
-#define KEEPALIVE_MS 15000
 
 struct layer {
     char digest[80];
@@ -42,10 +40,8 @@ struct pull_events {
     int status;
     json_t *info;
     struct pull_failure f;
-    char *ev;                  /* the event being sent, and how much of it went */
-    size_t ev_len, ev_off;
+    struct sse_out out;
     bool ended;
-    uint64_t quiet_since;
 };
 
 static int on_progress(void *ud, int layer, int n_layers, const char *digest,
@@ -91,23 +87,6 @@ static void *run(void *arg)
     return NULL;
 }
 
-static int set_event(struct pull_events *p, const char *name, json_t *data /* stolen */)
-{
-    free(p->ev);
-    p->ev = NULL;
-    p->ev_off = p->ev_len = 0;
-    char *js = data ? json_dumps(data, JSON_COMPACT) : NULL;
-    json_decref(data);
-    int len = js ? asprintf(&p->ev, "event: %s\ndata: %s\n\n", name, js) : -1;
-    free(js);
-    if (len < 0) {
-        p->ev = NULL;
-        return -1;
-    }
-    p->ev_len = (size_t)len;
-    return 0;
-}
-
 /* The next event: a layer whose figures changed, else the end once the pull has finished;
  * 0 when there is nothing yet. Called under lock. */
 static int next_event(struct pull_events *p)
@@ -117,10 +96,10 @@ static int next_event(struct pull_events *p)
         if (!l->dirty)
             continue;
         l->dirty = false;
-        return set_event(p, "progress",
-                         json_pack("{s:i,s:i,s:s,s:I,s:I}", "layer", i, "n_layers", l->n_layers,
-                                   "digest", l->digest, "done", (json_int_t)l->done, "total",
-                                   (json_int_t)l->total)) < 0 ? -1 : 1;
+        json_t *d = json_pack("{s:i,s:i,s:s,s:I,s:I}", "layer", i, "n_layers", l->n_layers,
+                              "digest", l->digest, "done", (json_int_t)l->done, "total",
+                              (json_int_t)l->total);
+        return sse_out_event(&p->out, NULL, "progress", d) < 0 ? -1 : 1;
     }
     if (!p->finished)
         return 0;
@@ -128,25 +107,21 @@ static int next_event(struct pull_events *p)
     if (!p->status) {
         json_t *info = p->info;
         p->info = NULL;
-        return set_event(p, "pulled", info) < 0 ? -1 : 1;
+        return sse_out_event(&p->out, NULL, "pulled", info) < 0 ? -1 : 1;
     }
     json_t *e = serve_error_model((unsigned)p->status, p->f.type ? p->f.type : "InternalError",
                                   p->f.msg);
-    return set_event(p, "error", e) < 0 ? -1 : 1;
+    return sse_out_event(&p->out, NULL, "error", e) < 0 ? -1 : 1;
 }
 
 static ssize_t read_events(void *cls, uint64_t pos, char *out, size_t max)
 {
     (void)pos;
     struct pull_events *p = cls;
-    static const char keepalive[] = ": keepalive\n\n";
     for (;;) {
-        if (p->ev_off < p->ev_len) {
-            size_t n = p->ev_len - p->ev_off < max ? p->ev_len - p->ev_off : max;
-            memcpy(out, p->ev + p->ev_off, n);
-            p->ev_off += n;
-            return (ssize_t)n;
-        }
+        size_t sent = sse_out_copy(&p->out, out, max);
+        if (sent)
+            return (ssize_t)sent;
         if (p->ended)
             return MHD_CONTENT_READER_END_OF_STREAM;
         pthread_mutex_lock(&p->lock);
@@ -154,16 +129,10 @@ static ssize_t read_events(void *cls, uint64_t pos, char *out, size_t max)
         pthread_mutex_unlock(&p->lock);
         if (r < 0)
             return MHD_CONTENT_READER_END_WITH_ERROR;
-        if (r > 0) {
-            p->quiet_since = mono_ms();
+        if (r > 0)
             continue;
-        }
-        uint64_t now = mono_ms();
-        if (now - p->quiet_since >= KEEPALIVE_MS && max >= sizeof keepalive - 1) {
-            p->quiet_since = now;
-            memcpy(out, keepalive, sizeof keepalive - 1);
-            return (ssize_t)(sizeof keepalive - 1);
-        }
+        if ((sent = sse_out_keepalive(&p->out, out, max)))
+            return (ssize_t)sent;
         usleep(100000); /* the library calls back on its own thread: no descriptor to wait on */
     }
 }
@@ -180,7 +149,7 @@ static void free_events(void *cls)
     pthread_mutex_destroy(&p->lock);
     json_decref(p->info);
     free(p->layers);
-    free(p->ev);
+    sse_out_free(&p->out);
     free(p->ref);
     free(p);
 }
@@ -194,7 +163,7 @@ enum MHD_Result serve_pull_events(struct MHD_Connection *c, struct req *q, char 
     }
     p->s = q->s;
     p->ref = ref;
-    p->quiet_since = mono_ms();
+    sse_out_init(&p->out);
     snprintf(p->prefix, sizeof p->prefix, "%s", q->tok.prefix);
     pthread_mutex_init(&p->lock, NULL);
     if (pthread_create(&p->th, NULL, run, p) != 0) {

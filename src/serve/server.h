@@ -107,6 +107,22 @@ enum MHD_Result reply_events(struct MHD_Connection *c, struct req *q,
 /* The request's Last-Event-ID (a stream's reconnect, SSE): 1 with *id set, 0 when there is
  * none, -1 when it is no event id (not decimal, or too large for a next one). */
 int serve_last_event_id(struct MHD_Connection *c, uint64_t *id);
+/* The one event a polling SSE reader is sending (sse.c): its text, how much of it went, and
+ * when the stream last carried anything. */
+struct sse_out {
+    char *ev;
+    size_t len, off;
+    uint64_t quiet_since;
+};
+void sse_out_init(struct sse_out *o);
+/* The next event: "id: ID" (none when NULL), "event: NAME", data as compact JSON (stolen;
+ * NULL fails). 0, or -1 out of memory with nothing pending. */
+int sse_out_event(struct sse_out *o, const char *id, const char *name, json_t *data);
+/* The pending event's next bytes into out: how many (0 once it is all sent). */
+size_t sse_out_copy(struct sse_out *o, char *out, size_t max);
+/* A keepalive comment into out when the stream was quiet long enough: its length, else 0. */
+size_t sse_out_keepalive(struct sse_out *o, char *out, size_t max);
+void sse_out_free(struct sse_out *o);
 /* reply_json with a Location header (a created resource). */
 enum MHD_Result reply_json_at(struct MHD_Connection *c, struct req *q, unsigned status,
                               json_t *body /* stolen */, const char *location);
