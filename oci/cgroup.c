@@ -3,6 +3,7 @@
  * {memory,cpusets,freezer-subsystem}.rst, cgroup-v2.rst); cgroup.h says what lives there. */
 #include "cgroup.h"
 
+#include "common/cgroupfs.h"
 #include "common/cleanup.h"
 #include "common/io.h"
 #include "oci/state.h"
@@ -75,12 +76,7 @@ static bool is_v1(const struct cgroup *cg, size_t i, const char *ctrl)
 {
     if (cg->version != 1 || !cg->ctrl[i][0])
         return false;
-    /* a comma-separated list: "cpu,cpuacct" holds cpu */
-    size_t n = strlen(ctrl);
-    for (const char *s = cg->ctrl[i]; s; s = strchr(s, ',') ? strchr(s, ',') + 1 : NULL)
-        if (!strncmp(s, ctrl, n) && (s[n] == ',' || !s[n]))
-            return true;
-    return false;
+    return csv_has(cg->ctrl[i], ctrl); /* "cpu,cpuacct" holds cpu */
 }
 
 /* The hierarchies of this host: (controllers, mount point, the caller's own cgroup in it),
@@ -97,15 +93,11 @@ static int hierarchies(bool v2, struct hier *h, size_t max, size_t *n, struct bl
     FILE *f = fopen("/proc/self/cgroup", "re");
     if (!f)
         return bl_errno(err, errno, "open /proc/self/cgroup");
-    char line[4096];
+    char line[4096], *id, *ctrl, *path;
     while (fgets(line, sizeof line, f) && *n < max) {
-        line[strcspn(line, "\n")] = 0;
-        char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-        if (!c2)
+        if (!cgroup_line_split(line, &id, &ctrl, &path))
             continue;
-        *c1 = *c2 = 0;
-        const char *ctrl = c1 + 1, *path = c2 + 1;
-        bool unified = !strcmp(line, "0") && !ctrl[0];
+        bool unified = !strcmp(id, "0") && !ctrl[0];
         /* v2: the one unified line; v1: each controller hierarchy (named ones such as
          * name=systemd are systemd's, not joined by runc's cgroupfs driver either) */
         if (v2 ? !unified : (!unified && (!ctrl[0] || !strncmp(ctrl, "name=", 5))))
@@ -141,9 +133,7 @@ static int hierarchies(bool v2, struct hier *h, size_t max, size_t *n, struct bl
             } else if (!strcmp(fstype, "cgroup")) {
                 char first[64];
                 snprintf(first, sizeof first, "%.*s", (int)strcspn(x->ctrl, ","), x->ctrl);
-                size_t fl = strlen(first);
-                for (const char *s = sopts; s && !match; s = strchr(s, ',') ? strchr(s, ',') + 1 : NULL)
-                    match = !strncmp(s, first, fl) && (s[fl] == ',' || !s[fl]);
+                match = csv_has(sopts, first);
             }
             if (!match)
                 continue;

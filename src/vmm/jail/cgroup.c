@@ -6,6 +6,7 @@
  * and cgroup-v1/{memory,pids}.rst, scheduler/sched-bwc.rst. */
 #include "vmm/jail/jail_int.h"
 
+#include "common/cgroupfs.h"
 #include "common/cleanup.h"
 
 #include <errno.h>
@@ -60,20 +61,14 @@ static void cgroup_base(bool nested, const char *ctrl, char *out, size_t len)
 {
     snprintf(out, len, CG_ROOT "%s%s", ctrl ? "/" : "", ctrl ? ctrl : "");
     FILE *f = nested ? fopen("/proc/self/cgroup", "re") : NULL;
-    char line[1024];
-    size_t cl = ctrl ? strlen(ctrl) : 0;
+    char line[1024], *id, *ctrls, *path;
     while (f && fgets(line, sizeof line, f)) {
-        line[strcspn(line, "\n")] = 0;
-        char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-        if (!c2 || c2[1] != '/')
+        if (!cgroup_line_split(line, &id, &ctrls, &path) || path[0] != '/')
             continue;
-        *c2 = 0;
-        bool match = !ctrl ? !strcmp(line, "0:") : false;
-        for (const char *s = c1 + 1; ctrl && s && !match; s = strchr(s, ',') ? strchr(s, ',') + 1 : NULL)
-            match = !strncmp(s, ctrl, cl) && (s[cl] == ',' || !s[cl]);
-        if (match && strcmp(c2 + 1, "/")) {
+        bool match = ctrl ? csv_has(ctrls, ctrl) : !strcmp(id, "0") && !ctrls[0];
+        if (match && strcmp(path, "/")) {
             size_t used = strlen(out);
-            snprintf(out + used, len - used, "%s", c2 + 1);
+            snprintf(out + used, len - used, "%s", path);
             break;
         }
     }
