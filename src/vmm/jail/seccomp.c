@@ -140,9 +140,10 @@ void jail_thread_enter(enum jail_thread_kind kind)
     }
 }
 
-void jail_qemu_child(void)
+void jail_qemu_child(bool private_ram)
 {
-    if (prepared && load(&jail_bpf[JAIL_FILTER_QEMU]) < 0) {
+    if ((prepared && load(&jail_bpf[JAIL_FILTER_QEMU]) < 0) ||
+        (private_ram && load(&jail_bpf[JAIL_FILTER_PRIVATE_RAM]) < 0)) {
         static const char msg[] = "boxlite: cannot confine QEMU (seccomp)\n";
         ssize_t n = write(2, msg, sizeof msg - 1);
         (void)n;
