@@ -9,7 +9,10 @@
 #    once: wall time until
 #    all run, and their memory: the sum of RSS (a shared page counted in every process) and
 #    of PSS (a shared page split between the processes that map it) of their VMM and QEMU
-#    processes.
+#    processes; the host's MemAvailable and MemFree drops; one box's guest RAM mapping.
+#    BENCH_WARM_MIB (default 0): the source, and each cold box once started, first fill
+#    that much of their tmpfs (a warm state: an interpreter and its data), so both sides
+#    hold the same guest memory.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 . tests/harness/lib.sh # busybox_rootfs, box_ram_kib
@@ -17,6 +20,7 @@ build=${BOXLITE_BUILD:-build}
 B="$PWD/$build/bin/boxlite"
 runs=${BENCH_RUNS:-3}
 n=${BENCH_FORKS:-10}
+warm=${BENCH_WARM_MIB:-0}
 scripts/build-kernel.sh --cached-only >/dev/null 2>&1 || { echo "pause: skipped (no cached kernel)"; exit 0; }
 [ -x /bin/busybox ] || { echo "pause: skipped (no /bin/busybox)"; exit 0; }
 work=$(mktemp -d)
@@ -57,6 +61,7 @@ for _ in $(seq "$runs"); do
 done
 "$B" run -d --name src "$root" sleep 1000000 >/dev/null 2>&1
 "$B" exec src sh -c 'echo warm > /dev/shm/w' >/dev/null
+[ "$warm" -gt 0 ] && "$B" exec src dd if=/dev/zero of=/dev/shm/warm bs=1M count="$warm" 2>/dev/null
 pause=(); resume=()
 for _ in $(seq "$runs"); do
   t0=$(ms); "$B" pause src >/dev/null; pause+=($(( $(ms) - t0 )))
@@ -89,7 +94,10 @@ colds=(); for i in $(seq "$n"); do colds+=("c$i"); done
 sleep 5
 a0=$(avail_kb); m0=$(free_kb)
 t0=$(ms)
-for x in "${colds[@]}"; do "$B" run -d --name "$x" "$root" sleep 1000000 >/dev/null 2>&1 & done
+for x in "${colds[@]}"; do
+  { "$B" run -d --name "$x" "$root" sleep 1000000 >/dev/null 2>&1
+    [ "$warm" -gt 0 ] && "$B" exec "$x" dd if=/dev/zero of=/dev/shm/warm bs=1M count="$warm" 2>/dev/null; } &
+done
 wait
 tc=$(( $(ms) - t0 ))
 sleep 5
@@ -98,6 +106,6 @@ ca=$(( (a0 - $(avail_kb)) / 1024 )); cm=$(( (m0 - $(free_kb)) / 1024 ))
 read -r cr cp cv <<<"$(box_ram_kib "$B" c1)"
 echo "figure: fork of $n boxes (source paused, forked, resumed; all running): $tf ms wall; $n cold boxes started at once: $tc ms wall ($(awk "BEGIN {printf \"%.2f\", $tf / $tc}")x)"
 ratio() { awk "BEGIN {printf \"%.2f\", $1 / ($2 ? $2 : 1)}"; }
-echo "figure: memory of the $n forks: RSS sum $frss MiB, PSS sum $fpss MiB; of $n cold boxes: RSS sum $crss MiB, PSS sum $cpss MiB (RSS $(ratio "$frss" "$crss")x, PSS $(ratio "$fpss" "$cpss")x; goal RSS <= 0.3x)"
+echo "figure: memory of the $n forks (warm state $warm MiB each): RSS sum $frss MiB, PSS sum $fpss MiB; of $n cold boxes: RSS sum $crss MiB, PSS sum $cpss MiB (RSS $(ratio "$frss" "$crss")x, PSS $(ratio "$fpss" "$cpss")x; goal RSS <= 0.3x)"
 echo "figure: host memory taken by the $n forks: MemAvailable -$fa MiB, MemFree -$fm MiB; by $n cold boxes: MemAvailable -$ca MiB, MemFree -$cm MiB (MemAvailable $(ratio "$fa" "$ca")x, MemFree $(ratio "$fm" "$cm")x; other processes on the host move these too)"
 echo "figure: guest RAM mapping of one fork: RSS $((${gr:-0} / 1024)) MiB, PSS $((${gp:-0} / 1024)) MiB, private $((${gv:-0} / 1024)) MiB; of one cold box: RSS $((${cr:-0} / 1024)) MiB, PSS $((${cp:-0} / 1024)) MiB, private $((${cv:-0} / 1024)) MiB"
