@@ -10,9 +10,9 @@
 #    all run, and their memory: the sum of RSS (a shared page counted in every process) and
 #    of PSS (a shared page split between the processes that map it) of their VMM and QEMU
 #    processes; the host's MemAvailable and MemFree drops; one box's guest RAM mapping.
-#    BENCH_WARM_MIB (default 0): the source, and each cold box once started, first fill
-#    that much of their tmpfs (a warm state: an interpreter and its data), so both sides
-#    hold the same guest memory.
+#    BENCH_WARM_MIB (default 0, at most 63: the container's /dev/shm is 64 MiB): the
+#    source, and each cold box once started, first fill that much of their tmpfs (a warm
+#    state: an interpreter and its data), so both sides hold the same guest memory.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 . tests/harness/lib.sh # busybox_rootfs, box_ram_kib
@@ -106,6 +106,7 @@ ca=$(( (a0 - $(avail_kb)) / 1024 )); cm=$(( (m0 - $(free_kb)) / 1024 ))
 read -r cr cp cv <<<"$(box_ram_kib "$B" c1)"
 echo "figure: fork of $n boxes (source paused, forked, resumed; all running): $tf ms wall; $n cold boxes started at once: $tc ms wall ($(awk "BEGIN {printf \"%.2f\", $tf / $tc}")x)"
 ratio() { awk "BEGIN {printf \"%.2f\", $1 / ($2 ? $2 : 1)}"; }
-echo "figure: memory of the $n forks (warm state $warm MiB each): RSS sum $frss MiB, PSS sum $fpss MiB; of $n cold boxes: RSS sum $crss MiB, PSS sum $cpss MiB (RSS $(ratio "$frss" "$crss")x, PSS $(ratio "$fpss" "$cpss")x; goal RSS <= 0.3x)"
+up=0; for x in "${colds[@]}"; do [ "$("$B" inspect -f '{{.state}}' "$x" 2>/dev/null)" = running ] && up=$((up + 1)); done
+echo "figure: memory of the $n forks (warm state $warm MiB each; $up of the $n cold boxes running when measured): RSS sum $frss MiB, PSS sum $fpss MiB; of $n cold boxes: RSS sum $crss MiB, PSS sum $cpss MiB (RSS $(ratio "$frss" "$crss")x, PSS $(ratio "$fpss" "$cpss")x; goal RSS <= 0.3x)"
 echo "figure: host memory taken by the $n forks: MemAvailable -$fa MiB, MemFree -$fm MiB; by $n cold boxes: MemAvailable -$ca MiB, MemFree -$cm MiB (MemAvailable $(ratio "$fa" "$ca")x, MemFree $(ratio "$fm" "$cm")x; other processes on the host move these too)"
 echo "figure: guest RAM mapping of one fork: RSS $((${gr:-0} / 1024)) MiB, PSS $((${gp:-0} / 1024)) MiB, private $((${gv:-0} / 1024)) MiB; of one cold box: RSS $((${cr:-0} / 1024)) MiB, PSS $((${cp:-0} / 1024)) MiB, private $((${cv:-0} / 1024)) MiB"
