@@ -283,9 +283,9 @@ static int private_ram_rules(scmp_filter_ctx ctx)
 
 uint32_t jail_seccomp_default(int which)
 {
-    return which == JAIL_FILTER_QEMU || which == JAIL_FILTER_PRIVATE_RAM ? SCMP_ACT_ALLOW
-           : which == JAIL_FILTER_SUPERVISOR ? SCMP_ACT_KILL_PROCESS
-                                             : SCMP_ACT_TRAP;
+    if (which == JAIL_FILTER_QEMU || which == JAIL_FILTER_PRIVATE_RAM)
+        return SCMP_ACT_ALLOW; /* they deny what they name */
+    return which == JAIL_FILTER_SUPERVISOR ? SCMP_ACT_KILL_PROCESS : SCMP_ACT_TRAP;
 }
 
 int jail_seccomp_rules(scmp_filter_ctx ctx, int which)
