@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 /* The VMM's seccomp filters at run time: one per thread kind (jail.h), QEMU's extra filter
  * (and, with private RAM, its no-hole-punch filter) and the supervisor's. Their rules are
- * in seccomp_rules.c (what each thread kind may call, and why), compiled to BPF when the VMM is built (seccomp_gen.c -> build/gen/seccomp_bpf.c:
- * jail_bpf[]), so installing one is a single seccomp(2): cheap at start, and
- * async-signal-safe (QEMU's child installs its filter between fork and exec).
+ * in seccomp_rules.c (what each thread kind may call, and why), compiled to BPF when the
+ * VMM is built (seccomp_gen.c -> build/gen/seccomp_bpf.c: jail_bpf[]), so installing one
+ * is a single seccomp(2): cheap at start, and async-signal-safe (QEMU's child installs its
+ * filters between fork and exec).
  *
  * A denied call traps (SECCOMP_RET_TRAP): the handler installed here writes the call's
  * number to the supervisor (jail.c) and makes one more denied call with its handler reset,
