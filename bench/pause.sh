@@ -9,14 +9,18 @@
 #    once: wall time until
 #    all run, and their memory: the sum of RSS (a shared page counted in every process) and
 #    of PSS (a shared page split between the processes that map it) of their VMM and QEMU
-#    processes.
+#    processes; the host's MemAvailable and MemFree drops; one box's guest RAM mapping.
+#    BENCH_WARM_MIB (default 0, at most 63: the container's /dev/shm is 64 MiB): the
+#    source, and each cold box once started, first fill that much of their tmpfs (a warm
+#    state: an interpreter and its data), so both sides hold the same guest memory.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-. tests/harness/lib.sh # busybox_rootfs
+. tests/harness/lib.sh # busybox_rootfs, box_ram_kib
 build=${BOXLITE_BUILD:-build}
 B="$PWD/$build/bin/boxlite"
 runs=${BENCH_RUNS:-3}
 n=${BENCH_FORKS:-10}
+warm=${BENCH_WARM_MIB:-0}
 scripts/build-kernel.sh --cached-only >/dev/null 2>&1 || { echo "pause: skipped (no cached kernel)"; exit 0; }
 [ -x /bin/busybox ] || { echo "pause: skipped (no /bin/busybox)"; exit 0; }
 work=$(mktemp -d)
@@ -42,6 +46,8 @@ mem_of() {
   done
   echo "$rss $pss"
 }
+avail_kb() { awk '/^MemAvailable:/ {print $2}' /proc/meminfo; }
+free_kb() { awk '/^MemFree:/ {print $2}' /proc/meminfo; }
 sum_mem() { # BOX...: "rss_mib pss_mib"
   local r=0 s=0 a b
   for x in "$@"; do read -r a b <<<"$(mem_of "$x")"; r=$((r + a)); s=$((s + b)); done
@@ -55,6 +61,7 @@ for _ in $(seq "$runs"); do
 done
 "$B" run -d --name src "$root" sleep 1000000 >/dev/null 2>&1
 "$B" exec src sh -c 'echo warm > /dev/shm/w' >/dev/null
+[ "$warm" -gt 0 ] && "$B" exec src dd if=/dev/zero of=/dev/shm/warm bs=1M count="$warm" 2>/dev/null
 pause=(); resume=()
 for _ in $(seq "$runs"); do
   t0=$(ms); "$B" pause src >/dev/null; pause+=($(( $(ms) - t0 )))
@@ -75,15 +82,31 @@ echo "figure: last resume's steps (ms from the per-box process's spawn): $(grep 
 
 # ---- fork of N vs N cold boxes ---------------------------------------------------------
 names=(); for i in $(seq "$n"); do names+=("f$i"); done
+sleep 5 # the source's guest settles (free page reporting runs 2 s after frees)
+a0=$(avail_kb); m0=$(free_kb)
 t0=$(ms); "$B" fork src "${names[@]}" >/dev/null; tf=$(( $(ms) - t0 ))
+sleep 5
 read -r frss fpss <<<"$(sum_mem "${names[@]}")"
+fa=$(( (a0 - $(avail_kb)) / 1024 )); fm=$(( (m0 - $(free_kb)) / 1024 ))
+read -r gr gp gv <<<"$(box_ram_kib "$B" f1)"
 "$B" rm -f "${names[@]}" >/dev/null 2>&1
 colds=(); for i in $(seq "$n"); do colds+=("c$i"); done
+sleep 5
+a0=$(avail_kb); m0=$(free_kb)
 t0=$(ms)
-for x in "${colds[@]}"; do "$B" run -d --name "$x" "$root" sleep 1000000 >/dev/null 2>&1 & done
+for x in "${colds[@]}"; do
+  { "$B" run -d --name "$x" "$root" sleep 1000000 >/dev/null 2>&1
+    [ "$warm" -gt 0 ] && "$B" exec "$x" dd if=/dev/zero of=/dev/shm/warm bs=1M count="$warm" 2>/dev/null; } &
+done
 wait
 tc=$(( $(ms) - t0 ))
+sleep 5
 read -r crss cpss <<<"$(sum_mem "${colds[@]}")"
+ca=$(( (a0 - $(avail_kb)) / 1024 )); cm=$(( (m0 - $(free_kb)) / 1024 ))
+read -r cr cp cv <<<"$(box_ram_kib "$B" c1)"
 echo "figure: fork of $n boxes (source paused, forked, resumed; all running): $tf ms wall; $n cold boxes started at once: $tc ms wall ($(awk "BEGIN {printf \"%.2f\", $tf / $tc}")x)"
 ratio() { awk "BEGIN {printf \"%.2f\", $1 / ($2 ? $2 : 1)}"; }
-echo "figure: memory of the $n forks: RSS sum $frss MiB, PSS sum $fpss MiB; of $n cold boxes: RSS sum $crss MiB, PSS sum $cpss MiB (RSS $(ratio "$frss" "$crss")x, PSS $(ratio "$fpss" "$cpss")x; goal RSS <= 0.3x)"
+up=0; for x in "${colds[@]}"; do [ "$("$B" inspect -f '{{.state}}' "$x" 2>/dev/null)" = running ] && up=$((up + 1)); done
+echo "figure: memory of the $n forks (warm state $warm MiB each; $up of the $n cold boxes running when measured): RSS sum $frss MiB, PSS sum $fpss MiB; of $n cold boxes: RSS sum $crss MiB, PSS sum $cpss MiB (RSS $(ratio "$frss" "$crss")x, PSS $(ratio "$fpss" "$cpss")x; goal RSS <= 0.3x)"
+echo "figure: host memory taken by the $n forks: MemAvailable -$fa MiB, MemFree -$fm MiB; by $n cold boxes: MemAvailable -$ca MiB, MemFree -$cm MiB (MemAvailable $(ratio "$fa" "$ca")x, MemFree $(ratio "$fm" "$cm")x; other processes on the host move these too)"
+echo "figure: guest RAM mapping of one fork: RSS $((${gr:-0} / 1024)) MiB, PSS $((${gp:-0} / 1024)) MiB, private $((${gv:-0} / 1024)) MiB; of one cold box: RSS $((${cr:-0} / 1024)) MiB, PSS $((${cp:-0} / 1024)) MiB, private $((${cv:-0} / 1024)) MiB"

@@ -138,6 +138,8 @@ wait_field idle state paused && ok "and it pauses again when idle" || no "and it
 
 # ---- fork ---------------------------------------------------------------------------------
 "$B" exec p sh -c 'echo from-parent > /dev/shm/s'
+# 16 MiB of the parent's tmpfs that one fork will free (below)
+sum0=$("$B" exec p sh -c 'head -c 16777216 /dev/urandom > /dev/shm/data; md5sum < /dev/shm/data')
 # a disk snapshot first: the fork freezes the disk into the same qcow2 chain (snapshot.h),
 # so the snapshot's layers must survive it in the source and reach every fork
 check "a disk snapshot of the source before the fork" "$B" snapshot create p before-fork
@@ -178,6 +180,19 @@ check "the loop forked with the parent runs in f3" "$B" exec f3 kill -0 "$pid0"
 expect "5 forks and the source run at once" "6" "$("$B" ps -q --filter status=running | wc -l)"
 "$B" exec f1 sh -c 'echo f1-only > /dev/shm/s'
 expect "a fork's writes are its own" "from-parent" "$("$B" exec f2 cat /dev/shm/s)"
+# The forks share the frozen RAM file: of what f2's QEMU maps of it, most pages are the
+# page cache's one copy that the source and the other forks map too (PSS well below RSS).
+read -r rss pss priv <<<"$(box_ram_kib "$B" f2)"
+check "a fork's guest RAM is shared with its siblings (RSS ${rss:-?} KiB, PSS ${pss:-?}, private ${priv:-?})" \
+  test "${rss:-0}" -gt 4096 -a "$(( ${pss:-0} * 2 ))" -lt "${rss:-0}"
+# A fork that frees memory gives none of the shared file back: QEMU 7.2 would punch the
+# pages its guest reports free out of memory.base, zeroing them for every other box.
+blocks=$(stat -c %b "$(dir_of p)/memory.base")
+"$B" exec f1 sh -c 'rm /dev/shm/data; echo 3 > /proc/sys/vm/drop_caches'
+sleep 6 # the guest reports free pages 2 s after they are freed
+expect "memory.base keeps its blocks after a fork freed memory" "$blocks" "$(stat -c %b "$(dir_of p)/memory.base")"
+expect "a sibling's tmpfs is intact after a fork freed its copy" "$sum0" "$("$B" exec f2 sh -c 'md5sum < /dev/shm/data' 2>&1)"
+expect "and the source's" "$sum0" "$("$B" exec p sh -c 'md5sum < /dev/shm/data' 2>&1)"
 "$B" rm -f p >/dev/null 2>&1
 expect "a fork outlives its source's removal" "from-parent" "$("$B" exec f4 cat /dev/shm/s 2>&1)"
 "$B" stop f5 >/dev/null 2>&1

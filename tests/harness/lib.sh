@@ -49,6 +49,21 @@ busybox_rootfs() {
   echo 'root:x:0:' >"$1/etc/group"
 }
 
+# box_ram_kib BOXLITE BOX: "rss pss private" (KiB) of the box's guest RAM as its QEMU maps it
+# (the mapping of its folder's memory or memory.base file, from /proc/PID/smaps); nothing for
+# a box without one. Shared pages count whole in RSS and split between the mappers in PSS.
+box_ram_kib() {
+  local dir p
+  dir=$BOXLITE_HOME/boxes/$("$1" inspect -f '{{.ID}}' "$2" 2>/dev/null)
+  for p in $(pgrep -f "$dir/"); do
+    awk -v d="$dir/memory" '
+      /^[0-9a-f]+-[0-9a-f]+ / { on = ($6 == d || $6 == d ".base") }
+      on && /^Rss:/ { r += $2 } on && /^Pss:/ { s += $2 }
+      on && /^Private_(Clean|Dirty):/ { v += $2 }
+      END { if (r) print r, s, v }' "/proc/$p/smaps" 2>/dev/null
+  done | head -1
+}
+
 # host_net_state: what an engine's network set-up must never change in the host's own
 # network namespace (IPv6 switched off, loopback's addresses, the default routes): a test
 # that drives Docker, containerd or Podman compares it before and after.

@@ -77,7 +77,9 @@ void jail_thread_enter(enum jail_thread_kind kind);
 int jail_thread_kind(void);
 /* In the QEMU engine's child between fork and exec (async-signal-safe): QEMU's own filter
  * on top of its -sandbox: no setuid/setgid mode bits in chmod, open or mkdir, no device
- * nodes or FIFOs, no io_uring or userfaultfd. No-op when none was prepared. */
-void jail_qemu_child(void);
+ * nodes or FIFOs, no io_uring or userfaultfd (none when no filter was prepared). With
+ * private_ram (guest RAM a file mapped privately, shared with other boxes), no hole punch
+ * in any file, confined or not: seccomp_rules.c says why. Returns only if all went in. */
+void jail_qemu_child(bool private_ram);
 
 #endif

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 /* The VMM's seccomp filters at run time: one per thread kind (jail.h), QEMU's extra filter
- * and the supervisor's. Their rules are in seccomp_rules.c (what each thread kind may call,
- * and why), compiled to BPF when the VMM is built (seccomp_gen.c -> build/gen/seccomp_bpf.c:
- * jail_bpf[]), so installing one is a single seccomp(2): cheap at start, and
- * async-signal-safe (QEMU's child installs its filter between fork and exec).
+ * (and, with private RAM, its no-hole-punch filter) and the supervisor's. Their rules are
+ * in seccomp_rules.c (what each thread kind may call, and why), compiled to BPF when the
+ * VMM is built (seccomp_gen.c -> build/gen/seccomp_bpf.c: jail_bpf[]), so installing one
+ * is a single seccomp(2): cheap at start, and async-signal-safe (QEMU's child installs its
+ * filters between fork and exec).
  *
  * A denied call traps (SECCOMP_RET_TRAP): the handler installed here writes the call's
  * number to the supervisor (jail.c) and makes one more denied call with its handler reset,
@@ -140,9 +141,10 @@ void jail_thread_enter(enum jail_thread_kind kind)
     }
 }
 
-void jail_qemu_child(void)
+void jail_qemu_child(bool private_ram)
 {
-    if (prepared && load(&jail_bpf[JAIL_FILTER_QEMU]) < 0) {
+    if ((prepared && load(&jail_bpf[JAIL_FILTER_QEMU]) < 0) ||
+        (private_ram && load(&jail_bpf[JAIL_FILTER_PRIVATE_RAM]) < 0)) {
         static const char msg[] = "boxlite: cannot confine QEMU (seccomp)\n";
         ssize_t n = write(2, msg, sizeof msg - 1);
         (void)n;

@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <linux/falloc.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <linux/netlink.h>
@@ -267,11 +268,24 @@ static int supervisor_rules(scmp_filter_ctx ctx)
     return allow(ctx, calls);
 }
 
+/* A QEMU whose guest RAM is a file mapped privately (a fork's memory.base, shared with its
+ * source and siblings): QEMU 7.2 gives the pages a guest frees (free page reporting, balloon
+ * inflation) back with fallocate(PUNCH_HOLE) on the RAM file whether it maps it shared or
+ * not (physmem.c, ram_block_discard_range), which would zero those pages in every other box
+ * mapping the file. A hole punch fails instead: QEMU keeps the page (it logs the failure), and
+ * a disk's discard is then unsupported (QEMU's block layer ignores that). */
+static int private_ram_rules(scmp_filter_ctx ctx)
+{
+    struct scmp_arg_cmp punch = SCMP_A1_32(SCMP_CMP_MASKED_EQ, FALLOC_FL_PUNCH_HOLE,
+                                           FALLOC_FL_PUNCH_HOLE);
+    return add_rule(ctx, SCMP_ACT_ERRNO(EOPNOTSUPP), "fallocate", 1, &punch);
+}
+
 uint32_t jail_seccomp_default(int which)
 {
-    return which == JAIL_FILTER_QEMU         ? SCMP_ACT_ALLOW
-           : which == JAIL_FILTER_SUPERVISOR ? SCMP_ACT_KILL_PROCESS
-                                             : SCMP_ACT_TRAP;
+    if (which == JAIL_FILTER_QEMU || which == JAIL_FILTER_PRIVATE_RAM)
+        return SCMP_ACT_ALLOW; /* they deny what they name */
+    return which == JAIL_FILTER_SUPERVISOR ? SCMP_ACT_KILL_PROCESS : SCMP_ACT_TRAP;
 }
 
 int jail_seccomp_rules(scmp_filter_ctx ctx, int which)
@@ -280,5 +294,7 @@ int jail_seccomp_rules(scmp_filter_ctx ctx, int which)
         return qemu_rules(ctx);
     if (which == JAIL_FILTER_SUPERVISOR)
         return supervisor_rules(ctx);
+    if (which == JAIL_FILTER_PRIVATE_RAM)
+        return private_ram_rules(ctx);
     return kind_rules(ctx, (enum jail_thread_kind)which);
 }

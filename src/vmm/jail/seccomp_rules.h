@@ -9,7 +9,8 @@
 #include <stdint.h>
 
 /* Filters beyond the thread kinds (enum jail_thread_kind), in the same numbering. */
-enum { JAIL_FILTER_QEMU = JAIL_KINDS, JAIL_FILTER_SUPERVISOR, JAIL_FILTERS };
+enum { JAIL_FILTER_QEMU = JAIL_KINDS, JAIL_FILTER_SUPERVISOR, JAIL_FILTER_PRIVATE_RAM,
+       JAIL_FILTERS };
 
 /* The default action of filter `which` and its rules. */
 uint32_t jail_seccomp_default(int which);

@@ -248,7 +248,8 @@ static void engine_free(struct engine *e)
 
 /* In the child between fork and exec: only async-signal-safe calls. */
 static void __attribute__((noreturn))
-child_exec(const char *binary, char **argv, const int *fds, int stderr_fd, pid_t parent)
+child_exec(const char *binary, char **argv, const int *fds, int stderr_fd, pid_t parent,
+           bool private_ram)
 {
     setpgid(0, 0); /* the terminal's Ctrl-C goes to the per-box process, not to QEMU */
     prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -276,7 +277,7 @@ child_exec(const char *binary, char **argv, const int *fds, int stderr_fd, pid_t
     sigemptyset(&all);
     sigprocmask(SIG_SETMASK, &all, NULL);
     signal(SIGPIPE, SIG_DFL);
-    jail_qemu_child(); /* QEMU's own seccomp filter under its -sandbox (src/vmm/jail/) */
+    jail_qemu_child(private_ram); /* seccomp filters under QEMU's -sandbox (src/vmm/jail/) */
     execv(binary, argv);
     static const char msg[] = "boxlite: cannot execute QEMU\n";
     if (write(2, msg, sizeof msg - 1) < 0) {
@@ -483,7 +484,8 @@ static int qemu_start(struct engine **out, const struct vmm_config *cfg, struct 
         goto fail;
     }
     if (pid == 0)
-        child_exec(binary, argv, child_fds, e->stderr_fd, parent);
+        child_exec(binary, argv, child_fds, e->stderr_fd, parent,
+                   cfg->memory_file && !cfg->memory_shared);
     e->pid = pid;
     e->start_to_launch_ms = ms_since_process_start();
     e->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
