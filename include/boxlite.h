@@ -376,7 +376,21 @@ typedef struct boxlite_process_security {
     size_t n_groups;
     unsigned umask;                /* 0..0777 */
     int oom_score_adj;             /* -1000..1000 */
+    /* A seccomp filter (runtime-spec config-linux.md "Seccomp"), installed in the process
+     * last before its program when no_new_privs is set, else before the user and
+     * capabilities change (runc's order; without no_new_privs only a process with
+     * CAP_SYS_ADMIN may install one). A classic BPF program, struct sock_filter[] as
+     * seccomp(2) takes it, for the box's architecture: 8 bytes per instruction, at most
+     * 4096. NULL / 0 = none. Fields added later: a caller whose size ends before them
+     * installs none. */
+    const void *seccomp_filter;
+    size_t seccomp_len;            /* bytes */
+    unsigned seccomp_flags;        /* BOXLITE_SECCOMP_* (seccomp(2)'s SECCOMP_FILTER_FLAG_*) */
 } boxlite_process_security;
+#define BOXLITE_SECCOMP_TSYNC 1u
+#define BOXLITE_SECCOMP_LOG 2u
+#define BOXLITE_SECCOMP_SPEC_ALLOW 4u
+#define BOXLITE_SECCOMP_MAX_INSNS 4096
 
 typedef struct boxlite_exec_result {
     int exit_code;      /* valid when signal == 0 */

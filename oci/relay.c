@@ -139,6 +139,16 @@ void relay_exec_spec(const struct oci_process *p, boxlite_exec_spec *spec, char 
     }
 }
 
+void relay_seccomp(const struct oci_seccomp *f, struct relay_security *sec)
+{
+    sec->ps.seccomp_filter = f->bpf;
+    sec->ps.seccomp_len = f->len;
+    sec->ps.seccomp_flags = f->flags;
+    if (f->skipped)
+        debug("seccomp: %zu syscall names unknown to libseccomp skipped (%s, ...)", f->skipped,
+              f->first_skipped);
+}
+
 /* Opens path inside rootfs as the guest would resolve it (symlinks stay inside). */
 static int open_in_root(int rootfd, const char *path)
 {

@@ -11,10 +11,15 @@
 #include <errno.h>
 #include <jansson.h>
 #include <limits.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <fcntl.h>
+#include <sys/ioctl.h>
+#include <sys/vfs.h>
+#include <unistd.h>
 
 static void strv_free(char **v)
 {
@@ -573,6 +578,47 @@ static int hooks_from(json_t *hooks, struct oci_spec *s, struct bl_error *err)
     return r;
 }
 
+/* config-linux.md "Namespaces": the entry's type, and its path kept for create to check
+ * (oci_namespaces_check), which needs the file and so is no part of parsing. */
+static int namespace_of(json_t *v, const char *f, const char *type, struct oci_spec *s,
+                        struct bl_error *err)
+{
+    static const struct {
+        const char *type;
+        int flag;
+    } kinds[] = {
+        { "pid", CLONE_NEWPID }, { "network", CLONE_NEWNET }, { "mount", CLONE_NEWNS },
+        { "ipc", CLONE_NEWIPC }, { "uts", CLONE_NEWUTS }, { "user", CLONE_NEWUSER },
+        { "cgroup", CLONE_NEWCGROUP }, { "time", CLONE_NEWTIME },
+    };
+    int flag = -1;
+    for (size_t i = 0; i < ARRAY_SIZE(kinds); i++)
+        if (!strcmp(type, kinds[i].type))
+            flag = kinds[i].flag;
+    /* config-linux.md: "The following namespace types SHOULD be supported" and no other */
+    if (flag < 0)
+        return bl_err(err, BOXLITE_ERR_INVALID, "config: %s.type \"%.32s\" is not a namespace "
+                      "type (pid, network, mount, ipc, uts, user, cgroup, time)", f, type);
+    json_t *p = json_object_get(v, "path");
+    if (!p || json_is_null(p))
+        return 0;
+    for (size_t i = 0; i < s->nns; i++)
+        if (s->ns[i].type == flag)
+            return bl_err(err, BOXLITE_ERR_INVALID, "config: %s: a second %s namespace", f,
+                          type);
+    char g[80];
+    snprintf(g, sizeof g, "%s.path", f);
+    struct oci_ns_path *n = &s->ns[s->nns];
+    int r = dup_str(p, g, true, &n->path, err);
+    if (r)
+        return r;
+    n->type = flag;
+    s->nns++;
+    if (n->path[0] != '/')
+        return bl_err(err, BOXLITE_ERR_INVALID, "config: %s \"%s\" is not absolute", g, n->path);
+    return 0;
+}
+
 /* config-linux.md "Namespaces": only the network namespace matters to a box's relay. */
 static int namespaces_from(json_t *linux, struct oci_spec *s, struct bl_error *err)
 {
@@ -594,6 +640,9 @@ static int namespaces_from(json_t *linux, struct oci_spec *s, struct bl_error *e
         json_t *t = json_object_get(v, "type");
         if (!json_is_string(t))
             return bl_err(err, BOXLITE_ERR_INVALID, "config: %s.type must be a string", f);
+        if (strlen(json_string_value(t)) != json_string_length(t) ||
+            (r = namespace_of(v, f, json_string_value(t), s, err)))
+            return r ? r : bl_err(err, BOXLITE_ERR_INVALID, "config: %s.type holds a NUL", f);
         if (strcmp(json_string_value(t), "network"))
             continue;
         if (s->netns)
@@ -615,8 +664,10 @@ static int cgroups_from(json_t *linux, struct oci_spec *s, struct bl_error *err)
         return 0;
     int r = dup_str(json_object_get(linux, "cgroupsPath"), "linux.cgroupsPath", false,
                     &s->cgroups_path, err);
-    return r ? r : oci_resources_from(json_object_get(linux, "resources"), "linux.resources",
-                                      &s->res, err);
+    if (!r)
+        r = oci_resources_from(json_object_get(linux, "resources"), "linux.resources", &s->res,
+                               err);
+    return r ? r : oci_seccomp_compile(json_object_get(linux, "seccomp"), &s->seccomp, err);
 }
 
 /* Every number token 18446744073709551615 outside strings becomes "-1" and spaces. */
@@ -776,6 +827,9 @@ void oci_spec_free(struct oci_spec *s)
         hooks_free(s->hooks[st], s->nhooks[st]);
     free(s->netns_path);
     free(s->cgroups_path);
+    oci_seccomp_free(&s->seccomp);
+    for (size_t i = 0; i < s->nns; i++)
+        free(s->ns[i].path);
     memset(s, 0, sizeof *s);
 }
 
@@ -839,4 +893,49 @@ const char *oci_env_get(char *const *env, const char *name)
         if (!strncmp(env[i], name, n) && env[i][n] == '=')
             return env[i] + n + 1;
     return NULL;
+}
+
+/* NS_GET_NSTYPE (linux/nsfs.h): the CLONE_NEW* type of a namespace file */
+#define OCI_NS_GET_NSTYPE 0xb703
+#define OCI_NSFS_MAGIC 0x6e736673
+
+int oci_namespaces_check(const struct oci_spec *s, struct bl_error *err)
+{
+    for (size_t i = 0; i < s->nns; i++) {
+        const char *p = s->ns[i].path;
+        struct statfs fs;
+        /* nothing is opened that is not a namespace (a FIFO or a device could block) */
+        if (statfs(p, &fs) < 0)
+            return bl_errno(err, errno, "namespace path %s", p);
+        if (fs.f_type != OCI_NSFS_MAGIC)
+            return bl_err(err, BOXLITE_ERR_INVALID, "namespace path %s is not a namespace", p);
+        int fd = open(p, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0)
+            return bl_errno(err, errno, "namespace path %s", p);
+        int type = ioctl(fd, OCI_NS_GET_NSTYPE);
+        int e = errno;
+        close(fd);
+        if (type < 0)
+            return bl_errno(err, e, "namespace path %s: its type", p);
+        if (type != s->ns[i].type)
+            return bl_err(err, BOXLITE_ERR_INVALID, "namespace path %s is not a %s namespace "
+                          "(config-linux.md: a path must refer to a namespace of its entry's "
+                          "type)", p, oci_ns_type_name(s->ns[i].type));
+    }
+    return 0;
+}
+
+const char *oci_ns_type_name(int type)
+{
+    switch (type) {
+    case CLONE_NEWPID: return "pid";
+    case CLONE_NEWNET: return "network";
+    case CLONE_NEWNS: return "mount";
+    case CLONE_NEWIPC: return "ipc";
+    case CLONE_NEWUTS: return "uts";
+    case CLONE_NEWUSER: return "user";
+    case CLONE_NEWCGROUP: return "cgroup";
+    case CLONE_NEWTIME: return "time";
+    default: return "?";
+    }
 }

@@ -387,6 +387,17 @@ int proto_exec_req_encode(const struct proto_exec_req *r, struct tlv_writer *w, 
         tlv_u64(w, T_UMASK, r->umask);
     if (r->has_oom_score_adj)
         tlv_u64(w, T_OOM_SCORE_ADJ, (uint64_t)(int64_t)r->oom_score_adj);
+    if (r->seccomp_len) {
+        if (r->seccomp_len % 8 || r->seccomp_len / 8 > PROTO_SECCOMP_MAX_INSNS ||
+            r->seccomp_flags & ~PROTO_SECCOMP_FLAGS)
+            return bl_err(err, BOXLITE_ERR_INVALID, "exec: a seccomp filter of %u bytes, flags "
+                          "%#x (8 bytes per instruction, at most %u; flags %#x)",
+                          r->seccomp_len, r->seccomp_flags, PROTO_SECCOMP_MAX_INSNS,
+                          PROTO_SECCOMP_FLAGS);
+        tlv_bytes(w, T_SECCOMP, r->seccomp, r->seccomp_len);
+        if (r->seccomp_flags)
+            tlv_u64(w, T_SECCOMP_FLAGS, r->seccomp_flags);
+    }
     if (w->overflow)
         return bl_err(err, BOXLITE_ERR_INVALID, "exec request larger than %u bytes",
                       PROTO_MAX_PAYLOAD);
@@ -416,6 +427,24 @@ static int rlimit_decode(struct proto_exec_req *r, const struct tlv_field *f, st
         return bl_err(err, BOXLITE_ERR_NOMEM, "exec: out of memory");
     r->rlimits = v;
     v[r->nrlimits++] = l;
+    return 0;
+}
+
+/* SECCOMP(137): whole instructions, at least one, at most BPF_MAXINSNS; the last field
+ * wins. What the instructions do is the kernel's to check (seccomp_check_filter). */
+static int seccomp_decode(struct proto_exec_req *r, const struct tlv_field *f,
+                          struct bl_error *err)
+{
+    if (!f->len || f->len % 8 || f->len / 8 > PROTO_SECCOMP_MAX_INSNS)
+        return bl_err(err, BOXLITE_ERR_PROTOCOL, "exec: SECCOMP of %u bytes (8 per "
+                      "instruction, 1 to %u instructions)", f->len, PROTO_SECCOMP_MAX_INSNS);
+    uint8_t *b = malloc(f->len);
+    if (!b)
+        return bl_err(err, BOXLITE_ERR_NOMEM, "exec: out of memory");
+    memcpy(b, f->val, f->len);
+    free(r->seccomp);
+    r->seccomp = b;
+    r->seccomp_len = f->len;
     return 0;
 }
 
@@ -509,6 +538,14 @@ int proto_exec_req_decode(struct proto_exec_req *r, const void *p, size_t len, s
             r->oom_score_adj = (int32_t)(int64_t)v;
             r->has_oom_score_adj = true;
             break;
+        case T_SECCOMP: rc = seccomp_decode(r, &f, err); break;
+        case T_SECCOMP_FLAGS:
+            rc = tlv_get_u64(&f, &v, err);
+            if (rc == 0 && v & ~(uint64_t)PROTO_SECCOMP_FLAGS)
+                rc = bl_err(err, BOXLITE_ERR_PROTOCOL, "exec: seccomp flags %#llx (only "
+                            "TSYNC, LOG, SPEC_ALLOW)", (unsigned long long)v);
+            r->seccomp_flags = (uint32_t)v;
+            break;
         default: break; /* unknown fields are skipped: newer hosts may add some */
         }
         if (rc < 0)
@@ -537,6 +574,7 @@ void proto_exec_req_free(struct proto_exec_req *r)
     free(r->root);
     free(r->rlimits);
     free(r->groups);
+    free(r->seccomp);
     memset(r, 0, sizeof *r);
 }
 

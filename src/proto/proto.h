@@ -90,6 +90,7 @@ enum proto_tag {
     T_RLIMIT = 130, T_CAPS = 131, T_NO_NEW_PRIVS = 132, T_GROUPS = 133, T_UMASK = 134,
     T_OOM_SCORE_ADJ = 135,
     T_ROOT = 136, /* EXEC: a folder of the container that becomes the process's root (a pod) */
+    T_SECCOMP = 137, T_SECCOMP_FLAGS = 138, /* EXEC: a seccomp filter (classic BPF) and flags */
 };
 
 struct proto_hdr {
@@ -208,7 +209,15 @@ struct proto_exec_req {
     int32_t oom_score_adj;
     char *root; /* ROOT(136): absolute, beneath the container's root, no "." or ".."; NULL =
                  * the container's root */
+    /* SECCOMP(137): struct sock_filter[] (u16 code, u8 jt, u8 jf, u32 k, little-endian as the
+     * host and guest are), 1 to PROTO_SECCOMP_MAX_INSNS instructions; NULL = none.
+     * SECCOMP_FLAGS(138): seccomp(2)'s SECCOMP_FILTER_FLAG_TSYNC|LOG|SPEC_ALLOW only. */
+    uint8_t *seccomp;
+    uint32_t seccomp_len; /* bytes */
+    uint32_t seccomp_flags;
 };
+#define PROTO_SECCOMP_MAX_INSNS 4096 /* BPF_MAXINSNS */
+#define PROTO_SECCOMP_FLAGS 7u
 int proto_exec_req_encode(const struct proto_exec_req *r, struct tlv_writer *w, struct bl_error *err);
 int proto_exec_req_decode(struct proto_exec_req *r, const void *p, size_t len, struct bl_error *err);
 void proto_exec_req_free(struct proto_exec_req *r);

@@ -116,7 +116,8 @@ void rt_request_free(struct proto_exec_req *req)
 static int request_security(const boxlite_process_security *ps, struct proto_exec_req *req,
                             struct bl_error *err)
 {
-    if (ps->size < sizeof *ps)
+    /* the struct grew (seccomp_*): an older caller's size ends before those fields */
+    if (ps->size < offsetof(boxlite_process_security, seccomp_filter))
         return bl_err(err, BOXLITE_ERR_INVALID, "security->size is too small");
     if (ps->set & ~(BOXLITE_PROC_CAPS | BOXLITE_PROC_GROUPS | BOXLITE_PROC_UMASK |
                     BOXLITE_PROC_OOM_SCORE_ADJ))
@@ -174,6 +175,21 @@ static int request_security(const boxlite_process_security *ps, struct proto_exe
                           "-1000..1000", ps->oom_score_adj);
         req->has_oom_score_adj = true;
         req->oom_score_adj = ps->oom_score_adj;
+    }
+    if (ps->size >= sizeof *ps && (ps->seccomp_len || ps->seccomp_filter)) {
+        if (!ps->seccomp_filter || !ps->seccomp_len || ps->seccomp_len % 8 ||
+            ps->seccomp_len / 8 > BOXLITE_SECCOMP_MAX_INSNS)
+            return bl_err(err, BOXLITE_ERR_INVALID, "security: a seccomp filter is 1 to %d "
+                          "BPF instructions of 8 bytes (%zu bytes given)",
+                          BOXLITE_SECCOMP_MAX_INSNS, ps->seccomp_len);
+        if (ps->seccomp_flags & ~(BOXLITE_SECCOMP_TSYNC | BOXLITE_SECCOMP_LOG |
+                                  BOXLITE_SECCOMP_SPEC_ALLOW))
+            return bl_err(err, BOXLITE_ERR_INVALID, "security: seccomp_flags %#x unknown",
+                          ps->seccomp_flags);
+        /* the caller's buffer, borrowed until the request is sent */
+        req->seccomp = (uint8_t *)ps->seccomp_filter;
+        req->seccomp_len = (uint32_t)ps->seccomp_len;
+        req->seccomp_flags = ps->seccomp_flags;
     }
     return 0;
 }
@@ -290,6 +306,9 @@ static int exec_start(boxlite_box *b, const boxlite_exec_spec *spec, enum exec_m
     req.umask = sec.umask;
     req.has_oom_score_adj = sec.has_oom_score_adj;
     req.oom_score_adj = sec.oom_score_adj;
+    req.seccomp = sec.seccomp;
+    req.seccomp_len = sec.seccomp_len;
+    req.seccomp_flags = sec.seccomp_flags;
     req.root = (char *)root;
     boxlite_exec *ex = calloc(1, sizeof *ex);
     if (!ex)
@@ -298,6 +317,7 @@ static int exec_start(boxlite_box *b, const boxlite_exec_spec *spec, enum exec_m
         r = proto_exec_start(conn, &req, &ex->pe, &err);
     req.argv = NULL;
     req.root = NULL;
+    req.seccomp = NULL; /* the caller's */
     rt_request_free(&req);
     char key[80];
     snprintf(key, sizeof key, "box:%s:%s", b->id, r ? "exec_errors" : "execs");
