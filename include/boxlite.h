@@ -364,6 +364,14 @@ typedef struct boxlite_rlimit {
 #define BOXLITE_PROC_GROUPS 2u        /* the supplementary groups exactly groups[] */
 #define BOXLITE_PROC_UMASK 4u
 #define BOXLITE_PROC_OOM_SCORE_ADJ 8u
+/* A device node of the container (boxlite_process_security.devices). */
+typedef struct boxlite_device {
+    const char *path;              /* absolute */
+    char type;                     /* 'c', 'b', 'u' (= c) or 'p' (a FIFO) */
+    unsigned major, minor;
+    unsigned mode;                 /* permission bits; 0 = 0666 */
+    unsigned uid, gid;
+} boxlite_device;
 typedef struct boxlite_process_security {
     unsigned size;                 /* sizeof(boxlite_process_security): lets the struct grow */
     unsigned set;                  /* BOXLITE_PROC_* */
@@ -386,6 +394,17 @@ typedef struct boxlite_process_security {
     const void *seccomp_filter;
     size_t seccomp_len;            /* bytes */
     unsigned seccomp_flags;        /* BOXLITE_SECCOMP_* (seccomp(2)'s SECCOMP_FILTER_FLAG_*) */
+    /* The container's view (runtime-spec config-linux.md maskedPaths, readonlyPaths,
+     * sysctl, devices), made in the box's container (its mount namespace, or the
+     * execution's root) before this process starts and kept for later ones: give them
+     * with the first. NULL-terminated lists of at most 256. Masked: /dev/null bound over a
+     * file, an empty read-only tmpfs over a folder; read-only: bound onto itself read-only;
+     * a path that does not exist is skipped (runc's). Absolute, no ".." component. */
+    const char *const *masked_paths;
+    const char *const *readonly_paths;
+    const char *const *sysctl;     /* "net.ipv4.ip_forward=1": written under /proc/sys */
+    const boxlite_device *devices;  /* device nodes made (mknod) */
+    size_t n_devices;
 } boxlite_process_security;
 #define BOXLITE_SECCOMP_TSYNC 1u
 #define BOXLITE_SECCOMP_LOG 2u

@@ -231,7 +231,7 @@ static __attribute__((noreturn)) void create_relay(const char *id, const struct 
     char user[32];
     struct relay_security sec;
     relay_exec_spec(&s->process, &spec, user, sizeof user, &sec);
-    relay_seccomp(&s->seccomp, &sec);
+    relay_confine(s, true, &sec);
     if (pod->kind == POD_CONTAINER)
         spec.root = pod->guest_root;
     /* the caller sizes the terminal once it holds the master, possibly while the container

@@ -208,7 +208,7 @@ int cmd_exec(int argc, char **argv, int i)
     char ustr[32];
     struct relay_security sec;
     relay_exec_spec(&p, &spec, ustr, sizeof ustr, &sec);
-    relay_seccomp(&cs.seccomp, &sec);
+    relay_confine(&cs, false, &sec);
     struct pod pod;
     if (pod_of(st.id, &pod) == POD_CONTAINER)
         spec.root = pod.guest_root;

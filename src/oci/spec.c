@@ -667,7 +667,9 @@ static int cgroups_from(json_t *linux, struct oci_spec *s, struct bl_error *err)
     if (!r)
         r = oci_resources_from(json_object_get(linux, "resources"), "linux.resources", &s->res,
                                err);
-    return r ? r : oci_seccomp_compile(json_object_get(linux, "seccomp"), &s->seccomp, err);
+    if (!r)
+        r = oci_seccomp_compile(json_object_get(linux, "seccomp"), &s->seccomp, err);
+    return r ? r : oci_view_from(linux, &s->view, err);
 }
 
 /* Every number token 18446744073709551615 outside strings becomes "-1" and spaces. */
@@ -828,6 +830,7 @@ void oci_spec_free(struct oci_spec *s)
     free(s->netns_path);
     free(s->cgroups_path);
     oci_seccomp_free(&s->seccomp);
+    oci_view_free(&s->view);
     for (size_t i = 0; i < s->nns; i++)
         free(s->ns[i].path);
     memset(s, 0, sizeof *s);

@@ -9,6 +9,7 @@
 #include "common/error.h"
 #include "oci/resources.h"
 #include "oci/seccomp.h"
+#include "oci/view.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -113,6 +114,8 @@ struct oci_spec {
     size_t nns;
     /* linux.seccomp compiled (oci/seccomp.c); len 0 = none */
     struct oci_seccomp seccomp;
+    /* linux.maskedPaths, readonlyPaths, sysctl, devices (oci/view.c) */
+    struct oci_view view;
 };
 /* "80,443/tcp" into ports (at most OCI_MAX_PORTS, each once). */
 int oci_parse_ports(const char *s, uint16_t *ports, size_t *n, struct bl_error *err);

@@ -398,6 +398,32 @@ int proto_exec_req_encode(const struct proto_exec_req *r, struct tlv_writer *w, 
         if (r->seccomp_flags)
             tlv_u64(w, T_SECCOMP_FLAGS, r->seccomp_flags);
     }
+    if (r->nmasked > PROTO_MAX_CONFINE || r->nro_paths > PROTO_MAX_CONFINE ||
+        r->nsysctl > PROTO_MAX_CONFINE || r->ndevices > PROTO_MAX_CONFINE)
+        return bl_err(err, BOXLITE_ERR_INVALID, "exec: more than %u masked paths, read-only "
+                      "paths, sysctls or devices", PROTO_MAX_CONFINE);
+    for (size_t i = 0; i < r->nmasked; i++)
+        tlv_str(w, T_MASK, r->masked[i]);
+    for (size_t i = 0; i < r->nro_paths; i++)
+        tlv_str(w, T_RO_PATH, r->ro_paths[i]);
+    for (size_t i = 0; i < r->nsysctl; i++)
+        tlv_str(w, T_SYSCTL, r->sysctl[i]);
+    for (size_t i = 0; i < r->ndevices; i++) {
+        const struct proto_device *d = &r->devices[i];
+        size_t pl = strlen(d->path);
+        uint8_t b[PROTO_DEVICE_FIXED + 4096];
+        if (pl > 4096)
+            return bl_err(err, BOXLITE_ERR_INVALID, "exec: device path too long");
+        memset(b, 0, PROTO_DEVICE_FIXED);
+        b[0] = (uint8_t)d->type;
+        put_le32(b + 4, d->major);
+        put_le32(b + 8, d->minor);
+        put_le32(b + 12, d->mode);
+        put_le32(b + 16, d->uid);
+        put_le32(b + 20, d->gid);
+        memcpy(b + PROTO_DEVICE_FIXED, d->path, pl);
+        tlv_bytes(w, T_DEVICE, b, PROTO_DEVICE_FIXED + pl);
+    }
     if (w->overflow)
         return bl_err(err, BOXLITE_ERR_INVALID, "exec request larger than %u bytes",
                       PROTO_MAX_PAYLOAD);
@@ -445,6 +471,79 @@ static int seccomp_decode(struct proto_exec_req *r, const struct tlv_field *f,
     free(r->seccomp);
     r->seccomp = b;
     r->seccomp_len = f->len;
+    return 0;
+}
+
+bool proto_confine_path_ok(const char *p)
+{
+    if (p[0] != '/')
+        return false;
+    for (const char *c = p; (c = strstr(c, "..")); c += 2)
+        if ((c == p || c[-1] == '/') && (!c[2] || c[2] == '/'))
+            return false;
+    return true;
+}
+
+/* MASK, RO_PATH, SYSCTL: one string each, at most PROTO_MAX_CONFINE of a kind. */
+static int confine_str(const struct tlv_field *f, char ***v, size_t *n, struct bl_error *err)
+{
+    if (*n >= PROTO_MAX_CONFINE)
+        return bl_err(err, BOXLITE_ERR_PROTOCOL, "exec: more than %u of tag %u",
+                      PROTO_MAX_CONFINE, f->tag);
+    char *s = NULL;
+    int rc = tlv_get_str(f, &s, err);
+    if (rc < 0)
+        return rc;
+    bool ok;
+    if (f->tag == T_SYSCTL) {
+        /* the name under /proc/sys: relative, no "..", something to write */
+        char *eq = strchr(s, '=');
+        if (eq)
+            *eq = 0;
+        ok = eq && s[0] && s[0] != '/' && s[0] != '.' && !strstr(s, "..") && !strstr(s, "/.");
+        if (eq)
+            *eq = '=';
+    } else {
+        ok = proto_confine_path_ok(s);
+    }
+    if (!ok) {
+        rc = bl_err(err, BOXLITE_ERR_PROTOCOL, "exec: tag %u \"%.64s\": %s", f->tag, s,
+                    f->tag == T_SYSCTL ? "not name=value with a relative name without \"..\""
+                                       : "not an absolute path without \"..\"");
+        free(s);
+        return rc;
+    }
+    return vec_push(v, n, s, err);
+}
+
+static int device_decode(struct proto_exec_req *r, const struct tlv_field *f,
+                         struct bl_error *err)
+{
+    if (r->ndevices >= PROTO_MAX_CONFINE || f->len <= PROTO_DEVICE_FIXED)
+        return bl_err(err, BOXLITE_ERR_PROTOCOL, "exec: DEVICE of %u bytes (or more than %u)",
+                      f->len, PROTO_MAX_CONFINE);
+    struct proto_device d = { .type = (char)f->val[0], .major = get_le32(f->val + 4),
+                              .minor = get_le32(f->val + 8), .mode = get_le32(f->val + 12),
+                              .uid = get_le32(f->val + 16), .gid = get_le32(f->val + 20) };
+    size_t pl = f->len - PROTO_DEVICE_FIXED;
+    const char *pp = (const char *)f->val + PROTO_DEVICE_FIXED;
+    if (!strchr("cbup", d.type) || !d.type || d.mode > 07777 || memchr(pp, 0, pl))
+        return bl_err(err, BOXLITE_ERR_PROTOCOL, "exec: DEVICE: type %#x, mode %o (c, b, u or "
+                      "p; at most 07777; a path without NUL)", (unsigned)(uint8_t)d.type, d.mode);
+    if (!(d.path = strndup(pp, pl)))
+        return bl_err(err, BOXLITE_ERR_NOMEM, "exec: out of memory");
+    if (!proto_confine_path_ok(d.path)) {
+        free(d.path);
+        return bl_err(err, BOXLITE_ERR_PROTOCOL, "exec: DEVICE path is not absolute without "
+                      "\"..\"");
+    }
+    struct proto_device *v = realloc(r->devices, (r->ndevices + 1) * sizeof *v);
+    if (!v) {
+        free(d.path);
+        return bl_err(err, BOXLITE_ERR_NOMEM, "exec: out of memory");
+    }
+    r->devices = v;
+    v[r->ndevices++] = d;
     return 0;
 }
 
@@ -539,6 +638,10 @@ int proto_exec_req_decode(struct proto_exec_req *r, const void *p, size_t len, s
             r->has_oom_score_adj = true;
             break;
         case T_SECCOMP: rc = seccomp_decode(r, &f, err); break;
+        case T_MASK: rc = confine_str(&f, &r->masked, &r->nmasked, err); break;
+        case T_RO_PATH: rc = confine_str(&f, &r->ro_paths, &r->nro_paths, err); break;
+        case T_SYSCTL: rc = confine_str(&f, &r->sysctl, &r->nsysctl, err); break;
+        case T_DEVICE: rc = device_decode(r, &f, err); break;
         case T_SECCOMP_FLAGS:
             rc = tlv_get_u64(&f, &v, err);
             if (rc == 0 && v & ~(uint64_t)PROTO_SECCOMP_FLAGS)
@@ -575,6 +678,12 @@ void proto_exec_req_free(struct proto_exec_req *r)
     free(r->rlimits);
     free(r->groups);
     free(r->seccomp);
+    vec_free(r->masked);
+    vec_free(r->ro_paths);
+    vec_free(r->sysctl);
+    for (size_t i = 0; i < r->ndevices; i++)
+        free(r->devices[i].path);
+    free(r->devices);
     memset(r, 0, sizeof *r);
 }
 
