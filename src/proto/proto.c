@@ -411,9 +411,10 @@ int proto_exec_req_encode(const struct proto_exec_req *r, struct tlv_writer *w, 
     for (size_t i = 0; i < r->ndevices; i++) {
         const struct proto_device *d = &r->devices[i];
         size_t pl = strlen(d->path);
-        uint8_t b[PROTO_DEVICE_FIXED + 4096];
-        if (pl > 4096)
-            return bl_err(err, BOXLITE_ERR_INVALID, "exec: device path too long");
+        uint8_t b[PROTO_DEVICE_FIXED + PROTO_DEVICE_PATH_MAX];
+        if (!pl || pl > PROTO_DEVICE_PATH_MAX)
+            return bl_err(err, BOXLITE_ERR_INVALID, "exec: device path of %zu bytes (1 to %u)",
+                          pl, PROTO_DEVICE_PATH_MAX);
         memset(b, 0, PROTO_DEVICE_FIXED);
         b[0] = (uint8_t)d->type;
         put_le32(b + 4, d->major);
@@ -519,9 +520,10 @@ static int confine_str(const struct tlv_field *f, char ***v, size_t *n, struct b
 static int device_decode(struct proto_exec_req *r, const struct tlv_field *f,
                          struct bl_error *err)
 {
-    if (r->ndevices >= PROTO_MAX_CONFINE || f->len <= PROTO_DEVICE_FIXED)
-        return bl_err(err, BOXLITE_ERR_PROTOCOL, "exec: DEVICE of %u bytes (or more than %u)",
-                      f->len, PROTO_MAX_CONFINE);
+    if (r->ndevices >= PROTO_MAX_CONFINE || f->len <= PROTO_DEVICE_FIXED ||
+        f->len > PROTO_DEVICE_FIXED + PROTO_DEVICE_PATH_MAX)
+        return bl_err(err, BOXLITE_ERR_PROTOCOL, "exec: DEVICE of %u bytes (a path of 1 to %u, "
+                      "at most %u devices)", f->len, PROTO_DEVICE_PATH_MAX, PROTO_MAX_CONFINE);
     struct proto_device d = { .type = (char)f->val[0], .major = get_le32(f->val + 4),
                               .minor = get_le32(f->val + 8), .mode = get_le32(f->val + 12),
                               .uid = get_le32(f->val + 16), .gid = get_le32(f->val + 20) };

@@ -242,6 +242,7 @@ struct proto_device {
     char *path;
 };
 #define PROTO_DEVICE_FIXED 24
+#define PROTO_DEVICE_PATH_MAX 4096u
 /* Whether a path the container's view names is absolute with no ".." component. */
 bool proto_confine_path_ok(const char *p);
 #define PROTO_SECCOMP_MAX_INSNS 4096 /* BPF_MAXINSNS */
