@@ -4,11 +4,12 @@
  * namespace by the child that starts its first process (runtime-spec config-linux.md
  * "Masked Paths", "Readonly Paths", "Sysctl", "Devices"), while it is still root with every
  * capability. Then the process's seccomp filter: a classic BPF program the host compiled
- * from the container's profile, installed with seccomp(2) SECCOMP_SET_MODE_FILTER. Without no_new_privs the kernel lets
- * only a process with CAP_SYS_ADMIN in its namespace install one, so, as runc does, the
- * filter goes in before the user and capabilities change when no_new_privs is off, and
- * last, after no_new_privs, when it is on (the profile then also governs the steps that
- * follow it, as it does under runc). */
+ * from the container's profile, installed with seccomp(2) SECCOMP_SET_MODE_FILTER. Without
+ * no_new_privs the kernel lets only a process with CAP_SYS_ADMIN in its namespace install
+ * one, so, as runc does, the filter goes in before the user and capabilities change when
+ * no_new_privs is off, and last, after no_new_privs, when it is on (the profile then also
+ * governs the steps that follow it, as it does under runc). Paths are resolved in the
+ * container the child entered: its symlinks cannot lead out of it. */
 #include "agent.h"
 
 #include <errno.h>
@@ -118,7 +119,8 @@ static int device(const struct proto_device *d, struct bl_error *e)
     if (mknod(d->path, type | (d->mode & 0777), makedev(d->major, d->minor)) < 0)
         return bl_errno(e, errno, "device %s (%c %u:%u)", d->path, d->type, d->major,
                         d->minor);
-    if (chmod(d->path, d->mode) < 0 || chown(d->path, d->uid, d->gid) < 0)
+    /* chown first: it clears set-id bits a mode may ask for */
+    if (chown(d->path, d->uid, d->gid) < 0 || chmod(d->path, d->mode) < 0)
         return bl_errno(e, errno, "device %s: mode %o, owner %u:%u", d->path, d->mode, d->uid,
                         d->gid);
     return 0;

@@ -21,7 +21,7 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
-static void strv_free(char **v)
+void oci_strv_free(char **v)
 {
     for (size_t i = 0; v && v[i]; i++)
         free(v[i]);
@@ -70,7 +70,7 @@ static int dup_strv(json_t *v, const char *field, size_t max, char ***out, struc
         snprintf(name, sizeof name, "%s[%zu]", field, i);
         int rc = dup_str(json_array_get(v, i), name, true, &r[i], err);
         if (rc) {
-            strv_free(r);
+            oci_strv_free(r);
             return rc;
         }
     }
@@ -509,8 +509,8 @@ static void hooks_free(struct oci_hook *h, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         free(h[i].path);
-        strv_free(h[i].args);
-        strv_free(h[i].env);
+        oci_strv_free(h[i].args);
+        oci_strv_free(h[i].env);
     }
     free(h);
 }
@@ -798,8 +798,8 @@ void oci_process_free(struct oci_process *p)
 {
     if (!p)
         return;
-    strv_free(p->args);
-    strv_free(p->env);
+    oci_strv_free(p->args);
+    oci_strv_free(p->env);
     free(p->cwd);
     free(p->rlimits);
     free(p->gids);

@@ -146,6 +146,8 @@ int oci_rlimit_number(const char *name);
 const char *oci_rlimit_name(int resource);
 /* CAP_NET_BIND_SERVICE -> 10, -1 when unknown. */
 int oci_cap_number(const char *name);
+/* Frees a NULL-terminated vector of strings (NULL is fine). */
+void oci_strv_free(char **v);
 /* The value of NAME in a NULL-terminated "K=V" list, or NULL. */
 const char *oci_env_get(char *const *env, const char *name);
 

@@ -7,19 +7,13 @@
  * name is taken. */
 #include "oci/view.h"
 
+#include "oci/spec.h"
 #include "proto/proto.h"
 
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static void strv_free(char **v)
-{
-    for (size_t i = 0; v && v[i]; i++)
-        free(v[i]);
-    free(v);
-}
 
 static int path_list(json_t *a, const char *f, char ***out, struct bl_error *err)
 {
@@ -69,10 +63,6 @@ static int sysctl_list(json_t *o, char ***out, struct bl_error *err)
     const char *k;
     json_t *val;
     json_object_foreach(o, k, val) {
-        if (!k[0] || k[0] == '/' || k[0] == '.' || strstr(k, "..") || strstr(k, "/.") ||
-            strchr(k, '='))
-            return bl_err(err, BOXLITE_ERR_INVALID, "config: linux.sysctl \"%.64s\": a name "
-                          "under /proc/sys (net.ipv4.ip_forward), not a path", k);
         if (!json_is_string(val) || strlen(json_string_value(val)) != json_string_length(val))
             return bl_err(err, BOXLITE_ERR_INVALID, "config: linux.sysctl.%.64s must be a "
                           "string", k);
@@ -80,7 +70,10 @@ static int sysctl_list(json_t *o, char ***out, struct bl_error *err)
         if (!(v[i] = malloc(n)))
             return bl_err(err, BOXLITE_ERR_NOMEM, "config: out of memory");
         snprintf(v[i], n, "%s=%s", k, json_string_value(val));
-        v[++i] = NULL;
+        v[i + 1] = NULL;
+        if (strchr(k, '=') || !proto_sysctl_ok(v[i++]))
+            return bl_err(err, BOXLITE_ERR_INVALID, "config: linux.sysctl \"%.64s\": a name "
+                          "under /proc/sys (net.ipv4.ip_forward), not a path", k);
     }
     return 0;
 }
@@ -166,9 +159,9 @@ int oci_view_from(json_t *linux, struct oci_view *v, struct bl_error *err)
 
 void oci_view_free(struct oci_view *v)
 {
-    strv_free(v->masked);
-    strv_free(v->readonly);
-    strv_free(v->sysctl);
+    oci_strv_free(v->masked);
+    oci_strv_free(v->readonly);
+    oci_strv_free(v->sysctl);
     for (size_t i = 0; i < v->ndevices; i++)
         free((char *)v->devices[i].path);
     free(v->devices);

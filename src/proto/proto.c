@@ -485,6 +485,17 @@ bool proto_confine_path_ok(const char *p)
     return true;
 }
 
+bool proto_sysctl_ok(const char *kv)
+{
+    const char *eq = strchr(kv, '=');
+    if (!eq || eq == kv || kv[0] == '/' || kv[0] == '.')
+        return false;
+    for (const char *c = kv; c + 1 < eq; c++)
+        if ((c[0] == '.' || c[0] == '/') && c[1] == '.')
+            return false;
+    return true;
+}
+
 /* MASK, RO_PATH, SYSCTL: one string each, at most PROTO_MAX_CONFINE of a kind. */
 static int confine_str(const struct tlv_field *f, char ***v, size_t *n, struct bl_error *err)
 {
@@ -495,19 +506,7 @@ static int confine_str(const struct tlv_field *f, char ***v, size_t *n, struct b
     int rc = tlv_get_str(f, &s, err);
     if (rc < 0)
         return rc;
-    bool ok;
-    if (f->tag == T_SYSCTL) {
-        /* the name under /proc/sys: relative, no "..", something to write */
-        char *eq = strchr(s, '=');
-        if (eq)
-            *eq = 0;
-        ok = eq && s[0] && s[0] != '/' && s[0] != '.' && !strstr(s, "..") && !strstr(s, "/.");
-        if (eq)
-            *eq = '=';
-    } else {
-        ok = proto_confine_path_ok(s);
-    }
-    if (!ok) {
+    if (!(f->tag == T_SYSCTL ? proto_sysctl_ok(s) : proto_confine_path_ok(s))) {
         rc = bl_err(err, BOXLITE_ERR_PROTOCOL, "exec: tag %u \"%.64s\": %s", f->tag, s,
                     f->tag == T_SYSCTL ? "not name=value with a relative name without \"..\""
                                        : "not an absolute path without \"..\"");

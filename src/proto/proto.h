@@ -245,6 +245,9 @@ struct proto_device {
 #define PROTO_DEVICE_PATH_MAX 4096u
 /* Whether a path the container's view names is absolute with no ".." component. */
 bool proto_confine_path_ok(const char *p);
+/* Whether "name=value" names a file under /proc/sys: a name not empty, not starting with
+ * "/" or ".", with no component starting with "." (so no ".."). */
+bool proto_sysctl_ok(const char *kv);
 #define PROTO_SECCOMP_MAX_INSNS 4096 /* BPF_MAXINSNS */
 #define PROTO_SECCOMP_FLAGS 7u
 int proto_exec_req_encode(const struct proto_exec_req *r, struct tlv_writer *w, struct bl_error *err);

@@ -119,9 +119,7 @@ static int view_list(const char *const *v, const char *what, bool sysctl, char *
 {
     size_t k = 0;
     for (; v && v[k]; k++) {
-        const char *eq = sysctl ? strchr(v[k], '=') : NULL;
-        bool ok = sysctl ? eq && eq != v[k] && v[k][0] != '/' && !memmem(v[k], (size_t)(eq - v[k]), "..", 2)
-                         : proto_confine_path_ok(v[k]);
+        bool ok = sysctl ? proto_sysctl_ok(v[k]) : proto_confine_path_ok(v[k]);
         if (k >= PROTO_MAX_CONFINE || !ok)
             return bl_err(err, BOXLITE_ERR_INVALID, "security: %s[%zu] \"%.64s\": %s", what, k,
                           v[k], k >= PROTO_MAX_CONFINE ? "more than 256"
@@ -171,7 +169,7 @@ static int request_view(const boxlite_process_security *ps, struct proto_exec_re
 static int request_security(const boxlite_process_security *ps, struct proto_exec_req *req,
                             struct bl_error *err)
 {
-    /* the struct grew (seccomp_*): an older caller's size ends before those fields */
+    /* the struct grew (seccomp_*, the view): an older caller's size ends before those */
     if (ps->size < offsetof(boxlite_process_security, seccomp_filter))
         return bl_err(err, BOXLITE_ERR_INVALID, "security->size is too small");
     if (ps->set & ~(BOXLITE_PROC_CAPS | BOXLITE_PROC_GROUPS | BOXLITE_PROC_UMASK |

@@ -50,7 +50,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 if (!proto_confine_path_ok(s.view.readonly[i]))
                     abort();
             for (size_t i = 0; s.view.sysctl && s.view.sysctl[i]; i++)
-                if (!strchr(s.view.sysctl[i], '=') || strstr(s.view.sysctl[i], ".."))
+                if (!proto_sysctl_ok(s.view.sysctl[i]))
                     abort();
             for (size_t i = 0; i < s.view.ndevices; i++)
                 if (!strchr("cbup", s.view.devices[i].type) || !s.view.devices[i].type ||
