@@ -23,10 +23,12 @@ need_cmd go golang-go
 need_cmd runc
 oci_begin val
 
-# CI's subset (about 3 minutes): lifecycle, state, kill, the process's settings and the
-# default environment (runtimetest inside), cgroups; the whole suite is make oci-validation.
+# CI's subset (about 4 minutes): lifecycle, state, kill, the process's settings and the
+# default environment (runtimetest inside), cgroups, the container's view (masked paths,
+# sysctl: 3 cases in 75 s with ns_path_type); the whole suite is make oci-validation.
 SUBSET="create default delete_resources hostname kill linux_cgroups_cpus
-  linux_cgroups_relative_pids state process_user root_readonly_true"
+  linux_cgroups_relative_pids state process_user root_readonly_true
+  linux_masked_paths linux_sysctl linux_ns_path_type"
 if [ -n "${OCI_VALIDATION_CASES:-}" ]; then
   cases=$OCI_VALIDATION_CASES
 elif [ "${OCI_VALIDATION:-}" = all ]; then
