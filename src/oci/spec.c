@@ -9,6 +9,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
 #include <sched.h>
@@ -16,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <fcntl.h>
 #include <sys/ioctl.h>
 #include <sys/vfs.h>
 #include <unistd.h>
@@ -580,21 +580,22 @@ static int hooks_from(json_t *hooks, struct oci_spec *s, struct bl_error *err)
 
 /* config-linux.md "Namespaces": the entry's type, and its path kept for create to check
  * (oci_namespaces_check), which needs the file and so is no part of parsing. */
+static const struct {
+    const char *type;
+    int flag;
+} ns_kinds[] = {
+    { "pid", CLONE_NEWPID }, { "network", CLONE_NEWNET }, { "mount", CLONE_NEWNS },
+    { "ipc", CLONE_NEWIPC }, { "uts", CLONE_NEWUTS }, { "user", CLONE_NEWUSER },
+    { "cgroup", CLONE_NEWCGROUP }, { "time", CLONE_NEWTIME },
+};
+
 static int namespace_of(json_t *v, const char *f, const char *type, struct oci_spec *s,
                         struct bl_error *err)
 {
-    static const struct {
-        const char *type;
-        int flag;
-    } kinds[] = {
-        { "pid", CLONE_NEWPID }, { "network", CLONE_NEWNET }, { "mount", CLONE_NEWNS },
-        { "ipc", CLONE_NEWIPC }, { "uts", CLONE_NEWUTS }, { "user", CLONE_NEWUSER },
-        { "cgroup", CLONE_NEWCGROUP }, { "time", CLONE_NEWTIME },
-    };
     int flag = -1;
-    for (size_t i = 0; i < ARRAY_SIZE(kinds); i++)
-        if (!strcmp(type, kinds[i].type))
-            flag = kinds[i].flag;
+    for (size_t i = 0; i < ARRAY_SIZE(ns_kinds); i++)
+        if (!strcmp(type, ns_kinds[i].type))
+            flag = ns_kinds[i].flag;
     /* config-linux.md: "The following namespace types SHOULD be supported" and no other */
     if (flag < 0)
         return bl_err(err, BOXLITE_ERR_INVALID, "config: %s.type \"%.32s\" is not a namespace "
@@ -658,7 +659,8 @@ static int namespaces_from(json_t *linux, struct oci_spec *s, struct bl_error *e
     return 0;
 }
 
-static int cgroups_from(json_t *linux, struct oci_spec *s, struct bl_error *err)
+/* The rest of linux: cgroupsPath, resources, seccomp and the container's view. */
+static int linux_from(json_t *linux, struct oci_spec *s, struct bl_error *err)
 {
     if (!json_is_object(linux)) /* namespaces_from refused anything else */
         return 0;
@@ -773,7 +775,7 @@ int oci_spec_parse(const char *json, size_t len, struct oci_spec *out, struct bl
     if (!r)
         r = namespaces_from(json_object_get(root, "linux"), &s, err);
     if (!r)
-        r = cgroups_from(json_object_get(root, "linux"), &s, err);
+        r = linux_from(json_object_get(root, "linux"), &s, err);
     json_decref(root);
     if (r) {
         oci_spec_free(&s);
@@ -930,15 +932,8 @@ int oci_namespaces_check(const struct oci_spec *s, struct bl_error *err)
 
 const char *oci_ns_type_name(int type)
 {
-    switch (type) {
-    case CLONE_NEWPID: return "pid";
-    case CLONE_NEWNET: return "network";
-    case CLONE_NEWNS: return "mount";
-    case CLONE_NEWIPC: return "ipc";
-    case CLONE_NEWUTS: return "uts";
-    case CLONE_NEWUSER: return "user";
-    case CLONE_NEWCGROUP: return "cgroup";
-    case CLONE_NEWTIME: return "time";
-    default: return "?";
-    }
+    for (size_t i = 0; i < ARRAY_SIZE(ns_kinds); i++)
+        if (ns_kinds[i].flag == type)
+            return ns_kinds[i].type;
+    return "?";
 }
