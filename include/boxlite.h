@@ -364,6 +364,14 @@ typedef struct boxlite_rlimit {
 #define BOXLITE_PROC_GROUPS 2u        /* the supplementary groups exactly groups[] */
 #define BOXLITE_PROC_UMASK 4u
 #define BOXLITE_PROC_OOM_SCORE_ADJ 8u
+/* A device node of the container (boxlite_process_security.devices). */
+typedef struct boxlite_device {
+    const char *path;              /* absolute */
+    char type;                     /* 'c', 'b', 'u' (= c) or 'p' (a FIFO) */
+    unsigned major, minor;
+    unsigned mode;                 /* permission bits; 0 = 0666 */
+    unsigned uid, gid;
+} boxlite_device;
 typedef struct boxlite_process_security {
     unsigned size;                 /* sizeof(boxlite_process_security): lets the struct grow */
     unsigned set;                  /* BOXLITE_PROC_* */
@@ -376,7 +384,32 @@ typedef struct boxlite_process_security {
     size_t n_groups;
     unsigned umask;                /* 0..0777 */
     int oom_score_adj;             /* -1000..1000 */
+    /* A seccomp filter (runtime-spec config-linux.md "Seccomp"), installed in the process
+     * last before its program when no_new_privs is set, else before the user and
+     * capabilities change (runc's order; without no_new_privs only a process with
+     * CAP_SYS_ADMIN may install one). A classic BPF program, struct sock_filter[] as
+     * seccomp(2) takes it, for the box's architecture: 8 bytes per instruction, at most
+     * 4096. NULL / 0 = none. Fields added later: a caller whose size ends before them
+     * installs none. */
+    const void *seccomp_filter;
+    size_t seccomp_len;            /* bytes */
+    unsigned seccomp_flags;        /* BOXLITE_SECCOMP_* (seccomp(2)'s SECCOMP_FILTER_FLAG_*) */
+    /* The container's view (runtime-spec config-linux.md maskedPaths, readonlyPaths,
+     * sysctl, devices), made in the box's container (its mount namespace, or the
+     * execution's root) before this process starts and kept for later ones: give them
+     * with the first. NULL-terminated lists of at most 256. Masked: /dev/null bound over a
+     * file, an empty read-only tmpfs over a folder; read-only: bound onto itself read-only;
+     * a path that does not exist is skipped (runc's). Absolute, no ".." component. */
+    const char *const *masked_paths;
+    const char *const *readonly_paths;
+    const char *const *sysctl;     /* "net.ipv4.ip_forward=1": written under /proc/sys */
+    const boxlite_device *devices;  /* device nodes made (mknod) */
+    size_t n_devices;
 } boxlite_process_security;
+#define BOXLITE_SECCOMP_TSYNC 1u
+#define BOXLITE_SECCOMP_LOG 2u
+#define BOXLITE_SECCOMP_SPEC_ALLOW 4u
+#define BOXLITE_SECCOMP_MAX_INSNS 4096
 
 typedef struct boxlite_exec_result {
     int exit_code;      /* valid when signal == 0 */

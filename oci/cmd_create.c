@@ -231,6 +231,7 @@ static __attribute__((noreturn)) void create_relay(const char *id, const struct 
     char user[32];
     struct relay_security sec;
     relay_exec_spec(&s->process, &spec, user, sizeof user, &sec);
+    relay_confine(s, true, &sec);
     if (pod->kind == POD_CONTAINER)
         spec.root = pod->guest_root;
     /* the caller sizes the terminal once it holds the master, possibly while the container
@@ -310,7 +311,8 @@ int cmd_create(int argc, char **argv, int i)
         goto out;
     }
     struct pod pod;
-    if (relay_lookpath(rootfs, &s.process, &err) < 0 || pod_role(&s, id, rootfs, &pod, &err) < 0) {
+    if (oci_namespaces_check(&s, &err) < 0 || relay_lookpath(rootfs, &s.process, &err) < 0 ||
+        pod_role(&s, id, rootfs, &pod, &err) < 0) {
         rc = fail("%s", err.msg);
         goto out;
     }

@@ -113,6 +113,7 @@ int cmd_exec(int argc, char **argv, int i)
         return 1;
     int rc = 1;
     struct oci_process p = { 0 };
+    struct oci_spec cs = { 0 }; /* the container's config, for its seccomp filter */
     enum oci_status status = status_of(&st);
     if (status == OCI_PAUSED) {
         rc = fail("cannot exec in a paused container");
@@ -125,6 +126,12 @@ int cmd_exec(int argc, char **argv, int i)
     if (exec_process(argc, argv, i, process_file, &st, &p, cwd, user, envs, nenv, tty))
         goto out;
     struct bl_error err = { 0 };
+    /* the container's filter holds for its exec'd processes too (runc's): a bundle that
+     * cannot be read any more fails the exec rather than run it unconfined */
+    if (load_spec(st.bundle, &cs, &err) < 0) {
+        rc = fail("exec: the container's seccomp profile: %s", err.msg);
+        goto out;
+    }
     if (relay_lookpath(st.rootfs, &p, &err) < 0) {
         rc = fail("%s", err.msg);
         goto out;
@@ -201,6 +208,7 @@ int cmd_exec(int argc, char **argv, int i)
     char ustr[32];
     struct relay_security sec;
     relay_exec_spec(&p, &spec, ustr, sizeof ustr, &sec);
+    relay_confine(&cs, false, &sec);
     struct pod pod;
     if (pod_of(st.id, &pod) == POD_CONTAINER)
         spec.root = pod.guest_root;
@@ -230,6 +238,7 @@ relay_out:
     if (detach)
         _exit(rc);
 out:
+    oci_spec_free(&cs);
     oci_process_free(&p);
     oci_state_free(&st);
     return rc;

@@ -69,7 +69,7 @@ int cmd_features(int argc, char **argv, int i)
            /* systemd: the driver that asks systemd; --systemd-cgroup's layout needs none */
            "    \"cgroup\": {\"v1\": true, \"v2\": true, \"systemd\": false, "
            "\"systemdUser\": false},\n"
-           "    \"seccomp\": {\"enabled\": false},\n"
+           "    \"seccomp\": %s,\n"
            "    \"apparmor\": {\"enabled\": false},\n"
            "    \"selinux\": {\"enabled\": false}\n"
            "  },\n"
@@ -78,6 +78,6 @@ int cmd_features(int argc, char **argv, int i)
            "    \"io.boxlite.vm\": \"true\"\n"
            "  }\n"
            "}\n",
-           OCI_SPEC_VERSION, boxlite_version());
+           OCI_SPEC_VERSION, oci_seccomp_features(), boxlite_version());
     return 0;
 }

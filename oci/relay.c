@@ -139,6 +139,24 @@ void relay_exec_spec(const struct oci_process *p, boxlite_exec_spec *spec, char 
     }
 }
 
+void relay_confine(const struct oci_spec *s, bool container, struct relay_security *sec)
+{
+    const struct oci_seccomp *f = &s->seccomp;
+    sec->ps.seccomp_filter = f->bpf;
+    sec->ps.seccomp_len = f->len;
+    sec->ps.seccomp_flags = f->flags;
+    if (f->skipped)
+        debug("seccomp: %zu syscall names unknown to libseccomp skipped (%s, ...)", f->skipped,
+              f->first_skipped);
+    if (!container)
+        return;
+    sec->ps.masked_paths = (const char *const *)s->view.masked;
+    sec->ps.readonly_paths = (const char *const *)s->view.readonly;
+    sec->ps.sysctl = (const char *const *)s->view.sysctl;
+    sec->ps.devices = s->view.devices;
+    sec->ps.n_devices = s->view.ndevices;
+}
+
 /* Opens path inside rootfs as the guest would resolve it (symlinks stay inside). */
 static int open_in_root(int rootfd, const char *path)
 {

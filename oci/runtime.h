@@ -47,6 +47,12 @@ struct relay_security {
 void relay_exec_spec(const struct oci_process *p, boxlite_exec_spec *spec, char *user,
                      size_t user_len, struct relay_security *sec);
 
+/* What confines a process of the container in the guest: the container's seccomp filter
+ * (runc gives an exec'd process the container's filter too) and, for its first process
+ * (container), its view: masked and read-only paths, sysctls, devices. s stays owned by
+ * the caller. */
+void relay_confine(const struct oci_spec *s, bool container, struct relay_security *sec);
+
 /* Whether args[0] can be run in the rootfs (runc's LookPath, done on the host since the
  * rootfs is a host folder): 0, or an error whose text callers parse ("executable file not
  * found in $PATH", "no such file or directory"). */

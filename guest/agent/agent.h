@@ -154,6 +154,15 @@ int user_resolve(const char *spec, struct user_info *u, struct bl_error *err);
 int process_become(const struct proto_exec_req *r, const struct user_info *u,
                    struct bl_error *e);
 
+/* ---- confine.c ----------------------------------------------------------------------
+ * The request's seccomp filter, if any: called before the user changes (after_nnp false)
+ * and after no_new_privs (true); it is installed by the call that fits the request. */
+int process_seccomp(const struct proto_exec_req *r, bool after_nnp, struct bl_error *e);
+/* The request's masked and read-only paths, sysctls and device nodes, made in the
+ * container the child entered (its mount namespace: they stay for later processes).
+ * 0, or -1 with e. */
+int container_view(const struct proto_exec_req *r, struct bl_error *e);
+
 /* ---- oom.c --------------------------------------------------------------------------
  * The guest's OOM killer protects what the box cannot live without: the agent (PID 1 of
  * the guest) is never chosen, the container's init only when nothing else is left, and

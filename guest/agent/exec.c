@@ -103,6 +103,8 @@ static __attribute__((noreturn)) void child_main(const struct container *ct, enu
         _exit(0);
     }
     const struct proto_exec_req *r = sp->req;
+    if (container_view(r, &e) < 0)
+        child_fail(sp->report, &e);
     struct user_info u;
     if (user_resolve(r->user, &u, &e) < 0)
         child_fail(sp->report, &e);

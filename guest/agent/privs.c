@@ -88,6 +88,8 @@ int process_become(const struct proto_exec_req *r, const struct user_info *u,
     }
     if (r->has_umask)
         umask((mode_t)r->umask);
+    if (process_seccomp(r, false, e) < 0)
+        return -1;
     int last = r->has_caps ? cap_last() : 0;
     if (r->has_caps) {
         /* dropping from the bounding set needs CAP_SETPCAP: before the uid changes */
@@ -113,5 +115,5 @@ int process_become(const struct proto_exec_req *r, const struct user_info *u,
     }
     if (r->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
         return bl_errno(e, errno, "no_new_privs");
-    return 0;
+    return process_seccomp(r, true, e);
 }

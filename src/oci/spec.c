@@ -9,14 +9,19 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/ioctl.h>
+#include <sys/vfs.h>
+#include <unistd.h>
 
-static void strv_free(char **v)
+void oci_strv_free(char **v)
 {
     for (size_t i = 0; v && v[i]; i++)
         free(v[i]);
@@ -65,7 +70,7 @@ static int dup_strv(json_t *v, const char *field, size_t max, char ***out, struc
         snprintf(name, sizeof name, "%s[%zu]", field, i);
         int rc = dup_str(json_array_get(v, i), name, true, &r[i], err);
         if (rc) {
-            strv_free(r);
+            oci_strv_free(r);
             return rc;
         }
     }
@@ -504,8 +509,8 @@ static void hooks_free(struct oci_hook *h, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         free(h[i].path);
-        strv_free(h[i].args);
-        strv_free(h[i].env);
+        oci_strv_free(h[i].args);
+        oci_strv_free(h[i].env);
     }
     free(h);
 }
@@ -573,6 +578,48 @@ static int hooks_from(json_t *hooks, struct oci_spec *s, struct bl_error *err)
     return r;
 }
 
+/* config-linux.md "Namespaces": the entry's type, and its path kept for create to check
+ * (oci_namespaces_check), which needs the file and so is no part of parsing. */
+static const struct {
+    const char *type;
+    int flag;
+} ns_kinds[] = {
+    { "pid", CLONE_NEWPID }, { "network", CLONE_NEWNET }, { "mount", CLONE_NEWNS },
+    { "ipc", CLONE_NEWIPC }, { "uts", CLONE_NEWUTS }, { "user", CLONE_NEWUSER },
+    { "cgroup", CLONE_NEWCGROUP }, { "time", CLONE_NEWTIME },
+};
+
+static int namespace_of(json_t *v, const char *f, const char *type, struct oci_spec *s,
+                        struct bl_error *err)
+{
+    int flag = -1;
+    for (size_t i = 0; i < ARRAY_SIZE(ns_kinds); i++)
+        if (!strcmp(type, ns_kinds[i].type))
+            flag = ns_kinds[i].flag;
+    /* config-linux.md: "The following namespace types SHOULD be supported" and no other */
+    if (flag < 0)
+        return bl_err(err, BOXLITE_ERR_INVALID, "config: %s.type \"%.32s\" is not a namespace "
+                      "type (pid, network, mount, ipc, uts, user, cgroup, time)", f, type);
+    json_t *p = json_object_get(v, "path");
+    if (!p || json_is_null(p))
+        return 0;
+    for (size_t i = 0; i < s->nns; i++)
+        if (s->ns[i].type == flag)
+            return bl_err(err, BOXLITE_ERR_INVALID, "config: %s: a second %s namespace", f,
+                          type);
+    char g[80];
+    snprintf(g, sizeof g, "%s.path", f);
+    struct oci_ns_path *n = &s->ns[s->nns];
+    int r = dup_str(p, g, true, &n->path, err);
+    if (r)
+        return r;
+    n->type = flag;
+    s->nns++;
+    if (n->path[0] != '/')
+        return bl_err(err, BOXLITE_ERR_INVALID, "config: %s \"%s\" is not absolute", g, n->path);
+    return 0;
+}
+
 /* config-linux.md "Namespaces": only the network namespace matters to a box's relay. */
 static int namespaces_from(json_t *linux, struct oci_spec *s, struct bl_error *err)
 {
@@ -594,6 +641,9 @@ static int namespaces_from(json_t *linux, struct oci_spec *s, struct bl_error *e
         json_t *t = json_object_get(v, "type");
         if (!json_is_string(t))
             return bl_err(err, BOXLITE_ERR_INVALID, "config: %s.type must be a string", f);
+        if (strlen(json_string_value(t)) != json_string_length(t) ||
+            (r = namespace_of(v, f, json_string_value(t), s, err)))
+            return r ? r : bl_err(err, BOXLITE_ERR_INVALID, "config: %s.type holds a NUL", f);
         if (strcmp(json_string_value(t), "network"))
             continue;
         if (s->netns)
@@ -609,14 +659,19 @@ static int namespaces_from(json_t *linux, struct oci_spec *s, struct bl_error *e
     return 0;
 }
 
-static int cgroups_from(json_t *linux, struct oci_spec *s, struct bl_error *err)
+/* The rest of linux: cgroupsPath, resources, seccomp and the container's view. */
+static int linux_from(json_t *linux, struct oci_spec *s, struct bl_error *err)
 {
     if (!json_is_object(linux)) /* namespaces_from refused anything else */
         return 0;
     int r = dup_str(json_object_get(linux, "cgroupsPath"), "linux.cgroupsPath", false,
                     &s->cgroups_path, err);
-    return r ? r : oci_resources_from(json_object_get(linux, "resources"), "linux.resources",
-                                      &s->res, err);
+    if (!r)
+        r = oci_resources_from(json_object_get(linux, "resources"), "linux.resources", &s->res,
+                               err);
+    if (!r)
+        r = oci_seccomp_compile(json_object_get(linux, "seccomp"), &s->seccomp, err);
+    return r ? r : oci_view_from(linux, &s->view, err);
 }
 
 /* Every number token 18446744073709551615 outside strings becomes "-1" and spaces. */
@@ -720,7 +775,7 @@ int oci_spec_parse(const char *json, size_t len, struct oci_spec *out, struct bl
     if (!r)
         r = namespaces_from(json_object_get(root, "linux"), &s, err);
     if (!r)
-        r = cgroups_from(json_object_get(root, "linux"), &s, err);
+        r = linux_from(json_object_get(root, "linux"), &s, err);
     json_decref(root);
     if (r) {
         oci_spec_free(&s);
@@ -745,8 +800,8 @@ void oci_process_free(struct oci_process *p)
 {
     if (!p)
         return;
-    strv_free(p->args);
-    strv_free(p->env);
+    oci_strv_free(p->args);
+    oci_strv_free(p->env);
     free(p->cwd);
     free(p->rlimits);
     free(p->gids);
@@ -776,6 +831,10 @@ void oci_spec_free(struct oci_spec *s)
         hooks_free(s->hooks[st], s->nhooks[st]);
     free(s->netns_path);
     free(s->cgroups_path);
+    oci_seccomp_free(&s->seccomp);
+    oci_view_free(&s->view);
+    for (size_t i = 0; i < s->nns; i++)
+        free(s->ns[i].path);
     memset(s, 0, sizeof *s);
 }
 
@@ -839,4 +898,42 @@ const char *oci_env_get(char *const *env, const char *name)
         if (!strncmp(env[i], name, n) && env[i][n] == '=')
             return env[i] + n + 1;
     return NULL;
+}
+
+/* NS_GET_NSTYPE (linux/nsfs.h): the CLONE_NEW* type of a namespace file */
+#define OCI_NS_GET_NSTYPE 0xb703
+#define OCI_NSFS_MAGIC 0x6e736673
+
+int oci_namespaces_check(const struct oci_spec *s, struct bl_error *err)
+{
+    for (size_t i = 0; i < s->nns; i++) {
+        const char *p = s->ns[i].path;
+        struct statfs fs;
+        /* nothing is opened that is not a namespace (a FIFO or a device could block) */
+        if (statfs(p, &fs) < 0)
+            return bl_errno(err, errno, "namespace path %s", p);
+        if (fs.f_type != OCI_NSFS_MAGIC)
+            return bl_err(err, BOXLITE_ERR_INVALID, "namespace path %s is not a namespace", p);
+        int fd = open(p, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0)
+            return bl_errno(err, errno, "namespace path %s", p);
+        int type = ioctl(fd, OCI_NS_GET_NSTYPE);
+        int e = errno;
+        close(fd);
+        if (type < 0)
+            return bl_errno(err, e, "namespace path %s: its type", p);
+        if (type != s->ns[i].type)
+            return bl_err(err, BOXLITE_ERR_INVALID, "namespace path %s is not a %s namespace "
+                          "(config-linux.md: a path must refer to a namespace of its entry's "
+                          "type)", p, oci_ns_type_name(s->ns[i].type));
+    }
+    return 0;
+}
+
+const char *oci_ns_type_name(int type)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(ns_kinds); i++)
+        if (ns_kinds[i].flag == type)
+            return ns_kinds[i].type;
+    return "?";
 }

@@ -8,6 +8,8 @@
 
 #include "common/error.h"
 #include "oci/resources.h"
+#include "oci/seccomp.h"
+#include "oci/view.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -104,6 +106,16 @@ struct oci_spec {
     /* linux.cgroupsPath as written (NULL = absent) and linux.resources (oci/cgroup.c) */
     char *cgroups_path;
     struct oci_resources res;
+    /* linux.namespaces entries with a path (the network one too), one per type */
+    struct oci_ns_path {
+        int type;   /* CLONE_NEW* */
+        char *path; /* absolute */
+    } ns[8];
+    size_t nns;
+    /* linux.seccomp compiled (oci/seccomp.c); len 0 = none */
+    struct oci_seccomp seccomp;
+    /* linux.maskedPaths, readonlyPaths, sysctl, devices (oci/view.c) */
+    struct oci_view view;
 };
 /* "80,443/tcp" into ports (at most OCI_MAX_PORTS, each once). */
 int oci_parse_ports(const char *s, uint16_t *ports, size_t *n, struct bl_error *err);
@@ -112,6 +124,10 @@ int oci_parse_ports(const char *s, uint16_t *ports, size_t *n, struct bl_error *
  * (nothing to free) and err names the field. */
 int oci_spec_parse(const char *json, size_t len, struct oci_spec *s, struct bl_error *err);
 void oci_spec_free(struct oci_spec *s);
+/* Whether each namespace path names a namespace of its entry's type (create checks it;
+ * a later command may find the file gone). */
+int oci_namespaces_check(const struct oci_spec *s, struct bl_error *err);
+const char *oci_ns_type_name(int clone_flag);
 /* Parses a process object alone (exec --process FILE). */
 int oci_process_parse(const char *json, size_t len, struct oci_process *p, struct bl_error *err);
 void oci_process_free(struct oci_process *p);
@@ -130,6 +146,8 @@ int oci_rlimit_number(const char *name);
 const char *oci_rlimit_name(int resource);
 /* CAP_NET_BIND_SERVICE -> 10, -1 when unknown. */
 int oci_cap_number(const char *name);
+/* Frees a NULL-terminated vector of strings (NULL is fine). */
+void oci_strv_free(char **v);
 /* The value of NAME in a NULL-terminated "K=V" list, or NULL. */
 const char *oci_env_get(char *const *env, const char *name);
 

@@ -387,6 +387,44 @@ int proto_exec_req_encode(const struct proto_exec_req *r, struct tlv_writer *w, 
         tlv_u64(w, T_UMASK, r->umask);
     if (r->has_oom_score_adj)
         tlv_u64(w, T_OOM_SCORE_ADJ, (uint64_t)(int64_t)r->oom_score_adj);
+    if (r->seccomp_len) {
+        if (r->seccomp_len % 8 || r->seccomp_len / 8 > PROTO_SECCOMP_MAX_INSNS ||
+            r->seccomp_flags & ~PROTO_SECCOMP_FLAGS)
+            return bl_err(err, BOXLITE_ERR_INVALID, "exec: a seccomp filter of %u bytes, flags "
+                          "%#x (8 bytes per instruction, at most %u; flags %#x)",
+                          r->seccomp_len, r->seccomp_flags, PROTO_SECCOMP_MAX_INSNS,
+                          PROTO_SECCOMP_FLAGS);
+        tlv_bytes(w, T_SECCOMP, r->seccomp, r->seccomp_len);
+        if (r->seccomp_flags)
+            tlv_u64(w, T_SECCOMP_FLAGS, r->seccomp_flags);
+    }
+    if (r->nmasked > PROTO_MAX_CONFINE || r->nro_paths > PROTO_MAX_CONFINE ||
+        r->nsysctl > PROTO_MAX_CONFINE || r->ndevices > PROTO_MAX_CONFINE)
+        return bl_err(err, BOXLITE_ERR_INVALID, "exec: more than %u masked paths, read-only "
+                      "paths, sysctls or devices", PROTO_MAX_CONFINE);
+    for (size_t i = 0; i < r->nmasked; i++)
+        tlv_str(w, T_MASK, r->masked[i]);
+    for (size_t i = 0; i < r->nro_paths; i++)
+        tlv_str(w, T_RO_PATH, r->ro_paths[i]);
+    for (size_t i = 0; i < r->nsysctl; i++)
+        tlv_str(w, T_SYSCTL, r->sysctl[i]);
+    for (size_t i = 0; i < r->ndevices; i++) {
+        const struct proto_device *d = &r->devices[i];
+        size_t pl = strlen(d->path);
+        uint8_t b[PROTO_DEVICE_FIXED + PROTO_DEVICE_PATH_MAX];
+        if (!pl || pl > PROTO_DEVICE_PATH_MAX)
+            return bl_err(err, BOXLITE_ERR_INVALID, "exec: device path of %zu bytes (1 to %u)",
+                          pl, PROTO_DEVICE_PATH_MAX);
+        memset(b, 0, PROTO_DEVICE_FIXED);
+        b[0] = (uint8_t)d->type;
+        put_le32(b + 4, d->major);
+        put_le32(b + 8, d->minor);
+        put_le32(b + 12, d->mode);
+        put_le32(b + 16, d->uid);
+        put_le32(b + 20, d->gid);
+        memcpy(b + PROTO_DEVICE_FIXED, d->path, pl);
+        tlv_bytes(w, T_DEVICE, b, PROTO_DEVICE_FIXED + pl);
+    }
     if (w->overflow)
         return bl_err(err, BOXLITE_ERR_INVALID, "exec request larger than %u bytes",
                       PROTO_MAX_PAYLOAD);
@@ -416,6 +454,97 @@ static int rlimit_decode(struct proto_exec_req *r, const struct tlv_field *f, st
         return bl_err(err, BOXLITE_ERR_NOMEM, "exec: out of memory");
     r->rlimits = v;
     v[r->nrlimits++] = l;
+    return 0;
+}
+
+/* SECCOMP(137): whole instructions, at least one, at most BPF_MAXINSNS; the last field
+ * wins. What the instructions do is the kernel's to check (seccomp_check_filter). */
+static int seccomp_decode(struct proto_exec_req *r, const struct tlv_field *f,
+                          struct bl_error *err)
+{
+    if (!f->len || f->len % 8 || f->len / 8 > PROTO_SECCOMP_MAX_INSNS)
+        return bl_err(err, BOXLITE_ERR_PROTOCOL, "exec: SECCOMP of %u bytes (8 per "
+                      "instruction, 1 to %u instructions)", f->len, PROTO_SECCOMP_MAX_INSNS);
+    uint8_t *b = malloc(f->len);
+    if (!b)
+        return bl_err(err, BOXLITE_ERR_NOMEM, "exec: out of memory");
+    memcpy(b, f->val, f->len);
+    free(r->seccomp);
+    r->seccomp = b;
+    r->seccomp_len = f->len;
+    return 0;
+}
+
+bool proto_confine_path_ok(const char *p)
+{
+    if (p[0] != '/')
+        return false;
+    for (const char *c = p; (c = strstr(c, "..")); c += 2)
+        if ((c == p || c[-1] == '/') && (!c[2] || c[2] == '/'))
+            return false;
+    return true;
+}
+
+bool proto_sysctl_ok(const char *kv)
+{
+    const char *eq = strchr(kv, '=');
+    if (!eq || eq == kv || kv[0] == '/' || kv[0] == '.')
+        return false;
+    for (const char *c = kv; c + 1 < eq; c++)
+        if ((c[0] == '.' || c[0] == '/') && c[1] == '.')
+            return false;
+    return true;
+}
+
+/* MASK, RO_PATH, SYSCTL: one string each, at most PROTO_MAX_CONFINE of a kind. */
+static int confine_str(const struct tlv_field *f, char ***v, size_t *n, struct bl_error *err)
+{
+    if (*n >= PROTO_MAX_CONFINE)
+        return bl_err(err, BOXLITE_ERR_PROTOCOL, "exec: more than %u of tag %u",
+                      PROTO_MAX_CONFINE, f->tag);
+    char *s = NULL;
+    int rc = tlv_get_str(f, &s, err);
+    if (rc < 0)
+        return rc;
+    if (!(f->tag == T_SYSCTL ? proto_sysctl_ok(s) : proto_confine_path_ok(s))) {
+        rc = bl_err(err, BOXLITE_ERR_PROTOCOL, "exec: tag %u \"%.64s\": %s", f->tag, s,
+                    f->tag == T_SYSCTL ? "not name=value with a relative name without \"..\""
+                                       : "not an absolute path without \"..\"");
+        free(s);
+        return rc;
+    }
+    return vec_push(v, n, s, err);
+}
+
+static int device_decode(struct proto_exec_req *r, const struct tlv_field *f,
+                         struct bl_error *err)
+{
+    if (r->ndevices >= PROTO_MAX_CONFINE || f->len <= PROTO_DEVICE_FIXED ||
+        f->len > PROTO_DEVICE_FIXED + PROTO_DEVICE_PATH_MAX)
+        return bl_err(err, BOXLITE_ERR_PROTOCOL, "exec: DEVICE of %u bytes (a path of 1 to %u, "
+                      "at most %u devices)", f->len, PROTO_DEVICE_PATH_MAX, PROTO_MAX_CONFINE);
+    struct proto_device d = { .type = (char)f->val[0], .major = get_le32(f->val + 4),
+                              .minor = get_le32(f->val + 8), .mode = get_le32(f->val + 12),
+                              .uid = get_le32(f->val + 16), .gid = get_le32(f->val + 20) };
+    size_t pl = f->len - PROTO_DEVICE_FIXED;
+    const char *pp = (const char *)f->val + PROTO_DEVICE_FIXED;
+    if (!strchr("cbup", d.type) || !d.type || d.mode > 07777 || memchr(pp, 0, pl))
+        return bl_err(err, BOXLITE_ERR_PROTOCOL, "exec: DEVICE: type %#x, mode %o (c, b, u or "
+                      "p; at most 07777; a path without NUL)", (unsigned)(uint8_t)d.type, d.mode);
+    if (!(d.path = strndup(pp, pl)))
+        return bl_err(err, BOXLITE_ERR_NOMEM, "exec: out of memory");
+    if (!proto_confine_path_ok(d.path)) {
+        free(d.path);
+        return bl_err(err, BOXLITE_ERR_PROTOCOL, "exec: DEVICE path is not absolute without "
+                      "\"..\"");
+    }
+    struct proto_device *v = realloc(r->devices, (r->ndevices + 1) * sizeof *v);
+    if (!v) {
+        free(d.path);
+        return bl_err(err, BOXLITE_ERR_NOMEM, "exec: out of memory");
+    }
+    r->devices = v;
+    v[r->ndevices++] = d;
     return 0;
 }
 
@@ -509,6 +638,18 @@ int proto_exec_req_decode(struct proto_exec_req *r, const void *p, size_t len, s
             r->oom_score_adj = (int32_t)(int64_t)v;
             r->has_oom_score_adj = true;
             break;
+        case T_SECCOMP: rc = seccomp_decode(r, &f, err); break;
+        case T_MASK: rc = confine_str(&f, &r->masked, &r->nmasked, err); break;
+        case T_RO_PATH: rc = confine_str(&f, &r->ro_paths, &r->nro_paths, err); break;
+        case T_SYSCTL: rc = confine_str(&f, &r->sysctl, &r->nsysctl, err); break;
+        case T_DEVICE: rc = device_decode(r, &f, err); break;
+        case T_SECCOMP_FLAGS:
+            rc = tlv_get_u64(&f, &v, err);
+            if (rc == 0 && v & ~(uint64_t)PROTO_SECCOMP_FLAGS)
+                rc = bl_err(err, BOXLITE_ERR_PROTOCOL, "exec: seccomp flags %#llx (only "
+                            "TSYNC, LOG, SPEC_ALLOW)", (unsigned long long)v);
+            r->seccomp_flags = (uint32_t)v;
+            break;
         default: break; /* unknown fields are skipped: newer hosts may add some */
         }
         if (rc < 0)
@@ -537,6 +678,13 @@ void proto_exec_req_free(struct proto_exec_req *r)
     free(r->root);
     free(r->rlimits);
     free(r->groups);
+    free(r->seccomp);
+    vec_free(r->masked);
+    vec_free(r->ro_paths);
+    vec_free(r->sysctl);
+    for (size_t i = 0; i < r->ndevices; i++)
+        free(r->devices[i].path);
+    free(r->devices);
     memset(r, 0, sizeof *r);
 }
 

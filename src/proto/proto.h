@@ -90,6 +90,9 @@ enum proto_tag {
     T_RLIMIT = 130, T_CAPS = 131, T_NO_NEW_PRIVS = 132, T_GROUPS = 133, T_UMASK = 134,
     T_OOM_SCORE_ADJ = 135,
     T_ROOT = 136, /* EXEC: a folder of the container that becomes the process's root (a pod) */
+    T_SECCOMP = 137, T_SECCOMP_FLAGS = 138, /* EXEC: a seccomp filter (classic BPF) and flags */
+    /* EXEC: the container's view, set up in its mount namespace before the process */
+    T_MASK = 139, T_RO_PATH = 140, T_SYSCTL = 141, T_DEVICE = 142,
 };
 
 struct proto_hdr {
@@ -208,7 +211,45 @@ struct proto_exec_req {
     int32_t oom_score_adj;
     char *root; /* ROOT(136): absolute, beneath the container's root, no "." or ".."; NULL =
                  * the container's root */
+    /* SECCOMP(137): struct sock_filter[] (u16 code, u8 jt, u8 jf, u32 k, little-endian as the
+     * host and guest are), 1 to PROTO_SECCOMP_MAX_INSNS instructions; NULL = none.
+     * SECCOMP_FLAGS(138): seccomp(2)'s SECCOMP_FILTER_FLAG_TSYNC|LOG|SPEC_ALLOW only. */
+    uint8_t *seccomp;
+    uint32_t seccomp_len; /* bytes */
+    uint32_t seccomp_flags;
+    /* The container's view (runtime-spec linux.maskedPaths, readonlyPaths, sysctl,
+     * devices), made in the container's mount namespace before the process starts: sent
+     * with its first process, they stay for the later ones. NULL-terminated, each at most
+     * PROTO_MAX_CONFINE entries. MASK(139), RO_PATH(140): absolute paths, no ".."
+     * component. SYSCTL(141): "name=value", name dotted or slashed, relative, no "..".
+     * DEVICE(142): see struct proto_device. */
+    char **masked;
+    size_t nmasked;
+    char **ro_paths;
+    size_t nro_paths;
+    char **sysctl;
+    size_t nsysctl;
+    struct proto_device *devices;
+    size_t ndevices;
 };
+#define PROTO_MAX_CONFINE 256
+/* DEVICE(142): u8 type ('c', 'b', 'u' = c, 'p' = FIFO), 3 bytes 0, u32 major, minor, mode
+ * (permission bits, at most 07777), uid, gid (little-endian), then the absolute path (no
+ * NUL, no ".." component). */
+struct proto_device {
+    char type;
+    uint32_t major, minor, mode, uid, gid;
+    char *path;
+};
+#define PROTO_DEVICE_FIXED 24
+#define PROTO_DEVICE_PATH_MAX 4096u
+/* Whether a path the container's view names is absolute with no ".." component. */
+bool proto_confine_path_ok(const char *p);
+/* Whether "name=value" names a file under /proc/sys: a name not empty, not starting with
+ * "/" or ".", with no component starting with "." (so no ".."). */
+bool proto_sysctl_ok(const char *kv);
+#define PROTO_SECCOMP_MAX_INSNS 4096 /* BPF_MAXINSNS */
+#define PROTO_SECCOMP_FLAGS 7u
 int proto_exec_req_encode(const struct proto_exec_req *r, struct tlv_writer *w, struct bl_error *err);
 int proto_exec_req_decode(struct proto_exec_req *r, const void *p, size_t len, struct bl_error *err);
 void proto_exec_req_free(struct proto_exec_req *r);

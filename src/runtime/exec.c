@@ -105,10 +105,63 @@ void rt_request_free(struct proto_exec_req *req)
     free(req->user);
     free(req->rlimits);
     free(req->groups);
+    free(req->devices); /* the array only: its paths are the caller's */
+    req->devices = NULL;
     req->env = NULL;
     req->cwd = req->user = NULL;
     req->rlimits = NULL;
     req->groups = NULL;
+}
+
+/* A NULL-terminated list of the container's view, borrowed into the request. */
+static int view_list(const char *const *v, const char *what, bool sysctl, char ***out,
+                     size_t *n, struct bl_error *err)
+{
+    size_t k = 0;
+    for (; v && v[k]; k++) {
+        bool ok = sysctl ? proto_sysctl_ok(v[k]) : proto_confine_path_ok(v[k]);
+        if (k >= PROTO_MAX_CONFINE || !ok)
+            return bl_err(err, BOXLITE_ERR_INVALID, "security: %s[%zu] \"%.64s\": %s", what, k,
+                          v[k], k >= PROTO_MAX_CONFINE ? "more than 256"
+                          : sysctl ? "not name=value (a relative name without \"..\")"
+                                   : "not an absolute path without \"..\"");
+    }
+    *out = (char **)v;
+    *n = k;
+    return 0;
+}
+
+/* maskedPaths, readonlyPaths, sysctl, devices: checked, then borrowed (the caller's). */
+static int request_view(const boxlite_process_security *ps, struct proto_exec_req *req,
+                        struct bl_error *err)
+{
+    int r = view_list(ps->masked_paths, "masked_paths", false, &req->masked, &req->nmasked, err);
+    if (!r)
+        r = view_list(ps->readonly_paths, "readonly_paths", false, &req->ro_paths,
+                      &req->nro_paths, err);
+    if (!r)
+        r = view_list(ps->sysctl, "sysctl", true, &req->sysctl, &req->nsysctl, err);
+    if (r)
+        return r;
+    if (ps->n_devices > PROTO_MAX_CONFINE || (ps->n_devices && !ps->devices))
+        return bl_err(err, BOXLITE_ERR_INVALID, "security: bad devices (at most %d)",
+                      PROTO_MAX_CONFINE);
+    if (ps->n_devices && !(req->devices = calloc(ps->n_devices, sizeof *req->devices)))
+        return bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < ps->n_devices; i++) {
+        const boxlite_device *d = &ps->devices[i];
+        if (!d->path || !proto_confine_path_ok(d->path) || !d->type ||
+            !strchr("cbup", d->type) || d->mode > 07777)
+            return bl_err(err, BOXLITE_ERR_INVALID, "security: devices[%zu]: an absolute path, "
+                          "type c, b, u or p, mode at most 07777", i);
+        req->devices[i] = (struct proto_device){ .type = d->type, .major = d->major,
+                                                 .minor = d->minor,
+                                                 .mode = d->mode ? d->mode : 0666,
+                                                 .uid = d->uid, .gid = d->gid,
+                                                 .path = (char *)d->path };
+        req->ndevices = i + 1;
+    }
+    return 0;
 }
 
 /* The process's limits and privileges (boxlite_process_security) into the request,
@@ -116,7 +169,8 @@ void rt_request_free(struct proto_exec_req *req)
 static int request_security(const boxlite_process_security *ps, struct proto_exec_req *req,
                             struct bl_error *err)
 {
-    if (ps->size < sizeof *ps)
+    /* the struct grew (seccomp_*, the view): an older caller's size ends before those */
+    if (ps->size < offsetof(boxlite_process_security, seccomp_filter))
         return bl_err(err, BOXLITE_ERR_INVALID, "security->size is too small");
     if (ps->set & ~(BOXLITE_PROC_CAPS | BOXLITE_PROC_GROUPS | BOXLITE_PROC_UMASK |
                     BOXLITE_PROC_OOM_SCORE_ADJ))
@@ -175,7 +229,22 @@ static int request_security(const boxlite_process_security *ps, struct proto_exe
         req->has_oom_score_adj = true;
         req->oom_score_adj = ps->oom_score_adj;
     }
-    return 0;
+    if (ps->size >= sizeof *ps && (ps->seccomp_len || ps->seccomp_filter)) {
+        if (!ps->seccomp_filter || !ps->seccomp_len || ps->seccomp_len % 8 ||
+            ps->seccomp_len / 8 > BOXLITE_SECCOMP_MAX_INSNS)
+            return bl_err(err, BOXLITE_ERR_INVALID, "security: a seccomp filter is 1 to %d "
+                          "BPF instructions of 8 bytes (%zu bytes given)",
+                          BOXLITE_SECCOMP_MAX_INSNS, ps->seccomp_len);
+        if (ps->seccomp_flags & ~(BOXLITE_SECCOMP_TSYNC | BOXLITE_SECCOMP_LOG |
+                                  BOXLITE_SECCOMP_SPEC_ALLOW))
+            return bl_err(err, BOXLITE_ERR_INVALID, "security: seccomp_flags %#x unknown",
+                          ps->seccomp_flags);
+        /* the caller's buffer, borrowed until the request is sent */
+        req->seccomp = (uint8_t *)ps->seccomp_filter;
+        req->seccomp_len = (uint32_t)ps->seccomp_len;
+        req->seccomp_flags = ps->seccomp_flags;
+    }
+    return ps->size >= sizeof *ps ? request_view(ps, req, err) : 0;
 }
 
 void rt_box_image_config(boxlite_box *b, struct image_config *ic)
@@ -290,6 +359,17 @@ static int exec_start(boxlite_box *b, const boxlite_exec_spec *spec, enum exec_m
     req.umask = sec.umask;
     req.has_oom_score_adj = sec.has_oom_score_adj;
     req.oom_score_adj = sec.oom_score_adj;
+    req.seccomp = sec.seccomp;
+    req.seccomp_len = sec.seccomp_len;
+    req.seccomp_flags = sec.seccomp_flags;
+    req.masked = sec.masked;
+    req.nmasked = sec.nmasked;
+    req.ro_paths = sec.ro_paths;
+    req.nro_paths = sec.nro_paths;
+    req.sysctl = sec.sysctl;
+    req.nsysctl = sec.nsysctl;
+    req.devices = sec.devices;
+    req.ndevices = sec.ndevices;
     req.root = (char *)root;
     boxlite_exec *ex = calloc(1, sizeof *ex);
     if (!ex)
@@ -298,6 +378,8 @@ static int exec_start(boxlite_box *b, const boxlite_exec_spec *spec, enum exec_m
         r = proto_exec_start(conn, &req, &ex->pe, &err);
     req.argv = NULL;
     req.root = NULL;
+    req.seccomp = NULL; /* the caller's */
+    req.masked = req.ro_paths = req.sysctl = NULL;
     rt_request_free(&req);
     char key[80];
     snprintf(key, sizeof key, "box:%s:%s", b->id, r ? "exec_errors" : "execs");

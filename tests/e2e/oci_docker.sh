@@ -5,7 +5,8 @@
 # --add-runtime, driven by Debian's docker client: run --rm (output, exit codes 42 / 137 /
 # 127 with runc's message), -i, -it through a real pty (size and exit status), -d + exec
 # (-i, -it), stop (SIGTERM, 143), kill (SIGKILL, 137), rm, rm -f of a running container,
-# the guest's kernel in /proc/version, and nothing left of the boxes afterwards. Docker
+# the guest's kernel in /proc/version, Docker's default seccomp profile, masked and read-only
+# paths in the guest, and nothing left of the boxes afterwards. Docker
 # drives the runtime through containerd's runc shim (io.containerd.runc.v2, BinaryName).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -67,6 +68,12 @@ pty_run $DR -it --rm "$img" >"$work/it.log" 2>&1 && ok "docker run -it: terminal
 id=$($DR -d "$img" sleep 1000 2>"$work/e")
 expect "docker run -d: running" running "$($D inspect -f '{{.State.Status}}' "$id" 2>/dev/null)"
 expect "docker exec: output" "in-exec" "$($D exec "$id" sh -c 'echo in-exec' 2>/dev/null)"
+# the container's confinement in the guest: Docker's default seccomp profile (the exec runs
+# under the container's filter), its masked and read-only paths
+expect "docker: Docker's default seccomp profile applied" "Seccomp: 2" "$($D exec "$id" sh -c 'grep "^Seccomp:" /proc/self/status | tr -s "\t " "  "' 2>/dev/null)"
+expect "  ...its maskedPaths: an empty tmpfs on /sys/firmware" 1 "$($D exec "$id" grep -c " /sys/firmware " /proc/self/mountinfo 2>/dev/null)"
+$D exec "$id" sh -c 'echo x >/proc/sys/kernel/domainname' 2>"$work/e"
+has "  ...its readonlyPaths: /proc/sys refuses a write" "Read-only file system" "$work/e"
 $D exec "$id" sh -c 'exit 3' 2>/dev/null; expect "docker exec: exit status" 3 "$?"
 expect "docker exec -i: stdin" "got x" "$(echo x | $D exec -i "$id" sh -c 'read v; echo got $v' 2>/dev/null)"
 pty_run $D exec -it "$id" >"$work/eit.log" 2>&1 && ok "docker exec -it: terminal size and exit status" || no "docker exec -it: terminal size and exit status" "$(tail -c 600 "$work/eit.log")"

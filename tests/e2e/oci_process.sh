@@ -8,6 +8,9 @@
 # name refused at create), then through Podman 4.3: `run --cap-drop ALL --cap-add
 # NET_BIND_SERVICE --ulimit nofile=512:1024 --user 1000:1000 --security-opt
 # no-new-privileges`, the default root set with --oom-score-adj, and `exec` (process.json).
+# linux.seccomp (compiled on the host, installed by the agent): a profile denying mkdir in
+# both install orders, Podman's default profile, seccomp=unconfined and a profile file;
+# maskedPaths, readonlyPaths, sysctl and devices, by hand and Podman's defaults.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 . tests/harness/lib.sh
@@ -16,7 +19,12 @@ oci_begin proc
 need "busybox-static (apt-get install busybox-static)" test -x /bin/busybox
 
 # What the process reports about itself, one "key value" per line.
-PROBE='grep -E "^(Cap|NoNewPrivs|Uid|Gid|Groups)" /proc/self/status | tr -s "\t " "  "; echo nofile $(ulimit -Sn) $(ulimit -Hn); touch /tmp/um.$$; echo mode $(stat -c %a /tmp/um.$$); rm -f /tmp/um.$$; echo oom $(cat /proc/self/oom_score_adj)'
+# The container's view: bytes read of /proc/uptime (0 when masked), a masked folder's
+# entries, a mount on /sys/firmware (Podman masks it), kernel.domainname, whether /proc/sys
+# takes a write, a device node's numbers.
+VIEW='; echo uptime $(head -c 4 /proc/uptime 2>/dev/null | wc -c); echo fwmask $(grep -c " /sys/firmware " /proc/self/mountinfo); echo secret $(ls /mnt/secret 2>/dev/null | wc -l); echo domain $(cat /proc/sys/kernel/domainname); echo procsys $( (echo x >/proc/sys/kernel/domainname) 2>&1 && echo writable); echo dev $(stat -c "%t:%T %a %u:%g" /dev/boxnull 2>&1)'
+# Seccomp (2: a filter) and what a mkdir meets: "ok" or busybox's message with the errno.
+PROBE='grep -E "^(Cap|NoNewPrivs|Seccomp|Uid|Gid|Groups)" /proc/self/status | tr -s "\t " "  "; echo nofile $(ulimit -Sn) $(ulimit -Hn); touch /tmp/um.$$; echo mode $(stat -c %a /tmp/um.$$); rm -f /tmp/um.$$; echo oom $(cat /proc/self/oom_score_adj); echo mkdir $(mkdir /tmp/sc.$$ 2>&1 && echo ok && rmdir /tmp/sc.$$)'"$VIEW"
 # Podman's default capabilities for root (CHOWN DAC_OVERRIDE FOWNER FSETID KILL SETGID
 # SETUID SETPCAP NET_BIND_SERVICE SYS_CHROOT SETFCAP): bits 0 1 3 4 5 6 7 8 10 18 31
 DEFAULT_CAPS=00000000800405fb
@@ -27,7 +35,8 @@ bundle() { # DIR PROCESS-JSON [TOP-LEVEL-JSON merged into the document]
   mkdir -p "$1/rootfs/bin" "$1/rootfs/tmp"
   chmod 1777 "$1/rootfs/tmp"
   cp /bin/busybox "$1/rootfs/bin/busybox"
-  for x in sh grep tr cat touch stat rm echo; do ln -sf busybox "$1/rootfs/bin/$x"; done
+  for x in sh grep tr cat touch stat rm echo mkdir rmdir head wc ls; do ln -sf busybox "$1/rootfs/bin/$x"; done
+  mkdir -p "$1/rootfs/mnt/secret" && touch "$1/rootfs/mnt/secret/key"
   python3 - "$1/config.json" "$2" "$PROBE" "${3:-{\}}" <<'EOF'
 import json, sys
 path, extra, probe, top = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3], json.loads(sys.argv[4])
@@ -54,6 +63,23 @@ bundle "$work/bad2" '{"rlimits": [{"type": "RLIMIT_CORE", "soft": 9, "hard": 1}]
 "$R" --root "$root" create --bundle "$work/bad2" bad2 2>"$work/e"
 has "create with soft above hard fails, saying so" "soft limit 9 above the hard limit 1" "$work/e"
 
+# ---- linux.seccomp and linux.namespaces refused at create, before any box boots ------------
+bundle "$work/bad3" '{}' '{"linux": {"seccomp": {"defaultAction": "SCMP_ACT_NOPE"}}}'
+"$R" --root "$root" create --bundle "$work/bad3" bad3 2>"$work/e"; rc=$?
+expect "create with seccomp action SCMP_ACT_NOPE fails" 1 "$rc"
+has "  ...naming the field and the value" 'linux.seccomp.defaultAction: "SCMP_ACT_NOPE" is not a seccomp action' "$work/e"
+check "  ...leaving no state" test ! -e "$root/bad3"
+bundle "$work/bad4" '{}' '{"linux": {"namespaces": [{"type": "uts", "path": "/proc/self/ns/ipc"}]}}'
+"$R" --root "$root" create --bundle "$work/bad4" bad4 2>"$work/e"
+has "create with a uts namespace path naming an ipc namespace fails, saying so" "/proc/self/ns/ipc is not a uts namespace" "$work/e"
+check "  ...leaving no state" test ! -e "$root/bad4"
+expect "features: seccomp enabled" True "$("$R" features | python3 -c 'import json,sys; print(json.load(sys.stdin)["linux"]["seccomp"]["enabled"])')"
+# mkdir denied: EPERM (errnoRet absent) for the no_new_privs process below (the filter goes
+# in last), ENOSPC for root without it (the filter goes in before the user changes)
+deny_mkdir() { echo "{\"defaultAction\": \"SCMP_ACT_ALLOW\",
+  \"architectures\": [\"SCMP_ARCH_X86_64\", \"SCMP_ARCH_X86\", \"SCMP_ARCH_X32\"],
+  \"syscalls\": [{\"names\": [\"mkdir\", \"mkdirat\", \"no_such_syscall\"], \"action\": \"SCMP_ACT_ERRNO\"${1:-}}]}"; }
+
 # ---- a non-root user with one capability in all five sets, limits, groups, umask, oom ------
 bundle "$work/u" '{"user": {"uid": 1000, "gid": 1000, "umask": 23, "additionalGids": [1000, 2000]},
   "capabilities": {"bounding": ["CAP_NET_BIND_SERVICE"], "effective": ["CAP_NET_BIND_SERVICE"],
@@ -61,7 +87,7 @@ bundle "$work/u" '{"user": {"uid": 1000, "gid": 1000, "umask": 23, "additionalGi
     "ambient": ["CAP_NET_BIND_SERVICE"]},
   "rlimits": [{"type": "RLIMIT_NOFILE", "soft": 512, "hard": 1024},
               {"type": "RLIMIT_NPROC", "soft": 18446744073709551615, "hard": 18446744073709551615}],
-  "noNewPrivileges": true, "oomScoreAdj": 300}'
+  "noNewPrivileges": true, "oomScoreAdj": 300}' "{\"linux\": {\"seccomp\": $(deny_mkdir)}}"
 python3 "$REAP" "$R" "$root" "$work/u" u1 -- start </dev/null >"$work/u.out" 2>"$work/u.err"
 expect "direct: the process ran" 0 "$?"
 for s in CapBnd CapEff CapPrm CapInh CapAmb; do
@@ -74,6 +100,8 @@ expect "direct: supplementary groups are additionalGids" "1000 2000" "$(line Gro
 expect "direct: RLIMIT_NOFILE soft and hard" "512 1024" "$(line nofile "$work/u.out")"
 expect "direct: umask 027 (a new file is 640)" 640 "$(line mode "$work/u.out")"
 expect "direct: oomScoreAdj" 300 "$(line oom "$work/u.out")"
+expect "direct, uid 1000 with no_new_privs: a seccomp filter" 2 "$(line Seccomp: "$work/u.out")"
+check "  ...mkdir denied with EPERM ($(line mkdir "$work/u.out"))" grep -q "^mkdir .*Operation not permitted" "$work/u.out"
 "$R" --root "$root" delete u1
 
 # ---- root with Podman's default set: the kernel gives root its bounding set on exec --------
@@ -84,7 +112,10 @@ bundle "$work/r" '{"capabilities": {"bounding": ["CAP_CHOWN", "CAP_DAC_OVERRIDE"
   "permitted": ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL", "CAP_NET_BIND_SERVICE",
     "CAP_SETFCAP", "CAP_SETGID", "CAP_SETPCAP", "CAP_SETUID", "CAP_SYS_CHROOT"]},
   "rlimits": [{"type": "RLIMIT_NOFILE", "soft": 1048576, "hard": 1048576}],
-  "user": {"uid": 0, "gid": 0, "umask": 18, "additionalGids": [0]}}'
+  "user": {"uid": 0, "gid": 0, "umask": 18, "additionalGids": [0]}}' "{\"linux\": {\"seccomp\": $(deny_mkdir ', "errnoRet": 28'),
+  \"maskedPaths\": [\"/proc/uptime\", \"/mnt/secret\", \"/no/such/path\"], \"readonlyPaths\": [\"/proc/sys\"],
+  \"sysctl\": {\"kernel.domainname\": \"boxdomain\"},
+  \"devices\": [{\"path\": \"/dev/boxnull\", \"type\": \"c\", \"major\": 1, \"minor\": 3, \"fileMode\": 416, \"uid\": 1000, \"gid\": 2000}]}}"
 python3 "$REAP" "$R" "$root" "$work/r" r1 -- start </dev/null >"$work/r.out" 2>"$work/r.err"
 expect "direct, root: the process ran" 0 "$?"
 for s in CapBnd CapEff CapPrm; do
@@ -94,6 +125,15 @@ expect "direct, root: CapInh empty" 0000000000000000 "$(line CapInh: "$work/r.ou
 expect "direct, root: CapAmb empty" 0000000000000000 "$(line CapAmb: "$work/r.out")"
 expect "direct, root: NoNewPrivs 0 (not asked)" 0 "$(line NoNewPrivs: "$work/r.out")"
 expect "direct, root: RLIMIT_NOFILE raised past the host's hard limit (in the guest)" "1048576 1048576" "$(line nofile "$work/r.out")"
+expect "direct, root without no_new_privs: a seccomp filter" 2 "$(line Seccomp: "$work/r.out")"
+check "  ...mkdir denied with errnoRet 28, ENOSPC ($(line mkdir "$work/r.out"))" grep -q "^mkdir .*No space left on device" "$work/r.out"
+expect "direct, root: linux.maskedPaths: /proc/uptime reads empty (/dev/null over it)" 0 "$(line uptime "$work/r.out")"
+expect "  ...a masked folder is empty (a tmpfs over it)" 0 "$(line secret "$work/r.out")"
+expect "linux.sysctl: kernel.domainname set in the guest" boxdomain "$(line domain "$work/r.out")"
+check "linux.readonlyPaths: /proc/sys refuses a write ($(line procsys "$work/r.out"))" grep -q "^procsys .*Read-only file system" "$work/r.out"
+expect "linux.devices: /dev/boxnull is c 1:3, mode 640, owned 1000:2000" "1:3 640 1000:2000" "$(line dev "$work/r.out")"
+expect "without them (uid 1000 bundle): /proc/uptime is the kernel's" 4 "$(line uptime "$work/u.out")"
+expect "  ...and /sys/firmware is no mount point" 0 "$(line fwmask "$work/u.out")"
 "$R" --root "$root" delete r1
 
 # ---- cgroups: linux.cgroupsPath holds the relay and its box, linux.resources applied on the
@@ -204,12 +244,24 @@ expect "podman: NoNewPrivs" 1 "$(line NoNewPrivs: "$work/p.out")"
 expect "podman: --user 1000:1000" "1000 1000 1000 1000" "$(line Uid: "$work/p.out")"
 expect "podman: --ulimit nofile=512:1024" "512 1024" "$(line nofile "$work/p.out")"
 expect "podman: umask 022 (Podman's; a new file is 644)" 644 "$(line mode "$work/p.out")"
+expect "podman: its default seccomp profile applied (no_new_privs: installed last)" 2 "$(line Seccomp: "$work/p.out")"
 
 $P run --rm --oom-score-adj 300 "$img" sh -c "$PROBE" >"$work/d.out" 2>"$work/d.err"
 expect "podman run as root with the default capabilities" 0 "$?"
 expect "podman, root: CapEff is Podman's default set" "$DEFAULT_CAPS" "$(line CapEff: "$work/d.out")"
 expect "podman, root: CapBnd is Podman's default set" "$DEFAULT_CAPS" "$(line CapBnd: "$work/d.out")"
 expect "podman: --oom-score-adj 300" 300 "$(line oom "$work/d.out")"
+expect "podman, root: its default seccomp profile applied" 2 "$(line Seccomp: "$work/d.out")"
+expect "  ...which allows mkdir" ok "$(line mkdir "$work/d.out")"
+expect "  ...Podman's maskedPaths: an empty tmpfs on /sys/firmware, as under crun" 1 "$(line fwmask "$work/d.out")"
+check "  ...Podman's readonlyPaths: /proc/sys refuses a write" grep -q "^procsys .*Read-only file system" "$work/d.out"
+$P run --rm --security-opt seccomp=unconfined "$img" sh -c "$PROBE" >"$work/n.out" 2>"$work/n.err"
+expect "podman run --security-opt seccomp=unconfined" 0 "$?"
+expect "  ...no filter" 0 "$(line Seccomp: "$work/n.out")"
+deny_mkdir >"$work/deny.json"
+$P run --rm --security-opt seccomp="$work/deny.json" "$img" sh -c "$PROBE" >"$work/s.out" 2>"$work/s.err"
+expect "podman run --security-opt seccomp=PROFILE (mkdir denied)" 0 "$?"
+check "  ...mkdir fails with EPERM ($(line mkdir "$work/s.out"))" grep -q "^mkdir .*Operation not permitted" "$work/s.out"
 
 # exec: Podman hands the exec's process.json (its capabilities, user) to `exec --process`;
 # the same container counts on its stdout (Podman's log) for pause/unpause, and has limits
@@ -221,6 +273,7 @@ expect "podman exec in a --cap-drop ALL --cap-add KILL container" 0 "$?"
 expect "  ...its CapEff is CAP_KILL alone (bit 5)" 0000000000000020 "$(line CapEff: "$work/x.out")"
 expect "  ...its CapBnd too" 0000000000000020 "$(line CapBnd: "$work/x.out")"
 expect "  ...as uid 1000" "1000 1000 1000 1000" "$(line Uid: "$work/x.out")"
+expect "  ...under the container's seccomp filter" 2 "$(line Seccomp: "$work/x.out")"
 pcount() { $P logs "$id" 2>/dev/null | tail -1; }
 pmem=$(cgdir "$id" memory); pfz=$(cgdir "$id" freezer)
 expect "podman's cgroupsPath (cgroupfs): /libpod_parent/libpod-ID" "/sys/fs/cgroup/freezer/libpod_parent/libpod-$id" "$pfz"

@@ -5,10 +5,12 @@
  * any bytes may be there. The first byte picks the parser (config, exec process, state,
  * memory size, signal, update's resources, a cgroupsPath in either form); the decoders must refuse or accept without crashing, leaking or
  * reading past the input, and what they accept must be consistent (args non-empty, cwd
- * absolute, env KEY=VALUE). */
+ * absolute, env KEY=VALUE, a seccomp program of whole instructions, the container's view
+ * as the agent will take it). linux.seccomp goes through libseccomp here, as at create. */
 #include "oci/resources.h"
 #include "oci/spec.h"
 #include "oci/state.h"
+#include "proto/proto.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -36,6 +38,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                     abort();
             if (s.cpus < 0 || s.cpus > 256 || s.memory_mib < 0)
                 abort();
+            /* what reaches the guest: whole BPF instructions within the kernel's bound,
+             * paths absolute without "..", known device types */
+            if (s.seccomp.len % 8 || s.seccomp.len / 8 > BOXLITE_SECCOMP_MAX_INSNS ||
+                (s.seccomp.len && !s.seccomp.bpf))
+                abort();
+            for (size_t i = 0; s.view.masked && s.view.masked[i]; i++)
+                if (!proto_confine_path_ok(s.view.masked[i]))
+                    abort();
+            for (size_t i = 0; s.view.readonly && s.view.readonly[i]; i++)
+                if (!proto_confine_path_ok(s.view.readonly[i]))
+                    abort();
+            for (size_t i = 0; s.view.sysctl && s.view.sysctl[i]; i++)
+                if (!proto_sysctl_ok(s.view.sysctl[i]))
+                    abort();
+            for (size_t i = 0; i < s.view.ndevices; i++)
+                if (!strchr("cbup", s.view.devices[i].type) || !s.view.devices[i].type ||
+                    !proto_confine_path_ok(s.view.devices[i].path))
+                    abort();
             oci_spec_free(&s);
         }
         break;

@@ -471,3 +471,95 @@ TEST(exec_limits_and_privileges)
     free(many);
     free(w);
 }
+
+TEST(exec_confinement_fields)
+{
+    struct tlv_writer *w = malloc(sizeof *w);
+    char *argv[] = {"sh", NULL};
+    uint8_t prog[16] = {0x06, 0, 0, 0, 0, 0, 0xff, 0x7f, 0x06, 0, 0, 0, 0, 0, 0xff, 0x7f};
+    char *masked[] = {"/proc/kcore", "/sys/firmware", NULL};
+    char *ro[] = {"/proc/sys", NULL};
+    char *sysctl[] = {"net.ipv4.ip_forward=1", NULL};
+    struct proto_device dev = {.type = 'c', .major = 10, .minor = 229, .mode = 0640,
+                               .uid = 1000, .gid = 2000, .path = "/dev/fuse"};
+    struct proto_exec_req req = {.argv = argv, .seccomp = prog, .seccomp_len = 16,
+                                 .seccomp_flags = 2, .masked = masked, .nmasked = 2,
+                                 .ro_paths = ro, .nro_paths = 1, .sysctl = sysctl,
+                                 .nsysctl = 1, .devices = &dev, .ndevices = 1};
+    struct bl_error e = {0};
+    REQUIRE(proto_exec_req_encode(&req, w, &e) == 0);
+    struct proto_exec_req d;
+    REQUIRE(proto_exec_req_decode(&d, w->buf, w->len, &e) == 0);
+    REQUIRE(d.seccomp_len == 16);
+    CHECK_MEM(d.seccomp, prog, 16);
+    CHECK_EQ(d.seccomp_flags, 2);
+    REQUIRE(d.nmasked == 2 && d.nro_paths == 1 && d.nsysctl == 1 && d.ndevices == 1);
+    CHECK_STR(d.masked[1], "/sys/firmware");
+    CHECK(d.masked[2] == NULL);
+    CHECK_STR(d.ro_paths[0], "/proc/sys");
+    CHECK_STR(d.sysctl[0], "net.ipv4.ip_forward=1");
+    CHECK_EQ(d.devices[0].type, 'c');
+    CHECK_EQ(d.devices[0].major, 10);
+    CHECK_EQ(d.devices[0].minor, 229);
+    CHECK_EQ(d.devices[0].mode, 0640);
+    CHECK_EQ(d.devices[0].gid, 2000);
+    CHECK_STR(d.devices[0].path, "/dev/fuse");
+    proto_exec_req_free(&d);
+    /* the host refuses to send what the agent would refuse */
+    req.seccomp_len = 12;
+    CHECK(proto_exec_req_encode(&req, w, &e) < 0);
+    req.seccomp_len = 16;
+    req.seccomp_flags = 8;
+    CHECK(proto_exec_req_encode(&req, w, &e) < 0);
+
+    struct { uint16_t tag; const char *val; size_t len; const char *why; } bad[] = {
+        {T_SECCOMP, "12345678", 7, "8 per instruction"},
+        {T_SECCOMP, "", 0, "8 per instruction"},
+        {T_MASK, "proc/kcore", 10, "not an absolute path"},
+        {T_MASK, "/proc/../etc", 12, "not an absolute path"},
+        {T_RO_PATH, "/a/..", 5, "not an absolute path"},
+        {T_SYSCTL, "/etc/passwd=x", 13, "not name=value"},
+        {T_SYSCTL, "net/../../x=1", 13, "not name=value"},
+        {T_SYSCTL, "kernel.domainname", 17, "not name=value"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        tlv_init(w);
+        tlv_str(w, T_ARG, "x");
+        tlv_bytes(w, bad[i].tag, bad[i].val, bad[i].len);
+        CHECK(proto_exec_req_decode(&d, w->buf, w->len, &e) < 0);
+        if (!strstr(e.msg, bad[i].why))
+            harness_fail(__FILE__, __LINE__, "case %zu: \"%s\" lacks \"%s\"", i, e.msg,
+                         bad[i].why);
+    }
+    /* a filter past BPF_MAXINSNS, flags past the three known, a device of a bad type */
+    uint8_t *big = calloc(PROTO_SECCOMP_MAX_INSNS + 1, 8);
+    tlv_init(w);
+    tlv_str(w, T_ARG, "x");
+    tlv_bytes(w, T_SECCOMP, big, 8 * (PROTO_SECCOMP_MAX_INSNS + 1));
+    CHECK(proto_exec_req_decode(&d, w->buf, w->len, &e) < 0);
+    free(big);
+    tlv_init(w);
+    tlv_str(w, T_ARG, "x");
+    tlv_u64(w, T_SECCOMP_FLAGS, 16);
+    CHECK(proto_exec_req_decode(&d, w->buf, w->len, &e) < 0);
+    uint8_t db[PROTO_DEVICE_FIXED + 4] = {'x'};
+    memcpy(db + PROTO_DEVICE_FIXED, "/dev", 4);
+    tlv_init(w);
+    tlv_str(w, T_ARG, "x");
+    tlv_bytes(w, T_DEVICE, db, sizeof db);
+    CHECK(proto_exec_req_decode(&d, w->buf, w->len, &e) < 0);
+    db[0] = 'c';
+    put_le32(db + 12, 010000); /* a mode with type bits */
+    tlv_init(w);
+    tlv_str(w, T_ARG, "x");
+    tlv_bytes(w, T_DEVICE, db, sizeof db);
+    CHECK(proto_exec_req_decode(&d, w->buf, w->len, &e) < 0);
+    put_le32(db + 12, 0600);
+    tlv_init(w);
+    tlv_str(w, T_ARG, "x");
+    tlv_bytes(w, T_DEVICE, db, sizeof db);
+    REQUIRE(proto_exec_req_decode(&d, w->buf, w->len, &e) == 0);
+    CHECK_STR(d.devices[0].path, "/dev");
+    proto_exec_req_free(&d);
+    free(w);
+}

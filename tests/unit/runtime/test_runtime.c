@@ -218,6 +218,36 @@ TEST(running_box_rules_and_dead_vmm_is_stopped)
     CHECK_EQ(boxlite_exec_start(b, &spec, &ex), BOXLITE_ERR_INVALID);
     ps = (boxlite_process_security){ .size = 4 };
     CHECK_EQ(boxlite_exec_start(b, &spec, &ex), BOXLITE_ERR_INVALID);
+    /* a seccomp filter of whole instructions only; the view's paths absolute, no ".." */
+    static const unsigned char prog[16];
+    ps = (boxlite_process_security){ .size = sizeof ps, .seccomp_filter = prog, .seccomp_len = 12 };
+    CHECK_EQ(boxlite_exec_start(b, &spec, &ex), BOXLITE_ERR_INVALID);
+    CHECK(strstr(boxlite_errmsg(), "seccomp filter is 1 to 4096") != NULL);
+    ps.seccomp_len = 16;
+    ps.seccomp_flags = 8;
+    CHECK_EQ(boxlite_exec_start(b, &spec, &ex), BOXLITE_ERR_INVALID);
+    static const char *const rel[] = { "/proc/kcore", "proc/x", NULL };
+    ps = (boxlite_process_security){ .size = sizeof ps, .masked_paths = rel };
+    CHECK_EQ(boxlite_exec_start(b, &spec, &ex), BOXLITE_ERR_INVALID);
+    CHECK(strstr(boxlite_errmsg(), "masked_paths[1] \"proc/x\"") != NULL);
+    static const char *const up[] = { "../../etc/x=1", NULL };
+    ps = (boxlite_process_security){ .size = sizeof ps, .sysctl = up };
+    CHECK_EQ(boxlite_exec_start(b, &spec, &ex), BOXLITE_ERR_INVALID);
+    boxlite_device dev = { .path = "/dev/x", .type = 'q' };
+    ps = (boxlite_process_security){ .size = sizeof ps, .devices = &dev, .n_devices = 1 };
+    CHECK_EQ(boxlite_exec_start(b, &spec, &ex), BOXLITE_ERR_INVALID);
+    /* well-formed ones get as far as the box (stopped) */
+    dev.type = 'c';
+    ps = (boxlite_process_security){ .size = sizeof ps, .seccomp_filter = prog, .seccomp_len = 16,
+                                     .masked_paths = rel, .devices = &dev, .n_devices = 1 };
+    static const char *const ok_paths[] = { "/proc/kcore", NULL };
+    ps.masked_paths = ok_paths;
+    CHECK_EQ(boxlite_exec_start(b, &spec, &ex), BOXLITE_ERR_STATE);
+    /* a caller built before the seccomp and view fields: its size ends where they begin,
+     * and what lies beyond is not read */
+    ps.size = offsetof(boxlite_process_security, seccomp_filter);
+    ps.seccomp_len = 12;
+    CHECK_EQ(boxlite_exec_start(b, &spec, &ex), BOXLITE_ERR_STATE);
     /* well-formed, it gets as far as the box (stopped) */
     ps = (boxlite_process_security){ .size = sizeof ps, .set = BOXLITE_PROC_CAPS };
     CHECK_EQ(boxlite_exec_start(b, &spec, &ex), BOXLITE_ERR_STATE);
