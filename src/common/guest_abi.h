@@ -49,7 +49,7 @@
 
 /* No BSD ("legacy") pseudo-terminals (issue 21e; Linux drivers/tty/pty.c legacy_count):
  * the kernel config keeps CONFIG_LEGACY_PTYS and its 256 pairs would each be a device in
- * sysfs and devtmpfs, 1.3 MiB of slab resident in every idle guest. Nothing uses them:
+ * sysfs and devtmpfs: 1.3 MiB of every idle guest's slab. Nothing uses them:
  * containers get Unix 98 ptys (/dev/pts), and their /dev never had the BSD nodes. A word on
  * the command line rather than a kernel rebuild, so a later BOXLITE_KERNEL_CMDLINE word
  * (pty.legacy_count=N) still brings them back. */
