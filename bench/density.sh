@@ -152,22 +152,19 @@ if [[ " $phases " == *" before "* ]]; then
   echo "before (reporting off, tb-size QEMU's 1 GiB): host memory per idle box: $pss MiB PSS ($rss MiB RSS), guest RAM resident $guest MiB"
   for b in $(names b); do "$B" rm -f "$b" >/dev/null 2>&1; done
 fi
+# a phase whose boxes get one kernel word after the engine's (BOXLITE_KERNEL_CMDLINE's words
+# come last): PHASE PREFIX WORD DESCRIPTION
+word_phase() {
+  [[ " $phases " == *" $1 "* ]] || return 0
+  BOXLITE_KERNEL_CMDLINE="${BOXLITE_KERNEL_CMDLINE:+$BOXLITE_KERNEL_CMDLINE }$3" start_boxes "$2" || exit 1
+  read -r pss rss guest <<<"$(settle_and_measure $(names "$2"))"
+  echo "$1 ($4): host memory per idle box: $pss MiB PSS ($rss MiB RSS), guest RAM resident $guest MiB"
+  for b in $(names "$2"); do "$B" rm -f "$b" >/dev/null 2>&1; done
+}
 # ---- 21c: reporting at the kernel's pageblock order ----------------------------------------
-if [[ " $phases " == *" 21c "* ]]; then
-  BOXLITE_KERNEL_CMDLINE="${BOXLITE_KERNEL_CMDLINE:+$BOXLITE_KERNEL_CMDLINE }page_reporting.page_reporting_order=10" \
-    start_boxes c || exit 1
-  read -r pss rss guest <<<"$(settle_and_measure $(names c))"
-  echo "21c (reporting order 10 = 4 MiB chunks, tb-size 16 MiB): host memory per idle box: $pss MiB PSS ($rss MiB RSS), guest RAM resident $guest MiB"
-  for b in $(names c); do "$B" rm -f "$b" >/dev/null 2>&1; done
-fi
+word_phase 21c c page_reporting.page_reporting_order=10 "reporting order 10 = 4 MiB chunks, tb-size 16 MiB"
 # ---- 21d: the guest's legacy ptys back ----------------------------------------------------
-if [[ " $phases " == *" 21d "* ]]; then
-  BOXLITE_KERNEL_CMDLINE="${BOXLITE_KERNEL_CMDLINE:+$BOXLITE_KERNEL_CMDLINE }pty.legacy_count=256" \
-    start_boxes d || exit 1
-  read -r pss rss guest <<<"$(settle_and_measure $(names d))"
-  echo "21d (256 legacy pty pairs, reporting order 5, tb-size 16 MiB): host memory per idle box: $pss MiB PSS ($rss MiB RSS), guest RAM resident $guest MiB"
-  for b in $(names d); do "$B" rm -f "$b" >/dev/null 2>&1; done
-fi
+word_phase 21d d pty.legacy_count=256 "256 legacy pty pairs, reporting order 5, tb-size 16 MiB"
 # ---- after -------------------------------------------------------------------------------
 if [[ " $phases " == *" after "* ]]; then
   start_boxes a || exit 1
