@@ -6,11 +6,15 @@
 #    library's tcg_tb_mib setting 0), i.e. what a box cost before issue 21;
 #  - 21c: reporting on at the kernel's own order (its pageblocks, 4 MiB: the engine's
 #    order-5 word overridden by BOXLITE_KERNEL_CMDLINE, whose words come last), 16 MiB cache;
+#  - 21d: as after, but with the guest's 256 pairs of BSD ptys back (pty.legacy_count=256 after
+#    the engine's pty.legacy_count=0, as BOXLITE_KERNEL_CMDLINE's words come last), i.e.
+#    what a box cost before issue 21e;
 #  - after: the defaults (reporting on, order 5 = 128 KiB chunks, a 16 MiB translation
-#    cache), with where each box's PSS goes (guest RAM, TCG's cache, QEMU's heap and other
-#    anonymous memory, binary and libraries, the kernel file, the per-box process), then
-#    again after `boxlite reclaim` (the guests drop their caches and compact; reporting
-#    returns it). BENCH_DENSITY_PHASES (default "before 21c after") picks phases.
+#    cache, no legacy ptys), with where each box's PSS goes (guest RAM, TCG's cache, QEMU's
+#    heap and other anonymous memory, binary and libraries, the kernel file, the per-box
+#    process) and where its guest RAM lies (the kernel image, the rest), then again after
+#    `boxlite reclaim` (the guests drop their caches and compact; reporting returns it).
+#    BENCH_DENSITY_PHASES (default "before 21c 21d after") picks phases.
 # "Idle" is once every box's guest RAM resident on the host has stopped moving (its own
 # figure, read every second, the same for 3 readings). Per box: the sum of PSS (a page
 # shared between processes split between them: the QEMU binary, libraries, the kernel
@@ -95,6 +99,39 @@ breakdown() {
   done | awk -F'\t' -v n=$# '{ s[$1] += $2 } END { for (k in s) printf "%7.1f MiB  %s\n", s[k] / 1024 / n, k }' |
     sort -rn | sed 's/^/    /'
 }
+# where the boxes' resident guest RAM lies, MiB per box: the guest kernel's image (its
+# /proc/iomem "Kernel code" to the end of "Kernel bss": the same ~9 MiB in every box) and the
+# rest (struct pages, 64 B per 4 KiB page of the box's RAM, then slab, page tables, caches);
+# QEMU's page map of the box's memory file says which guest pages are resident
+guest_regions() {
+  local b id q img
+  for b in "$@"; do
+    id=$("$B" inspect -f '{{.ID}}' "$b")
+    q=$(pgrep -f "qemu.*$BOXLITE_HOME/boxes/$id/" | head -1)
+    img=$("$B" exec "$b" cat /proc/iomem 2>/dev/null | awk -F' : ' '/Kernel code/ { split($1, a, "-"); lo = a[1] }
+      /Kernel bss/ { split($1, a, "-"); hi = a[2] } END { print lo, hi }')
+    [ -n "$q" ] && python3 - "$q" $img <<'PY'
+import struct, sys
+pid, lo, hi = sys.argv[1], int(sys.argv[2], 16), int(sys.argv[3], 16) + 1
+for line in open(f"/proc/{pid}/maps"):
+    f = line.split()
+    if len(f) >= 6 and f[5].endswith("/memory"):
+        start, end = (int(x, 16) for x in f[0].split("-")); off = int(f[2], 16); break
+else:
+    sys.exit(0)
+pm = open(f"/proc/{pid}/pagemap", "rb"); pm.seek(start // 4096 * 8)
+data = pm.read((end - start) // 4096 * 8)
+image = rest = 0
+for i in range(len(data) // 8):
+    if struct.unpack_from("<Q", data, i * 8)[0] >> 63:
+        gpa = off + i * 4096
+        if lo <= gpa < hi: image += 4096
+        else: rest += 4096
+print(image, rest)
+PY
+  done | awk -v n=$# '{ i += $1; r += $2 } END {
+    printf "%7.1f MiB  the kernel image\n%7.1f MiB  the rest\n", i / 1048576 / n, r / 1048576 / n }' | sed 's/^/    /'
+}
 start_boxes() { # PREFIX EXTRA-FLAGS...
   local p=$1 i
   shift
@@ -107,7 +144,7 @@ names() { local i; for i in $(seq "$n"); do echo "$1$i"; done; }
 
 echo "engine: $engine"
 echo "boxes: $n busybox boxes, 512 MiB each, idle (sleep)"
-phases=${BENCH_DENSITY_PHASES:-before 21c after}
+phases=${BENCH_DENSITY_PHASES:-before 21c 21d after}
 # ---- before ------------------------------------------------------------------------------
 if [[ " $phases " == *" before "* ]]; then
   BOXLITE_TCG_TB_MIB=0 start_boxes b --no-page-reporting || exit 1
@@ -115,21 +152,28 @@ if [[ " $phases " == *" before "* ]]; then
   echo "before (reporting off, tb-size QEMU's 1 GiB): host memory per idle box: $pss MiB PSS ($rss MiB RSS), guest RAM resident $guest MiB"
   for b in $(names b); do "$B" rm -f "$b" >/dev/null 2>&1; done
 fi
+# a phase whose boxes get one kernel word after the engine's (BOXLITE_KERNEL_CMDLINE's words
+# come last): PHASE PREFIX WORD DESCRIPTION
+word_phase() {
+  [[ " $phases " == *" $1 "* ]] || return 0
+  BOXLITE_KERNEL_CMDLINE="${BOXLITE_KERNEL_CMDLINE:+$BOXLITE_KERNEL_CMDLINE }$3" start_boxes "$2" || exit 1
+  read -r pss rss guest <<<"$(settle_and_measure $(names "$2"))"
+  echo "$1 ($4): host memory per idle box: $pss MiB PSS ($rss MiB RSS), guest RAM resident $guest MiB"
+  for b in $(names "$2"); do "$B" rm -f "$b" >/dev/null 2>&1; done
+}
 # ---- 21c: reporting at the kernel's pageblock order ----------------------------------------
-if [[ " $phases " == *" 21c "* ]]; then
-  BOXLITE_KERNEL_CMDLINE="${BOXLITE_KERNEL_CMDLINE:+$BOXLITE_KERNEL_CMDLINE }page_reporting.page_reporting_order=10" \
-    start_boxes c || exit 1
-  read -r pss rss guest <<<"$(settle_and_measure $(names c))"
-  echo "21c (reporting order 10 = 4 MiB chunks, tb-size 16 MiB): host memory per idle box: $pss MiB PSS ($rss MiB RSS), guest RAM resident $guest MiB"
-  for b in $(names c); do "$B" rm -f "$b" >/dev/null 2>&1; done
-fi
+word_phase 21c c page_reporting.page_reporting_order=10 "reporting order 10 = 4 MiB chunks, tb-size 16 MiB"
+# ---- 21d: the guest's legacy ptys back ----------------------------------------------------
+word_phase 21d d pty.legacy_count=256 "256 legacy pty pairs, reporting order 5, tb-size 16 MiB"
 # ---- after -------------------------------------------------------------------------------
 if [[ " $phases " == *" after "* ]]; then
   start_boxes a || exit 1
   read -r pss rss guest <<<"$(settle_and_measure $(names a))"
-  echo "after (reporting order 5 = 128 KiB chunks, tb-size 16 MiB): host memory per idle box: $pss MiB PSS ($rss MiB RSS), guest RAM resident $guest MiB"
+  echo "after (reporting order 5 = 128 KiB chunks, tb-size 16 MiB, no legacy ptys): host memory per idle box: $pss MiB PSS ($rss MiB RSS), guest RAM resident $guest MiB"
   echo "  where it goes (PSS per box):"
   breakdown $(names a)
+  echo "  where its guest RAM lies (resident, per box):"
+  guest_regions $(names a)
   "$B" reclaim >/dev/null 2>&1
   read -r pss2 rss2 guest2 <<<"$(settle_and_measure $(names a))"
   echo "after + boxlite reclaim: host memory per idle box: $pss2 MiB PSS ($rss2 MiB RSS), guest RAM resident $guest2 MiB"

@@ -47,4 +47,14 @@
 #define GUEST_REPORTING_ORDER_ARG GUEST_REPORTING_ORDER_PARAM "=5" /* = GUEST_REPORTING_ORDER */
 #define GUEST_REPORTING_ORDER_SYSFS "/sys/module/page_reporting/parameters/page_reporting_order"
 
+/* No BSD ("legacy") pseudo-terminals (issue 21e; Linux drivers/tty/pty.c legacy_count):
+ * the kernel config keeps CONFIG_LEGACY_PTYS and its 256 pairs would each be a device in
+ * sysfs and devtmpfs: 1.3 MiB of every idle guest's slab. Nothing uses them:
+ * containers get Unix 98 ptys (/dev/pts), and their /dev never had the BSD nodes. A word on
+ * the command line rather than a kernel rebuild, so a later BOXLITE_KERNEL_CMDLINE word
+ * (pty.legacy_count=N) still brings them back. */
+#define GUEST_NO_LEGACY_PTYS_ARG "pty.legacy_count=0"
+/* What both engines put on every guest's command line for density. */
+#define GUEST_DENSITY_ARGS GUEST_REPORTING_ORDER_ARG " " GUEST_NO_LEGACY_PTYS_ARG
+
 #endif

@@ -37,10 +37,11 @@ struct qemu_launch {
 };
 
 /* The guest command line the engine always passes ahead of the config's own (console=
- * comes first: the machine's, "console=ttyS0 " on x86_64); free page reporting's order
- * (guest_abi.h) is there with the balloon or without it (then it sets nothing). */
+ * comes first: the machine's, "console=ttyS0 " on x86_64); the density words (guest_abi.h:
+ * free page reporting's order, there with the balloon or without it (then it sets nothing),
+ * and no legacy ptys). */
 #define QEMU_GUEST_CMDLINE_REST                                                               \
-    "reboot=t panic=-1 quiet boxlite.engine=qemu " GUEST_REPORTING_ORDER_ARG
+    "reboot=t panic=-1 quiet boxlite.engine=qemu " GUEST_DENSITY_ARGS
 #define QEMU_GUEST_CMDLINE "console=ttyS0 " QEMU_GUEST_CMDLINE_REST
 
 /* A NULL-terminated argv, every string malloc'd; free with qemu_argv_free(). */

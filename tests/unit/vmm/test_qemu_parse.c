@@ -255,11 +255,15 @@ TEST(argv_for_density)
     CHECK(argv_has(argv, "microvm,acpi=off,x-option-roms=off,mem-merge=off"));
     CHECK(argv_has(argv, "virtio-balloon-device,id=balloon0,free-page-reporting=on"));
     CHECK(argv_has(argv, "tcg")); /* 0: QEMU's own cache size */
-    /* free page reporting's order for the guest kernel (and its agent: guest_abi.h) */
-    bool order = false;
-    for (char **a = argv; *a; a++)
+    /* free page reporting's order for the guest kernel (and its agent: guest_abi.h), and no
+     * legacy ptys (issue 21e) */
+    bool order = false, ptys = false;
+    for (char **a = argv; *a; a++) {
         order |= strstr(*a, " page_reporting.page_reporting_order=5") != NULL;
+        ptys |= strstr(*a, " pty.legacy_count=0") != NULL;
+    }
     CHECK(order);
+    CHECK(ptys);
     qemu_argv_free(argv);
 
     cfg.ksm = true;
