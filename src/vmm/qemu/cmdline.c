@@ -160,9 +160,10 @@ int qemu_build_argv(const struct vmm_config *cfg, const struct qemu_launch *l, c
         add(&b, "%s", cfg->initrd);
         add(&b, "-append");
         if (cfg->cmdline && *cfg->cmdline)
-            add(&b, "console=%s %s %s", m->console, QEMU_GUEST_CMDLINE_REST, cfg->cmdline);
+            add(&b, "console=%s %s%s %s", m->console, m->words, QEMU_GUEST_CMDLINE_REST,
+                cfg->cmdline);
         else
-            add(&b, "console=%s %s", m->console, QEMU_GUEST_CMDLINE_REST);
+            add(&b, "console=%s %s%s", m->console, m->words, QEMU_GUEST_CMDLINE_REST);
     }
 
     /* Control: QMP and the agent's port on sockets the engine already holds. */

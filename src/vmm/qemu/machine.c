@@ -17,6 +17,10 @@ static const struct qemu_machine machines[] = {
         /* no PCI, no ACPI, no firmware tables; qboot loads the kernel itself */
         .machine = "microvm,acpi=off,x-option-roms=off",
         .console = "ttyS0",
+        /* The kernel checks that the IO-APIC delivers the 8254's ticks by counting a few of
+         * them in a short window; a TCG vCPU descheduled on a loaded host misses it and the
+         * guest panics ("IO-APIC + timer doesn't work!"). microvm's timer is known good. */
+        .words = "no_timer_check ",
         /* QEMU hw/i386/microvm.c VIRTIO_NUM_TRANSPORTS */
         .transports = QEMU_MICROVM_TRANSPORTS,
         .disks_reversed = false,
@@ -32,6 +36,7 @@ static const struct qemu_machine machines[] = {
          * (memory, PSCI over hvc, the PL011, the virtio-mmio transports). */
         .machine = "virt,gic-version=3,acpi=off",
         .console = "ttyAMA0",
+        .words = "", /* an unknown word would be init's argument: only x86 knows that one */
         /* QEMU hw/arm/virt.c NUM_VIRTIO_TRANSPORTS */
         .transports = 32,
         /* hw/arm/virt.c create_virtio_devices(): -device options in command-line order

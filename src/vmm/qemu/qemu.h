@@ -37,12 +37,13 @@ struct qemu_launch {
 };
 
 /* The guest command line the engine always passes ahead of the config's own (console=
- * comes first: the machine's, "console=ttyS0 " on x86_64); the density words (guest_abi.h:
+ * comes first: the machine's, "console=ttyS0 " on x86_64, then the machine's own words,
+ * "no_timer_check " there: machine.c); the density words (guest_abi.h:
  * free page reporting's order, there with the balloon or without it (then it sets nothing),
  * and no legacy ptys). */
 #define QEMU_GUEST_CMDLINE_REST                                                               \
     "reboot=t panic=-1 quiet boxlite.engine=qemu " GUEST_DENSITY_ARGS
-#define QEMU_GUEST_CMDLINE "console=ttyS0 " QEMU_GUEST_CMDLINE_REST
+#define QEMU_GUEST_CMDLINE "console=ttyS0 no_timer_check " QEMU_GUEST_CMDLINE_REST
 
 /* A NULL-terminated argv, every string malloc'd; free with qemu_argv_free(). */
 int qemu_build_argv(const struct vmm_config *cfg, const struct qemu_launch *l, char ***argv,
@@ -89,6 +90,7 @@ struct qemu_machine {
     const char *package;   /* Debian's package with the binary, for messages */
     const char *machine;   /* -M, before the engine's own properties */
     const char *console;   /* the guest's serial console device */
+    const char *words;     /* the machine's own guest command-line words ("" for none) */
     unsigned transports;   /* virtio-mmio transports the machine has */
     bool disks_reversed;   /* disks go last-first on the command line (machine.c) */
     bool resume_without_kernel; /* a resume's QEMU is given no kernel (cmdline.c) */
