@@ -22,6 +22,9 @@
  * of its RAM is not killed by its own cgroup (docs/oci-runtime.md "cgroups"). The box's jail
  * allows QEMU the same (src/vmm/jail/cgroup.c, OVERHEAD_QEMU_MIB). */
 #define CG_VMM_OVERHEAD_MIB 512
+/* pids.limit holds in the guest (the container's process group there, guest/agent/
+ * procgroup.c); the host's pids.max adds the relay's, per-box process's and QEMU's threads */
+#define CG_VMM_OVERHEAD_PIDS 128
 /* The least RAM a box boots with; a smaller memory limit still gives the guest this. */
 #define CG_BOX_MIN_MIB 128
 

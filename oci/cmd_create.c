@@ -218,6 +218,11 @@ static __attribute__((noreturn)) void create_relay(const char *id, const struct 
     relay_exec_spec(&s->process, &spec, user, sizeof user, &sec);
     if (pod->kind == POD_CONTAINER)
         spec.root = pod->guest_root;
+    /* the container's processes in the guest: counted by its pids limit there, and ended
+     * with this one (a pod's container leaves nothing behind in the pod's VM) */
+    spec.group = id;
+    if (s->res.has_pids_limit && s->res.pids_limit > 0)
+        spec.pids_max = s->res.pids_limit;
     /* the caller sizes the terminal once it holds the master, possibly while the container
      * was only created (its SIGWINCH was not forwarded then): the size at start is the one */
     struct winsize ws;

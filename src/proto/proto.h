@@ -90,6 +90,8 @@ enum proto_tag {
     T_RLIMIT = 130, T_CAPS = 131, T_NO_NEW_PRIVS = 132, T_GROUPS = 133, T_UMASK = 134,
     T_OOM_SCORE_ADJ = 135,
     T_ROOT = 136, /* EXEC: a folder of the container that becomes the process's root (a pod) */
+    T_GROUP = 137,    /* EXEC: the process group (a cgroup in the guest) of a container */
+    T_PIDS_MAX = 138, /* EXEC: that group's most processes (pids.max) */
 };
 
 struct proto_hdr {
@@ -208,7 +210,16 @@ struct proto_exec_req {
     int32_t oom_score_adj;
     char *root; /* ROOT(136): absolute, beneath the container's root, no "." or ".."; NULL =
                  * the container's root */
+    /* GROUP(137): the process joins the guest's cgroup of that name (PROTO_GROUP_NAME_MAX,
+     * [A-Za-z0-9_.+-]); the execution that made it leads it, and when the leader's process
+     * ends or its channel closes, every process left in the group is killed (a container's
+     * processes end with its main process, as in a PID namespace). NULL = none. */
+    char *group;
+    uint64_t pids_max; /* PIDS_MAX(138): the group's pids.max when it is made; 0 = none */
 };
+#define PROTO_GROUP_NAME_MAX 128
+/* A GROUP name as the agent takes it: 1..PROTO_GROUP_NAME_MAX of [A-Za-z0-9_.+-], not "." or "..". */
+bool proto_group_name_ok(const char *name);
 int proto_exec_req_encode(const struct proto_exec_req *r, struct tlv_writer *w, struct bl_error *err);
 int proto_exec_req_decode(struct proto_exec_req *r, const void *p, size_t len, struct bl_error *err);
 void proto_exec_req_free(struct proto_exec_req *r);

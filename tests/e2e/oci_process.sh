@@ -126,7 +126,7 @@ expect "  ...memory.limit_in_bytes: the limit plus the VMM's 512 MiB" $(((200 + 
 expect "  ...memory.soft_limit_in_bytes: the reservation" 104857600 "$(cat "$mem/memory.soft_limit_in_bytes")"
 expect "  ...cpu.cfs_quota_us" 150000 "$(cat "$cpu/cpu.cfs_quota_us")"
 expect "  ...cpu.shares" 512 "$(cat "$cpu/cpu.shares")"
-expect "  ...pids.max (the host's side: relay, per-box process, QEMU's threads)" 100 "$(cat "$(cgdir cg1 pids)/pids.max")"
+expect "  ...pids.max (the host's side: the limit plus the relay's, per-box process's and QEMU's 128)" 228 "$(cat "$(cgdir cg1 pids)/pids.max")"
 "$R" --root "$root" start cg1; expect "start" 0 "$?"
 "$R" --root "$root" exec cg1 sh -c 'nproc; grep MemTotal /proc/meminfo' >"$work/cg.x" 2>&1
 expect "  ...the box has ceil(quota/period) = 2 vCPUs" 2 "$(head -1 "$work/cg.x")"
@@ -211,6 +211,14 @@ expect "podman, root: CapEff is Podman's default set" "$DEFAULT_CAPS" "$(line Ca
 expect "podman, root: CapBnd is Podman's default set" "$DEFAULT_CAPS" "$(line CapBnd: "$work/d.out")"
 expect "podman: --oom-score-adj 300" 300 "$(line oom "$work/d.out")"
 
+# pids.limit holds in the guest (part h): the container's processes there are one group
+# whose pids.max is the limit, so a fork bomb stops at it; the shell counts /proc without
+# forking once the bomb has ended.
+$P run --rm --pids-limit 20 "$img" sh -c 'sh -c "for i in \$(seq 60); do sleep 30 & done" 2>/dev/null;
+  echo "bomb $?"; set -- /proc/[0-9]*; echo "procs $#"' >"$work/b.out" 2>&1
+b=$(line bomb "$work/b.out"); n=$(line procs "$work/b.out")
+check "podman run --pids-limit 20: a fork bomb in the guest stops (its shell failed: ${b:-$(cat "$work/b.out")})" test "${b:-0}" -ne 0
+check "  ...at most 20 of its processes, and the container's init, in the container ($n)" test "${n:-99}" -le 21
 # exec: Podman hands the exec's process.json (its capabilities, user) to `exec --process`;
 # the same container counts on its stdout (Podman's log) for pause/unpause, and has limits
 # for stats/update
