@@ -305,12 +305,13 @@ static int bind_tree(const char *path, bool recursive_ro, bool top_ro, int usern
         return bl_errno(err, errno, "open_tree %s", path);
     struct mount_attr idmap = { .attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)userns };
     struct mount_attr ro = { .attr_set = MOUNT_ATTR_RDONLY };
-    if (userns >= 0 && mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &idmap, sizeof idmap) < 0) {
+    if (userns >= 0 &&
+        mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &idmap, sizeof idmap) < 0) {
         close(tree);
         return bl_errno(err, errno, "idmap the bind of %s for the box's user", path);
     }
-    if ((recursive_ro || top_ro) &&
-        mount_setattr(tree, "", AT_EMPTY_PATH | (recursive_ro ? AT_RECURSIVE : 0), &ro, sizeof ro) < 0) {
+    unsigned flags = AT_EMPTY_PATH | (recursive_ro ? AT_RECURSIVE : 0);
+    if ((recursive_ro || top_ro) && mount_setattr(tree, "", flags, &ro, sizeof ro) < 0) {
         close(tree);
         return bl_errno(err, errno, "read-only bind of %s", path);
     }

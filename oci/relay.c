@@ -208,8 +208,12 @@ int relay_mountpoint_in_root(const char *rootfs, const char *path, bool file,
         cleanup_close int pdir = open(at, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         c += n;
         bool last = !c[strspn(c, "/")];
-        if (file && last) { /* a file bind's mount point: an empty file, never through a link */
-            int f = pdir < 0 ? -1 : openat(pdir, comp, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (file && last) {
+            /* a file bind's mount point: an empty file, never through a link, never waiting
+             * on a FIFO the image put there, nothing written */
+            int f = pdir < 0 ? -1
+                             : openat(pdir, comp, O_RDONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK |
+                                                      O_CLOEXEC, 0644);
             if (f < 0 && errno == ELOOP)
                 f = open_in_root(rootfd, path); /* a link in the image: where it leads */
             if (f < 0)

@@ -396,9 +396,17 @@ static void handle_exec(struct agent *a, uint32_t id, const uint8_t *p, size_t l
     }
     bool leads = false;
     if (req.group && group_prepare(a, &req, &leads, &e) < 0) {
-        send_error(a, id, e.code, "exec: %s", e.msg);
-        proto_exec_req_free(&req);
-        return;
+        /* a limit asked for is not dropped silently; a group for cleanup alone is a loss
+         * the process can run without (a kernel without cgroup v2 pids) */
+        if (req.pids_max) {
+            send_error(a, id, e.code, "exec: %s", e.msg);
+            proto_exec_req_free(&req);
+            return;
+        }
+        agent_log("exec %s without its group: %s", req.argv[0], e.msg);
+        free(req.group);
+        req.group = NULL;
+        leads = false;
     }
     if (req.detach) {
         /* exec -d: the process runs on its own, writing to the console as the main process
