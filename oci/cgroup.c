@@ -269,10 +269,13 @@ static int64_t host_mem(int64_t limit)
     return box + (int64_t)CG_VMM_OVERHEAD_MIB * MIB;
 }
 
-/* The host's pids limit: the container's (held in the guest) plus the VMM's threads. */
+/* The host's pids limit: the container's (held in the guest too), never below what the
+ * VMM's own threads need. */
 static int64_t host_pids(const struct oci_resources *r)
 {
-    return r->pids_limit > 0 ? r->pids_limit + CG_VMM_OVERHEAD_PIDS : -1;
+    if (r->pids_limit <= 0)
+        return -1;
+    return r->pids_limit < CG_HOST_MIN_PIDS ? CG_HOST_MIN_PIDS : r->pids_limit;
 }
 
 static int put_num(const char *dir, const char *file, int64_t v, const char *unlimited,
