@@ -349,6 +349,13 @@ typedef struct boxlite_exec_spec {
      * /sys, the rest of the box unreachable (the containers of a Kubernetes pod sharing
      * one box; docs/kubernetes.md). NULL = the box's root. */
     const char *root;
+    /* A name ([A-Za-z0-9_.+-], at most 128) for a group of processes in the guest (a cgroup
+     * there): the executions given one name share it. The execution that makes the group
+     * leads it: when the leader's process ends, or its execution is dropped (its caller gone),
+     * every process left in the group is killed, as a container's end with its main one.
+     * NULL = none. */
+    const char *group;
+    long long pids_max; /* the group's most processes in the guest, set by its leader; 0 = none */
 } boxlite_exec_spec;
 
 /* What an execution's process may do beyond its user (runtime-spec config.md "POSIX

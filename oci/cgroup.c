@@ -259,6 +259,15 @@ static int64_t host_mem(int64_t limit)
     return box + (int64_t)CG_VMM_OVERHEAD_MIB * MIB;
 }
 
+/* The host's pids limit: the container's (held in the guest too), never below what the
+ * VMM's own threads need. */
+static int64_t host_pids(const struct oci_resources *r)
+{
+    if (r->pids_limit <= 0)
+        return -1;
+    return r->pids_limit < CG_HOST_MIN_PIDS ? CG_HOST_MIN_PIDS : r->pids_limit;
+}
+
 static int put_num(const char *dir, const char *file, int64_t v, const char *unlimited,
                    struct bl_error *err)
 {
@@ -310,9 +319,9 @@ static int apply_v1(const struct cgroup *cg, size_t i, const struct oci_resource
             e = put_num(d, "cpu.cfs_quota_us", r->cpu_quota, "-1", err);
     }
     /* pids: the host's processes and threads of the container (relay, per-box process,
-     * QEMU's threads), not the guest's (docs/oci-runtime.md "cgroups") */
+     * QEMU's threads); the guest's are limited in the guest (docs/oci-runtime.md "cgroups") */
     if (!e && is_v1(cg, i, "pids") && r->has_pids_limit)
-        e = put_num(d, "pids.max", r->pids_limit > 0 ? r->pids_limit : -1, "max", err);
+        e = put_num(d, "pids.max", host_pids(r), "max", err);
     if (!e && is_v1(cg, i, "cpuset")) {
         if (r->cpuset_cpus[0])
             e = write_at(d, "cpuset.cpus", r->cpuset_cpus, err);
@@ -351,7 +360,7 @@ static int apply_v2(const char *d, const struct oci_resources *r, struct bl_erro
         e = write_at(d, "cpu.max", v, err);
     }
     if (!e && r->has_pids_limit)
-        e = put_num(d, "pids.max", r->pids_limit > 0 ? r->pids_limit : -1, "max", err);
+        e = put_num(d, "pids.max", host_pids(r), "max", err);
     if (!e && r->cpuset_cpus[0])
         e = write_at(d, "cpuset.cpus", r->cpuset_cpus, err);
     if (!e && r->cpuset_mems[0])

@@ -22,6 +22,11 @@
  * of its RAM is not killed by its own cgroup (docs/oci-runtime.md "cgroups"). The box's jail
  * allows QEMU the same (src/vmm/jail/cgroup.c, OVERHEAD_QEMU_MIB). */
 #define CG_VMM_OVERHEAD_MIB 512
+/* pids.limit holds in the guest (the container's process group there, guest/agent/
+ * procgroup.c). On the host it counts the relay's, per-box process's and QEMU's threads
+ * (QEMU aborts when it cannot start one, and its 9p pool grows to 64), so the host's
+ * pids.max is never below this; above it, it is the limit, as runc's. */
+#define CG_HOST_MIN_PIDS 256
 /* The least RAM a box boots with; a smaller memory limit still gives the guest this. */
 #define CG_BOX_MIN_MIB 128
 

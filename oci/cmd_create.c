@@ -26,21 +26,6 @@
 
 /* ---- create: a relay that boots the box and waits for start ------------------------------*/
 
-static bool skip_mount(const struct oci_mount *m)
-{
-    /* the guest's container init makes its own /proc, /sys, /dev */
-    static const char *const own[] = { "/proc", "/sys", "/dev" };
-    for (size_t i = 0; i < sizeof own / sizeof own[0]; i++) {
-        size_t n = strlen(own[i]);
-        if (!strncmp(m->destination, own[i], n) &&
-            (!m->destination[n] || m->destination[n] == '/'))
-            return true;
-    }
-    struct stat st;
-    /* a volume is a shared folder (9p); file binds are not carried yet */
-    return !m->bind || !m->source || stat(m->source, &st) != 0 || !S_ISDIR(st.st_mode);
-}
-
 static int box_options(const struct oci_spec *s, const char *id, const char *rootfs,
                        boxlite_options **out, struct bl_error *err)
 {
@@ -70,7 +55,7 @@ static int box_options(const struct oci_spec *s, const char *id, const char *roo
     for (size_t i = 0; !r && i < s->nports; i++)
         r = boxlite_options_add_port(o, 0, s->ports[i], "tcp", NULL);
     for (size_t i = 0; !r && i < s->nmounts; i++)
-        if (!skip_mount(&s->mounts[i]) &&
+        if (relay_mount_kind(&s->mounts[i]) == S_IFDIR && /* a volume is a folder (9p) */
             !(r = relay_mkdir_in_root(rootfs, s->mounts[i].destination, err) < 0 ? -1 : 0))
             r = boxlite_options_add_volume(o, s->mounts[i].source, s->mounts[i].destination,
                                            s->mounts[i].readonly);
@@ -166,7 +151,7 @@ static __attribute__((noreturn)) void create_relay(const char *id, const struct 
         report(ready_fd, "open the box runtime at %s: %s", home, boxlite_errmsg());
         _exit(1);
     }
-    if (pod->kind == POD_CONTAINER && pod_join(rt, pod, id, rootfs, &box, &err) < 0) {
+    if (pod->kind == POD_CONTAINER && pod_join(rt, pod, id, rootfs, s, &box, &err) < 0) {
         report(ready_fd, "%s", err.msg);
         _exit(1);
     }
@@ -234,6 +219,11 @@ static __attribute__((noreturn)) void create_relay(const char *id, const struct 
     relay_confine(s, true, &sec);
     if (pod->kind == POD_CONTAINER)
         spec.root = pod->guest_root;
+    /* the container's processes in the guest: counted by its pids limit there, and ended
+     * with this one (a pod's container leaves nothing behind in the pod's VM) */
+    spec.group = id;
+    if (s->res.has_pids_limit && s->res.pids_limit > 0)
+        spec.pids_max = s->res.pids_limit;
     /* the caller sizes the terminal once it holds the master, possibly while the container
      * was only created (its SIGWINCH was not forwarded then): the size at start is the one */
     struct winsize ws;

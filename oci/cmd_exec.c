@@ -212,6 +212,7 @@ int cmd_exec(int argc, char **argv, int i)
     struct pod pod;
     if (pod_of(st.id, &pod) == POD_CONTAINER)
         spec.root = pod.guest_root;
+    spec.group = st.id; /* the container's (its main process leads it) */
     if (open_runtime(&rt) || boxlite_box_get(rt, st.box, &box) != BOXLITE_OK ||
         boxlite_exec_start(box, &spec, &ex) != BOXLITE_OK) {
         const char *m = boxlite_errmsg();

@@ -10,6 +10,7 @@
 #include "common/cleanup.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,43 @@ static int size_flag(const char *name, const char *v, bool *has, int64_t *out)
     *has = true;
     *out = n * mul;
     return 0;
+}
+
+/* A lowered memory limit reaches the guest too (the box's RAM is fixed at boot): its balloon
+ * holds what is above the limit, so the guest cannot use more (include/boxlite.h "Density").
+ * A limit at or above the boot size lets the balloon go; it cannot give the guest more RAM
+ * than it booted with. A pod's later container shares the sandbox's VM: its limit stays on
+ * its relay's cgroup. */
+static int guest_memory(const struct oci_state *st, int64_t limit, struct bl_error *err)
+{
+    struct pod pod;
+    if (pod_of(st->id, &pod) == POD_CONTAINER)
+        return 0;
+    boxlite_runtime *rt = NULL;
+    boxlite_box *box = NULL;
+    char *js = NULL;
+    if (open_runtime(&rt) || boxlite_box_get(rt, st->box, &box) != BOXLITE_OK ||
+        boxlite_box_info(box, &js) != BOXLITE_OK) {
+        bl_err(err, BOXLITE_ERR_NOT_FOUND, "the container's box: %s", boxlite_errmsg());
+        goto out;
+    }
+    json_t *o = json_loads(js, 0, NULL);
+    json_int_t boot = o ? json_integer_value(json_object_get(o, "memory_mib")) : 0;
+    json_decref(o);
+    int64_t mib = limit > 0 ? limit >> 20 : 0;
+    /* never below the least RAM a box boots with, as the host's limit (cgroup.c) */
+    if (mib > 0 && mib < CG_BOX_MIN_MIB)
+        mib = CG_BOX_MIN_MIB;
+    int target = mib > 0 && mib < boot ? (int)mib : 0;
+    int rc = boxlite_box_set_balloon(box, target);
+    /* no balloon (its engine's, or its slots taken): the host's limit alone holds */
+    if (rc != BOXLITE_OK && rc != BOXLITE_ERR_UNSUPPORTED)
+        bl_err(err, rc, "the guest's balloon to %d MiB: %s", target, boxlite_errmsg());
+out:
+    boxlite_free(js);
+    boxlite_box_free(box);
+    boxlite_runtime_close(rt);
+    return err->msg[0] ? -1 : 0;
 }
 
 static int num_flag(const char *name, const char *v, bool *has, int64_t *out, int64_t min)
@@ -148,7 +186,8 @@ int cmd_update(int argc, char **argv, int i)
         rc = fail("container not running");
     else if (load_cgroup(st.id, &cg) != 1)
         rc = fail("update: the container has no cgroup (made without one)");
-    else if (cgroup_apply(&cg, &r, &err) < 0)
+    else if (cgroup_apply(&cg, &r, &err) < 0 ||
+             (r.has_mem_limit && guest_memory(&st, r.mem_limit, &err) < 0))
         rc = fail("update: %s", err.msg);
     oci_state_free(&st);
     return rc;

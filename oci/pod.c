@@ -202,9 +202,17 @@ static int proc_owner(pid_t pid, uid_t *uid, gid_t *gid)
     return 0;
 }
 
+/* One of the container's own mounts (a spec mount bound on the host), ready to attach. */
+struct pod_bind {
+    int tree;         /* open_tree clone, idmapped and read-only as asked */
+    const char *dest; /* where in the container's root */
+};
+
 /* In a child (setns wants one thread): into the box's mount namespace, then bind (tree >= 0)
- * or unbind (tree < 0) <pod folder>/<id> there, the folder found from the VMM's root. */
-static int in_box_ns(pid_t vmm, const struct pod *p, const char *id, int tree, struct bl_error *err)
+ * or unbind (tree < 0) <pod folder>/<id> there, the folder found from the VMM's root, and
+ * the container's own binds on that root. */
+static int in_box_ns(pid_t vmm, const struct pod *p, const char *id, int tree,
+                     const struct pod_bind *b, size_t nb, struct bl_error *err)
 {
     char path[PATH_MAX + 300];
     snprintf(path, sizeof path, "/proc/%d/root", (int)vmm);
@@ -236,6 +244,18 @@ static int in_box_ns(pid_t vmm, const struct pod *p, const char *id, int tree, s
             move_mount(tree, "", t, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0) {
             report(rep[1], "move_mount to /%s: %s", path, strerror(errno));
             _exit(1);
+        }
+        /* tree is the container's root now: each mount point resolved in it as the guest
+         * would (a link in the image stays inside), as runc resolves its mounts */
+        for (size_t i = 0; i < nb; i++) {
+            struct open_how in = { .flags = O_PATH | O_CLOEXEC,
+                                   .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
+            cleanup_close int at = (int)syscall(SYS_openat2, tree, b[i].dest, &in, sizeof in);
+            if (at < 0 || move_mount(b[i].tree, "", at, "",
+                                     MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0) {
+                report(rep[1], "mount %s: %s", b[i].dest, strerror(errno));
+                _exit(1);
+            }
         }
         char at[64];
         snprintf(at, sizeof at, "/proc/self/fd/%d", t);
@@ -275,8 +295,31 @@ static int sandbox_box(boxlite_runtime *rt, const struct pod *p, boxlite_box **b
     return r;
 }
 
+/* A clone of the tree at path, as the box's VMM user owns it (uid != 0: an idmap through
+ * userns) and read-only if asked: what is attached in the box's namespace. */
+static int bind_tree(const char *path, bool recursive_ro, bool top_ro, int userns,
+                     struct bl_error *err)
+{
+    int tree = open_tree(AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+    if (tree < 0)
+        return bl_errno(err, errno, "open_tree %s", path);
+    struct mount_attr idmap = { .attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)userns };
+    struct mount_attr ro = { .attr_set = MOUNT_ATTR_RDONLY };
+    if (userns >= 0 &&
+        mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &idmap, sizeof idmap) < 0) {
+        close(tree);
+        return bl_errno(err, errno, "idmap the bind of %s for the box's user", path);
+    }
+    unsigned flags = AT_EMPTY_PATH | (recursive_ro ? AT_RECURSIVE : 0);
+    if ((recursive_ro || top_ro) && mount_setattr(tree, "", flags, &ro, sizeof ro) < 0) {
+        close(tree);
+        return bl_errno(err, errno, "read-only bind of %s", path);
+    }
+    return tree;
+}
+
 int pod_join(boxlite_runtime *rt, const struct pod *p, const char *id, const char *rootfs,
-             boxlite_box **out, struct bl_error *err)
+             const struct oci_spec *s, boxlite_box **out, struct bl_error *err)
 {
     boxlite_box *box = NULL;
     if (sandbox_box(rt, p, &box, err) < 0)
@@ -290,23 +333,40 @@ int pod_join(boxlite_runtime *rt, const struct pod *p, const char *id, const cha
     }
     char mp[PATH_MAX + 300];
     snprintf(mp, sizeof mp, "%s/%s", p->dir, id);
-    cleanup_close int tree = open_tree(AT_FDCWD, rootfs,
-                                       OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
-    int r = tree < 0 ? bl_errno(err, errno, "open_tree %s", rootfs) : 0;
+    /* the box's files are its VMM user's in the jail (an idmapped bind); so are these */
+    cleanup_close int userns = uid ? idmap_ns(uid, gid) : -1;
+    int r = uid && userns < 0 ? bl_errno(err, errno, "a user namespace for the box's user %u",
+                                         (unsigned)uid)
+                              : 0;
+    struct pod_bind *b = calloc(s->nmounts + 1, sizeof *b);
+    size_t nb = 0;
+    if (!b)
+        r = bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
+    /* the container's own mounts: hostPath and emptyDir folders, CRI's /etc/hosts,
+     * resolv.conf and hostname files; mount points made in the rootfs first, as runc does */
+    for (size_t i = 0; !r && i < s->nmounts; i++) {
+        const struct oci_mount *m = &s->mounts[i];
+        int kind = relay_mount_kind(m);
+        if (!kind)
+            continue;
+        if (relay_mountpoint_in_root(rootfs, m->destination, kind == S_IFREG, err) < 0)
+            r = -1;
+        else if ((b[nb].tree = bind_tree(m->source, m->readonly, false, userns, err)) < 0)
+            r = -1;
+        else
+            b[nb++].dest = m->destination;
+    }
+    cleanup_close int tree = -1;
+    if (!r && (tree = bind_tree(rootfs, false, s->root_readonly, userns, err)) < 0)
+        r = -1;
     cleanup_close int dfd = pod_dir_open(p->dir);
     if (!r && (dfd < 0 || (mkdirat(dfd, id, 0700) < 0 && errno != EEXIST)))
         r = bl_errno(err, errno, "mkdir %s", mp);
-    if (!r && uid) {
-        /* the box's files are its VMM user's in the jail (an idmapped bind); so is this */
-        cleanup_close int userns = idmap_ns(uid, gid);
-        struct mount_attr a = { .attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)userns };
-        if (userns < 0 ||
-            mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &a, sizeof a) < 0)
-            r = bl_errno(err, errno, "idmap the bind of %s for the box's user %u", rootfs,
-                         (unsigned)uid);
-    }
     if (!r)
-        r = in_box_ns(vmm, p, id, tree, err);
+        r = in_box_ns(vmm, p, id, tree, b, nb, err);
+    for (size_t i = 0; i < nb; i++)
+        close(b[i].tree);
+    free(b);
     if (r) {
         if (dfd >= 0)
             unlinkat(dfd, id, AT_REMOVEDIR);
@@ -327,7 +387,7 @@ void pod_leave(const struct pod *p, const char *id)
         struct bl_error err = { 0 };
         pid_t vmm = -1;
         if (sandbox_box(rt, p, &box, &err) == 0 && (vmm = box_pid(box)) > 0 &&
-            in_box_ns(vmm, p, id, -1, &err) < 0)
+            in_box_ns(vmm, p, id, -1, NULL, 0, &err) < 0)
             warn("pod %s: %s", p->sandbox, err.msg);
         if (box)
             boxlite_box_free(box);

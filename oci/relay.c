@@ -157,6 +157,22 @@ void relay_confine(const struct oci_spec *s, bool container, struct relay_securi
     sec->ps.n_devices = s->view.ndevices;
 }
 
+int relay_mount_kind(const struct oci_mount *m)
+{
+    /* the guest's container init makes its own /proc, /sys, /dev */
+    static const char *const own[] = { "/proc", "/sys", "/dev" };
+    for (size_t i = 0; i < sizeof own / sizeof own[0]; i++) {
+        size_t n = strlen(own[i]);
+        if (!strncmp(m->destination, own[i], n) &&
+            (!m->destination[n] || m->destination[n] == '/'))
+            return 0;
+    }
+    struct stat st;
+    if (!m->bind || !m->source || stat(m->source, &st) != 0)
+        return 0;
+    return S_ISDIR(st.st_mode) ? S_IFDIR : S_ISREG(st.st_mode) ? S_IFREG : 0;
+}
+
 /* Opens path inside rootfs as the guest would resolve it (symlinks stay inside). */
 static int open_in_root(int rootfd, const char *path)
 {
@@ -173,6 +189,12 @@ static bool executable_at(int rootfd, const char *path)
 }
 
 int relay_mkdir_in_root(const char *rootfs, const char *path, struct bl_error *err)
+{
+    return relay_mountpoint_in_root(rootfs, path, false, err);
+}
+
+int relay_mountpoint_in_root(const char *rootfs, const char *path, bool file,
+                             struct bl_error *err)
 {
     cleanup_close int rootfd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (rootfd < 0)
@@ -202,12 +224,26 @@ int relay_mkdir_in_root(const char *rootfs, const char *path, struct bl_error *e
         char at[64];
         snprintf(at, sizeof at, "/proc/self/fd/%d", parent);
         cleanup_close int pdir = open(at, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        c += n;
+        bool last = !c[strspn(c, "/")];
+        if (file && last) {
+            /* a file bind's mount point: an empty file, never through a link, never waiting
+             * on a FIFO the image put there, nothing written */
+            int f = pdir < 0 ? -1
+                             : openat(pdir, comp, O_RDONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK |
+                                                      O_CLOEXEC, 0644);
+            if (f < 0 && errno == ELOOP)
+                f = open_in_root(rootfd, path); /* a link in the image: where it leads */
+            if (f < 0)
+                return bl_errno(err, errno, "mount point %s: create %s", path, comp);
+            close(f);
+            return 0;
+        }
         if (pdir < 0 || (mkdirat(pdir, comp, 0755) < 0 && errno != EEXIST))
             return bl_errno(err, errno, "mount point %s: mkdir %s", path, comp);
         prefix[plen++] = '/';
         memcpy(prefix + plen, comp, n + 1);
         plen += n;
-        c += n;
     }
     return 0;
 }

@@ -75,6 +75,12 @@ int relay_ports_start(boxlite_box *box, const struct oci_spec *s, int host_ns,
  * (symlinks stay inside), as runc makes mount points: the guest's root cannot write a
  * read-only folder of the host's (a rootfs whose top is 0555). */
 int relay_mkdir_in_root(const char *rootfs, const char *path, struct bl_error *err);
+/* The same, the last component an empty file if file (a file bind's mount point). */
+int relay_mountpoint_in_root(const char *rootfs, const char *path, bool file,
+                             struct bl_error *err);
+/* What of a spec's mount the box carries: S_IFDIR (a bound folder), S_IFREG (a bound file),
+ * 0 (left to the guest: /proc, /sys, /dev and what is not a bind of either). */
+int relay_mount_kind(const struct oci_mount *m);
 
 /* ---- pod.c: the containers of a Kubernetes pod in one box ------------------------------*/
 
@@ -93,10 +99,11 @@ int pod_role(const struct oci_spec *s, const char *id, const char *rootfs, struc
 /* A sandbox: the pod's folder made in its rootfs (which its box shares). */
 int pod_sandbox_prepare(const char *rootfs, struct bl_error *err);
 /* A container of the pod: rootfs bound into the pod's folder inside the box's mount
- * namespace; *box is the pod's box (a handle of rt's, not owned: the sandbox's relay
+ * namespace (read-only for root.readonly), with its bound folders and files (s's mounts)
+ * on it; *box is the pod's box (a handle of rt's, not owned: the sandbox's relay
  * holds its life). */
 int pod_join(boxlite_runtime *rt, const struct pod *p, const char *id, const char *rootfs,
-             boxlite_box **box, struct bl_error *err);
+             const struct oci_spec *s, boxlite_box **box, struct bl_error *err);
 /* The role, kept in the container's state folder for exec and delete. */
 int pod_record(const struct pod *p, const char *id, struct bl_error *err);
 enum pod_kind pod_of(const char *id, struct pod *p);

@@ -59,6 +59,8 @@ struct chan {
     char errtext[512];
     size_t errlen;
     uint64_t bytes;
+    /* EXEC GROUP: the group it leads (its end ends the group's processes), or "" */
+    char leads[PROTO_GROUP_NAME_MAX + 1];
 };
 
 struct agent {
@@ -196,6 +198,8 @@ static void chan_free(struct agent *a, struct chan *c)
             *pp = c->next;
             break;
         }
+    if (c->leads[0]) /* never reaped (the agent shuts down) */
+        procgroup_end(c->leads);
     close_fd(&c->in_fd);
     close_fd(&c->out_fd[1]);
     close_fd(&c->out_fd[2]);
@@ -368,6 +372,18 @@ static int attach_spawn(struct agent *a, struct chan *c, struct bl_error *err)
     return 0;
 }
 
+/* EXEC GROUP: the group made (or found); *leads says whether this execution leads it (no
+ * live channel does). */
+static int group_prepare(struct agent *a, const struct proto_exec_req *req, bool *leads,
+                         struct bl_error *err)
+{
+    *leads = !req->detach && !req->attach;
+    for (struct chan *c = a->chans; c && *leads; c = c->next)
+        if (!strcmp(c->leads, req->group))
+            *leads = false;
+    return procgroup_make(req->group, req->pids_max, *leads, err);
+}
+
 static void handle_exec(struct agent *a, uint32_t id, const uint8_t *p, size_t len)
 {
     struct bl_error e = {0};
@@ -377,6 +393,20 @@ static void handle_exec(struct agent *a, uint32_t id, const uint8_t *p, size_t l
     if (proto_exec_req_decode(&req, p, len, &e) < 0) {
         send_error(a, id, BOXLITE_ERR_PROTOCOL, "exec: %s", e.msg);
         return;
+    }
+    bool leads = false;
+    if (req.group && group_prepare(a, &req, &leads, &e) < 0) {
+        /* a limit asked for is not dropped silently; a group for cleanup alone is a loss
+         * the process can run without (a kernel without cgroup v2 pids) */
+        if (req.pids_max) {
+            send_error(a, id, e.code, "exec: %s", e.msg);
+            proto_exec_req_free(&req);
+            return;
+        }
+        agent_log("exec %s without its group: %s", req.argv[0], e.msg);
+        free(req.group);
+        req.group = NULL;
+        leads = false;
     }
     if (req.detach) {
         /* exec -d: the process runs on its own, writing to the console as the main process
@@ -416,6 +446,8 @@ static void handle_exec(struct agent *a, uint32_t id, const uint8_t *p, size_t l
         if (req.timeout_ms)
             c->deadline_us = c->start_us + req.timeout_ms * 1000u;
         c->attach = req.attach;
+        if (leads)
+            snprintf(c->leads, sizeof c->leads, "%s", req.group);
         chan_link(a, c);
     }
     proto_exec_req_free(&req);
@@ -1173,6 +1205,10 @@ static void reap(struct agent *a)
                 c->exited = true;
                 c->status = status;
                 c->exit_us = mono_us();
+                /* the leader's end ends its group, whatever still holds its output open */
+                if (c->leads[0])
+                    procgroup_end(c->leads);
+                c->leads[0] = 0;
                 if (c->kind == SPAWN_COPY_IN)
                     close_fd(&c->in_fd);
             }

@@ -124,6 +124,13 @@ int container_pivot_here(struct bl_error *err);
 /* podroot.c: after container_enter, the folder path of the container (exec's ROOT) becomes
  * the process's root in a mount namespace of its own (a pod's container sharing the box). */
 int pod_root_enter(const char *path, struct bl_error *err);
+
+/* procgroup.c: EXEC GROUP, a container's processes as a cgroup of the guest. make: the
+ * group exists (its leader sets pids.max, 0 = none); join: the calling process moves in
+ * (before it enters the container); end: every process left in it killed. */
+int procgroup_make(const char *name, uint64_t pids_max, bool leader, struct bl_error *err);
+int procgroup_join(const char *name, struct bl_error *err);
+void procgroup_end(const char *name);
 void container_destroy(struct container *c);
 
 /* ---- volumes.c: unmounted around a pause (docs/protocol.md, VOLUMES) -------------------- */

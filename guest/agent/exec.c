@@ -79,6 +79,9 @@ static __attribute__((noreturn)) void child_main(const struct container *ct, enu
         bl_errno(&e, errno, "dup2");
         child_fail(sp->report, &e);
     }
+    /* the group first: its cgroup is the agent's to reach, not the container's */
+    if (sp->req && sp->req->group && procgroup_join(sp->req->group, &e) < 0)
+        child_fail(sp->report, &e);
     if (ct->ready && container_enter(ct, &e) < 0)
         child_fail(sp->report, &e);
     if (kind != SPAWN_COPY_IN && kind != SPAWN_COPY_OUT && sp->req && sp->req->root &&

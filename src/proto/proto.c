@@ -348,6 +348,10 @@ int proto_exec_req_encode(const struct proto_exec_req *r, struct tlv_writer *w, 
     tlv_str(w, T_USER, r->user);
     if (r->root)
         tlv_str(w, T_ROOT, r->root);
+    if (r->group)
+        tlv_str(w, T_GROUP, r->group);
+    if (r->pids_max)
+        tlv_u64(w, T_PIDS_MAX, r->pids_max);
     if (r->tty) {
         tlv_u64(w, T_TTY, 1);
         tlv_u64(w, T_ROWS, r->rows);
@@ -594,6 +598,12 @@ int proto_exec_req_decode(struct proto_exec_req *r, const void *p, size_t len, s
         case T_CWD: rc = tlv_get_str(&f, &r->cwd, err); break;
         case T_USER: rc = tlv_get_str(&f, &r->user, err); break;
         case T_ROOT: rc = tlv_get_str(&f, &r->root, err); break;
+        case T_GROUP:
+            rc = tlv_get_str(&f, &r->group, err);
+            if (!rc && !proto_group_name_ok(r->group))
+                rc = bl_err(err, BOXLITE_ERR_PROTOCOL, "exec: bad group name");
+            break;
+        case T_PIDS_MAX: rc = tlv_get_u64(&f, &r->pids_max, err); break;
         case T_TTY: rc = tlv_get_u64(&f, &v, err); r->tty = v != 0; break;
         case T_ROWS:
         case T_COLS:
@@ -669,6 +679,14 @@ fail:
     return rc;
 }
 
+bool proto_group_name_ok(const char *name)
+{
+    size_t n = name ? strlen(name) : 0;
+    if (!n || n > PROTO_GROUP_NAME_MAX || !strcmp(name, ".") || !strcmp(name, ".."))
+        return false;
+    return strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.+-") == n;
+}
+
 void proto_exec_req_free(struct proto_exec_req *r)
 {
     vec_free(r->argv);
@@ -676,6 +694,7 @@ void proto_exec_req_free(struct proto_exec_req *r)
     free(r->cwd);
     free(r->user);
     free(r->root);
+    free(r->group);
     free(r->rlimits);
     free(r->groups);
     free(r->seccomp);

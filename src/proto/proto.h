@@ -93,6 +93,8 @@ enum proto_tag {
     T_SECCOMP = 137, T_SECCOMP_FLAGS = 138, /* EXEC: a seccomp filter (classic BPF) and flags */
     /* EXEC: the container's view, set up in its mount namespace before the process */
     T_MASK = 139, T_RO_PATH = 140, T_SYSCTL = 141, T_DEVICE = 142,
+    T_GROUP = 143,    /* EXEC: the process group (a cgroup in the guest) of a container */
+    T_PIDS_MAX = 144, /* EXEC: that group's most processes (pids.max) */
 };
 
 struct proto_hdr {
@@ -231,6 +233,12 @@ struct proto_exec_req {
     size_t nsysctl;
     struct proto_device *devices;
     size_t ndevices;
+    /* GROUP(143): the process joins the guest's cgroup of that name (PROTO_GROUP_NAME_MAX,
+     * [A-Za-z0-9_.+-]); the execution that made it leads it, and when the leader's process
+     * ends or its channel closes, every process left in the group is killed (a container's
+     * processes end with its main process, as in a PID namespace). NULL = none. */
+    char *group;
+    uint64_t pids_max; /* PIDS_MAX(144): the group's pids.max when it is made; 0 = none */
 };
 #define PROTO_MAX_CONFINE 256
 /* DEVICE(142): u8 type ('c', 'b', 'u' = c, 'p' = FIFO), 3 bytes 0, u32 major, minor, mode
@@ -250,6 +258,9 @@ bool proto_confine_path_ok(const char *p);
 bool proto_sysctl_ok(const char *kv);
 #define PROTO_SECCOMP_MAX_INSNS 4096 /* BPF_MAXINSNS */
 #define PROTO_SECCOMP_FLAGS 7u
+#define PROTO_GROUP_NAME_MAX 128
+/* A GROUP name as the agent takes it: 1..PROTO_GROUP_NAME_MAX of [A-Za-z0-9_.+-], not "." or "..". */
+bool proto_group_name_ok(const char *name);
 int proto_exec_req_encode(const struct proto_exec_req *r, struct tlv_writer *w, struct bl_error *err);
 int proto_exec_req_decode(struct proto_exec_req *r, const void *p, size_t len, struct bl_error *err);
 void proto_exec_req_free(struct proto_exec_req *r);

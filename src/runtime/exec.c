@@ -311,6 +311,10 @@ static int exec_start(boxlite_box *b, const boxlite_exec_spec *spec, enum exec_m
         spec->size > offsetof(boxlite_exec_spec, security) ? spec->security : NULL;
     const char *root = spec->size > offsetof(boxlite_exec_spec, root) ? spec->root : NULL;
     API_CHECK_ARG(!root || root[0] == '/', "root is not an absolute path");
+    const char *group = spec->size > offsetof(boxlite_exec_spec, group) ? spec->group : NULL;
+    long long pids_max = spec->size > offsetof(boxlite_exec_spec, pids_max) ? spec->pids_max : 0;
+    API_CHECK_ARG(!group || proto_group_name_ok(group), "group is not a name of [A-Za-z0-9_.+-]");
+    API_CHECK_ARG(pids_max >= 0 && (!pids_max || group), "pids_max needs a group, and >= 0");
     API_CHECK_ARG(spec->argv && spec->argv[0] && spec->argv[0][0], "no program given");
     API_CHECK_ARG(spec->timeout_ms >= 0, "negative timeout");
     API_CHECK_ARG(!spec->tty || (spec->rows <= 10000 && spec->cols <= 10000), "bad tty size");
@@ -371,6 +375,8 @@ static int exec_start(boxlite_box *b, const boxlite_exec_spec *spec, enum exec_m
     req.devices = sec.devices;
     req.ndevices = sec.ndevices;
     req.root = (char *)root;
+    req.group = (char *)group;
+    req.pids_max = (uint64_t)pids_max;
     boxlite_exec *ex = calloc(1, sizeof *ex);
     if (!ex)
         r = bl_err(&err, BOXLITE_ERR_NOMEM, "exec: out of memory");
@@ -380,6 +386,7 @@ static int exec_start(boxlite_box *b, const boxlite_exec_spec *spec, enum exec_m
     req.root = NULL;
     req.seccomp = NULL; /* the caller's */
     req.masked = req.ro_paths = req.sysctl = NULL;
+    req.group = NULL;
     rt_request_free(&req);
     char key[80];
     snprintf(key, sizeof key, "box:%s:%s", b->id, r ? "exec_errors" : "execs");

@@ -93,7 +93,11 @@ case "$v" in "Linux version 6.1."*boxlite@*) [ "$v" != "$(cat /proc/version)" ] 
 
 # A second container of the pod serves on localhost; the first reaches it there: one box
 # for the pod (the sandbox's), each container in its own root.
-c2=$(cri create "$pod" p1 "$img" server -- sh -c 'mkdir -p /www && echo from-the-server >/www/index.html && exec httpd -f -p 8080 -h /www' 2>"$work/e")
+# Its own mounts (part h): a hostPath volume it serves from (also read-only elsewhere), a
+# read-only root filesystem, and CRI's /etc/hosts, resolv.conf and hostname file binds.
+mkdir -p "$work/hostpath"
+c2=$(cri create "$pod" p1 "$img" server -v "$work/hostpath:/www" -v "$work/hostpath:/ro:ro" --ro-root \
+  -- sh -c 'echo from-the-server >/www/index.html && exec httpd -f -p 8080 -h /www' 2>"$work/e")
 ctrs="$c1 $c2"
 check "CreateContainer: a second container of the pod" test -n "$c2"
 [ -s "$work/e" ] && cat "$work/e"
@@ -105,6 +109,22 @@ expect "  ...each in its own root: the server's files are not the first's" "no" 
   "$(cri exec "$c1" -- sh -c 'test -e /www && echo yes || echo no' 2>&1)"
 expect "  ...nor the pod's folder" "no" "$(cri exec "$c1" -- sh -c 'test -e /.boxlite-pod && echo yes || echo no' 2>&1)"
 expect "  ...ExecSync into the second sees its files" "from-the-server" "$(cri exec "$c2" -- cat /www/index.html 2>&1)"
+expect "a later container's hostPath volume: what it wrote is on the host" "from-the-server" \
+  "$(cat "$work/hostpath/index.html" 2>&1)"
+echo from-the-host >"$work/hostpath/host.txt"
+expect "  ...and the host's file is in the container" "from-the-host" "$(cri exec "$c2" -- cat /www/host.txt 2>&1)"
+cri exec "$c2" -- touch /ro/no >/dev/null 2>"$work/e"
+check "  ...the same folder bound read-only refuses a write" sh -c "grep -qi read-only '$work/e' && ! test -e '$work/hostpath/no'"
+cri exec "$c2" -- touch /in-root >/dev/null 2>"$work/e"
+has "its read-only root filesystem refuses a write" "Read-only file system" "$work/e"
+expect "  ...while the pod's first container writes its own root" "ok" \
+  "$(cri exec "$c1" -- sh -c 'touch /in-root && echo ok' 2>&1)"
+sbdir=$work/root/io.containerd.grpc.v1.cri/sandboxes/$pod
+echo "10.9.8.7 cri-hosts-mark" >>"$sbdir/hosts"
+expect "its /etc/hosts is the one CRI wrote (a line added on the host shows)" "10.9.8.7 cri-hosts-mark" \
+  "$(cri exec "$c2" -- grep cri-hosts-mark /etc/hosts 2>&1)"
+expect "  ...and so are resolv.conf and hostname" "$(cat "$sbdir/resolv.conf"; cat "$sbdir/hostname")" \
+  "$(cri exec "$c2" -- cat /etc/resolv.conf /etc/hostname 2>&1)"
 expect "the binds are in the box's mount namespace only, not the host's" "" \
   "$(findmnt -rn -o TARGET | grep -F /.boxlite-pod)"
 
@@ -127,6 +147,19 @@ pod_down() { cri stop "$1" 2 && cri rm "$1" && cri stopp "$2" && cri rmp "$2"; }
 check "  ...StopContainer, RemoveContainer, StopPodSandbox, RemovePodSandbox" pod_down "$c3" "$pod2"
 expect "  ...the first pod's box alone is left" 1 "$(boxes)"
 
+# Its relay SIGKILLed (part h): what the container left in other sessions dies with it (its
+# process group in the guest), and the pod lives on.
+cri exec "$c2" -- sh -c 'setsid sleep 777 </dev/null >/dev/null 2>&1 &' >/dev/null 2>&1
+# (how many, counted in the pod by the first container, up to $1 times until none: one exec)
+left() { cri exec "$c1" -- sh -c 'for i in $(seq $1); do n=0; for p in /proc/[0-9]*; do
+  case "$(tr "\0" " " <$p/cmdline 2>/dev/null)" in "sleep 777 ") n=$((n+1));; esac; done
+  [ $n = 0 ] && break; sleep 0.2; done; echo $n' sh "$1" 2>&1; }
+expect "a process the server left in a session of its own runs in the pod" 1 "$(left 1)"
+rpid=$($RT state "$c2" 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])')
+kill -9 "$rpid"
+expect "  ...its relay SIGKILLed: that process is gone too" 0 "$(left 100)"
+expect "  ...and so is the server" "none" "$(cri exec "$c1" -- sh -c 'pidof httpd || echo none' 2>&1)"
+expect "  ...the pod's box runs on" "in-pod" "$(cri exec "$c1" -- sh -c 'echo in-pod' 2>&1)"
 check "StopContainer: the server" cri stop "$c2" 2
 check "RemoveContainer: the server" cri rm "$c2"
 expect "  ...its processes are gone from the pod (one PID namespace)" "none" \

@@ -166,7 +166,7 @@ expect "  ...memory.limit_in_bytes: the limit plus the VMM's 512 MiB" $(((200 + 
 expect "  ...memory.soft_limit_in_bytes: the reservation" 104857600 "$(cat "$mem/memory.soft_limit_in_bytes")"
 expect "  ...cpu.cfs_quota_us" 150000 "$(cat "$cpu/cpu.cfs_quota_us")"
 expect "  ...cpu.shares" 512 "$(cat "$cpu/cpu.shares")"
-expect "  ...pids.max (the host's side: relay, per-box process, QEMU's threads)" 100 "$(cat "$(cgdir cg1 pids)/pids.max")"
+expect "  ...pids.max (the host's side: the limit, but never below 256 for the VMM's threads)" 256 "$(cat "$(cgdir cg1 pids)/pids.max")"
 "$R" --root "$root" start cg1; expect "start" 0 "$?"
 "$R" --root "$root" exec cg1 sh -c 'nproc; grep MemTotal /proc/meminfo' >"$work/cg.x" 2>&1
 expect "  ...the box has ceil(quota/period) = 2 vCPUs" 2 "$(head -1 "$work/cg.x")"
@@ -263,6 +263,14 @@ $P run --rm --security-opt seccomp="$work/deny.json" "$img" sh -c "$PROBE" >"$wo
 expect "podman run --security-opt seccomp=PROFILE (mkdir denied)" 0 "$?"
 check "  ...mkdir fails with EPERM ($(line mkdir "$work/s.out"))" grep -q "^mkdir .*Operation not permitted" "$work/s.out"
 
+# pids.limit holds in the guest (part h): the container's processes there are one group
+# whose pids.max is the limit, so a fork bomb stops at it; the shell counts /proc without
+# forking once the bomb has ended.
+$P run --rm --pids-limit 20 "$img" sh -c 'sh -c "for i in \$(seq 60); do sleep 30 & done" 2>/dev/null;
+  echo "bomb $?"; set -- /proc/[0-9]*; echo "procs $#"' >"$work/b.out" 2>&1
+b=$(line bomb "$work/b.out"); n=$(line procs "$work/b.out")
+check "podman run --pids-limit 20: a fork bomb in the guest stops (its shell failed: ${b:-$(cat "$work/b.out")})" test "${b:-0}" -ne 0
+check "  ...at most 20 of its processes, and the container's init, in the container ($n)" test "${n:-99}" -le 21
 # exec: Podman hands the exec's process.json (its capabilities, user) to `exec --process`;
 # the same container counts on its stdout (Podman's log) for pause/unpause, and has limits
 # for stats/update
@@ -291,6 +299,15 @@ for _ in $(seq 100); do [ "$(pcount)" != "$b" ] && break; sleep 0.2; done
 check "  ...the counter goes on ($b, then $(pcount))" test "$(pcount)" != "$b"
 $P update --memory 400m "$id" >/dev/null 2>"$work/e"; expect "podman update --memory 400m" 0 "$?"
 expect "  ...the host limit follows" $(((400 + 512) << 20)) "$(cat "$pmem/memory.limit_in_bytes")"
+# a lowered limit reaches the guest too: its balloon holds the rest (part h)
+# (MemTotal in MiB, read in the guest; the wait, up to 150 reads, is there too: one exec)
+balloon() { $P exec "$id" sh -c 'for i in $(seq 150); do read _ kb _ </proc/meminfo
+  [ $((kb >> 10)) -le $1 ] && break; sleep 0.2; done; echo $((kb >> 10))' sh "$1" 2>&1; }
+before=$(balloon 99999) # at once
+$P update --memory 200m "$id" >/dev/null 2>"$work/e"; expect "podman update --memory 200m" 0 "$?"
+after=$(balloon 200)
+check "  ...the guest's memory follows it down through the balloon (MemTotal $before, then $after MiB)" \
+  test "${after:-999}" -le 200
 $P pause "$id" >/dev/null
 $P rm -f "$id" >/dev/null 2>&1; expect "podman rm -f of a paused container" 0 "$?"
 check "  ...its cgroup is gone" test ! -e "$pfz"

@@ -59,6 +59,8 @@ class ExecSpec(ctypes.Structure):
         ("timeout_ms", ctypes.c_longlong),
         ("security", ctypes.c_void_p),  # boxlite_process_security *, unused here: NULL
         ("root", ctypes.c_char_p),  # a pod container's root in the box, unused here: NULL
+        ("group", ctypes.c_char_p),  # a container's process group in the guest, unused: NULL
+        ("pids_max", ctypes.c_longlong),
     ]
 
 

@@ -49,7 +49,8 @@ int main(void) {
     F(boxlite_exec_spec, size); F(boxlite_exec_spec, argv); F(boxlite_exec_spec, env);
     F(boxlite_exec_spec, working_dir); F(boxlite_exec_spec, user); F(boxlite_exec_spec, tty);
     F(boxlite_exec_spec, rows); F(boxlite_exec_spec, cols); F(boxlite_exec_spec, timeout_ms);
-    F(boxlite_exec_spec, security); F(boxlite_exec_spec, root);
+    F(boxlite_exec_spec, security); F(boxlite_exec_spec, root); F(boxlite_exec_spec, group);
+    F(boxlite_exec_spec, pids_max);
     printf("boxlite_exec_result %zu\\n", sizeof(boxlite_exec_result));
     F(boxlite_exec_result, exit_code); F(boxlite_exec_result, signal);
     F(boxlite_exec_result, timed_out); F(boxlite_exec_result, duration_ms);

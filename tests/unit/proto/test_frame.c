@@ -392,7 +392,8 @@ TEST(exec_limits_and_privileges)
                                  .no_new_privs = true, .has_groups = true, .groups = groups,
                                  .ngroups = 2, .has_umask = true, .umask = 027,
                                  .has_oom_score_adj = true, .oom_score_adj = -500,
-                                 .root = "/.boxlite-pod/c1"};
+                                 .root = "/.boxlite-pod/c1", .group = "ctr+1.a_b-c",
+                                 .pids_max = 20};
     struct bl_error e = {0};
     REQUIRE(proto_exec_req_encode(&req, w, &e) == 0);
     struct proto_exec_req d;
@@ -411,13 +412,29 @@ TEST(exec_limits_and_privileges)
     CHECK(d.has_umask && d.umask == 027);
     CHECK(d.has_oom_score_adj && d.oom_score_adj == -500);
     CHECK(d.root && !strcmp(d.root, "/.boxlite-pod/c1"));
+    CHECK(d.group && !strcmp(d.group, "ctr+1.a_b-c"));
+    CHECK_EQ(d.pids_max, 20);
     proto_exec_req_free(&d);
+    /* a group name the agent would put in a cgroup path: no '/', "..", or empty */
+    const char *badg[] = {"a/b", "..", ".", "", "x y"};
+    for (size_t i = 0; i < sizeof badg / sizeof badg[0]; i++) {
+        struct proto_exec_req g = {.argv = argv, .group = (char *)badg[i]};
+        REQUIRE(proto_exec_req_encode(&g, w, &e) == 0);
+        memset(&e, 0, sizeof e);
+        CHECK(proto_exec_req_decode(&d, w->buf, w->len, &e) < 0 && strstr(e.msg, "bad group"));
+    }
+    char longname[PROTO_GROUP_NAME_MAX + 2];
+    memset(longname, 'a', sizeof longname - 1);
+    longname[sizeof longname - 1] = 0;
+    CHECK(!proto_group_name_ok(longname));
+    longname[PROTO_GROUP_NAME_MAX] = 0;
+    CHECK(proto_group_name_ok(longname));
     /* none of them: nothing set (an older host's request) */
     struct proto_exec_req plain = {.argv = argv};
     REQUIRE(proto_exec_req_encode(&plain, w, &e) == 0);
     REQUIRE(proto_exec_req_decode(&d, w->buf, w->len, &e) == 0);
     CHECK(!d.nrlimits && !d.has_caps && !d.no_new_privs && !d.has_groups && !d.has_umask &&
-          !d.has_oom_score_adj && !d.root);
+          !d.has_oom_score_adj && !d.root && !d.group && !d.pids_max);
     proto_exec_req_free(&d);
     /* an empty GROUPS is "no supplementary groups", not "unset" */
     struct proto_exec_req nog = {.argv = argv, .has_groups = true};
