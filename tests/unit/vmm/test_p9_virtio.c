@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 /* virtio-9p through the MMIO transport: the mount tag in config space, requests and
  * replies through the ring (including a reply scattered over a header buffer and data
- * pages, as Linux's zero-copy reads post them), and bad chains. */
+ * pages, as Linux's zero-copy reads post them), bad chains, and a snapshot only of a share
+ * the guest does not hold. */
 #include "harness/harness.h"
 #include "vmm/fs/p9.h"
+#include "vmm/snapshot.h"
 #include "vmm/virtio/9p.h"
 #include "vq_driver.h"
 #include "vmm/core/evloop.h"
@@ -239,5 +241,66 @@ TEST(p9v_worker_thread_through_loop)
 
     virtio_dev_free(r.dev);
     evloop_free(loop);
+    vqd_ram_free(&r.ram);
+}
+
+/* A pause (virtio_dev_save): refused while the guest holds a fid (a mounted share: the
+ * server's open files are not saved), taken once it clunked them all; the resumed device
+ * starts a new session, and a saved state with a payload it never writes is refused. */
+TEST(p9v_snapshot_only_when_unmounted)
+{
+    struct rig r;
+    REQUIRE(rig_up(&r, "vol0", false) == 0);
+    struct msg m;
+    uint64_t in[1];
+    uint32_t one[] = { 8192 };
+    begin(&m, P9_TVERSION);
+    put(&m, 8192, 4);
+    put_s(&m, "9P2000.L");
+    REQUIRE(rpc(&r, &m, one, 1, in) > 0);
+    begin(&m, P9_TATTACH);
+    put(&m, 1, 4);
+    put(&m, P9_NOFID, 4);
+    put_s(&m, "root");
+    put_s(&m, "");
+    put(&m, 0, 4);
+    CHECK_EQ(rpc(&r, &m, one, 1, in), 7 + 13);
+    struct vmsnap_buf p = { 0 };
+    virtio_dev_save(r.dev, &p);
+    CHECK(p.failed && strstr(p.failed, "still mounted"));
+    vmsnap_buf_free(&p);
+
+    begin(&m, P9_TCLUNK); /* the unmount */
+    put(&m, 1, 4);
+    CHECK_EQ(rpc(&r, &m, one, 1, in), 7);
+    p = (struct vmsnap_buf){ 0 };
+    virtio_dev_save(r.dev, &p);
+    CHECK(!p.failed);
+
+    struct virtio_dev *d;
+    struct bl_error err = { 0 };
+    char path[4096];
+    snprintf(path, sizeof path, "%s/share", harness_tmpdir());
+    REQUIRE(virtio_9p_new(&d, &r.ram.mem, irq_count_line(&r.irqs), "vol0", path, false, &err) == 0);
+    CHECK_EQ(virtio_dev_restore(d, p.p, p.len, &err), 0);
+    virtio_dev_resume(d);
+    virtio_dev_free(r.dev);
+    r.dev = d;
+    begin(&m, P9_TVERSION); /* the mount again, on the resumed device */
+    put(&m, 8192, 4);
+    put_s(&m, "9P2000.L");
+    CHECK_EQ(rpc(&r, &m, one, 1, in), 7 + 4 + 2 + 8);
+    CHECK(!r.dev->broken);
+
+    /* the model's record is empty; one with something in it is not this build's */
+    size_t mlen = 0;
+    const uint8_t *model = vmsnap_rec_get(p.p, p.len, 3, &mlen);
+    REQUIRE(model);
+    CHECK_EQ(mlen, 0);
+    uint8_t junk[8] = { 1 };
+    CHECK(r.dev->ops->restore(r.dev, junk, sizeof junk, &err) < 0);
+    CHECK(strstr(err.msg, "unexpected state") != NULL);
+    vmsnap_buf_free(&p);
+    virtio_dev_free(r.dev);
     vqd_ram_free(&r.ram);
 }
