@@ -98,6 +98,27 @@ static uint32_t rpc(struct rig *r, struct msg *m, const uint32_t *in_sizes, unsi
     return len;
 }
 
+/* Tversion (msize 8192), then Tattach of fid 1 to the root: a mount, as Linux starts one.
+ * The replies' lengths into *version and *attach. */
+static void session(struct rig *r, uint32_t *version, uint32_t *attach)
+{
+    struct msg m;
+    uint64_t in[1];
+    uint32_t one[] = { 8192 };
+    begin(&m, P9_TVERSION);
+    put(&m, 8192, 4);
+    put_s(&m, "9P2000.L");
+    *version = rpc(r, &m, one, 1, in);
+    CHECK_EQ(((uint8_t *)vqd_host(&r->ram, in[0]))[4], P9_RVERSION);
+    begin(&m, P9_TATTACH);
+    put(&m, 1, 4);
+    put(&m, P9_NOFID, 4);
+    put_s(&m, "root");
+    put_s(&m, "");
+    put(&m, 0, 4);
+    *attach = rpc(r, &m, one, 1, in);
+}
+
 TEST(p9v_tag_in_config)
 {
     struct rig r;
@@ -131,21 +152,11 @@ TEST(p9v_session_through_ring)
     uint64_t in[4];
     uint32_t one[] = { 8192 };
 
-    begin(&m, P9_TVERSION);
-    put(&m, 8192, 4);
-    put_s(&m, "9P2000.L");
-    uint32_t len = rpc(&r, &m, one, 1, in);
+    uint32_t len, alen;
+    session(&r, &len, &alen);
     REQUIRE(len == 7 + 4 + 2 + 8);
-    CHECK_EQ(((uint8_t *)vqd_host(&r.ram, in[0]))[4], P9_RVERSION);
     CHECK(r.irqs.n >= 1);
-
-    begin(&m, P9_TATTACH);
-    put(&m, 1, 4);
-    put(&m, P9_NOFID, 4);
-    put_s(&m, "root");
-    put_s(&m, "");
-    put(&m, 0, 4);
-    CHECK_EQ(rpc(&r, &m, one, 1, in), 7 + 13);
+    CHECK_EQ(alen, 7 + 13);
 
     begin(&m, P9_TWALK);
     put(&m, 1, 4);
@@ -253,18 +264,9 @@ TEST(p9v_snapshot_only_when_unmounted)
     REQUIRE(rig_up(&r, "vol0", false) == 0);
     struct msg m;
     uint64_t in[1];
-    uint32_t one[] = { 8192 };
-    begin(&m, P9_TVERSION);
-    put(&m, 8192, 4);
-    put_s(&m, "9P2000.L");
-    REQUIRE(rpc(&r, &m, one, 1, in) > 0);
-    begin(&m, P9_TATTACH);
-    put(&m, 1, 4);
-    put(&m, P9_NOFID, 4);
-    put_s(&m, "root");
-    put_s(&m, "");
-    put(&m, 0, 4);
-    CHECK_EQ(rpc(&r, &m, one, 1, in), 7 + 13);
+    uint32_t one[] = { 8192 }, vlen, alen;
+    session(&r, &vlen, &alen);
+    CHECK_EQ(alen, 7 + 13);
     struct vmsnap_buf p = { 0 };
     virtio_dev_save(r.dev, &p);
     CHECK(p.failed && strstr(p.failed, "still mounted"));
@@ -286,10 +288,9 @@ TEST(p9v_snapshot_only_when_unmounted)
     virtio_dev_resume(d);
     virtio_dev_free(r.dev);
     r.dev = d;
-    begin(&m, P9_TVERSION); /* the mount again, on the resumed device */
-    put(&m, 8192, 4);
-    put_s(&m, "9P2000.L");
-    CHECK_EQ(rpc(&r, &m, one, 1, in), 7 + 4 + 2 + 8);
+    session(&r, &vlen, &alen); /* the mount again, on the resumed device */
+    CHECK_EQ(vlen, 7 + 4 + 2 + 8);
+    CHECK_EQ(alen, 7 + 13);
     CHECK(!r.dev->broken);
 
     /* the model's record is empty; one with something in it is not this build's */
