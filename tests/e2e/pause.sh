@@ -135,8 +135,8 @@ expect "the next exec resumes it with its tmpfs" "kept" "$("$B" exec idle cat /d
 expect "and its volume mounted again, once" "idle-vol 1" "$("$B" exec idle sh -c 'cat /data/i; grep -c " 9p " /proc/mounts' 2>&1 | tr '\n' ' ' | sed 's/ $//')"
 # a volume in use (a working directory on it) holds the auto-pause back: tried again later
 "$B" exec -d idle sh -c 'cd /data && echo $$ > /dev/shm/holder.t && mv /dev/shm/holder.t /dev/shm/holder && exec sleep 600' >/dev/null
-for _ in $(seq 100); do grep -q "auto-pause: unmount the volumes: volume /data is in use" "$(dir_of idle)/vmm.log" 2>/dev/null && break; sleep 0.1; done
-has "an idle box whose volume is in use is not paused, and its log says why" "auto-pause: unmount the volumes: volume /data is in use" "$(dir_of idle)/vmm.log"
+for _ in $(seq 100); do grep -q "auto-pause: unmount the volumes: VOLUMES: volume /data is in use" "$(dir_of idle)/vmm.log" 2>/dev/null && break; sleep 0.1; done
+has "an idle box whose volume is in use is not paused, and its log says why" "auto-pause: unmount the volumes: VOLUMES: volume /data is in use" "$(dir_of idle)/vmm.log"
 expect "and it runs on" "running" "$(info idle state)"
 "$B" exec idle sh -c 'kill $(cat /dev/shm/holder); while kill -0 $(cat /dev/shm/holder) 2>/dev/null; do sleep 0.1; done'
 wait_field idle state paused && ok "and it pauses again when idle, once the volume is free" || no "and it pauses again when idle, once the volume is free" "state $(info idle state)"
