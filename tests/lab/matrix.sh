@@ -207,6 +207,7 @@ if [ -n "${LAB_CLI:-}" ] && has pause; then
   dir_of() { echo "$BOXLITE_HOME/boxes/$("$B" inspect -f '{{.ID}}' "$1" 2>/dev/null)"; }
   vm_fig() { "$B" stats --no-stream --json "$1" 2>/dev/null | sed -n "s/.*\"$2\": *\([0-9]*\).*/\1/p" | head -1; }
   mkdir -p "$work/vol"
+  chmod 0777 "$work/vol" # the jailed VMM's unprivileged user writes there for the guest
   t0=$(ms)
   "$B" run -d --name p --engine kvm -v "$work/vol:/data" "$work/rootfs" sleep 1000000 > /dev/null 2> "$work/p.err"
   first=$("$B" exec p echo first-output 2>&1)
@@ -247,7 +248,7 @@ if [ -n "${LAB_CLI:-}" ] && has pause; then
     bad "balloon before the pause [$bal0], after [$bal1] (400 400 expected)"
   # free page reporting goes on after the resume: memory the guest frees is given back
   ret0=$(vm_fig p mem_returned_bytes)
-  "$B" exec p sh -c 'head -c 64m /dev/zero > /dev/shm/big; rm /dev/shm/big'
+  "$B" exec p sh -c 'head -c 32m /dev/zero > /dev/shm/big; rm /dev/shm/big'
   i=0
   while [ $i -lt 30 ] && [ "$(vm_fig p mem_returned_bytes)" -le "${ret0:-0}" ]; do sleep 1; i=$((i + 1)); done
   ret1=$(vm_fig p mem_returned_bytes)
