@@ -3,6 +3,7 @@
 #include "proto/mux.h"
 
 #include "common/clock.h"
+#include "proto/client.h"
 #include "proto/control.h"
 #include "proto/proto.h"
 
@@ -637,6 +638,20 @@ int proto_mux_adopt(struct proto_mux *m, int fd)
     pthread_mutex_unlock(&m->lock);
     wake(m);
     return r;
+}
+
+int proto_mux_dial(struct proto_mux *m, int timeout_ms, struct proto_client **out,
+                   struct bl_error *err)
+{
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+        return bl_errno(err, errno, "socketpair");
+    int r = proto_mux_adopt(m, sv[0]);
+    if (r < 0) {
+        close(sv[1]);
+        return bl_errno(err, -r, "box socket");
+    }
+    return proto_client_open_fd(sv[1], timeout_ms, out, err);
 }
 
 void proto_mux_handle(struct proto_mux *m, const struct pollfd *pfds, int n)

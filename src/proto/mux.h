@@ -60,6 +60,12 @@ void proto_mux_set_agent_fd(struct proto_mux *m, int fd);
  * own clients, which may not see the socket's path from its jail); fd becomes the mux's,
  * closed on failure too. 0 or -errno. */
 int proto_mux_adopt(struct proto_mux *m, int fd);
+/* A client of the mux inside this process (the health checker, the auto-pause): a socket
+ * pair, one end adopted, the other opened as a proto_client (HELLO within timeout_ms).
+ * The box socket's path may be outside the per-box process's jail. 0 or -code with err. */
+struct proto_client;
+int proto_mux_dial(struct proto_mux *m, int timeout_ms, struct proto_client **out,
+                   struct bl_error *err);
 /* Fills at most max entries; returns how many (at most 2 + 1 + clients). */
 int proto_mux_pollfds(struct proto_mux *m, struct pollfd *pfds, int max);
 void proto_mux_handle(struct proto_mux *m, const struct pollfd *pfds, int n);

@@ -62,8 +62,7 @@ struct engine_ops {
     int (*host_port)(struct engine *e, unsigned i);
     void (*destroy)(struct engine *e); /* NULL-safe */
     /* Saves the guest's memory and device state to state_path and ends the VM (its exit
-     * then says "paused"); on failure the VM runs on. NULL: the engine cannot (the KVM
-     * engine: its memory snapshots are not built). */
+     * then says "paused"); on failure the VM runs on. NULL: the engine cannot. */
     int (*pause)(struct engine *e, const char *state_path, struct bl_error *err);
     /* pause works on a box with 9p volumes once the guest has unmounted them (the host asks
      * the agent: VOLUMES); false: such a box is refused (a shared rootfs always is). */

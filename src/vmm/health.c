@@ -101,21 +101,6 @@ static void keep_output(struct check_result *r, const char *p, size_t n)
     r->output[r->out_len] = 0;
 }
 
-/* A connection of our own to the box's mux: a socket pair, one end adopted by the mux (the
- * box socket's path may be outside the per-box process's jail). */
-static int dial(struct health *h, struct bl_error *e)
-{
-    int sv[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
-        return bl_errno(e, errno, "health check: socketpair");
-    int r = proto_mux_adopt(h->mux, sv[0]);
-    if (r < 0) {
-        close(sv[1]);
-        return bl_errno(e, -r, "health check: box socket");
-    }
-    return proto_client_open_fd(sv[1], 5000, &h->conn, e);
-}
-
 /* One check: an execution through the box socket, outputs drained (flow control would
  * otherwise stall a chatty check), bounded by the timeout plus a margin for the channel. */
 static void run_check(struct health *h, struct check_result *r)
@@ -124,7 +109,7 @@ static void run_check(struct health *h, struct check_result *r)
     r->exit_code = -1;
     r->start_ms = wall_ms();
     struct bl_error e = {0};
-    if (!h->conn && dial(h, &e) < 0) {
+    if (!h->conn && proto_mux_dial(h->mux, 5000, &h->conn, &e) < 0) {
         keep_output(r, e.msg, strlen(e.msg));
         h->conn = NULL;
         r->end_ms = wall_ms();

@@ -23,6 +23,7 @@
 #include "common/cleanup.h"
 #include "common/clock.h"
 #include "common/hostarch.h"
+#include "proto/client.h"
 #include "proto/control_json.h"
 #include "proto/mux.h"
 #include "vmm/check.h"
@@ -55,6 +56,7 @@
 #include <unistd.h>
 
 #define STOP_GRACE_MS 5000
+#define AUTO_PAUSE_VOLUMES_MS 30000 /* the agent unmounting or mounting the volumes */
 
 struct run {
     const struct engine_ops *ops;
@@ -191,7 +193,7 @@ static bool rootfs_shared(const struct vmm_config *cfg)
  * idle; either way no request is open and new ones are held back): the engine saves the
  * VM's memory and device state to memory.state and ends the VM. What cannot be saved is
  * refused with the reason, and the box runs on. */
-static int do_pause(struct box *b, bool idle, char *why, size_t why_len)
+static int do_pause(struct box *b, char *why, size_t why_len)
 {
     struct bl_error err = {0};
     pthread_mutex_lock(&b->lock);
@@ -207,17 +209,11 @@ static int do_pause(struct box *b, bool idle, char *why, size_t why_len)
         snprintf(why, why_len, "pause: this box was started without a memory file (its "
                  "vmm.log says why)");
     } else if (rootfs_shared(b->cfg) || (b->cfg->nshares && !b->ops->pause_unmounted_shares)) {
-        /* A 9p root cannot be unmounted under the running container; the KVM engine does
-         * not save its 9p server's open files. */
+        /* A 9p root cannot be unmounted under the running container; neither engine saves
+         * a mounted share (QEMU's blocker; our virtio-9p keeps no open files across). */
         code = BOXLITE_ERR_UNSUPPORTED;
         snprintf(why, why_len, "pause: a box %s cannot be paused", rootfs_shared(b->cfg)
                  ? "whose rootfs is a shared host folder" : "with volumes on this engine");
-    } else if (b->cfg->nshares && idle) {
-        /* Only the library asks the agent to unmount the volumes (pause.c) before PAUSE:
-         * QEMU would refuse the snapshot of a 9p share the guest has mounted. */
-        code = BOXLITE_ERR_UNSUPPORTED;
-        snprintf(why, why_len, "auto-pause: a box with volumes is paused only on request "
-                 "(boxlite pause unmounts them first)");
     } else if (!e) {
         code = BOXLITE_ERR_STATE;
         snprintf(why, why_len, "pause: the box is not running");
@@ -230,9 +226,52 @@ static int do_pause(struct box *b, bool idle, char *why, size_t why_len)
     return code; /* saved: the VM's end says so ("paused: memory saved") */
 }
 
+/* Auto-pause's volumes: neither engine saves a share the guest has mounted, so the agent
+ * unmounts them first, as the library has it do before a PAUSE (src/runtime/pause.c), here
+ * through a connection of our own; the library that resumes the box mounts them again
+ * (rt_memory_after_resume). 0, or the agent's code (STATE: a volume is in use). */
+static int auto_pause_volumes(struct box *b, bool mount_them)
+{
+    struct proto_client *c = NULL;
+    struct bl_error err = {0};
+    int r = proto_mux_dial(b->mux, 5000, &c, &err);
+    if (r == 0)
+        r = proto_volumes(c, mount_them, AUTO_PAUSE_VOLUMES_MS, &err);
+    proto_client_close(c);
+    if (r < 0)
+        fprintf(stderr, "boxlite-vmm: auto-pause: %s the volumes: %s\n",
+                mount_them ? "mount" : "unmount", err.msg);
+    return r < 0 ? (err.code ? err.code : BOXLITE_ERR_IO) : 0;
+}
+
+/* The idle timer ran out with no request open. Returns false to try again after another
+ * idle period (a request came in meanwhile, or a volume is in use), true when the timer is
+ * spent: paused (the VM's end follows on done_fd), or refused with the reason in vmm.log
+ * and the box running on. */
+static bool auto_pause(struct box *b)
+{
+    char why[512];
+    const struct vmm_config *cfg = b->cfg;
+    bool vols = cfg->nshares && !rootfs_shared(cfg) && b->ops->pause &&
+                b->ops->pause_unmounted_shares && cfg->memory_file && cfg->memory_state;
+    if (vols) {
+        int code = auto_pause_volumes(b, false);
+        if (code)
+            return code != BOXLITE_ERR_STATE;
+    }
+    bool held = proto_mux_hold(b->mux) == 0;
+    if (held && do_pause(b, why, sizeof why) == 0)
+        return true;
+    if (held)
+        proto_mux_release(b->mux);
+    if (vols)
+        auto_pause_volumes(b, true);
+    return held;
+}
+
 static int on_pause(void *opaque, char *why, size_t why_len)
 {
-    return do_pause(opaque, false, why, why_len);
+    return do_pause(opaque, why, why_len);
 }
 
 /* BALLOON (docs/protocol.md "Balloon"), on the mux's thread: the range checked here, the
@@ -740,13 +779,8 @@ int main(int argc, char **argv)
             bool busy;
             uint64_t last = proto_mux_last_activity(b.mux, &busy), now = mono_ms();
             uint64_t due = last + cfg.idle_pause_ms;
-            if (!busy && now >= due && proto_mux_hold(b.mux) == 0) {
-                char why[512];
-                bool paused = do_pause(&b, true, why, sizeof why) == 0;
-                cfg.idle_pause_ms = 0; /* once: paused (its end comes on done_fd), or the
-                                        * reason is in vmm.log and the box runs on */
-                if (!paused)
-                    proto_mux_release(b.mux);
+            if (!busy && now >= due && auto_pause(&b)) {
+                cfg.idle_pause_ms = 0; /* once */
                 continue;
             } else {
                 uint64_t wait = busy || now >= due ? cfg.idle_pause_ms : due - now;

@@ -4,8 +4,9 @@
 # src/vmm/qemu/migrate.c): a process started before `pause` still runs after `resume` with
 # its state (a counter in a tmpfs file, a shell variable its loop echoes, its pid); a paused
 # box has no process and outlives the CLI that paused it; an exec resumes it; --idle-pause
-# pauses a box by itself; a box with volumes pauses with them unmounted (refused while one is
-# in use) and gets them back on resume, as its forks do; what cannot be paused (open
+# pauses a box by itself (with a volume too, unmounted by the per-box process first; not
+# while a volume is in use); a box with volumes pauses with them unmounted (refused while one
+# is in use) and gets them back on resume, as its forks do; what cannot be paused (open
 # executions) is refused and the box runs on; `fork` makes 5 running boxes at once that see the parent's tmpfs and differ in
 # host name, MAC and randomness; kill -9 of the per-box process during pause and during
 # resume, and of the CLI during pause, leave a box that is usable or says why; a fork keeps
@@ -89,11 +90,7 @@ kill "$execpid" 2>/dev/null; wait "$execpid" 2>/dev/null
 # ---- volumes: unmounted around the pause, mounted again after it (guest/agent/volumes.c) --
 mkdir -p "$work/vol" "$work/ro"
 echo from-host > "$work/ro/r"
-# --idle-pause: the per-box process cannot unmount volumes itself, so it says so (once)
-"$B" run -d --name vol --idle-pause 1s -v "$work/vol:/data" -v "$work/ro:/ro:ro" "$root" sleep 1000000 >/dev/null 2>&1
-for _ in $(seq 100); do grep -q "auto-pause: a box with volumes" "$(dir_of vol)/vmm.log" 2>/dev/null && break; sleep 0.1; done
-has "an idle box with volumes is not auto-paused, and its log says why" "auto-pause: a box with volumes is paused only on request" "$(dir_of vol)/vmm.log"
-expect "and it runs on" "running" "$(info vol state)"
+"$B" run -d --name vol -v "$work/vol:/data" -v "$work/ro:/ro:ro" "$root" sleep 1000000 >/dev/null 2>&1
 "$B" exec vol sh -c 'echo before > /data/g; echo vol-tmpfs > /dev/shm/t'
 vmm=$(info vol pid)
 # a process whose working directory is on the volume holds it: refused, nothing changed
@@ -128,12 +125,21 @@ expect "the source runs again with its volume" "from-fork" "$("$B" exec vol cat 
 "$B" rm -f vol volf >/dev/null 2>&1
 
 # ---- auto-pause -------------------------------------------------------------------------
-"$B" run -d --name idle --idle-pause 2s "$root" sleep 1000000 >/dev/null 2>&1
-"$B" exec idle sh -c 'echo kept > /dev/shm/k'
-wait_field idle state paused && ok "--idle-pause 2s pauses an unused box" || no "--idle-pause 2s pauses an unused box" "state $(info idle state)"
+# with a volume: the per-box process has the agent unmount it first (src/vmm/main.c), and
+# the resume mounts it again
+"$B" run -d --name idle --idle-pause 2s -v "$work/vol:/data" "$root" sleep 1000000 >/dev/null 2>&1
+"$B" exec idle sh -c 'echo kept > /dev/shm/k; echo idle-vol > /data/i'
+wait_field idle state paused && ok "--idle-pause 2s pauses an unused box with a volume" || no "--idle-pause 2s pauses an unused box with a volume" "state $(info idle state)"
 has "its log says it paused" "paused: memory saved" "$(dir_of idle)/vmm.log"
 expect "the next exec resumes it with its tmpfs" "kept" "$("$B" exec idle cat /dev/shm/k 2>&1)"
-wait_field idle state paused && ok "and it pauses again when idle" || no "and it pauses again when idle"
+expect "and its volume mounted again, once" "idle-vol 1" "$("$B" exec idle sh -c 'cat /data/i; grep -c " 9p " /proc/mounts' 2>&1 | tr '\n' ' ' | sed 's/ $//')"
+# a volume in use (a working directory on it) holds the auto-pause back: tried again later
+"$B" exec -d idle sh -c 'cd /data && echo $$ > /dev/shm/holder.t && mv /dev/shm/holder.t /dev/shm/holder && exec sleep 600' >/dev/null
+for _ in $(seq 100); do grep -q "auto-pause: unmount the volumes: VOLUMES: volume /data is in use" "$(dir_of idle)/vmm.log" 2>/dev/null && break; sleep 0.1; done
+has "an idle box whose volume is in use is not paused, and its log says why" "auto-pause: unmount the volumes: VOLUMES: volume /data is in use" "$(dir_of idle)/vmm.log"
+expect "and it runs on" "running" "$(info idle state)"
+"$B" exec idle sh -c 'kill $(cat /dev/shm/holder); while kill -0 $(cat /dev/shm/holder) 2>/dev/null; do sleep 0.1; done'
+wait_field idle state paused && ok "and it pauses again when idle, once the volume is free" || no "and it pauses again when idle, once the volume is free" "state $(info idle state)"
 "$B" rm -f idle >/dev/null 2>&1
 
 # ---- fork ---------------------------------------------------------------------------------

@@ -18,8 +18,11 @@
 #            library: a box started with --engine kvm keeps a loop and a tmpfs file across
 #            pause and resume; `fork` makes two boxes running at once that see the parent's
 #            tmpfs, each with its own host name, MAC (in the guest and in virtio-net's config
-#            space: a driver re-probe reads it), boot_id and random stream. Figures: cold
-#            create to first output against resume to first output, same run.
+#            space: a driver re-probe reads it), boot_id and random stream. The box has a
+#            volume (9p: unmounted for the pause, mounted again after it) and a balloon
+#            target that holds across the pause, with free page reporting still giving
+#            memory back after it; --idle-pause pauses an idle box with a volume. Figures:
+#            cold create to first output against resume to first output, same run.
 #
 # env: LAB_VMM LAB_VMLINUX LAB_INITRD LAB_CLIENT LAB_ROOTFS (ext4 image: busybox,
 #      /etc/lab-rootfs) LAB_L2_CMDLINE LAB_MODEL (a label for the figures) LAB_TEMPLATES
@@ -138,7 +141,7 @@ if [ -n "${LAB_CLI:-}" ] && { has fallback || has doctor || has pause; }; then
   B=$LAB_CLI
   mkdir -p "$work/rootfs/bin" "$work/rootfs/etc" "$work/rootfs/proc" "$work/rootfs/dev" "$work/rootfs/tmp"
   cp /bin/busybox "$work/rootfs/bin/busybox"
-  for a in sh echo cat true sleep kill hostname head od tr awk mount mkdir basename readlink; do
+  for a in sh echo cat true sleep kill hostname head od tr awk mount mkdir basename readlink grep rm; do
     ln -s busybox "$work/rootfs/bin/$a"
   done
 fi
@@ -202,13 +205,21 @@ if [ -n "${LAB_CLI:-}" ] && has pause; then
   ms() { awk '{ printf "%d\n", $1 * 1000 }' /proc/uptime; } # busybox date has no %N: 10 ms steps
   info() { "$B" inspect -f "{{.$2}}" "$1" 2>/dev/null; }
   dir_of() { echo "$BOXLITE_HOME/boxes/$("$B" inspect -f '{{.ID}}' "$1" 2>/dev/null)"; }
+  vm_fig() { "$B" stats --no-stream --json "$1" 2>/dev/null | sed -n "s/.*\"$2\": *\([0-9]*\).*/\1/p" | head -1; }
+  mkdir -p "$work/vol"
+  chmod 0777 "$work/vol" # the jailed VMM's unprivileged user writes there for the guest
   t0=$(ms)
-  "$B" run -d --name p --engine kvm "$work/rootfs" sleep 1000000 > /dev/null 2> "$work/p.err"
+  "$B" run -d --name p --engine kvm -v "$work/vol:/data" "$work/rootfs" sleep 1000000 > /dev/null 2> "$work/p.err"
   first=$("$B" exec p echo first-output 2>&1)
   t1=$(ms)
   [ "$first" = first-output ] && ok "a box on the KVM engine through the CLI ($((t1 - t0)) ms to its first output)" ||
     { bad "run --engine kvm: [$first] $(cat "$work/p.err")"; tail -20 "$(dir_of p)/vmm.log"; }
-  pid0=$("$B" exec p sh -c 'echo from-parent > /dev/shm/s; (while true; do sleep 1; done) > /dev/null 2>&1 & echo $!')
+  pid0=$("$B" exec p sh -c 'echo from-parent > /dev/shm/s; echo before > /data/g; (while true; do sleep 1; done) > /dev/null 2>&1 & echo $!')
+  # the balloon: a target set while it runs (BALLOON), reached before the pause
+  "$B" balloon p 400m > /dev/null 2>&1
+  i=0
+  while [ $i -lt 90 ] && [ "$(vm_fig p balloon_actual_mib)" != 400 ]; do sleep 1; i=$((i + 1)); done
+  bal0="$(vm_fig p balloon_target_mib) $(vm_fig p balloon_actual_mib)"
   "$B" pause p > /dev/null 2> "$work/pause.err"
   prc=$?
   [ $prc = 0 ] && [ "$(info p state)" = paused ] && [ -s "$(dir_of p)/memory.state" ] &&
@@ -224,6 +235,27 @@ if [ -n "${LAB_CLI:-}" ] && has pause; then
   "$B" exec p kill -0 "$pid0" && ok "the loop started before the pause runs on (pid $pid0)" || bad "the loop $pid0 is gone"
   grep -qE '"engine": ?"kvm"' "$(dir_of p)/vmm.json" && ok "it resumed on the engine that paused it (kvm)" ||
     bad "vmm.json engine: $(grep engine "$(dir_of p)/vmm.json")"
+  # its volume (virtio-9p): unmounted by the agent for the pause, mounted again on resume
+  echo while-paused > "$work/vol/h"
+  v=$("$B" exec p sh -c 'cat /data/g /data/h; echo after > /data/g; grep -c " 9p " /proc/mounts' 2>&1 | tr '\n' ' ')
+  [ "$v" = "before while-paused 1 " ] && [ "$(cat "$work/vol/g")" = after ] &&
+    ok "its volume is mounted again: the guest's write and the host's are read, a new write reaches the host" ||
+    { bad "volume after resume: [$v], host sees [$(cat "$work/vol/g")]"; tail -20 "$(dir_of p)/vmm.log"; }
+  # the balloon's target and inflated pages survived (balloon.c's saved state)
+  bal1="$(vm_fig p balloon_target_mib) $(vm_fig p balloon_actual_mib)"
+  [ "$bal0" = "400 400" ] && [ "$bal1" = "$bal0" ] &&
+    ok "the balloon's target and size hold across the pause (target, actual MiB: $bal1)" ||
+    bad "balloon before the pause [$bal0], after [$bal1] (400 400 expected)"
+  # free page reporting goes on after the resume: memory the guest frees is given back
+  ret0=$(vm_fig p mem_returned_bytes)
+  "$B" exec p sh -c 'head -c 32m /dev/zero > /dev/shm/big; rm /dev/shm/big'
+  i=0
+  while [ $i -lt 30 ] && [ "$(vm_fig p mem_returned_bytes)" -le "${ret0:-0}" ]; do sleep 1; i=$((i + 1)); done
+  ret1=$(vm_fig p mem_returned_bytes)
+  [ -n "$ret0" ] && [ "${ret1:-0}" -gt "$ret0" ] &&
+    ok "free page reporting returns memory after the resume ($ret0 -> $ret1 bytes)" ||
+    bad "no memory returned after the resume in ${i} s: $ret0 -> $ret1"
+  "$B" balloon p none > /dev/null 2>&1
   # figures: $LAB_PAUSE_ROUNDS (1) of each, alternating, the best taken (bench/lab_pause.sh)
   cold=$((t1 - t0)) warm=$((t3 - t2))
   i=1
@@ -283,6 +315,19 @@ EOF2
   [ -n "$want" ] && [ "$re" = "$want" ] && ok "f2's virtio-net config space holds its new MAC (read again by the driver: $re)" ||
     bad "f2 after a driver re-probe: [$re], its MAC [$want]"
   "$B" rm -f p f1 f2 > /dev/null 2>&1
+
+  # auto-pause of a box with a volume: the VMM has the agent unmount it first (main.c)
+  "$B" run -d --name ap --engine kvm --idle-pause 3s -v "$work/vol:/data" "$work/rootfs" sleep 1000000 > /dev/null 2>&1
+  "$B" exec ap sh -c 'echo kept > /dev/shm/k; echo auto > /data/a'
+  i=0
+  while [ $i -lt 60 ] && [ "$(info ap state)" != paused ]; do sleep 1; i=$((i + 1)); done
+  [ "$(info ap state)" = paused ] && grep -q "paused: memory saved" "$(dir_of ap)/vmm.log" &&
+    ok "--idle-pause 3s pauses an idle KVM box with a volume ($i s)" ||
+    { bad "auto-pause with a volume: state $(info ap state) after $i s"; tail -20 "$(dir_of ap)/vmm.log"; }
+  v=$("$B" exec ap sh -c 'cat /dev/shm/k /data/a; grep -c " 9p " /proc/mounts' 2>&1 | tr '\n' ' ')
+  [ "$v" = "kept auto 1 " ] && ok "the next exec resumes it with its tmpfs and its volume mounted again" ||
+    { bad "after the auto-pause: [$v]"; tail -20 "$(dir_of ap)/vmm.log"; }
+  "$B" rm -f ap > /dev/null 2>&1
 fi
 
 rm -rf "$work"

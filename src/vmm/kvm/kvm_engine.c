@@ -448,6 +448,13 @@ static int kvm_resume(struct engine **out, struct engine *e, const struct vmm_co
     t[3] = engine_ms_since_start();
     if (machine_restore(e->m, data, len, &id, e->cpu, err) < 0)
         goto fail;
+    if (e->balloon) {
+        /* the target as it was at the pause (a BALLOON since the start moved it), not
+         * vmm.json's: the guest's balloon holds what that target asked for */
+        struct balloon_stats bs;
+        balloon_get_stats(e->balloon, &bs);
+        e->balloon_target_mib = bs.target_mib;
+    }
     t[4] = engine_ms_since_start();
     free(data);
     data = NULL;
@@ -655,4 +662,6 @@ const struct engine_ops engine_kvm_ops = {
     .destroy = kvm_destroy,
     .balloon = kvm_balloon,
     .pause = kvm_pause,
+    /* virtio-9p refuses to be saved while the guest has a share mounted (9p.c) */
+    .pause_unmounted_shares = true,
 };

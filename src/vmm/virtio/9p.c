@@ -16,6 +16,7 @@
 
 #include "vmm/fs/p9.h"
 #include "vmm/jail/jail.h"
+#include "vmm/snapshot.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -86,6 +87,7 @@ struct v9p {
                             * has copied it out, so one reply buffer is enough */
     size_t resp_len;
     bool stop;
+    unsigned inflight; /* chains handed to the worker and not yet returned (wlock) */
 };
 
 static uint64_t v9p_features(struct virtio_dev *dev)
@@ -178,6 +180,7 @@ static void on_done(void *opaque, int fd, uint32_t events)
 
     pthread_mutex_lock(&v->wlock);
     v->done = NULL;
+    v->inflight--;
     pthread_cond_signal(&v->wcond);
     pthread_mutex_unlock(&v->wlock);
     job_free(j);
@@ -277,6 +280,7 @@ static void v9p_notify(struct virtio_dev *dev, uint16_t qidx)
         }
         pthread_mutex_lock(&v->wlock);
         jobq_put(&v->pending, j);
+        v->inflight++;
         pthread_cond_signal(&v->wcond);
         pthread_mutex_unlock(&v->wlock);
     }
@@ -319,6 +323,29 @@ static void v9p_destroy(struct v9p *v)
 
 static void v9p_free(struct virtio_dev *dev) { v9p_destroy(dev->priv); }
 
+/* Snapshots: the server's open files (fids: host descriptors) are not saved, so a share
+ * the guest has mounted cannot be paused; the host has the agent unmount the volumes first
+ * (src/runtime/pause.c, and src/vmm/main.c before an auto-pause) and mount them again after
+ * the resume, which starts a new 9P session on a new server. A request still with the
+ * worker would be lost with it. */
+static void v9p_save(struct virtio_dev *dev, struct vmsnap_buf *p)
+{
+    struct v9p *v = dev->priv;
+    pthread_mutex_lock(&v->wlock);
+    bool busy = v->inflight || p9_server_nfids(v->srv);
+    pthread_mutex_unlock(&v->wlock);
+    if (busy)
+        p->failed = "a 9p share is still mounted in the guest (its volumes must be "
+                    "unmounted first)";
+}
+
+static int v9p_restore(struct virtio_dev *dev, const uint8_t *p, size_t len,
+                       struct bl_error *err)
+{
+    (void)dev, (void)p;
+    return len ? bl_err(err, BOXLITE_ERR_INVALID, "virtio-9p: unexpected state") : 0;
+}
+
 static const struct virtio_dev_ops v9p_ops = {
     .name = "9p",
     .device_id = 9,
@@ -329,6 +356,8 @@ static const struct virtio_dev_ops v9p_ops = {
     .notify = v9p_notify,
     .reset = v9p_reset,
     .free = v9p_free,
+    .save = v9p_save,
+    .restore = v9p_restore,
 };
 
 int virtio_9p_new(struct virtio_dev **out, const struct guest_mem *mem, struct irq_line irq,

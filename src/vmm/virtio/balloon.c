@@ -3,10 +3,13 @@
  * numbers, the memory statistics queue, and the free page reporting queue; the config
  * space's num_pages (our target) and actual (the driver's count).
  *
- * Guest RAM is private anonymous memory (src/vmm/kvm/machine.c), so MADV_DONTNEED frees a
- * page and the next guest access faults in a zeroed one: exactly what the spec allows for
- * an inflated or a reported page (sections 5.5.6.1 and 5.5.6.6). MADV_REMOVE would be the
- * call for RAM backed by a shared file, which this engine does not use.
+ * Guest RAM is private memory (src/vmm/kvm/machine.c): anonymous after a boot, a private
+ * mapping of the saved memory file after a resume. Either way MADV_DONTNEED frees the
+ * process's own copy of a page, and the next guest access faults in a zeroed page, or the
+ * file's (shared in the page cache with the box's forks): without PAGE_POISON the spec
+ * leaves an inflated or reported page's content to the device (sections 5.5.6.1 and
+ * 5.5.6.6). MADV_REMOVE would be the call for RAM backed by a shared file, which this
+ * engine does not use.
  *
  * The guest is hostile: every frame number and reported range is checked against the RAM
  * regions (gm_ptr: never a hole, never the MMIO windows, never across a region's end), and
@@ -17,6 +20,8 @@
  * ignored. What the balloon cannot do is stop a guest from touching its inflated pages
  * again: that memory is faulted back in, and the box's cgroup limit is the bound. */
 #include "vmm/virtio/balloon.h"
+
+#include "vmm/snapshot.h"
 
 #include <endian.h>
 #include <errno.h>
@@ -355,11 +360,122 @@ static void balloon_free(struct virtio_dev *dev)
     free(b);
 }
 
+static uint32_t target_pages(const struct balloon *b, uint32_t target_mib)
+{
+    uint64_t ram = b->cfg.ram_bytes / BALLOON_PAGE_SIZE;
+    uint64_t keep = (uint64_t)target_mib * ((1u << 20) / BALLOON_PAGE_SIZE);
+    if (!target_mib || keep >= ram)
+        return 0;
+    uint64_t n = ram - keep;
+    return n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
+}
+
 /* Snapshots: the statistics buffer is the one chain the balloon holds (virtio.h). */
 static uint16_t balloon_held(struct virtio_dev *dev, uint16_t qidx)
 {
     struct balloon *b = dev->priv;
     return qidx < BALLOON_NQUEUES && b->role[qidx] == ROLE_STATS && b->stats_held;
+}
+
+/* The model's state across a pause: the target and the driver's count (a resumed guest
+ * must not see its target move back to vmm.json's and deflate), which pages are in the
+ * balloon (a deflate after the resume names them), the figures so far and the guest's last
+ * statistics. The roles follow the features at resume (activate); the held statistics
+ * buffer is popped again (held). */
+enum { B_TARGET = 1, B_COUNTS, B_GUEST, B_INFLATED, B_END };
+struct saved_target {
+    uint32_t num_pages, target_mib, actual, pad;
+};
+struct saved_counts {
+    uint64_t inflated_pages, returned_bytes, reported_bytes, reports, refused;
+};
+struct saved_guest {
+    uint64_t guest[BALLOON_NR_STATS];
+    uint32_t valid, pad;
+};
+
+static void balloon_save(struct virtio_dev *dev, struct vmsnap_buf *p)
+{
+    struct balloon *b = dev->priv;
+    struct saved_target t = { .num_pages = b->num_pages, .target_mib = b->cfg.target_mib,
+                              .actual = b->actual };
+    struct saved_counts c = { .inflated_pages = b->inflated_pages,
+                              .returned_bytes = b->returned_bytes,
+                              .reported_bytes = b->reported_bytes, .reports = b->reports,
+                              .refused = b->refused };
+    struct saved_guest g = { .valid = b->guest_valid };
+    memcpy(g.guest, b->guest, sizeof g.guest);
+    vmsnap_rec(p, B_TARGET, &t, sizeof t);
+    vmsnap_rec(p, B_COUNTS, &c, sizeof c);
+    vmsnap_rec(p, B_GUEST, &g, sizeof g);
+    vmsnap_rec(p, B_INFLATED, b->inflated, (size_t)((b->npfns + 7) / 8));
+}
+
+/* The saved map must be this RAM's: its length, no bit past the last frame or on a page
+ * that is not guest RAM, and as many bits as the count says. */
+static int check_inflated(const struct balloon *b, const uint8_t *map, size_t n,
+                          uint64_t count, struct bl_error *err)
+{
+    if (n != (b->npfns + 7) / 8)
+        return bl_err(err, BOXLITE_ERR_INVALID, "virtio-balloon: the page map has %zu bytes, "
+                      "this RAM's %llu", n, (unsigned long long)((b->npfns + 7) / 8));
+    uint64_t set = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!map[i])
+            continue;
+        for (unsigned k = 0; k < 8; k++) {
+            uint64_t pfn = (uint64_t)i * 8 + k;
+            if (!((map[i] >> k) & 1))
+                continue;
+            if (pfn >= b->npfns || !gm_ptr(b->dev.mem, pfn * BALLOON_PAGE_SIZE, BALLOON_PAGE_SIZE))
+                return bl_err(err, BOXLITE_ERR_INVALID, "virtio-balloon: page %#llx in the "
+                              "balloon is not guest RAM", (unsigned long long)pfn);
+            set++;
+        }
+    }
+    if (set != count)
+        return bl_err(err, BOXLITE_ERR_INVALID, "virtio-balloon: %llu pages in the map, the "
+                      "count says %llu", (unsigned long long)set, (unsigned long long)count);
+    return 0;
+}
+
+static int balloon_restore(struct virtio_dev *dev, const uint8_t *p, size_t len,
+                           struct bl_error *err)
+{
+    struct balloon *b = dev->priv;
+    struct saved_target t;
+    struct saved_counts c;
+    struct saved_guest g;
+    size_t n = 0;
+    const uint8_t *map;
+    if (vmsnap_rec_check(p, len, B_END, "virtio-balloon", err) < 0 ||
+        vmsnap_rec_copy(p, len, B_TARGET, &t, sizeof t, "virtio-balloon", err) < 0 ||
+        vmsnap_rec_copy(p, len, B_COUNTS, &c, sizeof c, "virtio-balloon", err) < 0 ||
+        vmsnap_rec_copy(p, len, B_GUEST, &g, sizeof g, "virtio-balloon", err) < 0)
+        return -err->code;
+    if (!(map = vmsnap_rec_get(p, len, B_INFLATED, &n)))
+        return bl_err(err, BOXLITE_ERR_INVALID, "virtio-balloon: the page map is missing");
+    /* the target as the host set it: the same pages asked for as this RAM gives */
+    if (t.num_pages != target_pages(b, t.target_mib))
+        return bl_err(err, BOXLITE_ERR_INVALID, "virtio-balloon: a target of %u MiB is not "
+                      "%u pages of this RAM", t.target_mib, t.num_pages);
+    if (c.reported_bytes > c.returned_bytes || g.valid >> BALLOON_NR_STATS)
+        return bl_err(err, BOXLITE_ERR_INVALID, "virtio-balloon: figures that do not add up");
+    int r = check_inflated(b, map, n, c.inflated_pages, err);
+    if (r < 0)
+        return r;
+    memcpy(b->inflated, map, n);
+    b->num_pages = t.num_pages;
+    b->cfg.target_mib = t.target_mib;
+    b->actual = t.actual;
+    b->inflated_pages = c.inflated_pages;
+    b->returned_bytes = c.returned_bytes;
+    b->reported_bytes = c.reported_bytes;
+    b->reports = c.reports;
+    b->refused = c.refused;
+    memcpy(b->guest, g.guest, sizeof b->guest);
+    b->guest_valid = g.valid;
+    return 0;
 }
 
 static const struct virtio_dev_ops balloon_ops = {
@@ -375,17 +491,9 @@ static const struct virtio_dev_ops balloon_ops = {
     .reset = balloon_reset,
     .free = balloon_free,
     .held = balloon_held,
+    .save = balloon_save,
+    .restore = balloon_restore,
 };
-
-static uint32_t target_pages(const struct balloon *b, uint32_t target_mib)
-{
-    uint64_t ram = b->cfg.ram_bytes / BALLOON_PAGE_SIZE;
-    uint64_t keep = (uint64_t)target_mib * ((1u << 20) / BALLOON_PAGE_SIZE);
-    if (!target_mib || keep >= ram)
-        return 0;
-    uint64_t n = ram - keep;
-    return n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
-}
 
 int balloon_new(struct virtio_dev **out, const struct guest_mem *mem, struct irq_line irq,
                 const struct balloon_cfg *cfg, struct bl_error *err)
@@ -442,6 +550,7 @@ void balloon_get_stats(struct virtio_dev *dev, struct balloon_stats *out)
     struct balloon *b = dev->priv;
     pthread_mutex_lock(&dev->lock);
     *out = (struct balloon_stats){
+        .target_mib = b->cfg.target_mib,
         .num_pages = b->num_pages,
         .actual_pages = b->actual,
         .inflated_pages = b->inflated_pages,

@@ -45,6 +45,7 @@ struct balloon_cfg {
 };
 
 struct balloon_stats {
+    uint32_t target_mib;      /* the target it was set to (0 = none) */
     uint32_t num_pages;       /* what the device asks for (config num_pages) */
     uint32_t actual_pages;    /* what the driver says it holds (config actual) */
     uint64_t inflated_pages;  /* pages in the balloon as the device counted them */

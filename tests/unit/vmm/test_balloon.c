@@ -2,8 +2,11 @@
 /* virtio-balloon through the MMIO transport, driven as Linux's virtio_balloon driver does
  * and as a hostile guest would: guest RAM is real private anonymous memory (as the KVM
  * engine maps it), so a discard is seen with mincore() and by reading zeros back; every
- * range the device discards is also checked to lie inside one RAM region. */
+ * range the device discards is also checked to lie inside one RAM region. Its state goes
+ * through a snapshot (save, restore into a new device, resume) and hostile saved states
+ * are refused. */
 #include "harness/harness.h"
+#include "vmm/snapshot.h"
 #include "vmm/virtio/balloon.h"
 #include "vq_driver.h"
 
@@ -565,4 +568,166 @@ TEST(balloon_refuses_unaligned_ram)
     CHECK(balloon_new(&dev, &gm, (struct irq_line){ 0 }, &cfg, &err) < 0);
     CHECK(strstr(err.msg, "page-aligned") != NULL);
     munmap(ram, 2 * BALLOON_PAGE_SIZE);
+}
+
+/* The device of a resumed box: a new balloon on the same RAM, given the saved state
+ * (virtio_dev_restore) and resumed; the driver's rings are where they were. */
+static void world_resume(struct world *w, const struct vmsnap_buf *p)
+{
+    struct balloon_cfg cfg = { .ram_bytes = 512ull << 20, .target_mib = 0, /* vmm.json's */
+                               .free_page_reporting = true };
+    struct virtio_dev *dev;
+    struct bl_error err = { 0 };
+    REQUIRE(balloon_new(&dev, &w->ram.mem, irq_count_line(&w->irqs), &cfg, &err) == 0);
+    balloon_set_discard(dev, check_discard, w);
+    if (virtio_dev_restore(dev, p->p, p->len, &err) < 0)
+        harness_fail(__FILE__, __LINE__, "restore: %s", err.msg);
+    virtio_dev_resume(dev);
+    virtio_dev_free(w->dev);
+    w->dev = dev;
+}
+
+TEST(balloon_state_survives_a_snapshot)
+{
+    struct world w;
+    uint32_t id, len;
+    world_init(&w, true, ALL, 4);
+    balloon_set_target(w.dev, 384); /* BALLOON moved it from vmm.json's 0 */
+    touch(&w, PAGES_GPA, 16 * BALLOON_PAGE_SIZE);
+    uint32_t pfns[8];
+    for (unsigned i = 0; i < 8; i++)
+        pfns[i] = PFN(PAGES_GPA) + i;
+    send_pfns(&w, 0, pfns, 8);
+    REQUIRE(vqd_get_used(&w.q[0], &id, &len));
+    mmio_w32(w.dev, VIRTIO_MMIO_CONFIG + 4, 8); /* the driver's count */
+    uint64_t a = vqd_alloc(&w.q[2], 16);
+    uint32_t n = put_stat(vqd_host(&w.ram, a), VIRTIO_BALLOON_S_MEMFREE, 200ull << 20);
+    vqd_add(&w.q[2], &a, &n, 1, 0);
+    vqd_kick(w.dev, 2); /* held by the device */
+    struct balloon_stats before, after;
+    balloon_get_stats(w.dev, &before);
+
+    struct vmsnap_buf p = { 0 };
+    virtio_dev_save(w.dev, &p);
+    REQUIRE(!p.failed);
+    world_resume(&w, &p);
+    balloon_get_stats(w.dev, &after);
+    CHECK_EQ(after.target_mib, 384);
+    CHECK_EQ(after.num_pages, before.num_pages);
+    CHECK_EQ(mmio_r32(w.dev, VIRTIO_MMIO_CONFIG + 0), 128u * 256); /* the target holds */
+    CHECK_EQ(mmio_r32(w.dev, VIRTIO_MMIO_CONFIG + 4), 8);
+    CHECK_EQ(after.inflated_pages, 8);
+    CHECK_EQ(after.returned_bytes, before.returned_bytes);
+    CHECK_EQ(after.guest[VIRTIO_BALLOON_S_MEMFREE], 200ull << 20);
+    CHECK_EQ(after.guest_valid, before.guest_valid);
+    CHECK(!w.dev->broken);
+
+    /* the statistics buffer is the resumed device's to give back */
+    balloon_request_stats(w.dev);
+    REQUIRE(vqd_get_used(&w.q[2], &id, &len));
+    /* a deflate names pages the resumed device knows are in the balloon: none refused */
+    send_pfns(&w, 1, pfns, 4);
+    REQUIRE(vqd_get_used(&w.q[1], &id, &len));
+    balloon_get_stats(w.dev, &after);
+    CHECK_EQ(after.inflated_pages, 4);
+    CHECK_EQ(after.refused, 0);
+    /* and free page reporting still gives memory back */
+    uint64_t d = w.discarded;
+    touch(&w, PAGES_GPA + 0x40000, 0x10000);
+    uint64_t g[1] = { PAGES_GPA + 0x40000 };
+    uint32_t l[1] = { 0x10000 };
+    send_report(&w, 3, g, l, 1);
+    REQUIRE(vqd_get_used(&w.q[3], &id, &len));
+    CHECK_EQ(w.discarded, d + 0x10000);
+    CHECK_EQ(resident(&w, PAGES_GPA + 0x40000, 0x10000), 0);
+    CHECK(!w.dev->broken);
+    vmsnap_buf_free(&p);
+    world_free(&w);
+}
+
+/* The model's records inside a saved device (mmio.c's S_MODEL = 3; balloon.c's tags). */
+static uint8_t *model_rec(struct vmsnap_buf *p, uint32_t tag, size_t *n)
+{
+    size_t mlen = 0;
+    const uint8_t *m = vmsnap_rec_get(p->p, p->len, 3, &mlen);
+    return m ? (uint8_t *)vmsnap_rec_get(m, mlen, tag, n) : NULL;
+}
+
+/* A saved balloon from an untrusted file: a page map of the wrong size, a bit on a hole
+ * or past the RAM, a count that disagrees with the map, a target that is not this RAM's
+ * pages; each refused with a reason, the device left reset. */
+TEST(balloon_hostile_saved_state)
+{
+    struct world w;
+    uint32_t id, len;
+    world_init(&w, true, ALL, 4);
+    balloon_set_target(w.dev, 256);
+    uint32_t pfns[2] = { PFN(PAGES_GPA), PFN(HI_GPA) };
+    send_pfns(&w, 0, pfns, 2);
+    REQUIRE(vqd_get_used(&w.q[0], &id, &len));
+    struct vmsnap_buf good = { 0 };
+    virtio_dev_save(w.dev, &good);
+    REQUIRE(!good.failed);
+    enum { T_TARGET = 1, T_COUNTS, T_GUEST, T_MAP };
+    struct {
+        const char *what;
+        uint32_t tag;
+        size_t off;   /* byte in the record to change */
+        uint8_t xor;
+        const char *says;
+    } bad[] = {
+        { "a bit on the hole below 1 MiB", T_MAP, 0, 0x01, "not guest RAM" },
+        { "a bit on the hole at 8 MiB", T_MAP, 0x800000 / BALLOON_PAGE_SIZE / 8, 0x01,
+          "not guest RAM" },
+        { "one page more in the count", T_COUNTS, 0, 0x04, "the count says" },
+        { "a page less in the map", T_MAP, PFN(HI_GPA) / 8, 0x01, "the count says" },
+        { "a target not this RAM's", T_TARGET, 0, 0x01, "is not" },
+        { "reported more than returned", T_COUNTS, 17, 0xff, "do not add up" },
+        { "a statistic tag past the spec's", T_GUEST, 8 * BALLOON_NR_STATS + 1, 0x80,
+          "do not add up" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct vmsnap_buf p = { 0 };
+        virtio_dev_save(w.dev, &p);
+        size_t n = 0;
+        uint8_t *r = model_rec(&p, bad[i].tag, &n);
+        REQUIRE(r && bad[i].off < n);
+        r[bad[i].off] ^= bad[i].xor;
+        struct virtio_dev *dev;
+        struct balloon_cfg cfg = { .ram_bytes = 512ull << 20, .free_page_reporting = true };
+        struct bl_error err = { 0 };
+        REQUIRE(balloon_new(&dev, &w.ram.mem, (struct irq_line){ 0 }, &cfg, &err) == 0);
+        int rc = virtio_dev_restore(dev, p.p, p.len, &err);
+        if (rc == 0 || !strstr(err.msg, bad[i].says))
+            harness_fail(__FILE__, __LINE__, "%s: rc %d, %s", bad[i].what, rc, err.msg);
+        CHECK_EQ(dev->status, 0);
+        virtio_dev_free(dev);
+        vmsnap_buf_free(&p);
+    }
+    /* a map cut short: the record's length no longer matches this RAM */
+    struct vmsnap_buf p = { 0 };
+    virtio_dev_save(w.dev, &p);
+    size_t n = 0;
+    REQUIRE(model_rec(&p, T_MAP, &n));
+    struct vmsnap_buf model = { 0 };
+    size_t mlen = 0;
+    const uint8_t *m = vmsnap_rec_get(p.p, p.len, 3, &mlen);
+    for (uint32_t t = T_TARGET; t <= T_MAP; t++) {
+        size_t k = 0;
+        const uint8_t *rec = vmsnap_rec_get(m, mlen, t, &k);
+        vmsnap_rec(&model, t, rec, t == T_MAP ? k - 1 : k);
+    }
+    struct virtio_dev *dev;
+    struct balloon_cfg cfg = { .ram_bytes = 512ull << 20, .free_page_reporting = true };
+    struct bl_error err = { 0 };
+    REQUIRE(balloon_new(&dev, &w.ram.mem, (struct irq_line){ 0 }, &cfg, &err) == 0);
+    CHECK(dev->ops->restore(dev, model.p, model.len, &err) < 0);
+    CHECK(strstr(err.msg, "page map has") != NULL);
+    /* and the untouched state is taken */
+    CHECK_EQ(virtio_dev_restore(dev, good.p, good.len, &err), 0);
+    virtio_dev_free(dev);
+    vmsnap_buf_free(&model);
+    vmsnap_buf_free(&p);
+    vmsnap_buf_free(&good);
+    world_free(&w);
 }

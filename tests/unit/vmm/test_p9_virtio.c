@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 /* virtio-9p through the MMIO transport: the mount tag in config space, requests and
  * replies through the ring (including a reply scattered over a header buffer and data
- * pages, as Linux's zero-copy reads post them), and bad chains. */
+ * pages, as Linux's zero-copy reads post them), bad chains, and a snapshot only of a share
+ * the guest does not hold. */
 #include "harness/harness.h"
 #include "vmm/fs/p9.h"
+#include "vmm/snapshot.h"
 #include "vmm/virtio/9p.h"
 #include "vq_driver.h"
 #include "vmm/core/evloop.h"
@@ -96,6 +98,27 @@ static uint32_t rpc(struct rig *r, struct msg *m, const uint32_t *in_sizes, unsi
     return len;
 }
 
+/* Tversion (msize 8192), then Tattach of fid 1 to the root: a mount, as Linux starts one.
+ * The replies' lengths into *version and *attach. */
+static void session(struct rig *r, uint32_t *version, uint32_t *attach)
+{
+    struct msg m;
+    uint64_t in[1];
+    uint32_t one[] = { 8192 };
+    begin(&m, P9_TVERSION);
+    put(&m, 8192, 4);
+    put_s(&m, "9P2000.L");
+    *version = rpc(r, &m, one, 1, in);
+    CHECK_EQ(((uint8_t *)vqd_host(&r->ram, in[0]))[4], P9_RVERSION);
+    begin(&m, P9_TATTACH);
+    put(&m, 1, 4);
+    put(&m, P9_NOFID, 4);
+    put_s(&m, "root");
+    put_s(&m, "");
+    put(&m, 0, 4);
+    *attach = rpc(r, &m, one, 1, in);
+}
+
 TEST(p9v_tag_in_config)
 {
     struct rig r;
@@ -129,21 +152,11 @@ TEST(p9v_session_through_ring)
     uint64_t in[4];
     uint32_t one[] = { 8192 };
 
-    begin(&m, P9_TVERSION);
-    put(&m, 8192, 4);
-    put_s(&m, "9P2000.L");
-    uint32_t len = rpc(&r, &m, one, 1, in);
+    uint32_t len, alen;
+    session(&r, &len, &alen);
     REQUIRE(len == 7 + 4 + 2 + 8);
-    CHECK_EQ(((uint8_t *)vqd_host(&r.ram, in[0]))[4], P9_RVERSION);
     CHECK(r.irqs.n >= 1);
-
-    begin(&m, P9_TATTACH);
-    put(&m, 1, 4);
-    put(&m, P9_NOFID, 4);
-    put_s(&m, "root");
-    put_s(&m, "");
-    put(&m, 0, 4);
-    CHECK_EQ(rpc(&r, &m, one, 1, in), 7 + 13);
+    CHECK_EQ(alen, 7 + 13);
 
     begin(&m, P9_TWALK);
     put(&m, 1, 4);
@@ -239,5 +252,56 @@ TEST(p9v_worker_thread_through_loop)
 
     virtio_dev_free(r.dev);
     evloop_free(loop);
+    vqd_ram_free(&r.ram);
+}
+
+/* A pause (virtio_dev_save): refused while the guest holds a fid (a mounted share: the
+ * server's open files are not saved), taken once it clunked them all; the resumed device
+ * starts a new session, and a saved state with a payload it never writes is refused. */
+TEST(p9v_snapshot_only_when_unmounted)
+{
+    struct rig r;
+    REQUIRE(rig_up(&r, "vol0", false) == 0);
+    struct msg m;
+    uint64_t in[1];
+    uint32_t one[] = { 8192 }, vlen, alen;
+    session(&r, &vlen, &alen);
+    CHECK_EQ(alen, 7 + 13);
+    struct vmsnap_buf p = { 0 };
+    virtio_dev_save(r.dev, &p);
+    CHECK(p.failed && strstr(p.failed, "still mounted"));
+    vmsnap_buf_free(&p);
+
+    begin(&m, P9_TCLUNK); /* the unmount */
+    put(&m, 1, 4);
+    CHECK_EQ(rpc(&r, &m, one, 1, in), 7);
+    p = (struct vmsnap_buf){ 0 };
+    virtio_dev_save(r.dev, &p);
+    CHECK(!p.failed);
+
+    struct virtio_dev *d;
+    struct bl_error err = { 0 };
+    char path[4096];
+    snprintf(path, sizeof path, "%s/share", harness_tmpdir());
+    REQUIRE(virtio_9p_new(&d, &r.ram.mem, irq_count_line(&r.irqs), "vol0", path, false, &err) == 0);
+    CHECK_EQ(virtio_dev_restore(d, p.p, p.len, &err), 0);
+    virtio_dev_resume(d);
+    virtio_dev_free(r.dev);
+    r.dev = d;
+    session(&r, &vlen, &alen); /* the mount again, on the resumed device */
+    CHECK_EQ(vlen, 7 + 4 + 2 + 8);
+    CHECK_EQ(alen, 7 + 13);
+    CHECK(!r.dev->broken);
+
+    /* the model's record is empty; one with something in it is not this build's */
+    size_t mlen = 0;
+    const uint8_t *model = vmsnap_rec_get(p.p, p.len, 3, &mlen);
+    REQUIRE(model);
+    CHECK_EQ(mlen, 0);
+    uint8_t junk[8] = { 1 };
+    CHECK(r.dev->ops->restore(r.dev, junk, sizeof junk, &err) < 0);
+    CHECK(strstr(err.msg, "unexpected state") != NULL);
+    vmsnap_buf_free(&p);
+    virtio_dev_free(r.dev);
     vqd_ram_free(&r.ram);
 }
