@@ -101,8 +101,11 @@ int net_configure(const struct proto_setup *s, struct bl_error *err)
     if (inet_pton(AF_INET, addr, &ip) != 1 || prefix < 0 || prefix > 32)
         return bl_err(err, BOXLITE_ERR_INVALID, "bad address %s", s->net_addr);
     mask.s_addr = htonl(prefix ? 0xffffffffu << (32 - prefix) : 0);
-    const char *gws = s->net_gw && *s->net_gw ? s->net_gw : "10.0.2.2";
-    if (inet_pton(AF_INET, gws, &gw) != 1)
+    /* slirp's gateway with slirp's address; a given address without a gateway has no
+     * default route (a namespace's interface without one) */
+    bool own_addr = s->net_addr && *s->net_addr;
+    const char *gws = s->net_gw && *s->net_gw ? s->net_gw : own_addr ? NULL : "10.0.2.2";
+    if (gws && inet_pton(AF_INET, gws, &gw) != 1)
         return bl_err(err, BOXLITE_ERR_INVALID, "bad gateway %s", gws);
     /* a NIC in a container's network namespace is that namespace's interface: its MAC
      * (the peers' ARP caches and the engine's bridge know it) and MTU (the CNI's) */
@@ -118,6 +121,8 @@ int net_configure(const struct proto_setup *s, struct bl_error *err)
         (rc = set_addr(sk, "eth0", SIOCSIFNETMASK, mask, err)) < 0 ||
         (rc = if_up(sk, "eth0", err)) < 0)
         return rc;
+    if (!gws)
+        return 0;
     struct rtentry rt = {0};
     struct sockaddr_in dst = {.sin_family = AF_INET}, g = {.sin_family = AF_INET, .sin_addr = gw},
                        m = {.sin_family = AF_INET};
