@@ -330,5 +330,5 @@ static bool in_child_userns(void)
 
 bool relay_netns_nic(const struct oci_spec *s)
 {
-    return s->netns && s->netns_path && geteuid() == 0 && !in_child_userns();
+    return s->netns && s->netns_path && !s->user_network && geteuid() == 0 && !in_child_userns();
 }

@@ -484,7 +484,7 @@ static void usage(void)
 
 /* The tap in cfg->netns (netns.h) and the guest's side of it on its command line: the
  * interface's MAC, address, gateway and MTU; no NIC at all when the namespace has none. */
-static int netns_guest(struct vmm_config *cfg, struct bl_error *err)
+static int netns_guest(struct vmm_config *cfg, struct netns_nic *nicp, struct bl_error *err)
 {
     struct netns_nic nic;
     if (netns_nic_attach(cfg->netns, &nic, err) < 0)
@@ -504,14 +504,14 @@ static int netns_guest(struct vmm_config *cfg, struct bl_error *err)
     size_t old = cfg->cmdline ? strlen(cfg->cmdline) : 0;
     char *line = malloc(old + strlen(words) + 2);
     if (!line) {
-        if (nic.tap_fd >= 0)
-            close(nic.tap_fd);
+        netns_nic_detach(&nic);
         return bl_errno(err, ENOMEM, "network namespace");
     }
     sprintf(line, "%s%s%s", old ? cfg->cmdline : "", old ? " " : "", words);
     free(cfg->cmdline);
     cfg->cmdline = line;
     cfg->net_tap_fd = nic.tap_fd;
+    *nicp = nic;
     return 0;
 }
 
@@ -625,14 +625,17 @@ int main(int argc, char **argv)
     bool qemu = r.ops == &engine_qemu_ops;
     /* The namespace's NIC before the jail: joining it needs this process's privileges. */
     cfg.net_tap_fd = -1;
-    if (cfg.netns && netns_guest(&cfg, &err) < 0) {
+    struct netns_nic nic = { .tap_fd = -1, .nl_fd = -1 };
+    if (cfg.netns && netns_guest(&cfg, &nic, &err) < 0) {
         fprintf(stderr, "boxlite-vmm: %s\n", err.msg);
         vmm_config_free(&cfg);
         return 2;
     }
-    int keep[5], nkeep = 0;
-    if (cfg.net_tap_fd >= 0)
-        keep[nkeep++] = cfg.net_tap_fd;
+    int keep[6], nkeep = 0;
+    if (nic.tap_fd >= 0)
+        keep[nkeep++] = nic.tap_fd;
+    if (nic.nl_fd >= 0)
+        keep[nkeep++] = nic.nl_fd;
     if (lifeline >= 0)
         keep[nkeep++] = lifeline;
     if (lfd >= 0)
@@ -889,6 +892,7 @@ int main(int argc, char **argv)
         ask_stop(&b, "stopped"); /* a client's SHUTDOWN (boxlite stop), even if it is gone */
     fprintf(stderr, "boxlite-vmm: %s\n", r.exit.reason);
     r.ops->destroy(r.e);
+    netns_nic_detach(&nic); /* QEMU's tap is closed: the namespace's interface as it was */
     /* The engine is gone, so is the console pipe's writer: the pump reaches its end, and a
      * panic line in the last output is seen before the reason is given. */
     char panic[256];

@@ -263,13 +263,29 @@ static int attach_here(struct netns_nic *out, struct bl_error *err)
                             way[i ^ 1].name);
     }
     out->tap_fd = steal_fd(&tap);
+    out->ifindex = ifindex;
+    out->nl_fd = steal_fd(&nl);
     return 0;
+}
+
+void netns_nic_detach(struct netns_nic *nic)
+{
+    if (nic->tap_fd >= 0)
+        close(nic->tap_fd);
+    nic->tap_fd = -1;
+    if (nic->nl_fd < 0)
+        return;
+    uint8_t req[128] __attribute__((aligned(4)));
+    size_t n = msg_qdisc(req, sizeof req, RTM_DELQDISC, 0, nic->ifindex, 1);
+    nl_talk(nic->nl_fd, req, n);
+    close(nic->nl_fd);
+    nic->nl_fd = -1;
 }
 
 int netns_nic_attach(const char *path, struct netns_nic *out, struct bl_error *err)
 {
     memset(out, 0, sizeof *out);
-    out->tap_fd = -1;
+    out->tap_fd = out->nl_fd = -1;
     cleanup_close int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
     cleanup_close int ns = open(path, O_RDONLY | O_CLOEXEC);
     if (self < 0)
@@ -281,9 +297,7 @@ int netns_nic_attach(const char *path, struct netns_nic *out, struct bl_error *e
     int rc = attach_here(out, err);
     if (setns(self, CLONE_NEWNET) < 0 && rc == 0) {
         rc = bl_errno(err, errno, "back from the network namespace %s", path);
-        if (out->tap_fd >= 0)
-            close(out->tap_fd);
-        out->tap_fd = -1;
+        netns_nic_detach(out);
     }
     return rc < 0 ? bl_err_prefix(err, "network namespace %s", path) : 0;
 }

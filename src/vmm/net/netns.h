@@ -30,6 +30,8 @@ struct netns_nic {
     char addr[24];     /* "10.88.0.5/16" */
     char gw[16];       /* "10.88.0.1", "" without a default route */
     unsigned mtu;
+    int ifindex;       /* the interface's, for netns_nic_detach */
+    int nl_fd;         /* an rtnetlink socket made in the namespace (-1: none) */
 };
 
 /* Joins the namespace at path (this thread only, and back), finds its first interface
@@ -38,6 +40,12 @@ struct netns_nic {
  * --network none) is not an error: out->tap_fd is -1 and the guest gets no NIC, as a runc
  * container there gets none. Needs CAP_NET_ADMIN over that namespace. */
 int netns_nic_attach(const char *path, struct netns_nic *out, struct bl_error *err);
+
+/* Undoes the interface's redirect (its ingress qdisc) through nl_fd, which works from
+ * any namespace, and closes the tap and nl_fd: what a later user of the namespace finds is
+ * the interface as the engine made it. A process killed before this leaves the redirect
+ * to a tap that is gone (frames dropped) until the next attach replaces it. */
+void netns_nic_detach(struct netns_nic *nic);
 
 /* The netlink messages netns_nic_attach sends, built into buf (for the unit test and the
  * fuzz target's neighbours): an ingress qdisc on ifindex, and the u32 filter on it that

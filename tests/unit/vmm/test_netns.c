@@ -140,7 +140,8 @@ TEST(netns_attach_mirrors_the_interface)
     uint8_t f[60];
     CHECK(write(nic.tap_fd, f, arp_request(f, nic.mac)) == 60);
     CHECK(arp_reply_on(nic.tap_fd));
-    close(nic.tap_fd);
+    close(nic.tap_fd); /* as a killed VMM leaves it */
+    close(nic.nl_fd);
 
     /* the same namespace again (a restarted container): the old redirect is replaced */
     rc = netns_nic_attach(path, &nic, &err);
@@ -148,7 +149,14 @@ TEST(netns_attach_mirrors_the_interface)
     if (!rc) {
         CHECK(write(nic.tap_fd, f, arp_request(f, nic.mac)) == 60);
         CHECK(arp_reply_on(nic.tap_fd));
-        close(nic.tap_fd);
+        /* detached: eth0 is the namespace's own again */
+        netns_nic_detach(&nic);
+        CHECK_EQ(nic.tap_fd, -1);
+        snprintf(cmd, sizeof cmd, "tc -n %s filter show dev eth0 ingress", ns);
+        out_of(text, sizeof text, cmd);
+        CHECK_STR(text, "");
+        snprintf(cmd, sizeof cmd, "ip netns exec %s busybox ping -c1 -W5 192.0.2.1 >/dev/null", ns);
+        CHECK(system(cmd) == 0);
     }
     drop_ns();
 }
