@@ -631,11 +631,18 @@ int main(int argc, char **argv)
         vmm_config_free(&cfg);
         return 2;
     }
+    int undo_fd cleanup_close = -1;
+    if (cfg.netns && netns_nic_undo_at_exit(&nic, &undo_fd, &err) < 0) {
+        fprintf(stderr, "boxlite-vmm: %s\n", err.msg);
+        netns_nic_detach(&nic);
+        vmm_config_free(&cfg);
+        return 2;
+    }
     int keep[6], nkeep = 0;
     if (nic.tap_fd >= 0)
         keep[nkeep++] = nic.tap_fd;
-    if (nic.nl_fd >= 0)
-        keep[nkeep++] = nic.nl_fd;
+    if (undo_fd >= 0)
+        keep[nkeep++] = undo_fd;
     if (lifeline >= 0)
         keep[nkeep++] = lifeline;
     if (lfd >= 0)
@@ -892,7 +899,7 @@ int main(int argc, char **argv)
         ask_stop(&b, "stopped"); /* a client's SHUTDOWN (boxlite stop), even if it is gone */
     fprintf(stderr, "boxlite-vmm: %s\n", r.exit.reason);
     r.ops->destroy(r.e);
-    netns_nic_detach(&nic); /* QEMU's tap is closed: the namespace's interface as it was */
+    netns_nic_detach(&nic); /* the tap; the redirect goes with undo_fd (its helper) */
     /* The engine is gone, so is the console pipe's writer: the pump reaches its end, and a
      * panic line in the last output is seen before the reason is given. */
     char panic[256];

@@ -21,6 +21,7 @@
 #include <net/if.h>
 #include <net/route.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -300,4 +301,44 @@ int netns_nic_attach(const char *path, struct netns_nic *out, struct bl_error *e
         netns_nic_detach(out);
     }
     return rc < 0 ? bl_err_prefix(err, "network namespace %s", path) : 0;
+}
+
+int netns_nic_undo_at_exit(struct netns_nic *nic, int *keep_fd, struct bl_error *err)
+{
+    *keep_fd = -1;
+    if (nic->nl_fd < 0)
+        return 0;
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) < 0)
+        return bl_errno(err, errno, "network namespace: pipe");
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(p[0]);
+        close(p[1]);
+        return bl_errno(err, errno, "network namespace: fork");
+    }
+    if (pid == 0) {
+        /* nothing of the VMM's but the pipe and the socket; the box's stop signals are the
+         * VMM's business, this one ends at the pipe's end */
+        signal(SIGTERM, SIG_IGN);
+        signal(SIGINT, SIG_IGN);
+        signal(SIGHUP, SIG_IGN);
+        int keep_rd = p[0], keep_nl = nic->nl_fd;
+        for (int fd = 0; fd < 1024; fd++)
+            if (fd != keep_rd && fd != keep_nl)
+                close(fd);
+        char c;
+        ssize_t n;
+        do /* nobody writes: the end of the file is the VMM's end */
+            n = read(keep_rd, &c, 1);
+        while (n > 0 || (n < 0 && errno == EINTR));
+        nic->tap_fd = -1;
+        netns_nic_detach(nic);
+        _exit(0);
+    }
+    close(p[0]);
+    close(nic->nl_fd);
+    nic->nl_fd = -1;
+    *keep_fd = p[1];
+    return 0;
 }

@@ -47,6 +47,12 @@ int netns_nic_attach(const char *path, struct netns_nic *out, struct bl_error *e
  * to a tap that is gone (frames dropped) until the next attach replaces it. */
 void netns_nic_detach(struct netns_nic *nic);
 
+/* The undo, however this process ends (a SIGKILL too): a helper process, forked now and
+ * keeping its privileges (the jail drops this process's), waits for the pipe whose write
+ * end *keep_fd is (CLOEXEC; the caller keeps it open, through the jail, for its life) to
+ * close, then detaches. nic's nl_fd is the helper's from here. */
+int netns_nic_undo_at_exit(struct netns_nic *nic, int *keep_fd, struct bl_error *err);
+
 /* The netlink messages netns_nic_attach sends, built into buf (for the unit test and the
  * fuzz target's neighbours): an ingress qdisc on ifindex, and the u32 filter on it that
  * redirects every frame to to_ifindex. Return the message's length, 0 if cap is short. */
