@@ -199,10 +199,17 @@ has "the box reaches the test host at $net18.2:8081 (outbound through the CNI br
 # CAP_SYS_RESOURCE), so a wrapper drops process.rlimits from the bundle first
 cat >"$work/runc-wrap" <<'EOS'
 #!/bin/sh
-b=
+# drops process.rlimits from what runc is given: the bundle's config.json, an exec's process
 prev=
-for a in "$@"; do [ "$prev" = --bundle ] && b=$a; prev=$a; done
-[ -n "$b" ] && python3 -c 'import json,sys; p=sys.argv[1]+"/config.json"; c=json.load(open(p)); c["process"].pop("rlimits",None); json.dump(c,open(p,"w"))' "$b"
+for a in "$@"; do
+  case $prev in
+    --bundle) f=$a/config.json; k=process ;;
+    --process) f=$a; k= ;;
+    *) f= ;;
+  esac
+  [ -n "$f" ] && python3 -c 'import json,sys; f,k=sys.argv[1:]; c=json.load(open(f)); (c[k] if k else c).pop("rlimits",None); json.dump(c,open(f,"w"))' "$f" "$k"
+  prev=$a
+done
 exec runc "$@"
 EOS
 chmod +x "$work/runc-wrap"
