@@ -9,7 +9,6 @@
 #include "vmm/net/netns.h"
 
 #include <arpa/inet.h>
-#include <stdarg.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,56 +17,34 @@
 
 static char ns[32], peer[32];
 
-static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void sh(const char *fmt, ...)
-{
-    char cmd[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    if (system(cmd) != 0)
-        harness_fail(__FILE__, __LINE__, "command failed: %s", cmd);
-}
-
-/* The first line of a command's output. */
-static void out_of(char *buf, size_t cap, const char *cmd)
-{
-    buf[0] = 0;
-    FILE *p = popen(cmd, "r");
-    if (!p)
-        return;
-    size_t n = fread(buf, 1, cap - 1, p);
-    buf[n] = 0;
-    pclose(p);
-}
+/* A set-up step that must work. */
+#define SH(...)                                                                    \
+    do {                                                                           \
+        if (harness_sh(__VA_ARGS__) != 0)                                          \
+            harness_fail(__FILE__, __LINE__, "set-up failed: %s", #__VA_ARGS__);   \
+    } while (0)
 
 static void make_ns(bool with_veth)
 {
     if (geteuid() != 0)
         harness_skip("needs root for network namespaces; proven by tests/e2e/oci_ports.sh");
-    if (system("ip -V >/dev/null 2>&1 && tc -V >/dev/null 2>&1") != 0)
+    if (harness_sh("ip -V >/dev/null 2>&1 && tc -V >/dev/null 2>&1") != 0)
         harness_need("ip and tc (apt-get install iproute2)");
     snprintf(ns, sizeof ns, "blnst%d", (int)getpid());
     snprintf(peer, sizeof peer, "blnsp%d", (int)getpid());
-    sh("ip netns add %s && ip netns add %s", ns, peer);
-    sh("ip -n %s link set lo up", ns);
+    SH("ip netns add %s && ip netns add %s", ns, peer);
+    SH("ip -n %s link set lo up", ns);
     if (!with_veth)
         return;
-    sh("ip -n %s link add eth0 type veth peer name eth0 netns %s", peer, ns);
-    sh("ip -n %s addr add 192.0.2.1/24 dev eth0 && ip -n %s link set eth0 up", peer, peer);
-    sh("ip -n %s link set eth0 mtu 1400 up && ip -n %s addr add 192.0.2.2/24 dev eth0 && "
+    SH("ip -n %s link add eth0 type veth peer name eth0 netns %s", peer, ns);
+    SH("ip -n %s addr add 192.0.2.1/24 dev eth0 && ip -n %s link set eth0 up", peer, peer);
+    SH("ip -n %s link set eth0 mtu 1400 up && ip -n %s addr add 192.0.2.2/24 dev eth0 && "
        "ip -n %s route add default via 192.0.2.1", ns, ns, ns);
 }
 
 static void drop_ns(void)
 {
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "ip netns del %s 2>/dev/null; ip netns del %s 2>/dev/null", ns,
-             peer);
-    if (system(cmd)) {
-        /* gone already */
-    }
+    harness_sh("ip netns del %s 2>/dev/null; ip netns del %s 2>/dev/null", ns, peer);
 }
 
 /* An ARP request "who has 192.0.2.1, tell 192.0.2.2" from mac. */
@@ -104,7 +81,7 @@ static bool arp_reply_on(int tap)
 TEST(netns_attach_mirrors_the_interface)
 {
     make_ns(true);
-    char path[64], text[4096], cmd[256];
+    char path[64], text[4096];
     snprintf(path, sizeof path, "/run/netns/%s", ns);
     struct netns_nic nic;
     struct bl_error err = {0};
@@ -123,18 +100,14 @@ TEST(netns_attach_mirrors_the_interface)
     char mac[32];
     snprintf(mac, sizeof mac, "%02x:%02x:%02x:%02x:%02x:%02x", nic.mac[0], nic.mac[1],
              nic.mac[2], nic.mac[3], nic.mac[4], nic.mac[5]);
-    snprintf(cmd, sizeof cmd, "ip -n %s -o link show eth0", ns);
-    out_of(text, sizeof text, cmd);
+    harness_output(text, sizeof text, "ip -n %s -o link show eth0", ns);
     CHECK(strstr(text, mac) != NULL);
     /* tc(8) as the oracle of what was sent */
-    snprintf(cmd, sizeof cmd, "tc -n %s filter show dev eth0 ingress", ns);
-    out_of(text, sizeof text, cmd);
+    harness_output(text, sizeof text, "tc -n %s filter show dev eth0 ingress", ns);
     CHECK(strstr(text, "Egress Redirect to device " NETNS_TAP_NAME) != NULL);
-    snprintf(cmd, sizeof cmd, "tc -n %s filter show dev " NETNS_TAP_NAME " ingress", ns);
-    out_of(text, sizeof text, cmd);
+    harness_output(text, sizeof text, "tc -n %s filter show dev " NETNS_TAP_NAME " ingress", ns);
     CHECK(strstr(text, "Egress Redirect to device eth0") != NULL);
-    snprintf(cmd, sizeof cmd, "ip -n %s -o link show " NETNS_TAP_NAME, ns);
-    out_of(text, sizeof text, cmd);
+    harness_output(text, sizeof text, "ip -n %s -o link show " NETNS_TAP_NAME, ns);
     CHECK(strstr(text, "mtu 1400") != NULL);
     /* a frame both ways, the host's kernel answering */
     uint8_t f[60];
@@ -152,11 +125,9 @@ TEST(netns_attach_mirrors_the_interface)
         /* detached: eth0 is the namespace's own again */
         netns_nic_detach(&nic);
         CHECK_EQ(nic.tap_fd, -1);
-        snprintf(cmd, sizeof cmd, "tc -n %s filter show dev eth0 ingress", ns);
-        out_of(text, sizeof text, cmd);
+        harness_output(text, sizeof text, "tc -n %s filter show dev eth0 ingress", ns);
         CHECK_STR(text, "");
-        snprintf(cmd, sizeof cmd, "ip netns exec %s busybox ping -c1 -W5 192.0.2.1 >/dev/null", ns);
-        CHECK(system(cmd) == 0);
+        CHECK(harness_sh("ip netns exec %s busybox ping -c1 -W5 192.0.2.1 >/dev/null", ns) == 0);
     }
     drop_ns();
 }
