@@ -144,7 +144,15 @@ check "  ...the relay is a process in that namespace (for the engine's hooks)" t
 expect "after delete nothing is left in the namespace" "" "$(ip netns pids "$ns")"
 check "  ...and the tap is gone" sh -c "! ip -n $ns link show bl-tap0 >/dev/null 2>&1"
 
+ip netns del "$ns"
+
 # ---- io.boxlite.network=user: the user-mode network, the annotation's ports by proxy ----------
+# a namespace of its own (a redirect left by a helper that delete --force killed would
+# otherwise decide this: docs/oci-runtime.md "Network")
+ip netns add "$ns" && ip link add "bp$$" type veth peer name eth0 netns "$ns" &&
+  ip addr add 198.51.100.1/24 dev "bp$$" && ip link set "bp$$" up &&
+  ip -n "$ns" addr add 198.51.100.2/24 dev eth0 && ip -n "$ns" link set eth0 up ||
+  no "the second test namespace"
 bundle "$work/u" '{"io.boxlite.network": "user", "io.boxlite.ports": "8080"}' "[{\"type\": \"network\", \"path\": \"/run/netns/$ns\"}]"
 python3 tests/fixtures/oci_reap.py "$R" "$root" "$work/u" u1 -- start \
   -- "!\"\$RUNTIME\" --root $root exec \$ID sh -c 'mkdir -p /tmp/www && echo hello-from-box > /tmp/www/index.html && httpd -p 8080 -h /tmp/www' >$work/userve.out 2>&1; echo \$? >$work/userve.rc" \
