@@ -141,7 +141,8 @@ BOXLITE_API int boxlite_runtime_notices(boxlite_runtime *rt, char **text_out);
  *    "healthcheck": {"test": ["CMD-SHELL", "wget -q -O- localhost"], "interval_ms": 30000,
  *                    "timeout_ms": 30000, "retries": 3, "start_period_ms": 0},
  *    "log_max_size": 1048576, "log_max_files": 2}
- * ("network" also takes "none" or "default".)
+ * ("network" also takes "none", "default" or "netns:PATH", see
+ * boxlite_options_set_network_mode.)
  * Unknown or invalid fields are an error that names the field; integers out of range are
  * refused, never wrapped.
  * Main process: with "cmd", "entrypoint" or "main_process": true, the box runs a main
@@ -178,7 +179,12 @@ BOXLITE_API int boxlite_options_add_port(boxlite_options *o, int host_port, int 
 BOXLITE_API int boxlite_options_set_network(boxlite_options *o, int enabled);
 /* The network policy. By default a box reaches the internet and nothing of the host: not
  * its loopback, not link-local (cloud metadata), not private networks, not other boxes.
- * mode: "default", or "none" (no network interface at all). */
+ * mode: "default", or "none" (no network interface at all), or "netns:PATH": the box's NIC
+ * is a tap created in the network namespace at PATH (e.g. /run/netns/NAME), mirrored to
+ * that namespace's interface, whose MAC, IPv4 address, gateway and MTU the guest takes;
+ * the box's traffic then obeys that namespace's routes and firewall, not this policy (no
+ * ports, allow_net, deny_net or allow_host with it). It needs CAP_NET_ADMIN over that
+ * namespace and the QEMU engine; a namespace with loopback only gives the box no NIC. */
 BOXLITE_API int boxlite_options_set_network_mode(boxlite_options *o, const char *mode);
 /* rule: an IP address or CIDR prefix ("198.51.100.7", "198.51.100.0/24", "2001:db8::/32",
  * "[2001:db8::1]:443") or a host name ("api.example.com", "*.example.com", matched through

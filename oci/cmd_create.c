@@ -26,7 +26,7 @@
 
 /* ---- create: a relay that boots the box and waits for start ------------------------------*/
 
-static int box_options(const struct oci_spec *s, const char *id, const char *rootfs,
+static int box_options(const struct oci_spec *s, const char *id, const char *rootfs, bool nic,
                        boxlite_options **out, struct bl_error *err)
 {
     boxlite_options *o = NULL;
@@ -51,8 +51,15 @@ static int box_options(const struct oci_spec *s, const char *id, const char *roo
         r = boxlite_options_set_memory_mib(o, s->memory_mib ? s->memory_mib : mib);
     if (!r && s->engine)
         r = boxlite_options_set_engine(o, s->engine);
-    /* published ports: the box's side of each, a free loopback port (oci/ports.c) */
-    for (size_t i = 0; !r && i < s->nports; i++)
+    /* the container's network namespace is the box's network (relay_netns_nic), or the
+     * published ports of the annotation are the box's side of each, a free loopback port
+     * (oci/ports.c) */
+    char mode[PATH_MAX + 8];
+    if (!r && nic) {
+        snprintf(mode, sizeof mode, "netns:%s", s->netns_path);
+        r = boxlite_options_set_network_mode(o, mode);
+    }
+    for (size_t i = 0; !r && !nic && i < s->nports; i++)
         r = boxlite_options_add_port(o, 0, s->ports[i], "tcp", NULL);
     for (size_t i = 0; !r && i < s->nmounts; i++)
         if (relay_mount_kind(&s->mounts[i]) == S_IFDIR && /* a volume is a folder (9p) */
@@ -158,7 +165,8 @@ static __attribute__((noreturn)) void create_relay(const char *id, const struct 
     /* a box left by an earlier container of this id (its relay killed before delete) */
     if (!box)
         boxlite_box_remove(rt, id, 1);
-    if (!box && (box_options(s, id, rootfs, &o, &err) < 0 ||
+    bool nic = relay_netns_nic(s);
+    if (!box && (box_options(s, id, rootfs, nic, &o, &err) < 0 ||
                  (pod->kind == POD_SANDBOX && pod_sandbox_prepare(rootfs, &err) < 0))) {
         report(ready_fd, "%s", err.msg);
         _exit(1);
@@ -171,9 +179,10 @@ static __attribute__((noreturn)) void create_relay(const char *id, const struct 
     }
     boxlite_options_free(o);
     /* the caller's namespace, where the box's port forwards listen */
-    int host_ns = s->nports ? open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC) : -1;
+    bool proxies = s->nports && !nic;
+    int host_ns = proxies ? open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC) : -1;
     if ((s->netns && relay_enter_netns(s->netns_path, &err) < 0) ||
-        (s->nports && relay_ports_start(box, s, host_ns, &err) < 0)) {
+        (proxies && relay_ports_start(box, s, host_ns, &err) < 0)) {
         report(ready_fd, "%s", err.msg);
         boxlite_box_remove(rt, boxlite_box_id(box), 1);
         _exit(1);

@@ -371,3 +371,18 @@ int relay_enter_netns(const char *path, struct bl_error *err)
     close(fd);
     return r < 0 ? bl_errno(err, e, "join the network namespace %s", path) : 0;
 }
+
+/* A user namespace other than the first one (uid_map not the identity over all ids): a
+ * rootless engine's, where the namespace's network is slirp4netns' or pasta's. */
+static bool in_child_userns(void)
+{
+    cleanup_fclose FILE *f = fopen("/proc/self/uid_map", "re");
+    unsigned long in, out, count;
+    return !f || fscanf(f, "%lu %lu %lu", &in, &out, &count) != 3 || in != 0 || out != 0 ||
+           count != 4294967295UL;
+}
+
+bool relay_netns_nic(const struct oci_spec *s)
+{
+    return s->netns && s->netns_path && !s->user_network && geteuid() == 0 && !in_child_userns();
+}

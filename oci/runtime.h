@@ -65,6 +65,12 @@ int relay_lookpath(const char *rootfs, const struct oci_process *p, struct bl_er
  * libnetwork-setkey, CNI), which must never be the host's own. */
 int relay_enter_netns(const char *path, struct bl_error *err);
 
+/* Whether the box's NIC is a tap in the container's network namespace (its path given,
+ * docs/oci-runtime.md "Network"): the runtime is root in the first user namespace, so it
+ * may create one there. Otherwise (no path, rootless) the box has its user-mode network
+ * and the io.boxlite.ports proxies. */
+bool relay_netns_nic(const struct oci_spec *s);
+
 /* Published ports (oci/ports.c): once the relay is in the container's network namespace,
  * a proxy process listens there on each io.boxlite.ports port and carries connections to
  * the box's forward of it, reached in host_ns (the caller's namespace, an open fd). */

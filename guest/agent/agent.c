@@ -79,6 +79,9 @@ struct agent {
     pid_t main_pid;
     bool main_started;
     bool ct_gone, stopping;
+    /* eth0 has the address the kernel command line gave (a NIC in a container's network
+     * namespace, src/vmm/net/netns.h): a later SETUP without one keeps it */
+    bool net_addr_set;
     char ct_gone_reason[256];
     int exit_status; /* the main process's, for the control page */
     long long oom_base; /* /proc/vmstat oom_kill when the container started */
@@ -1324,8 +1327,10 @@ int agent_setup(struct agent *a, const struct proto_setup *s, struct bl_error *e
     if (a->opt.guest) {
         if (s->hostname && s->hostname[0])
             sethostname(s->hostname, strlen(s->hostname));
-        if (net_configure(s, err) < 0)
+        bool explicit_addr = s->net_addr && *s->net_addr;
+        if ((explicit_addr || !a->net_addr_set) && net_configure(s, err) < 0)
             return bl_err_prefix(err, "network");
+        a->net_addr_set |= explicit_addr && s->net;
     }
     if (!s->root_dev && !s->root_dir)
         return s->main ? bl_err(err, BOXLITE_ERR_INVALID, "a main process needs a rootfs") : 0;

@@ -206,6 +206,8 @@ long identity_hosts_rename(const char *in, size_t n, const char *old, const char
 /* ---- net.c ------------------------------------------------------------------------- */
 /* Brings up lo, and eth0 when s->net: address "a.b.c.d/len", default gateway. */
 int net_configure(const struct proto_setup *s, struct bl_error *err);
+/* eth0's MAC (aa:bb:cc:dd:ee:ff); no eth0 is no error (a box without a network). */
+int net_set_mac(const char *mac, struct bl_error *err);
 
 /* Logs one line to stderr (the console) prefixed "boxlite-agent: ". */
 void agent_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

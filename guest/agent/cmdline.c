@@ -38,6 +38,16 @@ void agent_parse_cmdline(const char *cmdline, struct proto_setup *s, bool *ctl)
             str = &s->net_gw;
         else if (!strcmp(key, GUEST_KEY_DNS))
             str = &s->net_dns;
+        else if (!strcmp(key, GUEST_KEY_MAC))
+            str = &s->net_mac;
+        else if (!strcmp(key, GUEST_KEY_MTU)) {
+            char *end;
+            unsigned long mtu = strtoul(val, &end, 10);
+            if (*end || mtu < 68 || mtu > 65535) /* IPv4's minimum; the largest an ifreq takes */
+                agent_log("ignoring malformed boxlite.mtu=%s", val);
+            else
+                s->net_mtu = (uint32_t)mtu;
+        }
         else if (!strcmp(key, GUEST_KEY_VOL)) {
             /* TAG:/guest/path[:ro|:rw] */
             char *c1 = strchr(val, ':');

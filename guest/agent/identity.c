@@ -55,43 +55,6 @@ static int reseed(const uint8_t *seed, size_t n, struct bl_error *err)
     return rc;
 }
 
-static int set_mac(const char *mac, struct bl_error *err)
-{
-    uint8_t m[6];
-    if (proto_mac_parse(mac, m) < 0)
-        return bl_err(err, BOXLITE_ERR_INVALID, "bad MAC %s", mac);
-    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (s < 0)
-        return bl_errno(err, errno, "socket");
-    struct ifreq ifr;
-    memset(&ifr, 0, sizeof ifr);
-    snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "eth0");
-    ifr.ifr_hwaddr.sa_family = ARPHRD_ETHER;
-    memcpy(ifr.ifr_hwaddr.sa_data, m, 6);
-    int rc = 0;
-    if (ioctl(s, SIOCSIFHWADDR, &ifr) < 0) {
-        if (errno == ENODEV) {
-            rc = 0; /* no network in this box */
-        } else if (errno == EBUSY) {
-            /* a driver without live address changes: down, change, up */
-            struct ifreq fl = ifr;
-            if (ioctl(s, SIOCGIFFLAGS, &fl) == 0) {
-                short up = fl.ifr_flags;
-                fl.ifr_flags = (short)(up & ~IFF_UP);
-                ioctl(s, SIOCSIFFLAGS, &fl);
-                if (ioctl(s, SIOCSIFHWADDR, &ifr) < 0)
-                    rc = bl_errno(err, errno, "set the MAC of eth0");
-                fl.ifr_flags = up;
-                ioctl(s, SIOCSIFFLAGS, &fl);
-            }
-        } else {
-            rc = bl_errno(err, errno, "set the MAC of eth0");
-        }
-    }
-    close(s);
-    return rc;
-}
-
 static int set_hostname(const char *name, struct container *ct, struct bl_error *err)
 {
     if (sethostname(name, strlen(name)) < 0)
@@ -318,7 +281,7 @@ int identity_apply(const struct proto_identity *id, struct container *ct, bool g
         return bl_err_prefix(err, "hostname");
     if (ct->ready && container_identity(ct, old, ct->hostname, err) < 0)
         return -err->code;
-    if (id->mac[0] && set_mac(id->mac, err) < 0)
+    if (id->mac[0] && net_set_mac(id->mac, err) < 0)
         return -err->code;
     return 0;
 }

@@ -34,6 +34,8 @@
 #define GUEST_KEY_IP "ip"             /* ADDR/PREFIX */
 #define GUEST_KEY_GW "gw"
 #define GUEST_KEY_DNS "dns"
+#define GUEST_KEY_MTU "mtu"           /* eth0's MTU (a NIC in a network namespace) */
+#define GUEST_KEY_MAC "mac"           /* eth0's MAC, aa:bb:cc:dd:ee:ff (the same) */
 #define GUEST_KEY_VOL "vol"           /* TAG:/guest/path[:ro|:rw] (9p) */
 #define GUEST_KEY_DISK "disk"         /* DEV:/guest/path[:ro|:rw][:FSTYPE] */
 #define GUEST_KEY_FAULT_EXIT_MS "fault_exit_ms" /* tests: the agent exits after N ms */

@@ -457,6 +457,11 @@ static int annotations_from(json_t *a, struct oci_spec *s, struct bl_error *err)
         strcmp(s->engine, "qemu"))
         return bl_err(err, BOXLITE_ERR_INVALID, "annotation io.boxlite.engine: \"%s\" is not "
                       "auto, kvm or qemu", s->engine);
+    const char *net = oci_spec_annotation(s, "io.boxlite.network");
+    if (net && strcmp(net, "netns") && strcmp(net, "user"))
+        return bl_err(err, BOXLITE_ERR_INVALID, "annotation io.boxlite.network: \"%s\" is not "
+                      "netns or user", net);
+    s->user_network = net && !strcmp(net, "user");
     const char *ports = oci_spec_annotation(s, "io.boxlite.ports");
     if (ports && (r = oci_parse_ports(ports, s->ports, &s->nports, err)))
         return bl_err_prefix(err, "annotation io.boxlite.ports");

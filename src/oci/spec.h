@@ -99,6 +99,9 @@ struct oci_spec {
      * path of one to join (config-linux.md "Namespaces") */
     bool netns;
     char *netns_path; /* NULL = a new one, when netns */
+    /* annotation io.boxlite.network=user: the box keeps its user-mode network even where
+     * its NIC could be a tap in netns_path (oci/relay.c relay_netns_nic) */
+    bool user_network;
     /* annotation io.boxlite.ports: the container's TCP ports the relay carries from the
      * network namespace into the box (the engine's published ports land there) */
     uint16_t ports[OCI_MAX_PORTS];

@@ -940,6 +940,7 @@ void proto_setup_free(struct proto_setup *s)
     free(s->hostname);
     free(s->net_addr);
     free(s->net_gw);
+    free(s->net_mac);
     free(s->net_dns);
     if (s->main) {
         proto_exec_req_free(s->main);

@@ -301,6 +301,8 @@ struct proto_setup {
     bool net;          /* configure eth0 */
     char *net_addr;    /* "10.0.2.15/24" */
     char *net_gw, *net_dns;
+    char *net_mac;     /* eth0's MAC, NULL: the NIC's own (kernel command line only) */
+    uint32_t net_mtu;  /* 0: the NIC's own (kernel command line only) */
     /* The box's main process (MAIN, an EXEC body nested in one field): started once the
      * container is up; its exit ends the box. NULL = none. */
     struct proto_exec_req *main;

@@ -364,6 +364,9 @@ static int write_vmm_config(boxlite_box *b, const struct rt_assets *a, const cha
     /* a shared rootfs is served by QEMU's 9p only (src/vmm/kvm/kvm_engine.c refuses it) */
     if (!engine && b->opts.rootfs_share && (!b->opts.engine || !strcmp(b->opts.engine, "auto")))
         engine = "qemu";
+    /* and so is a NIC in a network namespace (a tap QEMU takes; src/vmm/main.c) */
+    if (!engine && b->opts.netns && (!b->opts.engine || !strcmp(b->opts.engine, "auto")))
+        engine = "qemu";
     json_t *cfg = json_pack(
         "{s:s, s:s, s:s, s:s, s:i, s:i, s:o, s:o, s:{s:b, s:o, s:o, s:o, s:o}, s:s, s:s, s:s}",
         "engine", engine ? engine : b->opts.engine ? b->opts.engine : "auto", "kernel", a->kernel,
@@ -383,6 +386,9 @@ static int write_vmm_config(boxlite_box *b, const struct rt_assets *a, const cha
      * BOXLITE_TEST_BREAK_KVM makes the KVM boot fail on purpose (tests of the fallback). */
     const char *brk = getenv("BOXLITE_TEST_BREAK_KVM");
     bool auto_engine = !engine && (!b->opts.engine || !strcmp(b->opts.engine, "auto"));
+    if (b->opts.netns)
+        json_object_set_new(json_object_get(cfg, "network"), "netns",
+                            json_string(b->opts.netns));
     if (b->opts.cpu_template)
         json_object_set_new(cfg, "cpu_template", json_string(b->opts.cpu_template));
     if (auto_engine)

@@ -45,6 +45,7 @@ void opts_clear(struct boxlite_options *o)
     free(o->name);
     free(o->engine);
     free(o->cpu_template);
+    free(o->netns);
     free(o->platform);
     for (size_t i = 0; i < o->nenv; i++) {
         free(o->env[i].key);
@@ -514,13 +515,24 @@ int opts_add_allow_host(struct boxlite_options *o, long long port, const char *p
 
 int opts_set_network_mode(struct boxlite_options *o, const char *mode, struct bl_error *err)
 {
+    if (mode && !strncmp(mode, "netns:", 6)) {
+        if (mode[6] != '/')
+            return bl_err(err, BOXLITE_ERR_INVALID, "network: \"%s\": netns: takes an "
+                          "absolute path", mode);
+        if (opts_set_str(&o->netns, "network", mode + 6, err) < 0)
+            return -err->code;
+        o->network = true;
+        return 0;
+    }
     if (mode && (!strcmp(mode, "default") || !strcmp(mode, "true")))
         o->network = true;
     else if (mode && (!strcmp(mode, "none") || !strcmp(mode, "false")))
         o->network = false;
     else
-        return bl_err(err, BOXLITE_ERR_INVALID, "network: \"%s\" is not none or default",
-                      mode ? mode : "(null)");
+        return bl_err(err, BOXLITE_ERR_INVALID, "network: \"%s\" is not none, default or "
+                      "netns:PATH", mode ? mode : "(null)");
+    free(o->netns);
+    o->netns = NULL;
     return 0;
 }
 
@@ -548,6 +560,11 @@ int opts_validate_for_create(const struct boxlite_options *o, struct bl_error *e
                       "(main_process, cmd or entrypoint)");
     if (o->restart_max && (!o->restart || strcmp(o->restart, "on-failure")))
         return bl_err(err, BOXLITE_ERR_INVALID, "options: restart_max needs restart on-failure");
+    if (o->netns && (o->nallow_net || o->ndeny_net || o->nallow_host || o->nports))
+        return bl_err(err, BOXLITE_ERR_INVALID,
+                      "options: %s: not with network netns:PATH (the namespace's own rules "
+                      "apply there)", o->nallow_net ? "allow_net" : o->ndeny_net ? "deny_net"
+                      : o->nallow_host ? "allow_host" : "a published port");
     if (!o->network && (o->nallow_net || o->ndeny_net || o->nallow_host || o->nports))
         return bl_err(err, BOXLITE_ERR_INVALID,
                       "options: %s needs a network (the network is none)",
@@ -794,7 +811,7 @@ static int read_field(struct boxlite_options *o, const char *k, json_t *v, struc
     if (!strcmp(k, "network")) {
         if (json_is_string(v))
             return opts_set_network_mode(o, json_string_value(v), err);
-        return (r = want_bool(v, k, &b, err)) ? r : (o->network = b, 0);
+        return (r = want_bool(v, k, &b, err)) ? r : opts_set_network_mode(o, b ? "default" : "none", err);
     }
     if (!strcmp(k, "allow_net") || !strcmp(k, "deny_net") || !strcmp(k, "allow_host")) {
         size_t i;
@@ -994,7 +1011,14 @@ char *opts_to_json(const struct boxlite_options *o)
     json_object_set_new(root, "healthcheck", hc ? hc : json_null());
     json_object_set_new(root, "log_max_size", json_integer(o->log_max_bytes));
     json_object_set_new(root, "log_max_files", json_integer(o->log_max_files));
-    json_object_set_new(root, "network", json_boolean(o->network));
+    if (o->netns) {
+        char *mode = NULL;
+        json_object_set_new(root, "network", asprintf(&mode, "netns:%s", o->netns) < 0
+                                                 ? json_null() : json_string(mode));
+        free(mode);
+    } else {
+        json_object_set_new(root, "network", json_boolean(o->network));
+    }
     json_t *allow = json_array(), *deny = json_array(), *host = json_array();
     for (size_t i = 0; i < o->nallow_net; i++)
         json_array_append_new(allow, json_string(o->allow_net[i]));

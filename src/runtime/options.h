@@ -38,6 +38,9 @@ struct boxlite_options {
     bool entrypoint_set; /* entrypoint given, possibly empty (none) */
     bool main_process;
     bool network, auto_remove, detach;
+    /* network "netns:PATH": the box's NIC is a tap in that network namespace, mirrored to
+     * its interface (src/vmm/net/netns.h); NULL: the user-mode network (or none) */
+    char *netns;
     int ready_timeout_ms;
     char *cpu_template; /* KVM engine's CPU template; NULL = "auto" */
     /* network policy (src/vmm/net/rule.h): rules in canonical text, host ports */

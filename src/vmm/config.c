@@ -267,7 +267,7 @@ static int parse_allow_host(struct vmm_config *cfg, json_t *net, struct bl_error
 static int parse_network(struct vmm_config *cfg, json_t *root, struct bl_error *err)
 {
     static const char *const keys[] = { "enabled", "ports", "allow_net", "deny_net",
-                                        "allow_host", "mac", NULL };
+                                        "allow_host", "mac", "netns", NULL };
     static const char *const port_keys[] = { "proto", "host_addr", "host_port", "guest_port",
                                              NULL };
     json_t *net = json_object_get(root, "network");
@@ -288,6 +288,14 @@ static int parse_network(struct vmm_config *cfg, json_t *root, struct bl_error *
     if (mac && proto_mac_parse(mac, cfg->mac) < 0)
         return bad(err, "network.mac", "must be a unicast MAC as aa:bb:cc:dd:ee:ff");
     cfg->mac_set = mac != NULL;
+    if (get_str(net, "netns", "network", &cfg->netns, err) < 0)
+        return -err->code;
+    if (cfg->netns && (cfg->netns[0] != '/' || !cfg->network))
+        return bad(err, "network.netns", "must be an absolute path, with \"enabled\": true");
+    if (cfg->netns && (cfg->nallow_net || cfg->ndeny_net || cfg->nallow_host ||
+                       json_array_size(json_object_get(net, "ports"))))
+        return bad(err, "network.netns", "takes no ports, allow_net, deny_net or allow_host: "
+                   "the namespace's own rules apply");
     if (!cfg->network && (cfg->nallow_net || cfg->ndeny_net || cfg->nallow_host))
         return bad(err, "network", "allow_net, deny_net and allow_host need \"enabled\": true");
     json_t *arr;
@@ -685,6 +693,7 @@ void vmm_config_free(struct vmm_config *cfg)
     free(cfg->kernel);
     free(cfg->initrd);
     free(cfg->cmdline);
+    free(cfg->netns);
     for (unsigned i = 0; i < cfg->ndisks; i++) {
         free(cfg->disks[i].path);
         free(cfg->disks[i].format);

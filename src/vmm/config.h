@@ -66,6 +66,12 @@ struct vmm_config {
      * one wins over its snapshot's). Unset: 52:54:00:12:34:56, or the snapshot's. */
     uint8_t mac[6];
     bool mac_set;
+    /* network.netns: the NIC is a tap in this network namespace, mirrored to its interface
+     * (src/vmm/net/netns.h), instead of the user-mode network; no ports or policy then
+     * (the namespace's own rules apply). Not from the file: net_tap_fd, the tap the
+     * per-box process opened there (main.c), which the QEMU engine hands to QEMU. */
+    char *netns;
+    int net_tap_fd;
     char *console_log, *box_socket, *ready_file;
     /* KVM engine: the CPU template (NULL = "auto"), how long a boot chosen by "auto" may
      * take to ready (0 = no limit of its own), a boot broken on purpose (tests; NULL). */

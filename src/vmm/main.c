@@ -22,6 +22,7 @@
  *   boxlite-vmm --cpu-templates [NAME]     what the CPU templates expose */
 #include "common/cleanup.h"
 #include "common/clock.h"
+#include "common/guest_abi.h"
 #include "common/hostarch.h"
 #include "proto/client.h"
 #include "proto/control_json.h"
@@ -33,6 +34,7 @@
 #include "vmm/jail/jail.h"
 #include "vmm/health.h"
 #include "vmm/logrot.h"
+#include "vmm/net/netns.h"
 #include "vmm/kvm/kvm.h"
 #include "vmm/qemu/qemu.h"
 #include "vmm/status_tool.h"
@@ -44,6 +46,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
@@ -518,6 +521,39 @@ static void usage(void)
                     " | --status SOCKET [--wait MS] | [--qemu PATH] --check [--json]\n");
 }
 
+/* The tap in cfg->netns (netns.h) and the guest's side of it on its command line: the
+ * interface's MAC, address, gateway and MTU; no NIC at all when the namespace has none. */
+static int netns_guest(struct vmm_config *cfg, struct netns_nic *nicp, struct bl_error *err)
+{
+    struct netns_nic nic;
+    if (netns_nic_attach(cfg->netns, &nic, err) < 0)
+        return -err->code;
+    char words[256];
+    if (nic.tap_fd < 0) {
+        cfg->network = false;
+        snprintf(words, sizeof words, GUEST_CMDLINE_PREFIX GUEST_KEY_NET "=0");
+    } else {
+        const uint8_t *m = nic.mac;
+        snprintf(words, sizeof words,
+                 GUEST_CMDLINE_PREFIX GUEST_KEY_IP "=%s " GUEST_CMDLINE_PREFIX GUEST_KEY_MTU "=%u "
+                 GUEST_CMDLINE_PREFIX GUEST_KEY_MAC "=%02x:%02x:%02x:%02x:%02x:%02x%s%s",
+                 nic.addr, nic.mtu, m[0], m[1], m[2], m[3], m[4], m[5],
+                 nic.gw[0] ? " " GUEST_CMDLINE_PREFIX GUEST_KEY_GW "=" : "", nic.gw);
+    }
+    size_t old = cfg->cmdline ? strlen(cfg->cmdline) : 0;
+    char *line = malloc(old + strlen(words) + 2);
+    if (!line) {
+        netns_nic_detach(&nic);
+        return bl_errno(err, ENOMEM, "network namespace");
+    }
+    sprintf(line, "%s%s%s", old ? cfg->cmdline : "", old ? " " : "", words);
+    free(cfg->cmdline);
+    cfg->cmdline = line;
+    cfg->net_tap_fd = nic.tap_fd;
+    *nicp = nic;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     /* One malloc arena for every thread: glibc gives each thread that allocates an arena of
@@ -591,6 +627,17 @@ int main(int argc, char **argv)
         }
         engine = "qemu";
     }
+    /* A NIC in a namespace is a tap QEMU takes as it is (the KVM engine's virtio-net has
+     * only the user-mode back end; a shared rootfs needs QEMU anyway). */
+    if (cfg.netns) {
+        if (engine && !strcmp(engine, "kvm")) {
+            fprintf(stderr, "boxlite-vmm: network.netns needs the qemu engine (the kvm engine "
+                    "has no tap back end)\n");
+            vmm_config_free(&cfg);
+            return 2;
+        }
+        engine = "qemu";
+    }
     r.ops = engine_select(engine, notice, sizeof notice, &err);
     if (!r.ops) {
         fprintf(stderr, "boxlite-vmm: %s\n", err.msg);
@@ -615,7 +662,26 @@ int main(int argc, char **argv)
      * start in it); the supervisor stays outside and never returns. */
     char qemu_path[4096], why[256];
     bool qemu = r.ops == &engine_qemu_ops;
-    int keep[4], nkeep = 0;
+    /* The namespace's NIC before the jail: joining it needs this process's privileges. */
+    cfg.net_tap_fd = -1;
+    struct netns_nic nic = { .tap_fd = -1, .nl_fd = -1 };
+    if (cfg.netns && netns_guest(&cfg, &nic, &err) < 0) {
+        fprintf(stderr, "boxlite-vmm: %s\n", err.msg);
+        vmm_config_free(&cfg);
+        return 2;
+    }
+    int undo_fd cleanup_close = -1;
+    if (cfg.netns && netns_nic_undo_at_exit(&nic, &undo_fd, &err) < 0) {
+        fprintf(stderr, "boxlite-vmm: %s\n", err.msg);
+        netns_nic_detach(&nic);
+        vmm_config_free(&cfg);
+        return 2;
+    }
+    int keep[6], nkeep = 0;
+    if (nic.tap_fd >= 0)
+        keep[nkeep++] = nic.tap_fd;
+    if (undo_fd >= 0)
+        keep[nkeep++] = undo_fd;
     if (lifeline >= 0)
         keep[nkeep++] = lifeline;
     if (lfd >= 0)
@@ -867,6 +933,7 @@ int main(int argc, char **argv)
         ask_stop(&b, "stopped"); /* a client's SHUTDOWN (boxlite stop), even if it is gone */
     fprintf(stderr, "boxlite-vmm: %s\n", r.exit.reason);
     r.ops->destroy(r.e);
+    netns_nic_detach(&nic); /* the tap; the redirect goes with undo_fd (its helper) */
     /* The engine is gone, so is the console pipe's writer: the pump reaches its end, and a
      * panic line in the last output is seen before the reason is given. */
     char panic[256];

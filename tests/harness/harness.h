@@ -6,6 +6,7 @@
 #ifndef BOXLITE_TEST_HARNESS_H
 #define BOXLITE_TEST_HARNESS_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -27,6 +28,13 @@ void harness_need(const char *fmt, ...) __attribute__((format(printf, 1, 2), nor
 int harness_strict(void);
 /* A scratch directory private to the current test, removed afterwards. */
 const char *harness_tmpdir(void);
+/* A shell command built like printf: its exit status (-1 if it did not exit), as tests
+ * that drive real tools (ip, tc, debugfs) as oracles need. */
+int harness_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The output of a shell command built like printf (stdout only, at most cap - 1 bytes,
+ * NUL-terminated; "" if it could not run). */
+const char *harness_output(char *buf, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #define TEST_TIMEOUT(name, secs)                                                   \
     static void test_##name(void);                                                 \

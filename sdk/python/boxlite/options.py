@@ -24,7 +24,9 @@ class BoxOptions:
     env: Dict[str, str] = field(default_factory=dict)
     volumes: Sequence[Volume] = field(default_factory=list)
     ports: Sequence[Port] = field(default_factory=list)
-    # True / "default": the internet, nothing of the host; False / "none": no network at all
+    # True / "default": the internet, nothing of the host; False / "none": no network at all;
+    # "netns:/run/netns/NAME": a tap in that network namespace, mirrored to its interface
+    # (include/boxlite.h boxlite_options_set_network_mode)
     network: Union[bool, str] = True
     # rules: "198.51.100.0/24", "[2001:db8::1]:443", "api.example.com:443", "*.example.com"
     allow_net: Sequence[str] = field(default_factory=list)

@@ -398,7 +398,7 @@ int jail_enter(const struct vmm_config *cfg, const struct jail_needs *needs, str
         r = self_userns(err);
     /* The host's network namespace only where the user-mode network needs it: a box
      * without a network gets an empty one (no interface but a down loopback). */
-    int ns = CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWPID | (cfg->network ? 0 : CLONE_NEWNET);
+    int ns = CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWPID | (cfg->network && !cfg->netns ? 0 : CLONE_NEWNET);
     if (!r && unshare(ns) < 0)
         r = bl_errno(err, errno, "jail: unshare namespaces");
     if (!r && mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)

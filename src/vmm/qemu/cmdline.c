@@ -220,7 +220,10 @@ int qemu_build_argv(const struct vmm_config *cfg, const struct qemu_launch *l, c
         /* QEMU's virtio-net talks to the per-box process, which runs the box's network
          * (src/vmm/net/): one frame per datagram on a socket QEMU inherits. */
         add(&b, "-netdev");
-        add(&b, "dgram,id=net0,local.type=fd,local.str=%d", l->net_fd);
+        if (cfg->netns) /* a tap in the container's namespace (src/vmm/net/netns.h) */
+            add(&b, "tap,id=net0,fd=%d", l->net_fd);
+        else
+            add(&b, "dgram,id=net0,local.type=fd,local.str=%d", l->net_fd);
         add(&b, "-device");
         add(&b, "virtio-net-device,netdev=net0");
     }

@@ -431,7 +431,13 @@ static int qemu_start(struct engine **out, const struct vmm_config *cfg, struct 
         rc = bl_errno(err, errno, "socketpair");
         goto fail;
     }
-    if (cfg->network) {
+    if (cfg->network && cfg->netns) {
+        /* the tap the per-box process opened in the namespace (main.c): QEMU's own copy */
+        if ((net_sv[1] = fcntl(cfg->net_tap_fd, F_DUPFD_CLOEXEC, 0)) < 0) {
+            rc = bl_errno(err, errno, "network: the tap");
+            goto fail;
+        }
+    } else if (cfg->network) {
         /* The stack and its forwards first: a forward that cannot bind fails the start
          * before QEMU runs, and a port-0 forward's port is known at once. */
         e->nports = cfg->nports;

@@ -8,44 +8,22 @@
 
 #include <fcntl.h>
 #include <grp.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-    char cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 /* debugfs's answer to one request, stderr left out. */
 static const char *dbg(char *buf, size_t n, const char *img, const char *req)
 {
-    char cmd[1500];
-    snprintf(cmd, sizeof cmd, "debugfs -R '%s' %s 2>/dev/null", req, img);
-    buf[0] = 0;
-    FILE *p = popen(cmd, "r");
-    if (!p)
-        return buf;
-    size_t got = fread(buf, 1, n - 1, p);
-    buf[got] = 0;
-    pclose(p);
-    return buf;
+    return harness_output(buf, n, "debugfs -R '%s' %s 2>/dev/null", req, img);
 }
 
 static int fsck_clean(const char *img)
 {
-    int r = sh("e2fsck -fn %s >%s.fsck 2>&1", img, img);
+    int r = harness_sh("e2fsck -fn %s >%s.fsck 2>&1", img, img);
     if (r != 0)
-        sh("cat %s.fsck >&2", img);
+        harness_sh("cat %s.fsck >&2", img);
     return r == 0;
 }
 
@@ -202,7 +180,7 @@ TEST_TIMEOUT(file_data_is_written_exactly, 120)
     snprintf(dir, sizeof dir, "%s/sparse", harness_tmpdir());
     snprintf(tarfile, sizeof tarfile, "%s/sparse.tar", harness_tmpdir());
     mkdir(dir, 0755);
-    REQUIRE(sh("cd %s && truncate -s 8M s && printf head | dd of=s conv=notrunc status=none && "
+    REQUIRE(harness_sh("cd %s && truncate -s 8M s && printf head | dd of=s conv=notrunc status=none && "
                "printf middle | dd of=s bs=1 seek=4000000 conv=notrunc status=none && "
                "printf tail | dd of=s bs=1 seek=8388604 conv=notrunc status=none && "
                "tar --format=pax -S -cf %s s",
@@ -247,7 +225,7 @@ TEST_TIMEOUT(file_data_is_written_exactly, 120)
     CHECK_EQ(field(out, "Blockcount:", 10), 3 * 8);
     snprintf(cmd, sizeof cmd, "dump /s %s", dump);
     dbg(out, sizeof out, img, cmd);
-    CHECK_EQ(sh("cmp %s %s/s", dump, dir), 0);
+    CHECK_EQ(harness_sh("cmp %s %s/s", dump, dir), 0);
 }
 
 TEST_TIMEOUT(whiteouts_and_opaque_directories, 120)
@@ -497,7 +475,7 @@ TEST(garbage_is_an_error)
     CHECK(ext4b_finish(b, 0, NULL, &e) < 0);
     ext4b_free(b);
     CHECK(access(img, F_OK) != 0);
-    CHECK(sh("ls -A %s | grep -q '[.]tmp[.]'", harness_tmpdir()) != 0);
+    CHECK(harness_sh("ls -A %s | grep -q '[.]tmp[.]'", harness_tmpdir()) != 0);
     /* A gzip stream cut short. */
     struct tarb t;
     tarb_begin(&t, 1);

@@ -174,6 +174,27 @@ TEST(network_policy_options)
     CHECK(o->nallow_net == 2 && o->nallow_host == 2);
     CHECK_EQ(boxlite_options_set_network_mode(o, "bridge"), BOXLITE_ERR_INVALID);
     CHECK(o->network);
+    /* netns:PATH: a NIC in that namespace, which takes none of the policy */
+    CHECK_EQ(boxlite_options_set_network_mode(o, "netns:run/netns/x"), BOXLITE_ERR_INVALID);
+    CHECK(strstr(boxlite_errmsg(), "absolute path") != NULL);
+    {
+        boxlite_options *n = from_json("{\"image\": \"alpine\", \"network\": \"netns:/run/netns/x\"}");
+        REQUIRE(n);
+        CHECK_STR(n->netns, "/run/netns/x");
+        CHECK(n->network);
+        char *nj = NULL;
+        REQUIRE(boxlite_options_to_json(n, &nj) == BOXLITE_OK);
+        CHECK(strstr(nj, "\"network\":\"netns:/run/netns/x\"") != NULL);
+        boxlite_free(nj);
+        struct bl_error e2 = {0};
+        CHECK_EQ(opts_validate_for_create(n, &e2), 0);
+        CHECK_EQ(boxlite_options_add_port(n, 8080, 80, "tcp", NULL), BOXLITE_OK);
+        CHECK_EQ(opts_validate_for_create(n, &e2), -BOXLITE_ERR_INVALID);
+        CHECK(strstr(e2.msg, "not with network netns:PATH") != NULL);
+        CHECK_EQ(boxlite_options_set_network_mode(n, "default"), BOXLITE_OK);
+        CHECK(n->netns == NULL);
+        boxlite_options_free(n);
+    }
     /* JSON round trip */
     char *json = NULL;
     REQUIRE(boxlite_options_to_json(o, &json) == BOXLITE_OK);

@@ -170,6 +170,20 @@ TEST(config_network_policy)
     expect_bad("{\"kernel\": \"/k\", \"network\": {\"enabled\": true, "
                "\"mac\": \"06:a1:b2:c3:d4\"}}", "network.mac: must be a unicast MAC");
 
+    /* a NIC in a network namespace (src/vmm/net/netns.h): a path, and nothing of slirp's */
+    REQUIRE(vmm_config_parse(&c, "{\"kernel\": \"/k\", \"network\": {\"enabled\": true,"
+                                 " \"netns\": \"/run/netns/cni-1\"}}", &e) == 0);
+    CHECK_STR(c.netns, "/run/netns/cni-1");
+    vmm_config_free(&c);
+    expect_bad("{\"kernel\": \"/k\", \"network\": {\"enabled\": true, \"netns\": \"cni-1\"}}",
+               "network.netns: must be an absolute path");
+    expect_bad("{\"kernel\": \"/k\", \"network\": {\"enabled\": false, \"netns\": \"/n\"}}",
+               "network.netns: must be an absolute path, with \"enabled\": true");
+    expect_bad("{\"kernel\": \"/k\", \"network\": {\"enabled\": true, \"netns\": \"/n\","
+               " \"ports\": [{\"guest_port\": 80}]}}", "network.netns: takes no ports");
+    expect_bad("{\"kernel\": \"/k\", \"network\": {\"enabled\": true, \"netns\": \"/n\","
+               " \"allow_host\": [{\"port\": 80}]}}", "network.netns: takes no ports");
+
     expect_bad("{\"kernel\": \"/k\", \"network\": {\"enabled\": true, "
                "\"allow_net\": [\"198.51.100.7\", \"a..b\"]}}",
                "network.allow_net[1]: \"a..b\": empty label");

@@ -1,0 +1,165 @@
+// SPDX-License-Identifier: Apache-2.0
+/* The tap in a network namespace (src/vmm/net/netns.h), against the real kernel: a namespace
+ * made with ip(8) like a CNI's (eth0 192.0.2.2/24 with MTU 1400 and a default route, its
+ * veth peer 192.0.2.1 in a second namespace standing for the host: nothing of this touches
+ * the host's own network), attached; what the guest would take is what ip(8) says; tc(8)
+ * shows both redirects; and an ARP request written to the tap (as the guest sends it)
+ * leaves by eth0 and the peer's kernel's reply comes back on the tap. */
+#include "harness/harness.h"
+#include "vmm/net/netns.h"
+
+#include <arpa/inet.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char ns[32], peer[32];
+
+/* A set-up step that must work. */
+#define SH(...)                                                                    \
+    do {                                                                           \
+        if (harness_sh(__VA_ARGS__) != 0)                                          \
+            harness_fail(__FILE__, __LINE__, "set-up failed: %s", #__VA_ARGS__);   \
+    } while (0)
+
+static void make_ns(bool with_veth)
+{
+    if (geteuid() != 0)
+        harness_skip("needs root for network namespaces; proven by tests/e2e/oci_ports.sh");
+    if (harness_sh("ip -V >/dev/null 2>&1 && tc -V >/dev/null 2>&1") != 0)
+        harness_need("ip and tc (apt-get install iproute2)");
+    snprintf(ns, sizeof ns, "blnst%d", (int)getpid());
+    snprintf(peer, sizeof peer, "blnsp%d", (int)getpid());
+    SH("ip netns add %s && ip netns add %s", ns, peer);
+    SH("ip -n %s link set lo up", ns);
+    if (!with_veth)
+        return;
+    SH("ip -n %s link add eth0 type veth peer name eth0 netns %s", peer, ns);
+    SH("ip -n %s addr add 192.0.2.1/24 dev eth0 && ip -n %s link set eth0 up", peer, peer);
+    SH("ip -n %s link set eth0 mtu 1400 up && ip -n %s addr add 192.0.2.2/24 dev eth0 && "
+       "ip -n %s route add default via 192.0.2.1", ns, ns, ns);
+}
+
+static void drop_ns(void)
+{
+    harness_sh("ip netns del %s 2>/dev/null; ip netns del %s 2>/dev/null", ns, peer);
+}
+
+/* An ARP request "who has 192.0.2.1, tell 192.0.2.2" from mac. */
+static size_t arp_request(uint8_t *f, const uint8_t mac[6])
+{
+    memset(f, 0, 60);
+    memset(f, 0xff, 6);
+    memcpy(f + 6, mac, 6);
+    f[12] = 0x08, f[13] = 0x06;                   /* ARP */
+    f[14] = 0, f[15] = 1, f[16] = 8, f[17] = 0;   /* Ethernet, IPv4 */
+    f[18] = 6, f[19] = 4, f[20] = 0, f[21] = 1;   /* sizes, request */
+    memcpy(f + 22, mac, 6);
+    inet_pton(AF_INET, "192.0.2.2", f + 28);
+    inet_pton(AF_INET, "192.0.2.1", f + 38);
+    return 60;
+}
+
+/* Waits for the host's ARP reply for 192.0.2.1 on the tap. */
+static bool arp_reply_on(int tap)
+{
+    uint8_t f[2048], want[4];
+    inet_pton(AF_INET, "192.0.2.1", want);
+    for (int i = 0; i < 50; i++) {
+        struct pollfd p = { tap, POLLIN, 0 };
+        if (poll(&p, 1, 5000) <= 0)
+            return false;
+        ssize_t n = read(tap, f, sizeof f);
+        if (n >= 42 && f[12] == 0x08 && f[13] == 0x06 && f[21] == 2 && !memcmp(f + 28, want, 4))
+            return true;
+    }
+    return false;
+}
+
+TEST(netns_attach_mirrors_the_interface)
+{
+    make_ns(true);
+    char path[64], text[4096];
+    snprintf(path, sizeof path, "/run/netns/%s", ns);
+    struct netns_nic nic;
+    struct bl_error err = {0};
+    int rc = netns_nic_attach(path, &nic, &err);
+    CHECK(rc == 0);
+    if (rc) {
+        fprintf(stderr, "attach: %s\n", err.msg);
+        drop_ns();
+        return;
+    }
+    CHECK(nic.tap_fd >= 0);
+    CHECK_STR(nic.ifname, "eth0");
+    CHECK_STR(nic.addr, "192.0.2.2/24");
+    CHECK_STR(nic.gw, "192.0.2.1");
+    CHECK_EQ(nic.mtu, 1400);
+    char mac[32];
+    snprintf(mac, sizeof mac, "%02x:%02x:%02x:%02x:%02x:%02x", nic.mac[0], nic.mac[1],
+             nic.mac[2], nic.mac[3], nic.mac[4], nic.mac[5]);
+    harness_output(text, sizeof text, "ip -n %s -o link show eth0", ns);
+    CHECK(strstr(text, mac) != NULL);
+    /* tc(8) as the oracle of what was sent */
+    harness_output(text, sizeof text, "tc -n %s filter show dev eth0 ingress", ns);
+    CHECK(strstr(text, "Egress Redirect to device " NETNS_TAP_NAME) != NULL);
+    harness_output(text, sizeof text, "tc -n %s filter show dev " NETNS_TAP_NAME " ingress", ns);
+    CHECK(strstr(text, "Egress Redirect to device eth0") != NULL);
+    harness_output(text, sizeof text, "ip -n %s -o link show " NETNS_TAP_NAME, ns);
+    CHECK(strstr(text, "mtu 1400") != NULL);
+    /* a frame both ways, the host's kernel answering */
+    uint8_t f[60];
+    CHECK(write(nic.tap_fd, f, arp_request(f, nic.mac)) == 60);
+    CHECK(arp_reply_on(nic.tap_fd));
+    close(nic.tap_fd); /* as a killed VMM leaves it */
+    close(nic.nl_fd);
+
+    /* the same namespace again (a restarted container): the old redirect is replaced */
+    rc = netns_nic_attach(path, &nic, &err);
+    CHECK(rc == 0);
+    if (!rc) {
+        CHECK(write(nic.tap_fd, f, arp_request(f, nic.mac)) == 60);
+        CHECK(arp_reply_on(nic.tap_fd));
+        /* detached: eth0 is the namespace's own again */
+        netns_nic_detach(&nic);
+        CHECK_EQ(nic.tap_fd, -1);
+        harness_output(text, sizeof text, "tc -n %s filter show dev eth0 ingress", ns);
+        CHECK_STR(text, "");
+        CHECK(harness_sh("ip netns exec %s busybox ping -c1 -W5 192.0.2.1 >/dev/null", ns) == 0);
+    }
+    drop_ns();
+}
+
+TEST(netns_loopback_only_gets_no_nic)
+{
+    make_ns(false);
+    char path[64];
+    snprintf(path, sizeof path, "/run/netns/%s", ns);
+    struct netns_nic nic;
+    struct bl_error err = {0};
+    CHECK(netns_nic_attach(path, &nic, &err) == 0);
+    CHECK_EQ(nic.tap_fd, -1);
+    CHECK_STR(nic.ifname, "");
+    drop_ns();
+}
+
+TEST(netns_missing_path_is_an_error)
+{
+    struct netns_nic nic;
+    struct bl_error err = {0};
+    CHECK(netns_nic_attach("/run/netns/boxlite-no-such-ns", &nic, &err) < 0);
+    CHECK(strstr(err.msg, "/run/netns/boxlite-no-such-ns") != NULL);
+    CHECK_EQ(nic.tap_fd, -1);
+}
+
+TEST(netns_messages_fit_or_say_so)
+{
+    uint8_t buf[512];
+    size_t n = netns_msg_redirect(buf, sizeof buf, 2, 3, 7);
+    CHECK(n > 0 && n < sizeof buf);
+    CHECK_EQ(netns_msg_redirect(buf, n - 1, 2, 3, 7), 0);
+    CHECK(netns_msg_ingress(buf, sizeof buf, 2, 1) > 0);
+    CHECK_EQ(netns_msg_ingress(buf, 20, 2, 1), 0);
+}
