@@ -15,18 +15,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static inline int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static inline int sh(const char *fmt, ...)
-{
-    char cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 static inline void need_tools(void)
 {
     if (access("/usr/bin/docker-registry", X_OK) != 0 || access("/usr/bin/skopeo", X_OK) != 0)
@@ -40,7 +28,7 @@ static inline const char *fixtures(const char *names)
 {
     static char dir[600];
     snprintf(dir, sizeof dir, "%s/fx", harness_tmpdir());
-    if (sh("python3 tests/fixtures/mkimages.py %s %s >&2", dir, names) != 0)
+    if (harness_sh("python3 tests/fixtures/mkimages.py %s %s >&2", dir, names) != 0)
         return NULL;
     return dir;
 }
@@ -66,11 +54,11 @@ static inline int registry_start(const char *name, const char *user, const char 
     return port;
 }
 
-static inline void registry_stop(const char *dir) { sh("tests/fixtures/registry.sh stop %s", dir); }
+static inline void registry_stop(const char *dir) { harness_sh("tests/fixtures/registry.sh stop %s", dir); }
 
 static inline int registry_push(const char *dir, const char *layout, const char *name, const char *extra)
 {
-    return sh("tests/fixtures/registry.sh push %s %s %s %s >&2", dir, layout, name, extra ? extra : "");
+    return harness_sh("tests/fixtures/registry.sh push %s %s %s %s >&2", dir, layout, name, extra ? extra : "");
 }
 
 /* Count of regular files in a directory (non-recursive). */

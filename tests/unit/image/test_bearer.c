@@ -25,7 +25,7 @@ static int fake_start(struct fake *f, const char *extra)
     static int seq;
     char portfile[800];
     snprintf(portfile, sizeof portfile, "%s/fake%d.port", harness_tmpdir(), seq++);
-    if (sh("python3 tests/fixtures/fakeregistry.py %s %s %d %s >/dev/null 2>&1 &", f->fx, portfile, (int)getpid(),
+    if (harness_sh("python3 tests/fixtures/fakeregistry.py %s %s %d %s >/dev/null 2>&1 &", f->fx, portfile, (int)getpid(),
            extra ? extra : "") != 0)
         return -1;
     for (int i = 0; i < 100; i++) {
@@ -332,7 +332,7 @@ TEST_TIMEOUT(partials_of_a_moved_tag_are_dropped_at_once, 90)
     snprintf(cmd, sizeof cmd, "ls -A %s/images/tmp | grep -c '^partial-[0-9a-f]*-[0-9]*$'", f.home);
     CHECK_EQ(atoi(sh_out(out, sizeof out, cmd)), 2); /* config and layer, half each */
     /* The tag now names the "layers" image. */
-    REQUIRE(sh("cp %s/layers/blobs/sha256/* %s/busybox/blobs/sha256/ && cp %s/layers/index.json %s/busybox/index.json",
+    REQUIRE(harness_sh("cp %s/layers/blobs/sha256/* %s/busybox/blobs/sha256/ && cp %s/layers/index.json %s/busybox/index.json",
                f.fx, f.fx, f.fx, f.fx) == 0);
     f.o.registry.max_retries = 2; /* its own blobs are cut once too, and resumed */
     int r = pull(&f, &err);
@@ -341,6 +341,6 @@ TEST_TIMEOUT(partials_of_a_moved_tag_are_dropped_at_once, 90)
     snprintf(cmd, sizeof cmd, "ls -A %s/images/tmp | wc -l", f.home);
     if (atoi(sh_out(out, sizeof out, cmd)) != 0) {
         harness_fail(__FILE__, __LINE__, "left in tmp:");
-        sh("ls -lA %s/images/tmp >&2", f.home);
+        harness_sh("ls -lA %s/images/tmp >&2", f.home);
     }
 }

@@ -127,7 +127,7 @@ TEST_TIMEOUT(pull_busybox_builds_a_bootable_tree, 120)
     if (r < 0)
         harness_fail(__FILE__, __LINE__, "prepare: %s", err.msg);
     REQUIRE(r == 0);
-    CHECK_EQ(sh("e2fsck -fn %s >/dev/null 2>&1", path), 0);
+    CHECK_EQ(harness_sh("e2fsck -fn %s >/dev/null 2>&1", path), 0);
     char out[8192];
     debugfs(out, sizeof out, path, "stat /bin/busybox");
     CHECK(strstr(out, "Mode:  0755") != NULL);
@@ -172,7 +172,7 @@ TEST_TIMEOUT(pull_prepare_applies_whiteouts_hardlinks_owners, 120)
     if (r < 0)
         harness_fail(__FILE__, __LINE__, "pull: %s", err.msg);
     REQUIRE(r == 0);
-    CHECK_EQ(sh("e2fsck -fn %s >/dev/null 2>&1", path), 0);
+    CHECK_EQ(harness_sh("e2fsck -fn %s >/dev/null 2>&1", path), 0);
     char out[8192];
     debugfs(out, sizeof out, path, "ls /a");
     CHECK(strstr(out, " y ") || strstr(out, "y  "));
@@ -470,7 +470,7 @@ static int fake_registry_at(const char *fx, const char *extra, char portfile[800
 {
     static int seq;
     snprintf(portfile, 800, "%s/fakemirror%d.port", harness_tmpdir(), seq++);
-    if (sh("python3 tests/fixtures/fakeregistry.py %s %s %d %s >/dev/null 2>&1 &", fx, portfile, (int)getpid(),
+    if (harness_sh("python3 tests/fixtures/fakeregistry.py %s %s %d %s >/dev/null 2>&1 &", fx, portfile, (int)getpid(),
            extra) != 0)
         return -1;
     for (int i = 0; i < 100; i++) {
@@ -646,7 +646,7 @@ TEST_TIMEOUT(corrupt_and_truncated_blobs_are_refused, 120)
     registry_blob_path(&e, digest, data, sizeof data);
     REQUIRE(access(data, F_OK) == 0);
     /* Same length, one byte flipped in the middle. */
-    REQUIRE(sh("python3 -c \"p='%s';b=bytearray(open(p,'rb').read());b[len(b)//2]^=0xff;open(p,'wb').write(b)\"", data) == 0);
+    REQUIRE(harness_sh("python3 -c \"p='%s';b=bytearray(open(p,'rb').read());b[len(b)//2]^=0xff;open(p,'wb').write(b)\"", data) == 0);
     struct image_record rec;
     struct bl_error err = {0};
     char path[1024];
@@ -658,7 +658,7 @@ TEST_TIMEOUT(corrupt_and_truncated_blobs_are_refused, 120)
     CHECK(store_is_clean_but_partials(&e));
     CHECK(image_get_config(&e.st, ref, &(struct image_config){0}, &err) < 0);
     /* Cut to half: the registry sends fewer bytes than the descriptor says. */
-    REQUIRE(sh("python3 -c \"import os;p='%s';os.truncate(p, os.path.getsize(p)//2)\"", data) == 0);
+    REQUIRE(harness_sh("python3 -c \"import os;p='%s';os.truncate(p, os.path.getsize(p)//2)\"", data) == 0);
     CHECK(image_pull(&e.st, ref, &e.o, &rec, &err) < 0);
     CHECK(err.code == BOXLITE_ERR_IMAGE || err.code == BOXLITE_ERR_NETWORK);
     if (!strstr(err.msg, "truncated"))
@@ -729,7 +729,7 @@ TEST_TIMEOUT(disk_full_is_a_clear_error, 120)
         snprintf(cmd, sizeof cmd, "ls -A %s/images/tmp %s/images/rootfs | grep -v -e '^$' -e ':$' -e '.lock$' -e '^pullnote-' | wc -l", small, small);
         if (atoi(sh_out(out, sizeof out, cmd)) != 0) {
             harness_fail(__FILE__, __LINE__, "%s: files left", sizes[i]);
-            sh("ls -lA %s/images/tmp %s/images/rootfs >&2", small, small);
+            harness_sh("ls -lA %s/images/tmp %s/images/rootfs >&2", small, small);
         }
         CHECK(image_get_config(&st, ref, &(struct image_config){0}, &err) < 0);
         umount2(small, MNT_DETACH);
@@ -799,7 +799,7 @@ TEST_TIMEOUT(oci_layout_and_rootfs_dir_sources, 120)
     REQUIRE(r == 0);
     CHECK(!strncmp(rec.ref, "oci:/", 5));
     REQUIRE(image_prepare(&st, rec.ref, NULL, path, sizeof path, &err) == 0);
-    CHECK_EQ(sh("e2fsck -fn %s >/dev/null 2>&1", path), 0);
+    CHECK_EQ(harness_sh("e2fsck -fn %s >/dev/null 2>&1", path), 0);
     image_record_free(&rec);
     /* The same through the reference entry points, with a relative path. */
     char rel[900];
@@ -823,7 +823,7 @@ TEST_TIMEOUT(oci_layout_and_rootfs_dir_sources, 120)
     /* A prepared directory, owners as on the host. */
     char dir[800];
     snprintf(dir, sizeof dir, "%s/rootdir", harness_tmpdir());
-    REQUIRE(sh("mkdir -p %s/bin %s/etc && cp /bin/busybox %s/bin/ && echo hi > %s/etc/motd", dir, dir, dir, dir) == 0);
+    REQUIRE(harness_sh("mkdir -p %s/bin %s/etc && cp /bin/busybox %s/bin/ && echo hi > %s/etc/motd", dir, dir, dir, dir) == 0);
     REQUIRE(image_prepare_dir(&st, dir, 0, path, sizeof path, &err) == 0);
     char out[4096];
     debugfs(out, sizeof out, path, "cat /etc/motd");
@@ -903,7 +903,7 @@ TEST_TIMEOUT(concurrent_pulls_share_one_store, 180)
     CHECK_EQ(blobs, 6);
     if (dup != 0) {
         harness_fail(__FILE__, __LINE__, "%d blobs fetched more than once:", dup);
-        sh("%s >&2", count);
+        harness_sh("%s >&2", count);
     }
     snprintf(cmd, sizeof cmd, "ls %s/images/rootfs | grep -c 'ext4$'", e.home);
     CHECK_EQ(atoi(sh_out(out, sizeof out, cmd)), 2);
