@@ -26,6 +26,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* ---- messages ------------------------------------------------------------------------ */
@@ -293,6 +294,16 @@ int netns_nic_attach(const char *path, struct netns_nic *out, struct bl_error *e
         return bl_errno(err, errno, "network namespace: this thread's");
     if (ns < 0)
         return bl_errno(err, errno, "network namespace %s", path);
+    /* The host's own namespace (pid 1's) has the host's interface: redirecting it to the
+     * box would take the host off its network. A box shares it with no one (runc's
+     * "join the host's namespace" has no VM equivalent): refused. */
+    struct stat st, host;
+    if (fstat(ns, &st) == 0 && stat("/proc/1/ns/net", &host) == 0 && st.st_dev == host.st_dev &&
+        st.st_ino == host.st_ino)
+        return bl_err(err, BOXLITE_ERR_INVALID,
+                      "network namespace %s is the host's own (pid 1's): its interface "
+                      "would be taken from the host; give the box a namespace of its own",
+                      path);
     if (setns(ns, CLONE_NEWNET) < 0)
         return bl_errno(err, errno, "join the network namespace %s", path);
     int rc = attach_here(out, err);

@@ -38,7 +38,8 @@ struct netns_nic {
  * that is up, not loopback and has an IPv4 address, creates the tap beside it, mirrors
  * the two and reads what the guest takes. A namespace with loopback only (Podman's
  * --network none) is not an error: out->tap_fd is -1 and the guest gets no NIC, as a runc
- * container there gets none. Needs CAP_NET_ADMIN over that namespace. */
+ * container there gets none. The host's own namespace (pid 1's) is refused. Needs
+ * CAP_NET_ADMIN over that namespace. */
 int netns_nic_attach(const char *path, struct netns_nic *out, struct bl_error *err);
 
 /* Undoes the interface's redirect (its ingress qdisc) through nl_fd, which works from

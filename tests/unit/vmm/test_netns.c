@@ -10,9 +10,12 @@
 
 #include <arpa/inet.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static char ns[32], peer[32];
@@ -152,6 +155,43 @@ TEST(netns_missing_path_is_an_error)
     CHECK(netns_nic_attach("/run/netns/boxlite-no-such-ns", &nic, &err) < 0);
     CHECK(strstr(err.msg, "/run/netns/boxlite-no-such-ns") != NULL);
     CHECK_EQ(nic.tap_fd, -1);
+}
+
+/* In a process that is pid 1 of a new PID namespace, in a new network namespace (loopback
+ * only) and with its own /proc: there "pid 1's namespace" is a throwaway one, so a broken
+ * refusal attaches to nothing of the host's (the test then fails, harmlessly). */
+static int attach_pid1s_namespace(void)
+{
+    if (unshare(CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWNS) < 0)
+        return 10;
+    pid_t p = fork();
+    if (p == 0) {
+        if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+            mount("proc", "/proc", "proc", 0, NULL) < 0)
+            _exit(11);
+        struct netns_nic nic;
+        struct bl_error err = {0};
+        int rc = netns_nic_attach("/proc/1/ns/net", &nic, &err);
+        _exit(rc < 0 && err.code == BOXLITE_ERR_INVALID && strstr(err.msg, "the host's own") &&
+                      nic.tap_fd == -1
+                  ? 0
+                  : 1);
+    }
+    int st;
+    return p > 0 && waitpid(p, &st, 0) == p && WIFEXITED(st) ? WEXITSTATUS(st) : 12;
+}
+
+TEST(netns_the_hosts_own_namespace_is_refused)
+{
+    if (geteuid() != 0)
+        harness_skip("needs root for namespaces");
+    pid_t p = fork();
+    if (p == 0)
+        _exit(attach_pid1s_namespace());
+    int st = -1;
+    CHECK(p > 0 && waitpid(p, &st, 0) == p);
+    CHECK(WIFEXITED(st));
+    CHECK_EQ(WEXITSTATUS(st), 0);
 }
 
 TEST(netns_messages_fit_or_say_so)
