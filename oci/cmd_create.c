@@ -310,7 +310,7 @@ int cmd_create(int argc, char **argv, int i)
         goto out;
     }
     struct pod pod;
-    if (oci_namespaces_check(&s, &err) < 0 || relay_lookpath(rootfs, &s.process, &err) < 0 ||
+    if (oci_namespaces_check(&s, &err) < 0 || relay_lookpath(rootfs, &s, &s.process, &err) < 0 ||
         pod_role(&s, id, rootfs, &pod, &err) < 0) {
         rc = fail("%s", err.msg);
         goto out;

@@ -113,7 +113,7 @@ int cmd_exec(int argc, char **argv, int i)
         return 1;
     int rc = 1;
     struct oci_process p = { 0 };
-    struct oci_spec cs = { 0 }; /* the container's config, for its seccomp filter */
+    struct oci_spec cs = { 0 }; /* the container's config: its seccomp filter, its volumes */
     enum oci_status status = status_of(&st);
     if (status == OCI_PAUSED) {
         rc = fail("cannot exec in a paused container");
@@ -132,7 +132,7 @@ int cmd_exec(int argc, char **argv, int i)
         rc = fail("exec: the container's seccomp profile: %s", err.msg);
         goto out;
     }
-    if (relay_lookpath(st.rootfs, &p, &err) < 0) {
+    if (relay_lookpath(st.rootfs, &cs, &p, &err) < 0) {
         rc = fail("%s", err.msg);
         goto out;
     }

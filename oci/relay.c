@@ -248,7 +248,31 @@ int relay_mountpoint_in_root(const char *rootfs, const char *path, bool file,
     return 0;
 }
 
-int relay_lookpath(const char *rootfs, const struct oci_process *p, struct bl_error *err)
+/* Whether path is an executable file of the container: under a volume's destination the
+ * box sees the volume's folder (9p), not the rootfs beneath it (the deepest volume wins). */
+static bool executable_in(int rootfd, const struct oci_spec *s, const char *path)
+{
+    const struct oci_mount *vol = NULL;
+    size_t at = 0;
+    for (size_t i = 0; i < s->nmounts; i++) {
+        const struct oci_mount *m = &s->mounts[i];
+        size_t n = strlen(m->destination);
+        while (n > 1 && m->destination[n - 1] == '/')
+            n--;
+        if (n > at && n > 1 && !strncmp(path, m->destination, n) && path[n] == '/' &&
+            relay_mount_kind(m) == S_IFDIR) {
+            vol = m;
+            at = n;
+        }
+    }
+    if (!vol)
+        return executable_at(rootfd, path);
+    cleanup_close int volfd = open(vol->source, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    return volfd >= 0 && executable_at(volfd, path + at);
+}
+
+int relay_lookpath(const char *rootfs, const struct oci_spec *s, const struct oci_process *p,
+                   struct bl_error *err)
 {
     cleanup_close int rootfd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (rootfd < 0)
@@ -259,7 +283,7 @@ int relay_lookpath(const char *rootfs, const struct oci_process *p, struct bl_er
         /* a relative path with a slash is relative to the working directory */
         snprintf(path, sizeof path, "%s%s%s", prog[0] == '/' ? "" : p->cwd,
                  prog[0] == '/' || p->cwd[strlen(p->cwd) - 1] == '/' ? "" : "/", prog);
-        if (executable_at(rootfd, path))
+        if (executable_in(rootfd, s, path))
             return 0;
         return bl_err(err, BOXLITE_ERR_NOT_FOUND,
                       "exec: \"%s\": stat %s: no such file or directory", prog, prog);
@@ -271,7 +295,7 @@ int relay_lookpath(const char *rootfs, const struct oci_process *p, struct bl_er
         size_t n = strcspn(d, ":");
         char cand[4200];
         if (n && snprintf(cand, sizeof cand, "%.*s/%s", (int)n, d, prog) < (int)sizeof cand &&
-            executable_at(rootfd, cand))
+            executable_in(rootfd, s, cand))
             return 0;
         d += n + (d[n] == ':');
     }

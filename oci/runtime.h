@@ -53,10 +53,11 @@ void relay_exec_spec(const struct oci_process *p, boxlite_exec_spec *spec, char 
  * the caller. */
 void relay_confine(const struct oci_spec *s, bool container, struct relay_security *sec);
 
-/* Whether args[0] can be run in the rootfs (runc's LookPath, done on the host since the
- * rootfs is a host folder): 0, or an error whose text callers parse ("executable file not
- * found in $PATH", "no such file or directory"). */
-int relay_lookpath(const char *rootfs, const struct oci_process *p, struct bl_error *err);
+/* Whether args[0] can be run in the container (runc's LookPath, done on the host since the
+ * rootfs and the volumes of s's mounts are host folders): 0, or an error whose text
+ * callers parse ("executable file not found in $PATH", "no such file or directory"). */
+int relay_lookpath(const char *rootfs, const struct oci_spec *s, const struct oci_process *p,
+                   struct bl_error *err);
 
 /* Puts the calling relay in the network namespace config.json asks for (path, or a new
  * one for NULL), once its box is up: the box's user-mode network lives in the per-box

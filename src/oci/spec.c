@@ -305,6 +305,25 @@ static int security_from(json_t *p, struct oci_process *x, struct bl_error *err)
     return 0;
 }
 
+/* A name given twice keeps its last value, in its first place (runc sets each in order, so a
+ * later one wins: Podman's exec appends `-e PATH=...` after the container's PATH). */
+static void env_last_wins(char **env)
+{
+    for (size_t i = 0; env[i]; i++) {
+        size_t n = strcspn(env[i], "=") + 1;
+        for (size_t j = i + 1; env[j];) {
+            if (strncmp(env[i], env[j], n)) {
+                j++;
+                continue;
+            }
+            free(env[i]);
+            env[i] = env[j];
+            for (size_t k = j; env[k]; k++) /* the NULL moves down too */
+                env[k] = env[k + 1];
+        }
+    }
+}
+
 static int process_from(json_t *p, struct oci_process *out, struct bl_error *err)
 {
     memset(out, 0, sizeof *out);
@@ -320,6 +339,8 @@ static int process_from(json_t *p, struct oci_process *out, struct bl_error *err
     for (size_t i = 0; !r && x.env[i]; i++)
         if (!strchr(x.env[i], '=') || x.env[i][0] == '=')
             r = bl_err(err, BOXLITE_ERR_INVALID, "config: process.env[%zu] is not KEY=VALUE", i);
+    if (!r)
+        env_last_wins(x.env);
     if (!r)
         r = dup_str(json_object_get(p, "cwd"), "process.cwd", false, &x.cwd, err);
     if (!r && !x.cwd && !(x.cwd = strdup("/")))

@@ -208,9 +208,17 @@ PY
 mkdir -p "$work/vol"
 $P run --rm -v "$work/vol:/vol" "$img" sh -c 'echo from-box > /vol/f.txt' 2>/dev/null
 expect "podman -v: the box's write reaches the host folder" "from-box" "$(cat "$work/vol/f.txt" 2>/dev/null)"
-id=$($P run -d "$img" sleep 1000 2>"$work/e")
+# a command on a volume: the box sees the host folder there, not the rootfs beneath it
+mkdir -p "$work/tools"
+printf '#!/bin/sh\necho from-volume\n' >"$work/tools/hello"
+chmod 755 "$work/tools/hello"
+id=$($P run -d -v "$work/tools:/opt/tools" "$img" sleep 1000 2>"$work/e")
 expect "podman run -d starts a container" running "$($P inspect -f '{{.State.Status}}' "$id" 2>/dev/null)"
 expect "podman exec: output" "in-exec" "$($P exec "$id" sh -c 'echo in-exec' 2>/dev/null)"
+expect "podman exec: a command on a volume, by path" "from-volume" \
+  "$($P exec "$id" /opt/tools/hello 2>&1)"
+expect "podman exec: a command on a volume, found in PATH" "from-volume" \
+  "$($P exec -e PATH=/opt/tools:/bin "$id" hello 2>&1)"
 $P exec "$id" sh -c 'exit 3' 2>/dev/null; expect "podman exec: exit status" 3 "$?"
 # podman exec -it: the exec's terminal through its own console socket
 python3 - "$id" $P <<'PY' >"$work/eit.log" 2>&1 && ok "podman exec -it: terminal size, resize and exit status" || no "podman exec -it: terminal size, resize and exit status" "$(tail -c 600 "$work/eit.log")"

@@ -162,6 +162,21 @@ TEST(too_big_or_too_many_is_refused)
     free(j);
 }
 
+TEST(a_name_given_twice_keeps_its_last_value)
+{
+    /* Podman's exec: the container's env, then the -e ones */
+    const char *j = "{\"args\": [\"hello\"], \"env\": [\"PATH=/bin\", \"X=1\", \"PATH=/opt\","
+                    " \"PATHX=2\", \"X=3\", \"PATH=/last\"]}";
+    struct oci_process p;
+    struct bl_error err = { 0 };
+    REQUIRE(oci_process_parse(j, strlen(j), &p, &err) == 0);
+    CHECK_STR(p.env[0], "PATH=/last");
+    CHECK_STR(p.env[1], "X=3");
+    CHECK_STR(p.env[2], "PATHX=2");
+    CHECK(p.env[3] == NULL);
+    oci_process_free(&p);
+}
+
 TEST(exec_process_file)
 {
     const char *j = "{\"args\": [\"ls\", \"-l\"], \"cwd\": \"/tmp\", \"terminal\": false,"
