@@ -933,25 +933,26 @@ const char *oci_env_get(char *const *env, const char *name)
 int oci_namespaces_check(const struct oci_spec *s, struct bl_error *err)
 {
     for (size_t i = 0; i < s->nns; i++) {
-        const char *p = s->ns[i].path;
+        const char *p = s->ns[i].path, *kind = oci_ns_type_name(s->ns[i].type);
         struct statfs fs;
         /* nothing is opened that is not a namespace (a FIFO or a device could block) */
         if (statfs(p, &fs) < 0)
-            return bl_errno(err, errno, "namespace path %s", p);
+            return bl_errno(err, errno, "%s namespace %s", kind, p);
         if (fs.f_type != OCI_NSFS_MAGIC)
-            return bl_err(err, BOXLITE_ERR_INVALID, "namespace path %s is not a namespace", p);
+            return bl_err(err, BOXLITE_ERR_INVALID, "%s namespace %s is not a namespace", kind,
+                          p);
         int fd = open(p, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
         if (fd < 0)
-            return bl_errno(err, errno, "namespace path %s", p);
+            return bl_errno(err, errno, "%s namespace %s", kind, p);
         int type = ioctl(fd, OCI_NS_GET_NSTYPE);
         int e = errno;
         close(fd);
         if (type < 0)
-            return bl_errno(err, e, "namespace path %s: its type", p);
+            return bl_errno(err, e, "%s namespace %s: its type", kind, p);
         if (type != s->ns[i].type)
-            return bl_err(err, BOXLITE_ERR_INVALID, "namespace path %s is not a %s namespace "
+            return bl_err(err, BOXLITE_ERR_INVALID, "%s namespace %s is not a %s namespace "
                           "(config-linux.md: a path must refer to a namespace of its entry's "
-                          "type)", p, oci_ns_type_name(s->ns[i].type));
+                          "type)", kind, p, kind);
     }
     return 0;
 }

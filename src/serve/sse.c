@@ -72,6 +72,8 @@ int sse_out_event(struct sse_out *o, const char *id, const char *name, json_t *d
 
 size_t sse_out_copy(struct sse_out *o, char *out, size_t max)
 {
+    if (o->off >= o->len)
+        return 0; /* nothing pending (no event yet: ev is NULL, not a source for memcpy) */
     size_t n = o->len - o->off < max ? o->len - o->off : max;
     memcpy(out, o->ev + o->off, n);
     o->off += n;

@@ -58,6 +58,7 @@ declare -A limit=(
   [vmm/test_kvm_boot]="this host's /dev/kvm is x86_64's; proven by tests/e2e/lab_arm64.sh (aarch64 KVM in the ARM64 lab)"
   [vmm/test_kvm_select]="this host's /dev/kvm is x86_64's; proven by tests/e2e/lab_arm64.sh"
   [vmm/test_seccomp]="qemu-user does not apply seccomp filters; proven by tests/e2e/lab_arm64.sh (Seccomp 2 and SIGSYS in the suite)"
+  [oci/test_seccomp:spec_carries_seccomp_and_namespace_types]="qemu-user does not pass the nsfs ioctl NS_GET_NSTYPE (a namespace path's type); proven by the x86_64 unit run"
   [vmm/test_qemu_agent]="starts qemu-system-aarch64 with -accel kvm or a guest the emulated host cannot give; proven by tests/e2e/arm64_tcg.sh and the x86_64 unit run"
   [vmm/test_qemu_engine]="as vmm/test_qemu_agent; proven by tests/e2e/arm64_tcg.sh and the x86_64 unit run"
   [vmm/test_qemu_memory]="as vmm/test_qemu_agent; proven by the x86_64 unit run"
