@@ -22,7 +22,6 @@
 #define EXEC_CHUNK 32768     /* bytes of output per event */
 #define EXECS_KEPT 64        /* finished executions kept for status and late readers: with
                               * max_output each, what they may hold is bounded */
-#define KEEPALIVE_S 15       /* an SSE comment this often: dead clients are noticed */
 
 struct event {
     uint64_t seq;
@@ -481,7 +480,6 @@ static ssize_t read_events(void *cls, uint64_t pos, char *buf, size_t max)
 {
     struct reader *rd = cls;
     struct sexec *x = rd->x;
-    static const char keepalive[] = ": keepalive\n\n";
     pthread_mutex_lock(&x->lock);
     while (1) {
         uint64_t first = x->nev ? x->ev[0].seq : x->next_seq;
@@ -511,12 +509,13 @@ static ssize_t read_events(void *cls, uint64_t pos, char *buf, size_t max)
         }
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += KEEPALIVE_S;
-        if (pthread_cond_timedwait(&x->cond, &x->lock, &until) == ETIMEDOUT &&
-            max >= sizeof keepalive - 1) {
-            pthread_mutex_unlock(&x->lock);
-            memcpy(buf, keepalive, sizeof keepalive - 1);
-            return (ssize_t)(sizeof keepalive - 1);
+        until.tv_sec += SSE_KEEPALIVE_MS / 1000;
+        if (pthread_cond_timedwait(&x->cond, &x->lock, &until) == ETIMEDOUT) {
+            size_t n = sse_keepalive(buf, max);
+            if (n) {
+                pthread_mutex_unlock(&x->lock);
+                return (ssize_t)n;
+            }
         }
     }
 }

@@ -107,6 +107,11 @@ enum MHD_Result reply_events(struct MHD_Connection *c, struct req *q,
 /* The request's Last-Event-ID (a stream's reconnect, SSE): 1 with *id set, 0 when there is
  * none, -1 when it is no event id (not decimal, or too large for a next one). */
 int serve_last_event_id(struct MHD_Connection *c, uint64_t *id);
+/* A quiet event stream sends a comment this often (sse.c): a client that went away is
+ * noticed (the write fails), and proxies keep the connection. */
+#define SSE_KEEPALIVE_MS 15000
+/* That comment into out: its length, or 0 when max is too small for it. */
+size_t sse_keepalive(char *out, size_t max);
 /* The one event a polling SSE reader is sending (sse.c): its text, how much of it went, and
  * when the stream last carried anything. */
 struct sse_out {

@@ -14,8 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SSE_KEEPALIVE_MS 15000
-
 enum MHD_Result reply_events(struct MHD_Connection *c, struct req *q,
                              MHD_ContentReaderCallback read, void *cls,
                              MHD_ContentReaderFreeCallback done)
@@ -80,15 +78,24 @@ size_t sse_out_copy(struct sse_out *o, char *out, size_t max)
     return n;
 }
 
-size_t sse_out_keepalive(struct sse_out *o, char *out, size_t max)
+size_t sse_keepalive(char *out, size_t max)
 {
     static const char keepalive[] = ": keepalive\n\n";
-    uint64_t now = mono_ms();
-    if (now - o->quiet_since < SSE_KEEPALIVE_MS || max < sizeof keepalive - 1)
+    if (max < sizeof keepalive - 1)
         return 0;
-    o->quiet_since = now;
     memcpy(out, keepalive, sizeof keepalive - 1);
     return sizeof keepalive - 1;
+}
+
+size_t sse_out_keepalive(struct sse_out *o, char *out, size_t max)
+{
+    uint64_t now = mono_ms();
+    if (now - o->quiet_since < SSE_KEEPALIVE_MS)
+        return 0;
+    size_t n = sse_keepalive(out, max);
+    if (n)
+        o->quiet_since = now;
+    return n;
 }
 
 void sse_out_free(struct sse_out *o)
