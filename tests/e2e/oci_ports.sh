@@ -7,7 +7,8 @@
 # a veth with 198.51.100.1/.2, MTU 1400) and a bundle that joins it: the box's eth0 has the
 # namespace's address, MAC and MTU; busybox httpd in the box answers 198.51.100.2:8080 (1
 # MiB intact), a UDP echo answers :5353, the box reaches the test's listener at
-# 198.51.100.1; tc in the namespace shows both redirects; after delete the tap is gone.
+# 198.51.100.1 (the veth's other end, in a peer namespace of the test's own: no test
+# address is ever on the host); tc in the namespace shows both redirects; after delete the tap is gone.
 # Then io.boxlite.network=user (the rootless way: the user-mode network, and the ports of
 # io.boxlite.ports carried by proxies): the same server reached through the proxy; the
 # annotation without a network namespace, or malformed, fails create. Then Podman 4.3:
@@ -27,15 +28,15 @@ need_cmd ip iproute2
 need_cmd tc iproute2
 need_cmd musl-gcc musl-tools
 ns=boxlite-ports-$$
+pn=boxlite-peer-$$    # the namespace's peer: 198.51.100.1, where curl runs
 th=boxlite-th-$$
 net18="198.18.$(( $$ % 250 ))"   # the test host's /30, routed by the host
 listeners=()
 oci_cleanup_more() {
   local p
   for p in "${listeners[@]}"; do kill "$p" 2>/dev/null; done
-  ip netns del "$ns" 2>/dev/null
+  ns_down
   ip netns del "$th" 2>/dev/null
-  ip link del "bp$$" 2>/dev/null
   ip link del "bt$$" 2>/dev/null
 }
 mkdir -p "$work/probe"
@@ -87,6 +88,22 @@ while True:
     c, _ = s.accept(); c.sendall(sys.argv[3].encode() + b"\n"); c.close()' "$2" "$3" "$4" &
   listeners+=($!)
 }
+# ns_up: the container's namespace $ns (eth0 198.51.100.2/24, MTU 1400) and its peer $pn
+# (198.51.100.1) joined by a veth; ns_down deletes the veth first, which is synchronous
+# (a namespace's deletion is not: its veth's other end lingers, and an ns_up right after
+# failed with "File exists")
+ns_up() {
+  ip netns add "$ns" && ip netns add "$pn" &&
+    ip -n "$pn" link add "bp$$" type veth peer name eth0 netns "$ns" &&
+    ip -n "$pn" addr add 198.51.100.1/24 dev "bp$$" && ip -n "$pn" link set "bp$$" mtu 1400 up &&
+    ip -n "$ns" addr add 198.51.100.2/24 dev eth0 && ip -n "$ns" link set eth0 mtu 1400 up &&
+    ip -n "$ns" link set lo up
+}
+ns_down() {
+  ip -n "$pn" link del "bp$$" 2>/dev/null
+  ip netns del "$ns" 2>/dev/null
+  ip netns del "$pn" 2>/dev/null
+}
 freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 # ---- refused at create -----------------------------------------------------------------------
@@ -105,16 +122,10 @@ check "a malformed io.boxlite.network fails create" test $? -ne 0
 has "  ...naming the annotation" "annotation io.boxlite.network" "$work/e"
 
 # ---- a namespace of the test's own, joined by the bundle: the box's NIC is a tap there ------
-ip netns add "$ns" || { no "ip netns add"; finish; exit; }
-ip link add "bp$$" type veth peer name eth0 netns "$ns"
-ip addr add 198.51.100.1/24 dev "bp$$"
-ip link set "bp$$" up
-ip -n "$ns" addr add 198.51.100.2/24 dev eth0
-ip -n "$ns" link set eth0 mtu 1400 up
-ip -n "$ns" link set lo up
+ns_up || { no "the test's namespaces"; finish; exit; }
 nsmac=$(ip netns exec "$ns" cat /sys/class/net/eth0/address)
 hp=$(freeport)
-listen - 198.51.100.1 "$hp" from-the-namespace-peer
+listen "$pn" 198.51.100.1 "$hp" from-the-namespace-peer
 bundle "$work/b" '{}' "[{\"type\": \"network\", \"path\": \"/run/netns/$ns\"}]"
 # conmon's part (tests/fixtures/oci_reap.py): create, start, then the checks while it
 # runs (the servers started by an exec, which returns once they listen), then kill
@@ -122,8 +133,8 @@ SERVE="mkdir -p /tmp/www && echo hello-from-box > /tmp/www/index.html && dd if=/
 python3 tests/fixtures/oci_reap.py "$R" "$root" "$work/b" p1 -- start \
   -- "!\"\$RUNTIME\" --root $root exec \$ID sh -c '$SERVE && netprobe udpecho 5353' >$work/serve.out 2>&1; echo \$? >$work/serve.rc" \
   -- "!\"\$RUNTIME\" --root $root exec \$ID sh -c 'ip -o addr show eth0; ip -o link show eth0; ip route; netprobe tcp 198.51.100.1 $hp' >$work/inbox 2>&1" \
-  -- "!curl -sS -m 60 http://198.51.100.2:8080/index.html >$work/c1 2>&1; curl -sS -m 60 -o $work/big http://198.51.100.2:8080/big 2>$work/c2" \
-  -- "!python3 $work/udpask.py 198.51.100.2 5353 ping-udp >$work/u1 2>&1" \
+  -- "!ip netns exec $pn curl -sS -m 60 http://198.51.100.2:8080/index.html >$work/c1 2>&1; ip netns exec $pn curl -sS -m 60 -o $work/big http://198.51.100.2:8080/big 2>$work/c2" \
+  -- "!ip netns exec $pn python3 $work/udpask.py 198.51.100.2 5353 ping-udp >$work/u1 2>&1" \
   -- "!ip netns pids $ns >$work/pids.running; tc -n $ns filter show dev eth0 ingress >$work/tc.eth0; tc -n $ns filter show dev bl-tap0 ingress >$work/tc.tap" \
   -- @kill KILL </dev/null >"$work/p1.out" 2>&1
 expect "the container ran until killed" 137 "$?"
@@ -144,25 +155,22 @@ check "  ...the relay is a process in that namespace (for the engine's hooks)" t
 expect "after delete nothing is left in the namespace" "" "$(ip netns pids "$ns")"
 check "  ...and the tap is gone" sh -c "! ip -n $ns link show bl-tap0 >/dev/null 2>&1"
 
-ip netns del "$ns"
+ns_down
 
 # ---- io.boxlite.network=user: the user-mode network, the annotation's ports by proxy ----------
-# a namespace of its own (a redirect left by a helper that delete --force killed would
+# namespaces of their own (a redirect left by a helper that delete --force killed would
 # otherwise decide this: docs/oci-runtime.md "Network")
-ip netns add "$ns" && ip link add "bp$$" type veth peer name eth0 netns "$ns" &&
-  ip addr add 198.51.100.1/24 dev "bp$$" && ip link set "bp$$" up &&
-  ip -n "$ns" addr add 198.51.100.2/24 dev eth0 && ip -n "$ns" link set eth0 up ||
-  no "the second test namespace"
+ns_up || no "the second test namespaces"
 bundle "$work/u" '{"io.boxlite.network": "user", "io.boxlite.ports": "8080"}' "[{\"type\": \"network\", \"path\": \"/run/netns/$ns\"}]"
 python3 tests/fixtures/oci_reap.py "$R" "$root" "$work/u" u1 -- start \
   -- "!\"\$RUNTIME\" --root $root exec \$ID sh -c 'mkdir -p /tmp/www && echo hello-from-box > /tmp/www/index.html && httpd -p 8080 -h /tmp/www' >$work/userve.out 2>&1; echo \$? >$work/userve.rc" \
-  -- "!\"\$RUNTIME\" --root $root exec \$ID ip -o addr show eth0 >$work/uaddr 2>&1; curl -sS -m 60 http://198.51.100.2:8080/index.html >$work/uc1 2>&1" \
+  -- "!\"\$RUNTIME\" --root $root exec \$ID ip -o addr show eth0 >$work/uaddr 2>&1; ip netns exec $pn curl -sS -m 60 http://198.51.100.2:8080/index.html >$work/uc1 2>&1" \
   -- @kill KILL </dev/null >"$work/u1.out" 2>&1
 expect "io.boxlite.network=user: the container ran until killed" 137 "$?"
 has "  ...the box has its user-mode address" "inet 10.0.2.15/24" "$work/uaddr"
 expect "  ...198.51.100.2:8080 reaches its server through the relay's proxy" hello-from-box "$(cat "$work/uc1")"
 "$R" --root "$root" delete u1
-ip netns del "$ns"
+ns_down
 
 # ---- Podman: -p HOST:80 and -p HOST:5353/udp, no annotation ------------------------------------
 oci_image
