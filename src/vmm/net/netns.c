@@ -2,7 +2,9 @@
 /* A tap in a container's network namespace, mirrored to its interface (netns.h). The tc
  * messages follow rtnetlink(7) and the kernel's uapi (linux/pkt_sched.h, pkt_cls.h,
  * tc_act/tc_mirred.h), as `tc qdisc add dev IF ingress` and `tc filter add dev IF parent
- * ffff: protocol all u32 match u8 0 0 action mirred egress redirect dev TAP` send them. */
+ * ffff: protocol all u32 match u8 0 0 action mirred egress redirect dev TAP` send them;
+ * the tap's guard (netns_guard.c) as `tc filter add dev TAP parent ffff: prio 1 bpf da
+ * bytecode ...` does (linux/pkt_cls.h TCA_BPF_*). */
 #include "vmm/net/netns.h"
 
 #include "common/cleanup.h"
