@@ -150,20 +150,12 @@ void qemu_output_tail(struct qemu_output *o, char *out, size_t out_len)
             out[i] = ' ';
 }
 
-size_t qemu_output_kept(struct qemu_output *o)
+void qemu_output_counts(struct qemu_output *o, size_t *kept, uint64_t *total)
 {
     pthread_mutex_lock(&o->lock);
-    size_t n = o->kept;
+    *kept = o->kept;
+    *total = o->total;
     pthread_mutex_unlock(&o->lock);
-    return n;
-}
-
-uint64_t qemu_output_total(struct qemu_output *o)
-{
-    pthread_mutex_lock(&o->lock);
-    uint64_t n = o->total;
-    pthread_mutex_unlock(&o->lock);
-    return n;
 }
 
 void qemu_output_free(struct qemu_output *o)

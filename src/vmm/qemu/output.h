@@ -22,8 +22,7 @@ int qemu_output_open(struct qemu_output **out, int *write_fd, struct bl_error *e
  * others made spaces (one line for a message). "" when nothing came. Any thread. */
 void qemu_output_tail(struct qemu_output *o, char *out, size_t out_len);
 /* What the ring holds now, and all bytes read so far (tests, figures). */
-size_t qemu_output_kept(struct qemu_output *o);
-uint64_t qemu_output_total(struct qemu_output *o);
+void qemu_output_counts(struct qemu_output *o, size_t *kept, uint64_t *total);
 /* Stops the reader (whether or not the writers are gone) and frees. NULL-safe. */
 void qemu_output_free(struct qemu_output *o);
 
