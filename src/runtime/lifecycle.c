@@ -749,9 +749,9 @@ static int start_claimed(boxlite_box *b, bool explicit_start, struct bl_error *e
     const char *engine = st.fig.engine[0] ? st.fig.engine : NULL;
     const char *notice = st.notice;
     json_t *info = json_pack("{s:{s:f, s:f, s:f, s:f, s:f, s:f}, s:s}", "start_ms", "claim",
-                             t0 - t_lookup, "disk", t_disk - t0, "boot_to_ready", t_ready - t_disk, "setup",
-                             t_setup - t_ready, "status", t_status - t_ready, "total",
-                             t_setup - t0, "notice",
+                             t0 - t_lookup, "disk", t_disk - t0, "boot_to_ready",
+                             t_ready - t_disk, "setup", t_setup - t_ready, "status",
+                             t_status - t_ready, "total", t_setup - t0, "notice",
                              fallback_notice[0] ? fallback_notice : notice ? notice : "");
     /* The CPU the guest sees, and a KVM failure the box survived by running on QEMU. */
     json_object_set_new(info, "cpu_template", json_string(st.fig.cpu_template));

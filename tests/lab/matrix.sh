@@ -214,7 +214,7 @@ if [ -n "${LAB_CLI:-}" ] && has pause; then
       awk -v total="$1" -v floor="$2" -v model="$LAB_MODEL" \
         -v res="$(grep 'boxlite-vmm: resumed' "$4" | tail -1)" \
         -v hello="$(grep "boxlite-vmm: the agent's HELLO" "$4" | tail -1)" '
-      function j(k, m) { return match($0, "\"" k "\":[0-9.]+") ? substr($0, RSTART + length(k) + 3, RLENGTH - length(k) - 3) + 0 : -1 }
+      function j(k) { return match($0, "\"" k "\":[0-9.]+") ? substr($0, RSTART + length(k) + 3, RLENGTH - length(k) - 3) + 0 : -1 }
       function after(s, k) { return match(s, k " [0-9.]+") ? substr(s, RSTART + length(k) + 1, RLENGTH - length(k) - 1) + 0 : -1 }
       { st = j("total"); b = after(res, "before the engine"); r = after(res, "resumed"); h = after(hello, "HELLO")
         printf "figure: [%s] the last resume (ms) %d = the library'"'"'s start %.0f (its records %.0f, disk %.0f, spawn to the engine %.0f, the engine'"'"'s restore %.0f, restored to the agent'"'"'s HELLO %.0f, HELLO to the library %.0f, STATUS %.0f, identity and volumes %.0f) + the CLI, the exec and the records after the start %.0f; an exec on the running box %d\n",
