@@ -282,6 +282,31 @@ expect "  ...its CapEff is CAP_KILL alone (bit 5)" 0000000000000020 "$(line CapE
 expect "  ...its CapBnd too" 0000000000000020 "$(line CapBnd: "$work/x.out")"
 expect "  ...as uid 1000" "1000 1000 1000 1000" "$(line Uid: "$work/x.out")"
 expect "  ...under the container's seccomp filter" 2 "$(line Seccomp: "$work/x.out")"
+# A non-root container user's files keep their owner (part j): the bundle's rootfs is
+# QEMU's 9p share, and QEMU runs in the box's own user namespace, where its chown of a new
+# file reaches the disk. Podman's storage (podman mount) is the host's view.
+pm=$($P mount "$id" 2>"$work/e"); check "podman mount ($pm)" test -d "$pm/tmp"
+echo hostsecret >"$pm/u1000"; chown 1000:1000 "$pm/u1000"; chmod 600 "$pm/u1000"
+echo other >"$pm/u1234"; chown 1234:1234 "$pm/u1234"
+$P exec "$id" sh -c 'echo a >/tmp/f && echo b >>/tmp/f; ls -ln /tmp/f | tr -s " " | cut -d" " -f3,4; cat /tmp/f
+  ls -ln /u1000 /u1234 | tr -s " " | cut -d" " -f3,4; cat /u1000' >"$work/own.out" 2>&1
+expect "podman exec as 1000: a new file is 1000 1000 and takes a second write" \
+  "$(printf '1000 1000\na\nb\n1000 1000\n1234 1234\nhostsecret')" "$(cat "$work/own.out")"
+expect "  ...on the host, in Podman's storage, it is 1000:1000" 1000:1000 "$(stat -c %u:%g "$pm/tmp/f")"
+echo hostfile >"$work/hostfile"; chmod 644 "$work/hostfile"; ln -s "$work/hostfile" "$pm/tmp/hl"
+$P exec --privileged --user 0 "$id" sh -c 'touch /tmp/r; chown 1234:1234 /tmp/f && echo chowned
+  chown 70000 /tmp/r 2>/dev/null || echo big refused
+  ln -s '"$work/hostfile"' /tmp/gl; chown 1234 /tmp/gl /tmp/hl 2>/dev/null; chown -h 1234 /tmp/gl /tmp/hl
+  (echo x >>/tmp/hl; echo x >>/tmp/gl) 2>/dev/null' >"$work/own2.out" 2>&1
+expect "podman exec as root: chown 1234, and a uid beyond the box's 65536 refused" \
+  "$(printf 'chowned\nbig refused')" "$(cat "$work/own2.out")"
+expect "  ...the host sees 1234:1234" 1234:1234 "$(stat -c %u:%g "$pm/tmp/f")"
+expect "  ...a root process's new file is root's on the host" 0:0 "$(stat -c %u:%g "$pm/tmp/r")"
+expect "  ...chown -h of symlinks to a host file (planted by the host and by the guest) changes the links" \
+  "1234 1234" "$(stat -c %u "$pm/tmp/gl" "$pm/tmp/hl" | tr '\n' ' ' | sed 's/ $//')"
+expect "  ...never the host file they name (nor its contents)" "0:0 hostfile" \
+  "$(stat -c %u:%g "$work/hostfile") $(cat "$work/hostfile")"
+$P umount "$id" >/dev/null 2>&1
 pcount() { $P logs "$id" 2>/dev/null | tail -1; }
 pmem=$(cgdir "$id" memory); pfz=$(cgdir "$id" freezer)
 expect "podman's cgroupsPath (cgroupfs): /libpod_parent/libpod-ID" "/sys/fs/cgroup/freezer/libpod_parent/libpod-$id" "$pfz"
