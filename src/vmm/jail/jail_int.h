@@ -4,6 +4,7 @@
 #ifndef VMM_JAIL_INT_H
 #define VMM_JAIL_INT_H
 
+#include "common/jail_range.h"
 #include "vmm/jail/jail.h"
 
 #include <linux/capability.h>
@@ -61,9 +62,6 @@ struct jail_ids {
  * and group are mapped, i.e. only through the idmapped binds (the jail's tmpfs, /dev and
  * QEMU's own files are host root's, unmapped); the mount and network namespaces belong to
  * the host's first user namespace, where the box has nothing. */
-#define JAIL_RANGE 65536u
-#define JAIL_RANGE_BASE 0x80000000u
-#define JAIL_RANGE_SLOTS 32767u
 #define JAIL_FS_CAPS ((1ull << CAP_CHOWN) | (1ull << CAP_DAC_OVERRIDE) | (1ull << CAP_FOWNER))
 /* R for a jail uid (see above). */
 uint32_t jail_range_first(uint32_t jail_uid);
