@@ -49,12 +49,13 @@ struct jail_ids {
     bool wide;          /* a container's root is shared (9p, security_model=none): see below */
     uid_t uid, owner_uid;
     gid_t gid, owner_gid;
-    int idmap_fd;       /* a user namespace mapping owner to uid (idmapped mounts), or -1 */
+    int idmap_fd;       /* a user namespace mapping owner to uid (idmapped mounts), or -1;
+                           a wide box's VMM enters it */
 };
 
 /* A box sharing a container's root file system (boxlite-runtime's bundle rootfs, QEMU's 9p
- * with security_model=none) must keep the container's owners: podman cp/diff and volumes
- * read the rootfs on the host, where the container's uid k must be the file's uid k. Such a
+ * with security_model=none) must keep the container's owners: podman cp/diff/mount read
+ * the rootfs on the host, where the container's uid k must be the file's uid k. Such a
  * box ("wide") runs its VMM and QEMU as uid 0 of a user namespace of its own mapping 0..65535
  * onto host uids R..R+65535, R = jail_range_first(jail uid), and the same namespace idmaps its
  * binds (on-disk k <-> R+k). QEMU keeps JAIL_FS_CAPS there: its chown of a file the guest
