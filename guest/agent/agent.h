@@ -131,6 +131,8 @@ int pod_root_enter(const char *path, struct bl_error *err);
 int procgroup_make(const char *name, uint64_t pids_max, bool leader, struct bl_error *err);
 int procgroup_join(const char *name, struct bl_error *err);
 void procgroup_end(const char *name);
+/* A group's pids.max now (0: "max"); BOXLITE_ERR_NOT_FOUND when there is no such group. */
+int procgroup_set_pids(const char *name, uint64_t pids_max, struct bl_error *err);
 void container_destroy(struct container *c);
 
 /* ---- volumes.c: unmounted around a pause (docs/protocol.md, VOLUMES) -------------------- */

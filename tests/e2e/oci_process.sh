@@ -292,6 +292,22 @@ expect "  ...the host file bound :ro is unchanged" "read only" "$(cat "$work/bou
 expect "  .../etc/hosts is Podman's (host.containers.internal)" 1 "$(line hosts "$work/f.out")"
 expect "  .../etc/hostname is Podman's (the short id)" "${id:0:12}" "$(line hostname "$work/f.out")"
 expect "  .../run/.containerenv is there" yes "$(line containerenv "$work/f.out")"
+# update's pids limit reaches the guest (part k): the group counting the container's
+# processes there gets the new pids.max. Lowered to 10, a bomb of 30 five-second sleeps
+# from an exec stops at it; raised to 100 through --resources (containerd's way), all 30
+# fork. (The shell counts /proc without forking; the sleeps end by themselves.)
+bomb() { $P exec "$id" sh -c 'sh -c "for i in \$(seq 30); do sleep 5 & done" 2>/dev/null
+  echo bomb $?; set -- /proc/[0-9]*; echo procs $#' >"$work/u.out" 2>&1; }
+"$R" --root "$root" update --pids-limit 10 "$id" 2>"$work/e"
+expect "boxlite-runtime update --pids-limit 10 on a running container" 0 "$?"
+bomb; b=$(line bomb "$work/u.out"); n=$(line procs "$work/u.out")
+check "  ...a bomb of 30 in the guest stops (its shell failed: ${b:-$(cat "$work/u.out")})" test "${b:-0}" -ne 0
+check "  ...at most 10 of the container's processes, and its init ($n)" test "${n:-99}" -le 11
+echo '{"pids": {"limit": 100}}' | "$R" --root "$root" update --resources - "$id" 2>"$work/e"
+expect "boxlite-runtime update --resources - with pids.limit 100" 0 "$?"
+bomb; b=$(line bomb "$work/u.out"); n=$(line procs "$work/u.out")
+expect "  ...the same bomb forks all 30 ($(cat "$work/u.out" | tr '\n' ' '))" 0 "${b:-x}"
+check "  ...at least 30 processes then ($n)" test "${n:-0}" -ge 31
 $P exec "$id" sh -c "$PROBE" >"$work/x.out" 2>"$work/x.err"
 expect "podman exec in a --cap-drop ALL --cap-add KILL container" 0 "$?"
 expect "  ...its CapEff is CAP_KILL alone (bit 5)" 0000000000000020 "$(line CapEff: "$work/x.out")"
