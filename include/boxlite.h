@@ -364,6 +364,14 @@ typedef struct boxlite_exec_spec {
     long long pids_max; /* the group's most processes in the guest, set by its leader; 0 = none */
 } boxlite_exec_spec;
 
+/* A running box's process group (boxlite_exec_spec.group) gets a new limit now: at most
+ * pids_max processes in the guest (0 = none), whatever its leader set. A group is counted
+ * as it is: lowered below what runs, its processes go on and new ones fail to fork.
+ * BOXLITE_ERR_NOT_FOUND when no execution of the box made the group, BOXLITE_ERR_STATE
+ * when the box is not running, BOXLITE_ERR_INVALID for a bad name or a negative limit. */
+BOXLITE_API int boxlite_box_set_group_pids(boxlite_box *box, const char *group,
+                                           long long pids_max);
+
 /* What an execution's process may do beyond its user (runtime-spec config.md "POSIX
  * process": rlimits, capabilities, noNewPrivileges, user.additionalGids and umask,
  * oomScoreAdj), applied in the guest before the program starts. A zeroed struct changes

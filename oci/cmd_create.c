@@ -178,6 +178,13 @@ static __attribute__((noreturn)) void create_relay(const char *id, const struct 
         _exit(1);
     }
     boxlite_options_free(o);
+    /* a box of its own: the spec's bound files onto its rootfs share, which carries them
+     * as it carries the rootfs (a volume is a folder); a pod's container has them already */
+    if (pod->kind != POD_CONTAINER && boxns_bind(box, rootfs, rootfs, s, BOXNS_FILES, &err) < 0) {
+        report(ready_fd, "%s", err.msg);
+        boxlite_box_remove(rt, boxlite_box_id(box), 1);
+        _exit(1);
+    }
     /* the caller's namespace, where the box's port forwards listen */
     bool proxies = s->nports && !nic;
     int host_ns = proxies ? open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC) : -1;

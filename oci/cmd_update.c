@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /* update (runc's command): new linux.resources for a running container, from --resources
  * FILE ("-": stdin, as containerd's shim sends them) and/or runc's flags, applied to the
- * container's cgroup on the host. The box's own size (its vCPUs and RAM) is fixed at boot,
- * so an update changes what the VMM may use, not what the guest sees (docs/oci-runtime.md
- * "cgroups"). */
+ * container's cgroup on the host and, for memory and the pids limit, in the guest. The box's
+ * own size (its vCPUs and RAM) is fixed at boot: a memory limit reaches the guest through
+ * its balloon, never above the boot size (docs/oci-runtime.md "cgroups"). */
 #include "runtime.h"
 #include "cgroup.h"
 
@@ -45,20 +45,17 @@ static int size_flag(const char *name, const char *v, bool *has, int64_t *out)
  * A limit at or above the boot size lets the balloon go; it cannot give the guest more RAM
  * than it booted with. A pod's later container shares the sandbox's VM: its limit stays on
  * its relay's cgroup. */
-static int guest_memory(const struct oci_state *st, int64_t limit, struct bl_error *err)
+static int guest_memory(boxlite_box *box, const struct oci_state *st, int64_t limit,
+                        struct bl_error *err)
 {
     struct pod pod;
     if (pod_of(st->id, &pod) == POD_CONTAINER)
         return 0;
-    boxlite_runtime *rt = NULL;
-    boxlite_box *box = NULL;
     char *js = NULL;
-    if (open_runtime(&rt) || boxlite_box_get(rt, st->box, &box) != BOXLITE_OK ||
-        boxlite_box_info(box, &js) != BOXLITE_OK) {
-        bl_err(err, BOXLITE_ERR_NOT_FOUND, "the container's box: %s", boxlite_errmsg());
-        goto out;
-    }
+    if (boxlite_box_info(box, &js) != BOXLITE_OK)
+        return bl_err(err, BOXLITE_ERR_NOT_FOUND, "the container's box: %s", boxlite_errmsg());
     json_t *o = json_loads(js, 0, NULL);
+    boxlite_free(js);
     json_int_t boot = o ? json_integer_value(json_object_get(o, "memory_mib")) : 0;
     json_decref(o);
     int64_t mib = limit > 0 ? limit >> 20 : 0;
@@ -69,12 +66,44 @@ static int guest_memory(const struct oci_state *st, int64_t limit, struct bl_err
     int rc = boxlite_box_set_balloon(box, target);
     /* no balloon (its engine's, or its slots taken): the host's limit alone holds */
     if (rc != BOXLITE_OK && rc != BOXLITE_ERR_UNSUPPORTED)
-        bl_err(err, rc, "the guest's balloon to %d MiB: %s", target, boxlite_errmsg());
-out:
-    boxlite_free(js);
+        return bl_err(err, rc, "the guest's balloon to %d MiB: %s", target, boxlite_errmsg());
+    return 0;
+}
+
+/* The pids limit counts the container's processes in the guest (their group, named by the
+ * container id: cmd_create.c), a pod's container's too, in the pod's box; -1 or 0 is none,
+ * as runc reads them. A container created and not started has no group yet: it starts
+ * with config.json's limit (docs/oci-runtime.md "cgroups"). */
+static int guest_pids(boxlite_box *box, const struct oci_state *st, int64_t limit,
+                      struct bl_error *err)
+{
+    int rc = boxlite_box_set_group_pids(box, st->id, limit > 0 ? limit : 0);
+    if (rc == BOXLITE_ERR_NOT_FOUND && status_of(st) == OCI_CREATED) {
+        warn("update: %s has not started: its processes in the guest get config.json's pids "
+             "limit", st->id);
+        return 0;
+    }
+    return rc ? bl_err(err, rc, "the guest's pids limit: %s", boxlite_errmsg()) : 0;
+}
+
+/* What of an update reaches the guest: memory and the pids limit (the box's). */
+static int guest_apply(const struct oci_state *st, const struct oci_resources *r,
+                       struct bl_error *err)
+{
+    if (!r->has_mem_limit && !r->has_pids_limit)
+        return 0;
+    boxlite_runtime *rt = NULL;
+    boxlite_box *box = NULL;
+    int rc = 0;
+    if (open_runtime(&rt) || boxlite_box_get(rt, st->box, &box) != BOXLITE_OK)
+        rc = bl_err(err, BOXLITE_ERR_NOT_FOUND, "the container's box: %s", boxlite_errmsg());
+    if (!rc && r->has_mem_limit)
+        rc = guest_memory(box, st, r->mem_limit, err);
+    if (!rc && r->has_pids_limit)
+        rc = guest_pids(box, st, r->pids_limit, err);
     boxlite_box_free(box);
     boxlite_runtime_close(rt);
-    return err->msg[0] ? -1 : 0;
+    return rc;
 }
 
 static int num_flag(const char *name, const char *v, bool *has, int64_t *out, int64_t min)
@@ -186,8 +215,7 @@ int cmd_update(int argc, char **argv, int i)
         rc = fail("container not running");
     else if (load_cgroup(st.id, &cg) != 1)
         rc = fail("update: the container has no cgroup (made without one)");
-    else if (cgroup_apply(&cg, &r, &err) < 0 ||
-             (r.has_mem_limit && guest_memory(&st, r.mem_limit, &err) < 0))
+    else if (cgroup_apply(&cg, &r, &err) < 0 || guest_apply(&st, &r, &err) < 0)
         rc = fail("update: %s", err.msg);
     oci_state_free(&st);
     return rc;

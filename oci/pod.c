@@ -14,22 +14,15 @@
 #include "runtime.h"
 
 #include "common/cleanup.h"
-#include "common/jail_range.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <jansson.h>
 #include <limits.h>
-#include <linux/openat2.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #define ANN_TYPE "io.kubernetes.cri.container-type"
@@ -137,150 +130,6 @@ int pod_sandbox_prepare(const char *rootfs, struct bl_error *err)
     return fd < 0 || fchmod(fd, 0700) < 0 ? bl_errno(err, errno, "pod folder %s", dir) : 0;
 }
 
-/* The pid of the box's per-box process (jailed, in the VMM's mount namespace). */
-static pid_t box_pid(boxlite_box *box)
-{
-    char *js = NULL;
-    if (boxlite_box_info(box, &js) != BOXLITE_OK)
-        return -1;
-    json_t *o = json_loads(js, 0, NULL);
-    boxlite_free(js);
-    json_int_t pid = o ? json_integer_value(json_object_get(o, "pid")) : 0;
-    json_decref(o);
-    return pid > 0 ? (pid_t)pid : -1;
-}
-
-static char idmap_stack[16384] __attribute__((aligned(64)));
-static int idmap_child(void *arg)
-{
-    const int *sync = arg; /* waits for the end of the pipe: its maps are written by then */
-    char c;
-    close(sync[1]);
-    return (int)read(sync[0], &c, 1);
-}
-
-static int write_map(pid_t pid, const char *file, unsigned id)
-{
-    char p[64], map[48];
-    snprintf(p, sizeof p, "/proc/%d/%s", (int)pid, file);
-    /* a wide jail's VMM user (a container's root is shared) is the first of its range, and
-     * its binds map the whole range (common/jail_range.h): the container's owners too */
-    int n = snprintf(map, sizeof map, "0 %u %u\n", id, id >= JAIL_RANGE_BASE ? JAIL_RANGE : 1);
-    cleanup_close int fd = open(p, O_WRONLY | O_CLOEXEC);
-    return fd >= 0 && write(fd, map, (size_t)n) == n ? 0 : -1;
-}
-
-/* A user namespace in which 0 is host uid/gid (the jail maps the box's own files so: its
- * VMM's user owns them; a wide jail maps 0..65535 from there, see write_map): the idmap of
- * the rootfs's bind, as the pod's folder has it. The
- * child that holds it is reaped here. */
-static int idmap_ns(uid_t uid, gid_t gid)
-{
-    int sync[2];
-    if (pipe2(sync, O_CLOEXEC) < 0)
-        return -1;
-    pid_t pid = clone(idmap_child, idmap_stack + sizeof idmap_stack, CLONE_NEWUSER | SIGCHLD, sync);
-    int fd = -1;
-    if (pid > 0 && write_map(pid, "uid_map", uid) == 0 && write_map(pid, "gid_map", gid) == 0) {
-        char p[64];
-        snprintf(p, sizeof p, "/proc/%d/ns/user", (int)pid);
-        fd = open(p, O_RDONLY | O_CLOEXEC);
-    }
-    close(sync[0]);
-    close(sync[1]);
-    if (pid > 0)
-        waitpid(pid, NULL, 0);
-    return fd;
-}
-
-/* The owner of the box's per-box process (the jail's user). */
-static int proc_owner(pid_t pid, uid_t *uid, gid_t *gid)
-{
-    char p[64];
-    snprintf(p, sizeof p, "/proc/%d", (int)pid);
-    struct stat st;
-    if (stat(p, &st) < 0)
-        return -1;
-    *uid = st.st_uid;
-    *gid = st.st_gid;
-    return 0;
-}
-
-/* One of the container's own mounts (a spec mount bound on the host), ready to attach. */
-struct pod_bind {
-    int tree;         /* open_tree clone, idmapped and read-only as asked */
-    const char *dest; /* where in the container's root */
-};
-
-/* In a child (setns wants one thread): into the box's mount namespace, then bind (tree >= 0)
- * or unbind (tree < 0) <pod folder>/<id> there, the folder found from the VMM's root, and
- * the container's own binds on that root. */
-static int in_box_ns(pid_t vmm, const struct pod *p, const char *id, int tree,
-                     const struct pod_bind *b, size_t nb, struct bl_error *err)
-{
-    char path[PATH_MAX + 300];
-    snprintf(path, sizeof path, "/proc/%d/root", (int)vmm);
-    cleanup_close int root = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    snprintf(path, sizeof path, "/proc/%d/ns/mnt", (int)vmm);
-    cleanup_close int ns = open(path, O_RDONLY | O_CLOEXEC);
-    if (root < 0 || ns < 0)
-        return bl_errno(err, errno, "the box's mount namespace (process %d)", (int)vmm);
-    int rep[2];
-    if (pipe2(rep, O_CLOEXEC) < 0)
-        return bl_errno(err, errno, "pipe");
-    pid_t pid = fork();
-    if (pid == 0) {
-        close(rep[0]);
-        if (setns(ns, CLONE_NEWNS) < 0) {
-            report(rep[1], "setns: %s", strerror(errno));
-            _exit(1);
-        }
-        /* the folder as the VMM sees it (its jail binds it at the host's path), no link */
-        snprintf(path, sizeof path, "%s/%s", p->dir + 1, id);
-        struct open_how how = { .flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
-                                .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS };
-        int t = (int)syscall(SYS_openat2, root, path, &how, sizeof how);
-        if (t < 0) {
-            report(rep[1], "/%s in the box's jail: %s", path, strerror(errno));
-            _exit(1);
-        }
-        if (tree >= 0 &&
-            move_mount(tree, "", t, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0) {
-            report(rep[1], "move_mount to /%s: %s", path, strerror(errno));
-            _exit(1);
-        }
-        /* tree is the container's root now: each mount point resolved in it as the guest
-         * would (a link in the image stays inside), as runc resolves its mounts */
-        for (size_t i = 0; i < nb; i++) {
-            struct open_how in = { .flags = O_PATH | O_CLOEXEC,
-                                   .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
-            cleanup_close int at = (int)syscall(SYS_openat2, tree, b[i].dest, &in, sizeof in);
-            if (at < 0 || move_mount(b[i].tree, "", at, "",
-                                     MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0) {
-                report(rep[1], "mount %s: %s", b[i].dest, strerror(errno));
-                _exit(1);
-            }
-        }
-        char at[64];
-        snprintf(at, sizeof at, "/proc/self/fd/%d", t);
-        if (tree < 0 && umount2(at, MNT_DETACH) < 0 && errno != EINVAL) {
-            report(rep[1], "unmount /%s: %s", path, strerror(errno));
-            _exit(1);
-        }
-        report(rep[1], "ok");
-        _exit(0);
-    }
-    close(rep[1]);
-    char msg[512];
-    read_report(rep[0], msg, sizeof msg);
-    close(rep[0]);
-    if (pid > 0)
-        waitpid(pid, NULL, 0);
-    if (pid < 0 || strcmp(msg, "ok"))
-        return bl_err(err, BOXLITE_ERR_IO, "%s", pid < 0 ? strerror(errno) : msg[0] ? msg : "died");
-    return 0;
-}
-
 /* The sandbox's box, running: a handle of rt's. */
 static int sandbox_box(boxlite_runtime *rt, const struct pod *p, boxlite_box **box,
                        struct bl_error *err)
@@ -299,78 +148,22 @@ static int sandbox_box(boxlite_runtime *rt, const struct pod *p, boxlite_box **b
     return r;
 }
 
-/* A clone of the tree at path, as the box's VMM user owns it (uid != 0: an idmap through
- * userns) and read-only if asked: what is attached in the box's namespace. */
-static int bind_tree(const char *path, bool recursive_ro, bool top_ro, int userns,
-                     struct bl_error *err)
-{
-    int tree = open_tree(AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
-    if (tree < 0)
-        return bl_errno(err, errno, "open_tree %s", path);
-    struct mount_attr idmap = { .attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)userns };
-    struct mount_attr ro = { .attr_set = MOUNT_ATTR_RDONLY };
-    if (userns >= 0 &&
-        mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &idmap, sizeof idmap) < 0) {
-        close(tree);
-        return bl_errno(err, errno, "idmap the bind of %s for the box's user", path);
-    }
-    unsigned flags = AT_EMPTY_PATH | (recursive_ro ? AT_RECURSIVE : 0);
-    if ((recursive_ro || top_ro) && mount_setattr(tree, "", flags, &ro, sizeof ro) < 0) {
-        close(tree);
-        return bl_errno(err, errno, "read-only bind of %s", path);
-    }
-    return tree;
-}
-
 int pod_join(boxlite_runtime *rt, const struct pod *p, const char *id, const char *rootfs,
              const struct oci_spec *s, boxlite_box **out, struct bl_error *err)
 {
     boxlite_box *box = NULL;
     if (sandbox_box(rt, p, &box, err) < 0)
         return -1;
-    pid_t vmm = box_pid(box);
-    uid_t uid;
-    gid_t gid;
-    if (vmm <= 0 || proc_owner(vmm, &uid, &gid) < 0) {
-        boxlite_box_free(box);
-        return bl_err(err, BOXLITE_ERR_STATE, "the pod's box has no running VM");
-    }
     char mp[PATH_MAX + 300];
     snprintf(mp, sizeof mp, "%s/%s", p->dir, id);
-    /* the box's files are its VMM user's in the jail (an idmapped bind); so are these */
-    cleanup_close int userns = uid ? idmap_ns(uid, gid) : -1;
-    int r = uid && userns < 0 ? bl_errno(err, errno, "a user namespace for the box's user %u",
-                                         (unsigned)uid)
-                              : 0;
-    struct pod_bind *b = calloc(s->nmounts + 1, sizeof *b);
-    size_t nb = 0;
-    if (!b)
-        r = bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
-    /* the container's own mounts: hostPath and emptyDir folders, CRI's /etc/hosts,
-     * resolv.conf and hostname files; mount points made in the rootfs first, as runc does */
-    for (size_t i = 0; !r && i < s->nmounts; i++) {
-        const struct oci_mount *m = &s->mounts[i];
-        int kind = relay_mount_kind(m);
-        if (!kind)
-            continue;
-        if (relay_mountpoint_in_root(rootfs, m->destination, kind == S_IFREG, err) < 0)
-            r = -1;
-        else if ((b[nb].tree = bind_tree(m->source, m->readonly, false, userns, err)) < 0)
-            r = -1;
-        else
-            b[nb++].dest = m->destination;
-    }
-    cleanup_close int tree = -1;
-    if (!r && (tree = bind_tree(rootfs, false, s->root_readonly, userns, err)) < 0)
-        r = -1;
+    /* the container's root and its own mounts: hostPath and emptyDir folders, CRI's
+     * /etc/hosts, resolv.conf and hostname files */
     cleanup_close int dfd = pod_dir_open(p->dir);
-    if (!r && (dfd < 0 || (mkdirat(dfd, id, 0700) < 0 && errno != EEXIST)))
+    int r = 0;
+    if (dfd < 0 || (mkdirat(dfd, id, 0700) < 0 && errno != EEXIST))
         r = bl_errno(err, errno, "mkdir %s", mp);
     if (!r)
-        r = in_box_ns(vmm, p, id, tree, b, nb, err);
-    for (size_t i = 0; i < nb; i++)
-        close(b[i].tree);
-    free(b);
+        r = boxns_bind(box, mp, rootfs, s, BOXNS_ROOT | BOXNS_DIRS | BOXNS_FILES, err);
     if (r) {
         if (dfd >= 0)
             unlinkat(dfd, id, AT_REMOVEDIR);
@@ -384,14 +177,13 @@ int pod_join(boxlite_runtime *rt, const struct pod *p, const char *id, const cha
 void pod_leave(const struct pod *p, const char *id)
 {
     boxlite_runtime *rt = NULL;
-    char home[PATH_MAX];
+    char home[PATH_MAX], mp[PATH_MAX + 300];
     snprintf(home, sizeof home, "%s/home", opts.root);
+    snprintf(mp, sizeof mp, "%s/%s", p->dir, id);
     if (boxlite_runtime_open(home, &rt) == BOXLITE_OK) {
         boxlite_box *box = NULL;
         struct bl_error err = { 0 };
-        pid_t vmm = -1;
-        if (sandbox_box(rt, p, &box, &err) == 0 && (vmm = box_pid(box)) > 0 &&
-            in_box_ns(vmm, p, id, -1, NULL, 0, &err) < 0)
+        if (sandbox_box(rt, p, &box, &err) == 0 && boxns_unbind(box, mp, &err) < 0)
             warn("pod %s: %s", p->sandbox, err.msg);
         if (box)
             boxlite_box_free(box);

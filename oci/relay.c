@@ -159,17 +159,28 @@ void relay_confine(const struct oci_spec *s, bool container, struct relay_securi
 
 int relay_mount_kind(const struct oci_mount *m)
 {
-    /* the guest's container init makes its own /proc, /sys, /dev */
+    /* the guest's container init makes its own /proc, /sys, /dev; a file bound in /dev
+     * (the kubelet's termination log) is carried onto the new /dev of a pod's container
+     * (guest/agent/container.c), a folder there (/dev/shm) is the guest's */
     static const char *const own[] = { "/proc", "/sys", "/dev" };
+    bool in_dev = false;
     for (size_t i = 0; i < sizeof own / sizeof own[0]; i++) {
         size_t n = strlen(own[i]);
         if (!strncmp(m->destination, own[i], n) &&
-            (!m->destination[n] || m->destination[n] == '/'))
-            return 0;
+            (!m->destination[n] || m->destination[n] == '/')) {
+            if (i != 2)
+                return 0;
+            in_dev = true;
+        }
     }
     struct stat st;
     if (!m->bind || !m->source || stat(m->source, &st) != 0)
         return 0;
+    if (in_dev) /* directly in /dev: the guest carries no deeper file */
+        return S_ISREG(st.st_mode) && m->destination[4] == '/' && m->destination[5] &&
+                       !strchr(m->destination + 5, '/')
+                   ? S_IFREG
+                   : 0;
     return S_ISDIR(st.st_mode) ? S_IFDIR : S_ISREG(st.st_mode) ? S_IFREG : 0;
 }
 

@@ -89,6 +89,19 @@ int relay_mountpoint_in_root(const char *rootfs, const char *path, bool file,
  * 0 (left to the guest: /proc, /sys, /dev and what is not a bind of either). */
 int relay_mount_kind(const struct oci_mount *m);
 
+/* ---- boxns.c: binds in a box's own mount namespace (its VMM's jail) ---------------------*/
+
+#define BOXNS_ROOT 1u  /* rootfs itself (read-only for root.readonly) onto target */
+#define BOXNS_DIRS 2u  /* s's bound folders */
+#define BOXNS_FILES 4u /* s's bound files */
+/* Binds onto target (a folder of the box's shares, by its host path) what `what` names of
+ * rootfs and s's mounts, each idmapped to the box's VMM user and read-only if asked; the
+ * mount points are made in rootfs first, as runc makes them. */
+int boxns_bind(boxlite_box *box, const char *target, const char *rootfs, const struct oci_spec *s,
+               unsigned what, struct bl_error *err);
+/* What is mounted on target in the box's namespace, detached (nothing if it is not up). */
+int boxns_unbind(boxlite_box *box, const char *target, struct bl_error *err);
+
 /* ---- pod.c: the containers of a Kubernetes pod in one box ------------------------------*/
 
 /* Where the pod's folder is in the sandbox's container (the guest side of its volume). */

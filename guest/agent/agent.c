@@ -703,6 +703,20 @@ static void handle_volumes(struct agent *a, uint32_t id, const uint8_t *p, size_
         send_empty_result(a, id);
 }
 
+/* GROUP_LIMITS (docs/protocol.md): a container's `update --pids-limit` reaching the group
+ * its processes are counted in (procgroup.c). */
+static void handle_group_limits(struct agent *a, uint32_t id, const uint8_t *p, size_t len)
+{
+    struct proto_group_limits g;
+    struct bl_error e = {0};
+    if (proto_group_limits_decode(&g, p, len, &e) < 0)
+        send_error(a, id, BOXLITE_ERR_INVALID, "GROUP_LIMITS: %s", e.msg);
+    else if (procgroup_set_pids(g.group, g.pids_max, &e) < 0)
+        send_error(a, id, e.code ? e.code : BOXLITE_ERR_IO, "GROUP_LIMITS: %s", e.msg);
+    else
+        send_empty_result(a, id);
+}
+
 static void handle_identity(struct agent *a, uint32_t id, const uint8_t *p, size_t len)
 {
     struct bl_error e = {0};
@@ -750,7 +764,7 @@ static void handle_frame(struct agent *a, const struct proto_hdr *h, const uint8
                    h->type == PROTO_COPY_OUT || h->type == PROTO_SETUP ||
                    h->type == PROTO_SHUTDOWN || h->type == PROTO_FSFREEZE ||
                    h->type == PROTO_IDENTITY || h->type == PROTO_RECLAIM ||
-                   h->type == PROTO_VOLUMES;
+                   h->type == PROTO_VOLUMES || h->type == PROTO_GROUP_LIMITS;
     if (request && c && !c->muted) {
         send_error(a, h->channel, BOXLITE_ERR_PROTOCOL, "%s on busy channel %u",
                    proto_type_name(h->type), h->channel);
@@ -814,6 +828,7 @@ static void handle_frame(struct agent *a, const struct proto_hdr *h, const uint8
     case PROTO_KILL: handle_kill(a, h->channel, p, h->len); return;
     case PROTO_RECLAIM: handle_reclaim(a, h->channel); return;
     case PROTO_VOLUMES: handle_volumes(a, h->channel, p, h->len); return;
+    case PROTO_GROUP_LIMITS: handle_group_limits(a, h->channel, p, h->len); return;
     case PROTO_IDENTITY: handle_identity(a, h->channel, p, h->len); return;
     case PROTO_SHUTDOWN: {
         struct tlv_writer *w = malloc(sizeof *w);

@@ -119,8 +119,10 @@ int helper_reap(pid_t pid, int fd, char *msg, size_t len);
 /* In a forked child: enters the container's mount, UTS and IPC namespaces. */
 int container_enter(const struct container *c, struct bl_error *err);
 /* cwd (a mount of its own) becomes the calling process's root: /proc, /sys and a fresh /dev
- * made in it, pivot_root, the old root detached. */
-int container_pivot_here(struct bl_error *err);
+ * made in it, pivot_root, the old root detached. shm_tree (>= 0: an open_tree clone) becomes
+ * its /dev/shm instead of a new tmpfs; carry_dev: the regular files of cwd's dev/ (binds
+ * the host made) are bound onto the new /dev. */
+int container_pivot_here(int shm_tree, bool carry_dev, struct bl_error *err);
 /* podroot.c: after container_enter, the folder path of the container (exec's ROOT) becomes
  * the process's root in a mount namespace of its own (a pod's container sharing the box). */
 int pod_root_enter(const char *path, struct bl_error *err);
@@ -131,6 +133,8 @@ int pod_root_enter(const char *path, struct bl_error *err);
 int procgroup_make(const char *name, uint64_t pids_max, bool leader, struct bl_error *err);
 int procgroup_join(const char *name, struct bl_error *err);
 void procgroup_end(const char *name);
+/* A group's pids.max now (0: "max"); BOXLITE_ERR_NOT_FOUND when there is no such group. */
+int procgroup_set_pids(const char *name, uint64_t pids_max, struct bl_error *err);
 void container_destroy(struct container *c);
 
 /* ---- volumes.c: unmounted around a pause (docs/protocol.md, VOLUMES) -------------------- */

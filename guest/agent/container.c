@@ -168,10 +168,65 @@ static int write_file(const char *path, const char *text)
     return n == (ssize_t)strlen(text) ? 0 : -1;
 }
 
-static int mount_dev(struct bl_error *err)
+/* The regular files in the rootfs's /dev, each an open_tree clone (a pod's container: what
+ * the host bound there, the kubelet's /dev/termination-log, runc's mounts after its /dev):
+ * at most DEV_CARRY_MAX; the image's own /dev (device nodes) is hidden as under runc. */
+#define DEV_CARRY_MAX 16
+struct dev_carry {
+    int tree[DEV_CARRY_MAX];
+    char name[DEV_CARRY_MAX][256];
+    size_t n;
+};
+
+static void dev_carry_take(struct dev_carry *k)
 {
-    if (mount("tmpfs", "dev", "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k") < 0)
+    k->n = 0;
+    cleanup_closedir DIR *d = opendir("dev");
+    struct dirent *de;
+    while (d && k->n < DEV_CARRY_MAX && (de = readdir(d))) {
+        struct stat st;
+        if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode) ||
+            strlen(de->d_name) >= sizeof k->name[0])
+            continue;
+        int t = (int)syscall(SYS_open_tree, dirfd(d), de->d_name,
+                             OPEN_TREE_CLONE | O_CLOEXEC | AT_SYMLINK_NOFOLLOW);
+        if (t < 0)
+            continue;
+        k->tree[k->n] = t;
+        snprintf(k->name[k->n++], sizeof k->name[0], "%s", de->d_name);
+    }
+}
+
+/* Each carried file onto an empty file of the same name in the new /dev (never over a
+ * device node or link made here). */
+static int dev_carry_put(struct dev_carry *k, struct bl_error *err)
+{
+    int r = 0;
+    for (size_t i = 0; i < k->n; i++) {
+        char p[300];
+        snprintf(p, sizeof p, "dev/%s", k->name[i]);
+        int fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (fd >= 0)
+            close(fd);
+        if (!r && fd >= 0 &&
+            syscall(SYS_move_mount, k->tree[i], "", AT_FDCWD, p, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+            r = bl_errno(err, errno, "bind /%s", p);
+        close(k->tree[i]);
+    }
+    k->n = 0;
+    return r;
+}
+
+static int mount_dev(int shm_tree, bool carry, struct bl_error *err)
+{
+    struct dev_carry kept = { .n = 0 };
+    if (carry)
+        dev_carry_take(&kept);
+    if (mount("tmpfs", "dev", "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k") < 0) {
+        for (size_t i = 0; i < kept.n; i++)
+            close(kept.tree[i]);
         return bl_errno(err, errno, "mount tmpfs on /dev");
+    }
     static const struct { const char *name; unsigned maj, min; } nodes[] = {
         {"null", 1, 3}, {"zero", 1, 5}, {"full", 1, 7},
         {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0},
@@ -188,7 +243,12 @@ static int mount_dev(struct bl_error *err)
     if (mount("devpts", "dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
               "newinstance,ptmxmode=0666,mode=0620,gid=5") < 0)
         return bl_errno(err, errno, "mount devpts");
-    if (mount("shm", "dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=65536k") < 0)
+    /* a pod's: the sandbox's /dev/shm, shared by the pod's containers as runc's share the
+     * sandbox's IPC namespace and its /dev/shm */
+    if (shm_tree >= 0 ? syscall(SYS_move_mount, shm_tree, "", AT_FDCWD, "dev/shm",
+                                MOVE_MOUNT_F_EMPTY_PATH) < 0
+                      : mount("shm", "dev/shm", "tmpfs", MS_NOSUID | MS_NODEV,
+                              "mode=1777,size=65536k") < 0)
         return bl_errno(err, errno, "mount /dev/shm");
     /* POSIX message queues where runc's default spec puts them (not fatal: a kernel may
      * lack CONFIG_POSIX_MQUEUE, and tests on a host may refuse it) */
@@ -198,10 +258,10 @@ static int mount_dev(struct bl_error *err)
         symlink("/proc/self/fd/0", "dev/stdin") < 0 || symlink("/proc/self/fd/1", "dev/stdout") < 0 ||
         symlink("/proc/self/fd/2", "dev/stderr") < 0)
         return bl_errno(err, errno, "symlinks in /dev");
-    return 0;
+    return dev_carry_put(&kept, err);
 }
 
-int container_pivot_here(struct bl_error *err)
+int container_pivot_here(int shm_tree, bool carry_dev, struct bl_error *err)
 {
     mkdir("proc", 0555);
     mkdir("dev", 0755);
@@ -210,7 +270,7 @@ int container_pivot_here(struct bl_error *err)
     mkdir("etc", 0755);
     if (mount("proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
         return bl_errno(err, errno, "mount /proc");
-    int rc = mount_dev(err);
+    int rc = mount_dev(shm_tree, carry_dev, err);
     if (rc < 0)
         return rc;
     /* after /dev, in the order of runc's default spec (runtime-tools checks the order) */
@@ -239,7 +299,7 @@ static int container_init_setup(const struct proto_setup *s, const char *root, s
         return bl_errno(err, errno, "bind %s", root);
     if (chdir(root) < 0)
         return bl_errno(err, errno, "chdir %s", root);
-    if (container_pivot_here(err) < 0)
+    if (container_pivot_here(-1, false, err) < 0)
         return -1;
     const char *host = s->hostname && s->hostname[0] ? s->hostname : "boxlite";
     sethostname(host, strlen(host));

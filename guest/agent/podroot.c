@@ -4,7 +4,9 @@
  * folder of the box (the host binds it into the pod's shared folder). The process gets a
  * mount namespace of its own rooted there, so it sees its own image and nothing of the
  * sandbox's or its neighbours' files, while it shares the box's network (localhost), PID,
- * UTS and IPC namespaces as a pod's containers do. mount_namespaces(7), pivot_root(2),
+ * UTS and IPC namespaces as a pod's containers do, and the sandbox's /dev/shm (as runc's
+ * containers of a pod share the sandbox's); the files the host bound in its /dev (the
+ * kubelet's termination log) stay on its new /dev. mount_namespaces(7), pivot_root(2),
  * open_tree(2), move_mount(2), openat2(2). */
 #include "agent.h"
 
@@ -65,5 +67,8 @@ int pod_root_enter(const char *path, struct bl_error *err)
         return bl_errno(err, errno, "root %s: move_mount", path);
     if (fchdir(tree) < 0)
         return bl_errno(err, errno, "root %s: chdir", path);
-    return container_pivot_here(err) < 0 ? bl_err_prefix(err, "root %s", path) : 0;
+    /* the pod's /dev/shm, the sandbox's (none: a tmpfs of its own) */
+    cleanup_close int shm = (int)syscall(SYS_open_tree, AT_FDCWD, "/dev/shm",
+                                         OPEN_TREE_CLONE | O_CLOEXEC);
+    return container_pivot_here(shm, true, err) < 0 ? bl_err_prefix(err, "root %s", path) : 0;
 }

@@ -33,6 +33,17 @@ static int put(const char *dir, const char *file, const char *text)
     return r < 0 ? -1 : 0;
 }
 
+/* pids.max of the group at dir: the number, or "max" for 0 */
+static int set_pids(const char *dir, const char *name, uint64_t pids_max, struct bl_error *err)
+{
+    char v[32] = "max";
+    if (pids_max)
+        snprintf(v, sizeof v, "%" PRIu64, pids_max);
+    return put(dir, "pids.max", v) < 0
+               ? bl_errno(err, errno, "process group %s: pids.max %s", name, v)
+               : 0;
+}
+
 int procgroup_make(const char *name, uint64_t pids_max, bool leader, struct bl_error *err)
 {
     char dir[PROTO_GROUP_NAME_MAX + 32];
@@ -44,14 +55,18 @@ int procgroup_make(const char *name, uint64_t pids_max, bool leader, struct bl_e
         return bl_errno(err, errno, "process group: the guest's pids cgroup");
     if (mkdir(dir, 0755) < 0 && errno != EEXIST)
         return bl_errno(err, errno, "process group %s", name);
-    if (leader) {
-        char v[32] = "max";
-        if (pids_max)
-            snprintf(v, sizeof v, "%" PRIu64, pids_max);
-        if (put(dir, "pids.max", v) < 0)
-            return bl_errno(err, errno, "process group %s: pids.max %s", name, v);
-    }
-    return 0;
+    return leader ? set_pids(dir, name, pids_max, err) : 0;
+}
+
+int procgroup_set_pids(const char *name, uint64_t pids_max, struct bl_error *err)
+{
+    char dir[PROTO_GROUP_NAME_MAX + 32];
+    snprintf(dir, sizeof dir, PROCGROUP_ROOT "/%s", name);
+    struct stat st;
+    if (stat(dir, &st) < 0)
+        return errno == ENOENT ? bl_err(err, BOXLITE_ERR_NOT_FOUND, "no process group %s", name)
+                               : bl_errno(err, errno, "process group %s", name);
+    return set_pids(dir, name, pids_max, err);
 }
 
 int procgroup_join(const char *name, struct bl_error *err)

@@ -1075,6 +1075,19 @@ int proto_volumes(struct proto_client *c, bool mount_them, int timeout_ms, struc
     return simple_request(c, PROTO_VOLUMES, &w, timeout_ms, err);
 }
 
+int proto_group_limits(struct proto_client *c, const char *group, uint64_t pids_max,
+                       int timeout_ms, struct bl_error *err)
+{
+    struct proto_group_limits g = { .pids_max = pids_max };
+    if (!proto_group_name_ok(group))
+        return bl_err(err, BOXLITE_ERR_INVALID, "process group name \"%s\": 1 to %d of "
+                      "[A-Za-z0-9_.+-]", group ? group : "", PROTO_GROUP_NAME_MAX);
+    memcpy(g.group, group, strlen(group) + 1);
+    struct tlv_writer w;
+    proto_group_limits_encode(&g, &w);
+    return simple_request(c, PROTO_GROUP_LIMITS, &w, timeout_ms, err);
+}
+
 int proto_kill(struct proto_client *c, int sig, int timeout_ms, struct bl_error *err)
 {
     struct tlv_writer w;

@@ -98,6 +98,10 @@ int proto_fsfreeze(struct proto_client *c, bool freeze, int auto_thaw_ms, int ti
 /* VOLUMES (docs/protocol.md): the agent unmounts the box's volumes (mount_them false; a
  * busy one is BOXLITE_ERR_STATE and leaves them all mounted) or mounts them again. */
 int proto_volumes(struct proto_client *c, bool mount_them, int timeout_ms, struct bl_error *err);
+/* GROUP_LIMITS (docs/protocol.md): a process group's pids.max now (0 = none). The agent
+ * answers NOT_FOUND when no execution made the group. */
+int proto_group_limits(struct proto_client *c, const char *group, uint64_t pids_max,
+                       int timeout_ms, struct bl_error *err);
 /* RECLAIM (docs/protocol.md "Balloon"): the guest drops its caches and compacts its free
  * memory; *freed = how much its free memory grew, bytes. */
 int proto_reclaim(struct proto_client *c, int timeout_ms, uint64_t *freed, struct bl_error *err);

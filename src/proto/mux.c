@@ -390,7 +390,7 @@ static void from_client(struct proto_mux *m, struct mclient *cl, const struct pr
                    h->type == PROTO_SETUP || h->type == PROTO_SHUTDOWN ||
                    h->type == PROTO_FSFREEZE || h->type == PROTO_IDENTITY ||
                    h->type == PROTO_KILL || h->type == PROTO_RECLAIM ||
-                   h->type == PROTO_VOLUMES;
+                   h->type == PROTO_VOLUMES || h->type == PROTO_GROUP_LIMITS;
     if (request && m->gone_reason[0]) {
         char msg[300];
         snprintf(msg, sizeof msg, "the box has stopped: %s", m->gone_reason);

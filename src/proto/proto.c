@@ -31,6 +31,7 @@ const char *proto_type_name(unsigned type)
     case PROTO_FSFREEZE: return "FSFREEZE";
     case PROTO_RECLAIM: return "RECLAIM";
     case PROTO_VOLUMES: return "VOLUMES";
+    case PROTO_GROUP_LIMITS: return "GROUP_LIMITS";
     case PROTO_DATA: return "DATA";
     case PROTO_EOF: return "EOF";
     case PROTO_CREDIT: return "CREDIT";
@@ -685,6 +686,46 @@ bool proto_group_name_ok(const char *name)
     if (!n || n > PROTO_GROUP_NAME_MAX || !strcmp(name, ".") || !strcmp(name, ".."))
         return false;
     return strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.+-") == n;
+}
+
+void proto_group_limits_encode(const struct proto_group_limits *g, struct tlv_writer *w)
+{
+    tlv_init(w);
+    tlv_str(w, T_GROUP, g->group);
+    tlv_u64(w, T_PIDS_MAX, g->pids_max);
+}
+
+int proto_group_limits_decode(struct proto_group_limits *g, const void *p, size_t len,
+                              struct bl_error *err)
+{
+    memset(g, 0, sizeof *g);
+    bool has_pids = false;
+    struct tlv_iter it;
+    struct tlv_field f;
+    tlv_iter_init(&it, p, len);
+    int n;
+    while ((n = tlv_next(&it, &f, err)) > 0) {
+        int rc = 0;
+        if (f.tag == T_GROUP) {
+            char *s = NULL;
+            rc = tlv_get_str(&f, &s, err);
+            if (!rc && !proto_group_name_ok(s))
+                rc = bl_err(err, BOXLITE_ERR_PROTOCOL, "group limits: bad group name");
+            if (!rc)
+                memcpy(g->group, s, strlen(s) + 1);
+            free(s);
+        } else if (f.tag == T_PIDS_MAX) {
+            rc = tlv_get_u64(&f, &g->pids_max, err);
+            has_pids = !rc;
+        }
+        if (rc)
+            return rc;
+    }
+    if (n < 0)
+        return n;
+    if (!g->group[0] || !has_pids)
+        return bl_err(err, BOXLITE_ERR_PROTOCOL, "group limits: GROUP and PIDS_MAX are required");
+    return 0;
 }
 
 void proto_exec_req_free(struct proto_exec_req *r)

@@ -41,6 +41,7 @@ enum proto_type {
     PROTO_RECLAIM = 0x19,  /* host: drop the guest's caches, compact its free memory (the
                             * balloon's free page reporting then gives it to the host) */
     PROTO_VOLUMES = 0x1A,  /* host: unmount the box's volumes (before a pause) or mount them */
+    PROTO_GROUP_LIMITS = 0x1C, /* host: new limits of a process group (EXEC GROUP): pids.max */
     PROTO_DATA = 0x20,     /* bytes of one stream (header `stream`) */
     PROTO_EOF = 0x21,      /* that stream ended */
     PROTO_CREDIT = 0x22,   /* receiver grants u32 more bytes on `stream` */
@@ -94,7 +95,7 @@ enum proto_tag {
     /* EXEC: the container's view, set up in its mount namespace before the process */
     T_MASK = 139, T_RO_PATH = 140, T_SYSCTL = 141, T_DEVICE = 142,
     T_GROUP = 143,    /* EXEC: the process group (a cgroup in the guest) of a container */
-    T_PIDS_MAX = 144, /* EXEC: that group's most processes (pids.max) */
+    T_PIDS_MAX = 144, /* EXEC, GROUP_LIMITS: that group's most processes (pids.max) */
 };
 
 struct proto_hdr {
@@ -261,6 +262,15 @@ bool proto_sysctl_ok(const char *kv);
 #define PROTO_GROUP_NAME_MAX 128
 /* A GROUP name as the agent takes it: 1..PROTO_GROUP_NAME_MAX of [A-Za-z0-9_.+-], not "." or "..". */
 bool proto_group_name_ok(const char *name);
+/* GROUP_LIMITS body: GROUP(143) the name of a group an EXEC made, PIDS_MAX(144) its new
+ * pids.max (0 = none, "max"); both required. */
+struct proto_group_limits {
+    char group[PROTO_GROUP_NAME_MAX + 1];
+    uint64_t pids_max;
+};
+void proto_group_limits_encode(const struct proto_group_limits *g, struct tlv_writer *w);
+int proto_group_limits_decode(struct proto_group_limits *g, const void *p, size_t len,
+                              struct bl_error *err);
 int proto_exec_req_encode(const struct proto_exec_req *r, struct tlv_writer *w, struct bl_error *err);
 int proto_exec_req_decode(struct proto_exec_req *r, const void *p, size_t len, struct bl_error *err);
 void proto_exec_req_free(struct proto_exec_req *r);

@@ -17,22 +17,6 @@
 
 #define DENSITY_TIMEOUT_MS 30000 /* a compaction of a large guest under TCG takes seconds */
 
-/* A connection to a running box's socket, or why not. */
-static int connect_running(boxlite_box *b, const char *what, struct proto_client **c,
-                           struct box_record *rec, struct bl_error *err)
-{
-    *c = NULL;
-    int r = rt_box_lookup(b->rt, b->id, rec, err);
-    if (r)
-        return r;
-    if (rec->state != BOX_STATE_RUNNING)
-        return bl_err(err, BOXLITE_ERR_STATE, "%s box %s: it is %s", what, rec->name,
-                      box_state_name(rec->state));
-    char sock[4200];
-    rt_box_socket(b, sock, sizeof sock);
-    return proto_client_connect(sock, 5000, c, err);
-}
-
 BOXLITE_API int boxlite_box_set_balloon(boxlite_box *b, int target_mib)
 {
     API_CHECK_ARG(b, "box is NULL");
@@ -42,7 +26,7 @@ BOXLITE_API int boxlite_box_set_balloon(boxlite_box *b, int target_mib)
                         "%d..the box's memory", target_mib, BL_MIN_BALLOON_MIB);
     struct proto_client *c = NULL;
     struct box_record rec = { 0 };
-    int r = connect_running(b, "balloon", &c, &rec, &err);
+    int r = rt_box_conn_running(b, "balloon", &c, &rec, &err);
     if (!r)
         r = proto_client_balloon(c, (uint64_t)target_mib, DENSITY_TIMEOUT_MS, NULL, &err);
     proto_client_close(c);
@@ -62,7 +46,7 @@ static json_t *reclaim_one(boxlite_box *b, int min_idle_ms, int *code)
     uint64_t freed = 0;
     struct proto_status st = { 0 };
     bool skip = false;
-    int r = connect_running(b, "reclaim", &c, &rec, &err);
+    int r = rt_box_conn_running(b, "reclaim", &c, &rec, &err);
     if (!r && min_idle_ms > 0) {
         r = proto_client_status(c, DENSITY_TIMEOUT_MS, &st, &err);
         skip = !r && st.idle_ms < (uint64_t)min_idle_ms;

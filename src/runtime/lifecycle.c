@@ -791,6 +791,22 @@ int rt_box_conn(boxlite_box *b, struct proto_client **out, struct bl_error *err)
     return r;
 }
 
+/* A connection to a running box's socket, or why not. */
+int rt_box_conn_running(boxlite_box *b, const char *what, struct proto_client **c,
+                           struct box_record *rec, struct bl_error *err)
+{
+    *c = NULL;
+    int r = rt_box_lookup(b->rt, b->id, rec, err);
+    if (r)
+        return r;
+    if (rec->state != BOX_STATE_RUNNING)
+        return bl_err(err, BOXLITE_ERR_STATE, "%s box %s: it is %s", what, rec->name,
+                      box_state_name(rec->state));
+    char sock[4200];
+    rt_box_socket(b, sock, sizeof sock);
+    return proto_client_connect(sock, 5000, c, err);
+}
+
 BOXLITE_API int boxlite_box_start(boxlite_box *b)
 {
     API_CHECK_ARG(b, "box is NULL");

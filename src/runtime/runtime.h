@@ -71,6 +71,11 @@ int64_t rt_vm_restarts(const boxlite_runtime *rt, const char *id);
 void rt_vm_restarts_reset(boxlite_runtime *rt, const char *id);
 /* The connection to the running box's agent (through its per-box process). */
 int rt_box_conn(boxlite_box *b, struct proto_client **out, struct bl_error *err);
+/* A new connection to the socket of a box that is running (never started for it): what the
+ * caller asks of it (`what`) is named in the error when it is not; rec filled, the caller
+ * clears it. */
+int rt_box_conn_running(boxlite_box *b, const char *what, struct proto_client **c,
+                        struct box_record *rec, struct bl_error *err);
 
 /* A request for a process in the box on the box's defaults: env (a PATH, the image's, the
  * box's, then extra_env), working directory and user (given, else the box's, else the

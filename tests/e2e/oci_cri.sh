@@ -95,8 +95,11 @@ case "$v" in "Linux version 6.1."*boxlite@*) [ "$v" != "$(cat /proc/version)" ] 
 # for the pod (the sandbox's), each container in its own root.
 # Its own mounts (part h): a hostPath volume it serves from (also read-only elsewhere), a
 # read-only root filesystem, and CRI's /etc/hosts, resolv.conf and hostname file binds.
+# And (part k) the kubelet's /dev/termination-log, a file bind into the /dev the guest makes.
 mkdir -p "$work/hostpath"
+: >"$work/termination-log"
 c2=$(cri create "$pod" p1 "$img" server -v "$work/hostpath:/www" -v "$work/hostpath:/ro:ro" --ro-root \
+  -v "$work/termination-log:/dev/termination-log" \
   -- sh -c 'echo from-the-server >/www/index.html && exec httpd -f -p 8080 -h /www' 2>"$work/e")
 ctrs="$c1 $c2"
 check "CreateContainer: a second container of the pod" test -n "$c2"
@@ -130,6 +133,13 @@ expect "its /etc/hosts is the one CRI wrote (a line added on the host shows)" "1
   "$(cri exec "$c2" -- grep cri-hosts-mark /etc/hosts 2>&1)"
 expect "  ...and so are resolv.conf and hostname" "$(cat "$sbdir/resolv.conf"; cat "$sbdir/hostname")" \
   "$(cri exec "$c2" -- cat /etc/resolv.conf /etc/hostname 2>&1)"
+cri exec "$c2" -- sh -c 'echo the-server-says-bye >/dev/termination-log' >/dev/null 2>"$work/e"
+expect "its /dev/termination-log: what it writes there is in the host file the kubelet reads" \
+  "the-server-says-bye" "$(cat "$work/termination-log" 2>&1; cat "$work/e")"
+# /dev/shm is the pod's (part k): its containers share it, as runc's share the sandbox's
+cri exec "$c1" -- sh -c 'echo shm-of-the-pod >/dev/shm/mark' >/dev/null 2>&1
+expect "the pod's containers share /dev/shm (one writes, the other reads)" "shm-of-the-pod" \
+  "$(cri exec "$c2" -- cat /dev/shm/mark 2>&1)"
 expect "the binds are in the box's mount namespace only, not the host's" "" \
   "$(findmnt -rn -o TARGET | grep -F /.boxlite-pod)"
 

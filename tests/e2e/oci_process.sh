@@ -292,8 +292,40 @@ check "  ...at most 20 of its processes, and the container's init, in the contai
 # exec: Podman hands the exec's process.json (its capabilities, user) to `exec --process`;
 # the same container counts on its stdout (Podman's log) for pause/unpause, and has limits
 # for stats/update
-id=$($P run -d --cap-drop ALL --cap-add KILL --user 1000:1000 --memory 300m --cpus 1.5 "$img" \
+# (and file binds of a box of its own, part k: a user's -v FILE:FILE read and written
+# through to the host file, one bound :ro refusing a write, Podman's /etc/hosts,
+# /etc/hostname and /run/.containerenv as runc shows them)
+printf 'from the host\n' >"$work/bound"; printf 'read only\n' >"$work/bound.ro"
+chmod 0666 "$work/bound" "$work/bound.ro"
+id=$($P run -d --cap-drop ALL --cap-add KILL --user 1000:1000 --memory 300m --cpus 1.5 \
+  -v "$work/bound:/x/file" -v "$work/bound.ro:/x/ro:ro" "$img" \
   sh -c 'i=0; while :; do i=$((i+1)); echo $i; sleep 0.2; done' 2>/dev/null)
+$P exec "$id" sh -c 'echo file $(cat /x/file); echo from the box >>/x/file; echo ro $( (echo x >/x/ro) 2>&1)
+  echo hosts $(grep -c host.containers.internal /etc/hosts); echo hostname $(cat /etc/hostname)
+  echo containerenv $(test -f /run/.containerenv && echo yes)' >"$work/f.out" 2>&1
+expect "podman run -v FILE:/x/file: the container reads the host file" "from the host" "$(line file "$work/f.out")"
+expect "  ...and its write reaches the host file" "from the host|from the box" "$(paste -sd'|' "$work/bound")"
+check "  ...-v FILE:/x/ro:ro refuses a write ($(line ro "$work/f.out"))" grep -q "^ro .*Read-only file system" "$work/f.out"
+expect "  ...the host file bound :ro is unchanged" "read only" "$(cat "$work/bound.ro")"
+expect "  .../etc/hosts is Podman's (host.containers.internal)" 1 "$(line hosts "$work/f.out")"
+expect "  .../etc/hostname is Podman's (the short id)" "${id:0:12}" "$(line hostname "$work/f.out")"
+expect "  .../run/.containerenv is there" yes "$(line containerenv "$work/f.out")"
+# update's pids limit reaches the guest (part k): the group counting the container's
+# processes there gets the new pids.max. Lowered to 10, a bomb of 30 five-second sleeps
+# from an exec stops at it; raised to 100 through --resources (containerd's way), all 30
+# fork. (The shell counts /proc without forking; the sleeps end by themselves.)
+bomb() { $P exec "$id" sh -c 'sh -c "for i in \$(seq 30); do sleep 5 & done" 2>/dev/null
+  echo bomb $?; set -- /proc/[0-9]*; echo procs $#' >"$work/u.out" 2>&1; }
+"$R" --root "$root" update --pids-limit 10 "$id" 2>"$work/e"
+expect "boxlite-runtime update --pids-limit 10 on a running container" 0 "$?"
+bomb; b=$(line bomb "$work/u.out"); n=$(line procs "$work/u.out")
+check "  ...a bomb of 30 in the guest stops (its shell failed: ${b:-$(cat "$work/u.out")})" test "${b:-0}" -ne 0
+check "  ...at most 10 of the container's processes, and its init ($n)" test "${n:-99}" -le 11
+echo '{"pids": {"limit": 100}}' | "$R" --root "$root" update --resources - "$id" 2>"$work/e"
+expect "boxlite-runtime update --resources - with pids.limit 100" 0 "$?"
+bomb; b=$(line bomb "$work/u.out"); n=$(line procs "$work/u.out")
+expect "  ...the same bomb forks all 30 ($(cat "$work/u.out" | tr '\n' ' '))" 0 "${b:-x}"
+check "  ...at least 30 processes then ($n)" test "${n:-0}" -ge 31
 $P exec "$id" sh -c "$PROBE" >"$work/x.out" 2>"$work/x.err"
 expect "podman exec in a --cap-drop ALL --cap-add KILL container" 0 "$?"
 expect "  ...its CapEff is CAP_KILL alone (bit 5)" 0000000000000020 "$(line CapEff: "$work/x.out")"

@@ -41,6 +41,13 @@ static void bodies(const struct proto_hdr *h, const uint8_t *p)
         break;
     }
     case PROTO_ERROR: proto_error_decode(p, h->len, &code, msg, sizeof msg); break;
+    case PROTO_GROUP_LIMITS: {
+        struct proto_group_limits g;
+        if (proto_group_limits_decode(&g, p, h->len, &e) == 0 &&
+            !proto_group_name_ok(g.group))
+            __builtin_trap(); /* what decodes is a name the agent may make a path of */
+        break;
+    }
     default: {
         struct tlv_iter it;
         struct tlv_field f;

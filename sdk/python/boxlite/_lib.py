@@ -165,6 +165,7 @@ _PROTOS = {
     "boxlite_box_set_balloon": (I, [P, I]),
     "boxlite_box_reclaim": (I, [P, ctypes.POINTER(P)]),
     "boxlite_runtime_reclaim": (I, [P, ctypes.c_int, ctypes.POINTER(P)]),
+    "boxlite_box_set_group_pids": (I, [P, S, ctypes.c_longlong]),
 }
 
 

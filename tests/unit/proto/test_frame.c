@@ -580,3 +580,37 @@ TEST(exec_confinement_fields)
     proto_exec_req_free(&d);
     free(w);
 }
+
+/* GROUP_LIMITS: both fields required, the name one the agent may make a path of. */
+TEST(group_limits_body)
+{
+    struct tlv_writer *w = malloc(sizeof *w);
+    struct bl_error e = {0};
+    struct proto_group_limits g = {.group = "ctr+1.a_b-c", .pids_max = 7}, d;
+    proto_group_limits_encode(&g, w);
+    REQUIRE(proto_group_limits_decode(&d, w->buf, w->len, &e) == 0);
+    CHECK_STR(d.group, "ctr+1.a_b-c");
+    CHECK_EQ(d.pids_max, 7);
+    struct { const char *name; bool pids; const char *why; } bad[] = {
+        {"../x", true, "bad group"}, {"a/b", true, "bad group"}, {"", true, "bad group"},
+        {NULL, true, "required"},    {"ok", false, "required"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        tlv_init(w);
+        if (bad[i].name)
+            tlv_str(w, T_GROUP, bad[i].name);
+        if (bad[i].pids)
+            tlv_u64(w, T_PIDS_MAX, 3);
+        memset(&e, 0, sizeof e);
+        CHECK(proto_group_limits_decode(&d, w->buf, w->len, &e) < 0);
+        CHECK(strstr(e.msg, bad[i].why) != NULL);
+    }
+    char longname[PROTO_GROUP_NAME_MAX + 2];
+    memset(longname, 'a', sizeof longname - 1);
+    longname[sizeof longname - 1] = 0;
+    tlv_init(w);
+    tlv_str(w, T_GROUP, longname);
+    tlv_u64(w, T_PIDS_MAX, 3);
+    CHECK(proto_group_limits_decode(&d, w->buf, w->len, &e) < 0);
+    free(w);
+}
