@@ -72,6 +72,17 @@ int relay_enter_netns(const char *path, struct bl_error *err);
  * and the io.boxlite.ports proxies. */
 bool relay_netns_nic(const struct oci_spec *s);
 
+/* Whether the box waits for the engine's prestart hooks before it boots: a new network
+ * namespace (no path: Docker's, ctr run's) that the runtime could give a tap, as root.
+ * Docker's libnetwork-setkey hook moves the container's veth into /proc/<relay>/ns/net
+ * only then; relay_netns_has_nic then decides between the tap and the user-mode network. */
+bool relay_netns_later(const struct oci_spec *s);
+
+/* Whether the calling thread's network namespace has an interface the box's NIC can
+ * mirror (up, not loopback, an IPv4 address); only loopback (ctr run) keeps the box's
+ * user-mode network, so it still reaches out. */
+bool relay_netns_has_nic(void);
+
 /* Published ports (oci/ports.c): once the relay is in the container's network namespace,
  * a proxy process listens there on each io.boxlite.ports port and carries connections to
  * the box's forward of it, reached in host_ns (the caller's namespace, an open fd). */
