@@ -60,8 +60,9 @@ int relay_lookpath(const char *rootfs, const struct oci_spec *s, const struct oc
                    struct bl_error *err);
 
 /* Puts the calling relay in the network namespace config.json asks for (path, or a new
- * one for NULL), once its box is up: the box's user-mode network lives in the per-box
- * process, already started in the caller's namespace, so it keeps working; what changes
+ * one for NULL), once its box is up (a new one before, with relay_netns_later): the box's
+ * user-mode network lives in the per-box process, started in the caller's namespace, so
+ * it keeps working; what changes
  * is what /proc/<relay>/ns/net names to the engine and its hooks (Docker's
  * libnetwork-setkey, CNI), which must never be the host's own. */
 int relay_enter_netns(const char *path, struct bl_error *err);

@@ -43,6 +43,8 @@ DOCKER=/usr/bin/docker
 need "docker (apt-get install docker.io)" test -x "$DOCKER"
 exe=$work/exec
 oci_cleanup_more() {
+  [ -n "${lpid:-}" ] && kill "$lpid" 2>/dev/null
+  [ -n "${out:-}" ] && ip netns del "$out" 2>/dev/null
   if [ -n "${dpid:-}" ]; then
     $D rm -f $($D ps -aq 2>/dev/null) >/dev/null 2>&1
     kill "$dpid" 2>/dev/null
@@ -113,6 +115,21 @@ $D rm -f "$id" >/dev/null 2>&1; expect "docker rm -f of a running container" 0 "
 # -p: the container's veth is the box's NIC (docs/oci-runtime.md "Network")
 mkdir -p "$work/probe"
 musl-gcc -static -O2 -o "$work/probe/netprobe" tests/fixtures/netprobe.c || no "build netprobe"
+# "outside": a listener in a namespace of the test's own behind the test's namespace (a
+# veth 198.18.77.1 - .2; 198.18.0.0/15: the user-mode network's policy allows it, and it
+# is not an address of the caller's namespace, which that policy denies as the host's)
+out=boxlite-dout-$$
+ip netns add "$out" && ip link add bl-out type veth peer name eth0 netns "$out" &&
+  ip addr add 198.18.77.1/30 dev bl-out && ip link set bl-out up &&
+  ip -n "$out" addr add 198.18.77.2/30 dev eth0 && ip -n "$out" link set eth0 up ||
+  no "the test's outside namespace"
+ip netns exec "$out" python3 -c '
+import socket
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("198.18.77.2", 8081)); s.listen(16)
+while True:
+    c, _ = s.accept(); c.sendall(b"from-outside\n"); c.close()' &
+lpid=$!
 id=$($DR -d -p 8080:80 -p 5353:5353/udp -v "$work/probe:/probe:ro" "$img" sleep 1000 2>"$work/e")
 check "docker run -d -p 8080:80 -p 5353:5353/udp" test -n "$id"
 $D exec "$id" sh -c 'mkdir -p /tmp/www && echo hello-from-box >/tmp/www/index.html &&
@@ -127,6 +144,8 @@ expect "  ...and at the container's address" "reply: echo: ping-udp" "$(udp "$ci
 $D exec "$id" sh -c 'ip -o addr show eth0; ip -o link show eth0' >"$work/addr" 2>&1
 has "the box's eth0 has the container's address" "inet $cip/" "$work/addr"
 has "  ...and its MAC" "link/ether $($D inspect -f '{{.NetworkSettings.MacAddress}}' "$id" 2>/dev/null) " "$work/addr"
+$D exec "$id" /probe/netprobe tcp 198.18.77.2 8081 >"$work/out" 2>&1
+has "the box reaches outside through Docker's bridge and NAT" "from-outside" "$work/out"
 rpid=$($D inspect -f '{{.State.Pid}}' "$id" 2>/dev/null)
 nsenter -t "$rpid" -n tc filter show dev eth0 ingress >"$work/tc" 2>&1
 has "the container's namespace redirects eth0 to the box's tap (tc)" "Egress Redirect to device bl-tap0" "$work/tc"
@@ -135,9 +154,12 @@ pids="$rpid $(kids "$rpid")"
 $D rm -f "$id" >/dev/null 2>&1; expect "docker rm -f of the -p container" 0 "$?"
 expect "  ...none of its box's processes is left (the relay and its descendants)" "" "$(for p in $pids; do kill -0 "$p" 2>/dev/null && ps -o pid=,args= -p "$p"; done)"
 expect "  ...nor its veth on the bridge" "" "$(ip -o link show master docker0 2>&1)"
-# a namespace with loopback only (ctr run's, --network none): the user-mode network
-expect "docker run --network none: the box keeps its user-mode network" "inet 10.0.2.15/24" \
-  "$($DR --rm --network none "$img" sh -c 'ip -o -4 addr show eth0' 2>&1 | grep -o 'inet [0-9./]*')"
+# a namespace with loopback only (ctr run's, --network none): the user-mode network, booted
+# from the caller's namespace, so it reaches out
+$DR --rm --network none -v "$work/probe:/probe:ro" "$img" sh -c \
+  'ip -o -4 addr show eth0; /probe/netprobe tcp 198.18.77.2 8081' >"$work/none" 2>&1
+has "docker run --network none: the box keeps its user-mode network" "inet 10.0.2.15/24" "$work/none"
+has "  ...which reaches outside (from the caller's namespace)" "from-outside" "$work/none"
 expect "nothing left of the containers" "" "$($D ps -aq)"
 expect "  ...nor of the boxes" 0 "$(boxes)"
 expect "  ...nor of the runtime's state" "home" "$(ls "$exe/runtime-runc/moby" 2>&1)"
