@@ -9,6 +9,10 @@
 # MiB intact), a UDP echo answers :5353, the box reaches the test's listener at
 # 198.51.100.1 (the veth's other end, in a peer namespace of the test's own: no test
 # address is ever on the host); tc in the namespace shows both redirects; after delete the tap is gone.
+# The tap's guard (netns.h): from the box (root with CAP_NET_RAW, as a container that
+# escaped to the guest's root) netprobe writes raw frames with a forged source MAC, a
+# forged IPv4 source and an ARP answer claiming the peer's address; a raw listener in the
+# peer's namespace sees none of them, but the genuine frame sent after them.
 # Then io.boxlite.network=user (the rootless way: the user-mode network, and the ports of
 # io.boxlite.ports carried by proxies): the same server reached through the proxy; the
 # annotation without a network namespace, or malformed, fails create. Then Podman 4.3:
@@ -104,6 +108,49 @@ ns_down() {
   ip netns del "$ns" 2>/dev/null
   ip netns del "$pn" 2>/dev/null
 }
+# sniff.py IFACE OUT: what a raw listener (AF_PACKET, all types) on IFACE in the peer's
+# namespace receives from the box, one word a frame it recognizes, until the genuine one
+# (frames on one wire arrive in order: a forged one that got through is in OUT before it)
+cat >"$work/sniff.py" <<'EOF'
+import socket, sys
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
+s.bind((sys.argv[1], 0))
+s.settimeout(120)
+out = open(sys.argv[2], "w", buffering=1)
+open(sys.argv[2] + ".ready", "w").close()
+peer = socket.inet_aton("198.51.100.1")
+while True:
+    f, a = s.recvfrom(4096)
+    if a[2] == socket.PACKET_OUTGOING:
+        continue
+    if f[12:14] == b"\x08\x06" and f[28:32] == peer:
+        out.write("arp-claiming-the-peer\n")
+    for w in (b"forged-mac", b"forged-ip", b"genuine"):
+        if w in f:
+            out.write(w.decode() + "\n")
+    if b"genuine" in f:
+        break
+EOF
+# spoof_frames MAC: the frames netprobe sends from the box, as hex words
+spoof_frames() {
+  python3 - "$1" <<'EOF'
+import socket, struct, sys
+me, other = bytes.fromhex(sys.argv[1].replace(":", "")), bytes.fromhex("020000000066")
+bcast = b"\xff" * 6
+def udp(src_mac, src_ip, text):
+    payload = struct.pack("!HHHH", 40000, 9, 8 + len(text), 0) + text
+    h = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(payload), 1, 0, 64, 17, 0,
+                    socket.inet_aton(src_ip), socket.inet_aton("198.51.100.1"))
+    c = sum(struct.unpack("!10H", h)); c = (c & 0xffff) + (c >> 16); c = (c & 0xffff) + (c >> 16)
+    h = h[:10] + struct.pack("!H", ~c & 0xffff) + h[12:]
+    return bcast + src_mac + b"\x08\x00" + h + payload
+# "198.51.100.1 is at my MAC": the gateway/neighbour spoof a runc container cannot send
+arp = bcast + me + b"\x08\x06" + struct.pack("!HHBBH", 1, 0x0800, 6, 4, 2) + me + \
+      socket.inet_aton("198.51.100.1") + bcast + socket.inet_aton("198.51.100.1")
+print(udp(other, "198.51.100.2", b"forged-mac").hex(), udp(me, "198.51.100.99", b"forged-ip").hex(),
+      arp.hex(), udp(me, "198.51.100.2", b"genuine").hex())
+EOF
+}
 freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 # ---- refused at create -----------------------------------------------------------------------
@@ -135,7 +182,8 @@ python3 tests/fixtures/oci_reap.py "$R" "$root" "$work/b" p1 -- start \
   -- "!\"\$RUNTIME\" --root $root exec \$ID sh -c 'ip -o addr show eth0; ip -o link show eth0; ip route; netprobe tcp 198.51.100.1 $hp' >$work/inbox 2>&1" \
   -- "!ip netns exec $pn curl -sS -m 60 http://198.51.100.2:8080/index.html >$work/c1 2>&1; ip netns exec $pn curl -sS -m 60 -o $work/big http://198.51.100.2:8080/big 2>$work/c2" \
   -- "!ip netns exec $pn python3 $work/udpask.py 198.51.100.2 5353 ping-udp >$work/u1 2>&1" \
-  -- "!ip netns pids $ns >$work/pids.running; tc -n $ns filter show dev eth0 ingress >$work/tc.eth0; tc -n $ns filter show dev bl-tap0 ingress >$work/tc.tap" \
+  -- "!ip netns exec $pn python3 $work/sniff.py bp$$ $work/sniffed & for i in \$(seq 100); do [ -e $work/sniffed.ready ] && break; sleep 0.2; done; \"\$RUNTIME\" --root $root exec \$ID netprobe frames eth0 $(spoof_frames "$nsmac") >$work/spoof.out 2>&1; wait" \
+  -- "!ip netns pids $ns >$work/pids.running; tc -s -n $ns qdisc show dev bl-tap0 ingress >$work/tc.drops; tc -n $ns filter show dev eth0 ingress >$work/tc.eth0; tc -n $ns filter show dev bl-tap0 ingress >$work/tc.tap" \
   -- @kill KILL </dev/null >"$work/p1.out" 2>&1
 expect "the container ran until killed" 137 "$?"
 expect "an exec started busybox httpd on 8080 and a UDP echo on 5353 in the box" 0 "$(cat "$work/serve.rc" 2>/dev/null)"
@@ -150,6 +198,10 @@ expect "UDP to 198.51.100.2:5353 reaches the echo server in the box and comes ba
 has "the box reaches the namespace's peer (198.51.100.1:$hp)" "from-the-namespace-peer" "$work/inbox"
 has "tc in the namespace: eth0's frames go to the tap" "Egress Redirect to device bl-tap0" "$work/tc.eth0"
 has "  ...and the tap's to eth0" "Egress Redirect to device eth0" "$work/tc.tap"
+has "the box can write raw frames (netprobe frames)" "sent 4" "$work/spoof.out"
+expect "  ...the peer sees the genuine one only: no forged source MAC, IPv4 source or ARP claiming its address" \
+  genuine "$(cat "$work/sniffed" 2>&1)"
+check "  ...the tap's guard counted the dropped frames" grep -Eq "dropped [1-9]" "$work/tc.drops"
 check "  ...the relay is a process in that namespace (for the engine's hooks)" test -s "$work/pids.running"
 "$R" --root "$root" delete p1
 expect "after delete nothing is left in the namespace" "" "$(ip netns pids "$ns")"

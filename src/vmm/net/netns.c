@@ -2,7 +2,9 @@
 /* A tap in a container's network namespace, mirrored to its interface (netns.h). The tc
  * messages follow rtnetlink(7) and the kernel's uapi (linux/pkt_sched.h, pkt_cls.h,
  * tc_act/tc_mirred.h), as `tc qdisc add dev IF ingress` and `tc filter add dev IF parent
- * ffff: protocol all u32 match u8 0 0 action mirred egress redirect dev TAP` send them. */
+ * ffff: protocol all u32 match u8 0 0 action mirred egress redirect dev TAP` send them;
+ * the tap's guard (netns_guard.c) as `tc filter add dev TAP parent ffff: prio 1 bpf da
+ * bytecode ...` does (linux/pkt_cls.h TCA_BPF_*). */
 #include "vmm/net/netns.h"
 
 #include "common/cleanup.h"
@@ -104,12 +106,16 @@ size_t netns_msg_ingress(uint8_t *buf, size_t cap, int ifindex, uint32_t seq)
     return msg_qdisc(buf, cap, RTM_NEWQDISC, NLM_F_CREATE | NLM_F_EXCL, ifindex, seq);
 }
 
+/* tc priorities on an ingress qdisc: lower first; the guard (the tap's) before the wire */
+enum { PRIO_GUARD = 1, PRIO_REDIRECT = 2 };
+
 size_t netns_msg_redirect(uint8_t *buf, size_t cap, int ifindex, int to_ifindex, uint32_t seq)
 {
     struct msg m = { buf, cap, 0, false };
-    /* priority 1, every protocol; attached to the ingress qdisc (ffff:) */
+    /* every protocol; attached to the ingress qdisc (ffff:) */
     msg_head(&m, RTM_NEWTFILTER, NLM_F_CREATE | NLM_F_EXCL, seq, ifindex, 0,
-             TC_H_MAKE(TC_H_INGRESS, 0), TC_H_MAKE(1u << 16, htons(ETH_P_ALL)));
+             TC_H_MAKE(TC_H_INGRESS, 0),
+             TC_H_MAKE((uint32_t)PRIO_REDIRECT << 16, htons(ETH_P_ALL)));
     msg_attr(&m, TCA_KIND, "u32", sizeof "u32");
     size_t opts = msg_attr(&m, TCA_OPTIONS, NULL, 0);
     /* one key that matches every frame (mask 0 at offset 0), terminal */
@@ -128,6 +134,23 @@ size_t netns_msg_redirect(uint8_t *buf, size_t cap, int ifindex, int to_ifindex,
     msg_end(&m, aopts);
     msg_end(&m, act);
     msg_end(&m, acts);
+    msg_end(&m, opts);
+    return msg_done(&m);
+}
+
+size_t netns_msg_guard(uint8_t *buf, size_t cap, int ifindex, const struct sock_filter *prog,
+                       size_t n, uint32_t seq)
+{
+    struct msg m = { buf, cap, 0, false };
+    msg_head(&m, RTM_NEWTFILTER, NLM_F_CREATE | NLM_F_EXCL, seq, ifindex, 0,
+             TC_H_MAKE(TC_H_INGRESS, 0), TC_H_MAKE((uint32_t)PRIO_GUARD << 16, htons(ETH_P_ALL)));
+    msg_attr(&m, TCA_KIND, "bpf", sizeof "bpf");
+    size_t opts = msg_attr(&m, TCA_OPTIONS, NULL, 0);
+    uint16_t len = (uint16_t)n;
+    msg_attr(&m, TCA_BPF_OPS_LEN, &len, sizeof len);
+    msg_attr(&m, TCA_BPF_OPS, prog, n * sizeof *prog);
+    uint32_t flags = TCA_BPF_FLAG_ACT_DIRECT; /* the program's return is the verdict */
+    msg_attr(&m, TCA_BPF_FLAGS, &flags, sizeof flags);
     msg_end(&m, opts);
     return msg_done(&m);
 }
@@ -205,6 +228,16 @@ static int ifreq_ioctl(int sk, const char *name, unsigned long req, struct ifreq
     return ioctl(sk, req, ifr);
 }
 
+/* The tap's guard (netns.h, netns_guard_prog): -errno if it cannot be put. */
+static int guard_tap(int nl, int tapindex, const struct netns_nic *nic, uint32_t seq)
+{
+    struct sock_filter prog[NETNS_GUARD_MAX];
+    uint8_t req[1024] __attribute__((aligned(4)));
+    size_t n = netns_guard_prog(prog, NETNS_GUARD_MAX, nic);
+    size_t len = n ? netns_msg_guard(req, sizeof req, tapindex, prog, n, seq) : 0;
+    return len ? nl_talk(nl, req, len) : -EINVAL;
+}
+
 /* In the namespace: the interface's properties, the tap, the two redirects. */
 static int attach_here(struct netns_nic *out, struct bl_error *err)
 {
@@ -248,7 +281,7 @@ static int attach_here(struct netns_nic *out, struct bl_error *err)
     cleanup_close int nl = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
     if (nl < 0)
         return bl_errno(err, errno, "netlink socket");
-    uint8_t req[512] __attribute__((aligned(4)));
+    uint8_t req[1024] __attribute__((aligned(4)));
     uint32_t seq = 1;
     /* an earlier container's redirect (its tap gone with its box) goes with its qdisc */
     size_t n = msg_qdisc(req, sizeof req, RTM_DELQDISC, 0, ifindex, seq++);
@@ -259,6 +292,9 @@ static int attach_here(struct netns_nic *out, struct bl_error *err)
         int r = nl_talk(nl, req, netns_msg_ingress(req, sizeof req, way[i].from, seq++));
         if (r < 0)
             return bl_errno(err, -r, "%s: add an ingress qdisc", way[i].name);
+        if (way[i].from == tapindex && (r = guard_tap(nl, tapindex, out, seq++)) < 0)
+            return bl_errno(err, -r, "%s: the guard on what the guest sends (tc bpf)",
+                            NETNS_TAP_NAME);
         r = nl_talk(nl, req, netns_msg_redirect(req, sizeof req, way[i].from, way[i].to, seq++));
         if (r < 0)
             return bl_errno(err, -r, "%s: redirect to %s (tc u32 + mirred)", way[i].name,

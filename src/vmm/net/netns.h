@@ -18,7 +18,9 @@
 
 #include "common/error.h"
 
+#include <linux/filter.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define NETNS_TAP_NAME "bl-tap0"
@@ -59,5 +61,25 @@ int netns_nic_undo_at_exit(struct netns_nic *nic, int *keep_fd, struct bl_error 
  * redirects every frame to to_ifindex. Return the message's length, 0 if cap is short. */
 size_t netns_msg_ingress(uint8_t *buf, size_t cap, int ifindex, uint32_t seq);
 size_t netns_msg_redirect(uint8_t *buf, size_t cap, int ifindex, int to_ifindex, uint32_t seq);
+
+/* The tap's guard: the guest is not trusted (a container may have escaped to the guest's
+ * root), and without it the redirect would carry any frame it forges onto the
+ * namespace's link: another MAC, another IPv4 source, an ARP answer for the gateway. A
+ * runc container without CAP_NET_RAW can do none of that. So only these pass the tap's
+ * ingress, on to the redirect: IPv4 from the interface's MAC and address, and ARP whose
+ * Ethernet source and sender are that MAC and address. Everything else is dropped and
+ * counted (the ingress qdisc's "dropped": tc -s qdisc show dev bl-tap0): IPv6 too, as
+ * the guest is given IPv4 only; a link-local IPv6 source would be checkable, but its
+ * neighbour discovery answers for other addresses in its payload, which a filter of
+ * fixed offsets cannot follow. The program (classic BPF, run by cls_bpf in direct-action
+ * mode: this kernel has no gact to drop with) goes into out; returns its length, 0 if cap
+ * is short or nic->addr is not IPv4. netns_guard.c. */
+#define NETNS_GUARD_MAX 32
+size_t netns_guard_prog(struct sock_filter *out, size_t cap, const struct netns_nic *nic);
+
+/* The message that puts a guard program (netns_guard_prog) on ifindex's ingress, before
+ * the redirect; 0 if cap is short. */
+size_t netns_msg_guard(uint8_t *buf, size_t cap, int ifindex, const struct sock_filter *prog,
+                       size_t n, uint32_t seq);
 
 #endif

@@ -102,6 +102,16 @@ int qemu_build_argv(const struct vmm_config *cfg, const struct qemu_launch *l, c
     if (!m)
         return bl_err(err, BOXLITE_ERR_UNSUPPORTED, "QEMU engine: no machine for arch \"%s\"",
                       cfg->arch ? cfg->arch : "?");
+    /* each virtio device takes a transport; QEMU's own refusal of one too many ("No
+     * 'virtio-bus' bus found") names neither the cause nor the limit */
+    unsigned devices = qemu_virtio_devices(cfg, l);
+    if (devices > m->transports)
+        return bl_err(err, BOXLITE_ERR_INVALID,
+                      "the box needs %u virtio devices (%u disks, %u shares: the "
+                      "rootfs and the volumes, the console, the rng%s) but QEMU's %.*s machine has "
+                      "%u virtio-mmio slots: use fewer volumes or disks", devices, cfg->ndisks,
+                      cfg->nshares, cfg->network && l->net_fd >= 0 ? ", the network" : "",
+                      (int)strcspn(m->machine, ","), m->machine, m->transports);
     struct argv_builder b = {0};
     add(&b, "%s", l->binary);
     add(&b, "-M");

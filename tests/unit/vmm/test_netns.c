@@ -50,19 +50,26 @@ static void drop_ns(void)
     harness_sh("ip netns del %s 2>/dev/null; ip netns del %s 2>/dev/null", ns, peer);
 }
 
-/* An ARP request "who has 192.0.2.1, tell 192.0.2.2" from mac. */
-static size_t arp_request(uint8_t *f, const uint8_t mac[6])
+/* An ARP request "who has 192.0.2.1, tell spa (at sha)", sent from eth_src. */
+static size_t arp_request_as(uint8_t *f, const uint8_t eth_src[6], const uint8_t sha[6],
+                             const char *spa)
 {
     memset(f, 0, 60);
     memset(f, 0xff, 6);
-    memcpy(f + 6, mac, 6);
+    memcpy(f + 6, eth_src, 6);
     f[12] = 0x08, f[13] = 0x06;                   /* ARP */
     f[14] = 0, f[15] = 1, f[16] = 8, f[17] = 0;   /* Ethernet, IPv4 */
     f[18] = 6, f[19] = 4, f[20] = 0, f[21] = 1;   /* sizes, request */
-    memcpy(f + 22, mac, 6);
-    inet_pton(AF_INET, "192.0.2.2", f + 28);
+    memcpy(f + 22, sha, 6);
+    inet_pton(AF_INET, spa, f + 28);
     inet_pton(AF_INET, "192.0.2.1", f + 38);
     return 60;
+}
+
+/* The guest's own: "who has 192.0.2.1, tell 192.0.2.2" from mac. */
+static size_t arp_request(uint8_t *f, const uint8_t mac[6])
+{
+    return arp_request_as(f, mac, mac, "192.0.2.2");
 }
 
 /* Waits for the host's ARP reply for 192.0.2.1 on the tap. */
@@ -135,6 +142,77 @@ TEST(netns_attach_mirrors_the_interface)
     drop_ns();
 }
 
+/* The tap's guard: forged ARP requests (another sender address, another Ethernet source,
+ * another sender MAC) and a VLAN-tagged and an IPv6 frame written to the tap never reach
+ * the peer; the guest's own request after them does, and its reply comes back. The
+ * peer's kernel answers every request for its address, so a forged one that got through
+ * would show as a reply to that sender before the genuine one's (one wire, in order). */
+TEST(netns_the_tap_passes_only_the_interfaces_own_frames)
+{
+    make_ns(true);
+    char path[64], text[4096];
+    snprintf(path, sizeof path, "/run/netns/%s", ns);
+    struct netns_nic nic;
+    struct bl_error err = {0};
+    if (netns_nic_attach(path, &nic, &err) != 0) {
+        harness_fail(__FILE__, __LINE__, "attach: %s", err.msg);
+        drop_ns();
+        return;
+    }
+    harness_output(text, sizeof text, "tc -n %s filter show dev " NETNS_TAP_NAME " ingress", ns);
+    CHECK(strstr(text, "pref 1 bpf") != NULL && strstr(text, "direct-action") != NULL);
+    CHECK(strstr(text, "pref 2 u32") != NULL); /* the redirect after it */
+    static const uint8_t other[6] = { 0x02, 0, 0, 0, 0, 0x66 };
+    uint8_t f[60];
+    int forged = 0;
+    CHECK(write(nic.tap_fd, f, arp_request_as(f, nic.mac, nic.mac, "192.0.2.77")) == 60);
+    forged++;
+    CHECK(write(nic.tap_fd, f, arp_request_as(f, other, other, "192.0.2.2")) == 60);
+    forged++;
+    CHECK(write(nic.tap_fd, f, arp_request_as(f, nic.mac, other, "192.0.2.2")) == 60);
+    forged++;
+    /* the guest's own request inside an 802.1Q tag (VLAN 5) */
+    uint8_t v[64];
+    arp_request(f, nic.mac);
+    memcpy(v, f, 12);
+    v[12] = 0x81, v[13] = 0x00, v[14] = 0, v[15] = 5;
+    memcpy(v + 16, f + 12, 48);
+    CHECK(write(nic.tap_fd, v, sizeof v) == (ssize_t)sizeof v);
+    forged++;
+    /* an IPv6 neighbour solicitation's frame from the guest's MAC (its payload does not
+     * matter: the guard looks no further than the type) */
+    arp_request(f, nic.mac);
+    f[12] = 0x86, f[13] = 0xdd;
+    CHECK(write(nic.tap_fd, f, 60) == 60);
+    forged++;
+    CHECK(write(nic.tap_fd, f, arp_request(f, nic.mac)) == 60);
+    uint8_t r[2048], to77[4];
+    inet_pton(AF_INET, "192.0.2.77", to77);
+    bool genuine = false, leaked = false;
+    for (int i = 0; i < 50 && !genuine; i++) {
+        struct pollfd p = { nic.tap_fd, POLLIN, 0 };
+        if (poll(&p, 1, 5000) <= 0)
+            break;
+        ssize_t n = read(nic.tap_fd, r, sizeof r);
+        if (n < 42 || r[12] != 0x08 || r[13] != 0x06 || r[21] != 2)
+            continue;
+        if (!memcmp(r + 38, to77, 4) || !memcmp(r, other, 6) || !memcmp(r + 32, other, 6))
+            leaked = true;
+        else if (!memcmp(r + 32, nic.mac, 6))
+            genuine = true;
+    }
+    CHECK(genuine);
+    CHECK(!leaked);
+    /* counted: the ingress qdisc's drops */
+    harness_output(text, sizeof text, "tc -s -n %s qdisc show dev " NETNS_TAP_NAME " ingress", ns);
+    const char *d = strstr(text, "dropped ");
+    CHECK(d != NULL);
+    if (d)
+        CHECK_EQ(atoi(d + 8), forged);
+    netns_nic_detach(&nic);
+    drop_ns();
+}
+
 TEST(netns_loopback_only_gets_no_nic)
 {
     make_ns(false);
@@ -202,4 +280,14 @@ TEST(netns_messages_fit_or_say_so)
     CHECK_EQ(netns_msg_redirect(buf, n - 1, 2, 3, 7), 0);
     CHECK(netns_msg_ingress(buf, sizeof buf, 2, 1) > 0);
     CHECK_EQ(netns_msg_ingress(buf, 20, 2, 1), 0);
+    struct netns_nic nic = { .addr = "192.0.2.2/24" };
+    struct sock_filter prog[NETNS_GUARD_MAX];
+    size_t len = netns_guard_prog(prog, NETNS_GUARD_MAX, &nic);
+    CHECK(len > 0);
+    CHECK_EQ(netns_guard_prog(prog, len - 1, &nic), 0);
+    n = netns_msg_guard(buf, sizeof buf, 2, prog, len, 9);
+    CHECK(n > 0 && n < sizeof buf);
+    CHECK_EQ(netns_msg_guard(buf, n - 1, 2, prog, len, 9), 0);
+    snprintf(nic.addr, sizeof nic.addr, "%s", "fe80::1/64"); /* not IPv4: no program */
+    CHECK_EQ(netns_guard_prog(prog, NETNS_GUARD_MAX, &nic), 0);
 }

@@ -275,6 +275,22 @@ TEST(argv_for_density)
     CHECK(argv_has(argv, "tcg,tb-size=8"));
     qemu_argv_free(argv);
 
+    /* more devices than microvm's slots: refused, saying so (QEMU's own message names
+     * neither); as many as its slots: no balloon, but it starts */
+    struct vmm_share_cfg shares[QEMU_MICROVM_TRANSPORTS];
+    for (unsigned i = 0; i < QEMU_MICROVM_TRANSPORTS; i++)
+        shares[i] = (struct vmm_share_cfg){ .tag = "vol", .path = "/etc" };
+    struct vmm_config many = cfg;
+    many.shares = shares;
+    many.nshares = QEMU_MICROVM_TRANSPORTS - 2; /* + the console's serial and the rng */
+    REQUIRE(qemu_build_argv(&many, &l, &argv, &err) == 0);
+    CHECK(!argv_has(argv, "virtio-balloon-device,id=balloon0,free-page-reporting=off"));
+    qemu_argv_free(argv);
+    many.nshares++;
+    CHECK(qemu_build_argv(&many, &l, &argv, &err) < 0);
+    CHECK(argv == NULL);
+    CHECK(strstr(err.msg, "9 virtio devices") && strstr(err.msg, "microvm machine has 8 virtio-mmio slots"));
+
     /* under KVM acceleration there is no translation cache to size */
     struct qemu_launch lk = l;
     lk.kvm = true;
