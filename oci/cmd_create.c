@@ -320,6 +320,16 @@ static __attribute__((noreturn)) void create_relay(const char *id, const struct 
     _exit(status);
 }
 
+/* state.json, written whole (create writes it twice when the box boots after hooks) */
+static int save_state(const char *path, const struct oci_state *st, struct bl_error *err)
+{
+    char *js = oci_state_dump(st);
+    int r = js ? oci_write_atomic(path, js, strlen(js), err)
+               : bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
+    free(js);
+    return r ? bl_err_prefix(err, "write %s", path) : 0;
+}
+
 static int abs_path(const char *base, const char *p, char *out, size_t len)
 {
     char joined[PATH_MAX * 2];
@@ -363,7 +373,6 @@ int cmd_create(int argc, char **argv, int i)
     if (oci_spec_parse(text, len, &s, &err))
         return fail("%s: %s", cfg, err.msg);
     int rc = 1;
-    char *js = NULL;
     if (abs_path(bdir, s.root_path, rootfs, sizeof rootfs) < 0) {
         rc = fail("root.path %s: %s", s.root_path, strerror(errno));
         goto out;
@@ -485,9 +494,8 @@ int cmd_create(int argc, char **argv, int i)
         read_report(early[0], msg, sizeof msg);
         close(early[0]);
         if (!strcmp(msg, "ok")) {
-            js = oci_state_dump(&st);
-            if (!js || oci_write_atomic(sp, js, strlen(js), &err)) {
-                rc = fail("write %s: %s", sp, js ? err.msg : "out of memory");
+            if (save_state(sp, &st, &err)) {
+                rc = fail("%s", err.msg);
                 destroy_created(pid, &s, &st, &cg);
                 goto out;
             }
@@ -514,13 +522,11 @@ int cmd_create(int argc, char **argv, int i)
         goto out;
     }
     st.box = msg + 3;
-    free(js);
-    js = oci_state_dump(&st);
-    if (!js || oci_write_atomic(sp, js, strlen(js), &err)) {
+    if (save_state(sp, &st, &err)) {
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);
         cgroup_destroy(&cg, NULL);
-        rc = fail("write %s: %s", sp, js ? err.msg : "out of memory");
+        rc = fail("%s", err.msg);
         rm_state_dir(id);
         goto out;
     }
@@ -533,7 +539,6 @@ int cmd_create(int argc, char **argv, int i)
     rc = write_pid_file(pid_file, pid);
     debug("created %s: relay %d, box %s", id, (int)pid, msg + 3);
 out:
-    free(js);
     oci_spec_free(&s);
     return rc;
 }
