@@ -77,7 +77,7 @@ echo "figure: resume of a paused box to first output of \`exec BOX echo hello\`:
 echo "figure: pause (CLI to the per-box process gone): median $p ms (${pause[*]}); state file $((st / 1024)) KiB, RAM file $mc KiB on disk (guest RAM $((state_kb / 1024)) MiB)"
 # the last resume's steps, as its per-box process and the library logged them
 d="$BOXLITE_HOME/boxes/$("$B" inspect -f '{{.ID}}' src)"
-echo "figure: last resume's steps (ms from the per-box process's spawn): $(grep 'resume: QEMU' "$d/vmm.log" | tail -1 | sed 's/.*resume: //'); library: $(sqlite3 "$BOXLITE_HOME/boxlite.db" "select runtime_info from boxes where name = 'src'" 2>/dev/null | python3 -c 'import json,sys; s=json.load(sys.stdin)["start_ms"]; print("spawn to agent ready %.0f, identity and volumes %.0f, whole start %.0f" % (s["boot_to_ready"], s["setup"], s["total"]))' 2>/dev/null)"
+echo "figure: last resume's steps (ms from the per-box process's spawn): $(grep 'resume: QEMU' "$d/vmm.log" | tail -1 | sed 's/.*resume: //'), $(grep "the agent's HELLO" "$d/vmm.log" | tail -1 | sed 's/.*boxlite-vmm: //'); library: $(sqlite3 "$BOXLITE_HOME/boxlite.db" "select runtime_info from boxes where name = 'src'" 2>/dev/null | python3 -c 'import json,sys; s=json.load(sys.stdin)["start_ms"]; print("its records %.0f, spawn to agent ready %.0f, STATUS %.0f, identity and volumes %.0f, whole start %.0f" % (s.get("claim", 0), s["boot_to_ready"], s.get("status", 0), s["setup"] - s.get("status", 0), s["total"]))' 2>/dev/null)"
 "$B" resume src >/dev/null
 
 # ---- fork of N vs N cold boxes ---------------------------------------------------------

@@ -14,6 +14,7 @@
 #include "runtime.h"
 
 #include "common/cleanup.h"
+#include "common/jail_range.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -160,15 +161,18 @@ static int idmap_child(void *arg)
 
 static int write_map(pid_t pid, const char *file, unsigned id)
 {
-    char p[64], map[32];
+    char p[64], map[48];
     snprintf(p, sizeof p, "/proc/%d/%s", (int)pid, file);
-    int n = snprintf(map, sizeof map, "0 %u 1\n", id);
+    /* a wide jail's VMM user (a container's root is shared) is the first of its range, and
+     * its binds map the whole range (common/jail_range.h): the container's owners too */
+    int n = snprintf(map, sizeof map, "0 %u %u\n", id, id >= JAIL_RANGE_BASE ? JAIL_RANGE : 1);
     cleanup_close int fd = open(p, O_WRONLY | O_CLOEXEC);
     return fd >= 0 && write(fd, map, (size_t)n) == n ? 0 : -1;
 }
 
 /* A user namespace in which 0 is host uid/gid (the jail maps the box's own files so: its
- * VMM's user owns them): the idmap of the rootfs's bind, as the pod's folder has it. The
+ * VMM's user owns them; a wide jail maps 0..65535 from there, see write_map): the idmap of
+ * the rootfs's bind, as the pod's folder has it. The
  * child that holds it is reaped here. */
 static int idmap_ns(uid_t uid, gid_t gid)
 {

@@ -120,10 +120,15 @@ static void on_ready(void *opaque, uint64_t boot_ms, bool container_ready)
     struct box *b = opaque;
     uint64_t us = (uint64_t)(engine_ms_since_start() * 1000.0);
     pthread_mutex_lock(&b->lock);
-    if (!b->ready_us)
+    bool first = !b->ready_us;
+    if (first)
         b->ready_us = us ? us : 1;
     b->agent_boot_ms = boot_ms;
     pthread_mutex_unlock(&b->lock);
+    /* a resume's last step in this process, after the engine's own line (bench/lab_pause.sh
+     * and bench/pause.sh set the two apart) */
+    if (first && b->cfg->memory_incoming)
+        fprintf(stderr, "boxlite-vmm: the agent's HELLO %.1f ms after the spawn\n", us / 1000.0);
     uint64_t one = 1;
     if (write(b->ready_fd, &one, sizeof one) < 0) {
         /* an eventfd with a small counter does not fail */

@@ -118,12 +118,31 @@ void vmsnap_add(struct vmsnap_buf *b, uint32_t type, uint32_t instance, const vo
     b->last_instance = instance;
 }
 
+void vmsnap_fail(struct vmsnap_buf *b, int code, const char *why)
+{
+    if (!b->failed) {
+        b->failed = why;
+        b->failed_code = code;
+    }
+}
+
+void vmsnap_fail_from(struct vmsnap_buf *b, const struct vmsnap_buf *from)
+{
+    if (from->failed)
+        vmsnap_fail(b, from->failed_code, from->failed);
+}
+
+static int failure(const struct vmsnap_buf *b, const char *none, struct bl_error *err)
+{
+    return bl_err(err, b->failed && b->failed_code ? b->failed_code : BOXLITE_ERR_INTERNAL,
+                  "snapshot: %s", b->failed ? b->failed : none);
+}
+
 int vmsnap_finish(struct vmsnap_buf *b, struct bl_error *err)
 {
     uint8_t *t = grow(b, SNAP_TRAILER_LEN);
     if (!t)
-        return bl_err(err, BOXLITE_ERR_INTERNAL, "snapshot: %s",
-                      b->failed ? b->failed : "not begun");
+        return failure(b, "not begun", err);
     put64(b->p + H_FILE_LEN, b->len);
     put32(b->p + H_NSECTIONS, b->nsections);
     sha256(b->p, b->len - SNAP_TRAILER_LEN, b->p + b->len - SNAP_TRAILER_LEN);
@@ -392,7 +411,7 @@ int vmsnap_write_file(const struct vmsnap_buf *b, const char *path, struct bl_er
     if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
         return bl_err(err, BOXLITE_ERR_INVALID, "snapshot path is too long");
     if (b->failed || !b->p)
-        return bl_err(err, BOXLITE_ERR_INTERNAL, "snapshot: %s", b->failed ? b->failed : "empty");
+        return failure(b, "empty", err);
     unlink(tmp);
     cleanup_close int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0)

@@ -60,12 +60,19 @@ struct vmsnap_buf {
     uint32_t nsections;
     uint32_t last_type, last_instance;
     const char *failed; /* why, or NULL */
+    int failed_code;    /* the BOXLITE_ERR_* a caller gets for it (0: INTERNAL) */
 };
 
 void vmsnap_begin(struct vmsnap_buf *b, const struct vmsnap_ident *id);
 /* Appends a section; (type, instance) must be greater than the previous one's. */
 void vmsnap_add(struct vmsnap_buf *b, uint32_t type, uint32_t instance, const void *payload,
               size_t len);
+/* Marks the buffer failed: why, and the code the pause's caller gets (a device that cannot
+ * be saved in its present state says BOXLITE_ERR_STATE: the box runs on and may be paused
+ * later). The first failure is kept. */
+void vmsnap_fail(struct vmsnap_buf *b, int code, const char *why);
+/* Carries a nested buffer's failure (a device's record) into the one it goes into. */
+void vmsnap_fail_from(struct vmsnap_buf *b, const struct vmsnap_buf *from);
 /* Writes the counts and the checksum. 0, or -BOXLITE_ERR_* with err set. */
 int vmsnap_finish(struct vmsnap_buf *b, struct bl_error *err);
 void vmsnap_buf_free(struct vmsnap_buf *b);

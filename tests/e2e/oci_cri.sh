@@ -113,6 +113,11 @@ expect "a later container's hostPath volume: what it wrote is on the host" "from
   "$(cat "$work/hostpath/index.html" 2>&1)"
 echo from-the-host >"$work/hostpath/host.txt"
 expect "  ...and the host's file is in the container" "from-the-host" "$(cri exec "$c2" -- cat /www/host.txt 2>&1)"
+# (part j) the later container's binds are idmapped over the box's whole id range, as the
+# jail's are: a chown there reaches the host, which a one-id map refused
+expect "  ...a chown in it to 1234:1234 works" "1234:1234" \
+  "$(cri exec "$c2" -- sh -c 'touch /www/own && chown 1234:1234 /www/own; stat -c %u:%g /www/own' 2>&1)"
+expect "  ...and the host's file is 1234:1234" "1234:1234" "$(stat -c %u:%g "$work/hostpath/own" 2>&1)"
 cri exec "$c2" -- touch /ro/no >/dev/null 2>"$work/e"
 check "  ...the same folder bound read-only refuses a write" sh -c "grep -qi read-only '$work/e' && ! test -e '$work/hostpath/no'"
 cri exec "$c2" -- touch /in-root >/dev/null 2>"$work/e"

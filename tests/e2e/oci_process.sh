@@ -246,8 +246,26 @@ expect "podman: --ulimit nofile=512:1024" "512 1024" "$(line nofile "$work/p.out
 expect "podman: umask 022 (Podman's; a new file is 644)" 644 "$(line mode "$work/p.out")"
 expect "podman: its default seccomp profile applied (no_new_privs: installed last)" 2 "$(line Seccomp: "$work/p.out")"
 
-$P run --rm --oom-score-adj 300 "$img" sh -c "$PROBE" >"$work/d.out" 2>"$work/d.err"
+# (part j) a root container's files stay root's, its chown reaches the host, and symlinks to
+# a host file, planted in the rootfs by the host and by the guest, lead nowhere outside it
+OWN='; touch /tmp/r; chown 1234:1234 /tmp/f && echo own chowned; chown 70000 /tmp/r 2>/dev/null || echo own big-refused
+  ln -s '"$work/hostfile"' /tmp/gl; chown 1234 /tmp/gl /tmp/hl 2>/dev/null; chown -h 1234 /tmp/gl /tmp/hl && echo own links
+  (echo x >>/tmp/hl; echo x >>/tmp/gl) 2>/dev/null; true' # the writes fail: the links lead nowhere in the guest
+rid=$($P create --oom-score-adj 300 "$img" sh -c "$PROBE$OWN" 2>"$work/d.err")
+rpm=$($P mount "$rid" 2>>"$work/d.err")
+echo hostfile >"$work/hostfile"; chmod 644 "$work/hostfile"; ln -s "$work/hostfile" "$rpm/tmp/hl"
+echo f >"$rpm/tmp/f"; chown 1000:1000 "$rpm/tmp/f"
+$P start -a "$rid" >"$work/d.out" 2>>"$work/d.err"
 expect "podman run as root with the default capabilities" 0 "$?"
+expect "podman, root: chown 1234 works, a uid beyond the box's 65536 is refused, chown -h of links works" \
+  "chowned big-refused links" "$(grep '^own ' "$work/d.out" | cut -d' ' -f2 | tr '\n' ' ' | sed 's/ $//')"
+expect "  ...the host sees 1234:1234 (in Podman's storage)" 1234:1234 "$(stat -c %u:%g "$rpm/tmp/f")"
+expect "  ...a root process's new file is root's on the host" 0:0 "$(stat -c %u:%g "$rpm/tmp/r")"
+expect "  ...the links planted by the host and by the guest are 1234's" \
+  "1234 1234" "$(stat -c %u "$rpm/tmp/gl" "$rpm/tmp/hl" | tr '\n' ' ' | sed 's/ $//')"
+expect "  ...never the host file they name (nor its contents)" "0:0 hostfile" \
+  "$(stat -c %u:%g "$work/hostfile") $(cat "$work/hostfile")"
+$P rm "$rid" >/dev/null 2>&1
 expect "podman, root: CapEff is Podman's default set" "$DEFAULT_CAPS" "$(line CapEff: "$work/d.out")"
 expect "podman, root: CapBnd is Podman's default set" "$DEFAULT_CAPS" "$(line CapBnd: "$work/d.out")"
 expect "podman: --oom-score-adj 300" 300 "$(line oom "$work/d.out")"
@@ -282,6 +300,18 @@ expect "  ...its CapEff is CAP_KILL alone (bit 5)" 0000000000000020 "$(line CapE
 expect "  ...its CapBnd too" 0000000000000020 "$(line CapBnd: "$work/x.out")"
 expect "  ...as uid 1000" "1000 1000 1000 1000" "$(line Uid: "$work/x.out")"
 expect "  ...under the container's seccomp filter" 2 "$(line Seccomp: "$work/x.out")"
+# A non-root container user's files keep their owner (part j): the bundle's rootfs is
+# QEMU's 9p share, and QEMU runs in the box's own user namespace, where its chown of a new
+# file reaches the disk. Podman's storage (podman mount) is the host's view.
+pm=$($P mount "$id" 2>"$work/e"); check "podman mount ($pm)" test -d "$pm/tmp"
+echo hostsecret >"$pm/u1000"; chown 1000:1000 "$pm/u1000"; chmod 600 "$pm/u1000"
+echo other >"$pm/u1234"; chown 1234:1234 "$pm/u1234"
+$P exec "$id" sh -c 'echo a >/tmp/f && echo b >>/tmp/f; ls -ln /tmp/f | tr -s " " | cut -d" " -f3,4; cat /tmp/f
+  ls -ln /u1000 /u1234 | tr -s " " | cut -d" " -f3,4; cat /u1000' >"$work/own.out" 2>&1
+expect "podman exec as 1000: a new file is 1000 1000 and takes a second write" \
+  "$(printf '1000 1000\na\nb\n1000 1000\n1234 1234\nhostsecret')" "$(cat "$work/own.out")"
+expect "  ...on the host, in Podman's storage, it is 1000:1000" 1000:1000 "$(stat -c %u:%g "$pm/tmp/f")"
+$P umount "$id" >/dev/null 2>&1
 pcount() { $P logs "$id" 2>/dev/null | tail -1; }
 pmem=$(cgdir "$id" memory); pfz=$(cgdir "$id" freezer)
 expect "podman's cgroupsPath (cgroupfs): /libpod_parent/libpod-ID" "/sys/fs/cgroup/freezer/libpod_parent/libpod-$id" "$pfz"

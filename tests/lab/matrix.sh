@@ -206,6 +206,20 @@ if [ -n "${LAB_CLI:-}" ] && has pause; then
   info() { "$B" inspect -f "{{.$2}}" "$1" 2>/dev/null; }
   dir_of() { echo "$BOXLITE_HOME/boxes/$("$B" inspect -f '{{.ID}}' "$1" 2>/dev/null)"; }
   vm_fig() { "$B" stats --no-stream --json "$1" 2>/dev/null | sed -n "s/.*\"$2\": *\([0-9]*\).*/\1/p" | head -1; }
+  # Where a resume's time went (ms): $1 the CLI's exec that resumed, $2 an exec on the running
+  # box (the floor), $3 the box's stats (the library's start figures), $4 its vmm.log (the
+  # engine's restore line and the agent's HELLO after it).
+  resume_phases() {
+    printf '%s\n' "$3" | tr -d ' \n' | grep -o '"start":{[^}]*}' | head -1 |
+      awk -v total="$1" -v floor="$2" -v model="$LAB_MODEL" \
+        -v res="$(grep 'boxlite-vmm: resumed' "$4" | tail -1)" \
+        -v hello="$(grep "boxlite-vmm: the agent's HELLO" "$4" | tail -1)" '
+      function j(k) { return match($0, "\"" k "\":[0-9.]+") ? substr($0, RSTART + length(k) + 3, RLENGTH - length(k) - 3) + 0 : -1 }
+      function after(s, k) { return match(s, k " [0-9.]+") ? substr(s, RSTART + length(k) + 1, RLENGTH - length(k) - 1) + 0 : -1 }
+      { st = j("total"); b = after(res, "before the engine"); r = after(res, "resumed"); h = after(hello, "HELLO")
+        printf "figure: [%s] the last resume (ms) %d = the library'"'"'s start %.0f (its records %.0f, disk %.0f, spawn to the engine %.0f, the engine'"'"'s restore %.0f, restored to the agent'"'"'s HELLO %.0f, HELLO to the library %.0f, STATUS %.0f, identity and volumes %.0f) + the CLI, the exec and the records after the start %.0f; an exec on the running box %d\n",
+          model, total, st + j("claim"), j("claim"), j("disk"), b, r - b, h - r, j("boot_to_ready") - h, j("status"), j("setup") - j("status"), total - st - j("claim"), floor }'
+  }
   mkdir -p "$work/vol"
   chmod 0777 "$work/vol" # the jailed VMM's unprivileged user writes there for the guest
   t0=$(ms)
@@ -257,7 +271,7 @@ if [ -n "${LAB_CLI:-}" ] && has pause; then
     bad "no memory returned after the resume in ${i} s: $ret0 -> $ret1"
   "$B" balloon p none > /dev/null 2>&1
   # figures: $LAB_PAUSE_ROUNDS (1) of each, alternating, the best taken (bench/lab_pause.sh)
-  cold=$((t1 - t0)) warm=$((t3 - t2))
+  cold=$((t1 - t0)) warm=$((t3 - t2)) last=$((t3 - t2))
   i=1
   while [ $i -lt "${LAB_PAUSE_ROUNDS:-1}" ]; do
     a=$(ms); "$B" run -d --name c$i --engine kvm "$work/rootfs" sleep 1000000 > /dev/null 2>&1
@@ -266,6 +280,7 @@ if [ -n "${LAB_CLI:-}" ] && has pause; then
     "$B" pause p > /dev/null 2>&1
     a=$(ms); "$B" exec p true; b=$(ms)
     [ $((b - a)) -lt $warm ] && warm=$((b - a))
+    last=$((b - a))
     i=$((i + 1))
   done
   rtt0=$(ms); "$B" exec p true; rtt=$(( $(ms) - rtt0 ))
@@ -273,6 +288,7 @@ if [ -n "${LAB_CLI:-}" ] && has pause; then
   echo "figure: [$LAB_MODEL] the same CLI's exec on a running box (the floor of both): $rtt ms"
   echo "figure: [$LAB_MODEL] the library's last start of it (ms): $("$B" stats --no-stream --json p 2>/dev/null | grep -o '"start":{[^}]*}' | head -1) (L1's THP: $(cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null))"
   echo "figure: [$LAB_MODEL] the last resume in vmm.log: $(grep 'boxlite-vmm: resumed' "$(dir_of p)/vmm.log" | tail -1 | sed 's/^.*boxlite-vmm: //')"
+  resume_phases "$last" "$rtt" "$("$B" stats --no-stream --json p 2>/dev/null)" "$(dir_of p)/vmm.log"
 
   out=$("$B" fork p f1 f2 2>&1)
   frc=$?

@@ -69,103 +69,23 @@ static int set_limits(struct bl_error *err)
     return 0;
 }
 
-/* ---- user namespaces ------------------------------------------------------------------------- */
-
-static int write_proc(pid_t pid, const char *file, const char *text)
-{
-    char path[64];
-    if (pid)
-        snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, file);
-    else
-        snprintf(path, sizeof path, "/proc/self/%s", file);
-    int fd = open(path, O_WRONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    ssize_t n = write(fd, text, strlen(text));
-    int e = errno;
-    close(fd);
-    return n == (ssize_t)strlen(text) ? 0 : -e;
-}
-
-/* The child behind idmap_userns: born in its user namespace, it only waits for the pipe to
- * close. It shares our memory (no copy of page tables) and touches nothing of it. */
-static char idmap_stack[16384] __attribute__((aligned(64)));
-static int idmap_child(void *arg)
-{
-    const int *sync = arg; /* its own copies: close the write end, wait for end of file */
-    char c;
-    syscall(SYS_close, sync[1]);
-    syscall(SYS_read, sync[0], &c, 1);
-    return 0;
-}
-
-/* A user namespace in which `inner` is host `outer` (uid and gid): the mapping of an
- * idmapped mount. A child is cloned into it (so there is nothing to wait for), we write its
- * maps and keep a descriptor of the namespace; the child ends once sync closes and is
- * reaped by the caller (*pid) after other work. */
-static int idmap_userns(uid_t inner, uid_t outer, gid_t ginner, gid_t gouter, pid_t *pid)
-{
-    static int sync[2];
-    *pid = -1;
-    if (pipe2(sync, O_CLOEXEC) < 0)
-        return -1;
-    *pid = clone(idmap_child, idmap_stack + sizeof idmap_stack, CLONE_NEWUSER | CLONE_VM | SIGCHLD,
-                 sync);
-    int fd = -1;
-    if (*pid > 0) {
-        char map[64], gmap[64], path[64];
-        snprintf(map, sizeof map, "%u %u 1\n", (unsigned)inner, (unsigned)outer);
-        snprintf(gmap, sizeof gmap, "%u %u 1\n", (unsigned)ginner, (unsigned)gouter);
-        snprintf(path, sizeof path, "/proc/%d/ns/user", (int)*pid);
-        if (write_proc(*pid, "uid_map", map) == 0 && write_proc(*pid, "gid_map", gmap) == 0)
-            fd = open(path, O_RDONLY | O_CLOEXEC);
-    }
-    close(sync[0]);
-    close(sync[1]);
-    return fd;
-}
-
-/* Started by a user who is not root: a user namespace mapping that user to itself, in
- * which the mount work is allowed. */
-static int self_userns(struct bl_error *err)
-{
-    uid_t uid = geteuid();
-    gid_t gid = getegid();
-    if (unshare(CLONE_NEWUSER) < 0)
-        return bl_errno(err, errno, "jail: unshare a user namespace (unprivileged user "
-                                    "namespaces disabled?)");
-    char map[64];
-    snprintf(map, sizeof map, "%u %u 1\n", (unsigned)uid, (unsigned)uid);
-    int r = write_proc(0, "uid_map", map);
-    if (!r)
-        r = write_proc(0, "setgroups", "deny");
-    snprintf(map, sizeof map, "%u %u 1\n", (unsigned)gid, (unsigned)gid);
-    if (!r)
-        r = write_proc(0, "gid_map", map);
-    return r ? bl_errno(err, -r, "jail: user namespace maps") : 0;
-}
-
 /* ---- privileges ------------------------------------------------------------------------------- */
 
-static int drop(const struct jail_ids *ids, struct bl_error *err)
+/* To uid:gid of the user namespace the process is in, with every capability gone but keep
+ * (permitted and inheritable only: caps.c). */
+static int drop(const struct jail_ids *ids, uid_t uid, gid_t gid, uint64_t keep,
+                struct bl_error *err)
 {
-    /* the bounding set needs CAP_SETPCAP, so before the uid changes */
-    for (int c = 0; c <= CAP_LAST_CAP; c++)
-        if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
-            return bl_errno(err, errno, "jail: drop capability %d", c);
-    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
-        return bl_errno(err, errno, "jail: clear ambient capabilities");
+    if (jail_caps_bound(keep, err) < 0)
+        return -err->code;
     if (ids->as_root) {
-        if (setgroups(0, NULL) < 0 || setresgid(ids->gid, ids->gid, ids->gid) < 0 ||
-            setresuid(ids->uid, ids->uid, ids->uid) < 0)
-            return bl_errno(err, errno, "jail: become %u:%u", (unsigned)ids->uid,
-                            (unsigned)ids->gid);
+        if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 ||
+            setresuid(uid, uid, uid) < 0)
+            return bl_errno(err, errno, "jail: become %u:%u", (unsigned)uid, (unsigned)gid);
     }
-    /* from root to a uid the kernel clears them; in a user namespace they stay: clear */
-    struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
-    struct __user_cap_data_struct d[2] = { 0 };
-    if (syscall(SYS_capset, &h, d) < 0)
-        return bl_errno(err, errno, "jail: capset");
+    /* from root to a uid the kernel clears them; in a user namespace they stay: set */
+    if (jail_caps_set(keep, err) < 0)
+        return -err->code;
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
         return bl_errno(err, errno, "jail: no_new_privs");
     /* no ptrace or /proc/<pid>/mem by another process of the same user, no core */
@@ -368,6 +288,15 @@ static int pick_uid(const struct vmm_jail_cfg *j, struct jail_ids *ids, struct b
                   "(widen BOXLITE_JAIL_UIDS)", j->uid_count, j->uid_first);
 }
 
+/* A container's root file system among the shares (QEMU's security_model=none). */
+static bool shares_rootfs(const struct vmm_config *cfg)
+{
+    for (unsigned i = 0; i < cfg->nshares; i++)
+        if (cfg->shares[i].rootfs)
+            return true;
+    return false;
+}
+
 int jail_enter(const struct vmm_config *cfg, const struct jail_needs *needs, struct bl_error *err)
 {
     if (cfg->jail.disabled)
@@ -381,6 +310,11 @@ int jail_enter(const struct vmm_config *cfg, const struct jail_needs *needs, str
     ids.gid = ids.as_root ? cfg->jail.gid : ids.owner_gid;
     if (ids.as_root && cfg->jail.uid_count && pick_uid(&cfg->jail, &ids, err) < 0)
         return -err->code;
+    /* Only the QEMU engine serves a container's root (the KVM engine's 9p server has no
+     * security_model=none); every other box keeps the one-uid jail (jail_int.h). */
+    ids.wide = ids.as_root && needs && needs->qemu_binary && shares_rootfs(cfg);
+    if (ids.wide)
+        ids.uid = ids.gid = jail_range_first(ids.uid);
 
     struct jail_plan plan;
     int r = jail_plan_build(&plan, cfg, needs, err);
@@ -392,10 +326,14 @@ int jail_enter(const struct vmm_config *cfg, const struct jail_needs *needs, str
     if (!r)
         r = set_limits(err);
     /* files the box writes keep belonging to its owner: the VMM's uid maps onto the owner's */
-    if (!r && ids.as_root && (ids.uid != ids.owner_uid || ids.gid != ids.owner_gid))
-        ids.idmap_fd = idmap_userns(ids.owner_uid, ids.uid, ids.owner_gid, ids.gid, &idmap_pid);
+    if (!r && ids.as_root && (ids.wide || ids.uid != ids.owner_uid || ids.gid != ids.owner_gid))
+        ids.idmap_fd = jail_idmap_userns(ids.owner_uid, ids.uid, ids.owner_gid, ids.gid,
+                                         ids.wide ? JAIL_RANGE : 1, &idmap_pid);
+    if (!r && ids.wide && ids.idmap_fd < 0)
+        r = bl_errno(err, errno, "jail: the box's user namespace (%u uids from %u)", JAIL_RANGE,
+                     (unsigned)ids.uid);
     if (!r && !ids.as_root)
-        r = self_userns(err);
+        r = jail_self_userns(err);
     /* The host's network namespace only where the user-mode network needs it: a box
      * without a network gets an empty one (no interface but a down loopback). */
     int ns = CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWPID | (cfg->network && !cfg->netns ? 0 : CLONE_NEWNET);
@@ -405,7 +343,7 @@ int jail_enter(const struct vmm_config *cfg, const struct jail_needs *needs, str
         r = bl_errno(err, errno, "jail: make mounts private");
     if (!r)
         r = jail_root_build(&plan, STAGE, &ids, err);
-    if (ids.idmap_fd >= 0)
+    if (ids.idmap_fd >= 0 && !ids.wide) /* a wide VMM enters it below */
         close(ids.idmap_fd);
     if (idmap_pid > 0)
         waitpid(idmap_pid, NULL, 0); /* gone by now: the pipe closed long ago */
@@ -414,6 +352,8 @@ int jail_enter(const struct vmm_config *cfg, const struct jail_needs *needs, str
                pipe2(down, O_CLOEXEC) < 0))
         r = bl_errno(err, errno, "jail: pipe");
     if (r) {
+        if (ids.wide && ids.idmap_fd >= 0)
+            close(ids.idmap_fd);
         jail_plan_free(&plan);
         return r;
     }
@@ -446,7 +386,7 @@ int jail_enter(const struct vmm_config *cfg, const struct jail_needs *needs, str
             kill(child, SIGKILL);
         int sfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
         struct bl_error e2 = { 0 };
-        if (sfd < 0 || drop(&ids, &e2) < 0) {
+        if (sfd < 0 || drop(&ids, ids.uid, ids.gid, 0, &e2) < 0) {
             fprintf(stderr, "boxlite-vmm: jail: supervisor: %s\n",
                     e2.msg[0] ? e2.msg : strerror(errno));
             kill(child, SIGKILL);
@@ -481,8 +421,14 @@ int jail_enter(const struct vmm_config *cfg, const struct jail_needs *needs, str
         r = bl_errno(err, errno, "jail: chroot");
     if (!r && chdir(plan.cwd ? plan.cwd : "/") < 0)
         r = bl_errno(err, errno, "jail: chdir %s", plan.cwd);
+    /* A wide box's VMM becomes uid 0 of its own user namespace (host ids.uid), keeping
+     * JAIL_FS_CAPS for QEMU: it is single-threaded and root here, as setns(2) requires. */
+    if (!r && ids.wide && setns(ids.idmap_fd, CLONE_NEWUSER) < 0)
+        r = bl_errno(err, errno, "jail: enter the box's user namespace");
+    if (ids.wide)
+        close(ids.idmap_fd);
     if (!r)
-        r = drop(&ids, err);
+        r = ids.wide ? drop(&ids, 0, 0, JAIL_FS_CAPS, err) : drop(&ids, ids.uid, ids.gid, 0, err);
     /* after the drop: a change of credentials clears the parent-death signal */
     if (!r && prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
         r = bl_errno(err, errno, "jail: PR_SET_PDEATHSIG");

@@ -23,7 +23,10 @@
  *      system call's number and name, which the VMM's SIGSYS handler passed it);
  *   6. both drop privileges: started by root, to the configured uid/gid (default
  *      65534:65534), supplementary groups cleared, every capability dropped (bounding,
- *      ambient, inheritable, effective), no_new_privs, not dumpable.
+ *      ambient, inheritable, effective), no_new_privs, not dumpable. A box sharing a
+ *      container's root file system ("wide", jail_int.h) instead runs its VMM and QEMU as
+ *      uid 0 of a user namespace of its own over 65536 host uids, where QEMU keeps CHOWN,
+ *      FOWNER and DAC_OVERRIDE so that the container's owners reach the disk.
  * Files the box writes keep belonging to the box's owner (the user who started the VMM)
  * where the filesystem allows an idmapped mount of the VMM's uid onto the owner's; where
  * it does not (tmpfs before Linux 6.3), the box's own files (folder, disks, console log)
@@ -75,7 +78,8 @@ void jail_thread_enter(enum jail_thread_kind kind);
 /* The kind the calling thread declared with jail_thread_enter() (whether or not a filter
  * was installed), or -1 for threads that inherited their creator's. */
 int jail_thread_kind(void);
-/* In the QEMU engine's child between fork and exec (async-signal-safe): QEMU's own filter
+/* In the QEMU engine's child between fork and exec (async-signal-safe): a wide box's
+ * capabilities raised to ambient (kept across the exec), then QEMU's own filter
  * on top of its -sandbox: no setuid/setgid mode bits in chmod, open or mkdir, no device
  * nodes or FIFOs, no io_uring or userfaultfd (none when no filter was prepared). With
  * private_ram (guest RAM a file mapped privately, shared with other boxes), no hole punch

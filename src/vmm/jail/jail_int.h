@@ -4,8 +4,10 @@
 #ifndef VMM_JAIL_INT_H
 #define VMM_JAIL_INT_H
 
+#include "common/jail_range.h"
 #include "vmm/jail/jail.h"
 
+#include <linux/capability.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -44,10 +46,44 @@ void jail_plan_free(struct jail_plan *p);
 /* Identity of the jail's users: who the VMM runs as, whose files the box writes. */
 struct jail_ids {
     bool as_root;       /* started by root: drop to uid/gid */
+    bool wide;          /* a container's root is shared (9p, security_model=none): see below */
     uid_t uid, owner_uid;
     gid_t gid, owner_gid;
-    int idmap_fd;       /* a user namespace mapping owner to uid (idmapped mounts), or -1 */
+    int idmap_fd;       /* a user namespace mapping owner to uid (idmapped mounts), or -1;
+                           a wide box's VMM enters it */
 };
+
+/* A box sharing a container's root file system (boxlite-runtime's bundle rootfs, QEMU's 9p
+ * with security_model=none) must keep the container's owners: podman cp/diff/mount read
+ * the rootfs on the host, where the container's uid k must be the file's uid k. Such a
+ * box ("wide") runs its VMM and QEMU as uid 0 of a user namespace of its own mapping 0..65535
+ * onto host uids R..R+65535, R = jail_range_first(jail uid), and the same namespace idmaps its
+ * binds (on-disk k <-> R+k). QEMU keeps JAIL_FS_CAPS there: its chown of a file the guest
+ * made lands on disk as the guest's uid. Those capabilities act only on inodes whose owner
+ * and group are mapped, i.e. only through the idmapped binds (the jail's tmpfs, /dev and
+ * QEMU's own files are host root's, unmapped); the mount and network namespaces belong to
+ * the host's first user namespace, where the box has nothing. */
+#define JAIL_FS_CAPS ((1ull << CAP_CHOWN) | (1ull << CAP_DAC_OVERRIDE) | (1ull << CAP_FOWNER))
+/* R for a jail uid (see above). */
+uint32_t jail_range_first(uint32_t jail_uid);
+
+/* userns.c: a user namespace in which inner..inner+count-1 are host outer.. (uid and gid),
+ * owned by the caller: the mapping of an idmapped mount and a wide box's namespace. A child
+ * is cloned into it, we write its maps and return a descriptor of the namespace (-1 on
+ * failure); the child ends by itself and is reaped by the caller (*pid) after other work. */
+int jail_idmap_userns(uid_t inner, uid_t outer, gid_t ginner, gid_t gouter, uint32_t count,
+                      pid_t *pid);
+/* Started by a user who is not root: a user namespace mapping that user to itself, in which
+ * the mount work is allowed. */
+int jail_self_userns(struct bl_error *err);
+
+/* caps.c: drops from the bounding set every capability but keep, and clears the ambient set
+ * (needs CAP_SETPCAP: before the uid changes). */
+int jail_caps_bound(uint64_t keep, struct bl_error *err);
+/* Sets permitted and inheritable to keep, effective to none. */
+int jail_caps_set(uint64_t keep, struct bl_error *err);
+/* Raises keep into the ambient set where permitted (between fork and exec: QEMU's). */
+void jail_caps_ambient(uint64_t keep);
 
 /* Takes a detached clone of every bind (open_tree), idmapped where ids says so and the
  * filesystem allows; where it does not, the box's own objects are chowned to the VMM's

@@ -143,6 +143,7 @@ void jail_thread_enter(enum jail_thread_kind kind)
 
 void jail_qemu_child(bool private_ram)
 {
+    jail_caps_ambient(JAIL_FS_CAPS); /* a wide box's (jail_int.h); others have none to raise */
     if ((prepared && load(&jail_bpf[JAIL_FILTER_QEMU]) < 0) ||
         (private_ram && load(&jail_bpf[JAIL_FILTER_PRIVATE_RAM]) < 0)) {
         static const char msg[] = "boxlite: cannot confine QEMU (seccomp)\n";

@@ -799,15 +799,13 @@ int machine_save(struct machine *m, const struct vmsnap_ident *ident, const char
     for (int i = 0; r == 0 && i < m->nvirtio; i++) {
         virtio_dev_save(m->virtio[i], &p);
         vmsnap_add(&b, SNAP_SEC_VIRTIO, (uint32_t)i, p.p, p.len);
-        if (p.failed)
-            b.failed = p.failed;
+        vmsnap_fail_from(&b, &p);
         vmsnap_buf_free(&p);
     }
     for (int i = 0; r == 0 && i < m->nstates; i++) {
         m->states[i].ops->save(m->states[i].opaque, &p);
         vmsnap_add(&b, SNAP_SEC_DEVICE, (uint32_t)i, p.p, p.len);
-        if (p.failed)
-            b.failed = p.failed;
+        vmsnap_fail_from(&b, &p);
         vmsnap_buf_free(&p);
     }
     if (r == 0)

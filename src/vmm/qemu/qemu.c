@@ -11,6 +11,7 @@
 #include "vmm/jail/jail.h"
 #include "vmm/net/boxnet.h"
 #include "vmm/net/link.h"
+#include "vmm/qemu/output.h"
 #include "vmm/qemu/qmp.h"
 
 #include <errno.h>
@@ -43,7 +44,7 @@ struct engine {
     pid_t pid;
     bool kvm; /* -accel kvm (else TCG) */
     int pidfd;
-    int stderr_fd; /* memfd holding QEMU's stdout and stderr */
+    struct qemu_output *output; /* QEMU's stdout and stderr, the last of it (output.h) */
     int agent_fd;
     pthread_mutex_t lock; /* qmp, exited, force */
     struct qmp qmp;
@@ -183,29 +184,6 @@ static bool qemu_available(char *why, size_t why_len)
 /* Milliseconds since this process was spawned (engine.h). */
 static double ms_since_process_start(void) { return engine_ms_since_start(); }
 
-/* The last lines QEMU printed (its own error messages), for error reports. */
-static void stderr_tail(struct engine *e, char *out, size_t out_len)
-{
-    out[0] = 0;
-    if (e->stderr_fd < 0)
-        return;
-    off_t end = lseek(e->stderr_fd, 0, SEEK_END);
-    if (end <= 0)
-        return;
-    char buf[600];
-    off_t from = end > (off_t)sizeof buf - 1 ? end - (off_t)sizeof buf + 1 : 0;
-    ssize_t n = pread(e->stderr_fd, buf, sizeof buf - 1, from);
-    if (n <= 0)
-        return;
-    buf[n] = 0;
-    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-        buf[--n] = 0;
-    for (char *p = buf; *p; p++)
-        if (*p == '\n' || *p == '\r')
-            *p = ' ';
-    snprintf(out, out_len, "%s", buf);
-}
-
 static int signal_qemu(struct engine *e, int sig)
 {
     if (e->pidfd >= 0)
@@ -235,10 +213,11 @@ static void engine_free(struct engine *e)
     slirp_net_free(e->net);
     relay_stop(e->relay);
     qmp_close(&e->qmp);
-    int fds[] = {e->pidfd, e->stderr_fd, e->agent_fd, e->qemu_agent_fd, e->net_fd};
+    int fds[] = {e->pidfd, e->agent_fd, e->qemu_agent_fd, e->net_fd};
     for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
         if (fds[i] >= 0)
             close(fds[i]);
+    qemu_output_free(e->output); /* after QEMU: its last words are read first */
     pthread_mutex_destroy(&e->lock);
     pthread_mutex_destroy(&e->ready_lock);
     free(e->ports);
@@ -295,7 +274,7 @@ static int fail_started(struct engine *e, struct bl_error *err)
         ;
     e->reaped = true;
     char tail[512];
-    stderr_tail(e, tail, sizeof tail);
+    qemu_output_tail(e->output, tail, sizeof tail); /* QEMU's last words */
     if (tail[0] && err) {
         char reason[BL_ERRMSG_MAX];
         snprintf(reason, sizeof reason, "%s", err->msg);
@@ -418,12 +397,12 @@ static int qemu_start(struct engine **out, const struct vmm_config *cfg, struct 
     struct engine *e = calloc(1, sizeof *e);
     if (!e)
         return bl_errno(err, ENOMEM, "QEMU engine");
-    e->pidfd = e->stderr_fd = e->agent_fd = e->qemu_agent_fd = e->net_fd = -1;
+    e->pidfd = e->agent_fd = e->qemu_agent_fd = e->net_fd = -1;
     e->qmp.fd = -1;
     pthread_mutex_init(&e->lock, NULL);
     pthread_mutex_init(&e->ready_lock, NULL);
 
-    int qmp_sv[2] = {-1, -1}, agent_sv[2] = {-1, -1}, net_sv[2] = {-1, -1};
+    int qmp_sv[2] = {-1, -1}, agent_sv[2] = {-1, -1}, net_sv[2] = {-1, -1}, out_w = -1;
     char **argv = NULL;
     int rc;
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, qmp_sv) < 0 ||
@@ -455,11 +434,8 @@ static int qemu_start(struct engine **out, const struct vmm_config *cfg, struct 
         int sz = 1 << 20;
         setsockopt(net_sv[1], SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
     }
-    e->stderr_fd = memfd_create("qemu-output", MFD_CLOEXEC);
-    if (e->stderr_fd < 0) {
-        rc = bl_errno(err, errno, "memfd_create");
+    if ((rc = qemu_output_open(&e->output, &out_w, err)) < 0)
         goto fail;
-    }
 
     struct qemu_launch l = {
         .binary = binary,
@@ -490,7 +466,7 @@ static int qemu_start(struct engine **out, const struct vmm_config *cfg, struct 
         goto fail;
     }
     if (pid == 0)
-        child_exec(binary, argv, child_fds, e->stderr_fd, parent,
+        child_exec(binary, argv, child_fds, out_w, parent,
                    cfg->memory_file && !cfg->memory_shared);
     e->pid = pid;
     e->start_to_launch_ms = ms_since_process_start();
@@ -501,6 +477,8 @@ static int qemu_start(struct engine **out, const struct vmm_config *cfg, struct 
     close(agent_sv[1]);
     if (net_sv[1] >= 0)
         close(net_sv[1]);
+    close(out_w); /* QEMU's alone: its end is the reader's end of file */
+    out_w = -1;
     e->qemu_agent_fd = agent_sv[0];
     e->net_fd = net_sv[0];
 
@@ -516,7 +494,7 @@ static int qemu_start(struct engine **out, const struct vmm_config *cfg, struct 
 
 fail:
     qemu_argv_free(argv);
-    int fds[] = {qmp_sv[0], qmp_sv[1], agent_sv[0], agent_sv[1], net_sv[0], net_sv[1]};
+    int fds[] = {qmp_sv[0], qmp_sv[1], agent_sv[0], agent_sv[1], net_sv[0], net_sv[1], out_w};
     for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
         if (fds[i] >= 0)
             close(fds[i]);
@@ -576,7 +554,7 @@ static void describe_exit(struct engine *e, int status)
     memset(x, 0, sizeof *x);
     x->guest_status = -1; /* no control page under QEMU: the agent reports over its channel */
     char tail[200];
-    stderr_tail(e, tail, sizeof tail);
+    qemu_output_tail(e->output, tail, sizeof tail); /* QEMU's last words */
     const char *why = e->qmp.shutdown_seen ? e->qmp.shutdown_reason : "";
     if (e->paused) {
         x->paused = true;

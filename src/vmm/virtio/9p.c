@@ -335,8 +335,8 @@ static void v9p_save(struct virtio_dev *dev, struct vmsnap_buf *p)
     bool busy = v->inflight || p9_server_nfids(v->srv);
     pthread_mutex_unlock(&v->wlock);
     if (busy)
-        p->failed = "a 9p share is still mounted in the guest (its volumes must be "
-                    "unmounted first)";
+        vmsnap_fail(p, BOXLITE_ERR_STATE, "a 9p share is still mounted in the guest (its "
+                    "volumes must be unmounted first)");
 }
 
 static int v9p_restore(struct virtio_dev *dev, const uint8_t *p, size_t len,

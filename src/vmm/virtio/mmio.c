@@ -440,8 +440,7 @@ void virtio_dev_save(struct virtio_dev *dev, struct vmsnap_buf *p)
     if (dev->ops->save) {
         struct vmsnap_buf m = { 0 };
         dev->ops->save(dev, &m);
-        if (m.failed)
-            p->failed = m.failed;
+        vmsnap_fail_from(p, &m);
         vmsnap_rec(p, S_MODEL, m.p, m.len);
         vmsnap_buf_free(&m);
     }

@@ -270,6 +270,17 @@ TEST(p9v_snapshot_only_when_unmounted)
     struct vmsnap_buf p = { 0 };
     virtio_dev_save(r.dev, &p);
     CHECK(p.failed && strstr(p.failed, "still mounted"));
+    /* the pause's caller is told the box is not in a state to be paused, not an internal
+     * error: the box runs on and the pause can be tried again once unmounted */
+    struct vmsnap_buf whole = { 0 };
+    vmsnap_begin(&whole, &(struct vmsnap_ident){ 0 });
+    vmsnap_add(&whole, SNAP_SEC_VIRTIO, 0, p.p, p.len);
+    vmsnap_fail_from(&whole, &p);
+    struct bl_error serr = { 0 };
+    CHECK_EQ(vmsnap_finish(&whole, &serr), -BOXLITE_ERR_STATE);
+    CHECK_EQ(serr.code, BOXLITE_ERR_STATE);
+    CHECK(strstr(serr.msg, "a 9p share is still mounted in the guest") != NULL);
+    vmsnap_buf_free(&whole);
     vmsnap_buf_free(&p);
 
     begin(&m, P9_TCLUNK); /* the unmount */
