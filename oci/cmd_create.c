@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,8 +27,10 @@
 
 /* ---- create: a relay that boots the box and waits for start ------------------------------*/
 
-static int box_options(const struct oci_spec *s, const char *id, const char *rootfs, bool nic,
-                       boxlite_options **out, struct bl_error *err)
+/* nic_ns: the network namespace whose interface the box's NIC mirrors, NULL for the
+ * user-mode network */
+static int box_options(const struct oci_spec *s, const char *id, const char *rootfs,
+                       const char *nic_ns, boxlite_options **out, struct bl_error *err)
 {
     boxlite_options *o = NULL;
     int r = boxlite_options_new(&o);
@@ -55,11 +58,11 @@ static int box_options(const struct oci_spec *s, const char *id, const char *roo
      * published ports of the annotation are the box's side of each, a free loopback port
      * (oci/ports.c) */
     char mode[PATH_MAX + 8];
-    if (!r && nic) {
-        snprintf(mode, sizeof mode, "netns:%s", s->netns_path);
+    if (!r && nic_ns) {
+        snprintf(mode, sizeof mode, "netns:%s", nic_ns);
         r = boxlite_options_set_network_mode(o, mode);
     }
-    for (size_t i = 0; !r && !nic && i < s->nports; i++)
+    for (size_t i = 0; !r && !nic_ns && i < s->nports; i++)
         r = boxlite_options_add_port(o, 0, s->ports[i], "tcp", NULL);
     for (size_t i = 0; !r && i < s->nmounts; i++)
         if (relay_mount_kind(&s->mounts[i]) == S_IFDIR && /* a volume is a folder (9p) */
@@ -112,7 +115,7 @@ static void destroy_created(pid_t pid, const struct oci_spec *s, const struct oc
     struct pod pod;
     if (pod_of(st->id, &pod) == POD_CONTAINER)
         pod_leave(&pod, st->id); /* its box is the sandbox's, which runs on */
-    else if (open_runtime(&rt) == 0) {
+    else if (st->box[0] && open_runtime(&rt) == 0) { /* "": not booted yet */
         boxlite_box_remove(rt, st->box, 1);
         boxlite_runtime_close(rt);
     }
@@ -121,14 +124,56 @@ static void destroy_created(pid_t pid, const struct oci_spec *s, const struct oc
     host_hooks(s, OCI_HOOK_POSTSTOP, st, OCI_STOPPED, &err);
 }
 
+/* The relay's pipes to create: ready_fd gets "ok BOXID" or the error. With
+ * relay_netns_later, early_fd gets "ok" once the relay is in its new network namespace,
+ * and go_fd brings "go" once create has run the prestart and createRuntime hooks (-1 both
+ * otherwise). */
+struct relay_pipes {
+    int ready_fd, early_fd, go_fd;
+};
+
+/* relay_netns_later: the relay makes its new network namespace and waits while create
+ * runs the hooks that configure it (Docker's libnetwork-setkey moves the veth in), as
+ * runc runs them after making the namespaces and before the process. Then the box's NIC
+ * mirrors the namespace's interface (nic_ns is set to the relay's namespace), or, with
+ * loopback only (ctr run), the box keeps its user-mode network: the relay goes back to
+ * the caller's namespace (host_ns) to boot it, so that network reaches out. */
+static int netns_after_hooks(const struct relay_pipes *rp, int *host_ns, int *own_ns,
+                             char *nic_ns, size_t len, struct bl_error *err)
+{
+    *host_ns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+    if (*host_ns < 0)
+        return bl_errno(err, errno, "open /proc/self/ns/net");
+    if (relay_enter_netns(NULL, err) < 0)
+        return -1;
+    *own_ns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+    if (*own_ns < 0)
+        return bl_errno(err, errno, "open the new /proc/self/ns/net");
+    report(rp->early_fd, "ok");
+    close(rp->early_fd);
+    char go[8];
+    read_report(rp->go_fd, go, sizeof go);
+    close(rp->go_fd);
+    if (strcmp(go, "go"))
+        _exit(1); /* create failed a hook and kills this process */
+    if (relay_netns_has_nic()) {
+        snprintf(nic_ns, len, "/proc/%d/ns/net", (int)getpid());
+        return 0;
+    }
+    return setns(*host_ns, CLONE_NEWNET) < 0 ? bl_errno(err, errno, "back to the caller's "
+                                                                    "network namespace")
+                                             : 0;
+}
+
 /* The created container's relay: boots the box, reports to create (ready_fd), waits for
  * start, then runs the process. Never returns. */
 static __attribute__((noreturn)) void create_relay(const char *id, const struct oci_spec *s,
                                                    const char *rootfs, int console_fd,
-                                                   int listen_fd, int ready_fd,
+                                                   int listen_fd, const struct relay_pipes *rp,
                                                    const struct pod *pod,
                                                    const struct cgroup *cg)
 {
+    int ready_fd = rp->ready_fd;
     int sigfd = signal_fd();
     struct bl_error err = { 0 };
     /* first: the per-box process and QEMU inherit the cgroup from this process */
@@ -165,8 +210,19 @@ static __attribute__((noreturn)) void create_relay(const char *id, const struct 
     /* a box left by an earlier container of this id (its relay killed before delete) */
     if (!box)
         boxlite_box_remove(rt, id, 1);
-    bool nic = relay_netns_nic(s);
-    if (!box && (box_options(s, id, rootfs, nic, &o, &err) < 0 ||
+    /* the box's NIC: the namespace's interface (relay_netns_nic, or relay_netns_later's
+     * namespace once hooks have configured it), else the user-mode network */
+    bool later = rp->early_fd >= 0;
+    char nic_ns[PATH_MAX] = "";
+    int host_ns = -1, own_ns = -1;
+    if (relay_netns_nic(s))
+        snprintf(nic_ns, sizeof nic_ns, "%s", s->netns_path);
+    else if (later && netns_after_hooks(rp, &host_ns, &own_ns, nic_ns, sizeof nic_ns, &err) < 0) {
+        report(ready_fd, "%s", err.msg);
+        _exit(1);
+    }
+    bool nic = nic_ns[0];
+    if (!box && (box_options(s, id, rootfs, nic ? nic_ns : NULL, &o, &err) < 0 ||
                  (pod->kind == POD_SANDBOX && pod_sandbox_prepare(rootfs, &err) < 0))) {
         report(ready_fd, "%s", err.msg);
         _exit(1);
@@ -187,15 +243,22 @@ static __attribute__((noreturn)) void create_relay(const char *id, const struct 
     }
     /* the caller's namespace, where the box's port forwards listen */
     bool proxies = s->nports && !nic;
-    int host_ns = proxies ? open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC) : -1;
-    if ((s->netns && relay_enter_netns(s->netns_path, &err) < 0) ||
-        (proxies && relay_ports_start(box, s, host_ns, &err) < 0)) {
+    if (proxies && host_ns < 0)
+        host_ns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+    int r = 0;
+    if (later && !nic && setns(own_ns, CLONE_NEWNET) < 0)
+        r = bl_errno(&err, errno, "back into the container's network namespace");
+    else if (!later && s->netns)
+        r = relay_enter_netns(s->netns_path, &err);
+    if (r < 0 || (proxies && relay_ports_start(box, s, host_ns, &err) < 0)) {
         report(ready_fd, "%s", err.msg);
         boxlite_box_remove(rt, boxlite_box_id(box), 1);
         _exit(1);
     }
     if (host_ns >= 0)
         close(host_ns);
+    if (own_ns >= 0)
+        close(own_ns);
     report(ready_fd, "ok %s", boxlite_box_id(box));
     close(ready_fd);
 
@@ -264,6 +327,16 @@ static __attribute__((noreturn)) void create_relay(const char *id, const struct 
     _exit(status);
 }
 
+/* state.json, written whole (create writes it twice when the box boots after hooks) */
+static int save_state(const char *path, const struct oci_state *st, struct bl_error *err)
+{
+    char *js = oci_state_dump(st);
+    int r = js ? oci_write_atomic(path, js, strlen(js), err)
+               : bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
+    free(js);
+    return r ? bl_err_prefix(err, "write %s", path) : 0;
+}
+
 static int abs_path(const char *base, const char *p, char *out, size_t len)
 {
     char joined[PATH_MAX * 2];
@@ -307,7 +380,6 @@ int cmd_create(int argc, char **argv, int i)
     if (oci_spec_parse(text, len, &s, &err))
         return fail("%s: %s", cfg, err.msg);
     int rc = 1;
-    char *js = NULL;
     if (abs_path(bdir, s.root_path, rootfs, sizeof rootfs) < 0) {
         rc = fail("root.path %s: %s", s.root_path, strerror(errno));
         goto out;
@@ -374,8 +446,11 @@ int cmd_create(int argc, char **argv, int i)
         warn("no cgroup for %s: %s", id, err.msg);
         memset(&cg, 0, sizeof cg);
     }
-    int ready[2];
-    if (pipe2(ready, O_CLOEXEC) < 0) {
+    /* ready, and with relay_netns_later early and go (struct relay_pipes) */
+    bool later = relay_netns_later(&s) && pod.kind != POD_CONTAINER;
+    int ready[2], early[2] = { -1, -1 }, go[2] = { -1, -1 };
+    if (pipe2(ready, O_CLOEXEC) < 0 ||
+        (later && (pipe2(early, O_CLOEXEC) < 0 || pipe2(go, O_CLOEXEC) < 0))) {
         rc = fail("pipe: %s", strerror(errno));
         cgroup_destroy(&cg, NULL);
         rm_state_dir(id);
@@ -390,13 +465,57 @@ int cmd_create(int argc, char **argv, int i)
     }
     if (pid == 0) {
         close(ready[0]);
-        create_relay(id, &s, rootfs, cfd, ls, ready[1], &pod, &cg);
+        if (later) {
+            close(early[0]);
+            close(go[1]);
+        }
+        struct relay_pipes rp = { .ready_fd = ready[1], .early_fd = early[1], .go_fd = go[0] };
+        create_relay(id, &s, rootfs, cfd, ls, &rp, &pod, &cg);
     }
     close(ready[1]);
+    if (later) {
+        close(early[1]);
+        close(go[0]);
+    }
     close(ls);
     if (cfd >= 0)
         close(cfd);
-    char msg[2048];
+    struct proc_stat ps = { 0 };
+    proc_stat_read(pid, &ps);
+    char created[64];
+    oci_now_rfc3339(created, sizeof created);
+    struct oci_state st = { .id = (char *)id, .bundle = bdir, .rootfs = rootfs,
+                            .created = created, .box = "", .pid = pid,
+                            .pid_start = ps.starttime };
+    char sp[PATH_MAX + 32];
+    snprintf(sp, sizeof sp, "%s/state.json", dir);
+    /* runtime.md "Lifecycle" steps 3-5, the box being the runtime environment; with
+     * relay_netns_later the first two run before the box boots, in the relay's new
+     * network namespace (the state's box is "" until then) */
+    static const enum oci_hook_stage create_stages[] = {
+        OCI_HOOK_PRESTART, OCI_HOOK_CREATE_RUNTIME, OCI_HOOK_CREATE_CONTAINER
+    };
+    size_t stage = 0;
+    char msg[2048] = "";
+    if (later) {
+        read_report(early[0], msg, sizeof msg);
+        close(early[0]);
+        if (!strcmp(msg, "ok")) {
+            if (save_state(sp, &st, &err)) {
+                rc = fail("%s", err.msg);
+                destroy_created(pid, &s, &st, &cg);
+                goto out;
+            }
+            for (; stage < 2; stage++)
+                if (host_hooks(&s, create_stages[stage], &st, OCI_CREATING, &err)) {
+                    rc = fail("%s", err.msg);
+                    destroy_created(pid, &s, &st, &cg);
+                    goto out;
+                }
+            io_write_all(go[1], "go", 2);
+        }
+        close(go[1]);
+    }
     read_report(ready[0], msg, sizeof msg);
     close(ready[0]);
     if (strncmp(msg, "ok ", 3)) {
@@ -405,32 +524,21 @@ int cmd_create(int argc, char **argv, int i)
         rc = fail("%s", msg[0] ? msg : "the container's relay process died");
         cgroup_destroy(&cg, NULL);
         rm_state_dir(id);
+        if (stage) /* runtime.md: after a create hook, the lifecycle goes on at delete */
+            host_hooks(&s, OCI_HOOK_POSTSTOP, &st, OCI_STOPPED, &err);
         goto out;
     }
-    struct proc_stat ps = { 0 };
-    proc_stat_read(pid, &ps);
-    char created[64];
-    oci_now_rfc3339(created, sizeof created);
-    struct oci_state st = { .id = (char *)id, .bundle = bdir, .rootfs = rootfs,
-                            .created = created, .box = msg + 3, .pid = pid,
-                            .pid_start = ps.starttime };
-    js = oci_state_dump(&st);
-    char sp[PATH_MAX + 32];
-    snprintf(sp, sizeof sp, "%s/state.json", dir);
-    if (!js || oci_write_atomic(sp, js, strlen(js), &err)) {
+    st.box = msg + 3;
+    if (save_state(sp, &st, &err)) {
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);
         cgroup_destroy(&cg, NULL);
-        rc = fail("write %s: %s", sp, js ? err.msg : "out of memory");
+        rc = fail("%s", err.msg);
         rm_state_dir(id);
         goto out;
     }
-    /* runtime.md "Lifecycle" steps 3-5, the box being the runtime environment */
-    static const enum oci_hook_stage create_stages[] = {
-        OCI_HOOK_PRESTART, OCI_HOOK_CREATE_RUNTIME, OCI_HOOK_CREATE_CONTAINER
-    };
-    for (size_t k = 0; k < sizeof create_stages / sizeof create_stages[0]; k++)
-        if (host_hooks(&s, create_stages[k], &st, OCI_CREATING, &err)) {
+    for (; stage < sizeof create_stages / sizeof create_stages[0]; stage++)
+        if (host_hooks(&s, create_stages[stage], &st, OCI_CREATING, &err)) {
             rc = fail("%s", err.msg);
             destroy_created(pid, &s, &st, &cg);
             goto out;
@@ -438,7 +546,6 @@ int cmd_create(int argc, char **argv, int i)
     rc = write_pid_file(pid_file, pid);
     debug("created %s: relay %d, box %s", id, (int)pid, msg + 3);
 out:
-    free(js);
     oci_spec_free(&s);
     return rc;
 }

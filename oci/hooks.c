@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /* Where boxlite-runtime runs each stage of config.json's hooks (runtime-spec runtime.md
  * "Lifecycle", config.md "POSIX-platform Hooks"). prestart, createRuntime and
- * createContainer run on the host in `create`, once the box is up: "the container
+ * createContainer run on the host in `create`, once the box is up (prestart and
+ * createRuntime before it boots when the relay made the network namespace: cmd_create.c,
+ * relay_netns_later): "the container
  * namespace" of createContainer is a VM here, whose tools are not the host's, and the hooks
  * engines inject (Podman's, Docker's libnetwork-setkey, NVIDIA's) are host programs that
  * expect the host. startContainer runs in the guest, before the process, as the spec says

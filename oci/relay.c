@@ -11,6 +11,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
+#include <net/if.h>
 #include <linux/openat2.h>
 #include <poll.h>
 #include <sched.h>
@@ -417,7 +419,34 @@ static bool in_child_userns(void)
            count != 4294967295UL;
 }
 
+/* May the runtime create a tap in the container's namespace: root in the first user
+ * namespace, and the annotation io.boxlite.network=user absent. */
+static bool nic_allowed(const struct oci_spec *s)
+{
+    return !s->user_network && geteuid() == 0 && !in_child_userns();
+}
+
 bool relay_netns_nic(const struct oci_spec *s)
 {
-    return s->netns && s->netns_path && !s->user_network && geteuid() == 0 && !in_child_userns();
+    return s->netns && s->netns_path && nic_allowed(s);
+}
+
+bool relay_netns_later(const struct oci_spec *s)
+{
+    return s->netns && !s->netns_path && nic_allowed(s);
+}
+
+bool relay_netns_has_nic(void)
+{
+    /* netns_nic_attach's choice (src/vmm/net/netns.c), which the per-box process makes
+     * again: an interface that is up, not loopback, with an IPv4 address */
+    struct ifaddrs *list;
+    if (getifaddrs(&list) < 0)
+        return false;
+    bool found = false;
+    for (struct ifaddrs *a = list; a && !found; a = a->ifa_next)
+        found = a->ifa_addr && a->ifa_addr->sa_family == AF_INET && (a->ifa_flags & IFF_UP) &&
+                !(a->ifa_flags & IFF_LOOPBACK);
+    freeifaddrs(list);
+    return found;
 }

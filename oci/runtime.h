@@ -60,8 +60,9 @@ int relay_lookpath(const char *rootfs, const struct oci_spec *s, const struct oc
                    struct bl_error *err);
 
 /* Puts the calling relay in the network namespace config.json asks for (path, or a new
- * one for NULL), once its box is up: the box's user-mode network lives in the per-box
- * process, already started in the caller's namespace, so it keeps working; what changes
+ * one for NULL), once its box is up (a new one before, with relay_netns_later): the box's
+ * user-mode network lives in the per-box process, started in the caller's namespace, so
+ * it keeps working; what changes
  * is what /proc/<relay>/ns/net names to the engine and its hooks (Docker's
  * libnetwork-setkey, CNI), which must never be the host's own. */
 int relay_enter_netns(const char *path, struct bl_error *err);
@@ -71,6 +72,17 @@ int relay_enter_netns(const char *path, struct bl_error *err);
  * may create one there. Otherwise (no path, rootless) the box has its user-mode network
  * and the io.boxlite.ports proxies. */
 bool relay_netns_nic(const struct oci_spec *s);
+
+/* Whether the box waits for the engine's prestart hooks before it boots: a new network
+ * namespace (no path: Docker's, ctr run's) that the runtime could give a tap, as root.
+ * Docker's libnetwork-setkey hook moves the container's veth into /proc/<relay>/ns/net
+ * only then; relay_netns_has_nic then decides between the tap and the user-mode network. */
+bool relay_netns_later(const struct oci_spec *s);
+
+/* Whether the calling thread's network namespace has an interface the box's NIC can
+ * mirror (up, not loopback, an IPv4 address); only loopback (ctr run) keeps the box's
+ * user-mode network, so it still reaches out. */
+bool relay_netns_has_nic(void);
 
 /* Published ports (oci/ports.c): once the relay is in the container's network namespace,
  * a proxy process listens there on each io.boxlite.ports port and carries connections to

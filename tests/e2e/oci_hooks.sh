@@ -104,6 +104,23 @@ expect "  ...nor a box" 0 "$(boxes)"
 expect "  ...the hooks after it did not run; poststop did" "createRuntime creating
 poststop stopped" "$(calls "$L" | cut -d' ' -f1,2)"
 
+# ---- a new network namespace: prestart and createRuntime run before the box boots ----------
+# (Docker's libnetwork-setkey moves the veth in then; docs/oci-runtime.md "Hooks"); a failure
+# there fails create all the same
+L=$work/h2n.log
+bundle "$work/h2n" '["sh"]' "{
+  \"createRuntime\": [$(host_hook createRuntime "$L"), {\"path\": \"/bin/sh\", \"args\": [\"sh\", \"-c\", \"BOXLITE_HOME=$root/home $B ps -a --json >$work/h2n.boxes; exit 3\"]}],
+  \"poststop\": [$(host_hook poststop "$L")]}" '{"namespaces": [{"type": "network"}]}'
+"$R" --root "$root" create --bundle "$work/h2n" h2n 2>"$work/h2n.err"; rc=$?
+expect "a new network namespace: createRuntime runs before the box exists" 0 \
+  "$(python3 -c 'import json,sys; print(len(json.load(sys.stdin)))' <"$work/h2n.boxes" 2>&1)"
+expect "  ...its failure fails create" 1 "$rc"
+has "  ...naming the hook" "createRuntime hook #1 (/bin/sh): exit status 3" "$work/h2n.err"
+check "  ...leaving no state" test ! -e "$root/h2n"
+expect "  ...nor a box" 0 "$(boxes)"
+expect "  ...poststop ran" "createRuntime creating
+poststop stopped" "$(calls "$L" | cut -d' ' -f1,2)"
+
 # ---- a hook past its timeout is killed and fails create ------------------------------------
 bundle "$work/h3" '["sh"]' '{"prestart": [{"path": "/bin/sh", "args": ["sh", "-c", "exec sleep 600"], "timeout": 1}]}'
 "$R" --root "$root" create --bundle "$work/h3" h3 2>"$work/h3.err"; rc=$?
