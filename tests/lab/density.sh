@@ -17,7 +17,8 @@
 #      box, with reporting ("after") and, with LAB_DENSITY_BEFORE=1, without ("before").
 # env: LAB_VMM LAB_VMLINUX LAB_INITRD LAB_CLIENT LAB_ROOTFS LAB_L2_CMDLINE (as suite.sh);
 #      LAB_DENSITY_SECTIONS ("reclaim target idle"), LAB_DENSITY_PREP (a command run in each
-#      idle box once it is ready: guest tuning to try)
+#      idle box once it is ready: guest tuning to try), LAB_DENSITY_TRY (kernel command-line
+#      words: the idle boxes again with them, in the same run, to compare)
 # Prints "ok: "/"FAIL: " lines, "figure: " lines, then "density: N passed, N failed".
 pass=0
 fail=0
@@ -45,6 +46,42 @@ kib() {
 rss() { kib "$1" VmRSS; }
 pss() { kib "$1" Pss; }
 
+# Where a box's memory lies, one "CATEGORY RSS PSS" line (KiB) per category, from the
+# smaps of the VMM and its children. Guest RAM is the VMM's anonymous mappings marked
+# MADV_DONTFORK ("dc"); the kernel and initrd files mapped into it (MAP_PRIVATE) are
+# counted apart, with the pages the guest wrote there (copied on write: "Anonymous")
+# apart from the file's own page-cache pages, which every box shares.
+breakdown() {
+  for b_p in $1 $(children "$1"); do cat "/proc/$b_p/smaps" 2>/dev/null; done |
+  awk -v k="${LAB_VMLINUX##*/}" -v i="${LAB_INITRD##*/}" '
+    function flush() {
+      if (cat == "") return
+      if (cat == "vmm-anonymous" && vmflags ~ / dc/) cat = "guest-ram-anonymous"
+      if (cat == "kernel" || cat == "initrd") {
+        R[cat "-copied"] += an; P[cat "-copied"] += an
+        R[cat "-file"] += rss - an; P[cat "-file"] += pss - an
+      } else { R[cat] += rss; P[cat] += pss }
+      cat = ""
+    }
+    /^[0-9a-f]+-[0-9a-f]+ / {
+      flush()
+      path = $6; base = path; sub(/.*\//, "", base)
+      if (path == "") cat = "vmm-anonymous"
+      else if (base == k) cat = "kernel"
+      else if (base == i) cat = "initrd"
+      else if (base == "boxlite-vmm") cat = "vmm-binary"
+      else if (path == "[heap]") cat = "vmm-heap"
+      else if (path ~ /^\[stack/) cat = "vmm-stack"
+      else if (path ~ /^\//) cat = "libraries"
+      else cat = "vmm-other"
+      rss = pss = an = 0; vmflags = ""
+      next
+    }
+    /^Rss:/ { rss = $2 } /^Pss:/ { pss = $2 } /^Anonymous:/ { an = $2 }
+    /^VmFlags:/ { vmflags = $0 }
+    END { flush(); for (c in R) print c, R[c], P[c] }'
+}
+
 # start NAME BALLOON_JSON: boots a box of 512 MiB in the background; its pid in $work/NAME.pid
 start() {
   d=$work/$1
@@ -52,7 +89,7 @@ start() {
   cp "$LAB_ROOTFS" "$d/root.ext4"
   cat > "$d/vmm.json" <<EOF
 { "engine": "kvm", "kernel": "$LAB_VMLINUX", "initrd": "$LAB_INITRD",
-  "cmdline": "quiet boxlite.root=/dev/vda ${LAB_L2_CMDLINE:-}", "cpus": 1, "memory_mib": 512,
+  "cmdline": "quiet boxlite.root=/dev/vda ${LAB_L2_CMDLINE:-} ${words:-}", "cpus": 1, "memory_mib": 512,
   "disks": [ { "path": "$d/root.ext4", "readonly": false } ], "balloon": $2,
   "console_log": "$d/console", "box_socket": "$d/box.sock", "ready_file": "$d/ready" }
 EOF
@@ -167,21 +204,39 @@ idle_boxes() { # idle_boxes TAG BALLOON_JSON
   done
   r=0 p=0
   for n in $names; do r=$((r + $(rss "$(pid "$n")"))); p=$((p + $(pss "$(pid "$n")"))); done
+  for n in $names; do breakdown "$(pid "$n")"; done > "$work/$1.parts"
   stop $names
   echo "$ready $((r / boxes)) $((p / boxes))"
+}
+# parts TAG: the breakdown of the idle boxes TAG*, averaged per box, largest PSS first.
+parts() {
+  echo "figure: where an idle box's memory lies ($1, per box, KiB): RSS PSS"
+  awk -v n="$boxes" '{ R[$1] += $2; P[$1] += $3 }
+    END { for (c in R) printf "figure:   %-22s %7d %7d\n", c, R[c] / n, P[c] / n }' "$work/$1.parts" |
+    sort -k4 -n -r
 }
 if echo " $sections " | grep -q ' idle '; then
 echo "== $boxes idle boxes of 512 MiB${LAB_DENSITY_PREP:+ (in each: $LAB_DENSITY_PREP)}"
 set -- $(idle_boxes idle '{ "free_page_reporting": true }')
 [ "${1:-0}" = "$boxes" ] && ok "$boxes boxes ready at once" || bad "only ${1:-0} of $boxes boxes ready"
-echo "figure: host memory per idle box, $boxes boxes of 512 MiB, KVM engine, lab, reporting on: RSS $(( ${2:-0} / 1024 )) MiB, PSS $(( ${3:-0} / 1024 )) MiB"
+echo "figure: host memory per idle box, $boxes boxes of 512 MiB, KVM engine, lab, reporting on: RSS $(( ${2:-0} / 1024 )) MiB, PSS $(( ${3:-0} / 1024 )) MiB (${3:-0} KiB)"
 after_pss=${3:-0}
+parts idle
+
 [ "$after_pss" -gt 0 ] && [ "$after_pss" -le $((25 * 1024)) ] &&
   ok "an idle box costs ${after_pss} KiB (PSS), goal 25 MiB" ||
   bad "an idle box costs ${after_pss} KiB (PSS), above the goal of 25 MiB"
+if [ -n "${LAB_DENSITY_TRY:-}" ]; then
+  words=$LAB_DENSITY_TRY
+  set -- $(idle_boxes try '{ "free_page_reporting": true }')
+  words=
+  echo "figure: host memory per idle box, $boxes boxes of 512 MiB, KVM engine, lab, reporting on, with '$LAB_DENSITY_TRY': RSS $(( ${2:-0} / 1024 )) MiB, PSS $(( ${3:-0} / 1024 )) MiB (${3:-0} KiB)"
+  parts try
+fi
 if [ "${LAB_DENSITY_BEFORE:-0}" = 1 ]; then
   set -- $(idle_boxes before '{ "free_page_reporting": false }')
   echo "figure: host memory per idle box, $boxes boxes of 512 MiB, KVM engine, lab, reporting off (before): RSS $(( ${2:-0} / 1024 )) MiB, PSS $(( ${3:-0} / 1024 )) MiB"
+  parts before
 fi
 fi
 rm -rf "$work"
