@@ -18,7 +18,9 @@
 # env: LAB_VMM LAB_VMLINUX LAB_INITRD LAB_CLIENT LAB_ROOTFS LAB_L2_CMDLINE (as suite.sh);
 #      LAB_DENSITY_SECTIONS ("reclaim target idle"), LAB_DENSITY_PREP (a command run in each
 #      idle box once it is ready: guest tuning to try), LAB_DENSITY_TRY (kernel command-line
-#      words: the idle boxes again with them, in the same run, to compare)
+#      words) and LAB_DENSITY_TRY_ENV (VAR=VALUE words for the VMM's environment): the idle
+#      boxes again with them, in the same run, to compare; LAB_DENSITY_PAGES=1: which kernel
+#      pages the first idle box copied
 # Prints "ok: "/"FAIL: " lines, "figure: " lines, then "density: N passed, N failed".
 pass=0
 fail=0
@@ -82,6 +84,24 @@ breakdown() {
     END { flush(); for (c in R) print c, R[c], P[c] }'
 }
 
+# Which of the kernel file's pages a box holds as its own copies (the guest wrote them):
+# runs of file offsets, "OFFSET+KiB" in hex/decimal, from the first VMA mapping the kernel
+# file on. pagemap bit 63 is "present", bit 61 "file page": a present page without it is a
+# copy. For the kernel's sections: readelf -S on the same vmlinux.
+copied_runs() {
+  grep "/${LAB_VMLINUX##*/}\$" "/proc/$1/maps" | while read -r c_range c_perm c_off c_rest; do
+    c_lo=$((0x${c_range%-*})) c_hi=$((0x${c_range#*-}))
+    dd if="/proc/$1/pagemap" bs=8 skip=$((c_lo / 4096)) count=$(((c_hi - c_lo) / 4096)) 2>/dev/null |
+      od -An -v -tx8 | tr -s ' ' '\n' | grep . |
+      awk -v base=$((0x$c_off)) '
+        { copied = ($1 ~ /^[89]/) }
+        copied && !run { start = base + (NR - 1) * 4096; run = 1 }
+        !copied && run { printf "%x+%d ", start, (base + (NR - 1) * 4096 - start) / 1024; run = 0 }
+        END { if (run) printf "%x+%d ", start, (base + NR * 4096 - start) / 1024 }'
+  done
+  echo
+}
+
 # start NAME BALLOON_JSON: boots a box of 512 MiB in the background; its pid in $work/NAME.pid
 start() {
   d=$work/$1
@@ -93,7 +113,7 @@ start() {
   "disks": [ { "path": "$d/root.ext4", "readonly": false } ], "balloon": $2,
   "console_log": "$d/console", "box_socket": "$d/box.sock", "ready_file": "$d/ready" }
 EOF
-  (cd "$d" && exec "$LAB_VMM" --config "$d/vmm.json") > "$d/vmm.out" 2>&1 &
+  (cd "$d" && exec env ${wenv:-} "$LAB_VMM" --config "$d/vmm.json") > "$d/vmm.out" 2>&1 &
   echo $! > "$d/pid"
 }
 pid() { cat "$work/$1/pid"; }
@@ -205,6 +225,10 @@ idle_boxes() { # idle_boxes TAG BALLOON_JSON
   r=0 p=0
   for n in $names; do r=$((r + $(rss "$(pid "$n")"))); p=$((p + $(pss "$(pid "$n")"))); done
   for n in $names; do breakdown "$(pid "$n")"; done > "$work/$1.parts"
+  # The engine's own words reach the guest: noreplace-smp keeps the kernel's text shared.
+  client "$1"1 -c 'grep -qw noreplace-smp /proc/cmdline && echo SHARED-TEXT' -o SHARED-TEXT &&
+    touch "$work/$1.smp"
+  [ "${LAB_DENSITY_PAGES:-0}" = 1 ] && echo "figure: kernel pages copied in box $1 1 (file offset+KiB): $(copied_runs "$(pid "$1"1)")" >&2
   stop $names
   echo "$ready $((r / boxes)) $((p / boxes))"
 }
@@ -221,16 +245,19 @@ set -- $(idle_boxes idle '{ "free_page_reporting": true }')
 [ "${1:-0}" = "$boxes" ] && ok "$boxes boxes ready at once" || bad "only ${1:-0} of $boxes boxes ready"
 echo "figure: host memory per idle box, $boxes boxes of 512 MiB, KVM engine, lab, reporting on: RSS $(( ${2:-0} / 1024 )) MiB, PSS $(( ${3:-0} / 1024 )) MiB (${3:-0} KiB)"
 after_pss=${3:-0}
+[ -e "$work/idle.smp" ] &&
+  ok "the guest kernel got noreplace-smp: its LOCK prefixes stay as in the shared file" ||
+  bad "the guest kernel's command line lacks noreplace-smp (each box rewrites 2.5 MiB of kernel text)"
 parts idle
 
 [ "$after_pss" -gt 0 ] && [ "$after_pss" -le $((25 * 1024)) ] &&
   ok "an idle box costs ${after_pss} KiB (PSS), goal 25 MiB" ||
   bad "an idle box costs ${after_pss} KiB (PSS), above the goal of 25 MiB"
-if [ -n "${LAB_DENSITY_TRY:-}" ]; then
-  words=$LAB_DENSITY_TRY
+if [ -n "${LAB_DENSITY_TRY:-}${LAB_DENSITY_TRY_ENV:-}" ]; then
+  words=${LAB_DENSITY_TRY:-} wenv=${LAB_DENSITY_TRY_ENV:-}
   set -- $(idle_boxes try '{ "free_page_reporting": true }')
-  words=
-  echo "figure: host memory per idle box, $boxes boxes of 512 MiB, KVM engine, lab, reporting on, with '$LAB_DENSITY_TRY': RSS $(( ${2:-0} / 1024 )) MiB, PSS $(( ${3:-0} / 1024 )) MiB (${3:-0} KiB)"
+  words= wenv=
+  echo "figure: host memory per idle box, $boxes boxes of 512 MiB, KVM engine, lab, reporting on, with '${LAB_DENSITY_TRY:-}${LAB_DENSITY_TRY_ENV:+ (VMM env $LAB_DENSITY_TRY_ENV)}': RSS $(( ${2:-0} / 1024 )) MiB, PSS $(( ${3:-0} / 1024 )) MiB (${3:-0} KiB)"
   parts try
 fi
 if [ "${LAB_DENSITY_BEFORE:-0}" = 1 ]; then
