@@ -89,15 +89,17 @@ breakdown() {
 # file on. pagemap bit 63 is "present", bit 61 "file page": a present page without it is a
 # copy. For the kernel's sections: readelf -S on the same vmlinux.
 copied_runs() {
-  grep "/${LAB_VMLINUX##*/}\$" "/proc/$1/maps" | while read -r c_range c_perm c_off c_rest; do
-    c_lo=$((0x${c_range%-*})) c_hi=$((0x${c_range#*-}))
-    dd if="/proc/$1/pagemap" bs=8 skip=$((c_lo / 4096)) count=$(((c_hi - c_lo) / 4096)) 2>/dev/null |
-      od -An -v -tx8 | tr -s ' ' '\n' | grep . |
-      awk -v base=$((0x$c_off)) '
-        { copied = ($1 ~ /^[89]/) }
-        copied && !run { start = base + (NR - 1) * 4096; run = 1 }
-        !copied && run { printf "%x+%d ", start, (base + (NR - 1) * 4096 - start) / 1024; run = 0 }
-        END { if (run) printf "%x+%d ", start, (base + NR * 4096 - start) / 1024 }'
+  for c_p in $1 $(children "$1"); do
+    grep "/${LAB_VMLINUX##*/}\$" "/proc/$c_p/maps" | while read -r c_range c_perm c_off c_rest; do
+      c_lo=$((0x${c_range%-*})) c_hi=$((0x${c_range#*-}))
+      dd if="/proc/$c_p/pagemap" bs=8 skip=$((c_lo / 4096)) count=$(((c_hi - c_lo) / 4096)) 2>/dev/null |
+        od -An -v -tx8 | tr -s ' ' '\n' | grep . |
+        awk -v base=$((0x$c_off)) '
+          { copied = ($1 ~ /^[89]/) }
+          copied && !run { start = base + (NR - 1) * 4096; run = 1 }
+          !copied && run { printf "%x+%d ", start, (base + (NR - 1) * 4096 - start) / 1024; run = 0 }
+          END { if (run) printf "%x+%d ", start, (base + NR * 4096 - start) / 1024 }'
+    done
   done
   echo
 }
@@ -222,15 +224,16 @@ idle_boxes() { # idle_boxes TAG BALLOON_JSON
     prev=$s
     sleep 1
   done
-  r=0 p=0
-  for n in $names; do r=$((r + $(rss "$(pid "$n")"))); p=$((p + $(pss "$(pid "$n")"))); done
+  # (not r and p: client() sets r)
+  i_rss=0 i_pss=0
+  for n in $names; do i_rss=$((i_rss + $(rss "$(pid "$n")"))); i_pss=$((i_pss + $(pss "$(pid "$n")"))); done
   for n in $names; do breakdown "$(pid "$n")"; done > "$work/$1.parts"
   # The engine's own words reach the guest: noreplace-smp keeps the kernel's text shared.
   client "$1"1 -c 'grep -qw noreplace-smp /proc/cmdline && echo SHARED-TEXT' -o SHARED-TEXT &&
     touch "$work/$1.smp"
-  [ "${LAB_DENSITY_PAGES:-0}" = 1 ] && echo "figure: kernel pages copied in box $1 1 (file offset+KiB): $(copied_runs "$(pid "$1"1)")" >&2
+  [ "${LAB_DENSITY_PAGES:-0}" = 1 ] && echo "figure: kernel pages copied in box ${1}1 (file offset+KiB): $(copied_runs "$(pid "$1"1)")" >&2
   stop $names
-  echo "$ready $((r / boxes)) $((p / boxes))"
+  echo "$ready $((i_rss / boxes)) $((i_pss / boxes))"
 }
 # parts TAG: the breakdown of the idle boxes TAG*, averaged per box, largest PSS first.
 parts() {
