@@ -370,8 +370,9 @@ TEST(boot_refuses_hostile_segments)
     } cases[] = {
         { "overlap", { { 0x1000, KBASE, 8192, 8192 }, { 0x3000, KBASE + 4096, 4096, 4096 } }, 2,
           "segments 0 and 1 overlap" },
-        { "bss_over_next", { { 0x1000, KBASE, 4096, 3 * 4096 }, { 0x3000, KBASE + 8192, 4096, 4096 } },
-          2, "segments 0 and 1 overlap" },
+        { "bss_over_next",
+          { { 0x1000, KBASE, 4096, 3 * 4096 }, { 0x3000, KBASE + 8192, 4096, 4096 } }, 2,
+          "segments 0 and 1 overlap" },
         { "inside", { { 0x1000, KBASE, 4096, 4 * 4096 }, { 0x2000, KBASE + 4096, 100, 100 } }, 2,
           "segments 0 and 1 overlap" },
         { "same", { { 0x1000, KBASE, 4096, 4096 }, { 0x1000, KBASE, 4096, 4096 } }, 2,

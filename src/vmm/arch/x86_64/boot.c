@@ -89,7 +89,8 @@ static int load_elf(struct guest_mem *gm, const char *path, uint64_t *entry, uin
         /* Segments are mapped from the file over guest RAM (gm_place_file): one laid over
          * another would replace its bytes, and the bss below relies on untouched RAM. */
         for (unsigned j = 0; j < i; j++)
-            if (ph[j].p_type == PT_LOAD && ph[j].p_memsz && p->p_paddr < ph[j].p_paddr + ph[j].p_memsz &&
+            if (ph[j].p_type == PT_LOAD && ph[j].p_memsz &&
+                p->p_paddr < ph[j].p_paddr + ph[j].p_memsz &&
                 ph[j].p_paddr < p->p_paddr + p->p_memsz)
                 return bl_err(err, BOXLITE_ERR_INVALID, "kernel %s: segments %u and %u overlap",
                               path, j, i);
