@@ -17,7 +17,10 @@
 #      box, with reporting ("after") and, with LAB_DENSITY_BEFORE=1, without ("before").
 # env: LAB_VMM LAB_VMLINUX LAB_INITRD LAB_CLIENT LAB_ROOTFS LAB_L2_CMDLINE (as suite.sh);
 #      LAB_DENSITY_SECTIONS ("reclaim target idle"), LAB_DENSITY_PREP (a command run in each
-#      idle box once it is ready: guest tuning to try)
+#      idle box once it is ready: guest tuning to try), LAB_DENSITY_TRY (kernel command-line
+#      words) and LAB_DENSITY_TRY_ENV (VAR=VALUE words for the VMM's environment): the idle
+#      boxes again with them, in the same run, to compare; LAB_DENSITY_PAGES=1: which kernel
+#      pages the first idle box copied
 # Prints "ok: "/"FAIL: " lines, "figure: " lines, then "density: N passed, N failed".
 pass=0
 fail=0
@@ -45,6 +48,62 @@ kib() {
 rss() { kib "$1" VmRSS; }
 pss() { kib "$1" Pss; }
 
+# Where a box's memory lies, one "CATEGORY RSS PSS" line (KiB) per category, from the
+# smaps of the VMM and its children. Guest RAM is the VMM's anonymous mappings marked
+# MADV_DONTFORK ("dc"); the kernel and initrd files mapped into it (MAP_PRIVATE) are
+# counted apart, with the pages the guest wrote there (copied on write: "Anonymous")
+# apart from the file's own page-cache pages, which every box shares.
+breakdown() {
+  for b_p in $1 $(children "$1"); do cat "/proc/$b_p/smaps" 2>/dev/null; done |
+  awk -v k="${LAB_VMLINUX##*/}" -v i="${LAB_INITRD##*/}" '
+    function flush() {
+      if (cat == "") return
+      if (cat == "vmm-anonymous" && vmflags ~ / dc/) cat = "guest-ram-anonymous"
+      if (cat == "kernel" || cat == "initrd") {
+        R[cat "-copied"] += an; P[cat "-copied"] += an
+        R[cat "-file"] += rss - an; P[cat "-file"] += pss - an
+      } else { R[cat] += rss; P[cat] += pss }
+      cat = ""
+    }
+    /^[0-9a-f]+-[0-9a-f]+ / {
+      flush()
+      path = $6; base = path; sub(/.*\//, "", base)
+      if (path == "") cat = "vmm-anonymous"
+      else if (base == k) cat = "kernel"
+      else if (base == i) cat = "initrd"
+      else if (base == "boxlite-vmm") cat = "vmm-binary"
+      else if (path == "[heap]") cat = "vmm-heap"
+      else if (path ~ /^\[stack/) cat = "vmm-stack"
+      else if (path ~ /^\//) cat = "libraries"
+      else cat = "vmm-other"
+      rss = pss = an = 0; vmflags = ""
+      next
+    }
+    /^Rss:/ { rss = $2 } /^Pss:/ { pss = $2 } /^Anonymous:/ { an = $2 }
+    /^VmFlags:/ { vmflags = $0 }
+    END { flush(); for (c in R) print c, R[c], P[c] }'
+}
+
+# Which of the kernel file's pages a box holds as its own copies (the guest wrote them):
+# runs of file offsets, "OFFSET+KiB" in hex/decimal, from the first VMA mapping the kernel
+# file on. pagemap bit 63 is "present", bit 61 "file page": a present page without it is a
+# copy. For the kernel's sections: readelf -S on the same vmlinux.
+copied_runs() {
+  for c_p in $1 $(children "$1"); do
+    grep "/${LAB_VMLINUX##*/}\$" "/proc/$c_p/maps" | while read -r c_range c_perm c_off c_rest; do
+      c_lo=$((0x${c_range%-*})) c_hi=$((0x${c_range#*-}))
+      dd if="/proc/$c_p/pagemap" bs=8 skip=$((c_lo / 4096)) count=$(((c_hi - c_lo) / 4096)) 2>/dev/null |
+        od -An -v -tx8 | tr -s ' ' '\n' | grep . |
+        awk -v base=$((0x$c_off)) '
+          { copied = ($1 ~ /^[89]/) }
+          copied && !run { start = base + (NR - 1) * 4096; run = 1 }
+          !copied && run { printf "%x+%d ", start, (base + (NR - 1) * 4096 - start) / 1024; run = 0 }
+          END { if (run) printf "%x+%d ", start, (base + NR * 4096 - start) / 1024 }'
+    done
+  done
+  echo
+}
+
 # start NAME BALLOON_JSON: boots a box of 512 MiB in the background; its pid in $work/NAME.pid
 start() {
   d=$work/$1
@@ -52,11 +111,11 @@ start() {
   cp "$LAB_ROOTFS" "$d/root.ext4"
   cat > "$d/vmm.json" <<EOF
 { "engine": "kvm", "kernel": "$LAB_VMLINUX", "initrd": "$LAB_INITRD",
-  "cmdline": "quiet boxlite.root=/dev/vda ${LAB_L2_CMDLINE:-}", "cpus": 1, "memory_mib": 512,
+  "cmdline": "quiet boxlite.root=/dev/vda ${LAB_L2_CMDLINE:-} ${words:-}", "cpus": 1, "memory_mib": 512,
   "disks": [ { "path": "$d/root.ext4", "readonly": false } ], "balloon": $2,
   "console_log": "$d/console", "box_socket": "$d/box.sock", "ready_file": "$d/ready" }
 EOF
-  (cd "$d" && exec "$LAB_VMM" --config "$d/vmm.json") > "$d/vmm.out" 2>&1 &
+  (cd "$d" && exec env ${wenv:-} "$LAB_VMM" --config "$d/vmm.json") > "$d/vmm.out" 2>&1 &
   echo $! > "$d/pid"
 }
 pid() { cat "$work/$1/pid"; }
@@ -165,23 +224,49 @@ idle_boxes() { # idle_boxes TAG BALLOON_JSON
     prev=$s
     sleep 1
   done
-  r=0 p=0
-  for n in $names; do r=$((r + $(rss "$(pid "$n")"))); p=$((p + $(pss "$(pid "$n")"))); done
+  # (not r and p: client() sets r)
+  i_rss=0 i_pss=0
+  for n in $names; do i_rss=$((i_rss + $(rss "$(pid "$n")"))); i_pss=$((i_pss + $(pss "$(pid "$n")"))); done
+  for n in $names; do breakdown "$(pid "$n")"; done > "$work/$1.parts"
+  # The engine's own words reach the guest: noreplace-smp keeps the kernel's text shared.
+  client "$1"1 -c 'grep -qw noreplace-smp /proc/cmdline && echo SHARED-TEXT' -o SHARED-TEXT &&
+    touch "$work/$1.smp"
+  [ "${LAB_DENSITY_PAGES:-0}" = 1 ] && echo "figure: kernel pages copied in box ${1}1 (file offset+KiB): $(copied_runs "$(pid "$1"1)")" >&2
   stop $names
-  echo "$ready $((r / boxes)) $((p / boxes))"
+  echo "$ready $((i_rss / boxes)) $((i_pss / boxes))"
+}
+# parts TAG: the breakdown of the idle boxes TAG*, averaged per box, largest PSS first.
+parts() {
+  echo "figure: where an idle box's memory lies ($1, per box, KiB): RSS PSS"
+  awk -v n="$boxes" '{ R[$1] += $2; P[$1] += $3 }
+    END { for (c in R) printf "figure:   %-22s %7d %7d\n", c, R[c] / n, P[c] / n }' "$work/$1.parts" |
+    sort -k4 -n -r
 }
 if echo " $sections " | grep -q ' idle '; then
 echo "== $boxes idle boxes of 512 MiB${LAB_DENSITY_PREP:+ (in each: $LAB_DENSITY_PREP)}"
 set -- $(idle_boxes idle '{ "free_page_reporting": true }')
 [ "${1:-0}" = "$boxes" ] && ok "$boxes boxes ready at once" || bad "only ${1:-0} of $boxes boxes ready"
-echo "figure: host memory per idle box, $boxes boxes of 512 MiB, KVM engine, lab, reporting on: RSS $(( ${2:-0} / 1024 )) MiB, PSS $(( ${3:-0} / 1024 )) MiB"
+echo "figure: host memory per idle box, $boxes boxes of 512 MiB, KVM engine, lab, reporting on: RSS $(( ${2:-0} / 1024 )) MiB, PSS $(( ${3:-0} / 1024 )) MiB (${3:-0} KiB)"
 after_pss=${3:-0}
+[ -e "$work/idle.smp" ] &&
+  ok "the guest kernel got noreplace-smp: its LOCK prefixes stay as in the shared file" ||
+  bad "the guest kernel's command line lacks noreplace-smp (each box rewrites 2.5 MiB of kernel text)"
+parts idle
+
 [ "$after_pss" -gt 0 ] && [ "$after_pss" -le $((25 * 1024)) ] &&
   ok "an idle box costs ${after_pss} KiB (PSS), goal 25 MiB" ||
   bad "an idle box costs ${after_pss} KiB (PSS), above the goal of 25 MiB"
+if [ -n "${LAB_DENSITY_TRY:-}${LAB_DENSITY_TRY_ENV:-}" ]; then
+  words=${LAB_DENSITY_TRY:-} wenv=${LAB_DENSITY_TRY_ENV:-}
+  set -- $(idle_boxes try '{ "free_page_reporting": true }')
+  words= wenv=
+  echo "figure: host memory per idle box, $boxes boxes of 512 MiB, KVM engine, lab, reporting on, with '${LAB_DENSITY_TRY:-}${LAB_DENSITY_TRY_ENV:+ (VMM env $LAB_DENSITY_TRY_ENV)}': RSS $(( ${2:-0} / 1024 )) MiB, PSS $(( ${3:-0} / 1024 )) MiB (${3:-0} KiB)"
+  parts try
+fi
 if [ "${LAB_DENSITY_BEFORE:-0}" = 1 ]; then
   set -- $(idle_boxes before '{ "free_page_reporting": false }')
   echo "figure: host memory per idle box, $boxes boxes of 512 MiB, KVM engine, lab, reporting off (before): RSS $(( ${2:-0} / 1024 )) MiB, PSS $(( ${3:-0} / 1024 )) MiB"
+  parts before
 fi
 fi
 rm -rf "$work"

@@ -191,7 +191,7 @@ if [ $density = 1 ]; then
 echo "== density"
 LAB_ROOTFS="$work/rootfs.ext4" LAB_DENSITY_BOXES="${LAB_DENSITY_BOXES:-10}" \
   LAB_DENSITY_BEFORE="${LAB_DENSITY_BEFORE:-0}" LAB_DENSITY_SECTIONS="${LAB_DENSITY_SECTIONS:-reclaim target idle}" \
-  LAB_DENSITY_PREP='${LAB_DENSITY_PREP:-true}' sh "\$LAB_ROOT/tests/lab/density.sh"
+  LAB_DENSITY_PREP='${LAB_DENSITY_PREP:-true}' LAB_DENSITY_TRY='${LAB_DENSITY_TRY:-}' LAB_DENSITY_TRY_ENV='${LAB_DENSITY_TRY_ENV:-}' LAB_DENSITY_PAGES='${LAB_DENSITY_PAGES:-0}' sh "\$LAB_ROOT/tests/lab/density.sh"
 EOF
 fi
 echo "exit 0" >> "$work/script.sh"

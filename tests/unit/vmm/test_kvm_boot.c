@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 /* The x86_64 boot path without running anything: a synthetic vmlinux ELF and initrd are
  * loaded into plain guest memory, and the zero page, e820 map, command line, initrd
- * placement, MP table and page tables are checked as Linux will read them. Bad kernels
- * (not ELF, wrong machine, segments outside RAM or the file, entry outside the image) are
- * refused with a message. */
+ * placement, MP table and page tables are checked as Linux will read them; a kernel's
+ * page-aligned segments must be the file's own pages (shared between boxes), the rest read,
+ * bss zero. Bad kernels (not ELF, wrong machine, segments outside RAM or the file or
+ * overlapping, entry outside the image) are refused with a message. */
 #include "harness/harness.h"
 #include "vmm/arch/arch.h"
 
@@ -232,6 +233,163 @@ TEST(boot_refuses_bad_kernels)
     expect_refused(&v, ok, NULL, longline, "command line");
     free(junk); free(tiny); free(arm); free(high); free(low); free(cut); free(entry); free(ok);
     free(big);
+    vm_free(&v);
+}
+
+/* ---- kernels of several segments, mapped from the file ---------------------------------- */
+
+struct seg {
+    uint64_t off, paddr, filesz, memsz;
+};
+
+/* A file byte at offset i: never zero, so a zero in guest RAM is the loader's doing. */
+static uint8_t pat(uint64_t i) { return (uint8_t)(i % 251 + 1); }
+
+/* Writes an ELF whose PT_LOADs are segs, the rest of the file (past the headers, to
+ * file_len) filled with pat(): bytes beyond a segment's p_filesz are not zero in the file. */
+static char *write_elf_segs(const char *name, uint64_t entry, const struct seg *segs, unsigned n,
+                            size_t file_len)
+{
+    char *path = malloc(512);
+    snprintf(path, 512, "%s/%s", harness_tmpdir(), name);
+    uint8_t *buf = malloc(file_len);
+    for (size_t i = 0; i < file_len; i++)
+        buf[i] = pat(i);
+    Elf64_Ehdr *eh = (Elf64_Ehdr *)buf;
+    memset(eh, 0, sizeof *eh + n * sizeof(Elf64_Phdr));
+    memcpy(eh->e_ident, ELFMAG, SELFMAG);
+    eh->e_ident[EI_CLASS] = ELFCLASS64;
+    eh->e_ident[EI_DATA] = ELFDATA2LSB;
+    eh->e_ident[EI_VERSION] = EV_CURRENT;
+    eh->e_type = ET_EXEC;
+    eh->e_machine = EM_X86_64;
+    eh->e_entry = entry;
+    eh->e_phoff = sizeof *eh;
+    eh->e_phentsize = sizeof(Elf64_Phdr);
+    eh->e_phnum = (uint16_t)n;
+    Elf64_Phdr *ph = (Elf64_Phdr *)(buf + sizeof *eh);
+    for (unsigned i = 0; i < n; i++)
+        ph[i] = (Elf64_Phdr){ .p_type = PT_LOAD, .p_offset = segs[i].off,
+                              .p_paddr = segs[i].paddr, .p_filesz = segs[i].filesz,
+                              .p_memsz = segs[i].memsz };
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0 || write(fd, buf, file_len) != (ssize_t)file_len)
+        harness_fail(__FILE__, __LINE__, "write %s", path);
+    close(fd);
+    free(buf);
+    return path;
+}
+
+/* Whether the page at p is the file's own page (page cache, shared by every box that maps
+ * the same kernel) rather than anonymous memory: bit 61 of /proc/self/pagemap ("file-page
+ * or shared-anon", shown without privilege). The page is read first so it is present. */
+static int page_from_file(const volatile uint8_t *p)
+{
+    (void)*p;
+    int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+    uint64_t e = 0;
+    ssize_t n = fd < 0 ? -1 : pread(fd, &e, 8, (off_t)((uintptr_t)p / 4096 * 8));
+    if (fd >= 0)
+        close(fd);
+    if (n != 8)
+        return -1;
+    return (e >> 63) && (e >> 61 & 1);
+}
+
+/* Checks guest RAM against segment s: its file bytes, then zeros to p_memsz. */
+static void check_seg(const struct vm *v, const struct seg *s, unsigned idx)
+{
+    for (uint64_t i = 0; i < s->memsz; i++) {
+        uint8_t want = i < s->filesz ? pat(s->off + i) : 0;
+        if (v->ram[s->paddr + i] != want) {
+            harness_fail(__FILE__, __LINE__, "segment %u byte %#llx is %#x, not %#x", idx,
+                         (unsigned long long)i, v->ram[s->paddr + i], want);
+            return;
+        }
+    }
+}
+
+TEST(boot_maps_segments_from_the_file)
+{
+    struct vm v;
+    vm_init(&v);
+    REQUIRE(v.ram);
+    const struct seg segs[] = {
+        /* text: page-aligned in file and RAM, 2 pages + 300 bytes, bss to 4 pages (the
+         * partial page's rest is file bytes in the file, zeros in the guest) */
+        { 0x2000, KBASE, 2 * 4096 + 300, 4 * 4096 },
+        /* same page offset in file and RAM but not page-aligned: read */
+        { 0x5080, KBASE + 0x10080, 5000, 5000 },
+        /* file offset and address on different page offsets: read */
+        { 0x7010, KBASE + 0x20000, 3 * 4096, 5 * 4096 },
+        /* bss only */
+        { 0, KBASE + 0x30000, 0, 8192 },
+    };
+    unsigned n = sizeof segs / sizeof segs[0];
+    char *kernel = write_elf_segs("segs", KBASE + 0x40, segs, n, 0xb000);
+    struct arch_kernel k = { .kernel = kernel, .cmdline = "", .ncpus = 1 };
+    struct arch_boot b;
+    struct bl_error err = { 0 };
+    int r = arch_load_kernel(&v.gm, &k, &b, &err);
+    if (r < 0)
+        harness_fail(__FILE__, __LINE__, "arch_load_kernel: %s", err.msg);
+    REQUIRE(r == 0);
+    CHECK_EQ(b.entry, KBASE + 0x40);
+    for (unsigned i = 0; i < n; i++)
+        check_seg(&v, &segs[i], i);
+    /* the whole pages of the aligned segment are the file's pages, not copies; the partial
+     * page, the bss and the read segments are anonymous guest RAM */
+    CHECK_EQ(page_from_file(v.ram + KBASE), 1);
+    CHECK_EQ(page_from_file(v.ram + KBASE + 4096), 1);
+    CHECK_EQ(page_from_file(v.ram + KBASE + 2 * 4096), 0);
+    CHECK_EQ(page_from_file(v.ram + KBASE + 3 * 4096), 0);
+    CHECK_EQ(page_from_file(v.ram + KBASE + 0x10080), 0);
+    CHECK_EQ(page_from_file(v.ram + KBASE + 0x20000), 0);
+    /* a guest write lands in its own copy: the file, and so every other box, keeps its byte */
+    v.ram[KBASE + 5] ^= 0xff;
+    CHECK_EQ(page_from_file(v.ram + KBASE), 0);
+    int fd = open(kernel, O_RDONLY);
+    uint8_t byte = 0;
+    CHECK(fd >= 0 && pread(fd, &byte, 1, 0x2005) == 1 && byte == pat(0x2005));
+    if (fd >= 0)
+        close(fd);
+    free(kernel);
+    vm_free(&v);
+}
+
+TEST(boot_refuses_hostile_segments)
+{
+    struct vm v;
+    vm_init(&v);
+    REQUIRE(v.ram);
+    static const struct {
+        const char *name;
+        struct seg segs[2];
+        unsigned n;
+        const char *needle;
+    } cases[] = {
+        { "overlap", { { 0x1000, KBASE, 8192, 8192 }, { 0x3000, KBASE + 4096, 4096, 4096 } }, 2,
+          "segments 0 and 1 overlap" },
+        { "bss_over_next",
+          { { 0x1000, KBASE, 4096, 3 * 4096 }, { 0x3000, KBASE + 8192, 4096, 4096 } }, 2,
+          "segments 0 and 1 overlap" },
+        { "inside", { { 0x1000, KBASE, 4096, 4 * 4096 }, { 0x2000, KBASE + 4096, 100, 100 } }, 2,
+          "segments 0 and 1 overlap" },
+        { "same", { { 0x1000, KBASE, 4096, 4096 }, { 0x1000, KBASE, 4096, 4096 } }, 2,
+          "segments 0 and 1 overlap" },
+        { "oversized", { { 0x1000, KBASE, 4096, 1ull << 62 } }, 1, "outside guest RAM" },
+        { "wraps", { { 0x1000, ~0ull - 4095, 4096, 8192 } }, 1, "outside guest RAM" },
+        { "past_ram", { { 0x1000, KBASE, 4096, RAM } }, 1, "outside guest RAM" },
+        { "offset_past_file", { { 0x100000, KBASE, 4096, 4096 } }, 1, "outside the file" },
+        { "offset_wraps", { { ~0ull - 10, KBASE, 4096, 4096 } }, 1, "outside the file" },
+        { "tail_past_file", { { 0x3000, KBASE, 0x2000, 0x2000 } }, 1, "outside the file" },
+        { "filesz_over_memsz", { { 0x1000, KBASE, 8192, 4096 } }, 1, "more file bytes than memory" },
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        char *kernel = write_elf_segs(cases[c].name, KBASE, cases[c].segs, cases[c].n, 0x4000);
+        expect_refused(&v, kernel, NULL, "", cases[c].needle);
+        free(kernel);
+    }
     vm_free(&v);
 }
 

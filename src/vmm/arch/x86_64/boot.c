@@ -74,7 +74,10 @@ static int load_elf(struct guest_mem *gm, const char *path, uint64_t *entry, uin
         const Elf64_Phdr *p = &ph[i];
         if (p->p_type != PT_LOAD || p->p_memsz == 0)
             continue;
-        if (p->p_filesz > p->p_memsz || p->p_offset > fsize || fsize - p->p_offset < p->p_filesz)
+        if (p->p_filesz > p->p_memsz)
+            return bl_err(err, BOXLITE_ERR_INVALID,
+                          "kernel %s: segment %u has more file bytes than memory", path, i);
+        if (p->p_offset > fsize || fsize - p->p_offset < p->p_filesz)
             return bl_err(err, BOXLITE_ERR_INVALID, "kernel %s: segment %u lies outside the file",
                           path, i);
         if (p->p_paddr < X86_HIMEM_START || !gm_ptr(gm, p->p_paddr, p->p_memsz))
@@ -83,6 +86,14 @@ static int load_elf(struct guest_mem *gm, const char *path, uint64_t *entry, uin
                           "above 1 MiB",
                           path, i, (unsigned long long)p->p_memsz,
                           (unsigned long long)p->p_paddr);
+        /* Segments are mapped from the file over guest RAM (gm_place_file): one laid over
+         * another would replace its bytes, and the bss below relies on untouched RAM. */
+        for (unsigned j = 0; j < i; j++)
+            if (ph[j].p_type == PT_LOAD && ph[j].p_memsz &&
+                p->p_paddr < ph[j].p_paddr + ph[j].p_memsz &&
+                ph[j].p_paddr < p->p_paddr + p->p_memsz)
+                return bl_err(err, BOXLITE_ERR_INVALID, "kernel %s: segments %u and %u overlap",
+                              path, j, i);
         /* Guest RAM is freshly mapped and zero, so the bss needs no clearing. */
         if (p->p_filesz && gm_place_file(gm, fd, p->p_offset, p->p_filesz, p->p_paddr, path, err) < 0)
             return -err->code;
