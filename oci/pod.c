@@ -356,6 +356,8 @@ int pod_join(boxlite_runtime *rt, const struct pod *p, const char *id, const cha
         else
             b[nb++].dest = m->destination;
     }
+    if (!r && relay_tmpfs_mountpoints(rootfs, s, err) < 0)
+        r = -1;
     cleanup_close int tree = -1;
     if (!r && (tree = bind_tree(rootfs, false, s->root_readonly, userns, err)) < 0)
         r = -1;

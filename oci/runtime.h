@@ -56,6 +56,8 @@ void relay_confine(const struct oci_spec *s, bool container, struct relay_securi
 /* The spec's tmpfs mounts into sec (tmpfs.c), pointing into s; relay_confine calls it for
  * the container's first process. */
 void relay_tmpfs(const struct oci_spec *s, struct relay_security *sec);
+/* Makes the folders the spec's tmpfs mounts need in rootfs (relay_mkdir_in_root). */
+int relay_tmpfs_mountpoints(const char *rootfs, const struct oci_spec *s, struct bl_error *err);
 
 /* Whether args[0] can be run in the container (runc's LookPath, done on the host since the
  * rootfs and the volumes of s's mounts are host folders): 0, or an error whose text

@@ -2,7 +2,9 @@
 /* The spec's tmpfs mounts (config.md "Mounts", type tmpfs): Podman's --tmpfs and the tmpfs
  * it adds on /tmp, /var/tmp and /run for --read-only, Docker's --tmpfs, a Kubernetes
  * emptyDir of medium Memory. They go to the guest with the container's first process, in
- * the spec's order, and are made there in the container's mount namespace. */
+ * the spec's order, and are made there in the container's mount namespace. Their mount
+ * points are made in the rootfs on the host first, as runc makes them before it makes a
+ * read-only root read-only (the box's rootfs share is read-only then). */
 #include "runtime.h"
 
 #include <string.h>
@@ -31,4 +33,15 @@ void relay_tmpfs(const struct oci_spec *s, struct relay_security *sec)
     }
     sec->ps.tmpfs = sec->tmpfs;
     sec->ps.n_tmpfs = n;
+}
+
+int relay_tmpfs_mountpoints(const char *rootfs, const struct oci_spec *s, struct bl_error *err)
+{
+    for (size_t i = 0; i < s->nmounts; i++) {
+        const struct oci_mount *m = &s->mounts[i];
+        if (m->tmpfs_options && !tmpfs_left_out(m->destination) &&
+            relay_mkdir_in_root(rootfs, m->destination, err) < 0)
+            return -1;
+    }
+    return 0;
 }

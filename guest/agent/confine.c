@@ -129,29 +129,12 @@ static int device(const struct proto_device *d, struct bl_error *e)
 }
 
 /* A tmpfs at a destination made if missing (a folder, as runc makes it). The process is
- * in the container's root already, so a symlink on the way resolves inside it. runc makes
- * the folder before it turns a read-only root read-only; here the root is read-only
- * already (the box's set-up), so a missing folder (Podman's --read-only puts a tmpfs on
- * /var/tmp, which an image may lack) is made with the root writable for that moment,
- * before any process of the container runs. */
+ * in the container's root already, so a symlink on the way resolves inside it. Under a
+ * read-only root (a read-only share) the runtime made the folder on the host first. */
 static int tmpfs_mount(const struct proto_tmpfs *t, struct bl_error *e)
 {
-    if (mkdir_p(t->path, 0755, e) < 0) {
-        struct statvfs sv;
-        if (e->errnum != EROFS || statvfs("/", &sv) < 0 || !(sv.f_flag & ST_RDONLY))
-            return bl_err_prefix(e, "tmpfs %s", t->path);
-        unsigned long keep = (sv.f_flag & ST_NOSUID ? MS_NOSUID : 0) |
-                             (sv.f_flag & ST_NODEV ? MS_NODEV : 0) |
-                             (sv.f_flag & ST_NOEXEC ? MS_NOEXEC : 0);
-        if (mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | keep, NULL) < 0)
-            return bl_errno(e, errno, "tmpfs %s: the read-only root made writable to make "
-                            "it", t->path);
-        int rc = mkdir_p(t->path, 0755, e);
-        if (mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | keep, NULL) < 0)
-            return bl_errno(e, errno, "tmpfs %s: the root made read-only again", t->path);
-        if (rc < 0)
-            return bl_err_prefix(e, "tmpfs %s", t->path);
-    }
+    if (mkdir_p(t->path, 0755, e) < 0)
+        return bl_err_prefix(e, "tmpfs %s", t->path);
     if (mount("tmpfs", t->path, "tmpfs", t->flags, t->data) < 0)
         return bl_errno(e, errno, "tmpfs %s (%s, flags %#x)", t->path, t->data, t->flags);
     return 0;

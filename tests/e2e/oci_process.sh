@@ -261,7 +261,7 @@ expect "podman: umask 022 (Podman's; a new file is 644)" 644 "$(line mode "$work
 expect "podman: its default seccomp profile applied (no_new_privs: installed last)" 2 "$(line Seccomp: "$work/p.out")"
 
 $P run --rm --oom-score-adj 300 --read-only --tmpfs /x:size=1m,mode=1770 "$img" sh -c "$PROBE" >"$work/d.out" 2>"$work/d.err"
-expect "podman run as root with the default capabilities, --read-only, --tmpfs /x:size=1m,mode=1770 ($(tail -c 300 "$work/d.err"))" 0 "$?"
+rc=$?; expect "podman run as root with the default capabilities, --read-only, --tmpfs /x:size=1m,mode=1770 ($(tail -c 300 "$work/d.err"))" 0 "$rc"
 expect "  ...--read-only: /etc takes no new file" "Read-only file system" "$(line etcw "$work/d.out")"
 expect "  ...but /tmp does (Podman's tmpfs there; a new file is 644)" 644 "$(line mode "$work/d.out")"
 check "  ...--tmpfs /x: a tmpfs of size 1m, mode 1770 ($(line tmpx "$work/d.out"))" grep -q "^tmpx tmpfs tmpfs rw,.*size=1024k,mode=1770" "$work/d.out"
