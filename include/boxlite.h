@@ -393,6 +393,15 @@ typedef struct boxlite_device {
     unsigned mode;                 /* permission bits; 0 = 0666 */
     unsigned uid, gid;
 } boxlite_device;
+/* A tmpfs mount (boxlite_process_security.tmpfs). The destination is resolved in the
+ * container (its symlinks stay inside it) and made if missing. */
+typedef struct boxlite_tmpfs {
+    const char *destination;       /* absolute, no ".." component */
+    const char *options;           /* mount(8)'s words, "size=64m,mode=1777,nosuid"; NULL =
+                                    * none: the flags ro, nosuid, nodev, noexec, (no)atime and
+                                    * the like; tmpfs(5)'s size, nr_inodes, mode, uid, gid...;
+                                    * propagation words are accepted and change nothing */
+} boxlite_tmpfs;
 typedef struct boxlite_process_security {
     unsigned size;                 /* sizeof(boxlite_process_security): lets the struct grow */
     unsigned set;                  /* BOXLITE_PROC_* */
@@ -426,6 +435,11 @@ typedef struct boxlite_process_security {
     const char *const *sysctl;     /* "net.ipv4.ip_forward=1": written under /proc/sys */
     const boxlite_device *devices;  /* device nodes made (mknod) */
     size_t n_devices;
+    /* tmpfs mounts of the container (runtime-spec config.md "Mounts" of type tmpfs, Docker's
+     * --tmpfs), made in this order before the view above, with the first process like it.
+     * At most 256. Added later: a caller whose size ends before them makes none. */
+    const boxlite_tmpfs *tmpfs;
+    size_t n_tmpfs;
 } boxlite_process_security;
 #define BOXLITE_SECCOMP_TSYNC 1u
 #define BOXLITE_SECCOMP_LOG 2u

@@ -69,6 +69,8 @@ static int box_options(const struct oci_spec *s, const char *id, const char *roo
             !(r = relay_mkdir_in_root(rootfs, s->mounts[i].destination, err) < 0 ? -1 : 0))
             r = boxlite_options_add_volume(o, s->mounts[i].source, s->mounts[i].destination,
                                            s->mounts[i].readonly);
+    if (!r && relay_tmpfs_mountpoints(rootfs, s, err) < 0)
+        r = -1;
     if (r) {
         if (r > 0) /* the library's error; a mount point's is in err already */
             bl_err(err, BOXLITE_ERR_INVALID, "%s", boxlite_errmsg());

@@ -157,11 +157,14 @@ int pod_join(boxlite_runtime *rt, const struct pod *p, const char *id, const cha
     char mp[PATH_MAX + 300];
     snprintf(mp, sizeof mp, "%s/%s", p->dir, id);
     /* the container's root and its own mounts: hostPath and emptyDir folders, CRI's
-     * /etc/hosts, resolv.conf and hostname files */
+     * /etc/hosts, resolv.conf and hostname files; its tmpfs mounts' folders (the guest
+     * cannot make them under a read-only root) */
     cleanup_close int dfd = pod_dir_open(p->dir);
     int r = 0;
     if (dfd < 0 || (mkdirat(dfd, id, 0700) < 0 && errno != EEXIST))
         r = bl_errno(err, errno, "mkdir %s", mp);
+    if (!r && relay_tmpfs_mountpoints(rootfs, s, err) < 0)
+        r = -1;
     if (!r)
         r = boxns_bind(box, mp, rootfs, s, BOXNS_ROOT | BOXNS_DIRS | BOXNS_FILES, err);
     if (r) {

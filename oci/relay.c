@@ -157,6 +157,7 @@ void relay_confine(const struct oci_spec *s, bool container, struct relay_securi
     sec->ps.sysctl = (const char *const *)s->view.sysctl;
     sec->ps.devices = s->view.devices;
     sec->ps.n_devices = s->view.ndevices;
+    relay_tmpfs(s, sec);
 }
 
 int relay_mount_kind(const struct oci_mount *m)

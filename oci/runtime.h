@@ -40,6 +40,7 @@ int relay_pump(boxlite_exec *ex, int in_fd, int out_fd, int err_fd, int tty_fd, 
 struct relay_security {
     boxlite_process_security ps;
     boxlite_rlimit rl[OCI_MAX_RLIMITS];
+    boxlite_tmpfs tmpfs[OCI_MAX_MOUNTS];
 };
 /* The exec spec of a process as config.json describes it; argv, env and the groups point
  * into p, the limits into sec. A capability name the runtime does not know is warned about
@@ -52,6 +53,11 @@ void relay_exec_spec(const struct oci_process *p, boxlite_exec_spec *spec, char 
  * (container), its view: masked and read-only paths, sysctls, devices. s stays owned by
  * the caller. */
 void relay_confine(const struct oci_spec *s, bool container, struct relay_security *sec);
+/* The spec's tmpfs mounts into sec (tmpfs.c), pointing into s; relay_confine calls it for
+ * the container's first process. */
+void relay_tmpfs(const struct oci_spec *s, struct relay_security *sec);
+/* Makes the folders the spec's tmpfs mounts need in rootfs (relay_mkdir_in_root). */
+int relay_tmpfs_mountpoints(const char *rootfs, const struct oci_spec *s, struct bl_error *err);
 
 /* Whether args[0] can be run in the container (runc's LookPath, done on the host since the
  * rootfs and the volumes of s's mounts are host folders): 0, or an error whose text

@@ -12,6 +12,8 @@
  * container the child entered: its symlinks cannot lead out of it. */
 #include "agent.h"
 
+#include "common/io.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -126,8 +128,24 @@ static int device(const struct proto_device *d, struct bl_error *e)
     return 0;
 }
 
+/* A tmpfs at a destination made if missing (a folder, as runc makes it). The process is
+ * in the container's root already, so a symlink on the way resolves inside it. Under a
+ * read-only root (a read-only share) the runtime made the folder on the host first. */
+static int tmpfs_mount(const struct proto_tmpfs *t, struct bl_error *e)
+{
+    if (mkdir_p(t->path, 0755, e) < 0)
+        return bl_err_prefix(e, "tmpfs %s", t->path);
+    if (mount("tmpfs", t->path, "tmpfs", t->flags, t->data) < 0)
+        return bl_errno(e, errno, "tmpfs %s (%s, flags %#x)", t->path, t->data, t->flags);
+    return 0;
+}
+
 int container_view(const struct proto_exec_req *r, struct bl_error *e)
 {
+    /* the spec's mounts first, in its order, as runc makes them before the rest */
+    for (size_t i = 0; i < r->ntmpfs; i++)
+        if (tmpfs_mount(&r->tmpfs[i], e) < 0)
+            return -1;
     /* devices and sysctls first: a read-only or masked /dev or /proc/sys must not stop them */
     for (size_t i = 0; i < r->ndevices; i++)
         if (device(&r->devices[i], e) < 0)

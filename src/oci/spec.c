@@ -6,6 +6,7 @@
 
 #include "common/cleanup.h"
 #include "common/signame.h"
+#include "proto/proto.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -381,6 +382,35 @@ static int process_from(json_t *p, struct oci_process *out, struct bl_error *err
     return 0;
 }
 
+/* A tmpfs mount's options joined as mount(8) writes them, checked now so that a word the
+ * guest would refuse fails create, not the container's start. */
+static int tmpfs_from(json_t *opts, size_t i, struct oci_mount *out, struct bl_error *err)
+{
+    char joined[OCI_TMPFS_OPTIONS_MAX] = "", data[PROTO_TMPFS_DATA_MAX];
+    size_t n = 0, j;
+    json_t *o;
+    json_array_foreach(opts, j, o) {
+        const char *w = json_string_value(o);
+        size_t wl = strlen(w);
+        if (strchr(w, ','))
+            return bl_err(err, BOXLITE_ERR_INVALID, "config: mounts[%zu].options[%zu]: a tmpfs "
+                          "option with a comma", i, j);
+        if (n + wl + 2 > sizeof joined)
+            return bl_err(err, BOXLITE_ERR_INVALID, "config: mounts[%zu].options: more than %d "
+                          "bytes", i, OCI_TMPFS_OPTIONS_MAX);
+        n += (size_t)sprintf(joined + n, "%s%s", n ? "," : "", w);
+    }
+    uint32_t flags;
+    if (proto_tmpfs_options(joined, &flags, data, sizeof data, err) < 0)
+        return bl_err_prefix(err, "config: mounts[%zu] (tmpfs %s)", i, out->destination);
+    if (!proto_confine_path_ok(out->destination))
+        return bl_err(err, BOXLITE_ERR_INVALID, "config: mounts[%zu]: a tmpfs destination with "
+                      "a \"..\" component", i);
+    if (!(out->tmpfs_options = strdup(joined)))
+        return bl_err(err, BOXLITE_ERR_NOMEM, "config: out of memory");
+    return 0;
+}
+
 static int mount_from(json_t *m, size_t i, struct oci_mount *out, struct bl_error *err)
 {
     char f[64];
@@ -422,7 +452,8 @@ static int mount_from(json_t *m, size_t i, struct oci_mount *out, struct bl_erro
                 out->readonly = false;
         }
     }
-    return 0;
+    return out->type && !strcmp(out->type, "tmpfs") && !out->bind ? tmpfs_from(opts, i, out, err)
+                                                                  : 0;
 }
 
 static void mounts_free(struct oci_mount *m, size_t n)
@@ -431,6 +462,7 @@ static void mounts_free(struct oci_mount *m, size_t n)
         free(m[i].destination);
         free(m[i].source);
         free(m[i].type);
+        free(m[i].tmpfs_options);
     }
     free(m);
 }

@@ -57,7 +57,11 @@ struct oci_mount {
     char *type;        /* may be NULL (then "bind" in options makes it a bind) */
     bool bind;         /* type "bind" or an option "bind"/"rbind" */
     bool readonly;     /* option "ro" */
+    /* type "tmpfs" and no bind: its options joined by commas ("" for none), checked as
+     * tmpfs options (proto_tmpfs_options); NULL for any other mount */
+    char *tmpfs_options;
 };
+#define OCI_TMPFS_OPTIONS_MAX 1024
 
 /* config.md "POSIX-platform Hooks": the stages, in the order of the lifecycle (runtime.md). */
 enum oci_hook_stage {

@@ -430,6 +430,25 @@ int proto_exec_req_encode(const struct proto_exec_req *r, struct tlv_writer *w, 
         memcpy(b + PROTO_DEVICE_FIXED, d->path, pl);
         tlv_bytes(w, T_DEVICE, b, PROTO_DEVICE_FIXED + pl);
     }
+    if (r->ntmpfs > PROTO_MAX_CONFINE)
+        return bl_err(err, BOXLITE_ERR_INVALID, "exec: more than %u tmpfs mounts",
+                      PROTO_MAX_CONFINE);
+    for (size_t i = 0; i < r->ntmpfs; i++) {
+        const struct proto_tmpfs *t = &r->tmpfs[i];
+        size_t pl = strlen(t->path), dl = t->data ? strlen(t->data) : 0;
+        uint8_t b[4 + PROTO_DEVICE_PATH_MAX + 1 + PROTO_TMPFS_DATA_MAX];
+        if (!pl || pl > PROTO_DEVICE_PATH_MAX || dl >= PROTO_TMPFS_DATA_MAX ||
+            t->flags & ~PROTO_TMPFS_FLAGS || !proto_confine_path_ok(t->path))
+            return bl_err(err, BOXLITE_ERR_INVALID, "exec: tmpfs %.64s: an absolute path "
+                          "without \"..\" of at most %u bytes, flags %#x, data of at most %u "
+                          "bytes", t->path, PROTO_DEVICE_PATH_MAX, PROTO_TMPFS_FLAGS,
+                          PROTO_TMPFS_DATA_MAX - 1);
+        put_le32(b, t->flags);
+        memcpy(b + 4, t->path, pl + 1);
+        if (dl)
+            memcpy(b + 4 + pl + 1, t->data, dl);
+        tlv_bytes(w, T_TMPFS, b, 4 + pl + 1 + dl);
+    }
     if (w->overflow)
         return bl_err(err, BOXLITE_ERR_INVALID, "exec request larger than %u bytes",
                       PROTO_MAX_PAYLOAD);
@@ -553,6 +572,48 @@ static int device_decode(struct proto_exec_req *r, const struct tlv_field *f,
     return 0;
 }
 
+/* TMPFS(165): u32 flags, the path, NUL, the data (checked as the host's parser would). */
+static int tmpfs_decode(struct proto_exec_req *r, const struct tlv_field *f,
+                        struct bl_error *err)
+{
+    const char *pp = (const char *)f->val + 4;
+    const char *nul = f->len > 4 ? memchr(pp, 0, f->len - 4u) : NULL;
+    if (r->ntmpfs >= PROTO_MAX_CONFINE || !nul)
+        return bl_err(err, BOXLITE_ERR_PROTOCOL, "exec: TMPFS of %u bytes (flags, a path, a "
+                      "NUL, data; at most %u mounts)", f->len, PROTO_MAX_CONFINE);
+    size_t pl = (size_t)(nul - pp), dl = f->len - 4u - pl - 1;
+    struct proto_tmpfs t = { .flags = get_le32(f->val) };
+    if (!pl || pl > PROTO_DEVICE_PATH_MAX || dl >= PROTO_TMPFS_DATA_MAX ||
+        memchr(nul + 1, 0, dl) || t.flags & ~PROTO_TMPFS_FLAGS)
+        return bl_err(err, BOXLITE_ERR_PROTOCOL, "exec: TMPFS: a path of %zu bytes, data of "
+                      "%zu, flags %#x (1 to %u, below %u, within %#x, no NUL)", pl, dl, t.flags,
+                      PROTO_DEVICE_PATH_MAX, PROTO_TMPFS_DATA_MAX, PROTO_TMPFS_FLAGS);
+    if (!(t.path = strndup(pp, pl)) || !(t.data = strndup(nul + 1, dl))) {
+        free(t.path);
+        return bl_err(err, BOXLITE_ERR_NOMEM, "exec: out of memory");
+    }
+    char data[PROTO_TMPFS_DATA_MAX];
+    uint32_t flags;
+    int rc = 0;
+    if (!proto_confine_path_ok(t.path))
+        rc = bl_err(err, BOXLITE_ERR_PROTOCOL, "exec: TMPFS path is not absolute without "
+                    "\"..\"");
+    /* only tmpfs(5)'s parameters: the data string must read back as it is, with no flag */
+    else if (proto_tmpfs_options(t.data, &flags, data, sizeof data, err) < 0 || flags ||
+             strcmp(data, t.data))
+        rc = bl_err(err, BOXLITE_ERR_PROTOCOL, "exec: TMPFS data \"%.64s\" is not tmpfs(5)'s "
+                    "options", t.data);
+    struct proto_tmpfs *v = rc ? NULL : realloc(r->tmpfs, (r->ntmpfs + 1) * sizeof *v);
+    if (!v) {
+        free(t.path);
+        free(t.data);
+        return rc ? rc : bl_err(err, BOXLITE_ERR_NOMEM, "exec: out of memory");
+    }
+    r->tmpfs = v;
+    v[r->ntmpfs++] = t;
+    return 0;
+}
+
 /* GROUPS(133): u32 gids, possibly none; the last field wins. */
 static int groups_decode(struct proto_exec_req *r, const struct tlv_field *f, struct bl_error *err)
 {
@@ -654,6 +715,7 @@ int proto_exec_req_decode(struct proto_exec_req *r, const void *p, size_t len, s
         case T_RO_PATH: rc = confine_str(&f, &r->ro_paths, &r->nro_paths, err); break;
         case T_SYSCTL: rc = confine_str(&f, &r->sysctl, &r->nsysctl, err); break;
         case T_DEVICE: rc = device_decode(r, &f, err); break;
+        case T_TMPFS: rc = tmpfs_decode(r, &f, err); break;
         case T_SECCOMP_FLAGS:
             rc = tlv_get_u64(&f, &v, err);
             if (rc == 0 && v & ~(uint64_t)PROTO_SECCOMP_FLAGS)
@@ -745,6 +807,11 @@ void proto_exec_req_free(struct proto_exec_req *r)
     for (size_t i = 0; i < r->ndevices; i++)
         free(r->devices[i].path);
     free(r->devices);
+    for (size_t i = 0; i < r->ntmpfs; i++) {
+        free(r->tmpfs[i].path);
+        free(r->tmpfs[i].data);
+    }
+    free(r->tmpfs);
     memset(r, 0, sizeof *r);
 }
 

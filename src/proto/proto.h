@@ -96,6 +96,7 @@ enum proto_tag {
     T_MASK = 139, T_RO_PATH = 140, T_SYSCTL = 141, T_DEVICE = 142,
     T_GROUP = 143,    /* EXEC: the process group (a cgroup in the guest) of a container */
     T_PIDS_MAX = 144, /* EXEC, GROUP_LIMITS: that group's most processes (pids.max) */
+    T_TMPFS = 165,    /* EXEC: a tmpfs mount of the container (struct proto_tmpfs) */
 };
 
 struct proto_hdr {
@@ -234,6 +235,10 @@ struct proto_exec_req {
     size_t nsysctl;
     struct proto_device *devices;
     size_t ndevices;
+    /* TMPFS(165): the spec's tmpfs mounts, made in its order, before the rest of the view
+     * (runc mounts before it makes devices and masks). See struct proto_tmpfs. */
+    struct proto_tmpfs *tmpfs;
+    size_t ntmpfs;
     /* GROUP(143): the process joins the guest's cgroup of that name (PROTO_GROUP_NAME_MAX,
      * [A-Za-z0-9_.+-]); the execution that made it leads it, and when the leader's process
      * ends or its channel closes, every process left in the group is killed (a container's
@@ -250,6 +255,22 @@ struct proto_device {
     uint32_t major, minor, mode, uid, gid;
     char *path;
 };
+/* TMPFS(165): u32 flags (mount(2)'s MS_*, PROTO_TMPFS_FLAGS only, little-endian), the
+ * absolute destination (no ".." component), a NUL, then the data string (tmpfs(5)'s
+ * options, as proto_tmpfs_options writes it; may be empty). */
+struct proto_tmpfs {
+    char *path;
+    uint32_t flags;
+    char *data;
+};
+/* MS_RDONLY NOSUID NODEV NOEXEC SYNCHRONOUS DIRSYNC NOATIME NODIRATIME RELATIME STRICTATIME */
+#define PROTO_TMPFS_FLAGS 0x1200C9Fu
+#define PROTO_TMPFS_DATA_MAX 256u
+/* A tmpfs mount's options ("size=1m,mode=1770,nosuid") into mount(2)'s flags and the data
+ * string of at most cap - 1 bytes (src/proto/tmpfs.c); an unknown word or a value with
+ * other than [A-Za-z0-9:%.-] is an error (BOXLITE_ERR_INVALID). */
+int proto_tmpfs_options(const char *opts, uint32_t *flags, char *data, size_t cap,
+                        struct bl_error *err);
 #define PROTO_DEVICE_FIXED 24
 #define PROTO_DEVICE_PATH_MAX 4096u
 /* Whether a path the container's view names is absolute with no ".." component. */

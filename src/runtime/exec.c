@@ -106,6 +106,11 @@ void rt_request_free(struct proto_exec_req *req)
     free(req->rlimits);
     free(req->groups);
     free(req->devices); /* the array only: its paths are the caller's */
+    for (size_t i = 0; i < req->ntmpfs; i++)
+        free(req->tmpfs[i].data); /* the destinations are the caller's */
+    free(req->tmpfs);
+    req->tmpfs = NULL;
+    req->ntmpfs = 0;
     req->devices = NULL;
     req->env = NULL;
     req->cwd = req->user = NULL;
@@ -160,6 +165,34 @@ static int request_view(const boxlite_process_security *ps, struct proto_exec_re
                                                  .uid = d->uid, .gid = d->gid,
                                                  .path = (char *)d->path };
         req->ndevices = i + 1;
+    }
+    return 0;
+}
+
+/* The tmpfs mounts: the caller's options checked and split into flags and data. */
+static int request_tmpfs(const boxlite_process_security *ps, struct proto_exec_req *req,
+                         struct bl_error *err)
+{
+    if (ps->n_tmpfs > PROTO_MAX_CONFINE || (ps->n_tmpfs && !ps->tmpfs))
+        return bl_err(err, BOXLITE_ERR_INVALID, "security: bad tmpfs (at most %d)",
+                      PROTO_MAX_CONFINE);
+    if (ps->n_tmpfs && !(req->tmpfs = calloc(ps->n_tmpfs, sizeof *req->tmpfs)))
+        return bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < ps->n_tmpfs; i++) {
+        const boxlite_tmpfs *t = &ps->tmpfs[i];
+        struct proto_tmpfs *o = &req->tmpfs[i];
+        char data[PROTO_TMPFS_DATA_MAX];
+        if (!t->destination || !proto_confine_path_ok(t->destination) ||
+            strlen(t->destination) > PROTO_DEVICE_PATH_MAX)
+            return bl_err(err, BOXLITE_ERR_INVALID, "security: tmpfs[%zu]: the destination "
+                          "must be an absolute path without \"..\" (at most %u bytes)", i,
+                          PROTO_DEVICE_PATH_MAX);
+        if (proto_tmpfs_options(t->options, &o->flags, data, sizeof data, err) < 0)
+            return bl_err_prefix(err, "security: tmpfs %.64s", t->destination);
+        req->ntmpfs = i + 1;
+        o->path = (char *)t->destination; /* the caller's, borrowed */
+        if (!(o->data = strdup(data)))
+            return bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
     }
     return 0;
 }
@@ -244,7 +277,10 @@ static int request_security(const boxlite_process_security *ps, struct proto_exe
         req->seccomp_len = (uint32_t)ps->seccomp_len;
         req->seccomp_flags = ps->seccomp_flags;
     }
-    return ps->size >= sizeof *ps ? request_view(ps, req, err) : 0;
+    if (ps->size >= offsetof(boxlite_process_security, tmpfs) &&
+        request_view(ps, req, err) < 0)
+        return -1;
+    return ps->size >= sizeof *ps ? request_tmpfs(ps, req, err) : 0;
 }
 
 void rt_box_image_config(boxlite_box *b, struct image_config *ic)
@@ -374,6 +410,8 @@ static int exec_start(boxlite_box *b, const boxlite_exec_spec *spec, enum exec_m
     req.nsysctl = sec.nsysctl;
     req.devices = sec.devices;
     req.ndevices = sec.ndevices;
+    req.tmpfs = sec.tmpfs;
+    req.ntmpfs = sec.ntmpfs;
     req.root = (char *)root;
     req.group = (char *)group;
     req.pids_max = (uint64_t)pids_max;

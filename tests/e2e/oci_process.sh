@@ -23,6 +23,10 @@ need "busybox-static (apt-get install busybox-static)" test -x /bin/busybox
 # entries, a mount on /sys/firmware (Podman masks it), kernel.domainname, whether /proc/sys
 # takes a write, a device node's numbers.
 VIEW='; echo uptime $(head -c 4 /proc/uptime 2>/dev/null | wc -c); echo fwmask $(grep -c " /sys/firmware " /proc/self/mountinfo); echo secret $(ls /mnt/secret 2>/dev/null | wc -l); echo domain $(cat /proc/sys/kernel/domainname); echo procsys $( (echo x >/proc/sys/kernel/domainname) 2>&1 && echo writable); echo dev $(stat -c "%t:%T %a %u:%g" /dev/boxnull 2>&1)'
+# The spec's tmpfs mounts: /x's mountinfo (what follows " - "), its mode, what writing 2 MiB
+# there meets, whether /etc takes a new file, tmpfs mounts on /etc/bl-esc (a symlink's
+# target, resolved inside the container).
+VIEW="$VIEW"'; echo tmpx $(grep " /x " /proc/self/mountinfo | sed "s/.* - //"); echo tmpxmode $(stat -c %a /x 2>&1); echo tmpxfull $( (head -c 2097152 /dev/zero | cat >/x/f) 2>&1 | grep -o "No space left on device"); echo etcw $( (touch /etc/w.$$ && rm /etc/w.$$ && echo writable) 2>&1 | grep -o "writable\|Read-only file system"); echo esc $(grep -c " /etc/bl-esc .* - tmpfs " /proc/self/mountinfo)'
 # Seccomp (2: a filter) and what a mkdir meets: "ok" or busybox's message with the errno.
 PROBE='grep -E "^(Cap|NoNewPrivs|Seccomp|Uid|Gid|Groups)" /proc/self/status | tr -s "\t " "  "; echo nofile $(ulimit -Sn) $(ulimit -Hn); touch /tmp/um.$$; echo mode $(stat -c %a /tmp/um.$$); rm -f /tmp/um.$$; echo oom $(cat /proc/self/oom_score_adj); echo mkdir $(mkdir /tmp/sc.$$ 2>&1 && echo ok && rmdir /tmp/sc.$$)'"$VIEW"
 # Podman's default capabilities for root (CHOWN DAC_OVERRIDE FOWNER FSETID KILL SETGID
@@ -115,7 +119,12 @@ bundle "$work/r" '{"capabilities": {"bounding": ["CAP_CHOWN", "CAP_DAC_OVERRIDE"
   "user": {"uid": 0, "gid": 0, "umask": 18, "additionalGids": [0]}}' "{\"linux\": {\"seccomp\": $(deny_mkdir ', "errnoRet": 28'),
   \"maskedPaths\": [\"/proc/uptime\", \"/mnt/secret\", \"/no/such/path\"], \"readonlyPaths\": [\"/proc/sys\"],
   \"sysctl\": {\"kernel.domainname\": \"boxdomain\"},
-  \"devices\": [{\"path\": \"/dev/boxnull\", \"type\": \"c\", \"major\": 1, \"minor\": 3, \"fileMode\": 416, \"uid\": 1000, \"gid\": 2000}]}}"
+  \"devices\": [{\"path\": \"/dev/boxnull\", \"type\": \"c\", \"major\": 1, \"minor\": 3, \"fileMode\": 416, \"uid\": 1000, \"gid\": 2000}]},
+  \"mounts\": [{\"destination\": \"/proc\", \"type\": \"proc\", \"source\": \"proc\"},
+    {\"destination\": \"/x\", \"type\": \"tmpfs\", \"source\": \"tmpfs\", \"options\": [\"nosuid\", \"size=1m\", \"mode=1770\"]},
+    {\"destination\": \"/mnt/lnk\", \"type\": \"tmpfs\", \"source\": \"tmpfs\"}]}"
+# a tmpfs destination that is a symlink leading up and out: it resolves inside the container
+mkdir -p "$work/r/rootfs/etc/bl-esc" && ln -s ../../../../../../etc/bl-esc "$work/r/rootfs/mnt/lnk"
 python3 "$REAP" "$R" "$root" "$work/r" r1 -- start </dev/null >"$work/r.out" 2>"$work/r.err"
 expect "direct, root: the process ran" 0 "$?"
 for s in CapBnd CapEff CapPrm; do
@@ -132,6 +141,11 @@ expect "  ...a masked folder is empty (a tmpfs over it)" 0 "$(line secret "$work
 expect "linux.sysctl: kernel.domainname set in the guest" boxdomain "$(line domain "$work/r.out")"
 check "linux.readonlyPaths: /proc/sys refuses a write ($(line procsys "$work/r.out"))" grep -q "^procsys .*Read-only file system" "$work/r.out"
 expect "linux.devices: /dev/boxnull is c 1:3, mode 640, owned 1000:2000" "1:3 640 1000:2000" "$(line dev "$work/r.out")"
+expect "mounts: a tmpfs on /x with size=1m and mode=1770" "tmpfs tmpfs rw,size=1024k,mode=1770" "$(line tmpx "$work/r.out")"
+expect "  .../x has mode 1770" 1770 "$(line tmpxmode "$work/r.out")"
+expect "  ...writing 2 MiB there meets ENOSPC" "No space left on device" "$(line tmpxfull "$work/r.out")"
+expect "  ...a tmpfs at /mnt/lnk, a symlink to ../../../../../../etc/bl-esc, is on /etc/bl-esc of the container" 1 "$(line esc "$work/r.out")"
+check "  ...and nothing at the host's /etc/bl-esc" test ! -e /etc/bl-esc
 expect "without them (uid 1000 bundle): /proc/uptime is the kernel's" 4 "$(line uptime "$work/u.out")"
 expect "  ...and /sys/firmware is no mount point" 0 "$(line fwmask "$work/u.out")"
 "$R" --root "$root" delete r1
@@ -266,6 +280,13 @@ expect "  ...the links planted by the host and by the guest are 1234's" \
 expect "  ...never the host file they name (nor its contents)" "0:0 hostfile" \
   "$(stat -c %u:%g "$work/hostfile") $(cat "$work/hostfile")"
 $P rm "$rid" >/dev/null 2>&1
+# (part m) --read-only with Podman's tmpfs on /tmp, and --tmpfs with its size and mode
+$P run --rm --oom-score-adj 300 --read-only --tmpfs /x:size=1m,mode=1770 "$img" sh -c "$PROBE" >"$work/d.out" 2>"$work/d.err"
+rc=$?; expect "podman run --read-only, --tmpfs /x:size=1m,mode=1770 ($(tail -c 300 "$work/d.err"))" 0 "$rc"
+expect "  ...--read-only: /etc takes no new file" "Read-only file system" "$(line etcw "$work/d.out")"
+expect "  ...but /tmp does (Podman's tmpfs there; a new file is 644)" 644 "$(line mode "$work/d.out")"
+check "  ...--tmpfs /x: a tmpfs of size 1m, mode 1770 ($(line tmpx "$work/d.out"))" grep -q "^tmpx tmpfs tmpfs rw,.*size=1024k,mode=1770" "$work/d.out"
+expect "  ...writing 2 MiB there meets ENOSPC" "No space left on device" "$(line tmpxfull "$work/d.out")"
 expect "podman, root: CapEff is Podman's default set" "$DEFAULT_CAPS" "$(line CapEff: "$work/d.out")"
 expect "podman, root: CapBnd is Podman's default set" "$DEFAULT_CAPS" "$(line CapBnd: "$work/d.out")"
 expect "podman: --oom-score-adj 300" 300 "$(line oom "$work/d.out")"

@@ -33,9 +33,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             for (size_t i = 0; s.process.env[i]; i++)
                 if (!strchr(s.process.env[i], '=') || s.process.env[i][0] == '=')
                     abort();
-            for (size_t i = 0; i < s.nmounts; i++)
+            for (size_t i = 0; i < s.nmounts; i++) {
+                const char *to = s.mounts[i].tmpfs_options;
+                uint32_t fl;
+                char data[PROTO_TMPFS_DATA_MAX];
                 if (s.mounts[i].destination[0] != '/')
                     abort();
+                /* a tmpfs's options and destination as the guest takes them */
+                if (to && (proto_tmpfs_options(to, &fl, data, sizeof data, &err) != 0 ||
+                           fl & ~PROTO_TMPFS_FLAGS ||
+                           !proto_confine_path_ok(s.mounts[i].destination)))
+                    abort();
+            }
             if (s.cpus < 0 || s.cpus > 256 || s.memory_mib < 0)
                 abort();
             /* what reaches the guest: whole BPF instructions within the kernel's bound,

@@ -453,3 +453,46 @@ TEST(published_ports_annotation)
     CHECK(oci_spec_parse(bad_cfg, strlen(bad_cfg), &s, &err) < 0);
     CHECK(strstr(err.msg, "annotation io.boxlite.ports") != NULL);
 }
+
+/* tmpfs mounts keep their options for the guest; a word neither mount(8) nor tmpfs(5)
+ * knows fails the parse, naming the mount */
+TEST(tmpfs_mount_options)
+{
+    struct oci_spec s;
+    struct bl_error err = { 0 };
+    const char *j = "{\"ociVersion\":\"1.0.2\",\"root\":{\"path\":\"r\"},\"process\":{\"args\":"
+                    "[\"true\"]},\"mounts\":[{\"destination\":\"/tmp\",\"type\":\"tmpfs\","
+                    "\"source\":\"tmpfs\",\"options\":[\"rw\",\"rprivate\",\"nosuid\",\"nodev\","
+                    "\"tmpcopyup\",\"size=1m\",\"mode=1770\"]},{\"destination\":\"/run\","
+                    "\"type\":\"tmpfs\",\"source\":\"tmpfs\"},{\"destination\":\"/v\",\"type\":"
+                    "\"tmpfs\",\"source\":\"/s\",\"options\":[\"rbind\"]},{\"destination\":"
+                    "\"/proc\",\"type\":\"proc\",\"source\":\"proc\"}]}";
+    REQUIRE(oci_spec_parse(j, strlen(j), &s, &err) == 0);
+    REQUIRE(s.nmounts == 4);
+    CHECK_STR(s.mounts[0].tmpfs_options, "rw,rprivate,nosuid,nodev,tmpcopyup,size=1m,mode=1770");
+    CHECK_STR(s.mounts[1].tmpfs_options, "");
+    CHECK(s.mounts[2].tmpfs_options == NULL); /* a bind, whatever its type says */
+    CHECK(s.mounts[3].tmpfs_options == NULL);
+    oci_spec_free(&s);
+
+    struct { const char *opt; const char *why; } bad[] = {
+        { "\"size=1m\",\"bogus\"", "mounts[0] (tmpfs /x): tmpfs option \"bogus\" unknown" },
+        { "\"size=1m,mode=1777\"", "a tmpfs option with a comma" },
+        { "\"mode=17 77\"", "a bad value" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char doc[512];
+        snprintf(doc, sizeof doc, "{\"ociVersion\":\"1.0.2\",\"root\":{\"path\":\"r\"},"
+                 "\"process\":{\"args\":[\"true\"]},\"mounts\":[{\"destination\":\"/x\","
+                 "\"type\":\"tmpfs\",\"options\":[%s]}]}", bad[i].opt);
+        CHECK(oci_spec_parse(doc, strlen(doc), &s, &err) < 0);
+        if (!strstr(err.msg, bad[i].why))
+            harness_fail(__FILE__, __LINE__, "case %zu: \"%s\" lacks \"%s\"", i, err.msg,
+                         bad[i].why);
+    }
+    const char *dots = "{\"ociVersion\":\"1.0.2\",\"root\":{\"path\":\"r\"},\"process\":{"
+                       "\"args\":[\"true\"]},\"mounts\":[{\"destination\":\"/a/../x\",\"type\":"
+                       "\"tmpfs\"}]}";
+    CHECK(oci_spec_parse(dots, strlen(dots), &s, &err) < 0);
+    CHECK(strstr(err.msg, "\"..\"") != NULL);
+}
