@@ -140,17 +140,19 @@ has "an idle box whose volume is in use is not paused, and its log says why" "au
 expect "and it runs on" "running" "$(info idle state)"
 "$B" exec idle sh -c 'kill $(cat /dev/shm/holder); while kill -0 $(cat /dev/shm/holder) 2>/dev/null; do sleep 0.1; done'
 wait_field idle state paused && ok "and it pauses again when idle, once the volume is free" || no "and it pauses again when idle, once the volume is free" "state $(info idle state)"
-# execs that come as the box pauses itself (2 s after the last one ended, give or take the
-# CLI's start): each waits for the pause and resumes the box (the library PINGs first:
-# src/runtime/lifecycle.c rt_box_conn), and none runs with its volume unmounted
-race=""
-for k in 1 2 3 4 5 6; do
-  sleep "2.$((k - 1))"
+# execs that come as the box pauses itself (1.64 to 1.97 s after the last one ended, plus
+# the CLI's own start: around the 2 s timer): each waits for the pause and resumes the box
+# (the library PINGs first: src/runtime/lifecycle.c rt_box_conn), and none runs with its
+# volume unmounted. Before the fix, here, r9 ran without /data and r10 found no box socket.
+race="" want="" host=""
+for k in $(seq 12); do
+  sleep "$(awk -v k="$k" 'BEGIN { print 1.61 + k * 0.03 }')"
   race+="$("$B" exec idle sh -c "echo r$k > /data/r$k && cat /data/r$k && grep -c ' 9p ' /proc/mounts" 2>&1 | tr '\n' ' ')"
+  want+="r$k 1 "
+  host+="$(cat "$work/vol/r$k" 2>&1) "
 done
-expect "six execs racing the auto-pause all run, each with its volume" \
-  "r1 1 r2 1 r3 1 r4 1 r5 1 r6 1 " "$race"
-expect "  ...and their writes reach the host's folder" "r1 r2 r3 r4 r5 r6" "$(cat "$work"/vol/r[1-6] 2>&1 | tr '\n' ' ' | sed 's/ $//')"
+expect "twelve execs racing the auto-pause all run, each with its volume" "$want" "$race"
+expect "  ...and their writes reach the host's folder" "$(echo "$want" | sed 's/ 1 / /g')" "$host"
 "$B" rm -f idle >/dev/null 2>&1
 
 # ---- fork ---------------------------------------------------------------------------------
