@@ -243,6 +243,12 @@ static void handle_frame(struct proto_client *c, const struct proto_hdr *h, cons
         pthread_mutex_unlock(&c->lock);
         return;
     }
+    if (h->type == PROTO_PONG && h->channel == 0 && c->status_wait && !c->status_have) {
+        c->status_have = true; /* the answer to our PING */
+        pthread_cond_broadcast(&c->cond);
+        pthread_mutex_unlock(&c->lock);
+        return;
+    }
     if (h->type == PROTO_PAUSE && c->status_wait && !c->status_have) {
         c->status_have = true; /* the answer to our PAUSE: saved */
         pthread_cond_broadcast(&c->cond);
@@ -692,6 +698,11 @@ int proto_client_pause(struct proto_client *c, int timeout_ms, struct bl_error *
     return control_request(c, PROTO_PAUSE, NULL, "pause", timeout_ms, NULL, NULL, err);
 }
 
+int proto_client_ping(struct proto_client *c, int timeout_ms, struct bl_error *err)
+{
+    return control_request(c, PROTO_PING, NULL, "ping", timeout_ms, NULL, NULL, err);
+}
+
 int proto_client_wait_end(struct proto_client *c, int timeout_ms)
 {
     struct timespec ts, *dl = deadline_of(timeout_ms, &ts);
@@ -712,6 +723,14 @@ bool proto_client_exit(struct proto_client *c, struct proto_exit *out)
         *out = c->exit;
     pthread_mutex_unlock(&c->lock);
     return have;
+}
+
+bool proto_client_dead(struct proto_client *c)
+{
+    pthread_mutex_lock(&c->lock);
+    bool d = c->dead;
+    pthread_mutex_unlock(&c->lock);
+    return d;
 }
 
 bool proto_client_control(struct proto_client *c)

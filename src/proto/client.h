@@ -39,11 +39,17 @@ int proto_client_status(struct proto_client *c, int timeout_ms, struct proto_sta
 /* PAUSE (docs/protocol.md): the per-box process saves the box's memory and ends; returns
  * once it said the state is saved (its EXIT, paused, follows), or its refusal. */
 int proto_client_pause(struct proto_client *c, int timeout_ms, struct bl_error *err);
+/* PING before a request (docs/protocol.md "Auto-pause"): 0 once the per-box process
+ * answered PONG (its idle timer restarted: no auto-pause begins before the request), or
+ * its ERROR (BOXLITE_ERR_STATE "the box is pausing"). */
+int proto_client_ping(struct proto_client *c, int timeout_ms, struct bl_error *err);
 /* Whether the per-box process said the box ended (EXIT), and how (*out may be NULL). */
 bool proto_client_exit(struct proto_client *c, struct proto_exit *out);
 /* Waits up to timeout_ms (-1 forever) for the connection to end (the box's process closed
  * it or, with a watch fd, exited): 0, or -BOXLITE_ERR_TIMEOUT. */
 int proto_client_wait_end(struct proto_client *c, int timeout_ms);
+/* Whether the connection ended (the peer closed it, or it broke). */
+bool proto_client_dead(struct proto_client *c);
 /* Whether the peer's HELLO offered the control frames. */
 bool proto_client_control(struct proto_client *c);
 /* Whether the agent reported its container set up (HELLO's ready field). */

@@ -28,6 +28,7 @@ struct mclient {
     struct proto_buf out;
     bool hello_pending, dead;
     bool control; /* its HELLO had CONTROL: it may ask STATUS and is sent EXIT */
+    bool pauser;  /* the pause's own client (proto_mux_dial_pauser): not held back */
 };
 
 struct route {
@@ -370,7 +371,17 @@ static void from_client(struct proto_mux *m, struct mclient *cl, const struct pr
             cl->hello_pending = true;
         return;
     }
-    case PROTO_PING: queue(&cl->out, PROTO_PONG, 0, 0, p, h->len); return;
+    case PROTO_PING:
+        /* a client about to make a request (rt_box_conn): refused while a pause is under
+         * way, else the idle timer restarts, so no auto-pause can begin before the request
+         * (docs/protocol.md, "Auto-pause") */
+        if (m->held && !cl->pauser) {
+            queue_error(&cl->out, 0, BOXLITE_ERR_STATE, "the box is pausing");
+            return;
+        }
+        m->last_activity = mono_ms();
+        queue(&cl->out, PROTO_PONG, 0, 0, p, h->len);
+        return;
     case PROTO_STATUS: answer_status(m, cl); return;
     case PROTO_PAUSE: answer_pause(m, cl); return;
     case PROTO_BALLOON: answer_balloon(m, cl, p, h->len); return;
@@ -397,7 +408,7 @@ static void from_client(struct proto_mux *m, struct mclient *cl, const struct pr
         queue_error(&cl->out, h->channel, BOXLITE_ERR_STATE, msg);
         return;
     }
-    if (request && m->held) {
+    if (request && m->held && !cl->pauser) {
         queue_error(&cl->out, h->channel, BOXLITE_ERR_STATE, "the box is pausing");
         return;
     }
@@ -603,7 +614,7 @@ static void read_client(struct proto_mux *m, struct mclient *cl)
 }
 
 /* Adds a connected, non-blocking socket as a client; m->lock held. Closes fd on failure. */
-static int add_client(struct proto_mux *m, int fd)
+static int add_client(struct proto_mux *m, int fd, bool pauser)
 {
     struct mclient *cl = calloc(1, sizeof *cl);
     if (!cl || !(cl->rd = calloc(1, sizeof *cl->rd))) {
@@ -612,6 +623,7 @@ static int add_client(struct proto_mux *m, int fd)
         return -ENOMEM;
     }
     cl->fd = fd;
+    cl->pauser = pauser;
     cl->next = m->clients;
     m->clients = cl;
     return 0;
@@ -621,12 +633,12 @@ static void accept_clients(struct proto_mux *m)
 {
     for (;;) {
         int fd = accept4(m->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0 || add_client(m, fd) < 0)
+        if (fd < 0 || add_client(m, fd, false) < 0)
             return;
     }
 }
 
-int proto_mux_adopt(struct proto_mux *m, int fd)
+static int adopt(struct proto_mux *m, int fd, bool pauser)
 {
     if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {
         int e = errno;
@@ -634,24 +646,41 @@ int proto_mux_adopt(struct proto_mux *m, int fd)
         return -e;
     }
     pthread_mutex_lock(&m->lock);
-    int r = add_client(m, fd);
+    int r = add_client(m, fd, pauser);
     pthread_mutex_unlock(&m->lock);
     wake(m);
     return r;
 }
 
-int proto_mux_dial(struct proto_mux *m, int timeout_ms, struct proto_client **out,
-                   struct bl_error *err)
+int proto_mux_adopt(struct proto_mux *m, int fd)
+{
+    return adopt(m, fd, false);
+}
+
+static int dial(struct proto_mux *m, bool pauser, int timeout_ms, struct proto_client **out,
+                struct bl_error *err)
 {
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
         return bl_errno(err, errno, "socketpair");
-    int r = proto_mux_adopt(m, sv[0]);
+    int r = adopt(m, sv[0], pauser);
     if (r < 0) {
         close(sv[1]);
         return bl_errno(err, -r, "box socket");
     }
     return proto_client_open_fd(sv[1], timeout_ms, out, err);
+}
+
+int proto_mux_dial(struct proto_mux *m, int timeout_ms, struct proto_client **out,
+                   struct bl_error *err)
+{
+    return dial(m, false, timeout_ms, out, err);
+}
+
+int proto_mux_dial_pauser(struct proto_mux *m, int timeout_ms, struct proto_client **out,
+                          struct bl_error *err)
+{
+    return dial(m, true, timeout_ms, out, err);
 }
 
 void proto_mux_handle(struct proto_mux *m, const struct pollfd *pfds, int n)

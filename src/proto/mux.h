@@ -66,6 +66,9 @@ int proto_mux_adopt(struct proto_mux *m, int fd);
 struct proto_client;
 int proto_mux_dial(struct proto_mux *m, int timeout_ms, struct proto_client **out,
                    struct bl_error *err);
+/* The same for the pause itself (auto-pause's VOLUMES): its requests pass a hold. */
+int proto_mux_dial_pauser(struct proto_mux *m, int timeout_ms, struct proto_client **out,
+                          struct bl_error *err);
 /* Fills at most max entries; returns how many (at most 2 + 1 + clients). */
 int proto_mux_pollfds(struct proto_mux *m, struct pollfd *pfds, int max);
 void proto_mux_handle(struct proto_mux *m, const struct pollfd *pfds, int n);
@@ -87,8 +90,8 @@ bool proto_mux_shutdown_requested(struct proto_mux *m);
  * client takes it within 500 ms in all; then proto_mux_free closes the connections. */
 void proto_mux_push_exit(struct proto_mux *m, const struct proto_exit *x);
 /* Pausing (auto-pause, src/vmm/main.c): with no request open, holds every new one back
- * (answered ERROR STATE "the box is pausing") and returns 0; else returns how many are open
- * and holds nothing. proto_mux_release lets requests through again (a pause that failed). */
+ * (answered ERROR STATE "the box is pausing", as is a PING) and returns 0; else returns how
+ * many are open and holds nothing. A PING answered restarts the idle timer. proto_mux_release lets requests through again (a pause that failed). */
 unsigned proto_mux_hold(struct proto_mux *m);
 void proto_mux_release(struct proto_mux *m);
 /* Milliseconds (mono_ms) of the last request opened or ended, and whether the box is busy:

@@ -775,20 +775,53 @@ int rt_box_ensure_running(boxlite_box *b, bool explicit_start, struct bl_error *
     return r;
 }
 
+/* How long a request waits for a box that is pausing itself (auto-pause) to end its
+ * process, after which it resumes the box: a pause saves the box's memory, seconds at most. */
+#define RT_PAUSING_WAIT_MS 60000
+
 int rt_box_conn(boxlite_box *b, struct proto_client **out, struct bl_error *err)
 {
-    int r = rt_box_ensure_running(b, false, err);
-    if (r)
-        return r;
-    pthread_mutex_lock(&b->lock);
-    if (!b->conn) {
-        char sock[4200];
-        rt_box_socket(b, sock, sizeof sock);
-        r = proto_client_connect(sock, 10000, &b->conn, err);
+    /* A box may pause itself as a request comes. The PING first: while a pause is under
+     * way it is refused ("the box is pausing") and the request waits for the box's process
+     * to end, then resumes the box (rt_box_ensure_running); once answered, the idle timer
+     * restarted, so no auto-pause begins before the request does (docs/protocol.md). */
+    double until = mono_ms_f() + RT_PAUSING_WAIT_MS;
+    for (;;) {
+        int r = rt_box_ensure_running(b, false, err);
+        if (r)
+            return r;
+        pthread_mutex_lock(&b->lock);
+        if (!b->conn) {
+            char sock[4200];
+            rt_box_socket(b, sock, sizeof sock);
+            r = proto_client_connect(sock, 10000, &b->conn, err);
+        }
+        struct proto_client *c = b->conn;
+        pthread_mutex_unlock(&b->lock);
+        if (!r) {
+            r = proto_client_ping(c, 10000, err);
+            if (!r || r == -BOXLITE_ERR_UNSUPPORTED) { /* UNSUPPORTED: an older box process */
+                *out = c;
+                return 0;
+            }
+        }
+        /* pausing, or the connection ended with the process (paused: the next round
+         * resumes it); anything else is the request's error */
+        if (r != -BOXLITE_ERR_STATE && c)
+            return r;
+        pthread_mutex_lock(&b->lock);
+        if (c && b->conn == c && proto_client_dead(c)) {
+            proto_client_close(c); /* executions still holding it stay valid */
+            b->conn = NULL;
+        }
+        pthread_mutex_unlock(&b->lock);
+        if (mono_ms_f() > until)
+            return bl_err_prefix(err, "box %s: still pausing after %d s", b->name,
+                                 RT_PAUSING_WAIT_MS / 1000);
+        struct timespec ts = { 0, 50 * 1000000 };
+        nanosleep(&ts, NULL);
+        memset(err, 0, sizeof *err);
     }
-    *out = b->conn;
-    pthread_mutex_unlock(&b->lock);
-    return r;
 }
 
 /* A connection to a running box's socket, or why not. */

@@ -236,13 +236,14 @@ static int do_pause(struct box *b, char *why, size_t why_len)
 
 /* Auto-pause's volumes: neither engine saves a share the guest has mounted, so the agent
  * unmounts them first, as the library has it do before a PAUSE (src/runtime/pause.c), here
- * through a connection of our own; the library that resumes the box mounts them again
- * (rt_memory_after_resume). 0, or the agent's code (STATE: a volume is in use). */
+ * through a connection of the pause's own (it passes the hold); the library that resumes
+ * the box mounts them again (rt_memory_after_resume). 0, or the agent's code (STATE: a
+ * volume is in use). */
 static int auto_pause_volumes(struct box *b, bool mount_them)
 {
     struct proto_client *c = NULL;
     struct bl_error err = {0};
-    int r = proto_mux_dial(b->mux, 5000, &c, &err);
+    int r = proto_mux_dial_pauser(b->mux, 5000, &c, &err);
     if (r == 0)
         r = proto_volumes(c, mount_them, AUTO_PAUSE_VOLUMES_MS, &err);
     proto_client_close(c);
@@ -255,26 +256,29 @@ static int auto_pause_volumes(struct box *b, bool mount_them)
 /* The idle timer ran out with no request open. Returns false to try again after another
  * idle period (a request came in meanwhile, or a volume is in use), true when the timer is
  * spent: paused (the VM's end follows on done_fd), or refused with the reason in vmm.log
- * and the box running on. */
+ * and the box running on. The hold comes first: a request let in while the volumes are
+ * unmounted would run without them (its writes landing beneath the mount points). */
 static bool auto_pause(struct box *b)
 {
     char why[512];
     const struct vmm_config *cfg = b->cfg;
+    if (proto_mux_hold(b->mux) != 0)
+        return false;
     bool vols = cfg->nshares && !rootfs_shared(cfg) && b->ops->pause &&
                 b->ops->pause_unmounted_shares && cfg->memory_file && cfg->memory_state;
     if (vols) {
         int code = auto_pause_volumes(b, false);
-        if (code)
+        if (code) {
+            proto_mux_release(b->mux);
             return code != BOXLITE_ERR_STATE;
+        }
     }
-    bool held = proto_mux_hold(b->mux) == 0;
-    if (held && do_pause(b, why, sizeof why) == 0)
+    if (do_pause(b, why, sizeof why) == 0)
         return true;
-    if (held)
-        proto_mux_release(b->mux);
     if (vols)
         auto_pause_volumes(b, true);
-    return held;
+    proto_mux_release(b->mux);
+    return true;
 }
 
 static int on_pause(void *opaque, char *why, size_t why_len)

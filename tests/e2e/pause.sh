@@ -5,7 +5,7 @@
 # its state (a counter in a tmpfs file, a shell variable its loop echoes, its pid); a paused
 # box has no process and outlives the CLI that paused it; an exec resumes it; --idle-pause
 # pauses a box by itself (with a volume too, unmounted by the per-box process first; not
-# while a volume is in use); a box with volumes pauses with them unmounted (refused while one
+# while a volume is in use; an exec that comes as it pauses waits and resumes it); a box with volumes pauses with them unmounted (refused while one
 # is in use) and gets them back on resume, as its forks do; what cannot be paused (open
 # executions) is refused and the box runs on; `fork` makes 5 running boxes at once that see the parent's tmpfs and differ in
 # host name, MAC and randomness; kill -9 of the per-box process during pause and during
@@ -140,6 +140,19 @@ has "an idle box whose volume is in use is not paused, and its log says why" "au
 expect "and it runs on" "running" "$(info idle state)"
 "$B" exec idle sh -c 'kill $(cat /dev/shm/holder); while kill -0 $(cat /dev/shm/holder) 2>/dev/null; do sleep 0.1; done'
 wait_field idle state paused && ok "and it pauses again when idle, once the volume is free" || no "and it pauses again when idle, once the volume is free" "state $(info idle state)"
+# execs that come as the box pauses itself (1.64 to 1.97 s after the last one ended, plus
+# the CLI's own start: around the 2 s timer): each waits for the pause and resumes the box
+# (the library PINGs first: src/runtime/lifecycle.c rt_box_conn), and none runs with its
+# volume unmounted. Before the fix, here, r9 ran without /data and r10 found no box socket.
+race="" want="" host=""
+for k in $(seq 12); do
+  sleep "$(awk -v k="$k" 'BEGIN { print 1.61 + k * 0.03 }')"
+  race+="$("$B" exec idle sh -c "echo r$k > /data/r$k && cat /data/r$k && grep -c ' 9p ' /proc/mounts" 2>&1 | tr '\n' ' ')"
+  want+="r$k 1 "
+  host+="$(cat "$work/vol/r$k" 2>&1) "
+done
+expect "twelve execs racing the auto-pause all run, each with its volume" "$want" "$race"
+expect "  ...and their writes reach the host's folder" "$(echo "$want" | sed 's/ 1 / /g')" "$host"
 "$B" rm -f idle >/dev/null 2>&1
 
 # ---- fork ---------------------------------------------------------------------------------

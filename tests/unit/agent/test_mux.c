@@ -129,6 +129,46 @@ TEST(abandoned_client_channels_are_closed)
     box_stop(&b);
 }
 
+/* Auto-pause (src/vmm/main.c): a hold refuses PING and requests of every client but the
+ * pause's own, which unmounts the volumes under it; a PING answered restarts the idle timer
+ * (a library pings before each request: rt_box_conn). */
+TEST(a_hold_refuses_ping_and_requests_but_not_the_pausers)
+{
+    struct box b;
+    REQUIRE(box_start(&b));
+    struct proto_client *c = client(&b);
+    REQUIRE(c);
+    struct bl_error e = {0};
+    CHECK_EQ(proto_client_ping(c, 10000, &e), 0);
+    bool busy;
+    uint64_t before = proto_mux_last_activity(b.mux, &busy);
+    usleep(20000);
+    CHECK_EQ(proto_client_ping(c, 10000, &e), 0);
+    CHECK(proto_mux_last_activity(b.mux, &busy) >= before + 20);
+    REQUIRE(proto_mux_hold(b.mux) == 0);
+    CHECK_EQ(proto_client_ping(c, 10000, &e), -BOXLITE_ERR_STATE);
+    CHECK(strstr(e.msg, "the box is pausing") != NULL);
+    struct run_out o;
+    run(c, ARGV("echo", "held"), NULL, &o);
+    CHECK(o.rc < 0 && strstr(o.msg, "the box is pausing"));
+    CHECK_EQ(o.out_len, 0);
+    run_free(&o);
+    struct proto_client *p = NULL;
+    REQUIRE(proto_mux_dial_pauser(b.mux, 10000, &p, &e) == 0);
+    run(p, ARGV("echo", "pauser"), NULL, &o);
+    CHECK_STR(o.out, "pauser\n");
+    run_free(&o);
+    proto_client_close(p);
+    proto_mux_release(b.mux);
+    memset(&e, 0, sizeof e);
+    CHECK_EQ(proto_client_ping(c, 10000, &e), 0);
+    run(c, ARGV("echo", "fine"), NULL, &o);
+    CHECK_STR(o.out, "fine\n");
+    run_free(&o);
+    proto_client_close(c);
+    box_stop(&b);
+}
+
 TEST(garbage_client_is_dropped_alone)
 {
     struct box b;
