@@ -16,7 +16,9 @@
 #include "runtime/images.h"
 
 #include <jansson.h>
+#include <poll.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <stdio.h>
@@ -779,12 +781,33 @@ int rt_box_ensure_running(boxlite_box *b, bool explicit_start, struct bl_error *
  * process, after which it resumes the box: a pause saves the box's memory, seconds at most. */
 #define RT_PAUSING_WAIT_MS 60000
 
+/* Waits up to timeout_ms for the box's process to end (its pidfd becomes readable): a box
+ * pausing itself ends it once its memory is saved. Returns at once if there is none. */
+static void wait_process_end(boxlite_box *b, int timeout_ms)
+{
+    struct box_record rec;
+    struct bl_error e = { 0 };
+    if (rt_box_lookup(b->rt, b->id, &rec, &e) < 0)
+        return;
+    int fd = rec.pid > 0 && rt_process_alive(rec.pid, rec.pid_start)
+                 ? (int)syscall(SYS_pidfd_open, (pid_t)rec.pid, 0) : -1;
+    box_record_clear(&rec);
+    if (fd < 0)
+        return;
+    struct pollfd p = { .fd = fd, .events = POLLIN };
+    while (poll(&p, 1, timeout_ms) < 0 && errno == EINTR) {
+    }
+    close(fd);
+}
+
 int rt_box_conn(boxlite_box *b, struct proto_client **out, struct bl_error *err)
 {
     /* A box may pause itself as a request comes. The PING first: while a pause is under
      * way it is refused ("the box is pausing") and the request waits for the box's process
      * to end, then resumes the box (rt_box_ensure_running); once answered, the idle timer
-     * restarted, so no auto-pause begins before the request does (docs/protocol.md). */
+     * restarted, so no auto-pause begins before the request does (docs/protocol.md). A
+     * pause that is refused leaves the process running: the PING is asked again each
+     * second. */
     double until = mono_ms_f() + RT_PAUSING_WAIT_MS;
     for (;;) {
         int r = rt_box_ensure_running(b, false, err);
@@ -818,8 +841,7 @@ int rt_box_conn(boxlite_box *b, struct proto_client **out, struct bl_error *err)
         if (mono_ms_f() > until)
             return bl_err_prefix(err, "box %s: still pausing after %d s", b->name,
                                  RT_PAUSING_WAIT_MS / 1000);
-        struct timespec ts = { 0, 50 * 1000000 };
-        nanosleep(&ts, NULL);
+        wait_process_end(b, 1000);
         memset(err, 0, sizeof *err);
     }
 }
