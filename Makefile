@@ -249,7 +249,8 @@ endif
 
 # ---- guest: the agent is static (musl) and alone in the initramfs --------------------
 # Host-only helpers in src/common that the agent does not need.
-GUEST_EXCLUDE := src/common/hostarch.c src/common/boxpath.c src/common/procstat.c
+GUEST_EXCLUDE := src/common/hostarch.c src/common/boxpath.c src/common/procstat.c \
+                 src/common/userns.c
 GUEST_SRC := $(call src_of,guest/agent) $(SRC_proto) $(filter-out $(GUEST_EXCLUDE),$(SRC_common))
 GUEST_CFLAGS := -std=c11 -D_GNU_SOURCE -DBOXLITE_GUEST -Wall -Wextra -Werror -Wno-unused-parameter -Wno-format-truncation \
                 -Os -g0 -Iinclude -Isrc

@@ -10,6 +10,7 @@
 
 #include "common/cleanup.h"
 #include "common/jail_range.h"
+#include "common/userns.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -39,46 +40,13 @@ static pid_t box_pid(boxlite_box *box)
     return pid > 0 ? (pid_t)pid : -1;
 }
 
-static char idmap_stack[16384] __attribute__((aligned(64)));
-static int idmap_child(void *arg)
-{
-    const int *sync = arg; /* waits for the end of the pipe: its maps are written by then */
-    char c;
-    close(sync[1]);
-    return (int)read(sync[0], &c, 1);
-}
-
-static int write_map(pid_t pid, const char *file, unsigned id)
-{
-    char p[64], map[48];
-    snprintf(p, sizeof p, "/proc/%d/%s", (int)pid, file);
-    /* a wide jail's VMM user (a container's root is shared) is the first of its range, and
-     * its binds map the whole range (common/jail_range.h): the container's owners too */
-    int n = snprintf(map, sizeof map, "0 %u %u\n", id, id >= JAIL_RANGE_BASE ? JAIL_RANGE : 1);
-    cleanup_close int fd = open(p, O_WRONLY | O_CLOEXEC);
-    return fd >= 0 && write(fd, map, (size_t)n) == n ? 0 : -1;
-}
-
 /* A user namespace in which 0 is host uid/gid (the jail maps the box's own files so: its
- * VMM's user owns them; a wide jail maps 0..65535 from there, see write_map): the idmap of the rootfs's bind, as the pod's folder has it. The
- * child that holds it is reaped here. */
+ * VMM's user owns them): the idmap of a bind into the box, as the jail's own binds have it.
+ * A wide jail's VMM user (a container's root is shared) is the first of its range, whose
+ * binds map the whole range (common/jail_range.h): the container's owners too. */
 static int idmap_ns(uid_t uid, gid_t gid)
 {
-    int sync[2];
-    if (pipe2(sync, O_CLOEXEC) < 0)
-        return -1;
-    pid_t pid = clone(idmap_child, idmap_stack + sizeof idmap_stack, CLONE_NEWUSER | SIGCHLD, sync);
-    int fd = -1;
-    if (pid > 0 && write_map(pid, "uid_map", uid) == 0 && write_map(pid, "gid_map", gid) == 0) {
-        char p[64];
-        snprintf(p, sizeof p, "/proc/%d/ns/user", (int)pid);
-        fd = open(p, O_RDONLY | O_CLOEXEC);
-    }
-    close(sync[0]);
-    close(sync[1]);
-    if (pid > 0)
-        waitpid(pid, NULL, 0);
-    return fd;
+    return userns_idmap_fd(0, uid, 0, gid, uid >= JAIL_RANGE_BASE ? JAIL_RANGE : 1);
 }
 
 /* The owner of the box's per-box process (the jail's user). */

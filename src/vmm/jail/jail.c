@@ -6,6 +6,7 @@
 #include "vmm/jail/jail_int.h"
 
 #include "common/cleanup.h"
+#include "common/userns.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -303,7 +304,6 @@ int jail_enter(const struct vmm_config *cfg, const struct jail_needs *needs, str
         return 0;
     close_inherited(needs ? needs->keep_fds : NULL);
     struct jail_ids ids = { .as_root = geteuid() == 0, .idmap_fd = -1 };
-    pid_t idmap_pid = -1;
     ids.owner_uid = geteuid();
     ids.owner_gid = getegid();
     ids.uid = ids.as_root ? cfg->jail.uid : ids.owner_uid;
@@ -327,8 +327,8 @@ int jail_enter(const struct vmm_config *cfg, const struct jail_needs *needs, str
         r = set_limits(err);
     /* files the box writes keep belonging to its owner: the VMM's uid maps onto the owner's */
     if (!r && ids.as_root && (ids.wide || ids.uid != ids.owner_uid || ids.gid != ids.owner_gid))
-        ids.idmap_fd = jail_idmap_userns(ids.owner_uid, ids.uid, ids.owner_gid, ids.gid,
-                                         ids.wide ? JAIL_RANGE : 1, &idmap_pid);
+        ids.idmap_fd = userns_idmap_fd(ids.owner_uid, ids.uid, ids.owner_gid, ids.gid,
+                                       ids.wide ? JAIL_RANGE : 1);
     if (!r && ids.wide && ids.idmap_fd < 0)
         r = bl_errno(err, errno, "jail: the box's user namespace (%u uids from %u)", JAIL_RANGE,
                      (unsigned)ids.uid);
@@ -345,8 +345,6 @@ int jail_enter(const struct vmm_config *cfg, const struct jail_needs *needs, str
         r = jail_root_build(&plan, STAGE, &ids, err);
     if (ids.idmap_fd >= 0 && !ids.wide) /* a wide VMM enters it below */
         close(ids.idmap_fd);
-    if (idmap_pid > 0)
-        waitpid(idmap_pid, NULL, 0); /* gone by now: the pipe closed long ago */
     int crash[2] = { -1, -1 }, up[2] = { -1, -1 }, down[2] = { -1, -1 };
     if (!r && (pipe2(crash, O_CLOEXEC) < 0 || pipe2(up, O_CLOEXEC) < 0 ||
                pipe2(down, O_CLOEXEC) < 0))

@@ -67,12 +67,7 @@ struct jail_ids {
 /* R for a jail uid (see above). */
 uint32_t jail_range_first(uint32_t jail_uid);
 
-/* userns.c: a user namespace in which inner..inner+count-1 are host outer.. (uid and gid),
- * owned by the caller: the mapping of an idmapped mount and a wide box's namespace. A child
- * is cloned into it, we write its maps and return a descriptor of the namespace (-1 on
- * failure); the child ends by itself and is reaped by the caller (*pid) after other work. */
-int jail_idmap_userns(uid_t inner, uid_t outer, gid_t ginner, gid_t gouter, uint32_t count,
-                      pid_t *pid);
+/* userns.c. The binds' user namespace is common/userns.h's userns_idmap_fd. */
 /* Started by a user who is not root: a user namespace mapping that user to itself, in which
  * the mount work is allowed. */
 int jail_self_userns(struct bl_error *err);

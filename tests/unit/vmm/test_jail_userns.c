@@ -6,6 +6,7 @@
 #include "harness/harness.h"
 
 #include "vmm/jail/jail_int.h"
+#include "common/userns.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -90,10 +91,8 @@ TEST(qemu_keeps_three_capabilities_over_mapped_files_only)
     put(hostroot, 0, 0600);
     put(out, R, 0644);
 
-    pid_t helper;
-    int ns = jail_idmap_userns(0, R, 0, R, JAIL_RANGE, &helper);
+    int ns = userns_idmap_fd(0, R, 0, R, JAIL_RANGE);
     REQUIRE(ns >= 0);
-    waitpid(helper, NULL, 0);
     REQUIRE(setns(ns, CLONE_NEWUSER) == 0);
     close(ns);
     char map[128];
