@@ -114,6 +114,35 @@ expect "its volumes are mounted once each" "2" "$("$B" exec vol grep -c ' 9p ' /
 expect "its writes reach the host" "after" "$(cat "$work/vol/g" 2>&1)"
 expect "the read-only volume is read" "from-host" "$("$B" exec vol cat /ro/r 2>&1)"
 check "and still read-only" bash -c "! '$B' exec vol touch /ro/x 2>/dev/null"
+# an exec of another process racing an explicit pause (src/runtime/pause.c: HOLD first,
+# then the volumes' unmount, then PAUSE), started 0.15 s before to 0.015 s after the pause
+# (an exec takes longer to reach the box): each runs with both volumes mounted and its
+# write reaches the host; one that comes while the pause holds waits for it and resumes
+# the box. The pause either pauses or is refused because the exec was first ("still
+# open"). Before HOLD, the unmount came first: an exec in between ran without /data, its
+# write beneath the mount point.
+want="" got="" host="" paused=0 waited=0 refused=0 other=""
+later() { sleep "$(awk -v a="$1" -v b="$EPOCHREALTIME" -v t="$2" 'BEGIN { d = t - (b - a); print (d > 0 ? d : 0) }')"; }
+for k in $(seq 12); do
+  [ "$(info vol state)" = paused ] && "$B" resume vol >/dev/null 2>&1
+  d=$(awk -v k="$k" 'BEGIN { print (k - 11) * 0.015 }') # the exec's start after the pause's
+  t0=$EPOCHREALTIME
+  [[ $d == -* ]] || { "$B" pause vol >"$work/pause.$k" 2>&1 & pp=$!; later "$t0" "$d"; }
+  "$B" exec vol sh -c "echo x$k > /data/x$k && cat /data/x$k && grep -c ' 9p ' /proc/mounts" >"$work/race.$k" 2>&1 & ep=$!
+  [[ $d == -* ]] && { later "$t0" "${d#-}"; "$B" pause vol >"$work/pause.$k" 2>&1 & pp=$!; }
+  wait "$ep"
+  got+="$(tr '\n' ' ' <"$work/race.$k")"
+  want+="x$k 2 "
+  host+="$(cat "$work/vol/x$k" 2>&1) "
+  if wait "$pp"; then paused=$((paused+1)); [ "$(info vol state)" = running ] && waited=$((waited+1))
+  elif grep -q "still open" "$work/pause.$k"; then refused=$((refused+1))
+  else other+="$(cat "$work/pause.$k") "; fi
+done
+expect "12 execs racing an explicit pause each ran with its volumes ($paused paused, $waited of them waited and resumed the box; $refused refused: the exec came first)" "$want" "$got"
+expect "  ...and their writes reach the host's folder" "$(echo "$want" | sed 's/ 2 / /g')" "$host"
+expect "  ...and each pause paused or was refused because the exec came first" "" "$other"
+expect "  ...and the box runs, its volumes mounted once each" "running 2" \
+  "$("$B" exec vol true; info vol state) $("$B" exec vol grep -c ' 9p ' /proc/mounts 2>&1)"
 # a fork mounts its source's host folders (docs/protocol.md, VOLUMES)
 out=$("$B" fork vol volf 2>&1); rc=$?
 expect "a box with volumes forks" "0" "$rc"
