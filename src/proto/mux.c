@@ -285,12 +285,21 @@ static bool passes(struct proto_mux *m, struct mclient *cl)
     return cl->pauser || cl == m->holder;
 }
 
-static void refuse_open(struct proto_mux *m, struct mclient *cl, const char *what, unsigned n)
+/* Whether a pause (PAUSE, HOLD) may begin with `open` requests open: else cl is told why. */
+static bool pause_may_begin(struct proto_mux *m, struct mclient *cl, const char *what,
+                            unsigned open)
 {
     char msg[200];
-    snprintf(msg, sizeof msg, "%s: %u request%s (executions, copies) still open: pause when "
-             "they end", what, n, n == 1 ? " is" : "s are");
+    if (!m->ready || m->agent_gone || (m->held && m->holder != cl))
+        snprintf(msg, sizeof msg, "%s: the box is %s", what,
+                 m->held ? "pausing" : "not running");
+    else if (open)
+        snprintf(msg, sizeof msg, "%s: %u request%s (executions, copies) still open: pause "
+                 "when they end", what, open, open == 1 ? " is" : "s are");
+    else
+        return true;
     queue_error(&cl->out, 0, BOXLITE_ERR_STATE, msg);
+    return false;
 }
 
 /* PAUSE: only with nothing in flight (bytes of a request half-sent to the agent would be
@@ -299,20 +308,12 @@ static void refuse_open(struct proto_mux *m, struct mclient *cl, const char *wha
 static void answer_pause(struct proto_mux *m, struct mclient *cl)
 {
     bool holder = m->holder == cl;
-    unsigned n = open_routes(m);
     if (!m->ev.pause || !cl->control) {
         queue_error(&cl->out, 0, BOXLITE_ERR_UNSUPPORTED, "PAUSE: not here");
         return;
     }
-    if (!m->ready || m->agent_gone || (m->held && !holder)) {
-        queue_error(&cl->out, 0, BOXLITE_ERR_STATE,
-                    m->held ? "PAUSE: the box is pausing" : "PAUSE: the box is not running");
+    if (!pause_may_begin(m, cl, "PAUSE", open_routes(m)))
         return;
-    }
-    if (n) {
-        refuse_open(m, cl, "PAUSE", n);
-        return;
-    }
     m->held = true;
     char why[512] = "";
     pthread_mutex_unlock(&m->lock);
@@ -343,16 +344,8 @@ static void answer_hold(struct proto_mux *m, struct mclient *cl, const uint8_t *
         return;
     }
     if (take && m->holder != cl) {
-        unsigned n = open_or_promised(m);
-        if (!m->ready || m->agent_gone || m->held) {
-            queue_error(&cl->out, 0, BOXLITE_ERR_STATE,
-                        m->held ? "HOLD: the box is pausing" : "HOLD: the box is not running");
+        if (!pause_may_begin(m, cl, "HOLD", open_or_promised(m)))
             return;
-        }
-        if (n) {
-            refuse_open(m, cl, "HOLD", n);
-            return;
-        }
         m->held = true;
         m->holder = cl;
         m->holder_volumes = false;
