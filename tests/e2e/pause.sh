@@ -6,7 +6,9 @@
 # box has no process and outlives the CLI that paused it; an exec resumes it; --idle-pause
 # pauses a box by itself (with a volume too, unmounted by the per-box process first; not
 # while a volume is in use; an exec that comes as it pauses waits and resumes it); a box with volumes pauses with them unmounted (refused while one
-# is in use) and gets them back on resume, as its forks do; what cannot be paused (open
+# is in use) and gets them back on resume, as its forks do; another process's execs racing
+# an explicit pause run with their volumes or wait for it and resume the box (HOLD), and a
+# pause that dies holding the box leaves it running with its volumes; what cannot be paused (open
 # executions) is refused and the box runs on; `fork` makes 5 running boxes at once that see the parent's tmpfs and differ in
 # host name, MAC and randomness; kill -9 of the per-box process during pause and during
 # resume, and of the CLI during pause, leave a box that is usable or says why; a fork keeps
@@ -143,6 +145,37 @@ expect "  ...and their writes reach the host's folder" "$(echo "$want" | sed 's/
 expect "  ...and each pause paused or was refused because the exec came first" "" "$other"
 expect "  ...and the box runs, its volumes mounted once each" "running 2" \
   "$("$B" exec vol true; info vol state) $("$B" exec vol grep -c ' 9p ' /proc/mounts 2>&1)"
+# a pause that dies once it held the box and had its volumes unmounted (a client of the
+# box socket that sends HOLD, then VOLUMES unmount, then ends): the per-box process mounts
+# them again before it lets requests through (src/proto/mux.c, holder_gone)
+out=$(python3 - "$(dir_of vol)/box.sock" <<'PY' 2>&1
+import socket, struct, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+u64 = lambda tag, v: struct.pack("<HHQ", tag, 8, v)
+def send(t, ch, body): s.sendall(struct.pack("<IHBBI", len(body), t, 0, 0, ch) + body)
+def read(n):
+    b = b""
+    while len(b) < n:
+        c = s.recv(n - len(b))
+        if not c: sys.exit("the box socket closed")
+        b += c
+    return b
+def frame():
+    n, t, _, _, ch = struct.unpack("<IHBBI", read(12)); return t, ch, read(n)
+def until(types):
+    while True:
+        t, ch, b = frame()
+        if t == 2: sys.exit("ERROR %r" % b)
+        if t in types: return
+send(1, 0, u64(1, 1) + u64(2, 1) + u64(7, 1)); until({1})   # HELLO with CONTROL
+send(0x1E, 0, u64(180, 1)); until({0x1E})                    # HOLD
+send(0x1A, 1, u64(121, 0)); until({0x25})                    # VOLUMES unmount: RESULT
+print("held unmounted")
+PY
+)
+expect "a client held the box and had its volumes unmounted, then ended" "held unmounted" "$out"
+expect "  ...and the box runs on with its volumes mounted again" "2 x1" \
+  "$("$B" exec vol sh -c 'grep -c " 9p " /proc/mounts; cat /data/x1' 2>&1 | tr '\n' ' ' | sed 's/ $//')"
 # a fork mounts its source's host folders (docs/protocol.md, VOLUMES)
 out=$("$B" fork vol volf 2>&1); rc=$?
 expect "a box with volumes forks" "0" "$rc"
