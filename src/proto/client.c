@@ -52,6 +52,7 @@ struct proto_client {
     char dead_msg[256];
     int watch_fd;  /* readable once the peer's process ended (a pidfd), or -1; ours */
     uint64_t control; /* the peer's CONTROL version in its HELLO (0: it has none) */
+    bool hold_ok;     /* its HELLO had HOLD(180): it understands HOLD */
     pthread_mutex_t slock; /* one STATUS request at a time */
     bool status_wait, status_have;
     struct proto_status status;
@@ -197,13 +198,15 @@ static void handle_frame(struct proto_client *c, const struct proto_hdr *h, cons
     if (h->type == PROTO_HELLO) {
         struct tlv_iter it;
         struct tlv_field f;
-        uint64_t v = 0, ready = 0, control = 0;
+        uint64_t v = 0, ready = 0, control = 0, hold = 0;
         tlv_iter_init(&it, p, h->len);
         while (tlv_next(&it, &f, NULL) > 0) {
             if (f.tag == T_VERSION)
                 tlv_get_u64(&f, &v, NULL);
             if (f.tag == T_CONTROL)
                 tlv_get_u64(&f, &control, NULL);
+            if (f.tag == T_HOLD)
+                tlv_get_u64(&f, &hold, NULL);
             if (f.tag == T_READY)
                 tlv_get_u64(&f, &ready, NULL);
         }
@@ -211,6 +214,7 @@ static void handle_frame(struct proto_client *c, const struct proto_hdr *h, cons
             c->hello = true;
             c->ready = ready != 0;
             c->control = control;
+            c->hold_ok = hold == 1;
         } else {
             c->dead = true;
             snprintf(c->dead_msg, sizeof c->dead_msg, "agent speaks protocol version %llu, not %d",
@@ -249,8 +253,8 @@ static void handle_frame(struct proto_client *c, const struct proto_hdr *h, cons
         pthread_mutex_unlock(&c->lock);
         return;
     }
-    if (h->type == PROTO_PAUSE && c->status_wait && !c->status_have) {
-        c->status_have = true; /* the answer to our PAUSE: saved */
+    if ((h->type == PROTO_PAUSE || h->type == PROTO_HOLD) && c->status_wait && !c->status_have) {
+        c->status_have = true; /* the answer to our PAUSE (saved) or HOLD (taken, released) */
         pthread_cond_broadcast(&c->cond);
         pthread_mutex_unlock(&c->lock);
         return;
@@ -696,6 +700,22 @@ int proto_client_status(struct proto_client *c, int timeout_ms, struct proto_sta
 int proto_client_pause(struct proto_client *c, int timeout_ms, struct bl_error *err)
 {
     return control_request(c, PROTO_PAUSE, NULL, "pause", timeout_ms, NULL, NULL, err);
+}
+
+int proto_client_hold(struct proto_client *c, bool hold, int timeout_ms, struct bl_error *err)
+{
+    struct tlv_writer w;
+    proto_hold_encode(hold, &w);
+    return control_request(c, PROTO_HOLD, &w, hold ? "hold" : "release the hold", timeout_ms,
+                           NULL, NULL, err);
+}
+
+bool proto_client_holds(struct proto_client *c)
+{
+    pthread_mutex_lock(&c->lock);
+    bool r = c->control >= 1 && c->hold_ok;
+    pthread_mutex_unlock(&c->lock);
+    return r;
 }
 
 int proto_client_ping(struct proto_client *c, int timeout_ms, struct bl_error *err)

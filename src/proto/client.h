@@ -39,6 +39,14 @@ int proto_client_status(struct proto_client *c, int timeout_ms, struct proto_sta
 /* PAUSE (docs/protocol.md): the per-box process saves the box's memory and ends; returns
  * once it said the state is saved (its EXIT, paused, follows), or its refusal. */
 int proto_client_pause(struct proto_client *c, int timeout_ms, struct bl_error *err);
+/* HOLD (docs/protocol.md "Pause"): hold=true makes the per-box process hold every other
+ * connection's requests back (ERROR STATE "the box is pausing") while this one's pass (its
+ * VOLUMES, then PAUSE); refused while a request is open or on its way. hold=false lets them
+ * through again; so does the end of this connection. Ask only a peer that
+ * proto_client_holds. */
+int proto_client_hold(struct proto_client *c, bool hold, int timeout_ms, struct bl_error *err);
+/* Whether the peer's HELLO said it understands HOLD (an older per-box process does not). */
+bool proto_client_holds(struct proto_client *c);
 /* PING before a request (docs/protocol.md "Auto-pause"): 0 once the per-box process
  * answered PONG (its idle timer restarted: no auto-pause begins before the request), or
  * its ERROR (BOXLITE_ERR_STATE "the box is pausing"). */

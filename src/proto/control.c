@@ -256,3 +256,27 @@ int proto_balloon_decode(const void *p, size_t len, uint64_t *target_mib, uint64
         return bl_err(err, BOXLITE_ERR_INVALID, "BALLOON without a target (BALLOON_TARGET_MIB)");
     return 0;
 }
+
+void proto_hold_encode(bool hold, struct tlv_writer *w)
+{
+    tlv_init(w);
+    tlv_u64(w, T_HOLD, hold);
+}
+
+int proto_hold_decode(const void *p, size_t len, bool *hold, struct bl_error *err)
+{
+    struct tlv_iter it;
+    struct tlv_field f;
+    uint64_t v = 2;
+    int rc;
+    tlv_iter_init(&it, p, len);
+    while ((rc = tlv_next(&it, &f, err)) > 0)
+        if (f.tag == T_HOLD && tlv_get_u64(&f, &v, err) < 0)
+            return -err->code;
+    if (rc < 0)
+        return rc;
+    if (v > 1)
+        return bl_err(err, BOXLITE_ERR_INVALID, "HOLD without HOLD(180) = 0 or 1");
+    *hold = v == 1;
+    return 0;
+}

@@ -73,4 +73,8 @@ void proto_balloon_encode(uint64_t target_mib, uint64_t actual_mib, bool reply,
 int proto_balloon_decode(const void *p, size_t len, uint64_t *target_mib, uint64_t *actual_mib,
                          struct bl_error *err);
 
+/* HOLD (docs/protocol.md "Pause"): request and reply carry HOLD(180), required, 0 or 1. */
+void proto_hold_encode(bool hold, struct tlv_writer *w);
+int proto_hold_decode(const void *p, size_t len, bool *hold, struct bl_error *err);
+
 #endif

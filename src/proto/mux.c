@@ -18,6 +18,10 @@
 #include <unistd.h>
 
 #define MUX_CHANNEL 0xffffffffu          /* the mux's own requests (SHUTDOWN) */
+#define MUX_REMOUNT_CHANNEL 0xfffffffeu  /* VOLUMES mount, for a holder that died (HOLD) */
+/* A PING answered promises a request soon (rt_box_conn sends it next): for this long it
+ * counts as one on its way, which no hold may overtake (docs/protocol.md "Pause"). */
+#define PING_PROMISE_MS 2000
 #define AGENT_HIGH_WATER (1u << 20)      /* stop reading clients while this waits for the agent */
 #define CLIENT_LIMIT (256u << 20)        /* a client queue beyond this broke flow control */
 
@@ -29,6 +33,8 @@ struct mclient {
     bool hello_pending, dead;
     bool control; /* its HELLO had CONTROL: it may ask STATUS and is sent EXIT */
     bool pauser;  /* the pause's own client (proto_mux_dial_pauser): not held back */
+    unsigned promised;  /* PINGs answered that no request followed yet */
+    uint64_t ping_ms;   /* mono_ms of the last of them */
 };
 
 struct route {
@@ -43,7 +49,7 @@ struct proto_mux {
     struct proto_mux_events ev;
     struct proto_reader *rd;
     struct proto_buf out;
-    uint8_t hello[1024 + 16]; /* the agent's HELLO body, then our CONTROL field */
+    uint8_t hello[1024 + 24]; /* the agent's HELLO body, then our CONTROL and HOLD fields */
     size_t hello_len;
     bool ready, agent_gone, shutdown_acked, shutdown_requested;
     char gone_reason[256]; /* the agent said the container ended (EVENT): requests get it */
@@ -53,6 +59,9 @@ struct proto_mux {
     pthread_t thread;
     bool running, stopping;
     bool held;              /* pausing: new requests are refused */
+    struct mclient *holder; /* the client that holds (HOLD), or NULL: the owner (auto-pause) */
+    bool holder_volumes;    /* the holder sent VOLUMES: mount them again if it dies */
+    bool remounting;        /* held until the agent answers that mount (holder_gone) */
     bool requested;         /* a request was seen since the agent's HELLO */
     uint64_t last_activity; /* mono_ms of the last request opened or ended */
 };
@@ -158,15 +167,36 @@ static uint32_t new_agent_channel(struct proto_mux *m)
 {
     for (;;) {
         uint32_t ch = m->next_ch++;
-        if (ch == 0 || ch == MUX_CHANNEL)
+        if (ch == 0 || ch == MUX_CHANNEL || ch == MUX_REMOUNT_CHANNEL)
             continue;
         if (!route_by_agent(m, ch))
             return ch;
     }
 }
 
+/* A holder gone (it died, or its connection did) never leaves the box refusing everything:
+ * the hold ends, once the volumes it may have had unmounted are mounted again (held until
+ * the agent answers, so no request runs without them). */
+static void holder_gone(struct proto_mux *m)
+{
+    m->holder = NULL;
+    if (m->holder_volumes && m->agent_fd >= 0 && !m->agent_gone) {
+        struct tlv_writer w;
+        tlv_init(&w);
+        tlv_u64(&w, T_MOUNT, 1);
+        queue(&m->out, PROTO_VOLUMES, MUX_REMOUNT_CHANNEL, 0, w.buf, w.len);
+        m->holder_volumes = false;
+        m->remounting = true; /* held until the answer (from_agent) */
+        return;
+    }
+    m->holder_volumes = false;
+    m->held = false;
+}
+
 static void client_drop(struct proto_mux *m, struct mclient *cl)
 {
+    if (m->holder == cl)
+        holder_gone(m);
     for (struct route *r = m->routes, *next; r; r = next) {
         next = r->next;
         if (r->cl != cl)
@@ -236,39 +266,97 @@ static unsigned open_routes(struct proto_mux *m)
     return n;
 }
 
+/* Requests open, and those promised by a PING answered moments ago: a hold taken between a
+ * client's PONG and its request would refuse a request that was first. */
+static unsigned open_or_promised(struct proto_mux *m)
+{
+    unsigned n = open_routes(m);
+    uint64_t now = mono_ms();
+    for (struct mclient *cl = m->clients; cl; cl = cl->next)
+        if (cl->promised && now - cl->ping_ms < PING_PROMISE_MS)
+            n++;
+    return n;
+}
+
+/* Whether cl's requests pass a hold: the pause's own (auto-pause's connection, or the
+ * client that holds). */
+static bool passes(struct proto_mux *m, struct mclient *cl)
+{
+    return cl->pauser || cl == m->holder;
+}
+
+/* Whether a pause (PAUSE, HOLD) may begin with `open` requests open: else cl is told why. */
+static bool pause_may_begin(struct proto_mux *m, struct mclient *cl, const char *what,
+                            unsigned open)
+{
+    char msg[200];
+    if (!m->ready || m->agent_gone || (m->held && m->holder != cl))
+        snprintf(msg, sizeof msg, "%s: the box is %s", what,
+                 m->held ? "pausing" : "not running");
+    else if (open)
+        snprintf(msg, sizeof msg, "%s: %u request%s (executions, copies) still open: pause "
+                 "when they end", what, open, open == 1 ? " is" : "s are");
+    else
+        return true;
+    queue_error(&cl->out, 0, BOXLITE_ERR_STATE, msg);
+    return false;
+}
+
 /* PAUSE: only with nothing in flight (bytes of a request half-sent to the agent would be
  * lost with the VM's host side); the mux's thread waits for the owner's answer, so nothing
  * reaches the agent meanwhile. Answered PAUSE when saved (EXIT follows), else ERROR. */
 static void answer_pause(struct proto_mux *m, struct mclient *cl)
 {
-    unsigned n = open_routes(m);
+    bool holder = m->holder == cl;
     if (!m->ev.pause || !cl->control) {
         queue_error(&cl->out, 0, BOXLITE_ERR_UNSUPPORTED, "PAUSE: not here");
         return;
     }
-    if (!m->ready || m->agent_gone || m->held) {
-        queue_error(&cl->out, 0, BOXLITE_ERR_STATE,
-                    m->held ? "PAUSE: the box is pausing" : "PAUSE: the box is not running");
+    if (!pause_may_begin(m, cl, "PAUSE", open_routes(m)))
         return;
-    }
-    if (n) {
-        char msg[200];
-        snprintf(msg, sizeof msg, "PAUSE: %u request%s (executions, copies) still open: pause "
-                 "when they end", n, n == 1 ? " is" : "s are");
-        queue_error(&cl->out, 0, BOXLITE_ERR_STATE, msg);
-        return;
-    }
     m->held = true;
     char why[512] = "";
     pthread_mutex_unlock(&m->lock);
     int code = m->ev.pause(m->ev.opaque, why, sizeof why);
     pthread_mutex_lock(&m->lock);
     if (code) {
-        m->held = false;
+        /* a holder keeps its hold: it mounts its volumes again first, then releases it */
+        if (!holder)
+            m->held = false;
         queue_error(&cl->out, 0, code, why[0] ? why : "PAUSE failed");
         return;
     }
     queue(&cl->out, PROTO_PAUSE, 0, 0, NULL, 0);
+}
+
+/* HOLD (docs/protocol.md "Pause"): an explicit pause's first step, as the auto-pause's is
+ * proto_mux_hold; the holder's own requests (VOLUMES, PAUSE) pass. */
+static void answer_hold(struct proto_mux *m, struct mclient *cl, const uint8_t *p, size_t len)
+{
+    struct bl_error e = {0};
+    bool take = false;
+    if (!cl->control) {
+        queue_error(&cl->out, 0, BOXLITE_ERR_UNSUPPORTED, "HOLD: not here");
+        return;
+    }
+    if (proto_hold_decode(p, len, &take, &e) < 0) {
+        queue_error(&cl->out, 0, BOXLITE_ERR_INVALID, e.msg);
+        return;
+    }
+    if (take && m->holder != cl) {
+        if (!pause_may_begin(m, cl, "HOLD", open_or_promised(m)))
+            return;
+        m->held = true;
+        m->holder = cl;
+        m->holder_volumes = false;
+    } else if (!take && m->holder == cl) {
+        m->holder = NULL;
+        m->holder_volumes = false;
+        m->held = false;
+    }
+    struct tlv_writer w;
+    proto_hold_encode(take, &w);
+    queue(&cl->out, PROTO_HOLD, 0, 0, w.buf, w.len);
 }
 
 /* BALLOON (docs/protocol.md "Balloon"): the owner checks the range and asks the engine; the
@@ -312,7 +400,7 @@ static void answer_balloon(struct proto_mux *m, struct mclient *cl, const uint8_
 unsigned proto_mux_hold(struct proto_mux *m)
 {
     pthread_mutex_lock(&m->lock);
-    unsigned n = open_routes(m);
+    unsigned n = m->held ? 1 : open_or_promised(m); /* held: a client is pausing the box */
     if (!n)
         m->held = true;
     pthread_mutex_unlock(&m->lock);
@@ -322,7 +410,8 @@ unsigned proto_mux_hold(struct proto_mux *m)
 void proto_mux_release(struct proto_mux *m)
 {
     pthread_mutex_lock(&m->lock);
-    m->held = false;
+    if (!m->holder && !m->remounting) /* the owner's hold, not a client's */
+        m->held = false;
     pthread_mutex_unlock(&m->lock);
 }
 
@@ -375,16 +464,21 @@ static void from_client(struct proto_mux *m, struct mclient *cl, const struct pr
         /* a client about to make a request (rt_box_conn): refused while a pause is under
          * way, else the idle timer restarts, so no auto-pause can begin before the request
          * (docs/protocol.md, "Auto-pause") */
-        if (m->held && !cl->pauser) {
+        if (m->held && !passes(m, cl)) {
             queue_error(&cl->out, 0, BOXLITE_ERR_STATE, "the box is pausing");
             return;
         }
         m->last_activity = mono_ms();
+        if (!passes(m, cl)) {
+            cl->promised++;
+            cl->ping_ms = m->last_activity;
+        }
         queue(&cl->out, PROTO_PONG, 0, 0, p, h->len);
         return;
     case PROTO_STATUS: answer_status(m, cl); return;
     case PROTO_PAUSE: answer_pause(m, cl); return;
     case PROTO_BALLOON: answer_balloon(m, cl, p, h->len); return;
+    case PROTO_HOLD: answer_hold(m, cl, p, h->len); return;
     case PROTO_EXIT:
         queue_error(&cl->out, 0, BOXLITE_ERR_PROTOCOL, "EXIT is sent by the per-box process only");
         return;
@@ -408,7 +502,9 @@ static void from_client(struct proto_mux *m, struct mclient *cl, const struct pr
         queue_error(&cl->out, h->channel, BOXLITE_ERR_STATE, msg);
         return;
     }
-    if (request && m->held && !cl->pauser) {
+    if (request && cl->promised)
+        cl->promised--; /* the request a PING promised came (refused or not) */
+    if (request && m->held && !passes(m, cl)) {
         queue_error(&cl->out, h->channel, BOXLITE_ERR_STATE, "the box is pausing");
         return;
     }
@@ -439,6 +535,8 @@ static void from_client(struct proto_mux *m, struct mclient *cl, const struct pr
         return; /* a channel that just ended: the same race the agent tolerates */
     if (h->type == PROTO_SHUTDOWN)
         m->shutdown_requested = true;
+    if (h->type == PROTO_VOLUMES && cl == m->holder)
+        m->holder_volumes = true;
     queue(&m->out, h->type, r->agent_ch, h->stream, p, h->len);
     if (h->type == PROTO_CLOSE)
         route_del(m, r);
@@ -458,7 +556,11 @@ static void from_agent(struct proto_mux *m, const struct proto_hdr *h, const uin
         put_le16(c, T_CONTROL);
         put_le16(c + 2, 8);
         put_le64(c + 4, PROTO_CONTROL_VERSION);
-        m->hello_len = n + 12;
+        /* HOLD(180): we understand HOLD (an older per-box process does not) */
+        put_le16(c + 12, T_HOLD);
+        put_le16(c + 14, 8);
+        put_le64(c + 16, 1);
+        m->hello_len = n + 24;
         m->ready = true;
         uint64_t boot = 0, cready = 0;
         struct tlv_iter it;
@@ -496,6 +598,11 @@ static void from_agent(struct proto_mux *m, const struct proto_hdr *h, const uin
         }
         return;
     }
+    if (h->channel == MUX_REMOUNT_CHANNEL) {
+        if ((h->type == PROTO_RESULT || h->type == PROTO_ERROR) && m->remounting)
+            m->remounting = m->held = false; /* a dead holder's volumes are back */
+        return;
+    }
     if (h->channel == MUX_CHANNEL) {
         if (h->type == PROTO_RESULT || h->type == PROTO_ERROR)
             m->shutdown_acked = true;
@@ -518,6 +625,8 @@ static void from_agent(struct proto_mux *m, const struct proto_hdr *h, const uin
 static void agent_lost(struct proto_mux *m)
 {
     m->agent_gone = true;
+    if (m->remounting) /* no answer will come */
+        m->remounting = m->held = false;
     m->agent_fd = -1;
     char msg[300];
     snprintf(msg, sizeof msg, "the box stopped%s%s", m->gone_reason[0] ? ": " : "",

@@ -89,9 +89,13 @@ bool proto_mux_shutdown_requested(struct proto_mux *m);
  * the thread (after proto_mux_stop) it is written before this returns, as far as each
  * client takes it within 500 ms in all; then proto_mux_free closes the connections. */
 void proto_mux_push_exit(struct proto_mux *m, const struct proto_exit *x);
-/* Pausing (auto-pause, src/vmm/main.c): with no request open, holds every new one back
- * (answered ERROR STATE "the box is pausing", as is a PING) and returns 0; else returns how
- * many are open and holds nothing. A PING answered restarts the idle timer. proto_mux_release lets requests through again (a pause that failed). */
+/* Pausing (auto-pause, src/vmm/main.c): with no request open or promised (a PING answered
+ * in the last 2 s that no request followed yet), holds every new one back (answered ERROR
+ * STATE "the box is pausing", as is a PING) and returns 0; else returns how many are open,
+ * or 1 while a client holds (HOLD: an explicit pause), and holds nothing. A PING answered
+ * restarts the idle timer. proto_mux_release lets requests through again (a pause that
+ * failed). A client's HOLD (docs/protocol.md "Pause") is the same hold, taken by a request;
+ * its connection's requests pass it, and its end lifts it. */
 unsigned proto_mux_hold(struct proto_mux *m);
 void proto_mux_release(struct proto_mux *m);
 /* Milliseconds (mono_ms) of the last request opened or ended, and whether the box is busy:

@@ -32,6 +32,7 @@ const char *proto_type_name(unsigned type)
     case PROTO_RECLAIM: return "RECLAIM";
     case PROTO_VOLUMES: return "VOLUMES";
     case PROTO_GROUP_LIMITS: return "GROUP_LIMITS";
+    case PROTO_HOLD: return "HOLD";
     case PROTO_DATA: return "DATA";
     case PROTO_EOF: return "EOF";
     case PROTO_CREDIT: return "CREDIT";
@@ -107,7 +108,7 @@ int proto_hdr_check(const struct proto_hdr *h, struct bl_error *err)
         return bl_err(err, BOXLITE_ERR_PROTOCOL, "%s frame with bad stream %u", name, h->stream);
     bool conn = h->type == PROTO_HELLO || h->type == PROTO_PING || h->type == PROTO_PONG ||
                 h->type == PROTO_EVENT || h->type == PROTO_STATUS || h->type == PROTO_EXIT ||
-                h->type == PROTO_PAUSE || h->type == PROTO_BALLOON;
+                h->type == PROTO_PAUSE || h->type == PROTO_BALLOON || h->type == PROTO_HOLD;
     if (conn && h->channel != 0)
         return bl_err(err, BOXLITE_ERR_PROTOCOL, "%s frame on channel %u (must be 0)", name,
                       h->channel);

@@ -42,6 +42,9 @@ enum proto_type {
                             * balloon's free page reporting then gives it to the host) */
     PROTO_VOLUMES = 0x1A,  /* host: unmount the box's volumes (before a pause) or mount them */
     PROTO_GROUP_LIMITS = 0x1C, /* host: new limits of a process group (EXEC GROUP): pids.max */
+    PROTO_HOLD = 0x1E,     /* ch 0, box socket only: hold every other connection's requests
+                            * back (a pause's first step) or let them through again; the
+                            * per-box process answers HOLD or ERROR (docs "Pause") */
     PROTO_DATA = 0x20,     /* bytes of one stream (header `stream`) */
     PROTO_EOF = 0x21,      /* that stream ended */
     PROTO_CREDIT = 0x22,   /* receiver grants u32 more bytes on `stream` */
@@ -97,6 +100,8 @@ enum proto_tag {
     T_GROUP = 143,    /* EXEC: the process group (a cgroup in the guest) of a container */
     T_PIDS_MAX = 144, /* EXEC, GROUP_LIMITS: that group's most processes (pids.max) */
     T_TMPFS = 165,    /* EXEC: a tmpfs mount of the container (struct proto_tmpfs) */
+    T_HOLD = 180,     /* HOLD: 1 take the hold, 0 release it; the per-box process's HELLO: 1,
+                       * it understands HOLD */
 };
 
 struct proto_hdr {

@@ -164,10 +164,24 @@ static int pause_locked(boxlite_box *b, int timeout_ms, struct bl_error *err)
         box_record_clear(&rec);
         return r;
     }
+    /* The disk lock until the box reads paused: a request of another process that found
+     * the box pausing waits for its process to end and then resumes it (rt_box_conn, whose
+     * start takes this lock), never before this pause has checked and recorded it. */
+    int lock = snap_lock(b->dir, err);
+    if (lock < 0) {
+        box_record_clear(&rec);
+        return bl_err_prefix(err, "pause box %s", b->name);
+    }
     char sock[4200];
     rt_box_socket(b, sock, sizeof sock);
     struct proto_client *c = NULL;
     r = proto_client_connect(sock, 5000, &c, err);
+    /* Every other connection's requests are held back first (HOLD): one let in while the
+     * volumes are unmounted would run without them. This connection's pass; its end (this
+     * process killed) lifts the hold too. A per-box process older than HOLD skips it. */
+    bool held = !r && proto_client_holds(c);
+    if (held && (r = proto_client_hold(c, true, timeout_ms, err)) < 0)
+        held = false;
     /* QEMU cannot save a 9p share the guest has mounted: the agent unmounts the volumes
      * (refused while the workload uses one) and mounts them again should the pause fail;
      * the resume mounts them (rt_memory_after_resume). */
@@ -181,6 +195,10 @@ static int pause_locked(boxlite_box *b, int timeout_ms, struct bl_error *err)
         if (proto_volumes(c, true, timeout_ms, &e2) < 0)
             bl_err(err, -r, "%s; and the volumes could not be mounted again: %s", was, e2.msg);
     }
+    if (r && held) { /* the box runs on: requests pass again (closing c would too) */
+        struct bl_error e2 = { 0 };
+        proto_client_hold(c, false, 5000, &e2);
+    }
     if (!r)
         proto_client_wait_end(c, timeout_ms); /* the process ends once the VM has */
     proto_client_close(c);
@@ -192,6 +210,7 @@ static int pause_locked(boxlite_box *b, int timeout_ms, struct bl_error *err)
         rt_box_cgroups_remove(rec.id);
         r = state_box_set_state(rt->db, b->id, BOX_STATE_ANY, BOX_STATE_PAUSED, 0, 0, err);
     }
+    close(lock);
     /* This handle's connection went with the process. */
     proto_client_close(b->conn);
     b->conn = NULL;

@@ -6,7 +6,9 @@
 # box has no process and outlives the CLI that paused it; an exec resumes it; --idle-pause
 # pauses a box by itself (with a volume too, unmounted by the per-box process first; not
 # while a volume is in use; an exec that comes as it pauses waits and resumes it); a box with volumes pauses with them unmounted (refused while one
-# is in use) and gets them back on resume, as its forks do; what cannot be paused (open
+# is in use) and gets them back on resume, as its forks do; another process's execs racing
+# an explicit pause run with their volumes or wait for it and resume the box (HOLD), and a
+# pause that dies holding the box leaves it running with its volumes; what cannot be paused (open
 # executions) is refused and the box runs on; `fork` makes 5 running boxes at once that see the parent's tmpfs and differ in
 # host name, MAC and randomness; kill -9 of the per-box process during pause and during
 # resume, and of the CLI during pause, leave a box that is usable or says why; a fork keeps
@@ -114,6 +116,66 @@ expect "its volumes are mounted once each" "2" "$("$B" exec vol grep -c ' 9p ' /
 expect "its writes reach the host" "after" "$(cat "$work/vol/g" 2>&1)"
 expect "the read-only volume is read" "from-host" "$("$B" exec vol cat /ro/r 2>&1)"
 check "and still read-only" bash -c "! '$B' exec vol touch /ro/x 2>/dev/null"
+# an exec of another process racing an explicit pause (src/runtime/pause.c: HOLD first,
+# then the volumes' unmount, then PAUSE), started 0.15 s before to 0.015 s after the pause
+# (an exec takes longer to reach the box): each runs with both volumes mounted and its
+# write reaches the host; one that comes while the pause holds waits for it and resumes
+# the box. The pause either pauses or is refused because the exec was first ("still
+# open"). Before HOLD, the unmount came first: an exec in between ran without /data, its
+# write beneath the mount point.
+want="" got="" host="" paused=0 waited=0 refused=0 other=""
+later() { sleep "$(awk -v a="$1" -v b="$EPOCHREALTIME" -v t="$2" 'BEGIN { d = t - (b - a); print (d > 0 ? d : 0) }')"; }
+for k in $(seq 12); do
+  [ "$(info vol state)" = paused ] && "$B" resume vol >/dev/null 2>&1
+  d=$(awk -v k="$k" 'BEGIN { print (k - 11) * 0.015 }') # the exec's start after the pause's
+  t0=$EPOCHREALTIME
+  [[ $d == -* ]] || { "$B" pause vol >"$work/pause.$k" 2>&1 & pp=$!; later "$t0" "$d"; }
+  "$B" exec vol sh -c "echo x$k > /data/x$k && cat /data/x$k && grep -c ' 9p ' /proc/mounts" >"$work/race.$k" 2>&1 & ep=$!
+  [[ $d == -* ]] && { later "$t0" "${d#-}"; "$B" pause vol >"$work/pause.$k" 2>&1 & pp=$!; }
+  wait "$ep"
+  got+="$(tr '\n' ' ' <"$work/race.$k")"
+  want+="x$k 2 "
+  host+="$(cat "$work/vol/x$k" 2>&1) "
+  if wait "$pp"; then paused=$((paused+1)); [ "$(info vol state)" = running ] && waited=$((waited+1))
+  elif grep -q "still open" "$work/pause.$k"; then refused=$((refused+1))
+  else other+="$(cat "$work/pause.$k") "; fi
+done
+expect "12 execs racing an explicit pause each ran with its volumes ($paused paused, $waited of them waited and resumed the box; $refused refused: the exec came first)" "$want" "$got"
+expect "  ...and their writes reach the host's folder" "$(echo "$want" | sed 's/ 2 / /g')" "$host"
+expect "  ...and each pause paused or was refused because the exec came first" "" "$other"
+expect "  ...and the box runs, its volumes mounted once each" "running 2" \
+  "$("$B" exec vol true; info vol state) $("$B" exec vol grep -c ' 9p ' /proc/mounts 2>&1)"
+# a pause that dies once it held the box and had its volumes unmounted (a client of the
+# box socket that sends HOLD, then VOLUMES unmount, then ends): the per-box process mounts
+# them again before it lets requests through (src/proto/mux.c, holder_gone)
+out=$(python3 - "$(dir_of vol)/box.sock" <<'PY' 2>&1
+import socket, struct, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+u64 = lambda tag, v: struct.pack("<HHQ", tag, 8, v)
+def send(t, ch, body): s.sendall(struct.pack("<IHBBI", len(body), t, 0, 0, ch) + body)
+def read(n):
+    b = b""
+    while len(b) < n:
+        c = s.recv(n - len(b))
+        if not c: sys.exit("the box socket closed")
+        b += c
+    return b
+def frame():
+    n, t, _, _, ch = struct.unpack("<IHBBI", read(12)); return t, ch, read(n)
+def until(types):
+    while True:
+        t, ch, b = frame()
+        if t == 2: sys.exit("ERROR %r" % b)
+        if t in types: return
+send(1, 0, u64(1, 1) + u64(2, 1) + u64(7, 1)); until({1})   # HELLO with CONTROL
+send(0x1E, 0, u64(180, 1)); until({0x1E})                    # HOLD
+send(0x1A, 1, u64(121, 0)); until({0x25})                    # VOLUMES unmount: RESULT
+print("held unmounted")
+PY
+)
+expect "a client held the box and had its volumes unmounted, then ended" "held unmounted" "$out"
+expect "  ...and the box runs on with its volumes mounted again" "2 x1" \
+  "$("$B" exec vol sh -c 'grep -c " 9p " /proc/mounts; cat /data/x1' 2>&1 | tr '\n' ' ' | sed 's/ $//')"
 # a fork mounts its source's host folders (docs/protocol.md, VOLUMES)
 out=$("$B" fork vol volf 2>&1); rc=$?
 expect "a box with volumes forks" "0" "$rc"

@@ -3,6 +3,7 @@
 /* The agent protocol decoder: frame reassembly from arbitrary chunks, header checks,
  * resynchronisation, and every request/result body decoder. The first input byte picks
  * the chunk size, so frames split across reads are covered. */
+#include "proto/control.h"
 #include "proto/proto.h"
 
 #include <stdlib.h>
@@ -41,6 +42,11 @@ static void bodies(const struct proto_hdr *h, const uint8_t *p)
         break;
     }
     case PROTO_ERROR: proto_error_decode(p, h->len, &code, msg, sizeof msg); break;
+    case PROTO_HOLD: {
+        bool hold;
+        proto_hold_decode(p, h->len, &hold, &e);
+        break;
+    }
     case PROTO_GROUP_LIMITS: {
         struct proto_group_limits g;
         if (proto_group_limits_decode(&g, p, h->len, &e) == 0 &&

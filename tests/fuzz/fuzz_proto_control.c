@@ -3,7 +3,8 @@
 /* The box socket's control bodies (src/proto/control.h): STATUS and EXIT decoders, fed
  * whatever a hostile peer of the box socket could send. What decodes must re-encode and
  * decode to the same fields; nothing may crash, leak or read out of bounds. The first byte
- * picks the decoder (odd: STATUS; 2 mod 4: BALLOON, whose body a client sends; else EXIT). */
+ * picks the decoder (odd: STATUS; 2 mod 4: BALLOON and 4 mod 8: HOLD, whose bodies a client
+ * sends; else EXIT). */
 #include "proto/control.h"
 
 #include <stdlib.h>
@@ -35,6 +36,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             proto_balloon_encode(target, actual, true, w);
             if (proto_balloon_decode(w->buf, w->len, &t2, &a2, &e) != 0 || t2 != target ||
                 a2 != actual)
+                __builtin_trap();
+        }
+    } else if ((data[0] & 7) == 4) {
+        bool hold, again;
+        if (proto_hold_decode(data + 1, size - 1, &hold, &e) == 0) {
+            proto_hold_encode(hold, w);
+            if (proto_hold_decode(w->buf, w->len, &again, &e) != 0 || again != hold)
                 __builtin_trap();
         }
     } else {

@@ -14,11 +14,20 @@ struct box {
     char path[256];
     struct proto_mux *mux;
     int ready_calls;
+    int pause_code, pause_calls; /* what the owner's pause answers (0: saved) */
 };
 
 static void on_ready(void *opaque, uint64_t boot_ms, bool cready)
 {
     ((struct box *)opaque)->ready_calls++;
+}
+
+static int on_pause(void *opaque, char *why, size_t why_len)
+{
+    struct box *b = opaque;
+    b->pause_calls++;
+    snprintf(why, why_len, "pause: the test says no");
+    return b->pause_code;
 }
 
 static bool box_start(struct box *b)
@@ -32,7 +41,7 @@ static bool box_start(struct box *b)
         return false;
     b->agent_fd = start_agent_fd(NULL);
     fcntl(b->agent_fd, F_SETFL, O_NONBLOCK);
-    struct proto_mux_events ev = {.opaque = b, .ready = on_ready};
+    struct proto_mux_events ev = {.opaque = b, .ready = on_ready, .pause = on_pause};
     struct bl_error e = {0};
     if (proto_mux_new(b->listen_fd, &ev, &b->mux, &e) < 0)
         return false;
@@ -139,16 +148,20 @@ TEST(a_hold_refuses_ping_and_requests_but_not_the_pausers)
     struct proto_client *c = client(&b);
     REQUIRE(c);
     struct bl_error e = {0};
+    struct run_out o;
     CHECK_EQ(proto_client_ping(c, 10000, &e), 0);
+    run(c, ARGV("true"), NULL, &o); /* each PING promises a request: no hold before it */
+    run_free(&o);
     bool busy;
     uint64_t before = proto_mux_last_activity(b.mux, &busy);
     usleep(20000);
     CHECK_EQ(proto_client_ping(c, 10000, &e), 0);
     CHECK(proto_mux_last_activity(b.mux, &busy) >= before + 20);
+    run(c, ARGV("true"), NULL, &o);
+    run_free(&o);
     REQUIRE(proto_mux_hold(b.mux) == 0);
     CHECK_EQ(proto_client_ping(c, 10000, &e), -BOXLITE_ERR_STATE);
     CHECK(strstr(e.msg, "the box is pausing") != NULL);
-    struct run_out o;
     run(c, ARGV("echo", "held"), NULL, &o);
     CHECK(o.rc < 0 && strstr(o.msg, "the box is pausing"));
     CHECK_EQ(o.out_len, 0);
@@ -166,6 +179,138 @@ TEST(a_hold_refuses_ping_and_requests_but_not_the_pausers)
     CHECK_STR(o.out, "fine\n");
     run_free(&o);
     proto_client_close(c);
+    box_stop(&b);
+}
+
+/* The library's explicit pause (src/runtime/pause.c): HOLD makes the mux hold every other
+ * connection's requests back (as auto-pause's hold does) while the holder's own pass, its
+ * VOLUMES and PAUSE; released by HOLD 0. */
+static bool held_back(struct proto_client *c)
+{
+    struct bl_error e = {0};
+    struct run_out o;
+    bool ping = proto_client_ping(c, 10000, &e) == -BOXLITE_ERR_STATE &&
+                strstr(e.msg, "the box is pausing");
+    run(c, ARGV("echo", "held"), NULL, &o);
+    bool req = o.rc < 0 && strstr(o.msg, "the box is pausing") && o.out_len == 0;
+    run_free(&o);
+    return ping && req;
+}
+
+static bool runs(struct proto_client *c, const char *word)
+{
+    struct bl_error e = {0};
+    struct run_out o;
+    if (proto_client_ping(c, 10000, &e) < 0)
+        return false;
+    run(c, ARGV("echo", word), NULL, &o);
+    bool ok = o.rc == 0 && o.out_len == strlen(word) + 1 && !memcmp(o.out, word, o.out_len - 1);
+    run_free(&o);
+    return ok;
+}
+
+TEST(a_client_hold_passes_the_holders_requests_only)
+{
+    struct box b;
+    REQUIRE(box_start(&b));
+    struct proto_client *c = client(&b), *h = client(&b), *h2 = client(&b);
+    REQUIRE(c && h && h2);
+    CHECK(proto_client_holds(h));
+    struct bl_error e = {0};
+    CHECK_EQ(proto_client_hold(h, true, 10000, &e), 0);
+    CHECK(held_back(c));
+    CHECK(runs(h, "holder"));
+    CHECK_EQ(proto_volumes(h, false, 10000, &e), 0); /* no volumes here: RESULT, nothing done */
+    /* one hold at a time; the auto-pause's waits too */
+    CHECK_EQ(proto_client_hold(h2, true, 10000, &e), -BOXLITE_ERR_STATE);
+    CHECK(strstr(e.msg, "the box is pausing") != NULL);
+    CHECK(proto_mux_hold(b.mux) != 0);
+    proto_mux_release(b.mux); /* the owner's release does not lift a client's hold */
+    CHECK(held_back(c));
+    memset(&e, 0, sizeof e);
+    CHECK_EQ(proto_client_hold(h, false, 10000, &e), 0);
+    CHECK(runs(c, "fine"));
+    proto_client_close(c);
+    proto_client_close(h);
+    proto_client_close(h2);
+    box_stop(&b);
+}
+
+/* A pause that fails leaves the hold with its holder (it mounts the volumes again first). */
+TEST(a_failed_pause_keeps_the_hold_until_the_holder_releases_it)
+{
+    struct box b;
+    REQUIRE(box_start(&b));
+    b.pause_code = BOXLITE_ERR_ENGINE;
+    struct proto_client *c = client(&b), *h = client(&b);
+    REQUIRE(c && h);
+    struct bl_error e = {0};
+    CHECK_EQ(proto_client_hold(h, true, 10000, &e), 0);
+    CHECK_EQ(proto_client_pause(h, 10000, &e), -BOXLITE_ERR_ENGINE);
+    CHECK(strstr(e.msg, "the test says no") != NULL);
+    CHECK_EQ(b.pause_calls, 1);
+    CHECK(held_back(c));
+    CHECK(runs(h, "remount"));
+    CHECK_EQ(proto_client_hold(h, false, 10000, &e), 0);
+    CHECK(runs(c, "fine"));
+    /* a pause without HOLD (an older library) still holds only while it runs */
+    CHECK_EQ(proto_client_pause(c, 10000, &e), -BOXLITE_ERR_ENGINE);
+    CHECK(runs(c, "after"));
+    proto_client_close(c);
+    proto_client_close(h);
+    box_stop(&b);
+}
+
+/* A holder that dies (a killed `boxlite pause`) never leaves a box that refuses everything:
+ * the mux mounts the volumes again (the holder sent VOLUMES) and then lifts the hold. */
+TEST(a_holder_that_dies_releases_the_hold)
+{
+    struct box b;
+    REQUIRE(box_start(&b));
+    struct proto_client *c = client(&b);
+    REQUIRE(c);
+    for (int vols = 0; vols < 2; vols++) {
+        struct proto_client *h = client(&b);
+        REQUIRE(h);
+        struct bl_error e = {0};
+        CHECK_EQ(proto_client_hold(h, true, 10000, &e), 0);
+        if (vols)
+            CHECK_EQ(proto_volumes(h, false, 10000, &e), 0);
+        CHECK(held_back(c));
+        proto_client_close(h);
+        bool free = false;
+        for (int i = 0; i < 250 && !free; i++)
+            if (!(free = runs(c, "fine")))
+                usleep(20000);
+        CHECK(free);
+    }
+    proto_client_close(c);
+    box_stop(&b);
+}
+
+/* A PING answered promises a request (rt_box_conn sends it next): a hold may not come
+ * between them, else the request that was first is refused. */
+TEST(a_hold_does_not_overtake_a_request_a_ping_promised)
+{
+    struct box b;
+    REQUIRE(box_start(&b));
+    struct proto_client *c = client(&b), *h = client(&b);
+    REQUIRE(c && h);
+    struct bl_error e = {0};
+    CHECK_EQ(proto_client_ping(c, 10000, &e), 0);
+    CHECK_EQ(proto_client_hold(h, true, 10000, &e), -BOXLITE_ERR_STATE);
+    CHECK(strstr(e.msg, "still open") != NULL);
+    CHECK(proto_mux_hold(b.mux) != 0);
+    struct run_out o;
+    run(c, ARGV("echo", "first"), NULL, &o);
+    CHECK_STR(o.out, "first\n");
+    run_free(&o);
+    memset(&e, 0, sizeof e);
+    CHECK_EQ(proto_client_hold(h, true, 10000, &e), 0);
+    CHECK(held_back(c));
+    CHECK_EQ(proto_client_hold(h, false, 10000, &e), 0);
+    proto_client_close(c);
+    proto_client_close(h);
     box_stop(&b);
 }
 
