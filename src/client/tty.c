@@ -9,7 +9,7 @@
 #include "client/client.h"
 #include "serve/serve.h"
 
-#include <curl/curl.h>
+#include "common/lazy_curl.h"
 #include <errno.h>
 #include <openssl/rand.h>
 #include <poll.h>

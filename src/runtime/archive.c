@@ -17,8 +17,7 @@
 #include "runtime/runtime.h"
 #include "runtime/snapshot.h"
 
-#include <archive.h>
-#include <archive_entry.h>
+#include "common/lazy_archive.h"
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
