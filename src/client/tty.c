@@ -11,7 +11,7 @@
 
 #include "common/lazy_curl.h"
 #include <errno.h>
-#include <openssl/rand.h>
+#include "common/lazy_crypto.h"
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
