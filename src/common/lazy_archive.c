@@ -4,18 +4,4 @@
 
 #include <dlfcn.h>
 
-static struct lazy_archive table;
-
-static bool fill(void *h)
-{
-    struct lazy_archive *t = &table;
-    LAZY_ARCHIVE_FNS(LAZY_FILL)
-    return true;
-}
-
-struct lazylib lazy_archive_lib = {.soname = "libarchive.so.13", .fill = fill};
-
-const struct lazy_archive *lazy_archive(void)
-{
-    return lazylib_ready(&lazy_archive_lib) ? &table : NULL;
-}
+LAZYLIB_DEFINE(archive, LAZY_ARCHIVE_FNS, "libarchive.so.13")

@@ -27,14 +27,7 @@
     X(archive_entry_set_filetype) X(archive_entry_set_perm) X(archive_entry_set_mtime) \
     X(archive_entry_set_size)
 
-struct lazy_archive {
-    LAZY_ARCHIVE_FNS(LAZY_MEMBER)
-};
-
-extern struct lazylib lazy_archive_lib;
-
-/* The table, or NULL when libarchive cannot be loaded. */
-const struct lazy_archive *lazy_archive(void);
+LAZYLIB_DECLARE(archive, LAZY_ARCHIVE_FNS)
 
 #define archive_read_new(...) LAZY_CALL(lazy_archive, archive_read_new, NULL, __VA_ARGS__)
 #define archive_read_support_format_tar(...) \

@@ -22,14 +22,7 @@
     X(EVP_DigestUpdate) X(EVP_DigestFinal_ex) X(EVP_EncodeBlock) X(EVP_DecodeBlock)       \
     X(RAND_bytes) X(SHA1) X(CRYPTO_memcmp) X(OPENSSL_cleanse)
 
-struct lazy_crypto {
-    LAZY_CRYPTO_FNS(LAZY_MEMBER)
-};
-
-extern struct lazylib lazy_crypto_lib;
-
-/* The table, or NULL when libcrypto cannot be loaded. */
-const struct lazy_crypto *lazy_crypto(void);
+LAZYLIB_DECLARE(crypto, LAZY_CRYPTO_FNS)
 
 static inline int lazy_crypto_no_encode(unsigned char *t, const unsigned char *f, int n)
 {

@@ -4,18 +4,4 @@
 
 #include <dlfcn.h>
 
-static struct lazy_curl table;
-
-static bool fill(void *h)
-{
-    struct lazy_curl *t = &table;
-    LAZY_CURL_FNS(LAZY_FILL)
-    return true;
-}
-
-struct lazylib lazy_curl_lib = {.soname = "libcurl.so.4", .fill = fill};
-
-const struct lazy_curl *lazy_curl(void)
-{
-    return lazylib_ready(&lazy_curl_lib) ? &table : NULL;
-}
+LAZYLIB_DEFINE(curl, LAZY_CURL_FNS, "libcurl.so.4")

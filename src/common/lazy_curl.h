@@ -24,14 +24,7 @@
     X(curl_multi_setopt) X(curl_multi_add_handle) X(curl_multi_remove_handle)             \
     X(curl_multi_perform) X(curl_multi_poll) X(curl_multi_info_read) X(curl_multi_cleanup)
 
-struct lazy_curl {
-    LAZY_CURL_FNS(LAZY_MEMBER)
-};
-
-extern struct lazylib lazy_curl_lib;
-
-/* The table, or NULL when libcurl cannot be loaded (lazylib_why(&lazy_curl_lib) says why). */
-const struct lazy_curl *lazy_curl(void);
+LAZYLIB_DECLARE(curl, LAZY_CURL_FNS)
 
 #define curl_global_init(...) LAZY_CALL(lazy_curl, curl_global_init, CURLE_FAILED_INIT, __VA_ARGS__)
 #define curl_easy_init(...) LAZY_CALL(lazy_curl, curl_easy_init, NULL, __VA_ARGS__)

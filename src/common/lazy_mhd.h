@@ -17,14 +17,7 @@
     X(MHD_add_response_header) X(MHD_get_response_header) X(MHD_queue_response) \
     X(MHD_destroy_response) X(MHD_upgrade_action)
 
-struct lazy_mhd {
-    LAZY_MHD_FNS(LAZY_MEMBER)
-};
-
-extern struct lazylib lazy_mhd_lib;
-
-/* The table, or NULL when libmicrohttpd cannot be loaded. */
-const struct lazy_mhd *lazy_mhd(void);
+LAZYLIB_DECLARE(mhd, LAZY_MHD_FNS)
 
 #define MHD_start_daemon(...) LAZY_CALL(lazy_mhd, MHD_start_daemon, NULL, __VA_ARGS__)
 #define MHD_quiesce_daemon(...) \

@@ -38,10 +38,32 @@ const char *lazylib_why(const struct lazylib *lib);
  * loaded. get() is cheap after the first call (one atomic load). */
 #define LAZY_CALL(get, fn, fallback, ...) (get() ? get()->fn(__VA_ARGS__) : (fallback))
 
-/* For a table's members and its fill function, from a list X(name) of functions. */
+/* A library's table from its list FNS of X(function): struct lazy_NAME, lazy_NAME_lib and
+ * lazy_NAME(), which gives the table or NULL when the library cannot be loaded
+ * (lazylib_why(&lazy_NAME_lib) says why). DECLARE in its header, DEFINE in one .c file
+ * (which includes <dlfcn.h>). */
 #define LAZY_MEMBER(n) __typeof__(n) *n;
 #define LAZY_FILL(n)                                    \
     if (!(t->n = (__typeof__(t->n))dlsym(h, #n)))       \
         return false;
+#define LAZYLIB_DECLARE(name, FNS)                      \
+    struct lazy_##name {                                \
+        FNS(LAZY_MEMBER)                                \
+    };                                                  \
+    extern struct lazylib lazy_##name##_lib;            \
+    const struct lazy_##name *lazy_##name(void);
+#define LAZYLIB_DEFINE(name, FNS, so)                                                 \
+    static struct lazy_##name lazy_##name##_table;                                    \
+    static bool lazy_##name##_fill(void *h)                                           \
+    {                                                                                 \
+        struct lazy_##name *t = &lazy_##name##_table;                                 \
+        FNS(LAZY_FILL)                                                                \
+        return true;                                                                  \
+    }                                                                                 \
+    struct lazylib lazy_##name##_lib = {.soname = so, .fill = lazy_##name##_fill};    \
+    const struct lazy_##name *lazy_##name(void)                                       \
+    {                                                                                 \
+        return lazylib_ready(&lazy_##name##_lib) ? &lazy_##name##_table : NULL;       \
+    }
 
 #endif

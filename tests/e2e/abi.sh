@@ -26,7 +26,7 @@ expect "objdump -T: no exported symbol outside BOXLITE_0.1" 0 "$unversioned"
 # libcurl, libarchive, libmicrohttpd and libcrypto are loaded on first use
 # (src/common/lazylib.h): none of what an exec starts may name them DT_NEEDED, or every exec
 # maps them again. The names are the tables' own (src/common/lazy_*.c).
-lazy=$(sed -n 's/.*\.soname = "\([^"]*\)".*/\1/p' src/common/lazy_*.c | sort)
+lazy=$(sed -n 's/^LAZYLIB_DEFINE(.*"\([^"]*\)")$/\1/p' src/common/lazy_*.c | sort)
 expect "four libraries are loaded on first use" 4 "$(echo "$lazy" | wc -l)"
 for f in "$lib" "$build/bin/boxlite" "$build/bin/boxlite-runtime"; do
   [ -e "$f" ] || continue
