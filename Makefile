@@ -201,15 +201,15 @@ $(LIB_so): $(LIB_major)
 	ln -sfn $(notdir $<) $@
 
 SRC_cli := $(call src_of,cli)
-# boxlite serve's HTTP library; only the CLI links it (the library does not need it)
-SERVE_LIBS := $(if $(filter aarch64,$(ARCH)),-lmicrohttpd,$(shell pkg-config --libs libmicrohttpd 2>/dev/null))
+# boxlite serve's HTTP library (libmicrohttpd), like libcurl and libarchive, is not linked:
+# it is loaded when first called (src/common/lazylib.h), so a plain exec does not map it
 CLI_ARCHIVES := $(call archives,client)
 # image references read as the library reads them (rmi BUSYBOX over --url names the
 # server's docker.io/library/busybox:latest): the one parser, pure, linked in once more
 CLI_OBJ      := $(call obj,$(SRC_cli) src/image/ref.c)
 $(BIN_cli): $(CLI_OBJ) $(CLI_ARCHIVES) $(LIB_so)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) -Wl,--start-group $(CLI_ARCHIVES) -Wl,--end-group -L$(O)/lib -lboxlite -Wl,-rpath,'$$ORIGIN/../lib' $(SERVE_LIBS) $(LIBS)
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) -Wl,--start-group $(CLI_ARCHIVES) -Wl,--end-group -L$(O)/lib -lboxlite -Wl,-rpath,'$$ORIGIN/../lib' $(LIBS)
 # boxlite-runtime: the OCI runtime (runc's command line) over the public API, one process
 # per container (oci/), beside the CLI.
 BIN_oci := $(O)/bin/boxlite-runtime
@@ -225,7 +225,7 @@ $(O)/pkg/boxlite-runtime: $(call obj,$(SRC_ocitool)) $(call archives,oci) $(LIB_
 # The CLI of a system package (the .deb): the library is in /usr/lib, no run path.
 $(O)/pkg/boxlite: $(CLI_OBJ) $(CLI_ARCHIVES) $(LIB_so)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) -Wl,--start-group $(CLI_ARCHIVES) -Wl,--end-group -L$(O)/lib -lboxlite $(SERVE_LIBS) $(LIBS)
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) -Wl,--start-group $(CLI_ARCHIVES) -Wl,--end-group -L$(O)/lib -lboxlite $(LIBS)
 
 # ---- Node.js addon (sdk/node): the same C file node-gyp builds at `npm install`, compiled
 # here against the running node's headers (NodeSource's nodejs ships them in include/node;
@@ -250,7 +250,7 @@ endif
 # ---- guest: the agent is static (musl) and alone in the initramfs --------------------
 # Host-only helpers in src/common that the agent does not need.
 GUEST_EXCLUDE := src/common/hostarch.c src/common/boxpath.c src/common/procstat.c \
-                 src/common/userns.c
+                 src/common/userns.c $(wildcard src/common/lazy*.c)
 GUEST_SRC := $(call src_of,guest/agent) $(SRC_proto) $(filter-out $(GUEST_EXCLUDE),$(SRC_common))
 GUEST_CFLAGS := -std=c11 -D_GNU_SOURCE -DBOXLITE_GUEST -Wall -Wextra -Werror -Wno-unused-parameter -Wno-format-truncation \
                 -Os -g0 -Iinclude -Isrc

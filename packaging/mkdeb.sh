@@ -63,13 +63,16 @@ mkdir -p "$root/DEBIAN" "$work/debian"
 printf 'Source: boxlite\n\nPackage: boxlite\nArchitecture: any\n' > "$work/debian/control"
 deps=$(cd "$work" && dpkg-shlibdeps -O -e root/usr/bin/boxlite -e root/usr/bin/boxlite-runtime -e root/usr/libexec/boxlite/boxlite-vmm \
   -e "root/usr/lib/libboxlite.so.$version" -Sroot 2>/dev/null | sed -n 's/^shlibs:Depends=//p')
+# libcurl, libarchive, libmicrohttpd and libcrypto (libssl3) are loaded on first use
+# (dlopen: src/common/lazylib.h), so dpkg-shlibdeps, which reads DT_NEEDED, does not see
+# them: they are named by hand.
 cat > "$root/DEBIAN/control" <<CONTROL
 Package: boxlite
 Version: $version
 Architecture: $arch
 Maintainer: BoxLite maintainers <maintainers@boxlite.invalid>
 Installed-Size: $(du -sk --exclude=DEBIAN "$root" | cut -f1)
-Depends: $deps, qemu-system-x86
+Depends: $deps, libcurl4, libarchive13, libmicrohttpd12, libssl3, qemu-system-x86
 Suggests: qemu-system-arm
 Section: admin
 Priority: optional

@@ -7,7 +7,7 @@
  * trusted): a body over its limit ends the transfer with an error. */
 #include "client/client.h"
 
-#include <curl/curl.h>
+#include "common/lazy_curl.h"
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>

@@ -9,9 +9,9 @@
 #include "client/client.h"
 #include "serve/serve.h"
 
-#include <curl/curl.h>
+#include "common/lazy_curl.h"
 #include <errno.h>
-#include <openssl/rand.h>
+#include "common/lazy_crypto.h"
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>

@@ -8,8 +8,7 @@
 #include "image/ext4img.h"
 #include "image/layerstream.h"
 
-#include <archive.h>
-#include <archive_entry.h>
+#include "common/lazy_archive.h"
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

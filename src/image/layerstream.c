@@ -3,7 +3,7 @@
 #include "image/layerstream.h"
 
 #include <errno.h>
-#include <openssl/evp.h>
+#include "common/lazy_crypto.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -5,7 +5,7 @@
 #include "common/clock.h"
 #include "image/ref.h"
 
-#include <curl/curl.h>
+#include "common/lazy_curl.h"
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>

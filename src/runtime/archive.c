@@ -11,19 +11,19 @@
 #include "common/boxpath.h"
 #include "common/cleanup.h"
 #include "common/io.h"
+#include "common/sha256.h"
 #include "disk/disk.h"
 #include "disk/qcow2.h"
 #include "runtime/api_error.h"
 #include "runtime/runtime.h"
 #include "runtime/snapshot.h"
 
-#include <archive.h>
-#include <archive_entry.h>
+#include "common/lazy_archive.h"
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
-#include <openssl/evp.h>
+#include "common/lazy_crypto.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,8 +119,7 @@ static int sha256_of(const struct src *s, char out[65], struct bl_error *err)
 static void sha256_mem(const void *p, size_t n, char out[65])
 {
     unsigned char md[32];
-    unsigned len = 0;
-    EVP_Digest(p, n, md, &len, EVP_sha256(), NULL);
+    sha256(p, n, md); /* a config or a manifest: small, once */
     hex(md, 32, out);
 }
 

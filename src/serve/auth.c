@@ -12,9 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/rand.h>
+#include "common/lazy_crypto.h"
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -9,7 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/rand.h>
+#include "common/lazy_crypto.h"
 #include <sys/stat.h>
 #include <unistd.h>
 #include <stdlib.h>

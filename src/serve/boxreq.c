@@ -7,7 +7,7 @@
 #include "serve/serve.h"
 
 #include <limits.h>
-#include <openssl/evp.h>
+#include "common/lazy_crypto.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -12,7 +12,7 @@
 #include "common/clock.h"
 
 #include <errno.h>
-#include <openssl/rand.h>
+#include "common/lazy_crypto.h"
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>

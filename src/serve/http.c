@@ -11,7 +11,7 @@
 #include "common/io.h"
 
 #include <arpa/inet.h>
-#include <openssl/evp.h>
+#include "common/lazy_crypto.h"
 #include <ctype.h>
 #include <errno.h>
 #include <netinet/in.h>

@@ -9,7 +9,7 @@
 
 #include "boxlite.h"
 
-#include <microhttpd.h>
+#include "common/lazy_mhd.h"
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>

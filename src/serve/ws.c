@@ -8,7 +8,7 @@
  * document: {"type":"resize","cols":C,"rows":R}). Pure: no I/O. */
 #include "serve/serve.h"
 
-#include <openssl/sha.h>
+#include "common/lazy_crypto.h"
 #include <stdlib.h>
 #include <string.h>
 

@@ -23,6 +23,17 @@ expect "libboxlite.so links to the SONAME file" "libboxlite.so.0" "$(readlink "$
 unversioned=$(objdump -T "$lib" | awk '$0 !~ /\*UND\*|\*ABS\*/ && ($3 == "DF" || $3 == "DO") && $(NF-1) != "BOXLITE_0.1"' | wc -l)
 expect "objdump -T: no exported symbol outside BOXLITE_0.1" 0 "$unversioned"
 
+# libcurl, libarchive, libmicrohttpd and libcrypto are loaded on first use
+# (src/common/lazylib.h): none of what an exec starts may name them DT_NEEDED, or every exec
+# maps them again. The names are the tables' own (src/common/lazy_*.c).
+lazy=$(sed -n 's/^LAZYLIB_DEFINE(.*"\([^"]*\)")$/\1/p' src/common/lazy_*.c | sort)
+expect "four libraries are loaded on first use" 4 "$(echo "$lazy" | wc -l)"
+for f in "$lib" "$build/bin/boxlite" "$build/bin/boxlite-runtime"; do
+  [ -e "$f" ] || continue
+  needed=$(objdump -p "$f" | awk '$1 == "NEEDED" { print $2 }' | sort)
+  expect "$(basename "$f") needs none of them at its start" "" "$(comm -12 <(echo "$needed") <(echo "$lazy") | paste -sd' ')"
+done
+
 # The check must fail on each kind of difference.
 cp include/boxlite.h "$tmp/boxlite.h"
 echo 'BOXLITE_API int boxlite_not_there(void);' >> "$tmp/boxlite.h"

@@ -30,6 +30,7 @@ expect "lintian: no error" 0 "$(grep -c '^E:' "$work/lintian")"
 dpkg-deb -f "$deb" Depends > "$work/depends"
 has "Depends names the shared libraries (dpkg-shlibdeps)" "libslirp0" "$work/depends"
 has "Depends names QEMU" "qemu-system-x86" "$work/depends"
+has "Depends names the libraries loaded on first use (src/common/lazylib.h)" "libcurl4, libarchive13, libmicrohttpd12, libssl3" "$work/depends"
 expect "Suggests QEMU's arm64 machine (for the arm64 guest it carries)" "qemu-system-arm" "$(dpkg-deb -f "$deb" Suggests)"
 
 newroot() {
