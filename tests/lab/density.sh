@@ -18,9 +18,10 @@
 # env: LAB_VMM LAB_VMLINUX LAB_INITRD LAB_CLIENT LAB_ROOTFS LAB_L2_CMDLINE (as suite.sh);
 #      LAB_DENSITY_SECTIONS ("reclaim target idle"), LAB_DENSITY_PREP (a command run in each
 #      idle box once it is ready: guest tuning to try), LAB_DENSITY_TRY (kernel command-line
-#      words) and LAB_DENSITY_TRY_ENV (VAR=VALUE words for the VMM's environment): the idle
-#      boxes again with them, in the same run, to compare; LAB_DENSITY_PAGES=1: which kernel
-#      pages the first idle box copied
+#      words; several sets separated by "|", one phase each) and LAB_DENSITY_TRY_ENV
+#      (VAR=VALUE words for the VMM's environment): the idle boxes again with them, in the
+#      same run, to compare; LAB_DENSITY_PAGES=1: which kernel pages the first idle box
+#      copied, and the first box's own view of its memory (meminfo, buddyinfo)
 # Prints "ok: "/"FAIL: " lines, "figure: " lines, then "density: N passed, N failed".
 pass=0
 fail=0
@@ -231,7 +232,12 @@ idle_boxes() { # idle_boxes TAG BALLOON_JSON
   # The engine's own words reach the guest: noreplace-smp keeps the kernel's text shared.
   client "$1"1 -c 'grep -qw noreplace-smp /proc/cmdline && echo SHARED-TEXT' -o SHARED-TEXT &&
     touch "$work/$1.smp"
-  [ "${LAB_DENSITY_PAGES:-0}" = 1 ] && echo "figure: kernel pages copied in box ${1}1 (file offset+KiB): $(copied_runs "$(pid "$1"1)")" >&2
+  if [ "${LAB_DENSITY_PAGES:-0}" = 1 ]; then
+    echo "figure: kernel pages copied in box ${1}1 (file offset+KiB): $(copied_runs "$(pid "$1"1)")" >&2
+    # the guest's side of the same memory (client() prints it, prefixed, on stderr):
+    # free pages held on the per-CPU lists (zoneinfo count) are never reported
+    client "$1"1 -c 'cat /proc/meminfo /proc/buddyinfo; grep -E "^ +(min|low|high|managed|count|batch|nr_free_pages)[: ]" /proc/zoneinfo; dmesg | grep -E "hash table entries|Memory:|percpu:|Freeing"' || true
+  fi
   stop $names
   echo "$ready $((i_rss / boxes)) $((i_pss / boxes))"
 }
@@ -257,11 +263,20 @@ parts idle
   ok "an idle box costs ${after_pss} KiB (PSS), goal 25 MiB" ||
   bad "an idle box costs ${after_pss} KiB (PSS), above the goal of 25 MiB"
 if [ -n "${LAB_DENSITY_TRY:-}${LAB_DENSITY_TRY_ENV:-}" ]; then
-  words=${LAB_DENSITY_TRY:-} wenv=${LAB_DENSITY_TRY_ENV:-}
-  set -- $(idle_boxes try '{ "free_page_reporting": true }')
-  words= wenv=
-  echo "figure: host memory per idle box, $boxes boxes of 512 MiB, KVM engine, lab, reporting on, with '${LAB_DENSITY_TRY:-}${LAB_DENSITY_TRY_ENV:+ (VMM env $LAB_DENSITY_TRY_ENV)}': RSS $(( ${2:-0} / 1024 )) MiB, PSS $(( ${3:-0} / 1024 )) MiB (${3:-0} KiB)"
-  parts try
+  # one try phase per '|'-separated set of words, each with the VMM environment
+  t_ifs=$IFS; IFS='|'; set -f
+  set -- ${LAB_DENSITY_TRY:-}
+  IFS=$t_ifs; set +f
+  [ $# -gt 0 ] || set -- ""
+  t=0
+  for t_words in "$@"; do
+    t=$((t + 1))
+    words=$t_words wenv=${LAB_DENSITY_TRY_ENV:-}
+    set -- $(idle_boxes "try$t" '{ "free_page_reporting": true }')
+    words= wenv=
+    echo "figure: host memory per idle box, $boxes boxes of 512 MiB, KVM engine, lab, reporting on, with '${t_words}${LAB_DENSITY_TRY_ENV:+ (VMM env $LAB_DENSITY_TRY_ENV)}': RSS $(( ${2:-0} / 1024 )) MiB, PSS $(( ${3:-0} / 1024 )) MiB (${3:-0} KiB)"
+    parts "try$t"
+  done
 fi
 if [ "${LAB_DENSITY_BEFORE:-0}" = 1 ]; then
   set -- $(idle_boxes before '{ "free_page_reporting": false }')
