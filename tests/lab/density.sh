@@ -18,7 +18,8 @@
 # env: LAB_VMM LAB_VMLINUX LAB_INITRD LAB_CLIENT LAB_ROOTFS LAB_L2_CMDLINE (as suite.sh);
 #      LAB_DENSITY_SECTIONS ("reclaim target idle"), LAB_DENSITY_PREP (a command run in each
 #      idle box once it is ready: guest tuning to try), LAB_DENSITY_TRY (kernel command-line
-#      words; several sets separated by "|", one phase each) and LAB_DENSITY_TRY_ENV
+#      words; several sets separated by "|", one phase each; host-thp=never in a set sets
+#      this host's transparent huge pages for that phase) and LAB_DENSITY_TRY_ENV
 #      (VAR=VALUE words for the VMM's environment): the idle boxes again with them, in the
 #      same run, to compare; LAB_DENSITY_PAGES=1: which kernel pages the first idle box
 #      copied, and the first box's own view of its memory (meminfo, buddyinfo)
@@ -249,7 +250,7 @@ parts() {
     sort -k4 -n -r
 }
 if echo " $sections " | grep -q ' idle '; then
-echo "== $boxes idle boxes of 512 MiB${LAB_DENSITY_PREP:+ (in each: $LAB_DENSITY_PREP)}"
+echo "== $boxes idle boxes of 512 MiB${LAB_DENSITY_PREP:+ (in each: $LAB_DENSITY_PREP)}; this host's THP: $(cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null)"
 set -- $(idle_boxes idle '{ "free_page_reporting": true }')
 [ "${1:-0}" = "$boxes" ] && ok "$boxes boxes ready at once" || bad "only ${1:-0} of $boxes boxes ready"
 echo "figure: host memory per idle box, $boxes boxes of 512 MiB, KVM engine, lab, reporting on: RSS $(( ${2:-0} / 1024 )) MiB, PSS $(( ${3:-0} / 1024 )) MiB (${3:-0} KiB)"
@@ -269,11 +270,21 @@ if [ -n "${LAB_DENSITY_TRY:-}${LAB_DENSITY_TRY_ENV:-}" ]; then
   IFS=$t_ifs; set +f
   [ $# -gt 0 ] || set -- ""
   t=0
+  thp_file=/sys/kernel/mm/transparent_hugepage/enabled
+  thp_was=$(sed -n 's/.*\[\(.*\)\].*/\1/p' "$thp_file" 2>/dev/null)
   for t_words in "$@"; do
     t=$((t + 1))
-    words=$t_words wenv=${LAB_DENSITY_TRY_ENV:-}
+    # host-thp=always|madvise|never: this host's transparent huge pages for the phase (what
+    # the VMM's MADV_NOHUGEPAGE on guest RAM would do), not a kernel word
+    words="" thp=""
+    for w in $t_words; do
+      case $w in host-thp=*) thp=${w#host-thp=} ;; *) words="$words $w" ;; esac
+    done
+    [ -n "$thp" ] && echo "$thp" > "$thp_file"
+    wenv=${LAB_DENSITY_TRY_ENV:-}
     set -- $(idle_boxes "try$t" '{ "free_page_reporting": true }')
     words= wenv=
+    [ -n "$thp" ] && [ -n "$thp_was" ] && echo "$thp_was" > "$thp_file"
     echo "figure: host memory per idle box, $boxes boxes of 512 MiB, KVM engine, lab, reporting on, with '${t_words}${LAB_DENSITY_TRY_ENV:+ (VMM env $LAB_DENSITY_TRY_ENV)}': RSS $(( ${2:-0} / 1024 )) MiB, PSS $(( ${3:-0} / 1024 )) MiB (${3:-0} KiB)"
     parts "try$t"
   done
