@@ -61,6 +61,8 @@ breakdown() {
     function flush() {
       if (cat == "") return
       if (cat == "vmm-anonymous" && vmflags ~ / dc/) cat = "guest-ram-anonymous"
+      # guest RAM the host may back with transparent huge pages (no MADV_NOHUGEPAGE)
+      if (cat == "guest-ram-anonymous" && vmflags !~ / nh/) { R["guest-ram-thp-allowed"] += rss; P["guest-ram-thp-allowed"] += pss }
       if (cat == "kernel" || cat == "initrd") {
         R[cat "-copied"] += an; P[cat "-copied"] += an
         R[cat "-file"] += rss - an; P[cat "-file"] += pss - an
@@ -259,6 +261,9 @@ after_pss=${3:-0}
   ok "the guest kernel got noreplace-smp: its LOCK prefixes stay as in the shared file" ||
   bad "the guest kernel's command line lacks noreplace-smp (each box rewrites 2.5 MiB of kernel text)"
 parts idle
+grep -q '^guest-ram-thp-allowed ' "$work/idle.parts" &&
+  bad "guest RAM without MADV_NOHUGEPAGE: a THP host fills whole 2 MiB pages the guest never uses" ||
+  ok "guest RAM is marked MADV_NOHUGEPAGE (this host's THP fills no unused 2 MiB around a touched page)"
 
 [ "$after_pss" -gt 0 ] && [ "$after_pss" -le $((25 * 1024)) ] &&
   ok "an idle box costs ${after_pss} KiB (PSS), goal 25 MiB" ||
