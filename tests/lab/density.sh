@@ -235,6 +235,16 @@ idle_boxes() { # idle_boxes TAG BALLOON_JSON
   # The engine's own words reach the guest: noreplace-smp keeps the kernel's text shared.
   client "$1"1 -c 'grep -qw noreplace-smp /proc/cmdline && echo SHARED-TEXT' -o SHARED-TEXT &&
     touch "$work/$1.smp"
+  # and the engine's reporting order (3: 32 KiB chunks) is the one the guest uses
+  client "$1"1 -c 'echo ORDER-$(cat /sys/module/page_reporting/parameters/page_reporting_order)' -o ORDER-3 &&
+    touch "$work/$1.order3"
+  # the VMMs' CPU time so far (boot, the commands, settling): what reporting costs
+  i_cpu=0
+  for n in $names; do
+    for c_p in $(pid "$n") $(children "$(pid "$n")"); do
+      i_cpu=$((i_cpu + $(awk '{ print $14 + $15 }' "/proc/$c_p/stat" 2>/dev/null || echo 0)))
+    done
+  done
   if [ "${LAB_DENSITY_PAGES:-0}" = 1 ]; then
     echo "figure: kernel pages copied in box ${1}1 (file offset+KiB): $(copied_runs "$(pid "$1"1)")" >&2
     # the guest's side of the same memory (client() prints it, prefixed, on stderr):
@@ -242,7 +252,7 @@ idle_boxes() { # idle_boxes TAG BALLOON_JSON
     client "$1"1 -c 'cat /proc/meminfo /proc/buddyinfo; grep -E "^ +(min|low|high|managed|count|batch|nr_free_pages)[: ]" /proc/zoneinfo; dmesg | grep -E "hash table entries|Memory:|percpu:|Freeing"' || true
   fi
   stop $names
-  echo "$ready $((i_rss / boxes)) $((i_pss / boxes))"
+  echo "$ready $((i_rss / boxes)) $((i_pss / boxes)) $((i_cpu * 1000 / $(getconf CLK_TCK) / boxes))"
 }
 # parts TAG: the breakdown of the idle boxes TAG*, averaged per box, largest PSS first.
 parts() {
@@ -257,6 +267,10 @@ set -- $(idle_boxes idle '{ "free_page_reporting": true }')
 [ "${1:-0}" = "$boxes" ] && ok "$boxes boxes ready at once" || bad "only ${1:-0} of $boxes boxes ready"
 echo "figure: host memory per idle box, $boxes boxes of 512 MiB, KVM engine, lab, reporting on: RSS $(( ${2:-0} / 1024 )) MiB, PSS $(( ${3:-0} / 1024 )) MiB (${3:-0} KiB)"
 after_pss=${3:-0}
+echo "figure: VMM CPU time per idle box (boot, commands, settling; KVM engine, lab): ${4:-0} ms"
+[ -e "$work/idle.order3" ] &&
+  ok "the guest reports free memory in chunks of order 3 (32 KiB), the KVM engine's own" ||
+  bad "the guest's page reporting order is not the KVM engine's 3"
 [ -e "$work/idle.smp" ] &&
   ok "the guest kernel got noreplace-smp: its LOCK prefixes stay as in the shared file" ||
   bad "the guest kernel's command line lacks noreplace-smp (each box rewrites 2.5 MiB of kernel text)"
@@ -291,6 +305,7 @@ if [ -n "${LAB_DENSITY_TRY:-}${LAB_DENSITY_TRY_ENV:-}" ]; then
     words= wenv=
     [ -n "$thp" ] && [ -n "$thp_was" ] && echo "$thp_was" > "$thp_file"
     echo "figure: host memory per idle box, $boxes boxes of 512 MiB, KVM engine, lab, reporting on, with '${t_words}${LAB_DENSITY_TRY_ENV:+ (VMM env $LAB_DENSITY_TRY_ENV)}': RSS $(( ${2:-0} / 1024 )) MiB, PSS $(( ${3:-0} / 1024 )) MiB (${3:-0} KiB)"
+    echo "figure: VMM CPU time per idle box, with '${t_words}': ${4:-0} ms"
     parts "try$t"
   done
 fi
