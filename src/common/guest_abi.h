@@ -51,8 +51,9 @@
 /* The KVM engine's guest RAM is in 4 KiB host pages (MADV_NOHUGEPAGE, src/vmm/core/mem.c),
  * so a smaller chunk splits no host huge page (why Linux keeps the order large): it puts
  * this word after GUEST_DENSITY_ARGS (the last word wins, for the kernel and the agent).
- * Lab, 10 idle boxes of 512 MiB, same run: PSS per box 21949 KiB with order 5, 18802 with
- * order 3 (issue 21g). The QEMU engine keeps order 5: order 3 gave nothing there (21d). */
+ * Lab, 10 idle boxes of 512 MiB, one run, order 3 measured first (a run's later phases
+ * measure lower): PSS per box 18499 KiB with order 3, 19421 with order 5, and the VMMs'
+ * CPU time no higher (issue 21g). The QEMU engine keeps order 5: 3 gave nothing there (21d). */
 #define GUEST_REPORTING_ORDER_KVM 3 /* 32 KiB */
 #define GUEST_REPORTING_ORDER_KVM_ARG GUEST_REPORTING_ORDER_PARAM "=3" /* = ..._KVM */
 

@@ -22,7 +22,7 @@
 #      this host's transparent huge pages for that phase) and LAB_DENSITY_TRY_ENV
 #      (VAR=VALUE words for the VMM's environment): the idle boxes again with them, in the
 #      same run, to compare; LAB_DENSITY_PAGES=1: which kernel pages the first idle box
-#      copied, and the first box's own view of its memory (meminfo, buddyinfo)
+#      copied, and the first box's own view of its memory (meminfo, buddyinfo, per-CPU lists)
 # Prints "ok: "/"FAIL: " lines, "figure: " lines, then "density: N passed, N failed".
 pass=0
 fail=0
@@ -252,7 +252,8 @@ idle_boxes() { # idle_boxes TAG BALLOON_JSON
     client "$1"1 -c 'cat /proc/meminfo /proc/buddyinfo; grep -E "^ +(min|low|high|managed|count|batch|nr_free_pages)[: ]" /proc/zoneinfo; dmesg | grep -E "hash table entries|Memory:|percpu:|Freeing"' || true
   fi
   stop $names
-  echo "$ready $((i_rss / boxes)) $((i_pss / boxes)) $((i_cpu * 1000 / $(getconf CLK_TCK) / boxes))"
+  # (/proc/PID/stat counts in USER_HZ, 100 a second on Linux; L1 has no getconf)
+  echo "$ready $((i_rss / boxes)) $((i_pss / boxes)) $((i_cpu * 10 / boxes))"
 }
 # parts TAG: the breakdown of the idle boxes TAG*, averaged per box, largest PSS first.
 parts() {
