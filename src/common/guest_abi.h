@@ -48,14 +48,6 @@
 #define GUEST_REPORTING_ORDER 5 /* 128 KiB with 4 KiB pages */
 #define GUEST_REPORTING_ORDER_ARG GUEST_REPORTING_ORDER_PARAM "=5" /* = GUEST_REPORTING_ORDER */
 #define GUEST_REPORTING_ORDER_SYSFS "/sys/module/page_reporting/parameters/page_reporting_order"
-/* The KVM engine's guest RAM is in 4 KiB host pages (MADV_NOHUGEPAGE, src/vmm/core/mem.c),
- * so a smaller chunk splits no host huge page (why Linux keeps the order large): it puts
- * this word after GUEST_DENSITY_ARGS (the last word wins, for the kernel and the agent).
- * Lab, 10 idle boxes of 512 MiB, one run, order 3 measured first (a run's later phases
- * measure lower): PSS per box 18499 KiB with order 3, 19421 with order 5, and the VMMs'
- * CPU time no higher (issue 21g). The QEMU engine keeps order 5: 3 gave nothing there (21d). */
-#define GUEST_REPORTING_ORDER_KVM 3 /* 32 KiB */
-#define GUEST_REPORTING_ORDER_KVM_ARG GUEST_REPORTING_ORDER_PARAM "=3" /* = ..._KVM */
 
 /* No BSD ("legacy") pseudo-terminals (issue 21e; Linux drivers/tty/pty.c legacy_count):
  * the kernel config keeps CONFIG_LEGACY_PTYS and its 256 pairs would each be a device in

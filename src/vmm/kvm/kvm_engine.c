@@ -513,9 +513,9 @@ static int kvm_start(struct engine **out, const struct vmm_config *cfg, struct b
         cmdline_add(e, err, "%s", arch_layout.base_cmdline) < 0 || add_devices(e, cfg, err) < 0 ||
         /* tells the agent this machine has the control page for its ready mark */
         cmdline_add(e, err, " " GUEST_CMDLINE_PREFIX GUEST_KEY_CTL "=1") < 0 ||
-        /* free page reporting's order (the agent makes it hold on 6.1; this engine's own,
-         * smaller, last), no legacy ptys (guest_abi.h) */
-        cmdline_add(e, err, " " GUEST_DENSITY_ARGS " " GUEST_REPORTING_ORDER_KVM_ARG) < 0 ||
+        /* free page reporting's order (the agent makes it hold on 6.1), no legacy ptys
+         * (guest_abi.h) */
+        cmdline_add(e, err, " " GUEST_DENSITY_ARGS) < 0 ||
         (cfg->cmdline && *cfg->cmdline && cmdline_add(e, err, " %s", cfg->cmdline) < 0))
         goto fail;
     struct arch_kernel k = { .kernel = cfg->kernel, .initrd = cfg->initrd,

@@ -18,20 +18,6 @@ TEST(engines_value_parses)
     CHECK_EQ(agent_reporting_order_parse("console=ttyS0 reboot=t " GUEST_REPORTING_ORDER_ARG
                                          " boxlite.ctl=1"),
              GUEST_REPORTING_ORDER);
-    /* the KVM engine's own, smaller order comes after the shared words and wins; a user's
-     * word (BOXLITE_KERNEL_CMDLINE) comes later still */
-    CHECK_EQ(agent_reporting_order_parse("console=ttyS0 " GUEST_DENSITY_ARGS
-                                         " " GUEST_REPORTING_ORDER_KVM_ARG " boxlite.ctl=1"),
-             GUEST_REPORTING_ORDER_KVM);
-    CHECK_EQ(agent_reporting_order_parse(GUEST_DENSITY_ARGS " " GUEST_REPORTING_ORDER_KVM_ARG
-                                         " " GUEST_REPORTING_ORDER_PARAM "=7"),
-             7);
-    /* the word spells the number the macro names */
-    char word[64];
-    snprintf(word, sizeof word, GUEST_REPORTING_ORDER_PARAM "=%d", GUEST_REPORTING_ORDER_KVM);
-    CHECK_EQ(strcmp(word, GUEST_REPORTING_ORDER_KVM_ARG), 0);
-    snprintf(word, sizeof word, GUEST_REPORTING_ORDER_PARAM "=%d", GUEST_REPORTING_ORDER);
-    CHECK_EQ(strcmp(word, GUEST_REPORTING_ORDER_ARG), 0);
 }
 
 TEST(words)
