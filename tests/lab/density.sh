@@ -18,9 +18,11 @@
 # env: LAB_VMM LAB_VMLINUX LAB_INITRD LAB_CLIENT LAB_ROOTFS LAB_L2_CMDLINE (as suite.sh);
 #      LAB_DENSITY_SECTIONS ("reclaim target idle"), LAB_DENSITY_PREP (a command run in each
 #      idle box once it is ready: guest tuning to try), LAB_DENSITY_TRY (kernel command-line
-#      words) and LAB_DENSITY_TRY_ENV (VAR=VALUE words for the VMM's environment): the idle
-#      boxes again with them, in the same run, to compare; LAB_DENSITY_PAGES=1: which kernel
-#      pages the first idle box copied
+#      words; several sets separated by "|", one phase each; host-thp=never in a set sets
+#      this host's transparent huge pages for that phase) and LAB_DENSITY_TRY_ENV
+#      (VAR=VALUE words for the VMM's environment): the idle boxes again with them, in the
+#      same run, to compare; LAB_DENSITY_PAGES=1: which kernel pages the first idle box
+#      copied, and the first box's own view of its memory (meminfo, buddyinfo, per-CPU lists)
 # Prints "ok: "/"FAIL: " lines, "figure: " lines, then "density: N passed, N failed".
 pass=0
 fail=0
@@ -59,6 +61,8 @@ breakdown() {
     function flush() {
       if (cat == "") return
       if (cat == "vmm-anonymous" && vmflags ~ / dc/) cat = "guest-ram-anonymous"
+      # guest RAM the host may back with transparent huge pages (no MADV_NOHUGEPAGE)
+      if (cat == "guest-ram-anonymous" && vmflags !~ / nh/) { R["guest-ram-thp-allowed"] += rss; P["guest-ram-thp-allowed"] += pss }
       if (cat == "kernel" || cat == "initrd") {
         R[cat "-copied"] += an; P[cat "-copied"] += an
         R[cat "-file"] += rss - an; P[cat "-file"] += pss - an
@@ -231,9 +235,22 @@ idle_boxes() { # idle_boxes TAG BALLOON_JSON
   # The engine's own words reach the guest: noreplace-smp keeps the kernel's text shared.
   client "$1"1 -c 'grep -qw noreplace-smp /proc/cmdline && echo SHARED-TEXT' -o SHARED-TEXT &&
     touch "$work/$1.smp"
-  [ "${LAB_DENSITY_PAGES:-0}" = 1 ] && echo "figure: kernel pages copied in box ${1}1 (file offset+KiB): $(copied_runs "$(pid "$1"1)")" >&2
+  # the VMMs' CPU time so far (boot, the commands, settling): what reporting costs
+  i_cpu=0
+  for n in $names; do
+    for c_p in $(pid "$n") $(children "$(pid "$n")"); do
+      i_cpu=$((i_cpu + $(awk '{ print $14 + $15 }' "/proc/$c_p/stat" 2>/dev/null || echo 0)))
+    done
+  done
+  if [ "${LAB_DENSITY_PAGES:-0}" = 1 ]; then
+    echo "figure: kernel pages copied in box ${1}1 (file offset+KiB): $(copied_runs "$(pid "$1"1)")" >&2
+    # the guest's side of the same memory (client() prints it, prefixed, on stderr):
+    # free pages held on the per-CPU lists (zoneinfo count) are never reported
+    client "$1"1 -c 'cat /proc/meminfo /proc/buddyinfo; grep -E "^ +(min|low|high|managed|count|batch|nr_free_pages)[: ]" /proc/zoneinfo; dmesg | grep -E "hash table entries|Memory:|percpu:|Freeing"' || true
+  fi
   stop $names
-  echo "$ready $((i_rss / boxes)) $((i_pss / boxes))"
+  # (/proc/PID/stat counts in USER_HZ, 100 a second on Linux; L1 has no getconf)
+  echo "$ready $((i_rss / boxes)) $((i_pss / boxes)) $((i_cpu * 10 / boxes))"
 }
 # parts TAG: the breakdown of the idle boxes TAG*, averaged per box, largest PSS first.
 parts() {
@@ -243,25 +260,49 @@ parts() {
     sort -k4 -n -r
 }
 if echo " $sections " | grep -q ' idle '; then
-echo "== $boxes idle boxes of 512 MiB${LAB_DENSITY_PREP:+ (in each: $LAB_DENSITY_PREP)}"
+echo "== $boxes idle boxes of 512 MiB${LAB_DENSITY_PREP:+ (in each: $LAB_DENSITY_PREP)}; this host's THP: $(cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null)"
 set -- $(idle_boxes idle '{ "free_page_reporting": true }')
 [ "${1:-0}" = "$boxes" ] && ok "$boxes boxes ready at once" || bad "only ${1:-0} of $boxes boxes ready"
 echo "figure: host memory per idle box, $boxes boxes of 512 MiB, KVM engine, lab, reporting on: RSS $(( ${2:-0} / 1024 )) MiB, PSS $(( ${3:-0} / 1024 )) MiB (${3:-0} KiB)"
 after_pss=${3:-0}
+echo "figure: VMM CPU time per idle box (boot, commands, settling; KVM engine, lab): ${4:-0} ms"
 [ -e "$work/idle.smp" ] &&
   ok "the guest kernel got noreplace-smp: its LOCK prefixes stay as in the shared file" ||
   bad "the guest kernel's command line lacks noreplace-smp (each box rewrites 2.5 MiB of kernel text)"
 parts idle
+grep -q '^guest-ram-thp-allowed ' "$work/idle.parts" &&
+  bad "guest RAM without MADV_NOHUGEPAGE: a THP host fills whole 2 MiB pages the guest never uses" ||
+  ok "guest RAM is marked MADV_NOHUGEPAGE (this host's THP fills no unused 2 MiB around a touched page)"
 
 [ "$after_pss" -gt 0 ] && [ "$after_pss" -le $((25 * 1024)) ] &&
   ok "an idle box costs ${after_pss} KiB (PSS), goal 25 MiB" ||
   bad "an idle box costs ${after_pss} KiB (PSS), above the goal of 25 MiB"
 if [ -n "${LAB_DENSITY_TRY:-}${LAB_DENSITY_TRY_ENV:-}" ]; then
-  words=${LAB_DENSITY_TRY:-} wenv=${LAB_DENSITY_TRY_ENV:-}
-  set -- $(idle_boxes try '{ "free_page_reporting": true }')
-  words= wenv=
-  echo "figure: host memory per idle box, $boxes boxes of 512 MiB, KVM engine, lab, reporting on, with '${LAB_DENSITY_TRY:-}${LAB_DENSITY_TRY_ENV:+ (VMM env $LAB_DENSITY_TRY_ENV)}': RSS $(( ${2:-0} / 1024 )) MiB, PSS $(( ${3:-0} / 1024 )) MiB (${3:-0} KiB)"
-  parts try
+  # one try phase per '|'-separated set of words, each with the VMM environment
+  t_ifs=$IFS; IFS='|'; set -f
+  set -- ${LAB_DENSITY_TRY:-}
+  IFS=$t_ifs; set +f
+  [ $# -gt 0 ] || set -- ""
+  t=0
+  thp_file=/sys/kernel/mm/transparent_hugepage/enabled
+  thp_was=$(sed -n 's/.*\[\(.*\)\].*/\1/p' "$thp_file" 2>/dev/null)
+  for t_words in "$@"; do
+    t=$((t + 1))
+    # host-thp=always|madvise|never: this host's transparent huge pages for the phase (what
+    # the VMM's MADV_NOHUGEPAGE on guest RAM would do), not a kernel word
+    words="" thp=""
+    for w in $t_words; do
+      case $w in host-thp=*) thp=${w#host-thp=} ;; *) words="$words $w" ;; esac
+    done
+    [ -n "$thp" ] && echo "$thp" > "$thp_file"
+    wenv=${LAB_DENSITY_TRY_ENV:-}
+    set -- $(idle_boxes "try$t" '{ "free_page_reporting": true }')
+    words= wenv=
+    [ -n "$thp" ] && [ -n "$thp_was" ] && echo "$thp_was" > "$thp_file"
+    echo "figure: host memory per idle box, $boxes boxes of 512 MiB, KVM engine, lab, reporting on, with '${t_words}${LAB_DENSITY_TRY_ENV:+ (VMM env $LAB_DENSITY_TRY_ENV)}': RSS $(( ${2:-0} / 1024 )) MiB, PSS $(( ${3:-0} / 1024 )) MiB (${3:-0} KiB)"
+    echo "figure: VMM CPU time per idle box, with '${t_words}': ${4:-0} ms"
+    parts "try$t"
+  done
 fi
 if [ "${LAB_DENSITY_BEFORE:-0}" = 1 ]; then
   set -- $(idle_boxes before '{ "free_page_reporting": false }')

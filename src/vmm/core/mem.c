@@ -112,6 +112,26 @@ int gm_save(const struct guest_mem *gm, int fd)
     return fsync(fd) < 0 ? -errno : 0;
 }
 
+void *gm_map_anon(uint64_t size)
+{
+    if (size % GM_PAGE || size == 0) {
+        errno = EINVAL;
+        return NULL;
+    }
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                   -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    /* A host with THP "always" backs the first touch in each 2 MiB of guest RAM with a
+     * whole huge page. The guest frees and reports its memory in small chunks, so the
+     * never-used pages around what it keeps stayed resident: 3.9 MiB of an idle 512 MiB
+     * box (lab, 10 boxes). The cost is 4 KiB pages under the guest (more TLB misses for a
+     * memory-heavy guest), as on hosts whose THP is "madvise". EINVAL (a kernel without
+     * THP) changes nothing. */
+    (void)madvise(p, size, MADV_NOHUGEPAGE);
+    return p;
+}
+
 void *gm_map_file(int fd, uint64_t offset, uint64_t size)
 {
     if ((offset | size) % GM_PAGE || size == 0) {

@@ -32,6 +32,11 @@ void *gm_ptr(const struct guest_mem *gm, uint64_t gpa, uint64_t len);
 /* Adds a region; returns -1 if full, overlapping, or gpa+size wraps. */
 int gm_add_region(struct guest_mem *gm, uint64_t gpa, uint64_t size, void *host);
 
+/* Maps size bytes (page-aligned) of fresh guest RAM: private, anonymous, not reserved, and
+ * never backed by the host's transparent huge pages (MADV_NOHUGEPAGE), so that a guest
+ * touching one page gets one page (issue 21g); NULL with errno on failure. */
+void *gm_map_anon(uint64_t size);
+
 /* ---- the memory file of a snapshot (snapshot.h) ---------------------------------------
  * Guest RAM is saved apart from the device state, region after region from offset 0, so a
  * restore can map it (MAP_PRIVATE: copy-on-write, and forks may share the file's pages)

@@ -312,10 +312,9 @@ static int create(struct machine **out, uint64_t ram_bytes, unsigned ncpus, int 
         /* Not pre-faulted: the guest's pages arrive as it touches them; from a snapshot's
          * memory file, copy-on-write (the file stays as saved, forks may share it). */
         void *host = mem_fd >= 0 ? gm_map_file(mem_fd, file_off, size[i])
-                                 : mmap(NULL, size[i], PROT_READ | PROT_WRITE,
-                                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+                                 : gm_map_anon(size[i]);
         file_off += size[i];
-        if (host == MAP_FAILED || !host)
+        if (!host)
             return bl_errno(err, errno, "map %llu MiB of guest RAM",
                             (unsigned long long)(size[i] >> 20));
         madvise(host, size[i], MADV_DONTFORK);

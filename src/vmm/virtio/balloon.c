@@ -6,7 +6,9 @@
  * Guest RAM is private memory (src/vmm/kvm/machine.c): anonymous after a boot, a private
  * mapping of the saved memory file after a resume. Either way MADV_DONTNEED frees the
  * process's own copy of a page, and the next guest access faults in a zeroed page, or the
- * file's (shared in the page cache with the box's forks): without PAGE_POISON the spec
+ * file's (shared in the page cache with the box's forks; over the kernel file that a cold
+ * boot maps into RAM, src/vmm/core/load.c, the page every box shares): without PAGE_POISON
+ * (not offered, so a guest with init_on_free or page poisoning does not report) the spec
  * leaves an inflated or reported page's content to the device (sections 5.5.6.1 and
  * 5.5.6.6). MADV_REMOVE would be the call for RAM backed by a shared file, which this
  * engine does not use.

@@ -6,12 +6,16 @@
  * through a snapshot (save, restore into a new device, resume) and hostile saved states
  * are refused. */
 #include "harness/harness.h"
+#include "pagemap.h"
+#include "vmm/core/load.h"
 #include "vmm/snapshot.h"
 #include "vmm/virtio/balloon.h"
 #include "vq_driver.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* RAM: the vq_driver region [1 MiB, 5 MiB) plus a second one at [16 MiB, 17 MiB); the gap
@@ -460,6 +464,71 @@ TEST(balloon_free_page_reporting)
     send_report(&w, 3, g5, l4, 1);
     CHECK(w.dev->broken);
     CHECK_EQ(w.discarded, 0);
+    world_free(&w);
+}
+
+/* The KVM engine maps the kernel file over guest RAM (MAP_PRIVATE, gm_place_file), and the
+ * guest frees parts of that range (its init sections, the gap after its text) and reports
+ * them. The engine's own discard (madvise MADV_DONTNEED, no test hook) must take such a
+ * report whole, across the anonymous and file-mapped pages: the box's copies go, the file's
+ * shared page-cache pages come back in their place, and the file itself is left as it was
+ * (not punched). A refused discard (MADV_FREE and MADV_REMOVE are both refused on a private
+ * file mapping) would leave each box its own copy of those pages. */
+TEST(balloon_report_over_the_mapped_kernel)
+{
+    enum { KPAGES = 8 };
+    const uint64_t kgpa = HI_GPA + 0x10000, lo = HI_GPA + 0x8000;
+    const uint32_t span = 0x8000 + KPAGES * 4096 + 0x8000; /* anonymous, file, anonymous */
+    char path[] = "/tmp/test_balloon_kernel.XXXXXX";
+    int fd = mkstemp(path);
+    REQUIRE(fd >= 0);
+    unlink(path);
+    uint8_t page[4096];
+    for (unsigned i = 0; i < KPAGES; i++) {
+        memset(page, 0x40 + i, sizeof page);
+        REQUIRE(pwrite(fd, page, sizeof page, (off_t)i * 4096) == (ssize_t)sizeof page);
+    }
+    struct world w;
+    uint32_t id, len;
+    world_init(&w, true, ALL, 4);
+    balloon_set_discard(w.dev, NULL, NULL); /* the engine's discard */
+    struct bl_error err;
+    REQUIRE(gm_place_file(&w.ram.mem, fd, 0, KPAGES * 4096, kgpa, "kernel", &err) == 0);
+    CHECK_EQ(page_from_file(host_of(&w, kgpa)), 1);
+    touch(&w, lo, span); /* the guest writes all of it: the kernel pages become copies */
+    for (unsigned i = 0; i < KPAGES; i++)
+        CHECK_EQ(page_from_file(host_of(&w, kgpa + i * 4096)), 0);
+
+    uint64_t g[1] = { lo };
+    uint32_t l[1] = { span };
+    send_report(&w, 3, g, l, 1);
+    REQUIRE(vqd_get_used(&w.q[3], &id, &len));
+    CHECK(!w.dev->broken);
+    struct balloon_stats st;
+    balloon_get_stats(w.dev, &st);
+    CHECK_EQ(st.reported_bytes, span);
+    CHECK_EQ(st.returned_bytes, span);
+    /* the anonymous pages are gone (zero on the next touch) */
+    CHECK_EQ(resident(&w, lo, 0x8000), 0);
+    CHECK_EQ(resident(&w, kgpa + KPAGES * 4096, 0x8000), 0);
+    CHECK_EQ(host_of(&w, lo)[0], 0);
+    /* the kernel pages are the file's shared pages again, with the file's bytes */
+    for (unsigned i = 0; i < KPAGES; i++) {
+        const uint8_t *h = host_of(&w, kgpa + i * 4096);
+        CHECK_EQ(page_from_file(h), 1);
+        CHECK_EQ(h[0], 0x40 + i);
+        CHECK_EQ(h[4095], 0x40 + i);
+    }
+    /* the file is untouched: nothing written back, no hole punched */
+    struct stat sb;
+    REQUIRE(fstat(fd, &sb) == 0);
+    CHECK_EQ(sb.st_size, KPAGES * 4096);
+    for (unsigned i = 0; i < KPAGES; i++) {
+        REQUIRE(pread(fd, page, sizeof page, (off_t)i * 4096) == (ssize_t)sizeof page);
+        CHECK_EQ(page[0], 0x40 + i);
+        CHECK_EQ(page[4095], 0x40 + i);
+    }
+    close(fd);
     world_free(&w);
 }
 

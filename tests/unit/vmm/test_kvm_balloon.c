@@ -6,6 +6,7 @@
  * registers, as Linux's virtio_balloon does it; a Linux guest doing the same is proven in
  * the lab (tests/lab/suite.sh). */
 #include "harness/harness.h"
+#include "pagemap.h"
 #include "vmm/kvm/machine.h"
 #include "vmm/virtio/balloon.h"
 #include "vq_driver.h"
@@ -144,27 +145,6 @@ TEST(kvm_guest_ram_is_lazy_and_given_back)
     machine_destroy(m);
 }
 
-/* Whether /proc/self/smaps shows the VmFlags "mg" (MADV_MERGEABLE) on the mapping at p. */
-static int mergeable(const void *p)
-{
-    FILE *f = fopen("/proc/self/smaps", "re");
-    if (!f)
-        return -1;
-    char line[512];
-    bool inside = false;
-    int r = -1;
-    uintptr_t a = (uintptr_t)p;
-    while (fgets(line, sizeof line, f)) {
-        unsigned long long lo, hi;
-        if (sscanf(line, "%llx-%llx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' '))
-            inside = a >= lo && a < hi;
-        else if (inside && strncmp(line, "VmFlags:", 8) == 0)
-            r = strstr(line, " mg") != NULL;
-    }
-    fclose(f);
-    return r;
-}
-
 TEST(kvm_ksm_marks_guest_ram_mergeable)
 {
     if (access("/sys/kernel/mm/ksm/run", R_OK) != 0)
@@ -173,9 +153,9 @@ TEST(kvm_ksm_marks_guest_ram_mergeable)
     REQUIRE(m);
     void *p = gm_ptr(machine_mem(m), 0, 1);
     REQUIRE(p);
-    CHECK_EQ(mergeable(p), 0); /* off by default */
+    CHECK_EQ(vm_flag(p, "mg"), 0); /* off by default */
     struct bl_error err;
     CHECK(machine_ksm(m, &err) == 0);
-    CHECK_EQ(mergeable(p), 1);
+    CHECK_EQ(vm_flag(p, "mg"), 1);
     machine_destroy(m);
 }

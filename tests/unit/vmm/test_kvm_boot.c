@@ -7,6 +7,7 @@
  * overlapping, entry outside the image) are refused with a message. */
 #include "harness/harness.h"
 #include "vmm/arch/arch.h"
+#include "pagemap.h"
 
 #include <elf.h>
 #include <fcntl.h>
@@ -278,22 +279,6 @@ static char *write_elf_segs(const char *name, uint64_t entry, const struct seg *
     close(fd);
     free(buf);
     return path;
-}
-
-/* Whether the page at p is the file's own page (page cache, shared by every box that maps
- * the same kernel) rather than anonymous memory: bit 61 of /proc/self/pagemap ("file-page
- * or shared-anon", shown without privilege). The page is read first so it is present. */
-static int page_from_file(const volatile uint8_t *p)
-{
-    (void)*p;
-    int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-    uint64_t e = 0;
-    ssize_t n = fd < 0 ? -1 : pread(fd, &e, 8, (off_t)((uintptr_t)p / 4096 * 8));
-    if (fd >= 0)
-        close(fd);
-    if (n != 8)
-        return -1;
-    return (e >> 63) && (e >> 61 & 1);
 }
 
 /* Checks guest RAM against segment s: its file bytes, then zeros to p_memsz. */

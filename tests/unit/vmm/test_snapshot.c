@@ -5,9 +5,11 @@
  * CPU, another RAM size, sections out of order, of unknown type, longer than the file, or
  * followed by stray bytes. */
 #include "harness/harness.h"
+#include "pagemap.h"
 #include "vmm/core/mem.h"
 #include "vmm/snapshot.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -343,6 +345,36 @@ TEST(memory_file_is_sparse_and_maps_copy_on_write)
     close(fd);
     munmap(a, lo);
     munmap(h, hi);
+}
+
+/* Fresh guest RAM (a cold boot's, gm_map_anon) is touched page by page, never in the host's
+ * 2 MiB transparent huge pages: marked MADV_NOHUGEPAGE, and one touched byte makes one
+ * resident page (a THP "always" host would otherwise fault in the whole 2 MiB, which an
+ * idle guest never uses nor reports back). */
+TEST(fresh_guest_ram_comes_in_small_pages)
+{
+    const uint64_t size = 8u << 20;
+    uint8_t *ram = gm_map_anon(size);
+    REQUIRE(ram);
+    CHECK_EQ(vm_flag(ram, "nh"), 1);
+    uint8_t *mid = (uint8_t *)(((uintptr_t)ram + (4u << 20)) & ~(uintptr_t)((2u << 20) - 1));
+    unsigned char vec[512];
+    REQUIRE(mincore(mid, 2u << 20, vec) == 0);
+    unsigned before = 0;
+    for (unsigned i = 0; i < 512; i++)
+        before += vec[i] & 1;
+    CHECK_EQ(before, 0);
+    mid[5000] = 1;
+    REQUIRE(mincore(mid, 2u << 20, vec) == 0);
+    unsigned after = 0;
+    for (unsigned i = 0; i < 512; i++)
+        after += vec[i] & 1;
+    CHECK_EQ(after, 1);
+    CHECK_EQ(ram[0], 0);
+    munmap(ram, size);
+    errno = 0;
+    CHECK(gm_map_anon(0) == NULL && errno == EINVAL);
+    CHECK(gm_map_anon(4096 + 100) == NULL && errno == EINVAL);
 }
 
 TEST(records_are_found_by_tag_and_checked)
