@@ -6,7 +6,7 @@
  * first byte picks the reader and, for the GIC, the machine's vCPU count. Whatever is
  * accepted must be self-consistent: every id of a known size, the values exactly their
  * sum and inside the input, the register list compared against a host's without reading
- * past either; every GIC record inside the input and of the length its shape says. */
+ * past either; every GIC record inside the input and exactly the length its shape says. */
 #include "vmm/arch/aarch64/aarch64.h"
 #include "vmm/snapshot.h"
 
@@ -60,14 +60,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     size_t nd = a64_gicv3_dist_regs(NULL, 0);
-    struct { const uint8_t *d; size_t len; } r[] = {
-        { g.dist, nd * 4 },
-        { g.redist, (size_t)ncpus * A64_GIC_REDIST_N * 4 },
-        { g.icc, (size_t)ncpus * A64_GIC_ICC_N * 8 },
-        { g.level, (size_t)ncpus * A64_GIC_LEVEL_WORDS * 4 },
+    struct { uint32_t tag; const uint8_t *d; size_t len; } r[] = {
+        { A64_V_DIST, g.dist, nd * 4 },
+        { A64_V_REDIST, g.redist, (size_t)ncpus * A64_GIC_REDIST_N * 4 },
+        { A64_V_ICC, g.icc, (size_t)ncpus * A64_GIC_ICC_N * 8 },
+        { A64_V_LEVEL, g.level, (size_t)ncpus * A64_GIC_LEVEL_WORDS * 4 },
     };
-    for (size_t i = 0; i < sizeof r / sizeof r[0]; i++)
-        if (g.ncpus != ncpus || !r[i].d || r[i].d < p || r[i].d + r[i].len > p + n)
-            __builtin_trap();
+    for (size_t i = 0; i < sizeof r / sizeof r[0]; i++) {
+        size_t got = 0;
+        if (g.ncpus != ncpus || !r[i].d || r[i].d < p || r[i].d + r[i].len > p + n ||
+            vmsnap_rec_get(p, n, r[i].tag, &got) != r[i].d || got != r[i].len)
+            __builtin_trap(); /* each record exactly its shape's length */
+    }
     return 0;
 }

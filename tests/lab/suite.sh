@@ -234,6 +234,8 @@ snapwait
   ok "memory.state ($(stat -c %s "$d/memory.state") bytes) and memory ($(stat -c %s "$d/memory") bytes, $(( $(stat -c %b "$d/memory") * 512 / 1048576 )) MiB on disk) are in the box folder" ||
   bad "no snapshot files: $(ls -l "$d" | tr '\n' ' ')"
 cp "$d/memory.state" "$d/state.good"
+# the disk as it was at the pause, for the forks below
+cp "$work/t8.ext4" "$work/f1.ext4" && cp "$work/t8.ext4" "$work/f2.ext4"
 # one byte altered in the middle of the state: the checksum refuses it
 sz=$(stat -c %s "$d/state.good")
 cp "$d/state.good" "$d/state.bad"
@@ -275,6 +277,49 @@ v1=$(sed -n 's/.* v=\(secret-[0-9-]*\).*/\1/p' "$d/client2.out" | tail -1)
 [ -n "$v1" ] && [ "$v1" = "$v0" ] && ok "the loop's shell variable survived ($v1)" || bad "shell variable [$v0] -> [$v1]"
 [ ! -e "$d/memory.state" ] && ok "the resumed VMM removed the state it resumed from" || bad "memory.state is still there"
 [ $vrc = 0 ] && ok "the resumed box powered off cleanly (status 0)" || bad "resumed VMM status $vrc"
+# Forks, as the library makes them on this engine: two more VMMs resume the same RAM file
+# at once, copy-on-write, each from its own copy of the state and of the disk as it was at
+# the pause; each one's loop counts on from the pause with the parent's variable. (The
+# fresh identity a fork gets, hostname and MAC, is the library's: not checked here.)
+fpids=""
+for f in f1 f2; do
+  mkdir -p "$work/$f"
+  cp "$d/state.good" "$work/$f/state"
+  cat > "$work/$f/vmm.json" <<EOF
+{ "engine": "kvm", "kernel": "$LAB_VMLINUX", "initrd": "$LAB_INITRD",
+  "cmdline": "quiet boxlite.root=/dev/vda ${LAB_L2_CMDLINE:-}", "cpus": 1, "memory_mib": 512,
+  "disks": [ $(disk "$work/$f.ext4") ],
+  "memory": { "file": "$d/memory", "state": "$work/$f/memory.state", "incoming": "$work/$f/state" },
+  "console_log": "$work/$f.console", "box_socket": "$work/$f/box.sock", "ready_file": "$work/$f/ready" }
+EOF
+  (cd "$work/$f" && exec ${VMM:-$LAB_VMM} --config "$work/$f/vmm.json" --stats) > "$work/$f/vmm.out" 2>&1 &
+  fpids="$fpids $!"
+done
+cpids=""
+for f in f1 f2; do
+  "$LAB_CLIENT" "$work/$f/box.sock" 300 \
+    -c 'a=$(cat /dev/shm/c); sleep 1; echo a=$a b=$(cat /dev/shm/c) v=$(cat /dev/shm/v)' -o "v=" > "$work/$f/client.out" 2>&1 &
+  cpids="$cpids $!"
+done
+( sleep 300; kill -9 $fpids $cpids 2>/dev/null ) &
+guard=$!
+i=0
+for p in $cpids; do i=$((i + 1)); wait $p; eval "fcrc$i=\$?"; done
+i=0
+for p in $fpids; do i=$((i + 1)); wait $p; eval "fvrc$i=\$?"; done
+kill $guard 2>/dev/null
+i=0
+for f in f1 f2; do
+  i=$((i + 1))
+  eval "fc=\$fcrc$i fv=\$fvrc$i"
+  a=$(sed -n 's/.*a=\([0-9]*\) b=.*/\1/p' "$work/$f/client.out" | tail -1)
+  b=$(sed -n 's/.* b=\([0-9]*\) v=.*/\1/p' "$work/$f/client.out" | tail -1)
+  vf=$(sed -n 's/.* v=\(secret-[0-9-]*\).*/\1/p' "$work/$f/client.out" | tail -1)
+  [ "$fc" = 0 ] && [ "$fv" = 0 ] && [ -n "$a" ] && [ "$a" -ge "$c0" ] && [ -n "$b" ] && [ "$b" -gt "$a" ] && [ "$vf" = "$v0" ] &&
+    ok "fork $f (two at once, one RAM file): the loop counts on from the pause ($c0, then $a, $b) with the parent's variable" ||
+    { bad "fork $f: client $fc, VMM $fv, counter [$c0] [$a] [$b], variable [$v0] -> [$vf]"; tail -5 "$work/$f/vmm.out"; tail -5 "$work/$f.console"; }
+done
+rm -rf "$work/f1" "$work/f2" "$work/f1.ext4" "$work/f2.ext4"
 # the client starts with its VMM: its wait for the agent's HELLO is the VMM's start to a
 # guest that answers, a cold boot against a resume (a figure, not a check)
 h0=$(sed -n 's/^client: connected, agent HELLO after \([0-9]*\) ms/\1/p' "$d/client1.out" | head -1)
