@@ -9,7 +9,8 @@
 #      LAB_LOOP_KO (loop.ko of L1's kernel: the suite then works on an ext4 filesystem, as a
 #      user's box folder and volumes would be, not on L1's tmpfs), LAB_SUITE_SET (ci: only
 #      issue 18's list, a raw and a qcow2 disk checked, slirp, 9p and a clean power-off, in
-#      three boxes: CI's form of the ARM64 lab; default all). Ends with "N passed, N failed".
+#      three boxes, and pause, resume and two forks: CI's form of the ARM64 lab; pause: that
+#      last section alone; default all). Ends with "N passed, N failed".
 # Every box runs jailed (src/vmm/jail/): boxlite-vmm is started as root and drops to 65534.
 pass=0
 fail=0
@@ -75,11 +76,11 @@ EOF
 }
 disk() { echo "{ \"path\": \"$1\", \"readonly\": false }"; }
 # every section runs unless LAB_SUITE_SET leaves it out (said so, as a skip line): ci keeps
-# CI's list (the sections not asked through whole), pause only the pause section (a quick
-# run while working on snapshots: tests/lab/lab-check.sh --suite-pause)
+# CI's list (the sections not asked through whole, and pause and resume), pause only the
+# pause section (a quick run while working on snapshots: lab-check.sh --suite-pause)
 whole() {
   case "${LAB_SUITE_SET:-all}:$1" in
-    all:*|"pause:pause and resume") return 0 ;;
+    all:*|"pause:pause and resume"|"ci:pause and resume") return 0 ;;
   esac
   echo "skip: $1: not in LAB_SUITE_SET=${LAB_SUITE_SET} (the whole suite: make lab-check-arm64)"; return 1
 }

@@ -195,25 +195,59 @@ static int gic_reg(int fd, bool set, uint32_t group, uint64_t attr, void *v, str
                     group, (unsigned long long)attr);
 }
 
-/* Walks every register of the GIC of ncpus vCPUs, reading them into the buffers (save) or
- * writing them from them (restore), in a64_gicv3_*'s order. An ICC_AP0R/AP1R beyond what
+/* The GIC's registers in a64_gicv3_*'s lists for ncpus vCPUs, in one allocation. */
+struct gic_regs {
+    uint8_t *dist, *redist, *icc, *level;
+    size_t ndist, nredist, nicc, nlevel; /* bytes */
+};
+
+static int gic_regs_alloc(unsigned ncpus, struct gic_regs *g, struct bl_error *err)
+{
+    g->ndist = a64_gicv3_dist_regs(NULL, 0) * 4;
+    g->nredist = (size_t)ncpus * A64_GIC_REDIST_N * 4;
+    g->nicc = (size_t)ncpus * A64_GIC_ICC_N * 8;
+    g->nlevel = (size_t)ncpus * A64_GIC_LEVEL_WORDS * 4;
+    g->dist = calloc(1, g->ndist + g->nredist + g->nicc + g->nlevel);
+    if (!g->dist)
+        return bl_errno(err, ENOMEM, "GIC state");
+    g->redist = g->dist + g->ndist;
+    g->icc = g->redist + g->nredist;
+    g->level = g->icc + g->nicc;
+    return 0;
+}
+
+/* This VM's GIC device, a GICv3, and its vCPU count. */
+static int gic_v3(int vm_fd, unsigned *ncpus, struct bl_error *err)
+{
+    enum a64_gic v;
+    int fd = a64_vm_gic(vm_fd, &v, ncpus);
+    if (fd < 0)
+        return bl_err(err, BOXLITE_ERR_INTERNAL, "GIC: no device for this VM");
+    if (v != A64_GIC_V3)
+        return bl_err(err, BOXLITE_ERR_UNSUPPORTED,
+                      "this host's GICv2: snapshots are written for a GICv3 only");
+    return fd;
+}
+
+/* Walks every register of the GIC of ncpus vCPUs, reading them into g (save) or writing
+ * them from it (restore), in a64_gicv3_*'s order. An ICC_AP0R/AP1R beyond what
  * ICC_CTLR_EL1.PRIbits provides does not exist: it reads as 0 and is not written. */
-static int gic_walk(int fd, bool set, unsigned ncpus, uint8_t *dist, uint8_t *redist,
-                    uint8_t *icc, uint8_t *level, struct bl_error *err)
+static int gic_walk(int fd, bool set, unsigned ncpus, const struct gic_regs *g,
+                    struct bl_error *err)
 {
     uint32_t off[A64_GIC_DIST_MAX];
     size_t nd = a64_gicv3_dist_regs(off, A64_GIC_DIST_MAX);
     for (size_t i = 0; i < nd; i++)
-        if (gic_reg(fd, set, KVM_DEV_ARM_VGIC_GRP_DIST_REGS, off[i], dist + 4 * i, err) < 0)
+        if (gic_reg(fd, set, KVM_DEV_ARM_VGIC_GRP_DIST_REGS, off[i], g->dist + 4 * i, err) < 0)
             return -err->code;
     for (unsigned c = 0; c < ncpus; c++) {
         uint64_t mp = gic_mpidr(c);
-        uint8_t *rd = redist + (size_t)c * A64_GIC_REDIST_N * 4;
+        uint8_t *rd = g->redist + (size_t)c * A64_GIC_REDIST_N * 4;
         for (size_t i = 0; i < A64_GIC_REDIST_N; i++)
             if (gic_reg(fd, set, KVM_DEV_ARM_VGIC_GRP_REDIST_REGS,
                         mp | a64_gicv3_redist_regs[i], rd + 4 * i, err) < 0)
                 return -err->code;
-        uint8_t *ic = icc + (size_t)c * A64_GIC_ICC_N * 8;
+        uint8_t *ic = g->icc + (size_t)c * A64_GIC_ICC_N * 8;
         unsigned naprs = 4;
         for (size_t i = 0; i < A64_GIC_ICC_N; i++) {
             bool apr = i >= A64_ICC_APR_FIRST && i < A64_ICC_APR_FIRST + 8;
@@ -241,7 +275,7 @@ static int gic_walk(int fd, bool set, unsigned ncpus, uint8_t *dist, uint8_t *re
                                 << KVM_DEV_ARM_VGIC_LINE_LEVEL_INFO_SHIFT |
                             32 * w;
             if (gic_reg(fd, set, KVM_DEV_ARM_VGIC_GRP_LEVEL_INFO, attr,
-                        level + ((size_t)c * A64_GIC_LEVEL_WORDS + w) * 4, err) < 0)
+                        g->level + ((size_t)c * A64_GIC_LEVEL_WORDS + w) * 4, err) < 0)
                 return -err->code;
         }
     return 0;
@@ -249,31 +283,21 @@ static int gic_walk(int fd, bool set, unsigned ncpus, uint8_t *dist, uint8_t *re
 
 int arch_vm_save(int vm_fd, struct vmsnap_buf *p, struct bl_error *err)
 {
-    enum a64_gic v;
     unsigned ncpus;
-    int fd = a64_vm_gic(vm_fd, &v, &ncpus);
-    if (fd < 0)
-        return bl_err(err, BOXLITE_ERR_INTERNAL, "GIC: no device for this VM");
-    if (v != A64_GIC_V3)
-        return bl_err(err, BOXLITE_ERR_UNSUPPORTED,
-                      "this host's GICv2: snapshots are written for a GICv3 only");
-    size_t nd = a64_gicv3_dist_regs(NULL, 0);
-    size_t lr = (size_t)ncpus * A64_GIC_REDIST_N * 4, li = (size_t)ncpus * A64_GIC_ICC_N * 8,
-           ll = (size_t)ncpus * A64_GIC_LEVEL_WORDS * 4;
-    uint8_t *buf = calloc(1, nd * 4 + lr + li + ll);
-    if (!buf)
-        return bl_errno(err, ENOMEM, "GIC state");
-    uint8_t *dist = buf, *redist = dist + nd * 4, *icc = redist + lr, *level = icc + li;
-    int r = gic_walk(fd, false, ncpus, dist, redist, icc, level, err);
+    int fd = gic_v3(vm_fd, &ncpus, err);
+    struct gic_regs g;
+    if (fd < 0 || gic_regs_alloc(ncpus, &g, err) < 0)
+        return -err->code;
+    int r = gic_walk(fd, false, ncpus, &g, err);
     if (r == 0) {
         uint32_t hdr[3] = { A64_GIC_V3, A64_GIC_NR_IRQS, ncpus };
         vmsnap_rec(p, A64_V_GIC, hdr, sizeof hdr);
-        vmsnap_rec(p, A64_V_DIST, dist, nd * 4);
-        vmsnap_rec(p, A64_V_REDIST, redist, lr);
-        vmsnap_rec(p, A64_V_ICC, icc, li);
-        vmsnap_rec(p, A64_V_LEVEL, level, ll);
+        vmsnap_rec(p, A64_V_DIST, g.dist, g.ndist);
+        vmsnap_rec(p, A64_V_REDIST, g.redist, g.nredist);
+        vmsnap_rec(p, A64_V_ICC, g.icc, g.nicc);
+        vmsnap_rec(p, A64_V_LEVEL, g.level, g.nlevel);
     }
-    free(buf);
+    free(g.dist);
     if (r < 0)
         return r;
     return p->failed ? bl_err(err, BOXLITE_ERR_NOMEM, "VM state: %s", p->failed) : 0;
@@ -281,35 +305,23 @@ int arch_vm_save(int vm_fd, struct vmsnap_buf *p, struct bl_error *err)
 
 int arch_vm_restore(int vm_fd, const uint8_t *p, size_t len, struct bl_error *err)
 {
-    enum a64_gic v;
     unsigned ncpus;
-    int fd = a64_vm_gic(vm_fd, &v, &ncpus);
-    if (fd < 0)
-        return bl_err(err, BOXLITE_ERR_INTERNAL, "GIC: no device for this VM");
-    if (v != A64_GIC_V3)
-        return bl_err(err, BOXLITE_ERR_UNSUPPORTED,
-                      "this host's GICv2: snapshots are written for a GICv3 only");
-    struct a64_gic_view g;
-    if (a64_gic_parse(p, len, ncpus, &g, err) < 0)
+    int fd = gic_v3(vm_fd, &ncpus, err);
+    struct a64_gic_view saved;
+    if (fd < 0 || a64_gic_parse(p, len, ncpus, &saved, err) < 0)
         return -err->code;
     /* the vCPUs exist (machine_restore ran arch_vcpu_init): the GIC can be initialised, and
      * must be before its registers are set */
-    if (arch_vm_finish(vm_fd, err) < 0)
+    struct gic_regs g;
+    if (arch_vm_finish(vm_fd, err) < 0 || gic_regs_alloc(ncpus, &g, err) < 0)
         return -err->code;
-    size_t nd = a64_gicv3_dist_regs(NULL, 0);
-    size_t lr = (size_t)ncpus * A64_GIC_REDIST_N * 4, li = (size_t)ncpus * A64_GIC_ICC_N * 8,
-           ll = (size_t)ncpus * A64_GIC_LEVEL_WORDS * 4;
-    /* a private copy: the walk writes through pointers, and the payload stays read-only */
-    uint8_t *buf = malloc(nd * 4 + lr + li + ll);
-    if (!buf)
-        return bl_errno(err, ENOMEM, "GIC state");
-    uint8_t *dist = buf, *redist = dist + nd * 4, *icc = redist + lr, *level = icc + li;
-    memcpy(dist, g.dist, nd * 4);
-    memcpy(redist, g.redist, lr);
-    memcpy(icc, g.icc, li);
-    memcpy(level, g.level, ll);
-    int r = gic_walk(fd, true, ncpus, dist, redist, icc, level, err);
-    free(buf);
+    /* a private copy: the walk goes through writable buffers, the payload stays read-only */
+    memcpy(g.dist, saved.dist, g.ndist);
+    memcpy(g.redist, saved.redist, g.nredist);
+    memcpy(g.icc, saved.icc, g.nicc);
+    memcpy(g.level, saved.level, g.nlevel);
+    int r = gic_walk(fd, true, ncpus, &g, err);
+    free(g.dist);
     return r < 0 ? bl_err_prefix(err, "restore the GIC") : 0;
 }
 
