@@ -10,7 +10,8 @@
  *     PC = the Image, X0 = the device tree (booting.rst; KVM's reset state is already EL1h
  *     with DAIF masked and the MMU off);
  *   arch_vm_finish: KVM_DEV_ARM_VGIC_CTRL_INIT once every vCPU exists;
- *   arch_load_kernel: image.c and fdt.c, the virtio devices in the device tree.
+ *   arch_load_kernel: image.c and fdt.c, the virtio devices in the device tree;
+ *   the snapshot hooks (arch_vcpu_save and the rest): state.c.
  * The architected timer needs no set-up: KVM gives every vCPU its virtual timer on PPI 27,
  * which the device tree announces. */
 #include "vmm/arch/arch.h"
