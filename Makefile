@@ -88,7 +88,7 @@ SRC_vmm     := $(filter-out src/vmm/arch/% $(SRC_netrule) src/vmm/jail/seccomp_g
 # decoding: src/vmm/arch/aarch64/aarch64.h) compile on every host, so their unit tests and
 # fuzz targets run on x86_64 too.
 ARCH_ANYHOST := $(wildcard src/vmm/arch/aarch64/fdt.c src/vmm/arch/aarch64/image.c \
-                  src/vmm/arch/aarch64/psci.c)
+                  src/vmm/arch/aarch64/psci.c src/vmm/arch/aarch64/snaprec.c)
 SRC_vmm     += $(filter-out $(SRC_vmm),$(ARCH_ANYHOST))
 SRC_image   := $(call src_of,src/image)
 SRC_runtime := $(call src_of,src/runtime)

@@ -8,7 +8,8 @@
 # back) and asks for a power-off (PSCI SYSTEM_OFF), after which the VMM ends with status 0.
 # Then, in the same L1, the suite's part that issue 18 lists (lab-check.sh --suite-ci: a raw
 # and a qcow2 disk checked with the arm64 qemu-img and e2fsprogs, slirp and its policy, 9p,
-# the console log and clean power-offs; three boxes: 24 checks, 4.7 minutes at load 12).
+# the console log and clean power-offs; three boxes: 24 checks, 4.7 minutes at load 12), and
+# the KVM engine's pause, resume and two forks of the paused box (13 checks, about 1 minute).
 # The whole suite (also a killed VMM, a snapshot chain, the jail: 33 checks, about 9.5
 # minutes) runs with LAB_ARM64_SUITE=1, or `make lab-check-arm64`: too long for CI's budget.
 set -uo pipefail

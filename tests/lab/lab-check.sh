@@ -8,7 +8,7 @@
 # checks its output and exit code, times command round trips and asks for a power-off, after
 # which the VMM must end by itself with status 0. Passes only then; prints the figures.
 #
-# usage: tests/lab/lab-check.sh [--bench] [--suite|--suite-ci] [--matrix] [--cpu MODEL] [--log FILE]
+# usage: tests/lab/lab-check.sh [--bench] [--suite|--suite-ci|--suite-pause] [--matrix] [--cpu MODEL] [--log FILE]
 #   --bench  also boot the same kernel and initramfs with QEMU (-M microvm -accel kvm) in the
 #            same L1, alternating with ours for $LAB_ROUNDS (2) rounds, and print the ratios
 #            ours/QEMU (bench/lab.sh)
@@ -30,6 +30,7 @@
 #            tests). Not with --bench, --matrix or --density yet
 #   --suite-ci  --suite with LAB_SUITE_SET=ci: only a raw and a qcow2 disk checked, slirp,
 #            9p and a clean power-off, in three boxes (CI's form; suite.sh)
+#   --suite-pause  --suite with LAB_SUITE_SET=pause: the pause and resume section alone
 #   --cpu    L1's QEMU CPU model (run.sh --cpu; default max)
 #   --log    keep the whole output (L1 console included) in FILE
 #   --trace  with --suite: every VMM of the suite under strace, printing what each kind of
@@ -53,13 +54,14 @@ while [ $# -gt 0 ]; do
     --bench) bench=1; shift ;;
     --suite) suite=1; shift ;;
     --suite-ci) suite=1; suiteset=ci; shift ;;
+    --suite-pause) suite=1; suiteset=pause; shift ;;
     --matrix) matrix=1; shift ;;
     --density) density=1; shift ;;
     --cpu) cpu=$2; shift 2 ;;
     --arch) arch=$2; shift 2 ;;
     --trace) trace=1; shift ;;
     --log) keep=$2; shift 2 ;;
-    *) echo "usage: lab-check.sh [--bench] [--suite|--suite-ci] [--matrix] [--cpu MODEL] [--log FILE]" >&2; exit 2 ;;
+    *) echo "usage: lab-check.sh [--bench] [--suite|--suite-ci|--suite-pause] [--matrix] [--cpu MODEL] [--log FILE]" >&2; exit 2 ;;
   esac
 done
 say() { echo "lab-check: $*"; }

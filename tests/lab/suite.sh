@@ -9,7 +9,8 @@
 #      LAB_LOOP_KO (loop.ko of L1's kernel: the suite then works on an ext4 filesystem, as a
 #      user's box folder and volumes would be, not on L1's tmpfs), LAB_SUITE_SET (ci: only
 #      issue 18's list, a raw and a qcow2 disk checked, slirp, 9p and a clean power-off, in
-#      three boxes: CI's form of the ARM64 lab; default all). Ends with "N passed, N failed".
+#      three boxes, and pause, resume and two forks: CI's form of the ARM64 lab; pause: that
+#      last section alone; default all). Ends with "N passed, N failed".
 # Every box runs jailed (src/vmm/jail/): boxlite-vmm is started as root and drops to 65534.
 pass=0
 fail=0
@@ -74,12 +75,19 @@ EOF
   fi
 }
 disk() { echo "{ \"path\": \"$1\", \"readonly\": false }"; }
-# every section runs unless LAB_SUITE_SET=ci leaves it out (said so, as a skip line)
+# every section runs unless LAB_SUITE_SET leaves it out (said so, as a skip line): ci keeps
+# CI's list (the sections not asked through whole, and pause and resume), pause only the
+# pause section (a quick run while working on snapshots: lab-check.sh --suite-pause)
 whole() {
-  [ "${LAB_SUITE_SET:-all}" != ci ] && return 0
-  echo "skip: $1: not in LAB_SUITE_SET=ci (the whole suite: make lab-check-arm64)"; return 1
+  case "${LAB_SUITE_SET:-all}:$1" in
+    all:*|"pause:pause and resume"|"ci:pause and resume") return 0 ;;
+  esac
+  echo "skip: $1: not in LAB_SUITE_SET=${LAB_SUITE_SET} (the whole suite: make lab-check-arm64)"; return 1
 }
+# CI's sections: in every set but pause
+ci_part() { [ "${LAB_SUITE_SET:-all}" != pause ] && return 0; whole "$1"; }
 
+if ci_part "raw and qcow2 disks"; then
 echo "== block device read/write (raw ext4 image), console log, clean power-off"
 cp "$LAB_ROOTFS" "$work/t1.ext4"
 box t1 "boxlite.root=/dev/vda" "$(disk "$work/t1.ext4")" "" -- \
@@ -105,6 +113,7 @@ qemu-img convert -O raw "$work/t2.qcow2" "$work/t2.raw" &&
   [ "$(debugfs -R 'cat /t2.txt' "$work/t2.raw" 2>/dev/null)" = qcow2-write ] &&
   ok "the guest's file reads back through QEMU's qcow2 code" || bad "the guest's file is not in the qcow2"
 cmp -s "$LAB_ROOTFS" "$work/base.copy" && ok "the backing file is untouched" || bad "the backing file changed"
+fi
 
 if whole "a killed VMM, a snapshot chain"; then
 echo "== a killed VMM leaves a consistent qcow2"
@@ -141,6 +150,7 @@ qemu-img convert -O raw "$work/chain/disk.qcow2" "$work/t5.raw" &&
   ok "the top's write reads back through QEMU's qcow2 code" || bad "the top's write is not in the chain"
 fi
 
+if ci_part "network and 9p"; then
 echo "== network: the policy in front of libslirp (the same code as the QEMU engine's), and a shared directory (virtio-9p)"
 # Two servers on L1's loopback; the box may reach 18080 (allow_host), nothing else of L1.
 mkdir -p "$work/www" "$work/share" && echo "hello over slirp" > "$work/www/hello.txt" &&
@@ -168,14 +178,9 @@ kill $hpid $hpid2 2>/dev/null
 
 [ "$(cat "$work/share/g.txt" 2>/dev/null)" = from-the-guest ] && ok "the guest's write reached the host directory" ||
   bad "the guest's file is not in the host directory"
+fi
 
-if ! whole "pause and resume"; then
-  :
-elif [ "$(uname -m)" = aarch64 ]; then
-  # arch_vm_save/arch_vcpu_save are not written for aarch64 yet (vGIC, timer, system
-  # registers): the engine refuses a pause there, so the section is left out, and said so
-  echo "skip: pause and resume: no aarch64 machine snapshots yet (src/vmm/arch/aarch64/kvm.c)"
-else
+if whole "pause and resume"; then
 echo "== pause and resume on the KVM engine (memory snapshot, src/vmm/snapshot.c)"
 # A loop started before the pause keeps a counter and a shell variable in tmpfs (each file
 # replaced whole by rename). PAUSE saves guest RAM to memory and the machine to memory.state
@@ -230,6 +235,8 @@ snapwait
   ok "memory.state ($(stat -c %s "$d/memory.state") bytes) and memory ($(stat -c %s "$d/memory") bytes, $(( $(stat -c %b "$d/memory") * 512 / 1048576 )) MiB on disk) are in the box folder" ||
   bad "no snapshot files: $(ls -l "$d" | tr '\n' ' ')"
 cp "$d/memory.state" "$d/state.good"
+# the disk as it was at the pause, for the forks below
+cp "$work/t8.ext4" "$work/f1.ext4" && cp "$work/t8.ext4" "$work/f2.ext4"
 # one byte altered in the middle of the state: the checksum refuses it
 sz=$(stat -c %s "$d/state.good")
 cp "$d/state.good" "$d/state.bad"
@@ -271,6 +278,49 @@ v1=$(sed -n 's/.* v=\(secret-[0-9-]*\).*/\1/p' "$d/client2.out" | tail -1)
 [ -n "$v1" ] && [ "$v1" = "$v0" ] && ok "the loop's shell variable survived ($v1)" || bad "shell variable [$v0] -> [$v1]"
 [ ! -e "$d/memory.state" ] && ok "the resumed VMM removed the state it resumed from" || bad "memory.state is still there"
 [ $vrc = 0 ] && ok "the resumed box powered off cleanly (status 0)" || bad "resumed VMM status $vrc"
+# Forks, as the library makes them on this engine: two more VMMs resume the same RAM file
+# at once, copy-on-write, each from its own copy of the state and of the disk as it was at
+# the pause; each one's loop counts on from the pause with the parent's variable. (The
+# fresh identity a fork gets, hostname and MAC, is the library's: not checked here.)
+fpids=""
+for f in f1 f2; do
+  mkdir -p "$work/$f"
+  cp "$d/state.good" "$work/$f/state"
+  cat > "$work/$f/vmm.json" <<EOF
+{ "engine": "kvm", "kernel": "$LAB_VMLINUX", "initrd": "$LAB_INITRD",
+  "cmdline": "quiet boxlite.root=/dev/vda ${LAB_L2_CMDLINE:-}", "cpus": 1, "memory_mib": 512,
+  "disks": [ $(disk "$work/$f.ext4") ],
+  "memory": { "file": "$d/memory", "state": "$work/$f/memory.state", "incoming": "$work/$f/state" },
+  "console_log": "$work/$f.console", "box_socket": "$work/$f/box.sock", "ready_file": "$work/$f/ready" }
+EOF
+  (cd "$work/$f" && exec ${VMM:-$LAB_VMM} --config "$work/$f/vmm.json" --stats) > "$work/$f/vmm.out" 2>&1 &
+  fpids="$fpids $!"
+done
+cpids=""
+for f in f1 f2; do
+  "$LAB_CLIENT" "$work/$f/box.sock" 300 \
+    -c 'a=$(cat /dev/shm/c); sleep 1; echo a=$a b=$(cat /dev/shm/c) v=$(cat /dev/shm/v)' -o "v=" > "$work/$f/client.out" 2>&1 &
+  cpids="$cpids $!"
+done
+( sleep 300; kill -9 $fpids $cpids 2>/dev/null ) &
+guard=$!
+i=0
+for p in $cpids; do i=$((i + 1)); wait $p; eval "fcrc$i=\$?"; done
+i=0
+for p in $fpids; do i=$((i + 1)); wait $p; eval "fvrc$i=\$?"; done
+kill $guard 2>/dev/null
+i=0
+for f in f1 f2; do
+  i=$((i + 1))
+  eval "fc=\$fcrc$i fv=\$fvrc$i"
+  a=$(sed -n 's/.*a=\([0-9]*\) b=.*/\1/p' "$work/$f/client.out" | tail -1)
+  b=$(sed -n 's/.* b=\([0-9]*\) v=.*/\1/p' "$work/$f/client.out" | tail -1)
+  vf=$(sed -n 's/.* v=\(secret-[0-9-]*\).*/\1/p' "$work/$f/client.out" | tail -1)
+  [ "$fc" = 0 ] && [ "$fv" = 0 ] && [ -n "$a" ] && [ "$a" -ge "$c0" ] && [ -n "$b" ] && [ "$b" -gt "$a" ] && [ "$vf" = "$v0" ] &&
+    ok "fork $f (two at once, one RAM file): the loop counts on from the pause ($c0, then $a, $b) with the parent's variable" ||
+    { bad "fork $f: client $fc, VMM $fv, counter [$c0] [$a] [$b], variable [$v0] -> [$vf]"; tail -5 "$work/$f/vmm.out"; tail -5 "$work/$f.console"; }
+done
+rm -rf "$work/f1" "$work/f2" "$work/f1.ext4" "$work/f2.ext4"
 # the client starts with its VMM: its wait for the agent's HELLO is the VMM's start to a
 # guest that answers, a cold boot against a resume (a figure, not a check)
 h0=$(sed -n 's/^client: connected, agent HELLO after \([0-9]*\) ms/\1/p' "$d/client1.out" | head -1)

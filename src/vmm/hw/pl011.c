@@ -4,6 +4,7 @@
  * 32-entry receive FIFO, the raw/masked interrupt status pair, and the peripheral and
  * PrimeCell ID registers Linux's AMBA bus reads to bind the amba-pl011 driver. */
 #include "vmm/hw/pl011.h"
+#include "vmm/snapshot.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -191,3 +192,58 @@ static void bus_write(void *opaque, uint64_t offset, const uint8_t *data, uint32
 }
 
 const struct bus_ops pl011_bus_ops = { .read = bus_read, .write = bus_write };
+
+/* ---- snapshots ------------------------------------------------------------------------------ */
+
+struct saved_pl011 {
+    uint32_t ris, imsc, cr, lcr_h, ibrd, fbrd, ifls, ilpr, dmacr;
+    uint32_t level, rx_head, rx_count;
+    uint8_t rx[RX_FIFO];
+};
+
+static void pl011_save(void *opaque, struct vmsnap_buf *p)
+{
+    struct pl011 *u = opaque;
+    pthread_mutex_lock(&u->lock);
+    struct saved_pl011 v = { .ris = u->ris, .imsc = u->imsc, .cr = u->cr, .lcr_h = u->lcr_h,
+                             .ibrd = u->ibrd, .fbrd = u->fbrd, .ifls = u->ifls, .ilpr = u->ilpr,
+                             .dmacr = u->dmacr, .level = u->level, .rx_head = u->rx_head,
+                             .rx_count = u->rx_count };
+    memcpy(v.rx, u->rx, sizeof v.rx);
+    pthread_mutex_unlock(&u->lock);
+    vmsnap_rec(p, 1, &v, sizeof v);
+}
+
+/* The line's level comes back with the GIC's state (its input levels are saved there);
+ * the model only remembers what it last drove, so its next change is told to the GIC. */
+static int pl011_restore(void *opaque, const uint8_t *p, size_t len, struct bl_error *err)
+{
+    struct pl011 *u = opaque;
+    struct saved_pl011 v;
+    if (vmsnap_rec_check(p, len, 2, "PL011", err) < 0 ||
+        vmsnap_rec_copy(p, len, 1, &v, sizeof v, "PL011", err) < 0)
+        return -err->code;
+    if (v.rx_head >= RX_FIFO || v.rx_count > RX_FIFO)
+        return bl_err(err, BOXLITE_ERR_INVALID, "snapshot: PL011: receive FIFO %u+%u",
+                      v.rx_head, v.rx_count);
+    pthread_mutex_lock(&u->lock);
+    u->ris = v.ris & INT_ALL;
+    u->imsc = v.imsc & INT_ALL;
+    u->cr = v.cr & 0xffff;
+    u->lcr_h = v.lcr_h & 0xff;
+    u->ibrd = v.ibrd & 0xffff;
+    u->fbrd = v.fbrd & 0x3f;
+    u->ifls = v.ifls & 0x3f;
+    u->ilpr = v.ilpr & 0xff;
+    u->dmacr = v.dmacr & 7;
+    u->level = v.level != 0;
+    u->rx_head = v.rx_head;
+    u->rx_count = v.rx_count;
+    memcpy(u->rx, v.rx, sizeof u->rx);
+    pthread_mutex_unlock(&u->lock);
+    return 0;
+}
+
+const struct machine_state_ops pl011_state_ops = {
+    .name = "PL011", .save = pl011_save, .restore = pl011_restore,
+};

@@ -25,5 +25,8 @@ size_t pl011_input(struct pl011 *u, const void *buf, size_t len);
 /* MMIO at [base, +PL011_MMIO_SIZE), opaque = the UART; 32-bit registers (narrower
  * accesses are accepted, as Linux's earlycon writes DR with a byte store). */
 extern const struct bus_ops pl011_bus_ops;
+/* Snapshots (machine_add_state; core/device.h): the registers the driver set, the receive
+ * FIFO and the line as last driven. */
+extern const struct machine_state_ops pl011_state_ops;
 
 #endif

@@ -186,9 +186,11 @@ static int add_uart(struct engine *e, struct bl_error *err)
             return -err->code;
         if (!(e->pl011 = pl011_new(e->console_fd, irq)))
             return bl_errno(err, ENOMEM, "PL011");
-        /* no snapshot state yet: the aarch64 machine cannot be saved (arch_vm_save) */
-        return machine_add_mmio(m, arch_layout.serial_addr, PL011_MMIO_SIZE, &pl011_bus_ops,
-                                e->pl011, err);
+        if (machine_add_mmio(m, arch_layout.serial_addr, PL011_MMIO_SIZE, &pl011_bus_ops,
+                             e->pl011, err) < 0 ||
+            machine_add_state(m, &pl011_state_ops, e->pl011, err) < 0)
+            return -err->code;
+        return 0;
     }
     if (machine_irq(m, arch_layout.serial_gsi, &irq, err) < 0)
         return -err->code;

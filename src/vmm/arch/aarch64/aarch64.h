@@ -189,4 +189,84 @@ int a64_mpidr_to_vcpu(uint64_t mpidr, unsigned ncpus);
 void a64_psci_decode(const struct a64_psci_state *st, unsigned caller, uint64_t x0, uint64_t x1,
                      uint64_t x2, uint64_t x3, struct a64_psci_call *out);
 
+/* ---- the VM being built (kvm.c, aarch64 hosts only) ------------------------------------
+ * The in-kernel GIC's device fd for vm_fd (or -1), its version and how many vCPUs went
+ * through arch_vcpu_init; KVM's preferred vCPU target (0, or -1 before any arch_vm_init). */
+int a64_vm_gic(int vm_fd, enum a64_gic *v, unsigned *ncpus);
+int a64_vm_target(uint32_t *target);
+
+/* ---- snapshot records (snaprec.c; Linux Documentation/virt/kvm/api.rst, "KVM_SET_ONE_REG"
+ * arm64, and devices/arm-vgic-v3.rst) ------------------------------------------------------
+ * What a paused aarch64 machine's state file holds, and the checks a hostile copy of it
+ * meets before anything reaches KVM. A vCPU's payload: the register ids KVM_GET_REG_LIST
+ * gave (u64 each), their values in that order (each as wide as its id says), the MP state.
+ * The VM's payload: the GICv3's distributor, redistributor, CPU interface and line levels,
+ * each a fixed list of registers (a64_gicv3_*) so the file names no register offsets. */
+#define A64_REG_ARM64 0x6000000000000000ull /* KVM_REG_ARM64 */
+#define A64_REG_ARCH_MASK 0xff00000000000000ull
+#define A64_REG_SIZE_SHIFT 52
+#define A64_REG_SIZE_MASK 0x00f0000000000000ull
+#define A64_REG_SYSREG 0x0013ull /* KVM_REG_ARM64_SYSREG, bits 16-31 */
+#define A64_REG_DEMUX 0x0011ull  /* KVM_REG_ARM_DEMUX (the cache size registers) */
+#define A64_REGS_MAX 4096        /* 6.1 lists about 450 without SVE */
+
+enum a64_vcpu_rec { A64_R_IDS = 1, A64_R_VALS, A64_R_MP_STATE, A64_R_EVENTS, A64_R_END };
+
+/* Bytes of register id's value: 4, 8 or 16 (U32, U64, U128); 0 for anything else (another
+ * architecture's id, SVE's 2048-bit registers, which no vCPU of ours enables). */
+size_t a64_reg_size(uint64_t id);
+/* The register identifies the CPU (ID space: op0 3, CRn 0, op1 0, 1 or 3; the cache size
+ * registers): a snapshot resumes only where each reads the same. */
+bool a64_reg_is_id(uint64_t id);
+/* A name for messages: "S3_0_C0_C4_0" for a system register, "core+0x100" and the like. */
+void a64_reg_name(uint64_t id, char *buf, size_t n);
+
+struct a64_vcpu_view {
+    const uint8_t *ids;  /* n u64 of this build's byte order (a64_vcpu_id reads one) */
+    size_t n;
+    const uint8_t *vals; /* their values, back to back */
+    size_t vals_len;
+    uint32_t mp_state;
+};
+/* Checks a vCPU payload (records below A64_R_END, ids of known sizes, no more than
+ * A64_REGS_MAX, values exactly as long as the ids say). what names it in messages. */
+int a64_vcpu_parse(const uint8_t *p, size_t len, const char *what, struct a64_vcpu_view *out,
+                   struct bl_error *err);
+uint64_t a64_vcpu_id(const struct a64_vcpu_view *v, size_t i);
+/* The saved list must be the host's, id for id in KVM's order (another kernel or CPU
+ * features lists other registers): BOXLITE_ERR_INVALID naming the first difference. */
+int a64_vcpu_match(const struct a64_vcpu_view *v, const uint64_t *host, size_t nhost,
+                   const char *what, struct bl_error *err);
+
+/* GICv3 (arm-vgic-v3.rst), in the order a restore writes them: GICD_IIDR first (the doc
+ * asks for it), GICD_CTLR, then per block of interrupts group, priority, routing and
+ * configuration before the pending, active and enable bits that depend on them; the line
+ * levels (KVM_DEV_ARM_VGIC_GRP_LEVEL_INFO) after all of them. */
+#define A64_GIC_NR_IRQS (32 + A64_SPI_COUNT)
+#define A64_GICR_SGI 0x10000u /* the SGI_base frame, after RD_base */
+#define A64_GIC_DIST_MAX 512
+#define A64_GIC_REDIST_N 13
+#define A64_GIC_ICC_N 15
+#define A64_GIC_LEVEL_WORDS (A64_GIC_NR_IRQS / 32) /* word 0: this vCPU's PPIs */
+enum a64_gic_rec { A64_V_GIC = 1, A64_V_DIST, A64_V_REDIST, A64_V_ICC, A64_V_LEVEL, A64_V_END };
+/* Distributor offsets (32-bit accesses; IROUTER as two halves) for A64_GIC_NR_IRQS. */
+size_t a64_gicv3_dist_regs(uint32_t *off, size_t cap);
+/* The redistributor's offsets from RD_base, for one vCPU. */
+extern const uint32_t a64_gicv3_redist_regs[A64_GIC_REDIST_N];
+/* The CPU interface's registers as KVM_DEV_ARM_VGIC_GRP_CPU_SYSREGS encodes them
+ * (op0 op1 CRn CRm op2), ICC_SRE_EL1 and ICC_CTLR_EL1 first, the group enables last. */
+extern const uint16_t a64_gicv3_icc_regs[A64_GIC_ICC_N];
+#define A64_ICC_APR_FIRST 5 /* a64_gicv3_icc_regs[5..12]: AP0R0-3, AP1R0-3 */
+
+struct a64_gic_view {
+    uint32_t ncpus;
+    const uint8_t *dist;   /* u32 per a64_gicv3_dist_regs entry */
+    const uint8_t *redist; /* u32 per a64_gicv3_redist_regs entry, per vCPU */
+    const uint8_t *icc;    /* u64 per a64_gicv3_icc_regs entry, per vCPU */
+    const uint8_t *level;  /* u32 per A64_GIC_LEVEL_WORDS, per vCPU */
+};
+/* Checks a VM payload against a machine of ncpus vCPUs (GICv3, A64_GIC_NR_IRQS). */
+int a64_gic_parse(const uint8_t *p, size_t len, uint32_t ncpus, struct a64_gic_view *out,
+                  struct bl_error *err);
+
 #endif

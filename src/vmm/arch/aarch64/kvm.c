@@ -10,7 +10,8 @@
  *     PC = the Image, X0 = the device tree (booting.rst; KVM's reset state is already EL1h
  *     with DAIF masked and the MMU off);
  *   arch_vm_finish: KVM_DEV_ARM_VGIC_CTRL_INIT once every vCPU exists;
- *   arch_load_kernel: image.c and fdt.c, the virtio devices in the device tree.
+ *   arch_load_kernel: image.c and fdt.c, the virtio devices in the device tree;
+ *   the snapshot hooks (arch_vcpu_save and the rest): state.c.
  * The architected timer needs no set-up: KVM gives every vCPU its virtual timer on PPI 27,
  * which the device tree announces. */
 #include "vmm/arch/arch.h"
@@ -27,14 +28,36 @@
 
 /* What arch_vm_init found out about this host for the VMs it creates next (a host fact:
  * the GIC version KVM can emulate and the preferred CPU target do not change), and the GIC
- * device of the VM being built until arch_vm_finish initialises it. The VMM builds one VM
- * per process; a second arch_vm_init (tests) takes the slot over. */
+ * device of the VM and how many vCPUs it has (kept for the VM's life: a snapshot reads and
+ * writes the GIC through it, state.c). The VMM builds one VM per process; a second
+ * arch_vm_init (tests) takes the slot over. */
 static struct {
     pthread_mutex_t lock;
     enum a64_gic gic;
     struct kvm_vcpu_init target;
+    bool have_target;
     int vm_fd, gic_fd;
-} host = { PTHREAD_MUTEX_INITIALIZER, A64_GIC_V3, { 0 }, -1, -1 };
+    unsigned ncpus;
+} host = { PTHREAD_MUTEX_INITIALIZER, A64_GIC_V3, { 0 }, false, -1, -1, 0 };
+
+int a64_vm_gic(int vm_fd, enum a64_gic *v, unsigned *ncpus)
+{
+    pthread_mutex_lock(&host.lock);
+    int fd = host.vm_fd == vm_fd ? host.gic_fd : -1;
+    *v = host.gic;
+    *ncpus = host.ncpus;
+    pthread_mutex_unlock(&host.lock);
+    return fd;
+}
+
+int a64_vm_target(uint32_t *target)
+{
+    pthread_mutex_lock(&host.lock);
+    bool have = host.have_target;
+    *target = host.target.target;
+    pthread_mutex_unlock(&host.lock);
+    return have ? 0 : -1;
+}
 
 static int gic_attr(int fd, uint32_t group, uint64_t attr, void *addr, const char *what,
                     struct bl_error *err)
@@ -92,25 +115,23 @@ int arch_vm_init(int vm_fd, struct bl_error *err)
         close(host.gic_fd);
     host.gic = v;
     host.target = target;
+    host.have_target = true;
     host.vm_fd = vm_fd;
     host.gic_fd = fd;
+    host.ncpus = 0;
     pthread_mutex_unlock(&host.lock);
     return 0;
 }
 
 int arch_vm_finish(int vm_fd, struct bl_error *err)
 {
-    pthread_mutex_lock(&host.lock);
-    int fd = host.vm_fd == vm_fd ? host.gic_fd : -1;
-    if (fd >= 0)
-        host.gic_fd = host.vm_fd = -1;
-    pthread_mutex_unlock(&host.lock);
+    enum a64_gic v;
+    unsigned ncpus;
+    int fd = a64_vm_gic(vm_fd, &v, &ncpus);
     if (fd < 0)
         return bl_err(err, BOXLITE_ERR_INTERNAL, "GIC: no device for this VM");
-    /* the device lives as long as the VM; its fd is not needed after this */
-    int r = gic_attr(fd, KVM_DEV_ARM_VGIC_GRP_CTRL, KVM_DEV_ARM_VGIC_CTRL_INIT, NULL, "init", err);
-    close(fd);
-    return r;
+    /* a second call (a restore initialises the GIC before it fills it) changes nothing */
+    return gic_attr(fd, KVM_DEV_ARM_VGIC_GRP_CTRL, KVM_DEV_ARM_VGIC_CTRL_INIT, NULL, "init", err);
 }
 
 /* KVM_IRQ_LINE on arm64 (api.rst): type in bits 24-27 (SPI), the INTID in bits 0-15; GSI n
@@ -233,6 +254,8 @@ int arch_vcpu_init(int kvm_fd, int vcpu_fd, unsigned id, const struct arch_boot 
     (void)kvm_fd;
     pthread_mutex_lock(&host.lock);
     struct kvm_vcpu_init init = host.target;
+    if (id + 1 > host.ncpus)
+        host.ncpus = id + 1; /* the GIC's redistributors to save (state.c) */
     pthread_mutex_unlock(&host.lock);
     memset(init.features, 0, sizeof init.features);
     init.features[0] = 1u << KVM_ARM_VCPU_PSCI_0_2;
@@ -247,54 +270,4 @@ int arch_vcpu_init(int kvm_fd, int vcpu_fd, unsigned id, const struct arch_boot 
         set_reg(vcpu_fd, CORE_REG(regs.pc), boot->entry, "pc", err) < 0)
         return -err->code;
     return 0;
-}
-
-/* ---- snapshots: not yet on aarch64 (vGIC and timer state, system registers) ------------ */
-static int no_snapshot(struct bl_error *err)
-{
-    return bl_err(err, BOXLITE_ERR_UNSUPPORTED,
-                  "aarch64 KVM engine: snapshots are not written yet (issue 18)");
-}
-
-int arch_vcpu_save(int kvm_fd, int vcpu_fd, struct vmsnap_buf *p, struct bl_error *err)
-{
-    (void)kvm_fd;
-    (void)vcpu_fd;
-    (void)p;
-    return no_snapshot(err);
-}
-
-int arch_vcpu_restore(int kvm_fd, int vcpu_fd, unsigned id, const uint8_t *p, size_t len,
-                      struct bl_error *err)
-{
-    (void)kvm_fd;
-    (void)vcpu_fd;
-    (void)id;
-    (void)p;
-    (void)len;
-    return no_snapshot(err);
-}
-
-int arch_vm_save(int vm_fd, struct vmsnap_buf *p, struct bl_error *err)
-{
-    (void)vm_fd;
-    (void)p;
-    return no_snapshot(err);
-}
-
-int arch_vm_restore(int vm_fd, const uint8_t *p, size_t len, struct bl_error *err)
-{
-    (void)vm_fd;
-    (void)p;
-    (void)len;
-    return no_snapshot(err);
-}
-
-int arch_cpu_fingerprint(int kvm_fd, const struct arch_cpu *c, uint8_t out[32],
-                         struct bl_error *err)
-{
-    (void)kvm_fd;
-    (void)c;
-    memset(out, 0, 32);
-    return no_snapshot(err);
 }
