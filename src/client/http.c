@@ -58,8 +58,10 @@ int client_new(const struct client_opts *o, struct bl_client **out, struct bl_er
     c->easy = curl_easy_init();
     if (!c->base || !c->prefix || !c->easy || (o->client_id && !c->id) ||
         (o->secret && !c->secret)) {
+        bool no_curl = !c->easy && c->base && c->prefix;
         client_free(c);
-        return bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
+        return no_curl ? lazylib_null_err(&lazy_curl_lib, err)
+                       : bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
     }
     /* "http://h:p/", "http://h:p/v1" and "http://h:p/v1/" all name the server */
     size_t n = strlen(c->base);

@@ -202,7 +202,7 @@ static int tty_connect(struct bl_client *c, const char *target, bool fresh,
     t->easy = curl_easy_init();
     if (!t->easy) {
         free(url);
-        return bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
+        return lazylib_null_err(&lazy_curl_lib, err);
     }
     curl_easy_setopt(t->easy, CURLOPT_URL, url);
     curl_easy_setopt(t->easy, CURLOPT_CONNECT_ONLY, 1L);

@@ -2,6 +2,8 @@
 /* Loading a library on its first use (lazylib.h). */
 #include "common/lazylib.h"
 
+#include "common/error.h"
+
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -36,4 +38,12 @@ bool lazylib_ready(struct lazylib *lib)
 const char *lazylib_why(const struct lazylib *lib)
 {
     return lib->why;
+}
+
+int lazylib_null_err(struct lazylib *lib, struct bl_error *err)
+{
+    if (!lazylib_ready(lib))
+        return bl_err(err, BOXLITE_ERR_UNSUPPORTED, "%s cannot be loaded (install it): %s",
+                      lib->soname, lib->why);
+    return bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
 }

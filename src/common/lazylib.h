@@ -19,6 +19,8 @@
 
 #include <stdbool.h>
 
+struct bl_error;
+
 struct lazylib {
     const char *soname;   /* e.g. libcurl.so.4: the name a DT_NEEDED entry would have */
     int state;            /* 0 not tried, 1 loaded, -1 failed (atomic) */
@@ -33,6 +35,11 @@ bool lazylib_ready(struct lazylib *lib);
 
 /* Why lib could not be loaded ("" if it was, or was not tried). */
 const char *lazylib_why(const struct lazylib *lib);
+
+/* The error for a library constructor (curl_easy_init, archive_read_new...) that gave NULL:
+ * BOXLITE_ERR_UNSUPPORTED naming the library and why it could not be loaded, or, when it
+ * was loaded, BOXLITE_ERR_NOMEM "out of memory". Returns -err->code. */
+int lazylib_null_err(struct lazylib *lib, struct bl_error *err);
 
 /* Calls fn from the table get() returns, or evaluates to fallback when the library cannot be
  * loaded. get() is cheap after the first call (one atomic load). */

@@ -583,7 +583,7 @@ int ext4b_apply_stream(struct ext4b *b, struct layer_stream *s, const char *blob
     struct stream_src src = {.s = s};
     struct archive *ar = archive_read_new();
     if (!ar)
-        return bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
+        return lazylib_null_err(&lazy_archive_lib, err);
     archive_read_support_filter_none(ar);
     archive_read_support_format_tar(ar);
     int r;

@@ -442,8 +442,10 @@ int registry_open(struct registry **out, const char *name, const char *repositor
     r->repository = strdup(repository);
     r->easy = curl_easy_init();
     if (!r->name || !r->host || !r->repository || !r->easy) {
+        bool no_curl = r->name && r->host && r->repository;
         registry_close(r);
-        return bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
+        return no_curl ? lazylib_null_err(&lazy_curl_lib, err)
+                       : bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
     }
     if (r->o.anonymous) {
         /* nothing: the registry sees an anonymous client */
@@ -643,7 +645,7 @@ static size_t blob_write(char *p, size_t sz, size_t nm, void *ud)
 static int xfer_start(struct registry *r, CURLM *multi, struct xfer *x, struct bl_error *err)
 {
     if (!x->easy && !(x->easy = curl_easy_init()))
-        return bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
+        return lazylib_null_err(&lazy_curl_lib, err);
     CURL *c = x->easy;
     curl_easy_reset(c);
     setup_common(r, c);

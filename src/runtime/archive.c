@@ -150,7 +150,7 @@ static int add_member(struct archive *a, const char *name, uint64_t size, const 
 {
     struct archive_entry *e = archive_entry_new();
     if (!e)
-        return bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
+        return lazylib_null_err(&lazy_archive_lib, err);
     archive_entry_set_pathname(e, name);
     archive_entry_set_filetype(e, AE_IFREG);
     archive_entry_set_perm(e, 0644);
@@ -355,7 +355,7 @@ static int export_locked(boxlite_box *b, const char *top, const char *path,
         if (!a || archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
             archive_write_add_filter_zstd(a) != ARCHIVE_OK ||
             archive_write_open_fd(a, fd) != ARCHIVE_OK)
-            r = a ? ar_fail(a, err, path) : bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
+            r = a ? ar_fail(a, err, path) : lazylib_null_err(&lazy_archive_lib, err);
     }
     if (!r)
         r = add_member(a, BX_MANIFEST, strlen(mtext), NULL, mtext, err);
@@ -870,7 +870,7 @@ BOXLITE_API int boxlite_box_import_with(boxlite_runtime *rt, const char *path,
         if (!a || archive_read_support_format_tar(a) != ARCHIVE_OK ||
             archive_read_support_filter_zstd(a) != ARCHIVE_OK ||
             archive_read_open_filename(a, path, 1 << 16) != ARCHIVE_OK)
-            r = a ? ar_fail(a, &err, path) : bl_err(&err, BOXLITE_ERR_NOMEM, "out of memory");
+            r = a ? ar_fail(a, &err, path) : lazylib_null_err(&lazy_archive_lib, &err);
     }
     char notice[512] = "";
     boxlite_box *b = NULL;

@@ -634,6 +634,8 @@ int serve_start(struct server *s, struct bl_error *err)
         memset(key, 0, strlen(key));
     free(cert);
     free(key);
+    if (!s->d && !lazy_mhd())
+        return lazylib_null_err(&lazy_mhd_lib, err);
     if (!s->d)
         return bl_err(err, BOXLITE_ERR_IO, "cannot listen on %s (in use, or a bad TLS "
                       "certificate or key)", s->cfg.listen);

@@ -65,6 +65,7 @@ declare -A limit=(
   [vmm/test_qemu_parse]="as vmm/test_qemu_agent; proven by the x86_64 unit run"
   [common/test_helpers:proc_stat_reads_this_process_and_not_a_missing_one]="qemu-user's /proc/self/stat has no process state; proven by the x86_64 unit run"
   [image/test_auth:credential_helpers_as_docker_runs_them]="qemu-user runs posix_spawn's vfork as fork, so a missing program is exit 127, not ENOENT; proven by the x86_64 unit run"
+  [image/test_ext4build:unprivileged_user_builds_root_owned_image]="as nobody the test cannot read the sysroot's libraries under /root, and libarchive is loaded on first use (after the test's setuid); proven by the x86_64 unit run"
   [image/test_registry:credential_helper_logs_in]="as image/test_auth; proven by the x86_64 unit run"
   [runtime/test_settings:qemu_option_wins_over_boxlite_qemu_and_reaches_the_host_check]="as image/test_auth (posix_spawn); proven by the x86_64 unit run"
 )

@@ -3,6 +3,7 @@
  * project's code calls, each library loads once, from many threads at once, and gives the
  * real results (OpenSSL's SHA-256 against common/sha256.c, libcurl's escaping, libarchive's
  * and libmicrohttpd's constructors). */
+#include "common/error.h"
 #include "common/lazy_archive.h"
 #include "common/lazy_crypto.h"
 #include "common/lazy_curl.h"
@@ -29,6 +30,8 @@ TEST(many_threads_at_the_first_use_get_one_table)
     for (int i = 1; i < 8; i++)
         CHECK(got[i] == got[0]);
     CHECK_STR(lazylib_why(&lazy_curl_lib), "");
+    struct bl_error e = {0}; /* loaded: a NULL from a constructor was memory */
+    CHECK_EQ(lazylib_null_err(&lazy_curl_lib, &e), -BOXLITE_ERR_NOMEM);
 }
 
 TEST(each_library_gives_its_real_results)

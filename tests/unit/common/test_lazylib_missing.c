@@ -4,6 +4,7 @@
  * caller cannot check are left defined (EVP_EncodeBlock, SHA1); OPENSSL_cleanse still
  * clears, CRYPTO_memcmp says "different"; lazylib_why says what failed. A process of its
  * own: a library is tried once per process. */
+#include "common/error.h"
 #include "common/lazy_archive.h"
 #include "common/lazy_crypto.h"
 #include "common/lazy_curl.h"
@@ -28,6 +29,9 @@ TEST(a_missing_library_gives_failures)
     curl_slist_free_all(NULL);
 
     CHECK(archive_read_new() == NULL);
+    struct bl_error e = {0};
+    CHECK_EQ(lazylib_null_err(&lazy_archive_lib, &e), -BOXLITE_ERR_UNSUPPORTED);
+    CHECK(strstr(e.msg, MISSING " cannot be loaded") != NULL);
     CHECK(archive_write_new() == NULL);
     CHECK(archive_entry_new() == NULL);
     CHECK(archive_read_free(NULL) == ARCHIVE_FATAL);
