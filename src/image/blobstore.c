@@ -279,7 +279,8 @@ int blob_writer_open(struct blob_writer *w, const struct blobstore *bs, const ch
     if (!md || !EVP_DigestInit_ex(md, EVP_sha256(), NULL)) {
         EVP_MD_CTX_free(md);
         blob_writer_abort(w);
-        return bl_err(err, BOXLITE_ERR_INTERNAL, "sha256 init failed");
+        return lazy_crypto() ? bl_err(err, BOXLITE_ERR_INTERNAL, "sha256 init failed")
+                             : lazylib_null_err(&lazy_crypto_lib, err);
     }
     w->md = md;
     int r = rehash_prefix(w, err);

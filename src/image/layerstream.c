@@ -48,7 +48,7 @@ static int new_stream(struct layer_stream **out, struct bl_error *err)
     if (!s->outbuf || !s->md_in || !s->md_out || !EVP_DigestInit_ex(s->md_in, EVP_sha256(), NULL) ||
         !EVP_DigestInit_ex(s->md_out, EVP_sha256(), NULL)) {
         layer_stream_free(s);
-        return bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
+        return lazylib_null_err(&lazy_crypto_lib, err);
     }
     *out = s;
     return 0;

@@ -103,7 +103,7 @@ static int sha256_of(const struct src *s, char out[65], struct bl_error *err)
     EVP_MD_CTX *c = EVP_MD_CTX_new();
     if (!c || EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1) {
         EVP_MD_CTX_free(c);
-        return bl_err(err, BOXLITE_ERR_NOMEM, "sha256: out of memory");
+        return lazylib_null_err(&lazy_crypto_lib, err);
     }
     int r = stream(s, hash_sink, c, err);
     unsigned char md[32];
@@ -520,7 +520,7 @@ static int extract(struct archive *a, const struct bx_member *m, const char *pat
     uint8_t *buf = malloc(CHUNK);
     int r = 0;
     if (!c || !buf || EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1)
-        r = bl_err(err, BOXLITE_ERR_NOMEM, "out of memory");
+        r = lazylib_null_err(&lazy_crypto_lib, err);
     uint64_t off = 0;
     while (!r) {
         la_ssize_t n = archive_read_data(a, buf, CHUNK);
