@@ -185,13 +185,14 @@ echo "== matrix"
 LAB_ROOTFS="$work/rootfs.ext4" LAB_MODEL="$cpu" LAB_CLI="$root/$build/bin/boxlite" \
   LAB_TEMPLATES="${LAB_TEMPLATES-v3 baseline host}" LAB_UNSATISFIED="${LAB_UNSATISFIED:-}" \
   LAB_SECTIONS="${LAB_SECTIONS:-templates fallback doctor pause}" LAB_PAUSE_ROUNDS="${LAB_PAUSE_ROUNDS:-1}" \
+  LAB_PAUSE_ENGINE="${LAB_PAUSE_ENGINE:-kvm}" \
   BOXLITE_KERNEL="$vmlinux" sh "\$LAB_ROOT/tests/lab/matrix.sh"
 EOF
 fi
 if [ $density = 1 ]; then
   cat >> "$work/script.sh" <<EOF
 echo "== density"
-LAB_ROOTFS="$work/rootfs.ext4" LAB_DENSITY_BOXES="${LAB_DENSITY_BOXES:-10}" \
+LAB_ROOTFS="$work/rootfs.ext4" LAB_DENSITY_BOXES="${LAB_DENSITY_BOXES:-10}" LAB_DENSITY_ENGINE="${LAB_DENSITY_ENGINE:-kvm}" \
   LAB_DENSITY_BEFORE="${LAB_DENSITY_BEFORE:-0}" LAB_DENSITY_SECTIONS="${LAB_DENSITY_SECTIONS:-reclaim target idle}" \
   LAB_DENSITY_PREP='${LAB_DENSITY_PREP:-true}' LAB_DENSITY_TRY='${LAB_DENSITY_TRY:-}' LAB_DENSITY_TRY_ENV='${LAB_DENSITY_TRY_ENV:-}' LAB_DENSITY_PAGES='${LAB_DENSITY_PAGES:-0}' sh "\$LAB_ROOT/tests/lab/density.sh"
 EOF
@@ -210,7 +211,7 @@ else
   files=("$vmm" "$vmlinux" "$initrd" "$root/$lab/lab_timeline"
          "$root/$lab/lab_client" "$work/rootfs.ext4" "$root/tests/lab/guest_boot.sh")
   [ $arch = amd64 ] && files+=("$root/$lab/kvm_probe")
-  if [ $bench = 1 ] || [ $matrix = 1 ]; then
+  if [ $bench = 1 ] || [ $matrix = 1 ] || { [ $density = 1 ] && [ "${LAB_DENSITY_ENGINE:-kvm}" = qemu ]; }; then
     q=$(command -v qemu-system-x86_64) || fail "qemu-system-x86_64 missing"
     files+=("$q")
     # QEMU's microvm firmware and option ROMs (the names QEMU looks for under /usr/share/qemu).
