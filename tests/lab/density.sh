@@ -28,7 +28,9 @@
 #      kvm (the idle section is what it is for: the goals of reclaim and target are the KVM
 #      engine's); its breakdown counts QEMU's own memory apart from the per-box process's,
 #      and the largest anonymous mappings of the first box's QEMU are listed (what they are:
-#      malloc arenas, thread stacks, the kernel's and initrd's ROM copies)
+#      malloc arenas, thread stacks, the kernel's and initrd's ROM copies). Its guest RAM is
+#      a file in the box's folder as the library gives it, or with LAB_DENSITY_QEMU_RAM=
+#      anonymous QEMU's own anonymous memory (what a box gets without room for its file)
 # Prints "ok: "/"FAIL: " lines, "figure: " lines, then "density: N passed, N failed".
 pass=0
 fail=0
@@ -71,9 +73,10 @@ pss() { kib "$1" Pss; }
 # MADV_DONTFORK ("dc"), ours and QEMU's alike; the kernel and initrd files mapped into it
 # (MAP_PRIVATE) are counted apart, with the pages the guest wrote there (copied on write:
 # "Anonymous") apart from the file's own page-cache pages, which every box shares. The QEMU
-# engine's QEMU (a child) reads the kernel and initrd into its own memory instead: its
-# categories are "qemu-*", the per-box process's "vmm-*"; guest-ram-in-thp is the part of
-# guest RAM the host backs with transparent huge pages (AnonHugePages).
+# engine's QEMU (below it) reads the kernel and initrd into its own memory instead: its
+# categories are "qemu-*", the per-box process's "vmm-*"; its guest RAM is a shared file
+# (guest-ram-file) or, without one, anonymous. guest-ram-in-thp is the part of guest RAM
+# the host backs with transparent huge pages (AnonHugePages, ShmemPmdMapped, FilePmdMapped).
 breakdown() {
   for b_p in $1 $(descendants "$1"); do
     b_who=vmm
@@ -82,10 +85,10 @@ breakdown() {
     function flush() {
       if (cat == "") return
       if (cat == "anonymous" && vmflags ~ / dc/) cat = "guest-ram-anonymous"
-      else if (cat !~ /^(kernel|initrd|libraries)$/) cat = who "-" cat
-      if (cat == "guest-ram-anonymous") {
+      else if (cat !~ /^(kernel|initrd|libraries|guest-ram-file)$/) cat = who "-" cat
+      if (cat ~ /^guest-ram-(anonymous|file)$/) {
         # guest RAM the host may back with transparent huge pages (no MADV_NOHUGEPAGE)
-        if (vmflags !~ / nh/) { R["guest-ram-thp-allowed"] += rss; P["guest-ram-thp-allowed"] += pss }
+        if (cat == "guest-ram-anonymous" && vmflags !~ / nh/) { R["guest-ram-thp-allowed"] += rss; P["guest-ram-thp-allowed"] += pss }
         R["guest-ram-in-thp"] += huge; P["guest-ram-in-thp"] += huge
       }
       if (cat == "kernel" || cat == "initrd") {
@@ -101,6 +104,7 @@ breakdown() {
       else if (base == k) cat = "kernel"
       else if (base == i) cat = "initrd"
       else if (base == "boxlite-vmm" || base ~ /^qemu-system-/) cat = "binary"
+      else if (base == "memory") cat = "guest-ram-file"
       else if (path == "[heap]") cat = "heap"
       else if (path ~ /^\[stack/) cat = "stack"
       else if (path ~ /^\//) cat = "libraries"
@@ -108,7 +112,7 @@ breakdown() {
       rss = pss = an = huge = 0; vmflags = ""
       next
     }
-    /^Rss:/ { rss = $2 } /^Pss:/ { pss = $2 } /^Anonymous:/ { an = $2 } /^AnonHugePages:/ { huge = $2 }
+    /^Rss:/ { rss = $2 } /^Pss:/ { pss = $2 } /^Anonymous:/ { an = $2 } /^(AnonHugePages|ShmemPmdMapped|FilePmdMapped):/ { huge += $2 }
     /^VmFlags:/ { vmflags = $0 }
     END { flush(); for (c in R) print c, R[c], P[c] }' "/proc/$b_p/smaps" 2>/dev/null
   done
@@ -158,8 +162,13 @@ start() {
   d=$work/$1
   mkdir -p "$d"
   cp "$LAB_ROOTFS" "$d/root.ext4"
+  # the QEMU engine's guest RAM as the library gives it (src/runtime/pause.c): a file in the
+  # box's folder, shared (here on L1's tmpfs; on a host, the home's disk)
+  mem=""
+  [ "$engine" = qemu ] && [ "${LAB_DENSITY_QEMU_RAM:-file}" = file ] &&
+    mem="\"memory\": { \"file\": \"$d/memory\", \"shared\": true },"
   cat > "$d/vmm.json" <<EOF
-{ "engine": "$engine", "kernel": "$LAB_VMLINUX", "initrd": "$LAB_INITRD",
+{ "engine": "$engine", "kernel": "$LAB_VMLINUX", "initrd": "$LAB_INITRD", $mem
   "cmdline": "quiet boxlite.root=/dev/vda ${LAB_L2_CMDLINE:-} ${words:-}", "cpus": 1, "memory_mib": 512,
   "disks": [ { "path": "$d/root.ext4", "readonly": false } ], "balloon": $2,
   "console_log": "$d/console", "box_socket": "$d/box.sock", "ready_file": "$d/ready" }

@@ -330,13 +330,18 @@ EOF2
   [ "$("$B" exec f2 cat /dev/shm/s)" = from-parent ] && [ "$("$B" exec p cat /dev/shm/s)" = from-parent ] &&
     ok "a fork's writes are its own (copy-on-write of the shared memory file)" || bad "f1's write reached another box"
   # virtio-net's config space: the driver probed again (unbind, bind) reads the MAC there,
-  # which must be the fork's, not the parent's nor the default
-  want=$(sed -n 's/.*"mac": *"\([0-9a-f:]*\)".*/\1/p' "$(dir_of f2)/vmm.json" | head -1)
-  re=$("$B" exec f2 sh -c 'd=$(basename $(readlink /sys/class/net/eth0/device)); mkdir -p /tmp/s &&
-    mount -t sysfs sysfs /tmp/s && echo $d > /tmp/s/bus/virtio/drivers/virtio_net/unbind &&
-    echo $d > /tmp/s/bus/virtio/drivers/virtio_net/bind && sleep 1 && cat /tmp/s/class/net/eth*/address' 2>&1)
-  [ -n "$want" ] && [ "$re" = "$want" ] && ok "f2's virtio-net config space holds its new MAC (read again by the driver: $re)" ||
-    bad "f2 after a driver re-probe: [$re], its MAC [$want]"
+  # which must be the fork's, not the parent's nor the default. The KVM engine's only: QEMU
+  # keeps the MAC its migrated state holds (src/runtime/pause.c), IDENTITY sets eth0's.
+  if [ "$pe" = kvm ]; then
+    want=$(sed -n 's/.*"mac": *"\([0-9a-f:]*\)".*/\1/p' "$(dir_of f2)/vmm.json" | head -1)
+    re=$("$B" exec f2 sh -c 'd=$(basename $(readlink /sys/class/net/eth0/device)); mkdir -p /tmp/s &&
+      mount -t sysfs sysfs /tmp/s && echo $d > /tmp/s/bus/virtio/drivers/virtio_net/unbind &&
+      echo $d > /tmp/s/bus/virtio/drivers/virtio_net/bind && sleep 1 && cat /tmp/s/class/net/eth*/address' 2>&1)
+    [ -n "$want" ] && [ "$re" = "$want" ] && ok "f2's virtio-net config space holds its new MAC (read again by the driver: $re)" ||
+      bad "f2 after a driver re-probe: [$re], its MAC [$want]"
+  else
+    echo "skip: [$LAB_MODEL] a fork's MAC in virtio-net's config space (the KVM engine's)"
+  fi
   "$B" rm -f p f1 f2 > /dev/null 2>&1
 
   # auto-pause of a box with a volume: the VMM has the agent unmount it first (main.c)
