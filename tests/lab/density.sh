@@ -180,6 +180,11 @@ pid() { cat "$work/$1/pid"; }
 client() { # client NAME CLIENT-ARGS...: the guest stays up
   n=$1
   shift
+  # ready, or its VMM gone: then its last words, not 400 s of waiting on a socket
+  if ! "$LAB_VMM" --status "$work/$n/box.sock" --wait 400000 --pid "$(pid "$n")" >/dev/null 2>&1; then
+    echo "[$n] FAIL: the box never became ready; its VMM said: $(tail -5 "$work/$n/vmm.out" 2>/dev/null | tr '\n' ' ')" >&2
+    return 1
+  fi
   "$LAB_CLIENT" "$work/$n/box.sock" 400 "$@" --no-shutdown </dev/null > "$work/$n/client.out" 2>&1
   r=$?
   sed "s/^/[$n] /" "$work/$n/client.out" >&2
