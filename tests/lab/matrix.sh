@@ -232,6 +232,12 @@ if [ -n "${LAB_CLI:-}" ] && has pause; then
   [ "$first" = first-output ] && ok "a box on the $pe engine through the CLI ($((t1 - t0)) ms to its first output)" ||
     { bad "run --engine $pe: [$first] $(cat "$work/p.err")"; tail -20 "$(dir_of p)/vmm.log"; }
   pid0=$("$B" exec p sh -c 'echo from-parent > /dev/shm/s; echo before > /data/g; (while true; do sleep 1; done) > /dev/null 2>&1 & echo $!')
+  # QEMU's 9p keeps the guest's modes in user.* attributes (cmdline.c), which a tmpfs before
+  # Linux 6.6 (L1's) has not: there the guest cannot create files in a volume, so on the
+  # QEMU engine the checks only read it
+  volw=1
+  [ "$pe" = qemu ] && [ "$(stat -f -c %T "$work/vol")" = tmpfs ] && [ ! -e "$work/vol/g" ] && volw=0 &&
+    echo "skip: [$LAB_MODEL] the guest's writes to a volume on $pe (this tmpfs has no user.* attributes)"
   # the balloon: a target set while it runs (BALLOON), reached before the pause
   "$B" balloon p 400m > /dev/null 2>&1
   i=0
@@ -254,10 +260,16 @@ if [ -n "${LAB_CLI:-}" ] && has pause; then
     bad "vmm.json engine: $(grep engine "$(dir_of p)/vmm.json")"
   # its volume (virtio-9p): unmounted by the agent for the pause, mounted again on resume
   echo while-paused > "$work/vol/h"
-  v=$("$B" exec p sh -c 'cat /data/g /data/h; echo after > /data/g; grep -c " 9p " /proc/mounts' 2>&1 | tr '\n' ' ')
-  [ "$v" = "before while-paused 1 " ] && [ "$(cat "$work/vol/g")" = after ] &&
-    ok "its volume is mounted again: the guest's write and the host's are read, a new write reaches the host" ||
-    { bad "volume after resume: [$v], host sees [$(cat "$work/vol/g")]"; tail -20 "$(dir_of p)/vmm.log"; }
+  if [ $volw = 1 ]; then
+    v=$("$B" exec p sh -c 'cat /data/g /data/h; echo after > /data/g; grep -c " 9p " /proc/mounts' 2>&1 | tr '\n' ' ')
+    [ "$v" = "before while-paused 1 " ] && [ "$(cat "$work/vol/g")" = after ] &&
+      ok "its volume is mounted again: the guest's write and the host's are read, a new write reaches the host" ||
+      { bad "volume after resume: [$v], host sees [$(cat "$work/vol/g")]"; tail -20 "$(dir_of p)/vmm.log"; }
+  else
+    v=$("$B" exec p sh -c 'cat /data/h; grep -c " 9p " /proc/mounts' 2>&1 | tr '\n' ' ')
+    [ "$v" = "while-paused 1 " ] && ok "its volume is mounted again: the host's write is read" ||
+      { bad "volume after resume: [$v]"; tail -20 "$(dir_of p)/vmm.log"; }
+  fi
   # the balloon's target and inflated pages survived (balloon.c's saved state)
   bal1="$(vm_fig p balloon_target_mib) $(vm_fig p balloon_actual_mib)"
   [ "$bal0" = "400 400" ] && [ "$bal1" = "$bal0" ] &&
@@ -295,7 +307,8 @@ if [ -n "${LAB_CLI:-}" ] && has pause; then
   echo "figure: [$LAB_MODEL] the CLI's own start (boxlite --version, best of 5): $st ms"
   echo "figure: [$LAB_MODEL] the library's last start of it (ms): $("$B" stats --no-stream --json p 2>/dev/null | grep -o '"start":{[^}]*}' | head -1) (L1's THP: $(cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null))"
   echo "figure: [$LAB_MODEL] the last resume in vmm.log: $(grep 'boxlite-vmm: resume' "$(dir_of p)/vmm.log" | tail -1 | sed 's/^.*boxlite-vmm: //')"
-  resume_phases "$last" "$rtt" "$("$B" stats --no-stream --json p 2>/dev/null)" "$(dir_of p)/vmm.log"
+  # (the KVM engine's vmm.log lines; QEMU's resume line above has its own phases)
+  [ "$pe" = kvm ] && resume_phases "$last" "$rtt" "$("$B" stats --no-stream --json p 2>/dev/null)" "$(dir_of p)/vmm.log"
 
   out=$("$B" fork p f1 f2 2>&1)
   frc=$?
@@ -346,14 +359,16 @@ EOF2
 
   # auto-pause of a box with a volume: the VMM has the agent unmount it first (main.c)
   "$B" run -d --name ap --engine $pe --idle-pause 3s -v "$work/vol:/data" "$work/rootfs" sleep 1000000 > /dev/null 2>&1
-  "$B" exec ap sh -c 'echo kept > /dev/shm/k; echo auto > /data/a'
+  # (the guest's write to the volume only where it can create files: volw above)
+  wa="" ra=""; [ $volw = 1 ] && wa="echo auto > /data/a" && ra=/data/a
+  "$B" exec ap sh -c "echo kept > /dev/shm/k; $wa"
   i=0
   while [ $i -lt 60 ] && [ "$(info ap state)" != paused ]; do sleep 1; i=$((i + 1)); done
   [ "$(info ap state)" = paused ] && grep -q "paused: memory saved" "$(dir_of ap)/vmm.log" &&
     ok "--idle-pause 3s pauses an idle $pe box with a volume ($i s)" ||
     { bad "auto-pause with a volume: state $(info ap state) after $i s"; tail -20 "$(dir_of ap)/vmm.log"; }
-  v=$("$B" exec ap sh -c 'cat /dev/shm/k /data/a; grep -c " 9p " /proc/mounts' 2>&1 | tr '\n' ' ')
-  [ "$v" = "kept auto 1 " ] && ok "the next exec resumes it with its tmpfs and its volume mounted again" ||
+  v=$("$B" exec ap sh -c "cat /dev/shm/k ${ra:-}; grep -c ' 9p ' /proc/mounts" 2>&1 | tr '\n' ' ')
+  [ "$v" = "kept ${ra:+auto }1 " ] && ok "the next exec resumes it with its tmpfs and its volume mounted again" ||
     { bad "after the auto-pause: [$v]"; tail -20 "$(dir_of ap)/vmm.log"; }
   "$B" rm -f ap > /dev/null 2>&1
 fi
