@@ -21,7 +21,9 @@
 #   --density then density on the KVM engine (density.sh: memory given back after a guest
 #            frees 300 MiB, a balloon target that holds, host memory per idle box for
 #            $LAB_DENSITY_BOXES boxes); the guest kernel needs virtio-balloon: $LAB_KERNEL
-#            names one when the cached kernel of this tree has none
+#            names one when the cached kernel of this tree has none; LAB_DENSITY_ENGINE=qemu
+#            runs the boxes on the QEMU engine (QEMU with -accel kvm), as LAB_PAUSE_ENGINE=qemu
+#            does matrix.sh's pause section
 #   --arch arm64  the aarch64 KVM engine in the ARM64 lab (run.sh --arch arm64): the VMM
 #            cross-built in $BOXLITE_BUILD_ARM64 (build/arm64: make lab-check-arm64 builds it),
 #            the arm64 guest kernel (build-kernel.sh --arch arm64) and initramfs, an arm64
