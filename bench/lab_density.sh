@@ -4,7 +4,8 @@
 # host with hardware virtualization): memory given back to the host after a guest frees
 # 300 MiB and how long it takes, the RSS of a box held to a 128 MiB balloon target, and host
 # memory (RSS and PSS) per idle box for $LAB_DENSITY_BOXES (10) boxes of 512 MiB, with free
-# page reporting and without (before). tests/lab/density.sh does the work; the guest kernel
+# page reporting and without (before); then the same idle boxes on the QEMU engine with KVM
+# (issue 21's QEMU goal). tests/lab/density.sh does the work; the guest kernel
 # needs virtio-balloon ($LAB_KERNEL, else the cached one).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -19,3 +20,10 @@ out=$(LAB_KERNEL="$k" LAB_DENSITY_BEFORE=1 LAB_TIMEOUT=${LAB_TIMEOUT:-2400} test
 rc=$?
 if [ $rc -ne 0 ]; then echo "   lab_density: FAILED (lab-check exit $rc)"; echo "$out" | tail -40; exit 1; fi
 echo "$out" | grep -E '^(figure|density|lab: ready|lab: L1)' | sed 's/^/   /'
+# The QEMU engine (QEMU with -accel kvm) in a second L1: the idle boxes only, guest RAM in a
+# file as the library gives it. Its checks may fail (the goal of 40 MiB is the figure's
+# verdict): the run counts as done once its counts came back.
+out=$(LAB_KERNEL="$k" LAB_DENSITY_ENGINE=qemu LAB_DENSITY_SECTIONS=idle LAB_TIMEOUT=${LAB_TIMEOUT:-2400} tests/lab/lab-check.sh --density 2>&1)
+echo "$out" | grep -qE '^density: [0-9]+ passed' ||
+  { echo "   lab_density (QEMU engine): did not finish"; echo "$out" | tail -40; exit 1; }
+echo "$out" | grep -E '^(figure|FAIL|density|lab: ready|lab: L1)' | sed 's/^/   [qemu] /'

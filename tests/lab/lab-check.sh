@@ -21,7 +21,9 @@
 #   --density then density on the KVM engine (density.sh: memory given back after a guest
 #            frees 300 MiB, a balloon target that holds, host memory per idle box for
 #            $LAB_DENSITY_BOXES boxes); the guest kernel needs virtio-balloon: $LAB_KERNEL
-#            names one when the cached kernel of this tree has none
+#            names one when the cached kernel of this tree has none; LAB_DENSITY_ENGINE=qemu
+#            runs the boxes on the QEMU engine (QEMU with -accel kvm), as LAB_PAUSE_ENGINE=qemu
+#            does matrix.sh's pause section
 #   --arch arm64  the aarch64 KVM engine in the ARM64 lab (run.sh --arch arm64): the VMM
 #            cross-built in $BOXLITE_BUILD_ARM64 (build/arm64: make lab-check-arm64 builds it),
 #            the arm64 guest kernel (build-kernel.sh --arch arm64) and initramfs, an arm64
@@ -185,13 +187,14 @@ echo "== matrix"
 LAB_ROOTFS="$work/rootfs.ext4" LAB_MODEL="$cpu" LAB_CLI="$root/$build/bin/boxlite" \
   LAB_TEMPLATES="${LAB_TEMPLATES-v3 baseline host}" LAB_UNSATISFIED="${LAB_UNSATISFIED:-}" \
   LAB_SECTIONS="${LAB_SECTIONS:-templates fallback doctor pause}" LAB_PAUSE_ROUNDS="${LAB_PAUSE_ROUNDS:-1}" \
+  LAB_PAUSE_ENGINE="${LAB_PAUSE_ENGINE:-kvm}" \
   BOXLITE_KERNEL="$vmlinux" sh "\$LAB_ROOT/tests/lab/matrix.sh"
 EOF
 fi
 if [ $density = 1 ]; then
   cat >> "$work/script.sh" <<EOF
 echo "== density"
-LAB_ROOTFS="$work/rootfs.ext4" LAB_DENSITY_BOXES="${LAB_DENSITY_BOXES:-10}" \
+LAB_ROOTFS="$work/rootfs.ext4" LAB_DENSITY_BOXES="${LAB_DENSITY_BOXES:-10}" LAB_DENSITY_ENGINE="${LAB_DENSITY_ENGINE:-kvm}" \
   LAB_DENSITY_BEFORE="${LAB_DENSITY_BEFORE:-0}" LAB_DENSITY_SECTIONS="${LAB_DENSITY_SECTIONS:-reclaim target idle}" \
   LAB_DENSITY_PREP='${LAB_DENSITY_PREP:-true}' LAB_DENSITY_TRY='${LAB_DENSITY_TRY:-}' LAB_DENSITY_TRY_ENV='${LAB_DENSITY_TRY_ENV:-}' LAB_DENSITY_PAGES='${LAB_DENSITY_PAGES:-0}' sh "\$LAB_ROOT/tests/lab/density.sh"
 EOF
@@ -210,7 +213,7 @@ else
   files=("$vmm" "$vmlinux" "$initrd" "$root/$lab/lab_timeline"
          "$root/$lab/lab_client" "$work/rootfs.ext4" "$root/tests/lab/guest_boot.sh")
   [ $arch = amd64 ] && files+=("$root/$lab/kvm_probe")
-  if [ $bench = 1 ] || [ $matrix = 1 ]; then
+  if [ $bench = 1 ] || [ $matrix = 1 ] || { [ $density = 1 ] && [ "${LAB_DENSITY_ENGINE:-kvm}" = qemu ]; }; then
     q=$(command -v qemu-system-x86_64) || fail "qemu-system-x86_64 missing"
     files+=("$q")
     # QEMU's microvm firmware and option ROMs (the names QEMU looks for under /usr/share/qemu).
