@@ -320,7 +320,7 @@ printf 'from the host\n' >"$work/bound"; printf 'read only\n' >"$work/bound.ro"
 chmod 0666 "$work/bound" "$work/bound.ro"
 id=$($P run -d --cap-drop ALL --cap-add KILL --user 1000:1000 --memory 300m --cpus 1.5 \
   -v "$work/bound:/x/file" -v "$work/bound.ro:/x/ro:ro" "$img" \
-  sh -c 'i=0; while :; do i=$((i+1)); echo $i; sleep 0.2; done' 2>/dev/null)
+  sh -c 'mkfifo /tmp/tick; i=0; while :; do i=$((i+1)); echo $i; read -t 0.2 x <>/tmp/tick; done' 2>/dev/null)
 $P exec "$id" sh -c 'echo file $(cat /x/file); echo from the box >>/x/file; echo ro $( (echo x >/x/ro) 2>&1)
   echo hosts $(grep -c host.containers.internal /etc/hosts); echo hostname $(cat /etc/hostname)
   echo containerenv $(test -f /run/.containerenv && echo yes)' >"$work/f.out" 2>&1
@@ -331,6 +331,10 @@ expect "  ...the host file bound :ro is unchanged" "read only" "$(cat "$work/bou
 expect "  .../etc/hosts is Podman's (host.containers.internal)" 1 "$(line hosts "$work/f.out")"
 expect "  .../etc/hostname is Podman's (the short id)" "${id:0:12}" "$(line hostname "$work/f.out")"
 expect "  .../run/.containerenv is there" yes "$(line containerenv "$work/f.out")"
+# (Its init counts without forking: read -t on a FIFO nobody writes, not sleep. While a bomb
+# below fills pids.max, a fork of the init's would fail, and a shell whose fork fails ends:
+# the container would end with it, as under runc. That raced the bomb and ended this
+# container once in a loaded CI rehearsal.)
 # update's pids limit reaches the guest (part k): the group counting the container's
 # processes there gets the new pids.max. Lowered to 10, a bomb of 30 five-second sleeps
 # from an exec stops at it; raised to 100 through --resources (containerd's way), all 30
