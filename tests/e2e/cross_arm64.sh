@@ -91,7 +91,10 @@ for t in $(find "$abuild/tests/unit" -type f -executable | sort); do
   if [ -n "$counts" ] && [ ${#unexpected[@]} -eq 0 ] && { [ $rc = 0 ] || [ $rc = 1 ]; }; then
     ok "unit/$name under qemu-aarch64: $counts ($((SECONDS - start)) s)"
   else
-    no "unit/$name under qemu-aarch64 (status $rc): ${counts:-no counts}" "$(grep -E '^(#|not ok)' "$log" | head -8)"
+    # each unexpected failure with the lines before it: its checks, and a timed-out
+    # test's last words (its helpers' stderr)
+    no "unit/$name under qemu-aarch64 (status $rc): ${counts:-no counts}" \
+      "$(for tc in "${unexpected[@]}"; do grep -B8 -E "^not ok [0-9]+ - $tc\$" "$log" | grep -v '^ok '; done | head -16)"
   fi
 done
 finish

@@ -25,7 +25,7 @@ trap cleanup EXIT
 
 # A large image (incompressible layers, so the download takes a while even on loopback).
 BIG_MB=${PULL_MB:-120} python3 tests/fixtures/mkimages.py "$work/fx" big busybox >/dev/null
-port=$(LOG=1 tests/fixtures/registry.sh start "$work/reg" $$) || { no "the registry starts"; finish; exit 1; }
+port=$(tests/fixtures/registry.sh start "$work/reg" $$) || { no "the registry starts"; finish; exit 1; }
 tests/fixtures/registry.sh push "$work/reg" "$work/fx/big" big/img:1
 ref=127.0.0.1:$port/big/img:1
 total=$(python3 -c "
