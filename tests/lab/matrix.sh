@@ -321,6 +321,10 @@ if [ -n "${LAB_CLI:-}" ] && has pause; then
   echo "figure: [$LAB_MODEL] the library's last start of it (ms): $("$B" stats --no-stream --json p 2>/dev/null | grep -o '"start":{[^}]*}' | head -1) (L1's THP: $(cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null))"
   echo "figure: [$LAB_MODEL] the last resume in vmm.log: $(grep 'boxlite-vmm: resume' "$(dir_of p)/vmm.log" | tail -1 | sed 's/^.*boxlite-vmm: //')"
   # (the KVM engine's vmm.log lines; QEMU's resume line above has its own phases)
+  [ "$pe" = kvm ] && echo "figure: [$LAB_MODEL] every resume of box p, restored to the agent's HELLO (ms, first to last): $(awk '
+    function num(k) { match($0, k " [0-9.]+"); return substr($0, RSTART + length(k) + 1, RLENGTH - length(k) - 1) + 0 }
+    /boxlite-vmm: resumed / { r = num("resumed") }
+    /boxlite-vmm: the agent.s HELLO / && r != "" { printf "%.0f ", num("HELLO") - r; r = "" }' "$(dir_of p)/vmm.log")"
   [ "$pe" = kvm ] && resume_phases "$last" "$rtt" "$("$B" stats --no-stream --json p 2>/dev/null)" "$(dir_of p)/vmm.log"
 
   out=$("$B" fork p f1 f2 2>&1)

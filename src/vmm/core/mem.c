@@ -142,37 +142,3 @@ void *gm_map_file(int fd, uint64_t offset, uint64_t size)
                    (off_t)offset);
     return p == MAP_FAILED ? NULL : p;
 }
-
-int64_t gm_populate_file(const struct guest_mem *gm, int fd)
-{
-    int64_t done = 0;
-    uint64_t file_off = 0;
-    for (int i = 0; i < gm->nregions; i++) {
-        const struct gm_region *r = &gm->regions[i];
-        uint64_t end = file_off + r->size;
-        off_t pos = (off_t)file_off;
-        while ((uint64_t)pos < end) {
-            off_t data = lseek(fd, pos, SEEK_DATA);
-            if (data < 0 && errno == ENXIO) /* no data after pos */
-                return done;
-            if (data < 0)
-                return -errno;
-            if ((uint64_t)data >= end)
-                break;
-            off_t hole = lseek(fd, data, SEEK_HOLE);
-            if (hole < 0)
-                return -errno;
-            /* a file system may report data and holes at a finer grain than a page */
-            uint64_t a = (uint64_t)data & ~(uint64_t)(GM_PAGE - 1);
-            uint64_t b = ((uint64_t)hole + GM_PAGE - 1) & ~(uint64_t)(GM_PAGE - 1);
-            if (b > end)
-                b = end;
-            if (madvise(r->host + (a - file_off), b - a, MADV_POPULATE_READ) < 0)
-                return -errno;
-            done += (int64_t)(b - a);
-            pos = (off_t)b;
-        }
-        file_off = end;
-    }
-    return done;
-}

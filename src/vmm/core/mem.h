@@ -49,12 +49,5 @@ int gm_save(const struct guest_mem *gm, int fd);
 /* Maps size bytes of fd at offset (page-aligned) copy-on-write, for a region; NULL with
  * errno on failure. */
 void *gm_map_file(int fd, uint64_t offset, uint64_t size);
-/* Maps in, ahead of the guest, the pages of the memory file fd (mapped by gm_map_file, as
- * gm_save laid it out) that hold data: read-only, the page cache's own pages, so a page the
- * guest writes is still copied then. The file's holes (pages of zeros) are left to the
- * guest's first touch: mapping them would take memory the box did not have. Returns the
- * bytes mapped in, or -errno (-EINVAL: a kernel before Linux 5.14, without
- * MADV_POPULATE_READ). */
-int64_t gm_populate_file(const struct guest_mem *gm, int fd);
 
 #endif

@@ -438,17 +438,8 @@ static int kvm_resume(struct engine **out, struct engine *e, const struct vmm_co
         goto fail;
     }
     int r = machine_create_from(&e->m, (uint64_t)cfg->memory_mib << 20, cfg->cpus, fd, err);
-    double t_pre = engine_ms_since_start();
-    /* Every page the guest touches first after a restore would cost a host page fault on
-     * top of the nested paging fault; the pages it had are mapped in here instead, in one
-     * call per run of data. Not needed for a correct resume: a failure is only logged. */
-    int64_t pre = r < 0 ? 0 : gm_populate_file(machine_mem(e->m), fd);
-    t[1] = engine_ms_since_start();
-    t_pre = t[1] - t_pre;
     close(fd); /* the mappings keep the file */
-    if (pre < 0)
-        fprintf(stderr, "boxlite-vmm: resume: guest RAM not mapped in ahead: %s\n",
-                strerror((int)-pre));
+    t[1] = engine_ms_since_start();
     if (r < 0 || add_devices(e, cfg, err) < 0)
         goto fail;
     t[2] = engine_ms_since_start();
@@ -478,9 +469,8 @@ static int kvm_resume(struct engine **out, struct engine *e, const struct vmm_co
         goto fail;
     t[5] = engine_ms_since_start();
     fprintf(stderr, "boxlite-vmm: resumed %.1f ms after the spawn: before the engine %.1f, "
-            "VM and RAM mapped %.1f (%.1f MiB of it mapped in ahead in %.1f), devices %.1f, "
-            "CPU and state file %.1f, state checked and restored %.1f, vCPUs started %.1f\n",
-            t[5], t[0], t[1] - t[0], pre > 0 ? (double)pre / 1048576.0 : 0.0, t_pre, t[2] - t[1],
+            "VM and RAM mapped %.1f, devices %.1f, CPU and state file %.1f, state checked and "
+            "restored %.1f, vCPUs started %.1f\n", t[5], t[0], t[1] - t[0], t[2] - t[1],
             t[3] - t[2], t[4] - t[3], t[5] - t[4]);
     *out = e;
     return 0;

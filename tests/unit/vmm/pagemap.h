@@ -30,18 +30,6 @@ static inline int page_from_file(const volatile uint8_t *p)
     return (e >> 63) && (e >> 61 & 1);
 }
 
-/* 1 if the page holding p is mapped in this process (bit 63 of /proc/self/pagemap), 0 if
- * not, -1 if pagemap cannot be read. The page is not touched. */
-static inline int page_present(const void *p)
-{
-    int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-    uint64_t e = 0;
-    ssize_t n = fd < 0 ? -1 : pread(fd, &e, 8, (off_t)((uintptr_t)p / 4096 * 8));
-    if (fd >= 0)
-        close(fd);
-    return n == 8 ? (int)(e >> 63) : -1;
-}
-
 /* 1 if the mapping holding p has VmFlags flag (two letters: "mg" MADV_MERGEABLE, "nh"
  * MADV_NOHUGEPAGE, "dc" MADV_DONTFORK) in /proc/self/smaps, 0 if not, -1 if unknown. */
 static inline int vm_flag(const void *p, const char *flag)

@@ -347,61 +347,6 @@ TEST(memory_file_is_sparse_and_maps_copy_on_write)
     munmap(h, hi);
 }
 
-/* A resume maps in ahead the memory file's pages that hold data, as the page cache's own
- * (still copy-on-write), and leaves its holes to the guest; a file cut short after it was
- * mapped maps in less, without a fault. */
-TEST(memory_file_data_is_mapped_in_ahead_holes_are_not)
-{
-    const uint64_t lo = 2ull << 20, hi = 1ull << 20;
-    char path[512];
-    snprintf(path, sizeof path, "%s/memory-ahead", harness_tmpdir());
-    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
-    REQUIRE(fd >= 0);
-    REQUIRE(ftruncate(fd, (off_t)(lo + hi)) == 0);
-    static const uint64_t data[] = { 3, 4, 511, 512, 767 }; /* pages: lo's, then hi's */
-    uint8_t page[4096];
-    memset(page, 0x5a, sizeof page);
-    for (size_t i = 0; i < sizeof data / sizeof data[0]; i++)
-        REQUIRE(pwrite(fd, page, sizeof page, (off_t)(data[i] * 4096)) == 4096);
-    REQUIRE(fsync(fd) == 0);
-    struct stat st;
-    REQUIRE(fstat(fd, &st) == 0);
-    if ((uint64_t)st.st_blocks * 512 >= lo + hi)
-        harness_skip("%s keeps no holes; the resume's figure in tests/lab/matrix.sh says how "
-                     "much was mapped in", harness_tmpdir());
-    struct guest_mem gm = { 0 };
-    uint8_t *ra = gm_map_file(fd, 0, lo), *rh = gm_map_file(fd, lo, hi);
-    REQUIRE(ra && rh);
-    REQUIRE(gm_add_region(&gm, 0, lo, ra) == 0);
-    REQUIRE(gm_add_region(&gm, 1ull << 32, hi, rh) == 0);
-    CHECK_EQ(page_present(ra + 3 * 4096), 0);
-    int64_t got = gm_populate_file(&gm, fd);
-    if (got == -EINVAL)
-        harness_skip("no MADV_POPULATE_READ (Linux before 5.14): a resume maps nothing ahead, "
-                     "the guest's first touches do (tests/lab/matrix.sh's pause section)");
-    CHECK_EQ(got, 5 * 4096);
-    CHECK_EQ(page_present(ra + 3 * 4096), 1);
-    CHECK_EQ(page_present(ra + 4 * 4096), 1);
-    CHECK_EQ(page_present(ra + 511 * 4096), 1);
-    CHECK_EQ(page_present(rh), 1);
-    CHECK_EQ(page_present(rh + 255 * 4096), 1);
-    CHECK_EQ(page_present(ra), 0); /* holes stay unmapped */
-    CHECK_EQ(page_present(ra + 5 * 4096), 0);
-    CHECK_EQ(page_present(rh + 4096), 0);
-    CHECK_EQ(page_from_file(ra + 3 * 4096), 1); /* the page cache's, not a copy */
-    CHECK_EQ(rh[255 * 4096 + 7], 0x5a);
-    rh[0] = 1; /* still private: the file keeps its byte */
-    uint8_t byte = 0;
-    CHECK_EQ(pread(fd, &byte, 1, (off_t)lo), 1);
-    CHECK_EQ(byte, 0x5a);
-    /* cut short (a hostile or damaged file): what is left of it, no SIGBUS */
-    REQUIRE(ftruncate(fd, (off_t)(lo - 4096)) == 0);
-    CHECK_EQ(gm_populate_file(&gm, fd), 2 * 4096);
-    munmap(ra, lo);
-    munmap(rh, hi);
-    close(fd);
-}
-
 /* Fresh guest RAM (a cold boot's, gm_map_anon) is touched page by page, never in the host's
  * 2 MiB transparent huge pages: marked MADV_NOHUGEPAGE, and one touched byte makes one
  * resident page (a THP "always" host would otherwise fault in the whole 2 MiB, which an
