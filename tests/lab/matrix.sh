@@ -22,7 +22,9 @@
 #            volume (9p: unmounted for the pause, mounted again after it) and a balloon
 #            target that holds across the pause, with free page reporting still giving
 #            memory back after it; --idle-pause pauses an idle box with a volume. Figures:
-#            cold create to first output against resume to first output, same run.
+#            cold create to first output against resume to first output, same run; the
+#            box's Pss before its last pause and after the resume; on the KVM engine,
+#            every resume's time from restored to the agent's HELLO.
 #            $LAB_PAUSE_ENGINE (kvm) names the engine: "qemu" runs the same on the QEMU
 #            engine, QEMU with -accel kvm (its resume line in vmm.log is its own).
 #
@@ -227,6 +229,7 @@ if [ -n "${LAB_CLI:-}" ] && has pause; then
   # its jailed child, QEMU)
   box_pss() {
     bp_id=$("$B" inspect -f '{{.ID}}' "$1" 2>/dev/null) bp_s=0
+    [ -n "$bp_id" ] || { echo 0; return; }
     for bp_c in /proc/[0-9]*/cmdline; do
       tr '\0' ' ' < "$bp_c" 2>/dev/null | grep -q "$bp_id" || continue
       bp_v=$(sed -n 's/^Pss: *\([0-9]*\).*/\1/p' "${bp_c%cmdline}smaps_rollup" 2>/dev/null)
