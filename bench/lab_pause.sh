@@ -5,8 +5,9 @@
 # the first output of an exec against a paused box's resume to the first output of an exec,
 # best of $LAB_PAUSE_ROUNDS (3) each, alternating in the same L1 (goal: resume at most 0.1x
 # of cold); the CLI's exec on a running box (what both include); where the VMM's part of the
-# resume goes (its vmm.log line); then the same on the QEMU engine with KVM in a second L1
-# (goal: 0.2x). tests/lab/matrix.sh's "pause" section does the work.
+# resume goes (its vmm.log line), every resume's time from restored to the agent's HELLO,
+# the box's Pss before its last pause and after the resume; then the same on the QEMU
+# engine with KVM in a second L1 (goal: 0.2x). tests/lab/matrix.sh's "pause" section does the work.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 if ! grep -qwE 'vmx|svm' /proc/cpuinfo && ! tests/lab/setup.sh --cached-only >/dev/null 2>&1; then

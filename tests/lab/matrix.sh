@@ -22,7 +22,9 @@
 #            volume (9p: unmounted for the pause, mounted again after it) and a balloon
 #            target that holds across the pause, with free page reporting still giving
 #            memory back after it; --idle-pause pauses an idle box with a volume. Figures:
-#            cold create to first output against resume to first output, same run.
+#            cold create to first output against resume to first output, same run; the
+#            box's Pss before its last pause and after the resume; on the KVM engine,
+#            every resume's time from restored to the agent's HELLO.
 #            $LAB_PAUSE_ENGINE (kvm) names the engine: "qemu" runs the same on the QEMU
 #            engine, QEMU with -accel kvm (its resume line in vmm.log is its own).
 #
@@ -223,6 +225,18 @@ if [ -n "${LAB_CLI:-}" ] && has pause; then
         printf "figure: [%s] the last resume (ms) %d = the library'"'"'s start %.0f (its records %.0f, disk %.0f, spawn to the engine %.0f, the engine'"'"'s restore %.0f, restored to the agent'"'"'s HELLO %.0f, HELLO to the library %.0f, STATUS %.0f, identity and volumes %.0f) + the CLI, the exec and the records after the start %.0f; an exec on the running box %d\n",
           model, total, st + j("claim"), j("claim"), j("disk"), b, r - b, h - r, j("boot_to_ready") - h, j("status"), j("setup") - j("status"), total - st - j("claim"), floor }'
   }
+  # Pss (KiB) of a box's processes: those whose command line names its folder (the VMM,
+  # its jailed child, QEMU)
+  box_pss() {
+    bp_id=$("$B" inspect -f '{{.ID}}' "$1" 2>/dev/null) bp_s=0
+    [ -n "$bp_id" ] || { echo 0; return; }
+    for bp_c in /proc/[0-9]*/cmdline; do
+      tr '\0' ' ' < "$bp_c" 2>/dev/null | grep -q "$bp_id" || continue
+      bp_v=$(sed -n 's/^Pss: *\([0-9]*\).*/\1/p' "${bp_c%cmdline}smaps_rollup" 2>/dev/null)
+      bp_s=$((bp_s + ${bp_v:-0}))
+    done
+    echo $bp_s
+  }
   mkdir -p "$work/vol"
   chmod 0777 "$work/vol" # the jailed VMM's unprivileged user writes there for the guest
   t0=$(ms)
@@ -292,6 +306,7 @@ if [ -n "${LAB_CLI:-}" ] && has pause; then
     a=$(ms); "$B" run -d --name c$i --engine $pe "$work/rootfs" sleep 1000000 > /dev/null 2>&1
     "$B" exec c$i true; b=$(ms); "$B" rm -f c$i > /dev/null 2>&1
     [ $((b - a)) -lt $cold ] && cold=$((b - a))
+    pss0=$(box_pss p)
     "$B" pause p > /dev/null 2>&1
     a=$(ms); "$B" exec p true; b=$(ms)
     [ $((b - a)) -lt $warm ] && warm=$((b - a))
@@ -299,6 +314,7 @@ if [ -n "${LAB_CLI:-}" ] && has pause; then
     i=$((i + 1))
   done
   rtt0=$(ms); "$B" exec p true; rtt=$(( $(ms) - rtt0 ))
+  [ -n "${pss0:-}" ] && echo "figure: [$LAB_MODEL] $pe engine, box p's Pss before its last pause $pss0 KiB, after the resume and two execs $(box_pss p) KiB"
   echo "figure: [$LAB_MODEL] $pe engine through the CLI (best of ${LAB_PAUSE_ROUNDS:-1}): cold create to first output $cold ms, resume to first output $warm ms, ratio $(awk -v a=$warm -v b=$cold 'BEGIN { printf "%.2f", a / b }')"
   echo "figure: [$LAB_MODEL] the same CLI's exec on a running box (the floor of both): $rtt ms"
   # the CLI's own start, which every exec pays (its shared objects: src/common/lazylib.h)
@@ -308,6 +324,10 @@ if [ -n "${LAB_CLI:-}" ] && has pause; then
   echo "figure: [$LAB_MODEL] the library's last start of it (ms): $("$B" stats --no-stream --json p 2>/dev/null | grep -o '"start":{[^}]*}' | head -1) (L1's THP: $(cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null))"
   echo "figure: [$LAB_MODEL] the last resume in vmm.log: $(grep 'boxlite-vmm: resume' "$(dir_of p)/vmm.log" | tail -1 | sed 's/^.*boxlite-vmm: //')"
   # (the KVM engine's vmm.log lines; QEMU's resume line above has its own phases)
+  [ "$pe" = kvm ] && echo "figure: [$LAB_MODEL] every resume of box p, restored to the agent's HELLO (ms, first to last): $(awk '
+    function num(k) { match($0, k " [0-9.]+"); return substr($0, RSTART + length(k) + 1, RLENGTH - length(k) - 1) + 0 }
+    /boxlite-vmm: resumed / { r = num("resumed") }
+    /boxlite-vmm: the agent.s HELLO / && r != "" { printf "%.0f ", num("HELLO") - r; r = "" }' "$(dir_of p)/vmm.log")"
   [ "$pe" = kvm ] && resume_phases "$last" "$rtt" "$("$B" stats --no-stream --json p 2>/dev/null)" "$(dir_of p)/vmm.log"
 
   out=$("$B" fork p f1 f2 2>&1)
