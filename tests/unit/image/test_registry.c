@@ -841,11 +841,8 @@ TEST_TIMEOUT(oci_layout_and_rootfs_dir_sources, 120)
 TEST_TIMEOUT(concurrent_pulls_share_one_store, 180)
 {
     setenv("BIG_MB", "24", 1);
-    setenv("LOG", "1", 1);
     struct env e;
-    int ok = setup(&e, "big big-twin", NULL, NULL) == 0;
-    unsetenv("LOG");
-    REQUIRE(ok);
+    REQUIRE(setup(&e, "big big-twin", NULL, NULL) == 0);
     char layout[800], refs[2][200];
     static const char *names[] = {"big", "big-twin"};
     for (int i = 0; i < 2; i++) {
