@@ -5,23 +5,18 @@
  * over, holds its descriptor while it writes its stream and could write over the header.
  * Whatever the bytes, the reader says header, bare QEMU stream or error, and leaves the
  * offset where QEMU must start reading. */
+#include "memfd_input.h"
 #include "vmm/qemu/qemu.h"
 
 #include <stdint.h>
 #include <stdlib.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    int fd = memfd_create("state", MFD_CLOEXEC);
+    int fd = memfd_input("state", data, size);
     if (fd < 0)
         return 0;
-    if (size && write(fd, data, size) != (ssize_t)size) {
-        close(fd);
-        return 0;
-    }
-    lseek(fd, 0, SEEK_SET);
     struct bl_error err = {0};
     struct qemu_saved s;
     int rc = qemu_state_header_read(fd, &s, &err);
