@@ -65,8 +65,8 @@ int qemu_state_header_read(int fd, struct qemu_saved *s, struct bl_error *err)
     if (n >= 4 && memcmp(h, "QEVM", 4) == 0) /* QEMU's stream from its first byte */
         return lseek(fd, 0, SEEK_SET) == 0 ? 0 : bl_errno(err, errno, "saved state");
     if (n < STATE_HEADER_LEN || memcmp(h, state_magic, 8) != 0)
-        return bl_err(err, BOXLITE_ERR_ENGINE, "saved state: not a QEMU engine's (%zd bytes, "
-                      "no header)", n);
+        return bl_err(err, BOXLITE_ERR_ENGINE, "saved state: not a QEMU engine's (no header, "
+                      "no QEMU stream)");
     uint32_t version, target;
     memcpy(&version, h + 8, 4);
     memcpy(&target, h + 12, 4);
