@@ -444,8 +444,8 @@ const struct cli_verb cli_verbs[] = {
     { "balloon", "BOX SIZE|none", "Set how much memory a running box's guest may keep",
       "boxlite balloon web 128m\nboxlite balloon web none",
       "The balloon holds the rest of the box's memory (SIZE at least 32m, at most its\n"
-      "memory); the guest follows within seconds. Lasts until the box stops (--balloon-target\n"
-      "sets it at every start).",
+      "memory); the guest follows within seconds. Lasts until the box stops, through pauses\n"
+      "and into forks (--balloon-target sets it at every cold start).",
       no_flags, cmd_balloon, 2, 2, false, "box", NULL },
 };
 const size_t cli_nverbs = sizeof cli_verbs / sizeof cli_verbs[0];

@@ -703,8 +703,8 @@ BOXLITE_API int boxlite_options_set_rootfs_share(boxlite_options *o, int enabled
 BOXLITE_API int boxlite_options_set_balloon_target(boxlite_options *o, int mib);
 BOXLITE_API int boxlite_options_set_free_page_reporting(boxlite_options *o, int enabled);
 BOXLITE_API int boxlite_options_set_ksm(boxlite_options *o, int enabled);
-/* A running box's balloon target, now (0 = none): lasts until its process ends (its next
- * start uses the option again). BOXLITE_ERR_STATE when not running, INVALID out of range,
+/* A running box's balloon target, now (0 = none): lasts until the box stops, through pauses
+ * and into its forks (a cold start uses the option again). BOXLITE_ERR_STATE when not running, INVALID out of range,
  * UNSUPPORTED when its engine has no balloon. The guest follows within seconds;
  * boxlite_box_metrics "vmm"."balloon_actual_mib" shows where it is. */
 BOXLITE_API int boxlite_box_set_balloon(boxlite_box *box, int target_mib);

@@ -3,8 +3,10 @@
  * target (BALLOON on the box socket, docs/protocol.md "Balloon": the per-box process tells
  * the engine) and a reclaim (RECLAIM to the agent: the guest drops its caches and compacts
  * its free memory, which free page reporting then hands to the host). Both act on running
- * boxes only and change nothing that is saved: a target set here lasts until the box's
- * process ends; the box's option balloon_target_mib is what each start begins with. */
+ * boxes only and change no option: a target set here lasts while the box's memory does,
+ * through a pause and into its forks (each engine's saved state carries it: the guest's
+ * balloon stays as inflated), and ends with a cold start, which begins with the box's option
+ * balloon_target_mib again. */
 #include "runtime/runtime.h"
 
 #include "common/cleanup.h"

@@ -5,7 +5,8 @@
 # virtio-balloon-device punching the box's shared memory file), waited on through the box's
 # own figure (boxlite stats --json: guest_resident_bytes), polled with a deadline; with
 # reporting off the same memory stays (the control); a box with a balloon target cannot
-# use more than the target, and `boxlite balloon` moves it at run time; RECLAIM answers;
+# use more than the target, and `boxlite balloon` moves it at run time, a move that holds
+# across a pause and reaches a fork (the figure and what the guest holds); RECLAIM answers;
 # option errors name the range.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -182,6 +183,30 @@ if out=$(wait_fig cap balloon_actual_mib "v > 0 && v <= 64" 60); then
 else
   no "balloon 64m at run time squeezes it again" "actual ${out% *} MiB"
 fi
+# ---- a run-time target survives a pause, and reaches a fork (issue 21i) ----------------
+# The saved state carries it (QEMU's migrated balloon, our header: src/vmm/qemu/migrate.c):
+# the figure, QEMU's query-balloon "actual" and the guest's MemTotal all say 64, not the
+# box option's 128 (before 21i the resume set 128 again; with no option it read 0).
+memtotal() { "$B" exec "$1" sh -c "awk '/MemTotal/{print int(\$2/1024)}' /proc/meminfo" 2>/dev/null; }
+"$B" pause cap >/dev/null 2>&1 && "$B" resume cap >/dev/null 2>&1
+expect "paused and resumed, the run-time target holds (target, not the option's 128)" "64" "$(fig cap balloon_target_mib)"
+act=$(fig cap balloon_actual_mib) total=$(memtotal cap)
+check "  ...and the guest holds it: actual ${act} MiB, MemTotal ${total:-?} MiB" \
+  test "$act" -gt 0 -a "$act" -le 64 -a "${total:-999}" -le 64
+"$B" fork cap capf >/dev/null 2>&1
+act=$(fig capf balloon_actual_mib) total=$(memtotal capf)
+expect "a fork of it has the source's run-time target" "64" "$(fig capf balloon_target_mib)"
+check "  ...and its guest holds it: actual ${act} MiB, MemTotal ${total:-?} MiB" \
+  test "$act" -gt 0 -a "$act" -le 64 -a "${total:-999}" -le 64
+"$B" rm -f capf >/dev/null 2>&1
+# "none" at run time holds too: the resume does not inflate the balloon to the option again
+"$B" balloon cap none >/dev/null 2>&1
+wait_fig cap balloon_actual_mib "v >= 500" 60 >/dev/null
+"$B" pause cap >/dev/null 2>&1 && "$B" resume cap >/dev/null 2>&1
+expect "a run-time \"none\" holds across a pause too (target 0)" "0" "$(fig cap balloon_target_mib)"
+act=$(fig cap balloon_actual_mib) total=$(memtotal cap)
+check "  ...and the guest keeps its memory: actual ${act} MiB, MemTotal ${total:-?} MiB" \
+  test "$act" -ge 500 -a "${total:-0}" -gt 128
 
 # ---- option errors ---------------------------------------------------------------------
 out=$("$B" balloon cap 16m 2>&1); rc=$?

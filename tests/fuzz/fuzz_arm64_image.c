@@ -5,6 +5,7 @@
  * refused or loaded inside guest RAM with the device tree after them, never crash or write
  * outside it. The first 8 bytes also choose the RAM size and an initrd size, so placement
  * (a64_boot_place) is driven to its edges. */
+#include "memfd_input.h"
 #include "vmm/arch/aarch64/aarch64.h"
 
 #include <stdint.h>
@@ -42,13 +43,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             __builtin_trap();
     }
 
-    int fd = memfd_create("Image", MFD_CLOEXEC);
+    int fd = memfd_input("Image", data, size);
     if (fd < 0)
         return 0;
-    if (write(fd, data, size) != (ssize_t)size) {
-        close(fd);
-        return 0;
-    }
     char path[64];
     snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
     struct guest_mem gm = { 0 };

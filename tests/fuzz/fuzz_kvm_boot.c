@@ -3,6 +3,7 @@
 /* The x86_64 kernel loader (arch_load_kernel) on arbitrary files: ELF headers, program
  * headers and segments that lie about their sizes and addresses must be refused or loaded
  * inside guest RAM, never crash or write outside it. */
+#include "memfd_input.h"
 #include "vmm/arch/arch.h"
 
 #include <stdint.h>
@@ -21,13 +22,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (ram == MAP_FAILED)
             return 0;
     }
-    int fd = memfd_create("vmlinux", MFD_CLOEXEC);
+    int fd = memfd_input("vmlinux", data, size);
     if (fd < 0)
         return 0;
-    if (write(fd, data, size) != (ssize_t)size) {
-        close(fd);
-        return 0;
-    }
     char path[64];
     snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
     struct guest_mem gm = { 0 };

@@ -4,6 +4,7 @@
  * and never create anything outside its destination (checked around it after each run).
  * The same archive then goes through the copy-out reader (tar_extract_untrusted, a 64 KiB
  * limit): nothing outside, and inside no setuid/setgid bit, no device node or FIFO. */
+#include "memfd_input.h"
 #include "proto/tar.h"
 
 #include <dirent.h>
@@ -67,14 +68,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     mkdir(base, 0700);
     mkdir(box, 0700);
     mkdir(outside, 0700);
-    int fd = memfd_create("tar", MFD_CLOEXEC);
+    int fd = memfd_input("tar", data, size);
     if (fd < 0)
         return 0;
-    if (size && write(fd, data, size) != (ssize_t)size) {
-        close(fd);
-        return 0;
-    }
-    lseek(fd, 0, SEEK_SET);
     struct bl_error e;
     tar_extract(fd, dest, NULL, &e);
     if (strangers(box, "dest") || strangers(outside, NULL) || strangers(base, NULL) != 2)

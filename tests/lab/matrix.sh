@@ -284,7 +284,8 @@ if [ -n "${LAB_CLI:-}" ] && has pause; then
     [ "$v" = "while-paused 1 " ] && ok "its volume is mounted again: the host's write is read" ||
       { bad "volume after resume: [$v]"; tail -20 "$(dir_of p)/vmm.log"; }
   fi
-  # the balloon's target and inflated pages survived (balloon.c's saved state)
+  # the balloon's target and inflated pages survived (the KVM engine's balloon.c state;
+  # QEMU's migrated device and the target in the state's header, src/vmm/qemu/migrate.c)
   bal1="$(vm_fig p balloon_target_mib) $(vm_fig p balloon_actual_mib)"
   [ "$bal0" = "400 400" ] && [ "$bal1" = "$bal0" ] &&
     ok "the balloon's target and size hold across the pause (target, actual MiB: $bal1)" ||

@@ -177,7 +177,7 @@ class Box:
 
     async def set_balloon(self, target_mib: int) -> None:
         """Sets the running box's balloon target now: the guest memory (MiB) it may keep
-        (0 = none). Lasts until the box's process ends."""
+        (0 = none). Lasts until the box stops, through pauses and into its forks."""
         await _aio.blocking(self._lib.call, "box_set_balloon", self._handle(), int(target_mib))
 
     async def reclaim(self) -> dict:

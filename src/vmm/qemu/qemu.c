@@ -338,6 +338,7 @@ static int after_launch(struct engine *e, const struct vmm_config *cfg, struct b
 {
     if (qmp_open(&e->qmp, e->qmp.fd, QMP_START_TIMEOUT_MS, err) < 0)
         return -err->code;
+    uint32_t balloon_target = cfg->balloon_target_mib;
     if (cfg->memory_incoming) {
         double t_qmp = ms_since_process_start();
         /* A resume: the saved state, then the file goes before the guest runs (a guest that
@@ -346,10 +347,21 @@ static int after_launch(struct engine *e, const struct vmm_config *cfg, struct b
         int fd = open(cfg->memory_incoming, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
             return bl_errno(err, errno, "resume: open %s", cfg->memory_incoming);
-        int rc = qemu_migrate_in(&e->qmp, fd, err);
+        struct qemu_saved saved;
+        bool known;
+        int rc = qemu_migrate_in(&e->qmp, fd, &saved, &known, err);
         close(fd);
         if (rc < 0)
             return rc;
+        /* The target at the pause (a BALLOON since the start moved it, a fork's source's
+         * too), which the guest's migrated balloon holds: not vmm.json's, as on the KVM
+         * engine. A state without the header keeps vmm.json's, as before. */
+        uint32_t t = saved.balloon_target_mib;
+        if (known && t && (t < VMM_BALLOON_MIN_MIB || t > cfg->memory_mib))
+            return bl_err(err, BOXLITE_ERR_ENGINE, "resume: the saved balloon target %u MiB "
+                          "is out of range (%u..%u)", t, VMM_BALLOON_MIN_MIB, cfg->memory_mib);
+        if (known)
+            balloon_target = t;
         if (unlink(cfg->memory_incoming) < 0 && errno != ENOENT)
             return bl_errno(err, errno, "resume: remove %s", cfg->memory_incoming);
         double t_loaded = ms_since_process_start();
@@ -369,8 +381,9 @@ static int after_launch(struct engine *e, const struct vmm_config *cfg, struct b
     if (!running)
         return bl_err(err, BOXLITE_ERR_ENGINE, "the VM is not running after start (status %s)",
                       status ? status : "unknown");
-    /* The balloon's target at start; QEMU has none of its own (docs/protocol.md "Balloon") */
-    if (cfg->balloon_target_mib && balloon_set(e, cfg->balloon_target_mib, err) < 0)
+    /* The balloon's target at start; QEMU has none of its own (docs/protocol.md "Balloon").
+     * On a resume QEMU's device has it already: set again, it moves nothing. */
+    if (balloon_target && balloon_set(e, balloon_target, err) < 0)
         return bl_err_prefix(err, "balloon");
     if (relay_start(&e->relay, e->qemu_agent_fd, &e->agent_fd, on_agent_hello, e, err) < 0)
         return -err->code;
@@ -697,7 +710,8 @@ static int qemu_pause(struct engine *e, const char *state_path, struct bl_error 
         rc = bl_errno(err, errno, "pause: %s", tmp);
         goto out;
     }
-    if ((rc = qemu_migrate_out(&e->qmp, fd, err)) < 0)
+    struct qemu_saved saved = { .balloon_target_mib = e->balloon_target_mib };
+    if ((rc = qemu_migrate_out(&e->qmp, fd, &saved, err)) < 0)
         goto out;
     if (fsync(fd) < 0 || rename(tmp, state_path) < 0) {
         rc = bl_errno(err, errno, "pause: %s", state_path);

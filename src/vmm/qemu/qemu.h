@@ -70,8 +70,20 @@ void relay_stop(struct relay *r); /* NULL-safe; closes qemu_fd, not client_fd */
  * shared file) written to state_fd; on failure the VM runs on. And the other way, on a QEMU
  * started with -incoming defer (stays stopped: the caller says "cont"). */
 struct qmp;
-int qemu_migrate_out(struct qmp *q, int state_fd, struct bl_error *err);
-int qemu_migrate_in(struct qmp *q, int state_fd, struct bl_error *err);
+/* What the state file keeps beside QEMU's stream (its header: migrate.c). */
+struct qemu_saved {
+    uint32_t balloon_target_mib; /* the target when the box paused (0 = none) */
+};
+int qemu_migrate_out(struct qmp *q, int state_fd, const struct qemu_saved *s,
+                     struct bl_error *err);
+/* *known: false for a state saved before the header (*s is then zero). */
+int qemu_migrate_in(struct qmp *q, int state_fd, struct qemu_saved *s, bool *known,
+                    struct bl_error *err);
+/* The header alone, at fd's offset (for the unit tests and the fuzz target): read gives 1
+ * with *s filled and the offset past it, 0 for a bare QEMU stream (the offset back at 0),
+ * or <0 with err set for anything else. */
+int qemu_state_header_write(int fd, const struct qemu_saved *s, struct bl_error *err);
+int qemu_state_header_read(int fd, struct qemu_saved *s, struct bl_error *err);
 /* Creates the RAM file (0600) with its room reserved (blocks allocated; on tmpfs, checked);
  * on failure removes it and says why. */
 int qemu_memory_reserve(const char *path, uint64_t bytes, struct bl_error *err);

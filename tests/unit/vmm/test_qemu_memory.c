@@ -3,12 +3,14 @@
  * (src/vmm/config.c), the command line it gives (guest RAM in a file, shared or private;
  * -incoming defer and -S for a resume), and the engines' contract: the KVM engine has no
  * pause (the per-box process refuses it with UNSUPPORTED naming the engine), QEMU's has.
- * The real pause, resume and fork run in tests/e2e/pause.sh. */
+ * The state file's header (the balloon target kept across a pause). The real pause, resume
+ * and fork run in tests/e2e/pause.sh (and the target's in tests/e2e/density.sh). */
 #include "harness/harness.h"
 #include "vmm/config.h"
 #include "vmm/engine.h"
 #include "vmm/qemu/qemu.h"
 
+#include <fcntl.h>
 #include <linux/magic.h>
 #include <stdio.h>
 #include <string.h>
@@ -150,4 +152,81 @@ TEST(the_ram_file_has_its_room_reserved)
     REQUIRE(symlink(target, path) == 0);
     CHECK(qemu_memory_reserve(path, 1u << 20, &err) < 0);
     CHECK(access(target, F_OK) != 0);
+}
+
+/* The state file's header (migrate.c): what QEMU's stream cannot give back, the balloon's
+ * target at the pause, read before QEMU reads its stream from the offset left behind. */
+static int state_file(const char *name, const void *p, size_t n)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", harness_tmpdir(), name);
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd >= 0 && n && write(fd, p, n) != (ssize_t)n) {
+        close(fd);
+        return -1;
+    }
+    if (fd >= 0)
+        lseek(fd, 0, SEEK_SET);
+    return fd;
+}
+
+TEST(state_header_carries_the_balloon_target)
+{
+    struct bl_error err = {0};
+    int fd = state_file("state", NULL, 0);
+    REQUIRE(fd >= 0);
+    struct qemu_saved s = {.balloon_target_mib = 384};
+    REQUIRE(qemu_state_header_write(fd, &s, &err) == 0);
+    REQUIRE(write(fd, "QEVM\0\0\0\3", 8) == 8); /* QEMU's stream goes on after it */
+    REQUIRE(lseek(fd, 0, SEEK_SET) == 0);
+    struct qemu_saved got = {.balloon_target_mib = 1};
+    CHECK_EQ(qemu_state_header_read(fd, &got, &err), 1);
+    CHECK_EQ(got.balloon_target_mib, 384u);
+    char next[4] = {0};
+    CHECK(read(fd, next, 4) == 4 && memcmp(next, "QEVM", 4) == 0); /* QEMU reads from here */
+    close(fd);
+
+    /* no target: 0, as the box's option says none */
+    fd = state_file("state0", NULL, 0);
+    REQUIRE(fd >= 0);
+    s.balloon_target_mib = 0;
+    REQUIRE(qemu_state_header_write(fd, &s, &err) == 0);
+    REQUIRE(lseek(fd, 0, SEEK_SET) == 0);
+    CHECK_EQ(qemu_state_header_read(fd, &got, &err), 1);
+    CHECK_EQ(got.balloon_target_mib, 0u);
+    close(fd);
+}
+
+TEST(state_header_absent_or_foreign)
+{
+    struct bl_error err = {0};
+    struct qemu_saved got;
+    /* a state saved before the header: QEMU's stream from byte 0, which it must read whole */
+    int fd = state_file("old", "QEVM\0\0\0\3\2\1\0\0\0\0\0\0\0\0", 18);
+    REQUIRE(fd >= 0);
+    got.balloon_target_mib = 7;
+    CHECK_EQ(qemu_state_header_read(fd, &got, &err), 0);
+    CHECK_EQ(got.balloon_target_mib, 0u);
+    CHECK_EQ((long)lseek(fd, 0, SEEK_CUR), 0L);
+    close(fd);
+    struct {
+        const char *data;
+        size_t len;
+        const char *says;
+    } bad[] = {
+        {"", 0, "no header"},                                           /* empty */
+        {"BLQSTATE\1\0", 10, "no header"},                             /* cut short */
+        {"NOTSTATE\1\0\0\0\0\0\0\0", 16, "no header"},                  /* someone else's */
+        {"BLQSTATE\2\0\0\0\0\1\0\0", 16, "header version 2"},           /* a newer boxlite's */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        fd = state_file("bad", bad[i].data, bad[i].len);
+        REQUIRE(fd >= 0);
+        err = (struct bl_error){0};
+        CHECK(qemu_state_header_read(fd, &got, &err) < 0);
+        CHECK_EQ(err.code, BOXLITE_ERR_ENGINE);
+        if (!strstr(err.msg, bad[i].says))
+            CHECK_STR(err.msg, bad[i].says);
+        close(fd);
+    }
 }
