@@ -121,7 +121,9 @@ static char *derive_path(const struct p9_server *s, const char *root, const stru
 {
     char full[PATH_MAX];
     struct stat have, found;
-    if (f->stale || fd_path(s, f->pfd, full, sizeof full) < 0 || p9_stat_guest(s, f->pfd, &have))
+    /* no p9_stat_guest: the qid's path is the host inode's, and the save runs on the
+     * pause's thread, whose seccomp allow-list has no xattr calls (src/vmm/jail/) */
+    if (f->stale || fd_path(s, f->pfd, full, sizeof full) < 0 || p9_stat_fd(f->pfd, &have))
         return NULL;
     size_t rl = strlen(root);
     const char *rel;
