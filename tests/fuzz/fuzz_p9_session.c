@@ -137,7 +137,8 @@ static void setup(void)
     snprintf(d, sizeof d, "%s/up", share);
     if (symlink("..", d) < 0 || p9_server_new(&srv, share, false, 65536, NULL) < 0)
         abort();
-    static const uint8_t version[] = { 0x00, 0x00, 0x01, 0x00, 8, 0, '9', 'P', '2', '0', '0', '0', '.', 'L' };
+    static const uint8_t version[] = { 0x00, 0x00, 0x01, 0x00, 8,   0,   '9',
+                                       'P',  '2',  '0',  '0',  '0', '.', 'L' };
     static const uint8_t attach[] = { 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0 };
     rpc(P9_TVERSION, version, sizeof version);
     rpc(P9_TATTACH, attach, sizeof attach);

@@ -146,7 +146,7 @@ void p9_fid_clunk_all(struct p9_server *s)
 
 /* Adds a fid taking ownership of pfd, parent and name (released on failure too). */
 int p9_fid_add(struct p9_server *s, uint32_t id, int pfd, int parent, char *name,
-                   uint8_t qtype, bool is_root, uint32_t uid)
+               uint8_t qtype, bool is_root, uint32_t uid)
 {
     int err = 0;
     struct p9_fid *f = NULL;
@@ -220,8 +220,8 @@ static bool name_current(const struct p9_fid *f)
     struct stat a, b;
     if (f->parent < 0 || !f->name)
         return false;
-    return fstatat(f->parent, f->name, &a, AT_SYMLINK_NOFOLLOW) == 0 && p9_stat_fd(f->pfd, &b) == 0 &&
-           a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+    return fstatat(f->parent, f->name, &a, AT_SYMLINK_NOFOLLOW) == 0 &&
+           p9_stat_fd(f->pfd, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
 /* One step of a walk from dir (O_PATH). Returns a new O_PATH fd or -errno; *at_root says
@@ -667,7 +667,8 @@ static int h_lcreate(struct p9_server *s, struct rd *r, struct wr *w)
     int of, e = p9_dotl_open_flags(flags & ~DOTL_DIRECTORY, false, &of);
     if (e)
         return e;
-    int fd = p9_open_beneath(f->pfd, name, (uint64_t)(of | O_CREAT | O_EXCL), host_mode(s, mode, false));
+    int fd = p9_open_beneath(f->pfd, name, (uint64_t)(of | O_CREAT | O_EXCL),
+                             host_mode(s, mode, false));
     if (fd < 0)
         return -fd;
     if ((e = record_new(s, f->pfd, name, fd, S_IFREG | (mode & 07777), f->uid, gid, 0))) {
