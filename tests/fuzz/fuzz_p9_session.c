@@ -8,6 +8,7 @@
  * restored is then used: every fid is asked its attributes, opened, read and walked on
  * ("..", a symlink "up" -> ".."), and must never show the file outside the share; a
  * restored session must save and restore again. */
+#include "p9_msg.h"
 #include "vmm/fs/p9.h"
 
 #include <fcntl.h>
@@ -25,19 +26,6 @@ static char topdir[64], share[4096];
 static uint8_t *base;
 static size_t base_len;
 static uint8_t resp[1 << 16];
-
-static size_t msg(uint8_t *b, uint8_t type, const uint8_t *body, size_t n)
-{
-    size_t len = 7 + n;
-    b[0] = (uint8_t)len;
-    b[1] = (uint8_t)(len >> 8);
-    b[2] = b[3] = 0;
-    b[4] = type;
-    b[5] = 1;
-    b[6] = 0;
-    memcpy(b + 7, body, n);
-    return len;
-}
 
 static size_t rpc(uint8_t type, const uint8_t *body, size_t n)
 {

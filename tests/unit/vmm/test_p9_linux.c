@@ -39,28 +39,6 @@ static void *serve(void *arg)
     }
 }
 
-static void put_file(const char *path, const char *text, int mode)
-{
-    FILE *f = fopen(path, "w");
-    if (f) {
-        fputs(text, f);
-        fclose(f);
-        chmod(path, (mode_t)mode);
-    }
-}
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return NULL;
-    static char buf[1 << 20];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    return buf;
-}
-
 static const char init_script[] =
     "#!/bin/busybox sh\n"
     "/bin/busybox --install -s /bin\n"
@@ -128,13 +106,56 @@ static void need_guest(char vmlinux[4096])
         harness_need("no cached guest kernel (scripts/build-kernel.sh)");
 }
 
+/* A listener on 127.0.0.1 at a port of the kernel's choice (into *port), or -1. */
+static int listen_loopback(unsigned *port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t sl = sizeof sa;
+    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(fd, 1) < 0 ||
+        getsockname(fd, (struct sockaddr *)&sa, &sl) < 0) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    *port = ntohs(sa.sin_port);
+    return fd;
+}
+
+/* Boots vmlinux under QEMU TCG with busybox and script as /init, its user network reaching
+ * port on our loopback as 10.0.2.2:port (P9PORT on the kernel command line). Returns the
+ * console's text (slurp), or NULL; QEMU's exit status into *rc. */
+static char *run_guest(const char *vmlinux, const char *script, unsigned port, int *rc)
+{
+    const char *tmp = harness_tmpdir();
+    char init[4200], initrd[4200], log[4200], cmd[16384];
+    snprintf(init, sizeof init, "%s/init", tmp);
+    snprintf(initrd, sizeof initrd, "%s/initrd.gz", tmp);
+    snprintf(log, sizeof log, "%s/console.log", tmp);
+    put_file(init, script, 0755);
+    snprintf(cmd, sizeof cmd,
+             "python3 scripts/mkinitramfs.py %s /init=%s /bin/busybox=/bin/busybox", initrd,
+             init);
+    if (system(cmd) != 0)
+        return NULL;
+    snprintf(cmd, sizeof cmd,
+             "timeout 200 qemu-system-x86_64 -M microvm,acpi=off -accel tcg -cpu max -m 256 "
+             "-smp 1 -nodefaults -no-user-config -nographic -serial stdio -no-reboot "
+             "-netdev user,id=n0 -device virtio-net-device,netdev=n0 "
+             "-kernel %s -initrd %s -append 'console=ttyS0 reboot=t panic=-1 quiet P9PORT=%u' "
+             ">%s 2>&1 </dev/null",
+             vmlinux, initrd, port, log);
+    *rc = system(cmd);
+    return slurp(log);
+}
+
 TEST_TIMEOUT(linux_client_over_tcp, 240)
 {
     char vmlinux[4096];
     need_guest(vmlinux);
 
     const char *tmp = harness_tmpdir();
-    char share[4096], path[4200], cmd[16384];
+    char share[4096], path[4200];
     snprintf(share, sizeof share, "%s/share", tmp);
     REQUIRE(mkdir(share, 0755) == 0);
     snprintf(path, sizeof path, "%s/secret", tmp);
@@ -152,37 +173,16 @@ TEST_TIMEOUT(linux_client_over_tcp, 240)
 
     struct srv s = {0};
     REQUIRE(p9_server_new(&s.p9, share, false, 0, NULL) == 0);
-    s.lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    socklen_t sl = sizeof sa;
-    REQUIRE(bind(s.lfd, (struct sockaddr *)&sa, sizeof sa) == 0);
-    REQUIRE(listen(s.lfd, 1) == 0);
-    REQUIRE(getsockname(s.lfd, (struct sockaddr *)&sa, &sl) == 0);
+    unsigned port = 0;
+    REQUIRE((s.lfd = listen_loopback(&port)) >= 0);
     pthread_t th;
     REQUIRE(pthread_create(&th, NULL, serve, &s) == 0);
 
-    char init[4200], initrd[4200], log[4200];
-    snprintf(init, sizeof init, "%s/init", tmp);
-    snprintf(initrd, sizeof initrd, "%s/initrd.gz", tmp);
-    snprintf(log, sizeof log, "%s/console.log", tmp);
-    put_file(init, init_script, 0755);
-    snprintf(cmd, sizeof cmd,
-             "python3 scripts/mkinitramfs.py %s /init=%s /bin/busybox=/bin/busybox", initrd,
-             init);
-    REQUIRE(system(cmd) == 0);
-    snprintf(cmd, sizeof cmd,
-             "timeout 200 qemu-system-x86_64 -M microvm,acpi=off -accel tcg -cpu max -m 256 "
-             "-smp 1 -nodefaults -no-user-config -nographic -serial stdio -no-reboot "
-             "-netdev user,id=n0 -device virtio-net-device,netdev=n0 "
-             "-kernel %s -initrd %s -append 'console=ttyS0 reboot=t panic=-1 quiet P9PORT=%u' "
-             ">%s 2>&1 </dev/null",
-             vmlinux, initrd, ntohs(sa.sin_port), log);
-    int rc = system(cmd);
+    int rc = -1;
+    char *out = run_guest(vmlinux, init_script, port, &rc);
     shutdown(s.lfd, SHUT_RDWR);
     close(s.lfd);
     pthread_join(th, NULL);
-
-    char *out = slurp(log);
     REQUIRE(out);
     if (!strstr(out, "R:DONE") || !strstr(out, "R:BIG=300000") || getenv("P9_LINUX_VERBOSE"))
         fprintf(stderr, "qemu exit %d, console:\n%s\n", rc, out);
@@ -462,7 +462,7 @@ TEST_TIMEOUT(linux_client_keeps_its_mount_across_a_restored_session, 240)
     char vmlinux[4096];
     need_guest(vmlinux);
     const char *tmp = harness_tmpdir();
-    char share[4096], path[4200], cmd[16384];
+    char share[4096], path[4200];
     snprintf(share, sizeof share, "%s/share", tmp);
     REQUIRE(mkdir(share, 0755) == 0);
     snprintf(path, sizeof path, "%s/gone.txt", share);
@@ -470,37 +470,16 @@ TEST_TIMEOUT(linux_client_keeps_its_mount_across_a_restored_session, 240)
 
     struct swap_srv s = { .share = share };
     REQUIRE(p9_server_new(&s.p9, share, false, 0, NULL) == 0);
-    s.lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    socklen_t sl = sizeof sa;
-    REQUIRE(bind(s.lfd, (struct sockaddr *)&sa, sizeof sa) == 0);
-    REQUIRE(listen(s.lfd, 1) == 0);
-    REQUIRE(getsockname(s.lfd, (struct sockaddr *)&sa, &sl) == 0);
+    unsigned port = 0;
+    REQUIRE((s.lfd = listen_loopback(&port)) >= 0);
     pthread_t th;
     REQUIRE(pthread_create(&th, NULL, serve_swapping, &s) == 0);
 
-    char init[4200], initrd[4200], log[4200];
-    snprintf(init, sizeof init, "%s/init", tmp);
-    snprintf(initrd, sizeof initrd, "%s/initrd.gz", tmp);
-    snprintf(log, sizeof log, "%s/console.log", tmp);
-    put_file(init, swap_script, 0755);
-    snprintf(cmd, sizeof cmd,
-             "python3 scripts/mkinitramfs.py %s /init=%s /bin/busybox=/bin/busybox", initrd,
-             init);
-    REQUIRE(system(cmd) == 0);
-    snprintf(cmd, sizeof cmd,
-             "timeout 200 qemu-system-x86_64 -M microvm,acpi=off -accel tcg -cpu max -m 256 "
-             "-smp 1 -nodefaults -no-user-config -nographic -serial stdio -no-reboot "
-             "-netdev user,id=n0 -device virtio-net-device,netdev=n0 "
-             "-kernel %s -initrd %s -append 'console=ttyS0 reboot=t panic=-1 quiet P9PORT=%u' "
-             ">%s 2>&1 </dev/null",
-             vmlinux, initrd, ntohs(sa.sin_port), log);
-    int rc = system(cmd);
+    int rc = -1;
+    char *out = run_guest(vmlinux, swap_script, port, &rc);
     shutdown(s.lfd, SHUT_RDWR);
     close(s.lfd);
     pthread_join(th, NULL);
-
-    char *out = slurp(log);
     REQUIRE(out);
     if (!strstr(out, "R:DONE") || s.why[0] || getenv("P9_LINUX_VERBOSE"))
         fprintf(stderr, "qemu exit %d, swap: %s, console:\n%s\n", rc, s.why, out);

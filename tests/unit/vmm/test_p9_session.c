@@ -18,27 +18,6 @@
 #define DOTL_RDWR 2
 #define DOTL_DIRECTORY 0200000
 
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    if (f) {
-        fputs(text, f);
-        fclose(f);
-    }
-}
-
-static char *slurp(const char *path)
-{
-    static char buf[4096];
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return NULL;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    return buf;
-}
-
 /* <tmp>/share with hello.txt, sub/{a,b,c}.txt; <tmp>/outside/inner holds a secret. */
 static const char *share_path(const char *rel)
 {
@@ -53,15 +32,15 @@ static const char *make_share(void)
 {
     mkdir(share_path(""), 0755);
     mkdir(share_path("sub"), 0755);
-    write_file(share_path("hello.txt"), "hello world\n");
-    write_file(share_path("sub/a.txt"), "A");
-    write_file(share_path("sub/b.txt"), "B");
-    write_file(share_path("sub/c.txt"), "C");
+    put_file(share_path("hello.txt"), "hello world\n", 0644);
+    put_file(share_path("sub/a.txt"), "A", 0644);
+    put_file(share_path("sub/b.txt"), "B", 0644);
+    put_file(share_path("sub/c.txt"), "C", 0644);
     char out[4200];
     snprintf(out, sizeof out, "%s/outside", harness_tmpdir());
     mkdir(out, 0755);
     snprintf(out, sizeof out, "%s/outside/inner", harness_tmpdir());
-    write_file(out, "host secret");
+    put_file(out, "host secret", 0644);
     static char root[4200];
     snprintf(root, sizeof root, "%s", share_path(""));
     return root;
@@ -236,9 +215,9 @@ TEST(files_gone_or_replaced_come_back_stale)
     const char *root = make_share();
     char path[4200];
     for (const char *f = "gone\0renamed\0swapped\0typed\0keep\0unlinked\0"; *f; f += strlen(f) + 1)
-        write_file(share_path(f), f);
+        put_file(share_path(f), f, 0644);
     mkdir(share_path("sub/dir"), 0755);
-    write_file(share_path("sub/dir/inner"), "inside");
+    put_file(share_path("sub/dir/inner"), "inside", 0644);
     struct p9_server *s = server_msize(root, 65536);
     REQUIRE(s);
     REQUIRE(walk(s, 0, 1, "gone", NULL) == P9_RWALK);
@@ -269,7 +248,7 @@ TEST(files_gone_or_replaced_come_back_stale)
     unlink(share_path("gone"));
     rename(share_path("renamed"), share_path("elsewhere"));
     unlink(share_path("swapped"));
-    write_file(share_path("swapped"), "a new file by the old name");
+    put_file(share_path("swapped"), "a new file by the old name", 0644);
     unlink(share_path("typed"));
     mkdir(share_path("typed"), 0755);
     /* sub/dir becomes a symlink to a directory outside the share holding "inner" */
