@@ -218,8 +218,8 @@ static int do_pause(struct box *b, char *why, size_t why_len)
                  "vmm.log says why)");
     } else if (rootfs_shared(b->cfg) ||
                (b->cfg->nshares && b->ops->pause_shares == PAUSE_SHARES_REFUSED)) {
-        /* A 9p root cannot be unmounted under the running container (QEMU's blocker); the
-         * KVM engine would save its session as a volume's, but that is not proven yet. */
+        /* A 9p root cannot be unmounted under the running container (QEMU's blocker; the
+         * KVM engine serves no shared rootfs at all: kvm_engine.c refuses it). */
         code = BOXLITE_ERR_UNSUPPORTED;
         snprintf(why, why_len, "pause: a box %s cannot be paused", rootfs_shared(b->cfg)
                  ? "whose rootfs is a shared host folder" : "with volumes on this engine");

@@ -42,10 +42,11 @@
 #define ST_STALE 2u
 #define FID_FIXED (4 + 4 + 8 + 1 + 1 + 4 + 2) /* a fid's record before its path's bytes */
 
-/* Walks path (names joined by "/") from the root as Twalk would. Returns the file's O_PATH
- * descriptor, with *parent (its directory's, or -1 at the root) and *name (the last name, or
- * NULL) when those are asked for; -EINVAL for a path no walk could name ("", "a//b", ".",
- * ".." or a name over NAME_MAX), another -errno when the walk fails on the host. */
+/* Walks path (names joined by "/", "" for the root) from the root as Twalk would. Returns
+ * the file's O_PATH descriptor, with *parent (its directory's, or -1 at the root) and *name
+ * (the last name, or NULL) when those are asked for; -EINVAL for a path no walk could name
+ * ("/a", "a//b", "a/", ".", ".." or a name over NAME_MAX), another -errno when the walk
+ * fails on the host (a name gone, a symlink where a directory was: ENOTDIR). */
 static int walk_path(const struct p9_server *s, const char *path, int *parent, char **name)
 {
     int cur = fcntl(s->rootfd, F_DUPFD_CLOEXEC, 0), up = -1;
