@@ -714,7 +714,7 @@ static int start_claimed(boxlite_box *b, bool explicit_start, struct bl_error *e
         r = proto_client_status(conn, left > 1000 ? left : 1000, &st, err);
     double t_status = mono_ms_f();
     if (!r && b->resuming)
-        r = rt_memory_after_resume(b, conn, left > 1000 ? left : 1000, err);
+        r = rt_memory_after_resume(b, conn, st.fig.engine, left > 1000 ? left : 1000, err);
     else if (!r)
         r = send_setup(b, conn, &ic, left > 1000 ? left : 1000, err);
     image_config_free(&ic);

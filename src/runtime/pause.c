@@ -133,14 +133,25 @@ static int send_identity(boxlite_box *b, struct proto_client *c, int timeout_ms,
     return 0;
 }
 
+/* Whether a pause on this engine has the agent unmount the volumes first and mount them
+ * after the resume: QEMU's migration cannot carry a mounted 9p share; the KVM engine saves
+ * the guest's 9P sessions with the VM (src/vmm/fs/p9_session.c; PAUSE_SHARES_KEPT in
+ * src/vmm/engine.h), so its volumes stay mounted and a resume costs no mount. */
+static bool pause_unmounts_volumes(const char *engine)
+{
+    return !engine || strcmp(engine, "kvm") != 0;
+}
+
 /* After a resume: a fork's identity, then the volumes the pause unmounted (a fork mounts
  * its source's host folders: they are the same options, and a volume is host data, never
- * part of the snapshot). */
-int rt_memory_after_resume(boxlite_box *b, struct proto_client *c, int timeout_ms,
-                           struct bl_error *err)
+ * part of the snapshot; on the KVM engine the fork's own 9P server finds the same files
+ * by the saved session's paths, in the same folders). */
+int rt_memory_after_resume(boxlite_box *b, struct proto_client *c, const char *engine,
+                           int timeout_ms, struct bl_error *err)
 {
     int r = send_identity(b, c, timeout_ms, err);
-    if (!r && b->opts.nvolumes && (r = proto_volumes(c, true, timeout_ms, err)) < 0)
+    if (!r && b->opts.nvolumes && pause_unmounts_volumes(engine) &&
+        (r = proto_volumes(c, true, timeout_ms, err)) < 0)
         bl_err_prefix(err, "mount the volumes again");
     return r;
 }
@@ -184,8 +195,8 @@ static int pause_locked(boxlite_box *b, int timeout_ms, struct bl_error *err)
         held = false;
     /* QEMU cannot save a 9p share the guest has mounted: the agent unmounts the volumes
      * (refused while the workload uses one) and mounts them again should the pause fail;
-     * the resume mounts them (rt_memory_after_resume). */
-    bool vols = !r && b->opts.nvolumes;
+     * the resume mounts them (rt_memory_after_resume). The KVM engine keeps them. */
+    bool vols = !r && b->opts.nvolumes && pause_unmounts_volumes(rec.engine);
     if (vols && (r = proto_volumes(c, false, timeout_ms, err)) < 0)
         bl_err_prefix(err, "unmount the volumes");
     if (!r && (r = proto_client_pause(c, timeout_ms, err)) < 0 && vols) {

@@ -115,8 +115,10 @@ void rt_memory_forget(const char *dir);
 json_t *rt_memory_config(const boxlite_box *b, bool resume);
 /* The main process's restarts a paused box's end record counted (0 when none). */
 uint64_t rt_memory_saved_restarts(const char *dir);
-int rt_memory_after_resume(boxlite_box *b, struct proto_client *c, int timeout_ms,
-                           struct bl_error *err);
+/* engine: the one the resumed per-box process runs (its STATUS), which says whether the
+ * pause unmounted the volumes. */
+int rt_memory_after_resume(boxlite_box *b, struct proto_client *c, const char *engine,
+                           int timeout_ms, struct bl_error *err);
 /* A fork's new MAC (its identity) into vmm.json's "network" object, when it resumes. */
 void rt_memory_fork_network(const boxlite_box *b, json_t *network);
 /* Deletes the record and the box's folder. */

@@ -43,6 +43,13 @@ struct engine_stats {
     uint64_t mem_returned_bytes, guest_resident_bytes, host_rss_bytes;
 };
 
+enum engine_pause_shares {
+    PAUSE_SHARES_REFUSED,   /* a box with volumes cannot be paused */
+    PAUSE_SHARES_UNMOUNTED, /* once the guest has unmounted them (the host asks the agent:
+                             * VOLUMES) and mounts them after the resume */
+    PAUSE_SHARES_KEPT,      /* mounted: the engine saves the 9P sessions with the VM */
+};
+
 struct engine_ops {
     const char *name; /* "kvm", "qemu" */
     /* Whether this engine can run here; if not, why (for the "no engine" error). */
@@ -64,9 +71,8 @@ struct engine_ops {
     /* Saves the guest's memory and device state to state_path and ends the VM (its exit
      * then says "paused"); on failure the VM runs on. NULL: the engine cannot. */
     int (*pause)(struct engine *e, const char *state_path, struct bl_error *err);
-    /* pause works on a box with 9p volumes once the guest has unmounted them (the host asks
-     * the agent: VOLUMES); false: such a box is refused (a shared rootfs always is). */
-    bool pause_unmounted_shares;
+    /* What pause does with a box's 9p volumes (a shared rootfs is always refused). */
+    enum engine_pause_shares pause_shares;
     /* Sets the balloon's target: the guest memory the guest may keep, MiB (0 = none: the
      * balloon deflates); the guest follows on its own time. The range is checked by the
      * caller (VMM_BALLOON_MIN_MIB..memory_mib). NULL: the engine has no balloon. */

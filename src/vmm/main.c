@@ -216,9 +216,10 @@ static int do_pause(struct box *b, char *why, size_t why_len)
         code = BOXLITE_ERR_UNSUPPORTED;
         snprintf(why, why_len, "pause: this box was started without a memory file (its "
                  "vmm.log says why)");
-    } else if (rootfs_shared(b->cfg) || (b->cfg->nshares && !b->ops->pause_unmounted_shares)) {
-        /* A 9p root cannot be unmounted under the running container; neither engine saves
-         * a mounted share (QEMU's blocker; our virtio-9p keeps no open files across). */
+    } else if (rootfs_shared(b->cfg) ||
+               (b->cfg->nshares && b->ops->pause_shares == PAUSE_SHARES_REFUSED)) {
+        /* A 9p root cannot be unmounted under the running container (QEMU's blocker; the
+         * KVM engine serves no shared rootfs at all: kvm_engine.c refuses it). */
         code = BOXLITE_ERR_UNSUPPORTED;
         snprintf(why, why_len, "pause: a box %s cannot be paused", rootfs_shared(b->cfg)
                  ? "whose rootfs is a shared host folder" : "with volumes on this engine");
@@ -234,8 +235,9 @@ static int do_pause(struct box *b, char *why, size_t why_len)
     return code; /* saved: the VM's end says so ("paused: memory saved") */
 }
 
-/* Auto-pause's volumes: neither engine saves a share the guest has mounted, so the agent
- * unmounts them first, as the library has it do before a PAUSE (src/runtime/pause.c), here
+/* Auto-pause's volumes on an engine that cannot save a share the guest has mounted (QEMU;
+ * the KVM engine saves the 9P sessions and leaves them mounted): the agent unmounts them
+ * first, as the library has it do before a PAUSE (src/runtime/pause.c), here
  * through a connection of the pause's own (it passes the hold); the library that resumes
  * the box mounts them again (rt_memory_after_resume). 0, or the agent's code (STATE: a
  * volume is in use). */
@@ -265,7 +267,8 @@ static bool auto_pause(struct box *b)
     if (proto_mux_hold(b->mux) != 0)
         return false;
     bool vols = cfg->nshares && !rootfs_shared(cfg) && b->ops->pause &&
-                b->ops->pause_unmounted_shares && cfg->memory_file && cfg->memory_state;
+                b->ops->pause_shares == PAUSE_SHARES_UNMOUNTED && cfg->memory_file &&
+                cfg->memory_state;
     if (vols) {
         int code = auto_pause_volumes(b, false);
         if (code) {

@@ -6,6 +6,7 @@
  * (Tversion clunks every fid) with fid 0 attached at the root and fid 1 walked to a file,
  * so deeper requests have fids to act on. A file outside the share ("canary") must never
  * change or disappear: the fuzzer checks the escape guarantees too. */
+#include "p9_msg.h"
 #include "vmm/fs/p9.h"
 
 #include <fcntl.h>
@@ -19,19 +20,6 @@
 static struct p9_server *srv;
 static char topdir[64], canary[4096];
 static uint8_t resp[1 << 16];
-
-static size_t msg(uint8_t *b, uint8_t type, const uint8_t *body, size_t n)
-{
-    size_t len = 7 + n;
-    b[0] = (uint8_t)len;
-    b[1] = (uint8_t)(len >> 8);
-    b[2] = b[3] = 0;
-    b[4] = type;
-    b[5] = 1;
-    b[6] = 0;
-    memcpy(b + 7, body, n);
-    return len;
-}
 
 static void session(void)
 {

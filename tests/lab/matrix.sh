@@ -19,7 +19,8 @@
 #            pause and resume; `fork` makes two boxes running at once that see the parent's
 #            tmpfs, each with its own host name, MAC (in the guest and in virtio-net's config
 #            space: a driver re-probe reads it), boot_id and random stream. The box has a
-#            volume (9p: unmounted for the pause, mounted again after it) and a balloon
+#            volume (9p: on QEMU unmounted for the pause and mounted again after it; on
+#            KVM mounted throughout, a file held open on it written on) and a balloon
 #            target that holds across the pause, with free page reporting still giving
 #            memory back after it; --idle-pause pauses an idle box with a volume. Figures:
 #            cold create to first output against resume to first output, same run; the
@@ -252,6 +253,15 @@ if [ -n "${LAB_CLI:-}" ] && has pause; then
   volw=1
   [ "$pe" = qemu ] && [ "$(stat -f -c %T "$work/vol")" = tmpfs ] && [ ! -e "$work/vol/g" ] && volw=0 &&
     echo "skip: [$LAB_MODEL] the guest's writes to a volume on $pe (this tmpfs has no user.* attributes)"
+  # On the KVM engine the volume stays mounted across the pause (virtio-9p saves the guest's
+  # 9P session, src/vmm/fs/p9_session.c): a process writing to a file it holds open there
+  # does not refuse the pause (QEMU's unmount would: "volume /data is in use") and writes
+  # on after the resume, into the same host file.
+  held=0
+  if [ "$pe" = kvm ] && [ $volw = 1 ]; then
+    "$B" exec p sh -c '(exec 3>> /data/held; while true; do echo x >&3; sleep 1; done) > /dev/null 2>&1 &'
+    held=1
+  fi
   # the balloon: a target set while it runs (BALLOON), reached before the pause
   "$B" balloon p 400m > /dev/null 2>&1
   i=0
@@ -272,7 +282,8 @@ if [ -n "${LAB_CLI:-}" ] && has pause; then
   "$B" exec p kill -0 "$pid0" && ok "the loop started before the pause runs on (pid $pid0)" || bad "the loop $pid0 is gone"
   grep -qE "\"engine\": ?\"$pe\"" "$(dir_of p)/vmm.json" && ok "it resumed on the engine that paused it ($pe)" ||
     bad "vmm.json engine: $(grep engine "$(dir_of p)/vmm.json")"
-  # its volume (virtio-9p): unmounted by the agent for the pause, mounted again on resume
+  # its volume (virtio-9p): on QEMU unmounted by the agent for the pause, mounted again on
+  # resume; on the KVM engine mounted throughout
   echo while-paused > "$work/vol/h"
   if [ $volw = 1 ]; then
     v=$("$B" exec p sh -c 'cat /data/g /data/h; echo after > /data/g; grep -c " 9p " /proc/mounts' 2>&1 | tr '\n' ' ')
@@ -283,6 +294,14 @@ if [ -n "${LAB_CLI:-}" ] && has pause; then
     v=$("$B" exec p sh -c 'cat /data/h; grep -c " 9p " /proc/mounts' 2>&1 | tr '\n' ' ')
     [ "$v" = "while-paused 1 " ] && ok "its volume is mounted again: the host's write is read" ||
       { bad "volume after resume: [$v]"; tail -20 "$(dir_of p)/vmm.log"; }
+  fi
+  if [ $held = 1 ]; then
+    n0=$(wc -l < "$work/vol/held" 2>/dev/null || echo 0)
+    sleep 3
+    n1=$(wc -l < "$work/vol/held" 2>/dev/null || echo 0)
+    [ "${n0:-0}" -gt 0 ] && [ "${n1:-0}" -gt "${n0:-0}" ] &&
+      ok "a file held open on the volume across the pause is written on after it ($n0 -> $n1 lines)" ||
+      { bad "the file held open on the volume: $n0 -> $n1 lines after the resume"; tail -20 "$(dir_of p)/vmm.log"; }
   fi
   # the balloon's target and inflated pages survived (the KVM engine's balloon.c state;
   # QEMU's migrated device and the target in the state's header, src/vmm/qemu/migrate.c)

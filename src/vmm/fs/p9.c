@@ -5,6 +5,7 @@
  * "/", "." or "..") opened with O_NOFOLLOW relative to its directory's descriptor, so the
  * guest can never name a host path outside the share. */
 #include "vmm/fs/p9.h"
+#include "vmm/fs/p9_impl.h"
 
 #include "common/cleanup.h"
 #include "vmm/fs/p9_meta.h"
@@ -23,102 +24,10 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-#define FID_BUCKETS 1024
 #define RLERROR_SIZE 11 /* size[4] type[1] tag[2] ecode[4] */
 #define MSIZE_MAX (16u * 1024 * 1024)
 
-/* 9P2000.L open flags (Linux include/net/9p/9p.h, P9_DOTL_*): fixed by the protocol,
- * translated here so the server does not depend on the host's O_* values. */
-#define DOTL_ACCMODE 03
-#define DOTL_CREATE 0100
-#define DOTL_EXCL 0200
-#define DOTL_TRUNC 01000
-#define DOTL_APPEND 02000
-#define DOTL_DSYNC 010000
-#define DOTL_DIRECTORY 0200000
-#define DOTL_SYNC 04000000
-
-#define DOTL_AT_REMOVEDIR 0x200 /* Tunlinkat flags */
-
-struct p9_fid {
-    uint32_t id;
-    int pfd;         /* O_PATH | O_NOFOLLOW descriptor of the file itself */
-    int parent;      /* O_PATH descriptor of the directory holding it, -1 if unknown/root */
-    char *name;      /* its name in parent, NULL if unknown */
-    int fd;          /* opened for I/O by Tlopen/Tlcreate, or -1 */
-    uint8_t qtype;   /* P9_QTDIR, P9_QTSYMLINK or P9_QTFILE (the guest's view) */
-    uint32_t uid;    /* the attaching user (Tattach n_uname): owner of what this fid creates */
-    bool is_root;
-    struct p9_fid *next;
-};
-
-struct p9_server {
-    int rootfd;  /* O_PATH | O_DIRECTORY */
-    int procfd;  /* /proc/self/fd, to reopen an O_PATH fd for I/O */
-    dev_t root_dev;
-    ino_t root_ino;
-    bool readonly;
-    /* The host filesystem keeps user.* attributes: the guest's owners and modes are recorded
-     * there (p9_meta.h). Without them chown is dropped and chmod keeps only rwx bits. */
-    bool mapped;
-    uint32_t max_msize, msize;
-    size_t nfids;
-    struct p9_fid *fids[FID_BUCKETS];
-};
-
 /* ---- message reading and writing --------------------------------------------------- */
-
-struct rd {
-    const uint8_t *p;
-    size_t len, off;
-    bool bad; /* ran past the end, or a string was invalid */
-};
-
-static const uint8_t *rd_take(struct rd *r, size_t n)
-{
-    if (r->bad || n > r->len - r->off) {
-        r->bad = true;
-        return NULL;
-    }
-    const uint8_t *p = r->p + r->off;
-    r->off += n;
-    return p;
-}
-
-static uint64_t rd_le(struct rd *r, unsigned n)
-{
-    const uint8_t *p = rd_take(r, n);
-    uint64_t v = 0;
-    if (!p)
-        return 0;
-    for (unsigned i = 0; i < n; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
-
-static uint8_t rd8(struct rd *r) { return (uint8_t)rd_le(r, 1); }
-static uint16_t rd16(struct rd *r) { return (uint16_t)rd_le(r, 2); }
-static uint32_t rd32(struct rd *r) { return (uint32_t)rd_le(r, 4); }
-static uint64_t rd64(struct rd *r) { return rd_le(r, 8); }
-
-/* A string s[2 + n] copied NUL-terminated into buf; embedded NULs or n >= cap are bad. */
-static void rd_str(struct rd *r, char *buf, size_t cap)
-{
-    uint16_t n = rd16(r);
-    const uint8_t *p = rd_take(r, n);
-    buf[0] = '\0';
-    if (!p)
-        return;
-    if ((size_t)n >= cap || memchr(p, '\0', n)) {
-        r->bad = true;
-        return;
-    }
-    memcpy(buf, p, n);
-    buf[n] = '\0';
-}
-
-/* The whole message was consumed, exactly. */
-static bool rd_ok(const struct rd *r) { return !r->bad && r->off == r->len; }
 
 struct wr {
     uint8_t *p;
@@ -164,13 +73,7 @@ static void wr_str(struct wr *w, const char *s)
         memcpy(p, s, n);
 }
 
-struct qid {
-    uint8_t type;
-    uint32_t version;
-    uint64_t path;
-};
-
-static struct qid qid_of(const struct p9_server *s, const struct stat *st)
+struct qid p9_qid_of(const struct p9_server *s, const struct stat *st)
 {
     struct qid q = { .type = P9_QTFILE, .version = 0, .path = st->st_ino };
     if (S_ISDIR(st->st_mode))
@@ -201,7 +104,7 @@ static struct p9_fid **fid_slot(struct p9_server *s, uint32_t id)
     return pp;
 }
 
-static struct p9_fid *fid_get(struct p9_server *s, uint32_t id)
+struct p9_fid *p9_fid_get(struct p9_server *s, uint32_t id)
 {
     return *fid_slot(s, id);
 }
@@ -229,7 +132,7 @@ static void fid_clunk(struct p9_server *s, uint32_t id)
     fid_release(f);
 }
 
-static void fid_clunk_all(struct p9_server *s)
+void p9_fid_clunk_all(struct p9_server *s)
 {
     for (size_t i = 0; i < FID_BUCKETS; i++) {
         while (s->fids[i]) {
@@ -242,12 +145,12 @@ static void fid_clunk_all(struct p9_server *s)
 }
 
 /* Adds a fid taking ownership of pfd, parent and name (released on failure too). */
-static int fid_add(struct p9_server *s, uint32_t id, int pfd, int parent, char *name,
-                   uint8_t qtype, bool is_root, uint32_t uid)
+int p9_fid_add(struct p9_server *s, uint32_t id, int pfd, int parent, char *name,
+               uint8_t qtype, bool is_root, uint32_t uid)
 {
     int err = 0;
     struct p9_fid *f = NULL;
-    if (id == P9_NOFID || fid_get(s, id))
+    if (id == P9_NOFID || p9_fid_get(s, id))
         err = EBADF;
     else if (s->nfids >= P9_MAX_FIDS)
         err = EMFILE;
@@ -271,22 +174,22 @@ static int fid_add(struct p9_server *s, uint32_t id, int pfd, int parent, char *
 
 /* ---- host file helpers --------------------------------------------------------------- */
 
-static int stat_fd(int fd, struct stat *st)
+int p9_stat_fd(int fd, struct stat *st)
 {
     return fstatat(fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0 ? errno : 0;
 }
 
 /* The file as the guest sees it: the host's stat with the recorded owner and mode. */
-static int stat_guest(const struct p9_server *s, int fd, struct stat *st)
+int p9_stat_guest(const struct p9_server *s, int fd, struct stat *st)
 {
-    int e = stat_fd(fd, st);
+    int e = p9_stat_fd(fd, st);
     if (!e && s->mapped)
         p9_meta_apply(fd, st);
     return e;
 }
 
 /* A name the guest may create or look up: one component, not "." or "..". */
-static bool name_ok(const char *name)
+bool p9_name_ok(const char *name)
 {
     return name[0] && !strchr(name, '/') && strcmp(name, ".") != 0 && strcmp(name, "..") != 0;
 }
@@ -295,9 +198,9 @@ static bool name_ok(const char *name)
  * and O_NOFOLLOW nothing is resolved but the name itself, in dirfd: what
  * openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS) would guarantee, through a call whose
  * flags and mode the jail's seccomp filter can check (openat2 hides them in a struct). */
-static int open_beneath(int dirfd, const char *name, uint64_t flags, uint64_t mode)
+int p9_open_beneath(int dirfd, const char *name, uint64_t flags, uint64_t mode)
 {
-    if (!name_ok(name))
+    if (!p9_name_ok(name))
         return -EINVAL;
     int fd = openat(dirfd, name, (int)flags | O_NOFOLLOW | O_CLOEXEC, (mode_t)mode);
     return fd < 0 ? -errno : fd;
@@ -306,7 +209,7 @@ static int open_beneath(int dirfd, const char *name, uint64_t flags, uint64_t mo
 static bool is_root_fd(const struct p9_server *s, int fd)
 {
     struct stat st;
-    return stat_fd(fd, &st) == 0 && st.st_dev == s->root_dev && st.st_ino == s->root_ino;
+    return p9_stat_fd(fd, &st) == 0 && st.st_dev == s->root_dev && st.st_ino == s->root_ino;
 }
 
 /* Whether the fid's remembered parent and name still name its file: a rename through
@@ -317,8 +220,8 @@ static bool name_current(const struct p9_fid *f)
     struct stat a, b;
     if (f->parent < 0 || !f->name)
         return false;
-    return fstatat(f->parent, f->name, &a, AT_SYMLINK_NOFOLLOW) == 0 && stat_fd(f->pfd, &b) == 0 &&
-           a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+    return fstatat(f->parent, f->name, &a, AT_SYMLINK_NOFOLLOW) == 0 &&
+           p9_stat_fd(f->pfd, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
 /* One step of a walk from dir (O_PATH). Returns a new O_PATH fd or -errno; *at_root says
@@ -343,15 +246,15 @@ static int walk_step(struct p9_server *s, int dir, bool dir_is_root, const char 
         *at_root = is_root_fd(s, fd);
         return fd;
     }
-    return open_beneath(dir, name, O_PATH, 0);
+    return p9_open_beneath(dir, name, O_PATH, 0);
 }
 
 /* Reopens an O_PATH fd for I/O through /proc/self/fd. Only regular files and directories:
  * symlinks would be followed, and FIFOs or devices could block or reach host devices. */
-static int reopen(struct p9_server *s, struct p9_fid *f, int flags)
+int p9_reopen(struct p9_server *s, struct p9_fid *f, int flags)
 {
     struct stat st;
-    int e = stat_guest(s, f->pfd, &st);
+    int e = p9_stat_guest(s, f->pfd, &st);
     if (e)
         return -e;
     if (S_ISLNK(st.st_mode))
@@ -365,7 +268,7 @@ static int reopen(struct p9_server *s, struct p9_fid *f, int flags)
     return fd < 0 ? -errno : fd;
 }
 
-static int dotl_open_flags(uint32_t l, bool readonly, int *out)
+int p9_dotl_open_flags(uint32_t l, bool readonly, int *out)
 {
     int f;
     switch (l & DOTL_ACCMODE) {
@@ -402,9 +305,11 @@ typedef int (*p9_handler)(struct p9_server *s, struct rd *r, struct wr *w);
     } while (0)
 
 #define FID(var, s, id)                                                                   \
-    struct p9_fid *var = fid_get((s), (id));                                              \
+    struct p9_fid *var = p9_fid_get((s), (id));                                           \
     if (!var)                                                                             \
-        return EBADF
+        return EBADF;                                                                     \
+    if (var->stale)                                                                       \
+        return ESTALE
 
 #define WRITABLE(s)                                                                       \
     do {                                                                                  \
@@ -420,7 +325,7 @@ static int h_version(struct p9_server *s, struct rd *r, struct wr *w)
     PARSED(r);
     if (msize < P9_MSIZE_MIN)
         return EINVAL;
-    fid_clunk_all(s);
+    p9_fid_clunk_all(s);
     s->msize = msize < s->max_msize ? msize : s->max_msize;
     wr32(w, s->msize);
     wr_str(w, strcmp(version, "9P2000.L") == 0 ? "9P2000.L" : "unknown");
@@ -446,14 +351,14 @@ static int h_attach(struct p9_server *s, struct rd *r, struct wr *w)
     if (fd < 0)
         return errno;
     struct stat st;
-    int e = stat_guest(s, fd, &st);
+    int e = p9_stat_guest(s, fd, &st);
     if (e) {
         close(fd);
         return e;
     }
-    if ((e = fid_add(s, fid, fd, -1, NULL, P9_QTDIR, true, uid)))
+    if ((e = p9_fid_add(s, fid, fd, -1, NULL, P9_QTDIR, true, uid)))
         return e;
-    wr_qid(w, qid_of(s, &st));
+    wr_qid(w, p9_qid_of(s, &st));
     return 0;
 }
 
@@ -475,7 +380,7 @@ static int h_walk(struct p9_server *s, struct rd *r, struct wr *w)
         rd_str(r, names[i], sizeof names[i]);
     PARSED(r);
     FID(f, s, fid);
-    if (newfid != fid && fid_get(s, newfid))
+    if (newfid != fid && p9_fid_get(s, newfid))
         return EBADF;
 
     int cur = fcntl(f->pfd, F_DUPFD_CLOEXEC, 0);
@@ -492,7 +397,7 @@ static int h_walk(struct p9_server *s, struct rd *r, struct wr *w)
         bool next_root;
         int next = walk_step(s, cur, at_root, names[done], &next_root);
         struct stat st;
-        if (next >= 0 && (err = stat_guest(s, next, &st))) {
+        if (next >= 0 && (err = p9_stat_guest(s, next, &st))) {
             close(next);
             next = -err;
         }
@@ -500,7 +405,7 @@ static int h_walk(struct p9_server *s, struct rd *r, struct wr *w)
             err = -next;
             break;
         }
-        struct qid q = qid_of(s, &st);
+        struct qid q = p9_qid_of(s, &st);
         wr_qid(w, q);
         if (parent >= 0)
             close(parent);
@@ -546,7 +451,7 @@ static int h_walk(struct p9_server *s, struct rd *r, struct wr *w)
         f->is_root = at_root;
         return 0;
     }
-    int e = fid_add(s, newfid, cur, parent, name, qtype, at_root, f->uid);
+    int e = p9_fid_add(s, newfid, cur, parent, name, qtype, at_root, f->uid);
     if (e)
         w->off = 0;
     return e;
@@ -556,8 +461,8 @@ static int h_clunk(struct p9_server *s, struct rd *r, struct wr *w)
 {
     uint32_t fid = rd32(r);
     PARSED(r);
-    FID(f, s, fid);
-    (void)f;
+    if (!p9_fid_get(s, fid)) /* a stale fid too is freed */
+        return EBADF;
     fid_clunk(s, fid);
     return 0;
 }
@@ -566,9 +471,13 @@ static int h_remove(struct p9_server *s, struct rd *r, struct wr *w)
 {
     uint32_t fid = rd32(r);
     PARSED(r);
-    FID(f, s, fid);
+    struct p9_fid *f = p9_fid_get(s, fid);
+    if (!f)
+        return EBADF;
     int e = 0;
-    if (s->readonly)
+    if (f->stale)
+        e = ESTALE;
+    else if (s->readonly)
         e = EROFS;
     else if (f->is_root)
         e = EBUSY;
@@ -587,11 +496,11 @@ static int h_getattr(struct p9_server *s, struct rd *r, struct wr *w)
     PARSED(r);
     FID(f, s, fid);
     struct stat st;
-    int e = stat_guest(s, f->pfd, &st);
+    int e = p9_stat_guest(s, f->pfd, &st);
     if (e)
         return e;
     wr64(w, P9_GETATTR_BASIC);
-    wr_qid(w, qid_of(s, &st));
+    wr_qid(w, p9_qid_of(s, &st));
     wr32(w, st.st_mode);
     wr32(w, st.st_uid);
     wr32(w, st.st_gid);
@@ -629,7 +538,7 @@ static int h_setattr(struct p9_server *s, struct rd *r, struct wr *w)
      * symlinks take neither, as in Linux. */
     if (!link && s->mapped && (valid & (P9_SETATTR_MODE | P9_SETATTR_UID | P9_SETATTR_GID))) {
         struct stat st;
-        int e = stat_guest(s, f->pfd, &st);
+        int e = p9_stat_guest(s, f->pfd, &st);
         if (e)
             return e;
         struct p9_meta m = { .set_mode = valid & P9_SETATTR_MODE,
@@ -647,7 +556,7 @@ static int h_setattr(struct p9_server *s, struct rd *r, struct wr *w)
             return EFBIG;
         if (f->qtype != P9_QTFILE)
             return EINVAL;
-        int fd = reopen(s, f, O_WRONLY);
+        int fd = p9_reopen(s, f, O_WRONLY);
         if (fd < 0)
             return -fd;
         int rc = ftruncate(fd, (off_t)size);
@@ -706,7 +615,7 @@ static int record_new(struct p9_server *s, int dir, const char *name, int fd, ui
 {
     if (!s->mapped)
         return 0;
-    int own = fd < 0 ? open_beneath(dir, name, O_PATH, 0) : -1;
+    int own = fd < 0 ? p9_open_beneath(dir, name, O_PATH, 0) : -1;
     struct p9_meta m = { .set_uid = true, .uid = uid, .set_gid = true, .gid = gid,
                          .set_mode = true, .mode = mode, .set_rdev = rdev != 0, .rdev = rdev };
     int e = fd < 0 && own < 0 ? -own : p9_meta_set(fd >= 0 ? fd : own, &m);
@@ -724,19 +633,20 @@ static int h_lopen(struct p9_server *s, struct rd *r, struct wr *w)
     FID(f, s, fid);
     if (f->fd >= 0)
         return EBADF; /* already open */
-    int of, e = dotl_open_flags(flags, s->readonly, &of);
+    int of, e = p9_dotl_open_flags(flags, s->readonly, &of);
     if (e)
         return e;
-    int fd = reopen(s, f, of);
+    int fd = p9_reopen(s, f, of);
     if (fd < 0)
         return -fd;
     struct stat st;
-    if ((e = stat_fd(fd, &st))) {
+    if ((e = p9_stat_fd(fd, &st))) {
         close(fd);
         return e;
     }
     f->fd = fd;
-    wr_qid(w, qid_of(s, &st));
+    f->oflags = flags & DOTL_REOPEN;
+    wr_qid(w, p9_qid_of(s, &st));
     wr32(w, 0); /* iounit: the client uses msize */
     return 0;
 }
@@ -750,23 +660,24 @@ static int h_lcreate(struct p9_server *s, struct rd *r, struct wr *w)
     PARSED(r);
     FID(f, s, fid);
     WRITABLE(s);
-    if (!name_ok(name))
+    if (!p9_name_ok(name))
         return EINVAL;
     if (f->qtype != P9_QTDIR || f->fd >= 0)
         return f->qtype != P9_QTDIR ? ENOTDIR : EBADF;
-    int of, e = dotl_open_flags(flags & ~DOTL_DIRECTORY, false, &of);
+    int of, e = p9_dotl_open_flags(flags & ~DOTL_DIRECTORY, false, &of);
     if (e)
         return e;
-    int fd = open_beneath(f->pfd, name, (uint64_t)(of | O_CREAT | O_EXCL), host_mode(s, mode, false));
+    int fd = p9_open_beneath(f->pfd, name, (uint64_t)(of | O_CREAT | O_EXCL),
+                             host_mode(s, mode, false));
     if (fd < 0)
         return -fd;
     if ((e = record_new(s, f->pfd, name, fd, S_IFREG | (mode & 07777), f->uid, gid, 0))) {
         close(fd);
         return e;
     }
-    int pfd = open_beneath(f->pfd, name, O_PATH, 0);
+    int pfd = p9_open_beneath(f->pfd, name, O_PATH, 0);
     struct stat st;
-    if (pfd < 0 || (e = stat_fd(fd, &st))) {
+    if (pfd < 0 || (e = p9_stat_fd(fd, &st))) {
         e = pfd < 0 ? -pfd : e;
         close(fd);
         if (pfd >= 0)
@@ -787,24 +698,25 @@ static int h_lcreate(struct p9_server *s, struct rd *r, struct wr *w)
     f->name = nm;
     f->pfd = pfd;
     f->fd = fd;
+    f->oflags = flags & DOTL_REOPEN & ~DOTL_DIRECTORY;
     f->qtype = P9_QTFILE;
     f->is_root = false;
-    wr_qid(w, qid_of(s, &st));
+    wr_qid(w, p9_qid_of(s, &st));
     wr32(w, 0);
     return 0;
 }
 
 static int new_entry_qid(struct p9_server *s, int dir, const char *name, struct wr *w)
 {
-    int fd = open_beneath(dir, name, O_PATH, 0);
+    int fd = p9_open_beneath(dir, name, O_PATH, 0);
     if (fd < 0)
         return -fd;
     struct stat st;
-    int e = stat_guest(s, fd, &st);
+    int e = p9_stat_guest(s, fd, &st);
     close(fd);
     if (e)
         return e;
-    wr_qid(w, qid_of(s, &st));
+    wr_qid(w, p9_qid_of(s, &st));
     return 0;
 }
 
@@ -817,7 +729,7 @@ static int h_mkdir(struct p9_server *s, struct rd *r, struct wr *w)
     PARSED(r);
     FID(d, s, dfid);
     WRITABLE(s);
-    if (!name_ok(name))
+    if (!p9_name_ok(name))
         return EINVAL;
     if (mkdirat(d->pfd, name, host_mode(s, mode, true)) < 0)
         return errno;
@@ -835,7 +747,7 @@ static int h_symlink(struct p9_server *s, struct rd *r, struct wr *w)
     PARSED(r);
     FID(d, s, dfid);
     WRITABLE(s);
-    if (!name_ok(name) || !target[0])
+    if (!p9_name_ok(name) || !target[0])
         return EINVAL;
     if (!s->mapped) {
         /* The target is stored as text; the server never follows it. */
@@ -845,7 +757,7 @@ static int h_symlink(struct p9_server *s, struct rd *r, struct wr *w)
     }
     /* Recorded as QEMU does: a host file holding the text, so not even a host program
      * walking the share can be led elsewhere by a link the guest made. */
-    int fd = open_beneath(d->pfd, name, O_WRONLY | O_CREAT | O_EXCL, P9_META_FMODE);
+    int fd = p9_open_beneath(d->pfd, name, O_WRONLY | O_CREAT | O_EXCL, P9_META_FMODE);
     if (fd < 0)
         return -fd;
     size_t len = strlen(target), done = 0;
@@ -877,7 +789,7 @@ static int h_mknod(struct p9_server *s, struct rd *r, struct wr *w)
     PARSED(r);
     FID(d, s, dfid);
     WRITABLE(s);
-    if (!name_ok(name))
+    if (!p9_name_ok(name))
         return EINVAL;
     switch (mode & S_IFMT) {
     case S_IFREG:
@@ -894,7 +806,7 @@ static int h_mknod(struct p9_server *s, struct rd *r, struct wr *w)
     }
     int e;
     if (s->mapped) {
-        int fd = open_beneath(d->pfd, name, O_WRONLY | O_CREAT | O_EXCL, P9_META_FMODE);
+        int fd = p9_open_beneath(d->pfd, name, O_WRONLY | O_CREAT | O_EXCL, P9_META_FMODE);
         if (fd < 0)
             return -fd;
         e = record_new(s, d->pfd, name, fd, (mode & S_IFMT) | (mode & 07777), d->uid, gid, 0);
@@ -914,7 +826,7 @@ static int h_link(struct p9_server *s, struct rd *r, struct wr *w)
     FID(d, s, dfid);
     FID(f, s, fid);
     WRITABLE(s);
-    if (!name_ok(name))
+    if (!p9_name_ok(name))
         return EINVAL;
     if (f->qtype == P9_QTDIR)
         return EPERM;
@@ -942,7 +854,7 @@ static int h_rename(struct p9_server *s, struct rd *r, struct wr *w)
     FID(f, s, fid);
     FID(d, s, dfid);
     WRITABLE(s);
-    if (!name_ok(name))
+    if (!p9_name_ok(name))
         return EINVAL;
     if (f->is_root)
         return EBUSY;
@@ -980,7 +892,7 @@ static int h_renameat(struct p9_server *s, struct rd *r, struct wr *w)
     FID(od, s, odfid);
     FID(nd, s, ndfid);
     WRITABLE(s);
-    if (!name_ok(oldname) || !name_ok(newname))
+    if (!p9_name_ok(oldname) || !p9_name_ok(newname))
         return EINVAL;
     if (renameat(od->pfd, oldname, nd->pfd, newname) < 0)
         return errno;
@@ -996,7 +908,7 @@ static int h_unlinkat(struct p9_server *s, struct rd *r, struct wr *w)
     PARSED(r);
     FID(d, s, dfid);
     WRITABLE(s);
-    if (!name_ok(name) || (flags & ~DOTL_AT_REMOVEDIR))
+    if (!p9_name_ok(name) || (flags & ~DOTL_AT_REMOVEDIR))
         return EINVAL;
     if (unlinkat(d->pfd, name, (flags & DOTL_AT_REMOVEDIR) ? AT_REMOVEDIR : 0) < 0)
         return errno;
@@ -1012,7 +924,7 @@ static int h_readlink(struct p9_server *s, struct rd *r, struct wr *w)
         return EINVAL;
     char target[PATH_MAX];
     struct stat st;
-    int e = stat_fd(f->pfd, &st);
+    int e = p9_stat_fd(f->pfd, &st);
     if (e)
         return e;
     ssize_t n;
@@ -1331,7 +1243,7 @@ int p9_server_new(struct p9_server **out, const char *root, bool readonly, uint3
     }
     s->procfd = open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC);
     struct stat st;
-    if (s->procfd < 0 || stat_fd(s->rootfd, &st) != 0) {
+    if (s->procfd < 0 || p9_stat_fd(s->rootfd, &st) != 0) {
         int e = errno;
         p9_server_free(s);
         return bl_errno(err, e, "9p share %s: /proc/self/fd", root);
@@ -1361,7 +1273,7 @@ void p9_server_free(struct p9_server *s)
 {
     if (!s)
         return;
-    fid_clunk_all(s);
+    p9_fid_clunk_all(s);
     if (s->rootfd >= 0)
         close(s->rootfd);
     if (s->procfd >= 0)

@@ -53,6 +53,19 @@ size_t p9_handle(struct p9_server *s, const uint8_t *req, size_t req_len, uint8_
  * (returns -errno; the stream cannot be resynchronised). For trans=tcp/fd clients. */
 int p9_serve_stream(struct p9_server *s, int rfd, int wfd);
 
+/* A session in another process (p9_session.c): the negotiated msize and every fid, its
+ * file as a path beneath the root, whether and how it was open. p9_session_save fills a
+ * malloc'd buffer (0, or -BOXLITE_ERR_* with err: STATE when it would pass
+ * P9_SESSION_MAX). p9_session_restore puts a saved session into a server (created as the
+ * saved one was; any fids it had are clunked) from bytes it treats as hostile: each path is
+ * walked again from the root as Twalk does, and a fid whose file is not found again as it
+ * was comes back stale (ESTALE to every request but Tclunk). 0, or -BOXLITE_ERR_INVALID
+ * with err for malformed bytes, the server then holding no fids. */
+#define P9_SESSION_MAX (8u << 20)
+int p9_session_save(struct p9_server *s, uint8_t **out, size_t *len, struct bl_error *err);
+int p9_session_restore(struct p9_server *s, const uint8_t *data, size_t len,
+                       struct bl_error *err);
+
 /* Message types (9P2000.L, Linux include/net/9p/9p.h). */
 enum {
     P9_TLERROR = 6, P9_RLERROR,

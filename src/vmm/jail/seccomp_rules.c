@@ -43,6 +43,8 @@ static const char *const main_calls[] = {
     "setsockopt", "rename", "renameat", "renameat2", "unlink", "unlinkat", "getrusage",
     "wait4", "waitid", "kill", "pidfd_send_signal", "sysinfo", "pipe2", "fsync", "fdatasync",
     "uname", "getdents64", "epoll_create1",
+    /* a pause saves the 9P sessions here: each fid's name, from /proc/self/fd (p9_session.c) */
+    "readlinkat",
     /* the engine's teardown runs here: disks flushed and closed (qcow2 metadata) */
     "pread64", "pwrite64", "preadv", "pwritev", "ftruncate", "fallocate", NULL
 };

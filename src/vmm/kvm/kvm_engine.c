@@ -664,6 +664,7 @@ const struct engine_ops engine_kvm_ops = {
     .destroy = kvm_destroy,
     .balloon = kvm_balloon,
     .pause = kvm_pause,
-    /* virtio-9p refuses to be saved while the guest has a share mounted (9p.c) */
-    .pause_unmounted_shares = true,
+    /* virtio-9p saves the guest's 9P sessions (fs/p9_session.c): volumes stay mounted, and
+     * the library knows it by the engine's name (src/runtime/pause.c) */
+    .pause_shares = PAUSE_SHARES_KEPT,
 };

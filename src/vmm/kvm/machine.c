@@ -772,6 +772,10 @@ int machine_save(struct machine *m, const struct vmsnap_ident *ident, const char
         unpark_all(m);
         return bl_err(err, BOXLITE_ERR_STATE, "the VM ended while it was being paused");
     }
+    /* Devices that answer on threads of their own (virtio-9p) return what they hold first:
+     * the interrupts that raises must be in the interrupt controller's state saved next. */
+    for (int i = 0; i < m->nvirtio; i++)
+        virtio_dev_quiesce(m->virtio[i]);
     struct vmsnap_ident id = *ident;
     id.mem_bytes = gm_total(&m->mem);
     struct vmsnap_buf b, p = { 0 };

@@ -755,6 +755,6 @@ const struct engine_ops engine_qemu_ops = {
     .destroy = qemu_destroy,
     .pause = qemu_pause,
     /* QEMU's 9p device blocks a migration only while the guest has the share mounted */
-    .pause_unmounted_shares = true,
+    .pause_shares = PAUSE_SHARES_UNMOUNTED,
     .balloon = qemu_balloon,
 };

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 struct job {
@@ -141,6 +142,7 @@ static void *worker_run(void *arg)
         pthread_mutex_lock(&v->wlock);
         v->done = j;
         v->resp_len = rlen;
+        pthread_cond_broadcast(&v->wcond); /* a pause's quiesce may be waiting for it */
         uint64_t one = 1;
         ssize_t w = write(v->done_fd, &one, sizeof one);
         (void)w; /* a saturated counter is still readable */
@@ -181,7 +183,7 @@ static void on_done(void *opaque, int fd, uint32_t events)
     pthread_mutex_lock(&v->wlock);
     v->done = NULL;
     v->inflight--;
-    pthread_cond_signal(&v->wcond);
+    pthread_cond_broadcast(&v->wcond); /* the worker, and a quiesce waiting for the next */
     pthread_mutex_unlock(&v->wlock);
     job_free(j);
 }
@@ -323,27 +325,87 @@ static void v9p_destroy(struct v9p *v)
 
 static void v9p_free(struct virtio_dev *dev) { v9p_destroy(dev->priv); }
 
-/* Snapshots: the server's open files (fids: host descriptors) are not saved, so a share
- * the guest has mounted cannot be paused; the host has the agent unmount the volumes first
- * (src/runtime/pause.c, and src/vmm/main.c before an auto-pause) and mount them again after
- * the resume, which starts a new 9P session on a new server. A request still with the
- * worker would be lost with it. */
+/* ---- snapshots ------------------------------------------------------------------------
+ * The 9P session goes with the VM (fs/p9_session.c): the guest keeps its shares mounted
+ * across a pause, and the resumed or forked VM's server finds every fid's file again by
+ * its path in the same host folder (a fork shares its source's volumes, docs: fork). */
+
+#define QUIESCE_WAIT_S 10 /* a request stuck in the host file system longer refuses the pause */
+
+/* The vCPUs and the event loop are stopped: answer what the worker still holds and return
+ * it to the guest before anything is saved, so no request is lost with this process or
+ * answered twice by the next. The worker hands each reply over through v->done; with the
+ * loop gone, on_done runs here. */
+static void v9p_quiesce(struct virtio_dev *dev)
+{
+    struct v9p *v = dev->priv;
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += QUIESCE_WAIT_S;
+    pthread_mutex_lock(&v->wlock);
+    while (v->inflight) {
+        while (!v->done && v->inflight) {
+            if (pthread_cond_timedwait(&v->wcond, &v->wlock, &until) == ETIMEDOUT)
+                goto out; /* v9p_save refuses: inflight */
+        }
+        if (!v->done)
+            break;
+        pthread_mutex_unlock(&v->wlock);
+        on_done(v, v->done_fd, EPOLLIN);
+        pthread_mutex_lock(&v->wlock);
+    }
+out:
+    pthread_mutex_unlock(&v->wlock);
+}
+
+/* A reply returned by v9p_quiesce raised its interrupt after the interrupt controller's
+ * state may have been read (an irqfd injects asynchronously): at the resume, a queue
+ * interrupt the guest has not acknowledged is raised again. A second one for the same
+ * status is harmless (the driver reads the status and finds it clear). */
+static int v9p_activate(struct virtio_dev *dev)
+{
+    if (__atomic_load_n(&dev->interrupt_status, __ATOMIC_SEQ_CST) & VIRTIO_MMIO_INT_VRING)
+        irq_trigger(&dev->irq);
+    return 0;
+}
+
+enum { V9P_SESSION = 1, V9P_END };
+
 static void v9p_save(struct virtio_dev *dev, struct vmsnap_buf *p)
 {
     struct v9p *v = dev->priv;
     pthread_mutex_lock(&v->wlock);
-    bool busy = v->inflight || p9_server_nfids(v->srv);
+    bool busy = v->inflight;
     pthread_mutex_unlock(&v->wlock);
-    if (busy)
-        vmsnap_fail(p, BOXLITE_ERR_STATE, "a 9p share is still mounted in the guest (its "
-                    "volumes must be unmounted first)");
+    if (busy) {
+        vmsnap_fail(p, BOXLITE_ERR_STATE, "a 9p request took too long in the host file "
+                    "system to be finished before the pause");
+        return;
+    }
+    uint8_t *s = NULL;
+    size_t n = 0;
+    struct bl_error err = { 0 };
+    if (p9_session_save(v->srv, &s, &n, &err) < 0) {
+        vmsnap_fail(p, err.code == BOXLITE_ERR_STATE ? BOXLITE_ERR_STATE : 0,
+                    err.code == BOXLITE_ERR_STATE ? "the 9p share has too many open files to "
+                    "save" : "the 9p session could not be saved");
+        return;
+    }
+    vmsnap_rec(p, V9P_SESSION, s, n);
+    free(s);
 }
 
 static int v9p_restore(struct virtio_dev *dev, const uint8_t *p, size_t len,
                        struct bl_error *err)
 {
-    (void)dev, (void)p;
-    return len ? bl_err(err, BOXLITE_ERR_INVALID, "virtio-9p: unexpected state") : 0;
+    struct v9p *v = dev->priv;
+    size_t n = 0;
+    if (vmsnap_rec_check(p, len, V9P_END, "virtio-9p", err) < 0)
+        return -BOXLITE_ERR_INVALID;
+    const uint8_t *s = vmsnap_rec_get(p, len, V9P_SESSION, &n);
+    if (!s)
+        return bl_err(err, BOXLITE_ERR_INVALID, "virtio-9p: the 9p session is missing");
+    return p9_session_restore(v->srv, s, n, err);
 }
 
 static const struct virtio_dev_ops v9p_ops = {
@@ -354,8 +416,10 @@ static const struct virtio_dev_ops v9p_ops = {
     .features = v9p_features,
     .config_read = v9p_config_read,
     .notify = v9p_notify,
+    .activate = v9p_activate,
     .reset = v9p_reset,
     .free = v9p_free,
+    .quiesce = v9p_quiesce,
     .save = v9p_save,
     .restore = v9p_restore,
 };

@@ -404,6 +404,12 @@ struct saved_queue {
     uint8_t ready, event_idx;
 };
 
+void virtio_dev_quiesce(struct virtio_dev *dev)
+{
+    if (dev->ops->quiesce)
+        dev->ops->quiesce(dev);
+}
+
 void virtio_dev_save(struct virtio_dev *dev, struct vmsnap_buf *p)
 {
     pthread_mutex_lock(&dev->lock);

@@ -166,6 +166,9 @@ struct virtio_dev_ops {
     uint16_t (*held)(struct virtio_dev *dev, uint16_t qidx);
     /* The model's own state as records (vmsnap_rec), and back from an untrusted payload
      * into a model created with the same configuration (0, or -BOXLITE_ERR_* with err). */
+    /* The vCPUs and the event loop have stopped, nothing is saved yet: finish work still
+     * in flight on threads of the model's own and return its buffers to the guest. */
+    void (*quiesce)(struct virtio_dev *dev);
     void (*save)(struct virtio_dev *dev, struct vmsnap_buf *p);
     int (*restore)(struct virtio_dev *dev, const uint8_t *p, size_t len, struct bl_error *err);
 };
@@ -226,6 +229,7 @@ static inline bool virtio_dev_has_feature(const struct virtio_dev *dev, unsigned
  * of what this device offers, a ready queue's size must be valid and its rings inside guest
  * memory. virtio_dev_resume then lets a live device work again (ops->activate, then a
  * notify of every ready queue, as at DRIVER_OK). */
+void virtio_dev_quiesce(struct virtio_dev *dev); /* ops->quiesce; before any state is saved */
 void virtio_dev_save(struct virtio_dev *dev, struct vmsnap_buf *p);
 int virtio_dev_restore(struct virtio_dev *dev, const uint8_t *p, size_t len,
                        struct bl_error *err);

@@ -9,7 +9,32 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+
+/* Host-side files of a share: written with a mode, read back whole (NULL if missing; the
+ * text stays valid until the next call). */
+static inline void put_file(const char *path, const char *text, int mode)
+{
+    FILE *f = fopen(path, "w");
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+        chmod(path, (mode_t)mode);
+    }
+}
+static inline char *slurp(const char *path)
+{
+    static char buf[1 << 20];
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return NULL;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return buf;
+}
 
 
 struct msg {

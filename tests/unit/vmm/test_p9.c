@@ -31,16 +31,9 @@ static void write_file(const char *dir, const char *name, const char *text)
 
 static char *read_file(const char *dir, const char *name)
 {
-    static char buf[4096];
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return NULL;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    return buf;
+    return slurp(path);
 }
 
 /* A little-endian attribute of the host file, or -1. */

@@ -39,28 +39,6 @@ static void *serve(void *arg)
     }
 }
 
-static void put_file(const char *path, const char *text, int mode)
-{
-    FILE *f = fopen(path, "w");
-    if (f) {
-        fputs(text, f);
-        fclose(f);
-        chmod(path, (mode_t)mode);
-    }
-}
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return NULL;
-    static char buf[1 << 20];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    return buf;
-}
-
 static const char init_script[] =
     "#!/bin/busybox sh\n"
     "/bin/busybox --install -s /bin\n"
@@ -128,13 +106,56 @@ static void need_guest(char vmlinux[4096])
         harness_need("no cached guest kernel (scripts/build-kernel.sh)");
 }
 
+/* A listener on 127.0.0.1 at a port of the kernel's choice (into *port), or -1. */
+static int listen_loopback(unsigned *port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t sl = sizeof sa;
+    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(fd, 1) < 0 ||
+        getsockname(fd, (struct sockaddr *)&sa, &sl) < 0) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    *port = ntohs(sa.sin_port);
+    return fd;
+}
+
+/* Boots vmlinux under QEMU TCG with busybox and script as /init, its user network reaching
+ * port on our loopback as 10.0.2.2:port (P9PORT on the kernel command line). Returns the
+ * console's text (slurp), or NULL; QEMU's exit status into *rc. */
+static char *run_guest(const char *vmlinux, const char *script, unsigned port, int *rc)
+{
+    const char *tmp = harness_tmpdir();
+    char init[4200], initrd[4200], log[4200], cmd[16384];
+    snprintf(init, sizeof init, "%s/init", tmp);
+    snprintf(initrd, sizeof initrd, "%s/initrd.gz", tmp);
+    snprintf(log, sizeof log, "%s/console.log", tmp);
+    put_file(init, script, 0755);
+    snprintf(cmd, sizeof cmd,
+             "python3 scripts/mkinitramfs.py %s /init=%s /bin/busybox=/bin/busybox", initrd,
+             init);
+    if (system(cmd) != 0)
+        return NULL;
+    snprintf(cmd, sizeof cmd,
+             "timeout 200 qemu-system-x86_64 -M microvm,acpi=off -accel tcg -cpu max -m 256 "
+             "-smp 1 -nodefaults -no-user-config -nographic -serial stdio -no-reboot "
+             "-netdev user,id=n0 -device virtio-net-device,netdev=n0 "
+             "-kernel %s -initrd %s -append 'console=ttyS0 reboot=t panic=-1 quiet P9PORT=%u' "
+             ">%s 2>&1 </dev/null",
+             vmlinux, initrd, port, log);
+    *rc = system(cmd);
+    return slurp(log);
+}
+
 TEST_TIMEOUT(linux_client_over_tcp, 240)
 {
     char vmlinux[4096];
     need_guest(vmlinux);
 
     const char *tmp = harness_tmpdir();
-    char share[4096], path[4200], cmd[16384];
+    char share[4096], path[4200];
     snprintf(share, sizeof share, "%s/share", tmp);
     REQUIRE(mkdir(share, 0755) == 0);
     snprintf(path, sizeof path, "%s/secret", tmp);
@@ -152,37 +173,16 @@ TEST_TIMEOUT(linux_client_over_tcp, 240)
 
     struct srv s = {0};
     REQUIRE(p9_server_new(&s.p9, share, false, 0, NULL) == 0);
-    s.lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    socklen_t sl = sizeof sa;
-    REQUIRE(bind(s.lfd, (struct sockaddr *)&sa, sizeof sa) == 0);
-    REQUIRE(listen(s.lfd, 1) == 0);
-    REQUIRE(getsockname(s.lfd, (struct sockaddr *)&sa, &sl) == 0);
+    unsigned port = 0;
+    REQUIRE((s.lfd = listen_loopback(&port)) >= 0);
     pthread_t th;
     REQUIRE(pthread_create(&th, NULL, serve, &s) == 0);
 
-    char init[4200], initrd[4200], log[4200];
-    snprintf(init, sizeof init, "%s/init", tmp);
-    snprintf(initrd, sizeof initrd, "%s/initrd.gz", tmp);
-    snprintf(log, sizeof log, "%s/console.log", tmp);
-    put_file(init, init_script, 0755);
-    snprintf(cmd, sizeof cmd,
-             "python3 scripts/mkinitramfs.py %s /init=%s /bin/busybox=/bin/busybox", initrd,
-             init);
-    REQUIRE(system(cmd) == 0);
-    snprintf(cmd, sizeof cmd,
-             "timeout 200 qemu-system-x86_64 -M microvm,acpi=off -accel tcg -cpu max -m 256 "
-             "-smp 1 -nodefaults -no-user-config -nographic -serial stdio -no-reboot "
-             "-netdev user,id=n0 -device virtio-net-device,netdev=n0 "
-             "-kernel %s -initrd %s -append 'console=ttyS0 reboot=t panic=-1 quiet P9PORT=%u' "
-             ">%s 2>&1 </dev/null",
-             vmlinux, initrd, ntohs(sa.sin_port), log);
-    int rc = system(cmd);
+    int rc = -1;
+    char *out = run_guest(vmlinux, init_script, port, &rc);
     shutdown(s.lfd, SHUT_RDWR);
     close(s.lfd);
     pthread_join(th, NULL);
-
-    char *out = slurp(log);
     REQUIRE(out);
     if (!strstr(out, "R:DONE") || !strstr(out, "R:BIG=300000") || getenv("P9_LINUX_VERBOSE"))
         fprintf(stderr, "qemu exit %d, console:\n%s\n", rc, out);
@@ -358,4 +358,142 @@ TEST_TIMEOUT(qemu_mapped_xattr_agrees_with_ours, 240)
     REQUIRE(walk(p9, 0, 4, "qd", NULL) == P9_RWALK);
     CHECK_EQ(getattr_mode(p9, 4), S_IFDIR | 02750);
     p9_server_free(p9);
+}
+
+/* A pause on the KVM engine, as the real Linux client lives it: mid-mount, between two
+ * requests, the server's session is saved, the server freed and a new one restored from
+ * the saved bytes (what a resumed per-box process does: fs/p9_session.c); the client goes on
+ * on the same connection with the fids it holds: a file open for appending, an open file
+ * the host deleted meanwhile (stale: ESTALE), its working directory. The guest asks for the
+ * swap by creating "swap-now" in the share. */
+static const char swap_script[] =
+    "#!/bin/busybox sh\n"
+    "/bin/busybox --install -s /bin\n"
+    "export PATH=/bin\n"
+    "mount -t proc proc /proc; mount -t devtmpfs dev /dev\n"
+    "ip link set lo up; ip link set eth0 up\n"
+    "ip addr add 10.0.2.15/24 dev eth0; ip route add default via 10.0.2.2\n"
+    "S=/mnt/share; mkdir -p $S\n"
+    "mount -t 9p -o trans=tcp,port=$P9PORT,version=9p2000.L,msize=65536 10.0.2.2 $S "
+    "&& echo R:MOUNT_OK\n"
+    "echo one > $S/held.txt; exec 3>>$S/held.txt; exec 4<$S/gone.txt\n"
+    "mkdir $S/dir; echo inside > $S/dir/in.txt; cd $S/dir\n"
+    "touch $S/swap-now\n"
+    "echo two >&3 && echo R:HELD_WRITE_OK\n"
+    "echo \"R:HELD=$(cat $S/held.txt | tr '\\n' ' ')\"\n"
+    "echo \"R:CWD=$(ls | tr '\\n' ' ')$(cat in.txt)\"\n"
+    "echo \"R:GONE=$(cat <&4 2>&1)\"\n"
+    "exec 3>&- 4<&-; cd /\n"
+    "umount $S && echo R:UMOUNT_OK\n"
+    "echo R:DONE\n"
+    "reboot -f\n";
+
+struct swap_srv {
+    struct p9_server *p9;
+    int lfd;
+    const char *share;
+    int swaps;
+    char why[256]; /* a failed swap */
+};
+
+static bool read_full(int fd, uint8_t *p, size_t n)
+{
+    while (n) {
+        ssize_t r = read(fd, p, n);
+        if (r <= 0)
+            return false;
+        p += r;
+        n -= (size_t)r;
+    }
+    return true;
+}
+
+static void swap_server(struct swap_srv *s)
+{
+    struct bl_error err = { 0 };
+    uint8_t *blob = NULL;
+    size_t len = 0;
+    char path[4200];
+    s->swaps++;
+    if (p9_session_save(s->p9, &blob, &len, &err) < 0) {
+        snprintf(s->why, sizeof s->why, "save: %s", err.msg);
+        return;
+    }
+    p9_server_free(s->p9);
+    s->p9 = NULL;
+    snprintf(path, sizeof path, "%s/gone.txt", s->share); /* deleted while "paused" */
+    unlink(path);
+    if (p9_server_new(&s->p9, s->share, false, 0, &err) < 0 ||
+        p9_session_restore(s->p9, blob, len, &err) < 0)
+        snprintf(s->why, sizeof s->why, "restore: %s", err.msg);
+    free(blob);
+}
+
+static void *serve_swapping(void *arg)
+{
+    struct swap_srv *s = arg;
+    int fd = accept(s->lfd, NULL, NULL);
+    if (fd < 0)
+        return NULL;
+    size_t cap = p9_server_max_msize(s->p9);
+    uint8_t *req = malloc(cap), *resp = malloc(cap);
+    char flag[4200];
+    snprintf(flag, sizeof flag, "%s/swap-now", s->share);
+    while (req && resp && read_full(fd, req, 4)) {
+        uint32_t size = (uint32_t)get(req, 4);
+        if (size < 7 || size > cap || !read_full(fd, req + 4, size - 4))
+            break;
+        size_t n = p9_handle(s->p9, req, size, resp, cap);
+        if (write(fd, resp, n) != (ssize_t)n)
+            break;
+        if (!s->swaps && access(flag, F_OK) == 0)
+            swap_server(s);
+        if (!s->p9)
+            break;
+    }
+    free(req);
+    free(resp);
+    close(fd);
+    return NULL;
+}
+
+TEST_TIMEOUT(linux_client_keeps_its_mount_across_a_restored_session, 240)
+{
+    char vmlinux[4096];
+    need_guest(vmlinux);
+    const char *tmp = harness_tmpdir();
+    char share[4096], path[4200];
+    snprintf(share, sizeof share, "%s/share", tmp);
+    REQUIRE(mkdir(share, 0755) == 0);
+    snprintf(path, sizeof path, "%s/gone.txt", share);
+    put_file(path, "gone-data", 0644);
+
+    struct swap_srv s = { .share = share };
+    REQUIRE(p9_server_new(&s.p9, share, false, 0, NULL) == 0);
+    unsigned port = 0;
+    REQUIRE((s.lfd = listen_loopback(&port)) >= 0);
+    pthread_t th;
+    REQUIRE(pthread_create(&th, NULL, serve_swapping, &s) == 0);
+
+    int rc = -1;
+    char *out = run_guest(vmlinux, swap_script, port, &rc);
+    shutdown(s.lfd, SHUT_RDWR);
+    close(s.lfd);
+    pthread_join(th, NULL);
+    REQUIRE(out);
+    if (!strstr(out, "R:DONE") || s.why[0] || getenv("P9_LINUX_VERBOSE"))
+        fprintf(stderr, "qemu exit %d, swap: %s, console:\n%s\n", rc, s.why, out);
+    CHECK_EQ(s.swaps, 1);
+    CHECK_STR(s.why, "");
+    CHECK(strstr(out, "R:MOUNT_OK"));
+    CHECK(strstr(out, "R:HELD_WRITE_OK"));
+    CHECK(strstr(out, "R:HELD=one two "));
+    CHECK(strstr(out, "R:CWD=in.txt inside"));
+    CHECK(strstr(out, "R:GONE=") && strstr(out, "Stale file handle"));
+    CHECK(!strstr(out, "R:GONE=gone-data"));
+    CHECK(strstr(out, "R:UMOUNT_OK"));
+    CHECK(strstr(out, "R:DONE"));
+    snprintf(path, sizeof path, "%s/held.txt", share);
+    CHECK(slurp(path) && strcmp(slurp(path), "one\ntwo\n") == 0);
+    p9_server_free(s.p9);
 }

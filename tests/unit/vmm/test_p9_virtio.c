@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /* virtio-9p through the MMIO transport: the mount tag in config space, requests and
  * replies through the ring (including a reply scattered over a header buffer and data
- * pages, as Linux's zero-copy reads post them), bad chains, and a snapshot only of a share
- * the guest does not hold. */
+ * pages, as Linux's zero-copy reads post them), bad chains, and a snapshot that keeps the
+ * guest's 9P session. */
 #include "harness/harness.h"
 #include "vmm/fs/p9.h"
 #include "vmm/snapshot.h"
@@ -11,6 +11,7 @@
 #include "vmm/core/evloop.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 
 struct rig {
@@ -255,10 +256,10 @@ TEST(p9v_worker_thread_through_loop)
     vqd_ram_free(&r.ram);
 }
 
-/* A pause (virtio_dev_save): refused while the guest holds a fid (a mounted share: the
- * server's open files are not saved), taken once it clunked them all; the resumed device
- * starts a new session, and a saved state with a payload it never writes is refused. */
-TEST(p9v_snapshot_only_when_unmounted)
+/* A pause (virtio_dev_save) keeps the guest's session: the resumed device, a new server on
+ * the same folder, answers on the fids the guest holds without a new Tversion or Tattach;
+ * a damaged model record is refused. */
+TEST(p9v_snapshot_keeps_the_session)
 {
     struct rig r;
     REQUIRE(rig_up(&r, "vol0", false) == 0);
@@ -267,26 +268,18 @@ TEST(p9v_snapshot_only_when_unmounted)
     uint32_t one[] = { 8192 }, vlen, alen;
     session(&r, &vlen, &alen);
     CHECK_EQ(alen, 7 + 13);
-    struct vmsnap_buf p = { 0 };
-    virtio_dev_save(r.dev, &p);
-    CHECK(p.failed && strstr(p.failed, "still mounted"));
-    /* the pause's caller is told the box is not in a state to be paused, not an internal
-     * error: the box runs on and the pause can be tried again once unmounted */
-    struct vmsnap_buf whole = { 0 };
-    vmsnap_begin(&whole, &(struct vmsnap_ident){ 0 });
-    vmsnap_add(&whole, SNAP_SEC_VIRTIO, 0, p.p, p.len);
-    vmsnap_fail_from(&whole, &p);
-    struct bl_error serr = { 0 };
-    CHECK_EQ(vmsnap_finish(&whole, &serr), -BOXLITE_ERR_STATE);
-    CHECK_EQ(serr.code, BOXLITE_ERR_STATE);
-    CHECK(strstr(serr.msg, "a 9p share is still mounted in the guest") != NULL);
-    vmsnap_buf_free(&whole);
-    vmsnap_buf_free(&p);
-
-    begin(&m, P9_TCLUNK); /* the unmount */
+    begin(&m, P9_TWALK);
     put(&m, 1, 4);
-    CHECK_EQ(rpc(&r, &m, one, 1, in), 7);
-    p = (struct vmsnap_buf){ 0 };
+    put(&m, 2, 4);
+    put(&m, 1, 2);
+    put_s(&m, "f.txt");
+    CHECK_EQ(rpc(&r, &m, one, 1, in), 7 + 2 + 13);
+    begin(&m, P9_TLOPEN);
+    put(&m, 2, 4);
+    put(&m, 0, 4);
+    CHECK_EQ(rpc(&r, &m, one, 1, in), 7 + 13 + 4);
+    struct vmsnap_buf p = { 0 };
+    virtio_dev_quiesce(r.dev);
     virtio_dev_save(r.dev, &p);
     CHECK(!p.failed);
 
@@ -295,24 +288,76 @@ TEST(p9v_snapshot_only_when_unmounted)
     char path[4096];
     snprintf(path, sizeof path, "%s/share", harness_tmpdir());
     REQUIRE(virtio_9p_new(&d, &r.ram.mem, irq_count_line(&r.irqs), "vol0", path, false, &err) == 0);
+    virtio_dev_free(r.dev); /* the paused process's descriptors are gone */
     CHECK_EQ(virtio_dev_restore(d, p.p, p.len, &err), 0);
     virtio_dev_resume(d);
-    virtio_dev_free(r.dev);
     r.dev = d;
-    session(&r, &vlen, &alen); /* the mount again, on the resumed device */
-    CHECK_EQ(vlen, 7 + 4 + 2 + 8);
-    CHECK_EQ(alen, 7 + 13);
+    begin(&m, P9_TREAD); /* fid 2, open before the pause */
+    put(&m, 2, 4);
+    put(&m, 4, 8);
+    put(&m, 100, 4);
+    CHECK_EQ(rpc(&r, &m, one, 1, in), 11 + 12);
+    CHECK_MEM((uint8_t *)vqd_host(&r.ram, in[0]) + 11, "456789abcdef", 12);
     CHECK(!r.dev->broken);
 
-    /* the model's record is empty; one with something in it is not this build's */
+    /* a model record that is not a session is refused with the reason */
     size_t mlen = 0;
     const uint8_t *model = vmsnap_rec_get(p.p, p.len, 3, &mlen);
-    REQUIRE(model);
-    CHECK_EQ(mlen, 0);
+    REQUIRE(model && mlen > 16);
     uint8_t junk[8] = { 1 };
     CHECK(r.dev->ops->restore(r.dev, junk, sizeof junk, &err) < 0);
-    CHECK(strstr(err.msg, "unexpected state") != NULL);
+    uint8_t *bad = malloc(mlen);
+    REQUIRE(bad);
+    memcpy(bad, model, mlen);
+    bad[8] ^= 0xff; /* the session's magic */
+    CHECK_EQ(r.dev->ops->restore(r.dev, bad, mlen, &err), -BOXLITE_ERR_INVALID);
+    CHECK(strstr(err.msg, "9p session") != NULL);
+    free(bad);
     vmsnap_buf_free(&p);
     virtio_dev_free(r.dev);
+    vqd_ram_free(&r.ram);
+}
+
+/* A request the worker answered while the loop that returns replies was stopped (a pause
+ * parks the vCPUs and stops the loop): the quiesce returns it to the guest with its
+ * interrupt before anything is saved, so it is neither lost nor answered twice. */
+TEST(p9v_quiesce_returns_requests_in_flight)
+{
+    struct rig r;
+    REQUIRE(rig_up(&r, "vol0", false) == 0);
+    struct evloop *loop = evloop_new();
+    REQUIRE(loop);
+    REQUIRE(virtio_dev_use_eventfds(r.dev, loop) == 0);
+    struct msg m;
+    uint32_t id, len = 0;
+    begin(&m, P9_TVERSION);
+    put(&m, 8192, 4);
+    put_s(&m, "9P2000.L");
+    for (int i = 0; i < 4; i++)
+        m.b[i] = (uint8_t)(m.n >> (8 * i));
+    uint64_t a[2][2];
+    uint32_t l[2] = { (uint32_t)m.n, 8192 };
+    for (int k = 0; k < 2; k++) { /* two requests handed to the worker at once */
+        a[k][0] = vqd_alloc(&r.q, (uint32_t)m.n);
+        a[k][1] = vqd_alloc(&r.q, 8192);
+        memcpy(vqd_host(&r.ram, a[k][0]), m.b, m.n);
+        vqd_add(&r.q, a[k], l, 1, 1);
+    }
+    vqd_kick(r.dev, 0);
+    evloop_run_once(loop, 100); /* the notify pops both; the loop then stops */
+    int irqs = r.irqs.n;
+    virtio_dev_quiesce(r.dev);
+    for (int k = 0; k < 2; k++) {
+        CHECK(vqd_get_used(&r.q, &id, &len));
+        CHECK_EQ(len, 7 + 4 + 2 + 8);
+        CHECK_EQ(((uint8_t *)vqd_host(&r.ram, a[k][1]))[4], P9_RVERSION);
+    }
+    CHECK(r.irqs.n > irqs);
+    struct vmsnap_buf p = { 0 };
+    virtio_dev_save(r.dev, &p);
+    CHECK(!p.failed);
+    vmsnap_buf_free(&p);
+    virtio_dev_free(r.dev);
+    evloop_free(loop);
     vqd_ram_free(&r.ram);
 }

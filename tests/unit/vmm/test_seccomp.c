@@ -6,6 +6,7 @@
  * (what the jail's supervisor writes into exit.json). */
 #include "harness/harness.h"
 
+#include "p9_client.h"
 #include "vmm/config.h"
 #include "vmm/jail/jail.h"
 #include "vmm/jail/jail_int.h"
@@ -17,6 +18,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -40,6 +42,7 @@ enum call {
     CALL_CREATE_PLAIN,
     CALL_CREATE_SETUID,
     CALL_OPEN_READ,
+    CALL_P9_SESSION_SAVE, /* what a pause does on the thread that runs it */
 };
 
 struct job {
@@ -47,6 +50,7 @@ struct job {
     enum call call;
     char path[256];
     int result_fd;
+    struct p9_server *p9; /* CALL_P9_SESSION_SAVE: a session with a walked and an open fid */
 };
 
 static long make_call(struct job *j)
@@ -70,6 +74,13 @@ static long make_call(struct job *j)
     case CALL_CREATE_PLAIN: return openat(AT_FDCWD, j->path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
     case CALL_CREATE_SETUID: return openat(AT_FDCWD, j->path, O_WRONLY | O_CREAT | O_CLOEXEC, 04755);
     case CALL_OPEN_READ: return openat(AT_FDCWD, "/proc/self/status", O_RDONLY | O_CLOEXEC);
+    case CALL_P9_SESSION_SAVE: {
+        uint8_t *b = NULL;
+        size_t n = 0;
+        long r = j->p9 ? p9_session_save(j->p9, &b, &n, NULL) : -1;
+        free(b);
+        return r;
+    }
     }
     return -1;
 }
@@ -118,6 +129,18 @@ static struct outcome run_case(enum jail_thread_kind kind, enum call call)
         j.call = call;
         j.result_fd = res[1];
         snprintf(j.path, sizeof j.path, "%s/f%d-%d", harness_tmpdir(), (int)kind, (int)call);
+        if (call == CALL_P9_SESSION_SAVE) { /* the server is made before the filter */
+            char dir[300];
+            snprintf(dir, sizeof dir, "%s/share", harness_tmpdir());
+            mkdir(dir, 0755);
+            snprintf(dir, sizeof dir, "%s/share/sub", harness_tmpdir());
+            mkdir(dir, 0755);
+            snprintf(dir, sizeof dir, "%s/share", harness_tmpdir());
+            j.p9 = server(dir, false);
+            if (!j.p9 || walk(j.p9, 0, 1, "sub", NULL) != P9_RWALK ||
+                lopen(j.p9, 1, 0200000) != P9_RLOPEN)
+                _exit(5);
+        }
         pthread_t t;
         if (pthread_create(&t, NULL, thread_main, &j) != 0)
             _exit(4);
@@ -211,6 +234,13 @@ TEST(files_never_get_setuid_bits)
     expect_denied(JAIL_SLIRP, CALL_CREATE_PLAIN, SYS_openat, "creating a file");
     /* a vCPU thread opens nothing */
     expect_denied(JAIL_VCPU, CALL_OPEN_READ, SYS_openat, "an open");
+}
+
+/* A pause runs on the main thread kind (the mux's thread, or the idle timer's): it saves
+ * the 9P sessions there (src/vmm/fs/p9_session.c: /proc/self/fd names, walks, stats). */
+TEST(the_main_thread_saves_9p_sessions)
+{
+    expect_allowed(JAIL_MAIN, CALL_P9_SESSION_SAVE, "saving the 9P sessions");
 }
 
 /* In a child: jail_qemu_child(private_ram) with no filter prepared (an unconfined run),
