@@ -148,7 +148,7 @@ static int send_identity(boxlite_box *b, struct proto_client *c, int timeout_ms,
  * older boxlite says nothing and had them unmounted, and the agent mounts only what is not
  * mounted, so an unsaid record costs at most a round trip. A fork mounts its source's host
  * folders (the same options; a volume is host data, never part of the snapshot) and has
- * its source's record (fork_pause_record); on the KVM engine its own 9P server finds the
+ * its source's record (boxfiles_fork_end); on the KVM engine its own 9P server finds the
  * same files by the saved session's paths, in the same folders. */
 int rt_memory_after_resume(boxlite_box *b, struct proto_client *c, int timeout_ms,
                            struct bl_error *err)

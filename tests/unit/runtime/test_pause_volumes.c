@@ -37,6 +37,7 @@ struct stand_in {
     char dir[4200];               /* the box's folder */
     char log[4300];               /* every VOLUMES the agent got: "U" unmount, "M" mount */
     int paused[2];                /* a byte once PAUSE saved */
+    int ready;                    /* a byte once the box socket is served */
 };
 
 static bool read_full(int fd, void *p, size_t n)
@@ -145,7 +146,7 @@ static void stand_in_main(struct stand_in *s, const char *sock)
     if (proto_mux_new(lfd, &ev, &m, &e) < 0)
         _exit(12);
     proto_mux_set_agent_fd(m, sv[0]);
-    if (proto_mux_start(m, &e) < 0)
+    if (proto_mux_start(m, &e) < 0 || write(s->ready, "r", 1) != 1)
         _exit(13);
     char c;
     if (read(s->paused[0], &c, 1) != 1)
@@ -188,14 +189,20 @@ static bool stand_in_start(boxlite_runtime *rt, boxlite_box *b, enum proto_pause
     snprintf(s.log, sizeof s.log, "%s", log);
     char sock[4200];
     rt_box_socket(b, sock, sizeof sock);
+    int ready[2];
+    if (pipe2(ready, O_CLOEXEC) < 0)
+        return false;
+    s.ready = ready[1];
     out->pid = fork();
     if (out->pid == 0)
         stand_in_main(&s, sock);
+    close(ready[1]);
+    char c = 0;
+    bool up = out->pid > 0 && read(ready[0], &c, 1) == 1; /* EOF: it died first */
+    close(ready[0]);
     if (out->pid < 0 || pthread_create(&out->reaper, NULL, reap, out) != 0)
         return false;
-    for (int i = 0; i < 500 && access(sock, F_OK) != 0; i++)
-        usleep(10000); /* bound: the connect below retries, but not forever */
-    return state_box_set_state(rt->db, b->id, BOX_STATE_ANY, BOX_STATE_RUNNING, out->pid,
+    return up && state_box_set_state(rt->db, b->id, BOX_STATE_ANY, BOX_STATE_RUNNING, out->pid,
                                rt_process_start_time(out->pid), NULL) == 0;
 }
 
