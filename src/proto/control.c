@@ -61,6 +61,26 @@ static int figures_field(struct proto_figures *fig, const struct tlv_field *f,
     return tlv_get_u64(f, slot, err) < 0 ? -1 : 1;
 }
 
+static void pause_shares_encode(enum proto_pause_shares v, struct tlv_writer *w)
+{
+    if (v != PROTO_SHARES_UNSAID)
+        tlv_u64(w, T_PAUSE_SHARES, (uint64_t)v);
+}
+
+/* A value this side does not know (a newer peer's) reads as UNSAID: the library then has
+ * the volumes unmounted, which every engine accepts. */
+static int pause_shares_decode(const struct tlv_field *f, enum proto_pause_shares *out,
+                               struct bl_error *err)
+{
+    uint64_t v = 0;
+    int rc = tlv_get_u64(f, &v, err);
+    if (rc < 0)
+        return rc;
+    *out = v >= PROTO_SHARES_REFUSED && v <= PROTO_SHARES_KEPT ? (enum proto_pause_shares)v
+                                                                  : PROTO_SHARES_UNSAID;
+    return 0;
+}
+
 void proto_status_encode(const struct proto_status *s, struct tlv_writer *w)
 {
     tlv_init(w);
@@ -78,6 +98,7 @@ void proto_status_encode(const struct proto_status *s, struct tlv_writer *w)
         tlv_u64(w, T_RESTART_COUNT, s->restarts);
     if (s->idle_ms)
         tlv_u64(w, T_IDLE_MS, s->idle_ms);
+    pause_shares_encode(s->pause_shares, w);
 }
 
 void proto_status_free(struct proto_status *s)
@@ -106,6 +127,7 @@ int proto_status_decode(struct proto_status *s, const void *p, size_t len, struc
         case T_AGENT_BOOT_MS: rc = tlv_get_u64(&f, &s->agent_boot_ms, err); break;
         case T_RESTART_COUNT: rc = tlv_get_u64(&f, &s->restarts, err); break;
         case T_IDLE_MS: rc = tlv_get_u64(&f, &s->idle_ms, err); break;
+        case T_PAUSE_SHARES: rc = pause_shares_decode(&f, &s->pause_shares, err); break;
         case T_HOST_PORT:
             if ((rc = tlv_get_u64(&f, &v, err)) < 0)
                 break;
@@ -159,6 +181,7 @@ void proto_exit_encode(const struct proto_exit *x, struct tlv_writer *w)
         tlv_u64(w, T_RESTART_COUNT, x->restarts);
     if (x->paused)
         tlv_u64(w, T_PAUSED, 1);
+    pause_shares_encode(x->pause_shares, w);
     figures_encode(&x->fig, w);
 }
 
@@ -199,6 +222,7 @@ int proto_exit_decode(struct proto_exit *x, const void *p, size_t len, struct bl
         case T_SIGNO: rc = tlv_get_u64(&f, &v, err); x->signo = (int64_t)v; break;
         case T_OOM: rc = tlv_get_u64(&f, &v, err); x->oom_killed = v != 0; break;
         case T_RESTART_COUNT: rc = tlv_get_u64(&f, &x->restarts, err); break;
+        case T_PAUSE_SHARES: rc = pause_shares_decode(&f, &x->pause_shares, err); break;
         case T_START_ERROR:
             rc = tlv_get_u64(&f, &v, err);
             /* a boxlite_code: small and positive; anything else is not one */

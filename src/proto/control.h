@@ -29,6 +29,18 @@ struct proto_figures {
     uint64_t balloon_target_mib, balloon_actual_mib, mem_returned, guest_resident, host_rss;
 };
 
+/* PAUSE_SHARES(181), in STATUS and in a pause's EXIT (docs/protocol.md "Pause"): what the
+ * engine's pause does with the box's 9p volumes, so that the library knows whether to have
+ * the agent unmount them before a PAUSE and mount them after the resume. UNSAID: the field
+ * is absent (a per-box process older than it, which needs them unmounted) or holds a value
+ * this side does not know; both read as UNMOUNTED, the way that works on every engine. */
+enum proto_pause_shares {
+    PROTO_SHARES_UNSAID = 0,
+    PROTO_SHARES_REFUSED = 1,   /* a box with volumes cannot be paused */
+    PROTO_SHARES_UNMOUNTED = 2, /* only once the agent unmounted them (VOLUMES) */
+    PROTO_SHARES_KEPT = 3,      /* mounted: the engine saves the 9P sessions with the VM */
+};
+
 /* STATUS reply. */
 struct proto_status {
     char state[16];         /* STATE(80): "starting", "running", "stopping" */
@@ -42,6 +54,7 @@ struct proto_status {
     uint64_t idle_ms;       /* IDLE_MS(115): how long no request has been open on the box
                              * socket (since the last one ended); 0 while one is open or
                              * before the first (the mux fills it, docs/protocol.md) */
+    enum proto_pause_shares pause_shares; /* PAUSE_SHARES(181) */
 };
 void proto_status_encode(const struct proto_status *s, struct tlv_writer *w);
 int proto_status_decode(struct proto_status *s, const void *p, size_t len, struct bl_error *err);
@@ -61,6 +74,7 @@ struct proto_exit {
     uint64_t restarts;      /* RESTART_COUNT(108): the main process's restarts in this run */
     bool paused;            /* PAUSED(109): the box ended paused: its memory and device state
                              * are saved in its folder (docs/protocol.md, PAUSE) */
+    enum proto_pause_shares pause_shares; /* PAUSE_SHARES(181): a pause's, as in STATUS */
     struct proto_figures fig;
 };
 void proto_exit_encode(const struct proto_exit *x, struct tlv_writer *w);

@@ -42,6 +42,33 @@ json_t *proto_figures_json(const struct proto_figures *f)
     return j;
 }
 
+static const char *const shares_names[] = {
+    [PROTO_SHARES_REFUSED] = "refused",
+    [PROTO_SHARES_UNMOUNTED] = "unmounted",
+    [PROTO_SHARES_KEPT] = "kept",
+};
+
+const char *proto_pause_shares_name(enum proto_pause_shares v)
+{
+    return (unsigned)v < sizeof shares_names / sizeof shares_names[0] ? shares_names[v] : NULL;
+}
+
+enum proto_pause_shares proto_pause_shares_parse(const char *name)
+{
+    for (unsigned v = 0; name && v < sizeof shares_names / sizeof shares_names[0]; v++)
+        if (shares_names[v] && !strcmp(name, shares_names[v]))
+            return (enum proto_pause_shares)v;
+    return PROTO_SHARES_UNSAID;
+}
+
+/* "pause_shares", when said */
+static void pause_shares_json(json_t *j, enum proto_pause_shares v)
+{
+    const char *name = proto_pause_shares_name(v);
+    if (j && name)
+        json_object_set_new(j, "pause_shares", json_string(name));
+}
+
 json_t *proto_status_json(const struct proto_status *s)
 {
     json_t *j = proto_figures_json(&s->fig);
@@ -59,6 +86,7 @@ json_t *proto_status_json(const struct proto_status *s)
     json_object_set_new(j, "agent_boot_ms", json_integer((json_int_t)s->agent_boot_ms));
     json_object_set_new(j, "restart_count", json_integer((json_int_t)(s->restarts & INT64_MAX)));
     json_object_set_new(j, "idle_ms", json_integer((json_int_t)(s->idle_ms & INT64_MAX)));
+    pause_shares_json(j, s->pause_shares);
     json_t *h = s->health ? json_loads(s->health, 0, NULL) : NULL;
     if (json_is_object(h))
         json_object_set_new(j, "health", h);
@@ -78,6 +106,7 @@ json_t *proto_exit_json(const struct proto_exit *x)
                           "stats", proto_figures_json(&x->fig));
     if (j && x->paused)
         json_object_set_new(j, "paused", json_true());
+    pause_shares_json(j, x->pause_shares);
     if (j && x->has_exit_code) {
         json_object_set_new(j, "exit_code", json_integer((json_int_t)x->exit_code));
         json_object_set_new(j, "signal", json_integer((json_int_t)x->signo));
@@ -110,6 +139,8 @@ int proto_exit_from_json(struct proto_exit *x, json_t *j)
     x->killed = json_is_true(json_object_get(j, "killed"));
     x->engine_failed = json_is_true(json_object_get(j, "engine_failed"));
     x->paused = json_is_true(json_object_get(j, "paused"));
+    x->pause_shares =
+        proto_pause_shares_parse(json_string_value(json_object_get(j, "pause_shares")));
     json_t *v = json_object_get(j, "guest_status");
     if (json_is_integer(v))
         x->guest_status = json_integer_value(v);

@@ -102,6 +102,7 @@ enum proto_tag {
     T_TMPFS = 165,    /* EXEC: a tmpfs mount of the container (struct proto_tmpfs) */
     T_HOLD = 180,     /* HOLD: 1 take the hold, 0 release it; the per-box process's HELLO: 1,
                        * it understands HOLD */
+    T_PAUSE_SHARES = 181, /* STATUS, EXIT: what a pause does with the volumes (control.h) */
 };
 
 struct proto_hdr {

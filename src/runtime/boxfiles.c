@@ -3,6 +3,7 @@
 #include "runtime/boxfiles.h"
 
 #include "common/boxpath.h"
+#include "proto/control_json.h"
 #include "runtime/spawn.h"
 
 #include <stdio.h>
@@ -45,7 +46,27 @@ void boxfiles_end(const char *dir, struct box_end_info *out)
     json_t *rc = json_object_get(j, "restart_count");
     if (json_is_integer(rc) && json_integer_value(rc) > 0 && json_integer_value(rc) <= UINT32_MAX)
         out->restarts = (uint64_t)json_integer_value(rc);
+    out->pause_shares =
+        proto_pause_shares_parse(json_string_value(json_object_get(j, "pause_shares")));
     json_decref(j);
+}
+
+int boxfiles_fork_end(const char *src_dir, const char *dir, struct bl_error *err)
+{
+    struct box_end_info src;
+    boxfiles_end(src_dir, &src);
+    if (src.pause_shares == PROTO_SHARES_UNSAID)
+        return 0;
+    struct proto_exit x = { .guest_status = -1, .paused = true,
+                            .pause_shares = src.pause_shares };
+    snprintf(x.stop_reason, sizeof x.stop_reason, "paused");
+    char p[4200];
+    box_file_path(p, sizeof p, dir, BOX_EXIT_JSON, 0);
+    json_t *j = proto_exit_json(&x);
+    int r = j && json_dump_file(j, p, JSON_COMPACT) == 0
+                ? 0 : bl_err(err, BOXLITE_ERR_IO, "write %s", p);
+    json_decref(j);
+    return r;
 }
 
 void boxfiles_vmm_last_line(const char *dir, char *out, size_t len)

@@ -660,9 +660,10 @@ static int start_claimed(boxlite_box *b, bool explicit_start, struct bl_error *e
     box_file_path(cfgpath, sizeof cfgpath, b->dir, BOX_VMM_JSON, 0);
     box_file_path(log, sizeof log, b->dir, BOX_VMM_LOG, 0);
     box_file_path(console, sizeof console, b->dir, BOX_CONSOLE_LOG, 0);
-    /* The pause's end record counted the main process's restarts: the agent goes on from
-     * there, and so must the new per-box process that reports them (vmm.json memory). */
-    b->resume_restarts = b->resuming ? rt_memory_saved_restarts(b->dir) : 0;
+    /* The pause's end record, read before it is cleared: the main process's restarts (the
+     * agent goes on from there, and so must the new per-box process that reports them:
+     * vmm.json memory) and whether the pause left the volumes mounted. */
+    rt_memory_read_pause(b);
     boxfiles_clear(b->dir);
     if (!b->resuming) {
         unlink_logs(console, b->opts.log_max_files);
@@ -714,7 +715,7 @@ static int start_claimed(boxlite_box *b, bool explicit_start, struct bl_error *e
         r = proto_client_status(conn, left > 1000 ? left : 1000, &st, err);
     double t_status = mono_ms_f();
     if (!r && b->resuming)
-        r = rt_memory_after_resume(b, conn, st.fig.engine, left > 1000 ? left : 1000, err);
+        r = rt_memory_after_resume(b, conn, left > 1000 ? left : 1000, err);
     else if (!r)
         r = send_setup(b, conn, &ic, left > 1000 ? left : 1000, err);
     image_config_free(&ic);

@@ -92,6 +92,15 @@ uint64_t rt_memory_saved_restarts(const char *dir)
     return end.restarts;
 }
 
+void rt_memory_read_pause(boxlite_box *b)
+{
+    struct box_end_info end = { 0 };
+    if (b->resuming)
+        boxfiles_end(b->dir, &end);
+    b->resume_restarts = end.restarts;
+    b->resume_shares = end.pause_shares;
+}
+
 /* A fork about to resume: its new MAC in vmm.json's "network" too, so that the KVM engine's
  * virtio-net shows it in config space (a guest that probes the device again reads it there;
  * IDENTITY changes the running interface). The QEMU engine keeps its migrated one. */
@@ -133,27 +142,37 @@ static int send_identity(boxlite_box *b, struct proto_client *c, int timeout_ms,
     return 0;
 }
 
-/* Whether a pause on this engine has the agent unmount the volumes first and mount them
- * after the resume: QEMU's migration cannot carry a mounted 9p share; the KVM engine saves
- * the guest's 9P sessions with the VM (src/vmm/fs/p9_session.c; PAUSE_SHARES_KEPT in
- * src/vmm/engine.h), so its volumes stay mounted and a resume costs no mount. */
-static bool pause_unmounts_volumes(const char *engine)
-{
-    return !engine || strcmp(engine, "kvm") != 0;
-}
-
-/* After a resume: a fork's identity, then the volumes the pause unmounted (a fork mounts
- * its source's host folders: they are the same options, and a volume is host data, never
- * part of the snapshot; on the KVM engine the fork's own 9P server finds the same files
- * by the saved session's paths, in the same folders). */
-int rt_memory_after_resume(boxlite_box *b, struct proto_client *c, const char *engine,
-                           int timeout_ms, struct bl_error *err)
+/* After a resume: a fork's identity, then the volumes, unless the pause kept them mounted
+ * (the KVM engine saves the guest's 9P sessions with the VM: src/vmm/fs/p9_session.c).
+ * What the pause did is its end record's word (rt_memory_read_pause): a pause by an
+ * older boxlite says nothing and had them unmounted, and the agent mounts only what is not
+ * mounted, so an unsaid record costs at most a round trip. A fork mounts its source's host
+ * folders (the same options; a volume is host data, never part of the snapshot) and has
+ * its source's record (boxfiles_fork_end); on the KVM engine its own 9P server finds the
+ * same files by the saved session's paths, in the same folders. */
+int rt_memory_after_resume(boxlite_box *b, struct proto_client *c, int timeout_ms,
+                           struct bl_error *err)
 {
     int r = send_identity(b, c, timeout_ms, err);
-    if (!r && b->opts.nvolumes && pause_unmounts_volumes(engine) &&
+    if (!r && b->opts.nvolumes && b->resume_shares != PROTO_SHARES_KEPT &&
         (r = proto_volumes(c, true, timeout_ms, err)) < 0)
         bl_err_prefix(err, "mount the volumes again");
     return r;
+}
+
+/* What the running per-box process's pause does with the volumes (STATUS: its engine's
+ * word). A process that does not say predates PAUSE_SHARES and needs them unmounted (an
+ * older one on the KVM engine refuses a pause while a 9p share is mounted); a STATUS that
+ * fails reads the same, and a broken connection then fails the requests that follow. */
+static enum proto_pause_shares process_pause_shares(struct proto_client *c, int timeout_ms)
+{
+    struct proto_status st;
+    struct bl_error e = { 0 };
+    if (proto_client_status(c, timeout_ms, &st, &e) < 0)
+        return PROTO_SHARES_UNSAID;
+    enum proto_pause_shares v = st.pause_shares;
+    proto_status_free(&st);
+    return v;
 }
 
 /* ---- pause ----------------------------------------------------------------------------- */
@@ -195,8 +214,13 @@ static int pause_locked(boxlite_box *b, int timeout_ms, struct bl_error *err)
         held = false;
     /* QEMU cannot save a 9p share the guest has mounted: the agent unmounts the volumes
      * (refused while the workload uses one) and mounts them again should the pause fail;
-     * the resume mounts them (rt_memory_after_resume). The KVM engine keeps them. */
-    bool vols = !r && b->opts.nvolumes && pause_unmounts_volumes(rec.engine);
+     * the resume mounts them (rt_memory_after_resume). The KVM engine keeps them; an
+     * engine that refuses them refuses the PAUSE itself, with its reason. */
+    enum proto_pause_shares shares = !r && b->opts.nvolumes
+                                         ? process_pause_shares(c, timeout_ms)
+                                         : PROTO_SHARES_UNSAID;
+    bool vols = !r && b->opts.nvolumes &&
+                (shares == PROTO_SHARES_UNSAID || shares == PROTO_SHARES_UNMOUNTED);
     if (vols && (r = proto_volumes(c, false, timeout_ms, err)) < 0)
         bl_err_prefix(err, "unmount the volumes");
     if (!r && (r = proto_client_pause(c, timeout_ms, err)) < 0 && vols) {
@@ -346,6 +370,8 @@ static int make_fork(boxlite_box *src, const char *name, const char *layer,
     }
     if (!r)
         r = snap_new_top(child->dir, layer, err);
+    if (!r) /* what the source's pause did with the volumes: the state linked is that one */
+        r = boxfiles_fork_end(src->dir, child->dir, err);
     if (!r) {
         char mac[18];
         random_mac(mac);

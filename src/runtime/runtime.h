@@ -42,6 +42,7 @@ struct boxlite_box {
     struct proto_client *conn;  /* to the box socket, opened on first use */
     bool resuming;              /* this start resumes a paused box (pause.c) */
     uint64_t resume_restarts;   /* its main process's restarts before the pause (exit.json) */
+    enum proto_pause_shares resume_shares; /* what that pause did with the volumes (exit.json) */
 };
 
 /* Path of the box's socket (see lifecycle.c). */
@@ -115,10 +116,13 @@ void rt_memory_forget(const char *dir);
 json_t *rt_memory_config(const boxlite_box *b, bool resume);
 /* The main process's restarts a paused box's end record counted (0 when none). */
 uint64_t rt_memory_saved_restarts(const char *dir);
-/* engine: the one the resumed per-box process runs (its STATUS), which says whether the
- * pause unmounted the volumes. */
-int rt_memory_after_resume(boxlite_box *b, struct proto_client *c, const char *engine,
-                           int timeout_ms, struct bl_error *err);
+/* b->resume_restarts and b->resume_shares from the end record of the pause a resuming box
+ * goes on from (0 and UNSAID when it is not resuming or the record says nothing). */
+void rt_memory_read_pause(boxlite_box *b);
+/* After a resume: a fork's identity, and the volumes mounted again unless the pause kept
+ * them (b->resume_shares). */
+int rt_memory_after_resume(boxlite_box *b, struct proto_client *c, int timeout_ms,
+                           struct bl_error *err);
 /* A fork's new MAC (its identity) into vmm.json's "network" object, when it resumes. */
 void rt_memory_fork_network(const boxlite_box *b, json_t *network);
 /* Deletes the record and the box's folder. */

@@ -164,6 +164,18 @@ static void figures(struct proto_figures *f, const char *engine, const struct en
     f->host_rss = s->host_rss_bytes;
 }
 
+/* What this engine's pause does with the box's volumes, as STATUS and a pause's EXIT say
+ * it (PAUSE_SHARES): the library goes by it around its PAUSE and after the resume. */
+static enum proto_pause_shares pause_shares(const struct engine_ops *ops)
+{
+    switch (ops->pause_shares) {
+    case PAUSE_SHARES_KEPT: return PROTO_SHARES_KEPT;
+    case PAUSE_SHARES_UNMOUNTED: return PROTO_SHARES_UNMOUNTED;
+    case PAUSE_SHARES_REFUSED: break;
+    }
+    return PROTO_SHARES_REFUSED;
+}
+
 /* STATUS, on the mux's thread. The engine lives until the mux's thread has stopped. */
 static void on_status(void *opaque, struct proto_status *out)
 {
@@ -185,6 +197,7 @@ static void on_status(void *opaque, struct proto_status *out)
     if (e)
         b->ops->stats(e, &st);
     figures(&out->fig, b->ops->name, &st, ready_us);
+    out->pause_shares = pause_shares(b->ops);
     for (unsigned i = 0; e && i < b->cfg->nports && i < PROTO_MAX_PORTS; i++)
         out->host_ports[out->nports++] = (uint32_t)b->ops->host_port(e, i);
 }
@@ -382,6 +395,7 @@ static void box_end(struct proto_exit *x, struct box *b, const struct engine_exi
     if (ex->paused) {
         snprintf(x->stop_reason, sizeof x->stop_reason, "paused");
         x->paused = true;
+        x->pause_shares = pause_shares(b->ops); /* kept: the resume need not mount them */
     } else if (b->have_event) {
         snprintf(x->stop_reason, sizeof x->stop_reason, "%s",
                  b->ev.message[0] ? b->ev.message : "the container ended");

@@ -108,6 +108,10 @@ expect "which still reach the host" "before" "$(cat "$work/vol/g" 2>&1)"
 # free: it pauses; the host changes the folder meanwhile; the resume mounts it again
 out=$("$B" pause vol 2>&1); rc=$?
 expect "a box with volumes pauses once nothing uses them" "0 paused" "$rc $(info vol state)"
+# the per-box process said how its engine's pause treats volumes (STATUS, PAUSE_SHARES),
+# the library unmounted them by that word, and the pause's record keeps it for the resume
+expect "the pause's record: the volumes were unmounted (QEMU)" "unmounted" \
+  "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get("pause_shares"))' "$(dir_of vol)/exit.json" 2>&1)"
 echo while-paused > "$work/vol/h"
 expect "resumed, it sees what the host wrote while it was paused" "while-paused" "$("$B" exec vol cat /data/h 2>&1)"
 expect "and its tmpfs as it was" "vol-tmpfs" "$("$B" exec vol cat /dev/shm/t 2>&1)"

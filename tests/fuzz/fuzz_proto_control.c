@@ -25,6 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (w->overflow || proto_status_decode(&t, w->buf, w->len, &e) != 0)
                 __builtin_trap();
             if (strcmp(s.state, t.state) || s.nports != t.nports ||
+                s.pause_shares != t.pause_shares || s.pause_shares > PROTO_SHARES_KEPT ||
                 memcmp(&s.fig, &t.fig, sizeof s.fig) != 0)
                 __builtin_trap();
             proto_status_free(&t);
@@ -52,7 +53,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (w->overflow || proto_exit_decode(&y, w->buf, w->len, &e) != 0)
                 __builtin_trap();
             if (strcmp(x.stop_reason, y.stop_reason) || x.start_error != y.start_error ||
-                x.has_exit_code != y.has_exit_code)
+                x.has_exit_code != y.has_exit_code || x.pause_shares != y.pause_shares ||
+                x.pause_shares > PROTO_SHARES_KEPT)
                 __builtin_trap();
         }
     }

@@ -665,6 +665,6 @@ const struct engine_ops engine_kvm_ops = {
     .balloon = kvm_balloon,
     .pause = kvm_pause,
     /* virtio-9p saves the guest's 9P sessions (fs/p9_session.c): volumes stay mounted, and
-     * the library knows it by the engine's name (src/runtime/pause.c) */
+     * the library learns it from STATUS and the pause's EXIT (PAUSE_SHARES, main.c) */
     .pause_shares = PAUSE_SHARES_KEPT,
 };

@@ -29,6 +29,7 @@ TEST(status_roundtrip)
     s.nports = 3;
     s.health = strdup("{\"status\":\"healthy\"}");
     s.idle_ms = 45000;
+    s.pause_shares = PROTO_SHARES_KEPT;
     proto_status_encode(&s, &w);
     CHECK(!w.overflow);
     struct bl_error e = { 0 };
@@ -49,9 +50,11 @@ TEST(status_roundtrip)
     CHECK_EQ(d.host_ports[2], 65535);
     CHECK_STR(d.health, "{\"status\":\"healthy\"}");
     CHECK_EQ(d.idle_ms, 45000);
+    CHECK_EQ(d.pause_shares, PROTO_SHARES_KEPT);
     /* and as JSON, with the keys the library shows */
     json_t *j = proto_status_json(&d);
     CHECK_EQ(json_integer_value(json_object_get(j, "idle_ms")), 45000);
+    CHECK_STR(json_string_value(json_object_get(j, "pause_shares")), "kept");
     CHECK_EQ(json_integer_value(json_array_get(json_object_get(j, "host_ports"), 0)), 8080);
     CHECK_STR(json_string_value(json_object_get(json_object_get(j, "health"), "status")), "healthy");
     CHECK(json_real_value(json_object_get(j, "start_to_ready_ms")) > 567.8);
@@ -72,6 +75,8 @@ TEST(exit_roundtrip_and_json)
     x.signo = 9;
     x.oom_killed = true;
     x.start_error = BOXLITE_ERR_UNSUPPORTED;
+    x.paused = true;
+    x.pause_shares = PROTO_SHARES_UNMOUNTED;
     snprintf(x.fig.engine, sizeof x.fig.engine, "kvm");
     x.fig.cpu_user_us = 99;
     proto_exit_encode(&x, &w);
@@ -85,6 +90,8 @@ TEST(exit_roundtrip_and_json)
     CHECK_EQ(d.start_error, BOXLITE_ERR_UNSUPPORTED);
     CHECK_STR(d.fig.engine, "kvm");
     CHECK_EQ(d.fig.cpu_user_us, 99);
+    CHECK(d.paused);
+    CHECK_EQ(d.pause_shares, PROTO_SHARES_UNMOUNTED);
     /* exit.json carries the same, and reads back (the post-mortem path of the fallback) */
     json_t *j = proto_exit_json(&d);
     REQUIRE(j);
@@ -94,12 +101,54 @@ TEST(exit_roundtrip_and_json)
     CHECK_EQ(back.start_error, BOXLITE_ERR_UNSUPPORTED);
     CHECK(back.has_exit_code && back.exit_code == 137 && back.oom_killed);
     CHECK_STR(back.fig.engine, "kvm");
+    CHECK_EQ(back.pause_shares, PROTO_SHARES_UNMOUNTED);
+    CHECK_STR(json_string_value(json_object_get(j, "pause_shares")), "unmounted");
     json_decref(j);
-    /* without a container exit: no exit code */
+    /* without a container exit: no exit code; not paused: no word on the volumes, in
+     * the body or in exit.json */
     x.has_exit_code = false;
+    x.paused = false;
+    x.pause_shares = PROTO_SHARES_UNSAID;
     proto_exit_encode(&x, &w);
     REQUIRE(proto_exit_decode(&d, w.buf, w.len, &e) == 0);
     CHECK(!d.has_exit_code);
+    CHECK_EQ(d.pause_shares, PROTO_SHARES_UNSAID);
+    j = proto_exit_json(&d);
+    CHECK(json_object_get(j, "pause_shares") == NULL);
+    json_decref(j);
+}
+
+/* PAUSE_SHARES(181): a STATUS without it is an older per-box process's (UNSAID: the library
+ * then has the volumes unmounted); a value this side does not know (a newer one's) reads
+ * the same, not as an error; a malformed one is refused. The JSON names read back. */
+TEST(pause_shares_unsaid_unknown_and_malformed)
+{
+    struct proto_status s;
+    struct bl_error e = { 0 };
+    tlv_init(&w);
+    tlv_bytes(&w, T_STATE, "running", 7);
+    REQUIRE(proto_status_decode(&s, w.buf, w.len, &e) == 0);
+    CHECK_EQ(s.pause_shares, PROTO_SHARES_UNSAID);
+    tlv_u64(&w, T_PAUSE_SHARES, 4);
+    REQUIRE(proto_status_decode(&s, w.buf, w.len, &e) == 0);
+    CHECK_EQ(s.pause_shares, PROTO_SHARES_UNSAID);
+    tlv_init(&w);
+    tlv_bytes(&w, T_STATE, "running", 7);
+    tlv_u64(&w, T_PAUSE_SHARES, PROTO_SHARES_REFUSED);
+    REQUIRE(proto_status_decode(&s, w.buf, w.len, &e) == 0);
+    CHECK_EQ(s.pause_shares, PROTO_SHARES_REFUSED);
+    tlv_bytes(&w, T_PAUSE_SHARES, "\3\0\0\0", 4);
+    CHECK(proto_status_decode(&s, w.buf, w.len, &e) < 0);
+    struct proto_exit x;
+    tlv_init(&w);
+    tlv_bytes(&w, T_STOP_REASON, "paused", 6);
+    tlv_bytes(&w, T_PAUSE_SHARES, "\3", 1);
+    CHECK(proto_exit_decode(&x, w.buf, w.len, &e) < 0);
+    for (int v = PROTO_SHARES_REFUSED; v <= PROTO_SHARES_KEPT; v++)
+        CHECK_EQ(proto_pause_shares_parse(proto_pause_shares_name(v)), v);
+    CHECK(proto_pause_shares_name(PROTO_SHARES_UNSAID) == NULL);
+    CHECK_EQ(proto_pause_shares_parse("folded"), PROTO_SHARES_UNSAID);
+    CHECK_EQ(proto_pause_shares_parse(NULL), PROTO_SHARES_UNSAID);
 }
 
 /* The jail's supervisor writes exit.json for a VMM it saw killed: no stop_reason there. */

@@ -39,14 +39,19 @@ static void *serve(void *arg)
     }
 }
 
-static const char init_script[] =
-    "#!/bin/busybox sh\n"
-    "/bin/busybox --install -s /bin\n"
-    "export PATH=/bin\n"
-    "mount -t proc proc /proc; mount -t devtmpfs dev /dev\n"
-    "ip link set lo up; ip link set eth0 up\n"
-    "ip addr add 10.0.2.15/24 dev eth0; ip route add default via 10.0.2.2\n"
+/* How each guest's /init that mounts over TCP starts: busybox's applets, /proc and /dev,
+ * QEMU's user network (10.0.2.2 is our loopback), the mount point $S. */
+#define GUEST_INIT_START                                                                \
+    "#!/bin/busybox sh\n"                                                                \
+    "/bin/busybox --install -s /bin\n"                                                   \
+    "export PATH=/bin\n"                                                                 \
+    "mount -t proc proc /proc; mount -t devtmpfs dev /dev\n"                             \
+    "ip link set lo up; ip link set eth0 up\n"                                           \
+    "ip addr add 10.0.2.15/24 dev eth0; ip route add default via 10.0.2.2\n"             \
     "S=/mnt/share; mkdir -p $S\n"
+
+static const char init_script[] =
+    GUEST_INIT_START
     "echo T:$(cat /proc/uptime)\n"
     "mount -t 9p -o trans=tcp,port=$P9PORT,version=9p2000.L,msize=65536 10.0.2.2 $S "
     "&& echo R:MOUNT_OK\n"
@@ -122,21 +127,29 @@ static int listen_loopback(unsigned *port)
     return fd;
 }
 
+/* The guest's initramfs, <tmp>/initrd.gz: busybox, and script as /init; log gets the path
+ * for its console, <tmp>/console.log. 0, or -1. */
+static int guest_initrd(const char *script, char initrd[4200], char log[4200])
+{
+    const char *tmp = harness_tmpdir();
+    char init[4200], cmd[13000];
+    snprintf(init, sizeof init, "%s/init", tmp);
+    snprintf(initrd, 4200, "%s/initrd.gz", tmp);
+    snprintf(log, 4200, "%s/console.log", tmp);
+    put_file(init, script, 0755);
+    snprintf(cmd, sizeof cmd,
+             "python3 scripts/mkinitramfs.py %s /init=%s /bin/busybox=/bin/busybox", initrd,
+             init);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
 /* Boots vmlinux under QEMU TCG with busybox and script as /init, its user network reaching
  * port on our loopback as 10.0.2.2:port (P9PORT on the kernel command line). Returns the
  * console's text (slurp), or NULL; QEMU's exit status into *rc. */
 static char *run_guest(const char *vmlinux, const char *script, unsigned port, int *rc)
 {
-    const char *tmp = harness_tmpdir();
-    char init[4200], initrd[4200], log[4200], cmd[16384];
-    snprintf(init, sizeof init, "%s/init", tmp);
-    snprintf(initrd, sizeof initrd, "%s/initrd.gz", tmp);
-    snprintf(log, sizeof log, "%s/console.log", tmp);
-    put_file(init, script, 0755);
-    snprintf(cmd, sizeof cmd,
-             "python3 scripts/mkinitramfs.py %s /init=%s /bin/busybox=/bin/busybox", initrd,
-             init);
-    if (system(cmd) != 0)
+    char initrd[4200], log[4200], cmd[16384];
+    if (guest_initrd(script, initrd, log) < 0)
         return NULL;
     snprintf(cmd, sizeof cmd,
              "timeout 200 qemu-system-x86_64 -M microvm,acpi=off -accel tcg -cpu max -m 256 "
@@ -149,15 +162,41 @@ static char *run_guest(const char *vmlinux, const char *script, unsigned port, i
     return slurp(log);
 }
 
+/* The guest kernel (or the test is skipped: need_guest) and an empty folder to share,
+ * <tmp>/share. */
+static bool guest_and_share(char vmlinux[4096], char share[4096])
+{
+    need_guest(vmlinux);
+    snprintf(share, 4096, "%s/share", harness_tmpdir());
+    return mkdir(share, 0755) == 0;
+}
+
+/* run_guest against a 9P server: serve_fn runs on a thread of its own with arg while the
+ * guest lives, accepting on *lfd, a loopback listener opened here for the guest's port and
+ * closed once the guest is done (which ends serve_fn). The console, or NULL. */
+static char *run_guest_served(const char *vmlinux, const char *script, int *lfd,
+                              void *(*serve_fn)(void *), void *arg, int *rc)
+{
+    unsigned port = 0;
+    pthread_t th;
+    if ((*lfd = listen_loopback(&port)) < 0)
+        return NULL;
+    if (pthread_create(&th, NULL, serve_fn, arg) != 0) {
+        close(*lfd);
+        return NULL;
+    }
+    char *out = run_guest(vmlinux, script, port, rc);
+    shutdown(*lfd, SHUT_RDWR);
+    close(*lfd);
+    pthread_join(th, NULL);
+    return out;
+}
+
 TEST_TIMEOUT(linux_client_over_tcp, 240)
 {
-    char vmlinux[4096];
-    need_guest(vmlinux);
-
+    char vmlinux[4096], share[4096], path[4200];
     const char *tmp = harness_tmpdir();
-    char share[4096], path[4200];
-    snprintf(share, sizeof share, "%s/share", tmp);
-    REQUIRE(mkdir(share, 0755) == 0);
+    REQUIRE(guest_and_share(vmlinux, share));
     snprintf(path, sizeof path, "%s/secret", tmp);
     put_file(path, "host-secret-text\n", 0644);
     snprintf(path, sizeof path, "%s/hello.txt", share);
@@ -173,16 +212,8 @@ TEST_TIMEOUT(linux_client_over_tcp, 240)
 
     struct srv s = {0};
     REQUIRE(p9_server_new(&s.p9, share, false, 0, NULL) == 0);
-    unsigned port = 0;
-    REQUIRE((s.lfd = listen_loopback(&port)) >= 0);
-    pthread_t th;
-    REQUIRE(pthread_create(&th, NULL, serve, &s) == 0);
-
     int rc = -1;
-    char *out = run_guest(vmlinux, init_script, port, &rc);
-    shutdown(s.lfd, SHUT_RDWR);
-    close(s.lfd);
-    pthread_join(th, NULL);
+    char *out = run_guest_served(vmlinux, init_script, &s.lfd, serve, &s, &rc);
     REQUIRE(out);
     if (!strstr(out, "R:DONE") || !strstr(out, "R:BIG=300000") || getenv("P9_LINUX_VERBOSE"))
         fprintf(stderr, "qemu exit %d, console:\n%s\n", rc, out);
@@ -294,15 +325,8 @@ TEST_TIMEOUT(qemu_mapped_xattr_agrees_with_ours, 240)
     REQUIRE(rpc(p9, &m) == P9_RSYMLINK);
     p9_server_free(p9);
 
-    char init[4200], initrd[4200], log[4200], eshare[4200];
-    snprintf(init, sizeof init, "%s/init", tmp);
-    snprintf(initrd, sizeof initrd, "%s/initrd.gz", tmp);
-    snprintf(log, sizeof log, "%s/console.log", tmp);
-    put_file(init, qemu_script, 0755);
-    snprintf(cmd, sizeof cmd,
-             "python3 scripts/mkinitramfs.py %s /init=%s /bin/busybox=/bin/busybox", initrd,
-             init);
-    REQUIRE(system(cmd) == 0);
+    char initrd[4200], log[4200], eshare[4200];
+    REQUIRE(guest_initrd(qemu_script, initrd, log) == 0);
     snprintf(eshare, sizeof eshare, "%s", share); /* mkdtemp names have no commas */
     snprintf(cmd, sizeof cmd,
              "timeout 200 qemu-system-x86_64 -M microvm,acpi=off -accel tcg -cpu max -m 256 "
@@ -367,13 +391,7 @@ TEST_TIMEOUT(qemu_mapped_xattr_agrees_with_ours, 240)
  * the host deleted meanwhile (stale: ESTALE), its working directory. The guest asks for the
  * swap by creating "swap-now" in the share. */
 static const char swap_script[] =
-    "#!/bin/busybox sh\n"
-    "/bin/busybox --install -s /bin\n"
-    "export PATH=/bin\n"
-    "mount -t proc proc /proc; mount -t devtmpfs dev /dev\n"
-    "ip link set lo up; ip link set eth0 up\n"
-    "ip addr add 10.0.2.15/24 dev eth0; ip route add default via 10.0.2.2\n"
-    "S=/mnt/share; mkdir -p $S\n"
+    GUEST_INIT_START
     "mount -t 9p -o trans=tcp,port=$P9PORT,version=9p2000.L,msize=65536 10.0.2.2 $S "
     "&& echo R:MOUNT_OK\n"
     "echo one > $S/held.txt; exec 3>>$S/held.txt; exec 4<$S/gone.txt\n"
@@ -459,27 +477,15 @@ static void *serve_swapping(void *arg)
 
 TEST_TIMEOUT(linux_client_keeps_its_mount_across_a_restored_session, 240)
 {
-    char vmlinux[4096];
-    need_guest(vmlinux);
-    const char *tmp = harness_tmpdir();
-    char share[4096], path[4200];
-    snprintf(share, sizeof share, "%s/share", tmp);
-    REQUIRE(mkdir(share, 0755) == 0);
+    char vmlinux[4096], share[4096], path[4200];
+    REQUIRE(guest_and_share(vmlinux, share));
     snprintf(path, sizeof path, "%s/gone.txt", share);
     put_file(path, "gone-data", 0644);
 
     struct swap_srv s = { .share = share };
     REQUIRE(p9_server_new(&s.p9, share, false, 0, NULL) == 0);
-    unsigned port = 0;
-    REQUIRE((s.lfd = listen_loopback(&port)) >= 0);
-    pthread_t th;
-    REQUIRE(pthread_create(&th, NULL, serve_swapping, &s) == 0);
-
     int rc = -1;
-    char *out = run_guest(vmlinux, swap_script, port, &rc);
-    shutdown(s.lfd, SHUT_RDWR);
-    close(s.lfd);
-    pthread_join(th, NULL);
+    char *out = run_guest_served(vmlinux, swap_script, &s.lfd, serve_swapping, &s, &rc);
     REQUIRE(out);
     if (!strstr(out, "R:DONE") || s.why[0] || getenv("P9_LINUX_VERBOSE"))
         fprintf(stderr, "qemu exit %d, swap: %s, console:\n%s\n", rc, s.why, out);

@@ -99,6 +99,47 @@ static uint32_t rpc(struct rig *r, struct msg *m, const uint32_t *in_sizes, unsi
     return len;
 }
 
+/* A Tversion (msize 8192) with its size written, for a request put on the ring by hand. */
+static void tversion(struct msg *m)
+{
+    begin(m, P9_TVERSION);
+    put(m, 8192, 4);
+    put_s(m, "9P2000.L");
+    for (int i = 0; i < 4; i++)
+        m->b[i] = (uint8_t)(m->n >> (8 * i));
+}
+
+/* After session(): the guest's fid 2 on f.txt, walked from the root (fid 1) and opened
+ * read-only, as a read of it starts. */
+static void open_f_txt(struct rig *r)
+{
+    struct msg m;
+    uint64_t in[1];
+    uint32_t one[] = { 8192 };
+    begin(&m, P9_TWALK);
+    put(&m, 1, 4);
+    put(&m, 2, 4);
+    put(&m, 1, 2);
+    put_s(&m, "f.txt");
+    CHECK_EQ(rpc(r, &m, one, 1, in), 7 + 2 + 13);
+    begin(&m, P9_TLOPEN);
+    put(&m, 2, 4);
+    put(&m, 0, 4);
+    CHECK_EQ(rpc(r, &m, one, 1, in), 7 + 13 + 4);
+}
+
+/* rig_up with an event loop: requests then go to the device's worker and their replies
+ * come back through the loop. The loop, or NULL. */
+static struct evloop *rig_up_looped(struct rig *r)
+{
+    struct evloop *loop = rig_up(r, "vol0", false) == 0 ? evloop_new() : NULL;
+    if (loop && virtio_dev_use_eventfds(r->dev, loop) < 0) {
+        evloop_free(loop);
+        loop = NULL;
+    }
+    return loop;
+}
+
 /* Tversion (msize 8192), then Tattach of fid 1 to the root: a mount, as Linux starts one.
  * The replies' lengths into *version and *attach. */
 static void session(struct rig *r, uint32_t *version, uint32_t *attach)
@@ -106,9 +147,7 @@ static void session(struct rig *r, uint32_t *version, uint32_t *attach)
     struct msg m;
     uint64_t in[1];
     uint32_t one[] = { 8192 };
-    begin(&m, P9_TVERSION);
-    put(&m, 8192, 4);
-    put_s(&m, "9P2000.L");
+    tversion(&m);
     *version = rpc(r, &m, one, 1, in);
     CHECK_EQ(((uint8_t *)vqd_host(&r->ram, in[0]))[4], P9_RVERSION);
     begin(&m, P9_TATTACH);
@@ -159,17 +198,7 @@ TEST(p9v_session_through_ring)
     CHECK(r.irqs.n >= 1);
     CHECK_EQ(alen, 7 + 13);
 
-    begin(&m, P9_TWALK);
-    put(&m, 1, 4);
-    put(&m, 2, 4);
-    put(&m, 1, 2);
-    put_s(&m, "f.txt");
-    CHECK_EQ(rpc(&r, &m, one, 1, in), 7 + 2 + 13);
-
-    begin(&m, P9_TLOPEN);
-    put(&m, 2, 4);
-    put(&m, 0, 4);
-    CHECK_EQ(rpc(&r, &m, one, 1, in), 7 + 13 + 4);
+    open_f_txt(&r);
 
     /* a zero-copy style read: an 11-byte header buffer, then the data buffer */
     begin(&m, P9_TREAD);
@@ -211,20 +240,14 @@ TEST(p9v_session_through_ring)
 TEST(p9v_worker_thread_through_loop)
 {
     struct rig r;
-    REQUIRE(rig_up(&r, "vol0", false) == 0);
-    struct evloop *loop = evloop_new();
+    struct evloop *loop = rig_up_looped(&r);
     REQUIRE(loop);
-    REQUIRE(virtio_dev_use_eventfds(r.dev, loop) == 0);
     struct msg m;
     uint64_t in[2];
     uint32_t one[] = { 8192 };
     uint32_t id, len = 0;
 
-    begin(&m, P9_TVERSION);
-    put(&m, 8192, 4);
-    put_s(&m, "9P2000.L");
-    for (int i = 0; i < 4; i++)
-        m.b[i] = (uint8_t)(m.n >> (8 * i));
+    tversion(&m);
     uint64_t a[2] = { vqd_alloc(&r.q, (uint32_t)m.n), in[0] = vqd_alloc(&r.q, one[0]) };
     uint32_t l[2] = { (uint32_t)m.n, one[0] };
     memcpy(vqd_host(&r.ram, a[0]), m.b, m.n);
@@ -268,16 +291,7 @@ TEST(p9v_snapshot_keeps_the_session)
     uint32_t one[] = { 8192 }, vlen, alen;
     session(&r, &vlen, &alen);
     CHECK_EQ(alen, 7 + 13);
-    begin(&m, P9_TWALK);
-    put(&m, 1, 4);
-    put(&m, 2, 4);
-    put(&m, 1, 2);
-    put_s(&m, "f.txt");
-    CHECK_EQ(rpc(&r, &m, one, 1, in), 7 + 2 + 13);
-    begin(&m, P9_TLOPEN);
-    put(&m, 2, 4);
-    put(&m, 0, 4);
-    CHECK_EQ(rpc(&r, &m, one, 1, in), 7 + 13 + 4);
+    open_f_txt(&r);
     struct vmsnap_buf p = { 0 };
     virtio_dev_quiesce(r.dev);
     virtio_dev_save(r.dev, &p);
@@ -324,17 +338,11 @@ TEST(p9v_snapshot_keeps_the_session)
 TEST(p9v_quiesce_returns_requests_in_flight)
 {
     struct rig r;
-    REQUIRE(rig_up(&r, "vol0", false) == 0);
-    struct evloop *loop = evloop_new();
+    struct evloop *loop = rig_up_looped(&r);
     REQUIRE(loop);
-    REQUIRE(virtio_dev_use_eventfds(r.dev, loop) == 0);
     struct msg m;
     uint32_t id, len = 0;
-    begin(&m, P9_TVERSION);
-    put(&m, 8192, 4);
-    put_s(&m, "9P2000.L");
-    for (int i = 0; i < 4; i++)
-        m.b[i] = (uint8_t)(m.n >> (8 * i));
+    tversion(&m);
     uint64_t a[2][2];
     uint32_t l[2] = { (uint32_t)m.n, 8192 };
     for (int k = 0; k < 2; k++) { /* two requests handed to the worker at once */
