@@ -347,6 +347,76 @@ TEST(memory_file_is_sparse_and_maps_copy_on_write)
     munmap(h, hi);
 }
 
+/* AnonHugePages (KiB) of the mapping holding p, from /proc/self/smaps; -1 if unknown. */
+static long anon_huge_kib(const void *p)
+{
+    FILE *f = fopen("/proc/self/smaps", "re");
+    if (!f)
+        return -1;
+    char line[512];
+    bool inside = false;
+    long r = -1;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long long lo, hi;
+        long v;
+        if (sscanf(line, "%llx-%llx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' '))
+            inside = (uintptr_t)p >= lo && (uintptr_t)p < hi;
+        else if (inside && sscanf(line, "AnonHugePages: %ld", &v) == 1)
+            r = v;
+    }
+    fclose(f);
+    return r;
+}
+
+/* A resume's memory file no other box shares (src/vmm/kvm/machine.c): each 2 MiB whose
+ * part of the file is at least half data comes back as anonymous memory in one huge page
+ * with the file's bytes; sparser ones stay the file's pages; the file keeps its bytes. */
+TEST(dense_stretches_of_a_memory_file_come_back_in_huge_pages)
+{
+    const uint64_t huge = 2u << 20, size = 3 * huge;
+    uint8_t *want = calloc(1, size);
+    REQUIRE(want);
+    for (uint64_t i = 0; i < huge; i++) /* all data */
+        want[i] = (uint8_t)(i * 7 + 1);
+    memset(want + huge + 4096 * 5, 0x11, 4096 * 3); /* 3 pages of 512 */
+    memset(want + 2 * huge, 0x22, 3u << 19);        /* 1.5 MiB, then a hole */
+    want[3 * huge - 1] = 0x33;
+    char path[512];
+    snprintf(path, sizeof path, "%s/dense", harness_tmpdir());
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    REQUIRE(fd >= 0);
+    struct guest_mem gm = { 0 };
+    REQUIRE(gm_add_region(&gm, 0, size, want) == 0);
+    REQUIRE(gm_save(&gm, fd) == 0); /* zero pages as holes, as a pause writes it */
+    uint8_t *ram = gm_map_file(fd, 0, size);
+    REQUIRE(ram);
+    CHECK_EQ((uintptr_t)ram % huge, 0);
+    CHECK_EQ(gm_dense_to_huge(ram, size, fd, 0, 1u << 20), 2 * huge);
+    CHECK_MEM(ram, want, size);
+    CHECK_EQ(page_from_file(ram + 4096), 0);            /* anonymous now */
+    CHECK_EQ(page_from_file(ram + huge + 4096 * 5), 1); /* the file's own page */
+    CHECK_EQ(page_from_file(ram + 2 * huge), 0);
+    CHECK_EQ(vm_flag(ram, "hg"), 1);
+    CHECK_EQ(anon_huge_kib(ram), 2048); /* each dense stretch one huge page */
+    CHECK_EQ(anon_huge_kib(ram + 2 * huge), 2048);
+    CHECK_EQ(anon_huge_kib(ram + huge), 0);
+    ram[0] = 0xee; /* still private: the file keeps its byte */
+    uint8_t byte = 0;
+    CHECK_EQ(pread(fd, &byte, 1, 0), 1);
+    CHECK_EQ(byte, want[0]);
+    CHECK_EQ(gm_dense_to_huge(ram + 4096, huge, fd, 0, 1), -EINVAL); /* not at 2 MiB */
+    munmap(ram, size);
+    /* a file cut short: what is gone is not read, nothing faults */
+    REQUIRE(ftruncate(fd, (off_t)huge) == 0);
+    ram = gm_map_file(fd, 0, size);
+    REQUIRE(ram);
+    CHECK_EQ(gm_dense_to_huge(ram, size, fd, 0, 1u << 20), huge);
+    CHECK_MEM(ram, want, huge);
+    munmap(ram, size);
+    close(fd);
+    free(want);
+}
+
 /* Fresh guest RAM (a cold boot's, gm_map_anon) is touched page by page, never in the host's
  * 2 MiB transparent huge pages: marked MADV_NOHUGEPAGE, and one touched byte makes one
  * resident page (a THP "always" host would otherwise fault in the whole 2 MiB, which an
