@@ -4,7 +4,6 @@
 #include "vmm/core/mem.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -52,7 +51,6 @@ uint64_t gm_total(const struct guest_mem *gm)
 }
 
 #define GM_PAGE 4096u
-#define GM_HUGE (2u << 20) /* an x86_64 or arm64 (4 KiB granule) huge page */
 
 static bool page_is_zero(const uint8_t *p)
 {
@@ -140,96 +138,7 @@ void *gm_map_file(int fd, uint64_t offset, uint64_t size)
         errno = EINVAL;
         return NULL;
     }
-    /* At a 2 MiB boundary, as guest physical addresses of RAM are: only then can the host
-     * back a 2 MiB stretch of the guest with one huge page (gm_dense_to_huge). */
-    uint8_t *res = mmap(NULL, size + GM_HUGE, PROT_NONE,
-                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (res == MAP_FAILED)
-        return NULL;
-    uint8_t *p = (uint8_t *)(((uintptr_t)res + GM_HUGE - 1) & ~(uintptr_t)(GM_HUGE - 1));
-    if (mmap(p, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE | MAP_FIXED, fd,
-             (off_t)offset) == MAP_FAILED) {
-        int e = errno;
-        munmap(res, size + GM_HUGE);
-        errno = e;
-        return NULL;
-    }
-    if (p > res)
-        munmap(res, (size_t)(p - res));
-    if (res + size + GM_HUGE > p + size)
-        munmap(p + size, (size_t)(res + size + GM_HUGE - (p + size)));
-    return p;
-}
-
-/* Bytes of data (not holes) in fd's [off, off + len). */
-static int64_t data_in(int fd, uint64_t off, uint64_t len)
-{
-    int64_t n = 0;
-    uint64_t end = off + len;
-    while (off < end) {
-        off_t d = lseek(fd, (off_t)off, SEEK_DATA);
-        if (d < 0)
-            return errno == ENXIO ? n : -errno; /* ENXIO: no data after off */
-        if ((uint64_t)d >= end)
-            break;
-        off_t h = lseek(fd, d, SEEK_HOLE);
-        if (h < 0)
-            return -errno;
-        uint64_t stop = (uint64_t)h < end ? (uint64_t)h : end;
-        n += (int64_t)(stop - (uint64_t)d);
-        off = stop;
-    }
-    return n;
-}
-
-/* Reads fd's data runs of [off, off + len) to dst (holes stay the zeros dst has). */
-static int read_data(int fd, uint8_t *dst, uint64_t off, uint64_t len)
-{
-    uint64_t pos = off, end = off + len;
-    while (pos < end) {
-        off_t d = lseek(fd, (off_t)pos, SEEK_DATA);
-        if (d < 0)
-            return errno == ENXIO ? 0 : -errno;
-        if ((uint64_t)d >= end)
-            return 0;
-        off_t h = lseek(fd, d, SEEK_HOLE);
-        if (h < 0)
-            return -errno;
-        uint64_t stop = (uint64_t)h < end ? (uint64_t)h : end;
-        for (uint64_t at = (uint64_t)d; at < stop;) {
-            ssize_t r = pread(fd, dst + (at - off), stop - at, (off_t)at);
-            if (r < 0 && errno == EINTR)
-                continue;
-            if (r <= 0)
-                return r < 0 ? -errno : -EIO; /* the file shrank under us */
-            at += (uint64_t)r;
-        }
-        pos = stop;
-    }
-    return 0;
-}
-
-int64_t gm_dense_to_huge(uint8_t *host, uint64_t size, int fd, uint64_t offset,
-                         uint64_t min_data)
-{
-    if ((uintptr_t)host % GM_HUGE || offset % GM_PAGE)
-        return -EINVAL;
-    int64_t moved = 0;
-    for (uint64_t c = 0; c + GM_HUGE <= size; c += GM_HUGE) {
-        int64_t n = data_in(fd, offset + c, GM_HUGE);
-        if (n < 0)
-            return n;
-        if ((uint64_t)n < min_data || n == 0)
-            continue;
-        if (mmap(host + c, GM_HUGE, PROT_READ | PROT_WRITE,
-                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0) == MAP_FAILED)
-            return -errno;
-        /* before the first touch: the first write then faults in one huge page */
-        (void)madvise(host + c, GM_HUGE, MADV_HUGEPAGE);
-        int e = read_data(fd, host + c, offset + c, GM_HUGE);
-        if (e < 0)
-            return e;
-        moved += (int64_t)GM_HUGE;
-    }
-    return moved;
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE, fd,
+                   (off_t)offset);
+    return p == MAP_FAILED ? NULL : p;
 }

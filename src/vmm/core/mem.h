@@ -46,18 +46,8 @@ uint64_t gm_total(const struct guest_mem *gm);
 /* Writes every region into fd (a regular file, truncated to gm_total); pages of zeros are
  * left as holes. 0, or -errno. */
 int gm_save(const struct guest_mem *gm, int fd);
-/* Maps size bytes of fd at offset (page-aligned) copy-on-write, for a region, at a 2 MiB
- * boundary; NULL with errno on failure. */
+/* Maps size bytes of fd at offset (page-aligned) copy-on-write, for a region; NULL with
+ * errno on failure. */
 void *gm_map_file(int fd, uint64_t offset, uint64_t size);
-/* For a restore whose memory file no other box shares: every whole 2 MiB of the mapping
- * (host, 2 MiB-aligned, from gm_map_file) whose part of the file holds at least min_data
- * bytes of data (holes are the guest's zero pages) becomes private anonymous memory marked
- * MADV_HUGEPAGE, the file's data read in. KVM then maps such a stretch into the guest with
- * one 2 MiB entry instead of a fault per 4 KiB page the guest touches, which in a nested
- * lab costs an exit each; the rest stays mapped from the file. The file keeps its bytes.
- * Returns the bytes moved, or -errno (a read failed: the mapping's contents are then not
- * the file's, and the restore must not go on). */
-int64_t gm_dense_to_huge(uint8_t *host, uint64_t size, int fd, uint64_t offset,
-                         uint64_t min_data);
 
 #endif

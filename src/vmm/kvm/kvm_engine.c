@@ -484,12 +484,9 @@ static int kvm_resume(struct engine **out, struct engine *e, const struct vmm_co
     if (machine_start(e->m, &boot, err) < 0)
         goto fail;
     t[5] = engine_ms_since_start();
-    struct machine_stats ms;
-    machine_stats(e->m, &ms);
     fprintf(stderr, "boxlite-vmm: resumed %.1f ms after the spawn: before the engine %.1f, "
-            "VM and RAM mapped %.1f (%llu MiB read into huge pages), devices %.1f, CPU and "
-            "state file %.1f, state checked and restored %.1f, vCPUs started %.1f\n", t[5],
-            t[0], t[1] - t[0], (unsigned long long)(ms.huge_bytes >> 20), t[2] - t[1],
+            "VM and RAM mapped %.1f, devices %.1f, CPU and state file %.1f, state checked and "
+            "restored %.1f, vCPUs started %.1f\n", t[5], t[0], t[1] - t[0], t[2] - t[1],
             t[3] - t[2], t[4] - t[3], t[5] - t[4]);
     *out = e;
     return 0;

@@ -74,7 +74,6 @@ struct machine {
 
     atomic_uint_fast64_t exits;
     atomic_uint_fast64_t first_run_ns, ready_ns;
-    uint64_t huge_bytes; /* of a restored guest's RAM in huge pages (dense_to_huge) */
 
     /* snapshots: vCPUs parked at a clean point (machine_save), and a machine whose vCPUs
      * were restored rather than set up for a boot */
@@ -246,27 +245,6 @@ static void install_kick_handler(void)
     sigaction(SIGRTMIN, &sa, NULL); /* no SA_RESTART: KVM_RUN returns EINTR */
 }
 
-/* A resume's guest RAM in huge pages where the memory file is dense (gm_dense_to_huge):
- * in the nested lab each 4 KiB page the restored guest touches first cost a nested page
- * fault, an exit (KVM's pf_fixed: 640-1090 from restored to the agent's HELLO, most of the
- * exits; docs/architecture.md). Only a file no other box shares: a fork's (and its
- * source's, which shares the same file) pages stay the file's, shared copy-on-write. */
-#define DENSE_MIN_DATA (1u << 20) /* half of a 2 MiB stretch holds data */
-static int dense_to_huge(struct machine *m, uint8_t *host, uint64_t size, int fd,
-                         uint64_t off, struct bl_error *err)
-{
-    struct stat st;
-    if (fstat(fd, &st) < 0)
-        return bl_errno(err, errno, "memory file");
-    if (st.st_nlink != 1)
-        return 0;
-    int64_t n = gm_dense_to_huge(host, size, fd, off, DENSE_MIN_DATA);
-    if (n < 0)
-        return bl_errno(err, (int)-n, "read the memory file");
-    m->huge_bytes += (uint64_t)n;
-    return 0;
-}
-
 static int create(struct machine **out, uint64_t ram_bytes, unsigned ncpus, int mem_fd,
                   struct bl_error *err);
 
@@ -344,14 +322,10 @@ static int create(struct machine **out, uint64_t ram_bytes, unsigned ncpus, int 
          * memory file, copy-on-write (the file stays as saved, forks may share it). */
         void *host = mem_fd >= 0 ? gm_map_file(mem_fd, file_off, size[i])
                                  : gm_map_anon(size[i]);
+        file_off += size[i];
         if (!host)
             return bl_errno(err, errno, "map %llu MiB of guest RAM",
                             (unsigned long long)(size[i] >> 20));
-        if (mem_fd >= 0 && dense_to_huge(m, host, size[i], mem_fd, file_off, err) < 0) {
-            munmap(host, size[i]);
-            return -err->code;
-        }
-        file_off += size[i];
         madvise(host, size[i], MADV_DONTFORK);
         if (gm_add_region(&m->mem, gpa[i], size[i], host) < 0) {
             munmap(host, size[i]);
@@ -701,7 +675,6 @@ void machine_stats(struct machine *m, struct machine_stats *out)
     out->vm_exits = atomic_load(&m->exits);
     out->first_run_ns = atomic_load(&m->first_run_ns);
     out->ready_ns = atomic_load(&m->ready_ns);
-    out->huge_bytes = m->huge_bytes;
 }
 
 uint64_t machine_guest_rss(struct machine *m)

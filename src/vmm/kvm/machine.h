@@ -72,7 +72,6 @@ struct machine_stats {
     uint64_t vm_exits;
     uint64_t first_run_ns; /* the first KVM_RUN was entered */
     uint64_t ready_ns;     /* machine_mark_ready was called */
-    uint64_t huge_bytes;   /* restored guest RAM read into huge pages (machine_create_from) */
 };
 void machine_stats(struct machine *m, struct machine_stats *out);
 void machine_mark_ready(struct machine *m);
@@ -89,8 +88,7 @@ int machine_ksm(struct machine *m, struct bl_error *err);
  * and then the state file (vCPUs, irqchip, PIT, clock, every virtio device) to state_path,
  * and ends the VM (machine_wait then returns, its exit paused). ident gives the build id and CPU
  * fingerprint. On failure nothing is ended: the VM runs on.
- * machine_create_from maps guest RAM from a memory file copy-on-write (a file no other box
- * shares: its dense 2 MiB stretches read into huge pages, gm_dense_to_huge); after the devices
+ * machine_create_from maps guest RAM from a memory file copy-on-write; after the devices
  * were added as in the saved machine, machine_restore checks the state file against
  * expect (build, CPU, RAM size) and the machine's shape, restores it, and machine_start
  * then runs the vCPUs from where they stopped (boot is ignored). */
