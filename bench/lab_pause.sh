@@ -6,7 +6,9 @@
 # best of $LAB_PAUSE_ROUNDS (3) each, alternating in the same L1 (goal: resume at most 0.1x
 # of cold); the CLI's exec on a running box (what both include); where the VMM's part of the
 # resume goes (its vmm.log line), every resume's time from restored to the agent's HELLO,
-# the box's Pss before its last pause and after the resume; then the same on the QEMU
+# the box's Pss before its last pause and after the resume, KVM's counters (exits, page
+# faults, mappings) from the cold start and each restore to the HELLO and on to the first
+# exec's end (src/vmm/kvm/kvm_stats.c); then the same on the QEMU
 # engine with KVM in a second L1 (goal: 0.2x). tests/lab/matrix.sh's "pause" section does the work.
 set -uo pipefail
 cd "$(dirname "$0")/.."

@@ -41,6 +41,7 @@ struct route {
     struct route *next;
     uint32_t agent_ch, client_ch;
     struct mclient *cl;
+    uint16_t type; /* of the request that opened it */
 };
 
 struct proto_mux {
@@ -526,6 +527,7 @@ static void from_client(struct proto_mux *m, struct mclient *cl, const struct pr
         r->agent_ch = new_agent_channel(m);
         r->client_ch = h->channel;
         r->cl = cl;
+        r->type = h->type;
         r->next = m->routes;
         m->routes = r;
         m->last_activity = mono_ms();
@@ -618,8 +620,15 @@ static void from_agent(struct proto_mux *m, const struct proto_hdr *h, const uin
         return;
     }
     queue(&r->cl->out, h->type, r->client_ch, h->stream, p, h->len);
-    if (h->type == PROTO_RESULT || h->type == PROTO_ERROR)
-        route_del(m, r);
+    if (h->type != PROTO_RESULT && h->type != PROTO_ERROR)
+        return;
+    bool exec = r->type == PROTO_EXEC;
+    route_del(m, r);
+    if (exec && m->ev.exec_done) {
+        pthread_mutex_unlock(&m->lock);
+        m->ev.exec_done(m->ev.opaque);
+        pthread_mutex_lock(&m->lock);
+    }
 }
 
 static void agent_lost(struct proto_mux *m)

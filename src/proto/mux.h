@@ -45,6 +45,9 @@ struct proto_mux_events {
      * answered UNSUPPORTED. */
     int (*balloon)(void *opaque, uint64_t target_mib, uint64_t *actual_mib, char *why,
                    size_t why_len);
+    /* An EXEC's answer (the agent's RESULT or ERROR) was passed on to its client: the
+     * command ended. NULL: nothing is told. */
+    void (*exec_done)(void *opaque);
     /* First thing on the mux's own thread (proto_mux_start), e.g. to confine it. */
     void (*thread_start)(void *opaque);
 };

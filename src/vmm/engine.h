@@ -77,6 +77,11 @@ struct engine_ops {
      * balloon deflates); the guest follows on its own time. The range is checked by the
      * caller (VMM_BALLOON_MIN_MIB..memory_mib). NULL: the engine has no balloon. */
     int (*balloon)(struct engine *e, uint32_t target_mib, struct bl_error *err);
+    /* A diagnostic for the log: the hypervisor's own counters (exits, page faults,
+     * mappings) since the last mark, or since the VM started or was restored, with `what`
+     * (e.g. "the agent's HELLO") naming the moment. On the mux's thread. NULL, or nothing
+     * logged, where the engine or the host keeps none. */
+    void (*mark)(struct engine *e, const char *what);
 };
 
 /* "Process start" for the figures (CLOCK_MONOTONIC ns): BOXLITE_SPAWN_NS, the moment the

@@ -88,6 +88,7 @@ struct box {
     struct proto_event ev;
     const char *requested;     /* "stopped", "stopped: its creator exited" */
     uint64_t restarts;         /* the main process's, as the agent counts them */
+    bool exec_marked;          /* the first exec after the HELLO ended (engine_ops.mark) */
 };
 
 static void on_agent_event(void *opaque, const struct proto_event *ev)
@@ -114,6 +115,29 @@ static void on_agent_event(void *opaque, const struct proto_event *ev)
     fprintf(stderr, "boxlite-vmm: the agent says: %s\n", ev->message);
 }
 
+/* The engine's counters at a moment of the box's start (engine_ops.mark), for the log. */
+static void mark(struct box *b, const char *what)
+{
+    pthread_mutex_lock(&b->lock);
+    struct engine *e = b->e;
+    pthread_mutex_unlock(&b->lock);
+    if (e && b->ops->mark)
+        b->ops->mark(e, what);
+}
+
+/* The first command's end after the HELLO: what an exec on the fresh (or resumed) box
+ * cost the hypervisor. */
+static void on_exec_done(void *opaque)
+{
+    struct box *b = opaque;
+    pthread_mutex_lock(&b->lock);
+    bool first = b->ready_us && !b->exec_marked;
+    b->exec_marked = true;
+    pthread_mutex_unlock(&b->lock);
+    if (first)
+        mark(b, "the first exec's end");
+}
+
 /* Readiness has one meaning: the agent's HELLO reached the mux. */
 static void on_ready(void *opaque, uint64_t boot_ms, bool container_ready)
 {
@@ -133,6 +157,8 @@ static void on_ready(void *opaque, uint64_t boot_ms, bool container_ready)
     if (write(b->ready_fd, &one, sizeof one) < 0) {
         /* an eventfd with a small counter does not fail */
     }
+    if (first) /* after the main loop was told: a diagnostic never delays readiness */
+        mark(b, "the agent's HELLO");
 }
 
 static void on_mux_thread(void *opaque)
@@ -794,7 +820,8 @@ int main(int argc, char **argv)
     if (lfd >= 0 || client_fd >= 0) {
         struct proto_mux_events ev = { .opaque = &b, .event = on_agent_event, .ready = on_ready,
                                        .status = on_status, .thread_start = on_mux_thread,
-                                       .pause = on_pause, .balloon = on_balloon };
+                                       .pause = on_pause, .balloon = on_balloon,
+                                       .exec_done = on_exec_done };
         if (proto_mux_new(lfd, &ev, &b.mux, &err) < 0 ||
             (client_fd >= 0 && proto_mux_adopt(b.mux, client_fd) < 0) ||
             proto_mux_start(b.mux, &err) < 0) {

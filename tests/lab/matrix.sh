@@ -25,7 +25,9 @@
 #            memory back after it; --idle-pause pauses an idle box with a volume. Figures:
 #            cold create to first output against resume to first output, same run; the
 #            box's Pss before its last pause and after the resume; on the KVM engine,
-#            every resume's time from restored to the agent's HELLO.
+#            every resume's time from restored to the agent's HELLO, and KVM's counters
+#            (exits, page faults, mappings) from the start or restore to the HELLO and from
+#            there to the first exec's end.
 #            $LAB_PAUSE_ENGINE (kvm) names the engine: "qemu" runs the same on the QEMU
 #            engine, QEMU with -accel kvm (its resume line in vmm.log is its own).
 #
@@ -349,6 +351,17 @@ if [ -n "${LAB_CLI:-}" ] && has pause; then
     /boxlite-vmm: resumed / { r = num("resumed") }
     /boxlite-vmm: the agent.s HELLO / && r != "" { printf "%.0f ", num("HELLO") - r; r = "" }' "$(dir_of p)/vmm.log")"
   [ "$pe" = kvm ] && resume_phases "$last" "$rtt" "$("$B" stats --no-stream --json p 2>/dev/null)" "$(dir_of p)/vmm.log"
+  # KVM's own counters (src/vmm/kvm/kvm_stats.c) at the agent's HELLO and at the first
+  # exec's end after it, for the cold start and every resume of box p: what each phase cost
+  # in exits and page faults (L1 is Linux 6.1: it has KVM's binary statistics)
+  if [ "$pe" = kvm ]; then
+    kc=$(grep -c 'boxlite-vmm: KVM counters, .* -> the agent.s HELLO' "$(dir_of p)/vmm.log")
+    resumes=$(grep -c 'boxlite-vmm: resumed ' "$(dir_of p)/vmm.log")
+    [ "$kc" -gt "$resumes" ] && [ "$resumes" -gt 0 ] &&
+      ok "vmm.log: KVM's counters at the cold start's and every resume's HELLO ($kc lines, $resumes resumes)" ||
+      bad "vmm.log: $kc lines of KVM counters at a HELLO for $resumes resumes and a cold start"
+    grep 'boxlite-vmm: KVM counters' "$(dir_of p)/vmm.log" | sed "s/^.*boxlite-vmm: KVM counters, /figure: [$LAB_MODEL] KVM counters of box p, /"
+  fi
 
   out=$("$B" fork p f1 f2 2>&1)
   frc=$?

@@ -13,6 +13,7 @@
 #include "vmm/hw/pl011.h"
 #include "vmm/hw/serial.h"
 #include "vmm/kvm/kvm.h"
+#include "vmm/kvm/kvm_stats.h"
 #include "vmm/kvm/machine.h"
 #include "vmm/net/boxnet.h"
 #include "vmm/snapshot.h"
@@ -62,6 +63,11 @@ struct engine {
     struct virtio_dev *balloon;       /* owned by the machine; NULL before add_balloon */
     uint32_t memory_mib, balloon_target_mib;
     char *mem_path; /* vmm.json memory.file: where a pause writes guest RAM, or NULL */
+    /* KVM's counters (kvm_stats.h) for kvm_mark: NULL where the host keeps none; the last
+     * mark's name and time (ms since the spawn) */
+    struct kvm_counters *counters;
+    char mark_what[64];
+    double mark_ms;
 };
 
 /* What machine_create() and the boot need beyond the API itself (arch.h adds the
@@ -385,6 +391,7 @@ static void kvm_destroy(struct engine *e)
     if (!e)
         return;
     machine_destroy(e->m); /* vCPUs and the event loop stop, virtio devices are freed */
+    kvm_counters_free(e->counters);
     if (e->boot_timer_fd >= 0)
         close(e->boot_timer_fd);
     arch_cpu_free(e->cpu);
@@ -410,6 +417,14 @@ static int open_console(const char *path)
     if (vmm_path_names_fd(path, &n))
         return fcntl(n, F_DUPFD_CLOEXEC, 0);
     return open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+}
+
+/* KVM's counters from here on (kvm_mark logs them), opened before the jail's filters. */
+static void open_counters(struct engine *e, const char *what)
+{
+    e->counters = machine_counters(e->m);
+    snprintf(e->mark_what, sizeof e->mark_what, "%s", what);
+    e->mark_ms = engine_ms_since_start();
 }
 
 /* What a snapshot must match: this build, the CPU the guest sees. */
@@ -465,6 +480,7 @@ static int kvm_resume(struct engine **out, struct engine *e, const struct vmm_co
         goto fail;
     }
     struct arch_boot boot = { .cpu = e->cpu }; /* ignored: the vCPUs go on where they were */
+    open_counters(e, "restored");
     if (machine_start(e->m, &boot, err) < 0)
         goto fail;
     t[5] = engine_ms_since_start();
@@ -531,6 +547,7 @@ static int kvm_start(struct engine **out, const struct vmm_config *cfg, struct b
         goto fail;
     boot.cpu = e->cpu;
     break_boot(cfg->test_break_boot, &boot);
+    open_counters(e, "started");
     if ((cfg->kvm_boot_timeout_ms && arm_boot_deadline(e, cfg->kvm_boot_timeout_ms, err) < 0) ||
         machine_start(e->m, &boot, err) < 0)
         goto fail;
@@ -652,6 +669,18 @@ static int kvm_balloon(struct engine *e, uint32_t target_mib, struct bl_error *e
     return 0;
 }
 
+static void kvm_mark(struct engine *e, const char *what)
+{
+    if (!e->counters)
+        return;
+    double now = engine_ms_since_start();
+    char phase[160];
+    snprintf(phase, sizeof phase, "%s -> %s", e->mark_what, what);
+    kvm_counters_mark(e->counters, stderr, phase, now - e->mark_ms);
+    snprintf(e->mark_what, sizeof e->mark_what, "%s", what);
+    e->mark_ms = now;
+}
+
 const struct engine_ops engine_kvm_ops = {
     .name = "kvm",
     .available = kvm_available,
@@ -664,6 +693,7 @@ const struct engine_ops engine_kvm_ops = {
     .destroy = kvm_destroy,
     .balloon = kvm_balloon,
     .pause = kvm_pause,
+    .mark = kvm_mark,
     /* virtio-9p saves the guest's 9P sessions (fs/p9_session.c): volumes stay mounted, and
      * the library learns it from STATUS and the pause's EXIT (PAUSE_SHARES, main.c) */
     .pause_shares = PAUSE_SHARES_KEPT,

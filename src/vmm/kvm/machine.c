@@ -2,6 +2,7 @@
 /* The KVM machine: VM and memory set-up, buses, interrupt lines, and the vCPU threads that
  * run the guest and dispatch its I/O exits to device models (machine.h). */
 #include "vmm/kvm/machine.h"
+#include "vmm/kvm/kvm_stats.h"
 
 #include "common/clock.h"
 #include "vmm/jail/jail.h"
@@ -223,6 +224,14 @@ int machine_add_virtio(struct machine *m, struct virtio_dev *dev, uint64_t base,
 /* ---- creation ------------------------------------------------------------------------- */
 
 int machine_kvm_fd(struct machine *m) { return m->kvm_fd; }
+
+struct kvm_counters *machine_counters(struct machine *m)
+{
+    int fds[m->ncpus ? m->ncpus : 1];
+    for (unsigned i = 0; i < m->ncpus; i++)
+        fds[i] = m->vcpus[i].fd;
+    return kvm_counters_open(m->vm_fd, fds, m->ncpus);
+}
 
 struct guest_mem *machine_mem(struct machine *m) { return &m->mem; }
 struct evloop *machine_loop(struct machine *m) { return m->loop; }

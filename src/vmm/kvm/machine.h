@@ -37,6 +37,9 @@ void machine_destroy(struct machine *m);
 
 struct guest_mem *machine_mem(struct machine *m);
 int machine_kvm_fd(struct machine *m); /* /dev/kvm, for system-wide queries */
+/* KVM's own counters of this VM and its vCPUs (kvm_stats.h); NULL where the kernel keeps
+ * none. After machine_create, before the jail's filters (an ioctl per vCPU). */
+struct kvm_counters *machine_counters(struct machine *m);
 struct evloop *machine_loop(struct machine *m);
 
 /* Routes guest accesses to [base, base+len) to ops/opaque. Only before machine_start. */

@@ -5,6 +5,7 @@
 
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sys/un.h>
 
 #define ARGV(...) ((const char *const[]){__VA_ARGS__, NULL})
@@ -15,11 +16,17 @@ struct box {
     struct proto_mux *mux;
     int ready_calls;
     int pause_code, pause_calls; /* what the owner's pause answers (0: saved) */
+    atomic_int exec_done_calls;
 };
 
 static void on_ready(void *opaque, uint64_t boot_ms, bool cready)
 {
     ((struct box *)opaque)->ready_calls++;
+}
+
+static void on_exec_done(void *opaque)
+{
+    ((struct box *)opaque)->exec_done_calls++;
 }
 
 static int on_pause(void *opaque, char *why, size_t why_len)
@@ -41,7 +48,8 @@ static bool box_start(struct box *b)
         return false;
     b->agent_fd = start_agent_fd(NULL);
     fcntl(b->agent_fd, F_SETFL, O_NONBLOCK);
-    struct proto_mux_events ev = {.opaque = b, .ready = on_ready, .pause = on_pause};
+    struct proto_mux_events ev = {.opaque = b, .ready = on_ready, .pause = on_pause,
+                                  .exec_done = on_exec_done};
     struct bl_error e = {0};
     if (proto_mux_new(b->listen_fd, &ev, &b->mux, &e) < 0)
         return false;
@@ -106,6 +114,11 @@ TEST(many_clients_share_one_agent)
     }
     CHECK(proto_mux_ready(b.mux));
     CHECK_EQ(b.ready_calls, 1);
+    /* each command's end told once (the event follows the RESULT its client may have
+     * read already) */
+    for (int i = 0; i < 500 && b.exec_done_calls < 20; i++)
+        usleep(10000);
+    CHECK_EQ(b.exec_done_calls, 20);
     box_stop(&b);
 }
 
