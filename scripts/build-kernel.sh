@@ -42,7 +42,7 @@ else
 fi
 out="$cache/$prefix$key"
 # The symbol table (.symtab and .strtab, 1.3 MiB) serves nothing at run time (the kernel
-# has its own kallsyms) and costs every box on the QEMU engine about 1.1 MiB: QEMU's ELF
+# has its own kallsyms) and costs every box on the QEMU engine about 1.2 MiB: QEMU's ELF
 # loader copies it into its heap (for its monitor) and keeps it (docs/architecture.md,
 # "Density"). Stripped here; the loadable segments, their file offsets and the PVH note
 # stay. A kernel cached before this step is stripped in place by a run that may build
