@@ -209,6 +209,11 @@ phase_try() {
   breakdown $(names t)
   for b in $(names t); do "$B" rm -f "$b" >/dev/null 2>&1; done
 }
+for ph in $phases; do # every word checked before the first phase starts
+  case $ph in before | 21c | 21d | after | try:*:*=*) ;;
+    *) echo "density: unknown phase $ph (before 21c 21d after try:NAME:VAR=VALUE,...)"; exit 2 ;;
+  esac
+done
 for ph in $phases; do
   case $ph in
     before) phase_before ;;
@@ -217,8 +222,7 @@ for ph in $phases; do
     # the guest's legacy ptys back
     21d) word_phase 21d d pty.legacy_count=256 "256 legacy pty pairs, reporting order 5, tb-size 16 MiB" ;;
     after) phase_after ;;
-    try:*:*=*) phase_try "${ph#try:}" ;;
-    *) echo "density: unknown phase $ph (before 21c 21d after try:NAME:VAR=VALUE,...)"; exit 2 ;;
+    try:*) phase_try "${ph#try:}" ;;
   esac
 done
 
