@@ -373,7 +373,9 @@ kernel:
 # CLI finds the library through $ORIGIN/../lib and boxlite.pc its prefix through
 # ${pcfiledir}: the tree works wherever it is copied, so these folders are fixed relative to
 # PREFIX. DESTDIR stages the tree elsewhere (packages). The guest kernel is the one
-# scripts/build-kernel.sh cached (KERNEL= another vmlinux). The arm64 guest, for boxes of
+# scripts/build-kernel.sh cached (KERNEL= another vmlinux), installed without its symbol
+# table, which QEMU would copy into every box's heap (docs/architecture.md, "Density"; a
+# kernel objcopy cannot read goes in as it is). The arm64 guest, for boxes of
 # platform linux/arm64 (src/runtime/platform.c looks in share/boxlite/arm64/), goes in too
 # when its agent builds here and its kernel is cached (KERNEL_ARM64= another Image).
 PREFIX  ?= /usr/local
@@ -398,7 +400,8 @@ install: $(BIN_cli) $(BIN_oci) $(BIN_vmm) $(LIB_so) $(INITRAMFS) $(GUEST_ARM64)
 	install -m 0644 include/boxlite.h "$(D)/include/boxlite.h"
 	sed 's/@VERSION@/$(VERSION)/' packaging/boxlite.pc.in > "$(D)/lib/pkgconfig/boxlite.pc"
 	chmod 0644 "$(D)/lib/pkgconfig/boxlite.pc"
-	install -m 0644 "$(KERNEL)" "$(D)/share/boxlite/vmlinux"
+	objcopy --strip-all "$(KERNEL)" "$(D)/share/boxlite/vmlinux" 2>/dev/null || install -m 0644 "$(KERNEL)" "$(D)/share/boxlite/vmlinux"
+	chmod 0644 "$(D)/share/boxlite/vmlinux"
 	install -m 0644 $(INITRAMFS) "$(D)/share/boxlite/initramfs.cpio.gz"
 	@if [ -n "$(GUEST_ARM64)" ] && [ -f "$(KERNEL_ARM64)" ]; then \
 	  install -d "$(D)/share/boxlite/arm64" && \

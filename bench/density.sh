@@ -14,7 +14,9 @@
 #    heap and other anonymous memory, binary and libraries, the kernel file, the per-box
 #    process) and where its guest RAM lies (the kernel image, the rest), then again after
 #    `boxlite reclaim` (the guests drop their caches and compact; reporting returns it).
-#    BENCH_DENSITY_PHASES (default "before 21c 21d after") picks phases.
+#    BENCH_DENSITY_PHASES (default "before 21c 21d after") picks phases, run in its order;
+#    a word try:NAME:VAR=VALUE[,VAR=VALUE...] adds a phase like "after" with those library
+#    settings (e.g. try:symbols:BOXLITE_KERNEL=/path/to/unstripped/vmlinux).
 # "Idle" is once every box's guest RAM resident on the host has stopped moving (its own
 # figure, read every second, the same for 3 readings). Per box: the sum of PSS (a page
 # shared between processes split between them: the QEMU binary, libraries, the kernel
@@ -83,21 +85,33 @@ breakdown() {
   done
   for p in $pids; do
     [ -r "/proc/$p/smaps" ] || continue
+    # a file mapping's Anonymous pages are its private copies (the relocated data of a
+    # position-independent binary or library): counted apart from its shared file pages
     awk -v comm="$(cat "/proc/$p/comm" 2>/dev/null)" '
-      /^[0-9a-f]+-[0-9a-f]+ / { perm = $2; name = $6; next }
-      /^Size:/ { size = $2 / 1024 }
-      /^Pss:/ {
+      function flush() {
+        if (!have) return
         if (comm !~ /^qemu/) k = "per-box process (boxlite-vmm)"
         else if (name ~ /\/memory$/ || (name == "" && size >= 64 && perm == "rw-p")) k = "guest RAM"
         else if (name == "" && perm == "rwxp") k = "TCG translation cache"
-        else if (name == "" || name ~ /^\[/) k = "QEMU heap, arenas, stacks"
+        else if (name == "[heap]") k = "QEMU heap (main malloc arena)"
+        else if (name == "") k = "QEMU other anonymous (thread arenas, stacks, large mallocs)"
+        else if (name ~ /^\[/) k = "QEMU stack and vdso"
         else if (name ~ /qemu-system/) k = "QEMU binary"
         else if (name ~ /\.so/) k = "libraries"
         else if (name ~ /vmlinux|bzImage|Image/) k = "guest kernel file"
         else k = "other files"
-        print k "\t" $2 }' "/proc/$p/smaps"
-  done | awk -F'\t' -v n=$# '{ s[$1] += $2 } END { for (k in s) printf "%7.1f MiB  %s\n", s[k] / 1024 / n, k }' |
-    sort -rn | sed 's/^/    /'
+        if (k == "QEMU binary" || k == "libraries") {
+          print k " (relocated data, private)\t" anon
+          print k " (file pages, shared)\t" pss - anon
+        } else print k "\t" pss
+        have = 0 }
+      /^[0-9a-f]+-[0-9a-f]+ / { flush(); perm = $2; name = $6; have = 1; anon = 0; next }
+      /^Size:/ { size = $2 / 1024 }
+      /^Pss:/ { pss = $2 }
+      /^Anonymous:/ { anon = $2 }
+      END { flush() }' "/proc/$p/smaps"
+  done | awk -F'\t' -v n=$# '{ s[$1] += $2; t += $2 } END { for (k in s) printf "%7.1f MiB  %s\n", s[k] / 1024 / n, k
+    printf "%7.1f MiB  in all (%d KiB)\n", t / 1024 / n, t / n }' | sort -rn | sed 's/^/    /'
 }
 # where the boxes' resident guest RAM lies, MiB per box: the guest kernel's image (its
 # /proc/iomem "Kernel code" to the end of "Kernel bss": the same ~9 MiB in every box) and the
@@ -146,27 +160,22 @@ echo "engine: $engine"
 echo "boxes: $n busybox boxes, 512 MiB each, idle (sleep)"
 phases=${BENCH_DENSITY_PHASES:-before 21c 21d after}
 # ---- before ------------------------------------------------------------------------------
-if [[ " $phases " == *" before "* ]]; then
+phase_before() {
   BOXLITE_TCG_TB_MIB=0 start_boxes b --no-page-reporting || exit 1
   read -r pss rss guest <<<"$(settle_and_measure $(names b))"
   echo "before (reporting off, tb-size QEMU's 1 GiB): host memory per idle box: $pss MiB PSS ($rss MiB RSS), guest RAM resident $guest MiB"
   for b in $(names b); do "$B" rm -f "$b" >/dev/null 2>&1; done
-fi
+}
 # a phase whose boxes get one kernel word after the engine's (BOXLITE_KERNEL_CMDLINE's words
 # come last): PHASE PREFIX WORD DESCRIPTION
 word_phase() {
-  [[ " $phases " == *" $1 "* ]] || return 0
   BOXLITE_KERNEL_CMDLINE="${BOXLITE_KERNEL_CMDLINE:+$BOXLITE_KERNEL_CMDLINE }$3" start_boxes "$2" || exit 1
   read -r pss rss guest <<<"$(settle_and_measure $(names "$2"))"
   echo "$1 ($4): host memory per idle box: $pss MiB PSS ($rss MiB RSS), guest RAM resident $guest MiB"
   for b in $(names "$2"); do "$B" rm -f "$b" >/dev/null 2>&1; done
 }
-# ---- 21c: reporting at the kernel's pageblock order ----------------------------------------
-word_phase 21c c page_reporting.page_reporting_order=10 "reporting order 10 = 4 MiB chunks, tb-size 16 MiB"
-# ---- 21d: the guest's legacy ptys back ----------------------------------------------------
-word_phase 21d d pty.legacy_count=256 "256 legacy pty pairs, reporting order 5, tb-size 16 MiB"
 # ---- after -------------------------------------------------------------------------------
-if [[ " $phases " == *" after "* ]]; then
+phase_after() {
   start_boxes a || exit 1
   read -r pss rss guest <<<"$(settle_and_measure $(names a))"
   echo "after (reporting order 5 = 128 KiB chunks, tb-size 16 MiB, no legacy ptys): host memory per idle box: $pss MiB PSS ($rss MiB RSS), guest RAM resident $guest MiB"
@@ -184,7 +193,38 @@ if [[ " $phases " == *" after "* ]]; then
     echo "goal (<= 40 MiB per idle box on the QEMU engine): not met ($best MiB PSS)"
   fi
   for b in $(names a); do "$B" rm -f "$b" >/dev/null 2>&1; done
-fi
+}
+# ---- try:NAME:VAR=VALUE[,VAR=VALUE...]: the defaults but for the library's settings given
+# (BOXLITE_KERNEL, BOXLITE_TCG_TB_MIB, BOXLITE_KERNEL_CMDLINE, BOXLITE_QEMU ...), measured
+# and broken down like "after" (without the reclaim), for an A/B in one run: put the try
+# before or after "after" in BENCH_DENSITY_PHASES, phases run in its order, and later phases
+# measure a little lower (docs/architecture.md, "Density")
+phase_try() {
+  local name=${1%%:*} kv
+  IFS=, read -ra kv <<<"${1#*:}"
+  (export "${kv[@]}"; start_boxes t) || exit 1
+  read -r pss rss guest <<<"$(settle_and_measure $(names t))"
+  echo "try $name (${1#*:}): host memory per idle box: $pss MiB PSS ($rss MiB RSS), guest RAM resident $guest MiB"
+  echo "  where it goes (PSS per box):"
+  breakdown $(names t)
+  for b in $(names t); do "$B" rm -f "$b" >/dev/null 2>&1; done
+}
+for ph in $phases; do # every word checked before the first phase starts
+  case $ph in before | 21c | 21d | after | try:*:*=*) ;;
+    *) echo "density: unknown phase $ph (before 21c 21d after try:NAME:VAR=VALUE,...)"; exit 2 ;;
+  esac
+done
+for ph in $phases; do
+  case $ph in
+    before) phase_before ;;
+    # reporting at the kernel's pageblock order
+    21c) word_phase 21c c page_reporting.page_reporting_order=10 "reporting order 10 = 4 MiB chunks, tb-size 16 MiB" ;;
+    # the guest's legacy ptys back
+    21d) word_phase 21d d pty.legacy_count=256 "256 legacy pty pairs, reporting order 5, tb-size 16 MiB" ;;
+    after) phase_after ;;
+    try:*) phase_try "${ph#try:}" ;;
+  esac
+done
 
 # ---- a guest frees 300 MiB -------------------------------------------------------------
 "$B" run -d --name big --memory 1g "$root" sleep 1000000 >/dev/null 2>&1 || { echo "density: the 1 GiB box did not start"; exit 1; }

@@ -41,7 +41,18 @@ else
   key=$( { echo "$srcver recipe $RECIPE arch $arch"; cat "${fragments[@]}"; } | sha256sum | cut -c1-16)
 fi
 out="$cache/$prefix$key"
+# The symbol table (.symtab and .strtab, 1.3 MiB) serves nothing at run time (the kernel
+# has its own kallsyms) and costs every box on the QEMU engine about 1.2 MiB: QEMU's ELF
+# loader copies it into its heap (for its monitor) and keeps it (docs/architecture.md,
+# "Density"). Stripped here; the loadable segments, their file offsets and the PVH note
+# stay. A kernel cached before this step is stripped in place by a run that may build
+# (never by --cached-only), through a rename: a running box keeps the file it opened.
+strip_symbols() { # FILE
+  case "$(readelf -S -W "$1" 2>/dev/null)" in *' .symtab '*) ;; *) return 0 ;; esac
+  objcopy --strip-all "$1" "$1.strip.$$" && mv -f "$1.strip.$$" "$1"
+}
 if [ -f "$out/$target" ]; then
+  [ $cached_only = 1 ] || strip_symbols "$out/$target"
   echo "$out/$target"
   exit 0
 fi
@@ -83,6 +94,7 @@ echo "build-kernel: building $target for $arch (several minutes on 2 cores)" >&2
 make -s "${kmake[@]}" -j"$(nproc)" $target KBUILD_BUILD_HOST=boxlite KBUILD_BUILD_USER=boxlite >&2
 mkdir -p "$out.tmp"
 cp "$built" "$out.tmp/$target"
+strip_symbols "$out.tmp/$target"
 cp .config "$out.tmp/config"
 rm -rf "$out"; mv "$out.tmp" "$out"
 ln -sfn "$prefix$key" "$cache/${prefix}current"

@@ -40,6 +40,12 @@ for f in bin/boxlite bin/boxlite-runtime lib/libboxlite.so.0 lib/libboxlite.so l
   check "installed: $f" test -e "$tree/$f"
 done
 expect "lib/libboxlite.so -> the SONAME" "libboxlite.so.0" "$(readlink "$tree/lib/libboxlite.so")"
+# The kernel goes in without its symbol table (QEMU copies one into every box's heap)
+# and with its loadable segments: the same program headers as the kernel given.
+check "installed: share/boxlite/vmlinux has no symbol table" \
+  sh -c '! readelf -S -W "$1" | grep -q " \.symtab "' _ "$tree/share/boxlite/vmlinux"
+expect "  and the same segments as $kernel" "$(readelf -l -W "$kernel" | grep -E '^ +(LOAD|NOTE)')" \
+  "$(readelf -l -W "$tree/share/boxlite/vmlinux" | grep -E '^ +(LOAD|NOTE)')"
 scripts/abi-check.sh "$tree/lib/libboxlite.so.0" > "$work/abi" 2>&1
 expect "the installed library passes the ABI check" 0 "$?"
 
