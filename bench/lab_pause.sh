@@ -9,7 +9,7 @@
 # the box's Pss before its last pause and after the resume, KVM's counters (exits, page
 # faults, mappings) from the cold start and each restore to the HELLO and on to the first
 # exec's end (src/vmm/kvm/kvm_stats.c); on the KVM engine also a fork of $LAB_PAUSE_FORKS (10)
-# boxes against as many cold boxes started at once (512 MiB each): wall time to all answering
+# boxes against as many cold boxes started one after another (512 MiB each): wall time to all answering
 # an exec, summed RSS and PSS of each set once settled (the source's apart), L1's
 # MemAvailable, MemFree and Shmem drops, the ratios (goal: RSS at most 0.3x; a figure, not a
 # check); LAB_PAUSE_WARM_MIB=60 writes that much to every box's tmpfs first (a warm source);

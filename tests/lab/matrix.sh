@@ -31,7 +31,7 @@
 #            $LAB_PAUSE_ENGINE (kvm) names the engine: "qemu" runs the same on the QEMU
 #            engine, QEMU with -accel kvm (its resume line in vmm.log is its own).
 # forks      ($LAB_CLI set; not in the default) $LAB_PAUSE_FORKS (10) cold boxes started at
-#            once, then `fork` of one idle source into as many, on $LAB_PAUSE_ENGINE: wall
+#            one after another, then `fork` of one idle source into as many, on $LAB_PAUSE_ENGINE: wall
 #            time to all answering an exec, and once settled the summed RSS and PSS of each
 #            set's processes (procmem.sh), the source's apart, and L1's MemAvailable, MemFree
 #            and Shmem drops; ratios as figures (goal RSS <= 0.3x), checks only that the
@@ -461,46 +461,49 @@ if [ -n "${LAB_CLI:-}" ] && has forks; then
   while [ $i -le "$nf" ]; do colds="$colds c$i" forks="$forks f$i" i=$((i + 1)); done
   oom0=$(dmesg | grep -c 'Out of memory')
 
-  # N cold boxes started at once; ready is an exec answered (after the tmpfs is filled)
+  # N cold boxes started one after another, each ready (an exec answered, after its tmpfs
+  # is filled) before the next: ten started at once in the lab's one-vCPU L1 did not all
+  # answer within 15 minutes. Every CLI call here has a time limit, so a stuck box fails
+  # its check instead of hanging the run.
   set -- $(meminfo); a0=$1 m0=$2 h0=$3
-  t0=$(ms) bg=""
+  t0=$(ms)
   for x in $colds; do
-    { "$B" run -d --name $x --engine $pe "$work/rootfs" sleep 1000000 > /dev/null 2> "$work/$x.err" &&
-      "$B" exec $x sh -c "$fill && echo up" > "$work/$x.up" 2>> "$work/$x.err"; } &
-    bg="$bg $!"
+    timeout 300 "$B" run -d --name $x --engine $pe "$work/rootfs" sleep 1000000 > /dev/null 2> "$work/$x.err" &&
+      timeout 120 "$B" exec $x sh -c "$fill && echo up" > "$work/$x.up" 2>> "$work/$x.err"
+    echo "forks: cold box $x ready at $(($(ms) - t0)) ms: $(cat "$work/$x.up" 2>/dev/null)"
   done
-  wait $bg
   t1=$(ms) up=0
   for x in $colds; do [ "$(cat "$work/$x.up" 2>/dev/null)" = up ] && up=$((up + 1)); done
-  [ $up = "$nf" ] && ok "$nf cold boxes started at once on the $pe engine, each answered an exec" ||
+  [ $up = "$nf" ] && ok "$nf cold boxes started one after another on the $pe engine, each answered an exec" ||
     { bad "only $up of $nf cold boxes answered an exec: $(cat "$work"/c*.err | head -5)"; tail -10 "$(dir_of c1)/vmm.log"; }
   settle $(pids_of $colds)
   set -- $(boxes_kib $colds); c_rss=$1 c_pss=$2
   set -- $(meminfo); c_av=$((a0 - $1)) c_fr=$((m0 - $2)) c_sh=$(($3 - h0))
   c_ms=$((t1 - t0))
-  echo "figure: [$LAB_MODEL] $nf cold boxes ($pe engine, 512 MiB, started at once): $c_ms ms from the first run to the last ready (an exec answered); settled: RSS sum $(mib $c_rss) MiB, PSS sum $(mib $c_pss) MiB; MemAvailable fell by $(mib $c_av) MiB, MemFree by $(mib $c_fr) MiB, Shmem grew by $(mib $c_sh) MiB"
+  echo "figure: [$LAB_MODEL] $nf cold boxes ($pe engine, 512 MiB, one after another): $c_ms ms from the first run to the last ready (an exec answered); settled: RSS sum $(mib $c_rss) MiB, PSS sum $(mib $c_pss) MiB; MemAvailable fell by $(mib $c_av) MiB, MemFree by $(mib $c_fr) MiB, Shmem grew by $(mib $c_sh) MiB"
   "$B" rm -f $colds > /dev/null 2>&1
 
   # one idle source, then `fork src f1 ... fN`; ready is all N answering an exec at once
   set -- $(meminfo); a1=$1 m1=$2
-  "$B" run -d --name src --engine $pe "$work/rootfs" sleep 1000000 > /dev/null 2> "$work/src.err"
-  "$B" exec src sh -c "echo from-source > /dev/shm/s && $fill" > /dev/null 2>> "$work/src.err"
+  timeout 300 "$B" run -d --name src --engine $pe "$work/rootfs" sleep 1000000 > /dev/null 2> "$work/src.err"
+  timeout 120 "$B" exec src sh -c "echo from-source > /dev/shm/s && $fill" > /dev/null 2>> "$work/src.err"
   settle $(pids_of src)
   set -- $(boxes_kib src); s_rss=$1 s_pss=$2
   set -- $(meminfo); s_av=$((a1 - $1)) s_fr=$((m1 - $2)) a2=$1 m2=$2 h2=$3
   t2=$(ms)
-  out=$("$B" fork src $forks 2>&1)
+  out=$(timeout 600 "$B" fork src $forks 2>&1)
   frc=$?
+  echo "forks: the fork command ended at $(($(ms) - t2)) ms (status $frc)"
   bg=""
   for x in $forks; do
-    "$B" exec $x sh -c 'echo "$(hostname) $(cat /dev/shm/s)"' > "$work/$x.up" 2>&1 &
+    timeout 120 "$B" exec $x sh -c 'echo "$(hostname) $(cat /dev/shm/s)"' > "$work/$x.up" 2>&1 &
     bg="$bg $!"
   done
   wait $bg
   t3=$(ms)
   [ $frc = 0 ] && [ "$(echo "$out" | grep -cE '^[0-9a-f]{32}$')" = "$nf" ] && ok "boxlite fork src f1 ... f$nf: $nf ids" ||
     { bad "fork of $nf: status $frc: $(echo "$out" | tail -3)"; tail -20 "$(dir_of src)/vmm.log"; }
-  good=0 hosts=$("$B" exec src hostname 2>&1)
+  good=0 hosts=$(timeout 120 "$B" exec src hostname 2>&1)
   for x in $forks; do
     h="" v=""
     read -r h v 2>/dev/null < "$work/$x.up"
