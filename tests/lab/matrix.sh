@@ -30,9 +30,9 @@
 #            there to the first exec's end.
 #            $LAB_PAUSE_ENGINE (kvm) names the engine: "qemu" runs the same on the QEMU
 #            engine, QEMU with -accel kvm (its resume line in vmm.log is its own).
-# forks      ($LAB_CLI set; not in the default) $LAB_PAUSE_FORKS (10) cold boxes started at
-#            one after another, then `fork` of one idle source into as many, on $LAB_PAUSE_ENGINE: wall
-#            time to all answering an exec, and once settled the summed RSS and PSS of each
+# forks      ($LAB_CLI set; not in the default) $LAB_PAUSE_FORKS (10) cold boxes started one
+#            after another, then `fork` of one idle source into as many, on $LAB_PAUSE_ENGINE:
+#            wall time to all answering an exec, and once settled the summed RSS and PSS of each
 #            set's processes (procmem.sh), the source's apart, and L1's MemAvailable, MemFree
 #            and Shmem drops; ratios as figures (goal RSS <= 0.3x), checks only that the
 #            forks run with their own host names. $LAB_PAUSE_WARM_MIB (0): MiB written to
