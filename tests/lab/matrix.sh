@@ -455,7 +455,7 @@ if [ -n "${LAB_CLI:-}" ] && has forks; then
   meminfo() { echo "$(field /proc/meminfo MemAvailable) $(field /proc/meminfo MemFree) $(field /proc/meminfo Shmem)"; }
   mib() { echo $(($1 / 1024)); }
   ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "?" }'; }
-  # (random data: zero pages would be holes in the memory file, which no fork pays for)
+  # (random data: zeros did not reach the memory file in the lab, so no fork paid for them)
   fill=true
   [ "$warm" -gt 0 ] && fill="dd if=/dev/urandom of=/dev/shm/warm bs=1M count=$warm 2>/dev/null"
   colds="" forks="" i=1
