@@ -8,14 +8,19 @@
 # resume goes (its vmm.log line), every resume's time from restored to the agent's HELLO,
 # the box's Pss before its last pause and after the resume, KVM's counters (exits, page
 # faults, mappings) from the cold start and each restore to the HELLO and on to the first
-# exec's end (src/vmm/kvm/kvm_stats.c); then the same on the QEMU
-# engine with KVM in a second L1 (goal: 0.2x). tests/lab/matrix.sh's "pause" section does the work.
+# exec's end (src/vmm/kvm/kvm_stats.c); on the KVM engine also a fork of $LAB_PAUSE_FORKS (10)
+# boxes against as many cold boxes started one after another (512 MiB each): wall time to all answering
+# an exec, summed RSS and PSS of each set once settled (the source's apart), L1's
+# MemAvailable, MemFree and Shmem drops, the ratios (goal: RSS at most 0.3x; a figure, not a
+# check); LAB_PAUSE_WARM_MIB=60 writes that much to every box's tmpfs first (a warm source);
+# then the same on the QEMU engine with KVM in a second L1 (goal: 0.2x; no forks section).
+# tests/lab/matrix.sh's "pause" and "forks" sections do the work.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 if ! grep -qwE 'vmx|svm' /proc/cpuinfo && ! tests/lab/setup.sh --cached-only >/dev/null 2>&1; then
   echo "   lab_pause: skipped (no lab set up: tests/lab/setup.sh)"; exit 0
 fi
-out=$(LAB_TEMPLATES="" LAB_SECTIONS=pause LAB_PAUSE_ROUNDS=${LAB_PAUSE_ROUNDS:-3} tests/lab/lab-check.sh --matrix 2>&1)
+out=$(LAB_TEMPLATES="" LAB_SECTIONS="pause forks" LAB_PAUSE_ROUNDS=${LAB_PAUSE_ROUNDS:-3} tests/lab/lab-check.sh --matrix 2>&1)
 rc=$?
 if [ $rc -ne 0 ]; then echo "   lab_pause: FAILED (lab-check exit $rc)"; echo "$out" | tail -40; exit 1; fi
 echo "$out" | grep -E '^(figure: \[|matrix|lab: ready|lab: L1)' | sed 's/^/   /'

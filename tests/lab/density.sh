@@ -46,25 +46,7 @@ case $engine in
 esac
 
 now_ms() { awk '{ printf "%d", $1 * 1000 }' /proc/uptime; }
-field() { sed -n "s/^$2:[[:space:]]*\([0-9]*\) kB/\1/p" "$1" 2>/dev/null | head -1; }
-children() { # the pids whose parent is $1
-  for s in /proc/[0-9]*/stat; do
-    read -r c_pid c_comm c_state c_ppid c_rest 2>/dev/null < "$s" && [ "$c_ppid" = "$1" ] && echo "$c_pid"
-  done
-}
-# the pids below $1: a jailed VMM has a child, whose child is the QEMU engine's QEMU
-descendants() {
-  for d_p in $(children "$1"); do echo "$d_p"; descendants "$d_p"; done
-}
-# KiB of a process and those below it: kib PID VmRSS|Pss
-kib() {
-  k_total=0
-  for k_p in $1 $(descendants "$1"); do
-    if [ "$2" = VmRSS ]; then k_v=$(field /proc/$k_p/status VmRSS); else k_v=$(field /proc/$k_p/smaps_rollup Pss); fi
-    k_total=$((k_total + ${k_v:-0}))
-  done
-  echo $k_total
-}
+. "$(dirname "$0")/procmem.sh" # field, descendants, kib, settle
 rss() { kib "$1" VmRSS; }
 pss() { kib "$1" Pss; }
 
@@ -278,15 +260,7 @@ idle_boxes() { # idle_boxes TAG BALLOON_JSON
   for i in $(seq "$boxes"); do start "$1$i" "$2"; names="$names $1$i"; done
   ready=0
   for n in $names; do client "$n" -c "${LAB_DENSITY_PREP:-true}" && ready=$((ready + 1)); done
-  # Settled: the sum fell by no more than 1 MiB over the last 5 samples a second apart.
-  prev="" stable=0 t0=$(now_ms)
-  while [ $stable -lt 5 ] && [ $(($(now_ms) - t0)) -lt 180000 ]; do
-    s=0
-    for n in $names; do s=$((s + $(rss "$(pid "$n")"))); done
-    if [ -n "$prev" ] && [ $((prev - s)) -le 1024 ]; then stable=$((stable + 1)); else stable=0; fi
-    prev=$s
-    sleep 1
-  done
+  settle $(for n in $names; do pid "$n"; done)
   # (not r and p: client() sets r)
   i_rss=0 i_pss=0
   for n in $names; do i_rss=$((i_rss + $(rss "$(pid "$n")"))); i_pss=$((i_pss + $(pss "$(pid "$n")"))); done

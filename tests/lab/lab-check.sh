@@ -17,7 +17,9 @@
 #            (test_kvm_engine, the sanitizer build's when there is one) in the same L1
 #   --matrix then the CPU matrix's checks in the same L1 (matrix.sh: a box per CPU template,
 #            the fallback to QEMU with -accel kvm, boxlite doctor, pause/resume/fork through
-#            the CLI; $LAB_TEMPLATES, $LAB_UNSATISFIED and $LAB_SECTIONS choose what runs)
+#            the CLI; $LAB_TEMPLATES, $LAB_UNSATISFIED and $LAB_SECTIONS choose what runs;
+#            the opt-in section "forks": a fork of $LAB_PAUSE_FORKS (10) boxes against as
+#            many cold boxes, $LAB_PAUSE_WARM_MIB (0) written to each one's tmpfs)
 #   --density then density on the KVM engine (density.sh: memory given back after a guest
 #            frees 300 MiB, a balloon target that holds, host memory per idle box for
 #            $LAB_DENSITY_BOXES boxes); the guest kernel needs virtio-balloon: $LAB_KERNEL
@@ -187,7 +189,8 @@ echo "== matrix"
 LAB_ROOTFS="$work/rootfs.ext4" LAB_MODEL="$cpu" LAB_CLI="$root/$build/bin/boxlite" \
   LAB_TEMPLATES="${LAB_TEMPLATES-v3 baseline host}" LAB_UNSATISFIED="${LAB_UNSATISFIED:-}" \
   LAB_SECTIONS="${LAB_SECTIONS:-templates fallback doctor pause}" LAB_PAUSE_ROUNDS="${LAB_PAUSE_ROUNDS:-1}" \
-  LAB_PAUSE_ENGINE="${LAB_PAUSE_ENGINE:-kvm}" \
+  LAB_PAUSE_ENGINE="${LAB_PAUSE_ENGINE:-kvm}" LAB_PAUSE_FORKS="${LAB_PAUSE_FORKS:-10}" \
+  LAB_PAUSE_WARM_MIB="${LAB_PAUSE_WARM_MIB:-0}" \
   BOXLITE_KERNEL="$vmlinux" sh "\$LAB_ROOT/tests/lab/matrix.sh"
 EOF
 fi
@@ -234,11 +237,11 @@ else
       files+=("$p")
     done
   fi
-  [ $density = 1 ] && files+=("$root/tests/lab/density.sh")
+  [ $density = 1 ] && files+=("$root/tests/lab/density.sh" "$root/tests/lab/procmem.sh")
   if [ $matrix = 1 ]; then
     # the CLI, its library (found by ldd) and what the library runs: mke2fs and debugfs build
     # the smoke box's disk
-    files+=("$root/tests/lab/matrix.sh" "$root/$build/bin/boxlite" "$root/$build/lib/libboxlite.so")
+    files+=("$root/tests/lab/matrix.sh" "$root/tests/lab/procmem.sh" "$root/$build/bin/boxlite" "$root/$build/lib/libboxlite.so")
     for t in mke2fs debugfs; do
       p=$(command -v $t) || fail "$t missing (e2fsprogs)"
       files+=("$p")

@@ -1,7 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
 # The CPU matrix's part inside one L1 (tests/lab/matrix-run.sh starts it per QEMU CPU model;
-# on a host with hardware virtualization it runs directly). Three sections, each optional:
+# on a host with hardware virtualization it runs directly). Sections, each optional:
 #
 # templates  for each template in $LAB_TEMPLATES, boxlite-vmm (engine kvm) boots a box with
 #            that CPU template; the guest's /proc/cpuinfo must show the template's features
@@ -30,11 +30,18 @@
 #            there to the first exec's end.
 #            $LAB_PAUSE_ENGINE (kvm) names the engine: "qemu" runs the same on the QEMU
 #            engine, QEMU with -accel kvm (its resume line in vmm.log is its own).
+# forks      ($LAB_CLI set; not in the default) $LAB_PAUSE_FORKS (10) cold boxes started one
+#            after another, then `fork` of one idle source into as many, on $LAB_PAUSE_ENGINE:
+#            wall time to all answering an exec, and once settled the summed RSS and PSS of each
+#            set's processes (procmem.sh), the source's apart, and L1's MemAvailable, MemFree
+#            and Shmem drops; ratios as figures (goal RSS <= 0.3x), checks only that the
+#            forks run with their own host names. $LAB_PAUSE_WARM_MIB (0): MiB written to
+#            every box's tmpfs first (a warm source; the cold boxes write the same).
 #
 # env: LAB_VMM LAB_VMLINUX LAB_INITRD LAB_CLIENT LAB_ROOTFS (ext4 image: busybox,
 #      /etc/lab-rootfs) LAB_L2_CMDLINE LAB_MODEL (a label for the figures) LAB_TEMPLATES
 #      ("v3 baseline host" by default; "" for none) LAB_UNSATISFIED LAB_CLI LAB_SECTIONS
-#      ("templates fallback doctor pause" by default).
+#      ("templates fallback doctor pause" by default) LAB_PAUSE_FORKS LAB_PAUSE_WARM_MIB.
 # Prints "ok: " and "FAIL: " lines, "figure: " lines, then "N passed, N failed".
 pass=0
 fail=0
@@ -143,9 +150,11 @@ if has templates; then
   done
 fi
 
-if [ -n "${LAB_CLI:-}" ] && { has fallback || has doctor || has pause; }; then
+if [ -n "${LAB_CLI:-}" ] && { has fallback || has doctor || has pause || has forks; }; then
   export BOXLITE_HOME="$work/home" BOXLITE_KERNEL_CMDLINE="${LAB_L2_CMDLINE:-}"
   B=$LAB_CLI
+  ms() { awk '{ printf "%d\n", $1 * 1000 }' /proc/uptime; } # busybox date has no %N: 10 ms steps
+  dir_of() { echo "$BOXLITE_HOME/boxes/$("$B" inspect -f '{{.ID}}' "$1" 2>/dev/null)"; }
   mkdir -p "$work/rootfs/bin" "$work/rootfs/etc" "$work/rootfs/proc" "$work/rootfs/dev" "$work/rootfs/tmp"
   cp /bin/busybox "$work/rootfs/bin/busybox"
   for a in sh echo cat true sleep kill hostname head od tr awk mount mkdir basename readlink grep rm; do
@@ -210,9 +219,7 @@ fi
 if [ -n "${LAB_CLI:-}" ] && has pause; then
   pe=${LAB_PAUSE_ENGINE:-kvm}
   echo "== pause, resume and fork on the $pe engine, through the CLI and the library"
-  ms() { awk '{ printf "%d\n", $1 * 1000 }' /proc/uptime; } # busybox date has no %N: 10 ms steps
   info() { "$B" inspect -f "{{.$2}}" "$1" 2>/dev/null; }
-  dir_of() { echo "$BOXLITE_HOME/boxes/$("$B" inspect -f '{{.ID}}' "$1" 2>/dev/null)"; }
   vm_fig() { "$B" stats --no-stream --json "$1" 2>/dev/null | sed -n "s/.*\"$2\": *\([0-9]*\).*/\1/p" | head -1; }
   # Where a resume's time went (ms): $1 the CLI's exec that resumed, $2 an exec on the running
   # box (the floor), $3 the box's stats (the library's start figures), $4 its vmm.log (the
@@ -424,6 +431,107 @@ EOF2
   [ "$v" = "kept ${ra:+auto }1 " ] && ok "the next exec resumes it with its tmpfs and its volume mounted again" ||
     { bad "after the auto-pause: [$v]"; tail -20 "$(dir_of ap)/vmm.log"; }
   "$B" rm -f ap > /dev/null 2>&1
+fi
+
+# A fork of N boxes against N cold boxes, same run, same engine (issue 16's figure: RSS of
+# the forks at most 0.3x). Opt-in ("forks" in LAB_SECTIONS: bench/lab_pause.sh): it boots
+# 2N + 1 boxes.
+if [ -n "${LAB_CLI:-}" ] && has forks; then
+  . "$(dirname "$0")/procmem.sh" # field, kib, settle
+  pe=${LAB_PAUSE_ENGINE:-kvm} nf=${LAB_PAUSE_FORKS:-10} warm=${LAB_PAUSE_WARM_MIB:-0}
+  echo "== a fork of $nf boxes against $nf cold boxes on the $pe engine ($warm MiB written to each one's tmpfs)"
+  pids_of() { for x in "$@"; do "$B" inspect -f '{{.pid}}' "$x" 2>/dev/null; done; }
+  # "RSS PSS" (KiB) of boxes: each one's per-box process and every process below it
+  boxes_kib() {
+    bk_r=0 bk_s=0
+    for bk_p in $(pids_of "$@"); do
+      [ "$bk_p" -gt 0 ] 2>/dev/null || continue
+      bk_r=$((bk_r + $(kib "$bk_p" VmRSS))) bk_s=$((bk_s + $(kib "$bk_p" Pss)))
+    done
+    echo "$bk_r $bk_s"
+  }
+  # MemAvailable, MemFree and Shmem (KiB): in the lab the box folders live on L1's tmpfs, so
+  # the memory file the forks map shows in Shmem
+  meminfo() { echo "$(field /proc/meminfo MemAvailable) $(field /proc/meminfo MemFree) $(field /proc/meminfo Shmem)"; }
+  mib() { echo $(($1 / 1024)); }
+  ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "?" }'; }
+  # (random data: zeros did not reach the memory file in the lab, so no fork paid for them)
+  fill=true
+  [ "$warm" -gt 0 ] && fill="dd if=/dev/urandom of=/dev/shm/warm bs=1M count=$warm 2>/dev/null"
+  colds="" forks="" i=1
+  while [ $i -le "$nf" ]; do colds="$colds c$i" forks="$forks f$i" i=$((i + 1)); done
+  oom0=$(dmesg | grep -c 'Out of memory')
+
+  # N cold boxes started one after another, each ready (an exec answered, after its tmpfs
+  # is filled) before the next: ten started at once in the lab's one-vCPU L1 did not all
+  # answer within 15 minutes. Every CLI call here has a time limit, so a stuck box fails
+  # its check instead of hanging the run.
+  set -- $(meminfo); a0=$1 m0=$2 h0=$3
+  t0=$(ms)
+  for x in $colds; do
+    timeout 300 "$B" run -d --name $x --engine $pe "$work/rootfs" sleep 1000000 > /dev/null 2> "$work/$x.err" &&
+      timeout 120 "$B" exec $x sh -c "$fill && echo up" > "$work/$x.up" 2>> "$work/$x.err"
+    echo "forks: cold box $x ready at $(($(ms) - t0)) ms: $(cat "$work/$x.up" 2>/dev/null)"
+  done
+  t1=$(ms) up=0
+  for x in $colds; do [ "$(cat "$work/$x.up" 2>/dev/null)" = up ] && up=$((up + 1)); done
+  [ $up = "$nf" ] && ok "$nf cold boxes started one after another on the $pe engine, each answered an exec" ||
+    { bad "only $up of $nf cold boxes answered an exec: $(cat "$work"/c*.err | head -5)"; tail -10 "$(dir_of c1)/vmm.log"; }
+  settle $(pids_of $colds)
+  set -- $(boxes_kib $colds); c_rss=$1 c_pss=$2
+  set -- $(meminfo); c_av=$((a0 - $1)) c_fr=$((m0 - $2)) c_sh=$(($3 - h0))
+  c_ms=$((t1 - t0))
+  echo "figure: [$LAB_MODEL] $nf cold boxes ($pe engine, 512 MiB, one after another): $c_ms ms from the first run to the last ready (an exec answered); settled: RSS sum $(mib $c_rss) MiB, PSS sum $(mib $c_pss) MiB; MemAvailable fell by $(mib $c_av) MiB, MemFree by $(mib $c_fr) MiB, Shmem grew by $(mib $c_sh) MiB"
+  "$B" rm -f $colds > /dev/null 2>&1
+
+  # one idle source, then `fork src f1 ... fN`; ready is all N answering an exec at once
+  set -- $(meminfo); a1=$1 m1=$2
+  timeout 300 "$B" run -d --name src --engine $pe "$work/rootfs" sleep 1000000 > /dev/null 2> "$work/src.err"
+  timeout 120 "$B" exec src sh -c "echo from-source > /dev/shm/s && $fill" > /dev/null 2>> "$work/src.err"
+  settle $(pids_of src)
+  set -- $(boxes_kib src); s_rss=$1 s_pss=$2
+  set -- $(meminfo); s_av=$((a1 - $1)) s_fr=$((m1 - $2)) a2=$1 m2=$2 h2=$3
+  t2=$(ms)
+  out=$(timeout 600 "$B" fork src $forks 2>&1)
+  frc=$?
+  echo "forks: the fork command ended at $(($(ms) - t2)) ms (status $frc)"
+  bg=""
+  for x in $forks; do
+    timeout 120 "$B" exec $x sh -c 'echo "$(hostname) $(cat /dev/shm/s)"' > "$work/$x.up" 2>&1 &
+    bg="$bg $!"
+  done
+  wait $bg
+  t3=$(ms)
+  [ $frc = 0 ] && [ "$(echo "$out" | grep -cE '^[0-9a-f]{32}$')" = "$nf" ] && ok "boxlite fork src f1 ... f$nf: $nf ids" ||
+    { bad "fork of $nf: status $frc: $(echo "$out" | tail -3)"; tail -20 "$(dir_of src)/vmm.log"; }
+  good=0 hosts=$(timeout 120 "$B" exec src hostname 2>&1)
+  for x in $forks; do
+    h="" v=""
+    read -r h v 2>/dev/null < "$work/$x.up"
+    [ "$h" = $x ] && [ "$v" = from-source ] && good=$((good + 1)) || echo "$x: $(cat "$work/$x.up" 2>/dev/null)"
+    hosts="$hosts $h"
+  done
+  [ $good = "$nf" ] && ok "each of the $nf forks answered an exec, with its own host name and the source's tmpfs" ||
+    { bad "$good of $nf forks answered an exec with their own host name and the source's tmpfs"; tail -10 "$(dir_of f1)/vmm.log"; }
+  [ "$(echo $hosts | tr ' ' '\n' | sort -u | wc -l)" = $((nf + 1)) ] && ok "$((nf + 1)) different host names (the source and its forks)" ||
+    bad "host names not all different: $hosts"
+  settle $(pids_of src $forks)
+  set -- $(boxes_kib $forks); f_rss=$1 f_pss=$2
+  set -- $(boxes_kib src); s2_rss=$1 s2_pss=$2
+  set -- $(meminfo); f_av=$((a2 - $1)) f_fr=$((m2 - $2)) f_sh=$(($3 - h2)) t_av=$((a1 - $1)) t_fr=$((m1 - $2))
+  f_ms=$((t3 - t2))
+  echo "figure: [$LAB_MODEL] fork of $nf ($pe engine): $f_ms ms from the fork command to all $nf answering an exec ($(ratio $f_ms $c_ms)x the cold boxes' $c_ms ms)"
+  echo "figure: [$LAB_MODEL] the $nf forks settled: RSS sum $(mib $f_rss) MiB, PSS sum $(mib $f_pss) MiB; MemAvailable fell by $(mib $f_av) MiB, MemFree by $(mib $f_fr) MiB, Shmem grew by $(mib $f_sh) MiB from before the fork (the source running)"
+  echo "figure: [$LAB_MODEL] the source apart: RSS $(mib $s_rss) MiB, PSS $(mib $s_pss) MiB before the fork (MemAvailable fell by $(mib $s_av) MiB, MemFree by $(mib $s_fr) MiB for it), RSS $(mib $s2_rss) MiB, PSS $(mib $s2_pss) MiB after"
+  # the pause moves the source's own RAM into the shared memory file: the drops from before
+  # the source started count it once, with its forks
+  echo "figure: [$LAB_MODEL] the source and its $nf forks together: MemAvailable fell by $(mib $t_av) MiB, MemFree by $(mib $t_fr) MiB from before the source started ($(ratio $t_av $c_av)x, $(ratio $t_fr $c_fr)x the cold boxes' drops)"
+  r=$(ratio $f_rss $c_rss)
+  met=$(awk -v r="$r" 'BEGIN { print (r != "?" && r <= 0.3) ? "met" : "NOT met" }')
+  echo "figure: [$LAB_MODEL] $nf forks against $nf cold boxes ($pe engine, $warm MiB of tmpfs each): RSS ${r}x, PSS $(ratio $f_pss $c_pss)x, MemAvailable drop $(ratio $f_av $c_av)x, MemFree drop $(ratio $f_fr $c_fr)x, wall $(ratio $f_ms $c_ms)x; issue 16's goal RSS <= 0.3x: $met"
+  oom=$(($(dmesg | grep -c 'Out of memory') - oom0))
+  [ $oom = 0 ] && ok "no OOM kill in L1 with $((nf + 1)) boxes" || bad "$oom OOM kills in L1: $(dmesg | grep 'Out of memory' | tail -2)"
+  "$B" rm -f src $forks > /dev/null 2>&1
 fi
 
 rm -rf "$work"
