@@ -222,15 +222,18 @@ int main(int argc, char **argv)
                 if (stop_after_ready)
                     kill(child, SIGTERM);
             }
-            char stamp[96];
-            int m = snprintf(stamp, sizeof stamp, "%s%s%s[%8.3f] ", tag ? "[" : "", tag ? tag : "",
+            /* One write per line: another process writing to the same output (the lab
+             * client) cannot land between a line and its newline. */
+            static char out[96 + sizeof buf];
+            int m = snprintf(out, 96, "%s%s%s[%8.3f] ", tag ? "[" : "", tag ? tag : "",
                              tag ? "] " : "", t / 1e3);
-            write_all(1, stamp, (size_t)m);
+            size_t ol = m < 0 ? 0 : (size_t)m < 96 ? (size_t)m : 95;
             size_t ll = strlen(p);
             if (ll && p[ll - 1] == '\r')
                 ll--;
-            write_all(1, p, ll);
-            write_all(1, "\n", 1);
+            memcpy(out + ol, p, ll);
+            out[ol + ll] = '\n';
+            write_all(1, out, ol + ll + 1);
             p = nl + 1;
         }
         len -= (size_t)(p - buf);
@@ -240,8 +243,8 @@ int main(int argc, char **argv)
         buf[len] = 0;
         if (ready_ms < 0 && strstr(buf, ready))
             ready_ms = now_ms() - start;
-        write_all(1, buf, len);
-        write_all(1, "\n", 1);
+        buf[len] = '\n';
+        write_all(1, buf, len + 1);
     }
     int status = 0;
     struct rusage ru = { 0 };
