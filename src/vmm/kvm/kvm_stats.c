@@ -39,12 +39,18 @@ static uint16_t get16(const uint8_t *p)
     return v;
 }
 
+/* The header's name size and descriptor count are within what is read at all. */
+static bool counts_ok(uint32_t name_size, uint32_t num_desc)
+{
+    return name_size && name_size <= STATS_NAME_SIZE_MAX && num_desc <= STATS_DESC_MAX;
+}
+
 size_t kvm_stats_head_len(const uint8_t *hdr, size_t len)
 {
     if (len < STATS_HEADER_LEN)
         return 0;
     uint32_t name_size = get32(hdr + 4), num_desc = get32(hdr + 8), desc_offset = get32(hdr + 16);
-    if (!name_size || name_size > STATS_NAME_SIZE_MAX || num_desc > STATS_DESC_MAX)
+    if (!counts_ok(name_size, num_desc))
         return 0;
     uint64_t end = desc_offset + (uint64_t)num_desc * (STATS_DESC_LEN + name_size);
     if (end > KVM_STATS_HEAD_MAX)
@@ -62,7 +68,7 @@ int kvm_stats_parse(const uint8_t *buf, size_t len, struct kvm_stats_layout *out
                       len);
     uint32_t name_size = get32(buf + 4), num_desc = get32(buf + 8);
     uint32_t desc_offset = get32(buf + 16), data_offset = get32(buf + 20);
-    if (!name_size || name_size > STATS_NAME_SIZE_MAX || num_desc > STATS_DESC_MAX)
+    if (!counts_ok(name_size, num_desc))
         return bl_err(err, BOXLITE_ERR_INVALID, "KVM stats: %u descriptors with %u-byte names",
                       num_desc, name_size);
     uint64_t stride = STATS_DESC_LEN + (uint64_t)name_size;
